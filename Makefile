@@ -1,0 +1,122 @@
+# The set-up and entry points. `make demo` runs the chain locally, `make test` runs every test.
+# Every install step lives here: a fresh Debian 12 machine with Rust, Python and git needs
+# nothing done by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CARGO ?= cargo
+AS_POSTGRES := $(if $(SUDO),sudo -u postgres,runuser -u postgres --)
+
+APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
+	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
+	gstreamer1.0-libav gstreamer1.0-tools postgresql mosquitto mosquitto-clients unzip curl
+
+# ONNX Runtime: the shared library of the `onnxruntime` wheel, loaded by `ort` (feature api-31).
+# Change the version, the wheel's sha256 and ort's `api-NN` feature together.
+ORT_VERSION := 1.31.1
+ORT_WHEEL := onnxruntime-$(ORT_VERSION)-cp311-cp311-manylinux_2_28_x86_64.whl
+ORT_WHEEL_SHA256 := 5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f
+ORT_DIR := .ort/lib
+ORT_LIB := $(ORT_DIR)/libonnxruntime.so.$(ORT_VERSION)
+
+# The services the tests use, on loopback.
+PG_PORT := 5432
+MQTT_PORT := 1883
+export TVE_TEST_DATABASE_URL ?= postgres://tve:tve@127.0.0.1:$(PG_PORT)/tve_test
+export TVE_TEST_MQTT_URL ?= mqtt://127.0.0.1:$(MQTT_PORT)
+export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help deps deps-apt deps-rust deps-ort services build test lint fmt demo bench models schema clean
+
+help:
+	@echo "make demo    build and start the chain locally, print its URLs"
+	@echo "make test    set up everything, then format check, clippy, every test"
+	@echo "make deps    install what this machine lacks (apt packages, ONNX Runtime, services)"
+	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make bench   criterion benches and the pipeline harnesses"
+	@echo "make schema  regenerate protocol/schema/*.json from the types"
+
+deps: deps-apt deps-rust deps-ort services
+
+deps-apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+deps-rust:
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+deps-ort: $(ORT_LIB)
+
+$(ORT_LIB):
+	@mkdir -p .cache/wheels $(ORT_DIR)
+	@[ -f .cache/wheels/$(ORT_WHEEL) ] || python3 -m pip download --quiet --no-deps --only-binary=:all: \
+	  --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp \
+	  -d .cache/wheels onnxruntime==$(ORT_VERSION)
+	@echo "$(ORT_WHEEL_SHA256)  .cache/wheels/$(ORT_WHEEL)" | sha256sum --check --quiet
+	@unzip -q -o -j .cache/wheels/$(ORT_WHEEL) 'onnxruntime/capi/libonnxruntime.so.$(ORT_VERSION)' -d $(ORT_DIR)
+	@ln -sf libonnxruntime.so.$(ORT_VERSION) $(ORT_DIR)/libonnxruntime.so.1
+	@ln -sf libonnxruntime.so.$(ORT_VERSION) $(ORT_DIR)/libonnxruntime.so
+	@echo "onnx runtime $(ORT_VERSION) in $(ORT_DIR)"
+
+# PostgreSQL and Mosquitto on loopback, started when they are not answering, and the test role.
+services: deps-apt
+	@if ! pg_isready -q -h 127.0.0.1 -p $(PG_PORT); then \
+	  echo "starting postgresql"; \
+	  $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p $(PG_PORT) && break; sleep 1; done; \
+	fi
+	@pg_isready -q -h 127.0.0.1 -p $(PG_PORT) || { echo "postgresql is not answering on 127.0.0.1:$(PG_PORT)" >&2; exit 1; }
+	@cd /tmp && $(AS_POSTGRES) psql -q -v ON_ERROR_STOP=1 -d postgres -c \
+	  "DO \$$\$$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tve') THEN \
+	   CREATE ROLE tve LOGIN PASSWORD 'tve' CREATEDB; END IF; END \$$\$$;"
+	@cd /tmp && ($(AS_POSTGRES) psql -tAq -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'tve_test'" | grep -q 1) \
+	  || $(AS_POSTGRES) createdb -O tve tve_test
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/$(MQTT_PORT)) 2>/dev/null; then \
+	  echo "starting mosquitto"; \
+	  $(SUDO) mosquitto -d -c /etc/mosquitto/mosquitto.conf; \
+	  for i in $$(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/$(MQTT_PORT)) 2>/dev/null && break; sleep 0.2; done; \
+	fi
+	@(exec 3<>/dev/tcp/127.0.0.1/$(MQTT_PORT)) 2>/dev/null || { echo "mosquitto is not answering on 127.0.0.1:$(MQTT_PORT)" >&2; exit 1; }
+
+build: deps
+	$(CARGO) build --workspace --release --bins
+
+fmt:
+	$(CARGO) fmt --all
+
+lint: deps-rust
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: deps lint
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+schema:
+	$(CARGO) run -q -p protocol --example export_schema -- protocol/schema
+
+bench: deps
+	$(CARGO) bench -p benches
+
+models:
+	@echo "no model is trained by the project yet: models/training arrives with the plate-ocr work" >&2
+	@exit 2
+
+demo: build
+	@scripts/demo.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,30 @@
+//! `citizen-notify`: Citizen notifications: notices to citizen apps, the citizen portal and online payment.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "citizen-notify",
+    version,
+    about = "Citizen notifications: notices to citizen apps, the citizen portal and online payment."
+)]
+struct Args {
+    #[command(flatten)]
+    common: service_kit::Cli,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    service_kit::run(
+        args.common,
+        citizen_notify::ENV_PREFIX,
+        |config: citizen_notify::Config| async move {
+            citizen_notify::App::build(config)
+                .await?
+                .run_until_stopped()
+                .await
+        },
+    )
+}

@@ -1,0 +1,25 @@
+//! The typed configuration of `edge-agent`: defaults that run on a laptop, a TOML file, and
+//! `EDGE__…` environment overrides.
+
+use serde::{Deserialize, Serialize};
+use service_kit::{Settings, http::HttpSettings};
+
+/// Default HTTP port on loopback.
+pub const DEFAULT_PORT: u16 = 9100;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Health (`/healthz`) and metrics (`/metrics`).
+    pub http: HttpSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::loopback(DEFAULT_PORT),
+        }
+    }
+}
+
+impl Settings for Config {}

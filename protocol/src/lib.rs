@@ -1,0 +1,40 @@
+//! The wire contract of the traffic-violation enforcement system, shared by every side.
+//!
+//! Edge agents, the central API and citizen-notify meet only through this crate and the
+//! network. It owns:
+//! - [`topic`]: the versioned MQTT topic tree and its parser;
+//! - [`event`]: the [`ViolationEvent`] an edge agent publishes and everything it holds;
+//! - [`messages`]: [`Ack`], [`DeviceStatus`] and [`SignalPhase`];
+//! - [`wire`]: strict encoding and decoding of every message, with canonical JSON (RFC 8785)
+//!   and Ed25519 signatures by the device key;
+//! - [`signing`]: device keys, public keys and signatures;
+//! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
+//! - [`schema`]: JSON Schema documents generated from the types.
+//!
+//! It performs no I/O: every function is a pure transformation of its inputs.
+
+pub mod event;
+pub mod ids;
+pub mod messages;
+pub mod plate;
+pub mod schema;
+pub mod signing;
+pub mod time;
+pub mod topic;
+pub mod wire;
+
+pub use event::{
+    ClockState, ClockSync, EvidenceItem, Measurement, ModelVersion, PlateCandidate, PlateRead,
+    Sha256Digest, SignalObservation, Site, Vehicle, VehicleBox, VehicleClass, ViolationEvent,
+    ViolationKind,
+};
+pub use ids::{CameraId, DeviceId, EventId, IdError};
+pub use messages::{
+    Ack, CameraState, CameraStatus, DeviceState, DeviceStatus, SignalPhase, SignalSource,
+    SignalState,
+};
+pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
+pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};
+pub use time::UtcTimestamp;
+pub use topic::{Topic, TopicError};
+pub use wire::{Message, Signed, WireError};

@@ -1,0 +1,501 @@
+//! The Vietnamese plate grammar (Circular 79/2024/TT-BCA; see DOMAIN.md).
+//!
+//! A plate is a province code, a series and a serial number:
+//! - cars: `51F-123.45` (older `51F-1234`); special series `51LD-123.45`;
+//! - motorbikes: `59-X1 123.45` (letter and digit), two-letter series since 2023 (`29-AA 123.45`),
+//!   special series with a digit (`29-MĐ1 123.45`);
+//! - military: two letters and four digits on a red plate, `KA-12-34`.
+//!
+//! The canonical text is the characters alone (`51F12345`); the display form puts the
+//! separators back. The same characters can be a car or a motorbike plate (`51LD12345`), so a
+//! plate carries its [`PlateCategory`]: the display form says it, and text without separators
+//! takes the category the series implies.
+
+pub mod province;
+pub mod series;
+
+use std::{borrow::Cow, fmt};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+pub use province::Province;
+
+/// Longest canonical plate text (`29MĐ112345`, ten characters) with a margin for foreign plates
+/// read as free text.
+pub const MAX_PLATE_CHARS: usize = 12;
+
+/// Which kind of vehicle a plate number is issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateCategory {
+    /// Cars, buses, trucks, trailers: one-letter series or a car special series.
+    Car,
+    /// Motorbikes and mopeds: letter and digit, or two letters.
+    Motorbike,
+    /// Military vehicles: two letters, red plate.
+    Military,
+}
+
+/// How the characters sit on the physical plate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateLayout {
+    /// The long car plate (520 × 110 mm): `51F-123.45` on one line.
+    OneLine,
+    /// The short car plate (330 × 165 mm) and every motorbike plate: series over serial.
+    TwoLine,
+}
+
+/// Background and text colour; part of the legal identity of the plate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateColour {
+    /// White background, black text: private vehicles and most organisations.
+    White,
+    /// Yellow background, black text: commercial transport.
+    Yellow,
+    /// Blue background, white text: state bodies.
+    Blue,
+    /// Red background, white text: military.
+    Red,
+    /// White background, red text: diplomatic (`NG`) and international (`QT`) series.
+    WhiteRedText,
+}
+
+/// Why a plate text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlateError {
+    #[error("plate text is empty")]
+    Empty,
+    #[error("plate text `{0}` has a character that no plate uses")]
+    BadCharacter(String),
+    #[error("plate text `{0}` has no known shape (province code, series, serial)")]
+    UnknownShape(String),
+    #[error("province code {0:02} was never issued")]
+    UnknownProvince(u8),
+    #[error("series `{0}` does not follow the series rules")]
+    BadSeries(String),
+    #[error("serial `{0}` must be four or five digits and not all zero")]
+    BadSerial(String),
+    #[error("plate `{plate}` is a {found:?} plate, not a {expected:?} plate")]
+    WrongCategory {
+        plate: String,
+        found: PlateCategory,
+        expected: PlateCategory,
+    },
+}
+
+/// A plate number that follows the grammar.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Plate {
+    /// Province code; `None` on military plates.
+    province: Option<u8>,
+    series: String,
+    serial: String,
+    category: PlateCategory,
+}
+
+/// Separators accepted between the parts of a plate text.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '\n' | '\r' | '\t' | '·' | '/' | '_')
+}
+
+fn normalise_char(c: char) -> char {
+    match c {
+        'đ' => 'Đ',
+        other => other.to_ascii_uppercase(),
+    }
+}
+
+impl Plate {
+    /// Parses a plate from its display form (`51F-123.45`, `59-X1 123.45`, `59-X1\n123.45`) or
+    /// its canonical text (`51F12345`). Case and separators are forgiven; the characters are not.
+    pub fn parse(text: &str) -> Result<Self, PlateError> {
+        let (chars, style) = normalise(text)?;
+        parse_chars(&chars, style)
+    }
+
+    /// Parses a plate known to belong to `category` (from the vehicle class or the layout).
+    pub fn parse_as(text: &str, category: PlateCategory) -> Result<Self, PlateError> {
+        let (chars, _) = normalise(text)?;
+        let plate = parse_chars(&chars, Some(category))?;
+        if plate.category != category {
+            return Err(PlateError::WrongCategory {
+                plate: plate.display(),
+                found: plate.category,
+                expected: category,
+            });
+        }
+        Ok(plate)
+    }
+
+    /// A plate from its parts, checked by the grammar: `from_parts(Some(59), "X1", "12345",
+    /// PlateCategory::Motorbike)` is `59-X1 123.45`; military plates have no province.
+    pub fn from_parts(
+        province: Option<u8>,
+        series: &str,
+        serial: &str,
+        category: PlateCategory,
+    ) -> Result<Self, PlateError> {
+        let text = match province {
+            Some(code) if category == PlateCategory::Motorbike => {
+                format!("{code:02}-{series} {serial}")
+            }
+            Some(code) => format!("{code:02}{series}-{serial}"),
+            None => format!("{series}-{serial}"),
+        };
+        Self::parse_as(&text, category)
+    }
+
+    /// The characters without separators: `51F12345`, `59X112345`.
+    pub fn canonical(&self) -> String {
+        let mut out = String::with_capacity(MAX_PLATE_CHARS);
+        if let Some(code) = self.province {
+            out.push_str(&format!("{code:02}"));
+        }
+        out.push_str(&self.series);
+        out.push_str(&self.serial);
+        out
+    }
+
+    /// The form people read and write: `51F-123.45`, `59-X1 123.45`, `KA-12-34`.
+    pub fn display(&self) -> String {
+        let serial = self.display_serial();
+        match (self.category, self.province) {
+            (PlateCategory::Military, _) | (_, None) => {
+                let (a, b) = self.serial.split_at(2);
+                format!("{}-{a}-{b}", self.series)
+            }
+            (PlateCategory::Car, Some(code)) => format!("{code:02}{}-{serial}", self.series),
+            (PlateCategory::Motorbike, Some(code)) => {
+                format!("{code:02}-{} {serial}", self.series)
+            }
+        }
+    }
+
+    /// The text of each line on a plate of `layout`: one line, or the series over the serial.
+    pub fn lines(&self, layout: PlateLayout) -> Vec<String> {
+        match layout {
+            PlateLayout::OneLine => vec![self.display()],
+            PlateLayout::TwoLine => {
+                let head = match (self.category, self.province) {
+                    (PlateCategory::Car, Some(code)) => format!("{code:02}{}", self.series),
+                    (PlateCategory::Motorbike, Some(code)) => format!("{code:02}-{}", self.series),
+                    _ => self.series.clone(),
+                };
+                vec![head, self.display_serial().into_owned()]
+            }
+        }
+    }
+
+    /// The layouts this plate can be made in: motorbike plates have two lines; car plates come
+    /// long (one line) or short (two lines).
+    pub fn layouts(&self) -> &'static [PlateLayout] {
+        match self.category {
+            PlateCategory::Motorbike => &[PlateLayout::TwoLine],
+            PlateCategory::Car | PlateCategory::Military => {
+                &[PlateLayout::OneLine, PlateLayout::TwoLine]
+            }
+        }
+    }
+
+    pub fn category(&self) -> PlateCategory {
+        self.category
+    }
+
+    pub fn province_code(&self) -> Option<u8> {
+        self.province
+    }
+
+    pub fn series(&self) -> &str {
+        &self.series
+    }
+
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// The province holding this plate's code on `day`.
+    pub fn province_on(&self, day: Date) -> Option<&'static Province> {
+        province::holder(self.province?, day)
+    }
+
+    /// The province holding this plate's code today.
+    pub fn province(&self) -> Option<&'static Province> {
+        province::current(self.province?)
+    }
+
+    /// The special series this plate belongs to, if any.
+    pub fn special_series(&self) -> Option<&'static series::SpecialSeries> {
+        let code: String = self.series.chars().take(2).collect();
+        series::rules().special(&code)
+    }
+
+    /// Whether the trailer letter `R` marks a trailer or semi-trailer.
+    pub fn is_trailer(&self) -> bool {
+        self.category == PlateCategory::Car && self.series == "R"
+    }
+
+    /// The colours this plate may legally have, where its series fixes them.
+    pub fn required_colour(&self) -> Option<PlateColour> {
+        match self.category {
+            PlateCategory::Military => Some(series::rules().military.colour),
+            _ => self.special_series().and_then(|s| s.colour),
+        }
+    }
+
+    fn display_serial(&self) -> Cow<'_, str> {
+        if self.serial.len() == 5 {
+            let (a, b) = self.serial.split_at(3);
+            Cow::Owned(format!("{a}.{b}"))
+        } else {
+            Cow::Borrowed(&self.serial)
+        }
+    }
+}
+
+impl fmt::Display for Plate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+/// Upper-cases, drops separators and reads the category the form of the text implies: a
+/// separator right after the two-digit province code is motorbike style (`59-X1 123.45`), a
+/// first separator after the series is car style (`51LD-123.45`); no separator implies nothing.
+fn normalise(text: &str) -> Result<(Vec<char>, Option<PlateCategory>), PlateError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(PlateError::Empty);
+    }
+    let mut chars = Vec::with_capacity(MAX_PLATE_CHARS);
+    let mut style = None;
+    for c in trimmed.chars() {
+        if is_separator(c) {
+            let civil = chars.len() >= 2 && chars[..2].iter().all(char::is_ascii_digit);
+            if style.is_none() && civil {
+                style = Some(if chars.len() == 2 {
+                    PlateCategory::Motorbike
+                } else {
+                    PlateCategory::Car
+                });
+            }
+            continue;
+        }
+        let c = normalise_char(c);
+        if !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == 'Đ') {
+            return Err(PlateError::BadCharacter(text.to_owned()));
+        }
+        chars.push(c);
+        if chars.len() > MAX_PLATE_CHARS {
+            return Err(PlateError::UnknownShape(text.to_owned()));
+        }
+    }
+    Ok((chars, style))
+}
+
+fn is_letter(c: char) -> bool {
+    c.is_ascii_uppercase() || c == 'Đ'
+}
+
+fn parse_chars(chars: &[char], hint: Option<PlateCategory>) -> Result<Plate, PlateError> {
+    let text: String = chars.iter().collect();
+    let rules = series::rules();
+    let shape = || PlateError::UnknownShape(text.clone());
+
+    // Military: two letters then four digits.
+    if chars.len() == 6 && is_letter(chars[0]) && is_letter(chars[1]) {
+        let series: String = chars[..2].iter().collect();
+        let serial: String = chars[2..].iter().collect();
+        if !chars[2..].iter().all(char::is_ascii_digit) {
+            return Err(shape());
+        }
+        if !rules.military.first_letters.contains(chars[0]) || !rules.is_series_letter(chars[1]) {
+            return Err(PlateError::BadSeries(series));
+        }
+        return Ok(Plate {
+            province: None,
+            series,
+            serial,
+            category: PlateCategory::Military,
+        });
+    }
+
+    // Civil: two digits, series, four or five digits.
+    if chars.len() < 2 + 1 + 4 || !chars[..2].iter().all(char::is_ascii_digit) {
+        return Err(shape());
+    }
+    let code = (chars[0] as u8 - b'0') * 10 + (chars[1] as u8 - b'0');
+    if !province::is_known(code) {
+        return Err(PlateError::UnknownProvince(code));
+    }
+    let trailing_digits = chars
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if trailing_digits < 4 || chars.len() - trailing_digits < 3 {
+        return Err(shape());
+    }
+    // The serial is five digits, or four on older plates. Where the series ends in a digit the
+    // split is ambiguous (`59X11234` is `59X-112.34` or `59-X1 1234`): the five-digit reading
+    // wins unless the form of the text asked for a category only the other reading gives.
+    let mut first_error = None;
+    let mut fallback = None;
+    for serial_len in [5, 4].into_iter().filter(|&n| n <= trailing_digits) {
+        let series_chars = &chars[2..chars.len() - serial_len];
+        let serial: String = chars[chars.len() - serial_len..].iter().collect();
+        let category = match series_category(series_chars, hint, rules) {
+            Ok(category) => category,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        if serial.chars().all(|c| c == '0') {
+            first_error.get_or_insert(PlateError::BadSerial(serial));
+            continue;
+        }
+        let plate = Plate {
+            province: Some(code),
+            series: series_chars.iter().collect(),
+            serial,
+            category,
+        };
+        if hint.is_none_or(|hint| hint == category) {
+            return Ok(plate);
+        }
+        fallback.get_or_insert(plate);
+    }
+    match (fallback, first_error) {
+        (Some(plate), _) => Ok(plate),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(shape()),
+    }
+}
+
+/// The category a series implies, or an error when it breaks the series rules.
+fn series_category(
+    series: &[char],
+    hint: Option<PlateCategory>,
+    rules: &series::SeriesRules,
+) -> Result<PlateCategory, PlateError> {
+    let bad = || PlateError::BadSeries(series.iter().collect());
+    let letter = |c: char| rules.is_series_letter(c);
+    let special = |a: char, b: char| rules.special(&[a, b].iter().collect::<String>());
+    match *series {
+        // One letter: a car (R: a trailer).
+        [a] if letter(a) || a == rules.trailer_letter => Ok(PlateCategory::Car),
+        // Letter and digit: a motorbike.
+        [a, d] if letter(a) && d.is_ascii_digit() && d != '0' => Ok(PlateCategory::Motorbike),
+        // Two letters: a special series, or a motorbike two-letter series.
+        [a, b] => match special(a, b) {
+            Some(s) => Ok(hint.unwrap_or(s.vehicle)),
+            None if letter(a) && letter(b) => Ok(PlateCategory::Motorbike),
+            None => Err(bad()),
+        },
+        // A special series with a digit: a motorbike (`MĐ1`).
+        [a, b, d] if special(a, b).is_some() && d.is_ascii_digit() && d != '0' => {
+            Ok(PlateCategory::Motorbike)
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn parsed(text: &str) -> Plate {
+        Plate::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn car_plates() {
+        let p = parsed("51F-123.45");
+        assert_eq!(p.canonical(), "51F12345");
+        assert_eq!(p.display(), "51F-123.45");
+        assert_eq!(p.category(), PlateCategory::Car);
+        assert_eq!(p.lines(PlateLayout::TwoLine), ["51F", "123.45"]);
+        assert_eq!(p.province().unwrap().name, "Thành phố Hồ Chí Minh");
+        assert_eq!(parsed("51f12345"), p);
+        assert_eq!(parsed("51F-1234").display(), "51F-1234");
+        assert!(parsed("51R-012.34").is_trailer());
+    }
+
+    #[test]
+    fn motorbike_plates() {
+        let p = parsed("59-X1 123.45");
+        assert_eq!(p.canonical(), "59X112345");
+        assert_eq!(p.display(), "59-X1 123.45");
+        assert_eq!(p.category(), PlateCategory::Motorbike);
+        assert_eq!(p.lines(PlateLayout::TwoLine), ["59-X1", "123.45"]);
+        assert_eq!(p.layouts(), [PlateLayout::TwoLine]);
+        assert_eq!(parsed("59X112345"), p);
+        assert_eq!(parsed("59-x1\n123.45"), p);
+        assert_eq!(parsed("29-B1 1234").display(), "29-B1 1234");
+        assert_eq!(parsed("29-AA 123.45").category(), PlateCategory::Motorbike);
+        assert_eq!(parsed("29-MĐ1 123.45").display(), "29-MĐ1 123.45");
+        assert_eq!(parsed("29-mđ1 123.45").canonical(), "29MĐ112345");
+    }
+
+    #[test]
+    fn special_series_take_their_category_from_the_form() {
+        let car = parsed("51LD-123.45");
+        assert_eq!(car.category(), PlateCategory::Car);
+        assert_eq!(car.display(), "51LD-123.45");
+        assert_eq!(parsed("51LD12345").category(), PlateCategory::Car);
+        let bike = parsed("51-LD 123.45");
+        assert_eq!(bike.category(), PlateCategory::Motorbike);
+        assert_eq!(bike.canonical(), car.canonical());
+        assert_ne!(bike, car);
+        assert_eq!(
+            parsed("80NG-123.45").required_colour(),
+            Some(PlateColour::WhiteRedText)
+        );
+    }
+
+    #[test]
+    fn military_plates() {
+        let p = parsed("KA-12-34");
+        assert_eq!(p.category(), PlateCategory::Military);
+        assert_eq!(p.canonical(), "KA1234");
+        assert_eq!(p.display(), "KA-12-34");
+        assert_eq!(p.province(), None);
+        assert_eq!(p.required_colour(), Some(PlateColour::Red));
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        use PlateError::*;
+        assert_eq!(Plate::parse("  "), Err(Empty));
+        assert!(matches!(Plate::parse("51F-123.4$"), Err(BadCharacter(_))));
+        assert!(matches!(Plate::parse("ABC"), Err(UnknownShape(_))));
+        assert_eq!(Plate::parse("10F-123.45"), Err(UnknownProvince(10)));
+        assert_eq!(Plate::parse("51I-123.45"), Err(BadSeries("I".into())));
+        assert_eq!(Plate::parse("51O-123.45"), Err(BadSeries("O".into())));
+        assert_eq!(Plate::parse("51-W1 123.45"), Err(BadSeries("W1".into())));
+        assert_eq!(Plate::parse("51-X0 123.45"), Err(BadSeries("X0".into())));
+        assert_eq!(Plate::parse("51F-000.00"), Err(BadSerial("00000".into())));
+        assert!(matches!(Plate::parse("51F-123"), Err(UnknownShape(_))));
+        assert!(matches!(
+            Plate::parse_as("59-X1 123.45", PlateCategory::Car),
+            Err(WrongCategory { .. })
+        ));
+        assert!(matches!(Plate::parse("ZZ-12-34"), Err(BadSeries(_))));
+    }
+
+    #[test]
+    fn merged_province_codes_keep_their_history() {
+        use time::macros::date;
+        let p = parsed("72A-123.45");
+        assert_eq!(
+            p.province_on(date!(2024 - 12 - 31)).unwrap().name,
+            "Bà Rịa - Vũng Tàu"
+        );
+        assert_eq!(p.province().unwrap().name, "Thành phố Hồ Chí Minh");
+    }
+}

@@ -1,0 +1,232 @@
+//! Layered configuration: built-in defaults, then a TOML file, then environment variables.
+//!
+//! An environment variable `PREFIX__SECTION__KEY` sets `section.key` (`CENTRAL__HTTP__BIND` sets
+//! `http.bind`). Unknown keys are refused, in the file and in the environment alike, and every
+//! error names the field and where its value came from.
+
+use std::path::Path;
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// A binary's typed configuration.
+pub trait Settings: Serialize + DeserializeOwned + Default {
+    /// Checks what types cannot express; the error names the field.
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} cannot be read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration: `{field}` {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("configuration cannot be printed: {0}")]
+    Print(String),
+}
+
+impl ConfigError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Loads `S` from its defaults, the file at `path` (when given) and the environment variables
+/// that start with `{env_prefix}__`, then validates it.
+pub fn load<S: Settings>(env_prefix: &str, path: Option<&Path>) -> Result<S, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(S::default()));
+    if let Some(path) = path {
+        // Read it here so a missing file is an error, not an empty layer.
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        figment = figment.merge(Toml::string(&text));
+    }
+    figment = figment.merge(Env::prefixed(&format!("{env_prefix}__")).split("__"));
+    let settings: S = figment
+        .extract()
+        .map_err(|e| ConfigError::Parse(describe(e, env_prefix)))?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Every error of a figment extraction, each with its key and source.
+fn describe(error: figment::Error, env_prefix: &str) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`: ", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(source) => format!(" (from {} {source})", m.name),
+                    // Name the variable itself: `CENTRAL__HTTP__BIND`.
+                    None if !e.path.is_empty() && m.name.contains("environment") => format!(
+                        " (from environment variable {env_prefix}__{})",
+                        e.path.join("__").to_uppercase()
+                    ),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The defaults as a TOML document, for `--print-default-config`.
+pub fn default_toml<S: Settings>() -> Result<String, ConfigError> {
+    toml::to_string_pretty(&S::default()).map_err(|e| ConfigError::Print(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{io::Write, net::SocketAddr};
+
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Demo {
+        http: Http,
+        name: String,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct Http {
+        bind: SocketAddr,
+        timeout_ms: u64,
+    }
+
+    impl Default for Demo {
+        fn default() -> Self {
+            Self {
+                http: Http::default(),
+                name: "demo".into(),
+            }
+        }
+    }
+
+    impl Default for Http {
+        fn default() -> Self {
+            Self {
+                bind: "127.0.0.1:8080".parse().unwrap(),
+                timeout_ms: 5000,
+            }
+        }
+    }
+
+    impl Settings for Demo {
+        fn validate(&self) -> Result<(), ConfigError> {
+            if self.http.timeout_ms == 0 {
+                return Err(ConfigError::invalid("http.timeout_ms", "must be positive"));
+            }
+            Ok(())
+        }
+    }
+
+    /// Loads with exactly the `KIT__` variables `vars` set; figment's jail restores the
+    /// environment afterwards and serialises the tests that use it.
+    #[allow(clippy::result_large_err)] // figment's own error type, in its jail closure
+    fn load_with(vars: &[(&str, &str)], path: Option<&Path>) -> Result<Demo, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            for (key, value) in vars {
+                jail.set_env(key, value);
+            }
+            out = Some(load::<Demo>("KIT", path));
+            Ok(())
+        });
+        out.expect("the jail ran the closure")
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        assert_eq!(load_with(&[], None).unwrap(), Demo::default());
+        let f = file("name = \"from-file\"\n[http]\ntimeout_ms = 10\n");
+        let loaded = load_with(&[], Some(f.path())).unwrap();
+        assert_eq!(loaded.name, "from-file");
+        assert_eq!(loaded.http.timeout_ms, 10);
+        assert_eq!(loaded.http.bind, Http::default().bind);
+
+        let vars = [
+            ("KIT__HTTP__BIND", "0.0.0.0:9000"),
+            ("KIT__HTTP__TIMEOUT_MS", "250"),
+        ];
+        let loaded = load_with(&vars, Some(f.path())).unwrap();
+        assert_eq!(loaded.http.bind, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(loaded.http.timeout_ms, 250);
+        assert_eq!(loaded.name, "from-file");
+    }
+
+    #[test]
+    fn errors_name_the_field_and_its_source() {
+        let f = file("[http]\nbind = \"not an address\"\n");
+        let e = load_with(&[], Some(f.path())).unwrap_err().to_string();
+        assert!(e.contains("http.bind"), "{e}");
+
+        let f = file("[http]\nport = 1\n");
+        let e = load_with(&[], Some(f.path())).unwrap_err().to_string();
+        assert!(e.contains("port"), "{e}");
+
+        let e = load_with(&[("KIT__HTTP__TIMEOUT_MS", "soon")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("http.timeout_ms") && e.contains("KIT__HTTP__TIMEOUT_MS"),
+            "{e}"
+        );
+        let e = load_with(&[("KIT__HTTP__TIMEOUT_MS", "0")], None).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { ref field, .. } if field == "http.timeout_ms"));
+        let e = load_with(&[("KIT__NAMEE", "typo")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("namee"), "{e}");
+
+        let missing = Path::new("/nonexistent/tve.toml");
+        assert!(matches!(
+            load_with(&[], Some(missing)),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn default_config_prints_and_loads_back() {
+        let text = default_toml::<Demo>().unwrap();
+        assert!(
+            text.contains("[http]") && text.contains("timeout_ms = 5000"),
+            "{text}"
+        );
+        let f = file(&text);
+        assert_eq!(load_with(&[], Some(f.path())).unwrap(), Demo::default());
+    }
+}

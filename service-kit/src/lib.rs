@@ -1,0 +1,77 @@
+//! What every binary of the project shares, so operators and scripts can rely on one behaviour
+//! (DESIGN.md, "Conventions every binary shares"):
+//!
+//! - [`cli`]: `--config PATH`, `--print-default-config`, `--help`;
+//! - [`config`]: defaults → TOML file → environment (`PREFIX__SECTION__KEY`), validated at start
+//!   with messages that name the field;
+//! - [`telemetry`]: structured logs through `tracing`;
+//! - [`http`]: `/healthz` and `/metrics` (Prometheus text), serving on a given listener until a
+//!   shutdown future resolves;
+//! - [`run`]: the exit codes: 0 success, 2 bad usage or configuration, 1 runtime failure.
+//!
+//! It knows nothing of the services themselves; it is not a service and none of them reach
+//! another through it.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod telemetry;
+
+pub use cli::Cli;
+pub use config::{ConfigError, Settings};
+
+use std::{future::Future, process::ExitCode};
+
+/// Exit status for bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status for a failure while running.
+pub const EXIT_RUNTIME: u8 = 1;
+
+/// The whole life of a service binary: parse the command line, print the default configuration
+/// when asked, load and validate the configuration, start telemetry, run the service on a Tokio
+/// runtime, and map the outcome to the exit status.
+pub fn run<S, F, Fut>(cli: Cli, env_prefix: &str, service: F) -> ExitCode
+where
+    S: Settings,
+    F: FnOnce(S) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    if cli.print_default_config {
+        return match config::default_toml::<S>() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        };
+    }
+    let settings = match config::load::<S>(env_prefix, cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match runtime.block_on(service(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "stopped on error");
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Helpers for the end-to-end tests: the project's binaries as real processes, the services on
+//! loopback, and the shared real data.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{Mutex, OnceLock},
+};
+
+use anyhow::{Context, bail};
+
+/// The root of the workspace.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The path of the project binary `name`, built (in the debug profile) on first use, so these
+/// tests run the same processes an operator would, whatever cargo built before them.
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built
+        .lock()
+        .map_err(|_| anyhow::anyhow!("binary cache poisoned"))?;
+    if let Some(path) = built.get(name) {
+        return Ok(path.clone());
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "-p", name, "--bin", name])
+        .status()
+        .with_context(|| format!("running cargo build for {name}"))?;
+    if !status.success() {
+        bail!("cargo build of {name} failed: {status}");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let path = target.join("debug").join(name);
+    if !path.is_file() {
+        bail!("{} was not built", path.display());
+    }
+    built.insert(name.to_owned(), path.clone());
+    Ok(path)
+}
+
+/// The MQTT broker the tests use (Mosquitto on loopback, started by `make deps`).
+pub fn mqtt_url() -> String {
+    std::env::var("TVE_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into())
+}
+
+/// Host and port of [`mqtt_url`].
+pub fn mqtt_host_port() -> anyhow::Result<(String, u16)> {
+    let url = mqtt_url();
+    let rest = url
+        .strip_prefix("mqtt://")
+        .with_context(|| format!("TVE_TEST_MQTT_URL `{url}` is not mqtt://host:port"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .with_context(|| format!("TVE_TEST_MQTT_URL `{url}` has no port"))?;
+    Ok((
+        host.to_owned(),
+        port.parse().context("TVE_TEST_MQTT_URL port")?,
+    ))
+}
+
+/// The shared real data (`../shared/data`), or `None` with a message saying the test is skipped.
+pub fn shared_data(test: &str) -> Option<PathBuf> {
+    let dir = workspace_root().join("../shared/data");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping {test}: ../shared/data is absent (it holds real data that is not in the repository)"
+        );
+        None
+    }
+}
+
+/// A name unique to this test run, for topics, devices and databases.
+pub fn unique(prefix: &str) -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
