@@ -21,10 +21,7 @@ fn main() -> ExitCode {
         args.common,
         central_api::ENV_PREFIX,
         |config: central_api::Config| async move {
-            central_api::App::build(config)
-                .await?
-                .run_until_stopped()
-                .await
+            central_api::build(config).await?.run_until_stopped().await
         },
     )
 }

@@ -8,7 +8,7 @@ pub mod config;
 pub mod startup;
 
 pub use config::Config;
-pub use startup::App;
+pub use startup::build;
 
 /// Prefix of the environment variables that override the configuration (`NOTIFY__HTTP__BIND`).
 pub const ENV_PREFIX: &str = "NOTIFY";

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         args.common,
         citizen_notify::ENV_PREFIX,
         |config: citizen_notify::Config| async move {
-            citizen_notify::App::build(config)
+            citizen_notify::build(config)
                 .await?
                 .run_until_stopped()
                 .await

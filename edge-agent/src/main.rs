@@ -21,10 +21,7 @@ fn main() -> ExitCode {
         args.common,
         edge_agent::ENV_PREFIX,
         |config: edge_agent::Config| async move {
-            edge_agent::App::build(config)
-                .await?
-                .run_until_stopped()
-                .await
+            edge_agent::build(config).await?.run_until_stopped().await
         },
     )
 }

@@ -316,7 +316,6 @@ fn open<M: Message>(bytes: &[u8]) -> Result<Map<String, Value>, WireError> {
 fn typed<M: Message>(mut object: Map<String, Value>) -> Result<M, WireError> {
     object.remove(SCHEMA_FIELD);
     object.remove(VERSION_FIELD);
-    object.remove(SIGNATURE_FIELD);
     let message: M = serde_path_to_error::deserialize(Value::Object(object)).map_err(classify)?;
     message.validate()?;
     Ok(message)

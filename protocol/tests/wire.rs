@@ -104,6 +104,21 @@ fn unsigned_messages_round_trip() {
 }
 
 #[test]
+fn an_unsigned_message_with_a_signature_is_refused() {
+    let ack = Ack {
+        device: device(),
+        event_ids: vec![event().event_id],
+        stored_at: UtcTimestamp::now(),
+    };
+    let mut value: Value = serde_json::from_slice(&wire::encode(&ack).unwrap()).unwrap();
+    value["signature"] = json!("AAAA");
+    let bytes = serde_json::to_vec(&value).unwrap();
+    assert!(
+        matches!(wire::decode::<Ack>(&bytes), Err(WireError::UnknownField(ref f)) if f == "signature")
+    );
+}
+
+#[test]
 fn a_message_of_another_schema_is_refused() {
     let ack = Ack {
         device: device(),

@@ -126,6 +126,54 @@ impl Server {
     }
 }
 
+/// A service bound and ready to run: its HTTP server (health, metrics and its own routes).
+/// `build` binds, so a test can bind port 0 and read the address before running it.
+#[derive(Debug)]
+pub struct App {
+    name: &'static str,
+    server: Server,
+}
+
+impl App {
+    /// Binds `settings.bind` for `router` merged with the health and metrics routes.
+    pub async fn build(
+        name: &'static str,
+        settings: &HttpSettings,
+        metrics: Metrics,
+        router: Router,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let router = router.merge(health_router(metrics));
+        let server = Server::bind(settings.bind, router)
+            .await
+            .with_context(|| format!("binding http.bind {}", settings.bind))?;
+        tracing::info!(service = name, addr = %server.local_addr()?, "listening");
+        Ok(Self { name, server })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    /// Runs until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` resolves.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let name = self.name;
+        self.server
+            .run_until(shutdown)
+            .await
+            .with_context(|| format!("{name}: serving http"))
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
