@@ -139,7 +139,6 @@ fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
