@@ -1,10 +1,13 @@
 //! The central side: MQTT ingest of signed violation events, storage, evidence upload, owner
 //! lookup, the police review UI and API, fines, audit, statistics.
 //!
-//! Today it serves its health and metrics endpoints with the configuration conventions every
-//! binary shares; ingest, storage and review arrive with the central-api work.
+//! Today: storage on PostgreSQL or SQLite with migrations ([`db`]) and the ingest step
+//! ([`ingest`]: verify, store once, dead-letter the rest); the MQTT worker, evidence upload,
+//! owner lookup, review and fines arrive in the next slices.
 
 pub mod config;
+pub mod db;
+pub mod ingest;
 pub mod startup;
 
 pub use config::Config;

@@ -138,6 +138,18 @@ pub enum VehicleClass {
     Truck,
 }
 
+impl VehicleClass {
+    /// The snake_case name used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Car => "car",
+            Self::Motorbike => "motorbike",
+            Self::Bus => "bus",
+            Self::Truck => "truck",
+        }
+    }
+}
+
 /// The offending vehicle in the frame that shows the violation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

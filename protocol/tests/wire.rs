@@ -421,3 +421,30 @@ proptest! {
         let _ = wire::decode::<SignalPhase>(&bytes);
     }
 }
+
+#[test]
+fn storage_names_match_the_wire_names() {
+    use protocol::{PlateColour, VehicleClass};
+    let name = |v: Value| v.as_str().unwrap().to_owned();
+    for kind in ViolationKind::ALL {
+        assert_eq!(name(serde_json::to_value(kind).unwrap()), kind.as_str());
+        assert_eq!(kind.as_str().parse::<ViolationKind>(), Ok(kind));
+    }
+    for class in [
+        VehicleClass::Car,
+        VehicleClass::Motorbike,
+        VehicleClass::Bus,
+        VehicleClass::Truck,
+    ] {
+        assert_eq!(name(serde_json::to_value(class).unwrap()), class.as_str());
+    }
+    for colour in [
+        PlateColour::White,
+        PlateColour::Yellow,
+        PlateColour::Blue,
+        PlateColour::Red,
+        PlateColour::WhiteRedText,
+    ] {
+        assert_eq!(name(serde_json::to_value(colour).unwrap()), colour.as_str());
+    }
+}

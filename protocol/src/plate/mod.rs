@@ -64,6 +64,19 @@ pub enum PlateColour {
     WhiteRedText,
 }
 
+impl PlateColour {
+    /// The snake_case name used on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::White => "white",
+            Self::Yellow => "yellow",
+            Self::Blue => "blue",
+            Self::Red => "red",
+            Self::WhiteRedText => "white_red_text",
+        }
+    }
+}
+
 /// Why a plate text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlateError {

@@ -1,0 +1,88 @@
+//! Dead letters: every payload that was refused, with the reason, kept for investigation.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+
+/// Most payload bytes kept per dead letter; the size received is kept too.
+pub const MAX_KEPT_BYTES: usize = 256 * 1024;
+
+/// A refused payload and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub received_at: OffsetDateTime,
+    pub topic: String,
+    pub device_id: Option<String>,
+    pub event_id: Option<String>,
+    pub reason_code: String,
+    pub reason: String,
+    pub payload: Vec<u8>,
+    pub payload_bytes: i64,
+}
+
+/// What is known about a refused payload.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeadLetter<'a> {
+    pub topic: &'a str,
+    pub device_id: Option<&'a str>,
+    pub event_id: Option<&'a str>,
+    pub reason_code: &'a str,
+    pub reason: &'a str,
+    pub payload: &'a [u8],
+}
+
+pub async fn insert(db: &Db, letter: NewDeadLetter<'_>) -> Result<i64, DbError> {
+    let kept = &letter.payload[..letter.payload.len().min(MAX_KEPT_BYTES)];
+    let now = OffsetDateTime::now_utc();
+    let id: i64 = on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO dead_letters
+               (received_at, topic, device_id, event_id, reason_code, reason, payload, payload_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(now)
+        .bind(letter.topic)
+        .bind(letter.device_id)
+        .bind(letter.event_id)
+        .bind(letter.reason_code)
+        .bind(letter.reason)
+        .bind(kept)
+        .bind(letter.payload.len() as i64)
+        .fetch_one(pool)
+        .await?
+        .try_get("id")?
+    });
+    Ok(id)
+}
+
+/// The most recent dead letters, newest first.
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, DbError> {
+    let letters = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT id, received_at, topic, device_id, event_id, reason_code, reason, payload,
+                    payload_bytes
+             FROM dead_letters ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok::<_, sqlx::Error>(DeadLetter {
+                id: row.try_get("id")?,
+                received_at: row.try_get("received_at")?,
+                topic: row.try_get("topic")?,
+                device_id: row.try_get("device_id")?,
+                event_id: row.try_get("event_id")?,
+                reason_code: row.try_get("reason_code")?,
+                reason: row.try_get("reason")?,
+                payload: row.try_get("payload")?,
+                payload_bytes: row.try_get("payload_bytes")?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(letters)
+}

@@ -1,0 +1,178 @@
+//! Violations as received: the typed event, the exact signed bytes, and the evidence manifest.
+
+use protocol::{EventId, Sha256Digest, ViolationEvent};
+use sqlx::{Row, types::Json};
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+
+/// Where a violation stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Stored and acknowledged; owner lookup and completeness of evidence come next.
+    Received,
+    /// In the police review queue.
+    PendingReview,
+    Approved,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::PendingReview => "pending_review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Received,
+            Self::PendingReview,
+            Self::Approved,
+            Self::Rejected,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// The result of storing an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new violation.
+    New,
+    /// The same event, byte for byte, was stored before.
+    Duplicate,
+    /// An event with this id but other bytes was stored before; the first one stands.
+    Conflict { stored_sha256: String },
+}
+
+/// A stored violation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredViolation {
+    pub event: ViolationEvent,
+    pub status: Status,
+    pub received_at: OffsetDateTime,
+    pub payload: Vec<u8>,
+    pub payload_sha256: String,
+}
+
+/// Stores a verified event and its evidence manifest in one transaction, once per event id.
+pub async fn insert(db: &Db, event: &ViolationEvent, payload: &[u8]) -> Result<Inserted, DbError> {
+    let sha256 = Sha256Digest::of(payload).to_hex();
+    let id = *event.event_id.as_uuid();
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO violations
+               (event_id, device_id, camera_id, kind, vehicle_class, plate_text, plate_colour,
+                occurred_at, received_at, status, event, payload, payload_sha256)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(event.device.as_str())
+        .bind(event.camera.as_str())
+        .bind(event.kind.as_str())
+        .bind(event.vehicle.class.as_str())
+        .bind(event.plate.as_ref().map(|p| p.text.as_str()))
+        .bind(event.plate.as_ref().map(|p| p.colour.as_str()))
+        .bind(event.occurred_at.as_datetime())
+        .bind(now)
+        .bind(Status::Received.as_str())
+        .bind(Json(event))
+        .bind(payload)
+        .bind(&sha256)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            let stored: String = sqlx::query("SELECT payload_sha256 FROM violations WHERE event_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("payload_sha256")?;
+            tx.rollback().await?;
+            return Ok(if stored == sha256 {
+                Inserted::Duplicate
+            } else {
+                Inserted::Conflict { stored_sha256: stored }
+            });
+        }
+        for item in &event.evidence {
+            sqlx::query(
+                "INSERT INTO evidence_manifest (event_id, name, sha256, bytes, content_type, captured_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(&item.name)
+            .bind(item.sha256.to_hex())
+            .bind(item.bytes as i64)
+            .bind(&item.content_type)
+            .bind(item.captured_at.as_datetime())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(Inserted::New)
+}
+
+/// One stored violation by its event id.
+pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbError> {
+    let found = on_pool!(db, pool => {
+        match sqlx::query(
+            "SELECT event, status, received_at, payload, payload_sha256 FROM violations
+             WHERE event_id = $1",
+        )
+        .bind(*id.as_uuid())
+        .fetch_optional(pool)
+        .await?
+        {
+            None => None,
+            Some(row) => {
+                let Json(event): Json<ViolationEvent> = row.try_get("event")?;
+                let status: String = row.try_get("status")?;
+                Some(StoredViolation {
+                    event,
+                    status: Status::parse(&status).unwrap_or(Status::Received),
+                    received_at: row.try_get("received_at")?,
+                    payload: row.try_get("payload")?,
+                    payload_sha256: row.try_get("payload_sha256")?,
+                })
+            }
+        }
+    });
+    Ok(found)
+}
+
+/// How many violations are stored.
+pub async fn count(db: &Db) -> Result<i64, DbError> {
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query("SELECT COUNT(*) AS n FROM violations")
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?
+    });
+    Ok(n)
+}
+
+/// The evidence manifest of a violation: (name, sha256, bytes), in name order.
+pub async fn manifest(db: &Db, id: &EventId) -> Result<Vec<(String, String, i64)>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT name, sha256, bytes FROM evidence_manifest WHERE event_id = $1 ORDER BY name",
+        )
+        .bind(*id.as_uuid())
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| Ok::<_, sqlx::Error>((row.try_get("name")?, row.try_get("sha256")?, row.try_get("bytes")?)))
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(rows)
+}

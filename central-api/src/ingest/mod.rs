@@ -1,0 +1,203 @@
+//! Ingest of violation events: strict parse → device known and signature valid → idempotent
+//! insert by event id. Anything refused goes to dead letters with its reason; nothing refused
+//! crashes the worker, and nothing accepted is lost.
+//!
+//! [`Ingest::handle`] is independent of MQTT: the broker worker feeds it, and tests call it
+//! directly.
+
+use prometheus_client::metrics::{counter::Counter, family::Family};
+use protocol::{
+    EventId, Topic, ViolationEvent,
+    topic::TopicKind,
+    wire::{self, WireError},
+};
+
+use crate::db::{
+    Db, DbError, dead_letters,
+    dead_letters::NewDeadLetter,
+    devices,
+    violations::{self, Inserted},
+};
+
+/// What became of one payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new violation, stored: acknowledge it.
+    Stored(EventId),
+    /// Stored before, byte for byte: acknowledge it again.
+    Duplicate(EventId),
+    /// An event with this id and other bytes was stored before: the first stands, this one is a
+    /// dead letter; acknowledge the id so the device stops sending it.
+    Conflict { event_id: EventId, dead_letter: i64 },
+    /// Refused and kept as a dead letter; not acknowledged.
+    Refused {
+        code: &'static str,
+        dead_letter: i64,
+    },
+}
+
+impl Outcome {
+    /// The event id to acknowledge to the device, if any.
+    pub fn ack(&self) -> Option<EventId> {
+        match self {
+            Self::Stored(id) | Self::Duplicate(id) => Some(*id),
+            Self::Conflict { event_id, .. } => Some(*event_id),
+            Self::Refused { .. } => None,
+        }
+    }
+
+    /// The label of this outcome in metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Stored(_) => "stored",
+            Self::Duplicate(_) => "duplicate",
+            Self::Conflict { .. } => "conflict",
+            Self::Refused { code, .. } => code,
+        }
+    }
+}
+
+/// Why a payload was refused, beyond what [`WireError`] names.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("topic `{0}` is not a violation topic")]
+    WrongTopic(String),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("event of device `{event}` arrived on the topic of device `{topic}`")]
+    DeviceMismatch { topic: String, event: String },
+}
+
+impl Refusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::WrongTopic(_) => "wrong_topic",
+            Self::Wire(e) => e.code(),
+            Self::DeviceMismatch { .. } => "device_mismatch",
+        }
+    }
+}
+
+/// Ingest counters, registered under `tve_ingest_events_total{outcome}`.
+#[derive(Debug, Clone, Default)]
+pub struct IngestMetrics {
+    pub events: Family<Vec<(&'static str, &'static str)>, Counter>,
+}
+
+impl IngestMetrics {
+    pub fn register(&self, metrics: &service_kit::http::Metrics) {
+        metrics.register(
+            "ingest_events",
+            "Violation payloads received, by outcome (stored, duplicate, conflict, or the refusal code)",
+            self.events.clone(),
+        );
+    }
+}
+
+/// The ingest step, shared by every worker.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    db: Db,
+    metrics: IngestMetrics,
+}
+
+impl Ingest {
+    pub fn new(db: Db, metrics: IngestMetrics) -> Self {
+        Self { db, metrics }
+    }
+
+    /// Handles one payload received on `topic`. Errors are storage failures only: the payload
+    /// was neither stored nor dead-lettered, so the caller must not acknowledge it (the broker
+    /// redelivers it).
+    pub async fn handle(&self, topic: &str, payload: &[u8]) -> Result<Outcome, DbError> {
+        let outcome = self.handle_inner(topic, payload).await?;
+        self.metrics
+            .events
+            .get_or_create(&vec![("outcome", outcome.label())])
+            .inc();
+        Ok(outcome)
+    }
+
+    async fn handle_inner(&self, topic: &str, payload: &[u8]) -> Result<Outcome, DbError> {
+        let event = match self.verify(topic, payload).await? {
+            Ok(event) => event,
+            Err(refusal) => {
+                let code = refusal.code();
+                let device = Topic::parse(topic).ok().map(|t| t.device().to_string());
+                let dead_letter = dead_letters::insert(
+                    &self.db,
+                    NewDeadLetter {
+                        topic,
+                        device_id: device.as_deref(),
+                        event_id: None,
+                        reason_code: code,
+                        reason: &refusal.to_string(),
+                        payload,
+                    },
+                )
+                .await?;
+                tracing::warn!(topic, code, reason = %refusal, dead_letter, "event refused");
+                return Ok(Outcome::Refused { code, dead_letter });
+            }
+        };
+        let event_id = event.event_id;
+        match violations::insert(&self.db, &event, payload).await? {
+            Inserted::New => {
+                tracing::info!(%event_id, device = %event.device, kind = %event.kind, "violation stored");
+                Ok(Outcome::Stored(event_id))
+            }
+            Inserted::Duplicate => {
+                tracing::debug!(%event_id, "duplicate event acknowledged again");
+                Ok(Outcome::Duplicate(event_id))
+            }
+            Inserted::Conflict { stored_sha256 } => {
+                let reason = format!(
+                    "event id {event_id} was stored before with payload sha256 {stored_sha256}; the first stands"
+                );
+                let id = event_id.to_string();
+                let dead_letter = dead_letters::insert(
+                    &self.db,
+                    NewDeadLetter {
+                        topic,
+                        device_id: Some(event.device.as_str()),
+                        event_id: Some(&id),
+                        reason_code: "conflicting_duplicate",
+                        reason: &reason,
+                        payload,
+                    },
+                )
+                .await?;
+                tracing::warn!(%event_id, dead_letter, "conflicting duplicate refused");
+                Ok(Outcome::Conflict {
+                    event_id,
+                    dead_letter,
+                })
+            }
+        }
+    }
+
+    /// Topic, strict decode, device and signature. The outer error is a storage failure; the
+    /// inner one a refusal.
+    async fn verify(
+        &self,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<Result<ViolationEvent, Refusal>, DbError> {
+        let parsed = match Topic::parse(topic) {
+            Ok(t) if t.kind() == TopicKind::Violation => t,
+            _ => return Ok(Err(Refusal::WrongTopic(topic.to_owned()))),
+        };
+        let signed = match wire::decode_signed::<ViolationEvent>(payload) {
+            Ok(signed) => signed,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        if &signed.message.device != parsed.device() {
+            return Ok(Err(Refusal::DeviceMismatch {
+                topic: parsed.device().to_string(),
+                event: signed.message.device.to_string(),
+            }));
+        }
+        let key = devices::active_key(&self.db, &signed.message.device).await?;
+        Ok(signed.verify_with(|_| key).map_err(Refusal::from))
+    }
+}

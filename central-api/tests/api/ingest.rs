@@ -1,0 +1,225 @@
+//! Ingest of valid, duplicate, conflicting, unsigned, forged, unknown-device, revoked, malformed,
+//! oversized and misrouted events: each outcome, and the dead letter with its reason.
+
+use central_api::{
+    db::{Db, dead_letters, devices, violations},
+    ingest::{Ingest, IngestMetrics, Outcome},
+};
+use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
+use serde_json::Value;
+
+use crate::helpers::on_both_engines;
+
+struct World {
+    ingest: Ingest,
+    metrics: IngestMetrics,
+    device: DeviceId,
+    key: DeviceKey,
+}
+
+async fn world(db: &Db) -> World {
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([11; 32]);
+    devices::register(db, &device, &key.public_key(), "Hàng Xanh")
+        .await
+        .unwrap();
+    let metrics = IngestMetrics::default();
+    World {
+        ingest: Ingest::new(db.clone(), metrics.clone()),
+        metrics,
+        device,
+        key,
+    }
+}
+
+impl World {
+    fn event(&self) -> ViolationEvent {
+        ViolationEvent::example(self.device.clone(), EventId::new())
+    }
+
+    fn topic(&self) -> String {
+        Topic::Violation(self.device.clone()).to_string()
+    }
+
+    fn signed(&self, event: &ViolationEvent) -> Vec<u8> {
+        wire::encode_signed(event, &self.key).unwrap()
+    }
+
+    fn count(&self, outcome: &'static str) -> u64 {
+        self.metrics
+            .events
+            .get_or_create(&vec![("outcome", outcome)])
+            .get()
+    }
+}
+
+/// The newest dead letter must be the one `outcome` names, with this code and payload.
+async fn assert_dead_letter(db: &Db, outcome: &Outcome, code: &str, payload: &[u8]) {
+    let id = match outcome {
+        Outcome::Refused { dead_letter, .. } | Outcome::Conflict { dead_letter, .. } => {
+            *dead_letter
+        }
+        other => panic!("expected a dead letter, got {other:?}"),
+    };
+    let letters = dead_letters::recent(db, 1).await.unwrap();
+    let letter = &letters[0];
+    assert_eq!(letter.id, id);
+    assert_eq!(letter.reason_code, code);
+    assert!(!letter.reason.is_empty());
+    let kept = payload.len().min(dead_letters::MAX_KEPT_BYTES);
+    assert_eq!(letter.payload, payload[..kept]);
+    assert_eq!(letter.payload_bytes, payload.len() as i64);
+}
+
+async fn valid_event_is_stored_with_its_bytes_and_manifest(db: &Db) {
+    let w = world(db).await;
+    let event = w.event();
+    let payload = w.signed(&event);
+    let outcome = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert_eq!(outcome, Outcome::Stored(event.event_id));
+    assert_eq!(outcome.ack(), Some(event.event_id));
+
+    let stored = violations::get(db, &event.event_id).await.unwrap().unwrap();
+    assert_eq!(stored.event, event);
+    assert_eq!(stored.payload, payload);
+    assert_eq!(stored.status, violations::Status::Received);
+    let manifest = violations::manifest(db, &event.event_id).await.unwrap();
+    assert_eq!(manifest.len(), event.evidence.len());
+    let at = event.evidence.iter().find(|e| e.name == "at.jpg").unwrap();
+    assert!(manifest.contains(&("at.jpg".into(), at.sha256.to_hex(), at.bytes as i64)));
+    assert_eq!(w.count("stored"), 1);
+}
+
+async fn a_replayed_event_is_acknowledged_again_not_stored_twice(db: &Db) {
+    let w = world(db).await;
+    let event = w.event();
+    let payload = w.signed(&event);
+    w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    let again = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert_eq!(again, Outcome::Duplicate(event.event_id));
+    assert_eq!(again.ack(), Some(event.event_id));
+    assert_eq!(violations::count(db).await.unwrap(), 1);
+    assert!(dead_letters::recent(db, 10).await.unwrap().is_empty());
+}
+
+async fn the_first_of_two_different_events_with_one_id_stands(db: &Db) {
+    let w = world(db).await;
+    let first = w.event();
+    w.ingest
+        .handle(&w.topic(), &w.signed(&first))
+        .await
+        .unwrap();
+    let mut second = first.clone();
+    second.plate.as_mut().unwrap().text = "51F99999".into();
+    let payload = w.signed(&second);
+    let outcome = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert!(matches!(outcome, Outcome::Conflict { event_id, .. } if event_id == first.event_id));
+    assert_dead_letter(db, &outcome, "conflicting_duplicate", &payload).await;
+    let stored = violations::get(db, &first.event_id).await.unwrap().unwrap();
+    assert_eq!(stored.event, first);
+}
+
+async fn refused_events_become_dead_letters_with_their_reason(db: &Db) {
+    let w = world(db).await;
+    let event = w.event();
+    let stranger_key = DeviceKey::from_seed([99; 32]);
+    let stranger = DeviceId::parse("unknown-box").unwrap();
+
+    let unsigned = {
+        let mut v: Value = serde_json::from_slice(&w.signed(&event)).unwrap();
+        v.as_object_mut().unwrap().remove("signature");
+        serde_json_canonicalizer::to_vec(&v).unwrap()
+    };
+    let forged = wire::encode_signed(&event, &stranger_key).unwrap();
+    let from_stranger = wire::encode_signed(
+        &ViolationEvent::example(stranger.clone(), EventId::new()),
+        &stranger_key,
+    )
+    .unwrap();
+    let oversized = vec![b'{'; 200 * 1024];
+    let other_device = DeviceId::parse("hcm-q3-007").unwrap();
+
+    let cases: Vec<(&str, String, Vec<u8>, &str)> = vec![
+        ("unsigned", w.topic(), unsigned, "missing_field"),
+        ("forged", w.topic(), forged, "bad_signature"),
+        (
+            "unknown device",
+            Topic::Violation(stranger).to_string(),
+            from_stranger,
+            "unknown_device",
+        ),
+        (
+            "malformed",
+            w.topic(),
+            b"{\"schema\": \"tve.violation\"".to_vec(),
+            "malformed_json",
+        ),
+        ("oversized", w.topic(), oversized, "oversized"),
+        (
+            "on another device's topic",
+            Topic::Violation(other_device).to_string(),
+            w.signed(&event),
+            "device_mismatch",
+        ),
+        (
+            "on a status topic",
+            Topic::Status(w.device.clone()).to_string(),
+            w.signed(&event),
+            "wrong_topic",
+        ),
+    ];
+    for (what, topic, payload, code) in cases {
+        let outcome = w.ingest.handle(&topic, &payload).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::Refused { code: c, .. } if c == code),
+            "{what}: {outcome:?}"
+        );
+        assert_eq!(outcome.ack(), None, "{what}");
+        assert_dead_letter(db, &outcome, code, &payload).await;
+        assert_eq!(w.count(code), 1, "{what}");
+    }
+    assert_eq!(violations::count(db).await.unwrap(), 0);
+}
+
+async fn a_revoked_device_is_refused_and_a_new_key_accepted(db: &Db) {
+    let w = world(db).await;
+    assert!(devices::revoke(db, &w.device).await.unwrap());
+    let payload = w.signed(&w.event());
+    let outcome = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert!(matches!(
+        outcome,
+        Outcome::Refused {
+            code: "unknown_device",
+            ..
+        }
+    ));
+
+    // Re-registration with a rotated key: the old key no longer verifies, the new one does.
+    let rotated = DeviceKey::from_seed([12; 32]);
+    devices::register(db, &w.device, &rotated.public_key(), "Hàng Xanh")
+        .await
+        .unwrap();
+    let outcome = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert!(matches!(
+        outcome,
+        Outcome::Refused {
+            code: "bad_signature",
+            ..
+        }
+    ));
+    let event = w.event();
+    let outcome = w
+        .ingest
+        .handle(&w.topic(), &wire::encode_signed(&event, &rotated).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Stored(event.event_id));
+}
+
+on_both_engines!(
+    valid_event_is_stored_with_its_bytes_and_manifest,
+    a_replayed_event_is_acknowledged_again_not_stored_twice,
+    the_first_of_two_different_events_with_one_id_stands,
+    refused_events_become_dead_letters_with_their_reason,
+    a_revoked_device_is_refused_and_a_new_key_accepted,
+);
