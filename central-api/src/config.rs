@@ -13,6 +13,7 @@ pub struct Config {
     /// The review UI, the APIs, health (`/healthz`) and metrics (`/metrics`).
     pub http: HttpSettings,
     pub database: DatabaseSettings,
+    pub mqtt: MqttSettings,
 }
 
 impl Default for Config {
@@ -20,6 +21,7 @@ impl Default for Config {
         Self {
             http: HttpSettings::loopback(DEFAULT_PORT),
             database: DatabaseSettings::default(),
+            mqtt: MqttSettings::default(),
         }
     }
 }
@@ -34,6 +36,22 @@ impl Settings for Config {
             return Err(ConfigError::invalid(
                 "database.url",
                 "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+        let mqtt = &self.mqtt;
+        if !mqtt.url.is_empty() && crate::ingest::mqtt::parse_broker_url(&mqtt.url).is_err() {
+            return Err(ConfigError::invalid(
+                "mqtt.url",
+                "must be empty (the embedded broker) or mqtt://HOST[:PORT]",
+            ));
+        }
+        if mqtt.client_id.is_empty() || mqtt.client_id.len() > 64 {
+            return Err(ConfigError::invalid("mqtt.client_id", "must be 1-64 bytes"));
+        }
+        if mqtt.shared_group.is_empty() || mqtt.shared_group.contains(['/', '+', '#']) {
+            return Err(ConfigError::invalid(
+                "mqtt.shared_group",
+                "must be a non-empty name without `/`, `+` or `#`",
             ));
         }
         if self.database.max_connections == 0 {
@@ -64,6 +82,40 @@ impl Default for DatabaseSettings {
             url: "sqlite://data/central/central.db".into(),
             max_connections: 8,
             acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The MQTT side: where violation events arrive and acknowledgements leave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSettings {
+    /// An external broker (Mosquitto, EMQX, …) as `mqtt://HOST[:PORT]`; empty runs the embedded
+    /// broker on `embedded_bind`.
+    pub url: String,
+    /// The embedded broker's listen address; port 0 picks a free port. 1883 is left to a
+    /// system broker.
+    pub embedded_bind: std::net::SocketAddr,
+    /// Client id, unique per replica: the broker keeps this session's unacknowledged messages
+    /// across restarts.
+    pub client_id: String,
+    /// Replicas in one shared-subscription group (`$share/GROUP/…`) split the events between
+    /// them (external broker only).
+    pub shared_group: String,
+    pub keep_alive_s: u64,
+    /// Largest MQTT payload accepted; larger ones never reach ingest.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            embedded_bind: std::net::SocketAddr::from(([127, 0, 0, 1], 1884)),
+            client_id: "central-api".into(),
+            shared_group: "central".into(),
+            keep_alive_s: 30,
+            max_payload_bytes: 256 * 1024,
         }
     }
 }

@@ -7,10 +7,11 @@ use service_kit::http::{App, Metrics};
 use crate::{
     Config,
     db::Db,
-    ingest::{Ingest, IngestMetrics},
+    ingest::{Ingest, IngestMetrics, broker, mqtt},
 };
 
-/// Connects the database (bringing its schema up to date), wires ingest and binds HTTP.
+/// Connects the database (bringing its schema up to date), starts the embedded broker when no
+/// external one is configured, wires MQTT ingest and binds HTTP.
 pub async fn build(config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("central-api");
     let db = Db::connect(&config.database)
@@ -19,6 +20,18 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     tracing::info!(engine = db.engine(), "database ready");
     let ingest_metrics = IngestMetrics::default();
     ingest_metrics.register(&metrics);
-    let _ingest = Ingest::new(db, ingest_metrics); // fed by the MQTT worker (next slice)
-    App::build("central-api", &config.http, metrics, Router::new()).await
+    let ingest = Ingest::new(db, ingest_metrics);
+
+    let connection = if config.mqtt.url.is_empty() {
+        let addr = broker::start(config.mqtt.embedded_bind, config.mqtt.max_payload_bytes)?;
+        mqtt::Connection::embedded(addr)
+    } else {
+        mqtt::Connection::external(&config.mqtt).context("mqtt.url")?
+    };
+    let mut app = App::build("central-api", &config.http, metrics, Router::new()).await?;
+    let settings = config.mqtt.clone();
+    app.spawn("mqtt-ingest", move |shutdown| {
+        mqtt::run(ingest, settings, connection, shutdown)
+    });
+    Ok(app)
 }

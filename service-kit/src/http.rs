@@ -126,13 +126,49 @@ impl Server {
     }
 }
 
-/// A service bound and ready to run: its HTTP server (health, metrics and its own routes).
-/// `build` binds, so a test can bind port 0 and read the address before running it.
-#[derive(Debug)]
+/// Tells a background task that the service is stopping; the task finishes its current unit
+/// of work and returns.
+#[derive(Debug, Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Resolves once the service is stopping.
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+type Task = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// A service bound and ready to run: its HTTP server (health, metrics and its own routes) and
+/// its background tasks. `build` binds, so a test can bind port 0 and read the address before
+/// running it. When any task fails, the service stops with that error.
 pub struct App {
     name: &'static str,
     server: Server,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<(&'static str, Task)>,
 }
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("name", &self.name)
+            .field("server", &self.server)
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// How long background tasks get to finish once the service is stopping.
+const TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl App {
     /// Binds `settings.bind` for `router` merged with the health and metrics routes.
@@ -148,7 +184,23 @@ impl App {
             .await
             .with_context(|| format!("binding http.bind {}", settings.bind))?;
         tracing::info!(service = name, addr = %server.local_addr()?, "listening");
-        Ok(Self { name, server })
+        let (stop_tx, _) = tokio::sync::watch::channel(false);
+        Ok(Self {
+            name,
+            server,
+            stop_tx,
+            tasks: Vec::new(),
+        })
+    }
+
+    /// Adds a background task, started by `run_until`; it is given the [`Shutdown`] to watch.
+    pub fn spawn<F, Fut>(&mut self, name: &'static str, task: F)
+    where
+        F: FnOnce(Shutdown) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let shutdown = Shutdown(self.stop_tx.subscribe());
+        self.tasks.push((name, Box::pin(task(shutdown))));
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -160,17 +212,74 @@ impl App {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Runs until `shutdown` resolves.
+    /// Runs the server and the tasks until `shutdown` resolves or a task fails; then tells every
+    /// task to stop and waits for them (at most ten seconds).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         use anyhow::Context;
-        let name = self.name;
-        self.server
-            .run_until(shutdown)
-            .await
-            .with_context(|| format!("{name}: serving http"))
+        let Self {
+            name,
+            server,
+            stop_tx,
+            tasks,
+        } = self;
+        let mut set = tokio::task::JoinSet::new();
+        for (task_name, task) in tasks {
+            set.spawn(async move { (task_name, task.await) });
+        }
+        let mut server_stop = Shutdown(stop_tx.subscribe());
+        let mut server = tokio::spawn(server.run_until(async move { server_stop.wait().await }));
+        let mut outcome = Ok(());
+        tokio::pin!(shutdown);
+        tokio::select! {
+            () = &mut shutdown => {}
+            Some(joined) = set.join_next() => {
+                outcome = task_outcome(name, joined);
+                if outcome.is_ok() {
+                    tracing::info!(service = name, "a task finished; stopping");
+                }
+            }
+            served = &mut server => {
+                outcome = served
+                    .context("http server panicked")
+                    .and_then(|r| r.with_context(|| format!("{name}: serving http")));
+            }
+        }
+        let _ = stop_tx.send(true);
+        let drain = async {
+            while let Some(joined) = set.join_next().await {
+                if let Err(e) = task_outcome(name, joined) {
+                    tracing::error!(
+                        service = name,
+                        error = format!("{e:#}"),
+                        "task failed while stopping"
+                    );
+                }
+            }
+            if !server.is_finished() {
+                let _ = (&mut server).await;
+            }
+        };
+        if tokio::time::timeout(TASK_GRACE, drain).await.is_err() {
+            tracing::warn!(
+                service = name,
+                "tasks did not stop in time; abandoning them"
+            );
+        }
+        outcome
+    }
+}
+
+fn task_outcome(
+    service: &'static str,
+    joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    match joined {
+        Ok((_, Ok(()))) => Ok(()),
+        Ok((task, Err(e))) => Err(e.context(format!("{service}: task {task} failed"))),
+        Err(e) => Err(anyhow::anyhow!("{service}: a task panicked: {e}")),
     }
 }
 
@@ -240,5 +349,49 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert!(text.contains("tve_events_received_total 3"), "{text}");
         assert!(text.contains("service=\"kit-test\""), "{text}");
+    }
+
+    async fn test_app() -> App {
+        let settings = HttpSettings::loopback(0);
+        App::build(
+            "kit-test",
+            &settings,
+            Metrics::new("kit-test"),
+            Router::new(),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failing_task_stops_the_service_with_its_error() {
+        let mut app = test_app().await;
+        app.spawn("doomed", |_| async { Err(anyhow::anyhow!("broker gone")) });
+        let err = app.run_until(std::future::pending()).await.unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("task doomed failed") && text.contains("broker gone"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_reaches_every_task() {
+        let mut app = test_app().await;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        app.spawn("worker", |mut shutdown| async move {
+            shutdown.wait().await;
+            let _ = done_tx.send(());
+            Ok(())
+        });
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until(async move {
+            let _ = stop_rx.await;
+        }));
+        stop_tx.send(()).unwrap();
+        running.await.unwrap().unwrap();
+        done_rx
+            .await
+            .expect("the worker saw the shutdown and finished");
     }
 }

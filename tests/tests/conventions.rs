@@ -19,14 +19,24 @@ const SERVICES: [(&str, &str); 3] = [
     ("citizen-notify", "NOTIFY"),
 ];
 
-fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = Command::new(binary(name).unwrap())
+/// A process of `name` in a world of its own: a fresh working folder (where the embedded
+/// defaults keep their files) and free ports for what it would otherwise listen on by default.
+fn command(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let dir = std::env::temp_dir().join(tests::unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = Command::new(binary(name).unwrap());
+    command
+        .current_dir(dir)
         .args(args)
+        .env("CENTRAL__MQTT__EMBEDDED_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = command(name, args, env).output().unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -135,23 +145,23 @@ fn services_answer_health_and_metrics_and_stop_cleanly_on_sigterm() {
 }
 
 fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
-    Command::new(binary(name).unwrap())
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
+    command(name, args, env)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
 
-/// Reads the service's log until it says where it listens (`addr=…`), within a bounded time.
+/// Reads the service's log until it says where its HTTP server listens (`listening
+/// service=… addr=…`), within a bounded time.
 fn wait_for_listen_addr(child: &mut Child) -> String {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !(line.contains(" listening ") && line.contains("service=")) {
+                continue;
+            }
             if let Some(addr) = line
                 .split_whitespace()
                 .find_map(|word| word.strip_prefix("addr="))

@@ -2,8 +2,11 @@
 //! insert by event id. Anything refused goes to dead letters with its reason; nothing refused
 //! crashes the worker, and nothing accepted is lost.
 //!
-//! [`Ingest::handle`] is independent of MQTT: the broker worker feeds it, and tests call it
-//! directly.
+//! [`Ingest::handle`] is independent of MQTT: the broker worker ([`mqtt`]) feeds it, and tests
+//! call it directly. [`broker`] is the embedded broker used when none is configured.
+
+pub mod broker;
+pub mod mqtt;
 
 use prometheus_client::metrics::{counter::Counter, family::Family};
 use protocol::{

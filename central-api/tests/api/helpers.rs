@@ -22,6 +22,8 @@ fn with_database(url: &str, name: &str) -> String {
 #[derive(Debug)]
 pub struct TestDb {
     pub db: Db,
+    /// Settings that reach the same database, for a service built in the test.
+    pub settings: DatabaseSettings,
     postgres_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -51,6 +53,7 @@ impl TestDb {
         };
         Self {
             db: Db::connect(&settings).await.unwrap(),
+            settings,
             postgres_name: Some(name),
             _dir: None,
         }
@@ -66,6 +69,7 @@ impl TestDb {
         };
         Self {
             db: Db::connect(&settings).await.unwrap(),
+            settings,
             postgres_name: None,
             _dir: Some(dir),
         }
@@ -118,14 +122,14 @@ macro_rules! on_both_engines {
                 #[tokio::test]
                 async fn postgres() {
                     let t = crate::helpers::TestDb::postgres().await;
-                    super::$name(&t.db).await;
+                    super::$name(&t).await;
                     t.finish().await;
                 }
 
                 #[tokio::test]
                 async fn sqlite() {
                     let t = crate::helpers::TestDb::sqlite().await;
-                    super::$name(&t.db).await;
+                    super::$name(&t).await;
                     t.finish().await;
                 }
             }

@@ -8,7 +8,7 @@ use central_api::{
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 use serde_json::Value;
 
-use crate::helpers::on_both_engines;
+use crate::helpers::{TestDb, on_both_engines};
 
 struct World {
     ingest: Ingest,
@@ -71,7 +71,8 @@ async fn assert_dead_letter(db: &Db, outcome: &Outcome, code: &str, payload: &[u
     assert_eq!(letter.payload_bytes, payload.len() as i64);
 }
 
-async fn valid_event_is_stored_with_its_bytes_and_manifest(db: &Db) {
+async fn valid_event_is_stored_with_its_bytes_and_manifest(t: &TestDb) {
+    let db = &t.db;
     let w = world(db).await;
     let event = w.event();
     let payload = w.signed(&event);
@@ -90,7 +91,8 @@ async fn valid_event_is_stored_with_its_bytes_and_manifest(db: &Db) {
     assert_eq!(w.count("stored"), 1);
 }
 
-async fn a_replayed_event_is_acknowledged_again_not_stored_twice(db: &Db) {
+async fn a_replayed_event_is_acknowledged_again_not_stored_twice(t: &TestDb) {
+    let db = &t.db;
     let w = world(db).await;
     let event = w.event();
     let payload = w.signed(&event);
@@ -102,7 +104,8 @@ async fn a_replayed_event_is_acknowledged_again_not_stored_twice(db: &Db) {
     assert!(dead_letters::recent(db, 10).await.unwrap().is_empty());
 }
 
-async fn the_first_of_two_different_events_with_one_id_stands(db: &Db) {
+async fn the_first_of_two_different_events_with_one_id_stands(t: &TestDb) {
+    let db = &t.db;
     let w = world(db).await;
     let first = w.event();
     w.ingest
@@ -119,7 +122,8 @@ async fn the_first_of_two_different_events_with_one_id_stands(db: &Db) {
     assert_eq!(stored.event, first);
 }
 
-async fn refused_events_become_dead_letters_with_their_reason(db: &Db) {
+async fn refused_events_become_dead_letters_with_their_reason(t: &TestDb) {
+    let db = &t.db;
     let w = world(db).await;
     let event = w.event();
     let stranger_key = DeviceKey::from_seed([99; 32]);
@@ -181,7 +185,8 @@ async fn refused_events_become_dead_letters_with_their_reason(db: &Db) {
     assert_eq!(violations::count(db).await.unwrap(), 0);
 }
 
-async fn a_revoked_device_is_refused_and_a_new_key_accepted(db: &Db) {
+async fn a_revoked_device_is_refused_and_a_new_key_accepted(t: &TestDb) {
+    let db = &t.db;
     let w = world(db).await;
     assert!(devices::revoke(db, &w.device).await.unwrap());
     let payload = w.signed(&w.event());

@@ -1,0 +1,193 @@
+//! The MQTT worker: subscribes to every device's violation topic, hands each payload to
+//! [`Ingest`], publishes the application-level [`Ack`] once an event is durably stored, and only
+//! then acknowledges the MQTT delivery. A storage failure is retried in place: the delivery stays
+//! unacknowledged, so the broker keeps the event until central has it.
+//!
+//! The session is persistent (`clean_session = false`): events published while central is down
+//! wait in the broker for this client id.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use protocol::{Ack, Topic, UtcTimestamp, topic::TopicKind, wire};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use service_kit::http::Shutdown;
+use tokio::sync::mpsc;
+
+use super::{Ingest, Outcome};
+use crate::config::MqttSettings;
+
+/// Where the worker connects and what it subscribes to.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub host: String,
+    pub port: u16,
+    /// The subscription filter: shared on an external broker, plain on the embedded one.
+    pub filter: String,
+}
+
+impl Connection {
+    /// An external broker from `mqtt.url`, subscribed through the shared group.
+    pub fn external(settings: &MqttSettings) -> anyhow::Result<Self> {
+        let (host, port) = parse_broker_url(&settings.url)?;
+        Ok(Self {
+            host,
+            port,
+            filter: TopicKind::Violation.shared_filter(&settings.shared_group),
+        })
+    }
+
+    /// The embedded broker listening on `addr`.
+    pub fn embedded(addr: std::net::SocketAddr) -> Self {
+        Self {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            filter: TopicKind::Violation.filter_all(),
+        }
+    }
+}
+
+/// Host and port of `mqtt://HOST[:PORT]` (default port 1883).
+pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
+    let Some(rest) = url.strip_prefix("mqtt://") else {
+        bail!("`{url}` is not mqtt://HOST[:PORT]");
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>()?),
+        None => (rest, 1883),
+    };
+    if host.is_empty() || host.contains('/') {
+        bail!("`{url}` has no host");
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// Runs the worker until `shutdown`.
+pub async fn run(
+    ingest: Ingest,
+    settings: MqttSettings,
+    connection: Connection,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut options = MqttOptions::new(&settings.client_id, &connection.host, connection.port);
+    options
+        .set_keep_alive(Duration::from_secs(settings.keep_alive_s.max(5)))
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_max_packet_size(
+            settings.max_payload_bytes + 1024,
+            settings.max_payload_bytes + 1024,
+        );
+    let (client, mut events) = AsyncClient::new(options, 64);
+    let (tx, rx) = mpsc::channel::<Publish>(64);
+    let processor = tokio::spawn(process(ingest, client.clone(), rx, shutdown.clone()));
+    tracing::info!(host = %connection.host, port = connection.port, filter = %connection.filter, "mqtt ingest starting");
+
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => break,
+            polled = events.poll() => match polled {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    backoff = Duration::from_millis(100);
+                    tracing::info!(session_present = ack.session_present, "connected to the mqtt broker");
+                    client.subscribe(&connection.filter, QoS::AtLeastOnce).await?;
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    if tx.send(publish).await.is_err() {
+                        bail!("the ingest processor stopped");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "mqtt connection lost");
+                    tokio::select! {
+                        () = shutdown.wait() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+    // Let the processor finish what it holds, polling so its acknowledgements go out.
+    drop(tx);
+    let drain = async {
+        tokio::pin!(processor);
+        loop {
+            tokio::select! {
+                done = &mut processor => return done,
+                polled = events.poll() => if polled.is_err() { return (&mut processor).await },
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), drain).await {
+        Ok(Ok(result)) => result?,
+        Ok(Err(e)) => bail!("the ingest processor panicked: {e}"),
+        Err(_) => {
+            tracing::warn!("ingest did not drain in time; the broker redelivers what is left")
+        }
+    }
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), events.poll()).await;
+    Ok(())
+}
+
+/// Ingests each delivery in order; acknowledges to the device, then to the broker.
+async fn process(
+    ingest: Ingest,
+    client: AsyncClient,
+    mut deliveries: mpsc::Receiver<Publish>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    while let Some(publish) = deliveries.recv().await {
+        let mut retry = Duration::from_millis(200);
+        let outcome = loop {
+            match ingest.handle(&publish.topic, &publish.payload).await {
+                Ok(outcome) => break Some(outcome),
+                Err(e) if shutdown.is_stopping() => {
+                    tracing::warn!(error = %e, "storage failed while stopping; the broker redelivers");
+                    break None;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, retry_ms = retry.as_millis() as u64, "storage failed; retrying");
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        let Some(outcome) = outcome else { continue };
+        if let Some(event_id) = outcome.ack()
+            && let Ok(topic) = Topic::parse(&publish.topic)
+        {
+            send_ack(&client, topic.device().clone(), event_id, &outcome).await?;
+        }
+        client.ack(&publish).await?;
+    }
+    Ok(())
+}
+
+async fn send_ack(
+    client: &AsyncClient,
+    device: protocol::DeviceId,
+    event_id: protocol::EventId,
+    outcome: &Outcome,
+) -> anyhow::Result<()> {
+    let ack = Ack {
+        device: device.clone(),
+        event_ids: vec![event_id],
+        stored_at: UtcTimestamp::now(),
+    };
+    let payload = wire::encode(&ack)?;
+    client
+        .publish(
+            Topic::Ack(device).to_string(),
+            QoS::AtLeastOnce,
+            false,
+            payload,
+        )
+        .await?;
+    tracing::debug!(%event_id, outcome = outcome.label(), "acknowledged to the device");
+    Ok(())
+}

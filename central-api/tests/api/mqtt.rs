@@ -1,0 +1,244 @@
+//! The service as a whole over MQTT: a device publishes signed events, central stores them and
+//! answers with acknowledgements on the device's ack topic; refused events are acknowledged
+//! never; events published while central is down are ingested when it comes back. Against
+//! Mosquitto (PostgreSQL and SQLite) and against the embedded broker.
+
+use std::time::Duration;
+
+use central_api::{
+    Config,
+    config::MqttSettings,
+    db::{Db, dead_letters, devices, violations},
+};
+use protocol::{Ack, DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use tokio::{sync::oneshot, task::JoinHandle, time::timeout};
+
+use crate::helpers::{TestDb, on_both_engines};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", EventId::new().as_uuid().simple())
+}
+
+fn mosquitto() -> (String, u16) {
+    let url = std::env::var("TVE_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
+    central_api::ingest::mqtt::parse_broker_url(&url).unwrap()
+}
+
+/// A running central-api and the means to stop it.
+struct Central {
+    stop: oneshot::Sender<()>,
+    running: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Central {
+    async fn start(database: &TestDb, mqtt: MqttSettings) -> Self {
+        let mut config = Config::default();
+        config.http.bind = "127.0.0.1:0".parse().unwrap();
+        config.database = database.settings.clone();
+        config.mqtt = mqtt;
+        let app = central_api::build(config).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self { stop, running }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.running.await.unwrap().unwrap();
+    }
+}
+
+/// A device: its key registered with central, and an MQTT client subscribed to its ack topic.
+struct Device {
+    id: DeviceId,
+    key: DeviceKey,
+    client: AsyncClient,
+    events: EventLoop,
+}
+
+impl Device {
+    async fn connect(db: &Db, host: &str, port: u16) -> Self {
+        let id = DeviceId::parse(unique("dev")).unwrap();
+        let key = DeviceKey::generate().unwrap();
+        devices::register(db, &id, &key.public_key(), "test")
+            .await
+            .unwrap();
+        let mut options = MqttOptions::new(unique("edge"), host, port);
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = AsyncClient::new(options, 16);
+        client
+            .subscribe(Topic::Ack(id.clone()).to_string(), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let subscribed = async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => return,
+                    Ok(_) => {}
+                    Err(e) => panic!("cannot reach the MQTT broker at {host}:{port}: {e}"),
+                }
+            }
+        };
+        timeout(Duration::from_secs(10), subscribed).await.unwrap();
+        Self {
+            id,
+            key,
+            client,
+            events,
+        }
+    }
+
+    fn event(&self) -> ViolationEvent {
+        ViolationEvent::example(self.id.clone(), EventId::new())
+    }
+
+    async fn publish(&mut self, payload: Vec<u8>) {
+        let topic = Topic::Violation(self.id.clone()).to_string();
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+
+    /// Publishes `event` signed with the device key.
+    async fn send(&mut self, event: &ViolationEvent) {
+        let payload = wire::encode_signed(event, &self.key).unwrap();
+        self.publish(payload).await;
+    }
+
+    /// The next acknowledgement central sends this device.
+    async fn next_ack(&mut self) -> Ack {
+        let wait = async {
+            loop {
+                if let Event::Incoming(Packet::Publish(p)) = self.events.poll().await.unwrap() {
+                    return wire::decode::<Ack>(&p.payload).unwrap();
+                }
+            }
+        };
+        timeout(Duration::from_secs(20), wait)
+            .await
+            .expect("central acknowledges within 20 s")
+    }
+}
+
+fn external(host: &str, port: u16) -> MqttSettings {
+    MqttSettings {
+        url: format!("mqtt://{host}:{port}"),
+        client_id: unique("central"),
+        shared_group: unique("group"),
+        ..MqttSettings::default()
+    }
+}
+
+async fn events_are_acknowledged_once_stored_and_refusals_never(t: &TestDb) {
+    let (host, port) = mosquitto();
+    let central = Central::start(t, external(&host, port)).await;
+    let mut device = Device::connect(&t.db, &host, port).await;
+
+    let event = device.event();
+    let payload = wire::encode_signed(&event, &device.key).unwrap();
+    device.publish(payload.clone()).await;
+    let ack = device.next_ack().await;
+    assert_eq!(ack.device, device.id);
+    assert_eq!(ack.event_ids, [event.event_id]);
+    let stored = violations::get(&t.db, &event.event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.payload, payload);
+
+    // The same event again (a device that missed the ack): acknowledged again, stored once.
+    device.publish(payload).await;
+    assert_eq!(device.next_ack().await.event_ids, [event.event_id]);
+
+    // A forged event gets no acknowledgement; the next valid one does, so the forged one was
+    // handled (in order) and refused.
+    let forged = wire::encode_signed(&device.event(), &DeviceKey::from_seed([66; 32])).unwrap();
+    device.publish(forged).await;
+    let next = device.event();
+    device.send(&next).await;
+    assert_eq!(device.next_ack().await.event_ids, [next.event_id]);
+    let letters = dead_letters::recent(&t.db, 50).await.unwrap();
+    assert!(
+        letters.iter().any(|l| l.reason_code == "bad_signature"
+            && l.device_id.as_deref() == Some(device.id.as_str())),
+        "{letters:?}"
+    );
+    assert!(
+        violations::get(&t.db, &next.event_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    central.stop().await;
+}
+
+async fn events_published_while_central_is_down_arrive_when_it_returns(t: &TestDb) {
+    let (host, port) = mosquitto();
+    let settings = external(&host, port);
+    // The first run establishes the persistent session and its subscription.
+    let central = Central::start(t, settings.clone()).await;
+    let mut device = Device::connect(&t.db, &host, port).await;
+    let warm = device.event();
+    device.send(&warm).await;
+    assert_eq!(device.next_ack().await.event_ids, [warm.event_id]);
+    central.stop().await;
+
+    let queued = device.event();
+    device.send(&queued).await;
+    // Let the publish reach the broker before central returns.
+    let delivered = async {
+        loop {
+            if let Event::Incoming(Packet::PubAck(_)) = device.events.poll().await.unwrap() {
+                return;
+            }
+        }
+    };
+    timeout(Duration::from_secs(10), delivered).await.unwrap();
+
+    let central = Central::start(t, settings).await;
+    assert_eq!(device.next_ack().await.event_ids, [queued.event_id]);
+    assert!(
+        violations::get(&t.db, &queued.event_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    central.stop().await;
+}
+
+on_both_engines!(
+    events_are_acknowledged_once_stored_and_refusals_never,
+    events_published_while_central_is_down_arrive_when_it_returns,
+);
+
+#[tokio::test]
+async fn the_embedded_broker_serves_devices_when_none_is_configured() {
+    let t = TestDb::sqlite().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let settings = MqttSettings {
+        url: String::new(),
+        embedded_bind: format!("127.0.0.1:{port}").parse().unwrap(),
+        ..MqttSettings::default()
+    };
+    let central = Central::start(&t, settings).await;
+    let mut device = Device::connect(&t.db, "127.0.0.1", port).await;
+    let event = device.event();
+    device.send(&event).await;
+    assert_eq!(device.next_ack().await.event_ids, [event.event_id]);
+    assert!(
+        violations::get(&t.db, &event.event_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    central.stop().await;
+    t.finish().await;
+}
