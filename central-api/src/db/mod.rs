@@ -1,7 +1,7 @@
 //! Storage: PostgreSQL in production, SQLite as the embedded default, one set of queries.
 //!
 //! Every query is written once, in SQL both engines read (`$1` parameters, `ON CONFLICT`,
-//! `RETURNING`), and [`on_pool!`] runs it on whichever pool is configured. Column types differ per
+//! `RETURNING`), and `on_pool!` runs it on whichever pool is configured. Column types differ per
 //! engine (timestamptz / text, uuid / blob, jsonb / text) and sqlx maps the Rust types onto them;
 //! the migrations under `migrations/postgres` and `migrations/sqlite` keep the two schemas alike.
 
