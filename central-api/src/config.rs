@@ -14,6 +14,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub mqtt: MqttSettings,
+    pub evidence: EvidenceSettings,
 }
 
 impl Default for Config {
@@ -22,6 +23,7 @@ impl Default for Config {
             http: HttpSettings::loopback(DEFAULT_PORT),
             database: DatabaseSettings::default(),
             mqtt: MqttSettings::default(),
+            evidence: EvidenceSettings::default(),
         }
     }
 }
@@ -52,6 +54,12 @@ impl Settings for Config {
             return Err(ConfigError::invalid(
                 "mqtt.shared_group",
                 "must be a non-empty name without `/`, `+` or `#`",
+            ));
+        }
+        if self.evidence.max_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "evidence.max_bytes",
+                "must be positive",
             ));
         }
         if self.database.max_connections == 0 {
@@ -116,6 +124,28 @@ impl Default for MqttSettings {
             shared_group: "central".into(),
             keep_alive_s: 30,
             max_payload_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Where evidence files are kept and what an upload may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceSettings {
+    /// The folder of the filesystem store (created when missing).
+    pub dir: std::path::PathBuf,
+    /// Largest evidence file accepted (a 12 s 1080p clip is about 10 MB).
+    pub max_bytes: u64,
+    /// How far a device's request time may be from central's clock.
+    pub max_clock_skew_s: u64,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            dir: "data/central/evidence".into(),
+            max_bytes: 64 * 1024 * 1024,
+            max_clock_skew_s: 300,
         }
     }
 }

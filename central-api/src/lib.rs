@@ -7,7 +7,9 @@
 
 pub mod config;
 pub mod db;
+pub mod evidence_store;
 pub mod ingest;
+pub mod routes;
 pub mod startup;
 
 pub use config::Config;

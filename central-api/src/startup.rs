@@ -1,13 +1,14 @@
 //! Builds the service from its configuration: binds (port 0 works in tests) and wires the parts.
 
 use anyhow::Context;
-use axum::Router;
 use service_kit::http::{App, Metrics};
 
 use crate::{
     Config,
     db::Db,
+    evidence_store::EvidenceStore,
     ingest::{Ingest, IngestMetrics, broker, mqtt},
+    routes::{self, AppState},
 };
 
 /// Connects the database (bringing its schema up to date), starts the embedded broker when no
@@ -20,7 +21,14 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     tracing::info!(engine = db.engine(), "database ready");
     let ingest_metrics = IngestMetrics::default();
     ingest_metrics.register(&metrics);
-    let ingest = Ingest::new(db, ingest_metrics);
+    let ingest = Ingest::new(db.clone(), ingest_metrics);
+    let store = EvidenceStore::open(&config.evidence.dir)
+        .with_context(|| format!("opening evidence.dir {}", config.evidence.dir.display()))?;
+    let router = routes::router(AppState {
+        db,
+        store,
+        settings: config.evidence.clone(),
+    });
 
     let connection = if config.mqtt.url.is_empty() {
         let addr = broker::start(config.mqtt.embedded_bind, config.mqtt.max_payload_bytes)?;
@@ -28,7 +36,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     } else {
         mqtt::Connection::external(&config.mqtt).context("mqtt.url")?
     };
-    let mut app = App::build("central-api", &config.http, metrics, Router::new()).await?;
+    let mut app = App::build("central-api", &config.http, metrics, router).await?;
     let settings = config.mqtt.clone();
     app.spawn("mqtt-ingest", move |shutdown| {
         mqtt::run(ingest, settings, connection, shutdown)

@@ -7,6 +7,7 @@
 //! - [`messages`]: [`Ack`], [`DeviceStatus`] and [`SignalPhase`];
 //! - [`wire`]: strict encoding and decoding of every message, with canonical JSON (RFC 8785)
 //!   and Ed25519 signatures by the device key;
+//! - [`evidence`]: the signed, content-addressed evidence upload;
 //! - [`signing`]: device keys, public keys and signatures;
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
 //! - [`schema`]: JSON Schema documents generated from the types.
@@ -14,6 +15,7 @@
 //! It performs no I/O: every function is a pure transformation of its inputs.
 
 pub mod event;
+pub mod evidence;
 pub mod ids;
 pub mod messages;
 pub mod plate;

@@ -2,7 +2,6 @@
 //! loopback, and the shared real data.
 
 use std::{
-    collections::HashMap,
     path::{Path, PathBuf},
     process::Command,
     sync::{Mutex, OnceLock},
@@ -18,25 +17,30 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The path of the project binary `name`, built (in the debug profile) on first use, so these
-/// tests run the same processes an operator would, whatever cargo built before them.
+/// The path of the project binary `name`, so these tests run the same processes an operator
+/// would. The workspace is built first (once per test process) with the same targets and
+/// features as `cargo test --workspace --all-targets`, so after that command it is a no-op, and
+/// a test run on its own still gets current binaries.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    static BUILT: OnceLock<Mutex<Option<Result<(), String>>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built
         .lock()
-        .map_err(|_| anyhow::anyhow!("binary cache poisoned"))?;
-    if let Some(path) = built.get(name) {
-        return Ok(path.clone());
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", name, "--bin", name])
-        .status()
-        .with_context(|| format!("running cargo build for {name}"))?;
-    if !status.success() {
-        bail!("cargo build of {name} failed: {status}");
+        .map_err(|_| anyhow::anyhow!("build lock poisoned"))?;
+    let result = built.get_or_insert_with(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        match Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["build", "--quiet", "--workspace", "--all-targets"])
+            .status()
+        {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("cargo build --workspace failed: {status}")),
+            Err(e) => Err(format!("running cargo build: {e}")),
+        }
+    });
+    if let Err(e) = result {
+        bail!("{e}");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -45,7 +49,6 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if !path.is_file() {
         bail!("{} was not built", path.display());
     }
-    built.insert(name.to_owned(), path.clone());
     Ok(path)
 }
 

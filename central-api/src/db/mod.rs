@@ -7,6 +7,7 @@
 
 pub mod dead_letters;
 pub mod devices;
+pub mod evidence;
 pub mod violations;
 
 use std::str::FromStr;

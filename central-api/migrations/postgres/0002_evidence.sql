@@ -1,0 +1,10 @@
+-- Evidence blobs received from devices, content-addressed by sha256.
+
+CREATE TABLE evidence_blobs (
+    sha256       TEXT PRIMARY KEY,
+    bytes        BIGINT NOT NULL,
+    content_type TEXT NOT NULL,
+    storage_key  TEXT NOT NULL,
+    device_id    TEXT NOT NULL REFERENCES devices (device_id),
+    received_at  TIMESTAMPTZ NOT NULL
+);

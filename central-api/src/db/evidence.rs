@@ -1,0 +1,70 @@
+//! Evidence blobs as received, and which events they complete.
+
+use protocol::{EventId, Sha256Digest};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+
+/// A blob just stored.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBlob<'a> {
+    pub sha256: &'a Sha256Digest,
+    pub bytes: u64,
+    pub content_type: &'a str,
+    pub storage_key: &'a str,
+    pub device_id: &'a str,
+}
+
+/// Records a blob; returns false when it was recorded before (the same bytes sent twice).
+pub async fn insert(db: &Db, blob: NewBlob<'_>) -> Result<bool, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let inserted = on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO evidence_blobs (sha256, bytes, content_type, storage_key, device_id, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(blob.sha256.to_hex())
+        .bind(blob.bytes as i64)
+        .bind(blob.content_type)
+        .bind(blob.storage_key)
+        .bind(blob.device_id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted == 1)
+}
+
+/// Whether a blob with this digest is stored.
+pub async fn exists(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {
+    let found = on_pool!(db, pool => {
+        sqlx::query("SELECT 1 AS one FROM evidence_blobs WHERE sha256 = $1")
+            .bind(sha256.to_hex())
+            .fetch_optional(pool)
+            .await?
+            .is_some()
+    });
+    Ok(found)
+}
+
+/// The manifest entries of an event whose blobs have not arrived, by name. An event is complete
+/// when this is empty.
+pub async fn missing(db: &Db, event: &EventId) -> Result<Vec<String>, DbError> {
+    let names = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT m.name FROM evidence_manifest m
+             LEFT JOIN evidence_blobs b ON b.sha256 = m.sha256
+             WHERE m.event_id = $1 AND b.sha256 IS NULL
+             ORDER BY m.name",
+        )
+        .bind(*event.as_uuid())
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<String, _>("name"))
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(names)
+}

@@ -1,0 +1,140 @@
+//! `PUT /api/v1/evidence/{sha256}`: a device uploads one evidence file, authenticated by its
+//! signature over the request; the body must hash to the path. The same blob sent twice is one
+//! blob.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+};
+use protocol::{
+    Sha256Digest, UtcTimestamp,
+    evidence::{UploadAuth, UploadAuthError},
+};
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+use crate::{
+    db::{devices, evidence},
+    evidence_store::StoreError,
+};
+
+#[derive(Debug, Serialize)]
+pub struct Stored {
+    pub sha256: String,
+    pub bytes: u64,
+    /// False when the blob was stored before.
+    pub created: bool,
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Stored>), ApiError> {
+    let sha256 = Sha256Digest::parse(&sha256)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_digest", e))?;
+    let unauthorized =
+        |code, message: String| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+    let auth = UploadAuth::from_headers(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+        .map_err(|e| unauthorized("bad_auth_headers", e.to_string()))?;
+    let key = devices::active_key(&state.db, &auth.device)
+        .await?
+        .ok_or_else(|| {
+            unauthorized(
+                "unknown_device",
+                format!("device `{}` is not registered", auth.device),
+            )
+        })?;
+    let skew = Duration::from_secs(state.settings.max_clock_skew_s);
+    auth.verify(&key, &sha256, UtcTimestamp::now(), skew)
+        .map_err(|e| match e {
+            UploadAuthError::Skew { .. } => unauthorized("clock_skew", e.to_string()),
+            e => unauthorized("bad_signature", e.to_string()),
+        })?;
+
+    let limit = state.settings.max_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+
+    let created =
+        if state.store.contains(&sha256).await && evidence::exists(&state.db, &sha256).await? {
+            false
+        } else {
+            let bytes = match state
+                .store
+                .put(&sha256, body.into_data_stream(), limit)
+                .await
+            {
+                Ok(bytes) => bytes,
+                Err(StoreError::TooLarge { limit }) => return Err(too_large(limit)),
+                Err(e @ StoreError::HashMismatch { .. }) => {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "hash_mismatch",
+                        e.to_string(),
+                    ));
+                }
+                Err(e @ StoreError::Body(_)) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "body",
+                        e.to_string(),
+                    ));
+                }
+                Err(e) => return Err(ApiError::internal(e)),
+            };
+            let key = crate::evidence_store::EvidenceStore::key(&sha256);
+            evidence::insert(
+                &state.db,
+                evidence::NewBlob {
+                    sha256: &sha256,
+                    bytes,
+                    content_type: &content_type,
+                    storage_key: &key,
+                    device_id: auth.device.as_str(),
+                },
+            )
+            .await?
+        };
+    let bytes = tokio::fs::metadata(state.store.path(&sha256))
+        .await
+        .map_err(ApiError::internal)?
+        .len();
+    tracing::info!(sha256 = %sha256, device = %auth.device, bytes, created, "evidence stored");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Stored {
+            sha256: sha256.to_hex(),
+            bytes,
+            created,
+        }),
+    ))
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("evidence files are limited to {limit} bytes"),
+    )
+}

@@ -1,0 +1,231 @@
+//! Evidence upload: signed by the device, content-addressed, size-capped; and the completeness of
+//! an event's manifest.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use central_api::{
+    config::EvidenceSettings,
+    db::{devices, evidence},
+    evidence_store::EvidenceStore,
+    ingest::{Ingest, IngestMetrics},
+    routes::{AppState, router},
+};
+use protocol::{
+    DeviceId, DeviceKey, EventId, Sha256Digest, Topic, UtcTimestamp, ViolationEvent,
+    evidence::{UploadAuth, path},
+    wire,
+};
+use tower::ServiceExt;
+
+use crate::helpers::{TestDb, on_both_engines};
+
+struct World {
+    app: Router,
+    store: EvidenceStore,
+    device: DeviceId,
+    key: DeviceKey,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(t: &TestDb) -> World {
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([21; 32]);
+    devices::register(&t.db, &device, &key.public_key(), "Hàng Xanh")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = EvidenceStore::open(dir.path()).unwrap();
+    let settings = EvidenceSettings {
+        dir: dir.path().into(),
+        max_bytes: 1024 * 1024,
+        max_clock_skew_s: 300,
+    };
+    let app = router(AppState {
+        db: t.db.clone(),
+        store: store.clone(),
+        settings,
+    });
+    World {
+        app,
+        store,
+        device,
+        key,
+        _dir: dir,
+    }
+}
+
+/// A PUT of `body` to the path of `sha256`, signed by `key` as `device` at `at`.
+fn upload(
+    sha256: &Sha256Digest,
+    body: Vec<u8>,
+    device: &DeviceId,
+    key: &DeviceKey,
+    at: UtcTimestamp,
+) -> Request<Body> {
+    let auth = UploadAuth::sign(key, device.clone(), sha256, at);
+    let mut request = Request::put(path(sha256)).header("content-type", "image/jpeg");
+    for (name, value) in auth.headers() {
+        request = request.header(name, value);
+    }
+    request.body(Body::from(body)).unwrap()
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+async fn a_signed_upload_is_stored_once_under_its_hash(t: &TestDb) {
+    let w = world(t).await;
+    let jpeg = b"\xff\xd8\xff\xe0 a frame of evidence".to_vec();
+    let sha = Sha256Digest::of(&jpeg);
+    let (status, body) = send(
+        &w.app,
+        upload(&sha, jpeg.clone(), &w.device, &w.key, UtcTimestamp::now()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["sha256"], sha.to_hex());
+    assert_eq!(body["bytes"], jpeg.len());
+    assert_eq!(std::fs::read(w.store.path(&sha)).unwrap(), jpeg);
+    assert!(evidence::exists(&t.db, &sha).await.unwrap());
+
+    let (status, body) = send(
+        &w.app,
+        upload(&sha, jpeg, &w.device, &w.key, UtcTimestamp::now()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["created"], false);
+}
+
+async fn bad_uploads_are_refused_with_their_reason(t: &TestDb) {
+    let w = world(t).await;
+    let jpeg = b"\xff\xd8 evidence".to_vec();
+    let sha = Sha256Digest::of(&jpeg);
+    let now = UtcTimestamp::now();
+    let stranger = DeviceId::parse("stranger").unwrap();
+    let stale = UtcTimestamp::from_unix_ms(now.unix_ms() - 3_600_000).unwrap();
+    let big = vec![7u8; 1024 * 1024 + 1];
+    let big_sha = Sha256Digest::of(&big);
+
+    let unsigned = Request::put(path(&sha))
+        .body(Body::from(jpeg.clone()))
+        .unwrap();
+    let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = vec![
+        (
+            "wrong hash",
+            upload(&sha, b"other bytes".to_vec(), &w.device, &w.key, now),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hash_mismatch",
+        ),
+        (
+            "unsigned",
+            unsigned,
+            StatusCode::UNAUTHORIZED,
+            "bad_auth_headers",
+        ),
+        (
+            "unknown device",
+            upload(&sha, jpeg.clone(), &stranger, &w.key, now),
+            StatusCode::UNAUTHORIZED,
+            "unknown_device",
+        ),
+        (
+            "wrong device key",
+            upload(
+                &sha,
+                jpeg.clone(),
+                &w.device,
+                &DeviceKey::from_seed([1; 32]),
+                now,
+            ),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "stale time",
+            upload(&sha, jpeg.clone(), &w.device, &w.key, stale),
+            StatusCode::UNAUTHORIZED,
+            "clock_skew",
+        ),
+        (
+            "oversize",
+            upload(&big_sha, big.clone(), &w.device, &w.key, now),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+    ];
+    for (what, request, status, code) in cases {
+        let (got, body) = send(&w.app, request).await;
+        assert_eq!(got, status, "{what}: {body}");
+        assert_eq!(body["error"], code, "{what}: {body}");
+    }
+
+    // Oversize without a declared length: counted while streaming.
+    let auth = UploadAuth::sign(&w.key, w.device.clone(), &big_sha, now);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let mut request = Request::put(path(&big_sha));
+    for (name, value) in auth.headers() {
+        request = request.header(name, value);
+    }
+    let streamed = request
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let (got, body) = send(&w.app, streamed).await;
+    assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    assert!(!evidence::exists(&t.db, &sha).await.unwrap());
+    assert!(!w.store.contains(&big_sha).await);
+    assert!(!w.store.contains(&sha).await);
+}
+
+async fn an_event_is_complete_once_every_manifest_file_has_arrived(t: &TestDb) {
+    let w = world(t).await;
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("at.jpg", b"\xff\xd8 at".to_vec()),
+        ("plate.jpg", b"\xff\xd8 plate".to_vec()),
+    ];
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    event.evidence.truncate(files.len());
+    for (item, (name, bytes)) in event.evidence.iter_mut().zip(&files) {
+        item.name = (*name).into();
+        item.sha256 = Sha256Digest::of(bytes);
+        item.bytes = bytes.len() as u64;
+    }
+    let ingest = Ingest::new(t.db.clone(), IngestMetrics::default());
+    let payload = wire::encode_signed(&event, &w.key).unwrap();
+    ingest
+        .handle(&Topic::Violation(w.device.clone()).to_string(), &payload)
+        .await
+        .unwrap();
+    assert_eq!(
+        evidence::missing(&t.db, &event.event_id).await.unwrap(),
+        ["at.jpg", "plate.jpg"]
+    );
+    for (i, (_, bytes)) in files.iter().enumerate() {
+        let sha = Sha256Digest::of(bytes);
+        let (status, _) = send(
+            &w.app,
+            upload(&sha, bytes.clone(), &w.device, &w.key, UtcTimestamp::now()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let missing = evidence::missing(&t.db, &event.event_id).await.unwrap();
+        assert_eq!(missing.len(), files.len() - i - 1);
+    }
+}
+
+on_both_engines!(
+    a_signed_upload_is_stored_once_under_its_hash,
+    bad_uploads_are_refused_with_their_reason,
+    an_event_is_complete_once_every_manifest_file_has_arrived,
+);
