@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod evidence_store;
 pub mod ingest;
+pub mod owners;
 pub mod routes;
 pub mod startup;
 

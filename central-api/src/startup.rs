@@ -1,5 +1,7 @@
 //! Builds the service from its configuration: binds (port 0 works in tests) and wires the parts.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
@@ -8,6 +10,7 @@ use crate::{
     db::Db,
     evidence_store::EvidenceStore,
     ingest::{Ingest, IngestMetrics, broker, mqtt},
+    owners::{self, OwnerLookup, RegistryTable},
     routes::{self, AppState},
 };
 
@@ -25,7 +28,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let store = EvidenceStore::open(&config.evidence.dir)
         .with_context(|| format!("opening evidence.dir {}", config.evidence.dir.display()))?;
     let router = routes::router(AppState {
-        db,
+        db: db.clone(),
         store,
         settings: config.evidence.clone(),
     });
@@ -37,6 +40,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         mqtt::Connection::external(&config.mqtt).context("mqtt.url")?
     };
     let mut app = App::build("central-api", &config.http, metrics, router).await?;
+    let lookup: Arc<dyn OwnerLookup> = Arc::new(RegistryTable::new(db.clone()));
+    let stored = ingest.stored_signal();
+    let lookup_db = db.clone();
+    app.spawn("owner-lookup", move |shutdown| {
+        owners::run(lookup_db, lookup, stored, shutdown)
+    });
     let settings = config.mqtt.clone();
     app.spawn("mqtt-ingest", move |shutdown| {
         mqtt::run(ingest, settings, connection, shutdown)

@@ -139,6 +139,13 @@ pub enum VehicleClass {
 }
 
 impl VehicleClass {
+    pub const ALL: [Self; 4] = [Self::Car, Self::Motorbike, Self::Bus, Self::Truck];
+
+    /// The class of a snake_case name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The snake_case name used on the wire and in storage.
     pub fn as_str(self) -> &'static str {
         match self {

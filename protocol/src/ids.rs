@@ -151,6 +151,14 @@ impl EventId {
         Ok(Self(uuid))
     }
 
+    /// The id of a stored UUID; it must be version 7.
+    pub fn from_uuid(uuid: Uuid) -> Result<Self, IdError> {
+        if uuid.get_version_num() != 7 {
+            return Err(IdError::NotV7(uuid.to_string()));
+        }
+        Ok(Self(uuid))
+    }
+
     pub fn as_uuid(&self) -> &Uuid {
         &self.0
     }

@@ -10,10 +10,12 @@
 //! - [`evidence`]: the signed, content-addressed evidence upload;
 //! - [`signing`]: device keys, public keys and signatures;
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
+//! - [`citizen`]: the 12-digit citizen identity number;
 //! - [`schema`]: JSON Schema documents generated from the types.
 //!
 //! It performs no I/O: every function is a pure transformation of its inputs.
 
+pub mod citizen;
 pub mod event;
 pub mod evidence;
 pub mod ids;
@@ -25,6 +27,7 @@ pub mod time;
 pub mod topic;
 pub mod wire;
 
+pub use citizen::CitizenId;
 pub use event::{
     ClockState, ClockSync, EvidenceItem, Measurement, ModelVersion, PlateCandidate, PlateRead,
     Sha256Digest, SignalObservation, Site, Vehicle, VehicleBox, VehicleClass, ViolationEvent,

@@ -438,13 +438,8 @@ fn storage_names_match_the_wire_names() {
     ] {
         assert_eq!(name(serde_json::to_value(class).unwrap()), class.as_str());
     }
-    for colour in [
-        PlateColour::White,
-        PlateColour::Yellow,
-        PlateColour::Blue,
-        PlateColour::Red,
-        PlateColour::WhiteRedText,
-    ] {
+    for colour in PlateColour::ALL {
         assert_eq!(name(serde_json::to_value(colour).unwrap()), colour.as_str());
+        assert_eq!(PlateColour::parse(colour.as_str()), Some(colour));
     }
 }

@@ -8,6 +8,7 @@
 pub mod dead_letters;
 pub mod devices;
 pub mod evidence;
+pub mod owners;
 pub mod violations;
 
 use std::str::FromStr;
@@ -46,6 +47,8 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
     #[error("creating the folder of the SQLite database {path}: {source}")]
     Folder {
         path: String,

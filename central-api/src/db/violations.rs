@@ -58,6 +58,9 @@ pub struct StoredViolation {
     pub received_at: OffsetDateTime,
     pub payload: Vec<u8>,
     pub payload_sha256: String,
+    /// `found`, `not_registered`, `no_plate` or `failed`; absent before the lookup.
+    pub owner_lookup: Option<String>,
+    pub owner_citizen_id: Option<String>,
 }
 
 /// Stores a verified event and its evidence manifest in one transaction, once per event id.
@@ -126,8 +129,9 @@ pub async fn insert(db: &Db, event: &ViolationEvent, payload: &[u8]) -> Result<I
 pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbError> {
     let found = on_pool!(db, pool => {
         match sqlx::query(
-            "SELECT event, status, received_at, payload, payload_sha256 FROM violations
-             WHERE event_id = $1",
+            "SELECT event, status, received_at, payload, payload_sha256, owner_lookup,
+                    owner_citizen_id
+             FROM violations WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
         .fetch_optional(pool)
@@ -143,6 +147,8 @@ pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbErr
                     received_at: row.try_get("received_at")?,
                     payload: row.try_get("payload")?,
                     payload_sha256: row.try_get("payload_sha256")?,
+                    owner_lookup: row.try_get("owner_lookup")?,
+                    owner_citizen_id: row.try_get("owner_citizen_id")?,
                 })
             }
         }

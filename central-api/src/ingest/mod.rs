@@ -8,12 +8,15 @@
 pub mod broker;
 pub mod mqtt;
 
+use std::sync::Arc;
+
 use prometheus_client::metrics::{counter::Counter, family::Family};
 use protocol::{
     EventId, Topic, ViolationEvent,
     topic::TopicKind,
     wire::{self, WireError},
 };
+use tokio::sync::Notify;
 
 use crate::db::{
     Db, DbError, dead_letters,
@@ -102,11 +105,21 @@ impl IngestMetrics {
 pub struct Ingest {
     db: Db,
     metrics: IngestMetrics,
+    stored: Arc<Notify>,
 }
 
 impl Ingest {
     pub fn new(db: Db, metrics: IngestMetrics) -> Self {
-        Self { db, metrics }
+        Self {
+            db,
+            metrics,
+            stored: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified each time a new violation is stored (the owner lookup waits on it).
+    pub fn stored_signal(&self) -> Arc<Notify> {
+        self.stored.clone()
     }
 
     /// Handles one payload received on `topic`. Errors are storage failures only: the payload
@@ -146,6 +159,7 @@ impl Ingest {
         let event_id = event.event_id;
         match violations::insert(&self.db, &event, payload).await? {
             Inserted::New => {
+                self.stored.notify_one();
                 tracing::info!(%event_id, device = %event.device, kind = %event.kind, "violation stored");
                 Ok(Outcome::Stored(event_id))
             }

@@ -6,3 +6,4 @@ mod evidence;
 mod helpers;
 mod ingest;
 mod mqtt;
+mod owners;

@@ -233,12 +233,19 @@ async fn the_embedded_broker_serves_devices_when_none_is_configured() {
     let event = device.event();
     device.send(&event).await;
     assert_eq!(device.next_ack().await.event_ids, [event.event_id]);
-    assert!(
-        violations::get(&t.db, &event.event_id)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    // The owner-lookup task of the running service moves it into the review queue.
+    let queued = async {
+        loop {
+            let v = violations::get(&t.db, &event.event_id).await.unwrap();
+            if v.is_some_and(|v| v.status == violations::Status::PendingReview) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    timeout(Duration::from_secs(10), queued)
+        .await
+        .expect("the violation reaches the review queue");
     central.stop().await;
     t.finish().await;
 }

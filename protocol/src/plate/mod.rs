@@ -65,6 +65,19 @@ pub enum PlateColour {
 }
 
 impl PlateColour {
+    pub const ALL: [Self; 5] = [
+        Self::White,
+        Self::Yellow,
+        Self::Blue,
+        Self::Red,
+        Self::WhiteRedText,
+    ];
+
+    /// The colour of a snake_case name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The snake_case name used on the wire and in storage.
     pub fn as_str(self) -> &'static str {
         match self {

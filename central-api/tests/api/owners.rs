@@ -1,0 +1,150 @@
+//! Owner lookup: the registered owner of the plate (text and colour) is found and the violation
+//! enters the review queue; an unregistered plate or no plate is still reviewable and says so;
+//! a registry that cannot answer leaves the violation to be tried again.
+
+use central_api::{
+    db::{
+        Db, devices,
+        owners::{Citizen, Registration, upsert_citizen, upsert_registration},
+        violations::{self, Status},
+    },
+    ingest::{Ingest, IngestMetrics},
+    owners::{LookupError, LookupFuture, OwnerLookup, RegistryTable, process_pending},
+};
+use protocol::{
+    CitizenId, DeviceId, DeviceKey, EventId, PlateColour, Topic, VehicleClass, ViolationEvent, wire,
+};
+
+use crate::helpers::{TestDb, on_both_engines};
+
+/// A registry that is down.
+#[derive(Debug)]
+struct Down;
+
+impl OwnerLookup for Down {
+    fn lookup<'a>(&'a self, _: &'a str, _: PlateColour) -> LookupFuture<'a> {
+        Box::pin(async { Err(LookupError::Unavailable("connection refused".into())) })
+    }
+}
+
+fn owner() -> CitizenId {
+    CitizenId::parse("079203012345").unwrap()
+}
+
+/// Registers 51F-123.45 (white) to a citizen, stores one violation per `plates` entry and
+/// returns their ids.
+async fn seed(db: &Db, plates: &[Option<(&str, PlateColour)>]) -> Vec<EventId> {
+    upsert_citizen(
+        db,
+        &Citizen {
+            id: owner(),
+            full_name: "Nguyễn Văn An".into(),
+            address: "12 Võ Văn Tần, Phường Xuân Hòa, TP.HCM".into(),
+            phone: Some("0901234567".into()),
+            email: None,
+        },
+    )
+    .await
+    .unwrap();
+    upsert_registration(
+        db,
+        &Registration {
+            plate_text: "51F12345".into(),
+            plate_colour: PlateColour::White,
+            vehicle_class: VehicleClass::Car,
+            make: "Toyota".into(),
+            model: "Vios".into(),
+            colour: "trắng".into(),
+            owner: owner(),
+        },
+    )
+    .await
+    .unwrap();
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([31; 32]);
+    devices::register(db, &device, &key.public_key(), "")
+        .await
+        .unwrap();
+    let ingest = Ingest::new(db.clone(), IngestMetrics::default());
+    let mut ids = Vec::new();
+    for plate in plates {
+        let mut event = ViolationEvent::example(device.clone(), EventId::new());
+        match plate {
+            Some((text, colour)) => {
+                let read = event.plate.as_mut().unwrap();
+                read.text = (*text).into();
+                read.colour = *colour;
+            }
+            None => event.plate = None,
+        }
+        let payload = wire::encode_signed(&event, &key).unwrap();
+        ingest
+            .handle(&Topic::Violation(device.clone()).to_string(), &payload)
+            .await
+            .unwrap();
+        ids.push(event.event_id);
+    }
+    ids
+}
+
+async fn lookup_outcomes_and_the_review_queue(t: &TestDb) {
+    let db = &t.db;
+    let ids = seed(
+        db,
+        &[
+            Some(("51F12345", PlateColour::White)),
+            // Same characters, other colour: another plate in law.
+            Some(("51F12345", PlateColour::Yellow)),
+            Some(("59X112345", PlateColour::White)),
+            None,
+        ],
+    )
+    .await;
+    let moved = process_pending(db, &RegistryTable::new(db.clone()), 100)
+        .await
+        .unwrap();
+    assert_eq!(moved, 4);
+    let expected = [
+        ("found", Some(owner())),
+        ("not_registered", None),
+        ("not_registered", None),
+        ("no_plate", None),
+    ];
+    for (id, (lookup, citizen)) in ids.iter().zip(expected) {
+        let v = violations::get(db, id).await.unwrap().unwrap();
+        assert_eq!(v.status, Status::PendingReview);
+        assert_eq!(v.owner_lookup.as_deref(), Some(lookup));
+        assert_eq!(v.owner_citizen_id, citizen.map(|c| c.to_string()));
+    }
+    // Nothing is left waiting, and a second sweep changes nothing.
+    assert_eq!(
+        process_pending(db, &RegistryTable::new(db.clone()), 100)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn a_registry_that_cannot_answer_is_tried_again(t: &TestDb) {
+    let db = &t.db;
+    let ids = seed(db, &[Some(("51F12345", PlateColour::White))]).await;
+    assert_eq!(process_pending(db, &Down, 100).await.unwrap(), 0);
+    let v = violations::get(db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(v.status, Status::Received);
+    assert_eq!(v.owner_lookup.as_deref(), Some("failed"));
+
+    assert_eq!(
+        process_pending(db, &RegistryTable::new(db.clone()), 100)
+            .await
+            .unwrap(),
+        1
+    );
+    let v = violations::get(db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(v.status, Status::PendingReview);
+    assert_eq!(v.owner_citizen_id, Some(owner().to_string()));
+}
+
+on_both_engines!(
+    lookup_outcomes_and_the_review_queue,
+    a_registry_that_cannot_answer_is_tried_again,
+);
