@@ -8,6 +8,7 @@
 pub mod config;
 pub mod db;
 pub mod evidence_store;
+pub mod fines;
 pub mod ingest;
 pub mod owners;
 pub mod routes;

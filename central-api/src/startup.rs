@@ -7,8 +7,9 @@ use service_kit::http::{App, Metrics};
 
 use crate::{
     Config,
-    db::Db,
+    db::{self, Db},
     evidence_store::EvidenceStore,
+    fines::FineSchedule,
     ingest::{Ingest, IngestMetrics, broker, mqtt},
     owners::{self, OwnerLookup, RegistryTable},
     routes::{self, AppState},
@@ -22,6 +23,14 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .await
         .with_context(|| format!("opening database.url {}", config.database.url))?;
     tracing::info!(engine = db.engine(), "database ready");
+    let shipped = FineSchedule::shipped().context("the shipped fine schedule")?;
+    let seeded = db::fines::seed_if_empty(&db, &shipped).await?;
+    if seeded > 0 {
+        tracing::info!(
+            rules = seeded,
+            "fine schedule seeded (Decree 168/2024/NĐ-CP)"
+        );
+    }
     let ingest_metrics = IngestMetrics::default();
     ingest_metrics.register(&metrics);
     let ingest = Ingest::new(db.clone(), ingest_metrics);

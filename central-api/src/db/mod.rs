@@ -8,6 +8,7 @@
 pub mod dead_letters;
 pub mod devices;
 pub mod evidence;
+pub mod fines;
 pub mod owners;
 pub mod violations;
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod evidence;
+mod fines;
 mod helpers;
 mod ingest;
 mod mqtt;

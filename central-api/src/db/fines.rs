@@ -1,0 +1,107 @@
+//! The fine schedule as stored: loaded whole (it is small) and seeded from the shipped file.
+
+use protocol::ViolationKind;
+use sqlx::Row;
+use time::Date;
+
+use super::{Db, DbError, on_pool};
+use crate::fines::{FineRule, FineSchedule, VehicleCategory};
+
+/// The whole schedule, every period, in the order the rows were added.
+pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT kind, vehicle, over_kmh_from, over_kmh_to, min_vnd, max_vnd, points, reference,
+                    effective_from, effective_to, verify
+             FROM fine_schedule ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get::<String, _>("kind")?,
+                row.try_get::<String, _>("vehicle")?,
+                row.try_get::<Option<i32>, _>("over_kmh_from")?,
+                row.try_get::<Option<i32>, _>("over_kmh_to")?,
+                row.try_get::<i64, _>("min_vnd")?,
+                row.try_get::<i64, _>("max_vnd")?,
+                row.try_get::<i32, _>("points")?,
+                row.try_get::<String, _>("reference")?,
+                row.try_get::<Date, _>("effective_from")?,
+                row.try_get::<Option<Date>, _>("effective_to")?,
+                row.try_get::<bool, _>("verify")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    let corrupt = |what: String| DbError::Corrupt(format!("fine schedule: {what}"));
+    let rules = rows
+        .into_iter()
+        .map(
+            |(kind, vehicle, from, to, min, max, points, reference, eff_from, eff_to, verify)| {
+                Ok(FineRule {
+                    kind: kind.parse::<ViolationKind>().map_err(corrupt)?,
+                    vehicle: VehicleCategory::parse(&vehicle)
+                        .ok_or_else(|| corrupt(format!("vehicle `{vehicle}`")))?,
+                    over_kmh_from: from.map(|v| v.unsigned_abs()),
+                    over_kmh_to: to.map(|v| v.unsigned_abs()),
+                    min_vnd: min.unsigned_abs(),
+                    max_vnd: max.unsigned_abs(),
+                    points: u8::try_from(points)
+                        .map_err(|_| corrupt(format!("points {points}")))?,
+                    reference,
+                    effective_from: eff_from,
+                    effective_to: eff_to,
+                    verify,
+                })
+            },
+        )
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(FineSchedule { rules })
+}
+
+/// Adds rules (an amendment, or the first schedule).
+pub async fn insert_rules(db: &Db, rules: &[FineRule]) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for r in rules {
+            sqlx::query(
+                "INSERT INTO fine_schedule
+                   (kind, vehicle, over_kmh_from, over_kmh_to, min_vnd, max_vnd, points, reference,
+                    effective_from, effective_to, verify)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(r.kind.as_str())
+            .bind(r.vehicle.as_str())
+            .bind(r.over_kmh_from.map(|v| v as i32))
+            .bind(r.over_kmh_to.map(|v| v as i32))
+            .bind(r.min_vnd as i64)
+            .bind(r.max_vnd as i64)
+            .bind(i32::from(r.points))
+            .bind(&r.reference)
+            .bind(r.effective_from)
+            .bind(r.effective_to)
+            .bind(r.verify)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Seeds the schedule from `shipped` when the table is empty; returns the rows added.
+pub async fn seed_if_empty(db: &Db, shipped: &FineSchedule) -> Result<usize, DbError> {
+    let count: i64 = on_pool!(db, pool => {
+        sqlx::query("SELECT COUNT(*) AS n FROM fine_schedule")
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?
+    });
+    if count > 0 {
+        return Ok(0);
+    }
+    insert_rules(db, &shipped.rules).await?;
+    Ok(shipped.rules.len())
+}

@@ -1,0 +1,433 @@
+//! The fine schedule and the assessment of one violation against it.
+
+use protocol::{VehicleClass, ViolationKind};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime, UtcOffset, macros::offset};
+
+/// Vehicle categories of the decree: buses and trucks are cars ("ô tô").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VehicleCategory {
+    Car,
+    Motorbike,
+}
+
+impl VehicleCategory {
+    pub fn of(class: VehicleClass) -> Self {
+        match class {
+            VehicleClass::Motorbike => Self::Motorbike,
+            VehicleClass::Car | VehicleClass::Bus | VehicleClass::Truck => Self::Car,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Car => "car",
+            Self::Motorbike => "motorbike",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Car, Self::Motorbike]
+            .into_iter()
+            .find(|v| v.as_str() == name)
+    }
+}
+
+/// One row of the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FineRule {
+    pub kind: ViolationKind,
+    pub vehicle: VehicleCategory,
+    /// Speeding only: the band of km/h over the limit, from inclusive, to exclusive.
+    #[serde(default)]
+    pub over_kmh_from: Option<u32>,
+    #[serde(default)]
+    pub over_kmh_to: Option<u32>,
+    pub min_vnd: u64,
+    pub max_vnd: u64,
+    pub points: u8,
+    /// Article, clause and point of the decree.
+    pub reference: String,
+    /// First day in force (Vietnam time), inclusive.
+    #[serde(with = "date")]
+    pub effective_from: Date,
+    /// First day no longer in force, exclusive; absent while in force.
+    #[serde(default, with = "date_opt")]
+    pub effective_to: Option<Date>,
+    /// From secondary sources; to be checked against the legal text.
+    #[serde(default)]
+    pub verify: bool,
+}
+
+impl FineRule {
+    fn in_force(&self, day: Date) -> bool {
+        self.effective_from <= day && self.effective_to.is_none_or(|to| day < to)
+    }
+
+    fn covers(&self, over_kmh: Option<f64>) -> bool {
+        match (self.over_kmh_from, over_kmh) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(from), Some(over)) => {
+                over >= f64::from(from) && self.over_kmh_to.is_none_or(|to| over < f64::from(to))
+            }
+        }
+    }
+}
+
+/// The fine proposed for one violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub rule: FineRule,
+    /// The middle of the range, rounded down to the thousand đồng.
+    pub amount_vnd: u64,
+}
+
+/// Why no fine can be proposed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoFine {
+    #[error("no rule of the schedule covers {kind} by a {vehicle} on {day}")]
+    NoRule {
+        kind: ViolationKind,
+        vehicle: &'static str,
+        day: Date,
+    },
+    #[error("speeding needs the measured speed and the limit")]
+    NoSpeed,
+    #[error("{over:.1} km/h over the limit is below the first band")]
+    BelowThreshold { over: f64 },
+    #[error("the schedule has {0} rules in force for the same case")]
+    Ambiguous(usize),
+}
+
+/// The whole schedule, every period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FineSchedule {
+    pub rules: Vec<FineRule>,
+}
+
+/// Vietnam keeps one time zone, UTC+7; decrees take effect on Vietnamese calendar days.
+pub const VIETNAM: UtcOffset = offset!(+7);
+
+impl FineSchedule {
+    /// The schedule the project ships (Decree 168/2024/NĐ-CP), used to seed the database.
+    pub fn shipped() -> Result<Self, toml::de::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            rule: Vec<FineRule>,
+        }
+        let file: File = toml::from_str(include_str!("../../data/fine_schedule.toml"))?;
+        Ok(Self { rules: file.rule })
+    }
+
+    /// The fine for `kind` by a vehicle of `class` at `at`, with the speed over the limit for
+    /// speeding.
+    pub fn assess(
+        &self,
+        kind: ViolationKind,
+        class: VehicleClass,
+        speed_kmh: Option<f64>,
+        limit_kmh: Option<f64>,
+        at: OffsetDateTime,
+    ) -> Result<Assessment, NoFine> {
+        let vehicle = VehicleCategory::of(class);
+        let day = at.to_offset(VIETNAM).date();
+        let over = match (kind, speed_kmh, limit_kmh) {
+            (ViolationKind::Speeding, Some(speed), Some(limit)) => Some(speed - limit),
+            (ViolationKind::Speeding, _, _) => return Err(NoFine::NoSpeed),
+            _ => None,
+        };
+        let in_force: Vec<&FineRule> = self
+            .rules
+            .iter()
+            .filter(|r| r.kind == kind && r.vehicle == vehicle && r.in_force(day))
+            .collect();
+        let matching: Vec<&FineRule> = in_force
+            .iter()
+            .copied()
+            .filter(|r| r.covers(over))
+            .collect();
+        match matching.as_slice() {
+            [rule] => Ok(Assessment {
+                amount_vnd: (rule.min_vnd + rule.max_vnd) / 2 / 1000 * 1000,
+                rule: (*rule).clone(),
+            }),
+            [] => match over {
+                Some(over) if !in_force.is_empty() => Err(NoFine::BelowThreshold { over }),
+                _ => Err(NoFine::NoRule {
+                    kind,
+                    vehicle: vehicle.as_str(),
+                    day,
+                }),
+            },
+            many => Err(NoFine::Ambiguous(many.len())),
+        }
+    }
+
+    /// Checks the schedule: ranges ordered, bands only on speeding, and no two rules covering
+    /// the same case on the same day.
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.min_vnd > r.max_vnd {
+                return Err(format!("rule {i} ({}): min above max", r.reference));
+            }
+            if (r.kind == ViolationKind::Speeding) != r.over_kmh_from.is_some() {
+                return Err(format!(
+                    "rule {i} ({}): a band belongs to speeding rules only",
+                    r.reference
+                ));
+            }
+            if let (Some(from), Some(to)) = (r.over_kmh_from, r.over_kmh_to)
+                && from >= to
+            {
+                return Err(format!("rule {i} ({}): empty band", r.reference));
+            }
+            if r.effective_to.is_some_and(|to| to <= r.effective_from) {
+                return Err(format!("rule {i} ({}): ends before it starts", r.reference));
+            }
+            for other in &self.rules[i + 1..] {
+                let same_case = other.kind == r.kind && other.vehicle == r.vehicle;
+                let periods_overlap = r.effective_to.is_none_or(|to| other.effective_from < to)
+                    && other.effective_to.is_none_or(|to| r.effective_from < to);
+                let bands_overlap = match (r.over_kmh_from, other.over_kmh_from) {
+                    (Some(a), Some(b)) => {
+                        r.over_kmh_to.is_none_or(|to| b < to)
+                            && other.over_kmh_to.is_none_or(|to| a < to)
+                    }
+                    _ => true,
+                };
+                if same_case && periods_overlap && bands_overlap {
+                    return Err(format!(
+                        "rules {} and {} cover the same case in the same period",
+                        r.reference, other.reference
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+mod date {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+    use time::{Date, macros::format_description};
+
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+        format_description!("[year]-[month]-[day]");
+
+    pub fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.format(FORMAT).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(d)?;
+        Date::parse(&text, FORMAT).map_err(|e| de::Error::custom(format!("date `{text}`: {e}")))
+    }
+
+    pub mod opt {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    Date::parse(&text, FORMAT)
+                        .map_err(|e| de::Error::custom(format!("date `{text}`: {e}")))
+                })
+                .transpose()
+        }
+    }
+}
+use date::opt as date_opt;
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+    use ViolationKind::*;
+
+    fn shipped() -> FineSchedule {
+        let s = FineSchedule::shipped().unwrap();
+        s.validate().unwrap();
+        s
+    }
+
+    #[test]
+    fn the_shipped_schedule_is_consistent() {
+        assert!(shipped().rules.len() >= 12);
+    }
+
+    #[test]
+    fn amounts_points_and_references_for_a_table_of_cases() {
+        let s = shipped();
+        let at = datetime!(2025-06-01 10:00 UTC);
+        // kind, class, (speed, limit), amount, points
+        type Case = (ViolationKind, VehicleClass, Option<(f64, f64)>, u64, u8);
+        let cases: [Case; 12] = [
+            (RedLight, VehicleClass::Car, None, 19_000_000, 4),
+            (RedLight, VehicleClass::Bus, None, 19_000_000, 4),
+            (RedLight, VehicleClass::Motorbike, None, 5_000_000, 4),
+            (WrongWay, VehicleClass::Truck, None, 19_000_000, 0),
+            (WrongWay, VehicleClass::Motorbike, None, 5_000_000, 2),
+            (Speeding, VehicleClass::Car, Some((57.0, 50.0)), 900_000, 0),
+            (
+                Speeding,
+                VehicleClass::Car,
+                Some((60.0, 50.0)),
+                5_000_000,
+                0,
+            ),
+            (
+                Speeding,
+                VehicleClass::Car,
+                Some((84.9, 50.0)),
+                7_000_000,
+                0,
+            ),
+            (
+                Speeding,
+                VehicleClass::Car,
+                Some((85.0, 50.0)),
+                13_000_000,
+                6,
+            ),
+            (
+                Speeding,
+                VehicleClass::Motorbike,
+                Some((48.0, 40.0)),
+                500_000,
+                0,
+            ),
+            (
+                Speeding,
+                VehicleClass::Motorbike,
+                Some((55.0, 40.0)),
+                900_000,
+                0,
+            ),
+            (
+                Speeding,
+                VehicleClass::Motorbike,
+                Some((75.0, 40.0)),
+                7_000_000,
+                4,
+            ),
+        ];
+        for (kind, class, speed, amount, points) in cases {
+            let (speed, limit) = speed.map_or((None, None), |(s, l)| (Some(s), Some(l)));
+            let a = s.assess(kind, class, speed, limit, at).unwrap();
+            assert_eq!(
+                (a.amount_vnd, a.rule.points),
+                (amount, points),
+                "{kind} {class:?} {speed:?}"
+            );
+            assert!(a.amount_vnd >= a.rule.min_vnd && a.amount_vnd <= a.rule.max_vnd);
+            assert!(a.rule.reference.starts_with("Nghị định 168/2024/NĐ-CP"));
+        }
+    }
+
+    #[test]
+    fn cases_without_a_fine_say_why() {
+        let s = shipped();
+        let at = datetime!(2025-06-01 10:00 UTC);
+        assert_eq!(
+            s.assess(Speeding, VehicleClass::Car, Some(54.0), Some(50.0), at),
+            Err(NoFine::BelowThreshold { over: 4.0 })
+        );
+        assert_eq!(
+            s.assess(Speeding, VehicleClass::Car, None, Some(50.0), at),
+            Err(NoFine::NoSpeed)
+        );
+        assert!(matches!(
+            s.assess(WrongLane, VehicleClass::Car, None, None, at),
+            Err(NoFine::NoRule { .. })
+        ));
+        assert!(matches!(
+            s.assess(NoHelmet, VehicleClass::Car, None, None, at),
+            Err(NoFine::NoRule { .. })
+        ));
+        // Before the decree took effect (Vietnam time): nothing in this schedule applies.
+        assert!(matches!(
+            s.assess(
+                RedLight,
+                VehicleClass::Car,
+                None,
+                None,
+                datetime!(2024-12-31 16:59 UTC)
+            ),
+            Err(NoFine::NoRule { .. })
+        ));
+        assert!(
+            s.assess(
+                RedLight,
+                VehicleClass::Car,
+                None,
+                None,
+                datetime!(2024-12-31 17:00 UTC)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_amendment_applies_only_from_its_effective_date() {
+        let mut s = shipped();
+        let amended_from = date!(2026 - 08 - 15);
+        for rule in s
+            .rules
+            .iter_mut()
+            .filter(|r| r.kind == RedLight && r.vehicle == VehicleCategory::Motorbike)
+        {
+            rule.effective_to = Some(amended_from);
+        }
+        s.rules.push(FineRule {
+            kind: RedLight,
+            vehicle: VehicleCategory::Motorbike,
+            over_kmh_from: None,
+            over_kmh_to: None,
+            min_vnd: 6_000_000,
+            max_vnd: 8_000_000,
+            points: 6,
+            reference: "Nghị định 238/2026/NĐ-CP (test row)".into(),
+            effective_from: amended_from,
+            effective_to: None,
+            verify: true,
+        });
+        s.validate().unwrap();
+        let before = s
+            .assess(
+                RedLight,
+                VehicleClass::Motorbike,
+                None,
+                None,
+                datetime!(2026-08-14 16:59 UTC),
+            )
+            .unwrap();
+        assert_eq!((before.amount_vnd, before.rule.points), (5_000_000, 4));
+        let after = s
+            .assess(
+                RedLight,
+                VehicleClass::Motorbike,
+                None,
+                None,
+                datetime!(2026-08-14 17:00 UTC),
+            )
+            .unwrap();
+        assert_eq!((after.amount_vnd, after.rule.points), (7_000_000, 6));
+
+        // An amendment that forgets to close the old rows is refused.
+        let mut overlapping = shipped();
+        overlapping.rules.push(s.rules.last().unwrap().clone());
+        assert!(overlapping.validate().is_err());
+    }
+}
