@@ -7,6 +7,7 @@ use service_kit::http::{App, Metrics};
 
 use crate::{
     Config,
+    audit::AuditLog,
     db::{self, Db},
     evidence_store::EvidenceStore,
     fines::FineSchedule,
@@ -52,8 +53,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let lookup: Arc<dyn OwnerLookup> = Arc::new(RegistryTable::new(db.clone()));
     let stored = ingest.stored_signal();
     let lookup_db = db.clone();
+    let audit = AuditLog::new(db.clone());
     app.spawn("owner-lookup", move |shutdown| {
-        owners::run(lookup_db, lookup, stored, shutdown)
+        owners::run(lookup_db, audit, lookup, stored, shutdown)
     });
     let settings = config.mqtt.clone();
     app.spawn("mqtt-ingest", move |shutdown| {

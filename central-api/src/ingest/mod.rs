@@ -18,6 +18,7 @@ use protocol::{
 };
 use tokio::sync::Notify;
 
+use crate::audit::AuditLog;
 use crate::db::{
     Db, DbError, dead_letters,
     dead_letters::NewDeadLetter,
@@ -104,6 +105,7 @@ impl IngestMetrics {
 #[derive(Debug, Clone)]
 pub struct Ingest {
     db: Db,
+    audit: AuditLog,
     metrics: IngestMetrics,
     stored: Arc<Notify>,
 }
@@ -111,6 +113,7 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(db: Db, metrics: IngestMetrics) -> Self {
         Self {
+            audit: AuditLog::new(db.clone()),
             db,
             metrics,
             stored: Arc::new(Notify::new()),
@@ -159,6 +162,19 @@ impl Ingest {
         let event_id = event.event_id;
         match violations::insert(&self.db, &event, payload).await? {
             Inserted::New => {
+                self.audit
+                    .append(
+                        &format!("device:{}", event.device),
+                        "violation.received",
+                        &format!("violation:{event_id}"),
+                        serde_json::json!({
+                            "kind": event.kind.as_str(),
+                            "camera": event.camera.as_str(),
+                            "plate": event.plate.as_ref().map(|p| p.text.as_str()),
+                            "payload_sha256": protocol::Sha256Digest::of(payload).to_hex(),
+                        }),
+                    )
+                    .await?;
                 self.stored.notify_one();
                 tracing::info!(%event_id, device = %event.device, kind = %event.kind, "violation stored");
                 Ok(Outcome::Stored(event_id))

@@ -12,6 +12,7 @@ use protocol::{CitizenId, PlateColour};
 use service_kit::http::Shutdown;
 use tokio::sync::Notify;
 
+use crate::audit::AuditLog;
 use crate::db::{
     Db, DbError,
     owners::{self, LookupResult},
@@ -66,6 +67,7 @@ impl OwnerLookup for RegistryTable {
 /// the review queue.
 pub async fn process_pending(
     db: &Db,
+    audit: &AuditLog,
     lookup: &dyn OwnerLookup,
     limit: i64,
 ) -> Result<usize, DbError> {
@@ -84,6 +86,18 @@ pub async fn process_pending(
             _ => LookupResult::NoPlate,
         };
         if owners::record_lookup(db, &event_id, &result).await? && result != LookupResult::Failed {
+            let owner = match &result {
+                LookupResult::Found(id) => Some(id.masked()),
+                _ => None,
+            };
+            audit
+                .append(
+                    "system",
+                    "owner.lookup",
+                    &format!("violation:{event_id}"),
+                    serde_json::json!({ "result": result.as_str(), "owner": owner }),
+                )
+                .await?;
             tracing::info!(%event_id, owner = result.as_str(), "in the review queue");
             moved += 1;
         }
@@ -97,13 +111,14 @@ pub const SWEEP: Duration = Duration::from_secs(5);
 /// Runs until `shutdown`: wakes when ingest stores a violation (`wake`) and every [`SWEEP`].
 pub async fn run(
     db: Db,
+    audit: AuditLog,
     lookup: Arc<dyn OwnerLookup>,
     wake: Arc<Notify>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     loop {
         loop {
-            match process_pending(&db, lookup.as_ref(), 100).await {
+            match process_pending(&db, &audit, lookup.as_ref(), 100).await {
                 // A full batch: there may be more.
                 Ok(100..) => continue,
                 Ok(_) => break,

@@ -3,6 +3,7 @@
 //! a registry that cannot answer leaves the violation to be tried again.
 
 use central_api::{
+    audit::AuditLog,
     db::{
         Db, devices,
         owners::{Citizen, Registration, upsert_citizen, upsert_registration},
@@ -25,6 +26,13 @@ impl OwnerLookup for Down {
     fn lookup<'a>(&'a self, _: &'a str, _: PlateColour) -> LookupFuture<'a> {
         Box::pin(async { Err(LookupError::Unavailable("connection refused".into())) })
     }
+}
+
+/// One sweep of the owner-lookup worker with `lookup`; the number moved to the review queue.
+async fn sweep(db: &Db, lookup: &dyn OwnerLookup) -> usize {
+    process_pending(db, &AuditLog::new(db.clone()), lookup, 100)
+        .await
+        .unwrap()
 }
 
 fn owner() -> CitizenId {
@@ -100,9 +108,7 @@ async fn lookup_outcomes_and_the_review_queue(t: &TestDb) {
         ],
     )
     .await;
-    let moved = process_pending(db, &RegistryTable::new(db.clone()), 100)
-        .await
-        .unwrap();
+    let moved = sweep(db, &RegistryTable::new(db.clone())).await;
     assert_eq!(moved, 4);
     let expected = [
         ("found", Some(owner())),
@@ -116,29 +122,37 @@ async fn lookup_outcomes_and_the_review_queue(t: &TestDb) {
         assert_eq!(v.owner_lookup.as_deref(), Some(lookup));
         assert_eq!(v.owner_citizen_id, citizen.map(|c| c.to_string()));
     }
-    // Nothing is left waiting, and a second sweep changes nothing.
+    // Each step is in the audit log, and the chain holds.
+    let audit = AuditLog::new(db.clone());
+    let trail: Vec<String> = audit
+        .for_subject(&format!("violation:{}", ids[0]))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.actor, e.action))
+        .collect();
     assert_eq!(
-        process_pending(db, &RegistryTable::new(db.clone()), 100)
-            .await
-            .unwrap(),
-        0
+        trail,
+        [
+            "device:hcm-q1-001 violation.received",
+            "system owner.lookup"
+        ]
     );
+    assert_eq!(audit.verify().await.unwrap(), Ok(8));
+
+    // Nothing is left waiting, and a second sweep changes nothing.
+    assert_eq!(sweep(db, &RegistryTable::new(db.clone())).await, 0);
 }
 
 async fn a_registry_that_cannot_answer_is_tried_again(t: &TestDb) {
     let db = &t.db;
     let ids = seed(db, &[Some(("51F12345", PlateColour::White))]).await;
-    assert_eq!(process_pending(db, &Down, 100).await.unwrap(), 0);
+    assert_eq!(sweep(db, &Down).await, 0);
     let v = violations::get(db, &ids[0]).await.unwrap().unwrap();
     assert_eq!(v.status, Status::Received);
     assert_eq!(v.owner_lookup.as_deref(), Some("failed"));
 
-    assert_eq!(
-        process_pending(db, &RegistryTable::new(db.clone()), 100)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(sweep(db, &RegistryTable::new(db.clone())).await, 1);
     let v = violations::get(db, &ids[0]).await.unwrap().unwrap();
     assert_eq!(v.status, Status::PendingReview);
     assert_eq!(v.owner_citizen_id, Some(owner().to_string()));

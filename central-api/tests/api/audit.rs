@@ -1,0 +1,124 @@
+//! The audit log chains every entry to the previous one; the database refuses changes, and a
+//! change made around it (dropping the guard) is detected and located.
+
+use central_api::{
+    audit::{AuditLog, GENESIS},
+    db::Db,
+};
+use serde_json::json;
+use sqlx::AssertSqlSafe;
+
+use crate::helpers::{TestDb, on_both_engines};
+
+async fn raw(db: &Db, sql: &str) -> Result<(), sqlx::Error> {
+    let sql = AssertSqlSafe(sql.to_owned());
+    match db {
+        Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+        Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+    }
+}
+
+async fn drop_guard(db: &Db) {
+    match db {
+        Db::Postgres(_) => raw(db, "DROP TRIGGER audit_log_no_update ON audit_log").await,
+        Db::Sqlite(_) => {
+            raw(
+                db,
+                "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete",
+            )
+            .await
+        }
+    }
+    .unwrap();
+}
+
+async fn three_entries(log: &AuditLog) {
+    for (actor, action) in [
+        ("device:hcm-q1-001", "violation.received"),
+        ("system", "owner.found"),
+        ("officer:nguyen.van.b", "violation.approved"),
+    ] {
+        log.append(
+            actor,
+            action,
+            "violation:0190",
+            json!({ "note": "Đèn đỏ", "n": 1 }),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+async fn the_chain_verifies_and_the_database_refuses_changes(t: &TestDb) {
+    let log = AuditLog::new(t.db.clone());
+    three_entries(&log).await;
+    assert_eq!(log.verify().await.unwrap(), Ok(3));
+    let entries = log.for_subject("violation:0190").await.unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0].prev_hash, GENESIS);
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    assert_eq!(entries[2].actor, "officer:nguyen.van.b");
+
+    let update = raw(
+        &t.db,
+        "UPDATE audit_log SET actor = 'someone' WHERE seq = 2",
+    )
+    .await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = raw(&t.db, "DELETE FROM audit_log WHERE seq = 2").await;
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    assert_eq!(log.verify().await.unwrap(), Ok(3));
+}
+
+async fn a_changed_entry_is_located(t: &TestDb) {
+    let log = AuditLog::new(t.db.clone());
+    three_entries(&log).await;
+    drop_guard(&t.db).await;
+    raw(
+        &t.db,
+        "UPDATE audit_log SET details = '{\"n\":2,\"note\":\"Đèn đỏ\"}' WHERE seq = 2",
+    )
+    .await
+    .unwrap();
+    let broken = log.verify().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 2);
+    assert!(broken.reason.contains("hash"), "{broken}");
+}
+
+async fn a_removed_entry_is_located(t: &TestDb) {
+    let log = AuditLog::new(t.db.clone());
+    three_entries(&log).await;
+    drop_guard(&t.db).await;
+    raw(&t.db, "DELETE FROM audit_log WHERE seq = 2")
+        .await
+        .unwrap();
+    let broken = log.verify().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 3);
+}
+
+async fn concurrent_appends_keep_one_chain(t: &TestDb) {
+    // Two logs on one database stand for two processes: they race for sequence numbers.
+    let logs = [AuditLog::new(t.db.clone()), AuditLog::new(t.db.clone())];
+    let log = logs[0].clone();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let log = logs[i % 2].clone();
+            tokio::spawn(async move {
+                log.append("system", "test", &format!("n:{i}"), json!({}))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(log.verify().await.unwrap(), Ok(20));
+}
+
+on_both_engines!(
+    the_chain_verifies_and_the_database_refuses_changes,
+    a_changed_entry_is_located,
+    a_removed_entry_is_located,
+    concurrent_appends_keep_one_chain,
+);
