@@ -15,6 +15,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub mqtt: MqttSettings,
     pub evidence: EvidenceSettings,
+    pub review: ReviewSettings,
 }
 
 impl Default for Config {
@@ -24,6 +25,7 @@ impl Default for Config {
             database: DatabaseSettings::default(),
             mqtt: MqttSettings::default(),
             evidence: EvidenceSettings::default(),
+            review: ReviewSettings::default(),
         }
     }
 }
@@ -146,6 +148,28 @@ impl Default for EvidenceSettings {
             dir: "data/central/evidence".into(),
             max_bytes: 64 * 1024 * 1024,
             max_clock_skew_s: 300,
+        }
+    }
+}
+
+/// The police review side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewSettings {
+    /// How long a sign-in lasts.
+    pub session_ttl_s: u64,
+    /// Mark the session cookie `Secure` (set when served over HTTPS, as in production).
+    pub secure_cookies: bool,
+    /// The detecting and handling unit named on notices, with its contact phone.
+    pub issuing_unit: String,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_s: 12 * 3600,
+            secure_cookies: false,
+            issuing_unit: "Phòng Cảnh sát giao thông, Công an Thành phố Hồ Chí Minh".into(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! owner lookup, review and fines arrive in the next slices.
 
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod evidence_store;

@@ -1,18 +1,15 @@
 //! Builds the service from its configuration: binds (port 0 works in tests) and wires the parts.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
 use crate::{
     Config,
-    audit::AuditLog,
     db::{self, Db},
     evidence_store::EvidenceStore,
     fines::FineSchedule,
     ingest::{Ingest, IngestMetrics, broker, mqtt},
-    owners::{self, OwnerLookup, RegistryTable},
+    owners,
     routes::{self, AppState},
 };
 
@@ -37,11 +34,14 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let ingest = Ingest::new(db.clone(), ingest_metrics);
     let store = EvidenceStore::open(&config.evidence.dir)
         .with_context(|| format!("opening evidence.dir {}", config.evidence.dir.display()))?;
-    let router = routes::router(AppState {
-        db: db.clone(),
+    let state = AppState::new(
+        db.clone(),
         store,
-        settings: config.evidence.clone(),
-    });
+        config.evidence.clone(),
+        config.review.clone(),
+    )?;
+    let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
+    let router = routes::router(state);
 
     let connection = if config.mqtt.url.is_empty() {
         let addr = broker::start(config.mqtt.embedded_bind, config.mqtt.max_payload_bytes)?;
@@ -50,10 +50,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         mqtt::Connection::external(&config.mqtt).context("mqtt.url")?
     };
     let mut app = App::build("central-api", &config.http, metrics, router).await?;
-    let lookup: Arc<dyn OwnerLookup> = Arc::new(RegistryTable::new(db.clone()));
     let stored = ingest.stored_signal();
     let lookup_db = db.clone();
-    let audit = AuditLog::new(db.clone());
     app.spawn("owner-lookup", move |shutdown| {
         owners::run(lookup_db, audit, lookup, stored, shutdown)
     });

@@ -5,6 +5,7 @@
 //! - [`topic`]: the versioned MQTT topic tree and its parser;
 //! - [`event`]: the [`ViolationEvent`] an edge agent publishes and everything it holds;
 //! - [`messages`]: [`Ack`], [`DeviceStatus`] and [`SignalPhase`];
+//! - [`notice`]: the [`FineNotice`] central sends citizen-notify;
 //! - [`wire`]: strict encoding and decoding of every message, with canonical JSON (RFC 8785)
 //!   and Ed25519 signatures by the device key;
 //! - [`evidence`]: the signed, content-addressed evidence upload;
@@ -20,6 +21,7 @@ pub mod event;
 pub mod evidence;
 pub mod ids;
 pub mod messages;
+pub mod notice;
 pub mod plate;
 pub mod schema;
 pub mod signing;
@@ -38,6 +40,7 @@ pub use messages::{
     Ack, CameraState, CameraStatus, DeviceState, DeviceStatus, SignalPhase, SignalSource,
     SignalState,
 };
+pub use notice::FineNotice;
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};
 pub use time::UtcTimestamp;

@@ -76,5 +76,6 @@ pub fn all() -> Vec<(String, String)> {
         doc::<Ack>("ack", false),
         doc::<DeviceStatus>("device_status", false),
         doc::<SignalPhase>("signal_phase", false),
+        doc::<crate::notice::FineNotice>("fine_notice", false),
     ]
 }

@@ -9,7 +9,9 @@ pub mod dead_letters;
 pub mod devices;
 pub mod evidence;
 pub mod fines;
+pub mod officers;
 pub mod owners;
+pub mod review;
 pub mod violations;
 
 use std::str::FromStr;

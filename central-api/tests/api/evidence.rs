@@ -43,11 +43,8 @@ async fn world(t: &TestDb) -> World {
         max_bytes: 1024 * 1024,
         max_clock_skew_s: 300,
     };
-    let app = router(AppState {
-        db: t.db.clone(),
-        store: store.clone(),
-        settings,
-    });
+    let app =
+        router(AppState::new(t.db.clone(), store.clone(), settings, Default::default()).unwrap());
     World {
         app,
         store,

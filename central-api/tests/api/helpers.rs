@@ -114,6 +114,42 @@ async fn drop_leftovers(admin: &mut PgConnection) {
     }
 }
 
+/// The citizen every test registry knows.
+pub fn owner() -> protocol::CitizenId {
+    protocol::CitizenId::parse("079203012345").unwrap()
+}
+
+/// Registers the white plate 51F-123.45 (a Toyota Vios) to [`owner`].
+pub async fn seed_registry(db: &Db) {
+    use central_api::db::owners::{Citizen, Registration, upsert_citizen, upsert_registration};
+    upsert_citizen(
+        db,
+        &Citizen {
+            id: owner(),
+            full_name: "Nguyễn Văn An".into(),
+            address: "12 Võ Văn Tần, Phường Xuân Hòa, TP.HCM".into(),
+            phone: Some("0901234567".into()),
+            email: None,
+        },
+    )
+    .await
+    .unwrap();
+    upsert_registration(
+        db,
+        &Registration {
+            plate_text: "51F12345".into(),
+            plate_colour: protocol::PlateColour::White,
+            vehicle_class: protocol::VehicleClass::Car,
+            make: "Toyota".into(),
+            model: "Vios".into(),
+            colour: "trắng".into(),
+            owner: owner(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
 /// Runs an async test body once on PostgreSQL and once on SQLite, as two tests.
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {

@@ -9,3 +9,4 @@ mod helpers;
 mod ingest;
 mod mqtt;
 mod owners;
+mod review;

@@ -6,17 +6,14 @@ use central_api::{
     audit::AuditLog,
     db::{
         Db, devices,
-        owners::{Citizen, Registration, upsert_citizen, upsert_registration},
         violations::{self, Status},
     },
     ingest::{Ingest, IngestMetrics},
     owners::{LookupError, LookupFuture, OwnerLookup, RegistryTable, process_pending},
 };
-use protocol::{
-    CitizenId, DeviceId, DeviceKey, EventId, PlateColour, Topic, VehicleClass, ViolationEvent, wire,
-};
+use protocol::{DeviceId, DeviceKey, EventId, PlateColour, Topic, ViolationEvent, wire};
 
-use crate::helpers::{TestDb, on_both_engines};
+use crate::helpers::{TestDb, on_both_engines, owner, seed_registry};
 
 /// A registry that is down.
 #[derive(Debug)]
@@ -35,39 +32,10 @@ async fn sweep(db: &Db, lookup: &dyn OwnerLookup) -> usize {
         .unwrap()
 }
 
-fn owner() -> CitizenId {
-    CitizenId::parse("079203012345").unwrap()
-}
-
 /// Registers 51F-123.45 (white) to a citizen, stores one violation per `plates` entry and
 /// returns their ids.
 async fn seed(db: &Db, plates: &[Option<(&str, PlateColour)>]) -> Vec<EventId> {
-    upsert_citizen(
-        db,
-        &Citizen {
-            id: owner(),
-            full_name: "Nguyễn Văn An".into(),
-            address: "12 Võ Văn Tần, Phường Xuân Hòa, TP.HCM".into(),
-            phone: Some("0901234567".into()),
-            email: None,
-        },
-    )
-    .await
-    .unwrap();
-    upsert_registration(
-        db,
-        &Registration {
-            plate_text: "51F12345".into(),
-            plate_colour: PlateColour::White,
-            vehicle_class: VehicleClass::Car,
-            make: "Toyota".into(),
-            model: "Vios".into(),
-            colour: "trắng".into(),
-            owner: owner(),
-        },
-    )
-    .await
-    .unwrap();
+    seed_registry(db).await;
     let device = DeviceId::parse("hcm-q1-001").unwrap();
     let key = DeviceKey::from_seed([31; 32]);
     devices::register(db, &device, &key.public_key(), "")

@@ -1,0 +1,367 @@
+//! The review queue and the decisions on it: listing with filters, plate correction, approval
+//! (which issues the fine and queues its notice in the same transaction) and rejection.
+
+use protocol::{
+    EventId, FineNotice, Plate, PlateCategory, UtcTimestamp, VehicleClass, ViolationEvent, wire,
+};
+use serde::Serialize;
+use sqlx::{Row, types::Json};
+use time::{Duration, OffsetDateTime};
+
+use super::{Db, DbError, on_pool, violations::Status};
+use crate::fines::{FineSchedule, NoFine};
+
+/// Filters of the queue; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub status: Option<Status>,
+    pub kind: Option<String>,
+    pub camera: Option<String>,
+    pub plate: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One line of the queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueItem {
+    pub event_id: String,
+    pub device: String,
+    pub camera: String,
+    pub kind: String,
+    pub vehicle_class: String,
+    pub plate: Option<String>,
+    pub plate_colour: Option<String>,
+    pub occurred_at: UtcTimestamp,
+    pub status: String,
+    pub owner_lookup: Option<String>,
+}
+
+/// The queue, oldest first (the order officers work in).
+pub async fn list(db: &Db, f: &QueueFilter) -> Result<Vec<QueueItem>, DbError> {
+    let items = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT event_id, device_id, camera_id, kind, vehicle_class,
+                    COALESCE(corrected_plate, plate_text) AS plate, plate_colour, occurred_at,
+                    status, owner_lookup
+             FROM violations
+             WHERE ($1 IS NULL OR status = $1)
+               AND ($2 IS NULL OR kind = $2)
+               AND ($3 IS NULL OR camera_id = $3)
+               AND ($4 IS NULL OR plate_text = $4 OR corrected_plate = $4)
+               AND ($5 IS NULL OR occurred_at >= $5)
+               AND ($6 IS NULL OR occurred_at < $6)
+             ORDER BY occurred_at, event_id
+             LIMIT $7 OFFSET $8",
+        )
+        .bind(f.status.map(Status::as_str))
+        .bind(f.kind.as_deref())
+        .bind(f.camera.as_deref())
+        .bind(f.plate.as_deref())
+        .bind(f.from)
+        .bind(f.to)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok::<_, sqlx::Error>(QueueItem {
+                event_id: row.try_get::<uuid::Uuid, _>("event_id")?.hyphenated().to_string(),
+                device: row.try_get("device_id")?,
+                camera: row.try_get("camera_id")?,
+                kind: row.try_get("kind")?,
+                vehicle_class: row.try_get("vehicle_class")?,
+                plate: row.try_get("plate")?,
+                plate_colour: row.try_get("plate_colour")?,
+                occurred_at: UtcTimestamp::from_datetime(row.try_get("occurred_at")?),
+                status: row.try_get("status")?,
+                owner_lookup: row.try_get("owner_lookup")?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(items)
+}
+
+/// Why a decision could not be taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("no violation {0}")]
+    NotFound(EventId),
+    #[error("the violation is {0}, not pending review")]
+    NotPending(String),
+    #[error("the owner of the plate is not known: correct the plate or reject")]
+    NoOwner,
+    #[error("no fine can be proposed: {0}")]
+    NoFine(NoFine),
+}
+
+/// A fine just issued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issued {
+    pub notice: FineNotice,
+}
+
+/// The decision number of the `n`th decision of `year`: `000123/QĐ-XPVPHC/2025`.
+pub fn decision_number(year: i32, n: i64) -> String {
+    format!("{n:06}/QĐ-XPVPHC/{year}")
+}
+
+/// Approves a violation pending review: assesses the fine from the schedule in force on its day,
+/// numbers the decision, records the fine and the notice to send, all in one transaction.
+pub async fn approve(
+    db: &Db,
+    id: &EventId,
+    officer: &str,
+    schedule: &FineSchedule,
+    issuing_unit: &str,
+) -> Result<Result<Issued, Refused>, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let result = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT event, status, COALESCE(corrected_plate, plate_text) AS plate, owner_citizen_id
+             FROM violations WHERE event_id = $1",
+        )
+        .bind(*id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Err(Refused::NotFound(*id)));
+        };
+        let Json(event): Json<ViolationEvent> = row.try_get("event")?;
+        let status: String = row.try_get("status")?;
+        let plate: Option<String> = row.try_get("plate")?;
+        let owner: Option<String> = row.try_get("owner_citizen_id")?;
+        if status != Status::PendingReview.as_str() {
+            return Ok(Err(Refused::NotPending(status)));
+        }
+        let Some(owner) = owner.as_deref().and_then(|o| protocol::CitizenId::parse(o).ok()) else {
+            return Ok(Err(Refused::NoOwner));
+        };
+        let e = &event;
+        let assessment = match schedule.assess(
+            e.kind,
+            e.vehicle.class,
+            e.measurement.speed_kmh,
+            e.measurement.limit_kmh,
+            e.occurred_at.as_datetime(),
+        ) {
+            Ok(a) => a,
+            Err(no) => return Ok(Err(Refused::NoFine(no))),
+        };
+        let year = now.to_offset(crate::fines::schedule::VIETNAM).year();
+        let n: i64 = sqlx::query(
+            "INSERT INTO decision_counters (year, last) VALUES ($1, 1)
+             ON CONFLICT (year) DO UPDATE SET last = decision_counters.last + 1
+             RETURNING last",
+        )
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("last")?;
+        let fine_id = uuid::Uuid::now_v7();
+        let plate_text = plate.unwrap_or_default();
+        let category = if e.vehicle.class == VehicleClass::Motorbike {
+            PlateCategory::Motorbike
+        } else {
+            PlateCategory::Car
+        };
+        let plate_display = Plate::parse_as(&plate_text, category)
+            .map(|p| p.display())
+            .unwrap_or_else(|_| plate_text.clone());
+        let notice_due = e.occurred_at.as_datetime() + Duration::days(10);
+        let notice = FineNotice {
+            fine_id,
+            decision_number: decision_number(year, n),
+            event_id: e.event_id,
+            citizen_id: owner.clone(),
+            plate: plate_display,
+            plate_colour: e.plate.as_ref().map(|p| p.colour).unwrap_or(protocol::PlateColour::White),
+            vehicle_class: e.vehicle.class,
+            kind: e.kind,
+            occurred_at: e.occurred_at,
+            place: e.site.name.clone(),
+            address: e.site.address.clone(),
+            amount_vnd: assessment.amount_vnd,
+            points: assessment.rule.points,
+            legal_reference: assessment.rule.reference.clone(),
+            notice_due: UtcTimestamp::from_datetime(notice_due),
+            issued_at: UtcTimestamp::from_datetime(now),
+            issuing_unit: issuing_unit.to_owned(),
+        };
+        let payload = wire::encode(&notice).map_err(|e| DbError::Corrupt(format!("fine notice: {e}")))?;
+        let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO fines (fine_id, event_id, decision_number, citizen_id, plate_text, amount_vnd,
+                                points, legal_reference, notice_due, status, issued_by, issued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(fine_id.hyphenated().to_string())
+        .bind(*id.as_uuid())
+        .bind(&notice.decision_number)
+        .bind(owner.as_str())
+        .bind(&plate_text)
+        .bind(assessment.amount_vnd as i64)
+        .bind(i32::from(assessment.rule.points))
+        .bind(&assessment.rule.reference)
+        .bind(notice_due)
+        .bind("issued")
+        .bind(officer)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE violations SET status = $1, reviewed_by = $2, reviewed_at = $3 WHERE event_id = $4",
+        )
+        .bind(Status::Approved.as_str())
+        .bind(officer)
+        .bind(now)
+        .bind(*id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind("fine_notice")
+        .bind(fine_id.hyphenated().to_string())
+        .bind(&payload)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Issued { notice })
+    });
+    Ok(result)
+}
+
+/// Reasons an officer may reject a violation for.
+pub const REJECT_REASONS: [&str; 7] = [
+    "plate_unreadable",
+    "not_a_violation",
+    "emergency_vehicle",
+    "duplicate",
+    "equipment_fault",
+    "owner_unknown",
+    "other",
+];
+
+/// Rejects a violation pending review with a reason code.
+pub async fn reject(
+    db: &Db,
+    id: &EventId,
+    officer: &str,
+    reason: &str,
+    note: Option<&str>,
+) -> Result<Result<(), Refused>, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE violations SET status = $1, reviewed_by = $2, reviewed_at = $3, reject_reason = $4,
+                    review_note = $5
+             WHERE event_id = $6 AND status = $7",
+        )
+        .bind(Status::Rejected.as_str())
+        .bind(officer)
+        .bind(now)
+        .bind(reason)
+        .bind(note)
+        .bind(*id.as_uuid())
+        .bind(Status::PendingReview.as_str())
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    decided(db, id, changed).await
+}
+
+/// The outcome of a decision that updated `changed` rows of violations pending review: done,
+/// or why not (no such violation, or no longer pending).
+async fn decided(db: &Db, id: &EventId, changed: u64) -> Result<Result<(), Refused>, DbError> {
+    if changed == 1 {
+        return Ok(Ok(()));
+    }
+    Ok(Err(match status_of(db, id).await? {
+        None => Refused::NotFound(*id),
+        Some(status) => Refused::NotPending(status),
+    }))
+}
+
+async fn status_of(db: &Db, id: &EventId) -> Result<Option<String>, DbError> {
+    let status = on_pool!(db, pool => {
+        sqlx::query("SELECT status FROM violations WHERE event_id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(pool)
+            .await?
+            .map(|row| row.try_get::<String, _>("status"))
+            .transpose()?
+    });
+    Ok(status)
+}
+
+/// Records a corrected plate (canonical text) and the owner found for it.
+pub async fn correct_plate(
+    db: &Db,
+    id: &EventId,
+    canonical: &str,
+    lookup: &super::owners::LookupResult,
+) -> Result<Result<(), Refused>, DbError> {
+    let owner = match lookup {
+        super::owners::LookupResult::Found(c) => Some(c.as_str()),
+        _ => None,
+    };
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE violations SET corrected_plate = $1, owner_lookup = $2, owner_citizen_id = $3
+             WHERE event_id = $4 AND status = $5",
+        )
+        .bind(canonical)
+        .bind(lookup.as_str())
+        .bind(owner)
+        .bind(*id.as_uuid())
+        .bind(Status::PendingReview.as_str())
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    decided(db, id, changed).await
+}
+
+/// The fine issued for a violation: (decision number, amount, points, status).
+pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<(String, i64, i32, String)>, DbError> {
+    let fine = on_pool!(db, pool => {
+        sqlx::query("SELECT decision_number, amount_vnd, points, status FROM fines WHERE event_id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(pool)
+            .await?
+            .map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get("decision_number")?,
+                    row.try_get("amount_vnd")?,
+                    row.try_get("points")?,
+                    row.try_get("status")?,
+                ))
+            })
+            .transpose()?
+    });
+    Ok(fine)
+}
+
+/// Notices waiting in the outbox: (id, idempotency key, payload).
+pub async fn outbox_pending(db: &Db) -> Result<Vec<(i64, String, String)>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT id, idempotency_key, payload FROM outbox WHERE delivered_at IS NULL ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| Ok::<_, sqlx::Error>((row.try_get("id")?, row.try_get("idempotency_key")?, row.try_get("payload")?)))
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(rows)
+}

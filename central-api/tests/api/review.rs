@@ -1,0 +1,403 @@
+//! The review flow through the JSON API: sign-in, the queue, a violation, plate correction,
+//! approval issuing the fine (with its notice in the outbox), rejection, CSRF, and the role of
+//! every caller checked on every decision.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use central_api::{
+    audit::AuditLog,
+    auth::{Officer, Role, hash_password},
+    config::{EvidenceSettings, ReviewSettings},
+    db::{Db, devices, fines::seed_if_empty, officers, review::outbox_pending},
+    evidence_store::EvidenceStore,
+    fines::FineSchedule,
+    ingest::{Ingest, IngestMetrics},
+    owners::{RegistryTable, process_pending},
+    routes::{AppState, router},
+};
+use protocol::{DeviceId, DeviceKey, EventId, FineNotice, Topic, ViolationEvent, wire};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::helpers::{TestDb, on_both_engines, seed_registry};
+
+const PASSWORD: &str = "Mật-khẩu-thử-nghiệm-2025";
+
+struct World {
+    app: Router,
+    db: Db,
+    device: DeviceId,
+    key: DeviceKey,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(t: &TestDb) -> World {
+    let db = t.db.clone();
+    seed_if_empty(&db, &FineSchedule::shipped().unwrap())
+        .await
+        .unwrap();
+    seed_registry(&db).await;
+    let hash = hash_password(PASSWORD).unwrap();
+    for role in Role::ALL {
+        let officer = Officer {
+            username: role.as_str().into(),
+            full_name: format!("Cán bộ {}", role.as_str()),
+            role,
+        };
+        officers::upsert(&db, &officer, &hash).await.unwrap();
+    }
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([41; 32]);
+    devices::register(&db, &device, &key.public_key(), "")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = router(
+        AppState::new(
+            db.clone(),
+            EvidenceStore::open(dir.path()).unwrap(),
+            EvidenceSettings::default(),
+            ReviewSettings::default(),
+        )
+        .unwrap(),
+    );
+    World {
+        app,
+        db,
+        device,
+        key,
+        _dir: dir,
+    }
+}
+
+impl World {
+    /// Stores a red-light event read as `plate` and runs the owner lookup: it is then pending
+    /// review.
+    async fn pending(&self, plate: &str) -> EventId {
+        let mut event = ViolationEvent::example(self.device.clone(), EventId::new());
+        event.plate.as_mut().unwrap().text = plate.into();
+        Ingest::new(self.db.clone(), IngestMetrics::default())
+            .handle(
+                &Topic::Violation(self.device.clone()).to_string(),
+                &wire::encode_signed(&event, &self.key).unwrap(),
+            )
+            .await
+            .unwrap();
+        process_pending(
+            &self.db,
+            &AuditLog::new(self.db.clone()),
+            &RegistryTable::new(self.db.clone()),
+            100,
+        )
+        .await
+        .unwrap();
+        event.event_id
+    }
+
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
+        (status, value)
+    }
+
+    async fn sign_in(&self, role: Role) -> Session {
+        let (status, body) = self
+            .call(json_request(
+                "POST",
+                "/api/v1/session",
+                json!({ "username": role.as_str(), "password": PASSWORD }),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Session {
+            token: body["token"].as_str().unwrap().into(),
+            csrf: body["csrf_token"].as_str().unwrap().into(),
+        }
+    }
+}
+
+/// A signed-in browser: the cookie, and the CSRF token the page holds.
+struct Session {
+    token: String,
+    csrf: String,
+}
+
+impl Session {
+    fn get(&self, uri: &str) -> Request<Body> {
+        Request::get(uri)
+            .header(header::COOKIE, format!("tve_session={}", self.token))
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    fn post(&self, uri: &str, body: Value) -> Request<Body> {
+        let mut r = json_request("POST", uri, body);
+        r.headers_mut().insert(
+            header::COOKIE,
+            format!("tve_session={}", self.token).parse().unwrap(),
+        );
+        r.headers_mut()
+            .insert("x-csrf-token", self.csrf.parse().unwrap());
+        r
+    }
+}
+
+fn json_request(method: &str, uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
+    let w = world(t).await;
+    let id = w.pending("51F12345").await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+
+    let (status, queue) = w.call(reviewer.get("/api/v1/violations")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(queue["items"][0]["event_id"], id.to_string());
+    assert_eq!(queue["items"][0]["plate"], "51F12345");
+    let (_, plate_filtered) = w
+        .call(reviewer.get("/api/v1/violations?plate=51F-123.45"))
+        .await;
+    assert_eq!(plate_filtered["items"].as_array().unwrap().len(), 1);
+    let (_, other_kind) = w
+        .call(reviewer.get("/api/v1/violations?kind=speeding"))
+        .await;
+    assert!(other_kind["items"].as_array().unwrap().is_empty());
+
+    let (status, one) = w
+        .call(reviewer.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["owner_lookup"], "found");
+    assert_eq!(one["event"]["plate"]["candidates"][0]["text"], "51F12346");
+
+    // The cookie alone is not enough to change anything: the CSRF token must come too.
+    let mut forged = reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({}));
+    forged.headers_mut().remove("x-csrf-token");
+    let (status, body) = w.call(forged).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("csrf"))
+    );
+
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fine = &body["fine"];
+    assert_eq!(fine["amount_vnd"], 19_000_000);
+    assert_eq!(fine["points"], 4);
+    assert!(
+        fine["decision_number"]
+            .as_str()
+            .unwrap()
+            .starts_with("000001/QĐ-XPVPHC/")
+    );
+    assert_eq!(fine["citizen_id"], "079203012345");
+    assert_eq!(fine["plate"], "51F-123.45");
+
+    // The notice waits in the outbox, committed with the fine.
+    let outbox = outbox_pending(&w.db).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    let notice = wire::decode::<FineNotice>(outbox[0].2.as_bytes()).unwrap();
+    assert_eq!(notice.event_id, id);
+    assert_eq!(outbox[0].1, notice.fine_id.to_string());
+
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("not_pending"))
+    );
+
+    let (_, one) = w
+        .call(reviewer.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    assert_eq!(one["status"], "approved");
+    let actions: Vec<&str> = one["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["violation.received", "owner.lookup", "violation.approved"]
+    );
+
+    let auditor = w.sign_in(Role::Auditor).await;
+    let (status, verified) = w.call(auditor.get("/api/v1/audit/verify")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(verified["ok"], true);
+}
+
+async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
+    let w = world(t).await;
+    let misread = w.pending("51F12846").await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{misread}/approve"), json!({})))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("no_owner"))
+    );
+
+    let (status, body) = w
+        .call(reviewer.post(
+            &format!("/api/v1/violations/{misread}/plate"),
+            json!({ "plate": "51F-12" }),
+        ))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (status, body) = w
+        .call(reviewer.post(
+            &format!("/api/v1/violations/{misread}/plate"),
+            json!({ "plate": "51F-123.45" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["owner_lookup"], "found");
+    let (status, _) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{misread}/approve"), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let doubtful = w.pending("51F12345").await;
+    let uri = format!("/api/v1/violations/{doubtful}/reject");
+    let (status, _) = w
+        .call(reviewer.post(&uri, json!({ "reason": "other" })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = w
+        .call(reviewer.post(&uri, json!({ "reason": "because" })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = w
+        .call(reviewer.post(
+            &uri,
+            json!({ "reason": "emergency_vehicle", "note": "xe cứu thương" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, one) = w
+        .call(reviewer.get(&format!("/api/v1/violations/{doubtful}")))
+        .await;
+    assert_eq!(one["status"], "rejected");
+    assert_eq!(outbox_pending(&w.db).await.unwrap().len(), 1);
+}
+
+async fn every_decision_checks_the_role(t: &TestDb) {
+    let w = world(t).await;
+    let id = w.pending("51F12345").await;
+    let decisions = [
+        (format!("/api/v1/violations/{id}/approve"), json!({})),
+        (
+            format!("/api/v1/violations/{id}/reject"),
+            json!({ "reason": "duplicate" }),
+        ),
+        (
+            format!("/api/v1/violations/{id}/plate"),
+            json!({ "plate": "51F-123.45" }),
+        ),
+    ];
+    for role in [Role::Auditor, Role::Admin] {
+        let session = w.sign_in(role).await;
+        for (uri, body) in &decisions {
+            let (status, reply) = w.call(session.post(uri, body.clone())).await;
+            assert_eq!(
+                (status, reply["error"].as_str()),
+                (StatusCode::FORBIDDEN, Some("forbidden")),
+                "{role:?} {uri}"
+            );
+        }
+        // Reading is open to every role.
+        let (status, _) = w
+            .call(session.get(&format!("/api/v1/violations/{id}")))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (status, _) = w.call(reviewer.get("/api/v1/audit/verify")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for role in [Role::Auditor, Role::Supervisor, Role::Admin] {
+        let (status, _) = w
+            .call(w.sign_in(role).await.get("/api/v1/audit/verify"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{role:?}");
+    }
+
+    // No session, a wrong password, an unknown officer.
+    let (status, _) = w
+        .call(
+            Request::get("/api/v1/violations")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (username, password) in [("reviewer", "wrong"), ("nobody", PASSWORD)] {
+        let (status, body) = w
+            .call(json_request(
+                "POST",
+                "/api/v1/session",
+                json!({ "username": username, "password": password }),
+            ))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
+        );
+    }
+
+    // An API client with the bearer token needs no CSRF token; a supervisor may decide.
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let mut request = json_request(
+        "POST",
+        &format!("/api/v1/violations/{id}/approve"),
+        json!({}),
+    );
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {}", supervisor.token).parse().unwrap(),
+    );
+    let (status, body) = w.call(request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Signed out, the session no longer works.
+    let signed_out = Request::delete("/api/v1/session")
+        .header(header::COOKIE, format!("tve_session={}", supervisor.token))
+        .header("x-csrf-token", supervisor.csrf.clone())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = w.call(signed_out).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = w.call(supervisor.get("/api/v1/violations")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+on_both_engines!(
+    a_reviewer_approves_and_the_fine_is_issued,
+    a_misread_plate_is_corrected_and_a_bad_case_rejected,
+    every_decision_checks_the_role,
+);
