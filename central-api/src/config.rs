@@ -2,6 +2,7 @@
 //! `CENTRAL__…` environment overrides.
 
 use serde::{Deserialize, Serialize};
+pub use service_kit::db::DatabaseSettings;
 use service_kit::{ConfigError, Settings, http::HttpSettings};
 
 /// Default HTTP port on loopback.
@@ -22,7 +23,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             http: HttpSettings::loopback(DEFAULT_PORT),
-            database: DatabaseSettings::default(),
+            database: DatabaseSettings::sqlite("data/central/central.db"),
             mqtt: MqttSettings::default(),
             evidence: EvidenceSettings::default(),
             review: ReviewSettings::default(),
@@ -32,16 +33,7 @@ impl Default for Config {
 
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = &self.database.url;
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
-        {
-            return Err(ConfigError::invalid(
-                "database.url",
-                "must start with postgres://, postgresql:// or sqlite:",
-            ));
-        }
+        self.database.validate()?;
         let mqtt = &self.mqtt;
         if !mqtt.url.is_empty() && crate::ingest::mqtt::parse_broker_url(&mqtt.url).is_err() {
             return Err(ConfigError::invalid(
@@ -64,35 +56,7 @@ impl Settings for Config {
                 "must be positive",
             ));
         }
-        if self.database.max_connections == 0 {
-            return Err(ConfigError::invalid(
-                "database.max_connections",
-                "must be at least 1",
-            ));
-        }
         Ok(())
-    }
-}
-
-/// Where violations are stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseSettings {
-    /// `postgres://user:password@host/db` in production; `sqlite://PATH` (created when missing)
-    /// is the embedded default.
-    pub url: String,
-    pub max_connections: u32,
-    /// How long to wait for a connection (and, on SQLite, for a lock).
-    pub acquire_timeout_ms: u64,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: "sqlite://data/central/central.db".into(),
-            max_connections: 8,
-            acquire_timeout_ms: 5_000,
-        }
     }
 }
 

@@ -4,8 +4,7 @@ use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
 use crate::{
-    Config,
-    db::{self, Db},
+    Config, db,
     evidence_store::EvidenceStore,
     fines::FineSchedule,
     ingest::{Ingest, IngestMetrics, broker, mqtt},
@@ -17,7 +16,7 @@ use crate::{
 /// external one is configured, wires MQTT ingest and binds HTTP.
 pub async fn build(config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("central-api");
-    let db = Db::connect(&config.database)
+    let db = db::connect(&config.database)
         .await
         .with_context(|| format!("opening database.url {}", config.database.url))?;
     tracing::info!(engine = db.engine(), "database ready");

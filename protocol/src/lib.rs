@@ -9,6 +9,7 @@
 //! - [`wire`]: strict encoding and decoding of every message, with canonical JSON (RFC 8785)
 //!   and Ed25519 signatures by the device key;
 //! - [`evidence`]: the signed, content-addressed evidence upload;
+//! - [`service_auth`]: HMAC authentication of requests between the central services;
 //! - [`signing`]: device keys, public keys and signatures;
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
 //! - [`citizen`]: the 12-digit citizen identity number;
@@ -24,6 +25,7 @@ pub mod messages;
 pub mod notice;
 pub mod plate;
 pub mod schema;
+pub mod service_auth;
 pub mod signing;
 pub mod time;
 pub mod topic;

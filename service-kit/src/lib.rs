@@ -7,6 +7,7 @@
 //! - [`telemetry`]: structured logs through `tracing`;
 //! - [`http`]: `/healthz` and `/metrics` (Prometheus text), serving on a given listener until a
 //!   shutdown future resolves;
+//! - `db` (feature `db`): the storage every service with data shares, PostgreSQL or SQLite;
 //! - [`run`]: the exit codes: 0 success, 2 bad usage or configuration, 1 runtime failure.
 //!
 //! It knows nothing of the services themselves; it is not a service and none of them reach
@@ -14,6 +15,8 @@
 
 pub mod cli;
 pub mod config;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod http;
 pub mod telemetry;
 

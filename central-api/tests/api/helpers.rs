@@ -52,7 +52,7 @@ impl TestDb {
             ..DatabaseSettings::default()
         };
         Self {
-            db: Db::connect(&settings).await.unwrap(),
+            db: central_api::db::connect(&settings).await.unwrap(),
             settings,
             postgres_name: Some(name),
             _dir: None,
@@ -68,7 +68,7 @@ impl TestDb {
             ..DatabaseSettings::default()
         };
         Self {
-            db: Db::connect(&settings).await.unwrap(),
+            db: central_api::db::connect(&settings).await.unwrap(),
             settings,
             postgres_name: None,
             _dir: Some(dir),

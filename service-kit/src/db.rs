@@ -1,0 +1,186 @@
+//! Storage shared by the services: PostgreSQL in production, SQLite as the embedded default,
+//! one set of queries.
+//!
+//! Every query is written once, in SQL both engines read (`$1` parameters, `ON CONFLICT`,
+//! `RETURNING`), and [`on_pool!`](crate::on_pool) runs it on whichever pool is configured.
+//! Column types differ per engine (timestamptz / text, uuid / blob, jsonb / text) and sqlx maps
+//! the Rust types onto them; each service keeps two migration folders, `migrations/postgres` and
+//! `migrations/sqlite`, that keep its two schemas alike.
+
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
+
+/// Where a service keeps its data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host/db` in production; `sqlite://PATH` (created when missing)
+    /// is the embedded default.
+    pub url: String,
+    pub max_connections: u32,
+    /// How long to wait for a connection (and, on SQLite, for a lock).
+    pub acquire_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    /// An embedded SQLite database at `path`.
+    pub fn sqlite(path: &str) -> Self {
+        Self {
+            url: format!("sqlite://{path}"),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the URL's scheme and the pool size; errors name the field.
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+        let url = &self.url;
+        if !(url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return Err(crate::ConfigError::invalid(
+                "database.url",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(crate::ConfigError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/tve.db".into(),
+            max_connections: 8,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// A service's migrations, one set per engine (`sqlx::migrate!` in the service's crate).
+#[derive(Debug)]
+pub struct Migrations {
+    pub postgres: Migrator,
+    pub sqlite: Migrator,
+}
+
+use std::str::FromStr;
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// A connection pool on one of the two engines.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$pool` bound to the configured pool, whichever engine it is: the query
+/// is written once and compiled for both.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database.url `{0}` is neither postgres:// nor sqlite://")]
+    UnknownScheme(String),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("creating the folder of the SQLite database {path}: {source}")]
+    Folder {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Db {
+    /// Connects to `settings.url` and brings its schema up to date with the service's
+    /// migrations for that engine.
+    pub async fn connect(
+        settings: &DatabaseSettings,
+        migrations: &Migrations,
+    ) -> Result<Self, DbError> {
+        let url = settings.url.as_str();
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(std::time::Duration::from_millis(
+                    settings.acquire_timeout_ms,
+                ))
+                .connect(url)
+                .await?;
+            Self::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_millis(
+                    settings.acquire_timeout_ms,
+                ));
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|source| DbError::Folder {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(std::time::Duration::from_millis(
+                    settings.acquire_timeout_ms,
+                ))
+                .connect_with(options)
+                .await?;
+            Self::Sqlite(pool)
+        } else {
+            return Err(DbError::UnknownScheme(url.to_owned()));
+        };
+        db.migrate(migrations).await?;
+        Ok(db)
+    }
+
+    /// Applies the migrations of this engine that have not run yet.
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(pool) => migrations.postgres.run(pool).await?,
+            Self::Sqlite(pool) => migrations.sqlite.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub async fn close(&self) {
+        crate::on_pool!(self, pool => pool.close().await)
+    }
+}
