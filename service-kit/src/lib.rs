@@ -17,6 +17,8 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
+#[cfg(feature = "testing")]
+pub mod db_testing;
 pub mod http;
 pub mod telemetry;
 

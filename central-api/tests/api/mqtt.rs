@@ -217,7 +217,7 @@ on_both_engines!(
 
 #[tokio::test]
 async fn the_embedded_broker_serves_devices_when_none_is_configured() {
-    let t = TestDb::sqlite().await;
+    let t = crate::helpers::sqlite().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
