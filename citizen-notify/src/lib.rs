@@ -1,10 +1,13 @@
 //! Delivery of fine notices to citizens, the citizen portal (confirm, dispute, pay) and the
 //! merchant side of the payment gateway.
 //!
-//! Today it serves its health and metrics endpoints with the configuration conventions every
-//! binary shares; notices, the portal and payments arrive with the citizen-notify work.
+//! Today: the notice intake from central-api ([`routes::notices`]: HMAC-authenticated,
+//! strictly decoded, stored once per fine id, on PostgreSQL or SQLite); delivery to citizen
+//! apps, the portal and payments arrive in the next slices.
 
 pub mod config;
+pub mod db;
+pub mod routes;
 pub mod startup;
 
 pub use config::Config;

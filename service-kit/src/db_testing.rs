@@ -123,3 +123,28 @@ async fn drop_leftovers(admin: &mut PgConnection) {
         }
     }
 }
+
+/// Runs async test bodies `async fn NAME(&TestDb)` once on PostgreSQL and once on SQLite, as two
+/// tests each (`NAME::postgres`, `NAME::sqlite`); `$postgres` and `$sqlite` make the databases.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($postgres:path, $sqlite:path; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn postgres() {
+                    let t = $postgres().await;
+                    super::$name(&t).await;
+                    t.finish().await;
+                }
+
+                #[tokio::test]
+                async fn sqlite() {
+                    let t = $sqlite().await;
+                    super::$name(&t).await;
+                    t.finish().await;
+                }
+            }
+        )*
+    };
+}

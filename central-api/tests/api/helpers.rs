@@ -48,26 +48,10 @@ pub async fn seed_registry(db: &Db) {
     .unwrap();
 }
 
-/// Runs an async test body once on PostgreSQL and once on SQLite, as two tests.
+/// Runs async test bodies once on PostgreSQL and once on SQLite, as two tests each.
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn postgres() {
-                    let t = crate::helpers::postgres().await;
-                    super::$name(&t).await;
-                    t.finish().await;
-                }
-
-                #[tokio::test]
-                async fn sqlite() {
-                    let t = crate::helpers::sqlite().await;
-                    super::$name(&t).await;
-                    t.finish().await;
-                }
-            }
-        )*
+        service_kit::on_both_engines!(crate::helpers::postgres, crate::helpers::sqlite; $($name),*);
     };
 }
 pub(crate) use on_both_engines;

@@ -1,0 +1,58 @@
+//! `POST /api/v1/notices`: central-api delivers a fine notice, authenticated by the shared-secret
+//! HMAC; stored once per fine id, so a redelivery is acknowledged and changes nothing.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+use protocol::{FineNotice, UtcTimestamp, service_auth, wire};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::db::{self, Stored};
+
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let secret = state.intake.shared_secret.as_bytes();
+    if secret.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "intake_disabled",
+            "no shared secret is configured (intake.shared_secret)",
+        ));
+    }
+    let header = headers
+        .get(service_auth::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let skew = Duration::from_secs(state.intake.max_clock_skew_s);
+    service_auth::verify(secret, header, &body, UtcTimestamp::now(), skew)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
+    let notice = wire::decode::<FineNotice>(&body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+    let fine_id = notice.fine_id.to_string();
+    match db::store_notice(&state.db, &notice, &body).await? {
+        Stored::New => {
+            tracing::info!(fine_id, decision = %notice.decision_number, "notice received");
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({ "fine_id": fine_id, "created": true })),
+            ))
+        }
+        Stored::Duplicate => Ok((
+            StatusCode::OK,
+            Json(json!({ "fine_id": fine_id, "created": false })),
+        )),
+        Stored::Conflict => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("another notice for fine {fine_id} was received before"),
+        )),
+    }
+}

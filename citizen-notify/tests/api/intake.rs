@@ -1,0 +1,168 @@
+//! Notices from central-api: authenticated by the shared-secret HMAC, decoded strictly, stored
+//! once per fine id.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use citizen_notify::{
+    config::IntakeSettings,
+    db::notices_of,
+    routes::{AppState, router},
+};
+use protocol::{
+    CitizenId, EventId, FineNotice, PlateColour, UtcTimestamp, VehicleClass, ViolationKind,
+    service_auth, wire,
+};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::helpers::{TestDb, on_both_engines};
+
+const SECRET: &[u8] = b"a secret shared with central-api";
+
+fn notice() -> FineNotice {
+    let at = UtcTimestamp::from_unix_ms(1_764_146_096_250).unwrap();
+    FineNotice {
+        fine_id: uuid::Uuid::now_v7(),
+        decision_number: "000001/QĐ-XPVPHC/2025".into(),
+        event_id: EventId::new(),
+        citizen_id: CitizenId::parse("079203012345").unwrap(),
+        plate: "51F-123.45".into(),
+        plate_colour: PlateColour::White,
+        vehicle_class: VehicleClass::Car,
+        kind: ViolationKind::RedLight,
+        occurred_at: at,
+        place: "Ngã tư Hàng Xanh".into(),
+        address: "Bình Thạnh, TP.HCM".into(),
+        amount_vnd: 19_000_000,
+        points: 4,
+        legal_reference: "Nghị định 168/2024/NĐ-CP, Điều 6, khoản 9, điểm b".into(),
+        notice_due: UtcTimestamp::from_unix_ms(at.unix_ms() + 10 * 86_400_000).unwrap(),
+        issued_at: at,
+        issuing_unit: "Phòng CSGT".into(),
+    }
+}
+
+fn app(t: &TestDb, secret: &str) -> Router {
+    router(AppState {
+        db: t.db.clone(),
+        intake: IntakeSettings {
+            shared_secret: secret.into(),
+            max_clock_skew_s: 300,
+        },
+    })
+}
+
+fn post(body: Vec<u8>, signature: Option<String>) -> Request<Body> {
+    let mut r = Request::post("/api/v1/notices").header("content-type", "application/json");
+    if let Some(s) = signature {
+        r = r.header(service_auth::SIGNATURE_HEADER, s);
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+fn signed(body: Vec<u8>) -> Request<Body> {
+    let signature = service_auth::sign(SECRET, UtcTimestamp::now(), &body);
+    post(body, Some(signature))
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+async fn a_notice_is_stored_once(t: &TestDb) {
+    let app = app(t, std::str::from_utf8(SECRET).unwrap());
+    let n = notice();
+    let body = wire::encode(&n).unwrap();
+    let (status, reply) = call(&app, signed(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let (status, reply) = call(&app, signed(body)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["created"], false);
+    assert_eq!(
+        notices_of(&t.db, "079203012345").await.unwrap(),
+        std::slice::from_ref(&n)
+    );
+
+    // Another notice under the same fine id is refused; the first stands.
+    let mut other = n.clone();
+    other.amount_vnd = 1_000;
+    let (status, reply) = call(&app, signed(wire::encode(&other).unwrap())).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    assert_eq!(notices_of(&t.db, "079203012345").await.unwrap(), [n]);
+}
+
+async fn unauthenticated_or_malformed_notices_are_refused(t: &TestDb) {
+    let app = app(t, std::str::from_utf8(SECRET).unwrap());
+    let body = wire::encode(&notice()).unwrap();
+    let stale = service_auth::sign(
+        SECRET,
+        UtcTimestamp::from_unix_ms(UtcTimestamp::now().unix_ms() - 3_600_000).unwrap(),
+        &body,
+    );
+    let forged = service_auth::sign(b"not the shared secret", UtcTimestamp::now(), &body);
+    let cases = [
+        (
+            "unsigned",
+            post(body.clone(), None),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "stale",
+            post(body.clone(), Some(stale)),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "forged",
+            post(body.clone(), Some(forged)),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "not a notice",
+            signed(b"{\"hello\":1}".to_vec()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_field",
+        ),
+        (
+            "not json",
+            signed(b"{".to_vec()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed_json",
+        ),
+    ];
+    for (what, request, status, code) in cases {
+        let (got, reply) = call(&app, request).await;
+        assert_eq!(
+            (got, reply["error"].as_str()),
+            (status, Some(code)),
+            "{what}: {reply}"
+        );
+    }
+    assert!(notices_of(&t.db, "079203012345").await.unwrap().is_empty());
+
+    // With no secret configured, nothing is accepted.
+    let closed = self::app(t, "");
+    let (status, reply) = call(&closed, signed(body)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("intake_disabled"))
+    );
+}
+
+on_both_engines!(
+    a_notice_is_stored_once,
+    unauthenticated_or_malformed_notices_are_refused,
+);

@@ -1,0 +1,6 @@
+//! Tests of citizen-notify through its library, on PostgreSQL and on SQLite alike.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod helpers;
+mod intake;
