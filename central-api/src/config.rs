@@ -17,6 +17,7 @@ pub struct Config {
     pub mqtt: MqttSettings,
     pub evidence: EvidenceSettings,
     pub review: ReviewSettings,
+    pub notify: NotifySettings,
 }
 
 impl Default for Config {
@@ -27,6 +28,7 @@ impl Default for Config {
             mqtt: MqttSettings::default(),
             evidence: EvidenceSettings::default(),
             review: ReviewSettings::default(),
+            notify: NotifySettings::default(),
         }
     }
 }
@@ -34,6 +36,18 @@ impl Default for Config {
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.database.validate()?;
+        let notify = &self.notify;
+        if !notify.url.is_empty() {
+            if !(notify.url.starts_with("http://") || notify.url.starts_with("https://")) {
+                return Err(ConfigError::invalid("notify.url", "must be an http(s) URL"));
+            }
+            if notify.shared_secret.len() < 16 {
+                return Err(ConfigError::invalid(
+                    "notify.shared_secret",
+                    "must be at least 16 bytes when notify.url is set",
+                ));
+            }
+        }
         let mqtt = &self.mqtt;
         if !mqtt.url.is_empty() && crate::ingest::mqtt::parse_broker_url(&mqtt.url).is_err() {
             return Err(ConfigError::invalid(
@@ -134,6 +148,31 @@ impl Default for ReviewSettings {
             session_ttl_s: 12 * 3600,
             secure_cookies: false,
             issuing_unit: "Phòng Cảnh sát giao thông, Công an Thành phố Hồ Chí Minh".into(),
+        }
+    }
+}
+
+/// Where issued fines' notices go: citizen-notify.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// citizen-notify's base URL, e.g. `http://127.0.0.1:8090`; empty keeps notices in the
+    /// outbox until it is set.
+    pub url: String,
+    /// The secret shared with citizen-notify (its `intake.shared_secret`).
+    pub shared_secret: String,
+    pub timeout_ms: u64,
+    /// Longest wait between two attempts at one notice.
+    pub max_backoff_s: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            shared_secret: String::new(),
+            timeout_ms: 5_000,
+            max_backoff_s: 300,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod evidence_store;
 pub mod fines;
 pub mod ingest;
 pub mod owners;
+pub mod relay;
 pub mod routes;
 pub mod startup;
 

@@ -9,6 +9,7 @@ use crate::{
     fines::FineSchedule,
     ingest::{Ingest, IngestMetrics, broker, mqtt},
     owners,
+    relay::{self, Relay},
     routes::{self, AppState},
 };
 
@@ -54,6 +55,15 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     app.spawn("owner-lookup", move |shutdown| {
         owners::run(lookup_db, audit, lookup, stored, shutdown)
     });
+    if config.notify.url.is_empty() {
+        tracing::warn!("notify.url is empty: notices of issued fines wait in the outbox");
+    } else {
+        let relay = Relay::new(config.notify.clone()).context("building the notify client")?;
+        let relay_db = db.clone();
+        app.spawn("outbox-relay", move |shutdown| {
+            relay::run(relay_db, relay, shutdown)
+        });
+    }
     let settings = config.mqtt.clone();
     app.spawn("mqtt-ingest", move |shutdown| {
         mqtt::run(ingest, settings, connection, shutdown)

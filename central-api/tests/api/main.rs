@@ -9,4 +9,5 @@ mod helpers;
 mod ingest;
 mod mqtt;
 mod owners;
+mod relay;
 mod review;

@@ -1,0 +1,175 @@
+//! The outbox relay: delivers the notices of issued fines to citizen-notify.
+//!
+//! A notice enters the outbox in the transaction that issues its fine, so none is lost and none
+//! exists without its fine. The relay sends each with its idempotency key (the fine id, inside
+//! the notice) and the shared-secret signature; a notice is marked delivered only on a 2xx
+//! answer, and otherwise tried again after a growing wait. citizen-notify stores a notice once
+//! per fine id, so a delivery repeated after a lost answer changes nothing.
+
+use std::time::Duration;
+
+use protocol::{UtcTimestamp, service_auth};
+use service_kit::{http::Shutdown, on_pool};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::{
+    config::NotifySettings,
+    db::{Db, DbError},
+};
+
+/// One attempt's outcome, kept on the outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered,
+    Failed(String),
+}
+
+/// The relay's HTTP side.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    client: reqwest::Client,
+    settings: NotifySettings,
+}
+
+impl Relay {
+    pub fn new(settings: NotifySettings) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .build()?;
+        Ok(Self { client, settings })
+    }
+
+    async fn send(&self, payload: &str) -> Attempt {
+        let url = format!("{}/api/v1/notices", self.settings.url.trim_end_matches('/'));
+        let signature = service_auth::sign(
+            self.settings.shared_secret.as_bytes(),
+            UtcTimestamp::now(),
+            payload.as_bytes(),
+        );
+        let sent = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(service_auth::SIGNATURE_HEADER, signature)
+            .body(payload.to_owned())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Attempt::Delivered,
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                Attempt::Failed(format!(
+                    "{status}: {}",
+                    body.chars().take(300).collect::<String>()
+                ))
+            }
+            Err(e) => Attempt::Failed(e.to_string()),
+        }
+    }
+
+    /// Sends every notice due at `now`; returns how many were delivered.
+    pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
+        let due: Vec<(i64, String, String, i32)> = on_pool!(db, pool => {
+            sqlx::query(
+                "SELECT id, idempotency_key, payload, attempts FROM outbox
+                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get("id")?,
+                    row.try_get("idempotency_key")?,
+                    row.try_get("payload")?,
+                    row.try_get("attempts")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+        });
+        let mut delivered = 0;
+        for (id, fine_id, payload, attempts) in due {
+            match self.send(&payload).await {
+                Attempt::Delivered => {
+                    mark_delivered(db, id, &fine_id).await?;
+                    tracing::info!(fine_id, "notice delivered to citizen-notify");
+                    delivered += 1;
+                }
+                Attempt::Failed(error) => {
+                    let wait = backoff(attempts + 1, self.settings.max_backoff_s);
+                    tracing::warn!(
+                        fine_id,
+                        error,
+                        retry_s = wait.whole_seconds(),
+                        "notice not delivered"
+                    );
+                    on_pool!(db, pool => {
+                        sqlx::query(
+                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
+                             WHERE id = $3",
+                        )
+                        .bind(now + wait)
+                        .bind(&error)
+                        .bind(id)
+                        .execute(pool)
+                        .await?;
+                    });
+                }
+            }
+        }
+        Ok(delivered)
+    }
+}
+
+/// 2, 4, 8 … seconds, at most `max_s`.
+fn backoff(attempts: i32, max_s: u64) -> time::Duration {
+    let exp = attempts.clamp(1, 20) as u32;
+    time::Duration::seconds(2i64.saturating_pow(exp).min(max_s.max(1) as i64))
+}
+
+async fn mark_delivered(db: &Db, id: i64, fine_id: &str) -> Result<(), DbError> {
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2 AND status = $3")
+            .bind("notice_sent")
+            .bind(fine_id)
+            .bind("issued")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Runs until `shutdown`, looking for due notices every second.
+pub async fn run(db: Db, relay: Relay, mut shutdown: Shutdown) -> anyhow::Result<()> {
+    loop {
+        if let Err(e) = relay.deliver_due(&db, OffsetDateTime::now_utc()).await {
+            tracing::error!(error = %e, "outbox relay pass failed");
+        }
+        tokio::select! {
+            () = shutdown.wait() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn waits_grow_and_stop_growing() {
+        let secs: Vec<i64> = (1..=10).map(|n| backoff(n, 300).whole_seconds()).collect();
+        assert_eq!(secs, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+    }
+}

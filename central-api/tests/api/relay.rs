@@ -1,0 +1,193 @@
+//! The outbox relay delivers each issued fine's notice to citizen-notify, signed with the shared
+//! secret; a refused or failed delivery waits and is tried again, and only a 2xx marks it done.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+use central_api::{
+    audit::AuditLog,
+    config::NotifySettings,
+    db::{
+        devices,
+        fines::{load_schedule, seed_if_empty},
+        review::{approve, outbox_pending},
+    },
+    fines::FineSchedule,
+    ingest::{Ingest, IngestMetrics},
+    owners::{RegistryTable, process_pending},
+    relay::Relay,
+};
+use protocol::{
+    DeviceId, DeviceKey, EventId, FineNotice, Topic, UtcTimestamp, ViolationEvent, service_auth,
+    wire,
+};
+use time::OffsetDateTime;
+
+use crate::helpers::{TestDb, on_both_engines, seed_registry};
+
+const SECRET: &str = "a secret shared with citizen-notify";
+
+/// A stand-in for citizen-notify's intake: checks the signature, refuses the first `fail`
+/// deliveries with 503, then keeps what it is sent.
+#[derive(Clone, Default)]
+struct Receiver {
+    fail: Arc<AtomicUsize>,
+    received: Arc<Mutex<Vec<FineNotice>>>,
+}
+
+async fn intake(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = headers
+        .get(service_auth::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let skew = std::time::Duration::from_secs(60);
+    if service_auth::verify(SECRET.as_bytes(), header, &body, UtcTimestamp::now(), skew).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if r.fail.load(Ordering::SeqCst) > 0 {
+        r.fail.fetch_sub(1, Ordering::SeqCst);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    r.received
+        .lock()
+        .unwrap()
+        .push(wire::decode::<FineNotice>(&body).unwrap());
+    StatusCode::CREATED
+}
+
+async fn serve(receiver: Receiver) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/api/v1/notices", post(intake))
+        .with_state(receiver);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// One approved violation: its fine's notice waits in the outbox.
+async fn issue_one(t: &TestDb) -> EventId {
+    let db = &t.db;
+    seed_registry(db).await;
+    seed_if_empty(db, &FineSchedule::shipped().unwrap())
+        .await
+        .unwrap();
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([51; 32]);
+    devices::register(db, &device, &key.public_key(), "")
+        .await
+        .unwrap();
+    let event = ViolationEvent::example(device.clone(), EventId::new());
+    Ingest::new(db.clone(), IngestMetrics::default())
+        .handle(
+            &Topic::Violation(device).to_string(),
+            &wire::encode_signed(&event, &key).unwrap(),
+        )
+        .await
+        .unwrap();
+    process_pending(
+        db,
+        &AuditLog::new(db.clone()),
+        &RegistryTable::new(db.clone()),
+        10,
+    )
+    .await
+    .unwrap();
+    let schedule = load_schedule(db).await.unwrap();
+    approve(db, &event.event_id, "reviewer", &schedule, "Phòng CSGT")
+        .await
+        .unwrap()
+        .unwrap();
+    event.event_id
+}
+
+fn relay(url: String, secret: &str) -> Relay {
+    Relay::new(NotifySettings {
+        url,
+        shared_secret: secret.into(),
+        ..NotifySettings::default()
+    })
+    .unwrap()
+}
+
+async fn a_notice_is_delivered_once_with_its_signature(t: &TestDb) {
+    let id = issue_one(t).await;
+    let receiver = Receiver::default();
+    let relay = relay(serve(receiver.clone()).await, SECRET);
+    assert_eq!(
+        relay
+            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        relay
+            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        0
+    );
+    let received = receiver.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].event_id, id);
+    assert!(outbox_pending(&t.db).await.unwrap().is_empty());
+    let (_, _, _, status) = central_api::db::review::fine_of(&t.db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, "notice_sent");
+}
+
+async fn a_failed_delivery_waits_and_is_tried_again(t: &TestDb) {
+    issue_one(t).await;
+    let receiver = Receiver::default();
+    receiver.fail.store(1, Ordering::SeqCst);
+    let url = serve(receiver.clone()).await;
+    let now = OffsetDateTime::now_utc();
+
+    // Refused: still pending, and not due again at once.
+    let relay = relay(url.clone(), SECRET);
+    assert_eq!(relay.deliver_due(&t.db, now).await.unwrap(), 0);
+    assert_eq!(outbox_pending(&t.db).await.unwrap().len(), 1);
+    assert_eq!(relay.deliver_due(&t.db, now).await.unwrap(), 0);
+    assert!(receiver.received.lock().unwrap().is_empty());
+
+    // A relay with the wrong secret is refused by the receiver: nothing is marked delivered.
+    let later = now + time::Duration::minutes(10);
+    let wrong = self::relay(url.clone(), "not the secret we share");
+    assert_eq!(wrong.deliver_due(&t.db, later).await.unwrap(), 0);
+
+    // Later, with the receiver back and the right secret, it goes through.
+    let much_later = now + time::Duration::hours(1);
+    assert_eq!(relay.deliver_due(&t.db, much_later).await.unwrap(), 1);
+    assert_eq!(receiver.received.lock().unwrap().len(), 1);
+    assert!(outbox_pending(&t.db).await.unwrap().is_empty());
+}
+
+async fn an_unreachable_citizen_notify_keeps_the_notice(t: &TestDb) {
+    issue_one(t).await;
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let relay = relay(format!("http://127.0.0.1:{port}"), SECRET);
+    assert_eq!(
+        relay
+            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(outbox_pending(&t.db).await.unwrap().len(), 1);
+}
+
+on_both_engines!(
+    a_notice_is_delivered_once_with_its_signature,
+    a_failed_delivery_waits_and_is_tried_again,
+    an_unreachable_citizen_notify_keeps_the_notice,
+);
