@@ -20,8 +20,8 @@ fn main() -> ExitCode {
     service_kit::run(
         args.common,
         central_api::ENV_PREFIX,
-        |config: central_api::Config| async move {
-            central_api::build(config).await?.run_until_stopped().await
+        |config: central_api::Config, stop| async move {
+            central_api::build(config).await?.run_until(stop).await
         },
     )
 }

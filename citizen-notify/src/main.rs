@@ -20,11 +20,8 @@ fn main() -> ExitCode {
     service_kit::run(
         args.common,
         citizen_notify::ENV_PREFIX,
-        |config: citizen_notify::Config| async move {
-            citizen_notify::build(config)
-                .await?
-                .run_until_stopped()
-                .await
+        |config: citizen_notify::Config, stop| async move {
+            citizen_notify::build(config).await?.run_until(stop).await
         },
     )
 }

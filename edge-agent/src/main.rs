@@ -20,8 +20,8 @@ fn main() -> ExitCode {
     service_kit::run(
         args.common,
         edge_agent::ENV_PREFIX,
-        |config: edge_agent::Config| async move {
-            edge_agent::build(config).await?.run_until_stopped().await
+        |config: edge_agent::Config, stop| async move {
+            edge_agent::build(config).await?.run_until(stop).await
         },
     )
 }

@@ -32,13 +32,17 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit status for a failure while running.
 pub const EXIT_RUNTIME: u8 = 1;
 
+/// The future a service runs until: Ctrl-C or SIGTERM.
+pub type StopSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// The whole life of a service binary: parse the command line, print the default configuration
-/// when asked, load and validate the configuration, start telemetry, run the service on a Tokio
-/// runtime, and map the outcome to the exit status.
+/// when asked, load and validate the configuration, start telemetry, listen for Ctrl-C and
+/// SIGTERM (before anything else starts), run the service on a Tokio runtime, and map the
+/// outcome to the exit status.
 pub fn run<S, F, Fut>(cli: Cli, env_prefix: &str, service: F) -> ExitCode
 where
     S: Settings,
-    F: FnOnce(S) -> Fut,
+    F: FnOnce(S, StopSignal) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     if cli.print_default_config {
@@ -71,7 +75,11 @@ where
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(service(settings)) {
+    let outcome = runtime.block_on(async {
+        let stop = http::shutdown_signal();
+        service(settings, stop).await
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "stopped on error");

@@ -139,7 +139,7 @@ fn services_answer_health_and_metrics_and_stop_cleanly_on_sigterm() {
         );
 
         terminate(&child);
-        let status = child.wait().unwrap();
+        let status = exit_status(&mut child);
         assert_eq!(status.code(), Some(0), "{name} after SIGTERM");
     }
 }
@@ -174,6 +174,21 @@ fn wait_for_listen_addr(child: &mut Child) -> String {
         .expect("the service logs its listen address")
 }
 
+/// Waits for the process to exit, at most 20 s; a service that does not stop fails the test.
+fn exit_status(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the service did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn terminate(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -186,6 +201,6 @@ fn start_and_stop(name: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Stri
     let mut child = spawn(name, args, env);
     let addr = wait_for_listen_addr(&mut child);
     terminate(&child);
-    let status = child.wait().unwrap();
+    let status = exit_status(&mut child);
     (status.code().unwrap_or(-1), addr, String::new())
 }
