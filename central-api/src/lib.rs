@@ -5,6 +5,7 @@
 //! ([`ingest`]: verify, store once, dead-letter the rest); the MQTT worker, evidence upload,
 //! owner lookup, review and fines arrive in the next slices.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -1,7 +1,8 @@
-//! `central-api`: Central API: violation ingest, owner lookup, the police review queue and fines.
+//! `central-api`: the central service; with a command, one administrative task.
 
 use std::process::ExitCode;
 
+use central_api::admin::Command;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
@@ -13,15 +14,21 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     common: service_kit::Cli,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let command = args.command.unwrap_or(Command::Serve);
     service_kit::run(
         args.common,
         central_api::ENV_PREFIX,
-        |config: central_api::Config, stop| async move {
-            central_api::build(config).await?.run_until(stop).await
+        |config, stop| async move {
+            match command {
+                Command::Serve => central_api::build(config).await?.run_until(stop).await,
+                admin => central_api::admin::run(config, admin).await,
+            }
         },
     )
 }

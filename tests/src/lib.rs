@@ -94,3 +94,106 @@ pub fn unique(prefix: &str) -> String {
         .unwrap_or_default();
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
+
+/// A project binary running as a service: its process and the address its HTTP server logged.
+#[derive(Debug)]
+pub struct Service {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub name: String,
+}
+
+impl Service {
+    /// Starts `name` with `args` and `env`, in `dir`, and waits (at most 30 s) for it to log
+    /// where its HTTP server listens.
+    pub fn start(
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(binary(name)?)
+            .current_dir(dir)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .context("the service's standard error")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let label = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("TVE_TEST_SHOW_LOGS").is_some() {
+                    eprintln!("[{label}] {line}");
+                }
+                if line.contains(" listening ")
+                    && line.contains("service=")
+                    && let Some(addr) = line
+                        .split_whitespace()
+                        .find_map(|word| word.strip_prefix("addr="))
+                {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .with_context(|| format!("{name} did not log its listen address within 30 s"))?;
+        Ok(Self {
+            child,
+            addr,
+            name: name.to_owned(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM and waits (at most 20 s) for the process to exit.
+    pub fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM {} failed", self.name);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!("{} did not stop within 20 s of SIGTERM", self.name);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `seconds`.
+pub fn eventually<T>(
+    seconds: u64,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return Ok(value);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("{what} did not happen within {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -4,14 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::process::{Command, Stdio};
 
-use tests::binary;
+use tests::{Service, binary};
 
 const SERVICES: [(&str, &str); 3] = [
     ("edge-agent", "EDGE"),
@@ -70,8 +65,9 @@ fn default_config_is_toml_on_loopback_and_loads_back() {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("config.toml");
         std::fs::write(&path, out.replace(bind, "127.0.0.1:0")).unwrap();
-        let (code, _, err) = start_and_stop(name, &["--config", path.to_str().unwrap()], &[]);
-        assert_eq!(code, 0, "{name} with its own default file: {err}");
+        let service = start(name, &["--config", path.to_str().unwrap()], &[]);
+        let status = service.stop().unwrap();
+        assert_eq!(status.code(), Some(0), "{name} with its own default file");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
@@ -117,8 +113,8 @@ fn a_port_already_taken_is_a_runtime_failure() {
 fn services_answer_health_and_metrics_and_stop_cleanly_on_sigterm() {
     for (name, prefix) in SERVICES {
         let var = format!("{prefix}__HTTP__BIND");
-        let mut child = spawn(name, &[], &[(var.as_str(), "127.0.0.1:0")]);
-        let addr = wait_for_listen_addr(&mut child);
+        let service = start(name, &[], &[(var.as_str(), "127.0.0.1:0")]);
+        let addr = service.addr.clone();
 
         let health = ureq::get(format!("http://{addr}/healthz"))
             .call()
@@ -138,69 +134,16 @@ fn services_answer_health_and_metrics_and_stop_cleanly_on_sigterm() {
             "{name}: {metrics}"
         );
 
-        terminate(&child);
-        let status = exit_status(&mut child);
+        let status = service.stop().unwrap();
         assert_eq!(status.code(), Some(0), "{name} after SIGTERM");
     }
 }
 
-fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
-    command(name, args, env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Reads the service's log until it says where its HTTP server listens (`listening
-/// service=… addr=…`), within a bounded time.
-fn wait_for_listen_addr(child: &mut Child) -> String {
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !(line.contains(" listening ") && line.contains("service=")) {
-                continue;
-            }
-            if let Some(addr) = line
-                .split_whitespace()
-                .find_map(|word| word.strip_prefix("addr="))
-            {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("the service logs its listen address")
-}
-
-/// Waits for the process to exit, at most 20 s; a service that does not stop fails the test.
-fn exit_status(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the service did not stop within 20 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn start_and_stop(name: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut child = spawn(name, args, env);
-    let addr = wait_for_listen_addr(&mut child);
-    terminate(&child);
-    let status = exit_status(&mut child);
-    (status.code().unwrap_or(-1), addr, String::new())
+/// Starts `name` in a folder of its own with free ports (see [`command`]).
+fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> Service {
+    let dir = std::env::temp_dir().join(tests::unique(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut env = env.to_vec();
+    env.push(("CENTRAL__MQTT__EMBEDDED_BIND", "127.0.0.1:0"));
+    Service::start(name, args, &env, &dir).unwrap()
 }
