@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# Starts the services of the chain on their embedded defaults (loopback) and prints their URLs;
-# Ctrl-C stops them all. `make demo` builds the release binaries first.
+# Starts the services of the chain on their embedded defaults (loopback, SQLite under data/,
+# central's embedded MQTT broker) and prints their URLs; Ctrl-C stops them all. `make demo`
+# builds the release binaries first. A second run reuses data/ and starts at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=target/release
+mkdir -p data
+secret_file=data/demo-shared-secret
+[ -s "$secret_file" ] || head -c 32 /dev/urandom | base64 | tr -d '\n/+=' > "$secret_file"
+secret=$(cat "$secret_file")
+officer_password=${TVE_DEMO_PASSWORD:-canbo-demo-2025}
+
+export NOTIFY__INTAKE__SHARED_SECRET="$secret"
+export CENTRAL__NOTIFY__URL=http://127.0.0.1:8090
+export CENTRAL__NOTIFY__SHARED_SECRET="$secret"
+
+# The demo's officer and a registry record, idempotently.
+TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
+  --username canbo --full-name "Cán bộ trực ban" --role reviewer >/dev/null
+"$bin/central-api" registry-add --plate 51F-123.45 --class car --make Toyota --model Vios \
+  --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" >/dev/null
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -15,13 +32,12 @@ stop() {
 trap stop INT TERM EXIT
 
 start() {
-  local name=$1
-  "$bin/$name" &
+  "$bin/$1" &
   pids+=($!)
 }
 
-start central-api
 start citizen-notify
+start central-api
 start edge-agent
 
 for url in http://127.0.0.1:8080 http://127.0.0.1:8090 http://127.0.0.1:9100; do
@@ -33,9 +49,15 @@ done
 
 cat <<MSG
 
-  central-api     http://127.0.0.1:8080/healthz   (review UI arrives with central-api)
-  citizen-notify  http://127.0.0.1:8090/healthz   (citizen portal arrives with citizen-notify)
-  edge-agent      http://127.0.0.1:9100/metrics
+  central-api     http://127.0.0.1:8080/api/v1/violations   (review API; HTML review UI to come)
+                  officer: canbo / $officer_password
+                  MQTT (embedded broker): mqtt://127.0.0.1:1884
+  citizen-notify  http://127.0.0.1:8090/healthz             (citizen portal to come)
+  edge-agent      http://127.0.0.1:9100/metrics              (camera pipeline to come)
+
+  Sign in:  curl -s -X POST http://127.0.0.1:8080/api/v1/session \\
+              -H 'content-type: application/json' \\
+              -d '{"username":"canbo","password":"$officer_password"}'
 
   Ctrl-C stops everything.
 MSG
