@@ -110,6 +110,8 @@ schema:
 
 bench: deps
 	$(CARGO) bench -p benches
+	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 postgres
+	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 sqlite
 
 models:
 	@echo "no model is trained by the project yet: models/training arrives with the plate-ocr work" >&2

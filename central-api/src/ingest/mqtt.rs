@@ -80,7 +80,11 @@ pub async fn run(
             settings.max_payload_bytes + 1024,
         );
     let (client, mut events) = AsyncClient::new(options, 64);
-    let (tx, rx) = mpsc::channel::<Publish>(64);
+    // Unbounded, so the poller never waits on the processor: the processor's acknowledgements
+    // travel through this same event loop, and a poller blocked on a full channel would stop
+    // them (a deadlock under load). What it holds is bounded by the broker's in-flight window,
+    // since nothing is acknowledged to the broker before it is processed.
+    let (tx, rx) = mpsc::unbounded_channel::<Publish>();
     let processor = tokio::spawn(process(ingest, client.clone(), rx, shutdown.clone()));
     tracing::info!(host = %connection.host, port = connection.port, filter = %connection.filter, "mqtt ingest starting");
 
@@ -95,7 +99,7 @@ pub async fn run(
                     client.subscribe(&connection.filter, QoS::AtLeastOnce).await?;
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    if tx.send(publish).await.is_err() {
+                    if tx.send(publish).is_err() {
                         bail!("the ingest processor stopped");
                     }
                 }
@@ -138,7 +142,7 @@ pub async fn run(
 async fn process(
     ingest: Ingest,
     client: AsyncClient,
-    mut deliveries: mpsc::Receiver<Publish>,
+    mut deliveries: mpsc::UnboundedReceiver<Publish>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     while let Some(publish) = deliveries.recv().await {

@@ -210,7 +210,44 @@ async fn events_published_while_central_is_down_arrive_when_it_returns(t: &TestD
     central.stop().await;
 }
 
+/// A burst larger than any channel between the MQTT event loop and ingest: every event must be
+/// acknowledged (a poller that waits on a full channel stops the acknowledgements that would
+/// empty it).
+async fn a_burst_of_events_is_all_acknowledged(t: &TestDb) {
+    let (host, port) = mosquitto();
+    let central = Central::start(t, external(&host, port)).await;
+    let mut device = Device::connect(&t.db, &host, port).await;
+    let events: Vec<ViolationEvent> = (0..300).map(|_| device.event()).collect();
+    // Publish from a task while this one polls the device's event loop for the acks.
+    let (client, topic) = (
+        device.client.clone(),
+        Topic::Violation(device.id.clone()).to_string(),
+    );
+    let payloads: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| wire::encode_signed(e, &device.key).unwrap())
+        .collect();
+    tokio::spawn(async move {
+        for payload in payloads {
+            client
+                .publish(&topic, QoS::AtLeastOnce, false, payload)
+                .await
+                .unwrap();
+        }
+    });
+    let mut waiting: std::collections::HashSet<EventId> =
+        events.iter().map(|e| e.event_id).collect();
+    while !waiting.is_empty() {
+        for id in device.next_ack().await.event_ids {
+            waiting.remove(&id);
+        }
+    }
+    assert_eq!(violations::count(&t.db).await.unwrap(), 300);
+    central.stop().await;
+}
+
 on_both_engines!(
+    a_burst_of_events_is_all_acknowledged,
     events_are_acknowledged_once_stored_and_refusals_never,
     events_published_while_central_is_down_arrive_when_it_returns,
 );
