@@ -29,7 +29,8 @@ fn admin(central_env: &[(&str, &str)], dir: &std::path::Path, args: &[&str]) {
     );
 }
 
-/// Publishes `event` as `device` and waits for central's acknowledgement.
+/// Publishes `event` as `device` until central acknowledges it, as the edge outbox does (central
+/// may not have subscribed yet when it first goes out).
 fn publish_and_wait_for_ack(device: &DeviceId, key: &DeviceKey, event: &ViolationEvent) -> Ack {
     let (host, port) = tests::mqtt_host_port().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -41,33 +42,34 @@ fn publish_and_wait_for_ack(device: &DeviceId, key: &DeviceKey, event: &Violatio
             .subscribe(Topic::Ack(device.clone()).to_string(), QoS::AtLeastOnce)
             .await
             .unwrap();
-        let mut published = false;
-        let wait = async {
-            loop {
-                match events.poll().await.unwrap() {
-                    Event::Incoming(Packet::SubAck(_)) if !published => {
-                        published = true;
-                        let payload = wire::encode_signed(event, key).unwrap();
-                        client
-                            .publish(
-                                Topic::Violation(device.clone()).to_string(),
-                                QoS::AtLeastOnce,
-                                false,
-                                payload,
-                            )
-                            .await
-                            .unwrap();
-                    }
-                    Event::Incoming(Packet::Publish(p)) => {
-                        return wire::decode::<Ack>(&p.payload).unwrap();
-                    }
-                    _ => {}
-                }
+        let payload = wire::encode_signed(event, key).unwrap();
+        let topic = Topic::Violation(device.clone()).to_string();
+        let mut subscribed = false;
+        for _ in 0..30 {
+            if subscribed {
+                client
+                    .publish(&topic, QoS::AtLeastOnce, false, payload.clone())
+                    .await
+                    .unwrap();
             }
-        };
-        tokio::time::timeout(Duration::from_secs(30), wait)
-            .await
-            .expect("central acknowledges the event")
+            let wait = async {
+                loop {
+                    match events.poll().await.unwrap() {
+                        Event::Incoming(Packet::SubAck(_)) => return None,
+                        Event::Incoming(Packet::Publish(p)) => {
+                            return Some(wire::decode::<Ack>(&p.payload).unwrap());
+                        }
+                        _ => {}
+                    }
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(1), wait).await {
+                Ok(Some(ack)) => return ack,
+                Ok(None) => subscribed = true,
+                Err(_) => {}
+            }
+        }
+        panic!("central did not acknowledge the event within 30 s")
     })
 }
 
