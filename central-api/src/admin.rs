@@ -146,12 +146,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
         Command::RegistryAdd(r) => {
             let class =
                 VehicleClass::parse(&r.class).with_context(|| format!("--class `{}`", r.class))?;
-            let category = if class == VehicleClass::Motorbike {
-                protocol::PlateCategory::Motorbike
-            } else {
-                protocol::PlateCategory::Car
-            };
-            let plate = Plate::parse_as(&r.plate, category).context("--plate")?;
+            let plate = Plate::parse_as(&r.plate, class.plate_category()).context("--plate")?;
             let colour = PlateColour::parse(&r.colour)
                 .with_context(|| format!("--colour `{}`", r.colour))?;
             let citizen = CitizenId::parse(&r.citizen_id).context("--citizen-id")?;

@@ -146,6 +146,15 @@ impl VehicleClass {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
+    /// The plate category a vehicle of this class carries: motorbikes their own, the rest car
+    /// plates.
+    pub fn plate_category(self) -> crate::plate::PlateCategory {
+        match self {
+            Self::Motorbike => crate::plate::PlateCategory::Motorbike,
+            Self::Car | Self::Bus | Self::Truck => crate::plate::PlateCategory::Car,
+        }
+    }
+
     /// The snake_case name used on the wire and in storage.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -82,6 +82,49 @@ async fn serve_metrics(State(metrics): State<Metrics>) -> Response {
     }
 }
 
+/// One error type for every JSON route of every service: a status, a stable code and a message
+/// (`{ "error": code, "message": … }`); internals are logged, never sent.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of ours: logged in full, reported as `internal`.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "message": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(feature = "db")]
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::internal(e)
+    }
+}
+
 /// The `[http]` section every service's configuration has.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,9 +1,7 @@
 //! The review queue and the decisions on it: listing with filters, plate correction, approval
 //! (which issues the fine and queues its notice in the same transaction) and rejection.
 
-use protocol::{
-    EventId, FineNotice, Plate, PlateCategory, UtcTimestamp, VehicleClass, ViolationEvent, wire,
-};
+use protocol::{EventId, FineNotice, Plate, UtcTimestamp, ViolationEvent, wire};
 use serde::Serialize;
 use sqlx::{Row, types::Json};
 use time::{Duration, OffsetDateTime};
@@ -165,12 +163,7 @@ pub async fn approve(
         .try_get("last")?;
         let fine_id = uuid::Uuid::now_v7();
         let plate_text = plate.unwrap_or_default();
-        let category = if e.vehicle.class == VehicleClass::Motorbike {
-            PlateCategory::Motorbike
-        } else {
-            PlateCategory::Car
-        };
-        let plate_display = Plate::parse_as(&plate_text, category)
+        let plate_display = Plate::parse_as(&plate_text, e.vehicle.class.plate_category())
             .map(|p| p.display())
             .unwrap_or_else(|_| plate_text.clone());
         let notice_due = e.occurred_at.as_datetime() + Duration::days(10);

@@ -1,6 +1,6 @@
 //! Violations as received: the typed event, the exact signed bytes, and the evidence manifest.
 
-use protocol::{EventId, Sha256Digest, ViolationEvent};
+use protocol::{EventId, ViolationEvent};
 use sqlx::{Row, types::Json};
 use time::OffsetDateTime;
 
@@ -63,9 +63,14 @@ pub struct StoredViolation {
     pub owner_citizen_id: Option<String>,
 }
 
-/// Stores a verified event and its evidence manifest in one transaction, once per event id.
-pub async fn insert(db: &Db, event: &ViolationEvent, payload: &[u8]) -> Result<Inserted, DbError> {
-    let sha256 = Sha256Digest::of(payload).to_hex();
+/// Stores a verified event (its exact bytes and their SHA-256, hex) and its evidence manifest in
+/// one transaction, once per event id.
+pub async fn insert(
+    db: &Db,
+    event: &ViolationEvent,
+    payload: &[u8],
+    sha256: &str,
+) -> Result<Inserted, DbError> {
     let id = *event.event_id.as_uuid();
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
@@ -89,7 +94,7 @@ pub async fn insert(db: &Db, event: &ViolationEvent, payload: &[u8]) -> Result<I
         .bind(Status::Received.as_str())
         .bind(Json(event))
         .bind(payload)
-        .bind(&sha256)
+        .bind(sha256)
         .execute(&mut *tx)
         .await?
         .rows_affected();

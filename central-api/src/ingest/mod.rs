@@ -160,7 +160,8 @@ impl Ingest {
             }
         };
         let event_id = event.event_id;
-        match violations::insert(&self.db, &event, payload).await? {
+        let payload_sha256 = protocol::Sha256Digest::of(payload).to_hex();
+        match violations::insert(&self.db, &event, payload, &payload_sha256).await? {
             Inserted::New => {
                 self.audit
                     .append(
@@ -171,7 +172,7 @@ impl Ingest {
                             "kind": event.kind.as_str(),
                             "camera": event.camera.as_str(),
                             "plate": event.plate.as_ref().map(|p| p.text.as_str()),
-                            "payload_sha256": protocol::Sha256Digest::of(payload).to_hex(),
+                            "payload_sha256": payload_sha256,
                         }),
                     )
                     .await?;

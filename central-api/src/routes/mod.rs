@@ -1,7 +1,6 @@
 //! The HTTP routes, one file per resource; [`router`] is separate from serving so tests drive it
 //! without a socket.
 
-mod error;
 pub mod evidence;
 pub mod session;
 pub mod violations;
@@ -14,7 +13,7 @@ use axum::{
     routing::{get, post, put},
 };
 
-pub use error::ApiError;
+pub use service_kit::http::ApiError;
 
 use crate::{
     audit::AuditLog,

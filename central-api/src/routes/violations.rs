@@ -6,7 +6,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
-use protocol::{EventId, Plate, PlateCategory, PlateColour, UtcTimestamp, VehicleClass};
+use protocol::{EventId, Plate, PlateColour, UtcTimestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -142,12 +142,8 @@ pub async fn correct_plate(
     let v = violations::get(&state.db, &id)
         .await?
         .ok_or_else(|| refused(Refused::NotFound(id)))?;
-    let category = if v.event.vehicle.class == VehicleClass::Motorbike {
-        PlateCategory::Motorbike
-    } else {
-        PlateCategory::Car
-    };
-    let plate = Plate::parse_as(&body.plate, category).map_err(|e| bad_request("plate", e))?;
+    let plate = Plate::parse_as(&body.plate, v.event.vehicle.class.plate_category())
+        .map_err(|e| bad_request("plate", e))?;
     let colour = body
         .colour
         .or(v.event.plate.as_ref().map(|p| p.colour))
