@@ -1,0 +1,299 @@
+//! Small geometry the renderer needs: 3-vectors, planar homographies and polygon tests.
+
+use std::ops::{Add, Mul, Neg, Sub};
+
+/// A point or direction in the world, metres: `x` to the right of the road's axis, `y` along
+/// the road away from the camera's pole, `z` up.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Vec3 {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+}
+
+impl Vec3 {
+    pub const fn new(x: f32, y: f32, z: f32) -> Self {
+        Self { x, y, z }
+    }
+
+    pub fn dot(self, o: Self) -> f32 {
+        self.x * o.x + self.y * o.y + self.z * o.z
+    }
+
+    pub fn cross(self, o: Self) -> Self {
+        Self::new(
+            self.y * o.z - self.z * o.y,
+            self.z * o.x - self.x * o.z,
+            self.x * o.y - self.y * o.x,
+        )
+    }
+
+    pub fn length(self) -> f32 {
+        self.dot(self).sqrt()
+    }
+
+    pub fn normalized(self) -> Self {
+        let l = self.length();
+        if l > 0.0 { self * (1.0 / l) } else { self }
+    }
+}
+
+impl Add for Vec3 {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self::new(self.x + o.x, self.y + o.y, self.z + o.z)
+    }
+}
+
+impl Sub for Vec3 {
+    type Output = Self;
+    fn sub(self, o: Self) -> Self {
+        Self::new(self.x - o.x, self.y - o.y, self.z - o.z)
+    }
+}
+
+impl Mul<f32> for Vec3 {
+    type Output = Self;
+    fn mul(self, k: f32) -> Self {
+        Self::new(self.x * k, self.y * k, self.z * k)
+    }
+}
+
+impl Neg for Vec3 {
+    type Output = Self;
+    fn neg(self) -> Self {
+        Self::new(-self.x, -self.y, -self.z)
+    }
+}
+
+/// A point in the image, pixels (`x` right, `y` down).
+pub type Px = [f32; 2];
+
+/// A 3×3 planar homography, row-major, mapping `[x, y, 1]` to homogeneous image points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Homography(pub [[f64; 3]; 3]);
+
+impl Homography {
+    /// The homography taking each `src[i]` to `dst[i]`, or `None` when the points are
+    /// degenerate (three on a line).
+    pub fn from_quads(src: &[Px; 4], dst: &[Px; 4]) -> Option<Self> {
+        // Solve the 8 unknowns h00..h21 (h22 = 1) of the direct linear transform.
+        let mut a = [[0.0f64; 9]; 8];
+        for i in 0..4 {
+            let (x, y) = (f64::from(src[i][0]), f64::from(src[i][1]));
+            let (u, v) = (f64::from(dst[i][0]), f64::from(dst[i][1]));
+            a[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
+            a[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
+        }
+        let h = solve8(a)?;
+        Some(Self([
+            [h[0], h[1], h[2]],
+            [h[3], h[4], h[5]],
+            [h[6], h[7], 1.0],
+        ]))
+    }
+
+    pub fn apply(&self, p: Px) -> Option<Px> {
+        let m = &self.0;
+        let (x, y) = (f64::from(p[0]), f64::from(p[1]));
+        let w = m[2][0] * x + m[2][1] * y + m[2][2];
+        if w.abs() < 1e-12 {
+            return None;
+        }
+        let u = (m[0][0] * x + m[0][1] * y + m[0][2]) / w;
+        let v = (m[1][0] * x + m[1][1] * y + m[1][2]) / w;
+        Some([u as f32, v as f32])
+    }
+
+    pub fn inverse(&self) -> Option<Self> {
+        let m = &self.0;
+        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        if det.abs() < 1e-15 {
+            return None;
+        }
+        let inv = 1.0 / det;
+        Some(Self([
+            [
+                (m[1][1] * m[2][2] - m[1][2] * m[2][1]) * inv,
+                (m[0][2] * m[2][1] - m[0][1] * m[2][2]) * inv,
+                (m[0][1] * m[1][2] - m[0][2] * m[1][1]) * inv,
+            ],
+            [
+                (m[1][2] * m[2][0] - m[1][0] * m[2][2]) * inv,
+                (m[0][0] * m[2][2] - m[0][2] * m[2][0]) * inv,
+                (m[0][2] * m[1][0] - m[0][0] * m[1][2]) * inv,
+            ],
+            [
+                (m[1][0] * m[2][1] - m[1][1] * m[2][0]) * inv,
+                (m[0][1] * m[2][0] - m[0][0] * m[2][1]) * inv,
+                (m[0][0] * m[1][1] - m[0][1] * m[1][0]) * inv,
+            ],
+        ]))
+    }
+}
+
+/// Gaussian elimination with partial pivoting on an 8×9 augmented matrix.
+fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
+    for col in 0..8 {
+        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        for row in 0..8 {
+            if row != col {
+                let k = a[row][col] / a[col][col];
+                if k != 0.0 {
+                    let pivot_row = a[col];
+                    for (x, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                        *x -= k * p;
+                    }
+                }
+            }
+        }
+    }
+    let mut x = [0.0; 8];
+    for (i, xi) in x.iter_mut().enumerate() {
+        *xi = a[i][8] / a[i][i];
+    }
+    Some(x)
+}
+
+/// The convex hull of `points` (Andrew's monotone chain), counter-clockwise in image axes.
+pub fn convex_hull(points: &[Px]) -> Vec<Px> {
+    let mut pts: Vec<Px> = points.to_vec();
+    pts.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    pts.dedup();
+    if pts.len() < 3 {
+        return pts;
+    }
+    let cross = |o: Px, a: Px, b: Px| (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+    let mut hull: Vec<Px> = Vec::with_capacity(pts.len() * 2);
+    for &p in pts.iter().chain(pts.iter().rev().skip(1)) {
+        while hull.len() >= 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+            hull.pop();
+        }
+        hull.push(p);
+    }
+    hull.pop();
+    hull
+}
+
+/// Whether `p` lies inside the polygon (even-odd rule).
+pub fn point_in_polygon(p: Px, poly: &[Px]) -> bool {
+    let mut inside = false;
+    let n = poly.len();
+    for i in 0..n {
+        let (a, b) = (poly[i], poly[(i + 1) % n]);
+        if (a[1] > p[1]) != (b[1] > p[1]) {
+            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
+            if p[0] < x {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
+/// An axis-aligned box in pixels: left, top, right, bottom.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BoxPx {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl BoxPx {
+    pub fn around(points: &[Px]) -> Option<Self> {
+        let first = points.first()?;
+        let mut b = Self {
+            x0: first[0],
+            y0: first[1],
+            x1: first[0],
+            y1: first[1],
+        };
+        for p in points {
+            b.x0 = b.x0.min(p[0]);
+            b.y0 = b.y0.min(p[1]);
+            b.x1 = b.x1.max(p[0]);
+            b.y1 = b.y1.max(p[1]);
+        }
+        Some(b)
+    }
+
+    pub fn width(&self) -> f32 {
+        self.x1 - self.x0
+    }
+
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0
+    }
+
+    pub fn area(&self) -> f32 {
+        self.width().max(0.0) * self.height().max(0.0)
+    }
+
+    /// The part of the box inside a `w` × `h` image, or `None` when nothing is.
+    pub fn clipped(&self, w: f32, h: f32) -> Option<Self> {
+        let b = Self {
+            x0: self.x0.max(0.0),
+            y0: self.y0.max(0.0),
+            x1: self.x1.min(w),
+            y1: self.y1.min(h),
+        };
+        (b.x1 > b.x0 && b.y1 > b.y0).then_some(b)
+    }
+
+    pub fn iou(&self, o: &Self) -> f32 {
+        let ix = (self.x1.min(o.x1) - self.x0.max(o.x0)).max(0.0);
+        let iy = (self.y1.min(o.y1) - self.y0.max(o.y0)).max(0.0);
+        let inter = ix * iy;
+        let union = self.area() + o.area() - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homography_maps_its_quads_and_inverts() {
+        let src = [[0.0, 0.0], [160.0, 0.0], [160.0, 64.0], [0.0, 64.0]];
+        let dst = [
+            [310.5, 200.0],
+            [402.0, 207.0],
+            [398.0, 240.0],
+            [305.0, 232.0],
+        ];
+        let h = Homography::from_quads(&src, &dst).unwrap();
+        for (s, d) in src.iter().zip(&dst) {
+            let p = h.apply(*s).unwrap();
+            assert!(
+                (p[0] - d[0]).abs() < 1e-3 && (p[1] - d[1]).abs() < 1e-3,
+                "{p:?} {d:?}"
+            );
+        }
+        let inv = h.inverse().unwrap();
+        let back = inv.apply(h.apply([40.0, 20.0]).unwrap()).unwrap();
+        assert!((back[0] - 40.0).abs() < 1e-3 && (back[1] - 20.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn degenerate_quads_have_no_homography() {
+        let line = [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]];
+        assert!(Homography::from_quads(&line, &line).is_none());
+    }
+
+    #[test]
+    fn hull_and_containment() {
+        let pts = [[0.0, 0.0], [4.0, 0.0], [2.0, 1.0], [4.0, 4.0], [0.0, 4.0]];
+        let hull = convex_hull(&pts);
+        assert_eq!(hull.len(), 4);
+        assert!(point_in_polygon([2.0, 2.0], &hull));
+        assert!(!point_in_polygon([5.0, 2.0], &hull));
+    }
+}
