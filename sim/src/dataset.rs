@@ -155,6 +155,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
             0.0
         },
         noise: rng.range(1.0, 6.0),
+        shadows: rng.chance(0.8),
         shutter_ms: if time_of_day == TimeOfDay::Night {
             rng.range(3.0, 12.0)
         } else {

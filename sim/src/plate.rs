@@ -388,7 +388,7 @@ mod tests {
         let img = render_plate(&blue, &mut rng);
         assert_eq!(img.dimensions(), (190, 140));
         assert_eq!(blue.lines(), ["59-X1", "123.45"]);
-        let centre = img.get_pixel(5, 70).0;
+        let centre = img.get_pixel(11, 70).0;
         assert!(centre[2] > centre[0], "blue background: {centre:?}");
     }
 }

@@ -261,7 +261,7 @@ impl<'w> Renderer<'w> {
         let mut order: Vec<&Placed> = snap.placed.iter().collect();
         order.sort_by(|a, b| cam.depth(b.pos).total_cmp(&cam.depth(a.pos)));
 
-        if light.shadow_alpha > 0.0 {
+        if light.shadow_alpha > 0.0 && world.spec.conditions.shadows {
             for p in &order {
                 self.draw_shadow(&mut pm, p);
             }

@@ -51,6 +51,8 @@ pub struct Conditions {
     pub noise: f32,
     /// How long the shutter is open, milliseconds: motion blur.
     pub shutter_ms: f32,
+    /// Shadows cast by the sun (off under an overcast sky).
+    pub shadows: bool,
 }
 
 impl Default for Conditions {
@@ -60,6 +62,7 @@ impl Default for Conditions {
             rain: 0.0,
             noise: 2.5,
             shutter_ms: 4.0,
+            shadows: true,
         }
     }
 }

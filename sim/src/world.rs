@@ -260,18 +260,22 @@ impl World {
             };
             let window = match (a.behaviour, spec.signal) {
                 // Nobody may be queued at the line in the runner's lane when it arrives: keep
-                // the lane free of those who would reach the line from amber onwards.
+                // the lane free of arrivals since the green before it, so the queue of the red
+                // before has left.
                 (Behaviour::RunRed, Some(plan)) => {
                     let red_since = plan.phase_at(a.at_s).1;
-                    let slowest = (spec.flow.speed_kmh[0] / 3.6).max(2.0);
-                    let reach = paths[path].stop_s.unwrap_or(0.0) / slowest;
                     (
-                        a.at_s - red_since - plan.amber_s - reach - 3.0,
+                        a.at_s - red_since - plan.amber_s - plan.green_s - 3.0,
                         a.at_s + 2.0,
                     )
                 }
                 (Behaviour::WrongWay, _) => (spawn_t - 25.0, spawn_t + 25.0),
-                // Speeders and the rest: nobody slower just ahead of them.
+                // A speeder must not catch up with anyone in view: the lane is kept clear of
+                // those who entered while the slowest could still be on the road.
+                _ if a.speed_kmh > road.limit_kmh(a.class) => {
+                    let slowest = (spec.flow.speed_kmh[0] / 3.6).max(2.0);
+                    (spawn_t - paths[path].length / slowest - 2.0, spawn_t + 3.0)
+                }
                 _ => (spawn_t - 10.0, spawn_t + 3.0),
             };
             reserved.push((a.lane, window.0, window.1));
@@ -452,6 +456,14 @@ impl World {
             let mut still = Vec::new();
             for p in waiting.drain(..) {
                 let a = &p.actor;
+                let lane = paths[a.path].lane;
+                if !a.scripted
+                    && reserved
+                        .iter()
+                        .any(|&(l, from, to)| Some(l) == lane && t >= from && t <= to)
+                {
+                    continue;
+                }
                 let clear = actors.iter().zip(&states).all(|(b, st)| {
                     let Some(st) = st else { return true };
                     b.path != a.path
@@ -461,7 +473,10 @@ impl World {
                 });
                 if clear || a.scripted {
                     let mut actor = p.actor.clone();
-                    let lead_v = leader(&actors, &states, &actor, actor.spawn_s).map(|(_, v)| v);
+                    // Arrive at the speed of a close leader; scripted road users at their own.
+                    let lead_v = leader(&actors, &states, &actor, actor.spawn_s)
+                        .filter(|(gap, _)| *gap < 40.0 && !actor.scripted)
+                        .map(|(_, v)| v);
                     let v = lead_v.map_or(actor.desired_mps, |lv| lv.min(actor.desired_mps));
                     if actor.behaviour == Behaviour::Stop {
                         actor.stop_at_s = actor.stop_at_s.map(|y| along(&paths[actor.path], y));
@@ -644,7 +659,10 @@ impl World {
                         .no_stopping
                         .iter()
                         .find(|z| z.lane == lane && (z.from_m..=z.to_m).contains(&pos[1]));
-                    if let Some(zone) = in_zone.filter(|_| st.v < 0.3) {
+                    // Held in a queue is not stopping: only a stop with the road ahead clear.
+                    let chose_to_stop = st.v < 0.3
+                        && leader(&actors, &states, actor, st.s).is_none_or(|(gap, _)| gap > 6.0);
+                    if let Some(zone) = in_zone.filter(|_| chose_to_stop) {
                         st.zone_dwell += dt;
                         if st.zone_dwell > zone.max_dwell_s {
                             let dwell = st.zone_dwell;
