@@ -178,10 +178,9 @@ fn speeds_recovered_from_the_boxes_through_the_camera_match_the_scenario() {
                 .objects
                 .iter()
                 .find(|o| o.class == class && !o.truncated && o.bbox.height() > 20.0)
+                && let Some(y) = camera.ground_y_at_row(o.bbox.y1)
             {
-                if let Some(y) = camera.ground_y_at_row(o.bbox.y1) {
-                    samples.push((frame.truth.t_s, y));
-                }
+                samples.push((frame.truth.t_s, y));
             }
         }
         assert!(samples.len() > 20, "{class:?}: {} samples", samples.len());
