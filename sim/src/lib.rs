@@ -19,6 +19,8 @@ pub mod rng;
 pub mod scenario;
 pub mod truth;
 pub mod vehicle;
+#[cfg(feature = "video")]
+pub mod video;
 pub mod world;
 
 pub use render::{Frame, Renderer};

@@ -44,6 +44,30 @@ enum Command {
         /// Render only the first N frames.
         #[arg(long)]
         frames: Option<usize>,
+        /// Image size, e.g. 1920x1080 (the camera's field of view is kept).
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
+        /// Also write the frames as H.264 in MP4 to this file.
+        #[cfg(feature = "video")]
+        #[arg(long)]
+        video: Option<PathBuf>,
+    },
+    /// Serves scenarios (encoded once) or MP4 files over RTSP, looping, in real time.
+    #[cfg(feature = "video")]
+    Serve {
+        /// Named scenarios or scenario files: each at rtsp://BIND/NAME.
+        scenarios: Vec<String>,
+        /// MP4 files (H.264) to serve as they are, at rtsp://BIND/FILE-STEM.
+        #[arg(long)]
+        mp4: Vec<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:8554")]
+        bind: std::net::SocketAddr,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
+        #[arg(long, default_value_t = 4000)]
+        bitrate_kbps: u32,
     },
     /// Exports training data from random scenes (detection, plates, plate corners, helmets).
     Dataset {
@@ -53,12 +77,41 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 200)]
         scenes: usize,
+        /// Frames per scene for detection, vehicle and rider crops.
         #[arg(long, default_value_t = 12)]
         frames_per_scene: usize,
+        /// Frames per scene for plate crops.
+        #[arg(long, default_value_t = 36)]
+        plate_frames_per_scene: usize,
         /// Every n-th scene goes to the validation split.
         #[arg(long, default_value_t = 10)]
         val_every: usize,
     },
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once('x')
+        .ok_or("size is WIDTHxHEIGHT, e.g. 1920x1080")?;
+    let w: u32 = w
+        .parse()
+        .map_err(|_| format!("width `{w}` is not a number"))?;
+    let h: u32 = h
+        .parse()
+        .map_err(|_| format!("height `{h}` is not a number"))?;
+    Ok((w, h))
+}
+
+/// A named scenario or a TOML file, at the requested size.
+fn load_sized(name: &str, size: Option<(u32, u32)>) -> Result<ScenarioSpec, String> {
+    let mut spec = load_scenario(name)?;
+    if let Some((w, h)) = size {
+        spec.camera.focal_px *= w as f32 / spec.camera.width as f32;
+        spec.camera.width = w;
+        spec.camera.height = h;
+        spec.validate().map_err(|e| e.to_string())?;
+    }
+    Ok(spec)
 }
 
 /// A named scenario or a TOML file.
@@ -90,8 +143,11 @@ fn main() -> ExitCode {
             quality,
             every,
             frames,
+            size,
+            #[cfg(feature = "video")]
+            video,
         } => {
-            let spec = match load_scenario(&scenario) {
+            let spec = match load_sized(&scenario, size) {
                 Ok(spec) => spec,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -99,37 +155,67 @@ fn main() -> ExitCode {
                 }
             };
             let world = World::simulate(&spec, seed);
-            match render_to_dir(
-                &world,
-                &out,
-                RenderOptions {
-                    format,
-                    quality,
-                    every,
-                    limit: frames,
-                },
-            ) {
-                Ok(truth) => {
-                    println!(
-                        "{}: {} frames, {} violations → {}",
-                        spec.name,
-                        truth.frames.len(),
-                        truth.violations.len(),
-                        out.display()
-                    );
-                    ExitCode::SUCCESS
-                }
+            let opts = RenderOptions {
+                format,
+                quality,
+                every,
+                limit: frames,
+            };
+            let truth = match render_to_dir(&world, &out, opts) {
+                Ok(truth) => truth,
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
+                    return ExitCode::FAILURE;
                 }
+            };
+            #[cfg(feature = "video")]
+            if let Some(path) = video {
+                let renderer = sim::Renderer::new(&world);
+                let opts = sim::video::EncodeOptions {
+                    keyframe_every: spec.fps,
+                    limit: frames,
+                    ..Default::default()
+                };
+                if let Err(e) = sim::video::write_mp4(&renderer, &path, &opts) {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+                println!("video → {}", path.display());
             }
+            println!(
+                "{}: {} frames, {} violations → {}",
+                spec.name,
+                truth.frames.len(),
+                truth.violations.len(),
+                out.display()
+            );
+            ExitCode::SUCCESS
         }
+        #[cfg(feature = "video")]
+        Command::Serve {
+            scenarios,
+            mp4,
+            bind,
+            seed,
+            size,
+            bitrate_kbps,
+        } => match serve(&scenarios, &mp4, bind, seed, size, bitrate_kbps) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failure::Usage(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(Failure::Runtime(e)) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Dataset {
             seed,
             out,
             scenes,
             frames_per_scene,
+            plate_frames_per_scene,
             val_every,
         } => {
             let opts = DatasetOptions {
@@ -137,6 +223,7 @@ fn main() -> ExitCode {
                 seed,
                 scenes,
                 frames_per_scene,
+                plate_frames_per_scene,
                 val_every,
                 ..DatasetOptions::default()
             };
@@ -169,4 +256,55 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+#[cfg(feature = "video")]
+enum Failure {
+    Usage(String),
+    Runtime(anyhow::Error),
+}
+
+#[cfg(feature = "video")]
+fn serve(
+    scenarios: &[String],
+    mp4: &[PathBuf],
+    bind: std::net::SocketAddr,
+    seed: u64,
+    size: Option<(u32, u32)>,
+    bitrate_kbps: u32,
+) -> Result<(), Failure> {
+    use sim::video::{EncodeOptions, RtspServer, encode, read_mp4};
+    if scenarios.is_empty() && mp4.is_empty() {
+        return Err(Failure::Usage(
+            "name at least one scenario or --mp4 file".into(),
+        ));
+    }
+    let mut streams = Vec::new();
+    for name in scenarios {
+        let spec = load_sized(name, size).map_err(Failure::Usage)?;
+        let world = World::simulate(&spec, seed);
+        let renderer = sim::Renderer::new(&world);
+        let opts = EncodeOptions {
+            bitrate_kbps,
+            keyframe_every: spec.fps,
+            limit: None,
+        };
+        eprintln!("encoding {} ({} frames)", spec.name, renderer.frame_count());
+        let encoded = encode(&renderer, &opts).map_err(Failure::Runtime)?;
+        streams.push((spec.name.clone(), encoded));
+    }
+    for path in mp4 {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("video")
+            .to_owned();
+        streams.push((name, read_mp4(path).map_err(Failure::Runtime)?));
+    }
+    let server = RtspServer::start(bind, streams).map_err(Failure::Runtime)?;
+    for name in server.names() {
+        println!("{}", server.url(name));
+    }
+    server.wait();
+    Ok(())
 }

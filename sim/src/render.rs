@@ -231,6 +231,14 @@ impl<'w> Renderer<'w> {
         self.world.frames.len()
     }
 
+    pub fn camera(&self) -> &Camera {
+        &self.world.camera
+    }
+
+    pub fn fps(&self) -> u32 {
+        self.world.spec.fps
+    }
+
     /// Renders frame `index` (0-based) with its ground truth.
     pub fn render(&self, index: usize) -> Frame {
         let world = self.world;

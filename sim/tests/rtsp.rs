@@ -1,0 +1,124 @@
+//! A scenario served over RTSP is decoded by an ordinary GStreamer client, frame for frame,
+//! over TCP and over UDP; an MP4 written by `render --video` is served without re-encoding.
+#![cfg(feature = "video")]
+
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use sim::{
+    Renderer, ScenarioSpec, World,
+    video::{EncodeOptions, RtspServer, encode, read_mp4, write_mp4},
+};
+
+/// Decodes `want` frames from `url`; returns their sizes. Bounded in time.
+fn decode(url: &str, tcp: bool, want: usize) -> Vec<(i32, i32)> {
+    let protocols = if tcp { "tcp" } else { "udp" };
+    let pipeline = gst::parse::launch(&format!(
+        "rtspsrc location={url} protocols={protocols} latency=100 ! rtph264depay ! h264parse ! avdec_h264 ! \
+         videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false"
+    ))
+    .expect("client pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let sink = pipeline
+        .by_name("sink")
+        .expect("sink")
+        .dynamic_cast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("client plays");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sizes = Vec::new();
+    while sizes.len() < want && Instant::now() < deadline {
+        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(500)) {
+            let s = sample
+                .caps()
+                .and_then(|c| c.structure(0).map(|s| s.to_owned()))
+                .expect("caps");
+            sizes.push((
+                s.get::<i32>("width").expect("width"),
+                s.get::<i32>("height").expect("height"),
+            ));
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("client stops");
+    sizes
+}
+
+#[test]
+fn a_served_scenario_decodes_frame_for_frame_over_tcp_and_udp() {
+    let mut spec = ScenarioSpec::named("red-light").expect("named scenario");
+    spec.camera.width = 640;
+    spec.camera.height = 360;
+    spec.camera.focal_px /= 2.0;
+    let world = World::simulate(&spec, 1);
+    let renderer = Renderer::new(&world);
+    let encoded = encode(
+        &renderer,
+        &EncodeOptions {
+            limit: Some(40),
+            keyframe_every: 25,
+            ..Default::default()
+        },
+    )
+    .expect("encodes");
+    assert_eq!(encoded.units.len(), 40, "one access unit per frame");
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        vec![("red-light".into(), encoded)],
+    )
+    .expect("server starts");
+    assert_ne!(server.addr().port(), 0);
+    let url = server.url("red-light");
+    // 60 frames: more than one pass of the 40-frame loop.
+    for tcp in [true, false] {
+        let sizes = decode(&url, tcp, 60);
+        assert_eq!(
+            sizes.len(),
+            60,
+            "tcp={tcp}: decoded {} of 60 frames",
+            sizes.len()
+        );
+        assert!(
+            sizes.iter().all(|s| *s == (640, 360)),
+            "tcp={tcp}: {sizes:?}"
+        );
+    }
+}
+
+#[test]
+fn an_mp4_is_written_identically_and_served_as_it_is() {
+    let mut spec = ScenarioSpec::named("no-helmet").expect("named scenario");
+    spec.camera.width = 320;
+    spec.camera.height = 180;
+    spec.camera.focal_px /= 4.0;
+    let world = World::simulate(&spec, 2);
+    let renderer = Renderer::new(&world);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = EncodeOptions {
+        limit: Some(30),
+        ..Default::default()
+    };
+    let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
+    write_mp4(&renderer, &a, &opts).expect("writes mp4");
+    write_mp4(&renderer, &b, &opts).expect("writes mp4 again");
+    assert!(
+        std::fs::read(&a).expect("a") == std::fs::read(&b).expect("b"),
+        "same seed, different mp4 bytes"
+    );
+    let encoded = read_mp4(&a).expect("reads mp4");
+    assert_eq!(
+        (encoded.width, encoded.height, encoded.units.len()),
+        (320, 180, 30)
+    );
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        vec![("clip".into(), encoded)],
+    )
+    .expect("server starts");
+    let sizes = decode(&server.url("clip"), true, 30);
+    assert_eq!(sizes.len(), 30);
+}
