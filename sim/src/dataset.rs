@@ -442,7 +442,7 @@ fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut>
                     StillFormat::Jpg,
                     quality,
                 )?;
-                let plate = o.plate.as_ref().filter(|p| p.visible && p.width_px >= 10.0);
+                let plate = o.plate.as_ref().filter(|p| p.visible && p.width_px >= 4.0);
                 let label = match plate {
                     Some(p) => {
                         let norm: Vec<String> = p

@@ -176,8 +176,9 @@ fn draw_box(
     normals: &[Vec3; 6],
     colour: [u8; 3],
     material: Material,
-) {
+) -> Vec<Vec<Px>> {
     let eye = cam.position();
+    let mut filled = Vec::with_capacity(3);
     for (k, (idx, _)) in FACES.iter().enumerate() {
         let n = normals[k];
         let centre = (c[idx[0]] + c[idx[2]]) * 0.5;
@@ -198,7 +199,9 @@ fn draw_box(
             _ => light.shade(colour, n),
         };
         fill_poly(pm, &poly, &paint(lit, 1.0, true));
+        filled.push(poly);
     }
+    filled
 }
 
 impl<'w> Renderer<'w> {
@@ -274,22 +277,22 @@ impl<'w> Renderer<'w> {
                 self.draw_shadow(&mut pm, p);
             }
         }
-        let mut drawn: Vec<(usize, Vec<Px>)> = Vec::with_capacity(order.len());
+        // Who is seen where: each road user drawn again, flat, in its own id, at half size.
+        let mut ids = Ids::new(cam.width(), cam.height());
+        let mut drawn: Vec<(usize, u32, Vec<Px>)> = Vec::with_capacity(order.len());
         let mut objects = Vec::new();
-        for p in &order {
-            let Some(outline) = self.draw_actor(&mut pm, p, index) else {
-                continue;
-            };
-            drawn.push((p.actor, outline));
-        }
-        // Truth, with occlusion by the objects drawn after each one.
         for (k, p) in order.iter().enumerate() {
-            let Some(pos) = drawn.iter().position(|(a, _)| *a == p.actor) else {
+            let id = k as u32 + 1;
+            let Some(outline) = self.draw_actor(&mut pm, &mut ids, id, p, index) else {
                 continue;
             };
-            let hull = &drawn[pos].1;
-            let later: Vec<&Vec<Px>> = drawn[pos + 1..].iter().map(|(_, h)| h).collect();
-            if let Some(t) = self.truth_of(p, hull, &later, w, h) {
+            drawn.push((p.actor, id, outline));
+        }
+        for (k, p) in order.iter().enumerate() {
+            let Some((_, id, hull)) = drawn.iter().find(|(a, _, _)| *a == p.actor) else {
+                continue;
+            };
+            if let Some(t) = self.truth_of(p, hull, &ids, *id, w, h) {
                 objects.push((k, t));
             }
         }
@@ -355,7 +358,14 @@ impl<'w> Renderer<'w> {
 
     /// Draws one road user; returns the outline of everything drawn (for occlusion), or
     /// `None` when nothing of it is in front of the camera.
-    fn draw_actor(&self, pm: &mut Pixmap, p: &Placed, frame: usize) -> Option<Vec<Px>> {
+    fn draw_actor(
+        &self,
+        pm: &mut Pixmap,
+        ids: &mut Ids,
+        id: u32,
+        p: &Placed,
+        frame: usize,
+    ) -> Option<Vec<Px>> {
         let actor = &self.world.actors[p.actor];
         let cam = &self.world.camera;
         let light = &self.light;
@@ -411,7 +421,9 @@ impl<'w> Renderer<'w> {
                 Item::Part(i) => {
                     let part = &shape.parts[i];
                     let c = corners(part.min, part.max).map(|q| self.to_world(p, q));
-                    draw_box(pm, cam, light, &c, &normals, part.colour, part.material);
+                    for poly in draw_box(pm, cam, light, &c, &normals, part.colour, part.material) {
+                        ids.poly(&poly, id);
+                    }
                     if part.material == Material::Lamp && light.night {
                         let centre = (c[0] + c[6]) * 0.5;
                         let facing = normals[2].dot(cam.position() - centre) > 0.0
@@ -429,6 +441,7 @@ impl<'w> Renderer<'w> {
                         continue;
                     };
                     let r = head.radius * cam.scale_at(centre);
+                    ids.circle(c, r, id);
                     outline_pts.extend([
                         [c[0] - r, c[1] - r],
                         [c[0] + r, c[1] + r],
@@ -501,6 +514,7 @@ impl<'w> Renderer<'w> {
                         let normal = if mount.end == End::Rear { -fwd } else { fwd };
                         let centre = self.to_world(p, mount.centre);
                         if normal.dot(cam.position() - centre) > 0.0 {
+                            ids.poly(&quad, id);
                             let motion = self.motion_px(p, centre);
                             let lamp = if light.night { 0.55 } else { 0.0 };
                             let k = (light.ambient
@@ -563,7 +577,8 @@ impl<'w> Renderer<'w> {
         &self,
         p: &Placed,
         hull: &[Px],
-        later: &[&Vec<Px>],
+        ids: &Ids,
+        id: u32,
         w: f32,
         h: f32,
     ) -> Option<ObjectTruth> {
@@ -574,27 +589,33 @@ impl<'w> Renderer<'w> {
             return None;
         }
         let truncated = bbox != full;
-        let hidden = |q: Px| later.iter().any(|l| point_in_polygon(q, l));
+        // Hidden: something nearer was drawn over it (the background showing between a
+        // motorbike's wheels does not count).
+        let hidden = |q: Px| ids.at(q).is_some_and(|other| other != id);
         // Visibility: a grid of points inside the outline, inside the frame.
-        let (mut inside, mut seen) = (0u32, 0u32);
-        for i in 0..8 {
-            for j in 0..8 {
+        let (mut covered, mut seen) = (0u32, 0u32);
+        for i in 0..12 {
+            for j in 0..12 {
                 let q = [
-                    bbox.x0 + (i as f32 + 0.5) / 8.0 * bbox.width(),
-                    bbox.y0 + (j as f32 + 0.5) / 8.0 * bbox.height(),
+                    bbox.x0 + (i as f32 + 0.5) / 12.0 * bbox.width(),
+                    bbox.y0 + (j as f32 + 0.5) / 12.0 * bbox.height(),
                 ];
                 if point_in_polygon(q, hull) {
-                    inside += 1;
-                    if !hidden(q) {
-                        seen += 1;
+                    match ids.at(q) {
+                        Some(x) if x == id => {
+                            covered += 1;
+                            seen += 1;
+                        }
+                        Some(_) => covered += 1,
+                        None => {}
                     }
                 }
             }
         }
-        let visible = if inside == 0 {
+        let visible = if covered == 0 {
             0.0
         } else {
-            seen as f32 / inside as f32
+            seen as f32 / covered as f32
         };
         let cam = &self.world.camera;
         let (fwd, _) = self.frame_of(p);
@@ -616,10 +637,16 @@ impl<'w> Renderer<'w> {
             let in_frame = corners
                 .iter()
                 .all(|c| c[0] >= 0.0 && c[1] >= 0.0 && c[0] < w && c[1] < h);
-            let occluded = corners
-                .iter()
-                .chain(std::iter::once(&centre))
-                .any(|c| hidden(*c));
+            // Sample the plate's face inside its border.
+            let lerp = |a: Px, b: Px, t: f32| [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
+            let mut occluded = hidden(centre);
+            for u in [0.15, 0.5, 0.85] {
+                for v in [0.2, 0.5, 0.8] {
+                    let top = lerp(corners[0], corners[1], u);
+                    let bottom = lerp(corners[3], corners[2], u);
+                    occluded |= hidden(lerp(top, bottom, v));
+                }
+            }
             let width_px = ((corners[1][0] - corners[0][0]).powi(2)
                 + (corners[1][1] - corners[0][1]).powi(2))
             .sqrt();
@@ -729,6 +756,68 @@ fn mip_chain(img: RgbImage) -> Vec<RgbImage> {
         levels.push(next);
     }
     levels
+}
+
+/// Which road user is seen at each pixel, at half resolution: drawn flat in their ids.
+struct Ids {
+    pm: Pixmap,
+}
+
+impl Ids {
+    const SCALE: f32 = 0.5;
+
+    fn new(w: u32, h: u32) -> Self {
+        let pm = Pixmap::new((w / 2).max(1), (h / 2).max(1)).expect("the image size is validated");
+        Self { pm }
+    }
+
+    fn paint(id: u32) -> Paint<'static> {
+        paint(
+            [
+                (id & 0xff) as u8,
+                ((id >> 8) & 0xff) as u8,
+                ((id >> 16) & 0xff) as u8,
+            ],
+            1.0,
+            false,
+        )
+    }
+
+    fn poly(&mut self, poly: &[Px], id: u32) {
+        let scaled: Vec<Px> = poly
+            .iter()
+            .map(|p| [p[0] * Self::SCALE, p[1] * Self::SCALE])
+            .collect();
+        fill_poly(&mut self.pm, &scaled, &Self::paint(id));
+    }
+
+    fn circle(&mut self, c: Px, r: f32, id: u32) {
+        fill_circle(
+            &mut self.pm,
+            [c[0] * Self::SCALE, c[1] * Self::SCALE],
+            r * Self::SCALE,
+            &Self::paint(id),
+        );
+    }
+
+    /// The id seen at a full-resolution point; `None` for the background or outside.
+    fn at(&self, q: Px) -> Option<u32> {
+        let (x, y) = ((q[0] * Self::SCALE).floor(), (q[1] * Self::SCALE).floor());
+        if x < 0.0 || y < 0.0 || x >= self.pm.width() as f32 || y >= self.pm.height() as f32 {
+            return None;
+        }
+        let px = self.pm.pixel(x as u32, y as u32)?;
+        let id = u32::from(px.red()) | (u32::from(px.green()) << 8) | (u32::from(px.blue()) << 16);
+        (px.alpha() > 0 && id > 0).then_some(id)
+    }
+}
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ids")
+            .field("width", &self.pm.width())
+            .finish()
+    }
 }
 
 /// A soft round glow (lamps at night).
@@ -1055,7 +1144,7 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
             Vec3::new(px + 0.07, py + 0.07, 3.6),
         );
         let normals = FACES.map(|(_, n)| Vec3::new(n[0], n[1], n[2]));
-        draw_box(
+        let _ = draw_box(
             &mut pm,
             cam,
             light,
@@ -1068,7 +1157,7 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
             Vec3::new(px - 0.2, py - 0.25, 3.6),
             Vec3::new(px + 0.2, py, 4.75),
         );
-        draw_box(
+        let _ = draw_box(
             &mut pm,
             cam,
             light,
@@ -1148,7 +1237,7 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
             (inner, inner + depth)
         };
         let c = corners(Vec3::new(x0, y, 0.0), Vec3::new(x1, y + len, height));
-        draw_box(&mut pm, cam, light, &c, &normals, colour, Material::Paint);
+        let _ = draw_box(&mut pm, cam, light, &c, &normals, colour, Material::Paint);
         // Windows on the face toward the road.
         let mut wr = Rng::new(seed);
         let xf = if side < 0.0 { x1 + 0.02 } else { x0 - 0.02 };
@@ -1191,7 +1280,7 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
             Vec3::new(x - 0.15, y - 0.15, 0.0),
             Vec3::new(x + 0.15, y + 0.15, 3.0),
         );
-        draw_box(
+        let _ = draw_box(
             &mut pm,
             cam,
             light,
