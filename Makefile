@@ -113,9 +113,19 @@ bench: deps
 	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 postgres
 	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 sqlite
 
-models:
-	@echo "no model is trained by the project yet: models/training arrives with the plate-ocr work" >&2
-	@exit 2
+# Train the models again from sim data (see models/README.md). Results go to data/models-new.
+MODEL_SCENES ?= 2000
+MODEL_MINUTES ?= 120
+MODEL_DATA ?= data/sim-dataset
+models: deps-apt
+	@[ -x .venv-train/bin/python ] || python3 -m venv .venv-train
+	.venv-train/bin/pip install -q -r models/training/requirements.txt
+	$(CARGO) build --release -p sim --no-default-features
+	target/release/sim dataset --seed 11 --scenes $(MODEL_SCENES) --frames-per-scene 8 \
+	  --plate-frames-per-scene 36 --out $(MODEL_DATA)
+	PATH=$(CURDIR)/.venv-train/bin:$$PATH models/training/device_train.sh $(MODEL_DATA) \
+	  data/models-new $(MODEL_MINUTES) data/models-work
+	sha256sum data/models-new/*.onnx
 
 demo: build
 	@scripts/demo.sh
