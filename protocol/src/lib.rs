@@ -13,6 +13,7 @@
 //! - [`signing`]: device keys, public keys and signatures;
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
 //! - [`citizen`]: the 12-digit citizen identity number;
+//! - [`geometry`]: planar homographies (a camera's calibrated road plane, plate rectification);
 //! - [`schema`]: JSON Schema documents generated from the types.
 //!
 //! It performs no I/O: every function is a pure transformation of its inputs.
@@ -20,6 +21,7 @@
 pub mod citizen;
 pub mod event;
 pub mod evidence;
+pub mod geometry;
 pub mod ids;
 pub mod messages;
 pub mod notice;

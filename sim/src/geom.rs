@@ -1,4 +1,5 @@
-//! Small geometry the renderer needs: 3-vectors, planar homographies and polygon tests.
+//! Small geometry the renderer needs: 3-vectors, polygon tests; homographies come from
+//! `protocol::geometry`.
 
 use std::ops::{Add, Mul, Neg, Sub};
 
@@ -69,97 +70,7 @@ impl Neg for Vec3 {
 /// A point in the image, pixels (`x` right, `y` down).
 pub type Px = [f32; 2];
 
-/// A 3×3 planar homography, row-major, mapping `[x, y, 1]` to homogeneous image points.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Homography(pub [[f64; 3]; 3]);
-
-impl Homography {
-    /// The homography taking each `src[i]` to `dst[i]`, or `None` when the points are
-    /// degenerate (three on a line).
-    pub fn from_quads(src: &[Px; 4], dst: &[Px; 4]) -> Option<Self> {
-        // Solve the 8 unknowns h00..h21 (h22 = 1) of the direct linear transform.
-        let mut a = [[0.0f64; 9]; 8];
-        for i in 0..4 {
-            let (x, y) = (f64::from(src[i][0]), f64::from(src[i][1]));
-            let (u, v) = (f64::from(dst[i][0]), f64::from(dst[i][1]));
-            a[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
-            a[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
-        }
-        let h = solve8(a)?;
-        Some(Self([
-            [h[0], h[1], h[2]],
-            [h[3], h[4], h[5]],
-            [h[6], h[7], 1.0],
-        ]))
-    }
-
-    pub fn apply(&self, p: Px) -> Option<Px> {
-        let m = &self.0;
-        let (x, y) = (f64::from(p[0]), f64::from(p[1]));
-        let w = m[2][0] * x + m[2][1] * y + m[2][2];
-        if w.abs() < 1e-12 {
-            return None;
-        }
-        let u = (m[0][0] * x + m[0][1] * y + m[0][2]) / w;
-        let v = (m[1][0] * x + m[1][1] * y + m[1][2]) / w;
-        Some([u as f32, v as f32])
-    }
-
-    pub fn inverse(&self) -> Option<Self> {
-        let m = &self.0;
-        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-        if det.abs() < 1e-15 {
-            return None;
-        }
-        let inv = 1.0 / det;
-        Some(Self([
-            [
-                (m[1][1] * m[2][2] - m[1][2] * m[2][1]) * inv,
-                (m[0][2] * m[2][1] - m[0][1] * m[2][2]) * inv,
-                (m[0][1] * m[1][2] - m[0][2] * m[1][1]) * inv,
-            ],
-            [
-                (m[1][2] * m[2][0] - m[1][0] * m[2][2]) * inv,
-                (m[0][0] * m[2][2] - m[0][2] * m[2][0]) * inv,
-                (m[0][2] * m[1][0] - m[0][0] * m[1][2]) * inv,
-            ],
-            [
-                (m[1][0] * m[2][1] - m[1][1] * m[2][0]) * inv,
-                (m[0][1] * m[2][0] - m[0][0] * m[2][1]) * inv,
-                (m[0][0] * m[1][1] - m[0][1] * m[1][0]) * inv,
-            ],
-        ]))
-    }
-}
-
-/// Gaussian elimination with partial pivoting on an 8×9 augmented matrix.
-fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
-    for col in 0..8 {
-        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, pivot);
-        for row in 0..8 {
-            if row != col {
-                let k = a[row][col] / a[col][col];
-                if k != 0.0 {
-                    let pivot_row = a[col];
-                    for (x, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
-                        *x -= k * p;
-                    }
-                }
-            }
-        }
-    }
-    let mut x = [0.0; 8];
-    for (i, xi) in x.iter_mut().enumerate() {
-        *xi = a[i][8] / a[i][i];
-    }
-    Some(x)
-}
+pub use protocol::geometry::Homography;
 
 /// The convex hull of `points` (Andrew's monotone chain), counter-clockwise in image axes.
 pub fn convex_hull(points: &[Px]) -> Vec<Px> {
@@ -266,34 +177,6 @@ impl BoxPx {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn homography_maps_its_quads_and_inverts() {
-        let src = [[0.0, 0.0], [160.0, 0.0], [160.0, 64.0], [0.0, 64.0]];
-        let dst = [
-            [310.5, 200.0],
-            [402.0, 207.0],
-            [398.0, 240.0],
-            [305.0, 232.0],
-        ];
-        let h = Homography::from_quads(&src, &dst).unwrap();
-        for (s, d) in src.iter().zip(&dst) {
-            let p = h.apply(*s).unwrap();
-            assert!(
-                (p[0] - d[0]).abs() < 1e-3 && (p[1] - d[1]).abs() < 1e-3,
-                "{p:?} {d:?}"
-            );
-        }
-        let inv = h.inverse().unwrap();
-        let back = inv.apply(h.apply([40.0, 20.0]).unwrap()).unwrap();
-        assert!((back[0] - 40.0).abs() < 1e-3 && (back[1] - 20.0).abs() < 1e-3);
-    }
-
-    #[test]
-    fn degenerate_quads_have_no_homography() {
-        let line = [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]];
-        assert!(Homography::from_quads(&line, &line).is_none());
-    }
 
     #[test]
     fn hull_and_containment() {

@@ -10,12 +10,7 @@ use std::{
 use anyhow::Context;
 use image::{ImageFormat, RgbImage, codecs::jpeg::JpegEncoder};
 
-use crate::{
-    geom::{Homography, Px},
-    render::Renderer,
-    truth::ScenarioTruth,
-    world::World,
-};
+use crate::{geom::Px, render::Renderer, truth::ScenarioTruth, world::World};
 
 /// Still image formats for frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,40 +48,9 @@ pub fn save(img: &RgbImage, path: &Path, format: StillFormat, quality: u8) -> an
 
 /// Samples the quad `corners` (reading order) of `img` into a `w` × `h` image: rectification.
 pub fn rectify(img: &RgbImage, corners: &[Px; 4], w: u32, h: u32) -> Option<RgbImage> {
-    let dst = [
-        [0.0, 0.0],
-        [w as f32, 0.0],
-        [w as f32, h as f32],
-        [0.0, h as f32],
-    ];
-    let to_src = Homography::from_quads(&dst, corners)?;
-    let mut out = RgbImage::new(w, h);
-    let (iw, ih) = (img.width() as i32, img.height() as i32);
-    for y in 0..h {
-        for x in 0..w {
-            let p = to_src.apply([x as f32 + 0.5, y as f32 + 0.5])?;
-            let (sx, sy) = (p[0] - 0.5, p[1] - 0.5);
-            let (x0, y0) = (sx.floor() as i32, sy.floor() as i32);
-            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-            let px = |xx: i32, yy: i32| {
-                img.get_pixel(xx.clamp(0, iw - 1) as u32, yy.clamp(0, ih - 1) as u32)
-                    .0
-            };
-            let (a, b, c, d) = (
-                px(x0, y0),
-                px(x0 + 1, y0),
-                px(x0, y0 + 1),
-                px(x0 + 1, y0 + 1),
-            );
-            let v = [0, 1, 2].map(|i| {
-                let top = f32::from(a[i]) * (1.0 - fx) + f32::from(b[i]) * fx;
-                let bottom = f32::from(c[i]) * (1.0 - fx) + f32::from(d[i]) * fx;
-                (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
-            });
-            out.put_pixel(x, y, image::Rgb(v));
-        }
-    }
-    Some(out)
+    let rgb =
+        protocol::geometry::rectify_rgb(img.as_raw(), img.width(), img.height(), corners, w, h)?;
+    RgbImage::from_raw(w, h, rgb)
 }
 
 /// Which frames `render` writes.

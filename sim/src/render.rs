@@ -909,25 +909,7 @@ fn warp_texture(
 }
 
 fn bilinear(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
-    let (w, h) = (img.width() as i32, img.height() as i32);
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
-    let (x0, y0) = (x0 as i32, y0 as i32);
-    let px = |xx: i32, yy: i32| {
-        img.get_pixel(xx.clamp(0, w - 1) as u32, yy.clamp(0, h - 1) as u32)
-            .0
-    };
-    let (a, b, c, d) = (
-        px(x0, y0),
-        px(x0 + 1, y0),
-        px(x0, y0 + 1),
-        px(x0 + 1, y0 + 1),
-    );
-    [0, 1, 2].map(|i| {
-        let top = f32::from(a[i]) * (1.0 - fx) + f32::from(b[i]) * fx;
-        let bottom = f32::from(c[i]) * (1.0 - fx) + f32::from(d[i]) * fx;
-        top * (1.0 - fy) + bottom * fy
-    })
+    protocol::geometry::bilinear_rgb(img.as_raw(), img.width(), img.height(), x, y)
 }
 
 fn to_rgb(pm: &Pixmap) -> RgbImage {

@@ -1,0 +1,137 @@
+//! The one engine type: an ONNX Runtime session of a checked model. `Session::run` needs
+//! `&mut`, so the session sits behind a mutex; a caller that wants parallel inference makes
+//! one engine per thread.
+
+use std::{
+    path::PathBuf,
+    sync::{Mutex, OnceLock},
+};
+
+use ndarray::{Array4, ArrayD};
+use ort::{environment::Environment, session::Session, value::TensorRef};
+
+use crate::manifest::{Manifest, ModelEntry};
+
+/// Why a model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("model manifest {path} is not valid: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    #[error("the manifest lists no {0}")]
+    Missing(String),
+    #[error("{path}: sha256 is {actual}, the manifest says {expected}")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("model {model} is not in the expected format: {reason}")]
+    Format { model: String, reason: String },
+    #[error("onnx runtime: {0}")]
+    Runtime(String),
+}
+
+fn runtime(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Runtime(e.to_string())
+}
+
+static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+
+/// The process's ONNX Runtime environment (there may be only one).
+pub fn environment() -> Result<&'static Environment, ModelError> {
+    ENVIRONMENT
+        .get_or_init(|| {
+            ort::init()
+                .with_name("tve")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| {
+            ModelError::Runtime(format!(
+                "starting onnx runtime (is ORT_DYLIB_PATH set?): {e}"
+            ))
+        })
+}
+
+/// A loaded model.
+#[derive(Debug)]
+pub struct Engine {
+    entry: ModelEntry,
+    session: Mutex<Session>,
+}
+
+impl Engine {
+    /// Loads `entry` from `manifest` with `threads` intra-op threads.
+    pub fn load(
+        manifest: &Manifest,
+        entry: &ModelEntry,
+        threads: usize,
+    ) -> Result<Self, ModelError> {
+        let bytes = manifest.read_checked(entry)?;
+        let session = Session::builder(environment()?)
+            .map_err(runtime)?
+            .with_intra_threads(threads.max(1))
+            .map_err(runtime)?
+            .with_inter_threads(1)
+            .map_err(runtime)?
+            .commit_from_memory(&bytes)
+            .map_err(|e| ModelError::Format {
+                model: entry.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+        if !inputs.contains(&entry.input_name.as_str()) {
+            return Err(ModelError::Format {
+                model: entry.name.clone(),
+                reason: format!("no input named {} (it has {inputs:?})", entry.input_name),
+            });
+        }
+        for output in &entry.outputs {
+            if !session.outputs().iter().any(|o| o.name() == output) {
+                return Err(ModelError::Format {
+                    model: entry.name.clone(),
+                    reason: format!("no output named {output}"),
+                });
+            }
+        }
+        Ok(Self {
+            entry: entry.clone(),
+            session: Mutex::new(session),
+        })
+    }
+
+    pub fn entry(&self) -> &ModelEntry {
+        &self.entry
+    }
+
+    /// Runs the model on one NCHW batch; returns its outputs in manifest order.
+    pub fn run(&self, input: &Array4<f32>) -> Result<Vec<ArrayD<f32>>, ModelError> {
+        let tensor = TensorRef::from_array_view(input.view()).map_err(runtime)?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| ModelError::Runtime("a previous inference panicked".into()))?;
+        let outputs = session
+            .run(ort::inputs![self.entry.input_name.as_str() => tensor])
+            .map_err(runtime)?;
+        self.entry
+            .outputs
+            .iter()
+            .map(|name| {
+                outputs
+                    .get(name)
+                    .ok_or_else(|| ModelError::Missing(format!("output {name}")))?
+                    .try_extract_array::<f32>()
+                    .map(|a| a.to_owned())
+                    .map_err(runtime)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,288 @@
+//! Recognition: the rectified plate goes to a fixed-slot model (each slot a distribution over
+//! the pad class and the characters, two-line plates read top line first), and the readings the
+//! plate grammar accepts are searched for among the likely ones, best first.
+
+use image::RgbImage;
+use protocol::{Plate, PlateCategory};
+
+use crate::{
+    engine::{Engine, ModelError},
+    image_ops::to_tensor,
+};
+
+/// A reading the grammar accepts, with the model's probability of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Candidate {
+    /// Canonical text (`51F12345`).
+    pub text: String,
+    /// Display form (`51F-123.45`).
+    pub display: String,
+    pub confidence: f32,
+}
+
+/// What the recognizer made of one plate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reading {
+    /// The most likely character of each slot, up to the first pad: what an unconstrained
+    /// reader would say.
+    pub raw: String,
+    /// Valid readings, best first (empty when none is likely).
+    pub candidates: Vec<Candidate>,
+    /// Per slot, the probability of the pad class and of each character.
+    #[serde(skip)]
+    pub slots: Vec<Vec<f32>>,
+}
+
+impl Reading {
+    pub fn best(&self) -> Option<&Candidate> {
+        self.candidates.first()
+    }
+}
+
+/// The plate recognizer (`fixed_slot` format).
+#[derive(Debug)]
+pub struct Recognizer {
+    engine: Engine,
+    alphabet: Vec<char>,
+    size: (u32, u32),
+}
+
+/// Alternatives kept per slot and readings kept while searching.
+const PER_SLOT: usize = 4;
+const BEAM: usize = 96;
+
+impl Recognizer {
+    pub fn new(engine: Engine) -> Result<Self, ModelError> {
+        let entry = engine.entry();
+        let bad = |reason: String| ModelError::Format {
+            model: entry.name.clone(),
+            reason,
+        };
+        if entry.format != "fixed_slot" {
+            return Err(bad(format!(
+                "a plate recognizer must be format fixed_slot, not {}",
+                entry.format
+            )));
+        }
+        if entry.labels.first().map(String::as_str) != Some("<pad>") {
+            return Err(bad("labels must start with <pad>".into()));
+        }
+        let alphabet = entry.labels[1..]
+            .iter()
+            .map(|l| {
+                let mut chars = l.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Ok(c),
+                    _ => Err(bad(format!("label `{l}` is not one character"))),
+                }
+            })
+            .collect::<Result<Vec<char>, _>>()?;
+        let (h, w) = entry.input_hw()?;
+        Ok(Self {
+            engine,
+            alphabet,
+            size: (w as u32, h as u32),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Width and height of the rectified crop the model reads.
+    pub fn input_size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    pub fn alphabet(&self) -> &[char] {
+        &self.alphabet
+    }
+
+    /// Reads rectified plates (each of [`Self::input_size`]); `hint` is the category the
+    /// vehicle implies, where known.
+    pub fn recognize(
+        &self,
+        crops: &[&RgbImage],
+        hint: Option<PlateCategory>,
+    ) -> Result<Vec<Reading>, ModelError> {
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(c) = crops.iter().find(|c| c.dimensions() != self.size) {
+            return Err(ModelError::Format {
+                model: self.engine.entry().name.clone(),
+                reason: format!(
+                    "crop is {:?}, the model reads {:?}",
+                    c.dimensions(),
+                    self.size
+                ),
+            });
+        }
+        let out = self.engine.run(&to_tensor(crops))?;
+        let probs = &out[0];
+        let classes = self.alphabet.len() + 1;
+        if probs.ndim() != 3 || probs.shape()[2] != classes || probs.shape()[0] != crops.len() {
+            return Err(ModelError::Format {
+                model: self.engine.entry().name.clone(),
+                reason: format!(
+                    "output shape {:?} is not [N, slots, {classes}]",
+                    probs.shape()
+                ),
+            });
+        }
+        Ok((0..crops.len())
+            .map(|n| {
+                let slots: Vec<Vec<f32>> = (0..probs.shape()[1])
+                    .map(|s| (0..classes).map(|c| probs[[n, s, c]]).collect())
+                    .collect();
+                self.reading(slots, hint)
+            })
+            .collect())
+    }
+
+    /// The reading of per-slot distributions (also used on votes across frames).
+    pub fn reading(&self, slots: Vec<Vec<f32>>, hint: Option<PlateCategory>) -> Reading {
+        let raw = slots
+            .iter()
+            .map(|p| argmax(p))
+            .take_while(|&i| i > 0)
+            .map(|i| self.alphabet[i - 1])
+            .collect();
+        let candidates = candidates(&slots, &self.alphabet, hint, 5);
+        Reading {
+            raw,
+            candidates,
+            slots,
+        }
+    }
+}
+
+fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// The `n` most likely texts the grammar accepts. Slot distributions hold the pad class at 0
+/// and `alphabet[i - 1]` at `i`; a text ends at its first pad and every later slot must be pad.
+pub fn candidates(
+    slots: &[Vec<f32>],
+    alphabet: &[char],
+    hint: Option<PlateCategory>,
+    n: usize,
+) -> Vec<Candidate> {
+    let ln = |p: f32| p.max(1e-9).ln();
+    // (text, log probability, ended)
+    let mut beam: Vec<(String, f32, bool)> = vec![(String::new(), 0.0, false)];
+    for p in slots {
+        let mut order: Vec<usize> = (1..p.len()).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+        let mut next = Vec::with_capacity(beam.len() * (PER_SLOT + 1));
+        for (text, lp, ended) in &beam {
+            next.push((text.clone(), lp + ln(p[0]), true));
+            if !ended {
+                for &c in order.iter().take(PER_SLOT) {
+                    let mut t = text.clone();
+                    t.push(alphabet[c - 1]);
+                    next.push((t, lp + ln(p[c]), false));
+                }
+            }
+        }
+        next.sort_by(|a, b| b.1.total_cmp(&a.1));
+        next.truncate(BEAM);
+        beam = next;
+    }
+    let mut out: Vec<Candidate> = Vec::new();
+    for (text, lp, _) in beam {
+        if out.len() >= n {
+            break;
+        }
+        let plate = match hint {
+            Some(category) => Plate::parse_as(&text, category).or_else(|_| Plate::parse(&text)),
+            None => Plate::parse(&text),
+        };
+        let Ok(plate) = plate else { continue };
+        if out.iter().any(|c| c.text == text) {
+            continue;
+        }
+        out.push(Candidate {
+            display: plate.display(),
+            text,
+            confidence: lp.exp(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALPHABET: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZĐ";
+
+    /// Slots that read `text` with probability `p` per character, then pad.
+    fn slots_for(text: &str, p: f32) -> Vec<Vec<f32>> {
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        let classes = alphabet.len() + 1;
+        let mut chars = text.chars();
+        (0..10)
+            .map(|_| {
+                let mut s = vec![(1.0 - p) / (classes - 1) as f32; classes];
+                let i = chars.next().map_or(0, |c| {
+                    1 + alphabet.iter().position(|a| *a == c).expect("in alphabet")
+                });
+                s[i] = p;
+                s
+            })
+            .collect()
+    }
+
+    fn index(c: char) -> usize {
+        1 + ALPHABET.chars().position(|a| a == c).expect("in alphabet")
+    }
+
+    #[test]
+    fn a_clear_reading_is_its_own_best_candidate() {
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        let c = candidates(&slots_for("51F12345", 0.98), &alphabet, None, 3);
+        assert_eq!(c[0].text, "51F12345");
+        assert_eq!(c[0].display, "51F-123.45");
+        assert!(c[0].confidence > 0.8);
+    }
+
+    #[test]
+    fn the_grammar_overrules_the_argmax() {
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        // Slot 2 looks more like `0` than `F`, but no series is a digit there.
+        let mut slots = slots_for("51F12345", 0.97);
+        slots[2] = vec![0.0; 38];
+        slots[2][index('0')] = 0.55;
+        slots[2][index('F')] = 0.45;
+        let c = candidates(&slots, &alphabet, None, 3);
+        assert_eq!(c[0].text, "51F12345");
+        // The letter O is never used in a series: the reading falls back to a valid one.
+        let mut slots = slots_for("59X112345", 0.97);
+        slots[2] = vec![0.0; 38];
+        slots[2][index('O')] = 0.6;
+        slots[2][index('X')] = 0.4;
+        assert_eq!(candidates(&slots, &alphabet, None, 1)[0].text, "59X112345");
+    }
+
+    #[test]
+    fn nothing_valid_gives_no_candidate() {
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        assert!(candidates(&slots_for("QQQQQQQQ", 0.999), &alphabet, None, 3).is_empty());
+    }
+
+    #[test]
+    fn the_vehicle_decides_an_ambiguous_split() {
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        // `59X11234` is a car `59X-112.34` or a motorbike `59-X1 1234`.
+        let slots = slots_for("59X11234", 0.98);
+        let bike = candidates(&slots, &alphabet, Some(PlateCategory::Motorbike), 1);
+        assert_eq!(bike[0].display, "59-X1 1234");
+        let car = candidates(&slots, &alphabet, Some(PlateCategory::Car), 1);
+        assert_eq!(car[0].display, "59X-112.34");
+    }
+}

@@ -1,0 +1,204 @@
+//! Planar homographies: a camera's calibrated road plane (four marked points on the road and
+//! where they appear in the image), and the rectification of a plate from its four corners.
+//! Pure arithmetic, shared by everything that maps points between two planes.
+
+/// A point in a plane: pixels, or metres on the road.
+pub type Point = [f32; 2];
+
+/// A 3×3 planar homography, row-major, mapping `[x, y, 1]` to homogeneous points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Homography(pub [[f64; 3]; 3]);
+
+impl Homography {
+    /// The homography taking each `src[i]` to `dst[i]`, or `None` when the points are
+    /// degenerate (three on a line).
+    pub fn from_quads(src: &[Point; 4], dst: &[Point; 4]) -> Option<Self> {
+        // The direct linear transform with h22 = 1: eight equations, eight unknowns.
+        let mut a = [[0.0f64; 9]; 8];
+        for i in 0..4 {
+            let (x, y) = (f64::from(src[i][0]), f64::from(src[i][1]));
+            let (u, v) = (f64::from(dst[i][0]), f64::from(dst[i][1]));
+            a[2 * i] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
+            a[2 * i + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
+        }
+        let h = solve8(a)?;
+        Some(Self([
+            [h[0], h[1], h[2]],
+            [h[3], h[4], h[5]],
+            [h[6], h[7], 1.0],
+        ]))
+    }
+
+    /// Where `p` goes, or `None` at infinity.
+    pub fn apply(&self, p: Point) -> Option<Point> {
+        let m = &self.0;
+        let (x, y) = (f64::from(p[0]), f64::from(p[1]));
+        let w = m[2][0] * x + m[2][1] * y + m[2][2];
+        if w.abs() < 1e-12 {
+            return None;
+        }
+        let u = (m[0][0] * x + m[0][1] * y + m[0][2]) / w;
+        let v = (m[1][0] * x + m[1][1] * y + m[1][2]) / w;
+        Some([u as f32, v as f32])
+    }
+
+    pub fn inverse(&self) -> Option<Self> {
+        let m = &self.0;
+        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        if det.abs() < 1e-15 {
+            return None;
+        }
+        let k = 1.0 / det;
+        Some(Self([
+            [
+                (m[1][1] * m[2][2] - m[1][2] * m[2][1]) * k,
+                (m[0][2] * m[2][1] - m[0][1] * m[2][2]) * k,
+                (m[0][1] * m[1][2] - m[0][2] * m[1][1]) * k,
+            ],
+            [
+                (m[1][2] * m[2][0] - m[1][0] * m[2][2]) * k,
+                (m[0][0] * m[2][2] - m[0][2] * m[2][0]) * k,
+                (m[0][2] * m[1][0] - m[0][0] * m[1][2]) * k,
+            ],
+            [
+                (m[1][0] * m[2][1] - m[1][1] * m[2][0]) * k,
+                (m[0][1] * m[2][0] - m[0][0] * m[2][1]) * k,
+                (m[0][0] * m[1][1] - m[0][1] * m[1][0]) * k,
+            ],
+        ]))
+    }
+}
+
+/// The colour at (`x`, `y`) of a packed RGB image (`width` × `height`, 3 bytes a pixel),
+/// bilinear between the four nearest pixel centres, edges clamped.
+pub fn bilinear_rgb(rgb: &[u8], width: u32, height: u32, x: f32, y: f32) -> [f32; 3] {
+    let (w, h) = (width as i64, height as i64);
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let (x0, y0) = (x0 as i64, y0 as i64);
+    let at = |xx: i64, yy: i64| {
+        let i = ((yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)) * 3) as usize;
+        [rgb[i], rgb[i + 1], rgb[i + 2]]
+    };
+    let (a, b, c, d) = (
+        at(x0, y0),
+        at(x0 + 1, y0),
+        at(x0, y0 + 1),
+        at(x0 + 1, y0 + 1),
+    );
+    [0, 1, 2].map(|i| {
+        let top = f32::from(a[i]) * (1.0 - fx) + f32::from(b[i]) * fx;
+        let bottom = f32::from(c[i]) * (1.0 - fx) + f32::from(d[i]) * fx;
+        top * (1.0 - fy) + bottom * fy
+    })
+}
+
+/// Rectification: the quad `corners` (top-left, top-right, bottom-right, bottom-left) of a
+/// packed RGB image sampled into an `out_w` × `out_h` one, as if seen straight on. `None` when
+/// the corners are degenerate or the image is empty.
+pub fn rectify_rgb(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    corners: &[Point; 4],
+    out_w: u32,
+    out_h: u32,
+) -> Option<Vec<u8>> {
+    if width == 0 || height == 0 || rgb.len() < (width * height * 3) as usize {
+        return None;
+    }
+    let dst = [
+        [0.0, 0.0],
+        [out_w as f32, 0.0],
+        [out_w as f32, out_h as f32],
+        [0.0, out_h as f32],
+    ];
+    let to_src = Homography::from_quads(&dst, corners)?;
+    let mut out = Vec::with_capacity((out_w * out_h * 3) as usize);
+    for y in 0..out_h {
+        for x in 0..out_w {
+            let p = to_src.apply([x as f32 + 0.5, y as f32 + 0.5])?;
+            let v = bilinear_rgb(rgb, width, height, p[0] - 0.5, p[1] - 0.5);
+            out.extend(v.map(|c| c.round().clamp(0.0, 255.0) as u8));
+        }
+    }
+    Some(out)
+}
+
+/// Gaussian elimination with partial pivoting on an 8×9 augmented matrix.
+fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
+    for col in 0..8 {
+        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        for row in 0..8 {
+            if row != col {
+                let k = a[row][col] / a[col][col];
+                if k != 0.0 {
+                    let pivot_row = a[col];
+                    for (x, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                        *x -= k * p;
+                    }
+                }
+            }
+        }
+    }
+    let mut x = [0.0; 8];
+    for (i, xi) in x.iter_mut().enumerate() {
+        *xi = a[i][8] / a[i][i];
+    }
+    Some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn maps_its_quads_and_inverts() {
+        let src = [[0.0, 0.0], [160.0, 0.0], [160.0, 64.0], [0.0, 64.0]];
+        let dst = [
+            [310.5, 200.0],
+            [402.0, 207.0],
+            [398.0, 240.0],
+            [305.0, 232.0],
+        ];
+        let h = Homography::from_quads(&src, &dst).unwrap();
+        for (s, d) in src.iter().zip(&dst) {
+            let p = h.apply(*s).unwrap();
+            assert!(
+                (p[0] - d[0]).abs() < 1e-3 && (p[1] - d[1]).abs() < 1e-3,
+                "{p:?} {d:?}"
+            );
+        }
+        let back = h
+            .inverse()
+            .unwrap()
+            .apply(h.apply([40.0, 20.0]).unwrap())
+            .unwrap();
+        assert!((back[0] - 40.0).abs() < 1e-3 && (back[1] - 20.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn degenerate_quads_have_none() {
+        let line = [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]];
+        assert!(Homography::from_quads(&line, &line).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn any_convex_quad_round_trips(dx in proptest::array::uniform4(-20.0f32..20.0), dy in proptest::array::uniform4(-20.0f32..20.0), x in 0.0f32..160.0, y in 0.0f32..64.0) {
+            let src = [[0.0, 0.0], [160.0, 0.0], [160.0, 64.0], [0.0, 64.0]];
+            let base = [[300.0, 200.0], [460.0, 200.0], [460.0, 264.0], [300.0, 264.0]];
+            let dst: [Point; 4] = std::array::from_fn(|i| [base[i][0] + dx[i], base[i][1] + dy[i]]);
+            let h = Homography::from_quads(&src, &dst).unwrap();
+            let q = h.inverse().unwrap().apply(h.apply([x, y]).unwrap()).unwrap();
+            prop_assert!((q[0] - x).abs() < 0.01 && (q[1] - y).abs() < 0.01);
+        }
+    }
+}
