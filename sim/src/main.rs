@@ -68,6 +68,9 @@ enum Command {
         size: Option<(u32, u32)>,
         #[arg(long, default_value_t = 4000)]
         bitrate_kbps: u32,
+        /// Times real time: 1 is a live camera; more sends frames faster, for tests.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
     },
     /// Exports training data from random scenes (detection, plates, plate corners, helmets).
     Dataset {
@@ -199,7 +202,8 @@ fn main() -> ExitCode {
             seed,
             size,
             bitrate_kbps,
-        } => match serve(&scenarios, &mp4, bind, seed, size, bitrate_kbps) {
+            speed,
+        } => match serve(&scenarios, &mp4, bind, seed, size, bitrate_kbps, speed) {
             Ok(()) => ExitCode::SUCCESS,
             Err(Failure::Usage(e)) => {
                 eprintln!("error: {e}");
@@ -272,6 +276,7 @@ fn serve(
     seed: u64,
     size: Option<(u32, u32)>,
     bitrate_kbps: u32,
+    speed: f64,
 ) -> Result<(), Failure> {
     use sim::video::{EncodeOptions, RtspServer, encode, read_mp4};
     if scenarios.is_empty() && mp4.is_empty() {
@@ -301,7 +306,10 @@ fn serve(
             .to_owned();
         streams.push((name, read_mp4(path).map_err(Failure::Runtime)?));
     }
-    let server = RtspServer::start(bind, streams).map_err(Failure::Runtime)?;
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(Failure::Usage("--speed must be more than 0".into()));
+    }
+    let server = RtspServer::start(bind, streams, speed).map_err(Failure::Runtime)?;
     for name in server.names() {
         println!("{}", server.url(name));
     }

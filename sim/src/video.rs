@@ -307,8 +307,16 @@ pub struct RtspServer {
 }
 
 impl RtspServer {
-    /// Serves each stream at `rtsp://{bind}/{name}`, looping, in real time.
-    pub fn start(bind: SocketAddr, streams: Vec<(String, Encoded)>) -> anyhow::Result<Self> {
+    /// Serves each stream at `rtsp://{bind}/{name}`, looping, `speed` times real time (1.0:
+    /// real time; higher: frames come as fast as a client takes them, for tests).
+    pub fn start(
+        bind: SocketAddr,
+        streams: Vec<(String, Encoded)>,
+        speed: f64,
+    ) -> anyhow::Result<Self> {
+        if !(speed.is_finite() && speed > 0.0) {
+            bail!("speed must be more than 0");
+        }
         init()?;
         let server = rtsp::RTSPServer::new();
         server.set_address(&bind.ip().to_string());
@@ -346,7 +354,9 @@ impl RtspServer {
                 ));
                 let next = Arc::new(AtomicU64::new(0));
                 let encoded = encoded.clone();
-                let duration = frame_duration(encoded.fps);
+                let duration = gst::ClockTime::from_nseconds(
+                    (frame_duration(encoded.fps).nseconds() as f64 / speed) as u64,
+                );
                 src.set_callbacks(
                     gst_app::AppSrcCallbacks::builder()
                         .need_data(move |src, _| {
