@@ -1,9 +1,11 @@
 //! The roadside agent: ingest → detect → track → rules → plate → evidence → outbox → publish.
 //!
 //! Today it serves its health and metrics endpoints with the configuration conventions every
-//! binary shares; the pipeline arrives with the edge-agent work.
+//! binary shares, and holds the detection stage ([`detect`]); the rest of the pipeline arrives
+//! stage by stage.
 
 pub mod config;
+pub mod detect;
 pub mod startup;
 
 pub use config::Config;

@@ -113,19 +113,23 @@ impl Manifest {
 
     /// The model's bytes, after checking their sha256 against the manifest.
     pub fn read_checked(&self, entry: &ModelEntry) -> Result<Vec<u8>, ModelError> {
-        let path = self.path_of(entry);
-        let bytes = std::fs::read(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if !actual.eq_ignore_ascii_case(&entry.sha256) {
-            return Err(ModelError::Checksum {
-                path,
-                expected: entry.sha256.clone(),
-                actual,
-            });
-        }
-        Ok(bytes)
+        read_verified(&self.path_of(entry), &entry.sha256)
     }
+}
+
+/// A file's bytes, after checking their sha256 (hex) against `sha256`.
+pub fn read_verified(path: &Path, sha256: &str) -> Result<Vec<u8>, ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if !actual.eq_ignore_ascii_case(sha256) {
+        return Err(ModelError::Checksum {
+            path: path.to_owned(),
+            expected: sha256.to_owned(),
+            actual,
+        });
+    }
+    Ok(bytes)
 }

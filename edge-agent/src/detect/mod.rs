@@ -1,0 +1,482 @@
+//! Detection: one engine type for every detector format the manifest names. Frames are
+//! letterboxed (or resized, for DETR-family exports) without intermediate copies beyond the
+//! input tensor; outputs of YOLOv8/YOLO11 (`[N, 4+nc, A]`), YOLOX (raw grid `[N, A, 5+nc]`)
+//! and NMS-free DETR-family models (`labels, boxes, scores`) become boxes in frame pixels with
+//! the model's class id; classes are mapped to road-user classes by configuration.
+
+use std::{path::Path, str::FromStr};
+
+use image::RgbImage;
+use ndarray::{Array2, Array4, ArrayD};
+use plate_ocr::{
+    ModelError,
+    engine::{Engine, Output},
+    image_ops::BoxF,
+    manifest::ModelEntry,
+};
+
+/// How a detector's outputs are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `[N, 4+nc, A]`: cx, cy, w, h in input pixels, then class scores; NMS needed.
+    Yolov8,
+    /// `[N, A, 5+nc]` on strides 8/16/32, raw: grid decoding, objectness × class; BGR 0–255
+    /// input padded at the right and bottom; NMS needed.
+    Yolox,
+    /// `labels [N,K]`, `boxes [N,K,4]` xyxy in original pixels, `scores [N,K]`, with a second
+    /// input `orig_target_sizes` (w, h); no NMS.
+    Detr,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "yolov8" | "yolo11" => Ok(Self::Yolov8),
+            "yolox" => Ok(Self::Yolox),
+            "detr" => Ok(Self::Detr),
+            other => Err(format!(
+                "unknown detector format `{other}` (yolov8, yolox or detr)"
+            )),
+        }
+    }
+}
+
+/// One detected object, in frame pixels, with the model's class id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    pub class: usize,
+    pub score: f32,
+    pub bbox: BoxF,
+}
+
+/// Thresholds.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectOptions {
+    pub score_threshold: f32,
+    pub nms_iou: f32,
+}
+
+impl Default for DetectOptions {
+    fn default() -> Self {
+        Self {
+            score_threshold: 0.3,
+            nms_iou: 0.5,
+        }
+    }
+}
+
+/// Where the frame went in the model's input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    pub scale_x: f32,
+    pub scale_y: f32,
+    pub dx: f32,
+    pub dy: f32,
+}
+
+impl Letterbox {
+    fn to_frame(self, x: f32, y: f32) -> [f32; 2] {
+        [(x - self.dx) / self.scale_x, (y - self.dy) / self.scale_y]
+    }
+
+    /// A centre-size box in input pixels as a box in frame pixels.
+    fn centre_box_to_frame(self, cx: f32, cy: f32, w: f32, h: f32) -> BoxF {
+        let p0 = self.to_frame(cx - w / 2.0, cy - h / 2.0);
+        let p1 = self.to_frame(cx + w / 2.0, cy + h / 2.0);
+        BoxF {
+            x0: p0[0],
+            y0: p0[1],
+            x1: p1[0],
+            y1: p1[1],
+        }
+    }
+}
+
+/// A detector of any supported format.
+#[derive(Debug)]
+pub struct Detector {
+    engine: Engine,
+    format: Format,
+    size: (u32, u32),
+    sizes_input: Option<String>,
+    opts: DetectOptions,
+}
+
+impl Detector {
+    pub fn new(engine: Engine, opts: DetectOptions) -> Result<Self, ModelError> {
+        let entry = engine.entry();
+        let format: Format = entry.format.parse().map_err(|reason| ModelError::Format {
+            model: entry.name.clone(),
+            reason,
+        })?;
+        let (h, w) = entry.input_hw()?;
+        let sizes_input = match format {
+            Format::Detr => {
+                let other = engine
+                    .input_names()
+                    .into_iter()
+                    .find(|n| *n != entry.input_name);
+                Some(other.ok_or_else(|| ModelError::Format {
+                    model: entry.name.clone(),
+                    reason: "a DETR-family model takes a second input of image sizes".into(),
+                })?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            engine,
+            format,
+            size: (w as u32, h as u32),
+            sizes_input,
+            opts,
+        })
+    }
+
+    /// Loads a detector from a model file (checked against `entry.sha256`).
+    pub fn load_file(
+        path: &Path,
+        entry: &ModelEntry,
+        threads: usize,
+        opts: DetectOptions,
+    ) -> Result<Self, ModelError> {
+        Self::new(Engine::load_file(path, entry, threads)?, opts)
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn entry(&self) -> &ModelEntry {
+        self.engine.entry()
+    }
+
+    /// The model's input, and where the frame lies in it.
+    pub fn preprocess(&self, frame: &RgbImage) -> (Array4<f32>, Letterbox) {
+        let (w, h) = self.size;
+        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let (box_, pad, bgr, unit) = match self.format {
+            Format::Yolov8 => {
+                let s = (w as f32 / fw).min(h as f32 / fh);
+                let (nw, nh) = (fw * s, fh * s);
+                (
+                    Letterbox {
+                        scale_x: s,
+                        scale_y: s,
+                        dx: (w as f32 - nw) / 2.0,
+                        dy: (h as f32 - nh) / 2.0,
+                    },
+                    114.0 / 255.0,
+                    false,
+                    1.0 / 255.0,
+                )
+            }
+            Format::Yolox => {
+                let s = (w as f32 / fw).min(h as f32 / fh);
+                (
+                    Letterbox {
+                        scale_x: s,
+                        scale_y: s,
+                        dx: 0.0,
+                        dy: 0.0,
+                    },
+                    114.0,
+                    true,
+                    1.0,
+                )
+            }
+            Format::Detr => (
+                Letterbox {
+                    scale_x: w as f32 / fw,
+                    scale_y: h as f32 / fh,
+                    dx: 0.0,
+                    dy: 0.0,
+                },
+                0.0,
+                false,
+                1.0 / 255.0,
+            ),
+        };
+        let mut t = Array4::<f32>::from_elem((1, 3, h as usize, w as usize), pad);
+        // Bilinear sampling straight from the frame into the tensor: no resized copy.
+        let raw = frame.as_raw();
+        let nw = ((fw * box_.scale_x).round() as u32).min(w);
+        let nh = ((fh * box_.scale_y).round() as u32).min(h);
+        let (ox, oy) = (box_.dx.round() as u32, box_.dy.round() as u32);
+        for y in 0..nh {
+            let sy = ((y as f32 + 0.5) / box_.scale_y - 0.5).clamp(0.0, fh - 1.0);
+            for x in 0..nw {
+                let sx = ((x as f32 + 0.5) / box_.scale_x - 0.5).clamp(0.0, fw - 1.0);
+                let c =
+                    protocol::geometry::bilinear_rgb(raw, frame.width(), frame.height(), sx, sy);
+                let (ty, tx) = ((oy + y) as usize, (ox + x) as usize);
+                if ty >= h as usize || tx >= w as usize {
+                    continue;
+                }
+                for (ch, v) in c.iter().enumerate() {
+                    let ch = if bgr { 2 - ch } else { ch };
+                    t[[0, ch, ty, tx]] = v * unit;
+                }
+            }
+        }
+        (t, box_)
+    }
+
+    /// Detects objects in a frame.
+    pub fn detect(&self, frame: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+        let (input, letterbox) = self.preprocess(frame);
+        let sizes = Array2::from_shape_vec(
+            (1, 2),
+            vec![i64::from(frame.width()), i64::from(frame.height())],
+        )
+        .map_err(|e| ModelError::Runtime(e.to_string()))?;
+        let sizes_input = self.sizes_input.as_deref().map(|name| (name, &sizes));
+        let outputs = self.engine.run_typed(&input, sizes_input)?;
+        let bad = |reason: String| ModelError::Format {
+            model: self.engine.entry().name.clone(),
+            reason,
+        };
+        let f32_out = |i: usize| {
+            outputs
+                .get(i)
+                .and_then(Output::as_f32)
+                .ok_or_else(|| bad(format!("output {i} is not float")))
+        };
+        let found = match self.format {
+            Format::Yolov8 => nms(
+                decode_yolov8(f32_out(0)?, &letterbox, self.opts.score_threshold).map_err(bad)?,
+                self.opts.nms_iou,
+            ),
+            Format::Yolox => nms(
+                decode_yolox(
+                    f32_out(0)?,
+                    &letterbox,
+                    self.size,
+                    self.opts.score_threshold,
+                )
+                .map_err(bad)?,
+                self.opts.nms_iou,
+            ),
+            Format::Detr => {
+                let labels = outputs
+                    .first()
+                    .ok_or_else(|| bad("no labels output".into()))?;
+                decode_detr(labels, f32_out(1)?, f32_out(2)?, self.opts.score_threshold)
+                    .map_err(bad)?
+            }
+        };
+        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        Ok(found
+            .into_iter()
+            .map(|mut d| {
+                d.bbox = BoxF {
+                    x0: d.bbox.x0.clamp(0.0, fw),
+                    y0: d.bbox.y0.clamp(0.0, fh),
+                    x1: d.bbox.x1.clamp(0.0, fw),
+                    y1: d.bbox.y1.clamp(0.0, fh),
+                };
+                d
+            })
+            .filter(|d| d.bbox.width() > 1.0 && d.bbox.height() > 1.0)
+            .collect())
+    }
+}
+
+fn decode_yolov8(
+    out: &ArrayD<f32>,
+    lb: &Letterbox,
+    threshold: f32,
+) -> Result<Vec<Detection>, String> {
+    let shape = out.shape();
+    if shape.len() != 3 || shape[1] < 5 {
+        return Err(format!("yolov8 output {shape:?} is not [N, 4+nc, A]"));
+    }
+    let (rows, anchors) = (shape[1], shape[2]);
+    let mut found = Vec::new();
+    for a in 0..anchors {
+        let (class, score) = (4..rows)
+            .map(|r| (r - 4, out[[0, r, a]]))
+            .fold((0, f32::MIN), |best, c| if c.1 > best.1 { c } else { best });
+        if score < threshold {
+            continue;
+        }
+        let (cx, cy, w, h) = (
+            out[[0, 0, a]],
+            out[[0, 1, a]],
+            out[[0, 2, a]],
+            out[[0, 3, a]],
+        );
+        found.push(Detection {
+            class,
+            score,
+            bbox: lb.centre_box_to_frame(cx, cy, w, h),
+        });
+    }
+    Ok(found)
+}
+
+fn decode_yolox(
+    out: &ArrayD<f32>,
+    lb: &Letterbox,
+    size: (u32, u32),
+    threshold: f32,
+) -> Result<Vec<Detection>, String> {
+    let shape = out.shape();
+    if shape.len() != 3 || shape[2] < 6 {
+        return Err(format!("yolox output {shape:?} is not [N, A, 5+nc]"));
+    }
+    let mut grid = Vec::with_capacity(shape[1]);
+    for stride in [8u32, 16, 32] {
+        let (gw, gh) = (size.0 / stride, size.1 / stride);
+        for y in 0..gh {
+            for x in 0..gw {
+                grid.push((x as f32, y as f32, stride as f32));
+            }
+        }
+    }
+    if grid.len() != shape[1] {
+        return Err(format!(
+            "yolox output has {} anchors, the input size gives {}",
+            shape[1],
+            grid.len()
+        ));
+    }
+    let mut found = Vec::new();
+    for (a, (gx, gy, s)) in grid.into_iter().enumerate() {
+        let obj = out[[0, a, 4]];
+        if obj < threshold {
+            continue;
+        }
+        let (class, cls) = (5..shape[2])
+            .map(|k| (k - 5, out[[0, a, k]]))
+            .fold((0, f32::MIN), |best, c| if c.1 > best.1 { c } else { best });
+        let score = obj * cls;
+        if score < threshold {
+            continue;
+        }
+        let cx = (out[[0, a, 0]] + gx) * s;
+        let cy = (out[[0, a, 1]] + gy) * s;
+        let w = out[[0, a, 2]].exp() * s;
+        let h = out[[0, a, 3]].exp() * s;
+        found.push(Detection {
+            class,
+            score,
+            bbox: lb.centre_box_to_frame(cx, cy, w, h),
+        });
+    }
+    Ok(found)
+}
+
+fn decode_detr(
+    labels: &Output,
+    boxes: &ArrayD<f32>,
+    scores: &ArrayD<f32>,
+    threshold: f32,
+) -> Result<Vec<Detection>, String> {
+    let k = scores
+        .shape()
+        .get(1)
+        .copied()
+        .ok_or("detr scores are not [N, K]")?;
+    if boxes.shape() != [1, k, 4] {
+        return Err(format!("detr boxes {:?} are not [N, K, 4]", boxes.shape()));
+    }
+    let label = |i: usize| -> Option<usize> {
+        match labels {
+            Output::I64(a) => usize::try_from(a[[0, i]]).ok(),
+            Output::F32(a) => Some(a[[0, i]].max(0.0) as usize),
+        }
+    };
+    Ok((0..k)
+        .filter(|&i| scores[[0, i]] >= threshold)
+        .filter_map(|i| {
+            Some(Detection {
+                class: label(i)?,
+                score: scores[[0, i]],
+                bbox: BoxF {
+                    x0: boxes[[0, i, 0]],
+                    y0: boxes[[0, i, 1]],
+                    x1: boxes[[0, i, 2]],
+                    y1: boxes[[0, i, 3]],
+                },
+            })
+        })
+        .collect())
+}
+
+/// Greedy non-maximum suppression within each class.
+pub fn nms(mut found: Vec<Detection>, iou: f32) -> Vec<Detection> {
+    found.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::with_capacity(found.len().min(300));
+    for d in found {
+        if kept
+            .iter()
+            .all(|k| k.class != d.class || k.bbox.iou(&d.bbox) < iou)
+        {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(class: usize, score: f32, x: f32) -> Detection {
+        Detection {
+            class,
+            score,
+            bbox: BoxF {
+                x0: x,
+                y0: 0.0,
+                x1: x + 10.0,
+                y1: 10.0,
+            },
+        }
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes_per_class() {
+        let kept = nms(
+            vec![
+                det(0, 0.5, 0.0),
+                det(0, 0.9, 1.0),
+                det(1, 0.6, 1.0),
+                det(0, 0.4, 50.0),
+            ],
+            0.5,
+        );
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[0].score, 0.9);
+        assert!(kept.iter().any(|d| d.class == 1));
+        assert!(kept.iter().any(|d| d.bbox.x0 == 50.0));
+    }
+
+    #[test]
+    fn letterbox_maps_back_to_the_frame() {
+        let lb = Letterbox {
+            scale_x: 0.325,
+            scale_y: 0.325,
+            dx: 0.0,
+            dy: 91.0,
+        };
+        let p = lb.to_frame(208.0, 208.0);
+        assert!(
+            (p[0] - 640.0).abs() < 0.01 && (p[1] - 360.0).abs() < 0.01,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn formats_are_named() {
+        assert_eq!("yolov8".parse::<Format>(), Ok(Format::Yolov8));
+        assert_eq!("detr".parse::<Format>(), Ok(Format::Detr));
+        assert!(
+            "ssd"
+                .parse::<Format>()
+                .unwrap_err()
+                .contains("unknown detector format")
+        );
+    }
+}

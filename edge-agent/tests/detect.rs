@@ -1,0 +1,221 @@
+//! The detector of every supported format: the shipped model finds the road users of sim
+//! scenes it never saw (figures printed), and the COCO detectors of the shared data (DEIMv2,
+//! a DETR-family export, and YOLOX-nano) find the cars in real photographs.
+
+use std::path::{Path, PathBuf};
+
+use edge_agent::detect::{DetectOptions, Detector, Format};
+use plate_ocr::{
+    ModelError,
+    engine::Engine,
+    image_ops::BoxF,
+    manifest::{Manifest, ModelEntry},
+};
+use sha2::{Digest, Sha256};
+use sim::{Renderer, ScenarioSpec, World};
+
+fn shipped() -> Detector {
+    let manifest = Manifest::shipped().expect("manifest");
+    let entry = manifest
+        .for_task("vehicle_detector")
+        .expect("a vehicle detector");
+    Detector::new(
+        Engine::load(&manifest, entry, 2).expect("loads"),
+        DetectOptions::default(),
+    )
+    .expect("a detector")
+}
+
+#[test]
+fn the_shipped_detector_finds_the_road_users_of_unseen_scenes() {
+    let detector = shipped();
+    assert_eq!(detector.format(), Format::Yolov8);
+    let (mut truths, mut found, mut detections, mut right) = (0usize, 0usize, 0usize, 0usize);
+    for (name, seed) in [
+        ("normal-flow", 31),
+        ("dense-motorbikes", 32),
+        ("night", 33),
+        ("rain-dusk", 34),
+    ] {
+        let spec = ScenarioSpec::named(name).expect("scenario");
+        let world = World::simulate(&spec, seed);
+        let renderer = Renderer::new(&world);
+        for i in (0..renderer.frame_count()).step_by(150) {
+            let frame = renderer.render(i);
+            let found_here = detector.detect(&frame.image).expect("detects");
+            // Road users big enough to matter: at least 24 px tall and mostly in view.
+            let gt: Vec<_> = frame
+                .truth
+                .objects
+                .iter()
+                .filter(|o| o.visible >= 0.6 && o.bbox.height() >= 24.0)
+                .collect();
+            for o in &gt {
+                let b = BoxF {
+                    x0: o.bbox.x0,
+                    y0: o.bbox.y0,
+                    x1: o.bbox.x1,
+                    y1: o.bbox.y1,
+                };
+                truths += 1;
+                if found_here
+                    .iter()
+                    .any(|d| d.class == o.class.id() && d.bbox.iou(&b) >= 0.5)
+                {
+                    found += 1;
+                }
+            }
+            for d in found_here
+                .iter()
+                .filter(|d| d.score >= 0.5 && d.bbox.height() >= 24.0)
+            {
+                detections += 1;
+                let matched = frame.truth.objects.iter().any(|o| {
+                    let b = BoxF {
+                        x0: o.bbox.x0,
+                        y0: o.bbox.y0,
+                        x1: o.bbox.x1,
+                        y1: o.bbox.y1,
+                    };
+                    o.class.id() == d.class && b.iou(&d.bbox) >= 0.5
+                });
+                right += usize::from(matched);
+            }
+        }
+    }
+    let recall = found as f32 / truths.max(1) as f32;
+    let precision = right as f32 / detections.max(1) as f32;
+    println!(
+        "shipped detector on unseen scenes: recall {recall:.3} ({found}/{truths}), precision {precision:.3} ({right}/{detections})"
+    );
+    assert!(truths >= 50, "only {truths} objects");
+    assert!(recall >= 0.78, "recall {recall:.3}");
+    assert!(precision >= 0.9, "precision {precision:.3}");
+}
+
+#[test]
+fn a_model_of_the_wrong_format_or_checksum_is_refused() {
+    let manifest = Manifest::shipped().expect("manifest");
+    let rec = manifest.get("plate_rec").expect("recognizer");
+    let mut as_detector = rec.clone();
+    as_detector.format = "ssd".into();
+    let e = Detector::new(
+        Engine::load(&manifest, &as_detector, 1).expect("loads"),
+        DetectOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, ModelError::Format { .. }), "{e}");
+    let mut wrong_sum = manifest.get("vehicle_det").expect("detector").clone();
+    wrong_sum.sha256 = "00".repeat(32);
+    let e = Detector::load_file(
+        &manifest.path_of(&wrong_sum),
+        &wrong_sum,
+        1,
+        DetectOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, ModelError::Checksum { .. }), "{e}");
+}
+
+fn shared() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    if root.join("models").is_dir() && root.join("openalpr-benchmarks").is_dir() {
+        Some(root)
+    } else {
+        eprintln!(
+            "skipping: the shared data folder ({}) is absent",
+            root.display()
+        );
+        None
+    }
+}
+
+fn coco(path: &Path, format: &str, outputs: &[&str]) -> Detector {
+    let bytes = std::fs::read(path).expect("model");
+    let entry = ModelEntry {
+        name: path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("coco")
+            .into(),
+        task: "vehicle_detector".into(),
+        format: format.into(),
+        file: path.display().to_string(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        input: vec![1, 3, 416, 416],
+        input_name: "images".into(),
+        outputs: outputs.iter().map(|s| s.to_string()).collect(),
+        preprocess: String::new(),
+        labels: Vec::new(),
+        licence: "Apache-2.0".into(),
+        provenance: "shared data".into(),
+        metrics: Default::default(),
+    };
+    Detector::load_file(
+        path,
+        &entry,
+        2,
+        DetectOptions {
+            score_threshold: 0.4,
+            nms_iou: 0.5,
+        },
+    )
+    .expect("loads")
+}
+
+/// Share of photos with a car (COCO class 2) whose box holds the labelled plate.
+fn cars_found(detector: &Detector, root: &Path) -> (usize, usize) {
+    let dir = root.join("openalpr-benchmarks/endtoend/eu");
+    let mut labels: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    labels.sort();
+    let (mut photos, mut with_car) = (0, 0);
+    for label in labels.iter().take(30) {
+        let text = std::fs::read_to_string(label).expect("label");
+        let f: Vec<&str> = text.trim().split('\t').collect();
+        let n: Vec<f32> = f[1..5]
+            .iter()
+            .map(|v| v.trim().parse().expect("number"))
+            .collect();
+        let (px, py) = (n[0] + n[2] / 2.0, n[1] + n[3] / 2.0);
+        let img = image::open(dir.join(f[0])).expect("photo").to_rgb8();
+        let found = detector.detect(&img).expect("detects");
+        photos += 1;
+        if found.iter().any(|d| {
+            d.class == 2 && d.bbox.x0 <= px && px <= d.bbox.x1 && d.bbox.y0 <= py && py <= d.bbox.y1
+        }) {
+            with_car += 1;
+        }
+    }
+    (with_car, photos)
+}
+
+#[test]
+fn deimv2_finds_the_cars_in_real_photographs() {
+    let Some(root) = shared() else { return };
+    let detector = coco(
+        &root.join("models/deimv2_hgnetv2_femto_coco.onnx"),
+        "detr",
+        &["labels", "boxes", "scores"],
+    );
+    assert_eq!(detector.format(), Format::Detr);
+    let (with_car, photos) = cars_found(&detector, &root);
+    println!("DEIMv2 femto: a car around the plate in {with_car} of {photos} photos");
+    assert!(with_car * 10 >= photos * 8, "{with_car} of {photos}");
+}
+
+#[test]
+fn yolox_finds_the_cars_in_real_photographs() {
+    let Some(root) = shared() else { return };
+    let detector = coco(
+        &root.join("models/yolox_nano_416.onnx"),
+        "yolox",
+        &["output"],
+    );
+    let (with_car, photos) = cars_found(&detector, &root);
+    println!("YOLOX-nano: a car around the plate in {with_car} of {photos} photos");
+    assert!(with_car * 10 >= photos * 7, "{with_car} of {photos}");
+}
