@@ -1,12 +1,13 @@
 //! The roadside agent: ingest → detect → track → rules → plate → evidence → outbox → publish.
 //!
 //! Today it serves its health and metrics endpoints with the configuration conventions every
-//! binary shares, and holds the detection stage ([`detect`]); the rest of the pipeline arrives
-//! stage by stage.
+//! binary shares, and holds the detection ([`detect`]) and tracking ([`track`]) stages; the rest
+//! of the pipeline arrives stage by stage.
 
 pub mod config;
 pub mod detect;
 pub mod startup;
+pub mod track;
 
 pub use config::Config;
 pub use startup::build;

@@ -1,0 +1,409 @@
+//! Multi-object tracking per camera, in the manner of ByteTrack (Zhang et al., 2022): a
+//! constant-velocity Kalman filter per track, association by IoU in two passes — confident
+//! detections first, then the weak ones, which keep tracks alive through partial occlusion —
+//! and explicit birth and death rules, so ids stay stable through short occlusions.
+//!
+//! The filter's state is centre, size and their velocities; process and measurement noise
+//! scale with the box height as in ByteTrack. With that block structure the 8-dimensional
+//! filter separates exactly into four 2-state filters, which is what is computed here.
+
+use crate::detect::Detection;
+use plate_ocr::image_ops::BoxF;
+
+/// Tracker thresholds; defaults follow ByteTrack's published settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackerOptions {
+    /// Detections at or above this score are confident (first pass).
+    pub high_score: f32,
+    /// Detections below this are ignored; between the two they serve the second pass.
+    pub low_score: f32,
+    /// A confident detection no track claims starts a track when at least this sure.
+    pub new_track_score: f32,
+    /// Smallest IoU of a match in the first pass, the second pass, and for unconfirmed tracks.
+    pub match_iou: f32,
+    pub low_match_iou: f32,
+    pub unconfirmed_iou: f32,
+    /// Frames a track survives without a detection.
+    pub max_lost_frames: u32,
+}
+
+impl Default for TrackerOptions {
+    fn default() -> Self {
+        Self {
+            high_score: 0.5,
+            low_score: 0.1,
+            new_track_score: 0.6,
+            match_iou: 0.2,
+            low_match_iou: 0.5,
+            unconfirmed_iou: 0.3,
+            max_lost_frames: 30,
+        }
+    }
+}
+
+/// One coordinate and its velocity, with covariance.
+#[derive(Debug, Clone, Copy)]
+struct Axis {
+    x: f32,
+    v: f32,
+    p: [[f32; 2]; 2],
+}
+
+impl Axis {
+    fn new(x: f32, sigma_x: f32, sigma_v: f32) -> Self {
+        Self {
+            x,
+            v: 0.0,
+            p: [[sigma_x * sigma_x, 0.0], [0.0, sigma_v * sigma_v]],
+        }
+    }
+
+    fn predict(&mut self, q_x: f32, q_v: f32) {
+        self.x += self.v;
+        let p = self.p;
+        self.p = [
+            [
+                p[0][0] + p[0][1] + p[1][0] + p[1][1] + q_x * q_x,
+                p[0][1] + p[1][1],
+            ],
+            [p[1][0] + p[1][1], p[1][1] + q_v * q_v],
+        ];
+    }
+
+    fn update(&mut self, z: f32, r: f32) {
+        let s = self.p[0][0] + r * r;
+        let (k0, k1) = (self.p[0][0] / s, self.p[1][0] / s);
+        let y = z - self.x;
+        self.x += k0 * y;
+        self.v += k1 * y;
+        let p = self.p;
+        self.p = [
+            [(1.0 - k0) * p[0][0], (1.0 - k0) * p[0][1]],
+            [p[1][0] - k1 * p[0][0], p[1][1] - k1 * p[0][1]],
+        ];
+    }
+}
+
+// ByteTrack's noise weights, relative to the box height.
+const STD_POS: f32 = 1.0 / 20.0;
+const STD_VEL: f32 = 1.0 / 160.0;
+
+/// Whether a track has earned its id yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    /// Born this frame from one detection: not reported until it is seen again.
+    Tentative,
+    Confirmed,
+    /// Not seen in the last frames; kept for `max_lost_frames`.
+    Lost,
+}
+
+/// A tracked object as of the last update.
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub id: u64,
+    pub state: TrackState,
+    pub bbox: BoxF,
+    pub class: usize,
+    pub score: f32,
+    /// Frames since it was last matched (0 when seen this frame).
+    pub missed: u32,
+    pub hits: u32,
+    axes: [Axis; 4],
+    class_votes: Vec<f32>,
+}
+
+impl Track {
+    fn new(id: u64, d: &Detection) -> Self {
+        let (cx, cy, w, h) = centre(&d.bbox);
+        let sp = 2.0 * STD_POS * h;
+        let sv = 10.0 * STD_VEL * h;
+        let mut class_votes = vec![0.0; d.class + 1];
+        class_votes[d.class] = d.score;
+        Self {
+            id,
+            state: TrackState::Tentative,
+            bbox: d.bbox,
+            class: d.class,
+            score: d.score,
+            missed: 0,
+            hits: 1,
+            axes: [
+                Axis::new(cx, sp, sv),
+                Axis::new(cy, sp, sv),
+                Axis::new(w, sp, sv),
+                Axis::new(h, sp, sv),
+            ],
+            class_votes,
+        }
+    }
+
+    fn predict(&mut self) {
+        let h = self.axes[3].x.max(1.0);
+        for a in &mut self.axes {
+            a.predict(STD_POS * h, STD_VEL * h);
+        }
+        self.bbox = self.predicted();
+    }
+
+    fn predicted(&self) -> BoxF {
+        let [cx, cy, w, h] = self.axes.map(|a| a.x);
+        let (w, h) = (w.max(1.0), h.max(1.0));
+        BoxF {
+            x0: cx - w / 2.0,
+            y0: cy - h / 2.0,
+            x1: cx + w / 2.0,
+            y1: cy + h / 2.0,
+        }
+    }
+
+    fn update(&mut self, d: &Detection) {
+        let (cx, cy, w, h) = centre(&d.bbox);
+        let r = STD_POS * h;
+        for (a, z) in self.axes.iter_mut().zip([cx, cy, w, h]) {
+            a.update(z, r);
+        }
+        self.bbox = d.bbox;
+        self.score = d.score;
+        self.missed = 0;
+        self.hits += 1;
+        if self.class_votes.len() <= d.class {
+            self.class_votes.resize(d.class + 1, 0.0);
+        }
+        self.class_votes[d.class] += d.score;
+        self.class = self
+            .class_votes
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(d.class, |(c, _)| c);
+    }
+
+    /// Velocity of the box centre, pixels per frame.
+    pub fn velocity(&self) -> [f32; 2] {
+        [self.axes[0].v, self.axes[1].v]
+    }
+}
+
+fn centre(b: &BoxF) -> (f32, f32, f32, f32) {
+    (
+        (b.x0 + b.x1) / 2.0,
+        (b.y0 + b.y1) / 2.0,
+        b.width(),
+        b.height(),
+    )
+}
+
+/// Pairs (track, detection) by IoU, best pairs first, each at most once, at `min_iou` or more.
+fn associate(
+    tracks: &[usize],
+    all: &[Track],
+    dets: &[usize],
+    detections: &[Detection],
+    min_iou: f32,
+) -> Vec<(usize, usize)> {
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for &t in tracks {
+        for &d in dets {
+            let iou = all[t].bbox.iou(&detections[d].bbox);
+            if iou >= min_iou {
+                pairs.push((iou, t, d));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut used_t, mut used_d) = (Vec::new(), Vec::new());
+    let mut out = Vec::new();
+    for (_, t, d) in pairs {
+        if !used_t.contains(&t) && !used_d.contains(&d) {
+            used_t.push(t);
+            used_d.push(d);
+            out.push((t, d));
+        }
+    }
+    out
+}
+
+/// The tracker of one camera.
+#[derive(Debug)]
+pub struct Tracker {
+    opts: TrackerOptions,
+    tracks: Vec<Track>,
+    next_id: u64,
+}
+
+impl Tracker {
+    pub fn new(opts: TrackerOptions) -> Self {
+        Self {
+            opts,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Advances one frame with its detections; returns the confirmed tracks seen this frame.
+    pub fn update(&mut self, detections: &[Detection]) -> Vec<&Track> {
+        let o = self.opts;
+        for t in &mut self.tracks {
+            t.predict();
+        }
+        let high: Vec<usize> = (0..detections.len())
+            .filter(|&i| detections[i].score >= o.high_score)
+            .collect();
+        let low: Vec<usize> = (0..detections.len())
+            .filter(|&i| (o.low_score..o.high_score).contains(&detections[i].score))
+            .collect();
+        let established: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].state != TrackState::Tentative)
+            .collect();
+        let tentative: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].state == TrackState::Tentative)
+            .collect();
+        let mut matched_t = Vec::new();
+
+        // First pass: established tracks take the confident detections.
+        let first = associate(&established, &self.tracks, &high, detections, o.match_iou);
+        let mut high_left: Vec<usize> = high.clone();
+        for &(t, d) in &first {
+            self.tracks[t].update(&detections[d]);
+            self.tracks[t].state = TrackState::Confirmed;
+            matched_t.push(t);
+            high_left.retain(|&x| x != d);
+        }
+        // Second pass: those still unmatched take the weak detections (partly hidden objects).
+        let waiting: Vec<usize> = established
+            .iter()
+            .copied()
+            .filter(|t| !matched_t.contains(t))
+            .collect();
+        for (t, d) in associate(&waiting, &self.tracks, &low, detections, o.low_match_iou) {
+            self.tracks[t].update(&detections[d]);
+            self.tracks[t].state = TrackState::Confirmed;
+            matched_t.push(t);
+        }
+        // Tracks born last frame are confirmed by a confident detection now, or die.
+        for (t, d) in associate(
+            &tentative,
+            &self.tracks,
+            &high_left,
+            detections,
+            o.unconfirmed_iou,
+        ) {
+            self.tracks[t].update(&detections[d]);
+            self.tracks[t].state = TrackState::Confirmed;
+            matched_t.push(t);
+            high_left.retain(|&x| x != d);
+        }
+        for (i, t) in self.tracks.iter_mut().enumerate() {
+            if !matched_t.contains(&i) {
+                t.missed += 1;
+                if t.state == TrackState::Confirmed {
+                    t.state = TrackState::Lost;
+                }
+            }
+        }
+        let max_lost = o.max_lost_frames;
+        self.tracks.retain(|t| match t.state {
+            TrackState::Tentative => t.missed == 0,
+            _ => t.missed <= max_lost,
+        });
+        // Births.
+        for d in high_left {
+            if detections[d].score >= o.new_track_score {
+                self.tracks.push(Track::new(self.next_id, &detections[d]));
+                self.next_id += 1;
+            }
+        }
+        self.tracks
+            .iter()
+            .filter(|t| t.state == TrackState::Confirmed && t.missed == 0)
+            .collect()
+    }
+
+    /// Every live track, lost ones included.
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, score: f32) -> Detection {
+        Detection {
+            class: 0,
+            score,
+            bbox: BoxF {
+                x0: x,
+                y0: 100.0,
+                x1: x + 40.0,
+                y1: 140.0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_track_is_confirmed_on_its_second_sighting_and_keeps_its_id() {
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        assert!(
+            tracker.update(&[det(100.0, 0.9)]).is_empty(),
+            "tentative on the first frame"
+        );
+        let seen = tracker.update(&[det(104.0, 0.9)]);
+        assert_eq!(seen.len(), 1);
+        let id = seen[0].id;
+        for k in 2..20 {
+            let seen = tracker.update(&[det(100.0 + 4.0 * k as f32, 0.9)]);
+            assert_eq!(seen[0].id, id);
+        }
+        assert!(tracker.tracks()[0].velocity()[0] > 3.0, "learnt the motion");
+    }
+
+    #[test]
+    fn a_short_occlusion_keeps_the_id_and_a_long_one_ends_the_track() {
+        let mut tracker = Tracker::new(TrackerOptions {
+            max_lost_frames: 10,
+            ..TrackerOptions::default()
+        });
+        let mut x = 100.0;
+        let mut id = 0;
+        for _ in 0..10 {
+            x += 5.0;
+            if let Some(t) = tracker.update(&[det(x, 0.9)]).first() {
+                id = t.id;
+            }
+        }
+        for _ in 0..6 {
+            x += 5.0;
+            assert!(tracker.update(&[]).is_empty());
+        }
+        x += 5.0;
+        assert_eq!(
+            tracker.update(&[det(x, 0.9)])[0].id,
+            id,
+            "the prediction carried it through"
+        );
+        for _ in 0..12 {
+            tracker.update(&[]);
+        }
+        assert!(tracker.tracks().is_empty());
+    }
+
+    #[test]
+    fn weak_detections_keep_a_track_but_never_start_one() {
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        tracker.update(&[det(100.0, 0.9)]);
+        let id = tracker.update(&[det(102.0, 0.9)])[0].id;
+        let seen = tracker.update(&[det(104.0, 0.3)]);
+        assert_eq!(
+            seen[0].id, id,
+            "a partly hidden object stays the same track"
+        );
+        let mut fresh = Tracker::new(TrackerOptions::default());
+        for k in 0..5 {
+            assert!(fresh.update(&[det(100.0 + k as f32, 0.3)]).is_empty());
+        }
+        assert!(fresh.tracks().is_empty());
+    }
+}
