@@ -1,11 +1,12 @@
 //! The roadside agent: ingest → detect → track → rules → plate → evidence → outbox → publish.
 //!
 //! Today it serves its health and metrics endpoints with the configuration conventions every
-//! binary shares, and holds the detection ([`detect`]) and tracking ([`track`]) stages; the rest
-//! of the pipeline arrives stage by stage.
+//! binary shares, and holds the detection ([`detect`]) and tracking ([`track`]) stages and the
+//! violation rules ([`rules`]); the rest of the pipeline arrives stage by stage.
 
 pub mod config;
 pub mod detect;
+pub mod rules;
 pub mod startup;
 pub mod track;
 

@@ -1,0 +1,606 @@
+//! Violation rules: pure functions over one track's history, the camera's calibrated geometry
+//! and, for red light, the signal. No I/O, no clocks: the easiest code of the agent to test.
+//!
+//! A track is followed by the bottom-centre of its box — where the vehicle meets the road —
+//! which the ground-plane homography maps to metres when the camera is calibrated.
+
+use plate_ocr::image_ops::BoxF;
+use protocol::{
+    VehicleClass, ViolationKind,
+    geometry::{Homography, Point},
+    messages::SignalState,
+};
+
+/// One observation of a track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Seconds on the camera's clock.
+    pub t: f64,
+    pub bbox: BoxF,
+}
+
+impl Sample {
+    /// Where the vehicle meets the road, pixels.
+    pub fn foot(&self) -> Point {
+        [(self.bbox.x0 + self.bbox.x1) / 2.0, self.bbox.y1]
+    }
+}
+
+/// A track's history, oldest first.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub track: u64,
+    pub class: VehicleClass,
+    pub samples: Vec<Sample>,
+}
+
+/// A line in the image, with the side vehicles come from: `before` is a point on that side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DirectedLine {
+    pub a: Point,
+    pub b: Point,
+    pub before: Point,
+}
+
+impl DirectedLine {
+    fn side(&self, p: Point) -> f32 {
+        let cross = |p: Point| {
+            (self.b[0] - self.a[0]) * (p[1] - self.a[1])
+                - (self.b[1] - self.a[1]) * (p[0] - self.a[0])
+        };
+        let s = cross(p);
+        if cross(self.before) >= 0.0 { s } else { -s }
+    }
+
+    /// When the foot first goes from the `before` side to the other, interpolated.
+    pub fn crossing(&self, h: &History) -> Option<f64> {
+        h.samples.windows(2).find_map(|w| {
+            let (s0, s1) = (self.side(w[0].foot()), self.side(w[1].foot()));
+            (s0 > 0.0 && s1 <= 0.0).then(|| {
+                let k = f64::from(s0 / (s0 - s1));
+                w[0].t + k * (w[1].t - w[0].t)
+            })
+        })
+    }
+}
+
+/// A lane: its outline, the legal direction of travel (image units), who may use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    pub name: String,
+    pub polygon: Vec<Point>,
+    pub direction: [f32; 2],
+    /// Classes allowed; empty means every class.
+    pub allowed: Vec<VehicleClass>,
+}
+
+/// A no-stopping zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    pub polygon: Vec<Point>,
+    pub max_dwell_s: f64,
+}
+
+/// How speed is measured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpeedTrap {
+    /// Two lines a known distance apart.
+    Lines {
+        entry: DirectedLine,
+        exit: DirectedLine,
+        distance_m: f64,
+    },
+    /// Road → image homography from four calibrated points: speed from the ground track.
+    Homography(Homography),
+}
+
+/// The camera's calibrated geometry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Geometry {
+    pub stop_line: Option<DirectedLine>,
+    pub speed: Option<SpeedTrap>,
+    pub lanes: Vec<Lane>,
+    pub no_stopping: Vec<Zone>,
+}
+
+/// Limits and tolerances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub speed_kmh: f64,
+    /// Per-class limits where they differ.
+    pub speed_kmh_by_class: Vec<(VehicleClass, f64)>,
+    /// Measured speed above the limit that is reported (the first fine band starts at 5).
+    pub speed_tolerance_kmh: f64,
+    /// Crossing this soon after red began is forgiven (all-red grace).
+    pub red_grace_s: f64,
+    /// Sustained motion against the lane: at least this far (pixels) ...
+    pub wrong_way_px: f32,
+    /// ... and at least this long in the lane for a wrong-lane report, seconds.
+    pub wrong_lane_s: f64,
+    /// Below this foot speed (pixels per second) a vehicle is stopped.
+    pub stopped_px_s: f32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            speed_kmh: 50.0,
+            speed_kmh_by_class: Vec::new(),
+            speed_tolerance_kmh: 5.0,
+            red_grace_s: 0.5,
+            wrong_way_px: 60.0,
+            wrong_lane_s: 1.0,
+            stopped_px_s: 4.0,
+        }
+    }
+}
+
+impl Limits {
+    pub fn limit_for(&self, class: VehicleClass) -> f64 {
+        self.speed_kmh_by_class
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map_or(self.speed_kmh, |(_, l)| *l)
+    }
+}
+
+/// A rule's finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub kind: ViolationKind,
+    pub track: u64,
+    /// When it happened (camera clock, seconds).
+    pub t: f64,
+    /// Measured speed (km/h), seconds into red, seconds stopped; by kind.
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
+    pub lane: Option<String>,
+}
+
+fn finding(kind: ViolationKind, h: &History, t: f64) -> Finding {
+    Finding {
+        kind,
+        track: h.track,
+        t,
+        value: None,
+        limit: None,
+        lane: None,
+    }
+}
+
+/// The signal as the rule needs it: the state at a time and how long it has held.
+pub trait Signal {
+    fn at(&self, t: f64) -> Option<(SignalState, f64)>;
+}
+
+impl<F: Fn(f64) -> Option<(SignalState, f64)>> Signal for F {
+    fn at(&self, t: f64) -> Option<(SignalState, f64)> {
+        self(t)
+    }
+}
+
+/// Red light: the foot crosses the stop line in the direction of travel while the signal is
+/// red, more than the grace after red began. Vehicles past the line when red began crossed on
+/// green or amber and are not flagged.
+pub fn red_light(
+    h: &History,
+    g: &Geometry,
+    signal: &dyn Signal,
+    limits: &Limits,
+) -> Option<Finding> {
+    let t = g.stop_line?.crossing(h)?;
+    let (state, since) = signal.at(t)?;
+    (state == SignalState::Red && since > limits.red_grace_s).then(|| Finding {
+        value: Some(since),
+        ..finding(ViolationKind::RedLight, h, t)
+    })
+}
+
+/// Speeding, by two lines or by the ground-plane homography.
+pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
+    let (kmh, t) = match g.speed.as_ref()? {
+        SpeedTrap::Lines {
+            entry,
+            exit,
+            distance_m,
+        } => {
+            let (t0, t1) = (entry.crossing(h)?, exit.crossing(h)?);
+            (t1 > t0).then(|| (distance_m / (t1 - t0) * 3.6, t1))?
+        }
+        SpeedTrap::Homography(to_image) => {
+            let to_road = to_image.inverse()?;
+            // Least-squares slope of road distance over time, from the first sample.
+            let pts: Vec<(f64, Point)> = h
+                .samples
+                .iter()
+                .filter_map(|s| Some((s.t, to_road.apply(s.foot())?)))
+                .collect();
+            if pts.len() < 5 || pts[pts.len() - 1].0 - pts[0].0 < 0.5 {
+                return None;
+            }
+            let origin = pts[0].1;
+            let along: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|(t, p)| {
+                    (
+                        *t,
+                        f64::from(((p[0] - origin[0]).powi(2) + (p[1] - origin[1]).powi(2)).sqrt()),
+                    )
+                })
+                .collect();
+            let n = along.len() as f64;
+            let (mt, md) = along
+                .iter()
+                .fold((0.0, 0.0), |(a, b), (t, d)| (a + t / n, b + d / n));
+            let var: f64 = along.iter().map(|(t, _)| (t - mt).powi(2)).sum();
+            let cov: f64 = along.iter().map(|(t, d)| (t - mt) * (d - md)).sum();
+            (cov / var * 3.6, pts[pts.len() - 1].0)
+        }
+    };
+    let limit = limits.limit_for(h.class);
+    (kmh > limit + limits.speed_tolerance_kmh).then(|| Finding {
+        value: Some(kmh),
+        limit: Some(limit),
+        ..finding(ViolationKind::Speeding, h, t)
+    })
+}
+
+fn inside(p: Point, poly: &[Point]) -> bool {
+    let mut inside = false;
+    for i in 0..poly.len() {
+        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+        if (a[1] > p[1]) != (b[1] > p[1])
+            && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
+        {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+/// Wrong way: inside a lane, the foot moves against the lane's direction by at least
+/// `wrong_way_px` overall.
+pub fn wrong_way(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
+    g.lanes.iter().find_map(|lane| {
+        let within: Vec<&Sample> = h
+            .samples
+            .iter()
+            .filter(|s| inside(s.foot(), &lane.polygon))
+            .collect();
+        let (first, last) = (within.first()?, within.last()?);
+        let (a, b) = (first.foot(), last.foot());
+        let along = (b[0] - a[0]) * lane.direction[0] + (b[1] - a[1]) * lane.direction[1];
+        (along <= -limits.wrong_way_px).then(|| Finding {
+            lane: Some(lane.name.clone()),
+            ..finding(ViolationKind::WrongWay, h, last.t)
+        })
+    })
+}
+
+/// Wrong lane: in a lane its class may not use, for at least `wrong_lane_s`.
+pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
+    g.lanes
+        .iter()
+        .filter(|l| !l.allowed.is_empty() && !l.allowed.contains(&h.class))
+        .find_map(|lane| {
+            let within: Vec<&Sample> = h
+                .samples
+                .iter()
+                .filter(|s| inside(s.foot(), &lane.polygon))
+                .collect();
+            let (first, last) = (within.first()?, within.last()?);
+            (last.t - first.t >= limits.wrong_lane_s).then(|| Finding {
+                lane: Some(lane.name.clone()),
+                ..finding(ViolationKind::WrongLane, h, last.t)
+            })
+        })
+}
+
+/// Illegal stopping: stopped inside a no-stopping zone longer than it allows.
+pub fn illegal_stopping(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
+    g.no_stopping.iter().find_map(|zone| {
+        let mut since: Option<f64> = None;
+        for w in h.samples.windows(2) {
+            let dt = (w[1].t - w[0].t).max(1e-6);
+            let (a, b) = (w[0].foot(), w[1].foot());
+            let speed = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt() / dt as f32;
+            if inside(b, &zone.polygon) && speed < limits.stopped_px_s {
+                let from = *since.get_or_insert(w[0].t);
+                let dwell = w[1].t - from;
+                if dwell > zone.max_dwell_s {
+                    return Some(Finding {
+                        value: Some(dwell),
+                        limit: Some(zone.max_dwell_s),
+                        ..finding(ViolationKind::IllegalStopping, h, w[1].t)
+                    });
+                }
+            } else {
+                since = None;
+            }
+        }
+        None
+    })
+}
+
+/// No helmet, from the helmet classifier's probabilities of "no helmet" on the track's rider
+/// crops. `None` input means no classifier is configured: the rule is off.
+pub fn no_helmet(h: &History, no_helmet_probs: Option<&[f32]>) -> Option<Finding> {
+    let probs = no_helmet_probs?;
+    if h.class != VehicleClass::Motorbike || probs.len() < 3 {
+        return None;
+    }
+    let mean = probs.iter().sum::<f32>() / probs.len() as f32;
+    (mean >= 0.7).then(|| Finding {
+        value: Some(f64::from(mean)),
+        ..finding(
+            ViolationKind::NoHelmet,
+            h,
+            h.samples.last().map_or(0.0, |s| s.t),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vehicle driving up the image (away from the camera) at `vy` px/s from `y0`.
+    fn drive(class: VehicleClass, x: f32, y0: f32, vy: f32, seconds: f64) -> History {
+        let samples = (0..=(seconds * 10.0) as usize)
+            .map(|i| {
+                let t = i as f64 / 10.0;
+                let y = y0 + vy * t as f32;
+                Sample {
+                    t,
+                    bbox: BoxF {
+                        x0: x - 20.0,
+                        y0: y - 40.0,
+                        x1: x + 20.0,
+                        y1: y,
+                    },
+                }
+            })
+            .collect();
+        History {
+            track: 7,
+            class,
+            samples,
+        }
+    }
+
+    fn stop_line() -> DirectedLine {
+        DirectedLine {
+            a: [0.0, 400.0],
+            b: [1280.0, 400.0],
+            before: [640.0, 700.0],
+        }
+    }
+
+    fn plan(red_from: f64) -> impl Fn(f64) -> Option<(SignalState, f64)> {
+        move |t| {
+            Some(if t >= red_from {
+                (SignalState::Red, t - red_from)
+            } else {
+                (SignalState::Green, t)
+            })
+        }
+    }
+
+    #[test]
+    fn red_light_flags_a_crossing_on_red_only() {
+        let g = Geometry {
+            stop_line: Some(stop_line()),
+            ..Geometry::default()
+        };
+        let limits = Limits::default();
+        // Reaches the line (y 400) at t = 3 s.
+        let h = drive(VehicleClass::Car, 640.0, 700.0, -100.0, 6.0);
+        let f = red_light(&h, &g, &plan(1.0), &limits).expect("crossed 2 s into red");
+        assert!(
+            (f.t - 3.0).abs() < 0.01 && (f.value.unwrap() - 2.0).abs() < 0.01,
+            "{f:?}"
+        );
+        assert!(
+            red_light(&h, &g, &plan(4.0), &limits).is_none(),
+            "crossed on green"
+        );
+        assert!(
+            red_light(&h, &g, &plan(2.8), &limits).is_none(),
+            "within the all-red grace"
+        );
+        // Already past the line when red began, and driving on.
+        let past = drive(VehicleClass::Car, 640.0, 390.0, -100.0, 3.0);
+        assert!(red_light(&past, &g, &plan(0.0), &limits).is_none());
+        // Stopping short of the line.
+        let stops = drive(VehicleClass::Car, 640.0, 700.0, -50.0, 5.0);
+        assert!(red_light(&stops, &g, &plan(0.0), &limits).is_none());
+    }
+
+    #[test]
+    fn speeding_by_lines_and_by_homography() {
+        let entry = DirectedLine {
+            a: [0.0, 600.0],
+            b: [1280.0, 600.0],
+            before: [640.0, 700.0],
+        };
+        let exit = DirectedLine {
+            a: [0.0, 300.0],
+            b: [1280.0, 300.0],
+            before: [640.0, 700.0],
+        };
+        let g = Geometry {
+            speed: Some(SpeedTrap::Lines {
+                entry,
+                exit,
+                distance_m: 20.0,
+            }),
+            ..Geometry::default()
+        };
+        let limits = Limits {
+            speed_kmh: 60.0,
+            speed_kmh_by_class: vec![(VehicleClass::Motorbike, 50.0)],
+            ..Limits::default()
+        };
+        // 300 px in 1 s over 20 m: 72 km/h.
+        let fast = drive(VehicleClass::Car, 640.0, 700.0, -300.0, 2.0);
+        let f = speeding(&fast, &g, &limits).expect("72 in a 60");
+        assert!(
+            (f.value.unwrap() - 72.0).abs() < 0.5 && f.limit == Some(60.0),
+            "{f:?}"
+        );
+        assert!(
+            speeding(
+                &drive(VehicleClass::Car, 640.0, 700.0, -250.0, 2.5),
+                &g,
+                &limits
+            )
+            .is_none(),
+            "60 in a 60"
+        );
+        assert!(
+            speeding(
+                &drive(VehicleClass::Motorbike, 640.0, 700.0, -250.0, 2.5),
+                &g,
+                &limits
+            )
+            .is_some(),
+            "60 in a 50"
+        );
+        // A homography of 10 px per metre along y: 300 px/s is 30 m/s, 108 km/h.
+        let to_image = Homography::from_quads(
+            &[[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
+            &[[0.0, 1000.0], [100.0, 1000.0], [100.0, 900.0], [0.0, 900.0]],
+        )
+        .unwrap();
+        let g = Geometry {
+            speed: Some(SpeedTrap::Homography(to_image)),
+            ..Geometry::default()
+        };
+        let f = speeding(&fast, &g, &limits).expect("108 in a 60");
+        assert!((f.value.unwrap() - 108.0).abs() < 1.0, "{f:?}");
+    }
+
+    fn lane(allowed: Vec<VehicleClass>) -> Lane {
+        Lane {
+            name: "2".into(),
+            polygon: vec![[500.0, 0.0], [800.0, 0.0], [800.0, 720.0], [500.0, 720.0]],
+            direction: [0.0, -1.0],
+            allowed,
+        }
+    }
+
+    #[test]
+    fn wrong_way_needs_sustained_motion_against_the_lane() {
+        let g = Geometry {
+            lanes: vec![lane(vec![])],
+            ..Geometry::default()
+        };
+        let limits = Limits::default();
+        let against = drive(VehicleClass::Car, 640.0, 200.0, 80.0, 3.0);
+        assert_eq!(
+            wrong_way(&against, &g, &limits).map(|f| f.kind),
+            Some(ViolationKind::WrongWay)
+        );
+        assert!(
+            wrong_way(
+                &drive(VehicleClass::Car, 640.0, 600.0, -80.0, 3.0),
+                &g,
+                &limits
+            )
+            .is_none()
+        );
+        assert!(
+            wrong_way(
+                &drive(VehicleClass::Car, 640.0, 200.0, 10.0, 3.0),
+                &g,
+                &limits
+            )
+            .is_none(),
+            "jitter is not driving"
+        );
+    }
+
+    #[test]
+    fn wrong_lane_is_a_class_the_lane_does_not_allow() {
+        let g = Geometry {
+            lanes: vec![lane(vec![VehicleClass::Motorbike])],
+            ..Geometry::default()
+        };
+        let limits = Limits::default();
+        let car = drive(VehicleClass::Car, 640.0, 700.0, -80.0, 3.0);
+        assert_eq!(
+            wrong_lane(&car, &g, &limits).and_then(|f| f.lane),
+            Some("2".into())
+        );
+        assert!(
+            wrong_lane(
+                &drive(VehicleClass::Motorbike, 640.0, 700.0, -80.0, 3.0),
+                &g,
+                &limits
+            )
+            .is_none()
+        );
+        assert!(
+            wrong_lane(
+                &drive(VehicleClass::Car, 640.0, 700.0, -80.0, 0.5),
+                &g,
+                &limits
+            )
+            .is_none(),
+            "passing through"
+        );
+    }
+
+    #[test]
+    fn illegal_stopping_counts_only_a_long_stop_inside_the_zone() {
+        let zone = Zone {
+            polygon: vec![
+                [500.0, 300.0],
+                [800.0, 300.0],
+                [800.0, 500.0],
+                [500.0, 500.0],
+            ],
+            max_dwell_s: 5.0,
+        };
+        let g = Geometry {
+            no_stopping: vec![zone],
+            ..Geometry::default()
+        };
+        let limits = Limits::default();
+        let parked = drive(VehicleClass::Car, 640.0, 400.0, 0.0, 8.0);
+        let f = illegal_stopping(&parked, &g, &limits).expect("8 s in a 5 s zone");
+        assert!(f.value.unwrap() > 5.0);
+        assert!(
+            illegal_stopping(
+                &drive(VehicleClass::Car, 640.0, 400.0, 0.0, 4.0),
+                &g,
+                &limits
+            )
+            .is_none()
+        );
+        assert!(
+            illegal_stopping(
+                &drive(VehicleClass::Car, 640.0, 650.0, 0.0, 8.0),
+                &g,
+                &limits
+            )
+            .is_none(),
+            "outside the zone"
+        );
+    }
+
+    #[test]
+    fn no_helmet_is_off_without_a_classifier() {
+        let bike = drive(VehicleClass::Motorbike, 640.0, 700.0, -80.0, 2.0);
+        assert!(no_helmet(&bike, None).is_none());
+        assert!(no_helmet(&bike, Some(&[0.9, 0.8, 0.95])).is_some());
+        assert!(no_helmet(&bike, Some(&[0.1, 0.2, 0.9])).is_none());
+        assert!(
+            no_helmet(
+                &drive(VehicleClass::Car, 640.0, 700.0, -80.0, 2.0),
+                Some(&[0.9, 0.9, 0.9])
+            )
+            .is_none()
+        );
+    }
+}
