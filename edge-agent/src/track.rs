@@ -194,7 +194,8 @@ fn centre(b: &BoxF) -> (f32, f32, f32, f32) {
     )
 }
 
-/// Pairs (track, detection) by IoU, best pairs first, each at most once, at `min_iou` or more.
+/// Pairs (track, detection) so that the total IoU is as large as possible (the Hungarian
+/// method on 1 − IoU), each at most once, keeping only pairs at `min_iou` or more.
 fn associate(
     tracks: &[usize],
     all: &[Track],
@@ -202,26 +203,107 @@ fn associate(
     detections: &[Detection],
     min_iou: f32,
 ) -> Vec<(usize, usize)> {
-    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-    for &t in tracks {
-        for &d in dets {
-            let iou = all[t].bbox.iou(&detections[d].bbox);
-            if iou >= min_iou {
-                pairs.push((iou, t, d));
+    if tracks.is_empty() || dets.is_empty() {
+        return Vec::new();
+    }
+    const NO: f64 = 1e6;
+    let iou = |t: usize, d: usize| all[t].bbox.iou(&detections[d].bbox);
+    let transpose = tracks.len() > dets.len();
+    let (rows, cols) = if transpose {
+        (dets.len(), tracks.len())
+    } else {
+        (tracks.len(), dets.len())
+    };
+    let cost: Vec<Vec<f64>> = (0..rows)
+        .map(|r| {
+            (0..cols)
+                .map(|c| {
+                    let (t, d) = if transpose {
+                        (tracks[c], dets[r])
+                    } else {
+                        (tracks[r], dets[c])
+                    };
+                    let v = iou(t, d);
+                    if v >= min_iou { 1.0 - f64::from(v) } else { NO }
+                })
+                .collect()
+        })
+        .collect();
+    hungarian(&cost)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(r, c)| {
+            let c = c?;
+            (cost[r][c] < NO).then(|| {
+                if transpose {
+                    (tracks[c], dets[r])
+                } else {
+                    (tracks[r], dets[c])
+                }
+            })
+        })
+        .collect()
+}
+
+/// The minimum-cost assignment of each row to a distinct column (rows ≤ columns), by the
+/// Hungarian method with potentials, O(rows² · columns).
+fn hungarian(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
+    let n = cost.len();
+    let m = cost.first().map_or(0, Vec::len);
+    // 1-based arrays as in the classic formulation; column 0 is a sentinel.
+    let (mut u, mut v) = (vec![0.0f64; n + 1], vec![0.0f64; m + 1]);
+    let (mut p, mut way) = (vec![0usize; m + 1], vec![0usize; m + 1]);
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![f64::INFINITY; m + 1];
+        let mut used = vec![false; m + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let (mut delta, mut j1) = (f64::INFINITY, 0);
+            for j in 1..=m {
+                if !used[j] {
+                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=m {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
             }
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (mut used_t, mut used_d) = (Vec::new(), Vec::new());
-    let mut out = Vec::new();
-    for (_, t, d) in pairs {
-        if !used_t.contains(&t) && !used_d.contains(&d) {
-            used_t.push(t);
-            used_d.push(d);
-            out.push((t, d));
+    let mut rows = vec![None; n];
+    for j in 1..=m {
+        if p[j] > 0 {
+            rows[p[j] - 1] = Some(j - 1);
         }
     }
-    out
+    rows
 }
 
 /// The tracker of one camera.
@@ -388,6 +470,16 @@ mod tests {
             tracker.update(&[]);
         }
         assert!(tracker.tracks().is_empty());
+    }
+
+    #[test]
+    fn the_assignment_maximises_the_total_overlap() {
+        // Greedy would give row 0 its best column (0) and leave row 1 with nothing good.
+        let cost = vec![vec![0.1, 0.2], vec![0.15, 0.9]];
+        assert_eq!(hungarian(&cost), vec![Some(1), Some(0)]);
+        let wide = vec![vec![5.0, 1.0, 3.0]];
+        assert_eq!(hungarian(&wide), vec![Some(1)]);
+        assert!(hungarian(&[]).is_empty());
     }
 
     #[test]
