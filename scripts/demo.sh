@@ -39,6 +39,9 @@ start() {
 start citizen-notify
 start central-api
 start edge-agent
+# The simulated camera: a junction with red-light runners, encoded once, looped over RTSP.
+"$bin/sim" serve red-light --bind 127.0.0.1:8554 >/dev/null 2>data/demo-sim.log &
+pids+=($!)
 
 for url in http://127.0.0.1:8080 http://127.0.0.1:8090 http://127.0.0.1:9100; do
   for _ in $(seq 1 50); do
@@ -54,6 +57,7 @@ cat <<MSG
                   MQTT (embedded broker): mqtt://127.0.0.1:1884
   citizen-notify  http://127.0.0.1:8090/healthz             (citizen portal to come)
   edge-agent      http://127.0.0.1:9100/metrics              (camera pipeline to come)
+  camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)
 
   Sign in:  curl -s -X POST http://127.0.0.1:8080/api/v1/session \\
               -H 'content-type: application/json' \\
