@@ -7,7 +7,7 @@
 use plate_ocr::image_ops::BoxF;
 use protocol::{
     VehicleClass, ViolationKind,
-    geometry::{Homography, Point},
+    geometry::{Homography, Point, point_in_polygon},
     messages::SignalState,
 };
 
@@ -245,19 +245,6 @@ pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
     })
 }
 
-fn inside(p: Point, poly: &[Point]) -> bool {
-    let mut inside = false;
-    for i in 0..poly.len() {
-        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
-        if (a[1] > p[1]) != (b[1] > p[1])
-            && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
-        {
-            inside = !inside;
-        }
-    }
-    inside
-}
-
 /// Wrong way: inside a lane, the foot moves against the lane's direction by at least
 /// `wrong_way_px` overall.
 pub fn wrong_way(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
@@ -265,7 +252,7 @@ pub fn wrong_way(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> 
         let within: Vec<&Sample> = h
             .samples
             .iter()
-            .filter(|s| inside(s.foot(), &lane.polygon))
+            .filter(|s| point_in_polygon(s.foot(), &lane.polygon))
             .collect();
         let (first, last) = (within.first()?, within.last()?);
         let (a, b) = (first.foot(), last.foot());
@@ -286,7 +273,7 @@ pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding>
             let within: Vec<&Sample> = h
                 .samples
                 .iter()
-                .filter(|s| inside(s.foot(), &lane.polygon))
+                .filter(|s| point_in_polygon(s.foot(), &lane.polygon))
                 .collect();
             let (first, last) = (within.first()?, within.last()?);
             (last.t - first.t >= limits.wrong_lane_s).then(|| Finding {
@@ -304,7 +291,7 @@ pub fn illegal_stopping(h: &History, g: &Geometry, limits: &Limits) -> Option<Fi
             let dt = (w[1].t - w[0].t).max(1e-6);
             let (a, b) = (w[0].foot(), w[1].foot());
             let speed = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt() / dt as f32;
-            if inside(b, &zone.polygon) && speed < limits.stopped_px_s {
+            if point_in_polygon(b, &zone.polygon) && speed < limits.stopped_px_s {
                 let from = *since.get_or_insert(w[0].t);
                 let dwell = w[1].t - from;
                 if dwell > zone.max_dwell_s {

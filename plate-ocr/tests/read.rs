@@ -223,5 +223,10 @@ fn the_plate_detector_runs_on_real_photographs() {
         report.detection_recall, report.accuracy
     );
     assert_eq!(report.count, items.len());
-    assert!(report.detection_recall.is_some());
+    // A floor, not a target (no tuning on this set): 0.325 was measured on these 40 photos.
+    assert!(
+        report.detection_recall.is_some_and(|r| r >= 0.2),
+        "{:?}",
+        report.detection_recall
+    );
 }

@@ -71,6 +71,22 @@ impl Homography {
     }
 }
 
+/// Whether `p` lies inside the polygon (even-odd rule): a lane, a zone, an outline.
+pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
+    let mut inside = false;
+    let n = poly.len();
+    for i in 0..n {
+        let (a, b) = (poly[i], poly[(i + 1) % n]);
+        if (a[1] > p[1]) != (b[1] > p[1]) {
+            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
+            if p[0] < x {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
 /// The colour at (`x`, `y`) of a packed RGB image (`width` × `height`, 3 bytes a pixel),
 /// bilinear between the four nearest pixel centres, edges clamped.
 pub fn bilinear_rgb(rgb: &[u8], width: u32, height: u32, x: f32, y: f32) -> [f32; 3] {

@@ -70,7 +70,7 @@ impl Neg for Vec3 {
 /// A point in the image, pixels (`x` right, `y` down).
 pub type Px = [f32; 2];
 
-pub use protocol::geometry::Homography;
+pub use protocol::geometry::{Homography, point_in_polygon};
 
 /// The convex hull of `points` (Andrew's monotone chain), counter-clockwise in image axes.
 pub fn convex_hull(points: &[Px]) -> Vec<Px> {
@@ -97,22 +97,6 @@ pub fn convex_hull(points: &[Px]) -> Vec<Px> {
     }
     hull.pop();
     hull
-}
-
-/// Whether `p` lies inside the polygon (even-odd rule).
-pub fn point_in_polygon(p: Px, poly: &[Px]) -> bool {
-    let mut inside = false;
-    let n = poly.len();
-    for i in 0..n {
-        let (a, b) = (poly[i], poly[(i + 1) % n]);
-        if (a[1] > p[1]) != (b[1] > p[1]) {
-            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
-            if p[0] < x {
-                inside = !inside;
-            }
-        }
-    }
-    inside
 }
 
 /// An axis-aligned box in pixels: left, top, right, bottom.

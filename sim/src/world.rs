@@ -129,6 +129,46 @@ pub struct World {
     pub violations: Vec<TrueViolation>,
 }
 
+impl Actor {
+    /// A road user of the random traffic: complies, enters just before its path begins.
+    #[allow(clippy::too_many_arguments)]
+    fn flow(
+        id: u32,
+        class: ObjectClass,
+        shape: Shape,
+        plate: Option<PlateSpec>,
+        helmets: Vec<bool>,
+        look_seed: u64,
+        path: usize,
+        lateral: f32,
+        desired_mps: f32,
+        spawn_t: f32,
+    ) -> Self {
+        let spawn_s = if class == ObjectClass::Person {
+            0.0
+        } else {
+            -shape.length / 2.0 - 1.0
+        };
+        Self {
+            id,
+            class,
+            spawn_s,
+            shape,
+            plate,
+            helmets,
+            scripted: false,
+            look_seed,
+            path,
+            lateral,
+            behaviour: Behaviour::Comply,
+            desired_mps,
+            stop_at_s: None,
+            dwell_s: 0.0,
+            spawn_t,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct State {
     s: f32,
@@ -298,7 +338,7 @@ impl World {
                 }
                 let mut t = -WARMUP_S;
                 loop {
-                    t += -(1.0 - flow_rng.f32()).ln() * 60.0 / rate;
+                    t = next_arrival(&mut flow_rng, t, rate);
                     if t >= spec.duration_s {
                         break;
                     }
@@ -326,24 +366,20 @@ impl World {
                     } else {
                         rng.range(-0.2, 0.2)
                     };
+                    let look_seed = rng.next_u64();
                     pending.push(Pending {
-                        actor: Actor {
-                            id: next_id,
+                        actor: Actor::flow(
+                            next_id,
                             class,
-                            spawn_s: -shape.length / 2.0 - 1.0,
                             shape,
                             plate,
                             helmets,
-                            scripted: false,
-                            look_seed: rng.next_u64(),
-                            path: 2 * i,
+                            look_seed,
+                            2 * i,
                             lateral,
-                            behaviour: Behaviour::Comply,
-                            desired_mps: kmh / 3.6,
-                            stop_at_s: None,
-                            dwell_s: 0.0,
-                            spawn_t: t,
-                        },
+                            kmh / 3.6,
+                            t,
+                        ),
                     });
                     next_id += 1;
                 }
@@ -356,7 +392,7 @@ impl World {
                 }
                 let mut t = -WARMUP_S;
                 loop {
-                    t += -(1.0 - flow_rng.f32()).ln() * 60.0 / (rate * 0.6);
+                    t = next_arrival(&mut flow_rng, t, rate * 0.6);
                     if t >= spec.duration_s {
                         break;
                     }
@@ -368,28 +404,26 @@ impl World {
                     };
                     let plate = Some(random_plate(&mut rng, class));
                     let shape = vehicle::build(class, &mut rng, plate.as_ref(), &helmets);
+                    let look_seed = rng.next_u64();
+                    let lateral = if class == ObjectClass::Motorbike {
+                        rng.range(-1.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    let desired_mps = flow_rng.range(25.0, 40.0) / 3.6;
                     pending.push(Pending {
-                        actor: Actor {
-                            id: next_id,
+                        actor: Actor::flow(
+                            next_id,
                             class,
-                            spawn_s: -shape.length / 2.0 - 1.0,
                             shape,
                             plate,
                             helmets,
-                            scripted: false,
-                            look_seed: rng.next_u64(),
-                            path: p,
-                            lateral: if class == ObjectClass::Motorbike {
-                                rng.range(-1.0, 1.0)
-                            } else {
-                                0.0
-                            },
-                            behaviour: Behaviour::Comply,
-                            desired_mps: flow_rng.range(25.0, 40.0) / 3.6,
-                            stop_at_s: None,
-                            dwell_s: 0.0,
-                            spawn_t: t,
-                        },
+                            look_seed,
+                            p,
+                            lateral,
+                            desired_mps,
+                            t,
+                        ),
                     });
                     next_id += 1;
                 }
@@ -399,31 +433,28 @@ impl World {
             for p in cross_paths..paths.len() {
                 let mut t = -WARMUP_S * 3.0;
                 loop {
-                    t += -(1.0 - flow_rng.f32()).ln() * 60.0
-                        / (spec.flow.pedestrians_per_minute / 3.0);
+                    t = next_arrival(&mut flow_rng, t, spec.flow.pedestrians_per_minute / 3.0);
                     if t >= spec.duration_s {
                         break;
                     }
                     let mut rng = Rng::stream(seed, 2_000_000 + u64::from(next_id));
                     let shape = vehicle::build(ObjectClass::Person, &mut rng, None, &[]);
+                    let look_seed = rng.next_u64();
+                    let lateral = rng.range(-0.4, 0.4);
+                    let desired_mps = rng.range(1.0, 1.7);
                     pending.push(Pending {
-                        actor: Actor {
-                            id: next_id,
-                            class: ObjectClass::Person,
-                            spawn_s: 0.0,
+                        actor: Actor::flow(
+                            next_id,
+                            ObjectClass::Person,
                             shape,
-                            plate: None,
-                            helmets: Vec::new(),
-                            scripted: false,
-                            look_seed: rng.next_u64(),
-                            path: p,
-                            lateral: rng.range(-0.4, 0.4),
-                            behaviour: Behaviour::Comply,
-                            desired_mps: rng.range(1.0, 1.7),
-                            stop_at_s: None,
-                            dwell_s: 0.0,
-                            spawn_t: t,
-                        },
+                            None,
+                            Vec::new(),
+                            look_seed,
+                            p,
+                            lateral,
+                            desired_mps,
+                            t,
+                        ),
                     });
                     next_id += 1;
                 }
@@ -723,6 +754,11 @@ impl World {
             violations,
         }
     }
+}
+
+/// The time of the next Poisson arrival after `t` at `per_minute`.
+fn next_arrival(rng: &mut Rng, t: f32, per_minute: f32) -> f32 {
+    t - (1.0 - rng.f32()).ln() * 60.0 / per_minute
 }
 
 /// The phase a path's signal shows at `t` and the seconds it has left.
