@@ -1,8 +1,12 @@
-//! The typed configuration of `edge-agent`: defaults that run on a laptop, a TOML file, and
-//! `EDGE__…` environment overrides.
+//! The typed configuration of `edge-agent`: one TOML file per box (device identity, broker,
+//! central, models, outbox, cameras with their source, rate and calibrated geometry), defaults
+//! that run on a laptop, and `EDGE__…` environment overrides.
 
+use std::path::PathBuf;
+
+use protocol::{DeviceId, Site, VehicleClass, camera::CameraGeometry, ids::CameraId};
 use serde::{Deserialize, Serialize};
-use service_kit::{Settings, http::HttpSettings};
+use service_kit::{ConfigError, Settings, http::HttpSettings};
 
 /// Default HTTP port on loopback.
 pub const DEFAULT_PORT: u16 = 9100;
@@ -10,16 +14,372 @@ pub const DEFAULT_PORT: u16 = 9100;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Health (`/healthz`) and metrics (`/metrics`).
+    /// `/healthz`, `/metrics`, `/status`, `/cameras/{id}/snapshot.jpg`.
     pub http: HttpSettings,
+    pub device: DeviceSettings,
+    pub mqtt: MqttSettings,
+    pub central: CentralSettings,
+    pub models: ModelSettings,
+    pub outbox: OutboxSettings,
+    pub evidence: EvidenceSettings,
+    pub cameras: Vec<CameraConfig>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             http: HttpSettings::loopback(DEFAULT_PORT),
+            device: DeviceSettings::default(),
+            mqtt: MqttSettings::default(),
+            central: CentralSettings::default(),
+            models: ModelSettings::default(),
+            outbox: OutboxSettings::default(),
+            evidence: EvidenceSettings::default(),
+            cameras: Vec::new(),
         }
     }
 }
 
-impl Settings for Config {}
+/// Who this box is and where it keeps its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceSettings {
+    pub id: String,
+    /// The Ed25519 key (base64 seed), generated on first start with 0600 permissions.
+    pub key_path: PathBuf,
+    /// The outbox database and evidence files.
+    pub data_dir: PathBuf,
+    /// The time source disciplining this box's clock (`ntp`, `ptp`, `gnss`); events say the
+    /// clock is synchronised only when it is named.
+    pub clock_source: Option<String>,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        Self {
+            id: "edge-local-001".into(),
+            key_path: "data/edge/device.key".into(),
+            data_dir: "data/edge".into(),
+            clock_source: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSettings {
+    /// `mqtt://HOST[:PORT]`; the default is central's embedded broker.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub keep_alive_s: u64,
+    /// How often the retained status is refreshed.
+    pub status_every_s: u64,
+    /// An event published but not acknowledged by central is published again after this long.
+    pub republish_after_s: u64,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        Self {
+            url: "mqtt://127.0.0.1:1884".into(),
+            username: None,
+            password: None,
+            keep_alive_s: 15,
+            status_every_s: 10,
+            republish_after_s: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CentralSettings {
+    /// Where evidence is uploaded: `{url}/api/v1/evidence/{sha256}`.
+    pub url: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for CentralSettings {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8080".into(),
+            timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// models/manifest.toml; each model's sha256 is checked at load.
+    pub manifest: PathBuf,
+    /// The vehicle detector's name, in `detector_manifest` when set, else in `manifest`.
+    pub vehicle_detector: String,
+    /// A manifest of the same form describing a detector the project does not ship (a COCO
+    /// export such as DEIMv2 or YOLOX), with its sha256, format, input and labels.
+    pub detector_manifest: Option<PathBuf>,
+    /// Detector output class → vehicle class (`{ 2 = "car", 3 = "motorbike" }` for COCO);
+    /// empty: the manifest's labels by name.
+    pub class_map: std::collections::BTreeMap<String, VehicleClass>,
+    /// The helmet classifier's name in the manifest; empty turns the no-helmet rule off.
+    pub helmet_classifier: String,
+    /// Threads of each ONNX Runtime session.
+    pub intra_threads: usize,
+    pub min_score: f32,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            manifest: "models/manifest.toml".into(),
+            vehicle_detector: "vehicle_det".into(),
+            detector_manifest: None,
+            class_map: Default::default(),
+            helmet_classifier: "helmet".into(),
+            intra_threads: 1,
+            min_score: 0.4,
+        }
+    }
+}
+
+/// What the outbox does when it holds `max_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// New violations are refused (counted, logged): what is already kept is never lost.
+    RefuseNew,
+    /// New violations are kept without their clip, then refused.
+    DropClips,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    pub max_bytes: u64,
+    pub when_full: WhenFull,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 2 * 1024 * 1024 * 1024,
+            when_full: WhenFull::DropClips,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceSettings {
+    /// The clip runs from the keyframe before `clip_before_s` to `clip_after_s` after.
+    pub clip_before_s: f64,
+    pub clip_after_s: f64,
+    /// The "before" and "after" images, seconds from the moment of the violation.
+    pub image_offset_s: f64,
+    pub jpeg_quality: u8,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            clip_before_s: 6.0,
+            clip_after_s: 6.0,
+            image_offset_s: 1.0,
+            jpeg_quality: 90,
+        }
+    }
+}
+
+/// The RTSP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Tcp,
+    Udp,
+    /// UDP, falling back to TCP.
+    Auto,
+}
+
+/// Where the signal phase comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "source")]
+pub enum SignalConfig {
+    /// No signal: the red-light rule is off.
+    None,
+    /// The colour of the lamps of `geometry.signal_head` in each frame.
+    Lamps,
+    /// The controller's phases on `tve/v1/{device}/signal/{camera}`.
+    Mqtt,
+    /// A fixed-time plan anchored to UTC: the cycle starts at whole multiples of its length
+    /// plus `offset_s` since the Unix epoch.
+    Fixed {
+        green_s: f64,
+        amber_s: f64,
+        red_s: f64,
+        offset_s: f64,
+    },
+}
+
+/// One camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    pub id: CameraId,
+    /// `rtsp://…`, `file://…` or any URI GStreamer reads; H.264.
+    pub source: String,
+    #[serde(default = "default_transport")]
+    pub transport: Transport,
+    /// The decoder element (`avdec_h264`, `vah264dec`, `nvh264dec`, …); `auto` lets GStreamer
+    /// pick the best it has, hardware first.
+    #[serde(default = "default_decoder")]
+    pub decoder: String,
+    #[serde(default = "default_detect_fps")]
+    pub detect_fps: f64,
+    /// Seconds without a frame before the stream counts as stalled and is reconnected.
+    #[serde(default = "default_stall_s")]
+    pub stall_timeout_s: f64,
+    pub site: Site,
+    #[serde(default)]
+    pub geometry: CameraGeometry,
+    #[serde(default = "default_signal")]
+    pub signal: SignalConfig,
+    /// Speed limit (km/h) and per-class limits.
+    #[serde(default = "default_limit")]
+    pub speed_limit_kmh: f64,
+    #[serde(default)]
+    pub speed_limits_kmh: std::collections::BTreeMap<VehicleClass, f64>,
+    /// All-red grace: crossing this soon after red began is not flagged.
+    #[serde(default = "default_grace")]
+    pub red_grace_s: f64,
+}
+
+fn default_transport() -> Transport {
+    Transport::Tcp
+}
+fn default_decoder() -> String {
+    "auto".into()
+}
+fn default_detect_fps() -> f64 {
+    8.0
+}
+fn default_stall_s() -> f64 {
+    5.0
+}
+fn default_signal() -> SignalConfig {
+    SignalConfig::None
+}
+fn default_limit() -> f64 {
+    50.0
+}
+fn default_grace() -> f64 {
+    0.5
+}
+
+impl Settings for Config {
+    fn validate(&self) -> Result<(), ConfigError> {
+        DeviceId::parse(&self.device.id)
+            .map_err(|e| ConfigError::invalid("device.id", e.to_string()))?;
+        protocol::topic::parse_broker_url(&self.mqtt.url)
+            .map_err(|e| ConfigError::invalid("mqtt.url", e))?;
+        if !(self.central.url.starts_with("http://") || self.central.url.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "central.url",
+                "must start with http:// or https://",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.models.min_score) {
+            return Err(ConfigError::invalid("models.min_score", "must be in 0–1"));
+        }
+        if self.evidence.jpeg_quality == 0 || self.evidence.jpeg_quality > 100 {
+            return Err(ConfigError::invalid(
+                "evidence.jpeg_quality",
+                "must be 1–100",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.cameras.iter().enumerate() {
+            let field = |f: &str| format!("cameras[{i}].{f}");
+            if !seen.insert(c.id.clone()) {
+                return Err(ConfigError::invalid(field("id"), "is used twice"));
+            }
+            if !c.source.contains("://") {
+                return Err(ConfigError::invalid(field("source"), "must be a URI"));
+            }
+            if !(c.detect_fps > 0.0 && c.detect_fps <= 60.0) {
+                return Err(ConfigError::invalid(
+                    field("detect_fps"),
+                    "must be in (0, 60]",
+                ));
+            }
+            if c.stall_timeout_s.is_nan() || c.stall_timeout_s < 1.0 {
+                return Err(ConfigError::invalid(
+                    field("stall_timeout_s"),
+                    "must be 1 or more",
+                ));
+            }
+            c.geometry.validate().map_err(|e| {
+                ConfigError::invalid(field(&format!("geometry.{}", e.field)), e.reason)
+            })?;
+            if c.signal == SignalConfig::Lamps && c.geometry.signal_head.is_none() {
+                return Err(ConfigError::invalid(
+                    field("signal"),
+                    "is `lamps` but geometry.signal_head is not set",
+                ));
+            }
+            if let SignalConfig::Fixed {
+                green_s,
+                amber_s,
+                red_s,
+                ..
+            } = c.signal
+                && !(green_s > 0.0 && amber_s >= 0.0 && red_s > 0.0)
+            {
+                return Err(ConfigError::invalid(
+                    field("signal"),
+                    "phases must be above 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera(id: &str) -> CameraConfig {
+        toml::from_str(&format!(
+            r#"
+            id = "{id}"
+            source = "rtsp://127.0.0.1:8554/cam"
+            site = {{ name = "Ngã tư", latitude = 10.8, longitude = 106.7, address = "Q1", direction = "bắc" }}
+            "#
+        ))
+        .expect("camera")
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut c = Config {
+            cameras: vec![camera("cam-1"), camera("cam-1")],
+            ..Config::default()
+        };
+        let err = |c: &Config| match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        };
+        assert_eq!(err(&c), "cameras[1].id");
+        c.cameras.pop();
+        assert!(c.validate().is_ok());
+        c.cameras[0].signal = SignalConfig::Lamps;
+        assert_eq!(err(&c), "cameras[0].signal");
+        c.cameras[0].signal = SignalConfig::None;
+        c.cameras[0].detect_fps = 0.0;
+        assert_eq!(err(&c), "cameras[0].detect_fps");
+        c.cameras[0].detect_fps = 5.0;
+        c.mqtt.url = "tcp://x".into();
+        assert_eq!(err(&c), "mqtt.url");
+    }
+}

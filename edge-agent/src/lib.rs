@@ -1,12 +1,22 @@
 //! The roadside agent: ingest → detect → track → rules → plate → evidence → outbox → publish.
 //!
-//! Today it serves its health and metrics endpoints with the configuration conventions every
-//! binary shares, and holds the detection ([`detect`]) and tracking ([`track`]) stages and the
-//! violation rules ([`rules`]); the rest of the pipeline arrives stage by stage.
+//! [`ingest`] reads each camera through GStreamer (latest decoded frame for detection, the
+//! camera's own H.264 in a ring for the clip); [`detect`], [`track`] and [`rules`] find the
+//! violations; [`pipeline`] wires the stages and builds each violation's evidence ([`evidence`])
+//! with the plate read by `plate-ocr`; [`outbox`] keeps every event durably until central
+//! acknowledges it, and [`publish`] delivers it over MQTT and HTTPS. [`startup`] builds the
+//! agent from its [`Config`] and serves `/healthz`, `/metrics`, `/status` and the snapshots.
 
 pub mod config;
 pub mod detect;
+pub mod evidence;
+pub mod ingest;
+pub mod outbox;
+pub mod overlay;
+pub mod pipeline;
+pub mod publish;
 pub mod rules;
+pub mod signal;
 pub mod startup;
 pub mod track;
 

@@ -7,6 +7,7 @@
 use plate_ocr::image_ops::BoxF;
 use protocol::{
     VehicleClass, ViolationKind,
+    camera::{CameraGeometry, LineSpec, SpeedTrapSpec},
     geometry::{Homography, Point, point_in_polygon},
     messages::SignalState,
 };
@@ -101,6 +102,54 @@ pub struct Geometry {
     pub speed: Option<SpeedTrap>,
     pub lanes: Vec<Lane>,
     pub no_stopping: Vec<Zone>,
+}
+
+impl From<LineSpec> for DirectedLine {
+    fn from(l: LineSpec) -> Self {
+        Self {
+            a: l.a,
+            b: l.b,
+            before: l.before,
+        }
+    }
+}
+
+impl From<&CameraGeometry> for Geometry {
+    fn from(spec: &CameraGeometry) -> Self {
+        Self {
+            stop_line: spec.stop_line.map(Into::into),
+            speed: spec.speed.as_ref().map(|s| match s {
+                SpeedTrapSpec::Lines {
+                    entry,
+                    exit,
+                    distance_m,
+                } => SpeedTrap::Lines {
+                    entry: (*entry).into(),
+                    exit: (*exit).into(),
+                    distance_m: *distance_m,
+                },
+                SpeedTrapSpec::Homography(m) => SpeedTrap::Homography(Homography(*m)),
+            }),
+            lanes: spec
+                .lanes
+                .iter()
+                .map(|l| Lane {
+                    name: l.name.clone(),
+                    polygon: l.polygon.clone(),
+                    direction: l.direction,
+                    allowed: l.allowed.clone(),
+                })
+                .collect(),
+            no_stopping: spec
+                .no_stopping
+                .iter()
+                .map(|z| Zone {
+                    polygon: z.polygon.clone(),
+                    max_dwell_s: z.max_dwell_s,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Limits and tolerances.

@@ -1,12 +1,424 @@
-//! Builds the service from its configuration: binds (port 0 works in tests) and wires the parts.
+//! Builds the agent from its configuration: the device key, the outbox, the pipeline of every
+//! camera, delivery, and the HTTP endpoints (`/healthz`, `/metrics`, `/status`,
+//! `/cameras/{id}/snapshot.jpg`).
 
-use axum::Router;
+use std::{
+    io::Write,
+    path::Path,
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use anyhow::Context;
+use axum::{
+    Json, Router,
+    extract::{Path as UrlPath, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use plate_ocr::manifest::Manifest;
+use prometheus_client::metrics::{family::Family, gauge::Gauge};
+use protocol::{
+    DeviceId, DeviceKey, DeviceStatus,
+    event::{ModelVersion, Sha256Digest},
+    messages::{CameraState, CameraStatus, DeviceState},
+};
+use serde::Serialize;
 use service_kit::http::{App, Metrics};
+use tokio::sync::{Notify, mpsc};
 
-use crate::Config;
+use crate::{
+    Config,
+    ingest::State as IngestState,
+    outbox::Outbox,
+    pipeline::{self, CameraStats, EvidenceCounters, Pipeline},
+    publish::{self, Delivery, DeliveryCounters},
+};
 
-/// Binds the service's HTTP listener and wires its parts.
+/// Reads the device key, or makes one (readable by the owner only) on first start.
+pub fn device_key(path: &Path) -> anyhow::Result<DeviceKey> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("device.key_path {}", path.display()))?;
+        return DeviceKey::from_base64(text.trim())
+            .with_context(|| format!("device.key_path {} holds no valid key", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let key = DeviceKey::generate()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating device.key_path {}", path.display()))?;
+    file.write_all(key.to_base64_secret().as_bytes())?;
+    file.sync_all()?;
+    tracing::info!(path = %path.display(), public_key = %key.public_key().to_base64(), "device key created");
+    Ok(key)
+}
+
+/// What the HTTP endpoints read.
+#[derive(Debug)]
+struct AgentState {
+    device: DeviceId,
+    cameras: Vec<CameraView>,
+    outbox: Outbox,
+    delivery: Arc<DeliveryCounters>,
+    evidence: Arc<EvidenceCounters>,
+}
+
+#[derive(Debug, Clone)]
+struct CameraView {
+    config: Arc<crate::config::CameraConfig>,
+    stats: Arc<CameraStats>,
+    ingest: Option<Arc<crate::ingest::Ingest>>,
+    error: Option<String>,
+}
+
+impl CameraView {
+    fn state(&self) -> CameraState {
+        match self.ingest.as_ref().map(|i| i.state()) {
+            Some(IngestState::Streaming) => CameraState::Streaming,
+            Some(IngestState::Connecting | IngestState::Reconnecting) => CameraState::Reconnecting,
+            _ => CameraState::Down,
+        }
+    }
+
+    fn fps(&self) -> f64 {
+        self.stats.fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+/// Binds the agent's HTTP listener and wires its parts.
 pub async fn build(config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("edge-agent");
-    App::build("edge-agent", &config.http, metrics, Router::new()).await
+    let device = DeviceId::parse(&config.device.id).context("device.id")?;
+    let key = Arc::new(device_key(&config.device.key_path)?);
+    std::fs::create_dir_all(&config.device.data_dir)
+        .with_context(|| format!("device.data_dir {}", config.device.data_dir.display()))?;
+    let outbox = Outbox::open(
+        &config.device.data_dir.join("outbox"),
+        config.outbox.clone(),
+    )
+    .await
+    .context("opening the outbox")?;
+    let wake = Arc::new(Notify::new());
+    let evidence = Arc::new(EvidenceCounters::default());
+    let manifest = Manifest::load(&config.models.manifest)
+        .with_context(|| format!("models.manifest {}", config.models.manifest.display()))?;
+    let models = manifest
+        .models()
+        .iter()
+        .filter_map(|m| {
+            Some(ModelVersion {
+                task: m.task.clone(),
+                name: m.name.clone(),
+                sha256: Sha256Digest::parse(&m.sha256).ok()?,
+            })
+        })
+        .collect();
+    let shared = pipeline::Shared {
+        device: device.clone(),
+        key: key.clone(),
+        outbox: outbox.clone(),
+        wake: wake.clone(),
+        evidence: evidence.clone(),
+        models,
+        clock: pipeline::clock(config.device.clock_source.as_deref()),
+    };
+    let pipeline = Pipeline::start(&config, shared)?;
+    let cameras: Vec<CameraView> = pipeline
+        .cameras
+        .iter()
+        .map(|c| CameraView {
+            config: c.config.clone(),
+            stats: c.stats.clone(),
+            ingest: c.ingest_arc(),
+            error: c.error(),
+        })
+        .collect();
+    let delivery_counters = Arc::new(DeliveryCounters::default());
+    let state = Arc::new(AgentState {
+        device: device.clone(),
+        cameras: cameras.clone(),
+        outbox: outbox.clone(),
+        delivery: delivery_counters.clone(),
+        evidence: evidence.clone(),
+    });
+    register_metrics(&metrics, state.clone());
+
+    let router = Router::new()
+        .route("/status", get(status))
+        .route("/cameras/{id}/snapshot.jpg", get(snapshot))
+        .with_state(state.clone());
+    let mut app = App::build("edge-agent", &config.http, metrics, router).await?;
+
+    let (signal_tx, mut signal_rx) = mpsc::channel::<protocol::SignalPhase>(64);
+    let pipeline = Arc::new(std::sync::Mutex::new(pipeline));
+    {
+        let pipeline = pipeline.clone();
+        app.spawn("pipeline", move |mut shutdown| async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.wait() => break,
+                    Some(phase) = signal_rx.recv() => {
+                        let p = pipeline.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(c) = p.cameras.iter().find(|c| c.config.id == phase.camera) {
+                            c.signal(phase);
+                        }
+                    }
+                }
+            }
+            // Stop the sources; pending violations are stored before the agent exits.
+            tokio::task::spawn_blocking(move || {
+                pipeline.lock().unwrap_or_else(|e| e.into_inner()).stop();
+            })
+            .await?;
+            Ok(())
+        });
+    }
+    let delivery = Delivery {
+        device,
+        key,
+        outbox,
+        mqtt: config.mqtt.clone(),
+        central: config.central.clone(),
+        wake,
+        counters: delivery_counters,
+    };
+    let status_state = state.clone();
+    app.spawn("publish", move |shutdown| {
+        publish::run(
+            delivery,
+            Arc::new(move || device_status(&status_state)),
+            signal_tx,
+            shutdown,
+        )
+    });
+    Ok(app)
+}
+
+fn device_status(state: &AgentState) -> DeviceStatus {
+    let cameras: Vec<CameraStatus> = state
+        .cameras
+        .iter()
+        .map(|c| CameraStatus {
+            camera: c.config.id.clone(),
+            state: c.state(),
+            detect_fps: c.fps().clamp(0.0, 1000.0),
+        })
+        .collect();
+    let degraded = cameras.iter().any(|c| c.state != CameraState::Streaming);
+    DeviceStatus {
+        device: state.device.clone(),
+        state: if degraded {
+            DeviceState::Degraded
+        } else {
+            DeviceState::Online
+        },
+        at: Some(protocol::UtcTimestamp::now()),
+        software_version: Some(env!("CARGO_PKG_VERSION").into()),
+        cameras,
+        outbox_depth: None,
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct StatusBody {
+    device: String,
+    broker_connected: bool,
+    outbox_depth: u64,
+    outbox_bytes: u64,
+    published: u64,
+    acknowledged: u64,
+    uploaded: u64,
+    violations_stored: u64,
+    violations_refused: u64,
+    cameras: Vec<CameraBody>,
+}
+
+#[derive(Debug, Serialize)]
+struct CameraBody {
+    id: String,
+    state: CameraState,
+    error: Option<String>,
+    detect_fps: f64,
+    frames: u64,
+    dropped_frames: u64,
+    reconnects: u64,
+    stalls: u64,
+    inference_ms: f64,
+    latency_ms: f64,
+    violations: u64,
+    signal: Option<protocol::messages::SignalState>,
+}
+
+async fn status(State(state): State<Arc<AgentState>>) -> Response {
+    let cameras = state
+        .cameras
+        .iter()
+        .map(|c| {
+            let counters = c.ingest.as_ref().map(|i| i.counters());
+            let get = |f: fn(&crate::ingest::Counters) -> &std::sync::atomic::AtomicU64| {
+                counters.map_or(0, |k| f(k).load(Ordering::Relaxed))
+            };
+            CameraBody {
+                id: c.config.id.to_string(),
+                state: c.state(),
+                error: c.error.clone(),
+                detect_fps: c.fps(),
+                frames: get(|k| &k.frames),
+                dropped_frames: get(|k| &k.dropped),
+                reconnects: get(|k| &k.reconnects),
+                stalls: get(|k| &k.stalls),
+                inference_ms: c.stats.last_detect_us.load(Ordering::Relaxed) as f64 / 1000.0,
+                latency_ms: c.stats.latency_us.load(Ordering::Relaxed) as f64 / 1000.0,
+                violations: c.stats.findings.load(Ordering::Relaxed),
+                signal: *c.stats.signal.lock().unwrap_or_else(|e| e.into_inner()),
+            }
+        })
+        .collect();
+    let body = StatusBody {
+        device: state.device.to_string(),
+        broker_connected: state.delivery.connected.load(Ordering::Relaxed),
+        outbox_depth: state.outbox.depth().await.unwrap_or(0),
+        outbox_bytes: state.outbox.bytes().await.unwrap_or(0),
+        published: state.delivery.published.load(Ordering::Relaxed),
+        acknowledged: state.delivery.acked.load(Ordering::Relaxed),
+        uploaded: state.delivery.uploaded.load(Ordering::Relaxed),
+        violations_stored: state.evidence.stored.load(Ordering::Relaxed),
+        violations_refused: state.evidence.refused.load(Ordering::Relaxed),
+        cameras,
+    };
+    Json(body).into_response()
+}
+
+/// The latest frame with the configured geometry drawn on it, for setting the camera up.
+async fn snapshot(State(state): State<Arc<AgentState>>, UrlPath(id): UrlPath<String>) -> Response {
+    let Some(camera) = state.cameras.iter().find(|c| c.config.id.as_str() == id) else {
+        return (StatusCode::NOT_FOUND, "no such camera").into_response();
+    };
+    let Some(frame) = camera
+        .stats
+        .snapshot
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no frame yet").into_response();
+    };
+    let config = camera.config.clone();
+    let drawn = tokio::task::spawn_blocking(move || {
+        let img = crate::overlay::draw_geometry(&frame, &config.geometry);
+        crate::evidence::jpeg(&img, 85)
+    })
+    .await;
+    match drawn {
+        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "snapshot failed").into_response(),
+    }
+}
+
+fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
+    type ByCamera = Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>;
+    let gauges: Vec<(&'static str, &'static str, ByCamera)> = vec![
+        (
+            "edge_detect_fps",
+            "Frames per second reaching detection",
+            ByCamera::default(),
+        ),
+        (
+            "edge_frames_total",
+            "Decoded frames taken from the camera",
+            ByCamera::default(),
+        ),
+        (
+            "edge_dropped_frames_total",
+            "Frames replaced before detection took them",
+            ByCamera::default(),
+        ),
+        (
+            "edge_inference_ms",
+            "Detector time of the last frame",
+            ByCamera::default(),
+        ),
+        (
+            "edge_reconnects_total",
+            "Stream reconnections",
+            ByCamera::default(),
+        ),
+        (
+            "edge_violations_total",
+            "Violations found",
+            ByCamera::default(),
+        ),
+    ];
+    for (name, help, family) in &gauges {
+        metrics.register(name, help, family.clone());
+    }
+    let totals = Family::<
+        Vec<(&'static str, &'static str)>,
+        Gauge<f64, std::sync::atomic::AtomicU64>,
+    >::default();
+    metrics.register(
+        "edge_delivery",
+        "Outbox and delivery figures",
+        totals.clone(),
+    );
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            for c in &state.cameras {
+                let label = vec![("camera", c.config.id.to_string())];
+                let counters = c.ingest.as_ref().map(|i| i.counters());
+                let get = |f: fn(&crate::ingest::Counters) -> &std::sync::atomic::AtomicU64| {
+                    counters.map_or(0.0, |k| f(k).load(Ordering::Relaxed) as f64)
+                };
+                let values = [
+                    c.fps(),
+                    get(|k| &k.frames),
+                    get(|k| &k.dropped),
+                    c.stats.last_detect_us.load(Ordering::Relaxed) as f64 / 1000.0,
+                    get(|k| &k.reconnects),
+                    c.stats.findings.load(Ordering::Relaxed) as f64,
+                ];
+                for ((_, _, family), v) in gauges.iter().zip(values) {
+                    family.get_or_create(&label).set(v);
+                }
+            }
+            let depth = state.outbox.depth().await.unwrap_or(0) as f64;
+            let bytes = state.outbox.bytes().await.unwrap_or(0) as f64;
+            let d = &state.delivery;
+            for (what, v) in [
+                ("outbox_depth", depth),
+                ("outbox_bytes", bytes),
+                ("published", d.published.load(Ordering::Relaxed) as f64),
+                ("acknowledged", d.acked.load(Ordering::Relaxed) as f64),
+                ("uploaded", d.uploaded.load(Ordering::Relaxed) as f64),
+                (
+                    "upload_errors",
+                    d.upload_errors.load(Ordering::Relaxed) as f64,
+                ),
+                ("broker_connects", d.connects.load(Ordering::Relaxed) as f64),
+                (
+                    "stored",
+                    state.evidence.stored.load(Ordering::Relaxed) as f64,
+                ),
+                (
+                    "refused",
+                    state.evidence.refused.load(Ordering::Relaxed) as f64,
+                ),
+            ] {
+                totals.get_or_create(&vec![("figure", what)]).set(v);
+            }
+        }
+    });
 }

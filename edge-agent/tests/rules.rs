@@ -5,92 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use edge_agent::rules::{
-    self, DirectedLine, Geometry, History, Lane, Limits, Sample, SpeedTrap, Zone,
-};
+use edge_agent::rules::{self, Geometry, History, Limits, Sample};
 use plate_ocr::image_ops::BoxF;
-use protocol::{ViolationKind, geometry::Point, messages::SignalState};
-use sim::{
-    Renderer, ScenarioSpec, World,
-    geom::Vec3,
-    scenario::{Direction, Phase},
-};
-
-fn project(world: &World, x: f32, y: f32) -> Point {
-    world
-        .camera
-        .project(Vec3::new(x, y, 0.0))
-        .expect("in front of the camera")
-}
-
-fn geometry(world: &World) -> Geometry {
-    let road = &world.spec.road;
-    let half = road.width_m() / 2.0;
-    let near = world.camera.near_ground_y() + 1.0;
-    let stop_line = road.stop_line_m.map(|y| DirectedLine {
-        a: project(world, -half, y),
-        b: project(world, half, y),
-        before: project(world, 0.0, y - 5.0),
-    });
-    let lanes = road
-        .lanes
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let (x0, x1) = (
-                road.lane_centre_x(i) - road.lane_width_m / 2.0,
-                road.lane_centre_x(i) + road.lane_width_m / 2.0,
-            );
-            let far = road.stop_line_m.unwrap_or(road.far_m);
-            let (a, b) = (
-                project(world, road.lane_centre_x(i), near),
-                project(world, road.lane_centre_x(i), near + 10.0),
-            );
-            let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
-            let away = [(b[0] - a[0]) / len, (b[1] - a[1]) / len];
-            Lane {
-                name: i.to_string(),
-                polygon: vec![
-                    project(world, x0, near),
-                    project(world, x1, near),
-                    project(world, x1, far),
-                    project(world, x0, far),
-                ],
-                direction: if l.direction == Direction::Away {
-                    away
-                } else {
-                    [-away[0], -away[1]]
-                },
-                allowed: l.allowed.iter().filter_map(|c| c.vehicle()).collect(),
-            }
-        })
-        .collect();
-    let no_stopping = road
-        .no_stopping
-        .iter()
-        .map(|z| {
-            let (x0, x1) = (
-                road.lane_centre_x(z.lane) - road.lane_width_m / 2.0,
-                road.lane_centre_x(z.lane) + road.lane_width_m / 2.0,
-            );
-            Zone {
-                polygon: vec![
-                    project(world, x0, z.from_m),
-                    project(world, x1, z.from_m),
-                    project(world, x1, z.to_m),
-                    project(world, x0, z.to_m),
-                ],
-                max_dwell_s: f64::from(z.max_dwell_s),
-            }
-        })
-        .collect();
-    Geometry {
-        stop_line,
-        speed: world.camera.ground_homography().map(SpeedTrap::Homography),
-        lanes,
-        no_stopping,
-    }
-}
+use protocol::{ViolationKind, messages::SignalState};
+use sim::{Renderer, ScenarioSpec, World, scenario::Phase};
 
 #[test]
 fn the_rules_find_each_scenarios_violations_and_no_others() {
@@ -106,7 +24,7 @@ fn the_rules_find_each_scenarios_violations_and_no_others() {
         let spec = ScenarioSpec::named(name).expect("scenario");
         let world = World::simulate(&spec, 1);
         let renderer = Renderer::new(&world);
-        let g = geometry(&world);
+        let g = Geometry::from(&sim::setup::camera_geometry(&renderer));
         let limits = Limits {
             speed_kmh: f64::from(spec.road.speed_limit_kmh),
             speed_kmh_by_class: spec

@@ -74,6 +74,20 @@ impl ViolationKind {
     }
 }
 
+impl ViolationKind {
+    /// The violation's name in Vietnamese, as on a notice and an evidence image.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Self::RedLight => "Không chấp hành hiệu lệnh của đèn tín hiệu giao thông",
+            Self::Speeding => "Chạy quá tốc độ quy định",
+            Self::WrongWay => "Đi ngược chiều",
+            Self::WrongLane => "Đi không đúng làn đường quy định",
+            Self::IllegalStopping => "Dừng, đỗ xe không đúng quy định",
+            Self::NoHelmet => "Không đội mũ bảo hiểm",
+        }
+    }
+}
+
 impl fmt::Display for ViolationKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -129,7 +143,9 @@ pub enum ClockState {
 }
 
 /// Vehicle classes the rules and the fine schedule distinguish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VehicleClass {
     Car,

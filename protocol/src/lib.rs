@@ -18,6 +18,7 @@
 //!
 //! It performs no I/O: every function is a pure transformation of its inputs.
 
+pub mod camera;
 pub mod citizen;
 pub mod event;
 pub mod evidence;

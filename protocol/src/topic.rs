@@ -141,6 +141,26 @@ impl FromStr for Topic {
     }
 }
 
+/// Reads a broker address `mqtt://HOST[:PORT]` (port 1883 when absent) into host and port.
+pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
+    let Some(rest) = url.strip_prefix("mqtt://") else {
+        return Err(format!("`{url}` is not mqtt://HOST[:PORT]"));
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .map_err(|e| format!("`{url}` has a bad port: {e}"))?,
+        ),
+        None => (rest, 1883),
+    };
+    if host.is_empty() || host.contains('/') {
+        return Err(format!("`{url}` has no host"));
+    }
+    Ok((host.to_owned(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

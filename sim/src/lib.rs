@@ -17,6 +17,7 @@ pub mod plate;
 pub mod render;
 pub mod rng;
 pub mod scenario;
+pub mod setup;
 pub mod truth;
 pub mod vehicle;
 #[cfg(feature = "video")]

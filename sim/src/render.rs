@@ -205,6 +205,16 @@ fn draw_box(
 }
 
 impl<'w> Renderer<'w> {
+    /// The world being drawn.
+    pub fn world(&self) -> &'w World {
+        self.world
+    }
+
+    /// The signal lamps: centre, radius (pixels) and the phase each shows.
+    pub(crate) fn lamps(&self) -> &[(Px, f32, Phase)] {
+        &self.lamps
+    }
+
     pub fn new(world: &'w World) -> Self {
         let light = Light::of(world.spec.conditions.time_of_day);
         let mut rng = Rng::stream(world.seed, 7);

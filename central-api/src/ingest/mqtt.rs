@@ -49,18 +49,7 @@ impl Connection {
 
 /// Host and port of `mqtt://HOST[:PORT]` (default port 1883).
 pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let Some(rest) = url.strip_prefix("mqtt://") else {
-        bail!("`{url}` is not mqtt://HOST[:PORT]");
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>()?),
-        None => (rest, 1883),
-    };
-    if host.is_empty() || host.contains('/') {
-        bail!("`{url}` has no host");
-    }
-    Ok((host.to_owned(), port))
+    protocol::topic::parse_broker_url(url).map_err(anyhow::Error::msg)
 }
 
 /// Runs the worker until `shutdown`.

@@ -1,0 +1,523 @@
+//! Ingest: one GStreamer pipeline per camera, with two taps on the camera's own H.264.
+//!
+//! ```text
+//! rtspsrc | urisourcebin ! parsebin ─▶ h264parse ─▶ tee ─┬─▶ appsink "enc"  (ring of N s of H.264)
+//!                                                          └─▶ decoder ▶ videorate ▶ RGB ▶ appsink "raw"
+//! ```
+//! The raw tap is latest-only: a frame that is not taken before the next arrives is dropped and
+//! counted, so latency never builds. The ring keeps the encoded access units so the evidence
+//! clip is a remux of what the camera sent. A supervisor thread restarts the pipeline with
+//! capped exponential backoff and jitter on error, end of stream or a stall (no frame within
+//! the stall timeout).
+//!
+//! Times are on the camera clock: seconds since the agent started, continuous across
+//! reconnects (each connection's first buffer is placed at the wall time it arrived).
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Condvar, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, anyhow};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use image::RgbImage;
+use tracing::{info, warn};
+
+use crate::config::{CameraConfig, Transport};
+
+/// Starts GStreamer once per process.
+pub fn init() -> anyhow::Result<()> {
+    gst::init().context("starting GStreamer")
+}
+
+/// A decoded frame at full resolution.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Camera clock, seconds.
+    pub t: f64,
+    pub image: Arc<RgbImage>,
+}
+
+/// One encoded access unit (Annex B byte stream, parameter sets before each keyframe).
+#[derive(Debug, Clone)]
+pub struct AccessUnit {
+    pub t: f64,
+    pub keyframe: bool,
+    pub data: Arc<[u8]>,
+}
+
+/// A camera's connection state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Connecting,
+    Streaming,
+    Reconnecting,
+    /// A file source reached its end.
+    Ended,
+    Stopped,
+}
+
+/// Counters the pipeline and `/metrics` read.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub frames: AtomicU64,
+    /// Frames replaced before detection took them.
+    pub dropped: AtomicU64,
+    pub units: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub stalls: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Clock {
+    started: Instant,
+    /// Per connection: the camera time and the PTS of its first buffer.
+    base: Option<(f64, u64)>,
+    last_t: f64,
+}
+
+impl Clock {
+    fn at(&mut self, pts_ns: u64) -> f64 {
+        let (t0, p0) = *self.base.get_or_insert_with(|| {
+            let now = self.started.elapsed().as_secs_f64();
+            (now.max(self.last_t + 0.001), pts_ns)
+        });
+        let t = t0 + (pts_ns.saturating_sub(p0)) as f64 / 1e9;
+        self.last_t = self.last_t.max(t);
+        t
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    slot: Mutex<Option<Frame>>,
+    fresh: Condvar,
+    ring: Mutex<VecDeque<AccessUnit>>,
+    ring_keep_s: f64,
+    clock: Mutex<Clock>,
+    state: Mutex<State>,
+    last_buffer: Mutex<Option<Instant>>,
+    stop: AtomicBool,
+    counters: Counters,
+    started_unix_ms: i64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running camera ingest; stops when dropped.
+#[derive(Debug)]
+pub struct Ingest {
+    shared: Arc<Shared>,
+    supervisor: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Ingest {
+    /// Starts ingesting `camera`, keeping `ring_keep_s` seconds of encoded video.
+    pub fn start(camera: &CameraConfig, ring_keep_s: f64) -> anyhow::Result<Self> {
+        init()?;
+        let launch = launch_line(camera)?;
+        // Refuse a line GStreamer cannot build (a missing decoder) before any thread starts.
+        gst::parse::launch(&launch)
+            .with_context(|| format!("camera {}: building `{launch}`", camera.id))?;
+        let shared = Arc::new(Shared {
+            slot: Mutex::new(None),
+            fresh: Condvar::new(),
+            ring: Mutex::new(VecDeque::new()),
+            ring_keep_s,
+            clock: Mutex::new(Clock {
+                started: Instant::now(),
+                base: None,
+                last_t: 0.0,
+            }),
+            state: Mutex::new(State::Connecting),
+            last_buffer: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            counters: Counters::default(),
+            started_unix_ms: protocol::UtcTimestamp::now().unix_ms(),
+        });
+        let supervisor = {
+            let shared = shared.clone();
+            let id = camera.id.to_string();
+            let stall = Duration::from_secs_f64(camera.stall_timeout_s);
+            let live = camera.source.starts_with("rtsp");
+            thread::Builder::new()
+                .name(format!("ingest-{id}"))
+                .spawn(move || supervise(&shared, &id, &launch, stall, live))
+                .context("starting the ingest thread")?
+        };
+        Ok(Self {
+            shared,
+            supervisor: Mutex::new(Some(supervisor)),
+        })
+    }
+
+    /// The newest frame not yet taken, waiting up to `timeout` for one.
+    pub fn next_frame(&self, timeout: Duration) -> Option<Frame> {
+        let slot = lock(&self.shared.slot);
+        let (mut slot, _) = self
+            .shared
+            .fresh
+            .wait_timeout_while(slot, timeout, |s| {
+                s.is_none() && !self.shared.stop.load(Ordering::Relaxed)
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        slot.take()
+    }
+
+    /// The encoded video from the keyframe at or before `from` to `to` (camera clock).
+    pub fn clip(&self, from: f64, to: f64) -> Vec<AccessUnit> {
+        let ring = lock(&self.shared.ring);
+        let start = ring
+            .iter()
+            .rposition(|u| u.keyframe && u.t <= from)
+            .or_else(|| ring.iter().position(|u| u.keyframe));
+        let Some(start) = start else {
+            return Vec::new();
+        };
+        ring.iter()
+            .skip(start)
+            .take_while(|u| u.t <= to)
+            .cloned()
+            .collect()
+    }
+
+    /// The newest time the ring holds.
+    pub fn ring_end(&self) -> Option<f64> {
+        lock(&self.shared.ring).back().map(|u| u.t)
+    }
+
+    /// UTC (Unix ms) of camera time `t`.
+    pub fn unix_ms_at(&self, t: f64) -> i64 {
+        self.shared.started_unix_ms + (t * 1000.0).round() as i64
+    }
+
+    pub fn state(&self) -> State {
+        *lock(&self.shared.state)
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// Stops the pipeline; waiting readers wake with nothing.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.fresh.notify_all();
+        if let Some(t) = lock(&self.supervisor).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `gst-launch` line of a camera.
+pub fn launch_line(camera: &CameraConfig) -> anyhow::Result<String> {
+    let uri = &camera.source;
+    if uri.contains(['!', '"', '\'', ' ']) {
+        return Err(anyhow!(
+            "camera {}: source `{uri}` holds a character a URI may not",
+            camera.id
+        ));
+    }
+    let source = if uri.starts_with("rtsp://") || uri.starts_with("rtsps://") {
+        let protocols = match camera.transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Auto => "udp+tcp",
+        };
+        format!(
+            "rtspsrc location={uri} protocols={protocols} latency=200 do-retransmission=false ! rtph264depay"
+        )
+    } else {
+        format!("urisourcebin uri={uri} ! parsebin")
+    };
+    let decoder = match camera.decoder.as_str() {
+        "auto" => "decodebin".to_owned(),
+        name if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => name.to_owned(),
+        other => {
+            return Err(anyhow!(
+                "camera {}: decoder `{other}` is not an element name",
+                camera.id
+            ));
+        }
+    };
+    let fps = camera.detect_fps.ceil().max(1.0) as u32;
+    let sync = !uri.starts_with("rtsp");
+    Ok(format!(
+        "{source} ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! tee name=t \
+         t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! appsink name=enc sync={sync} emit-signals=false \
+         t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! {decoder} ! videorate drop-only=true max-rate={fps} ! videoconvert ! video/x-raw,format=RGB ! appsink name=raw sync={sync} max-buffers=1 drop=true"
+    ))
+}
+
+fn supervise(shared: &Arc<Shared>, id: &str, launch: &str, stall: Duration, live: bool) {
+    let mut backoff = Duration::from_millis(250);
+    const MAX_BACKOFF: Duration = Duration::from_secs(2);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let outcome = run_once(shared, launch, stall);
+        let streamed = lock(&shared.clock).base.is_some();
+        lock(&shared.clock).base = None;
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match outcome {
+            Outcome::Ended if !live => {
+                info!(camera = id, "source ended");
+                *lock(&shared.state) = State::Ended;
+                shared.fresh.notify_all();
+                return;
+            }
+            Outcome::Stalled => {
+                shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
+                warn!(camera = id, "stream stalled, reconnecting");
+            }
+            Outcome::Ended => warn!(camera = id, "stream ended, reconnecting"),
+            Outcome::Failed(e) => warn!(camera = id, error = %e, "stream failed, reconnecting"),
+        }
+        *lock(&shared.state) = State::Reconnecting;
+        shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+        if streamed {
+            backoff = Duration::from_millis(250);
+        }
+        // Jitter of ±25 % so cameras behind one switch do not reconnect in step.
+        let jitter =
+            0.75 + 0.5 * f64::from(Instant::now().elapsed().subsec_nanos() % 1000) / 1000.0;
+        let wait = backoff.mul_f64(jitter);
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !shared.stop.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(50));
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    *lock(&shared.state) = State::Stopped;
+}
+
+enum Outcome {
+    Ended,
+    Stalled,
+    Failed(anyhow::Error),
+}
+
+fn run_once(shared: &Arc<Shared>, launch: &str, stall: Duration) -> Outcome {
+    let pipeline = match build(shared, launch) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Failed(e),
+    };
+    *lock(&shared.state) = State::Connecting;
+    *lock(&shared.last_buffer) = None;
+    let started = Instant::now();
+    let outcome = if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        Outcome::Failed(anyhow!("cannot start: {e}"))
+    } else {
+        watch(shared, &pipeline, stall, started)
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    outcome
+}
+
+fn watch(shared: &Shared, pipeline: &gst::Pipeline, stall: Duration, started: Instant) -> Outcome {
+    let Some(bus) = pipeline.bus() else {
+        return Outcome::Failed(anyhow!("pipeline has no bus"));
+    };
+    // A first connection may take longer than a stall (RTSP set-up, the first keyframe).
+    let first = stall.max(Duration::from_secs(10));
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return Outcome::Ended;
+        }
+        if let Some(msg) = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(100),
+            &[gst::MessageType::Error, gst::MessageType::Eos],
+        ) {
+            return match msg.view() {
+                gst::MessageView::Error(e) => Outcome::Failed(anyhow!(
+                    "{} ({})",
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                )),
+                _ => Outcome::Ended,
+            };
+        }
+        let last = *lock(&shared.last_buffer);
+        let stalled = match last {
+            Some(at) => at.elapsed() > stall,
+            None => started.elapsed() > first,
+        };
+        if stalled {
+            return Outcome::Stalled;
+        }
+    }
+}
+
+fn build(shared: &Arc<Shared>, launch: &str) -> anyhow::Result<gst::Pipeline> {
+    let pipeline = gst::parse::launch(launch)
+        .context("building the pipeline")?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| anyhow!("not a pipeline"))?;
+    let sink = |name: &str| -> anyhow::Result<gst_app::AppSink> {
+        pipeline
+            .by_name(name)
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| anyhow!("no appsink {name}"))
+    };
+    let raw = sink("raw")?;
+    let enc = sink("enc")?;
+    {
+        let shared = shared.clone();
+        raw.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(frame) = to_frame(&shared, &sample) {
+                        shared.counters.frames.fetch_add(1, Ordering::Relaxed);
+                        *lock(&shared.last_buffer) = Some(Instant::now());
+                        *lock(&shared.state) = State::Streaming;
+                        if lock(&shared.slot).replace(frame).is_some() {
+                            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        shared.fresh.notify_one();
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+    {
+        let shared = shared.clone();
+        enc.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let Some(buffer) = sample.buffer() else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let Some(pts) = buffer.pts() else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let Ok(map) = buffer.map_readable() else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
+                    let t = lock(&shared.clock).at(pts.nseconds());
+                    let unit = AccessUnit {
+                        t,
+                        keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                        data: Arc::from(map.as_slice()),
+                    };
+                    shared.counters.units.fetch_add(1, Ordering::Relaxed);
+                    let mut ring = lock(&shared.ring);
+                    ring.push_back(unit);
+                    // Drop what is too old, then anything before the next keyframe: a clip
+                    // can only start on one.
+                    while ring.len() > 1
+                        && ring
+                            .front()
+                            .is_some_and(|u| t - u.t > shared.ring_keep_s || !u.keyframe)
+                    {
+                        ring.pop_front();
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+    Ok(pipeline)
+}
+
+/// The frame in a raw sample; rows of RGB are padded to 4 bytes by GStreamer.
+fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
+    let buffer = sample.buffer()?;
+    let caps = sample.caps()?;
+    let s = caps.structure(0)?;
+    let (w, h) = (
+        u32::try_from(s.get::<i32>("width").ok()?).ok()?,
+        u32::try_from(s.get::<i32>("height").ok()?).ok()?,
+    );
+    let pts = buffer.pts()?;
+    let map = buffer.map_readable().ok()?;
+    let row = w as usize * 3;
+    let stride = row.div_ceil(4) * 4;
+    if map.len() < stride * (h as usize - 1) + row {
+        return None;
+    }
+    let mut pixels = Vec::with_capacity(row * h as usize);
+    for y in 0..h as usize {
+        pixels.extend_from_slice(&map[y * stride..y * stride + row]);
+    }
+    let t = lock(&shared.clock).at(pts.nseconds());
+    Some(Frame {
+        t,
+        image: Arc::new(RgbImage::from_raw(w, h, pixels)?),
+    })
+}
+
+/// Remuxes access units into an MP4 (no re-encode), times from zero.
+pub fn remux_mp4(units: &[AccessUnit], path: &std::path::Path) -> anyhow::Result<()> {
+    init()?;
+    let first = units.first().ok_or_else(|| anyhow!("no video to remux"))?;
+    let location = path
+        .to_str()
+        .ok_or_else(|| anyhow!("path {} is not UTF-8", path.display()))?;
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! mp4mux faststart=true ! filesink name=file",
+    )
+    .context("building the clip muxer")?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| anyhow!("not a pipeline"))?;
+    pipeline
+        .by_name("file")
+        .ok_or_else(|| anyhow!("no filesink"))?
+        .set_property("location", location);
+    let src = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or_else(|| anyhow!("no appsrc"))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .context("starting the clip muxer")?;
+    for (i, u) in units.iter().enumerate() {
+        let mut buffer = gst::Buffer::from_slice(u.data.to_vec());
+        let next = units.get(i + 1).map_or(u.t + 0.04, |n| n.t);
+        if let Some(b) = buffer.get_mut() {
+            let pts = gst::ClockTime::from_nseconds(((u.t - first.t).max(0.0) * 1e9) as u64);
+            b.set_pts(pts);
+            b.set_dts(pts);
+            b.set_duration(gst::ClockTime::from_nseconds(
+                ((next - u.t).max(0.001) * 1e9) as u64,
+            ));
+            if !u.keyframe {
+                b.set_flags(gst::BufferFlags::DELTA_UNIT);
+            }
+        }
+        src.push_buffer(buffer)
+            .map_err(|e| anyhow!("muxing the clip: {e:?}"))?;
+    }
+    src.end_of_stream()
+        .map_err(|e| anyhow!("ending the clip: {e:?}"))?;
+    let bus = pipeline.bus().ok_or_else(|| anyhow!("no bus"))?;
+    let result = match bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    ) {
+        Some(msg) => match msg.view() {
+            gst::MessageView::Error(e) => Err(anyhow!("muxing the clip: {}", e.error())),
+            _ => Ok(()),
+        },
+        None => Err(anyhow!("muxing the clip timed out")),
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}

@@ -1,0 +1,497 @@
+//! The durable outbox: SQLite in WAL mode with `synchronous = FULL`, evidence files beside it
+//! named by their SHA-256. An event is stored — its files written and synced first, then its
+//! row committed — before anything is sent, and leaves only when central has acknowledged it
+//! and every file has been uploaded. A crash at any moment leaves either the whole event or
+//! none of it; files without a row are swept at the next start.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::config::{OutboxSettings, WhenFull};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("outbox migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("outbox file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
+    move |source| OutboxError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A file to store with an event.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub sha256: String,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What became of an event handed to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Kept,
+    /// Kept without the files named in the policy (the clip), the outbox being full.
+    KeptWithoutClip,
+    /// Refused: the outbox is full.
+    Refused,
+    /// This event id was stored before.
+    Duplicate,
+}
+
+/// An event waiting for central.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub seq: i64,
+    pub event_id: String,
+    pub payload: Vec<u8>,
+    pub published_ms: Option<i64>,
+}
+
+/// A file waiting to be uploaded.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub sha256: String,
+    pub content_type: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pool: SqlitePool,
+    blobs: PathBuf,
+    settings: OutboxSettings,
+}
+
+impl Outbox {
+    /// Opens (or creates) the outbox in `dir`, and sweeps files no event refers to.
+    pub async fn open(dir: &Path, settings: OutboxSettings) -> Result<Self, OutboxError> {
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+        let db = dir.join("outbox.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let outbox = Self {
+            pool,
+            blobs,
+            settings,
+        };
+        outbox.sweep().await?;
+        Ok(outbox)
+    }
+
+    fn blob(&self, sha256: &str) -> PathBuf {
+        self.blobs.join(sha256)
+    }
+
+    /// Removes files that no stored event refers to (a crash between writing them and
+    /// committing the row) and half-written temporary files.
+    async fn sweep(&self) -> Result<(), OutboxError> {
+        let known: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT DISTINCT sha256 FROM files")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        let entries = std::fs::read_dir(&self.blobs).map_err(io(&self.blobs))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !known.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes held: payloads and files.
+    pub async fn bytes(&self) -> Result<u64, OutboxError> {
+        let payloads: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
+                .fetch_one(&self.pool)
+                .await?;
+        let files: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(bytes), 0) FROM (SELECT DISTINCT sha256, bytes FROM files)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((payloads + files).max(0) as u64)
+    }
+
+    /// Events waiting for central's acknowledgement.
+    pub async fn depth(&self) -> Result<u64, OutboxError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE acked = 0")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Stores an event and its files durably. The clip is named by `clip`, for the policy.
+    pub async fn put(
+        &self,
+        event_id: &str,
+        payload: &[u8],
+        files: &[NewFile],
+        clip: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Stored, OutboxError> {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT seq FROM events WHERE event_id = ?")
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_some() {
+            return Ok(Stored::Duplicate);
+        }
+        let size = |files: &[&NewFile]| {
+            payload.len() as u64 + files.iter().map(|f| f.bytes.len() as u64).sum::<u64>()
+        };
+        let held = self.bytes().await?;
+        let all: Vec<&NewFile> = files.iter().collect();
+        let (keep, outcome) = if held + size(&all) <= self.settings.max_bytes {
+            (all, Stored::Kept)
+        } else {
+            let without: Vec<&NewFile> = files
+                .iter()
+                .filter(|f| Some(f.name.as_str()) != clip)
+                .collect();
+            if self.settings.when_full == WhenFull::DropClips
+                && held + size(&without) <= self.settings.max_bytes
+            {
+                (without, Stored::KeptWithoutClip)
+            } else {
+                return Ok(Stored::Refused);
+            }
+        };
+        for f in &keep {
+            self.write_blob(&f.sha256, &f.bytes)?;
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO events (event_id, payload, created_ms) VALUES (?, ?, ?)")
+            .bind(event_id)
+            .bind(payload)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        for f in &keep {
+            sqlx::query(
+                "INSERT OR IGNORE INTO files (event_id, sha256, name, content_type, bytes) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(event_id)
+            .bind(&f.sha256)
+            .bind(&f.name)
+            .bind(&f.content_type)
+            .bind(f.bytes.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    fn write_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), OutboxError> {
+        let path = self.blob(sha256);
+        if path.exists() {
+            return Ok(());
+        }
+        let tmp = self.blobs.join(format!("{sha256}.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        // The rename itself must survive a power cut.
+        std::fs::File::open(&self.blobs)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.blobs))
+    }
+
+    /// Unacknowledged events in the order they were stored.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<Pending>, OutboxError> {
+        let rows = sqlx::query(
+            "SELECT seq, event_id, payload, published_ms FROM events WHERE acked = 0 ORDER BY seq LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Pending {
+                seq: r.get(0),
+                event_id: r.get(1),
+                payload: r.get(2),
+                published_ms: r.get(3),
+            })
+            .collect())
+    }
+
+    pub async fn mark_published(&self, event_id: &str, now_ms: i64) -> Result<(), OutboxError> {
+        sqlx::query("UPDATE events SET published_ms = ? WHERE event_id = ?")
+            .bind(now_ms)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets when events were published: after a reconnect all are sent again.
+    pub async fn reset_published(&self) -> Result<(), OutboxError> {
+        sqlx::query("UPDATE events SET published_ms = NULL")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Files not yet uploaded, oldest event first.
+    pub async fn uploads(&self, limit: i64) -> Result<Vec<Upload>, OutboxError> {
+        let rows = sqlx::query(
+            "SELECT f.sha256, MIN(f.content_type) FROM files f JOIN events e ON e.event_id = f.event_id \
+             WHERE f.uploaded = 0 GROUP BY f.sha256 ORDER BY MIN(e.seq) LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let sha256: String = r.get(0);
+                Upload {
+                    path: self.blob(&sha256),
+                    content_type: r.get(1),
+                    sha256,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn mark_uploaded(&self, sha256: &str) -> Result<(), OutboxError> {
+        sqlx::query("UPDATE files SET uploaded = 1 WHERE sha256 = ?")
+            .bind(sha256)
+            .execute(&self.pool)
+            .await?;
+        self.release().await
+    }
+
+    /// Central has stored these events.
+    pub async fn ack(&self, event_ids: &[String]) -> Result<(), OutboxError> {
+        let mut tx = self.pool.begin().await?;
+        for id in event_ids {
+            sqlx::query("UPDATE events SET acked = 1 WHERE event_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.release().await
+    }
+
+    /// Deletes events acknowledged with every file uploaded, then files no event refers to.
+    async fn release(&self) -> Result<(), OutboxError> {
+        let done: Vec<String> = sqlx::query_scalar(
+            "SELECT event_id FROM events e WHERE acked = 1 AND NOT EXISTS \
+             (SELECT 1 FROM files f WHERE f.event_id = e.event_id AND f.uploaded = 0)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut orphans = Vec::new();
+        let mut tx = self.pool.begin().await?;
+        for id in &done {
+            let shas: Vec<String> =
+                sqlx::query_scalar("SELECT sha256 FROM files WHERE event_id = ?")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            sqlx::query("DELETE FROM files WHERE event_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM events WHERE event_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for sha in shas {
+                let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE sha256 = ?")
+                    .bind(&sha)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if still == 0 {
+                    orphans.push(sha);
+                }
+            }
+        }
+        tx.commit().await?;
+        for sha in orphans {
+            let _ = std::fs::remove_file(self.blob(&sha));
+        }
+        Ok(())
+    }
+
+    /// Checks the database's integrity (`PRAGMA integrity_check`) and that every file a row
+    /// refers to is on disk with its hash.
+    pub async fn verify(&self) -> Result<Vec<String>, OutboxError> {
+        let mut problems = Vec::new();
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?;
+        if check != "ok" {
+            problems.push(format!("integrity_check: {check}"));
+        }
+        let shas: Vec<String> = sqlx::query_scalar("SELECT DISTINCT sha256 FROM files")
+            .fetch_all(&self.pool)
+            .await?;
+        for sha in shas {
+            match std::fs::read(self.blob(&sha)) {
+                Ok(bytes) if protocol::event::Sha256Digest::of(&bytes).to_hex() == sha => {}
+                Ok(_) => problems.push(format!("file {sha} does not match its hash")),
+                Err(e) => problems.push(format!("file {sha}: {e}")),
+            }
+        }
+        Ok(problems)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, bytes: &[u8]) -> NewFile {
+        NewFile {
+            sha256: protocol::event::Sha256Digest::of(bytes).to_hex(),
+            name: name.into(),
+            content_type: "image/jpeg".into(),
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    fn settings(max_bytes: u64) -> OutboxSettings {
+        OutboxSettings {
+            max_bytes,
+            when_full: WhenFull::DropClips,
+        }
+    }
+
+    #[tokio::test]
+    async fn events_leave_only_when_acknowledged_and_uploaded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ob = Outbox::open(dir.path(), settings(1 << 20))
+            .await
+            .expect("open");
+        let shared = file("at.jpg", b"same image");
+        for (id, extra) in [("e1", b"one".as_slice()), ("e2", b"two".as_slice())] {
+            let stored = ob
+                .put(
+                    id,
+                    b"{}",
+                    &[shared.clone(), file("clip.mp4", extra)],
+                    None,
+                    0,
+                )
+                .await
+                .expect("put");
+            assert_eq!(stored, Stored::Kept);
+        }
+        assert_eq!(
+            ob.put("e1", b"{}", &[], None, 0).await.expect("again"),
+            Stored::Duplicate
+        );
+        let pending = ob.pending(10).await.expect("pending");
+        assert_eq!(
+            pending
+                .iter()
+                .map(|p| p.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["e1", "e2"]
+        );
+        assert_eq!(
+            ob.uploads(10).await.expect("uploads").len(),
+            3,
+            "one shared file"
+        );
+        ob.ack(&["e1".into()]).await.expect("ack");
+        assert_eq!(
+            ob.depth().await.expect("depth"),
+            1,
+            "acked leaves the queue"
+        );
+        for u in ob.uploads(10).await.expect("uploads") {
+            ob.mark_uploaded(&u.sha256).await.expect("uploaded");
+        }
+        // e1 is gone; the file e2 shares with it is still on disk.
+        assert!(dir.path().join("blobs").join(&shared.sha256).exists());
+        ob.ack(&["e2".into()]).await.expect("ack");
+        assert_eq!(ob.pending(10).await.expect("pending").len(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("blobs"))
+                .expect("dir")
+                .count(),
+            0
+        );
+        assert!(ob.verify().await.expect("verify").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_outbox_drops_the_clip_then_refuses_and_sweeps_orphans() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ob = Outbox::open(dir.path(), settings(100)).await.expect("open");
+        let clip = file("clip.mp4", &[7u8; 80]);
+        let img = file("at.jpg", &[1u8; 30]);
+        assert_eq!(
+            ob.put(
+                "e1",
+                b"{}",
+                &[img.clone(), clip.clone()],
+                Some("clip.mp4"),
+                0
+            )
+            .await
+            .expect("put"),
+            Stored::KeptWithoutClip
+        );
+        assert_eq!(
+            ob.put("e2", b"{}", &[file("at.jpg", &[2u8; 90])], None, 0)
+                .await
+                .expect("put"),
+            Stored::Refused
+        );
+        std::fs::write(dir.path().join("blobs").join("deadbeef"), b"orphan").expect("write");
+        ob.close().await;
+        let ob = Outbox::open(dir.path(), settings(100))
+            .await
+            .expect("reopen");
+        assert!(!dir.path().join("blobs").join("deadbeef").exists());
+        assert_eq!(ob.depth().await.expect("depth"), 1);
+        assert!(ob.verify().await.expect("verify").is_empty());
+    }
+}

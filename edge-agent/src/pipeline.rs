@@ -1,0 +1,1073 @@
+//! The wiring, in one place, built from the last stage back to the first:
+//!
+//! ```text
+//! per camera: Ingest ─latest frame─▶ camera thread (detect ▶ track ▶ rules ▶ captures)
+//!                                        │ violation due (after image and clip tail seen)
+//!                                        ▼ bounded, blocking: violations are never dropped
+//!             evidence thread (plate read + vote ▶ images with data bar ▶ clip remux ▶ sign)
+//!                                        ▼
+//!                                     outbox (SQLite WAL + files) ──▶ publish (MQTT, HTTPS)
+//! ```
+//! Frames may be dropped (latest-only, counted); violations and evidence never are: a full
+//! evidence queue holds the camera thread back, and the outbox refuses only by its stated
+//! policy, counted and logged.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+        mpsc::{Receiver, SyncSender, sync_channel},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use image::RgbImage;
+use plate_ocr::{
+    PlateReader,
+    image_ops::{BoxF, crop_resize, to_tensor},
+    manifest::Manifest,
+};
+use protocol::{
+    DeviceId, DeviceKey, EventId, PlateCategory, SignalPhase, UtcTimestamp, VehicleClass,
+    ViolationEvent, ViolationKind,
+    event::{
+        ClockState, ClockSync, Measurement, ModelVersion, PlateCandidate, PlateRead, Sha256Digest,
+        SignalObservation, Vehicle, VehicleBox,
+    },
+    messages::{SignalSource, SignalState},
+    wire,
+};
+use tokio::sync::Notify;
+use tracing::{error, info, warn};
+
+use crate::{
+    config::{CameraConfig, Config, SignalConfig},
+    detect::{DetectOptions, Detector},
+    evidence::{self, Capture, File},
+    ingest::{Frame, Ingest, State},
+    outbox::{NewFile, Outbox, Stored},
+    rules::{self, Finding, Geometry, History, Limits, Sample},
+    signal::{FixedPlan, Timeline, classify_lamps},
+    track::{TrackState, Tracker, TrackerOptions},
+};
+
+/// Per-camera figures for `/status` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct CameraStats {
+    pub processed: AtomicU64,
+    pub detect_us: AtomicU64,
+    pub last_detect_us: AtomicU64,
+    pub findings: AtomicU64,
+    /// Frames per second reaching detection, ×1000.
+    pub fps_milli: AtomicU64,
+    /// End-to-end frame latency (arrival to rules done) of the last frame, µs.
+    pub latency_us: AtomicU64,
+    pub snapshot: Mutex<Option<Arc<RgbImage>>>,
+    pub signal: Mutex<Option<SignalState>>,
+}
+
+/// Counters of the evidence stage.
+#[derive(Debug, Default)]
+pub struct EvidenceCounters {
+    pub stored: AtomicU64,
+    pub without_clip: AtomicU64,
+    pub refused: AtomicU64,
+    pub unread_plates: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// The models a camera thread runs.
+struct CameraModels {
+    detector: Detector,
+    helmet: Option<Helmet>,
+    /// Detector class id → vehicle class (`None`: not a vehicle the rules judge).
+    classes: Vec<Option<VehicleClass>>,
+}
+
+/// The helmet classifier on a rider crop (the upper half of a motorbike's box).
+pub struct Helmet {
+    engine: plate_ocr::engine::Engine,
+    size: (u32, u32),
+}
+
+impl std::fmt::Debug for Helmet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Helmet").field("size", &self.size).finish()
+    }
+}
+
+impl Helmet {
+    pub fn load(manifest: &Manifest, name: &str, threads: usize) -> anyhow::Result<Self> {
+        let entry = manifest.get(name)?;
+        let (h, w) = entry.input_hw()?;
+        Ok(Self {
+            engine: plate_ocr::engine::Engine::load(manifest, entry, threads)?,
+            size: (w as u32, h as u32),
+        })
+    }
+
+    /// The probability that the rider of the motorbike in `bbox` wears no helmet.
+    pub fn no_helmet(&self, frame: &RgbImage, bbox: &BoxF) -> anyhow::Result<Option<f32>> {
+        let upper = BoxF {
+            y1: bbox.y0 + bbox.height() / 2.0,
+            ..*bbox
+        };
+        let Some(crop) = crop_resize(frame, &upper, self.size.0, self.size.1) else {
+            return Ok(None);
+        };
+        let out = self.engine.run(&to_tensor(&[&crop]))?;
+        Ok(out.first().and_then(|o| o.iter().nth(1).copied()))
+    }
+}
+
+/// What the agent runs, shared by the cameras.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub device: DeviceId,
+    pub key: Arc<DeviceKey>,
+    pub outbox: Outbox,
+    pub wake: Arc<Notify>,
+    pub evidence: Arc<EvidenceCounters>,
+    pub models: Vec<ModelVersion>,
+    pub clock: ClockSync,
+}
+
+/// A running camera.
+#[derive(Debug)]
+pub struct Camera {
+    pub config: Arc<CameraConfig>,
+    pub stats: Arc<CameraStats>,
+    ingest: Option<Arc<Ingest>>,
+    signals: Arc<Mutex<Vec<SignalPhase>>>,
+    thread: Option<thread::JoinHandle<()>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl Camera {
+    pub fn ingest_state(&self) -> Option<State> {
+        self.ingest.as_ref().map(|i| i.state())
+    }
+
+    /// Why the camera is not running, when it is not.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn ingest(&self) -> Option<&Ingest> {
+        self.ingest.as_deref()
+    }
+
+    pub fn ingest_arc(&self) -> Option<Arc<Ingest>> {
+        self.ingest.clone()
+    }
+
+    /// Hands the camera a phase from the signal controller.
+    pub fn signal(&self, phase: SignalPhase) {
+        self.signals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(phase);
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(i) = &self.ingest {
+            i.stop();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The whole pipeline: cameras and the evidence thread.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub cameras: Vec<Camera>,
+    evidence: Option<thread::JoinHandle<()>>,
+    jobs: Option<SyncSender<Job>>,
+}
+
+impl Pipeline {
+    /// Starts every camera. A camera that cannot start (a broken source line, a missing
+    /// decoder) is reported in its status and the others run; models that cannot load stop
+    /// the start, as nothing could be judged.
+    pub fn start(config: &Config, shared: Shared) -> anyhow::Result<Self> {
+        let manifest = Manifest::load(&config.models.manifest)
+            .with_context(|| format!("models.manifest {}", config.models.manifest.display()))?;
+        let reader = PlateReader::load(
+            &config.models.manifest,
+            plate_ocr::reader::ReaderOptions {
+                threads: config.models.intra_threads,
+                ..Default::default()
+            },
+        )
+        .context("loading the plate reader")?;
+        // Check every camera's models before starting any thread.
+        let load_models =
+            || -> anyhow::Result<CameraModels> { load_camera_models(config, &manifest) };
+        drop(load_models()?);
+
+        let (jobs, rx) = sync_channel::<Job>(16);
+        let evidence = {
+            let shared = shared.clone();
+            let settings = config.evidence.clone();
+            let handle = tokio::runtime::Handle::current();
+            thread::Builder::new()
+                .name("evidence".into())
+                .spawn(move || evidence_thread(&rx, &reader, &shared, &settings, &handle))
+                .context("starting the evidence thread")?
+        };
+        let ring_keep_s = config.evidence.clip_before_s + config.evidence.clip_after_s + 6.0;
+        let mut cameras = Vec::new();
+        for camera in &config.cameras {
+            let config_arc = Arc::new(camera.clone());
+            let stats = Arc::new(CameraStats::default());
+            let error = Arc::new(Mutex::new(None));
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let signals = Arc::new(Mutex::new(Vec::new()));
+            let ingest = match Ingest::start(camera, ring_keep_s) {
+                Ok(i) => Some(Arc::new(i)),
+                Err(e) => {
+                    error!(camera = %camera.id, error = %format!("{e:#}"), "camera cannot start");
+                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{e:#}"));
+                    None
+                }
+            };
+            let thread = if let Some(ingest) = ingest.clone() {
+                let models = load_models()?;
+                let worker = Worker::new(
+                    config_arc.clone(),
+                    models,
+                    stats.clone(),
+                    signals.clone(),
+                    jobs.clone(),
+                    config.evidence.clone(),
+                    ingest,
+                    stop.clone(),
+                );
+                Some(
+                    thread::Builder::new()
+                        .name(format!("camera-{}", camera.id))
+                        .spawn(move || worker.run())
+                        .context("starting a camera thread")?,
+                )
+            } else {
+                None
+            };
+            cameras.push(Camera {
+                config: config_arc,
+                stats,
+                ingest,
+                signals,
+                thread,
+                stop,
+                error,
+            });
+        }
+        Ok(Self {
+            cameras,
+            evidence: Some(evidence),
+            jobs: Some(jobs),
+        })
+    }
+
+    /// Stops the sources; pending violations are finished and stored before this returns.
+    pub fn stop(&mut self) {
+        for c in &mut self.cameras {
+            c.stop();
+        }
+        self.jobs.take();
+        if let Some(t) = self.evidence.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<CameraModels> {
+    let opts = DetectOptions {
+        score_threshold: config.models.min_score.min(0.25),
+        ..DetectOptions::default()
+    };
+    let m = &config.models;
+    let extra = m
+        .detector_manifest
+        .as_ref()
+        .map(|p| {
+            Manifest::load(p).with_context(|| format!("models.detector_manifest {}", p.display()))
+        })
+        .transpose()?;
+    let from = extra.as_ref().unwrap_or(manifest);
+    let field = || format!("models.vehicle_detector `{}`", m.vehicle_detector);
+    let entry = from.get(&m.vehicle_detector).with_context(field)?;
+    let detector = Detector::new(
+        plate_ocr::engine::Engine::load(from, entry, m.intra_threads).with_context(field)?,
+        opts,
+    )
+    .with_context(field)?;
+    let labels = &detector.entry().labels;
+    let n = labels.len().max(
+        m.class_map
+            .keys()
+            .filter_map(|k| k.parse::<usize>().ok())
+            .max()
+            .map_or(0, |k| k + 1),
+    );
+    let classes = (0..n)
+        .map(|i| {
+            if m.class_map.is_empty() {
+                labels.get(i).and_then(|l| VehicleClass::parse(l))
+            } else {
+                m.class_map.get(&i.to_string()).copied()
+            }
+        })
+        .collect();
+    let helmet = if m.helmet_classifier.is_empty() {
+        info!("no helmet classifier configured: the no-helmet rule is off");
+        None
+    } else {
+        Some(
+            Helmet::load(manifest, &m.helmet_classifier, 1)
+                .with_context(|| format!("models.helmet_classifier `{}`", m.helmet_classifier))?,
+        )
+    };
+    Ok(CameraModels {
+        detector,
+        helmet,
+        classes,
+    })
+}
+
+/// What a track has shown so far.
+#[derive(Debug)]
+struct Followed {
+    history: History,
+    /// The largest views of the vehicle: crop (box grown 15 %) and the box within it.
+    views: Vec<(f32, RgbImage, BoxF)>,
+    no_helmet: Vec<f32>,
+    fired: HashSet<ViolationKind>,
+    score: f32,
+    last_seen: f64,
+}
+
+const MAX_SAMPLES: usize = 900;
+const VIEWS: usize = 4;
+
+/// A violation waiting for its "after" image and the end of its clip.
+#[derive(Debug)]
+struct Due {
+    finding: Finding,
+    class: VehicleClass,
+    score: f32,
+    bbox: BoxF,
+    captures: [Option<Capture>; 3],
+    signal: Option<SignalObservation>,
+}
+
+/// A violation ready for its evidence.
+#[derive(Debug)]
+struct Job {
+    camera: Arc<CameraConfig>,
+    due: Due,
+    views: Vec<(RgbImage, BoxF)>,
+    clip: Vec<crate::ingest::AccessUnit>,
+    /// Unix ms of camera time 0.
+    utc_of: i64,
+}
+
+/// A processed frame: its time, the picture and the tracks' boxes in it.
+type Recent = (f64, Arc<RgbImage>, Vec<(u64, BoxF)>);
+
+struct Worker {
+    camera: Arc<CameraConfig>,
+    models: CameraModels,
+    stats: Arc<CameraStats>,
+    signals: Arc<Mutex<Vec<SignalPhase>>>,
+    jobs: SyncSender<Job>,
+    settings: crate::config::EvidenceSettings,
+    ingest: Arc<Ingest>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    geometry: Geometry,
+    limits: Limits,
+    tracker: Tracker,
+    followed: HashMap<u64, Followed>,
+    recent: VecDeque<Recent>,
+    due: Vec<Due>,
+    timeline: Timeline,
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        camera: Arc<CameraConfig>,
+        models: CameraModels,
+        stats: Arc<CameraStats>,
+        signals: Arc<Mutex<Vec<SignalPhase>>>,
+        jobs: SyncSender<Job>,
+        settings: crate::config::EvidenceSettings,
+        ingest: Arc<Ingest>,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        let geometry = Geometry::from(&camera.geometry);
+        let limits = Limits {
+            speed_kmh: camera.speed_limit_kmh,
+            speed_kmh_by_class: camera
+                .speed_limits_kmh
+                .iter()
+                .map(|(c, l)| (*c, *l))
+                .collect(),
+            red_grace_s: camera.red_grace_s,
+            ..Limits::default()
+        };
+        Self {
+            camera,
+            models,
+            stats,
+            signals,
+            jobs,
+            settings,
+            ingest,
+            stop,
+            geometry,
+            limits,
+            tracker: Tracker::new(TrackerOptions::default()),
+            followed: HashMap::new(),
+            recent: VecDeque::new(),
+            due: Vec::new(),
+            timeline: Timeline::new(120.0),
+        }
+    }
+
+    /// UTC of a camera time.
+    fn utc(&self, t: f64) -> UtcTimestamp {
+        utc_at(self.ingest.unix_ms_at(0.0), t)
+    }
+
+    fn run(mut self) {
+        let id = self.camera.id.clone();
+        info!(camera = %id, source = %self.camera.source, "camera started");
+        let mut window: VecDeque<Instant> = VecDeque::new();
+        let period = Duration::from_secs_f64(1.0 / self.camera.detect_fps);
+        let mut next_at = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            let Some(frame) = self.ingest.next_frame(Duration::from_millis(200)) else {
+                if self.ingest.state() == State::Ended {
+                    break;
+                }
+                continue;
+            };
+            // Keep to the detect rate even when the source runs faster.
+            let now = Instant::now();
+            if now < next_at {
+                thread::sleep(next_at - now);
+            }
+            next_at = Instant::now() + period.mul_f64(0.9);
+            let arrived = Instant::now();
+            if let Err(e) = self.process(&frame) {
+                warn!(camera = %id, error = %format!("{e:#}"), "frame not processed");
+            }
+            self.stats
+                .latency_us
+                .store(arrived.elapsed().as_micros() as u64, Ordering::Relaxed);
+            window.push_back(Instant::now());
+            while window
+                .front()
+                .is_some_and(|t| t.elapsed() > Duration::from_secs(5))
+            {
+                window.pop_front();
+            }
+            if window.len() > 1 {
+                let span = window
+                    .back()
+                    .zip(window.front())
+                    .map_or(1.0, |(b, f)| b.duration_since(*f).as_secs_f64().max(1e-3));
+                self.stats.fps_milli.store(
+                    ((window.len() - 1) as f64 / span * 1000.0) as u64,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        // Finish what was seen: every pending violation is stored with what there is.
+        let pending: Vec<Due> = self.due.drain(..).collect();
+        for due in pending {
+            self.send(due);
+        }
+        info!(camera = %id, "camera stopped");
+    }
+
+    fn process(&mut self, frame: &Frame) -> anyhow::Result<()> {
+        let t = frame.t;
+        self.update_signal(frame);
+        let started = Instant::now();
+        let detections = self.models.detector.detect(&frame.image)?;
+        let us = started.elapsed().as_micros() as u64;
+        self.stats.detect_us.fetch_add(us, Ordering::Relaxed);
+        self.stats.last_detect_us.store(us, Ordering::Relaxed);
+        self.stats.processed.fetch_add(1, Ordering::Relaxed);
+        let detections: Vec<_> = detections
+            .into_iter()
+            .filter(|d| {
+                self.models
+                    .classes
+                    .get(d.class)
+                    .copied()
+                    .flatten()
+                    .is_some()
+            })
+            .collect();
+        let tracks: Vec<(u64, BoxF, VehicleClass, f32)> = self
+            .tracker
+            .update(&detections)
+            .into_iter()
+            .filter(|t| t.state == TrackState::Confirmed && t.missed == 0)
+            .filter_map(|t| {
+                let class = self.models.classes.get(t.class).copied().flatten()?;
+                Some((t.id, t.bbox, class, t.score))
+            })
+            .collect();
+        let (w, h) = frame.image.dimensions();
+        for &(id, bbox, class, score) in &tracks {
+            let f = self.followed.entry(id).or_insert_with(|| Followed {
+                history: History {
+                    track: id,
+                    class,
+                    samples: Vec::new(),
+                },
+                views: Vec::new(),
+                no_helmet: Vec::new(),
+                fired: HashSet::new(),
+                score,
+                last_seen: t,
+            });
+            f.history.class = class;
+            f.history.samples.push(Sample { t, bbox });
+            if f.history.samples.len() > MAX_SAMPLES {
+                f.history.samples.remove(0);
+            }
+            f.score = f.score.max(score);
+            f.last_seen = t;
+            let area = bbox.width() * bbox.height();
+            if f.views.len() < VIEWS || f.views.iter().any(|v| v.0 < area) {
+                let grown = bbox.grown(0.15, w, h);
+                if let Some(crop) = crop_image(&frame.image, &grown) {
+                    let inner = BoxF {
+                        x0: bbox.x0 - grown.x0.floor(),
+                        y0: bbox.y0 - grown.y0.floor(),
+                        x1: bbox.x1 - grown.x0.floor(),
+                        y1: bbox.y1 - grown.y0.floor(),
+                    };
+                    f.views.push((area, crop, inner));
+                    f.views.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    f.views.truncate(VIEWS);
+                }
+            }
+            if class == VehicleClass::Motorbike
+                && let Some(helmet) = &self.models.helmet
+                && bbox.height() >= 24.0
+                && let Some(p) = helmet.no_helmet(&frame.image, &bbox)?
+            {
+                f.no_helmet.push(p);
+                if f.no_helmet.len() > 12 {
+                    f.no_helmet.remove(0);
+                }
+            }
+        }
+        self.recent.push_back((
+            t,
+            frame.image.clone(),
+            tracks.iter().map(|t| (t.0, t.1)).collect(),
+        ));
+        let keep = self.settings.image_offset_s + 1.5;
+        while self.recent.front().is_some_and(|r| t - r.0 > keep) {
+            self.recent.pop_front();
+        }
+        *self
+            .stats
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(frame.image.clone());
+
+        // Rules on every track seen this frame.
+        for &(id, bbox, class, score) in &tracks {
+            let Some(f) = self.followed.get(&id) else {
+                continue;
+            };
+            let helmet_probs = self.models.helmet.as_ref().map(|_| f.no_helmet.as_slice());
+            let found = [
+                rules::red_light(&f.history, &self.geometry, &self.timeline, &self.limits),
+                rules::speeding(&f.history, &self.geometry, &self.limits),
+                rules::wrong_way(&f.history, &self.geometry, &self.limits),
+                rules::wrong_lane(&f.history, &self.geometry, &self.limits),
+                rules::illegal_stopping(&f.history, &self.geometry, &self.limits),
+                rules::no_helmet(&f.history, helmet_probs),
+            ];
+            let new: Vec<Finding> = found
+                .into_iter()
+                .flatten()
+                .filter(|x| !f.fired.contains(&x.kind))
+                .collect();
+            for finding in new {
+                info!(camera = %self.camera.id, kind = %finding.kind, track = id, "violation");
+                self.stats.findings.fetch_add(1, Ordering::Relaxed);
+                if let Some(f) = self.followed.get_mut(&id) {
+                    f.fired.insert(finding.kind);
+                }
+                let signal = (finding.kind == ViolationKind::RedLight)
+                    .then(|| self.timeline.at(finding.t))
+                    .flatten()
+                    .map(|(phase, since)| SignalObservation {
+                        phase,
+                        time_into_red_ms: (phase == SignalState::Red)
+                            .then_some((since * 1000.0).round().max(0.0) as u64),
+                        source: match self.camera.signal {
+                            SignalConfig::Mqtt => SignalSource::Controller,
+                            SignalConfig::Fixed { .. } => SignalSource::Plan,
+                            _ => SignalSource::Classifier,
+                        },
+                    });
+                let mut due = Due {
+                    class,
+                    score,
+                    bbox,
+                    captures: [None, None, None],
+                    signal,
+                    finding,
+                };
+                self.capture(&mut due);
+                self.due.push(due);
+            }
+        }
+        // Violations whose after image and clip tail have now been seen.
+        let mut ready = Vec::new();
+        let mut i = 0;
+        while i < self.due.len() {
+            let mut d = self.due.remove(i);
+            self.capture(&mut d);
+            let tail = d.finding.t + self.settings.clip_after_s.max(self.settings.image_offset_s);
+            if t >= tail && d.captures[2].is_some() {
+                ready.push(d);
+            } else {
+                self.due.insert(i, d);
+                i += 1;
+            }
+        }
+        for d in ready {
+            self.send(d);
+        }
+        self.followed.retain(|_, f| t - f.last_seen < 30.0);
+        Ok(())
+    }
+
+    fn update_signal(&mut self, frame: &Frame) {
+        let t = frame.t;
+        match &self.camera.signal {
+            SignalConfig::None => {}
+            SignalConfig::Lamps => {
+                if let Some(head) = &self.camera.geometry.signal_head {
+                    self.timeline.observe(t, classify_lamps(&frame.image, head));
+                }
+            }
+            SignalConfig::Fixed {
+                green_s,
+                amber_s,
+                red_s,
+                offset_s,
+            } => {
+                let plan = FixedPlan {
+                    green_s: *green_s,
+                    amber_s: *amber_s,
+                    red_s: *red_s,
+                    offset_s: *offset_s,
+                };
+                let unix = self.utc(t).unix_ms() as f64 / 1000.0;
+                self.timeline.observe_plan(t, unix, &plan);
+            }
+            SignalConfig::Mqtt => {
+                let phases: Vec<SignalPhase> =
+                    std::mem::take(&mut *self.signals.lock().unwrap_or_else(|e| e.into_inner()));
+                let now_ms = self.utc(t).unix_ms();
+                for p in phases {
+                    let ago = (now_ms - p.changed_at.unix_ms()) as f64 / 1000.0;
+                    self.timeline.change(t - ago.max(0.0), p.phase);
+                }
+                self.timeline.seen(t);
+            }
+        }
+        *self.stats.signal.lock().unwrap_or_else(|e| e.into_inner()) = self.timeline.current();
+    }
+
+    /// Fills the before / at / after images from the frames seen.
+    fn capture(&self, due: &mut Due) {
+        let targets = [
+            due.finding.t - self.settings.image_offset_s,
+            due.finding.t,
+            due.finding.t + self.settings.image_offset_s,
+        ];
+        for (k, target) in targets.into_iter().enumerate() {
+            if due.captures[k].is_some() {
+                continue;
+            }
+            let pick = if k == 2 {
+                self.recent.iter().find(|r| r.0 >= target)
+            } else {
+                self.recent
+                    .iter()
+                    .min_by(|a, b| (a.0 - target).abs().total_cmp(&(b.0 - target).abs()))
+            };
+            if let Some((t, image, boxes)) = pick {
+                due.captures[k] = Some(Capture {
+                    t: *t,
+                    at: self.utc(*t),
+                    image: image.clone(),
+                    vehicle: boxes.iter().find(|b| b.0 == due.finding.track).map(|b| b.1),
+                });
+            }
+        }
+    }
+
+    fn send(&self, due: Due) {
+        let views = self
+            .followed
+            .get(&due.finding.track)
+            .map(|f| f.views.iter().map(|v| (v.1.clone(), v.2)).collect())
+            .unwrap_or_default();
+        let clip = self.ingest.clip(
+            due.finding.t - self.settings.clip_before_s,
+            due.finding.t + self.settings.clip_after_s,
+        );
+        let job = Job {
+            camera: self.camera.clone(),
+            due,
+            views,
+            clip,
+            utc_of: self.ingest.unix_ms_at(0.0),
+        };
+        // Blocking: a violation is never dropped; a slow evidence stage holds this camera.
+        if self.jobs.send(job).is_err() {
+            error!(camera = %self.camera.id, "the evidence stage has stopped: violation lost");
+        }
+    }
+}
+
+fn utc_at(start_ms: i64, t: f64) -> UtcTimestamp {
+    UtcTimestamp::from_unix_ms(start_ms + (t * 1000.0).round() as i64)
+        .unwrap_or_else(UtcTimestamp::now)
+}
+
+fn crop_image(img: &RgbImage, b: &BoxF) -> Option<RgbImage> {
+    let (x0, y0) = (b.x0.max(0.0).floor() as u32, b.y0.max(0.0).floor() as u32);
+    let (x1, y1) = (
+        (b.x1.ceil() as u32).min(img.width()),
+        (b.y1.ceil() as u32).min(img.height()),
+    );
+    (x1 > x0 + 1 && y1 > y0 + 1)
+        .then(|| image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image())
+}
+
+fn evidence_thread(
+    jobs: &Receiver<Job>,
+    reader: &PlateReader,
+    shared: &Shared,
+    settings: &crate::config::EvidenceSettings,
+    rt: &tokio::runtime::Handle,
+) {
+    let scratch = std::env::temp_dir();
+    while let Ok(job) = jobs.recv() {
+        let camera = job.camera.id.clone();
+        let kind = job.due.finding.kind;
+        match build_event(&job, reader, shared, settings, &scratch) {
+            Ok((event, files, clip_name)) => {
+                let store = async {
+                    let payload = wire::encode_signed(&event, &shared.key)?;
+                    let new: Vec<NewFile> = files
+                        .iter()
+                        .map(|f| NewFile {
+                            sha256: Sha256Digest::of(&f.bytes).to_hex(),
+                            name: f.name.clone(),
+                            content_type: f.content_type.into(),
+                            bytes: f.bytes.clone(),
+                        })
+                        .collect();
+                    let stored = shared
+                        .outbox
+                        .put(
+                            &event.event_id.to_string(),
+                            &payload,
+                            &new,
+                            clip_name.as_deref(),
+                            UtcTimestamp::now().unix_ms(),
+                        )
+                        .await?;
+                    anyhow::Ok(stored)
+                };
+                match rt.block_on(store) {
+                    Ok(Stored::Kept | Stored::Duplicate) => {
+                        shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
+                        info!(camera = %camera, %kind, event = %event.event_id, plate = event.plate.as_ref().map_or("?", |p| p.display.as_str()), "violation stored");
+                    }
+                    Ok(Stored::KeptWithoutClip) => {
+                        shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
+                        shared.evidence.without_clip.fetch_add(1, Ordering::Relaxed);
+                        warn!(camera = %camera, event = %event.event_id, "outbox full: violation stored without its clip");
+                    }
+                    Ok(Stored::Refused) => {
+                        shared.evidence.refused.fetch_add(1, Ordering::Relaxed);
+                        error!(camera = %camera, %kind, "outbox full: violation refused");
+                    }
+                    Err(e) => {
+                        shared.evidence.errors.fetch_add(1, Ordering::Relaxed);
+                        error!(camera = %camera, error = %format!("{e:#}"), "violation not stored");
+                    }
+                }
+                shared.wake.notify_one();
+            }
+            Err(e) => {
+                shared.evidence.errors.fetch_add(1, Ordering::Relaxed);
+                error!(camera = %camera, error = %format!("{e:#}"), "evidence not built");
+            }
+        }
+    }
+}
+
+type Built = (ViolationEvent, Vec<File>, Option<String>);
+
+fn build_event(
+    job: &Job,
+    reader: &PlateReader,
+    shared: &Shared,
+    settings: &crate::config::EvidenceSettings,
+    scratch: &std::path::Path,
+) -> anyhow::Result<Built> {
+    let due = &job.due;
+    let camera = &job.camera;
+    let hint = Some(due.class.plate_category());
+    let (plate, closeup) = read_plate(reader, &job.views, hint)?;
+    if plate.is_none() {
+        shared
+            .evidence
+            .unread_plates
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    let occurred_at = utc_at(job.utc_of, due.finding.t);
+    let measurement = Measurement {
+        speed_kmh: (due.finding.kind == ViolationKind::Speeding)
+            .then_some(due.finding.value)
+            .flatten()
+            .map(|v| (v * 10.0).round() / 10.0),
+        limit_kmh: due.finding.limit,
+        signal: due.signal.clone(),
+        lane: due.finding.lane.clone(),
+        dwell_ms: (due.finding.kind == ViolationKind::IllegalStopping)
+            .then_some(due.finding.value)
+            .flatten()
+            .map(|v| (v * 1000.0).round().max(0.0) as u64),
+    };
+    let lines = data_bar(
+        camera,
+        &shared.device,
+        due.finding.kind,
+        &measurement,
+        plate.as_ref(),
+    );
+    let mut files = Vec::new();
+    for (name, capture) in ["before.jpg", "at.jpg", "after.jpg"]
+        .iter()
+        .zip(&due.captures)
+    {
+        let Some(c) = capture else { continue };
+        let mut lines = lines.clone();
+        lines[0] = format!("{} · {}", evidence::local_time(&c.at), lines[0]);
+        let img = evidence::stamp(&c.image, &lines, c.vehicle);
+        files.push(File {
+            name: (*name).into(),
+            content_type: "image/jpeg",
+            bytes: evidence::jpeg(&img, settings.jpeg_quality)?,
+            captured_at: c.at,
+        });
+    }
+    if let Some((crop, text)) = closeup {
+        files.push(File {
+            name: "plate.jpg".into(),
+            content_type: "image/jpeg",
+            bytes: evidence::jpeg(
+                &evidence::plate_closeup(&crop, &text),
+                settings.jpeg_quality,
+            )?,
+            captured_at: occurred_at,
+        });
+    }
+    let mut clip_name = None;
+    if job.clip.len() > 1 {
+        let path = scratch.join(format!("tve-clip-{}.mp4", EventId::new()));
+        match crate::ingest::remux_mp4(&job.clip, &path) {
+            Ok(()) => {
+                let bytes = std::fs::read(&path).context("reading the clip")?;
+                let _ = std::fs::remove_file(&path);
+                files.push(File {
+                    name: "clip.mp4".into(),
+                    content_type: "video/mp4",
+                    bytes,
+                    captured_at: utc_at(job.utc_of, job.clip[0].t),
+                });
+                clip_name = Some("clip.mp4".to_owned());
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                warn!(camera = %camera.id, error = %format!("{e:#}"), "clip not made; the images stand");
+            }
+        }
+    }
+    let event = ViolationEvent {
+        event_id: EventId::new(),
+        device: shared.device.clone(),
+        camera: camera.id.clone(),
+        site: camera.site.clone(),
+        kind: due.finding.kind,
+        occurred_at,
+        clock: shared.clock.clone(),
+        vehicle: Vehicle {
+            class: due.class,
+            confidence: f64::from(due.score).clamp(0.0, 1.0),
+            track_id: due.finding.track,
+            bbox: VehicleBox {
+                x: due.bbox.x0.max(0.0) as u32,
+                y: due.bbox.y0.max(0.0) as u32,
+                width: due.bbox.width().max(1.0) as u32,
+                height: due.bbox.height().max(1.0) as u32,
+            },
+        },
+        plate,
+        measurement,
+        evidence: files.iter().map(File::item).collect(),
+        models: shared.models.clone(),
+    };
+    Ok((event, files, clip_name))
+}
+
+/// The voted plate, and the close-up with its caption.
+type PlateOutcome = (Option<PlateRead>, Option<(RgbImage, String)>);
+
+/// Reads the plate on the track's best views and votes; the close-up is the best single read.
+fn read_plate(
+    reader: &PlateReader,
+    views: &[(RgbImage, BoxF)],
+    hint: Option<PlateCategory>,
+) -> anyhow::Result<PlateOutcome> {
+    let mut reads = Vec::new();
+    for (crop, bbox) in views {
+        if let Some(Some(r)) = reader.read(crop, &[(*bbox, hint)])?.pop() {
+            reads.push(r);
+        }
+    }
+    let refs: Vec<&plate_ocr::reader::PlateRead> = reads.iter().collect();
+    let Some(reading) = reader.vote(&refs, hint) else {
+        return Ok((None, None));
+    };
+    let Some(best) = reading.best() else {
+        // Seen but not readable under the grammar: the officer reads it from the close-up.
+        let closeup = reads
+            .iter()
+            .max_by(|a, b| a.detection.score.total_cmp(&b.detection.score))
+            .map(|r| (r.crop.clone(), "Biển số: chưa đọc được".to_owned()));
+        return Ok((None, closeup));
+    };
+    let top = reads
+        .iter()
+        .max_by(|a, b| a.detection.score.total_cmp(&b.detection.score));
+    let (layout, colour) = top.map_or(
+        (protocol::PlateLayout::OneLine, protocol::PlateColour::White),
+        |r| (r.layout, r.colour),
+    );
+    let plate = PlateRead {
+        text: best.text.clone(),
+        display: best.display.clone(),
+        layout,
+        colour,
+        confidence: f64::from(best.confidence).clamp(0.0, 1.0),
+        candidates: reading
+            .candidates
+            .iter()
+            .skip(1)
+            .take(protocol::event::limits::CANDIDATES)
+            .map(|c| PlateCandidate {
+                text: c.text.clone(),
+                confidence: f64::from(c.confidence).clamp(0.0, 1.0),
+            })
+            .collect(),
+    };
+    let closeup = top.map(|r| (r.crop.clone(), format!("Biển số: {}", best.display)));
+    Ok((Some(plate), closeup))
+}
+
+fn data_bar(
+    camera: &CameraConfig,
+    device: &DeviceId,
+    kind: ViolationKind,
+    m: &Measurement,
+    plate: Option<&PlateRead>,
+) -> Vec<String> {
+    let site = &camera.site;
+    let mut first = format!("{} · {}", site.name, site.address);
+    if !site.direction.is_empty() {
+        first.push_str(&format!(" · {}", site.direction));
+    }
+    let mut second = format!("Vi phạm: {}", kind.label_vi());
+    if let (Some(v), Some(l)) = (m.speed_kmh, m.limit_kmh) {
+        second.push_str(&format!(" · Tốc độ {v:.0} km/h, giới hạn {l:.0} km/h"));
+    }
+    if let Some(s) = &m.signal {
+        let phase = match s.phase {
+            SignalState::Red => "đỏ",
+            SignalState::Amber => "vàng",
+            SignalState::Green => "xanh",
+            _ => "không rõ",
+        };
+        second.push_str(&format!(" · Đèn {phase}"));
+        if let Some(ms) = s.time_into_red_ms {
+            second.push_str(&format!(" {:.1} s", ms as f64 / 1000.0).replace('.', ","));
+        }
+    }
+    if let Some(ms) = m.dwell_ms {
+        second.push_str(&format!(" · Dừng {:.0} s", ms as f64 / 1000.0));
+    }
+    let third = format!(
+        "Biển số: {} · Camera {} · Thiết bị {device} · {:.5}, {:.5}",
+        plate.map_or("chưa đọc được", |p| p.display.as_str()),
+        camera.id,
+        site.latitude,
+        site.longitude
+    );
+    vec![first, second, third]
+}
+
+/// The clock state the events carry.
+pub fn clock(source: Option<&str>) -> ClockSync {
+    match source {
+        Some(s) => ClockSync {
+            state: ClockState::Synced,
+            source: Some(s.to_owned()),
+            offset_ms: None,
+        },
+        None => ClockSync {
+            state: ClockState::Unsynced,
+            source: None,
+            offset_ms: None,
+        },
+    }
+}

@@ -1,0 +1,284 @@
+//! Delivery from the outbox: events published QoS 1 on a persistent MQTT session (re-published
+//! after a reconnect and when central's acknowledgement does not come), evidence uploaded to
+//! central by content-addressed PUT (retried until it lands), the retained status heartbeat
+//! with `offline` as last will, and the signal controller's feed handed to the cameras.
+//! An event leaves the outbox only on central's application-level [`Ack`].
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use protocol::{
+    Ack, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
+    evidence::UploadAuth, topic::TopicKind, wire,
+};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use service_kit::http::Shutdown;
+use tokio::sync::{Notify, mpsc};
+use tracing::{debug, info, warn};
+
+use crate::{
+    config::{CentralSettings, MqttSettings},
+    outbox::Outbox,
+};
+
+/// Counters of delivery, for `/metrics` and tests.
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    pub published: AtomicU64,
+    pub acked: AtomicU64,
+    pub uploaded: AtomicU64,
+    pub upload_errors: AtomicU64,
+    pub connects: AtomicU64,
+    pub bad_messages: AtomicU64,
+    pub connected: AtomicBool,
+}
+
+/// What the publisher needs.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub device: DeviceId,
+    pub key: Arc<DeviceKey>,
+    pub outbox: Outbox,
+    pub mqtt: MqttSettings,
+    pub central: CentralSettings,
+    /// Woken when an event is stored.
+    pub wake: Arc<Notify>,
+    pub counters: Arc<DeliveryCounters>,
+}
+
+/// Runs delivery until `shutdown`. `status` makes the heartbeat; phases from the signal
+/// controller go to `signals`.
+pub async fn run(
+    delivery: Delivery,
+    status: Arc<dyn Fn() -> DeviceStatus + Send + Sync>,
+    signals: mpsc::Sender<SignalPhase>,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let (host, port) =
+        protocol::topic::parse_broker_url(&delivery.mqtt.url).map_err(anyhow::Error::msg)?;
+    let device = delivery.device.clone();
+    let mut options = MqttOptions::new(device.to_string(), host, port);
+    options
+        .set_keep_alive(Duration::from_secs(delivery.mqtt.keep_alive_s.max(5)))
+        .set_clean_session(false)
+        .set_max_packet_size(512 * 1024, 512 * 1024)
+        .set_last_will(LastWill::new(
+            Topic::Status(device.clone()).to_string(),
+            wire::encode(&DeviceStatus::offline(device.clone()))?,
+            QoS::AtLeastOnce,
+            true,
+        ));
+    if let (Some(user), Some(pass)) = (&delivery.mqtt.username, &delivery.mqtt.password) {
+        options.set_credentials(user, pass);
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    let connected_gen = Arc::new(AtomicU64::new(0));
+
+    let listener = {
+        let client = client.clone();
+        let delivery = delivery.clone();
+        let connected_gen = connected_gen.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let ack_topic = Topic::Ack(delivery.device.clone()).to_string();
+            let signal_filter = format!("{}/{}/signal/+", protocol::topic::ROOT, delivery.device);
+            loop {
+                let event = tokio::select! {
+                    e = eventloop.poll() => e,
+                    () = shutdown.wait() => break,
+                };
+                match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        info!("connected to the broker");
+                        delivery.counters.connects.fetch_add(1, Ordering::Relaxed);
+                        delivery.counters.connected.store(true, Ordering::Relaxed);
+                        for filter in [&ack_topic, &signal_filter] {
+                            if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce)
+                            {
+                                warn!(error = %e, "subscribing");
+                            }
+                        }
+                        connected_gen.fetch_add(1, Ordering::Relaxed);
+                        delivery.wake.notify_one();
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        handle_incoming(&delivery, &p.topic, &p.payload, &signals).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        if delivery.counters.connected.swap(false, Ordering::Relaxed) {
+                            warn!(error = %e, "broker connection lost");
+                        } else {
+                            debug!(error = %e, "broker not reachable");
+                        }
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        })
+    };
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(delivery.central.timeout_ms))
+        .build()?;
+    let mut seen_gen = 0;
+    let mut status_tick =
+        tokio::time::interval(Duration::from_secs(delivery.mqtt.status_every_s.max(1)));
+    let mut upload_backoff = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => break,
+            () = delivery.wake.notified() => {},
+            _ = status_tick.tick() => {
+                if delivery.counters.connected.load(Ordering::Relaxed) {
+                    let mut s = status();
+                    s.outbox_depth = delivery.outbox.depth().await.ok();
+                    match wire::encode(&s) {
+                        Ok(payload) => {
+                            let _ = client.try_publish(Topic::Status(device.clone()).to_string(), QoS::AtLeastOnce, true, payload);
+                        }
+                        Err(e) => warn!(error = %e, "status cannot be encoded"),
+                    }
+                }
+            },
+            () = tokio::time::sleep(Duration::from_millis(500)) => {},
+        }
+        if delivery.counters.connected.load(Ordering::Relaxed) {
+            let generation = connected_gen.load(Ordering::Relaxed);
+            if generation != seen_gen {
+                // A new connection: what was published before may not have reached central.
+                delivery.outbox.reset_published().await?;
+                seen_gen = generation;
+            }
+            publish_pending(&delivery, &client).await?;
+        }
+        match upload_pending(&delivery, &http).await {
+            Ok(()) => upload_backoff = Duration::from_millis(200),
+            Err(e) => {
+                delivery
+                    .counters
+                    .upload_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!(error = %e, "evidence upload failed; retrying");
+                tokio::time::sleep(upload_backoff).await;
+                upload_backoff = (upload_backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let _ = client.disconnect().await;
+    listener.abort();
+    Ok(())
+}
+
+async fn handle_incoming(
+    delivery: &Delivery,
+    topic: &str,
+    payload: &[u8],
+    signals: &mpsc::Sender<SignalPhase>,
+) {
+    match topic.parse::<Topic>().map(|t| t.kind()) {
+        Ok(TopicKind::Ack) => match wire::decode::<Ack>(payload) {
+            Ok(ack) if ack.device == delivery.device => {
+                let ids: Vec<String> = ack.event_ids.iter().map(|e| e.to_string()).collect();
+                match delivery.outbox.ack(&ids).await {
+                    Ok(()) => {
+                        delivery
+                            .counters
+                            .acked
+                            .fetch_add(ids.len() as u64, Ordering::Relaxed);
+                    }
+                    Err(e) => warn!(error = %e, "recording an acknowledgement"),
+                }
+            }
+            Ok(_) => {
+                delivery
+                    .counters
+                    .bad_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!("acknowledgement for another device ignored");
+            }
+            Err(e) => {
+                delivery
+                    .counters
+                    .bad_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(error = %e, code = e.code(), "malformed acknowledgement ignored");
+            }
+        },
+        Ok(TopicKind::Signal) => match wire::decode::<SignalPhase>(payload) {
+            Ok(phase) => {
+                let _ = signals.try_send(phase);
+            }
+            Err(e) => {
+                delivery
+                    .counters
+                    .bad_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(error = %e, code = e.code(), "malformed signal phase ignored");
+            }
+        },
+        _ => {}
+    }
+}
+
+async fn publish_pending(delivery: &Delivery, client: &AsyncClient) -> anyhow::Result<()> {
+    let now = UtcTimestamp::now().unix_ms();
+    let again = i64::try_from(delivery.mqtt.republish_after_s)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_mul(1000);
+    let topic = Topic::Violation(delivery.device.clone()).to_string();
+    for p in delivery.outbox.pending(200).await? {
+        if p.published_ms.is_some_and(|at| now - at < again) {
+            continue;
+        }
+        if client
+            .try_publish(topic.clone(), QoS::AtLeastOnce, false, p.payload)
+            .is_err()
+        {
+            // The request queue is full (the connection is slow): try on the next round.
+            break;
+        }
+        delivery.outbox.mark_published(&p.event_id, now).await?;
+        delivery.counters.published.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::Result<()> {
+    for u in delivery.outbox.uploads(20).await? {
+        let bytes = tokio::fs::read(&u.path).await?;
+        let sha = Sha256Digest::parse(&u.sha256).map_err(anyhow::Error::msg)?;
+        let auth = UploadAuth::sign(
+            &delivery.key,
+            delivery.device.clone(),
+            &sha,
+            UtcTimestamp::now(),
+        );
+        let mut request = http
+            .put(format!(
+                "{}{}",
+                delivery.central.url.trim_end_matches('/'),
+                protocol::evidence::path(&sha)
+            ))
+            .header("content-type", &u.content_type)
+            .body(bytes);
+        for (name, value) in auth.headers() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        if status.is_success() {
+            delivery.outbox.mark_uploaded(&u.sha256).await?;
+            delivery.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let body = response.text().await.unwrap_or_default();
+            anyhow::bail!("central refused evidence {}: {status} {body}", u.sha256);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The calibrated view an installer would write for a scenario's camera: stop line, speed trap
+//! (the ground homography), lanes with direction and allowed classes, no-stopping zones and the
+//! signal head's lamps, in the image's pixels. The edge agent reads it as its camera geometry,
+//! so tests and the demo run the agent on the sim exactly as it runs on a real camera.
+
+use protocol::{
+    camera::{CameraGeometry, LaneSpec, LineSpec, SignalHeadSpec, SpeedTrapSpec, ZoneSpec},
+    geometry::Point,
+};
+
+use crate::{Renderer, World, geom::Vec3, scenario::Direction};
+
+fn project(world: &World, x: f32, y: f32) -> Option<Point> {
+    world.camera.project(Vec3::new(x, y, 0.0))
+}
+
+/// The geometry of the scenario's camera; parts that fall outside the camera's view are left
+/// out.
+pub fn camera_geometry(renderer: &Renderer) -> CameraGeometry {
+    let world = renderer.world();
+    let road = &world.spec.road;
+    let half = road.width_m() / 2.0;
+    let near = world.camera.near_ground_y() + 1.0;
+    let quad = |x0: f32, x1: f32, y0: f32, y1: f32| -> Option<Vec<Point>> {
+        Some(vec![
+            project(world, x0, y0)?,
+            project(world, x1, y0)?,
+            project(world, x1, y1)?,
+            project(world, x0, y1)?,
+        ])
+    };
+    let stop_line = road.stop_line_m.and_then(|y| {
+        Some(LineSpec {
+            a: project(world, -half, y)?,
+            b: project(world, half, y)?,
+            before: project(world, 0.0, y - 5.0)?,
+        })
+    });
+    let lanes = road
+        .lanes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let c = road.lane_centre_x(i);
+            let w = road.lane_width_m / 2.0;
+            let far = road.stop_line_m.unwrap_or(road.far_m);
+            let (a, b) = (project(world, c, near)?, project(world, c, near + 10.0)?);
+            let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
+            let away = [(b[0] - a[0]) / len, (b[1] - a[1]) / len];
+            Some(LaneSpec {
+                name: (i + 1).to_string(),
+                polygon: quad(c - w, c + w, near, far)?,
+                direction: if l.direction == Direction::Away {
+                    away
+                } else {
+                    [-away[0], -away[1]]
+                },
+                allowed: l.allowed.iter().filter_map(|c| c.vehicle()).collect(),
+            })
+        })
+        .collect();
+    let no_stopping = road
+        .no_stopping
+        .iter()
+        .filter_map(|z| {
+            let c = road.lane_centre_x(z.lane);
+            let w = road.lane_width_m / 2.0;
+            Some(ZoneSpec {
+                polygon: quad(c - w, c + w, z.from_m, z.to_m)?,
+                max_dwell_s: f64::from(z.max_dwell_s),
+            })
+        })
+        .collect();
+    CameraGeometry {
+        stop_line,
+        speed: world
+            .camera
+            .ground_homography()
+            .map(|h| SpeedTrapSpec::Homography(h.0)),
+        lanes,
+        no_stopping,
+        signal_head: renderer.signal_head(),
+    }
+}
+
+impl Renderer<'_> {
+    /// The signal head's lamps, when the scenario has a signal and it is in view.
+    pub fn signal_head(&self) -> Option<SignalHeadSpec> {
+        use crate::scenario::Phase;
+        let lamp = |phase: Phase| self.lamps().iter().find(|l| l.2 == phase);
+        let (red, amber, green) = (lamp(Phase::Red)?, lamp(Phase::Amber)?, lamp(Phase::Green)?);
+        let (w, h) = (
+            self.world().camera.width() as f32,
+            self.world().camera.height() as f32,
+        );
+        [red, amber, green]
+            .iter()
+            .all(|l| (0.0..w).contains(&l.0[0]) && (0.0..h).contains(&l.0[1]))
+            .then_some(SignalHeadSpec {
+                red: red.0,
+                amber: amber.0,
+                green: green.0,
+                radius_px: red.1,
+            })
+    }
+}
