@@ -126,7 +126,11 @@ pub struct ModelSettings {
     pub helmet_classifier: String,
     /// Threads of each ONNX Runtime session.
     pub intra_threads: usize,
+    /// Detections at or above this score start and keep tracks (lower ones only keep them).
     pub min_score: f32,
+    /// A plate read less sure than this is reported unread (the officer reads it from the
+    /// close-up), so an uncertain read never names a citizen.
+    pub min_plate_confidence: f64,
 }
 
 impl Default for ModelSettings {
@@ -138,7 +142,8 @@ impl Default for ModelSettings {
             class_map: Default::default(),
             helmet_classifier: "helmet".into(),
             intra_threads: 1,
-            min_score: 0.4,
+            min_score: 0.5,
+            min_plate_confidence: 0.5,
         }
     }
 }
@@ -290,6 +295,12 @@ impl Settings for Config {
         }
         if !(0.0..1.0).contains(&self.models.min_score) {
             return Err(ConfigError::invalid("models.min_score", "must be in 0–1"));
+        }
+        if !(0.0..=1.0).contains(&self.models.min_plate_confidence) {
+            return Err(ConfigError::invalid(
+                "models.min_plate_confidence",
+                "must be in 0–1",
+            ));
         }
         if self.evidence.jpeg_quality == 0 || self.evidence.jpeg_quality > 100 {
             return Err(ConfigError::invalid(

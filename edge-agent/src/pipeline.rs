@@ -82,6 +82,7 @@ pub struct EvidenceCounters {
 /// The models a camera thread runs.
 struct CameraModels {
     detector: Detector,
+    tracker: TrackerOptions,
     helmet: Option<Helmet>,
     /// Detector class id → vehicle class (`None`: not a vehicle the rules judge).
     classes: Vec<Option<VehicleClass>>,
@@ -127,6 +128,8 @@ impl Helmet {
 #[derive(Debug, Clone)]
 pub struct Shared {
     pub device: DeviceId,
+    /// Plate reads less sure than this are reported unread.
+    pub min_plate_confidence: f64,
     pub key: Arc<DeviceKey>,
     pub outbox: Outbox,
     pub wake: Arc<Notify>,
@@ -301,8 +304,9 @@ impl Drop for Pipeline {
 }
 
 fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<CameraModels> {
+    // Low-score detections feed the tracker's second pass (ByteTrack); it decides.
     let opts = DetectOptions {
-        score_threshold: config.models.min_score.min(0.25),
+        score_threshold: TrackerOptions::default().low_score,
         ..DetectOptions::default()
     };
     let m = &config.models;
@@ -349,6 +353,11 @@ fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<Ca
     };
     Ok(CameraModels {
         detector,
+        tracker: TrackerOptions {
+            high_score: m.min_score,
+            new_track_score: (m.min_score + 0.1).min(0.95),
+            ..TrackerOptions::default()
+        },
         helmet,
         classes,
     })
@@ -367,7 +376,7 @@ struct Followed {
 }
 
 const MAX_SAMPLES: usize = 900;
-const VIEWS: usize = 4;
+const VIEWS: usize = 5;
 
 /// A violation waiting for its "after" image and the end of its clip.
 #[derive(Debug)]
@@ -425,6 +434,7 @@ impl Worker {
         stop: Arc<std::sync::atomic::AtomicBool>,
     ) -> Self {
         let geometry = Geometry::from(&camera.geometry);
+        let tracker = Tracker::new(models.tracker);
         let limits = Limits {
             speed_kmh: camera.speed_limit_kmh,
             speed_kmh_by_class: camera
@@ -446,7 +456,7 @@ impl Worker {
             stop,
             geometry,
             limits,
-            tracker: Tracker::new(TrackerOptions::default()),
+            tracker,
             followed: HashMap::new(),
             recent: VecDeque::new(),
             due: Vec::new(),
@@ -563,7 +573,12 @@ impl Worker {
             f.score = f.score.max(score);
             f.last_seen = t;
             let area = bbox.width() * bbox.height();
-            if f.views.len() < VIEWS || f.views.iter().any(|v| v.0 < area) {
+            // A box cut by the frame's edge may have lost the plate: not a view worth keeping.
+            let whole = bbox.x0 > 2.0
+                && bbox.y0 > 2.0
+                && bbox.x1 < w as f32 - 2.0
+                && bbox.y1 < h as f32 - 2.0;
+            if whole && (f.views.len() < VIEWS || f.views.iter().any(|v| v.0 < area)) {
                 let grown = bbox.grown(0.15, w, h);
                 if let Some(crop) = crop_image(&frame.image, &grown) {
                     let inner = BoxF {
@@ -857,7 +872,7 @@ fn build_event(
     let due = &job.due;
     let camera = &job.camera;
     let hint = Some(due.class.plate_category());
-    let (plate, closeup) = read_plate(reader, &job.views, hint)?;
+    let (plate, closeup) = read_plate(reader, &job.views, hint, shared.min_plate_confidence)?;
     if plate.is_none() {
         shared
             .evidence
@@ -968,10 +983,18 @@ fn read_plate(
     reader: &PlateReader,
     views: &[(RgbImage, BoxF)],
     hint: Option<PlateCategory>,
+    min_confidence: f64,
 ) -> anyhow::Result<PlateOutcome> {
     let mut reads = Vec::new();
     for (crop, bbox) in views {
         if let Some(Some(r)) = reader.read(crop, &[(*bbox, hint)])?.pop() {
+            tracing::debug!(
+                raw = %r.reading.raw,
+                best = ?r.reading.best().map(|c| (&c.text, c.confidence)),
+                score = r.detection.score,
+                width = r.detection.width_px(),
+                "plate read"
+            );
             reads.push(r);
         }
     }
@@ -979,7 +1002,10 @@ fn read_plate(
     let Some(reading) = reader.vote(&refs, hint) else {
         return Ok((None, None));
     };
-    let Some(best) = reading.best() else {
+    let Some(best) = reading
+        .best()
+        .filter(|b| f64::from(b.confidence) >= min_confidence)
+    else {
         // Seen but not readable under the grammar: the officer reads it from the close-up.
         let closeup = reads
             .iter()

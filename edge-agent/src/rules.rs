@@ -44,24 +44,48 @@ pub struct DirectedLine {
 }
 
 impl DirectedLine {
+    /// Signed distance in pixels of `p` from the line, positive on the `before` side.
     fn side(&self, p: Point) -> f32 {
         let cross = |p: Point| {
             (self.b[0] - self.a[0]) * (p[1] - self.a[1])
                 - (self.b[1] - self.a[1]) * (p[0] - self.a[0])
         };
-        let s = cross(p);
+        let len = ((self.b[0] - self.a[0]).powi(2) + (self.b[1] - self.a[1]).powi(2))
+            .sqrt()
+            .max(1e-6);
+        let s = cross(p) / len;
         if cross(self.before) >= 0.0 { s } else { -s }
     }
 
-    /// When the foot first goes from the `before` side to the other, interpolated.
+    /// When the foot goes from the `before` side to the other, interpolated at the line.
+    ///
+    /// Both sides must be seen clearly — a tenth of the box's height away from the line (at
+    /// least 2 px) — so a vehicle standing on the line, whose box jitters by a few pixels from
+    /// frame to frame, never "crosses" it.
     pub fn crossing(&self, h: &History) -> Option<f64> {
-        h.samples.windows(2).find_map(|w| {
-            let (s0, s1) = (self.side(w[0].foot()), self.side(w[1].foot()));
-            (s0 > 0.0 && s1 <= 0.0).then(|| {
-                let k = f64::from(s0 / (s0 - s1));
-                w[0].t + k * (w[1].t - w[0].t)
-            })
-        })
+        let margin = |s: &Sample| (0.1 * s.bbox.height()).max(2.0);
+        let mut clearly_before: Option<usize> = None;
+        for (i, s) in h.samples.iter().enumerate() {
+            let d = self.side(s.foot());
+            if d > margin(s) {
+                clearly_before = Some(i);
+            } else if d < -margin(s)
+                && let Some(b) = clearly_before
+            {
+                // The last step over the line between the two clear sightings.
+                let w = (b..i).rev().find_map(|k| {
+                    let (s0, s1) = (
+                        self.side(h.samples[k].foot()),
+                        self.side(h.samples[k + 1].foot()),
+                    );
+                    (s0 > 0.0 && s1 <= 0.0).then_some((k, s0, s1))
+                })?;
+                let (k, s0, s1) = w;
+                let f = f64::from(s0 / (s0 - s1));
+                return Some(h.samples[k].t + f * (h.samples[k + 1].t - h.samples[k].t));
+            }
+        }
+        None
     }
 }
 
@@ -334,24 +358,42 @@ pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding>
 
 /// Illegal stopping: stopped inside a no-stopping zone longer than it allows.
 pub fn illegal_stopping(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
+    // Speed over the last second, not frame to frame: a detector's box jitters by a pixel or
+    // two each frame, which at 8 frames a second looks like motion.
+    let moving = |i: usize| -> Option<bool> {
+        let s = &h.samples[i];
+        let back = h.samples[..i].iter().rev().find(|p| s.t - p.t >= 1.0)?;
+        let (a, b) = (back.foot(), s.foot());
+        let dist = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
+        let per_s = dist / (s.t - back.t) as f32;
+        Some(per_s >= limits.stopped_px_s.max(0.08 * s.bbox.height()))
+    };
+    // Only a vehicle seen arriving is judged: something standing still since it was first
+    // seen (a parked car before the camera started, a bollard taken for a motorbike) has no
+    // known dwell.
+    let first = h.samples.first()?.foot();
     g.no_stopping.iter().find_map(|zone| {
         let mut since: Option<f64> = None;
-        for w in h.samples.windows(2) {
-            let dt = (w[1].t - w[0].t).max(1e-6);
-            let (a, b) = (w[0].foot(), w[1].foot());
-            let speed = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt() / dt as f32;
-            if point_in_polygon(b, &zone.polygon) && speed < limits.stopped_px_s {
-                let from = *since.get_or_insert(w[0].t);
-                let dwell = w[1].t - from;
-                if dwell > zone.max_dwell_s {
-                    return Some(Finding {
-                        value: Some(dwell),
-                        limit: Some(zone.max_dwell_s),
-                        ..finding(ViolationKind::IllegalStopping, h, w[1].t)
-                    });
+        let mut arrived = false;
+        for (i, s) in h.samples.iter().enumerate() {
+            let p = s.foot();
+            arrived |= ((p[0] - first[0]).powi(2) + (p[1] - first[1]).powi(2)).sqrt()
+                >= (0.5 * s.bbox.height()).max(20.0);
+            let inside = point_in_polygon(p, &zone.polygon);
+            match (inside, moving(i)) {
+                (true, Some(false)) if arrived => {
+                    let from = *since.get_or_insert(s.t - 1.0);
+                    let dwell = s.t - from;
+                    if dwell > zone.max_dwell_s {
+                        return Some(Finding {
+                            value: Some(dwell),
+                            limit: Some(zone.max_dwell_s),
+                            ..finding(ViolationKind::IllegalStopping, h, s.t)
+                        });
+                    }
                 }
-            } else {
-                since = None;
+                (true, None | Some(false)) => {}
+                _ => since = None,
             }
         }
         None
@@ -603,16 +645,28 @@ mod tests {
             ..Geometry::default()
         };
         let limits = Limits::default();
-        let parked = drive(VehicleClass::Car, 640.0, 400.0, 0.0, 8.0);
-        let f = illegal_stopping(&parked, &g, &limits).expect("8 s in a 5 s zone");
+        // Drives in for 2.5 s, then stands `stay` seconds.
+        let arrive_and_stay = |stay: f64| {
+            let mut h = drive(VehicleClass::Car, 640.0, 650.0, -100.0, 2.5);
+            let stop = drive(VehicleClass::Car, 640.0, 400.0, 0.0, stay);
+            h.samples
+                .extend(stop.samples.into_iter().skip(1).map(|mut s| {
+                    s.t += 2.5;
+                    s
+                }));
+            h
+        };
+        let f = illegal_stopping(&arrive_and_stay(8.0), &g, &limits).expect("8 s in a 5 s zone");
         assert!(f.value.unwrap() > 5.0);
+        assert!(illegal_stopping(&arrive_and_stay(4.0), &g, &limits).is_none());
         assert!(
             illegal_stopping(
-                &drive(VehicleClass::Car, 640.0, 400.0, 0.0, 4.0),
+                &drive(VehicleClass::Car, 640.0, 400.0, 0.0, 12.0),
                 &g,
                 &limits
             )
-            .is_none()
+            .is_none(),
+            "standing there since first seen: no known dwell"
         );
         assert!(
             illegal_stopping(

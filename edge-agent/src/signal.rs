@@ -27,20 +27,23 @@ impl Timeline {
         }
     }
 
-    /// Records that `state` was showing at `t`; `None` (nothing readable) breaks the record, so
-    /// the next phase's start is not known.
+    /// Records that `state` was showing at `t`; `None` (the head hidden by a passing truck,
+    /// a lamp unreadable) tells nothing. A change is placed half way between the last look
+    /// at the old phase and the first at the new one; when those looks are more than a
+    /// second apart its start is unknown, and so is the phase's age.
     pub fn observe(&mut self, t: f64, state: Option<SignalState>) {
+        let Some(state) = state else { return };
         let previous = self.last_seen;
-        let gap = t - previous > 2.0;
+        let gap = t - previous;
         self.last_seen = t;
-        match (state, self.changes.last()) {
-            (None, _) => self.changes.push((t, SignalState::Off, false)),
-            (Some(s), Some(&(_, last, _))) if s == last && !gap => {}
-            (Some(s), last) => {
-                let start_seen = !gap && last.is_some_and(|l| l.1 != SignalState::Off);
-                // The change happened between the two looks: place it half way.
+        match self.changes.last() {
+            // The same phase on both sides of a short blind spell held through it: no signal
+            // cycles through green and amber and back to red in five seconds.
+            Some(&(_, last, _)) if last == state && gap <= 5.0 => {}
+            last => {
+                let start_seen = gap <= 1.0 && last.is_some();
                 let at = if start_seen { (previous + t) / 2.0 } else { t };
-                self.changes.push((at, s, start_seen));
+                self.changes.push((at, state, start_seen));
             }
         }
         let horizon = t - self.keep_s;
@@ -81,7 +84,7 @@ impl Timeline {
     pub fn at(&self, t: f64) -> Option<(SignalState, f64)> {
         let i = self.changes.iter().rposition(|c| c.0 <= t)?;
         let (start, state, seen) = self.changes[i];
-        (seen && state != SignalState::Off && t <= self.last_seen + 0.5)
+        (seen && state != SignalState::Off && t <= self.last_seen + 5.0)
             .then_some((state, t - start))
     }
 
@@ -178,7 +181,11 @@ mod tests {
         // the next.
         assert_eq!(tl.at(3.0), Some((SignalState::Green, 1.25)));
         assert_eq!(tl.at(8.75), Some((SignalState::Red, 1.0)));
-        // A gap in what was seen: the red after it has no known start.
+        // The head hidden for a moment: the phase goes on.
+        tl.observe(10.0, None);
+        tl.observe(10.5, Some(SignalState::Red));
+        assert_eq!(tl.at(10.5), Some((SignalState::Red, 2.75)));
+        // A long gap in what was seen: the red after it has no known start.
         tl.observe(20.0, Some(SignalState::Red));
         tl.observe(20.5, Some(SignalState::Red));
         assert_eq!(tl.at(20.2), None);

@@ -126,6 +126,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .collect();
     let shared = pipeline::Shared {
         device: device.clone(),
+        min_plate_confidence: config.models.min_plate_confidence,
         key: key.clone(),
         outbox: outbox.clone(),
         wake: wake.clone(),

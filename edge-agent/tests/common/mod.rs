@@ -1,0 +1,194 @@
+//! What the edge agent's tests stand up around it: a central stand-in that speaks the real
+//! protocol (verifies each event's signature, acknowledges it on the ack topic, takes evidence
+//! by signed content-addressed PUT) over Mosquitto and HTTP, and the sim's RTSP streams.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    routing::put,
+};
+use protocol::{
+    Ack, DeviceId, DevicePublicKey, Topic, UtcTimestamp, ViolationEvent, event::Sha256Digest,
+    evidence::UploadAuth, wire,
+};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+/// The Mosquitto this machine runs (the Makefile starts it).
+pub fn mosquitto_url() -> String {
+    std::env::var("TVE_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into())
+}
+
+/// A unique device id per test run, so tests sharing the broker never see each other.
+pub fn device_id(prefix: &str) -> DeviceId {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    DeviceId::parse(format!("{prefix}-{n}")).unwrap()
+}
+
+#[derive(Clone)]
+struct Http {
+    key: DevicePublicKey,
+    blobs: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+}
+
+async fn put_blob(
+    State(http): State<Http>,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Ok(digest) = Sha256Digest::parse(&sha) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let Ok(auth) = UploadAuth::from_headers(|n| headers.get(n).and_then(|v| v.to_str().ok()))
+    else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    if auth
+        .verify(
+            &http.key,
+            &digest,
+            UtcTimestamp::now(),
+            Duration::from_secs(300),
+        )
+        .is_err()
+    {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if Sha256Digest::of(&body) != digest {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    http.blobs.lock().unwrap().insert(sha, body.to_vec());
+    StatusCode::CREATED
+}
+
+/// The central stand-in.
+pub struct Central {
+    /// Every verified event as it arrived, repeats included.
+    pub events: Arc<Mutex<Vec<ViolationEvent>>>,
+    pub blobs: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    pub rejected: Arc<Mutex<Vec<String>>>,
+    /// While false, events are taken but not acknowledged (central "down" after storing).
+    pub acking: Arc<AtomicBool>,
+    pub url: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Central {
+    pub async fn start(device: &DeviceId, key: DevicePublicKey) -> Self {
+        let blobs = Arc::new(Mutex::new(HashMap::new()));
+        let router = Router::new()
+            .route("/api/v1/evidence/{sha}", put(put_blob))
+            .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+            .with_state(Http {
+                key,
+                blobs: blobs.clone(),
+            });
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let (host, port) = protocol::topic::parse_broker_url(&mosquitto_url()).unwrap();
+        let mut options = MqttOptions::new(format!("central-{device}"), host, port);
+        options
+            .set_keep_alive(Duration::from_secs(5))
+            .set_clean_session(false)
+            .set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = AsyncClient::new(options, 256);
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let rejected = Arc::new(Mutex::new(Vec::new()));
+        let acking = Arc::new(AtomicBool::new(true));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let mqtt = {
+            let (events, rejected, acking) = (events.clone(), rejected.clone(), acking.clone());
+            let topic = Topic::Violation(device.clone()).to_string();
+            let device = device.clone();
+            tokio::spawn(async move {
+                let mut ready = Some(ready_tx);
+                loop {
+                    match eventloop.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            client.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            if let Some(r) = ready.take() {
+                                let _ = r.send(());
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            let verified = wire::decode_signed::<ViolationEvent>(&p.payload)
+                                .and_then(|s| s.verify(&key).map(|()| s.message));
+                            match verified {
+                                Ok(event) => {
+                                    let id = event.event_id;
+                                    events.lock().unwrap().push(event);
+                                    if acking.load(Ordering::Relaxed) {
+                                        let ack = Ack {
+                                            device: device.clone(),
+                                            event_ids: vec![id],
+                                            stored_at: UtcTimestamp::now(),
+                                        };
+                                        let _ = client
+                                            .publish(
+                                                Topic::Ack(device.clone()).to_string(),
+                                                QoS::AtLeastOnce,
+                                                false,
+                                                wire::encode(&ack).unwrap(),
+                                            )
+                                            .await;
+                                    }
+                                }
+                                Err(e) => rejected.lock().unwrap().push(e.to_string()),
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    }
+                }
+            })
+        };
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .expect("central subscribed")
+            .unwrap();
+        Self {
+            events,
+            blobs,
+            rejected,
+            acking,
+            url,
+            tasks: vec![server, mqtt],
+        }
+    }
+
+    pub fn events(&self) -> Vec<ViolationEvent> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Central {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
