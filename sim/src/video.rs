@@ -301,6 +301,7 @@ pub fn read_mp4(path: &Path) -> anyhow::Result<Encoded> {
 #[derive(Debug)]
 pub struct RtspServer {
     addr: SocketAddr,
+    server: rtsp::RTSPServer,
     main_loop: gst::glib::MainLoop,
     thread: Option<thread::JoinHandle<()>>,
     mounts: Vec<String>,
@@ -383,19 +384,31 @@ impl RtspServer {
         let thread = {
             let main_loop = main_loop.clone();
             let context = context.clone();
+            let server = server.clone();
             thread::Builder::new()
                 .name("rtsp-server".into())
                 .spawn(move || {
                     let attached = context
                         .with_thread_default(|| {
-                            server.attach(Some(&context)).map(|_| server.bound_port())
+                            server
+                                .attach(Some(&context))
+                                .map(|id| (id, server.bound_port()))
                         })
                         .map_err(|e| anyhow!("{e}"))
                         .and_then(|r| r.map_err(|e| anyhow!("binding the rtsp server: {e}")));
-                    let ok = attached.is_ok();
-                    let _ = ready_tx.send(attached);
-                    if ok {
-                        main_loop.run();
+                    match attached {
+                        Ok((source, port)) => {
+                            let _ = ready_tx.send(Ok(port));
+                            main_loop.run();
+                            // Stop listening, so a server started after this one may take the
+                            // port.
+                            if let Some(s) = context.find_source_by_id(&source) {
+                                s.destroy();
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
                     }
                 })
                 .context("starting the rtsp thread")?
@@ -405,6 +418,7 @@ impl RtspServer {
             .context("rtsp server did not start")??;
         Ok(Self {
             addr: SocketAddr::new(bind.ip(), u16::try_from(port).unwrap_or(bind.port())),
+            server,
             main_loop,
             thread: Some(thread),
             mounts: names,
@@ -434,6 +448,10 @@ impl RtspServer {
 
 impl Drop for RtspServer {
     fn drop(&mut self) {
+        // Hang up on every client (their streams stop), then stop serving.
+        let _ = self
+            .server
+            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
         self.main_loop.quit();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

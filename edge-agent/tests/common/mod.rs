@@ -92,6 +92,11 @@ pub struct Central {
 
 impl Central {
     pub async fn start(device: &DeviceId, key: DevicePublicKey) -> Self {
+        Self::start_on(&mosquitto_url(), device, key).await
+    }
+
+    /// The stand-in on the broker at `broker` (`mqtt://HOST:PORT`).
+    pub async fn start_on(broker: &str, device: &DeviceId, key: DevicePublicKey) -> Self {
         let blobs = Arc::new(Mutex::new(HashMap::new()));
         let router = Router::new()
             .route("/api/v1/evidence/{sha}", put(put_blob))
@@ -107,7 +112,7 @@ impl Central {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        let (host, port) = protocol::topic::parse_broker_url(&mosquitto_url()).unwrap();
+        let (host, port) = protocol::topic::parse_broker_url(broker).unwrap();
         let mut options = MqttOptions::new(format!("central-{device}"), host, port);
         options
             .set_keep_alive(Duration::from_secs(5))
@@ -166,7 +171,7 @@ impl Central {
                 }
             })
         };
-        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        tokio::time::timeout(Duration::from_secs(20), ready_rx)
             .await
             .expect("central subscribed")
             .unwrap();

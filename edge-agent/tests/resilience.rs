@@ -1,0 +1,398 @@
+//! Nothing accepted is lost: the agent binary killed with SIGKILL at random moments while
+//! violations are in flight, the broker killed and restarted, the camera server stopped and
+//! restarted. Every event the agent stored reaches central (exactly once by event id), the
+//! outbox is never corrupt, and the stream comes back within seconds of the server.
+//!
+//! The camera is the sim's `normal-flow` scenario with a 10 km/h limit, so nearly every
+//! vehicle is a speeding violation: events are always in flight.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use edge_agent::{
+    config::{CameraConfig, Config, SignalConfig, Transport},
+    outbox::Outbox,
+};
+use protocol::{DeviceId, Site, ids::CameraId};
+use sim::{
+    Renderer, ScenarioSpec, World,
+    setup::camera_geometry,
+    video::{EncodeOptions, Encoded, RtspServer, encode},
+};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn stream() -> (Encoded, protocol::camera::CameraGeometry) {
+    let mut spec = ScenarioSpec::named("normal-flow").unwrap();
+    spec.fps = 15;
+    spec.duration_s = 20.0;
+    let world = World::simulate(&spec, 3);
+    let renderer = Renderer::new(&world);
+    let encoded = encode(
+        &renderer,
+        &EncodeOptions {
+            keyframe_every: 15,
+            bitrate_kbps: 2000,
+            ..EncodeOptions::default()
+        },
+    )
+    .unwrap();
+    (encoded, camera_geometry(&renderer))
+}
+
+fn config(
+    dir: &Path,
+    device: &DeviceId,
+    source: String,
+    geometry: protocol::camera::CameraGeometry,
+    broker: &str,
+    central: &str,
+    http_port: u16,
+) -> Config {
+    let mut c = Config::default();
+    c.http.bind = SocketAddr::from(([127, 0, 0, 1], http_port));
+    c.device.id = device.to_string();
+    c.device.key_path = dir.join("device.key");
+    c.device.data_dir = dir.join("data");
+    c.mqtt.url = broker.into();
+    c.mqtt.republish_after_s = 3;
+    c.mqtt.status_every_s = 2;
+    c.central.url = central.into();
+    c.central.timeout_ms = 5000;
+    c.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
+    c.evidence.clip_before_s = 2.0;
+    c.evidence.clip_after_s = 1.5;
+    c.evidence.image_offset_s = 0.5;
+    c.cameras = vec![CameraConfig {
+        id: CameraId::parse("cam-1").unwrap(),
+        source,
+        transport: Transport::Tcp,
+        decoder: "auto".into(),
+        detect_fps: 8.0,
+        stall_timeout_s: 2.0,
+        site: Site {
+            name: "Sim".into(),
+            latitude: 10.8,
+            longitude: 106.7,
+            address: "TP. Hồ Chí Minh".into(),
+            direction: "bắc".into(),
+        },
+        geometry,
+        signal: SignalConfig::None,
+        speed_limit_kmh: 10.0,
+        speed_limits_kmh: Default::default(),
+        red_grace_s: 0.5,
+    }];
+    c
+}
+
+/// The agent binary, its log lines kept.
+struct Agent {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    fn spawn(config_path: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+            .arg("--config")
+            .arg(config_path)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self { child, lines }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Event ids the agent logged as stored.
+    fn stored(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("violation stored"))
+            .filter_map(|l| {
+                let at = l.find("event=")? + "event=".len();
+                Some(l[at..].split_whitespace().next()?.to_owned())
+            })
+            .collect()
+    }
+
+    fn log_tail(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn status(port: u16) -> Option<serde_json::Value> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/status"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Waits until the agent's outbox is empty: everything stored has been acknowledged.
+async fn drained(port: u16, within: Duration) -> bool {
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Some(s) = status(port).await
+            && s["outbox_depth"] == 0
+            && s["broker_connected"] == true
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    false
+}
+
+async fn outbox_is_sound(data: &Path) {
+    let outbox = Outbox::open(&data.join("outbox"), Default::default())
+        .await
+        .unwrap();
+    let problems = outbox.verify().await.unwrap();
+    assert!(problems.is_empty(), "outbox problems: {problems:?}");
+    outbox.close().await;
+}
+
+fn received(central: &common::Central) -> (BTreeSet<String>, usize) {
+    let events = central.events();
+    let unique: BTreeSet<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    (unique, events.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
+    let (encoded, geometry) = stream();
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![("cam".into(), encoded)],
+        1.0,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = common::device_id("edge-kill");
+    let key = edge_agent::startup::device_key(&dir.path().join("device.key")).unwrap();
+    let central = common::Central::start(&device, key.public_key()).await;
+    let port = free_port();
+    let config = config(
+        dir.path(),
+        &device,
+        server.url("cam"),
+        geometry,
+        &common::mosquitto_url(),
+        &central.url,
+        port,
+    );
+    let config_path = dir.path().join("edge.toml");
+    std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+
+    let mut stored = Vec::new();
+    // A fixed sequence of "random" moments: 1.5 to 6.5 s after start.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..20 {
+        let mut agent = Agent::spawn(&config_path);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let wait = 1.5 + (x % 5000) as f64 / 1000.0;
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        agent.kill();
+        let ids = agent.stored();
+        println!(
+            "round {round}: killed after {wait:.1} s, {} stored",
+            ids.len()
+        );
+        stored.extend(ids);
+        outbox_is_sound(&dir.path().join("data")).await;
+    }
+    // The last run: everything left in the outbox goes out.
+    let agent = Agent::spawn(&config_path);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        drained(port, Duration::from_secs(90)).await,
+        "outbox drained; log:\n{}",
+        agent.log_tail()
+    );
+    stored.extend(agent.stored());
+    drop(agent);
+    let (got, deliveries) = received(&central);
+    let stored: BTreeSet<String> = stored.into_iter().collect();
+    let missing: Vec<&String> = stored.difference(&got).collect();
+    println!(
+        "kill -9 ×20: {} events stored, {} received ({} deliveries, duplicates discarded by id), {} missing",
+        stored.len(),
+        got.len(),
+        deliveries,
+        missing.len()
+    );
+    assert!(stored.len() >= 5, "violations were in flight");
+    assert!(missing.is_empty(), "lost: {missing:?}");
+    assert!(central.rejected.lock().unwrap().is_empty());
+    outbox_is_sound(&dir.path().join("data")).await;
+}
+
+/// A private Mosquitto on `port` (the system one is shared with other tests).
+fn mosquitto(port: u16) -> Child {
+    Command::new("mosquitto")
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto is installed (make deps)")
+}
+
+async fn wait_port(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("port {port} never opened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_and_camera_outages_lose_nothing_and_the_stream_comes_back() {
+    let (encoded, geometry) = stream();
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![("cam".into(), encoded.clone())],
+        1.0,
+    )
+    .unwrap();
+    let rtsp_addr = server.addr();
+    let broker_port = free_port();
+    let mut broker = mosquitto(broker_port);
+    wait_port(broker_port).await;
+    let broker_url = format!("mqtt://127.0.0.1:{broker_port}");
+    let dir = tempfile::tempdir().unwrap();
+    let device = common::device_id("edge-outage");
+    let key = edge_agent::startup::device_key(&dir.path().join("device.key")).unwrap();
+    let central = common::Central::start_on(&broker_url, &device, key.public_key()).await;
+    let port = free_port();
+    let config = config(
+        dir.path(),
+        &device,
+        server.url("cam"),
+        geometry,
+        &broker_url,
+        &central.url,
+        port,
+    );
+    let config_path = dir.path().join("edge.toml");
+    std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+    let agent = Agent::spawn(&config_path);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    // The broker dies; violations keep coming and wait in the outbox.
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let during = status(port).await.unwrap();
+    println!("broker down: {during}");
+    assert_eq!(during["broker_connected"], false);
+    broker = mosquitto(broker_port);
+    wait_port(broker_port).await;
+    assert!(
+        drained(port, Duration::from_secs(60)).await,
+        "drained after the broker came back; log:\n{}",
+        agent.log_tail()
+    );
+
+    // The camera server goes away and comes back on the same address.
+    drop(server);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let down = status(port).await.unwrap();
+    let frames_before = down["cameras"][0]["frames"].as_u64().unwrap();
+    println!("camera down: {}", down["cameras"][0]);
+    assert_ne!(down["cameras"][0]["state"], "streaming");
+    let server = RtspServer::start(rtsp_addr, vec![("cam".into(), encoded)], 1.0).unwrap();
+    let back_at = Instant::now();
+    let mut back_after = None;
+    while back_at.elapsed() < Duration::from_secs(15) {
+        if let Some(s) = status(port).await
+            && s["cameras"][0]["state"] == "streaming"
+            && s["cameras"][0]["frames"].as_u64().unwrap_or(0) > frames_before
+        {
+            back_after = Some(back_at.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let back_after = back_after.expect("the stream came back");
+    println!(
+        "stream back {:.2} s after the server",
+        back_after.as_secs_f64()
+    );
+    assert!(back_after < Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(drained(port, Duration::from_secs(60)).await);
+
+    let stored: BTreeSet<String> = agent.stored().into_iter().collect();
+    let (got, deliveries) = received(&central);
+    let missing: Vec<&String> = stored.difference(&got).collect();
+    let reconnects: HashMap<&str, u64> = HashMap::from([(
+        "camera",
+        status(port).await.unwrap()["cameras"][0]["reconnects"]
+            .as_u64()
+            .unwrap(),
+    )]);
+    println!(
+        "outages: {} stored, {} received ({deliveries} deliveries), {} missing, {reconnects:?}",
+        stored.len(),
+        got.len(),
+        missing.len()
+    );
+    assert!(stored.len() >= 3, "violations were in flight");
+    assert!(missing.is_empty(), "lost: {missing:?}");
+    drop(agent);
+    drop(server);
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
