@@ -1,0 +1,191 @@
+//! Bad configuration and bad parts fail clearly; a bad camera never stops the others.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use edge_agent::config::{CameraConfig, Config, SignalConfig, Transport};
+use protocol::{Site, ids::CameraId};
+use sim::{
+    Renderer, ScenarioSpec, World,
+    video::{EncodeOptions, RtspServer, encode},
+};
+
+fn run_binary(config: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edge.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+        .arg("--config")
+        .arg(&path)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn manifest() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").to_owned()
+}
+
+#[test]
+fn a_malformed_config_names_the_field_and_exits_2() {
+    let (code, err) = run_binary("[mqtt]\nurl = \"tcp://nowhere\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("mqtt.url"), "{err}");
+    let (code, err) = run_binary("[device]\nid = \"box-1\"\ncolour = \"blue\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("colour"), "{err}");
+    let (code, err) = run_binary(
+        "[[cameras]]\nid = \"cam-1\"\nsource = \"rtsp://127.0.0.1/x\"\ndetect_fps = 0\nsite = { name = \"a\", latitude = 1.0, longitude = 1.0, address = \"b\", direction = \"c\" }\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cameras[0].detect_fps"), "{err}");
+}
+
+#[test]
+fn the_default_config_prints_and_reads_back() {
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+        .arg("--print-default-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let config: Config = toml::from_str(&text).unwrap();
+    assert_eq!(config, Config::default());
+}
+
+#[test]
+fn a_missing_model_and_a_wrong_model_format_are_named() {
+    let (code, err) = run_binary(&format!(
+        "[models]\nmanifest = \"{}\"\nvehicle_detector = \"no_such_model\"\n",
+        manifest()
+    ));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("models.vehicle_detector `no_such_model`"),
+        "{err}"
+    );
+
+    // A detector described with a format the agent does not read.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(manifest()).unwrap();
+    let models = std::path::Path::new(&manifest())
+        .parent()
+        .unwrap()
+        .to_owned();
+    let entry = shipped
+        .split("[[model]]")
+        .find(|m| m.contains("name = \"vehicle_det\""))
+        .unwrap()
+        .replace("format = \"yolov8\"", "format = \"ssd\"")
+        .replace(
+            "file = \"vehicle_det.onnx\"",
+            &format!("file = \"{}/vehicle_det.onnx\"", models.display()),
+        );
+    let extra = dir.path().join("detector.toml");
+    std::fs::write(&extra, format!("[[model]]{entry}")).unwrap();
+    let (code, err) = run_binary(&format!(
+        "[models]\nmanifest = \"{}\"\ndetector_manifest = \"{}\"\n",
+        manifest(),
+        extra.display()
+    ));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("unknown detector format `ssd`"), "{err}");
+}
+
+fn camera(id: &str, source: String, decoder: &str) -> CameraConfig {
+    CameraConfig {
+        id: CameraId::parse(id).unwrap(),
+        source,
+        transport: Transport::Tcp,
+        decoder: decoder.into(),
+        detect_fps: 5.0,
+        stall_timeout_s: 2.0,
+        site: Site {
+            name: "Sim".into(),
+            latitude: 10.8,
+            longitude: 106.7,
+            address: "TP. Hồ Chí Minh".into(),
+            direction: "bắc".into(),
+        },
+        geometry: Default::default(),
+        signal: SignalConfig::None,
+        speed_limit_kmh: 50.0,
+        speed_limits_kmh: Default::default(),
+        red_grace_s: 0.5,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_running() {
+    let mut spec = ScenarioSpec::named("normal-flow").unwrap();
+    spec.fps = 10;
+    spec.duration_s = 6.0;
+    let world = World::simulate(&spec, 2);
+    let encoded = encode(&Renderer::new(&world), &EncodeOptions::default()).unwrap();
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![("cam".into(), encoded)],
+        1.0,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.http.bind = "127.0.0.1:0".parse().unwrap();
+    config.device.id = common::device_id("edge-start").to_string();
+    config.device.key_path = dir.path().join("device.key");
+    config.device.data_dir = dir.path().join("data");
+    config.mqtt.url = common::mosquitto_url();
+    config.models.manifest = manifest().into();
+    config.cameras = vec![
+        camera("gone", "rtsp://127.0.0.1:9/nothing".into(), "auto"),
+        camera("no-decoder", server.url("cam"), "nosuchdec264"),
+        camera("good", server.url("cam"), "auto"),
+    ];
+    let app = edge_agent::build(config).await.unwrap();
+    let addr = app.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut status = serde_json::Value::Null;
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let text = reqwest::get(format!("http://{addr}/status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        status = serde_json::from_str(&text).unwrap();
+        if status["cameras"][2]["frames"].as_u64().unwrap_or(0) > 10
+            && status["cameras"][0]["reconnects"].as_u64().unwrap_or(0) >= 2
+        {
+            break;
+        }
+    }
+    println!("{status}");
+    let cams = &status["cameras"];
+    assert_eq!(cams[2]["state"], "streaming");
+    assert!(cams[2]["frames"].as_u64().unwrap() > 10);
+    assert_eq!(cams[0]["state"], "reconnecting");
+    assert!(cams[0]["reconnects"].as_u64().unwrap() >= 2);
+    assert_eq!(cams[1]["state"], "down");
+    assert!(
+        cams[1]["error"].as_str().unwrap().contains("nosuchdec264"),
+        "{}",
+        cams[1]
+    );
+    stop_tx.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
