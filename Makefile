@@ -110,6 +110,8 @@ schema:
 
 bench: deps
 	$(CARGO) bench -p benches
+	$(CARGO) run --release -q -p benches --bin pipeline -- 20 1
+	$(CARGO) run --release -q -p benches --bin pipeline -- 20 3
 	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 postgres
 	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 sqlite
 

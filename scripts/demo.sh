@@ -22,6 +22,18 @@ TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
 "$bin/central-api" registry-add --plate 51F-123.45 --class car --make Toyota --model Vios \
   --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" >/dev/null
 
+# The edge box: one camera, the simulated junction, with its calibrated geometry; its device
+# key made on first use and registered with central.
+edge_config=data/demo-edge.toml
+if [ ! -s "$edge_config" ]; then
+  {
+    printf '[device]\nid = "edge-demo-001"\nkey_path = "data/edge/device.key"\ndata_dir = "data/edge"\n\n'
+    "$bin/sim" setup red-light --source rtsp://127.0.0.1:8554/red-light --id hang-xanh-1
+  } > "$edge_config"
+fi
+"$bin/central-api" device-add --id edge-demo-001 --name "Hộp biên Hàng Xanh" \
+  --public-key "$("$bin/edge-agent" --config "$edge_config" public-key)" >/dev/null
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -32,13 +44,13 @@ stop() {
 trap stop INT TERM EXIT
 
 start() {
-  "$bin/$1" &
+  "$bin/$1" "${@:2}" &
   pids+=($!)
 }
 
 start citizen-notify
 start central-api
-start edge-agent
+start edge-agent --config "$edge_config"
 # The simulated camera: a junction with red-light runners, encoded once, looped over RTSP.
 "$bin/sim" serve red-light --bind 127.0.0.1:8554 >/dev/null 2>data/demo-sim.log &
 pids+=($!)
@@ -56,7 +68,8 @@ cat <<MSG
                   officer: canbo / $officer_password
                   MQTT (embedded broker): mqtt://127.0.0.1:1884
   citizen-notify  http://127.0.0.1:8090/healthz             (citizen portal to come)
-  edge-agent      http://127.0.0.1:9100/metrics              (camera pipeline to come)
+  edge-agent      http://127.0.0.1:9100/status               (cameras, outbox, delivery)
+                  http://127.0.0.1:9100/cameras/hang-xanh-1/snapshot.jpg  (geometry drawn)
   camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)
 
   Sign in:  curl -s -X POST http://127.0.0.1:8080/api/v1/session \\

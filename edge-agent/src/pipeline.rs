@@ -225,10 +225,15 @@ impl Pipeline {
         let evidence = {
             let shared = shared.clone();
             let settings = config.evidence.clone();
-            let handle = tokio::runtime::Handle::current();
+            // Its own small runtime for the outbox: stored events must not depend on the
+            // service's runtime still running when the agent stops.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the evidence runtime")?;
             thread::Builder::new()
                 .name("evidence".into())
-                .spawn(move || evidence_thread(&rx, &reader, &shared, &settings, &handle))
+                .spawn(move || evidence_thread(&rx, &reader, &shared, &settings, &rt))
                 .context("starting the evidence thread")?
         };
         let ring_keep_s = config.evidence.clip_before_s + config.evidence.clip_after_s + 6.0;
@@ -800,7 +805,7 @@ fn evidence_thread(
     reader: &PlateReader,
     shared: &Shared,
     settings: &crate::config::EvidenceSettings,
-    rt: &tokio::runtime::Handle,
+    rt: &tokio::runtime::Runtime,
 ) {
     let scratch = std::env::temp_dir();
     while let Ok(job) = jobs.recv() {

@@ -64,6 +64,27 @@ pub fn device_key(path: &Path) -> anyhow::Result<DeviceKey> {
     Ok(key)
 }
 
+/// `edge-agent public-key`: the configured device's public key on standard output.
+pub fn print_public_key(config: Option<&Path>) -> std::process::ExitCode {
+    let config = match service_kit::config::load::<Config>(crate::ENV_PREFIX, config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match device_key(&config.device.key_path) {
+        Ok(key) => {
+            println!("{}", key.public_key().to_base64());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
 /// What the HTTP endpoints read.
 #[derive(Debug)]
 struct AgentState {
@@ -252,6 +273,8 @@ struct CameraBody {
     error: Option<String>,
     detect_fps: f64,
     frames: u64,
+    /// Frames detection has judged.
+    processed: u64,
     dropped_frames: u64,
     reconnects: u64,
     stalls: u64,
@@ -276,6 +299,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
                 error: c.error.clone(),
                 detect_fps: c.fps(),
                 frames: get(|k| &k.frames),
+                processed: c.stats.processed.load(Ordering::Relaxed),
                 dropped_frames: get(|k| &k.dropped),
                 reconnects: get(|k| &k.reconnects),
                 stalls: get(|k| &k.stalls),

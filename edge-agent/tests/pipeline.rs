@@ -12,11 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use edge_agent::config::{CameraConfig, Config, SignalConfig, Transport};
-use protocol::{Site, ViolationKind, ids::CameraId};
+use edge_agent::config::{CameraConfig, Config};
+use protocol::ViolationKind;
 use sim::{
     Renderer, ScenarioSpec, World,
-    setup::camera_geometry,
+    setup::camera_toml,
     video::{EncodeOptions, RtspServer, encode},
     world::TrueViolation,
 };
@@ -51,36 +51,10 @@ fn prepare(name: &'static str) -> (Scenario, sim::video::Encoded) {
         },
     )
     .unwrap();
-    let geometry = camera_geometry(&renderer);
-    let camera = CameraConfig {
-        id: CameraId::parse(name).unwrap(),
-        source: String::new(),
-        transport: Transport::Tcp,
-        decoder: "auto".into(),
-        detect_fps: 8.0,
-        stall_timeout_s: 5.0,
-        site: Site {
-            name: format!("Sim {name}"),
-            latitude: 10.8016,
-            longitude: 106.7111,
-            address: "Điện Biên Phủ, Bình Thạnh, TP. Hồ Chí Minh".into(),
-            direction: "hướng Hàng Xanh".into(),
-        },
-        signal: if geometry.signal_head.is_some() {
-            SignalConfig::Lamps
-        } else {
-            SignalConfig::None
-        },
-        geometry,
-        speed_limit_kmh: f64::from(spec.road.speed_limit_kmh),
-        speed_limits_kmh: spec
-            .road
-            .speed_limits
-            .iter()
-            .filter_map(|(c, l)| Some((c.vehicle()?, f64::from(*l))))
-            .collect(),
-        red_grace_s: 0.5,
-    };
+    // The camera as an installer would configure it: `sim setup`'s table.
+    let table = camera_toml(&renderer, name, "rtsp://placeholder").unwrap();
+    let mut config: Config = toml::from_str(&table).unwrap();
+    let camera = config.cameras.remove(0);
     (
         Scenario {
             name,
@@ -169,17 +143,11 @@ async fn run_batch(names: &[&'static str]) -> Tally {
 
     let dir = tempfile::tempdir().unwrap();
     let device = common::device_id("edge-e2e");
-    let mut config = Config::default();
-    config.http.bind = "127.0.0.1:0".parse().unwrap();
-    config.device.id = device.to_string();
-    config.device.key_path = dir.path().join("device.key");
-    config.device.data_dir = dir.path().join("data");
-    config.mqtt.url = common::mosquitto_url();
-    config.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
-    config.cameras = scenarios.iter().map(|s| s.camera.clone()).collect();
-    let key = edge_agent::startup::device_key(&config.device.key_path).unwrap();
+    let key = edge_agent::startup::device_key(&dir.path().join("device.key")).unwrap();
     let central = common::Central::start(&device, key.public_key()).await;
-    config.central.url = central.url.clone();
+    let mut config =
+        common::agent_config(dir.path(), &device, &common::mosquitto_url(), &central.url);
+    config.cameras = scenarios.iter().map(|s| s.camera.clone()).collect();
 
     let started_ms = protocol::UtcTimestamp::now().unix_ms();
     let app = edge_agent::build(config).await.unwrap();
@@ -193,28 +161,14 @@ async fn run_batch(names: &[&'static str]) -> Tally {
     let longest = scenarios.iter().map(|s| s.duration_s).fold(0.0, f64::max);
     let until = Instant::now() + Duration::from_secs_f64(longest + 10.0);
     let http = reqwest::Client::new();
-    let mut status = serde_json::Value::Null;
-    while Instant::now() < until {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        if let Ok(r) = http.get(format!("http://{addr}/status")).send().await {
-            status = serde_json::from_str(&r.text().await.unwrap_or_default())
-                .unwrap_or(serde_json::Value::Null);
-        }
-    }
+    let addr = addr.to_string();
+    tokio::time::sleep_until(until.into()).await;
     // Wait for delivery of what is stored, bounded.
     let settle = Instant::now() + Duration::from_secs(20);
+    let mut status = serde_json::Value::Null;
     while Instant::now() < settle {
-        let text = http
-            .get(format!("http://{addr}/status"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let s: serde_json::Value = serde_json::from_str(&text).unwrap();
-        status = s.clone();
-        if s["outbox_depth"] == 0 {
+        status = common::status(&addr).await.unwrap();
+        if status["outbox_depth"] == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -20,15 +20,18 @@ use std::{
 };
 
 use edge_agent::{
-    config::{CameraConfig, Config, SignalConfig, Transport},
+    config::{CameraConfig, Config},
     outbox::Outbox,
 };
-use protocol::{DeviceId, Site, ids::CameraId};
+use protocol::DeviceId;
 use sim::{
     Renderer, ScenarioSpec, World,
     setup::camera_geometry,
     video::{EncodeOptions, Encoded, RtspServer, encode},
 };
+
+/// The two tests run one after the other: each loads the machine as one roadside box would.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -65,39 +68,19 @@ fn config(
     central: &str,
     http_port: u16,
 ) -> Config {
-    let mut c = Config::default();
+    let mut c = common::agent_config(dir, device, broker, central);
     c.http.bind = SocketAddr::from(([127, 0, 0, 1], http_port));
-    c.device.id = device.to_string();
-    c.device.key_path = dir.join("device.key");
-    c.device.data_dir = dir.join("data");
-    c.mqtt.url = broker.into();
     c.mqtt.republish_after_s = 3;
     c.mqtt.status_every_s = 2;
-    c.central.url = central.into();
     c.central.timeout_ms = 5000;
-    c.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
     c.evidence.clip_before_s = 2.0;
     c.evidence.clip_after_s = 1.5;
     c.evidence.image_offset_s = 0.5;
     c.cameras = vec![CameraConfig {
-        id: CameraId::parse("cam-1").unwrap(),
-        source,
-        transport: Transport::Tcp,
-        decoder: "auto".into(),
-        detect_fps: 8.0,
-        stall_timeout_s: 2.0,
-        site: Site {
-            name: "Sim".into(),
-            latitude: 10.8,
-            longitude: 106.7,
-            address: "TP. Hồ Chí Minh".into(),
-            direction: "bắc".into(),
-        },
         geometry,
-        signal: SignalConfig::None,
+        // Nearly every vehicle is a violation: events are always in flight.
         speed_limit_kmh: 10.0,
-        speed_limits_kmh: Default::default(),
-        red_grace_s: 0.5,
+        ..common::camera("cam-1", source)
     }];
     c
 }
@@ -164,13 +147,7 @@ impl Drop for Agent {
 }
 
 async fn status(port: u16) -> Option<serde_json::Value> {
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/status"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    serde_json::from_str(&text).ok()
+    common::status(&format!("127.0.0.1:{port}")).await
 }
 
 /// Waits until the agent's outbox is empty: everything stored has been acknowledged.
@@ -205,6 +182,7 @@ fn received(central: &common::Central) -> (BTreeSet<String>, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
+    let _serial = SERIAL.lock().await;
     let (encoded, geometry) = stream();
     let server = RtspServer::start(
         "127.0.0.1:0".parse().unwrap(),
@@ -299,6 +277,7 @@ async fn wait_port(port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_and_camera_outages_lose_nothing_and_the_stream_comes_back() {
+    let _serial = SERIAL.lock().await;
     let (encoded, geometry) = stream();
     let server = RtspServer::start(
         "127.0.0.1:0".parse().unwrap(),

@@ -8,8 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use edge_agent::config::{CameraConfig, Config, SignalConfig, Transport};
-use protocol::{Site, ids::CameraId};
+use edge_agent::config::{CameraConfig, Config, SignalConfig};
 use sim::{
     Renderer, ScenarioSpec, World,
     video::{EncodeOptions, RtspServer, encode},
@@ -102,26 +101,54 @@ fn a_missing_model_and_a_wrong_model_format_are_named() {
     assert!(err.contains("unknown detector format `ssd`"), "{err}");
 }
 
+#[test]
+fn the_sims_camera_table_reads_as_a_camera_of_the_agent() {
+    let spec = ScenarioSpec::named("red-light").unwrap();
+    let world = World::simulate(&spec, 1);
+    let text = sim::setup::camera_toml(&Renderer::new(&world), "cam-7", "rtsp://127.0.0.1:8554/x")
+        .unwrap();
+    let config: Config = toml::from_str(&text).unwrap();
+    service_kit::Settings::validate(&config).unwrap();
+    let camera = &config.cameras[0];
+    assert_eq!(camera.id.as_str(), "cam-7");
+    assert_eq!(camera.signal, SignalConfig::Lamps);
+    assert!(camera.geometry.stop_line.is_some() && camera.geometry.lanes.len() == 3);
+}
+
+#[test]
+fn the_public_key_is_made_once_and_kept_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edge.toml");
+    std::fs::write(&path, "[device]\nkey_path = \"keys/device.key\"\n").unwrap();
+    let key = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+            .args(["--config", path.to_str().unwrap(), "public-key"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let first = key();
+    assert_eq!(first, key(), "the same key on the second call");
+    assert!(protocol::DevicePublicKey::from_base64(&first).is_ok());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("keys/device.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
 fn camera(id: &str, source: String, decoder: &str) -> CameraConfig {
     CameraConfig {
-        id: CameraId::parse(id).unwrap(),
-        source,
-        transport: Transport::Tcp,
         decoder: decoder.into(),
         detect_fps: 5.0,
-        stall_timeout_s: 2.0,
-        site: Site {
-            name: "Sim".into(),
-            latitude: 10.8,
-            longitude: 106.7,
-            address: "TP. Hồ Chí Minh".into(),
-            direction: "bắc".into(),
-        },
-        geometry: Default::default(),
-        signal: SignalConfig::None,
-        speed_limit_kmh: 50.0,
-        speed_limits_kmh: Default::default(),
-        red_grace_s: 0.5,
+        ..common::camera(id, source)
     }
 }
 
@@ -139,13 +166,13 @@ async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_runn
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.http.bind = "127.0.0.1:0".parse().unwrap();
-    config.device.id = common::device_id("edge-start").to_string();
-    config.device.key_path = dir.path().join("device.key");
-    config.device.data_dir = dir.path().join("data");
-    config.mqtt.url = common::mosquitto_url();
-    config.models.manifest = manifest().into();
+    let device = common::device_id("edge-start");
+    let mut config = common::agent_config(
+        dir.path(),
+        &device,
+        &common::mosquitto_url(),
+        "http://127.0.0.1:9",
+    );
     config.cameras = vec![
         camera("gone", "rtsp://127.0.0.1:9/nothing".into(), "auto"),
         camera("no-decoder", server.url("cam"), "nosuchdec264"),
@@ -161,13 +188,7 @@ async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_runn
     let mut status = serde_json::Value::Null;
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let text = reqwest::get(format!("http://{addr}/status"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        status = serde_json::from_str(&text).unwrap();
+        status = common::status(&addr.to_string()).await.unwrap();
         if status["cameras"][2]["frames"].as_u64().unwrap_or(0) > 10
             && status["cameras"][0]["reconnects"].as_u64().unwrap_or(0) >= 2
         {

@@ -72,6 +72,21 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
     },
+    /// Prints the scenario's camera as a `[[cameras]]` table of the edge agent's configuration
+    /// (stream URL, calibrated geometry, limits, signal).
+    Setup {
+        scenario: String,
+        /// The stream's URL, e.g. rtsp://127.0.0.1:8554/red-light.
+        #[arg(long)]
+        source: String,
+        /// The camera's id in the agent.
+        #[arg(long, default_value = "cam-1")]
+        id: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
+    },
     /// Exports training data from random scenes (detection, plates, plate corners, helmets).
     Dataset {
         #[arg(long, default_value_t = 1)]
@@ -137,6 +152,32 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        Command::Setup {
+            scenario,
+            source,
+            id,
+            seed,
+            size,
+        } => {
+            let spec = match load_sized(&scenario, size) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let world = sim::World::simulate(&spec, seed);
+            match sim::setup::camera_toml(&sim::Renderer::new(&world), &id, &source) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Render {
             scenario,

@@ -104,3 +104,64 @@ impl Renderer<'_> {
             })
     }
 }
+
+/// One camera of the edge agent's configuration (`[[cameras]]`), as the agent reads it.
+#[derive(Debug, serde::Serialize)]
+struct CameraTable {
+    id: String,
+    source: String,
+    detect_fps: f64,
+    speed_limit_kmh: f64,
+    speed_limits_kmh: std::collections::BTreeMap<protocol::VehicleClass, f64>,
+    signal: SignalTable,
+    site: protocol::Site,
+    geometry: CameraGeometry,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct SignalTable {
+    source: &'static str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Cameras {
+    cameras: Vec<CameraTable>,
+}
+
+/// The scenario's camera as a `[[cameras]]` table of the edge agent's TOML configuration:
+/// its stream at `source`, its geometry, limits and signal (read from the lamps).
+pub fn camera_toml(renderer: &Renderer, id: &str, source: &str) -> Result<String, String> {
+    let spec = &renderer.world().spec;
+    let geometry = camera_geometry(renderer);
+    let table = CameraTable {
+        id: id.into(),
+        source: source.into(),
+        detect_fps: 8.0,
+        speed_limit_kmh: f64::from(spec.road.speed_limit_kmh),
+        speed_limits_kmh: spec
+            .road
+            .speed_limits
+            .iter()
+            .filter_map(|(c, l)| Some((c.vehicle()?, f64::from(*l))))
+            .collect(),
+        signal: SignalTable {
+            source: if geometry.signal_head.is_some() {
+                "lamps"
+            } else {
+                "none"
+            },
+        },
+        site: protocol::Site {
+            name: format!("Mô phỏng: {}", spec.name),
+            latitude: 10.8016,
+            longitude: 106.7111,
+            address: "Ngã tư Hàng Xanh, Bình Thạnh, TP. Hồ Chí Minh".into(),
+            direction: "hướng Điện Biên Phủ → Xô Viết Nghệ Tĩnh".into(),
+        },
+        geometry,
+    };
+    toml::to_string(&Cameras {
+        cameras: vec![table],
+    })
+    .map_err(|e| e.to_string())
+}

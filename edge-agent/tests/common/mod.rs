@@ -197,3 +197,56 @@ impl Drop for Central {
         }
     }
 }
+
+/// A camera of the agent with the test defaults: TCP, automatic decoder, no geometry, no signal.
+pub fn camera(id: &str, source: String) -> edge_agent::config::CameraConfig {
+    edge_agent::config::CameraConfig {
+        id: protocol::ids::CameraId::parse(id).unwrap(),
+        source,
+        transport: edge_agent::config::Transport::Tcp,
+        decoder: "auto".into(),
+        detect_fps: 8.0,
+        stall_timeout_s: 2.0,
+        site: protocol::Site {
+            name: "Sim".into(),
+            latitude: 10.8016,
+            longitude: 106.7111,
+            address: "Điện Biên Phủ, Bình Thạnh, TP. Hồ Chí Minh".into(),
+            direction: "hướng Hàng Xanh".into(),
+        },
+        geometry: Default::default(),
+        signal: edge_agent::config::SignalConfig::None,
+        speed_limit_kmh: 50.0,
+        speed_limits_kmh: Default::default(),
+        red_grace_s: 0.5,
+    }
+}
+
+/// The agent's `/status` on `addr`.
+pub async fn status(addr: &str) -> Option<serde_json::Value> {
+    let text = reqwest::get(format!("http://{addr}/status"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Where the agent keeps its state, on `broker` and `central`, for a test in `dir`.
+pub fn agent_config(
+    dir: &std::path::Path,
+    device: &DeviceId,
+    broker: &str,
+    central: &str,
+) -> edge_agent::Config {
+    let mut c = edge_agent::Config::default();
+    c.http.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    c.device.id = device.to_string();
+    c.device.key_path = dir.join("device.key");
+    c.device.data_dir = dir.join("data");
+    c.mqtt.url = broker.into();
+    c.central.url = central.into();
+    c.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
+    c
+}
