@@ -206,6 +206,14 @@ impl Pipeline {
     /// decoder) is reported in its status and the others run; models that cannot load stop
     /// the start, as nothing could be judged.
     pub fn start(config: &Config, shared: Shared) -> anyhow::Result<Self> {
+        if config.cameras.is_empty() {
+            info!("no cameras configured: delivering what the outbox holds");
+            return Ok(Self {
+                cameras: Vec::new(),
+                evidence: None,
+                jobs: None,
+            });
+        }
         let manifest = Manifest::load(&config.models.manifest)
             .with_context(|| format!("models.manifest {}", config.models.manifest.display()))?;
         let reader = PlateReader::load(

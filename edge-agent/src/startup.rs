@@ -132,19 +132,24 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     .context("opening the outbox")?;
     let wake = Arc::new(Notify::new());
     let evidence = Arc::new(EvidenceCounters::default());
-    let manifest = Manifest::load(&config.models.manifest)
-        .with_context(|| format!("models.manifest {}", config.models.manifest.display()))?;
-    let models = manifest
-        .models()
-        .iter()
-        .filter_map(|m| {
-            Some(ModelVersion {
-                task: m.task.clone(),
-                name: m.name.clone(),
-                sha256: Sha256Digest::parse(&m.sha256).ok()?,
+    // The models matter only to cameras: a box with none still delivers its outbox.
+    let models = if config.cameras.is_empty() {
+        Vec::new()
+    } else {
+        let manifest = Manifest::load(&config.models.manifest)
+            .with_context(|| format!("models.manifest {}", config.models.manifest.display()))?;
+        manifest
+            .models()
+            .iter()
+            .filter_map(|m| {
+                Some(ModelVersion {
+                    task: m.task.clone(),
+                    name: m.name.clone(),
+                    sha256: Sha256Digest::parse(&m.sha256).ok()?,
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
     let shared = pipeline::Shared {
         device: device.clone(),
         min_plate_confidence: config.models.min_plate_confidence,

@@ -9,6 +9,7 @@ use std::{
 };
 
 use edge_agent::config::{CameraConfig, Config, SignalConfig};
+use protocol::ids::CameraId;
 use sim::{
     Renderer, ScenarioSpec, World,
     video::{EncodeOptions, RtspServer, encode},
@@ -64,8 +65,10 @@ fn the_default_config_prints_and_reads_back() {
 
 #[test]
 fn a_missing_model_and_a_wrong_model_format_are_named() {
+    // Models are loaded for cameras: each configuration has one.
+    let camera = "[[cameras]]\nid = \"cam-1\"\nsource = \"rtsp://127.0.0.1:9/x\"\nsite = { name = \"a\", latitude = 1.0, longitude = 1.0, address = \"b\", direction = \"c\" }\n";
     let (code, err) = run_binary(&format!(
-        "[models]\nmanifest = \"{}\"\nvehicle_detector = \"no_such_model\"\n",
+        "[models]\nmanifest = \"{}\"\nvehicle_detector = \"no_such_model\"\n{camera}",
         manifest()
     ));
     assert_eq!(code, Some(1), "{err}");
@@ -93,7 +96,7 @@ fn a_missing_model_and_a_wrong_model_format_are_named() {
     let extra = dir.path().join("detector.toml");
     std::fs::write(&extra, format!("[[model]]{entry}")).unwrap();
     let (code, err) = run_binary(&format!(
-        "[models]\nmanifest = \"{}\"\ndetector_manifest = \"{}\"\n",
+        "[models]\nmanifest = \"{}\"\ndetector_manifest = \"{}\"\n{camera}",
         manifest(),
         extra.display()
     ));
@@ -207,6 +210,77 @@ async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_runn
         "{}",
         cams[1]
     );
+    stop_tx.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controllers_phase_feed_reaches_its_camera() {
+    let mut spec = ScenarioSpec::named("normal-flow").unwrap();
+    spec.fps = 10;
+    spec.duration_s = 6.0;
+    let world = World::simulate(&spec, 2);
+    let encoded = encode(&Renderer::new(&world), &EncodeOptions::default()).unwrap();
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![("cam".into(), encoded)],
+        1.0,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = common::device_id("edge-signal");
+    let mut config = common::agent_config(
+        dir.path(),
+        &device,
+        &common::mosquitto_url(),
+        "http://127.0.0.1:9",
+    );
+    config.cameras = vec![CameraConfig {
+        signal: SignalConfig::Mqtt,
+        ..camera("cam-1", server.url("cam"), "auto")
+    }];
+    let app = edge_agent::build(config).await.unwrap();
+    let addr = app.local_addr().unwrap().to_string();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    // The signal controller, on the same broker.
+    let (host, port) = protocol::topic::parse_broker_url(&common::mosquitto_url()).unwrap();
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(
+        rumqttc::MqttOptions::new(format!("controller-{device}"), host, port),
+        16,
+    );
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let mut seen = serde_json::Value::Null;
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        let s = common::status(&addr).await.unwrap();
+        seen = s["cameras"][0]["signal"].clone();
+        if seen == "red" {
+            break;
+        }
+        if s["broker_connected"] == true && s["cameras"][0]["frames"].as_u64().unwrap_or(0) > 0 {
+            let phase = protocol::SignalPhase {
+                device: device.clone(),
+                camera: CameraId::parse("cam-1").unwrap(),
+                phase: protocol::messages::SignalState::Red,
+                changed_at: protocol::UtcTimestamp::now(),
+                source: protocol::messages::SignalSource::Controller,
+            };
+            client
+                .publish(
+                    protocol::Topic::Signal(device.clone(), phase.camera.clone()).to_string(),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    protocol::wire::encode(&phase).unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(seen, "red", "the camera's signal follows the controller");
     stop_tx.send(()).unwrap();
     running.await.unwrap().unwrap();
 }
