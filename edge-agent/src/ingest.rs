@@ -453,10 +453,16 @@ fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
     if map.len() < stride * (h as usize - 1) + row {
         return None;
     }
-    let mut pixels = Vec::with_capacity(row * h as usize);
-    for y in 0..h as usize {
-        pixels.extend_from_slice(&map[y * stride..y * stride + row]);
-    }
+    let pixels = if stride == row {
+        // Unpadded rows (widths divisible by 4): one copy.
+        map[..row * h as usize].to_vec()
+    } else {
+        let mut pixels = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            pixels.extend_from_slice(&map[y * stride..y * stride + row]);
+        }
+        pixels
+    };
     let t = lock(&shared.clock).at(pts.nseconds());
     Some(Frame {
         t,

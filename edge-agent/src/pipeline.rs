@@ -34,7 +34,7 @@ use protocol::{
     DeviceId, DeviceKey, EventId, PlateCategory, SignalPhase, UtcTimestamp, VehicleClass,
     ViolationEvent, ViolationKind,
     event::{
-        ClockState, ClockSync, Measurement, ModelVersion, PlateCandidate, PlateRead, Sha256Digest,
+        ClockState, ClockSync, Measurement, ModelVersion, PlateCandidate, PlateRead,
         SignalObservation, Vehicle, VehicleBox,
     },
     messages::{SignalSource, SignalState},
@@ -158,10 +158,6 @@ impl Camera {
     /// Why the camera is not running, when it is not.
     pub fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn ingest(&self) -> Option<&Ingest> {
-        self.ingest.as_deref()
     }
 
     pub fn ingest_arc(&self) -> Option<Arc<Ingest>> {
@@ -682,19 +678,15 @@ impl Worker {
             }
         }
         // Violations whose after image and clip tail have now been seen.
-        let mut ready = Vec::new();
-        let mut i = 0;
-        while i < self.due.len() {
-            let mut d = self.due.remove(i);
-            self.capture(&mut d);
-            let tail = d.finding.t + self.settings.clip_after_s.max(self.settings.image_offset_s);
-            if t >= tail && d.captures[2].is_some() {
-                ready.push(d);
-            } else {
-                self.due.insert(i, d);
-                i += 1;
-            }
+        let mut due = std::mem::take(&mut self.due);
+        for d in &mut due {
+            self.capture(d);
         }
+        let tail_s = self.settings.clip_after_s.max(self.settings.image_offset_s);
+        let (ready, waiting): (Vec<Due>, Vec<Due>) = due
+            .into_iter()
+            .partition(|d| t >= d.finding.t + tail_s && d.captures[2].is_some());
+        self.due = waiting;
         for d in ready {
             self.send(d);
         }
@@ -823,13 +815,16 @@ fn evidence_thread(
             Ok((event, files, clip_name)) => {
                 let store = async {
                     let payload = wire::encode_signed(&event, &shared.key)?;
+                    // The manifest lists the files in order, each hashed once when it was
+                    // made; the outbox takes the bytes as they are.
                     let new: Vec<NewFile> = files
-                        .iter()
-                        .map(|f| NewFile {
-                            sha256: Sha256Digest::of(&f.bytes).to_hex(),
-                            name: f.name.clone(),
+                        .into_iter()
+                        .zip(&event.evidence)
+                        .map(|(f, item)| NewFile {
+                            sha256: item.sha256.to_hex(),
+                            name: f.name,
                             content_type: f.content_type.into(),
-                            bytes: f.bytes.clone(),
+                            bytes: f.bytes,
                         })
                         .collect();
                     let stored = shared

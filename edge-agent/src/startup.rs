@@ -115,6 +115,13 @@ impl CameraView {
     fn fps(&self) -> f64 {
         self.stats.fps_milli.load(Ordering::Relaxed) as f64 / 1000.0
     }
+
+    /// One of the ingest's counters; 0 for a camera that never started.
+    fn counter(&self, which: fn(&crate::ingest::Counters) -> &std::sync::atomic::AtomicU64) -> u64 {
+        self.ingest
+            .as_ref()
+            .map_or(0, |i| which(i.counters()).load(Ordering::Relaxed))
+    }
 }
 
 /// Binds the agent's HTTP listener and wires its parts.
@@ -293,26 +300,20 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
     let cameras = state
         .cameras
         .iter()
-        .map(|c| {
-            let counters = c.ingest.as_ref().map(|i| i.counters());
-            let get = |f: fn(&crate::ingest::Counters) -> &std::sync::atomic::AtomicU64| {
-                counters.map_or(0, |k| f(k).load(Ordering::Relaxed))
-            };
-            CameraBody {
-                id: c.config.id.to_string(),
-                state: c.state(),
-                error: c.error.clone(),
-                detect_fps: c.fps(),
-                frames: get(|k| &k.frames),
-                processed: c.stats.processed.load(Ordering::Relaxed),
-                dropped_frames: get(|k| &k.dropped),
-                reconnects: get(|k| &k.reconnects),
-                stalls: get(|k| &k.stalls),
-                inference_ms: c.stats.last_detect_us.load(Ordering::Relaxed) as f64 / 1000.0,
-                latency_ms: c.stats.latency_us.load(Ordering::Relaxed) as f64 / 1000.0,
-                violations: c.stats.findings.load(Ordering::Relaxed),
-                signal: *c.stats.signal.lock().unwrap_or_else(|e| e.into_inner()),
-            }
+        .map(|c| CameraBody {
+            id: c.config.id.to_string(),
+            state: c.state(),
+            error: c.error.clone(),
+            detect_fps: c.fps(),
+            frames: c.counter(|k| &k.frames),
+            processed: c.stats.processed.load(Ordering::Relaxed),
+            dropped_frames: c.counter(|k| &k.dropped),
+            reconnects: c.counter(|k| &k.reconnects),
+            stalls: c.counter(|k| &k.stalls),
+            inference_ms: c.stats.last_detect_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            latency_ms: c.stats.latency_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            violations: c.stats.findings.load(Ordering::Relaxed),
+            signal: *c.stats.signal.lock().unwrap_or_else(|e| e.into_inner()),
         })
         .collect();
     let body = StatusBody {
@@ -408,16 +409,12 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
             tick.tick().await;
             for c in &state.cameras {
                 let label = vec![("camera", c.config.id.to_string())];
-                let counters = c.ingest.as_ref().map(|i| i.counters());
-                let get = |f: fn(&crate::ingest::Counters) -> &std::sync::atomic::AtomicU64| {
-                    counters.map_or(0.0, |k| f(k).load(Ordering::Relaxed) as f64)
-                };
                 let values = [
                     c.fps(),
-                    get(|k| &k.frames),
-                    get(|k| &k.dropped),
+                    c.counter(|k| &k.frames) as f64,
+                    c.counter(|k| &k.dropped) as f64,
                     c.stats.last_detect_us.load(Ordering::Relaxed) as f64 / 1000.0,
-                    get(|k| &k.reconnects),
+                    c.counter(|k| &k.reconnects) as f64,
                     c.stats.findings.load(Ordering::Relaxed) as f64,
                 ];
                 for ((_, _, family), v) in gauges.iter().zip(values) {

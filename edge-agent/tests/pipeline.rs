@@ -150,18 +150,13 @@ async fn run_batch(names: &[&'static str]) -> Tally {
     config.cameras = scenarios.iter().map(|s| s.camera.clone()).collect();
 
     let started_ms = protocol::UtcTimestamp::now().unix_ms();
-    let app = edge_agent::build(config).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(app.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = common::RunningAgent::start(config).await;
+    let addr = agent.addr.clone();
 
     // Every scenario once through, the last violation's evidence made and delivered.
     let longest = scenarios.iter().map(|s| s.duration_s).fold(0.0, f64::max);
     let until = Instant::now() + Duration::from_secs_f64(longest + 10.0);
     let http = reqwest::Client::new();
-    let addr = addr.to_string();
     tokio::time::sleep_until(until.into()).await;
     // Wait for delivery of what is stored, bounded.
     let settle = Instant::now() + Duration::from_secs(20);
@@ -192,8 +187,7 @@ async fn run_batch(names: &[&'static str]) -> Tally {
         image::load_from_memory(&jpeg).is_ok(),
         "the snapshot is a picture"
     );
-    stop_tx.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    agent.stop().await;
     println!("status: {status}");
     assert!(
         metrics.contains("tve_edge_detect_fps"),

@@ -10,10 +10,7 @@ use std::{
 
 use edge_agent::config::{CameraConfig, Config, SignalConfig};
 use protocol::ids::CameraId;
-use sim::{
-    Renderer, ScenarioSpec, World,
-    video::{EncodeOptions, RtspServer, encode},
-};
+use sim::{Renderer, ScenarioSpec, World};
 
 fn run_binary(config: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -157,17 +154,7 @@ fn camera(id: &str, source: String, decoder: &str) -> CameraConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_running() {
-    let mut spec = ScenarioSpec::named("normal-flow").unwrap();
-    spec.fps = 10;
-    spec.duration_s = 6.0;
-    let world = World::simulate(&spec, 2);
-    let encoded = encode(&Renderer::new(&world), &EncodeOptions::default()).unwrap();
-    let server = RtspServer::start(
-        "127.0.0.1:0".parse().unwrap(),
-        vec![("cam".into(), encoded)],
-        1.0,
-    )
-    .unwrap();
+    let server = common::serve_scenario("normal-flow", 10, 6.0, 2);
     let dir = tempfile::tempdir().unwrap();
     let device = common::device_id("edge-start");
     let mut config = common::agent_config(
@@ -181,17 +168,13 @@ async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_runn
         camera("no-decoder", server.url("cam"), "nosuchdec264"),
         camera("good", server.url("cam"), "auto"),
     ];
-    let app = edge_agent::build(config).await.unwrap();
-    let addr = app.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(app.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = common::RunningAgent::start(config).await;
+    let addr = agent.addr.clone();
     let until = Instant::now() + Duration::from_secs(20);
     let mut status = serde_json::Value::Null;
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        status = common::status(&addr.to_string()).await.unwrap();
+        status = common::status(&addr).await.unwrap();
         if status["cameras"][2]["frames"].as_u64().unwrap_or(0) > 10
             && status["cameras"][0]["reconnects"].as_u64().unwrap_or(0) >= 2
         {
@@ -210,23 +193,12 @@ async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_runn
         "{}",
         cams[1]
     );
-    stop_tx.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    agent.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controllers_phase_feed_reaches_its_camera() {
-    let mut spec = ScenarioSpec::named("normal-flow").unwrap();
-    spec.fps = 10;
-    spec.duration_s = 6.0;
-    let world = World::simulate(&spec, 2);
-    let encoded = encode(&Renderer::new(&world), &EncodeOptions::default()).unwrap();
-    let server = RtspServer::start(
-        "127.0.0.1:0".parse().unwrap(),
-        vec![("cam".into(), encoded)],
-        1.0,
-    )
-    .unwrap();
+    let server = common::serve_scenario("normal-flow", 10, 6.0, 2);
     let dir = tempfile::tempdir().unwrap();
     let device = common::device_id("edge-signal");
     let mut config = common::agent_config(
@@ -239,12 +211,8 @@ async fn the_controllers_phase_feed_reaches_its_camera() {
         signal: SignalConfig::Mqtt,
         ..camera("cam-1", server.url("cam"), "auto")
     }];
-    let app = edge_agent::build(config).await.unwrap();
-    let addr = app.local_addr().unwrap().to_string();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(app.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = common::RunningAgent::start(config).await;
+    let addr = agent.addr.clone();
     // The signal controller, on the same broker.
     let (host, port) = protocol::topic::parse_broker_url(&common::mosquitto_url()).unwrap();
     let (client, mut eventloop) = rumqttc::AsyncClient::new(
@@ -281,6 +249,5 @@ async fn the_controllers_phase_feed_reaches_its_camera() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(seen, "red", "the camera's signal follows the controller");
-    stop_tx.send(()).unwrap();
-    running.await.unwrap().unwrap();
+    agent.stop().await;
 }

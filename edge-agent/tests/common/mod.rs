@@ -250,3 +250,44 @@ pub fn agent_config(
     c.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
     c
 }
+
+/// An agent built from its configuration and running in this process.
+pub struct RunningAgent {
+    /// Its HTTP address, `host:port`.
+    pub addr: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningAgent {
+    pub async fn start(config: edge_agent::Config) -> Self {
+        let app = edge_agent::build(config).await.unwrap();
+        let addr = app.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop, task }
+    }
+
+    /// Stops it as SIGTERM would, and checks it stopped cleanly.
+    pub async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A named scenario, shortened to `seconds` at `fps`, served as `rtsp://…/cam`.
+pub fn serve_scenario(name: &str, fps: u32, seconds: f32, seed: u64) -> sim::video::RtspServer {
+    let mut spec = sim::ScenarioSpec::named(name).unwrap();
+    spec.fps = fps;
+    spec.duration_s = seconds;
+    let world = sim::World::simulate(&spec, seed);
+    let encoded = sim::video::encode(&sim::Renderer::new(&world), &Default::default()).unwrap();
+    sim::video::RtspServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![("cam".into(), encoded)],
+        1.0,
+    )
+    .unwrap()
+}
