@@ -3,14 +3,15 @@
 //! no encoding while the system under test runs beside it.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     path::Path,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     thread,
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use anyhow::{Context, anyhow, bail};
@@ -305,6 +306,7 @@ pub struct RtspServer {
     main_loop: gst::glib::MainLoop,
     thread: Option<thread::JoinHandle<()>>,
     mounts: Vec<String>,
+    started: Arc<Mutex<HashMap<String, SystemTime>>>,
 }
 
 impl RtspServer {
@@ -326,6 +328,7 @@ impl RtspServer {
             .mount_points()
             .ok_or_else(|| anyhow!("rtsp server has no mount points"))?;
         let mut names = Vec::new();
+        let started = Arc::new(Mutex::new(HashMap::new()));
         for (name, encoded) in streams {
             if encoded.units.is_empty() {
                 bail!("stream {name} has no video");
@@ -334,6 +337,7 @@ impl RtspServer {
             factory.set_launch("( appsrc name=src is-live=true format=time ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )");
             factory.set_shared(true);
             let encoded = Arc::new(encoded);
+            let (mount, started_at) = (name.clone(), started.clone());
             factory.connect_media_configure(move |_, media| {
                 let Some(bin) = media.element().downcast::<gst::Bin>().ok() else {
                     return;
@@ -355,6 +359,7 @@ impl RtspServer {
                 ));
                 let next = Arc::new(AtomicU64::new(0));
                 let encoded = encoded.clone();
+                let (mount, started_at) = (mount.clone(), started_at.clone());
                 let duration = gst::ClockTime::from_nseconds(
                     (frame_duration(encoded.fps).nseconds() as f64 / speed) as u64,
                 );
@@ -362,6 +367,11 @@ impl RtspServer {
                     gst_app::AppSrcCallbacks::builder()
                         .need_data(move |src, _| {
                             let n = next.fetch_add(1, Ordering::Relaxed);
+                            if n == 0
+                                && let Ok(mut started) = started_at.lock()
+                            {
+                                started.insert(mount.clone(), SystemTime::now());
+                            }
                             let unit = &encoded.units[(n % encoded.units.len() as u64) as usize];
                             let mut buffer = unit.copy();
                             if let Some(b) = buffer.get_mut() {
@@ -422,6 +432,7 @@ impl RtspServer {
             main_loop,
             thread: Some(thread),
             mounts: names,
+            started,
         })
     }
 
@@ -436,6 +447,13 @@ impl RtspServer {
 
     pub fn names(&self) -> &[String] {
         &self.mounts
+    }
+
+    /// When the stream at `name` last began from its first frame (a client asked for it and
+    /// the shared media started); `None` before anyone has played it. Frame `n` of the stream
+    /// goes out `n / fps / speed` seconds later, which places its events on the wall clock.
+    pub fn started_at(&self, name: &str) -> Option<SystemTime> {
+        self.started.lock().ok()?.get(name).copied()
     }
 
     /// Runs until the process is stopped.

@@ -73,10 +73,17 @@ fn a_served_scenario_decodes_frame_for_frame_over_tcp_and_udp() {
     )
     .expect("server starts");
     assert_ne!(server.addr().port(), 0);
+    assert_eq!(server.started_at("red-light"), None, "nobody has played it");
     let url = server.url("red-light");
     // 60 frames: more than one pass of the 40-frame loop.
     for tcp in [true, false] {
+        let asked = std::time::SystemTime::now();
         let sizes = decode(&url, tcp, 60);
+        let started = server.started_at("red-light").expect("played");
+        assert!(
+            started >= asked && started <= std::time::SystemTime::now(),
+            "tcp={tcp}: the stream began when this client asked for it"
+        );
         assert_eq!(
             sizes.len(),
             60,
