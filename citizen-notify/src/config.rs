@@ -15,6 +15,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub intake: IntakeSettings,
+    pub payment: PaymentSettings,
 }
 
 impl Default for Config {
@@ -23,6 +24,7 @@ impl Default for Config {
             http: HttpSettings::loopback(DEFAULT_PORT),
             database: DatabaseSettings::sqlite("data/notify/notify.db"),
             intake: IntakeSettings::default(),
+            payment: PaymentSettings::default(),
         }
     }
 }
@@ -36,7 +38,7 @@ impl Settings for Config {
                 "must be at least 16 bytes (or empty to refuse all notices)",
             ));
         }
-        Ok(())
+        self.payment.validate()
     }
 }
 
@@ -57,5 +59,77 @@ impl Default for IntakeSettings {
             shared_secret: String::new(),
             max_clock_skew_s: 300,
         }
+    }
+}
+
+/// Online payment through a VNPay-protocol gateway (version 2.1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentSettings {
+    /// The gateway's payment page (`…/paymentv2/vpcpay.html`).
+    pub gateway_url: String,
+    /// The gateway's query API (`…/merchant_webapi/api/transaction`).
+    pub query_url: String,
+    /// The terminal code the gateway gave this merchant (`vnp_TmnCode`).
+    pub tmn_code: String,
+    /// The hash secret the gateway gave this merchant; empty turns payment off.
+    pub hash_secret: String,
+    /// Where the gateway sends the citizen back: this service's `/payment/vnpay/return`, as
+    /// the citizen's browser reaches it.
+    pub return_url: String,
+    /// How long a payment link is good for.
+    pub expire_minutes: u32,
+    /// A payment with no result this long after it began is asked of the gateway ...
+    pub reconcile_after_s: u64,
+    /// ... by a sweep this often.
+    pub reconcile_every_s: u64,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            gateway_url: "http://127.0.0.1:8099/paymentv2/vpcpay.html".into(),
+            query_url: "http://127.0.0.1:8099/merchant_webapi/api/transaction".into(),
+            tmn_code: "TVESBX01".into(),
+            hash_secret: String::new(),
+            return_url: format!("http://127.0.0.1:{DEFAULT_PORT}/payment/vnpay/return"),
+            expire_minutes: 15,
+            reconcile_after_s: 300,
+            reconcile_every_s: 60,
+        }
+    }
+}
+
+impl PaymentSettings {
+    pub fn enabled(&self) -> bool {
+        !self.hash_secret.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        for (field, url) in [
+            ("payment.gateway_url", &self.gateway_url),
+            ("payment.query_url", &self.query_url),
+            ("payment.return_url", &self.return_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::invalid(field, "must be an http(s) URL"));
+            }
+        }
+        if self.tmn_code.is_empty() || self.tmn_code.len() > 8 {
+            return Err(ConfigError::invalid(
+                "payment.tmn_code",
+                "must be 1-8 characters",
+            ));
+        }
+        if self.expire_minutes == 0 || self.reconcile_every_s == 0 {
+            return Err(ConfigError::invalid(
+                "payment.expire_minutes",
+                "expire_minutes and reconcile_every_s must be positive",
+            ));
+        }
+        Ok(())
     }
 }

@@ -2,11 +2,14 @@
 //! merchant side of the payment gateway.
 //!
 //! Today: the notice intake from central-api ([`routes::notices`]: HMAC-authenticated,
-//! strictly decoded, stored once per fine id, on PostgreSQL or SQLite); delivery to citizen
-//! apps, the portal and payments arrive in the next slices.
+//! strictly decoded, stored once per fine id, on PostgreSQL or SQLite) and online payment of a
+//! fine through a VNPay-protocol gateway ([`payment`]: signed payment URL, IPN, return page,
+//! reconciliation through the query API). Delivery to citizen apps and the portal, where the
+//! citizen signs in and starts a payment, arrive in the next slices.
 
 pub mod config;
 pub mod db;
+pub mod payment;
 pub mod routes;
 pub mod startup;
 

@@ -4,7 +4,7 @@ use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
 use crate::{
-    Config, db,
+    Config, db, payment,
     routes::{self, AppState},
 };
 
@@ -17,9 +17,30 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     if config.intake.shared_secret.is_empty() {
         tracing::warn!("intake.shared_secret is empty: every notice is refused until it is set");
     }
+    if !config.payment.enabled() {
+        tracing::warn!("payment.hash_secret is empty: online payment is off");
+    }
     let router = routes::router(AppState {
-        db,
+        db: db.clone(),
         intake: config.intake.clone(),
+        payment: config.payment.clone(),
     });
-    App::build("citizen-notify", &config.http, metrics, router).await
+    let mut app = App::build("citizen-notify", &config.http, metrics, router).await?;
+    if config.payment.enabled() {
+        let settings = config.payment.clone();
+        app.spawn("payment reconciliation", move |mut shutdown| async move {
+            let http = reqwest::Client::new();
+            let every = std::time::Duration::from_secs(settings.reconcile_every_s);
+            loop {
+                if let Err(e) = payment::reconcile(&db, &settings, &http).await {
+                    tracing::warn!(error = %e, "payment reconciliation");
+                }
+                tokio::select! {
+                    () = shutdown.wait() => return Ok(()),
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+    Ok(app)
 }

@@ -32,6 +32,7 @@ pub mod service_auth;
 pub mod signing;
 pub mod time;
 pub mod topic;
+pub mod vnpay;
 pub mod wire;
 
 pub use citizen::CitizenId;

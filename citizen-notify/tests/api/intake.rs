@@ -7,43 +7,17 @@ use axum::{
     http::{Request, StatusCode},
 };
 use citizen_notify::{
-    config::IntakeSettings,
+    config::{IntakeSettings, PaymentSettings},
     db::notices_of,
     routes::{AppState, router},
 };
-use protocol::{
-    CitizenId, EventId, FineNotice, PlateColour, UtcTimestamp, VehicleClass, ViolationKind,
-    service_auth, wire,
-};
+use protocol::{UtcTimestamp, service_auth, wire};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::helpers::{TestDb, on_both_engines};
+use crate::helpers::{TestDb, notice, on_both_engines};
 
 const SECRET: &[u8] = b"a secret shared with central-api";
-
-fn notice() -> FineNotice {
-    let at = UtcTimestamp::from_unix_ms(1_764_146_096_250).unwrap();
-    FineNotice {
-        fine_id: uuid::Uuid::now_v7(),
-        decision_number: "000001/QĐ-XPVPHC/2025".into(),
-        event_id: EventId::new(),
-        citizen_id: CitizenId::parse("079203012345").unwrap(),
-        plate: "51F-123.45".into(),
-        plate_colour: PlateColour::White,
-        vehicle_class: VehicleClass::Car,
-        kind: ViolationKind::RedLight,
-        occurred_at: at,
-        place: "Ngã tư Hàng Xanh".into(),
-        address: "Bình Thạnh, TP.HCM".into(),
-        amount_vnd: 19_000_000,
-        points: 4,
-        legal_reference: "Nghị định 168/2024/NĐ-CP, Điều 6, khoản 9, điểm b".into(),
-        notice_due: UtcTimestamp::from_unix_ms(at.unix_ms() + 10 * 86_400_000).unwrap(),
-        issued_at: at,
-        issuing_unit: "Phòng CSGT".into(),
-    }
-}
 
 fn app(t: &TestDb, secret: &str) -> Router {
     router(AppState {
@@ -52,6 +26,7 @@ fn app(t: &TestDb, secret: &str) -> Router {
             shared_secret: secret.into(),
             max_clock_skew_s: 300,
         },
+        payment: PaymentSettings::default(),
     })
 }
 

@@ -1,0 +1,132 @@
+//! The gateway's side of payment: `GET /payment/vnpay/ipn` (its server-to-server result call)
+//! and `GET /payment/vnpay/return` (where it sends the citizen's browser back).
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::StatusCode,
+    response::Html,
+};
+use protocol::vnpay::{self, IpnReply};
+
+use super::AppState;
+use crate::{
+    db::{self, PaymentState},
+    payment,
+};
+
+pub async fn ipn(
+    State(state): State<AppState>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Json<IpnReply> {
+    Json(payment::ipn(&state.db, &state.payment, &params).await)
+}
+
+/// Shows what is recorded for the attempt the browser came back from; the parameters it
+/// brings are checked but change nothing (the IPN or reconciliation does).
+pub async fn returned(
+    State(state): State<AppState>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> (StatusCode, Html<String>) {
+    let page = |status, title: &str, body: String| {
+        (
+            status,
+            Html(format!(
+                "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\">\
+                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                 <title>{title}</title><h1 id=\"result\">{title}</h1>{body}</html>"
+            )),
+        )
+    };
+    if !state.payment.enabled()
+        || vnpay::verify(state.payment.hash_secret.as_bytes(), &params).is_err()
+    {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Liên kết không hợp lệ",
+            "<p>Invalid link: its signature does not verify.</p>".into(),
+        );
+    }
+    let txn_ref = params
+        .get("vnp_TxnRef")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let recorded = match db::payment(&state.db, txn_ref).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "Không tìm thấy giao dịch",
+                "<p>Payment not found.</p>".into(),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "return page");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Lỗi hệ thống",
+                "<p>Please try again.</p>".into(),
+            );
+        }
+    };
+    let amount = format_vnd(recorded.amount_vnd);
+    match recorded.state {
+        PaymentState::Paid => page(
+            StatusCode::OK,
+            "Đã thanh toán",
+            format!(
+                "<p>Biên lai / Receipt</p><dl><dt>Số tiền</dt><dd id=\"amount\">{amount} ₫</dd>\
+                 <dt>Mã giao dịch</dt><dd id=\"transaction\">{}</dd>\
+                 <dt>Thời gian</dt><dd>{}</dd><dt>Mã thanh toán</dt><dd>{}</dd></dl>",
+                recorded.transaction_no.unwrap_or_default(),
+                recorded.pay_date.unwrap_or_default(),
+                recorded.txn_ref
+            ),
+        ),
+        PaymentState::Pending => page(
+            StatusCode::OK,
+            "Đang xử lý",
+            "<p>Cổng thanh toán chưa báo kết quả; trang này sẽ cập nhật khi có kết quả. \
+             The gateway has not reported the result yet.</p>"
+                .into(),
+        ),
+        PaymentState::RefundDue => page(
+            StatusCode::OK,
+            "Khoản phạt đã được nộp trước đó",
+            format!(
+                "<p>Số tiền {amount} ₫ sẽ được hoàn lại. This fine was paid before; the amount will be refunded.</p>"
+            ),
+        ),
+        PaymentState::Failed | PaymentState::Expired => page(
+            StatusCode::OK,
+            "Thanh toán không thành công",
+            "<p>Chưa trừ tiền; bạn có thể thanh toán lại. The payment did not go through.</p>"
+                .into(),
+        ),
+    }
+}
+
+/// `19000000` → `19.000.000`, as amounts are written in Vietnam.
+fn format_vnd(amount: u64) -> String {
+    let digits = amount.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn amounts_are_grouped_by_dots() {
+        assert_eq!(super::format_vnd(19_000_000), "19.000.000");
+        assert_eq!(super::format_vnd(800_000), "800.000");
+        assert_eq!(super::format_vnd(5), "5");
+    }
+}

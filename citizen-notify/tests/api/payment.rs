@@ -1,0 +1,347 @@
+//! Paying a fine through a gateway that speaks VNPay's protocol (the sandbox's, over HTTP):
+//! the result is taken only from the gateway's signed word, recorded once, and a fine is paid
+//! once.
+
+use std::collections::BTreeMap;
+
+use citizen_notify::{
+    config::{IntakeSettings, PaymentSettings},
+    db::{self, PaymentState},
+    payment::{self, PaymentError},
+    routes::{AppState, router},
+};
+use protocol::vnpay::{self, IpnReply};
+use sandbox::vnpay::{Gateway, Merchant};
+
+use crate::helpers::{TestDb, notice, on_both_engines};
+
+const SECRET: &str = "the merchant's hash secret from the gateway";
+
+struct World {
+    settings: PaymentSettings,
+    gateway: Gateway,
+    notify: String,
+    http: reqwest::Client,
+    _servers: [sandbox::Running; 2],
+}
+
+/// citizen-notify's routes and the gateway sandbox, each on its own port, configured for each
+/// other as a deployment would be.
+async fn world(t: &TestDb) -> World {
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (notify_listener, gateway_listener) = (bind().await.unwrap(), bind().await.unwrap());
+    let notify = format!("http://{}", notify_listener.local_addr().unwrap());
+    let gateway_url = format!("http://{}", gateway_listener.local_addr().unwrap());
+    let settings = PaymentSettings {
+        gateway_url: format!("{gateway_url}/paymentv2/vpcpay.html"),
+        query_url: format!("{gateway_url}/merchant_webapi/api/transaction"),
+        tmn_code: "TVETEST1".into(),
+        hash_secret: SECRET.into(),
+        return_url: format!("{notify}/payment/vnpay/return"),
+        reconcile_after_s: 0,
+        ..PaymentSettings::default()
+    };
+    let gateway = Gateway::new(Merchant {
+        tmn_code: settings.tmn_code.clone(),
+        hash_secret: SECRET.into(),
+        ipn_url: format!("{notify}/payment/vnpay/ipn"),
+    });
+    let routes = router(AppState {
+        db: t.db.clone(),
+        intake: IntakeSettings::default(),
+        payment: settings.clone(),
+    });
+    World {
+        _servers: [
+            sandbox::serve_on(notify_listener, routes).unwrap(),
+            sandbox::serve_on(gateway_listener, sandbox::vnpay::router(gateway.clone())).unwrap(),
+        ],
+        settings,
+        gateway,
+        notify,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+/// A stored fine of 19 000 000 ₫ and its id.
+async fn fine(t: &TestDb) -> (protocol::FineNotice, String) {
+    let n = notice();
+    let body = protocol::wire::encode(&n).unwrap();
+    db::store_notice(&t.db, &n, &body).await.unwrap();
+    let id = n.fine_id.hyphenated().to_string();
+    (n, id)
+}
+
+struct Paid {
+    /// The signed result parameters the gateway sent back (the IPN carries the same).
+    result: BTreeMap<String, String>,
+    /// The return page: status and text.
+    page: (u16, String),
+}
+
+/// The citizen at the gateway: opens the payment URL, presses `outcome`, follows the redirect.
+async fn at_gateway(w: &World, url: &str, outcome: &str) -> Paid {
+    let page = w.http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the gateway accepts the signed request");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("19000000"),
+        "the gateway shows the amount: {html}"
+    );
+    let ticket = html
+        .split("name=\"ticket\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let decide = w.settings.gateway_url.replace("vpcpay.html", "decide");
+    let redirect = w
+        .http
+        .post(decide)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("ticket={ticket}&outcome={outcome}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 302);
+    let to = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&w.settings.return_url), "{to}");
+    let result = form_params(to.split_once('?').unwrap().1);
+    let back = w.http.get(&to).send().await.unwrap();
+    let page = (back.status().as_u16(), back.text().await.unwrap());
+    Paid { result, page }
+}
+
+fn form_params(query: &str) -> BTreeMap<String, String> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// An IPN call as the gateway would make it, with these parameters.
+async fn ipn(w: &World, params: &BTreeMap<String, String>, secret: &str) -> IpnReply {
+    let query = vnpay::signed_query(secret.as_bytes(), params);
+    let body = w
+        .http
+        .get(format!("{}/payment/vnpay/ipn?{query}", w.notify))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The citizen asks to pay (from their phone's address).
+async fn start(
+    t: &TestDb,
+    w: &World,
+    fine_id: &str,
+    citizen: &str,
+) -> Result<String, PaymentError> {
+    payment::start(&t.db, &w.settings, fine_id, citizen, "203.0.113.9").await
+}
+
+fn state(p: Option<db::Payment>) -> Option<PaymentState> {
+    p.map(|p| p.state)
+}
+
+async fn a_fine_is_paid_through_the_gateway_once(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let citizen = n.citizen_id.as_str();
+    let url = start(t, &w, &id, citizen).await.unwrap();
+    let paid = at_gateway(&w, &url, "approve").await;
+    assert_eq!(paid.page.0, 200);
+    assert!(paid.page.1.contains("Đã thanh toán"), "{}", paid.page.1);
+    assert!(paid.page.1.contains("19.000.000"), "{}", paid.page.1);
+    let log = w.gateway.ipn_log();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].reply, Some(IpnReply::confirmed()));
+    let recorded = db::paid_payment_of(&t.db, &id).await.unwrap().unwrap();
+    assert_eq!(recorded.amount_vnd, 19_000_000);
+    assert_eq!(
+        recorded.transaction_no.as_deref(),
+        Some(paid.result["vnp_TransactionNo"].as_str())
+    );
+
+    // Paid is paid: no second attempt, and the IPN replayed changes nothing.
+    assert!(matches!(
+        start(t, &w, &id, citizen).await,
+        Err(PaymentError::AlreadyPaid)
+    ));
+    assert_eq!(
+        ipn(&w, &paid.result, SECRET).await,
+        IpnReply::already_confirmed()
+    );
+    assert_eq!(
+        state(db::paid_payment_of(&t.db, &id).await.unwrap()),
+        Some(PaymentState::Paid)
+    );
+}
+
+async fn only_the_gateways_signed_word_with_the_right_amount_counts(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let citizen = n.citizen_id.as_str();
+    let url = start(t, &w, &id, citizen).await.unwrap();
+    let txn_ref = form_params(url.split_once('?').unwrap().1)["vnp_TxnRef"].clone();
+    let result = |amount: &str, txn: &str| -> BTreeMap<String, String> {
+        [
+            ("vnp_Amount", amount),
+            ("vnp_BankCode", "NCB"),
+            ("vnp_PayDate", "20251126153456"),
+            ("vnp_ResponseCode", "00"),
+            ("vnp_TmnCode", "TVETEST1"),
+            ("vnp_TransactionNo", "14999999"),
+            ("vnp_TransactionStatus", "00"),
+            ("vnp_TxnRef", txn),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+    // Forged (another secret), for less money, for no such payment, unsigned.
+    assert_eq!(
+        ipn(&w, &result("1900000000", &txn_ref), "not the secret").await,
+        IpnReply::invalid_checksum()
+    );
+    assert_eq!(
+        ipn(&w, &result("100000", &txn_ref), SECRET).await,
+        IpnReply::invalid_amount()
+    );
+    assert_eq!(
+        ipn(&w, &result("1900000000", "no-such-payment"), SECRET).await,
+        IpnReply::order_not_found()
+    );
+    let unsigned = w
+        .http
+        .get(format!(
+            "{}/payment/vnpay/ipn?vnp_TxnRef={txn_ref}&vnp_Amount=1900000000&vnp_ResponseCode=00",
+            w.notify
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<IpnReply>(&unsigned).unwrap(),
+        IpnReply::invalid_checksum()
+    );
+    assert_eq!(
+        state(db::payment(&t.db, &txn_ref).await.unwrap()),
+        Some(PaymentState::Pending),
+        "nothing was recorded"
+    );
+    assert!(db::paid_payment_of(&t.db, &id).await.unwrap().is_none());
+
+    // A return URL with a bad signature shows nothing.
+    let mut tampered = result("1900000000", &txn_ref);
+    tampered.insert("vnp_SecureHash".into(), "00".repeat(64));
+    let query: String = tampered
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let back = w
+        .http
+        .get(format!("{}?{query}", w.settings.return_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 400);
+
+    // Declined at the gateway: failed, unpaid, and the citizen may try again.
+    let declined = at_gateway(&w, &url, "decline").await;
+    assert!(
+        declined.page.1.contains("không thành công"),
+        "{}",
+        declined.page.1
+    );
+    assert_eq!(
+        state(db::payment(&t.db, &txn_ref).await.unwrap()),
+        Some(PaymentState::Failed)
+    );
+    assert!(start(t, &w, &id, citizen).await.is_ok());
+}
+
+async fn a_payment_whose_ipn_was_lost_is_reconciled(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let url = start(t, &w, &id, n.citizen_id.as_str()).await.unwrap();
+    let paid = at_gateway(&w, &url, "approve_ipn_lost").await;
+    assert!(w.gateway.ipn_log().is_empty(), "no IPN came");
+    assert!(paid.page.1.contains("Đang xử lý"), "{}", paid.page.1);
+    assert!(db::paid_payment_of(&t.db, &id).await.unwrap().is_none());
+
+    let http = reqwest::Client::new();
+    let swept = payment::reconcile(&t.db, &w.settings, &http).await.unwrap();
+    assert_eq!((swept.asked, swept.paid), (1, 1));
+    let recorded = db::paid_payment_of(&t.db, &id).await.unwrap().unwrap();
+    assert_eq!(
+        recorded.transaction_no.as_deref(),
+        Some(paid.result["vnp_TransactionNo"].as_str())
+    );
+    let again = payment::reconcile(&t.db, &w.settings, &http).await.unwrap();
+    assert_eq!(again.asked, 0, "a settled payment is not asked about again");
+    // The IPN arriving late changes nothing.
+    assert_eq!(
+        ipn(&w, &paid.result, SECRET).await,
+        IpnReply::already_confirmed()
+    );
+}
+
+async fn two_attempts_paid_at_the_gateway_make_one_payment_and_a_refund(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let citizen = n.citizen_id.as_str();
+    // Two tabs: both links made before either is paid.
+    let first = start(t, &w, &id, citizen).await.unwrap();
+    let second = start(t, &w, &id, citizen).await.unwrap();
+    at_gateway(&w, &first, "approve").await;
+    let again = at_gateway(&w, &second, "approve").await;
+    assert!(again.page.1.contains("hoàn lại"), "{}", again.page.1);
+    assert_eq!(
+        state(
+            db::payment(&t.db, &again.result["vnp_TxnRef"])
+                .await
+                .unwrap()
+        ),
+        Some(PaymentState::RefundDue)
+    );
+    assert_eq!(
+        db::paid_payment_of(&t.db, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .txn_ref,
+        form_params(first.split_once('?').unwrap().1)["vnp_TxnRef"]
+    );
+}
+
+async fn a_citizen_cannot_pay_another_citizens_fine(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = fine(t).await;
+    for (fine_id, citizen) in [
+        (id.as_str(), "001099000001"),
+        ("no-such-fine", "079203012345"),
+    ] {
+        assert!(matches!(
+            start(t, &w, fine_id, citizen).await,
+            Err(PaymentError::NotFound)
+        ));
+    }
+}
+
+on_both_engines!(
+    a_fine_is_paid_through_the_gateway_once,
+    only_the_gateways_signed_word_with_the_right_amount_counts,
+    a_payment_whose_ipn_was_lost_is_reconciled,
+    two_attempts_paid_at_the_gateway_make_one_payment_and_a_refund,
+    a_citizen_cannot_pay_another_citizens_fine,
+);
