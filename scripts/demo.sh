@@ -15,6 +15,11 @@ officer_password=${TVE_DEMO_PASSWORD:-canbo-demo-2025}
 export NOTIFY__INTAKE__SHARED_SECRET="$secret"
 export CENTRAL__NOTIFY__URL=http://127.0.0.1:8090
 export CENTRAL__NOTIFY__SHARED_SECRET="$secret"
+# The citizen portal signs in through the identity-provider sandbox (VNeID's role) and takes
+# payment through the gateway sandbox (VNPay's role); both stand-ins run on loopback.
+export NOTIFY__PORTAL__ISSUER_URL=http://127.0.0.1:8098
+export NOTIFY__PORTAL__CLIENT_SECRET="$secret"
+export NOTIFY__PAYMENT__HASH_SECRET="$secret"
 
 # The demo's officer and a registry record, idempotently.
 TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
@@ -48,6 +53,9 @@ start() {
   pids+=($!)
 }
 
+start sandbox oidc --client-secret "$secret" --redirect-uri http://127.0.0.1:8090/auth/callback \
+  --citizen "079203012345=Nguyễn Văn An" --citizen "001099000001=Trần Thị Bình"
+start sandbox vnpay --hash-secret "$secret" --ipn-url http://127.0.0.1:8090/payment/vnpay/ipn
 start citizen-notify
 start central-api
 start edge-agent --config "$edge_config"
@@ -67,7 +75,9 @@ cat <<MSG
   central-api     http://127.0.0.1:8080/api/v1/violations   (review API; HTML review UI to come)
                   officer: canbo / $officer_password
                   MQTT (embedded broker): mqtt://127.0.0.1:1884
-  citizen-notify  http://127.0.0.1:8090/healthz             (citizen portal to come)
+  citizen portal  http://127.0.0.1:8090/                    (sign in as Nguyễn Văn An, 079203012345,
+                                                             at the identity sandbox; pay at the
+                                                             gateway sandbox)
   edge-agent      http://127.0.0.1:9100/status               (cameras, outbox, delivery)
                   http://127.0.0.1:9100/cameras/hang-xanh-1/snapshot.jpg  (geometry drawn)
   camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)

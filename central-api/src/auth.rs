@@ -135,14 +135,7 @@ pub fn session_token(headers: &axum::http::HeaderMap) -> Option<(String, bool)> 
     {
         return Some((bearer.trim().to_owned(), false));
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| (value.to_owned(), true))
+    service_kit::http::cookie(headers, SESSION_COOKIE).map(|value| (value.to_owned(), true))
 }
 
 /// The officer behind a request: from the session cookie (with the CSRF check on every

@@ -16,6 +16,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub intake: IntakeSettings,
     pub payment: PaymentSettings,
+    pub portal: PortalSettings,
 }
 
 impl Default for Config {
@@ -25,6 +26,7 @@ impl Default for Config {
             database: DatabaseSettings::sqlite("data/notify/notify.db"),
             intake: IntakeSettings::default(),
             payment: PaymentSettings::default(),
+            portal: PortalSettings::default(),
         }
     }
 }
@@ -38,7 +40,8 @@ impl Settings for Config {
                 "must be at least 16 bytes (or empty to refuse all notices)",
             ));
         }
-        self.payment.validate()
+        self.payment.validate()?;
+        self.portal.validate()
     }
 }
 
@@ -109,15 +112,11 @@ impl PaymentSettings {
         if !self.enabled() {
             return Ok(());
         }
-        for (field, url) in [
+        http_urls(&[
             ("payment.gateway_url", &self.gateway_url),
             ("payment.query_url", &self.query_url),
             ("payment.return_url", &self.return_url),
-        ] {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(ConfigError::invalid(field, "must be an http(s) URL"));
-            }
-        }
+        ])?;
         if self.tmn_code.is_empty() || self.tmn_code.len() > 8 {
             return Err(ConfigError::invalid(
                 "payment.tmn_code",
@@ -131,5 +130,103 @@ impl PaymentSettings {
             ));
         }
         Ok(())
+    }
+}
+
+/// The citizen portal's sign-in through an OpenID Connect provider (VNeID's role).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSettings {
+    /// The provider's issuer URL (its discovery document is under
+    /// `/.well-known/openid-configuration`); empty turns sign-in off.
+    pub issuer_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// This service's `/auth/callback`, as the citizen's browser reaches it (registered with the
+    /// provider).
+    pub redirect_url: String,
+    /// How long a citizen stays signed in.
+    pub session_minutes: u32,
+    /// Session cookies only over HTTPS (set when the portal is served over TLS).
+    pub secure_cookies: bool,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            issuer_url: String::new(),
+            client_id: "citizen-portal".into(),
+            client_secret: String::new(),
+            redirect_url: format!("http://127.0.0.1:{DEFAULT_PORT}/auth/callback"),
+            session_minutes: 30,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl PortalSettings {
+    pub fn enabled(&self) -> bool {
+        !self.issuer_url.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        http_urls(&[
+            ("portal.issuer_url", &self.issuer_url),
+            ("portal.redirect_url", &self.redirect_url),
+        ])?;
+        if self.client_id.is_empty() || self.client_secret.is_empty() {
+            return Err(ConfigError::invalid(
+                "portal.client_secret",
+                "client_id and client_secret are required with an issuer",
+            ));
+        }
+        if self.session_minutes == 0 {
+            return Err(ConfigError::invalid(
+                "portal.session_minutes",
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Each `(field, value)` must be an http(s) URL.
+fn http_urls(urls: &[(&str, &String)]) -> Result<(), ConfigError> {
+    for (field, url) in urls {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::invalid(*field, "must be an http(s) URL"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(c: &Config) -> Option<String> {
+        match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn payment_and_sign_in_settings_are_checked_when_turned_on() {
+        let mut c = Config::default();
+        assert_eq!(field_of(&c), None, "off by default, and valid");
+        c.payment.hash_secret = "secret".into();
+        assert_eq!(field_of(&c), None, "the defaults point at the local sandbox");
+        c.payment.query_url = "ftp://gateway".into();
+        assert_eq!(field_of(&c).as_deref(), Some("payment.query_url"));
+        c.payment = PaymentSettings::default();
+        c.portal.issuer_url = "https://sso.example.vn".into();
+        assert_eq!(field_of(&c).as_deref(), Some("portal.client_secret"));
+        c.portal.client_secret = "s".into();
+        c.portal.redirect_url = "portal/callback".into();
+        assert_eq!(field_of(&c).as_deref(), Some("portal.redirect_url"));
     }
 }

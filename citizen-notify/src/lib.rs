@@ -4,13 +4,16 @@
 //! Today: the notice intake from central-api ([`routes::notices`]: HMAC-authenticated,
 //! strictly decoded, stored once per fine id, on PostgreSQL or SQLite) and online payment of a
 //! fine through a VNPay-protocol gateway ([`payment`]: signed payment URL, IPN, return page,
-//! reconciliation through the query API). Delivery to citizen apps and the portal, where the
-//! citizen signs in and starts a payment, arrive in the next slices.
+//! reconciliation through the query API); the citizen portal ([`routes::portal`]: sign-in
+//! through an OpenID Connect provider with PKCE, the citizen's own fines, confirm, dispute,
+//! pay). Delivery to citizen apps and the evidence on the fine page arrive in the next slices.
 
 pub mod config;
 pub mod db;
+pub mod pages;
 pub mod payment;
 pub mod routes;
+pub mod signin;
 pub mod startup;
 
 pub use config::Config;

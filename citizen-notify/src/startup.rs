@@ -6,6 +6,7 @@ use service_kit::http::{App, Metrics};
 use crate::{
     Config, db, payment,
     routes::{self, AppState},
+    signin,
 };
 
 /// Connects the database (bringing its schema up to date) and binds HTTP.
@@ -17,6 +18,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     if config.intake.shared_secret.is_empty() {
         tracing::warn!("intake.shared_secret is empty: every notice is refused until it is set");
     }
+    if !config.portal.enabled() {
+        tracing::warn!("portal.issuer_url is empty: citizens cannot sign in");
+    }
     if !config.payment.enabled() {
         tracing::warn!("payment.hash_secret is empty: online payment is off");
     }
@@ -24,6 +28,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         db: db.clone(),
         intake: config.intake.clone(),
         payment: config.payment.clone(),
+        oidc: std::sync::Arc::new(signin::Oidc::new(config.portal.clone())),
     });
     let mut app = App::build("citizen-notify", &config.http, metrics, router).await?;
     if config.payment.enabled() {

@@ -26,6 +26,7 @@ pub mod geometry;
 pub mod ids;
 pub mod messages;
 pub mod notice;
+pub mod oidc;
 pub mod plate;
 pub mod schema;
 pub mod service_auth;

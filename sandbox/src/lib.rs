@@ -1,9 +1,11 @@
 //! Stand-ins for the national systems this project cannot reach from here, each speaking the
 //! real protocol over HTTP, for tests and the demo only — never used by a production path.
 //!
-//! Today: [`vnpay`], a payment gateway in VNPay's role. The identity provider (VNeID's role),
-//! the vehicle registry service, the SMS gateway and the citizen-app push receiver follow.
+//! Today: [`vnpay`], a payment gateway in VNPay's role, and [`oidc`], an OpenID Connect
+//! identity provider in VNeID's role. The vehicle registry service, the SMS gateway and the
+//! citizen-app push receiver follow.
 
+pub mod oidc;
 pub mod vnpay;
 
 use std::net::SocketAddr;

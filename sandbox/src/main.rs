@@ -25,6 +25,24 @@ enum Command {
         #[arg(long)]
         ipn_url: String,
     },
+    /// An OpenID Connect identity provider in VNeID's role.
+    Oidc {
+        #[arg(long, default_value = "127.0.0.1:8098")]
+        bind: SocketAddr,
+        /// Its own base URL, as browsers and the portal reach it.
+        #[arg(long, default_value = "http://127.0.0.1:8098")]
+        issuer: String,
+        #[arg(long, default_value = "citizen-portal")]
+        client_id: String,
+        #[arg(long)]
+        client_secret: String,
+        /// The portal's callback, e.g. http://127.0.0.1:8090/auth/callback.
+        #[arg(long)]
+        redirect_uri: String,
+        /// A citizen who may sign in, as `ID=Full name` (12-digit id); repeatable.
+        #[arg(long = "citizen", required = true)]
+        citizens: Vec<String>,
+    },
 }
 
 #[tokio::main]
@@ -44,6 +62,43 @@ async fn main() -> anyhow::Result<()> {
             });
             let running = sandbox::serve(bind, sandbox::vnpay::router(gateway)).await?;
             println!("vnpay sandbox: {}/paymentv2/vpcpay.html", running.url());
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Oidc {
+            bind,
+            issuer,
+            client_id,
+            client_secret,
+            redirect_uri,
+            citizens,
+        } => {
+            use sandbox::oidc::{Citizen, Client, IdentityProvider};
+            let citizens = citizens
+                .iter()
+                .map(|c| {
+                    let (id, name) = c
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("--citizen {c}: expected ID=Full name"))?;
+                    Ok(Citizen {
+                        id: id.trim().to_owned(),
+                        name: name.trim().to_owned(),
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let idp = IdentityProvider::new(
+                &issuer,
+                vec![Client {
+                    client_id,
+                    client_secret,
+                    redirect_uris: vec![redirect_uri],
+                }],
+                citizens,
+            )?;
+            let running = sandbox::serve(bind, sandbox::oidc::router(idp)).await?;
+            println!(
+                "oidc sandbox: {}/.well-known/openid-configuration",
+                running.url()
+            );
             tokio::signal::ctrl_c().await?;
         }
     }

@@ -21,6 +21,18 @@ use prometheus_client::{
 };
 use tokio::net::TcpListener;
 
+/// The value of cookie `name` among a request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
 /// The metrics registry a service registers its counters in; `/metrics` encodes it.
 #[derive(Debug, Clone)]
 pub struct Metrics(Arc<Mutex<Registry>>);

@@ -2,6 +2,7 @@
 
 pub mod notices;
 pub mod payment;
+pub mod portal;
 
 use axum::{
     Router,
@@ -9,9 +10,12 @@ use axum::{
 };
 pub use service_kit::http::ApiError;
 
+use std::sync::Arc;
+
 use crate::{
     config::{IntakeSettings, PaymentSettings},
     db::Db,
+    signin::Oidc,
 };
 
 /// What every handler can reach.
@@ -20,6 +24,7 @@ pub struct AppState {
     pub db: Db,
     pub intake: IntakeSettings,
     pub payment: PaymentSettings,
+    pub oidc: Arc<Oidc>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -27,5 +32,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/notices", post(notices::receive))
         .route("/payment/vnpay/ipn", get(payment::ipn))
         .route("/payment/vnpay/return", get(payment::returned))
+        .route("/", get(portal::home))
+        .route("/login", get(portal::sign_in))
+        .route("/auth/callback", get(portal::callback))
+        .route("/logout", post(portal::sign_out))
+        .route("/fines/{id}", get(portal::fine))
+        .route("/fines/{id}/confirm", post(portal::confirm))
+        .route("/fines/{id}/dispute", post(portal::dispute))
+        .route("/fines/{id}/pay", post(portal::pay))
         .with_state(state)
 }

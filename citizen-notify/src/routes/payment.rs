@@ -14,6 +14,7 @@ use protocol::vnpay::{self, IpnReply};
 use super::AppState;
 use crate::{
     db::{self, PaymentState},
+    pages::{layout, vnd},
     payment,
 };
 
@@ -31,14 +32,10 @@ pub async fn returned(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> (StatusCode, Html<String>) {
     let page = |status, title: &str, body: String| {
-        (
-            status,
-            Html(format!(
-                "<!doctype html><html lang=\"vi\"><meta charset=\"utf-8\">\
-                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-                 <title>{title}</title><h1 id=\"result\">{title}</h1>{body}</html>"
-            )),
-        )
+        let body = format!(
+            "<h1 id=\"result\">{title}</h1>{body}<p><a href=\"/\">Về trang chính / Home</a></p>"
+        );
+        (status, Html(layout(title, &body)))
     };
     if !state.payment.enabled()
         || vnpay::verify(state.payment.hash_secret.as_bytes(), &params).is_err()
@@ -71,7 +68,7 @@ pub async fn returned(
             );
         }
     };
-    let amount = format_vnd(recorded.amount_vnd);
+    let amount = vnd(recorded.amount_vnd);
     match recorded.state {
         PaymentState::Paid => page(
             StatusCode::OK,
@@ -105,28 +102,5 @@ pub async fn returned(
             "<p>Chưa trừ tiền; bạn có thể thanh toán lại. The payment did not go through.</p>"
                 .into(),
         ),
-    }
-}
-
-/// `19000000` → `19.000.000`, as amounts are written in Vietnam.
-fn format_vnd(amount: u64) -> String {
-    let digits = amount.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn amounts_are_grouped_by_dots() {
-        assert_eq!(super::format_vnd(19_000_000), "19.000.000");
-        assert_eq!(super::format_vnd(800_000), "800.000");
-        assert_eq!(super::format_vnd(5), "5");
     }
 }

@@ -1,8 +1,19 @@
 //! Each test makes its own world: a fresh PostgreSQL database or SQLite file.
 
-use citizen_notify::db::MIGRATIONS;
+use std::{collections::BTreeMap, sync::Arc};
+
+use citizen_notify::{
+    config::{IntakeSettings, PaymentSettings, PortalSettings},
+    db::MIGRATIONS,
+    routes::{AppState, router},
+    signin::Oidc,
+};
 use protocol::{
     CitizenId, EventId, FineNotice, PlateColour, UtcTimestamp, VehicleClass, ViolationKind,
+};
+use sandbox::{
+    oidc::{Citizen, Client, IdentityProvider},
+    vnpay::{Gateway, Merchant},
 };
 pub use service_kit::db_testing::TestDb;
 
@@ -44,4 +55,148 @@ pub fn notice() -> FineNotice {
         issued_at: at,
         issuing_unit: "Phòng CSGT".into(),
     }
+}
+
+/// The gateway's hash secret for this merchant.
+pub const PAYMENT_SECRET: &str = "the merchant's hash secret from the gateway";
+/// The owner of [`notice`]'s fine, and another citizen.
+pub const OWNER: &str = "079203012345";
+pub const OTHER: &str = "001099000001";
+
+/// citizen-notify's routes, the payment gateway and the identity provider, each on its own
+/// port, configured for each other as a deployment would be.
+pub struct World {
+    pub settings: PaymentSettings,
+    pub gateway: Gateway,
+    pub notify: String,
+    /// A client that does not follow redirects (the tests follow them).
+    pub http: reqwest::Client,
+    _servers: [sandbox::Running; 3],
+}
+
+pub async fn world(t: &TestDb) -> World {
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (notify_at, gateway_at, idp_at) = (
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+    );
+    let url = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
+    let (notify, gateway_url, issuer) = (url(&notify_at), url(&gateway_at), url(&idp_at));
+    let settings = PaymentSettings {
+        gateway_url: format!("{gateway_url}/paymentv2/vpcpay.html"),
+        query_url: format!("{gateway_url}/merchant_webapi/api/transaction"),
+        tmn_code: "TVETEST1".into(),
+        hash_secret: PAYMENT_SECRET.into(),
+        return_url: format!("{notify}/payment/vnpay/return"),
+        reconcile_after_s: 0,
+        ..PaymentSettings::default()
+    };
+    let portal = PortalSettings {
+        issuer_url: issuer.clone(),
+        client_id: "citizen-portal".into(),
+        client_secret: "the portal's client secret".into(),
+        redirect_url: format!("{notify}/auth/callback"),
+        ..PortalSettings::default()
+    };
+    let gateway = Gateway::new(Merchant {
+        tmn_code: settings.tmn_code.clone(),
+        hash_secret: PAYMENT_SECRET.into(),
+        ipn_url: format!("{notify}/payment/vnpay/ipn"),
+    });
+    let idp = IdentityProvider::new(
+        &issuer,
+        vec![Client {
+            client_id: portal.client_id.clone(),
+            client_secret: portal.client_secret.clone(),
+            redirect_uris: vec![portal.redirect_url.clone()],
+        }],
+        vec![
+            Citizen {
+                id: OWNER.into(),
+                name: "Nguyễn Văn An".into(),
+            },
+            Citizen {
+                id: OTHER.into(),
+                name: "Trần Thị Bình".into(),
+            },
+        ],
+    )
+    .unwrap();
+    let routes = router(AppState {
+        db: t.db.clone(),
+        intake: IntakeSettings::default(),
+        payment: settings.clone(),
+        oidc: Arc::new(Oidc::new(portal)),
+    });
+    World {
+        _servers: [
+            sandbox::serve_on(notify_at, routes).unwrap(),
+            sandbox::serve_on(gateway_at, sandbox::vnpay::router(gateway.clone())).unwrap(),
+            sandbox::serve_on(idp_at, sandbox::oidc::router(idp)).unwrap(),
+        ],
+        settings,
+        gateway,
+        notify,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+pub struct Paid {
+    /// The signed result parameters the gateway sent back (the IPN carries the same).
+    pub result: BTreeMap<String, String>,
+    /// The return page: status and text.
+    pub page: (u16, String),
+}
+
+/// The citizen at the gateway: opens the payment URL, presses `outcome`, follows the redirect.
+pub async fn at_gateway(w: &World, url: &str, outcome: &str) -> Paid {
+    let page = w.http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the gateway accepts the signed request");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("19000000"),
+        "the gateway shows the amount: {html}"
+    );
+    let ticket = html
+        .split("name=\"ticket\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let decide = w.settings.gateway_url.replace("vpcpay.html", "decide");
+    let redirect = w
+        .http
+        .post(decide)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("ticket={ticket}&outcome={outcome}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 302);
+    let to = redirect.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&w.settings.return_url), "{to}");
+    let result = form_params(to.split_once('?').unwrap().1);
+    let back = w.http.get(&to).send().await.unwrap();
+    let page = (back.status().as_u16(), back.text().await.unwrap());
+    Paid { result, page }
+}
+
+pub fn form_params(query: &str) -> BTreeMap<String, String> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// A stored fine of 19 000 000 ₫ and its id.
+pub async fn fine(t: &TestDb) -> (protocol::FineNotice, String) {
+    let n = notice();
+    let body = protocol::wire::encode(&n).unwrap();
+    citizen_notify::db::store_notice(&t.db, &n, &body)
+        .await
+        .unwrap();
+    let id = n.fine_id.hyphenated().to_string();
+    (n, id)
 }

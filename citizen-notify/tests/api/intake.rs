@@ -7,9 +7,10 @@ use axum::{
     http::{Request, StatusCode},
 };
 use citizen_notify::{
-    config::{IntakeSettings, PaymentSettings},
+    config::{IntakeSettings, PaymentSettings, PortalSettings},
     db::notices_of,
     routes::{AppState, router},
+    signin::Oidc,
 };
 use protocol::{UtcTimestamp, service_auth, wire};
 use serde_json::Value;
@@ -27,6 +28,7 @@ fn app(t: &TestDb, secret: &str) -> Router {
             max_clock_skew_s: 300,
         },
         payment: PaymentSettings::default(),
+        oidc: std::sync::Arc::new(Oidc::new(PortalSettings::default())),
     })
 }
 

@@ -5,120 +5,14 @@
 use std::collections::BTreeMap;
 
 use citizen_notify::{
-    config::{IntakeSettings, PaymentSettings},
     db::{self, PaymentState},
     payment::{self, PaymentError},
-    routes::{AppState, router},
 };
 use protocol::vnpay::{self, IpnReply};
-use sandbox::vnpay::{Gateway, Merchant};
 
-use crate::helpers::{TestDb, notice, on_both_engines};
-
-const SECRET: &str = "the merchant's hash secret from the gateway";
-
-struct World {
-    settings: PaymentSettings,
-    gateway: Gateway,
-    notify: String,
-    http: reqwest::Client,
-    _servers: [sandbox::Running; 2],
-}
-
-/// citizen-notify's routes and the gateway sandbox, each on its own port, configured for each
-/// other as a deployment would be.
-async fn world(t: &TestDb) -> World {
-    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
-    let (notify_listener, gateway_listener) = (bind().await.unwrap(), bind().await.unwrap());
-    let notify = format!("http://{}", notify_listener.local_addr().unwrap());
-    let gateway_url = format!("http://{}", gateway_listener.local_addr().unwrap());
-    let settings = PaymentSettings {
-        gateway_url: format!("{gateway_url}/paymentv2/vpcpay.html"),
-        query_url: format!("{gateway_url}/merchant_webapi/api/transaction"),
-        tmn_code: "TVETEST1".into(),
-        hash_secret: SECRET.into(),
-        return_url: format!("{notify}/payment/vnpay/return"),
-        reconcile_after_s: 0,
-        ..PaymentSettings::default()
-    };
-    let gateway = Gateway::new(Merchant {
-        tmn_code: settings.tmn_code.clone(),
-        hash_secret: SECRET.into(),
-        ipn_url: format!("{notify}/payment/vnpay/ipn"),
-    });
-    let routes = router(AppState {
-        db: t.db.clone(),
-        intake: IntakeSettings::default(),
-        payment: settings.clone(),
-    });
-    World {
-        _servers: [
-            sandbox::serve_on(notify_listener, routes).unwrap(),
-            sandbox::serve_on(gateway_listener, sandbox::vnpay::router(gateway.clone())).unwrap(),
-        ],
-        settings,
-        gateway,
-        notify,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
-}
-
-/// A stored fine of 19 000 000 ₫ and its id.
-async fn fine(t: &TestDb) -> (protocol::FineNotice, String) {
-    let n = notice();
-    let body = protocol::wire::encode(&n).unwrap();
-    db::store_notice(&t.db, &n, &body).await.unwrap();
-    let id = n.fine_id.hyphenated().to_string();
-    (n, id)
-}
-
-struct Paid {
-    /// The signed result parameters the gateway sent back (the IPN carries the same).
-    result: BTreeMap<String, String>,
-    /// The return page: status and text.
-    page: (u16, String),
-}
-
-/// The citizen at the gateway: opens the payment URL, presses `outcome`, follows the redirect.
-async fn at_gateway(w: &World, url: &str, outcome: &str) -> Paid {
-    let page = w.http.get(url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the gateway accepts the signed request");
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains("19000000"),
-        "the gateway shows the amount: {html}"
-    );
-    let ticket = html
-        .split("name=\"ticket\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap();
-    let decide = w.settings.gateway_url.replace("vpcpay.html", "decide");
-    let redirect = w
-        .http
-        .post(decide)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("ticket={ticket}&outcome={outcome}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(redirect.status(), 302);
-    let to = redirect.headers()["location"].to_str().unwrap().to_owned();
-    assert!(to.starts_with(&w.settings.return_url), "{to}");
-    let result = form_params(to.split_once('?').unwrap().1);
-    let back = w.http.get(&to).send().await.unwrap();
-    let page = (back.status().as_u16(), back.text().await.unwrap());
-    Paid { result, page }
-}
-
-fn form_params(query: &str) -> BTreeMap<String, String> {
-    form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
-}
+use crate::helpers::{
+    PAYMENT_SECRET as SECRET, TestDb, World, at_gateway, fine, form_params, on_both_engines, world,
+};
 
 /// An IPN call as the gateway would make it, with these parameters.
 async fn ipn(w: &World, params: &BTreeMap<String, String>, secret: &str) -> IpnReply {

@@ -1,0 +1,457 @@
+//! The citizen portal: sign in through the identity provider, see one's own fines, open one,
+//! confirm it, dispute it with a reason, or pay it. A fine that is not the signed-in citizen's
+//! answers exactly as one that does not exist (404), on every route.
+//!
+//! Sessions: a random token in an `HttpOnly`, `SameSite=Lax` cookie (the provider's redirect
+//! back is a cross-site navigation), stored as its SHA-256; every form carries the session's
+//! CSRF token.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use protocol::{FineNotice, oidc};
+use serde::Deserialize;
+
+use service_kit::http::cookie;
+
+use super::AppState;
+use crate::{
+    db::{self, Answer, CitizenSession, DbError},
+    pages::{colour_vi, escape, layout, local_time, vnd},
+    payment::{self, PaymentError},
+};
+
+pub const SESSION_COOKIE: &str = "tve_citizen";
+
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    (status, Html(layout(title, body))).into_response()
+}
+
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+fn not_found() -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        "Không tìm thấy",
+        "<h1>Không tìm thấy</h1><p class=\"en\">Not found.</p><p><a href=\"/\">Về trang chính</a></p>",
+    )
+}
+
+fn failure(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "portal");
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Lỗi hệ thống",
+        "<h1>Lỗi hệ thống</h1><p>Vui lòng thử lại sau.</p><p class=\"en\">Something went wrong; please try again later.</p>",
+    )
+}
+
+fn token_digest(token: &str) -> String {
+    protocol::Sha256Digest::of(token.as_bytes()).to_hex()
+}
+
+/// The signed-in citizen of a request, if any.
+async fn citizen(state: &AppState, headers: &HeaderMap) -> Result<Option<CitizenSession>, DbError> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(token) => db::session(&state.db, &token_digest(token)).await,
+        None => Ok(None),
+    }
+}
+
+/// `GET /`: the signed-in citizen's fines, or the way to sign in.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let who = match citizen(&state, &headers).await {
+        Ok(w) => w,
+        Err(e) => return failure(&e),
+    };
+    let Some(who) = who else {
+        return html(
+            StatusCode::OK,
+            "Tra cứu vi phạm",
+            "<h1>Tra cứu và nộp phạt vi phạm giao thông</h1>\
+             <p>Đăng nhập bằng tài khoản định danh điện tử để xem các quyết định xử phạt của bạn, \
+             hình ảnh vi phạm, xác nhận hoặc khiếu nại, và nộp phạt trực tuyến.</p>\
+             <p class=\"en\">Sign in with your electronic identity to see your fines.</p>\
+             <p><a class=\"button\" href=\"/login\" id=\"sign-in\">Đăng nhập / Sign in</a></p>",
+        );
+    };
+    let notices = match db::notices_of(&state.db, &who.citizen_id).await {
+        Ok(n) => n,
+        Err(e) => return failure(&e),
+    };
+    let mut items = String::new();
+    for n in &notices {
+        let id = n.fine_id.hyphenated().to_string();
+        let paid = matches!(db::paid_payment_of(&state.db, &id).await, Ok(Some(_)));
+        items.push_str(&format!(
+            "<li><a href=\"/fines/{id}\">{}</a><br>{} — {} — <strong>{} ₫</strong>{}</li>",
+            escape(n.kind.label_vi()),
+            escape(&n.plate),
+            local_time(n.occurred_at),
+            vnd(n.amount_vnd),
+            if paid {
+                " <span class=\"paid\">Đã nộp</span>"
+            } else {
+                ""
+            }
+        ));
+    }
+    if items.is_empty() {
+        items =
+            "<li>Không có quyết định xử phạt nào. <span class=\"en\">No fines.</span></li>".into();
+    }
+    html(
+        StatusCode::OK,
+        "Vi phạm của tôi",
+        &format!(
+            "<p>Xin chào, {}</p><h1>Quyết định xử phạt của tôi</h1>\
+             <p class=\"en\">My fines</p><ul id=\"fines\">{items}</ul>\
+             <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button class=\"secondary\">Đăng xuất / Sign out</button></form>",
+            escape(&who.name),
+            escape(&who.csrf)
+        ),
+    )
+}
+
+/// `GET /login`: off to the identity provider.
+pub async fn sign_in(State(state): State<AppState>) -> Response {
+    let tokens = (
+        oidc::random_token(24),
+        oidc::random_token(24),
+        oidc::random_token(48),
+    );
+    let (Ok(st), Ok(nonce), Ok(verifier)) = tokens else {
+        return failure(&"no randomness");
+    };
+    if let Err(e) = db::begin_sign_in(&state.db, &st, &nonce, &verifier).await {
+        return failure(&e);
+    }
+    match state.oidc.authorize_url(&st, &nonce, &verifier).await {
+        Ok(url) => see_other(&url),
+        Err(e) => failure(&e),
+    }
+}
+
+/// `GET /auth/callback`: the provider sends the browser back with a code (or an error).
+pub async fn callback(
+    State(state): State<AppState>,
+    Query(p): Query<BTreeMap<String, String>>,
+) -> Response {
+    let refused = |why: &str| {
+        html(
+            StatusCode::BAD_REQUEST,
+            "Đăng nhập không thành công",
+            &format!(
+                "<h1>Đăng nhập không thành công</h1><p class=\"en\">Sign-in failed: {}</p>\
+                 <p><a href=\"/login\">Thử lại / Try again</a></p>",
+                escape(why)
+            ),
+        )
+    };
+    let field = |k: &str| p.get(k).map(String::as_str).unwrap_or_default();
+    let taken = match db::take_sign_in(&state.db, field("state")).await {
+        Ok(t) => t,
+        Err(e) => return failure(&e),
+    };
+    let Some((nonce, verifier)) = taken else {
+        return refused("unknown or used sign-in");
+    };
+    if !field("error").is_empty() {
+        return refused(field("error"));
+    }
+    let signed = match state.oidc.finish(field("code"), &verifier, &nonce).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in refused");
+            return refused("the identity provider's answer did not verify");
+        }
+    };
+    let (Ok(token), Ok(csrf)) = (oidc::random_token(32), oidc::random_token(24)) else {
+        return failure(&"no randomness");
+    };
+    let settings = state.oidc.settings();
+    let session = CitizenSession {
+        citizen_id: signed.citizen_id.as_str().to_owned(),
+        name: signed.name,
+        csrf,
+    };
+    let ttl = time::Duration::minutes(i64::from(settings.session_minutes));
+    if let Err(e) = db::open_session(&state.db, &token_digest(&token), &session, ttl).await {
+        return failure(&e);
+    }
+    tracing::info!("citizen signed in");
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+        u64::from(settings.session_minutes) * 60,
+        if settings.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut response = see_other("/");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The citizen behind a form post, when its CSRF token is theirs.
+async fn poster(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &CsrfForm,
+) -> Result<Option<CitizenSession>, Response> {
+    let who = citizen(state, headers).await.map_err(|e| failure(&e))?;
+    match who {
+        None => Ok(None),
+        Some(w) if w.csrf == form.csrf => Ok(Some(w)),
+        Some(_) => Err(html(
+            StatusCode::FORBIDDEN,
+            "Yêu cầu không hợp lệ",
+            "<h1>Yêu cầu không hợp lệ</h1><p class=\"en\">The form's token does not match your session; reload the page.</p>",
+        )),
+    }
+}
+
+/// `POST /logout`.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    match poster(&state, &headers, &form).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return see_other("/"),
+        Err(r) => return r,
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = db::close_session(&state.db, &token_digest(token)).await
+    {
+        return failure(&e);
+    }
+    let mut response = see_other("/");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("tve_citizen=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"),
+    );
+    response
+}
+
+/// The signed-in citizen's own fine, or the response to give instead (sign in, 404).
+async fn own_fine(
+    state: &AppState,
+    who: Option<CitizenSession>,
+    fine_id: &str,
+) -> Result<(CitizenSession, FineNotice), Response> {
+    let Some(who) = who else {
+        return Err(see_other("/login"));
+    };
+    match db::notice_of(&state.db, fine_id, &who.citizen_id).await {
+        Ok(Some(n)) => Ok((who, n)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// `GET /fines/{id}`.
+pub async fn fine(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let who = match citizen(&state, &headers).await {
+        Ok(w) => w,
+        Err(e) => return failure(&e),
+    };
+    let (who, n) = match own_fine(&state, who, &fine_id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (paid, answer) = match (
+        db::paid_payment_of(&state.db, &fine_id).await,
+        db::answer_of(&state.db, &fine_id).await,
+    ) {
+        (Ok(p), Ok(a)) => (p, a),
+        (Err(e), _) | (_, Err(e)) => return failure(&e),
+    };
+    let csrf = escape(&who.csrf);
+    let mut actions = String::new();
+    match &answer {
+        Some((Answer::Confirmed, _)) => {
+            actions.push_str("<p id=\"answer\">Bạn đã xác nhận vi phạm. <span class=\"en\">You confirmed this violation.</span></p>");
+        }
+        Some((Answer::Disputed, reason)) => actions.push_str(&format!(
+            "<p id=\"answer\">Bạn đã khiếu nại: “{}”. Cơ quan xử lý sẽ trả lời. \
+             <span class=\"en\">You disputed this fine; the police unit will answer.</span></p>",
+            escape(reason)
+        )),
+        None if paid.is_none() => actions.push_str(&format!(
+            "<form method=\"post\" action=\"/fines/{fine_id}/confirm\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button id=\"confirm\">Xác nhận vi phạm / Confirm</button></form>\
+             <form method=\"post\" action=\"/fines/{fine_id}/dispute\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Lý do khiếu nại / Reason<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
+             <button class=\"secondary\" id=\"dispute\">Khiếu nại / Dispute</button></form>"
+        )),
+        None => {}
+    }
+    match &paid {
+        Some(p) => actions.push_str(&format!(
+            "<p class=\"paid\" id=\"paid\">Đã nộp phạt {} ₫ — mã giao dịch {} <span class=\"en\">Paid</span></p>",
+            vnd(p.amount_vnd),
+            escape(p.transaction_no.as_deref().unwrap_or_default())
+        )),
+        None if !matches!(answer, Some((Answer::Disputed, _))) => actions.push_str(&format!(
+            "<form method=\"post\" action=\"/fines/{fine_id}/pay\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button id=\"pay\">Nộp phạt trực tuyến {} ₫ / Pay online</button></form>",
+            vnd(n.amount_vnd)
+        )),
+        None => {}
+    }
+    html(
+        StatusCode::OK,
+        "Quyết định xử phạt",
+        &format!(
+            "<p><a href=\"/\">← Quyết định của tôi</a></p>\
+             <h1 id=\"kind\">{kind}</h1><p class=\"en\">Traffic fine {decision}</p><dl>\
+             <dt>Quyết định số</dt><dd id=\"decision\">{decision}</dd>\
+             <dt>Biển số</dt><dd id=\"plate\">{plate} ({colour})</dd>\
+             <dt>Thời gian</dt><dd>{at}</dd>\
+             <dt>Địa điểm</dt><dd>{place}, {address}</dd>\
+             <dt>Số tiền</dt><dd id=\"amount\">{amount} ₫</dd>\
+             <dt>Điểm trừ</dt><dd>{points}</dd>\
+             <dt>Căn cứ</dt><dd>{legal}</dd>\
+             <dt>Đơn vị xử lý</dt><dd>{unit}</dd>\
+             <dt>Hạn thông báo</dt><dd>{due}</dd></dl>{actions}",
+            kind = escape(n.kind.label_vi()),
+            decision = escape(&n.decision_number),
+            plate = escape(&n.plate),
+            colour = colour_vi(n.plate_colour),
+            at = local_time(n.occurred_at),
+            place = escape(&n.place),
+            address = escape(&n.address),
+            amount = vnd(n.amount_vnd),
+            points = n.points,
+            legal = escape(&n.legal_reference),
+            unit = escape(&n.issuing_unit),
+            due = local_time(n.notice_due),
+        ),
+    )
+}
+
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    fine_id: &str,
+    form: &CsrfForm,
+    kind: Answer,
+) -> Response {
+    let who = match poster(state, headers, form).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let (who, _) = match own_fine(state, who, fine_id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let reason = form.reason.trim();
+    if kind == Answer::Disputed && (reason.is_empty() || reason.chars().count() > 2000) {
+        return html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Thiếu lý do",
+            &format!(
+                "<h1>Vui lòng ghi lý do khiếu nại</h1><p class=\"en\">A dispute needs a reason (up to 2000 characters).</p>\
+                 <p><a href=\"/fines/{fine_id}\">Quay lại / Back</a></p>"
+            ),
+        );
+    }
+    match db::paid_payment_of(&state.db, fine_id).await {
+        Ok(Some(_)) if kind == Answer::Disputed => {
+            return html(
+                StatusCode::CONFLICT,
+                "Đã nộp phạt",
+                "<h1>Khoản phạt đã được nộp</h1><p class=\"en\">This fine is paid.</p>",
+            );
+        }
+        Err(e) => return failure(&e),
+        _ => {}
+    }
+    match db::answer(&state.db, fine_id, &who.citizen_id, kind, reason).await {
+        Ok(_) => {
+            tracing::info!(fine_id, answer = kind.as_str(), "citizen answered");
+            see_other(&format!("/fines/{fine_id}"))
+        }
+        Err(e) => failure(&e),
+    }
+}
+
+/// `POST /fines/{id}/confirm`.
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    answer(&state, &headers, &fine_id, &form, Answer::Confirmed).await
+}
+
+/// `POST /fines/{id}/dispute`.
+pub async fn dispute(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    answer(&state, &headers, &fine_id, &form, Answer::Disputed).await
+}
+
+/// `POST /fines/{id}/pay`: off to the payment gateway.
+pub async fn pay(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let who = match poster(&state, &headers, &form).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let (who, _) = match own_fine(&state, who, &fine_id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    // The citizen's address as the reverse proxy in front of the portal saw it.
+    let ip = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    match payment::start(&state.db, &state.payment, &fine_id, &who.citizen_id, &ip).await {
+        Ok(url) => see_other(&url),
+        Err(PaymentError::NotFound) => not_found(),
+        Err(PaymentError::AlreadyPaid) => see_other(&format!("/fines/{fine_id}")),
+        Err(e) => failure(&e),
+    }
+}

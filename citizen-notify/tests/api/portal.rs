@@ -1,0 +1,283 @@
+//! The citizen portal in the way a phone's browser uses it: sign in through the identity
+//! provider (the sandbox's, over HTTP, PKCE and a signed ID token), see one's fines, confirm or
+//! dispute, pay through the gateway. Another citizen's fine is a 404 on every route.
+
+use citizen_notify::db::{self, Answer};
+
+use crate::helpers::{OTHER, OWNER, TestDb, World, at_gateway, fine, on_both_engines, world};
+
+/// A browser: keeps the portal's session cookie, follows nothing by itself.
+struct Browser<'a> {
+    w: &'a World,
+    cookie: Option<String>,
+}
+
+/// Status, `Location`, body.
+type Answered = (u16, String, String);
+
+impl<'a> Browser<'a> {
+    fn new(w: &'a World) -> Self {
+        Self { w, cookie: None }
+    }
+
+    async fn send(&mut self, r: reqwest::RequestBuilder) -> Answered {
+        let r = match &self.cookie {
+            Some(c) => r.header("cookie", c),
+            None => r,
+        };
+        let response = r.send().await.unwrap();
+        if let Some(set) = response.headers().get("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (
+            response.status().as_u16(),
+            location,
+            response.text().await.unwrap(),
+        )
+    }
+
+    async fn get(&mut self, url: &str) -> Answered {
+        let url = self.absolute(url);
+        self.send(self.w.http.get(url)).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Answered {
+        let url = self.absolute(url);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.send(
+            self.w
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.w.notify)
+        }
+    }
+
+    /// Through the provider's sign-in page as `citizen`; returns the callback URL it sent the
+    /// browser to.
+    async fn sign_in(&mut self, citizen: &str) -> String {
+        let (status, to_idp, _) = self.get("/login").await;
+        assert_eq!(status, 303);
+        assert!(to_idp.contains("code_challenge_method=S256"), "{to_idp}");
+        let (status, _, page) = self.get(&to_idp).await;
+        assert_eq!(status, 200, "{page}");
+        let request = value_of(&page, "request");
+        let idp = to_idp.split("/authorize").next().unwrap().to_owned();
+        let (status, callback, _) = self
+            .post(
+                &format!("{idp}/authorize/login"),
+                &[("request", &request), ("citizen", citizen)],
+            )
+            .await;
+        assert_eq!(status, 302);
+        assert!(callback.starts_with(&format!("{}/auth/callback", self.w.notify)));
+        let (status, home, body) = self.get(&callback).await;
+        assert_eq!((status, home.as_str()), (303, "/"), "{body}");
+        assert!(self.cookie.is_some(), "a session cookie");
+        callback
+    }
+}
+
+/// The value of the form field `name` in a page.
+fn value_of(page: &str, name: &str) -> String {
+    page.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no field {name} in {page}"))
+        .to_owned()
+}
+
+async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let mut b = Browser::new(&w);
+    let (_, _, landing) = b.get("/").await;
+    assert!(landing.contains("/login"), "{landing}");
+    b.sign_in(OWNER).await;
+
+    let (status, _, home) = b.get("/").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("Nguyễn Văn An"), "{home}");
+    assert!(home.contains(&format!("/fines/{id}")), "{home}");
+    assert!(home.contains("19.000.000"), "{home}");
+
+    let (status, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert_eq!(status, 200);
+    for shown in [
+        n.decision_number.as_str(),
+        "51F-123.45",
+        "19.000.000",
+        "Không chấp hành hiệu lệnh",
+        "Ngã tư Hàng Xanh",
+        "26/11/2025 15:34:56",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    let csrf = value_of(&page, "csrf");
+    let (status, to, _) = b
+        .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, format!("/fines/{id}").as_str())
+    );
+    assert_eq!(
+        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        Some(Answer::Confirmed)
+    );
+
+    let (status, to_gateway, _) = b
+        .post(&format!("/fines/{id}/pay"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    assert!(
+        to_gateway.starts_with(&w.settings.gateway_url),
+        "{to_gateway}"
+    );
+    let paid = at_gateway(&w, &to_gateway, "approve").await;
+    assert!(paid.page.1.contains("Đã thanh toán"), "{}", paid.page.1);
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"paid\""), "{page}");
+    assert!(!page.contains("id=\"pay\""), "no second payment: {page}");
+
+    // Signing out ends the session; the old cookie opens nothing.
+    let old = b.cookie.clone();
+    let (status, _, _) = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(b.cookie, None);
+    b.cookie = old;
+    let (status, to, _) = b.get(&format!("/fines/{id}")).await;
+    assert_eq!((status, to.as_str()), (303, "/login"));
+}
+
+async fn another_citizen_finds_nothing_on_any_route(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = fine(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OTHER).await;
+    let (_, _, home) = b.get("/").await;
+    assert!(!home.contains(&id), "{home}");
+    let (_, _, own_home) = b.get("/").await;
+    let csrf = value_of(&own_home, "csrf");
+    let (status, _, missing) = b.get("/fines/no-such-fine").await;
+    assert_eq!(status, 404);
+    let (status, _, theirs) = b.get(&format!("/fines/{id}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(theirs, missing, "another's fine reads as no fine at all");
+    for action in ["confirm", "dispute", "pay"] {
+        let (status, _, body) = b
+            .post(
+                &format!("/fines/{id}/{action}"),
+                &[("csrf", &csrf), ("reason", "không phải xe của tôi")],
+            )
+            .await;
+        assert_eq!(status, 404, "{action}");
+        assert_eq!(body, missing, "{action}");
+    }
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert!(db::paid_payment_of(&t.db, &id).await.unwrap().is_none());
+}
+
+async fn forms_need_a_session_its_csrf_token_and_a_reason(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = fine(t).await;
+    let mut anonymous = Browser::new(&w);
+    let (status, to, _) = anonymous
+        .post(&format!("/fines/{id}/confirm"), &[("csrf", "x")])
+        .await;
+    assert_eq!((status, to.as_str()), (303, "/login"));
+
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    let csrf = value_of(&page, "csrf");
+    let (status, _, _) = b
+        .post(
+            &format!("/fines/{id}/confirm"),
+            &[("csrf", "not the token")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = b
+        .post(
+            &format!("/fines/{id}/dispute"),
+            &[("csrf", &csrf), ("reason", "  ")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+
+    let reason = "<script>alert(1)</script> Tôi đã bán xe này";
+    let (status, _, _) = b
+        .post(
+            &format!("/fines/{id}/dispute"),
+            &[("csrf", &csrf), ("reason", reason)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; Tôi đã bán xe này"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "escaped: {page}");
+    // Answered once: a confirmation after the dispute changes nothing.
+    b.post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        Some(Answer::Disputed)
+    );
+}
+
+async fn a_callback_is_good_once_and_only_with_its_own_code(t: &TestDb) {
+    let w = world(t).await;
+    let mut b = Browser::new(&w);
+    let callback = b.sign_in(OWNER).await;
+    let mut replay = Browser::new(&w);
+    let (status, _, _) = replay.get(&callback).await;
+    assert_eq!(status, 400, "a used state is not a sign-in");
+    assert_eq!(replay.cookie, None);
+
+    let (status, _, _) = replay
+        .get("/auth/callback?code=made-up&state=made-up")
+        .await;
+    assert_eq!(status, 400);
+    // A fresh sign-in whose code is swapped for a made-up one: the provider refuses it.
+    let (_, to_idp, _) = replay.get("/login").await;
+    let state = to_idp
+        .split("state=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = replay
+        .get(&format!("/auth/callback?code=made-up&state={state}"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(replay.cookie, None);
+}
+
+on_both_engines!(
+    a_citizen_signs_in_sees_the_fine_confirms_and_pays,
+    another_citizen_finds_nothing_on_any_route,
+    forms_need_a_session_its_csrf_token_and_a_reason,
+    a_callback_is_good_once_and_only_with_its_own_code,
+);
