@@ -219,7 +219,11 @@ mod tests {
         let mut c = Config::default();
         assert_eq!(field_of(&c), None, "off by default, and valid");
         c.payment.hash_secret = "secret".into();
-        assert_eq!(field_of(&c), None, "the defaults point at the local sandbox");
+        assert_eq!(
+            field_of(&c),
+            None,
+            "the defaults point at the local sandbox"
+        );
         c.payment.query_url = "ftp://gateway".into();
         assert_eq!(field_of(&c).as_deref(), Some("payment.query_url"));
         c.payment = PaymentSettings::default();
