@@ -20,6 +20,9 @@ export CENTRAL__NOTIFY__SHARED_SECRET="$secret"
 export NOTIFY__PORTAL__ISSUER_URL=http://127.0.0.1:8098
 export NOTIFY__PORTAL__CLIENT_SECRET="$secret"
 export NOTIFY__PAYMENT__HASH_SECRET="$secret"
+# Notices are pushed to a citizen-app backend stand-in, which keeps what it gets.
+export NOTIFY__DELIVERY__PUSH_URL=http://127.0.0.1:8097/api/v1/push
+export NOTIFY__DELIVERY__PUSH_SECRET="$secret"
 
 # The demo's officer and a registry record, idempotently.
 TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
@@ -56,6 +59,7 @@ start() {
 start sandbox oidc --client-secret "$secret" --redirect-uri http://127.0.0.1:8090/auth/callback \
   --citizen "079203012345=Nguyễn Văn An" --citizen "001099000001=Trần Thị Bình"
 start sandbox vnpay --hash-secret "$secret" --ipn-url http://127.0.0.1:8090/payment/vnpay/ipn
+start sandbox push --secret "$secret"
 start citizen-notify
 start central-api
 start edge-agent --config "$edge_config"
@@ -78,6 +82,7 @@ cat <<MSG
   citizen portal  http://127.0.0.1:8090/                    (sign in as Nguyễn Văn An, 079203012345,
                                                              at the identity sandbox; pay at the
                                                              gateway sandbox)
+  citizen app     http://127.0.0.1:8097/sandbox/push/received  (notices pushed to the app backend)
   edge-agent      http://127.0.0.1:9100/status               (cameras, outbox, delivery)
                   http://127.0.0.1:9100/cameras/hang-xanh-1/snapshot.jpg  (geometry drawn)
   camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use protocol::{UtcTimestamp, service_auth};
-use service_kit::{http::Shutdown, on_pool};
+use service_kit::{http::Shutdown, on_pool, retry::backoff};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -99,11 +99,14 @@ impl Relay {
                     delivered += 1;
                 }
                 Attempt::Failed(error) => {
-                    let wait = backoff(attempts + 1, self.settings.max_backoff_s);
+                    let wait = backoff(
+                        u32::try_from(attempts + 1).unwrap_or(1),
+                        self.settings.max_backoff_s,
+                    );
                     tracing::warn!(
                         fine_id,
                         error,
-                        retry_s = wait.whole_seconds(),
+                        retry_s = wait.as_secs(),
                         "notice not delivered"
                     );
                     on_pool!(db, pool => {
@@ -122,12 +125,6 @@ impl Relay {
         }
         Ok(delivered)
     }
-}
-
-/// 2, 4, 8 … seconds, at most `max_s`.
-fn backoff(attempts: i32, max_s: u64) -> time::Duration {
-    let exp = attempts.clamp(1, 20) as u32;
-    time::Duration::seconds(2i64.saturating_pow(exp).min(max_s.max(1) as i64))
 }
 
 async fn mark_delivered(db: &Db, id: i64, fine_id: &str) -> Result<(), DbError> {
@@ -160,16 +157,5 @@ pub async fn run(db: Db, relay: Relay, mut shutdown: Shutdown) -> anyhow::Result
             () = shutdown.wait() => return Ok(()),
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn waits_grow_and_stop_growing() {
-        let secs: Vec<i64> = (1..=10).map(|n| backoff(n, 300).whole_seconds()).collect();
-        assert_eq!(secs, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
     }
 }

@@ -17,6 +17,7 @@ pub struct Config {
     pub intake: IntakeSettings,
     pub payment: PaymentSettings,
     pub portal: PortalSettings,
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Config {
@@ -27,6 +28,7 @@ impl Default for Config {
             intake: IntakeSettings::default(),
             payment: PaymentSettings::default(),
             portal: PortalSettings::default(),
+            delivery: DeliverySettings::default(),
         }
     }
 }
@@ -41,7 +43,8 @@ impl Settings for Config {
             ));
         }
         self.payment.validate()?;
-        self.portal.validate()
+        self.portal.validate()?;
+        self.delivery.validate()
     }
 }
 
@@ -186,6 +189,59 @@ impl PortalSettings {
         if self.session_minutes == 0 {
             return Err(ConfigError::invalid(
                 "portal.session_minutes",
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Delivery of notices to the citizen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySettings {
+    /// The citizen-app backend's push endpoint; empty: no push.
+    pub push_url: String,
+    /// The secret shared with the app backend, for the HMAC on each push.
+    pub push_secret: String,
+    /// The portal's public base URL, for the link in each message.
+    pub portal_url: String,
+    /// Attempts before a delivery fails for good.
+    pub max_attempts: u32,
+    /// The longest wait between attempts.
+    pub max_backoff_s: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            push_url: String::new(),
+            push_secret: String::new(),
+            portal_url: format!("http://127.0.0.1:{DEFAULT_PORT}"),
+            max_attempts: 8,
+            max_backoff_s: 600,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl DeliverySettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        http_urls(&[("delivery.portal_url", &self.portal_url)])?;
+        if self.push_url.is_empty() {
+            return Ok(());
+        }
+        http_urls(&[("delivery.push_url", &self.push_url)])?;
+        if self.push_secret.len() < 16 {
+            return Err(ConfigError::invalid(
+                "delivery.push_secret",
+                "must be at least 16 bytes when delivery.push_url is set",
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "delivery.max_attempts",
                 "must be positive",
             ));
         }

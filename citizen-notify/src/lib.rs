@@ -6,10 +6,13 @@
 //! fine through a VNPay-protocol gateway ([`payment`]: signed payment URL, IPN, return page,
 //! reconciliation through the query API); the citizen portal ([`routes::portal`]: sign-in
 //! through an OpenID Connect provider with PKCE, the citizen's own fines, confirm, dispute,
-//! pay). Delivery to citizen apps and the evidence on the fine page arrive in the next slices.
+//! pay); delivery of each notice to the citizen app ([`delivery`]: signed push, retried with
+//! growing waits to a final state, every attempt logged). SMS and e-mail, and the evidence on
+//! the fine page, arrive in the next slices.
 
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod pages;
 pub mod payment;
 pub mod routes;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
 use crate::{
-    Config, db, payment,
+    Config, db, delivery, payment,
     routes::{self, AppState},
     signin,
 };
@@ -29,8 +29,21 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         intake: config.intake.clone(),
         payment: config.payment.clone(),
         oidc: std::sync::Arc::new(signin::Oidc::new(config.portal.clone())),
+        delivery: config.delivery.clone(),
     });
     let mut app = App::build("citizen-notify", &config.http, metrics, router).await?;
+    if delivery::channels(&config.delivery).is_empty() {
+        tracing::warn!(
+            "delivery.push_url is empty: notices reach citizens only through the portal"
+        );
+    } else {
+        let deliverer =
+            delivery::Deliverer::new(config.delivery.clone()).context("starting delivery")?;
+        let db = db.clone();
+        app.spawn("notice delivery", move |shutdown| {
+            delivery::run(db, deliverer, shutdown)
+        });
+    }
     if config.payment.enabled() {
         let settings = config.payment.clone();
         app.spawn("payment reconciliation", move |mut shutdown| async move {

@@ -2,10 +2,11 @@
 //! real protocol over HTTP, for tests and the demo only — never used by a production path.
 //!
 //! Today: [`vnpay`], a payment gateway in VNPay's role, and [`oidc`], an OpenID Connect
-//! identity provider in VNeID's role. The vehicle registry service, the SMS gateway and the
-//! citizen-app push receiver follow.
+//! identity provider in VNeID's role, and [`push`], a citizen-app backend's push endpoint.
+//! The vehicle registry service and the SMS gateway follow.
 
 pub mod oidc;
+pub mod push;
 pub mod vnpay;
 
 use std::net::SocketAddr;

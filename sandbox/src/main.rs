@@ -25,6 +25,14 @@ enum Command {
         #[arg(long)]
         ipn_url: String,
     },
+    /// A citizen-app backend's push endpoint (`POST /api/v1/push`, signed).
+    Push {
+        #[arg(long, default_value = "127.0.0.1:8097")]
+        bind: SocketAddr,
+        /// The secret shared with citizen-notify (its `delivery.push_secret`).
+        #[arg(long)]
+        secret: String,
+    },
     /// An OpenID Connect identity provider in VNeID's role.
     Oidc {
         #[arg(long, default_value = "127.0.0.1:8098")]
@@ -62,6 +70,16 @@ async fn main() -> anyhow::Result<()> {
             });
             let running = sandbox::serve(bind, sandbox::vnpay::router(gateway)).await?;
             println!("vnpay sandbox: {}/paymentv2/vpcpay.html", running.url());
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Push { bind, secret } => {
+            let receiver = sandbox::push::PushReceiver::new(&secret);
+            let running = sandbox::serve(bind, sandbox::push::router(receiver)).await?;
+            println!(
+                "push sandbox: {}/api/v1/push (received: {}/sandbox/push/received)",
+                running.url(),
+                running.url()
+            );
             tokio::signal::ctrl_c().await?;
         }
         Command::Oidc {

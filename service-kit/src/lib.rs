@@ -20,6 +20,7 @@ pub mod db;
 #[cfg(feature = "testing")]
 pub mod db_testing;
 pub mod http;
+pub mod retry;
 pub mod telemetry;
 
 pub use cli::Cli;

@@ -13,7 +13,7 @@ pub use service_kit::http::ApiError;
 use std::sync::Arc;
 
 use crate::{
-    config::{IntakeSettings, PaymentSettings},
+    config::{DeliverySettings, IntakeSettings, PaymentSettings},
     db::Db,
     signin::Oidc,
 };
@@ -25,6 +25,7 @@ pub struct AppState {
     pub intake: IntakeSettings,
     pub payment: PaymentSettings,
     pub oidc: Arc<Oidc>,
+    pub delivery: DeliverySettings,
 }
 
 pub fn router(state: AppState) -> Router {

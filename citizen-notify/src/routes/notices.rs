@@ -37,7 +37,8 @@ pub async fn receive(
     let notice = wire::decode::<FineNotice>(&body)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
     let fine_id = notice.fine_id.to_string();
-    match db::store_notice(&state.db, &notice, &body).await? {
+    let channels = crate::delivery::channels(&state.delivery);
+    match db::store_notice(&state.db, &notice, &body, &channels).await? {
         Stored::New => {
             tracing::info!(fine_id, decision = %notice.decision_number, "notice received");
             Ok((

@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use citizen_notify::{
-    config::{IntakeSettings, PaymentSettings, PortalSettings},
+    config::{DeliverySettings, IntakeSettings, PaymentSettings, PortalSettings},
     db::MIGRATIONS,
     routes::{AppState, router},
     signin::Oidc,
@@ -128,6 +128,7 @@ pub async fn world(t: &TestDb) -> World {
         intake: IntakeSettings::default(),
         payment: settings.clone(),
         oidc: Arc::new(Oidc::new(portal)),
+        delivery: DeliverySettings::default(),
     });
     World {
         _servers: [
@@ -194,7 +195,7 @@ pub fn form_params(query: &str) -> BTreeMap<String, String> {
 pub async fn fine(t: &TestDb) -> (protocol::FineNotice, String) {
     let n = notice();
     let body = protocol::wire::encode(&n).unwrap();
-    citizen_notify::db::store_notice(&t.db, &n, &body)
+    citizen_notify::db::store_notice(&t.db, &n, &body, &[])
         .await
         .unwrap();
     let id = n.fine_id.hyphenated().to_string();

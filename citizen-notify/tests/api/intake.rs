@@ -7,8 +7,8 @@ use axum::{
     http::{Request, StatusCode},
 };
 use citizen_notify::{
-    config::{IntakeSettings, PaymentSettings, PortalSettings},
-    db::notices_of,
+    config::{DeliverySettings, IntakeSettings, PaymentSettings, PortalSettings},
+    db::{delivery_of, notices_of},
     routes::{AppState, router},
     signin::Oidc,
 };
@@ -29,6 +29,12 @@ fn app(t: &TestDb, secret: &str) -> Router {
         },
         payment: PaymentSettings::default(),
         oidc: std::sync::Arc::new(Oidc::new(PortalSettings::default())),
+        // A push channel: each new notice gets its delivery.
+        delivery: DeliverySettings {
+            push_url: "http://app-backend.invalid/api/v1/push".into(),
+            push_secret: "the secret shared with the app".into(),
+            ..DeliverySettings::default()
+        },
     })
 }
 
@@ -67,6 +73,9 @@ async fn a_notice_is_stored_once(t: &TestDb) {
         notices_of(&t.db, "079203012345").await.unwrap(),
         std::slice::from_ref(&n)
     );
+    let fine_id = n.fine_id.hyphenated().to_string();
+    let delivery = delivery_of(&t.db, &fine_id, "push").await.unwrap().unwrap();
+    assert_eq!((delivery.state.as_str(), delivery.attempts), ("pending", 0));
 
     // Another notice under the same fine id is refused; the first stands.
     let mut other = n.clone();

@@ -1,0 +1,217 @@
+//! Delivery of fine notices to the citizen: each notice, once stored, gets one delivery per
+//! configured channel in the same transaction, so none is forgotten. A worker sends what is
+//! due; an answer the channel may give differently later (a timeout, a 5xx, 408, 429) is tried
+//! again after a growing wait, up to `delivery.max_attempts`; a refusal (another 4xx) or the
+//! last attempt is final. Every attempt is logged with its outcome.
+//!
+//! Channels: `push`, a webhook to the citizen-app backend (the shape a VNeID or provincial-app
+//! integration takes): a JSON message signed with the shared-secret HMAC of
+//! [`protocol::service_auth`], the fine id as its idempotency key.
+
+use std::time::Duration;
+
+use protocol::{FineNotice, UtcTimestamp, service_auth};
+use serde::Serialize;
+use service_kit::retry::backoff;
+use time::OffsetDateTime;
+
+use crate::{
+    config::DeliverySettings,
+    db::{self, Db, DbError, DueDelivery},
+    pages::{local_time, vnd},
+};
+
+pub const PUSH: &str = "push";
+
+/// The message the citizen app shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushMessage {
+    pub fine_id: String,
+    pub citizen_id: String,
+    pub title: String,
+    pub body: String,
+    /// The fine's page in the citizen portal.
+    pub url: String,
+    pub amount_vnd: u64,
+    pub decision_number: String,
+}
+
+impl PushMessage {
+    pub fn of(notice: &FineNotice, portal_url: &str) -> Self {
+        let fine_id = notice.fine_id.hyphenated().to_string();
+        let url = format!("{}/fines/{fine_id}", portal_url.trim_end_matches('/'));
+        Self {
+            body: format!(
+                "Phương tiện {} vi phạm: {} lúc {} tại {}. Mức phạt {} ₫. Xem hình ảnh, xác nhận \
+                 hoặc khiếu nại và nộp phạt tại {url}",
+                notice.plate,
+                notice.kind.label_vi(),
+                local_time(notice.occurred_at),
+                notice.place,
+                vnd(notice.amount_vnd),
+            ),
+            title: "Thông báo vi phạm giao thông".into(),
+            citizen_id: notice.citizen_id.as_str().to_owned(),
+            amount_vnd: notice.amount_vnd,
+            decision_number: notice.decision_number.clone(),
+            fine_id,
+            url,
+        }
+    }
+}
+
+/// One attempt's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Worth trying again later.
+    Retry(String),
+    /// The channel refused it; trying again would not help.
+    Refused(String),
+}
+
+/// The channels configured, in the order a notice is given them.
+pub fn channels(settings: &DeliverySettings) -> Vec<&'static str> {
+    if settings.push_url.is_empty() {
+        Vec::new()
+    } else {
+        vec![PUSH]
+    }
+}
+
+/// The worker's HTTP side.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    http: reqwest::Client,
+    settings: DeliverySettings,
+}
+
+impl Deliverer {
+    pub fn new(settings: DeliverySettings) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_millis(settings.timeout_ms))
+                .build()?,
+            settings,
+        })
+    }
+
+    async fn push(&self, notice: &FineNotice) -> Outcome {
+        let message = PushMessage::of(notice, &self.settings.portal_url);
+        let Ok(body) = serde_json::to_vec(&message) else {
+            return Outcome::Refused("the message does not serialize".into());
+        };
+        let signature = service_auth::sign(
+            self.settings.push_secret.as_bytes(),
+            UtcTimestamp::now(),
+            &body,
+        );
+        let sent = self
+            .http
+            .post(&self.settings.push_url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", &message.fine_id)
+            .header(service_auth::SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Outcome::Delivered,
+            Ok(r) => {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                let detail = format!("{status}: {}", text.chars().take(300).collect::<String>());
+                let transient =
+                    status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
+                if transient {
+                    Outcome::Retry(detail)
+                } else {
+                    Outcome::Refused(detail)
+                }
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    async fn attempt(&self, due: &DueDelivery) -> Outcome {
+        match due.channel.as_str() {
+            PUSH => self.push(&due.notice).await,
+            other => Outcome::Refused(format!("no channel {other} is configured")),
+        }
+    }
+
+    /// Sends every delivery due at `now`; returns how many were delivered.
+    pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
+        let mut delivered = 0;
+        for due in db::due_deliveries(db, now).await? {
+            let outcome = self.attempt(&due).await;
+            let attempt = due.attempts + 1;
+            let next = match &outcome {
+                Outcome::Retry(_) if attempt < self.settings.max_attempts => {
+                    Some(now + backoff(attempt, self.settings.max_backoff_s))
+                }
+                _ => None,
+            };
+            let fine_id = due.notice.fine_id.to_string();
+            match (&outcome, next) {
+                (Outcome::Delivered, _) => {
+                    delivered += 1;
+                    tracing::info!(fine_id, channel = due.channel, "notice delivered");
+                }
+                (Outcome::Retry(e), Some(at)) => tracing::warn!(
+                    fine_id,
+                    channel = due.channel,
+                    error = e,
+                    retry_s = (at - now).whole_seconds(),
+                    "notice not delivered"
+                ),
+                (Outcome::Retry(e) | Outcome::Refused(e), _) => tracing::error!(
+                    fine_id,
+                    channel = due.channel,
+                    error = e,
+                    attempts = attempt,
+                    "notice delivery failed for good"
+                ),
+            }
+            db::record_attempt(db, due.id, attempt, now, &outcome_record(&outcome, next)).await?;
+        }
+        Ok(delivered)
+    }
+}
+
+fn outcome_record(outcome: &Outcome, next: Option<OffsetDateTime>) -> db::AttemptRecord<'_> {
+    match outcome {
+        Outcome::Delivered => db::AttemptRecord {
+            outcome: "delivered",
+            detail: "",
+            next,
+        },
+        Outcome::Retry(e) if next.is_some() => db::AttemptRecord {
+            outcome: "retry",
+            detail: e,
+            next,
+        },
+        Outcome::Retry(e) | Outcome::Refused(e) => db::AttemptRecord {
+            outcome: "failed",
+            detail: e,
+            next: None,
+        },
+    }
+}
+
+/// Runs until `shutdown`, looking for due deliveries every second.
+pub async fn run(
+    db: Db,
+    deliverer: Deliverer,
+    mut shutdown: service_kit::http::Shutdown,
+) -> anyhow::Result<()> {
+    loop {
+        if let Err(e) = deliverer.deliver_due(&db, OffsetDateTime::now_utc()).await {
+            tracing::error!(error = %e, "delivery pass failed");
+        }
+        tokio::select! {
+            () = shutdown.wait() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

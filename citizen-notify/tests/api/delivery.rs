@@ -1,0 +1,196 @@
+//! Delivery of notices to the citizen app: pushed once, signed; retried after growing waits
+//! while the app's backend is down; a final state either way, every attempt logged.
+
+use std::time::Duration;
+
+use citizen_notify::{
+    config::DeliverySettings,
+    db,
+    delivery::{Deliverer, PUSH},
+};
+use sandbox::push::PushReceiver;
+use time::OffsetDateTime;
+
+use crate::helpers::{OWNER, TestDb, notice, on_both_engines};
+
+const PUSH_SECRET: &str = "the secret shared with the app backend";
+
+struct App {
+    receiver: PushReceiver,
+    deliverer: Deliverer,
+    _server: sandbox::Running,
+}
+
+async fn app_backend(max_attempts: u32) -> App {
+    let receiver = PushReceiver::new(PUSH_SECRET);
+    let server = sandbox::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        sandbox::push::router(receiver.clone()),
+    )
+    .await
+    .unwrap();
+    let deliverer = Deliverer::new(DeliverySettings {
+        push_url: format!("{}/api/v1/push", server.url()),
+        push_secret: PUSH_SECRET.into(),
+        portal_url: "https://phatnguoi.example.vn".into(),
+        max_attempts,
+        max_backoff_s: 60,
+        timeout_ms: 5_000,
+    })
+    .unwrap();
+    App {
+        receiver,
+        deliverer,
+        _server: server,
+    }
+}
+
+/// A notice stored as the intake stores it, with a push delivery; its fine id.
+async fn stored(t: &TestDb) -> String {
+    let n = notice();
+    let body = protocol::wire::encode(&n).unwrap();
+    db::store_notice(&t.db, &n, &body, &[PUSH]).await.unwrap();
+    // The same notice again (central redelivering) adds no second delivery.
+    db::store_notice(&t.db, &n, &body, &[PUSH]).await.unwrap();
+    n.fine_id.hyphenated().to_string()
+}
+
+async fn view(t: &TestDb, fine_id: &str) -> db::DeliveryView {
+    db::delivery_of(&t.db, fine_id, PUSH)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn a_notice_is_pushed_once_signed_with_its_link(t: &TestDb) {
+    let app = app_backend(8).await;
+    let id = stored(t).await;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(app.deliverer.deliver_due(&t.db, now).await.unwrap(), 1);
+    assert_eq!(app.deliverer.deliver_due(&t.db, now).await.unwrap(), 0);
+    let got = app.receiver.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["citizen_id"], OWNER);
+    assert_eq!(got[0]["fine_id"], id.as_str());
+    assert_eq!(
+        got[0]["url"],
+        format!("https://phatnguoi.example.vn/fines/{id}").as_str()
+    );
+    let body = got[0]["body"].as_str().unwrap();
+    for shown in [
+        "51F-123.45",
+        "19.000.000 ₫",
+        "Ngã tư Hàng Xanh",
+        "26/11/2025 15:34:56",
+    ] {
+        assert!(body.contains(shown), "{shown} in {body}");
+    }
+    let v = view(t, &id).await;
+    assert_eq!((v.state.as_str(), v.attempts), ("delivered", 1));
+    assert_eq!(v.log, ["delivered"]);
+}
+
+async fn a_failing_push_is_retried_after_growing_waits_until_delivered(t: &TestDb) {
+    let app = app_backend(8).await;
+    app.receiver.fail_next(2);
+    let id = stored(t).await;
+    let t0 = OffsetDateTime::now_utc();
+    assert_eq!(app.deliverer.deliver_due(&t.db, t0).await.unwrap(), 0);
+    let v = view(t, &id).await;
+    assert_eq!((v.state.as_str(), v.attempts), ("pending", 1));
+    assert!(v.last_error.unwrap().contains("503"));
+    // Not again before its wait (2 s) is over ...
+    assert_eq!(
+        app.deliverer
+            .deliver_due(&t.db, t0 + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(view(t, &id).await.attempts, 1);
+    // ... then again (503, a longer wait: 4 s), then delivered.
+    let t1 = t0 + Duration::from_secs(3);
+    app.deliverer.deliver_due(&t.db, t1).await.unwrap();
+    assert_eq!(view(t, &id).await.attempts, 2);
+    assert_eq!(
+        app.deliverer
+            .deliver_due(&t.db, t1 + Duration::from_secs(3))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(view(t, &id).await.attempts, 2, "the second wait is longer");
+    assert_eq!(
+        app.deliverer
+            .deliver_due(&t.db, t1 + Duration::from_secs(5))
+            .await
+            .unwrap(),
+        1
+    );
+    let v = view(t, &id).await;
+    assert_eq!(v.state, "delivered");
+    assert_eq!(v.log, ["retry", "retry", "delivered"]);
+    assert_eq!(app.receiver.received().len(), 1);
+}
+
+async fn a_push_that_cannot_succeed_ends_failed(t: &TestDb) {
+    // Down for good: three attempts, then failed.
+    let app = app_backend(3).await;
+    app.receiver.fail_next(usize::MAX);
+    let id = stored(t).await;
+    let mut at = OffsetDateTime::now_utc();
+    for _ in 0..5 {
+        app.deliverer.deliver_due(&t.db, at).await.unwrap();
+        at += Duration::from_secs(120);
+    }
+    let v = view(t, &id).await;
+    assert_eq!((v.state.as_str(), v.attempts), ("failed", 3));
+    assert_eq!(v.log, ["retry", "retry", "failed"]);
+
+    // Refused (the citizen has no app account): final at once.
+    let t2 = TestDb::sqlite(&db::MIGRATIONS).await;
+    let app = app_backend(8).await;
+    app.receiver.only_citizens(&["001099000001"]);
+    let id = stored(&t2).await;
+    app.deliverer
+        .deliver_due(&t2.db, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let v = view(&t2, &id).await;
+    assert_eq!((v.state.as_str(), v.attempts), ("failed", 1));
+    assert!(v.last_error.unwrap().contains("404"));
+    t2.finish().await;
+}
+
+async fn the_app_backend_can_check_who_sent_the_push(t: &TestDb) {
+    // A deliverer with the wrong secret is refused by the backend: 401, final.
+    let app = app_backend(8).await;
+    let wrong = Deliverer::new(DeliverySettings {
+        push_secret: "not the shared secret".into(),
+        push_url: app.receiver_url(),
+        ..DeliverySettings::default()
+    })
+    .unwrap();
+    let id = stored(t).await;
+    wrong
+        .deliver_due(&t.db, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(app.receiver.received().is_empty());
+    let v = view(t, &id).await;
+    assert_eq!(v.state, "failed");
+    assert!(v.last_error.unwrap().contains("401"));
+}
+
+impl App {
+    fn receiver_url(&self) -> String {
+        format!("{}/api/v1/push", self._server.url())
+    }
+}
+
+on_both_engines!(
+    a_notice_is_pushed_once_signed_with_its_link,
+    a_failing_push_is_retried_after_growing_waits_until_delivered,
+    a_push_that_cannot_succeed_ends_failed,
+    the_app_backend_can_check_who_sent_the_push,
+);
