@@ -34,12 +34,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let ingest = Ingest::new(db.clone(), ingest_metrics);
     let store = EvidenceStore::open(&config.evidence.dir)
         .with_context(|| format!("opening evidence.dir {}", config.evidence.dir.display()))?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         db.clone(),
         store,
         config.evidence.clone(),
         config.review.clone(),
     )?;
+    state.notify = config.notify.clone();
     let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
     let router = routes::router(state);
 

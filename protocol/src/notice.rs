@@ -1,5 +1,6 @@
 //! The fine notice central-api sends to citizen-notify once an officer approves a violation:
-//! everything the citizen must be told (DOMAIN.md, the process, step 3).
+//! everything the citizen must be told (DOMAIN.md, the process, step 3); and the updates
+//! citizen-notify sends back about it (delivered, answered, paid).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -57,5 +58,84 @@ impl Validate for FineNotice {
             ));
         }
         Ok(())
+    }
+}
+
+/// What became of an issued fine on the citizen's side, as citizen-notify reports it to
+/// central-api: the notice delivered or not, the owner's answer, the payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FineUpdate {
+    /// Idempotency key: the same update sent twice is one update.
+    pub update_id: Uuid,
+    pub fine_id: Uuid,
+    /// When it happened.
+    pub at: UtcTimestamp,
+    pub change: FineChange,
+}
+
+/// The change an update reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FineChange {
+    /// The notice reached the citizen through `channel` (e.g. `push`).
+    NoticeDelivered { channel: String },
+    /// Every attempt through `channel` failed: the notice must reach the owner another way.
+    NoticeFailed { channel: String, error: String },
+    /// The owner confirmed the violation.
+    Confirmed,
+    /// The owner disputed it, for this reason.
+    Disputed { reason: String },
+    /// The fine was paid through the payment gateway.
+    Paid {
+        amount_vnd: u64,
+        /// The gateway's transaction number.
+        transaction_no: String,
+        paid_at: UtcTimestamp,
+    },
+}
+
+impl FineChange {
+    /// Its `kind` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NoticeDelivered { .. } => "notice_delivered",
+            Self::NoticeFailed { .. } => "notice_failed",
+            Self::Confirmed => "confirmed",
+            Self::Disputed { .. } => "disputed",
+            Self::Paid { .. } => "paid",
+        }
+    }
+}
+
+impl Validate for FineUpdate {
+    fn validate(&self) -> Result<(), Invalid> {
+        let sized = |field: &'static str, text: &str, max: usize| {
+            if text.trim().is_empty() || text.chars().count() > max {
+                Err(Invalid::new(field, format!("must be 1-{max} characters")))
+            } else {
+                Ok(())
+            }
+        };
+        match &self.change {
+            FineChange::NoticeDelivered { channel } => sized("change.channel", channel, 32),
+            FineChange::NoticeFailed { channel, error } => {
+                sized("change.channel", channel, 32)?;
+                sized("change.error", error, 1000)
+            }
+            FineChange::Confirmed => Ok(()),
+            FineChange::Disputed { reason } => sized("change.reason", reason, 2000),
+            FineChange::Paid {
+                amount_vnd,
+                transaction_no,
+                ..
+            } => {
+                if *amount_vnd == 0 {
+                    return Err(Invalid::new("change.amount_vnd", "must be positive"));
+                }
+                Invalid::check_safe_integer("change.amount_vnd", Some(*amount_vnd))?;
+                sized("change.transaction_no", transaction_no, 64)
+            }
+        }
     }
 }

@@ -77,5 +77,6 @@ pub fn all() -> Vec<(String, String)> {
         doc::<DeviceStatus>("device_status", false),
         doc::<SignalPhase>("signal_phase", false),
         doc::<crate::notice::FineNotice>("fine_notice", false),
+        doc::<crate::notice::FineUpdate>("fine_update", false),
     ]
 }

@@ -110,6 +110,12 @@ impl Message for crate::notice::FineNotice {
     const MAX_BYTES: usize = 16 * 1024;
 }
 
+impl Message for crate::notice::FineUpdate {
+    const SCHEMA: &'static str = "tve.fine_update";
+    const VERSION: u32 = 1;
+    const MAX_BYTES: usize = 16 * 1024;
+}
+
 impl Message for SignalPhase {
     const SCHEMA: &'static str = "tve.signal_phase";
     const VERSION: u32 = 1;

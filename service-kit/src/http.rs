@@ -21,6 +21,39 @@ use prometheus_client::{
 };
 use tokio::net::TcpListener;
 
+/// A message one service sent another: its shared-secret HMAC checked (401 `bad_signature`;
+/// 503 `disabled` when no secret is configured, named by `setting`), then decoded strictly
+/// (422 with the decoder's code).
+pub fn signed_message<M: protocol::Message>(
+    secret: &[u8],
+    setting: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    max_skew: std::time::Duration,
+) -> Result<M, ApiError> {
+    use protocol::service_auth;
+    if secret.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "disabled",
+            format!("no shared secret is configured ({setting})"),
+        ));
+    }
+    let header = headers
+        .get(service_auth::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    service_auth::verify(
+        secret,
+        header,
+        body,
+        protocol::UtcTimestamp::now(),
+        max_skew,
+    )
+    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
+    protocol::wire::decode::<M>(body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
+}
+
 /// The value of cookie `name` among a request's `Cookie` headers.
 pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -5,6 +5,7 @@
 pub mod dead_letters;
 pub mod devices;
 pub mod evidence;
+pub mod fine_updates;
 pub mod fines;
 pub mod officers;
 pub mod owners;

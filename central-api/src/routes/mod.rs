@@ -2,6 +2,7 @@
 //! without a socket.
 
 pub mod evidence;
+pub mod fines;
 pub mod session;
 pub mod violations;
 
@@ -17,7 +18,7 @@ pub use service_kit::http::ApiError;
 
 use crate::{
     audit::AuditLog,
-    config::{EvidenceSettings, ReviewSettings},
+    config::{EvidenceSettings, NotifySettings, ReviewSettings},
     db::Db,
     evidence_store::EvidenceStore,
     owners::OwnerLookup,
@@ -32,6 +33,8 @@ pub struct AppState {
     pub audit: AuditLog,
     pub lookup: Arc<dyn OwnerLookup>,
     pub review: Review,
+    /// citizen-notify: the shared secret its fine updates are signed with.
+    pub notify: NotifySettings,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             audit: AuditLog::new(db.clone()),
             lookup: Arc::new(crate::owners::RegistryTable::new(db.clone())),
             review: Review::new(review)?,
+            notify: NotifySettings::default(),
             db,
             store,
             settings: evidence,
@@ -89,5 +93,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/violations/{id}/approve", post(violations::approve))
         .route("/api/v1/violations/{id}/reject", post(violations::reject))
         .route("/api/v1/audit/verify", get(violations::verify_audit))
+        .route("/api/v1/fine-updates", post(fines::update))
         .with_state(state)
 }

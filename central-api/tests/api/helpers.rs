@@ -1,7 +1,18 @@
 //! Each test makes its own world (a fresh PostgreSQL database or SQLite file, from
 //! `service_kit::db_testing`), and the registry most tests start from.
 
-use central_api::db::{Db, MIGRATIONS};
+use central_api::{
+    audit::AuditLog,
+    db::{
+        Db, MIGRATIONS, devices,
+        fines::{load_schedule, seed_if_empty},
+        review::approve,
+    },
+    fines::FineSchedule,
+    ingest::{Ingest, IngestMetrics},
+    owners::{RegistryTable, process_pending},
+};
+use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 pub use service_kit::db_testing::TestDb;
 
 pub async fn postgres() -> TestDb {
@@ -55,3 +66,39 @@ macro_rules! on_both_engines {
     };
 }
 pub(crate) use on_both_engines;
+
+/// One approved violation: its fine's notice waits in the outbox.
+pub async fn issue_one(t: &TestDb) -> EventId {
+    let db = &t.db;
+    seed_registry(db).await;
+    seed_if_empty(db, &FineSchedule::shipped().unwrap())
+        .await
+        .unwrap();
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([51; 32]);
+    devices::register(db, &device, &key.public_key(), "")
+        .await
+        .unwrap();
+    let event = ViolationEvent::example(device.clone(), EventId::new());
+    Ingest::new(db.clone(), IngestMetrics::default())
+        .handle(
+            &Topic::Violation(device).to_string(),
+            &wire::encode_signed(&event, &key).unwrap(),
+        )
+        .await
+        .unwrap();
+    process_pending(
+        db,
+        &AuditLog::new(db.clone()),
+        &RegistryTable::new(db.clone()),
+        10,
+    )
+    .await
+    .unwrap();
+    let schedule = load_schedule(db).await.unwrap();
+    approve(db, &event.event_id, "reviewer", &schedule, "Phòng CSGT")
+        .await
+        .unwrap()
+        .unwrap();
+    event.event_id
+}

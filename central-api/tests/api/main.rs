@@ -4,6 +4,7 @@
 
 mod audit;
 mod evidence;
+mod fine_updates;
 mod fines;
 mod helpers;
 mod ingest;

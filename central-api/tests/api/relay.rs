@@ -7,26 +7,11 @@ use std::sync::{
 };
 
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
-use central_api::{
-    audit::AuditLog,
-    config::NotifySettings,
-    db::{
-        devices,
-        fines::{load_schedule, seed_if_empty},
-        review::{approve, outbox_pending},
-    },
-    fines::FineSchedule,
-    ingest::{Ingest, IngestMetrics},
-    owners::{RegistryTable, process_pending},
-    relay::Relay,
-};
-use protocol::{
-    DeviceId, DeviceKey, EventId, FineNotice, Topic, UtcTimestamp, ViolationEvent, service_auth,
-    wire,
-};
+use central_api::{config::NotifySettings, db::review::outbox_pending, relay::Relay};
+use protocol::{FineNotice, UtcTimestamp, service_auth, wire};
 use time::OffsetDateTime;
 
-use crate::helpers::{TestDb, on_both_engines, seed_registry};
+use crate::helpers::{TestDb, issue_one, on_both_engines};
 
 const SECRET: &str = "a secret shared with citizen-notify";
 
@@ -65,42 +50,6 @@ async fn serve(receiver: Receiver) -> String {
         .with_state(receiver);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
-}
-
-/// One approved violation: its fine's notice waits in the outbox.
-async fn issue_one(t: &TestDb) -> EventId {
-    let db = &t.db;
-    seed_registry(db).await;
-    seed_if_empty(db, &FineSchedule::shipped().unwrap())
-        .await
-        .unwrap();
-    let device = DeviceId::parse("hcm-q1-001").unwrap();
-    let key = DeviceKey::from_seed([51; 32]);
-    devices::register(db, &device, &key.public_key(), "")
-        .await
-        .unwrap();
-    let event = ViolationEvent::example(device.clone(), EventId::new());
-    Ingest::new(db.clone(), IngestMetrics::default())
-        .handle(
-            &Topic::Violation(device).to_string(),
-            &wire::encode_signed(&event, &key).unwrap(),
-        )
-        .await
-        .unwrap();
-    process_pending(
-        db,
-        &AuditLog::new(db.clone()),
-        &RegistryTable::new(db.clone()),
-        10,
-    )
-    .await
-    .unwrap();
-    let schedule = load_schedule(db).await.unwrap();
-    approve(db, &event.event_id, "reviewer", &schedule, "Phòng CSGT")
-        .await
-        .unwrap()
-        .unwrap();
-    event.event_id
 }
 
 fn relay(url: String, secret: &str) -> Relay {

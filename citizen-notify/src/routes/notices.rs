@@ -9,8 +9,9 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use protocol::{FineNotice, UtcTimestamp, service_auth, wire};
+use protocol::FineNotice;
 use serde_json::{Value, json};
+use service_kit::http::signed_message;
 
 use super::{ApiError, AppState};
 use crate::db::{self, Stored};
@@ -20,22 +21,13 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let secret = state.intake.shared_secret.as_bytes();
-    if secret.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "intake_disabled",
-            "no shared secret is configured (intake.shared_secret)",
-        ));
-    }
-    let header = headers
-        .get(service_auth::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let skew = Duration::from_secs(state.intake.max_clock_skew_s);
-    service_auth::verify(secret, header, &body, UtcTimestamp::now(), skew)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
-    let notice = wire::decode::<FineNotice>(&body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+    let notice: FineNotice = signed_message(
+        state.intake.shared_secret.as_bytes(),
+        "intake.shared_secret",
+        &headers,
+        &body,
+        Duration::from_secs(state.intake.max_clock_skew_s),
+    )?;
     let fine_id = notice.fine_id.to_string();
     let channels = crate::delivery::channels(&state.delivery);
     match db::store_notice(&state.db, &notice, &body, &channels).await? {

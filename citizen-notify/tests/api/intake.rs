@@ -144,7 +144,7 @@ async fn unauthenticated_or_malformed_notices_are_refused(t: &TestDb) {
     let (status, reply) = call(&closed, signed(body)).await;
     assert_eq!(
         (status, reply["error"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("intake_disabled"))
+        (StatusCode::SERVICE_UNAVAILABLE, Some("disabled"))
     );
 }
 
