@@ -23,6 +23,8 @@ export NOTIFY__PAYMENT__HASH_SECRET="$secret"
 # Notices are pushed to a citizen-app backend stand-in, which keeps what it gets.
 export NOTIFY__DELIVERY__PUSH_URL=http://127.0.0.1:8097/api/v1/push
 export NOTIFY__DELIVERY__PUSH_SECRET="$secret"
+# What becomes of each fine (delivered, answered, paid) goes back to central.
+export NOTIFY__CENTRAL__URL=http://127.0.0.1:8080
 
 # The demo's officer and a registry record, idempotently.
 TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \

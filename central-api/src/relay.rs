@@ -148,14 +148,10 @@ async fn mark_delivered(db: &Db, id: i64, fine_id: &str) -> Result<(), DbError> 
 }
 
 /// Runs until `shutdown`, looking for due notices every second.
-pub async fn run(db: Db, relay: Relay, mut shutdown: Shutdown) -> anyhow::Result<()> {
-    loop {
-        if let Err(e) = relay.deliver_due(&db, OffsetDateTime::now_utc()).await {
-            tracing::error!(error = %e, "outbox relay pass failed");
-        }
-        tokio::select! {
-            () = shutdown.wait() => return Ok(()),
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+pub async fn run(db: Db, relay: Relay, shutdown: Shutdown) -> anyhow::Result<()> {
+    shutdown
+        .every(Duration::from_secs(1), "outbox relay pass", || {
+            relay.deliver_due(&db, OffsetDateTime::now_utc())
+        })
+        .await
 }

@@ -18,6 +18,7 @@ pub struct Config {
     pub payment: PaymentSettings,
     pub portal: PortalSettings,
     pub delivery: DeliverySettings,
+    pub central: CentralSettings,
 }
 
 impl Default for Config {
@@ -29,6 +30,7 @@ impl Default for Config {
             payment: PaymentSettings::default(),
             portal: PortalSettings::default(),
             delivery: DeliverySettings::default(),
+            central: CentralSettings::default(),
         }
     }
 }
@@ -44,7 +46,17 @@ impl Settings for Config {
         }
         self.payment.validate()?;
         self.portal.validate()?;
-        self.delivery.validate()
+        self.delivery.validate()?;
+        if !self.central.url.is_empty() {
+            http_urls(&[("central.url", &self.central.url)])?;
+            if self.intake.shared_secret.is_empty() {
+                return Err(ConfigError::invalid(
+                    "intake.shared_secret",
+                    "reports to central.url are signed with it: set it",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -246,6 +258,26 @@ impl DeliverySettings {
             ));
         }
         Ok(())
+    }
+}
+
+/// Where reports on each fine go: central-api (signed with `intake.shared_secret`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CentralSettings {
+    /// central-api's base URL; empty keeps the reports in the outbox.
+    pub url: String,
+    pub timeout_ms: u64,
+    pub max_backoff_s: u64,
+}
+
+impl Default for CentralSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            timeout_ms: 10_000,
+            max_backoff_s: 600,
+        }
     }
 }
 

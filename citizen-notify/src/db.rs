@@ -13,6 +13,37 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
+/// Queues a report to central-api of `change` to fine `fine_id` (a `&str`), inside the open
+/// transaction `tx`, so the report exists exactly when the change does. (A macro: the
+/// transaction types of the two engines differ.)
+macro_rules! queue_report {
+    ($tx:expr, $fine_id:expr, $change:expr) => {{
+        let change: protocol::FineChange = $change;
+        let now = OffsetDateTime::now_utc();
+        let update = protocol::FineUpdate {
+            update_id: uuid::Uuid::now_v7(),
+            fine_id: uuid::Uuid::parse_str($fine_id)
+                .map_err(|e| DbError::Corrupt(format!("fine id {}: {e}", $fine_id)))?,
+            at: protocol::UtcTimestamp::from_datetime(now),
+            change,
+        };
+        let payload = protocol::wire::encode(&update)
+            .map_err(|e| DbError::Corrupt(format!("fine update: {e}")))?;
+        sqlx::query(
+            "INSERT INTO reports (update_id, fine_id, kind, payload, created_at, state, attempts,
+                                  next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $5)",
+        )
+        .bind(update.update_id.hyphenated().to_string())
+        .bind($fine_id)
+        .bind(update.change.kind())
+        .bind(String::from_utf8_lossy(&payload).into_owned())
+        .bind(now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
     Db::connect(settings, &MIGRATIONS).await
 }
@@ -341,6 +372,17 @@ pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, 
                 .bind(&fine)
                 .execute(&mut *tx)
                 .await?;
+            let amount: i64 = sqlx::query("SELECT amount_vnd FROM payments WHERE txn_ref = $1")
+                .bind(txn_ref)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("amount_vnd")?;
+            queue_report!(tx, &fine, protocol::FineChange::Paid {
+                amount_vnd: u64::try_from(amount).unwrap_or(0),
+                transaction_no: s.transaction_no.to_owned(),
+                paid_at: protocol::vnpay::parse_time(s.pay_date)
+                    .unwrap_or_else(protocol::UtcTimestamp::now),
+            });
         }
         tx.commit().await?;
         Ok(updated == 1)
@@ -489,7 +531,8 @@ pub async fn answer(
 ) -> Result<bool, DbError> {
     let now = OffsetDateTime::now_utc();
     let inserted = on_pool!(db, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let inserted = sqlx::query(
             "INSERT INTO responses (fine_id, citizen_id, kind, reason, answered_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fine_id) DO NOTHING",
         )
@@ -498,9 +541,19 @@ pub async fn answer(
         .bind(answer.as_str())
         .bind(reason)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        if inserted == 1 {
+            queue_report!(tx, fine_id, match answer {
+                Answer::Confirmed => protocol::FineChange::Confirmed,
+                Answer::Disputed => protocol::FineChange::Disputed {
+                    reason: reason.to_owned(),
+                },
+            });
+        }
+        tx.commit().await?;
+        inserted
     });
     Ok(inserted == 1)
 }
@@ -621,6 +674,22 @@ pub async fn record_attempt(
         .bind(delivery_id)
         .execute(&mut *tx)
         .await?;
+        if state != "pending" {
+            let row = sqlx::query("SELECT fine_id, channel FROM deliveries WHERE id = $1")
+                .bind(delivery_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (fine_id, channel): (String, String) =
+                (row.try_get("fine_id")?, row.try_get("channel")?);
+            queue_report!(tx, &fine_id, if state == "delivered" {
+                protocol::FineChange::NoticeDelivered { channel }
+            } else {
+                protocol::FineChange::NoticeFailed {
+                    channel,
+                    error: record.detail.chars().take(1000).collect(),
+                }
+            });
+        }
         tx.commit().await?;
     });
     Ok(())
@@ -668,5 +737,77 @@ pub async fn delivery_of(
             last_error: row.try_get("last_error")?,
             log,
         }))
+    })
+}
+
+/// A report due to central-api.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReport {
+    pub id: i64,
+    pub fine_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// Reports pending and due at `now`, oldest first (at most 50 a pass).
+pub async fn due_reports(db: &Db, now: OffsetDateTime) -> Result<Vec<DueReport>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT id, fine_id, kind, payload, attempts FROM reports
+             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
+        )
+        .bind(now)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(DueReport {
+                id: row.try_get("id")?,
+                fine_id: row.try_get("fine_id")?,
+                kind: row.try_get("kind")?,
+                payload: row.try_get("payload")?,
+                attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
+            })
+        })
+        .collect()
+    })
+}
+
+/// Moves a report on after an attempt: `delivered`, `refused` (final), or still `pending`
+/// until `next`.
+pub async fn report_attempted(
+    db: &Db,
+    id: i64,
+    state: &str,
+    next: OffsetDateTime,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE reports SET state = $1, attempts = attempts + 1, next_attempt_at = $2,
+                                last_error = $3
+             WHERE id = $4",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The reports of a fine, oldest first: kind and state.
+pub async fn reports_of(db: &Db, fine_id: &str) -> Result<Vec<(String, String)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("SELECT kind, state FROM reports WHERE fine_id = $1 ORDER BY id")
+            .bind(fine_id)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.try_get("kind")?, row.try_get("state")?)))
+            .collect()
     })
 }

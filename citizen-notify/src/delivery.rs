@@ -203,15 +203,11 @@ fn outcome_record(outcome: &Outcome, next: Option<OffsetDateTime>) -> db::Attemp
 pub async fn run(
     db: Db,
     deliverer: Deliverer,
-    mut shutdown: service_kit::http::Shutdown,
+    shutdown: service_kit::http::Shutdown,
 ) -> anyhow::Result<()> {
-    loop {
-        if let Err(e) = deliverer.deliver_due(&db, OffsetDateTime::now_utc()).await {
-            tracing::error!(error = %e, "delivery pass failed");
-        }
-        tokio::select! {
-            () = shutdown.wait() => return Ok(()),
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
+    shutdown
+        .every(Duration::from_secs(1), "delivery pass", || {
+            deliverer.deliver_due(&db, OffsetDateTime::now_utc())
+        })
+        .await
 }

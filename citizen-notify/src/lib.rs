@@ -7,14 +7,16 @@
 //! reconciliation through the query API); the citizen portal ([`routes::portal`]: sign-in
 //! through an OpenID Connect provider with PKCE, the citizen's own fines, confirm, dispute,
 //! pay); delivery of each notice to the citizen app ([`delivery`]: signed push, retried with
-//! growing waits to a final state, every attempt logged). SMS and e-mail, and the evidence on
-//! the fine page, arrive in the next slices.
+//! growing waits to a final state, every attempt logged); and reports to central-api of what
+//! became of each fine ([`reports`]: an outbox written with each change). SMS and e-mail, and
+//! the evidence on the fine page, arrive in the next slices.
 
 pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod pages;
 pub mod payment;
+pub mod reports;
 pub mod routes;
 pub mod signin;
 pub mod startup;

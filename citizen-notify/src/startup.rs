@@ -4,7 +4,7 @@ use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
 use crate::{
-    Config, db, delivery, payment,
+    Config, db, delivery, payment, reports,
     routes::{self, AppState},
     signin,
 };
@@ -44,20 +44,26 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             delivery::run(db, deliverer, shutdown)
         });
     }
+    if config.central.url.is_empty() {
+        tracing::warn!("central.url is empty: reports on fines wait in the outbox");
+    } else {
+        let reporter = reports::Reporter::new(config.central.clone(), &config.intake.shared_secret)
+            .context("starting reports")?;
+        let db = db.clone();
+        app.spawn("reports to central", move |shutdown| {
+            reports::run(db, reporter, shutdown)
+        });
+    }
     if config.payment.enabled() {
         let settings = config.payment.clone();
-        app.spawn("payment reconciliation", move |mut shutdown| async move {
+        app.spawn("payment reconciliation", move |shutdown| async move {
             let http = reqwest::Client::new();
             let every = std::time::Duration::from_secs(settings.reconcile_every_s);
-            loop {
-                if let Err(e) = payment::reconcile(&db, &settings, &http).await {
-                    tracing::warn!(error = %e, "payment reconciliation");
-                }
-                tokio::select! {
-                    () = shutdown.wait() => return Ok(()),
-                    () = tokio::time::sleep(every) => {}
-                }
-            }
+            shutdown
+                .every(every, "payment reconciliation", || {
+                    payment::reconcile(&db, &settings, &http)
+                })
+                .await
         });
     }
     Ok(app)

@@ -230,6 +230,32 @@ impl Shutdown {
     }
 }
 
+impl Shutdown {
+    /// Runs `pass` now and then every `period` until the service stops; a failed pass is logged
+    /// (as `what`) and the next one runs on time.
+    pub async fn every<T, E, F, Fut>(
+        mut self,
+        period: std::time::Duration,
+        what: &'static str,
+        mut pass: F,
+    ) -> anyhow::Result<()>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        loop {
+            if let Err(e) = pass().await {
+                tracing::error!(error = %e, "{what} failed");
+            }
+            tokio::select! {
+                () = self.wait() => return Ok(()),
+                () = tokio::time::sleep(period) => {}
+            }
+        }
+    }
+}
+
 type Task = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// A service bound and ready to run: its HTTP server (health, metrics and its own routes) and

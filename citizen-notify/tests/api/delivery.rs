@@ -88,6 +88,11 @@ async fn a_notice_is_pushed_once_signed_with_its_link(t: &TestDb) {
     let v = view(t, &id).await;
     assert_eq!((v.state.as_str(), v.attempts), ("delivered", 1));
     assert_eq!(v.log, ["delivered"]);
+    // Central hears of it.
+    assert_eq!(
+        db::reports_of(&t.db, &id).await.unwrap(),
+        [("notice_delivered".to_owned(), "pending".to_owned())]
+    );
 }
 
 async fn a_failing_push_is_retried_after_growing_waits_until_delivered(t: &TestDb) {
@@ -146,6 +151,11 @@ async fn a_push_that_cannot_succeed_ends_failed(t: &TestDb) {
     let v = view(t, &id).await;
     assert_eq!((v.state.as_str(), v.attempts), ("failed", 3));
     assert_eq!(v.log, ["retry", "retry", "failed"]);
+    assert_eq!(
+        db::reports_of(&t.db, &id).await.unwrap(),
+        [("notice_failed".to_owned(), "pending".to_owned())],
+        "central hears of the failure once, not of each retry"
+    );
 
     // Refused (the citizen has no app account): final at once.
     let t2 = TestDb::sqlite(&db::MIGRATIONS).await;

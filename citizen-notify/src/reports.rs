@@ -1,0 +1,114 @@
+//! Reports to central-api of what becomes of each fine here: each written to the `reports`
+//! outbox in the transaction that records the change (a delivery's final outcome, the owner's
+//! answer, the payment), sent as a [`protocol::FineUpdate`] signed with the shared secret, and
+//! kept until central answers 2xx. A timeout, 5xx, 408 or 429 is tried again after a growing
+//! wait; any other refusal is final and logged (central does not know the fine: nothing to
+//! retry).
+
+use std::time::Duration;
+
+use protocol::{UtcTimestamp, service_auth};
+use service_kit::retry::backoff;
+use time::OffsetDateTime;
+
+use crate::{
+    config::CentralSettings,
+    db::{self, Db, DbError},
+};
+
+/// The sender's HTTP side.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    http: reqwest::Client,
+    settings: CentralSettings,
+    secret: String,
+}
+
+impl Reporter {
+    /// Reports to `settings.url`, signed with `secret` (the intake's shared secret: one secret
+    /// between the two services, both ways).
+    pub fn new(settings: CentralSettings, secret: &str) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_millis(settings.timeout_ms))
+                .build()?,
+            settings,
+            secret: secret.to_owned(),
+        })
+    }
+
+    /// Sends every report due at `now`; returns how many central took.
+    pub async fn send_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
+        let url = format!(
+            "{}/api/v1/fine-updates",
+            self.settings.url.trim_end_matches('/')
+        );
+        let mut sent = 0;
+        for report in db::due_reports(db, now).await? {
+            let signature = service_auth::sign(
+                self.secret.as_bytes(),
+                UtcTimestamp::now(),
+                report.payload.as_bytes(),
+            );
+            let answer = self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header(service_auth::SIGNATURE_HEADER, signature)
+                .body(report.payload.clone())
+                .send()
+                .await;
+            let (state, error) = match answer {
+                Ok(r) if r.status().is_success() => ("delivered", None),
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    let error = format!("{status}: {}", text.chars().take(300).collect::<String>());
+                    let transient =
+                        status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
+                    (if transient { "pending" } else { "refused" }, Some(error))
+                }
+                Err(e) => ("pending", Some(e.to_string())),
+            };
+            let next = now + backoff(report.attempts + 1, self.settings.max_backoff_s);
+            match (state, &error) {
+                ("delivered", _) => {
+                    sent += 1;
+                    tracing::info!(
+                        fine_id = report.fine_id,
+                        kind = report.kind,
+                        "reported to central"
+                    );
+                }
+                ("pending", Some(e)) => tracing::warn!(
+                    fine_id = report.fine_id,
+                    kind = report.kind,
+                    error = e,
+                    retry_s = (next - now).whole_seconds(),
+                    "report not taken by central"
+                ),
+                (_, e) => tracing::error!(
+                    fine_id = report.fine_id,
+                    kind = report.kind,
+                    error = e.as_deref().unwrap_or_default(),
+                    "central refused the report"
+                ),
+            }
+            db::report_attempted(db, report.id, state, next, error.as_deref()).await?;
+        }
+        Ok(sent)
+    }
+}
+
+/// Runs until `shutdown`, looking for due reports every second.
+pub async fn run(
+    db: Db,
+    reporter: Reporter,
+    shutdown: service_kit::http::Shutdown,
+) -> anyhow::Result<()> {
+    shutdown
+        .every(Duration::from_secs(1), "report pass", || {
+            reporter.send_due(&db, OffsetDateTime::now_utc())
+        })
+        .await
+}

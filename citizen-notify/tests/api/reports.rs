@@ -1,0 +1,183 @@
+//! Reports to central-api of what becomes of each fine: queued with the change itself, sent
+//! signed, kept until central takes them, tried again after a wait when it cannot.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use citizen_notify::{
+    config::CentralSettings,
+    db::{self, Answer},
+    payment,
+    reports::Reporter,
+};
+use protocol::{FineChange, FineUpdate, UtcTimestamp, service_auth, wire};
+use time::OffsetDateTime;
+
+use crate::helpers::{OWNER, TestDb, at_gateway, fine, on_both_engines, world};
+
+const SECRET: &str = "the secret shared with central-api";
+
+/// A stand-in for central's `POST /api/v1/fine-updates`: checks the signature and the message,
+/// answers each of `answers` in turn (then 201), keeps what it took.
+#[derive(Clone, Default)]
+struct Central {
+    answers: Arc<Mutex<Vec<StatusCode>>>,
+    taken: Arc<Mutex<Vec<FineUpdate>>>,
+}
+
+async fn take(State(c): State<Central>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = headers
+        .get(service_auth::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let skew = Duration::from_secs(60);
+    if service_auth::verify(SECRET.as_bytes(), header, &body, UtcTimestamp::now(), skew).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let Ok(update) = wire::decode::<FineUpdate>(&body) else {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    };
+    let mut answers = c.answers.lock().unwrap();
+    if !answers.is_empty() {
+        return answers.remove(0);
+    }
+    c.taken.lock().unwrap().push(update);
+    StatusCode::CREATED
+}
+
+async fn start_central(answers: &[StatusCode]) -> (Central, Reporter, sandbox::Running) {
+    let c = Central {
+        answers: Arc::new(Mutex::new(answers.to_vec())),
+        ..Central::default()
+    };
+    let router = Router::new()
+        .route("/api/v1/fine-updates", post(take))
+        .with_state(c.clone());
+    let running = sandbox::serve("127.0.0.1:0".parse().unwrap(), router)
+        .await
+        .unwrap();
+    let reporter = Reporter::new(
+        CentralSettings {
+            url: running.url(),
+            ..CentralSettings::default()
+        },
+        SECRET,
+    )
+    .unwrap();
+    (c, reporter, running)
+}
+
+async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = fine(t).await;
+    assert!(db::reports_of(&t.db, &id).await.unwrap().is_empty());
+    assert!(
+        db::answer(&t.db, &id, OWNER, Answer::Confirmed, "")
+            .await
+            .unwrap()
+    );
+    let url = payment::start(&t.db, &w.settings, &id, OWNER, "203.0.113.9")
+        .await
+        .unwrap();
+    let paid = at_gateway(&w, &url, "approve").await;
+    assert_eq!(
+        db::reports_of(&t.db, &id).await.unwrap(),
+        [
+            ("confirmed".to_owned(), "pending".to_owned()),
+            ("paid".to_owned(), "pending".to_owned())
+        ]
+    );
+
+    let (central, reporter, _server) = start_central(&[]).await;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(reporter.send_due(&t.db, now).await.unwrap(), 2);
+    assert_eq!(reporter.send_due(&t.db, now).await.unwrap(), 0);
+    let taken = central.taken.lock().unwrap().clone();
+    assert_eq!(taken.len(), 2);
+    assert_eq!(taken[0].change, FineChange::Confirmed);
+    match &taken[1].change {
+        FineChange::Paid {
+            amount_vnd,
+            transaction_no,
+            ..
+        } => {
+            assert_eq!(*amount_vnd, 19_000_000);
+            assert_eq!(transaction_no, &paid.result["vnp_TransactionNo"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        taken
+            .iter()
+            .all(|u| u.fine_id.hyphenated().to_string() == id)
+    );
+    assert!(
+        db::reports_of(&t.db, &id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(_, state)| state == "delivered")
+    );
+}
+
+async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
+    let (_, id) = fine(t).await;
+    db::answer(&t.db, &id, OWNER, Answer::Disputed, "Xe đã bán từ tháng 3")
+        .await
+        .unwrap();
+    let (central, reporter, _server) = start_central(&[StatusCode::SERVICE_UNAVAILABLE]).await;
+    let t0 = OffsetDateTime::now_utc();
+    assert_eq!(reporter.send_due(&t.db, t0).await.unwrap(), 0);
+    assert_eq!(
+        reporter
+            .send_due(&t.db, t0 + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        0,
+        "not before its wait"
+    );
+    assert_eq!(
+        reporter
+            .send_due(&t.db, t0 + Duration::from_secs(3))
+            .await
+            .unwrap(),
+        1
+    );
+    let taken = central.taken.lock().unwrap().clone();
+    assert_eq!(
+        taken[0].change,
+        FineChange::Disputed {
+            reason: "Xe đã bán từ tháng 3".into()
+        }
+    );
+
+    // Refused outright (central does not know the fine): final, not retried.
+    let (_, other) = fine(t).await;
+    db::answer(&t.db, &other, OWNER, Answer::Confirmed, "")
+        .await
+        .unwrap();
+    let (central, reporter, _server) = start_central(&[StatusCode::NOT_FOUND]).await;
+    reporter.send_due(&t.db, t0).await.unwrap();
+    reporter
+        .send_due(&t.db, t0 + Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(central.taken.lock().unwrap().is_empty());
+    assert_eq!(
+        db::reports_of(&t.db, &other).await.unwrap(),
+        [("confirmed".to_owned(), "refused".to_owned())]
+    );
+}
+
+on_both_engines!(
+    the_answer_and_the_payment_reach_central_once,
+    a_report_central_cannot_take_now_waits_and_goes_again,
+);
