@@ -194,7 +194,10 @@ pub async fn reconcile(
         return Ok(Reconciled::default());
     }
     let now = OffsetDateTime::now_utc();
-    let before = now - Duration::from_secs(settings.reconcile_after_s);
+    // Rounded up to a whole second: SQLite keeps times as RFC 3339 text, whose fraction has no
+    // fixed width, so text order is time order only between different seconds. (Attempts up
+    // to a second younger than `reconcile_after_s` are asked too; no harm.)
+    let before = ceil_second(now - Duration::from_secs(settings.reconcile_after_s));
     let mut done = Reconciled::default();
     for p in db::pending_payments(db, before).await? {
         done.asked += 1;
@@ -266,6 +269,16 @@ pub async fn reconcile(
     Ok(done)
 }
 
+/// The next whole second at or after `t`.
+fn ceil_second(t: OffsetDateTime) -> OffsetDateTime {
+    let whole = t.replace_nanosecond(0).unwrap_or(t);
+    if whole == t {
+        t
+    } else {
+        whole + Duration::from_secs(1)
+    }
+}
+
 /// One `querydr` call, its answer's checksum verified.
 async fn query(
     settings: &PaymentSettings,
@@ -306,4 +319,20 @@ async fn query(
         )));
     }
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_compare_against_whole_seconds() {
+        let t = time::macros::datetime!(2026-11-27 08:47:20.120 UTC);
+        assert_eq!(
+            ceil_second(t),
+            time::macros::datetime!(2026-11-27 08:47:21 UTC)
+        );
+        let whole = time::macros::datetime!(2026-11-27 08:47:20 UTC);
+        assert_eq!(ceil_second(whole), whole);
+    }
 }
