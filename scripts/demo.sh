@@ -25,6 +25,10 @@ export NOTIFY__DELIVERY__PUSH_URL=http://127.0.0.1:8097/api/v1/push
 export NOTIFY__DELIVERY__PUSH_SECRET="$secret"
 # What becomes of each fine (delivered, answered, paid) goes back to central.
 export NOTIFY__CENTRAL__URL=http://127.0.0.1:8080
+# The fine page shows the evidence through links central serves and citizen-notify signs.
+export CENTRAL__EVIDENCE__LINK_SECRET="$secret"
+export NOTIFY__PORTAL__EVIDENCE_URL=http://127.0.0.1:8080
+export NOTIFY__PORTAL__EVIDENCE_LINK_SECRET="$secret"
 
 # The demo's officer and a registry record, idempotently.
 TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \

@@ -118,6 +118,9 @@ pub struct EvidenceSettings {
     pub max_bytes: u64,
     /// How far a device's request time may be from central's clock.
     pub max_clock_skew_s: u64,
+    /// The secret shared with citizen-notify (its `portal.evidence_link_secret`) that signs the
+    /// links through which citizens see the evidence of their own fines; empty serves none.
+    pub link_secret: String,
 }
 
 impl Default for EvidenceSettings {
@@ -126,6 +129,7 @@ impl Default for EvidenceSettings {
             dir: "data/central/evidence".into(),
             max_bytes: 64 * 1024 * 1024,
             max_clock_skew_s: 300,
+            link_secret: String::new(),
         }
     }
 }

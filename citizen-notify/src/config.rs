@@ -164,6 +164,13 @@ pub struct PortalSettings {
     pub session_minutes: u32,
     /// Session cookies only over HTTPS (set when the portal is served over TLS).
     pub secure_cookies: bool,
+    /// central-api's public base URL, where citizens' browsers fetch the evidence of their
+    /// fines; empty shows no evidence.
+    pub evidence_url: String,
+    /// The secret shared with central-api (its `evidence.link_secret`) that signs those links.
+    pub evidence_link_secret: String,
+    /// How long an evidence link stays good.
+    pub evidence_link_minutes: u32,
 }
 
 impl Default for PortalSettings {
@@ -175,6 +182,9 @@ impl Default for PortalSettings {
             redirect_url: format!("http://127.0.0.1:{DEFAULT_PORT}/auth/callback"),
             session_minutes: 30,
             secure_cookies: false,
+            evidence_url: String::new(),
+            evidence_link_secret: String::new(),
+            evidence_link_minutes: 10,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod camera;
 pub mod citizen;
 pub mod event;
 pub mod evidence;
+pub mod evidence_link;
 pub mod geometry;
 pub mod ids;
 pub mod messages;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     citizen::CitizenId,
-    event::{VehicleClass, ViolationKind},
+    event::{EvidenceItem, VehicleClass, ViolationKind},
     ids::EventId,
     plate::PlateColour,
     time::UtcTimestamp,
@@ -40,6 +40,10 @@ pub struct FineNotice {
     pub issued_at: UtcTimestamp,
     /// The detecting and handling unit, with its contact phone.
     pub issuing_unit: String,
+    /// The evidence the owner may see (the images and the clip), by content hash; the portal
+    /// shows each through a signed link to central's store ([`crate::evidence_link`]).
+    #[serde(default)]
+    pub evidence: Vec<EvidenceItem>,
 }
 
 impl Validate for FineNotice {
@@ -51,6 +55,9 @@ impl Validate for FineNotice {
             return Err(Invalid::new("amount_vnd", "must be positive"));
         }
         Invalid::check_safe_integer("amount_vnd", Some(self.amount_vnd))?;
+        if self.evidence.len() > 16 {
+            return Err(Invalid::new("evidence", "at most 16 files"));
+        }
         if self.plate.is_empty() || self.legal_reference.is_empty() {
             return Err(Invalid::new(
                 "plate",

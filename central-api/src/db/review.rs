@@ -185,6 +185,7 @@ pub async fn approve(
             notice_due: UtcTimestamp::from_datetime(notice_due),
             issued_at: UtcTimestamp::from_datetime(now),
             issuing_unit: issuing_unit.to_owned(),
+            evidence: e.evidence.clone(),
         };
         let payload = wire::encode(&notice).map_err(|e| DbError::Corrupt(format!("fine notice: {e}")))?;
         let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;

@@ -1,6 +1,6 @@
 //! `PUT /api/v1/evidence/{sha256}`: a device uploads one evidence file, authenticated by its
 //! signature over the request; the body must hash to the path. The same blob sent twice is one
-//! blob.
+//! blob. `GET /evidence/{sha256}` serves one to a citizen's browser on a signed link.
 
 use std::time::Duration;
 
@@ -137,4 +137,68 @@ fn too_large(limit: u64) -> ApiError {
         "too_large",
         format!("evidence files are limited to {limit} bytes"),
     )
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Link {
+    ct: String,
+    exp: i64,
+    sig: String,
+}
+
+/// `GET /evidence/{sha256}?ct&exp&sig`: one evidence file, to a citizen's browser, on a signed
+/// link from citizen-notify (see [`protocol::evidence_link`]); 403 on a bad or expired link.
+pub async fn get_linked(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    axum::extract::Query(link): axum::extract::Query<Link>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let secret = state.settings.link_secret.as_bytes();
+    if secret.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "links_disabled",
+            "no link secret is configured (evidence.link_secret)",
+        ));
+    }
+    let sha256 = Sha256Digest::parse(&sha256)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_digest", e))?;
+    protocol::evidence_link::verify(
+        secret,
+        &sha256,
+        &link.ct,
+        link.exp,
+        &link.sig,
+        UtcTimestamp::now(),
+    )
+    .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_link", e.to_string()))?;
+    let bytes = match tokio::fs::read(state.store.path(&sha256)).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such file",
+            ));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    let content_type = header::HeaderValue::from_str(&link.ct)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_link", "content type"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, max-age=600"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                header::HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

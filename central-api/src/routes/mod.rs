@@ -94,5 +94,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/violations/{id}/reject", post(violations::reject))
         .route("/api/v1/audit/verify", get(violations::verify_audit))
         .route("/api/v1/fine-updates", post(fines::update))
+        .route("/evidence/{sha256}", get(evidence::get_linked))
         .with_state(state)
 }

@@ -22,6 +22,8 @@ use tower::ServiceExt;
 
 use crate::helpers::{TestDb, on_both_engines};
 
+const LINK_SECRET: &str = "the link secret shared with citizen-notify";
+
 struct World {
     app: Router,
     store: EvidenceStore,
@@ -42,6 +44,7 @@ async fn world(t: &TestDb) -> World {
         dir: dir.path().into(),
         max_bytes: 1024 * 1024,
         max_clock_skew_s: 300,
+        link_secret: LINK_SECRET.into(),
     };
     let app =
         router(AppState::new(t.db.clone(), store.clone(), settings, Default::default()).unwrap());
@@ -221,7 +224,57 @@ async fn an_event_is_complete_once_every_manifest_file_has_arrived(t: &TestDb) {
     }
 }
 
+async fn a_citizen_sees_a_file_only_through_a_valid_link(t: &TestDb) {
+    let w = world(t).await;
+    let body = b"\xff\xd8 the at.jpg of a red-light run".to_vec();
+    let sha = Sha256Digest::of(&body);
+    let (status, _) = send(
+        &w.app,
+        upload(&sha, body.clone(), &w.device, &w.key, UtcTimestamp::now()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let exp = UtcTimestamp::now().unix_ms() / 1000 + 600;
+    let get = |uri: String| {
+        let app = w.app.clone();
+        async move {
+            let r = app
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = r.status();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+            (status, ct, bytes.to_vec())
+        }
+    };
+    let good = protocol::evidence_link::link(LINK_SECRET.as_bytes(), &sha, "image/jpeg", exp);
+    let (status, ct, bytes) = get(good.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ct.as_deref(), Some("image/jpeg"));
+    assert_eq!(bytes, body);
+
+    // Another secret, another file under the same signature, another type, a late hour.
+    let forged = protocol::evidence_link::link(b"a guess", &sha, "image/jpeg", exp);
+    let other = Sha256Digest::of(b"another citizen's clip");
+    let moved = good.replace(&sha.to_string(), &other.to_string());
+    let retyped = good.replace("image%2Fjpeg", "text%2Fhtml");
+    let old = protocol::evidence_link::link(LINK_SECRET.as_bytes(), &sha, "image/jpeg", exp - 3600);
+    for uri in [forged, moved, retyped, old] {
+        let (status, _, bytes) = get(uri.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert_ne!(bytes, body);
+    }
+    // A valid link to a file never uploaded.
+    let missing = protocol::evidence_link::link(LINK_SECRET.as_bytes(), &other, "video/mp4", exp);
+    assert_eq!(get(missing).await.0, StatusCode::NOT_FOUND);
+}
+
 on_both_engines!(
+    a_citizen_sees_a_file_only_through_a_valid_link,
     a_signed_upload_is_stored_once_under_its_hash,
     bad_uploads_are_refused_with_their_reason,
     an_event_is_complete_once_every_manifest_file_has_arrived,

@@ -82,6 +82,16 @@ async fn a_notice_is_delivered_once_with_its_signature(t: &TestDb) {
     let received = receiver.received.lock().unwrap().clone();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].event_id, id);
+    // The notice names the event's evidence, for the citizen's page.
+    let names: Vec<&str> = received[0]
+        .evidence
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"at.jpg") && names.contains(&"clip.mp4"),
+        "{names:?}"
+    );
     assert!(outbox_pending(&t.db).await.unwrap().is_empty());
     let (_, _, _, status) = central_api::db::review::fine_of(&t.db, &id)
         .await

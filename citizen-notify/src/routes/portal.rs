@@ -341,7 +341,7 @@ pub async fn fine(
              <dt>Điểm trừ</dt><dd>{points}</dd>\
              <dt>Căn cứ</dt><dd>{legal}</dd>\
              <dt>Đơn vị xử lý</dt><dd>{unit}</dd>\
-             <dt>Hạn thông báo</dt><dd>{due}</dd></dl>{actions}",
+             <dt>Hạn thông báo</dt><dd>{due}</dd></dl>{evidence}{actions}",
             kind = escape(n.kind.label_vi()),
             decision = escape(&n.decision_number),
             plate = escape(&n.plate),
@@ -354,8 +354,56 @@ pub async fn fine(
             legal = escape(&n.legal_reference),
             unit = escape(&n.issuing_unit),
             due = local_time(n.notice_due),
+            evidence = evidence(state.oidc.settings(), &n),
         ),
     )
+}
+
+/// The notice's images and clip, each through a signed link to central's store that is good
+/// for a few minutes and opens only that file.
+fn evidence(settings: &crate::config::PortalSettings, n: &FineNotice) -> String {
+    if settings.evidence_url.is_empty() || n.evidence.is_empty() {
+        return String::new();
+    }
+    let expires_s = protocol::UtcTimestamp::now().unix_ms() / 1000
+        + i64::from(settings.evidence_link_minutes) * 60;
+    let base = settings.evidence_url.trim_end_matches('/');
+    let mut out = String::from(
+        "<h2>Hình ảnh, video vi phạm</h2><p class=\"en\">Evidence</p><div id=\"evidence\">",
+    );
+    for item in &n.evidence {
+        let url = format!(
+            "{base}{}",
+            protocol::evidence_link::link(
+                settings.evidence_link_secret.as_bytes(),
+                &item.sha256,
+                &item.content_type,
+                expires_s,
+            )
+        );
+        let label = match item.name.as_str() {
+            "before.jpg" => "Trước khi vi phạm",
+            "at.jpg" => "Thời điểm vi phạm",
+            "after.jpg" => "Sau khi vi phạm",
+            "plate.jpg" => "Biển số",
+            "clip.mp4" => "Đoạn video",
+            other => other,
+        };
+        let (url, label) = (escape(&url), escape(label));
+        if item.content_type.starts_with("image/") {
+            out.push_str(&format!(
+                "<figure><img src=\"{url}\" alt=\"{label}\" style=\"max-width:100%\">\
+                 <figcaption>{label}</figcaption></figure>"
+            ));
+        } else if item.content_type.starts_with("video/") {
+            out.push_str(&format!(
+                "<figure><video controls preload=\"metadata\" src=\"{url}\" style=\"max-width:100%\"></video>\
+                 <figcaption>{label}</figcaption></figure>"
+            ));
+        }
+    }
+    out.push_str("</div>");
+    out
 }
 
 async fn answer(

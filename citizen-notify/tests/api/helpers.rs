@@ -54,8 +54,22 @@ pub fn notice() -> FineNotice {
         notice_due: UtcTimestamp::from_unix_ms(at.unix_ms() + 10 * 86_400_000).unwrap(),
         issued_at: at,
         issuing_unit: "Phòng CSGT".into(),
+        evidence: [("at.jpg", "image/jpeg"), ("clip.mp4", "video/mp4")]
+            .into_iter()
+            .map(|(name, content_type)| protocol::EvidenceItem {
+                name: name.into(),
+                sha256: protocol::Sha256Digest::of(name.as_bytes()),
+                bytes: 1000,
+                content_type: content_type.into(),
+                captured_at: at,
+            })
+            .collect(),
     }
 }
+
+/// Where the portal links citizens' browsers for evidence, and the secret that signs the links.
+pub const EVIDENCE_URL: &str = "https://evidence.csgt.example.vn";
+pub const LINK_SECRET: &str = "the link secret shared with central";
 
 /// The gateway's hash secret for this merchant.
 pub const PAYMENT_SECRET: &str = "the merchant's hash secret from the gateway";
@@ -97,6 +111,8 @@ pub async fn world(t: &TestDb) -> World {
         client_id: "citizen-portal".into(),
         client_secret: "the portal's client secret".into(),
         redirect_url: format!("{notify}/auth/callback"),
+        evidence_url: EVIDENCE_URL.into(),
+        evidence_link_secret: LINK_SECRET.into(),
         ..PortalSettings::default()
     };
     let gateway = Gateway::new(Merchant {

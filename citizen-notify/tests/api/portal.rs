@@ -4,7 +4,10 @@
 
 use citizen_notify::db::{self, Answer};
 
-use crate::helpers::{OTHER, OWNER, TestDb, World, at_gateway, fine, on_both_engines, world};
+use crate::helpers::{
+    EVIDENCE_URL, LINK_SECRET, OTHER, OWNER, TestDb, World, at_gateway, fine, on_both_engines,
+    world,
+};
 
 /// A browser: keeps the portal's session cookie, follows nothing by itself.
 struct Browser<'a> {
@@ -130,6 +133,34 @@ async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
     ] {
         assert!(page.contains(shown), "{shown} in {page}");
     }
+    // The evidence: each file through a signed link that opens only it.
+    let img = page
+        .split("<img src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    let at_jpg = &n.evidence[0];
+    assert!(
+        img.starts_with(&format!("{EVIDENCE_URL}/evidence/{}?", at_jpg.sha256)),
+        "{img}"
+    );
+    let q: std::collections::BTreeMap<String, String> =
+        form_urlencoded::parse(img.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(
+        protocol::evidence_link::verify(
+            LINK_SECRET.as_bytes(),
+            &at_jpg.sha256,
+            &q["ct"],
+            q["exp"].parse().unwrap(),
+            &q["sig"],
+            protocol::UtcTimestamp::now(),
+        ),
+        Ok(())
+    );
+    assert!(page.contains("<video controls"), "{page}");
     let csrf = value_of(&page, "csrf");
     let (status, to, _) = b
         .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
