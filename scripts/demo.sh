@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=target/release
+# The ONNX Runtime library `make deps` unpacks (the edge agent loads it at start).
+export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
 mkdir -p data
 secret_file=data/demo-shared-secret
 [ -s "$secret_file" ] || head -c 32 /dev/urandom | base64 | tr -d '\n/+=' > "$secret_file"

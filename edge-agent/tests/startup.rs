@@ -49,6 +49,33 @@ fn a_malformed_config_names_the_field_and_exits_2() {
 }
 
 #[test]
+fn a_missing_onnx_runtime_library_is_an_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edge.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[models]\nmanifest = \"{}\"\n[[cameras]]\nid = \"cam-1\"\nsource = \"rtsp://127.0.0.1:9/x\"\nsite = {{ name = \"a\", latitude = 1.0, longitude = 1.0, address = \"b\", direction = \"c\" }}\n",
+            manifest()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+        .arg("--config")
+        .arg(&path)
+        .current_dir(dir.path())
+        .env("ORT_DYLIB_PATH", dir.path().join("no-libonnxruntime.so"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("loading the onnx runtime library"), "{err}");
+    assert!(err.contains("ORT_DYLIB_PATH"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn the_default_config_prints_and_reads_back() {
     let out = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
         .arg("--print-default-config")

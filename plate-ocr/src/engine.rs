@@ -47,17 +47,31 @@ static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 pub fn environment() -> Result<&'static Environment, ModelError> {
     ENVIRONMENT
         .get_or_init(|| {
-            ort::init()
+            // Loaded here, so a missing library is an error that says what to do rather than
+            // the panic `ort` raises when it loads the library itself.
+            let library = std::env::var("ORT_DYLIB_PATH")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| {
+                    format!(
+                        "{}onnxruntime{}",
+                        std::env::consts::DLL_PREFIX,
+                        std::env::consts::DLL_SUFFIX
+                    )
+                });
+            ort::init_from(&library)
+                .map_err(|e| {
+                    format!(
+                        "loading the onnx runtime library {library}: {e} (set ORT_DYLIB_PATH; \
+                         `make deps` puts the library in .ort/lib)"
+                    )
+                })?
                 .with_name("tve")
                 .build()
-                .map_err(|e| e.to_string())
+                .map_err(|e| format!("starting onnx runtime: {e}"))
         })
         .as_ref()
-        .map_err(|e| {
-            ModelError::Runtime(format!(
-                "starting onnx runtime (is ORT_DYLIB_PATH set?): {e}"
-            ))
-        })
+        .map_err(|e| ModelError::Runtime(e.clone()))
 }
 
 /// A loaded model.
