@@ -226,6 +226,13 @@ pub struct DeliverySettings {
     pub push_url: String,
     /// The secret shared with the app backend, for the HMAC on each push.
     pub push_secret: String,
+    /// The SMS gateway's send endpoint; empty: no SMS. A notice goes by SMS too when the
+    /// registry has the owner's mobile number.
+    pub sms_url: String,
+    /// The gateway's API key (sent as a bearer token).
+    pub sms_api_key: String,
+    /// The registered sender name (brandname) the messages come from.
+    pub sms_sender: String,
     /// The portal's public base URL, for the link in each message.
     pub portal_url: String,
     /// Attempts before a delivery fails for good.
@@ -240,6 +247,9 @@ impl Default for DeliverySettings {
         Self {
             push_url: String::new(),
             push_secret: String::new(),
+            sms_url: String::new(),
+            sms_api_key: String::new(),
+            sms_sender: "CSGT".into(),
             portal_url: format!("http://127.0.0.1:{DEFAULT_PORT}"),
             max_attempts: 8,
             max_backoff_s: 600,
@@ -251,6 +261,15 @@ impl Default for DeliverySettings {
 impl DeliverySettings {
     fn validate(&self) -> Result<(), ConfigError> {
         http_urls(&[("delivery.portal_url", &self.portal_url)])?;
+        if !self.sms_url.is_empty() {
+            http_urls(&[("delivery.sms_url", &self.sms_url)])?;
+            if self.sms_api_key.is_empty() || self.sms_sender.is_empty() {
+                return Err(ConfigError::invalid(
+                    "delivery.sms_api_key",
+                    "sms_api_key and sms_sender are required with sms_url",
+                ));
+            }
+        }
         if self.push_url.is_empty() {
             return Ok(());
         }

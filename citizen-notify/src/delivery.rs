@@ -6,7 +6,9 @@
 //!
 //! Channels: `push`, a webhook to the citizen-app backend (the shape a VNeID or provincial-app
 //! integration takes): a JSON message signed with the shared-secret HMAC of
-//! [`protocol::service_auth`], the fine id as its idempotency key.
+//! [`protocol::service_auth`], the fine id as its idempotency key; `sms`, through an SMS
+//! gateway's HTTP API (bearer key, registered sender name) to the owner's mobile number on
+//! record.
 
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use crate::{
 };
 
 pub const PUSH: &str = "push";
+pub const SMS: &str = "sms";
 
 /// The message the citizen app shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,13 +73,32 @@ pub enum Outcome {
     Refused(String),
 }
 
-/// The channels configured, in the order a notice is given them.
-pub fn channels(settings: &DeliverySettings) -> Vec<&'static str> {
-    if settings.push_url.is_empty() {
-        Vec::new()
-    } else {
-        vec![PUSH]
+/// The channels a notice goes through: the app push when configured, and SMS when configured
+/// and the owner's mobile number is on record.
+pub fn channels(settings: &DeliverySettings, notice: &FineNotice) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !settings.push_url.is_empty() {
+        out.push(PUSH);
     }
+    let phone = notice.contact.as_ref().and_then(|c| c.phone.as_ref());
+    if !settings.sms_url.is_empty() && phone.is_some() {
+        out.push(SMS);
+    }
+    out
+}
+
+/// The SMS text: without diacritics (one GSM-7 message, what every handset shows): the plate,
+/// the day, the amount and the link.
+pub fn sms_text(notice: &FineNotice, portal_url: &str) -> String {
+    let day = local_time(notice.occurred_at);
+    let day = day.split(' ').next().unwrap_or_default();
+    format!(
+        "Xe {} vi pham giao thong ngay {day}, phat {} dong. Xem va nop phat: {}/fines/{}",
+        notice.plate,
+        vnd(notice.amount_vnd),
+        portal_url.trim_end_matches('/'),
+        notice.fine_id.hyphenated()
+    )
 }
 
 /// The worker's HTTP side.
@@ -115,27 +137,34 @@ impl Deliverer {
             .body(body)
             .send()
             .await;
-        match sent {
-            Ok(r) if r.status().is_success() => Outcome::Delivered,
-            Ok(r) => {
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                let detail = format!("{status}: {}", text.chars().take(300).collect::<String>());
-                let transient =
-                    status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
-                if transient {
-                    Outcome::Retry(detail)
-                } else {
-                    Outcome::Refused(detail)
-                }
-            }
-            Err(e) => Outcome::Retry(e.to_string()),
-        }
+        classify(sent).await
+    }
+
+    async fn sms(&self, notice: &FineNotice) -> Outcome {
+        let Some(phone) = notice.contact.as_ref().and_then(|c| c.phone.as_ref()) else {
+            return Outcome::Refused("no mobile number on record".into());
+        };
+        let body = serde_json::json!({
+            "from": self.settings.sms_sender,
+            "to": phone,
+            "text": sms_text(notice, &self.settings.portal_url),
+            "reference": notice.fine_id.hyphenated().to_string(),
+        });
+        let sent = self
+            .http
+            .post(&self.settings.sms_url)
+            .bearer_auth(&self.settings.sms_api_key)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        classify(sent).await
     }
 
     async fn attempt(&self, due: &DueDelivery) -> Outcome {
         match due.channel.as_str() {
             PUSH => self.push(&due.notice).await,
+            SMS => self.sms(&due.notice).await,
             other => Outcome::Refused(format!("no channel {other} is configured")),
         }
     }
@@ -176,6 +205,26 @@ impl Deliverer {
             db::record_attempt(db, due.id, attempt, now, &outcome_record(&outcome, next)).await?;
         }
         Ok(delivered)
+    }
+}
+
+/// A channel's HTTP answer as an outcome: 2xx delivered; a timeout, 5xx, 408, 425 or 429 worth
+/// another try; any other answer a refusal.
+async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Outcome {
+    match sent {
+        Ok(r) if r.status().is_success() => Outcome::Delivered,
+        Ok(r) => {
+            let status = r.status();
+            let text = r.text().await.unwrap_or_default();
+            let detail = format!("{status}: {}", text.chars().take(300).collect::<String>());
+            let transient = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
+            if transient {
+                Outcome::Retry(detail)
+            } else {
+                Outcome::Refused(detail)
+            }
+        }
+        Err(e) => Outcome::Retry(e.to_string()),
     }
 }
 

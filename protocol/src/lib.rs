@@ -48,7 +48,7 @@ pub use messages::{
     Ack, CameraState, CameraStatus, DeviceState, DeviceStatus, SignalPhase, SignalSource,
     SignalState,
 };
-pub use notice::{FineChange, FineNotice, FineUpdate};
+pub use notice::{Contact, FineChange, FineNotice, FineUpdate};
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};
 pub use time::UtcTimestamp;

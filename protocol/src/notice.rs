@@ -44,6 +44,31 @@ pub struct FineNotice {
     /// shows each through a signed link to central's store ([`crate::evidence_link`]).
     #[serde(default)]
     pub evidence: Vec<EvidenceItem>,
+    /// How the owner may be reached besides the citizen app, from the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+}
+
+/// The owner's contact details on record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// A Vietnamese mobile number, `0` and nine digits or `+84` and nine digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Contact {
+    /// Whether `phone` is a Vietnamese mobile number as written here.
+    pub fn valid_phone(phone: &str) -> bool {
+        let digits = phone
+            .strip_prefix("+84")
+            .or_else(|| phone.strip_prefix('0'))
+            .unwrap_or("");
+        digits.len() == 9 && digits.bytes().all(|b| b.is_ascii_digit())
+    }
 }
 
 impl Validate for FineNotice {
@@ -55,6 +80,14 @@ impl Validate for FineNotice {
             return Err(Invalid::new("amount_vnd", "must be positive"));
         }
         Invalid::check_safe_integer("amount_vnd", Some(self.amount_vnd))?;
+        if let Some(phone) = self.contact.as_ref().and_then(|c| c.phone.as_deref())
+            && !Contact::valid_phone(phone)
+        {
+            return Err(Invalid::new(
+                "contact.phone",
+                "must be 0 or +84 and nine digits",
+            ));
+        }
         if self.evidence.len() > 16 {
             return Err(Invalid::new("evidence", "at most 16 files"));
         }

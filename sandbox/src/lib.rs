@@ -2,11 +2,12 @@
 //! real protocol over HTTP, for tests and the demo only — never used by a production path.
 //!
 //! Today: [`vnpay`], a payment gateway in VNPay's role, and [`oidc`], an OpenID Connect
-//! identity provider in VNeID's role, and [`push`], a citizen-app backend's push endpoint.
-//! The vehicle registry service and the SMS gateway follow.
+//! identity provider in VNeID's role, [`push`], a citizen-app backend's push endpoint, and
+//! [`sms`], an SMS gateway's HTTP API. The vehicle registry service follows.
 
 pub mod oidc;
 pub mod push;
+pub mod sms;
 pub mod vnpay;
 
 use std::net::SocketAddr;

@@ -33,6 +33,13 @@ enum Command {
         #[arg(long)]
         secret: String,
     },
+    /// An SMS gateway's HTTP API (`POST /api/v1/sms`, bearer key).
+    Sms {
+        #[arg(long, default_value = "127.0.0.1:8096")]
+        bind: SocketAddr,
+        #[arg(long)]
+        api_key: String,
+    },
     /// An OpenID Connect identity provider in VNeID's role.
     Oidc {
         #[arg(long, default_value = "127.0.0.1:8098")]
@@ -77,6 +84,16 @@ async fn main() -> anyhow::Result<()> {
             let running = sandbox::serve(bind, sandbox::push::router(receiver)).await?;
             println!(
                 "push sandbox: {}/api/v1/push (received: {}/sandbox/push/received)",
+                running.url(),
+                running.url()
+            );
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Sms { bind, api_key } => {
+            let gateway = sandbox::sms::SmsGateway::new(&api_key);
+            let running = sandbox::serve(bind, sandbox::sms::router(gateway)).await?;
+            println!(
+                "sms sandbox: {}/api/v1/sms (sent: {}/sandbox/sms/sent)",
                 running.url(),
                 running.url()
             );

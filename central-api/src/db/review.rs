@@ -167,6 +167,19 @@ pub async fn approve(
             .map(|p| p.display())
             .unwrap_or_else(|_| plate_text.clone());
         let notice_due = e.occurred_at.as_datetime() + Duration::days(10);
+        let contact = sqlx::query("SELECT phone, email FROM citizens WHERE citizen_id = $1")
+            .bind(owner.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| -> Result<protocol::Contact, sqlx::Error> {
+                let phone: Option<String> = row.try_get("phone")?;
+                Ok(protocol::Contact {
+                    // A number the notice could not carry is left out, not sent wrong.
+                    phone: phone.filter(|p| protocol::Contact::valid_phone(p)),
+                    email: row.try_get("email")?,
+                })
+            })
+            .transpose()?;
         let notice = FineNotice {
             fine_id,
             decision_number: decision_number(year, n),
@@ -186,6 +199,7 @@ pub async fn approve(
             issued_at: UtcTimestamp::from_datetime(now),
             issuing_unit: issuing_unit.to_owned(),
             evidence: e.evidence.clone(),
+            contact,
         };
         let payload = wire::encode(&notice).map_err(|e| DbError::Corrupt(format!("fine notice: {e}")))?;
         let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;

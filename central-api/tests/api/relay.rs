@@ -92,6 +92,14 @@ async fn a_notice_is_delivered_once_with_its_signature(t: &TestDb) {
         names.contains(&"at.jpg") && names.contains(&"clip.mp4"),
         "{names:?}"
     );
+    // And the owner's mobile number on record, for the SMS.
+    assert_eq!(
+        received[0]
+            .contact
+            .as_ref()
+            .and_then(|c| c.phone.as_deref()),
+        Some("0901234567")
+    );
     assert!(outbox_pending(&t.db).await.unwrap().is_empty());
     let (_, _, _, status) = central_api::db::review::fine_of(&t.db, &id)
         .await

@@ -29,7 +29,7 @@ pub async fn receive(
         Duration::from_secs(state.intake.max_clock_skew_s),
     )?;
     let fine_id = notice.fine_id.to_string();
-    let channels = crate::delivery::channels(&state.delivery);
+    let channels = crate::delivery::channels(&state.delivery, &notice);
     match db::store_notice(&state.db, &notice, &body, &channels).await? {
         Stored::New => {
             tracing::info!(fine_id, decision = %notice.decision_number, "notice received");

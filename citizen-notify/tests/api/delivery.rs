@@ -6,7 +6,7 @@ use std::time::Duration;
 use citizen_notify::{
     config::DeliverySettings,
     db,
-    delivery::{Deliverer, PUSH},
+    delivery::{Deliverer, PUSH, SMS, channels},
 };
 use sandbox::push::PushReceiver;
 use time::OffsetDateTime;
@@ -36,6 +36,7 @@ async fn app_backend(max_attempts: u32) -> App {
         max_attempts,
         max_backoff_s: 60,
         timeout_ms: 5_000,
+        ..DeliverySettings::default()
     })
     .unwrap();
     App {
@@ -198,7 +199,99 @@ impl App {
     }
 }
 
+async fn a_notice_goes_by_sms_too_when_a_mobile_is_on_record(t: &TestDb) {
+    let push = app_backend(8).await;
+    let sms = sandbox::sms::SmsGateway::new("the gateway's api key");
+    let sms_server = sandbox::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        sandbox::sms::router(sms.clone()),
+    )
+    .await
+    .unwrap();
+    let settings = DeliverySettings {
+        push_url: push.receiver_url(),
+        push_secret: PUSH_SECRET.into(),
+        sms_url: format!("{}/api/v1/sms", sms_server.url()),
+        sms_api_key: "the gateway's api key".into(),
+        sms_sender: "CSGT-HCM".into(),
+        portal_url: "https://phatnguoi.example.vn".into(),
+        ..DeliverySettings::default()
+    };
+    let n = notice();
+    assert_eq!(channels(&settings, &n), [PUSH, SMS]);
+    let without_phone = protocol::FineNotice {
+        contact: None,
+        ..notice()
+    };
+    assert_eq!(channels(&settings, &without_phone), [PUSH]);
+
+    let body = protocol::wire::encode(&n).unwrap();
+    db::store_notice(&t.db, &n, &body, &channels(&settings, &n))
+        .await
+        .unwrap();
+    let deliverer = Deliverer::new(settings.clone()).unwrap();
+    assert_eq!(
+        deliverer
+            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        2
+    );
+    let sent = sms.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0]["to"].as_str(), sent[0]["from"].as_str()),
+        (Some("0901234567"), Some("CSGT-HCM"))
+    );
+    let text = sent[0]["text"].as_str().unwrap();
+    let id = n.fine_id.hyphenated().to_string();
+    for shown in [
+        "51F-123.45",
+        "26/11/2025",
+        "19.000.000",
+        &format!("https://phatnguoi.example.vn/fines/{id}"),
+    ] {
+        assert!(text.contains(shown), "{shown} in {text}");
+    }
+    assert!(
+        text.is_ascii() && text.len() <= 160,
+        "one plain SMS: {text}"
+    );
+    assert_eq!(view(t, &id).await.state, "delivered");
+    assert_eq!(
+        db::delivery_of(&t.db, &id, SMS)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "delivered"
+    );
+
+    // A wrong key is refused by the gateway: final.
+    let other = notice();
+    let body = protocol::wire::encode(&other).unwrap();
+    db::store_notice(&t.db, &other, &body, &[SMS])
+        .await
+        .unwrap();
+    let wrong = Deliverer::new(DeliverySettings {
+        sms_api_key: "not the key".into(),
+        ..settings
+    })
+    .unwrap();
+    wrong
+        .deliver_due(&t.db, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let v = db::delivery_of(&t.db, &other.fine_id.hyphenated().to_string(), SMS)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.state, "failed");
+    assert!(v.last_error.unwrap().contains("401"));
+}
+
 on_both_engines!(
+    a_notice_goes_by_sms_too_when_a_mobile_is_on_record,
     a_notice_is_pushed_once_signed_with_its_link,
     a_failing_push_is_retried_after_growing_waits_until_delivered,
     a_push_that_cannot_succeed_ends_failed,

@@ -64,6 +64,10 @@ pub fn notice() -> FineNotice {
                 captured_at: at,
             })
             .collect(),
+        contact: Some(protocol::Contact {
+            phone: Some("0901234567".into()),
+            email: None,
+        }),
     }
 }
 
