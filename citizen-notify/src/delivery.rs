@@ -87,8 +87,9 @@ pub fn channels(settings: &DeliverySettings, notice: &FineNotice) -> Vec<&'stati
     out
 }
 
-/// The SMS text: without diacritics (one GSM-7 message, what every handset shows): the plate,
-/// the day, the amount and the link.
+/// The SMS text, without diacritics (GSM-7, which every handset shows): the plate, the day, the
+/// amount and the link. With a portal address of up to about 25 characters it fits one
+/// 160-character message; a longer one makes it two parts.
 pub fn sms_text(notice: &FineNotice, portal_url: &str) -> String {
     let day = local_time(notice.occurred_at);
     let day = day.split(' ').next().unwrap_or_default();
