@@ -13,7 +13,6 @@ use axum::{
     extract::FromRequestParts,
     http::{Method, StatusCode, header, request::Parts},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use protocol::Sha256Digest;
 use serde::Serialize;
 
@@ -112,13 +111,6 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-/// A new random token (256 bits, base64url).
-pub fn random_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// How a session token is stored.

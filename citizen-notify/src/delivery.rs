@@ -211,7 +211,7 @@ impl Deliverer {
 
 /// A channel's HTTP answer as an outcome: 2xx delivered; a timeout, 5xx, 408, 425 or 429 worth
 /// another try; any other answer a refusal.
-async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Outcome {
+pub(crate) async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Outcome {
     match sent {
         Ok(r) if r.status().is_success() => Outcome::Delivered,
         Ok(r) => {

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::{
     config::CentralSettings,
     db::{self, Db, DbError},
+    delivery::{Outcome, classify},
 };
 
 /// The sender's HTTP side.
@@ -55,20 +56,13 @@ impl Reporter {
                 .post(&url)
                 .header("content-type", "application/json")
                 .header(service_auth::SIGNATURE_HEADER, signature)
-                .body(report.payload.clone())
+                .body(report.payload)
                 .send()
                 .await;
-            let (state, error) = match answer {
-                Ok(r) if r.status().is_success() => ("delivered", None),
-                Ok(r) => {
-                    let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
-                    let error = format!("{status}: {}", text.chars().take(300).collect::<String>());
-                    let transient =
-                        status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
-                    (if transient { "pending" } else { "refused" }, Some(error))
-                }
-                Err(e) => ("pending", Some(e.to_string())),
+            let (state, error) = match classify(answer).await {
+                Outcome::Delivered => ("delivered", None),
+                Outcome::Retry(e) => ("pending", Some(e)),
+                Outcome::Refused(e) => ("refused", Some(e)),
             };
             let next = now + backoff(report.attempts + 1, self.settings.max_backoff_s);
             match (state, &error) {

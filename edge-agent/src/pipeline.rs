@@ -633,19 +633,31 @@ impl Worker {
                 continue;
             };
             let helmet_probs = self.models.helmet.as_ref().map(|_| f.no_helmet.as_slice());
+            // A rule that has fired for this track is not run again (each runs on every
+            // track every frame).
+            let open = |kind| !f.fired.contains(&kind);
+            let (h, g, l) = (&f.history, &self.geometry, &self.limits);
             let found = [
-                rules::red_light(&f.history, &self.geometry, &self.timeline, &self.limits),
-                rules::speeding(&f.history, &self.geometry, &self.limits),
-                rules::wrong_way(&f.history, &self.geometry, &self.limits),
-                rules::wrong_lane(&f.history, &self.geometry, &self.limits),
-                rules::illegal_stopping(&f.history, &self.geometry, &self.limits),
-                rules::no_helmet(&f.history, helmet_probs),
+                open(ViolationKind::RedLight)
+                    .then(|| rules::red_light(h, g, &self.timeline, l))
+                    .flatten(),
+                open(ViolationKind::Speeding)
+                    .then(|| rules::speeding(h, g, l))
+                    .flatten(),
+                open(ViolationKind::WrongWay)
+                    .then(|| rules::wrong_way(h, g, l))
+                    .flatten(),
+                open(ViolationKind::WrongLane)
+                    .then(|| rules::wrong_lane(h, g, l))
+                    .flatten(),
+                open(ViolationKind::IllegalStopping)
+                    .then(|| rules::illegal_stopping(h, g, l))
+                    .flatten(),
+                open(ViolationKind::NoHelmet)
+                    .then(|| rules::no_helmet(h, helmet_probs))
+                    .flatten(),
             ];
-            let new: Vec<Finding> = found
-                .into_iter()
-                .flatten()
-                .filter(|x| !f.fired.contains(&x.kind))
-                .collect();
+            let new: Vec<Finding> = found.into_iter().flatten().collect();
             for finding in new {
                 info!(camera = %self.camera.id, kind = %finding.kind, track = id, "violation");
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);

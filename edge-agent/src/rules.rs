@@ -115,8 +115,19 @@ pub enum SpeedTrap {
         exit: DirectedLine,
         distance_m: f64,
     },
-    /// Road → image homography from four calibrated points: speed from the ground track.
-    Homography(Homography),
+    /// Speed from the ground track, through the image → road map: the inverse of the road →
+    /// image homography calibrated from four points, taken once when the geometry is built
+    /// (the rule runs on every track every frame).
+    Ground { to_road: Homography },
+}
+
+impl SpeedTrap {
+    /// The ground trap of a road → image homography; `None` when it cannot be inverted.
+    pub fn ground(to_image: &Homography) -> Option<Self> {
+        Some(Self::Ground {
+            to_road: to_image.inverse()?,
+        })
+    }
 }
 
 /// The camera's calibrated geometry.
@@ -142,17 +153,17 @@ impl From<&CameraGeometry> for Geometry {
     fn from(spec: &CameraGeometry) -> Self {
         Self {
             stop_line: spec.stop_line.map(Into::into),
-            speed: spec.speed.as_ref().map(|s| match s {
+            speed: spec.speed.as_ref().and_then(|s| match s {
                 SpeedTrapSpec::Lines {
                     entry,
                     exit,
                     distance_m,
-                } => SpeedTrap::Lines {
+                } => Some(SpeedTrap::Lines {
                     entry: (*entry).into(),
                     exit: (*exit).into(),
                     distance_m: *distance_m,
-                },
-                SpeedTrapSpec::Homography(m) => SpeedTrap::Homography(Homography(*m)),
+                }),
+                SpeedTrapSpec::Homography(m) => SpeedTrap::ground(&Homography(*m)),
             }),
             lanes: spec
                 .lanes
@@ -286,7 +297,7 @@ pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
             let (t0, t1) = (entry.crossing(h)?, exit.crossing(h)?);
             (t1 > t0).then(|| (distance_m / (t1 - t0) * 3.6, t1))?
         }
-        SpeedTrap::Homography(to_image) => ground_speed(h, to_image, limits)?,
+        SpeedTrap::Ground { to_road } => ground_speed(h, to_road, limits)?,
     };
     let limit = limits.limit_for(h.class);
     (kmh > limit + limits.speed_tolerance_kmh).then(|| Finding {
@@ -306,21 +317,28 @@ pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
 /// that speed — nine feet in ten within three pixels, a metre or 5 % of the distance covered of
 /// the fitted line — or there is no measurement: a track whose identity passed from one vehicle to another,
 /// or that jumped over dropped frames onto something else, is not one vehicle's speed.
-fn ground_speed(h: &History, to_image: &Homography, limits: &Limits) -> Option<(f64, f64)> {
-    let to_road = to_image.inverse()?;
+/// The most feet a ground speed is fitted over: four seconds at 8 frames/s.
+const GROUND_SPEED_SAMPLES: usize = 32;
+
+fn ground_speed(h: &History, to_road: &Homography, limits: &Limits) -> Option<(f64, f64)> {
     let metres =
         |p: Point, q: Point| f64::from(((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt());
-    // (time, road point, metres per pixel there)
-    let pts: Vec<(f64, Point, f64)> = h
+    // (time, road point, metres per pixel there) of the latest resolved feet, newest last: the
+    // fit is quadratic in their number and runs on every track every frame (a car queued at a
+    // light holds hundreds of samples), so at most `GROUND_SPEED_SAMPLES` of them.
+    let mut pts: Vec<(f64, Point, f64)> = h
         .samples
         .iter()
+        .rev()
         .filter_map(|s| {
             let foot = s.foot();
             let road = to_road.apply(foot)?;
             let per_px = metres(road, to_road.apply([foot[0], foot[1] + 1.0])?);
             (per_px <= limits.speed_max_m_per_px).then_some((s.t, road, per_px))
         })
+        .take(GROUND_SPEED_SAMPLES)
         .collect();
+    pts.reverse();
     let (first, last) = (pts.first()?, pts.last()?);
     if pts.len() < 6 || last.0 - first.0 < limits.speed_min_s {
         return None;
@@ -595,7 +613,7 @@ mod tests {
         )
         .unwrap();
         let g = Geometry {
-            speed: Some(SpeedTrap::Homography(to_image)),
+            speed: SpeedTrap::ground(&to_image),
             ..Geometry::default()
         };
         let f = speeding(&fast, &g, &limits).expect("108 in a 60");
@@ -619,7 +637,7 @@ mod tests {
         .unwrap();
         let to_road = to_image.inverse().unwrap();
         let g = Geometry {
-            speed: Some(SpeedTrap::Homography(to_image)),
+            speed: SpeedTrap::ground(&to_image),
             ..Geometry::default()
         };
         let limits = Limits {

@@ -209,6 +209,15 @@ impl JsonSchema for EventId {
     }
 }
 
+/// A random URL-safe string (base64url) of `bytes` bytes from the operating system's randomness:
+/// session and CSRF tokens, OIDC state, nonce, PKCE verifier and codes.
+pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,14 +210,6 @@ pub fn pkce_challenge(verifier: &str) -> String {
     B64URL.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// A random URL-safe string of `bytes` bytes of entropy (state, nonce, PKCE verifier, codes,
-/// session tokens).
-pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)?;
-    Ok(B64URL.encode(buf))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,7 +90,7 @@ impl IdentityProvider {
         Ok(Self {
             issuer: Arc::new(issuer.trim_end_matches('/').to_owned()),
             key: Arc::new(SigningKey::from_bytes(&seed)),
-            kid: Arc::new(oidc::random_token(8)?),
+            kid: Arc::new(protocol::random_token(8)?),
             clients: Arc::new(clients),
             citizens: Arc::new(citizens),
             pending: Arc::new(Mutex::new(Pending::default())),
@@ -204,7 +204,7 @@ async fn authorize(
     if field("code_challenge_method") != "S256" || field("code_challenge").len() < 43 {
         return refuse("invalid_request", "PKCE with S256 is required");
     }
-    let Ok(id) = oidc::random_token(16) else {
+    let Ok(id) = protocol::random_token(16) else {
         return refuse("server_error", "no randomness");
     };
     idp.pending().requests.insert(
@@ -253,7 +253,7 @@ async fn login(State(idp): State<IdentityProvider>, Form(f): Form<Login>) -> Res
     let Some(citizen) = idp.citizens.iter().find(|c| c.id == f.citizen).cloned() else {
         return page(StatusCode::BAD_REQUEST, "<h1>Không có công dân này</h1>");
     };
-    let Ok(code) = oidc::random_token(32) else {
+    let Ok(code) = protocol::random_token(32) else {
         return page(StatusCode::INTERNAL_SERVER_ERROR, "<h1>Lỗi</h1>");
     };
     let to = with_query(
@@ -316,7 +316,7 @@ async fn token(
         nonce: grant.request.nonce.clone(),
         name: grant.citizen.name.clone(),
     };
-    let Ok(access_token) = oidc::random_token(32) else {
+    let Ok(access_token) = protocol::random_token(32) else {
         return token_error("server_error");
     };
     Json(json!({

@@ -46,8 +46,8 @@ pub async fn sign_in(
     let Some((officer, _)) = found.filter(|_| matches) else {
         return Err(refused());
     };
-    let token = auth::random_token().map_err(ApiError::internal)?;
-    let csrf = auth::random_token().map_err(ApiError::internal)?;
+    let token = protocol::random_token(32).map_err(ApiError::internal)?;
+    let csrf = protocol::random_token(32).map_err(ApiError::internal)?;
     let ttl = time::Duration::seconds(state.review.settings.session_ttl_s as i64);
     officers::open_session(
         &state.db,

@@ -14,7 +14,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use protocol::{FineNotice, oidc};
+use protocol::FineNotice;
 use serde::Deserialize;
 
 use service_kit::http::cookie;
@@ -124,9 +124,9 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
 /// `GET /login`: off to the identity provider.
 pub async fn sign_in(State(state): State<AppState>) -> Response {
     let tokens = (
-        oidc::random_token(24),
-        oidc::random_token(24),
-        oidc::random_token(48),
+        protocol::random_token(24),
+        protocol::random_token(24),
+        protocol::random_token(48),
     );
     let (Ok(st), Ok(nonce), Ok(verifier)) = tokens else {
         return failure(&"no randomness");
@@ -174,7 +174,7 @@ pub async fn callback(
             return refused("the identity provider's answer did not verify");
         }
     };
-    let (Ok(token), Ok(csrf)) = (oidc::random_token(32), oidc::random_token(24)) else {
+    let (Ok(token), Ok(csrf)) = (protocol::random_token(32), protocol::random_token(24)) else {
         return failure(&"no randomness");
     };
     let settings = state.oidc.settings();
