@@ -53,9 +53,8 @@ pub fn vnd(amount: u64) -> String {
 
 /// `dd/mm/yyyy HH:MM:SS` in Vietnam's time (GMT+7).
 pub fn local_time(at: UtcTimestamp) -> String {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
     at.as_datetime()
-        .to_offset(offset)
+        .to_offset(protocol::time::VIETNAM)
         .format(time::macros::format_description!(
             "[day]/[month]/[year] [hour]:[minute]:[second]"
         ))

@@ -55,7 +55,7 @@ impl File {
 
 /// Local time in Hồ Chí Minh City (UTC+7, no daylight saving), to the millisecond.
 pub fn local_time(at: &UtcTimestamp) -> String {
-    let t = at.as_datetime().to_offset(time::macros::offset!(+7));
+    let t = at.as_datetime().to_offset(protocol::time::VIETNAM);
     format!(
         "{:02}/{:02}/{:04} {:02}:{:02}:{:02}.{:03} (UTC+7)",
         t.day(),

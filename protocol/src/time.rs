@@ -11,6 +11,9 @@ use time::{
 /// The message a non-UTC time is refused with; [`crate::wire`] recognises it by this prefix.
 pub(crate) const NON_UTC_MESSAGE: &str = "non-UTC time";
 
+/// Vietnam's offset from UTC (no daylight saving): the time on documents and data bars.
+pub const VIETNAM: UtcOffset = time::macros::offset!(+7);
+
 /// An instant in UTC, kept to the millisecond, written `2025-01-01T07:30:00.250Z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UtcTimestamp(OffsetDateTime);

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha512;
-use time::{PrimitiveDateTime, UtcOffset, macros::format_description};
+use time::{PrimitiveDateTime, macros::format_description};
 
-use crate::time::UtcTimestamp;
+use crate::time::{UtcTimestamp, VIETNAM};
 
 pub const VERSION: &str = "2.1.0";
 pub const SECURE_HASH: &str = "vnp_SecureHash";
@@ -98,14 +98,9 @@ fn line_verify(secret: &[u8], fields: &[&str], given: &str) -> Result<(), VnpayE
         .map_err(|_| VnpayError::BadChecksum)
 }
 
-/// Vietnam's offset, in which the gateway's times are written.
-fn vietnam() -> UtcOffset {
-    UtcOffset::from_hms(7, 0, 0).unwrap_or(UtcOffset::UTC)
-}
-
 /// `yyyyMMddHHmmss` in GMT+7.
 pub fn format_time(at: UtcTimestamp) -> String {
-    let local = at.as_datetime().to_offset(vietnam());
+    let local = at.as_datetime().to_offset(VIETNAM);
     local
         .format(format_description!(
             "[year][month][day][hour][minute][second]"
@@ -120,7 +115,7 @@ pub fn parse_time(text: &str) -> Option<UtcTimestamp> {
         format_description!("[year][month][day][hour][minute][second]"),
     )
     .ok()?
-    .assume_offset(vietnam());
+    .assume_offset(VIETNAM);
     Some(UtcTimestamp::from_datetime(at))
 }
 

@@ -14,6 +14,14 @@ use std::net::SocketAddr;
 
 use axum::Router;
 
+/// Text safe inside HTML text and attribute values, for the stand-ins' pages.
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A stand-in serving on a local port until dropped.
 #[derive(Debug)]
 pub struct Running {

@@ -21,6 +21,8 @@ use protocol::{
     oidc::{self, Discovery, IdClaims, Jwk, JwkSet},
 };
 use serde::Deserialize;
+
+use crate::escape;
 use serde_json::json;
 
 /// A person who can sign in.
@@ -223,7 +225,8 @@ async fn authorize(
         .map(|c| {
             format!(
                 "<button name=\"citizen\" value=\"{0}\" id=\"citizen-{0}\">{1} — {0}</button><br>",
-                c.id, c.name
+                escape(&c.id),
+                escape(&c.name)
             )
         })
         .collect();

@@ -25,6 +25,8 @@ use protocol::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::escape;
+
 /// The merchant this gateway serves: its terminal code, hash secret and IPN URL (set once in
 /// the gateway's merchant admin, as VNPay does, not sent with each payment).
 #[derive(Debug, Clone)]
@@ -118,13 +120,6 @@ fn error_page(code: &str, message: &str) -> Response {
         )),
     )
         .into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Checks a payment request as the gateway does before it shows the payment page.

@@ -2,7 +2,7 @@
 
 use protocol::{VehicleClass, ViolationKind};
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime, UtcOffset, macros::offset};
+use time::{Date, OffsetDateTime};
 
 /// Vehicle categories of the decree: buses and trucks are cars ("ô tô").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,7 +109,7 @@ pub struct FineSchedule {
 }
 
 /// Vietnam keeps one time zone, UTC+7; decrees take effect on Vietnamese calendar days.
-pub const VIETNAM: UtcOffset = offset!(+7);
+pub use protocol::time::VIETNAM;
 
 impl FineSchedule {
     /// The schedule the project ships (Decree 168/2024/NĐ-CP), used to seed the database.
