@@ -1,9 +1,13 @@
 //! The central side: MQTT ingest of signed violation events, storage, evidence upload, owner
 //! lookup, the police review UI and API, fines, audit, statistics.
 //!
-//! Today: storage on PostgreSQL or SQLite with migrations ([`db`]) and the ingest step
-//! ([`ingest`]: verify, store once, dead-letter the rest); the MQTT worker, evidence upload,
-//! owner lookup, review and fines arrive in the next slices.
+//! - [`ingest`]: the MQTT worker (embedded broker or an external one): verify, store once,
+//!   acknowledge, dead-letter the rest; [`routes::evidence`]: the devices' evidence uploads;
+//! - [`owners`]: the owner lookup that moves each violation into the review queue;
+//! - [`review`]: the officers' decisions, served as the JSON API ([`routes`]) and as the review
+//!   pages ([`ui`]); [`fines`]: the dated fine schedule; [`audit`]: the hash-chained log;
+//! - [`relay`]: the transactional outbox of notices towards citizen-notify;
+//! - [`db`]: storage on PostgreSQL or SQLite, with migrations for each.
 
 pub mod admin;
 pub mod audit;
@@ -15,8 +19,10 @@ pub mod fines;
 pub mod ingest;
 pub mod owners;
 pub mod relay;
+pub mod review;
 pub mod routes;
 pub mod startup;
+pub mod ui;
 
 pub use config::Config;
 pub use startup::build;

@@ -1,7 +1,7 @@
 //! Server-rendered pages of the citizen portal: one layout, mobile first, Vietnamese first with
 //! English beneath; every value placed in a page is escaped.
 
-use protocol::{PlateColour, UtcTimestamp};
+pub use protocol::vi::{local_time, plate_colour as colour_vi, vnd};
 
 /// Text safe inside HTML text and attribute values.
 pub fn escape(text: &str) -> String {
@@ -38,53 +38,15 @@ pub fn layout(title: &str, body: &str) -> String {
     )
 }
 
-/// `19000000` → `19.000.000`, as amounts are written in Vietnam.
-pub fn vnd(amount: u64) -> String {
-    let digits = amount.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `dd/mm/yyyy HH:MM:SS` in Vietnam's time (GMT+7).
-pub fn local_time(at: UtcTimestamp) -> String {
-    at.as_datetime()
-        .to_offset(protocol::time::VIETNAM)
-        .format(time::macros::format_description!(
-            "[day]/[month]/[year] [hour]:[minute]:[second]"
-        ))
-        .unwrap_or_default()
-}
-
-pub fn colour_vi(colour: PlateColour) -> &'static str {
-    match colour {
-        PlateColour::White => "nền trắng, chữ đen",
-        PlateColour::Yellow => "nền vàng, chữ đen",
-        PlateColour::Blue => "nền xanh, chữ trắng",
-        PlateColour::Red => "nền đỏ, chữ trắng",
-        PlateColour::WhiteRedText => "nền trắng, chữ đỏ",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn values_are_escaped_and_written_the_vietnamese_way() {
+    fn values_are_escaped() {
         assert_eq!(
             escape("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
-        assert_eq!(vnd(19_000_000), "19.000.000");
-        assert_eq!(vnd(800_000), "800.000");
-        assert_eq!(vnd(5), "5");
-        let at = UtcTimestamp::from_unix_ms(1_764_146_096_250).unwrap_or_else(UtcTimestamp::now);
-        assert_eq!(local_time(at), "26/11/2025 15:34:56");
     }
 }

@@ -14,7 +14,8 @@
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
 //! - [`citizen`]: the 12-digit citizen identity number;
 //! - [`geometry`]: planar homographies (a camera's calibrated road plane, plate rectification);
-//! - [`schema`]: JSON Schema documents generated from the types.
+//! - [`schema`]: JSON Schema documents generated from the types;
+//! - [`vi`]: amounts, times and names as they are written for people in Vietnam.
 //!
 //! It performs no I/O: every function is a pure transformation of its inputs.
 
@@ -34,6 +35,7 @@ pub mod service_auth;
 pub mod signing;
 pub mod time;
 pub mod topic;
+pub mod vi;
 pub mod vnpay;
 pub mod wire;
 

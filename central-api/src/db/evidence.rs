@@ -49,6 +49,19 @@ pub async fn exists(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {
     Ok(found)
 }
 
+/// The content type a blob was stored with, if it is stored.
+pub async fn content_type(db: &Db, sha256: &Sha256Digest) -> Result<Option<String>, DbError> {
+    let found = on_pool!(db, pool => {
+        sqlx::query("SELECT content_type FROM evidence_blobs WHERE sha256 = $1")
+            .bind(sha256.to_hex())
+            .fetch_optional(pool)
+            .await?
+            .map(|row| row.try_get::<String, _>("content_type"))
+            .transpose()?
+    });
+    Ok(found)
+}
+
 /// The manifest entries of an event whose blobs have not arrived, by name. An event is complete
 /// when this is empty.
 pub async fn missing(db: &Db, event: &EventId) -> Result<Vec<String>, DbError> {

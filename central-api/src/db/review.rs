@@ -37,13 +37,21 @@ pub struct QueueItem {
     pub owner_lookup: Option<String>,
 }
 
+/// One page of the queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    /// How many violations match the filter in all (0 when the page is past the end).
+    pub total: i64,
+}
+
 /// The queue, oldest first (the order officers work in).
-pub async fn list(db: &Db, f: &QueueFilter) -> Result<Vec<QueueItem>, DbError> {
-    let items = on_pool!(db, pool => {
+pub async fn list(db: &Db, f: &QueueFilter) -> Result<QueuePage, DbError> {
+    let rows = on_pool!(db, pool => {
         sqlx::query(
             "SELECT event_id, device_id, camera_id, kind, vehicle_class,
                     COALESCE(corrected_plate, plate_text) AS plate, plate_colour, occurred_at,
-                    status, owner_lookup
+                    status, owner_lookup, COUNT(*) OVER () AS total
              FROM violations
              WHERE ($1 IS NULL OR status = $1)
                AND ($2 IS NULL OR kind = $2)
@@ -66,7 +74,7 @@ pub async fn list(db: &Db, f: &QueueFilter) -> Result<Vec<QueueItem>, DbError> {
         .await?
         .into_iter()
         .map(|row| {
-            Ok::<_, sqlx::Error>(QueueItem {
+            let item = QueueItem {
                 event_id: row.try_get::<uuid::Uuid, _>("event_id")?.hyphenated().to_string(),
                 device: row.try_get("device_id")?,
                 camera: row.try_get("camera_id")?,
@@ -77,11 +85,41 @@ pub async fn list(db: &Db, f: &QueueFilter) -> Result<Vec<QueueItem>, DbError> {
                 occurred_at: UtcTimestamp::from_datetime(row.try_get("occurred_at")?),
                 status: row.try_get("status")?,
                 owner_lookup: row.try_get("owner_lookup")?,
-            })
+            };
+            Ok::<_, sqlx::Error>((item, row.try_get::<i64, _>("total")?))
         })
         .collect::<Result<Vec<_>, _>>()?
     });
-    Ok(items)
+    let total = rows.first().map(|(_, total)| *total).unwrap_or(0);
+    Ok(QueuePage {
+        items: rows.into_iter().map(|(item, _)| item).collect(),
+        total,
+    })
+}
+
+/// The violation pending review that comes after `id` in the queue's order (oldest first), or
+/// the first one when none comes after: where an officer goes next after a decision.
+pub async fn next_pending(db: &Db, id: &EventId) -> Result<Option<EventId>, DbError> {
+    let next = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT v.event_id FROM violations v
+             LEFT JOIN violations this ON this.event_id = $1
+             WHERE v.status = $2 AND v.event_id <> $1
+             ORDER BY CASE WHEN this.event_id IS NULL
+                             OR v.occurred_at > this.occurred_at
+                             OR (v.occurred_at = this.occurred_at AND v.event_id > this.event_id)
+                           THEN 0 ELSE 1 END,
+                      v.occurred_at, v.event_id
+             LIMIT 1",
+        )
+        .bind(*id.as_uuid())
+        .bind(Status::PendingReview.as_str())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| row.try_get::<uuid::Uuid, _>("event_id"))
+        .transpose()?
+    });
+    Ok(next.and_then(|uuid| EventId::from_uuid(uuid).ok()))
 }
 
 /// Why a decision could not be taken.
@@ -339,22 +377,43 @@ pub async fn correct_plate(
     decided(db, id, changed).await
 }
 
-/// The fine issued for a violation: (decision number, amount, points, status).
-pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<(String, i64, i32, String)>, DbError> {
+/// The fine issued for a violation, as the review side shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FineSummary {
+    pub decision_number: String,
+    pub amount_vnd: i64,
+    pub points: i32,
+    pub legal_reference: String,
+    /// `issued`, `notice_sent`, `notice_delivered`, `notice_failed`, `confirmed`, `disputed`,
+    /// `paid`.
+    pub status: String,
+    pub issued_by: String,
+    pub issued_at: UtcTimestamp,
+}
+
+/// The fine issued for a violation, if any.
+pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbError> {
     let fine = on_pool!(db, pool => {
-        sqlx::query("SELECT decision_number, amount_vnd, points, status FROM fines WHERE event_id = $1")
-            .bind(*id.as_uuid())
-            .fetch_optional(pool)
-            .await?
-            .map(|row| {
-                Ok::<_, sqlx::Error>((
-                    row.try_get("decision_number")?,
-                    row.try_get("amount_vnd")?,
-                    row.try_get("points")?,
-                    row.try_get("status")?,
-                ))
+        sqlx::query(
+            "SELECT decision_number, amount_vnd, points, legal_reference, status, issued_by,
+                    issued_at
+             FROM fines WHERE event_id = $1",
+        )
+        .bind(*id.as_uuid())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| {
+            Ok::<_, sqlx::Error>(FineSummary {
+                decision_number: row.try_get("decision_number")?,
+                amount_vnd: row.try_get("amount_vnd")?,
+                points: row.try_get("points")?,
+                legal_reference: row.try_get("legal_reference")?,
+                status: row.try_get("status")?,
+                issued_by: row.try_get("issued_by")?,
+                issued_at: UtcTimestamp::from_datetime(row.try_get("issued_at")?),
             })
-            .transpose()?
+        })
+        .transpose()?
     });
     Ok(fine)
 }

@@ -61,6 +61,22 @@ pub struct StoredViolation {
     /// `found`, `not_registered`, `no_plate` or `failed`; absent before the lookup.
     pub owner_lookup: Option<String>,
     pub owner_citizen_id: Option<String>,
+    /// The plate an officer corrected the read to (canonical text).
+    pub corrected_plate: Option<String>,
+    /// Who decided, when, and for a rejection why.
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<OffsetDateTime>,
+    pub reject_reason: Option<String>,
+    pub review_note: Option<String>,
+}
+
+impl StoredViolation {
+    /// The plate the violation stands on now: the officer's correction, else the edge's read.
+    pub fn plate_text(&self) -> Option<&str> {
+        self.corrected_plate
+            .as_deref()
+            .or(self.event.plate.as_ref().map(|p| p.text.as_str()))
+    }
 }
 
 /// Stores a verified event (its exact bytes and their SHA-256, hex) and its evidence manifest in
@@ -135,7 +151,8 @@ pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbErr
     let found = on_pool!(db, pool => {
         match sqlx::query(
             "SELECT event, status, received_at, payload, payload_sha256, owner_lookup,
-                    owner_citizen_id
+                    owner_citizen_id, corrected_plate, reviewed_by, reviewed_at, reject_reason,
+                    review_note
              FROM violations WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
@@ -154,6 +171,11 @@ pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbErr
                     payload_sha256: row.try_get("payload_sha256")?,
                     owner_lookup: row.try_get("owner_lookup")?,
                     owner_citizen_id: row.try_get("owner_citizen_id")?,
+                    corrected_plate: row.try_get("corrected_plate")?,
+                    reviewed_by: row.try_get("reviewed_by")?,
+                    reviewed_at: row.try_get("reviewed_at")?,
+                    reject_reason: row.try_get("reject_reason")?,
+                    review_note: row.try_get("review_note")?,
                 })
             }
         }

@@ -153,7 +153,6 @@ pub async fn get_linked(
     Path(sha256): Path<String>,
     axum::extract::Query(link): axum::extract::Query<Link>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let secret = state.settings.link_secret.as_bytes();
     if secret.is_empty() {
         return Err(ApiError::new(
@@ -173,7 +172,19 @@ pub async fn get_linked(
         UtcTimestamp::now(),
     )
     .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_link", e.to_string()))?;
-    let bytes = match tokio::fs::read(state.store.path(&sha256)).await {
+    blob(&state, &sha256, &link.ct, "private, max-age=600").await
+}
+
+/// One stored blob as a response of `content_type`: to a citizen on a signed link, or to an
+/// officer on the review pages.
+pub async fn blob(
+    state: &AppState,
+    sha256: &Sha256Digest,
+    content_type: &str,
+    cache_control: &'static str,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let bytes = match tokio::fs::read(state.store.path(sha256)).await {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ApiError::new(
@@ -184,14 +195,14 @@ pub async fn get_linked(
         }
         Err(e) => return Err(ApiError::internal(e)),
     };
-    let content_type = header::HeaderValue::from_str(&link.ct)
+    let content_type = header::HeaderValue::from_str(content_type)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_link", "content type"))?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
             (
                 header::CACHE_CONTROL,
-                header::HeaderValue::from_static("private, max-age=600"),
+                header::HeaderValue::from_static(cache_control),
             ),
             (
                 header::X_CONTENT_TYPE_OPTIONS,

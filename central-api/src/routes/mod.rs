@@ -95,5 +95,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/verify", get(violations::verify_audit))
         .route("/api/v1/fine-updates", post(fines::update))
         .route("/evidence/{sha256}", get(evidence::get_linked))
+        .merge(crate::ui::router())
         .with_state(state)
 }

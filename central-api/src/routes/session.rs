@@ -1,4 +1,5 @@
-//! Sign-in and sign-out: `POST /api/v1/session`, `DELETE /api/v1/session`.
+//! Sign-in and sign-out: `POST /api/v1/session`, `DELETE /api/v1/session`. The review pages
+//! sign in through the same [`open`] and cookie.
 
 use axum::{
     Json,
@@ -11,7 +12,7 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::{
-    auth::{self, SESSION_COOKIE, Signed},
+    auth::{self, Officer, SESSION_COOKIE, Signed},
     db::officers,
 };
 
@@ -22,29 +23,34 @@ pub struct SignIn {
     pub password: String,
 }
 
-pub async fn sign_in(
-    State(state): State<AppState>,
-    Json(body): Json<SignIn>,
-) -> Result<Response, ApiError> {
-    let refused = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_credentials",
-            "wrong username or password",
-        )
-    };
-    let found = officers::find(&state.db, &body.username).await?;
+/// A session just opened: the officer, the token (for the cookie or a bearer header) and the
+/// session's CSRF token.
+#[derive(Debug)]
+pub struct Opened {
+    pub officer: Officer,
+    pub token: String,
+    pub csrf: String,
+}
+
+/// Checks the password and opens a session, recorded in the audit log. A wrong password and an
+/// unknown username are refused alike, after the same work.
+pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Opened, ApiError> {
+    let found = officers::find(&state.db, username).await?;
     // Hash even for an unknown user, so timing does not tell which usernames exist.
     let hash = found
         .as_ref()
         .map(|(_, hash)| hash.clone())
         .unwrap_or_else(|| state.review.dummy_hash.clone());
-    let password = body.password;
+    let password = password.to_owned();
     let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .map_err(ApiError::internal)?;
     let Some((officer, _)) = found.filter(|_| matches) else {
-        return Err(refused());
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong username or password",
+        ));
     };
     let token = protocol::random_token(32).map_err(ApiError::internal)?;
     let csrf = protocol::random_token(32).map_err(ApiError::internal)?;
@@ -66,26 +72,58 @@ pub async fn sign_in(
             json!({}),
         )
         .await?;
+    Ok(Opened {
+        officer,
+        token,
+        csrf,
+    })
+}
+
+/// The `Set-Cookie` header carrying a session token.
+pub fn cookie(state: &AppState, token: &str) -> Result<HeaderMap, ApiError> {
     let secure = if state.review.settings.secure_cookies {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!(
+    set_cookie(&format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         state.review.settings.session_ttl_s
-    );
+    ))
+}
+
+/// Closes the request's session, if it has one; the `Set-Cookie` header that removes the cookie.
+pub async fn close(state: &AppState, headers: &HeaderMap) -> Result<HeaderMap, ApiError> {
+    if let Some((token, _)) = auth::session_token(headers) {
+        officers::close_session(&state.db, &auth::token_digest(&token)).await?;
+    }
+    set_cookie(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    ))
+}
+
+fn set_cookie(value: &str) -> Result<HeaderMap, ApiError> {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+        HeaderValue::from_str(value).map_err(ApiError::internal)?,
     );
+    Ok(headers)
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Json(body): Json<SignIn>,
+) -> Result<Response, ApiError> {
+    let opened = open(&state, &body.username, &body.password).await?;
+    let headers = cookie(&state, &opened.token)?;
+    let o = &opened.officer;
     let body = json!({
-        "username": officer.username,
-        "full_name": officer.full_name,
-        "role": officer.role,
-        "csrf_token": csrf,
-        "token": token,
+        "username": o.username,
+        "full_name": o.full_name,
+        "role": o.role,
+        "csrf_token": opened.csrf,
+        "token": opened.token,
     });
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
@@ -95,16 +133,7 @@ pub async fn sign_out(
     Signed(officer): Signed,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = auth::session_token(&headers).map(|(token, _)| token);
-    if let Some(token) = token {
-        officers::close_session(&state.db, &auth::token_digest(&token)).await?;
-    }
+    let out = close(&state, &headers).await?;
     tracing::info!(officer = %officer.username, "signed out");
-    let expired = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    let mut out = HeaderMap::new();
-    out.insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&expired).map_err(ApiError::internal)?,
-    );
     Ok((StatusCode::NO_CONTENT, out).into_response())
 }

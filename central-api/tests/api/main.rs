@@ -10,5 +10,6 @@ mod helpers;
 mod ingest;
 mod mqtt;
 mod owners;
+mod pages;
 mod relay;
 mod review;

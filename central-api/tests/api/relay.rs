@@ -101,10 +101,11 @@ async fn a_notice_is_delivered_once_with_its_signature(t: &TestDb) {
         Some("0901234567")
     );
     assert!(outbox_pending(&t.db).await.unwrap().is_empty());
-    let (_, _, _, status) = central_api::db::review::fine_of(&t.db, &id)
+    let status = central_api::db::review::fine_of(&t.db, &id)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .status;
     assert_eq!(status, "notice_sent");
 }
 

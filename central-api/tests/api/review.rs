@@ -24,17 +24,17 @@ use tower::ServiceExt;
 
 use crate::helpers::{TestDb, on_both_engines, seed_registry};
 
-const PASSWORD: &str = "Mật-khẩu-thử-nghiệm-2025";
+pub(crate) const PASSWORD: &str = "Mật-khẩu-thử-nghiệm-2025";
 
-struct World {
-    app: Router,
-    db: Db,
-    device: DeviceId,
-    key: DeviceKey,
-    _dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub app: Router,
+    pub db: Db,
+    pub device: DeviceId,
+    pub key: DeviceKey,
+    pub dir: tempfile::TempDir,
 }
 
-async fn world(t: &TestDb) -> World {
+pub(crate) async fn world(t: &TestDb) -> World {
     let db = t.db.clone();
     seed_if_empty(&db, &FineSchedule::shipped().unwrap())
         .await
@@ -69,16 +69,21 @@ async fn world(t: &TestDb) -> World {
         db,
         device,
         key,
-        _dir: dir,
+        dir,
     }
 }
 
 impl World {
     /// Stores a red-light event read as `plate` and runs the owner lookup: it is then pending
     /// review.
-    async fn pending(&self, plate: &str) -> EventId {
+    pub async fn pending(&self, plate: &str) -> EventId {
         let mut event = ViolationEvent::example(self.device.clone(), EventId::new());
         event.plate.as_mut().unwrap().text = plate.into();
+        self.pending_event(event).await
+    }
+
+    /// Stores `event` and runs the owner lookup.
+    pub async fn pending_event(&self, event: ViolationEvent) -> EventId {
         Ingest::new(self.db.clone(), IngestMetrics::default())
             .handle(
                 &Topic::Violation(self.device.clone()).to_string(),
@@ -97,7 +102,7 @@ impl World {
         event.event_id
     }
 
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+    pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -111,7 +116,7 @@ impl World {
         (status, value)
     }
 
-    async fn sign_in(&self, role: Role) -> Session {
+    pub async fn sign_in(&self, role: Role) -> Session {
         let (status, body) = self
             .call(json_request(
                 "POST",
@@ -128,9 +133,9 @@ impl World {
 }
 
 /// A signed-in browser: the cookie, and the CSRF token the page holds.
-struct Session {
-    token: String,
-    csrf: String,
+pub(crate) struct Session {
+    pub token: String,
+    pub csrf: String,
 }
 
 impl Session {

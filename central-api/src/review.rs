@@ -1,0 +1,306 @@
+//! The officers' work on the queue, shared by the JSON API (`routes::violations`) and the review
+//! pages (`ui`): what a violation shows, and the decisions on it — plate correction, approval
+//! (which issues the fine) and rejection — each checked against the officer's role and written
+//! to the audit log.
+
+use axum::http::StatusCode;
+use protocol::{EventId, FineNotice, Plate, PlateColour, UtcTimestamp};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    audit::AuditEntry,
+    auth::{Officer, Role},
+    db::{
+        evidence, fines as db_fines,
+        owners::{self, Citizen, LookupResult, Registration},
+        review::{self, FineSummary, QueueFilter, Refused},
+        violations::{self, Status, StoredViolation},
+    },
+    fines::schedule::{Assessment, NoFine},
+    owners::Lookup,
+    routes::{ApiError, AppState},
+};
+
+/// The queue's filters as a request gives them (query string or form), all optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// A status, `all`, or absent for `pending_review`.
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub camera: Option<String>,
+    pub plate: Option<String>,
+    /// RFC 3339 times (UTC); the pages also take a Vietnamese calendar day, `2025-11-26`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub fn bad_request(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("`{field}`: {message}"),
+    )
+}
+
+/// A bound of a time filter: an RFC 3339 time, or a calendar day in Vietnam (its start; for `to`,
+/// the start of the next day, so the day is included).
+fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime, ApiError> {
+    if let Ok(at) = UtcTimestamp::parse(text) {
+        return Ok(at.as_datetime());
+    }
+    let day = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| bad_request(field, "expected an RFC 3339 time or a day, 2025-11-26"))?;
+    let day = if end {
+        day.next_day()
+            .ok_or_else(|| bad_request(field, "out of range"))?
+    } else {
+        day
+    };
+    Ok(day.midnight().assume_offset(protocol::time::VIETNAM))
+}
+
+impl QueueQuery {
+    /// The filter this query asks for; an empty field is no filter.
+    pub fn filter(&self) -> Result<QueueFilter, ApiError> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let status = match given(&self.status).as_deref() {
+            None => Some(Status::PendingReview),
+            Some("all") => None,
+            Some(s) => {
+                Some(Status::parse(s).ok_or_else(|| bad_request("status", "unknown status"))?)
+            }
+        };
+        let kind = given(&self.kind);
+        if let Some(k) = &kind {
+            k.parse::<protocol::ViolationKind>()
+                .map_err(|e| bad_request("kind", e))?;
+        }
+        Ok(QueueFilter {
+            status,
+            kind,
+            camera: given(&self.camera),
+            plate: given(&self.plate).map(|p| {
+                Plate::parse(&p)
+                    .map(|p| p.canonical())
+                    .unwrap_or(p.to_uppercase())
+            }),
+            from: given(&self.from)
+                .map(|t| time_bound("from", &t, false))
+                .transpose()?,
+            to: given(&self.to)
+                .map(|t| time_bound("to", &t, true))
+                .transpose()?,
+            limit: self.limit.unwrap_or(50).clamp(1, 200),
+            offset: self.offset.unwrap_or(0).max(0),
+        })
+    }
+}
+
+pub fn event_id(text: &str) -> Result<EventId, ApiError> {
+    EventId::parse(text).map_err(|e| bad_request("id", e))
+}
+
+fn refused(r: Refused) -> ApiError {
+    let (status, code) = match &r {
+        Refused::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        Refused::NotPending(_) => (StatusCode::CONFLICT, "not_pending"),
+        Refused::NoOwner => (StatusCode::CONFLICT, "no_owner"),
+        Refused::NoFine(_) => (StatusCode::CONFLICT, "no_fine"),
+    };
+    ApiError::new(status, code, r.to_string())
+}
+
+/// Everything the officer sees of one violation.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub violation: StoredViolation,
+    /// Manifest entries whose files have not arrived.
+    pub missing: Vec<String>,
+    pub fine: Option<FineSummary>,
+    /// The registered owner and vehicle of the plate the violation stands on now.
+    pub owner: Option<(Citizen, Registration)>,
+    pub trail: Vec<AuditEntry>,
+    /// While pending review: the fine approval would issue, from the schedule in force on the
+    /// violation's day, or why none applies.
+    pub proposed: Option<Result<Assessment, NoFine>>,
+}
+
+/// One violation with its evidence state, owner, fine and audit trail.
+pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> {
+    let violation = violations::get(&state.db, id)
+        .await?
+        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+    let missing = evidence::missing(&state.db, id).await?;
+    let fine = review::fine_of(&state.db, id).await?;
+    let owner = match (violation.plate_text(), &violation.owner_citizen_id) {
+        (Some(plate), Some(_)) => {
+            let colour = violation
+                .event
+                .plate
+                .as_ref()
+                .map(|p| p.colour)
+                .unwrap_or(PlateColour::White);
+            owners::find(&state.db, plate, colour).await?
+        }
+        _ => None,
+    };
+    let trail = state.audit.for_subject(&format!("violation:{id}")).await?;
+    let proposed = if violation.status == Status::PendingReview {
+        let e = &violation.event;
+        let schedule = db_fines::load_schedule(&state.db).await?;
+        Some(schedule.assess(
+            e.kind,
+            e.vehicle.class,
+            e.measurement.speed_kmh,
+            e.measurement.limit_kmh,
+            e.occurred_at.as_datetime(),
+        ))
+    } else {
+        None
+    };
+    Ok(Detail {
+        violation,
+        missing,
+        fine,
+        owner,
+        trail,
+        proposed,
+    })
+}
+
+/// A plate correction's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Corrected {
+    pub plate: Plate,
+    pub lookup: LookupResult,
+}
+
+/// Corrects the plate of a violation pending review (text in display or canonical form, read as
+/// the vehicle's plate category) and looks the owner up again.
+pub async fn correct_plate(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    text: &str,
+    colour: Option<PlateColour>,
+) -> Result<Corrected, ApiError> {
+    officer.require(Role::reviews, "correct plates")?;
+    let v = violations::get(&state.db, id)
+        .await?
+        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+    let plate = Plate::parse_as(text.trim(), v.event.vehicle.class.plate_category())
+        .map_err(|e| bad_request("plate", e))?;
+    let colour = colour
+        .or(v.event.plate.as_ref().map(|p| p.colour))
+        .unwrap_or(PlateColour::White);
+    let lookup = match state.lookup.lookup(&plate.canonical(), colour).await {
+        Ok(Lookup::Owner(c)) => LookupResult::Found(c),
+        Ok(Lookup::NotRegistered) => LookupResult::NotRegistered,
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registry",
+                e.to_string(),
+            ));
+        }
+    };
+    review::correct_plate(&state.db, id, &plate.canonical(), &lookup)
+        .await?
+        .map_err(refused)?;
+    let from = v.plate_text().map(str::to_owned);
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            "plate.corrected",
+            &format!("violation:{id}"),
+            json!({ "from": from, "to": plate.canonical(), "owner_lookup": lookup.as_str() }),
+        )
+        .await?;
+    Ok(Corrected { plate, lookup })
+}
+
+/// Approves a violation pending review: the fine is issued and its notice queued.
+pub async fn approve(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+) -> Result<FineNotice, ApiError> {
+    officer.require(Role::reviews, "approve violations")?;
+    let schedule = db_fines::load_schedule(&state.db).await?;
+    let issued = review::approve(
+        &state.db,
+        id,
+        &officer.username,
+        &schedule,
+        &state.review.settings.issuing_unit,
+    )
+    .await?
+    .map_err(refused)?;
+    let n = issued.notice;
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            "violation.approved",
+            &format!("violation:{id}"),
+            json!({
+                "decision_number": n.decision_number,
+                "amount_vnd": n.amount_vnd,
+                "points": n.points,
+                "legal_reference": n.legal_reference,
+            }),
+        )
+        .await?;
+    Ok(n)
+}
+
+/// Rejects a violation pending review with one of [`review::REJECT_REASONS`]; `other` needs a
+/// note.
+pub async fn reject(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    reason: &str,
+    note: Option<&str>,
+) -> Result<(), ApiError> {
+    officer.require(Role::reviews, "reject violations")?;
+    if !review::REJECT_REASONS.contains(&reason) {
+        return Err(bad_request(
+            "reason",
+            format!("must be one of {}", review::REJECT_REASONS.join(", ")),
+        ));
+    }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if reason == "other" && note.is_none() {
+        return Err(bad_request(
+            "note",
+            "is required when the reason is `other`",
+        ));
+    }
+    review::reject(&state.db, id, &officer.username, reason, note)
+        .await?
+        .map_err(refused)?;
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            "violation.rejected",
+            &format!("violation:{id}"),
+            json!({ "reason": reason, "note": note }),
+        )
+        .await?;
+    Ok(())
+}

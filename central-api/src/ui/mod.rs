@@ -1,0 +1,219 @@
+//! The police review pages: server-rendered HTML (no build step, no script from elsewhere),
+//! Vietnamese first with an English switch, keyboard-driven. Sign in, the queue with its
+//! filters, a violation with its evidence (images to zoom into, the clip in the browser), the
+//! data, the owner and the plate candidates, plate correction, approval and rejection, then on to
+//! the next one.
+//!
+//! The pages do the same work as the JSON API, through [`crate::review`]; they sign in to the
+//! same session cookie (`HttpOnly`, `SameSite=Strict`), and every form that changes something
+//! carries the session's CSRF token. Pages are sent with a strict Content-Security-Policy and
+//! `Cache-Control: no-store` (they show citizens' personal data).
+
+mod assets;
+pub mod layout;
+mod queue;
+mod session;
+mod violation;
+
+use axum::{
+    Router,
+    extract::FromRequestParts,
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    middleware,
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use maud::{Markup, html};
+
+use crate::{
+    auth::{self, Officer},
+    db::officers,
+    routes::{ApiError, AppState},
+};
+pub use layout::Lang;
+
+/// The review pages' routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/review") }))
+        .route("/review", get(queue::page))
+        .route("/review/login", get(session::form).post(session::submit))
+        .route("/review/logout", post(session::sign_out))
+        .route("/review/lang/{lang}", get(layout::switch))
+        .route("/review/violations/{id}", get(violation::page))
+        .route("/review/violations/{id}/next", get(violation::skip))
+        .route("/review/violations/{id}/plate", post(violation::plate))
+        .route("/review/violations/{id}/approve", post(violation::approve))
+        .route("/review/violations/{id}/reject", post(violation::reject))
+        .route("/review/evidence/{sha256}", get(violation::evidence))
+        .route("/review/assets/review.css", get(assets::css))
+        .route("/review/assets/review.js", get(assets::js))
+        .layer(middleware::map_response(protect))
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers every review response carries; pages are not stored anywhere on the way.
+async fn protect(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The officer at the desk: signed in through the session cookie, with the session's CSRF token
+/// and the page language. Without a session, pages send the browser to the sign-in page.
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub officer: Officer,
+    pub csrf: String,
+    pub lang: Lang,
+}
+
+impl Desk {
+    /// The refusal of a form whose CSRF token is not the session's; `None` when it is.
+    pub fn forged(&self, sent: &str) -> Option<Response> {
+        if !sent.is_empty() && sent == self.csrf {
+            return None;
+        }
+        Some(self.failure(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "missing or wrong CSRF token",
+        )))
+    }
+
+    /// A page saying why something could not be done.
+    pub fn failure(&self, e: ApiError) -> Response {
+        error_page(self.lang, Some(self), e)
+    }
+
+    /// A page around `body`, for this officer.
+    pub fn page(&self, here: &str, title: &str, body: Markup) -> Html<String> {
+        Html(
+            layout::page(
+                self.lang,
+                Some((&self.officer, &self.csrf)),
+                here,
+                title,
+                body,
+            )
+            .into_string(),
+        )
+    }
+}
+
+impl FromRequestParts<AppState> for Desk {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let lang = Lang::of(&parts.headers);
+        let token = service_kit::http::cookie(&parts.headers, auth::SESSION_COOKIE);
+        let found = match token {
+            Some(token) => officers::session(&state.db, &auth::token_digest(token))
+                .await
+                .map_err(|e| error_page(lang, None, ApiError::internal(e)))?,
+            None => None,
+        };
+        match found {
+            Some((officer, csrf)) => Ok(Self {
+                officer,
+                csrf,
+                lang,
+            }),
+            None => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/review");
+                let next = form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>();
+                Err(Redirect::to(&format!("/review/login?next={next}")).into_response())
+            }
+        }
+    }
+}
+
+/// What an error means to the officer, in the page's language, with the detail beneath.
+pub fn explain(lang: Lang, e: &ApiError) -> (&'static str, Option<String>) {
+    let headline = match e.code {
+        "not_found" => lang.t("Không tìm thấy vi phạm này.", "No such violation."),
+        "not_pending" => lang.t(
+            "Vi phạm này đã được xử lý.",
+            "This violation has already been decided.",
+        ),
+        "no_owner" => lang.t(
+            "Chưa xác định được chủ phương tiện: hãy sửa biển số hoặc từ chối.",
+            "The owner is not known: correct the plate or reject.",
+        ),
+        "no_fine" => lang.t(
+            "Biểu mức phạt không có mức phạt cho trường hợp này.",
+            "The fine schedule has no fine for this case.",
+        ),
+        "bad_request" => lang.t("Dữ liệu nhập không hợp lệ.", "The input is not valid."),
+        "forbidden" => lang.t(
+            "Vai trò của bạn không được phép làm việc này.",
+            "Your role may not do this.",
+        ),
+        "registry" => lang.t(
+            "Không tra cứu được cơ sở dữ liệu đăng ký xe; thử lại sau.",
+            "The vehicle registry could not be reached; try again later.",
+        ),
+        "csrf" => lang.t(
+            "Trang đã cũ hoặc phiên làm việc đã thay đổi; hãy tải lại trang.",
+            "The page is stale or the session changed; reload the page.",
+        ),
+        "bad_credentials" => lang.t(
+            "Sai tên đăng nhập hoặc mật khẩu.",
+            "Wrong username or password.",
+        ),
+        _ => lang.t(
+            "Lỗi hệ thống; vui lòng thử lại sau.",
+            "Something went wrong; please try again later.",
+        ),
+    };
+    let detail = (e.code != "internal").then(|| e.message.clone());
+    (headline, detail)
+}
+
+/// A notice of an error inside a page.
+pub fn alert(lang: Lang, e: &ApiError) -> Markup {
+    let (headline, detail) = explain(lang, e);
+    html! {
+        div.alert role="alert" data-code=(e.code) {
+            strong { (headline) }
+            @if let Some(d) = detail { " " span.detail { (d) } }
+        }
+    }
+}
+
+fn error_page(lang: Lang, desk: Option<&Desk>, e: ApiError) -> Response {
+    let status = e.status;
+    let body = html! {
+        h1 { (lang.t("Không thực hiện được", "Could not be done")) }
+        (alert(lang, &e))
+        p { a href="/review" { (lang.t("Về hàng đợi", "Back to the queue")) } }
+    };
+    let officer = desk.map(|d| (&d.officer, d.csrf.as_str()));
+    let title = lang.t("Lỗi", "Error");
+    (
+        status,
+        Html(layout::page(lang, officer, "/review", title, body).into_string()),
+    )
+        .into_response()
+}

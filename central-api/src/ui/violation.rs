@@ -1,0 +1,531 @@
+//! One violation: its evidence, data, owner and plate candidates, and the decisions on it. After
+//! a decision the officer goes straight on to the next violation pending review.
+
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use maud::{Markup, html};
+use protocol::{EvidenceItem, PlateColour, Sha256Digest, UtcTimestamp, VehicleClass};
+use serde::Deserialize;
+
+use super::{Desk, Lang, alert, layout};
+use crate::{
+    db::{evidence as db_evidence, review as db_review, violations::Status},
+    review::{self, Detail, event_id},
+    routes::{ApiError, AppState, evidence},
+};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    /// What was just done to the previous violation: `approved`, `rejected`.
+    done: Option<String>,
+    /// The previous violation.
+    prev: Option<String>,
+    /// The decision number of the fine just issued.
+    decision: Option<String>,
+}
+
+/// `GET /review/violations/{id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
+    let id = match event_id(&id) {
+        Ok(id) => id,
+        Err(e) => return desk.failure(e),
+    };
+    match review::detail(&state, &id).await {
+        Ok(d) => render(&desk, &d, &done, None),
+        Err(e) => desk.failure(e),
+    }
+}
+
+/// The page of `d`, with the error of a decision that could not be taken, if any.
+fn render(desk: &Desk, d: &Detail, done: &Done, error: Option<&ApiError>) -> Response {
+    let lang = desk.lang;
+    let v = &d.violation;
+    let e = &v.event;
+    let here = format!("/review/violations/{}", e.event_id);
+    let decides = desk.officer.role.reviews() && v.status == Status::PendingReview;
+    let body = html! {
+        (flash(lang, done))
+        @if let Some(err) = error { (alert(lang, err)) }
+        header.violation-head {
+            h1 { (layout::kind_name(lang, e.kind)) }
+            p.legal { (e.kind.label_vi()) }
+            span #status class={ "status " (v.status.as_str()) } { (layout::status_name(lang, v.status.as_str())) }
+        }
+        div.columns {
+            section.evidence { (evidence_view(lang, &e.evidence, &d.missing)) }
+            section.facts {
+                (facts(lang, d))
+                (plate_box(lang, d, decides, &desk.csrf))
+                (owner_box(lang, d))
+                @if decides { (decide_box(lang, d, &desk.csrf)) }
+                @if let Some(f) = &d.fine { (fine_box(lang, f)) }
+                @if v.status == Status::Rejected { (rejection_box(lang, d)) }
+                a #next href={ (here) "/next" } hidden {}
+            }
+        }
+        (trail(lang, d))
+    };
+    let title = format!(
+        "{} — {}",
+        layout::kind_name(lang, e.kind),
+        local(e.occurred_at)
+    );
+    let status = error.map(|e| e.status).unwrap_or_default();
+    (status, desk.page(&here, &title, body)).into_response()
+}
+
+fn local(at: UtcTimestamp) -> String {
+    protocol::vi::local_time(at)
+}
+
+fn flash(lang: Lang, done: &Done) -> Markup {
+    let Some(what) = done.done.as_deref() else {
+        return html! {};
+    };
+    let text = match what {
+        "approved" => lang.t(
+            "Đã duyệt vi phạm trước, quyết định số",
+            "Previous violation approved, decision",
+        ),
+        "rejected" => lang.t("Đã từ chối vi phạm trước.", "Previous violation rejected."),
+        _ => return html! {},
+    };
+    html! {
+        div.flash #flash role="status" {
+            (text)
+            @if let Some(n) = &done.decision { " " strong { (n) } "." }
+            @if let Some(prev) = &done.prev {
+                " " a href={ "/review/violations/" (prev) } { (lang.t("Xem lại", "Open it")) }
+            }
+        }
+    }
+}
+
+fn evidence_view(lang: Lang, items: &[EvidenceItem], missing: &[String]) -> Markup {
+    let images: Vec<&EvidenceItem> = items
+        .iter()
+        .filter(|i| i.content_type.starts_with("image/") && !missing.contains(&i.name))
+        .collect();
+    let clips: Vec<&EvidenceItem> = items
+        .iter()
+        .filter(|i| i.content_type.starts_with("video/") && !missing.contains(&i.name))
+        .collect();
+    let src = |i: &EvidenceItem| format!("/review/evidence/{}", i.sha256.to_hex());
+    html! {
+        @if let Some(first) = images.first() {
+            figure.viewer #viewer {
+                img #main-image src=(src(first)) alt=(first.name) data-name=(first.name);
+                figcaption #main-caption { (first.name) " · " (local(first.captured_at)) }
+            }
+            ol.thumbs {
+                @for (n, i) in images.iter().enumerate() {
+                    li {
+                        button.thumb type="button" data-src=(src(i)) data-name=(i.name)
+                            data-caption={ (i.name) " · " (local(i.captured_at)) }
+                            aria-pressed=(if n == 0 { "true" } else { "false" }) {
+                            img src=(src(i)) alt=(i.name) loading="lazy";
+                            span { (n + 1) ". " (i.name) }
+                        }
+                    }
+                }
+            }
+        } @else {
+            p.muted { (lang.t("Chưa có ảnh.", "No image yet.")) }
+        }
+        @for c in &clips {
+            figure.clip {
+                video #clip controls preload="metadata" src=(src(c)) {}
+                figcaption { (c.name) " · " (local(c.captured_at)) }
+            }
+        }
+        @if !missing.is_empty() {
+            p.alert #missing {
+                (lang.t("Chưa nhận đủ tệp chứng cứ:", "Evidence files not yet received:"))
+                @for m in missing { " " code { (m) } }
+            }
+        }
+    }
+}
+
+fn facts(lang: Lang, d: &Detail) -> Markup {
+    let v = &d.violation;
+    let e = &v.event;
+    let m = &e.measurement;
+    html! {
+        dl.facts #facts {
+            dt { (lang.t("Thời điểm", "Time")) }
+            dd { (local(e.occurred_at)) " "
+                span.muted { "(" (clock(lang, e.clock.state)) ")" } }
+            dt { (lang.t("Địa điểm", "Place")) }
+            dd { (e.site.name) br; (e.site.address)
+                @if !e.site.direction.is_empty() { br; span.muted { (e.site.direction) } }
+                br; span.muted { (format!("{:.6}, {:.6}", e.site.latitude, e.site.longitude)) } }
+            dt { (lang.t("Thiết bị / camera", "Device / camera")) }
+            dd { code { (e.device) } " / " code { (e.camera) } }
+            dt { (lang.t("Phương tiện", "Vehicle")) }
+            dd { (layout::class_name(lang, e.vehicle.class))
+                span.muted { " (" (percent(e.vehicle.confidence)) ")" } }
+            @if let Some(speed) = m.speed_kmh {
+                dt { (lang.t("Tốc độ", "Speed")) }
+                dd #speed { strong { (format!("{speed:.1} km/h")) }
+                    @if let Some(limit) = m.limit_kmh {
+                        " / " (lang.t("giới hạn", "limit")) " " (format!("{limit:.0} km/h"))
+                        " (+" (format!("{:.1}", speed - limit)) ")"
+                    } }
+            }
+            @if let Some(s) = &m.signal {
+                dt { (lang.t("Đèn tín hiệu", "Signal")) }
+                dd { (layout::signal_name(lang, s.phase))
+                    @if let Some(ms) = s.time_into_red_ms {
+                        ", " (format!("{:.1}", ms as f64 / 1000.0)) " s " (lang.t("sau khi đèn đỏ", "into red"))
+                    } }
+            }
+            @if let Some(lane) = &m.lane {
+                dt { (lang.t("Làn", "Lane")) } dd { (lane) }
+            }
+            @if let Some(ms) = m.dwell_ms {
+                dt { (lang.t("Thời gian dừng", "Dwell")) } dd { (format!("{:.0} s", ms as f64 / 1000.0)) }
+            }
+            dt { (lang.t("Nhận lúc", "Received")) }
+            dd { (local(UtcTimestamp::from_datetime(v.received_at))) }
+            dt { (lang.t("Chữ ký thiết bị", "Device signature")) }
+            dd { (lang.t("hợp lệ", "valid")) " · SHA-256 " code.hash { (v.payload_sha256) } }
+            @if !e.models.is_empty() {
+                dt { (lang.t("Mô hình", "Models")) }
+                dd.muted { @for (n, md) in e.models.iter().enumerate() {
+                    @if n > 0 { ", " } (md.task) " " (md.name) } }
+            }
+        }
+    }
+}
+
+fn clock(lang: Lang, state: protocol::ClockState) -> &'static str {
+    match state {
+        protocol::ClockState::Synced => lang.t("đồng hồ đã đồng bộ", "clock synchronised"),
+        protocol::ClockState::Holdover => lang.t("đồng hồ đang giữ nhịp", "clock in holdover"),
+        protocol::ClockState::Unsynced => lang.t("đồng hồ chưa đồng bộ", "clock not synchronised"),
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.0} %", x * 100.0)
+}
+
+fn plate_box(lang: Lang, d: &Detail, decides: bool, csrf: &str) -> Markup {
+    let v = &d.violation;
+    let e = &v.event;
+    let class = e.vehicle.class;
+    let read = e.plate.as_ref();
+    let current = v.plate_text().map(|p| layout::plate_display(p, class));
+    let colour = read.map(|p| p.colour).unwrap_or(PlateColour::White);
+    let action = format!("/review/violations/{}/plate", e.event_id);
+    html! {
+        section.box #plate-box {
+            h2 { (lang.t("Biển số", "Plate")) }
+            p.plate-now {
+                @match &current {
+                    Some(p) => span.plate #plate { (p) },
+                    None => span.muted #plate { (lang.t("chưa đọc được", "not read")) },
+                }
+                " " span.muted { (layout::colour_name(lang, colour)) }
+            }
+            @if let Some(r) = read {
+                p.muted {
+                    (lang.t("Camera đọc", "Camera read")) " " code { (r.display) } " (" (percent(r.confidence)) ")"
+                    @if v.corrected_plate.is_some() { " · " (lang.t("đã sửa", "corrected")) }
+                }
+                @if !r.candidates.is_empty() {
+                    ol.candidates #candidates {
+                        @for c in &r.candidates {
+                            li {
+                                @if decides {
+                                    form.inline method="post" action=(action) {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="plate" value=(c.text);
+                                        button.link type="submit" { (layout::plate_display(&c.text, class)) }
+                                    }
+                                } @else {
+                                    (layout::plate_display(&c.text, class))
+                                }
+                                " " span.muted { (percent(c.confidence)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if decides {
+                form.correct #correct-plate method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="plate-input" { (lang.t("Sửa biển số", "Correct the plate")) }
+                    input #plate-input type="text" name="plate" required
+                        value=(current.clone().unwrap_or_default())
+                        placeholder=(if class == VehicleClass::Motorbike { "59-X1 123.45" } else { "51F-123.45" });
+                    select name="colour" aria-label=(lang.t("Màu biển", "Plate colour")) {
+                        @for c in PlateColour::ALL {
+                            option value=(c.as_str()) selected[c == colour] { (layout::colour_name(lang, c)) }
+                        }
+                    }
+                    button type="submit" { (lang.t("Lưu và tra cứu chủ xe", "Save and look up the owner")) }
+                }
+            }
+        }
+    }
+}
+
+fn owner_box(lang: Lang, d: &Detail) -> Markup {
+    let v = &d.violation;
+    html! {
+        section.box #owner {
+            h2 { (lang.t("Chủ phương tiện", "Registered owner")) }
+            @match &d.owner {
+                Some((c, r)) => {
+                    dl.facts {
+                        dt { (lang.t("Họ tên", "Name")) } dd #owner-name { (c.full_name) }
+                        dt { (lang.t("Số định danh", "Citizen id")) } dd { code { (c.id.as_str()) } }
+                        dt { (lang.t("Địa chỉ", "Address")) } dd { (c.address) }
+                        dt { (lang.t("Xe đăng ký", "Registered vehicle")) }
+                        dd { (layout::class_name(lang, r.vehicle_class)) " · " (r.make) " " (r.model) " · " (r.colour) }
+                    }
+                    @if r.vehicle_class.plate_category() != v.event.vehicle.class.plate_category() {
+                        p.alert #class-mismatch { (lang.t(
+                            "Loại xe đăng ký khác loại xe trong ảnh: kiểm tra biển số giả hoặc đọc sai.",
+                            "The registered vehicle is not the kind in the images: check for a wrong read or a cloned plate.")) }
+                    }
+                },
+                None => p.muted #owner-none { (layout::lookup_name(lang, v.owner_lookup.as_deref())) },
+            }
+        }
+    }
+}
+
+fn decide_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
+    let id = d.violation.event.event_id;
+    html! {
+        section.box.decide #decide {
+            h2 { (lang.t("Quyết định", "Decision")) }
+            @match &d.proposed {
+                Some(Ok(a)) => p #proposed {
+                    (lang.t("Mức phạt", "Fine")) " " strong { (protocol::vi::vnd(a.amount_vnd)) " ₫" }
+                    " (" (protocol::vi::vnd(a.rule.min_vnd)) "–" (protocol::vi::vnd(a.rule.max_vnd)) ")"
+                    @if a.rule.points > 0 { ", " (lang.t("trừ", "minus")) " " (a.rule.points) " " (lang.t("điểm", "points")) }
+                    br; span.muted { (a.rule.reference) }
+                },
+                Some(Err(no)) => p.alert #proposed { (lang.t("Không có mức phạt:", "No fine applies:")) " " (no.to_string()) },
+                None => {},
+            }
+            form.inline #approve-form method="post" action={ "/review/violations/" (id) "/approve" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button.primary #approve type="submit" { (lang.t("Duyệt và ra quyết định", "Approve and issue the fine")) " " kbd { "a" } }
+            }
+            form.reject #reject-form method="post" action={ "/review/violations/" (id) "/reject" } {
+                input type="hidden" name="csrf" value=(csrf);
+                select #reject-reason name="reason" required aria-label=(lang.t("Lý do từ chối", "Reason")) {
+                    option value="" { (lang.t("— Lý do từ chối —", "— Reason to reject —")) }
+                    @for r in db_review::REJECT_REASONS {
+                        option value=(r) { (layout::reason_name(lang, r)) }
+                    }
+                }
+                input #reject-note type="text" name="note" placeholder=(lang.t("Ghi chú", "Note"));
+                button.danger #reject type="submit" { (lang.t("Từ chối", "Reject")) " " kbd { "r" } }
+            }
+        }
+    }
+}
+
+fn fine_box(lang: Lang, f: &db_review::FineSummary) -> Markup {
+    html! {
+        section.box #fine {
+            h2 { (lang.t("Quyết định xử phạt", "Penalty decision")) }
+            dl.facts {
+                dt { (lang.t("Số", "Number")) } dd #decision-number { (f.decision_number) }
+                dt { (lang.t("Số tiền", "Amount")) } dd { (protocol::vi::vnd(f.amount_vnd.max(0) as u64)) " ₫" }
+                dt { (lang.t("Trừ điểm", "Points")) } dd { (f.points) }
+                dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
+                dt { (lang.t("Tình trạng", "State")) } dd #fine-status { (layout::fine_status_name(lang, &f.status)) }
+                dt { (lang.t("Người duyệt", "Approved by")) } dd { (f.issued_by) ", " (local(f.issued_at)) }
+            }
+        }
+    }
+}
+
+fn rejection_box(lang: Lang, d: &Detail) -> Markup {
+    let v = &d.violation;
+    html! {
+        section.box #rejection {
+            h2 { (lang.t("Đã từ chối", "Rejected")) }
+            p { (layout::reason_name(lang, v.reject_reason.as_deref().unwrap_or_default()))
+                @if let Some(n) = &v.review_note { " — " (n) } }
+            p.muted { (v.reviewed_by.as_deref().unwrap_or_default())
+                @if let Some(at) = v.reviewed_at { ", " (local(UtcTimestamp::from_datetime(at))) } }
+        }
+    }
+}
+
+fn trail(lang: Lang, d: &Detail) -> Markup {
+    html! {
+        section.trail #trail {
+            h2 { (lang.t("Nhật ký", "Audit trail")) }
+            table {
+                @for t in &d.trail {
+                    tr {
+                        td { (UtcTimestamp::parse(&t.at).map(local).unwrap_or_else(|_| t.at.clone())) }
+                        td { code { (t.actor) } }
+                        td { (t.action) }
+                        td.muted { (t.details.to_string()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlateForm {
+    csrf: String,
+    plate: String,
+    colour: Option<PlateColour>,
+}
+
+/// `POST /review/violations/{id}/plate`: corrects the plate, then shows the violation again.
+pub async fn plate(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<PlateForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        review::correct_plate(&state, &desk.officer, id, &f.plate, f.colour).await?;
+        Ok(format!("/review/violations/{id}"))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /review/violations/{id}/approve`: issues the fine, then on to the next violation.
+pub async fn approve(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        let notice = review::approve(&state, &desk.officer, id).await?;
+        next(&state, id, "approved", Some(&notice.decision_number)).await
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RejectForm {
+    csrf: String,
+    reason: String,
+    note: Option<String>,
+}
+
+/// `POST /review/violations/{id}/reject`: rejects with a reason, then on to the next violation.
+pub async fn reject(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<RejectForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        review::reject(&state, &desk.officer, id, &f.reason, f.note.as_deref()).await?;
+        next(&state, id, "rejected", None).await
+    })
+    .await
+}
+
+/// Runs one decision on the violation `id` for a form with CSRF token `csrf`: on success goes
+/// where the decision says; otherwise shows the violation again with the reason.
+async fn decide(
+    state: &AppState,
+    desk: &Desk,
+    id: &str,
+    csrf: &str,
+    work: impl AsyncFnOnce(&protocol::EventId) -> Result<String, ApiError>,
+) -> Response {
+    if let Some(refused) = desk.forged(csrf) {
+        return refused;
+    }
+    let id = match event_id(id) {
+        Ok(id) => id,
+        Err(e) => return desk.failure(e),
+    };
+    match work(&id).await {
+        Ok(to) => Redirect::to(&to).into_response(),
+        Err(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR => desk.failure(e),
+        Err(e) => match review::detail(state, &id).await {
+            Ok(d) => render(desk, &d, &Done::default(), Some(&e)),
+            Err(_) => desk.failure(e),
+        },
+    }
+}
+
+/// Where to go after deciding on `id`: the next violation pending review, or the queue.
+async fn next(
+    state: &AppState,
+    id: &protocol::EventId,
+    done: &str,
+    decision: Option<&str>,
+) -> Result<String, ApiError> {
+    let query = {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("done", done)
+            .append_pair("prev", &id.to_string());
+        if let Some(n) = decision {
+            q.append_pair("decision", n);
+        }
+        q.finish()
+    };
+    Ok(match db_review::next_pending(&state.db, id).await? {
+        Some(next) => format!("/review/violations/{next}?{query}"),
+        None => format!("/review?{query}"),
+    })
+}
+
+/// `GET /review/violations/{id}/next`: the violation after this one in the queue.
+pub async fn skip(State(state): State<AppState>, desk: Desk, Path(id): Path<String>) -> Response {
+    let id = match event_id(&id) {
+        Ok(id) => id,
+        Err(e) => return desk.failure(e),
+    };
+    match db_review::next_pending(&state.db, &id).await {
+        Ok(Some(next)) => Redirect::to(&format!("/review/violations/{next}")).into_response(),
+        Ok(None) => Redirect::to("/review").into_response(),
+        Err(e) => desk.failure(e.into()),
+    }
+}
+
+/// `GET /review/evidence/{sha256}`: one evidence file, to a signed-in officer.
+pub async fn evidence(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(sha256): Path<String>,
+) -> Response {
+    let found = async {
+        let sha256 = Sha256Digest::parse(&sha256)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+        let content_type = db_evidence::content_type(&state.db, &sha256)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
+        evidence::blob(&state, &sha256, &content_type, "private, max-age=3600").await
+    };
+    match found.await {
+        Ok(response) => response,
+        Err(e) => desk.failure(e),
+    }
+}

@@ -1,0 +1,434 @@
+//! The review pages through the router: sign-in, the queue and its filters, a violation with its
+//! evidence, owner and proposed fine, the decisions by form (CSRF checked, roles checked), the
+//! next-item flow, the language switch, and what every page is sent with.
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, Request, StatusCode, header},
+};
+use bytes::Bytes;
+use central_api::{
+    auth::Role,
+    db::{evidence, review::fine_of, violations},
+    evidence_store::EvidenceStore,
+};
+use protocol::{EventId, Sha256Digest, ViolationEvent};
+use tower::ServiceExt;
+
+use crate::{
+    helpers::{TestDb, on_both_engines},
+    review::{PASSWORD, Session, World, world},
+};
+
+/// A response as a browser sees it.
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+async fn send(w: &World, request: Request<Body>) -> Page {
+    let response = w.app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 8 << 20)
+        .await
+        .unwrap();
+    Page {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn get(session: Option<&Session>, uri: &str) -> Request<Body> {
+    let mut r = Request::get(uri);
+    if let Some(s) = session {
+        r = r.header(header::COOKIE, format!("tve_session={}", s.token));
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+fn form(session: Option<&Session>, uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let mut r =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(s) = session {
+        r = r.header(header::COOKIE, format!("tve_session={}", s.token));
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+/// Stores the blob of each evidence item of the example event (its bytes are its name).
+async fn store_evidence(w: &World, event: &ViolationEvent) {
+    let store = EvidenceStore::open(w.dir.path()).unwrap();
+    for item in &event.evidence {
+        let bytes = Bytes::from(item.name.clone());
+        let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
+        let size = store.put(&item.sha256, stream, 1 << 20).await.unwrap();
+        evidence::insert(
+            &w.db,
+            evidence::NewBlob {
+                sha256: &item.sha256,
+                bytes: size,
+                content_type: &item.content_type,
+                storage_key: &EvidenceStore::key(&item.sha256),
+                device_id: w.device.as_str(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Signs in through the form and returns the session the cookie holds, with the CSRF token the
+/// pages carry.
+async fn sign_in(w: &World, role: Role) -> Session {
+    let page = send(
+        w,
+        form(
+            None,
+            "/review/login",
+            &[
+                ("username", role.as_str()),
+                ("password", PASSWORD),
+                ("next", "/review"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), "/review");
+    let cookie = page
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let token = cookie
+        .strip_prefix("tve_session=")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let mut session = Session {
+        token,
+        csrf: String::new(),
+    };
+    let queue = send(w, get(Some(&session), "/review")).await;
+    session.csrf = csrf_of(&queue.body);
+    session
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with the CSRF token")
+        + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
+    let w = world(t).await;
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    event.site.name = "<script>alert('x')</script> Ngã tư".into();
+    store_evidence(&w, &event).await;
+    let first = w.pending_event(event.clone()).await;
+    let second = w.pending("51F12345").await;
+
+    // Without a session every page sends the browser to sign in, and back afterwards.
+    let away = send(&w, get(None, &format!("/review/violations/{first}"))).await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        away.location(),
+        format!("/review/login?next=%2Freview%2Fviolations%2F{first}")
+    );
+    let wrong = send(
+        &w,
+        form(
+            None,
+            "/review/login",
+            &[("username", "reviewer"), ("password", "not it")],
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Sai tên đăng nhập hoặc mật khẩu"));
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+    let mut cross_site = form(
+        None,
+        "/review/login",
+        &[("username", "reviewer"), ("password", PASSWORD)],
+    );
+    cross_site
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(send(&w, cross_site).await.status, StatusCode::FORBIDDEN);
+
+    let reviewer = sign_in(&w, Role::Reviewer).await;
+    let queue = send(&w, get(Some(&reviewer), "/review")).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    let csp = queue.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(queue.headers[header::CACHE_CONTROL], "no-store");
+    assert!(queue.body.contains("Hàng đợi duyệt vi phạm"));
+    assert!(queue.body.contains("51F-123.45"));
+    assert!(queue.body.contains(&format!("/review/violations/{first}")));
+    assert!(queue.body.contains(&format!("/review/violations/{second}")));
+    assert!(queue.body.contains("1–2 / 2"));
+    let filtered = send(&w, get(Some(&reviewer), "/review?plate=30A-999.99")).await;
+    assert!(
+        filtered.body.contains("id=\"queue-empty\""),
+        "{}",
+        filtered.body
+    );
+    let bad = send(&w, get(Some(&reviewer), "/review?kind=flying")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("role=\"alert\""));
+
+    // The violation: its images served to the officer, the owner, the fine approval would issue,
+    // and the values of the signed event escaped.
+    let page = send(
+        &w,
+        get(Some(&reviewer), &format!("/review/violations/{first}")),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>alert"));
+    assert!(page.body.contains("&lt;script&gt;alert"));
+    assert!(page.body.contains("Nguyễn Văn An"));
+    assert!(page.body.contains("19.000.000 ₫"), "{}", page.body);
+    let image = event
+        .evidence
+        .iter()
+        .find(|i| i.content_type == "image/jpeg")
+        .unwrap();
+    let src = format!("/review/evidence/{}", image.sha256.to_hex());
+    assert!(page.body.contains(&src));
+    let blob = send(&w, get(Some(&reviewer), &src)).await;
+    assert_eq!(blob.status, StatusCode::OK);
+    assert_eq!(blob.headers[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(blob.body, image.name);
+    assert_eq!(
+        send(&w, get(None, &src)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let unknown = format!("/review/evidence/{}", Sha256Digest::of(b"nothing").to_hex());
+    assert_eq!(
+        send(&w, get(Some(&reviewer), &unknown)).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A form without the session's CSRF token changes nothing.
+    let approve = format!("/review/violations/{first}/approve");
+    let forged = send(&w, form(Some(&reviewer), &approve, &[("csrf", "guess")])).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(fine_of(&w.db, &first).await.unwrap().is_none());
+
+    // Approval issues the fine and goes on to the next violation pending review.
+    let done = send(
+        &w,
+        form(Some(&reviewer), &approve, &[("csrf", &reviewer.csrf)]),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let fine = fine_of(&w.db, &first).await.unwrap().unwrap();
+    assert_eq!(fine.amount_vnd, 19_000_000);
+    let next = done.location().to_owned();
+    assert!(
+        next.starts_with(&format!(
+            "/review/violations/{second}?done=approved&prev={first}"
+        )),
+        "{next}"
+    );
+    let next_page = send(&w, get(Some(&reviewer), &next)).await;
+    assert!(
+        next_page.body.contains(&fine.decision_number),
+        "{}",
+        next_page.body
+    );
+
+    // Rejecting for `other` needs a note: the page says so and nothing changes.
+    let reject = format!("/review/violations/{second}/reject");
+    let refused = send(
+        &w,
+        form(
+            Some(&reviewer),
+            &reject,
+            &[("csrf", &reviewer.csrf), ("reason", "other"), ("note", " ")],
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("Dữ liệu nhập không hợp lệ"));
+    let rejected = send(
+        &w,
+        form(
+            Some(&reviewer),
+            &reject,
+            &[("csrf", &reviewer.csrf), ("reason", "emergency_vehicle")],
+        ),
+    )
+    .await;
+    assert_eq!(rejected.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        rejected.location(),
+        format!("/review?done=rejected&prev={second}")
+    );
+    let stored = violations::get(&w.db, &second).await.unwrap().unwrap();
+    assert_eq!(stored.reject_reason.as_deref(), Some("emergency_vehicle"));
+    let approved_page = send(
+        &w,
+        get(Some(&reviewer), &format!("/review/violations/{first}")),
+    )
+    .await;
+    assert!(!approved_page.body.contains("id=\"approve\""));
+    assert!(approved_page.body.contains("id=\"decision-number\""));
+
+    // Signing out ends the session.
+    let out = send(
+        &w,
+        form(
+            Some(&reviewer),
+            "/review/logout",
+            &[("csrf", &reviewer.csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(&w, get(Some(&reviewer), "/review")).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+async fn a_misread_plate_is_corrected_from_the_page(t: &TestDb) {
+    let w = world(t).await;
+    let id = w.pending("51F12846").await;
+    let reviewer = sign_in(&w, Role::Reviewer).await;
+    let page = send(
+        &w,
+        get(Some(&reviewer), &format!("/review/violations/{id}")),
+    )
+    .await;
+    assert!(page.body.contains("Biển số chưa đăng ký"));
+    // The camera's candidates are offered as one-click corrections.
+    assert!(page.body.contains("value=\"51F12346\""));
+
+    let approve = format!("/review/violations/{id}/approve");
+    let no_owner = send(
+        &w,
+        form(Some(&reviewer), &approve, &[("csrf", &reviewer.csrf)]),
+    )
+    .await;
+    assert_eq!(no_owner.status, StatusCode::CONFLICT);
+    assert!(no_owner.body.contains("Chưa xác định được chủ phương tiện"));
+
+    let plate = format!("/review/violations/{id}/plate");
+    let bad = send(
+        &w,
+        form(
+            Some(&reviewer),
+            &plate,
+            &[("csrf", &reviewer.csrf), ("plate", "ABC")],
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let fixed = send(
+        &w,
+        form(
+            Some(&reviewer),
+            &plate,
+            &[
+                ("csrf", &reviewer.csrf),
+                ("plate", "51F-123.45"),
+                ("colour", "white"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(fixed.status, StatusCode::SEE_OTHER, "{}", fixed.body);
+    assert_eq!(fixed.location(), format!("/review/violations/{id}"));
+    let page = send(
+        &w,
+        get(Some(&reviewer), &format!("/review/violations/{id}")),
+    )
+    .await;
+    assert!(
+        page.body.contains("id=\"owner-name\">Nguyễn Văn An"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("plate.corrected"));
+}
+
+async fn an_auditor_reads_but_cannot_decide_and_english_is_one_click_away(t: &TestDb) {
+    let w = world(t).await;
+    let id = w.pending("51F12345").await;
+    let auditor = sign_in(&w, Role::Auditor).await;
+    let page = send(&w, get(Some(&auditor), &format!("/review/violations/{id}"))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("id=\"approve\""));
+    assert!(!page.body.contains("id=\"correct-plate\""));
+    let approve = format!("/review/violations/{id}/approve");
+    let refused = send(
+        &w,
+        form(Some(&auditor), &approve, &[("csrf", &auditor.csrf)]),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("Vai trò của bạn không được phép"));
+    assert!(fine_of(&w.db, &id).await.unwrap().is_none());
+
+    let here = format!("/review/violations/{id}");
+    let switch = send(
+        &w,
+        get(Some(&auditor), &format!("/review/lang/en?back={here}")),
+    )
+    .await;
+    assert_eq!(switch.status, StatusCode::SEE_OTHER);
+    assert_eq!(switch.location(), here);
+    let lang = switch.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(lang.starts_with("tve_lang=en"));
+    let mut english = get(Some(&auditor), &here);
+    english.headers_mut().insert(
+        header::COOKIE,
+        format!("tve_session={}; tve_lang=en", auditor.token)
+            .parse()
+            .unwrap(),
+    );
+    let page = send(&w, english).await;
+    assert!(page.body.contains("<html lang=\"en\">"));
+    assert!(page.body.contains("Red light"));
+    assert!(page.body.contains("Audit trail"));
+    // Away from the review pages is never a place to go back to.
+    let away = send(
+        &w,
+        get(Some(&auditor), "/review/lang/en?back=https://evil.example/"),
+    )
+    .await;
+    assert_eq!(away.location(), "/review");
+}
+
+on_both_engines!(
+    an_officer_signs_in_and_works_the_queue,
+    a_misread_plate_is_corrected_from_the_page,
+    an_auditor_reads_but_cannot_decide_and_english_is_one_click_away,
+);
