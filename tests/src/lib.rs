@@ -8,6 +8,12 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use protocol::{Ack, DeviceId, DeviceKey, Topic, ViolationEvent, wire};
+
+pub mod browser;
+
+/// The password the tests give the officers they create.
+pub const OFFICER_PASSWORD: &str = "mật khẩu của cán bộ 2025";
 
 /// The root of the workspace.
 pub fn workspace_root() -> PathBuf {
@@ -158,6 +164,46 @@ impl Service {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `GET path` as a bearer of `token`, read as JSON.
+    pub fn get_json(&self, path: &str, token: &str) -> anyhow::Result<serde_json::Value> {
+        let body = ureq::get(&self.url(path))
+            .header("authorization", &format!("Bearer {token}"))
+            .call()
+            .with_context(|| format!("GET {path}"))?
+            .into_body()
+            .read_to_string()?;
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// `POST path` with a JSON `body`, as a bearer of `token` if given, read as JSON.
+    pub fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut request = ureq::post(&self.url(path)).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        let text = request
+            .send(body)
+            .with_context(|| format!("POST {path}"))?
+            .into_body()
+            .read_to_string()?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// A bearer token of the officer `reviewer` of [`seed_central`], from central's sign-in.
+    pub fn reviewer_token(&self) -> anyhow::Result<String> {
+        let body = format!(r#"{{"username":"reviewer","password":"{OFFICER_PASSWORD}"}}"#);
+        let session = self.post_json("/api/v1/session", None, &body)?;
+        session["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the session has no token")
+    }
+
     /// Sends SIGTERM and waits (at most 20 s) for the process to exit.
     pub fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
         let status = Command::new("kill")
@@ -196,4 +242,110 @@ pub fn eventually<T>(
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// Runs one administrative command of central-api (`officer-add`, `device-add`,
+/// `registry-add`, …) on the database `central_env` names; officers get [`OFFICER_PASSWORD`].
+pub fn central_admin(central_env: &[(&str, &str)], dir: &Path, args: &[&str]) {
+    let output = Command::new(binary("central-api").unwrap_or_else(|e| panic!("{e:#}")))
+        .current_dir(dir)
+        .args(args)
+        .envs(central_env.iter().copied())
+        .env("TVE_OFFICER_PASSWORD", OFFICER_PASSWORD)
+        .output()
+        .unwrap_or_else(|e| panic!("running central-api {args:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "central-api {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Seeds central's database the way an operator would before start-up: the officer `reviewer`
+/// (Trần Thị Bình), the device with its public key, and the white plate 51F-123.45 registered to
+/// Nguyễn Văn An (079203012345). Returns the device's key.
+pub fn seed_central(central_env: &[(&str, &str)], dir: &Path, device: &DeviceId) -> DeviceKey {
+    let key = DeviceKey::generate().unwrap_or_else(|e| panic!("device key: {e}"));
+    let admin = |args: &[&str]| central_admin(central_env, dir, args);
+    admin(&[
+        "officer-add",
+        "--username",
+        "reviewer",
+        "--full-name",
+        "Trần Thị Bình",
+        "--role",
+        "reviewer",
+    ]);
+    admin(&[
+        "device-add",
+        "--id",
+        device.as_str(),
+        "--public-key",
+        &key.public_key().to_base64(),
+        "--name",
+        "Ngã tư Hàng Xanh",
+    ]);
+    admin(&[
+        "registry-add",
+        "--plate",
+        "51F-123.45",
+        "--class",
+        "car",
+        "--citizen-id",
+        "079203012345",
+        "--full-name",
+        "Nguyễn Văn An",
+        "--address",
+        "12 Võ Văn Tần, Phường Xuân Hòa, TP.HCM",
+    ]);
+    key
+}
+
+/// Publishes `event` as `device` through the test broker until central acknowledges it, as the
+/// edge outbox does (central may not have subscribed yet when it first goes out).
+pub fn publish_until_acked(
+    device: &DeviceId,
+    key: &DeviceKey,
+    event: &ViolationEvent,
+) -> anyhow::Result<Ack> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    use std::time::Duration;
+    let (host, port) = mqtt_host_port()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let mut options = MqttOptions::new(unique("edge"), host, port);
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = AsyncClient::new(options, 16);
+        client
+            .subscribe(Topic::Ack(device.clone()).to_string(), QoS::AtLeastOnce)
+            .await?;
+        let payload = wire::encode_signed(event, key)?;
+        let topic = Topic::Violation(device.clone()).to_string();
+        let mut subscribed = false;
+        for _ in 0..30 {
+            if subscribed {
+                client
+                    .publish(&topic, QoS::AtLeastOnce, false, payload.clone())
+                    .await?;
+            }
+            let wait = async {
+                loop {
+                    match events.poll().await? {
+                        Event::Incoming(Packet::SubAck(_)) => return Ok(None),
+                        Event::Incoming(Packet::Publish(p)) => {
+                            return Ok::<_, anyhow::Error>(Some(wire::decode::<Ack>(&p.payload)?));
+                        }
+                        _ => {}
+                    }
+                }
+            };
+            match tokio::time::timeout(Duration::from_secs(1), wait).await {
+                Ok(Ok(Some(ack))) => return Ok(ack),
+                Ok(Ok(None)) => subscribed = true,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        bail!("central did not acknowledge the event within 30 s")
+    })
 }

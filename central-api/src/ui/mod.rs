@@ -18,7 +18,7 @@ mod violation;
 use axum::{
     Router,
     extract::FromRequestParts,
-    http::{HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     middleware,
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -83,6 +83,102 @@ pub struct Desk {
     pub officer: Officer,
     pub csrf: String,
     pub lang: Lang,
+    /// What the officer's last decision did, said once on the next page.
+    pub flash: Option<Flash>,
+}
+
+pub const FLASH_COOKIE: &str = "tve_flash";
+
+/// What a decision did, carried to the next page in a cookie that lives a minute and is read
+/// once (so the queue's address stays the queue's, and a reload does not say it again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    /// `approved` or `rejected`.
+    pub done: String,
+    /// The violation decided on.
+    pub prev: String,
+    /// The decision number of the fine issued.
+    pub decision: Option<String>,
+}
+
+impl Flash {
+    pub fn approved(id: &protocol::EventId, decision: &str) -> Self {
+        Self {
+            done: "approved".into(),
+            prev: id.to_string(),
+            decision: Some(decision.into()),
+        }
+    }
+
+    pub fn rejected(id: &protocol::EventId) -> Self {
+        Self {
+            done: "rejected".into(),
+            prev: id.to_string(),
+            decision: None,
+        }
+    }
+
+    fn encode(&self) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        s.append_pair("done", &self.done)
+            .append_pair("prev", &self.prev);
+        if let Some(d) = &self.decision {
+            s.append_pair("decision", d);
+        }
+        s.finish()
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let (mut done, mut prev, mut decision) = (None, None, None);
+        for (k, v) in form_urlencoded::parse(value.as_bytes()) {
+            match &*k {
+                "done" if v == "approved" || v == "rejected" => done = Some(v.into_owned()),
+                "prev" => prev = protocol::EventId::parse(&v).ok().map(|id| id.to_string()),
+                "decision" => decision = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Some(Self {
+            done: done?,
+            prev: prev?,
+            decision,
+        })
+    }
+
+    /// The `Set-Cookie` header that carries it to the next page.
+    pub fn cookie(&self) -> Result<HeaderMap, ApiError> {
+        let value = format!(
+            "{FLASH_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/review; Max-Age=60",
+            self.encode()
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&value).map_err(ApiError::internal)?,
+        );
+        Ok(headers)
+    }
+
+    fn show(&self, lang: Lang) -> Markup {
+        let text = if self.done == "approved" {
+            lang.t(
+                "Đã duyệt vi phạm vừa xem, quyết định số",
+                "The last violation was approved, decision",
+            )
+        } else {
+            lang.t(
+                "Đã từ chối vi phạm vừa xem.",
+                "The last violation was rejected.",
+            )
+        };
+        html! {
+            div.flash #flash role="status" {
+                (text)
+                @if let Some(n) = &self.decision { " " strong { (n) } "." }
+                " " a href={ "/review/violations/" (self.prev) } { (lang.t("Xem lại", "Open it")) }
+            }
+        }
+    }
 }
 
 impl Desk {
@@ -103,18 +199,22 @@ impl Desk {
         error_page(self.lang, Some(self), e)
     }
 
-    /// A page around `body`, for this officer.
-    pub fn page(&self, here: &str, title: &str, body: Markup) -> Html<String> {
-        Html(
-            layout::page(
-                self.lang,
-                Some((&self.officer, &self.csrf)),
-                here,
-                title,
-                body,
-            )
-            .into_string(),
-        )
+    /// A page around `body`, for this officer, saying first what the last decision did.
+    pub fn page(&self, here: &str, title: &str, body: Markup) -> Response {
+        let body = html! {
+            @if let Some(f) = &self.flash { (f.show(self.lang)) }
+            (body)
+        };
+        let officer = Some((&self.officer, self.csrf.as_str()));
+        let page = Html(layout::page(self.lang, officer, here, title, body).into_string());
+        if self.flash.is_none() {
+            return page.into_response();
+        }
+        let read = format!("{FLASH_COOKIE}=; HttpOnly; SameSite=Strict; Path=/review; Max-Age=0");
+        match HeaderValue::from_str(&read) {
+            Ok(v) => ([(header::SET_COOKIE, v)], page).into_response(),
+            Err(_) => page.into_response(),
+        }
     }
 }
 
@@ -135,6 +235,8 @@ impl FromRequestParts<AppState> for Desk {
                 officer,
                 csrf,
                 lang,
+                flash: service_kit::http::cookie(&parts.headers, FLASH_COOKIE)
+                    .and_then(Flash::decode),
             }),
             None => {
                 let here = parts

@@ -3,7 +3,7 @@
 
 use axum::{
     Form,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -11,49 +11,33 @@ use maud::{Markup, html};
 use protocol::{EvidenceItem, PlateColour, Sha256Digest, UtcTimestamp, VehicleClass};
 use serde::Deserialize;
 
-use super::{Desk, Lang, alert, layout};
+use super::{Desk, Flash, Lang, alert, layout};
 use crate::{
     db::{evidence as db_evidence, review as db_review, violations::Status},
     review::{self, Detail, event_id},
     routes::{ApiError, AppState, evidence},
 };
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Done {
-    /// What was just done to the previous violation: `approved`, `rejected`.
-    done: Option<String>,
-    /// The previous violation.
-    prev: Option<String>,
-    /// The decision number of the fine just issued.
-    decision: Option<String>,
-}
-
 /// `GET /review/violations/{id}`.
-pub async fn page(
-    State(state): State<AppState>,
-    desk: Desk,
-    Path(id): Path<String>,
-    Query(done): Query<Done>,
-) -> Response {
+pub async fn page(State(state): State<AppState>, desk: Desk, Path(id): Path<String>) -> Response {
     let id = match event_id(&id) {
         Ok(id) => id,
         Err(e) => return desk.failure(e),
     };
     match review::detail(&state, &id).await {
-        Ok(d) => render(&desk, &d, &done, None),
+        Ok(d) => render(&desk, &d, None),
         Err(e) => desk.failure(e),
     }
 }
 
 /// The page of `d`, with the error of a decision that could not be taken, if any.
-fn render(desk: &Desk, d: &Detail, done: &Done, error: Option<&ApiError>) -> Response {
+fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
     let lang = desk.lang;
     let v = &d.violation;
     let e = &v.event;
     let here = format!("/review/violations/{}", e.event_id);
     let decides = desk.officer.role.reviews() && v.status == Status::PendingReview;
     let body = html! {
-        (flash(lang, done))
         @if let Some(err) = error { (alert(lang, err)) }
         header.violation-head {
             h1 { (layout::kind_name(lang, e.kind)) }
@@ -85,29 +69,6 @@ fn render(desk: &Desk, d: &Detail, done: &Done, error: Option<&ApiError>) -> Res
 
 fn local(at: UtcTimestamp) -> String {
     protocol::vi::local_time(at)
-}
-
-fn flash(lang: Lang, done: &Done) -> Markup {
-    let Some(what) = done.done.as_deref() else {
-        return html! {};
-    };
-    let text = match what {
-        "approved" => lang.t(
-            "Đã duyệt vi phạm trước, quyết định số",
-            "Previous violation approved, decision",
-        ),
-        "rejected" => lang.t("Đã từ chối vi phạm trước.", "Previous violation rejected."),
-        _ => return html! {},
-    };
-    html! {
-        div.flash #flash role="status" {
-            (text)
-            @if let Some(n) = &done.decision { " " strong { (n) } "." }
-            @if let Some(prev) = &done.prev {
-                " " a href={ "/review/violations/" (prev) } { (lang.t("Xem lại", "Open it")) }
-            }
-        }
-    }
 }
 
 fn evidence_view(lang: Lang, items: &[EvidenceItem], missing: &[String]) -> Markup {
@@ -404,7 +365,7 @@ pub async fn plate(
 ) -> Response {
     decide(&state, &desk, &id, &f.csrf, async |id| {
         review::correct_plate(&state, &desk.officer, id, &f.plate, f.colour).await?;
-        Ok(format!("/review/violations/{id}"))
+        Ok((format!("/review/violations/{id}"), None))
     })
     .await
 }
@@ -423,7 +384,8 @@ pub async fn approve(
 ) -> Response {
     decide(&state, &desk, &id, &f.csrf, async |id| {
         let notice = review::approve(&state, &desk.officer, id).await?;
-        next(&state, id, "approved", Some(&notice.decision_number)).await
+        let flash = Flash::approved(id, &notice.decision_number);
+        Ok((next(&state, id).await?, Some(flash)))
     })
     .await
 }
@@ -444,19 +406,20 @@ pub async fn reject(
 ) -> Response {
     decide(&state, &desk, &id, &f.csrf, async |id| {
         review::reject(&state, &desk.officer, id, &f.reason, f.note.as_deref()).await?;
-        next(&state, id, "rejected", None).await
+        Ok((next(&state, id).await?, Some(Flash::rejected(id))))
     })
     .await
 }
 
 /// Runs one decision on the violation `id` for a form with CSRF token `csrf`: on success goes
-/// where the decision says; otherwise shows the violation again with the reason.
+/// where the decision says, with what was done for the next page to say; otherwise shows the
+/// violation again with the reason.
 async fn decide(
     state: &AppState,
     desk: &Desk,
     id: &str,
     csrf: &str,
-    work: impl AsyncFnOnce(&protocol::EventId) -> Result<String, ApiError>,
+    work: impl AsyncFnOnce(&protocol::EventId) -> Result<(String, Option<Flash>), ApiError>,
 ) -> Response {
     if let Some(refused) = desk.forged(csrf) {
         return refused;
@@ -466,34 +429,24 @@ async fn decide(
         Err(e) => return desk.failure(e),
     };
     match work(&id).await {
-        Ok(to) => Redirect::to(&to).into_response(),
+        Ok((to, flash)) => match flash.map(|f| f.cookie()) {
+            Some(Ok(cookie)) => (cookie, Redirect::to(&to)).into_response(),
+            Some(Err(e)) => desk.failure(e),
+            None => Redirect::to(&to).into_response(),
+        },
         Err(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR => desk.failure(e),
         Err(e) => match review::detail(state, &id).await {
-            Ok(d) => render(desk, &d, &Done::default(), Some(&e)),
+            Ok(d) => render(desk, &d, Some(&e)),
             Err(_) => desk.failure(e),
         },
     }
 }
 
 /// Where to go after deciding on `id`: the next violation pending review, or the queue.
-async fn next(
-    state: &AppState,
-    id: &protocol::EventId,
-    done: &str,
-    decision: Option<&str>,
-) -> Result<String, ApiError> {
-    let query = {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        q.append_pair("done", done)
-            .append_pair("prev", &id.to_string());
-        if let Some(n) = decision {
-            q.append_pair("decision", n);
-        }
-        q.finish()
-    };
+async fn next(state: &AppState, id: &protocol::EventId) -> Result<String, ApiError> {
     Ok(match db_review::next_pending(&state.db, id).await? {
-        Some(next) => format!("/review/violations/{next}?{query}"),
-        None => format!("/review?{query}"),
+        Some(next) => format!("/review/violations/{next}"),
+        None => "/review".to_owned(),
     })
 }
 
