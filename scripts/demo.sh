@@ -89,8 +89,9 @@ done
 
 cat <<MSG
 
-  central-api     http://127.0.0.1:8080/api/v1/violations   (review API; HTML review UI to come)
+  review UI       http://127.0.0.1:8080/review               (police review queue; press ? for keys)
                   officer: canbo / $officer_password
+  central-api     http://127.0.0.1:8080/api/v1/violations   (the same as a JSON API)
                   MQTT (embedded broker): mqtt://127.0.0.1:1884
   citizen portal  http://127.0.0.1:8090/                    (sign in as Nguyễn Văn An, 079203012345,
                                                              at the identity sandbox; pay at the
@@ -100,10 +101,6 @@ cat <<MSG
   edge-agent      http://127.0.0.1:9100/status               (cameras, outbox, delivery)
                   http://127.0.0.1:9100/cameras/hang-xanh-1/snapshot.jpg  (geometry drawn)
   camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)
-
-  Sign in:  curl -s -X POST http://127.0.0.1:8080/api/v1/session \\
-              -H 'content-type: application/json' \\
-              -d '{"username":"canbo","password":"$officer_password"}'
 
   Ctrl-C stops everything.
 MSG
