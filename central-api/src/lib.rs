@@ -6,6 +6,7 @@
 //! - [`owners`]: the owner lookup that moves each violation into the review queue;
 //! - [`review`]: the officers' decisions, served as the JSON API ([`routes`]) and as the review
 //!   pages ([`ui`]); [`fines`]: the dated fine schedule; [`audit`]: the hash-chained log;
+//! - [`stats`]: counts by day, hour, kind and camera for the operations centre, and CSV;
 //! - [`relay`]: the transactional outbox of notices towards citizen-notify;
 //! - [`db`]: storage on PostgreSQL or SQLite, with migrations for each.
 
@@ -22,6 +23,7 @@ pub mod relay;
 pub mod review;
 pub mod routes;
 pub mod startup;
+pub mod stats;
 pub mod ui;
 
 pub use config::Config;

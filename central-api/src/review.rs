@@ -63,7 +63,11 @@ fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime
     } else {
         day
     };
-    Ok(day.midnight().assume_offset(protocol::time::VIETNAM))
+    // In UTC, as times are stored: SQLite compares them as text.
+    Ok(day
+        .midnight()
+        .assume_offset(protocol::time::VIETNAM)
+        .to_offset(time::UtcOffset::UTC))
 }
 
 impl QueueQuery {

@@ -248,6 +248,23 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
             .unwrap();
         assert!(flash.contains("/QĐ-XPVPHC/"), "{flash}");
         assert!(b.wait_for("#queue-empty", 5).await.is_ok());
+
+        // The operations centre's counts include it, on the day it happened.
+        b.client
+            .goto(&central.url("/review/stats?from=2025-11-20&to=2025-11-30"))
+            .await
+            .unwrap();
+        assert_eq!(
+            b.wait_for("#total", 5).await.unwrap().text().await.unwrap(),
+            "1"
+        );
+        assert_eq!(
+            b.eval("return document.querySelectorAll('svg.chart rect.bar').length")
+                .await
+                .unwrap(),
+            11 + 24
+        );
+        b.screenshot("review-stats").await.unwrap();
         b.close().await.unwrap();
     });
 

@@ -10,6 +10,7 @@ pub mod fines;
 pub mod officers;
 pub mod owners;
 pub mod review;
+pub mod stats;
 pub mod violations;
 
 pub use service_kit::db::{DatabaseSettings, Db, DbError, Migrations};

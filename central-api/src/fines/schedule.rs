@@ -211,7 +211,7 @@ impl FineSchedule {
     }
 }
 
-mod date {
+pub(crate) mod date {
     use serde::{Deserialize, Deserializer, Serializer, de};
     use time::{Date, macros::format_description};
 

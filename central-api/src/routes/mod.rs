@@ -4,6 +4,7 @@
 pub mod evidence;
 pub mod fines;
 pub mod session;
+pub mod stats;
 pub mod violations;
 
 use std::sync::Arc;
@@ -93,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/violations/{id}/approve", post(violations::approve))
         .route("/api/v1/violations/{id}/reject", post(violations::reject))
         .route("/api/v1/audit/verify", get(violations::verify_audit))
+        .route("/api/v1/stats", get(stats::json))
+        .route("/api/v1/stats.csv", get(stats::csv))
         .route("/api/v1/fine-updates", post(fines::update))
         .route("/evidence/{sha256}", get(evidence::get_linked))
         .merge(crate::ui::router())

@@ -118,6 +118,10 @@ pub fn page(
                 header.bar {
                     a.brand href="/review" { (lang.t("Duyệt vi phạm giao thông", "Traffic violation review")) }
                     nav {
+                        @if officer.is_some() {
+                            a.here[here == "/review" || here.starts_with("/review/violations")] href="/review" { (lang.t("Hàng đợi", "Queue")) }
+                            a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
+                        }
                         @if let Some((o, csrf)) = officer {
                             span.who { (o.full_name) " · " (role_name(lang, o.role)) }
                             form.inline method="post" action="/review/logout" {

@@ -13,6 +13,7 @@ mod assets;
 pub mod layout;
 mod queue;
 mod session;
+mod stats;
 mod violation;
 
 use axum::{
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/review/violations/{id}/approve", post(violation::approve))
         .route("/review/violations/{id}/reject", post(violation::reject))
         .route("/review/evidence/{sha256}", get(violation::evidence))
+        .route("/review/stats", get(stats::page))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))
         .layer(middleware::map_response(protect))

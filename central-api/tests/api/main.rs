@@ -13,3 +13,4 @@ mod owners;
 mod pages;
 mod relay;
 mod review;
+mod stats;

@@ -195,6 +195,15 @@ async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
         "{}",
         filtered.body
     );
+    // Days are Vietnamese days: the example happened at 15:34 on 26/11/2025 there.
+    let that_day = send(
+        &w,
+        get(Some(&reviewer), "/review?from=2025-11-26&to=2025-11-26"),
+    )
+    .await;
+    assert!(that_day.body.contains("1–2 / 2"), "{}", that_day.body);
+    let next_day = send(&w, get(Some(&reviewer), "/review?from=2025-11-27")).await;
+    assert!(next_day.body.contains("id=\"queue-empty\""));
     let bad = send(&w, get(Some(&reviewer), "/review?kind=flying")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("role=\"alert\""));
