@@ -23,17 +23,20 @@ use crate::{
 };
 
 /// The queue's filters as a request gives them (query string or form), all optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// A status, `all`, or absent for `pending_review`.
     pub status: Option<String>,
     pub kind: Option<String>,
     pub camera: Option<String>,
     pub plate: Option<String>,
-    /// RFC 3339 times (UTC); the pages also take a Vietnamese calendar day, `2025-11-26`.
+    /// From this RFC 3339 time, or the start of this day in Vietnam (`2025-11-26`).
     pub from: Option<String>,
+    /// Before this RFC 3339 time, or up to the end of this day in Vietnam.
     pub to: Option<String>,
+    /// 1–200, default 50.
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }

@@ -16,19 +16,24 @@ use crate::{
 pub const MAX_DAYS: i64 = 366;
 
 /// A period as a request gives it: days in Vietnam, `to` included.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
+    /// The first day, `2025-11-01`; by default 29 days before `to`.
     pub from: Option<String>,
+    /// The last day, included; by default today in Vietnam.
     pub to: Option<String>,
 }
 
 /// Whole days in Vietnam, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Period {
     #[serde(serialize_with = "crate::fines::schedule::date::serialize")]
+    #[schema(value_type = String, format = Date)]
     pub from: Date,
     #[serde(serialize_with = "crate::fines::schedule::date::serialize")]
+    #[schema(value_type = String, format = Date)]
     pub to: Date,
 }
 
@@ -97,8 +102,23 @@ impl Period {
     }
 }
 
+/// How many of one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: i64,
+}
+
+/// How many on one day in Vietnam.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DayCount {
+    /// `2025-11-26`.
+    pub day: String,
+    pub count: i64,
+}
+
 /// One camera's counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CameraCount {
     pub device_id: String,
     pub device_name: String,
@@ -109,19 +129,20 @@ pub struct CameraCount {
 }
 
 /// The counts of a period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     pub period: Period,
     pub total: i64,
+    /// By status: `received`, `pending_review`, `approved`, `rejected`.
     pub by_status: BTreeMap<String, i64>,
     /// Most frequent first.
-    pub by_kind: Vec<(String, i64)>,
+    pub by_kind: Vec<KindCount>,
     /// Busiest first.
     pub by_camera: Vec<CameraCount>,
     /// Hours of the day in Vietnam, 0–23.
     pub by_hour: Vec<i64>,
     /// Every day of the period, in order, with its count (0 included).
-    pub by_day: Vec<(String, i64)>,
+    pub by_day: Vec<DayCount>,
 }
 
 impl Stats {
@@ -159,11 +180,14 @@ impl Stats {
                 }
             }
         }
-        let mut by_kind: Vec<(String, i64)> = by_kind
+        let mut by_kind: Vec<KindCount> = by_kind
             .into_iter()
-            .map(|(k, n)| (k.to_owned(), n))
+            .map(|(kind, count)| KindCount {
+                kind: kind.to_owned(),
+                count,
+            })
             .collect();
-        by_kind.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        by_kind.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)));
         let mut by_camera: Vec<CameraCount> = by_camera.into_values().collect();
         by_camera.sort_by_key(|c| std::cmp::Reverse(c.total));
         Self {
@@ -173,7 +197,10 @@ impl Stats {
             by_kind,
             by_camera,
             by_hour,
-            by_day: by_day.into_iter().collect(),
+            by_day: by_day
+                .into_iter()
+                .map(|(day, count)| DayCount { day, count })
+                .collect(),
         }
     }
 }
@@ -250,19 +277,18 @@ mod tests {
         ];
         let s = Stats::of(period, &buckets);
         assert_eq!(s.total, 6);
-        assert_eq!(
-            s.by_kind,
-            [("red_light".to_owned(), 5), ("speeding".to_owned(), 1)]
-        );
+        let kinds: Vec<(&str, i64)> = s
+            .by_kind
+            .iter()
+            .map(|k| (k.kind.as_str(), k.count))
+            .collect();
+        assert_eq!(kinds, [("red_light", 5), ("speeding", 1)]);
         assert_eq!(s.by_hour[7], 4);
         assert_eq!(s.by_hour[17], 2);
+        let days: Vec<(&str, i64)> = s.by_day.iter().map(|d| (d.day.as_str(), d.count)).collect();
         assert_eq!(
-            s.by_day,
-            [
-                ("2025-11-25".to_owned(), 4),
-                ("2025-11-26".to_owned(), 0),
-                ("2025-11-27".to_owned(), 2)
-            ]
+            days,
+            [("2025-11-25", 4), ("2025-11-26", 0), ("2025-11-27", 2)]
         );
         assert_eq!(s.by_camera[0].camera_id, "north");
         assert_eq!((s.by_camera[0].total, s.by_camera[0].approved), (4, 3));

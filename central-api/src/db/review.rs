@@ -23,7 +23,7 @@ pub struct QueueFilter {
 }
 
 /// One line of the queue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {
     pub event_id: String,
     pub device: String,
@@ -32,13 +32,14 @@ pub struct QueueItem {
     pub vehicle_class: String,
     pub plate: Option<String>,
     pub plate_colour: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: UtcTimestamp,
     pub status: String,
     pub owner_lookup: Option<String>,
 }
 
 /// One page of the queue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueuePage {
     pub items: Vec<QueueItem>,
     /// How many violations match the filter in all (0 when the page is past the end).
@@ -378,7 +379,7 @@ pub async fn correct_plate(
 }
 
 /// The fine issued for a violation, as the review side shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FineSummary {
     pub decision_number: String,
     pub amount_vnd: i64,
@@ -388,6 +389,7 @@ pub struct FineSummary {
     /// `paid`.
     pub status: String,
     pub issued_by: String,
+    #[schema(value_type = String, format = DateTime)]
     pub issued_at: UtcTimestamp,
 }
 

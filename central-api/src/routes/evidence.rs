@@ -22,7 +22,7 @@ use crate::{
     evidence_store::StoreError,
 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Stored {
     pub sha256: String,
     pub bytes: u64,
@@ -30,6 +30,17 @@ pub struct Stored {
     pub created: bool,
 }
 
+#[utoipa::path(put, path = "/api/v1/evidence/{sha256}", tag = "evidence",
+    params(("sha256" = String, Path, description = "The file's SHA-256, hex")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file; its content type in Content-Type"),
+    security(("device" = [])),
+    responses(
+        (status = 201, description = "Stored", body = Stored),
+        (status = 200, description = "Stored before: the same bytes", body = Stored),
+        (status = 401, description = "Unknown device, bad signature or clock skew", body = super::openapi::ErrorBody),
+        (status = 413, description = "Larger than evidence.max_bytes", body = super::openapi::ErrorBody),
+        (status = 422, description = "The body does not hash to the path", body = super::openapi::ErrorBody)))]
 pub async fn put(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
@@ -139,15 +150,25 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Link {
+    /// The content type the link was signed for.
     ct: String,
+    /// Expiry, Unix seconds.
     exp: i64,
+    /// HMAC-SHA256 of the link with evidence.link_secret, hex.
     sig: String,
 }
 
 /// `GET /evidence/{sha256}?ct&exp&sig`: one evidence file, to a citizen's browser, on a signed
 /// link from citizen-notify (see [`protocol::evidence_link`]); 403 on a bad or expired link.
+#[utoipa::path(get, path = "/evidence/{sha256}", tag = "evidence",
+    params(("sha256" = String, Path, description = "The file's SHA-256, hex"), Link),
+    responses(
+        (status = 200, description = "The file, of the signed content type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, description = "A bad or expired link", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such file", body = super::openapi::ErrorBody)))]
 pub async fn get_linked(
     State(state): State<AppState>,
     Path(sha256): Path<String>,

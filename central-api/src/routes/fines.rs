@@ -12,17 +12,37 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use protocol::FineUpdate;
-use serde_json::{Value, json};
+use serde_json::json;
 use service_kit::http::signed_message;
 
 use super::{ApiError, AppState};
 use crate::db::fine_updates::{self, Applied};
 
+/// What central answers a fine update.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UpdateAnswer {
+    pub fine_id: String,
+    /// The fine's status after the update (a new update).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// True when the update was taken before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/v1/fine-updates", tag = "citizen-notify",
+    request_body(content = super::openapi::WireFineUpdate, description = "What became of the fine"),
+    security(("service" = [])),
+    responses(
+        (status = 201, description = "Taken; the fine's status after it", body = UpdateAnswer),
+        (status = 200, description = "Taken before", body = UpdateAnswer),
+        (status = 401, description = "Missing or bad signature", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such fine", body = super::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UpdateAnswer>), ApiError> {
     let update: FineUpdate = signed_message(
         state.notify.shared_secret.as_bytes(),
         "notify.shared_secret",
@@ -52,12 +72,20 @@ pub async fn update(
             tracing::info!(fine_id, kind, status, "fine updated");
             Ok((
                 StatusCode::CREATED,
-                Json(json!({ "fine_id": fine_id, "status": status })),
+                Json(UpdateAnswer {
+                    fine_id,
+                    status: Some(status.to_owned()),
+                    duplicate: None,
+                }),
             ))
         }
         Applied::Duplicate => Ok((
             StatusCode::OK,
-            Json(json!({ "fine_id": fine_id, "duplicate": true })),
+            Json(UpdateAnswer {
+                fine_id,
+                status: None,
+                duplicate: Some(true),
+            }),
         )),
         Applied::UnknownFine => Err(ApiError::new(
             StatusCode::NOT_FOUND,

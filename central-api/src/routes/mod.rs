@@ -3,17 +3,16 @@
 
 pub mod evidence;
 pub mod fines;
+pub mod openapi;
 pub mod session;
 pub mod stats;
 pub mod violations;
 
 use std::sync::Arc;
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{get, post, put},
-};
+use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use service_kit::http::ApiError;
 
@@ -74,30 +73,41 @@ impl Review {
     }
 }
 
+/// The JSON API: each route registered together with its description in the OpenAPI document.
+pub fn api() -> OpenApiRouter<AppState> {
+    // The handler streams and counts the body itself, against evidence.max_bytes.
+    let (schemas, paths, put_evidence) = routes!(evidence::put);
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes((
+            schemas,
+            paths,
+            put_evidence.layer(DefaultBodyLimit::disable()),
+        ))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(violations::list))
+        .routes(routes!(violations::get))
+        .routes(routes!(violations::correct_plate))
+        .routes(routes!(violations::approve))
+        .routes(routes!(violations::reject))
+        .routes(routes!(violations::verify_audit))
+        .routes(routes!(stats::json))
+        .routes(routes!(stats::csv))
+        .routes(routes!(fines::update))
+        .routes(routes!(evidence::get_linked))
+}
+
+/// The whole service: the JSON API, its OpenAPI document at `/api/openapi.json`, and the review
+/// pages.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/api/v1/evidence/{sha256}",
-            // The handler streams and counts the body itself, against evidence.max_bytes.
-            put(evidence::put).layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/api/v1/session",
-            post(session::sign_in).delete(session::sign_out),
-        )
-        .route("/api/v1/violations", get(violations::list))
-        .route("/api/v1/violations/{id}", get(violations::get))
-        .route(
-            "/api/v1/violations/{id}/plate",
-            post(violations::correct_plate),
-        )
-        .route("/api/v1/violations/{id}/approve", post(violations::approve))
-        .route("/api/v1/violations/{id}/reject", post(violations::reject))
-        .route("/api/v1/audit/verify", get(violations::verify_audit))
-        .route("/api/v1/stats", get(stats::json))
-        .route("/api/v1/stats.csv", get(stats::csv))
-        .route("/api/v1/fine-updates", post(fines::update))
-        .route("/evidence/{sha256}", get(evidence::get_linked))
-        .merge(crate::ui::router())
-        .with_state(state)
+    let (api, doc) = api().split_for_parts();
+    let doc = Arc::new(openapi::document(doc));
+    api.route(
+        "/api/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+    .merge(crate::ui::router())
+    .with_state(state)
 }

@@ -16,7 +16,7 @@ use crate::{
     db::officers,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub username: String,
@@ -111,23 +111,47 @@ fn set_cookie(value: &str) -> Result<HeaderMap, ApiError> {
     Ok(headers)
 }
 
+/// A session just opened, as the API answers it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionOpened {
+    pub username: String,
+    pub full_name: String,
+    /// `reviewer`, `supervisor`, `admin` or `auditor`.
+    #[schema(value_type = String)]
+    pub role: crate::auth::Role,
+    /// Sent back in `x-csrf-token` with every request that changes something under the cookie.
+    pub csrf_token: String,
+    /// The session token, also usable as a bearer token.
+    pub token: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/session", tag = "session",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set too", body = SessionOpened),
+        (status = 401, description = "Wrong username or password", body = super::openapi::ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
     let opened = open(&state, &body.username, &body.password).await?;
     let headers = cookie(&state, &opened.token)?;
-    let o = &opened.officer;
-    let body = json!({
-        "username": o.username,
-        "full_name": o.full_name,
-        "role": o.role,
-        "csrf_token": opened.csrf,
-        "token": opened.token,
-    });
+    let o = opened.officer;
+    let body = SessionOpened {
+        username: o.username,
+        full_name: o.full_name,
+        role: o.role,
+        csrf_token: opened.csrf,
+        token: opened.token,
+    };
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out; the cookie is removed"),
+        (status = 401, description = "Not signed in", body = super::openapi::ErrorBody)))]
 pub async fn sign_out(
     State(state): State<AppState>,
     Signed(officer): Signed,

@@ -14,6 +14,12 @@ use crate::{
     stats::{self, PeriodQuery, Stats},
 };
 
+#[utoipa::path(get, path = "/api/v1/stats", tag = "stats",
+    params(PeriodQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts of the period", body = Stats),
+        (status = 400, description = "A day that does not parse, or a period too long", body = super::openapi::ErrorBody)))]
 pub async fn json(
     State(state): State<AppState>,
     Signed(_officer): Signed,
@@ -23,6 +29,12 @@ pub async fn json(
     Ok(Json(stats))
 }
 
+#[utoipa::path(get, path = "/api/v1/stats.csv", tag = "stats",
+    params(PeriodQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "hour_local,device_id,device_name,camera_id,kind,status,count", content_type = "text/csv", body = String),
+        (status = 400, description = "A day that does not parse, or a period too long", body = super::openapi::ErrorBody)))]
 pub async fn csv(
     State(state): State<AppState>,
     Signed(_officer): Signed,

@@ -7,88 +7,193 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
-use protocol::{PlateColour, UtcTimestamp};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use protocol::{FineNotice, PlateColour, UtcTimestamp, ViolationEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{ApiError, AppState};
+use super::{
+    ApiError, AppState,
+    openapi::{ErrorBody, WireFineNotice, WireViolationEvent},
+};
 use crate::{
     auth::{Role, Signed},
-    db::review as db_review,
+    db::review::{self as db_review, FineSummary, QueuePage},
     review::{self, QueueQuery, event_id},
 };
 
+#[utoipa::path(get, path = "/api/v1/violations", tag = "review",
+    params(QueueQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the queue, oldest first", body = QueuePage),
+        (status = 400, description = "A filter that does not parse", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Signed(_officer): Signed,
     Query(q): Query<QueueQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let page = db_review::list(&state.db, &q.filter()?).await?;
-    Ok(Json(json!({ "items": page.items, "total": page.total })))
+) -> Result<Json<QueuePage>, ApiError> {
+    Ok(Json(db_review::list(&state.db, &q.filter()?).await?))
 }
 
+/// One entry of a violation's audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrailEntry {
+    /// UTC, to the millisecond.
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+/// A violation as the reviewer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViolationDetail {
+    /// The signed event as the device sent it.
+    #[schema(value_type = WireViolationEvent)]
+    pub event: ViolationEvent,
+    /// `received`, `pending_review`, `approved` or `rejected`.
+    pub status: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: UtcTimestamp,
+    /// SHA-256 of the exact bytes received.
+    pub payload_sha256: String,
+    /// The plate it stands on now (canonical): the officer's correction, else the read.
+    pub plate: Option<String>,
+    /// `found`, `not_registered`, `no_plate` or `failed`.
+    pub owner_lookup: Option<String>,
+    pub owner_citizen_id: Option<String>,
+    /// Evidence files of the manifest not yet received.
+    pub evidence_missing: Vec<String>,
+    pub fine: Option<FineSummary>,
+    pub audit: Vec<TrailEntry>,
+}
+
+#[utoipa::path(get, path = "/api/v1/violations/{id}", tag = "review",
+    params(("id" = String, Path, description = "The event id (UUIDv7)")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The violation", body = ViolationDetail),
+        (status = 404, description = "No such violation", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     Signed(_officer): Signed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ViolationDetail>, ApiError> {
     let d = review::detail(&state, &event_id(&id)?).await?;
-    let v = &d.violation;
-    let trail = d
-        .trail
-        .iter()
-        .map(|e| json!({ "at": e.at, "actor": e.actor, "action": e.action, "details": e.details }))
-        .collect::<Vec<_>>();
-    Ok(Json(json!({
-        "event": v.event,
-        "status": v.status.as_str(),
-        "received_at": UtcTimestamp::from_datetime(v.received_at),
-        "payload_sha256": v.payload_sha256,
-        "plate": v.plate_text(),
-        "owner_lookup": v.owner_lookup,
-        "owner_citizen_id": v.owner_citizen_id,
-        "evidence_missing": d.missing,
-        "fine": d.fine,
-        "audit": trail,
-    })))
+    let v = d.violation;
+    Ok(Json(ViolationDetail {
+        status: v.status.as_str().to_owned(),
+        received_at: UtcTimestamp::from_datetime(v.received_at),
+        plate: v
+            .corrected_plate
+            .clone()
+            .or(v.event.plate.as_ref().map(|p| p.text.clone())),
+        payload_sha256: v.payload_sha256,
+        owner_lookup: v.owner_lookup,
+        owner_citizen_id: v.owner_citizen_id,
+        evidence_missing: d.missing,
+        fine: d.fine,
+        audit: d
+            .trail
+            .into_iter()
+            .map(|e| TrailEntry {
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                details: e.details,
+            })
+            .collect(),
+        event: v.event,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlateCorrection {
+    /// `51F-123.45`, `59-X1 123.45` or the canonical text.
     pub plate: String,
+    /// The plate's colour, if the read one was wrong: `white`, `yellow`, `blue`, `red`,
+    /// `white_red_text`.
+    #[schema(value_type = Option<String>)]
     pub colour: Option<PlateColour>,
 }
 
+/// A corrected plate and what the owner lookup found for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlateCorrected {
+    /// The display form.
+    pub plate: String,
+    pub owner_lookup: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/violations/{id}/plate", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    request_body = PlateCorrection,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Corrected; the owner looked up again", body = PlateCorrected),
+        (status = 400, description = "Not a plate of the vehicle's kind", body = ErrorBody),
+        (status = 403, description = "The role may not correct plates, or no CSRF token", body = ErrorBody),
+        (status = 409, description = "No longer pending review", body = ErrorBody),
+        (status = 503, description = "The registry could not be reached", body = ErrorBody)))]
 pub async fn correct_plate(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
     Json(body): Json<PlateCorrection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PlateCorrected>, ApiError> {
     let done =
         review::correct_plate(&state, &officer, &event_id(&id)?, &body.plate, body.colour).await?;
-    Ok(Json(
-        json!({ "plate": done.plate.display(), "owner_lookup": done.lookup.as_str() }),
-    ))
+    Ok(Json(PlateCorrected {
+        plate: done.plate.display(),
+        owner_lookup: done.lookup.as_str().to_owned(),
+    }))
 }
 
+/// The fine an approval issued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Approved {
+    #[schema(value_type = WireFineNotice)]
+    pub fine: FineNotice,
+}
+
+#[utoipa::path(post, path = "/api/v1/violations/{id}/approve", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Approved: the fine is issued and its notice queued", body = Approved),
+        (status = 403, description = "The role may not approve, or no CSRF token", body = ErrorBody),
+        (status = 409, description = "Not pending review (`not_pending`), no owner (`no_owner`) or no fine in the schedule (`no_fine`)", body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let notice = review::approve(&state, &officer, &event_id(&id)?).await?;
-    Ok(Json(json!({ "fine": notice })))
+) -> Result<Json<Approved>, ApiError> {
+    let fine = review::approve(&state, &officer, &event_id(&id)?).await?;
+    Ok(Json(Approved { fine }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
+    /// `plate_unreadable`, `not_a_violation`, `emergency_vehicle`, `duplicate`,
+    /// `equipment_fault`, `owner_unknown` or `other` (with a note).
     pub reason: String,
     pub note: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/violations/{id}/reject", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    request_body = Rejection,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Rejected"),
+        (status = 400, description = "An unknown reason, or `other` without a note", body = ErrorBody),
+        (status = 403, description = "The role may not reject, or no CSRF token", body = ErrorBody),
+        (status = 409, description = "No longer pending review", body = ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
     Signed(officer): Signed,
@@ -106,14 +211,43 @@ pub async fn reject(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The audit log's chain, walked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditCheck {
+    pub ok: bool,
+    /// Entries checked, when the chain holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<i64>,
+    /// The first entry that does not hold, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// `GET /api/v1/audit/verify`: walks the whole chain (auditors, supervisors, admins).
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "review",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether the chain holds", body = AuditCheck),
+        (status = 403, description = "The role may not read the audit log", body = ErrorBody)))]
 pub async fn verify_audit(
     State(state): State<AppState>,
     Signed(officer): Signed,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditCheck>, ApiError> {
     officer.require(Role::audits, "read the audit log")?;
     Ok(Json(match state.audit.verify().await? {
-        Ok(entries) => json!({ "ok": true, "entries": entries }),
-        Err(broken) => json!({ "ok": false, "broken_at": broken.seq, "reason": broken.reason }),
+        Ok(entries) => AuditCheck {
+            ok: true,
+            entries: Some(entries),
+            broken_at: None,
+            reason: None,
+        },
+        Err(broken) => AuditCheck {
+            ok: false,
+            entries: None,
+            broken_at: Some(broken.seq),
+            reason: Some(broken.reason),
+        },
     }))
 }

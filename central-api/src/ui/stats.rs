@@ -38,7 +38,7 @@ fn view(lang: Lang, s: &Stats) -> Markup {
     let days: Vec<(String, i64)> = s
         .by_day
         .iter()
-        .map(|(d, n)| (d.get(8..10).unwrap_or(d).to_owned(), *n))
+        .map(|d| (d.day.get(8..10).unwrap_or(&d.day).to_owned(), d.count))
         .collect();
     let hours: Vec<(String, i64)> = s
         .by_hour
@@ -46,7 +46,7 @@ fn view(lang: Lang, s: &Stats) -> Markup {
         .enumerate()
         .map(|(h, n)| (format!("{h}"), *n))
         .collect();
-    let most_kind = s.by_kind.first().map(|k| k.1).unwrap_or(0).max(1);
+    let most_kind = s.by_kind.first().map(|k| k.count).unwrap_or(0).max(1);
     let most_camera = s.by_camera.first().map(|c| c.total).unwrap_or(0).max(1);
     html! {
         h1 { (lang.t("Thống kê vi phạm", "Violation statistics")) }
@@ -76,11 +76,11 @@ fn view(lang: Lang, s: &Stats) -> Markup {
             section.box {
                 h2 { (lang.t("Theo hành vi", "By violation")) }
                 table #by-kind {
-                    @for (kind, n) in &s.by_kind {
+                    @for k in &s.by_kind {
                         tr {
-                            td { (kind.parse::<protocol::ViolationKind>().map(|k| layout::kind_name(lang, k)).unwrap_or(kind)) }
-                            td.num { (n) }
-                            td { meter value=(n) max=(most_kind) {} }
+                            td { (k.kind.parse::<protocol::ViolationKind>().map(|v| layout::kind_name(lang, v)).unwrap_or(&k.kind)) }
+                            td.num { (k.count) }
+                            td { meter value=(k.count) max=(most_kind) {} }
                         }
                     }
                 }

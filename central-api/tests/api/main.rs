@@ -9,6 +9,7 @@ mod fines;
 mod helpers;
 mod ingest;
 mod mqtt;
+mod openapi;
 mod owners;
 mod pages;
 mod relay;

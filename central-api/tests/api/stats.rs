@@ -71,13 +71,22 @@ async fn counts_by_day_hour_kind_and_camera(t: &TestDb) {
     assert_eq!(status, StatusCode::OK, "{json}");
     let s: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(s["total"], 4);
-    assert_eq!(s["by_day"][0], serde_json::json!(["2025-11-26", 3]));
-    assert_eq!(s["by_day"][1], serde_json::json!(["2025-11-27", 1]));
+    assert_eq!(
+        s["by_day"][0],
+        serde_json::json!({ "day": "2025-11-26", "count": 3 })
+    );
+    assert_eq!(
+        s["by_day"][1],
+        serde_json::json!({ "day": "2025-11-27", "count": 1 })
+    );
     assert_eq!(s["by_hour"][6], 1);
     assert_eq!(s["by_hour"][7], 1);
     assert_eq!(s["by_hour"][17], 1);
     assert_eq!(s["by_hour"][23], 1);
-    assert_eq!(s["by_kind"][0], serde_json::json!(["red_light", 2]));
+    assert_eq!(
+        s["by_kind"][0],
+        serde_json::json!({ "kind": "red_light", "count": 2 })
+    );
     assert_eq!(s["by_status"]["pending_review"], 4);
     assert_eq!(s["by_camera"][0]["camera_id"], "north");
     assert_eq!(s["by_camera"][0]["total"], 4);
