@@ -56,6 +56,11 @@ impl Role {
         matches!(self, Self::Reviewer | Self::Supervisor)
     }
 
+    /// May answer owners' disputes.
+    pub fn supervises(self) -> bool {
+        matches!(self, Self::Supervisor)
+    }
+
     /// May read the audit log.
     pub fn audits(self) -> bool {
         matches!(self, Self::Auditor | Self::Supervisor | Self::Admin)
@@ -181,5 +186,7 @@ mod tests {
         assert!(Role::Reviewer.reviews() && Role::Supervisor.reviews());
         assert!(!Role::Auditor.reviews() && !Role::Admin.reviews());
         assert!(Role::Auditor.audits() && !Role::Reviewer.audits());
+        assert!(Role::Supervisor.supervises());
+        assert!(!Role::Reviewer.supervises() && !Role::Admin.supervises());
     }
 }

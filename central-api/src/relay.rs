@@ -1,7 +1,8 @@
-//! The outbox relay: delivers the notices of issued fines to citizen-notify.
+//! The outbox relay: delivers the notices of issued fines, and the answers to disputes, to
+//! citizen-notify.
 //!
-//! A notice enters the outbox in the transaction that issues its fine, so none is lost and none
-//! exists without its fine. The relay sends each with its idempotency key (the fine id, inside
+//! A notice enters the outbox in the transaction that issues its fine (an answer, in the one
+//! that records it), so none is lost and none exists without its fine. The relay sends each with its idempotency key (the fine id, inside
 //! the notice) and the shared-secret signature; a notice is marked delivered only on a 2xx
 //! answer, and otherwise tried again after a growing wait. citizen-notify stores a notice once
 //! per fine id, so a delivery repeated after a lost answer changes nothing.
@@ -40,8 +41,16 @@ impl Relay {
         Ok(Self { client, settings })
     }
 
-    async fn send(&self, payload: &str) -> Attempt {
-        let url = format!("{}/api/v1/notices", self.settings.url.trim_end_matches('/'));
+    /// Sends one outbox row of `kind` to where citizen-notify takes that kind.
+    async fn send(&self, kind: &str, payload: &str) -> Attempt {
+        let path = match kind {
+            "fine_notice" => "/api/v1/notices",
+            "fine_resolution" => "/api/v1/resolutions",
+            other => {
+                return Attempt::Failed(format!("no endpoint for outbox rows of kind `{other}`"));
+            }
+        };
+        let url = format!("{}{path}", self.settings.url.trim_end_matches('/'));
         let signature = service_auth::sign(
             self.settings.shared_secret.as_bytes(),
             UtcTimestamp::now(),
@@ -71,9 +80,9 @@ impl Relay {
 
     /// Sends every notice due at `now`; returns how many were delivered.
     pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
-        let due: Vec<(i64, String, String, i32)> = on_pool!(db, pool => {
+        let due: Vec<(i64, String, String, String, i32)> = on_pool!(db, pool => {
             sqlx::query(
-                "SELECT id, idempotency_key, payload, attempts FROM outbox
+                "SELECT id, kind, idempotency_key, payload, attempts FROM outbox
                  WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
             )
             .bind(now)
@@ -83,6 +92,7 @@ impl Relay {
             .map(|row| {
                 Ok::<_, sqlx::Error>((
                     row.try_get("id")?,
+                    row.try_get("kind")?,
                     row.try_get("idempotency_key")?,
                     row.try_get("payload")?,
                     row.try_get("attempts")?,
@@ -91,11 +101,11 @@ impl Relay {
             .collect::<Result<Vec<_>, _>>()?
         });
         let mut delivered = 0;
-        for (id, fine_id, payload, attempts) in due {
-            match self.send(&payload).await {
+        for (id, kind, key, payload, attempts) in due {
+            match self.send(&kind, &payload).await {
                 Attempt::Delivered => {
-                    mark_delivered(db, id, &fine_id).await?;
-                    tracing::info!(fine_id, "notice delivered to citizen-notify");
+                    mark_delivered(db, id, &kind, &key).await?;
+                    tracing::info!(kind, key, "delivered to citizen-notify");
                     delivered += 1;
                 }
                 Attempt::Failed(error) => {
@@ -104,10 +114,11 @@ impl Relay {
                         self.settings.max_backoff_s,
                     );
                     tracing::warn!(
-                        fine_id,
+                        kind,
+                        key,
                         error,
                         retry_s = wait.as_secs(),
-                        "notice not delivered"
+                        "not delivered to citizen-notify"
                     );
                     on_pool!(db, pool => {
                         sqlx::query(
@@ -127,7 +138,9 @@ impl Relay {
     }
 }
 
-async fn mark_delivered(db: &Db, id: i64, fine_id: &str) -> Result<(), DbError> {
+/// Marks outbox row `id` delivered; a fine's notice (keyed by the fine id) moves the fine to
+/// `notice_sent`.
+async fn mark_delivered(db: &Db, id: i64, kind: &str, key: &str) -> Result<(), DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -136,12 +149,14 @@ async fn mark_delivered(db: &Db, id: i64, fine_id: &str) -> Result<(), DbError> 
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2 AND status = $3")
-            .bind("notice_sent")
-            .bind(fine_id)
-            .bind("issued")
-            .execute(&mut *tx)
-            .await?;
+        if kind == "fine_notice" {
+            sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2 AND status = $3")
+                .bind("notice_sent")
+                .bind(key)
+                .bind("issued")
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
     });
     Ok(())

@@ -12,6 +12,7 @@ use crate::{
     audit::AuditEntry,
     auth::{Officer, Role},
     db::{
+        disputes::{self, Dispute, NotOpen},
         evidence, fines as db_fines,
         owners::{self, Citizen, LookupResult, Registration},
         review::{self, FineSummary, QueueFilter, Refused},
@@ -142,6 +143,8 @@ pub struct Detail {
     /// While pending review: the fine approval would issue, from the schedule in force on the
     /// violation's day, or why none applies.
     pub proposed: Option<Result<Assessment, NoFine>>,
+    /// The owner's dispute of the fine, and its answer once given.
+    pub dispute: Option<Dispute>,
 }
 
 /// One violation with its evidence state, owner, fine and audit trail.
@@ -177,6 +180,7 @@ pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> 
     } else {
         None
     };
+    let dispute = disputes::of_violation(&state.db, id).await?;
     Ok(Detail {
         violation,
         missing,
@@ -184,6 +188,7 @@ pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> 
         owner,
         trail,
         proposed,
+        dispute,
     })
 }
 
@@ -310,4 +315,45 @@ pub async fn reject(
         )
         .await?;
     Ok(())
+}
+
+/// Answers the owner's dispute of the fine of violation `id` (supervisors): `upheld` or
+/// `cancelled`, with the answer the owner will read.
+pub async fn resolve(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    outcome: &str,
+    answer: &str,
+) -> Result<protocol::FineResolution, ApiError> {
+    officer.require(Role::supervises, "answer disputes")?;
+    let outcome = protocol::DisputeOutcome::parse(outcome)
+        .ok_or_else(|| bad_request("outcome", "must be `upheld` or `cancelled`"))?;
+    let answer = answer.trim();
+    if answer.is_empty() || answer.chars().count() > 2000 {
+        return Err(bad_request("answer", "must be 1-2000 characters"));
+    }
+    let resolution = disputes::resolve(&state.db, id, &officer.username, outcome, answer)
+        .await?
+        .map_err(|e| {
+            let code = match e {
+                NotOpen::NoFine => "no_fine_issued",
+                NotOpen::NotDisputed(_) => "not_disputed",
+            };
+            ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+        })?;
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            &format!("fine.{}", outcome.as_str()),
+            &format!("violation:{id}"),
+            json!({
+                "fine_id": resolution.fine_id,
+                "resolution_id": resolution.resolution_id,
+                "answer": answer,
+            }),
+        )
+        .await?;
+    Ok(resolution)
 }

@@ -50,7 +50,7 @@ pub use messages::{
     Ack, CameraState, CameraStatus, DeviceState, DeviceStatus, SignalPhase, SignalSource,
     SignalState,
 };
-pub use notice::{Contact, FineChange, FineNotice, FineUpdate};
+pub use notice::{Contact, DisputeOutcome, FineChange, FineNotice, FineResolution, FineUpdate};
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};
 pub use time::UtcTimestamp;

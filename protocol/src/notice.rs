@@ -179,3 +179,51 @@ impl Validate for FineUpdate {
         }
     }
 }
+
+/// The answer to an owner's dispute of a fine, decided by a supervisor: central-api sends it to
+/// citizen-notify, which shows it to the owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FineResolution {
+    /// Idempotency key: the same resolution sent twice is one resolution.
+    pub resolution_id: Uuid,
+    pub fine_id: Uuid,
+    pub decided_at: UtcTimestamp,
+    pub outcome: DisputeOutcome,
+    /// The answer to the owner, in the handling unit's words.
+    pub answer: String,
+}
+
+/// What the dispute came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeOutcome {
+    /// The fine stands; the owner pays it.
+    Upheld,
+    /// The penalty decision is cancelled: nothing is owed.
+    Cancelled,
+}
+
+impl DisputeOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upheld => "upheld",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Upheld, Self::Cancelled]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+impl Validate for FineResolution {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.answer.trim().is_empty() || self.answer.chars().count() > 2000 {
+            return Err(Invalid::new("answer", "must be 1-2000 characters"));
+        }
+        Ok(())
+    }
+}

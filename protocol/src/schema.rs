@@ -78,5 +78,6 @@ pub fn all() -> Vec<(String, String)> {
         doc::<SignalPhase>("signal_phase", false),
         doc::<crate::notice::FineNotice>("fine_notice", false),
         doc::<crate::notice::FineUpdate>("fine_update", false),
+        doc::<crate::notice::FineResolution>("fine_resolution", false),
     ]
 }

@@ -116,6 +116,12 @@ impl Message for crate::notice::FineUpdate {
     const MAX_BYTES: usize = 16 * 1024;
 }
 
+impl Message for crate::notice::FineResolution {
+    const SCHEMA: &'static str = "tve.fine_resolution";
+    const VERSION: u32 = 1;
+    const MAX_BYTES: usize = 16 * 1024;
+}
+
 impl Message for SignalPhase {
     const SCHEMA: &'static str = "tve.signal_phase";
     const VERSION: u32 = 1;

@@ -15,7 +15,11 @@ fn rank(status: &str) -> u8 {
         "notice_sent" => 1,
         "notice_delivered" | "notice_failed" => 2,
         "confirmed" | "disputed" => 3,
-        "paid" => 4,
+        // A supervisor's answer to a dispute (central's own decision, not an update).
+        "upheld" => 4,
+        "paid" => 5,
+        // Cancelled after a dispute: nothing later changes it.
+        "cancelled" => 6,
         _ => 0,
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod dead_letters;
 pub mod devices;
+pub mod disputes;
 pub mod evidence;
 pub mod fine_updates;
 pub mod fines;

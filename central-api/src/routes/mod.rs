@@ -1,6 +1,7 @@
 //! The HTTP routes, one file per resource; [`router`] is separate from serving so tests drive it
 //! without a socket.
 
+pub mod disputes;
 pub mod evidence;
 pub mod fines;
 pub mod openapi;
@@ -90,6 +91,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::approve))
         .routes(routes!(violations::reject))
         .routes(routes!(violations::verify_audit))
+        .routes(routes!(disputes::list))
+        .routes(routes!(disputes::resolve))
         .routes(routes!(stats::json))
         .routes(routes!(stats::csv))
         .routes(routes!(fines::update))

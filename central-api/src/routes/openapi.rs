@@ -45,6 +45,10 @@ fn wire_schemas() -> Vec<(&'static str, Value)> {
         ),
         ("FineNotice", message_schema::<protocol::FineNotice>(false)),
         ("FineUpdate", message_schema::<protocol::FineUpdate>(false)),
+        (
+            "FineResolution",
+            message_schema::<protocol::FineResolution>(false),
+        ),
     ]
 }
 
@@ -148,3 +152,4 @@ macro_rules! wire_type {
 wire_type!(WireViolationEvent, "ViolationEvent");
 wire_type!(WireFineNotice, "FineNotice");
 wire_type!(WireFineUpdate, "FineUpdate");
+wire_type!(WireFineResolution, "FineResolution");

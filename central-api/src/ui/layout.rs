@@ -120,6 +120,7 @@ pub fn page(
                     nav {
                         @if officer.is_some() {
                             a.here[here == "/review" || here.starts_with("/review/violations")] href="/review" { (lang.t("Hàng đợi", "Queue")) }
+                            a.here[here.starts_with("/review/disputes")] href="/review/disputes" { (lang.t("Khiếu nại", "Disputes")) }
                             a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
                         }
                         @if let Some((o, csrf)) = officer {
@@ -261,6 +262,8 @@ pub fn fine_status_name(lang: Lang, status: &str) -> &'static str {
         "confirmed" => lang.t("Chủ xe đã xác nhận", "Confirmed by the owner"),
         "disputed" => lang.t("Chủ xe khiếu nại", "Disputed by the owner"),
         "paid" => lang.t("Đã nộp phạt", "Paid"),
+        "upheld" => lang.t("Giữ nguyên sau khiếu nại", "Upheld after dispute"),
+        "cancelled" => lang.t("Đã hủy sau khiếu nại", "Cancelled after dispute"),
         _ => lang.t("Không rõ", "Unknown"),
     }
 }

@@ -10,6 +10,7 @@
 //! `Cache-Control: no-store` (they show citizens' personal data).
 
 mod assets;
+mod disputes;
 pub mod layout;
 mod queue;
 mod session;
@@ -48,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/review/violations/{id}/reject", post(violation::reject))
         .route("/review/evidence/{sha256}", get(violation::evidence))
         .route("/review/stats", get(stats::page))
+        .route("/review/disputes", get(disputes::page))
+        .route("/review/violations/{id}/resolve", post(violation::resolve))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))
         .layer(middleware::map_response(protect))
@@ -134,7 +137,9 @@ impl Flash {
         let (mut done, mut prev, mut decision) = (None, None, None);
         for (k, v) in form_urlencoded::parse(value.as_bytes()) {
             match &*k {
-                "done" if v == "approved" || v == "rejected" => done = Some(v.into_owned()),
+                "done" if ["approved", "rejected", "upheld", "cancelled"].contains(&&*v) => {
+                    done = Some(v.into_owned())
+                }
                 "prev" => prev = protocol::EventId::parse(&v).ok().map(|id| id.to_string()),
                 "decision" => decision = Some(v.into_owned()),
                 _ => {}
@@ -161,17 +166,32 @@ impl Flash {
         Ok(headers)
     }
 
+    pub fn resolved(id: &protocol::EventId, outcome: protocol::DisputeOutcome) -> Self {
+        Self {
+            done: outcome.as_str().into(),
+            prev: id.to_string(),
+            decision: None,
+        }
+    }
+
     fn show(&self, lang: Lang) -> Markup {
-        let text = if self.done == "approved" {
-            lang.t(
+        let text = match self.done.as_str() {
+            "approved" => lang.t(
                 "Đã duyệt vi phạm vừa xem, quyết định số",
                 "The last violation was approved, decision",
-            )
-        } else {
-            lang.t(
+            ),
+            "upheld" => lang.t(
+                "Đã trả lời khiếu nại: giữ nguyên quyết định.",
+                "Dispute answered: the fine stands.",
+            ),
+            "cancelled" => lang.t(
+                "Đã trả lời khiếu nại: hủy quyết định xử phạt.",
+                "Dispute answered: the penalty decision is cancelled.",
+            ),
+            _ => lang.t(
                 "Đã từ chối vi phạm vừa xem.",
                 "The last violation was rejected.",
-            )
+            ),
         };
         html! {
             div.flash #flash role="status" {

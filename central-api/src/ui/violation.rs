@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{Desk, Flash, Lang, alert, layout};
 use crate::{
-    db::{evidence as db_evidence, review as db_review, violations::Status},
+    db::{disputes::Dispute, evidence as db_evidence, review as db_review, violations::Status},
     review::{self, Detail, event_id},
     routes::{ApiError, AppState, evidence},
 };
@@ -52,6 +52,9 @@ fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
                 (owner_box(lang, d))
                 @if decides { (decide_box(lang, d, &desk.csrf)) }
                 @if let Some(f) = &d.fine { (fine_box(lang, f)) }
+                @if let Some(dispute) = &d.dispute {
+                    (dispute_box(lang, dispute, desk.officer.role.supervises(), &desk.csrf))
+                }
                 @if v.status == Status::Rejected { (rejection_box(lang, d)) }
                 a #next href={ (here) "/next" } hidden {}
             }
@@ -318,6 +321,34 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary) -> Markup {
     }
 }
 
+fn dispute_box(lang: Lang, d: &Dispute, answers: bool, csrf: &str) -> Markup {
+    html! {
+        section.box.dispute #dispute {
+            h2 { (lang.t("Khiếu nại của chủ xe", "The owner's dispute")) }
+            p.muted { (local(d.disputed_at)) }
+            blockquote #dispute-reason { (d.reason) }
+            @if let Some(answer) = &d.answer {
+                p { strong { (layout::fine_status_name(lang, &d.status)) } " — "
+                    (d.resolved_by.as_deref().unwrap_or_default()) }
+                blockquote #dispute-answer { (answer) }
+            } @else if answers {
+                form.resolve #resolve-form method="post" action={ "/review/violations/" (d.event_id) "/resolve" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { input type="radio" name="outcome" value="upheld" required;
+                        " " (lang.t("Giữ nguyên quyết định", "Uphold the fine")) }
+                    label { input type="radio" name="outcome" value="cancelled";
+                        " " (lang.t("Hủy quyết định xử phạt", "Cancel the penalty decision")) }
+                    label for="answer" { (lang.t("Trả lời chủ xe", "Answer to the owner")) }
+                    textarea #answer name="answer" required maxlength="2000" {}
+                    button.primary #resolve type="submit" { (lang.t("Gửi trả lời", "Send the answer")) }
+                }
+            } @else {
+                p.muted { (lang.t("Chờ chỉ huy trả lời.", "Waiting for a supervisor's answer.")) }
+            }
+        }
+    }
+}
+
 fn rejection_box(lang: Lang, d: &Detail) -> Markup {
     let v = &d.violation;
     html! {
@@ -347,6 +378,29 @@ fn trail(lang: Lang, d: &Detail) -> Markup {
             }
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResolveForm {
+    csrf: String,
+    outcome: String,
+    answer: String,
+}
+
+/// `POST /review/violations/{id}/resolve`: a supervisor answers the owner's dispute, then back to
+/// the disputes.
+pub async fn resolve(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<ResolveForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        let done = review::resolve(&state, &desk.officer, id, &f.outcome, &f.answer).await?;
+        let flash = Flash::resolved(id, done.outcome);
+        Ok(("/review/disputes".to_owned(), Some(flash)))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -102,3 +102,16 @@ pub async fn issue_one(t: &TestDb) -> EventId {
         .unwrap();
     event.event_id
 }
+
+/// The actions of a violation's audit trail, as `GET /api/v1/violations/{id}` gives them.
+pub fn audit_actions(violation: &serde_json::Value) -> Vec<&str> {
+    violation["audit"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["action"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}

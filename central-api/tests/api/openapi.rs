@@ -86,6 +86,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
     let expected = [
         "DELETE /api/v1/session",
         "GET /api/v1/audit/verify",
+        "GET /api/v1/disputes",
         "GET /api/v1/stats",
         "GET /api/v1/stats.csv",
         "GET /api/v1/violations",
@@ -96,6 +97,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "POST /api/v1/violations/{id}/approve",
         "POST /api/v1/violations/{id}/plate",
         "POST /api/v1/violations/{id}/reject",
+        "POST /api/v1/violations/{id}/resolve",
         "PUT /api/v1/evidence/{sha256}",
     ];
     assert_eq!(operations, expected.iter().map(|s| s.to_string()).collect());

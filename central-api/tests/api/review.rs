@@ -22,7 +22,7 @@ use protocol::{DeviceId, DeviceKey, EventId, FineNotice, Topic, ViolationEvent, 
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{TestDb, on_both_engines, seed_registry};
+use crate::helpers::{TestDb, audit_actions, on_both_engines, seed_registry};
 
 pub(crate) const PASSWORD: &str = "Mật-khẩu-thử-nghiệm-2025";
 
@@ -139,14 +139,14 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    fn get(&self, uri: &str) -> Request<Body> {
+    pub fn get(&self, uri: &str) -> Request<Body> {
         Request::get(uri)
             .header(header::COOKIE, format!("tve_session={}", self.token))
             .body(Body::empty())
             .unwrap()
     }
 
-    fn post(&self, uri: &str, body: Value) -> Request<Body> {
+    pub fn post(&self, uri: &str, body: Value) -> Request<Body> {
         let mut r = json_request("POST", uri, body);
         r.headers_mut().insert(
             header::COOKIE,
@@ -236,12 +236,7 @@ async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
         .call(reviewer.get(&format!("/api/v1/violations/{id}")))
         .await;
     assert_eq!(one["status"], "approved");
-    let actions: Vec<&str> = one["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = audit_actions(&one);
     assert_eq!(
         actions,
         ["violation.received", "owner.lookup", "violation.approved"]

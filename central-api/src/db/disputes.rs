@@ -1,0 +1,189 @@
+//! Owners' disputes of issued fines, and a supervisor's answer to each: the fine upheld or
+//! cancelled, with the answer queued for citizen-notify in the same transaction.
+
+use protocol::{
+    DisputeOutcome, EventId, FineChange, FineResolution, FineUpdate, UtcTimestamp, wire,
+};
+use serde::Serialize;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+
+/// A fine its owner disputed.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Dispute {
+    pub fine_id: String,
+    pub event_id: String,
+    pub decision_number: String,
+    /// Canonical plate text.
+    pub plate: String,
+    pub amount_vnd: i64,
+    /// `disputed` while it waits; `upheld` or `cancelled` once answered.
+    pub status: String,
+    /// The owner's reason.
+    pub reason: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub disputed_at: UtcTimestamp,
+    /// The supervisor's answer, once given.
+    pub answer: Option<String>,
+    pub resolved_by: Option<String>,
+}
+
+const SELECT: &str = "SELECT f.fine_id, f.event_id, f.decision_number, f.plate_text, f.amount_vnd,
+                             f.status, f.resolution_answer, f.resolved_by, u.payload
+                      FROM fines f
+                      JOIN fine_updates u ON u.fine_id = f.fine_id AND u.kind = 'disputed'";
+
+/// The columns of [`SELECT`], before the owner's reason is read from the stored update.
+struct Columns {
+    fine_id: String,
+    event_id: uuid::Uuid,
+    decision_number: String,
+    plate: String,
+    amount_vnd: i64,
+    status: String,
+    answer: Option<String>,
+    resolved_by: Option<String>,
+    payload: String,
+}
+
+/// Reads a row of [`SELECT`] (on either engine: the macro's body is compiled for each).
+macro_rules! columns {
+    ($row:expr) => {
+        Columns {
+            fine_id: $row.try_get("fine_id")?,
+            event_id: $row.try_get("event_id")?,
+            decision_number: $row.try_get("decision_number")?,
+            plate: $row.try_get("plate_text")?,
+            amount_vnd: $row.try_get("amount_vnd")?,
+            status: $row.try_get("status")?,
+            answer: $row.try_get("resolution_answer")?,
+            resolved_by: $row.try_get("resolved_by")?,
+            payload: $row.try_get("payload")?,
+        }
+    };
+}
+
+impl Columns {
+    fn dispute(self) -> Result<Dispute, DbError> {
+        let update = wire::decode::<FineUpdate>(self.payload.as_bytes())
+            .map_err(|e| DbError::Corrupt(format!("stored fine update: {e}")))?;
+        let FineChange::Disputed { reason } = update.change else {
+            return Err(DbError::Corrupt("a dispute that is not one".into()));
+        };
+        Ok(Dispute {
+            fine_id: self.fine_id,
+            event_id: self.event_id.hyphenated().to_string(),
+            decision_number: self.decision_number,
+            plate: self.plate,
+            amount_vnd: self.amount_vnd,
+            status: self.status,
+            reason,
+            disputed_at: update.at,
+            answer: self.answer,
+            resolved_by: self.resolved_by,
+        })
+    }
+}
+
+/// Disputes waiting for an answer, oldest first.
+pub async fn open(db: &Db) -> Result<Vec<Dispute>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE f.status = 'disputed' ORDER BY u.received_at, f.fine_id"
+        )))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| Ok::<_, sqlx::Error>(columns!(row)))
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    rows.into_iter().map(Columns::dispute).collect()
+}
+
+/// The dispute of the fine of a violation, if its owner disputed it.
+pub async fn of_violation(db: &Db, id: &EventId) -> Result<Option<Dispute>, DbError> {
+    let found = on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE f.event_id = $1 ORDER BY u.received_at LIMIT 1"
+        )))
+        .bind(*id.as_uuid())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| Ok::<_, sqlx::Error>(columns!(row)))
+        .transpose()?
+    });
+    found.map(Columns::dispute).transpose()
+}
+
+/// Why a dispute could not be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotOpen {
+    #[error("no fine was issued for this violation")]
+    NoFine,
+    #[error("the fine is {0}, not disputed")]
+    NotDisputed(String),
+}
+
+/// Answers the dispute of the fine of violation `id`: records the outcome and queues the
+/// resolution for citizen-notify, in one transaction.
+pub async fn resolve(
+    db: &Db,
+    id: &EventId,
+    officer: &str,
+    outcome: DisputeOutcome,
+    answer: &str,
+) -> Result<Result<FineResolution, NotOpen>, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let result = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let row = sqlx::query("SELECT fine_id, status FROM fines WHERE event_id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Err(NotOpen::NoFine));
+        };
+        let fine_id: String = row.try_get("fine_id")?;
+        let status: String = row.try_get("status")?;
+        if status != "disputed" {
+            return Ok(Err(NotOpen::NotDisputed(status)));
+        }
+        let resolution = FineResolution {
+            resolution_id: uuid::Uuid::now_v7(),
+            fine_id: uuid::Uuid::parse_str(&fine_id)
+                .map_err(|e| DbError::Corrupt(format!("fine id {fine_id}: {e}")))?,
+            decided_at: UtcTimestamp::from_datetime(now),
+            outcome,
+            answer: answer.to_owned(),
+        };
+        let payload = wire::encode(&resolution)
+            .map_err(|e| DbError::Corrupt(format!("fine resolution: {e}")))?;
+        let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "UPDATE fines SET status = $1, resolved_by = $2, resolved_at = $3, resolution_answer = $4
+             WHERE fine_id = $5 AND status = 'disputed'",
+        )
+        .bind(outcome.as_str())
+        .bind(officer)
+        .bind(now)
+        .bind(answer)
+        .bind(&fine_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind("fine_resolution")
+        .bind(resolution.resolution_id.hyphenated().to_string())
+        .bind(&payload)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(resolution)
+    });
+    Ok(result)
+}

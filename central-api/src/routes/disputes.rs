@@ -1,0 +1,75 @@
+//! Owners' disputes, for supervisors: `GET /api/v1/disputes` (those waiting for an answer) and
+//! `POST /api/v1/violations/{id}/resolve` (the fine upheld or cancelled, with the answer the
+//! owner reads in the citizen portal).
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    ApiError, AppState,
+    openapi::{ErrorBody, WireFineResolution},
+};
+use crate::{
+    auth::Signed,
+    db::disputes::{self, Dispute},
+    review::{self, event_id},
+};
+
+/// The disputes waiting for an answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenDisputes {
+    pub items: Vec<Dispute>,
+}
+
+#[utoipa::path(get, path = "/api/v1/disputes", tag = "review",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Disputed fines without an answer, oldest first", body = OpenDisputes),
+        (status = 401, description = "Not signed in", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Signed(_officer): Signed,
+) -> Result<Json<OpenDisputes>, ApiError> {
+    Ok(Json(OpenDisputes {
+        items: disputes::open(&state.db).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    /// `upheld` (the fine stands) or `cancelled` (the decision is cancelled).
+    pub outcome: String,
+    /// The answer to the owner, 1–2000 characters.
+    pub answer: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/violations/{id}/resolve", tag = "review",
+    params(("id" = String, Path, description = "The event id of the fine's violation")),
+    request_body = Resolve,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Answered; the answer is queued for citizen-notify", body = WireFineResolution),
+        (status = 400, description = "An unknown outcome, or no answer", body = ErrorBody),
+        (status = 403, description = "Only supervisors answer disputes", body = ErrorBody),
+        (status = 409, description = "No fine (`no_fine_issued`) or not disputed (`not_disputed`)", body = ErrorBody)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+    Json(body): Json<Resolve>,
+) -> Result<Json<protocol::FineResolution>, ApiError> {
+    let done = review::resolve(
+        &state,
+        &officer,
+        &event_id(&id)?,
+        &body.outcome,
+        &body.answer,
+    )
+    .await?;
+    Ok(Json(done))
+}

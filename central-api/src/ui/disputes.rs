@@ -1,0 +1,50 @@
+//! `GET /review/disputes`: fines their owners disputed, waiting for a supervisor's answer.
+
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use maud::html;
+
+use super::{Desk, alert};
+use crate::{db::disputes, routes::AppState};
+
+pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
+    let lang = desk.lang;
+    let title = lang.t("Khiếu nại chờ giải quyết", "Disputes awaiting an answer");
+    let body = match disputes::open(&state.db).await {
+        Ok(items) => html! {
+            h1 { (title) }
+            @if !desk.officer.role.supervises() {
+                p.muted { (lang.t("Chỉ chỉ huy được trả lời khiếu nại.", "Only supervisors answer disputes.")) }
+            }
+            @if items.is_empty() {
+                p.empty #disputes-empty { (lang.t("Không có khiếu nại nào đang chờ.", "No dispute is waiting.")) }
+            } @else {
+                table.queue #disputes {
+                    thead { tr {
+                        th { (lang.t("Quyết định", "Decision")) }
+                        th { (lang.t("Biển số", "Plate")) }
+                        th.num { (lang.t("Số tiền", "Amount")) }
+                        th { (lang.t("Khiếu nại lúc", "Disputed at")) }
+                        th { (lang.t("Lý do của chủ xe", "The owner's reason")) }
+                    } }
+                    tbody {
+                        @for d in &items {
+                            @let href = format!("/review/violations/{}", d.event_id);
+                            tr data-href=(href) {
+                                td { a href=(href) { (d.decision_number) } }
+                                td.plate { (d.plate) }
+                                td.num { (protocol::vi::vnd(d.amount_vnd.max(0) as u64)) " ₫" }
+                                td { (protocol::vi::local_time(d.disputed_at)) }
+                                td { (d.reason) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        Err(e) => html! { h1 { (title) } (alert(lang, &e.into())) },
+    };
+    desk.page("/review/disputes", title, body).into_response()
+}

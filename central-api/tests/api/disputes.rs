@@ -1,0 +1,208 @@
+//! An owner's dispute reaches the supervisors' list; only a supervisor answers it, once; the
+//! fine is upheld or cancelled, the answer is queued with it and relayed to citizen-notify's
+//! resolution intake, and a cancelled fine stays cancelled whatever is reported later.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{Request, StatusCode, Uri, header},
+    routing::post,
+};
+use central_api::{
+    auth::Role,
+    config::NotifySettings,
+    db::{fine_updates, review::fine_of},
+    relay::Relay,
+};
+use protocol::{
+    DisputeOutcome, EventId, FineChange, FineResolution, FineUpdate, UtcTimestamp, wire,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+use crate::{
+    helpers::{TestDb, audit_actions, on_both_engines},
+    review::{Session, World, world},
+};
+
+/// Approves a violation of 51F-123.45 and reports the owner's dispute of its fine.
+async fn disputed(w: &World, reviewer: &Session) -> (EventId, uuid::Uuid) {
+    let id = w.pending("51F12345").await;
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fine_id = uuid::Uuid::parse_str(body["fine"]["fine_id"].as_str().unwrap()).unwrap();
+    let update = FineUpdate {
+        update_id: uuid::Uuid::now_v7(),
+        fine_id,
+        at: UtcTimestamp::now(),
+        change: FineChange::Disputed {
+            reason: "Xe của tôi hôm đó ở Đà Nẵng; biển số bị làm giả.".into(),
+        },
+    };
+    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
+    fine_updates::apply(&w.db, &update, &payload).await.unwrap();
+    (id, fine_id)
+}
+
+async fn page(w: &World, s: &Session, uri: &str) -> String {
+    let response = w
+        .app
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header(header::COOKIE, format!("tve_session={}", s.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// What the stand-in for citizen-notify was sent: path and body.
+type Sent = Arc<Mutex<Vec<(String, Bytes)>>>;
+
+/// A stand-in for citizen-notify: keeps the path and body of what it is sent.
+async fn notify_stub(got: Sent) -> String {
+    async fn keep(State(got): State<Sent>, uri: Uri, body: Bytes) -> StatusCode {
+        got.lock().unwrap().push((uri.path().to_owned(), body));
+        StatusCode::CREATED
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/api/v1/notices", post(keep))
+        .route("/api/v1/resolutions", post(keep))
+        .with_state(got);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (id, fine_id) = disputed(&w, &reviewer).await;
+
+    let (status, open) = w.call(reviewer.get("/api/v1/disputes")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(open["items"][0]["event_id"], id.to_string());
+    assert!(
+        open["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Đà Nẵng")
+    );
+    let list = page(&w, &supervisor, "/review/disputes").await;
+    assert!(list.contains("biển số bị làm giả"), "{list}");
+    let detail = page(&w, &supervisor, &format!("/review/violations/{id}")).await;
+    assert!(detail.contains("id=\"dispute-reason\""));
+    assert!(detail.contains("id=\"resolve-form\""));
+    let as_reviewer = page(&w, &reviewer, &format!("/review/violations/{id}")).await;
+    assert!(!as_reviewer.contains("id=\"resolve-form\""));
+
+    let resolve = format!("/api/v1/violations/{id}/resolve");
+    let answer = "Camera ghi nhận rõ biển số và đặc điểm xe; quyết định được giữ nguyên.";
+    let (status, body) = w
+        .call(reviewer.post(&resolve, json!({ "outcome": "upheld", "answer": answer })))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    for bad in [
+        json!({ "outcome": "maybe", "answer": answer }),
+        json!({ "outcome": "upheld", "answer": "  " }),
+    ] {
+        let (status, _) = w.call(supervisor.post(&resolve, bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "disputed"
+    );
+
+    let (status, body) = w
+        .call(supervisor.post(
+            &resolve,
+            json!({ "outcome": "cancelled", "answer": answer }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let resolution: FineResolution = serde_json::from_value(body).unwrap();
+    assert_eq!(resolution.fine_id, fine_id);
+    assert_eq!(resolution.outcome, DisputeOutcome::Cancelled);
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "cancelled"
+    );
+    let (status, body) = w
+        .call(supervisor.post(&resolve, json!({ "outcome": "upheld", "answer": answer })))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("not_disputed"))
+    );
+    let (_, open) = w.call(supervisor.get("/api/v1/disputes")).await;
+    assert_eq!(open["items"], json!([]));
+
+    // A payment reported afterwards does not bring a cancelled fine back.
+    let paid = FineUpdate {
+        update_id: uuid::Uuid::now_v7(),
+        fine_id,
+        at: UtcTimestamp::now(),
+        change: FineChange::Paid {
+            amount_vnd: 19_000_000,
+            transaction_no: "14123456".into(),
+            paid_at: UtcTimestamp::now(),
+        },
+    };
+    let payload = String::from_utf8(wire::encode(&paid).unwrap()).unwrap();
+    fine_updates::apply(&w.db, &paid, &payload).await.unwrap();
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "cancelled"
+    );
+
+    let (_, one) = w
+        .call(supervisor.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    let actions = audit_actions(&one);
+    assert!(actions.contains(&"fine.cancelled"), "{actions:?}");
+    let detail = page(&w, &supervisor, &format!("/review/violations/{id}")).await;
+    assert!(detail.contains("id=\"dispute-answer\""));
+
+    // The notice and the answer both go to citizen-notify, each to its own intake.
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let relay = Relay::new(NotifySettings {
+        url: notify_stub(got.clone()).await,
+        shared_secret: "s".into(),
+        ..NotifySettings::default()
+    })
+    .unwrap();
+    assert_eq!(
+        relay
+            .deliver_due(&w.db, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        2
+    );
+    let got = got.lock().unwrap();
+    let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/api/v1/notices", "/api/v1/resolutions"]);
+    let sent = wire::decode::<FineResolution>(&got[1].1).unwrap();
+    assert_eq!(sent, resolution);
+    let sent: Value = serde_json::from_slice(&got[1].1).unwrap();
+    assert_eq!(sent["schema"], "tve.fine_resolution");
+}
+
+on_both_engines!(a_supervisor_answers_a_dispute_once_and_the_owner_is_told);
