@@ -811,3 +811,75 @@ pub async fn reports_of(db: &Db, fine_id: &str) -> Result<Vec<(String, String)>,
             .collect()
     })
 }
+
+/// The result of storing a dispute's resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    New,
+    /// This resolution was stored before.
+    Duplicate,
+    /// No notice of this fine was received.
+    UnknownFine,
+}
+
+/// Stores central's answer to an owner's dispute, once per resolution id.
+pub async fn store_resolution(
+    db: &Db,
+    r: &protocol::FineResolution,
+    payload: &[u8],
+) -> Result<Resolved, DbError> {
+    let fine_id = r.fine_id.hyphenated().to_string();
+    let now = OffsetDateTime::now_utc();
+    let text = String::from_utf8_lossy(payload).into_owned();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let known = sqlx::query("SELECT 1 AS one FROM notices WHERE fine_id = $1")
+            .bind(&fine_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !known {
+            return Ok(Resolved::UnknownFine);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO resolutions (resolution_id, fine_id, outcome, answer, decided_at,
+                                      received_at, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (resolution_id) DO NOTHING",
+        )
+        .bind(r.resolution_id.hyphenated().to_string())
+        .bind(&fine_id)
+        .bind(r.outcome.as_str())
+        .bind(&r.answer)
+        .bind(r.decided_at.as_datetime())
+        .bind(now)
+        .bind(&text)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(if inserted == 1 { Resolved::New } else { Resolved::Duplicate })
+    })
+}
+
+/// The latest answer to the owner's dispute of a fine: outcome, answer, when decided.
+pub async fn resolution_of(
+    db: &Db,
+    fine_id: &str,
+) -> Result<Option<(protocol::DisputeOutcome, String, OffsetDateTime)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT outcome, answer, decided_at FROM resolutions WHERE fine_id = $1
+             ORDER BY decided_at DESC LIMIT 1",
+        )
+        .bind(fine_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| -> Result<_, DbError> {
+            let outcome: String = row.try_get("outcome")?;
+            let outcome = protocol::DisputeOutcome::parse(&outcome)
+                .ok_or_else(|| DbError::Corrupt(format!("outcome {outcome}")))?;
+            Ok((outcome, row.try_get("answer")?, row.try_get("decided_at")?))
+        })
+        .transpose()
+    })
+}

@@ -29,6 +29,9 @@ pub enum PaymentError {
     NotFound,
     #[error("the fine is paid")]
     AlreadyPaid,
+    /// The penalty decision was cancelled after the owner's dispute: nothing is owed.
+    #[error("the penalty decision is cancelled")]
+    Cancelled,
     #[error("payment gateway: {0}")]
     Gateway(String),
     #[error(transparent)]
@@ -52,6 +55,9 @@ pub async fn start(
         .ok_or(PaymentError::NotFound)?;
     if db::paid_payment_of(db, fine_id).await?.is_some() {
         return Err(PaymentError::AlreadyPaid);
+    }
+    if let Some((protocol::DisputeOutcome::Cancelled, ..)) = db::resolution_of(db, fine_id).await? {
+        return Err(PaymentError::Cancelled);
     }
     let now = UtcTimestamp::now();
     let txn_ref = uuid::Uuid::now_v7().simple().to_string();

@@ -31,6 +31,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/notices", post(notices::receive))
+        .route("/api/v1/resolutions", post(notices::resolution))
         .route("/payment/vnpay/ipn", get(payment::ipn))
         .route("/payment/vnpay/return", get(payment::returned))
         .route("/", get(portal::home))

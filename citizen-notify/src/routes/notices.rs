@@ -1,5 +1,7 @@
 //! `POST /api/v1/notices`: central-api delivers a fine notice, authenticated by the shared-secret
 //! HMAC; stored once per fine id, so a redelivery is acknowledged and changes nothing.
+//! `POST /api/v1/resolutions`: central's answer to an owner's dispute, the same way, once per
+//! resolution id.
 
 use std::time::Duration;
 
@@ -9,25 +11,34 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use protocol::FineNotice;
+use protocol::{FineNotice, FineResolution};
 use serde_json::{Value, json};
 use service_kit::http::signed_message;
 
 use super::{ApiError, AppState};
 use crate::db::{self, Stored};
 
+/// A message from central-api: signed with the shared secret, recent, strictly decoded.
+fn from_central<M: protocol::Message>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<M, ApiError> {
+    signed_message(
+        state.intake.shared_secret.as_bytes(),
+        "intake.shared_secret",
+        headers,
+        body,
+        Duration::from_secs(state.intake.max_clock_skew_s),
+    )
+}
+
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let notice: FineNotice = signed_message(
-        state.intake.shared_secret.as_bytes(),
-        "intake.shared_secret",
-        &headers,
-        &body,
-        Duration::from_secs(state.intake.max_clock_skew_s),
-    )?;
+    let notice: FineNotice = from_central(&state, &headers, &body)?;
     let fine_id = notice.fine_id.to_string();
     let channels = crate::delivery::channels(&state.delivery, &notice);
     match db::store_notice(&state.db, &notice, &body, &channels).await? {
@@ -46,6 +57,33 @@ pub async fn receive(
             StatusCode::CONFLICT,
             "conflict",
             format!("another notice for fine {fine_id} was received before"),
+        )),
+    }
+}
+
+pub async fn resolution(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let r: FineResolution = from_central(&state, &headers, &body)?;
+    let fine_id = r.fine_id.to_string();
+    match db::store_resolution(&state.db, &r, &body).await? {
+        db::Resolved::New => {
+            tracing::info!(fine_id, outcome = r.outcome.as_str(), "dispute answered");
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({ "resolution_id": r.resolution_id, "created": true })),
+            ))
+        }
+        db::Resolved::Duplicate => Ok((
+            StatusCode::OK,
+            Json(json!({ "resolution_id": r.resolution_id, "created": false })),
+        )),
+        db::Resolved::UnknownFine => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_fine",
+            format!("no notice of fine {fine_id} was received"),
         )),
     }
 }

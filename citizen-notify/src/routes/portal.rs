@@ -14,7 +14,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use protocol::FineNotice;
+use protocol::{DisputeOutcome, FineNotice};
 use serde::Deserialize;
 
 use service_kit::http::cookie;
@@ -90,6 +90,10 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
     for n in &notices {
         let id = n.fine_id.hyphenated().to_string();
         let paid = matches!(db::paid_payment_of(&state.db, &id).await, Ok(Some(_)));
+        let cancelled = matches!(
+            db::resolution_of(&state.db, &id).await,
+            Ok(Some((DisputeOutcome::Cancelled, ..)))
+        );
         items.push_str(&format!(
             "<li><a href=\"/fines/{id}\">{}</a><br>{} — {} — <strong>{} ₫</strong>{}</li>",
             escape(n.kind.label_vi()),
@@ -98,6 +102,8 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             vnd(n.amount_vnd),
             if paid {
                 " <span class=\"paid\">Đã nộp</span>"
+            } else if cancelled {
+                " <span class=\"paid\">Đã hủy / Cancelled</span>"
             } else {
                 ""
             }
@@ -284,13 +290,15 @@ pub async fn fine(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (paid, answer) = match (
+    let (paid, answer, resolution) = match (
         db::paid_payment_of(&state.db, &fine_id).await,
         db::answer_of(&state.db, &fine_id).await,
+        db::resolution_of(&state.db, &fine_id).await,
     ) {
-        (Ok(p), Ok(a)) => (p, a),
-        (Err(e), _) | (_, Err(e)) => return failure(&e),
+        (Ok(p), Ok(a), Ok(r)) => (p, a, r),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return failure(&e),
     };
+    let cancelled = matches!(resolution, Some((DisputeOutcome::Cancelled, ..)));
     let csrf = escape(&who.csrf);
     let mut actions = String::new();
     match &answer {
@@ -313,18 +321,44 @@ pub async fn fine(
         )),
         None => {}
     }
+    if let Some((outcome, text, at)) = &resolution {
+        let (vi, en) = match outcome {
+            DisputeOutcome::Upheld => (
+                "Cơ quan xử lý giữ nguyên quyết định xử phạt.",
+                "The police unit upheld the fine.",
+            ),
+            DisputeOutcome::Cancelled => (
+                "Cơ quan xử lý đã hủy quyết định xử phạt: bạn không phải nộp phạt.",
+                "The police unit cancelled the penalty decision: nothing is owed.",
+            ),
+        };
+        actions.push_str(&format!(
+            "<section id=\"resolution\" class=\"{}\"><h2>Kết quả giải quyết khiếu nại</h2>\
+             <p><strong>{vi}</strong> <span class=\"en\">{en}</span></p>\
+             <p id=\"resolution-answer\">“{}”</p><p class=\"en\">{}</p></section>",
+            outcome.as_str(),
+            escape(text),
+            local_time(protocol::UtcTimestamp::from_datetime(*at)),
+        ));
+    }
     match &paid {
         Some(p) => actions.push_str(&format!(
             "<p class=\"paid\" id=\"paid\">Đã nộp phạt {} ₫ — mã giao dịch {} <span class=\"en\">Paid</span></p>",
             vnd(p.amount_vnd),
             escape(p.transaction_no.as_deref().unwrap_or_default())
         )),
-        None if !matches!(answer, Some((Answer::Disputed, _))) => actions.push_str(&format!(
+        // Payable unless disputed and not yet upheld, or cancelled.
+        None if !cancelled
+            && (!matches!(answer, Some((Answer::Disputed, _)))
+                || matches!(resolution, Some((DisputeOutcome::Upheld, ..)))) =>
+        {
+            actions.push_str(&format!(
             "<form method=\"post\" action=\"/fines/{fine_id}/pay\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <button id=\"pay\">Nộp phạt trực tuyến {} ₫ / Pay online</button></form>",
             vnd(n.amount_vnd)
-        )),
+        ));
+        }
         None => {}
     }
     html(
@@ -499,7 +533,9 @@ pub async fn pay(
     match payment::start(&state.db, &state.payment, &fine_id, &who.citizen_id, &ip).await {
         Ok(url) => see_other(&url),
         Err(PaymentError::NotFound) => not_found(),
-        Err(PaymentError::AlreadyPaid) => see_other(&format!("/fines/{fine_id}")),
+        Err(PaymentError::AlreadyPaid | PaymentError::Cancelled) => {
+            see_other(&format!("/fines/{fine_id}"))
+        }
         Err(e) => failure(&e),
     }
 }

@@ -8,11 +8,11 @@ use axum::{
 };
 use citizen_notify::{
     config::{DeliverySettings, IntakeSettings, PaymentSettings, PortalSettings},
-    db::{delivery_of, notices_of},
+    db::{delivery_of, notices_of, resolution_of},
     routes::{AppState, router},
     signin::Oidc,
 };
-use protocol::{UtcTimestamp, service_auth, wire};
+use protocol::{DisputeOutcome, FineResolution, UtcTimestamp, service_auth, wire};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -39,7 +39,11 @@ fn app(t: &TestDb, secret: &str) -> Router {
 }
 
 fn post(body: Vec<u8>, signature: Option<String>) -> Request<Body> {
-    let mut r = Request::post("/api/v1/notices").header("content-type", "application/json");
+    post_to("/api/v1/notices", body, signature)
+}
+
+fn post_to(path: &str, body: Vec<u8>, signature: Option<String>) -> Request<Body> {
+    let mut r = Request::post(path).header("content-type", "application/json");
     if let Some(s) = signature {
         r = r.header(service_auth::SIGNATURE_HEADER, s);
     }
@@ -47,8 +51,12 @@ fn post(body: Vec<u8>, signature: Option<String>) -> Request<Body> {
 }
 
 fn signed(body: Vec<u8>) -> Request<Body> {
+    signed_to("/api/v1/notices", body)
+}
+
+fn signed_to(path: &str, body: Vec<u8>) -> Request<Body> {
     let signature = service_auth::sign(SECRET, UtcTimestamp::now(), &body);
-    post(body, Some(signature))
+    post_to(path, body, Some(signature))
 }
 
 async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
@@ -148,7 +156,51 @@ async fn unauthenticated_or_malformed_notices_are_refused(t: &TestDb) {
     );
 }
 
+async fn a_dispute_answer_is_stored_once_for_a_known_fine(t: &TestDb) {
+    let app = app(t, std::str::from_utf8(SECRET).unwrap());
+    let n = notice();
+    let (status, _) = call(&app, signed(wire::encode(&n).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let resolution = FineResolution {
+        resolution_id: uuid::Uuid::now_v7(),
+        fine_id: n.fine_id,
+        decided_at: UtcTimestamp::now(),
+        outcome: DisputeOutcome::Cancelled,
+        answer: "Biển số bị làm giả; quyết định được hủy.".into(),
+    };
+    let body = wire::encode(&resolution).unwrap();
+    let path = "/api/v1/resolutions";
+    let (status, reply) = call(&app, signed_to(path, body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let (status, reply) = call(&app, signed_to(path, body.clone())).await;
+    assert_eq!(
+        (status, &reply["created"]),
+        (StatusCode::OK, &Value::Bool(false))
+    );
+    let fine_id = n.fine_id.hyphenated().to_string();
+    let (outcome, answer, _) = resolution_of(&t.db, &fine_id).await.unwrap().unwrap();
+    assert_eq!(
+        (outcome, answer.as_str()),
+        (DisputeOutcome::Cancelled, resolution.answer.as_str())
+    );
+
+    let (status, reply) = call(&app, post_to(path, body, None)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature"))
+    );
+    let mut unknown = resolution.clone();
+    unknown.resolution_id = uuid::Uuid::now_v7();
+    unknown.fine_id = uuid::Uuid::now_v7();
+    let (status, reply) = call(&app, signed_to(path, wire::encode(&unknown).unwrap())).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_fine"))
+    );
+}
+
 on_both_engines!(
+    a_dispute_answer_is_stored_once_for_a_known_fine,
     a_notice_is_stored_once,
     unauthenticated_or_malformed_notices_are_refused,
 );

@@ -198,6 +198,81 @@ async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
     assert_eq!((status, to.as_str()), (303, "/login"));
 }
 
+async fn a_disputed_fine_shows_the_answer_and_a_cancelled_one_is_not_paid(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    let csrf = value_of(&page, "csrf");
+    b.post(
+        &format!("/fines/{id}/dispute"),
+        &[("csrf", &csrf), ("reason", "Hôm đó xe tôi ở Đà Nẵng.")],
+    )
+    .await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(
+        !page.contains("id=\"pay\""),
+        "no payment while disputed: {page}"
+    );
+
+    let answer = |outcome, text: &str| protocol::FineResolution {
+        resolution_id: uuid::Uuid::now_v7(),
+        fine_id: n.fine_id,
+        decided_at: protocol::UtcTimestamp::now(),
+        outcome,
+        answer: text.into(),
+    };
+    let upheld = answer(
+        protocol::DisputeOutcome::Upheld,
+        "Ảnh cho thấy rõ xe <b>của bạn</b> vượt đèn đỏ.",
+    );
+    db::store_resolution(&t.db, &upheld, b"{}").await.unwrap();
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"resolution\""), "{page}");
+    assert!(page.contains("giữ nguyên quyết định"), "{page}");
+    assert!(
+        page.contains("&lt;b&gt;của bạn&lt;/b&gt;"),
+        "the answer is escaped: {page}"
+    );
+    assert!(
+        page.contains("id=\"pay\""),
+        "an upheld fine is paid: {page}"
+    );
+
+    // Reconsidered a second later: the latest answer stands.
+    let mut cancelled = answer(
+        protocol::DisputeOutcome::Cancelled,
+        "Sau khi xác minh, quyết định được hủy.",
+    );
+    cancelled.decided_at =
+        protocol::UtcTimestamp::from_unix_ms(upheld.decided_at.unix_ms() + 1_000).unwrap();
+    db::store_resolution(&t.db, &cancelled, b"{}")
+        .await
+        .unwrap();
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("không phải nộp phạt"), "{page}");
+    assert!(!page.contains("id=\"pay\""), "{page}");
+    let (_, _, home) = b.get("/").await;
+    assert!(home.contains("Đã hủy"), "{home}");
+    let (status, to, _) = b
+        .post(&format!("/fines/{id}/pay"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, format!("/fines/{id}").as_str())
+    );
+    assert!(
+        db::pending_payments(
+            &t.db,
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1)
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
 async fn another_citizen_finds_nothing_on_any_route(t: &TestDb) {
     let w = world(t).await;
     let (_, id) = fine(t).await;
@@ -307,6 +382,7 @@ async fn a_callback_is_good_once_and_only_with_its_own_code(t: &TestDb) {
 }
 
 on_both_engines!(
+    a_disputed_fine_shows_the_answer_and_a_cancelled_one_is_not_paid,
     a_citizen_signs_in_sees_the_fine_confirms_and_pays,
     another_citizen_finds_nothing_on_any_route,
     forms_need_a_session_its_csrf_token_and_a_reason,
