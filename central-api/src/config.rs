@@ -18,6 +18,7 @@ pub struct Config {
     pub evidence: EvidenceSettings,
     pub review: ReviewSettings,
     pub notify: NotifySettings,
+    pub registry: RegistrySettings,
 }
 
 impl Default for Config {
@@ -29,6 +30,7 @@ impl Default for Config {
             evidence: EvidenceSettings::default(),
             review: ReviewSettings::default(),
             notify: NotifySettings::default(),
+            registry: RegistrySettings::default(),
         }
     }
 }
@@ -62,6 +64,27 @@ impl Settings for Config {
             return Err(ConfigError::invalid(
                 "mqtt.shared_group",
                 "must be a non-empty name without `/`, `+` or `#`",
+            ));
+        }
+        let registry = &self.registry;
+        if !registry.url.is_empty() {
+            if !(registry.url.starts_with("http://") || registry.url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "registry.url",
+                    "must be an http(s) URL",
+                ));
+            }
+            if registry.api_key.is_empty() {
+                return Err(ConfigError::invalid(
+                    "registry.api_key",
+                    "is required when registry.url is set",
+                ));
+            }
+        }
+        if registry.breaker_failures == 0 || registry.cache_entries == 0 {
+            return Err(ConfigError::invalid(
+                "registry.breaker_failures",
+                "registry.breaker_failures and registry.cache_entries must be positive",
             ));
         }
         if self.evidence.max_bytes == 0 {
@@ -177,6 +200,43 @@ impl Default for NotifySettings {
             shared_secret: String::new(),
             timeout_ms: 5_000,
             max_backoff_s: 300,
+        }
+    }
+}
+
+/// Where owners are looked up: the registry tables in central's own database (a mirror of the
+/// registration data, the default), or the vehicle registry service over HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrySettings {
+    /// The registry service's base URL (`GET {url}/api/v1/registrations`); empty: the tables.
+    pub url: String,
+    /// The bearer key central presents to the registry service.
+    pub api_key: String,
+    pub timeout_ms: u64,
+    /// Further tries after a timeout or a 5xx, each after a growing wait from `retry_backoff_ms`.
+    pub retries: u32,
+    pub retry_backoff_ms: u64,
+    /// How long an answer (found or not registered) is reused.
+    pub cache_ttl_s: u64,
+    pub cache_entries: usize,
+    /// After this many failed lookups in a row the registry is left alone for `breaker_open_s`.
+    pub breaker_failures: u32,
+    pub breaker_open_s: u64,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            api_key: String::new(),
+            timeout_ms: 2_000,
+            retries: 2,
+            retry_backoff_ms: 200,
+            cache_ttl_s: 600,
+            cache_entries: 50_000,
+            breaker_failures: 5,
+            breaker_open_s: 30,
         }
     }
 }

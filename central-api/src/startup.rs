@@ -41,6 +41,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         config.review.clone(),
     )?;
     state.notify = config.notify.clone();
+    if !config.registry.url.is_empty() {
+        let registry = owners::HttpRegistry::new(db.clone(), config.registry.clone())
+            .context("building the registry client")?;
+        tracing::info!(url = %config.registry.url, "owners looked up at the registry service");
+        state.lookup = std::sync::Arc::new(registry);
+    }
     let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
     let router = routes::router(state);
 

@@ -13,6 +13,7 @@
 //! - [`signing`]: device keys, public keys and signatures;
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
 //! - [`citizen`]: the 12-digit citizen identity number;
+//! - [`registry`]: the vehicle registry service's HTTP contract;
 //! - [`geometry`]: planar homographies (a camera's calibrated road plane, plate rectification);
 //! - [`schema`]: JSON Schema documents generated from the types;
 //! - [`vi`]: amounts, times and names as they are written for people in Vietnam.
@@ -30,6 +31,7 @@ pub mod messages;
 pub mod notice;
 pub mod oidc;
 pub mod plate;
+pub mod registry;
 pub mod schema;
 pub mod service_auth;
 pub mod signing;

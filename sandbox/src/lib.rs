@@ -3,10 +3,11 @@
 //!
 //! Today: [`vnpay`], a payment gateway in VNPay's role, and [`oidc`], an OpenID Connect
 //! identity provider in VNeID's role, [`push`], a citizen-app backend's push endpoint, and
-//! [`sms`], an SMS gateway's HTTP API. The vehicle registry service follows.
+//! [`sms`], an SMS gateway's HTTP API, and [`registry`], the vehicle registry service.
 
 pub mod oidc;
 pub mod push;
+pub mod registry;
 pub mod sms;
 pub mod vnpay;
 

@@ -6,6 +6,10 @@
 //! no plate at all, is still reviewable and says so; a registry that cannot answer leaves the
 //! violation `received`, to be tried again.
 
+mod http;
+
+pub use http::HttpRegistry;
+
 use std::{fmt::Debug, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use protocol::{CitizenId, PlateColour};

@@ -13,6 +13,7 @@ mod mqtt;
 mod openapi;
 mod owners;
 mod pages;
+mod registry;
 mod relay;
 mod review;
 mod stats;

@@ -1,0 +1,231 @@
+//! The vehicle registry as a remote service ([`protocol::registry`]): each lookup over HTTP with
+//! a bearer key and a timeout, tried again after a short growing wait on a timeout or a 5xx,
+//! answers cached for a while (a plate is looked up again when an officer corrects it, and the
+//! same cars pass the same cameras), and a circuit breaker: after a run of failed lookups the
+//! registry is left alone for a while and lookups fail at once, so a registry that is down is not
+//! hammered and violations simply wait (`received`) to be tried again.
+//!
+//! What the registry answers is recorded in central's registry tables (owner and vehicle as they
+//! stood at the lookup), which the review pages, the notice and its contact read.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use protocol::{PlateColour, registry::Registration};
+
+use super::{Lookup, LookupError, LookupFuture, OwnerLookup};
+use crate::{
+    config::RegistrySettings,
+    db::{
+        Db,
+        owners::{Citizen, Registration as Stored, upsert_citizen, upsert_registration},
+    },
+};
+
+/// A circuit breaker's state: consecutive failures, and until when the circuit stays open.
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// Lookups against the registry service at `registry.url`.
+#[derive(Debug)]
+pub struct HttpRegistry {
+    db: Db,
+    client: reqwest::Client,
+    settings: RegistrySettings,
+    cache: Mutex<HashMap<(String, PlateColour), (Instant, Lookup)>>,
+    breaker: Mutex<Breaker>,
+}
+
+/// One attempt's failure: worth another try soon, or not.
+enum Failed {
+    Transient(String),
+    Permanent(String),
+}
+
+impl HttpRegistry {
+    pub fn new(db: Db, settings: RegistrySettings) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .build()?;
+        Ok(Self {
+            db,
+            client,
+            settings,
+            cache: Mutex::default(),
+            breaker: Mutex::default(),
+        })
+    }
+
+    fn cached(&self, key: &(String, PlateColour)) -> Option<Lookup> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let ttl = Duration::from_secs(self.settings.cache_ttl_s);
+        cache
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, found)| found.clone())
+    }
+
+    fn remember(&self, key: (String, PlateColour), found: &Lookup) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: when full, what has expired goes; if nothing has, the cache starts over.
+        if cache.len() >= self.settings.cache_entries {
+            let ttl = Duration::from_secs(self.settings.cache_ttl_s);
+            cache.retain(|_, (at, _)| at.elapsed() < ttl);
+            if cache.len() >= self.settings.cache_entries {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (Instant::now(), found.clone()));
+    }
+
+    /// `Err` while the circuit is open.
+    fn circuit(&self) -> Result<(), LookupError> {
+        let breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        match breaker.open_until {
+            Some(until) if Instant::now() < until => Err(LookupError::Unavailable(format!(
+                "registry circuit open for {} s after {} failed lookups",
+                until.saturating_duration_since(Instant::now()).as_secs(),
+                breaker.failures
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn outcome(&self, ok: bool) {
+        let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        if ok {
+            *breaker = Breaker::default();
+            return;
+        }
+        breaker.failures += 1;
+        if breaker.failures >= self.settings.breaker_failures {
+            breaker.open_until =
+                Some(Instant::now() + Duration::from_secs(self.settings.breaker_open_s));
+            tracing::warn!(
+                failures = breaker.failures,
+                open_s = self.settings.breaker_open_s,
+                "registry circuit opened"
+            );
+        }
+    }
+
+    async fn attempt(&self, plate: &str, colour: PlateColour) -> Result<Lookup, Failed> {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("plate", plate)
+            .append_pair("colour", colour.as_str())
+            .finish();
+        let url = format!(
+            "{}{}?{query}",
+            self.settings.url.trim_end_matches('/'),
+            protocol::registry::PATH
+        );
+        let response = self
+            .client
+            .get(url)
+            .bearer_auth(&self.settings.api_key)
+            .send()
+            .await
+            .map_err(|e| Failed::Transient(e.to_string()))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(Lookup::NotRegistered);
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failed::Transient(format!("registry answered {status}")));
+        }
+        if !status.is_success() {
+            return Err(Failed::Permanent(format!("registry answered {status}")));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failed::Transient(e.to_string()))?;
+        let found: Registration = serde_json::from_slice(&body)
+            .map_err(|e| Failed::Permanent(format!("registry answer: {e}")))?;
+        if found.plate != plate || found.colour != colour {
+            return Err(Failed::Permanent(format!(
+                "registry answered for {} {} when asked for {plate} {}",
+                found.plate,
+                found.colour.as_str(),
+                colour.as_str()
+            )));
+        }
+        self.record(&found)
+            .await
+            .map_err(|e| Failed::Permanent(e.to_string()))?;
+        Ok(Lookup::Owner(found.owner.citizen_id))
+    }
+
+    /// Keeps the owner and vehicle as the registry gave them.
+    async fn record(&self, r: &Registration) -> Result<(), crate::db::DbError> {
+        let o = &r.owner;
+        upsert_citizen(
+            &self.db,
+            &Citizen {
+                id: o.citizen_id.clone(),
+                full_name: o.full_name.clone(),
+                address: o.address.clone(),
+                phone: o.phone.clone(),
+                email: o.email.clone(),
+            },
+        )
+        .await?;
+        upsert_registration(
+            &self.db,
+            &Stored {
+                plate_text: r.plate.clone(),
+                plate_colour: r.colour,
+                vehicle_class: r.vehicle.class,
+                make: r.vehicle.make.clone(),
+                model: r.vehicle.model.clone(),
+                colour: r.vehicle.colour.clone(),
+                owner: o.citizen_id.clone(),
+            },
+        )
+        .await
+    }
+
+    async fn find(&self, plate: &str, colour: PlateColour) -> Result<Lookup, LookupError> {
+        let key = (plate.to_owned(), colour);
+        if let Some(found) = self.cached(&key) {
+            return Ok(found);
+        }
+        self.circuit()?;
+        let mut last = String::new();
+        for n in 0..=self.settings.retries {
+            if n > 0 {
+                let wait = self
+                    .settings
+                    .retry_backoff_ms
+                    .saturating_mul(1 << (n - 1).min(8));
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+            match self.attempt(plate, colour).await {
+                Ok(found) => {
+                    self.outcome(true);
+                    self.remember(key, &found);
+                    return Ok(found);
+                }
+                Err(Failed::Transient(e)) => last = e,
+                Err(Failed::Permanent(e)) => {
+                    last = e;
+                    break;
+                }
+            }
+        }
+        self.outcome(false);
+        Err(LookupError::Unavailable(last))
+    }
+}
+
+impl OwnerLookup for HttpRegistry {
+    fn lookup<'a>(&'a self, plate_text: &'a str, colour: PlateColour) -> LookupFuture<'a> {
+        Box::pin(self.find(plate_text, colour))
+    }
+}

@@ -1,0 +1,172 @@
+//! Owner lookup through the vehicle registry service over HTTP (the sandbox in the national
+//! registry's role): answers recorded and cached, transient failures tried again, timeouts, a
+//! wrong key not retried, and the circuit breaker that leaves a failing registry alone.
+
+use std::time::Duration;
+
+use central_api::{
+    audit::AuditLog,
+    config::RegistrySettings,
+    db::{devices, owners::find},
+    ingest::{Ingest, IngestMetrics},
+    owners::{HttpRegistry, Lookup, LookupError, OwnerLookup, process_pending},
+};
+use protocol::{
+    DeviceId, DeviceKey, EventId, PlateColour, Topic, VehicleClass, ViolationEvent,
+    registry::{RegisteredOwner, RegisteredVehicle, Registration},
+    wire,
+};
+use sandbox::registry::VehicleRegistry;
+
+use crate::helpers::{TestDb, on_both_engines, owner};
+
+const KEY: &str = "the registry's api key for central";
+
+async fn registry() -> (VehicleRegistry, sandbox::Running) {
+    let r = VehicleRegistry::new(
+        KEY,
+        [Registration {
+            plate: "51F12345".into(),
+            colour: PlateColour::White,
+            vehicle: RegisteredVehicle {
+                class: VehicleClass::Car,
+                make: "Toyota".into(),
+                model: "Vios".into(),
+                colour: "trắng".into(),
+            },
+            owner: RegisteredOwner {
+                citizen_id: owner(),
+                full_name: "Nguyễn Văn An".into(),
+                address: "12 Võ Văn Tần, TP.HCM".into(),
+                phone: Some("0901234567".into()),
+                email: None,
+            },
+        }],
+    );
+    let running = sandbox::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        sandbox::registry::router(r.clone()),
+    )
+    .await
+    .unwrap();
+    (r, running)
+}
+
+fn settings(url: String) -> RegistrySettings {
+    RegistrySettings {
+        url,
+        api_key: KEY.into(),
+        timeout_ms: 300,
+        retries: 2,
+        retry_backoff_ms: 10,
+        breaker_failures: 2,
+        breaker_open_s: 60,
+        ..RegistrySettings::default()
+    }
+}
+
+async fn answers_are_recorded_and_cached(t: &TestDb) {
+    let (r, running) = registry().await;
+    let http = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    assert_eq!(
+        http.lookup("51F12345", PlateColour::White).await.unwrap(),
+        Lookup::Owner(owner())
+    );
+    // The owner and the vehicle as the registry gave them, for the pages and the notice.
+    let (citizen, vehicle) = find(&t.db, "51F12345", PlateColour::White)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(citizen.full_name, "Nguyễn Văn An");
+    assert_eq!(citizen.phone.as_deref(), Some("0901234567"));
+    assert_eq!(vehicle.model, "Vios");
+    assert_eq!(
+        http.lookup("51F12345", PlateColour::Yellow).await.unwrap(),
+        Lookup::NotRegistered
+    );
+    assert_eq!(r.requests(), 2);
+    http.lookup("51F12345", PlateColour::White).await.unwrap();
+    http.lookup("51F12345", PlateColour::Yellow).await.unwrap();
+    assert_eq!(r.requests(), 2, "answers come from the cache");
+}
+
+async fn transient_failures_are_tried_again_and_a_wrong_key_is_not(t: &TestDb) {
+    let (r, running) = registry().await;
+    let http = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    r.fail_next(2);
+    assert_eq!(
+        http.lookup("51F12345", PlateColour::White).await.unwrap(),
+        Lookup::Owner(owner())
+    );
+    assert_eq!(r.requests(), 3);
+    // Slower than the timeout once: the second try answers.
+    r.delay_next(1, Duration::from_millis(800));
+    assert_eq!(
+        http.lookup("51F12345", PlateColour::Yellow).await.unwrap(),
+        Lookup::NotRegistered
+    );
+    assert_eq!(r.requests(), 5);
+
+    let mut wrong = settings(running.url());
+    wrong.api_key = "not the key".into();
+    let wrong = HttpRegistry::new(t.db.clone(), wrong).unwrap();
+    let refused = wrong.lookup("30A99999", PlateColour::White).await;
+    assert!(
+        matches!(&refused, Err(LookupError::Unavailable(e)) if e.contains("401")),
+        "{refused:?}"
+    );
+    assert_eq!(r.requests(), 6, "a refusal is not retried");
+}
+
+async fn a_failing_registry_is_left_alone_and_violations_wait(t: &TestDb) {
+    let (r, running) = registry().await;
+    let mut s = settings(running.url());
+    s.retries = 0;
+    let http = HttpRegistry::new(t.db.clone(), s).unwrap();
+    r.fail_next(100);
+    for _ in 0..2 {
+        assert!(http.lookup("51F12345", PlateColour::White).await.is_err());
+    }
+    assert_eq!(r.requests(), 2);
+    let open = http.lookup("51F12345", PlateColour::White).await;
+    assert!(
+        matches!(&open, Err(LookupError::Unavailable(e)) if e.contains("circuit open")),
+        "{open:?}"
+    );
+    assert_eq!(
+        r.requests(),
+        2,
+        "the open circuit does not call the registry"
+    );
+
+    // A violation seen meanwhile stays `received`, to be looked up when the registry is back.
+    let device = DeviceId::parse("hcm-q1-001").unwrap();
+    let key = DeviceKey::from_seed([7; 32]);
+    devices::register(&t.db, &device, &key.public_key(), "")
+        .await
+        .unwrap();
+    let event = ViolationEvent::example(device.clone(), EventId::new());
+    Ingest::new(t.db.clone(), IngestMetrics::default())
+        .handle(
+            &Topic::Violation(device).to_string(),
+            &wire::encode_signed(&event, &key).unwrap(),
+        )
+        .await
+        .unwrap();
+    let audit = AuditLog::new(t.db.clone());
+    assert_eq!(process_pending(&t.db, &audit, &http, 10).await.unwrap(), 0);
+    r.fail_next(0);
+    let back = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    assert_eq!(process_pending(&t.db, &audit, &back, 10).await.unwrap(), 1);
+    let stored = central_api::db::violations::get(&t.db, &event.event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.owner_lookup.as_deref(), Some("found"));
+}
+
+on_both_engines!(
+    answers_are_recorded_and_cached,
+    transient_failures_are_tried_again_and_a_wrong_key_is_not,
+    a_failing_registry_is_left_alone_and_violations_wait,
+);
