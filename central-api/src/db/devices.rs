@@ -1,6 +1,8 @@
-//! The device registry: which boxes may report, and the keys their events are signed with.
+//! The device registry: which boxes may report, the keys their events are signed with, and the
+//! latest status each reported.
 
 use protocol::{DeviceId, DevicePublicKey};
+use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -65,4 +67,96 @@ pub async fn active_key(db: &Db, id: &DeviceId) -> Result<Option<DevicePublicKey
     });
     // A key that no longer parses is treated as no key: the event goes to dead letters.
     Ok(key.and_then(|k| DevicePublicKey::from_base64(&k).ok()))
+}
+
+/// A device with the latest status it reported.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DeviceHealth {
+    pub device_id: String,
+    pub name: String,
+    /// Revoked devices' events are refused.
+    pub revoked: bool,
+    /// `online`, `degraded`, `offline`; absent before the first status.
+    pub state: Option<String>,
+    /// When central last heard from it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub heard_at: Option<protocol::UtcTimestamp>,
+    pub software_version: Option<String>,
+    /// Each camera: `{ camera, state, detect_fps }`.
+    #[schema(value_type = Vec<Object>)]
+    pub cameras: Vec<protocol::CameraStatus>,
+    pub outbox_depth: Option<i64>,
+}
+
+/// Records a device's status, replacing the one before.
+pub async fn record_status(db: &Db, status: &protocol::DeviceStatus) -> Result<(), DbError> {
+    let cameras = serde_json::to_string(&status.cameras)
+        .map_err(|e| DbError::Corrupt(format!("camera status: {e}")))?;
+    let state = match status.state {
+        protocol::DeviceState::Online => "online",
+        protocol::DeviceState::Degraded => "degraded",
+        protocol::DeviceState::Offline => "offline",
+    };
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO device_status (device_id, state, reported_at, received_at, software_version,
+                                        cameras, outbox_depth)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (device_id) DO UPDATE SET state = $2, reported_at = $3, received_at = $4,
+                 software_version = $5, cameras = $6, outbox_depth = $7",
+        )
+        .bind(status.device.as_str())
+        .bind(state)
+        .bind(status.at.map(|at| at.as_datetime()))
+        .bind(now)
+        .bind(status.software_version.as_deref())
+        .bind(&cameras)
+        .bind(status.outbox_depth.map(|d| d as i64))
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Every registered device with its latest status, by id.
+pub async fn health(db: &Db) -> Result<Vec<DeviceHealth>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT d.device_id, d.name, d.revoked_at IS NOT NULL AS revoked, s.state,
+                    s.received_at, s.software_version, s.cameras, s.outbox_depth
+             FROM devices d LEFT JOIN device_status s ON s.device_id = d.device_id
+             ORDER BY d.device_id",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                DeviceHealth {
+                    device_id: row.try_get("device_id")?,
+                    name: row.try_get("name")?,
+                    revoked: row.try_get("revoked")?,
+                    state: row.try_get("state")?,
+                    heard_at: row
+                        .try_get::<Option<OffsetDateTime>, _>("received_at")?
+                        .map(protocol::UtcTimestamp::from_datetime),
+                    software_version: row.try_get("software_version")?,
+                    cameras: Vec::new(),
+                    outbox_depth: row.try_get("outbox_depth")?,
+                },
+                row.try_get::<Option<String>, _>("cameras")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    rows.into_iter()
+        .map(|(mut health, cameras)| {
+            if let Some(text) = cameras {
+                health.cameras = serde_json::from_str(&text)
+                    .map_err(|e| DbError::Corrupt(format!("camera status: {e}")))?;
+            }
+            Ok(health)
+        })
+        .collect()
 }

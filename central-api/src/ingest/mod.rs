@@ -210,6 +210,51 @@ impl Ingest {
         }
     }
 
+    /// Records a device's status from its status topic. A status is not evidence: one that does
+    /// not parse, names another device or comes from an unknown device is counted and logged,
+    /// not kept (the broker redelivers retained statuses at every connection). Errors are
+    /// storage failures only.
+    pub async fn status(&self, topic: &str, payload: &[u8]) -> Result<&'static str, DbError> {
+        let label = match self.status_inner(topic, payload).await? {
+            Ok(()) => "status",
+            Err(reason) => {
+                tracing::warn!(topic, reason, "device status ignored");
+                "status_ignored"
+            }
+        };
+        self.metrics
+            .events
+            .get_or_create(&vec![("outcome", label)])
+            .inc();
+        Ok(label)
+    }
+
+    async fn status_inner(
+        &self,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<Result<(), String>, DbError> {
+        let device = match Topic::parse(topic) {
+            Ok(Topic::Status(device)) => device,
+            _ => return Ok(Err("not a status topic".into())),
+        };
+        let status = match wire::decode::<protocol::DeviceStatus>(payload) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if status.device != device {
+            return Ok(Err(format!(
+                "status of `{}` on the topic of `{device}`",
+                status.device
+            )));
+        }
+        if devices::active_key(&self.db, &device).await?.is_none() {
+            return Ok(Err(format!("device `{device}` is not registered")));
+        }
+        devices::record_status(&self.db, &status).await?;
+        Ok(Ok(()))
+    }
+
     /// Topic, strict decode, device and signature. The outer error is a storage failure; the
     /// inner one a refusal.
     async fn verify(

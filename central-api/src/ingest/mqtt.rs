@@ -1,6 +1,6 @@
-//! The MQTT worker: subscribes to every device's violation topic, hands each payload to
-//! [`Ingest`], publishes the application-level [`Ack`] once an event is durably stored, and only
-//! then acknowledges the MQTT delivery. A storage failure is retried in place: the delivery stays
+//! The MQTT worker: subscribes to every device's violation and status topics, hands each
+//! violation to [`Ingest`], publishes the application-level [`Ack`] once an event is durably
+//! stored, and only then acknowledges the MQTT delivery; statuses are recorded as they come. A storage failure is retried in place: the delivery stays
 //! unacknowledged, so the broker keeps the event until central has it.
 //!
 //! The session is persistent (`clean_session = false`): events published while central is down
@@ -22,8 +22,9 @@ use crate::config::MqttSettings;
 pub struct Connection {
     pub host: String,
     pub port: u16,
-    /// The subscription filter: shared on an external broker, plain on the embedded one.
-    pub filter: String,
+    /// The subscription filters (violations, statuses): shared on an external broker, plain on
+    /// the embedded one.
+    pub filters: Vec<String>,
 }
 
 impl Connection {
@@ -33,7 +34,9 @@ impl Connection {
         Ok(Self {
             host,
             port,
-            filter: TopicKind::Violation.shared_filter(&settings.shared_group),
+            filters: [TopicKind::Violation, TopicKind::Status]
+                .map(|k| k.shared_filter(&settings.shared_group))
+                .to_vec(),
         })
     }
 
@@ -42,7 +45,9 @@ impl Connection {
         Self {
             host: addr.ip().to_string(),
             port: addr.port(),
-            filter: TopicKind::Violation.filter_all(),
+            filters: [TopicKind::Violation, TopicKind::Status]
+                .map(TopicKind::filter_all)
+                .to_vec(),
         }
     }
 }
@@ -75,7 +80,7 @@ pub async fn run(
     // since nothing is acknowledged to the broker before it is processed.
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
     let processor = tokio::spawn(process(ingest, client.clone(), rx, shutdown.clone()));
-    tracing::info!(host = %connection.host, port = connection.port, filter = %connection.filter, "mqtt ingest starting");
+    tracing::info!(host = %connection.host, port = connection.port, filters = ?connection.filters, "mqtt ingest starting");
 
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -85,7 +90,9 @@ pub async fn run(
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     backoff = Duration::from_millis(100);
                     tracing::info!(session_present = ack.session_present, "connected to the mqtt broker");
-                    client.subscribe(&connection.filter, QoS::AtLeastOnce).await?;
+                    for filter in &connection.filters {
+                        client.subscribe(filter, QoS::AtLeastOnce).await?;
+                    }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     if tx.send(publish).is_err() {
@@ -136,8 +143,20 @@ async fn process(
 ) -> anyhow::Result<()> {
     while let Some(publish) = deliveries.recv().await {
         let mut retry = Duration::from_millis(200);
+        let status = Topic::parse(&publish.topic).is_ok_and(|t| t.kind() == TopicKind::Status);
         let outcome = loop {
-            match ingest.handle(&publish.topic, &publish.payload).await {
+            let handled = if status {
+                ingest
+                    .status(&publish.topic, &publish.payload)
+                    .await
+                    .map(|_| None)
+            } else {
+                ingest
+                    .handle(&publish.topic, &publish.payload)
+                    .await
+                    .map(Some)
+            };
+            match handled {
                 Ok(outcome) => break Some(outcome),
                 Err(e) if shutdown.is_stopping() => {
                     tracing::warn!(error = %e, "storage failed while stopping; the broker redelivers");
@@ -151,10 +170,10 @@ async fn process(
             }
         };
         let Some(outcome) = outcome else { continue };
-        if let Some(event_id) = outcome.ack()
+        if let Some(event_id) = outcome.as_ref().and_then(Outcome::ack)
             && let Ok(topic) = Topic::parse(&publish.topic)
         {
-            send_ack(&client, topic.device().clone(), event_id, &outcome).await?;
+            send_ack(&client, topic.device().clone(), event_id).await?;
         }
         client.ack(&publish).await?;
     }
@@ -165,7 +184,6 @@ async fn send_ack(
     client: &AsyncClient,
     device: protocol::DeviceId,
     event_id: protocol::EventId,
-    outcome: &Outcome,
 ) -> anyhow::Result<()> {
     let ack = Ack {
         device: device.clone(),
@@ -181,6 +199,6 @@ async fn send_ack(
             payload,
         )
         .await?;
-    tracing::debug!(%event_id, outcome = outcome.label(), "acknowledged to the device");
+    tracing::debug!(%event_id, "acknowledged to the device");
     Ok(())
 }

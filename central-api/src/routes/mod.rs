@@ -1,6 +1,7 @@
 //! The HTTP routes, one file per resource; [`router`] is separate from serving so tests drive it
 //! without a socket.
 
+pub mod devices;
 pub mod disputes;
 pub mod evidence;
 pub mod fines;
@@ -92,6 +93,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::reject))
         .routes(routes!(violations::verify_audit))
         .routes(routes!(disputes::list))
+        .routes(routes!(devices::list))
         .routes(routes!(disputes::resolve))
         .routes(routes!(stats::json))
         .routes(routes!(stats::csv))

@@ -122,6 +122,7 @@ pub fn page(
                             a.here[here == "/review" || here.starts_with("/review/violations")] href="/review" { (lang.t("Hàng đợi", "Queue")) }
                             a.here[here.starts_with("/review/disputes")] href="/review/disputes" { (lang.t("Khiếu nại", "Disputes")) }
                             a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
+                            a.here[here.starts_with("/review/devices")] href="/review/devices" { (lang.t("Thiết bị", "Devices")) }
                         }
                         @if let Some((o, csrf)) = officer {
                             span.who { (o.full_name) " · " (role_name(lang, o.role)) }

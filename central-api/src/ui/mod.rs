@@ -10,6 +10,7 @@
 //! `Cache-Control: no-store` (they show citizens' personal data).
 
 mod assets;
+mod devices;
 mod disputes;
 pub mod layout;
 mod queue;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/review/evidence/{sha256}", get(violation::evidence))
         .route("/review/stats", get(stats::page))
         .route("/review/disputes", get(disputes::page))
+        .route("/review/devices", get(devices::page))
         .route("/review/violations/{id}/resolve", post(violation::resolve))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))

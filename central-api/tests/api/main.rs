@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod audit;
+mod devices;
 mod disputes;
 mod evidence;
 mod fine_updates;

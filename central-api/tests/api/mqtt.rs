@@ -10,7 +10,10 @@ use central_api::{
     config::MqttSettings,
     db::{Db, dead_letters, devices, violations},
 };
-use protocol::{Ack, DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
+use protocol::{
+    Ack, CameraId, CameraState, CameraStatus, DeviceId, DeviceKey, DeviceState, DeviceStatus,
+    EventId, Topic, ViolationEvent, wire,
+};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::{sync::oneshot, task::JoinHandle, time::timeout};
 
@@ -269,7 +272,81 @@ async fn a_burst_of_events_is_all_acknowledged(t: &TestDb) {
     central.stop().await;
 }
 
+async fn device_statuses_are_recorded_as_they_come(t: &TestDb) {
+    let (host, port) = mosquitto();
+    let central = Central::start(t, external(&host, port)).await;
+    let Device {
+        id,
+        client,
+        mut events,
+        ..
+    } = Device::connect(&t.db, &host, port).await;
+    let drive = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let status = |state| DeviceStatus {
+        device: id.clone(),
+        state,
+        at: Some(protocol::UtcTimestamp::now()),
+        software_version: Some("0.1.0".into()),
+        cameras: vec![CameraStatus {
+            camera: CameraId::parse("north").unwrap(),
+            state: CameraState::Streaming,
+            detect_fps: 5.0,
+        }],
+        outbox_depth: Some(3),
+    };
+    let recorded = |want: &'static str| {
+        let (db, id) = (t.db.clone(), id.clone());
+        async move {
+            devices::health(&db)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|d| d.device_id == id.as_str())
+                .filter(|d| d.state.as_deref() == Some(want))
+        }
+    };
+    let topic = Topic::Status(id.clone()).to_string();
+    // Heartbeats, as the edge agent sends them, until central has one (a retained status is
+    // not replayed to a shared subscription made after it); then the broker's last will.
+    for (state, want) in [
+        (DeviceState::Online, "online"),
+        (DeviceState::Offline, "offline"),
+    ] {
+        let mut seen = None;
+        for _ in 0..100 {
+            let payload = if state == DeviceState::Offline {
+                wire::encode(&DeviceStatus::offline(id.clone())).unwrap()
+            } else {
+                wire::encode(&status(state)).unwrap()
+            };
+            client
+                .publish(&topic, QoS::AtLeastOnce, true, payload)
+                .await
+                .unwrap();
+            if let Some(d) = recorded(want).await {
+                seen = Some(d);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let seen = seen.unwrap_or_else(|| panic!("central records `{want}` within 20 s"));
+        if want == "online" {
+            assert_eq!(seen.outbox_depth, Some(3));
+            assert_eq!(seen.cameras[0].detect_fps, 5.0);
+        }
+    }
+    // An empty retained message removes the status from the broker.
+    client
+        .publish(&topic, QoS::AtLeastOnce, true, Vec::new())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drive.abort();
+    central.stop().await;
+}
+
 on_both_engines!(
+    device_statuses_are_recorded_as_they_come,
     a_burst_of_events_is_all_acknowledged,
     events_are_acknowledged_once_stored_and_refusals_never,
     events_published_while_central_is_down_arrive_when_it_returns,

@@ -86,6 +86,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
     let expected = [
         "DELETE /api/v1/session",
         "GET /api/v1/audit/verify",
+        "GET /api/v1/devices",
         "GET /api/v1/disputes",
         "GET /api/v1/stats",
         "GET /api/v1/stats.csv",

@@ -1,0 +1,101 @@
+//! Device health: statuses recorded from the status topic (a malformed one, one for another
+//! device or from an unknown device ignored), listed with each registered device in the JSON API
+//! and on the devices page.
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use central_api::{
+    auth::Role,
+    db::devices,
+    ingest::{Ingest, IngestMetrics},
+};
+use protocol::{
+    CameraId, CameraState, CameraStatus, DeviceId, DeviceState, DeviceStatus, Topic, UtcTimestamp,
+    wire,
+};
+use tower::ServiceExt;
+
+use crate::{
+    helpers::{TestDb, on_both_engines},
+    review::world,
+};
+
+async fn statuses_are_recorded_and_shown(t: &TestDb) {
+    let w = world(t).await;
+    let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
+    let topic = Topic::Status(w.device.clone()).to_string();
+    let status = DeviceStatus {
+        device: w.device.clone(),
+        state: DeviceState::Degraded,
+        at: Some(UtcTimestamp::now()),
+        software_version: Some("0.1.0".into()),
+        cameras: vec![
+            CameraStatus {
+                camera: CameraId::parse("north").unwrap(),
+                state: CameraState::Streaming,
+                detect_fps: 5.0,
+            },
+            CameraStatus {
+                camera: CameraId::parse("south").unwrap(),
+                state: CameraState::Down,
+                detect_fps: 0.0,
+            },
+        ],
+        outbox_depth: Some(12),
+    };
+    let payload = wire::encode(&status).unwrap();
+    assert_eq!(ingest.status(&topic, &payload).await.unwrap(), "status");
+
+    let stranger = DeviceId::parse("hcm-unknown-9").unwrap();
+    let mut theirs = status.clone();
+    theirs.device = stranger.clone();
+    for (topic, payload) in [
+        (topic.clone(), b"{not json".to_vec()),
+        (topic.clone(), wire::encode(&theirs).unwrap()),
+        (
+            Topic::Status(stranger).to_string(),
+            wire::encode(&theirs).unwrap(),
+        ),
+    ] {
+        assert_eq!(
+            ingest.status(&topic, &payload).await.unwrap(),
+            "status_ignored"
+        );
+    }
+
+    let health = devices::health(&w.db).await.unwrap();
+    assert_eq!(health.len(), 1, "only registered devices: {health:?}");
+    let d = &health[0];
+    assert_eq!(d.state.as_deref(), Some("degraded"));
+    assert_eq!(d.outbox_depth, Some(12));
+    assert_eq!(d.cameras, status.cameras);
+
+    let viewer = w.sign_in(Role::Auditor).await;
+    let (code, json) = w.call(viewer.get("/api/v1/devices")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(json["items"][0]["state"], "degraded");
+    assert_eq!(json["items"][0]["cameras"][1]["state"], "down");
+    let response = w
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/review/devices")
+                .header(header::COOKIE, format!("tve_session={}", viewer.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(page.contains("Hoạt động kém"), "{page}");
+    assert!(page.contains("mất hình"), "{page}");
+    assert!(page.contains(w.device.as_str()));
+}
+
+on_both_engines!(statuses_are_recorded_and_shown);
