@@ -262,10 +262,21 @@ pub fn central_admin(central_env: &[(&str, &str)], dir: &Path, args: &[&str]) {
 }
 
 /// Seeds central's database the way an operator would before start-up: the officer `reviewer`
-/// (Trần Thị Bình), the device with its public key, and the white plate 51F-123.45 registered to
+/// (Trần Thị Bình), the device with a new key, and the white plate 51F-123.45 registered to
 /// Nguyễn Văn An (079203012345). Returns the device's key.
 pub fn seed_central(central_env: &[(&str, &str)], dir: &Path, device: &DeviceId) -> DeviceKey {
     let key = DeviceKey::generate().unwrap_or_else(|e| panic!("device key: {e}"));
+    seed_central_for(central_env, dir, device, &key.public_key().to_base64());
+    key
+}
+
+/// [`seed_central`] for a device whose key is elsewhere (an edge agent's), by its public key.
+pub fn seed_central_for(
+    central_env: &[(&str, &str)],
+    dir: &Path,
+    device: &DeviceId,
+    public_key: &str,
+) {
     let admin = |args: &[&str]| central_admin(central_env, dir, args);
     admin(&[
         "officer-add",
@@ -281,7 +292,7 @@ pub fn seed_central(central_env: &[(&str, &str)], dir: &Path, device: &DeviceId)
         "--id",
         device.as_str(),
         "--public-key",
-        &key.public_key().to_base64(),
+        public_key,
         "--name",
         "Ngã tư Hàng Xanh",
     ]);
@@ -298,7 +309,6 @@ pub fn seed_central(central_env: &[(&str, &str)], dir: &Path, device: &DeviceId)
         "--address",
         "12 Võ Văn Tần, Phường Xuân Hòa, TP.HCM",
     ]);
-    key
 }
 
 /// Publishes `event` as `device` through the test broker until central acknowledges it, as the

@@ -1,0 +1,495 @@
+//! The whole chain as separate processes over loopback, as `make demo` runs it but on Mosquitto
+//! and PostgreSQL: the simulated junction streams over RTSP (`sim serve`), the edge agent finds
+//! its red-light runners and sends their signed events and evidence through Mosquitto and HTTP,
+//! central-api stores them in PostgreSQL and finds the owner, an officer approves through the
+//! API, citizen-notify pushes the notice to the app sandbox, and the owner — in headless
+//! Chromium — signs in through the identity sandbox, sees the evidence, and pays at the gateway
+//! sandbox; central ends up showing the fine paid, each step in the violation's audit trail.
+//! The kind, vehicle and plate match the scenario's ground truth, and every evidence file
+//! central holds hashes to what the device signed.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use fantoccini::Locator;
+use protocol::{Sha256Digest, ViolationKind};
+use tests::{Service, binary, browser::Browser, central_admin, eventually, unique};
+
+const SECRET: &str = "the secret the services of this test share";
+const OWNER: &str = "079203012345";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process that is killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(name: &str, args: &[&str], dir: &Path) -> Running {
+    Running(
+        Command::new(binary(name).unwrap())
+            .current_dir(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}")),
+    )
+}
+
+/// A fresh PostgreSQL database on the test server; dropped with it.
+struct Database {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create() -> Self {
+        let admin_url = std::env::var("TVE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://tve:tve@127.0.0.1:5432/tve_test".into());
+        let name = unique("tve_chain").replace('-', "_");
+        let status = Command::new("psql")
+            .args([&admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
+            .status()
+            .expect("psql (make deps installs PostgreSQL)");
+        assert!(status.success(), "creating database {name}");
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin_url,
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .status();
+    }
+}
+
+#[test]
+fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
+    let root = tests::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = Database::create();
+    let [
+        rtsp,
+        central_port,
+        notify_port,
+        oidc_port,
+        vnpay_port,
+        push_port,
+    ] = [(); 6].map(|_| free_port());
+    let central_url = format!("http://127.0.0.1:{central_port}");
+    let notify_url = format!("http://127.0.0.1:{notify_port}");
+    let oidc_url = format!("http://127.0.0.1:{oidc_port}");
+    let vnpay_url = format!("http://127.0.0.1:{vnpay_port}");
+    let push_url = format!("http://127.0.0.1:{push_port}");
+    let mqtt = tests::mqtt_url();
+
+    // The scenario's ground truth: the red-light runners and their plates.
+    let world = sim::World::simulate(&sim::ScenarioSpec::named("red-light").unwrap(), 1);
+    let truth: Vec<_> = world
+        .violations
+        .iter()
+        .filter(|v| v.kind == ViolationKind::RedLight)
+        .collect();
+    assert!(!truth.is_empty());
+
+    // Central: PostgreSQL, Mosquitto, the officer, and the owner of every true plate.
+    let (client_id, group) = (unique("central"), unique("group"));
+    let evidence_dir = dir.join("evidence");
+    let central_env = [
+        ("CENTRAL__HTTP__BIND", format!("127.0.0.1:{central_port}")),
+        ("CENTRAL__DATABASE__URL", db.url.clone()),
+        ("CENTRAL__MQTT__URL", mqtt.clone()),
+        ("CENTRAL__MQTT__CLIENT_ID", client_id),
+        ("CENTRAL__MQTT__SHARED_GROUP", group),
+        ("CENTRAL__EVIDENCE__DIR", evidence_dir.display().to_string()),
+        ("CENTRAL__EVIDENCE__LINK_SECRET", SECRET.into()),
+        ("CENTRAL__NOTIFY__URL", notify_url.clone()),
+        ("CENTRAL__NOTIFY__SHARED_SECRET", SECRET.into()),
+    ];
+    let central_env: Vec<(&str, &str)> =
+        central_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let device = unique("edge");
+    let edge_config = dir.join("edge.toml");
+    let camera = Command::new(binary("sim").unwrap())
+        .args([
+            "setup",
+            "red-light",
+            "--id",
+            "hang-xanh-1",
+            "--source",
+            &format!("rtsp://127.0.0.1:{rtsp}/red-light"),
+        ])
+        .output()
+        .unwrap();
+    assert!(camera.status.success());
+    std::fs::write(
+        &edge_config,
+        format!(
+            "[device]\nid = \"{device}\"\nkey_path = \"{dir}/device.key\"\ndata_dir = \"{dir}/edge\"\n\n\
+             [http]\nbind = \"127.0.0.1:0\"\n\n[mqtt]\nurl = \"{mqtt}\"\nstatus_every_s = 2\nrepublish_after_s = 5\n\n\
+             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\n\n{}",
+            String::from_utf8(camera.stdout).unwrap(),
+            dir = dir.display(),
+            root = root.display(),
+        ),
+    )
+    .unwrap();
+    let public_key = Command::new(binary("edge-agent").unwrap())
+        .args(["--config", edge_config.to_str().unwrap(), "public-key"])
+        .output()
+        .unwrap();
+    assert!(public_key.status.success(), "{public_key:?}");
+    let public_key = String::from_utf8(public_key.stdout).unwrap();
+    tests::seed_central_for(
+        &central_env,
+        dir,
+        &protocol::DeviceId::parse(&device).unwrap(),
+        public_key.trim(),
+    );
+    let mut plates = BTreeSet::new();
+    for v in &truth {
+        let plate = v.plate_canonical.clone().unwrap();
+        if plates.insert(plate.clone()) {
+            let class = format!("{:?}", v.class).to_lowercase();
+            central_admin(
+                &central_env,
+                dir,
+                &[
+                    "registry-add",
+                    "--plate",
+                    &plate,
+                    "--class",
+                    &class,
+                    "--citizen-id",
+                    OWNER,
+                    "--full-name",
+                    "Nguyễn Văn An",
+                    "--address",
+                    "12 Võ Văn Tần, TP.HCM",
+                ],
+            );
+        }
+    }
+
+    // The stand-ins, the camera, and the services.
+    let _oidc = spawn(
+        "sandbox",
+        &[
+            "oidc",
+            "--bind",
+            &format!("127.0.0.1:{oidc_port}"),
+            "--issuer",
+            &oidc_url,
+            "--client-secret",
+            SECRET,
+            "--redirect-uri",
+            &format!("{notify_url}/auth/callback"),
+            "--citizen",
+            &format!("{OWNER}=Nguyễn Văn An"),
+        ],
+        dir,
+    );
+    let _vnpay = spawn(
+        "sandbox",
+        &[
+            "vnpay",
+            "--bind",
+            &format!("127.0.0.1:{vnpay_port}"),
+            "--hash-secret",
+            SECRET,
+            "--ipn-url",
+            &format!("{notify_url}/payment/vnpay/ipn"),
+        ],
+        dir,
+    );
+    let _push = spawn(
+        "sandbox",
+        &[
+            "push",
+            "--bind",
+            &format!("127.0.0.1:{push_port}"),
+            "--secret",
+            SECRET,
+        ],
+        dir,
+    );
+    let _camera = spawn(
+        "sim",
+        &[
+            "serve",
+            "red-light",
+            "--seed",
+            "1",
+            "--bind",
+            &format!("127.0.0.1:{rtsp}"),
+        ],
+        dir,
+    );
+    let notify_env = [
+        ("NOTIFY__HTTP__BIND", format!("127.0.0.1:{notify_port}")),
+        (
+            "NOTIFY__DATABASE__URL",
+            format!("sqlite://{}/notify.db", dir.display()),
+        ),
+        ("NOTIFY__INTAKE__SHARED_SECRET", SECRET.into()),
+        ("NOTIFY__PORTAL__ISSUER_URL", oidc_url.clone()),
+        ("NOTIFY__PORTAL__CLIENT_SECRET", SECRET.into()),
+        (
+            "NOTIFY__PORTAL__REDIRECT_URL",
+            format!("{notify_url}/auth/callback"),
+        ),
+        ("NOTIFY__PORTAL__EVIDENCE_URL", central_url.clone()),
+        ("NOTIFY__PORTAL__EVIDENCE_LINK_SECRET", SECRET.into()),
+        ("NOTIFY__PAYMENT__HASH_SECRET", SECRET.into()),
+        (
+            "NOTIFY__PAYMENT__GATEWAY_URL",
+            format!("{vnpay_url}/paymentv2/vpcpay.html"),
+        ),
+        (
+            "NOTIFY__PAYMENT__QUERY_URL",
+            format!("{vnpay_url}/merchant_webapi/api/transaction"),
+        ),
+        (
+            "NOTIFY__PAYMENT__RETURN_URL",
+            format!("{notify_url}/payment/vnpay/return"),
+        ),
+        (
+            "NOTIFY__DELIVERY__PUSH_URL",
+            format!("{push_url}/api/v1/push"),
+        ),
+        ("NOTIFY__DELIVERY__PUSH_SECRET", SECRET.into()),
+        ("NOTIFY__DELIVERY__PORTAL_URL", notify_url.clone()),
+        ("NOTIFY__CENTRAL__URL", central_url.clone()),
+    ];
+    let notify_env: Vec<(&str, &str)> = notify_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let notify = Service::start("citizen-notify", &[], &notify_env, dir).unwrap();
+    let central = Service::start("central-api", &[], &central_env, dir).unwrap();
+    let edge = Service::start(
+        "edge-agent",
+        &["--config", edge_config.to_str().unwrap()],
+        &[],
+        dir,
+    )
+    .unwrap();
+
+    // The first red-light runner reaches the review queue with its owner found.
+    let token = central.reviewer_token().unwrap();
+    let first = eventually(
+        240,
+        "a red-light violation reaches the review queue",
+        || {
+            let queue = central.get_json("/api/v1/violations", &token).ok()?;
+            queue["items"]
+                .as_array()?
+                .iter()
+                .find(|i| i["kind"] == "red_light")
+                .cloned()
+        },
+    )
+    .unwrap();
+    let id = first["event_id"].as_str().unwrap().to_owned();
+    // Every evidence file arrives, and each is the one the device hashed and signed.
+    let one = eventually(60, "the evidence of the violation arrives", || {
+        let one = central
+            .get_json(&format!("/api/v1/violations/{id}"), &token)
+            .ok()?;
+        (one["evidence_missing"] == serde_json::json!([])).then_some(one)
+    })
+    .unwrap();
+    let event = &one["event"];
+    assert_eq!(event["device"], device.as_str());
+    let files = event["evidence"].as_array().unwrap();
+    let names: Vec<&str> = files.iter().filter_map(|f| f["name"].as_str()).collect();
+    for name in ["before.jpg", "at.jpg", "after.jpg", "clip.mp4"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for f in files {
+        let sha = f["sha256"].as_str().unwrap();
+        let bytes = std::fs::read(find_blob(&evidence_dir, sha).unwrap()).unwrap();
+        assert_eq!(Sha256Digest::of(&bytes).to_hex(), sha, "{}", f["name"]);
+        assert_eq!(bytes.len() as u64, f["bytes"].as_u64().unwrap());
+    }
+    // The vehicle is of a class that ran the light; a plate the camera read is a true runner's.
+    let classes: BTreeSet<String> = truth
+        .iter()
+        .map(|t| format!("{:?}", t.class).to_lowercase())
+        .collect();
+    assert!(
+        classes.contains(event["vehicle"]["class"].as_str().unwrap()),
+        "{} is not among {classes:?}",
+        event["vehicle"]["class"]
+    );
+    match event["plate"]["text"].as_str() {
+        Some(read) => {
+            assert!(
+                plates.contains(read),
+                "{read} is not a true runner's plate: {plates:?}"
+            );
+            assert_eq!(one["owner_lookup"], "found");
+        }
+        // This overview camera resolves few plates (a site pairs it with a plate camera): the
+        // officer reads it off the images and corrects it, as the review pages let them.
+        None => {
+            let corrected = central
+                .post_json(
+                    &format!("/api/v1/violations/{id}/plate"),
+                    Some(&token),
+                    r#"{"plate":"51F-123.45"}"#,
+                )
+                .unwrap();
+            assert_eq!(corrected["owner_lookup"], "found", "{corrected}");
+        }
+    }
+
+    // Approved; the notice reaches the citizen app.
+    let approved = central
+        .post_json(
+            &format!("/api/v1/violations/{id}/approve"),
+            Some(&token),
+            "{}",
+        )
+        .unwrap();
+    let fine_id = approved["fine"]["fine_id"].as_str().unwrap().to_owned();
+    eventually(60, "the notice is pushed to the citizen app", || {
+        let got = ureq::get(&format!("{push_url}/sandbox/push/received"))
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()?;
+        got.contains(&fine_id).then_some(())
+    })
+    .unwrap();
+
+    // The owner, in a browser: signs in, sees the evidence, pays.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let b = Browser::start().await.unwrap();
+        b.client.goto(&notify_url).await.unwrap();
+        b.wait_for("#sign-in", 10)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for(&format!("#citizen-{OWNER}"), 10)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for(&format!("a[href='/fines/{fine_id}']"), 10)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for("#decision", 10).await.unwrap();
+        b.wait_until(
+            "const i = [...document.querySelectorAll('img')]; \
+             return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0)",
+            15,
+        )
+        .await
+        .unwrap();
+        b.screenshot("citizen-fine").await.unwrap();
+        b.client
+            .find(Locator::Css("#pay"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for("#approve", 10)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for("#transaction", 15).await.unwrap();
+        let result = b
+            .wait_for("#result", 5)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(result.contains("Đã thanh toán"), "{result}");
+        b.close().await.unwrap();
+    });
+
+    // Central hears of it: the fine is paid, and the trail holds every step.
+    let paid = eventually(60, "central shows the fine paid", || {
+        let one = central
+            .get_json(&format!("/api/v1/violations/{id}"), &token)
+            .ok()?;
+        (one["fine"]["status"] == "paid").then_some(one)
+    })
+    .unwrap();
+    let actions: Vec<&str> = paid["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for step in [
+        "violation.received",
+        "owner.lookup",
+        "violation.approved",
+        "fine.notice_delivered",
+        "fine.paid",
+    ] {
+        assert!(actions.contains(&step), "{step} missing from {actions:?}");
+    }
+
+    for service in [edge, central, notify] {
+        assert_eq!(service.stop().unwrap().code(), Some(0));
+    }
+}
+
+/// The stored blob of `sha` under the evidence store, wherever its layout puts it.
+fn find_blob(dir: &Path, sha: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.is_dir() {
+            if let Some(found) = find_blob(&path, sha) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == sha) {
+            return Some(path);
+        }
+    }
+    None
+}
