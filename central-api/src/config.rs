@@ -51,10 +51,24 @@ impl Settings for Config {
             }
         }
         let mqtt = &self.mqtt;
-        if !mqtt.url.is_empty() && crate::ingest::mqtt::parse_broker_url(&mqtt.url).is_err() {
+        if !mqtt.url.is_empty() {
+            let broker = protocol::topic::BrokerUrl::parse(&mqtt.url).map_err(|_| {
+                ConfigError::invalid(
+                    "mqtt.url",
+                    "must be empty (the embedded broker), mqtt://HOST[:PORT] or mqtts://HOST[:PORT]",
+                )
+            })?;
+            if mqtt.ca_file.is_some() && !broker.tls {
+                return Err(ConfigError::invalid(
+                    "mqtt.ca_file",
+                    "is for a broker reached over TLS (mqtts://)",
+                ));
+            }
+        }
+        if mqtt.username.is_some() != mqtt.password.is_some() {
             return Err(ConfigError::invalid(
-                "mqtt.url",
-                "must be empty (the embedded broker) or mqtt://HOST[:PORT]",
+                "mqtt.password",
+                "mqtt.username and mqtt.password go together",
             ));
         }
         if mqtt.client_id.is_empty() || mqtt.client_id.len() > 64 {
@@ -101,9 +115,15 @@ impl Settings for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttSettings {
-    /// An external broker (Mosquitto, EMQX, …) as `mqtt://HOST[:PORT]`; empty runs the embedded
-    /// broker on `embedded_bind`.
+    /// An external broker (Mosquitto, EMQX, …) as `mqtt://HOST[:PORT]` or, over TLS,
+    /// `mqtts://HOST[:PORT]`; empty runs the embedded broker on `embedded_bind`.
     pub url: String,
+    /// The credentials central presents to an external broker.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The CA certificate (PEM) the broker's TLS certificate is checked against; absent, the
+    /// system's trusted roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// The embedded broker's listen address; port 0 picks a free port. 1883 is left to a
     /// system broker.
     pub embedded_bind: std::net::SocketAddr,
@@ -122,6 +142,9 @@ impl Default for MqttSettings {
     fn default() -> Self {
         Self {
             url: String::new(),
+            username: None,
+            password: None,
+            ca_file: None,
             embedded_bind: std::net::SocketAddr::from(([127, 0, 0, 1], 1884)),
             client_id: "central-api".into(),
             shared_group: "central".into(),

@@ -68,10 +68,14 @@ impl Default for DeviceSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttSettings {
-    /// `mqtt://HOST[:PORT]`; the default is central's embedded broker.
+    /// `mqtt://HOST[:PORT]`, or over TLS `mqtts://HOST[:PORT]`; the default is central's
+    /// embedded broker.
     pub url: String,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The CA certificate (PEM) the broker's TLS certificate is checked against; absent, the
+    /// system's trusted roots.
+    pub ca_file: Option<std::path::PathBuf>,
     pub keep_alive_s: u64,
     /// How often the retained status is refreshed.
     pub status_every_s: u64,
@@ -85,6 +89,7 @@ impl Default for MqttSettings {
             url: "mqtt://127.0.0.1:1884".into(),
             username: None,
             password: None,
+            ca_file: None,
             keep_alive_s: 15,
             status_every_s: 10,
             republish_after_s: 30,
@@ -285,8 +290,20 @@ impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         DeviceId::parse(&self.device.id)
             .map_err(|e| ConfigError::invalid("device.id", e.to_string()))?;
-        protocol::topic::parse_broker_url(&self.mqtt.url)
+        let broker = protocol::topic::BrokerUrl::parse(&self.mqtt.url)
             .map_err(|e| ConfigError::invalid("mqtt.url", e))?;
+        if self.mqtt.ca_file.is_some() && !broker.tls {
+            return Err(ConfigError::invalid(
+                "mqtt.ca_file",
+                "is for a broker reached over TLS (mqtts://)",
+            ));
+        }
+        if self.mqtt.username.is_some() != self.mqtt.password.is_some() {
+            return Err(ConfigError::invalid(
+                "mqtt.password",
+                "mqtt.username and mqtt.password go together",
+            ));
+        }
         if !(self.central.url.starts_with("http://") || self.central.url.starts_with("https://")) {
             return Err(ConfigError::invalid(
                 "central.url",
@@ -392,5 +409,14 @@ mod tests {
         c.cameras[0].detect_fps = 5.0;
         c.mqtt.url = "tcp://x".into();
         assert_eq!(err(&c), "mqtt.url");
+        c.mqtt.url = "mqtt://broker".into();
+        c.mqtt.ca_file = Some("ca.pem".into());
+        assert_eq!(err(&c), "mqtt.ca_file");
+        c.mqtt.url = "mqtts://broker".into();
+        assert!(c.validate().is_ok());
+        c.mqtt.username = Some("hcm-q1-001".into());
+        assert_eq!(err(&c), "mqtt.password");
+        c.mqtt.password = Some("secret".into());
+        assert!(c.validate().is_ok());
     }
 }

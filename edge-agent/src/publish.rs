@@ -16,7 +16,7 @@ use protocol::{
     Ack, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
     evidence::UploadAuth, topic::TopicKind, wire,
 };
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, info, warn};
@@ -59,10 +59,15 @@ pub async fn run(
     signals: mpsc::Sender<SignalPhase>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let (host, port) =
-        protocol::topic::parse_broker_url(&delivery.mqtt.url).map_err(anyhow::Error::msg)?;
     let device = delivery.device.clone();
-    let mut options = MqttOptions::new(device.to_string(), host, port);
+    let m = &delivery.mqtt;
+    let credentials = m.username.as_deref().zip(m.password.as_deref());
+    let mut options = service_kit::mqtt::client_options(
+        device.as_str(),
+        &m.url,
+        credentials,
+        m.ca_file.as_deref(),
+    )?;
     options
         .set_keep_alive(Duration::from_secs(delivery.mqtt.keep_alive_s.max(5)))
         .set_clean_session(false)
@@ -73,9 +78,6 @@ pub async fn run(
             QoS::AtLeastOnce,
             true,
         ));
-    if let (Some(user), Some(pass)) = (&delivery.mqtt.username, &delivery.mqtt.password) {
-        options.set_credentials(user, pass);
-    }
     let (client, mut eventloop) = AsyncClient::new(options, 256);
     let connected_gen = Arc::new(AtomicU64::new(0));
 

@@ -143,27 +143,83 @@ impl FromStr for Topic {
 
 /// Reads a broker address `mqtt://HOST[:PORT]` (port 1883 when absent) into host and port.
 pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
-    let Some(rest) = url.strip_prefix("mqtt://") else {
-        return Err(format!("`{url}` is not mqtt://HOST[:PORT]"));
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((host, port)) => (
+    match BrokerUrl::parse(url)? {
+        BrokerUrl {
+            tls: false,
             host,
-            port.parse::<u16>()
-                .map_err(|e| format!("`{url}` has a bad port: {e}"))?,
-        ),
-        None => (rest, 1883),
-    };
-    if host.is_empty() || host.contains('/') {
-        return Err(format!("`{url}` has no host"));
+            port,
+        } => Ok((host, port)),
+        _ => Err(format!("`{url}` is not mqtt://HOST[:PORT]")),
     }
-    Ok((host.to_owned(), port))
+}
+
+/// A broker's address: `mqtt://HOST[:PORT]` (port 1883) or, over TLS, `mqtts://HOST[:PORT]`
+/// (port 8883).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl BrokerUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let (tls, rest, default_port) = if let Some(rest) = url.strip_prefix("mqtts://") {
+            (true, rest, 8883)
+        } else if let Some(rest) = url.strip_prefix("mqtt://") {
+            (false, rest, 1883)
+        } else {
+            return Err(format!(
+                "`{url}` is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .map_err(|e| format!("`{url}` has a bad port: {e}"))?,
+            ),
+            None => (rest, default_port),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(format!("`{url}` has no host"));
+        }
+        Ok(Self {
+            tls,
+            host: host.to_owned(),
+            port,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn broker_urls_with_and_without_tls() {
+        assert_eq!(
+            BrokerUrl::parse("mqtts://broker.csgt.vn").unwrap(),
+            BrokerUrl {
+                tls: true,
+                host: "broker.csgt.vn".into(),
+                port: 8883
+            }
+        );
+        assert_eq!(
+            BrokerUrl::parse("mqtt://10.0.0.5:2883/").unwrap(),
+            BrokerUrl {
+                tls: false,
+                host: "10.0.0.5".into(),
+                port: 2883
+            }
+        );
+        for bad in ["http://x", "mqtts://", "mqtt://:1883", "mqtts://h:port"] {
+            assert!(BrokerUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert!(parse_broker_url("mqtts://h").is_err());
+        assert_eq!(parse_broker_url("mqtt://h").unwrap(), ("h".into(), 1883));
+    }
 
     fn device() -> DeviceId {
         DeviceId::parse("hcm-q1-001").unwrap()

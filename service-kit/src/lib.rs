@@ -8,6 +8,7 @@
 //! - [`http`]: `/healthz` and `/metrics` (Prometheus text), serving on a given listener until a
 //!   shutdown future resolves;
 //! - `db` (feature `db`): the storage every service with data shares, PostgreSQL or SQLite;
+//! - `mqtt` (feature `mqtt`): how services connect to a broker (TLS, credentials);
 //! - [`run`]: the exit codes: 0 success, 2 bad usage or configuration, 1 runtime failure.
 //!
 //! It knows nothing of the services themselves; it is not a service and none of them reach
@@ -20,6 +21,8 @@ pub mod db;
 #[cfg(feature = "testing")]
 pub mod db_testing;
 pub mod http;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod retry;
 pub mod telemetry;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use protocol::{Ack, Topic, UtcTimestamp, topic::TopicKind, wire};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, Packet, Publish, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::mpsc;
 
@@ -20,8 +20,10 @@ use crate::config::MqttSettings;
 /// Where the worker connects and what it subscribes to.
 #[derive(Debug, Clone)]
 pub struct Connection {
-    pub host: String,
-    pub port: u16,
+    /// `mqtt://` or `mqtts://` with host and port.
+    pub url: String,
+    /// Credentials and CA file apply to an external broker only.
+    pub external: bool,
     /// The subscription filters (violations, statuses): shared on an external broker, plain on
     /// the embedded one.
     pub filters: Vec<String>,
@@ -30,10 +32,10 @@ pub struct Connection {
 impl Connection {
     /// An external broker from `mqtt.url`, subscribed through the shared group.
     pub fn external(settings: &MqttSettings) -> anyhow::Result<Self> {
-        let (host, port) = parse_broker_url(&settings.url)?;
+        protocol::topic::BrokerUrl::parse(&settings.url).map_err(anyhow::Error::msg)?;
         Ok(Self {
-            host,
-            port,
+            url: settings.url.clone(),
+            external: true,
             filters: [TopicKind::Violation, TopicKind::Status]
                 .map(|k| k.shared_filter(&settings.shared_group))
                 .to_vec(),
@@ -43,8 +45,8 @@ impl Connection {
     /// The embedded broker listening on `addr`.
     pub fn embedded(addr: std::net::SocketAddr) -> Self {
         Self {
-            host: addr.ip().to_string(),
-            port: addr.port(),
+            url: format!("mqtt://{addr}"),
+            external: false,
             filters: [TopicKind::Violation, TopicKind::Status]
                 .map(TopicKind::filter_all)
                 .to_vec(),
@@ -64,7 +66,19 @@ pub async fn run(
     connection: Connection,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut options = MqttOptions::new(&settings.client_id, &connection.host, connection.port);
+    let (credentials, ca_file) = match (&settings.username, &settings.password) {
+        (Some(u), Some(p)) if connection.external => {
+            (Some((u.as_str(), p.as_str())), settings.ca_file.as_deref())
+        }
+        _ if connection.external => (None, settings.ca_file.as_deref()),
+        _ => (None, None),
+    };
+    let mut options = service_kit::mqtt::client_options(
+        &settings.client_id,
+        &connection.url,
+        credentials,
+        ca_file,
+    )?;
     options
         .set_keep_alive(Duration::from_secs(settings.keep_alive_s.max(5)))
         .set_clean_session(false)
@@ -80,7 +94,7 @@ pub async fn run(
     // since nothing is acknowledged to the broker before it is processed.
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
     let processor = tokio::spawn(process(ingest, client.clone(), rx, shutdown.clone()));
-    tracing::info!(host = %connection.host, port = connection.port, filters = ?connection.filters, "mqtt ingest starting");
+    tracing::info!(url = %connection.url, filters = ?connection.filters, "mqtt ingest starting");
 
     let mut backoff = Duration::from_millis(100);
     loop {

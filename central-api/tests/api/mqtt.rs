@@ -64,12 +64,16 @@ struct Device {
 
 impl Device {
     async fn connect(db: &Db, host: &str, port: u16) -> Self {
+        Self::connect_with(db, MqttOptions::new(unique("edge"), host, port)).await
+    }
+
+    async fn connect_with(db: &Db, mut options: MqttOptions) -> Self {
         let id = DeviceId::parse(unique("dev")).unwrap();
         let key = DeviceKey::generate().unwrap();
         devices::register(db, &id, &key.public_key(), "test")
             .await
             .unwrap();
-        let mut options = MqttOptions::new(unique("edge"), host, port);
+        let (host, port) = options.broker_address();
         options.set_keep_alive(Duration::from_secs(5));
         let (client, mut events) = AsyncClient::new(options, 16);
         client
@@ -345,7 +349,205 @@ async fn device_statuses_are_recorded_as_they_come(t: &TestDb) {
     central.stop().await;
 }
 
+/// A Mosquitto of the test's own that takes only TLS (a certificate from a CA made here) and
+/// only known usernames with their passwords: `central` and `device`.
+struct SecureBroker {
+    child: std::process::Child,
+    port: u16,
+    ca: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for SecureBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(dir: &std::path::Path, program: &str, args: &[&str]) {
+    let out = std::process::Command::new(program)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn secure_broker() -> SecureBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let subj = |cn: &str| format!("/CN={cn}");
+    run(
+        d,
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            &subj("tve test CA"),
+        ],
+    );
+    run(
+        d,
+        "openssl",
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            &subj("127.0.0.1"),
+        ],
+    );
+    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(
+        d,
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    run(
+        d,
+        "mosquitto_passwd",
+        &["-b", "-c", "passwd", "central", "central-secret"],
+    );
+    run(
+        d,
+        "mosquitto_passwd",
+        &["-b", "passwd", "device", "device-secret"],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = |f: &str| d.join(f).display().to_string();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!(
+            "user root\npersistence false\nlistener {port} 127.0.0.1\ncafile {}\ncertfile {}\n\
+             keyfile {}\nallow_anonymous false\npassword_file {}\n",
+            p("ca.pem"),
+            p("server.pem"),
+            p("server.key"),
+            p("passwd")
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(d.join("mosquitto.log")).unwrap();
+    let child = std::process::Command::new("mosquitto")
+        .args(["-c", &p("mosquitto.conf")])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("mosquitto (make deps installs it)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    SecureBroker {
+        child,
+        port,
+        ca: d.join("ca.pem"),
+        _dir: dir,
+    }
+}
+
+/// Whether a client with `options` is let in: its first answer from the broker.
+async fn let_in(mut options: MqttOptions) -> Result<(), String> {
+    options.set_keep_alive(Duration::from_secs(5));
+    let (_client, mut events) = AsyncClient::new(options, 4);
+    let first = async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    timeout(Duration::from_secs(10), first)
+        .await
+        .unwrap_or(Err("no answer".into()))
+}
+
+async fn a_broker_over_tls_with_passwords(t: &TestDb) {
+    let broker = secure_broker();
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let options = |user: Option<(&str, &str)>, ca: Option<&std::path::Path>| {
+        service_kit::mqtt::client_options(&unique("c"), &url, user, ca).unwrap()
+    };
+    // The broker is what it should be: no password, no entry; an untrusted certificate, no
+    // connection.
+    assert!(
+        let_in(options(Some(("device", "device-secret")), Some(&broker.ca)))
+            .await
+            .is_ok()
+    );
+    let refused = let_in(options(None, Some(&broker.ca))).await;
+    assert!(refused.is_err(), "an anonymous client was let in");
+    let untrusted = let_in(options(Some(("device", "device-secret")), None)).await;
+    assert!(
+        untrusted.is_err(),
+        "a client not trusting the test CA connected"
+    );
+
+    let settings = MqttSettings {
+        url: url.clone(),
+        username: Some("central".into()),
+        password: Some("central-secret".into()),
+        ca_file: Some(broker.ca.clone()),
+        ..external("127.0.0.1", broker.port)
+    };
+    let central = Central::start(t, settings).await;
+    let mut device = Device::connect_with(
+        &t.db,
+        options(Some(("device", "device-secret")), Some(&broker.ca)),
+    )
+    .await;
+    let event = device.event();
+    let ack = device.send_until_acked(&event).await;
+    assert_eq!(ack.event_ids, [event.event_id]);
+    central.stop().await;
+}
+
 on_both_engines!(
+    a_broker_over_tls_with_passwords,
     device_statuses_are_recorded_as_they_come,
     a_burst_of_events_is_all_acknowledged,
     events_are_acknowledged_once_stored_and_refusals_never,
