@@ -32,10 +32,11 @@ export TVE_TEST_MQTT_URL ?= mqtt://127.0.0.1:$(MQTT_PORT)
 export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps deps-apt deps-rust deps-ort services build test lint fmt demo bench models schema clean
+.PHONY: help deps deps-apt deps-rust deps-ort services build test lint fmt demo demo-services bench models schema clean
 
 help:
 	@echo "make demo    build and start the chain locally, print its URLs"
+	@echo "make demo-services   the same on PostgreSQL and Mosquitto"
 	@echo "make test    set up everything, then format check, clippy, every test"
 	@echo "make deps    install what this machine lacks (apt packages, ONNX Runtime, services)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
@@ -132,6 +133,10 @@ models: deps-apt
 
 demo: build
 	@scripts/demo.sh
+
+# The same chain on PostgreSQL and Mosquitto (started by `make deps`).
+demo-services: build
+	@TVE_DEMO_SERVICES=1 scripts/demo.sh
 
 clean:
 	$(CARGO) clean

@@ -35,6 +35,19 @@ export CENTRAL__EVIDENCE__LINK_SECRET="$secret"
 export NOTIFY__PORTAL__EVIDENCE_URL=http://127.0.0.1:8080
 export NOTIFY__PORTAL__EVIDENCE_LINK_SECRET="$secret"
 
+# `make demo-services`: the same chain on the machine's PostgreSQL and Mosquitto (as `make deps`
+# sets them up) instead of SQLite and the embedded broker.
+backend="embedded: SQLite under data/, central's MQTT broker on 127.0.0.1:1884"
+if [ "${TVE_DEMO_SERVICES:-}" = 1 ]; then
+  pg=postgres://tve:tve@127.0.0.1:5432
+  psql "$pg/tve_test" -tAc "SELECT 1 FROM pg_database WHERE datname = 'tve_demo'" | grep -q 1 \
+    || psql "$pg/tve_test" -qc "CREATE DATABASE tve_demo"
+  export CENTRAL__DATABASE__URL="$pg/tve_demo"
+  export CENTRAL__MQTT__URL=mqtt://127.0.0.1:1883
+  export EDGE__MQTT__URL=mqtt://127.0.0.1:1883
+  backend="PostgreSQL (database tve_demo) and Mosquitto on 127.0.0.1:1883"
+fi
+
 # The demo's officer and a registry record, idempotently.
 TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
   --username canbo --full-name "Cán bộ trực ban" --role reviewer >/dev/null
@@ -89,10 +102,10 @@ done
 
 cat <<MSG
 
+  storage, MQTT    $backend
   review UI       http://127.0.0.1:8080/review               (police review queue; press ? for keys)
                   officer: canbo / $officer_password
   central-api     http://127.0.0.1:8080/api/v1/violations   (the same as a JSON API)
-                  MQTT (embedded broker): mqtt://127.0.0.1:1884
   citizen portal  http://127.0.0.1:8090/                    (sign in as Nguyễn Văn An, 079203012345,
                                                              at the identity sandbox; pay at the
                                                              gateway sandbox)

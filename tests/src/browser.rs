@@ -19,7 +19,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub struct Browser {
     pub client: Client,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -88,7 +88,7 @@ impl Browser {
         Ok(Self {
             client,
             driver,
-            _profile: profile,
+            profile,
         })
     }
 
@@ -157,17 +157,24 @@ impl Browser {
         Ok(path)
     }
 
-    /// Ends the session and the driver.
-    pub async fn close(mut self) -> anyhow::Result<()> {
-        let closed = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        closed.context("closing the browser session")
+    /// Ends the session, then the driver and whatever is left of the browser (on drop).
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.client
+            .clone()
+            .close()
+            .await
+            .context("closing the browser session")
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        // A test that failed before closing its session leaves the browser running: every one
+        // of its processes names this session's own profile folder.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &self.profile.path().display().to_string()])
+            .status();
     }
 }
