@@ -56,22 +56,15 @@ fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime
     if let Ok(at) = UtcTimestamp::parse(text) {
         return Ok(at.as_datetime());
     }
-    let day = time::Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| bad_request(field, "expected an RFC 3339 time or a day, 2025-11-26"))?;
+    let day = protocol::time::parse_day(text)
+        .map_err(|_| bad_request(field, "expected an RFC 3339 time or a day, 2025-11-26"))?;
     let day = if end {
         day.next_day()
             .ok_or_else(|| bad_request(field, "out of range"))?
     } else {
         day
     };
-    // In UTC, as times are stored: SQLite compares them as text.
-    Ok(day
-        .midnight()
-        .assume_offset(protocol::time::VIETNAM)
-        .to_offset(time::UtcOffset::UTC))
+    Ok(UtcTimestamp::start_of_vietnam_day(day).as_datetime())
 }
 
 impl QueueQuery {

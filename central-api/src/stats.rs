@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use protocol::UtcTimestamp;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
@@ -38,11 +39,8 @@ pub struct Period {
 }
 
 fn day(field: &str, text: &str) -> Result<Date, ApiError> {
-    Date::parse(
-        text.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| crate::review::bad_request(field, "expected a day, 2025-11-26"))
+    protocol::time::parse_day(text)
+        .map_err(|_| crate::review::bad_request(field, "expected a day, 2025-11-26"))
 }
 
 fn today() -> Date {
@@ -82,14 +80,9 @@ impl PeriodQuery {
 }
 
 impl Period {
-    /// The instants the period spans, `[start, end)`, in UTC (as times are stored: SQLite
-    /// compares them as text).
+    /// The instants the period spans, `[start, end)`.
     pub fn bounds(&self) -> (OffsetDateTime, OffsetDateTime) {
-        let start = self
-            .from
-            .midnight()
-            .assume_offset(protocol::time::VIETNAM)
-            .to_offset(time::UtcOffset::UTC);
+        let start = UtcTimestamp::start_of_vietnam_day(self.from).as_datetime();
         (
             start,
             start + Duration::days((self.to - self.from).whole_days() + 1),

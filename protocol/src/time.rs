@@ -42,6 +42,12 @@ impl UtcTimestamp {
         Self(at.replace_millisecond(ms).unwrap_or(at))
     }
 
+    /// When the calendar day `day` begins in Vietnam (00:00 at UTC+7). Day filters bound stored
+    /// times with it: as a UTC instant, it compares right even where times are kept as text.
+    pub fn start_of_vietnam_day(day: time::Date) -> Self {
+        Self::from_datetime(day.midnight().assume_offset(VIETNAM))
+    }
+
     pub fn from_unix_ms(ms: i64) -> Option<Self> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .ok()
@@ -111,6 +117,12 @@ impl JsonSchema for UtcTimestamp {
             "description": "An RFC 3339 time in UTC (ending in `Z`), at most millisecond precision."
         })
     }
+}
+
+/// A calendar day written `2025-11-26`.
+pub fn parse_day(text: &str) -> Result<time::Date, TimeError> {
+    time::Date::parse(text.trim(), format_description!("[year]-[month]-[day]"))
+        .map_err(|_| TimeError::Malformed(text.to_owned()))
 }
 
 #[cfg(test)]

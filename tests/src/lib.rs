@@ -91,6 +91,13 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// A loopback port free now, for a process that must be told its port before it starts.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// A name unique to this test run, for topics, devices and databases.
 pub fn unique(prefix: &str) -> String {
     use std::time::{SystemTime, UNIX_EPOCH};

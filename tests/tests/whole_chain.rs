@@ -18,18 +18,10 @@ use std::{
 
 use fantoccini::Locator;
 use protocol::{Sha256Digest, ViolationKind};
-use tests::{Service, binary, browser::Browser, central_admin, eventually, unique};
+use tests::{Service, binary, browser::Browser, central_admin, eventually, free_port, unique};
 
 const SECRET: &str = "the secret the services of this test share";
 const OWNER: &str = "079203012345";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A process that is killed when the test ends, however it ends.
 struct Running(Child);
@@ -107,7 +99,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         oidc_port,
         vnpay_port,
         push_port,
-    ] = [(); 6].map(|_| free_port());
+    ] = [(); 6].map(|_| free_port().unwrap());
     let central_url = format!("http://127.0.0.1:{central_port}");
     let notify_url = format!("http://127.0.0.1:{notify_port}");
     let oidc_url = format!("http://127.0.0.1:{oidc_port}");
@@ -337,7 +329,8 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     }
     for f in files {
         let sha = f["sha256"].as_str().unwrap();
-        let bytes = std::fs::read(find_blob(&evidence_dir, sha).unwrap()).unwrap();
+        // The store's layout, as the README gives it: sha256/ab/abcd….
+        let bytes = std::fs::read(evidence_dir.join("sha256").join(&sha[..2]).join(sha)).unwrap();
         assert_eq!(Sha256Digest::of(&bytes).to_hex(), sha, "{}", f["name"]);
         assert_eq!(bytes.len() as u64, f["bytes"].as_u64().unwrap());
     }
@@ -477,19 +470,4 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     for service in [edge, central, notify] {
         assert_eq!(service.stop().unwrap().code(), Some(0));
     }
-}
-
-/// The stored blob of `sha` under the evidence store, wherever its layout puts it.
-fn find_blob(dir: &Path, sha: &str) -> Option<std::path::PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path();
-        if path.is_dir() {
-            if let Some(found) = find_blob(&path, sha) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == sha) {
-            return Some(path);
-        }
-    }
-    None
 }

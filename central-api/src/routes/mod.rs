@@ -12,7 +12,7 @@ pub mod violations;
 
 use std::sync::Arc;
 
-use axum::{Json, Router, extract::DefaultBodyLimit, routing::get};
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -105,12 +105,18 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// pages.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api().split_for_parts();
-    let doc = Arc::new(openapi::document(doc));
+    // Written once; each request gets the same bytes.
+    let doc = bytes::Bytes::from(openapi::document(doc).to_string());
     api.route(
         "/api/openapi.json",
         get(move || {
             let doc = doc.clone();
-            async move { Json(doc.as_ref().clone()) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc,
+                )
+            }
         }),
     )
     .merge(crate::ui::router())

@@ -102,7 +102,8 @@ pub async fn close(state: &AppState, headers: &HeaderMap) -> Result<HeaderMap, A
     ))
 }
 
-fn set_cookie(value: &str) -> Result<HeaderMap, ApiError> {
+/// A `Set-Cookie` header of `value` (name, value and attributes).
+pub fn set_cookie(value: &str) -> Result<HeaderMap, ApiError> {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,

@@ -3,8 +3,8 @@
 
 use axum::{
     extract::{FromRequestParts, Path, Query},
-    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, request::Parts},
+    response::{IntoResponse, Redirect, Response},
 };
 use maud::{DOCTYPE, Markup, html};
 use protocol::{PlateColour, SignalState, VehicleClass, ViolationKind};
@@ -64,12 +64,10 @@ pub async fn switch(Path(lang): Path<String>, Query(q): Query<Back>) -> Response
     let code = if lang == "en" { "en" } else { "vi" };
     let back = local_path(q.back.as_deref());
     let cookie = format!("{LANG_COOKIE}={code}; SameSite=Lax; Path=/; Max-Age=31536000");
-    let mut headers = HeaderMap::new();
-    if let (Ok(c), Ok(l)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(back)) {
-        headers.insert(header::SET_COOKIE, c);
-        headers.insert(header::LOCATION, l);
+    match crate::routes::session::set_cookie(&cookie) {
+        Ok(cookie) => (cookie, Redirect::to(back)).into_response(),
+        Err(e) => e.into_response(),
     }
-    (StatusCode::SEE_OTHER, headers).into_response()
 }
 
 /// A path under `/review` to go back to, or the queue: never somewhere else.

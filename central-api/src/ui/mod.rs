@@ -156,16 +156,10 @@ impl Flash {
 
     /// The `Set-Cookie` header that carries it to the next page.
     pub fn cookie(&self) -> Result<HeaderMap, ApiError> {
-        let value = format!(
+        crate::routes::session::set_cookie(&format!(
             "{FLASH_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/review; Max-Age=60",
             self.encode()
-        );
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::SET_COOKIE,
-            HeaderValue::from_str(&value).map_err(ApiError::internal)?,
-        );
-        Ok(headers)
+        ))
     }
 
     pub fn resolved(id: &protocol::EventId, outcome: protocol::DisputeOutcome) -> Self {
@@ -234,9 +228,10 @@ impl Desk {
         if self.flash.is_none() {
             return page.into_response();
         }
-        let read = format!("{FLASH_COOKIE}=; HttpOnly; SameSite=Strict; Path=/review; Max-Age=0");
-        match HeaderValue::from_str(&read) {
-            Ok(v) => ([(header::SET_COOKIE, v)], page).into_response(),
+        match crate::routes::session::set_cookie(&format!(
+            "{FLASH_COOKIE}=; HttpOnly; SameSite=Strict; Path=/review; Max-Age=0"
+        )) {
+            Ok(read) => (read, page).into_response(),
             Err(_) => page.into_response(),
         }
     }

@@ -5,7 +5,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use maud::{Markup, html};
-use protocol::{UtcTimestamp, VehicleClass, ViolationKind};
+use protocol::vi::local_time;
+use protocol::{VehicleClass, ViolationKind};
 
 use super::{Desk, Lang, alert, layout};
 use crate::{
@@ -98,7 +99,7 @@ fn table(lang: Lang, page: &QueuePage, offset: i64) -> Markup {
                         @let class = VehicleClass::parse(&item.vehicle_class);
                         tr data-href=(href) {
                             td { (offset + i as i64 + 1) }
-                            td { a href=(href) { (local(item.occurred_at)) } }
+                            td { a href=(href) { (local_time(item.occurred_at)) } }
                             td { (item.kind.parse::<ViolationKind>().map(|k| layout::kind_name(lang, k)).unwrap_or(&item.kind)) }
                             td { (class.map(|c| layout::class_name(lang, c)).unwrap_or(&item.vehicle_class)) }
                             td.plate {
@@ -117,10 +118,6 @@ fn table(lang: Lang, page: &QueuePage, offset: i64) -> Markup {
             }
         }
     }
-}
-
-fn local(at: UtcTimestamp) -> String {
-    protocol::vi::local_time(at)
 }
 
 fn pager(lang: Lang, q: &QueueQuery, page: &QueuePage, offset: i64, limit: i64) -> Markup {

@@ -8,6 +8,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
+use protocol::vi::local_time;
 use protocol::{EvidenceItem, PlateColour, Sha256Digest, UtcTimestamp, VehicleClass};
 use serde::Deserialize;
 
@@ -64,14 +65,10 @@ fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
     let title = format!(
         "{} — {}",
         layout::kind_name(lang, e.kind),
-        local(e.occurred_at)
+        local_time(e.occurred_at)
     );
     let status = error.map(|e| e.status).unwrap_or_default();
     (status, desk.page(&here, &title, body)).into_response()
-}
-
-fn local(at: UtcTimestamp) -> String {
-    protocol::vi::local_time(at)
 }
 
 fn evidence_view(lang: Lang, items: &[EvidenceItem], missing: &[String]) -> Markup {
@@ -88,13 +85,13 @@ fn evidence_view(lang: Lang, items: &[EvidenceItem], missing: &[String]) -> Mark
         @if let Some(first) = images.first() {
             figure.viewer #viewer {
                 img #main-image src=(src(first)) alt=(first.name) data-name=(first.name);
-                figcaption #main-caption { (first.name) " · " (local(first.captured_at)) }
+                figcaption #main-caption { (first.name) " · " (local_time(first.captured_at)) }
             }
             ol.thumbs {
                 @for (n, i) in images.iter().enumerate() {
                     li {
                         button.thumb type="button" data-src=(src(i)) data-name=(i.name)
-                            data-caption={ (i.name) " · " (local(i.captured_at)) }
+                            data-caption={ (i.name) " · " (local_time(i.captured_at)) }
                             aria-pressed=(if n == 0 { "true" } else { "false" }) {
                             img src=(src(i)) alt=(i.name) loading="lazy";
                             span { (n + 1) ". " (i.name) }
@@ -108,7 +105,7 @@ fn evidence_view(lang: Lang, items: &[EvidenceItem], missing: &[String]) -> Mark
         @for c in &clips {
             figure.clip {
                 video #clip controls preload="metadata" src=(src(c)) {}
-                figcaption { (c.name) " · " (local(c.captured_at)) }
+                figcaption { (c.name) " · " (local_time(c.captured_at)) }
             }
         }
         @if !missing.is_empty() {
@@ -127,7 +124,7 @@ fn facts(lang: Lang, d: &Detail) -> Markup {
     html! {
         dl.facts #facts {
             dt { (lang.t("Thời điểm", "Time")) }
-            dd { (local(e.occurred_at)) " "
+            dd { (local_time(e.occurred_at)) " "
                 span.muted { "(" (clock(lang, e.clock.state)) ")" } }
             dt { (lang.t("Địa điểm", "Place")) }
             dd { (e.site.name) br; (e.site.address)
@@ -160,7 +157,7 @@ fn facts(lang: Lang, d: &Detail) -> Markup {
                 dt { (lang.t("Thời gian dừng", "Dwell")) } dd { (format!("{:.0} s", ms as f64 / 1000.0)) }
             }
             dt { (lang.t("Nhận lúc", "Received")) }
-            dd { (local(UtcTimestamp::from_datetime(v.received_at))) }
+            dd { (local_time(UtcTimestamp::from_datetime(v.received_at))) }
             dt { (lang.t("Chữ ký thiết bị", "Device signature")) }
             dd { (lang.t("hợp lệ", "valid")) " · SHA-256 " code.hash { (v.payload_sha256) } }
             @if !e.models.is_empty() {
@@ -315,7 +312,7 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary) -> Markup {
                 dt { (lang.t("Trừ điểm", "Points")) } dd { (f.points) }
                 dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
                 dt { (lang.t("Tình trạng", "State")) } dd #fine-status { (layout::fine_status_name(lang, &f.status)) }
-                dt { (lang.t("Người duyệt", "Approved by")) } dd { (f.issued_by) ", " (local(f.issued_at)) }
+                dt { (lang.t("Người duyệt", "Approved by")) } dd { (f.issued_by) ", " (local_time(f.issued_at)) }
             }
         }
     }
@@ -325,7 +322,7 @@ fn dispute_box(lang: Lang, d: &Dispute, answers: bool, csrf: &str) -> Markup {
     html! {
         section.box.dispute #dispute {
             h2 { (lang.t("Khiếu nại của chủ xe", "The owner's dispute")) }
-            p.muted { (local(d.disputed_at)) }
+            p.muted { (local_time(d.disputed_at)) }
             blockquote #dispute-reason { (d.reason) }
             @if let Some(answer) = &d.answer {
                 p { strong { (layout::fine_status_name(lang, &d.status)) } " — "
@@ -357,7 +354,7 @@ fn rejection_box(lang: Lang, d: &Detail) -> Markup {
             p { (layout::reason_name(lang, v.reject_reason.as_deref().unwrap_or_default()))
                 @if let Some(n) = &v.review_note { " — " (n) } }
             p.muted { (v.reviewed_by.as_deref().unwrap_or_default())
-                @if let Some(at) = v.reviewed_at { ", " (local(UtcTimestamp::from_datetime(at))) } }
+                @if let Some(at) = v.reviewed_at { ", " (local_time(UtcTimestamp::from_datetime(at))) } }
         }
     }
 }
@@ -369,7 +366,7 @@ fn trail(lang: Lang, d: &Detail) -> Markup {
             table {
                 @for t in &d.trail {
                     tr {
-                        td { (UtcTimestamp::parse(&t.at).map(local).unwrap_or_else(|_| t.at.clone())) }
+                        td { (UtcTimestamp::parse(&t.at).map(local_time).unwrap_or_else(|_| t.at.clone())) }
                         td { code { (t.actor) } }
                         td { (t.action) }
                         td.muted { (t.details.to_string()) }
