@@ -3,8 +3,8 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
-    sync::{Mutex, OnceLock},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use anyhow::{Context, bail};
@@ -108,12 +108,14 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-/// A project binary running as a service: its process and the address its HTTP server logged.
+/// A project binary running as a service: its process, the address its HTTP server logged, and
+/// its log.
 #[derive(Debug)]
 pub struct Service {
     pub child: std::process::Child,
     pub addr: String,
     pub name: String,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Service {
@@ -142,6 +144,8 @@ impl Service {
             .context("the service's standard error")?;
         let (tx, rx) = std::sync::mpsc::channel();
         let label = name.to_owned();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if std::env::var_os("TVE_TEST_SHOW_LOGS").is_some() {
@@ -155,6 +159,9 @@ impl Service {
                 {
                     let _ = tx.send(addr.to_owned());
                 }
+                if let Ok(mut kept) = kept.lock() {
+                    kept.push(line);
+                }
             }
         });
         let addr = rx
@@ -164,7 +171,36 @@ impl Service {
             child,
             addr,
             name: name.to_owned(),
+            log,
         })
+    }
+
+    /// The value of the field `field=` in every log line so far that contains `message`, e.g.
+    /// the `event` of each `violation stored`.
+    pub fn logged(&self, message: &str, field: &str) -> Vec<String> {
+        let prefix = format!("{field}=");
+        self.log
+            .lock()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter(|l| l.contains(message))
+                    .filter_map(|l| {
+                        l.split_whitespace()
+                            .find_map(|w| w.strip_prefix(prefix.as_str()))
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The last `n` lines of the service's log, for a failure report.
+    pub fn log_tail(&self, n: usize) -> String {
+        self.log
+            .lock()
+            .map(|lines| lines[lines.len().saturating_sub(n)..].join("\n"))
+            .unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -229,6 +265,182 @@ impl Service {
                 bail!("{} did not stop within 20 s of SIGTERM", self.name);
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// A process that is killed when the test ends, however it ends.
+#[derive(Debug)]
+pub struct Running(pub Child);
+
+impl Running {
+    /// Starts a project binary with its output discarded.
+    pub fn binary(name: &str, args: &[&str], dir: &Path) -> Self {
+        Self::command(
+            Command::new(binary(name).unwrap_or_else(|e| panic!("{e:#}")))
+                .current_dir(dir)
+                .args(args),
+        )
+    }
+
+    /// Starts `command` with its input and output discarded.
+    pub fn command(command: &mut Command) -> Self {
+        Self(
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {command:?}: {e}")),
+        )
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A Mosquitto of the test's own on a loopback port (anonymous, no persistence), which the test
+/// may kill and start again on the same port; the machine's broker is shared with other tests.
+#[derive(Debug)]
+pub struct Mosquitto {
+    pub port: u16,
+    process: Running,
+}
+
+impl Mosquitto {
+    pub fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let process = Self::spawn(port)?;
+        Ok(Self { port, process })
+    }
+
+    fn spawn(port: u16) -> anyhow::Result<Running> {
+        let process = Running::command(Command::new("mosquitto").args(["-p", &port.to_string()]));
+        eventually(10, "mosquitto listens", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        })?;
+        Ok(process)
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (SIGKILL: sessions and queued messages are gone with it).
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.process.kill();
+        self.process = Self::spawn(self.port)?;
+        Ok(())
+    }
+}
+
+/// A fresh PostgreSQL database on the test server (`TVE_TEST_DATABASE_URL`, made by `make
+/// deps`); dropped with it.
+#[derive(Debug)]
+pub struct Database {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl Database {
+    pub fn create(prefix: &str) -> Self {
+        let admin_url = std::env::var("TVE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://tve:tve@127.0.0.1:5432/tve_test".into());
+        let name = unique(prefix).replace('-', "_");
+        let status = Command::new("psql")
+            .args([&admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
+            .status()
+            .expect("psql (make deps installs PostgreSQL)");
+        assert!(status.success(), "creating database {name}");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin_url,
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .status();
+    }
+}
+
+/// An edge agent's configuration for one simulated camera: `sim setup SCENARIO` at `source`
+/// (seed 1, the scenario's own size), the device `device` with its key and data in `dir`, the
+/// broker `mqtt`, central at `central_url`, and the shipped models. Returns the file's path and
+/// the device's public key (base64), for central's `device-add`.
+pub fn edge_config(
+    dir: &Path,
+    device: &str,
+    scenario: &str,
+    source: &str,
+    mqtt: &str,
+    central_url: &str,
+) -> (PathBuf, String) {
+    let camera = Command::new(binary("sim").unwrap_or_else(|e| panic!("{e:#}")))
+        .args(["setup", scenario, "--id", "hang-xanh-1", "--source", source])
+        .output()
+        .unwrap_or_else(|e| panic!("sim setup: {e}"));
+    assert!(camera.status.success(), "sim setup: {camera:?}");
+    let path = dir.join("edge.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[device]\nid = \"{device}\"\nkey_path = \"{dir}/device.key\"\ndata_dir = \"{dir}/edge\"\n\n\
+             [http]\nbind = \"127.0.0.1:0\"\n\n[mqtt]\nurl = \"{mqtt}\"\nstatus_every_s = 2\nrepublish_after_s = 5\n\n\
+             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\n\n{}",
+            String::from_utf8_lossy(&camera.stdout),
+            dir = dir.display(),
+            root = workspace_root().display(),
+        ),
+    )
+    .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    let public_key = Command::new(binary("edge-agent").unwrap_or_else(|e| panic!("{e:#}")))
+        .args(["--config", &path.to_string_lossy(), "public-key"])
+        .output()
+        .unwrap_or_else(|e| panic!("edge-agent public-key: {e}"));
+    assert!(public_key.status.success(), "{public_key:?}");
+    (
+        path,
+        String::from_utf8_lossy(&public_key.stdout)
+            .trim()
+            .to_owned(),
+    )
+}
+
+impl Drop for Service {
+    /// A service the test did not stop is killed, so a failed test leaves nothing running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

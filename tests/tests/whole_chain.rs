@@ -10,88 +10,23 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::{
-    collections::BTreeSet,
-    path::Path,
-    process::{Child, Command, Stdio},
-};
+use std::collections::BTreeSet;
 
 use fantoccini::Locator;
 use protocol::{Sha256Digest, ViolationKind};
-use tests::{Service, binary, browser::Browser, central_admin, eventually, free_port, unique};
+use tests::{
+    Database, Running, Service, browser::Browser, central_admin, edge_config, eventually,
+    free_port, unique,
+};
 
 const SECRET: &str = "the secret the services of this test share";
 const OWNER: &str = "079203012345";
 
-/// A process that is killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(name: &str, args: &[&str], dir: &Path) -> Running {
-    Running(
-        Command::new(binary(name).unwrap())
-            .current_dir(dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}")),
-    )
-}
-
-/// A fresh PostgreSQL database on the test server; dropped with it.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create() -> Self {
-        let admin_url = std::env::var("TVE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://tve:tve@127.0.0.1:5432/tve_test".into());
-        let name = unique("tve_chain").replace('-', "_");
-        let status = Command::new("psql")
-            .args([&admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
-            .status()
-            .expect("psql (make deps installs PostgreSQL)");
-        assert!(status.success(), "creating database {name}");
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin_url,
-                "-q",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .status();
-    }
-}
-
 #[test]
 fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
-    let root = tests::workspace_root();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let db = Database::create();
+    let db = Database::create("tve_chain");
     let [
         rtsp,
         central_port,
@@ -133,42 +68,19 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     let central_env: Vec<(&str, &str)> =
         central_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let device = unique("edge");
-    let edge_config = dir.join("edge.toml");
-    let camera = Command::new(binary("sim").unwrap())
-        .args([
-            "setup",
-            "red-light",
-            "--id",
-            "hang-xanh-1",
-            "--source",
-            &format!("rtsp://127.0.0.1:{rtsp}/red-light"),
-        ])
-        .output()
-        .unwrap();
-    assert!(camera.status.success());
-    std::fs::write(
-        &edge_config,
-        format!(
-            "[device]\nid = \"{device}\"\nkey_path = \"{dir}/device.key\"\ndata_dir = \"{dir}/edge\"\n\n\
-             [http]\nbind = \"127.0.0.1:0\"\n\n[mqtt]\nurl = \"{mqtt}\"\nstatus_every_s = 2\nrepublish_after_s = 5\n\n\
-             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\n\n{}",
-            String::from_utf8(camera.stdout).unwrap(),
-            dir = dir.display(),
-            root = root.display(),
-        ),
-    )
-    .unwrap();
-    let public_key = Command::new(binary("edge-agent").unwrap())
-        .args(["--config", edge_config.to_str().unwrap(), "public-key"])
-        .output()
-        .unwrap();
-    assert!(public_key.status.success(), "{public_key:?}");
-    let public_key = String::from_utf8(public_key.stdout).unwrap();
+    let (edge_config, public_key) = edge_config(
+        dir,
+        &device,
+        "red-light",
+        &format!("rtsp://127.0.0.1:{rtsp}/red-light"),
+        &mqtt,
+        &central_url,
+    );
     tests::seed_central_for(
         &central_env,
         dir,
         &protocol::DeviceId::parse(&device).unwrap(),
-        public_key.trim(),
+        &public_key,
     );
     let mut plates = BTreeSet::new();
     for v in &truth {
@@ -196,7 +108,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     }
 
     // The stand-ins, the camera, and the services.
-    let _oidc = spawn(
+    let _oidc = Running::binary(
         "sandbox",
         &[
             "oidc",
@@ -213,7 +125,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         ],
         dir,
     );
-    let _vnpay = spawn(
+    let _vnpay = Running::binary(
         "sandbox",
         &[
             "vnpay",
@@ -226,7 +138,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         ],
         dir,
     );
-    let _push = spawn(
+    let _push = Running::binary(
         "sandbox",
         &[
             "push",
@@ -237,7 +149,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         ],
         dir,
     );
-    let _camera = spawn(
+    let _camera = Running::binary(
         "sim",
         &[
             "serve",
