@@ -37,6 +37,7 @@ impl Default for Config {
 
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
+        self.http.validate()?;
         self.database.validate()?;
         let notify = &self.notify;
         if !notify.url.is_empty() {

@@ -37,6 +37,7 @@ impl Default for Config {
 
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
+        self.http.validate()?;
         self.database.validate()?;
         if !self.intake.shared_secret.is_empty() && self.intake.shared_secret.len() < 16 {
             return Err(ConfigError::invalid(

@@ -100,9 +100,13 @@ impl Default for MqttSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CentralSettings {
-    /// Where evidence is uploaded: `{url}/api/v1/evidence/{sha256}`.
+    /// Where evidence is uploaded: `{url}/api/v1/evidence/{sha256}`; `https://` in the field.
     pub url: String,
     pub timeout_ms: u64,
+    /// CA certificates (PEM) to trust for an `https://` URL besides the system's roots, for a
+    /// central whose certificate a CA of the deployment's own signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for CentralSettings {
@@ -110,6 +114,7 @@ impl Default for CentralSettings {
         Self {
             url: "http://127.0.0.1:8080".into(),
             timeout_ms: 30_000,
+            ca_file: None,
         }
     }
 }
@@ -288,6 +293,7 @@ fn default_grace() -> f64 {
 
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
+        self.http.validate()?;
         DeviceId::parse(&self.device.id)
             .map_err(|e| ConfigError::invalid("device.id", e.to_string()))?;
         let broker = protocol::topic::BrokerUrl::parse(&self.mqtt.url)
@@ -308,6 +314,12 @@ impl Settings for Config {
             return Err(ConfigError::invalid(
                 "central.url",
                 "must start with http:// or https://",
+            ));
+        }
+        if self.central.ca_file.is_some() && !self.central.url.starts_with("https://") {
+            return Err(ConfigError::invalid(
+                "central.ca_file",
+                "is for a central reached over HTTPS (https://)",
             ));
         }
         if !(0.0..1.0).contains(&self.models.min_score) {

@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use anyhow::Context as _;
 use protocol::{
     Ack, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
     evidence::UploadAuth, topic::TopicKind, wire,
@@ -125,9 +126,11 @@ pub async fn run(
         })
     };
 
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_millis(delivery.central.timeout_ms))
-        .build()?;
+    let http = service_kit::tls::client(
+        Duration::from_millis(delivery.central.timeout_ms),
+        delivery.central.ca_file.as_deref(),
+    )
+    .context("central.ca_file")?;
     let mut seen_gen = 0;
     let mut status_tick =
         tokio::time::interval(Duration::from_secs(delivery.mqtt.status_every_s.max(1)));
@@ -166,7 +169,13 @@ pub async fn run(
                     .counters
                     .upload_errors
                     .fetch_add(1, Ordering::Relaxed);
-                debug!(error = %e, "evidence upload failed; retrying");
+                // Said once per run of failures (a certificate central's CA did not sign, central
+                // down), then quietly retried.
+                if upload_backoff == Duration::from_millis(200) {
+                    warn!(error = format!("{e:#}"), "evidence upload failed; retrying");
+                } else {
+                    debug!(error = format!("{e:#}"), "evidence upload failed; retrying");
+                }
                 tokio::time::sleep(upload_backoff).await;
                 upload_backoff = (upload_backoff * 2).min(Duration::from_secs(5));
             }

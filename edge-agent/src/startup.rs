@@ -273,6 +273,8 @@ struct StatusBody {
     published: u64,
     acknowledged: u64,
     uploaded: u64,
+    /// Evidence uploads that failed (each is retried).
+    upload_errors: u64,
     violations_stored: u64,
     violations_refused: u64,
     cameras: Vec<CameraBody>,
@@ -324,6 +326,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         published: state.delivery.published.load(Ordering::Relaxed),
         acknowledged: state.delivery.acked.load(Ordering::Relaxed),
         uploaded: state.delivery.uploaded.load(Ordering::Relaxed),
+        upload_errors: state.delivery.upload_errors.load(Ordering::Relaxed),
         violations_stored: state.evidence.stored.load(Ordering::Relaxed),
         violations_refused: state.evidence.refused.load(Ordering::Relaxed),
         cameras,

@@ -4,6 +4,7 @@
 use std::{
     future::Future,
     net::SocketAddr,
+    path::PathBuf,
     sync::{Arc, Mutex},
 };
 
@@ -176,6 +177,14 @@ impl From<crate::db::DbError> for ApiError {
 pub struct HttpSettings {
     /// Listen address; port 0 picks a free port.
     pub bind: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate, then its
+    /// intermediates), with `tls_key`. Without both, plain HTTP: on loopback, or behind a proxy
+    /// that terminates TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl HttpSettings {
@@ -183,22 +192,68 @@ impl HttpSettings {
     pub fn loopback(port: u16) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some()
+    }
+
+    /// The certificate and its key come together.
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(crate::ConfigError::invalid(
+                "http.tls_key",
+                "required with http.tls_cert",
+            )),
+            (None, Some(_)) => Err(crate::ConfigError::invalid(
+                "http.tls_cert",
+                "required with http.tls_key",
+            )),
+            _ => Ok(()),
         }
     }
 }
 
 /// A bound listener and the router it will serve: binding happens at build time so a test can
 /// bind port 0 and read the address before serving.
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    tls: Option<openssl::ssl::SslAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
-    pub async fn bind(addr: SocketAddr, router: Router) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, router })
+    /// Binds `settings.bind`, with the certificate and key read now when HTTPS is configured.
+    pub async fn bind(settings: &HttpSettings, router: Router) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        settings.validate()?;
+        let tls = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(crate::tls::acceptor(cert, key).context("http.tls_cert")?)
+            }
+            _ => None,
+        };
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("binding http.bind {}", settings.bind))?;
+        Ok(Self {
+            listener,
+            router,
+            tls,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -210,7 +265,17 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        serve(self.listener, self.router, shutdown).await
+        match self.tls {
+            None => serve(self.listener, self.router, shutdown).await,
+            Some(acceptor) => {
+                axum::serve(
+                    crate::tls::TlsListener::new(self.listener, acceptor)?,
+                    self.router,
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+        }
     }
 }
 
@@ -292,12 +357,9 @@ impl App {
         metrics: Metrics,
         router: Router,
     ) -> anyhow::Result<Self> {
-        use anyhow::Context;
         let router = router.merge(health_router(metrics));
-        let server = Server::bind(settings.bind, router)
-            .await
-            .with_context(|| format!("binding http.bind {}", settings.bind))?;
-        tracing::info!(service = name, addr = %server.local_addr()?, "listening");
+        let server = Server::bind(settings, router).await?;
+        tracing::info!(service = name, addr = %server.local_addr()?, tls = settings.tls(), "listening");
         let (stop_tx, _) = tokio::sync::watch::channel(false);
         Ok(Self {
             name,
@@ -451,6 +513,31 @@ mod tests {
         let status = response.status();
         let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key_and_a_key_its_certificate() {
+        let mut settings = HttpSettings::loopback(0);
+        assert!(settings.validate().is_ok() && !settings.tls());
+        settings.tls_cert = Some("server.pem".into());
+        let e = settings.validate().unwrap_err().to_string();
+        assert!(e.contains("http.tls_key"), "{e}");
+        settings.tls_cert = None;
+        settings.tls_key = Some("server.key".into());
+        let e = settings.validate().unwrap_err().to_string();
+        assert!(e.contains("http.tls_cert"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_certificate_file_is_named_at_start() {
+        let mut settings = HttpSettings::loopback(0);
+        settings.tls_cert = Some("/nonexistent/server.pem".into());
+        settings.tls_key = Some("/nonexistent/server.key".into());
+        let e = Server::bind(&settings, Router::new()).await.unwrap_err();
+        assert!(
+            format!("{e:#}").contains("/nonexistent/server.pem"),
+            "{e:#}"
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,8 @@
 //!   shutdown future resolves;
 //! - `db` (feature `db`): the storage every service with data shares, PostgreSQL or SQLite;
 //! - `mqtt` (feature `mqtt`): how services connect to a broker (TLS, credentials);
+//! - [`tls`]: HTTPS serving (certificate and key in `[http]`) and HTTPS clients (a CA of the
+//!   deployment's own beside the system's roots);
 //! - [`run`]: the exit codes: 0 success, 2 bad usage or configuration, 1 runtime failure.
 //!
 //! It knows nothing of the services themselves; it is not a service and none of them reach
@@ -25,6 +27,7 @@ pub mod http;
 pub mod mqtt;
 pub mod retry;
 pub mod telemetry;
+pub mod tls;
 
 pub use cli::Cli;
 pub use config::{ConfigError, Settings};

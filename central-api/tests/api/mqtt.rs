@@ -381,64 +381,7 @@ fn run(dir: &std::path::Path, program: &str, args: &[&str]) {
 fn secure_broker() -> SecureBroker {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let subj = |cn: &str| format!("/CN={cn}");
-    run(
-        d,
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            &subj("tve test CA"),
-        ],
-    );
-    run(
-        d,
-        "openssl",
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            &subj("127.0.0.1"),
-        ],
-    );
-    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    run(
-        d,
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    );
+    let ca = service_kit::tls::TestCa::create(d).unwrap();
     run(
         d,
         "mosquitto_passwd",
@@ -460,9 +403,9 @@ fn secure_broker() -> SecureBroker {
         format!(
             "user root\npersistence false\nlistener {port} 127.0.0.1\ncafile {}\ncertfile {}\n\
              keyfile {}\nallow_anonymous false\npassword_file {}\n",
-            p("ca.pem"),
-            p("server.pem"),
-            p("server.key"),
+            ca.ca.display(),
+            ca.cert.display(),
+            ca.key.display(),
             p("passwd")
         ),
     )
@@ -483,7 +426,7 @@ fn secure_broker() -> SecureBroker {
     SecureBroker {
         child,
         port,
-        ca: d.join("ca.pem"),
+        ca: ca.ca,
         _dir: dir,
     }
 }

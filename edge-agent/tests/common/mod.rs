@@ -97,6 +97,17 @@ impl Central {
 
     /// The stand-in on the broker at `broker` (`mqtt://HOST:PORT`).
     pub async fn start_on(broker: &str, device: &DeviceId, key: DevicePublicKey) -> Self {
+        Self::start_with(broker, device, key, None).await
+    }
+
+    /// The stand-in serving HTTPS with the certificate `tls` signed (the server code central
+    /// serves with), on the broker at `broker`.
+    pub async fn start_with(
+        broker: &str,
+        device: &DeviceId,
+        key: DevicePublicKey,
+        tls: Option<&service_kit::tls::TestCa>,
+    ) -> Self {
         let blobs = Arc::new(Mutex::new(HashMap::new()));
         let router = Router::new()
             .route("/api/v1/evidence/{sha}", put(put_blob))
@@ -105,12 +116,16 @@ impl Central {
                 key,
                 blobs: blobs.clone(),
             });
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        let mut settings = service_kit::http::HttpSettings::loopback(0);
+        settings.tls_cert = tls.map(|ca| ca.cert.clone());
+        settings.tls_key = tls.map(|ca| ca.key.clone());
+        let listener = service_kit::http::Server::bind(&settings, router)
             .await
             .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if settings.tls() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = listener.run_until(std::future::pending()).await;
         });
         let (host, port) = protocol::topic::parse_broker_url(broker).unwrap();
         let mut options = MqttOptions::new(format!("central-{device}"), host, port);

@@ -1,0 +1,102 @@
+//! The evidence uplink over HTTPS: central's certificate is checked — against the deployment's
+//! own CA when `central.ca_file` names it — and an agent that does not trust the certificate
+//! sends nothing and keeps everything until it can.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use edge_agent::outbox::{NewFile, Outbox};
+use protocol::{EventId, Sha256Digest, UtcTimestamp, ViolationEvent, wire};
+use service_kit::tls::TestCa;
+
+async fn status(agent: &common::RunningAgent) -> serde_json::Value {
+    common::status(&agent.addr).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_goes_over_https_only_to_a_central_whose_certificate_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().join("ca");
+    std::fs::create_dir(&ca_dir).unwrap();
+    let ca = TestCa::create(&ca_dir).unwrap();
+    let device = common::device_id("edge-tls");
+    let key = edge_agent::startup::device_key(&dir.path().join("device.key")).unwrap();
+    let central = common::Central::start_with(
+        &common::mosquitto_url(),
+        &device,
+        key.public_key(),
+        Some(&ca),
+    )
+    .await;
+    assert!(central.url.starts_with("https://"), "{}", central.url);
+
+    // A violation and its image wait in the outbox, as a restarted agent finds them.
+    let image = b"\xff\xd8 the image at the stop line".to_vec();
+    let sha = Sha256Digest::of(&image);
+    let mut event = ViolationEvent::example(device.clone(), EventId::new());
+    event.evidence.truncate(1);
+    event.evidence[0].name = "at.jpg".into();
+    event.evidence[0].sha256 = sha;
+    event.evidence[0].bytes = image.len() as u64;
+    let outbox = Outbox::open(&dir.path().join("data/outbox"), Default::default())
+        .await
+        .unwrap();
+    outbox
+        .put(
+            &event.event_id.to_string(),
+            &wire::encode_signed(&event, &key).unwrap(),
+            &[NewFile {
+                sha256: sha.to_hex(),
+                name: "at.jpg".into(),
+                content_type: "image/jpeg".into(),
+                bytes: image.clone(),
+            }],
+            None,
+            UtcTimestamp::now().unix_ms(),
+        )
+        .await
+        .unwrap();
+    outbox.close().await;
+
+    // Trusting only the system's roots, the agent refuses central's certificate: the event goes
+    // over MQTT, the image stays at the edge.
+    let mut config =
+        common::agent_config(dir.path(), &device, &common::mosquitto_url(), &central.url);
+    let agent = common::RunningAgent::start(config.clone()).await;
+    let mut refused = serde_json::Value::Null;
+    for _ in 0..200 {
+        refused = status(&agent).await;
+        if refused["acknowledged"] == 1 && refused["upload_errors"].as_u64() >= Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("untrusted: {refused}");
+    assert_eq!(refused["acknowledged"], 1, "{refused}");
+    assert!(refused["upload_errors"].as_u64() >= Some(2), "{refused}");
+    assert_eq!(refused["uploaded"], 0);
+    assert!(central.blobs.lock().unwrap().is_empty());
+    agent.stop().await;
+
+    // With the deployment's CA, the image goes over HTTPS and the outbox lets it go.
+    config.central.ca_file = Some(ca.ca.clone());
+    let agent = common::RunningAgent::start(config).await;
+    let mut trusted = serde_json::Value::Null;
+    for _ in 0..200 {
+        trusted = status(&agent).await;
+        if trusted["uploaded"] == 1 && trusted["outbox_bytes"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("trusted: {trusted}");
+    assert_eq!(trusted["uploaded"], 1, "{trusted}");
+    assert_eq!(trusted["outbox_bytes"], 0, "{trusted}");
+    assert_eq!(
+        central.blobs.lock().unwrap().get(&sha.to_hex()),
+        Some(&image)
+    );
+    agent.stop().await;
+}

@@ -1,0 +1,204 @@
+//! HTTPS, through the system's OpenSSL: serving with a certificate chain and key (PEM files,
+//! Mozilla's "intermediate" settings: TLS 1.2 and 1.3, forward-secret ciphers only), and HTTP
+//! clients that trust the system's roots and, where a deployment runs its own CA, that CA too.
+
+use std::{net::SocketAddr, path::Path, pin::Pin, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use openssl::ssl::{Ssl, SslAcceptor, SslFiletype, SslMethod};
+use tokio::{net::TcpListener, net::TcpStream, sync::mpsc};
+use tokio_openssl::SslStream;
+
+/// How long a client has to complete its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS side of a server: the certificate chain in `cert` (the server's first, then its
+/// intermediates) and its private key in `key`, both PEM. Errors name the file at fault.
+pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<SslAcceptor> {
+    let mut builder =
+        SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).context("setting up TLS")?;
+    builder
+        .set_certificate_chain_file(cert)
+        .with_context(|| format!("reading the certificate chain {}", cert.display()))?;
+    builder
+        .set_private_key_file(key, SslFiletype::PEM)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
+    builder.check_private_key().with_context(|| {
+        format!(
+            "{} is not the private key of the certificate {}",
+            key.display(),
+            cert.display()
+        )
+    })?;
+    Ok(builder.build())
+}
+
+/// A listener whose connections have completed their TLS handshake. Handshakes run beside the
+/// accepting, each with a time limit, so a slow or broken client holds up no one; a failed one
+/// is logged and dropped.
+#[derive(Debug)]
+pub struct TlsListener {
+    ready: mpsc::Receiver<(SslStream<TcpStream>, SocketAddr)>,
+    addr: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    pub fn new(listener: TcpListener, acceptor: SslAcceptor) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let acceptor = Arc::new(acceptor);
+        let (tx, ready) = mpsc::channel(64);
+        let accepting = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = tokio::select! {
+                    () = tx.closed() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accepting a connection");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let handshake = async {
+                        let mut stream = SslStream::new(Ssl::new(acceptor.context())?, tcp)?;
+                        Pin::new(&mut stream).accept().await?;
+                        Ok::<_, anyhow::Error>(stream)
+                    };
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send((stream, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            ready,
+            addr,
+            accepting,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = SslStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The accepting task only ends when this listener is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
+}
+
+/// An HTTP client with a `timeout` per request that reaches `https://` servers whose
+/// certificate chains to the system's trusted roots or, when given, to the CA certificates (PEM)
+/// in `ca_file`.
+pub fn client(timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading the CA certificate {}", path.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
+        if certificates.is_empty() {
+            anyhow::bail!("{} holds no PEM certificate", path.display());
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// A CA of a test's own and a server certificate it signed for `127.0.0.1` (feature
+/// `testing`), made with the `openssl` command.
+#[cfg(feature = "testing")]
+#[derive(Debug)]
+pub struct TestCa {
+    /// The CA's certificate, for clients to trust.
+    pub ca: std::path::PathBuf,
+    /// The server's certificate and key.
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+#[cfg(feature = "testing")]
+impl TestCa {
+    /// Makes the CA and the server's certificate in `dir`.
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        let run = |args: &[&str]| -> anyhow::Result<()> {
+            let out = std::process::Command::new("openssl")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .context("running openssl")?;
+            if !out.status.success() {
+                anyhow::bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(())
+        };
+        let key = ["-newkey", "rsa:2048", "-nodes", "-keyout"];
+        run(&[
+            &["req", "-x509"][..],
+            &key,
+            &[
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=tve test CA",
+            ],
+        ]
+        .concat())?;
+        run(&[
+            &["req"][..],
+            &key,
+            &["server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+        ]
+        .concat())?;
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n")?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ])?;
+        Ok(Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        })
+    }
+}
