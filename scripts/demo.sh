@@ -28,6 +28,12 @@ export NOTIFY__DELIVERY__PUSH_SECRET="$secret"
 # And by SMS, through an SMS gateway stand-in, when the owner's mobile is on record.
 export NOTIFY__DELIVERY__SMS_URL=http://127.0.0.1:8096/api/v1/sms
 export NOTIFY__DELIVERY__SMS_API_KEY="$secret"
+# And by e-mail, through a mail relay stand-in (SMTP with credentials), when the owner's address
+# is on record.
+export NOTIFY__DELIVERY__SMTP_URL=smtp://127.0.0.1:2525
+export NOTIFY__DELIVERY__SMTP_USERNAME=thongbao
+export NOTIFY__DELIVERY__SMTP_PASSWORD="$secret"
+export NOTIFY__DELIVERY__EMAIL_FROM="Cảnh sát giao thông TP.HCM <thongbao@csgt.localhost>"
 # What becomes of each fine (delivered, answered, paid) goes back to central.
 export NOTIFY__CENTRAL__URL=http://127.0.0.1:8080
 # The fine page shows the evidence through links central serves and citizen-notify signs.
@@ -53,7 +59,7 @@ TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
   --username canbo --full-name "Cán bộ trực ban" --role reviewer >/dev/null
 "$bin/central-api" registry-add --plate 51F-123.45 --class car --make Toyota --model Vios \
   --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" \
-  --phone 0901234567 >/dev/null
+  --phone 0901234567 --email nguyen.van.an@example.vn >/dev/null
 
 # The edge box: one camera, the simulated junction, with its calibrated geometry; its device
 # key made on first use and registered with central.
@@ -86,6 +92,7 @@ start sandbox oidc --client-secret "$secret" --redirect-uri http://127.0.0.1:809
 start sandbox vnpay --hash-secret "$secret" --ipn-url http://127.0.0.1:8090/payment/vnpay/ipn
 start sandbox push --secret "$secret"
 start sandbox sms --api-key "$secret"
+start sandbox smtp --credentials "thongbao:$secret"
 start citizen-notify
 start central-api
 start edge-agent --config "$edge_config"
@@ -111,6 +118,7 @@ cat <<MSG
                                                              gateway sandbox)
   citizen app     http://127.0.0.1:8097/sandbox/push/received  (notices pushed to the app backend)
   SMS             http://127.0.0.1:8096/sandbox/sms/sent       (notices sent by SMS)
+  e-mail          http://127.0.0.1:8095/sandbox/smtp/received  (notices sent by e-mail)
   edge-agent      http://127.0.0.1:9100/status               (cameras, outbox, delivery)
                   http://127.0.0.1:9100/cameras/hang-xanh-1/snapshot.jpg  (geometry drawn)
   camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)

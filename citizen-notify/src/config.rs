@@ -234,6 +234,16 @@ pub struct DeliverySettings {
     pub sms_api_key: String,
     /// The registered sender name (brandname) the messages come from.
     pub sms_sender: String,
+    /// The mail relay e-mail notices are submitted to: `smtps://HOST[:465]` (TLS from the
+    /// start), `smtp://HOST[:587]?tls=required` (STARTTLS, refused without it), or
+    /// `smtp://HOST[:25]` in the clear (loopback only when credentials are set). Empty: no
+    /// e-mail. A notice goes by e-mail too when the registry has the owner's address.
+    pub smtp_url: String,
+    /// Credentials for the relay (`AUTH`), when it asks for them.
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// The sender of e-mail notices, `Name <address>`.
+    pub email_from: String,
     /// The portal's public base URL, for the link in each message.
     pub portal_url: String,
     /// Attempts before a delivery fails for good.
@@ -251,6 +261,10 @@ impl Default for DeliverySettings {
             sms_url: String::new(),
             sms_api_key: String::new(),
             sms_sender: "CSGT".into(),
+            smtp_url: String::new(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            email_from: "Cảnh sát giao thông <thongbao@localhost>".into(),
             portal_url: format!("http://127.0.0.1:{DEFAULT_PORT}"),
             max_attempts: 8,
             max_backoff_s: 600,
@@ -271,6 +285,15 @@ impl DeliverySettings {
                 ));
             }
         }
+        if !self.smtp_url.is_empty() {
+            self.validate_email()?;
+        }
+        if self.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "delivery.max_attempts",
+                "must be positive",
+            ));
+        }
         if self.push_url.is_empty() {
             return Ok(());
         }
@@ -281,12 +304,51 @@ impl DeliverySettings {
                 "must be at least 16 bytes when delivery.push_url is set",
             ));
         }
-        if self.max_attempts == 0 {
+        Ok(())
+    }
+
+    fn validate_email(&self) -> Result<(), ConfigError> {
+        let url = reqwest::Url::parse(&self.smtp_url)
+            .map_err(|e| ConfigError::invalid("delivery.smtp_url", e.to_string()))?;
+        let tls = match (url.scheme(), url.query()) {
+            ("smtps", _) => true,
+            ("smtp", Some("tls=required")) => true,
+            ("smtp", None) => false,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "delivery.smtp_url",
+                    "must be smtps://HOST[:PORT], smtp://HOST[:PORT]?tls=required or smtp://HOST[:PORT]",
+                ));
+            }
+        };
+        if !url.username().is_empty() || url.password().is_some() {
             return Err(ConfigError::invalid(
-                "delivery.max_attempts",
-                "must be positive",
+                "delivery.smtp_url",
+                "give the credentials in delivery.smtp_username and delivery.smtp_password",
             ));
         }
+        let host = url.host_str().unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !self.smtp_username.is_empty() && !tls && !loopback {
+            return Err(ConfigError::invalid(
+                "delivery.smtp_url",
+                "the relay's password would cross the network in the clear: use smtps:// or ?tls=required",
+            ));
+        }
+        if self.smtp_username.is_empty() != self.smtp_password.is_empty() {
+            return Err(ConfigError::invalid(
+                "delivery.smtp_password",
+                "smtp_username and smtp_password go together",
+            ));
+        }
+        self.email_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| ConfigError::invalid("delivery.email_from", e.to_string()))?;
         Ok(())
     }
 }
@@ -350,5 +412,33 @@ mod tests {
         c.portal.client_secret = "s".into();
         c.portal.redirect_url = "portal/callback".into();
         assert_eq!(field_of(&c).as_deref(), Some("portal.redirect_url"));
+    }
+
+    #[test]
+    fn a_mail_relay_password_never_crosses_the_network_in_the_clear() {
+        let mut c = Config::default();
+        c.delivery.smtp_url = "smtp://mail.csgt.example.vn".into();
+        assert_eq!(field_of(&c), None, "an open relay in the clear");
+        c.delivery.smtp_username = "notices".into();
+        c.delivery.smtp_password = "secret".into();
+        assert_eq!(field_of(&c).as_deref(), Some("delivery.smtp_url"));
+        for ok in [
+            "smtps://mail.csgt.example.vn",
+            "smtp://mail.csgt.example.vn:587?tls=required",
+            "smtp://127.0.0.1:2525",
+        ] {
+            c.delivery.smtp_url = ok.into();
+            assert_eq!(field_of(&c), None, "{ok}");
+        }
+        c.delivery.smtp_url = "smtp://notices:secret@127.0.0.1:2525".into();
+        assert_eq!(field_of(&c).as_deref(), Some("delivery.smtp_url"));
+        c.delivery.smtp_url = "smtp://mail.csgt.example.vn?tls=opportunistic".into();
+        assert_eq!(field_of(&c).as_deref(), Some("delivery.smtp_url"));
+        c.delivery.smtp_url = "smtps://mail.csgt.example.vn".into();
+        c.delivery.smtp_password = String::new();
+        assert_eq!(field_of(&c).as_deref(), Some("delivery.smtp_password"));
+        c.delivery.smtp_password = "secret".into();
+        c.delivery.email_from = "not an address".into();
+        assert_eq!(field_of(&c).as_deref(), Some("delivery.email_from"));
     }
 }

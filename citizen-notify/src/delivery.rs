@@ -8,10 +8,21 @@
 //! integration takes): a JSON message signed with the shared-secret HMAC of
 //! [`protocol::service_auth`], the fine id as its idempotency key; `sms`, through an SMS
 //! gateway's HTTP API (bearer key, registered sender name) to the owner's mobile number on
-//! record.
+//! record; `email`, submitted over SMTP to the configured relay (TLS, credentials) for the
+//! owner's e-mail address on record, its Message-ID made from the fine id so a message sent
+//! again after an uncertain attempt is recognisably the same one. A relay's 4xx answer or a lost
+//! connection is tried again; a 5xx is final.
 
 use std::time::Duration;
 
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
+    message::{
+        Mailbox, SinglePart,
+        header::{ContentTransferEncoding, ContentType},
+    },
+    transport::smtp::authentication::Credentials,
+};
 use protocol::{FineNotice, UtcTimestamp, service_auth};
 use serde::Serialize;
 use service_kit::retry::backoff;
@@ -25,6 +36,7 @@ use crate::{
 
 pub const PUSH: &str = "push";
 pub const SMS: &str = "sms";
+pub const EMAIL: &str = "email";
 
 /// The message the citizen app shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,7 +96,76 @@ pub fn channels(settings: &DeliverySettings, notice: &FineNotice) -> Vec<&'stati
     if !settings.sms_url.is_empty() && phone.is_some() {
         out.push(SMS);
     }
+    let email = notice.contact.as_ref().and_then(|c| c.email.as_ref());
+    if !settings.smtp_url.is_empty() && email.is_some() {
+        out.push(EMAIL);
+    }
     out
+}
+
+/// The e-mail notice: plain text, Vietnamese first with English beneath; what, when, where, how
+/// much, the decision, and the link to the fine's page (and a warning against phishing, since a
+/// link in a mail is what fraudsters imitate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailNotice {
+    pub subject: String,
+    pub body: String,
+}
+
+impl EmailNotice {
+    pub fn of(notice: &FineNotice, portal_url: &str) -> Self {
+        let url = format!(
+            "{}/fines/{}",
+            portal_url.trim_end_matches('/'),
+            notice.fine_id.hyphenated()
+        );
+        let at = local_time(notice.occurred_at);
+        let day = at.split(' ').next().unwrap_or_default().to_owned();
+        let amount = vnd(notice.amount_vnd);
+        let (points, points_en) = if notice.points > 0 {
+            (
+                format!(", trừ {} điểm giấy phép lái xe", notice.points),
+                format!(", {} points off the driving licence", notice.points),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let body = format!(
+            "THÔNG BÁO VI PHẠM GIAO THÔNG ĐƯỜNG BỘ\n\n\
+             Hệ thống camera giám sát đã ghi nhận phương tiện biển số {plate} vi phạm.\n\n\
+             Hành vi: {kind}\n\
+             Thời gian: {at}\n\
+             Địa điểm: {place}, {address}\n\
+             Căn cứ: {legal}\n\
+             Quyết định số: {decision}\n\
+             Mức phạt: {amount} ₫{points}\n\
+             Đơn vị xử lý: {unit}\n\n\
+             Xem hình ảnh và video, xác nhận hoặc khiếu nại, và nộp phạt trực tuyến tại:\n\
+             {url}\n\n\
+             Thư được gửi tự động, xin đừng trả lời. Trước khi đăng nhập, hãy kiểm tra địa chỉ \
+             trang: cơ quan chức năng không bao giờ hỏi mật khẩu hay mã OTP qua thư.\n\n\
+             --\n\
+             Traffic violation notice. The camera system recorded the vehicle with plate \
+             {plate}: {kind_en}, {at} (UTC+7), {place}. Fine: {amount} VND{points_en}. Decision \
+             {decision}. See the images and the clip, confirm or dispute, and pay online at \
+             {url}\n",
+            plate = notice.plate,
+            kind = notice.kind.label_vi(),
+            kind_en = notice.kind.label_en(),
+            place = notice.place,
+            address = notice.address,
+            legal = notice.legal_reference,
+            decision = notice.decision_number,
+            unit = notice.issuing_unit,
+        );
+        Self {
+            subject: format!(
+                "Thông báo vi phạm giao thông: xe {} ngày {day}",
+                notice.plate
+            ),
+            body,
+        }
+    }
 }
 
 /// The SMS text, without diacritics (GSM-7, which every handset shows): the plate, the day, the
@@ -102,19 +183,57 @@ pub fn sms_text(notice: &FineNotice, portal_url: &str) -> String {
     )
 }
 
-/// The worker's HTTP side.
+/// The relay e-mail goes through, and who it is from.
+#[derive(Clone)]
+struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The domain of the Message-IDs.
+    domain: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The worker's side of the channels.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
     http: reqwest::Client,
+    mailer: Option<Mailer>,
     settings: DeliverySettings,
 }
 
 impl Deliverer {
-    pub fn new(settings: DeliverySettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: DeliverySettings) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let timeout = Duration::from_millis(settings.timeout_ms);
+        let mailer = if settings.smtp_url.is_empty() {
+            None
+        } else {
+            let mut transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
+                .context("delivery.smtp_url")?
+                .timeout(Some(timeout));
+            if !settings.smtp_username.is_empty() {
+                transport = transport.credentials(Credentials::new(
+                    settings.smtp_username.clone(),
+                    settings.smtp_password.clone(),
+                ));
+            }
+            let from: Mailbox = settings.email_from.parse().context("delivery.email_from")?;
+            Some(Mailer {
+                transport: transport.build(),
+                domain: from.email.domain().to_owned(),
+                from,
+            })
+        };
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_millis(settings.timeout_ms))
-                .build()?,
+            http: reqwest::Client::builder().timeout(timeout).build()?,
+            mailer,
             settings,
         })
     }
@@ -162,10 +281,50 @@ impl Deliverer {
         classify(sent).await
     }
 
+    async fn email(&self, notice: &FineNotice) -> Outcome {
+        let Some(mailer) = &self.mailer else {
+            return Outcome::Refused("no mail relay is configured".into());
+        };
+        let Some(address) = notice.contact.as_ref().and_then(|c| c.email.as_ref()) else {
+            return Outcome::Refused("no e-mail address on record".into());
+        };
+        let to: Mailbox = match address.parse() {
+            Ok(to) => to,
+            Err(e) => return Outcome::Refused(format!("e-mail address {address}: {e}")),
+        };
+        let mail = EmailNotice::of(notice, &self.settings.portal_url);
+        let message = Message::builder()
+            .from(mailer.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .message_id(Some(format!(
+                "<fine-{}@{}>",
+                notice.fine_id.hyphenated(),
+                mailer.domain
+            )))
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .header(ContentTransferEncoding::Base64)
+                    // Text is CRLF-delimited in its canonical form (RFC 2046 §4.1.1).
+                    .body(mail.body.replace('\n', "\r\n")),
+            );
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => return Outcome::Refused(format!("the message: {e}")),
+        };
+        match mailer.transport.send(message).await {
+            Ok(_) => Outcome::Delivered,
+            Err(e) if e.is_permanent() => Outcome::Refused(e.to_string()),
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
     async fn attempt(&self, due: &DueDelivery) -> Outcome {
         match due.channel.as_str() {
             PUSH => self.push(&due.notice).await,
             SMS => self.sms(&due.notice).await,
+            EMAIL => self.email(&due.notice).await,
             other => Outcome::Refused(format!("no channel {other} is configured")),
         }
     }

@@ -32,9 +32,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         delivery: config.delivery.clone(),
     });
     let mut app = App::build("citizen-notify", &config.http, metrics, router).await?;
-    if config.delivery.push_url.is_empty() && config.delivery.sms_url.is_empty() {
+    if config.delivery.push_url.is_empty()
+        && config.delivery.sms_url.is_empty()
+        && config.delivery.smtp_url.is_empty()
+    {
         tracing::warn!(
-            "delivery.push_url and delivery.sms_url are empty: notices reach citizens only through the portal"
+            "delivery.push_url, delivery.sms_url and delivery.smtp_url are empty: notices reach citizens only through the portal"
         );
     } else {
         let deliverer =

@@ -86,6 +86,18 @@ impl ViolationKind {
             Self::NoHelmet => "Không đội mũ bảo hiểm",
         }
     }
+
+    /// The violation's name in English, beneath the Vietnamese where both are shown.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::RedLight => "failing to obey a traffic signal (red light)",
+            Self::Speeding => "exceeding the speed limit",
+            Self::WrongWay => "driving against the direction of traffic",
+            Self::WrongLane => "driving in a lane not allowed to the vehicle",
+            Self::IllegalStopping => "stopping or parking where it is not allowed",
+            Self::NoHelmet => "riding without a helmet",
+        }
+    }
 }
 
 impl fmt::Display for ViolationKind {

@@ -3,12 +3,14 @@
 //!
 //! Today: [`vnpay`], a payment gateway in VNPay's role, and [`oidc`], an OpenID Connect
 //! identity provider in VNeID's role, [`push`], a citizen-app backend's push endpoint, and
-//! [`sms`], an SMS gateway's HTTP API, and [`registry`], the vehicle registry service.
+//! [`sms`], an SMS gateway's HTTP API, [`smtp`], a mail relay's SMTP side, and [`registry`],
+//! the vehicle registry service.
 
 pub mod oidc;
 pub mod push;
 pub mod registry;
 pub mod sms;
+pub mod smtp;
 pub mod vnpay;
 
 use std::net::SocketAddr;

@@ -40,6 +40,17 @@ enum Command {
         #[arg(long)]
         api_key: String,
     },
+    /// A mail relay's SMTP side, keeping what it is sent (shown over HTTP).
+    Smtp {
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        bind: SocketAddr,
+        /// Where what it took is shown: `GET /sandbox/smtp/received`.
+        #[arg(long, default_value = "127.0.0.1:8095")]
+        http: SocketAddr,
+        /// Require `AUTH PLAIN` as USER:PASSWORD.
+        #[arg(long)]
+        credentials: Option<String>,
+    },
     /// An OpenID Connect identity provider in VNeID's role.
     Oidc {
         #[arg(long, default_value = "127.0.0.1:8098")]
@@ -96,6 +107,27 @@ async fn main() -> anyhow::Result<()> {
                 "sms sandbox: {}/api/v1/sms (sent: {}/sandbox/sms/sent)",
                 running.url(),
                 running.url()
+            );
+            tokio::signal::ctrl_c().await?;
+        }
+        Command::Smtp {
+            bind,
+            http,
+            credentials,
+        } => {
+            use sandbox::smtp::Relay;
+            let relay = match credentials.as_deref().map(|c| c.split_once(':')) {
+                None => Relay::open(),
+                Some(Some((user, password))) => Relay::with_credentials(user, password),
+                Some(None) => anyhow::bail!("--credentials: expected USER:PASSWORD"),
+            };
+            let smtp =
+                sandbox::smtp::serve(tokio::net::TcpListener::bind(bind).await?, relay.clone())?;
+            let shown = sandbox::serve(http, sandbox::smtp::router(relay)).await?;
+            println!(
+                "smtp sandbox: smtp://{} (received: {}/sandbox/smtp/received)",
+                smtp.addr,
+                shown.url()
             );
             tokio::signal::ctrl_c().await?;
         }

@@ -2,9 +2,9 @@
 //! and PostgreSQL: the simulated junction streams over RTSP (`sim serve`), the edge agent finds
 //! its red-light runners and sends their signed events and evidence through Mosquitto and HTTP,
 //! central-api stores them in PostgreSQL and finds the owner, an officer approves through the
-//! API, citizen-notify pushes the notice to the app sandbox, and the owner — in headless
-//! Chromium — signs in through the identity sandbox, sees the evidence, and pays at the gateway
-//! sandbox; central ends up showing the fine paid, each step in the violation's audit trail.
+//! API, citizen-notify pushes the notice to the app sandbox and mails it through the relay
+//! sandbox, and the owner — in headless Chromium — signs in through the identity sandbox, sees
+//! the evidence, and pays at the gateway sandbox; central ends up showing the fine paid, each step in the violation's audit trail.
 //! The kind, vehicle and plate match the scenario's ground truth, and every evidence file
 //! central holds hashes to what the device signed.
 
@@ -34,7 +34,9 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         oidc_port,
         vnpay_port,
         push_port,
-    ] = [(); 6].map(|_| free_port().unwrap());
+        smtp_port,
+        mailbox_port,
+    ] = [(); 8].map(|_| free_port().unwrap());
     let central_url = format!("http://127.0.0.1:{central_port}");
     let notify_url = format!("http://127.0.0.1:{notify_port}");
     let oidc_url = format!("http://127.0.0.1:{oidc_port}");
@@ -102,6 +104,8 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
                     "Nguyễn Văn An",
                     "--address",
                     "12 Võ Văn Tần, TP.HCM",
+                    "--email",
+                    "nguyen.van.an@example.vn",
                 ],
             );
         }
@@ -146,6 +150,19 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             &format!("127.0.0.1:{push_port}"),
             "--secret",
             SECRET,
+        ],
+        dir,
+    );
+    let _mail = Running::binary(
+        "sandbox",
+        &[
+            "smtp",
+            "--bind",
+            &format!("127.0.0.1:{smtp_port}"),
+            "--http",
+            &format!("127.0.0.1:{mailbox_port}"),
+            "--credentials",
+            &format!("thongbao:{SECRET}"),
         ],
         dir,
     );
@@ -194,6 +211,12 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             format!("{push_url}/api/v1/push"),
         ),
         ("NOTIFY__DELIVERY__PUSH_SECRET", SECRET.into()),
+        (
+            "NOTIFY__DELIVERY__SMTP_URL",
+            format!("smtp://127.0.0.1:{smtp_port}"),
+        ),
+        ("NOTIFY__DELIVERY__SMTP_USERNAME", "thongbao".into()),
+        ("NOTIFY__DELIVERY__SMTP_PASSWORD", SECRET.into()),
         ("NOTIFY__DELIVERY__PORTAL_URL", notify_url.clone()),
         ("NOTIFY__CENTRAL__URL", central_url.clone()),
     ];
@@ -297,6 +320,24 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         got.contains(&fine_id).then_some(())
     })
     .unwrap();
+    // And by e-mail, to the address on record, through the mail relay.
+    let mail = eventually(60, "the notice is mailed to the owner", || {
+        let got = ureq::get(&format!(
+            "http://127.0.0.1:{mailbox_port}/sandbox/smtp/received"
+        ))
+        .call()
+        .ok()?
+        .into_body()
+        .read_to_string()
+        .ok()?;
+        let got: serde_json::Value = serde_json::from_str(&got).ok()?;
+        got.as_array()?
+            .iter()
+            .find(|m| m["data"].as_str().is_some_and(|d| d.contains(&fine_id)))
+            .cloned()
+    })
+    .unwrap();
+    assert_eq!(mail["to"][0], "nguyen.van.an@example.vn");
 
     // The owner, in a browser: signs in, sees the evidence, pays.
     let runtime = tokio::runtime::Runtime::new().unwrap();

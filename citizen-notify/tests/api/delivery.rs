@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use citizen_notify::{
     config::DeliverySettings,
     db,
-    delivery::{Deliverer, PUSH, SMS, channels},
+    delivery::{Deliverer, EMAIL, PUSH, SMS, channels},
 };
 use sandbox::push::PushReceiver;
 use time::OffsetDateTime;
@@ -290,7 +291,145 @@ async fn a_notice_goes_by_sms_too_when_a_mobile_is_on_record(t: &TestDb) {
     assert!(v.last_error.unwrap().contains("401"));
 }
 
+/// The text of a message as the relay took it: its headers, and its body decoded.
+fn headers_and_text(data: &str) -> (String, String) {
+    let (headers, body) = data.split_once("\r\n\r\n").unwrap();
+    assert!(
+        headers.contains("Content-Transfer-Encoding: base64"),
+        "{headers}"
+    );
+    let body: String = body.split_whitespace().collect();
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    (headers.to_owned(), String::from_utf8(text).unwrap())
+}
+
+async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
+    let relay = sandbox::smtp::Relay::with_credentials("csgt-notices", "the relay's password");
+    let smtp = sandbox::smtp::serve(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        relay.clone(),
+    )
+    .unwrap();
+    let settings = DeliverySettings {
+        smtp_url: format!("smtp://{}", smtp.addr),
+        smtp_username: "csgt-notices".into(),
+        smtp_password: "the relay's password".into(),
+        email_from: "Cảnh sát giao thông TP.HCM <thongbao@csgt.example.vn>".into(),
+        portal_url: "https://phatnguoi.example.vn".into(),
+        max_backoff_s: 60,
+        timeout_ms: 5_000,
+        ..DeliverySettings::default()
+    };
+    let n = protocol::FineNotice {
+        contact: Some(protocol::Contact {
+            phone: None,
+            email: Some("nguyen.van.an@example.vn".into()),
+        }),
+        ..notice()
+    };
+    assert_eq!(channels(&settings, &n), [EMAIL]);
+    assert!(
+        channels(&settings, &notice()).is_empty(),
+        "no address, no e-mail"
+    );
+    let body = protocol::wire::encode(&n).unwrap();
+    db::store_notice(&t.db, &n, &body, &[EMAIL]).await.unwrap();
+    let id = n.fine_id.hyphenated().to_string();
+    let deliverer = Deliverer::new(settings.clone()).unwrap();
+
+    // The relay is busy (451): tried again later, then taken once.
+    relay.fail_next(1);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(deliverer.deliver_due(&t.db, now).await.unwrap(), 0);
+    let v = db::delivery_of(&t.db, &id, EMAIL).await.unwrap().unwrap();
+    assert_eq!((v.state.as_str(), v.attempts), ("pending", 1), "{v:?}");
+    assert!(v.last_error.unwrap().contains("451"));
+    assert!(relay.received().is_empty());
+    let later = now + Duration::from_secs(120);
+    assert_eq!(deliverer.deliver_due(&t.db, later).await.unwrap(), 1);
+    assert_eq!(
+        db::delivery_of(&t.db, &id, EMAIL)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        "delivered"
+    );
+    let received = relay.received();
+    assert_eq!(received.len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.from, "thongbao@csgt.example.vn");
+    assert_eq!(mail.to, ["nguyen.van.an@example.vn"]);
+    assert_eq!(mail.user.as_deref(), Some("csgt-notices"));
+    let (headers, text) = headers_and_text(&mail.data);
+    assert!(
+        headers.contains(&format!("Message-ID: <fine-{id}@csgt.example.vn>")),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("To: nguyen.van.an@example.vn"),
+        "{headers}"
+    );
+    assert!(headers.contains("charset=utf-8"), "{headers}");
+    for shown in [
+        "51F-123.45",
+        "26/11/2025",
+        "19.000.000 ₫",
+        "trừ 4 điểm",
+        "Không chấp hành hiệu lệnh của đèn tín hiệu giao thông",
+        "Phòng CSGT",
+        &format!("https://phatnguoi.example.vn/fines/{id}"),
+        "failing to obey a traffic signal",
+    ] {
+        assert!(text.contains(shown), "{shown} in {text}");
+    }
+    assert!(
+        text.ends_with("\r\n") && !text.replace("\r\n", "").contains('\n'),
+        "every line ends in CRLF"
+    );
+
+    // A relay that refuses the message (5xx) ends the delivery; so do wrong credentials.
+    for (other, settings, expected) in [
+        (notice(), settings.clone(), "554"),
+        (
+            notice(),
+            DeliverySettings {
+                smtp_password: "not the password".into(),
+                ..settings.clone()
+            },
+            "535",
+        ),
+    ] {
+        let other = protocol::FineNotice {
+            contact: n.contact.clone(),
+            ..other
+        };
+        if expected == "554" {
+            relay.refuse_next(1);
+        }
+        let body = protocol::wire::encode(&other).unwrap();
+        db::store_notice(&t.db, &other, &body, &[EMAIL])
+            .await
+            .unwrap();
+        Deliverer::new(settings)
+            .unwrap()
+            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let v = db::delivery_of(&t.db, &other.fine_id.hyphenated().to_string(), EMAIL)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.state, "failed", "{expected}: {v:?}");
+        assert!(v.last_error.unwrap().contains(expected), "{expected}");
+    }
+    assert_eq!(relay.received().len(), 1);
+}
+
 on_both_engines!(
+    a_notice_goes_by_email_when_an_address_is_on_record,
     a_notice_goes_by_sms_too_when_a_mobile_is_on_record,
     a_notice_is_pushed_once_signed_with_its_link,
     a_failing_push_is_retried_after_growing_waits_until_delivered,
