@@ -68,6 +68,9 @@ enum Command {
         /// A citizen who may sign in, as `ID=Full name` (12-digit id); repeatable.
         #[arg(long = "citizen", required = true)]
         citizens: Vec<String>,
+        /// How ID tokens are signed: RS256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: sandbox::oidc::Algorithm,
     },
 }
 
@@ -138,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
             client_secret,
             redirect_uri,
             citizens,
+            alg,
         } => {
             use sandbox::oidc::{Citizen, Client, IdentityProvider};
             let citizens = citizens
@@ -152,7 +156,8 @@ async fn main() -> anyhow::Result<()> {
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let idp = IdentityProvider::new(
+            let idp = IdentityProvider::signing_with(
+                alg,
                 &issuer,
                 vec![Client {
                     client_id,

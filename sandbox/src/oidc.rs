@@ -64,11 +64,76 @@ struct Pending {
     codes: HashMap<String, Grant>,
 }
 
+/// How the provider signs its ID tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// RS256 with a 2048-bit RSA key: what OpenID Connect requires every provider to offer,
+    /// and what national identity providers use.
+    Rs256,
+    /// EdDSA with an Ed25519 key.
+    EdDsa,
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            oidc::RS256 => Ok(Self::Rs256),
+            oidc::EDDSA => Ok(Self::EdDsa),
+            other => Err(format!("{other}: expected RS256 or EdDSA")),
+        }
+    }
+}
+
+enum Key {
+    Rs256(openssl::pkey::PKey<openssl::pkey::Private>),
+    EdDsa(Box<SigningKey>),
+}
+
+impl Key {
+    fn new(algorithm: Algorithm) -> anyhow::Result<Self> {
+        Ok(match algorithm {
+            Algorithm::Rs256 => Self::Rs256(openssl::pkey::PKey::from_rsa(
+                openssl::rsa::Rsa::generate(2048)?,
+            )?),
+            Algorithm::EdDsa => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+                Self::EdDsa(Box::new(SigningKey::from_bytes(&seed)))
+            }
+        })
+    }
+
+    fn alg(&self) -> &'static str {
+        match self {
+            Self::Rs256(_) => oidc::RS256,
+            Self::EdDsa(_) => oidc::EDDSA,
+        }
+    }
+
+    fn jwk(&self, kid: &str) -> anyhow::Result<Jwk> {
+        Ok(match self {
+            Self::Rs256(key) => {
+                let rsa = key.rsa()?;
+                Jwk::rsa(kid, &rsa)
+            }
+            Self::EdDsa(key) => Jwk::ed25519(kid, &key.verifying_key()),
+        })
+    }
+
+    fn sign(&self, kid: &str, claims: &IdClaims) -> anyhow::Result<String> {
+        Ok(match self {
+            Self::Rs256(key) => oidc::sign_rs256(key, kid, claims)?,
+            Self::EdDsa(key) => oidc::sign(key, kid, claims),
+        })
+    }
+}
+
 /// The provider; clone to share.
 #[derive(Clone)]
 pub struct IdentityProvider {
     issuer: Arc<String>,
-    key: Arc<SigningKey>,
+    key: Arc<Key>,
     kid: Arc<String>,
     clients: Arc<Vec<Client>>,
     citizens: Arc<Vec<Citizen>>,
@@ -85,13 +150,21 @@ impl std::fmt::Debug for IdentityProvider {
 }
 
 impl IdentityProvider {
-    /// A provider at `issuer` (its own base URL) with a new signing key.
+    /// A provider at `issuer` (its own base URL) with a new RS256 signing key.
     pub fn new(issuer: &str, clients: Vec<Client>, citizens: Vec<Citizen>) -> anyhow::Result<Self> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        Self::signing_with(Algorithm::Rs256, issuer, clients, citizens)
+    }
+
+    /// A provider at `issuer` with a new key for `algorithm`.
+    pub fn signing_with(
+        algorithm: Algorithm,
+        issuer: &str,
+        clients: Vec<Client>,
+        citizens: Vec<Citizen>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             issuer: Arc::new(issuer.trim_end_matches('/').to_owned()),
-            key: Arc::new(SigningKey::from_bytes(&seed)),
+            key: Arc::new(Key::new(algorithm)?),
             kid: Arc::new(protocol::random_token(8)?),
             clients: Arc::new(clients),
             citizens: Arc::new(citizens),
@@ -115,7 +188,7 @@ impl IdentityProvider {
             jwks_uri: at("/jwks"),
             response_types_supported: list(&["code"]),
             subject_types_supported: list(&["public"]),
-            id_token_signing_alg_values_supported: list(&[oidc::EDDSA]),
+            id_token_signing_alg_values_supported: list(&[self.key.alg()]),
             code_challenge_methods_supported: list(&["S256"]),
             scopes_supported: list(&["openid", "profile"]),
             token_endpoint_auth_methods_supported: list(&["client_secret_post"]),
@@ -138,10 +211,11 @@ async fn discovery(State(idp): State<IdentityProvider>) -> Json<Discovery> {
     Json(idp.discovery())
 }
 
-async fn jwks(State(idp): State<IdentityProvider>) -> Json<JwkSet> {
-    Json(JwkSet {
-        keys: vec![Jwk::ed25519(&idp.kid, &idp.key.verifying_key())],
-    })
+async fn jwks(State(idp): State<IdentityProvider>) -> Response {
+    match idp.key.jwk(&idp.kid) {
+        Ok(jwk) => Json(JwkSet { keys: vec![jwk] }).into_response(),
+        Err(e) => page(StatusCode::INTERNAL_SERVER_ERROR, &escape(&e.to_string())),
+    }
 }
 
 fn page(status: StatusCode, body: &str) -> Response {
@@ -313,20 +387,23 @@ async fn token(
     let claims = IdClaims {
         iss: idp.issuer.to_string(),
         sub: grant.citizen.id.clone(),
-        aud: grant.request.client_id.clone(),
+        aud: grant.request.client_id.as_str().into(),
+        azp: None,
         exp: s + 300,
         iat: s,
         nonce: grant.request.nonce.clone(),
         name: grant.citizen.name.clone(),
     };
-    let Ok(access_token) = protocol::random_token(32) else {
+    let (Ok(access_token), Ok(id_token)) =
+        (protocol::random_token(32), idp.key.sign(&idp.kid, &claims))
+    else {
         return token_error("server_error");
     };
     Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 300,
-        "id_token": oidc::sign(&idp.key, &idp.kid, &claims),
+        "id_token": id_token,
     }))
     .into_response()
 }

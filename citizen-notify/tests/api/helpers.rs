@@ -93,6 +93,11 @@ pub struct World {
 }
 
 pub async fn world(t: &TestDb) -> World {
+    world_signing(t, sandbox::oidc::Algorithm::Rs256).await
+}
+
+/// [`world`] with an identity provider that signs its ID tokens with `algorithm`.
+pub async fn world_signing(t: &TestDb, algorithm: sandbox::oidc::Algorithm) -> World {
     let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
     let (notify_at, gateway_at, idp_at) = (
         bind().await.unwrap(),
@@ -124,7 +129,8 @@ pub async fn world(t: &TestDb) -> World {
         hash_secret: PAYMENT_SECRET.into(),
         ipn_url: format!("{notify}/payment/vnpay/ipn"),
     });
-    let idp = IdentityProvider::new(
+    let idp = IdentityProvider::signing_with(
+        algorithm,
         &issuer,
         vec![Client {
             client_id: portal.client_id.clone(),

@@ -6,7 +6,7 @@ use citizen_notify::db::{self, Answer};
 
 use crate::helpers::{
     EVIDENCE_URL, LINK_SECRET, OTHER, OWNER, TestDb, World, at_gateway, fine, on_both_engines,
-    world,
+    world, world_signing,
 };
 
 /// A browser: keeps the portal's session cookie, follows nothing by itself.
@@ -353,8 +353,9 @@ async fn forms_need_a_session_its_csrf_token_and_a_reason(t: &TestDb) {
     );
 }
 
+/// (With a provider signing EdDSA; the other tests' provider signs RS256.)
 async fn a_callback_is_good_once_and_only_with_its_own_code(t: &TestDb) {
-    let w = world(t).await;
+    let w = world_signing(t, sandbox::oidc::Algorithm::EdDsa).await;
     let mut b = Browser::new(&w);
     let callback = b.sign_in(OWNER).await;
     let mut replay = Browser::new(&w);
