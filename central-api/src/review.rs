@@ -328,13 +328,7 @@ pub async fn resolve(
     }
     let resolution = disputes::resolve(&state.db, id, &officer.username, outcome, answer)
         .await?
-        .map_err(|e| {
-            let code = match e {
-                NotOpen::NoFine => "no_fine_issued",
-                NotOpen::NotDisputed(_) => "not_disputed",
-            };
-            ApiError::new(StatusCode::CONFLICT, code, e.to_string())
-        })?;
+        .map_err(not_open)?;
     state
         .audit
         .append(
@@ -349,4 +343,103 @@ pub async fn resolve(
         )
         .await?;
     Ok(resolution)
+}
+
+fn not_open(e: NotOpen) -> ApiError {
+    let code = match e {
+        NotOpen::NoFine => "no_fine_issued",
+        NotOpen::NotDisputed(_) => "not_disputed",
+        NotOpen::Disputed => "disputed",
+        NotOpen::Final(_) => "fine_final",
+    };
+    ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+}
+
+/// What a supervisor's reversal did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Reversed {
+    /// The violation's status now: `rejected` (an approval withdrawn) or `pending_review` (a
+    /// rejection reopened).
+    pub status: String,
+    /// The cancellation sent to the owner, when an approval was withdrawn.
+    #[schema(value_type = Option<Object>)]
+    pub resolution: Option<protocol::FineResolution>,
+}
+
+/// A supervisor reverses the decision on violation `id`, saying why in `note` (1–2000
+/// characters). An approval is withdrawn: the fine — unless paid, or disputed (answered
+/// through the dispute) — is cancelled with `note` as the answer to the owner, and the violation
+/// rejected for `reason` (one of [`review::REJECT_REASONS`]); that is final. A rejection is
+/// reopened: the violation goes back to the review queue.
+pub async fn reverse(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    reason: Option<&str>,
+    note: &str,
+) -> Result<Reversed, ApiError> {
+    officer.require(Role::supervises, "reverse decisions")?;
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 2000 {
+        return Err(bad_request("note", "must be 1-2000 characters"));
+    }
+    let violation = violations::get(&state.db, id)
+        .await?
+        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+    let from = violation.status;
+    let done = match from {
+        Status::Approved => {
+            let reason = reason.unwrap_or_default();
+            if !review::REJECT_REASONS.contains(&reason) {
+                return Err(bad_request(
+                    "reason",
+                    format!("must be one of {}", review::REJECT_REASONS.join(", ")),
+                ));
+            }
+            let resolution = disputes::withdraw(&state.db, id, &officer.username, note, reason)
+                .await?
+                .map_err(not_open)?;
+            Reversed {
+                status: Status::Rejected.as_str().into(),
+                resolution: Some(resolution),
+            }
+        }
+        Status::Rejected => {
+            // A decision withdrawn was cancelled before the owner: that is final.
+            if let Some(fine) = review::fine_of(&state.db, id).await? {
+                return Err(not_open(NotOpen::Final(fine.status)));
+            }
+            review::reopen(&state.db, id).await?.map_err(refused)?;
+            Reversed {
+                status: Status::PendingReview.as_str().into(),
+                resolution: None,
+            }
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_decided",
+                format!(
+                    "the violation is {}: there is no decision to reverse",
+                    other.as_str()
+                ),
+            ));
+        }
+    };
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            "violation.reversed",
+            &format!("violation:{id}"),
+            json!({
+                "from": from.as_str(),
+                "to": done.status,
+                "reason": reason,
+                "note": note,
+                "fine_id": done.resolution.as_ref().map(|r| r.fine_id),
+            }),
+        )
+        .await?;
+    Ok(done)
 }

@@ -124,6 +124,10 @@ pub enum NotOpen {
     NoFine,
     #[error("the fine is {0}, not disputed")]
     NotDisputed(String),
+    #[error("the owner disputes the fine: answer the dispute instead")]
+    Disputed,
+    #[error("the fine is {0}: its decision can no longer be withdrawn")]
+    Final(String),
 }
 
 /// Answers the dispute of the fine of violation `id`: records the outcome and queues the
@@ -134,6 +138,40 @@ pub async fn resolve(
     officer: &str,
     outcome: DisputeOutcome,
     answer: &str,
+) -> Result<Result<FineResolution, NotOpen>, DbError> {
+    change(db, id, officer, outcome, answer, None).await
+}
+
+/// A supervisor withdraws the approval of violation `id`: its fine — not paid, not under
+/// dispute — is cancelled with `answer` to the owner and the violation rejected for `reason`,
+/// with the resolution queued for citizen-notify, in one transaction.
+pub async fn withdraw(
+    db: &Db,
+    id: &EventId,
+    officer: &str,
+    answer: &str,
+    reason: &str,
+) -> Result<Result<FineResolution, NotOpen>, DbError> {
+    change(
+        db,
+        id,
+        officer,
+        DisputeOutcome::Cancelled,
+        answer,
+        Some(reason),
+    )
+    .await
+}
+
+/// Settles the fine of violation `id` as `outcome` with `answer`: a dispute's answer, or (with
+/// `withdrawn_for`, the reason code the violation is rejected with) the approval withdrawn.
+async fn change(
+    db: &Db,
+    id: &EventId,
+    officer: &str,
+    outcome: DisputeOutcome,
+    answer: &str,
+    withdrawn_for: Option<&str>,
 ) -> Result<Result<FineResolution, NotOpen>, DbError> {
     let now = OffsetDateTime::now_utc();
     let result = on_pool!(db, pool => {
@@ -147,8 +185,12 @@ pub async fn resolve(
         };
         let fine_id: String = row.try_get("fine_id")?;
         let status: String = row.try_get("status")?;
-        if status != "disputed" {
-            return Ok(Err(NotOpen::NotDisputed(status)));
+        match (withdrawn_for, status.as_str()) {
+            (None, "disputed") => {}
+            (None, _) => return Ok(Err(NotOpen::NotDisputed(status))),
+            (Some(_), "disputed") => return Ok(Err(NotOpen::Disputed)),
+            (Some(_), "paid" | "cancelled") => return Ok(Err(NotOpen::Final(status))),
+            (Some(_), _) => {}
         }
         let resolution = FineResolution {
             resolution_id: uuid::Uuid::now_v7(),
@@ -163,15 +205,30 @@ pub async fn resolve(
         let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
         sqlx::query(
             "UPDATE fines SET status = $1, resolved_by = $2, resolved_at = $3, resolution_answer = $4
-             WHERE fine_id = $5 AND status = 'disputed'",
+             WHERE fine_id = $5 AND status = $6",
         )
         .bind(outcome.as_str())
         .bind(officer)
         .bind(now)
         .bind(answer)
         .bind(&fine_id)
+        .bind(&status)
         .execute(&mut *tx)
         .await?;
+        if let Some(reason) = withdrawn_for {
+            sqlx::query(
+                "UPDATE violations SET status = 'rejected', reject_reason = $1, review_note = $2,
+                        reviewed_by = $3, reviewed_at = $4
+                 WHERE event_id = $5 AND status = 'approved'",
+            )
+            .bind(reason)
+            .bind(answer)
+            .bind(officer)
+            .bind(now)
+            .bind(*id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)
              VALUES ($1, $2, $3, $4, $4)",

@@ -326,6 +326,25 @@ pub async fn reject(
     decided(db, id, changed).await
 }
 
+/// A supervisor reopens a rejected violation: back in the review queue, the rejection kept in
+/// the audit log only.
+pub async fn reopen(db: &Db, id: &EventId) -> Result<Result<(), Refused>, DbError> {
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE violations SET status = $1, reviewed_by = NULL, reviewed_at = NULL,
+                    reject_reason = NULL, review_note = NULL
+             WHERE event_id = $2 AND status = $3",
+        )
+        .bind(Status::PendingReview.as_str())
+        .bind(*id.as_uuid())
+        .bind(Status::Rejected.as_str())
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    decided(db, id, changed).await
+}
+
 /// The outcome of a decision that updated `changed` rows of violations pending review: done,
 /// or why not (no such violation, or no longer pending).
 async fn decided(db: &Db, id: &EventId, changed: u64) -> Result<Result<(), Refused>, DbError> {

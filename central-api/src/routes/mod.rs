@@ -91,6 +91,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::correct_plate))
         .routes(routes!(violations::approve))
         .routes(routes!(violations::reject))
+        .routes(routes!(violations::reverse))
         .routes(routes!(violations::verify_audit))
         .routes(routes!(disputes::list))
         .routes(routes!(devices::list))

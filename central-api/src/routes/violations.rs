@@ -67,6 +67,10 @@ pub struct ViolationDetail {
     pub owner_citizen_id: Option<String>,
     /// Evidence files of the manifest not yet received.
     pub evidence_missing: Vec<String>,
+    /// Who decided, and for a rejection its reason code and note.
+    pub reviewed_by: Option<String>,
+    pub reject_reason: Option<String>,
+    pub review_note: Option<String>,
     pub fine: Option<FineSummary>,
     pub audit: Vec<TrailEntry>,
 }
@@ -95,6 +99,9 @@ pub async fn get(
         owner_lookup: v.owner_lookup,
         owner_citizen_id: v.owner_citizen_id,
         evidence_missing: d.missing,
+        reviewed_by: v.reviewed_by,
+        reject_reason: v.reject_reason,
+        review_note: v.review_note,
         fine: d.fine,
         audit: d
             .trail
@@ -209,6 +216,42 @@ pub async fn reject(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reversal {
+    /// Withdrawing an approval: the reason code the violation is rejected with (as for a
+    /// rejection). Not used when reopening a rejection.
+    pub reason: Option<String>,
+    /// Why, 1–2000 characters; when an approval is withdrawn, the answer the owner reads.
+    pub note: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/violations/{id}/reverse", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    request_body = Reversal,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Reversed: an approval withdrawn (the fine cancelled, the owner told) or a rejection reopened", body = review::Reversed),
+        (status = 400, description = "No note, or an unknown reason", body = ErrorBody),
+        (status = 403, description = "Only supervisors reverse decisions", body = ErrorBody),
+        (status = 409, description = "Not decided yet; the fine is paid or disputed", body = ErrorBody)))]
+pub async fn reverse(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+    Json(body): Json<Reversal>,
+) -> Result<Json<review::Reversed>, ApiError> {
+    let done = review::reverse(
+        &state,
+        &officer,
+        &event_id(&id)?,
+        body.reason.as_deref(),
+        &body.note,
+    )
+    .await?;
+    Ok(Json(done))
 }
 
 /// The audit log's chain, walked.

@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/review/disputes", get(disputes::page))
         .route("/review/devices", get(devices::page))
         .route("/review/violations/{id}/resolve", post(violation::resolve))
+        .route("/review/violations/{id}/reverse", post(violation::reverse))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))
         .layer(middleware::map_response(protect))
@@ -139,7 +140,17 @@ impl Flash {
         let (mut done, mut prev, mut decision) = (None, None, None);
         for (k, v) in form_urlencoded::parse(value.as_bytes()) {
             match &*k {
-                "done" if ["approved", "rejected", "upheld", "cancelled"].contains(&&*v) => {
+                "done"
+                    if [
+                        "approved",
+                        "rejected",
+                        "upheld",
+                        "cancelled",
+                        "withdrawn",
+                        "reopened",
+                    ]
+                    .contains(&&*v) =>
+                {
                     done = Some(v.into_owned())
                 }
                 "prev" => prev = protocol::EventId::parse(&v).ok().map(|id| id.to_string()),
@@ -170,8 +181,30 @@ impl Flash {
         }
     }
 
+    /// A supervisor's reversal that left the violation `status`.
+    pub fn reversed(id: &protocol::EventId, status: &str) -> Self {
+        Self {
+            done: if status == "rejected" {
+                "withdrawn"
+            } else {
+                "reopened"
+            }
+            .into(),
+            prev: id.to_string(),
+            decision: None,
+        }
+    }
+
     fn show(&self, lang: Lang) -> Markup {
         let text = match self.done.as_str() {
+            "withdrawn" => lang.t(
+                "Đã hủy quyết định xử phạt; chủ xe sẽ được thông báo.",
+                "The penalty decision is cancelled; the owner will be told.",
+            ),
+            "reopened" => lang.t(
+                "Vi phạm đã trở lại hàng chờ duyệt.",
+                "The violation is back in the review queue.",
+            ),
             "approved" => lang.t(
                 "Đã duyệt vi phạm vừa xem, quyết định số",
                 "The last violation was approved, decision",
@@ -287,6 +320,18 @@ pub fn explain(lang: Lang, e: &ApiError) -> (&'static str, Option<String>) {
             "The fine schedule has no fine for this case.",
         ),
         "bad_request" => lang.t("Dữ liệu nhập không hợp lệ.", "The input is not valid."),
+        "disputed" => lang.t(
+            "Chủ xe đang khiếu nại: hãy trả lời khiếu nại.",
+            "The owner disputes the fine: answer the dispute.",
+        ),
+        "fine_final" => lang.t(
+            "Quyết định xử phạt đã hoàn tất (đã nộp phạt hoặc đã hủy).",
+            "The fine is settled (paid or cancelled).",
+        ),
+        "not_decided" => lang.t(
+            "Vi phạm chưa được quyết định.",
+            "The violation has not been decided.",
+        ),
         "forbidden" => lang.t(
             "Vai trò của bạn không được phép làm việc này.",
             "Your role may not do this.",

@@ -57,6 +57,9 @@ fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
                     (dispute_box(lang, dispute, desk.officer.role.supervises(), &desk.csrf))
                 }
                 @if v.status == Status::Rejected { (rejection_box(lang, d)) }
+                @if desk.officer.role.supervises() && matches!(v.status, Status::Approved | Status::Rejected) {
+                    (reverse_box(lang, d, &desk.csrf))
+                }
                 a #next href={ (here) "/next" } hidden {}
             }
         }
@@ -359,6 +362,40 @@ fn rejection_box(lang: Lang, d: &Detail) -> Markup {
     }
 }
 
+/// A supervisor's reversal: an approval withdrawn (the fine cancelled, the owner told why), or a
+/// rejection reopened.
+fn reverse_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
+    let v = &d.violation;
+    let approved = v.status == Status::Approved;
+    html! {
+        section.box.reverse #reverse {
+            h2 { (lang.t("Xem xét lại quyết định", "Reverse the decision")) }
+            form.resolve #reverse-form method="post" action={ "/review/violations/" (v.event.event_id) "/reverse" } {
+                input type="hidden" name="csrf" value=(csrf);
+                @if approved {
+                    p.muted { (lang.t(
+                        "Hủy quyết định xử phạt và từ chối vi phạm; chủ xe nhận được lý do dưới đây.",
+                        "Cancel the penalty decision and reject the violation; the owner reads the note below.")) }
+                    select #reverse-reason name="reason" required aria-label=(lang.t("Lý do", "Reason")) {
+                        option value="" { (lang.t("— Lý do —", "— Reason —")) }
+                        @for r in db_review::REJECT_REASONS {
+                            option value=(r) { (layout::reason_name(lang, r)) }
+                        }
+                    }
+                } @else {
+                    p.muted { (lang.t("Đưa vi phạm trở lại hàng chờ duyệt.", "Put the violation back in the review queue.")) }
+                }
+                label for="reverse-note" { (lang.t("Lý do xem xét lại", "Why")) }
+                textarea #reverse-note name="note" required maxlength="2000" {}
+                button.danger #reverse-submit type="submit" {
+                    @if approved { (lang.t("Hủy quyết định xử phạt", "Cancel the penalty decision")) }
+                    @else { (lang.t("Mở lại để duyệt", "Reopen for review")) }
+                }
+            }
+        }
+    }
+}
+
 fn trail(lang: Lang, d: &Detail) -> Markup {
     html! {
         section.trail #trail {
@@ -396,6 +433,32 @@ pub async fn resolve(
         let done = review::resolve(&state, &desk.officer, id, &f.outcome, &f.answer).await?;
         let flash = Flash::resolved(id, done.outcome);
         Ok(("/review/disputes".to_owned(), Some(flash)))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReverseForm {
+    csrf: String,
+    reason: Option<String>,
+    note: String,
+}
+
+/// `POST /review/violations/{id}/reverse`: a supervisor withdraws an approval or reopens a
+/// rejection, then sees the violation again.
+pub async fn reverse(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<ReverseForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        let reason = f.reason.as_deref().filter(|r| !r.is_empty());
+        let done = review::reverse(&state, &desk.officer, id, reason, &f.note).await?;
+        Ok((
+            format!("/review/violations/{id}"),
+            Some(Flash::reversed(id, &done.status)),
+        ))
     })
     .await
 }

@@ -37,16 +37,14 @@ async fn disputed(w: &World, reviewer: &Session) -> (EventId, uuid::Uuid) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fine_id = uuid::Uuid::parse_str(body["fine"]["fine_id"].as_str().unwrap()).unwrap();
-    let update = FineUpdate {
-        update_id: uuid::Uuid::now_v7(),
+    report(
+        w,
         fine_id,
-        at: UtcTimestamp::now(),
-        change: FineChange::Disputed {
+        FineChange::Disputed {
             reason: "Xe của tôi hôm đó ở Đà Nẵng; biển số bị làm giả.".into(),
         },
-    };
-    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
-    fine_updates::apply(&w.db, &update, &payload).await.unwrap();
+    )
+    .await;
     (id, fine_id)
 }
 
@@ -156,18 +154,16 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
     assert_eq!(open["items"], json!([]));
 
     // A payment reported afterwards does not bring a cancelled fine back.
-    let paid = FineUpdate {
-        update_id: uuid::Uuid::now_v7(),
+    report(
+        &w,
         fine_id,
-        at: UtcTimestamp::now(),
-        change: FineChange::Paid {
+        FineChange::Paid {
             amount_vnd: 19_000_000,
             transaction_no: "14123456".into(),
             paid_at: UtcTimestamp::now(),
         },
-    };
-    let payload = String::from_utf8(wire::encode(&paid).unwrap()).unwrap();
-    fine_updates::apply(&w.db, &paid, &payload).await.unwrap();
+    )
+    .await;
     assert_eq!(
         fine_of(&w.db, &id).await.unwrap().unwrap().status,
         "cancelled"
@@ -205,4 +201,148 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
     assert_eq!(sent["schema"], "tve.fine_resolution");
 }
 
-on_both_engines!(a_supervisor_answers_a_dispute_once_and_the_owner_is_told);
+/// Reports `change` about fine `fine_id` as citizen-notify would.
+async fn report(w: &World, fine_id: uuid::Uuid, change: FineChange) {
+    let update = FineUpdate {
+        update_id: uuid::Uuid::now_v7(),
+        fine_id,
+        at: UtcTimestamp::now(),
+        change,
+    };
+    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
+    fine_updates::apply(&w.db, &update, &payload).await.unwrap();
+}
+
+async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let note = "Xe cứu thương đang làm nhiệm vụ; hình ảnh cho thấy đèn ưu tiên bật.";
+
+    // An approval withdrawn: the fine cancelled, the owner told why, the violation rejected.
+    let id = w.pending("51F12345").await;
+    let reverse = format!("/api/v1/violations/{id}/reverse");
+    let (status, body) = w
+        .call(supervisor.post(&reverse, json!({ "note": note })))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("not_decided")),
+        "nothing decided yet"
+    );
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fine_id = body["fine"]["fine_id"].as_str().unwrap().to_owned();
+    let withdraw = json!({ "reason": "emergency_vehicle", "note": note });
+    let (status, body) = w.call(reviewer.post(&reverse, withdraw.clone())).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "reviewers do not reverse"
+    );
+    for bad in [
+        json!({ "reason": "emergency_vehicle", "note": " " }),
+        json!({ "reason": "because", "note": note }),
+        json!({ "note": note }),
+    ] {
+        let (status, body) = w.call(supervisor.post(&reverse, bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let detail = page(&w, &supervisor, &format!("/review/violations/{id}")).await;
+    assert!(detail.contains("id=\"reverse-form\""));
+    let as_reviewer = page(&w, &reviewer, &format!("/review/violations/{id}")).await;
+    assert!(!as_reviewer.contains("id=\"reverse-form\""));
+    let (status, body) = w.call(supervisor.post(&reverse, withdraw.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "rejected");
+    assert_eq!(body["resolution"]["fine_id"], fine_id.as_str());
+    assert_eq!(body["resolution"]["outcome"], "cancelled");
+    assert_eq!(body["resolution"]["answer"], note);
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "cancelled"
+    );
+    let (_, one) = w
+        .call(supervisor.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    assert_eq!(one["status"], "rejected");
+    assert_eq!(one["reject_reason"], "emergency_vehicle");
+    assert!(audit_actions(&one).contains(&"violation.reversed"));
+    // Done once: the owner was told the decision is cancelled, so it is not reopened.
+    let (status, body) = w.call(supervisor.post(&reverse, withdraw.clone())).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("fine_final"))
+    );
+
+    // A rejection reopened: back in the queue, and approved afresh.
+    let id = w.pending("51F12345").await;
+    let (status, _) = w
+        .call(reviewer.post(
+            &format!("/api/v1/violations/{id}/reject"),
+            json!({ "reason": "plate_unreadable" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = w
+        .call(supervisor.post(
+            &format!("/api/v1/violations/{id}/reverse"),
+            json!({ "note": "Biển số đọc được trên ảnh thứ hai." }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), &body["resolution"]),
+        (Some("pending_review"), &Value::Null)
+    );
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A disputed fine is answered through the dispute; a paid one stays paid.
+    let (disputed_id, _) = disputed(&w, &reviewer).await;
+    let (status, body) = w
+        .call(supervisor.post(
+            &format!("/api/v1/violations/{disputed_id}/reverse"),
+            withdraw.clone(),
+        ))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("disputed"))
+    );
+    let paid_id = w.pending("51F12345").await;
+    let (_, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{paid_id}/approve"), json!({})))
+        .await;
+    let paid_fine = uuid::Uuid::parse_str(body["fine"]["fine_id"].as_str().unwrap()).unwrap();
+    report(
+        &w,
+        paid_fine,
+        FineChange::Paid {
+            amount_vnd: body["fine"]["amount_vnd"].as_u64().unwrap(),
+            transaction_no: "14422574".into(),
+            paid_at: UtcTimestamp::now(),
+        },
+    )
+    .await;
+    let (status, body) = w
+        .call(supervisor.post(&format!("/api/v1/violations/{paid_id}/reverse"), withdraw))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("fine_final"))
+    );
+    assert_eq!(
+        fine_of(&w.db, &paid_id).await.unwrap().unwrap().status,
+        "paid"
+    );
+}
+
+on_both_engines!(
+    a_supervisor_answers_a_dispute_once_and_the_owner_is_told,
+    a_supervisor_withdraws_an_approval_or_reopens_a_rejection,
+);

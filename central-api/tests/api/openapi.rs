@@ -99,6 +99,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "POST /api/v1/violations/{id}/plate",
         "POST /api/v1/violations/{id}/reject",
         "POST /api/v1/violations/{id}/resolve",
+        "POST /api/v1/violations/{id}/reverse",
         "PUT /api/v1/evidence/{sha256}",
     ];
     assert_eq!(operations, expected.iter().map(|s| s.to_string()).collect());

@@ -333,7 +333,7 @@ pub async fn fine(
             ),
         };
         actions.push_str(&format!(
-            "<section id=\"resolution\" class=\"{}\"><h2>Kết quả giải quyết khiếu nại</h2>\
+            "<section id=\"resolution\" class=\"{}\"><h2>Kết quả xem xét quyết định xử phạt</h2>\
              <p><strong>{vi}</strong> <span class=\"en\">{en}</span></p>\
              <p id=\"resolution-answer\">“{}”</p><p class=\"en\">{}</p></section>",
             outcome.as_str(),
