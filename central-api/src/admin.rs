@@ -1,6 +1,6 @@
-//! Administration from the command line, for the first officer and for scripts: officers,
-//! devices and registry records. Each command opens the configured database (migrating it) and
-//! writes one record, in the audit log too.
+//! Administration: officers and devices, from the JSON API (administrators) and the command line
+//! (the first officer, scripts) through the same functions here, and registry records from the
+//! command line. Each change is written to the audit log with who made it.
 
 use std::io::BufRead;
 
@@ -76,6 +76,112 @@ pub struct RegistryRecord {
     pub email: Option<String>,
 }
 
+/// Why an administrative change was refused: the field at fault and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("`{0}`: {1}")]
+    Invalid(&'static str, String),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("{0}")]
+    Other(#[from] anyhow::Error),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Refused {
+    Refused::Invalid(field, message.into())
+}
+
+/// Creates an officer, or changes one's name, role and password (and enables a disabled one),
+/// as `actor`.
+pub async fn save_officer(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    username: &str,
+    full_name: &str,
+    role: &str,
+    password: &str,
+) -> Result<Officer, Refused> {
+    let username_ok = (3..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !username_ok {
+        return Err(invalid(
+            "username",
+            "3-64 characters of a-z, 0-9, '.', '_' or '-'",
+        ));
+    }
+    let full_name = full_name.trim();
+    if full_name.is_empty() || full_name.chars().count() > 200 {
+        return Err(invalid("full_name", "1-200 characters"));
+    }
+    let role = Role::parse(role)
+        .ok_or_else(|| invalid("role", "reviewer, supervisor, admin or auditor"))?;
+    if password.chars().count() < 12 {
+        return Err(invalid("password", "at least 12 characters"));
+    }
+    let officer = Officer {
+        username: username.to_owned(),
+        full_name: full_name.to_owned(),
+        role,
+    };
+    let hash = hash_password(password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    officers::upsert(db, &officer, &hash).await?;
+    audit
+        .append(
+            actor,
+            "officer.saved",
+            &officer.actor(),
+            json!({ "role": role.as_str(), "full_name": officer.full_name }),
+        )
+        .await?;
+    Ok(officer)
+}
+
+/// Registers a device with the public key its events are signed with, or rotates the key of
+/// one (a revoked device registered again is active again), as `actor`.
+pub async fn register_device(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    id: &str,
+    public_key: &str,
+    name: &str,
+) -> Result<DeviceId, Refused> {
+    let id = DeviceId::parse(id).map_err(|e| invalid("id", e.to_string()))?;
+    let key = DevicePublicKey::from_base64(public_key.trim())
+        .map_err(|e| invalid("public_key", e.to_string()))?;
+    devices::register(db, &id, &key, name.trim()).await?;
+    audit
+        .append(
+            actor,
+            "device.registered",
+            &format!("device:{id}"),
+            json!({ "public_key": key.to_base64(), "name": name.trim() }),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Revokes a device as `actor`: its events are refused from now on. False when it was not
+/// registered or already revoked.
+pub async fn revoke_device(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    id: &str,
+) -> Result<bool, Refused> {
+    let id = DeviceId::parse(id).map_err(|e| invalid("id", e.to_string()))?;
+    let revoked = devices::revoke(db, &id).await?;
+    if revoked {
+        audit
+            .append(actor, "device.revoked", &format!("device:{id}"), json!({}))
+            .await?;
+    }
+    Ok(revoked)
+}
+
 fn password() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("TVE_OFFICER_PASSWORD") {
         return Ok(p);
@@ -87,6 +193,9 @@ fn password() -> anyhow::Result<String> {
         .context("reading the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
+
+/// The actor the command line writes into the audit log.
+const CLI: &str = "admin:cli";
 
 /// Runs one administrative command (not `Serve`).
 pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
@@ -101,46 +210,17 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             full_name,
             role,
         } => {
-            let role = Role::parse(&role).with_context(|| {
-                format!("--role `{role}`: reviewer, supervisor, admin or auditor")
-            })?;
             let password = password()?;
-            if password.chars().count() < 12 {
-                bail!("the password must have at least 12 characters");
-            }
-            let hash = hash_password(&password)?;
-            let officer = Officer {
-                username: username.clone(),
-                full_name,
-                role,
-            };
-            officers::upsert(&db, &officer, &hash).await?;
-            audit
-                .append(
-                    "admin:cli",
-                    "officer.saved",
-                    &officer.actor(),
-                    json!({ "role": role.as_str() }),
-                )
-                .await?;
-            println!("officer {username} saved as {}", role.as_str());
+            let officer =
+                save_officer(&db, &audit, CLI, &username, &full_name, &role, &password).await?;
+            println!("officer {username} saved as {}", officer.role.as_str());
         }
         Command::DeviceAdd {
             id,
             public_key,
             name,
         } => {
-            let id = DeviceId::parse(id).context("--id")?;
-            let key = DevicePublicKey::from_base64(&public_key).context("--public-key")?;
-            devices::register(&db, &id, &key, &name).await?;
-            audit
-                .append(
-                    "admin:cli",
-                    "device.registered",
-                    &format!("device:{id}"),
-                    json!({ "public_key": key.to_base64() }),
-                )
-                .await?;
+            let id = register_device(&db, &audit, CLI, &id, &public_key, &name).await?;
             println!("device {id} registered");
         }
         Command::RegistryAdd(r) => {
@@ -176,7 +256,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             .await?;
             audit
                 .append(
-                    "admin:cli",
+                    CLI,
                     "registry.saved",
                     &format!("plate:{}", plate.canonical()),
                     json!({ "colour": colour.as_str(), "owner": citizen.masked() }),

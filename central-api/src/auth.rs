@@ -61,6 +61,11 @@ impl Role {
         matches!(self, Self::Supervisor)
     }
 
+    /// May administer: officers, devices, the fine schedule.
+    pub fn administers(self) -> bool {
+        matches!(self, Self::Admin)
+    }
+
     /// May read the audit log.
     pub fn audits(self) -> bool {
         matches!(self, Self::Auditor | Self::Supervisor | Self::Admin)

@@ -27,6 +27,38 @@ pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(
     Ok(())
 }
 
+/// Every active officer, by username.
+pub async fn list(db: &Db) -> Result<Vec<Officer>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT username, full_name, role FROM officers WHERE disabled_at IS NULL
+             ORDER BY username",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| -> Result<_, DbError> {
+            Ok((
+                row.try_get::<String, _>("username")?,
+                row.try_get::<String, _>("full_name")?,
+                row.try_get::<String, _>("role")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    rows.into_iter()
+        .map(|(username, full_name, role)| {
+            let role = Role::parse(&role)
+                .ok_or_else(|| DbError::Corrupt(format!("officer {username}: role {role}")))?;
+            Ok(Officer {
+                username,
+                full_name,
+                role,
+            })
+        })
+        .collect()
+}
+
 /// An active officer and their password hash.
 pub async fn find(db: &Db, username: &str) -> Result<Option<(Officer, String)>, DbError> {
     let row = on_pool!(db, pool => {

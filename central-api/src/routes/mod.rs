@@ -1,6 +1,7 @@
 //! The HTTP routes, one file per resource; [`router`] is separate from serving so tests drive it
 //! without a socket.
 
+pub mod admin;
 pub mod devices;
 pub mod disputes;
 pub mod evidence;
@@ -94,7 +95,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::reverse))
         .routes(routes!(violations::verify_audit))
         .routes(routes!(disputes::list))
-        .routes(routes!(devices::list))
+        .routes(routes!(devices::list, admin::register_device))
+        .routes(routes!(admin::revoke_device))
+        .routes(routes!(admin::officers, admin::save_officer))
         .routes(routes!(disputes::resolve))
         .routes(routes!(stats::json))
         .routes(routes!(stats::csv))

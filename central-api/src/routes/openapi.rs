@@ -28,6 +28,7 @@ pub struct ErrorBody {
         (name = "review", description = "The review queue and the decisions on it"),
         (name = "stats", description = "Counts for the operations centre"),
         (name = "devices", description = "The roadside devices and their health"),
+        (name = "admin", description = "Officers and devices, for administrators"),
         (name = "evidence", description = "Evidence files from devices, and to citizens on signed links"),
         (name = "citizen-notify", description = "What citizen-notify reports of each fine"),
     ),

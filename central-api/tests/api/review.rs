@@ -147,7 +147,12 @@ impl Session {
     }
 
     pub fn post(&self, uri: &str, body: Value) -> Request<Body> {
-        let mut r = json_request("POST", uri, body);
+        self.send("POST", uri, body)
+    }
+
+    /// A request with a JSON body, the session cookie and the CSRF token.
+    pub fn send(&self, method: &str, uri: &str, body: Value) -> Request<Body> {
+        let mut r = json_request(method, uri, body);
         r.headers_mut().insert(
             header::COOKIE,
             format!("tve_session={}", self.token).parse().unwrap(),

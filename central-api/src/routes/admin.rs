@@ -1,0 +1,177 @@
+//! Administration through the JSON API, for administrators only: officers (`GET`/`POST
+//! /api/v1/officers`) and devices (`POST /api/v1/devices`, `DELETE /api/v1/devices/{id}`). The
+//! work is in [`crate::admin`], shared with the command line; every change is in the audit log.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState, openapi::ErrorBody};
+use crate::{
+    admin::{self, Refused},
+    auth::{Officer, Role, Signed},
+    db::officers,
+    review::bad_request,
+};
+
+fn refused(e: Refused) -> ApiError {
+    match e {
+        Refused::Invalid(field, message) => bad_request(field, message),
+        Refused::Db(e) => e.into(),
+        Refused::Other(e) => ApiError::internal(e),
+    }
+}
+
+/// An officer as administrators see them (never a password).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficerView {
+    pub username: String,
+    pub full_name: String,
+    /// `reviewer`, `supervisor`, `admin` or `auditor`.
+    pub role: String,
+}
+
+impl From<Officer> for OfficerView {
+    fn from(o: Officer) -> Self {
+        Self {
+            username: o.username,
+            full_name: o.full_name,
+            role: o.role.as_str().into(),
+        }
+    }
+}
+
+/// The officers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Officers {
+    pub items: Vec<OfficerView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/officers", tag = "admin",
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Every active officer", body = Officers),
+        (status = 403, description = "Administrators only", body = ErrorBody)))]
+pub async fn officers(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+) -> Result<Json<Officers>, ApiError> {
+    officer.require(Role::administers, "list officers")?;
+    let items = officers::list(&state.db).await?;
+    Ok(Json(Officers {
+        items: items.into_iter().map(OfficerView::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOfficer {
+    /// 3–64 characters of a–z, 0–9, `.`, `_`, `-`.
+    pub username: String,
+    pub full_name: String,
+    /// `reviewer`, `supervisor`, `admin` or `auditor`.
+    pub role: String,
+    /// At least 12 characters; stored as an Argon2id hash.
+    pub password: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/officers", tag = "admin",
+    request_body = NewOfficer,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Saved: a new officer, or a new name, role and password", body = OfficerView),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 403, description = "Administrators only", body = ErrorBody)))]
+pub async fn save_officer(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Json(body): Json<NewOfficer>,
+) -> Result<(StatusCode, Json<OfficerView>), ApiError> {
+    officer.require(Role::administers, "administer officers")?;
+    let saved = admin::save_officer(
+        &state.db,
+        &state.audit,
+        &officer.actor(),
+        &body.username,
+        &body.full_name,
+        &body.role,
+        &body.password,
+    )
+    .await
+    .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(saved.into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// The device id its events carry, e.g. `hcm-q1-001`.
+    pub id: String,
+    /// Its Ed25519 public key, base64 (`edge-agent public-key`).
+    pub public_key: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A registered device.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    pub id: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/devices", tag = "admin",
+    request_body = NewDevice,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered, or its key rotated", body = Registered),
+        (status = 400, description = "A malformed id or key", body = ErrorBody),
+        (status = 403, description = "Administrators only", body = ErrorBody)))]
+pub async fn register_device(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Json(body): Json<NewDevice>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    officer.require(Role::administers, "register devices")?;
+    let id = admin::register_device(
+        &state.db,
+        &state.audit,
+        &officer.actor(),
+        &body.id,
+        &body.public_key,
+        &body.name,
+    )
+    .await
+    .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(Registered { id: id.to_string() })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The device id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked: its events are refused from now on"),
+        (status = 403, description = "Administrators only", body = ErrorBody),
+        (status = 404, description = "Not registered, or already revoked", body = ErrorBody)))]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    officer.require(Role::administers, "revoke devices")?;
+    if admin::revoke_device(&state.db, &state.audit, &officer.actor(), &id)
+        .await
+        .map_err(refused)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no active device {id}"),
+        ))
+    }
+}

@@ -1,0 +1,144 @@
+//! Administration through the API: administrators save officers and register and revoke
+//! devices, every change in the audit log; nobody else may, on any of these routes.
+
+use axum::http::StatusCode;
+use central_api::{
+    auth::Role,
+    ingest::{Ingest, IngestMetrics, Outcome},
+};
+use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
+use serde_json::json;
+
+use crate::{
+    helpers::{TestDb, on_both_engines},
+    review::world,
+};
+
+async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb) {
+    let w = world(t).await;
+    let admin = w.sign_in(Role::Admin).await;
+
+    // Every admin route refuses every other role.
+    let key = DeviceKey::from_seed([77; 32]);
+    let device = json!({
+        "id": "hcm-q3-007",
+        "public_key": key.public_key().to_base64(),
+        "name": "Ngã sáu Phù Đổng",
+    });
+    let officer = json!({
+        "username": "tuan.nv",
+        "full_name": "Nguyễn Văn Tuấn",
+        "role": "reviewer",
+        "password": "một mật khẩu đủ dài",
+    });
+    for role in [Role::Reviewer, Role::Supervisor, Role::Auditor] {
+        let s = w.sign_in(role).await;
+        for request in [
+            s.get("/api/v1/officers"),
+            s.post("/api/v1/officers", officer.clone()),
+            s.post("/api/v1/devices", device.clone()),
+            s.send("DELETE", "/api/v1/devices/hcm-q1-001", json!({})),
+        ] {
+            let what = format!("{} {}", request.method(), request.uri());
+            let (status, body) = w.call(request).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::FORBIDDEN, Some("forbidden")),
+                "{role:?}: {what}"
+            );
+        }
+    }
+
+    // Officers: a bad field is named; a saved officer signs in.
+    for (field, bad) in [
+        ("username", json!({ "username": "Tuấn" })),
+        ("role", json!({ "role": "chief" })),
+        ("password", json!({ "password": "short" })),
+        ("full_name", json!({ "full_name": " " })),
+    ] {
+        let mut body = officer.clone();
+        for (k, v) in bad.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, reply) = w.call(admin.post("/api/v1/officers", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+        assert!(
+            reply["message"].as_str().unwrap().contains(field),
+            "{reply}"
+        );
+    }
+    let (status, saved) = w.call(admin.post("/api/v1/officers", officer)).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["role"], "reviewer");
+    assert!(saved.get("password").is_none());
+    let (status, session) = w
+        .call(
+            axum::http::Request::post("/api/v1/session")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({ "username": "tuan.nv", "password": "một mật khẩu đủ dài" }).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let (_, list) = w.call(admin.get("/api/v1/officers")).await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["username"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"tuan.nv"), "{names:?}");
+
+    // Devices: registered, its events taken; revoked, refused.
+    let (status, reply) = w
+        .call(admin.post(
+            "/api/v1/devices",
+            json!({ "id": "hcm-q3-007", "public_key": "not a key" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    let (status, reply) = w.call(admin.post("/api/v1/devices", device)).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let id = DeviceId::parse("hcm-q3-007").unwrap();
+    let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
+    let send = async |ingest: &Ingest| {
+        let event = ViolationEvent::example(id.clone(), EventId::new());
+        ingest
+            .handle(
+                &Topic::Violation(id.clone()).to_string(),
+                &wire::encode_signed(&event, &key).unwrap(),
+            )
+            .await
+            .unwrap()
+    };
+    assert!(matches!(send(&ingest).await, Outcome::Stored(_)));
+    let revoke = admin.send("DELETE", "/api/v1/devices/hcm-q3-007", json!({}));
+    assert_eq!(w.call(revoke).await.0, StatusCode::NO_CONTENT);
+    assert!(
+        matches!(send(&ingest).await, Outcome::Refused { .. }),
+        "a revoked device is not heard"
+    );
+    let again = admin.send("DELETE", "/api/v1/devices/hcm-q3-007", json!({}));
+    assert_eq!(w.call(again).await.0, StatusCode::NOT_FOUND);
+
+    // Each change is in the audit log under the administrator's name.
+    let entries = central_api::audit::AuditLog::new(w.db.clone())
+        .for_subject("device:hcm-q3-007")
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("officer:admin", "device.registered"),
+            ("officer:admin", "device.revoked")
+        ]
+    );
+}
+
+on_both_engines!(administrators_save_officers_and_register_and_revoke_devices);
