@@ -61,34 +61,92 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
     Ok(FineSchedule { rules })
 }
 
-/// Adds rules (an amendment, or the first schedule).
+/// Inserts the rule `r` in the transaction `tx` (of either engine).
+macro_rules! insert_rule {
+    ($tx:ident, $r:ident) => {
+        sqlx::query(
+            "INSERT INTO fine_schedule
+               (kind, vehicle, over_kmh_from, over_kmh_to, min_vnd, max_vnd, points, reference,
+                effective_from, effective_to, verify)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind($r.kind.as_str())
+        .bind($r.vehicle.as_str())
+        .bind($r.over_kmh_from.map(|v| v as i32))
+        .bind($r.over_kmh_to.map(|v| v as i32))
+        .bind($r.min_vnd as i64)
+        .bind($r.max_vnd as i64)
+        .bind(i32::from($r.points))
+        .bind(&$r.reference)
+        .bind($r.effective_from)
+        .bind($r.effective_to)
+        .bind($r.verify)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+/// Adds rules (the first schedule).
 pub async fn insert_rules(db: &Db, rules: &[FineRule]) -> Result<(), DbError> {
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         for r in rules {
-            sqlx::query(
-                "INSERT INTO fine_schedule
-                   (kind, vehicle, over_kmh_from, over_kmh_to, min_vnd, max_vnd, points, reference,
-                    effective_from, effective_to, verify)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(r.kind.as_str())
-            .bind(r.vehicle.as_str())
-            .bind(r.over_kmh_from.map(|v| v as i32))
-            .bind(r.over_kmh_to.map(|v| v as i32))
-            .bind(r.min_vnd as i64)
-            .bind(r.max_vnd as i64)
-            .bind(i32::from(r.points))
-            .bind(&r.reference)
-            .bind(r.effective_from)
-            .bind(r.effective_to)
-            .bind(r.verify)
-            .execute(&mut *tx)
-            .await?;
+            insert_rule!(tx, r);
         }
         tx.commit().await?;
     });
     Ok(())
+}
+
+/// Why an amendment was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAmended {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the schedule changed meanwhile; try again")]
+    Changed,
+}
+
+/// Amends the schedule: `rules` in force from `from`, ending the rules they replace (see
+/// [`FineSchedule::amended`]), in one transaction. Returns how many rules ended.
+pub async fn amend(
+    db: &Db,
+    from: Date,
+    rules: &[FineRule],
+) -> Result<Result<usize, NotAmended>, DbError> {
+    let current = load_schedule(db).await?;
+    let (ended, amended) = match current.amended(from, rules) {
+        Ok(done) => done,
+        Err(e) => return Ok(Err(NotAmended::Invalid(e))),
+    };
+    let added = &amended.rules[current.rules.len()..];
+    let postgres = db.engine() == "postgres";
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        if postgres {
+            sqlx::query("LOCK TABLE fine_schedule IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM fine_schedule ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+        if ids.len() != current.rules.len() {
+            return Ok(Err(NotAmended::Changed));
+        }
+        for i in &ended {
+            sqlx::query("UPDATE fine_schedule SET effective_to = $1 WHERE id = $2")
+                .bind(from)
+                .bind(ids[*i])
+                .execute(&mut *tx)
+                .await?;
+        }
+        for r in added {
+            insert_rule!(tx, r);
+        }
+        tx.commit().await?;
+    });
+    Ok(Ok(ended.len()))
 }
 
 /// Seeds the schedule from `shipped` when the table is empty; returns the rows added.

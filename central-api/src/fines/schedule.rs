@@ -62,6 +62,19 @@ pub struct FineRule {
 }
 
 impl FineRule {
+    /// Whether the two rules fine the same violations (kind, vehicle and, for speeding,
+    /// overlapping bands), whatever their periods.
+    pub fn same_case(&self, other: &FineRule) -> bool {
+        let bands_overlap = match (self.over_kmh_from, other.over_kmh_from) {
+            (Some(a), Some(b)) => {
+                self.over_kmh_to.is_none_or(|to| b < to)
+                    && other.over_kmh_to.is_none_or(|to| a < to)
+            }
+            _ => true,
+        };
+        self.kind == other.kind && self.vehicle == other.vehicle && bands_overlap
+    }
+
     fn in_force(&self, day: Date) -> bool {
         self.effective_from <= day && self.effective_to.is_none_or(|to| day < to)
     }
@@ -189,17 +202,9 @@ impl FineSchedule {
                 return Err(format!("rule {i} ({}): ends before it starts", r.reference));
             }
             for other in &self.rules[i + 1..] {
-                let same_case = other.kind == r.kind && other.vehicle == r.vehicle;
                 let periods_overlap = r.effective_to.is_none_or(|to| other.effective_from < to)
                     && other.effective_to.is_none_or(|to| r.effective_from < to);
-                let bands_overlap = match (r.over_kmh_from, other.over_kmh_from) {
-                    (Some(a), Some(b)) => {
-                        r.over_kmh_to.is_none_or(|to| b < to)
-                            && other.over_kmh_to.is_none_or(|to| a < to)
-                    }
-                    _ => true,
-                };
-                if same_case && periods_overlap && bands_overlap {
+                if r.same_case(other) && periods_overlap {
                     return Err(format!(
                         "rules {} and {} cover the same case in the same period",
                         r.reference, other.reference
@@ -208,6 +213,48 @@ impl FineSchedule {
             }
         }
         Ok(())
+    }
+}
+
+impl FineSchedule {
+    /// An amendment: `rules` in force from `from` (their own periods are set to start then and
+    /// run on), each ending — on `from` — the rules of the same case in force then. Returns, by
+    /// position in this schedule, the rules that end, and the schedule as amended (validated).
+    /// Refused when a rule of the same case already starts on or after `from`.
+    pub fn amended(
+        &self,
+        from: Date,
+        rules: &[FineRule],
+    ) -> Result<(Vec<usize>, FineSchedule), String> {
+        if rules.is_empty() {
+            return Err("an amendment needs at least one rule".into());
+        }
+        let mut amended = self.clone();
+        let mut ended = Vec::new();
+        for new in rules {
+            for (i, old) in self.rules.iter().enumerate() {
+                if !old.same_case(new) || old.effective_to.is_some_and(|to| to <= from) {
+                    continue;
+                }
+                if old.effective_from >= from {
+                    return Err(format!(
+                        "{} already starts on {}, not before {from}",
+                        old.reference, old.effective_from
+                    ));
+                }
+                if !ended.contains(&i) {
+                    ended.push(i);
+                    amended.rules[i].effective_to = Some(from);
+                }
+            }
+        }
+        amended.rules.extend(rules.iter().map(|r| FineRule {
+            effective_from: from,
+            effective_to: None,
+            ..r.clone()
+        }));
+        amended.validate()?;
+        Ok((ended, amended))
     }
 }
 

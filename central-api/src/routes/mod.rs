@@ -7,6 +7,7 @@ pub mod disputes;
 pub mod evidence;
 pub mod fines;
 pub mod openapi;
+pub mod schedule;
 pub mod session;
 pub mod stats;
 pub mod violations;
@@ -98,6 +99,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::list, admin::register_device))
         .routes(routes!(admin::revoke_device))
         .routes(routes!(admin::officers, admin::save_officer))
+        .routes(routes!(schedule::get, schedule::amend))
         .routes(routes!(disputes::resolve))
         .routes(routes!(stats::json))
         .routes(routes!(stats::csv))

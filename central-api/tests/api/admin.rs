@@ -141,4 +141,101 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
     );
 }
 
-on_both_engines!(administrators_save_officers_and_register_and_revoke_devices);
+async fn administrators_amend_the_fine_schedule_from_a_coming_day(t: &TestDb) {
+    use central_api::db::fines::load_schedule;
+    use protocol::{VehicleClass, ViolationKind, time::VIETNAM};
+    use time::{Duration, OffsetDateTime};
+
+    let w = world(t).await;
+    let admin = w.sign_in(Role::Admin).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (status, before) = w.call(reviewer.get("/api/v1/fine-schedule")).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = before["rules"].as_array().unwrap().len();
+    assert!(rows > 10, "the shipped schedule");
+
+    let now = OffsetDateTime::now_utc().to_offset(VIETNAM);
+    let day = |d: i64| (now.date() + Duration::days(d)).to_string();
+    let amendment = |from: String| {
+        json!({
+            "effective_from": from,
+            "rules": [{
+                "kind": "red_light", "vehicle": "car", "min_vnd": 20_000_000,
+                "max_vnd": 22_000_000, "points": 6,
+                "reference": "Điểm a khoản 10 Điều 6 (sửa đổi)"
+            }]
+        })
+    };
+    let (status, body) = w
+        .call(reviewer.post("/api/v1/fine-schedule", amendment(day(30))))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    for (from, field) in [
+        (day(0), "effective_from"),
+        ("1 tháng 7".into(), "effective_from"),
+    ] {
+        let (status, body) = w
+            .call(admin.post("/api/v1/fine-schedule", amendment(from)))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(field), "{body}");
+    }
+    let mut overlapping = amendment(day(30));
+    let rule = overlapping["rules"][0].clone();
+    overlapping["rules"].as_array_mut().unwrap().push(rule);
+    let (status, body) = w
+        .call(admin.post("/api/v1/fine-schedule", overlapping))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "two rules for one case: {body}"
+    );
+
+    let (status, body) = w
+        .call(admin.post("/api/v1/fine-schedule", amendment(day(30))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (body["added"].as_u64(), body["ended"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // Violations up to the day before keep the old fine; from the day on, the new one.
+    let schedule = load_schedule(&w.db).await.unwrap();
+    let fine_on = |d: i64| {
+        schedule
+            .assess(
+                ViolationKind::RedLight,
+                VehicleClass::Car,
+                None,
+                None,
+                now + Duration::days(d),
+            )
+            .unwrap()
+    };
+    assert_eq!(fine_on(29).amount_vnd, 19_000_000);
+    assert_eq!(fine_on(30).amount_vnd, 21_000_000);
+    assert_eq!(fine_on(30).rule.points, 6);
+    // The same day again: the rule now starts then, so it is refused.
+    let (status, _) = w
+        .call(admin.post("/api/v1/fine-schedule", amendment(day(30))))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let entries = central_api::audit::AuditLog::new(w.db.clone())
+        .for_subject("fine_schedule")
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].actor.as_str(), entries[0].action.as_str()),
+        ("officer:admin", "fine_schedule.amended")
+    );
+}
+
+on_both_engines!(
+    administrators_save_officers_and_register_and_revoke_devices,
+    administrators_amend_the_fine_schedule_from_a_coming_day,
+);

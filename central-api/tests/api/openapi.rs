@@ -86,8 +86,10 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
     let expected = [
         "DELETE /api/v1/devices/{id}",
         "DELETE /api/v1/session",
+        "GET /api/v1/fine-schedule",
         "GET /api/v1/officers",
         "POST /api/v1/devices",
+        "POST /api/v1/fine-schedule",
         "POST /api/v1/officers",
         "GET /api/v1/audit/verify",
         "GET /api/v1/devices",
