@@ -76,6 +76,20 @@ pub struct Upload {
     pub path: PathBuf,
 }
 
+/// A runtime of its own for a thread that stores into the outbox outside the service's runtime
+/// (the evidence stage, which must finish storing while the agent stops). Its one worker thread
+/// keeps running the pool's own tasks between `block_on` calls — a connection goes back to the
+/// pool in a task spawned where it was dropped: on a current-thread runtime that task would wait
+/// for the next call, holding the connection, and the rest of the agent would starve for want of
+/// one.
+pub fn writer_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("outbox-writer")
+        .enable_all()
+        .build()
+}
+
 #[derive(Debug, Clone)]
 pub struct Outbox {
     pool: SqlitePool,
@@ -106,6 +120,11 @@ impl Outbox {
         };
         outbox.sweep().await?;
         Ok(outbox)
+    }
+
+    /// Connections of the outbox's pool idle now (at most two).
+    pub fn idle_connections(&self) -> usize {
+        self.pool.num_idle()
     }
 
     fn blob(&self, sha256: &str) -> PathBuf {
@@ -400,6 +419,35 @@ mod tests {
             max_bytes,
             when_full: WhenFull::DropClips,
         }
+    }
+
+    #[test]
+    fn connections_used_from_the_writer_runtime_go_back_to_the_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = writer_runtime().expect("runtime");
+        let ob = rt
+            .block_on(Outbox::open(dir.path(), settings(1 << 20)))
+            .expect("open");
+        for i in 0..3u8 {
+            rt.block_on(ob.put(
+                &format!("e{i}"),
+                b"{}",
+                &[file("at.jpg", &[i; 10])],
+                None,
+                0,
+            ))
+            .expect("put");
+        }
+        // Nothing calls into the runtime now: only its own worker can hand the connections back.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while ob.idle_connections() < 2 && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(
+            ob.idle_connections(),
+            2,
+            "every connection back in the pool"
+        );
     }
 
     #[tokio::test]

@@ -231,10 +231,7 @@ impl Pipeline {
             let settings = config.evidence.clone();
             // Its own small runtime for the outbox: stored events must not depend on the
             // service's runtime still running when the agent stops.
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the evidence runtime")?;
+            let rt = crate::outbox::writer_runtime().context("starting the evidence runtime")?;
             thread::Builder::new()
                 .name("evidence".into())
                 .spawn(move || evidence_thread(&rx, &reader, &shared, &settings, &rt))

@@ -20,7 +20,7 @@ use protocol::{
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::{Notify, mpsc};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     config::{CentralSettings, MqttSettings},
@@ -155,12 +155,22 @@ pub async fn run(
         }
         if delivery.counters.connected.load(Ordering::Relaxed) {
             let generation = connected_gen.load(Ordering::Relaxed);
-            if generation != seen_gen {
-                // A new connection: what was published before may not have reached central.
-                delivery.outbox.reset_published().await?;
-                seen_gen = generation;
+            // A new connection: what was published before may not have reached central.
+            let round = async {
+                if generation != seen_gen {
+                    delivery.outbox.reset_published().await?;
+                }
+                publish_pending(&delivery, &client).await
+            };
+            match round.await {
+                Ok(()) => seen_gen = generation,
+                // The outbox keeps everything; a failed round (a busy database) is tried again
+                // on the next one, and the agent goes on.
+                Err(e) => error!(
+                    error = format!("{e:#}"),
+                    "publishing from the outbox failed; retrying"
+                ),
             }
-            publish_pending(&delivery, &client).await?;
         }
         match upload_pending(&delivery, &http).await {
             Ok(()) => upload_backoff = Duration::from_millis(200),
