@@ -22,6 +22,7 @@
 
 pub mod camera;
 pub mod citizen;
+pub mod device_config;
 pub mod event;
 pub mod evidence;
 pub mod evidence_link;
@@ -42,6 +43,7 @@ pub mod vnpay;
 pub mod wire;
 
 pub use citizen::CitizenId;
+pub use device_config::{CameraSettings, DeviceConfig};
 pub use event::{
     ClockState, ClockSync, EvidenceItem, Measurement, ModelVersion, PlateCandidate, PlateRead,
     Sha256Digest, SignalObservation, Site, Vehicle, VehicleBox, VehicleClass, ViolationEvent,

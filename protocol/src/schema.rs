@@ -76,6 +76,7 @@ pub fn all() -> Vec<(String, String)> {
         doc::<Ack>("ack", false),
         doc::<DeviceStatus>("device_status", false),
         doc::<SignalPhase>("signal_phase", false),
+        doc::<crate::device_config::DeviceConfig>("device_config", false),
         doc::<crate::notice::FineNotice>("fine_notice", false),
         doc::<crate::notice::FineUpdate>("fine_update", false),
         doc::<crate::notice::FineResolution>("fine_resolution", false),

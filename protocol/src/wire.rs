@@ -104,6 +104,12 @@ impl Message for DeviceStatus {
     const MAX_BYTES: usize = 16 * 1024;
 }
 
+impl Message for crate::device_config::DeviceConfig {
+    const SCHEMA: &'static str = "tve.device_config";
+    const VERSION: u32 = 1;
+    const MAX_BYTES: usize = 256 * 1024;
+}
+
 impl Message for crate::notice::FineNotice {
     const SCHEMA: &'static str = "tve.fine_notice";
     const VERSION: u32 = 1;

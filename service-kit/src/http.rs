@@ -171,6 +171,42 @@ impl From<crate::db::DbError> for ApiError {
     }
 }
 
+/// A JSON request body. One that cannot be read is answered like every other error — a JSON
+/// `ApiError` (`bad_request`, or 415 without a JSON content type) saying why — not in plain text.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    "unsupported_media_type"
+                } else {
+                    "bad_request"
+                };
+                Err(ApiError::new(
+                    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                        status
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    },
+                    code,
+                    rejection.body_text(),
+                ))
+            }
+        }
+    }
+}
+
 /// The `[http]` section every service's configuration has.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,6 +2,7 @@
 //! embedded default, one set of queries (see `on_pool!`), migrations for each engine under
 //! `central-api/migrations`.
 
+pub mod cameras;
 pub mod dead_letters;
 pub mod devices;
 pub mod disputes;

@@ -128,6 +128,11 @@ impl Ingest {
     /// Handles one payload received on `topic`. Errors are storage failures only: the payload
     /// was neither stored nor dead-lettered, so the caller must not acknowledge it (the broker
     /// redelivers it).
+    /// The database it stores into.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub async fn handle(&self, topic: &str, payload: &[u8]) -> Result<Outcome, DbError> {
         let outcome = self.handle_inner(topic, payload).await?;
         self.metrics

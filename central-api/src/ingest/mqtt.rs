@@ -59,6 +59,25 @@ pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
     protocol::topic::parse_broker_url(url).map_err(anyhow::Error::msg)
 }
 
+/// Publishes, retained, the device configurations not yet published (or all of them), each
+/// marked published once handed to the client (QoS 1: the client resends it until the broker
+/// has it, and all go out again after a reconnection).
+async fn publish_configs(
+    db: &crate::db::Db,
+    client: &AsyncClient,
+    all: bool,
+) -> anyhow::Result<()> {
+    for (device, version, payload) in crate::db::cameras::to_publish(db, all).await? {
+        let topic = Topic::Config(device.clone()).to_string();
+        client
+            .try_publish(topic, QoS::AtLeastOnce, true, payload.into_bytes())
+            .map_err(|e| anyhow::anyhow!("publishing the configuration of {device}: {e}"))?;
+        crate::db::cameras::published(db, &device, version).await?;
+        tracing::info!(%device, version, "device configuration published");
+    }
+    Ok(())
+}
+
 /// Runs the worker until `shutdown`.
 pub async fn run(
     ingest: Ingest,
@@ -93,16 +112,30 @@ pub async fn run(
     // them (a deadlock under load). What it holds is bounded by the broker's in-flight window,
     // since nothing is acknowledged to the broker before it is processed.
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
+    let db = ingest.db().clone();
     let processor = tokio::spawn(process(ingest, client.clone(), rx, shutdown.clone()));
+    // Device configurations go out retained; all of them again after each connection (a broker
+    // without persistence forgets retained messages when it restarts).
+    let mut configs = tokio::time::interval(Duration::from_secs(1));
+    let mut republish = true;
+    let mut connected = false;
     tracing::info!(url = %connection.url, filters = ?connection.filters, "mqtt ingest starting");
 
     let mut backoff = Duration::from_millis(100);
     loop {
         tokio::select! {
             () = shutdown.wait() => break,
+            _ = configs.tick(), if connected => {
+                match publish_configs(&db, &client, republish).await {
+                    Ok(()) => republish = false,
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "publishing device configurations"),
+                }
+            }
             polled = events.poll() => match polled {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     backoff = Duration::from_millis(100);
+                    connected = true;
+                    republish = true;
                     tracing::info!(session_present = ack.session_present, "connected to the mqtt broker");
                     for filter in &connection.filters {
                         client.subscribe(filter, QoS::AtLeastOnce).await?;
@@ -115,6 +148,7 @@ pub async fn run(
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    connected = false;
                     tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "mqtt connection lost");
                     tokio::select! {
                         () = shutdown.wait() => break,

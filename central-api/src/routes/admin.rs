@@ -8,6 +8,7 @@ use axum::{
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
+use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, openapi::ErrorBody};
@@ -89,7 +90,7 @@ pub struct NewOfficer {
 pub async fn save_officer(
     State(state): State<AppState>,
     Signed(officer): Signed,
-    Json(body): Json<NewOfficer>,
+    JsonBody(body): JsonBody<NewOfficer>,
 ) -> Result<(StatusCode, Json<OfficerView>), ApiError> {
     officer.require(Role::administers, "administer officers")?;
     let saved = admin::save_officer(
@@ -133,7 +134,7 @@ pub struct Registered {
 pub async fn register_device(
     State(state): State<AppState>,
     Signed(officer): Signed,
-    Json(body): Json<NewDevice>,
+    JsonBody(body): JsonBody<NewDevice>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
     officer.require(Role::administers, "register devices")?;
     let id = admin::register_device(
@@ -174,4 +175,75 @@ pub async fn revoke_device(
             format!("no active device {id}"),
         ))
     }
+}
+
+/// A device's cameras as central keeps them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cameras {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<protocol::CameraSettings>,
+}
+
+#[utoipa::path(get, path = "/api/v1/devices/{id}/cameras", tag = "admin",
+    params(("id" = String, Path, description = "The device id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Each camera's site, geometry and limits", body = Cameras),
+        (status = 401, description = "Not signed in", body = ErrorBody)))]
+pub async fn cameras(
+    State(state): State<AppState>,
+    Signed(_officer): Signed,
+    Path(id): Path<String>,
+) -> Result<Json<Cameras>, ApiError> {
+    let id = protocol::DeviceId::parse(&id).map_err(|e| bad_request("id", e))?;
+    Ok(Json(Cameras {
+        items: crate::db::cameras::of_device(&state.db, &id).await?,
+    }))
+}
+
+/// The configuration version a change made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigVersion {
+    pub version: u64,
+}
+
+#[utoipa::path(put, path = "/api/v1/devices/{id}/cameras/{camera}", tag = "admin",
+    params(("id" = String, Path, description = "The device id"),
+           ("camera" = String, Path, description = "The camera id, as the device names it")),
+    request_body(content = Object, description = "The camera's settings: `camera` (as in the path), `site`, `geometry`, `speed_limit_kmh`, `speed_limits_kmh`, `red_grace_s` (schema tve.device_config)"),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Saved; the device's new configuration goes out retained on its config topic", body = ConfigVersion),
+        (status = 400, description = "A setting is not valid", body = ErrorBody),
+        (status = 403, description = "Administrators only", body = ErrorBody),
+        (status = 404, description = "No active device", body = ErrorBody)))]
+pub async fn save_camera(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path((id, camera)): Path<(String, String)>,
+    JsonBody(settings): JsonBody<protocol::CameraSettings>,
+) -> Result<Json<ConfigVersion>, ApiError> {
+    officer.require(Role::administers, "configure cameras")?;
+    let id = protocol::DeviceId::parse(&id).map_err(|e| bad_request("id", e))?;
+    if settings.camera.as_str() != camera {
+        return Err(bad_request("camera", "must be the camera of the path"));
+    }
+    settings
+        .validate_as(&|f| f.to_owned())
+        .map_err(|e| bad_request("settings", format!("{}: {}", e.field, e.reason)))?;
+    let config = crate::db::cameras::save(&state.db, &id, &settings, &officer.actor())
+        .await?
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()))?;
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            "camera.saved",
+            &format!("device:{id}"),
+            serde_json::json!({ "camera": camera, "version": config.version, "settings": settings }),
+        )
+        .await?;
+    Ok(Json(ConfigVersion {
+        version: config.version,
+    }))
 }

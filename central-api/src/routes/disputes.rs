@@ -7,6 +7,7 @@ use axum::{
     extract::{Path, State},
 };
 use serde::{Deserialize, Serialize};
+use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{
@@ -61,7 +62,7 @@ pub async fn resolve(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
-    Json(body): Json<Resolve>,
+    JsonBody(body): JsonBody<Resolve>,
 ) -> Result<Json<protocol::FineResolution>, ApiError> {
     let done = review::resolve(
         &state,

@@ -98,6 +98,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(disputes::list))
         .routes(routes!(devices::list, admin::register_device))
         .routes(routes!(admin::revoke_device))
+        .routes(routes!(admin::cameras))
+        .routes(routes!(admin::save_camera))
         .routes(routes!(admin::officers, admin::save_officer))
         .routes(routes!(schedule::get, schedule::amend))
         .routes(routes!(disputes::resolve))

@@ -6,6 +6,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use protocol::{ViolationKind, time::VIETNAM};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use service_kit::http::JsonBody;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -88,7 +89,7 @@ pub struct Amended {
 pub async fn amend(
     State(state): State<AppState>,
     Signed(officer): Signed,
-    Json(body): Json<Amendment>,
+    JsonBody(body): JsonBody<Amendment>,
 ) -> Result<(StatusCode, Json<Amended>), ApiError> {
     officer.require(Role::administers, "amend the fine schedule")?;
     let from = protocol::time::parse_day(&body.effective_from)

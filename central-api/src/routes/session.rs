@@ -9,6 +9,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::json;
+use service_kit::http::JsonBody;
 
 use super::{ApiError, AppState};
 use crate::{
@@ -133,7 +134,7 @@ pub struct SessionOpened {
         (status = 401, description = "Wrong username or password", body = super::openapi::ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    Json(body): Json<SignIn>,
+    JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
     let opened = open(&state, &body.username, &body.password).await?;
     let headers = cookie(&state, &opened.token)?;

@@ -10,6 +10,7 @@ use axum::{
 use protocol::{FineNotice, PlateColour, UtcTimestamp, ViolationEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{
@@ -150,7 +151,7 @@ pub async fn correct_plate(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
-    Json(body): Json<PlateCorrection>,
+    JsonBody(body): JsonBody<PlateCorrection>,
 ) -> Result<Json<PlateCorrected>, ApiError> {
     let done =
         review::correct_plate(&state, &officer, &event_id(&id)?, &body.plate, body.colour).await?;
@@ -205,7 +206,7 @@ pub async fn reject(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
-    Json(body): Json<Rejection>,
+    JsonBody(body): JsonBody<Rejection>,
 ) -> Result<StatusCode, ApiError> {
     review::reject(
         &state,
@@ -241,7 +242,7 @@ pub async fn reverse(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
-    Json(body): Json<Reversal>,
+    JsonBody(body): JsonBody<Reversal>,
 ) -> Result<Json<review::Reversed>, ApiError> {
     let done = review::reverse(
         &state,

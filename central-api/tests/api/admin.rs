@@ -235,7 +235,74 @@ async fn administrators_amend_the_fine_schedule_from_a_coming_day(t: &TestDb) {
     );
 }
 
+async fn administrators_configure_cameras_and_each_change_is_a_new_version(t: &TestDb) {
+    let w = world(t).await;
+    let admin = w.sign_in(Role::Admin).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let settings = |camera: &str, limit: f64| {
+        json!({
+            "camera": camera,
+            "site": {
+                "name": "Ngã tư Hàng Xanh", "latitude": 10.8013, "longitude": 106.7115,
+                "address": "Xô Viết Nghệ Tĩnh, Bình Thạnh", "direction": "hướng Điện Biên Phủ"
+            },
+            "geometry": {},
+            "speed_limit_kmh": limit,
+            "speed_limits_kmh": { "truck": 40.0 },
+            "red_grace_s": 0.5
+        })
+    };
+    let put =
+        |s: &crate::review::Session, uri: &str, body: serde_json::Value| s.send("PUT", uri, body);
+    let uri = "/api/v1/devices/hcm-q1-001/cameras/cam-1";
+    let (status, _) = w.call(put(&reviewer, uri, settings("cam-1", 50.0))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (body, uri) in [
+        (settings("cam-2", 50.0), uri),
+        (settings("cam-1", 500.0), uri),
+        (json!({ "camera": "cam-1" }), uri),
+    ] {
+        let (status, reply) = w.call(put(&admin, uri, body)).await;
+        assert!(
+            status.is_client_error() && status != StatusCode::FORBIDDEN,
+            "{status} {reply}"
+        );
+    }
+    let (status, reply) = w
+        .call(put(
+            &admin,
+            "/api/v1/devices/hcm-q9-404/cameras/cam-1",
+            settings("cam-1", 50.0),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+    for (camera, version) in [("cam-1", 1), ("cam-2", 2), ("cam-1", 3)] {
+        let (status, reply) = w
+            .call(put(
+                &admin,
+                &format!("/api/v1/devices/hcm-q1-001/cameras/{camera}"),
+                settings(camera, 60.0),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        assert_eq!(reply["version"], version);
+    }
+    let (status, list) = w
+        .call(reviewer.get("/api/v1/devices/hcm-q1-001/cameras"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let cameras: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["camera"].as_str().unwrap())
+        .collect();
+    assert_eq!(cameras, ["cam-1", "cam-2"]);
+    assert_eq!(list["items"][0]["speed_limits_kmh"]["truck"], 40.0);
+}
+
 on_both_engines!(
+    administrators_configure_cameras_and_each_change_is_a_new_version,
     administrators_save_officers_and_register_and_revoke_devices,
     administrators_amend_the_fine_schedule_from_a_coming_day,
 );

@@ -489,7 +489,98 @@ async fn a_broker_over_tls_with_passwords(t: &TestDb) {
     central.stop().await;
 }
 
+/// The configuration a new subscriber to `device`'s config topic gets first: the retained one,
+/// or the one central publishes next.
+async fn retained_config(host: &str, port: u16, device: &DeviceId) -> protocol::DeviceConfig {
+    let (client, mut events) = AsyncClient::new(MqttOptions::new(unique("reader"), host, port), 16);
+    client
+        .subscribe(Topic::Config(device.clone()).to_string(), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let wait = async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap()
+                && !p.payload.is_empty()
+            {
+                return wire::decode::<protocol::DeviceConfig>(&p.payload).unwrap();
+            }
+        }
+    };
+    let config = timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("a retained configuration within 20 s");
+    let _ = client.disconnect().await;
+    config
+}
+
+async fn camera_settings_go_out_retained_and_again_after_a_reconnection(t: &TestDb) {
+    use central_api::db::cameras;
+    let (host, port) = mosquitto();
+    let settings = external(&host, port);
+    let central = Central::start(t, settings.clone()).await;
+    let device = Device::connect(&t.db, &host, port).await;
+    let camera = |id: &str, limit: f64| protocol::CameraSettings {
+        camera: CameraId::parse(id).unwrap(),
+        site: protocol::event::Site {
+            name: "Ngã tư Hàng Xanh".into(),
+            latitude: 10.8013,
+            longitude: 106.7115,
+            address: "Xô Viết Nghệ Tĩnh, Bình Thạnh".into(),
+            direction: "hướng Điện Biên Phủ".into(),
+        },
+        geometry: Default::default(),
+        speed_limit_kmh: limit,
+        speed_limits_kmh: Default::default(),
+        red_grace_s: 0.5,
+    };
+    cameras::save(&t.db, &device.id, &camera("cam-1", 50.0), "officer:admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let first = retained_config(&host, port, &device.id).await;
+    assert_eq!((first.version, first.cameras.len()), (1, 1));
+    cameras::save(&t.db, &device.id, &camera("cam-2", 60.0), "officer:admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut second = retained_config(&host, port, &device.id).await;
+    for _ in 0..50 {
+        if second.version == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        second = retained_config(&host, port, &device.id).await;
+    }
+    assert_eq!(second.version, 2);
+    let limits: Vec<f64> = second.cameras.iter().map(|c| c.speed_limit_kmh).collect();
+    assert_eq!(limits, [50.0, 60.0]);
+
+    // The broker forgets it (as one without persistence does when restarted); central's next
+    // connection puts it back.
+    let (cleaner, mut cleaner_events) =
+        AsyncClient::new(MqttOptions::new(unique("cleaner"), &host, port), 16);
+    cleaner
+        .publish(
+            Topic::Config(device.id.clone()).to_string(),
+            QoS::AtLeastOnce,
+            true,
+            Vec::<u8>::new(),
+        )
+        .await
+        .unwrap();
+    loop {
+        if let Event::Incoming(Packet::PubAck(_)) = cleaner_events.poll().await.unwrap() {
+            break;
+        }
+    }
+    central.stop().await;
+    let central = Central::start(t, settings).await;
+    assert_eq!(retained_config(&host, port, &device.id).await, second);
+    central.stop().await;
+}
+
 on_both_engines!(
+    camera_settings_go_out_retained_and_again_after_a_reconnection,
     a_broker_over_tls_with_passwords,
     device_statuses_are_recorded_as_they_come,
     a_burst_of_events_is_all_acknowledged,

@@ -86,6 +86,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
     let expected = [
         "DELETE /api/v1/devices/{id}",
         "DELETE /api/v1/session",
+        "GET /api/v1/devices/{id}/cameras",
         "GET /api/v1/fine-schedule",
         "GET /api/v1/officers",
         "POST /api/v1/devices",
@@ -106,6 +107,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "POST /api/v1/violations/{id}/reject",
         "POST /api/v1/violations/{id}/resolve",
         "POST /api/v1/violations/{id}/reverse",
+        "PUT /api/v1/devices/{id}/cameras/{camera}",
         "PUT /api/v1/evidence/{sha256}",
     ];
     assert_eq!(operations, expected.iter().map(|s| s.to_string()).collect());

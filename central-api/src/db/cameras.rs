@@ -1,0 +1,157 @@
+//! The cameras of each device as central keeps them — site, geometry, limits — and the device
+//! configuration built from them: each change makes a new version, stored to be published
+//! (retained) on the device's config topic by the MQTT worker.
+
+use protocol::{DeviceConfig, DeviceId, UtcTimestamp, device_config::CameraSettings, wire};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+
+/// Why a camera's settings were not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSaved {
+    #[error("no active device {0}")]
+    NoDevice(String),
+}
+
+/// Saves `settings` for its camera of `device` as `officer`, and the device's next
+/// configuration (every camera of the device), to be published. Returns that configuration.
+pub async fn save(
+    db: &Db,
+    device: &DeviceId,
+    settings: &CameraSettings,
+    officer: &str,
+) -> Result<Result<DeviceConfig, NotSaved>, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let json = serde_json::to_string(settings)
+        .map_err(|e| DbError::Corrupt(format!("camera settings: {e}")))?;
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE device_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(device.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if active == 0 {
+            return Ok(Err(NotSaved::NoDevice(device.to_string())));
+        }
+        sqlx::query(
+            "INSERT INTO cameras (device_id, camera_id, settings, updated_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (device_id, camera_id)
+             DO UPDATE SET settings = $3, updated_by = $4, updated_at = $5",
+        )
+        .bind(device.as_str())
+        .bind(settings.camera.as_str())
+        .bind(&json)
+        .bind(officer)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT settings FROM cameras WHERE device_id = $1 ORDER BY camera_id",
+        )
+        .bind(device.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM device_configs WHERE device_id = $1")
+                .bind(device.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let cameras = rows
+            .iter()
+            .map(|s| serde_json::from_str::<CameraSettings>(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DbError::Corrupt(format!("camera settings: {e}")))?;
+        let config = DeviceConfig {
+            device: device.clone(),
+            version: version.unwrap_or(0).unsigned_abs() + 1,
+            issued_at: UtcTimestamp::from_datetime(now),
+            cameras,
+        };
+        let payload = String::from_utf8(
+            wire::encode(&config).map_err(|e| DbError::Corrupt(format!("device config: {e}")))?,
+        )
+        .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO device_configs (device_id, version, payload, issued_at, published_at)
+             VALUES ($1, $2, $3, $4, NULL)
+             ON CONFLICT (device_id)
+             DO UPDATE SET version = $2, payload = $3, issued_at = $4, published_at = NULL",
+        )
+        .bind(device.as_str())
+        .bind(config.version as i64)
+        .bind(&payload)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(config))
+    })
+}
+
+/// The settings of every camera of `device`.
+pub async fn of_device(db: &Db, device: &DeviceId) -> Result<Vec<CameraSettings>, DbError> {
+    let rows: Vec<String> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT settings FROM cameras WHERE device_id = $1 ORDER BY camera_id")
+            .bind(device.as_str())
+            .fetch_all(pool)
+            .await?
+    });
+    rows.iter()
+        .map(|s| serde_json::from_str(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DbError::Corrupt(format!("camera settings: {e}")))
+}
+
+/// Device configurations to publish: those not yet published, or every one (`all`, after the
+/// broker connection was made again: a broker without persistence forgets retained messages).
+pub async fn to_publish(db: &Db, all: bool) -> Result<Vec<(DeviceId, i64, String)>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT device_id, version, payload FROM device_configs
+             WHERE $1 OR published_at IS NULL ORDER BY device_id",
+        )
+        .bind(all)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| -> Result<_, sqlx::Error> {
+            Ok((
+                row.try_get::<String, _>("device_id")?,
+                row.try_get::<i64, _>("version")?,
+                row.try_get::<String, _>("payload")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    rows.into_iter()
+        .map(|(d, v, p)| {
+            Ok((
+                DeviceId::parse(&d).map_err(|e| DbError::Corrupt(format!("device {d}: {e}")))?,
+                v,
+                p,
+            ))
+        })
+        .collect()
+}
+
+/// Marks version `version` of `device`'s configuration published (a newer one saved meanwhile
+/// stays to publish).
+pub async fn published(db: &Db, device: &DeviceId, version: i64) -> Result<(), DbError> {
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE device_configs SET published_at = $1 WHERE device_id = $2 AND version = $3",
+        )
+        .bind(now)
+        .bind(device.as_str())
+        .bind(version)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! What central tells a device about its cameras, retained on `tve/v1/{device}/config`: each
+//! camera's site, calibrated geometry and limits, as the operations centre keeps them. A device
+//! applies a configuration newer than the one it has, to the cameras it runs; what it is not
+//! told here — its streams, decoders, models — stays in its own configuration file.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    camera::CameraGeometry,
+    event::{Site, VehicleClass},
+    ids::{CameraId, DeviceId},
+    time::UtcTimestamp,
+    wire::{Invalid, Validate},
+};
+
+/// A device's camera settings, version `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub device: DeviceId,
+    /// Grows with every change; a device ignores a version not newer than its own.
+    pub version: u64,
+    pub issued_at: UtcTimestamp,
+    pub cameras: Vec<CameraSettings>,
+}
+
+/// One camera's settings as central keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSettings {
+    pub camera: CameraId,
+    /// Where it stands, as its evidence says.
+    pub site: Site,
+    /// Stop line, speed trap, lanes, no-stopping zones, signal head, in the image's pixels.
+    #[serde(default)]
+    pub geometry: CameraGeometry,
+    /// The speed limit of the road, km/h.
+    pub speed_limit_kmh: f64,
+    /// Lower limits for some classes, km/h.
+    #[serde(default)]
+    pub speed_limits_kmh: BTreeMap<VehicleClass, f64>,
+    /// Seconds after red before a crossing counts.
+    pub red_grace_s: f64,
+}
+
+impl Validate for DeviceConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        Invalid::check_safe_integer("version", Some(self.version))?;
+        if self.version == 0 {
+            return Err(Invalid::new("version", "starts at 1"));
+        }
+        if self.cameras.len() > 64 {
+            return Err(Invalid::new("cameras", "holds more than 64"));
+        }
+        for (i, c) in self.cameras.iter().enumerate() {
+            let field = |f: &str| format!("cameras[{i}].{f}");
+            if self.cameras[..i].iter().any(|o| o.camera == c.camera) {
+                return Err(Invalid::new(field("camera"), "is given twice"));
+            }
+            c.validate_as(&field)?;
+        }
+        Ok(())
+    }
+}
+
+impl CameraSettings {
+    /// Checks the settings, naming fields through `field`.
+    pub fn validate_as(&self, field: &dyn Fn(&str) -> String) -> Result<(), Invalid> {
+        let s = &self.site;
+        if s.name.trim().is_empty() || s.name.len() > 200 {
+            return Err(Invalid::new(field("site.name"), "must be 1–200 bytes"));
+        }
+        if !(-90.0..=90.0).contains(&s.latitude) || !(-180.0..=180.0).contains(&s.longitude) {
+            return Err(Invalid::new(field("site"), "is not a place on Earth"));
+        }
+        if s.address.len() > 500 || s.direction.len() > 200 {
+            return Err(Invalid::new(field("site"), "address or direction too long"));
+        }
+        let limit = |v: f64| (5.0..=200.0).contains(&v);
+        if !limit(self.speed_limit_kmh) {
+            return Err(Invalid::new(field("speed_limit_kmh"), "must be 5–200"));
+        }
+        if !self.speed_limits_kmh.values().all(|v| limit(*v)) {
+            return Err(Invalid::new(field("speed_limits_kmh"), "must be 5–200"));
+        }
+        if !(0.0..=5.0).contains(&self.red_grace_s) {
+            return Err(Invalid::new(field("red_grace_s"), "must be 0–5 s"));
+        }
+        self.geometry.validate().map_err(|e| Invalid {
+            field: field(&format!("geometry.{}", e.field)),
+            reason: e.reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire;
+
+    fn config() -> DeviceConfig {
+        DeviceConfig {
+            device: DeviceId::parse("hcm-q1-001").unwrap_or_else(|e| panic!("{e}")),
+            version: 3,
+            issued_at: UtcTimestamp::now(),
+            cameras: vec![CameraSettings {
+                camera: CameraId::parse("hang-xanh-1").unwrap_or_else(|e| panic!("{e}")),
+                site: Site {
+                    name: "Ngã tư Hàng Xanh".into(),
+                    latitude: 10.8013,
+                    longitude: 106.7115,
+                    address: "Xô Viết Nghệ Tĩnh, Bình Thạnh, TP.HCM".into(),
+                    direction: "hướng Điện Biên Phủ".into(),
+                },
+                geometry: CameraGeometry::default(),
+                speed_limit_kmh: 50.0,
+                speed_limits_kmh: BTreeMap::from([(VehicleClass::Truck, 40.0)]),
+                red_grace_s: 0.5,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_device_config_round_trips_and_bad_settings_are_named() {
+        let c = config();
+        let bytes = wire::encode(&c).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(wire::decode::<DeviceConfig>(&bytes).ok(), Some(c.clone()));
+        let field = |c: &DeviceConfig| c.validate().err().map(|e| e.field);
+        let mut bad = c.clone();
+        bad.cameras[0].speed_limit_kmh = 0.0;
+        assert_eq!(field(&bad).as_deref(), Some("cameras[0].speed_limit_kmh"));
+        let mut bad = c.clone();
+        bad.cameras[0].site.latitude = 123.0;
+        assert_eq!(field(&bad).as_deref(), Some("cameras[0].site"));
+        let mut bad = c.clone();
+        bad.cameras.push(c.cameras[0].clone());
+        assert_eq!(field(&bad).as_deref(), Some("cameras[1].camera"));
+        let mut bad = c;
+        bad.version = 0;
+        assert_eq!(field(&bad).as_deref(), Some("version"));
+    }
+}
