@@ -291,6 +291,36 @@ fn default_grace() -> f64 {
     0.5
 }
 
+impl CameraConfig {
+    /// This camera with the settings central keeps for it: site, geometry, limits, grace. Its
+    /// stream, decoder and rates stay as configured here.
+    pub fn with_settings(&self, s: &protocol::CameraSettings) -> Self {
+        Self {
+            site: s.site.clone(),
+            geometry: s.geometry.clone(),
+            speed_limit_kmh: s.speed_limit_kmh,
+            speed_limits_kmh: s.speed_limits_kmh.clone(),
+            red_grace_s: s.red_grace_s,
+            ..self.clone()
+        }
+    }
+}
+
+impl Config {
+    /// Applies central's configuration to the cameras it names (others are left as they are);
+    /// returns the ids of the cameras changed.
+    pub fn apply(&mut self, device_config: &protocol::DeviceConfig) -> Vec<String> {
+        let mut changed = Vec::new();
+        for camera in &mut self.cameras {
+            if let Some(s) = device_config.cameras.iter().find(|s| s.camera == camera.id) {
+                *camera = camera.with_settings(s);
+                changed.push(camera.id.to_string());
+            }
+        }
+        changed
+    }
+}
+
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.http.validate()?;

@@ -145,6 +145,8 @@ pub struct Camera {
     pub stats: Arc<CameraStats>,
     ingest: Option<Arc<Ingest>>,
     signals: Arc<Mutex<Vec<SignalPhase>>>,
+    /// New settings from central, taken by the camera's worker before its next frame.
+    settings: Arc<Mutex<Option<Arc<CameraConfig>>>>,
     thread: Option<thread::JoinHandle<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
@@ -162,6 +164,14 @@ impl Camera {
 
     pub fn ingest_arc(&self) -> Option<Arc<Ingest>> {
         self.ingest.clone()
+    }
+
+    /// Hands the camera the settings central keeps for it (site, geometry, limits, grace); its
+    /// worker applies them before its next frame, its tracks going on.
+    pub fn reconfigure(&mut self, settings: &protocol::CameraSettings) {
+        let config = Arc::new(self.config.with_settings(settings));
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = Some(config.clone());
+        self.config = config;
     }
 
     /// Hands the camera a phase from the signal controller.
@@ -245,6 +255,7 @@ impl Pipeline {
             let error = Arc::new(Mutex::new(None));
             let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let signals = Arc::new(Mutex::new(Vec::new()));
+            let settings = Arc::new(Mutex::new(None));
             let ingest = match Ingest::start(camera, ring_keep_s) {
                 Ok(i) => Some(Arc::new(i)),
                 Err(e) => {
@@ -265,6 +276,10 @@ impl Pipeline {
                     ingest,
                     stop.clone(),
                 );
+                let worker = Worker {
+                    pending: settings.clone(),
+                    ..worker
+                };
                 Some(
                     thread::Builder::new()
                         .name(format!("camera-{}", camera.id))
@@ -279,6 +294,7 @@ impl Pipeline {
                 stats,
                 ingest,
                 signals,
+                settings,
                 thread,
                 stop,
                 error,
@@ -418,6 +434,8 @@ struct Worker {
     settings: crate::config::EvidenceSettings,
     ingest: Arc<Ingest>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Settings from central waiting to be applied (see [`Camera::reconfigure`]).
+    pending: Arc<Mutex<Option<Arc<CameraConfig>>>>,
     geometry: Geometry,
     limits: Limits,
     tracker: Tracker,
@@ -441,16 +459,7 @@ impl Worker {
     ) -> Self {
         let geometry = Geometry::from(&camera.geometry);
         let tracker = Tracker::new(models.tracker);
-        let limits = Limits {
-            speed_kmh: camera.speed_limit_kmh,
-            speed_kmh_by_class: camera
-                .speed_limits_kmh
-                .iter()
-                .map(|(c, l)| (*c, *l))
-                .collect(),
-            red_grace_s: camera.red_grace_s,
-            ..Limits::default()
-        };
+        let limits = limits_of(&camera);
         Self {
             camera,
             models,
@@ -460,6 +469,7 @@ impl Worker {
             settings,
             ingest,
             stop,
+            pending: Arc::new(Mutex::new(None)),
             geometry,
             limits,
             tracker,
@@ -467,6 +477,22 @@ impl Worker {
             recent: VecDeque::new(),
             due: Vec::new(),
             timeline: Timeline::new(120.0),
+        }
+    }
+
+    /// Takes up settings from central, if any came: the geometry and limits the rules judge by,
+    /// the site the evidence names. Tracks go on.
+    fn take_settings(&mut self) {
+        let new = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(camera) = new {
+            self.geometry = Geometry::from(&camera.geometry);
+            self.limits = limits_of(&camera);
+            self.camera = camera;
+            info!(camera = %self.camera.id, site = %self.camera.site.name, "settings from central applied");
         }
     }
 
@@ -482,6 +508,7 @@ impl Worker {
         let period = Duration::from_secs_f64(1.0 / self.camera.detect_fps);
         let mut next_at = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            self.take_settings();
             let Some(frame) = self.ingest.next_frame(Duration::from_millis(200)) else {
                 if self.ingest.state() == State::Ended {
                     break;
@@ -791,6 +818,20 @@ impl Worker {
         if self.jobs.send(job).is_err() {
             error!(camera = %self.camera.id, "the evidence stage has stopped: violation lost");
         }
+    }
+}
+
+/// The limits a camera's rules judge by.
+fn limits_of(camera: &CameraConfig) -> Limits {
+    Limits {
+        speed_kmh: camera.speed_limit_kmh,
+        speed_kmh_by_class: camera
+            .speed_limits_kmh
+            .iter()
+            .map(|(c, l)| (*c, *l))
+            .collect(),
+        red_grace_s: camera.red_grace_s,
+        ..Limits::default()
     }
 }
 

@@ -58,6 +58,7 @@ pub async fn run(
     delivery: Delivery,
     status: Arc<dyn Fn() -> DeviceStatus + Send + Sync>,
     signals: mpsc::Sender<SignalPhase>,
+    configs: mpsc::Sender<protocol::DeviceConfig>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let device = delivery.device.clone();
@@ -89,6 +90,7 @@ pub async fn run(
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let ack_topic = Topic::Ack(delivery.device.clone()).to_string();
+            let config_topic = Topic::Config(delivery.device.clone()).to_string();
             let signal_filter = format!("{}/{}/signal/+", protocol::topic::ROOT, delivery.device);
             loop {
                 let event = tokio::select! {
@@ -100,7 +102,7 @@ pub async fn run(
                         info!("connected to the broker");
                         delivery.counters.connects.fetch_add(1, Ordering::Relaxed);
                         delivery.counters.connected.store(true, Ordering::Relaxed);
-                        for filter in [&ack_topic, &signal_filter] {
+                        for filter in [&ack_topic, &signal_filter, &config_topic] {
                             if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce)
                             {
                                 warn!(error = %e, "subscribing");
@@ -110,7 +112,7 @@ pub async fn run(
                         delivery.wake.notify_one();
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        handle_incoming(&delivery, &p.topic, &p.payload, &signals).await;
+                        handle_incoming(&delivery, &p.topic, &p.payload, &signals, &configs).await;
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -201,8 +203,32 @@ async fn handle_incoming(
     topic: &str,
     payload: &[u8],
     signals: &mpsc::Sender<SignalPhase>,
+    configs: &mpsc::Sender<protocol::DeviceConfig>,
 ) {
     match topic.parse::<Topic>().map(|t| t.kind()) {
+        // An empty retained message clears the topic: nothing to apply.
+        Ok(TopicKind::Config) if payload.is_empty() => {}
+        Ok(TopicKind::Config) => match wire::decode::<protocol::DeviceConfig>(payload) {
+            Ok(config) if config.device == delivery.device => {
+                if configs.send(config).await.is_err() {
+                    warn!("the pipeline has stopped: configuration not applied");
+                }
+            }
+            Ok(_) => {
+                delivery
+                    .counters
+                    .bad_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!("configuration for another device ignored");
+            }
+            Err(e) => {
+                delivery
+                    .counters
+                    .bad_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(error = %e, code = e.code(), "malformed configuration ignored");
+            }
+        },
         Ok(TopicKind::Ack) => match wire::decode::<Ack>(payload) {
             Ok(ack) if ack.device == delivery.device => {
                 let ids: Vec<String> = ack.event_ids.iter().map(|e| e.to_string()).collect();

@@ -5,7 +5,10 @@
 use std::{
     io::Write,
     path::Path,
-    sync::{Arc, atomic::Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -27,6 +30,7 @@ use protocol::{
 use serde::Serialize;
 use service_kit::http::{App, Metrics};
 use tokio::sync::{Notify, mpsc};
+use tracing::{debug, info, warn};
 
 use crate::{
     Config,
@@ -89,6 +93,8 @@ pub fn print_public_key(config: Option<&Path>) -> std::process::ExitCode {
 #[derive(Debug)]
 struct AgentState {
     device: DeviceId,
+    /// The version of central's camera settings in force (0: none yet).
+    config_version: Arc<AtomicU64>,
     cameras: Vec<CameraView>,
     outbox: Outbox,
     delivery: Arc<DeliveryCounters>,
@@ -125,12 +131,28 @@ impl CameraView {
 }
 
 /// Binds the agent's HTTP listener and wires its parts.
-pub async fn build(config: Config) -> anyhow::Result<App> {
+pub async fn build(mut config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("edge-agent");
     let device = DeviceId::parse(&config.device.id).context("device.id")?;
     let key = Arc::new(device_key(&config.device.key_path)?);
     std::fs::create_dir_all(&config.device.data_dir)
         .with_context(|| format!("device.data_dir {}", config.device.data_dir.display()))?;
+    // The cameras as central last configured them, kept from before: the box starts with them
+    // even when the broker cannot be reached.
+    let central_config = config.device.data_dir.join(CENTRAL_CONFIG);
+    let config_version = Arc::new(AtomicU64::new(0));
+    match read_central_config(&central_config, &device) {
+        Ok(Some(kept)) => {
+            let changed = config.apply(&kept);
+            config_version.store(kept.version, Ordering::Relaxed);
+            info!(version = kept.version, cameras = ?changed, "camera settings from central, as kept");
+        }
+        Ok(None) => {}
+        Err(e) => warn!(
+            error = format!("{e:#}"),
+            "the kept camera settings from central are ignored"
+        ),
+    }
     let outbox = Outbox::open(
         &config.device.data_dir.join("outbox"),
         config.outbox.clone(),
@@ -181,6 +203,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let delivery_counters = Arc::new(DeliveryCounters::default());
     let state = Arc::new(AgentState {
         device: device.clone(),
+        config_version: config_version.clone(),
         cameras: cameras.clone(),
         outbox: outbox.clone(),
         delivery: delivery_counters.clone(),
@@ -195,9 +218,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let mut app = App::build("edge-agent", &config.http, metrics, router).await?;
 
     let (signal_tx, mut signal_rx) = mpsc::channel::<protocol::SignalPhase>(64);
+    let (config_tx, mut config_rx) = mpsc::channel::<protocol::DeviceConfig>(4);
     let pipeline = Arc::new(std::sync::Mutex::new(pipeline));
     {
         let pipeline = pipeline.clone();
+        let config_version = config_version.clone();
         app.spawn("pipeline", move |mut shutdown| async move {
             loop {
                 tokio::select! {
@@ -207,6 +232,27 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
                         if let Some(c) = p.cameras.iter().find(|c| c.config.id == phase.camera) {
                             c.signal(phase);
                         }
+                    }
+                    Some(update) = config_rx.recv() => {
+                        let current = config_version.load(Ordering::Relaxed);
+                        if update.version <= current {
+                            debug!(version = update.version, current, "camera settings not newer: kept as they are");
+                            continue;
+                        }
+                        // Kept first, so a restart starts where this leaves off.
+                        if let Err(e) = keep_central_config(&central_config, &update) {
+                            warn!(error = format!("{e:#}"), "camera settings from central not kept");
+                        }
+                        let mut p = pipeline.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut changed = Vec::new();
+                        for c in &mut p.cameras {
+                            if let Some(s) = update.cameras.iter().find(|s| s.camera == c.config.id) {
+                                c.reconfigure(s);
+                                changed.push(c.config.id.to_string());
+                            }
+                        }
+                        config_version.store(update.version, Ordering::Relaxed);
+                        info!(version = update.version, cameras = ?changed, "camera settings from central");
                     }
                 }
             }
@@ -233,10 +279,44 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             delivery,
             Arc::new(move || device_status(&status_state)),
             signal_tx,
+            config_tx,
             shutdown,
         )
     });
     Ok(app)
+}
+
+/// Where the camera settings central last sent are kept, in `device.data_dir`.
+const CENTRAL_CONFIG: &str = "central-config.json";
+
+/// The kept configuration from central, when there is one for this device.
+fn read_central_config(
+    path: &std::path::Path,
+    device: &DeviceId,
+) -> anyhow::Result<Option<protocol::DeviceConfig>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let kept = protocol::wire::decode::<protocol::DeviceConfig>(&bytes)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok((&kept.device == device).then_some(kept))
+}
+
+/// Keeps `config` (written aside, synced, then renamed into place).
+fn keep_central_config(
+    path: &std::path::Path,
+    config: &protocol::DeviceConfig,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let bytes = protocol::wire::encode(config)?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
+    Ok(())
 }
 
 fn device_status(state: &AgentState) -> DeviceStatus {
@@ -267,6 +347,8 @@ fn device_status(state: &AgentState) -> DeviceStatus {
 #[derive(Debug, Serialize)]
 struct StatusBody {
     device: String,
+    /// The version of central's camera settings in force (0: none yet).
+    config_version: u64,
     broker_connected: bool,
     outbox_depth: u64,
     outbox_bytes: u64,
@@ -319,6 +401,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         })
         .collect();
     let body = StatusBody {
+        config_version: state.config_version.load(Ordering::Relaxed),
         device: state.device.to_string(),
         broker_connected: state.delivery.connected.load(Ordering::Relaxed),
         outbox_depth: state.outbox.depth().await.unwrap_or(0),

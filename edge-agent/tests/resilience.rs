@@ -24,11 +24,7 @@ use edge_agent::{
     outbox::Outbox,
 };
 use protocol::DeviceId;
-use sim::{
-    Renderer, ScenarioSpec, World,
-    setup::camera_geometry,
-    video::{EncodeOptions, Encoded, RtspServer, encode},
-};
+use sim::video::RtspServer;
 
 /// The two tests run one after the other: each loads the machine as one roadside box would.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -39,24 +35,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn stream() -> (Encoded, protocol::camera::CameraGeometry) {
-    let mut spec = ScenarioSpec::named("normal-flow").unwrap();
-    spec.fps = 15;
-    spec.duration_s = 20.0;
-    let world = World::simulate(&spec, 3);
-    let renderer = Renderer::new(&world);
-    let encoded = encode(
-        &renderer,
-        &EncodeOptions {
-            keyframe_every: 15,
-            bitrate_kbps: 2000,
-            ..EncodeOptions::default()
-        },
-    )
-    .unwrap();
-    (encoded, camera_geometry(&renderer))
 }
 
 fn config(
@@ -183,7 +161,7 @@ fn received(central: &common::Central) -> (BTreeSet<String>, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
     let _serial = SERIAL.lock().await;
-    let (encoded, geometry) = stream();
+    let (encoded, geometry) = common::busy_stream();
     let server = RtspServer::start(
         "127.0.0.1:0".parse().unwrap(),
         vec![("cam".into(), encoded)],
@@ -278,7 +256,7 @@ async fn wait_port(port: u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_and_camera_outages_lose_nothing_and_the_stream_comes_back() {
     let _serial = SERIAL.lock().await;
-    let (encoded, geometry) = stream();
+    let (encoded, geometry) = common::busy_stream();
     let server = RtspServer::start(
         "127.0.0.1:0".parse().unwrap(),
         vec![("cam".into(), encoded.clone())],

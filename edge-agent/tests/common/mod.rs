@@ -306,3 +306,23 @@ pub fn serve_scenario(name: &str, fps: u32, seconds: f32, seed: u64) -> sim::vid
     )
     .unwrap()
 }
+
+/// The sim's `normal-flow` junction, 20 s at 15 frames/s (seed 3), encoded once, with its
+/// calibrated geometry: with a low speed limit nearly every vehicle is a violation.
+pub fn busy_stream() -> (sim::video::Encoded, protocol::camera::CameraGeometry) {
+    let mut spec = sim::ScenarioSpec::named("normal-flow").unwrap();
+    spec.fps = 15;
+    spec.duration_s = 20.0;
+    let world = sim::World::simulate(&spec, 3);
+    let renderer = sim::Renderer::new(&world);
+    let encoded = sim::video::encode(
+        &renderer,
+        &sim::video::EncodeOptions {
+            keyframe_every: 15,
+            bitrate_kbps: 2000,
+            ..sim::video::EncodeOptions::default()
+        },
+    )
+    .unwrap();
+    (encoded, sim::setup::camera_geometry(&renderer))
+}

@@ -1,0 +1,104 @@
+//! Camera settings from central: the retained configuration on the device's config topic is
+//! applied to the running camera — the limits its rules judge by and the site its evidence
+//! names change without a restart — and kept for the next start.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use protocol::{CameraSettings, DeviceConfig, Topic, UtcTimestamp, ViolationKind, wire};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use sim::video::RtspServer;
+
+/// Publishes `payload` retained on `topic` and waits for the broker to have it.
+async fn retain(topic: &str, payload: Vec<u8>) {
+    let (host, port) = protocol::topic::parse_broker_url(&common::mosquitto_url()).unwrap();
+    let id = format!("central-config-test-{}", std::process::id());
+    let (client, mut events) = AsyncClient::new(MqttOptions::new(id, host, port), 8);
+    client
+        .publish(topic, QoS::AtLeastOnce, true, payload)
+        .await
+        .unwrap();
+    loop {
+        if let Event::Incoming(Packet::PubAck(_)) = events.poll().await.unwrap() {
+            break;
+        }
+    }
+    let _ = client.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn central_settings_change_a_running_camera_and_are_kept() {
+    let (video, geometry) = common::busy_stream();
+    let server = RtspServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        vec![("cam".into(), video)],
+        1.0,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = common::device_id("edge-config");
+    let key = edge_agent::startup::device_key(&dir.path().join("device.key")).unwrap();
+    let central = common::Central::start(&device, key.public_key()).await;
+    let mut config =
+        common::agent_config(dir.path(), &device, &common::mosquitto_url(), &central.url);
+    let mut camera = common::camera("cam-1", server.url("cam"));
+    camera.geometry = geometry.clone();
+    camera.speed_limit_kmh = 200.0;
+    camera.site.name = "Trạm thử".into();
+    config.cameras = vec![camera.clone()];
+    let agent = common::RunningAgent::start(config).await;
+
+    // At 200 km/h nobody speeds.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(central.events().is_empty(), "{:?}", central.events());
+
+    // Central lowers the limit and names the site.
+    let settings = DeviceConfig {
+        device: device.clone(),
+        version: 1,
+        issued_at: UtcTimestamp::now(),
+        cameras: vec![CameraSettings {
+            camera: camera.id.clone(),
+            site: protocol::Site {
+                name: "Cầu Sài Gòn".into(),
+                ..camera.site.clone()
+            },
+            geometry,
+            speed_limit_kmh: 10.0,
+            speed_limits_kmh: Default::default(),
+            red_grace_s: 0.5,
+        }],
+    };
+    let topic = Topic::Config(device.clone()).to_string();
+    retain(&topic, wire::encode(&settings).unwrap()).await;
+    let mut events = Vec::new();
+    for _ in 0..300 {
+        events = central.events();
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!events.is_empty(), "speeding reported under the new limit");
+    for e in &events {
+        assert_eq!(e.kind, ViolationKind::Speeding);
+        assert_eq!(e.site.name, "Cầu Sài Gòn");
+        assert_eq!(e.measurement.limit_kmh, Some(10.0));
+    }
+    let status = common::status(&agent.addr).await.unwrap();
+    assert_eq!(status["config_version"], 1);
+    agent.stop().await;
+    retain(&topic, Vec::new()).await;
+
+    // Kept, and in force from the next start, before any broker is heard.
+    let kept = std::fs::read(dir.path().join("data/central-config.json")).unwrap();
+    assert_eq!(wire::decode::<DeviceConfig>(&kept).unwrap(), settings);
+    let mut offline = common::agent_config(dir.path(), &device, "mqtt://127.0.0.1:9", &central.url);
+    offline.cameras = vec![camera];
+    let agent = common::RunningAgent::start(offline).await;
+    let status = common::status(&agent.addr).await.unwrap();
+    assert_eq!(status["config_version"], 1);
+    agent.stop().await;
+}
