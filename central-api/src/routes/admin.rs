@@ -19,7 +19,8 @@ use crate::{
     review::bad_request,
 };
 
-fn refused(e: Refused) -> ApiError {
+/// An administrative refusal as the API answers it: a field at fault is a 400 naming it.
+pub fn refused(e: Refused) -> ApiError {
     match e {
         Refused::Invalid(field, message) => bad_request(field, message),
         Refused::Db(e) => e.into(),

@@ -122,6 +122,9 @@ pub fn page(
                             a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
                             a.here[here.starts_with("/review/devices")] href="/review/devices" { (lang.t("Thiết bị", "Devices")) }
                         }
+                        @if let Some((o, _)) = officer && o.role.administers() {
+                            a.here[here.starts_with("/review/admin")] href="/review/admin" { (lang.t("Quản trị", "Administration")) }
+                        }
                         @if let Some((o, csrf)) = officer {
                             span.who { (o.full_name) " · " (role_name(lang, o.role)) }
                             form.inline method="post" action="/review/logout" {

@@ -9,6 +9,7 @@
 //! carries the session's CSRF token. Pages are sent with a strict Content-Security-Policy and
 //! `Cache-Control: no-store` (they show citizens' personal data).
 
+mod admin;
 mod assets;
 mod devices;
 mod disputes;
@@ -52,6 +53,13 @@ pub fn router() -> Router<AppState> {
         .route("/review/stats", get(stats::page))
         .route("/review/disputes", get(disputes::page))
         .route("/review/devices", get(devices::page))
+        .route("/review/admin", get(admin::page))
+        .route("/review/admin/officers", post(admin::save_officer))
+        .route("/review/admin/devices", post(admin::register_device))
+        .route(
+            "/review/admin/devices/{id}/revoke",
+            post(admin::revoke_device),
+        )
         .route("/review/violations/{id}/resolve", post(violation::resolve))
         .route("/review/violations/{id}/reverse", post(violation::reverse))
         .route("/review/assets/review.css", get(assets::css))

@@ -9,7 +9,7 @@ use axum::{
 use bytes::Bytes;
 use central_api::{
     auth::Role,
-    db::{evidence, review::fine_of, violations},
+    db::{devices, evidence, review::fine_of, violations},
     evidence_store::EvidenceStore,
 };
 use protocol::{EventId, Sha256Digest, ViolationEvent};
@@ -450,7 +450,139 @@ async fn an_auditor_reads_but_cannot_decide_and_english_is_one_click_away(t: &Te
     assert_eq!(away.location(), "/review");
 }
 
+async fn an_administrator_keeps_officers_and_devices_from_the_pages(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = sign_in(&w, Role::Reviewer).await;
+    let admin = sign_in(&w, Role::Admin).await;
+    let queue = send(&w, get(Some(&reviewer), "/review")).await;
+    assert!(
+        !queue.body.contains("href=\"/review/admin\""),
+        "no link for reviewers"
+    );
+    let page = send(&w, get(Some(&reviewer), "/review/admin")).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let csrf = reviewer.csrf.clone();
+    let refused = send(
+        &w,
+        form(
+            Some(&reviewer),
+            "/review/admin/devices/hcm-q1-001/revoke",
+            &[("csrf", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let page = send(&w, get(Some(&admin), "/review/admin")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("href=\"/review/admin\""));
+    for id in ["officers", "admin-devices", "officer-form", "device-form"] {
+        assert!(page.body.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    // A form without the session's token changes nothing.
+    let forged = send(
+        &w,
+        form(
+            Some(&admin),
+            "/review/admin/devices/hcm-q1-001/revoke",
+            &[("csrf", "not-the-token")],
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let saved = send(
+        &w,
+        form(
+            Some(&admin),
+            "/review/admin/officers",
+            &[
+                ("csrf", &admin.csrf),
+                ("username", "lan.tt"),
+                ("full_name", "Trần Thị Lan"),
+                ("role", "supervisor"),
+                ("password", "một mật khẩu đủ dài"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (saved.status, saved.location()),
+        (StatusCode::SEE_OTHER, "/review/admin")
+    );
+    let short = send(
+        &w,
+        form(
+            Some(&admin),
+            "/review/admin/officers",
+            &[
+                ("csrf", &admin.csrf),
+                ("username", "hoa.pt"),
+                ("full_name", "Phạm Thị Hoa"),
+                ("role", "reviewer"),
+                ("password", "ngắn"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(short.body.contains("role=\"alert\""), "the page says why");
+    let key = protocol::DeviceKey::from_seed([5; 32])
+        .public_key()
+        .to_base64();
+    let registered = send(
+        &w,
+        form(
+            Some(&admin),
+            "/review/admin/devices",
+            &[
+                ("csrf", &admin.csrf),
+                ("id", "hcm-q7-002"),
+                ("name", "Cầu Kênh Tẻ"),
+                ("public_key", &key),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        registered.body
+    );
+    let revoked = send(
+        &w,
+        form(
+            Some(&admin),
+            "/review/admin/devices/hcm-q7-002/revoke",
+            &[("csrf", &admin.csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    let page = send(&w, get(Some(&admin), "/review/admin")).await;
+    assert!(page.body.contains("data-officer=\"lan.tt\""));
+    assert!(!page.body.contains("data-officer=\"hoa.pt\""));
+    let row = page
+        .body
+        .split("data-device=\"hcm-q7-002\"")
+        .nth(1)
+        .unwrap();
+    let row = row.split("</tr>").next().unwrap();
+    assert!(
+        row.contains("Cầu Kênh Tẻ") && row.contains("status rejected"),
+        "{row}"
+    );
+    assert!(
+        devices::active_key(&w.db, &protocol::DeviceId::parse("hcm-q7-002").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 on_both_engines!(
+    an_administrator_keeps_officers_and_devices_from_the_pages,
     an_officer_signs_in_and_works_the_queue,
     a_misread_plate_is_corrected_from_the_page,
     an_auditor_reads_but_cannot_decide_and_english_is_one_click_away,
