@@ -15,7 +15,7 @@ use super::{Desk, Lang, alert, layout};
 use crate::{
     admin,
     auth::Role,
-    db::{devices, officers},
+    db::{devices, fines, officers},
     routes::{ApiError, AppState, admin::refused},
 };
 
@@ -31,13 +31,43 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
     if let Err(e) = desk.officer.require(Role::administers, "administer") {
         return desk.failure(e);
     }
-    let (people, boxes) = match (
+    let (people, boxes, schedule) = match (
         officers::list(&state.db).await,
         devices::health(&state.db).await,
+        fines::load_schedule(&state.db).await,
     ) {
-        (Ok(p), Ok(d)) => (p, d),
-        (Err(e), _) | (_, Err(e)) => return desk.failure(e.into()),
+        (Ok(p), Ok(d), Ok(s)) => (p, d, s),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return desk.failure(e.into()),
     };
+    let mut cameras = Vec::new();
+    for d in &boxes {
+        let id = protocol::DeviceId::parse(&d.device_id);
+        let settings = match id {
+            Ok(id) => match crate::db::cameras::of_device(&state.db, &id).await {
+                Ok(s) => s,
+                Err(e) => return desk.failure(e.into()),
+            },
+            Err(_) => Vec::new(),
+        };
+        cameras.push(settings);
+    }
+    // The rules in force today and those that start later, by case.
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(protocol::time::VIETNAM)
+        .date();
+    let mut rules: Vec<&crate::fines::FineRule> = schedule
+        .rules
+        .iter()
+        .filter(|r| r.effective_to.is_none_or(|to| to > today))
+        .collect();
+    rules.sort_by_key(|r| {
+        (
+            r.kind.as_str(),
+            r.vehicle.as_str(),
+            r.over_kmh_from,
+            r.effective_from,
+        )
+    });
     let body = html! {
         h1 { (title) }
         @if let Some(e) = &error { (alert(lang, e)) }
@@ -54,10 +84,14 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
         section.box #admin-devices {
             h2 { (lang.t("Thiết bị", "Devices")) }
             table.queue {
-                thead { tr { th { (lang.t("Thiết bị", "Device")) } th {} } }
-                tbody { @for d in &boxes {
+                thead { tr { th { (lang.t("Thiết bị", "Device")) } th { "Camera" } th {} } }
+                tbody { @for (d, settings) in boxes.iter().zip(&cameras) {
                     tr data-device=(d.device_id) {
                         td { strong { (d.name) } br; code { (d.device_id) } }
+                        td { @for c in settings {
+                            div.camera { code { (c.camera) } " · " (c.site.name) " · "
+                                (format!("{:.0} km/h", c.speed_limit_kmh)) }
+                        } }
                         td { @if d.revoked { span.status.rejected { (lang.t("đã thu hồi", "revoked")) } } @else {
                             form.inline method="post" action={ "/review/admin/devices/" (d.device_id) "/revoke" } {
                                 input type="hidden" name="csrf" value=(desk.csrf);
@@ -68,6 +102,37 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
                 } }
             }
             (device_form(lang, &desk.csrf))
+            p.muted { (lang.t(
+                "Vị trí, hình học và giới hạn tốc độ của camera: PUT /api/v1/devices/{id}/cameras/{camera}; thiết bị nhận qua kênh cấu hình.",
+                "Camera sites, geometry and limits: PUT /api/v1/devices/{id}/cameras/{camera}; devices receive them on their config topic.")) }
+        }
+        section.box #schedule {
+            h2 { (lang.t("Biểu mức phạt đang và sắp áp dụng", "Fine schedule in force and to come")) }
+            table.queue {
+                thead { tr {
+                    th { (lang.t("Hành vi", "Violation")) } th { (lang.t("Phương tiện", "Vehicle")) }
+                    th.num { (lang.t("Mức phạt (₫)", "Fine (₫)")) } th.num { (lang.t("Điểm", "Points")) }
+                    th { (lang.t("Căn cứ", "Reference")) } th { (lang.t("Hiệu lực", "In force")) }
+                } }
+                tbody { @for r in &rules {
+                    tr.rule {
+                        td { (layout::kind_name(lang, r.kind))
+                            @if let Some(from) = r.over_kmh_from { " +" (from) @if let Some(to) = r.over_kmh_to { "–" (to) } " km/h" } }
+                        td { (match r.vehicle {
+                            crate::fines::VehicleCategory::Car => lang.t("Ô tô", "Car"),
+                            crate::fines::VehicleCategory::Motorbike => lang.t("Xe máy", "Motorbike"),
+                        }) }
+                        td.num { (protocol::vi::vnd(r.min_vnd)) "–" (protocol::vi::vnd(r.max_vnd)) }
+                        td.num { (r.points) }
+                        td { (r.reference) }
+                        td { (lang.t("từ", "from")) " " (r.effective_from)
+                            @if let Some(to) = r.effective_to { " " (lang.t("đến trước", "until")) " " (to) } }
+                    }
+                } }
+            }
+            p.muted { (lang.t(
+                "Sửa đổi có hiệu lực từ một ngày sắp tới: POST /api/v1/fine-schedule.",
+                "Amendments from a coming day: POST /api/v1/fine-schedule.")) }
         }
     };
     let status = error.map(|e| e.status).unwrap_or_default();

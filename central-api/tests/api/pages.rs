@@ -560,7 +560,38 @@ async fn an_administrator_keeps_officers_and_devices_from_the_pages(t: &TestDb) 
     )
     .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    central_api::db::cameras::save(
+        &w.db,
+        &protocol::DeviceId::parse("hcm-q1-001").unwrap(),
+        &protocol::CameraSettings {
+            camera: protocol::CameraId::parse("hang-xanh-1").unwrap(),
+            site: protocol::Site {
+                name: "Ngã tư Hàng Xanh".into(),
+                latitude: 10.8,
+                longitude: 106.7,
+                address: String::new(),
+                direction: String::new(),
+            },
+            geometry: Default::default(),
+            speed_limit_kmh: 60.0,
+            speed_limits_kmh: Default::default(),
+            red_grace_s: 0.5,
+        },
+        "officer:admin",
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let page = send(&w, get(Some(&admin), "/review/admin")).await;
+    assert!(
+        page.body
+            .contains("hang-xanh-1</code> · Ngã tư Hàng Xanh · 60 km/h")
+    );
+    assert!(page.body.contains("id=\"schedule\""));
+    assert!(
+        page.body.matches("class=\"rule\"").count() > 10,
+        "the schedule in force"
+    );
     assert!(page.body.contains("data-officer=\"lan.tt\""));
     assert!(!page.body.contains("data-officer=\"hoa.pt\""));
     let row = page
