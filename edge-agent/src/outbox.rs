@@ -31,6 +31,21 @@ pub enum OutboxError {
     },
 }
 
+/// Writes `bytes` to `path` so that a power cut leaves the old file or the new one, never part
+/// of one: written beside it (`*.tmp`, which [`Outbox::open`] sweeps), synced, renamed into
+/// place, and the folder synced so the rename itself survives.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
     move |source| OutboxError::Io {
         path: path.to_owned(),
@@ -239,15 +254,7 @@ impl Outbox {
         if path.exists() {
             return Ok(());
         }
-        let tmp = self.blobs.join(format!("{sha256}.tmp"));
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        // The rename itself must survive a power cut.
-        std::fs::File::open(&self.blobs)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.blobs))
+        write_durably(&path, bytes)
     }
 
     /// Unacknowledged events in the order they were stored.

@@ -304,18 +304,12 @@ fn read_central_config(
     Ok((&kept.device == device).then_some(kept))
 }
 
-/// Keeps `config` (written aside, synced, then renamed into place).
+/// Keeps `config` where the next start reads it.
 fn keep_central_config(
     path: &std::path::Path,
     config: &protocol::DeviceConfig,
 ) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let bytes = protocol::wire::encode(config)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
+    crate::outbox::write_durably(path, &protocol::wire::encode(config)?)?;
     Ok(())
 }
 

@@ -186,23 +186,21 @@ where
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let code = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                    "unsupported_media_type"
+            Err(rejection) => Err(
+                if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        rejection.body_text(),
+                    )
                 } else {
-                    "bad_request"
-                };
-                Err(ApiError::new(
-                    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                        status
-                    } else {
-                        StatusCode::BAD_REQUEST
-                    },
-                    code,
-                    rejection.body_text(),
-                ))
-            }
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        rejection.body_text(),
+                    )
+                },
+            ),
         }
     }
 }

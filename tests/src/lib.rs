@@ -392,18 +392,20 @@ impl Drop for Database {
     }
 }
 
-/// An edge agent's configuration for one simulated camera: `sim setup SCENARIO` at `source`
-/// (seed 1, the scenario's own size), the device `device` with its key and data in `dir`, the
-/// broker `mqtt`, central at `central_url`, and the shipped models. Returns the file's path and
-/// the device's public key (base64), for central's `device-add`.
-pub fn edge_config(
+/// An edge box for one simulated camera, and central seeded for it as [`seed_central_for`] does:
+/// a new device id, its configuration in `dir` (`sim setup SCENARIO` at `source`, seed 1; its key
+/// and data in `dir`; the broker `mqtt`, central at `central_url`, the shipped models) and its
+/// key registered with central (`central_env`). Returns the device id and the configuration's
+/// path.
+pub fn edge_box(
+    central_env: &[(&str, &str)],
     dir: &Path,
-    device: &str,
     scenario: &str,
     source: &str,
     mqtt: &str,
     central_url: &str,
-) -> (PathBuf, String) {
+) -> (String, PathBuf) {
+    let device = unique("edge");
     let camera = Command::new(binary("sim").unwrap_or_else(|e| panic!("{e:#}")))
         .args(["setup", scenario, "--id", "hang-xanh-1", "--source", source])
         .output()
@@ -427,12 +429,23 @@ pub fn edge_config(
         .output()
         .unwrap_or_else(|e| panic!("edge-agent public-key: {e}"));
     assert!(public_key.status.success(), "{public_key:?}");
-    (
-        path,
-        String::from_utf8_lossy(&public_key.stdout)
-            .trim()
-            .to_owned(),
-    )
+    seed_central_for(
+        central_env,
+        dir,
+        &DeviceId::parse(&device).unwrap_or_else(|e| panic!("{e}")),
+        String::from_utf8_lossy(&public_key.stdout).trim(),
+    );
+    (device, path)
+}
+
+/// `GET url` without credentials, read as JSON (a stand-in's record, a service's status).
+pub fn get_json_at(url: &str) -> anyhow::Result<serde_json::Value> {
+    let body = ureq::get(url)
+        .call()
+        .with_context(|| format!("GET {url}"))?
+        .into_body()
+        .read_to_string()?;
+    Ok(serde_json::from_str(&body)?)
 }
 
 impl Drop for Service {

@@ -23,7 +23,7 @@ use sim::{
     Renderer, ScenarioSpec, World,
     video::{EncodeOptions, RtspServer, encode},
 };
-use tests::{Database, Mosquitto, Service, edge_config, eventually, free_port, unique};
+use tests::{Database, Mosquitto, Service, edge_box, eventually, free_port, unique};
 
 const SCENARIO: &str = "red-light";
 
@@ -101,20 +101,13 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     ];
     let central_env: Vec<(&str, &str)> =
         central_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let device = unique("edge");
-    let (edge_config, public_key) = edge_config(
+    let (_device, edge_config) = edge_box(
+        &central_env,
         dir,
-        &device,
         SCENARIO,
         &camera.url(SCENARIO),
         &mqtt,
         &central_url,
-    );
-    tests::seed_central_for(
-        &central_env,
-        dir,
-        &protocol::DeviceId::parse(&device).unwrap(),
-        &public_key,
     );
     let start_central = || Service::start("central-api", &[], &central_env, dir).unwrap();
     let mut central = start_central();
@@ -176,13 +169,7 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     // The edge agent delivers everything it holds.
     let status_url = format!("http://{}/status", edge.addr);
     eventually(120, "the edge agent's outbox drains", || {
-        let text = ureq::get(&status_url)
-            .call()
-            .ok()?
-            .into_body()
-            .read_to_string()
-            .ok()?;
-        let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let status = tests::get_json_at(&status_url).ok()?;
         (status["outbox_depth"] == 0 && status["broker_connected"] == true).then_some(())
     })
     .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));

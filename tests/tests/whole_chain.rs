@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use fantoccini::Locator;
 use protocol::{Sha256Digest, ViolationKind};
 use tests::{
-    Database, Running, Service, browser::Browser, central_admin, edge_config, eventually,
-    free_port, unique,
+    Database, Running, Service, browser::Browser, central_admin, edge_box, eventually, free_port,
+    unique,
 };
 
 const SECRET: &str = "the secret the services of this test share";
@@ -69,20 +69,13 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     ];
     let central_env: Vec<(&str, &str)> =
         central_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let device = unique("edge");
-    let (edge_config, public_key) = edge_config(
+    let (device, edge_config) = edge_box(
+        &central_env,
         dir,
-        &device,
         "red-light",
         &format!("rtsp://127.0.0.1:{rtsp}/red-light"),
         &mqtt,
         &central_url,
-    );
-    tests::seed_central_for(
-        &central_env,
-        dir,
-        &protocol::DeviceId::parse(&device).unwrap(),
-        &public_key,
     );
     let mut plates = BTreeSet::new();
     for v in &truth {
@@ -311,26 +304,16 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         .unwrap();
     let fine_id = approved["fine"]["fine_id"].as_str().unwrap().to_owned();
     eventually(60, "the notice is pushed to the citizen app", || {
-        let got = ureq::get(&format!("{push_url}/sandbox/push/received"))
-            .call()
-            .ok()?
-            .into_body()
-            .read_to_string()
-            .ok()?;
-        got.contains(&fine_id).then_some(())
+        let got = tests::get_json_at(&format!("{push_url}/sandbox/push/received")).ok()?;
+        got.to_string().contains(&fine_id).then_some(())
     })
     .unwrap();
     // And by e-mail, to the address on record, through the mail relay.
     let mail = eventually(60, "the notice is mailed to the owner", || {
-        let got = ureq::get(&format!(
+        let got = tests::get_json_at(&format!(
             "http://127.0.0.1:{mailbox_port}/sandbox/smtp/received"
         ))
-        .call()
-        .ok()?
-        .into_body()
-        .read_to_string()
         .ok()?;
-        let got: serde_json::Value = serde_json::from_str(&got).ok()?;
         got.as_array()?
             .iter()
             .find(|m| m["data"].as_str().is_some_and(|d| d.contains(&fine_id)))
