@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav gstreamer1.0-tools postgresql mosquitto mosquitto-clients unzip curl \
-	chromium chromium-driver libssl-dev
+	chromium chromium-driver libssl-dev python3-venv python3-pip
 
 # ONNX Runtime: the shared library of the `onnxruntime` wheel, loaded by `ort` (feature api-31).
 # Change the version, the wheel's sha256 and ort's `api-NN` feature together.
@@ -32,7 +32,7 @@ export TVE_TEST_MQTT_URL ?= mqtt://127.0.0.1:$(MQTT_PORT)
 export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps deps-apt deps-rust deps-ort services build test lint fmt demo demo-services bench models schema clean
+.PHONY: help deps deps-apt deps-rust deps-ort deps-py services build test lint fmt demo demo-services bench models schema clean
 
 help:
 	@echo "make demo    build and start the chain locally, print its URLs"
@@ -43,7 +43,17 @@ help:
 	@echo "make bench   criterion benches and the pipeline harnesses"
 	@echo "make schema  regenerate protocol/schema/*.json from the types"
 
-deps: deps-apt deps-rust deps-ort services
+deps: deps-apt deps-rust deps-ort deps-py services
+
+# Python programs the tests run as the other side of a protocol: an S3-compatible object store
+# (moto, which checks SigV4 signatures) for central's evidence store. Pinned in tests/requirements.txt.
+TEST_VENV := .venv-test
+deps-py: $(TEST_VENV)/.installed
+
+$(TEST_VENV)/.installed: tests/requirements.txt
+	@[ -x $(TEST_VENV)/bin/python ] || python3 -m venv $(TEST_VENV)
+	@$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@touch $@
 
 deps-apt:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -102,6 +102,7 @@ impl Settings for Config {
                 "registry.breaker_failures and registry.cache_entries must be positive",
             ));
         }
+        self.evidence.s3.validate()?;
         if self.evidence.max_bytes == 0 {
             return Err(ConfigError::invalid(
                 "evidence.max_bytes",
@@ -159,7 +160,8 @@ impl Default for MqttSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvidenceSettings {
-    /// The folder of the filesystem store (created when missing).
+    /// The folder of the filesystem store (created when missing); with an object store only the
+    /// uploads being checked are kept there.
     pub dir: std::path::PathBuf,
     /// Largest evidence file accepted (a 12 s 1080p clip is about 10 MB).
     pub max_bytes: u64,
@@ -168,6 +170,8 @@ pub struct EvidenceSettings {
     /// The secret shared with citizen-notify (its `portal.evidence_link_secret`) that signs the
     /// links through which citizens see the evidence of their own fines; empty serves none.
     pub link_secret: String,
+    /// An S3-compatible object store for the evidence instead of `dir`.
+    pub s3: crate::evidence_store::S3Settings,
 }
 
 impl Default for EvidenceSettings {
@@ -177,6 +181,7 @@ impl Default for EvidenceSettings {
             max_bytes: 64 * 1024 * 1024,
             max_clock_skew_s: 300,
             link_secret: String::new(),
+            s3: Default::default(),
         }
     }
 }

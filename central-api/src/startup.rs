@@ -32,8 +32,14 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let ingest_metrics = IngestMetrics::default();
     ingest_metrics.register(&metrics);
     let ingest = Ingest::new(db.clone(), ingest_metrics);
-    let store = EvidenceStore::open(&config.evidence.dir)
-        .with_context(|| format!("opening evidence.dir {}", config.evidence.dir.display()))?;
+    let dir = &config.evidence.dir;
+    let store = if config.evidence.s3.enabled() {
+        EvidenceStore::s3(dir, &config.evidence.s3).await?
+    } else {
+        EvidenceStore::open(dir)
+            .with_context(|| format!("opening evidence.dir {}", dir.display()))?
+    };
+    tracing::info!(store = %store.describe(), "evidence store ready");
     let mut state = AppState::new(
         db.clone(),
         store,

@@ -327,13 +327,7 @@ impl DeliverySettings {
                 "give the credentials in delivery.smtp_username and delivery.smtp_password",
             ));
         }
-        let host = url.host_str().unwrap_or_default();
-        let loopback = host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = service_kit::config::is_loopback_host(url.host_str().unwrap_or_default());
         if !self.smtp_username.is_empty() && !tls && !loopback {
             return Err(ConfigError::invalid(
                 "delivery.smtp_url",

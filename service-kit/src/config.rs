@@ -99,6 +99,17 @@ pub fn default_toml<S: Settings>() -> Result<String, ConfigError> {
     toml::to_string_pretty(&S::default()).map_err(|e| ConfigError::Print(e.to_string()))
 }
 
+/// Whether the host of a URL (`localhost`, `127.0.0.1`, `[::1]`) is this machine: where a
+/// setting may let a secret go without TLS.
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use std::{io::Write, net::SocketAddr};

@@ -40,7 +40,8 @@ pub struct Stored {
         (status = 200, description = "Stored before: the same bytes", body = Stored),
         (status = 401, description = "Unknown device, bad signature or clock skew", body = super::openapi::ErrorBody),
         (status = 413, description = "Larger than evidence.max_bytes", body = super::openapi::ErrorBody),
-        (status = 422, description = "The body does not hash to the path", body = super::openapi::ErrorBody)))]
+        (status = 422, description = "The body does not hash to the path", body = super::openapi::ErrorBody),
+        (status = 503, description = "The evidence store cannot be reached now: upload again later", body = super::openapi::ErrorBody)))]
 pub async fn put(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
@@ -82,13 +83,13 @@ pub async fn put(
         .unwrap_or("application/octet-stream")
         .to_owned();
 
-    let created =
-        if state.store.contains(&sha256).await && evidence::exists(&state.db, &sha256).await? {
-            false
-        } else {
+    let stored = state.store.size(&sha256).await.map_err(store_error)?;
+    let (bytes, created) = match stored {
+        Some(bytes) if evidence::exists(&state.db, &sha256).await? => (bytes, false),
+        _ => {
             let bytes = match state
                 .store
-                .put(&sha256, body.into_data_stream(), limit)
+                .put(&sha256, body.into_data_stream(), limit, &content_type)
                 .await
             {
                 Ok(bytes) => bytes,
@@ -107,10 +108,10 @@ pub async fn put(
                         e.to_string(),
                     ));
                 }
-                Err(e) => return Err(ApiError::internal(e)),
+                Err(e) => return Err(store_error(e)),
             };
             let key = crate::evidence_store::EvidenceStore::key(&sha256);
-            evidence::insert(
+            let created = evidence::insert(
                 &state.db,
                 evidence::NewBlob {
                     sha256: &sha256,
@@ -120,12 +121,10 @@ pub async fn put(
                     device_id: auth.device.as_str(),
                 },
             )
-            .await?
-        };
-    let bytes = tokio::fs::metadata(state.store.path(&sha256))
-        .await
-        .map_err(ApiError::internal)?
-        .len();
+            .await?;
+            (bytes, created)
+        }
+    };
     tracing::info!(sha256 = %sha256, device = %auth.device, bytes, created, "evidence stored");
     let status = if created {
         StatusCode::CREATED
@@ -140,6 +139,21 @@ pub async fn put(
             created,
         }),
     ))
+}
+
+/// A store that cannot take or give a blob now: 503, so the device uploads again later.
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Refused(_) | StoreError::Unavailable(_) => {
+            tracing::error!(error = %e, "evidence store");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the evidence store cannot be reached now; try again later",
+            )
+        }
+        e => ApiError::internal(e),
+    }
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -205,16 +219,12 @@ pub async fn blob(
     cache_control: &'static str,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let bytes = match tokio::fs::read(state.store.path(sha256)).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such file",
-            ));
-        }
-        Err(e) => return Err(ApiError::internal(e)),
+    let Some(bytes) = state.store.read(sha256).await.map_err(store_error)? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such file",
+        ));
     };
     let content_type = header::HeaderValue::from_str(content_type)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_link", "content type"))?;

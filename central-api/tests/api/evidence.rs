@@ -1,5 +1,5 @@
 //! Evidence upload: signed by the device, content-addressed, size-capped; and the completeness of
-//! an event's manifest.
+//! an event's manifest. On the filesystem store and on an S3-compatible object store.
 
 use axum::{
     Router,
@@ -20,7 +20,10 @@ use protocol::{
 };
 use tower::ServiceExt;
 
-use crate::helpers::{TestDb, on_both_engines};
+use crate::{
+    helpers::{TestDb, on_both_engines},
+    object_store::ObjectStore,
+};
 
 const LINK_SECRET: &str = "the link secret shared with citizen-notify";
 
@@ -29,22 +32,39 @@ struct World {
     store: EvidenceStore,
     device: DeviceId,
     key: DeviceKey,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    object_store: Option<ObjectStore>,
 }
 
-async fn world(t: &TestDb) -> World {
+/// Where a test's evidence goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Files,
+    S3,
+}
+
+async fn world(t: &TestDb, kind: Kind) -> World {
     let device = DeviceId::parse("hcm-q1-001").unwrap();
     let key = DeviceKey::from_seed([21; 32]);
     devices::register(&t.db, &device, &key.public_key(), "Hàng Xanh")
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = EvidenceStore::open(dir.path()).unwrap();
-    let settings = EvidenceSettings {
+    let mut settings = EvidenceSettings {
         dir: dir.path().into(),
         max_bytes: 1024 * 1024,
         max_clock_skew_s: 300,
         link_secret: LINK_SECRET.into(),
+        ..EvidenceSettings::default()
+    };
+    let (store, object_store) = match kind {
+        Kind::Files => (EvidenceStore::open(dir.path()).unwrap(), None),
+        Kind::S3 => {
+            let object_store = ObjectStore::start().await;
+            settings.s3 = object_store.settings("hcm/");
+            let store = EvidenceStore::s3(dir.path(), &settings.s3).await.unwrap();
+            (store, Some(object_store))
+        }
     };
     let app =
         router(AppState::new(t.db.clone(), store.clone(), settings, Default::default()).unwrap());
@@ -53,7 +73,8 @@ async fn world(t: &TestDb) -> World {
         store,
         device,
         key,
-        _dir: dir,
+        dir,
+        object_store,
     }
 }
 
@@ -83,7 +104,15 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, serde_json::
 }
 
 async fn a_signed_upload_is_stored_once_under_its_hash(t: &TestDb) {
-    let w = world(t).await;
+    stored_once(t, Kind::Files).await;
+}
+
+async fn a_signed_upload_is_stored_once_in_the_object_store(t: &TestDb) {
+    stored_once(t, Kind::S3).await;
+}
+
+async fn stored_once(t: &TestDb, kind: Kind) {
+    let w = world(t, kind).await;
     let jpeg = b"\xff\xd8\xff\xe0 a frame of evidence".to_vec();
     let sha = Sha256Digest::of(&jpeg);
     let (status, body) = send(
@@ -94,8 +123,29 @@ async fn a_signed_upload_is_stored_once_under_its_hash(t: &TestDb) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["sha256"], sha.to_hex());
     assert_eq!(body["bytes"], jpeg.len());
-    assert_eq!(std::fs::read(w.store.path(&sha)).unwrap(), jpeg);
+    assert_eq!(w.store.read(&sha).await.unwrap().unwrap(), jpeg);
     assert!(evidence::exists(&t.db, &sha).await.unwrap());
+    assert_eq!(
+        std::fs::read_dir(w.dir.path().join("incoming"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing left in the spool"
+    );
+    if let Some(object_store) = &w.object_store {
+        // In the bucket, under the prefix: another central with the same settings reads it, and
+        // nothing but the empty spool is on this one's disk.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let other = EvidenceStore::s3(elsewhere.path(), &object_store.settings("hcm/"))
+            .await
+            .unwrap();
+        assert_eq!(other.read(&sha).await.unwrap().unwrap(), jpeg);
+        let unprefixed = EvidenceStore::s3(elsewhere.path(), &object_store.settings(""))
+            .await
+            .unwrap();
+        assert_eq!(unprefixed.size(&sha).await.unwrap(), None);
+        assert!(!w.dir.path().join("sha256").exists());
+    }
 
     let (status, body) = send(
         &w.app,
@@ -107,7 +157,15 @@ async fn a_signed_upload_is_stored_once_under_its_hash(t: &TestDb) {
 }
 
 async fn bad_uploads_are_refused_with_their_reason(t: &TestDb) {
-    let w = world(t).await;
+    refused_with_reason(t, Kind::Files).await;
+}
+
+async fn bad_uploads_to_the_object_store_are_refused_with_their_reason(t: &TestDb) {
+    refused_with_reason(t, Kind::S3).await;
+}
+
+async fn refused_with_reason(t: &TestDb, kind: Kind) {
+    let w = world(t, kind).await;
     let jpeg = b"\xff\xd8 evidence".to_vec();
     let sha = Sha256Digest::of(&jpeg);
     let now = UtcTimestamp::now();
@@ -184,12 +242,36 @@ async fn bad_uploads_are_refused_with_their_reason(t: &TestDb) {
     assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
     assert!(!evidence::exists(&t.db, &sha).await.unwrap());
-    assert!(!w.store.contains(&big_sha).await);
-    assert!(!w.store.contains(&sha).await);
+    assert!(!w.store.contains(&big_sha).await.unwrap());
+    assert!(!w.store.contains(&sha).await.unwrap());
+}
+
+/// An object store that is down: the device is told to come back later, nothing is recorded, and
+/// the upload goes through once the store answers again.
+async fn an_upload_waits_for_an_object_store_that_is_down(t: &TestDb) {
+    let mut w = world(t, Kind::S3).await;
+    let jpeg = b"\xff\xd8 evidence while the store is down".to_vec();
+    let sha = Sha256Digest::of(&jpeg);
+    w.object_store.as_mut().unwrap().stop();
+    let (status, body) = send(
+        &w.app,
+        upload(&sha, jpeg.clone(), &w.device, &w.key, UtcTimestamp::now()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "store_unavailable");
+    assert!(!evidence::exists(&t.db, &sha).await.unwrap());
+    assert_eq!(
+        std::fs::read_dir(w.dir.path().join("incoming"))
+            .unwrap()
+            .count(),
+        0,
+        "the spooled upload is cleared"
+    );
 }
 
 async fn an_event_is_complete_once_every_manifest_file_has_arrived(t: &TestDb) {
-    let w = world(t).await;
+    let w = world(t, Kind::Files).await;
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("at.jpg", b"\xff\xd8 at".to_vec()),
         ("plate.jpg", b"\xff\xd8 plate".to_vec()),
@@ -225,7 +307,15 @@ async fn an_event_is_complete_once_every_manifest_file_has_arrived(t: &TestDb) {
 }
 
 async fn a_citizen_sees_a_file_only_through_a_valid_link(t: &TestDb) {
-    let w = world(t).await;
+    linked(t, Kind::Files).await;
+}
+
+async fn a_citizen_sees_a_file_from_the_object_store_through_a_valid_link(t: &TestDb) {
+    linked(t, Kind::S3).await;
+}
+
+async fn linked(t: &TestDb, kind: Kind) {
+    let w = world(t, kind).await;
     let body = b"\xff\xd8 the at.jpg of a red-light run".to_vec();
     let sha = Sha256Digest::of(&body);
     let (status, _) = send(
@@ -275,7 +365,49 @@ async fn a_citizen_sees_a_file_only_through_a_valid_link(t: &TestDb) {
 
 on_both_engines!(
     a_citizen_sees_a_file_only_through_a_valid_link,
+    a_citizen_sees_a_file_from_the_object_store_through_a_valid_link,
     a_signed_upload_is_stored_once_under_its_hash,
+    a_signed_upload_is_stored_once_in_the_object_store,
+    an_upload_waits_for_an_object_store_that_is_down,
     bad_uploads_are_refused_with_their_reason,
+    bad_uploads_to_the_object_store_are_refused_with_their_reason,
     an_event_is_complete_once_every_manifest_file_has_arrived,
 );
+
+/// Central does not start on an object store that refuses its key or lacks the bucket, and says
+/// which; one that is not answering yet is waited for.
+#[tokio::test]
+async fn central_names_what_is_wrong_with_its_object_store() {
+    let mut object_store = ObjectStore::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_secret = central_api::evidence_store::S3Settings {
+        secret_access_key: "not the secret".into(),
+        ..object_store.settings("")
+    };
+    let e = EvidenceStore::s3(dir.path(), &wrong_secret)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("SignatureDoesNotMatch"), "{e}");
+    let no_bucket = central_api::evidence_store::S3Settings {
+        bucket: "no-such-bucket".into(),
+        ..object_store.settings("")
+    };
+    let e = EvidenceStore::s3(dir.path(), &no_bucket)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no bucket `no-such-bucket`"), "{e}");
+
+    let settings = object_store.settings("");
+    object_store.stop();
+    let store = EvidenceStore::s3(dir.path(), &settings).await.unwrap();
+    let sha = Sha256Digest::of(b"x");
+    let chunks =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"x"))]);
+    let e = store.put(&sha, chunks, 10, "image/jpeg").await.unwrap_err();
+    assert!(
+        matches!(e, central_api::evidence_store::StoreError::Unavailable(_)),
+        "{e}"
+    );
+}

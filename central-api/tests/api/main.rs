@@ -12,6 +12,7 @@ mod fines;
 mod helpers;
 mod ingest;
 mod mqtt;
+mod object_store;
 mod openapi;
 mod owners;
 mod pages;

@@ -76,7 +76,10 @@ async fn store_evidence(w: &World, event: &ViolationEvent) {
     for item in &event.evidence {
         let bytes = Bytes::from(item.name.clone());
         let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
-        let size = store.put(&item.sha256, stream, 1 << 20).await.unwrap();
+        let size = store
+            .put(&item.sha256, stream, 1 << 20, "image/jpeg")
+            .await
+            .unwrap();
         evidence::insert(
             &w.db,
             evidence::NewBlob {

@@ -1,0 +1,207 @@
+//! Evidence blobs, content-addressed under `sha256/ab/abcdef…`: on the filesystem by default
+//! ([`Files`]), or in an S3-compatible object store when `evidence.s3` is configured ([`S3`]).
+//!
+//! Either way an upload first streams into `{dir}/incoming/` while it is hashed and is synced to
+//! disk; only once its hash matches its name and it is within the size cap does the backend take
+//! it in (a rename into place, or a PUT whose signed payload hash the object store checks), so a
+//! reader never sees a partial or wrong blob.
+
+mod files;
+mod s3;
+
+use std::{
+    fmt::Debug,
+    future::Future,
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::Arc,
+};
+
+use bytes::Bytes;
+use protocol::Sha256Digest;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+pub use files::Files;
+pub use s3::{S3, S3Settings};
+
+/// Why an upload was not stored, or a blob not read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the body hashes to {actual}, not to {expected}")]
+    HashMismatch {
+        expected: Sha256Digest,
+        actual: Sha256Digest,
+    },
+    #[error("reading the body: {0}")]
+    Body(String),
+    #[error("evidence store: {0}")]
+    Io(#[from] std::io::Error),
+    /// The object store refused central's request: credentials, permissions, a missing bucket.
+    #[error("object store refused: {0}")]
+    Refused(String),
+    /// The object store could not be reached or failed; the device uploads again later.
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where verified blobs are kept, by storage key.
+pub trait Backend: Send + Sync + Debug {
+    /// Takes in the verified file `spooled` (`size` bytes of `content_type`, hashing to
+    /// `sha256`) as `key`; `spooled` is gone afterwards, whatever the outcome.
+    fn keep<'a>(
+        &'a self,
+        key: &'a str,
+        sha256: &'a Sha256Digest,
+        spooled: &'a Path,
+        size: u64,
+        content_type: &'a str,
+    ) -> StoreFuture<'a, ()>;
+    /// The size of the blob under `key`, `None` when there is none.
+    fn size<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<u64>>;
+    /// The blob under `key`, `None` when there is none.
+    fn read<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Bytes>>;
+    /// Where the blobs are, for the log.
+    fn describe(&self) -> String;
+}
+
+/// The evidence store: uploads verified on local disk, then kept by the backend.
+#[derive(Debug, Clone)]
+pub struct EvidenceStore {
+    incoming: PathBuf,
+    backend: Arc<dyn Backend>,
+}
+
+impl EvidenceStore {
+    /// The filesystem store under `dir` (created when missing).
+    pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let dir = dir.into();
+        Self::with_backend(&dir, Arc::new(Files::open(&dir)?))
+    }
+
+    /// Blobs in the object store of `settings`, uploads verified under `dir` first. Refuses a
+    /// store that rejects central's credentials or lacks the bucket; one that cannot be reached
+    /// is only logged (uploads wait for it: devices try again).
+    pub async fn s3(dir: impl Into<PathBuf>, settings: &S3Settings) -> anyhow::Result<Self> {
+        let store = S3::new(settings)?;
+        match store.check_bucket().await {
+            Ok(()) => {}
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::warn!(store = %store.describe(), %reason,
+                    "the object store is not answering; evidence uploads wait for it");
+            }
+            Err(e) => anyhow::bail!("evidence.s3: {e}"),
+        }
+        Ok(Self::with_backend(&dir.into(), Arc::new(store))?)
+    }
+
+    /// The store of `backend`, uploads verified under `dir/incoming` first.
+    pub fn with_backend(dir: &Path, backend: Arc<dyn Backend>) -> std::io::Result<Self> {
+        let incoming = dir.join("incoming");
+        std::fs::create_dir_all(&incoming)?;
+        Ok(Self { incoming, backend })
+    }
+
+    /// The storage key of a blob.
+    pub fn key(sha256: &Sha256Digest) -> String {
+        let hex = sha256.to_hex();
+        format!("sha256/{}/{hex}", &hex[..2])
+    }
+
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// The size of the blob of `sha256`, `None` when it is not stored.
+    pub async fn size(&self, sha256: &Sha256Digest) -> Result<Option<u64>, StoreError> {
+        self.backend.size(&Self::key(sha256)).await
+    }
+
+    pub async fn contains(&self, sha256: &Sha256Digest) -> Result<bool, StoreError> {
+        Ok(self.size(sha256).await?.is_some())
+    }
+
+    /// The blob of `sha256`, `None` when it is not stored.
+    pub async fn read(&self, sha256: &Sha256Digest) -> Result<Option<Bytes>, StoreError> {
+        self.backend.read(&Self::key(sha256)).await
+    }
+
+    /// Writes the chunks of `body` while hashing them; keeps the blob only when it hashes to
+    /// `expected` and holds at most `limit` bytes. Returns its size.
+    pub async fn put<S, E>(
+        &self,
+        expected: &Sha256Digest,
+        body: S,
+        limit: u64,
+        content_type: &str,
+    ) -> Result<u64, StoreError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let incoming = self.incoming.join(format!(
+            "{}.{}",
+            expected.to_hex(),
+            uuid::Uuid::now_v7().simple()
+        ));
+        let spooled = spool(&incoming, expected, body, limit).await;
+        let result = match spooled {
+            Ok(size) => self
+                .backend
+                .keep(
+                    &Self::key(expected),
+                    expected,
+                    &incoming,
+                    size,
+                    content_type,
+                )
+                .await
+                .map(|()| size),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&incoming).await;
+        }
+        result
+    }
+}
+
+/// Streams `body` into `path`, hashing it; synced to disk when it hashes to `expected` within
+/// `limit` bytes.
+async fn spool<S, E>(
+    path: &Path,
+    expected: &Sha256Digest,
+    mut body: S,
+    limit: u64,
+) -> Result<u64, StoreError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt;
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(StoreError::TooLarge { limit });
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    let actual = Sha256Digest(hasher.finalize().into());
+    if &actual != expected {
+        return Err(StoreError::HashMismatch {
+            expected: *expected,
+            actual,
+        });
+    }
+    file.sync_all().await?;
+    Ok(size)
+}
