@@ -1,19 +1,26 @@
-//! Administration: officers and devices, from the JSON API (administrators) and the command line
-//! (the first officer, scripts) through the same functions here, and registry records from the
-//! command line. Each change is written to the audit log with who made it.
+//! Administration: officers, devices, cameras and the fine schedule, from the JSON API and the
+//! pages (administrators) and the command line (the first officer, scripts) through the same
+//! functions here, and registry records from the command line. Each change is written to the
+//! audit log with who made it.
 
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use protocol::{CitizenId, DeviceId, DevicePublicKey, Plate, PlateColour, VehicleClass};
+use protocol::{
+    CameraSettings, CitizenId, DeviceId, DevicePublicKey, Plate, PlateColour, VehicleClass,
+    ViolationKind, time::VIETNAM,
+};
+use serde::Deserialize;
 use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::{
     Config,
     audit::AuditLog,
     auth::{Officer, Role, hash_password},
-    db::{self, devices, officers, owners},
+    db::{self, devices, fines::NotAmended, officers, owners},
+    fines::{FineRule, VehicleCategory},
 };
 
 /// What `central-api` does; without a command it serves.
@@ -81,6 +88,12 @@ pub struct RegistryRecord {
 pub enum Refused {
     #[error("`{0}`: {1}")]
     Invalid(&'static str, String),
+    /// What the change is about is not there (a device not registered, or revoked).
+    #[error("{0}")]
+    NotFound(String),
+    /// Something changed meanwhile; the change may be tried again.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] db::DbError),
     #[error("{0}")]
@@ -180,6 +193,107 @@ pub async fn revoke_device(
             .await?;
     }
     Ok(revoked)
+}
+
+/// Saves the settings of a camera of device `device` as `actor`; the device's configuration gets a
+/// new version, which goes out on its config topic. Returns that version.
+pub async fn save_camera(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    device: &str,
+    settings: &CameraSettings,
+) -> Result<u64, Refused> {
+    let id = DeviceId::parse(device).map_err(|e| invalid("id", e.to_string()))?;
+    if let Err(e) = settings.validate_as(&|f| f.to_owned()) {
+        return Err(invalid("settings", format!("{}: {}", e.field, e.reason)));
+    }
+    let config = db::cameras::save(db, &id, settings, actor)
+        .await?
+        .map_err(|e| Refused::NotFound(e.to_string()))?;
+    audit
+        .append(
+            actor,
+            "camera.saved",
+            &format!("device:{id}"),
+            json!({ "camera": settings.camera, "version": config.version, "settings": settings }),
+        )
+        .await?;
+    Ok(config.version)
+}
+
+/// One rule of an amendment to the fine schedule; it is in force from the amendment's day.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRule {
+    /// `red_light`, `speeding`, `wrong_way`, `wrong_lane`, `illegal_stopping`, `no_helmet`.
+    #[schema(value_type = String)]
+    pub kind: ViolationKind,
+    /// `car` or `motorbike`.
+    #[schema(value_type = String)]
+    pub vehicle: VehicleCategory,
+    /// Speeding only: the band of km/h over the limit, from inclusive, to exclusive.
+    pub over_kmh_from: Option<u32>,
+    pub over_kmh_to: Option<u32>,
+    pub min_vnd: u64,
+    pub max_vnd: u64,
+    pub points: u8,
+    /// Article, clause and point of the decree.
+    pub reference: String,
+}
+
+/// Amends the fine schedule as `actor`: `rules` in force from `effective_from` (a coming day in
+/// Vietnam, `2026-07-01`), ending the rules they replace on that day, so every violation is fined
+/// by the rules of its own day. Returns the rules added and ended.
+pub async fn amend_schedule(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    effective_from: &str,
+    rules: &[NewRule],
+) -> Result<(Vec<FineRule>, usize), Refused> {
+    let from = protocol::time::parse_day(effective_from)
+        .map_err(|_| invalid("effective_from", "expected a day, 2026-07-01"))?;
+    let today = OffsetDateTime::now_utc().to_offset(VIETNAM).date();
+    if from <= today {
+        return Err(invalid(
+            "effective_from",
+            "must be a coming day: violations already seen keep the rules of their day",
+        ));
+    }
+    let rules: Vec<FineRule> = rules
+        .iter()
+        .map(|r| FineRule {
+            kind: r.kind,
+            vehicle: r.vehicle,
+            over_kmh_from: r.over_kmh_from,
+            over_kmh_to: r.over_kmh_to,
+            min_vnd: r.min_vnd,
+            max_vnd: r.max_vnd,
+            points: r.points,
+            reference: r.reference.trim().to_owned(),
+            effective_from: from,
+            effective_to: None,
+            verify: false,
+        })
+        .collect();
+    if rules.iter().any(|r| r.reference.is_empty()) {
+        return Err(invalid("rules", "each rule needs its legal reference"));
+    }
+    let ended = match db::fines::amend(db, from, &rules).await? {
+        Ok(ended) => ended,
+        Err(NotAmended::Invalid(e)) => return Err(invalid("rules", e)),
+        Err(e @ NotAmended::Changed) => return Err(Refused::Conflict(e.to_string())),
+    };
+    audit
+        .append(
+            actor,
+            "fine_schedule.amended",
+            "fine_schedule",
+            json!({ "effective_from": effective_from, "rules": rules, "ended": ended }),
+        )
+        .await?;
+    Ok((rules, ended))
 }
 
 fn password() -> anyhow::Result<String> {

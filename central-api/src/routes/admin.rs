@@ -23,6 +23,8 @@ use crate::{
 pub fn refused(e: Refused) -> ApiError {
     match e {
         Refused::Invalid(field, message) => bad_request(field, message),
+        Refused::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+        Refused::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "changed", message),
         Refused::Db(e) => e.into(),
         Refused::Other(e) => ApiError::internal(e),
     }
@@ -225,26 +227,11 @@ pub async fn save_camera(
     JsonBody(settings): JsonBody<protocol::CameraSettings>,
 ) -> Result<Json<ConfigVersion>, ApiError> {
     officer.require(Role::administers, "configure cameras")?;
-    let id = protocol::DeviceId::parse(&id).map_err(|e| bad_request("id", e))?;
     if settings.camera.as_str() != camera {
         return Err(bad_request("camera", "must be the camera of the path"));
     }
-    settings
-        .validate_as(&|f| f.to_owned())
-        .map_err(|e| bad_request("settings", format!("{}: {}", e.field, e.reason)))?;
-    let config = crate::db::cameras::save(&state.db, &id, &settings, &officer.actor())
-        .await?
-        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()))?;
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "camera.saved",
-            &format!("device:{id}"),
-            serde_json::json!({ "camera": camera, "version": config.version, "settings": settings }),
-        )
-        .await?;
-    Ok(Json(ConfigVersion {
-        version: config.version,
-    }))
+    let version = admin::save_camera(&state.db, &state.audit, &officer.actor(), &id, &settings)
+        .await
+        .map_err(refused)?;
+    Ok(Json(ConfigVersion { version }))
 }

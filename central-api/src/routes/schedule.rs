@@ -3,19 +3,16 @@
 //! the rules they replace on that day, so every violation is fined by the rules of its own day.
 
 use axum::{Json, extract::State, http::StatusCode};
-use protocol::{ViolationKind, time::VIETNAM};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use service_kit::http::JsonBody;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, openapi::ErrorBody};
 use crate::{
+    admin::{self, NewRule},
     auth::{Role, Signed},
-    db::fines::{self, NotAmended},
-    fines::{FineRule, VehicleCategory},
-    review::bad_request,
+    db::fines,
+    fines::FineRule,
 };
 
 /// Every rule of the schedule, every period.
@@ -40,26 +37,6 @@ pub async fn get(
     Ok(Json(Schedule {
         rules: fines::load_schedule(&state.db).await?.rules,
     }))
-}
-
-/// One rule of an amendment; it is in force from the amendment's day.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRule {
-    /// `red_light`, `speeding`, `wrong_way`, `wrong_lane`, `illegal_stopping`, `no_helmet`.
-    #[schema(value_type = String)]
-    pub kind: ViolationKind,
-    /// `car` or `motorbike`.
-    #[schema(value_type = String)]
-    pub vehicle: VehicleCategory,
-    /// Speeding only: the band of km/h over the limit, from inclusive, to exclusive.
-    pub over_kmh_from: Option<u32>,
-    pub over_kmh_to: Option<u32>,
-    pub min_vnd: u64,
-    pub max_vnd: u64,
-    pub points: u8,
-    /// Article, clause and point of the decree.
-    pub reference: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -92,63 +69,19 @@ pub async fn amend(
     JsonBody(body): JsonBody<Amendment>,
 ) -> Result<(StatusCode, Json<Amended>), ApiError> {
     officer.require(Role::administers, "amend the fine schedule")?;
-    let from = protocol::time::parse_day(&body.effective_from)
-        .map_err(|_| bad_request("effective_from", "expected a day, 2026-07-01"))?;
-    let today = OffsetDateTime::now_utc().to_offset(VIETNAM).date();
-    if from <= today {
-        return Err(bad_request(
-            "effective_from",
-            "must be a coming day: violations already seen keep the rules of their day",
-        ));
-    }
-    let rules: Vec<FineRule> = body
-        .rules
-        .into_iter()
-        .map(|r| FineRule {
-            kind: r.kind,
-            vehicle: r.vehicle,
-            over_kmh_from: r.over_kmh_from,
-            over_kmh_to: r.over_kmh_to,
-            min_vnd: r.min_vnd,
-            max_vnd: r.max_vnd,
-            points: r.points,
-            reference: r.reference.trim().to_owned(),
-            effective_from: from,
-            effective_to: None,
-            verify: false,
-        })
-        .collect();
-    if rules.iter().any(|r| r.reference.is_empty()) {
-        return Err(bad_request("rules", "each rule needs its legal reference"));
-    }
-    let ended = match fines::amend(&state.db, from, &rules).await? {
-        Ok(ended) => ended,
-        Err(NotAmended::Invalid(e)) => return Err(bad_request("rules", e)),
-        Err(e @ NotAmended::Changed) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "changed",
-                e.to_string(),
-            ));
-        }
-    };
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "fine_schedule.amended",
-            "fine_schedule",
-            json!({
-                "effective_from": body.effective_from,
-                "rules": rules,
-                "ended": ended,
-            }),
-        )
-        .await?;
+    let (added, ended) = admin::amend_schedule(
+        &state.db,
+        &state.audit,
+        &officer.actor(),
+        &body.effective_from,
+        &body.rules,
+    )
+    .await
+    .map_err(super::admin::refused)?;
     Ok((
         StatusCode::CREATED,
         Json(Amended {
-            added: rules.len(),
+            added: added.len(),
             ended,
         }),
     ))

@@ -1,11 +1,14 @@
 //! `GET /review/admin`: for administrators — the officers (and a form to add one or change one's
-//! name, role and password), and the devices (a form to register one or rotate its key, a button
-//! to revoke one). The work is [`crate::admin`]'s, as for the API and the command line; every
-//! form carries the session's CSRF token and every change goes to the audit log.
+//! name, role and password), the devices (a form to register one or rotate its key, a button to
+//! revoke one) with their cameras (each one's site, limits and geometry edited on its own page,
+//! `/review/admin/camera`, which draws the geometry), and the fine schedule in force and to come
+//! (a form to amend one rule from a coming day). The work is [`crate::admin`]'s, as for the API
+//! and the command line; every form carries the session's CSRF token and every change goes to
+//! the audit log.
 
 use axum::{
     Form,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
@@ -20,6 +23,16 @@ use crate::{
 };
 
 const HERE: &str = "/review/admin";
+const CAMERA: &str = "/review/admin/camera";
+const SCHEDULE: &str = "/review/admin/fine-schedule";
+
+fn camera_href(device: &str, camera: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("device", device)
+        .append_pair("camera", camera)
+        .finish();
+    format!("{CAMERA}?{query}")
+}
 
 pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
     render(&state, &desk, None).await
@@ -88,10 +101,19 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
                 tbody { @for (d, settings) in boxes.iter().zip(&cameras) {
                     tr data-device=(d.device_id) {
                         td { strong { (d.name) } br; code { (d.device_id) } }
-                        td { @for c in settings {
-                            div.camera { code { (c.camera) } " · " (c.site.name) " · "
-                                (format!("{:.0} km/h", c.speed_limit_kmh)) }
-                        } }
+                        td {
+                            @for c in settings {
+                                div.camera { a href=(camera_href(&d.device_id, c.camera.as_str())) { code { (c.camera) } }
+                                    " · " (c.site.name) " · " (format!("{:.0} km/h", c.speed_limit_kmh)) }
+                            }
+                            @if !d.revoked {
+                                form.inline.camera-open method="get" action=(CAMERA) {
+                                    input type="hidden" name="device" value=(d.device_id);
+                                    input name="camera" required placeholder=(lang.t("mã camera", "camera id")) size="10";
+                                    button type="submit" { (lang.t("Thêm / sửa camera", "Add / edit a camera")) }
+                                }
+                            }
+                        }
                         td { @if d.revoked { span.status.rejected { (lang.t("đã thu hồi", "revoked")) } } @else {
                             form.inline method="post" action={ "/review/admin/devices/" (d.device_id) "/revoke" } {
                                 input type="hidden" name="csrf" value=(desk.csrf);
@@ -103,8 +125,8 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
             }
             (device_form(lang, &desk.csrf))
             p.muted { (lang.t(
-                "Vị trí, hình học và giới hạn tốc độ của camera: PUT /api/v1/devices/{id}/cameras/{camera}; thiết bị nhận qua kênh cấu hình.",
-                "Camera sites, geometry and limits: PUT /api/v1/devices/{id}/cameras/{camera}; devices receive them on their config topic.")) }
+                "Vị trí, hình học và giới hạn tốc độ của camera (cũng qua PUT /api/v1/devices/{id}/cameras/{camera}); thiết bị nhận qua kênh cấu hình và áp dụng ngay.",
+                "Camera sites, geometry and limits (also PUT /api/v1/devices/{id}/cameras/{camera}); devices receive them on their config topic and apply them at once.")) }
         }
         section.box #schedule {
             h2 { (lang.t("Biểu mức phạt đang và sắp áp dụng", "Fine schedule in force and to come")) }
@@ -130,9 +152,10 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
                     }
                 } }
             }
+            (schedule_form(lang, &desk.csrf))
             p.muted { (lang.t(
-                "Sửa đổi có hiệu lực từ một ngày sắp tới: POST /api/v1/fine-schedule.",
-                "Amendments from a coming day: POST /api/v1/fine-schedule.")) }
+                "Quy định mới thay thế quy định cùng trường hợp từ ngày có hiệu lực; vi phạm trước ngày đó vẫn áp dụng quy định cũ (cũng qua POST /api/v1/fine-schedule).",
+                "A new rule replaces the rule of the same case from its day; violations before that day keep the old rule (also POST /api/v1/fine-schedule).")) }
         }
     };
     let status = error.map(|e| e.status).unwrap_or_default();
@@ -267,4 +290,397 @@ pub async fn revoke_device(
             .map(drop)
     })
     .await
+}
+
+fn schedule_form(lang: Lang, csrf: &str) -> Markup {
+    let tomorrow = time::OffsetDateTime::now_utc()
+        .to_offset(protocol::time::VIETNAM)
+        .date()
+        .next_day()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    html! {
+        form.resolve #schedule-form method="post" action=(SCHEDULE) {
+            input type="hidden" name="csrf" value=(csrf);
+            label { (lang.t("Có hiệu lực từ ngày", "In force from"))
+                input type="date" name="effective_from" required min=(tomorrow); }
+            label { (lang.t("Hành vi", "Violation")) select name="kind" required {
+                @for k in protocol::ViolationKind::ALL { option value=(k.as_str()) { (layout::kind_name(lang, k)) } }
+            } }
+            label { (lang.t("Phương tiện", "Vehicle")) select name="vehicle" required {
+                option value="car" { (lang.t("Ô tô", "Car")) }
+                option value="motorbike" { (lang.t("Xe máy", "Motorbike")) }
+            } }
+            label { (lang.t("Quá tốc độ: từ (km/h, chỉ với lỗi quá tốc độ)", "Speeding: over by from (km/h, speeding only)"))
+                input type="number" name="over_kmh_from" min="0"; }
+            label { (lang.t("đến dưới (km/h, để trống nếu không giới hạn)", "to under (km/h, empty for no upper end)"))
+                input type="number" name="over_kmh_to" min="1"; }
+            label { (lang.t("Mức phạt thấp nhất (₫)", "Lowest fine (₫)")) input type="number" name="min_vnd" required min="0" step="1000"; }
+            label { (lang.t("Mức phạt cao nhất (₫)", "Highest fine (₫)")) input type="number" name="max_vnd" required min="0" step="1000"; }
+            label { (lang.t("Điểm trừ giấy phép lái xe", "Licence points")) input type="number" name="points" required min="0" max="12" value="0"; }
+            label { (lang.t("Căn cứ (điều, khoản, điểm)", "Reference (article, clause, point)"))
+                input name="reference" required maxlength="300"; }
+            button.primary type="submit" { (lang.t("Ban hành sửa đổi", "Amend the schedule")) }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleForm {
+    csrf: String,
+    effective_from: String,
+    kind: String,
+    vehicle: String,
+    #[serde(default)]
+    over_kmh_from: String,
+    #[serde(default)]
+    over_kmh_to: String,
+    min_vnd: String,
+    max_vnd: String,
+    points: String,
+    reference: String,
+}
+
+/// A form's number: empty is none; anything else must read as one.
+fn number<T: std::str::FromStr>(
+    field: &'static str,
+    text: &str,
+) -> Result<Option<T>, admin::Refused> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| admin::Refused::Invalid(field, format!("`{text}` is not a number")))
+}
+
+fn required<T: std::str::FromStr>(field: &'static str, text: &str) -> Result<T, admin::Refused> {
+    number(field, text)?.ok_or_else(|| admin::Refused::Invalid(field, "is required".into()))
+}
+
+impl ScheduleForm {
+    fn rule(&self) -> Result<admin::NewRule, admin::Refused> {
+        use crate::fines::VehicleCategory;
+        let invalid = |field, message: &str| admin::Refused::Invalid(field, message.into());
+        Ok(admin::NewRule {
+            kind: protocol::ViolationKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == self.kind)
+                .ok_or_else(|| invalid("kind", "not a violation kind"))?,
+            vehicle: match self.vehicle.as_str() {
+                "car" => VehicleCategory::Car,
+                "motorbike" => VehicleCategory::Motorbike,
+                _ => return Err(invalid("vehicle", "car or motorbike")),
+            },
+            over_kmh_from: number("over_kmh_from", &self.over_kmh_from)?,
+            over_kmh_to: number("over_kmh_to", &self.over_kmh_to)?,
+            min_vnd: required("min_vnd", &self.min_vnd)?,
+            max_vnd: required("max_vnd", &self.max_vnd)?,
+            points: required("points", &self.points)?,
+            reference: self.reference.clone(),
+        })
+    }
+}
+
+/// `POST /review/admin/fine-schedule`: one rule in force from a coming day.
+pub async fn amend_schedule(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(f): Form<ScheduleForm>,
+) -> Response {
+    change(&state, &desk, &f.csrf, async || {
+        let rule = f.rule()?;
+        admin::amend_schedule(
+            &state.db,
+            &state.audit,
+            &desk.officer.actor(),
+            &f.effective_from,
+            &[rule],
+        )
+        .await
+        .map(drop)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CameraQuery {
+    device: String,
+    camera: String,
+}
+
+/// `GET /review/admin/camera?device&camera`: a camera's settings to edit, as central keeps them
+/// (a camera central has none for starts from blanks).
+pub async fn camera_page(
+    State(state): State<AppState>,
+    desk: Desk,
+    Query(q): Query<CameraQuery>,
+) -> Response {
+    render_camera(&desk, CameraForm::for_camera(&state, &q).await, None)
+}
+
+/// The camera form, as sent or as filled in from the settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CameraForm {
+    #[serde(default)]
+    csrf: String,
+    device: String,
+    camera: String,
+    site_name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    direction: String,
+    latitude: String,
+    longitude: String,
+    speed_limit_kmh: String,
+    #[serde(default)]
+    limit_car: String,
+    #[serde(default)]
+    limit_motorbike: String,
+    #[serde(default)]
+    limit_bus: String,
+    #[serde(default)]
+    limit_truck: String,
+    red_grace_s: String,
+    #[serde(default)]
+    geometry: String,
+}
+
+impl CameraForm {
+    async fn for_camera(state: &AppState, q: &CameraQuery) -> Result<Self, ApiError> {
+        let id = protocol::DeviceId::parse(&q.device)
+            .map_err(|e| crate::review::bad_request("device", e))?;
+        let saved = crate::db::cameras::of_device(&state.db, &id)
+            .await?
+            .into_iter()
+            .find(|c| c.camera.as_str() == q.camera);
+        let mut form = match saved {
+            Some(s) => Self::from_settings(&s),
+            None => Self {
+                speed_limit_kmh: "50".into(),
+                red_grace_s: "0.5".into(),
+                geometry: "{}".into(),
+                ..Self::default()
+            },
+        };
+        form.device = q.device.clone();
+        form.camera = q.camera.clone();
+        Ok(form)
+    }
+
+    fn from_settings(s: &protocol::CameraSettings) -> Self {
+        use protocol::VehicleClass;
+        let limit = |class| {
+            s.speed_limits_kmh
+                .get(&class)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        Self {
+            camera: s.camera.to_string(),
+            site_name: s.site.name.clone(),
+            address: s.site.address.clone(),
+            direction: s.site.direction.clone(),
+            latitude: s.site.latitude.to_string(),
+            longitude: s.site.longitude.to_string(),
+            speed_limit_kmh: s.speed_limit_kmh.to_string(),
+            limit_car: limit(VehicleClass::Car),
+            limit_motorbike: limit(VehicleClass::Motorbike),
+            limit_bus: limit(VehicleClass::Bus),
+            limit_truck: limit(VehicleClass::Truck),
+            red_grace_s: s.red_grace_s.to_string(),
+            geometry: serde_json::to_string_pretty(&s.geometry).unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+
+    /// The settings the form says, or the field at fault.
+    fn settings(&self) -> Result<protocol::CameraSettings, admin::Refused> {
+        use protocol::VehicleClass;
+        let camera = protocol::CameraId::parse(&self.camera)
+            .map_err(|e| admin::Refused::Invalid("camera", e.to_string()))?;
+        let geometry = if self.geometry.trim().is_empty() {
+            protocol::camera::CameraGeometry::default()
+        } else {
+            serde_json::from_str(&self.geometry)
+                .map_err(|e| admin::Refused::Invalid("geometry", e.to_string()))?
+        };
+        let mut speed_limits_kmh = std::collections::BTreeMap::new();
+        for (class, field, text) in [
+            (VehicleClass::Car, "limit_car", &self.limit_car),
+            (
+                VehicleClass::Motorbike,
+                "limit_motorbike",
+                &self.limit_motorbike,
+            ),
+            (VehicleClass::Bus, "limit_bus", &self.limit_bus),
+            (VehicleClass::Truck, "limit_truck", &self.limit_truck),
+        ] {
+            if let Some(limit) = number(field, text)? {
+                speed_limits_kmh.insert(class, limit);
+            }
+        }
+        Ok(protocol::CameraSettings {
+            camera,
+            site: protocol::Site {
+                name: self.site_name.trim().to_owned(),
+                latitude: required("latitude", &self.latitude)?,
+                longitude: required("longitude", &self.longitude)?,
+                address: self.address.trim().to_owned(),
+                direction: self.direction.trim().to_owned(),
+            },
+            geometry,
+            speed_limit_kmh: required("speed_limit_kmh", &self.speed_limit_kmh)?,
+            speed_limits_kmh,
+            red_grace_s: required("red_grace_s", &self.red_grace_s)?,
+        })
+    }
+}
+
+/// `POST /review/admin/camera`: saves the camera's settings; back to the administration page, or
+/// the form again as sent, saying why not.
+pub async fn save_camera(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(f): Form<CameraForm>,
+) -> Response {
+    if let Some(refused) = desk.forged(&f.csrf) {
+        return refused;
+    }
+    if let Err(e) = desk.officer.require(Role::administers, "configure cameras") {
+        return desk.failure(e);
+    }
+    let saved = async {
+        let settings = f.settings()?;
+        admin::save_camera(
+            &state.db,
+            &state.audit,
+            &desk.officer.actor(),
+            &f.device,
+            &settings,
+        )
+        .await
+    }
+    .await;
+    match saved {
+        Ok(_) => Redirect::to(&format!("{HERE}#admin-devices")).into_response(),
+        Err(e) => render_camera(&desk, Ok(f), Some(refused(e))),
+    }
+}
+
+fn render_camera(
+    desk: &Desk,
+    form: Result<CameraForm, ApiError>,
+    error: Option<ApiError>,
+) -> Response {
+    let lang = desk.lang;
+    if let Err(e) = desk.officer.require(Role::administers, "administer") {
+        return desk.failure(e);
+    }
+    let f = match form {
+        Ok(f) => f,
+        Err(e) => return desk.failure(e),
+    };
+    let title = format!("Camera {} · {}", f.camera, f.device);
+    let geometry: Option<protocol::camera::CameraGeometry> = serde_json::from_str(&f.geometry).ok();
+    let body = html! {
+        h1 { (title) }
+        p { a href={ (HERE) "#admin-devices" } { "← " (lang.t("Quản trị", "Administration")) } }
+        @if let Some(e) = &error { (alert(lang, e)) }
+        form.resolve #camera-form method="post" action=(CAMERA) {
+            input type="hidden" name="csrf" value=(desk.csrf);
+            input type="hidden" name="device" value=(f.device);
+            input type="hidden" name="camera" value=(f.camera);
+            fieldset {
+                legend { (lang.t("Vị trí (in trên chứng cứ)", "Site (as the evidence names it)")) }
+                label { (lang.t("Tên", "Name")) input name="site_name" required maxlength="200" value=(f.site_name); }
+                label { (lang.t("Địa chỉ", "Address")) input name="address" maxlength="300" value=(f.address); }
+                label { (lang.t("Hướng lưu thông camera giám sát", "Direction of travel watched")) input name="direction" maxlength="200" value=(f.direction); }
+                label { (lang.t("Vĩ độ (WGS 84)", "Latitude (WGS 84)")) input name="latitude" required inputmode="decimal" value=(f.latitude); }
+                label { (lang.t("Kinh độ (WGS 84)", "Longitude (WGS 84)")) input name="longitude" required inputmode="decimal" value=(f.longitude); }
+            }
+            fieldset {
+                legend { (lang.t("Giới hạn", "Limits")) }
+                label { (lang.t("Tốc độ tối đa của đường (km/h)", "Speed limit of the road (km/h)")) input name="speed_limit_kmh" required inputmode="decimal" value=(f.speed_limit_kmh); }
+                @for (name, vi, en, value) in [
+                    ("limit_car", "Riêng ô tô (km/h)", "Cars only (km/h)", &f.limit_car),
+                    ("limit_motorbike", "Riêng xe máy (km/h)", "Motorbikes only (km/h)", &f.limit_motorbike),
+                    ("limit_bus", "Riêng xe khách (km/h)", "Buses only (km/h)", &f.limit_bus),
+                    ("limit_truck", "Riêng xe tải (km/h)", "Trucks only (km/h)", &f.limit_truck),
+                ] {
+                    label { (lang.t(vi, en)) input name=(name) inputmode="decimal" value=(value); }
+                }
+                label { (lang.t("Thời gian chờ sau khi đèn đỏ bật (giây)", "Grace after red onset (s)")) input name="red_grace_s" required inputmode="decimal" value=(f.red_grace_s); }
+            }
+            fieldset {
+                legend { (lang.t("Hình học (điểm ảnh của khung hình camera)", "Geometry (pixels of the camera's frame)")) }
+                p.muted { (lang.t(
+                    "JSON: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} hoặc {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}. Đối chiếu với ảnh chụp nhanh của thiết bị (/cameras/{id}/snapshot.jpg), nơi hình học được vẽ lên khung hình trực tiếp.",
+                    "JSON: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} or {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}. Check it on the device's snapshot (/cameras/{id}/snapshot.jpg), which draws the geometry on the live frame.")) }
+                textarea name="geometry" rows="14" spellcheck="false" { (f.geometry) }
+                @if let Some(g) = &geometry { (preview(lang, g)) }
+            }
+            button.primary type="submit" { (lang.t("Lưu và gửi tới thiết bị", "Save and send to the device")) }
+        }
+    };
+    let status = error.map(|e| e.status).unwrap_or_default();
+    (status, desk.page(HERE, &title, body)).into_response()
+}
+
+/// The geometry drawn to scale: lanes, no-stopping zones, the stop line with the side traffic
+/// comes from, the speed lines, the signal head.
+fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
+    use protocol::camera::SpeedTrapSpec;
+    let mut points: Vec<protocol::geometry::Point> = Vec::new();
+    points.extend(g.lanes.iter().flat_map(|l| l.polygon.iter().copied()));
+    points.extend(g.no_stopping.iter().flat_map(|z| z.polygon.iter().copied()));
+    let mut lines = Vec::new();
+    if let Some(l) = g.stop_line {
+        lines.push(("stop", l));
+    }
+    if let Some(SpeedTrapSpec::Lines { entry, exit, .. }) = &g.speed {
+        lines.push(("speed", *entry));
+        lines.push(("speed", *exit));
+    }
+    points.extend(lines.iter().flat_map(|(_, l)| [l.a, l.b, l.before]));
+    let width = points.iter().map(|p| p[0]).fold(1920.0f32, f32::max);
+    let height = points.iter().map(|p| p[1]).fold(1080.0f32, f32::max);
+    let path = |polygon: &[protocol::geometry::Point]| {
+        polygon
+            .iter()
+            .map(|p| format!("{},{}", p[0], p[1]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    html! {
+        figure.geometry {
+            svg viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(lang.t("Hình học của camera", "The camera's geometry")) {
+                rect x="0" y="0" width=(width) height=(height) fill="#20252b";
+                @for l in &g.lanes {
+                    polygon points=(path(&l.polygon)) fill="#2f6fdb" fill-opacity="0.25" stroke="#6fa0ff" stroke-width="3";
+                    @if let Some(p) = l.polygon.first() {
+                        text x=(p[0] + 12.0) y=(p[1] - 12.0) fill="#cfe0ff" font-size="36" { (l.name) }
+                    }
+                }
+                @for z in &g.no_stopping {
+                    polygon points=(path(&z.polygon)) fill="#e8a200" fill-opacity="0.25" stroke="#ffc94d" stroke-width="3" stroke-dasharray="16 10";
+                }
+                @for (what, l) in &lines {
+                    line x1=(l.a[0]) y1=(l.a[1]) x2=(l.b[0]) y2=(l.b[1])
+                        stroke=(if *what == "stop" { "#ff4040" } else { "#ffe14d" }) stroke-width="6";
+                    @if *what == "stop" { circle cx=(l.before[0]) cy=(l.before[1]) r="10" fill="#ff4040"; }
+                }
+                @if let Some(h) = &g.signal_head {
+                    @for (p, colour) in [(h.red, "#ff4040"), (h.amber, "#ffb000"), (h.green, "#30d060")] {
+                        circle cx=(p[0]) cy=(p[1]) r=(h.radius_px.max(4.0)) fill="none" stroke=(colour) stroke-width="4";
+                    }
+                }
+            }
+            figcaption.muted { (lang.t(
+                "Làn (xanh), vùng cấm dừng (vàng), vạch dừng (đỏ, chấm đỏ: phía xe đến), vạch đo tốc độ (vàng), đèn tín hiệu.",
+                "Lanes (blue), no-stopping zones (amber), stop line (red; the red dot: the side traffic comes from), speed lines (yellow), signal head.")) }
+        }
+    }
 }

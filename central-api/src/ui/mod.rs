@@ -57,6 +57,11 @@ pub fn router() -> Router<AppState> {
         .route("/review/admin/officers", post(admin::save_officer))
         .route("/review/admin/devices", post(admin::register_device))
         .route(
+            "/review/admin/camera",
+            get(admin::camera_page).post(admin::save_camera),
+        )
+        .route("/review/admin/fine-schedule", post(admin::amend_schedule))
+        .route(
             "/review/admin/devices/{id}/revoke",
             post(admin::revoke_device),
         )
