@@ -32,7 +32,7 @@ export TVE_TEST_MQTT_URL ?= mqtt://127.0.0.1:$(MQTT_PORT)
 export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps deps-apt deps-rust deps-ort deps-py services build test lint fmt demo demo-services bench models schema clean
+.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-bench services build test lint fmt demo demo-services bench models schema clean
 
 help:
 	@echo "make demo    build and start the chain locally, print its URLs"
@@ -120,12 +120,29 @@ test: deps lint
 schema:
 	$(CARGO) run -q -p protocol --example export_schema -- protocol/schema
 
-bench: deps
-	$(CARGO) bench -p benches
-	$(CARGO) run --release -q -p benches --bin pipeline -- 20 1
-	$(CARGO) run --release -q -p benches --bin pipeline -- 20 3
-	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 postgres
-	$(CARGO) run --release -q -p benches --bin ingest-load -- 4000 8 sqlite
+# What `make bench` adds: Tesseract (the generic OCR the plate reader is compared with), wrk
+# (the HTTP load generator), and the Python of the reference pipeline (benches/reference).
+BENCH_APT_PACKAGES := tesseract-ocr wrk
+BENCH_VENV := .venv-bench
+deps-bench: deps $(BENCH_VENV)/.installed
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BENCH_VENV)/.installed: benches/reference/requirements.txt $(ORT_LIB)
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	  -r benches/reference/requirements.txt .cache/wheels/$(ORT_WHEEL)
+	@touch $@
+
+bench: deps-bench
+	$(CARGO) build --release -q -p benches --bins
+	$(CARGO) build --release -q -p edge-agent -p plate-ocr -p sim --bins
+	ORT_VERSION=$(ORT_VERSION) scripts/bench.sh
 
 # Train the models again from sim data (see models/README.md). Results go to data/models-new.
 MODEL_SCENES ?= 2000

@@ -43,6 +43,8 @@ pub struct Frame {
     /// Camera clock, seconds.
     pub t: f64,
     pub image: Arc<RgbImage>,
+    /// When the decoder handed it over: where its end-to-end latency is counted from.
+    pub decoded_at: std::time::Instant,
 }
 
 /// One encoded access unit (Annex B byte stream, parameter sets before each keyframe).
@@ -467,6 +469,7 @@ fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
     Some(Frame {
         t,
         image: Arc::new(RgbImage::from_raw(w, h, pixels)?),
+        decoded_at: std::time::Instant::now(),
     })
 }
 

@@ -30,6 +30,7 @@ use plate_ocr::{
     image_ops::{BoxF, crop_resize, to_tensor},
     manifest::Manifest,
 };
+use prometheus_client::metrics::histogram::Histogram;
 use protocol::{
     DeviceId, DeviceKey, EventId, PlateCategory, SignalPhase, UtcTimestamp, VehicleClass,
     ViolationEvent, ViolationKind,
@@ -55,7 +56,7 @@ use crate::{
 };
 
 /// Per-camera figures for `/status` and `/metrics`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CameraStats {
     pub processed: AtomicU64,
     pub detect_us: AtomicU64,
@@ -63,10 +64,30 @@ pub struct CameraStats {
     pub findings: AtomicU64,
     /// Frames per second reaching detection, ×1000.
     pub fps_milli: AtomicU64,
-    /// End-to-end frame latency (arrival to rules done) of the last frame, µs.
+    /// End-to-end frame latency (decoded to rules done) of the last frame, µs.
     pub latency_us: AtomicU64,
+    /// The same for every frame judged, seconds.
+    pub latency: Histogram,
     pub snapshot: Mutex<Option<Arc<RgbImage>>>,
     pub signal: Mutex<Option<SignalState>>,
+}
+
+impl Default for CameraStats {
+    fn default() -> Self {
+        Self {
+            processed: AtomicU64::default(),
+            detect_us: AtomicU64::default(),
+            last_detect_us: AtomicU64::default(),
+            findings: AtomicU64::default(),
+            fps_milli: AtomicU64::default(),
+            latency_us: AtomicU64::default(),
+            latency: Histogram::new([
+                0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0,
+            ]),
+            snapshot: Mutex::default(),
+            signal: Mutex::default(),
+        }
+    }
 }
 
 /// Counters of the evidence stage.
@@ -509,25 +530,27 @@ impl Worker {
         let mut next_at = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             self.take_settings();
+            // Keep to the detect rate even when the source runs faster: wait first, then take
+            // the newest frame, so none waits out the pause.
+            let now = Instant::now();
+            if now < next_at {
+                thread::sleep(next_at - now);
+            }
             let Some(frame) = self.ingest.next_frame(Duration::from_millis(200)) else {
                 if self.ingest.state() == State::Ended {
                     break;
                 }
                 continue;
             };
-            // Keep to the detect rate even when the source runs faster.
-            let now = Instant::now();
-            if now < next_at {
-                thread::sleep(next_at - now);
-            }
             next_at = Instant::now() + period.mul_f64(0.9);
-            let arrived = Instant::now();
             if let Err(e) = self.process(&frame) {
                 warn!(camera = %id, error = %format!("{e:#}"), "frame not processed");
             }
+            let latency = frame.decoded_at.elapsed();
             self.stats
                 .latency_us
-                .store(arrived.elapsed().as_micros() as u64, Ordering::Relaxed);
+                .store(latency.as_micros() as u64, Ordering::Relaxed);
+            self.stats.latency.observe(latency.as_secs_f64());
             window.push_back(Instant::now());
             while window
                 .front()

@@ -437,7 +437,33 @@ async fn snapshot(State(state): State<Arc<AgentState>>, UrlPath(id): UrlPath<Str
     }
 }
 
+/// Each camera's end-to-end frame latency (decoded → rules done) as one histogram family,
+/// `tve_edge_frame_latency_seconds{camera}`.
+#[derive(Debug)]
+struct FrameLatency(Arc<AgentState>);
+
+impl prometheus_client::collector::Collector for FrameLatency {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::{encoding::EncodeMetric, metrics::MetricType, registry::Unit};
+        let mut family = encoder.encode_descriptor(
+            "edge_frame_latency",
+            "Time from a frame leaving the decoder to its rules done",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        for c in &self.0.cameras {
+            let labels = [("camera", c.config.id.to_string())];
+            c.stats.latency.encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
+    metrics.register_collector(FrameLatency(state.clone()));
     type ByCamera = Family<Vec<(&'static str, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>;
     let gauges: Vec<(&'static str, &'static str, ByCamera)> = vec![
         (

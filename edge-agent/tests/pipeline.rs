@@ -209,6 +209,28 @@ async fn run_batch(names: &[&'static str]) -> Tally {
         metrics.contains("tve_edge_detect_fps"),
         "metrics: {metrics}"
     );
+    // Every frame judged is in its camera's latency histogram, and latency does not build.
+    let value = |series: String| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} in {metrics}"))
+    };
+    for name in names.iter() {
+        let count = value(format!(
+            "tve_edge_frame_latency_seconds_count{{camera=\"{name}\"}}"
+        ));
+        let sum = value(format!(
+            "tve_edge_frame_latency_seconds_sum{{camera=\"{name}\"}}"
+        ));
+        assert!(count > 50.0, "{name}: {count} frames in the histogram");
+        assert!(
+            sum / count < 1.0,
+            "{name}: mean latency {:.3} s",
+            sum / count
+        );
+    }
     assert!(
         central.rejected.lock().unwrap().is_empty(),
         "every event verifies"

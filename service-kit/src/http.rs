@@ -97,6 +97,13 @@ impl Metrics {
         }
     }
 
+    /// Registers a collector: metrics made at each scrape (under the `tve_` prefix).
+    pub fn register_collector(&self, collector: impl prometheus_client::collector::Collector) {
+        if let Ok(mut registry) = self.0.lock() {
+            registry.register_collector(Box::new(collector));
+        }
+    }
+
     /// The registry in the Prometheus text format.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let registry = self.0.lock().map_err(|_| std::fmt::Error)?;

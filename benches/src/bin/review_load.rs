@@ -1,0 +1,109 @@
+//! The review API under load: central-api on PostgreSQL with a queue of violations (ingested
+//! through Mosquitto), an officer's bearer token, and `wrk` on loopback asking for queue pages
+//! and for single violations. Central and wrk share the machine's cores.
+//!
+//! `review-load [SECONDS]` prints one table row per route.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use benches::{ingest::Central, row};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let seconds: u64 = std::env::args().nth(1).map_or(Ok(15), |a| a.parse())?;
+    let central = Central::start("postgres").await?;
+    let fleet = central.fleet(4).await?;
+    central
+        .load(
+            fleet,
+            500,
+            benches::ingest::Pace {
+                rate: 200.0,
+                duplicate_every: 0,
+            },
+        )
+        .await?;
+    let password = "a bench officer's password";
+    central_api::admin::save_officer(
+        &central.db.db,
+        &central_api::audit::AuditLog::new(central.db.db.clone()),
+        "bench",
+        "bench",
+        "Bench",
+        "reviewer",
+        password,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = format!("http://{}", central.addr);
+    let http = reqwest::Client::new();
+    let json = async |request: reqwest::RequestBuilder| -> anyhow::Result<serde_json::Value> {
+        let text = request.send().await?.error_for_status()?.text().await?;
+        Ok(serde_json::from_str(&text)?)
+    };
+    let session = json(
+        http.post(format!("{base}/api/v1/session"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "username": "bench", "password": password }).to_string()),
+    )
+    .await?;
+    let token = session["token"].as_str().context("a session token")?;
+    let auth = format!("Authorization: Bearer {token}");
+    let page = json(
+        http.get(format!("{base}/api/v1/violations?limit=50"))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await?;
+    let one = page["items"][0]["event_id"]
+        .as_str()
+        .context("a violation in the queue")?;
+    for (what, path) in [
+        (
+            "a queue page of 50",
+            "/api/v1/violations?limit=50".to_owned(),
+        ),
+        (
+            "one violation with its audit trail",
+            format!("/api/v1/violations/{one}"),
+        ),
+    ] {
+        let output = Command::new("wrk")
+            .args([
+                "-t1",
+                "-c16",
+                &format!("-d{seconds}s"),
+                "--latency",
+                "-H",
+                &auth,
+            ])
+            .arg(format!("{base}{path}"))
+            .output()
+            .context("wrk (make deps-bench installs it)")?;
+        if !output.status.success() {
+            bail!("wrk: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let figure = |label: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or("–")
+                .to_owned()
+        };
+        let failures = text
+            .lines()
+            .find(|l| l.contains("Non-2xx"))
+            .map_or("none".into(), |l| l.trim().to_owned());
+        row(
+            &format!("review API under load (wrk, 16 connections on loopback): {what}"),
+            format!("p50 {} · p99 {}", figure("50%"), figure("99%")),
+            "",
+            &format!(
+                "{} requests/s; non-2xx: {failures}",
+                figure("Requests/sec:")
+            ),
+        );
+    }
+    central.stop().await
+}

@@ -1,0 +1,263 @@
+//! Central under load: central-api in this process on a fresh database and the machine's
+//! Mosquitto, and simulated devices publishing signed events to it.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use central_api::{Config, config::MqttSettings, db::devices};
+use protocol::{Ack, DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use service_kit::db_testing::TestDb;
+
+/// The broker the tests use (`TVE_TEST_MQTT_URL`, Mosquitto on 1883 by default).
+pub fn mqtt() -> anyhow::Result<(String, u16)> {
+    let url = std::env::var("TVE_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
+    central_api::ingest::mqtt::parse_broker_url(&url)
+}
+
+/// What devices sent: events, the copies of them sent again on purpose (a replay central must
+/// acknowledge without storing twice), those sent again for want of an ack, and each event's
+/// time from its first publication to central's acknowledgement, seconds.
+#[derive(Debug, Default, Clone)]
+pub struct Sent {
+    pub events: usize,
+    pub duplicates: usize,
+    pub republished: usize,
+    pub ack_latency_s: Vec<f64>,
+    /// The first publication and the last acknowledgement.
+    pub span: Option<(Instant, Instant)>,
+}
+
+impl Sent {
+    fn add(&mut self, other: Sent) {
+        self.events += other.events;
+        self.duplicates += other.duplicates;
+        self.republished += other.republished;
+        self.ack_latency_s.extend(other.ack_latency_s);
+        self.span = match (self.span, other.span) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Events a second from the first publication to the last acknowledgement.
+    pub fn rate(&self) -> f64 {
+        self.span.map_or(0.0, |(first, last)| {
+            self.events as f64 / (last - first).as_secs_f64()
+        })
+    }
+
+    /// The `q` quantile of the acknowledgement latencies, seconds.
+    pub fn ack_quantile(&self, q: f64) -> f64 {
+        let mut sorted = self.ack_latency_s.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted
+            .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// How a device sends.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Events a second (0: all at once).
+    pub rate: f64,
+    /// Every this many-th event is sent twice (0: none).
+    pub duplicate_every: usize,
+}
+
+/// One device: publishes `events` signed events at QoS 1 at `pace`, and waits for every
+/// acknowledgement, publishing again what stays unacknowledged for 3 s (as the edge outbox
+/// does: a broker may drop what overflows a subscriber's queue, and only central's ack counts).
+pub async fn device(
+    id: DeviceId,
+    key: DeviceKey,
+    events: usize,
+    pace: Pace,
+    (host, port): (String, u16),
+) -> anyhow::Result<Sent> {
+    let mut options = MqttOptions::new(format!("load-{id}"), host, port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_inflight(100);
+    let (client, mut loop_) = AsyncClient::new(options, 256);
+    client
+        .subscribe(Topic::Ack(id.clone()).to_string(), QoS::AtLeastOnce)
+        .await?;
+    let payloads: Arc<HashMap<EventId, Vec<u8>>> = Arc::new(
+        (0..events)
+            .map(|_| {
+                let e = ViolationEvent::example(id.clone(), EventId::new());
+                wire::encode_signed(&e, &key).map(|p| (e.event_id, p))
+            })
+            .collect::<Result<_, _>>()?,
+    );
+    let mut order: Vec<EventId> = Vec::new();
+    let mut sent = Sent {
+        events,
+        ..Sent::default()
+    };
+    for (i, id) in payloads.keys().enumerate() {
+        order.push(*id);
+        if pace.duplicate_every > 0 && i % pace.duplicate_every == 0 {
+            order.push(*id);
+            sent.duplicates += 1;
+        }
+    }
+    let first_sent: Arc<std::sync::Mutex<HashMap<EventId, Instant>>> = Arc::default();
+    let topic = Topic::Violation(id.clone()).to_string();
+    let publish = |ids: Vec<EventId>, rate: f64| {
+        let (client, topic) = (client.clone(), topic.clone());
+        let (payloads, first_sent) = (payloads.clone(), first_sent.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            for (n, id) in ids.into_iter().enumerate() {
+                if rate > 0.0 {
+                    tokio::time::sleep_until(
+                        (started + Duration::from_secs_f64(n as f64 / rate)).into(),
+                    )
+                    .await;
+                }
+                if let Ok(mut first) = first_sent.lock() {
+                    first.entry(id).or_insert_with(Instant::now);
+                }
+                if client
+                    .publish(&topic, QoS::AtLeastOnce, false, payloads[&id].clone())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    };
+    let mut waiting: HashSet<EventId> = payloads.keys().copied().collect();
+    publish(order, pace.rate);
+    let mut last_ack = Instant::now();
+    let mut acked_at = last_ack;
+    while !waiting.is_empty() {
+        if let Ok(polled) = tokio::time::timeout(Duration::from_millis(500), loop_.poll()).await
+            && let Event::Incoming(Packet::Publish(p)) = polled?
+        {
+            last_ack = Instant::now();
+            acked_at = last_ack;
+            let first = first_sent.lock().map(|f| f.clone()).unwrap_or_default();
+            for id in wire::decode::<Ack>(&p.payload)?.event_ids {
+                if waiting.remove(&id)
+                    && let Some(at) = first.get(&id)
+                {
+                    sent.ack_latency_s.push(at.elapsed().as_secs_f64());
+                }
+            }
+        }
+        // Nothing acknowledged for 3 s: what was published and not acknowledged goes again.
+        if last_ack.elapsed() > Duration::from_secs(3) {
+            let due: Vec<EventId> = first_sent
+                .lock()
+                .map(|f| {
+                    waiting
+                        .iter()
+                        .filter(|id| f.contains_key(*id))
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default();
+            sent.republished += due.len();
+            publish(due, 0.0);
+            last_ack = Instant::now();
+        }
+    }
+    let first = first_sent
+        .lock()
+        .ok()
+        .and_then(|f| f.values().min().copied());
+    sent.span = first.map(|first| (first, acked_at));
+    Ok(sent)
+}
+
+/// central-api running in this process.
+#[allow(missing_debug_implementations)] // the running task and the database are not Debug
+pub struct Central {
+    pub db: TestDb,
+    pub addr: std::net::SocketAddr,
+    pub broker: (String, u16),
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Central {
+    /// Starts central on a fresh `engine` (`postgres` or `sqlite`) database and the broker.
+    pub async fn start(engine: &str) -> anyhow::Result<Self> {
+        let broker = mqtt()?;
+        let db = match engine {
+            "postgres" => TestDb::postgres(&central_api::db::MIGRATIONS).await,
+            "sqlite" => TestDb::sqlite(&central_api::db::MIGRATIONS).await,
+            other => bail!("engine `{other}`: postgres or sqlite"),
+        };
+        let mut config = Config::default();
+        config.http.bind = "127.0.0.1:0".parse()?;
+        config.database = db.settings.clone();
+        config.mqtt = MqttSettings {
+            url: format!("mqtt://{}:{}", broker.0, broker.1),
+            client_id: format!("load-central-{}", std::process::id()),
+            shared_group: format!("load-{}", std::process::id()),
+            ..MqttSettings::default()
+        };
+        let app = central_api::build(config)
+            .await
+            .context("starting central-api")?;
+        let addr = app.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            db,
+            addr,
+            broker,
+            stop,
+            running,
+        })
+    }
+
+    /// Registers `n` devices with fresh keys.
+    pub async fn fleet(&self, n: usize) -> anyhow::Result<Vec<(DeviceId, DeviceKey)>> {
+        let mut fleet = Vec::new();
+        for i in 0..n {
+            let id = DeviceId::parse(format!("load-{}-{i}", std::process::id()))?;
+            let key = DeviceKey::generate()?;
+            devices::register(&self.db.db, &id, &key.public_key(), "load").await?;
+            fleet.push((id, key));
+        }
+        Ok(fleet)
+    }
+
+    /// Every device of `fleet` sends `each` events at `pace`; returns what was sent.
+    pub async fn load(
+        &self,
+        fleet: Vec<(DeviceId, DeviceKey)>,
+        each: usize,
+        pace: Pace,
+    ) -> anyhow::Result<Sent> {
+        let tasks: Vec<_> = fleet
+            .into_iter()
+            .map(|(id, key)| tokio::spawn(device(id, key, each, pace, self.broker.clone())))
+            .collect();
+        let mut total = Sent::default();
+        for task in tasks {
+            total.add(task.await??);
+        }
+        Ok(total)
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.running.await??;
+        self.db.finish().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make bench`: the criterion benches and every harness, one after the other (run it on an
+# otherwise idle machine). Each harness prints its figures as markdown table rows (`| …`); they
+# are gathered with the machine's description into benches/results/DATE-HOST.md. A harness
+# fails the run only on an error, never on a figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mkdir -p benches/results
+out="benches/results/$(date -u +%Y-%m-%d)-$(hostname -s).md"
+rows="$(mktemp)"
+trap 'rm -f "$rows"' EXIT
+
+# Runs a harness, showing its output and keeping its table rows.
+harness() {
+  echo "== $*" >&2
+  "$@" | tee /dev/stderr | { grep '^| ' || true; } >> "$rows"
+}
+
+# Criterion's medians as rows: `name  time: [low median high]`, the name alone on the line
+# before when it is long.
+criterion_rows() {
+  awk '
+    /time:/ {
+      line = $0
+      name = ($1 == "time:") ? last : $1
+      sub(/.*time: *\[/, "", line); sub(/\].*/, "", line)
+      split(line, t, " ")
+      printf "| criterion `%s` | %s %s | | median |\n", name, t[3], t[4]
+      next
+    }
+    NF == 1 { last = $1 }
+  '
+}
+
+echo "== criterion" >&2
+cargo bench -q -p benches 2>/dev/null | tee /dev/stderr | criterion_rows >> "$rows"
+
+release=target/release
+harness "$release/versus" 20
+harness "$release/pipeline" 20 3
+harness "$release/streams" 12 40
+harness "$release/plates" 600
+for rate in 100 200 400 800; do
+  harness "$release/ingest-load" $((rate * 10)) 8 postgres "$rate"
+done
+harness "$release/ingest-load" 4000 8 sqlite 400
+harness "$release/review-load" 15
+
+{
+  echo "# Benchmarks, $(date -u '+%Y-%m-%d %H:%M') UTC"
+  echo
+  echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, \
+$(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB; \
+$(. /etc/os-release && echo "$PRETTY_NAME"); $(rustc --version | cut -d' ' -f1-2); \
+ONNX Runtime ${ORT_VERSION:-?}"
+  echo
+  echo "| figure | value | goal | ratio / note |"
+  echo "|---|---|---|---|"
+  cat "$rows"
+} > "$out"
+echo "figures in $out" >&2
