@@ -11,10 +11,18 @@ out="benches/results/$(date -u +%Y-%m-%d)-$(hostname -s).md"
 rows="$(mktemp)"
 trap 'rm -f "$rows"' EXIT
 
+# Shows what comes in on standard error and keeps the table rows.
+keep_rows() {
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >&2
+    case "$line" in '| '*) printf '%s\n' "$line" >> "$rows" ;; esac
+  done
+}
+
 # Runs a harness, showing its output and keeping its table rows.
 harness() {
   echo "== $*" >&2
-  "$@" | tee /dev/stderr | { grep '^| ' || true; } >> "$rows"
+  "$@" | keep_rows
 }
 
 # Criterion's medians as rows: `name  time: [low median high]`, the name alone on the line
@@ -34,7 +42,7 @@ criterion_rows() {
 }
 
 echo "== criterion" >&2
-cargo bench -q -p benches 2>/dev/null | tee /dev/stderr | criterion_rows >> "$rows"
+cargo bench -q -p benches 2>/dev/null | criterion_rows | keep_rows
 
 release=target/release
 harness "$release/versus" 20

@@ -15,23 +15,25 @@ fn main() -> anyhow::Result<()> {
     let cameras: usize = args.next().map_or(Ok(1), |a| a.parse())?;
 
     // The floor: the detector alone on a preprocessed frame.
-    let mut world = scenario("normal-flow", 1280, 720, 1)?;
-    world.spec.duration_s = 12.0;
-    let world = sim::World::simulate(&world.spec, 1);
+    let mut spec = scenario("normal-flow", 1280, 720, 1)?.spec;
+    spec.duration_s = 12.0;
+    // Sampled 60 times a second: each camera served in real time offers 60 frames/s, more than
+    // its share of one detector thread.
+    spec.fps = 60;
+    let world = sim::World::simulate(&spec, 1);
     let (raw_fps, _, _) = detector_floor(&Renderer::new(&world).render(100).image)?;
 
-    // The pipeline: 720p streams served 2.4 times faster than real time (60 frames/s each),
-    // detection as fast as it goes on each camera.
+    // The pipeline: the cameras' 720p streams over RTSP, detection as fast as it goes on each.
     let encoded = video(&world)?;
     let streams = (0..cameras)
         .map(|i| (format!("cam{i}"), encoded.clone()))
         .collect();
-    let server = RtspServer::start("127.0.0.1:0".parse()?, streams, 2.4)?;
+    let server = RtspServer::start("127.0.0.1:0".parse()?, streams, 1.0)?;
     let dir = tempfile::tempdir()?;
     let config = agent_config(
         dir.path(),
         (0..cameras)
-            .map(|i| bench_camera(&format!("cam{i}"), server.url(&format!("cam{i}")), 60.0))
+            .map(|i| bench_camera(&format!("cam{i}"), server.url(&format!("cam{i}")), 120.0))
             .collect(),
     )?;
     let window = agent_window(config, Duration::from_secs(4), seconds)?;
@@ -41,7 +43,9 @@ fn main() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join(" + ");
     row(
-        &format!("edge agent, {cameras} cameras 720p over RTSP, all frames/s judged"),
+        &format!(
+            "edge agent, {cameras} cameras 720p at 60 frames/s over RTSP, all frames/s judged"
+        ),
         format!("{total:.1} frames/s"),
         "≥ 0.95 × floor",
         &format!(

@@ -198,27 +198,7 @@ impl Detector {
             ),
         };
         let mut t = Array4::<f32>::from_elem((1, 3, h as usize, w as usize), pad);
-        // Bilinear sampling straight from the frame into the tensor: no resized copy.
-        let raw = frame.as_raw();
-        let nw = ((fw * box_.scale_x).round() as u32).min(w);
-        let nh = ((fh * box_.scale_y).round() as u32).min(h);
-        let (ox, oy) = (box_.dx.round() as u32, box_.dy.round() as u32);
-        for y in 0..nh {
-            let sy = ((y as f32 + 0.5) / box_.scale_y - 0.5).clamp(0.0, fh - 1.0);
-            for x in 0..nw {
-                let sx = ((x as f32 + 0.5) / box_.scale_x - 0.5).clamp(0.0, fw - 1.0);
-                let c =
-                    protocol::geometry::bilinear_rgb(raw, frame.width(), frame.height(), sx, sy);
-                let (ty, tx) = ((oy + y) as usize, (ox + x) as usize);
-                if ty >= h as usize || tx >= w as usize {
-                    continue;
-                }
-                for (ch, v) in c.iter().enumerate() {
-                    let ch = if bgr { 2 - ch } else { ch };
-                    t[[0, ch, ty, tx]] = v * unit;
-                }
-            }
-        }
+        sample_into(frame, &box_, bgr, unit, &mut t);
         (t, box_)
     }
 
@@ -419,9 +399,113 @@ pub fn nms(mut found: Vec<Detection>, iou: f32) -> Vec<Detection> {
     kept
 }
 
+/// Samples `frame` bilinearly straight into the NCHW tensor `t` where `place` puts it (pixel
+/// centres mapped, edges clamped, as [`protocol::geometry::bilinear_rgb`]), scaled by `unit`,
+/// channels reversed when `bgr`; what lies outside stays as it was (the padding). The columns'
+/// source pixels and weights are worked out once, not per row: this runs on every frame.
+fn sample_into(frame: &RgbImage, place: &Letterbox, bgr: bool, unit: f32, t: &mut Array4<f32>) {
+    let (h, w) = (t.shape()[2], t.shape()[3]);
+    let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+    if frame.width() == 0 || frame.height() == 0 {
+        return;
+    }
+    let nw = ((fw * place.scale_x).round() as usize).min(w);
+    let nh = ((fh * place.scale_y).round() as usize).min(h);
+    let (ox, oy) = (place.dx.round() as usize, place.dy.round() as usize);
+    // Source pixel pairs and the weight between them, for positions along one axis.
+    let taps = |n: usize, scale: f32, size: f32| -> Vec<(usize, usize, f32)> {
+        let last = size as i64 - 1;
+        (0..n)
+            .map(|i| {
+                let s = ((i as f32 + 0.5) / scale - 0.5).clamp(0.0, size - 1.0);
+                let s0 = s.floor();
+                let i0 = s0 as i64;
+                (
+                    i0.clamp(0, last) as usize,
+                    (i0 + 1).clamp(0, last) as usize,
+                    s - s0,
+                )
+            })
+            .collect()
+    };
+    let cols = taps(nw, place.scale_x, fw);
+    let rows = taps(nh, place.scale_y, fh);
+    let stride = frame.width() as usize * 3;
+    let raw = frame.as_raw();
+    let plane = h * w;
+    let Some(data) = t.as_slice_mut() else {
+        return;
+    };
+    for (y, &(ya, yb, fy)) in rows.iter().enumerate() {
+        let ty = oy + y;
+        if ty >= h {
+            break;
+        }
+        let (top_row, bottom_row) = (&raw[ya * stride..], &raw[yb * stride..]);
+        for (x, &(xa, xb, fx)) in cols.iter().enumerate() {
+            let tx = ox + x;
+            if tx >= w {
+                break;
+            }
+            for ch in 0..3 {
+                let px = |row: &[u8], col: usize| f32::from(row[col * 3 + ch]);
+                let top = px(top_row, xa) * (1.0 - fx) + px(top_row, xb) * fx;
+                let bottom = px(bottom_row, xa) * (1.0 - fx) + px(bottom_row, xb) * fx;
+                let out = if bgr { 2 - ch } else { ch };
+                data[out * plane + ty * w + tx] = (top * (1.0 - fy) + bottom * fy) * unit;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sampling gives what sampling each tensor pixel with `bilinear_rgb` gives.
+    #[test]
+    fn the_letterbox_samples_as_the_reference_bilinear_does() {
+        let (fw, fh) = (173u32, 97u32);
+        let mut seed = 7u32;
+        let pixels: Vec<u8> = (0..fw * fh * 3)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as u8
+            })
+            .collect();
+        let frame = RgbImage::from_raw(fw, fh, pixels).unwrap();
+        let (w, h) = (64usize, 64usize);
+        let s = (w as f32 / fw as f32).min(h as f32 / fh as f32);
+        let place = Letterbox {
+            scale_x: s,
+            scale_y: s,
+            dx: (w as f32 - fw as f32 * s) / 2.0,
+            dy: (h as f32 - fh as f32 * s) / 2.0,
+        };
+        for bgr in [false, true] {
+            let mut fast = Array4::<f32>::from_elem((1, 3, h, w), -1.0);
+            sample_into(&frame, &place, bgr, 1.0 / 255.0, &mut fast);
+            let mut slow = Array4::<f32>::from_elem((1, 3, h, w), -1.0);
+            let nw = ((fw as f32 * s).round() as usize).min(w);
+            let nh = ((fh as f32 * s).round() as usize).min(h);
+            let (ox, oy) = (place.dx.round() as usize, place.dy.round() as usize);
+            for y in 0..nh {
+                let sy = ((y as f32 + 0.5) / s - 0.5).clamp(0.0, fh as f32 - 1.0);
+                for x in 0..nw {
+                    let sx = ((x as f32 + 0.5) / s - 0.5).clamp(0.0, fw as f32 - 1.0);
+                    let c = protocol::geometry::bilinear_rgb(frame.as_raw(), fw, fh, sx, sy);
+                    if oy + y < h && ox + x < w {
+                        for (ch, v) in c.iter().enumerate() {
+                            let ch = if bgr { 2 - ch } else { ch };
+                            slow[[0, ch, oy + y, ox + x]] = v * (1.0 / 255.0);
+                        }
+                    }
+                }
+            }
+            assert_eq!(fast, slow, "bgr {bgr}");
+            assert_eq!(fast[[0, 0, 0, 0]], -1.0, "the padding stays");
+        }
+    }
 
     fn det(class: usize, score: f32, x: f32) -> Detection {
         Detection {
