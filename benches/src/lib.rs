@@ -54,6 +54,29 @@ pub fn detector_floor(
     Ok((rate, input, file))
 }
 
+/// Frames a second through `vehicle_det` when `batch` frames go in one run, on `threads`
+/// intra-op threads: whether batching the cameras' frames pays on this machine.
+pub fn batched_rate(
+    input: &ndarray::Array4<f32>,
+    batch: usize,
+    threads: usize,
+) -> anyhow::Result<f64> {
+    use plate_ocr::{engine::Engine, manifest::Manifest};
+    let models = Manifest::load(&manifest())?;
+    let engine = Engine::load(&models, models.get("vehicle_det")?, threads)?;
+    let views: Vec<_> = (0..batch).map(|_| input.view()).collect();
+    let batched = ndarray::concatenate(ndarray::Axis(0), &views)?;
+    for _ in 0..3 {
+        engine.run(&batched)?;
+    }
+    let runs = (240 / batch).max(10);
+    let started = std::time::Instant::now();
+    for _ in 0..runs {
+        engine.run(&batched)?;
+    }
+    Ok((runs * batch) as f64 / started.elapsed().as_secs_f64())
+}
+
 /// One figure as a row of the results table: what, its value, the goal, the ratio or a note.
 pub fn row(figure: &str, value: impl std::fmt::Display, goal: &str, note: &str) {
     println!("| {figure} | {value} | {goal} | {note} |");

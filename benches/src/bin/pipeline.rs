@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use benches::{agent_config, agent_window, bench_camera, detector_floor, row, scenario, video};
+use benches::{
+    agent_config, agent_window, batched_rate, bench_camera, detector_floor, row, scenario, video,
+};
 use sim::{Renderer, video::RtspServer};
 
 fn main() -> anyhow::Result<()> {
@@ -21,7 +23,22 @@ fn main() -> anyhow::Result<()> {
     // its share of one detector thread.
     spec.fps = 60;
     let world = sim::World::simulate(&spec, 1);
-    let (raw_fps, _, _) = detector_floor(&Renderer::new(&world).render(100).image)?;
+    let (raw_fps, input, _) = detector_floor(&Renderer::new(&world).render(100).image)?;
+    // Batching the cameras' frames into one run instead: frames a second either way.
+    for threads in [1, 2] {
+        let single = batched_rate(&input, 1, threads)?;
+        let batched = batched_rate(&input, cameras.max(2), threads)?;
+        row(
+            &format!(
+                "detector, {} frames batched in one run against one at a time ({threads} intra-op thread{})",
+                cameras.max(2),
+                if threads == 1 { "" } else { "s" }
+            ),
+            format!("{batched:.1} against {single:.1} frames/s"),
+            "batch when faster",
+            &format!("batched / single {:.2}", batched / single),
+        );
+    }
 
     // The pipeline: the cameras' 720p streams over RTSP, detection as fast as it goes on each.
     let encoded = video(&world)?;
