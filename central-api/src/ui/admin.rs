@@ -657,24 +657,24 @@ fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
     html! {
         figure.geometry {
             svg viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(lang.t("Hình học của camera", "The camera's geometry")) {
-                rect x="0" y="0" width=(width) height=(height) fill="#20252b";
+                rect x="0" y="0" width=(width) height=(height) fill="#20252b" {}
                 @for l in &g.lanes {
-                    polygon points=(path(&l.polygon)) fill="#2f6fdb" fill-opacity="0.25" stroke="#6fa0ff" stroke-width="3";
+                    polygon points=(path(&l.polygon)) fill="#2f6fdb" fill-opacity="0.25" stroke="#6fa0ff" stroke-width="3" {}
                     @if let Some(p) = l.polygon.first() {
                         text x=(p[0] + 12.0) y=(p[1] - 12.0) fill="#cfe0ff" font-size="36" { (l.name) }
                     }
                 }
                 @for z in &g.no_stopping {
-                    polygon points=(path(&z.polygon)) fill="#e8a200" fill-opacity="0.25" stroke="#ffc94d" stroke-width="3" stroke-dasharray="16 10";
+                    polygon points=(path(&z.polygon)) fill="#e8a200" fill-opacity="0.25" stroke="#ffc94d" stroke-width="3" stroke-dasharray="16 10" {}
                 }
                 @for (what, l) in &lines {
                     line x1=(l.a[0]) y1=(l.a[1]) x2=(l.b[0]) y2=(l.b[1])
-                        stroke=(if *what == "stop" { "#ff4040" } else { "#ffe14d" }) stroke-width="6";
-                    @if *what == "stop" { circle cx=(l.before[0]) cy=(l.before[1]) r="10" fill="#ff4040"; }
+                        stroke=(if *what == "stop" { "#ff4040" } else { "#ffe14d" }) stroke-width="6" {}
+                    @if *what == "stop" { circle cx=(l.before[0]) cy=(l.before[1]) r="10" fill="#ff4040" {} }
                 }
                 @if let Some(h) = &g.signal_head {
                     @for (p, colour) in [(h.red, "#ff4040"), (h.amber, "#ffb000"), (h.green, "#30d060")] {
-                        circle cx=(p[0]) cy=(p[1]) r=(h.radius_px.max(4.0)) fill="none" stroke=(colour) stroke-width="4";
+                        circle cx=(p[0]) cy=(p[1]) r=(h.radius_px.max(4.0)) fill="none" stroke=(colour) stroke-width="4" {}
                     }
                 }
             }

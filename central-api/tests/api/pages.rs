@@ -770,16 +770,26 @@ async fn an_administrator_sets_up_a_camera_and_amends_the_schedule_from_the_page
         again.body.contains("&quot;before&quot;: ["),
         "the geometry as saved"
     );
-    assert!(
-        again
-            .body
-            .contains("<line x1=\"200\" y1=\"700\" x2=\"1700\" y2=\"700\"")
-    );
-    assert!(
-        again
-            .body
-            .contains("<polygon points=\"200,1080 900,1080 900,500 500,500\"")
-    );
+    // Each shape closed: in HTML, an SVG element left open swallows the ones after it.
+    let svg = again
+        .body
+        .split("<svg")
+        .nth(1)
+        .unwrap()
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert!(svg.contains(
+        "<line x1=\"200\" y1=\"700\" x2=\"1700\" y2=\"700\" stroke=\"#ff4040\" stroke-width=\"6\"></line>"
+    ));
+    assert!(svg.contains("<polygon points=\"200,1080 900,1080 900,500 500,500\""));
+    for shape in ["rect", "polygon", "line", "circle"] {
+        assert_eq!(
+            svg.matches(&format!("<{shape} ")).count(),
+            svg.matches(&format!("</{shape}>")).count(),
+            "every <{shape}> closed: {svg}"
+        );
+    }
 
     // The fine schedule: red light on a motorbike from a coming day.
     let today = time::OffsetDateTime::now_utc()
