@@ -45,18 +45,8 @@ help:
 
 deps: deps-apt deps-rust deps-ort deps-py services
 
-# Python programs the tests run as the other side of a protocol: an S3-compatible object store
-# (moto, which checks SigV4 signatures) for central's evidence store. Pinned in tests/requirements.txt.
-TEST_VENV := .venv-test
-deps-py: $(TEST_VENV)/.installed
-
-$(TEST_VENV)/.installed: tests/requirements.txt
-	@[ -x $(TEST_VENV)/bin/python ] || python3 -m venv $(TEST_VENV)
-	@$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-	@touch $@
-
-deps-apt:
-	@missing=""; for p in $(APT_PACKAGES); do \
+# Installs those of the Debian packages $(1) this machine lacks.
+apt_install = missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -64,6 +54,22 @@ deps-apt:
 	  $(SUDO) apt-get update -q; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+
+# Makes the virtualenv $(1) when missing and installs $(2) into it.
+venv_install = [ -x $(1)/bin/python ] || python3 -m venv $(1); \
+	$(1)/bin/pip install --quiet --disable-pip-version-check $(2)
+
+# Python programs the tests run as the other side of a protocol: an S3-compatible object store
+# (moto, which checks SigV4 signatures) for central's evidence store. Pinned in tests/requirements.txt.
+TEST_VENV := .venv-test
+deps-py: $(TEST_VENV)/.installed
+
+$(TEST_VENV)/.installed: tests/requirements.txt
+	@$(call venv_install,$(TEST_VENV),-r tests/requirements.txt)
+	@touch $@
+
+deps-apt:
+	@$(call apt_install,$(APT_PACKAGES))
 
 deps-rust:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -125,18 +131,10 @@ schema:
 BENCH_APT_PACKAGES := tesseract-ocr wrk
 BENCH_VENV := .venv-bench
 deps-bench: deps $(BENCH_VENV)/.installed
-	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  $(SUDO) apt-get update -q; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	@$(call apt_install,$(BENCH_APT_PACKAGES))
 
 $(BENCH_VENV)/.installed: benches/reference/requirements.txt $(ORT_LIB)
-	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
-	@$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check \
-	  -r benches/reference/requirements.txt .cache/wheels/$(ORT_WHEEL)
+	@$(call venv_install,$(BENCH_VENV),-r benches/reference/requirements.txt .cache/wheels/$(ORT_WHEEL))
 	@touch $@
 
 bench: deps-bench
@@ -149,8 +147,7 @@ MODEL_SCENES ?= 2000
 MODEL_MINUTES ?= 120
 MODEL_DATA ?= data/sim-dataset
 models: deps-apt
-	@[ -x .venv-train/bin/python ] || python3 -m venv .venv-train
-	.venv-train/bin/pip install -q -r models/training/requirements.txt
+	$(call venv_install,.venv-train,-r models/training/requirements.txt)
 	$(CARGO) build --release -p sim --no-default-features
 	target/release/sim dataset --seed 11 --scenes $(MODEL_SCENES) --frames-per-scene 8 \
 	  --plate-frames-per-scene 36 --out $(MODEL_DATA)

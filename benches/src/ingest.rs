@@ -145,8 +145,9 @@ pub async fn device(
         {
             last_ack = Instant::now();
             acked_at = last_ack;
-            let first = first_sent.lock().map(|f| f.clone()).unwrap_or_default();
-            for id in wire::decode::<Ack>(&p.payload)?.event_ids {
+            let ack = wire::decode::<Ack>(&p.payload)?;
+            let first = first_sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            for id in ack.event_ids {
                 if waiting.remove(&id)
                     && let Some(at) = first.get(&id)
                 {

@@ -84,11 +84,9 @@ pub fn row(figure: &str, value: impl std::fmt::Display, goal: &str, note: &str) 
 
 /// A named scenario at `width`×`height` (the camera's field of view kept), simulated.
 pub fn scenario(name: &str, width: u32, height: u32, seed: u64) -> anyhow::Result<World> {
-    let mut spec = ScenarioSpec::named(name).with_context(|| format!("scenario {name}"))?;
-    spec.camera.focal_px *= width as f32 / spec.camera.width as f32;
-    spec.camera.width = width;
-    spec.camera.height = height;
-    spec.validate()?;
+    let spec = ScenarioSpec::named(name)
+        .and_then(|s| s.resized(width, height))
+        .with_context(|| format!("scenario {name} at {width}×{height}"))?;
     Ok(World::simulate(&spec, seed))
 }
 
@@ -114,14 +112,18 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     Ok(ticks / clock_ticks())
 }
 
+/// Clock ticks a second of `/proc` times, asked once.
 fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// Resident memory of process `pid`, MiB.

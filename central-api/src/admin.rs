@@ -244,14 +244,14 @@ pub struct NewRule {
 
 /// Amends the fine schedule as `actor`: `rules` in force from `effective_from` (a coming day in
 /// Vietnam, `2026-07-01`), ending the rules they replace on that day, so every violation is fined
-/// by the rules of its own day. Returns the rules added and ended.
+/// by the rules of its own day. Returns how many rules were added and how many ended.
 pub async fn amend_schedule(
     db: &db::Db,
     audit: &AuditLog,
     actor: &str,
     effective_from: &str,
     rules: &[NewRule],
-) -> Result<(Vec<FineRule>, usize), Refused> {
+) -> Result<(usize, usize), Refused> {
     let from = protocol::time::parse_day(effective_from)
         .map_err(|_| invalid("effective_from", "expected a day, 2026-07-01"))?;
     let today = OffsetDateTime::now_utc().to_offset(VIETNAM).date();
@@ -293,7 +293,7 @@ pub async fn amend_schedule(
             json!({ "effective_from": effective_from, "rules": rules, "ended": ended }),
         )
         .await?;
-    Ok((rules, ended))
+    Ok((rules.len(), ended))
 }
 
 fn password() -> anyhow::Result<String> {

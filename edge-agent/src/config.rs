@@ -312,7 +312,7 @@ impl Config {
     pub fn apply(&mut self, device_config: &protocol::DeviceConfig) -> Vec<String> {
         let mut changed = Vec::new();
         for camera in &mut self.cameras {
-            if let Some(s) = device_config.cameras.iter().find(|s| s.camera == camera.id) {
+            if let Some(s) = device_config.camera(&camera.id) {
                 *camera = camera.with_settings(s);
                 changed.push(camera.id.to_string());
             }

@@ -296,11 +296,8 @@ impl Pipeline {
                     config.evidence.clone(),
                     ingest,
                     stop.clone(),
+                    settings.clone(),
                 );
-                let worker = Worker {
-                    pending: settings.clone(),
-                    ..worker
-                };
                 Some(
                     thread::Builder::new()
                         .name(format!("camera-{}", camera.id))
@@ -477,6 +474,7 @@ impl Worker {
         settings: crate::config::EvidenceSettings,
         ingest: Arc<Ingest>,
         stop: Arc<std::sync::atomic::AtomicBool>,
+        pending: Arc<Mutex<Option<Arc<CameraConfig>>>>,
     ) -> Self {
         let geometry = Geometry::from(&camera.geometry);
         let tracker = Tracker::new(models.tracker);
@@ -490,7 +488,7 @@ impl Worker {
             settings,
             ingest,
             stop,
-            pending: Arc::new(Mutex::new(None)),
+            pending,
             geometry,
             limits,
             tracker,

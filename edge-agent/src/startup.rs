@@ -246,7 +246,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
                         let mut p = pipeline.lock().unwrap_or_else(|e| e.into_inner());
                         let mut changed = Vec::new();
                         for c in &mut p.cameras {
-                            if let Some(s) = update.cameras.iter().find(|s| s.camera == c.config.id) {
+                            if let Some(s) = update.camera(&c.config.id) {
                                 c.reconfigure(s);
                                 changed.push(c.config.id.to_string());
                             }

@@ -66,6 +66,13 @@ impl Validate for DeviceConfig {
     }
 }
 
+impl DeviceConfig {
+    /// The settings of camera `id`, when this configuration names it.
+    pub fn camera(&self, id: &CameraId) -> Option<&CameraSettings> {
+        self.cameras.iter().find(|s| &s.camera == id)
+    }
+}
+
 impl CameraSettings {
     /// Checks the settings, naming fields through `field`.
     pub fn validate_as(&self, field: &dyn Fn(&str) -> String) -> Result<(), Invalid> {

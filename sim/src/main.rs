@@ -122,14 +122,11 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
 
 /// A named scenario or a TOML file, at the requested size.
 fn load_sized(name: &str, size: Option<(u32, u32)>) -> Result<ScenarioSpec, String> {
-    let mut spec = load_scenario(name)?;
-    if let Some((w, h)) = size {
-        spec.camera.focal_px *= w as f32 / spec.camera.width as f32;
-        spec.camera.width = w;
-        spec.camera.height = h;
-        spec.validate().map_err(|e| e.to_string())?;
+    let spec = load_scenario(name)?;
+    match size {
+        Some((w, h)) => spec.resized(w, h).map_err(|e| e.to_string()),
+        None => Ok(spec),
     }
-    Ok(spec)
 }
 
 /// A named scenario or a TOML file.

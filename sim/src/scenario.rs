@@ -342,6 +342,15 @@ impl ScenarioSpec {
         Self::from_toml(text)
     }
 
+    /// The same scenario seen at `width` × `height`: the camera's field of view is kept.
+    pub fn resized(mut self, width: u32, height: u32) -> Result<Self, ScenarioError> {
+        self.camera.focal_px *= width as f32 / self.camera.width as f32;
+        self.camera.width = width;
+        self.camera.height = height;
+        self.validate()?;
+        Ok(self)
+    }
+
     pub fn frame_count(&self) -> usize {
         (self.duration_s * self.fps as f32).round() as usize
     }

@@ -61,11 +61,7 @@ pub async fn save(
                 .bind(device.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let cameras = rows
-            .iter()
-            .map(|s| serde_json::from_str::<CameraSettings>(s))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| DbError::Corrupt(format!("camera settings: {e}")))?;
+        let cameras = decode(&rows)?;
         let config = DeviceConfig {
             device: device.clone(),
             version: version.unwrap_or(0).unsigned_abs() + 1,
@@ -101,6 +97,11 @@ pub async fn of_device(db: &Db, device: &DeviceId) -> Result<Vec<CameraSettings>
             .fetch_all(pool)
             .await?
     });
+    decode(&rows)
+}
+
+/// Camera settings as the `settings` column keeps them.
+fn decode(rows: &[String]) -> Result<Vec<CameraSettings>, DbError> {
     rows.iter()
         .map(|s| serde_json::from_str(s))
         .collect::<Result<Vec<_>, _>>()

@@ -277,7 +277,7 @@ impl S3 {
         request
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(describe_transport(&e)))
+            .map_err(|e| StoreError::Unavailable(chain(e)))
     }
 
     /// Checks that the bucket is there and central may use it: a GET of an object that is never
@@ -374,7 +374,7 @@ impl Backend for S3 {
                     .bytes()
                     .await
                     .map(Some)
-                    .map_err(|e| StoreError::Unavailable(describe_transport(&e))),
+                    .map_err(|e| StoreError::Unavailable(chain(e))),
                 _ => Err(failure(response).await),
             }
         })
@@ -415,16 +415,9 @@ async fn failure(response: reqwest::Response) -> StoreError {
     }
 }
 
-fn describe_transport(error: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// A transport error with its causes (`error sending request: … : Connection refused`).
+fn chain(error: reqwest::Error) -> String {
+    format!("{:#}", anyhow::Error::new(error))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Administration through the JSON API, for administrators only: officers (`GET`/`POST
-//! /api/v1/officers`) and devices (`POST /api/v1/devices`, `DELETE /api/v1/devices/{id}`). The
-//! work is in [`crate::admin`], shared with the command line; every change is in the audit log.
+//! /api/v1/officers`), devices (`POST /api/v1/devices`, `DELETE /api/v1/devices/{id}`) and their
+//! cameras (`GET /api/v1/devices/{id}/cameras` for every officer, `PUT …/cameras/{camera}`). The
+//! work is in [`crate::admin`], shared with the pages and the command line; every change is in
+//! the audit log.
 
 use axum::{
     Json,

@@ -78,11 +78,5 @@ pub async fn amend(
     )
     .await
     .map_err(super::admin::refused)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Amended {
-            added: added.len(),
-            ended,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(Amended { added, ended })))
 }

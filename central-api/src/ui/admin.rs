@@ -191,13 +191,14 @@ fn device_form(lang: Lang, csrf: &str) -> Markup {
     }
 }
 
-/// Runs one change for a form with CSRF token `csrf`: back to the page when done, or the page
-/// again saying why not.
-async fn change(
-    state: &AppState,
+/// Runs one change for a form with CSRF token `csrf`, for administrators only: to `done` when
+/// it is made, or `again` saying why not.
+async fn change_then(
     desk: &Desk,
     csrf: &str,
     work: impl AsyncFnOnce() -> Result<(), admin::Refused>,
+    done: &str,
+    again: impl AsyncFnOnce(ApiError) -> Response,
 ) -> Response {
     if let Some(refused) = desk.forged(csrf) {
         return refused;
@@ -206,9 +207,23 @@ async fn change(
         return desk.failure(e);
     }
     match work().await {
-        Ok(()) => Redirect::to(HERE).into_response(),
-        Err(e) => render(state, desk, Some(refused(e))).await,
+        Ok(()) => Redirect::to(done).into_response(),
+        Err(e) => again(refused(e)).await,
     }
+}
+
+/// A change made from the administration page: back to it when done, or the page again saying
+/// why not.
+async fn change(
+    state: &AppState,
+    desk: &Desk,
+    csrf: &str,
+    work: impl AsyncFnOnce() -> Result<(), admin::Refused>,
+) -> Response {
+    change_then(desk, csrf, work, HERE, async |e| {
+        render(state, desk, Some(e)).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,18 +376,13 @@ fn required<T: std::str::FromStr>(field: &'static str, text: &str) -> Result<T, 
 
 impl ScheduleForm {
     fn rule(&self) -> Result<admin::NewRule, admin::Refused> {
-        use crate::fines::VehicleCategory;
-        let invalid = |field, message: &str| admin::Refused::Invalid(field, message.into());
         Ok(admin::NewRule {
-            kind: protocol::ViolationKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == self.kind)
-                .ok_or_else(|| invalid("kind", "not a violation kind"))?,
-            vehicle: match self.vehicle.as_str() {
-                "car" => VehicleCategory::Car,
-                "motorbike" => VehicleCategory::Motorbike,
-                _ => return Err(invalid("vehicle", "car or motorbike")),
-            },
+            kind: self
+                .kind
+                .parse()
+                .map_err(|e| admin::Refused::Invalid("kind", e))?,
+            vehicle: crate::fines::VehicleCategory::parse(&self.vehicle)
+                .ok_or_else(|| admin::Refused::Invalid("vehicle", "car or motorbike".into()))?,
             over_kmh_from: number("over_kmh_from", &self.over_kmh_from)?,
             over_kmh_to: number("over_kmh_to", &self.over_kmh_to)?,
             min_vnd: required("min_vnd", &self.min_vnd)?,
@@ -546,28 +556,26 @@ pub async fn save_camera(
     desk: Desk,
     Form(f): Form<CameraForm>,
 ) -> Response {
-    if let Some(refused) = desk.forged(&f.csrf) {
-        return refused;
-    }
-    if let Err(e) = desk.officer.require(Role::administers, "configure cameras") {
-        return desk.failure(e);
-    }
-    let saved = async {
-        let settings = f.settings()?;
-        admin::save_camera(
-            &state.db,
-            &state.audit,
-            &desk.officer.actor(),
-            &f.device,
-            &settings,
-        )
-        .await
-    }
-    .await;
-    match saved {
-        Ok(_) => Redirect::to(&format!("{HERE}#admin-devices")).into_response(),
-        Err(e) => render_camera(&desk, Ok(f), Some(refused(e))),
-    }
+    let done = format!("{HERE}#admin-devices");
+    change_then(
+        &desk,
+        &f.csrf,
+        async || {
+            let settings = f.settings()?;
+            admin::save_camera(
+                &state.db,
+                &state.audit,
+                &desk.officer.actor(),
+                &f.device,
+                &settings,
+            )
+            .await
+            .map(drop)
+        },
+        &done,
+        async |e| render_camera(&desk, Ok(f.clone()), Some(e)),
+    )
+    .await
 }
 
 fn render_camera(
