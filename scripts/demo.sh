@@ -61,15 +61,14 @@ TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
   --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" \
   --phone 0901234567 --email nguyen.van.an@example.vn >/dev/null
 
-# The edge box: one camera, the simulated junction, with its calibrated geometry; its device
-# key made on first use and registered with central.
+# The edge box: the simulated junction's overview camera with its calibrated geometry and the
+# plate camera beside it; its device key made on first use and registered with central.
 edge_config=data/demo-edge.toml
-if [ ! -s "$edge_config" ]; then
-  {
-    printf '[device]\nid = "edge-demo-001"\nkey_path = "data/edge/device.key"\ndata_dir = "data/edge"\n\n'
-    "$bin/sim" setup red-light --source rtsp://127.0.0.1:8554/red-light --id hang-xanh-1
-  } > "$edge_config"
-fi
+{
+  printf '[device]\nid = "edge-demo-001"\nkey_path = "data/edge/device.key"\ndata_dir = "data/edge"\n\n'
+  "$bin/sim" setup red-light --source rtsp://127.0.0.1:8554/red-light --id hang-xanh-1
+} > "$edge_config"
+
 "$bin/central-api" device-add --id edge-demo-001 --name "Hộp biên Hàng Xanh" \
   --public-key "$("$bin/edge-agent" --config "$edge_config" public-key)" >/dev/null
 
@@ -121,7 +120,8 @@ cat <<MSG
   e-mail          http://127.0.0.1:8095/sandbox/smtp/received  (notices sent by e-mail)
   edge-agent      http://127.0.0.1:9100/status               (cameras, outbox, delivery)
                   http://127.0.0.1:9100/cameras/hang-xanh-1/snapshot.jpg  (geometry drawn)
-  camera (sim)    rtsp://127.0.0.1:8554/red-light            (ready once encoded, ~20 s)
+  cameras (sim)   rtsp://127.0.0.1:8554/red-light            (overview; ready once encoded, ~40 s)
+                  rtsp://127.0.0.1:8554/red-light-plates     (its plate camera, in step)
 
   Ctrl-C stops everything.
 MSG

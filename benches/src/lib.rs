@@ -254,6 +254,8 @@ pub fn bench_camera(id: &str, source: String, detect_fps: f64) -> edge_agent::co
     CameraConfig {
         id: protocol::ids::CameraId::parse(id).expect("camera id"),
         source,
+        role: Default::default(),
+        plate_camera: None,
         transport: Transport::Tcp,
         decoder: "auto".into(),
         detect_fps,

@@ -236,6 +236,18 @@ pub enum SignalConfig {
     },
 }
 
+/// What a camera is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraRole {
+    /// Its rules judge the traffic it sees.
+    #[default]
+    Violations,
+    /// A plate camera, zoomed on the lanes: it judges nothing and reads the plates of the
+    /// vehicles the camera naming it in `plate_camera` reports.
+    Plates,
+}
+
 /// One camera.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -243,6 +255,13 @@ pub struct CameraConfig {
     pub id: CameraId,
     /// `rtsp://…`, `file://…` or any URI GStreamer reads; H.264.
     pub source: String,
+    #[serde(default)]
+    pub role: CameraRole,
+    /// The plate camera (a camera of this box with `role = "plates"`) whose view of a violating
+    /// vehicle the plate is read from; both cameras need the ground homography
+    /// (`geometry.speed`) calibrated on the same road points, by which vehicles are matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_camera: Option<CameraId>,
     #[serde(default = "default_transport")]
     pub transport: Transport,
     /// The decoder element (`avdec_h264`, `vah264dec`, `nvh264dec`, …); `auto` lets GStreamer
@@ -318,6 +337,56 @@ impl Config {
             }
         }
         changed
+    }
+}
+
+impl Config {
+    /// A plate camera and the camera taking its plates: roles that fit, ground calibrations.
+    fn validate_pairing(
+        &self,
+        c: &CameraConfig,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<(), ConfigError> {
+        let ground = |c: &CameraConfig| {
+            matches!(
+                c.geometry.speed,
+                Some(protocol::camera::SpeedTrapSpec::Homography(_))
+            )
+        };
+        if c.role == CameraRole::Plates {
+            if c.plate_camera.is_some() {
+                return Err(ConfigError::invalid(
+                    field("plate_camera"),
+                    "a plate camera takes no plates from another",
+                ));
+            }
+            if !ground(c) {
+                return Err(ConfigError::invalid(
+                    field("geometry.speed"),
+                    "a plate camera needs the ground homography, to match its vehicles with \
+                     the overview camera's",
+                ));
+            }
+        }
+        if let Some(id) = &c.plate_camera {
+            if !self
+                .cameras
+                .iter()
+                .any(|p| &p.id == id && p.role == CameraRole::Plates)
+            {
+                return Err(ConfigError::invalid(
+                    field("plate_camera"),
+                    format!("names no camera of this box with role = \"plates\": `{id}`"),
+                ));
+            }
+            if !ground(c) {
+                return Err(ConfigError::invalid(
+                    field("geometry.speed"),
+                    "a camera taking plates from a plate camera needs the ground homography",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -410,6 +479,7 @@ impl Settings for Config {
                     "phases must be above 0",
                 ));
             }
+            self.validate_pairing(c, &field)?;
         }
         Ok(())
     }
@@ -460,5 +530,45 @@ mod tests {
         assert_eq!(err(&c), "mqtt.password");
         c.mqtt.password = Some("secret".into());
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_plate_camera_and_the_camera_taking_its_plates_fit_together() {
+        let ground = CameraGeometry {
+            speed: Some(protocol::camera::SpeedTrapSpec::Homography([
+                [10.0, 0.0, 640.0],
+                [0.0, -10.0, 700.0],
+                [0.0, 0.01, 1.0],
+            ])),
+            ..CameraGeometry::default()
+        };
+        let mut overview = camera("overview");
+        overview.plate_camera = Some(CameraId::parse("plates").expect("id"));
+        let mut plates = camera("plates");
+        plates.role = CameraRole::Plates;
+        let mut c = Config {
+            cameras: vec![overview, plates],
+            ..Config::default()
+        };
+        let err = |c: &Config| match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        };
+        // Neither is calibrated to the road: vehicles could not be matched.
+        assert_eq!(err(&c), "cameras[0].geometry.speed");
+        c.cameras[0].geometry = ground.clone();
+        assert_eq!(err(&c), "cameras[1].geometry.speed");
+        c.cameras[1].geometry = ground;
+        assert!(c.validate().is_ok());
+        // The plate camera must be one of this box's, with the plates role.
+        c.cameras[1].role = CameraRole::Violations;
+        assert_eq!(err(&c), "cameras[0].plate_camera");
+        c.cameras[1].role = CameraRole::Plates;
+        c.cameras[0].plate_camera = Some(CameraId::parse("elsewhere").expect("id"));
+        assert_eq!(err(&c), "cameras[0].plate_camera");
+        // A plate camera takes no plates from another.
+        c.cameras[0].plate_camera = Some(CameraId::parse("plates").expect("id"));
+        c.cameras[1].plate_camera = Some(CameraId::parse("plates").expect("id"));
+        assert_eq!(err(&c), "cameras[1].plate_camera");
     }
 }

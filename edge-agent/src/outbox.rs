@@ -3,6 +3,11 @@
 //! row committed — before anything is sent, and leaves only when central has acknowledged it
 //! and every file has been uploaded. A crash at any moment leaves either the whole event or
 //! none of it; files without a row are swept at the next start.
+//!
+//! A violation is journaled the moment it is seen ([`Outbox::put_provisional`]): a complete,
+//! signed event with the images it has then, held back from delivery until the agent replaces
+//! it with the event that has its "after" image and clip ([`Outbox::put`], same id, same place
+//! in the order). A provisional event left by a crash is delivered as it is at the next start.
 
 use std::{
     io::Write,
@@ -68,7 +73,8 @@ pub enum Stored {
     Kept,
     /// Kept without the files named in the policy (the clip), the outbox being full.
     KeptWithoutClip,
-    /// Refused: the outbox is full.
+    /// Refused: the outbox is full. A provisional event of the same id, if there is one, is
+    /// delivered instead.
     Refused,
     /// This event id was stored before.
     Duplicate,
@@ -128,6 +134,17 @@ impl Outbox {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        // Journaled before the last run ended without finishing them: delivered as they are.
+        let kept = sqlx::query("UPDATE events SET provisional = 0 WHERE provisional = 1")
+            .execute(&pool)
+            .await?
+            .rows_affected();
+        if kept > 0 {
+            tracing::warn!(
+                violations = kept,
+                "violations journaled before the agent stopped unexpectedly are delivered without their after image and clip"
+            );
+        }
         let outbox = Self {
             pool,
             blobs,
@@ -187,7 +204,8 @@ impl Outbox {
         Ok(n.max(0) as u64)
     }
 
-    /// Stores an event and its files durably. The clip is named by `clip`, for the policy.
+    /// Stores an event and its files durably, in place of its provisional event if there is
+    /// one. The clip is named by `clip`, for the policy.
     pub async fn put(
         &self,
         event_id: &str,
@@ -196,13 +214,43 @@ impl Outbox {
         clip: Option<&str>,
         now_ms: i64,
     ) -> Result<Stored, OutboxError> {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT seq FROM events WHERE event_id = ?")
-            .bind(event_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_some() {
-            return Ok(Stored::Duplicate);
-        }
+        self.store(event_id, payload, files, clip, now_ms, false)
+            .await
+    }
+
+    /// Journals a violation as soon as it is seen: stored like [`Outbox::put`], but not
+    /// delivered until `put` replaces it — or the agent starts again without having done so.
+    pub async fn put_provisional(
+        &self,
+        event_id: &str,
+        payload: &[u8],
+        files: &[NewFile],
+        now_ms: i64,
+    ) -> Result<Stored, OutboxError> {
+        self.store(event_id, payload, files, None, now_ms, true)
+            .await
+    }
+
+    async fn store(
+        &self,
+        event_id: &str,
+        payload: &[u8],
+        files: &[NewFile],
+        clip: Option<&str>,
+        now_ms: i64,
+        provisional: bool,
+    ) -> Result<Stored, OutboxError> {
+        let exists: Option<(i64, bool)> =
+            sqlx::query_as("SELECT seq, provisional FROM events WHERE event_id = ?")
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        // The provisional event this one completes keeps its place in the order.
+        let replaces = match exists {
+            Some((seq, true)) if !provisional => Some(seq),
+            Some(_) => return Ok(Stored::Duplicate),
+            None => None,
+        };
         let size = |files: &[&NewFile]| {
             payload.len() as u64 + files.iter().map(|f| f.bytes.len() as u64).sum::<u64>()
         };
@@ -220,6 +268,13 @@ impl Outbox {
             {
                 (without, Stored::KeptWithoutClip)
             } else {
+                if replaces.is_some() {
+                    // No room for the complete event: the journaled one goes out instead.
+                    sqlx::query("UPDATE events SET provisional = 0 WHERE event_id = ?")
+                        .bind(event_id)
+                        .execute(&self.pool)
+                        .await?;
+                }
                 return Ok(Stored::Refused);
             }
         };
@@ -227,12 +282,20 @@ impl Outbox {
             self.write_blob(&f.sha256, &f.bytes)?;
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO events (event_id, payload, created_ms) VALUES (?, ?, ?)")
-            .bind(event_id)
-            .bind(payload)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        let mut replaced = Vec::new();
+        if replaces.is_some() {
+            replaced = remove_event(&mut tx, event_id).await?;
+        }
+        sqlx::query(
+            "INSERT INTO events (seq, event_id, payload, created_ms, provisional) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(replaces)
+        .bind(event_id)
+        .bind(payload)
+        .bind(now_ms)
+        .bind(provisional)
+        .execute(&mut *tx)
+        .await?;
         for f in &keep {
             sqlx::query(
                 "INSERT OR IGNORE INTO files (event_id, sha256, name, content_type, bytes) VALUES (?, ?, ?, ?, ?)",
@@ -245,8 +308,17 @@ impl Outbox {
             .execute(&mut *tx)
             .await?;
         }
+        // What the provisional event had and the complete one has not.
+        let orphans = unreferenced(&mut tx, replaced).await?;
         tx.commit().await?;
+        self.remove_blobs(orphans);
         Ok(outcome)
+    }
+
+    fn remove_blobs(&self, shas: Vec<String>) {
+        for sha in shas {
+            let _ = std::fs::remove_file(self.blob(&sha));
+        }
     }
 
     fn write_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), OutboxError> {
@@ -260,7 +332,8 @@ impl Outbox {
     /// Unacknowledged events in the order they were stored.
     pub async fn pending(&self, limit: i64) -> Result<Vec<Pending>, OutboxError> {
         let rows = sqlx::query(
-            "SELECT seq, event_id, payload, published_ms FROM events WHERE acked = 0 ORDER BY seq LIMIT ?",
+            "SELECT seq, event_id, payload, published_ms FROM events WHERE acked = 0 AND provisional = 0 \
+             ORDER BY seq LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -297,7 +370,7 @@ impl Outbox {
     pub async fn uploads(&self, limit: i64) -> Result<Vec<Upload>, OutboxError> {
         let rows = sqlx::query(
             "SELECT f.sha256, MIN(f.content_type) FROM files f JOIN events e ON e.event_id = f.event_id \
-             WHERE f.uploaded = 0 GROUP BY f.sha256 ORDER BY MIN(e.seq) LIMIT ?",
+             WHERE f.uploaded = 0 AND e.provisional = 0 GROUP BY f.sha256 ORDER BY MIN(e.seq) LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -350,33 +423,11 @@ impl Outbox {
         let mut orphans = Vec::new();
         let mut tx = self.pool.begin().await?;
         for id in &done {
-            let shas: Vec<String> =
-                sqlx::query_scalar("SELECT sha256 FROM files WHERE event_id = ?")
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            sqlx::query("DELETE FROM files WHERE event_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM events WHERE event_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for sha in shas {
-                let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE sha256 = ?")
-                    .bind(&sha)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if still == 0 {
-                    orphans.push(sha);
-                }
-            }
+            let shas = remove_event(&mut tx, id).await?;
+            orphans.extend(unreferenced(&mut tx, shas).await?);
         }
         tx.commit().await?;
-        for sha in orphans {
-            let _ = std::fs::remove_file(self.blob(&sha));
-        }
+        self.remove_blobs(orphans);
         Ok(())
     }
 
@@ -406,6 +457,44 @@ impl Outbox {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Deletes an event and its file rows; returns the files' hashes.
+async fn remove_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    event_id: &str,
+) -> Result<Vec<String>, OutboxError> {
+    let shas = sqlx::query_scalar("SELECT sha256 FROM files WHERE event_id = ?")
+        .bind(event_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM files WHERE event_id = ?")
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM events WHERE event_id = ?")
+        .bind(event_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(shas)
+}
+
+/// Those of `shas` no file row refers to any more.
+async fn unreferenced(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    shas: Vec<String>,
+) -> Result<Vec<String>, OutboxError> {
+    let mut orphans = Vec::new();
+    for sha in shas {
+        let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE sha256 = ?")
+            .bind(&sha)
+            .fetch_one(&mut **tx)
+            .await?;
+        if still == 0 {
+            orphans.push(sha);
+        }
+    }
+    Ok(orphans)
 }
 
 #[cfg(test)]
@@ -548,5 +637,89 @@ mod tests {
         assert!(!dir.path().join("blobs").join("deadbeef").exists());
         assert_eq!(ob.depth().await.expect("depth"), 1);
         assert!(ob.verify().await.expect("verify").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_journaled_violation_waits_for_its_complete_event_or_goes_out_after_a_crash() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ob = Outbox::open(dir.path(), settings(1 << 20))
+            .await
+            .expect("open");
+        let ids = |p: Vec<Pending>| p.into_iter().map(|p| p.event_id).collect::<Vec<_>>();
+        let early = file("at.jpg", b"at, plate unread");
+        let before = file("before.jpg", b"before");
+        assert_eq!(
+            ob.put_provisional("e1", b"early", &[before.clone(), early.clone()], 0)
+                .await
+                .expect("journal"),
+            Stored::Kept
+        );
+        ob.put("e2", b"{}", &[file("at.jpg", b"e2")], None, 0)
+            .await
+            .expect("put");
+        // Held back: neither published nor uploaded, but counted as waiting.
+        assert_eq!(ids(ob.pending(10).await.expect("pending")), ["e2"]);
+        assert_eq!(ob.uploads(10).await.expect("uploads").len(), 1);
+        assert_eq!(ob.depth().await.expect("depth"), 2);
+        assert_eq!(
+            ob.put_provisional("e1", b"again", &[], 0)
+                .await
+                .expect("journal"),
+            Stored::Duplicate
+        );
+        // The complete event takes its place (and its place in the order); the journaled
+        // image nothing refers to any more is removed.
+        let at = file("at.jpg", b"at, plate read");
+        let files = [before.clone(), at, file("after.jpg", b"after")];
+        assert_eq!(
+            ob.put("e1", b"complete", &files, None, 1)
+                .await
+                .expect("put"),
+            Stored::Kept
+        );
+        let pending = ob.pending(10).await.expect("pending");
+        assert_eq!(ids(pending.clone()), ["e1", "e2"]);
+        assert_eq!(pending[0].payload, b"complete");
+        assert!(!dir.path().join("blobs").join(&early.sha256).exists());
+        assert!(dir.path().join("blobs").join(&before.sha256).exists());
+        assert_eq!(ob.uploads(10).await.expect("uploads").len(), 4);
+        assert_eq!(
+            ob.put("e1", b"complete", &files, None, 1)
+                .await
+                .expect("put"),
+            Stored::Duplicate
+        );
+
+        // Journaled, then the agent dies: at the next start it goes out as it is.
+        ob.put_provisional("e3", b"early", &[file("at.jpg", b"e3")], 2)
+            .await
+            .expect("journal");
+        assert_eq!(ids(ob.pending(10).await.expect("pending")), ["e1", "e2"]);
+        ob.close().await;
+        let ob = Outbox::open(dir.path(), settings(1 << 20))
+            .await
+            .expect("reopen");
+        assert_eq!(
+            ids(ob.pending(10).await.expect("pending")),
+            ["e1", "e2", "e3"]
+        );
+        assert_eq!(ob.uploads(10).await.expect("uploads").len(), 5);
+        assert!(ob.verify().await.expect("verify").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_complete_event_without_room_leaves_the_journaled_one_to_go_out() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ob = Outbox::open(dir.path(), settings(100)).await.expect("open");
+        ob.put_provisional("e1", b"{}", &[file("at.jpg", &[1u8; 40])], 0)
+            .await
+            .expect("journal");
+        assert_eq!(
+            ob.put("e1", b"{}", &[file("at.jpg", &[2u8; 90])], None, 0)
+                .await
+                .expect("put"),
+            Stored::Refused
+        );
+        assert_eq!(ob.pending(10).await.expect("pending").len(), 1);
     }
 }

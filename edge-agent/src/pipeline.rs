@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! per camera: Ingest ─latest frame─▶ camera thread (detect ▶ track ▶ rules ▶ captures)
-//!                                        │ violation due (after image and clip tail seen)
+//!                                        │ violation seen: journaled with what there is;
+//!                                        │ then due (after image and clip tail seen): complete
 //!                                        ▼ bounded, blocking: violations are never dropped
 //!             evidence thread (plate read + vote ▶ images with data bar ▶ clip remux ▶ sign)
 //!                                        ▼
@@ -10,7 +11,12 @@
 //! ```
 //! Frames may be dropped (latest-only, counted); violations and evidence never are: a full
 //! evidence queue holds the camera thread back, and the outbox refuses only by its stated
-//! policy, counted and logged.
+//! policy, counted and logged. A violation is journaled in the outbox as soon as it is seen (a
+//! provisional event, held back), so a crash while it waits for its "after" image loses nothing.
+//!
+//! A plate camera (`role = "plates"`) runs the same detect ▶ track, records where each vehicle
+//! was on the road and its largest views ([`crate::pairing`]), and judges nothing; the camera
+//! naming it takes the plate of a violating vehicle from there.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -45,12 +51,13 @@ use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use crate::{
-    config::{CameraConfig, Config, SignalConfig},
+    config::{CameraConfig, CameraRole, Config, SignalConfig},
     detect::{DetectOptions, Detector},
     evidence::{self, Capture, File},
     ingest::{Frame, Ingest, State},
     outbox::{NewFile, Outbox, Stored},
-    rules::{self, Finding, Geometry, History, Limits, Sample},
+    pairing::{RoadPath, Sighting, Sightings, View, offer_view},
+    rules::{self, Finding, Geometry, History, Limits, Sample, SpeedTrap},
     signal::{FixedPlan, Timeline, classify_lamps},
     track::{TrackState, Tracker, TrackerOptions},
 };
@@ -269,8 +276,24 @@ impl Pipeline {
                 .context("starting the evidence thread")?
         };
         let ring_keep_s = config.evidence.clip_before_s + config.evidence.clip_after_s + 6.0;
+        // Each plate camera's sightings, written by its worker, read by the camera naming it.
+        let sightings: HashMap<&str, Arc<Mutex<Sightings>>> = config
+            .cameras
+            .iter()
+            .filter(|c| c.role == CameraRole::Plates)
+            .map(|c| (c.id.as_str(), Arc::default()))
+            .collect();
         let mut cameras = Vec::new();
         for camera in &config.cameras {
+            let role = match camera.role {
+                CameraRole::Plates => Role::Plates(sightings[camera.id.as_str()].clone()),
+                CameraRole::Violations => Role::Judge {
+                    plates: camera
+                        .plate_camera
+                        .as_ref()
+                        .and_then(|id| Some((id.clone(), sightings.get(id.as_str())?.clone()))),
+                },
+            };
             let config_arc = Arc::new(camera.clone());
             let stats = Arc::new(CameraStats::default());
             let error = Arc::new(Mutex::new(None));
@@ -297,6 +320,7 @@ impl Pipeline {
                     ingest,
                     stop.clone(),
                     settings.clone(),
+                    role,
                 );
                 Some(
                     thread::Builder::new()
@@ -407,8 +431,8 @@ fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<Ca
 #[derive(Debug)]
 struct Followed {
     history: History,
-    /// The largest views of the vehicle: crop (box grown 15 %) and the box within it.
-    views: Vec<(f32, RgbImage, BoxF)>,
+    /// The largest views of the vehicle.
+    views: Vec<View>,
     no_helmet: Vec<f32>,
     fired: HashSet<ViolationKind>,
     score: f32,
@@ -416,11 +440,13 @@ struct Followed {
 }
 
 const MAX_SAMPLES: usize = 900;
-const VIEWS: usize = 5;
 
 /// A violation waiting for its "after" image and the end of its clip.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Due {
+    /// Its event's id, from the moment it is seen: the journaled event and the complete one
+    /// are one event.
+    event_id: EventId,
     finding: Finding,
     class: VehicleClass,
     score: f32,
@@ -429,19 +455,41 @@ struct Due {
     signal: Option<SignalObservation>,
 }
 
-/// A violation ready for its evidence.
+/// A violation ready for its evidence; `provisional`: journaled as soon as it is seen, with
+/// what there is, until the complete event replaces it.
 #[derive(Debug)]
 struct Job {
+    provisional: bool,
     camera: Arc<CameraConfig>,
     due: Due,
-    views: Vec<(RgbImage, BoxF)>,
+    views: Vec<View>,
+    /// The plate camera's view of the vehicle, when it has one that saw it.
+    paired: Option<Paired>,
     clip: Vec<crate::ingest::AccessUnit>,
     /// Unix ms of camera time 0.
     utc_of: i64,
 }
 
+/// The plate camera's sighting of a violating vehicle.
+#[derive(Debug)]
+struct Paired {
+    camera: protocol::ids::CameraId,
+    sighting: Sighting,
+}
+
 /// A processed frame: its time, the picture and the tracks' boxes in it.
 type Recent = (f64, Arc<RgbImage>, Vec<(u64, BoxF)>);
+
+/// What a camera's worker does with its tracks.
+#[derive(Debug, Clone)]
+enum Role {
+    /// Judges them by the rules; takes plates from its plate camera's sightings, if it has one.
+    Judge {
+        plates: Option<(protocol::ids::CameraId, Arc<Mutex<Sightings>>)>,
+    },
+    /// Records them for the camera it reads plates for.
+    Plates(Arc<Mutex<Sightings>>),
+}
 
 struct Worker {
     camera: Arc<CameraConfig>,
@@ -454,6 +502,7 @@ struct Worker {
     stop: Arc<std::sync::atomic::AtomicBool>,
     /// Settings from central waiting to be applied (see [`Camera::reconfigure`]).
     pending: Arc<Mutex<Option<Arc<CameraConfig>>>>,
+    role: Role,
     geometry: Geometry,
     limits: Limits,
     tracker: Tracker,
@@ -475,6 +524,7 @@ impl Worker {
         ingest: Arc<Ingest>,
         stop: Arc<std::sync::atomic::AtomicBool>,
         pending: Arc<Mutex<Option<Arc<CameraConfig>>>>,
+        role: Role,
     ) -> Self {
         let geometry = Geometry::from(&camera.geometry);
         let tracker = Tracker::new(models.tracker);
@@ -489,6 +539,7 @@ impl Worker {
             ingest,
             stop,
             pending,
+            role,
             geometry,
             limits,
             tracker,
@@ -570,7 +621,7 @@ impl Worker {
         // Finish what was seen: every pending violation is stored with what there is.
         let pending: Vec<Due> = self.due.drain(..).collect();
         for due in pending {
-            self.send(due);
+            self.send(due, false);
         }
         info!(camera = %id, "camera stopped");
     }
@@ -605,7 +656,15 @@ impl Worker {
                 Some((t.id, t.bbox, class, t.score))
             })
             .collect();
-        let (w, h) = frame.image.dimensions();
+        if let Role::Plates(sightings) = &self.role {
+            self.record_sightings(frame, &tracks, sightings);
+            *self
+                .stats
+                .snapshot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(frame.image.clone());
+            return Ok(());
+        }
         for &(id, bbox, class, score) in &tracks {
             let f = self.followed.entry(id).or_insert_with(|| Followed {
                 history: History {
@@ -626,26 +685,7 @@ impl Worker {
             }
             f.score = f.score.max(score);
             f.last_seen = t;
-            let area = bbox.width() * bbox.height();
-            // A box cut by the frame's edge may have lost the plate: not a view worth keeping.
-            let whole = bbox.x0 > 2.0
-                && bbox.y0 > 2.0
-                && bbox.x1 < w as f32 - 2.0
-                && bbox.y1 < h as f32 - 2.0;
-            if whole && (f.views.len() < VIEWS || f.views.iter().any(|v| v.0 < area)) {
-                let grown = bbox.grown(0.15, w, h);
-                if let Some(crop) = crop_image(&frame.image, &grown) {
-                    let inner = BoxF {
-                        x0: bbox.x0 - grown.x0.floor(),
-                        y0: bbox.y0 - grown.y0.floor(),
-                        x1: bbox.x1 - grown.x0.floor(),
-                        y1: bbox.y1 - grown.y0.floor(),
-                    };
-                    f.views.push((area, crop, inner));
-                    f.views.sort_by(|a, b| b.0.total_cmp(&a.0));
-                    f.views.truncate(VIEWS);
-                }
-            }
+            offer_view(&mut f.views, &frame.image, bbox);
             if class == VehicleClass::Motorbike
                 && let Some(helmet) = &self.models.helmet
                 && bbox.height() >= 24.0
@@ -704,7 +744,8 @@ impl Worker {
             ];
             let new: Vec<Finding> = found.into_iter().flatten().collect();
             for finding in new {
-                info!(camera = %self.camera.id, kind = %finding.kind, track = id, "violation");
+                let event_id = EventId::new();
+                info!(camera = %self.camera.id, kind = %finding.kind, track = id, event = %event_id, "violation seen");
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
                 if let Some(f) = self.followed.get_mut(&id) {
                     f.fired.insert(finding.kind);
@@ -723,6 +764,7 @@ impl Worker {
                         },
                     });
                 let mut due = Due {
+                    event_id,
                     class,
                     score,
                     bbox,
@@ -731,6 +773,8 @@ impl Worker {
                     finding,
                 };
                 self.capture(&mut due);
+                // Journaled now, so that the violation outlives a crash while it waits.
+                self.send(due.clone(), true);
                 self.due.push(due);
             }
         }
@@ -745,10 +789,72 @@ impl Worker {
             .partition(|d| t >= d.finding.t + tail_s && d.captures[2].is_some());
         self.due = waiting;
         for d in ready {
-            self.send(d);
+            self.send(d, false);
         }
         self.followed.retain(|_, f| t - f.last_seen < 30.0);
         Ok(())
+    }
+
+    /// Where the foot of `bbox` meets the road, metres, through the ground calibration.
+    fn to_road(&self, bbox: &BoxF) -> Option<protocol::geometry::Point> {
+        match &self.geometry.speed {
+            Some(SpeedTrap::Ground { to_road }) => to_road.apply(
+                Sample {
+                    t: 0.0,
+                    bbox: *bbox,
+                }
+                .foot(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// A plate camera's frame: each vehicle's place on the road and its largest views, for the
+    /// camera it reads plates for.
+    fn record_sightings(
+        &self,
+        frame: &Frame,
+        tracks: &[(u64, BoxF, VehicleClass, f32)],
+        sightings: &Mutex<Sightings>,
+    ) {
+        let at_ms = self.utc(frame.t).unix_ms();
+        let mut sightings = sightings.lock().unwrap_or_else(|e| e.into_inner());
+        for &(id, bbox, class, _) in tracks {
+            sightings.seen(id, class, at_ms, self.to_road(&bbox), &frame.image, bbox);
+        }
+        sightings.forget_before(at_ms - crate::pairing::KEEP_MS);
+    }
+
+    /// The plate camera's sighting of `track`, when this camera has a plate camera and it saw
+    /// the vehicle unmistakably.
+    fn paired(&self, track: u64) -> Option<Paired> {
+        let Role::Judge {
+            plates: Some((camera, sightings)),
+        } = &self.role
+        else {
+            return None;
+        };
+        let f = self.followed.get(&track)?;
+        let path: RoadPath = f
+            .history
+            .samples
+            .iter()
+            .filter_map(|s| Some((self.utc(s.t).unix_ms(), self.to_road(&s.bbox)?)))
+            .collect();
+        let sightings = sightings.lock().unwrap_or_else(|e| e.into_inner());
+        match sightings.find(f.history.class, &path) {
+            Some((sighting, distance_m)) => {
+                info!(camera = %self.camera.id, plate_camera = %camera, track, distance_m, "vehicle found by the plate camera");
+                Some(Paired {
+                    camera: camera.clone(),
+                    sighting: sighting.clone(),
+                })
+            }
+            None => {
+                info!(camera = %self.camera.id, plate_camera = %camera, track, seen = sightings.len(), "vehicle not found unmistakably by the plate camera");
+                None
+            }
+        }
     }
 
     fn update_signal(&mut self, frame: &Frame) {
@@ -818,20 +924,28 @@ impl Worker {
         }
     }
 
-    fn send(&self, due: Due) {
+    /// Hands `due` to the evidence stage: complete, or `provisional` to be journaled.
+    fn send(&self, due: Due, provisional: bool) {
         let views = self
             .followed
             .get(&due.finding.track)
-            .map(|f| f.views.iter().map(|v| (v.1.clone(), v.2)).collect())
+            .map(|f| f.views.clone())
             .unwrap_or_default();
-        let clip = self.ingest.clip(
-            due.finding.t - self.settings.clip_before_s,
-            due.finding.t + self.settings.clip_after_s,
-        );
+        let paired = self.paired(due.finding.track);
+        let clip = if provisional {
+            Vec::new()
+        } else {
+            self.ingest.clip(
+                due.finding.t - self.settings.clip_before_s,
+                due.finding.t + self.settings.clip_after_s,
+            )
+        };
         let job = Job {
+            provisional,
             camera: self.camera.clone(),
             due,
             views,
+            paired,
             clip,
             utc_of: self.ingest.unix_ms_at(0.0),
         };
@@ -861,16 +975,6 @@ fn utc_at(start_ms: i64, t: f64) -> UtcTimestamp {
         .unwrap_or_else(UtcTimestamp::now)
 }
 
-fn crop_image(img: &RgbImage, b: &BoxF) -> Option<RgbImage> {
-    let (x0, y0) = (b.x0.max(0.0).floor() as u32, b.y0.max(0.0).floor() as u32);
-    let (x1, y1) = (
-        (b.x1.ceil() as u32).min(img.width()),
-        (b.y1.ceil() as u32).min(img.height()),
-    );
-    (x1 > x0 + 1 && y1 > y0 + 1)
-        .then(|| image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image())
-}
-
 fn evidence_thread(
     jobs: &Receiver<Job>,
     reader: &PlateReader,
@@ -898,19 +1002,35 @@ fn evidence_thread(
                             bytes: f.bytes,
                         })
                         .collect();
-                    let stored = shared
-                        .outbox
-                        .put(
-                            &event.event_id.to_string(),
-                            &payload,
-                            &new,
-                            clip_name.as_deref(),
-                            UtcTimestamp::now().unix_ms(),
-                        )
-                        .await?;
+                    let id = event.event_id.to_string();
+                    let now = UtcTimestamp::now().unix_ms();
+                    let stored = if job.provisional {
+                        shared
+                            .outbox
+                            .put_provisional(&id, &payload, &new, now)
+                            .await?
+                    } else {
+                        let clip = clip_name.as_deref();
+                        shared.outbox.put(&id, &payload, &new, clip, now).await?
+                    };
                     anyhow::Ok(stored)
                 };
-                match rt.block_on(store) {
+                let stored = rt.block_on(store);
+                if job.provisional {
+                    match stored {
+                        Ok(Stored::Kept) => {
+                            info!(camera = %camera, %kind, event = %event.event_id, "violation journaled");
+                        }
+                        Ok(other) => {
+                            warn!(camera = %camera, %kind, event = %event.event_id, outcome = ?other, "violation not journaled");
+                        }
+                        Err(e) => {
+                            warn!(camera = %camera, %kind, error = %format!("{e:#}"), "violation not journaled");
+                        }
+                    }
+                    continue;
+                }
+                match stored {
                     Ok(Stored::Kept | Stored::Duplicate) => {
                         shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
                         info!(camera = %camera, %kind, event = %event.event_id, plate = event.plate.as_ref().map_or("?", |p| p.display.as_str()), "violation stored");
@@ -951,7 +1071,19 @@ fn build_event(
     let due = &job.due;
     let camera = &job.camera;
     let hint = Some(due.class.plate_category());
-    let (plate, closeup) = read_plate(reader, &job.views, hint, shared.min_plate_confidence)?;
+    // The plate camera's views first; the camera's own when it has none or they give no
+    // reading.
+    let min = shared.min_plate_confidence;
+    let (mut plate, mut closeup) = match &job.paired {
+        Some(p) => read_plate(reader, &p.sighting.views, hint, min)?,
+        None => (None, None),
+    };
+    if plate.is_none() {
+        let (own, own_closeup) = read_plate(reader, &job.views, hint, min)?;
+        if own.is_some() || closeup.is_none() {
+            (plate, closeup) = (own, own_closeup);
+        }
+    }
     if plate.is_none() {
         shared
             .evidence
@@ -995,6 +1127,28 @@ fn build_event(
             captured_at: c.at,
         });
     }
+    // The plate camera's frame in which the vehicle was largest.
+    if let Some(p) = &job.paired
+        && let Some((ms, image, bbox)) = &p.sighting.frame
+    {
+        let at = UtcTimestamp::from_unix_ms(*ms).unwrap_or(occurred_at);
+        let mut lines = lines.clone();
+        lines[0] = format!(
+            "{} · camera biển số {} · {}",
+            evidence::local_time(&at),
+            p.camera,
+            lines[0]
+        );
+        files.push(File {
+            name: "plate-camera.jpg".into(),
+            content_type: "image/jpeg",
+            bytes: evidence::jpeg(
+                &evidence::stamp(image, &lines, Some(*bbox)),
+                settings.jpeg_quality,
+            )?,
+            captured_at: at,
+        });
+    }
     if let Some((crop, text)) = closeup {
         files.push(File {
             name: "plate.jpg".into(),
@@ -1028,7 +1182,7 @@ fn build_event(
         }
     }
     let event = ViolationEvent {
-        event_id: EventId::new(),
+        event_id: due.event_id,
         device: shared.device.clone(),
         camera: camera.id.clone(),
         site: camera.site.clone(),
@@ -1060,12 +1214,12 @@ type PlateOutcome = (Option<PlateRead>, Option<(RgbImage, String)>);
 /// Reads the plate on the track's best views and votes; the close-up is the best single read.
 fn read_plate(
     reader: &PlateReader,
-    views: &[(RgbImage, BoxF)],
+    views: &[View],
     hint: Option<PlateCategory>,
     min_confidence: f64,
 ) -> anyhow::Result<PlateOutcome> {
     let mut reads = Vec::new();
-    for (crop, bbox) in views {
+    for View { crop, bbox, .. } in views {
         if let Some(Some(r)) = reader.read(crop, &[(*bbox, hint)])?.pop() {
             tracing::debug!(
                 raw = %r.reading.raw,

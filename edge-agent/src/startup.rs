@@ -359,6 +359,10 @@ struct StatusBody {
 #[derive(Debug, Serialize)]
 struct CameraBody {
     id: String,
+    role: crate::config::CameraRole,
+    /// The plate camera this camera takes its plates from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plate_camera: Option<String>,
     state: CameraState,
     error: Option<String>,
     detect_fps: f64,
@@ -380,6 +384,8 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         .iter()
         .map(|c| CameraBody {
             id: c.config.id.to_string(),
+            role: c.config.role,
+            plate_camera: c.config.plate_camera.as_ref().map(ToString::to_string),
             state: c.state(),
             error: c.error.clone(),
             detect_fps: c.fps(),

@@ -1,7 +1,8 @@
 //! Nothing accepted is lost: the agent binary killed with SIGKILL at random moments while
 //! violations are in flight, the broker killed and restarted, the camera server stopped and
-//! restarted. Every event the agent stored reaches central (exactly once by event id), the
-//! outbox is never corrupt, and the stream comes back within seconds of the server.
+//! restarted. Every violation the agent journaled or stored reaches central (exactly once by
+//! event id) — those killed while waiting for their "after" image too, with the images they
+//! had — the outbox is never corrupt, and the stream comes back within seconds of the server.
 //!
 //! The camera is the sim's `normal-flow` scenario with a 10 km/h limit, so nearly every
 //! vehicle is a speeding violation: events are always in flight.
@@ -98,13 +99,13 @@ impl Agent {
         let _ = self.child.wait();
     }
 
-    /// Event ids the agent logged as stored.
-    fn stored(&self) -> Vec<String> {
+    /// Event ids the agent logged with `message` ("violation stored", "violation journaled").
+    fn logged(&self, message: &str) -> Vec<String> {
         self.lines
             .lock()
             .unwrap()
             .iter()
-            .filter(|l| l.contains("violation stored"))
+            .filter(|l| l.contains(message))
             .filter_map(|l| {
                 let at = l.find("event=")? + "event=".len();
                 Some(l[at..].split_whitespace().next()?.to_owned())
@@ -186,6 +187,8 @@ async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
     std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
 
     let mut stored = Vec::new();
+    let mut journaled = Vec::new();
+    let mut seen = Vec::new();
     // A fixed sequence of "random" moments: 1.5 to 6.5 s after start.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for round in 0..20 {
@@ -196,12 +199,16 @@ async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
         let wait = 1.5 + (x % 5000) as f64 / 1000.0;
         tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         agent.kill();
-        let ids = agent.stored();
+        let ids = agent.logged("violation stored");
+        let kept = agent.logged("violation journaled");
         println!(
-            "round {round}: killed after {wait:.1} s, {} stored",
+            "round {round}: killed after {wait:.1} s, {} journaled, {} stored",
+            kept.len(),
             ids.len()
         );
         stored.extend(ids);
+        journaled.extend(kept);
+        seen.extend(agent.logged("violation seen"));
         outbox_is_sound(&dir.path().join("data")).await;
     }
     // The last run: everything left in the outbox goes out.
@@ -212,13 +219,30 @@ async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
         "outbox drained; log:\n{}",
         agent.log_tail()
     );
-    stored.extend(agent.stored());
+    stored.extend(agent.logged("violation stored"));
+    journaled.extend(agent.logged("violation journaled"));
+    seen.extend(agent.logged("violation seen"));
     drop(agent);
     let (got, deliveries) = received(&central);
     let stored: BTreeSet<String> = stored.into_iter().collect();
-    let missing: Vec<&String> = stored.difference(&got).collect();
+    let kept: BTreeSet<String> = journaled.into_iter().chain(stored.clone()).collect();
+    let missing: Vec<&String> = kept.difference(&got).collect();
+    // Killed while waiting for the "after" image: delivered from the journal, without it.
+    let from_journal = central
+        .events()
+        .iter()
+        .filter(|e| kept.contains(&e.event_id.to_string()))
+        .filter(|e| !e.evidence.iter().any(|i| i.name == "after.jpg"))
+        .map(|e| e.event_id)
+        .collect::<BTreeSet<_>>()
+        .len();
+    // Seen but killed before the journal's write committed (the evidence stage's few
+    // milliseconds of plate reading and JPEG encoding).
+    let unjournaled = seen.iter().filter(|id| !kept.contains(*id)).count();
     println!(
-        "kill -9 ×20: {} events stored, {} received ({} deliveries, duplicates discarded by id), {} missing",
+        "kill -9 ×20: {} violations seen, {} journaled or stored ({} stored complete, {from_journal} delivered from the journal), {unjournaled} killed before their journal entry; {} received ({} deliveries, duplicates discarded by id), {} missing",
+        seen.len(),
+        kept.len(),
         stored.len(),
         got.len(),
         deliveries,
@@ -226,6 +250,10 @@ async fn killed_twenty_times_the_agent_delivers_every_stored_event_once() {
     );
     assert!(stored.len() >= 5, "violations were in flight");
     assert!(missing.is_empty(), "lost: {missing:?}");
+    assert!(
+        from_journal > 0,
+        "some violation was killed while it waited, and came through the journal"
+    );
     assert!(central.rejected.lock().unwrap().is_empty());
     outbox_is_sound(&dir.path().join("data")).await;
 }
@@ -331,7 +359,7 @@ async fn broker_and_camera_outages_lose_nothing_and_the_stream_comes_back() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(drained(port, Duration::from_secs(60)).await);
 
-    let stored: BTreeSet<String> = agent.stored().into_iter().collect();
+    let stored: BTreeSet<String> = agent.logged("violation stored").into_iter().collect();
     let (got, deliveries) = received(&central);
     let missing: Vec<&String> = stored.difference(&got).collect();
     let reconnects: HashMap<&str, u64> = HashMap::from([(

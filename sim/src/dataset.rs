@@ -212,6 +212,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
         duration_s: 20.0,
         fps: 10,
         camera,
+        plate_camera: None,
         conditions,
         road: RoadSpec {
             lanes,

@@ -47,6 +47,9 @@ enum Command {
         /// Image size, e.g. 1920x1080 (the camera's field of view is kept).
         #[arg(long, value_parser = parse_size)]
         size: Option<(u32, u32)>,
+        /// Through the scenario's plate camera instead of its overview camera.
+        #[arg(long)]
+        plates: bool,
         /// Also write the frames as H.264 in MP4 to this file.
         #[cfg(feature = "video")]
         #[arg(long)]
@@ -79,9 +82,13 @@ enum Command {
         /// The stream's URL, e.g. rtsp://127.0.0.1:8554/red-light.
         #[arg(long)]
         source: String,
-        /// The camera's id in the agent.
+        /// The camera's id in the agent (its plate camera's: ID-plates).
         #[arg(long, default_value = "cam-1")]
         id: String,
+        /// The plate camera's stream, for a scenario with one; by default SOURCE-plates, as
+        /// `sim serve` names it.
+        #[arg(long)]
+        plate_source: Option<String>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, value_parser = parse_size)]
@@ -154,6 +161,7 @@ fn main() -> ExitCode {
             scenario,
             source,
             id,
+            plate_source,
             seed,
             size,
         } => {
@@ -165,7 +173,19 @@ fn main() -> ExitCode {
                 }
             };
             let world = sim::World::simulate(&spec, seed);
-            match sim::setup::camera_toml(&sim::Renderer::new(&world), &id, &source) {
+            let overview = sim::Renderer::new(&world);
+            let plate_world = world.plate_view();
+            let tables = match &plate_world {
+                Some(plates) => sim::setup::paired_toml(
+                    &overview,
+                    &sim::Renderer::new(plates),
+                    &id,
+                    &source,
+                    &plate_source.unwrap_or_else(|| format!("{source}-plates")),
+                ),
+                None => sim::setup::camera_toml(&overview, &id, &source),
+            };
+            match tables {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
@@ -185,6 +205,7 @@ fn main() -> ExitCode {
             every,
             frames,
             size,
+            plates,
             #[cfg(feature = "video")]
             video,
         } => {
@@ -195,7 +216,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let world = World::simulate(&spec, seed);
+            let mut world = World::simulate(&spec, seed);
+            if plates {
+                let Some(view) = world.plate_view() else {
+                    eprintln!("error: scenario {} has no plate camera", spec.name);
+                    return ExitCode::from(2);
+                };
+                world = view;
+            }
             let opts = RenderOptions {
                 format,
                 quality,
@@ -316,25 +344,28 @@ fn serve(
     bitrate_kbps: u32,
     speed: f64,
 ) -> Result<(), Failure> {
-    use sim::video::{EncodeOptions, RtspServer, encode, read_mp4};
+    use sim::video::{EncodeOptions, RtspServer, read_mp4};
     if scenarios.is_empty() && mp4.is_empty() {
         return Err(Failure::Usage(
             "name at least one scenario or --mp4 file".into(),
         ));
     }
     let mut streams = Vec::new();
+    let mut linked = Vec::new();
     for name in scenarios {
         let spec = load_sized(name, size).map_err(Failure::Usage)?;
         let world = World::simulate(&spec, seed);
-        let renderer = sim::Renderer::new(&world);
         let opts = EncodeOptions {
             bitrate_kbps,
             keyframe_every: spec.fps,
             limit: None,
         };
-        eprintln!("encoding {} ({} frames)", spec.name, renderer.frame_count());
-        let encoded = encode(&renderer, &opts).map_err(Failure::Runtime)?;
-        streams.push((spec.name.clone(), encoded));
+        // A scenario with a plate camera is served as two streams in step: NAME and
+        // NAME-plates.
+        eprintln!("encoding {} ({} frames)", spec.name, world.frames.len());
+        let site = sim::video::encode_site(&world, &spec.name, &opts).map_err(Failure::Runtime)?;
+        streams.extend(site.streams);
+        linked.extend(site.linked);
     }
     for path in mp4 {
         let name = path
@@ -347,7 +378,8 @@ fn serve(
     if !(speed.is_finite() && speed > 0.0) {
         return Err(Failure::Usage("--speed must be more than 0".into()));
     }
-    let server = RtspServer::start(bind, streams, speed).map_err(Failure::Runtime)?;
+    let server =
+        RtspServer::start_linked(bind, streams, speed, &linked).map_err(Failure::Runtime)?;
     for name in server.names() {
         println!("{}", server.url(name));
     }

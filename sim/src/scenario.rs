@@ -21,6 +21,10 @@ pub struct ScenarioSpec {
     pub fps: u32,
     #[serde(default)]
     pub camera: CameraSpec,
+    /// A plate camera on the same pole, zoomed on the lanes, seeing the same traffic: the
+    /// overview camera judges, this one reads the plates (served as `NAME-plates`).
+    #[serde(default)]
+    pub plate_camera: Option<CameraSpec>,
     #[serde(default)]
     pub conditions: Conditions,
     pub road: RoadSpec,
@@ -326,6 +330,30 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ScenarioError
     }
 }
 
+fn validate_camera(table: &str, c: &CameraSpec) -> Result<(), ScenarioError> {
+    let field = |f: &str| format!("{table}.{f}");
+    if !(2.0..=30.0).contains(&c.height_m) {
+        return Err(invalid(field("height_m"), "must be 2 to 30"));
+    }
+    if !(1.0..=60.0).contains(&c.tilt_deg) {
+        return Err(invalid(field("tilt_deg"), "must be 1 to 60"));
+    }
+    if !(100.0..=20000.0).contains(&c.focal_px) {
+        return Err(invalid(field("focal_px"), "must be 100 to 20000"));
+    }
+    if !(64..=7680).contains(&c.width)
+        || !(64..=4320).contains(&c.height)
+        || c.width % 2 == 1
+        || c.height % 2 == 1
+    {
+        return Err(invalid(
+            field("width"),
+            "width and height must be even, 64 to 7680 × 4320",
+        ));
+    }
+    Ok(())
+}
+
 impl ScenarioSpec {
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
         let spec: Self = toml::from_str(text)?;
@@ -344,9 +372,11 @@ impl ScenarioSpec {
 
     /// The same scenario seen at `width` × `height`: the camera's field of view is kept.
     pub fn resized(mut self, width: u32, height: u32) -> Result<Self, ScenarioError> {
-        self.camera.focal_px *= width as f32 / self.camera.width as f32;
-        self.camera.width = width;
-        self.camera.height = height;
+        for c in std::iter::once(&mut self.camera).chain(self.plate_camera.as_mut()) {
+            c.focal_px *= width as f32 / c.width as f32;
+            c.width = width;
+            c.height = height;
+        }
         self.validate()?;
         Ok(self)
     }
@@ -365,25 +395,9 @@ impl ScenarioSpec {
                 "must be more than 0 and at most 3600",
             ));
         }
-        let c = &self.camera;
-        if !(2.0..=30.0).contains(&c.height_m) {
-            return Err(invalid("camera.height_m", "must be 2 to 30"));
-        }
-        if !(1.0..=60.0).contains(&c.tilt_deg) {
-            return Err(invalid("camera.tilt_deg", "must be 1 to 60"));
-        }
-        if !(100.0..=20000.0).contains(&c.focal_px) {
-            return Err(invalid("camera.focal_px", "must be 100 to 20000"));
-        }
-        if !(64..=7680).contains(&c.width)
-            || !(64..=4320).contains(&c.height)
-            || c.width % 2 == 1
-            || c.height % 2 == 1
-        {
-            return Err(invalid(
-                "camera.width",
-                "width and height must be even, 64 to 7680 × 4320",
-            ));
+        validate_camera("camera", &self.camera)?;
+        if let Some(c) = &self.plate_camera {
+            validate_camera("plate_camera", c)?;
         }
         if self.road.lanes.is_empty() || self.road.lanes.len() > 8 {
             return Err(invalid("road.lanes", "one to eight lanes"));

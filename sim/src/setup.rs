@@ -110,6 +110,10 @@ impl Renderer<'_> {
 struct CameraTable {
     id: String,
     source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plate_camera: Option<String>,
     detect_fps: f64,
     speed_limit_kmh: f64,
     speed_limits_kmh: std::collections::BTreeMap<protocol::VehicleClass, f64>,
@@ -131,11 +135,44 @@ struct Cameras {
 /// The scenario's camera as a `[[cameras]]` table of the edge agent's TOML configuration:
 /// its stream at `source`, its geometry, limits and signal (read from the lamps).
 pub fn camera_toml(renderer: &Renderer, id: &str, source: &str) -> Result<String, String> {
+    to_toml(vec![table(renderer, id, source)])
+}
+
+/// The scenario's overview camera and its plate camera (the same traffic seen through
+/// `plates`, a view of [`World::plate_view`]) as two `[[cameras]]` tables: the overview judges
+/// and takes its plates from the plate camera, which needs only its ground calibration.
+pub fn paired_toml(
+    overview: &Renderer,
+    plates: &Renderer,
+    id: &str,
+    source: &str,
+    plate_source: &str,
+) -> Result<String, String> {
+    let plate_id = format!("{id}-plates");
+    let mut judge = table(overview, id, source);
+    judge.plate_camera = Some(plate_id.clone());
+    let mut reader = table(plates, &plate_id, plate_source);
+    reader.role = Some("plates");
+    reader.signal.source = "none";
+    reader.geometry = CameraGeometry {
+        speed: reader.geometry.speed,
+        ..CameraGeometry::default()
+    };
+    to_toml(vec![judge, reader])
+}
+
+fn to_toml(cameras: Vec<CameraTable>) -> Result<String, String> {
+    toml::to_string(&Cameras { cameras }).map_err(|e| e.to_string())
+}
+
+fn table(renderer: &Renderer, id: &str, source: &str) -> CameraTable {
     let spec = &renderer.world().spec;
     let geometry = camera_geometry(renderer);
-    let table = CameraTable {
+    CameraTable {
         id: id.into(),
         source: source.into(),
+        role: None,
+        plate_camera: None,
         detect_fps: 8.0,
         speed_limit_kmh: f64::from(spec.road.speed_limit_kmh),
         speed_limits_kmh: spec
@@ -159,9 +196,5 @@ pub fn camera_toml(renderer: &Renderer, id: &str, source: &str) -> Result<String
             direction: "hướng Điện Biên Phủ → Xô Viết Nghệ Tĩnh".into(),
         },
         geometry,
-    };
-    toml::to_string(&Cameras {
-        cameras: vec![table],
-    })
-    .map_err(|e| e.to_string())
+    }
 }

@@ -21,7 +21,7 @@ use gstreamer_app as gst_app;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 
-use crate::render::Renderer;
+use crate::{World, render::Renderer};
 
 /// Starts GStreamer once per process.
 pub fn init() -> anyhow::Result<()> {
@@ -187,6 +187,45 @@ pub fn encode(renderer: &Renderer, opts: &EncodeOptions) -> anyhow::Result<Encod
     })
 }
 
+/// A scenario's streams as `sim serve` serves them (see [`encode_site`]).
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `name`, and `name-plates` when the scenario has a plate camera.
+    pub streams: Vec<(String, Encoded)>,
+    /// The groups of streams that play in step: the pair, if there is one.
+    pub linked: Vec<Vec<String>>,
+}
+
+/// Encodes a scenario's streams side by side: `name` from its camera and, when it has a plate
+/// camera, `name-plates` from that (its bitrate grown with the square root of its pixels over
+/// the overview's), the two linked to play in step ([`RtspServer::start_linked`]).
+pub fn encode_site(world: &World, name: &str, opts: &EncodeOptions) -> anyhow::Result<Site> {
+    let Some(plates) = world.plate_view() else {
+        let encoded = encode(&Renderer::new(world), opts)?;
+        return Ok(Site {
+            streams: vec![(name.to_owned(), encoded)],
+            linked: Vec::new(),
+        });
+    };
+    let pixels = |w: &World| f64::from(w.camera.width()) * f64::from(w.camera.height());
+    let plate_opts = EncodeOptions {
+        bitrate_kbps: (f64::from(opts.bitrate_kbps) * (pixels(&plates) / pixels(world)).sqrt())
+            .round() as u32,
+        ..*opts
+    };
+    let (overview, zoomed) = thread::scope(|s| {
+        let zoomed = s.spawn(|| encode(&Renderer::new(&plates), &plate_opts));
+        let overview = encode(&Renderer::new(world), opts);
+        (overview, zoomed.join())
+    });
+    let zoomed = zoomed.map_err(|_| anyhow!("encoding the plate camera panicked"))?;
+    let names = vec![name.to_owned(), format!("{name}-plates")];
+    Ok(Site {
+        streams: vec![(names[0].clone(), overview?), (names[1].clone(), zoomed?)],
+        linked: vec![names],
+    })
+}
+
 /// Writes the rendered frames as H.264 in MP4.
 pub fn write_mp4(renderer: &Renderer, path: &Path, opts: &EncodeOptions) -> anyhow::Result<()> {
     init()?;
@@ -317,6 +356,19 @@ impl RtspServer {
         streams: Vec<(String, Encoded)>,
         speed: f64,
     ) -> anyhow::Result<Self> {
+        Self::start_linked(bind, streams, speed, &[])
+    }
+
+    /// As [`RtspServer::start`], with the streams named in each group of `linked` playing in
+    /// step, as the cameras of one junction do: the first of a group to be asked for starts
+    /// the group's clock, and another begins where that clock is by then (a plate camera and
+    /// its overview camera see each road user at the same moment).
+    pub fn start_linked(
+        bind: SocketAddr,
+        streams: Vec<(String, Encoded)>,
+        speed: f64,
+        linked: &[Vec<String>],
+    ) -> anyhow::Result<Self> {
         if !(speed.is_finite() && speed > 0.0) {
             bail!("speed must be more than 0");
         }
@@ -329,10 +381,19 @@ impl RtspServer {
             .ok_or_else(|| anyhow!("rtsp server has no mount points"))?;
         let mut names = Vec::new();
         let started = Arc::new(Mutex::new(HashMap::new()));
+        type Clock = Arc<Mutex<Option<SystemTime>>>;
+        let clocks: Vec<(&Vec<String>, Clock)> = linked
+            .iter()
+            .map(|group| (group, Arc::new(Mutex::new(None))))
+            .collect();
         for (name, encoded) in streams {
             if encoded.units.is_empty() {
                 bail!("stream {name} has no video");
             }
+            let clock: Option<Clock> = clocks
+                .iter()
+                .find(|(group, _)| group.contains(&name))
+                .map(|(_, c)| c.clone());
             let factory = rtsp::RTSPMediaFactory::new();
             factory.set_launch("( appsrc name=src is-live=true format=time ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )");
             factory.set_shared(true);
@@ -359,18 +420,29 @@ impl RtspServer {
                 ));
                 let next = Arc::new(AtomicU64::new(0));
                 let encoded = encoded.clone();
-                let (mount, started_at) = (mount.clone(), started_at.clone());
+                let (mount, started_at, clock) = (mount.clone(), started_at.clone(), clock.clone());
                 let duration = gst::ClockTime::from_nseconds(
                     (frame_duration(encoded.fps).nseconds() as f64 / speed) as u64,
                 );
                 src.set_callbacks(
                     gst_app::AppSrcCallbacks::builder()
                         .need_data(move |src, _| {
-                            let n = next.fetch_add(1, Ordering::Relaxed);
-                            if n == 0
-                                && let Ok(mut started) = started_at.lock()
-                            {
-                                started.insert(mount.clone(), SystemTime::now());
+                            let mut n = next.fetch_add(1, Ordering::Relaxed);
+                            if n == 0 {
+                                let now = SystemTime::now();
+                                // A linked stream begins where its group's clock is.
+                                let begun = clock.as_ref().map_or(now, |c| {
+                                    *c.lock()
+                                        .unwrap_or_else(|e| e.into_inner())
+                                        .get_or_insert(now)
+                                });
+                                let behind = now.duration_since(begun).unwrap_or_default();
+                                n = (behind.as_secs_f64() * f64::from(encoded.fps) * speed).round()
+                                    as u64;
+                                next.store(n + 1, Ordering::Relaxed);
+                                if let Ok(mut started) = started_at.lock() {
+                                    started.insert(mount.clone(), begun);
+                                }
                             }
                             let unit = &encoded.units[(n % encoded.units.len() as u64) as usize];
                             let mut buffer = unit.copy();
@@ -450,7 +522,8 @@ impl RtspServer {
     }
 
     /// When the stream at `name` last began from its first frame (a client asked for it and
-    /// the shared media started); `None` before anyone has played it. Frame `n` of the stream
+    /// the shared media started; for a linked stream, when its group's clock started); `None`
+    /// before anyone has played it. Frame `n` of the stream
     /// goes out `n / fps / speed` seconds later, which places its events on the wall clock.
     pub fn started_at(&self, name: &str) -> Option<SystemTime> {
         self.started.lock().ok()?.get(name).copied()

@@ -8,7 +8,7 @@ use protocol::ViolationKind;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    camera::Camera,
+    camera::{Camera, CameraSpec},
     geom::Vec3,
     plate::{PlateSpec, random_plate},
     rng::Rng,
@@ -753,6 +753,20 @@ impl World {
             frames,
             violations,
         }
+    }
+
+    /// The same traffic seen through another camera: only the projection changes, so two
+    /// cameras of one scenario see each road user at the same moments and places.
+    pub fn seen_through(&self, camera: CameraSpec) -> World {
+        World {
+            camera: Camera::new(camera),
+            ..self.clone()
+        }
+    }
+
+    /// The scenario's plate camera's view of this world, when the scenario has one.
+    pub fn plate_view(&self) -> Option<World> {
+        self.spec.plate_camera.map(|c| self.seen_through(c))
     }
 }
 

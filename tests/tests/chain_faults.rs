@@ -20,8 +20,8 @@ use std::{
 
 use protocol::{UtcTimestamp, ViolationKind};
 use sim::{
-    Renderer, ScenarioSpec, World,
-    video::{EncodeOptions, RtspServer, encode},
+    ScenarioSpec, World,
+    video::{EncodeOptions, RtspServer, encode_site},
 };
 use tests::{Database, Mosquitto, Service, edge_box, eventually, free_port, unique};
 
@@ -73,8 +73,10 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
         .filter(|v| v.kind == ViolationKind::RedLight)
         .map(|v| (format!("{:?}", v.class).to_lowercase(), v.t_s as f64))
         .collect();
-    let video = encode(
-        &Renderer::new(&world),
+    // The junction's overview camera and its plate camera, playing in step.
+    let site = encode_site(
+        &world,
+        SCENARIO,
         &EncodeOptions {
             bitrate_kbps: 4000,
             keyframe_every: spec.fps,
@@ -85,7 +87,8 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     let rtsp = format!("127.0.0.1:{}", free_port().unwrap())
         .parse()
         .unwrap();
-    let mut camera = RtspServer::start(rtsp, vec![(SCENARIO.into(), video.clone())], 1.0).unwrap();
+    let mut camera =
+        RtspServer::start_linked(rtsp, site.streams.clone(), 1.0, &site.linked).unwrap();
 
     // Central on PostgreSQL and the test's broker; the device registered with its key.
     let central_port = free_port().unwrap();
@@ -153,7 +156,7 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     let cut = SystemTime::now();
     std::thread::sleep(Duration::from_secs(5));
     let before = stored(&edge);
-    camera = RtspServer::start(rtsp, vec![(SCENARIO.into(), video)], 1.0).unwrap();
+    camera = RtspServer::start_linked(rtsp, site.streams, 1.0, &site.linked).unwrap();
     let restored = eventually(60, "the edge agent plays the restored stream", || {
         camera.started_at(SCENARIO)
     })

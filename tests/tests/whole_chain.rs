@@ -1,6 +1,7 @@
 //! The whole chain as separate processes over loopback, as `make demo` runs it but on Mosquitto
-//! and PostgreSQL: the simulated junction streams over RTSP (`sim serve`), the edge agent finds
-//! its red-light runners and sends their signed events and evidence through Mosquitto and HTTP,
+//! and PostgreSQL: the simulated junction streams over RTSP (`sim serve`: its overview camera
+//! and its plate camera), the edge agent finds its red-light runners, reads their plates on the
+//! plate camera's view, and sends their signed events and evidence through Mosquitto and HTTP,
 //! central-api stores them in PostgreSQL and finds the owner, an officer approves through the
 //! API, citizen-notify pushes the notice to the app sandbox and mails it through the relay
 //! sandbox, and the owner — in headless Chromium — signs in through the identity sandbox, sees
@@ -272,27 +273,14 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         "{} is not among {classes:?}",
         event["vehicle"]["class"]
     );
-    match event["plate"]["text"].as_str() {
-        Some(read) => {
-            assert!(
-                plates.contains(read),
-                "{read} is not a true runner's plate: {plates:?}"
-            );
-            assert_eq!(one["owner_lookup"], "found");
-        }
-        // This overview camera resolves few plates (a site pairs it with a plate camera): the
-        // officer reads it off the images and corrects it, as the review pages let them.
-        None => {
-            let corrected = central
-                .post_json(
-                    &format!("/api/v1/violations/{id}/plate"),
-                    Some(&token),
-                    r#"{"plate":"51F-123.45"}"#,
-                )
-                .unwrap();
-            assert_eq!(corrected["owner_lookup"], "found", "{corrected}");
-        }
-    }
+    // The junction's plate camera read the plate: a true runner's, and its owner found.
+    let read = event["plate"]["text"].as_str().expect("the plate read");
+    assert!(
+        plates.contains(read),
+        "{read} is not a true runner's plate: {plates:?}"
+    );
+    assert_eq!(one["owner_lookup"], "found");
+    assert!(names.contains(&"plate-camera.jpg"), "{names:?}");
 
     // Approved; the notice reaches the citizen app.
     let approved = central

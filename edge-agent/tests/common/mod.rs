@@ -218,6 +218,8 @@ pub fn camera(id: &str, source: String) -> edge_agent::config::CameraConfig {
     edge_agent::config::CameraConfig {
         id: protocol::ids::CameraId::parse(id).unwrap(),
         source,
+        role: Default::default(),
+        plate_camera: None,
         transport: edge_agent::config::Transport::Tcp,
         decoder: "auto".into(),
         detect_fps: 8.0,
