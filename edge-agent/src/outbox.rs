@@ -196,11 +196,13 @@ impl Outbox {
         Ok((payloads + files).max(0) as u64)
     }
 
-    /// Events waiting for central's acknowledgement.
+    /// Events waiting for central's acknowledgement (not those journaled while they are still
+    /// being made).
     pub async fn depth(&self) -> Result<u64, OutboxError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE acked = 0")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE acked = 0 AND provisional = 0")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n.max(0) as u64)
     }
 
@@ -657,10 +659,10 @@ mod tests {
         ob.put("e2", b"{}", &[file("at.jpg", b"e2")], None, 0)
             .await
             .expect("put");
-        // Held back: neither published nor uploaded, but counted as waiting.
+        // Held back: neither published nor uploaded nor waiting for central yet.
         assert_eq!(ids(ob.pending(10).await.expect("pending")), ["e2"]);
         assert_eq!(ob.uploads(10).await.expect("uploads").len(), 1);
-        assert_eq!(ob.depth().await.expect("depth"), 2);
+        assert_eq!(ob.depth().await.expect("depth"), 1);
         assert_eq!(
             ob.put_provisional("e1", b"again", &[], 0)
                 .await

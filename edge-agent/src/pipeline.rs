@@ -263,7 +263,7 @@ impl Pipeline {
             || -> anyhow::Result<CameraModels> { load_camera_models(config, &manifest) };
         drop(load_models()?);
 
-        let (jobs, rx) = sync_channel::<Job>(16);
+        let (jobs, rx) = sync_channel::<Job>(JOBS_WAITING);
         let evidence = {
             let shared = shared.clone();
             let settings = config.evidence.clone();
@@ -847,7 +847,7 @@ impl Worker {
                 info!(camera = %self.camera.id, plate_camera = %camera, track, distance_m, "vehicle found by the plate camera");
                 Some(Paired {
                     camera: camera.clone(),
-                    sighting: sighting.clone(),
+                    sighting,
                 })
             }
             None => {
@@ -983,7 +983,8 @@ fn evidence_thread(
     rt: &tokio::runtime::Runtime,
 ) {
     let scratch = std::env::temp_dir();
-    while let Ok(job) = jobs.recv() {
+    let mut queue = VecDeque::new();
+    while let Some(job) = next_job(jobs, &mut queue, |j| j.provisional) {
         let camera = job.camera.id.clone();
         let kind = job.due.finding.kind;
         match build_event(&job, reader, shared, settings, &scratch) {
@@ -1058,6 +1059,31 @@ fn evidence_thread(
         }
     }
 }
+
+/// The next job: the jobs waiting are taken from the channel (as many as it holds, so a slow
+/// stage still holds the cameras back), `urgent` ones (journal entries) first — each is what a
+/// crash would otherwise lose, and none is moved after its own complete event, which its camera
+/// sent later. `None` once the cameras have stopped and nothing is left.
+fn next_job<T>(
+    jobs: &Receiver<T>,
+    queue: &mut VecDeque<T>,
+    urgent: impl Fn(&T) -> bool,
+) -> Option<T> {
+    if queue.is_empty() {
+        queue.push_back(jobs.recv().ok()?);
+    }
+    while queue.len() < JOBS_WAITING {
+        match jobs.try_recv() {
+            Ok(job) => queue.push_back(job),
+            Err(_) => break,
+        }
+    }
+    let first = queue.iter().position(urgent).unwrap_or(0);
+    queue.remove(first)
+}
+
+/// Jobs the evidence stage's channel holds (and as many again taken from it, waiting).
+const JOBS_WAITING: usize = 16;
 
 type Built = (ViolationEvent, Vec<File>, Option<String>);
 
@@ -1328,5 +1354,26 @@ pub fn clock(source: Option<&str>) -> ClockSync {
             source: None,
             offset_ms: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_entries_go_first_and_nothing_is_lost_or_reordered_otherwise() {
+        let (tx, rx) = sync_channel::<(char, u32)>(JOBS_WAITING);
+        // Complete events 1 and 2 waiting, then the journal entries of 3 and 4.
+        for job in [('c', 1), ('c', 2), ('j', 3), ('j', 4)] {
+            tx.send(job).expect("send");
+        }
+        drop(tx);
+        let mut queue = VecDeque::new();
+        let mut order = Vec::new();
+        while let Some(job) = next_job(&rx, &mut queue, |j| j.0 == 'j') {
+            order.push(job);
+        }
+        assert_eq!(order, [('j', 3), ('j', 4), ('c', 1), ('c', 2)]);
     }
 }

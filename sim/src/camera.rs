@@ -20,6 +20,10 @@ pub struct CameraSpec {
     /// Image width and height, pixels.
     pub width: u32,
     pub height: u32,
+    /// The camera's own shutter time, milliseconds (a plate camera's is short, against motion
+    /// blur); none: the scenario's `conditions.shutter_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutter_ms: Option<f32>,
 }
 
 impl Default for CameraSpec {
@@ -31,6 +35,7 @@ impl Default for CameraSpec {
             lateral_m: 0.0,
             width: 1280,
             height: 720,
+            shutter_ms: None,
         }
     }
 }

@@ -104,6 +104,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
             lateral_m: rng.range(-2.0, 2.0),
             width,
             height: 720,
+            shutter_ms: None,
         }
     } else {
         CameraSpec {
@@ -113,6 +114,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
             lateral_m: rng.range(-3.0, 3.0),
             width,
             height: 720,
+            shutter_ms: None,
         }
     };
     let n = 2 + rng.below(4);

@@ -556,7 +556,11 @@ impl<'w> Renderer<'w> {
     /// Displacement of a point during the exposure, pixels.
     fn motion_px(&self, p: &Placed, at: Vec3) -> [f32; 2] {
         let cam = &self.world.camera;
-        let dt = self.world.spec.conditions.shutter_ms / 1000.0;
+        let shutter_ms = cam
+            .spec()
+            .shutter_ms
+            .unwrap_or(self.world.spec.conditions.shutter_ms);
+        let dt = shutter_ms / 1000.0;
         let d = Vec3::new(p.heading[0], p.heading[1], 0.0) * (p.speed_mps * dt);
         match (cam.project(at), cam.project(at + d)) {
             (Some(a), Some(b)) => [b[0] - a[0], b[1] - a[1]],

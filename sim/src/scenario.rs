@@ -341,6 +341,9 @@ fn validate_camera(table: &str, c: &CameraSpec) -> Result<(), ScenarioError> {
     if !(100.0..=20000.0).contains(&c.focal_px) {
         return Err(invalid(field("focal_px"), "must be 100 to 20000"));
     }
+    if c.shutter_ms.is_some_and(|ms| !(0.0..=100.0).contains(&ms)) {
+        return Err(invalid(field("shutter_ms"), "must be 0 to 100"));
+    }
     if !(64..=7680).contains(&c.width)
         || !(64..=4320).contains(&c.height)
         || c.width % 2 == 1
