@@ -57,7 +57,7 @@ use crate::{
     ingest::{Frame, Ingest, State},
     outbox::{NewFile, Outbox, Stored},
     pairing::{RoadPath, Sighting, Sightings, View, offer_view},
-    rules::{self, Finding, Geometry, History, Limits, Sample, SpeedTrap},
+    rules::{self, Finding, Geometry, History, Limits, Sample},
     signal::{FixedPlan, Timeline, classify_lamps},
     track::{TrackState, Tracker, TrackerOptions},
 };
@@ -795,20 +795,6 @@ impl Worker {
         Ok(())
     }
 
-    /// Where the foot of `bbox` meets the road, metres, through the ground calibration.
-    fn to_road(&self, bbox: &BoxF) -> Option<protocol::geometry::Point> {
-        match &self.geometry.speed {
-            Some(SpeedTrap::Ground { to_road }) => to_road.apply(
-                Sample {
-                    t: 0.0,
-                    bbox: *bbox,
-                }
-                .foot(),
-            ),
-            _ => None,
-        }
-    }
-
     /// A plate camera's frame: each vehicle's place on the road and its largest views, for the
     /// camera it reads plates for.
     fn record_sightings(
@@ -820,7 +806,14 @@ impl Worker {
         let at_ms = self.utc(frame.t).unix_ms();
         let mut sightings = sightings.lock().unwrap_or_else(|e| e.into_inner());
         for &(id, bbox, class, _) in tracks {
-            sightings.seen(id, class, at_ms, self.to_road(&bbox), &frame.image, bbox);
+            sightings.seen(
+                id,
+                class,
+                at_ms,
+                self.geometry.to_road(&bbox),
+                &frame.image,
+                bbox,
+            );
         }
         sightings.forget_before(at_ms - crate::pairing::KEEP_MS);
     }
@@ -839,7 +832,7 @@ impl Worker {
             .history
             .samples
             .iter()
-            .filter_map(|s| Some((self.utc(s.t).unix_ms(), self.to_road(&s.bbox)?)))
+            .filter_map(|s| Some((self.utc(s.t).unix_ms(), self.geometry.to_road(&s.bbox)?)))
             .collect();
         let sightings = sightings.lock().unwrap_or_else(|e| e.into_inner());
         match sightings.find(f.history.class, &path) {

@@ -23,8 +23,13 @@ pub struct Sample {
 impl Sample {
     /// Where the vehicle meets the road, pixels.
     pub fn foot(&self) -> Point {
-        [(self.bbox.x0 + self.bbox.x1) / 2.0, self.bbox.y1]
+        foot(&self.bbox)
     }
+}
+
+/// Where the vehicle in `bbox` meets the road: the bottom centre, pixels.
+pub fn foot(bbox: &BoxF) -> Point {
+    [(bbox.x0 + bbox.x1) / 2.0, bbox.y1]
 }
 
 /// A track's history, oldest first.
@@ -183,6 +188,17 @@ impl From<&CameraGeometry> for Geometry {
                     max_dwell_s: z.max_dwell_s,
                 })
                 .collect(),
+        }
+    }
+}
+
+impl Geometry {
+    /// Where the vehicle in `bbox` meets the road, metres, when the camera has the ground
+    /// calibration.
+    pub fn to_road(&self, bbox: &BoxF) -> Option<Point> {
+        match &self.speed {
+            Some(SpeedTrap::Ground { to_road }) => to_road.apply(foot(bbox)),
+            _ => None,
         }
     }
 }
