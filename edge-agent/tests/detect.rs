@@ -147,6 +147,7 @@ fn coco(path: &Path, format: &str, outputs: &[&str]) -> Detector {
         outputs: outputs.iter().map(|s| s.to_string()).collect(),
         preprocess: String::new(),
         labels: Vec::new(),
+        crop_margin: 0.0,
         licence: "Apache-2.0".into(),
         provenance: "shared data".into(),
         metrics: Default::default(),

@@ -259,6 +259,97 @@ class EMA:
             e.copy_(m)
 
 
+def init_from_onnx(model: nn.Module, path: Path, in_shape: tuple[int, ...]) -> float:
+    """Load the weights of a model this project exported (`export_onnx`: batch norm folded into
+    the convolutions) back into its training network, to train it further. Each folded
+    convolution's weight goes into its Conv2d and its bias into the BatchNorm2d after it as a plain
+    shift (mean 0, variance 1 - eps, scale 1): with the batch norms kept in eval mode
+    (`freeze_batch_norm`) the network computes what the file computes. Other weights are found by
+    their names in the file (linear layers exported as MatMul by their node's module). Checks the
+    result against ONNX Runtime on a random input and returns the largest difference; refuses a
+    file whose layers do not fit the network."""
+    import onnx
+    import onnxruntime
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    modules = dict(model.named_modules())
+    params = dict(model.named_parameters())
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    onnx_convs = [n for n in graph.node if n.op_type == "Conv"]
+    if len(convs) != len(onnx_convs):
+        raise ValueError(f"{path}: {len(onnx_convs)} convolutions, the network has {len(convs)}")
+    done = set()
+
+    def put(name: str, value) -> None:
+        t = torch.as_tensor(value)
+        target = params.get(name)
+        if target is None:
+            target = dict(model.named_buffers())[name]
+        if tuple(target.shape) != tuple(t.shape):
+            raise ValueError(f"{path}: {name} is {tuple(t.shape)} in the file, {tuple(target.shape)} in the network")
+        with torch.no_grad():
+            target.copy_(t)
+        done.add(name)
+
+    for name, node in zip(convs, onnx_convs):
+        w = inits[node.input[1]]
+        b = inits[node.input[2]] if len(node.input) > 2 else np.zeros(w.shape[0], np.float32)
+        put(f"{name}.weight", w)
+        if modules[name].bias is not None:
+            put(f"{name}.bias", b)
+            continue
+        parent, _, idx = name.rpartition(".")
+        bn_name = f"{parent}.{int(idx) + 1}"
+        bn = modules.get(bn_name)
+        if not isinstance(bn, nn.BatchNorm2d):
+            raise ValueError(f"{path}: {name} has no bias and no batch norm after it")
+        put(f"{bn_name}.weight", np.ones_like(b))
+        put(f"{bn_name}.bias", b)
+        put(f"{bn_name}.running_mean", np.zeros_like(b))
+        put(f"{bn_name}.running_var", np.full_like(b, 1.0 - bn.eps))
+    conv_inputs = {i for n in onnx_convs for i in n.input[1:]}
+    for node in graph.node:
+        for i, inp in enumerate(node.input):
+            if inp not in inits or inp in conv_inputs:
+                continue
+            if inp in params:
+                put(inp, inits[inp])
+            elif node.op_type == "MatMul" and i == 1:
+                put(f"{node.name.split('/')[-2]}.weight", inits[inp].T)
+    missing = [n for n in params if n not in done]
+    if missing:
+        raise ValueError(f"{path}: no weights for {missing}")
+
+    freeze_batch_norm(model)
+    model.eval()
+    x = torch.rand((2,) + tuple(in_shape[1:]), generator=rand_gen(SEED))
+    with torch.no_grad():
+        want = model(x).float().numpy()
+    sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    diff = float(np.abs(got - want).max())
+    if diff > 1e-4:
+        raise ValueError(f"{path}: the loaded network differs from the file by {diff:.2e}")
+    return diff
+
+
+def freeze_batch_norm(model: nn.Module) -> None:
+    """Marks the model's batch norms to stay in eval mode while it trains (`train_mode`)."""
+    model._frozen_bn = True
+
+
+def train_mode(model: nn.Module) -> None:
+    """model.train(), except batch norms marked frozen: they keep normalising with their stored
+    statistics (their scale and shift still learn)."""
+    model.train()
+    if getattr(model, "_frozen_bn", False):
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+
+
 def make_optimizer(model: nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
@@ -315,6 +406,7 @@ def train_loop(task, model: nn.Module, args, device: torch.device, budget: Budge
     max_epochs = args.max_epochs or cfg["max_epochs"]
     max_steps = args.max_steps or max_epochs * steps_per_epoch
     gen = rand_gen(SEED + 1)
+    weights = task.sample_weights() if hasattr(task, "sample_weights") else None
 
     t_start = time.time()
     last_ckpt = t_start
@@ -328,10 +420,11 @@ def train_loop(task, model: nn.Module, args, device: torch.device, budget: Budge
                    file=sys.stderr)
     step, epoch, stop_reason = 0, 0, "epochs"
     loss_avg, parts_avg, seen = None, {}, 0
-    model.train()
+    train_mode(model)
     done = False
     while epoch < max_epochs and not done:
-        perm = torch.randperm(task.n_train, generator=gen)
+        perm = (torch.randperm(task.n_train, generator=gen) if weights is None
+                else torch.multinomial(weights, task.n_train, replacement=True, generator=gen))
         for i in range(steps_per_epoch):
             now = time.time()
             p = (now - t_start) / train_s if train_s else 0.0

@@ -51,32 +51,45 @@ class DSBlock(nn.Module):
 # --------------------------------------------------------------------------- plate recogniser
 
 
+# Recogniser sizes: the body's widest channel count and whether its last downsampling halves
+# the width too (an 8x20 map, a column per 8 pixels) or only the height (8x40, a column per 4
+# pixels: the narrow characters of a one-line plate, 10 across 160 pixels, get two columns or more
+# each instead of barely two).
+PLATE_REC_VARIANTS = {
+    "s": dict(c=96, fine=False),
+    "m": dict(c=112, fine=True),
+}
+
+
 class PlateRecNet(nn.Module):
-    """[N,3,64,160] -> probs [N,10,38]. A small depthwise-separable CNN to an 8x20 feature
-    map (stride 8), then 10 character slots read it by attention: each slot's query is a
+    """[N,3,64,160] -> probs [N,10,38]. A small depthwise-separable CNN to an 8x20 or 8x40
+    feature map, then 10 character slots read it by attention: each slot's query is a
     learned slot embedding plus a projection of a coarse global view of the plate (so a
     slot can find its character in one-line and two-line layouts and any length), keys
     are features plus a learned position embedding; each slot's attended feature is
     classified by one classifier shared by all slots."""
 
-    def __init__(self, n_cls: int = len(PLATE_CHARS) + 1, slots: int = PLATE_SLOTS, d: int = 32):
+    def __init__(self, n_cls: int = len(PLATE_CHARS) + 1, slots: int = PLATE_SLOTS, d: int = 32,
+                 variant: str = "s"):
         super().__init__()
+        v = PLATE_REC_VARIANTS[variant]
         self.slots, self.d = slots, d
         self.norm = Normalize()
-        c = 96
+        c, fine = v["c"], v["fine"]
+        w = 40 if fine else 20
         self.body = nn.Sequential(
             ConvBNAct(3, 16, 3, 2),  # 32x80
             DSBlock(16, 32, 2),  # 16x40
             DSBlock(32, 32),
-            DSBlock(32, 64, 2),  # 8x20
+            DSBlock(32, 64, (2, 1) if fine else 2),  # 8x40 or 8x20
             DSBlock(64, 64),
             DSBlock(64, c, k=(3, 5)),
             DSBlock(c, c, k=(3, 5)),
         )
         self.key = nn.Conv2d(c, d, 1)
-        self.pos = nn.Parameter(torch.zeros(1, d, 8, 20))
+        self.pos = nn.Parameter(torch.zeros(1, d, 8, w))
         nn.init.normal_(self.pos, std=0.5)
-        self.pool = nn.AvgPool2d(4, 4)  # 8x20 -> 2x5 global layout view
+        self.pool = nn.AvgPool2d((4, w // 5), (4, w // 5))  # -> 2x5 global layout view
         self.glob = nn.Sequential(nn.Flatten(1), nn.Linear(c * 10, 128), nn.ReLU(inplace=True),
                                   nn.Linear(128, slots * d))
         self.slot_emb = nn.Parameter(torch.randn(1, slots, d) * 0.5)
@@ -84,7 +97,7 @@ class PlateRecNet(nn.Module):
         self.export_probs = True
 
     def logits(self, x):
-        f = self.body(self.norm(x))  # [N,c,8,20]
+        f = self.body(self.norm(x))  # [N,c,8,W]
         k = (self.key(f) + self.pos).flatten(2)  # [N,d,P]
         q = self.glob(self.pool(f)).unflatten(1, (self.slots, self.d)) + self.slot_emb  # [N,S,d]
         att = torch.softmax(torch.matmul(q, k) * (1.0 / math.sqrt(self.d)), dim=-1)  # [N,S,P]

@@ -3,6 +3,7 @@ batches with on-device augmentation, losses and validation metrics."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from pathlib import Path
 
@@ -77,6 +78,8 @@ class PlateRec(Task):
     in_shape = (3, 64, 160)
     cfg = dict(batch_cuda=256, batch_cpu=32, lr=3e-3, wd=0.05, max_epochs=3000, reserve_s=20, ema_decay=0.998,
                ema_tau=200)
+    variant = "s"  # nets.PLATE_REC_VARIANTS
+    balance = 1.0  # how much more often one-line and coloured plates are drawn
 
     def __init__(self, data, device, threads):
         super().__init__(data, device, threads)
@@ -108,13 +111,28 @@ class PlateRec(Task):
                 .reshape(-1, nets.PLATE_SLOTS), meta)
 
     def data_info(self):
-        lay = {}
+        lay, col = {}, {}
         for m in self.train_meta:
             lay[m["layout"]] = lay.get(m["layout"], 0) + 1
-        return {"train": self.n_train, "val": self.n_val, "skipped_rows": self.skipped, "train_layouts": lay}
+            col[m["colour"]] = col.get(m["colour"], 0) + 1
+        # The crops' margin around the plate (sim's --plate-margin): the model's crop_margin.
+        made = self.data / "manifest.json"
+        margin = json.loads(made.read_text(encoding="utf-8")).get("plate_margin", 0.0) if made.exists() else 0.0
+        return {"train": self.n_train, "val": self.n_val, "skipped_rows": self.skipped, "train_layouts": lay,
+                "train_colours": col, "variant": self.variant, "balance": self.balance, "crop_margin": margin}
 
     def build(self):
-        return nets.PlateRecNet()
+        return nets.PlateRecNet(variant=self.variant)
+
+    def sample_weights(self):
+        """Per-sample drawing weights for the training batches: one-line plates and plates that
+        are not white are the rarer kinds in the scenes (most traffic is motorbikes with white
+        two-line plates) and the harder ones to read, so each counts `balance` times."""
+        if self.balance == 1.0:
+            return None
+        w = [(self.balance if m["layout"] == "one_line" else 1.0) * (self.balance if m["colour"] != "white" else 1.0)
+             for m in self.train_meta]
+        return torch.tensor(w, dtype=torch.float64)
 
     def batch(self, idx, train):
         idx = idx.to(self.device)

@@ -41,6 +41,13 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=0.0, help="override the peak learning rate")
     ap.add_argument("--max-epochs", type=int, default=0, help="override the epoch cap")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps")
+    ap.add_argument("--variant", default="s",
+                    help="plate_rec only: the recogniser's size, a key of nets.PLATE_REC_VARIANTS")
+    ap.add_argument("--balance", type=float, default=1.0,
+                    help="plate_rec only: draw one-line and non-white plates this many times as often")
+    ap.add_argument("--init", type=Path, metavar="ONNX",
+                    help="start from the weights of a model this project exported (same network) instead of "
+                         "random ones; its batch norms stay frozen")
     ap.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA")
     ap.add_argument("--export-only", type=Path, metavar="CKPT",
                     help="skip training: load a checkpoint written by a run, evaluate and export")
@@ -84,6 +91,7 @@ def run_all(args) -> int:
             passthrough += [f"--{flag.replace('_', '-')}", str(v)]
     if args.no_amp:
         passthrough.append("--no-amp")
+    passthrough += ["--variant", args.variant, "--balance", str(args.balance)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     for name in MODELS:
         cmd = [sys.executable, str(HERE / "train.py"), "--data", str(args.data), "--out", str(args.out),
@@ -144,7 +152,8 @@ def summary_line(r: dict) -> str:
     name = r.get("model")
     if name == "plate_rec":
         key = (f"exact={m.get('exact_match')} cer={m.get('cer')} "
-               + " ".join(f"{k}={v['exact_match']}" for k, v in m.get("by_layout", {}).items()))
+               + " ".join(f"{k}={v['exact_match']}" for k, v in m.get("by_layout", {}).items()) + " "
+               + " ".join(f"{k}={v['exact_match']}" for k, v in m.get("by_colour", {}).items()))
     elif name == "vehicle_det":
         key = f"mAP50={m.get('map50')} R@0.25={m.get('recall@0.25_all')} AP50={m.get('ap50')}"
     elif name == "plate_det":
@@ -179,13 +188,24 @@ def run_one(args, name: str) -> int:
 
     t = time.time()
     task = Task(args.data, device, threads)
+    if name == "plate_rec":
+        import nets
+
+        if args.variant not in nets.PLATE_REC_VARIANTS:
+            common.log(f"error: --variant {args.variant!r}: not one of {sorted(nets.PLATE_REC_VARIANTS)}")
+            return 2
+        task.variant, task.balance = args.variant, args.balance
     info = task.data_info()
     common.log(f"data loaded in {time.time() - t:.1f} s: {json.dumps(info, ensure_ascii=False)}")
     if task.n_train == 0 or task.n_val == 0:
         common.log(f"error: no training or validation samples for {name} under {args.data}")
         return 2
 
-    model = task.build().to(device)
+    model = task.build()
+    if args.init:
+        diff = common.init_from_onnx(model, args.init, (1,) + Task.in_shape)
+        common.log(f"weights from {args.init} (max|diff| against ONNX Runtime {diff:.1e}), batch norms frozen")
+    model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     task.set_model(model)
@@ -255,7 +275,8 @@ def run_one(args, name: str) -> int:
         "data": info,
         "network": {"class": type(best).__name__, "params": params, "flops_per_image": flops,
                     "flops_note": "FLOPs = 2 x multiply-accumulates, torch.utils.flop_counter"},
-        "train": {**{k: v for k, v in tr.items()}, "device": str(device), "device_name": dev_name,
+        "train": {**{k: v for k, v in tr.items()}, "init": args.init.name if args.init else None,
+                  "device": str(device), "device_name": dev_name,
                   "threads": threads, "seed": common.SEED, "budget_minutes": minutes},
         "weights": chosen,
         "candidates": {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in results.items()},

@@ -10,11 +10,7 @@ use std::{collections::BTreeMap, path::Path, time::Instant};
 use protocol::Plate;
 use serde::Serialize;
 
-use crate::{
-    engine::ModelError,
-    image_ops::{BoxF, rectify},
-    reader::PlateReader,
-};
+use crate::{engine::ModelError, image_ops::BoxF, reader::PlateReader};
 
 /// One labelled image.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,7 +183,7 @@ pub fn evaluate(
                     }
                 }
                 d.filter(|d| d.score >= 0.5)
-                    .and_then(|d| rectify(&img, &d.corners, w, h))
+                    .and_then(|d| reader.recognizer().crop(&img, &d.corners))
             }
         };
         let started = Instant::now();

@@ -26,6 +26,10 @@ pub struct ModelEntry {
     pub preprocess: String,
     #[serde(default)]
     pub labels: Vec<String>,
+    /// A plate recognizer's crop: each side lies this share of the plate's width outside the
+    /// plate's corners (`protocol::geometry::widen_quad`), as in the crops it was trained on.
+    #[serde(default)]
+    pub crop_margin: f32,
     pub licence: String,
     pub provenance: String,
     #[serde(default)]

@@ -11,7 +11,7 @@ use crate::{
     colour,
     detect::{Detection, Detector},
     engine::{Engine, ModelError},
-    image_ops::{BoxF, rectify},
+    image_ops::BoxF,
     manifest::Manifest,
     recognize::{Reading, Recognizer},
     vote,
@@ -94,7 +94,6 @@ impl PlateReader {
     ) -> Result<Vec<Option<PlateRead>>, ModelError> {
         let boxes: Vec<BoxF> = vehicles.iter().map(|(b, _)| *b).collect();
         let detections = self.detector.detect(frame, &boxes)?;
-        let (w, h) = self.recognizer.input_size();
         let mut crops = Vec::new();
         for (i, d) in detections.iter().enumerate() {
             let Some(d) = d.filter(|d| {
@@ -102,7 +101,7 @@ impl PlateReader {
             }) else {
                 continue;
             };
-            if let Some(crop) = rectify(frame, &d.corners, w, h) {
+            if let Some(crop) = self.recognizer.crop(frame, &d.corners) {
                 crops.push((i, d, crop));
             }
         }

@@ -3,11 +3,14 @@
 //! plate grammar accepts are searched for among the likely ones, best first.
 
 use image::RgbImage;
-use protocol::{Plate, PlateCategory};
+use protocol::{
+    Plate, PlateCategory,
+    geometry::{Point, widen_quad},
+};
 
 use crate::{
     engine::{Engine, ModelError},
-    image_ops::to_tensor,
+    image_ops::{rectify, to_tensor},
 };
 
 /// A reading the grammar accepts, with the model's probability of it.
@@ -45,6 +48,7 @@ pub struct Recognizer {
     engine: Engine,
     alphabet: Vec<char>,
     size: (u32, u32),
+    margin: f32,
 }
 
 /// Alternatives kept per slot and readings kept while searching.
@@ -78,10 +82,18 @@ impl Recognizer {
             })
             .collect::<Result<Vec<char>, _>>()?;
         let (h, w) = entry.input_hw()?;
+        if !(0.0..=0.5).contains(&entry.crop_margin) {
+            return Err(bad(format!(
+                "crop_margin {} is not a share of the plate's width from 0 to 0.5",
+                entry.crop_margin
+            )));
+        }
+        let margin = entry.crop_margin;
         Ok(Self {
             engine,
             alphabet,
             size: (w as u32, h as u32),
+            margin,
         })
     }
 
@@ -92,6 +104,14 @@ impl Recognizer {
     /// Width and height of the rectified crop the model reads.
     pub fn input_size(&self) -> (u32, u32) {
         self.size
+    }
+
+    /// The crop this model reads for a plate with `corners` (top-left, top-right,
+    /// bottom-right, bottom-left) in `frame`: the plate widened by the model's margin,
+    /// rectified to the input size.
+    pub fn crop(&self, frame: &RgbImage, corners: &[Point; 4]) -> Option<RgbImage> {
+        let (w, h) = self.size;
+        rectify(frame, &widen_quad(corners, self.margin), w, h)
     }
 
     pub fn alphabet(&self) -> &[char] {

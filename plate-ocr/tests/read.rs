@@ -4,11 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
+use image::{Rgb, RgbImage};
 use plate_ocr::{
     ModelError, PlateReader, ReaderOptions,
+    engine::Engine,
     eval::{self, Mode},
     image_ops::BoxF,
     manifest::Manifest,
+    recognize::Recognizer,
 };
 use protocol::{PlateCategory, PlateLayout};
 use sim::{Renderer, ScenarioSpec, World, vehicle::ObjectClass};
@@ -74,6 +77,42 @@ fn a_changed_missing_or_misdescribed_model_is_refused() {
     let e =
         PlateReader::load(&dir.path().join("manifest.toml"), ReaderOptions::default()).unwrap_err();
     assert!(matches!(e, ModelError::Format { .. }), "{e}");
+}
+
+#[test]
+fn the_recognizer_crops_the_plate_with_its_models_margin() {
+    let manifest = Manifest::shipped().expect("manifest parses");
+    let mut entry = manifest.get("plate_rec").expect("entry").clone();
+    // A white plate 200 × 50 px on black ground.
+    let mut frame = RgbImage::from_pixel(400, 300, Rgb([0, 0, 0]));
+    for y in 100..150 {
+        for x in 100..300 {
+            frame.put_pixel(x, y, Rgb([255, 255, 255]));
+        }
+    }
+    let corners = [[100.0, 100.0], [300.0, 100.0], [300.0, 150.0], [100.0, 150.0]];
+    let crop = |margin: f32| {
+        let mut entry = entry.clone();
+        entry.crop_margin = margin;
+        Recognizer::new(Engine::load(&manifest, &entry, 1).expect("engine"))
+            .expect("recognizer")
+            .crop(&frame, &corners)
+            .expect("crop")
+    };
+    // No margin: the crop is all plate, edge to edge.
+    let tight = crop(0.0);
+    assert_eq!(tight.dimensions(), (160, 64));
+    assert!(tight.get_pixel(2, 32).0[0] > 200);
+    // A margin of 10 % of the width: 20 px of ground on each side, the plate in the middle.
+    let wide = crop(0.1);
+    assert!(wide.get_pixel(2, 32).0[0] < 50);
+    assert!(wide.get_pixel(157, 32).0[0] < 50);
+    assert!(wide.get_pixel(80, 32).0[0] > 200);
+    assert!(wide.get_pixel(80, 2).0[0] < 50);
+    // A margin that is not a share of the width is refused by name.
+    entry.crop_margin = 0.7;
+    let e = Recognizer::new(Engine::load(&manifest, &entry, 1).expect("engine")).unwrap_err();
+    assert!(e.to_string().contains("crop_margin"), "{e}");
 }
 
 #[test]

@@ -71,6 +71,39 @@ impl Homography {
     }
 }
 
+/// The plate quad `corners` (top-left, top-right, bottom-right, bottom-left) with every side
+/// moved outward by `margin` times the plate's width (the mean of its top and bottom edges),
+/// along the plate's own axes: the crop a recognizer reads, so that corners placed a little
+/// inside the plate (a detector's error) do not cut its first or last character. A degenerate
+/// quad is returned as it is.
+pub fn widen_quad(corners: &[Point; 4], margin: f32) -> [Point; 4] {
+    let [tl, tr, br, bl] = *corners;
+    let sub = |a: Point, b: Point| [a[0] - b[0], a[1] - b[1]];
+    let len = |v: Point| v[0].hypot(v[1]);
+    let (top, bottom) = (sub(tr, tl), sub(br, bl));
+    let (left, right) = (sub(bl, tl), sub(br, tr));
+    let across = [top[0] + bottom[0], top[1] + bottom[1]];
+    let down = [left[0] + right[0], left[1] + right[1]];
+    let m = margin * (len(top) + len(bottom)) / 2.0;
+    if !(m.is_finite() && len(across) > 1e-6 && len(down) > 1e-6) {
+        return *corners;
+    }
+    let ux = [across[0] / len(across) * m, across[1] / len(across) * m];
+    let uy = [down[0] / len(down) * m, down[1] / len(down) * m];
+    let shift = |p: Point, sx: f32, sy: f32| {
+        [
+            p[0] + sx * ux[0] + sy * uy[0],
+            p[1] + sx * ux[1] + sy * uy[1],
+        ]
+    };
+    [
+        shift(tl, -1.0, -1.0),
+        shift(tr, 1.0, -1.0),
+        shift(br, 1.0, 1.0),
+        shift(bl, -1.0, 1.0),
+    ]
+}
+
 /// Whether `p` lies inside the polygon (even-odd rule): a lane, a zone, an outline.
 pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
     let mut inside = false;
@@ -216,5 +249,34 @@ mod tests {
             let q = h.inverse().unwrap().apply(h.apply([x, y]).unwrap()).unwrap();
             prop_assert!((q[0] - x).abs() < 0.01 && (q[1] - y).abs() < 0.01);
         }
+    }
+
+    #[test]
+    fn a_widened_quad_keeps_its_shape_and_grows_by_the_margin() {
+        // An upright plate 100 × 40 px: 4 % of its width is 4 px on every side.
+        let q = [[10.0, 20.0], [110.0, 20.0], [110.0, 60.0], [10.0, 60.0]];
+        let w = widen_quad(&q, 0.04);
+        let want = [[6.0, 16.0], [114.0, 16.0], [114.0, 64.0], [6.0, 64.0]];
+        for (a, b) in w.iter().zip(&want) {
+            assert!(
+                (a[0] - b[0]).abs() < 1e-4 && (a[1] - b[1]).abs() < 1e-4,
+                "{w:?}"
+            );
+        }
+        // Rotated by 90°: the margin follows the plate's axes, not the image's.
+        let r = [[60.0, 10.0], [60.0, 110.0], [20.0, 110.0], [20.0, 10.0]];
+        let w = widen_quad(&r, 0.04);
+        assert!(
+            (w[0][0] - 64.0).abs() < 1e-4 && (w[0][1] - 6.0).abs() < 1e-4,
+            "{w:?}"
+        );
+        assert!(
+            (w[2][0] - 16.0).abs() < 1e-4 && (w[2][1] - 114.0).abs() < 1e-4,
+            "{w:?}"
+        );
+        // No margin, or a quad with no extent: unchanged.
+        assert_eq!(widen_quad(&q, 0.0), q);
+        let flat = [[5.0, 5.0]; 4];
+        assert_eq!(widen_quad(&flat, 0.04), flat);
     }
 }

@@ -15,8 +15,16 @@ pub struct CameraSpec {
     pub tilt_deg: f32,
     /// Focal length in pixels (`f = width / (2 tan(hfov / 2))`).
     pub focal_px: f32,
-    /// Offset of the pole from the road's axis, metres (positive: right of the axis).
+    /// Offset of the pole from the road's axis, metres (positive: to the right of a camera
+    /// looking along the road).
     pub lateral_m: f32,
+    /// Where the pole stands along the road, metres from the overview camera's pole (0 for the
+    /// overview camera itself).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub position_m: f32,
+    /// Which way the camera looks along the road.
+    #[serde(skip_serializing_if = "Facing::is_along")]
+    pub facing: Facing,
     /// Image width and height, pixels.
     pub width: u32,
     pub height: u32,
@@ -26,6 +34,37 @@ pub struct CameraSpec {
     pub shutter_ms: Option<f32>,
 }
 
+/// Which way a camera looks along the road.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Facing {
+    /// The way road distances grow: at the backs of traffic going away, the fronts of traffic
+    /// coming toward it.
+    #[default]
+    Along,
+    /// Back toward the road's start: at the backs of traffic coming toward the overview camera
+    /// (a plate camera for wrong-way riders, whose only plate is at the rear).
+    Back,
+}
+
+impl Facing {
+    fn is_along(&self) -> bool {
+        *self == Facing::Along
+    }
+
+    /// +1 along the road, -1 back.
+    pub fn sign(self) -> f32 {
+        match self {
+            Facing::Along => 1.0,
+            Facing::Back => -1.0,
+        }
+    }
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
 impl Default for CameraSpec {
     fn default() -> Self {
         Self {
@@ -33,6 +72,8 @@ impl Default for CameraSpec {
             tilt_deg: 13.0,
             focal_px: 1150.0,
             lateral_m: 0.0,
+            position_m: 0.0,
+            facing: Facing::Along,
             width: 1280,
             height: 720,
             shutter_ms: None,
@@ -58,12 +99,13 @@ pub const NEAR_M: f32 = 0.5;
 impl Camera {
     pub fn new(spec: CameraSpec) -> Self {
         let t = spec.tilt_deg.to_radians();
-        let forward = Vec3::new(0.0, t.cos(), -t.sin());
-        let right = Vec3::new(1.0, 0.0, 0.0);
+        let s = spec.facing.sign();
+        let forward = Vec3::new(0.0, s * t.cos(), -t.sin());
+        let right = Vec3::new(s, 0.0, 0.0);
         let down = forward.cross(right);
         Self {
             spec,
-            origin: Vec3::new(spec.lateral_m, 0.0, spec.height_m),
+            origin: Vec3::new(spec.lateral_m, spec.position_m, spec.height_m),
             right,
             down,
             forward,
@@ -140,7 +182,11 @@ impl Camera {
     /// The homography from road coordinates (x, y metres) to pixels: what an installer
     /// calibrates from four marked points; the edge agent's speed rule can use it.
     pub fn ground_homography(&self) -> Option<Homography> {
-        let ys = [self.near_ground_y() + 2.0, self.near_ground_y() + 30.0];
+        let s = self.spec.facing.sign();
+        let ys = [
+            self.near_ground_y() + 2.0 * s,
+            self.near_ground_y() + 30.0 * s,
+        ];
         let src = [[-3.0, ys[0]], [3.0, ys[0]], [3.0, ys[1]], [-3.0, ys[1]]];
         let mut dst = [[0.0; 2]; 4];
         for (d, s) in dst.iter_mut().zip(&src) {
@@ -151,7 +197,19 @@ impl Camera {
 
     /// The road distance seen at the bottom edge of the image.
     pub fn near_ground_y(&self) -> f32 {
-        self.ground_y_at_row(self.spec.height as f32).unwrap_or(0.0)
+        self.ground_y_at_row(self.spec.height as f32)
+            .unwrap_or(self.spec.position_m)
+    }
+
+    /// The stretch of road (`y` from, to) worth drawing for this camera: from just below the
+    /// image's bottom edge to `far_m` when it looks along the road, to `far_m` behind it when
+    /// it looks back.
+    pub fn ground_span(&self, far_m: f32) -> (f32, f32) {
+        let near = self.near_ground_y();
+        match self.spec.facing {
+            Facing::Along => ((near - 10.0).max(0.5), far_m),
+            Facing::Back => (self.spec.position_m - far_m, near + 10.0),
+        }
     }
 }
 
@@ -176,6 +234,39 @@ mod tests {
         let far = cam.project(Vec3::new(0.0, 1e5, 0.0)).unwrap();
         assert!((far[1] - cam.horizon_row()).abs() < 0.5);
         assert!(cam.ground_at([640.0, cam.horizon_row() - 5.0]).is_none());
+    }
+
+    #[test]
+    fn a_camera_looking_back_sees_the_road_behind_it() {
+        let cam = Camera::new(CameraSpec {
+            position_m: 45.0,
+            facing: Facing::Back,
+            lateral_m: 1.5,
+            ..CameraSpec::default()
+        });
+        // Ahead of it is toward the road's start; beyond its pole is behind it.
+        assert!(cam.project(Vec3::new(0.0, 60.0, 0.0)).is_none());
+        let near = cam.near_ground_y();
+        assert!(near < 45.0 && near > 15.0, "{near}");
+        let (from, to) = cam.ground_span(160.0);
+        assert!(from < 0.0 && to > near && to < 45.0, "{from} {to}");
+        // The road's right side (+x) is on the image's left.
+        let left = cam.project(Vec3::new(3.0, 25.0, 0.0)).unwrap();
+        let right = cam.project(Vec3::new(-3.0, 25.0, 0.0)).unwrap();
+        assert!(left[0] < right[0]);
+        for (x, y) in [(0.0, 30.0), (-2.0, 20.0), (3.0, 5.0)] {
+            let px = cam.project(Vec3::new(x, y, 0.0)).unwrap();
+            let g = cam.ground_at(px).unwrap();
+            assert!((g[0] - x).abs() < 1e-3 && (g[1] - y).abs() < 1e-2, "{g:?}");
+        }
+        let h = cam.ground_homography().unwrap();
+        let p = h.apply([1.5, 20.0]).unwrap();
+        let q = cam.project(Vec3::new(1.5, 20.0, 0.0)).unwrap();
+        assert!((p[0] - q[0]).abs() < 0.05 && (p[1] - q[1]).abs() < 0.05);
+        // Farther down the road is higher in the image: toward the start.
+        let far = cam.project(Vec3::new(0.0, 5.0, 0.0)).unwrap();
+        let close = cam.project(Vec3::new(0.0, 30.0, 0.0)).unwrap();
+        assert!(far[1] < close[1]);
     }
 
     #[test]

@@ -29,6 +29,9 @@ use crate::{
 
 /// Size of a rectified plate crop (the plate recognizer's input).
 pub const PLATE_CROP: (u32, u32) = (160, 64);
+/// The margin around a plate in a recognizer crop, a share of the plate's width on every side:
+/// as much as the corners' jitter, so a crop never cuts a character.
+pub const PLATE_MARGIN: f32 = 0.04;
 /// Side of a vehicle crop for the plate detector.
 pub const VEHICLE_CROP: u32 = 128;
 /// Side of a rider crop for the helmet classifier.
@@ -51,6 +54,15 @@ pub struct DatasetOptions {
     /// be read by anyone.
     pub min_plate_px: f32,
     pub min_plate_height_px: f32,
+    /// Cars per minute in training scenes are multiplied by this: cars carry the one-line
+    /// plates, which motorbike-heavy traffic leaves scarce. Validation scenes are left as drawn,
+    /// so their figures stay comparable between data sets of the same seed.
+    pub train_car_boost: f32,
+    /// Each side of a plate crop lies this share of the plate's width outside the plate
+    /// (`protocol::geometry::widen_quad`), before the corners are jittered as a detector would
+    /// place them; the recognizer's reader widens the detector's corners the same way (the
+    /// model's `crop_margin` in models/manifest.toml).
+    pub plate_margin: f32,
 }
 
 impl Default for DatasetOptions {
@@ -65,6 +77,8 @@ impl Default for DatasetOptions {
             detect_width: 640,
             min_plate_px: 28.0,
             min_plate_height_px: 13.0,
+            train_car_boost: 1.0,
+            plate_margin: PLATE_MARGIN,
         }
     }
 }
@@ -105,6 +119,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
             width,
             height: 720,
             shutter_ms: None,
+            ..CameraSpec::default()
         }
     } else {
         CameraSpec {
@@ -115,6 +130,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
             width,
             height: 720,
             shutter_ms: None,
+            ..CameraSpec::default()
         }
     };
     let n = 2 + rng.below(4);
@@ -235,6 +251,16 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
 
 /// Exports the dataset; returns the counts per split.
 pub fn export(opts: &DatasetOptions) -> anyhow::Result<BTreeMap<&'static str, Counts>> {
+    anyhow::ensure!(
+        opts.train_car_boost.is_finite() && opts.train_car_boost >= 0.0,
+        "train_car_boost must be a number ≥ 0, not {}",
+        opts.train_car_boost
+    );
+    anyhow::ensure!(
+        (0.0..=0.5).contains(&opts.plate_margin),
+        "plate_margin must be 0 to 0.5, not {}",
+        opts.plate_margin
+    );
     let out = &opts.out;
     for split in ["train", "val"] {
         for dir in [
@@ -302,6 +328,8 @@ pub fn export(opts: &DatasetOptions) -> anyhow::Result<BTreeMap<&'static str, Co
             "scenes": opts.scenes,
             "frames_per_scene": opts.frames_per_scene,
             "val_every": opts.val_every,
+            "train_car_boost": opts.train_car_boost,
+            "plate_margin": opts.plate_margin,
             "plate_crop": [PLATE_CROP.0, PLATE_CROP.1],
             "vehicle_crop": VEHICLE_CROP,
             "rider_crop": RIDER_CROP,
@@ -311,14 +339,26 @@ pub fn export(opts: &DatasetOptions) -> anyhow::Result<BTreeMap<&'static str, Co
     Ok(totals)
 }
 
-fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut> {
+/// Scene `index` of the data set: its split, its scenario and the generator its frames go on
+/// drawing from.
+fn scene_spec(opts: &DatasetOptions, index: usize) -> (&'static str, ScenarioSpec, Rng) {
     let split = if opts.val_every > 0 && index % opts.val_every == opts.val_every - 1 {
         "val"
     } else {
         "train"
     };
     let mut rng = Rng::stream(opts.seed, 10_000 + index as u64);
-    let spec = random_scenario(&mut rng, format!("random-{index:05}"), index % 2 == 1);
+    let mut spec = random_scenario(&mut rng, format!("random-{index:05}"), index % 2 == 1);
+    if split == "train"
+        && let Some(cars) = spec.flow.per_minute.get_mut(&ObjectClass::Car)
+    {
+        *cars *= opts.train_car_boost;
+    }
+    (split, spec, rng)
+}
+
+fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut> {
+    let (split, spec, mut rng) = scene_spec(opts, index);
     let world = World::simulate(&spec, rng.next_u64());
     let renderer = Renderer::new(&world);
     let mut scene = SceneOut {
@@ -351,7 +391,8 @@ fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut>
             };
             let item = format!("{name}_{j:02}");
             let jitter = p.width_px * 0.04;
-            let corners: [Px; 4] = p.corners.map(|c| {
+            let widened = protocol::geometry::widen_quad(&p.corners, opts.plate_margin);
+            let corners: [Px; 4] = widened.map(|c| {
                 [
                     c[0] + rng.range(-jitter, jitter),
                     c[1] + rng.range(-jitter, jitter),
@@ -513,4 +554,44 @@ pub fn crop_resize(img: &RgbImage, b: &BoxPx, w: u32, h: u32) -> RgbImage {
 /// Where the dataset goes when no `--out` is given.
 pub fn default_out() -> &'static Path {
     Path::new("data/sim-dataset")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn car_boost_changes_training_scenes_only() {
+        let plain = DatasetOptions::default();
+        let boosted = DatasetOptions {
+            train_car_boost: 2.5,
+            ..DatasetOptions::default()
+        };
+        let cars = |s: &ScenarioSpec| s.flow.per_minute[&ObjectClass::Car];
+        let (mut train, mut val) = (0, 0);
+        for index in 0..20 {
+            let (split, a, _) = scene_spec(&plain, index);
+            let (split_b, b, _) = scene_spec(&boosted, index);
+            assert_eq!(split, split_b);
+            if split == "val" {
+                val += 1;
+                assert_eq!(a, b, "scene {index}");
+            } else {
+                train += 1;
+                assert!((cars(&b) - 2.5 * cars(&a)).abs() < 1e-4, "scene {index}");
+                assert_eq!(
+                    a.camera, b.camera,
+                    "scene {index}: only the traffic changes"
+                );
+            }
+        }
+        assert_eq!((train, val), (18, 2));
+        let negative = DatasetOptions {
+            train_car_boost: -1.0,
+            scenes: 0,
+            ..DatasetOptions::default()
+        };
+        let err = export(&negative).unwrap_err().to_string();
+        assert!(err.contains("train_car_boost"), "{err}");
+    }
 }

@@ -111,6 +111,14 @@ enum Command {
         /// Every n-th scene goes to the validation split.
         #[arg(long, default_value_t = 10)]
         val_every: usize,
+        /// Cars per minute in training scenes multiplied by this (more one-line plates);
+        /// validation scenes stay as drawn.
+        #[arg(long, default_value_t = 1.0)]
+        train_car_boost: f32,
+        /// Margin around each plate crop, a share of the plate's width on every side (the
+        /// recognizer's `crop_margin`).
+        #[arg(long, default_value_t = dataset::PLATE_MARGIN)]
+        plate_margin: f32,
     },
 }
 
@@ -287,6 +295,8 @@ fn main() -> ExitCode {
             frames_per_scene,
             plate_frames_per_scene,
             val_every,
+            train_car_boost,
+            plate_margin,
         } => {
             let opts = DatasetOptions {
                 out: out.clone(),
@@ -295,6 +305,8 @@ fn main() -> ExitCode {
                 frames_per_scene,
                 plate_frames_per_scene,
                 val_every,
+                train_car_boost,
+                plate_margin,
                 ..DatasetOptions::default()
             };
             let started = std::time::Instant::now();

@@ -9,7 +9,7 @@ use tiny_skia::{
 };
 
 use crate::{
-    camera::{Camera, NEAR_M},
+    camera::{Camera, Facing, NEAR_M},
     geom::{BoxPx, Homography, Px, Vec3, convex_hull, point_in_polygon},
     plate::render_plate,
     rng::Rng,
@@ -1033,8 +1033,23 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
     let _ = Shader::SolidColor(Color::BLACK);
 
     let up = Vec3::new(0.0, 0.0, 1.0);
-    let near = (cam.near_ground_y() - 10.0).max(0.5);
-    let far = road.far_m;
+    // The stretch of road drawn, and how far trees and street lights go: a camera looking back
+    // sees the road behind it to the horizon.
+    let (near, far) = cam.ground_span(road.far_m);
+    let along = cam.spec().facing == Facing::Along;
+    let (trees_end, lights_end) = if along {
+        (far * 0.7, far * 0.6)
+    } else {
+        (far, far)
+    };
+    // Far things are drawn first: sort keys by y, reversed for a camera looking back.
+    let farther = |a: f32, b: f32| {
+        if along {
+            b.total_cmp(&a)
+        } else {
+            a.total_cmp(&b)
+        }
+    };
     let half = road.width_m() / 2.0;
     let ground_quad = |x0: f32, x1: f32, y0: f32, y1: f32| {
         [
@@ -1162,9 +1177,11 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
             [25, 25, 25],
             Material::Paint,
         );
+        // The lamps face the traffic coming to the line: a camera looking back sees the head's back.
         for (k, phase) in [Phase::Red, Phase::Amber, Phase::Green]
             .into_iter()
             .enumerate()
+            .filter(|_| along)
         {
             let c = Vec3::new(px, py - 0.26, 4.55 - k as f32 * 0.37);
             if let Some(q) = cam.project(c) {
@@ -1224,7 +1241,7 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
             y += len + gap;
         }
     }
-    buildings.sort_by(|a, b| b.1.total_cmp(&a.1));
+    buildings.sort_by(|a, b| farther(a.1, b.1));
     let normals = FACES.map(|(_, n)| Vec3::new(n[0], n[1], n[2]));
     for (side, y, len, height, depth, inner, colour, seed) in buildings {
         let (x0, x1) = if side < 0.0 {
@@ -1263,14 +1280,14 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
     let mut trees: Vec<(f32, f32)> = Vec::new();
     for side in [-1.0f32, 1.0] {
         let mut y = near + rng.range(0.0, 10.0);
-        while y < far * 0.7 {
+        while y < trees_end {
             if junction.is_none_or(|(j0, j1)| y < j0 - 3.0 || y > j1 + 3.0) {
                 trees.push((side * (half + 4.2), y));
             }
             y += rng.range(12.0, 25.0);
         }
     }
-    trees.sort_by(|a, b| b.1.total_cmp(&a.1));
+    trees.sort_by(|a, b| farther(a.1, b.1));
     for (x, y) in trees {
         let trunk = corners(
             Vec3::new(x - 0.15, y - 0.15, 0.0),
@@ -1305,7 +1322,7 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
     // Street lights pool on the road at night.
     if night {
         let mut y = near + 5.0;
-        while y < far * 0.6 {
+        while y < lights_end {
             for x in [-half + 1.0, half - 1.0] {
                 if let Some(q) = cam.project(Vec3::new(x, y, 0.0)) {
                     glow(

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use protocol::{PlateColour, PlateLayout};
 use serde::{Deserialize, Serialize};
 
-use crate::{camera::CameraSpec, vehicle::ObjectClass};
+use crate::{
+    camera::{CameraSpec, Facing},
+    vehicle::ObjectClass,
+};
 
 /// A whole scenario, as written in a `.toml` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -399,8 +402,33 @@ impl ScenarioSpec {
             ));
         }
         validate_camera("camera", &self.camera)?;
+        // Road distances are measured from the overview camera's pole, looking along the road.
+        if self.camera.position_m != 0.0 {
+            return Err(invalid(
+                "camera.position_m",
+                "the overview camera stands at 0",
+            ));
+        }
+        if self.camera.facing != Facing::Along {
+            return Err(invalid(
+                "camera.facing",
+                "the overview camera looks along the road",
+            ));
+        }
         if let Some(c) = &self.plate_camera {
             validate_camera("plate_camera", c)?;
+            if !(0.0..=self.road.far_m).contains(&c.position_m) {
+                return Err(invalid(
+                    "plate_camera.position_m",
+                    "must be on the road: 0 to road.far_m",
+                ));
+            }
+            if c.facing == Facing::Back && c.position_m < 10.0 {
+                return Err(invalid(
+                    "plate_camera.position_m",
+                    "a camera looking back stands at least 10 m down the road",
+                ));
+            }
         }
         if self.road.lanes.is_empty() || self.road.lanes.len() > 8 {
             return Err(invalid("road.lanes", "one to eight lanes"));
@@ -531,6 +559,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn only_a_plate_camera_stands_elsewhere_or_looks_back() {
+        let spec = ScenarioSpec::named("wrong-way").unwrap();
+        let plates = spec.plate_camera.unwrap();
+        assert_eq!(plates.facing, Facing::Back);
+        let refused = |spec: ScenarioSpec| spec.validate().unwrap_err().to_string();
+        let mut s = spec.clone();
+        s.camera.facing = Facing::Back;
+        assert!(refused(s).starts_with("camera.facing"));
+        let mut s = spec.clone();
+        s.camera.position_m = 5.0;
+        assert!(refused(s).starts_with("camera.position_m"));
+        let mut s = spec.clone();
+        s.plate_camera = Some(CameraSpec {
+            position_m: 4.0,
+            ..plates
+        });
+        assert!(refused(s).starts_with("plate_camera.position_m"));
+        let mut s = spec.clone();
+        s.plate_camera = Some(CameraSpec {
+            position_m: spec.road.far_m + 1.0,
+            ..plates
+        });
+        assert!(refused(s).starts_with("plate_camera.position_m"));
+        // A plate camera on the overview's pole, looking along, is the usual kind.
+        let mut s = spec;
+        s.plate_camera = Some(CameraSpec {
+            position_m: 0.0,
+            facing: Facing::Along,
+            ..plates
+        });
+        s.validate().unwrap();
     }
 
     #[test]
