@@ -90,7 +90,12 @@ fn the_recognizer_crops_the_plate_with_its_models_margin() {
             frame.put_pixel(x, y, Rgb([255, 255, 255]));
         }
     }
-    let corners = [[100.0, 100.0], [300.0, 100.0], [300.0, 150.0], [100.0, 150.0]];
+    let corners = [
+        [100.0, 100.0],
+        [300.0, 100.0],
+        [300.0, 150.0],
+        [100.0, 150.0],
+    ];
     let crop = |margin: f32| {
         let mut entry = entry.clone();
         entry.crop_margin = margin;

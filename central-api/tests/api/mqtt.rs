@@ -80,16 +80,27 @@ impl Device {
             .subscribe(Topic::Ack(id.clone()).to_string(), QoS::AtLeastOnce)
             .await
             .unwrap();
+        let mut last_error = None;
         let subscribed = async {
             loop {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::SubAck(_))) => return,
                     Ok(_) => {}
-                    Err(e) => panic!("cannot reach the MQTT broker at {host}:{port}: {e}"),
+                    // A broker that has just started may not listen yet: a device tries again,
+                    // as the edge agent does.
+                    Err(e) => {
+                        last_error = Some(e.to_string());
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             }
         };
-        timeout(Duration::from_secs(10), subscribed).await.unwrap();
+        if timeout(Duration::from_secs(10), subscribed).await.is_err() {
+            panic!(
+                "cannot reach the MQTT broker at {host}:{port}: {}",
+                last_error.unwrap_or_else(|| "no answer".into())
+            );
+        }
         Self {
             id,
             key,
