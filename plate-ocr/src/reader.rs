@@ -11,7 +11,7 @@ use crate::{
     colour,
     detect::{Detection, Detector},
     engine::{Engine, ModelError},
-    image_ops::BoxF,
+    image_ops::{BoxF, rectify},
     manifest::Manifest,
     recognize::{Reading, Recognizer},
     vote,
@@ -102,11 +102,15 @@ impl PlateReader {
                 continue;
             };
             if let Some(crop) = self.recognizer.crop(frame, &d.corners) {
-                crops.push((i, d, crop));
+                // The colour from the plate alone: the recognizer's crop has a margin around it.
+                let (w, h) = crop.dimensions();
+                let colour = rectify(frame, &d.corners, w, h)
+                    .map_or_else(|| colour::classify(&crop), |tight| colour::classify(&tight));
+                crops.push((i, d, crop, colour));
             }
         }
         let mut out = vec![None; vehicles.len()];
-        for (i, d, crop) in crops {
+        for (i, d, crop, colour) in crops {
             let reading = self
                 .recognizer
                 .recognize(&[&crop], vehicles[i].1)?
@@ -114,7 +118,7 @@ impl PlateReader {
                 .ok_or_else(|| ModelError::Runtime("no reading".into()))?;
             out[i] = Some(PlateRead {
                 layout: layout_of(&d),
-                colour: colour::classify(&crop),
+                colour,
                 detection: d,
                 reading,
                 crop,
