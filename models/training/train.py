@@ -48,6 +48,9 @@ def parse_args(argv=None):
     ap.add_argument("--init", type=Path, metavar="ONNX",
                     help="start from the weights of a model this project exported (same network) instead of "
                          "random ones; its batch norms stay frozen")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="with --init: evaluate that model on DATA's validation split, write "
+                         "OUT/<model>.eval.json and stop (no training, no export)")
     ap.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA")
     ap.add_argument("--export-only", type=Path, metavar="CKPT",
                     help="skip training: load a checkpoint written by a run, evaluate and export")
@@ -57,6 +60,8 @@ def parse_args(argv=None):
     a = ap.parse_args(argv)
     if not a.selftest and not a.summarize and (a.data is None or a.out is None):
         ap.error("--data and --out are required")
+    if a.eval_only and not a.init:
+        ap.error("--eval-only needs --init MODEL.onnx")
     return a
 
 
@@ -142,6 +147,8 @@ def summarize(out: Path) -> None:
     for name in MODELS:
         p = out / f"{name}.report.json"
         if not p.exists():
+            p = out / f"{name}.eval.json"
+        if not p.exists():
             print(f"[summary] {name}: no report", flush=True)
             continue
         print(f"[summary] {summary_line(json.loads(p.read_text(encoding='utf-8')))}", flush=True)
@@ -161,6 +168,8 @@ def summary_line(r: dict) -> str:
                f"corner_err_px={m.get('mean_corner_error_px')}")
     else:
         key = f"acc={m.get('accuracy')} bal_acc={m.get('balanced_accuracy')}"
+    if "train" not in r:
+        return f"{name}: {key} | evaluated {r.get('onnx_file')} (sha256 {r.get('onnx_sha256', '')[:12]})"
     return (f"{name}: {key} | steps={t.get('steps')} epochs={t.get('epochs')} train_s={t.get('train_s')} "
             f"wall_s={r.get('wall_s')} | onnx {r.get('onnx_bytes')} B diff={par.get('max_abs_diff')} "
             f"ort_1t={par.get('ort_cpu_1thread_batch1_ms_median')} ms")
@@ -215,6 +224,14 @@ def run_one(args, name: str) -> int:
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     common.log(f"model {type(model).__name__}: {params / 1e6:.3f} M params, {flops / 1e6:.1f} MFLOPs/image, "
                f"device {device} ({dev_name}), budget {minutes} min")
+
+    if args.eval_only:
+        metrics = {k: v for k, v in task.evaluate(model).items() if not k.startswith("_")}
+        common.log(f"val ({args.init.name}): {json.dumps(metrics, ensure_ascii=False)}")
+        common.write_json(args.out / f"{name}.eval.json",
+                          {"model": name, "onnx_file": args.init.name, "onnx_sha256": common.sha256(args.init),
+                           "data": info, "metrics": metrics})
+        return 0
 
     ckpt_path = work / f"{name}.ckpt.pt"
 

@@ -2,7 +2,8 @@
 //! layout and colour, the worst confusions, detection recall where boxes are labelled, and
 //! recognition latency.
 //!
-//! Labels are `name<TAB>text[<TAB>layout<TAB>colour]` (the sim's `plates/*/labels.tsv`) or the
+//! Labels are `name<TAB>text[<TAB>layout<TAB>colour[<TAB>width_px<TAB>blur_px]]` (the sim's
+//! `plates/*/labels.tsv`: the plate's width and its motion blur in the frame, pixels) or the
 //! openalpr-benchmarks form `name<TAB>x<TAB>y<TAB>w<TAB>h<TAB>text`.
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
@@ -20,6 +21,8 @@ pub struct Item {
     pub text: String,
     pub layout: Option<String>,
     pub colour: Option<String>,
+    /// The plate's motion blur as a share of its width (where labelled).
+    pub blur: Option<f32>,
     pub plate_box: Option<BoxF>,
 }
 
@@ -63,6 +66,7 @@ pub fn parse_labels(text: &str) -> Result<Vec<Item>, String> {
                 text: canonical(f[5]),
                 layout: None,
                 colour: None,
+                blur: None,
                 plate_box: Some(BoxF {
                     x0: n[0],
                     y0: n[1],
@@ -75,6 +79,20 @@ pub fn parse_labels(text: &str) -> Result<Vec<Item>, String> {
                 text: canonical(f[1]),
                 layout: f.get(2).map(|s| s.to_string()),
                 colour: f.get(3).map(|s| s.to_string()),
+                blur: match (f.get(4), f.get(5)) {
+                    (Some(w), Some(b)) => {
+                        match (w.trim().parse::<f32>(), b.trim().parse::<f32>()) {
+                            (Ok(w), Ok(b)) if w > 0.0 && b >= 0.0 => Some(b / w),
+                            _ => {
+                                return Err(format!(
+                                    "line {}: width_px and blur_px must be numbers",
+                                    i + 1
+                                ));
+                            }
+                        }
+                    }
+                    _ => None,
+                },
                 plate_box: None,
             },
             _ => return Err(format!("line {}: expected name<TAB>text", i + 1)),
@@ -122,6 +140,8 @@ pub struct Report {
     pub read: usize,
     pub per_layout: BTreeMap<String, Group>,
     pub per_colour: BTreeMap<String, Group>,
+    /// By layout and motion blur (a share of the plate's width), where labelled.
+    pub per_blur: BTreeMap<String, Group>,
     /// Share of plates whose colour was named right (where labelled).
     pub colour_accuracy: Option<f64>,
     /// Share of labelled plate boxes found at IoU ≥ 0.5 (where boxes are labelled).
@@ -159,6 +179,7 @@ pub fn evaluate(
     let (mut found, mut boxed) = (0usize, 0usize);
     let mut per_layout = BTreeMap::new();
     let mut per_colour = BTreeMap::new();
+    let mut per_blur = BTreeMap::new();
     let mut confusions: BTreeMap<String, usize> = BTreeMap::new();
     let mut latencies = Vec::with_capacity(items.len());
     for item in items {
@@ -214,6 +235,14 @@ pub fn evaluate(
             item.layout.as_deref().unwrap_or("unlabelled"),
             ok,
         );
+        if let Some(blur) = item.blur {
+            let layout = item.layout.as_deref().unwrap_or("unlabelled");
+            bump(
+                &mut per_blur,
+                &format!("{layout}, {}", blur_bucket(blur)),
+                ok,
+            );
+        }
         if let Some(colour) = &item.colour {
             bump(&mut per_colour, colour, ok);
             if let Some(c) = &crop {
@@ -234,12 +263,22 @@ pub fn evaluate(
         read,
         per_layout,
         per_colour,
+        per_blur,
         colour_accuracy: (colour_known > 0).then(|| colour_right as f64 / colour_known as f64),
         detection_recall: (boxed > 0).then(|| found as f64 / boxed as f64),
         confusions,
         latency_ms_p50: percentile(&latencies, 0.5),
         latency_ms_p95: percentile(&latencies, 0.95),
     })
+}
+
+/// The blur group of a plate whose motion blur is `share` of its width.
+fn blur_bucket(share: f32) -> &'static str {
+    match share {
+        s if s < 0.05 => "blur 0–5 % of its width",
+        s if s < 0.10 => "blur 5–10 % of its width",
+        _ => "blur ≥ 10 % of its width",
+    }
 }
 
 fn image_ops_resize(img: &image::RgbImage, w: u32, h: u32) -> Option<image::RgbImage> {
@@ -272,6 +311,16 @@ mod tests {
             "59X112345"
         );
         assert!(parse_labels("lonely\n").unwrap_err().starts_with("line 1"));
+        // The sim's labels also give the plate's width and motion blur in the frame.
+        let sim = parse_labels("c.png\t51F12345\tone_line\twhite\t80.0\t6.0\n").unwrap();
+        assert_eq!(sim[0].blur, Some(0.075));
+        assert_eq!(sim[0].plate_box, None);
+        assert_eq!(blur_bucket(0.075), "blur 5–10 % of its width");
+        assert!(
+            parse_labels("c.png\t51F12345\tone_line\twhite\twide\t6\n")
+                .unwrap_err()
+                .contains("blur_px")
+        );
     }
 
     #[test]

@@ -160,6 +160,9 @@ fn main() -> ExitCode {
                     for (k, g) in &r.per_colour {
                         println!("  colour {k}: {:.4} of {}", g.accuracy, g.count);
                     }
+                    for (k, g) in &r.per_blur {
+                        println!("  {k}: {:.4} of {}", g.accuracy, g.count);
+                    }
                     if let Some(c) = r.colour_accuracy {
                         println!("  colour named right: {c:.4}");
                     }

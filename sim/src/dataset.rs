@@ -422,9 +422,10 @@ fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut>
                     .unwrap_or("")
                     .to_owned();
                 let colour = p.colour.as_str();
-                scene
-                    .plate_labels
-                    .push(format!("{item}.png\t{}\t{layout}\t{colour}", p.canonical));
+                scene.plate_labels.push(format!(
+                    "{item}.png\t{}\t{layout}\t{colour}\t{:.1}\t{:.1}",
+                    p.canonical, p.width_px, p.blur_px
+                ));
                 *scene.counts.plates_by_layout.entry(layout).or_default() += 1;
                 scene.counts.plates += 1;
             }

@@ -651,16 +651,15 @@ impl<'w> Renderer<'w> {
             let in_frame = corners
                 .iter()
                 .all(|c| c[0] >= 0.0 && c[1] >= 0.0 && c[0] < w && c[1] < h);
-            // Sample the plate's face inside its border.
-            let lerp = |a: Px, b: Px, t: f32| [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
-            let mut occluded = hidden(centre);
-            for u in [0.15, 0.5, 0.85] {
-                for v in [0.2, 0.5, 0.8] {
-                    let top = lerp(corners[0], corners[1], u);
-                    let bottom = lerp(corners[3], corners[2], u);
-                    occluded |= hidden(lerp(top, bottom, v));
-                }
-            }
+            let occluded = hidden(centre) || face_hidden(&corners, hidden);
+            let blur = actor
+                .shape
+                .plates
+                .iter()
+                .find(|m| m.end == end)
+                .map_or([0.0, 0.0], |m| {
+                    self.motion_px(p, self.to_world(p, m.centre))
+                });
             let width_px = ((corners[1][0] - corners[0][0]).powi(2)
                 + (corners[1][1] - corners[0][1]).powi(2))
             .sqrt();
@@ -672,6 +671,7 @@ impl<'w> Renderer<'w> {
                 corners,
                 visible: in_frame && !occluded,
                 width_px,
+                blur_px: (blur[0].hypot(blur[1]) * 100.0).round() / 100.0,
             })
         });
         let heads = actor
@@ -758,6 +758,22 @@ impl<'w> Renderer<'w> {
 }
 
 /// The image and its halvings down to about 24 pixels wide.
+/// Whether any part of a plate's face is hidden: points across its whole width, to the
+/// characters at either end, on three rows. A plate with one character covered cannot be read
+/// whole, so it does not count as visible.
+fn face_hidden(corners: &[Px; 4], hidden: impl Fn(Px) -> bool) -> bool {
+    let lerp = |a: Px, b: Px, t: f32| [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
+    const COLUMNS: usize = 17;
+    (0..COLUMNS).any(|i| {
+        let u = 0.03 + 0.94 * i as f32 / (COLUMNS - 1) as f32;
+        let top = lerp(corners[0], corners[1], u);
+        let bottom = lerp(corners[3], corners[2], u);
+        [0.2, 0.5, 0.8]
+            .into_iter()
+            .any(|v| hidden(lerp(top, bottom, v)))
+    })
+}
+
 fn mip_chain(img: RgbImage) -> Vec<RgbImage> {
     let mut levels = vec![img];
     while let Some(last) = levels.last().filter(|l| l.width() >= 48 && l.height() >= 8) {
@@ -1347,4 +1363,23 @@ fn draw_background(world: &World, light: &Light, rng: &mut Rng) -> (Pixmap, Vec<
         }
     }
     (pm, lamps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLATE: [Px; 4] = [[10.0, 10.0], [110.0, 10.0], [110.0, 32.0], [10.0, 32.0]];
+
+    #[test]
+    fn a_plate_with_an_end_character_covered_is_hidden() {
+        assert!(!face_hidden(&PLATE, |_| false));
+        // Something nearer covers the last character (the right 6 % of the face) or the first.
+        assert!(face_hidden(&PLATE, |q| q[0] > 104.0));
+        assert!(face_hidden(&PLATE, |q| q[0] < 15.0));
+        // ... or only the lower row of a two-line plate's characters.
+        assert!(face_hidden(&PLATE, |q| q[1] > 26.0));
+        // Covering what lies beside the plate hides nothing.
+        assert!(!face_hidden(&PLATE, |q| q[0] > 111.0 || q[0] < 9.0));
+    }
 }

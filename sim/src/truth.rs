@@ -24,6 +24,9 @@ pub struct PlateTruth {
     pub visible: bool,
     /// Width of the plate's top edge, pixels.
     pub width_px: f32,
+    /// How far the plate moved across the image during the exposure (its motion blur), pixels.
+    #[serde(default)]
+    pub blur_px: f32,
 }
 
 /// One road user in one frame.
