@@ -2,7 +2,7 @@
 //! detector per vehicle box, and the grammar-constrained search alone.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use plate_ocr::{PlateReader, ReaderOptions, image_ops::BoxF, recognize::candidates};
+use plate_ocr::{Hint, PlateReader, ReaderOptions, image_ops::BoxF, recognize::candidates};
 use sim::{Renderer, ScenarioSpec, World};
 use std::{hint::black_box, path::Path};
 
@@ -51,7 +51,7 @@ fn plate_benches(c: &mut Criterion) {
         b.iter(|| {
             reader
                 .recognizer()
-                .recognize(&[black_box(&crop)], None)
+                .recognize(&[black_box(&crop)], Hint::default())
                 .expect("recognizes")
         })
     });
@@ -72,7 +72,14 @@ fn plate_benches(c: &mut Criterion) {
     });
     let alphabet = reader.recognizer().alphabet().to_vec();
     c.bench_function("plate_ocr/grammar_candidates", |b| {
-        b.iter(|| candidates(black_box(&read.reading.slots), &alphabet, None, 5))
+        b.iter(|| {
+            candidates(
+                black_box(&read.reading.slots),
+                &alphabet,
+                Hint::default(),
+                5,
+            )
+        })
     });
 }
 

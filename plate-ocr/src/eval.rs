@@ -8,10 +8,15 @@
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
-use protocol::Plate;
+use protocol::{Plate, PlateLayout};
 use serde::Serialize;
 
-use crate::{engine::ModelError, image_ops::BoxF, reader::PlateReader};
+use crate::{
+    engine::ModelError,
+    image_ops::BoxF,
+    reader::{PlateReader, layout_of},
+    recognize::Hint,
+};
 
 /// One labelled image.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +195,13 @@ pub fn evaluate(
                 source: std::io::Error::other(e.to_string()),
             })?
             .to_rgb8();
+        // The plate's layout: in crops mode the label's stands for the one the reader takes
+        // from the shape of the plate it found, which a rectified crop no longer shows.
+        let mut layout = match item.layout.as_deref() {
+            Some("one_line") if mode == Mode::Crops => Some(PlateLayout::OneLine),
+            Some("two_line") if mode == Mode::Crops => Some(PlateLayout::TwoLine),
+            _ => None,
+        };
         let crop = match mode {
             Mode::Crops if img.dimensions() == (w, h) => Some(img),
             Mode::Crops => image_ops_resize(&img, w, h),
@@ -203,13 +215,23 @@ pub fn evaluate(
                         found += 1;
                     }
                 }
-                d.filter(|d| d.score >= 0.5)
-                    .and_then(|d| reader.recognizer().crop(&img, &d.corners))
+                let d = d.filter(|d| d.score >= 0.5);
+                layout = d.as_ref().map(layout_of);
+                d.and_then(|d| reader.recognizer().crop(&img, &d.corners))
             }
         };
         let started = Instant::now();
         let reading = match &crop {
-            Some(c) => reader.recognizer().recognize(&[c], None)?.pop(),
+            Some(c) => reader
+                .recognizer()
+                .recognize(
+                    &[c],
+                    Hint {
+                        category: None,
+                        layout,
+                    },
+                )?
+                .pop(),
             None => None,
         };
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -23,4 +23,4 @@ pub mod vote;
 
 pub use engine::ModelError;
 pub use reader::{PlateRead, PlateReader, ReaderOptions};
-pub use recognize::{Candidate, Reading};
+pub use recognize::{Candidate, Hint, Reading};

@@ -13,7 +13,7 @@ use crate::{
     engine::{Engine, ModelError},
     image_ops::{BoxF, rectify},
     manifest::Manifest,
-    recognize::{Reading, Recognizer},
+    recognize::{Hint, Reading, Recognizer},
     vote,
 };
 
@@ -111,13 +111,18 @@ impl PlateReader {
         }
         let mut out = vec![None; vehicles.len()];
         for (i, d, crop, colour) in crops {
+            let layout = layout_of(&d);
+            let hint = Hint {
+                category: vehicles[i].1,
+                layout: Some(layout),
+            };
             let reading = self
                 .recognizer
-                .recognize(&[&crop], vehicles[i].1)?
+                .recognize(&[&crop], hint)?
                 .pop()
                 .ok_or_else(|| ModelError::Runtime("no reading".into()))?;
             out[i] = Some(PlateRead {
-                layout: layout_of(&d),
+                layout,
                 colour,
                 detection: d,
                 reading,
@@ -138,6 +143,20 @@ impl PlateReader {
             })
             .collect();
         let slots = vote::average(&weighted)?;
+        // The layout most of the reads saw.
+        let one_line = reads
+            .iter()
+            .filter(|r| r.layout == PlateLayout::OneLine)
+            .count();
+        let layout = match (2 * one_line).cmp(&reads.len()) {
+            std::cmp::Ordering::Greater => Some(PlateLayout::OneLine),
+            std::cmp::Ordering::Less => Some(PlateLayout::TwoLine),
+            std::cmp::Ordering::Equal => None,
+        };
+        let hint = Hint {
+            category: hint,
+            layout,
+        };
         Some(self.recognizer.reading(slots, hint))
     }
 }

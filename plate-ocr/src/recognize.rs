@@ -4,7 +4,7 @@
 
 use image::RgbImage;
 use protocol::{
-    Plate, PlateCategory,
+    Plate, PlateCategory, PlateLayout,
     geometry::{Point, widen_quad},
 };
 
@@ -21,6 +21,54 @@ pub struct Candidate {
     /// Display form (`51F-123.45`).
     pub display: String,
     pub confidence: f32,
+}
+
+/// What is known of a plate before its characters are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hint {
+    /// The category the vehicle implies: where the text could be either (`59X11234`, a car's
+    /// `59X-112.34` or a motorbike's `59-X1 1234`) it decides, but a text only the other
+    /// category has is still taken (a vehicle class can be wrong).
+    pub category: Option<PlateCategory>,
+    /// The layout the plate's shape shows: a reading whose plate is never made that way is not
+    /// taken (a one-line plate is never a motorbike's, whose plates are 190×140 mm). Where the
+    /// vehicle is taken for a motorbike and the plate looks one-line, one of the two is wrong
+    /// (a steep view shortens a plate's height), so the layout rules nothing out.
+    pub layout: Option<PlateLayout>,
+}
+
+impl Hint {
+    /// The vehicle's category alone.
+    pub fn vehicle(category: Option<PlateCategory>) -> Self {
+        Self {
+            category,
+            layout: None,
+        }
+    }
+
+    /// The plate the grammar reads in `text` under this hint, if any.
+    fn parse(&self, text: &str) -> Option<Plate> {
+        let layout = self.layout.filter(|&l| {
+            !(l == PlateLayout::OneLine && self.category == Some(PlateCategory::Motorbike))
+        });
+        let fits = |p: &Plate| layout.is_none_or(|l| p.layouts().contains(&l));
+        let first = match self.category {
+            Some(category) => Plate::parse_as(text, category).or_else(|_| Plate::parse(text)),
+            None => Plate::parse(text),
+        };
+        if let Some(plate) = first.ok().filter(fits) {
+            return Some(plate);
+        }
+        // The text read as another category's plate may fit the plate's shape.
+        [
+            PlateCategory::Car,
+            PlateCategory::Military,
+            PlateCategory::Motorbike,
+        ]
+        .into_iter()
+        .filter_map(|c| Plate::parse_as(text, c).ok())
+        .find(fits)
+    }
 }
 
 /// What the recognizer made of one plate.
@@ -118,13 +166,9 @@ impl Recognizer {
         &self.alphabet
     }
 
-    /// Reads rectified plates (each of [`Self::input_size`]); `hint` is the category the
-    /// vehicle implies, where known.
-    pub fn recognize(
-        &self,
-        crops: &[&RgbImage],
-        hint: Option<PlateCategory>,
-    ) -> Result<Vec<Reading>, ModelError> {
+    /// Reads rectified plates (each of [`Self::input_size`]); `hint` is what is known of them
+    /// (the vehicle's category, the plate's layout).
+    pub fn recognize(&self, crops: &[&RgbImage], hint: Hint) -> Result<Vec<Reading>, ModelError> {
         if crops.is_empty() {
             return Ok(Vec::new());
         }
@@ -161,7 +205,7 @@ impl Recognizer {
     }
 
     /// The reading of per-slot distributions (also used on votes across frames).
-    pub fn reading(&self, slots: Vec<Vec<f32>>, hint: Option<PlateCategory>) -> Reading {
+    pub fn reading(&self, slots: Vec<Vec<f32>>, hint: Hint) -> Reading {
         let raw = slots
             .iter()
             .map(|p| argmax(p))
@@ -186,12 +230,7 @@ fn argmax(p: &[f32]) -> usize {
 
 /// The `n` most likely texts the grammar accepts. Slot distributions hold the pad class at 0
 /// and `alphabet[i - 1]` at `i`; a text ends at its first pad and every later slot must be pad.
-pub fn candidates(
-    slots: &[Vec<f32>],
-    alphabet: &[char],
-    hint: Option<PlateCategory>,
-    n: usize,
-) -> Vec<Candidate> {
+pub fn candidates(slots: &[Vec<f32>], alphabet: &[char], hint: Hint, n: usize) -> Vec<Candidate> {
     let ln = |p: f32| p.max(1e-9).ln();
     // (text, log probability, ended)
     let mut beam: Vec<(String, f32, bool)> = vec![(String::new(), 0.0, false)];
@@ -218,11 +257,9 @@ pub fn candidates(
         if out.len() >= n {
             break;
         }
-        let plate = match hint {
-            Some(category) => Plate::parse_as(&text, category).or_else(|_| Plate::parse(&text)),
-            None => Plate::parse(&text),
+        let Some(plate) = hint.parse(&text) else {
+            continue;
         };
-        let Ok(plate) = plate else { continue };
         if out.iter().any(|c| c.text == text) {
             continue;
         }
@@ -265,7 +302,7 @@ mod tests {
     #[test]
     fn a_clear_reading_is_its_own_best_candidate() {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
-        let c = candidates(&slots_for("51F12345", 0.98), &alphabet, None, 3);
+        let c = candidates(&slots_for("51F12345", 0.98), &alphabet, Hint::default(), 3);
         assert_eq!(c[0].text, "51F12345");
         assert_eq!(c[0].display, "51F-123.45");
         assert!(c[0].confidence > 0.8);
@@ -279,20 +316,25 @@ mod tests {
         slots[2] = vec![0.0; 38];
         slots[2][index('0')] = 0.55;
         slots[2][index('F')] = 0.45;
-        let c = candidates(&slots, &alphabet, None, 3);
+        let c = candidates(&slots, &alphabet, Hint::default(), 3);
         assert_eq!(c[0].text, "51F12345");
         // The letter O is never used in a series: the reading falls back to a valid one.
         let mut slots = slots_for("59X112345", 0.97);
         slots[2] = vec![0.0; 38];
         slots[2][index('O')] = 0.6;
         slots[2][index('X')] = 0.4;
-        assert_eq!(candidates(&slots, &alphabet, None, 1)[0].text, "59X112345");
+        assert_eq!(
+            candidates(&slots, &alphabet, Hint::default(), 1)[0].text,
+            "59X112345"
+        );
     }
 
     #[test]
     fn nothing_valid_gives_no_candidate() {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
-        assert!(candidates(&slots_for("QQQQQQQQ", 0.999), &alphabet, None, 3).is_empty());
+        assert!(
+            candidates(&slots_for("QQQQQQQQ", 0.999), &alphabet, Hint::default(), 3).is_empty()
+        );
     }
 
     #[test]
@@ -300,9 +342,66 @@ mod tests {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
         // `59X11234` is a car `59X-112.34` or a motorbike `59-X1 1234`.
         let slots = slots_for("59X11234", 0.98);
-        let bike = candidates(&slots, &alphabet, Some(PlateCategory::Motorbike), 1);
+        let bike = candidates(
+            &slots,
+            &alphabet,
+            Hint::vehicle(Some(PlateCategory::Motorbike)),
+            1,
+        );
         assert_eq!(bike[0].display, "59-X1 1234");
-        let car = candidates(&slots, &alphabet, Some(PlateCategory::Car), 1);
+        let car = candidates(
+            &slots,
+            &alphabet,
+            Hint::vehicle(Some(PlateCategory::Car)),
+            1,
+        );
         assert_eq!(car[0].display, "59X-112.34");
+        // A one-line plate is a car's...
+        let one_line = Hint {
+            category: None,
+            layout: Some(PlateLayout::OneLine),
+        };
+        assert_eq!(
+            candidates(&slots, &alphabet, one_line, 1)[0].display,
+            "59X-112.34"
+        );
+        // ... but on a vehicle taken for a motorbike the two disagree, and the layout yields.
+        let steep = Hint {
+            category: Some(PlateCategory::Motorbike),
+            layout: Some(PlateLayout::OneLine),
+        };
+        assert_eq!(
+            candidates(&slots, &alphabet, steep, 1)[0].display,
+            "59-X1 1234"
+        );
+    }
+
+    #[test]
+    fn a_one_line_plate_is_never_read_as_a_motorbike_series() {
+        let alphabet: Vec<char> = ALPHABET.chars().collect();
+        // The car special series `TĐ`, its `Đ` taken a little more for a `D`: `51TD3047` would be
+        // a motorbike's two-letter series, which no one-line plate carries.
+        let mut slots = slots_for("51TĐ3047", 0.97);
+        slots[3] = vec![0.0; 38];
+        slots[3][index('D')] = 0.55;
+        slots[3][index('Đ')] = 0.45;
+        let unknown = candidates(&slots, &alphabet, Hint::default(), 1);
+        assert_eq!(unknown[0].text, "51TD3047");
+        let one_line = Hint {
+            category: None,
+            layout: Some(PlateLayout::OneLine),
+        };
+        let read = candidates(&slots, &alphabet, one_line, 3);
+        assert_eq!(read[0].display, "51TĐ-3047");
+        assert!(read.iter().all(|c| c.text != "51TD3047"), "{read:?}");
+        // Two lines fit both, so the likelier reading stands.
+        let two_line = Hint {
+            category: None,
+            layout: Some(PlateLayout::TwoLine),
+        };
+        assert_eq!(
+            candidates(&slots, &alphabet, two_line, 1)[0].text,
+            "51TD3047"
+        );
     }
 }

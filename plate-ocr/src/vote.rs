@@ -67,7 +67,10 @@ mod tests {
             (good.as_slice(), 0.7),
         ];
         let avg = average(&reads).expect("reads");
-        assert_eq!(candidates(&avg, &alphabet, None, 1)[0].text, "51F12345");
+        assert_eq!(
+            candidates(&avg, &alphabet, Default::default(), 1)[0].text,
+            "51F12345"
+        );
     }
 
     #[test]

@@ -90,17 +90,19 @@ impl Browser {
         })
     }
 
-    /// Waits (at most `seconds`) for the element `css` to be on the page.
+    /// Waits (at most `seconds`) for the element `css` to be on the page. While a click's
+    /// navigation is under way the driver may answer a search with an error (Chromium's
+    /// "aborted by navigation"): that counts as not found yet.
     pub async fn wait_for(&self, css: &str, seconds: u64) -> anyhow::Result<Element> {
-        let found = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(seconds))
-            .for_element(Locator::Css(css))
-            .await;
-        match found {
-            Ok(e) => Ok(e),
-            Err(e) => bail!("waiting for `{css}` on {}: {e}", self.url().await),
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(e) => return Ok(e),
+                Err(e) if Instant::now() > deadline => {
+                    bail!("waiting for `{css}` on {}: {e}", self.url().await)
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
     }
 
