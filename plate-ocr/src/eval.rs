@@ -197,10 +197,12 @@ pub fn evaluate(
             .to_rgb8();
         // The plate's layout: in crops mode the label's stands for the one the reader takes
         // from the shape of the plate it found, which a rectified crop no longer shows.
-        let mut layout = match item.layout.as_deref() {
-            Some("one_line") if mode == Mode::Crops => Some(PlateLayout::OneLine),
-            Some("two_line") if mode == Mode::Crops => Some(PlateLayout::TwoLine),
-            _ => None,
+        let mut layout = match mode {
+            Mode::Crops => item
+                .layout
+                .as_deref()
+                .and_then(|l| serde_json::from_value::<PlateLayout>(l.into()).ok()),
+            Mode::Full => None,
         };
         let crop = match mode {
             Mode::Crops if img.dimensions() == (w, h) => Some(img),

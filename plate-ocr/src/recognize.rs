@@ -56,16 +56,20 @@ impl Hint {
             Some(category) => Plate::parse_as(text, category).or_else(|_| Plate::parse(text)),
             None => Plate::parse(text),
         };
-        if let Some(plate) = first.ok().filter(fits) {
+        // A text the grammar refuses is refused whatever the category (the hint only chooses
+        // between valid readings), so only a valid plate of the wrong shape is read again.
+        let plate = first.ok()?;
+        if fits(&plate) {
             return Some(plate);
         }
-        // The text read as another category's plate may fit the plate's shape.
+        // The same text read as another category's plate may fit the plate's shape.
         [
             PlateCategory::Car,
             PlateCategory::Military,
             PlateCategory::Motorbike,
         ]
         .into_iter()
+        .filter(|&c| c != plate.category())
         .filter_map(|c| Plate::parse_as(text, c).ok())
         .find(fits)
     }
@@ -299,6 +303,15 @@ mod tests {
         1 + ALPHABET.chars().position(|a| a == c).expect("in alphabet")
     }
 
+    /// Slots that read `text`, but slot `at` torn between two characters.
+    fn torn(text: &str, at: usize, (a, pa): (char, f32), (b, pb): (char, f32)) -> Vec<Vec<f32>> {
+        let mut slots = slots_for(text, 0.97);
+        slots[at] = vec![0.0; ALPHABET.chars().count() + 1];
+        slots[at][index(a)] = pa;
+        slots[at][index(b)] = pb;
+        slots
+    }
+
     #[test]
     fn a_clear_reading_is_its_own_best_candidate() {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
@@ -312,17 +325,11 @@ mod tests {
     fn the_grammar_overrules_the_argmax() {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
         // Slot 2 looks more like `0` than `F`, but no series is a digit there.
-        let mut slots = slots_for("51F12345", 0.97);
-        slots[2] = vec![0.0; 38];
-        slots[2][index('0')] = 0.55;
-        slots[2][index('F')] = 0.45;
+        let slots = torn("51F12345", 2, ('0', 0.55), ('F', 0.45));
         let c = candidates(&slots, &alphabet, Hint::default(), 3);
         assert_eq!(c[0].text, "51F12345");
         // The letter O is never used in a series: the reading falls back to a valid one.
-        let mut slots = slots_for("59X112345", 0.97);
-        slots[2] = vec![0.0; 38];
-        slots[2][index('O')] = 0.6;
-        slots[2][index('X')] = 0.4;
+        let slots = torn("59X112345", 2, ('O', 0.6), ('X', 0.4));
         assert_eq!(
             candidates(&slots, &alphabet, Hint::default(), 1)[0].text,
             "59X112345"
@@ -381,10 +388,7 @@ mod tests {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
         // The car special series `TĐ`, its `Đ` taken a little more for a `D`: `51TD3047` would be
         // a motorbike's two-letter series, which no one-line plate carries.
-        let mut slots = slots_for("51TĐ3047", 0.97);
-        slots[3] = vec![0.0; 38];
-        slots[3][index('D')] = 0.55;
-        slots[3][index('Đ')] = 0.45;
+        let slots = torn("51TĐ3047", 3, ('D', 0.55), ('Đ', 0.45));
         let unknown = candidates(&slots, &alphabet, Hint::default(), 1);
         assert_eq!(unknown[0].text, "51TD3047");
         let one_line = Hint {

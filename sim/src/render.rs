@@ -15,7 +15,7 @@ use crate::{
     rng::Rng,
     scenario::{Direction, Phase, TimeOfDay},
     truth::{FrameTruth, ObjectTruth, PlateTruth},
-    vehicle::{End, Material, ObjectClass},
+    vehicle::{End, Material, ObjectClass, PlateMount},
     world::{Placed, World},
 };
 
@@ -511,7 +511,7 @@ impl<'w> Renderer<'w> {
                 Item::Plate(i) => {
                     let mount = &shape.plates[i];
                     if let (Some(levels), Some(quad)) =
-                        (self.plate_texture(p.actor), self.plate_quad(p, mount.end))
+                        (self.plate_texture(p.actor), self.plate_quad(p, mount))
                     {
                         let across = ((quad[1][0] - quad[0][0]).powi(2)
                             + (quad[1][1] - quad[0][1]).powi(2))
@@ -569,12 +569,14 @@ impl<'w> Renderer<'w> {
     }
 
     /// The plate's corners in reading order, pixels.
-    fn plate_quad(&self, p: &Placed, end: End) -> Option<[Px; 4]> {
-        let actor = &self.world.actors[p.actor];
-        let mount = actor.shape.plates.iter().find(|m| m.end == end)?;
+    fn plate_quad(&self, p: &Placed, mount: &PlateMount) -> Option<[Px; 4]> {
         let (_, right) = self.frame_of(p);
         // The reader faces the plate: for a rear plate the reader's right is the vehicle's.
-        let r = if end == End::Rear { right } else { -right };
+        let r = if mount.end == End::Rear {
+            right
+        } else {
+            -right
+        };
         let c = self.to_world(p, mount.centre);
         let up = Vec3::new(0.0, 0.0, 1.0);
         let (hw, hh) = (mount.width_m / 2.0, mount.height_m / 2.0);
@@ -635,31 +637,20 @@ impl<'w> Renderer<'w> {
         let (fwd, _) = self.frame_of(p);
         let plate = actor.plate.as_ref().and_then(|spec| {
             // The plate the camera faces (rear, or front on cars coming toward it).
-            let end = [End::Rear, End::Front].into_iter().find(|end| {
-                actor.shape.plates.iter().any(|m| {
-                    m.end == *end && {
-                        let n = if *end == End::Rear { -fwd } else { fwd };
+            let mount = [End::Rear, End::Front].into_iter().find_map(|end| {
+                actor.shape.plates.iter().find(|m| {
+                    m.end == end && {
+                        let n = if end == End::Rear { -fwd } else { fwd };
                         n.dot(cam.position() - self.to_world(p, m.centre)) > 0.0
                     }
                 })
             })?;
-            let corners = self.plate_quad(p, end)?;
-            let centre = [
-                (corners[0][0] + corners[2][0]) / 2.0,
-                (corners[0][1] + corners[2][1]) / 2.0,
-            ];
+            let corners = self.plate_quad(p, mount)?;
             let in_frame = corners
                 .iter()
                 .all(|c| c[0] >= 0.0 && c[1] >= 0.0 && c[0] < w && c[1] < h);
-            let occluded = hidden(centre) || face_hidden(&corners, hidden);
-            let blur = actor
-                .shape
-                .plates
-                .iter()
-                .find(|m| m.end == end)
-                .map_or([0.0, 0.0], |m| {
-                    self.motion_px(p, self.to_world(p, m.centre))
-                });
+            let occluded = face_hidden(&corners, hidden);
+            let blur = self.motion_px(p, self.to_world(p, mount.centre));
             let width_px = ((corners[1][0] - corners[0][0]).powi(2)
                 + (corners[1][1] - corners[0][1]).powi(2))
             .sqrt();
@@ -757,10 +748,9 @@ impl<'w> Renderer<'w> {
     }
 }
 
-/// The image and its halvings down to about 24 pixels wide.
 /// Whether any part of a plate's face is hidden: points across its whole width, to the
-/// characters at either end, on three rows. A plate with one character covered cannot be read
-/// whole, so it does not count as visible.
+/// characters at either end (the centre among them), on three rows. A plate with one character
+/// covered cannot be read whole, so it does not count as visible.
 fn face_hidden(corners: &[Px; 4], hidden: impl Fn(Px) -> bool) -> bool {
     let lerp = |a: Px, b: Px, t: f32| [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t];
     const COLUMNS: usize = 17;
@@ -774,6 +764,7 @@ fn face_hidden(corners: &[Px; 4], hidden: impl Fn(Px) -> bool) -> bool {
     })
 }
 
+/// The image and its halvings down to about 24 pixels wide.
 fn mip_chain(img: RgbImage) -> Vec<RgbImage> {
     let mut levels = vec![img];
     while let Some(last) = levels.last().filter(|l| l.width() >= 48 && l.height() >= 8) {
@@ -1377,6 +1368,9 @@ mod tests {
         // Something nearer covers the last character (the right 6 % of the face) or the first.
         assert!(face_hidden(&PLATE, |q| q[0] > 104.0));
         assert!(face_hidden(&PLATE, |q| q[0] < 15.0));
+        // ... or only its centre ...
+        assert!(face_hidden(&PLATE, |q| (q[0] - 60.0).abs() < 0.5
+            && (q[1] - 21.0).abs() < 0.5));
         // ... or only the lower row of a two-line plate's characters.
         assert!(face_hidden(&PLATE, |q| q[1] > 26.0));
         // Covering what lies beside the plate hides nothing.
