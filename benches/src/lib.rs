@@ -272,6 +272,7 @@ pub fn bench_camera(id: &str, source: String, detect_fps: f64) -> edge_agent::co
         speed_limit_kmh: 50.0,
         speed_limits_kmh: Default::default(),
         red_grace_s: 0.5,
+        signal_max_cycle_s: edge_agent::config::default_max_cycle(),
     }
 }
 

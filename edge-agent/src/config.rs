@@ -136,8 +136,9 @@ pub struct ModelSettings {
     pub helmet_classifier: String,
     /// Threads of each ONNX Runtime session.
     pub intra_threads: usize,
-    /// Detections at or above this score start and keep tracks (lower ones only keep them).
-    pub min_score: f32,
+    /// Detections at or above this score start and keep tracks (lower ones only keep them);
+    /// unset: the detector's own `min_score` in its manifest, else 0.5.
+    pub min_score: Option<f32>,
     /// A plate read less sure than this is reported unread (the officer reads it from the
     /// close-up), so an uncertain read never names a citizen.
     pub min_plate_confidence: f64,
@@ -152,7 +153,7 @@ impl Default for ModelSettings {
             class_map: Default::default(),
             helmet_classifier: "helmet".into(),
             intra_threads: 1,
-            min_score: 0.5,
+            min_score: None,
             min_plate_confidence: 0.5,
         }
     }
@@ -171,8 +172,12 @@ pub enum WhenFull {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxSettings {
+    /// The most the outbox holds (events and files).
     pub max_bytes: u64,
     pub when_full: WhenFull,
+    /// Left free on the outbox's disk for the rest of the box (logs, the system): the disk's
+    /// free space beyond this counts as a cap of its own, under the same policy.
+    pub min_free_bytes: u64,
 }
 
 impl Default for OutboxSettings {
@@ -180,6 +185,7 @@ impl Default for OutboxSettings {
         Self {
             max_bytes: 2 * 1024 * 1024 * 1024,
             when_full: WhenFull::DropClips,
+            min_free_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -286,6 +292,10 @@ pub struct CameraConfig {
     /// All-red grace: crossing this soon after red began is not flagged.
     #[serde(default = "default_grace")]
     pub red_grace_s: f64,
+    /// The longest a phase of this junction's signal lasts: a signal showing no change for
+    /// longer is reported as a fault.
+    #[serde(default = "default_max_cycle")]
+    pub signal_max_cycle_s: f64,
 }
 
 fn default_transport() -> Transport {
@@ -308,6 +318,10 @@ fn default_limit() -> f64 {
 }
 fn default_grace() -> f64 {
     0.5
+}
+/// Longer than any phase of a Vietnamese urban junction's plan (cycles of 60–180 s).
+pub fn default_max_cycle() -> f64 {
+    300.0
 }
 
 impl CameraConfig {
@@ -421,7 +435,11 @@ impl Settings for Config {
                 "is for a central reached over HTTPS (https://)",
             ));
         }
-        if !(0.0..1.0).contains(&self.models.min_score) {
+        if self
+            .models
+            .min_score
+            .is_some_and(|s| !(0.0..1.0).contains(&s))
+        {
             return Err(ConfigError::invalid("models.min_score", "must be in 0–1"));
         }
         if !(0.0..=1.0).contains(&self.models.min_plate_confidence) {
@@ -455,6 +473,12 @@ impl Settings for Config {
                 return Err(ConfigError::invalid(
                     field("stall_timeout_s"),
                     "must be 1 or more",
+                ));
+            }
+            if !(c.signal_max_cycle_s >= 30.0 && c.signal_max_cycle_s <= 3600.0) {
+                return Err(ConfigError::invalid(
+                    field("signal_max_cycle_s"),
+                    "must be 30–3600 s",
                 ));
             }
             c.geometry.validate().map_err(|e| {

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod detect;
+pub mod eval_detect;
 pub mod evidence;
 pub mod ingest;
 pub mod outbox;

@@ -22,12 +22,50 @@ enum Command {
     /// Prints the device's Ed25519 public key (base64), making the key on first use: what
     /// central's `device-add` registers.
     PublicKey,
+    /// Measures the configured vehicle detector on a labelled image set (YOLO / Roboflow
+    /// layout): AP50, precision and recall at the operating threshold, per class, and the time
+    /// per image.
+    EvalDetect {
+        /// The set's data.yaml (`names`; SPLIT/images and SPLIT/labels beside it).
+        #[arg(long, value_name = "PATH")]
+        data: std::path::PathBuf,
+        /// valid (or val), test or train.
+        #[arg(long, default_value = "valid")]
+        split: String,
+        /// A detector named in the manifests instead of the configured one.
+        #[arg(long, value_name = "NAME")]
+        detector: Option<String>,
+        /// Only the first N images, in name order.
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::PublicKey) = args.command {
-        return edge_agent::startup::print_public_key(args.common.config.as_deref());
+    match args.command {
+        Some(Command::PublicKey) => {
+            return edge_agent::startup::print_public_key(args.common.config.as_deref());
+        }
+        Some(Command::EvalDetect {
+            data,
+            split,
+            detector,
+            limit,
+            json,
+        }) => {
+            let opts = edge_agent::eval_detect::EvalOptions {
+                data,
+                split,
+                detector,
+                limit,
+            };
+            return edge_agent::eval_detect::main(args.common.config.as_deref(), &opts, json);
+        }
+        None => {}
     }
     service_kit::run(
         args.common,

@@ -52,13 +52,15 @@ use tracing::{error, info, warn};
 
 use crate::{
     config::{CameraConfig, CameraRole, Config, SignalConfig},
-    detect::{DetectOptions, Detector},
     evidence::{self, Capture, File},
     ingest::{Frame, Ingest, State},
-    outbox::{NewFile, Outbox, Stored},
+    outbox::{
+        NewFile, Outbox, Stored,
+        writer::{Entry, Outcome, RetryPolicy, Writer, WriterCounters},
+    },
     pairing::{RoadPath, Sighting, Sightings, View, offer_view},
     rules::{self, Finding, Geometry, History, Limits, Sample},
-    signal::{FixedPlan, Timeline, classify_lamps},
+    signal::{FixedPlan, LampReader, SignalWatch, Timeline},
     track::{TrackState, Tracker, TrackerOptions},
 };
 
@@ -77,6 +79,8 @@ pub struct CameraStats {
     pub latency: Histogram,
     pub snapshot: Mutex<Option<Arc<RgbImage>>>,
     pub signal: Mutex<Option<SignalState>>,
+    /// Why the camera's signal cannot be trusted, when it cannot ([`SignalWatch`]).
+    pub signal_fault: Mutex<Option<String>>,
 }
 
 impl Default for CameraStats {
@@ -93,6 +97,7 @@ impl Default for CameraStats {
             ]),
             snapshot: Mutex::default(),
             signal: Mutex::default(),
+            signal_fault: Mutex::default(),
         }
     }
 }
@@ -109,11 +114,9 @@ pub struct EvidenceCounters {
 
 /// The models a camera thread runs.
 struct CameraModels {
-    detector: Detector,
+    vehicles: crate::detect::VehicleDetector,
     tracker: TrackerOptions,
     helmet: Option<Helmet>,
-    /// Detector class id → vehicle class (`None`: not a vehicle the rules judge).
-    classes: Vec<Option<VehicleClass>>,
 }
 
 /// The helmet classifier on a rider crop (the upper half of a motorbike's box).
@@ -162,6 +165,8 @@ pub struct Shared {
     pub outbox: Outbox,
     pub wake: Arc<Notify>,
     pub evidence: Arc<EvidenceCounters>,
+    /// The outbox writer's retries and what waits in memory.
+    pub writer: Arc<WriterCounters>,
     pub models: Vec<ModelVersion>,
     pub clock: ClockSync,
 }
@@ -369,43 +374,9 @@ impl Drop for Pipeline {
 
 fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<CameraModels> {
     // Low-score detections feed the tracker's second pass (ByteTrack); it decides.
-    let opts = DetectOptions {
-        score_threshold: TrackerOptions::default().low_score,
-        ..DetectOptions::default()
-    };
+    let low = TrackerOptions::default().low_score;
     let m = &config.models;
-    let extra = m
-        .detector_manifest
-        .as_ref()
-        .map(|p| {
-            Manifest::load(p).with_context(|| format!("models.detector_manifest {}", p.display()))
-        })
-        .transpose()?;
-    let from = extra.as_ref().unwrap_or(manifest);
-    let field = || format!("models.vehicle_detector `{}`", m.vehicle_detector);
-    let entry = from.get(&m.vehicle_detector).with_context(field)?;
-    let detector = Detector::new(
-        plate_ocr::engine::Engine::load(from, entry, m.intra_threads).with_context(field)?,
-        opts,
-    )
-    .with_context(field)?;
-    let labels = &detector.entry().labels;
-    let n = labels.len().max(
-        m.class_map
-            .keys()
-            .filter_map(|k| k.parse::<usize>().ok())
-            .max()
-            .map_or(0, |k| k + 1),
-    );
-    let classes = (0..n)
-        .map(|i| {
-            if m.class_map.is_empty() {
-                labels.get(i).and_then(|l| VehicleClass::parse(l))
-            } else {
-                m.class_map.get(&i.to_string()).copied()
-            }
-        })
-        .collect();
+    let vehicles = crate::detect::VehicleDetector::load(m, manifest, &m.vehicle_detector, low)?;
     let helmet = if m.helmet_classifier.is_empty() {
         info!("no helmet classifier configured: the no-helmet rule is off");
         None
@@ -415,15 +386,15 @@ fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<Ca
                 .with_context(|| format!("models.helmet_classifier `{}`", m.helmet_classifier))?,
         )
     };
+    let min_score = vehicles.min_score;
     Ok(CameraModels {
-        detector,
+        vehicles,
         tracker: TrackerOptions {
-            high_score: m.min_score,
-            new_track_score: (m.min_score + 0.1).min(0.95),
+            high_score: min_score,
+            new_track_score: (min_score + 0.1).min(0.95),
             ..TrackerOptions::default()
         },
         helmet,
-        classes,
     })
 }
 
@@ -510,6 +481,8 @@ struct Worker {
     recent: VecDeque<Recent>,
     due: Vec<Due>,
     timeline: Timeline,
+    lamps: LampReader,
+    watch: SignalWatch,
 }
 
 impl Worker {
@@ -529,6 +502,7 @@ impl Worker {
         let geometry = Geometry::from(&camera.geometry);
         let tracker = Tracker::new(models.tracker);
         let limits = limits_of(&camera);
+        let watch = SignalWatch::new(camera.signal_max_cycle_s);
         Self {
             camera,
             models,
@@ -547,6 +521,8 @@ impl Worker {
             recent: VecDeque::new(),
             due: Vec::new(),
             timeline: Timeline::new(120.0),
+            lamps: LampReader::new(),
+            watch,
         }
     }
 
@@ -630,29 +606,18 @@ impl Worker {
         let t = frame.t;
         self.update_signal(frame);
         let started = Instant::now();
-        let detections = self.models.detector.detect(&frame.image)?;
+        let detections = self.models.vehicles.detect(&frame.image)?;
         let us = started.elapsed().as_micros() as u64;
         self.stats.detect_us.fetch_add(us, Ordering::Relaxed);
         self.stats.last_detect_us.store(us, Ordering::Relaxed);
         self.stats.processed.fetch_add(1, Ordering::Relaxed);
-        let detections: Vec<_> = detections
-            .into_iter()
-            .filter(|d| {
-                self.models
-                    .classes
-                    .get(d.class)
-                    .copied()
-                    .flatten()
-                    .is_some()
-            })
-            .collect();
         let tracks: Vec<(u64, BoxF, VehicleClass, f32)> = self
             .tracker
             .update(&detections)
             .into_iter()
             .filter(|t| t.state == TrackState::Confirmed && t.missed == 0)
             .filter_map(|t| {
-                let class = self.models.classes.get(t.class).copied().flatten()?;
+                let class = self.models.vehicles.class(t.class)?;
                 Some((t.id, t.bbox, class, t.score))
             })
             .collect();
@@ -751,12 +716,14 @@ impl Worker {
                     f.fired.insert(finding.kind);
                 }
                 let signal = (finding.kind == ViolationKind::RedLight)
-                    .then(|| self.timeline.at(finding.t))
+                    .then(|| self.timeline.phase_at(finding.t))
                     .flatten()
-                    .map(|(phase, since)| SignalObservation {
-                        phase,
-                        time_into_red_ms: (phase == SignalState::Red)
-                            .then_some((since * 1000.0).round().max(0.0) as u64),
+                    .map(|at| SignalObservation {
+                        phase: at.state,
+                        time_into_red_ms: (at.state == SignalState::Red)
+                            .then_some((at.since * 1000.0).round().max(0.0) as u64),
+                        // Red's start unseen: its age counts from its first sight.
+                        red_start_unseen: at.state == SignalState::Red && !at.start_seen,
                         source: match self.camera.signal {
                             SignalConfig::Mqtt => SignalSource::Controller,
                             SignalConfig::Fixed { .. } => SignalSource::Plan,
@@ -856,7 +823,8 @@ impl Worker {
             SignalConfig::None => {}
             SignalConfig::Lamps => {
                 if let Some(head) = &self.camera.geometry.signal_head {
-                    self.timeline.observe(t, classify_lamps(&frame.image, head));
+                    let state = self.lamps.read(&frame.image, head);
+                    self.timeline.observe(t, state);
                 }
             }
             SignalConfig::Fixed {
@@ -886,6 +854,21 @@ impl Worker {
             }
         }
         *self.stats.signal.lock().unwrap_or_else(|e| e.into_inner()) = self.timeline.current();
+        let fault = match self.camera.signal {
+            SignalConfig::None => None,
+            _ => self.watch.fault(t, &self.timeline),
+        };
+        let mut kept = self
+            .stats
+            .signal_fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if fault.is_some() && kept.is_none() {
+            warn!(camera = %self.camera.id, fault = fault.as_deref().unwrap_or(""), "signal fault: the red-light rule cannot be trusted here");
+        } else if fault.is_none() && kept.is_some() {
+            info!(camera = %self.camera.id, "signal changing again");
+        }
+        *kept = fault;
     }
 
     /// Fills the before / at / after images from the frames seen.
@@ -977,93 +960,188 @@ fn evidence_thread(
 ) {
     let scratch = std::env::temp_dir();
     let mut queue = VecDeque::new();
-    while let Some(job) = next_job(jobs, &mut queue, |j| j.provisional) {
-        let camera = job.camera.id.clone();
+    let mut writer = Writer::new(
+        shared.outbox.clone(),
+        RetryPolicy::default(),
+        shared.writer.clone(),
+    );
+    loop {
+        for (id, provisional, outcome) in rt.block_on(writer.retry()) {
+            account(shared, "", None, "", &id, provisional, &outcome);
+        }
+        // As many wait in memory as the stage keeps: no new job until one is stored.
+        let wait = writer.next_retry_in();
+        let job = if writer.is_full() {
+            thread::sleep(wait.unwrap_or(Duration::from_millis(100)));
+            continue;
+        } else {
+            match next_job(jobs, &mut queue, |j: &Job| j.provisional, wait) {
+                Next::Job(job) => job,
+                Next::Idle => continue,
+                Next::Closed => break,
+            }
+        };
+        let camera = job.camera.id.to_string();
         let kind = job.due.finding.kind;
-        match build_event(&job, reader, shared, settings, &scratch) {
-            Ok((event, files, clip_name)) => {
-                let store = async {
-                    let payload = wire::encode_signed(&event, &shared.key)?;
-                    // The manifest lists the files in order, each hashed once when it was
-                    // made; the outbox takes the bytes as they are.
-                    let new: Vec<NewFile> = files
-                        .into_iter()
-                        .zip(&event.evidence)
-                        .map(|(f, item)| NewFile {
-                            sha256: item.sha256.to_hex(),
-                            name: f.name,
-                            content_type: f.content_type.into(),
-                            bytes: f.bytes,
-                        })
-                        .collect();
-                    let id = event.event_id.to_string();
-                    let now = UtcTimestamp::now().unix_ms();
-                    let stored = if job.provisional {
-                        shared
-                            .outbox
-                            .put_provisional(&id, &payload, &new, now)
-                            .await?
-                    } else {
-                        let clip = clip_name.as_deref();
-                        shared.outbox.put(&id, &payload, &new, clip, now).await?
-                    };
-                    anyhow::Ok(stored)
+        let entry = build_event(&job, reader, shared, settings, &scratch).and_then(
+            |(event, files, clip)| {
+                let payload = wire::encode_signed(&event, &shared.key)?;
+                // The manifest lists the files in order, each hashed once when it was made;
+                // the outbox takes the bytes as they are.
+                let files = files
+                    .into_iter()
+                    .zip(&event.evidence)
+                    .map(|(f, item)| NewFile {
+                        sha256: item.sha256.to_hex(),
+                        name: f.name,
+                        content_type: f.content_type.into(),
+                        bytes: f.bytes,
+                    })
+                    .collect();
+                let plate = event.plate.as_ref().map(|p| p.display.clone());
+                let entry = Entry {
+                    event_id: event.event_id.to_string(),
+                    payload,
+                    files,
+                    clip,
+                    provisional: job.provisional,
+                    created_ms: UtcTimestamp::now().unix_ms(),
                 };
-                let stored = rt.block_on(store);
-                if job.provisional {
-                    match stored {
-                        Ok(Stored::Kept) => {
-                            info!(camera = %camera, %kind, event = %event.event_id, "violation journaled");
-                        }
-                        Ok(other) => {
-                            warn!(camera = %camera, %kind, event = %event.event_id, outcome = ?other, "violation not journaled");
-                        }
-                        Err(e) => {
-                            warn!(camera = %camera, %kind, error = %format!("{e:#}"), "violation not journaled");
-                        }
-                    }
-                    continue;
-                }
-                match stored {
-                    Ok(Stored::Kept | Stored::Duplicate) => {
-                        shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
-                        info!(camera = %camera, %kind, event = %event.event_id, plate = event.plate.as_ref().map_or("?", |p| p.display.as_str()), "violation stored");
-                    }
-                    Ok(Stored::KeptWithoutClip) => {
-                        shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
-                        shared.evidence.without_clip.fetch_add(1, Ordering::Relaxed);
-                        warn!(camera = %camera, event = %event.event_id, "outbox full: violation stored without its clip");
-                    }
-                    Ok(Stored::Refused) => {
-                        shared.evidence.refused.fetch_add(1, Ordering::Relaxed);
-                        error!(camera = %camera, %kind, "outbox full: violation refused");
-                    }
-                    Err(e) => {
-                        shared.evidence.errors.fetch_add(1, Ordering::Relaxed);
-                        error!(camera = %camera, error = %format!("{e:#}"), "violation not stored");
-                    }
-                }
-                shared.wake.notify_one();
+                anyhow::Ok((entry, plate))
+            },
+        );
+        match entry {
+            Ok((entry, plate)) => {
+                let id = entry.event_id.clone();
+                let outcome = rt.block_on(writer.store(entry));
+                let plate = plate.as_deref().unwrap_or("?");
+                account(
+                    shared,
+                    &camera,
+                    Some(kind),
+                    plate,
+                    &id,
+                    job.provisional,
+                    &outcome,
+                );
             }
             Err(e) => {
                 shared.evidence.errors.fetch_add(1, Ordering::Relaxed);
-                error!(camera = %camera, error = %format!("{e:#}"), "evidence not built");
+                error!(camera = %camera, %kind, error = %format!("{e:#}"), "evidence not built");
             }
         }
     }
+    // Stopping: what still waits is tried for a while longer; a journal entry of what is left
+    // goes out at the next start.
+    let until = Instant::now() + STOP_RETRY;
+    while writer.waiting() > 0 && Instant::now() < until {
+        thread::sleep(writer.next_retry_in().unwrap_or_default());
+        for (id, provisional, outcome) in rt.block_on(writer.retry()) {
+            account(shared, "", None, "", &id, provisional, &outcome);
+        }
+    }
+    if writer.waiting() > 0 {
+        error!(
+            violations = writer.waiting(),
+            "violations not stored when the agent stopped (those journaled go out at the next start)"
+        );
+    }
+}
+
+/// How long a stopping agent keeps trying to store what waits in memory.
+const STOP_RETRY: Duration = Duration::from_secs(10);
+
+/// Counts and logs what became of an event handed to the outbox.
+fn account(
+    shared: &Shared,
+    camera: &str,
+    kind: Option<ViolationKind>,
+    plate: &str,
+    id: &str,
+    provisional: bool,
+    outcome: &Outcome,
+) {
+    let kind = kind.map(|k| k.to_string()).unwrap_or_default();
+    let stored = match outcome {
+        Outcome::Waiting { .. } => return,
+        Outcome::DeliveredAsJournaled => {
+            shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
+            shared.wake.notify_one();
+            return;
+        }
+        Outcome::Stored(stored) => *stored,
+    };
+    if provisional {
+        match stored {
+            Stored::Kept => {
+                info!(camera = %camera, kind = %kind, event = %id, "violation journaled")
+            }
+            other => {
+                warn!(camera = %camera, kind = %kind, event = %id, outcome = ?other, "violation not journaled")
+            }
+        }
+        return;
+    }
+    match stored {
+        Stored::Kept | Stored::Duplicate => {
+            shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
+            info!(camera = %camera, kind = %kind, event = %id, plate = %plate, "violation stored");
+        }
+        Stored::KeptWithoutClip => {
+            shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
+            shared.evidence.without_clip.fetch_add(1, Ordering::Relaxed);
+            warn!(
+                camera = %camera,
+                event = %id,
+                disk_full = shared.outbox.disk_full(),
+                "outbox full: violation stored without its clip"
+            );
+        }
+        Stored::Refused => {
+            shared.evidence.refused.fetch_add(1, Ordering::Relaxed);
+            error!(
+                camera = %camera,
+                kind = %kind,
+                event = %id,
+                disk_full = shared.outbox.disk_full(),
+                "outbox full: violation refused"
+            );
+        }
+    }
+    shared.wake.notify_one();
+}
+
+/// What [`next_job`] found.
+enum Next<T> {
+    Job(T),
+    /// Nothing came within the wait.
+    Idle,
+    /// The cameras have stopped and nothing is left.
+    Closed,
 }
 
 /// The next job: the jobs waiting are taken from the channel (as many as it holds, so a slow
 /// stage still holds the cameras back), `urgent` ones (journal entries) first — each is what a
 /// crash would otherwise lose, and none is moved after its own complete event, which its camera
-/// sent later. `None` once the cameras have stopped and nothing is left.
+/// sent later. Waits for one at most `wait` when given.
 fn next_job<T>(
     jobs: &Receiver<T>,
     queue: &mut VecDeque<T>,
     urgent: impl Fn(&T) -> bool,
-) -> Option<T> {
+    wait: Option<Duration>,
+) -> Next<T> {
     if queue.is_empty() {
-        queue.push_back(jobs.recv().ok()?);
+        let got = match wait {
+            None => jobs.recv().map_err(|_| true),
+            Some(wait) => jobs
+                .recv_timeout(wait)
+                .map_err(|e| matches!(e, std::sync::mpsc::RecvTimeoutError::Disconnected)),
+        };
+        match got {
+            Ok(job) => queue.push_back(job),
+            Err(true) => return Next::Closed,
+            Err(false) => return Next::Idle,
+        }
     }
     while queue.len() < JOBS_WAITING {
         match jobs.try_recv() {
@@ -1072,7 +1150,7 @@ fn next_job<T>(
         }
     }
     let first = queue.iter().position(urgent).unwrap_or(0);
-    queue.remove(first)
+    queue.remove(first).map_or(Next::Closed, Next::Job)
 }
 
 /// Jobs the evidence stage's channel holds (and as many again taken from it, waiting).
@@ -1318,7 +1396,9 @@ fn data_bar(
         };
         second.push_str(&format!(" · Đèn {phase}"));
         if let Some(ms) = s.time_into_red_ms {
-            second.push_str(&format!(" {:.1} s", ms as f64 / 1000.0).replace('.', ","));
+            // "≥": red's start was not seen; this is the least it can have been.
+            let at_least = if s.red_start_unseen { " ≥" } else { "" };
+            second.push_str(&format!("{at_least} {:.1} s", ms as f64 / 1000.0).replace('.', ","));
         }
     }
     if let Some(ms) = m.dwell_ms {
@@ -1364,9 +1444,30 @@ mod tests {
         drop(tx);
         let mut queue = VecDeque::new();
         let mut order = Vec::new();
-        while let Some(job) = next_job(&rx, &mut queue, |j| j.0 == 'j') {
+        while let Next::Job(job) = next_job(&rx, &mut queue, |j| j.0 == 'j', None) {
             order.push(job);
         }
         assert_eq!(order, [('j', 3), ('j', 4), ('c', 1), ('c', 2)]);
+    }
+
+    #[test]
+    fn waiting_for_a_job_ends_when_a_retry_is_due() {
+        let (tx, rx) = sync_channel::<u32>(JOBS_WAITING);
+        let mut queue = VecDeque::new();
+        let wait = Some(Duration::from_millis(10));
+        assert!(matches!(
+            next_job(&rx, &mut queue, |_| false, wait),
+            Next::Idle
+        ));
+        tx.send(7).expect("send");
+        assert!(matches!(
+            next_job(&rx, &mut queue, |_| false, wait),
+            Next::Job(7)
+        ));
+        drop(tx);
+        assert!(matches!(
+            next_job(&rx, &mut queue, |_| false, wait),
+            Next::Closed
+        ));
     }
 }

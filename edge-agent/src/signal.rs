@@ -3,7 +3,14 @@
 //! fixed-time plan. The red-light rule asks for the phase at a moment and how long it had held.
 //!
 //! A phase whose start was not seen (the agent started, or the stream came back, in the middle
-//! of it) has no known age: the rule cannot prove time into red then, and flags nothing.
+//! of it) is dated from when it was first seen: its true age is at least that, so a vehicle
+//! crossing later than the grace after the first sight of red crossed later than the grace
+//! after red began. The event says so ([`PhaseAt::start_seen`]).
+//!
+//! A signal that shows no change for longer than any signal cycle (`signal_max_cycle_s`) is a
+//! fault — a lamp position knocked out of place, a controller feed gone quiet, a plan that no
+//! longer matches — reported on `/status`, in the metrics and to central, never a quiet
+//! junction.
 
 use image::RgbImage;
 use protocol::{camera::SignalHeadSpec, messages::SignalState};
@@ -80,23 +87,80 @@ impl Timeline {
         self.last_seen = self.last_seen.max(t);
     }
 
-    /// The phase at `t` and seconds since it began, when its start was seen.
-    pub fn at(&self, t: f64) -> Option<(SignalState, f64)> {
+    /// The phase at `t`, how long it had held, and whether its start was seen (when it was
+    /// not, the age counts from its first sight and is a lower bound).
+    pub fn phase_at(&self, t: f64) -> Option<PhaseAt> {
         let i = self.changes.iter().rposition(|c| c.0 <= t)?;
-        let (start, state, seen) = self.changes[i];
-        (seen && state != SignalState::Off && t <= self.last_seen + 5.0)
-            .then_some((state, t - start))
+        let (start, state, start_seen) = self.changes[i];
+        (state != SignalState::Off && t <= self.last_seen + 5.0).then_some(PhaseAt {
+            state,
+            since: t - start,
+            start_seen,
+        })
+    }
+
+    /// The phase at `t` and seconds since it began (at least).
+    pub fn at(&self, t: f64) -> Option<(SignalState, f64)> {
+        self.phase_at(t).map(|p| (p.state, p.since))
     }
 
     /// The phase last seen.
     pub fn current(&self) -> Option<SignalState> {
         self.changes.last().map(|c| c.1)
     }
+
+    /// When the phase last changed (or was first seen), on the camera clock.
+    pub fn last_change(&self) -> Option<f64> {
+        self.changes.last().map(|c| c.0)
+    }
+}
+
+/// The phase at a moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhaseAt {
+    pub state: SignalState,
+    /// Seconds it had held: exactly, when its start was seen, else since it was first seen.
+    pub since: f64,
+    pub start_seen: bool,
 }
 
 impl Signal for Timeline {
     fn at(&self, t: f64) -> Option<(SignalState, f64)> {
         Timeline::at(self, t)
+    }
+}
+
+/// Watches a camera's signal for a fault: no phase change for longer than any cycle of the
+/// junction (`max_cycle_s`), or no phase at all for as long.
+#[derive(Debug, Clone)]
+pub struct SignalWatch {
+    max_cycle_s: f64,
+    started: Option<f64>,
+}
+
+impl SignalWatch {
+    pub fn new(max_cycle_s: f64) -> Self {
+        Self {
+            max_cycle_s,
+            started: None,
+        }
+    }
+
+    /// The fault at camera time `t`, in words, when there is one.
+    pub fn fault(&mut self, t: f64, timeline: &Timeline) -> Option<String> {
+        let started = *self.started.get_or_insert(t);
+        let limit = self.max_cycle_s;
+        match (timeline.current(), timeline.last_change()) {
+            (Some(state), Some(changed)) if t - changed.max(started) > limit => Some(format!(
+                "signal {} for {:.0} s without a change (a cycle is at most {limit:.0} s)",
+                format!("{state:?}").to_lowercase(),
+                t - changed.max(started)
+            )),
+            (None, _) if t - started > limit => {
+                Some(format!("no signal phase read for {:.0} s", t - started))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -124,37 +188,271 @@ impl FixedPlan {
     }
 }
 
-/// Which lamp of the head is lit: the brightest by far, when one is.
-pub fn classify_lamps(frame: &RgbImage, head: &SignalHeadSpec) -> Option<SignalState> {
-    let r = (head.radius_px * 0.7).max(1.0);
-    let level = |c: [f32; 2]| -> Option<f32> {
-        let (x0, y0) = ((c[0] - r).floor() as i64, (c[1] - r).floor() as i64);
-        let (x1, y1) = ((c[0] + r).ceil() as i64, (c[1] + r).ceil() as i64);
-        let (mut sum, mut n) = (0.0f32, 0u32);
-        for y in y0.max(0)..=y1.min(i64::from(frame.height()) - 1) {
-            for x in x0.max(0)..=x1.min(i64::from(frame.width()) - 1) {
-                let (dx, dy) = (x as f32 + 0.5 - c[0], y as f32 + 0.5 - c[1]);
-                if dx * dx + dy * dy <= r * r {
-                    let p = frame.get_pixel(x as u32, y as u32).0;
-                    sum += f32::from(p[0].max(p[1]).max(p[2]));
-                    n += 1;
-                }
+/// The colours a lamp's light votes for: each bright, saturated pixel of a region votes for the
+/// colour of its hue, weighted by its saturation and brightness. A lamp's own core is often
+/// saturated to white (no colour); its halo carries the colour.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ColourVotes {
+    pub red: f32,
+    pub amber: f32,
+    pub green: f32,
+}
+
+impl ColourVotes {
+    /// The colour holding at least [`COLOUR_MAJORITY`] of the votes, when the votes weigh at
+    /// least `min_weight`.
+    pub fn colour(&self, min_weight: f32) -> Option<SignalState> {
+        let total = self.red + self.amber + self.green;
+        if total < min_weight || total <= 0.0 {
+            return None;
+        }
+        [
+            (SignalState::Red, self.red),
+            (SignalState::Amber, self.amber),
+            (SignalState::Green, self.green),
+        ]
+        .into_iter()
+        .find(|(_, v)| *v >= COLOUR_MAJORITY * total)
+        .map(|(s, _)| s)
+    }
+
+    fn of(&self, state: SignalState) -> f32 {
+        match state {
+            SignalState::Red => self.red,
+            SignalState::Amber => self.amber,
+            SignalState::Green => self.green,
+            _ => 0.0,
+        }
+    }
+}
+
+/// The share of the votes a colour must hold to be the lamp's.
+pub const COLOUR_MAJORITY: f32 = 0.75;
+
+/// The colour a pixel's hue stands for in a signal lamp: red (magenta-red to red-orange),
+/// amber (orange to yellow), green (green to cyan: signal greens are blue-green); blue and
+/// purple stand for none.
+fn hue_colour(r: f32, g: f32, b: f32) -> Option<(SignalState, f32)> {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let chroma = max - min;
+    if max < 60.0 || chroma < 0.25 * max {
+        return None;
+    }
+    let hue = if max == r {
+        60.0 * ((g - b) / chroma).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / chroma + 2.0)
+    } else {
+        60.0 * ((r - g) / chroma + 4.0)
+    };
+    let state = match hue {
+        h if !(20.0..320.0).contains(&h) => SignalState::Red,
+        h if h < 72.0 => SignalState::Amber,
+        h if (85.0..200.0).contains(&h) => SignalState::Green,
+        _ => return None,
+    };
+    Some((state, (chroma / 255.0) * (max / 255.0)))
+}
+
+/// The colour votes of the bright pixels of `frame` inside the box `[x0, y0, x1, y1]` (pixels)
+/// and, when given, the disc `(centre, radius)`: bright means at least half as bright as the
+/// brightest pixel there.
+pub fn colour_votes(
+    frame: &RgbImage,
+    bounds: [f32; 4],
+    disc: Option<([f32; 2], f32)>,
+) -> ColourVotes {
+    let (w, h) = (i64::from(frame.width()), i64::from(frame.height()));
+    let x0 = (bounds[0].floor() as i64).clamp(0, w);
+    let y0 = (bounds[1].floor() as i64).clamp(0, h);
+    let x1 = (bounds[2].ceil() as i64).clamp(0, w);
+    let y1 = (bounds[3].ceil() as i64).clamp(0, h);
+    let inside = |x: i64, y: i64| {
+        disc.is_none_or(|(c, r)| {
+            let (dx, dy) = (x as f32 + 0.5 - c[0], y as f32 + 0.5 - c[1]);
+            dx * dx + dy * dy <= r * r
+        })
+    };
+    let mut peak = 0u8;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if inside(x, y) {
+                let p = frame.get_pixel(x as u32, y as u32).0;
+                peak = peak.max(p[0].max(p[1]).max(p[2]));
             }
         }
-        (n > 0).then(|| sum / n as f32)
-    };
-    let levels = [
-        (SignalState::Red, level(head.red)?),
-        (SignalState::Amber, level(head.amber)?),
-        (SignalState::Green, level(head.green)?),
-    ];
-    let (best, lit) = levels.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let second = levels
+    }
+    let floor = f32::from(peak) * 0.5;
+    let mut votes = ColourVotes::default();
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if !inside(x, y) {
+                continue;
+            }
+            let p = frame.get_pixel(x as u32, y as u32).0;
+            let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
+            if r.max(g).max(b) < floor {
+                continue;
+            }
+            match hue_colour(r, g, b) {
+                Some((SignalState::Red, v)) => votes.red += v,
+                Some((SignalState::Amber, v)) => votes.amber += v,
+                Some((SignalState::Green, v)) => votes.green += v,
+                _ => {}
+            }
+        }
+    }
+    votes
+}
+
+/// The lit colour of a signal head or lamp seen in the box `[x0, y0, x1, y1]`, when its light
+/// says so clearly; `None` ("unknown") otherwise.
+pub fn lit_colour(frame: &RgbImage, bounds: [f32; 4]) -> Option<SignalState> {
+    colour_votes(frame, bounds, None).colour(MIN_VOTES)
+}
+
+/// The least weight of votes that names a colour: about two fully lit, fully saturated pixels.
+pub const MIN_VOTES: f32 = 1.5;
+
+/// What a lamp reader has learned of one lamp of its camera: its brightness when dark and when
+/// lit (moving averages of the frames judged so), and how often it was seen each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Lamp {
+    dark: f32,
+    lit: f32,
+    seen_dark: u32,
+    seen_lit: u32,
+}
+
+impl Lamp {
+    /// Learned once it has been seen dark and lit often enough, and the two differ clearly.
+    fn threshold(&self) -> Option<f32> {
+        (self.seen_dark >= LEARN_FRAMES
+            && self.seen_lit >= LEARN_FRAMES
+            && self.lit - self.dark >= MIN_CONTRAST)
+            .then(|| (self.lit + self.dark) / 2.0)
+    }
+
+    fn learn(&mut self, level: f32, lit: bool) {
+        let (mean, n) = if lit {
+            (&mut self.lit, &mut self.seen_lit)
+        } else {
+            (&mut self.dark, &mut self.seen_dark)
+        };
+        // The first frames set the level; then it follows slowly (dusk, a cloud, the
+        // camera's own exposure).
+        let k = if *n < LEARN_FRAMES {
+            1.0 / (*n as f32 + 1.0)
+        } else {
+            0.02
+        };
+        *mean += (level - *mean) * k;
+        *n = n.saturating_add(1);
+    }
+}
+
+/// Frames a lamp must be seen dark and lit before its own threshold is used.
+const LEARN_FRAMES: u32 = 5;
+
+/// The least difference in brightness (0–255) between a lit lamp and the darkest of the
+/// others, or between a lamp's learned lit and dark levels.
+const MIN_CONTRAST: f32 = 20.0;
+
+/// Reads which lamp of a signal head is lit, frame after frame, with thresholds learned from
+/// this camera's own frames rather than constants: at first a lamp is lit when it is clearly
+/// the brightest of the three (its brightness at least 1.3 times the next and 20 levels above
+/// the darkest); each lamp's dark and lit brightness are learned from the frames so judged,
+/// and once each lamp has been seen both ways, a lamp is lit when it is brighter than half-way
+/// between its own two levels — and it must be the only one. Either way the light's colour
+/// around the lamp must not say otherwise: a red lamp whose light is green (a reflection, a
+/// lamp position set wrong) is "unknown", never red. Unknown is `None`.
+#[derive(Debug, Clone, Default)]
+pub struct LampReader {
+    lamps: [Lamp; 3],
+    /// Frames whose lit lamp's colour disagreed with its position.
+    pub colour_disagreements: u64,
+}
+
+const HEAD_ORDER: [SignalState; 3] = [SignalState::Red, SignalState::Amber, SignalState::Green];
+
+impl LampReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The lit lamp of `head` in `frame`, learning from it.
+    pub fn read(&mut self, frame: &RgbImage, head: &SignalHeadSpec) -> Option<SignalState> {
+        let centres = [head.red, head.amber, head.green];
+        let r = (head.radius_px * 0.7).max(1.0);
+        let mut levels = [0.0f32; 3];
+        for (level, c) in levels.iter_mut().zip(centres) {
+            *level = disc_level(frame, c, r)?;
+        }
+        let learned: Option<Vec<f32>> = self.lamps.iter().map(Lamp::threshold).collect();
+        let lit = match learned {
+            Some(thresholds) => {
+                let on: Vec<usize> = (0..3).filter(|&i| levels[i] > thresholds[i]).collect();
+                match on.as_slice() {
+                    [one] => Some(*one),
+                    _ => None,
+                }
+            }
+            None => by_contrast(&levels),
+        }?;
+        let state = HEAD_ORDER[lit];
+        // The colour of the light around the lit lamp must not name another colour.
+        let c = centres[lit];
+        let rr = head.radius_px * 1.4;
+        let votes = colour_votes(
+            frame,
+            [c[0] - rr, c[1] - rr, c[0] + rr, c[1] + rr],
+            Some((c, rr)),
+        );
+        let total = votes.red + votes.amber + votes.green;
+        if total >= MIN_VOTES && votes.of(state) < 0.5 * total {
+            self.colour_disagreements += 1;
+            return None;
+        }
+        for (i, lamp) in self.lamps.iter_mut().enumerate() {
+            lamp.learn(levels[i], i == lit);
+        }
+        Some(state)
+    }
+}
+
+/// The lamp clearly brighter than the others, by their brightness alone.
+fn by_contrast(levels: &[f32; 3]) -> Option<usize> {
+    let (best, lit) = levels
         .iter()
-        .filter(|l| l.0 != best)
-        .map(|l| l.1)
+        .copied()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let second = (0..3)
+        .filter(|&i| i != best)
+        .map(|i| levels[i])
         .fold(0.0f32, f32::max);
-    (lit > 110.0 && lit > second * 1.6).then_some(best)
+    let darkest = levels.iter().copied().fold(f32::MAX, f32::min);
+    (lit >= second * 1.3 && lit - darkest >= MIN_CONTRAST).then_some(best)
+}
+
+/// The mean brightness (the largest of R, G, B) over a disc; `None` when it lies outside the
+/// frame.
+fn disc_level(frame: &RgbImage, c: [f32; 2], r: f32) -> Option<f32> {
+    let (x0, y0) = ((c[0] - r).floor() as i64, (c[1] - r).floor() as i64);
+    let (x1, y1) = ((c[0] + r).ceil() as i64, (c[1] + r).ceil() as i64);
+    let (mut sum, mut n) = (0.0f32, 0u32);
+    for y in y0.max(0)..=y1.min(i64::from(frame.height()) - 1) {
+        for x in x0.max(0)..=x1.min(i64::from(frame.width()) - 1) {
+            let (dx, dy) = (x as f32 + 0.5 - c[0], y as f32 + 0.5 - c[1]);
+            if dx * dx + dy * dy <= r * r {
+                let p = frame.get_pixel(x as u32, y as u32).0;
+                sum += f32::from(p[0].max(p[1]).max(p[2]));
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| sum / n as f32)
 }
 
 #[cfg(test)]
@@ -162,7 +460,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_into_red_is_known_only_when_red_was_seen_to_begin() {
+    fn time_into_red_counts_from_its_start_or_else_from_its_first_sight() {
         let mut tl = Timeline::new(60.0);
         let mut look = |from: f64, to: f64, s: SignalState| {
             let mut t = from;
@@ -171,24 +469,65 @@ mod tests {
                 t += 0.5;
             }
         };
-        // Started in the middle of red: its age is unknown.
+        // Started in the middle of red: it is dated from its first sight, and says so.
         look(0.0, 2.0, SignalState::Red);
         look(2.0, 5.0, SignalState::Green);
         look(5.0, 8.0, SignalState::Amber);
         look(8.0, 10.0, SignalState::Red);
-        assert_eq!(tl.at(0.5), None);
+        let first = tl.phase_at(1.5).expect("red");
+        assert_eq!(
+            (first.state, first.since, first.start_seen),
+            (SignalState::Red, 1.5, false)
+        );
         // Changes are placed half way between the last look at one phase and the first at
         // the next.
         assert_eq!(tl.at(3.0), Some((SignalState::Green, 1.25)));
         assert_eq!(tl.at(8.75), Some((SignalState::Red, 1.0)));
+        assert!(tl.phase_at(8.75).expect("red").start_seen);
         // The head hidden for a moment: the phase goes on.
         tl.observe(10.0, None);
         tl.observe(10.5, Some(SignalState::Red));
         assert_eq!(tl.at(10.5), Some((SignalState::Red, 2.75)));
-        // A long gap in what was seen: the red after it has no known start.
+        // A long gap in what was seen: the red after it is dated from its first sight.
         tl.observe(20.0, Some(SignalState::Red));
         tl.observe(20.5, Some(SignalState::Red));
-        assert_eq!(tl.at(20.2), None);
+        let after = tl.phase_at(20.2).expect("red");
+        assert!(!after.start_seen);
+        assert!((after.since - 0.2).abs() < 1e-9);
+        // Nothing seen for long: nothing is known.
+        assert_eq!(tl.at(40.0), None);
+    }
+
+    #[test]
+    fn a_signal_that_never_changes_is_a_fault() {
+        let mut watch = SignalWatch::new(120.0);
+        let mut tl = Timeline::new(300.0);
+        assert_eq!(watch.fault(0.0, &tl), None);
+        assert!(
+            watch
+                .fault(121.0, &tl)
+                .expect("nothing read")
+                .contains("no signal")
+        );
+        let mut watch = SignalWatch::new(120.0);
+        for i in 0..400 {
+            let t = f64::from(i);
+            // A real cycle: 60 s green, 3 s amber, 57 s red, for 200 s; then red for good.
+            let phase = match (i, i % 120) {
+                (200.., _) => SignalState::Red,
+                (_, 0..60) => SignalState::Green,
+                (_, 60..63) => SignalState::Amber,
+                _ => SignalState::Red,
+            };
+            tl.observe(t, Some(phase));
+            let fault = watch.fault(t, &tl);
+            if i < 300 {
+                assert_eq!(fault, None, "at {i} s");
+            } else if i > 325 {
+                let fault = fault.expect("stuck");
+                assert!(fault.contains("red for"), "{fault}");
+            }
+        }
     }
 
     #[test]
@@ -206,21 +545,113 @@ mod tests {
         assert_eq!(tl.at(100.5), Some((SignalState::Red, 2.5)));
     }
 
-    #[test]
-    fn the_lit_lamp_is_found_and_a_dark_head_gives_nothing() {
-        let head = SignalHeadSpec {
+    fn head() -> SignalHeadSpec {
+        SignalHeadSpec {
             red: [10.0, 10.0],
             amber: [10.0, 30.0],
             green: [10.0, 50.0],
             radius_px: 5.0,
-        };
-        let mut img = RgbImage::from_pixel(20, 60, image::Rgb([45, 45, 45]));
-        assert_eq!(classify_lamps(&img, &head), None);
-        for y in 25..35 {
-            for x in 5..15 {
-                img.put_pixel(x, y, image::Rgb([255, 185, 20]));
+        }
+    }
+
+    /// A head with its lamps at the given brightness, each lamp lit in its own colour (a dark
+    /// lamp grey), and `halo` its colour around the lit one.
+    fn frame(levels: [u8; 3], halo: Option<[u8; 3]>) -> RgbImage {
+        let mut img = RgbImage::from_pixel(20, 60, image::Rgb([40, 40, 40]));
+        let colours = [[255, 40, 60], [255, 170, 20], [40, 255, 190]];
+        for (k, cy) in [10u32, 30, 50].into_iter().enumerate() {
+            let v = levels[k];
+            let c = colours[k];
+            for y in cy - 6..cy + 6 {
+                for x in 4..16 {
+                    let (dx, dy) = (x as f32 + 0.5 - 10.0, y as f32 + 0.5 - cy as f32);
+                    let d = (dx * dx + dy * dy).sqrt();
+                    if d <= 3.5 {
+                        // The core: as bright as the lamp, coloured when dim, white-ish when
+                        // saturated.
+                        let px = c.map(|ch| {
+                            (u16::from(ch) * u16::from(v) / 255).max(u16::from(v) * 3 / 4) as u8
+                        });
+                        img.put_pixel(x, y, image::Rgb(px));
+                    } else if d <= 6.0 && v > 60 {
+                        let h = halo.unwrap_or(c);
+                        img.put_pixel(
+                            x,
+                            y,
+                            image::Rgb(h.map(|ch| (u16::from(ch) * u16::from(v) / 300) as u8)),
+                        );
+                    }
+                }
             }
         }
-        assert_eq!(classify_lamps(&img, &head), Some(SignalState::Amber));
+        img
+    }
+
+    #[test]
+    fn a_dim_real_lamp_is_read_and_a_dark_head_gives_nothing() {
+        let mut reader = LampReader::new();
+        assert_eq!(reader.read(&frame([45, 45, 45], None), &head()), None);
+        // A real green lamp at 105-109 beside dark ones at 45: green (the old constant
+        // threshold of 110 read nothing).
+        assert_eq!(
+            reader.read(&frame([45, 45, 107], None), &head()),
+            Some(SignalState::Green)
+        );
+        assert_eq!(
+            reader.read(&frame([45, 200, 45], None), &head()),
+            Some(SignalState::Amber)
+        );
+    }
+
+    #[test]
+    fn a_lamp_whose_light_has_another_colour_is_unknown_never_that_lamp() {
+        let mut reader = LampReader::new();
+        // The red lamp's place is the bright one, but its light is green: a reflection, or
+        // lamp positions set wrong.
+        let img = frame([230, 45, 45], Some([40, 255, 190]));
+        assert_eq!(reader.read(&img, &head()), None);
+        assert_eq!(reader.colour_disagreements, 1);
+        assert_eq!(
+            reader.read(&frame([230, 45, 45], None), &head()),
+            Some(SignalState::Red)
+        );
+    }
+
+    #[test]
+    fn thresholds_are_learned_from_the_cameras_own_frames() {
+        let mut reader = LampReader::new();
+        // Cycles seen: each lamp dark at 50 and lit at 200.
+        for _ in 0..6 {
+            for levels in [[200, 50, 50], [50, 50, 200], [50, 200, 50]] {
+                assert!(reader.read(&frame(levels, None), &head()).is_some());
+            }
+        }
+        // Red at 140: above half-way between its own dark and lit levels, though not 1.3
+        // times as bright as green at 115 (sunlight on the head).
+        assert_eq!(
+            reader.read(&frame([140, 50, 115], None), &head()),
+            Some(SignalState::Red)
+        );
+        // Two lamps above their thresholds: unknown.
+        assert_eq!(reader.read(&frame([180, 50, 180], None), &head()), None);
+    }
+
+    #[test]
+    fn the_lit_colour_of_a_box_is_read_from_its_light() {
+        let img = frame([45, 45, 220], None);
+        assert_eq!(
+            lit_colour(&img, [0.0, 40.0, 20.0, 60.0]),
+            Some(SignalState::Green)
+        );
+        assert_eq!(
+            lit_colour(&img, [0.0, 0.0, 20.0, 20.0]),
+            None,
+            "a dark lamp"
+        );
+        let red = frame([230, 45, 45], None);
+        assert_eq!(
+            lit_colour(&red, [0.0, 0.0, 20.0, 60.0]),
+            Some(SignalState::Red)
+        );
     }
 }

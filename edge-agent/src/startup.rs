@@ -35,7 +35,7 @@ use tracing::{debug, info, warn};
 use crate::{
     Config,
     ingest::State as IngestState,
-    outbox::Outbox,
+    outbox::{Outbox, writer::WriterCounters},
     pipeline::{self, CameraStats, EvidenceCounters, Pipeline},
     publish::{self, Delivery, DeliveryCounters},
 };
@@ -99,6 +99,7 @@ struct AgentState {
     outbox: Outbox,
     delivery: Arc<DeliveryCounters>,
     evidence: Arc<EvidenceCounters>,
+    writer: Arc<WriterCounters>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +111,14 @@ struct CameraView {
 }
 
 impl CameraView {
+    fn signal_fault(&self) -> Option<String> {
+        self.stats
+            .signal_fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn state(&self) -> CameraState {
         match self.ingest.as_ref().map(|i| i.state()) {
             Some(IngestState::Streaming) => CameraState::Streaming,
@@ -161,6 +170,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     .context("opening the outbox")?;
     let wake = Arc::new(Notify::new());
     let evidence = Arc::new(EvidenceCounters::default());
+    let writer = Arc::new(WriterCounters::default());
     // The models matter only to cameras: a box with none still delivers its outbox.
     let models = if config.cameras.is_empty() {
         Vec::new()
@@ -186,6 +196,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
         outbox: outbox.clone(),
         wake: wake.clone(),
         evidence: evidence.clone(),
+        writer: writer.clone(),
         models,
         clock: pipeline::clock(config.device.clock_source.as_deref()),
     };
@@ -208,6 +219,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
         outbox: outbox.clone(),
         delivery: delivery_counters.clone(),
         evidence: evidence.clone(),
+        writer,
     });
     register_metrics(&metrics, state.clone());
 
@@ -321,9 +333,12 @@ fn device_status(state: &AgentState) -> DeviceStatus {
             camera: c.config.id.clone(),
             state: c.state(),
             detect_fps: c.fps().clamp(0.0, 1000.0),
+            signal_fault: c.signal_fault(),
         })
         .collect();
-    let degraded = cameras.iter().any(|c| c.state != CameraState::Streaming);
+    let degraded = cameras
+        .iter()
+        .any(|c| c.state != CameraState::Streaming || c.signal_fault.is_some());
     DeviceStatus {
         device: state.device.clone(),
         state: if degraded {
@@ -353,6 +368,16 @@ struct StatusBody {
     upload_errors: u64,
     violations_stored: u64,
     violations_refused: u64,
+    /// Violations stored without their clip, the outbox or its disk being full.
+    violations_without_clip: u64,
+    /// Violations made but not yet stored: in memory, being tried again.
+    violations_waiting: u64,
+    /// Failed attempts to store a violation, each tried again.
+    store_retries: u64,
+    /// Free bytes on the outbox's disk beyond what is left for the box.
+    outbox_disk_room: Option<u64>,
+    /// The disk, not the cap, kept the last violation out or shortened it.
+    outbox_disk_full: bool,
     cameras: Vec<CameraBody>,
 }
 
@@ -376,6 +401,9 @@ struct CameraBody {
     latency_ms: f64,
     violations: u64,
     signal: Option<protocol::messages::SignalState>,
+    /// Why the signal cannot be trusted (no change for longer than a cycle, nothing read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal_fault: Option<String>,
 }
 
 async fn status(State(state): State<Arc<AgentState>>) -> Response {
@@ -398,6 +426,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
             latency_ms: c.stats.latency_us.load(Ordering::Relaxed) as f64 / 1000.0,
             violations: c.stats.findings.load(Ordering::Relaxed),
             signal: *c.stats.signal.lock().unwrap_or_else(|e| e.into_inner()),
+            signal_fault: c.signal_fault(),
         })
         .collect();
     let body = StatusBody {
@@ -412,6 +441,11 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         upload_errors: state.delivery.upload_errors.load(Ordering::Relaxed),
         violations_stored: state.evidence.stored.load(Ordering::Relaxed),
         violations_refused: state.evidence.refused.load(Ordering::Relaxed),
+        violations_without_clip: state.evidence.without_clip.load(Ordering::Relaxed),
+        violations_waiting: state.writer.waiting.load(Ordering::Relaxed),
+        store_retries: state.writer.retries.load(Ordering::Relaxed),
+        outbox_disk_room: state.outbox.disk_room(),
+        outbox_disk_full: state.outbox.disk_full(),
         cameras,
     };
     Json(body).into_response()
@@ -502,6 +536,11 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
             "Violations found",
             ByCamera::default(),
         ),
+        (
+            "edge_signal_fault",
+            "1 while the camera's signal cannot be trusted (no change for longer than a cycle)",
+            ByCamera::default(),
+        ),
     ];
     for (name, help, family) in &gauges {
         metrics.register(name, help, family.clone());
@@ -528,6 +567,7 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
                     c.stats.last_detect_us.load(Ordering::Relaxed) as f64 / 1000.0,
                     c.counter(|k| &k.reconnects) as f64,
                     c.stats.findings.load(Ordering::Relaxed) as f64,
+                    f64::from(u8::from(c.signal_fault().is_some())),
                 ];
                 for ((_, _, family), v) in gauges.iter().zip(values) {
                     family.get_or_create(&label).set(v);
@@ -536,24 +576,30 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
             let depth = state.outbox.depth().await.unwrap_or(0) as f64;
             let bytes = state.outbox.bytes().await.unwrap_or(0) as f64;
             let d = &state.delivery;
+            let (e, w) = (&state.evidence, &state.writer);
+            let n = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
             for (what, v) in [
                 ("outbox_depth", depth),
                 ("outbox_bytes", bytes),
-                ("published", d.published.load(Ordering::Relaxed) as f64),
-                ("acknowledged", d.acked.load(Ordering::Relaxed) as f64),
-                ("uploaded", d.uploaded.load(Ordering::Relaxed) as f64),
+                ("published", n(&d.published)),
+                ("acknowledged", n(&d.acked)),
+                ("uploaded", n(&d.uploaded)),
+                ("upload_errors", n(&d.upload_errors)),
+                ("broker_connects", n(&d.connects)),
+                ("stored", n(&e.stored)),
+                ("refused", n(&e.refused)),
+                ("without_clip", n(&e.without_clip)),
+                ("store_waiting", n(&w.waiting)),
+                ("store_retries", n(&w.retries)),
+                ("store_recovered", n(&w.recovered)),
+                ("delivered_as_journaled", n(&w.delivered_as_journaled)),
                 (
-                    "upload_errors",
-                    d.upload_errors.load(Ordering::Relaxed) as f64,
+                    "outbox_disk_room",
+                    state.outbox.disk_room().unwrap_or(0) as f64,
                 ),
-                ("broker_connects", d.connects.load(Ordering::Relaxed) as f64),
                 (
-                    "stored",
-                    state.evidence.stored.load(Ordering::Relaxed) as f64,
-                ),
-                (
-                    "refused",
-                    state.evidence.refused.load(Ordering::Relaxed) as f64,
+                    "outbox_disk_full",
+                    f64::from(u8::from(state.outbox.disk_full())),
                 ),
             ] {
                 totals.get_or_create(&vec![("figure", what)]).set(v);

@@ -148,6 +148,7 @@ fn coco(path: &Path, format: &str, outputs: &[&str]) -> Detector {
         preprocess: String::new(),
         labels: Vec::new(),
         crop_margin: 0.0,
+        min_score: None,
         licence: "Apache-2.0".into(),
         provenance: "shared data".into(),
         metrics: Default::default(),

@@ -401,19 +401,50 @@ class VehicleDet(Task):
         if names != nets.DET_CLASSES:
             common.log(f"[vehicle_det] warning: classes.txt is {names}, the contract is {nets.DET_CLASSES}")
         self.names = list(nets.DET_CLASSES)
+        self.real, self.real_share, self.stretch_p = [], 0.0, 0.0
         self.train_x, self.train_l = self._load("train")
         self.val_x, self.val_l = self._load("val")
+        self.n_sim = len(self.train_x)
         self.n_train, self.n_val = len(self.train_x), len(self.val_x)
-        self.src_hw = tuple(self.train_x.shape[2:]) if self.n_train else (360, 640)
+        self.src_hw = (360, 640)
+        self.real_val = None
 
-    def _load(self, split):
-        d = self.data / "detect"
-        paths = sorted((d / "images" / split).glob("*.jpg")) + sorted((d / "images" / split).glob("*.png"))
-        x = common.load_images(paths, (360, 640), self.threads)
-        h, w = 360, 640
+    def add_real(self, yamls: list[Path], share: float, stretch_p: float) -> None:
+        """Real photographs in the YOLO / Roboflow layout (`data.yaml` with `names`, `train/` and
+        `valid/` beside it) join the training frames, drawn as `share` of each batch. They are
+        stored at the sim's 360x640: a set exported as stretched squares (640x640 from 16:9
+        cameras) gets its cameras' own shape back. A share `stretch_p` of the training frames is
+        stretched back to a square, as such exports are, so the detector reads both. Their
+        `valid` split becomes the validation that picks the weights."""
+        self.real_share, self.stretch_p = share, stretch_p
+        xs, ls = [self.train_x], [self.train_l]
+        vals = []
+        for y in yamls:
+            mapping = real_class_map(y)
+            x, lab = self._load_yolo(y.parent / "train", mapping, (360, 640))
+            xs.append(x)
+            ls.append(lab)
+            self.real.append({"data": str(y), "train": len(x), "classes": {k: self.names[v] for k, v in mapping.items()}})
+            vdir = next((y.parent / s for s in ("valid", "val") if (y.parent / s / "images").is_dir()), None)
+            if vdir is not None:
+                vals.append(self._load_yolo(vdir, mapping, (640, 640)) + (str(y),))
+        m = max(l.shape[1] for l in ls)
+        ls = [F.pad(l, (0, 0, 0, m - l.shape[1]), value=-1.0) if l.shape[1] < m else l for l in ls]
+        self.train_x = torch.cat(xs)
+        self.train_l = torch.cat(ls)
+        self.n_train = len(self.train_x)
+        if vals:
+            # One real validation set, at its stored size (as `edge-agent eval-detect` reads it).
+            x, lab, _ = vals[0]
+            self.real_val = (x, lab)
+
+    def _load_yolo(self, split_dir: Path, mapping: dict[int, int], hw: tuple[int, int]):
+        paths = sorted(p for p in (split_dir / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        x = common.load_images(paths, hw, self.threads)
+        h, w = hw
         labels = []
         for p in paths:
-            lp = d / "labels" / split / (p.stem + ".txt")
+            lp = split_dir / "labels" / (p.stem + ".txt")
             rows = []
             if lp.exists():
                 for line in lp.read_text().splitlines():
@@ -421,25 +452,41 @@ class VehicleDet(Task):
                     if len(t) < 5:
                         continue
                     c, cx, cy, bw, bh = int(float(t[0])), *map(float, t[1:5])
-                    if not 0 <= c < len(nets.DET_CLASSES) or bw <= 0 or bh <= 0:
+                    if c not in mapping or bw <= 0 or bh <= 0:
                         continue
-                    rows.append([c, (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
+                    rows.append([mapping[c], (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w,
+                                 (cy + bh / 2) * h])
             labels.append(rows)
         mmax = max([len(r) for r in labels] + [1])
-        lab = torch.zeros(len(labels), mmax, 5)
+        lab = torch.full((len(labels), mmax, 5), 0.0)
         lab[:, :, 0] = -1
         for i, rows in enumerate(labels):
             if rows:
                 lab[i, : len(rows)] = torch.tensor(rows)
         return common.to_device_images(x, self.device), lab.to(self.device)
 
+    def sample_weights(self):
+        """With real photographs, they make `real_share` of the draws, the sim frames the rest."""
+        n_real = self.n_train - self.n_sim
+        if not n_real or self.real_share <= 0:
+            return None
+        w = torch.empty(self.n_train, dtype=torch.float64)
+        w[: self.n_sim] = (1.0 - self.real_share) / max(1, self.n_sim)
+        w[self.n_sim:] = self.real_share / n_real
+        return w
+
     def data_info(self):
         def count(lab):
             c = lab[:, :, 0]
             return {n: int((c == i).sum()) for i, n in enumerate(self.names)}
 
-        return {"train": self.n_train, "val": self.n_val, "train_boxes": count(self.train_l),
+        info = {"train": self.n_train, "val": self.n_val, "train_boxes": count(self.train_l),
                 "val_boxes": count(self.val_l), "max_boxes_per_image": int(self.train_l.shape[1])}
+        if self.real:
+            info.update(sim_train=self.n_sim, real=self.real, real_share=self.real_share, stretch_p=self.stretch_p,
+                        real_val=len(self.real_val[0]) if self.real_val else 0,
+                        real_val_boxes=count(self.real_val[1]) if self.real_val else {})
+        return info
 
     def build(self):
         m = nets.VehicleDetNet()
@@ -449,14 +496,14 @@ class VehicleDet(Task):
         super().set_model(model)
         self.crit = det_utils.DetLoss(model)
 
-    def letterbox_maps(self, b):
-        h, w = self.src_hw
+    def letterbox_maps(self, b, src_hw=None):
+        h, w = src_hw or self.src_hw
         s = min(416 / h, 416 / w)
         m = torch.tensor([[s, 0, (416 - s * w) / 2], [0, s, (416 - s * h) / 2], [0, 0, 1]], device=self.device)
         return m.expand(b, 3, 3)
 
     def _transform(self, u8, lab, m):
-        x = common.affine_warp(u8.float().div_(255.0), m, (416, 416), self.fill)
+        x = common.affine_warp(u8.to(self.device).float().div_(255.0), m, (416, 416), self.fill)
         b = lab.shape[0]
         cls = lab[:, :, 0]
         pts = torch.stack([lab[:, :, [1, 2]], lab[:, :, [3, 2]], lab[:, :, [3, 4]], lab[:, :, [1, 4]]], 2)  # [B,M,4,2]
@@ -478,6 +525,15 @@ class VehicleDet(Task):
         if train:
             m, _ = common.affine_matrices(b, self.src_hw, (416, 416), self.gen, self.device, scale=(0.7, 1.5),
                                           shift=0.15, rot_deg=0.0, flip_p=0.5, plain_p=0.25)
+            if self.stretch_p > 0:
+                # Some frames stretched vertically back to the square of a 640x640 export.
+                k = torch.where(torch.rand(b, generator=self.gen) < self.stretch_p,
+                                torch.full((b,), 640 / 360), torch.ones(b)).to(self.device)
+                s = torch.zeros(b, 3, 3, device=self.device)
+                s[:, 0, 0], s[:, 2, 2] = 1.0, 1.0
+                s[:, 1, 1] = k
+                s[:, 1, 2] = 208.0 * (1.0 - k)
+                m = s @ m
         else:
             m = self.letterbox_maps(b)
         x, tgt = self._transform(u8, lab, m)
@@ -494,17 +550,22 @@ class VehicleDet(Task):
         return x
 
     @torch.no_grad()
-    def evaluate(self, model):
-        model.eval()
+    def _detect(self, model, xs, ls, src_hw):
         dets, gts = [], []
-        for i in range(0, self.n_val, 64):
-            u8, lab = self.val_x[i:i + 64], self.val_l[i:i + 64]
-            x, (cls, boxes, keep) = self._transform(u8, lab, self.letterbox_maps(u8.shape[0]))
+        for i in range(0, len(xs), 64):
+            u8, lab = xs[i:i + 64], ls[i:i + 64]
+            x, (cls, boxes, keep) = self._transform(u8, lab, self.letterbox_maps(u8.shape[0], src_hw))
             pred = model(self.cl(x)).float()
             for j, d in enumerate(det_utils.postprocess(pred, conf=0.001, iou=0.5)):
                 dets.append(d.cpu().numpy())
                 k = keep[j]
                 gts.append(torch.cat([cls[j][k, None].float(), boxes[j][k]], 1).cpu().numpy())
+        return dets, gts
+
+    @torch.no_grad()
+    def evaluate(self, model):
+        model.eval()
+        dets, gts = self._detect(model, self.val_x, self.val_l, self.src_hw)
         res = det_utils.det_metrics(dets, gts, self.names)
         big = det_utils.det_metrics(dets, gts, self.names, min_size=8.0)
         res["objects_min8px"] = {k: big[k] for k in ("map50", "ap50", "recall@0.25_all", "recall@0.25",
@@ -514,7 +575,37 @@ class VehicleDet(Task):
         res["note"] = ("boxes in 416x416 letterbox pixels; objects_min8px ignores ground truth whose shorter "
                        "side is under 8 px there (COCO-style ignore)")
         res["_score"] = res["map50"] or 0.0
+        if self.real_val is not None:
+            # Real photographs: buses and trucks found count as the cars the set labels.
+            x, lab = self.real_val
+            rd, rg = self._detect(model, x, lab, tuple(x.shape[2:]))
+            merged = []
+            for d in rd:
+                d = d.copy()
+                d[:, 5] = np.where(np.isin(d[:, 5], (2, 3)), 0, d[:, 5])
+                merged.append(d[d[:, 5] < 2])
+            real = det_utils.det_metrics(merged, rg, self.names[:2])
+            res["real"] = {k: real[k] for k in ("map50", "ap50", "recall@0.25", "gt_count")}
+            res["_score"] = real["map50"] or 0.0
         return res
+
+
+def real_class_map(yaml_path: Path) -> dict[int, int]:
+    """A YOLO data set's class ids -> the detector's, by name (car; motorbike under its spellings;
+    bus; truck; person); other classes (signal lamps, stop lines) are not trained on."""
+    text = yaml_path.read_text(encoding="utf-8")
+    names = None
+    for line in text.splitlines():
+        if line.startswith("names:"):
+            rest = line[len("names:"):].strip()
+            if rest.startswith("["):
+                names = [n.strip().strip("'\"") for n in rest.strip("[]").split(",")]
+            break
+    if names is None:
+        raise ValueError(f"{yaml_path}: no inline `names: [...]`")
+    alias = {"car": "car", "motobike": "motorbike", "motorbike": "motorbike", "motorcycle": "motorbike",
+             "bus": "bus", "truck": "truck", "person": "person"}
+    return {i: nets.DET_CLASSES.index(alias[n.lower()]) for i, n in enumerate(names) if n.lower() in alias}
 
 
 TASKS = {t.name: t for t in (PlateRec, VehicleDet, PlateDet, Helmet)}

@@ -51,6 +51,14 @@ def parse_args(argv=None):
     ap.add_argument("--eval-only", action="store_true",
                     help="with --init: evaluate that model on DATA's validation split, write "
                          "OUT/<model>.eval.json and stop (no training, no export)")
+    ap.add_argument("--real", type=Path, action="append", default=[], metavar="DATA_YAML",
+                    help="vehicle_det: real photographs in the YOLO layout to train on beside the sim frames "
+                         "(repeatable); the first one's valid split picks the weights")
+    ap.add_argument("--real-share", type=float, default=0.5,
+                    help="vehicle_det: the share of training draws taken from --real")
+    ap.add_argument("--stretch-p", type=float, default=0.3,
+                    help="vehicle_det with --real: the share of training frames stretched to a square, as "
+                         "640x640 exports of 16:9 cameras are")
     ap.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA")
     ap.add_argument("--export-only", type=Path, metavar="CKPT",
                     help="skip training: load a checkpoint written by a run, evaluate and export")
@@ -97,6 +105,9 @@ def run_all(args) -> int:
     if args.no_amp:
         passthrough.append("--no-amp")
     passthrough += ["--variant", args.variant, "--balance", str(args.balance)]
+    for real in args.real:
+        passthrough += ["--real", str(real)]
+    passthrough += ["--real-share", str(args.real_share), "--stretch-p", str(args.stretch_p)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     for name in MODELS:
         cmd = [sys.executable, str(HERE / "train.py"), "--data", str(args.data), "--out", str(args.out),
@@ -204,6 +215,8 @@ def run_one(args, name: str) -> int:
             common.log(f"error: --variant {args.variant!r}: not one of {sorted(nets.PLATE_REC_VARIANTS)}")
             return 2
         task.variant, task.balance = args.variant, args.balance
+    if name == "vehicle_det" and args.real:
+        task.add_real(args.real, args.real_share, args.stretch_p)
     info = task.data_info()
     common.log(f"data loaded in {time.time() - t:.1f} s: {json.dumps(info, ensure_ascii=False)}")
     if task.n_train == 0 or task.n_val == 0:

@@ -30,6 +30,10 @@ pub struct ModelEntry {
     /// plate's corners (`protocol::geometry::widen_quad`), as in the crops it was trained on.
     #[serde(default)]
     pub crop_margin: f32,
+    /// A detector's operating threshold: detections at or above it start and keep tracks
+    /// (what its figures at the operating point were measured at).
+    #[serde(default)]
+    pub min_score: Option<f32>,
     pub licence: String,
     pub provenance: String,
     #[serde(default)]

@@ -269,6 +269,11 @@ pub struct SignalObservation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_into_red_ms: Option<u64>,
     pub source: crate::messages::SignalSource,
+    /// The red's start was not seen (the device started, or its view of the signal came back,
+    /// during it): `time_into_red_ms` counts from when red was first seen and is the least the
+    /// time into red can have been.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub red_start_unseen: bool,
 }
 
 /// One file of the evidence package.
@@ -605,6 +610,7 @@ impl ViolationEvent {
                     phase: SignalState::Red,
                     time_into_red_ms: Some(1850),
                     source: SignalSource::Controller,
+                    red_start_unseen: false,
                 }),
                 lane: Some("2".into()),
                 ..Measurement::default()

@@ -87,6 +87,10 @@ pub struct CameraStatus {
     pub state: CameraState,
     /// Frames per second reaching detection.
     pub detect_fps: f64,
+    /// Why the camera's signal phase cannot be trusted (no change for longer than any cycle,
+    /// nothing read): its red-light rule is judging nothing, or judging wrongly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_fault: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -108,6 +112,12 @@ impl Validate for DeviceStatus {
                 return Err(Invalid::new(
                     format!("cameras[{i}].detect_fps"),
                     "is outside 0–1000",
+                ));
+            }
+            if c.signal_fault.as_ref().is_some_and(|f| f.len() > 256) {
+                return Err(Invalid::new(
+                    format!("cameras[{i}].signal_fault"),
+                    "is longer than 256 bytes",
                 ));
             }
         }

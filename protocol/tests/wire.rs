@@ -79,6 +79,7 @@ fn unsigned_messages_round_trip() {
             camera: CameraId::parse("north").unwrap(),
             state: CameraState::Reconnecting,
             detect_fps: 4.5,
+            signal_fault: None,
         }],
         outbox_depth: Some(12),
     };

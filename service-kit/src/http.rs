@@ -326,6 +326,12 @@ impl Server {
 pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
 
 impl Shutdown {
+    /// A shutdown signal for a task run outside an [`App`] (a test driving one worker): it is
+    /// stopping once the channel holds `true` or its sender is gone.
+    pub fn from_watch(rx: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self(rx)
+    }
+
     /// Resolves once the service is stopping.
     pub async fn wait(&mut self) {
         let _ = self.0.wait_for(|stopping| *stopping).await;

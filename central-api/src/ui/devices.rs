@@ -57,7 +57,11 @@ pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
                                         CameraState::Reconnecting => lang.t("đang kết nối lại", "reconnecting"),
                                         CameraState::Down => lang.t("mất hình", "down"),
                                     })
-                                    " · " (format!("{:.1}", c.detect_fps)) " fps" }
+                                    " · " (format!("{:.1}", c.detect_fps)) " fps"
+                                    @if let Some(fault) = &c.signal_fault {
+                                        br; span.status.rejected { (lang.t("Lỗi đèn tín hiệu", "Signal fault")) }
+                                        " " small { (fault) }
+                                    } }
                             } }
                             td.num { (d.outbox_depth.map(|n| n.to_string()).unwrap_or_default()) }
                             td { (d.software_version.as_deref().unwrap_or_default()) }

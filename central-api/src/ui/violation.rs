@@ -150,7 +150,12 @@ fn facts(lang: Lang, d: &Detail) -> Markup {
                 dt { (lang.t("Đèn tín hiệu", "Signal")) }
                 dd { (layout::signal_name(lang, s.phase))
                     @if let Some(ms) = s.time_into_red_ms {
-                        ", " (format!("{:.1}", ms as f64 / 1000.0)) " s " (lang.t("sau khi đèn đỏ", "into red"))
+                        ", " @if s.red_start_unseen { (lang.t("ít nhất ", "at least ")) }
+                        (format!("{:.1}", ms as f64 / 1000.0)) " s " (lang.t("sau khi đèn đỏ", "into red"))
+                        @if s.red_start_unseen {
+                            " (" (lang.t("không thấy lúc đèn chuyển đỏ; tính từ lúc thiết bị thấy đèn đỏ",
+                                "the change to red was not seen; counted from when the device first saw red")) ")"
+                        }
                     } }
             }
             @if let Some(lane) = &m.lane {

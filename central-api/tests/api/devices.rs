@@ -36,11 +36,13 @@ async fn statuses_are_recorded_and_shown(t: &TestDb) {
                 camera: CameraId::parse("north").unwrap(),
                 state: CameraState::Streaming,
                 detect_fps: 5.0,
+                signal_fault: Some("signal red for 412 s without a change".into()),
             },
             CameraStatus {
                 camera: CameraId::parse("south").unwrap(),
                 state: CameraState::Down,
                 detect_fps: 0.0,
+                signal_fault: None,
             },
         ],
         outbox_depth: Some(12),
@@ -95,6 +97,9 @@ async fn statuses_are_recorded_and_shown(t: &TestDb) {
     let page = String::from_utf8(page.to_vec()).unwrap();
     assert!(page.contains("Hoạt động kém"), "{page}");
     assert!(page.contains("mất hình"), "{page}");
+    // A camera whose signal never changes is shown as a fault, not a quiet junction.
+    assert!(page.contains("Lỗi đèn tín hiệu"), "{page}");
+    assert!(page.contains("signal red for 412 s"), "{page}");
     assert!(page.contains(w.device.as_str()));
 }
 

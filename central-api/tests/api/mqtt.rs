@@ -306,6 +306,7 @@ async fn device_statuses_are_recorded_as_they_come(t: &TestDb) {
             camera: CameraId::parse("north").unwrap(),
             state: CameraState::Streaming,
             detect_fps: 5.0,
+            signal_fault: None,
         }],
         outbox_depth: Some(3),
     };

@@ -4,16 +4,20 @@
 //! and NMS-free DETR-family models (`labels, boxes, scores`) become boxes in frame pixels with
 //! the model's class id; classes are mapped to road-user classes by configuration.
 
-use std::{path::Path, str::FromStr};
+use std::{collections::BTreeMap, path::Path, str::FromStr};
 
+use anyhow::Context as _;
 use image::RgbImage;
 use ndarray::{Array2, Array4, ArrayD};
 use plate_ocr::{
     ModelError,
     engine::{Engine, Output},
     image_ops::BoxF,
-    manifest::ModelEntry,
+    manifest::{Manifest, ModelEntry},
 };
+use protocol::VehicleClass;
+
+use crate::config::ModelSettings;
 
 /// How a detector's outputs are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,6 +388,150 @@ fn decode_detr(
         .collect())
 }
 
+/// The vehicle detector as the agent runs it: the model of `models.vehicle_detector` (from
+/// `models.detector_manifest` when set), its classes mapped to vehicle classes, one box per
+/// object, and the operating threshold (`models.min_score`, else the model's own `min_score`
+/// in its manifest, else [`DEFAULT_MIN_SCORE`]).
+#[derive(Debug)]
+pub struct VehicleDetector {
+    pub detector: Detector,
+    /// Model class id → vehicle class (`None`: not a vehicle the rules judge).
+    pub classes: Vec<Option<VehicleClass>>,
+    /// Detections at or above this start and keep tracks.
+    pub min_score: f32,
+}
+
+/// The operating threshold of a detector whose manifest names none.
+pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+
+impl VehicleDetector {
+    /// Loads the detector `name` as the configuration describes it, keeping detections down
+    /// to `low` (the tracker's second pass, or an evaluation's whole curve).
+    pub fn load(
+        m: &ModelSettings,
+        manifest: &Manifest,
+        name: &str,
+        low: f32,
+    ) -> anyhow::Result<Self> {
+        let extra = m
+            .detector_manifest
+            .as_ref()
+            .map(|p| {
+                Manifest::load(p)
+                    .with_context(|| format!("models.detector_manifest {}", p.display()))
+            })
+            .transpose()?;
+        let from = extra.as_ref().unwrap_or(manifest);
+        let field = || format!("models.vehicle_detector `{name}`");
+        let entry = from.get(name).with_context(field)?;
+        let min_score = m.min_score.or(entry.min_score).unwrap_or(DEFAULT_MIN_SCORE);
+        let opts = DetectOptions {
+            score_threshold: low.min(min_score),
+            ..DetectOptions::default()
+        };
+        let detector = Detector::new(
+            Engine::load(from, entry, m.intra_threads).with_context(field)?,
+            opts,
+        )
+        .with_context(field)?;
+        let classes = vehicle_classes(&detector.entry().labels, &m.class_map);
+        if classes.iter().all(Option::is_none) {
+            anyhow::bail!(
+                "models.class_map: no class of `{name}` is a vehicle (labels {:?})",
+                detector.entry().labels
+            );
+        }
+        Ok(Self {
+            detector,
+            classes,
+            min_score,
+        })
+    }
+
+    /// The vehicle class of a model class.
+    pub fn class(&self, class: usize) -> Option<VehicleClass> {
+        self.classes.get(class).copied().flatten()
+    }
+
+    /// The vehicles in a frame, one box each.
+    pub fn detect(&self, frame: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+        let found = self.detector.detect(frame)?;
+        let group = |c: usize| {
+            self.class(c)
+                .map(|v| u8::from(v == VehicleClass::Motorbike))
+        };
+        Ok(merge_classes(found, group, self.detector.opts.nms_iou))
+    }
+}
+
+/// The vehicle class a label names: the agent's own names, and the names data sets and COCO
+/// exports use (`motorcycle`, Roboflow's `motobike`); `None` for what is not a vehicle the
+/// agent follows (people, bicycles, signal lamps).
+pub fn vehicle_of_label(label: &str) -> Option<VehicleClass> {
+    match label.trim().to_ascii_lowercase().as_str() {
+        "car" | "cars" => Some(VehicleClass::Car),
+        "motorbike" | "motobike" | "motorcycle" | "motorbikes" | "motorcycles" => {
+            Some(VehicleClass::Motorbike)
+        }
+        "bus" => Some(VehicleClass::Bus),
+        "truck" => Some(VehicleClass::Truck),
+        _ => None,
+    }
+}
+
+/// Model class id → vehicle class: by `class_map` (`{ 2 = "car", 3 = "motorbike" }`) when it
+/// is set, else by the model's label names ([`vehicle_of_label`]).
+pub fn vehicle_classes(
+    labels: &[String],
+    class_map: &BTreeMap<String, VehicleClass>,
+) -> Vec<Option<VehicleClass>> {
+    let n = labels.len().max(
+        class_map
+            .keys()
+            .filter_map(|k| k.parse::<usize>().ok())
+            .max()
+            .map_or(0, |k| k + 1),
+    );
+    (0..n)
+        .map(|i| {
+            if class_map.is_empty() {
+                labels.get(i).and_then(|l| vehicle_of_label(l))
+            } else {
+                class_map.get(&i.to_string()).copied()
+            }
+        })
+        .collect()
+}
+
+/// One object, one box: a detector may see one vehicle as a car (0.86) and a truck (0.12), or
+/// a motorbike and a bicycle, whatever its family (a DETR export does no NMS across classes,
+/// a YOLO one none either). `group` gives each model class its kind of vehicle (`None`: not
+/// one the agent follows, dropped); boxes of one kind overlapping by `iou` or more, or of
+/// different kinds by [`CROSS_KIND_IOU`] or more, are one object, kept as the surest of them.
+pub fn merge_classes(
+    mut found: Vec<Detection>,
+    group: impl Fn(usize) -> Option<u8>,
+    iou: f32,
+) -> Vec<Detection> {
+    found.retain(|d| group(d.class).is_some());
+    found.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::with_capacity(found.len());
+    for d in found {
+        let same = |k: &Detection| {
+            let overlap = k.bbox.iou(&d.bbox);
+            overlap >= CROSS_KIND_IOU || (group(k.class) == group(d.class) && overlap >= iou)
+        };
+        if !kept.iter().any(same) {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
+/// Boxes of different kinds of vehicle (a car and a motorbike) that overlap this much are one
+/// object: a rider beside a car overlaps it far less.
+pub const CROSS_KIND_IOU: f32 = 0.8;
+
 /// Greedy non-maximum suppression within each class.
 pub fn nms(mut found: Vec<Detection>, iou: f32) -> Vec<Detection> {
     found.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -535,6 +683,69 @@ mod tests {
         assert_eq!(kept[0].score, 0.9);
         assert!(kept.iter().any(|d| d.class == 1));
         assert!(kept.iter().any(|d| d.bbox.x0 == 50.0));
+    }
+
+    #[test]
+    fn one_vehicle_under_several_classes_is_one_detection() {
+        // A DETR export's outputs for one car: car 0.86, truck 0.12 on nearly the same box;
+        // a motorbike beside it; a person (not followed) on the motorbike.
+        let b = |x0: f32, y0: f32, x1: f32, y1: f32| BoxF { x0, y0, x1, y1 };
+        let found = vec![
+            Detection {
+                class: 7,
+                score: 0.12,
+                bbox: b(101.0, 52.0, 300.0, 201.0),
+            },
+            Detection {
+                class: 2,
+                score: 0.86,
+                bbox: b(100.0, 50.0, 300.0, 200.0),
+            },
+            Detection {
+                class: 3,
+                score: 0.7,
+                bbox: b(290.0, 120.0, 340.0, 210.0),
+            },
+            Detection {
+                class: 0,
+                score: 0.9,
+                bbox: b(295.0, 100.0, 335.0, 180.0),
+            },
+            // The same motorbike as a bicycle, and a second car further on.
+            Detection {
+                class: 1,
+                score: 0.3,
+                bbox: b(291.0, 121.0, 340.0, 211.0),
+            },
+            Detection {
+                class: 2,
+                score: 0.6,
+                bbox: b(400.0, 50.0, 600.0, 200.0),
+            },
+        ];
+        let group = |c: usize| match c {
+            2 | 5 | 7 => Some(0),
+            1 | 3 => Some(1),
+            _ => None,
+        };
+        let kept = merge_classes(found, group, 0.5);
+        let classes: Vec<usize> = kept.iter().map(|d| d.class).collect();
+        assert_eq!(classes, [2, 3, 2]);
+        assert_eq!(kept[0].score, 0.86);
+        // Different kinds overlapping only as a rider beside a car does stay apart.
+        let beside = vec![
+            Detection {
+                class: 2,
+                score: 0.9,
+                bbox: b(0.0, 0.0, 100.0, 100.0),
+            },
+            Detection {
+                class: 3,
+                score: 0.8,
+                bbox: b(40.0, 20.0, 100.0, 100.0),
+            },
+        ];
+        assert_eq!(merge_classes(beside, group, 0.5).len(), 2);
     }
 
     #[test]

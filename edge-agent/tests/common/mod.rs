@@ -236,6 +236,7 @@ pub fn camera(id: &str, source: String) -> edge_agent::config::CameraConfig {
         speed_limit_kmh: 50.0,
         speed_limits_kmh: Default::default(),
         red_grace_s: 0.5,
+        signal_max_cycle_s: edge_agent::config::default_max_cycle(),
     }
 }
 

@@ -8,11 +8,28 @@
 //! signed event with the images it has then, held back from delivery until the agent replaces
 //! it with the event that has its "after" image and clip ([`Outbox::put`], same id, same place
 //! in the order). A provisional event left by a crash is delivered as it is at the next start.
+//!
+//! Writers never meet a stale snapshot: every write transaction takes SQLite's write lock as it
+//! begins (`BEGIN IMMEDIATE`), reads what it decides on inside it, and waits for the lock for up
+//! to [`BUSY_TIMEOUT`]; a deferred transaction that read first would be refused at once
+//! (`SQLITE_BUSY`) whenever the publisher had committed in between, as it does in a burst.
+//!
+//! The room an event may take is the smaller of what the cap (`outbox.max_bytes`) leaves and
+//! what the disk has free beyond `outbox.min_free_bytes`; the policy (`outbox.when_full`)
+//! applies to both alike. What the evidence stage could not store yet is kept in memory and
+//! tried again by [`writer::Writer`].
+
+pub mod writer;
 
 use std::{
     io::Write,
     path::{Path, PathBuf},
     str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
 use sqlx::{
@@ -71,14 +88,17 @@ pub struct NewFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
     Kept,
-    /// Kept without the files named in the policy (the clip), the outbox being full.
+    /// Kept without the files named in the policy (the clip), the outbox or its disk being full.
     KeptWithoutClip,
-    /// Refused: the outbox is full. A provisional event of the same id, if there is one, is
-    /// delivered instead.
+    /// Refused: the outbox or its disk is full. A provisional event of the same id, if there is
+    /// one, is delivered instead.
     Refused,
     /// This event id was stored before.
     Duplicate,
 }
+
+/// How long a writer waits for another's write transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An event waiting for central.
 #[derive(Debug, Clone)]
@@ -116,6 +136,13 @@ pub struct Outbox {
     pool: SqlitePool,
     blobs: PathBuf,
     settings: OutboxSettings,
+    /// Set while the disk, not the cap, is what keeps events out; cleared by the next event
+    /// stored whole.
+    disk_full: Arc<AtomicBool>,
+    /// Held by whatever writes or removes files, from its first look at the rows until its
+    /// files are on disk or gone: a file one event shares with another is never removed by
+    /// the release of the one while the other is being stored.
+    files_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Outbox {
@@ -128,6 +155,7 @@ impl Outbox {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
@@ -149,6 +177,8 @@ impl Outbox {
             pool,
             blobs,
             settings,
+            disk_full: Arc::default(),
+            files_lock: Arc::default(),
         };
         outbox.sweep().await?;
         Ok(outbox)
@@ -161,6 +191,24 @@ impl Outbox {
 
     fn blob(&self, sha256: &str) -> PathBuf {
         self.blobs.join(sha256)
+    }
+
+    /// A write transaction holding SQLite's write lock from its start.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, OutboxError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Bytes the disk holding the outbox has free for it (beyond `min_free_bytes`); `None`
+    /// when the filesystem cannot say.
+    pub fn disk_room(&self) -> Option<u64> {
+        let st = rustix::fs::statvfs(&self.blobs).ok()?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        Some(free.saturating_sub(self.settings.min_free_bytes))
+    }
+
+    /// Whether the disk, rather than the cap, kept the last event out or shortened it.
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
     }
 
     /// Removes files that no stored event refers to (a crash between writing them and
@@ -184,16 +232,8 @@ impl Outbox {
 
     /// Bytes held: payloads and files.
     pub async fn bytes(&self) -> Result<u64, OutboxError> {
-        let payloads: i64 =
-            sqlx::query_scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
-                .fetch_one(&self.pool)
-                .await?;
-        let files: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(bytes), 0) FROM (SELECT DISTINCT sha256, bytes FROM files)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((payloads + files).max(0) as u64)
+        let mut conn = self.pool.acquire().await?;
+        held_bytes(&mut conn).await
     }
 
     /// Events waiting for central's acknowledgement (not those journaled while they are still
@@ -242,10 +282,14 @@ impl Outbox {
         now_ms: i64,
         provisional: bool,
     ) -> Result<Stored, OutboxError> {
+        // Decided and written under the write lock: nothing can change between the look and
+        // the write.
+        let _files = self.files_lock.lock().await;
+        let mut tx = self.write_tx().await?;
         let exists: Option<(i64, bool)> =
             sqlx::query_as("SELECT seq, provisional FROM events WHERE event_id = ?")
                 .bind(event_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
         // The provisional event this one completes keeps its place in the order.
         let replaces = match exists {
@@ -253,68 +297,121 @@ impl Outbox {
             Some(_) => return Ok(Stored::Duplicate),
             None => None,
         };
-        let size = |files: &[&NewFile]| {
-            payload.len() as u64 + files.iter().map(|f| f.bytes.len() as u64).sum::<u64>()
+        let held = held_bytes(&mut tx).await?;
+        let (keep, outcome) = match self.fit(files, payload.len(), clip, held) {
+            Some(fit) => fit,
+            None => {
+                if replaces.is_some() {
+                    // No room for the complete event: the journaled one goes out instead.
+                    sqlx::query("UPDATE events SET provisional = 0 WHERE event_id = ?")
+                        .bind(event_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+                return Ok(Stored::Refused);
+            }
         };
-        let held = self.bytes().await?;
+        let mut written = Vec::new();
+        for f in &keep {
+            if self.write_blob(&f.sha256, &f.bytes)? {
+                written.push(f.sha256.clone());
+            }
+        }
+        let rows = async {
+            let mut replaced = Vec::new();
+            if replaces.is_some() {
+                replaced = remove_event(&mut tx, event_id).await?;
+            }
+            sqlx::query(
+                "INSERT INTO events (seq, event_id, payload, created_ms, provisional) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(replaces)
+            .bind(event_id)
+            .bind(payload)
+            .bind(now_ms)
+            .bind(provisional)
+            .execute(&mut *tx)
+            .await?;
+            for f in &keep {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO files (event_id, sha256, name, content_type, bytes) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(event_id)
+                .bind(&f.sha256)
+                .bind(&f.name)
+                .bind(&f.content_type)
+                .bind(f.bytes.len() as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // What the provisional event had and the complete one has not.
+            let orphans = unreferenced(&mut tx, replaced).await?;
+            tx.commit().await?;
+            Ok::<_, OutboxError>(orphans)
+        }
+        .await;
+        match rows {
+            Ok(orphans) => {
+                self.remove_blobs(orphans);
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Rolled back: the files this call put on disk belong to no event.
+                self.remove_blobs(written);
+                Err(e)
+            }
+        }
+    }
+
+    /// The files of an event that fit beside the `held` bytes, by the policy: all of them, or
+    /// all but the clip, or none (`None`). Notes whether the disk was what kept files out.
+    fn fit<'a>(
+        &self,
+        files: &'a [NewFile],
+        payload: usize,
+        clip: Option<&str>,
+        held: u64,
+    ) -> Option<(Vec<&'a NewFile>, Stored)> {
+        let by_cap = self.settings.max_bytes.saturating_sub(held);
+        // Files already on disk (shared with another event) take no new room there.
+        let by_disk = self.disk_room().unwrap_or(u64::MAX);
+        let size = |files: &[&NewFile]| {
+            payload as u64 + files.iter().map(|f| f.bytes.len() as u64).sum::<u64>()
+        };
+        let fits = |n: u64| n <= by_cap && n <= by_disk;
         let all: Vec<&NewFile> = files.iter().collect();
-        let (keep, outcome) = if held + size(&all) <= self.settings.max_bytes {
+        let whole = size(&all);
+        let (keep, outcome) = if fits(whole) {
             (all, Stored::Kept)
         } else {
             let without: Vec<&NewFile> = files
                 .iter()
                 .filter(|f| Some(f.name.as_str()) != clip)
                 .collect();
-            if self.settings.when_full == WhenFull::DropClips
-                && held + size(&without) <= self.settings.max_bytes
-            {
+            let n = size(&without);
+            if self.settings.when_full == WhenFull::DropClips && fits(n) {
                 (without, Stored::KeptWithoutClip)
             } else {
-                if replaces.is_some() {
-                    // No room for the complete event: the journaled one goes out instead.
-                    sqlx::query("UPDATE events SET provisional = 0 WHERE event_id = ?")
-                        .bind(event_id)
-                        .execute(&self.pool)
-                        .await?;
-                }
-                return Ok(Stored::Refused);
+                self.disk_full.store(n > by_disk, Ordering::Relaxed);
+                return None;
             }
         };
-        for f in &keep {
-            self.write_blob(&f.sha256, &f.bytes)?;
-        }
-        let mut tx = self.pool.begin().await?;
-        let mut replaced = Vec::new();
-        if replaces.is_some() {
-            replaced = remove_event(&mut tx, event_id).await?;
-        }
-        sqlx::query(
-            "INSERT INTO events (seq, event_id, payload, created_ms, provisional) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(replaces)
-        .bind(event_id)
-        .bind(payload)
-        .bind(now_ms)
-        .bind(provisional)
-        .execute(&mut *tx)
-        .await?;
-        for f in &keep {
-            sqlx::query(
-                "INSERT OR IGNORE INTO files (event_id, sha256, name, content_type, bytes) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(event_id)
-            .bind(&f.sha256)
-            .bind(&f.name)
-            .bind(&f.content_type)
-            .bind(f.bytes.len() as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // What the provisional event had and the complete one has not.
-        let orphans = unreferenced(&mut tx, replaced).await?;
+        self.disk_full.store(whole > by_disk, Ordering::Relaxed);
+        Some((keep, outcome))
+    }
+
+    /// Delivers a journaled event as it is (its complete event could not be stored).
+    pub async fn deliver_provisional(&self, event_id: &str) -> Result<bool, OutboxError> {
+        let mut tx = self.write_tx().await?;
+        let n =
+            sqlx::query("UPDATE events SET provisional = 0 WHERE event_id = ? AND provisional = 1")
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         tx.commit().await?;
-        self.remove_blobs(orphans);
-        Ok(outcome)
+        Ok(n > 0)
     }
 
     fn remove_blobs(&self, shas: Vec<String>) {
@@ -323,12 +420,17 @@ impl Outbox {
         }
     }
 
-    fn write_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), OutboxError> {
+    /// Writes a file unless it is there already; says whether it wrote it.
+    fn write_blob(&self, sha256: &str, bytes: &[u8]) -> Result<bool, OutboxError> {
         let path = self.blob(sha256);
         if path.exists() {
-            return Ok(());
+            return Ok(false);
         }
-        write_durably(&path, bytes)
+        if let Err(e) = write_durably(&path, bytes) {
+            let _ = std::fs::remove_file(path.with_extension("tmp"));
+            return Err(e);
+        }
+        Ok(true)
     }
 
     /// Unacknowledged events in the order they were stored.
@@ -352,20 +454,22 @@ impl Outbox {
     }
 
     pub async fn mark_published(&self, event_id: &str, now_ms: i64) -> Result<(), OutboxError> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE events SET published_ms = ? WHERE event_id = ?")
             .bind(now_ms)
             .bind(event_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        Ok(tx.commit().await?)
     }
 
     /// Forgets when events were published: after a reconnect all are sent again.
     pub async fn reset_published(&self) -> Result<(), OutboxError> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE events SET published_ms = NULL")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        Ok(tx.commit().await?)
     }
 
     /// Files not yet uploaded, oldest event first.
@@ -391,16 +495,18 @@ impl Outbox {
     }
 
     pub async fn mark_uploaded(&self, sha256: &str) -> Result<(), OutboxError> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE files SET uploaded = 1 WHERE sha256 = ?")
             .bind(sha256)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.release().await
     }
 
     /// Central has stored these events.
     pub async fn ack(&self, event_ids: &[String]) -> Result<(), OutboxError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for id in event_ids {
             sqlx::query("UPDATE events SET acked = 1 WHERE event_id = ?")
                 .bind(id)
@@ -413,17 +519,18 @@ impl Outbox {
 
     /// Deletes events acknowledged with every file uploaded, then files no event refers to.
     async fn release(&self) -> Result<(), OutboxError> {
+        let _files = self.files_lock.lock().await;
+        let mut tx = self.write_tx().await?;
         let done: Vec<String> = sqlx::query_scalar(
             "SELECT event_id FROM events e WHERE acked = 1 AND NOT EXISTS \
              (SELECT 1 FROM files f WHERE f.event_id = e.event_id AND f.uploaded = 0)",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         if done.is_empty() {
             return Ok(());
         }
         let mut orphans = Vec::new();
-        let mut tx = self.pool.begin().await?;
         for id in &done {
             let shas = remove_event(&mut tx, id).await?;
             orphans.extend(unreferenced(&mut tx, shas).await?);
@@ -459,6 +566,19 @@ impl Outbox {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Bytes held: payloads and files (each file once, however many events name it).
+async fn held_bytes(conn: &mut sqlx::SqliteConnection) -> Result<u64, OutboxError> {
+    let payloads: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await?;
+    let files: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(bytes), 0) FROM (SELECT DISTINCT sha256, bytes FROM files)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((payloads + files).max(0) as u64)
 }
 
 /// Deletes an event and its file rows; returns the files' hashes.
@@ -516,6 +636,7 @@ mod tests {
         OutboxSettings {
             max_bytes,
             when_full: WhenFull::DropClips,
+            min_free_bytes: 0,
         }
     }
 

@@ -1,0 +1,543 @@
+//! `edge-agent eval-detect`: the vehicle detector measured on a labelled image set, through the
+//! agent's own pre- and post-processing (letterbox, decoding, class map, one box per object)
+//! at the agent's own operating threshold.
+//!
+//! The set is in the YOLO / Roboflow layout: a `data.yaml` naming the classes (`names`), and
+//! beside it `SPLIT/images/*.jpg|png` with `SPLIT/labels/NAME.txt` (`class cx cy w h`,
+//! normalised). Dataset names are mapped to the agent's classes (`car`; `motobike`,
+//! `motorbike`, `motorcycle` → motorbike; `bus`, `truck`); other classes (signal lamps, stop
+//! lines) are not vehicles. When the set has no bus or truck class, its `car` means any
+//! four-wheeled vehicle, and the detector's buses and trucks count as cars.
+//!
+//! Per class: AP at IoU 0.5 (all-point interpolated precision–recall curve over every
+//! detection the agent keeps), precision and recall at the operating threshold, the recall of
+//! vehicles at least 32 px tall, and counts; milliseconds per image are the detector's
+//! (pre-processing, inference, decoding), on the configured threads.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{Context, bail};
+use plate_ocr::{image_ops::BoxF, manifest::Manifest};
+use protocol::VehicleClass;
+use serde::Serialize;
+
+use crate::{
+    config::ModelSettings,
+    detect::{VehicleDetector, vehicle_of_label},
+};
+
+/// Vehicles at least this tall (pixels, in the image as stored) are the ones the recall goal
+/// is about.
+pub const TALL_PX: f32 = 32.0;
+
+/// IoU at which a detection matches a labelled box.
+const IOU: f32 = 0.5;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// The set's `data.yaml`.
+    pub data: PathBuf,
+    /// `valid`, `val` or `test`.
+    pub split: String,
+    /// The detector's name in the manifests; the configured one when `None`.
+    pub detector: Option<String>,
+    /// At most this many images (0: all), in name order.
+    pub limit: usize,
+}
+
+/// The figures of one class.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ClassFigures {
+    pub ap50: f64,
+    /// At the operating threshold.
+    pub precision: f64,
+    pub recall: f64,
+    /// Recall of labelled boxes at least [`TALL_PX`] tall, at the operating threshold.
+    pub recall_tall: f64,
+    /// Labelled boxes.
+    pub count: usize,
+    pub count_tall: usize,
+    /// Detections at the operating threshold.
+    pub detections: usize,
+}
+
+/// The whole report (`--json` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub detector: String,
+    pub data: String,
+    pub split: String,
+    pub images: usize,
+    pub threshold: f32,
+    pub ms_per_image: f64,
+    pub classes: BTreeMap<String, ClassFigures>,
+}
+
+/// A labelled box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truth {
+    pub class: VehicleClass,
+    pub bbox: BoxF,
+}
+
+/// A detection to score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found {
+    pub class: VehicleClass,
+    pub score: f32,
+    pub bbox: BoxF,
+}
+
+/// The class names of a `data.yaml`: `names: [a, b]`, a block list (`- a`), or a map
+/// (`0: a`). Only `names` is read.
+pub fn parse_names(yaml: &str) -> anyhow::Result<Vec<String>> {
+    let unquote = |s: &str| {
+        s.trim()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .trim()
+            .to_string()
+    };
+    let mut lines = yaml.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.strip_prefix("names:") else {
+            continue;
+        };
+        let rest = rest.split(" #").next().unwrap_or("").trim();
+        if let Some(inline) = rest.strip_prefix('[') {
+            let inline = inline
+                .strip_suffix(']')
+                .context("data.yaml: `names: [` is not closed on its line")?;
+            return Ok(inline
+                .split(',')
+                .map(unquote)
+                .filter(|s| !s.is_empty())
+                .collect());
+        }
+        if !rest.is_empty() {
+            bail!("data.yaml: `names` is neither a list nor a map");
+        }
+        let mut names = BTreeMap::new();
+        let mut list = Vec::new();
+        for line in lines.by_ref() {
+            let t = line.split(" #").next().unwrap_or("").trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            if !line.starts_with([' ', '\t', '-']) {
+                break;
+            }
+            if let Some(item) = t.strip_prefix('-') {
+                list.push(unquote(item));
+            } else if let Some((k, v)) = t.split_once(':') {
+                let k: usize = k
+                    .trim()
+                    .parse()
+                    .context("data.yaml: a `names` key is not a number")?;
+                names.insert(k, unquote(v));
+            }
+        }
+        if !list.is_empty() {
+            return Ok(list);
+        }
+        let n = names.keys().next_back().map_or(0, |k| k + 1);
+        return Ok((0..n)
+            .map(|i| names.get(&i).cloned().unwrap_or_default())
+            .collect());
+    }
+    bail!("data.yaml has no `names`")
+}
+
+/// The images of a split and their label files. `valid` and `val` stand for each other.
+pub fn split_files(data: &Path, split: &str) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let root = data.parent().unwrap_or(Path::new("."));
+    let candidates: &[&str] = match split {
+        "valid" | "val" => &["valid", "val"],
+        "test" => &["test"],
+        "train" => &["train"],
+        other => bail!("--split `{other}`: valid, val, test or train"),
+    };
+    let dir = candidates
+        .iter()
+        .map(|s| root.join(s))
+        .find(|d| d.join("images").is_dir())
+        .with_context(|| format!("no {split}/images folder beside {}", data.display()))?;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir.join("images"))? {
+        let path = entry?.path();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp")) {
+            continue;
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        let label = dir.join("labels").join(format!("{stem}.txt"));
+        out.push((path, label));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The labelled vehicles of one image (`w` × `h` pixels); a missing label file is an image
+/// with nothing labelled.
+pub fn read_truth(
+    label: &Path,
+    names: &[Option<VehicleClass>],
+    w: f32,
+    h: f32,
+) -> anyhow::Result<Vec<Truth>> {
+    let text = match std::fs::read_to_string(label) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("{}", label.display())),
+    };
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        let bad = || format!("{} line {}: not `class cx cy w h`", label.display(), n + 1);
+        if f.len() < 5 {
+            bail!(bad());
+        }
+        let class: usize = f[0].parse().with_context(bad)?;
+        let v: Vec<f32> = f[1..5]
+            .iter()
+            .map(|s| s.parse::<f32>())
+            .collect::<Result<_, _>>()
+            .with_context(bad)?;
+        let Some(class) = names.get(class).copied().flatten() else {
+            continue;
+        };
+        let (cx, cy, bw, bh) = (v[0] * w, v[1] * h, v[2] * w, v[3] * h);
+        out.push(Truth {
+            class,
+            bbox: BoxF {
+                x0: cx - bw / 2.0,
+                y0: cy - bh / 2.0,
+                x1: cx + bw / 2.0,
+                y1: cy + bh / 2.0,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Per class: each detection of the class with whether it matched a labelled box (greedy,
+/// surest first, each labelled box matched once), and the labelled boxes matched.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// (score, true positive) of every detection.
+    scored: Vec<(f32, bool)>,
+    count: usize,
+    count_tall: usize,
+    /// Labelled boxes found at the operating threshold, all and tall ones.
+    found: usize,
+    found_tall: usize,
+}
+
+impl Tally {
+    /// Adds one image's detections and labelled boxes of this class.
+    pub fn add(&mut self, found: &[Found], truth: &[Truth], threshold: f32) {
+        let mut found: Vec<&Found> = found.iter().collect();
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let mut taken = vec![false; truth.len()];
+        self.count += truth.len();
+        let tall = |t: &Truth| t.bbox.height() >= TALL_PX;
+        self.count_tall += truth.iter().filter(|t| tall(t)).count();
+        for d in found {
+            let best = truth
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !taken[*i])
+                .map(|(i, t)| (i, t.bbox.iou(&d.bbox)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            let hit = match best {
+                Some((i, iou)) if iou >= IOU => {
+                    taken[i] = true;
+                    if d.score >= threshold {
+                        self.found += 1;
+                        self.found_tall += usize::from(tall(&truth[i]));
+                    }
+                    true
+                }
+                _ => false,
+            };
+            self.scored.push((d.score, hit));
+        }
+    }
+
+    /// The class's figures at `threshold`.
+    pub fn figures(&self, threshold: f32) -> ClassFigures {
+        let mut scored = self.scored.clone();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        // Precision–recall points, then the precision envelope integrated over recall.
+        let (mut tp, mut points) = (0usize, Vec::with_capacity(scored.len()));
+        for (i, &(_, hit)) in scored.iter().enumerate() {
+            tp += usize::from(hit);
+            points.push((ratio(tp, self.count), ratio(tp, i + 1)));
+        }
+        let mut ap = 0.0;
+        let mut best = 0.0f64;
+        let mut prev_recall = points.last().map_or(0.0, |p| p.0);
+        for &(recall, precision) in points.iter().rev() {
+            // The recall between this point and the next is worth the best precision reached
+            // at any higher recall.
+            ap += (prev_recall - recall).max(0.0) * best;
+            best = best.max(precision);
+            prev_recall = recall;
+        }
+        ap += prev_recall * best;
+        let at = scored.iter().filter(|s| s.0 >= threshold).count();
+        let hits = scored.iter().filter(|s| s.0 >= threshold && s.1).count();
+        ClassFigures {
+            ap50: ap,
+            precision: ratio(hits, at),
+            recall: ratio(self.found, self.count),
+            recall_tall: ratio(self.found_tall, self.count_tall),
+            count: self.count,
+            count_tall: self.count_tall,
+            detections: at,
+        }
+    }
+}
+
+/// Runs the detector over the split and measures it.
+pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Report> {
+    let yaml = std::fs::read_to_string(&opts.data)
+        .with_context(|| format!("--data {}", opts.data.display()))?;
+    let names = parse_names(&yaml)?;
+    let classes: Vec<Option<VehicleClass>> = names.iter().map(|n| vehicle_of_label(n)).collect();
+    if classes.iter().all(Option::is_none) {
+        bail!("{}: no class is a vehicle ({names:?})", opts.data.display());
+    }
+    // A set without buses and trucks calls every four-wheeled vehicle a car.
+    let has = |c: VehicleClass| classes.contains(&Some(c));
+    let cars_only = !has(VehicleClass::Bus) && !has(VehicleClass::Truck);
+    let as_labelled = |c: VehicleClass| match c {
+        VehicleClass::Bus | VehicleClass::Truck if cars_only => VehicleClass::Car,
+        c => c,
+    };
+    let mut files = split_files(&opts.data, &opts.split)?;
+    if opts.limit > 0 {
+        files.truncate(opts.limit);
+    }
+    if files.is_empty() {
+        bail!("no images in the {} split", opts.split);
+    }
+    let manifest = Manifest::load(&models.manifest)
+        .with_context(|| format!("models.manifest {}", models.manifest.display()))?;
+    let name = opts
+        .detector
+        .clone()
+        .unwrap_or_else(|| models.vehicle_detector.clone());
+    // Every detection the agent would keep for its tracker, down to a low score, draws the
+    // precision–recall curve.
+    let vehicles = VehicleDetector::load(models, &manifest, &name, 0.05)?;
+    let threshold = vehicles.min_score;
+    let mut tallies: BTreeMap<VehicleClass, Tally> = BTreeMap::new();
+    let mut spent = std::time::Duration::ZERO;
+    for (image_path, label) in &files {
+        let image = image::open(image_path)
+            .with_context(|| format!("{}", image_path.display()))?
+            .to_rgb8();
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        let truth = read_truth(label, &classes, w, h)?;
+        let started = Instant::now();
+        let detections = vehicles.detect(&image)?;
+        spent += started.elapsed();
+        let found: Vec<Found> = detections
+            .iter()
+            .filter_map(|d| {
+                Some(Found {
+                    class: as_labelled(vehicles.class(d.class)?),
+                    score: d.score,
+                    bbox: d.bbox,
+                })
+            })
+            .collect();
+        for class in VehicleClass::ALL {
+            if !has(class) {
+                continue;
+            }
+            let f: Vec<Found> = found.iter().filter(|d| d.class == class).copied().collect();
+            let t: Vec<Truth> = truth.iter().filter(|d| d.class == class).copied().collect();
+            tallies.entry(class).or_default().add(&f, &t, threshold);
+        }
+    }
+    Ok(Report {
+        detector: name,
+        data: opts.data.display().to_string(),
+        split: opts.split.clone(),
+        images: files.len(),
+        threshold,
+        ms_per_image: spent.as_secs_f64() * 1000.0 / files.len() as f64,
+        classes: tallies
+            .iter()
+            .map(|(c, t)| (c.as_str().to_string(), t.figures(threshold)))
+            .collect(),
+    })
+}
+
+/// `edge-agent eval-detect`: loads the configuration (for the models), measures, prints.
+pub fn main(config: Option<&Path>, opts: &EvalOptions, json: bool) -> std::process::ExitCode {
+    let config = match service_kit::config::load::<crate::Config>(crate::ENV_PREFIX, config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match evaluate(&config.models, opts) {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return std::process::ExitCode::from(1);
+                    }
+                }
+            } else {
+                print!("{}", render(&report));
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+/// The report as a table for people.
+pub fn render(r: &Report) -> String {
+    let mut out = format!(
+        "{} on {} ({}, {} images), threshold {:.2}, {:.1} ms/image\n",
+        r.detector, r.data, r.split, r.images, r.threshold, r.ms_per_image
+    );
+    out.push_str(&format!(
+        "{:<10} {:>6} {:>9} {:>7} {:>11} {:>6} {:>10}\n",
+        "class", "AP50", "precision", "recall", "recall≥32px", "count", "detections"
+    ));
+    for (name, f) in &r.classes {
+        out.push_str(&format!(
+            "{:<10} {:>6.3} {:>9.3} {:>7.3} {:>11.3} {:>6} {:>10}\n",
+            name, f.ap50, f.precision, f.recall, f.recall_tall, f.count, f.detections
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(x0: f32, y0: f32, x1: f32, y1: f32) -> BoxF {
+        BoxF { x0, y0, x1, y1 }
+    }
+
+    #[test]
+    fn names_are_read_in_every_yaml_form() {
+        let inline = "train: train/images\nnc: 3\nnames: ['car', 'green_light', \"motobike\"]\n";
+        assert_eq!(
+            parse_names(inline).unwrap(),
+            ["car", "green_light", "motobike"]
+        );
+        let block = "names:\n  - car\n  - motorcycle # two wheels\nnc: 2\n";
+        assert_eq!(parse_names(block).unwrap(), ["car", "motorcycle"]);
+        let map = "path: .\nnames:\n  0: person\n  2: car\n";
+        assert_eq!(parse_names(map).unwrap(), ["person", "", "car"]);
+        assert!(parse_names("nc: 2\n").is_err());
+    }
+
+    #[test]
+    fn dataset_names_map_to_the_agents_classes() {
+        assert_eq!(vehicle_of_label("motobike"), Some(VehicleClass::Motorbike));
+        assert_eq!(
+            vehicle_of_label("Motorcycle"),
+            Some(VehicleClass::Motorbike)
+        );
+        assert_eq!(vehicle_of_label("car"), Some(VehicleClass::Car));
+        assert_eq!(vehicle_of_label("red_light"), None);
+        assert_eq!(vehicle_of_label("bicycle"), None);
+    }
+
+    #[test]
+    fn labels_become_boxes_in_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(
+            &path,
+            "0 0.5 0.5 0.25 0.5\n1 0.1 0.1 0.1 0.1\n\n2 0.5 0.25 0.5 0.5\n",
+        )
+        .unwrap();
+        let names = [Some(VehicleClass::Car), None, Some(VehicleClass::Motorbike)];
+        let t = read_truth(&path, &names, 400.0, 200.0).unwrap();
+        assert_eq!(t.len(), 2, "the lamp is not a vehicle");
+        assert_eq!(t[0].bbox, b(150.0, 50.0, 250.0, 150.0));
+        assert_eq!(t[1].class, VehicleClass::Motorbike);
+        assert!(
+            read_truth(&dir.path().join("none.txt"), &names, 1.0, 1.0)
+                .unwrap()
+                .is_empty()
+        );
+        std::fs::write(&path, "0 0.5 x 0.25 0.5\n").unwrap();
+        assert!(read_truth(&path, &names, 1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn ap_precision_and_recall_count_what_they_should() {
+        let car = |bbox| Truth {
+            class: VehicleClass::Car,
+            bbox,
+        };
+        let det = |score, bbox| Found {
+            class: VehicleClass::Car,
+            score,
+            bbox,
+        };
+        let truth = [
+            car(b(0.0, 0.0, 40.0, 40.0)),
+            car(b(100.0, 0.0, 120.0, 20.0)),
+            car(b(200.0, 0.0, 260.0, 60.0)),
+        ];
+        let found = [
+            det(0.9, b(1.0, 1.0, 41.0, 41.0)),
+            // A second box on the same car: a false positive.
+            det(0.8, b(2.0, 2.0, 40.0, 40.0)),
+            det(0.7, b(101.0, 0.0, 121.0, 20.0)),
+            det(0.3, b(500.0, 0.0, 540.0, 40.0)),
+        ];
+        let mut t = Tally::default();
+        t.add(&found, &truth, 0.5);
+        let f = t.figures(0.5);
+        assert_eq!(f.count, 3);
+        assert_eq!(f.count_tall, 2);
+        assert_eq!(f.detections, 3);
+        assert!((f.precision - 2.0 / 3.0).abs() < 1e-9);
+        assert!((f.recall - 2.0 / 3.0).abs() < 1e-9);
+        assert!(
+            (f.recall_tall - 0.5).abs() < 1e-9,
+            "one of the two tall cars"
+        );
+        // Recall 1/3 at precision 1, 2/3 at precision 2/3: AP = 1/3 + 1/3 * 2/3.
+        assert!(
+            (f.ap50 - (1.0 / 3.0 + 2.0 / 9.0)).abs() < 1e-9,
+            "{}",
+            f.ap50
+        );
+        // Nothing found: AP 0.
+        let mut none = Tally::default();
+        none.add(&[], &truth, 0.5);
+        assert_eq!(none.figures(0.5).ap50, 0.0);
+    }
+}
