@@ -22,7 +22,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use plate_ocr::{image_ops::BoxF, manifest::Manifest};
-use protocol::VehicleClass;
+use protocol::{VehicleClass, messages::SignalState};
 use serde::Serialize;
 
 use crate::{
@@ -76,6 +76,10 @@ pub struct Report {
     pub threshold: f32,
     pub ms_per_image: f64,
     pub classes: BTreeMap<String, ClassFigures>,
+    /// The signal-lamp reading on the set's labelled lamps (when it has lamp classes): those at
+    /// least [`LAMP_PX`] across, and all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lamps: Option<BTreeMap<String, LampFigures>>,
 }
 
 /// A labelled box.
@@ -184,14 +188,9 @@ pub fn split_files(data: &Path, split: &str) -> anyhow::Result<Vec<(PathBuf, Pat
     Ok(out)
 }
 
-/// The labelled vehicles of one image (`w` × `h` pixels); a missing label file is an image
-/// with nothing labelled.
-pub fn read_truth(
-    label: &Path,
-    names: &[Option<VehicleClass>],
-    w: f32,
-    h: f32,
-) -> anyhow::Result<Vec<Truth>> {
+/// The labelled boxes of one image (`w` × `h` pixels) as (dataset class, box); a missing label
+/// file is an image with nothing labelled.
+pub fn read_labels(label: &Path, w: f32, h: f32) -> anyhow::Result<Vec<(usize, BoxF)>> {
     let text = match std::fs::read_to_string(label) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -213,21 +212,100 @@ pub fn read_truth(
             .map(|s| s.parse::<f32>())
             .collect::<Result<_, _>>()
             .with_context(bad)?;
-        let Some(class) = names.get(class).copied().flatten() else {
-            continue;
-        };
         let (cx, cy, bw, bh) = (v[0] * w, v[1] * h, v[2] * w, v[3] * h);
-        out.push(Truth {
+        out.push((
             class,
-            bbox: BoxF {
+            BoxF {
                 x0: cx - bw / 2.0,
                 y0: cy - bh / 2.0,
                 x1: cx + bw / 2.0,
                 y1: cy + bh / 2.0,
             },
-        });
+        ));
     }
     Ok(out)
+}
+
+/// The labelled vehicles of one image.
+pub fn read_truth(
+    label: &Path,
+    names: &[Option<VehicleClass>],
+    w: f32,
+    h: f32,
+) -> anyhow::Result<Vec<Truth>> {
+    Ok(read_labels(label, w, h)?
+        .into_iter()
+        .filter_map(|(c, bbox)| {
+            Some(Truth {
+                class: names.get(c).copied().flatten()?,
+                bbox,
+            })
+        })
+        .collect())
+}
+
+/// The signal state a dataset's lamp class names (`red_light`, `green_light`, `yellow_light`).
+pub fn lamp_of_label(label: &str) -> Option<SignalState> {
+    match label.trim().to_ascii_lowercase().as_str() {
+        "red_light" | "red" | "light_red" => Some(SignalState::Red),
+        "green_light" | "green" | "light_green" => Some(SignalState::Green),
+        "yellow_light" | "amber_light" | "yellow" | "amber" | "light_yellow" => {
+            Some(SignalState::Amber)
+        }
+        _ => None,
+    }
+}
+
+/// Lamps at least this many pixels across (their box's shorter side) are the ones the lamp goal
+/// is about.
+pub const LAMP_PX: f32 = 8.0;
+
+/// How the signal reading fared on labelled lamps.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LampFigures {
+    pub count: usize,
+    /// Read as the labelled colour.
+    pub correct: usize,
+    /// Read as "unknown".
+    pub unknown: usize,
+    /// Read as another colour, by "labelled_as_read" (`red_as_green`).
+    pub wrong: BTreeMap<String, usize>,
+    /// Correct among those read (not unknown).
+    pub accuracy_read: f64,
+    /// Correct among all.
+    pub accuracy: f64,
+}
+
+impl LampFigures {
+    fn add(&mut self, truth: SignalState, read: Option<SignalState>) {
+        self.count += 1;
+        match read {
+            None => self.unknown += 1,
+            Some(r) if r == truth => self.correct += 1,
+            Some(r) => {
+                *self
+                    .wrong
+                    .entry(format!("{}_as_{}", state_name(truth), state_name(r)))
+                    .or_default() += 1;
+            }
+        }
+        let read = self.count - self.unknown;
+        self.accuracy_read = if read == 0 {
+            0.0
+        } else {
+            self.correct as f64 / read as f64
+        };
+        self.accuracy = self.correct as f64 / self.count as f64;
+    }
+}
+
+fn state_name(s: SignalState) -> &'static str {
+    match s {
+        SignalState::Red => "red",
+        SignalState::Amber => "amber",
+        SignalState::Green => "green",
+        _ => "other",
+    }
 }
 
 /// Per class: each detection of the class with whether it matched a labelled box (greedy,
@@ -316,6 +394,8 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
         .with_context(|| format!("--data {}", opts.data.display()))?;
     let names = parse_names(&yaml)?;
     let classes: Vec<Option<VehicleClass>> = names.iter().map(|n| vehicle_of_label(n)).collect();
+    let lamp_classes: Vec<Option<SignalState>> = names.iter().map(|n| lamp_of_label(n)).collect();
+    let mut lamps: BTreeMap<String, LampFigures> = BTreeMap::new();
     if classes.iter().all(Option::is_none) {
         bail!("{}: no class is a vehicle ({names:?})", opts.data.display());
     }
@@ -350,7 +430,29 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             .with_context(|| format!("{}", image_path.display()))?
             .to_rgb8();
         let (w, h) = (image.width() as f32, image.height() as f32);
-        let truth = read_truth(label, &classes, w, h)?;
+        let labels = read_labels(label, w, h)?;
+        for (c, b) in &labels {
+            let Some(state) = lamp_classes.get(*c).copied().flatten() else {
+                continue;
+            };
+            let read = crate::signal::lit_colour(&image, [b.x0, b.y0, b.x1, b.y1]);
+            lamps.entry("all".into()).or_default().add(state, read);
+            if b.width().min(b.height()) >= LAMP_PX {
+                lamps
+                    .entry(format!("min_{LAMP_PX:.0}px"))
+                    .or_default()
+                    .add(state, read);
+            }
+        }
+        let truth: Vec<Truth> = labels
+            .into_iter()
+            .filter_map(|(c, bbox)| {
+                Some(Truth {
+                    class: classes.get(c).copied().flatten()?,
+                    bbox,
+                })
+            })
+            .collect();
         let started = Instant::now();
         let detections = vehicles.detect(&image)?;
         spent += started.elapsed();
@@ -384,6 +486,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             .iter()
             .map(|(c, t)| (c.as_str().to_string(), t.figures(threshold)))
             .collect(),
+        lamps: (!lamps.is_empty()).then_some(lamps),
     })
 }
 
@@ -432,6 +535,12 @@ pub fn render(r: &Report) -> String {
         out.push_str(&format!(
             "{:<10} {:>6.3} {:>9.3} {:>7.3} {:>11.3} {:>6} {:>10}\n",
             name, f.ap50, f.precision, f.recall, f.recall_tall, f.count, f.detections
+        ));
+    }
+    for (which, l) in r.lamps.iter().flatten() {
+        out.push_str(&format!(
+            "signal lamps ({which}): {} labelled, {} read right, {} unknown, accuracy {:.3} of those read ({:.3} of all), wrong {:?}\n",
+            l.count, l.correct, l.unknown, l.accuracy_read, l.accuracy, l.wrong
         ));
     }
     out
@@ -492,6 +601,21 @@ mod tests {
         );
         std::fs::write(&path, "0 0.5 x 0.25 0.5\n").unwrap();
         assert!(read_truth(&path, &names, 1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn lamp_readings_are_counted_right_unknown_or_wrong() {
+        let mut f = LampFigures::default();
+        f.add(SignalState::Red, Some(SignalState::Red));
+        f.add(SignalState::Red, None);
+        f.add(SignalState::Green, Some(SignalState::Green));
+        f.add(SignalState::Amber, Some(SignalState::Red));
+        assert_eq!((f.count, f.correct, f.unknown), (4, 2, 1));
+        assert_eq!(f.wrong.get("amber_as_red"), Some(&1));
+        assert!((f.accuracy_read - 2.0 / 3.0).abs() < 1e-9);
+        assert!((f.accuracy - 0.5).abs() < 1e-9);
+        assert_eq!(lamp_of_label("yellow_light"), Some(SignalState::Amber));
+        assert_eq!(lamp_of_label("stop_line"), None);
     }
 
     #[test]

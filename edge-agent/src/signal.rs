@@ -188,55 +188,76 @@ impl FixedPlan {
     }
 }
 
-/// The colours a lamp's light votes for: each bright, saturated pixel of a region votes for the
-/// colour of its hue, weighted by its saturation and brightness. A lamp's own core is often
-/// saturated to white (no colour); its halo carries the colour.
+/// The light of a lamp (or of a box around a signal head): the bright, saturated pixels' hue,
+/// as the weighted median (degrees, −60 to 300: magenta-reds are negative), and how their weight
+/// splits between warm hues (red to yellow, below 75°) and cool ones (green to cyan, 80–210°).
+/// Each pixel weighs its saturation times its brightness; bright means at least half as bright as
+/// the brightest pixel there. A lamp's own core is often saturated to white (no hue); its halo
+/// carries the colour.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ColourVotes {
-    pub red: f32,
-    pub amber: f32,
-    pub green: f32,
+pub struct Light {
+    pub median_hue: f32,
+    pub weight: f32,
+    pub warm: f32,
+    pub cool: f32,
 }
 
-impl ColourVotes {
-    /// The colour holding at least [`COLOUR_MAJORITY`] of the votes, when the votes weigh at
-    /// least `min_weight`.
-    pub fn colour(&self, min_weight: f32) -> Option<SignalState> {
-        let total = self.red + self.amber + self.green;
-        if total < min_weight || total <= 0.0 {
+/// The least weight of coloured light that names a colour: about two fully lit, fully saturated
+/// pixels.
+pub const MIN_LIGHT: f32 = 1.5;
+
+/// The share of the light's weight that must be warm (or cool) for it to name a warm (cool)
+/// colour, or to contradict a lamp of the other family.
+pub const FAMILY_SHARE: f32 = 0.75;
+
+impl Light {
+    /// The colour the light names clearly: green (median hue 100–210°: signal greens are
+    /// blue-green, foliage is yellow-green), red (below 8°) or amber (38–75°), each with
+    /// [`FAMILY_SHARE`] of the weight in its family. Between red's hues and amber's (8–38°) a
+    /// red lamp that looks orange and an amber one look alike: neither is named. Measured on
+    /// the signal lamps of the vn-street set (`edge-agent eval-detect`, models/README.md).
+    pub fn colour(&self) -> Option<SignalState> {
+        let total = self.warm + self.cool;
+        if self.weight < MIN_LIGHT || total <= 0.0 {
             return None;
         }
-        [
-            (SignalState::Red, self.red),
-            (SignalState::Amber, self.amber),
-            (SignalState::Green, self.green),
-        ]
-        .into_iter()
-        .find(|(_, v)| *v >= COLOUR_MAJORITY * total)
-        .map(|(s, _)| s)
+        let h = self.median_hue;
+        if (100.0..210.0).contains(&h) && self.cool >= FAMILY_SHARE * total {
+            return Some(SignalState::Green);
+        }
+        if h < 75.0 && self.warm >= FAMILY_SHARE * total {
+            if h < 8.0 {
+                return Some(SignalState::Red);
+            }
+            if h >= 38.0 {
+                return Some(SignalState::Amber);
+            }
+        }
+        None
     }
 
-    fn of(&self, state: SignalState) -> f32 {
+    /// Whether the light says clearly that a lamp showing `state` is not what is lit: a green
+    /// lamp whose light is warm, a red or amber one whose light is cool. A red lamp that looks
+    /// orange does not contradict its place in the head.
+    pub fn contradicts(&self, state: SignalState) -> bool {
+        let total = self.warm + self.cool;
+        if self.weight < MIN_LIGHT || total <= 0.0 {
+            return false;
+        }
         match state {
-            SignalState::Red => self.red,
-            SignalState::Amber => self.amber,
-            SignalState::Green => self.green,
-            _ => 0.0,
+            SignalState::Green => self.warm >= FAMILY_SHARE * total,
+            SignalState::Red | SignalState::Amber => self.cool >= FAMILY_SHARE * total,
+            _ => false,
         }
     }
 }
 
-/// The share of the votes a colour must hold to be the lamp's.
-pub const COLOUR_MAJORITY: f32 = 0.75;
-
-/// The colour a pixel's hue stands for in a signal lamp: red (magenta-red to red-orange),
-/// amber (orange to yellow), green (green to cyan: signal greens are blue-green); blue and
-/// purple stand for none.
-fn hue_colour(r: f32, g: f32, b: f32) -> Option<(SignalState, f32)> {
+/// The hue (degrees, −60 to 300) and weight of a pixel, when it is coloured and not dark.
+fn hue_of(r: f32, g: f32, b: f32) -> Option<(f32, f32)> {
     let max = r.max(g).max(b);
     let min = r.min(g).min(b);
     let chroma = max - min;
-    if max < 60.0 || chroma < 0.25 * max {
+    if max < 60.0 || chroma <= 0.0 || chroma < 0.25 * max {
         return None;
     }
     let hue = if max == r {
@@ -246,23 +267,13 @@ fn hue_colour(r: f32, g: f32, b: f32) -> Option<(SignalState, f32)> {
     } else {
         60.0 * ((r - g) / chroma + 4.0)
     };
-    let state = match hue {
-        h if !(20.0..320.0).contains(&h) => SignalState::Red,
-        h if h < 72.0 => SignalState::Amber,
-        h if (85.0..200.0).contains(&h) => SignalState::Green,
-        _ => return None,
-    };
-    Some((state, (chroma / 255.0) * (max / 255.0)))
+    let hue = if hue >= 300.0 { hue - 360.0 } else { hue };
+    Some((hue, (chroma / 255.0) * (max / 255.0)))
 }
 
-/// The colour votes of the bright pixels of `frame` inside the box `[x0, y0, x1, y1]` (pixels)
-/// and, when given, the disc `(centre, radius)`: bright means at least half as bright as the
-/// brightest pixel there.
-pub fn colour_votes(
-    frame: &RgbImage,
-    bounds: [f32; 4],
-    disc: Option<([f32; 2], f32)>,
-) -> ColourVotes {
+/// The light of `frame` inside the box `[x0, y0, x1, y1]` (pixels) and, when given, the disc
+/// `(centre, radius)`.
+pub fn light(frame: &RgbImage, bounds: [f32; 4], disc: Option<([f32; 2], f32)>) -> Light {
     let (w, h) = (i64::from(frame.width()), i64::from(frame.height()));
     let x0 = (bounds[0].floor() as i64).clamp(0, w);
     let y0 = (bounds[1].floor() as i64).clamp(0, h);
@@ -274,46 +285,48 @@ pub fn colour_votes(
             dx * dx + dy * dy <= r * r
         })
     };
-    let mut peak = 0u8;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            if inside(x, y) {
-                let p = frame.get_pixel(x as u32, y as u32).0;
-                peak = peak.max(p[0].max(p[1]).max(p[2]));
-            }
-        }
+    let pixels = || {
+        (y0..y1)
+            .flat_map(move |y| (x0..x1).map(move |x| (x, y)))
+            .filter(|&(x, y)| inside(x, y))
+            .map(|(x, y)| frame.get_pixel(x as u32, y as u32).0.map(f32::from))
+    };
+    let peak = pixels()
+        .map(|p| p[0].max(p[1]).max(p[2]))
+        .fold(0.0f32, f32::max);
+    let mut hues: Vec<(f32, f32)> = pixels()
+        .filter(|p| p[0].max(p[1]).max(p[2]) >= 0.5 * peak)
+        .filter_map(|p| hue_of(p[0], p[1], p[2]))
+        .collect();
+    let weight: f32 = hues.iter().map(|h| h.1).sum();
+    let warm = hues.iter().filter(|h| h.0 < 75.0).map(|h| h.1).sum();
+    let cool = hues
+        .iter()
+        .filter(|h| (80.0..210.0).contains(&h.0))
+        .map(|h| h.1)
+        .sum();
+    hues.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut acc = 0.0;
+    let median_hue = hues
+        .iter()
+        .find(|h| {
+            acc += h.1;
+            acc >= weight / 2.0
+        })
+        .map_or(0.0, |h| h.0);
+    Light {
+        median_hue,
+        weight,
+        warm,
+        cool,
     }
-    let floor = f32::from(peak) * 0.5;
-    let mut votes = ColourVotes::default();
-    for y in y0..y1 {
-        for x in x0..x1 {
-            if !inside(x, y) {
-                continue;
-            }
-            let p = frame.get_pixel(x as u32, y as u32).0;
-            let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
-            if r.max(g).max(b) < floor {
-                continue;
-            }
-            match hue_colour(r, g, b) {
-                Some((SignalState::Red, v)) => votes.red += v,
-                Some((SignalState::Amber, v)) => votes.amber += v,
-                Some((SignalState::Green, v)) => votes.green += v,
-                _ => {}
-            }
-        }
-    }
-    votes
 }
 
 /// The lit colour of a signal head or lamp seen in the box `[x0, y0, x1, y1]`, when its light
 /// says so clearly; `None` ("unknown") otherwise.
 pub fn lit_colour(frame: &RgbImage, bounds: [f32; 4]) -> Option<SignalState> {
-    colour_votes(frame, bounds, None).colour(MIN_VOTES)
+    light(frame, bounds, None).colour()
 }
-
-/// The least weight of votes that names a colour: about two fully lit, fully saturated pixels.
-pub const MIN_VOTES: f32 = 1.5;
 
 /// What a lamp reader has learned of one lamp of its camera: its brightness when dark and when
 /// lit (moving averages of the frames judged so), and how often it was seen each way.
@@ -401,16 +414,15 @@ impl LampReader {
             None => by_contrast(&levels),
         }?;
         let state = HEAD_ORDER[lit];
-        // The colour of the light around the lit lamp must not name another colour.
+        // The colour of the light around the lit lamp must not contradict it.
         let c = centres[lit];
         let rr = head.radius_px * 1.4;
-        let votes = colour_votes(
+        let around = light(
             frame,
             [c[0] - rr, c[1] - rr, c[0] + rr, c[1] + rr],
             Some((c, rr)),
         );
-        let total = votes.red + votes.amber + votes.green;
-        if total >= MIN_VOTES && votes.of(state) < 0.5 * total {
+        if around.contradicts(state) {
             self.colour_disagreements += 1;
             return None;
         }
@@ -558,7 +570,7 @@ mod tests {
     /// lamp grey), and `halo` its colour around the lit one.
     fn frame(levels: [u8; 3], halo: Option<[u8; 3]>) -> RgbImage {
         let mut img = RgbImage::from_pixel(20, 60, image::Rgb([40, 40, 40]));
-        let colours = [[255, 40, 60], [255, 170, 20], [40, 255, 190]];
+        let colours = [[255, 40, 60], [255, 190, 20], [40, 255, 190]];
         for (k, cy) in [10u32, 30, 50].into_iter().enumerate() {
             let v = levels[k];
             let c = colours[k];

@@ -280,6 +280,12 @@ def init_from_onnx(model: nn.Module, path: Path, in_shape: tuple[int, ...]) -> f
     onnx_convs = [n for n in graph.node if n.op_type == "Conv"]
     if len(convs) != len(onnx_convs):
         raise ValueError(f"{path}: {len(onnx_convs)} convolutions, the network has {len(convs)}")
+    # The exporter names each node by its module's scope (`/b1/b1.2/cv1/cv1.0/Conv` is module
+    # `b1.2.cv1.0`); where every name resolves, match by name, since the graph's order of
+    # convolutions need not be the network's order of modules (a C2f's branches).
+    by_name = {_module_of_node(n.name): n for n in onnx_convs}
+    if all(c in by_name for c in convs):
+        onnx_convs = [by_name[c] for c in convs]
     done = set()
 
     def put(name: str, value) -> None:
@@ -330,9 +336,23 @@ def init_from_onnx(model: nn.Module, path: Path, in_shape: tuple[int, ...]) -> f
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
     diff = float(np.abs(got - want).max())
-    if diff > 1e-4:
+    # Relative to the outputs' scale: a detector's boxes are in input pixels (up to 416).
+    if diff > 1e-4 * max(1.0, float(np.abs(want).max())):
         raise ValueError(f"{path}: the loaded network differs from the file by {diff:.2e}")
     return diff
+
+
+def _module_of_node(node_name: str) -> str:
+    """The dotted module path of an exported node (`/b1/b1.2/cv1/cv1.0/Conv` -> `b1.2.cv1.0`): each
+    scope is a child's attribute name, written `parent.i` for the i-th of a sequence."""
+    parts, prev = [], None
+    for comp in node_name.strip("/").split("/")[:-1]:
+        if prev is not None and comp.startswith(prev + "."):
+            parts.append(comp[len(prev) + 1:])
+        else:
+            parts.append(comp)
+        prev = comp
+    return ".".join(parts)
 
 
 def freeze_batch_norm(model: nn.Module) -> None:

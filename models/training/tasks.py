@@ -409,6 +409,33 @@ class VehicleDet(Task):
         self.src_hw = (360, 640)
         self.real_val = None
 
+    def _load(self, split):
+        d = self.data / "detect"
+        paths = sorted((d / "images" / split).glob("*.jpg")) + sorted((d / "images" / split).glob("*.png"))
+        x = common.load_images(paths, (360, 640), self.threads)
+        h, w = 360, 640
+        labels = []
+        for p in paths:
+            lp = d / "labels" / split / (p.stem + ".txt")
+            rows = []
+            if lp.exists():
+                for line in lp.read_text().splitlines():
+                    t = line.split()
+                    if len(t) < 5:
+                        continue
+                    c, cx, cy, bw, bh = int(float(t[0])), *map(float, t[1:5])
+                    if not 0 <= c < len(nets.DET_CLASSES) or bw <= 0 or bh <= 0:
+                        continue
+                    rows.append([c, (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
+            labels.append(rows)
+        mmax = max([len(r) for r in labels] + [1])
+        lab = torch.zeros(len(labels), mmax, 5)
+        lab[:, :, 0] = -1
+        for i, rows in enumerate(labels):
+            if rows:
+                lab[i, : len(rows)] = torch.tensor(rows)
+        return common.to_device_images(x, self.device), lab.to(self.device)
+
     def add_real(self, yamls: list[Path], share: float, stretch_p: float) -> None:
         """Real photographs in the YOLO / Roboflow layout (`data.yaml` with `names`, `train/` and
         `valid/` beside it) join the training frames, drawn as `share` of each batch. They are
