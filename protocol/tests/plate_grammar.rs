@@ -160,11 +160,25 @@ fn real_plates_parse_to_what_they_mean() {
             Some("Thành phố Hồ Chí Minh"),
         ),
         (
-            "80NG-123.45",
+            "80-NG-123-45",
             PlateCategory::Car,
             "80NG12345",
-            "80NG-123.45",
+            "80-NG-123-45",
             None,
+        ),
+        (
+            "29-636-NG-11",
+            PlateCategory::Car,
+            "29636NG11",
+            "29-636-NG-11",
+            Some("Hà Nội"),
+        ),
+        (
+            "59-R1 2345",
+            PlateCategory::Motorbike,
+            "59R12345",
+            "59-R1 2345",
+            Some("Thành phố Hồ Chí Minh"),
         ),
         (
             "51R-012.34",

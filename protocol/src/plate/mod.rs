@@ -4,7 +4,12 @@
 //! - cars: `51F-123.45` (older `51F-1234`); special series `51LD-123.45`;
 //! - motorbikes: `59-X1 123.45` (letter and digit), two-letter series since 2023 (`29-AA 123.45`),
 //!   special series with a digit (`29-MĐ1 123.45`);
-//! - military: two letters and four digits on a red plate, `KA-12-34`.
+//! - military: two letters and four digits on a red plate, `KA-12-34`;
+//! - foreign missions and organisations (`NG`, `QT`, `NN`, `CV`): province, three-digit country
+//!   code, series, two-digit order, `29-636-NG-11`, or on older plates the series before the
+//!   country, `29-NG-636-11`;
+//! - older motorbike plates with a series retired since, `R` and a digit over four digits
+//!   (`59-R1 2345`), which the text alone cannot tell from a trailer's `59R-123.45`.
 //!
 //! The canonical text is the characters alone (`51F12345`); the display form puts the
 //! separators back. The same characters can be a car or a motorbike plate (`51LD12345`), so a
@@ -119,8 +124,19 @@ pub struct Plate {
     /// Province code; `None` on military plates.
     province: Option<u8>,
     series: String,
+    /// The serial; on a foreign plate the country code and the order (`63611`).
     serial: String,
     category: PlateCategory,
+    foreign: Option<ForeignForm>,
+}
+
+/// How a foreign plate orders its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ForeignForm {
+    /// `29-636-NG-11`: the country code before the series.
+    CountryFirst,
+    /// `29-NG-636-11`: the series first, as older plates have it.
+    SeriesFirst,
 }
 
 /// Separators accepted between the parts of a plate text.
@@ -140,6 +156,10 @@ impl Plate {
     /// its canonical text (`51F12345`). Case and separators are forgiven; the characters are not.
     pub fn parse(text: &str) -> Result<Self, PlateError> {
         let (chars, style) = normalise(text)?;
+        // A foreign plate's dashes say nothing of the vehicle: its series does.
+        if let Some(plate) = foreign_plate(&chars, None, series::rules())? {
+            return Ok(plate);
+        }
         parse_chars(&chars, style)
     }
 
@@ -175,19 +195,34 @@ impl Plate {
         Self::parse_as(&text, category)
     }
 
-    /// The characters without separators: `51F12345`, `59X112345`.
+    /// The characters without separators: `51F12345`, `59X112345`, `29636NG11`.
     pub fn canonical(&self) -> String {
         let mut out = String::with_capacity(MAX_PLATE_CHARS);
         if let Some(code) = self.province {
             out.push_str(&format!("{code:02}"));
+        }
+        if self.foreign == Some(ForeignForm::CountryFirst) {
+            let (country, order) = self.serial.split_at(3);
+            out.push_str(country);
+            out.push_str(&self.series);
+            out.push_str(order);
+            return out;
         }
         out.push_str(&self.series);
         out.push_str(&self.serial);
         out
     }
 
-    /// The form people read and write: `51F-123.45`, `59-X1 123.45`, `KA-12-34`.
+    /// The form people read and write: `51F-123.45`, `59-X1 123.45`, `KA-12-34`,
+    /// `29-636-NG-11`.
     pub fn display(&self) -> String {
+        if let (Some(form), Some(code)) = (self.foreign, self.province) {
+            let (country, order) = self.serial.split_at(3);
+            return match form {
+                ForeignForm::CountryFirst => format!("{code:02}-{country}-{}-{order}", self.series),
+                ForeignForm::SeriesFirst => format!("{code:02}-{}-{country}-{order}", self.series),
+            };
+        }
         let serial = self.display_serial();
         match (self.category, self.province) {
             (PlateCategory::Military, _) | (_, None) => {
@@ -205,6 +240,12 @@ impl Plate {
     pub fn lines(&self, layout: PlateLayout) -> Vec<String> {
         match layout {
             PlateLayout::OneLine => vec![self.display()],
+            PlateLayout::TwoLine if self.foreign.is_some() => {
+                let display = self.display();
+                let cut = display.match_indices('-').nth(1).map_or(0, |(i, _)| i);
+                let (head, tail) = display.split_at(cut);
+                vec![head.to_owned(), tail[1..].to_owned()]
+            }
             PlateLayout::TwoLine => {
                 let head = match (self.category, self.province) {
                     (PlateCategory::Car, Some(code)) => format!("{code:02}{}", self.series),
@@ -229,6 +270,11 @@ impl Plate {
 
     pub fn category(&self) -> PlateCategory {
         self.category
+    }
+
+    /// How a foreign plate orders its parts; `None` on every other plate.
+    pub fn foreign_form(&self) -> Option<ForeignForm> {
+        self.foreign
     }
 
     pub fn province_code(&self) -> Option<u8> {
@@ -261,7 +307,8 @@ impl Plate {
 
     /// Whether the trailer letter `R` marks a trailer or semi-trailer.
     pub fn is_trailer(&self) -> bool {
-        self.category == PlateCategory::Car && self.series == "R"
+        self.category == PlateCategory::Car
+            && self.series.as_str() == series::rules().trailer_letter.to_string()
     }
 
     /// The colours this plate may legally have, where its series fixes them.
@@ -346,7 +393,12 @@ fn parse_chars(chars: &[char], hint: Option<PlateCategory>) -> Result<Plate, Pla
             series,
             serial,
             category: PlateCategory::Military,
+            foreign: None,
         });
+    }
+
+    if let Some(plate) = foreign_plate(chars, hint, rules)? {
+        return Ok(plate);
     }
 
     // Civil: two digits, series, four or five digits.
@@ -373,7 +425,7 @@ fn parse_chars(chars: &[char], hint: Option<PlateCategory>) -> Result<Plate, Pla
     for serial_len in [5, 4].into_iter().filter(|&n| n <= trailing_digits) {
         let series_chars = &chars[2..chars.len() - serial_len];
         let serial: String = chars[chars.len() - serial_len..].iter().collect();
-        let category = match series_category(series_chars, hint, rules) {
+        let category = match series_category(series_chars, hint, serial_len == 4, rules) {
             Ok(category) => category,
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -389,6 +441,7 @@ fn parse_chars(chars: &[char], hint: Option<PlateCategory>) -> Result<Plate, Pla
             series: series_chars.iter().collect(),
             serial,
             category,
+            foreign: None,
         };
         if hint.is_none_or(|hint| hint == category) {
             return Ok(plate);
@@ -402,10 +455,58 @@ fn parse_chars(chars: &[char], hint: Option<PlateCategory>) -> Result<Plate, Pla
     }
 }
 
+/// A foreign plate: province, three-digit country code, a foreign series (`NG`, `QT`, `NN`,
+/// `CV`), two-digit order — or the series first, as older plates have it. `None` when the
+/// characters do not have either shape.
+fn foreign_plate(
+    chars: &[char],
+    hint: Option<PlateCategory>,
+    rules: &series::SeriesRules,
+) -> Result<Option<Plate>, PlateError> {
+    let digits = |r: std::ops::Range<usize>| chars[r].iter().all(char::is_ascii_digit);
+    let foreign = |r: std::ops::Range<usize>| {
+        let code: String = chars[r].iter().collect();
+        rules.special(&code).filter(|s| s.foreign)
+    };
+    if chars.len() != 9 || !digits(0..2) {
+        return Ok(None);
+    }
+    let (form, series_at, country) = if digits(2..5) && foreign(5..7).is_some() && digits(7..9) {
+        (ForeignForm::CountryFirst, 5..7, 2..5)
+    } else if foreign(2..4).is_some() && digits(4..9) {
+        (ForeignForm::SeriesFirst, 2..4, 4..7)
+    } else {
+        return Ok(None);
+    };
+    let code = (chars[0] as u8 - b'0') * 10 + (chars[1] as u8 - b'0');
+    if !province::is_known(code) {
+        return Err(PlateError::UnknownProvince(code));
+    }
+    let order: String = chars[chars.len() - 2..].iter().collect();
+    if order == "00" {
+        return Err(PlateError::BadSerial(order));
+    }
+    let special = foreign(series_at.clone()).map(|s| s.vehicle);
+    Ok(Some(Plate {
+        province: Some(code),
+        series: chars[series_at].iter().collect(),
+        serial: chars[country]
+            .iter()
+            .chain(order.chars().collect::<Vec<_>>().iter())
+            .collect(),
+        category: hint
+            .filter(|h| *h != PlateCategory::Military)
+            .or(special)
+            .unwrap_or(PlateCategory::Car),
+        foreign: Some(form),
+    }))
+}
+
 /// The category a series implies, or an error when it breaks the series rules.
 fn series_category(
     series: &[char],
     hint: Option<PlateCategory>,
+    old_serial: bool,
     rules: &series::SeriesRules,
 ) -> Result<PlateCategory, PlateError> {
     let bad = || PlateError::BadSeries(series.iter().collect());
@@ -414,8 +515,12 @@ fn series_category(
     match *series {
         // One letter: a car (R: a trailer).
         [a] if letter(a) || a == rules.trailer_letter => Ok(PlateCategory::Car),
-        // Letter and digit: a motorbike.
+        // Letter and digit: a motorbike; `R` and a digit only on the older plates with a
+        // four-digit serial (the trailer letter is a car series on its own).
         [a, d] if letter(a) && d.is_ascii_digit() && d != '0' => Ok(PlateCategory::Motorbike),
+        [a, d] if a == rules.trailer_letter && d.is_ascii_digit() && d != '0' && old_serial => {
+            Ok(PlateCategory::Motorbike)
+        }
         // Two letters: a special series, or a motorbike two-letter series.
         [a, b] => match special(a, b) {
             Some(s) => Ok(hint.unwrap_or(s.vehicle)),
@@ -479,9 +584,70 @@ mod tests {
         assert_eq!(bike.canonical(), car.canonical());
         assert_ne!(bike, car);
         assert_eq!(
-            parsed("80NG-123.45").required_colour(),
-            Some(PlateColour::WhiteRedText)
+            parsed("80LD-123.45").special_series().unwrap().code,
+            "LD".to_string()
         );
+    }
+
+    #[test]
+    fn foreign_plates_in_both_orders() {
+        let p = parsed("29-636-NG-11");
+        assert_eq!(p.canonical(), "29636NG11");
+        assert_eq!(p.display(), "29-636-NG-11");
+        assert_eq!(p.foreign_form(), Some(ForeignForm::CountryFirst));
+        assert_eq!(p.required_colour(), Some(PlateColour::WhiteRedText));
+        assert_eq!(p.category(), PlateCategory::Car);
+        assert_eq!(parsed("29636NG11"), p);
+        assert_eq!(p.lines(PlateLayout::TwoLine), ["29-636", "NG-11"]);
+        let old = parsed("29-NG-636-11");
+        assert_eq!(old.canonical(), "29NG63611");
+        assert_eq!(old.display(), "29-NG-636-11");
+        assert_eq!(old.foreign_form(), Some(ForeignForm::SeriesFirst));
+        assert_ne!(old, p, "the two forms are different plates");
+        for series in ["QT", "NN", "CV"] {
+            let text = format!("80-123-{series}-45");
+            assert_eq!(parsed(&text).display(), text);
+        }
+        assert_eq!(
+            Plate::parse("29-636-NG-00"),
+            Err(PlateError::BadSerial("00".into()))
+        );
+        assert_eq!(
+            Plate::parse("10-636-NG-11"),
+            Err(PlateError::UnknownProvince(10))
+        );
+        // A special series that is not foreign keeps the car shape.
+        assert_eq!(parsed("29LD63611").display(), "29LD-636.11");
+    }
+
+    #[test]
+    fn older_motorbike_plates_with_an_r_series() {
+        // The form says motorbike: `R1` over four digits.
+        let p = parsed("59-R1 2345");
+        assert_eq!(p.category(), PlateCategory::Motorbike);
+        assert_eq!(p.display(), "59-R1 2345");
+        assert!(!p.is_trailer());
+        assert_eq!(Plate::parse_as("59R12345", PlateCategory::Motorbike), Ok(p));
+        // The same characters without a form: the trailer's five-digit reading.
+        let trailer = parsed("59R12345");
+        assert!(trailer.is_trailer());
+        assert_eq!(trailer.display(), "59R-123.45");
+        // `R` and a digit never has five digits after it.
+        assert!(Plate::parse_as("59R112345", PlateCategory::Motorbike).is_err());
+    }
+
+    #[test]
+    fn series_added_to_the_table() {
+        assert_eq!(parsed("29CD-123.45").special_series().unwrap().code, "CD");
+        assert!(
+            parsed("29TĐ-123.45")
+                .special_series()
+                .unwrap()
+                .meaning
+                .contains("thí điểm")
+        );
+        assert_eq!(parsed("CV-12-34").category(), PlateCategory::Military);
+        assert_eq!(parsed("VA-12-34").category(), PlateCategory::Military);
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct SpecialSeries {
     /// The category a plate of this series belongs to when its text alone does not say.
     pub vehicle: PlateCategory,
     pub colour: Option<PlateColour>,
+    /// A foreign series: its plates read province, country code, series, order
+    /// (`29-636-NG-11`).
+    #[serde(default)]
+    pub foreign: bool,
     #[serde(default)]
     pub verify: bool,
 }
