@@ -51,6 +51,85 @@ pub enum Command {
     },
     /// Add a record to the registry mirror: a plate, its vehicle and its owner.
     RegistryAdd(RegistryRecord),
+    /// What the fine schedule in force on a day says for one case: the fine range, the amount a
+    /// decision proposes (the middle of the range), the licence points, the legal reference and
+    /// the violation code.
+    Assess {
+        /// red_light, speeding, wrong_way, wrong_lane, illegal_stopping or no_helmet.
+        #[arg(long)]
+        kind: String,
+        /// car (cars, buses, trucks) or motorbike.
+        #[arg(long)]
+        vehicle: String,
+        /// Speeding: km/h over the limit, as measured (e.g. 20 or 20.5).
+        #[arg(long)]
+        over_kmh: Option<f64>,
+        /// The day of the violation, Vietnam time (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        on: Option<String>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `central-api assess` prints with `--json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AssessOutput {
+    pub min_vnd: u64,
+    pub max_vnd: u64,
+    pub amount_vnd: u64,
+    pub points: u8,
+    pub reference: String,
+    pub code: Option<String>,
+    pub in_force_from: String,
+    pub verify: bool,
+}
+
+/// The schedule's answer for one case (see [`Command::Assess`]).
+pub fn assess(
+    schedule: &crate::fines::FineSchedule,
+    kind: &str,
+    vehicle: &str,
+    over_kmh: Option<f64>,
+    on: Option<&str>,
+) -> anyhow::Result<AssessOutput> {
+    let kind: ViolationKind = kind
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--kind: {e}"))?;
+    let class = match vehicle {
+        "car" => VehicleClass::Car,
+        "motorbike" => VehicleClass::Motorbike,
+        other => bail!("--vehicle `{other}`: car or motorbike"),
+    };
+    let day = match on {
+        Some(text) => protocol::time::parse_day(text)
+            .map_err(|_| anyhow::anyhow!("--on `{text}`: expected a day, 2026-07-01"))?,
+        None => OffsetDateTime::now_utc().to_offset(VIETNAM).date(),
+    };
+    // Noon in Vietnam: the whole day is under one schedule.
+    let at = day
+        .with_hms(12, 0, 0)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .assume_offset(VIETNAM);
+    let (speed, limit) = match over_kmh {
+        Some(over) if over.is_finite() => (Some(over), Some(0.0)),
+        Some(_) => bail!("--over-kmh must be a number"),
+        None => (None, None),
+    };
+    let a = schedule
+        .assess(kind, class, speed, limit, at)
+        .map_err(|e| anyhow::anyhow!("no fine: {e}"))?;
+    Ok(AssessOutput {
+        min_vnd: a.rule.min_vnd,
+        max_vnd: a.rule.max_vnd,
+        amount_vnd: a.amount_vnd,
+        points: a.rule.points,
+        code: a.rule.code(),
+        reference: a.rule.reference,
+        in_force_from: a.rule.effective_from.to_string(),
+        verify: a.rule.verify,
+    })
 }
 
 #[derive(Debug, Clone, Args)]
@@ -232,14 +311,24 @@ pub struct NewRule {
     /// `car` or `motorbike`.
     #[schema(value_type = String)]
     pub vehicle: VehicleCategory,
-    /// Speeding only: the band of km/h over the limit, from inclusive, to exclusive.
+    /// Speeding only: the band of km/h over the limit, from its lower bound to its upper one.
     pub over_kmh_from: Option<u32>,
     pub over_kmh_to: Option<u32>,
+    /// Whether the lower bound belongs to the band ("từ": yes, the default; "trên": no).
+    #[serde(default = "included")]
+    pub over_kmh_from_included: bool,
+    /// Whether the upper bound belongs to the band ("đến": yes; "dưới": no, the default).
+    #[serde(default)]
+    pub over_kmh_to_included: bool,
     pub min_vnd: u64,
     pub max_vnd: u64,
     pub points: u8,
     /// Article, clause and point of the decree.
     pub reference: String,
+}
+
+fn included() -> bool {
+    true
 }
 
 /// Amends the fine schedule as `actor`: `rules` in force from `effective_from` (a coming day in
@@ -268,6 +357,8 @@ pub async fn amend_schedule(
             vehicle: r.vehicle,
             over_kmh_from: r.over_kmh_from,
             over_kmh_to: r.over_kmh_to,
+            over_kmh_from_included: r.over_kmh_from_included,
+            over_kmh_to_included: r.over_kmh_to_included,
             min_vnd: r.min_vnd,
             max_vnd: r.max_vnd,
             points: r.points,
@@ -319,6 +410,35 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let audit = AuditLog::new(db.clone());
     match command {
         Command::Serve => bail!("`serve` is not an administrative command"),
+        Command::Assess {
+            kind,
+            vehicle,
+            over_kmh,
+            on,
+            json,
+        } => {
+            let shipped =
+                crate::fines::FineSchedule::shipped().context("the shipped fine schedule")?;
+            db::fines::seed_if_empty(&db, &shipped).await?;
+            let schedule = db::fines::load_schedule(&db).await?;
+            let out = assess(&schedule, &kind, &vehicle, over_kmh, on.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!(
+                    "{} – {} ₫ (đề xuất {} ₫), trừ {} điểm GPLX; {}{}",
+                    protocol::vi::vnd(out.min_vnd),
+                    protocol::vi::vnd(out.max_vnd),
+                    protocol::vi::vnd(out.amount_vnd),
+                    out.points,
+                    out.reference,
+                    out.code
+                        .as_deref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
         Command::OfficerAdd {
             username,
             full_name,
@@ -386,4 +506,60 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assess_answers_for_one_case_as_the_decree_writes_it() {
+        let s = crate::fines::FineSchedule::shipped().expect("shipped");
+        let car = |over| assess(&s, "speeding", "car", Some(over), Some("2025-06-01"));
+        // Exactly 35 over is "trên 20 km/h đến 35 km/h"; a little more is "trên 35 km/h".
+        let at_35 = car(35.0).expect("a rule");
+        assert_eq!(
+            (at_35.min_vnd, at_35.max_vnd, at_35.amount_vnd, at_35.points),
+            (6_000_000, 8_000_000, 7_000_000, 4)
+        );
+        assert_eq!(
+            at_35.reference,
+            "Điểm a khoản 6 Điều 6 Nghị định số 168/2024/NĐ-CP"
+        );
+        assert_eq!(at_35.code.as_deref(), Some("16824.6.6.a"));
+        assert_eq!(car(35.5).expect("a rule").points, 6);
+        let helmet =
+            assess(&s, "no_helmet", "motorbike", None, Some("2025-06-01")).expect("a rule");
+        assert_eq!(helmet.code.as_deref(), Some("16824.7.2.h"));
+        // Clear refusals.
+        let before = assess(&s, "red_light", "car", None, Some("2024-12-31")).unwrap_err();
+        assert!(before.to_string().contains("no rule"), "{before}");
+        let below = car(4.0).unwrap_err();
+        assert!(
+            below.to_string().contains("below the first band"),
+            "{below}"
+        );
+        assert!(
+            assess(&s, "speeding", "car", None, None).is_err(),
+            "speeding needs --over-kmh"
+        );
+        assert!(
+            assess(&s, "parking", "car", None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("--kind")
+        );
+        assert!(
+            assess(&s, "red_light", "bus", None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("--vehicle")
+        );
+        assert!(
+            assess(&s, "red_light", "car", None, Some("1/6/2025"))
+                .unwrap_err()
+                .to_string()
+                .contains("--on")
+        );
+    }
 }

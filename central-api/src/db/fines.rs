@@ -11,7 +11,8 @@ use crate::fines::{FineRule, FineSchedule, VehicleCategory};
 pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
     let rows = on_pool!(db, pool => {
         sqlx::query(
-            "SELECT kind, vehicle, over_kmh_from, over_kmh_to, min_vnd, max_vnd, points, reference,
+            "SELECT kind, vehicle, over_kmh_from, over_kmh_to, over_kmh_from_included,
+                    over_kmh_to_included, min_vnd, max_vnd, points, reference,
                     effective_from, effective_to, verify
              FROM fine_schedule ORDER BY id",
         )
@@ -24,6 +25,10 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
                 row.try_get::<String, _>("vehicle")?,
                 row.try_get::<Option<i32>, _>("over_kmh_from")?,
                 row.try_get::<Option<i32>, _>("over_kmh_to")?,
+                (
+                    row.try_get::<bool, _>("over_kmh_from_included")?,
+                    row.try_get::<bool, _>("over_kmh_to_included")?,
+                ),
                 row.try_get::<i64, _>("min_vnd")?,
                 row.try_get::<i64, _>("max_vnd")?,
                 row.try_get::<i32, _>("points")?,
@@ -39,13 +44,28 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
     let rules = rows
         .into_iter()
         .map(
-            |(kind, vehicle, from, to, min, max, points, reference, eff_from, eff_to, verify)| {
+            |(
+                kind,
+                vehicle,
+                from,
+                to,
+                (from_in, to_in),
+                min,
+                max,
+                points,
+                reference,
+                eff_from,
+                eff_to,
+                verify,
+            )| {
                 Ok(FineRule {
                     kind: kind.parse::<ViolationKind>().map_err(corrupt)?,
                     vehicle: VehicleCategory::parse(&vehicle)
                         .ok_or_else(|| corrupt(format!("vehicle `{vehicle}`")))?,
                     over_kmh_from: from.map(|v| v.unsigned_abs()),
                     over_kmh_to: to.map(|v| v.unsigned_abs()),
+                    over_kmh_from_included: from_in,
+                    over_kmh_to_included: to_in,
                     min_vnd: min.unsigned_abs(),
                     max_vnd: max.unsigned_abs(),
                     points: u8::try_from(points)
@@ -66,14 +86,17 @@ macro_rules! insert_rule {
     ($tx:ident, $r:ident) => {
         sqlx::query(
             "INSERT INTO fine_schedule
-               (kind, vehicle, over_kmh_from, over_kmh_to, min_vnd, max_vnd, points, reference,
+               (kind, vehicle, over_kmh_from, over_kmh_to, over_kmh_from_included,
+                over_kmh_to_included, min_vnd, max_vnd, points, reference,
                 effective_from, effective_to, verify)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind($r.kind.as_str())
         .bind($r.vehicle.as_str())
         .bind($r.over_kmh_from.map(|v| v as i32))
         .bind($r.over_kmh_to.map(|v| v as i32))
+        .bind($r.over_kmh_from_included)
+        .bind($r.over_kmh_to_included)
         .bind($r.min_vnd as i64)
         .bind($r.max_vnd as i64)
         .bind(i32::from($r.points))

@@ -40,11 +40,19 @@ impl VehicleCategory {
 pub struct FineRule {
     pub kind: ViolationKind,
     pub vehicle: VehicleCategory,
-    /// Speeding only: the band of km/h over the limit, from inclusive, to exclusive.
+    /// Speeding only: the band of km/h over the limit, from its lower bound to its upper one
+    /// (none: no upper bound), each bound included or not as the decree writes it — "từ 10
+    /// km/h đến 20 km/h" includes both, "trên 20 km/h đến 35 km/h" only the upper one.
     #[serde(default)]
     pub over_kmh_from: Option<u32>,
     #[serde(default)]
     pub over_kmh_to: Option<u32>,
+    /// Whether the lower bound belongs to the band ("từ": yes, "trên": no).
+    #[serde(default = "yes")]
+    pub over_kmh_from_included: bool,
+    /// Whether the upper bound belongs to the band ("đến": yes, "dưới": no).
+    #[serde(default)]
+    pub over_kmh_to_included: bool,
     pub min_vnd: u64,
     pub max_vnd: u64,
     pub points: u8,
@@ -61,18 +69,51 @@ pub struct FineRule {
     pub verify: bool,
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl FineRule {
     /// Whether the two rules fine the same violations (kind, vehicle and, for speeding,
     /// overlapping bands), whatever their periods.
     pub fn same_case(&self, other: &FineRule) -> bool {
         let bands_overlap = match (self.over_kmh_from, other.over_kmh_from) {
             (Some(a), Some(b)) => {
-                self.over_kmh_to.is_none_or(|to| b < to)
-                    && other.over_kmh_to.is_none_or(|to| a < to)
+                // Each band's lower end lies below the other's upper end (or on it, where both
+                // include it).
+                let below = |from: u32, from_in: bool, r: &FineRule| {
+                    r.over_kmh_to.is_none_or(|to| {
+                        from < to || (from == to && from_in && r.over_kmh_to_included)
+                    })
+                };
+                below(b, other.over_kmh_from_included, self)
+                    && below(a, self.over_kmh_from_included, other)
             }
             _ => true,
         };
         self.kind == other.kind && self.vehicle == other.vehicle && bands_overlap
+    }
+
+    /// The violation code police systems show: decree, article, clause and point, as
+    /// `16824.6.9.b` for point b of clause 9 of Article 6 of Decree 168/2024/NĐ-CP; `None` when
+    /// the reference does not name them in the usual form ("Điểm b khoản 9 Điều 6 Nghị định số
+    /// 168/2024/NĐ-CP").
+    pub fn code(&self) -> Option<String> {
+        let words: Vec<&str> = self.reference.split_whitespace().collect();
+        let after = |key: &str| {
+            words
+                .iter()
+                .position(|w| w.to_lowercase() == key)
+                .and_then(|i| words.get(i + 1).copied())
+        };
+        let point = after("điểm")?;
+        let clause = after("khoản")?;
+        let article = after("điều")?;
+        let decree = words.iter().find(|w| w.contains("/NĐ-CP"))?;
+        let (number, rest) = decree.split_once('/')?;
+        let year = rest.split('/').next()?;
+        let short_year = year.get(year.len().checked_sub(2)?..)?;
+        Some(format!("{number}{short_year}.{article}.{clause}.{point}"))
     }
 
     fn in_force(&self, day: Date) -> bool {
@@ -84,7 +125,21 @@ impl FineRule {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(from), Some(over)) => {
-                over >= f64::from(from) && self.over_kmh_to.is_none_or(|to| over < f64::from(to))
+                let from = f64::from(from);
+                let above = if self.over_kmh_from_included {
+                    over >= from
+                } else {
+                    over > from
+                };
+                let below = self.over_kmh_to.is_none_or(|to| {
+                    let to = f64::from(to);
+                    if self.over_kmh_to_included {
+                        over <= to
+                    } else {
+                        over < to
+                    }
+                });
+                above && below
             }
         }
     }
@@ -194,7 +249,8 @@ impl FineSchedule {
                 ));
             }
             if let (Some(from), Some(to)) = (r.over_kmh_from, r.over_kmh_to)
-                && from >= to
+                && (from > to
+                    || (from == to && !(r.over_kmh_from_included && r.over_kmh_to_included)))
             {
                 return Err(format!("rule {i} ({}): empty band", r.reference));
             }
@@ -314,39 +370,322 @@ mod tests {
         assert!(shipped().rules.len() >= 12);
     }
 
+    /// Every row of the shipped schedule, with the decree's own wording of the behaviour and
+    /// its amounts (Decree 168/2024/NĐ-CP; points from Điều 6 khoản 16 and Điều 7 khoản 13).
+    #[test]
+    fn every_row_is_the_decrees_wording() {
+        use VehicleCategory::{Car as C, Motorbike as M};
+        // kind, vehicle, band (from, included, to, included), the decree's words, min, max,
+        // points, reference.
+        type Row = (
+            ViolationKind,
+            VehicleCategory,
+            Option<(u32, bool, Option<(u32, bool)>)>,
+            &'static str,
+            u64,
+            u64,
+            u8,
+            &'static str,
+        );
+        let rows: [Row; 14] = [
+            (
+                RedLight,
+                C,
+                None,
+                "Không chấp hành hiệu lệnh của đèn tín hiệu giao thông",
+                18_000_000,
+                20_000_000,
+                4,
+                "Điểm b khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                RedLight,
+                M,
+                None,
+                "Không chấp hành hiệu lệnh của đèn tín hiệu giao thông",
+                4_000_000,
+                6_000_000,
+                4,
+                "Điểm c khoản 7 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                WrongWay,
+                C,
+                None,
+                "Đi ngược chiều của đường một chiều, đi ngược chiều trên đường có biển \"Cấm đi ngược chiều\"",
+                18_000_000,
+                20_000_000,
+                4,
+                "Điểm d khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                WrongWay,
+                M,
+                None,
+                "Đi ngược chiều của đường một chiều, đi ngược chiều trên đường có biển \"Cấm đi ngược chiều\"",
+                4_000_000,
+                6_000_000,
+                2,
+                "Điểm a khoản 7 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                C,
+                Some((5, true, Some((10, false)))),
+                "chạy quá tốc độ quy định từ 05 km/h đến dưới 10 km/h",
+                800_000,
+                1_000_000,
+                0,
+                "Điểm a khoản 3 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                C,
+                Some((10, true, Some((20, true)))),
+                "chạy quá tốc độ quy định từ 10 km/h đến 20 km/h",
+                4_000_000,
+                6_000_000,
+                2,
+                "Điểm đ khoản 5 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                C,
+                Some((20, false, Some((35, true)))),
+                "chạy quá tốc độ quy định trên 20 km/h đến 35 km/h",
+                6_000_000,
+                8_000_000,
+                4,
+                "Điểm a khoản 6 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                C,
+                Some((35, false, None)),
+                "chạy quá tốc độ quy định trên 35 km/h",
+                12_000_000,
+                14_000_000,
+                6,
+                "Điểm a khoản 7 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                M,
+                Some((5, true, Some((10, false)))),
+                "chạy quá tốc độ quy định từ 05 km/h đến dưới 10 km/h",
+                400_000,
+                600_000,
+                0,
+                "Điểm b khoản 2 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                M,
+                Some((10, true, Some((20, true)))),
+                "chạy quá tốc độ quy định từ 10 km/h đến 20 km/h",
+                800_000,
+                1_000_000,
+                0,
+                "Điểm a khoản 4 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                Speeding,
+                M,
+                Some((20, false, None)),
+                "chạy quá tốc độ quy định trên 20 km/h",
+                6_000_000,
+                8_000_000,
+                4,
+                "Điểm a khoản 8 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                NoHelmet,
+                M,
+                None,
+                "Không đội “mũ bảo hiểm cho người đi mô tô, xe máy” … khi điều khiển xe",
+                400_000,
+                600_000,
+                0,
+                "Điểm h khoản 2 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                WrongLane,
+                C,
+                None,
+                "đi không đúng phần đường hoặc làn đường quy định (làn cùng chiều hoặc làn ngược chiều)",
+                4_000_000,
+                6_000_000,
+                2,
+                "Điểm b khoản 5 Điều 6 Nghị định số 168/2024/NĐ-CP",
+            ),
+            (
+                WrongLane,
+                M,
+                None,
+                "đi không đúng phần đường, làn đường quy định (làn cùng chiều hoặc làn ngược chiều)",
+                600_000,
+                800_000,
+                0,
+                "Điểm d khoản 3 Điều 7 Nghị định số 168/2024/NĐ-CP",
+            ),
+        ];
+        let s = shipped();
+        assert_eq!(
+            s.rules.len(),
+            rows.len(),
+            "a row of the schedule without its test"
+        );
+        for (kind, vehicle, band, words, min, max, points, reference) in rows {
+            let rule = s
+                .rules
+                .iter()
+                .find(|r| r.reference == reference && r.kind == kind)
+                .unwrap_or_else(|| panic!("no row for `{words}` ({reference})"));
+            assert_eq!(rule.vehicle, vehicle, "{words}");
+            let got = rule.over_kmh_from.map(|from| {
+                (
+                    from,
+                    rule.over_kmh_from_included,
+                    rule.over_kmh_to.map(|to| (to, rule.over_kmh_to_included)),
+                )
+            });
+            assert_eq!(got, band, "{words}");
+            assert_eq!(
+                (rule.min_vnd, rule.max_vnd, rule.points),
+                (min, max, points),
+                "{words}"
+            );
+            assert_eq!(rule.effective_from, date!(2025 - 01 - 01));
+        }
+    }
+
     #[test]
     fn amounts_points_and_references_for_a_table_of_cases() {
         let s = shipped();
         let at = datetime!(2025-06-01 10:00 UTC);
-        // kind, class, (speed, limit), amount, points
-        type Case = (ViolationKind, VehicleClass, Option<(f64, f64)>, u64, u8);
-        let cases: [Case; 12] = [
-            (RedLight, VehicleClass::Car, None, 19_000_000, 4),
-            (RedLight, VehicleClass::Bus, None, 19_000_000, 4),
-            (RedLight, VehicleClass::Motorbike, None, 5_000_000, 4),
-            (WrongWay, VehicleClass::Truck, None, 19_000_000, 0),
-            (WrongWay, VehicleClass::Motorbike, None, 5_000_000, 2),
-            (Speeding, VehicleClass::Car, Some((57.0, 50.0)), 900_000, 0),
+        // kind, class, (speed, limit), amount, points, code
+        type Case = (
+            ViolationKind,
+            VehicleClass,
+            Option<(f64, f64)>,
+            u64,
+            u8,
+            &'static str,
+        );
+        let cases: [Case; 20] = [
+            (
+                RedLight,
+                VehicleClass::Car,
+                None,
+                19_000_000,
+                4,
+                "16824.6.9.b",
+            ),
+            (
+                RedLight,
+                VehicleClass::Bus,
+                None,
+                19_000_000,
+                4,
+                "16824.6.9.b",
+            ),
+            (
+                RedLight,
+                VehicleClass::Motorbike,
+                None,
+                5_000_000,
+                4,
+                "16824.7.7.c",
+            ),
+            (
+                WrongWay,
+                VehicleClass::Truck,
+                None,
+                19_000_000,
+                4,
+                "16824.6.9.d",
+            ),
+            (
+                WrongWay,
+                VehicleClass::Motorbike,
+                None,
+                5_000_000,
+                2,
+                "16824.7.7.a",
+            ),
+            (
+                WrongLane,
+                VehicleClass::Car,
+                None,
+                5_000_000,
+                2,
+                "16824.6.5.b",
+            ),
+            (
+                WrongLane,
+                VehicleClass::Motorbike,
+                None,
+                700_000,
+                0,
+                "16824.7.3.d",
+            ),
+            (
+                NoHelmet,
+                VehicleClass::Motorbike,
+                None,
+                500_000,
+                0,
+                "16824.7.2.h",
+            ),
+            (
+                Speeding,
+                VehicleClass::Car,
+                Some((57.0, 50.0)),
+                900_000,
+                0,
+                "16824.6.3.a",
+            ),
+            // "từ 10 km/h đến 20 km/h": both ends in the band.
             (
                 Speeding,
                 VehicleClass::Car,
                 Some((60.0, 50.0)),
                 5_000_000,
-                0,
+                2,
+                "16824.6.5.đ",
             ),
             (
                 Speeding,
                 VehicleClass::Car,
-                Some((84.9, 50.0)),
+                Some((70.0, 50.0)),
+                5_000_000,
+                2,
+                "16824.6.5.đ",
+            ),
+            // "trên 20 km/h đến 35 km/h": above 20, up to and with 35.
+            (
+                Speeding,
+                VehicleClass::Car,
+                Some((70.5, 50.0)),
                 7_000_000,
-                0,
+                4,
+                "16824.6.6.a",
             ),
             (
                 Speeding,
                 VehicleClass::Car,
                 Some((85.0, 50.0)),
+                7_000_000,
+                4,
+                "16824.6.6.a",
+            ),
+            (
+                Speeding,
+                VehicleClass::Car,
+                Some((85.5, 50.0)),
                 13_000_000,
                 6,
+                "16824.6.7.a",
             ),
             (
                 Speeding,
@@ -354,13 +693,39 @@ mod tests {
                 Some((48.0, 40.0)),
                 500_000,
                 0,
+                "16824.7.2.b",
             ),
             (
                 Speeding,
                 VehicleClass::Motorbike,
-                Some((55.0, 40.0)),
+                Some((49.9, 40.0)),
+                500_000,
+                0,
+                "16824.7.2.b",
+            ),
+            (
+                Speeding,
+                VehicleClass::Motorbike,
+                Some((50.0, 40.0)),
                 900_000,
                 0,
+                "16824.7.4.a",
+            ),
+            (
+                Speeding,
+                VehicleClass::Motorbike,
+                Some((60.0, 40.0)),
+                900_000,
+                0,
+                "16824.7.4.a",
+            ),
+            (
+                Speeding,
+                VehicleClass::Motorbike,
+                Some((60.5, 40.0)),
+                7_000_000,
+                4,
+                "16824.7.8.a",
             ),
             (
                 Speeding,
@@ -368,9 +733,10 @@ mod tests {
                 Some((75.0, 40.0)),
                 7_000_000,
                 4,
+                "16824.7.8.a",
             ),
         ];
-        for (kind, class, speed, amount, points) in cases {
+        for (kind, class, speed, amount, points, code) in cases {
             let (speed, limit) = speed.map_or((None, None), |(s, l)| (Some(s), Some(l)));
             let a = s.assess(kind, class, speed, limit, at).unwrap();
             assert_eq!(
@@ -379,8 +745,36 @@ mod tests {
                 "{kind} {class:?} {speed:?}"
             );
             assert!(a.amount_vnd >= a.rule.min_vnd && a.amount_vnd <= a.rule.max_vnd);
-            assert!(a.rule.reference.starts_with("Nghị định 168/2024/NĐ-CP"));
+            assert!(a.rule.reference.ends_with("Nghị định số 168/2024/NĐ-CP"));
+            assert_eq!(
+                a.rule.code().as_deref(),
+                Some(code),
+                "{kind} {class:?} {speed:?}"
+            );
         }
+    }
+
+    #[test]
+    fn bands_meet_without_a_gap_or_an_overlap() {
+        let band = |from, from_in, to: Option<u32>, to_in| FineRule {
+            over_kmh_from: Some(from),
+            over_kmh_from_included: from_in,
+            over_kmh_to: to,
+            over_kmh_to_included: to_in,
+            ..shipped().rules[4].clone()
+        };
+        // [10, 20] and (20, 35] meet at 20 without sharing it; [10, 20] and [20, 35] share it.
+        assert!(!band(10, true, Some(20), true).same_case(&band(20, false, Some(35), true)));
+        assert!(band(10, true, Some(20), true).same_case(&band(20, true, Some(35), true)));
+        assert!(!band(5, true, Some(10), false).same_case(&band(10, true, Some(20), true)));
+        assert!(band(20, false, None, false).same_case(&band(30, true, Some(40), false)));
+        // An empty band is refused.
+        let mut s = shipped();
+        s.rules.push(FineRule {
+            effective_from: date!(2030 - 01 - 01),
+            ..band(20, false, Some(20), true)
+        });
+        assert!(s.validate().unwrap_err().contains("empty band"));
     }
 
     #[test]
@@ -396,7 +790,7 @@ mod tests {
             Err(NoFine::NoSpeed)
         );
         assert!(matches!(
-            s.assess(WrongLane, VehicleClass::Car, None, None, at),
+            s.assess(IllegalStopping, VehicleClass::Car, None, None, at),
             Err(NoFine::NoRule { .. })
         ));
         assert!(matches!(
@@ -442,6 +836,8 @@ mod tests {
             vehicle: VehicleCategory::Motorbike,
             over_kmh_from: None,
             over_kmh_to: None,
+            over_kmh_from_included: true,
+            over_kmh_to_included: false,
             min_vnd: 6_000_000,
             max_vnd: 8_000_000,
             points: 6,

@@ -139,7 +139,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
                 tbody { @for r in &rules {
                     tr.rule {
                         td { (layout::kind_name(lang, r.kind))
-                            @if let Some(from) = r.over_kmh_from { " +" (from) @if let Some(to) = r.over_kmh_to { "–" (to) } " km/h" } }
+                            @if r.over_kmh_from.is_some() { " " (band_words(lang, r)) } }
                         td { (match r.vehicle {
                             crate::fines::VehicleCategory::Car => lang.t("Ô tô", "Car"),
                             crate::fines::VehicleCategory::Motorbike => lang.t("Xe máy", "Motorbike"),
@@ -328,8 +328,12 @@ fn schedule_form(lang: Lang, csrf: &str) -> Markup {
             } }
             label { (lang.t("Quá tốc độ: từ (km/h, chỉ với lỗi quá tốc độ)", "Speeding: over by from (km/h, speeding only)"))
                 input type="number" name="over_kmh_from" min="0"; }
-            label { (lang.t("đến dưới (km/h, để trống nếu không giới hạn)", "to under (km/h, empty for no upper end)"))
+            label { input type="checkbox" name="over_kmh_from_excluded";
+                " " (lang.t("không kể mức này (\"trên\")", "not counting this figure (\"above\")")) }
+            label { (lang.t("đến (km/h, để trống nếu không giới hạn)", "to (km/h, empty for no upper end)"))
                 input type="number" name="over_kmh_to" min="1"; }
+            label { input type="checkbox" name="over_kmh_to_included";
+                " " (lang.t("kể cả mức này (\"đến\"; để trống: \"dưới\")", "counting this figure (\"up to\"; unticked: \"under\")")) }
             label { (lang.t("Mức phạt thấp nhất (₫)", "Lowest fine (₫)")) input type="number" name="min_vnd" required min="0" step="1000"; }
             label { (lang.t("Mức phạt cao nhất (₫)", "Highest fine (₫)")) input type="number" name="max_vnd" required min="0" step="1000"; }
             label { (lang.t("Điểm trừ giấy phép lái xe", "Licence points")) input type="number" name="points" required min="0" max="12" value="0"; }
@@ -350,6 +354,12 @@ pub struct ScheduleForm {
     over_kmh_from: String,
     #[serde(default)]
     over_kmh_to: String,
+    /// `on`: the lower bound is outside the band ("trên"); absent: inside ("từ").
+    #[serde(default)]
+    over_kmh_from_excluded: Option<String>,
+    /// `on`: the upper bound is inside the band ("đến"); absent: outside ("dưới").
+    #[serde(default)]
+    over_kmh_to_included: Option<String>,
     min_vnd: String,
     max_vnd: String,
     points: String,
@@ -385,6 +395,8 @@ impl ScheduleForm {
                 .ok_or_else(|| admin::Refused::Invalid("vehicle", "car or motorbike".into()))?,
             over_kmh_from: number("over_kmh_from", &self.over_kmh_from)?,
             over_kmh_to: number("over_kmh_to", &self.over_kmh_to)?,
+            over_kmh_from_included: self.over_kmh_from_excluded.is_none(),
+            over_kmh_to_included: self.over_kmh_to_included.is_some(),
             min_vnd: required("min_vnd", &self.min_vnd)?,
             max_vnd: required("max_vnd", &self.max_vnd)?,
             points: required("points", &self.points)?,
@@ -689,6 +701,29 @@ fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
             figcaption.muted { (lang.t(
                 "Làn (xanh), vùng cấm dừng (vàng), vạch dừng (đỏ, chấm đỏ: phía xe đến), vạch đo tốc độ (vàng), đèn tín hiệu.",
                 "Lanes (blue), no-stopping zones (amber), stop line (red; the red dot: the side traffic comes from), speed lines (yellow), signal head.")) }
+        }
+    }
+}
+
+/// A speeding band in the decree's words: "từ 10 km/h đến 20 km/h", "trên 35 km/h".
+fn band_words(lang: Lang, r: &crate::fines::FineRule) -> String {
+    let Some(from) = r.over_kmh_from else {
+        return String::new();
+    };
+    let low = if r.over_kmh_from_included {
+        lang.t("từ", "from")
+    } else {
+        lang.t("trên", "above")
+    };
+    match r.over_kmh_to {
+        None => format!("{low} {from} km/h"),
+        Some(to) => {
+            let high = if r.over_kmh_to_included {
+                lang.t("đến", "to")
+            } else {
+                lang.t("đến dưới", "to under")
+            };
+            format!("{low} {from} km/h {high} {to} km/h")
         }
     }
 }

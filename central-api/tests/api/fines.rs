@@ -28,6 +28,8 @@ async fn the_schedule_is_seeded_once_and_amended_by_new_rows(t: &TestDb) {
         vehicle: VehicleCategory::Car,
         over_kmh_from: None,
         over_kmh_to: None,
+        over_kmh_from_included: true,
+        over_kmh_to_included: false,
         min_vnd: 20_000_000,
         max_vnd: 22_000_000,
         points: 6,

@@ -50,7 +50,7 @@ pub fn notice() -> FineNotice {
         address: "Bình Thạnh, TP.HCM".into(),
         amount_vnd: 19_000_000,
         points: 4,
-        legal_reference: "Nghị định 168/2024/NĐ-CP, Điều 6, khoản 9, điểm b".into(),
+        legal_reference: "Điểm b khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP".into(),
         notice_due: UtcTimestamp::from_unix_ms(at.unix_ms() + 10 * 86_400_000).unwrap(),
         issued_at: at,
         issuing_unit: "Phòng CSGT".into(),
