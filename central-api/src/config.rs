@@ -165,7 +165,9 @@ pub struct EvidenceSettings {
     pub dir: std::path::PathBuf,
     /// Largest evidence file accepted (a 12 s 1080p clip is about 10 MB).
     pub max_bytes: u64,
-    /// How far a device's request time may be from central's clock.
+    /// How far a device's clock may be from central's: an upload's request time either way,
+    /// and an event's time ahead (an event dated further in the future is parked as a dead
+    /// letter, not stored).
     pub max_clock_skew_s: u64,
     /// The secret shared with citizen-notify (its `portal.evidence_link_secret`) that signs the
     /// links through which citizens see the evidence of their own fines; empty serves none.

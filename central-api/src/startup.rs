@@ -31,7 +31,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     }
     let ingest_metrics = IngestMetrics::default();
     ingest_metrics.register(&metrics);
-    let ingest = Ingest::new(db.clone(), ingest_metrics);
+    let ingest = Ingest::new(db.clone(), ingest_metrics).with_max_future(
+        std::time::Duration::from_secs(config.evidence.max_clock_skew_s),
+    );
     let dir = &config.evidence.dir;
     let store = if config.evidence.s3.enabled() {
         EvidenceStore::s3(dir, &config.evidence.s3).await?

@@ -41,6 +41,14 @@ pub enum Outcome {
         code: &'static str,
         dead_letter: i64,
     },
+    /// Kept as a dead letter rather than a violation (its time lies further ahead of central's
+    /// clock than the skew allowed), and acknowledged: the device need not send it again, and
+    /// an operator finds it with its reason.
+    Parked {
+        event_id: EventId,
+        code: &'static str,
+        dead_letter: i64,
+    },
 }
 
 impl Outcome {
@@ -48,7 +56,7 @@ impl Outcome {
     pub fn ack(&self) -> Option<EventId> {
         match self {
             Self::Stored(id) | Self::Duplicate(id) => Some(*id),
-            Self::Conflict { event_id, .. } => Some(*event_id),
+            Self::Conflict { event_id, .. } | Self::Parked { event_id, .. } => Some(*event_id),
             Self::Refused { .. } => None,
         }
     }
@@ -59,7 +67,7 @@ impl Outcome {
             Self::Stored(_) => "stored",
             Self::Duplicate(_) => "duplicate",
             Self::Conflict { .. } => "conflict",
-            Self::Refused { code, .. } => code,
+            Self::Refused { code, .. } | Self::Parked { code, .. } => code,
         }
     }
 }
@@ -108,7 +116,12 @@ pub struct Ingest {
     audit: AuditLog,
     metrics: IngestMetrics,
     stored: Arc<Notify>,
+    max_future: std::time::Duration,
 }
+
+/// How far ahead of central's clock an event's time may lie, unless configured
+/// (`evidence.max_clock_skew_s`).
+pub const DEFAULT_MAX_FUTURE: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Ingest {
     pub fn new(db: Db, metrics: IngestMetrics) -> Self {
@@ -117,7 +130,16 @@ impl Ingest {
             db,
             metrics,
             stored: Arc::new(Notify::new()),
+            max_future: DEFAULT_MAX_FUTURE,
         }
+    }
+
+    /// Events dated further ahead of central's clock than `skew` are parked, not stored: a
+    /// device clock stepped forward (a bad NTP correction) must not date a violation in the
+    /// future.
+    pub fn with_max_future(mut self, skew: std::time::Duration) -> Self {
+        self.max_future = skew;
+        self
     }
 
     /// Notified each time a new violation is stored (the owner lookup waits on it).
@@ -165,6 +187,34 @@ impl Ingest {
             }
         };
         let event_id = event.event_id;
+        let ahead_ms = event.occurred_at.unix_ms() - protocol::UtcTimestamp::now().unix_ms();
+        if ahead_ms > self.max_future.as_millis() as i64 {
+            let code = "occurred_in_future";
+            let reason = format!(
+                "occurred_at is {:.1} s ahead of central's clock (at most {} s allowed): the device's clock is wrong",
+                ahead_ms as f64 / 1000.0,
+                self.max_future.as_secs()
+            );
+            let id = event_id.to_string();
+            let dead_letter = dead_letters::insert(
+                &self.db,
+                NewDeadLetter {
+                    topic,
+                    device_id: Some(event.device.as_str()),
+                    event_id: Some(&id),
+                    reason_code: code,
+                    reason: &reason,
+                    payload,
+                },
+            )
+            .await?;
+            tracing::warn!(%event_id, device = %event.device, ahead_ms, dead_letter, "event dated in the future parked");
+            return Ok(Outcome::Parked {
+                event_id,
+                code,
+                dead_letter,
+            });
+        }
         let payload_sha256 = protocol::Sha256Digest::of(payload).to_hex();
         match violations::insert(&self.db, &event, payload, &payload_sha256).await? {
             Inserted::New => {

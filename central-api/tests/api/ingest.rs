@@ -56,9 +56,9 @@ impl World {
 /// The newest dead letter must be the one `outcome` names, with this code and payload.
 async fn assert_dead_letter(db: &Db, outcome: &Outcome, code: &str, payload: &[u8]) {
     let id = match outcome {
-        Outcome::Refused { dead_letter, .. } | Outcome::Conflict { dead_letter, .. } => {
-            *dead_letter
-        }
+        Outcome::Refused { dead_letter, .. }
+        | Outcome::Conflict { dead_letter, .. }
+        | Outcome::Parked { dead_letter, .. } => *dead_letter,
         other => panic!("expected a dead letter, got {other:?}"),
     };
     let letters = dead_letters::recent(db, 1).await.unwrap();
@@ -102,6 +102,53 @@ async fn a_replayed_event_is_acknowledged_again_not_stored_twice(t: &TestDb) {
     assert_eq!(again.ack(), Some(event.event_id));
     assert_eq!(violations::count(db).await.unwrap(), 1);
     assert!(dead_letters::recent(db, 10).await.unwrap().is_empty());
+}
+
+async fn an_event_dated_ahead_of_centrals_clock_is_parked_with_its_reason(t: &TestDb) {
+    let db = &t.db;
+    let w = world(db).await;
+    let now = protocol::UtcTimestamp::now().unix_ms();
+    // The box's clock stepped ten minutes forward: parked, acknowledged, not a violation.
+    let mut ahead = w.event();
+    ahead.occurred_at = protocol::UtcTimestamp::from_unix_ms(now + 600_000).unwrap();
+    let payload = w.signed(&ahead);
+    let outcome = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::Parked { event_id, code: "occurred_in_future", .. } if event_id == ahead.event_id)
+    );
+    assert_eq!(
+        outcome.ack(),
+        Some(ahead.event_id),
+        "the device need not send it again"
+    );
+    assert_dead_letter(db, &outcome, "occurred_in_future", &payload).await;
+    let letter = &dead_letters::recent(db, 1).await.unwrap()[0];
+    assert!(
+        letter.reason.contains("ahead of central's clock"),
+        "{}",
+        letter.reason
+    );
+    assert!(
+        violations::get(db, &ahead.event_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(w.count("occurred_in_future"), 1);
+    // A few seconds ahead is within the skew: stored.
+    let mut near = w.event();
+    near.occurred_at = protocol::UtcTimestamp::from_unix_ms(now + 5_000).unwrap();
+    let outcome = w.ingest.handle(&w.topic(), &w.signed(&near)).await.unwrap();
+    assert_eq!(outcome, Outcome::Stored(near.event_id));
+    // A stricter skew parks it.
+    let strict = Ingest::new(db.clone(), IngestMetrics::default())
+        .with_max_future(std::time::Duration::from_secs(1));
+    let mut soon = w.event();
+    soon.occurred_at = protocol::UtcTimestamp::from_unix_ms(now + 5_000).unwrap();
+    assert!(matches!(
+        strict.handle(&w.topic(), &w.signed(&soon)).await.unwrap(),
+        Outcome::Parked { .. }
+    ));
 }
 
 async fn the_first_of_two_different_events_with_one_id_stands(t: &TestDb) {
@@ -227,4 +274,5 @@ on_both_engines!(
     the_first_of_two_different_events_with_one_id_stands,
     refused_events_become_dead_letters_with_their_reason,
     a_revoked_device_is_refused_and_a_new_key_accepted,
+    an_event_dated_ahead_of_centrals_clock_is_parked_with_its_reason,
 );
