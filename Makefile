@@ -32,7 +32,7 @@ export TVE_TEST_MQTT_URL ?= mqtt://127.0.0.1:$(MQTT_PORT)
 export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-bench services build test lint fmt demo demo-services bench models schema clean
+.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-bench services build test lint fmt demo demo-services bench models schema soak clean
 
 help:
 	@echo "make demo    build and start the chain locally, print its URLs"
@@ -41,6 +41,7 @@ help:
 	@echo "make deps    install what this machine lacks (apt packages, ONNX Runtime, services)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make bench   criterion benches and the pipeline harnesses"
+	@echo "make soak    four sim cameras through the whole chain for an hour (TVE_SOAK_MINUTES)"
 	@echo "make schema  regenerate protocol/schema/*.json from the types"
 
 deps: deps-apt deps-rust deps-ort deps-py services
@@ -125,6 +126,13 @@ test: deps lint
 
 schema:
 	$(CARGO) run -q -p protocol --example export_schema -- protocol/schema
+
+# The soak run, not part of `make test`: four simulated cameras through the whole chain on
+# PostgreSQL and Mosquitto for TVE_SOAK_MINUTES (60), with a broker and a central restart; the
+# release binaries, as a box runs them. Prints memory and file descriptors of every process.
+TVE_SOAK_MINUTES ?= 60
+soak: deps
+	TVE_TEST_RELEASE=1 TVE_SOAK_MINUTES=$(TVE_SOAK_MINUTES) $(CARGO) test -p tests --test soak -- --ignored --nocapture
 
 # What `make bench` adds: Tesseract (the generic OCR the plate reader is compared with), wrk
 # (the HTTP load generator), and the Python of the reference pipeline (benches/reference).

@@ -26,8 +26,10 @@ pub fn workspace_root() -> PathBuf {
 /// The path of the project binary `name`, so these tests run the same processes an operator
 /// would. The workspace is built first (once per test process) with the same targets and
 /// features as `cargo test --workspace --all-targets`, so after that command it is a no-op, and
-/// a test run on its own still gets current binaries.
+/// a test run on its own still gets current binaries. With `TVE_TEST_RELEASE` set (the soak
+/// run), the release binaries are built and run instead, as a roadside box runs them.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let release = std::env::var_os("TVE_TEST_RELEASE").is_some();
     static BUILT: OnceLock<Mutex<Option<Result<(), String>>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built
@@ -35,9 +37,14 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         .map_err(|_| anyhow::anyhow!("build lock poisoned"))?;
     let result = built.get_or_insert_with(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let args: &[&str] = if release {
+            &["build", "--quiet", "--release", "--workspace", "--bins"]
+        } else {
+            &["build", "--quiet", "--workspace", "--all-targets"]
+        };
         match Command::new(cargo)
             .current_dir(workspace_root())
-            .args(["build", "--quiet", "--workspace", "--all-targets"])
+            .args(args)
             .status()
         {
             Ok(status) if status.success() => Ok(()),
@@ -51,7 +58,9 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let path = target.join("debug").join(name);
+    let path = target
+        .join(if release { "release" } else { "debug" })
+        .join(name);
     if !path.is_file() {
         bail!("{} was not built", path.display());
     }
@@ -340,6 +349,11 @@ impl Mosquitto {
         self.process.kill();
     }
 
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
     /// Starts it again on the same port.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.process.kill();
@@ -405,20 +419,36 @@ pub fn edge_box(
     mqtt: &str,
     central_url: &str,
 ) -> (String, PathBuf) {
-    let device = unique("edge");
+    let cameras = sim_setup(scenario, "hang-xanh-1", source);
+    edge_box_with(central_env, dir, &cameras, mqtt, central_url)
+}
+
+/// The `[[cameras]]` configuration `sim setup SCENARIO` writes for a camera `id` at `source`.
+pub fn sim_setup(scenario: &str, id: &str, source: &str) -> String {
     let camera = Command::new(binary("sim").unwrap_or_else(|e| panic!("{e:#}")))
-        .args(["setup", scenario, "--id", "hang-xanh-1", "--source", source])
+        .args(["setup", scenario, "--id", id, "--source", source])
         .output()
         .unwrap_or_else(|e| panic!("sim setup: {e}"));
     assert!(camera.status.success(), "sim setup: {camera:?}");
+    String::from_utf8_lossy(&camera.stdout).into_owned()
+}
+
+/// [`edge_box`] for the cameras configured by `cameras` (`[[cameras]]` tables).
+pub fn edge_box_with(
+    central_env: &[(&str, &str)],
+    dir: &Path,
+    cameras: &str,
+    mqtt: &str,
+    central_url: &str,
+) -> (String, PathBuf) {
+    let device = unique("edge");
     let path = dir.join("edge.toml");
     std::fs::write(
         &path,
         format!(
             "[device]\nid = \"{device}\"\nkey_path = \"{dir}/device.key\"\ndata_dir = \"{dir}/edge\"\n\n\
              [http]\nbind = \"127.0.0.1:0\"\n\n[mqtt]\nurl = \"{mqtt}\"\nstatus_every_s = 2\nrepublish_after_s = 5\n\n\
-             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\n\n{}",
-            String::from_utf8_lossy(&camera.stdout),
+             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\n\n{cameras}",
             dir = dir.display(),
             root = workspace_root().display(),
         ),
