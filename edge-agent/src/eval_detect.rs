@@ -48,6 +48,8 @@ pub struct EvalOptions {
     pub detector: Option<String>,
     /// At most this many images (0: all), in name order.
     pub limit: usize,
+    /// The operating threshold, instead of the configured or the model's own.
+    pub min_score: Option<f32>,
 }
 
 /// The figures of one class.
@@ -421,7 +423,11 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
         .unwrap_or_else(|| models.vehicle_detector.clone());
     // Every detection the agent would keep for its tracker, down to a low score, draws the
     // precision–recall curve.
-    let vehicles = VehicleDetector::load(models, &manifest, &name, 0.05)?;
+    let mut models = models.clone();
+    if opts.min_score.is_some() {
+        models.min_score = opts.min_score;
+    }
+    let vehicles = VehicleDetector::load(&models, &manifest, &name, 0.05)?;
     let threshold = vehicles.min_score;
     let mut tallies: BTreeMap<VehicleClass, Tally> = BTreeMap::new();
     let mut spent = std::time::Duration::ZERO;

@@ -38,6 +38,9 @@ enum Command {
         /// Only the first N images, in name order.
         #[arg(long, default_value_t = 0)]
         limit: usize,
+        /// The operating threshold to measure at, instead of the configured or the model's own.
+        #[arg(long, value_name = "SCORE")]
+        min_score: Option<f32>,
         /// One JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
             split,
             detector,
             limit,
+            min_score,
             json,
         }) => {
             let opts = edge_agent::eval_detect::EvalOptions {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
                 split,
                 detector,
                 limit,
+                min_score,
             };
             return edge_agent::eval_detect::main(args.common.config.as_deref(), &opts, json);
         }

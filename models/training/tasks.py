@@ -57,6 +57,23 @@ class Task:
 # --------------------------------------------------------------------------- plate recogniser
 
 
+def _low_resolution(x: torch.Tensor, gen: torch.Generator, p: float) -> torch.Tensor:
+    """A share `p` of the crops seen at a lower resolution and brought back up, as a far plate
+    is in a real camera's frame (real crops of 100 x 35 px are common): each shrunk by 1.5 to 3.5
+    times (area average), then enlarged again (bilinear)."""
+    if p <= 0:
+        return x
+    b, _, h, w = x.shape
+    pick = torch.rand(b, generator=gen) < p
+    if not bool(pick.any()):
+        return x
+    k = float(torch.empty(1).uniform_(1.5, 3.5, generator=gen))
+    small = F.interpolate(x[pick.to(x.device)], size=(max(8, int(h / k)), max(16, int(w / k))), mode="area")
+    x = x.clone()
+    x[pick.to(x.device)] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return x
+
+
 def normalize_plate_text(t: str) -> str:
     t = unicodedata.normalize("NFC", t).upper()
     t = t.replace("\u0111", "\u0110")  # đ -> Đ (upper() does this too)
@@ -80,6 +97,8 @@ class PlateRec(Task):
                ema_tau=200)
     variant = "s"  # nets.PLATE_REC_VARIANTS
     balance = 1.0  # how much more often one-line and coloured plates are drawn
+
+    low_res_p = 0.0
 
     def __init__(self, data, device, threads):
         super().__init__(data, device, threads)
@@ -144,6 +163,7 @@ class PlateRec(Task):
                                           scale=(0.9, 1.06), shift=0.04, rot_deg=3.0, plain_p=0.2)
             x = _warp_border(x, m, (64, 160))
             x = common.color_jitter(x, self.gen, gray_p=0.1, noise=0.04, blur_p=0.3)
+            x = _low_resolution(x, self.gen, self.low_res_p)
         return self.cl(x), y
 
     def loss(self, out, y):

@@ -51,6 +51,8 @@ def parse_args(argv=None):
     ap.add_argument("--eval-only", action="store_true",
                     help="with --init: evaluate that model on DATA's validation split, write "
                          "OUT/<model>.eval.json and stop (no training, no export)")
+    ap.add_argument("--low-res", type=float, default=0.0,
+                    help="plate_rec: the share of training crops seen at 1.5-3.5 times lower resolution")
     ap.add_argument("--real", type=Path, action="append", default=[], metavar="DATA_YAML",
                     help="vehicle_det: real photographs in the YOLO layout to train on beside the sim frames "
                          "(repeatable); the first one's valid split picks the weights")
@@ -104,7 +106,7 @@ def run_all(args) -> int:
             passthrough += [f"--{flag.replace('_', '-')}", str(v)]
     if args.no_amp:
         passthrough.append("--no-amp")
-    passthrough += ["--variant", args.variant, "--balance", str(args.balance)]
+    passthrough += ["--variant", args.variant, "--balance", str(args.balance), "--low-res", str(args.low_res)]
     for real in args.real:
         passthrough += ["--real", str(real)]
     passthrough += ["--real-share", str(args.real_share), "--stretch-p", str(args.stretch_p)]
@@ -215,6 +217,7 @@ def run_one(args, name: str) -> int:
             common.log(f"error: --variant {args.variant!r}: not one of {sorted(nets.PLATE_REC_VARIANTS)}")
             return 2
         task.variant, task.balance = args.variant, args.balance
+        task.low_res_p = args.low_res
     if name == "vehicle_det" and args.real:
         task.add_real(args.real, args.real_share, args.stretch_p)
     info = task.data_info()
