@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use edge_agent::rules::{self, Geometry, History, Limits, Sample};
 use plate_ocr::image_ops::BoxF;
-use protocol::{ViolationKind, messages::SignalState};
-use sim::{Renderer, ScenarioSpec, World, scenario::Phase};
+use protocol::ViolationKind;
+use sim::{Renderer, ScenarioSpec, World};
 
 #[test]
 fn the_rules_find_each_scenarios_violations_and_no_others() {
@@ -36,15 +36,7 @@ fn the_rules_find_each_scenarios_violations_and_no_others() {
             ..Limits::default()
         };
         let plan = spec.signal;
-        let signal = move |t: f64| {
-            let (phase, since) = plan?.phase_at(t as f32);
-            let state = match phase {
-                Phase::Red => SignalState::Red,
-                Phase::Amber => SignalState::Amber,
-                Phase::Green => SignalState::Green,
-            };
-            Some((state, f64::from(since)))
-        };
+        let signal = move |t: f64| plan.map(|p| p.state_at(t));
         // Tracks from the true boxes of every other frame (12.5 a second), while wholly in view.
         let mut tracks: BTreeMap<u32, (History, Vec<bool>)> = BTreeMap::new();
         for i in (0..renderer.frame_count()).step_by(2) {

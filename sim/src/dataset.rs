@@ -17,6 +17,7 @@ use crate::{
     camera::CameraSpec,
     geom::{BoxPx, Px},
     output::{StillFormat, jpeg_round_trip, rectify, save, write_json},
+    plate::PlateFace,
     render::Renderer,
     rng::Rng,
     scenario::{
@@ -63,6 +64,11 @@ pub struct DatasetOptions {
     /// place them; the recognizer's reader widens the detector's corners the same way (the
     /// model's `crop_margin` in models/manifest.toml).
     pub plate_margin: f32,
+    /// The typeface of the scenes' plates.
+    pub plate_face: PlateFace,
+    /// Each vehicle crop's plate again in a loose crop around the plate alone, for the plate
+    /// detector: a reader handed a plate another detector found, or a photograph of one.
+    pub loose_plates: bool,
 }
 
 impl Default for DatasetOptions {
@@ -79,6 +85,8 @@ impl Default for DatasetOptions {
             min_plate_height_px: 13.0,
             train_car_boost: 1.0,
             plate_margin: PLATE_MARGIN,
+            plate_face: PlateFace::Dejavu,
+            loose_plates: false,
         }
     }
 }
@@ -246,6 +254,7 @@ pub fn random_scenario(rng: &mut Rng, name: String, plate_camera: bool) -> Scena
         signal,
         flow,
         actors,
+        plate_face: PlateFace::default(),
     }
 }
 
@@ -330,6 +339,8 @@ pub fn export(opts: &DatasetOptions) -> anyhow::Result<BTreeMap<&'static str, Co
             "val_every": opts.val_every,
             "train_car_boost": opts.train_car_boost,
             "plate_margin": opts.plate_margin,
+            "plate_face": opts.plate_face,
+            "loose_plates": opts.loose_plates,
             "plate_crop": [PLATE_CROP.0, PLATE_CROP.1],
             "vehicle_crop": VEHICLE_CROP,
             "rider_crop": RIDER_CROP,
@@ -337,6 +348,21 @@ pub fn export(opts: &DatasetOptions) -> anyhow::Result<BTreeMap<&'static str, Co
         }),
     )?;
     Ok(totals)
+}
+
+/// A plate's corners as shares of `crop`, as the plate-detect labels write them.
+fn corners_in(corners: &[Px; 4], crop: &BoxPx) -> String {
+    corners
+        .iter()
+        .flat_map(|c| {
+            [
+                (c[0] - crop.x0) / crop.width(),
+                (c[1] - crop.y0) / crop.height(),
+            ]
+        })
+        .map(|v| format!("{v:.5}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Scene `index` of the data set: its split, its scenario and the generator its frames go on
@@ -354,6 +380,7 @@ fn scene_spec(opts: &DatasetOptions, index: usize) -> (&'static str, ScenarioSpe
     {
         *cars *= opts.train_car_boost;
     }
+    spec.plate_face = opts.plate_face;
     (split, spec, rng)
 }
 
@@ -490,23 +517,47 @@ fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut>
                 let plate = o.plate.as_ref().filter(|p| p.visible && p.width_px >= 4.0);
                 let label = match plate {
                     Some(p) => {
-                        let norm: Vec<String> = p
-                            .corners
-                            .iter()
-                            .flat_map(|c| {
-                                [
-                                    (c[0] - crop.x0) / crop.width(),
-                                    (c[1] - crop.y0) / crop.height(),
-                                ]
-                            })
-                            .map(|v| format!("{v:.5}"))
-                            .collect();
-                        format!("{item}.jpg\t1\t{}", norm.join(" "))
+                        format!("{item}.jpg\t1\t{}", corners_in(&p.corners, &crop))
                     }
                     None => format!("{item}.jpg\t0\t{}", ["0"; 8].join(" ")),
                 };
                 scene.vehicle_labels.push(label);
                 scene.counts.vehicle_crops += 1;
+                // The plate again in a crop around it alone (a margin of nothing to a
+                // whole plate on each side, unevenly), as a plate reader is handed a plate
+                // another detector found, or a photograph of one.
+                if let Some(p) = plate.filter(|p| opts.loose_plates && p.width_px >= 24.0) {
+                    let xs = p.corners.map(|c| c[0]);
+                    let ys = p.corners.map(|c| c[1]);
+                    let (px0, px1) = (
+                        xs.iter().copied().fold(f32::MAX, f32::min),
+                        xs.iter().copied().fold(f32::MIN, f32::max),
+                    );
+                    let (py0, py1) = (
+                        ys.iter().copied().fold(f32::MAX, f32::min),
+                        ys.iter().copied().fold(f32::MIN, f32::max),
+                    );
+                    let (pw, ph) = (px1 - px0, py1 - py0);
+                    let side = |r: &mut Rng, size: f32| r.range(0.02, 1.0) * size;
+                    let crop = BoxPx {
+                        x0: (px0 - side(&mut rng, pw)).max(0.0),
+                        y0: (py0 - side(&mut rng, ph.max(pw * 0.3))).max(0.0),
+                        x1: (px1 + side(&mut rng, pw)).min(w),
+                        y1: (py1 + side(&mut rng, ph.max(pw * 0.3))).min(h),
+                    };
+                    let img = crop_resize(seen, &crop, VEHICLE_CROP, VEHICLE_CROP);
+                    let loose = format!("{item}_p");
+                    save(
+                        &img,
+                        &out.join(format!("plate-detect/{split}/{loose}.jpg")),
+                        StillFormat::Jpg,
+                        quality,
+                    )?;
+                    scene
+                        .vehicle_labels
+                        .push(format!("{loose}.jpg\t1\t{}", corners_in(&p.corners, &crop)));
+                    scene.counts.vehicle_crops += 1;
+                }
             }
             // Rider crops: the upper part of a motorbike's box.
             if o.class == ObjectClass::Motorbike
@@ -594,5 +645,38 @@ mod tests {
         };
         let err = export(&negative).unwrap_err().to_string();
         assert!(err.contains("train_car_boost"), "{err}");
+    }
+
+    #[test]
+    fn plate_face_and_loose_plate_crops_are_options() {
+        let count = |dir: &Path, suffix: &str| {
+            ["train", "val"]
+                .iter()
+                .filter_map(|split| std::fs::read_dir(dir.join("plate-detect").join(split)).ok())
+                .flatten()
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(suffix))
+                })
+                .count()
+        };
+        let run = |loose: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = DatasetOptions {
+                out: dir.path().to_path_buf(),
+                scenes: 2,
+                frames_per_scene: 4,
+                plate_frames_per_scene: 0,
+                plate_face: PlateFace::Stroke,
+                loose_plates: loose,
+                ..DatasetOptions::default()
+            };
+            assert_eq!(scene_spec(&opts, 0).1.plate_face, PlateFace::Stroke);
+            export(&opts).unwrap();
+            (count(dir.path(), "_p.jpg"), count(dir.path(), ".jpg"))
+        };
+        let (loose, all) = run(true);
+        assert!(loose > 0 && loose < all, "{loose} loose of {all}");
+        assert_eq!(run(false).0, 0);
     }
 }

@@ -14,6 +14,7 @@ pub mod dataset;
 pub mod geom;
 pub mod output;
 pub mod plate;
+pub mod plate_font;
 pub mod render;
 pub mod rng;
 pub mod scenario;

@@ -119,6 +119,14 @@ enum Command {
         /// recognizer's `crop_margin`).
         #[arg(long, default_value_t = dataset::PLATE_MARGIN)]
         plate_margin: f32,
+        /// The plates' typeface: dejavu (the shipped recognizer's) or stroke (the plates' own
+        /// capitals).
+        #[arg(long, default_value = "dejavu")]
+        plate_face: sim::plate::PlateFace,
+        /// Each vehicle crop's plate again in a loose crop around the plate alone (plate
+        /// detector data).
+        #[arg(long)]
+        loose_plates: bool,
     },
 }
 
@@ -297,6 +305,8 @@ fn main() -> ExitCode {
             val_every,
             train_car_boost,
             plate_margin,
+            plate_face,
+            loose_plates,
         } => {
             let opts = DatasetOptions {
                 out: out.clone(),
@@ -307,6 +317,8 @@ fn main() -> ExitCode {
                 val_every,
                 train_car_boost,
                 plate_margin,
+                plate_face,
+                loose_plates,
                 ..DatasetOptions::default()
             };
             let started = std::time::Instant::now();

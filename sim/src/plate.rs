@@ -1,9 +1,11 @@
 //! Vietnamese plates: random valid plate numbers drawn from the grammar in `protocol`, and the
 //! plate itself drawn as a texture at 1 px per millimetre, ready to be put in perspective.
 //!
-//! The font is DejaVu Sans Condensed Bold (Bitstream Vera licence, `assets/fonts/`), a narrow
-//! bold sans close to the plate lettering; it is compiled in so every machine draws the same
-//! pixels.
+//! The lettering comes in two faces ([`PlateFace`]): DejaVu Sans Condensed Bold (Bitstream Vera
+//! licence, `assets/fonts/`, compiled in so every machine draws the same pixels), a narrow bold
+//! sans the shipped recognizer learned; or the plates' own narrow, even-stroked capitals drawn
+//! stroke by stroke ([`crate::plate_font`]), closer to what real plates show, DejaVu drawing only
+//! a character that table lacks.
 
 use std::sync::LazyLock;
 
@@ -20,6 +22,28 @@ static FONT: LazyLock<FontRef<'static>> = LazyLock::new(|| {
     ))
     .expect("the bundled font is a valid TrueType file")
 });
+
+/// The typeface a scene's plates are lettered in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateFace {
+    /// DejaVu Sans Condensed Bold: the face the shipped plate recognizer was trained on.
+    #[default]
+    Dejavu,
+    /// The plates' own narrow capitals, drawn stroke by stroke ([`crate::plate_font`]).
+    Stroke,
+}
+
+impl std::str::FromStr for PlateFace {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dejavu" => Ok(Self::Dejavu),
+            "stroke" => Ok(Self::Stroke),
+            _ => Err(format!("unknown plate face `{s}` (dejavu, stroke)")),
+        }
+    }
+}
 
 /// Everything that makes a plate's legal identity and its look.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,7 +239,7 @@ pub fn plate_colours(colour: PlateColour) -> ([u8; 3], [u8; 3]) {
 }
 
 /// The plate drawn flat, 1 px per millimetre, with small random wear.
-pub fn render_plate(spec: &PlateSpec, rng: &mut Rng) -> RgbImage {
+pub fn render_plate(spec: &PlateSpec, face: PlateFace, rng: &mut Rng) -> RgbImage {
     let (w_mm, h_mm) = spec.size_mm();
     let (w, h) = (w_mm as u32, h_mm as u32);
     let (bg, fg) = plate_colours(spec.colour);
@@ -242,17 +266,14 @@ pub fn render_plate(spec: &PlateSpec, rng: &mut Rng) -> RgbImage {
     let rows = lines.len() as f32;
     let gap = if rows > 1.0 { 8.0 } else { 0.0 };
     let line_h = (h_mm - top - bottom - gap * (rows - 1.0)) / rows;
+    let style = crate::plate_font::Style::for_text(&spec.text);
     for (i, line) in lines.iter().enumerate() {
         let y0 = top + i as f32 * (line_h + gap);
-        draw_text_fitted(
-            &mut img,
-            line,
-            margin_x,
-            y0,
-            w_mm - 2.0 * margin_x,
-            line_h,
-            fg,
-        );
+        let w = w_mm - 2.0 * margin_x;
+        match face {
+            PlateFace::Dejavu => draw_text_fitted(&mut img, line, margin_x, y0, w, line_h, fg),
+            PlateFace::Stroke => draw_line(&mut img, line, (margin_x, y0, w, line_h), &style, fg),
+        }
     }
 
     // Wear: a few faint smudges.
@@ -284,6 +305,37 @@ fn blend(img: &mut RgbImage, x: u32, y: u32, c: [u8; 3], a: f32) {
     let p = img.get_pixel_mut(x, y);
     for (dst, src) in p.0.iter_mut().zip(c) {
         *dst = (f32::from(*dst) * (1.0 - a) + f32::from(src) * a).round() as u8;
+    }
+}
+
+/// Draws one line of a plate in the box (x, y, w, h) as plates have it: glyphs nearly as tall
+/// as the box, spread over most of its width (the gaps grow on a short line, up to a third of
+/// a glyph's height), squeezed only where the line would not fit.
+fn draw_line(
+    img: &mut RgbImage,
+    text: &str,
+    (x, y, w, h): (f32, f32, f32, f32),
+    style: &crate::plate_font::Style,
+    colour: [u8; 3],
+) {
+    use crate::plate_font::{Style, draw, text_width};
+    let glyph_h = h * 0.94;
+    let gaps = text.chars().count().saturating_sub(1).max(1) as f32;
+    let natural = text_width(text, glyph_h, style);
+    let fill = 0.9 * w;
+    let style = if natural < fill {
+        let spacing = (style.spacing + (fill - natural) / gaps / glyph_h).min(0.3);
+        Style { spacing, ..*style }
+    } else {
+        *style
+    };
+    let width = text_width(text, glyph_h, &style);
+    let squeeze = (w / width).min(1.0);
+    let left = x + (w - width * squeeze) / 2.0;
+    let top = y + (h - glyph_h) / 2.0;
+    for (c, at, cw) in draw(img, text, (left, top, glyph_h), squeeze, &style, colour) {
+        let mut one = [0u8; 4];
+        draw_text_fitted(img, c.encode_utf8(&mut one), at, top, cw, glyph_h, colour);
     }
 }
 
@@ -373,11 +425,17 @@ mod tests {
             None,
         )
         .unwrap();
-        let img = render_plate(&spec, &mut rng);
-        assert_eq!(img.dimensions(), (520, 110));
-        let dark = img.pixels().filter(|p| p.0[0] < 80).count();
-        let share = dark as f32 / (520.0 * 110.0);
-        assert!((0.1..0.5).contains(&share), "dark share {share}");
+        for face in [PlateFace::Dejavu, PlateFace::Stroke] {
+            let img = render_plate(&spec, face, &mut rng);
+            assert_eq!(img.dimensions(), (520, 110));
+            let dark = img.pixels().filter(|p| p.0[0] < 80).count();
+            let share = dark as f32 / (520.0 * 110.0);
+            assert!((0.1..0.5).contains(&share), "{face:?}: dark share {share}");
+        }
+        // The two faces letter the same plate differently.
+        let a = render_plate(&spec, PlateFace::Dejavu, &mut Rng::new(1));
+        let b = render_plate(&spec, PlateFace::Stroke, &mut Rng::new(1));
+        assert_ne!(a, b);
         let blue = PlateSpec::parse(
             "59-X1 123.45",
             ObjectClass::Motorbike,
@@ -385,7 +443,7 @@ mod tests {
             Some(PlateColour::Blue),
         )
         .unwrap();
-        let img = render_plate(&blue, &mut rng);
+        let img = render_plate(&blue, PlateFace::Stroke, &mut rng);
         assert_eq!(img.dimensions(), (190, 140));
         assert_eq!(blue.lines(), ["59-X1", "123.45"]);
         let centre = img.get_pixel(11, 70).0;

@@ -548,7 +548,7 @@ impl<'w> Renderer<'w> {
                 let mut rng = Rng::stream(a.look_seed, 3);
                 a.plate
                     .as_ref()
-                    .map(|p| mip_chain(render_plate(p, &mut rng)))
+                    .map(|p| mip_chain(render_plate(p, self.world.spec.plate_face, &mut rng)))
             })
             .as_ref()
     }

@@ -37,6 +37,9 @@ pub struct ScenarioSpec {
     pub flow: FlowSpec,
     #[serde(default, rename = "actor")]
     pub actors: Vec<ActorSpec>,
+    /// The typeface of the scene's plates.
+    #[serde(default)]
+    pub plate_face: crate::plate::PlateFace,
 }
 
 fn default_duration() -> f32 {
@@ -227,6 +230,18 @@ impl SignalPlan {
         } else {
             (Phase::Red, c - self.green_s - self.amber_s)
         }
+    }
+
+    /// The signal at `t` as the agent's rules take it: the state and the seconds it has held.
+    pub fn state_at(&self, t: f64) -> (protocol::messages::SignalState, f64) {
+        use protocol::messages::SignalState;
+        let (phase, since) = self.phase_at(t as f32);
+        let state = match phase {
+            Phase::Red => SignalState::Red,
+            Phase::Amber => SignalState::Amber,
+            Phase::Green => SignalState::Green,
+        };
+        (state, f64::from(since))
     }
 
     /// Seconds until the phase at `t` ends.
