@@ -165,6 +165,9 @@ pub struct EvidenceSettings {
     pub dir: std::path::PathBuf,
     /// Largest evidence file accepted (a 12 s 1080p clip is about 10 MB).
     pub max_bytes: u64,
+    /// Bytes kept free on the disk of `dir` for the database and the logs: below it uploads
+    /// are refused (507; the devices keep their files and send them again) until room returns.
+    pub min_free_bytes: u64,
     /// How far a device's clock may be from central's: an upload's request time either way,
     /// and an event's time ahead (an event dated further in the future is parked as a dead
     /// letter, not stored).
@@ -181,6 +184,7 @@ impl Default for EvidenceSettings {
         Self {
             dir: "data/central/evidence".into(),
             max_bytes: 64 * 1024 * 1024,
+            min_free_bytes: 512 * 1024 * 1024,
             max_clock_skew_s: 300,
             link_secret: String::new(),
             s3: Default::default(),

@@ -40,7 +40,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     } else {
         EvidenceStore::open(dir)
             .with_context(|| format!("opening evidence.dir {}", dir.display()))?
-    };
+    }
+    .with_min_free(config.evidence.min_free_bytes);
+    store.metrics.register(&metrics);
     tracing::info!(store = %store.describe(), "evidence store ready");
     let mut state = AppState::new(
         db.clone(),

@@ -5,6 +5,11 @@
 //! disk; only once its hash matches its name and it is within the size cap does the backend take
 //! it in (a rename into place, or a PUT whose signed payload hash the object store checks), so a
 //! reader never sees a partial or wrong blob.
+//!
+//! The disk under `incoming/` keeps `evidence.min_free_bytes` free for the database and the
+//! logs beside it: an upload that arrives when less is free, or that fills the disk while it is
+//! written, is refused as [`StoreError::Full`] (HTTP 507, the device keeps the file and uploads
+//! it again later), its partial file removed; uploads are taken again as soon as room returns.
 
 mod files;
 mod s3;
@@ -18,6 +23,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use protocol::Sha256Digest;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -37,6 +43,9 @@ pub enum StoreError {
     },
     #[error("reading the body: {0}")]
     Body(String),
+    /// The disk the uploads are checked on has less than the reserve free, or filled up.
+    #[error("the evidence disk is full: {room} bytes free beyond the {reserve} kept free")]
+    Full { room: u64, reserve: u64 },
     #[error("evidence store: {0}")]
     Io(#[from] std::io::Error),
     /// The object store refused central's request: credentials, permissions, a missing bucket.
@@ -74,6 +83,33 @@ pub trait Backend: Send + Sync + Debug {
 pub struct EvidenceStore {
     incoming: PathBuf,
     backend: Arc<dyn Backend>,
+    /// Bytes kept free on the disk of `incoming` (`evidence.min_free_bytes`).
+    min_free: u64,
+    pub metrics: StoreMetrics,
+}
+
+/// The store's figures for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct StoreMetrics {
+    /// Uploads refused because the disk is full.
+    pub refused_full: Counter,
+    /// Free bytes on the disk of the uploads at the last upload, beyond the reserve.
+    pub disk_room: Gauge,
+}
+
+impl StoreMetrics {
+    pub fn register(&self, metrics: &service_kit::http::Metrics) {
+        metrics.register(
+            "evidence_refused_full",
+            "Evidence uploads refused because the evidence disk is full (the device sends them again)",
+            self.refused_full.clone(),
+        );
+        metrics.register(
+            "evidence_disk_room_bytes",
+            "Free bytes on the evidence disk beyond evidence.min_free_bytes, at the last upload",
+            self.disk_room.clone(),
+        );
+    }
 }
 
 impl EvidenceStore {
@@ -103,7 +139,52 @@ impl EvidenceStore {
     pub fn with_backend(dir: &Path, backend: Arc<dyn Backend>) -> std::io::Result<Self> {
         let incoming = dir.join("incoming");
         std::fs::create_dir_all(&incoming)?;
-        Ok(Self { incoming, backend })
+        Ok(Self {
+            incoming,
+            backend,
+            min_free: 0,
+            metrics: StoreMetrics::default(),
+        })
+    }
+
+    /// Keeps `bytes` free on the disk of the uploads (`evidence.min_free_bytes`).
+    pub fn with_min_free(mut self, bytes: u64) -> Self {
+        self.min_free = bytes;
+        self
+    }
+
+    /// Free bytes on the disk of the uploads beyond the reserve; `None` when it cannot be read.
+    pub fn disk_room(&self) -> Option<u64> {
+        let st = rustix::fs::statvfs(&self.incoming).ok()?;
+        Some((st.f_bavail * st.f_frsize).saturating_sub(self.min_free))
+    }
+
+    /// Refuses as [`StoreError::Full`] when fewer than `bytes` are free beyond the reserve
+    /// (an upload's declared length, before it is read).
+    pub fn check_room(&self, bytes: u64) -> Result<(), StoreError> {
+        let Some(room) = self.disk_room() else {
+            return Ok(());
+        };
+        self.metrics
+            .disk_room
+            .set(i64::try_from(room).unwrap_or(i64::MAX));
+        if room < bytes.max(1) {
+            return Err(self.full(room));
+        }
+        Ok(())
+    }
+
+    fn full(&self, room: u64) -> StoreError {
+        self.metrics.refused_full.inc();
+        tracing::error!(
+            room,
+            reserve = self.min_free,
+            "evidence disk full: uploads refused until room returns"
+        );
+        StoreError::Full {
+            room,
+            reserve: self.min_free,
+        }
     }
 
     /// The storage key of a blob.
@@ -148,7 +229,13 @@ impl EvidenceStore {
             expected.to_hex(),
             uuid::Uuid::now_v7().simple()
         ));
-        let spooled = spool(&incoming, expected, body, limit).await;
+        self.check_room(1)?;
+        let spooled = match spool(&incoming, expected, body, limit).await {
+            Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
+                Err(self.full(self.disk_room().unwrap_or(0)))
+            }
+            other => other,
+        };
         let result = match spooled {
             Ok(size) => self
                 .backend
@@ -202,6 +289,10 @@ where
             actual,
         });
     }
+    // tokio's File reports a failed write (ENOSPC) at the next write or flush, not at
+    // sync_all: without the flush the last chunk could be lost on a full disk, and a short file
+    // kept under a name its bytes do not hash to.
+    file.flush().await?;
     file.sync_all().await?;
     Ok(size)
 }

@@ -41,7 +41,8 @@ pub struct Stored {
         (status = 401, description = "Unknown device, bad signature or clock skew", body = super::openapi::ErrorBody),
         (status = 413, description = "Larger than evidence.max_bytes", body = super::openapi::ErrorBody),
         (status = 422, description = "The body does not hash to the path", body = super::openapi::ErrorBody),
-        (status = 503, description = "The evidence store cannot be reached now: upload again later", body = super::openapi::ErrorBody)))]
+        (status = 503, description = "The evidence store cannot be reached now: upload again later", body = super::openapi::ErrorBody),
+        (status = 507, description = "The evidence disk is full: upload again later", body = super::openapi::ErrorBody)))]
 pub async fn put(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
@@ -87,6 +88,10 @@ pub async fn put(
     let (bytes, created) = match stored {
         Some(bytes) if evidence::exists(&state.db, &sha256).await? => (bytes, false),
         _ => {
+            state
+                .store
+                .check_room(declared.unwrap_or(1))
+                .map_err(store_error)?;
             let bytes = match state
                 .store
                 .put(&sha256, body.into_data_stream(), limit, &content_type)
@@ -141,9 +146,15 @@ pub async fn put(
     ))
 }
 
-/// A store that cannot take or give a blob now: 503, so the device uploads again later.
+/// A store that cannot take or give a blob now: 503 (507 when its disk is full), so the
+/// device uploads again later.
 fn store_error(e: StoreError) -> ApiError {
     match e {
+        StoreError::Full { .. } => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "the evidence disk is full; try again later",
+        ),
         StoreError::Refused(_) | StoreError::Unavailable(_) => {
             tracing::error!(error = %e, "evidence store");
             ApiError::new(

@@ -372,7 +372,134 @@ on_both_engines!(
     bad_uploads_are_refused_with_their_reason,
     bad_uploads_to_the_object_store_are_refused_with_their_reason,
     an_event_is_complete_once_every_manifest_file_has_arrived,
+    a_full_evidence_disk_refuses_uploads_until_room_returns,
 );
+
+/// A tmpfs of `size` mounted under a temporary folder, unmounted when dropped (root only, as
+/// CI runs).
+struct SmallDisk {
+    mount: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("disk");
+        std::fs::create_dir(&mount).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mount)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs (the tests run as root)");
+        Self { mount, _dir: dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+    }
+}
+
+/// The evidence disk fills: an upload that does not fit beside the reserve is refused with 507
+/// before it is read, one that fills the disk while it is written too (its partial file gone),
+/// nothing half-stored is recorded, the refusals are counted; once room returns the same
+/// uploads are taken, without a restart.
+async fn a_full_evidence_disk_refuses_uploads_until_room_returns(t: &TestDb) {
+    let disk = SmallDisk::mount("4m");
+    let device = DeviceId::parse("hcm-q1-002").unwrap();
+    let key = DeviceKey::from_seed([22; 32]);
+    devices::register(&t.db, &device, &key.public_key(), "Ngã Sáu")
+        .await
+        .unwrap();
+    let settings = EvidenceSettings {
+        dir: disk.mount.clone(),
+        max_bytes: 8 << 20,
+        min_free_bytes: 1 << 20,
+        ..EvidenceSettings::default()
+    };
+    let store = EvidenceStore::open(&disk.mount)
+        .unwrap()
+        .with_min_free(settings.min_free_bytes);
+    let app =
+        router(AppState::new(t.db.clone(), store.clone(), settings, Default::default()).unwrap());
+    let clip = |i: u8| {
+        let mut b = vec![i; 900 << 10];
+        b[..8].copy_from_slice(b"\x00\x00\x00\x18ftyp");
+        b
+    };
+    let put = |body: Vec<u8>, declared: bool| {
+        let sha = Sha256Digest::of(&body);
+        let mut r = upload(&sha, body.clone(), &device, &key, UtcTimestamp::now());
+        if declared {
+            r.headers_mut()
+                .insert("content-length", body.len().to_string().parse().unwrap());
+        }
+        (sha, r)
+    };
+    // 4 MiB, 1 MiB kept free: two clips of 900 KiB fit, then other files take the disk.
+    for i in 0..2 {
+        let (_, r) = put(clip(i), true);
+        let (status, body) = send(&app, r).await;
+        assert_eq!(status, StatusCode::CREATED, "clip {i}: {body}");
+    }
+    let logs = disk.mount.join("logs");
+    std::fs::write(&logs, vec![0u8; 1 << 20]).unwrap();
+    // The next, declared, does not fit beside the reserve: refused before it is read.
+    let (sha3, r) = put(clip(3), true);
+    let (status, body) = send(&app, r).await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    assert_eq!(body["error"], "storage_full");
+    assert!(!evidence::exists(&t.db, &sha3).await.unwrap());
+    // Undeclared, on a store keeping nothing free, it is read until the disk itself is full:
+    // refused the same, nothing left of it.
+    let no_reserve = EvidenceStore::open(&disk.mount).unwrap();
+    let filler = disk.mount.join("filler");
+    let free = no_reserve.disk_room().unwrap();
+    std::fs::write(
+        &filler,
+        vec![0u8; usize::try_from(free).unwrap() - (200 << 10)],
+    )
+    .unwrap();
+    let app0 = router(
+        AppState::new(
+            t.db.clone(),
+            no_reserve.clone(),
+            EvidenceSettings {
+                dir: disk.mount.clone(),
+                max_bytes: 8 << 20,
+                min_free_bytes: 0,
+                ..EvidenceSettings::default()
+            },
+            Default::default(),
+        )
+        .unwrap(),
+    );
+    let (_, r) = put(clip(3), false);
+    let (status, body) = send(&app0, r).await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{body}");
+    assert!(!evidence::exists(&t.db, &sha3).await.unwrap());
+    assert_eq!(
+        std::fs::read_dir(disk.mount.join("incoming"))
+            .unwrap()
+            .count(),
+        0,
+        "the partial upload is removed"
+    );
+    assert_eq!(no_reserve.metrics.refused_full.get(), 1);
+    assert_eq!(store.metrics.refused_full.get(), 1);
+    // Room returns: the device's next try is taken, with no restart.
+    std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_file(&logs).unwrap();
+    let (sha, r) = put(clip(3), true);
+    let (status, body) = send(&app, r).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(store.read(&sha).await.unwrap().unwrap(), clip(3));
+}
 
 /// Central does not start on an object store that refuses its key or lacks the bucket, and says
 /// which; one that is not answering yet is waited for.
