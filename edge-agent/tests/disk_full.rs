@@ -7,39 +7,12 @@
 //! The disk is a 6 MiB tmpfs mounted for the test (root only, as CI runs).
 #![allow(clippy::unwrap_used)]
 
-use std::{path::PathBuf, process::Command};
-
 use edge_agent::{
     config::{OutboxSettings, WhenFull},
     outbox::{NewFile, Outbox, Stored},
 };
 use protocol::Sha256Digest;
-
-/// A tmpfs of `size` mounted under a temporary folder, unmounted when dropped.
-struct SmallDisk {
-    mount: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let mount = dir.path().join("disk");
-        std::fs::create_dir(&mount).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&mount)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Self { mount, _dir: dir })
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mount).status();
-    }
-}
+use service_kit::db_testing::SmallDisk;
 
 fn file(name: &str, seed: usize, len: usize) -> NewFile {
     let mut bytes = format!("{name} {seed} ").into_bytes();
@@ -58,15 +31,7 @@ fn violation(i: usize) -> Vec<NewFile> {
 
 #[tokio::test]
 async fn a_full_disk_shortens_then_refuses_new_violations_and_recovers_when_space_returns() {
-    let Some(disk) = SmallDisk::mount("6m") else {
-        let root = std::fs::read_to_string("/proc/self/status")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-        assert!(!root, "mounting a tmpfs failed although running as root");
-        eprintln!("skipped: mounting the test's small disk needs root (CI runs as root)");
-        return;
-    };
+    let disk = SmallDisk::mount("6m");
     let settings = OutboxSettings {
         // The cap alone would take everything: only the disk limits.
         max_bytes: 1 << 40,

@@ -115,6 +115,20 @@ pub enum DbError {
     },
 }
 
+impl DbError {
+    /// Whether the database could not write for want of disk: SQLite's SQLITE_FULL (13, with
+    /// any extended code), PostgreSQL's `53100 disk_full`, or the OS's ENOSPC.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::Sqlx(sqlx::Error::Database(e)) => e.code().is_some_and(|code| {
+                code == "53100" || code.parse::<i32>().is_ok_and(|c| c & 0xff == 13)
+            }),
+            Self::Sqlx(sqlx::Error::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
 impl Db {
     /// Connects to `settings.url` and brings its schema up to date with the service's
     /// migrations for that engine.

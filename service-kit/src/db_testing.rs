@@ -68,8 +68,15 @@ impl TestDb {
     /// A new SQLite database in a temporary folder.
     pub async fn sqlite(migrations: &Migrations) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary folder: {e}"));
+        let mut t = Self::sqlite_at(&dir.path().join("test.db"), migrations).await;
+        t._dir = Some(dir);
+        t
+    }
+
+    /// A new SQLite database in the file `path` (on a disk of the test's choosing).
+    pub async fn sqlite_at(path: &std::path::Path, migrations: &Migrations) -> Self {
         let settings = DatabaseSettings {
-            url: format!("sqlite://{}", dir.path().join("test.db").display()),
+            url: format!("sqlite://{}", path.display()),
             max_connections: 4,
             ..DatabaseSettings::default()
         };
@@ -80,7 +87,7 @@ impl TestDb {
             db,
             settings,
             postgres_name: None,
-            _dir: Some(dir),
+            _dir: None,
         }
     }
 
@@ -147,4 +154,47 @@ macro_rules! on_both_engines {
             }
         )*
     };
+}
+
+/// A tmpfs of a given size mounted under a temporary folder, unmounted when dropped: a disk
+/// that fills, for the tests of what a service does then. Mounting needs root, as CI runs; a
+/// test that asks for one panics without it rather than skip.
+#[derive(Debug)]
+pub struct SmallDisk {
+    pub mount: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (`mount -o size=`: `4m`, `6m`).
+    pub fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary folder: {e}"));
+        let mount = dir.path().join("disk");
+        std::fs::create_dir(&mount).unwrap_or_else(|e| panic!("{}: {e}", mount.display()));
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mount)
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "mounting a {size} tmpfs at {} (the tests run as root): {status:?}",
+            mount.display()
+        );
+        Self { mount, _dir: dir }
+    }
+
+    /// Free bytes on the disk.
+    pub fn free(&self) -> u64 {
+        let st = rustix::fs::statvfs(&self.mount)
+            .unwrap_or_else(|e| panic!("statvfs {}: {e}", self.mount.display()));
+        st.f_bavail * st.f_frsize
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+    }
 }

@@ -173,7 +173,17 @@ impl IntoResponse for ApiError {
 
 #[cfg(feature = "db")]
 impl From<crate::db::DbError> for ApiError {
+    /// A database whose disk is full answers 507, which callers take as "send it again later"
+    /// (nothing was stored); any other failure is a 500.
     fn from(e: crate::db::DbError) -> Self {
+        if e.is_storage_full() {
+            tracing::error!(error = %e, "database disk full: writes refused until room returns");
+            return Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the database's disk is full; try again later",
+            );
+        }
         Self::internal(e)
     }
 }

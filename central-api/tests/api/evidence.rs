@@ -18,6 +18,7 @@ use protocol::{
     evidence::{UploadAuth, path},
     wire,
 };
+use service_kit::db_testing::SmallDisk;
 use tower::ServiceExt;
 
 use crate::{
@@ -374,36 +375,6 @@ on_both_engines!(
     an_event_is_complete_once_every_manifest_file_has_arrived,
     a_full_evidence_disk_refuses_uploads_until_room_returns,
 );
-
-/// A tmpfs of `size` mounted under a temporary folder, unmounted when dropped (root only, as
-/// CI runs).
-struct SmallDisk {
-    mount: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mount = dir.path().join("disk");
-        std::fs::create_dir(&mount).unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&mount)
-            .status()
-            .unwrap();
-        assert!(status.success(), "mounting a tmpfs (the tests run as root)");
-        Self { mount, _dir: dir }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(&self.mount)
-            .status();
-    }
-}
 
 /// The evidence disk fills: an upload that does not fit beside the reserve is refused with 507
 /// before it is read, one that fills the disk while it is written too (its partial file gone),

@@ -204,3 +204,59 @@ on_both_engines!(
     a_notice_is_stored_once,
     unauthenticated_or_malformed_notices_are_refused,
 );
+
+/// The database's disk fills: a notice central sends is answered 507 (central keeps it and
+/// sends it again), nothing of it is stored, what was stored stays; once room returns the same
+/// notice is taken, without a restart. On SQLite, whose file is on the service's own disk.
+#[tokio::test]
+async fn a_full_database_disk_refuses_notices_until_room_returns() {
+    let disk = service_kit::db_testing::SmallDisk::mount("4m");
+    let t = TestDb::sqlite_at(
+        &disk.mount.join("notify.db"),
+        &citizen_notify::db::MIGRATIONS,
+    )
+    .await;
+    let app = app(&t, std::str::from_utf8(SECRET).unwrap());
+    let first = notice();
+    let (status, reply) = call(&app, signed(wire::encode(&first).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    // Other files take the disk, all but a few kilobytes.
+    let filler = disk.mount.join("filler");
+    std::fs::write(&filler, vec![0u8; usize::try_from(disk.free()).unwrap()]).unwrap_or(());
+    // Fill to the last block: the write above stops where the disk does.
+    let mut later = Vec::new();
+    let mut refused = None;
+    for _ in 0..200 {
+        let mut n = notice();
+        n.place = "x".repeat(2000);
+        let (status, reply) = call(&app, signed(wire::encode(&n).unwrap())).await;
+        if status == StatusCode::CREATED {
+            later.push(n);
+            continue;
+        }
+        refused = Some((status, reply, n));
+        break;
+    }
+    let (status, reply, n) = refused.expect("the full disk refuses a notice");
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{reply}");
+    assert_eq!(reply["error"], "storage_full");
+    let stored = notices_of(&t.db, "079203012345").await.unwrap();
+    assert!(
+        !stored.contains(&n),
+        "nothing of the refused notice is kept"
+    );
+    assert!(stored.contains(&first) && later.iter().all(|l| stored.contains(l)));
+    std::fs::remove_file(&filler).unwrap();
+    let (status, reply) = call(&app, signed(wire::encode(&n).unwrap())).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "taken once room returns: {reply}"
+    );
+    assert!(
+        notices_of(&t.db, "079203012345")
+            .await
+            .unwrap()
+            .contains(&n)
+    );
+}
