@@ -21,6 +21,21 @@ pub const TIMESTAMP_HEADER: &str = "x-tve-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-tve-signature";
 
 /// The path of a blob.
+/// The kinds of file evidence may be: the agent's stills and clips. Central refuses an upload
+/// of any other type, and serves nothing as another (an HTML or SVG "evidence" file would be a
+/// script run on the review pages' origin).
+pub const CONTENT_TYPES: [&str; 3] = ["image/jpeg", "image/png", "video/mp4"];
+
+/// The file name extension of an evidence content type.
+pub fn extension(content_type: &str) -> Option<&'static str> {
+    match content_type {
+        "image/jpeg" => Some("jpg"),
+        "image/png" => Some("png"),
+        "video/mp4" => Some("mp4"),
+        _ => None,
+    }
+}
+
 pub fn path(sha256: &Sha256Digest) -> String {
     format!("/api/v1/evidence/{sha256}")
 }

@@ -40,6 +40,7 @@ pub struct Stored {
         (status = 200, description = "Stored before: the same bytes", body = Stored),
         (status = 401, description = "Unknown device, bad signature or clock skew", body = super::openapi::ErrorBody),
         (status = 413, description = "Larger than evidence.max_bytes", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not an evidence content type (image/jpeg, image/png, video/mp4)", body = super::openapi::ErrorBody),
         (status = 422, description = "The body does not hash to the path", body = super::openapi::ErrorBody),
         (status = 503, description = "The evidence store cannot be reached now: upload again later", body = super::openapi::ErrorBody),
         (status = 507, description = "The evidence disk is full: upload again later", body = super::openapi::ErrorBody)))]
@@ -81,8 +82,18 @@ pub async fn put(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
+        .unwrap_or("")
         .to_owned();
+    if !protocol::evidence::CONTENT_TYPES.contains(&content_type.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "evidence is one of {}, not `{content_type}`",
+                protocol::evidence::CONTENT_TYPES.join(", ")
+            ),
+        ));
+    }
 
     let stored = state.store.size(&sha256).await.map_err(store_error)?;
     let (bytes, created) = match stored {
@@ -222,7 +233,9 @@ pub async fn get_linked(
 }
 
 /// One stored blob as a response of `content_type`: to a citizen on a signed link, or to an
-/// officer on the review pages.
+/// officer on the review pages. Only an evidence content type is served as itself, inline;
+/// anything else is an attachment of bytes. Either way the response is sandboxed (no script,
+/// no plugin, no same-origin access even when opened on its own) and never sniffed.
 pub async fn blob(
     state: &AppState,
     sha256: &Sha256Digest,
@@ -237,11 +250,21 @@ pub async fn blob(
             "no such file",
         ));
     };
-    let content_type = header::HeaderValue::from_str(content_type)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_link", "content type"))?;
+    let hex = sha256.to_hex();
+    let (content_type, disposition) = match protocol::evidence::extension(content_type) {
+        Some(ext) => (content_type, format!("inline; filename=\"{hex}.{ext}\"")),
+        None => (
+            "application/octet-stream",
+            format!("attachment; filename=\"{hex}.bin\""),
+        ),
+    };
+    let value = |v: &str| {
+        header::HeaderValue::from_str(v).map_err(|e| ApiError::internal(format!("header: {e}")))
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_TYPE, value(content_type)?),
+            (header::CONTENT_DISPOSITION, value(&disposition)?),
             (
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static(cache_control),
@@ -249,6 +272,10 @@ pub async fn blob(
             (
                 header::X_CONTENT_TYPE_OPTIONS,
                 header::HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                header::HeaderValue::from_static("sandbox; default-src 'none'"),
             ),
         ],
         bytes,

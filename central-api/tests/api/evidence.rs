@@ -95,6 +95,16 @@ fn upload(
     request.body(Body::from(body)).unwrap()
 }
 
+/// `request` with another Content-Type, or none.
+fn retyped(mut request: Request<Body>, content_type: Option<&str>) -> Request<Body> {
+    let headers = request.headers_mut();
+    headers.remove("content-type");
+    if let Some(ct) = content_type {
+        headers.insert("content-type", ct.parse().unwrap());
+    }
+    request
+}
+
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
@@ -221,6 +231,30 @@ async fn refused_with_reason(t: &TestDb, kind: Kind) {
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
         ),
+        (
+            "a page, not evidence",
+            retyped(
+                upload(&sha, jpeg.clone(), &w.device, &w.key, now),
+                Some("text/html"),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "an image that runs script",
+            retyped(
+                upload(&sha, jpeg.clone(), &w.device, &w.key, now),
+                Some("image/svg+xml"),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "no type",
+            retyped(upload(&sha, jpeg.clone(), &w.device, &w.key, now), None),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
     ];
     for (what, request, status, code) in cases {
         let (got, body) = send(&w.app, request).await;
@@ -232,7 +266,7 @@ async fn refused_with_reason(t: &TestDb, kind: Kind) {
     let auth = UploadAuth::sign(&w.key, w.device.clone(), &big_sha, now);
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         big.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
-    let mut request = Request::put(path(&big_sha));
+    let mut request = Request::put(path(&big_sha)).header("content-type", "video/mp4");
     for (name, value) in auth.headers() {
         request = request.header(name, value);
     }
@@ -334,10 +368,23 @@ async fn linked(t: &TestDb, kind: Kind) {
                 .await
                 .unwrap();
             let status = r.status();
-            let ct = r
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_owned());
+            let header = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+            };
+            let ct = header("content-type");
+            if status == StatusCode::OK {
+                // Never run as a page of central's, even opened on its own.
+                assert_eq!(
+                    header("content-security-policy").as_deref(),
+                    Some("sandbox; default-src 'none'")
+                );
+                assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+                let disposition = header("content-disposition").unwrap();
+                let inline = ct.as_deref() != Some("application/octet-stream");
+                assert_eq!(disposition.starts_with("inline"), inline, "{disposition}");
+            }
             let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
             (status, ct, bytes.to_vec())
         }
@@ -359,6 +406,12 @@ async fn linked(t: &TestDb, kind: Kind) {
         assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
         assert_ne!(bytes, body);
     }
+    // A link signed for a type evidence never is: the bytes, as an attachment of bytes.
+    let html = protocol::evidence_link::link(LINK_SECRET.as_bytes(), &sha, "text/html", exp);
+    let (status, ct, bytes) = get(html).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ct.as_deref(), Some("application/octet-stream"));
+    assert_eq!(bytes, body);
     // A valid link to a file never uploaded.
     let missing = protocol::evidence_link::link(LINK_SECRET.as_bytes(), &other, "video/mp4", exp);
     assert_eq!(get(missing).await.0, StatusCode::NOT_FOUND);
