@@ -75,13 +75,13 @@ pub fn router() -> Router<AppState> {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Headers every review response carries; pages are not stored anywhere on the way.
+/// Headers every review response carries; pages are not stored anywhere on the way. A
+/// response with a policy of its own keeps it (an evidence file's sandbox).
 async fn protect(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,

@@ -234,6 +234,11 @@ async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
     assert_eq!(blob.status, StatusCode::OK);
     assert_eq!(blob.headers[header::CONTENT_TYPE], "image/jpeg");
     assert_eq!(blob.body, image.name);
+    // Sandboxed, not under the pages' own policy: evidence is never a page of central's.
+    assert_eq!(
+        blob.headers[header::CONTENT_SECURITY_POLICY],
+        "sandbox; default-src 'none'"
+    );
     assert_eq!(
         send(&w, get(None, &src)).await.status,
         StatusCode::SEE_OTHER

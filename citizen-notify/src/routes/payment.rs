@@ -14,7 +14,7 @@ use protocol::vnpay::{self, IpnReply};
 use super::AppState;
 use crate::{
     db::{self, PaymentState},
-    pages::{layout, vnd},
+    pages::{escape, layout, vnd},
     payment,
 };
 
@@ -77,9 +77,10 @@ pub async fn returned(
                 "<p>Biên lai / Receipt</p><dl><dt>Số tiền</dt><dd id=\"amount\">{amount} ₫</dd>\
                  <dt>Mã giao dịch</dt><dd id=\"transaction\">{}</dd>\
                  <dt>Thời gian</dt><dd>{}</dd><dt>Mã thanh toán</dt><dd>{}</dd></dl>",
-                recorded.transaction_no.unwrap_or_default(),
-                recorded.pay_date.unwrap_or_default(),
-                recorded.txn_ref
+                // The gateway's values, as text: signed by the gateway is not safe as HTML.
+                escape(&recorded.transaction_no.unwrap_or_default()),
+                escape(&recorded.pay_date.unwrap_or_default()),
+                escape(&recorded.txn_ref)
             ),
         ),
         PaymentState::Pending => page(

@@ -151,7 +151,33 @@ async fn only_the_gateways_signed_word_with_the_right_amount_counts(t: &TestDb) 
         state(db::payment(&t.db, &txn_ref).await.unwrap()),
         Some(PaymentState::Failed)
     );
-    assert!(start(t, &w, &id, citizen).await.is_ok());
+    let again = start(t, &w, &id, citizen).await.unwrap();
+
+    // The gateway's own values are text on the receipt, whatever they hold.
+    let txn_ref = form_params(again.split_once('?').unwrap().1)["vnp_TxnRef"].clone();
+    let mut odd = result("1900000000", &txn_ref);
+    odd.insert(
+        "vnp_TransactionNo".into(),
+        "<img src=x onerror=alert(1)>".into(),
+    );
+    assert_eq!(ipn(&w, &odd, SECRET).await, IpnReply::confirmed());
+    let receipt = w
+        .http
+        .get(format!(
+            "{}?{}",
+            w.settings.return_url,
+            vnpay::signed_query(SECRET.as_bytes(), &odd)
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        receipt.contains("&lt;img src=x onerror=alert(1)&gt;") && !receipt.contains("<img"),
+        "{receipt}"
+    );
 }
 
 async fn a_payment_whose_ipn_was_lost_is_reconciled(t: &TestDb) {

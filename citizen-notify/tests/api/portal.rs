@@ -388,4 +388,50 @@ on_both_engines!(
     another_citizen_finds_nothing_on_any_route,
     forms_need_a_session_its_csrf_token_and_a_reason,
     a_callback_is_good_once_and_only_with_its_own_code,
+    every_page_runs_no_script_is_never_framed_and_is_kept_by_no_cache,
 );
+
+/// The portal's pages, a citizen's fine included: a policy that runs no script and lets
+/// images and clips come only from the portal and central's evidence links, forms go only to
+/// the portal and the payment gateway; never framed, sniffed or cached.
+async fn every_page_runs_no_script_is_never_framed_and_is_kept_by_no_cache(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = fine(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let gateway = reqwest::Url::parse(&w.settings.gateway_url).unwrap();
+    let gateway = gateway.origin().ascii_serialization();
+    for path in [
+        "/".to_owned(),
+        format!("/fines/{id}"),
+        "/no-such-page".into(),
+    ] {
+        let mut r = w.http.get(format!("{}{path}", w.notify));
+        if let Some(c) = &b.cookie {
+            r = r.header("cookie", c);
+        }
+        let response = r.send().await.unwrap();
+        let h = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let csp = h("content-security-policy");
+        assert!(csp.starts_with("default-src 'none';"), "{path}: {csp}");
+        assert!(!csp.contains("script-src"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains(&format!("img-src 'self' {EVIDENCE_URL};")),
+            "{path}: {csp}"
+        );
+        assert!(
+            csp.contains(&format!("form-action 'self' {gateway};")),
+            "{path}: {csp}"
+        );
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("cache-control"), "no-store", "{path}");
+    }
+}
