@@ -164,6 +164,34 @@ impl ApiError {
     }
 }
 
+/// The headers every page of a service's browser side carries: its content security policy
+/// (unless the response has one of its own, as a sandboxed evidence file does), never framed,
+/// never sniffed, no referrer beyond the site, and kept by no cache unless the response says
+/// otherwise (pages about a case or a citizen's fines).
+pub fn protect_page(
+    mut response: axum::response::Response,
+    csp: axum::http::HeaderValue,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(csp);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.code, "message": self.message });

@@ -22,7 +22,7 @@ mod violation;
 use axum::{
     Router,
     extract::FromRequestParts,
-    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, request::Parts},
     middleware,
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -75,26 +75,9 @@ pub fn router() -> Router<AppState> {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Headers every review response carries; pages are not stored anywhere on the way. A
-/// response with a policy of its own keeps it (an evidence file's sandbox).
-async fn protect(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(CSP));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    response
+/// Headers every review response carries ([`service_kit::http::protect_page`]).
+async fn protect(response: Response) -> Response {
+    service_kit::http::protect_page(response, HeaderValue::from_static(CSP))
 }
 
 /// The officer at the desk: signed in through the session cookie, with the session's CSRF token

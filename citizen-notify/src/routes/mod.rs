@@ -6,7 +6,7 @@ pub mod portal;
 
 use axum::{
     Router,
-    http::{HeaderValue, header},
+    http::HeaderValue,
     routing::{get, post},
 };
 pub use service_kit::http::ApiError;
@@ -77,27 +77,7 @@ pub fn content_security_policy(evidence_url: &str, gateway_url: &str) -> String 
     )
 }
 
-/// Headers every portal response carries: its policy, never framed or sniffed, no referrer
-/// beyond the portal, and pages about a citizen's fines kept by no cache.
-async fn protect(
-    mut response: axum::response::Response,
-    csp: HeaderValue,
-) -> axum::response::Response {
-    let headers = response.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(csp);
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    response
+/// Headers every portal response carries ([`service_kit::http::protect_page`]).
+async fn protect(response: axum::response::Response, csp: HeaderValue) -> axum::response::Response {
+    service_kit::http::protect_page(response, csp)
 }
