@@ -17,7 +17,7 @@ use std::{
     collections::VecDeque,
     sync::{
         Arc, Condvar, Mutex, MutexGuard,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -108,7 +108,18 @@ struct Shared {
     last_buffer: Mutex<Option<Instant>>,
     stop: AtomicBool,
     counters: Counters,
-    started_unix_ms: i64,
+    /// When the camera time began, on the monotonic clock ...
+    started: Instant,
+    /// ... and the UTC (Unix ms) that instant was last found to be.
+    origin_ms: AtomicI64,
+}
+
+/// A change of the wall clock against the monotonic one beyond this (ms) is a step, logged.
+const CLOCK_STEP_MS: i64 = 1000;
+
+/// The UTC (Unix ms) of the monotonic instant `elapsed` before the wall clock read `now_ms`.
+fn origin_ms(now_ms: i64, elapsed: Duration) -> i64 {
+    now_ms - i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,13 +141,14 @@ impl Ingest {
         // Refuse a line GStreamer cannot build (a missing decoder) before any thread starts.
         gst::parse::launch(&launch)
             .with_context(|| format!("camera {}: building `{launch}`", camera.id))?;
+        let started = Instant::now();
         let shared = Arc::new(Shared {
             slot: Mutex::new(None),
             fresh: Condvar::new(),
             ring: Mutex::new(VecDeque::new()),
             ring_keep_s,
             clock: Mutex::new(Clock {
-                started: Instant::now(),
+                started,
                 base: None,
                 last_t: 0.0,
             }),
@@ -144,7 +156,11 @@ impl Ingest {
             last_buffer: Mutex::new(None),
             stop: AtomicBool::new(false),
             counters: Counters::default(),
-            started_unix_ms: protocol::UtcTimestamp::now().unix_ms(),
+            started,
+            origin_ms: AtomicI64::new(origin_ms(
+                protocol::UtcTimestamp::now().unix_ms(),
+                Duration::ZERO,
+            )),
         });
         let supervisor = {
             let shared = shared.clone();
@@ -197,9 +213,24 @@ impl Ingest {
         lock(&self.shared.ring).back().map(|u| u.t)
     }
 
-    /// UTC (Unix ms) of camera time `t`.
+    /// UTC (Unix ms) of camera time `t`, by the wall clock as it is now: camera time runs on
+    /// the monotonic clock, which no NTP step moves, and is put on the wall clock when an
+    /// event is made, so a box whose clock is set right while it runs dates its next events
+    /// right (a box that booted unsynced and was stepped by hours would otherwise date every
+    /// event of the camera wrong until the agent restarts). A step is logged.
     pub fn unix_ms_at(&self, t: f64) -> i64 {
-        self.shared.started_unix_ms + (t * 1000.0).round() as i64
+        let origin = origin_ms(
+            protocol::UtcTimestamp::now().unix_ms(),
+            self.shared.started.elapsed(),
+        );
+        let before = self.shared.origin_ms.swap(origin, Ordering::Relaxed);
+        if (origin - before).abs() > CLOCK_STEP_MS {
+            warn!(
+                step_ms = origin - before,
+                "the wall clock was stepped: events are dated by it from now on"
+            );
+        }
+        origin + (t * 1000.0).round() as i64
     }
 
     pub fn state(&self) -> State {
@@ -529,4 +560,22 @@ pub fn remux_mp4(units: &[AccessUnit], path: &std::path::Path) -> anyhow::Result
     };
     let _ = pipeline.set_state(gst::State::Null);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_time_is_dated_by_the_wall_clock_as_it_reads_now() {
+        // Camera time began 10 s ago on the monotonic clock; the wall clock reads T.
+        let first = origin_ms(1_764_146_096_250, Duration::from_secs(10));
+        assert_eq!(first, 1_764_146_086_250);
+        // 30 s on, the same instant, whatever the wall clock does in between.
+        assert_eq!(origin_ms(1_764_146_126_250, Duration::from_secs(40)), first);
+        // NTP sets a box that booted unsynced 3 h forward: camera time moves with it.
+        let stepped = origin_ms(1_764_146_126_250 + 3 * 3_600_000, Duration::from_secs(40));
+        assert_eq!(stepped - first, 3 * 3_600_000);
+        assert!(stepped - first > CLOCK_STEP_MS, "logged as a step");
+    }
 }
