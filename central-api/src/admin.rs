@@ -39,6 +39,12 @@ pub enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Disable an officer: their sessions end and they can no longer sign in (`officer-add`
+    /// again enables them, with a new password).
+    OfficerDisable {
+        #[arg(long)]
+        username: String,
+    },
     /// Register a device and the public key its events are signed with (or rotate the key).
     DeviceAdd {
         #[arg(long)]
@@ -229,6 +235,28 @@ pub async fn save_officer(
         )
         .await?;
     Ok(officer)
+}
+
+/// Disables officer `username` as `actor`, ending their sessions. False when there is no such
+/// active officer.
+pub async fn disable_officer(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    username: &str,
+) -> Result<bool, Refused> {
+    let disabled = officers::disable(db, username).await?;
+    if disabled {
+        audit
+            .append(
+                actor,
+                "officer.disabled",
+                &format!("officer:{username}"),
+                json!({}),
+            )
+            .await?;
+    }
+    Ok(disabled)
 }
 
 /// Registers a device with the public key its events are signed with, or rotates the key of
@@ -448,6 +476,12 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let officer =
                 save_officer(&db, &audit, CLI, &username, &full_name, &role, &password).await?;
             println!("officer {username} saved as {}", officer.role.as_str());
+        }
+        Command::OfficerDisable { username } => {
+            if !disable_officer(&db, &audit, CLI, &username).await? {
+                bail!("no active officer {username}");
+            }
+            println!("officer {username} disabled; their sessions ended");
         }
         Command::DeviceAdd {
             id,

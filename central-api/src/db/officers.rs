@@ -6,10 +6,13 @@ use time::{Duration, OffsetDateTime};
 use super::{Db, DbError, on_pool};
 use crate::auth::{Officer, Role};
 
-/// Creates an officer (or replaces the name, role and password of one).
+/// Creates an officer (or replaces the name, role and password of one). The officer's sessions
+/// and bearer tokens end in the same transaction: a changed password or role takes effect at
+/// once, not when the old sessions expire.
 pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(), DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "INSERT INTO officers (username, full_name, role, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5)
@@ -21,10 +24,39 @@ pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(
         .bind(officer.role.as_str())
         .bind(password_hash)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM sessions WHERE username = $1")
+            .bind(&officer.username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
     });
     Ok(())
+}
+
+/// Disables an officer and ends their sessions, in one transaction; they can no longer sign
+/// in (saving them again enables them). False when there is no such active officer.
+pub async fn disable(db: &Db, username: &str) -> Result<bool, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let disabled = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE officers SET disabled_at = $1 WHERE username = $2 AND disabled_at IS NULL",
+        )
+        .bind(now)
+        .bind(username)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM sessions WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        changed == 1
+    });
+    Ok(disabled)
 }
 
 /// Every active officer, by username.

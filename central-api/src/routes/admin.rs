@@ -112,6 +112,37 @@ pub async fn save_officer(
     Ok((StatusCode::CREATED, Json(saved.into())))
 }
 
+#[utoipa::path(delete, path = "/api/v1/officers/{username}", tag = "admin",
+    params(("username" = String, Path, description = "The officer's username")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Disabled: their sessions and tokens ended, no sign-in until saved again"),
+        (status = 403, description = "Administrators only", body = ErrorBody),
+        (status = 404, description = "No such active officer", body = ErrorBody)))]
+pub async fn disable_officer(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    officer.require(Role::administers, "administer officers")?;
+    let done = admin::disable_officer(&state.db, &state.audit, &officer.actor(), &username)
+        .await
+        .map_err(refused)?;
+    no_content_or_not_found(done, || format!("no active officer {username}"))
+}
+
+/// 204 when a removal was done, else 404 saying what was not there.
+fn no_content_or_not_found(
+    done: bool,
+    missing: impl FnOnce() -> String,
+) -> Result<StatusCode, ApiError> {
+    if done {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", missing()))
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
@@ -168,18 +199,10 @@ pub async fn revoke_device(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     officer.require(Role::administers, "revoke devices")?;
-    if admin::revoke_device(&state.db, &state.audit, &officer.actor(), &id)
+    let done = admin::revoke_device(&state.db, &state.audit, &officer.actor(), &id)
         .await
-        .map_err(refused)?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no active device {id}"),
-        ))
-    }
+        .map_err(refused)?;
+    no_content_or_not_found(done, || format!("no active device {id}"))
 }
 
 /// A device's cameras as central keeps them.

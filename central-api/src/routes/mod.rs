@@ -101,6 +101,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::cameras))
         .routes(routes!(admin::save_camera))
         .routes(routes!(admin::officers, admin::save_officer))
+        .routes(routes!(admin::disable_officer))
         .routes(routes!(schedule::get, schedule::amend))
         .routes(routes!(disputes::resolve))
         .routes(routes!(stats::json))

@@ -301,7 +301,88 @@ async fn administrators_configure_cameras_and_each_change_is_a_new_version(t: &T
     assert_eq!(list["items"][0]["speed_limits_kmh"]["truck"], 40.0);
 }
 
+/// A changed password or role ends the officer's sessions and tokens at once; a disabled
+/// officer's too, and they cannot sign in again until saved anew. Each in the audit log.
+async fn a_changed_or_disabled_officer_is_signed_out_everywhere(t: &TestDb) {
+    let w = world(t).await;
+    let admin = w.sign_in(Role::Admin).await;
+    let save = |password: &str, role: &str| {
+        admin.post(
+            "/api/v1/officers",
+            json!({ "username": "lan.tt", "full_name": "Trần Thị Lan", "role": role, "password": password }),
+        )
+    };
+    let sign_in = |password: &str| {
+        axum::http::Request::post("/api/v1/session")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({ "username": "lan.tt", "password": password }).to_string(),
+            ))
+            .unwrap()
+    };
+    let queue = |token: &str| {
+        axum::http::Request::get("/api/v1/violations")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let first = "mật khẩu đầu tiên của Lan";
+    assert_eq!(
+        w.call(save(first, "supervisor")).await.0,
+        StatusCode::CREATED
+    );
+    let (status, session) = w.call(sign_in(first)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert_eq!(w.call(queue(&token)).await.0, StatusCode::OK);
+
+    // Demoted with a new password: the old token is dead at once, the old password too.
+    let second = "mật khẩu thứ hai của Lan";
+    assert_eq!(
+        w.call(save(second, "reviewer")).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(w.call(queue(&token)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.call(sign_in(first)).await.0, StatusCode::UNAUTHORIZED);
+    let (status, session) = w.call(sign_in(second)).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert_eq!(session["role"], "reviewer", "{session}");
+
+    // Disabled: signed out, no sign-in; disabling twice finds nobody.
+    let disable = || admin.send("DELETE", "/api/v1/officers/lan.tt", json!({}));
+    assert_eq!(w.call(disable()).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(w.call(queue(&token)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.call(sign_in(second)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.call(disable()).await.0, StatusCode::NOT_FOUND);
+    // Only administrators disable officers.
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (status, _) = w
+        .call(supervisor.send("DELETE", "/api/v1/officers/admin", json!({})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let actions: Vec<String> = central_api::audit::AuditLog::new(w.db.clone())
+        .for_subject("officer:lan.tt")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "officer.saved",
+            "officer.signed_in",
+            "officer.saved",
+            "officer.signed_in",
+            "officer.disabled"
+        ]
+    );
+}
+
 on_both_engines!(
+    a_changed_or_disabled_officer_is_signed_out_everywhere,
     administrators_configure_cameras_and_each_change_is_a_new_version,
     administrators_save_officers_and_register_and_revoke_devices,
     administrators_amend_the_fine_schedule_from_a_coming_day,
