@@ -41,9 +41,7 @@ impl Settings for Config {
         self.database.validate()?;
         let notify = &self.notify;
         if !notify.url.is_empty() {
-            if !(notify.url.starts_with("http://") || notify.url.starts_with("https://")) {
-                return Err(ConfigError::invalid("notify.url", "must be an http(s) URL"));
-            }
+            service_kit::config::check_url("notify.url", &notify.url)?;
             if notify.shared_secret.len() < 16 {
                 return Err(ConfigError::invalid(
                     "notify.shared_secret",
@@ -83,12 +81,7 @@ impl Settings for Config {
         }
         let registry = &self.registry;
         if !registry.url.is_empty() {
-            if !(registry.url.starts_with("http://") || registry.url.starts_with("https://")) {
-                return Err(ConfigError::invalid(
-                    "registry.url",
-                    "must be an http(s) URL",
-                ));
-            }
+            service_kit::config::check_url("registry.url", &registry.url)?;
             if registry.api_key.is_empty() {
                 return Err(ConfigError::invalid(
                     "registry.api_key",

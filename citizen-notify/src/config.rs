@@ -368,11 +368,10 @@ impl Default for CentralSettings {
 }
 
 /// Each `(field, value)` must be an http(s) URL.
+/// Each URL `https://`, or `http://` to this machine only ([`service_kit::config::check_url`]).
 fn http_urls(urls: &[(&str, &String)]) -> Result<(), ConfigError> {
     for (field, url) in urls {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ConfigError::invalid(*field, "must be an http(s) URL"));
-        }
+        service_kit::config::check_url(field, url)?;
     }
     Ok(())
 }
@@ -406,6 +405,33 @@ mod tests {
         c.portal.client_secret = "s".into();
         c.portal.redirect_url = "portal/callback".into();
         assert_eq!(field_of(&c).as_deref(), Some("portal.redirect_url"));
+    }
+
+    #[test]
+    fn payments_sign_ins_and_notices_never_cross_the_network_in_the_clear() {
+        let mut c = Config::default();
+        c.payment.hash_secret = "secret".into();
+        for (field, set) in [
+            (
+                "payment.gateway_url",
+                (|c: &mut Config| c.payment.gateway_url = "http://pay.vnpay.vn/vpcpay.html".into())
+                    as fn(&mut Config),
+            ),
+            ("portal.issuer_url", |c: &mut Config| {
+                c.portal.issuer_url = "http://sso.example.vn".into();
+                c.portal.client_secret = "s".into();
+            }),
+            ("delivery.push_url", |c: &mut Config| {
+                c.delivery.push_url = "http://app.example.vn/push".into();
+            }),
+        ] {
+            let mut bad = c.clone();
+            set(&mut bad);
+            assert_eq!(field_of(&bad).as_deref(), Some(field));
+        }
+        c.payment.gateway_url = "https://pay.vnpay.vn/vpcpay.html".into();
+        c.payment.return_url = "http://[::1]:8090/payment/vnpay/return".into();
+        assert_eq!(field_of(&c), None, "https, or http to this machine");
     }
 
     #[test]

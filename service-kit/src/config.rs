@@ -110,6 +110,24 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Checks that the URL of setting `field` is `https://`, or `http://` to this machine only:
+/// what the services send each other and citizens' browsers (signed notices, owners' data,
+/// payments, sign-ins) never crosses the network in the clear. A service behind a TLS proxy on
+/// the same machine is reached on loopback.
+pub fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| ConfigError::invalid(field, format!("`{url}` is not a URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(parsed.host_str().unwrap_or_default()) => Ok(()),
+        "http" => Err(ConfigError::invalid(
+            field,
+            "would cross the network in the clear: use https:// (http:// only to this machine)",
+        )),
+        _ => Err(ConfigError::invalid(field, "must be an https:// URL")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::{io::Write, net::SocketAddr};
@@ -117,6 +135,31 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
+
+    #[test]
+    fn a_url_is_https_or_plain_to_this_machine_only() {
+        for ok in [
+            "https://notify.csgt.example.vn",
+            "https://10.1.2.3:8443/x",
+            "http://127.0.0.1:8090",
+            "http://localhost:8090/api",
+            "http://[::1]:9000",
+        ] {
+            assert!(check_url("f", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://notify.csgt.example.vn",
+            "http://10.1.2.3:8090",
+            "ftp://127.0.0.1",
+            "notify.csgt.example.vn",
+            "",
+        ] {
+            assert!(
+                matches!(check_url("f", bad), Err(ConfigError::Invalid { ref field, .. }) if field == "f"),
+                "{bad}"
+            );
+        }
+    }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields, default)]
