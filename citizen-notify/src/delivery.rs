@@ -104,8 +104,8 @@ pub fn channels(settings: &DeliverySettings, notice: &FineNotice) -> Vec<&'stati
 }
 
 /// The e-mail notice: plain text, Vietnamese first with English beneath; what, when, where, how
-/// much, the decision, and the link to the fine's page (and a warning against phishing, since a
-/// link in a mail is what fraudsters imitate).
+/// much, the decision, and the portal's own address to open — no link to the fine's page and
+/// none to pay, since a link in a mail is what fraudsters imitate (with a warning saying so).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailNotice {
     pub subject: String,
@@ -114,11 +114,8 @@ pub struct EmailNotice {
 
 impl EmailNotice {
     pub fn of(notice: &FineNotice, portal_url: &str) -> Self {
-        let url = format!(
-            "{}/fines/{}",
-            portal_url.trim_end_matches('/'),
-            notice.fine_id.hyphenated()
-        );
+        // The portal itself, not a deep link: the citizen types the address they know.
+        let url = portal_url.trim_end_matches('/');
         let at = local_time(notice.occurred_at);
         let day = at.split(' ').next().unwrap_or_default().to_owned();
         let amount = vnd(notice.amount_vnd);
@@ -140,15 +137,15 @@ impl EmailNotice {
              Quyết định số: {decision}\n\
              Mức phạt: {amount} ₫{points}\n\
              Đơn vị xử lý: {unit}\n\n\
-             Xem hình ảnh và video, xác nhận hoặc khiếu nại, và nộp phạt trực tuyến tại:\n\
-             {url}\n\n\
-             Thư được gửi tự động, xin đừng trả lời. Trước khi đăng nhập, hãy kiểm tra địa chỉ \
-             trang: cơ quan chức năng không bao giờ hỏi mật khẩu hay mã OTP qua thư.\n\n\
+             Xem hình ảnh và video, xác nhận hoặc giải trình: tự mở cổng thông tin chính thức \
+             {url} (gõ địa chỉ, đừng bấm đường link trong thư lạ) và đăng nhập bằng VNeID.\n\n\
+             Thư được gửi tự động, xin đừng trả lời. Cơ quan chức năng không bao giờ hỏi mật \
+             khẩu hay mã OTP, và không gửi đường link nộp phạt qua thư.\n\n\
              --\n\
              Traffic violation notice. The camera system recorded the vehicle with plate \
              {plate}: {kind_en}, {at} (UTC+7), {place}. Fine: {amount} VND{points_en}. Decision \
-             {decision}. See the images and the clip, confirm or dispute, and pay online at \
-             {url}\n",
+             {decision}. To see the images and the clip, confirm or explain, open the official \
+             portal {url} yourself and sign in with VNeID.\n",
             plate = notice.plate,
             kind = notice.kind.label_vi(),
             kind_en = notice.kind.label_en(),
@@ -168,18 +165,17 @@ impl EmailNotice {
     }
 }
 
-/// The SMS text, without diacritics (GSM-7, which every handset shows): the plate, the day, the
-/// amount and the link. With a portal address of up to about 25 characters it fits one
-/// 160-character message; a longer one makes it two parts.
-pub fn sms_text(notice: &FineNotice, portal_url: &str) -> String {
+/// The SMS text, without diacritics (GSM-7, which every handset shows): that the vehicle has a
+/// notice from that day, and to open the official app or portal — no link and no amount. The
+/// Traffic Police tell the public they never send a violation by SMS with a link to pay: a text
+/// that did would read exactly like the scams they warn of, so this one never does.
+pub fn sms_text(notice: &FineNotice) -> String {
     let day = local_time(notice.occurred_at);
     let day = day.split(' ').next().unwrap_or_default();
     format!(
-        "Xe {} vi pham giao thong ngay {day}, phat {} dong. Xem va nop phat: {}/fines/{}",
+        "CSGT: xe {} co thong bao vi pham giao thong ngay {day}. Xem tren ung dung/cong TTDT \
+         chinh thuc. Khong bam link la, khong dua ma OTP.",
         notice.plate,
-        vnd(notice.amount_vnd),
-        portal_url.trim_end_matches('/'),
-        notice.fine_id.hyphenated()
     )
 }
 
@@ -267,7 +263,7 @@ impl Deliverer {
         let body = serde_json::json!({
             "from": self.settings.sms_sender,
             "to": phone,
-            "text": sms_text(notice, &self.settings.portal_url),
+            "text": sms_text(notice),
             "reference": notice.fine_id.hyphenated().to_string(),
         });
         let sent = self
