@@ -52,6 +52,11 @@ pub struct DeviceSettings {
     /// The time source disciplining this box's clock (`ntp`, `ptp`, `gnss`); events say the
     /// clock is synchronised only when it is named.
     pub clock_source: Option<String>,
+    /// The bearer token `/status` and the cameras' snapshots ask for (at least 16 characters);
+    /// required when `http.bind` is not loopback — a camera's picture of the street and the
+    /// box's state are not for anyone on the network. Unset on loopback: open to this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_token: Option<String>,
 }
 
 impl Default for DeviceSettings {
@@ -61,6 +66,7 @@ impl Default for DeviceSettings {
             key_path: "data/edge/device.key".into(),
             data_dir: "data/edge".into(),
             clock_source: None,
+            status_token: None,
         }
     }
 }
@@ -422,6 +428,22 @@ impl Settings for Config {
                 "mqtt.password",
                 "mqtt.username and mqtt.password go together",
             ));
+        }
+        match &self.device.status_token {
+            Some(token) if token.chars().count() < 16 => {
+                return Err(ConfigError::invalid(
+                    "device.status_token",
+                    "must be at least 16 characters",
+                ));
+            }
+            None if !self.http.bind.ip().is_loopback() => {
+                return Err(ConfigError::invalid(
+                    "device.status_token",
+                    "is required when http.bind is not loopback: the cameras' pictures and the \
+                     box's state are not for anyone on the network",
+                ));
+            }
+            _ => {}
         }
         // Evidence (plates, faces) goes to central in the clear only to this machine.
         service_kit::config::check_url("central.url", &self.central.url)?;

@@ -223,9 +223,13 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     });
     register_metrics(&metrics, state.clone());
 
+    let token = config.device.status_token.clone().map(Arc::<str>::from);
     let router = Router::new()
         .route("/status", get(status))
         .route("/cameras/{id}/snapshot.jpg", get(snapshot))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            authorised(token.clone(), request, next)
+        }))
         .with_state(state.clone());
     let mut app = App::build("edge-agent", &config.http, metrics, router).await?;
 
@@ -404,6 +408,34 @@ struct CameraBody {
     /// Why the signal cannot be trusted (no change for longer than a cycle, nothing read).
     #[serde(skip_serializing_if = "Option::is_none")]
     signal_fault: Option<String>,
+}
+
+/// Lets a request through when no token is configured, or when it bears the configured one
+/// (`Authorization: Bearer TOKEN`); 401 otherwise. Compared as SHA-256 digests, so the time
+/// taken says nothing of how much of a guess was right.
+async fn authorised(
+    token: Option<Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(token) = token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let digest = |s: &str| protocol::Sha256Digest::of(s.as_bytes());
+        if digest(given) != digest(&token) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "this box's status and pictures need its device.status_token\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn status(State(state): State<Arc<AgentState>>) -> Response {

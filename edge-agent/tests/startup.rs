@@ -223,6 +223,60 @@ async fn an_unreachable_camera_and_a_missing_decoder_leave_the_other_camera_runn
     agent.stop().await;
 }
 
+/// With `device.status_token` set, the box's state and its cameras' pictures answer only the
+/// bearer of that token; off loopback the token is required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_snapshots_answer_only_the_bearer_of_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = common::device_id("edge-token");
+    let mut config = common::agent_config(
+        dir.path(),
+        &device,
+        &common::mosquitto_url(),
+        "http://127.0.0.1:9",
+    );
+    config.cameras = vec![camera("gone", "rtsp://127.0.0.1:9/nothing".into(), "auto")];
+    let mut open = config.clone();
+    open.http.bind = "0.0.0.0:0".parse().unwrap();
+    let e = service_kit::config::Settings::validate(&open).expect_err("refused off loopback");
+    assert!(e.to_string().contains("device.status_token"), "{e}");
+    open.device.status_token = Some("short".into());
+    let e = service_kit::config::Settings::validate(&open).expect_err("too short a token");
+    assert!(e.to_string().contains("device.status_token"), "{e}");
+
+    let token = "a token of the box's own, long enough";
+    config.device.status_token = Some(token.into());
+    let agent = common::RunningAgent::start(config).await;
+    let http = reqwest::Client::new();
+    for path in ["/status", "/cameras/gone/snapshot.jpg"] {
+        let url = format!("http://{}{path}", agent.addr);
+        for bad in [None, Some("Bearer a guess"), Some(token)] {
+            let mut r = http.get(&url);
+            if let Some(b) = bad {
+                r = r.header("authorization", b);
+            }
+            let status = r.send().await.unwrap().status();
+            assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "{path} {bad:?}");
+        }
+        let status = http
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(status, reqwest::StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // Health stays open for the supervisor of the box.
+    let health = http
+        .get(format!("http://{}/healthz", agent.addr))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    agent.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controllers_phase_feed_reaches_its_camera() {
     let server = common::serve_scenario("normal-flow", 10, 6.0, 2);
