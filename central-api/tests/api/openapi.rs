@@ -85,6 +85,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
     }
     let expected = [
         "DELETE /api/v1/devices/{id}",
+        "DELETE /api/v1/officers/{username}",
         "DELETE /api/v1/session",
         "GET /api/v1/devices/{id}/cameras",
         "GET /api/v1/fine-schedule",
