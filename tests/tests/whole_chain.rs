@@ -225,17 +225,20 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     )
     .unwrap();
 
-    // The first red-light runner reaches the review queue with its owner found.
+    // The first red-light runner whose plate the junction's plate camera read reaches the
+    // review queue with its owner found (one it could not see unmistakably — hidden behind
+    // another vehicle, or still being looked at on a loaded box — stays unread, and waits for
+    // an officer like any other).
     let token = central.reviewer_token().unwrap();
     let first = eventually(
         240,
-        "a red-light violation reaches the review queue",
+        "a red-light violation with its plate read reaches the review queue",
         || {
             let queue = central.get_json("/api/v1/violations", &token).ok()?;
             queue["items"]
                 .as_array()?
                 .iter()
-                .find(|i| i["kind"] == "red_light")
+                .find(|i| i["kind"] == "red_light" && i["plate"].is_string())
                 .cloned()
         },
     )
