@@ -10,7 +10,7 @@
 //!   first to the last quarter of the run, and none holds more than a handful of extra file
 //!   descriptors: a leak over an hour shows as a slope here.
 //!
-//! It prints every sample and a summary line for the README.
+//! It prints every sample and a summary line for docs/benchmarks.md.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 

@@ -261,7 +261,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     }
     for f in files {
         let sha = f["sha256"].as_str().unwrap();
-        // The store's layout, as the README gives it: sha256/ab/abcd….
+        // The store's layout, as docs/reference.md gives it: sha256/ab/abcd….
         let bytes = std::fs::read(evidence_dir.join("sha256").join(&sha[..2]).join(sha)).unwrap();
         assert_eq!(Sha256Digest::of(&bytes).to_hex(), sha, "{}", f["name"]);
         assert_eq!(bytes.len() as u64, f["bytes"].as_u64().unwrap());
