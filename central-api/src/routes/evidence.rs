@@ -99,10 +99,10 @@ pub async fn put(
     let (bytes, created) = match stored {
         Some(bytes) if evidence::exists(&state.db, &sha256).await? => (bytes, false),
         _ => {
-            state
-                .store
-                .check_room(declared.unwrap_or(1))
-                .map_err(store_error)?;
+            // A declared length is checked before the body is read; `put` checks the rest.
+            if let Some(n) = declared {
+                state.store.check_room(n).map_err(store_error)?;
+            }
             let bytes = match state
                 .store
                 .put(&sha256, body.into_data_stream(), limit, &content_type)

@@ -19,17 +19,14 @@ async fn ipn(w: &World, params: &BTreeMap<String, String>, secret: &str) -> IpnR
     ipn_query(w, &vnpay::signed_query(secret.as_bytes(), params)).await
 }
 
+/// The body of a GET of `url`.
+async fn text_of(w: &World, url: &str) -> String {
+    w.http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// An IPN call with this query string, signed or not.
 async fn ipn_query(w: &World, query: &str) -> IpnReply {
-    let body = w
-        .http
-        .get(format!("{}/payment/vnpay/ipn?{query}", w.notify))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = text_of(w, &format!("{}/payment/vnpay/ipn?{query}", w.notify)).await;
     serde_json::from_str(&body).unwrap()
 }
 
@@ -161,19 +158,15 @@ async fn only_the_gateways_signed_word_with_the_right_amount_counts(t: &TestDb) 
         "<img src=x onerror=alert(1)>".into(),
     );
     assert_eq!(ipn(&w, &odd, SECRET).await, IpnReply::confirmed());
-    let receipt = w
-        .http
-        .get(format!(
+    let receipt = text_of(
+        &w,
+        &format!(
             "{}?{}",
             w.settings.return_url,
             vnpay::signed_query(SECRET.as_bytes(), &odd)
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert!(
         receipt.contains("&lt;img src=x onerror=alert(1)&gt;") && !receipt.contains("<img"),
         "{receipt}"
