@@ -418,7 +418,8 @@ impl RtspServer {
                         .field("framerate", gst::Fraction::new(encoded.fps as i32, 1))
                         .build(),
                 ));
-                let next = Arc::new(AtomicU64::new(0));
+                // The frame index the next buffer takes, and the one this media began at.
+                let (next, first) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
                 let encoded = encoded.clone();
                 let (mount, started_at, clock) = (mount.clone(), started_at.clone(), clock.clone());
                 let duration = gst::ClockTime::from_nseconds(
@@ -440,15 +441,19 @@ impl RtspServer {
                                 n = (behind.as_secs_f64() * f64::from(encoded.fps) * speed).round()
                                     as u64;
                                 next.store(n + 1, Ordering::Relaxed);
+                                first.store(n, Ordering::Relaxed);
                                 if let Ok(mut started) = started_at.lock() {
                                     started.insert(mount.clone(), begun);
                                 }
                             }
                             let unit = &encoded.units[(n % encoded.units.len() as u64) as usize];
                             let mut buffer = unit.copy();
+                            // Timed from this media's start, which the sink paces by: a linked
+                            // stream that began at frame n sends it now, not n frames late.
+                            let since = n - first.load(Ordering::Relaxed);
                             if let Some(b) = buffer.get_mut() {
-                                b.set_pts(duration * n);
-                                b.set_dts(duration * n);
+                                b.set_pts(duration * since);
+                                b.set_dts(duration * since);
                                 b.set_duration(duration);
                             }
                             let _ = src.push_buffer(buffer);

@@ -97,6 +97,76 @@ fn a_served_scenario_decodes_frame_for_frame_over_tcp_and_udp() {
     }
 }
 
+/// A client of `url` taking the H.264 it receives, undecoded.
+fn receive(url: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    let pipeline = gst::parse::launch(&format!(
+        "rtspsrc location={url} protocols=tcp latency=100 ! rtph264depay ! appsink name=sink sync=false"
+    ))
+    .expect("client pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    let sink = pipeline
+        .by_name("sink")
+        .expect("sink")
+        .dynamic_cast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline
+        .set_state(gst::State::Playing)
+        .expect("client plays");
+    (pipeline, sink)
+}
+
+#[test]
+fn a_linked_stream_asked_for_late_sends_its_present_at_once() {
+    let mut spec = ScenarioSpec::named("red-light").expect("named scenario");
+    spec.camera.width = 320;
+    spec.camera.height = 180;
+    spec.camera.focal_px /= 4.0;
+    let world = World::simulate(&spec, 1);
+    let encoded = encode(
+        &Renderer::new(&world),
+        &EncodeOptions {
+            limit: Some(50),
+            keyframe_every: 25,
+            ..Default::default()
+        },
+    )
+    .expect("encodes");
+    let server = RtspServer::start_linked(
+        "127.0.0.1:0".parse().expect("addr"),
+        vec![
+            ("overview".into(), encoded.clone()),
+            ("plates".into(), encoded),
+        ],
+        1.0,
+        &[vec!["overview".into(), "plates".into()]],
+    )
+    .expect("server starts");
+    let (overview, first) = receive(&server.url("overview"));
+    assert!(
+        first
+            .try_pull_sample(gst::ClockTime::from_seconds(10))
+            .is_some(),
+        "the overview streams"
+    );
+    // The plate camera joins 3 s into the group's time: it begins 3 s in, and sends that
+    // frame now (sent 3 s late, the two cameras would disagree by 3 s on when each vehicle
+    // passed, and no vehicle of one would be found in the other).
+    std::thread::sleep(Duration::from_secs(3));
+    let asked = Instant::now();
+    let (plates, late) = receive(&server.url("plates"));
+    let got = late.try_pull_sample(gst::ClockTime::from_seconds(10));
+    let waited = asked.elapsed();
+    plates.set_state(gst::State::Null).expect("client stops");
+    overview.set_state(gst::State::Null).expect("client stops");
+    assert!(got.is_some(), "the plate camera streams");
+    assert_eq!(server.started_at("plates"), server.started_at("overview"));
+    assert!(
+        waited < Duration::from_millis(1500),
+        "the first frame came {waited:?} after asking"
+    );
+}
+
 #[test]
 fn an_mp4_is_written_identically_and_served_as_it_is() {
     let mut spec = ScenarioSpec::named("no-helmet").expect("named scenario");

@@ -230,19 +230,34 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     // another vehicle, or still being looked at on a loaded box — stays unread, and waits for
     // an officer like any other).
     let token = central.reviewer_token().unwrap();
+    let mut seen = serde_json::Value::Null;
     let first = eventually(
         240,
         "a red-light violation with its plate read reaches the review queue",
         || {
             let queue = central.get_json("/api/v1/violations", &token).ok()?;
-            queue["items"]
+            let found = queue["items"]
                 .as_array()?
                 .iter()
                 .find(|i| i["kind"] == "red_light" && i["plate"].is_string())
-                .cloned()
+                .cloned();
+            seen = queue;
+            found
         },
     )
-    .unwrap();
+    .unwrap_or_else(|e| {
+        let queue: Vec<String> = seen["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| format!("{} {} plate {}", i["kind"], i["vehicle_class"], i["plate"]))
+            .collect();
+        panic!(
+            "{e:#}\nqueue: {queue:?}\nedge log:\n{}\ncentral log:\n{}",
+            edge.log_tail(60),
+            central.log_tail(20)
+        )
+    });
     let id = first["event_id"].as_str().unwrap().to_owned();
     // Every evidence file arrives, and each is the one the device hashed and signed.
     let one = eventually(60, "the evidence of the violation arrives", || {
