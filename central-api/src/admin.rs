@@ -45,6 +45,11 @@ pub enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Unlock an officer's account locked by failed sign-ins.
+    OfficerUnlock {
+        #[arg(long)]
+        username: String,
+    },
     /// Register a device and the public key its events are signed with (or rotate the key).
     DeviceAdd {
         #[arg(long)]
@@ -216,8 +221,8 @@ pub async fn save_officer(
     }
     let role = Role::parse(role)
         .ok_or_else(|| invalid("role", "reviewer, supervisor, admin or auditor"))?;
-    if password.chars().count() < 12 {
-        return Err(invalid("password", "at least 12 characters"));
+    if let Some(why) = crate::auth::password_weakness(password, username) {
+        return Err(invalid("password", why));
     }
     let officer = Officer {
         username: username.to_owned(),
@@ -257,6 +262,28 @@ pub async fn disable_officer(
             .await?;
     }
     Ok(disabled)
+}
+
+/// Unlocks, as `actor`, an officer's account locked by failed sign-ins. False when it was not
+/// locked.
+pub async fn unlock_officer(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    username: &str,
+) -> Result<bool, Refused> {
+    let unlocked = officers::unlock(db, username).await?;
+    if unlocked {
+        audit
+            .append(
+                actor,
+                "officer.unlocked",
+                &format!("officer:{username}"),
+                json!({}),
+            )
+            .await?;
+    }
+    Ok(unlocked)
 }
 
 /// Registers a device with the public key its events are signed with, or rotates the key of
@@ -482,6 +509,12 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                 bail!("no active officer {username}");
             }
             println!("officer {username} disabled; their sessions ended");
+        }
+        Command::OfficerUnlock { username } => {
+            if !unlock_officer(&db, &audit, CLI, &username).await? {
+                bail!("officer {username} is not locked");
+            }
+            println!("officer {username} unlocked");
         }
         Command::DeviceAdd {
             id,

@@ -112,6 +112,23 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
         .map_err(|e| HashError(e.to_string()))
 }
 
+/// Why `password` is too weak for the officer `username`, if it is: under 12 characters,
+/// containing the username, or made of fewer than 6 different characters (`aaaaaaaaaaaa`,
+/// `123123123123`). Length over composition rules, as NIST SP 800-63B advises.
+pub fn password_weakness(password: &str, username: &str) -> Option<&'static str> {
+    let lower = password.to_lowercase();
+    let distinct: std::collections::BTreeSet<char> = lower.chars().collect();
+    if password.chars().count() < 12 {
+        Some("at least 12 characters")
+    } else if username.len() >= 3 && lower.contains(&username.to_lowercase()) {
+        Some("must not contain the username")
+    } else if distinct.len() < 6 {
+        Some("at least 6 different characters")
+    } else {
+        None
+    }
+}
+
 /// Whether `password` matches the stored PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
@@ -173,6 +190,25 @@ impl FromRequestParts<AppState> for Signed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weak_passwords_are_named_for_what_is_weak() {
+        let weak = |p| password_weakness(p, "nguyen.van.an");
+        assert_eq!(weak("ngắn quá"), Some("at least 12 characters"));
+        assert_eq!(
+            weak("NGUYEN.VAN.AN-2025"),
+            Some("must not contain the username")
+        );
+        assert_eq!(
+            weak("123123123123"),
+            Some("at least 6 different characters")
+        );
+        assert_eq!(
+            weak("aaaaaaaaaaaaaaaa"),
+            Some("at least 6 different characters")
+        );
+        assert_eq!(weak("mật khẩu của cán bộ 2025"), None);
+    }
 
     #[test]
     fn passwords_verify_only_themselves() {

@@ -39,6 +39,19 @@ impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.http.validate()?;
         self.database.validate()?;
+        let review = &self.review;
+        if review.sign_in_lock_after == 0 {
+            return Err(ConfigError::invalid(
+                "review.sign_in_lock_after",
+                "must be at least 1",
+            ));
+        }
+        if review.sign_in_max_concurrent == 0 {
+            return Err(ConfigError::invalid(
+                "review.sign_in_max_concurrent",
+                "must be at least 1",
+            ));
+        }
         let notify = &self.notify;
         if !notify.url.is_empty() {
             service_kit::config::check_url("notify.url", &notify.url)?;
@@ -195,6 +208,17 @@ pub struct ReviewSettings {
     pub secure_cookies: bool,
     /// The detecting and handling unit named on notices, with its contact phone.
     pub issuing_unit: String,
+    /// Sign-in: failed attempts at one username (registered or not) allowed before each next
+    /// attempt must wait.
+    pub sign_in_free_attempts: u32,
+    /// Sign-in: the first wait, doubled at each further failure up to `sign_in_max_delay_s`.
+    pub sign_in_delay_s: u64,
+    pub sign_in_max_delay_s: u64,
+    /// Sign-in: failed attempts in a row that lock an officer's account until an administrator
+    /// unlocks it (`officer-unlock`).
+    pub sign_in_lock_after: u32,
+    /// Sign-in: passwords checked at once (Argon2, about 19 MiB each); more are answered 503.
+    pub sign_in_max_concurrent: usize,
 }
 
 impl Default for ReviewSettings {
@@ -203,6 +227,11 @@ impl Default for ReviewSettings {
             session_ttl_s: 12 * 3600,
             secure_cookies: false,
             issuing_unit: "Phòng Cảnh sát giao thông, Công an Thành phố Hồ Chí Minh".into(),
+            sign_in_free_attempts: 3,
+            sign_in_delay_s: 2,
+            sign_in_max_delay_s: 15 * 60,
+            sign_in_lock_after: 10,
+            sign_in_max_concurrent: 4,
         }
     }
 }

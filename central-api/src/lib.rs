@@ -24,6 +24,7 @@ pub mod review;
 pub mod routes;
 pub mod startup;
 pub mod stats;
+pub mod throttle;
 pub mod ui;
 
 pub use config::Config;

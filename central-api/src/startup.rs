@@ -50,6 +50,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         config.evidence.clone(),
         config.review.clone(),
     )?;
+    state.review.throttle.metrics.register(&metrics);
     state.notify = config.notify.clone();
     if !config.registry.url.is_empty() {
         let registry = owners::HttpRegistry::new(db.clone(), config.registry.clone())

@@ -8,7 +8,7 @@ use crate::auth::{Officer, Role};
 
 /// Creates an officer (or replaces the name, role and password of one). The officer's sessions
 /// and bearer tokens end in the same transaction: a changed password or role takes effect at
-/// once, not when the old sessions expire.
+/// once, not when the old sessions expire. Saved again, a locked account is unlocked.
 pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(), DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
@@ -17,7 +17,8 @@ pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(
             "INSERT INTO officers (username, full_name, role, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (username) DO UPDATE SET full_name = $2, role = $3, password_hash = $4,
-                                                  disabled_at = NULL",
+                                                  disabled_at = NULL, locked_at = NULL,
+                                                  failed_sign_ins = 0",
         )
         .bind(&officer.username)
         .bind(&officer.full_name)
@@ -123,6 +124,89 @@ pub async fn find(db: &Db, username: &str) -> Result<Option<(Officer, String)>, 
         ))
     })
     .transpose()
+}
+
+/// Whether an active officer's account is locked by failed sign-ins; `None` for no such officer.
+pub async fn locked(db: &Db, username: &str) -> Result<Option<bool>, DbError> {
+    let locked = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT locked_at IS NOT NULL AS locked FROM officers
+             WHERE username = $1 AND disabled_at IS NULL",
+        )
+        .bind(username)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| row.try_get::<bool, _>("locked"))
+        .transpose()?
+    });
+    Ok(locked)
+}
+
+/// Counts a failed sign-in of an active officer, locking the account when it makes
+/// `lock_after` in a row. Returns the failures in a row and whether this one locked it.
+pub async fn sign_in_failed(
+    db: &Db,
+    username: &str,
+    lock_after: u32,
+) -> Result<Option<(u32, bool)>, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let row = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let before = sqlx::query(
+            "UPDATE officers SET failed_sign_ins = failed_sign_ins + 1
+             WHERE username = $1 AND disabled_at IS NULL
+             RETURNING failed_sign_ins, locked_at IS NOT NULL AS locked",
+        )
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get::<i32, _>("failed_sign_ins")?,
+                row.try_get::<bool, _>("locked")?,
+            ))
+        })
+        .transpose()?;
+        let locks = before.is_some_and(|(failed, locked)| {
+            !locked && i64::from(failed) >= i64::from(lock_after.max(1))
+        });
+        if locks {
+            sqlx::query("UPDATE officers SET locked_at = $1 WHERE username = $2")
+                .bind(now)
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        before.map(|(failed, _)| (u32::try_from(failed).unwrap_or(0), locks))
+    });
+    Ok(row)
+}
+
+/// A successful sign-in: the failures in a row start again from none.
+pub async fn sign_in_succeeded(db: &Db, username: &str) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE officers SET failed_sign_ins = 0 WHERE username = $1")
+            .bind(username)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Unlocks an account locked by failed sign-ins. False when it was not locked.
+pub async fn unlock(db: &Db, username: &str) -> Result<bool, DbError> {
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE officers SET locked_at = NULL, failed_sign_ins = 0
+             WHERE username = $1 AND locked_at IS NOT NULL",
+        )
+        .bind(username)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
 }
 
 /// Opens a session: stores the token's digest with its CSRF token and expiry.

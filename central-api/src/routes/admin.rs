@@ -131,7 +131,26 @@ pub async fn disable_officer(
     no_content_or_not_found(done, || format!("no active officer {username}"))
 }
 
-/// 204 when a removal was done, else 404 saying what was not there.
+#[utoipa::path(post, path = "/api/v1/officers/{username}/unlock", tag = "admin",
+    params(("username" = String, Path, description = "The officer's username")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Unlocked: the officer may sign in again"),
+        (status = 403, description = "Administrators only", body = ErrorBody),
+        (status = 404, description = "No such officer locked by failed sign-ins", body = ErrorBody)))]
+pub async fn unlock_officer(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    officer.require(Role::administers, "administer officers")?;
+    let done = admin::unlock_officer(&state.db, &state.audit, &officer.actor(), &username)
+        .await
+        .map_err(refused)?;
+    no_content_or_not_found(done, || format!("officer {username} is not locked"))
+}
+
+/// 204 when the change was made, else 404 saying what was not there.
 fn no_content_or_not_found(
     done: bool,
     missing: impl FnOnce() -> String,

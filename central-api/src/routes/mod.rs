@@ -61,16 +61,19 @@ impl AppState {
     }
 }
 
-/// The review side's settings, and a password hash to spend time on for unknown usernames.
+/// The review side's settings, a password hash to spend time on for unknown usernames, and
+/// the sign-in throttle.
 #[derive(Debug, Clone)]
 pub struct Review {
     pub settings: ReviewSettings,
     pub dummy_hash: String,
+    pub throttle: crate::throttle::Throttle,
 }
 
 impl Review {
     pub fn new(settings: ReviewSettings) -> Result<Self, crate::auth::HashError> {
         Ok(Self {
+            throttle: crate::throttle::Throttle::new(&settings),
             settings,
             dummy_hash: crate::auth::hash_password("not a password of anyone")?,
         })
@@ -102,6 +105,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::save_camera))
         .routes(routes!(admin::officers, admin::save_officer))
         .routes(routes!(admin::disable_officer))
+        .routes(routes!(admin::unlock_officer))
         .routes(routes!(schedule::get, schedule::amend))
         .routes(routes!(disputes::resolve))
         .routes(routes!(stats::json))

@@ -15,6 +15,7 @@ use super::{ApiError, AppState};
 use crate::{
     auth::{self, Officer, SESSION_COOKIE, Signed},
     db::officers,
+    throttle::Refusal,
 };
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -33,11 +34,34 @@ pub struct Opened {
     pub csrf: String,
 }
 
-/// Checks the password and opens a session, recorded in the audit log. A wrong password and an
-/// unknown username are refused alike, after the same work.
+/// Checks the password and opens a session, recorded in the audit log. A wrong password, an
+/// unknown username and a locked account are refused alike, after the same work; an attempt
+/// at a username that failed too often lately waits (429), and one beyond the passwords
+/// checked at once is refused (503), before any password is checked (see [`crate::throttle`]).
+/// Each failure at a registered officer is audited, and the failures in a row that reach
+/// `review.sign_in_lock_after` lock the account until an administrator unlocks it.
 pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Opened, ApiError> {
+    let throttle = &state.review.throttle;
+    let permit = throttle.admit(username).map_err(|refusal| match refusal {
+        Refusal::Wait(wait) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed sign-ins with this username: try again later",
+        )
+        .retry_after(wait.as_secs_f64().ceil() as u64),
+        Refusal::Busy => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many sign-ins at once: try again in a moment",
+        )
+        .retry_after(1),
+    })?;
     let found = officers::find(&state.db, username).await?;
-    // Hash even for an unknown user, so timing does not tell which usernames exist.
+    let locked = match &found {
+        Some(_) => officers::locked(&state.db, username).await? == Some(true),
+        None => false,
+    };
+    // Hash even for an unknown user or a locked account, so timing does not tell them apart.
     let hash = found
         .as_ref()
         .map(|(_, hash)| hash.clone())
@@ -46,13 +70,52 @@ pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Op
     let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .map_err(ApiError::internal)?;
-    let Some((officer, _)) = found.filter(|_| matches) else {
-        return Err(ApiError::new(
+    drop(permit);
+    let refused = || {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
-            "wrong username or password",
-        ));
+            "wrong username or password, or the account is locked",
+        )
     };
+    let Some((officer, _)) = found else {
+        let failures = throttle.failed(username);
+        tracing::warn!(username = %username.escape_debug(), failures, "sign-in refused: no such officer");
+        return Err(refused());
+    };
+    if !matches || locked {
+        throttle.failed(username);
+        let lock_after = state.review.settings.sign_in_lock_after;
+        let (failures, locks) = officers::sign_in_failed(&state.db, username, lock_after)
+            .await?
+            .unwrap_or_default();
+        let reason = if locked { "locked" } else { "wrong_password" };
+        tracing::warn!(officer = %officer.username, failures, reason, "sign-in refused");
+        state
+            .audit
+            .append(
+                &officer.actor(),
+                "officer.sign_in_failed",
+                &officer.actor(),
+                json!({ "reason": reason, "failures_in_a_row": failures }),
+            )
+            .await?;
+        if locks {
+            tracing::warn!(officer = %officer.username, failures, "account locked after failed sign-ins");
+            state
+                .audit
+                .append(
+                    &officer.actor(),
+                    "officer.locked",
+                    &officer.actor(),
+                    json!({ "failures_in_a_row": failures }),
+                )
+                .await?;
+        }
+        return Err(refused());
+    }
+    throttle.succeeded(username);
+    officers::sign_in_succeeded(&state.db, &officer.username).await?;
     let token = protocol::random_token(32).map_err(ApiError::internal)?;
     let csrf = protocol::random_token(32).map_err(ApiError::internal)?;
     let ttl = time::Duration::seconds(state.review.settings.session_ttl_s as i64);
@@ -131,7 +194,9 @@ pub struct SessionOpened {
     request_body = SignIn,
     responses(
         (status = 200, description = "Signed in; the session cookie is set too", body = SessionOpened),
-        (status = 401, description = "Wrong username or password", body = super::openapi::ErrorBody)))]
+        (status = 401, description = "Wrong username or password, or the account is locked", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins with this username lately: try again after Retry-After seconds", body = super::openapi::ErrorBody),
+        (status = 503, description = "Too many sign-ins at once: try again after Retry-After seconds", body = super::openapi::ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<SignIn>,

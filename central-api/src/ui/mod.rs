@@ -341,8 +341,16 @@ pub fn explain(lang: Lang, e: &ApiError) -> (&'static str, Option<String>) {
             "The page is stale or the session changed; reload the page.",
         ),
         "bad_credentials" => lang.t(
-            "Sai tên đăng nhập hoặc mật khẩu.",
-            "Wrong username or password.",
+            "Sai tên đăng nhập hoặc mật khẩu, hoặc tài khoản đã bị khoá (liên hệ quản trị viên).",
+            "Wrong username or password, or the account is locked (ask an administrator).",
+        ),
+        "too_many_attempts" => lang.t(
+            "Đăng nhập sai quá nhiều lần với tên này; hãy đợi rồi thử lại.",
+            "Too many failed sign-ins with this username; wait, then try again.",
+        ),
+        "busy" => lang.t(
+            "Có quá nhiều lượt đăng nhập cùng lúc; thử lại sau giây lát.",
+            "Too many sign-ins at once; try again in a moment.",
         ),
         _ => lang.t(
             "Lỗi hệ thống; vui lòng thử lại sau.",

@@ -73,7 +73,13 @@ pub async fn submit(
         Ok(o) => o,
         Err(e) => {
             let page = form_page(lang, &next, &c.username, Some(&e));
-            return (e.status, Html(page.into_string())).into_response();
+            let mut response = (e.status, Html(page.into_string())).into_response();
+            if let Some(s) = e.retry_after_s {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, s.into());
+            }
+            return response;
         }
     };
     match session::cookie(&state, &opened.token) {

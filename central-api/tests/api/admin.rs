@@ -375,6 +375,7 @@ async fn a_changed_or_disabled_officer_is_signed_out_everywhere(t: &TestDb) {
             "officer.saved",
             "officer.signed_in",
             "officer.saved",
+            "officer.sign_in_failed",
             "officer.signed_in",
             "officer.disabled"
         ]

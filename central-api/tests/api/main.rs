@@ -19,4 +19,5 @@ mod pages;
 mod registry;
 mod relay;
 mod review;
+mod sign_in;
 mod stats;

@@ -93,6 +93,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "POST /api/v1/devices",
         "POST /api/v1/fine-schedule",
         "POST /api/v1/officers",
+        "POST /api/v1/officers/{username}/unlock",
         "GET /api/v1/audit/verify",
         "GET /api/v1/devices",
         "GET /api/v1/disputes",

@@ -35,6 +35,11 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(t: &TestDb) -> World {
+    world_with(t, ReviewSettings::default()).await
+}
+
+/// [`world`] with `review` as the review side's settings.
+pub(crate) async fn world_with(t: &TestDb, review: ReviewSettings) -> World {
     let db = t.db.clone();
     seed_if_empty(&db, &FineSchedule::shipped().unwrap())
         .await
@@ -60,7 +65,7 @@ pub(crate) async fn world(t: &TestDb) -> World {
             db.clone(),
             EvidenceStore::open(dir.path()).unwrap(),
             EvidenceSettings::default(),
-            ReviewSettings::default(),
+            review,
         )
         .unwrap(),
     );
@@ -163,7 +168,7 @@ impl Session {
     }
 }
 
-fn json_request(method: &str, uri: &str, body: Value) -> Request<Body> {
+pub(crate) fn json_request(method: &str, uri: &str, body: Value) -> Request<Body> {
     Request::builder()
         .method(method)
         .uri(uri)

@@ -1,0 +1,197 @@
+//! Sign-in under attack: a username that failed too often waits before its next attempt
+//! (registered or not, alike), an officer's account failed too often in a row is locked until
+//! an administrator unlocks it, passwords are checked only so many at a time, and every
+//! failure at an officer's account is in the audit log.
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use central_api::{audit::AuditLog, auth::Role, config::ReviewSettings};
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::{
+    helpers::{TestDb, on_both_engines},
+    review::{PASSWORD, World, json_request, world_with},
+};
+
+/// A sign-in attempt: its status, error code and `Retry-After`.
+async fn attempt(w: &World, username: &str, password: &str) -> (StatusCode, String, Option<u64>) {
+    let response = w
+        .app
+        .clone()
+        .oneshot(json_request(
+            "POST",
+            "/api/v1/session",
+            json!({ "username": username, "password": password }),
+        ))
+        .await
+        .unwrap();
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let code = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default()["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    (status, code, retry)
+}
+
+async fn actions(w: &World, username: &str) -> Vec<String> {
+    AuditLog::new(w.db.clone())
+        .for_subject(&format!("officer:{username}"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+const WRONG: &str = "not the password at all";
+
+async fn a_name_that_failed_too_often_waits_known_or_not(t: &TestDb) {
+    let w = world_with(
+        t,
+        ReviewSettings {
+            sign_in_free_attempts: 2,
+            sign_in_delay_s: 60,
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    for name in ["reviewer", "nobody"] {
+        for _ in 0..2 {
+            let (status, code, _) = attempt(&w, name, WRONG).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::UNAUTHORIZED, "bad_credentials")
+            );
+        }
+        // The third attempt waits, even with the right password, and says how long.
+        let (status, code, retry) = attempt(&w, name, PASSWORD).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            "{name}"
+        );
+        assert!(
+            retry.is_some_and(|s| (1..=60).contains(&s)),
+            "{name}: {retry:?}"
+        );
+    }
+    // Another officer is not held up by them.
+    let (status, _, _) = attempt(&w, "supervisor", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    // Each failure at a real account is audited; the throttled attempt checked nothing.
+    let audited = actions(&w, "reviewer").await;
+    let failed = audited
+        .iter()
+        .filter(|a| *a == "officer.sign_in_failed")
+        .count();
+    assert_eq!(failed, 2, "{audited:?}");
+    assert!(
+        !audited.iter().any(|a| a == "officer.signed_in"),
+        "{audited:?}"
+    );
+}
+
+async fn an_account_failed_too_often_is_locked_until_an_administrator_unlocks_it(t: &TestDb) {
+    let w = world_with(
+        t,
+        ReviewSettings {
+            sign_in_free_attempts: 100,
+            sign_in_lock_after: 3,
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    let admin = w.sign_in(Role::Admin).await;
+    for _ in 0..3 {
+        assert_eq!(
+            attempt(&w, "reviewer", WRONG).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Locked: the right password is refused as a wrong one is, telling nothing more.
+    let (status, code, _) = attempt(&w, "reviewer", PASSWORD).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "bad_credentials")
+    );
+    let audited = actions(&w, "reviewer").await;
+    assert!(
+        audited.contains(&"officer.locked".to_owned()),
+        "{audited:?}"
+    );
+    // Only an administrator unlocks it.
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (status, _) = w
+        .call(supervisor.post("/api/v1/officers/reviewer/unlock", json!({})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = w
+        .call(admin.post("/api/v1/officers/reviewer/unlock", json!({})))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = w
+        .call(admin.post("/api/v1/officers/reviewer/unlock", json!({})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not locked any more");
+    assert_eq!(attempt(&w, "reviewer", PASSWORD).await.0, StatusCode::OK);
+    // The count starts again: one failure does not lock it again.
+    assert_eq!(
+        attempt(&w, "reviewer", WRONG).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(attempt(&w, "reviewer", PASSWORD).await.0, StatusCode::OK);
+    let audited = actions(&w, "reviewer").await;
+    assert!(
+        audited.contains(&"officer.unlocked".to_owned()),
+        "{audited:?}"
+    );
+}
+
+async fn passwords_beyond_the_cap_are_refused_at_once(t: &TestDb) {
+    let w = world_with(
+        t,
+        ReviewSettings {
+            sign_in_max_concurrent: 1,
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    let tries = Role::ALL.map(|role| {
+        let app = w.app.clone();
+        let request = Request::post("/api/v1/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({ "username": role.as_str(), "password": PASSWORD }).to_string(),
+            ))
+            .unwrap();
+        async move { app.oneshot(request).await.unwrap() }
+    });
+    let responses = futures_util::future::join_all(tries).await;
+    let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
+    let busy: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{statuses:?}");
+    assert!(
+        busy.iter()
+            .all(|r| r.headers().contains_key(header::RETRY_AFTER))
+    );
+}
+
+on_both_engines!(
+    a_name_that_failed_too_often_waits_known_or_not,
+    an_account_failed_too_often_is_locked_until_an_administrator_unlocks_it,
+    passwords_beyond_the_cap_are_refused_at_once,
+);
