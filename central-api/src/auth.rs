@@ -169,7 +169,8 @@ impl FromRequestParts<AppState> for Signed {
         let unauthenticated =
             || ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first");
         let (token, from_cookie) = session_token(&parts.headers).ok_or_else(unauthenticated)?;
-        let (officer, csrf) = officers::session(&state.db, &token_digest(&token))
+        let idle = state.review.session_idle();
+        let (officer, csrf) = officers::session(&state.db, &token_digest(&token), idle)
             .await?
             .ok_or_else(unauthenticated)?;
         let changes_state = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);

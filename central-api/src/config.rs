@@ -40,6 +40,12 @@ impl Settings for Config {
         self.http.validate()?;
         self.database.validate()?;
         let review = &self.review;
+        if review.session_idle_s == 0 {
+            return Err(ConfigError::invalid(
+                "review.session_idle_s",
+                "must be at least 1",
+            ));
+        }
         if review.sign_in_lock_after == 0 {
             return Err(ConfigError::invalid(
                 "review.sign_in_lock_after",
@@ -204,6 +210,8 @@ impl Default for EvidenceSettings {
 pub struct ReviewSettings {
     /// How long a sign-in lasts.
     pub session_ttl_s: u64,
+    /// A session not used for this long has ended (the officer signs in again).
+    pub session_idle_s: u64,
     /// Mark the session cookie `Secure` (set when served over HTTPS, as in production).
     pub secure_cookies: bool,
     /// The detecting and handling unit named on notices, with its contact phone.
@@ -225,6 +233,7 @@ impl Default for ReviewSettings {
     fn default() -> Self {
         Self {
             session_ttl_s: 12 * 3600,
+            session_idle_s: 30 * 60,
             secure_cookies: false,
             issuing_unit: "Phòng Cảnh sát giao thông, Công an Thành phố Hồ Chí Minh".into(),
             sign_in_free_attempts: 3,

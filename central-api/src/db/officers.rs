@@ -220,8 +220,9 @@ pub async fn open_session(
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         sqlx::query(
-            "INSERT INTO sessions (token_sha256, username, csrf_token, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (token_sha256, username, csrf_token, created_at, expires_at,
+                                   last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $4)",
         )
         .bind(token_sha256)
         .bind(username)
@@ -234,17 +235,28 @@ pub async fn open_session(
     Ok(())
 }
 
-/// The officer and CSRF token of a live session.
-pub async fn session(db: &Db, token_sha256: &str) -> Result<Option<(Officer, String)>, DbError> {
+/// How stale a session's last use may be before it is written again: a busy officer's every
+/// request need not be a write.
+const SEEN_EVERY: Duration = Duration::seconds(30);
+
+/// The officer and CSRF token of a live session: not expired, and used within `idle` (its use
+/// now recorded).
+pub async fn session(
+    db: &Db,
+    token_sha256: &str,
+    idle: Duration,
+) -> Result<Option<(Officer, String)>, DbError> {
     let now = OffsetDateTime::now_utc();
     let row = on_pool!(db, pool => {
-        sqlx::query(
+        let row = sqlx::query(
             "SELECT o.username, s.csrf_token FROM sessions s
              JOIN officers o ON o.username = s.username
-             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL",
+             WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL
+               AND COALESCE(s.last_seen_at, s.created_at) > $3",
         )
         .bind(token_sha256)
         .bind(now)
+        .bind(now - idle)
         .fetch_optional(pool)
         .await?
         .map(|row| {
@@ -253,7 +265,19 @@ pub async fn session(db: &Db, token_sha256: &str) -> Result<Option<(Officer, Str
                 row.try_get::<String, _>("csrf_token")?,
             ))
         })
-        .transpose()?
+        .transpose()?;
+        if row.is_some() {
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $1
+                 WHERE token_sha256 = $2 AND COALESCE(last_seen_at, created_at) < $3",
+            )
+            .bind(now)
+            .bind(token_sha256)
+            .bind(now - SEEN_EVERY.min(idle / 2))
+            .execute(pool)
+            .await?;
+        }
+        row
     });
     let Some((username, csrf)) = row else {
         return Ok(None);

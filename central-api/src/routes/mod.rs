@@ -71,6 +71,11 @@ pub struct Review {
 }
 
 impl Review {
+    /// How long a session may go unused.
+    pub fn session_idle(&self) -> time::Duration {
+        time::Duration::seconds(i64::try_from(self.settings.session_idle_s).unwrap_or(i64::MAX))
+    }
+
     pub fn new(settings: ReviewSettings) -> Result<Self, crate::auth::HashError> {
         Ok(Self {
             throttle: crate::throttle::Throttle::new(&settings),

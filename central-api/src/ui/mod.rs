@@ -273,9 +273,13 @@ impl FromRequestParts<AppState> for Desk {
         let lang = Lang::of(&parts.headers);
         let token = service_kit::http::cookie(&parts.headers, auth::SESSION_COOKIE);
         let found = match token {
-            Some(token) => officers::session(&state.db, &auth::token_digest(token))
-                .await
-                .map_err(|e| error_page(lang, None, ApiError::internal(e)))?,
+            Some(token) => officers::session(
+                &state.db,
+                &auth::token_digest(token),
+                state.review.session_idle(),
+            )
+            .await
+            .map_err(|e| error_page(lang, None, ApiError::internal(e)))?,
             None => None,
         };
         match found {

@@ -1,7 +1,7 @@
 //! Sign-in under attack: a username that failed too often waits before its next attempt
 //! (registered or not, alike), an officer's account failed too often in a row is locked until
-//! an administrator unlocks it, passwords are checked only so many at a time, and every
-//! failure at an officer's account is in the audit log.
+//! an administrator unlocks it, passwords are checked only so many at a time, every failure
+//! at an officer's account is in the audit log, and a session left idle ends.
 
 use axum::{
     body::Body,
@@ -190,7 +190,30 @@ async fn passwords_beyond_the_cap_are_refused_at_once(t: &TestDb) {
     );
 }
 
+async fn a_session_left_idle_ends_and_one_in_use_goes_on(t: &TestDb) {
+    let w = world_with(
+        t,
+        ReviewSettings {
+            session_idle_s: 2,
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let queue = || reviewer.get("/api/v1/violations");
+    // Used every 1.2 s, it outlives the 2 s idle limit ...
+    for _ in 0..3 {
+        assert_eq!(w.call(queue()).await.0, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    }
+    assert_eq!(w.call(queue()).await.0, StatusCode::OK);
+    // ... and left alone longer than that, it has ended.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(w.call(queue()).await.0, StatusCode::UNAUTHORIZED);
+}
+
 on_both_engines!(
+    a_session_left_idle_ends_and_one_in_use_goes_on,
     a_name_that_failed_too_often_waits_known_or_not,
     an_account_failed_too_often_is_locked_until_an_administrator_unlocks_it,
     passwords_beyond_the_cap_are_refused_at_once,
