@@ -279,6 +279,15 @@ pub struct HttpSettings {
     /// The private key (PEM) of `tls_cert`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// A connection that has not sent a whole request head within this long (a new one, or a
+    /// kept-alive one between requests) is closed: slow or idle clients cannot hold the
+    /// server's connections.
+    #[serde(default = "default_header_read_timeout_s")]
+    pub header_read_timeout_s: u64,
+}
+
+fn default_header_read_timeout_s() -> u64 {
+    30
 }
 
 impl HttpSettings {
@@ -288,6 +297,7 @@ impl HttpSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
             tls_cert: None,
             tls_key: None,
+            header_read_timeout_s: default_header_read_timeout_s(),
         }
     }
 
@@ -318,6 +328,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     tls: Option<openssl::ssl::SslAcceptor>,
+    header_read_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -347,6 +358,9 @@ impl Server {
             listener,
             router,
             tls,
+            header_read_timeout: std::time::Duration::from_secs(
+                settings.header_read_timeout_s.max(1),
+            ),
         })
     }
 
@@ -359,15 +373,12 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let timeout = self.header_read_timeout;
         match self.tls {
-            None => serve(self.listener, self.router, shutdown).await,
+            None => serve_connections(self.listener, self.router, timeout, shutdown).await,
             Some(acceptor) => {
-                axum::serve(
-                    crate::tls::TlsListener::new(self.listener, acceptor)?,
-                    self.router,
-                )
-                .with_graceful_shutdown(shutdown)
-                .await
+                let listener = crate::tls::TlsListener::new(self.listener, acceptor)?;
+                serve_connections(listener, self.router, timeout, shutdown).await
             }
         }
     }
@@ -560,9 +571,56 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let timeout = std::time::Duration::from_secs(default_header_read_timeout_s());
+    serve_connections(listener, router, timeout, shutdown).await
+}
+
+/// Serves each connection `listener` accepts with HTTP/1.1 (keep-alive), closing one that has
+/// not sent a whole request head within `header_read_timeout`; when `shutdown` resolves, stops
+/// accepting, lets each connection finish its request in flight, and returns once all are
+/// closed.
+async fn serve_connections<L>(
+    mut listener: L,
+    router: Router,
+    header_read_timeout: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (io, _) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            tokio::pin!(connection);
+            let stopping = async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            };
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stopping => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// A future that resolves on Ctrl-C or SIGTERM. The handlers are registered when this is
@@ -679,6 +737,57 @@ mod tests {
             text.contains("task doomed failed") && text.contains("broker gone"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let settings = HttpSettings {
+            header_read_timeout_s: 1,
+            ..HttpSettings::loopback(0)
+        };
+        let router = Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        let server = Server::bind(&settings, router).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run_until(async move {
+            let _ = stop_rx.await;
+        }));
+        let within = std::time::Duration::from_secs(5);
+        let read_all = |mut stream: tokio::net::TcpStream| async move {
+            let mut got = Vec::new();
+            tokio::time::timeout(within, stream.read_to_end(&mut got))
+                .await
+                .map(|_| String::from_utf8_lossy(&got).into_owned())
+        };
+        // A slow client: half a request head, then nothing. The server hangs up on it.
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let answer = read_all(slow)
+            .await
+            .expect("the connection is closed in time");
+        assert!(!answer.contains("200 OK"), "{answer}");
+        // A whole request is answered as ever.
+        let mut quick = tokio::net::TcpStream::connect(addr).await.unwrap();
+        quick
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_all(quick).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok"),
+            "{answer}"
+        );
+        // A connection left open does not keep the server from stopping.
+        let _idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(within, running)
+            .await
+            .expect("stopped in time")
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]
