@@ -35,9 +35,8 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(settings: NotifySettings) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .build()?;
+        let client =
+            service_kit::tls::client_builder(Duration::from_millis(settings.timeout_ms)).build()?;
         Ok(Self { client, settings })
     }
 

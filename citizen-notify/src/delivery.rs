@@ -228,7 +228,7 @@ impl Deliverer {
             })
         };
         Ok(Self {
-            http: reqwest::Client::builder().timeout(timeout).build()?,
+            http: service_kit::tls::client_builder(timeout).build()?,
             mailer,
             settings,
         })

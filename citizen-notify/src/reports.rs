@@ -30,8 +30,7 @@ impl Reporter {
     /// between the two services, both ways).
     pub fn new(settings: CentralSettings, secret: &str) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_millis(settings.timeout_ms))
+            http: service_kit::tls::client_builder(Duration::from_millis(settings.timeout_ms))
                 .build()?,
             settings,
             secret: secret.to_owned(),

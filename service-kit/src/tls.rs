@@ -109,11 +109,23 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// How long an HTTP client keeps an idle connection for reuse: under the servers'
+/// `http.header_read_timeout_s` (30 s), so a client does not reuse one the server is closing.
+pub const CLIENT_IDLE: Duration = Duration::from_secs(20);
+
+/// The settings every HTTP client of the project starts from: a `timeout` per request, and
+/// idle connections kept [`CLIENT_IDLE`].
+pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_idle_timeout(CLIENT_IDLE)
+}
+
 /// An HTTP client with a `timeout` per request that reaches `https://` servers whose
 /// certificate chains to the system's trusted roots or, when given, to the CA certificates (PEM)
 /// in `ca_file`.
 pub fn client(timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder().timeout(timeout);
+    let mut builder = client_builder(timeout);
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .with_context(|| format!("reading the CA certificate {}", path.display()))?;

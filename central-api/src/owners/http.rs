@@ -50,9 +50,8 @@ enum Failed {
 
 impl HttpRegistry {
     pub fn new(db: Db, settings: RegistrySettings) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .build()?;
+        let client =
+            service_kit::tls::client_builder(Duration::from_millis(settings.timeout_ms)).build()?;
         Ok(Self {
             db,
             client,
