@@ -40,23 +40,17 @@ impl Settings for Config {
         self.http.validate()?;
         self.database.validate()?;
         let review = &self.review;
-        if review.session_idle_s == 0 {
-            return Err(ConfigError::invalid(
-                "review.session_idle_s",
-                "must be at least 1",
-            ));
-        }
-        if review.sign_in_lock_after == 0 {
-            return Err(ConfigError::invalid(
-                "review.sign_in_lock_after",
-                "must be at least 1",
-            ));
-        }
-        if review.sign_in_max_concurrent == 0 {
-            return Err(ConfigError::invalid(
+        for (key, zero) in [
+            ("review.session_idle_s", review.session_idle_s == 0),
+            ("review.sign_in_lock_after", review.sign_in_lock_after == 0),
+            (
                 "review.sign_in_max_concurrent",
-                "must be at least 1",
-            ));
+                review.sign_in_max_concurrent == 0,
+            ),
+        ] {
+            if zero {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
         }
         let notify = &self.notify;
         if !notify.url.is_empty() {

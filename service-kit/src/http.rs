@@ -162,6 +162,17 @@ impl ApiError {
         self
     }
 
+    /// `response` (this error's JSON, or a page telling it) with the error's headers:
+    /// `Retry-After` when it says when to try again.
+    pub fn with_headers(&self, mut response: Response) -> Response {
+        if let Some(s) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        response
+    }
+
     /// A failure of ours: logged in full, reported as `internal`.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(error = %error, "request failed");
@@ -204,13 +215,7 @@ pub fn protect_page(
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.code, "message": self.message });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(s) = self.retry_after_s {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, s.into());
-        }
-        response
+        self.with_headers((self.status, axum::Json(body)).into_response())
     }
 }
 

@@ -12,12 +12,12 @@ use sim::{
     video::{EncodeOptions, RtspServer, encode, read_mp4, write_mp4},
 };
 
-/// Decodes `want` frames from `url`; returns their sizes. Bounded in time.
-fn decode(url: &str, tcp: bool, want: usize) -> Vec<(i32, i32)> {
-    let protocols = if tcp { "tcp" } else { "udp" };
+/// A client of `url` over `protocols`, its depayloaded H.264 going through `then` (more
+/// elements, or none) to an appsink; playing.
+fn client(url: &str, protocols: &str, then: &str) -> (gst::Pipeline, gst_app::AppSink) {
     let pipeline = gst::parse::launch(&format!(
-        "rtspsrc location={url} protocols={protocols} latency=100 ! rtph264depay ! h264parse ! avdec_h264 ! \
-         videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false"
+        "rtspsrc location={url} protocols={protocols} latency=100 ! rtph264depay ! {then} \
+         appsink name=sink sync=false"
     ))
     .expect("client pipeline")
     .downcast::<gst::Pipeline>()
@@ -30,6 +30,17 @@ fn decode(url: &str, tcp: bool, want: usize) -> Vec<(i32, i32)> {
     pipeline
         .set_state(gst::State::Playing)
         .expect("client plays");
+    (pipeline, sink)
+}
+
+/// Decodes `want` frames from `url`; returns their sizes. Bounded in time.
+fn decode(url: &str, tcp: bool, want: usize) -> Vec<(i32, i32)> {
+    let protocols = if tcp { "tcp" } else { "udp" };
+    let (pipeline, sink) = client(
+        url,
+        protocols,
+        "h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB !",
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut sizes = Vec::new();
     while sizes.len() < want && Instant::now() < deadline {
@@ -97,25 +108,6 @@ fn a_served_scenario_decodes_frame_for_frame_over_tcp_and_udp() {
     }
 }
 
-/// A client of `url` taking the H.264 it receives, undecoded.
-fn receive(url: &str) -> (gst::Pipeline, gst_app::AppSink) {
-    let pipeline = gst::parse::launch(&format!(
-        "rtspsrc location={url} protocols=tcp latency=100 ! rtph264depay ! appsink name=sink sync=false"
-    ))
-    .expect("client pipeline")
-    .downcast::<gst::Pipeline>()
-    .expect("a pipeline");
-    let sink = pipeline
-        .by_name("sink")
-        .expect("sink")
-        .dynamic_cast::<gst_app::AppSink>()
-        .expect("appsink");
-    pipeline
-        .set_state(gst::State::Playing)
-        .expect("client plays");
-    (pipeline, sink)
-}
-
 #[test]
 fn a_linked_stream_asked_for_late_sends_its_present_at_once() {
     let mut spec = ScenarioSpec::named("red-light").expect("named scenario");
@@ -142,7 +134,7 @@ fn a_linked_stream_asked_for_late_sends_its_present_at_once() {
         &[vec!["overview".into(), "plates".into()]],
     )
     .expect("server starts");
-    let (overview, first) = receive(&server.url("overview"));
+    let (overview, first) = client(&server.url("overview"), "tcp", "");
     assert!(
         first
             .try_pull_sample(gst::ClockTime::from_seconds(10))
@@ -154,7 +146,7 @@ fn a_linked_stream_asked_for_late_sends_its_present_at_once() {
     // passed, and no vehicle of one would be found in the other).
     std::thread::sleep(Duration::from_secs(3));
     let asked = Instant::now();
-    let (plates, late) = receive(&server.url("plates"));
+    let (plates, late) = client(&server.url("plates"), "tcp", "");
     let got = late.try_pull_sample(gst::ClockTime::from_seconds(10));
     let waited = asked.elapsed();
     plates.set_state(gst::State::Null).expect("client stops");

@@ -92,12 +92,21 @@ pub async fn list(db: &Db) -> Result<Vec<Officer>, DbError> {
         .collect()
 }
 
-/// An active officer and their password hash.
-pub async fn find(db: &Db, username: &str) -> Result<Option<(Officer, String)>, DbError> {
+/// An active officer as sign-in needs them.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub officer: Officer,
+    pub password_hash: String,
+    /// Locked by failed sign-ins until an administrator unlocks the account.
+    pub locked: bool,
+}
+
+/// An active officer, their password hash and whether their account is locked.
+pub async fn find(db: &Db, username: &str) -> Result<Option<Found>, DbError> {
     let row = on_pool!(db, pool => {
         sqlx::query(
-            "SELECT username, full_name, role, password_hash FROM officers
-             WHERE username = $1 AND disabled_at IS NULL",
+            "SELECT username, full_name, role, password_hash, locked_at IS NOT NULL AS locked
+             FROM officers WHERE username = $1 AND disabled_at IS NULL",
         )
         .bind(username)
         .fetch_optional(pool)
@@ -108,38 +117,24 @@ pub async fn find(db: &Db, username: &str) -> Result<Option<(Officer, String)>, 
                 row.try_get::<String, _>("full_name")?,
                 row.try_get::<String, _>("role")?,
                 row.try_get::<String, _>("password_hash")?,
+                row.try_get::<bool, _>("locked")?,
             ))
         })
         .transpose()?
     });
-    row.map(|(username, full_name, role, hash)| {
+    row.map(|(username, full_name, role, password_hash, locked)| {
         let role = Role::parse(&role).ok_or_else(|| DbError::Corrupt(format!("role `{role}`")))?;
-        Ok((
-            Officer {
+        Ok(Found {
+            officer: Officer {
                 username,
                 full_name,
                 role,
             },
-            hash,
-        ))
+            password_hash,
+            locked,
+        })
     })
     .transpose()
-}
-
-/// Whether an active officer's account is locked by failed sign-ins; `None` for no such officer.
-pub async fn locked(db: &Db, username: &str) -> Result<Option<bool>, DbError> {
-    let locked = on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT locked_at IS NOT NULL AS locked FROM officers
-             WHERE username = $1 AND disabled_at IS NULL",
-        )
-        .bind(username)
-        .fetch_optional(pool)
-        .await?
-        .map(|row| row.try_get::<bool, _>("locked"))
-        .transpose()?
-    });
-    Ok(locked)
 }
 
 /// Counts a failed sign-in of an active officer, locking the account when it makes
@@ -249,8 +244,8 @@ pub async fn session(
     let now = OffsetDateTime::now_utc();
     let row = on_pool!(db, pool => {
         let row = sqlx::query(
-            "SELECT o.username, s.csrf_token FROM sessions s
-             JOIN officers o ON o.username = s.username
+            "SELECT o.username, s.csrf_token, COALESCE(s.last_seen_at, s.created_at) AS seen
+             FROM sessions s JOIN officers o ON o.username = s.username
              WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL
                AND COALESCE(s.last_seen_at, s.created_at) > $3",
         )
@@ -263,28 +258,26 @@ pub async fn session(
             Ok::<_, sqlx::Error>((
                 row.try_get::<String, _>("username")?,
                 row.try_get::<String, _>("csrf_token")?,
+                row.try_get::<OffsetDateTime, _>("seen")?,
             ))
         })
         .transpose()?;
-        if row.is_some() {
-            sqlx::query(
-                "UPDATE sessions SET last_seen_at = $1
-                 WHERE token_sha256 = $2 AND COALESCE(last_seen_at, created_at) < $3",
-            )
-            .bind(now)
-            .bind(token_sha256)
-            .bind(now - SEEN_EVERY.min(idle / 2))
-            .execute(pool)
-            .await?;
+        // Written only when stale, not on every request.
+        if row.as_ref().is_some_and(|r| r.2 < now - SEEN_EVERY.min(idle / 2)) {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_sha256 = $2")
+                .bind(now)
+                .bind(token_sha256)
+                .execute(pool)
+                .await?;
         }
-        row
+        row.map(|(username, csrf, _)| (username, csrf))
     });
     let Some((username, csrf)) = row else {
         return Ok(None);
     };
     Ok(find(db, &username)
         .await?
-        .map(|(officer, _)| (officer, csrf)))
+        .map(|found| (found.officer, csrf)))
 }
 
 pub async fn close_session(db: &Db, token_sha256: &str) -> Result<(), DbError> {

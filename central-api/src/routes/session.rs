@@ -57,14 +57,10 @@ pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Op
         .retry_after(1),
     })?;
     let found = officers::find(&state.db, username).await?;
-    let locked = match &found {
-        Some(_) => officers::locked(&state.db, username).await? == Some(true),
-        None => false,
-    };
     // Hash even for an unknown user or a locked account, so timing does not tell them apart.
     let hash = found
         .as_ref()
-        .map(|(_, hash)| hash.clone())
+        .map(|f| f.password_hash.clone())
         .unwrap_or_else(|| state.review.dummy_hash.clone());
     let password = password.to_owned();
     let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
@@ -78,7 +74,10 @@ pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Op
             "wrong username or password, or the account is locked",
         )
     };
-    let Some((officer, _)) = found else {
+    let Some(officers::Found {
+        officer, locked, ..
+    }) = found
+    else {
         let failures = throttle.failed(username);
         tracing::warn!(username = %username.escape_debug(), failures, "sign-in refused: no such officer");
         return Err(refused());

@@ -73,13 +73,7 @@ pub async fn submit(
         Ok(o) => o,
         Err(e) => {
             let page = form_page(lang, &next, &c.username, Some(&e));
-            let mut response = (e.status, Html(page.into_string())).into_response();
-            if let Some(s) = e.retry_after_s {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, s.into());
-            }
-            return response;
+            return e.with_headers((e.status, Html(page.into_string())).into_response());
         }
     };
     match session::cookie(&state, &opened.token) {
