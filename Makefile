@@ -154,13 +154,17 @@ bench: deps-bench
 MODEL_SCENES ?= 2000
 MODEL_MINUTES ?= 120
 MODEL_DATA ?= data/sim-dataset
+# The vehicle detector starts from COCO-trained YOLOX-nano and learns real Vietnamese junctions
+# beside the sim's frames (both in ../shared/data; see models/README.md).
+MODEL_DETECTOR_ARGS ?= --coco-init ../shared/data/models/yolox_nano_416.onnx \
+  --real ../shared/data/vn-street/data.yaml --real-share 0.6
 models: deps-apt
 	$(call venv_install,.venv-train,-r models/training/requirements.txt)
 	$(CARGO) build --release -p sim --no-default-features
 	target/release/sim dataset --seed 11 --scenes $(MODEL_SCENES) --frames-per-scene 8 \
 	  --plate-frames-per-scene 36 --out $(MODEL_DATA)
 	PATH=$(CURDIR)/.venv-train/bin:$$PATH models/training/device_train.sh $(MODEL_DATA) \
-	  data/models-new $(MODEL_MINUTES) data/models-work
+	  data/models-new $(MODEL_MINUTES) data/models-work $(MODEL_DETECTOR_ARGS)
 	sha256sum data/models-new/*.onnx
 
 demo: build

@@ -112,7 +112,16 @@ fn a_missing_model_and_a_wrong_model_format_are_named() {
         .split("[[model]]")
         .find(|m| m.contains("name = \"vehicle_det\""))
         .unwrap()
-        .replace("format = \"yolov8\"", "format = \"ssd\"")
+        .lines()
+        .map(|line| {
+            if line.starts_with("format = ") {
+                "format = \"ssd\""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
         .replace(
             "file = \"vehicle_det.onnx\"",
             &format!("file = \"{}/vehicle_det.onnx\"", models.display()),

@@ -95,7 +95,7 @@ class DetLoss:
         self.w = (w_box, w_cls, w_dfl)
 
     def __call__(self, out, tgt):
-        gt_labels, gt_boxes, gt_mask = tgt
+        gt_labels, gt_boxes, gt_mask = tgt[:3]
         out = out.float()
         b = out.shape[0]
         box, cls = out[:, : 4 * self.r], out[:, 4 * self.r:]

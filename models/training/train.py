@@ -61,6 +61,9 @@ def parse_args(argv=None):
     ap.add_argument("--stretch-p", type=float, default=0.3,
                     help="vehicle_det with --real: the share of training frames stretched to a square, as "
                          "640x640 exports of 16:9 cameras are")
+    ap.add_argument("--coco-init", type=Path, metavar="ONNX",
+                    help="vehicle_det: start from a COCO-trained YOLOX export (yolox.py) instead of the "
+                         "project's own network; the ONNX written keeps YOLOX's input and output contract")
     ap.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA")
     ap.add_argument("--export-only", type=Path, metavar="CKPT",
                     help="skip training: load a checkpoint written by a run, evaluate and export")
@@ -109,6 +112,8 @@ def run_all(args) -> int:
     passthrough += ["--variant", args.variant, "--balance", str(args.balance), "--low-res", str(args.low_res)]
     for real in args.real:
         passthrough += ["--real", str(real)]
+    if args.coco_init:
+        passthrough += ["--coco-init", str(args.coco_init)]
     passthrough += ["--real-share", str(args.real_share), "--stretch-p", str(args.stretch_p)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     for name in MODELS:
@@ -220,6 +225,8 @@ def run_one(args, name: str) -> int:
         task.low_res_p = args.low_res
     if name == "vehicle_det" and args.real:
         task.add_real(args.real, args.real_share, args.stretch_p)
+    if name == "vehicle_det" and args.coco_init:
+        task.use_coco(args.coco_init)
     info = task.data_info()
     common.log(f"data loaded in {time.time() - t:.1f} s: {json.dumps(info, ensure_ascii=False)}")
     if task.n_train == 0 or task.n_val == 0:
@@ -288,9 +295,13 @@ def run_one(args, name: str) -> int:
     t = time.time()
     onnx_path = args.out / f"{name}.onnx"
     best.eval()
-    common.export_onnx(best, onnx_path, Task.in_name, Task.out_name, in_shape)
+    # A network whose file keeps another contract (YOLOX: BGR 0-255) exports a module of its own.
+    exported = best.export_module() if hasattr(best, "export_module") else best
+    common.export_onnx(exported, onnx_path, Task.in_name, Task.out_name, in_shape)
     xval = task.val_images(8)
-    check = common.verify_onnx(best, onnx_path, xval, latency_runs=10 if name == "vehicle_det" else 50)
+    if hasattr(best, "export_input"):
+        xval = best.export_input(xval)
+    check = common.verify_onnx(exported, onnx_path, xval, latency_runs=10 if name == "vehicle_det" else 50)
     export_s = time.time() - t
     common.log(f"onnx: {onnx_path.name} {onnx_path.stat().st_size} B, parity max|diff| {check['max_abs_diff']:.2e} "
                f"(batch {check['batch']}), ORT 1 thread {check['ort_cpu_1thread_batch1_ms_median']} ms/image")
@@ -309,6 +320,7 @@ def run_one(args, name: str) -> int:
         "network": {"class": type(best).__name__, "params": params, "flops_per_image": flops,
                     "flops_note": "FLOPs = 2 x multiply-accumulates, torch.utils.flop_counter"},
         "train": {**{k: v for k, v in tr.items()}, "init": args.init.name if args.init else None,
+                  "coco_init": args.coco_init.name if args.coco_init else None,
                   "device": str(device), "device_name": dev_name,
                   "threads": threads, "seed": common.SEED, "budget_minutes": minutes},
         "weights": chosen,

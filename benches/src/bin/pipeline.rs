@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
     // its share of one detector thread.
     spec.fps = 60;
     let world = sim::World::simulate(&spec, 1);
-    let (raw_fps, input, _) = detector_floor(&Renderer::new(&world).render(100).image)?;
+    let (raw_fps, input, _, _) = detector_floor(&Renderer::new(&world).render(100).image)?;
     // Batching the cameras' frames into one run instead: frames a second either way.
     for threads in [1, 2] {
         let single = batched_rate(&input, 1, threads)?;

@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     remux_mp4(&units, &mp4)?;
 
     // 1. The floor, on one frame of it.
-    let (rust_floor, input, model) = detector_floor(&renderer.render(100).image)?;
+    let (rust_floor, input, model, format) = detector_floor(&renderer.render(100).image)?;
     let tensor = dir.path().join("input.f32");
     let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&tensor, bytes)?;
@@ -117,6 +117,8 @@ fn main() -> anyhow::Result<()> {
             &model.to_string_lossy(),
             "--video",
             &mp4.to_string_lossy(),
+            "--format",
+            &format,
             "--threads",
             "1",
             "--stop-line-y",
