@@ -44,6 +44,10 @@ impl Settings for Config {
             ("review.session_idle_s", review.session_idle_s == 0),
             ("review.sign_in_lock_after", review.sign_in_lock_after == 0),
             (
+                "review.sign_in_address_free_attempts",
+                review.sign_in_address_free_attempts == 0,
+            ),
+            (
                 "review.sign_in_max_concurrent",
                 review.sign_in_max_concurrent == 0,
             ),
@@ -213,6 +217,9 @@ pub struct ReviewSettings {
     /// Sign-in: failed attempts at one username (registered or not) allowed before each next
     /// attempt must wait.
     pub sign_in_free_attempts: u32,
+    /// Sign-in: failed attempts from one client address (at any usernames) allowed before each
+    /// next attempt from it must wait; forgotten after `sign_in_max_delay_s` without a failure.
+    pub sign_in_address_free_attempts: u32,
     /// Sign-in: the first wait, doubled at each further failure up to `sign_in_max_delay_s`.
     pub sign_in_delay_s: u64,
     pub sign_in_max_delay_s: u64,
@@ -231,6 +238,7 @@ impl Default for ReviewSettings {
             secure_cookies: false,
             issuing_unit: "Phòng Cảnh sát giao thông, Công an Thành phố Hồ Chí Minh".into(),
             sign_in_free_attempts: 3,
+            sign_in_address_free_attempts: 30,
             sign_in_delay_s: 2,
             sign_in_max_delay_s: 15 * 60,
             sign_in_lock_after: 10,

@@ -289,6 +289,12 @@ pub struct HttpSettings {
     /// server's connections.
     #[serde(default = "default_header_read_timeout_s")]
     pub header_read_timeout_s: u64,
+    /// Reverse proxies (addresses or networks, `10.0.0.0/8`) whose `X-Forwarded-For` is
+    /// believed: a request from one of them is taken to come from the nearest address in that
+    /// header that is not one of them ([`ClientAddr`]). Empty: every request comes from its
+    /// connection's peer, and the header is ignored — anyone can write it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 fn default_header_read_timeout_s() -> u64 {
@@ -303,6 +309,7 @@ impl HttpSettings {
             tls_cert: None,
             tls_key: None,
             header_read_timeout_s: default_header_read_timeout_s(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -334,6 +341,7 @@ pub struct Server {
     router: Router,
     tls: Option<openssl::ssl::SslAcceptor>,
     header_read_timeout: std::time::Duration,
+    trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 impl std::fmt::Debug for Server {
@@ -366,6 +374,7 @@ impl Server {
             header_read_timeout: std::time::Duration::from_secs(
                 settings.header_read_timeout_s.max(1),
             ),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
         })
     }
 
@@ -378,12 +387,12 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let timeout = self.header_read_timeout;
+        let (timeout, trusted) = (self.header_read_timeout, self.trusted_proxies);
         match self.tls {
-            None => serve_connections(self.listener, self.router, timeout, shutdown).await,
+            None => serve_connections(self.listener, self.router, timeout, trusted, shutdown).await,
             Some(acceptor) => {
                 let listener = crate::tls::TlsListener::new(self.listener, acceptor)?;
-                serve_connections(listener, self.router, timeout, shutdown).await
+                serve_connections(listener, self.router, timeout, trusted, shutdown).await
             }
         }
     }
@@ -577,7 +586,51 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let timeout = std::time::Duration::from_secs(default_header_read_timeout_s());
-    serve_connections(listener, router, timeout, shutdown).await
+    serve_connections(listener, router, timeout, Arc::from([]), shutdown).await
+}
+
+/// Where a request came from, as far as this server can tell: its connection's peer, or, when
+/// that peer is a trusted reverse proxy (`http.trusted_proxies`), the nearest address in
+/// `X-Forwarded-For` that is not one. Every request a [`Server`] serves carries one in its
+/// extensions (`Extension<ClientAddr>`); a request handed to a router directly (a test) has
+/// none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The client address of a request from `peer` with `headers` (see [`ClientAddr`]). The
+/// header is read from its right end, where the proxy nearest this server wrote: each proxy
+/// appends the address it was reached from, so the first address from the right that is not a
+/// trusted proxy is the client, whatever the client itself wrote further left. A hop that does
+/// not parse ends the walk at the last trusted address before it.
+pub fn client_addr(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |a: &std::net::IpAddr| trusted.iter().any(|n| n.contains(a));
+    let peer = peer.to_canonical();
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        match value.to_str() {
+            Ok(text) => hops.extend(text.split(',').map(str::trim)),
+            Err(_) => return peer,
+        }
+    }
+    let mut nearest = peer;
+    for hop in hops.into_iter().rev() {
+        let parsed = hop
+            .parse::<std::net::IpAddr>()
+            .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()));
+        match parsed {
+            Ok(a) if !is_trusted(&a.to_canonical()) => return a.to_canonical(),
+            Ok(a) => nearest = a.to_canonical(),
+            Err(_) => break,
+        }
+    }
+    nearest
 }
 
 /// Serves each connection `listener` accepts with HTTP/1.1 (keep-alive), closing one that has
@@ -588,21 +641,31 @@ async fn serve_connections<L>(
     mut listener: L,
     router: Router,
     header_read_timeout: std::time::Duration,
+    trusted_proxies: Arc<[ipnet::IpNet]>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
+    L: axum::serve::Listener<Addr = SocketAddr>,
     L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let (io, _) = tokio::select! {
+        let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let trusted = trusted_proxies.clone();
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    let client = client_addr(peer.ip(), request.headers(), &trusted);
+                    request.extensions_mut().insert(ClientAddr(client));
+                    request
+                },
+            ));
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
@@ -793,6 +856,97 @@ mod tests {
             .expect("stopped in time")
             .unwrap()
             .unwrap();
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        use std::net::IpAddr;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let headers = |values: &[&str]| {
+            let mut h = axum::http::HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        // An untrusted peer's header is anyone's writing: ignored.
+        let forged = headers(&["198.51.100.1"]);
+        assert_eq!(
+            client_addr(ip("203.0.113.9"), &forged, &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(client_addr(ip("10.1.2.3"), &forged, &[]), ip("10.1.2.3"));
+        // Behind two trusted proxies, the client is the first untrusted hop from the right,
+        // whatever it wrote itself further left; over several header lines alike.
+        let chain = headers(&["198.51.100.1, 203.0.113.7", "10.0.0.5"]);
+        assert_eq!(
+            client_addr(ip("10.9.9.9"), &chain, &trusted),
+            ip("203.0.113.7")
+        );
+        // Ports and brackets are taken off; IPv4 mapped into IPv6 reads as IPv4.
+        let ported = headers(&["[2001:db8::7]:4431, 203.0.113.8:5000"]);
+        assert_eq!(client_addr(ip("::1"), &ported, &trusted), ip("203.0.113.8"));
+        assert_eq!(
+            client_addr(
+                ip("::ffff:10.0.0.1"),
+                &headers(&["::ffff:192.0.2.4"]),
+                &trusted
+            ),
+            ip("192.0.2.4")
+        );
+        // Garbage stops the walk at the nearest trusted hop; no header leaves the peer.
+        let garbage = headers(&["not an address, 10.0.0.7"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.1"), &garbage, &trusted),
+            ip("10.0.0.7")
+        );
+        assert_eq!(
+            client_addr(ip("10.0.0.1"), &headers(&[]), &trusted),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[tokio::test]
+    async fn every_request_served_carries_its_client_address() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let router = Router::new().route(
+            "/who",
+            axum::routing::get(
+                |axum::Extension(ClientAddr(a)): axum::Extension<ClientAddr>| async move {
+                    a.to_string()
+                },
+            ),
+        );
+        let ask = |addr: SocketAddr, forwarded: &'static str| async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let head =
+                format!("GET /who HTTP/1.1\r\nHost: x\r\n{forwarded}Connection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut got = String::new();
+            stream.read_to_string(&mut got).await.unwrap();
+            got.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned()
+        };
+        for (trusted, want) in [
+            (vec![], "127.0.0.1"),
+            (vec!["127.0.0.0/8".parse().unwrap()], "192.0.2.44"),
+        ] {
+            let settings = HttpSettings {
+                trusted_proxies: trusted,
+                ..HttpSettings::loopback(0)
+            };
+            let server = Server::bind(&settings, router.clone()).await.unwrap();
+            let addr = server.local_addr().unwrap();
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let running = tokio::spawn(server.run_until(async move {
+                let _ = stop_rx.await;
+            }));
+            assert_eq!(ask(addr, "X-Forwarded-For: 192.0.2.44\r\n").await, want);
+            assert_eq!(ask(addr, "").await, "127.0.0.1");
+            stop_tx.send(()).unwrap();
+            running.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test]

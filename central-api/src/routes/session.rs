@@ -1,15 +1,17 @@
 //! Sign-in and sign-out: `POST /api/v1/session`, `DELETE /api/v1/session`. The review pages
 //! sign in through the same [`open`] and cookie.
 
+use std::net::IpAddr;
+
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
-use service_kit::http::JsonBody;
+use service_kit::http::{ClientAddr, JsonBody};
 
 use super::{ApiError, AppState};
 use crate::{
@@ -36,26 +38,34 @@ pub struct Opened {
 
 /// Checks the password and opens a session, recorded in the audit log. A wrong password, an
 /// unknown username and a locked account are refused alike, after the same work; an attempt
-/// at a username that failed too often lately waits (429), and one beyond the passwords
-/// checked at once is refused (503), before any password is checked (see [`crate::throttle`]).
+/// at a username that failed too often lately, or from a client address (`client`, when known)
+/// that did, waits (429), and one beyond the passwords checked at once is refused (503), before
+/// any password is checked (see [`crate::throttle`]). Failures are audited with the address.
 /// Each failure at a registered officer is audited, and the failures in a row that reach
 /// `review.sign_in_lock_after` lock the account until an administrator unlocks it.
-pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Opened, ApiError> {
+pub async fn open(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<Opened, ApiError> {
     let throttle = &state.review.throttle;
-    let permit = throttle.admit(username).map_err(|refusal| match refusal {
-        Refusal::Wait(wait) => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed sign-ins with this username: try again later",
-        )
-        .retry_after(wait.as_secs_f64().ceil() as u64),
-        Refusal::Busy => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many sign-ins at once: try again in a moment",
-        )
-        .retry_after(1),
-    })?;
+    let permit = throttle
+        .admit(username, client)
+        .map_err(|refusal| match refusal {
+            Refusal::Wait(wait) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed sign-ins with this username or from this address: try again later",
+            )
+            .retry_after(wait.as_secs_f64().ceil() as u64),
+            Refusal::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many sign-ins at once: try again in a moment",
+            )
+            .retry_after(1),
+        })?;
     let found = officers::find(&state.db, username).await?;
     // Hash even for an unknown user or a locked account, so timing does not tell them apart.
     let hash = found
@@ -78,25 +88,25 @@ pub async fn open(state: &AppState, username: &str, password: &str) -> Result<Op
         officer, locked, ..
     }) = found
     else {
-        let failures = throttle.failed(username);
-        tracing::warn!(username = %username.escape_debug(), failures, "sign-in refused: no such officer");
+        let failures = throttle.failed(username, client);
+        tracing::warn!(username = %username.escape_debug(), failures, client = ?client, "sign-in refused: no such officer");
         return Err(refused());
     };
     if !matches || locked {
-        throttle.failed(username);
+        throttle.failed(username, client);
         let lock_after = state.review.settings.sign_in_lock_after;
         let (failures, locks) = officers::sign_in_failed(&state.db, username, lock_after)
             .await?
             .unwrap_or_default();
         let reason = if locked { "locked" } else { "wrong_password" };
-        tracing::warn!(officer = %officer.username, failures, reason, "sign-in refused");
+        tracing::warn!(officer = %officer.username, failures, reason, client = ?client, "sign-in refused");
         state
             .audit
             .append(
                 &officer.actor(),
                 "officer.sign_in_failed",
                 &officer.actor(),
-                json!({ "reason": reason, "failures_in_a_row": failures }),
+                json!({ "reason": reason, "failures_in_a_row": failures, "address": client }),
             )
             .await?;
         if locks {
@@ -194,13 +204,15 @@ pub struct SessionOpened {
     responses(
         (status = 200, description = "Signed in; the session cookie is set too", body = SessionOpened),
         (status = 401, description = "Wrong username or password, or the account is locked", body = super::openapi::ErrorBody),
-        (status = 429, description = "Too many failed sign-ins with this username lately: try again after Retry-After seconds", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins with this username or from this address lately: try again after Retry-After seconds", body = super::openapi::ErrorBody),
         (status = 503, description = "Too many sign-ins at once: try again after Retry-After seconds", body = super::openapi::ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
-    let opened = open(&state, &body.username, &body.password).await?;
+    let client = client.map(|Extension(ClientAddr(a))| a);
+    let opened = open(&state, &body.username, &body.password, client).await?;
     let headers = cookie(&state, &opened.token)?;
     let o = opened.officer;
     let body = SessionOpened {

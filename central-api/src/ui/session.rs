@@ -1,13 +1,14 @@
 //! Signing in and out on the review pages.
 
 use axum::{
-    Form,
+    Extension, Form,
     extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
 use serde::Deserialize;
+use service_kit::http::ClientAddr;
 
 use super::{Desk, Lang, alert, layout};
 use crate::routes::{ApiError, AppState, session};
@@ -59,6 +60,7 @@ pub async fn submit(
     State(state): State<AppState>,
     lang: Lang,
     headers: HeaderMap,
+    client: Option<Extension<ClientAddr>>,
     Form(c): Form<Credentials>,
 ) -> Response {
     let next = layout::local_path(c.next.as_deref()).to_owned();
@@ -69,7 +71,8 @@ pub async fn submit(
     {
         return (StatusCode::FORBIDDEN, "cross-site sign-in refused").into_response();
     }
-    let opened = match session::open(&state, c.username.trim(), &c.password).await {
+    let client = client.map(|Extension(ClientAddr(a))| a);
+    let opened = match session::open(&state, c.username.trim(), &c.password, client).await {
         Ok(o) => o,
         Err(e) => {
             let page = form_page(lang, &next, &c.username, Some(&e));

@@ -1,7 +1,8 @@
 //! Sign-in under attack: a username that failed too often waits before its next attempt
 //! (registered or not, alike), an officer's account failed too often in a row is locked until
-//! an administrator unlocks it, passwords are checked only so many at a time, every failure
-//! at an officer's account is in the audit log, and a session left idle ends.
+//! an administrator unlocks it, one client address trying many usernames waits too, passwords
+//! are checked only so many at a time, every failure at an officer's account is in the audit
+//! log with its address, and a session left idle ends.
 
 use axum::{
     body::Body,
@@ -9,6 +10,7 @@ use axum::{
 };
 use central_api::{audit::AuditLog, auth::Role, config::ReviewSettings};
 use serde_json::json;
+use service_kit::http::ClientAddr;
 use tower::ServiceExt;
 
 use crate::{
@@ -18,16 +20,28 @@ use crate::{
 
 /// A sign-in attempt: its status, error code and `Retry-After`.
 async fn attempt(w: &World, username: &str, password: &str) -> (StatusCode, String, Option<u64>) {
-    let response = w
-        .app
-        .clone()
-        .oneshot(json_request(
-            "POST",
-            "/api/v1/session",
-            json!({ "username": username, "password": password }),
-        ))
-        .await
-        .unwrap();
+    attempt_from(w, None, username, password).await
+}
+
+/// A sign-in attempt from `client`, as the server marks each request it serves with the
+/// address it came from.
+async fn attempt_from(
+    w: &World,
+    client: Option<&str>,
+    username: &str,
+    password: &str,
+) -> (StatusCode, String, Option<u64>) {
+    let mut request = json_request(
+        "POST",
+        "/api/v1/session",
+        json!({ "username": username, "password": password }),
+    );
+    if let Some(client) = client {
+        request
+            .extensions_mut()
+            .insert(ClientAddr(client.parse().unwrap()));
+    }
+    let response = w.app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let retry = response
         .headers()
@@ -98,6 +112,53 @@ async fn a_name_that_failed_too_often_waits_known_or_not(t: &TestDb) {
     assert!(
         !audited.iter().any(|a| a == "officer.signed_in"),
         "{audited:?}"
+    );
+}
+
+async fn an_address_trying_many_names_waits_whatever_name_it_tries_next(t: &TestDb) {
+    let w = world_with(
+        t,
+        ReviewSettings {
+            sign_in_free_attempts: 3,
+            sign_in_address_free_attempts: 4,
+            sign_in_delay_s: 60,
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    let sprayer = Some("203.0.113.66");
+    // One guess at each of four names: no name has failed twice, the address four times.
+    for name in ["reviewer", "supervisor", "admin", "nobody"] {
+        let (status, code, _) = attempt_from(&w, sprayer, name, WRONG).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            "{name}"
+        );
+    }
+    // The next attempt from that address waits, at any name, even with the right password.
+    let (status, code, retry) = attempt_from(&w, sprayer, "auditor", PASSWORD).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "{retry:?}");
+    // An officer at another address signs in as ever, at a name the sprayer tried too.
+    let (status, _, _) = attempt_from(&w, Some("198.51.100.20"), "reviewer", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    // The failure at a real account is audited with the address it came from.
+    let entries = AuditLog::new(w.db.clone())
+        .for_subject("officer:supervisor")
+        .await
+        .unwrap();
+    let failed = entries
+        .iter()
+        .find(|e| e.action == "officer.sign_in_failed")
+        .expect("audited");
+    assert_eq!(
+        failed.details["address"], "203.0.113.66",
+        "{:?}",
+        failed.details
     );
 }
 
@@ -215,6 +276,7 @@ async fn a_session_left_idle_ends_and_one_in_use_goes_on(t: &TestDb) {
 on_both_engines!(
     a_session_left_idle_ends_and_one_in_use_goes_on,
     a_name_that_failed_too_often_waits_known_or_not,
+    an_address_trying_many_names_waits_whatever_name_it_tries_next,
     an_account_failed_too_often_is_locked_until_an_administrator_unlocks_it,
     passwords_beyond_the_cap_are_refused_at_once,
 );
