@@ -66,7 +66,8 @@ TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
 edge_config=data/demo-edge.toml
 {
   printf '[device]\nid = "edge-demo-001"\nkey_path = "data/edge/device.key"\ndata_dir = "data/edge"\n\n'
-  # A simulated junction: the detector trained on the simulator (the default sees real streets).
+  # A simulated junction: the detector trained on the simulator (sim::setup::DETECTOR; the
+  # default sees real streets).
   printf '[models]\nvehicle_detector = "vehicle_det_sim"\n\n'
   "$bin/sim" setup red-light --source rtsp://127.0.0.1:8554/red-light --id hang-xanh-1
 } > "$edge_config"

@@ -28,20 +28,16 @@ pub fn manifest() -> PathBuf {
     root().join("models/manifest.toml")
 }
 
-/// The detector the harnesses' simulated junctions are watched with (the default, `vehicle_det`,
-/// is trained for real streets; models/README.md).
-pub const SIM_DETECTOR: &str = "vehicle_det_sim";
-
-/// The detection floor: [`SIM_DETECTOR`] alone, one intra-op thread, on `frame` as the edge agent
-/// preprocesses it. Returns inferences a second, the input tensor, the model's file and its
-/// format (as the manifest names it).
+/// The detection floor: the sim's detector ([`sim::setup::DETECTOR`]) alone, one intra-op
+/// thread, on `frame` as the edge agent preprocesses it. Returns inferences a second, the input
+/// tensor, the model's file and its format (as the manifest names it).
 pub fn detector_floor(
     frame: &image::RgbImage,
 ) -> anyhow::Result<(f64, ndarray::Array4<f32>, PathBuf, String)> {
     use plate_ocr::{engine::Engine, manifest::Manifest};
     let path = manifest();
     let models = Manifest::load(&path)?;
-    let entry = models.get(SIM_DETECTOR)?;
+    let entry = models.get(sim::setup::DETECTOR)?;
     let detector =
         edge_agent::detect::Detector::new(Engine::load(&models, entry, 1)?, Default::default())?;
     let (input, _) = detector.preprocess(frame);
@@ -59,8 +55,9 @@ pub fn detector_floor(
     Ok((rate, input, file, entry.format.clone()))
 }
 
-/// Frames a second through [`SIM_DETECTOR`] when `batch` frames go in one run, on `threads`
-/// intra-op threads: whether batching the cameras' frames pays on this machine.
+/// Frames a second through the sim's detector ([`sim::setup::DETECTOR`]) when `batch` frames go
+/// in one run, on `threads` intra-op threads: whether batching the cameras' frames pays on this
+/// machine.
 pub fn batched_rate(
     input: &ndarray::Array4<f32>,
     batch: usize,
@@ -68,7 +65,7 @@ pub fn batched_rate(
 ) -> anyhow::Result<f64> {
     use plate_ocr::{engine::Engine, manifest::Manifest};
     let models = Manifest::load(&manifest())?;
-    let engine = Engine::load(&models, models.get(SIM_DETECTOR)?, threads)?;
+    let engine = Engine::load(&models, models.get(sim::setup::DETECTOR)?, threads)?;
     let views: Vec<_> = (0..batch).map(|_| input.view()).collect();
     let batched = ndarray::concatenate(ndarray::Axis(0), &views)?;
     for _ in 0..3 {
@@ -247,7 +244,7 @@ pub fn agent_config(
     config.device.key_path = dir.join("device.key");
     config.device.data_dir = dir.join("data");
     config.models.manifest = manifest();
-    config.models.vehicle_detector = SIM_DETECTOR.into();
+    config.models.vehicle_detector = sim::setup::DETECTOR.into();
     config.mqtt.url = "mqtt://127.0.0.1:9".into();
     config.cameras = cameras;
     Ok(config)

@@ -41,39 +41,55 @@ struct Failures {
     last: Instant,
 }
 
-/// Failures in a row by key, and how many are free before waits begin.
+/// Failures in a row by key, and the waits they earn: after `free` failures, `delay` doubling
+/// at each further one up to `max_delay`.
 #[derive(Debug)]
 struct Counts<K> {
     failures: Mutex<HashMap<K, Failures>>,
     free: u32,
+    delay: Duration,
+    max_delay: Duration,
     /// Forget a key's count once this long has passed since its last failure.
     forget: Option<Duration>,
 }
 
 impl<K: Hash + Eq + Clone> Counts<K> {
-    fn new(free: u32, forget: Option<Duration>) -> Self {
+    fn new(free: u32, settings: &ReviewSettings, forget: Option<Duration>) -> Self {
         Self {
             failures: Mutex::default(),
             free,
+            delay: Duration::from_secs(settings.sign_in_delay_s),
+            max_delay: Duration::from_secs(settings.sign_in_max_delay_s),
             forget,
         }
     }
 
+    /// The wait after `count` failures in a row.
+    fn wait_after(&self, count: u32) -> Duration {
+        match count.checked_sub(self.free) {
+            None => Duration::ZERO,
+            Some(extra) => self
+                .delay
+                .saturating_mul(1 << extra.min(20))
+                .min(self.max_delay),
+        }
+    }
+
     /// How long `key` must still wait, if it must.
-    fn wait(&self, key: &K, wait_after: impl Fn(u32, u32) -> Duration) -> Option<Duration> {
+    fn wait(&self, key: &K) -> Option<Duration> {
         let f = *lock(&self.failures).get(key)?;
-        let until = f.last + wait_after(f.count, self.free);
+        let until = f.last + self.wait_after(f.count);
         let now = Instant::now();
         (until > now).then(|| until - now)
     }
 
-    /// Counts a failure at `key`; returns its failures in a row. `keep` is how long an entry
-    /// must be kept at least (when the map is full, older ones are forgotten first).
-    fn failed(&self, key: K, keep: Duration) -> u32 {
+    /// Counts a failure at `key`; returns its failures in a row. When the map is full, entries
+    /// whose wait has long ended are forgotten first, then the oldest.
+    fn failed(&self, key: K) -> u32 {
         let now = Instant::now();
         let mut failures = lock(&self.failures);
         if failures.len() >= REMEMBERED {
-            failures.retain(|_, f| now.duration_since(f.last) < keep);
+            failures.retain(|_, f| now.duration_since(f.last) < self.max_delay * 2);
             if failures.len() >= REMEMBERED
                 && let Some(oldest) = failures
                     .iter()
@@ -109,8 +125,6 @@ pub struct Throttle {
     names: Arc<Counts<String>>,
     addresses: Arc<Counts<IpAddr>>,
     hashing: Arc<Semaphore>,
-    delay: Duration,
-    max_delay: Duration,
     pub metrics: ThrottleMetrics,
 }
 
@@ -149,16 +163,15 @@ pub enum Refusal {
 
 impl Throttle {
     pub fn new(settings: &ReviewSettings) -> Self {
-        let max_delay = Duration::from_secs(settings.sign_in_max_delay_s);
+        let quiet = Duration::from_secs(settings.sign_in_max_delay_s);
         Self {
-            names: Arc::new(Counts::new(settings.sign_in_free_attempts, None)),
+            names: Arc::new(Counts::new(settings.sign_in_free_attempts, settings, None)),
             addresses: Arc::new(Counts::new(
                 settings.sign_in_address_free_attempts,
-                Some(max_delay),
+                settings,
+                Some(quiet),
             )),
             hashing: Arc::new(Semaphore::new(settings.sign_in_max_concurrent.max(1))),
-            delay: Duration::from_secs(settings.sign_in_delay_s),
-            max_delay,
             metrics: ThrottleMetrics::default(),
         }
     }
@@ -175,17 +188,6 @@ impl Throttle {
         }
     }
 
-    /// The wait after `count` failures in a row of which `free` were free.
-    fn wait_after(&self, count: u32, free: u32) -> Duration {
-        match count.checked_sub(free) {
-            None => Duration::ZERO,
-            Some(extra) => self
-                .delay
-                .saturating_mul(1 << extra.min(20))
-                .min(self.max_delay),
-        }
-    }
-
     /// Admits an attempt at `username` from `address` (when known): a permit to check its
     /// password, or why not now.
     pub fn admit(
@@ -193,10 +195,8 @@ impl Throttle {
         username: &str,
         address: Option<IpAddr>,
     ) -> Result<OwnedSemaphorePermit, Refusal> {
-        let wait_after = |count, free| self.wait_after(count, free);
-        let by_name = self.names.wait(&Self::name_key(username), wait_after);
-        let by_address =
-            address.and_then(|a| self.addresses.wait(&Self::address_key(a), wait_after));
+        let by_name = self.names.wait(&Self::name_key(username));
+        let by_address = address.and_then(|a| self.addresses.wait(&Self::address_key(a)));
         if let Some(wait) = by_name.max(by_address) {
             self.metrics.throttled.inc();
             return Err(Refusal::Wait(wait));
@@ -211,11 +211,10 @@ impl Throttle {
     /// row.
     pub fn failed(&self, username: &str, address: Option<IpAddr>) -> u32 {
         self.metrics.failures.inc();
-        let keep = self.max_delay * 2;
         if let Some(a) = address {
-            self.addresses.failed(Self::address_key(a), keep);
+            self.addresses.failed(Self::address_key(a));
         }
-        self.names.failed(Self::name_key(username), keep)
+        self.names.failed(Self::name_key(username))
     }
 
     /// A successful sign-in at `username`: its count starts again (its address's does not).
@@ -246,9 +245,9 @@ mod tests {
     #[test]
     fn the_wait_doubles_after_the_free_attempts_up_to_the_cap() {
         let t = throttle(3, 2, 60, 1);
-        let waits: Vec<u64> = (0..10).map(|n| t.wait_after(n, 3).as_secs()).collect();
+        let waits: Vec<u64> = (0..10).map(|n| t.names.wait_after(n).as_secs()).collect();
         assert_eq!(waits, [0, 0, 0, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(t.wait_after(u32::MAX, 3), Duration::from_secs(60));
+        assert_eq!(t.names.wait_after(u32::MAX), Duration::from_secs(60));
     }
 
     #[test]
@@ -294,12 +293,16 @@ mod tests {
 
     #[test]
     fn an_addresss_count_is_forgotten_after_a_quiet_spell() {
-        let counts: Counts<IpAddr> = Counts::new(1, Some(Duration::from_millis(50)));
+        let counts: Counts<IpAddr> = Counts::new(
+            1,
+            &ReviewSettings::default(),
+            Some(Duration::from_millis(50)),
+        );
         let a = IpAddr::from([198, 51, 100, 4]);
-        assert_eq!(counts.failed(a, Duration::from_secs(1)), 1);
-        assert_eq!(counts.failed(a, Duration::from_secs(1)), 2);
+        assert_eq!(counts.failed(a), 1);
+        assert_eq!(counts.failed(a), 2);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(counts.failed(a, Duration::from_secs(1)), 1);
+        assert_eq!(counts.failed(a), 1);
     }
 
     #[test]

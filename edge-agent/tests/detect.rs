@@ -22,7 +22,9 @@ use sim::{Renderer, ScenarioSpec, World};
 /// The detector for the simulated world, as its scenes are watched in the demo and the tests.
 fn sim_detector() -> Detector {
     let manifest = Manifest::shipped().expect("manifest");
-    let entry = manifest.get("vehicle_det_sim").expect("the sim's detector");
+    let entry = manifest
+        .get(sim::setup::DETECTOR)
+        .expect("the sim's detector");
     Detector::new(
         Engine::load(&manifest, entry, 2).expect("loads"),
         DetectOptions::default(),

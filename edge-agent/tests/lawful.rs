@@ -19,9 +19,13 @@ use sim::{Renderer, ScenarioSpec, World, rng::Rng};
 fn a_lawful_junction_gives_no_finding_whatever_frames_the_camera_drops() {
     let manifest = Manifest::shipped().expect("manifest");
     let low = TrackerOptions::default().low_score;
-    let detector =
-        VehicleDetector::load(&ModelSettings::default(), &manifest, "vehicle_det_sim", low)
-            .expect("the sim's detector");
+    let detector = VehicleDetector::load(
+        &ModelSettings::default(),
+        &manifest,
+        sim::setup::DETECTOR,
+        low,
+    )
+    .expect("the sim's detector");
     let mut spec = ScenarioSpec::named("normal-flow").expect("scenario");
     spec.fps = 15;
     let world = World::simulate(&spec, 1);

@@ -105,16 +105,19 @@ class YoloxDet(nn.Module):
         self.register_buffer("stride_t", torch.cat(stride), persistent=False)
         self.register_buffer("anchors", (self.grid + 0.5) * self.stride_t[:, None], persistent=False)
 
-    def raw(self, x_bgr255: torch.Tensor) -> torch.Tensor:
-        return self.net(x_bgr255)
+    def centres_sizes(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each anchor's box in input pixels from the raw output: centre (offset in its grid
+        cell) and size (log, in strides), as the agent decodes them."""
+        xy = (out[..., :2] + self.grid) * self.stride_t[:, None]
+        wh = out[..., 2:4].clamp(max=10.0).exp() * self.stride_t[:, None]
+        return xy, wh
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.raw(x.flip(1) * 255.0)
+        out = self.net(x.flip(1) * 255.0)
         if self.training:
             return out
         out = out.float()
-        xy = (out[..., :2] + self.grid) * self.stride_t[:, None]
-        wh = out[..., 2:4].clamp(max=10.0).exp() * self.stride_t[:, None]
+        xy, wh = self.centres_sizes(out)
         sc = out[..., 4:5].sigmoid() * out[..., 5:].sigmoid()
         return torch.cat([xy, wh, sc], -1).permute(0, 2, 1)
 
@@ -160,8 +163,7 @@ class YoloxLoss:
         real = tgt[3] if len(tgt) > 3 else None
         out = out.float()
         m = self.m
-        xy = (out[..., :2] + m.grid) * m.stride_t[:, None]
-        wh = out[..., 2:4].clamp(max=10.0).exp() * m.stride_t[:, None]
+        xy, wh = m.centres_sizes(out)
         pb = torch.cat([xy - wh / 2, xy + wh / 2], -1)  # [B,A,4] px
         obj, cls = out[..., 4], out[..., 5:]
         scores = (obj.detach().sigmoid()[..., None] * cls.detach().sigmoid())

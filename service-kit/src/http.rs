@@ -612,21 +612,21 @@ pub fn client_addr(
     if !is_trusted(&peer) {
         return peer;
     }
-    let mut hops = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        match value.to_str() {
-            Ok(text) => hops.extend(text.split(',').map(str::trim)),
-            Err(_) => return peer,
-        }
-    }
+    // From the right: the last header line first, each line's last hop first (a line that is
+    // not text reads as one hop that does not parse).
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .rev()
+        .flat_map(|value| value.to_str().unwrap_or("").rsplit(',').map(str::trim));
     let mut nearest = peer;
-    for hop in hops.into_iter().rev() {
+    for hop in hops {
         let parsed = hop
             .parse::<std::net::IpAddr>()
             .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()));
-        match parsed {
-            Ok(a) if !is_trusted(&a.to_canonical()) => return a.to_canonical(),
-            Ok(a) => nearest = a.to_canonical(),
+        match parsed.map(|a| a.to_canonical()) {
+            Ok(a) if !is_trusted(&a) => return a,
+            Ok(a) => nearest = a,
             Err(_) => break,
         }
     }

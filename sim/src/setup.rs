@@ -10,6 +10,11 @@ use protocol::{
 
 use crate::{Renderer, World, geom::Vec3, scenario::Direction};
 
+/// The shipped detector a simulated junction is watched with (`models.vehicle_detector`): the
+/// one trained on the simulator. The default, `vehicle_det`, is trained for real streets and
+/// misjudges the simulator's classes (models/README.md).
+pub const DETECTOR: &str = "vehicle_det_sim";
+
 fn project(world: &World, x: f32, y: f32) -> Option<Point> {
     world.camera.project(Vec3::new(x, y, 0.0))
 }

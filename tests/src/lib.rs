@@ -448,9 +448,10 @@ pub fn edge_box_with(
         format!(
             "[device]\nid = \"{device}\"\nkey_path = \"{dir}/device.key\"\ndata_dir = \"{dir}/edge\"\n\n\
              [http]\nbind = \"127.0.0.1:0\"\n\n[mqtt]\nurl = \"{mqtt}\"\nstatus_every_s = 2\nrepublish_after_s = 5\n\n\
-             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\nvehicle_detector = \"vehicle_det_sim\"\n\n{cameras}",
+             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\nvehicle_detector = \"{detector}\"\n\n{cameras}",
             dir = dir.display(),
             root = workspace_root().display(),
+            detector = sim::setup::DETECTOR,
         ),
     )
     .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));

@@ -26,10 +26,6 @@ use protocol::{
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-/// The detector the tests' simulated junctions are watched with (`vehicle_det` is trained for real
-/// streets: models/README.md).
-pub const SIM_DETECTOR: &str = "vehicle_det_sim";
-
 /// The Mosquitto this machine runs (the Makefile starts it).
 pub fn mosquitto_url() -> String {
     std::env::var("TVE_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into())
@@ -270,8 +266,7 @@ pub fn agent_config(
     c.mqtt.url = broker.into();
     c.central.url = central.into();
     c.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
-    // The simulated junctions are watched with the detector trained on the simulator.
-    c.models.vehicle_detector = SIM_DETECTOR.into();
+    c.models.vehicle_detector = sim::setup::DETECTOR.into();
     c
 }
 
