@@ -404,6 +404,10 @@ class PlateDet(Task):
 # --------------------------------------------------------------------------- vehicle detector
 
 
+# The image files a detection set may hold (Roboflow exports JPEG; WebP halves a set's size).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
 class VehicleDet(Task):
     name = "vehicle_det"
     in_name = "images"
@@ -434,7 +438,8 @@ class VehicleDet(Task):
 
     def _load(self, split):
         d = self.data / "detect"
-        paths = sorted((d / "images" / split).glob("*.jpg")) + sorted((d / "images" / split).glob("*.png"))
+        paths = sorted(p for p in (d / "images" / split).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if (d / "images" / split).is_dir() else []
         x = common.load_images(paths, (360, 640), self.threads)
         h, w = 360, 640
         labels = []
@@ -489,7 +494,7 @@ class VehicleDet(Task):
             self.real_val = (x, lab)
 
     def _load_yolo(self, split_dir: Path, mapping: dict[int, int], hw: tuple[int, int]):
-        paths = sorted(p for p in (split_dir / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        paths = sorted(p for p in (split_dir / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         x = common.load_images(paths, hw, self.threads)
         h, w = hw
         labels = []

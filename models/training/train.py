@@ -47,7 +47,8 @@ def parse_args(argv=None):
                     help="plate_rec only: draw one-line and non-white plates this many times as often")
     ap.add_argument("--init", type=Path, metavar="ONNX",
                     help="start from the weights of a model this project exported (same network) instead of "
-                         "random ones; its batch norms stay frozen")
+                         "random ones; its batch norms stay frozen (with --coco-init: a detector exported "
+                         "from that start, trained further)")
     ap.add_argument("--eval-only", action="store_true",
                     help="with --init: evaluate that model on DATA's validation split, write "
                          "OUT/<model>.eval.json and stop (no training, no export)")
@@ -234,7 +235,11 @@ def run_one(args, name: str) -> int:
         return 2
 
     model = task.build()
-    if args.init:
+    if args.init and hasattr(model, "load_export"):
+        # A detector started from YOLOX (`--coco-init`) and exported by this project: its weights.
+        diff = model.load_export(args.init)
+        common.log(f"weights from {args.init} (max|diff| against ONNX Runtime {diff:.1e})")
+    elif args.init:
         diff = common.init_from_onnx(model, args.init, (1,) + Task.in_shape)
         common.log(f"weights from {args.init} (max|diff| against ONNX Runtime {diff:.1e}), batch norms frozen")
     model = model.to(device)

@@ -121,6 +121,34 @@ class YoloxDet(nn.Module):
         sc = out[..., 4:5].sigmoid() * out[..., 5:].sigmoid()
         return torch.cat([xy, wh, sc], -1).permute(0, 2, 1)
 
+    def load_export(self, path: Path) -> float:
+        """Take the weights of a detector this class exported (`export_module`), to train it
+        further: the file's initializers carry the network's own parameter names. Checks the
+        result against ONNX Runtime on a random image and returns the largest difference; refuses
+        a file that does not hold every weight of the network."""
+        import onnx
+        import onnxruntime
+        from onnx import numpy_helper
+
+        inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+        own = self.state_dict()
+        found = {k: torch.tensor(inits[k]) for k in own if k in inits}
+        trained = [k for k, _ in self.named_parameters()]
+        missing = [k for k in trained if k not in found]
+        if missing:
+            raise ValueError(f"{path}: {len(missing)} of the network's weights are not in the file ({missing[0]}, ...)")
+        for k, v in found.items():
+            if tuple(v.shape) != tuple(own[k].shape):
+                raise ValueError(f"{path}: {k} is {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the network")
+        self.load_state_dict(found, strict=False)
+        x = torch.rand(1, 3, self.img, self.img)
+        sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        xin = self.export_input(x)
+        ref = sess.run(None, {sess.get_inputs()[0].name: xin.numpy()})[0]
+        with torch.no_grad():
+            got = self.export_module().eval()(xin).numpy()
+        return float(np.abs(ref - got).max())
+
     def export_module(self) -> nn.Module:
         return YoloxExport(self.net)
 
