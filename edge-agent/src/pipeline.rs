@@ -398,6 +398,17 @@ fn load_camera_models(config: &Config, manifest: &Manifest) -> anyhow::Result<Ca
     })
 }
 
+/// A confirmed track seen in this frame.
+#[derive(Debug, Clone)]
+struct Seen {
+    id: u64,
+    bbox: BoxF,
+    class: VehicleClass,
+    /// Each class its detections gave, with its share of their votes.
+    class_votes: Vec<(VehicleClass, f32)>,
+    score: f32,
+}
+
 /// What a track has shown so far.
 #[derive(Debug)]
 struct Followed {
@@ -611,14 +622,19 @@ impl Worker {
         self.stats.detect_us.fetch_add(us, Ordering::Relaxed);
         self.stats.last_detect_us.store(us, Ordering::Relaxed);
         self.stats.processed.fetch_add(1, Ordering::Relaxed);
-        let tracks: Vec<(u64, BoxF, VehicleClass, f32)> = self
+        let tracks: Vec<Seen> = self
             .tracker
             .update(&detections)
             .into_iter()
             .filter(|t| t.state == TrackState::Confirmed && t.missed == 0)
             .filter_map(|t| {
-                let class = self.models.vehicles.class(t.class)?;
-                Some((t.id, t.bbox, class, t.score))
+                Some(Seen {
+                    id: t.id,
+                    bbox: t.bbox,
+                    class: self.models.vehicles.class(t.class)?,
+                    class_votes: self.models.vehicles.class_votes(t.class_shares()),
+                    score: t.score,
+                })
             })
             .collect();
         if let Role::Plates(sightings) = &self.role {
@@ -630,11 +646,20 @@ impl Worker {
                 .unwrap_or_else(|e| e.into_inner()) = Some(frame.image.clone());
             return Ok(());
         }
-        for &(id, bbox, class, score) in &tracks {
+        for Seen {
+            id,
+            bbox,
+            class,
+            class_votes,
+            score,
+        } in &tracks
+        {
+            let (id, bbox, class, score) = (*id, *bbox, *class, *score);
             let f = self.followed.entry(id).or_insert_with(|| Followed {
                 history: History {
                     track: id,
                     class,
+                    class_votes: Vec::new(),
                     samples: Vec::new(),
                 },
                 views: Vec::new(),
@@ -644,6 +669,7 @@ impl Worker {
                 last_seen: t,
             });
             f.history.class = class;
+            f.history.class_votes.clone_from(class_votes);
             f.history.samples.push(Sample { t, bbox });
             if f.history.samples.len() > MAX_SAMPLES {
                 f.history.samples.remove(0);
@@ -665,7 +691,7 @@ impl Worker {
         self.recent.push_back((
             t,
             frame.image.clone(),
-            tracks.iter().map(|t| (t.0, t.1)).collect(),
+            tracks.iter().map(|t| (t.id, t.bbox)).collect(),
         ));
         let keep = self.settings.image_offset_s + 1.5;
         while self.recent.front().is_some_and(|r| t - r.0 > keep) {
@@ -678,7 +704,14 @@ impl Worker {
             .unwrap_or_else(|e| e.into_inner()) = Some(frame.image.clone());
 
         // Rules on every track seen this frame.
-        for &(id, bbox, class, score) in &tracks {
+        for &Seen {
+            id,
+            bbox,
+            class,
+            score,
+            ..
+        } in &tracks
+        {
             let Some(f) = self.followed.get(&id) else {
                 continue;
             };
@@ -704,7 +737,7 @@ impl Worker {
                     .then(|| rules::illegal_stopping(h, g, l))
                     .flatten(),
                 open(ViolationKind::NoHelmet)
-                    .then(|| rules::no_helmet(h, helmet_probs))
+                    .then(|| rules::no_helmet(h, helmet_probs, l))
                     .flatten(),
             ];
             let new: Vec<Finding> = found.into_iter().flatten().collect();
@@ -764,15 +797,13 @@ impl Worker {
 
     /// A plate camera's frame: each vehicle's place on the road and its largest views, for the
     /// camera it reads plates for.
-    fn record_sightings(
-        &self,
-        frame: &Frame,
-        tracks: &[(u64, BoxF, VehicleClass, f32)],
-        sightings: &Mutex<Sightings>,
-    ) {
+    fn record_sightings(&self, frame: &Frame, tracks: &[Seen], sightings: &Mutex<Sightings>) {
         let at_ms = self.utc(frame.t).unix_ms();
         let mut sightings = sightings.lock().unwrap_or_else(|e| e.into_inner());
-        for &(id, bbox, class, _) in tracks {
+        for &Seen {
+            id, bbox, class, ..
+        } in tracks
+        {
             sightings.seen(
                 id,
                 class,

@@ -36,8 +36,28 @@ pub fn foot(bbox: &BoxF) -> Point {
 #[derive(Debug, Clone)]
 pub struct History {
     pub track: u64,
+    /// The class most of the track's detections gave (score-weighted votes) ...
     pub class: VehicleClass,
+    /// ... and the share of those votes each class they gave holds; empty when all agreed on
+    /// `class`. A rule that judges by class gives the track the benefit of the doubt among the
+    /// classes it may be ([`History::may_be`]).
+    pub class_votes: Vec<(VehicleClass, f32)>,
     pub samples: Vec<Sample>,
+}
+
+impl History {
+    /// The classes the track may be: its own and any other holding at least
+    /// [`Limits::class_doubt_share`] of its detections' votes. A motorbike the detector called
+    /// a car now and then may be a car; it is not surely one in a motorbike lane.
+    pub fn may_be<'a>(&'a self, limits: &Limits) -> impl Iterator<Item = VehicleClass> + 'a {
+        let doubt = limits.class_doubt_share;
+        std::iter::once(self.class).chain(
+            self.class_votes
+                .iter()
+                .filter(move |(c, share)| *c != self.class && *share >= doubt)
+                .map(|(c, _)| *c),
+        )
+    }
 }
 
 /// A line in the image, with the side vehicles come from: `before` is a point on that side.
@@ -69,8 +89,11 @@ impl DirectedLine {
     /// frame to frame, never "crosses" it. The far side must be seen twice running, by a box
     /// of the shape seen on the near side ([`same_shape`]): one misplaced box (a queued
     /// motorbike half hidden, boxed once a few metres up the road) or a track that jumps to
-    /// another road user (a car of the cross traffic) is not a crossing. Until the second
-    /// sighting the answer is `None`; the rules run again on the next frame.
+    /// another road user (a car of the cross traffic) is not a crossing. And the track must be
+    /// seen all the way, from its last sighting on the near side to its second on the far side,
+    /// with no gap over [`CROSS_MAX_GAP_S`]: a track lost behind a bus for seconds and then
+    /// taken up by whatever came by has not been seen crossing. Until the second sighting the
+    /// answer is `None`; the rules run again on the next frame.
     pub fn crossing(&self, h: &History) -> Option<f64> {
         let margin = |s: &Sample| (0.1 * s.bbox.height()).max(2.0);
         let after = |s: &Sample| self.side(s.foot()) < -margin(s);
@@ -82,8 +105,15 @@ impl DirectedLine {
             } else if d < -margin(s)
                 && let Some(b) = clearly_before
             {
-                let near = &h.samples[b].bbox;
                 let next = h.samples.get(i + 1)?;
+                if h.samples[b..=i + 1]
+                    .windows(2)
+                    .any(|w| w[1].t - w[0].t > CROSS_MAX_GAP_S)
+                {
+                    clearly_before = None;
+                    continue;
+                }
+                let near = &h.samples[b].bbox;
                 if !(after(next) && same_shape(near, &s.bbox) && same_shape(near, &next.bbox)) {
                     continue;
                 }
@@ -116,6 +146,11 @@ pub fn same_shape(a: &BoxF, b: &BoxF) -> bool {
 
 /// How far a road user's box shape may change between two sightings of one crossing.
 pub const SHAPE_RATIO: f32 = 1.6;
+
+/// The longest a crossing track may go unseen, seconds: a camera thread sees a road user
+/// several times a second, and a tracker's prediction over longer than this may have been
+/// taken up by another.
+pub const CROSS_MAX_GAP_S: f64 = 1.5;
 
 /// A lane: its outline, the legal direction of travel (image units), who may use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,6 +281,10 @@ pub struct Limits {
     pub wrong_lane_s: f64,
     /// Below this foot speed (pixels per second) a vehicle is stopped.
     pub stopped_px_s: f32,
+    /// A class holding this share of a track's detection votes is one the track may be: wrong
+    /// lane needs every class it may be barred from the lane, no helmet needs it surely a
+    /// motorbike, speeding takes the most lenient limit of them.
+    pub class_doubt_share: f32,
 }
 
 impl Default for Limits {
@@ -260,6 +299,7 @@ impl Default for Limits {
             wrong_way_px: 60.0,
             wrong_lane_s: 1.0,
             stopped_px_s: 4.0,
+            class_doubt_share: 0.2,
         }
     }
 }
@@ -270,6 +310,13 @@ impl Limits {
             .iter()
             .find(|(c, _)| *c == class)
             .map_or(self.speed_kmh, |(_, l)| *l)
+    }
+
+    /// The limit a track is held to: the most lenient of the classes it may be.
+    pub fn limit_for_track(&self, h: &History) -> f64 {
+        h.may_be(self)
+            .map(|c| self.limit_for(c))
+            .fold(f64::NEG_INFINITY, f64::max)
     }
 }
 
@@ -338,7 +385,7 @@ pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
         }
         SpeedTrap::Ground { to_road } => ground_speed(h, to_road, limits)?,
     };
-    let limit = limits.limit_for(h.class);
+    let limit = limits.limit_for_track(h);
     (kmh > limit + limits.speed_tolerance_kmh).then(|| Finding {
         value: Some(kmh),
         limit: Some(limit),
@@ -438,11 +485,14 @@ pub fn wrong_way(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> 
     })
 }
 
-/// Wrong lane: in a lane its class may not use, for at least `wrong_lane_s`.
+/// Wrong lane: travelling in a lane that no class it may be ([`History::may_be`]) may use,
+/// for at least `wrong_lane_s`. Travelling: its foot moves along the lane at least its own
+/// box's height (as drawn there) — a vehicle standing still is not driving in the lane (that
+/// is for the stopping rule), and neither is a shadow or a road marking a detector boxed.
 pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
     g.lanes
         .iter()
-        .filter(|l| !l.allowed.is_empty() && !l.allowed.contains(&h.class))
+        .filter(|l| !l.allowed.is_empty() && h.may_be(limits).all(|c| !l.allowed.contains(&c)))
         .find_map(|lane| {
             let within: Vec<&Sample> = h
                 .samples
@@ -450,7 +500,10 @@ pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding>
                 .filter(|s| point_in_polygon(s.foot(), &lane.polygon))
                 .collect();
             let (first, last) = (within.first()?, within.last()?);
-            (last.t - first.t >= limits.wrong_lane_s).then(|| Finding {
+            let (a, b) = (first.foot(), last.foot());
+            let along = (b[0] - a[0]) * lane.direction[0] + (b[1] - a[1]) * lane.direction[1];
+            let height = within.iter().map(|s| s.bbox.height()).sum::<f32>() / within.len() as f32;
+            (last.t - first.t >= limits.wrong_lane_s && along >= height).then(|| Finding {
                 lane: Some(lane.name.clone()),
                 ..finding(ViolationKind::WrongLane, h, last.t)
             })
@@ -503,9 +556,9 @@ pub fn illegal_stopping(h: &History, g: &Geometry, limits: &Limits) -> Option<Fi
 
 /// No helmet, from the helmet classifier's probabilities of "no helmet" on the track's rider
 /// crops. `None` input means no classifier is configured: the rule is off.
-pub fn no_helmet(h: &History, no_helmet_probs: Option<&[f32]>) -> Option<Finding> {
+pub fn no_helmet(h: &History, no_helmet_probs: Option<&[f32]>, limits: &Limits) -> Option<Finding> {
     let probs = no_helmet_probs?;
-    if h.class != VehicleClass::Motorbike || probs.len() < 3 {
+    if !h.may_be(limits).all(|c| c == VehicleClass::Motorbike) || probs.len() < 3 {
         return None;
     }
     let mean = probs.iter().sum::<f32>() / probs.len() as f32;
@@ -543,6 +596,7 @@ mod tests {
         History {
             track: 7,
             class,
+            class_votes: Vec::new(),
             samples,
         }
     }
@@ -631,6 +685,45 @@ mod tests {
             };
         }
         assert_eq!(line.crossing(&jumped), None, "another road user's box");
+        // A track lost for three seconds while it waited, then taken up by a road user of the
+        // same shape already past the line (its feet on the far side at 5.0 and 5.1 s).
+        let mut taken_up = waiting(2.0);
+        for (k, y) in [(0, 340.0), (1, 320.0), (2, 300.0)] {
+            taken_up.samples.push(Sample {
+                t: 5.0 + f64::from(k) / 10.0,
+                bbox: BoxF {
+                    x0: 630.0,
+                    y0: y - 60.0,
+                    x1: 654.0,
+                    y1: y,
+                },
+            });
+        }
+        assert_eq!(line.crossing(&taken_up), None, "not seen crossing");
+        // A motorbike that stopped on the line itself, waited there three seconds and rode on
+        // is seen crossing, however long it stood.
+        let mut on_the_line = waiting(1.0);
+        for k in 0..40 {
+            let t = 1.1 + f64::from(k) / 10.0;
+            let y = if k < 30 {
+                402.0
+            } else {
+                402.0 - 20.0 * (k - 29) as f32
+            };
+            on_the_line.samples.push(Sample {
+                t,
+                bbox: BoxF {
+                    x0: 628.0,
+                    y0: y - 60.0,
+                    x1: 652.0,
+                    y1: y,
+                },
+            });
+        }
+        assert!(
+            line.crossing(&on_the_line).is_some(),
+            "stood on the line, then crossed"
+        );
         // The motorbike that does ride on: one sighting past the line is not yet enough,
         // the second one is.
         let mut rides = waiting(2.0);
@@ -797,6 +890,7 @@ mod tests {
             History {
                 track: 3,
                 class: VehicleClass::Car,
+                class_votes: Vec::new(),
                 samples,
             }
         };
@@ -900,6 +994,25 @@ mod tests {
             .is_none(),
             "passing through"
         );
+        // Standing in the lane, or something box-shaped painted on it, is not driving in it.
+        assert!(
+            wrong_lane(
+                &drive(VehicleClass::Car, 640.0, 700.0, 0.0, 3.0),
+                &g,
+                &limits
+            )
+            .is_none(),
+            "standing"
+        );
+        assert!(
+            wrong_lane(
+                &drive(VehicleClass::Car, 640.0, 700.0, -10.0, 3.0),
+                &g,
+                &limits
+            )
+            .is_none(),
+            "30 px in 3 s: less than its own 40 px height"
+        );
     }
 
     #[test]
@@ -954,16 +1067,57 @@ mod tests {
 
     #[test]
     fn no_helmet_is_off_without_a_classifier() {
+        let limits = Limits::default();
         let bike = drive(VehicleClass::Motorbike, 640.0, 700.0, -80.0, 2.0);
-        assert!(no_helmet(&bike, None).is_none());
-        assert!(no_helmet(&bike, Some(&[0.9, 0.8, 0.95])).is_some());
-        assert!(no_helmet(&bike, Some(&[0.1, 0.2, 0.9])).is_none());
+        assert!(no_helmet(&bike, None, &limits).is_none());
+        assert!(no_helmet(&bike, Some(&[0.9, 0.8, 0.95]), &limits).is_some());
+        assert!(no_helmet(&bike, Some(&[0.1, 0.2, 0.9]), &limits).is_none());
         assert!(
             no_helmet(
                 &drive(VehicleClass::Car, 640.0, 700.0, -80.0, 2.0),
-                Some(&[0.9, 0.9, 0.9])
+                Some(&[0.9, 0.9, 0.9]),
+                &limits
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn an_unsure_class_accuses_nobody_by_class() {
+        let limits = Limits {
+            speed_kmh_by_class: vec![(VehicleClass::Car, 80.0), (VehicleClass::Motorbike, 60.0)],
+            ..Limits::default()
+        };
+        let g = Geometry {
+            lanes: vec![lane(vec![VehicleClass::Motorbike])],
+            ..Geometry::default()
+        };
+        // A car the detector called a motorbike now and then: three votes in ten.
+        let mut car = drive(VehicleClass::Car, 640.0, 700.0, -80.0, 3.0);
+        car.class_votes = vec![(VehicleClass::Car, 0.7), (VehicleClass::Motorbike, 0.3)];
+        assert!(
+            wrong_lane(&car, &g, &limits).is_none(),
+            "it may be a motorbike"
+        );
+        car.class_votes = vec![(VehicleClass::Car, 0.9), (VehicleClass::Motorbike, 0.1)];
+        assert!(
+            wrong_lane(&car, &g, &limits).is_some(),
+            "surely not a motorbike"
+        );
+        // Car or truck, it has no business in a motorbike lane.
+        car.class_votes = vec![(VehicleClass::Car, 0.55), (VehicleClass::Truck, 0.45)];
+        assert!(wrong_lane(&car, &g, &limits).is_some(), "a car or a truck");
+
+        let mut bike = drive(VehicleClass::Motorbike, 640.0, 700.0, -80.0, 2.0);
+        bike.class_votes = vec![(VehicleClass::Motorbike, 0.6), (VehicleClass::Car, 0.4)];
+        assert!(
+            no_helmet(&bike, Some(&[0.9, 0.8, 0.95]), &limits).is_none(),
+            "not surely a motorbike"
+        );
+        // Speed is judged against the limit of the class it may be that allows the most.
+        assert_eq!(limits.limit_for_track(&bike), 80.0);
+        bike.class_votes = vec![(VehicleClass::Motorbike, 0.85), (VehicleClass::Car, 0.15)];
+        assert_eq!(limits.limit_for_track(&bike), 60.0);
+        assert!(no_helmet(&bike, Some(&[0.9, 0.8, 0.95]), &limits).is_some());
     }
 }

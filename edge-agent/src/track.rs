@@ -179,6 +179,16 @@ impl Track {
             .map_or(d.class, |(c, _)| c);
     }
 
+    /// Each class the track's detections gave, with its share of their score-weighted votes.
+    pub fn class_shares(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let total: f32 = self.class_votes.iter().sum();
+        self.class_votes
+            .iter()
+            .enumerate()
+            .filter(move |(_, v)| **v > 0.0 && total > 0.0)
+            .map(move |(c, v)| (c, v / total))
+    }
+
     /// Velocity of the box centre, pixels per frame.
     pub fn velocity(&self) -> [f32; 2] {
         [self.axes[0].v, self.axes[1].v]
@@ -470,6 +480,36 @@ mod tests {
             tracker.update(&[]);
         }
         assert!(tracker.tracks().is_empty());
+    }
+
+    #[test]
+    fn a_track_knows_how_far_its_detections_agree_on_its_class() {
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        for k in 0..6 {
+            let mut d = det(100.0 + 2.0 * k as f32, 0.9);
+            // Called a car (0) four times, a motorbike (1) twice.
+            d.class = usize::from(k % 3 == 2);
+            tracker.update(&[d]);
+        }
+        let shares = |t: &Track| t.class_shares().collect::<Vec<_>>();
+        let t = &tracker.tracks()[0];
+        assert_eq!(t.class, 0);
+        let close = |a: &[(usize, f32)], b: &[(usize, f32)]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.0 == y.0 && (x.1 - y.1).abs() < 1e-6)
+        };
+        assert!(
+            close(&shares(t), &[(0, 4.0 / 6.0), (1, 2.0 / 6.0)]),
+            "{:?}",
+            shares(t)
+        );
+        for k in 6..20 {
+            tracker.update(&[det(100.0 + 2.0 * k as f32, 0.9)]);
+        }
+        let t = &tracker.tracks()[0];
+        assert!(close(&shares(t), &[(0, 0.9), (1, 0.1)]), "{:?}", shares(t));
     }
 
     #[test]

@@ -55,6 +55,7 @@ fn the_rules_find_each_scenarios_violations_and_no_others() {
                         History {
                             track: u64::from(o.track_id),
                             class,
+                            class_votes: Vec::new(),
                             samples: Vec::new(),
                         },
                         o.helmets.clone(),
@@ -92,7 +93,7 @@ fn the_rules_find_each_scenarios_violations_and_no_others() {
                     rules::wrong_way(history, &g, &limits),
                     rules::wrong_lane(history, &g, &limits),
                     rules::illegal_stopping(history, &g, &limits),
-                    rules::no_helmet(history, Some(&probs)),
+                    rules::no_helmet(history, Some(&probs), &limits),
                 ]
                 .into_iter()
                 .flatten(),

@@ -453,6 +453,25 @@ impl VehicleDetector {
         self.classes.get(class).copied().flatten()
     }
 
+    /// A track's class votes (model class, share: `Track::class_shares`) as vehicle classes,
+    /// the shares of model classes naming one vehicle class added up.
+    pub fn class_votes(
+        &self,
+        shares: impl IntoIterator<Item = (usize, f32)>,
+    ) -> Vec<(VehicleClass, f32)> {
+        let mut votes: Vec<(VehicleClass, f32)> = Vec::new();
+        for (c, share) in shares {
+            let Some(class) = self.class(c) else {
+                continue;
+            };
+            match votes.iter_mut().find(|(k, _)| *k == class) {
+                Some(v) => v.1 += share,
+                None => votes.push((class, share)),
+            }
+        }
+        votes
+    }
+
     /// The vehicles in a frame, one box each.
     pub fn detect(&self, frame: &RgbImage) -> Result<Vec<Detection>, ModelError> {
         let found = self.detector.detect(frame)?;
