@@ -646,15 +646,14 @@ impl Worker {
                 .unwrap_or_else(|e| e.into_inner()) = Some(frame.image.clone());
             return Ok(());
         }
-        for Seen {
-            id,
-            bbox,
-            class,
-            class_votes,
-            score,
-        } in &tracks
-        {
-            let (id, bbox, class, score) = (*id, *bbox, *class, *score);
+        for seen in &tracks {
+            let &Seen {
+                id,
+                bbox,
+                class,
+                score,
+                ..
+            } = seen;
             let f = self.followed.entry(id).or_insert_with(|| Followed {
                 history: History {
                     track: id,
@@ -669,7 +668,7 @@ impl Worker {
                 last_seen: t,
             });
             f.history.class = class;
-            f.history.class_votes.clone_from(class_votes);
+            f.history.class_votes.clone_from(&seen.class_votes);
             f.history.samples.push(Sample { t, bbox });
             if f.history.samples.len() > MAX_SAMPLES {
                 f.history.samples.remove(0);

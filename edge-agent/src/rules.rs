@@ -162,6 +162,22 @@ pub struct Lane {
     pub allowed: Vec<VehicleClass>,
 }
 
+impl Lane {
+    /// The track's samples with the foot in the lane, and how far the foot went along the
+    /// lane's direction from the first of them to the last (pixels, negative against it);
+    /// `None` when it was never in the lane.
+    fn travel<'a>(&self, h: &'a History) -> Option<(Vec<&'a Sample>, f32)> {
+        let within: Vec<&Sample> = h
+            .samples
+            .iter()
+            .filter(|s| point_in_polygon(s.foot(), &self.polygon))
+            .collect();
+        let (a, b) = (within.first()?.foot(), within.last()?.foot());
+        let along = (b[0] - a[0]) * self.direction[0] + (b[1] - a[1]) * self.direction[1];
+        Some((within, along))
+    }
+}
+
 /// A no-stopping zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
@@ -470,14 +486,8 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// `wrong_way_px` overall.
 pub fn wrong_way(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
     g.lanes.iter().find_map(|lane| {
-        let within: Vec<&Sample> = h
-            .samples
-            .iter()
-            .filter(|s| point_in_polygon(s.foot(), &lane.polygon))
-            .collect();
-        let (first, last) = (within.first()?, within.last()?);
-        let (a, b) = (first.foot(), last.foot());
-        let along = (b[0] - a[0]) * lane.direction[0] + (b[1] - a[1]) * lane.direction[1];
+        let (within, along) = lane.travel(h)?;
+        let last = within.last()?;
         (along <= -limits.wrong_way_px).then(|| Finding {
             lane: Some(lane.name.clone()),
             ..finding(ViolationKind::WrongWay, h, last.t)
@@ -494,14 +504,8 @@ pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding>
         .iter()
         .filter(|l| !l.allowed.is_empty() && h.may_be(limits).all(|c| !l.allowed.contains(&c)))
         .find_map(|lane| {
-            let within: Vec<&Sample> = h
-                .samples
-                .iter()
-                .filter(|s| point_in_polygon(s.foot(), &lane.polygon))
-                .collect();
+            let (within, along) = lane.travel(h)?;
             let (first, last) = (within.first()?, within.last()?);
-            let (a, b) = (first.foot(), last.foot());
-            let along = (b[0] - a[0]) * lane.direction[0] + (b[1] - a[1]) * lane.direction[1];
             let height = within.iter().map(|s| s.bbox.height()).sum::<f32>() / within.len() as f32;
             (last.t - first.t >= limits.wrong_lane_s && along >= height).then(|| Finding {
                 lane: Some(lane.name.clone()),

@@ -269,7 +269,6 @@ def init_from_onnx(model: nn.Module, path: Path, in_shape: tuple[int, ...]) -> f
     result against ONNX Runtime on a random input and returns the largest difference; refuses a
     file whose layers do not fit the network."""
     import onnx
-    import onnxruntime
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
@@ -330,7 +329,15 @@ def init_from_onnx(model: nn.Module, path: Path, in_shape: tuple[int, ...]) -> f
 
     freeze_batch_norm(model)
     model.eval()
-    x = torch.rand((2,) + tuple(in_shape[1:]), generator=rand_gen(SEED))
+    return check_against_onnx(model, path, torch.rand((2,) + tuple(in_shape[1:]), generator=rand_gen(SEED)))
+
+
+def check_against_onnx(model: nn.Module, path: Path, x: torch.Tensor) -> float:
+    """The largest difference between `model` and the ONNX file at `path` on the input `x`
+    (ONNX Runtime, CPU); refuses weights loaded into a network that does not compute what the
+    file computes."""
+    import onnxruntime
+
     with torch.no_grad():
         want = model(x).float().numpy()
     sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
