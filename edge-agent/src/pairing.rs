@@ -103,6 +103,8 @@ pub struct Sighting {
 #[derive(Debug, Default)]
 pub struct Sightings {
     tracks: HashMap<u64, Sighting>,
+    /// Unix ms of the newest frame the plate camera has processed.
+    upto_ms: Option<i64>,
 }
 
 impl Sightings {
@@ -136,6 +138,17 @@ impl Sightings {
         {
             s.frame = Some((at_ms, image.clone(), bbox));
         }
+    }
+
+    /// Notes that the plate camera has processed its frame of `at_ms`, vehicles or none.
+    pub fn frame_done(&mut self, at_ms: i64) {
+        self.upto_ms = Some(self.upto_ms.map_or(at_ms, |u| u.max(at_ms)));
+    }
+
+    /// Whether the plate camera has processed its frames up to `ms`: until then a vehicle
+    /// that passed it by `ms` may not be among its sightings yet.
+    pub fn seen_upto(&self, ms: i64) -> bool {
+        self.upto_ms.is_some_and(|u| u >= ms)
     }
 
     /// Forgets the vehicles last seen before `ms`.
@@ -443,6 +456,17 @@ mod tests {
         );
         s.forget_before(3_001);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_plate_camera_has_seen_up_to_its_newest_frame_only() {
+        let mut s = Sightings::default();
+        assert!(!s.seen_upto(0), "no frame processed yet");
+        s.frame_done(2_000);
+        // A frame handed back late does not move it back.
+        s.frame_done(1_500);
+        assert!(s.seen_upto(2_000));
+        assert!(!s.seen_upto(2_001));
     }
 
     #[test]

@@ -422,6 +422,9 @@ struct Followed {
 }
 
 const MAX_SAMPLES: usize = 900;
+/// How long (seconds of the judging camera's time) a violation's evidence waits for a lagging
+/// plate camera to reach the moment the vehicle had passed it.
+pub const PLATE_WAIT_S: f64 = 5.0;
 
 /// A violation waiting for its "after" image and the end of its clip.
 #[derive(Debug, Clone)]
@@ -783,9 +786,11 @@ impl Worker {
             self.capture(d);
         }
         let tail_s = self.settings.clip_after_s.max(self.settings.image_offset_s);
-        let (ready, waiting): (Vec<Due>, Vec<Due>) = due
-            .into_iter()
-            .partition(|d| t >= d.finding.t + tail_s && d.captures[2].is_some());
+        let (ready, waiting): (Vec<Due>, Vec<Due>) = due.into_iter().partition(|d| {
+            t >= d.finding.t + tail_s
+                && d.captures[2].is_some()
+                && self.plates_caught_up(d.finding.t + tail_s, t)
+        });
         self.due = waiting;
         for d in ready {
             self.send(d, false);
@@ -812,7 +817,26 @@ impl Worker {
                 bbox,
             );
         }
+        sightings.frame_done(at_ms);
         sightings.forget_before(at_ms - crate::pairing::KEEP_MS);
+    }
+
+    /// Whether the plate camera, if this camera has one, has processed its frames up to camera
+    /// time `until`: a plate camera that lags behind (its frames larger, its detector slower)
+    /// would otherwise be asked for a vehicle it has not yet seen pass. It is waited for at most
+    /// [`PLATE_WAIT_S`] of this camera's time, so that a stalled plate camera holds no evidence.
+    fn plates_caught_up(&self, until: f64, now: f64) -> bool {
+        let Role::Judge {
+            plates: Some((_, sightings)),
+        } = &self.role
+        else {
+            return true;
+        };
+        now >= until + PLATE_WAIT_S
+            || sightings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .seen_upto(self.utc(until).unix_ms())
     }
 
     /// The plate camera's sighting of `track`, when this camera has a plate camera and it saw

@@ -134,7 +134,7 @@ async fn a_plate_camera_reads_the_plates_the_overview_camera_cannot() {
         let names: Vec<&str> = e.evidence.iter().map(|i| i.name.as_str()).collect();
         assert!(
             names.contains(&"plate-camera.jpg") && names.contains(&"plate.jpg"),
-            "the plate camera's view and the close-up: {names:?}"
+            "the plate camera's view and the close-up: {names:?}; the agent: {status}"
         );
         let blobs = central.blobs.lock().unwrap();
         for item in e.evidence.iter().filter(|i| i.name.ends_with(".jpg")) {
