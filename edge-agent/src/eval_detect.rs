@@ -12,7 +12,9 @@
 //! Per class: AP at IoU 0.5 (all-point interpolated precision–recall curve over every
 //! detection the agent keeps), precision and recall at the operating threshold, the recall of
 //! vehicles at least 32 px tall, and counts; milliseconds per image are the detector's
-//! (pre-processing, inference, decoding), on the configured threads.
+//! (pre-processing, inference, decoding), on the configured threads. The same figures are given
+//! apart for the dense images, those with at least [`DENSE_MOTORBIKES`] labelled motorbikes:
+//! packed two-wheelers are where a detector misses most and spends most.
 
 use std::{
     collections::BTreeMap,
@@ -36,6 +38,9 @@ pub const TALL_PX: f32 = 32.0;
 
 /// IoU at which a detection matches a labelled box.
 const IOU: f32 = 0.5;
+
+/// An image with at least this many labelled motorbikes is a dense one.
+pub const DENSE_MOTORBIKES: usize = 5;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -78,10 +83,52 @@ pub struct Report {
     pub threshold: f32,
     pub ms_per_image: f64,
     pub classes: BTreeMap<String, ClassFigures>,
+    /// The same figures on the dense images alone, when the set has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense: Option<DenseFigures>,
     /// The signal-lamp reading on the set's labelled lamps (when it has lamp classes): those at
     /// least [`LAMP_PX`] across, and all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lamps: Option<BTreeMap<String, LampFigures>>,
+}
+
+/// The figures of the images with at least `min_motorbikes` labelled motorbikes.
+#[derive(Debug, Clone, Serialize)]
+pub struct DenseFigures {
+    pub min_motorbikes: usize,
+    pub images: usize,
+    pub ms_per_image: f64,
+    pub classes: BTreeMap<String, ClassFigures>,
+}
+
+/// The tallies of a set of images.
+#[derive(Debug, Default)]
+struct Subset {
+    tallies: BTreeMap<VehicleClass, Tally>,
+    images: usize,
+    spent: std::time::Duration,
+}
+
+impl Subset {
+    fn ms_per_image(&self) -> f64 {
+        self.spent.as_secs_f64() * 1000.0 / self.images.max(1) as f64
+    }
+
+    fn classes(&self, threshold: f32) -> BTreeMap<String, ClassFigures> {
+        self.tallies
+            .iter()
+            .map(|(c, t)| (c.as_str().to_string(), t.figures(threshold)))
+            .collect()
+    }
+}
+
+/// Whether an image's labelled boxes make it a dense one.
+pub fn is_dense(truth: &[Truth]) -> bool {
+    truth
+        .iter()
+        .filter(|t| t.class == VehicleClass::Motorbike)
+        .count()
+        >= DENSE_MOTORBIKES
 }
 
 /// A labelled box.
@@ -429,8 +476,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
     }
     let vehicles = VehicleDetector::load(&models, &manifest, &name, 0.05)?;
     let threshold = vehicles.min_score;
-    let mut tallies: BTreeMap<VehicleClass, Tally> = BTreeMap::new();
-    let mut spent = std::time::Duration::ZERO;
+    let (mut all, mut dense) = (Subset::default(), Subset::default());
     for (image_path, label) in &files {
         let image = image::open(image_path)
             .with_context(|| format!("{}", image_path.display()))?
@@ -461,7 +507,8 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             .collect();
         let started = Instant::now();
         let detections = vehicles.detect(&image)?;
-        spent += started.elapsed();
+        let spent = started.elapsed();
+        let dense_image = is_dense(&truth);
         let found: Vec<Found> = detections
             .iter()
             .filter_map(|d| {
@@ -472,26 +519,37 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
                 })
             })
             .collect();
-        for class in VehicleClass::ALL {
-            if !has(class) {
-                continue;
+        for subset in std::iter::once(&mut all).chain(dense_image.then_some(&mut dense)) {
+            subset.images += 1;
+            subset.spent += spent;
+            for class in VehicleClass::ALL {
+                if !has(class) {
+                    continue;
+                }
+                let f: Vec<Found> = found.iter().filter(|d| d.class == class).copied().collect();
+                let t: Vec<Truth> = truth.iter().filter(|d| d.class == class).copied().collect();
+                subset
+                    .tallies
+                    .entry(class)
+                    .or_default()
+                    .add(&f, &t, threshold);
             }
-            let f: Vec<Found> = found.iter().filter(|d| d.class == class).copied().collect();
-            let t: Vec<Truth> = truth.iter().filter(|d| d.class == class).copied().collect();
-            tallies.entry(class).or_default().add(&f, &t, threshold);
         }
     }
     Ok(Report {
         detector: name,
         data: opts.data.display().to_string(),
         split: opts.split.clone(),
-        images: files.len(),
+        images: all.images,
         threshold,
-        ms_per_image: spent.as_secs_f64() * 1000.0 / files.len() as f64,
-        classes: tallies
-            .iter()
-            .map(|(c, t)| (c.as_str().to_string(), t.figures(threshold)))
-            .collect(),
+        ms_per_image: all.ms_per_image(),
+        classes: all.classes(threshold),
+        dense: (dense.images > 0).then(|| DenseFigures {
+            min_motorbikes: DENSE_MOTORBIKES,
+            images: dense.images,
+            ms_per_image: dense.ms_per_image(),
+            classes: dense.classes(threshold),
+        }),
         lamps: (!lamps.is_empty()).then_some(lamps),
     })
 }
@@ -537,11 +595,21 @@ pub fn render(r: &Report) -> String {
         "{:<10} {:>6} {:>9} {:>7} {:>11} {:>6} {:>10}\n",
         "class", "AP50", "precision", "recall", "recall≥32px", "count", "detections"
     ));
-    for (name, f) in &r.classes {
+    let rows = |out: &mut String, classes: &BTreeMap<String, ClassFigures>| {
+        for (name, f) in classes {
+            out.push_str(&format!(
+                "{:<10} {:>6.3} {:>9.3} {:>7.3} {:>11.3} {:>6} {:>10}\n",
+                name, f.ap50, f.precision, f.recall, f.recall_tall, f.count, f.detections
+            ));
+        }
+    };
+    rows(&mut out, &r.classes);
+    if let Some(d) = &r.dense {
         out.push_str(&format!(
-            "{:<10} {:>6.3} {:>9.3} {:>7.3} {:>11.3} {:>6} {:>10}\n",
-            name, f.ap50, f.precision, f.recall, f.recall_tall, f.count, f.detections
+            "dense images (at least {} motorbikes): {}, {:.1} ms/image\n",
+            d.min_motorbikes, d.images, d.ms_per_image
         ));
+        rows(&mut out, &d.classes);
     }
     for (which, l) in r.lamps.iter().flatten() {
         out.push_str(&format!(
@@ -622,6 +690,22 @@ mod tests {
         assert!((f.accuracy - 0.5).abs() < 1e-9);
         assert_eq!(lamp_of_label("yellow_light"), Some(SignalState::Amber));
         assert_eq!(lamp_of_label("stop_line"), None);
+    }
+
+    #[test]
+    fn an_image_is_dense_from_five_labelled_motorbikes() {
+        let at = |class, x: f32| Truth {
+            class,
+            bbox: b(x, 0.0, x + 10.0, 20.0),
+        };
+        let mut truth: Vec<Truth> = (0..4)
+            .map(|k| at(VehicleClass::Motorbike, 20.0 * k as f32))
+            .collect();
+        // Cars do not make it dense.
+        truth.extend((0..6).map(|k| at(VehicleClass::Car, 200.0 + 20.0 * k as f32)));
+        assert!(!is_dense(&truth));
+        truth.push(at(VehicleClass::Motorbike, 100.0));
+        assert!(is_dense(&truth));
     }
 
     #[test]

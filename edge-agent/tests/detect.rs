@@ -168,12 +168,22 @@ fn the_shipped_detector_finds_the_cars_and_motorbikes_of_real_junctions() {
         car.precision >= 0.7 && motorbike.precision >= 0.7,
         "{report:?}"
     );
+    // The images packed with motorbikes are measured apart (22 of these 150).
+    let dense = report.dense.as_ref().expect("dense images apart");
+    assert_eq!(dense.min_motorbikes, 5);
+    assert!(
+        dense.images >= 10 && dense.images < report.images,
+        "{dense:?}"
+    );
+    let packed = dense.classes.get("motorbike").expect("motorbike");
+    assert!(packed.count >= 5 * dense.images, "{dense:?}");
+    assert!(packed.count < motorbike.count, "{dense:?}");
 }
 
-/// Floors under what the shipped detector measured on these 150 photographs (models/README.md
-/// has the whole split's figures).
-const CAR_AP50_FLOOR: f64 = 0.6;
-const MOTORBIKE_AP50_FLOOR: f64 = 0.5;
+/// Floors under what the shipped detector measured on these 150 photographs (car 0.770,
+/// motorbike 0.669; models/README.md has the whole split's figures).
+const CAR_AP50_FLOOR: f64 = 0.7;
+const MOTORBIKE_AP50_FLOOR: f64 = 0.6;
 
 fn shared() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
