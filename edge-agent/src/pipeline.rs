@@ -1021,7 +1021,7 @@ fn evidence_thread(
     );
     loop {
         for (id, provisional, outcome) in rt.block_on(writer.retry()) {
-            account(shared, "", None, "", &id, provisional, &outcome);
+            account(shared, "", None, false, &id, provisional, &outcome);
         }
         // As many wait in memory as the stage keeps: no new job until one is stored.
         let wait = writer.next_retry_in();
@@ -1052,7 +1052,7 @@ fn evidence_thread(
                         bytes: f.bytes,
                     })
                     .collect();
-                let plate = event.plate.as_ref().map(|p| p.display.clone());
+                let plate_read = event.plate.is_some();
                 let entry = Entry {
                     event_id: event.event_id.to_string(),
                     payload,
@@ -1061,19 +1061,18 @@ fn evidence_thread(
                     provisional: job.provisional,
                     created_ms: UtcTimestamp::now().unix_ms(),
                 };
-                anyhow::Ok((entry, plate))
+                anyhow::Ok((entry, plate_read))
             },
         );
         match entry {
-            Ok((entry, plate)) => {
+            Ok((entry, plate_read)) => {
                 let id = entry.event_id.clone();
                 let outcome = rt.block_on(writer.store(entry));
-                let plate = plate.as_deref().unwrap_or("?");
                 account(
                     shared,
                     &camera,
                     Some(kind),
-                    plate,
+                    plate_read,
                     &id,
                     job.provisional,
                     &outcome,
@@ -1091,7 +1090,7 @@ fn evidence_thread(
     while writer.waiting() > 0 && Instant::now() < until {
         thread::sleep(writer.next_retry_in().unwrap_or_default());
         for (id, provisional, outcome) in rt.block_on(writer.retry()) {
-            account(shared, "", None, "", &id, provisional, &outcome);
+            account(shared, "", None, false, &id, provisional, &outcome);
         }
     }
     if writer.waiting() > 0 {
@@ -1105,12 +1104,14 @@ fn evidence_thread(
 /// How long a stopping agent keeps trying to store what waits in memory.
 const STOP_RETRY: Duration = Duration::from_secs(10);
 
-/// Counts and logs what became of an event handed to the outbox.
+/// Counts and logs what became of an event handed to the outbox. The log says whether a plate
+/// was read, never which: a plate is personal data, and logs are kept and shipped apart from
+/// the evidence, under other rules.
 fn account(
     shared: &Shared,
     camera: &str,
     kind: Option<ViolationKind>,
-    plate: &str,
+    plate_read: bool,
     id: &str,
     provisional: bool,
     outcome: &Outcome,
@@ -1139,7 +1140,7 @@ fn account(
     match stored {
         Stored::Kept | Stored::Duplicate => {
             shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
-            info!(camera = %camera, kind = %kind, event = %id, plate = %plate, "violation stored");
+            info!(camera = %camera, kind = %kind, event = %id, plate_read, "violation stored");
         }
         Stored::KeptWithoutClip => {
             shared.evidence.stored.fetch_add(1, Ordering::Relaxed);

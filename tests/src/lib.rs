@@ -204,6 +204,21 @@ impl Service {
             .unwrap_or_default()
     }
 
+    /// The lines of the service's log so far that contain any of `needles` (personal data a
+    /// log must never hold, say).
+    pub fn lines_with(&self, needles: &[String]) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter(|l| needles.iter().any(|n| l.contains(n.as_str())))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The last `n` lines of the service's log, for a failure report.
     pub fn log_tail(&self, n: usize) -> String {
         self.log

@@ -409,6 +409,35 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         assert!(actions.contains(&step), "{step} missing from {actions:?}");
     }
 
+    // No log holds the personal data the chain carried: plates (as stored and as written on the
+    // plate), the owner's name, citizen id, address and e-mail.
+    let mut personal: Vec<String> = plates
+        .iter()
+        .flat_map(|p| {
+            let written = protocol::plate::Plate::parse(p).map(|p| p.display());
+            [Some(p.clone()), written.ok()]
+        })
+        .flatten()
+        .collect();
+    personal.extend(
+        [
+            OWNER,
+            "Nguyễn Văn An",
+            "12 Võ Văn Tần",
+            "nguyen.van.an@example.vn",
+        ]
+        .map(String::from),
+    );
+    for service in [&edge, &central, &notify] {
+        let leaked = service.lines_with(&personal);
+        assert!(
+            leaked.is_empty(),
+            "{} logged personal data:\n{}",
+            service.name,
+            leaked.join("\n")
+        );
+    }
+
     for service in [edge, central, notify] {
         assert_eq!(service.stop().unwrap().code(), Some(0));
     }
