@@ -25,6 +25,10 @@ pub struct TrackerOptions {
     pub unconfirmed_iou: f32,
     /// Frames a track survives without a detection.
     pub max_lost_frames: u32,
+    /// A lost track is found again only in a box of its own shape: width and height each
+    /// within this factor of the track's. A vehicle reappearing from behind another keeps its
+    /// size; a car entering where a motorbike was lost is another vehicle, not the motorbike.
+    pub refind_shape_ratio: f32,
 }
 
 impl Default for TrackerOptions {
@@ -37,6 +41,7 @@ impl Default for TrackerOptions {
             low_match_iou: 0.5,
             unconfirmed_iou: 0.3,
             max_lost_frames: 30,
+            refind_shape_ratio: 1.5,
         }
     }
 }
@@ -204,20 +209,34 @@ fn centre(b: &BoxF) -> (f32, f32, f32, f32) {
     )
 }
 
+/// Whether boxes `a` and `b` have the same shape: width and height each within `ratio`.
+fn same_shape(a: &BoxF, b: &BoxF, ratio: f32) -> bool {
+    let within = |x: f32, y: f32| x.max(1.0).max(y.max(1.0)) <= ratio * x.max(1.0).min(y.max(1.0));
+    within(a.width(), b.width()) && within(a.height(), b.height())
+}
+
 /// Pairs (track, detection) so that the total IoU is as large as possible (the Hungarian
-/// method on 1 − IoU), each at most once, keeping only pairs at `min_iou` or more.
+/// method on 1 − IoU), each at most once, keeping only pairs at `min_iou` or more — and, for a
+/// track lost in the frames before, of its shape (`refind_shape_ratio`).
 fn associate(
     tracks: &[usize],
     all: &[Track],
     dets: &[usize],
     detections: &[Detection],
     min_iou: f32,
+    refind_shape_ratio: f32,
 ) -> Vec<(usize, usize)> {
     if tracks.is_empty() || dets.is_empty() {
         return Vec::new();
     }
     const NO: f64 = 1e6;
-    let iou = |t: usize, d: usize| all[t].bbox.iou(&detections[d].bbox);
+    let iou = |t: usize, d: usize| {
+        let (track, det) = (&all[t], &detections[d].bbox);
+        if track.missed > 0 && !same_shape(&track.bbox, det, refind_shape_ratio) {
+            return 0.0;
+        }
+        track.bbox.iou(det)
+    };
     let transpose = tracks.len() > dets.len();
     let (rows, cols) = if transpose {
         (dets.len(), tracks.len())
@@ -354,7 +373,14 @@ impl Tracker {
         let mut matched_t = Vec::new();
 
         // First pass: established tracks take the confident detections.
-        let first = associate(&established, &self.tracks, &high, detections, o.match_iou);
+        let first = associate(
+            &established,
+            &self.tracks,
+            &high,
+            detections,
+            o.match_iou,
+            o.refind_shape_ratio,
+        );
         let mut high_left: Vec<usize> = high.clone();
         for &(t, d) in &first {
             self.tracks[t].update(&detections[d]);
@@ -368,7 +394,14 @@ impl Tracker {
             .copied()
             .filter(|t| !matched_t.contains(t))
             .collect();
-        for (t, d) in associate(&waiting, &self.tracks, &low, detections, o.low_match_iou) {
+        for (t, d) in associate(
+            &waiting,
+            &self.tracks,
+            &low,
+            detections,
+            o.low_match_iou,
+            o.refind_shape_ratio,
+        ) {
             self.tracks[t].update(&detections[d]);
             self.tracks[t].state = TrackState::Confirmed;
             matched_t.push(t);
@@ -380,6 +413,7 @@ impl Tracker {
             &high_left,
             detections,
             o.unconfirmed_iou,
+            o.refind_shape_ratio,
         ) {
             self.tracks[t].update(&detections[d]);
             self.tracks[t].state = TrackState::Confirmed;
@@ -480,6 +514,57 @@ mod tests {
             tracker.update(&[]);
         }
         assert!(tracker.tracks().is_empty());
+    }
+
+    #[test]
+    fn a_lost_track_is_found_again_only_in_a_box_of_its_shape() {
+        let boxed = |x: f32, w: f32, h: f32| Detection {
+            class: 1,
+            score: 0.9,
+            bbox: BoxF {
+                x0: x,
+                y0: 140.0 - h,
+                x1: x + w,
+                y1: 140.0,
+            },
+        };
+        // A motorbike (30 × 60) waiting, lost for a few frames.
+        let run = |returning: Detection| {
+            let mut tracker = Tracker::new(TrackerOptions::default());
+            for _ in 0..10 {
+                tracker.update(&[boxed(100.0, 30.0, 60.0)]);
+            }
+            let id = tracker.tracks()[0].id;
+            for _ in 0..5 {
+                tracker.update(&[]);
+            }
+            tracker.update(&[returning]);
+            (id, tracker.update(&[returning]).first().map(|t| t.id))
+        };
+        // It reappears a little larger: the same track.
+        let (id, again) = run(boxed(98.0, 33.0, 66.0));
+        assert_eq!(again, Some(id));
+        // A car (80 × 55) comes in over the spot where it was lost: another track.
+        let (id, other) = run(boxed(90.0, 80.0, 55.0));
+        assert!(other.is_some_and(|o| o != id), "{other:?} took up {id}");
+        // Seen in every frame, a box may change shape faster (a vehicle coming out from behind
+        // another): the gate is for lost tracks only.
+        let mut tracker = Tracker::new(TrackerOptions::default());
+        for _ in 0..10 {
+            tracker.update(&[boxed(100.0, 30.0, 60.0)]);
+        }
+        let id = tracker.tracks()[0].id;
+        assert_eq!(tracker.update(&[boxed(100.0, 50.0, 60.0)])[0].id, id);
+        assert!(same_shape(
+            &boxed(0.0, 30.0, 60.0).bbox,
+            &boxed(0.0, 45.0, 40.0).bbox,
+            1.5
+        ));
+        assert!(!same_shape(
+            &boxed(0.0, 30.0, 60.0).bbox,
+            &boxed(0.0, 46.0, 60.0).bbox,
+            1.5
+        ));
     }
 
     #[test]
