@@ -143,6 +143,15 @@ pub struct Report {
     pub count: usize,
     /// Images where the reader gave a valid reading at all.
     pub read: usize,
+    /// The confidence floor under which the agent reports a plate unread.
+    pub floor: f32,
+    /// Plates whose reading reached the floor: the ones the agent would report.
+    pub reported: usize,
+    /// Of those, the ones reported wrong — a wrong plate names a wrong citizen.
+    pub reported_wrong: usize,
+    /// `reported` over the plates, and the exact-match rate among the reported.
+    pub reported_share: f64,
+    pub reported_precision: f64,
     pub per_layout: BTreeMap<String, Group>,
     pub per_colour: BTreeMap<String, Group>,
     /// By layout and motion blur (a share of the plate's width), where labelled.
@@ -177,9 +186,11 @@ pub fn evaluate(
     dir: &Path,
     items: &[Item],
     mode: Mode,
+    floor: f32,
 ) -> Result<Report, ModelError> {
     let (w, h) = reader.recognizer().input_size();
     let (mut correct, mut read, mut edits, mut chars) = (0usize, 0usize, 0usize, 0usize);
+    let (mut reported, mut reported_wrong) = (0usize, 0usize);
     let (mut colour_right, mut colour_known) = (0usize, 0usize);
     let (mut found, mut boxed) = (0usize, 0usize);
     let mut per_layout = BTreeMap::new();
@@ -237,14 +248,15 @@ pub fn evaluate(
             None => None,
         };
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-        let got = reading
-            .as_ref()
-            .and_then(|r| r.best())
-            .map(|c| c.text.clone());
-        read += usize::from(got.is_some());
-        let got = got.unwrap_or_default();
+        let best = reading.as_ref().and_then(|r| r.best());
+        read += usize::from(best.is_some());
+        let got = best.map(|c| c.text.clone()).unwrap_or_default();
         let ok = got == item.text;
         correct += usize::from(ok);
+        if best.is_some_and(|c| c.confidence >= floor) {
+            reported += 1;
+            reported_wrong += usize::from(!ok);
+        }
         let (truth, seen): (Vec<char>, Vec<char>) =
             (item.text.chars().collect(), got.chars().collect());
         edits += edit_distance(&truth, &seen);
@@ -285,6 +297,15 @@ pub fn evaluate(
         cer: edits as f64 / chars.max(1) as f64,
         count: items.len(),
         read,
+        floor,
+        reported,
+        reported_wrong,
+        reported_share: reported as f64 / n,
+        reported_precision: if reported == 0 {
+            0.0
+        } else {
+            (reported - reported_wrong) as f64 / reported as f64
+        },
         per_layout,
         per_colour,
         per_blur,

@@ -44,6 +44,10 @@ enum Command {
         /// The images are rectified plate crops (recognition only).
         #[arg(long)]
         crops: bool,
+        /// The confidence under which a plate is reported unread (the edge agent's
+        /// `models.min_plate_confidence`, 0.5 by default).
+        #[arg(long, default_value_t = 0.5)]
+        min_confidence: f32,
         #[arg(long)]
         json: bool,
     },
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
             labels,
             dir,
             crops,
+            min_confidence,
             json,
         } => {
             let text = match std::fs::read_to_string(&labels) {
@@ -141,7 +146,7 @@ fn main() -> ExitCode {
                 }
             };
             let mode = if crops { Mode::Crops } else { Mode::Full };
-            match eval::evaluate(&reader, &dir, &items, mode) {
+            match eval::evaluate(&reader, &dir, &items, mode, min_confidence) {
                 Ok(report) if json => {
                     println!(
                         "{}",
@@ -153,6 +158,14 @@ fn main() -> ExitCode {
                     println!(
                         "plates {}  read {}  accuracy {:.4}  cer {:.4}",
                         r.count, r.read, r.accuracy, r.cer
+                    );
+                    println!(
+                        "  reported (confidence ≥ {:.2}): {} ({:.4} of the plates), exact {:.4} of those, {} wrong",
+                        r.floor,
+                        r.reported,
+                        r.reported_share,
+                        r.reported_precision,
+                        r.reported_wrong
                     );
                     for (k, g) in &r.per_layout {
                         println!("  layout {k}: {:.4} of {}", g.accuracy, g.count);

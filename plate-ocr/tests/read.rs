@@ -147,12 +147,21 @@ fn reads_sim_plate_crops_it_never_trained_on() {
                 }),
         );
     }
-    let report = eval::evaluate(&reader, &dir.path().join("plates"), &items, Mode::Crops)
-        .expect("evaluates");
+    let report = eval::evaluate(
+        &reader,
+        &dir.path().join("plates"),
+        &items,
+        Mode::Crops,
+        0.5,
+    )
+    .expect("evaluates");
     println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     assert!(report.count >= 150, "only {} plates", report.count);
     assert!(report.accuracy >= 0.93, "accuracy {:.4}", report.accuracy);
     assert!(report.cer <= 0.02, "cer {:.4}", report.cer);
+    // What the agent would report (confidence at its floor): nearly all, and all of them right.
+    assert!(report.reported_share >= 0.9, "{report:?}");
+    assert!(report.reported_precision >= 0.99, "{report:?}");
     assert!(
         report.colour_accuracy.is_some_and(|c| c >= 0.9),
         "colour {:?}",
@@ -261,12 +270,14 @@ fn the_plate_detector_runs_on_real_photographs() {
     }
     let items = eval::parse_labels(&labels).expect("openalpr labels parse");
     assert!(items.iter().all(|i| i.plate_box.is_some()));
-    let report = eval::evaluate(&reader, &root, &items, Mode::Full).expect("evaluates");
+    let report = eval::evaluate(&reader, &root, &items, Mode::Full, 0.5).expect("evaluates");
     println!(
-        "openalpr eu, 40 photos: plate boxes found {:?}, exact reads {:.3} (not Vietnamese plates)",
-        report.detection_recall, report.accuracy
+        "openalpr eu, 40 photos: plate boxes found {:?}, exact reads {:.3} (not Vietnamese plates), {} reported at {}",
+        report.detection_recall, report.accuracy, report.reported, report.floor
     );
     assert_eq!(report.count, items.len());
+    // A plate of another country is never reported as a Vietnamese one.
+    assert_eq!(report.reported_wrong, 0, "{report:?}");
     // A floor, not a target (no tuning on this set): 0.325 was measured on these 40 photos.
     assert!(
         report.detection_recall.is_some_and(|r| r >= 0.2),
