@@ -25,8 +25,8 @@ pub struct TrackerOptions {
     pub unconfirmed_iou: f32,
     /// Frames a track survives without a detection.
     pub max_lost_frames: u32,
-    /// A lost track is found again only in a box of its own shape: width and height each
-    /// within this factor of the track's. A vehicle reappearing from behind another keeps its
+    /// A track lost for more than two frames is found again only in a box of its own shape:
+    /// width and height each within this factor of the track's. A vehicle reappearing from behind another keeps its
     /// size; a car entering where a motorbike was lost is another vehicle, not the motorbike.
     pub refind_shape_ratio: f32,
 }
@@ -209,6 +209,10 @@ fn centre(b: &BoxF) -> (f32, f32, f32, f32) {
     )
 }
 
+/// Frames a track may miss and still be found in a box of another shape: a detection missed
+/// now and then in dense traffic, where boxes change shape fast as riders hide one another.
+const REFIND_GATE_AFTER: u32 = 2;
+
 /// Whether boxes `a` and `b` have the same shape: width and height each within `ratio`.
 fn same_shape(a: &BoxF, b: &BoxF, ratio: f32) -> bool {
     let within = |x: f32, y: f32| x.max(1.0).max(y.max(1.0)) <= ratio * x.max(1.0).min(y.max(1.0));
@@ -217,7 +221,7 @@ fn same_shape(a: &BoxF, b: &BoxF, ratio: f32) -> bool {
 
 /// Pairs (track, detection) so that the total IoU is as large as possible (the Hungarian
 /// method on 1 − IoU), each at most once, keeping only pairs at `min_iou` or more — and, for a
-/// track lost in the frames before, of its shape (`refind_shape_ratio`).
+/// track lost for more than [`REFIND_GATE_AFTER`] frames, of its shape (`refind_shape_ratio`).
 fn associate(
     tracks: &[usize],
     all: &[Track],
@@ -232,7 +236,7 @@ fn associate(
     const NO: f64 = 1e6;
     let iou = |t: usize, d: usize| {
         let (track, det) = (&all[t], &detections[d].bbox);
-        if track.missed > 0 && !same_shape(&track.bbox, det, refind_shape_ratio) {
+        if track.missed > REFIND_GATE_AFTER && !same_shape(&track.bbox, det, refind_shape_ratio) {
             return 0.0;
         }
         track.bbox.iou(det)
