@@ -160,7 +160,7 @@ impl Default for ModelSettings {
             helmet_classifier: "helmet".into(),
             intra_threads: 1,
             min_score: None,
-            min_plate_confidence: 0.5,
+            min_plate_confidence: f64::from(plate_ocr::recognize::MIN_CONFIDENCE),
         }
     }
 }

@@ -205,7 +205,9 @@ pub fn parse_names(yaml: &str) -> anyhow::Result<Vec<String>> {
     bail!("data.yaml has no `names`")
 }
 
-/// The images of a split and their label files. `valid` and `val` stand for each other.
+/// The images of a split and their label files, in Roboflow's layout (`SPLIT/images`,
+/// `SPLIT/labels`) or Ultralytics' (`images/SPLIT`, `labels/SPLIT`, as `sim dataset` writes
+/// it). `valid` and `val` stand for each other.
 pub fn split_files(data: &Path, split: &str) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
     let root = data.parent().unwrap_or(Path::new("."));
     let candidates: &[&str] = match split {
@@ -214,13 +216,23 @@ pub fn split_files(data: &Path, split: &str) -> anyhow::Result<Vec<(PathBuf, Pat
         "train" => &["train"],
         other => bail!("--split `{other}`: valid, val, test or train"),
     };
-    let dir = candidates
+    let (images, labels) = candidates
         .iter()
-        .map(|s| root.join(s))
-        .find(|d| d.join("images").is_dir())
-        .with_context(|| format!("no {split}/images folder beside {}", data.display()))?;
+        .flat_map(|s| {
+            [
+                (root.join(s).join("images"), root.join(s).join("labels")),
+                (root.join("images").join(s), root.join("labels").join(s)),
+            ]
+        })
+        .find(|(images, _)| images.is_dir())
+        .with_context(|| {
+            format!(
+                "no {split}/images or images/{split} folder beside {}",
+                data.display()
+            )
+        })?;
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir.join("images"))? {
+    for entry in std::fs::read_dir(&images)? {
         let path = entry?.path();
         let ext = path
             .extension()
@@ -230,7 +242,7 @@ pub fn split_files(data: &Path, split: &str) -> anyhow::Result<Vec<(PathBuf, Pat
             continue;
         }
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        let label = dir.join("labels").join(format!("{stem}.txt"));
+        let label = labels.join(format!("{stem}.txt"));
         out.push((path, label));
     }
     out.sort();
@@ -690,6 +702,32 @@ mod tests {
         assert!((f.accuracy - 0.5).abs() < 1e-9);
         assert_eq!(lamp_of_label("yellow_light"), Some(SignalState::Amber));
         assert_eq!(lamp_of_label("stop_line"), None);
+    }
+
+    #[test]
+    fn a_split_is_found_in_either_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data.yaml");
+        assert!(split_files(&data, "val").is_err(), "no split at all");
+        // Ultralytics: images/val, labels/val.
+        for d in ["images/val", "labels/val"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::write(dir.path().join("images/val/a.jpg"), b"").unwrap();
+        std::fs::write(dir.path().join("images/val/notes.txt"), b"").unwrap();
+        let files = split_files(&data, "valid").unwrap();
+        assert_eq!(
+            files,
+            [(
+                dir.path().join("images/val/a.jpg"),
+                dir.path().join("labels/val/a.txt")
+            )]
+        );
+        // Roboflow's valid/images comes first where both are.
+        std::fs::create_dir_all(dir.path().join("valid/images")).unwrap();
+        std::fs::write(dir.path().join("valid/images/b.png"), b"").unwrap();
+        let files = split_files(&data, "val").unwrap();
+        assert_eq!(files[0].1, dir.path().join("valid/labels/b.txt"));
     }
 
     #[test]

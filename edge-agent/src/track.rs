@@ -26,8 +26,9 @@ pub struct TrackerOptions {
     /// Frames a track survives without a detection.
     pub max_lost_frames: u32,
     /// A track lost for more than two frames is found again only in a box of its own shape:
-    /// width and height each within this factor of the track's. A vehicle reappearing from behind another keeps its
-    /// size; a car entering where a motorbike was lost is another vehicle, not the motorbike.
+    /// width and height each within this factor of the track's. A vehicle reappearing from
+    /// behind another keeps its size; a car entering where a motorbike was lost is another
+    /// vehicle, not the motorbike.
     pub refind_shape_ratio: f32,
 }
 

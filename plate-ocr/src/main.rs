@@ -46,7 +46,7 @@ enum Command {
         crops: bool,
         /// The confidence under which a plate is reported unread (the edge agent's
         /// `models.min_plate_confidence`, 0.5 by default).
-        #[arg(long, default_value_t = 0.5)]
+        #[arg(long, default_value_t = plate_ocr::recognize::MIN_CONFIDENCE)]
         min_confidence: f32,
         #[arg(long)]
         json: bool,

@@ -13,6 +13,10 @@ use crate::{
     image_ops::{rectify, to_tensor},
 };
 
+/// The confidence under which a plate is reported unread, unless configured otherwise (the
+/// edge agent's `models.min_plate_confidence`, `plate-ocr eval --min-confidence`).
+pub const MIN_CONFIDENCE: f32 = 0.5;
+
 /// A reading the grammar accepts, with the model's probability of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Candidate {

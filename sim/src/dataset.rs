@@ -286,6 +286,16 @@ pub fn export(opts: &DatasetOptions) -> anyhow::Result<BTreeMap<&'static str, Co
     let classes: Vec<&str> = ObjectClass::ALL.iter().map(|c| c.as_str()).collect();
     fs::write(out.join("detect/classes.txt"), classes.join("\n") + "\n")
         .context("writing classes.txt")?;
+    // The same split described as the Ultralytics layout's data.yaml, so that
+    // `edge-agent eval-detect --data OUT/detect/data.yaml --split val` measures a detector on it.
+    fs::write(
+        out.join("detect/data.yaml"),
+        format!(
+            "train: images/train\nval: images/val\nnames: [{}]\n",
+            classes.join(", ")
+        ),
+    )
+    .context("writing data.yaml")?;
 
     let scenes: Vec<anyhow::Result<SceneOut>> = (0..opts.scenes)
         .into_par_iter()
