@@ -33,10 +33,20 @@ pub enum Role {
     Admin,
     /// Reads everything and the audit log; changes nothing.
     Auditor,
+    /// Holds sanctioning authority ("người có thẩm quyền xử phạt", Decree 189/2025/NĐ-CP
+    /// Article 8 for the police titles): issues penalty decisions on answered cases. Distinct
+    /// from the reviewer who confirms camera events.
+    Sanctioning,
 }
 
 impl Role {
-    pub const ALL: [Self; 4] = [Self::Reviewer, Self::Supervisor, Self::Admin, Self::Auditor];
+    pub const ALL: [Self; 5] = [
+        Self::Reviewer,
+        Self::Supervisor,
+        Self::Admin,
+        Self::Auditor,
+        Self::Sanctioning,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,6 +54,7 @@ impl Role {
             Self::Supervisor => "supervisor",
             Self::Admin => "admin",
             Self::Auditor => "auditor",
+            Self::Sanctioning => "sanctioning",
         }
     }
 
@@ -54,6 +65,19 @@ impl Role {
     /// May decide on violations (correct plates, approve, reject).
     pub fn reviews(self) -> bool {
         matches!(self, Self::Reviewer | Self::Supervisor)
+    }
+
+    /// May issue penalty decisions.
+    pub fn decides(self) -> bool {
+        matches!(self, Self::Sanctioning)
+    }
+
+    /// May see drivers' licence points.
+    pub fn sees_points(self) -> bool {
+        matches!(
+            self,
+            Self::Sanctioning | Self::Supervisor | Self::Reviewer | Self::Auditor
+        )
     }
 
     /// May answer owners' disputes.

@@ -1,5 +1,5 @@
-//! The outbox relay: delivers the notices of issued fines, and the answers to disputes, to
-//! citizen-notify.
+//! The outbox relay: delivers the notices of violation, the answers to explanations and the
+//! penalty decisions to citizen-notify.
 //!
 //! A notice enters the outbox in the transaction that issues its fine (an answer, in the one
 //! that records it), so none is lost and none exists without its fine. The relay sends each with its idempotency key (the fine id, inside
@@ -43,7 +43,8 @@ impl Relay {
     /// Sends one outbox row of `kind` to where citizen-notify takes that kind.
     async fn send(&self, kind: &str, payload: &str) -> Attempt {
         let path = match kind {
-            "fine_notice" => "/api/v1/notices",
+            "violation_notice" => "/api/v1/notices",
+            "penalty_decision" => "/api/v1/decisions",
             "fine_resolution" => "/api/v1/resolutions",
             other => {
                 return Attempt::Failed(format!("no endpoint for outbox rows of kind `{other}`"));
@@ -148,7 +149,7 @@ async fn mark_delivered(db: &Db, id: i64, kind: &str, key: &str) -> Result<(), D
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if kind == "fine_notice" {
+        if kind == "violation_notice" {
             sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2 AND status = $3")
                 .bind("notice_sent")
                 .bind(key)

@@ -1,10 +1,11 @@
 //! The officers' work on the queue, shared by the JSON API (`routes::violations`) and the review
-//! pages (`ui`): what a violation shows, and the decisions on it — plate correction, approval
-//! (which issues the fine) and rejection — each checked against the officer's role and written
-//! to the audit log.
+//! pages (`ui`): what a violation shows, and the steps on it — plate correction, confirmation
+//! (which issues the notice of violation), rejection, and the penalty decision by an officer
+//! with sanctioning authority once the owner answered — each checked against the officer's role
+//! and written to the audit log.
 
 use axum::http::StatusCode;
-use protocol::{EventId, FineNotice, Plate, PlateColour, UtcTimestamp};
+use protocol::{EventId, PenaltyDecision, Plate, PlateColour, UtcTimestamp, ViolationNotice};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use crate::{
     audit::AuditEntry,
     auth::{Officer, Role},
     db::{
+        decisions::{self, NotDecided},
         disputes::{self, Dispute, NotOpen},
         evidence, fines as db_fines,
         owners::{self, Citizen, LookupResult, Registration},
@@ -237,13 +239,14 @@ pub async fn correct_plate(
     Ok(Corrected { plate, lookup })
 }
 
-/// Approves a violation pending review: the fine is issued and its notice queued.
+/// Confirms a violation pending review: the case is opened and the notice of violation to the
+/// owner queued.
 pub async fn approve(
     state: &AppState,
     officer: &Officer,
     id: &EventId,
-) -> Result<FineNotice, ApiError> {
-    officer.require(Role::reviews, "approve violations")?;
+) -> Result<ViolationNotice, ApiError> {
+    officer.require(Role::reviews, "confirm violations")?;
     let schedule = db_fines::load_schedule(&state.db).await?;
     let issued = review::approve(
         &state.db,
@@ -259,17 +262,101 @@ pub async fn approve(
         .audit
         .append(
             &officer.actor(),
-            "violation.approved",
+            "violation.confirmed",
             &format!("violation:{id}"),
             json!({
-                "decision_number": n.decision_number,
-                "amount_vnd": n.amount_vnd,
-                "points": n.points,
+                "fine_id": n.fine_id,
+                "citizen_id": n.citizen_id.as_str(),
                 "legal_reference": n.legal_reference,
+                "answer_due": n.answer_due,
             }),
         )
         .await?;
     Ok(n)
+}
+
+/// What the officer deciding asks for.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// The amount; the middle of the range when absent. Any other amount needs a circumstance.
+    pub amount_vnd: Option<u64>,
+    /// `mitigating` (the amount lower, down to the range's minimum) or `aggravating` (higher,
+    /// up to its maximum).
+    pub circumstance: Option<crate::fines::process::Circumstance>,
+    /// What the circumstance is (required with one), 1–500 characters.
+    pub circumstance_note: Option<String>,
+}
+
+/// Decides the answered case of violation `id` (officers with sanctioning authority): the
+/// amount (the middle of the range unless a stated circumstance moves it), the decision
+/// number, the licence points; the decision goes to the person sanctioned.
+pub async fn decide(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    asked: &DecisionRequest,
+) -> Result<PenaltyDecision, ApiError> {
+    officer.require(Role::decides, "issue penalty decisions")?;
+    let note = asked
+        .circumstance_note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let circumstance = match (asked.circumstance, note) {
+        (Some(c), Some(note)) if note.chars().count() <= 500 => Some((c, note.to_owned())),
+        (Some(_), _) => {
+            return Err(bad_request(
+                "circumstance_note",
+                "a circumstance needs what it is, 1-500 characters",
+            ));
+        }
+        (None, _) => None,
+    };
+    let decision = decisions::decide(
+        &state.db,
+        id,
+        (&officer.username, &officer.full_name),
+        &decisions::Asked {
+            amount_vnd: asked.amount_vnd,
+            circumstance,
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .await?
+    .map_err(not_decided)?;
+    state
+        .audit
+        .append(
+            &officer.actor(),
+            "fine.decided",
+            &format!("violation:{id}"),
+            json!({
+                "fine_id": decision.fine_id,
+                "decision_id": decision.decision_id,
+                "decision_number": decision.decision_number,
+                "citizen_id": decision.citizen_id.as_str(),
+                "amount_vnd": decision.amount_vnd,
+                "points": decision.points,
+                "points_left": decision.points_left,
+                "circumstance": decision.circumstance,
+                "legal_reference": decision.legal_reference,
+            }),
+        )
+        .await?;
+    Ok(decision)
+}
+
+fn not_decided(e: NotDecided) -> ApiError {
+    let code = match e {
+        NotDecided::NoCase => "no_case",
+        NotDecided::Already(_) => "decided",
+        NotDecided::NotAnswered(_) => "not_answered",
+        NotDecided::Final(_) => "case_final",
+        NotDecided::ExplanationPeriod(_) => "explanation_period",
+        NotDecided::Amount(_) => "amount",
+    };
+    ApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
 
 /// Rejects a violation pending review with one of [`review::REJECT_REASONS`]; `other` needs a

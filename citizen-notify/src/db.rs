@@ -1,7 +1,7 @@
 //! Storage of citizen-notify, on [`service_kit::db`]: migrations for each engine under
 //! `citizen-notify/migrations`.
 
-use protocol::{FineNotice, Sha256Digest};
+use protocol::{PenaltyDecision, Sha256Digest, ViolationNotice as FineNotice};
 pub use service_kit::db::{DatabaseSettings, Db, DbError, Migrations};
 use service_kit::on_pool;
 use sqlx::Row;
@@ -73,12 +73,10 @@ pub async fn store_notice(
     let inserted = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO notices (fine_id, decision_number, citizen_id, payload, payload_sha256,
-                                  received_at, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fine_id) DO NOTHING",
+            "INSERT INTO notices (fine_id, citizen_id, payload, payload_sha256, received_at, status)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fine_id) DO NOTHING",
         )
         .bind(&fine_id)
-        .bind(&notice.decision_number)
         .bind(notice.citizen_id.as_str())
         .bind(&text)
         .bind(&sha)
@@ -160,6 +158,76 @@ pub async fn notice_of(
         .map(|p| {
             protocol::wire::decode::<FineNotice>(p.as_bytes())
                 .map_err(|e| DbError::Corrupt(format!("stored notice: {e}")))
+        })
+        .transpose()
+}
+
+/// Stores the penalty decision on a case once: `None` when no notice of the case was received.
+/// A second, different decision on one case is a conflict; the first stands.
+pub async fn store_decision(
+    db: &Db,
+    d: &PenaltyDecision,
+    payload: &[u8],
+) -> Result<Option<Stored>, DbError> {
+    let sha = Sha256Digest::of(payload).to_hex();
+    let text = String::from_utf8_lossy(payload).into_owned();
+    let fine_id = d.fine_id.hyphenated().to_string();
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let known = sqlx::query("SELECT 1 AS one FROM notices WHERE fine_id = $1")
+            .bind(&fine_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !known {
+            return Ok(None);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO decisions (fine_id, decision_id, decision_number, citizen_id, amount_vnd,
+                                    payload, payload_sha256, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(&fine_id)
+        .bind(d.decision_id.hyphenated().to_string())
+        .bind(&d.decision_number)
+        .bind(d.citizen_id.as_str())
+        .bind(d.amount_vnd as i64)
+        .bind(&text)
+        .bind(&sha)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let stored = if inserted == 1 {
+            Stored::New
+        } else {
+            let first: String = sqlx::query("SELECT payload_sha256 FROM decisions WHERE fine_id = $1")
+                .bind(&fine_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("payload_sha256")?;
+            if first == sha { Stored::Duplicate } else { Stored::Conflict }
+        };
+        tx.commit().await?;
+        Ok(Some(stored))
+    })
+}
+
+/// The penalty decision on case `fine_id`, once one arrived.
+pub async fn decision_of(db: &Db, fine_id: &str) -> Result<Option<PenaltyDecision>, DbError> {
+    let payload: Option<String> = on_pool!(db, pool => {
+        sqlx::query("SELECT payload FROM decisions WHERE fine_id = $1")
+            .bind(fine_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| row.try_get::<String, _>("payload"))
+            .transpose()?
+    });
+    payload
+        .map(|p| {
+            protocol::wire::decode::<PenaltyDecision>(p.as_bytes())
+                .map_err(|e| DbError::Corrupt(format!("stored decision: {e}")))
         })
         .transpose()
 }

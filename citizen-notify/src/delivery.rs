@@ -1,4 +1,5 @@
-//! Delivery of fine notices to the citizen: each notice, once stored, gets one delivery per
+//! Delivery of notices of violation to the citizen (what was seen and how to answer; never an
+//! amount to pay, which only a penalty decision sets): each notice, once stored, gets one delivery per
 //! configured channel in the same transaction, so none is forgotten. A worker sends what is
 //! due; an answer the channel may give differently later (a timeout, a 5xx, 408, 429) is tried
 //! again after a growing wait, up to `delivery.max_attempts`; a refusal (another 4xx) or the
@@ -23,7 +24,7 @@ use lettre::{
     },
     transport::smtp::authentication::Credentials,
 };
-use protocol::{FineNotice, UtcTimestamp, service_auth};
+use protocol::{UtcTimestamp, ViolationNotice as FineNotice, service_auth};
 use serde::Serialize;
 use service_kit::retry::backoff;
 use time::OffsetDateTime;
@@ -31,7 +32,7 @@ use time::OffsetDateTime;
 use crate::{
     config::DeliverySettings,
     db::{self, Db, DbError, DueDelivery},
-    pages::{local_time, vnd},
+    pages::local_time,
 };
 
 pub const PUSH: &str = "push";
@@ -45,10 +46,10 @@ pub struct PushMessage {
     pub citizen_id: String,
     pub title: String,
     pub body: String,
-    /// The fine's page in the citizen portal.
+    /// The notice's page in the citizen portal.
     pub url: String,
-    pub amount_vnd: u64,
-    pub decision_number: String,
+    /// By when to come or answer.
+    pub answer_due: UtcTimestamp,
 }
 
 impl PushMessage {
@@ -57,18 +58,17 @@ impl PushMessage {
         let url = format!("{}/fines/{fine_id}", portal_url.trim_end_matches('/'));
         Self {
             body: format!(
-                "Phương tiện {} vi phạm: {} lúc {} tại {}. Mức phạt {} ₫. Xem hình ảnh, xác nhận \
-                 hoặc khiếu nại và nộp phạt tại {url}",
+                "Phương tiện {} bị ghi nhận vi phạm: {} lúc {} tại {}. Xem hình ảnh và trả lời \
+                 (người điều khiển, giải trình) trước {} tại {url}",
                 notice.plate,
                 notice.kind.label_vi(),
                 local_time(notice.occurred_at),
                 notice.place,
-                vnd(notice.amount_vnd),
+                local_time(notice.answer_due),
             ),
-            title: "Thông báo vi phạm giao thông".into(),
+            title: "Thông báo vi phạm hành chính về trật tự, an toàn giao thông đường bộ".into(),
             citizen_id: notice.citizen_id.as_str().to_owned(),
-            amount_vnd: notice.amount_vnd,
-            decision_number: notice.decision_number.clone(),
+            answer_due: notice.answer_due,
             fine_id,
             url,
         }
@@ -103,9 +103,10 @@ pub fn channels(settings: &DeliverySettings, notice: &FineNotice) -> Vec<&'stati
     out
 }
 
-/// The e-mail notice: plain text, Vietnamese first with English beneath; what, when, where, how
-/// much, the decision, and the portal's own address to open — no link to the fine's page and
-/// none to pay, since a link in a mail is what fraudsters imitate (with a warning saying so).
+/// The e-mail notice: plain text, Vietnamese first with English beneath; what, when, where, the
+/// provision, by when to answer, and the portal's own address to open — no amount (a notice
+/// decides nothing), no link to the case's page and none to pay, since a link in a mail is what
+/// fraudsters imitate (with a warning saying so).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailNotice {
     pub subject: String,
@@ -118,15 +119,7 @@ impl EmailNotice {
         let url = portal_url.trim_end_matches('/');
         let at = local_time(notice.occurred_at);
         let day = at.split(' ').next().unwrap_or_default().to_owned();
-        let amount = vnd(notice.amount_vnd);
-        let (points, points_en) = if notice.points > 0 {
-            (
-                format!(", trừ {} điểm giấy phép lái xe", notice.points),
-                format!(", {} points off the driving licence", notice.points),
-            )
-        } else {
-            (String::new(), String::new())
-        };
+        let due = local_time(notice.answer_due);
         let body = format!(
             "THÔNG BÁO VI PHẠM GIAO THÔNG ĐƯỜNG BỘ\n\n\
              Hệ thống camera giám sát đã ghi nhận phương tiện biển số {plate} vi phạm.\n\n\
@@ -134,25 +127,27 @@ impl EmailNotice {
              Thời gian: {at}\n\
              Địa điểm: {place}, {address}\n\
              Căn cứ: {legal}\n\
-             Quyết định số: {decision}\n\
-             Mức phạt: {amount} ₫{points}\n\
-             Đơn vị xử lý: {unit}\n\n\
-             Xem hình ảnh và video, xác nhận hoặc giải trình: tự mở cổng thông tin chính thức \
+             Đơn vị xử lý: {unit}\n\
+             Thời hạn đến giải quyết: {due}\n\n\
+             Chủ phương tiện đến đơn vị xử lý hoặc trả lời trực tuyến trước thời hạn trên: \
+             ai là người điều khiển, hoặc giải trình. Mức phạt do người có thẩm quyền quyết định \
+             sau đó.\n\n\
+             Xem hình ảnh và video, trả lời hoặc giải trình: tự mở cổng thông tin chính thức \
              {url} (gõ địa chỉ, đừng bấm đường link trong thư lạ) và đăng nhập bằng VNeID.\n\n\
              Thư được gửi tự động, xin đừng trả lời. Cơ quan chức năng không bao giờ hỏi mật \
              khẩu hay mã OTP, và không gửi đường link nộp phạt qua thư.\n\n\
              --\n\
              Traffic violation notice. The camera system recorded the vehicle with plate \
-             {plate}: {kind_en}, {at} (UTC+7), {place}. Fine: {amount} VND{points_en}. Decision \
-             {decision}. To see the images and the clip, confirm or explain, open the official \
-             portal {url} yourself and sign in with VNeID.\n",
+             {plate}: {kind_en}, {at} (UTC+7), {place}. Answer by {due} (UTC+7): who was driving, \
+             or your explanation; any fine is decided afterwards by the sanctioning officer. To \
+             see the images and the clip and answer, open the official portal {url} yourself and \
+             sign in with VNeID.\n",
             plate = notice.plate,
             kind = notice.kind.label_vi(),
             kind_en = notice.kind.label_en(),
             place = notice.place,
             address = notice.address,
             legal = notice.legal_reference,
-            decision = notice.decision_number,
             unit = notice.issuing_unit,
         );
         Self {

@@ -1,4 +1,5 @@
-//! Paying a fine online: the merchant side of the VNPay gateway protocol (2.1.0, see
+//! Paying a penalty decision online (never a notice: [`PaymentError::NotDecided`]), with the late
+//! charge the law adds after its due day ([`protocol::PenaltyDecision::amount_due`]): the merchant side of the VNPay gateway protocol (2.1.0, see
 //! [`protocol::vnpay`]).
 //!
 //! A citizen's attempt gets its own reference (`vnp_TxnRef`) and a signed payment URL. Its result
@@ -27,10 +28,13 @@ pub enum PaymentError {
     /// No such fine for this citizen (whether it exists for another is not said).
     #[error("no such fine")]
     NotFound,
+    /// A notice of violation is answered, never paid: only a penalty decision is.
+    #[error("no penalty decision has been issued on this notice: there is nothing to pay yet")]
+    NotDecided,
     #[error("the fine is paid")]
     AlreadyPaid,
-    /// The penalty decision was cancelled after the owner's dispute: nothing is owed.
-    #[error("the penalty decision is cancelled")]
+    /// The case was closed after the owner's explanation: nothing is owed.
+    #[error("the case is closed: nothing is owed")]
     Cancelled,
     #[error("payment gateway: {0}")]
     Gateway(String),
@@ -50,7 +54,7 @@ pub async fn start(
     if !settings.enabled() {
         return Err(PaymentError::Disabled);
     }
-    let notice = db::notice_of(db, fine_id, citizen_id)
+    db::notice_of(db, fine_id, citizen_id)
         .await?
         .ok_or(PaymentError::NotFound)?;
     if db::paid_payment_of(db, fine_id).await?.is_some() {
@@ -59,13 +63,17 @@ pub async fn start(
     if let Some((protocol::DisputeOutcome::Cancelled, ..)) = db::resolution_of(db, fine_id).await? {
         return Err(PaymentError::Cancelled);
     }
+    let decision = db::decision_of(db, fine_id)
+        .await?
+        .ok_or(PaymentError::NotDecided)?;
     let now = UtcTimestamp::now();
+    let amount_vnd = decision.amount_due(now);
     let txn_ref = uuid::Uuid::now_v7().simple().to_string();
     let payment = Payment {
         txn_ref: txn_ref.clone(),
         fine_id: fine_id.to_owned(),
         citizen_id: citizen_id.to_owned(),
-        amount_vnd: notice.amount_vnd,
+        amount_vnd,
         create_date: vnpay::format_time(now),
         created_at: now.as_datetime(),
         state: PaymentState::Pending,
@@ -83,7 +91,7 @@ pub async fn start(
     put("vnp_Version", vnpay::VERSION.into());
     put("vnp_Command", "pay".into());
     put("vnp_TmnCode", settings.tmn_code.clone());
-    put("vnp_Amount", vnpay::amount(notice.amount_vnd));
+    put("vnp_Amount", vnpay::amount(amount_vnd));
     put("vnp_CurrCode", "VND".into());
     put("vnp_TxnRef", txn_ref);
     // The gateway takes order information without diacritics.

@@ -192,6 +192,17 @@ impl VehicleClass {
             Self::Truck => "truck",
         }
     }
+
+    /// The vehicle type as a notice states it. A camera does not tell a city bus ("xe buýt")
+    /// from a coach ("xe khách"): both are passenger cars of more than eight seats.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Self::Car => "Xe ô tô",
+            Self::Motorbike => "Xe mô tô, xe gắn máy",
+            Self::Bus => "Xe ô tô chở người trên 8 chỗ (xe buýt, xe khách)",
+            Self::Truck => "Xe ô tô tải",
+        }
+    }
 }
 
 /// The offending vehicle in the frame that shows the violation.

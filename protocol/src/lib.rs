@@ -5,7 +5,7 @@
 //! - [`topic`]: the versioned MQTT topic tree and its parser;
 //! - [`event`]: the [`ViolationEvent`] an edge agent publishes and everything it holds;
 //! - [`messages`]: [`Ack`], [`DeviceStatus`] and [`SignalPhase`];
-//! - [`notice`]: the [`FineNotice`] central sends citizen-notify;
+//! - [`notice`]: the [`ViolationNotice`] and [`PenaltyDecision`] central sends citizen-notify;
 //! - [`wire`]: strict encoding and decoding of every message, with canonical JSON (RFC 8785)
 //!   and Ed25519 signatures by the device key;
 //! - [`evidence`]: the signed, content-addressed evidence upload;
@@ -54,7 +54,10 @@ pub use messages::{
     Ack, CameraState, CameraStatus, DeviceState, DeviceStatus, SignalPhase, SignalSource,
     SignalState,
 };
-pub use notice::{Contact, DisputeOutcome, FineChange, FineNotice, FineResolution, FineUpdate};
+pub use notice::{
+    Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, PenaltyDecision,
+    ViolationNotice,
+};
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};
 pub use time::UtcTimestamp;

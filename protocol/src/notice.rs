@@ -1,6 +1,10 @@
-//! The fine notice central-api sends to citizen-notify once an officer approves a violation:
-//! everything the citizen must be told (DOMAIN.md, the process, step 3); and the updates
-//! citizen-notify sends back about it (delivered, answered, paid).
+//! What central-api and citizen-notify say to each other about a case, in the order the law
+//! runs it (Circular 73/2024/TT-BCA; Law on Handling Administrative Violations 15/2012/QH13):
+//! the [`ViolationNotice`] to the vehicle's owner once an officer confirms a camera event (no
+//! amount, no decision: a notice only says what was seen and how to answer); the owner's answer
+//! and the later payments, as [`FineUpdate`]s back; the answer to an explanation
+//! ([`FineResolution`]); and the [`PenaltyDecision`] of an officer with sanctioning authority,
+//! the only thing that is ever paid.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -8,21 +12,24 @@ use uuid::Uuid;
 
 use crate::{
     citizen::CitizenId,
-    event::{EvidenceItem, VehicleClass, ViolationKind},
+    event::{EvidenceItem, Measurement, VehicleClass, ViolationKind},
     ids::EventId,
     plate::PlateColour,
     time::UtcTimestamp,
     wire::{Invalid, Validate},
 };
 
-/// One issued fine, as the citizen is to be notified of it.
+/// The notice of violation ("Thông báo vi phạm") to the vehicle's owner as registered on the
+/// violation's day: what was seen, where and when, the provision it breaks, who handles it and
+/// by when to come or answer. It names no amount and no decision number: those come only with
+/// a [`PenaltyDecision`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FineNotice {
-    /// Idempotency key: the same notice sent twice is one notice.
+pub struct ViolationNotice {
+    /// The case's id, and the idempotency key: the same notice sent twice is one notice.
     pub fine_id: Uuid,
-    pub decision_number: String,
     pub event_id: EventId,
+    /// The vehicle's owner ("chủ phương tiện").
     pub citizen_id: CitizenId,
     /// Display form, e.g. `51F-123.45`.
     pub plate: String,
@@ -32,13 +39,18 @@ pub struct FineNotice {
     pub occurred_at: UtcTimestamp,
     pub place: String,
     pub address: String,
-    pub amount_vnd: u64,
-    pub points: u8,
+    /// What the camera measured: speed and limit, the signal and the time into red, the lane.
+    #[serde(default)]
+    pub measurement: Measurement,
+    /// The provision the violation falls under (article, clause and point of the decree).
     pub legal_reference: String,
     /// The notice must reach the owner by this time (10 days from detection).
     pub notice_due: UtcTimestamp,
+    /// The owner is to come to the handling unit, or answer online, by this time (20 days from
+    /// the notice).
+    pub answer_due: UtcTimestamp,
     pub issued_at: UtcTimestamp,
-    /// The detecting and handling unit, with its contact phone.
+    /// The detecting and handling unit, with its address and contact phone.
     pub issuing_unit: String,
     /// The evidence the owner may see (the images and the clip), by content hash; the portal
     /// shows each through a signed link to central's store ([`crate::evidence_link`]).
@@ -47,6 +59,37 @@ pub struct FineNotice {
     /// How the owner may be reached besides the citizen app, from the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
+}
+
+/// A penalty decision ("Quyết định xử phạt vi phạm hành chính") on a case, issued by an officer
+/// with sanctioning authority after the owner (or the driver) answered: the amount to pay, the
+/// licence points deducted, and by when to pay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PenaltyDecision {
+    /// Idempotency key: the same decision sent twice is one decision.
+    pub decision_id: Uuid,
+    /// The case ([`ViolationNotice::fine_id`]).
+    pub fine_id: Uuid,
+    /// `Số: 000123/QĐ-XPHC`.
+    pub decision_number: String,
+    /// The person sanctioned.
+    pub citizen_id: CitizenId,
+    pub amount_vnd: u64,
+    /// Licence points deducted ("Số điểm GPLX bị trừ").
+    pub points: u8,
+    /// Points left on the licence after this deduction (of 12).
+    pub points_left: u8,
+    pub legal_reference: String,
+    /// The mitigating or aggravating circumstance that moved the amount from the middle of the
+    /// range, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circumstance: Option<String>,
+    /// Who decided: name and title.
+    pub decided_by: String,
+    pub decided_at: UtcTimestamp,
+    /// To be paid by this time (10 days from the decision).
+    pub pay_by: UtcTimestamp,
 }
 
 /// The owner's contact details on record.
@@ -71,15 +114,8 @@ impl Contact {
     }
 }
 
-impl Validate for FineNotice {
+impl Validate for ViolationNotice {
     fn validate(&self) -> Result<(), Invalid> {
-        if self.decision_number.is_empty() || self.decision_number.len() > 64 {
-            return Err(Invalid::new("decision_number", "must be 1-64 bytes"));
-        }
-        if self.amount_vnd == 0 {
-            return Err(Invalid::new("amount_vnd", "must be positive"));
-        }
-        Invalid::check_safe_integer("amount_vnd", Some(self.amount_vnd))?;
         if let Some(phone) = self.contact.as_ref().and_then(|c| c.phone.as_deref())
             && !Contact::valid_phone(phone)
         {
@@ -97,12 +133,55 @@ impl Validate for FineNotice {
                 "plate and legal_reference are required",
             ));
         }
+        if self.answer_due.as_datetime() <= self.issued_at.as_datetime() {
+            return Err(Invalid::new("answer_due", "must be after issued_at"));
+        }
         Ok(())
     }
 }
 
-/// What became of an issued fine on the citizen's side, as citizen-notify reports it to
-/// central-api: the notice delivered or not, the owner's answer, the payment.
+impl PenaltyDecision {
+    /// The amount to pay at `at`: the fine, and after [`Self::pay_by`] 0.05 % of it for each
+    /// day (begun) of delay (Law 15/2012/QH13 on Handling Administrative Violations, Article 78
+    /// clause 1), rounded down to the đồng.
+    pub fn amount_due(&self, at: UtcTimestamp) -> u64 {
+        const DAY_MS: i64 = 86_400_000;
+        let late_ms = at.unix_ms() - self.pay_by.unix_ms();
+        if late_ms <= 0 {
+            return self.amount_vnd;
+        }
+        let days = u64::try_from((late_ms + DAY_MS - 1) / DAY_MS).unwrap_or(0);
+        self.amount_vnd + self.amount_vnd.saturating_mul(5).saturating_mul(days) / 10_000
+    }
+}
+
+impl Validate for PenaltyDecision {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.decision_number.is_empty() || self.decision_number.len() > 64 {
+            return Err(Invalid::new("decision_number", "must be 1-64 bytes"));
+        }
+        if self.amount_vnd == 0 {
+            return Err(Invalid::new("amount_vnd", "must be positive"));
+        }
+        Invalid::check_safe_integer("amount_vnd", Some(self.amount_vnd))?;
+        if self.points > 12 || self.points_left > 12 {
+            return Err(Invalid::new("points", "a licence holds 12 points"));
+        }
+        if self.legal_reference.is_empty() || self.decided_by.is_empty() {
+            return Err(Invalid::new(
+                "legal_reference",
+                "legal_reference and decided_by are required",
+            ));
+        }
+        if self.pay_by.as_datetime() <= self.decided_at.as_datetime() {
+            return Err(Invalid::new("pay_by", "must be after decided_at"));
+        }
+        Ok(())
+    }
+}
+
+/// What became of a case on the citizen's side, as citizen-notify reports it to central-api:
+/// the notice delivered or not, the owner's answer, the payment of the decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FineUpdate {
@@ -122,11 +201,11 @@ pub enum FineChange {
     NoticeDelivered { channel: String },
     /// Every attempt through `channel` failed: the notice must reach the owner another way.
     NoticeFailed { channel: String, error: String },
-    /// The owner confirmed the violation.
+    /// The owner declared they were driving and acknowledged the violation.
     Confirmed,
-    /// The owner disputed it, for this reason.
+    /// The owner explains or disagrees ("giải trình"), for this reason.
     Disputed { reason: String },
-    /// The fine was paid through the payment gateway.
+    /// The penalty decision was paid through the payment gateway.
     Paid {
         amount_vnd: u64,
         /// The gateway's transaction number.
@@ -180,7 +259,7 @@ impl Validate for FineUpdate {
     }
 }
 
-/// The answer to an owner's dispute of a fine, decided by a supervisor: central-api sends it to
+/// The answer to an owner's explanation, decided by a supervisor: central-api sends it to
 /// citizen-notify, which shows it to the owner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -198,9 +277,10 @@ pub struct FineResolution {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeOutcome {
-    /// The fine stands; the owner pays it.
+    /// The explanation is not accepted: the case goes on to a penalty decision (or, decided
+    /// already, the decision stands).
     Upheld,
-    /// The penalty decision is cancelled: nothing is owed.
+    /// The case is closed (or its decision cancelled): nothing is owed.
     Cancelled,
 }
 

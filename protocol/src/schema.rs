@@ -77,7 +77,8 @@ pub fn all() -> Vec<(String, String)> {
         doc::<DeviceStatus>("device_status", false),
         doc::<SignalPhase>("signal_phase", false),
         doc::<crate::device_config::DeviceConfig>("device_config", false),
-        doc::<crate::notice::FineNotice>("fine_notice", false),
+        doc::<crate::notice::ViolationNotice>("violation_notice", false),
+        doc::<crate::notice::PenaltyDecision>("penalty_decision", false),
         doc::<crate::notice::FineUpdate>("fine_update", false),
         doc::<crate::notice::FineResolution>("fine_resolution", false),
     ]

@@ -110,8 +110,14 @@ impl Message for crate::device_config::DeviceConfig {
     const MAX_BYTES: usize = 256 * 1024;
 }
 
-impl Message for crate::notice::FineNotice {
-    const SCHEMA: &'static str = "tve.fine_notice";
+impl Message for crate::notice::ViolationNotice {
+    const SCHEMA: &'static str = "tve.violation_notice";
+    const VERSION: u32 = 1;
+    const MAX_BYTES: usize = 16 * 1024;
+}
+
+impl Message for crate::notice::PenaltyDecision {
+    const SCHEMA: &'static str = "tve.penalty_decision";
     const VERSION: u32 = 1;
     const MAX_BYTES: usize = 16 * 1024;
 }

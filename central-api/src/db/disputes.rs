@@ -1,5 +1,6 @@
-//! Owners' disputes of issued fines, and a supervisor's answer to each: the fine upheld or
-//! cancelled, with the answer queued for citizen-notify in the same transaction.
+//! Owners' explanations ("giải trình") of the violations they were notified of, and a
+//! supervisor's answer to each: upheld (the case goes on to a decision) or cancelled (closed,
+//! nothing owed), with the answer queued for citizen-notify in the same transaction.
 
 use protocol::{
     DisputeOutcome, EventId, FineChange, FineResolution, FineUpdate, UtcTimestamp, wire,
@@ -10,12 +11,13 @@ use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
 
-/// A fine its owner disputed.
+/// A case its owner disputed (explained).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Dispute {
     pub fine_id: String,
     pub event_id: String,
-    pub decision_number: String,
+    /// Once decided.
+    pub decision_number: Option<String>,
     /// Canonical plate text.
     pub plate: String,
     pub amount_vnd: i64,
@@ -39,7 +41,7 @@ const SELECT: &str = "SELECT f.fine_id, f.event_id, f.decision_number, f.plate_t
 struct Columns {
     fine_id: String,
     event_id: uuid::Uuid,
-    decision_number: String,
+    decision_number: Option<String>,
     plate: String,
     amount_vnd: i64,
     status: String,
@@ -229,16 +231,13 @@ async fn change(
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind("fine_resolution")
-        .bind(resolution.resolution_id.hyphenated().to_string())
-        .bind(&payload)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        super::enqueue!(
+            tx,
+            "fine_resolution",
+            resolution.resolution_id.hyphenated().to_string(),
+            &payload,
+            now
+        );
         tx.commit().await?;
         Ok(resolution)
     });

@@ -15,11 +15,13 @@ fn rank(status: &str) -> u8 {
         "notice_sent" => 1,
         "notice_delivered" | "notice_failed" => 2,
         "confirmed" | "disputed" => 3,
-        // A supervisor's answer to a dispute (central's own decision, not an update).
+        // A supervisor's answer to an explanation (central's own step, not an update).
         "upheld" => 4,
-        "paid" => 5,
-        // Cancelled after a dispute: nothing later changes it.
-        "cancelled" => 6,
+        // The penalty decision (central's own step).
+        "decided" => 5,
+        "paid" => 6,
+        // Closed without a penalty, or the decision cancelled: nothing later changes it.
+        "cancelled" => 7,
         _ => 0,
     }
 }

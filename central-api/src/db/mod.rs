@@ -2,8 +2,27 @@
 //! embedded default, one set of queries (see `on_pool!`), migrations for each engine under
 //! `central-api/migrations`.
 
+/// Queues a message for citizen-notify in the caller's transaction `tx` (either engine): the
+/// outbox row of `kind` keyed by `key`, sent by [`crate::relay`] until delivered.
+macro_rules! enqueue {
+    ($tx:ident, $kind:expr, $key:expr, $payload:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind($kind)
+        .bind($key)
+        .bind($payload)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+pub(crate) use enqueue;
+
 pub mod cameras;
 pub mod dead_letters;
+pub mod decisions;
 pub mod devices;
 pub mod disputes;
 pub mod evidence;

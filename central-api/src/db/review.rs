@@ -1,13 +1,14 @@
-//! The review queue and the decisions on it: listing with filters, plate correction, approval
-//! (which issues the fine and queues its notice in the same transaction) and rejection.
+//! The review queue and the officers' work on it: listing with filters, plate correction,
+//! confirmation (which opens the case and queues the notice of violation to the owner in the same
+//! transaction) and rejection.
 
-use protocol::{EventId, FineNotice, Plate, UtcTimestamp, ViolationEvent, wire};
+use protocol::{EventId, Plate, UtcTimestamp, ViolationEvent, ViolationNotice, wire};
 use serde::Serialize;
 use sqlx::{Row, types::Json};
 use time::{Duration, OffsetDateTime};
 
 use super::{Db, DbError, on_pool, violations::Status};
-use crate::fines::{FineSchedule, NoFine};
+use crate::fines::{FineSchedule, NoFine, process};
 
 /// Filters of the queue; `None` matches everything.
 #[derive(Debug, Clone, Default)]
@@ -136,19 +137,16 @@ pub enum Refused {
     NoFine(NoFine),
 }
 
-/// A fine just issued.
+/// A notice just issued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issued {
-    pub notice: FineNotice,
+    pub notice: ViolationNotice,
 }
 
-/// The decision number of the `n`th decision of `year`: `000123/QĐ-XPVPHC/2025`.
-pub fn decision_number(year: i32, n: i64) -> String {
-    format!("{n:06}/QĐ-XPVPHC/{year}")
-}
-
-/// Approves a violation pending review: assesses the fine from the schedule in force on its day,
-/// numbers the decision, records the fine and the notice to send, all in one transaction.
+/// Confirms a violation pending review: assesses it against the schedule in force on its day
+/// (the range and the provision; the amount proposed for the decision to come), opens the case
+/// and records the notice of violation to send to the owner, all in one transaction. Nothing is
+/// decided here: the decision is [`super::decisions::decide`], after the owner answers.
 pub async fn approve(
     db: &Db,
     id: &EventId,
@@ -190,22 +188,13 @@ pub async fn approve(
             Ok(a) => a,
             Err(no) => return Ok(Err(Refused::NoFine(no))),
         };
-        let year = now.to_offset(crate::fines::schedule::VIETNAM).year();
-        let n: i64 = sqlx::query(
-            "INSERT INTO decision_counters (year, last) VALUES ($1, 1)
-             ON CONFLICT (year) DO UPDATE SET last = decision_counters.last + 1
-             RETURNING last",
-        )
-        .bind(year)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("last")?;
         let fine_id = uuid::Uuid::now_v7();
         let plate_text = plate.unwrap_or_default();
         let plate_display = Plate::parse_as(&plate_text, e.vehicle.class.plate_category())
             .map(|p| p.display())
             .unwrap_or_else(|_| plate_text.clone());
-        let notice_due = e.occurred_at.as_datetime() + Duration::days(10);
+        let notice_due = e.occurred_at.as_datetime() + Duration::days(process::NOTICE_DAYS);
+        let answer_due = now + Duration::days(process::ANSWER_DAYS);
         let contact = sqlx::query("SELECT phone, email FROM citizens WHERE citizen_id = $1")
             .bind(owner.as_str())
             .fetch_optional(&mut *tx)
@@ -219,9 +208,8 @@ pub async fn approve(
                 })
             })
             .transpose()?;
-        let notice = FineNotice {
+        let notice = ViolationNotice {
             fine_id,
-            decision_number: decision_number(year, n),
             event_id: e.event_id,
             citizen_id: owner.clone(),
             plate: plate_display,
@@ -231,25 +219,25 @@ pub async fn approve(
             occurred_at: e.occurred_at,
             place: e.site.name.clone(),
             address: e.site.address.clone(),
-            amount_vnd: assessment.amount_vnd,
-            points: assessment.rule.points,
+            measurement: e.measurement.clone(),
             legal_reference: assessment.rule.reference.clone(),
             notice_due: UtcTimestamp::from_datetime(notice_due),
+            answer_due: UtcTimestamp::from_datetime(answer_due),
             issued_at: UtcTimestamp::from_datetime(now),
             issuing_unit: issuing_unit.to_owned(),
             evidence: e.evidence.clone(),
             contact,
         };
-        let payload = wire::encode(&notice).map_err(|e| DbError::Corrupt(format!("fine notice: {e}")))?;
+        let payload = wire::encode(&notice).map_err(|e| DbError::Corrupt(format!("violation notice: {e}")))?;
         let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO fines (fine_id, event_id, decision_number, citizen_id, plate_text, amount_vnd,
-                                points, legal_reference, notice_due, status, issued_by, issued_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO fines (fine_id, event_id, citizen_id, plate_text, amount_vnd, points,
+                                legal_reference, notice_due, status, issued_by, issued_at,
+                                answer_due, min_vnd, max_vnd)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(fine_id.hyphenated().to_string())
         .bind(*id.as_uuid())
-        .bind(&notice.decision_number)
         .bind(owner.as_str())
         .bind(&plate_text)
         .bind(assessment.amount_vnd as i64)
@@ -259,6 +247,9 @@ pub async fn approve(
         .bind("issued")
         .bind(officer)
         .bind(now)
+        .bind(answer_due)
+        .bind(assessment.rule.min_vnd as i64)
+        .bind(assessment.rule.max_vnd as i64)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -270,16 +261,13 @@ pub async fn approve(
         .bind(*id.as_uuid())
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO outbox (kind, idempotency_key, payload, created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind("fine_notice")
-        .bind(fine_id.hyphenated().to_string())
-        .bind(&payload)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        super::enqueue!(
+            tx,
+            "violation_notice",
+            fine_id.hyphenated().to_string(),
+            &payload,
+            now
+        );
         tx.commit().await?;
         Ok(Issued { notice })
     });
@@ -397,41 +385,67 @@ pub async fn correct_plate(
     decided(db, id, changed).await
 }
 
-/// The fine issued for a violation, as the review side shows it.
+/// The case of a confirmed violation, as the review side shows it: the notice, the owner's
+/// answer, and the decision once taken.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FineSummary {
-    pub decision_number: String,
+    pub fine_id: String,
+    /// `…/QĐ-XPHC` once decided.
+    pub decision_number: Option<String>,
+    /// The decision's amount; before it, the proposal (the middle of the range).
     pub amount_vnd: i64,
+    pub min_vnd: Option<i64>,
+    pub max_vnd: Option<i64>,
     pub points: i32,
     pub legal_reference: String,
-    /// `issued`, `notice_sent`, `notice_delivered`, `notice_failed`, `confirmed`, `disputed`,
-    /// `paid`.
+    /// `issued` (the notice), `notice_sent`, `notice_delivered`, `notice_failed`, `confirmed`
+    /// (the owner acknowledged), `disputed` (explains), `upheld`, `decided`, `paid`,
+    /// `cancelled`.
     pub status: String,
+    /// Who confirmed the violation and issued the notice.
     pub issued_by: String,
     #[schema(value_type = String, format = DateTime)]
     pub issued_at: UtcTimestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub answer_due: Option<UtcTimestamp>,
+    pub decided_by: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<UtcTimestamp>,
+    pub circumstance: Option<String>,
 }
 
-/// The fine issued for a violation, if any.
+/// The case of a violation, if any.
 pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbError> {
     let fine = on_pool!(db, pool => {
         sqlx::query(
-            "SELECT decision_number, amount_vnd, points, legal_reference, status, issued_by,
-                    issued_at
+            "SELECT fine_id, decision_number, amount_vnd, min_vnd, max_vnd, points,
+                    legal_reference, status, issued_by, issued_at, answer_due, decided_by,
+                    decided_at, circumstance
              FROM fines WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
         .fetch_optional(pool)
         .await?
         .map(|row| {
+            let at = |name: &str| {
+                row.try_get::<Option<OffsetDateTime>, _>(name)
+                    .map(|t| t.map(UtcTimestamp::from_datetime))
+            };
             Ok::<_, sqlx::Error>(FineSummary {
+                fine_id: row.try_get("fine_id")?,
                 decision_number: row.try_get("decision_number")?,
                 amount_vnd: row.try_get("amount_vnd")?,
+                min_vnd: row.try_get("min_vnd")?,
+                max_vnd: row.try_get("max_vnd")?,
                 points: row.try_get("points")?,
                 legal_reference: row.try_get("legal_reference")?,
                 status: row.try_get("status")?,
                 issued_by: row.try_get("issued_by")?,
                 issued_at: UtcTimestamp::from_datetime(row.try_get("issued_at")?),
+                answer_due: at("answer_due")?,
+                decided_by: row.try_get("decided_by")?,
+                decided_at: at("decided_at")?,
+                circumstance: row.try_get("circumstance")?,
             })
         })
         .transpose()?

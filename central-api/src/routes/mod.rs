@@ -100,6 +100,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::get))
         .routes(routes!(violations::correct_plate))
         .routes(routes!(violations::approve))
+        .routes(routes!(violations::decide))
+        .routes(routes!(violations::licence_points))
         .routes(routes!(violations::reject))
         .routes(routes!(violations::reverse))
         .routes(routes!(violations::verify_audit))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the JSON API, served at `/api/openapi.json`. The operations come
 //! from the handlers' own annotations (each route is registered and described in one place, see
-//! [`super::api`]); the wire messages (`ViolationEvent`, `FineNotice`, `FineUpdate`) are the JSON
+//! [`super::api`]); the wire messages (`ViolationEvent`, `ViolationNotice`, `PenaltyDecision`, `FineUpdate`) are the JSON
 //! Schemas `protocol` generates, so the document cannot drift from the types.
 
 use serde::Serialize;
@@ -45,7 +45,14 @@ fn wire_schemas() -> Vec<(&'static str, Value)> {
             "ViolationEvent",
             message_schema::<protocol::ViolationEvent>(true),
         ),
-        ("FineNotice", message_schema::<protocol::FineNotice>(false)),
+        (
+            "ViolationNotice",
+            message_schema::<protocol::ViolationNotice>(false),
+        ),
+        (
+            "PenaltyDecision",
+            message_schema::<protocol::PenaltyDecision>(false),
+        ),
         ("FineUpdate", message_schema::<protocol::FineUpdate>(false)),
         (
             "FineResolution",
@@ -152,6 +159,7 @@ macro_rules! wire_type {
 }
 
 wire_type!(WireViolationEvent, "ViolationEvent");
-wire_type!(WireFineNotice, "FineNotice");
+wire_type!(WireViolationNotice, "ViolationNotice");
+wire_type!(WirePenaltyDecision, "PenaltyDecision");
 wire_type!(WireFineUpdate, "FineUpdate");
 wire_type!(WireFineResolution, "FineResolution");

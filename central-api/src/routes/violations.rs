@@ -1,5 +1,6 @@
 //! The review queue as a JSON API: list with filters, one violation, plate correction,
-//! approval (which issues the fine) and rejection. The work itself is in [`crate::review`],
+//! confirmation (which issues the notice of violation), rejection, and the penalty decision on
+//! an answered case. The work itself is in [`crate::review`],
 //! shared with the review pages.
 
 use axum::{
@@ -7,7 +8,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
 };
-use protocol::{FineNotice, PlateColour, UtcTimestamp, ViolationEvent};
+use protocol::{PenaltyDecision, PlateColour, UtcTimestamp, ViolationEvent, ViolationNotice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_kit::http::JsonBody;
@@ -15,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::{
     ApiError, AppState,
-    openapi::{ErrorBody, WireFineNotice, WireViolationEvent},
+    openapi::{ErrorBody, WirePenaltyDecision, WireViolationEvent, WireViolationNotice},
 };
 use crate::{
     auth::{Role, Signed},
@@ -161,18 +162,18 @@ pub async fn correct_plate(
     }))
 }
 
-/// The fine an approval issued.
+/// The notice of violation a confirmation issued.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Approved {
-    #[schema(value_type = WireFineNotice)]
-    pub fine: FineNotice,
+    #[schema(value_type = WireViolationNotice)]
+    pub notice: ViolationNotice,
 }
 
 #[utoipa::path(post, path = "/api/v1/violations/{id}/approve", tag = "review",
     params(("id" = String, Path, description = "The event id")),
     security(("session" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "Approved: the fine is issued and its notice queued", body = Approved),
+        (status = 200, description = "Confirmed: the case is open and the notice of violation to the owner queued (no amount, no decision)", body = Approved),
         (status = 403, description = "The role may not approve, or no CSRF token", body = ErrorBody),
         (status = 409, description = "Not pending review (`not_pending`), no owner (`no_owner`) or no fine in the schedule (`no_fine`)", body = ErrorBody)))]
 pub async fn approve(
@@ -180,8 +181,64 @@ pub async fn approve(
     Signed(officer): Signed,
     Path(id): Path<String>,
 ) -> Result<Json<Approved>, ApiError> {
-    let fine = review::approve(&state, &officer, &event_id(&id)?).await?;
-    Ok(Json(Approved { fine }))
+    let notice = review::approve(&state, &officer, &event_id(&id)?).await?;
+    Ok(Json(Approved { notice }))
+}
+
+#[utoipa::path(post, path = "/api/v1/violations/{id}/decision", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    request_body = review::DecisionRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Decided: numbered, points deducted, sent to the person sanctioned", body = WirePenaltyDecision),
+        (status = 400, description = "A circumstance without its note", body = ErrorBody),
+        (status = 403, description = "The role holds no sanctioning authority", body = ErrorBody),
+        (status = 409, description = "No case, not answered yet, decided already, closed, in the explanation period, or an amount the range or the circumstance does not allow", body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<review::DecisionRequest>,
+) -> Result<Json<PenaltyDecision>, ApiError> {
+    let decision = review::decide(&state, &officer, &event_id(&id)?, &body).await?;
+    Ok(Json(decision))
+}
+
+/// Which licence's points.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PointsQuery {
+    /// `car` or `motorbike`.
+    pub licence: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/citizens/{citizen_id}/licence-points", tag = "review",
+    params(("citizen_id" = String, Path, description = "The licence holder's citizen id"), PointsQuery),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The points left of 12 and the deductions", body = crate::db::decisions::LicencePoints),
+        (status = 400, description = "An unknown licence or citizen id", body = ErrorBody),
+        (status = 403, description = "The role may not see licence points", body = ErrorBody)))]
+pub async fn licence_points(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(citizen_id): Path<String>,
+    Query(q): Query<PointsQuery>,
+) -> Result<Json<crate::db::decisions::LicencePoints>, ApiError> {
+    officer.require(Role::sees_points, "see licence points")?;
+    let citizen = protocol::CitizenId::parse(&citizen_id)
+        .map_err(|e| review::bad_request("citizen_id", e))?;
+    let licence = crate::fines::VehicleCategory::parse(&q.licence)
+        .ok_or_else(|| review::bad_request("licence", "must be `car` or `motorbike`"))?;
+    let points = crate::db::decisions::licence_points(
+        &state.db,
+        citizen.as_str(),
+        licence,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await?;
+    Ok(Json(points))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -23,17 +23,17 @@ pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
             } @else {
                 table.queue #disputes {
                     thead { tr {
-                        th { (lang.t("Quyết định", "Decision")) }
+                        th { (lang.t("Vụ việc", "Case")) }
                         th { (lang.t("Biển số", "Plate")) }
-                        th.num { (lang.t("Số tiền", "Amount")) }
-                        th { (lang.t("Khiếu nại lúc", "Disputed at")) }
-                        th { (lang.t("Lý do của chủ xe", "The owner's reason")) }
+                        th.num { (lang.t("Mức đề xuất", "Proposed")) }
+                        th { (lang.t("Giải trình lúc", "Explained at")) }
+                        th { (lang.t("Giải trình của chủ phương tiện", "The owner's explanation")) }
                     } }
                     tbody {
                         @for d in &items {
                             @let href = format!("/review/violations/{}", d.event_id);
                             tr data-href=(href) {
-                                td { a href=(href) { (d.decision_number) } }
+                                td { a href=(href) { (d.decision_number.as_deref().unwrap_or(&d.fine_id[..8])) } }
                                 td.plate { (d.plate) }
                                 td.num { (protocol::vi::vnd(d.amount_vnd.max(0) as u64)) " ₫" }
                                 td { (protocol::vi::local_time(d.disputed_at)) }

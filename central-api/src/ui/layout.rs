@@ -184,6 +184,7 @@ pub fn role_name(lang: Lang, role: crate::auth::Role) -> &'static str {
         Role::Supervisor => lang.t("Chỉ huy", "Supervisor"),
         Role::Admin => lang.t("Quản trị", "Administrator"),
         Role::Auditor => lang.t("Kiểm tra", "Auditor"),
+        Role::Sanctioning => lang.t("Người có thẩm quyền xử phạt", "Sanctioning officer"),
     }
 }
 
@@ -257,15 +258,19 @@ pub fn lookup_name(lang: Lang, lookup: Option<&str>) -> &'static str {
 
 pub fn fine_status_name(lang: Lang, status: &str) -> &'static str {
     match status {
-        "issued" => lang.t("Đã ra quyết định", "Issued"),
+        "issued" => lang.t("Đã lập thông báo vi phạm", "Notice issued"),
         "notice_sent" => lang.t("Đã gửi thông báo", "Notice sent"),
         "notice_delivered" => lang.t("Đã nhận thông báo", "Notice delivered"),
         "notice_failed" => lang.t("Gửi thông báo thất bại", "Notice failed"),
-        "confirmed" => lang.t("Chủ xe đã xác nhận", "Confirmed by the owner"),
-        "disputed" => lang.t("Chủ xe khiếu nại", "Disputed by the owner"),
+        "confirmed" => lang.t(
+            "Chủ phương tiện xác nhận là người điều khiển",
+            "The owner declared driving",
+        ),
+        "disputed" => lang.t("Chủ phương tiện giải trình", "The owner explains"),
+        "upheld" => lang.t("Không chấp nhận giải trình", "Explanation not accepted"),
+        "decided" => lang.t("Đã ra quyết định xử phạt", "Penalty decision issued"),
         "paid" => lang.t("Đã nộp phạt", "Paid"),
-        "upheld" => lang.t("Giữ nguyên sau khiếu nại", "Upheld after dispute"),
-        "cancelled" => lang.t("Đã hủy sau khiếu nại", "Cancelled after dispute"),
+        "cancelled" => lang.t("Đã kết thúc, không xử phạt", "Closed, nothing owed"),
         _ => lang.t("Không rõ", "Unknown"),
     }
 }

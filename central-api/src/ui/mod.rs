@@ -48,6 +48,10 @@ pub fn router() -> Router<AppState> {
         .route("/review/violations/{id}/next", get(violation::skip))
         .route("/review/violations/{id}/plate", post(violation::plate))
         .route("/review/violations/{id}/approve", post(violation::approve))
+        .route(
+            "/review/violations/{id}/decision",
+            post(violation::decision),
+        )
         .route("/review/violations/{id}/reject", post(violation::reject))
         .route("/review/evidence/{sha256}", get(violation::evidence))
         .route("/review/stats", get(stats::page))
@@ -97,18 +101,26 @@ pub const FLASH_COOKIE: &str = "tve_flash";
 /// once (so the queue's address stays the queue's, and a reload does not say it again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flash {
-    /// `approved` or `rejected`.
+    /// `approved`, `rejected`, `decided`, …
     pub done: String,
-    /// The violation decided on.
+    /// The violation acted on.
     pub prev: String,
-    /// The decision number of the fine issued.
+    /// The number of the penalty decision issued.
     pub decision: Option<String>,
 }
 
 impl Flash {
-    pub fn approved(id: &protocol::EventId, decision: &str) -> Self {
+    pub fn approved(id: &protocol::EventId) -> Self {
         Self {
             done: "approved".into(),
+            prev: id.to_string(),
+            decision: None,
+        }
+    }
+
+    pub fn decided(id: &protocol::EventId, decision: &str) -> Self {
+        Self {
+            done: "decided".into(),
             prev: id.to_string(),
             decision: Some(decision.into()),
         }
@@ -139,6 +151,7 @@ impl Flash {
                 "done"
                     if [
                         "approved",
+                        "decided",
                         "rejected",
                         "upheld",
                         "cancelled",
@@ -202,16 +215,20 @@ impl Flash {
                 "The violation is back in the review queue.",
             ),
             "approved" => lang.t(
-                "Đã duyệt vi phạm vừa xem, quyết định số",
-                "The last violation was approved, decision",
+                "Đã xác nhận vi phạm vừa xem; thông báo vi phạm được gửi cho chủ phương tiện.",
+                "The last violation is confirmed; the notice goes to the vehicle's owner.",
+            ),
+            "decided" => lang.t(
+                "Đã ra quyết định xử phạt số",
+                "Penalty decision issued, number",
             ),
             "upheld" => lang.t(
-                "Đã trả lời khiếu nại: giữ nguyên quyết định.",
-                "Dispute answered: the fine stands.",
+                "Đã trả lời giải trình: không chấp nhận; vụ việc chuyển ra quyết định.",
+                "Explanation answered: not accepted; the case goes on to a decision.",
             ),
             "cancelled" => lang.t(
-                "Đã trả lời khiếu nại: hủy quyết định xử phạt.",
-                "Dispute answered: the penalty decision is cancelled.",
+                "Đã trả lời giải trình: chấp nhận, không xử phạt.",
+                "Explanation answered: accepted, no penalty.",
             ),
             _ => lang.t(
                 "Đã từ chối vi phạm vừa xem.",

@@ -52,7 +52,9 @@ fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
                 (plate_box(lang, d, decides, &desk.csrf))
                 (owner_box(lang, d))
                 @if decides { (decide_box(lang, d, &desk.csrf)) }
-                @if let Some(f) = &d.fine { (fine_box(lang, f)) }
+                @if let Some(f) = &d.fine {
+                    (fine_box(lang, f, desk.officer.role.decides(), &desk.csrf, &e.event_id.to_string()))
+                }
                 @if let Some(dispute) = &d.dispute {
                     (dispute_box(lang, dispute, desk.officer.role.supervises(), &desk.csrf))
                 }
@@ -280,20 +282,23 @@ fn decide_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
     let id = d.violation.event.event_id;
     html! {
         section.box.decide #decide {
-            h2 { (lang.t("Quyết định", "Decision")) }
+            h2 { (lang.t("Xác nhận vi phạm", "Confirm the violation")) }
             @match &d.proposed {
                 Some(Ok(a)) => p #proposed {
-                    (lang.t("Mức phạt", "Fine")) " " strong { (protocol::vi::vnd(a.amount_vnd)) " ₫" }
-                    " (" (protocol::vi::vnd(a.rule.min_vnd)) "–" (protocol::vi::vnd(a.rule.max_vnd)) ")"
-                    @if a.rule.points > 0 { ", " (lang.t("trừ", "minus")) " " (a.rule.points) " " (lang.t("điểm", "points")) }
+                    (lang.t("Khung tiền phạt", "Fine range")) " "
+                    strong { (protocol::vi::vnd(a.rule.min_vnd)) "–" (protocol::vi::vnd(a.rule.max_vnd)) " ₫" }
+                    @if a.rule.points > 0 { ", " (lang.t("trừ", "minus")) " " (a.rule.points) " " (lang.t("điểm GPLX", "licence points")) }
                     br; span.muted { (a.rule.reference) }
+                    br; span.muted { (lang.t(
+                        "Xác nhận thì gửi thông báo vi phạm cho chủ phương tiện; người có thẩm quyền ra quyết định xử phạt sau khi chủ phương tiện trả lời.",
+                        "Confirming sends the notice of violation to the vehicle's owner; an officer with sanctioning authority decides after the owner answers.")) }
                 },
                 Some(Err(no)) => p.alert #proposed { (lang.t("Không có mức phạt:", "No fine applies:")) " " (no.to_string()) },
                 None => {},
             }
             form.inline #approve-form method="post" action={ "/review/violations/" (id) "/approve" } {
                 input type="hidden" name="csrf" value=(csrf);
-                button.primary #approve type="submit" { (lang.t("Duyệt và ra quyết định", "Approve and issue the fine")) " " kbd { "a" } }
+                button.primary #approve type="submit" { (lang.t("Xác nhận vi phạm", "Confirm the violation")) " " kbd { "a" } }
             }
             form.reject #reject-form method="post" action={ "/review/violations/" (id) "/reject" } {
                 input type="hidden" name="csrf" value=(csrf);
@@ -310,17 +315,53 @@ fn decide_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
     }
 }
 
-fn fine_box(lang: Lang, f: &db_review::FineSummary) -> Markup {
+/// The case: the notice, its state, and the penalty decision once taken — or, for an officer
+/// with sanctioning authority on an answered case, the form that takes it.
+fn fine_box(lang: Lang, f: &db_review::FineSummary, decides: bool, csrf: &str, id: &str) -> Markup {
+    let vnd = |v: i64| protocol::vi::vnd(v.max(0) as u64);
+    let answered = matches!(f.status.as_str(), "confirmed" | "upheld");
     html! {
         section.box #fine {
-            h2 { (lang.t("Quyết định xử phạt", "Penalty decision")) }
+            h2 { (lang.t("Thông báo vi phạm", "Notice of violation")) }
             dl.facts {
-                dt { (lang.t("Số", "Number")) } dd #decision-number { (f.decision_number) }
-                dt { (lang.t("Số tiền", "Amount")) } dd { (protocol::vi::vnd(f.amount_vnd.max(0) as u64)) " ₫" }
-                dt { (lang.t("Trừ điểm", "Points")) } dd { (f.points) }
-                dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
                 dt { (lang.t("Tình trạng", "State")) } dd #fine-status { (layout::fine_status_name(lang, &f.status)) }
-                dt { (lang.t("Người duyệt", "Approved by")) } dd { (f.issued_by) ", " (local_time(f.issued_at)) }
+                dt { (lang.t("Người xác nhận", "Confirmed by")) } dd { (f.issued_by) ", " (local_time(f.issued_at)) }
+                @if let Some(due) = f.answer_due {
+                    dt { (lang.t("Thời hạn đến giải quyết", "Answer by")) } dd { (local_time(due)) }
+                }
+                dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
+            }
+            @if let Some(number) = &f.decision_number {
+                h2 { (lang.t("Quyết định xử phạt vi phạm hành chính", "Penalty decision")) }
+                dl.facts {
+                    dt { (lang.t("Số", "Number")) } dd #decision-number { (number) }
+                    dt { (lang.t("Số tiền", "Amount")) } dd #decision-amount { (vnd(f.amount_vnd)) " ₫" }
+                    dt { (lang.t("Số điểm GPLX bị trừ", "Licence points deducted")) } dd { (f.points) }
+                    @if let Some(c) = &f.circumstance { dt { (lang.t("Tình tiết", "Circumstance")) } dd { (c) } }
+                    @if let (Some(by), Some(at)) = (&f.decided_by, f.decided_at) {
+                        dt { (lang.t("Người ra quyết định", "Decided by")) } dd { (by) ", " (local_time(at)) }
+                    }
+                }
+            } @else if decides && answered {
+                form.resolve #decision-form method="post" action={ "/review/violations/" (id) "/decision" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p.muted { (lang.t("Khung tiền phạt", "Range")) " "
+                        (vnd(f.min_vnd.unwrap_or(f.amount_vnd))) "–" (vnd(f.max_vnd.unwrap_or(f.amount_vnd))) " ₫; "
+                        (lang.t("mức trung bình", "the middle")) " " (vnd(f.amount_vnd)) " ₫ "
+                        (lang.t("(Điều 23 khoản 4 Luật Xử lý vi phạm hành chính)", "(Law on Handling Administrative Violations, Article 23 clause 4)")) }
+                    label for="decision-amount-input" { (lang.t("Số tiền phạt", "Amount")) }
+                    input #decision-amount-input type="number" name="amount_vnd" value=(f.amount_vnd) step="1000";
+                    select #decision-circumstance name="circumstance" aria-label=(lang.t("Tình tiết", "Circumstance")) {
+                        option value="" { (lang.t("— Không có tình tiết —", "— No circumstance —")) }
+                        option value="mitigating" { (lang.t("Tình tiết giảm nhẹ", "Mitigating")) }
+                        option value="aggravating" { (lang.t("Tình tiết tăng nặng", "Aggravating")) }
+                    }
+                    input #decision-note type="text" name="circumstance_note" maxlength="500" placeholder=(lang.t("Tình tiết là gì", "What it is"));
+                    button.primary #decide-submit type="submit" { (lang.t("Ra quyết định xử phạt", "Issue the penalty decision")) }
+                }
+            } @else {
+                p.muted #proposed-amount { (lang.t("Chưa ra quyết định; mức đề xuất", "Not decided; proposed")) " "
+                    (vnd(f.amount_vnd)) " ₫, " (f.points) " " (lang.t("điểm", "points")) }
             }
         }
     }
@@ -329,7 +370,7 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary) -> Markup {
 fn dispute_box(lang: Lang, d: &Dispute, answers: bool, csrf: &str) -> Markup {
     html! {
         section.box.dispute #dispute {
-            h2 { (lang.t("Khiếu nại của chủ xe", "The owner's dispute")) }
+            h2 { (lang.t("Giải trình của chủ phương tiện", "The owner's explanation")) }
             p.muted { (local_time(d.disputed_at)) }
             blockquote #dispute-reason { (d.reason) }
             @if let Some(answer) = &d.answer {
@@ -340,9 +381,9 @@ fn dispute_box(lang: Lang, d: &Dispute, answers: bool, csrf: &str) -> Markup {
                 form.resolve #resolve-form method="post" action={ "/review/violations/" (d.event_id) "/resolve" } {
                     input type="hidden" name="csrf" value=(csrf);
                     label { input type="radio" name="outcome" value="upheld" required;
-                        " " (lang.t("Giữ nguyên quyết định", "Uphold the fine")) }
+                        " " (lang.t("Không chấp nhận giải trình", "Do not accept the explanation")) }
                     label { input type="radio" name="outcome" value="cancelled";
-                        " " (lang.t("Hủy quyết định xử phạt", "Cancel the penalty decision")) }
+                        " " (lang.t("Chấp nhận giải trình: không xử phạt", "Accept it: no penalty")) }
                     label for="answer" { (lang.t("Trả lời chủ xe", "Answer to the owner")) }
                     textarea #answer name="answer" required maxlength="2000" {}
                     button.primary #resolve type="submit" { (lang.t("Gửi trả lời", "Send the answer")) }
@@ -502,9 +543,52 @@ pub async fn approve(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     decide(&state, &desk, &id, &f.csrf, async |id| {
-        let notice = review::approve(&state, &desk.officer, id).await?;
-        let flash = Flash::approved(id, &notice.decision_number);
-        Ok((next(&state, id).await?, Some(flash)))
+        review::approve(&state, &desk.officer, id).await?;
+        Ok((next(&state, id).await?, Some(Flash::approved(id))))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    csrf: String,
+    amount_vnd: Option<String>,
+    circumstance: Option<String>,
+    circumstance_note: Option<String>,
+}
+
+/// `POST /review/violations/{id}/decision`: an officer with sanctioning authority decides the
+/// answered case, then sees it again.
+pub async fn decision(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|t| !t.is_empty())
+        }
+        let amount_vnd = given(&f.amount_vnd)
+            .map(|a| a.parse::<u64>())
+            .transpose()
+            .map_err(|_| review::bad_request("amount_vnd", "a whole number of đồng"))?;
+        let circumstance = match given(&f.circumstance) {
+            None => None,
+            Some("mitigating") => Some(crate::fines::process::Circumstance::Mitigating),
+            Some("aggravating") => Some(crate::fines::process::Circumstance::Aggravating),
+            Some(_) => return Err(review::bad_request("circumstance", "unknown")),
+        };
+        let asked = review::DecisionRequest {
+            amount_vnd,
+            circumstance,
+            circumstance_note: given(&f.circumstance_note).map(str::to_owned),
+        };
+        let done = review::decide(&state, &desk.officer, id, &asked).await?;
+        Ok((
+            format!("/review/violations/{id}"),
+            Some(Flash::decided(id, &done.decision_number)),
+        ))
     })
     .await
 }

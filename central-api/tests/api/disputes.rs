@@ -36,7 +36,7 @@ async fn disputed(w: &World, reviewer: &Session) -> (EventId, uuid::Uuid) {
         .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let fine_id = uuid::Uuid::parse_str(body["fine"]["fine_id"].as_str().unwrap()).unwrap();
+    let fine_id = uuid::Uuid::parse_str(body["notice"]["fine_id"].as_str().unwrap()).unwrap();
     report(
         w,
         fine_id,
@@ -234,7 +234,7 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
         .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let fine_id = body["fine"]["fine_id"].as_str().unwrap().to_owned();
+    let fine_id = body["notice"]["fine_id"].as_str().unwrap().to_owned();
     let withdraw = json!({ "reason": "emergency_vehicle", "note": note });
     let (status, body) = w.call(reviewer.post(&reverse, withdraw.clone())).await;
     assert_eq!(
@@ -318,12 +318,12 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
     let (_, body) = w
         .call(reviewer.post(&format!("/api/v1/violations/{paid_id}/approve"), json!({})))
         .await;
-    let paid_fine = uuid::Uuid::parse_str(body["fine"]["fine_id"].as_str().unwrap()).unwrap();
+    let paid_fine = uuid::Uuid::parse_str(body["notice"]["fine_id"].as_str().unwrap()).unwrap();
     report(
         &w,
         paid_fine,
         FineChange::Paid {
-            amount_vnd: body["fine"]["amount_vnd"].as_u64().unwrap(),
+            amount_vnd: 19_000_000,
             transaction_no: "14422574".into(),
             paid_at: UtcTimestamp::now(),
         },

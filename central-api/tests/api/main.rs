@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod decisions;
 mod devices;
 mod disputes;
 mod evidence;

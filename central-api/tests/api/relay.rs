@@ -1,14 +1,23 @@
-//! The outbox relay delivers each issued fine's notice to citizen-notify, signed with the shared
-//! secret; a refused or failed delivery waits and is tried again, and only a 2xx marks it done.
+//! The outbox relay delivers each notice of violation, and each penalty decision, to
+//! citizen-notify, signed with the shared secret; a refused or failed delivery waits and is
+//! tried again, and only a 2xx marks it done.
 
 use std::sync::{
     Arc, Mutex,
     atomic::{AtomicUsize, Ordering},
 };
 
-use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode, Uri},
+    routing::post,
+};
 use central_api::{config::NotifySettings, db::review::outbox_pending, relay::Relay};
-use protocol::{FineNotice, UtcTimestamp, service_auth, wire};
+use protocol::{
+    FineChange, FineUpdate, PenaltyDecision, UtcTimestamp, ViolationNotice, service_auth, wire,
+};
 use time::OffsetDateTime;
 
 use crate::helpers::{TestDb, issue_one, on_both_engines};
@@ -20,10 +29,16 @@ const SECRET: &str = "a secret shared with citizen-notify";
 #[derive(Clone, Default)]
 struct Receiver {
     fail: Arc<AtomicUsize>,
-    received: Arc<Mutex<Vec<FineNotice>>>,
+    received: Arc<Mutex<Vec<ViolationNotice>>>,
+    decisions: Arc<Mutex<Vec<PenaltyDecision>>>,
 }
 
-async fn intake(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn intake(
+    State(r): State<Receiver>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let header = headers
         .get(service_auth::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
@@ -35,10 +50,18 @@ async fn intake(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> S
         r.fail.fetch_sub(1, Ordering::SeqCst);
         return StatusCode::SERVICE_UNAVAILABLE;
     }
-    r.received
-        .lock()
-        .unwrap()
-        .push(wire::decode::<FineNotice>(&body).unwrap());
+    match uri.path() {
+        "/api/v1/decisions" => r
+            .decisions
+            .lock()
+            .unwrap()
+            .push(wire::decode::<PenaltyDecision>(&body).unwrap()),
+        _ => r
+            .received
+            .lock()
+            .unwrap()
+            .push(wire::decode::<ViolationNotice>(&body).unwrap()),
+    }
     StatusCode::CREATED
 }
 
@@ -47,6 +70,7 @@ async fn serve(receiver: Receiver) -> String {
     let addr = listener.local_addr().unwrap();
     let app = Router::new()
         .route("/api/v1/notices", post(intake))
+        .route("/api/v1/decisions", post(intake))
         .with_state(receiver);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
@@ -154,7 +178,46 @@ async fn an_unreachable_citizen_notify_keeps_the_notice(t: &TestDb) {
     assert_eq!(outbox_pending(&t.db).await.unwrap().len(), 1);
 }
 
+async fn a_decision_goes_to_the_decisions_intake(t: &TestDb) {
+    let id = issue_one(t).await;
+    let receiver = Receiver::default();
+    let relay = relay(serve(receiver.clone()).await, SECRET);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(relay.deliver_due(&t.db, now).await.unwrap(), 1);
+    let fine_id = receiver.received.lock().unwrap()[0].fine_id;
+    let update = FineUpdate {
+        update_id: uuid::Uuid::now_v7(),
+        fine_id,
+        at: UtcTimestamp::now(),
+        change: FineChange::Confirmed,
+    };
+    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
+    central_api::db::fine_updates::apply(&t.db, &update, &payload)
+        .await
+        .unwrap();
+    let later = now + time::Duration::days(8);
+    let decision = central_api::db::decisions::decide(
+        &t.db,
+        &id,
+        ("sanctioning", "Trưởng phòng CSGT"),
+        &Default::default(),
+        later,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(relay.deliver_due(&t.db, later).await.unwrap(), 1);
+    assert_eq!(*receiver.decisions.lock().unwrap(), [decision]);
+    assert_eq!(
+        receiver.received.lock().unwrap().len(),
+        1,
+        "the notice once"
+    );
+    assert!(outbox_pending(&t.db).await.unwrap().is_empty());
+}
+
 on_both_engines!(
+    a_decision_goes_to_the_decisions_intake,
     a_notice_is_delivered_once_with_its_signature,
     a_failed_delivery_waits_and_is_tried_again,
     an_unreachable_citizen_notify_keeps_the_notice,

@@ -18,7 +18,7 @@ use central_api::{
     owners::{RegistryTable, process_pending},
     routes::{AppState, router},
 };
-use protocol::{DeviceId, DeviceKey, EventId, FineNotice, Topic, ViolationEvent, wire};
+use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, ViolationNotice, wire};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -215,22 +215,18 @@ async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
         .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let fine = &body["fine"];
-    assert_eq!(fine["amount_vnd"], 19_000_000);
-    assert_eq!(fine["points"], 4);
+    let notice = &body["notice"];
+    assert_eq!(notice["citizen_id"], "079203012345");
+    assert_eq!(notice["plate"], "51F-123.45");
     assert!(
-        fine["decision_number"]
-            .as_str()
-            .unwrap()
-            .starts_with("000001/QĐ-XPVPHC/")
+        notice.get("amount_vnd").is_none(),
+        "a notice decides nothing"
     );
-    assert_eq!(fine["citizen_id"], "079203012345");
-    assert_eq!(fine["plate"], "51F-123.45");
 
-    // The notice waits in the outbox, committed with the fine.
+    // The notice waits in the outbox, committed with the case.
     let outbox = outbox_pending(&w.db).await.unwrap();
     assert_eq!(outbox.len(), 1);
-    let notice = wire::decode::<FineNotice>(outbox[0].2.as_bytes()).unwrap();
+    let notice = wire::decode::<ViolationNotice>(outbox[0].2.as_bytes()).unwrap();
     assert_eq!(notice.event_id, id);
     assert_eq!(outbox[0].1, notice.fine_id.to_string());
 
@@ -249,7 +245,7 @@ async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
     let actions = audit_actions(&one);
     assert_eq!(
         actions,
-        ["violation.received", "owner.lookup", "violation.approved"]
+        ["violation.received", "owner.lookup", "violation.confirmed"]
     );
 
     let auditor = w.sign_in(Role::Auditor).await;

@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/notices", post(notices::receive))
         .route("/api/v1/resolutions", post(notices::resolution))
+        .route("/api/v1/decisions", post(notices::decision))
         .route("/payment/vnpay/ipn", get(payment::ipn))
         .route("/payment/vnpay/return", get(payment::returned))
         .route("/", get(portal::home))

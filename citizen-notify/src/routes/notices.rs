@@ -1,7 +1,8 @@
-//! `POST /api/v1/notices`: central-api delivers a fine notice, authenticated by the shared-secret
-//! HMAC; stored once per fine id, so a redelivery is acknowledged and changes nothing.
-//! `POST /api/v1/resolutions`: central's answer to an owner's dispute, the same way, once per
-//! resolution id.
+//! `POST /api/v1/notices`: central-api delivers a notice of violation, authenticated by the
+//! shared-secret HMAC; stored once per case (fine id), so a redelivery is acknowledged and
+//! changes nothing. `POST /api/v1/resolutions`: central's answer to an owner's explanation, the
+//! same way, once per resolution id. `POST /api/v1/decisions`: the penalty decision on a case,
+//! once per case.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use protocol::{FineNotice, FineResolution};
+use protocol::{FineResolution, PenaltyDecision, ViolationNotice};
 use serde_json::{Value, json};
 use service_kit::http::signed_message;
 
@@ -38,12 +39,12 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let notice: FineNotice = from_central(&state, &headers, &body)?;
+    let notice: ViolationNotice = from_central(&state, &headers, &body)?;
     let fine_id = notice.fine_id.to_string();
     let channels = crate::delivery::channels(&state.delivery, &notice);
     match db::store_notice(&state.db, &notice, &body, &channels).await? {
         Stored::New => {
-            tracing::info!(fine_id, decision = %notice.decision_number, "notice received");
+            tracing::info!(fine_id, kind = notice.kind.as_str(), "notice received");
             Ok((
                 StatusCode::CREATED,
                 Json(json!({ "fine_id": fine_id, "created": true })),
@@ -57,6 +58,35 @@ pub async fn receive(
             StatusCode::CONFLICT,
             "conflict",
             format!("another notice for fine {fine_id} was received before"),
+        )),
+    }
+}
+
+pub async fn decision(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let d: PenaltyDecision = from_central(&state, &headers, &body)?;
+    let fine_id = d.fine_id.to_string();
+    let created = |created: bool| {
+        Json(json!({ "decision_id": d.decision_id, "fine_id": fine_id, "created": created }))
+    };
+    match db::store_decision(&state.db, &d, &body).await? {
+        Some(Stored::New) => {
+            tracing::info!(fine_id, decision = %d.decision_number, "decision received");
+            Ok((StatusCode::CREATED, created(true)))
+        }
+        Some(Stored::Duplicate) => Ok((StatusCode::OK, created(false))),
+        Some(Stored::Conflict) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("case {fine_id} has another decision already"),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_fine",
+            format!("no notice of case {fine_id} was received"),
         )),
     }
 }

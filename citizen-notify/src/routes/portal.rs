@@ -1,5 +1,7 @@
-//! The citizen portal: sign in through the identity provider, see one's own fines, open one,
-//! confirm it, dispute it with a reason, or pay it. A fine that is not the signed-in citizen's
+//! The citizen portal: sign in through the identity provider, see the notices of violation of
+//! one's vehicles, open one with its evidence, answer it (I was driving; or an explanation,
+//! "giải trình"), and, once an officer with sanctioning authority decides, see the penalty
+//! decision and pay it — a notice is never paid. A fine that is not the signed-in citizen's
 //! answers exactly as one that does not exist (404), on every route.
 //!
 //! Sessions: a random token in an `HttpOnly`, `SameSite=Lax` cookie (the provider's redirect
@@ -14,7 +16,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use protocol::{DisputeOutcome, FineNotice};
+use protocol::{DisputeOutcome, ViolationNotice as FineNotice};
 use serde::Deserialize;
 
 use service_kit::http::cookie;
@@ -76,9 +78,10 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             StatusCode::OK,
             "Tra cứu vi phạm",
             "<h1>Tra cứu và nộp phạt vi phạm giao thông</h1>\
-             <p>Đăng nhập bằng tài khoản định danh điện tử để xem các quyết định xử phạt của bạn, \
-             hình ảnh vi phạm, xác nhận hoặc khiếu nại, và nộp phạt trực tuyến.</p>\
-             <p class=\"en\">Sign in with your electronic identity to see your fines.</p>\
+             <p>Đăng nhập bằng tài khoản định danh điện tử để xem thông báo vi phạm của phương tiện \
+             của bạn, hình ảnh vi phạm, trả lời hoặc giải trình, và nộp phạt trực tuyến khi đã có \
+             quyết định xử phạt.</p>\
+             <p class=\"en\">Sign in with your electronic identity to see your notices.</p>\
              <p><a class=\"button\" href=\"/login\" id=\"sign-in\">Đăng nhập / Sign in</a></p>",
         );
     };
@@ -90,16 +93,24 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
     for n in &notices {
         let id = n.fine_id.hyphenated().to_string();
         let paid = matches!(db::paid_payment_of(&state.db, &id).await, Ok(Some(_)));
+        let decided = match db::decision_of(&state.db, &id).await {
+            Ok(Some(d)) => format!(
+                " — QĐ {} — <strong>{} ₫</strong>",
+                escape(&d.decision_number),
+                vnd(d.amount_vnd)
+            ),
+            Ok(None) => format!(" — trả lời trước {}", local_time(n.answer_due)),
+            Err(e) => return failure(&e),
+        };
         let cancelled = matches!(
             db::resolution_of(&state.db, &id).await,
             Ok(Some((DisputeOutcome::Cancelled, ..)))
         );
         items.push_str(&format!(
-            "<li><a href=\"/fines/{id}\">{}</a><br>{} — {} — <strong>{} ₫</strong>{}</li>",
+            "<li><a href=\"/fines/{id}\">{}</a><br>{} — {}{decided}{}</li>",
             escape(n.kind.label_vi()),
             escape(&n.plate),
             local_time(n.occurred_at),
-            vnd(n.amount_vnd),
             if paid {
                 " <span class=\"paid\">Đã nộp</span>"
             } else if cancelled {
@@ -111,14 +122,14 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
     if items.is_empty() {
         items =
-            "<li>Không có quyết định xử phạt nào. <span class=\"en\">No fines.</span></li>".into();
+            "<li>Không có thông báo vi phạm nào. <span class=\"en\">No notices.</span></li>".into();
     }
     html(
         StatusCode::OK,
         "Vi phạm của tôi",
         &format!(
-            "<p>Xin chào, {}</p><h1>Quyết định xử phạt của tôi</h1>\
-             <p class=\"en\">My fines</p><ul id=\"fines\">{items}</ul>\
+            "<p>Xin chào, {}</p><h1>Thông báo vi phạm của tôi</h1>\
+             <p class=\"en\">My notices of violation</p><ul id=\"fines\">{items}</ul>\
              <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button class=\"secondary\">Đăng xuất / Sign out</button></form>",
             escape(&who.name),
@@ -290,50 +301,53 @@ pub async fn fine(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (paid, answer, resolution) = match (
+    let (paid, answer, resolution, decision) = match (
         db::paid_payment_of(&state.db, &fine_id).await,
         db::answer_of(&state.db, &fine_id).await,
         db::resolution_of(&state.db, &fine_id).await,
+        db::decision_of(&state.db, &fine_id).await,
     ) {
-        (Ok(p), Ok(a), Ok(r)) => (p, a, r),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return failure(&e),
+        (Ok(p), Ok(a), Ok(r), Ok(d)) => (p, a, r, d),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return failure(&e),
     };
     let cancelled = matches!(resolution, Some((DisputeOutcome::Cancelled, ..)));
     let csrf = escape(&who.csrf);
     let mut actions = String::new();
     match &answer {
         Some((Answer::Confirmed, _)) => {
-            actions.push_str("<p id=\"answer\">Bạn đã xác nhận vi phạm. <span class=\"en\">You confirmed this violation.</span></p>");
+            actions.push_str("<p id=\"answer\">Bạn đã xác nhận là người điều khiển phương tiện. <span class=\"en\">You declared you were driving.</span></p>");
         }
         Some((Answer::Disputed, reason)) => actions.push_str(&format!(
-            "<p id=\"answer\">Bạn đã khiếu nại: “{}”. Cơ quan xử lý sẽ trả lời. \
-             <span class=\"en\">You disputed this fine; the police unit will answer.</span></p>",
+            "<p id=\"answer\">Bạn đã giải trình: “{}”. Cơ quan xử lý sẽ trả lời. \
+             <span class=\"en\">You sent an explanation; the police unit will answer.</span></p>",
             escape(reason)
         )),
-        None if paid.is_none() => actions.push_str(&format!(
-            "<form method=\"post\" action=\"/fines/{fine_id}/confirm\">\
+        None if decision.is_none() => actions.push_str(&format!(
+            "<h2>Trả lời thông báo</h2><p class=\"en\">Answer the notice by {due}</p>\
+             <form method=\"post\" action=\"/fines/{fine_id}/confirm\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button id=\"confirm\">Xác nhận vi phạm / Confirm</button></form>\
+             <button id=\"confirm\">Tôi là người điều khiển phương tiện / I was driving</button></form>\
              <form method=\"post\" action=\"/fines/{fine_id}/dispute\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Lý do khiếu nại / Reason<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
-             <button class=\"secondary\" id=\"dispute\">Khiếu nại / Dispute</button></form>"
+             <label>Nội dung giải trình / Your explanation<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
+             <button class=\"secondary\" id=\"dispute\">Gửi giải trình / Explain</button></form>",
+            due = local_time(n.answer_due),
         )),
         None => {}
     }
     if let Some((outcome, text, at)) = &resolution {
         let (vi, en) = match outcome {
             DisputeOutcome::Upheld => (
-                "Cơ quan xử lý giữ nguyên quyết định xử phạt.",
-                "The police unit upheld the fine.",
+                "Cơ quan xử lý không chấp nhận giải trình; người có thẩm quyền sẽ ra quyết định.",
+                "The police unit did not accept the explanation; a decision follows.",
             ),
             DisputeOutcome::Cancelled => (
-                "Cơ quan xử lý đã hủy quyết định xử phạt: bạn không phải nộp phạt.",
-                "The police unit cancelled the penalty decision: nothing is owed.",
+                "Cơ quan xử lý chấp nhận giải trình: vụ việc kết thúc, bạn không phải nộp phạt.",
+                "The police unit closed the case: nothing is owed.",
             ),
         };
         actions.push_str(&format!(
-            "<section id=\"resolution\" class=\"{}\"><h2>Kết quả xem xét quyết định xử phạt</h2>\
+            "<section id=\"resolution\" class=\"{}\"><h2>Kết quả xem xét giải trình</h2>\
              <p><strong>{vi}</strong> <span class=\"en\">{en}</span></p>\
              <p id=\"resolution-answer\">“{}”</p><p class=\"en\">{}</p></section>",
             outcome.as_str(),
@@ -341,56 +355,105 @@ pub async fn fine(
             local_time(protocol::UtcTimestamp::from_datetime(*at)),
         ));
     }
-    match &paid {
-        Some(p) => actions.push_str(&format!(
-            "<p class=\"paid\" id=\"paid\">Đã nộp phạt {} ₫ — mã giao dịch {} <span class=\"en\">Paid</span></p>",
-            vnd(p.amount_vnd),
-            escape(p.transaction_no.as_deref().unwrap_or_default())
-        )),
-        // Payable unless disputed and not yet upheld, or cancelled.
-        None if !cancelled
-            && (!matches!(answer, Some((Answer::Disputed, _)))
-                || matches!(resolution, Some((DisputeOutcome::Upheld, ..)))) =>
-        {
-            actions.push_str(&format!(
-            "<form method=\"post\" action=\"/fines/{fine_id}/pay\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button id=\"pay\">Nộp phạt trực tuyến {} ₫ / Pay online</button></form>",
-            vnd(n.amount_vnd)
+    if let Some(d) = &decision {
+        let due_now = d.amount_due(protocol::UtcTimestamp::now());
+        let late = if due_now > d.amount_vnd {
+            format!(
+                "<dt>Tiền chậm nộp (0,05%/ngày)</dt><dd id=\"late\">{} ₫</dd>",
+                vnd(due_now - d.amount_vnd)
+            )
+        } else {
+            String::new()
+        };
+        actions.push_str(&format!(
+            "<section id=\"penalty\"><h2>Quyết định xử phạt vi phạm hành chính</h2>\
+             <p class=\"en\">Penalty decision</p><dl>\
+             <dt>Số</dt><dd id=\"decision\">{number}</dd>\
+             <dt>Số tiền phạt</dt><dd id=\"amount\">{amount} ₫</dd>{late}\
+             <dt>Số điểm GPLX bị trừ</dt><dd id=\"points\">{points} (còn {left}/12)</dd>\
+             {circumstance}\
+             <dt>Căn cứ</dt><dd>{legal}</dd>\
+             <dt>Người ra quyết định</dt><dd>{by}, {at}</dd>\
+             <dt>Hạn nộp phạt</dt><dd id=\"pay-by\">{pay_by}</dd></dl></section>",
+            number = escape(&d.decision_number),
+            amount = vnd(d.amount_vnd),
+            points = d.points,
+            left = d.points_left,
+            circumstance = d
+                .circumstance
+                .as_deref()
+                .map(|c| format!("<dt>Tình tiết</dt><dd>{}</dd>", escape(c)))
+                .unwrap_or_default(),
+            legal = escape(&d.legal_reference),
+            by = escape(&d.decided_by),
+            at = local_time(d.decided_at),
+            pay_by = local_time(d.pay_by),
         ));
+        match &paid {
+            Some(p) => actions.push_str(&format!(
+                "<p class=\"paid\" id=\"paid\">Đã nộp phạt {} ₫ — mã giao dịch {} <span class=\"en\">Paid</span></p>",
+                vnd(p.amount_vnd),
+                escape(p.transaction_no.as_deref().unwrap_or_default())
+            )),
+            None if !cancelled => actions.push_str(&format!(
+                "<form method=\"post\" action=\"/fines/{fine_id}/pay\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <button id=\"pay\">Nộp phạt trực tuyến {} ₫ / Pay online</button></form>",
+                vnd(due_now)
+            )),
+            None => {}
         }
-        None => {}
     }
     html(
         StatusCode::OK,
-        "Quyết định xử phạt",
+        "Thông báo vi phạm",
         &format!(
-            "<p><a href=\"/\">← Quyết định của tôi</a></p>\
-             <h1 id=\"kind\">{kind}</h1><p class=\"en\">Traffic fine {decision}</p><dl>\
-             <dt>Quyết định số</dt><dd id=\"decision\">{decision}</dd>\
+            "<p><a href=\"/\">← Thông báo của tôi</a></p>\
+             <h1 id=\"kind\">{kind}</h1>\
+             <p>Thông báo vi phạm hành chính về trật tự, an toàn giao thông đường bộ</p>\
+             <p class=\"en\">Notice of a traffic violation</p><dl>\
              <dt>Biển số</dt><dd id=\"plate\">{plate} ({colour})</dd>\
+             <dt>Loại phương tiện</dt><dd>{vehicle}</dd>\
              <dt>Thời gian</dt><dd>{at}</dd>\
              <dt>Địa điểm</dt><dd>{place}, {address}</dd>\
-             <dt>Số tiền</dt><dd id=\"amount\">{amount} ₫</dd>\
-             <dt>Điểm trừ</dt><dd>{points}</dd>\
+             {measured}\
              <dt>Căn cứ</dt><dd>{legal}</dd>\
-             <dt>Đơn vị xử lý</dt><dd>{unit}</dd>\
-             <dt>Hạn thông báo</dt><dd>{due}</dd></dl>{evidence}{actions}",
+             <dt>Đơn vị phát hiện, xử lý</dt><dd>{unit}</dd>\
+             <dt>Thời hạn đến giải quyết</dt><dd id=\"answer-due\">{due}</dd></dl>{evidence}{actions}",
             kind = escape(n.kind.label_vi()),
-            decision = escape(&n.decision_number),
             plate = escape(&n.plate),
             colour = colour_vi(n.plate_colour),
+            vehicle = n.vehicle_class.label_vi(),
             at = local_time(n.occurred_at),
             place = escape(&n.place),
             address = escape(&n.address),
-            amount = vnd(n.amount_vnd),
-            points = n.points,
+            measured = measured(&n.measurement),
             legal = escape(&n.legal_reference),
             unit = escape(&n.issuing_unit),
-            due = local_time(n.notice_due),
+            due = local_time(n.answer_due),
             evidence = evidence(state.oidc.settings(), &n),
         ),
     )
+}
+
+/// What the camera measured, as the notice states it.
+fn measured(m: &protocol::Measurement) -> String {
+    let mut out = String::new();
+    if let (Some(speed), Some(limit)) = (m.speed_kmh, m.limit_kmh) {
+        out.push_str(&format!(
+            "<dt>Tốc độ</dt><dd id=\"speed\">{speed:.0} km/h (tốc độ tối đa cho phép {limit:.0} km/h)</dd>"
+        ));
+    }
+    if let Some(red) = m.signal.as_ref().and_then(|s| s.time_into_red_ms) {
+        out.push_str(&format!(
+            "<dt>Đèn đỏ đã bật</dt><dd id=\"into-red\">{:.1} giây</dd>",
+            red as f64 / 1000.0
+        ));
+    }
+    if let Some(lane) = &m.lane {
+        out.push_str(&format!("<dt>Làn đường</dt><dd>{}</dd>", escape(lane)));
+    }
+    out
 }
 
 /// The notice's images and clip, each through a signed link to central's store that is good
@@ -459,9 +522,9 @@ async fn answer(
     if kind == Answer::Disputed && (reason.is_empty() || reason.chars().count() > 2000) {
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Thiếu lý do",
+            "Thiếu nội dung",
             &format!(
-                "<h1>Vui lòng ghi lý do khiếu nại</h1><p class=\"en\">A dispute needs a reason (up to 2000 characters).</p>\
+                "<h1>Vui lòng ghi nội dung giải trình</h1><p class=\"en\">An explanation needs its text (up to 2000 characters).</p>\
                  <p><a href=\"/fines/{fine_id}\">Quay lại / Back</a></p>"
             ),
         );
@@ -533,7 +596,7 @@ pub async fn pay(
     match payment::start(&state.db, &state.payment, &fine_id, &who.citizen_id, &ip).await {
         Ok(url) => see_other(&url),
         Err(PaymentError::NotFound) => not_found(),
-        Err(PaymentError::AlreadyPaid | PaymentError::Cancelled) => {
+        Err(PaymentError::AlreadyPaid | PaymentError::Cancelled | PaymentError::NotDecided) => {
             see_other(&format!("/fines/{fine_id}"))
         }
         Err(e) => failure(&e),

@@ -81,12 +81,16 @@ async fn a_notice_is_pushed_once_signed_with_its_link(t: &TestDb) {
     let body = got[0]["body"].as_str().unwrap();
     for shown in [
         "51F-123.45",
-        "19.000.000 ₫",
         "Ngã tư Hàng Xanh",
         "26/11/2025 15:34:56",
+        "trước 17/12/2025 15:34:56",
     ] {
         assert!(body.contains(shown), "{shown} in {body}");
     }
+    assert!(
+        !body.contains("19.000.000"),
+        "a notice names no amount: {body}"
+    );
     let v = view(t, &id).await;
     assert_eq!((v.state.as_str(), v.attempts), ("delivered", 1));
     assert_eq!(v.log, ["delivered"]);
@@ -220,7 +224,7 @@ async fn a_notice_goes_by_sms_too_when_a_mobile_is_on_record(t: &TestDb) {
     };
     let n = notice();
     assert_eq!(channels(&settings, &n), [PUSH, SMS]);
-    let without_phone = protocol::FineNotice {
+    let without_phone = protocol::ViolationNotice {
         contact: None,
         ..notice()
     };
@@ -321,7 +325,7 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
         timeout_ms: 5_000,
         ..DeliverySettings::default()
     };
-    let n = protocol::FineNotice {
+    let n = protocol::ViolationNotice {
         contact: Some(protocol::Contact {
             phone: None,
             email: Some("nguyen.van.an@example.vn".into()),
@@ -375,8 +379,7 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
     for shown in [
         "51F-123.45",
         "26/11/2025",
-        "19.000.000 ₫",
-        "trừ 4 điểm",
+        "Thời hạn đến giải quyết: 17/12/2025 15:34:56",
         "Không chấp hành hiệu lệnh của đèn tín hiệu giao thông",
         "Phòng CSGT",
         "https://phatnguoi.example.vn ",
@@ -384,9 +387,12 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
     ] {
         assert!(text.contains(shown), "{shown} in {text}");
     }
-    // The portal's own address, no link to the fine or to pay.
+    // The portal's own address, no link to the fine or to pay, and no amount: a notice
+    // decides nothing.
     assert!(
-        !text.contains("/fines/") && !text.contains("nộp phạt trực tuyến"),
+        !text.contains("/fines/")
+            && !text.contains("nộp phạt trực tuyến")
+            && !text.contains("19.000.000"),
         "{text}"
     );
     assert!(
@@ -406,7 +412,7 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
             "535",
         ),
     ] {
-        let other = protocol::FineNotice {
+        let other = protocol::ViolationNotice {
             contact: n.contact.clone(),
             ..other
         };

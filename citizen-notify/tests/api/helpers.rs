@@ -9,7 +9,8 @@ use citizen_notify::{
     signin::Oidc,
 };
 use protocol::{
-    CitizenId, EventId, FineNotice, PlateColour, UtcTimestamp, VehicleClass, ViolationKind,
+    CitizenId, EventId, PenaltyDecision, PlateColour, UtcTimestamp, VehicleClass, ViolationKind,
+    ViolationNotice as FineNotice,
 };
 use sandbox::{
     oidc::{Citizen, Client, IdentityProvider},
@@ -33,12 +34,12 @@ macro_rules! on_both_engines {
 }
 pub(crate) use on_both_engines;
 
-/// A red-light fine of 19 000 000 ₫ for citizen 079203012345, with a fresh fine id.
+/// A notice of a car's red light to its owner, citizen 079203012345, with a fresh case id.
 pub fn notice() -> FineNotice {
     let at = UtcTimestamp::from_unix_ms(1_764_146_096_250).unwrap();
+    let days = |n: i64| UtcTimestamp::from_unix_ms(at.unix_ms() + n * 86_400_000).unwrap();
     FineNotice {
         fine_id: uuid::Uuid::now_v7(),
-        decision_number: "000001/QĐ-XPVPHC/2025".into(),
         event_id: EventId::new(),
         citizen_id: CitizenId::parse("079203012345").unwrap(),
         plate: "51F-123.45".into(),
@@ -48,11 +49,11 @@ pub fn notice() -> FineNotice {
         occurred_at: at,
         place: "Ngã tư Hàng Xanh".into(),
         address: "Bình Thạnh, TP.HCM".into(),
-        amount_vnd: 19_000_000,
-        points: 4,
+        measurement: protocol::Measurement::default(),
         legal_reference: "Điểm b khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP".into(),
-        notice_due: UtcTimestamp::from_unix_ms(at.unix_ms() + 10 * 86_400_000).unwrap(),
-        issued_at: at,
+        notice_due: days(10),
+        answer_due: days(21),
+        issued_at: days(1),
         issuing_unit: "Phòng CSGT".into(),
         evidence: [("at.jpg", "image/jpeg"), ("clip.mp4", "video/mp4")]
             .into_iter()
@@ -217,13 +218,48 @@ pub fn form_params(query: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A stored fine of 19 000 000 ₫ and its id.
-pub async fn fine(t: &TestDb) -> (protocol::FineNotice, String) {
+/// The penalty decision on `n`: 19 000 000 ₫ and 4 points, decided now, to be paid in 10 days.
+pub fn decision(n: &FineNotice) -> PenaltyDecision {
+    let now = UtcTimestamp::now();
+    PenaltyDecision {
+        decision_id: uuid::Uuid::now_v7(),
+        fine_id: n.fine_id,
+        decision_number: "000001/QĐ-XPHC".into(),
+        citizen_id: n.citizen_id.clone(),
+        amount_vnd: 19_000_000,
+        points: 4,
+        points_left: 8,
+        legal_reference: n.legal_reference.clone(),
+        circumstance: None,
+        decided_by: "Trung tá Lê Văn Bình, Trưởng phòng CSGT".into(),
+        decided_at: now,
+        pay_by: UtcTimestamp::from_unix_ms(now.unix_ms() + 10 * 86_400_000).unwrap(),
+    }
+}
+
+/// A stored notice, not decided yet, and its id.
+pub async fn noticed(t: &TestDb) -> (FineNotice, String) {
     let n = notice();
     let body = protocol::wire::encode(&n).unwrap();
     citizen_notify::db::store_notice(&t.db, &n, &body, &[])
         .await
         .unwrap();
     let id = n.fine_id.hyphenated().to_string();
+    (n, id)
+}
+
+/// Stores `d`, the decision on a stored notice.
+pub async fn decide(t: &TestDb, d: &PenaltyDecision) {
+    let body = protocol::wire::encode(d).unwrap();
+    let stored = citizen_notify::db::store_decision(&t.db, d, &body)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(citizen_notify::db::Stored::New));
+}
+
+/// A stored notice with its penalty decision of 19 000 000 ₫, and its id.
+pub async fn fine(t: &TestDb) -> (FineNotice, String) {
+    let (n, id) = noticed(t).await;
+    decide(t, &decision(&n)).await;
     (n, id)
 }

@@ -87,7 +87,7 @@ async fn a_notice_is_stored_once(t: &TestDb) {
 
     // Another notice under the same fine id is refused; the first stands.
     let mut other = n.clone();
-    other.amount_vnd = 1_000;
+    other.place = "Ngã sáu Gò Vấp".into();
     let (status, reply) = call(&app, signed(wire::encode(&other).unwrap())).await;
     assert_eq!(
         (status, reply["error"].as_str()),
@@ -199,7 +199,51 @@ async fn a_dispute_answer_is_stored_once_for_a_known_fine(t: &TestDb) {
     );
 }
 
+async fn a_penalty_decision_is_stored_once_for_a_known_case(t: &TestDb) {
+    let app = app(t, std::str::from_utf8(SECRET).unwrap());
+    let n = notice();
+    let d = crate::helpers::decision(&n);
+    let body = wire::encode(&d).unwrap();
+    let path = "/api/v1/decisions";
+    // Before its notice: nothing to decide on.
+    let (status, reply) = call(&app, signed_to(path, body.clone())).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_fine"))
+    );
+    let (status, _) = call(&app, signed(wire::encode(&n).unwrap())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, reply) = call(&app, signed_to(path, body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let (status, reply) = call(&app, signed_to(path, body.clone())).await;
+    assert_eq!(
+        (status, &reply["created"]),
+        (StatusCode::OK, &Value::Bool(false))
+    );
+    // A second decision on one case is refused; the first stands.
+    let mut second = crate::helpers::decision(&n);
+    second.amount_vnd = 20_000_000;
+    let (status, reply) = call(&app, signed_to(path, wire::encode(&second).unwrap())).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let fine_id = n.fine_id.hyphenated().to_string();
+    assert_eq!(
+        citizen_notify::db::decision_of(&t.db, &fine_id)
+            .await
+            .unwrap(),
+        Some(d)
+    );
+    let (status, reply) = call(&app, post_to(path, body, None)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature"))
+    );
+}
+
 on_both_engines!(
+    a_penalty_decision_is_stored_once_for_a_known_case,
     a_dispute_answer_is_stored_once_for_a_known_fine,
     a_notice_is_stored_once,
     unauthenticated_or_malformed_notices_are_refused,

@@ -5,8 +5,8 @@
 use citizen_notify::db::{self, Answer};
 
 use crate::helpers::{
-    EVIDENCE_URL, LINK_SECRET, OTHER, OWNER, TestDb, World, at_gateway, fine, on_both_engines,
-    world, world_signing,
+    EVIDENCE_URL, LINK_SECRET, OTHER, OWNER, TestDb, World, at_gateway, decide, decision, fine,
+    noticed, on_both_engines, world, world_signing,
 };
 
 /// A browser: keeps the portal's session cookie, follows nothing by itself.
@@ -107,9 +107,9 @@ fn value_of(page: &str, name: &str) -> String {
         .to_owned()
 }
 
-async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
+async fn a_citizen_signs_in_answers_the_notice_and_pays_the_decision(t: &TestDb) {
     let w = world(t).await;
-    let (n, id) = fine(t).await;
+    let (n, id) = noticed(t).await;
     let mut b = Browser::new(&w);
     let (_, _, landing) = b.get("/").await;
     assert!(landing.contains("/login"), "{landing}");
@@ -119,19 +119,28 @@ async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
     assert_eq!(status, 200);
     assert!(home.contains("Nguyễn Văn An"), "{home}");
     assert!(home.contains(&format!("/fines/{id}")), "{home}");
-    assert!(home.contains("19.000.000"), "{home}");
+    assert!(
+        !home.contains("19.000.000"),
+        "a notice names no amount: {home}"
+    );
 
+    // The notice: what was seen, the provision, by when to answer; nothing to pay.
     let (status, _, page) = b.get(&format!("/fines/{id}")).await;
     assert_eq!(status, 200);
     for shown in [
-        n.decision_number.as_str(),
+        "Thông báo vi phạm hành chính về trật tự, an toàn giao thông đường bộ",
         "51F-123.45",
-        "19.000.000",
         "Không chấp hành hiệu lệnh",
         "Ngã tư Hàng Xanh",
         "26/11/2025 15:34:56",
+        "Điểm b khoản 9 Điều 6",
+        "Thời hạn đến giải quyết",
+        "Tôi là người điều khiển",
     ] {
         assert!(page.contains(shown), "{shown} in {page}");
+    }
+    for absent in ["19.000.000", "QĐ-XPHC", "id=\"pay\""] {
+        assert!(!page.contains(absent), "a notice shows no {absent}: {page}");
     }
     // The evidence: each file through a signed link that opens only it.
     let img = page
@@ -162,6 +171,24 @@ async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
     );
     assert!(page.contains("<video controls"), "{page}");
     let csrf = value_of(&page, "csrf");
+    // A notice is never paid.
+    let (status, to, _) = b
+        .post(&format!("/fines/{id}/pay"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, format!("/fines/{id}").as_str())
+    );
+    assert!(
+        db::pending_payments(
+            &t.db,
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1)
+        )
+        .await
+        .unwrap()
+        .is_empty(),
+        "no payment was started for a notice"
+    );
     let (status, to, _) = b
         .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
         .await;
@@ -174,6 +201,19 @@ async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
         Some(Answer::Confirmed)
     );
 
+    // The officer with sanctioning authority decides: now there is an amount, and a payment.
+    let d = decision(&n);
+    decide(t, &d).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    for shown in [
+        "Quyết định xử phạt vi phạm hành chính",
+        "000001/QĐ-XPHC",
+        "19.000.000",
+        "Số điểm GPLX bị trừ",
+        "id=\"pay\"",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
     let (status, to_gateway, _) = b
         .post(&format!("/fines/{id}/pay"), &[("csrf", &csrf)])
         .await;
@@ -198,9 +238,9 @@ async fn a_citizen_signs_in_sees_the_fine_confirms_and_pays(t: &TestDb) {
     assert_eq!((status, to.as_str()), (303, "/login"));
 }
 
-async fn a_disputed_fine_shows_the_answer_and_a_cancelled_one_is_not_paid(t: &TestDb) {
+async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb) {
     let w = world(t).await;
-    let (n, id) = fine(t).await;
+    let (n, id) = noticed(t).await;
     let mut b = Browser::new(&w);
     b.sign_in(OWNER).await;
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
@@ -230,15 +270,18 @@ async fn a_disputed_fine_shows_the_answer_and_a_cancelled_one_is_not_paid(t: &Te
     db::store_resolution(&t.db, &upheld, b"{}").await.unwrap();
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
     assert!(page.contains("id=\"resolution\""), "{page}");
-    assert!(page.contains("giữ nguyên quyết định"), "{page}");
+    assert!(page.contains("không chấp nhận giải trình"), "{page}");
     assert!(
         page.contains("&lt;b&gt;của bạn&lt;/b&gt;"),
         "the answer is escaped: {page}"
     );
     assert!(
-        page.contains("id=\"pay\""),
-        "an upheld fine is paid: {page}"
+        !page.contains("id=\"pay\""),
+        "nothing to pay before the decision: {page}"
     );
+    decide(t, &decision(&n)).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"pay\""), "a decision is paid: {page}");
 
     // Reconsidered a second later: the latest answer stands.
     let mut cancelled = answer(
@@ -303,7 +346,7 @@ async fn another_citizen_finds_nothing_on_any_route(t: &TestDb) {
 
 async fn forms_need_a_session_its_csrf_token_and_a_reason(t: &TestDb) {
     let w = world(t).await;
-    let (_, id) = fine(t).await;
+    let (_, id) = noticed(t).await;
     let mut anonymous = Browser::new(&w);
     let (status, to, _) = anonymous
         .post(&format!("/fines/{id}/confirm"), &[("csrf", "x")])
@@ -383,8 +426,8 @@ async fn a_callback_is_good_once_and_only_with_its_own_code(t: &TestDb) {
 }
 
 on_both_engines!(
-    a_disputed_fine_shows_the_answer_and_a_cancelled_one_is_not_paid,
-    a_citizen_signs_in_sees_the_fine_confirms_and_pays,
+    an_explanation_gets_its_answer_and_a_closed_case_is_not_paid,
+    a_citizen_signs_in_answers_the_notice_and_pays_the_decision,
     another_citizen_finds_nothing_on_any_route,
     forms_need_a_session_its_csrf_token_and_a_reason,
     a_callback_is_good_once_and_only_with_its_own_code,

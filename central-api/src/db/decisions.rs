@@ -1,0 +1,273 @@
+//! Penalty decisions: an officer with sanctioning authority decides a case whose notice the
+//! owner answered — the amount within the range, the decision number, the points deducted from
+//! the licence — and the decision goes to citizen-notify through the outbox, all in one
+//! transaction.
+
+use protocol::{CitizenId, EventId, PenaltyDecision, UtcTimestamp, VehicleClass, wire};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+use crate::fines::{
+    VehicleCategory,
+    points::{self, Deduction},
+    process::{self, AmountRefused, Circumstance},
+};
+
+/// What the officer deciding asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Asked {
+    /// The amount; the middle of the range when absent.
+    pub amount_vnd: Option<u64>,
+    /// The circumstance that moves the amount, and what it is.
+    pub circumstance: Option<(Circumstance, String)>,
+}
+
+/// Why no decision was taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotDecided {
+    #[error("no notice was issued for this violation")]
+    NoCase,
+    #[error("the case is decided already: decision {0}")]
+    Already(String),
+    #[error(
+        "the case is {0}: a decision follows the owner's answer (the violation acknowledged, or an explanation answered)"
+    )]
+    NotAnswered(String),
+    #[error("the case is {0}: nothing is left to decide")]
+    Final(String),
+    #[error(
+        "the owner may explain until {0} (Law 15/2012/QH13, Article 61): the decision waits until then"
+    )]
+    ExplanationPeriod(UtcTimestamp),
+    #[error("{0}")]
+    Amount(AmountRefused),
+}
+
+/// The decision number of the `n`th decision of its year, as form MQĐ02 writes it.
+pub fn decision_number(n: i64) -> String {
+    format!("{n:06}/QĐ-XPHC")
+}
+
+/// Decides the case of violation `id` as officer `officer` (username, and name and title for the
+/// decision), at `now`.
+pub async fn decide(
+    db: &Db,
+    id: &EventId,
+    officer: (&str, &str),
+    asked: &Asked,
+    now: OffsetDateTime,
+) -> Result<Result<PenaltyDecision, NotDecided>, DbError> {
+    let corrupt = |what: String| DbError::Corrupt(format!("case of {id}: {what}"));
+    let result = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let Some(row) = sqlx::query(
+            "SELECT f.fine_id, f.citizen_id, f.status, f.amount_vnd, f.points, f.legal_reference,
+                    f.min_vnd, f.max_vnd, f.decision_number, v.vehicle_class
+             FROM fines f JOIN violations v ON v.event_id = f.event_id
+             WHERE f.event_id = $1",
+        )
+        .bind(*id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(Err(NotDecided::NoCase));
+        };
+        let fine_id: String = row.try_get("fine_id")?;
+        let status: String = row.try_get("status")?;
+        if let Some(number) = row.try_get::<Option<String>, _>("decision_number")? {
+            return Ok(Err(NotDecided::Already(number)));
+        }
+        match status.as_str() {
+            "confirmed" | "upheld" => {}
+            "cancelled" | "paid" => return Ok(Err(NotDecided::Final(status))),
+            _ => return Ok(Err(NotDecided::NotAnswered(status))),
+        }
+        let proposed = row.try_get::<i64, _>("amount_vnd")?.unsigned_abs();
+        let min = row.try_get::<Option<i64>, _>("min_vnd")?.map_or(proposed, i64::unsigned_abs);
+        let max = row.try_get::<Option<i64>, _>("max_vnd")?.map_or(proposed, i64::unsigned_abs);
+        // An explanation already answered (upheld) has had its period.
+        if status == "confirmed" {
+            let answered: Option<OffsetDateTime> = sqlx::query(
+                "SELECT received_at FROM fine_updates WHERE fine_id = $1 AND kind = 'confirmed'
+                 ORDER BY received_at LIMIT 1",
+            )
+            .bind(&fine_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("received_at"))
+            .transpose()?;
+            if let Some(until) = process::explanation_until(max, answered.unwrap_or(now))
+                && now < until
+            {
+                return Ok(Err(NotDecided::ExplanationPeriod(UtcTimestamp::from_datetime(until))));
+            }
+        }
+        let amount = match process::decided_amount(
+            min,
+            max,
+            proposed,
+            asked.amount_vnd,
+            asked.circumstance.as_ref().map(|(c, _)| *c),
+        ) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(NotDecided::Amount(e))),
+        };
+        let circumstance = asked
+            .circumstance
+            .as_ref()
+            .filter(|_| amount != proposed)
+            .map(|(c, text)| format!("{}: {}", c.label_vi(), text.trim()));
+        let citizen: String = row.try_get("citizen_id")?;
+        let class: String = row.try_get("vehicle_class")?;
+        let licence = VehicleCategory::of(
+            VehicleClass::parse(&class).ok_or_else(|| corrupt(format!("vehicle class {class}")))?,
+        );
+        let deducted = u8::try_from(row.try_get::<i32, _>("points")?)
+            .map_err(|_| corrupt("points".into()))?;
+        let reference: String = row.try_get("legal_reference")?;
+        let taken = sqlx::query(
+            "SELECT deducted_at, points FROM licence_points WHERE citizen_id = $1 AND licence = $2",
+        )
+        .bind(&citizen)
+        .bind(licence.as_str())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok::<_, sqlx::Error>(Deduction {
+                at: r.try_get("deducted_at")?,
+                points: u8::try_from(r.try_get::<i32, _>("points")?).unwrap_or(points::FULL),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let mut with_this = taken;
+        with_this.push(Deduction { at: now, points: deducted });
+        let points_left = points::left(&with_this, now);
+        let year = now.to_offset(protocol::time::VIETNAM).year();
+        let n: i64 = sqlx::query(
+            "INSERT INTO decision_counters (year, last) VALUES ($1, 1)
+             ON CONFLICT (year) DO UPDATE SET last = decision_counters.last + 1
+             RETURNING last",
+        )
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("last")?;
+        let decision = PenaltyDecision {
+            decision_id: uuid::Uuid::now_v7(),
+            fine_id: uuid::Uuid::parse_str(&fine_id).map_err(|e| corrupt(e.to_string()))?,
+            decision_number: decision_number(n),
+            citizen_id: CitizenId::parse(&citizen).map_err(|e| corrupt(e.to_string()))?,
+            amount_vnd: amount,
+            points: deducted,
+            points_left,
+            legal_reference: reference.clone(),
+            circumstance: circumstance.clone(),
+            decided_by: officer.1.to_owned(),
+            decided_at: UtcTimestamp::from_datetime(now),
+            pay_by: UtcTimestamp::from_datetime(process::pay_by(now)),
+        };
+        let payload = wire::encode(&decision).map_err(|e| corrupt(format!("decision: {e}")))?;
+        let payload = String::from_utf8(payload).map_err(|e| corrupt(e.to_string()))?;
+        sqlx::query(
+            "UPDATE fines SET decision_number = $1, decision_year = $2, amount_vnd = $3,
+                    decided_by = $4, decided_at = $5, circumstance = $6, status = 'decided'
+             WHERE fine_id = $7",
+        )
+        .bind(&decision.decision_number)
+        .bind(year)
+        .bind(amount as i64)
+        .bind(officer.0)
+        .bind(now)
+        .bind(&circumstance)
+        .bind(&fine_id)
+        .execute(&mut *tx)
+        .await?;
+        if deducted > 0 {
+            sqlx::query(
+                "INSERT INTO licence_points (fine_id, citizen_id, licence, points, deducted_at, reference)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&fine_id)
+            .bind(&citizen)
+            .bind(licence.as_str())
+            .bind(i32::from(deducted))
+            .bind(now)
+            .bind(&reference)
+            .execute(&mut *tx)
+            .await?;
+        }
+        super::enqueue!(
+            tx,
+            "penalty_decision",
+            decision.decision_id.hyphenated().to_string(),
+            &payload,
+            now
+        );
+        tx.commit().await?;
+        Ok(decision)
+    });
+    Ok(result)
+}
+
+/// A licence's points as the officer deciding and the citizen see them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct LicencePoints {
+    /// `car` or `motorbike`: the category of licence.
+    pub licence: String,
+    /// Of 12.
+    pub left: u8,
+    pub deductions: Vec<PointsDeduction>,
+}
+
+/// One deduction of a licence's points.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct PointsDeduction {
+    pub fine_id: String,
+    pub points: u8,
+    #[schema(value_type = String, format = DateTime)]
+    pub deducted_at: UtcTimestamp,
+    pub reference: String,
+}
+
+/// The points of `citizen`'s licence for `licence`, at `now`.
+pub async fn licence_points(
+    db: &Db,
+    citizen: &str,
+    licence: VehicleCategory,
+    now: OffsetDateTime,
+) -> Result<LicencePoints, DbError> {
+    let deductions = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT fine_id, points, deducted_at, reference FROM licence_points
+             WHERE citizen_id = $1 AND licence = $2 ORDER BY deducted_at",
+        )
+        .bind(citizen)
+        .bind(licence.as_str())
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok::<_, sqlx::Error>(PointsDeduction {
+                fine_id: r.try_get("fine_id")?,
+                points: u8::try_from(r.try_get::<i32, _>("points")?).unwrap_or(points::FULL),
+                deducted_at: UtcTimestamp::from_datetime(r.try_get("deducted_at")?),
+                reference: r.try_get("reference")?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    let taken: Vec<Deduction> = deductions
+        .iter()
+        .map(|d| Deduction {
+            at: d.deducted_at.as_datetime(),
+            points: d.points,
+        })
+        .collect();
+    Ok(LicencePoints {
+        licence: licence.as_str().into(),
+        left: points::left(&taken, now),
+        deductions,
+    })
+}

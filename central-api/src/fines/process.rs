@@ -1,0 +1,224 @@
+//! The periods and rules of a camera case between the notice and the payment, each with the
+//! provision it comes from. Circular 73/2024/TT-BCA, Article 24, sets how a violation seen by a
+//! camera reaches its owner (the notice on form 01, "Thông báo vi phạm hành chính về trật tự,
+//! an toàn giao thông đường bộ"); the Law on Handling Administrative Violations (Law
+//! 15/2012/QH13, amended by Laws 67/2020/QH14 and 88/2025/QH15) sets the explanation, the
+//! amount within a range, the decision (form MQĐ02 of Decree 118/2021/NĐ-CP, "Số: …/QĐ-XPHC")
+//! and payment.
+
+use time::{Duration, OffsetDateTime, Weekday};
+
+use protocol::time::VIETNAM;
+
+/// Days from the detection within which the notice goes to the owner (Circular 73/2024/TT-BCA,
+/// Article 24 clause 1).
+pub const NOTICE_DAYS: i64 = 10;
+
+/// Days from sending the notice after which, the owner not having come or answered, the
+/// warnings go to the registration and inspection authorities (Circular 73/2024/TT-BCA,
+/// Article 24 clause 5).
+pub const ANSWER_DAYS: i64 = 20;
+
+/// The least a range's maximum must be for an individual to have the right to explain before
+/// the decision (Law 15/2012/QH13, Article 61 clause 1; 30 M for an organisation).
+pub const EXPLANATION_FROM_VND: u64 = 15_000_000;
+
+/// Working days from the record within which an individual may explain in writing (Law
+/// 15/2012/QH13, Article 61 clause 2).
+pub const EXPLANATION_WORKING_DAYS: u32 = 5;
+
+/// Days from the decision within which the fine is paid (Law 15/2012/QH13, Article 73 clause 1;
+/// the law counts from when the person receives the decision).
+pub const PAY_DAYS: i64 = 10;
+
+/// The end of the `n`th working day (Monday to Friday, Vietnam time) after the day of `from`:
+/// a period of `n` working days counted from `from` ends then. Public holidays are not known
+/// here, so a period that spans one ends, by this count, before the law's: a decision waiting
+/// on it must be checked by the officer against the holiday calendar.
+pub fn working_days_after(from: OffsetDateTime, n: u32) -> OffsetDateTime {
+    let mut day = from.to_offset(VIETNAM).date();
+    let mut counted = 0;
+    while counted < n {
+        day = day.next_day().unwrap_or(day);
+        if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+            counted += 1;
+        }
+    }
+    day.next_day()
+        .unwrap_or(day)
+        .midnight()
+        .assume_offset(VIETNAM)
+        .to_offset(time::UtcOffset::UTC)
+}
+
+/// Whether the officer deciding must wait for the owner's explanation period, and until when:
+/// the case's range reaches [`EXPLANATION_FROM_VND`] and the owner acknowledged the violation
+/// at `answered_at` without explaining (an explanation already answered does not wait).
+pub fn explanation_until(max_vnd: u64, answered_at: OffsetDateTime) -> Option<OffsetDateTime> {
+    (max_vnd >= EXPLANATION_FROM_VND)
+        .then(|| working_days_after(answered_at, EXPLANATION_WORKING_DAYS))
+}
+
+/// The day payment is due for a decision taken at `decided_at`.
+pub fn pay_by(decided_at: OffsetDateTime) -> OffsetDateTime {
+    decided_at + Duration::days(PAY_DAYS)
+}
+
+/// A circumstance that moves the amount from the middle of the range (Law 15/2012/QH13,
+/// Article 9 mitigating, Article 10 aggravating; Article 23 clause 4 the amount).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Circumstance {
+    Mitigating,
+    Aggravating,
+}
+
+impl Circumstance {
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Self::Mitigating => "Tình tiết giảm nhẹ",
+            Self::Aggravating => "Tình tiết tăng nặng",
+        }
+    }
+}
+
+/// Why the amount asked for cannot be decided.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountRefused {
+    #[error("{amount} ₫ is outside the range {min}–{max} ₫")]
+    OutsideRange { amount: u64, min: u64, max: u64 },
+    #[error(
+        "an amount other than the middle of the range ({middle} ₫) needs a mitigating or aggravating circumstance, stated"
+    )]
+    NoCircumstance { middle: u64 },
+    #[error(
+        "a mitigating circumstance lowers the amount below the middle ({middle} ₫), never raises it"
+    )]
+    MitigatingRaises { middle: u64 },
+    #[error(
+        "an aggravating circumstance raises the amount above the middle ({middle} ₫), never lowers it"
+    )]
+    AggravatingLowers { middle: u64 },
+}
+
+/// The amount of a decision: the middle of the range (`middle`) unless a stated circumstance
+/// moves it, down to the range's minimum at most for a mitigating one, up to its maximum for an
+/// aggravating one (Law 15/2012/QH13, Article 23 clause 4).
+pub fn decided_amount(
+    min: u64,
+    max: u64,
+    middle: u64,
+    asked: Option<u64>,
+    circumstance: Option<Circumstance>,
+) -> Result<u64, AmountRefused> {
+    let amount = asked.unwrap_or(middle);
+    if amount < min || amount > max {
+        return Err(AmountRefused::OutsideRange { amount, min, max });
+    }
+    match circumstance {
+        _ if amount == middle => Ok(amount),
+        None => Err(AmountRefused::NoCircumstance { middle }),
+        Some(Circumstance::Mitigating) if amount > middle => {
+            Err(AmountRefused::MitigatingRaises { middle })
+        }
+        Some(Circumstance::Aggravating) if amount < middle => {
+            Err(AmountRefused::AggravatingLowers { middle })
+        }
+        Some(_) => Ok(amount),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn working_days_skip_the_weekend_and_end_at_midnight_in_vietnam() {
+        // Friday 4 December 2026, 15:00 in Vietnam: Mon 7 to Fri 11 → ends at the start of
+        // Saturday 12 December, Vietnam time.
+        let from = datetime!(2026-12-04 08:00 UTC);
+        assert_eq!(working_days_after(from, 5), datetime!(2026-12-12 00:00 +7));
+        // Late on Friday in Vietnam (Friday 20:00 UTC is Saturday 03:00 there): counted from
+        // the Saturday.
+        let sat = datetime!(2026-12-04 20:00 UTC);
+        assert_eq!(working_days_after(sat, 1), datetime!(2026-12-08 00:00 +7));
+    }
+
+    #[test]
+    fn only_ranges_reaching_fifteen_million_wait_for_an_explanation() {
+        let at = datetime!(2026-12-04 08:00 UTC);
+        // Car through a red light: 18–20 M.
+        assert!(explanation_until(20_000_000, at).is_some());
+        assert!(explanation_until(15_000_000, at).is_some());
+        // Motorbike through a red light: 4–6 M.
+        assert_eq!(explanation_until(6_000_000, at), None);
+    }
+
+    #[test]
+    fn the_amount_is_the_middle_unless_a_stated_circumstance_moves_it() {
+        let (min, max, mid) = (18_000_000, 20_000_000, 19_000_000);
+        assert_eq!(decided_amount(min, max, mid, None, None), Ok(mid));
+        assert_eq!(decided_amount(min, max, mid, Some(mid), None), Ok(mid));
+        assert_eq!(
+            decided_amount(min, max, mid, Some(18_000_000), None),
+            Err(AmountRefused::NoCircumstance { middle: mid })
+        );
+        assert_eq!(
+            decided_amount(
+                min,
+                max,
+                mid,
+                Some(18_000_000),
+                Some(Circumstance::Mitigating)
+            ),
+            Ok(18_000_000)
+        );
+        assert_eq!(
+            decided_amount(
+                min,
+                max,
+                mid,
+                Some(20_000_000),
+                Some(Circumstance::Aggravating)
+            ),
+            Ok(20_000_000)
+        );
+        assert_eq!(
+            decided_amount(
+                min,
+                max,
+                mid,
+                Some(19_500_000),
+                Some(Circumstance::Mitigating)
+            ),
+            Err(AmountRefused::MitigatingRaises { middle: mid })
+        );
+        assert_eq!(
+            decided_amount(
+                min,
+                max,
+                mid,
+                Some(18_500_000),
+                Some(Circumstance::Aggravating)
+            ),
+            Err(AmountRefused::AggravatingLowers { middle: mid })
+        );
+        assert_eq!(
+            decided_amount(
+                min,
+                max,
+                mid,
+                Some(17_000_000),
+                Some(Circumstance::Mitigating)
+            ),
+            Err(AmountRefused::OutsideRange {
+                amount: 17_000_000,
+                min,
+                max
+            })
+        );
+    }
+}
