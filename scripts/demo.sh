@@ -54,9 +54,14 @@ if [ "${TVE_DEMO_SERVICES:-}" = 1 ]; then
   backend="PostgreSQL (database tve_demo) and Mosquitto on 127.0.0.1:1883"
 fi
 
-# The demo's officer and a registry record, idempotently.
-TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
-  --username canbo --full-name "Cán bộ trực ban" --role reviewer >/dev/null
+# The demo's officers (one confirms camera events, one answers owners' explanations, one holds
+# sanctioning authority and decides) and a registry record, idempotently.
+for officer in "canbo|Cán bộ trực ban|reviewer" "chihuy|Chỉ huy đội|supervisor" \
+  "truongphong|Trưởng phòng CSGT|sanctioning"; do
+  IFS='|' read -r username full_name role <<<"$officer"
+  TVE_OFFICER_PASSWORD="$officer_password" "$bin/central-api" officer-add \
+    --username "$username" --full-name "$full_name" --role "$role" >/dev/null
+done
 "$bin/central-api" registry-add --plate 51F-123.45 --class car --make Toyota --model Vios \
   --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" \
   --phone 0901234567 --email nguyen.van.an@example.vn >/dev/null
@@ -113,11 +118,13 @@ cat <<MSG
 
   storage, MQTT    $backend
   review UI       http://127.0.0.1:8080/review               (police review queue; press ? for keys)
-                  officer: canbo / $officer_password
+                  officers (password $officer_password): canbo confirms violations,
+                  chihuy answers explanations, truongphong issues penalty decisions
   central-api     http://127.0.0.1:8080/api/v1/violations   (the same as a JSON API)
   citizen portal  http://127.0.0.1:8090/                    (sign in as Nguyễn Văn An, 079203012345,
-                                                             at the identity sandbox; pay at the
-                                                             gateway sandbox)
+                                                             at the identity sandbox; answer the
+                                                             notice; pay a decision at the gateway
+                                                             sandbox)
   citizen app     http://127.0.0.1:8097/sandbox/push/received  (notices pushed to the app backend)
   SMS             http://127.0.0.1:8096/sandbox/sms/sent       (notices sent by SMS)
   e-mail          http://127.0.0.1:8095/sandbox/smtp/received  (notices sent by e-mail)

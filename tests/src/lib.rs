@@ -263,7 +263,13 @@ impl Service {
 
     /// A bearer token of the officer `reviewer` of [`seed_central`], from central's sign-in.
     pub fn reviewer_token(&self) -> anyhow::Result<String> {
-        let body = format!(r#"{{"username":"reviewer","password":"{OFFICER_PASSWORD}"}}"#);
+        self.token_of("reviewer")
+    }
+
+    /// A bearer token of the officer `username` of [`seed_central`] (`reviewer`, `supervisor`
+    /// or `chief`, who holds sanctioning authority), from central's sign-in.
+    pub fn token_of(&self, username: &str) -> anyhow::Result<String> {
+        let body = format!(r#"{{"username":"{username}","password":"{OFFICER_PASSWORD}"}}"#);
         let session = self.post_json("/api/v1/session", None, &body)?;
         session["token"]
             .as_str()
@@ -539,8 +545,9 @@ pub fn central_admin(central_env: &[(&str, &str)], dir: &Path, args: &[&str]) {
     );
 }
 
-/// Seeds central's database the way an operator would before start-up: the officer `reviewer`
-/// (Trần Thị Bình), the device with a new key, and the white plate 51F-123.45 registered to
+/// Seeds central's database the way an operator would before start-up: the officers `reviewer`
+/// (Trần Thị Bình), `supervisor` (Lê Văn Cường) and `chief` (Phạm Minh Đức, with sanctioning
+/// authority), the device with a new key, and the white plate 51F-123.45 registered to
 /// Nguyễn Văn An (079203012345). Returns the device's key.
 pub fn seed_central(central_env: &[(&str, &str)], dir: &Path, device: &DeviceId) -> DeviceKey {
     let key = DeviceKey::generate().unwrap_or_else(|e| panic!("device key: {e}"));
@@ -565,6 +572,20 @@ pub fn seed_central_for(
         "--role",
         "reviewer",
     ]);
+    for (username, name, role) in [
+        ("supervisor", "Lê Văn Cường", "supervisor"),
+        ("chief", "Phạm Minh Đức", "sanctioning"),
+    ] {
+        admin(&[
+            "officer-add",
+            "--username",
+            username,
+            "--full-name",
+            name,
+            "--role",
+            role,
+        ]);
+    }
     admin(&[
         "device-add",
         "--id",

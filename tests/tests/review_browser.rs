@@ -2,7 +2,7 @@
 //! publishes a signed red-light violation through Mosquitto and uploads its evidence (JPEG images
 //! and an H.264 clip); an officer in headless Chromium signs in, opens the queue, opens the
 //! violation, sees its images and clip, zooms, corrects the misread plate with the keyboard, and
-//! approves; the fine exists afterwards. The screenshots it takes are the README's.
+//! confirms it; the case exists afterwards, its notice issued and nothing decided yet. The screenshots it takes are the README's.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -227,7 +227,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
                 .text()
                 .await
                 .unwrap()
-                .contains("19.000.000")
+                .contains("18.000.000–20.000.000")
         );
         b.screenshot("review-violation").await.unwrap();
 
@@ -246,7 +246,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
             .text()
             .await
             .unwrap();
-        assert!(flash.contains("/QĐ-XPVPHC/"), "{flash}");
+        assert!(flash.contains("thông báo vi phạm được gửi"), "{flash}");
         assert!(b.wait_for("#queue-empty", 5).await.is_ok());
 
         // The operations centre's counts include it, on the day it happened.
@@ -274,7 +274,8 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
         .unwrap();
     assert_eq!(one["status"], "approved");
     assert_eq!(one["plate"], "51F12345");
-    assert_eq!(one["fine"]["amount_vnd"], 19_000_000);
+    assert_eq!(one["fine"]["status"], "issued", "a notice, not a decision");
+    assert!(one["fine"]["decision_number"].is_null());
     assert_eq!(one["fine"]["issued_by"], "reviewer");
     let actions: Vec<&str> = one["audit"]
         .as_array()
@@ -288,7 +289,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
             "violation.received",
             "owner.lookup",
             "plate.corrected",
-            "violation.approved"
+            "violation.confirmed"
         ]
     );
 

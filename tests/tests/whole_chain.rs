@@ -2,10 +2,13 @@
 //! and PostgreSQL: the simulated junction streams over RTSP (`sim serve`: its overview camera
 //! and its plate camera), the edge agent finds its red-light runners, reads their plates on the
 //! plate camera's view, and sends their signed events and evidence through Mosquitto and HTTP,
-//! central-api stores them in PostgreSQL and finds the owner, an officer approves through the
-//! API, citizen-notify pushes the notice to the app sandbox and mails it through the relay
-//! sandbox, and the owner — in headless Chromium — signs in through the identity sandbox, sees
-//! the evidence, and pays at the gateway sandbox; central ends up showing the fine paid, each step in the violation's audit trail.
+//! central-api stores them in PostgreSQL and finds the owner, an officer confirms through the
+//! API, citizen-notify pushes the notice of violation to the app sandbox and mails it through
+//! the relay sandbox, and the owner — in headless Chromium — signs in through the identity
+//! sandbox, sees the notice and its evidence, and explains; a supervisor does not accept the
+//! explanation, the officer with sanctioning authority decides, and the owner pays the decision
+//! at the gateway sandbox; central ends up showing it paid, each step in the violation's audit
+//! trail.
 //! The kind, vehicle and plate match the scenario's ground truth, and every evidence file
 //! central holds hashes to what the device signed.
 
@@ -300,7 +303,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     assert_eq!(one["owner_lookup"], "found");
     assert!(names.contains(&"plate-camera.jpg"), "{names:?}");
 
-    // Approved; the notice reaches the citizen app.
+    // Confirmed; the notice of violation reaches the citizen app.
     let approved = central
         .post_json(
             &format!("/api/v1/violations/{id}/approve"),
@@ -308,7 +311,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             "{}",
         )
         .unwrap();
-    let fine_id = approved["fine"]["fine_id"].as_str().unwrap().to_owned();
+    let fine_id = approved["notice"]["fine_id"].as_str().unwrap().to_owned();
     eventually(60, "the notice is pushed to the citizen app", || {
         let got = tests::get_json_at(&format!("{push_url}/sandbox/push/received")).ok()?;
         got.to_string().contains(&fine_id).then_some(())
@@ -328,9 +331,9 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     .unwrap();
     assert_eq!(mail["to"][0], "nguyen.van.an@example.vn");
 
-    // The owner, in a browser: signs in, sees the evidence, pays.
+    // The owner, in a browser: signs in, sees the notice and its evidence, and explains.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
+    let b = runtime.block_on(async {
         let b = Browser::start().await.unwrap();
         b.client.goto(&notify_url).await.unwrap();
         b.wait_for("#sign-in", 10)
@@ -351,7 +354,11 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             .click()
             .await
             .unwrap();
-        b.wait_for("#decision", 10).await.unwrap();
+        b.wait_for("#answer-due", 10).await.unwrap();
+        assert!(
+            b.client.find(Locator::Css("#pay")).await.is_err(),
+            "a notice is not paid"
+        );
         b.wait_until(
             "const i = [...document.querySelectorAll('img')]; \
              return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0)",
@@ -359,6 +366,72 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         )
         .await
         .unwrap();
+        b.screenshot("citizen-notice").await.unwrap();
+        b.client
+            .find(Locator::Css("textarea[name=reason]"))
+            .await
+            .unwrap()
+            .send_keys("Đèn vàng chuyển đỏ khi xe tôi đã qua vạch dừng.")
+            .await
+            .unwrap();
+        b.client
+            .find(Locator::Css("#dispute"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for("#answer", 10).await.unwrap();
+        b
+    });
+
+    // The explanation reaches central; a supervisor does not accept it, and the officer with
+    // sanctioning authority decides (the explanation heard, no period left to wait).
+    eventually(60, "central hears the owner's explanation", || {
+        let one = central
+            .get_json(&format!("/api/v1/violations/{id}"), &token)
+            .ok()?;
+        (one["fine"]["status"] == "disputed").then_some(())
+    })
+    .unwrap();
+    let supervisor = central.token_of("supervisor").unwrap();
+    central
+        .post_json(
+            &format!("/api/v1/violations/{id}/resolve"),
+            Some(&supervisor),
+            r#"{"outcome":"upheld","answer":"Hình ảnh cho thấy đèn đỏ đã bật trước khi xe qua vạch."}"#,
+        )
+        .unwrap();
+    let chief = central.token_of("chief").unwrap();
+    let decision = central
+        .post_json(
+            &format!("/api/v1/violations/{id}/decision"),
+            Some(&chief),
+            "{}",
+        )
+        .unwrap();
+    let number = decision["decision_number"].as_str().unwrap().to_owned();
+    assert!(number.ends_with("/QĐ-XPHC"), "{decision}");
+
+    // The owner sees the decision and pays it.
+    runtime.block_on(async {
+        let page = format!("{notify_url}/fines/{fine_id}");
+        let mut tries = 0;
+        while b.client.find(Locator::Css("#pay")).await.is_err() {
+            tries += 1;
+            assert!(tries < 60, "the decision never reached the portal");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            b.client.goto(&page).await.unwrap();
+        }
+        let shown = b
+            .client
+            .find(Locator::Css("#decision"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(shown, number);
         b.screenshot("citizen-fine").await.unwrap();
         b.client
             .find(Locator::Css("#pay"))
@@ -402,8 +475,11 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     for step in [
         "violation.received",
         "owner.lookup",
-        "violation.approved",
+        "violation.confirmed",
         "fine.notice_delivered",
+        "fine.disputed",
+        "fine.upheld",
+        "fine.decided",
         "fine.paid",
     ] {
         assert!(actions.contains(&step), "{step} missing from {actions:?}");
