@@ -217,6 +217,13 @@ async fn change(
         .bind(&status)
         .execute(&mut *tx)
         .await?;
+        if outcome == DisputeOutcome::Cancelled {
+            // A decision cancelled deducts nothing from the licence.
+            sqlx::query("DELETE FROM licence_points WHERE fine_id = $1")
+                .bind(&fine_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(reason) = withdrawn_for {
             sqlx::query(
                 "UPDATE violations SET status = 'rejected', reject_reason = $1, review_note = $2,

@@ -11,15 +11,15 @@ use crate::{db::disputes, routes::AppState};
 
 pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
     let lang = desk.lang;
-    let title = lang.t("Khiếu nại chờ giải quyết", "Disputes awaiting an answer");
+    let title = lang.t("Giải trình chờ trả lời", "Explanations awaiting an answer");
     let body = match disputes::open(&state.db).await {
         Ok(items) => html! {
             h1 { (title) }
             @if !desk.officer.role.supervises() {
-                p.muted { (lang.t("Chỉ chỉ huy được trả lời khiếu nại.", "Only supervisors answer disputes.")) }
+                p.muted { (lang.t("Chỉ chỉ huy được trả lời giải trình.", "Only supervisors answer explanations.")) }
             }
             @if items.is_empty() {
-                p.empty #disputes-empty { (lang.t("Không có khiếu nại nào đang chờ.", "No dispute is waiting.")) }
+                p.empty #disputes-empty { (lang.t("Không có giải trình nào đang chờ.", "No explanation is waiting.")) }
             } @else {
                 table.queue #disputes {
                     thead { tr {

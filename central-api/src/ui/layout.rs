@@ -118,7 +118,7 @@ pub fn page(
                     nav {
                         @if officer.is_some() {
                             a.here[here == "/review" || here.starts_with("/review/violations")] href="/review" { (lang.t("Hàng đợi", "Queue")) }
-                            a.here[here.starts_with("/review/disputes")] href="/review/disputes" { (lang.t("Khiếu nại", "Disputes")) }
+                            a.here[here.starts_with("/review/disputes")] href="/review/disputes" { (lang.t("Giải trình", "Explanations")) }
                             a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
                             a.here[here.starts_with("/review/devices")] href="/review/devices" { (lang.t("Thiết bị", "Devices")) }
                         }
@@ -154,8 +154,8 @@ fn shortcuts(lang: Lang) -> Markup {
         ("/", "Tìm theo biển số", "Search by plate"),
         (
             "a",
-            "Chọn nút duyệt (Enter để duyệt)",
-            "Focus approve (Enter approves)",
+            "Chọn nút xác nhận vi phạm (Enter để xác nhận)",
+            "Focus confirm (Enter confirms)",
         ),
         ("r", "Chọn lý do từ chối", "Choose a rejection reason"),
         ("p", "Sửa biển số", "Correct the plate"),

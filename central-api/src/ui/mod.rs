@@ -338,8 +338,32 @@ pub fn explain(lang: Lang, e: &ApiError) -> (&'static str, Option<String>) {
         ),
         "bad_request" => lang.t("Dữ liệu nhập không hợp lệ.", "The input is not valid."),
         "disputed" => lang.t(
-            "Chủ xe đang khiếu nại: hãy trả lời khiếu nại.",
-            "The owner disputes the fine: answer the dispute.",
+            "Chủ phương tiện đang giải trình: hãy trả lời giải trình.",
+            "The owner is explaining: answer the explanation.",
+        ),
+        "no_case" => lang.t(
+            "Vi phạm chưa được xác nhận: chưa có thông báo vi phạm.",
+            "The violation is not confirmed: no notice was issued.",
+        ),
+        "decided" => lang.t(
+            "Vụ việc đã có quyết định xử phạt.",
+            "The case is decided already.",
+        ),
+        "not_answered" => lang.t(
+            "Chủ phương tiện chưa trả lời, hoặc giải trình chưa được trả lời: chưa thể ra quyết định.",
+            "The owner has not answered, or the explanation is not answered yet: no decision yet.",
+        ),
+        "case_final" => lang.t(
+            "Vụ việc đã kết thúc.",
+            "The case is closed.",
+        ),
+        "explanation_period" => lang.t(
+            "Đang trong thời hạn giải trình (Điều 61 Luật Xử lý vi phạm hành chính): chưa thể ra quyết định.",
+            "The explanation period is running (Law on Handling Administrative Violations, Article 61): no decision yet.",
+        ),
+        "amount" => lang.t(
+            "Số tiền phạt không phù hợp với khung hoặc tình tiết.",
+            "The amount does not fit the range or the circumstance.",
         ),
         "fine_final" => lang.t(
             "Quyết định xử phạt đã hoàn tất (đã nộp phạt hoặc đã hủy).",

@@ -179,6 +179,20 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
         fine_of(&w.db, &id).await.unwrap().unwrap().status,
         "decided"
     );
+
+    // A supervisor withdraws it: the decision cancelled gives the licence its points back.
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (status, body) = w
+        .call(supervisor.post(
+            &format!("/api/v1/violations/{id}/reverse"),
+            json!({ "reason": "equipment_fault", "note": "Camera lệch hướng, đo sai." }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let then = decisions::licence_points(&w.db, "079203012345", VehicleCategory::Car, later)
+        .await
+        .unwrap();
+    assert_eq!((then.left, then.deductions.len()), (12, 0));
 }
 
 async fn an_explanation_not_accepted_goes_to_a_decision_a_stated_circumstance_moves(t: &TestDb) {
