@@ -1,3 +1,4 @@
+-- no-transaction
 -- The case as the law runs it (Circular 73/2024/TT-BCA): the officer's confirmation of a camera
 -- event issues a notice of violation to the owner, with no decision number and no amount
 -- decided; the penalty decision comes later, by an officer with sanctioning authority, after the
@@ -5,11 +6,16 @@
 -- decision, then the decision's. Decision numbers restart each year: unique within their year.
 -- Fines stored before this migration were decided when approved: they keep their numbers.
 --
--- SQLite cannot drop a column's NOT NULL or UNIQUE: the table is rebuilt, the references to it
--- checked when the migration commits.
+-- SQLite cannot drop a column's NOT NULL or UNIQUE: the table is rebuilt as SQLite's manual
+-- says (foreign keys off on this connection, one transaction, the new table renamed into the
+-- old one's place so the tables that refer to `fines` refer to it), hence outside sqlx's own
+-- transaction. Should the process stop between the commit and sqlx's record of the migration,
+-- running it again rebuilds the table from itself with the same result (no decision can have
+-- been taken in between: the service is still starting).
 
-PRAGMA defer_foreign_keys = ON;
-
+PRAGMA foreign_keys = OFF;
+BEGIN;
+DROP TABLE IF EXISTS fines_new;
 CREATE TABLE fines_new (
     fine_id           TEXT PRIMARY KEY,
     event_id          BLOB NOT NULL UNIQUE REFERENCES violations (event_id),
@@ -48,14 +54,14 @@ SELECT fine_id, event_id, decision_number, citizen_id, plate_text, amount_vnd, p
 FROM fines;
 DROP TABLE fines;
 ALTER TABLE fines_new RENAME TO fines;
-CREATE INDEX fines_citizen ON fines (citizen_id);
-CREATE INDEX fines_status ON fines (status);
-CREATE UNIQUE INDEX fines_decision_number ON fines (decision_year, decision_number);
+CREATE INDEX IF NOT EXISTS fines_citizen ON fines (citizen_id);
+CREATE INDEX IF NOT EXISTS fines_status ON fines (status);
+CREATE UNIQUE INDEX IF NOT EXISTS fines_decision_number ON fines (decision_year, decision_number);
 
 -- Points deducted from driving licences by penalty decisions (Law 36/2024/QH15, Article 58):
 -- one row per decision that deducts any; `licence` is the category of licence the vehicle
 -- needs (`car` or `motorbike`).
-CREATE TABLE licence_points (
+CREATE TABLE IF NOT EXISTS licence_points (
     fine_id     TEXT PRIMARY KEY REFERENCES fines (fine_id),
     citizen_id  TEXT NOT NULL,
     licence     TEXT NOT NULL,
@@ -63,4 +69,7 @@ CREATE TABLE licence_points (
     deducted_at TEXT NOT NULL,
     reference   TEXT NOT NULL
 );
-CREATE INDEX licence_points_holder ON licence_points (citizen_id, licence, deducted_at);
+CREATE INDEX IF NOT EXISTS licence_points_holder ON licence_points (citizen_id, licence, deducted_at);
+
+COMMIT;
+PRAGMA foreign_keys = ON;
