@@ -12,6 +12,7 @@ mod fine_updates;
 mod fines;
 mod helpers;
 mod ingest;
+mod migrations;
 mod mqtt;
 mod object_store;
 mod openapi;
