@@ -118,6 +118,12 @@ pub async fn store_notice(
     })
 }
 
+/// A message stored as it was received, read back; `what` names it in the error.
+fn stored<M: protocol::Message>(payload: &str, what: &str) -> Result<M, DbError> {
+    protocol::wire::decode(payload.as_bytes())
+        .map_err(|e| DbError::Corrupt(format!("stored {what}: {e}")))
+}
+
 /// The notices of a citizen, newest first.
 pub async fn notices_of(db: &Db, citizen_id: &str) -> Result<Vec<FineNotice>, DbError> {
     let payloads: Vec<String> = on_pool!(db, pool => {
@@ -129,13 +135,7 @@ pub async fn notices_of(db: &Db, citizen_id: &str) -> Result<Vec<FineNotice>, Db
             .map(|row| row.try_get::<String, _>("payload"))
             .collect::<Result<Vec<_>, _>>()?
     });
-    payloads
-        .iter()
-        .map(|p| {
-            protocol::wire::decode::<FineNotice>(p.as_bytes())
-                .map_err(|e| DbError::Corrupt(format!("stored notice: {e}")))
-        })
-        .collect()
+    payloads.iter().map(|p| stored(p, "notice")).collect()
 }
 
 /// The notice of `fine_id` if it is `citizen_id`'s; `None` otherwise (the two are one answer,
@@ -154,12 +154,7 @@ pub async fn notice_of(
             .map(|row| row.try_get::<String, _>("payload"))
             .transpose()?
     });
-    payload
-        .map(|p| {
-            protocol::wire::decode::<FineNotice>(p.as_bytes())
-                .map_err(|e| DbError::Corrupt(format!("stored notice: {e}")))
-        })
-        .transpose()
+    payload.map(|p| stored(&p, "notice")).transpose()
 }
 
 /// Stores the penalty decision on a case once: `None` when no notice of the case was received.
@@ -224,12 +219,7 @@ pub async fn decision_of(db: &Db, fine_id: &str) -> Result<Option<PenaltyDecisio
             .map(|row| row.try_get::<String, _>("payload"))
             .transpose()?
     });
-    payload
-        .map(|p| {
-            protocol::wire::decode::<PenaltyDecision>(p.as_bytes())
-                .map_err(|e| DbError::Corrupt(format!("stored decision: {e}")))
-        })
-        .transpose()
+    payload.map(|p| stored(&p, "decision")).transpose()
 }
 
 /// A payment attempt.
@@ -684,8 +674,7 @@ pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDeliv
                 id,
                 channel,
                 attempts: u32::try_from(attempts).unwrap_or(0),
-                notice: protocol::wire::decode::<FineNotice>(payload.as_bytes())
-                    .map_err(|e| DbError::Corrupt(format!("stored notice: {e}")))?,
+                notice: stored(&payload, "notice")?,
             })
         })
         .collect()

@@ -49,6 +49,44 @@ pub fn decision_number(n: i64) -> String {
     format!("{n:06}/QĐ-XPHC")
 }
 
+/// The deductions from `citizen`'s licence for `licence`, oldest first, read through `$ex` (a
+/// pool or a transaction, of either engine).
+macro_rules! deductions {
+    ($ex:expr, $citizen:expr, $licence:expr) => {
+        sqlx::query(
+            "SELECT fine_id, points, deducted_at, reference FROM licence_points
+             WHERE citizen_id = $1 AND licence = $2 ORDER BY deducted_at",
+        )
+        .bind($citizen)
+        .bind($licence.as_str())
+        .fetch_all($ex)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let points: i32 = r.try_get("points")?;
+            Ok::<_, DbError>(PointsDeduction {
+                fine_id: r.try_get("fine_id")?,
+                points: u8::try_from(points)
+                    .map_err(|_| DbError::Corrupt(format!("licence points: {points}")))?,
+                deducted_at: UtcTimestamp::from_datetime(r.try_get("deducted_at")?),
+                reference: r.try_get("reference")?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?
+    };
+}
+
+/// The deductions as [`points::left`] counts them.
+fn as_deductions(taken: &[PointsDeduction]) -> Vec<Deduction> {
+    taken
+        .iter()
+        .map(|d| Deduction {
+            at: d.deducted_at.as_datetime(),
+            points: d.points,
+        })
+        .collect()
+}
+
 /// Decides the case of violation `id` as officer `officer` (username, and name and title for the
 /// decision), at `now`.
 pub async fn decide(
@@ -126,22 +164,7 @@ pub async fn decide(
         let deducted = u8::try_from(row.try_get::<i32, _>("points")?)
             .map_err(|_| corrupt("points".into()))?;
         let reference: String = row.try_get("legal_reference")?;
-        let taken = sqlx::query(
-            "SELECT deducted_at, points FROM licence_points WHERE citizen_id = $1 AND licence = $2",
-        )
-        .bind(&citizen)
-        .bind(licence.as_str())
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| {
-            Ok::<_, sqlx::Error>(Deduction {
-                at: r.try_get("deducted_at")?,
-                points: u8::try_from(r.try_get::<i32, _>("points")?).unwrap_or(points::FULL),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-        let mut with_this = taken;
+        let mut with_this = as_deductions(&deductions!(&mut *tx, &citizen, licence));
         with_this.push(Deduction { at: now, points: deducted });
         let points_left = points::left(&with_this, now);
         let year = now.to_offset(protocol::time::VIETNAM).year();
@@ -238,36 +261,10 @@ pub async fn licence_points(
     licence: VehicleCategory,
     now: OffsetDateTime,
 ) -> Result<LicencePoints, DbError> {
-    let deductions = on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT fine_id, points, deducted_at, reference FROM licence_points
-             WHERE citizen_id = $1 AND licence = $2 ORDER BY deducted_at",
-        )
-        .bind(citizen)
-        .bind(licence.as_str())
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| {
-            Ok::<_, sqlx::Error>(PointsDeduction {
-                fine_id: r.try_get("fine_id")?,
-                points: u8::try_from(r.try_get::<i32, _>("points")?).unwrap_or(points::FULL),
-                deducted_at: UtcTimestamp::from_datetime(r.try_get("deducted_at")?),
-                reference: r.try_get("reference")?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?
-    });
-    let taken: Vec<Deduction> = deductions
-        .iter()
-        .map(|d| Deduction {
-            at: d.deducted_at.as_datetime(),
-            points: d.points,
-        })
-        .collect();
+    let deductions = on_pool!(db, pool => deductions!(pool, citizen, licence));
     Ok(LicencePoints {
         licence: licence.as_str().into(),
-        left: points::left(&taken, now),
+        left: points::left(&as_deductions(&deductions), now),
         deductions,
     })
 }

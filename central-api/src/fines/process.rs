@@ -51,9 +51,10 @@ pub fn working_days_after(from: OffsetDateTime, n: u32) -> OffsetDateTime {
         .to_offset(time::UtcOffset::UTC)
 }
 
-/// Whether the officer deciding must wait for the owner's explanation period, and until when:
-/// the case's range reaches [`EXPLANATION_FROM_VND`] and the owner acknowledged the violation
-/// at `answered_at` without explaining (an explanation already answered does not wait).
+/// Until when the officer deciding waits for an individual's explanation, counted from
+/// `answered_at` (the owner's answer, which stands for the record): the end of the period when
+/// the range's maximum reaches [`EXPLANATION_FROM_VND`], `None` when it gives no right to
+/// explain. (A case whose explanation was given and answered has had its period.)
 pub fn explanation_until(max_vnd: u64, answered_at: OffsetDateTime) -> Option<OffsetDateTime> {
     (max_vnd >= EXPLANATION_FROM_VND)
         .then(|| working_days_after(answered_at, EXPLANATION_WORKING_DAYS))
@@ -76,10 +77,30 @@ pub enum Circumstance {
 }
 
 impl Circumstance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mitigating => "mitigating",
+            Self::Aggravating => "aggravating",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Mitigating, Self::Aggravating]
+            .into_iter()
+            .find(|c| c.as_str() == name)
+    }
+
     pub fn label_vi(self) -> &'static str {
         match self {
             Self::Mitigating => "Tình tiết giảm nhẹ",
             Self::Aggravating => "Tình tiết tăng nặng",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Mitigating => "Mitigating",
+            Self::Aggravating => "Aggravating",
         }
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::{Desk, Flash, Lang, alert, layout};
 use crate::{
     db::{disputes::Dispute, evidence as db_evidence, review as db_review, violations::Status},
+    fines::process::Circumstance,
     review::{self, Detail, event_id},
     routes::{ApiError, AppState, evidence},
 };
@@ -353,8 +354,9 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary, decides: bool, csrf: &str, i
                     input #decision-amount-input type="number" name="amount_vnd" value=(f.amount_vnd) step="1000";
                     select #decision-circumstance name="circumstance" aria-label=(lang.t("Tình tiết", "Circumstance")) {
                         option value="" { (lang.t("— Không có tình tiết —", "— No circumstance —")) }
-                        option value="mitigating" { (lang.t("Tình tiết giảm nhẹ", "Mitigating")) }
-                        option value="aggravating" { (lang.t("Tình tiết tăng nặng", "Aggravating")) }
+                        @for c in [Circumstance::Mitigating, Circumstance::Aggravating] {
+                            option value=(c.as_str()) { (lang.t(c.label_vi(), c.label_en())) }
+                        }
                     }
                     input #decision-note type="text" name="circumstance_note" maxlength="500" placeholder=(lang.t("Tình tiết là gì", "What it is"));
                     button.primary #decide-submit type="submit" { (lang.t("Ra quyết định xử phạt", "Issue the penalty decision")) }
@@ -573,12 +575,11 @@ pub async fn decision(
             .map(|a| a.parse::<u64>())
             .transpose()
             .map_err(|_| review::bad_request("amount_vnd", "a whole number of đồng"))?;
-        let circumstance = match given(&f.circumstance) {
-            None => None,
-            Some("mitigating") => Some(crate::fines::process::Circumstance::Mitigating),
-            Some("aggravating") => Some(crate::fines::process::Circumstance::Aggravating),
-            Some(_) => return Err(review::bad_request("circumstance", "unknown")),
-        };
+        let circumstance = given(&f.circumstance)
+            .map(|c| {
+                Circumstance::parse(c).ok_or_else(|| review::bad_request("circumstance", "unknown"))
+            })
+            .transpose()?;
         let asked = review::DecisionRequest {
             amount_vnd,
             circumstance,

@@ -9,44 +9,19 @@ use central_api::{
     auth::Role,
     db::{
         decisions::{self, Asked},
-        fine_updates,
         review::{fine_of, outbox_pending},
     },
     fines::{VehicleCategory, process::Circumstance},
 };
-use protocol::{
-    EventId, FineChange, FineUpdate, PenaltyDecision, UtcTimestamp, ViolationNotice, wire,
-};
+use protocol::{FineChange, PenaltyDecision, ViolationNotice, wire};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    helpers::{TestDb, audit_actions, on_both_engines},
-    review::{Session, World, world},
+    disputes::disputed,
+    helpers::{TestDb, audit_actions, on_both_engines, report},
+    review::world,
 };
-
-/// Confirms a red light of 51F-123.45 (a car: 18–20 M, 4 points) as the reviewer; returns the
-/// violation, the case id and the notice.
-async fn noticed(w: &World, reviewer: &Session) -> (EventId, uuid::Uuid, serde_json::Value) {
-    let id = w.pending("51F12345").await;
-    let (status, body) = w
-        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let fine_id = uuid::Uuid::parse_str(body["notice"]["fine_id"].as_str().unwrap()).unwrap();
-    (id, fine_id, body["notice"].clone())
-}
-
-async fn report(w: &World, fine_id: uuid::Uuid, change: FineChange) {
-    let update = FineUpdate {
-        update_id: uuid::Uuid::now_v7(),
-        fine_id,
-        at: UtcTimestamp::now(),
-        change,
-    };
-    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
-    fine_updates::apply(&w.db, &update, &payload).await.unwrap();
-}
 
 fn error(body: &serde_json::Value) -> Option<&str> {
     body["error"].as_str()
@@ -56,7 +31,7 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
     let w = world(t).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
     let chief = w.sign_in(Role::Sanctioning).await;
-    let (id, fine_id, notice) = noticed(&w, &reviewer).await;
+    let (id, fine_id, notice) = w.confirmed(&reviewer).await;
 
     // The notice: what was seen and by when to answer; no amount, no decision number.
     for absent in ["amount_vnd", "decision_number", "points"] {
@@ -103,7 +78,7 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
 
     // The owner declares they were driving. A range reaching 15 M gives them five working
     // days to explain (Law 15/2012/QH13, Article 61): the decision waits.
-    report(&w, fine_id, FineChange::Confirmed).await;
+    report(&w.db, fine_id, FineChange::Confirmed).await;
     let (status, body) = w.call(chief.post(&decide, json!({}))).await;
     assert_eq!(
         (status, error(&body)),
@@ -168,7 +143,7 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
     );
     // A late "delivered" does not take the case back.
     report(
-        &w,
+        &w.db,
         fine_id,
         FineChange::NoticeDelivered {
             channel: "push".into(),
@@ -200,15 +175,7 @@ async fn an_explanation_not_accepted_goes_to_a_decision_a_stated_circumstance_mo
     let reviewer = w.sign_in(Role::Reviewer).await;
     let supervisor = w.sign_in(Role::Supervisor).await;
     let chief = w.sign_in(Role::Sanctioning).await;
-    let (id, fine_id, _) = noticed(&w, &reviewer).await;
-    report(
-        &w,
-        fine_id,
-        FineChange::Disputed {
-            reason: "Đèn vàng chuyển đỏ khi xe đã qua vạch.".into(),
-        },
-    )
-    .await;
+    let (id, _) = disputed(&w, &reviewer).await;
     let decide = format!("/api/v1/violations/{id}/decision");
     let (status, body) = w.call(chief.post(&decide, json!({}))).await;
     assert_eq!(
@@ -282,15 +249,7 @@ async fn a_case_closed_after_its_explanation_is_never_decided(t: &TestDb) {
     let reviewer = w.sign_in(Role::Reviewer).await;
     let supervisor = w.sign_in(Role::Supervisor).await;
     let chief = w.sign_in(Role::Sanctioning).await;
-    let (id, fine_id, _) = noticed(&w, &reviewer).await;
-    report(
-        &w,
-        fine_id,
-        FineChange::Disputed {
-            reason: "Xe cứu thương đang làm nhiệm vụ.".into(),
-        },
-    )
-    .await;
+    let (id, _) = disputed(&w, &reviewer).await;
     let (status, _) = w
         .call(supervisor.post(
             &format!("/api/v1/violations/{id}/resolve"),

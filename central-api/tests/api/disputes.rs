@@ -11,34 +11,22 @@ use axum::{
     http::{Request, StatusCode, Uri, header},
     routing::post,
 };
-use central_api::{
-    auth::Role,
-    config::NotifySettings,
-    db::{fine_updates, review::fine_of},
-    relay::Relay,
-};
-use protocol::{
-    DisputeOutcome, EventId, FineChange, FineResolution, FineUpdate, UtcTimestamp, wire,
-};
+use central_api::{auth::Role, config::NotifySettings, db::review::fine_of, relay::Relay};
+use protocol::{DisputeOutcome, EventId, FineChange, FineResolution, UtcTimestamp, wire};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
 use crate::{
-    helpers::{TestDb, audit_actions, on_both_engines},
+    helpers::{TestDb, audit_actions, on_both_engines, report},
     review::{Session, World, world},
 };
 
-/// Approves a violation of 51F-123.45 and reports the owner's dispute of its fine.
-async fn disputed(w: &World, reviewer: &Session) -> (EventId, uuid::Uuid) {
-    let id = w.pending("51F12345").await;
-    let (status, body) = w
-        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let fine_id = uuid::Uuid::parse_str(body["notice"]["fine_id"].as_str().unwrap()).unwrap();
+/// Confirms a violation of 51F-123.45 and reports the owner's explanation of its notice.
+pub(crate) async fn disputed(w: &World, reviewer: &Session) -> (EventId, uuid::Uuid) {
+    let (id, fine_id, _) = w.confirmed(reviewer).await;
     report(
-        w,
+        &w.db,
         fine_id,
         FineChange::Disputed {
             reason: "Xe của tôi hôm đó ở Đà Nẵng; biển số bị làm giả.".into(),
@@ -155,7 +143,7 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
 
     // A payment reported afterwards does not bring a cancelled fine back.
     report(
-        &w,
+        &w.db,
         fine_id,
         FineChange::Paid {
             amount_vnd: 19_000_000,
@@ -199,18 +187,6 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
     assert_eq!(sent, resolution);
     let sent: Value = serde_json::from_slice(&got[1].1).unwrap();
     assert_eq!(sent["schema"], "tve.fine_resolution");
-}
-
-/// Reports `change` about fine `fine_id` as citizen-notify would.
-async fn report(w: &World, fine_id: uuid::Uuid, change: FineChange) {
-    let update = FineUpdate {
-        update_id: uuid::Uuid::now_v7(),
-        fine_id,
-        at: UtcTimestamp::now(),
-        change,
-    };
-    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
-    fine_updates::apply(&w.db, &update, &payload).await.unwrap();
 }
 
 async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
@@ -320,7 +296,7 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
         .await;
     let paid_fine = uuid::Uuid::parse_str(body["notice"]["fine_id"].as_str().unwrap()).unwrap();
     report(
-        &w,
+        &w.db,
         paid_fine,
         FineChange::Paid {
             amount_vnd: 19_000_000,

@@ -103,6 +103,20 @@ pub async fn issue_one(t: &TestDb) -> EventId {
     event.event_id
 }
 
+/// Reports `change` about case `fine_id` as citizen-notify would.
+pub async fn report(db: &Db, fine_id: uuid::Uuid, change: protocol::FineChange) {
+    let update = protocol::FineUpdate {
+        update_id: uuid::Uuid::now_v7(),
+        fine_id,
+        at: protocol::UtcTimestamp::now(),
+        change,
+    };
+    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
+    central_api::db::fine_updates::apply(db, &update, &payload)
+        .await
+        .unwrap();
+}
+
 /// The actions of a violation's audit trail, as `GET /api/v1/violations/{id}` gives them.
 pub fn audit_actions(violation: &serde_json::Value) -> Vec<&str> {
     violation["audit"]

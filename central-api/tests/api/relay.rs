@@ -15,12 +15,10 @@ use axum::{
     routing::post,
 };
 use central_api::{config::NotifySettings, db::review::outbox_pending, relay::Relay};
-use protocol::{
-    FineChange, FineUpdate, PenaltyDecision, UtcTimestamp, ViolationNotice, service_auth, wire,
-};
+use protocol::{FineChange, PenaltyDecision, UtcTimestamp, ViolationNotice, service_auth, wire};
 use time::OffsetDateTime;
 
-use crate::helpers::{TestDb, issue_one, on_both_engines};
+use crate::helpers::{TestDb, issue_one, on_both_engines, report};
 
 const SECRET: &str = "a secret shared with citizen-notify";
 
@@ -185,16 +183,7 @@ async fn a_decision_goes_to_the_decisions_intake(t: &TestDb) {
     let now = OffsetDateTime::now_utc();
     assert_eq!(relay.deliver_due(&t.db, now).await.unwrap(), 1);
     let fine_id = receiver.received.lock().unwrap()[0].fine_id;
-    let update = FineUpdate {
-        update_id: uuid::Uuid::now_v7(),
-        fine_id,
-        at: UtcTimestamp::now(),
-        change: FineChange::Confirmed,
-    };
-    let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
-    central_api::db::fine_updates::apply(&t.db, &update, &payload)
-        .await
-        .unwrap();
+    report(&t.db, fine_id, FineChange::Confirmed).await;
     let later = now + time::Duration::days(8);
     let decision = central_api::db::decisions::decide(
         &t.db,

@@ -87,6 +87,18 @@ impl World {
         self.pending_event(event).await
     }
 
+    /// Confirms, as `reviewer`, a red light of 51F-123.45 (a car: 18–20 M, 4 points); returns
+    /// the violation, the case id and the notice as the API answered.
+    pub async fn confirmed(&self, reviewer: &Session) -> (EventId, uuid::Uuid, Value) {
+        let id = self.pending("51F12345").await;
+        let (status, body) = self
+            .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let fine_id = uuid::Uuid::parse_str(body["notice"]["fine_id"].as_str().unwrap()).unwrap();
+        (id, fine_id, body["notice"].clone())
+    }
+
     /// Stores `event` and runs the owner lookup.
     pub async fn pending_event(&self, event: ViolationEvent) -> EventId {
         Ingest::new(self.db.clone(), IngestMetrics::default())

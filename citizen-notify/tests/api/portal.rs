@@ -98,6 +98,20 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// Asking to pay `id` leads back to its page, and no payment is started.
+async fn pay_is_refused(b: &mut Browser<'_>, t: &TestDb, id: &str, csrf: &str) {
+    let (status, to, _) = b.post(&format!("/fines/{id}/pay"), &[("csrf", csrf)]).await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, format!("/fines/{id}").as_str())
+    );
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert!(
+        db::pending_payments(&t.db, soon).await.unwrap().is_empty(),
+        "no payment was started"
+    );
+}
+
 /// The value of the form field `name` in a page.
 fn value_of(page: &str, name: &str) -> String {
     page.split(&format!("name=\"{name}\" value=\""))
@@ -172,23 +186,7 @@ async fn a_citizen_signs_in_answers_the_notice_and_pays_the_decision(t: &TestDb)
     assert!(page.contains("<video controls"), "{page}");
     let csrf = value_of(&page, "csrf");
     // A notice is never paid.
-    let (status, to, _) = b
-        .post(&format!("/fines/{id}/pay"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(
-        (status, to.as_str()),
-        (303, format!("/fines/{id}").as_str())
-    );
-    assert!(
-        db::pending_payments(
-            &t.db,
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1)
-        )
-        .await
-        .unwrap()
-        .is_empty(),
-        "no payment was started for a notice"
-    );
+    pay_is_refused(&mut b, t, &id, &csrf).await;
     let (status, to, _) = b
         .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
         .await;
@@ -298,22 +296,7 @@ async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb
     assert!(!page.contains("id=\"pay\""), "{page}");
     let (_, _, home) = b.get("/").await;
     assert!(home.contains("Đã hủy"), "{home}");
-    let (status, to, _) = b
-        .post(&format!("/fines/{id}/pay"), &[("csrf", &csrf)])
-        .await;
-    assert_eq!(
-        (status, to.as_str()),
-        (303, format!("/fines/{id}").as_str())
-    );
-    assert!(
-        db::pending_payments(
-            &t.db,
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1)
-        )
-        .await
-        .unwrap()
-        .is_empty()
-    );
+    pay_is_refused(&mut b, t, &id, &csrf).await;
 }
 
 async fn another_citizen_finds_nothing_on_any_route(t: &TestDb) {
