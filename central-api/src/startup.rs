@@ -59,6 +59,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         state.lookup = std::sync::Arc::new(registry);
     }
     let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
+    let audit_for_deadlines = audit.clone();
     let router = routes::router(state);
 
     let connection = if config.mqtt.url.is_empty() {
@@ -72,6 +73,10 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let lookup_db = db.clone();
     app.spawn("owner-lookup", move |shutdown| {
         owners::run(lookup_db, audit, lookup, stored, shutdown)
+    });
+    let (deadlines_db, deadlines_audit) = (db.clone(), audit_for_deadlines);
+    app.spawn("case-deadlines", move |shutdown| {
+        crate::db::deadlines::run(deadlines_db, deadlines_audit, shutdown)
     });
     if config.notify.url.is_empty() {
         tracing::warn!("notify.url is empty: notices of issued fines wait in the outbox");

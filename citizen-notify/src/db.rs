@@ -563,11 +563,15 @@ pub async fn close_session(db: &Db, token_sha256: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A citizen's answer to a fine.
+/// A citizen's answer to a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// "I was driving".
     Confirmed,
+    /// An explanation ("giải trình").
     Disputed,
+    /// The owner named another person as the driver.
+    DriverNamed,
 }
 
 impl Answer {
@@ -575,18 +579,31 @@ impl Answer {
         match self {
             Self::Confirmed => "confirmed",
             Self::Disputed => "disputed",
+            Self::DriverNamed => "driver_named",
         }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        [Self::Confirmed, Self::Disputed, Self::DriverNamed]
+            .into_iter()
+            .find(|a| a.as_str() == kind)
     }
 }
 
-/// Records the owner's answer, once: `false` when the fine was answered before.
+/// Records the citizen's answer `given` (confirmed, disputed with its reason, or a driver
+/// named), once, and queues its report to central: `false` when the notice was answered before.
 pub async fn answer(
     db: &Db,
     fine_id: &str,
     citizen_id: &str,
-    answer: Answer,
-    reason: &str,
+    given: protocol::FineChange,
 ) -> Result<bool, DbError> {
+    let kind = given.kind();
+    let text = match &given {
+        protocol::FineChange::Disputed { reason } => reason.clone(),
+        protocol::FineChange::DriverNamed { driver } => driver.full_name.clone(),
+        _ => String::new(),
+    };
     let now = OffsetDateTime::now_utc();
     let inserted = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -596,19 +613,14 @@ pub async fn answer(
         )
         .bind(fine_id)
         .bind(citizen_id)
-        .bind(answer.as_str())
-        .bind(reason)
+        .bind(kind)
+        .bind(&text)
         .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if inserted == 1 {
-            queue_report!(tx, fine_id, match answer {
-                Answer::Confirmed => protocol::FineChange::Confirmed,
-                Answer::Disputed => protocol::FineChange::Disputed {
-                    reason: reason.to_owned(),
-                },
-            });
+            queue_report!(tx, fine_id, given);
         }
         tx.commit().await?;
         inserted
@@ -616,7 +628,7 @@ pub async fn answer(
     Ok(inserted == 1)
 }
 
-/// The owner's answer to a fine, with the reason given.
+/// The citizen's answer to a notice, with the reason given (for a driver named, their name).
 pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)>, DbError> {
     on_pool!(db, pool => {
         sqlx::query("SELECT kind, reason FROM responses WHERE fine_id = $1")
@@ -625,14 +637,54 @@ pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)
             .await?
             .map(|row| -> Result<(Answer, String), DbError> {
                 let kind: String = row.try_get("kind")?;
-                let answer = match kind.as_str() {
-                    "confirmed" => Answer::Confirmed,
-                    "disputed" => Answer::Disputed,
-                    other => return Err(DbError::Corrupt(format!("answer {other}"))),
-                };
+                let answer = Answer::parse(&kind)
+                    .ok_or_else(|| DbError::Corrupt(format!("answer {kind}")))?;
                 Ok((answer, row.try_get("reason")?))
             })
             .transpose()
+    })
+}
+
+/// Central refused the answer to `fine_id` with `code` (e.g. `unknown_citizen`): the answer is
+/// taken back, so the citizen may answer again, and the refusal kept to show them — in one
+/// transaction.
+pub async fn answer_refused(db: &Db, fine_id: &str, kind: &str, code: &str) -> Result<(), DbError> {
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM responses WHERE fine_id = $1 AND kind = $2")
+            .bind(fine_id)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refused_answers (fine_id, kind, reason, refused_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(fine_id)
+        .bind(kind)
+        .bind(code)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// The last refusal of an answer to `fine_id`: (the answer's kind, central's code).
+pub async fn refused_answer_of(
+    db: &Db,
+    fine_id: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT kind, reason FROM refused_answers WHERE fine_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(fine_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| Ok((row.try_get("kind")?, row.try_get("reason")?)))
+        .transpose()
     })
 }
 

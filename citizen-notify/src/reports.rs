@@ -3,7 +3,8 @@
 //! answer, the payment), sent as a [`protocol::FineUpdate`] signed with the shared secret, and
 //! kept until central answers 2xx. A timeout, 5xx, 408 or 429 is tried again after a growing
 //! wait; any other refusal is final and logged (central does not know the fine: nothing to
-//! retry).
+//! retry). A refused answer (after its deadline, or a driver the population database does not
+//! know) is taken back, so the citizen may answer again, and its reason kept to show them.
 
 use std::time::Duration;
 
@@ -87,10 +88,28 @@ impl Reporter {
                     "central refused the report"
                 ),
             }
+            if state == "refused" && db::Answer::parse(&report.kind).is_some() {
+                let code = error.as_deref().map(refusal_code).unwrap_or_default();
+                db::answer_refused(db, &report.fine_id, &report.kind, &code).await?;
+            }
             db::report_attempted(db, report.id, state, next, error.as_deref()).await?;
         }
         Ok(sent)
     }
+}
+
+/// Central's error code in a refusal's detail (`422 Unprocessable Entity: {"error":"…", …}`,
+/// perhaps cut short); `refused` when it has none.
+fn refusal_code(detail: &str) -> String {
+    detail
+        .split_once(r#""error":""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(code, _)| code)
+        .filter(|code| {
+            !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+        .unwrap_or("refused")
+        .to_owned()
 }
 
 /// Runs until `shutdown`, looking for due reports every second.
@@ -104,4 +123,25 @@ pub async fn run(
             reporter.send_due(&db, OffsetDateTime::now_utc())
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal_code;
+
+    #[test]
+    fn the_code_of_a_refusal_is_read_from_centrals_error_body() {
+        assert_eq!(
+            refusal_code(
+                r#"422 Unprocessable Entity: {"error":"unknown_citizen","message":"no citizen"}"#
+            ),
+            "unknown_citizen"
+        );
+        assert_eq!(
+            refusal_code(r#"422 Unprocessable Entity: {"error":"answer_late","message":"the no"#),
+            "answer_late",
+            "cut short"
+        );
+        assert_eq!(refusal_code("404 Not Found: no such page"), "refused");
+    }
 }

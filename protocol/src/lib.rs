@@ -55,7 +55,7 @@ pub use messages::{
     SignalState,
 };
 pub use notice::{
-    Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, PenaltyDecision,
+    Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, NamedDriver, PenaltyDecision,
     ViolationNotice,
 };
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};

@@ -59,6 +59,10 @@ pub struct ViolationNotice {
     /// How the owner may be reached besides the citizen app, from the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
+    /// True on a notice to a person the vehicle's owner named as the driver
+    /// ([`FineChange::DriverNamed`]): the notice is theirs to answer, not the owner's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named_as_driver: bool,
 }
 
 /// A penalty decision ("Quyết định xử phạt vi phạm hành chính") on a case, issued by an officer
@@ -205,6 +209,9 @@ pub enum FineChange {
     Confirmed,
     /// The owner explains or disagrees ("giải trình"), for this reason.
     Disputed { reason: String },
+    /// The owner declares that another person was driving ("người điều khiển"): the case moves
+    /// to that person, who is sent a notice of their own and answers in turn.
+    DriverNamed { driver: NamedDriver },
     /// The penalty decision was paid through the payment gateway.
     Paid {
         amount_vnd: u64,
@@ -222,6 +229,7 @@ impl FineChange {
             Self::NoticeFailed { .. } => "notice_failed",
             Self::Confirmed => "confirmed",
             Self::Disputed { .. } => "disputed",
+            Self::DriverNamed { .. } => "driver_named",
             Self::Paid { .. } => "paid",
         }
     }
@@ -244,6 +252,16 @@ impl Validate for FineUpdate {
             }
             FineChange::Confirmed => Ok(()),
             FineChange::Disputed { reason } => sized("change.reason", reason, 2000),
+            FineChange::DriverNamed { driver } => {
+                sized("change.driver.full_name", &driver.full_name, 100)?;
+                if !NamedDriver::valid_licence(&driver.licence_no) {
+                    return Err(Invalid::new(
+                        "change.driver.licence_no",
+                        "must be the licence's 12 digits",
+                    ));
+                }
+                Ok(())
+            }
             FineChange::Paid {
                 amount_vnd,
                 transaction_no,
@@ -256,6 +274,35 @@ impl Validate for FineUpdate {
                 sized("change.transaction_no", transaction_no, 64)
             }
         }
+    }
+}
+
+/// The person an owner names as the driver: as their citizen identity card and their driving
+/// licence ("giấy phép lái xe") say. Central checks the name against the population database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedDriver {
+    pub full_name: String,
+    pub citizen_id: CitizenId,
+    /// The driving licence's number: 12 digits (licences issued since 2013 carry the number of
+    /// the PET card).
+    pub licence_no: String,
+}
+
+impl NamedDriver {
+    /// Whether `number` is written as a driving licence number: 12 digits.
+    pub fn valid_licence(number: &str) -> bool {
+        number.len() == 12 && number.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// `full_name` as compared with the population database's: words in lower case, single
+    /// spaces (the diacritics kept: "Lê" and "Le" are different names).
+    pub fn comparable_name(full_name: &str) -> String {
+        full_name
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 

@@ -2,6 +2,10 @@
 //! vehicle and its owner. `GET /api/v1/registrations?plate={canonical}&colour={colour}` with a
 //! bearer API key answers `200` with a [`Registration`], `404` when the plate (of that colour) is
 //! not registered, `401` for a missing or wrong key.
+//!
+//! The population database ("Cơ sở dữ liệu quốc gia về dân cư") answers beside it, on the same
+//! terms: `GET /api/v1/citizens/{citizen_id}` answers `200` with a [`RegisteredOwner`] (the
+//! person as that database holds them), `404` when no citizen has that number.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +13,9 @@ use crate::{CitizenId, PlateColour, VehicleClass};
 
 /// Where the service answers.
 pub const PATH: &str = "/api/v1/registrations";
+
+/// Where the population database answers, followed by `/{citizen_id}`.
+pub const CITIZENS_PATH: &str = "/api/v1/citizens";
 
 /// One plate's registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +39,7 @@ pub struct RegisteredVehicle {
     pub colour: String,
 }
 
-/// The registered owner.
+/// The registered owner; also a person as the population database answers for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisteredOwner {

@@ -1,6 +1,8 @@
 //! The vehicle registry service (the national registration database's role), speaking
-//! [`protocol::registry`]: `GET /api/v1/registrations?plate=&colour=` with a bearer API key.
-//! For tests it counts the requests it answers and can fail or delay the next ones.
+//! [`protocol::registry`]: `GET /api/v1/registrations?plate=&colour=` with a bearer API key,
+//! and beside it the population database's `GET /api/v1/citizens/{citizen_id}` (every owner it
+//! registers, and the residents it is given). For tests it counts the requests it answers and
+//! can fail or delay the next ones.
 
 use std::{
     collections::HashMap,
@@ -10,18 +12,22 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
-use protocol::{PlateColour, registry::Registration};
+use protocol::{
+    PlateColour,
+    registry::{RegisteredOwner, Registration},
+};
 use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Debug, Default)]
 struct Book {
     records: HashMap<(String, PlateColour), Registration>,
+    residents: HashMap<String, RegisteredOwner>,
     requests: usize,
     fail_next: usize,
     delay_next: usize,
@@ -37,17 +43,29 @@ pub struct VehicleRegistry {
 
 impl VehicleRegistry {
     pub fn new(api_key: &str, records: impl IntoIterator<Item = Registration>) -> Self {
-        let records = records
+        let records: HashMap<_, _> = records
             .into_iter()
             .map(|r| ((r.plate.clone(), r.colour), r))
+            .collect();
+        let residents = records
+            .values()
+            .map(|r| (r.owner.citizen_id.as_str().to_owned(), r.owner.clone()))
             .collect();
         Self {
             api_key: Arc::new(api_key.to_owned()),
             book: Arc::new(Mutex::new(Book {
                 records,
+                residents,
                 ..Book::default()
             })),
         }
+    }
+
+    /// The population database also knows `person` (who need own no vehicle).
+    pub fn add_resident(&self, person: RegisteredOwner) {
+        self.book()
+            .residents
+            .insert(person.citizen_id.as_str().to_owned(), person);
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -74,10 +92,14 @@ impl VehicleRegistry {
     }
 }
 
-/// `GET /api/v1/registrations`.
+/// `GET /api/v1/registrations` and `GET /api/v1/citizens/{citizen_id}`.
 pub fn router(registry: VehicleRegistry) -> Router {
     Router::new()
         .route(protocol::registry::PATH, get(lookup))
+        .route(
+            &format!("{}/{{citizen_id}}", protocol::registry::CITIZENS_PATH),
+            get(resident),
+        )
         .with_state(registry)
 }
 
@@ -91,6 +113,31 @@ async fn lookup(
     State(r): State<VehicleRegistry>,
     headers: HeaderMap,
     Query(q): Query<Asked>,
+) -> Response {
+    answer(&r, &headers, "not_registered", |book| {
+        PlateColour::parse(&q.colour).and_then(|c| book.records.get(&(q.plate.clone(), c)).cloned())
+    })
+    .await
+}
+
+async fn resident(
+    State(r): State<VehicleRegistry>,
+    headers: HeaderMap,
+    Path(citizen_id): Path<String>,
+) -> Response {
+    answer(&r, &headers, "unknown_citizen", |book| {
+        book.residents.get(&citizen_id).cloned()
+    })
+    .await
+}
+
+/// Counts the request, checks its key, applies the failures and delays asked for, and answers
+/// what `find` finds in the book (404 `missing` when nothing).
+async fn answer<T: serde::Serialize>(
+    r: &VehicleRegistry,
+    headers: &HeaderMap,
+    missing: &str,
+    find: impl FnOnce(&Book) -> Option<T>,
 ) -> Response {
     r.book().requests += 1;
     let key = headers
@@ -114,9 +161,7 @@ async fn lookup(
         if fail {
             book.fail_next -= 1;
         }
-        let found = PlateColour::parse(&q.colour)
-            .and_then(|c| book.records.get(&(q.plate.clone(), c)).cloned());
-        (delay, fail, found)
+        (delay, fail, find(&book))
     };
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
@@ -129,11 +174,7 @@ async fn lookup(
             .into_response();
     }
     match found {
-        Some(registration) => Json(registration).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "not_registered" })),
-        )
-            .into_response(),
+        Some(found) => Json(found).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "error": missing }))).into_response(),
     }
 }

@@ -103,7 +103,7 @@ pub async fn decide(
             "SELECT f.fine_id, f.citizen_id, f.status, f.amount_vnd, f.points, f.legal_reference,
                     f.min_vnd, f.max_vnd, f.decision_number, v.vehicle_class
              FROM fines f JOIN violations v ON v.event_id = f.event_id
-             WHERE f.event_id = $1",
+             WHERE f.event_id = $1 AND f.status <> 'transferred'",
         )
         .bind(*id.as_uuid())
         .fetch_optional(&mut *tx)
@@ -118,7 +118,9 @@ pub async fn decide(
         }
         match status.as_str() {
             "confirmed" | "upheld" => {}
-            "cancelled" | "paid" => return Ok(Err(NotDecided::Final(status))),
+            s if s == "paid" || super::fine_updates::is_final(s) => {
+                return Ok(Err(NotDecided::Final(status)));
+            }
             _ => return Ok(Err(NotDecided::NotAnswered(status))),
         }
         let proposed = row.try_get::<i64, _>("amount_vnd")?.unsigned_abs();

@@ -178,7 +178,9 @@ async fn change(
     let now = OffsetDateTime::now_utc();
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let row = sqlx::query("SELECT fine_id, status FROM fines WHERE event_id = $1")
+        let row = sqlx::query(
+            "SELECT fine_id, status FROM fines WHERE event_id = $1 AND status <> 'transferred'",
+        )
             .bind(*id.as_uuid())
             .fetch_optional(&mut *tx)
             .await?;
@@ -191,7 +193,9 @@ async fn change(
             (None, "disputed") => {}
             (None, _) => return Ok(Err(NotOpen::NotDisputed(status))),
             (Some(_), "disputed") => return Ok(Err(NotOpen::Disputed)),
-            (Some(_), "paid" | "cancelled") => return Ok(Err(NotOpen::Final(status))),
+            (Some(_), s) if s == "paid" || super::fine_updates::is_final(s) => {
+                return Ok(Err(NotOpen::Final(status)));
+            }
             (Some(_), _) => {}
         }
         let resolution = FineResolution {

@@ -1,14 +1,20 @@
-//! What citizen-notify reports about issued fines: each update stored once (by its id), the
-//! fine's status moved forward — never back: a late "delivered" does not undo "paid".
+//! What citizen-notify reports about a case: each update stored once (by its id), the case's
+//! status moved forward — never back: a late "delivered" does not undo "paid". An answer after
+//! its deadline is refused; an owner naming another person as the driver moves the case to
+//! that person ([`transfer`]).
 
-use protocol::{FineChange, FineUpdate};
+use protocol::{CitizenId, FineChange, FineUpdate, NamedDriver, UtcTimestamp, ViolationEvent};
 use service_kit::on_pool;
-use sqlx::Row;
+use sqlx::{Row, types::Json};
 use time::OffsetDateTime;
 
-use super::{Db, DbError};
+use super::{
+    Db, DbError,
+    owners::Citizen,
+    review::{Addressee, contact_of, notice_payload, notice_to},
+};
 
-/// How far along a fine is; a status moves only to a later one.
+/// How far along a case is; a status moves only to a later one.
 fn rank(status: &str) -> u8 {
     match status {
         "issued" => 0,
@@ -20,56 +26,188 @@ fn rank(status: &str) -> u8 {
         // The penalty decision (central's own step).
         "decided" => 5,
         "paid" => 6,
-        // Closed without a penalty, or the decision cancelled: nothing later changes it.
-        "cancelled" => 7,
+        // Closed: without a penalty or the decision cancelled, moved to the driver the owner
+        // named, or time-barred undecided. Nothing later changes it.
+        "cancelled" | "transferred" | "time_barred" => 7,
         _ => 0,
     }
+}
+
+/// Whether a case in `status` is closed for good.
+pub fn is_final(status: &str) -> bool {
+    rank(status) == 7
+}
+
+/// Whether the owner (or the driver) has answered a case in `status`.
+fn answered(status: &str) -> bool {
+    rank(status) >= 3
 }
 
 /// The outcome of an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    /// Stored; the fine's status is now `status`. `event_id` is the fine's violation.
+    /// Stored; the case's status is now `status`. `event_id` is the case's violation; `driver`
+    /// the case opened for the driver the owner named, if that is what the update did.
     New {
         status: String,
         event_id: uuid::Uuid,
+        driver: Option<uuid::Uuid>,
     },
     /// This update was stored before.
     Duplicate,
     UnknownFine,
+    /// Not taken, for this reason; nothing changed.
+    Refused(AnswerRefused),
 }
 
+/// Why an answer is not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerRefused {
+    #[error(
+        "the notice was to be answered by {0}: an answer after it is not taken online — the person comes to the handling unit"
+    )]
+    Late(UtcTimestamp),
+    #[error("the case is {0}: it was answered before")]
+    Answered(String),
+    #[error(
+        "the case is that of a person the owner named as the driver: they answer for themselves (I was driving, or an explanation)"
+    )]
+    NamedDriverCase,
+    #[error("the owner named themselves: their answer is that they were driving")]
+    SelfNamed,
+    #[error("no citizen has the identity number {0} in the population database")]
+    UnknownCitizen(String),
+    #[error("the name given is not the one the population database holds for identity number {0}")]
+    NameMismatch(String),
+}
+
+impl AnswerRefused {
+    /// The error code central answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Late(_) => "answer_late",
+            Self::Answered(_) => "answered",
+            Self::NamedDriverCase => "named_driver_case",
+            Self::SelfNamed => "self_named",
+            Self::UnknownCitizen(_) => "unknown_citizen",
+            Self::NameMismatch(_) => "name_mismatch",
+        }
+    }
+}
+
+/// Whether `driver` as the owner named them is `resident` as the population database holds
+/// them (`None`: no such citizen).
+pub fn check_driver(driver: &NamedDriver, resident: Option<&Citizen>) -> Result<(), AnswerRefused> {
+    let Some(resident) = resident else {
+        return Err(AnswerRefused::UnknownCitizen(driver.citizen_id.masked()));
+    };
+    if NamedDriver::comparable_name(&driver.full_name)
+        != NamedDriver::comparable_name(&resident.full_name)
+    {
+        return Err(AnswerRefused::NameMismatch(driver.citizen_id.masked()));
+    }
+    Ok(())
+}
+
+/// The case as an update finds it.
+struct Case {
+    status: String,
+    event_id: uuid::Uuid,
+    owner: String,
+    answer_due: Option<OffsetDateTime>,
+    transferred_from: Option<String>,
+}
+
+/// Reads case `$fine_id` in transaction `$tx` and checks update `$update` against it: `return`s
+/// the [`Applied`] when it is a duplicate, of an unknown case, or refused.
+macro_rules! case_for {
+    ($tx:ident, $fine_id:expr, $update:expr) => {{
+        let Some(row) = sqlx::query(
+            "SELECT status, event_id, citizen_id, answer_due, transferred_from FROM fines
+             WHERE fine_id = $1",
+        )
+        .bind($fine_id)
+        .fetch_optional(&mut *$tx)
+        .await?
+        else {
+            return Ok(Applied::UnknownFine);
+        };
+        let case = Case {
+            status: row.try_get("status")?,
+            event_id: row.try_get("event_id")?,
+            owner: row.try_get("citizen_id")?,
+            answer_due: row.try_get("answer_due")?,
+            transferred_from: row.try_get("transferred_from")?,
+        };
+        let seen = sqlx::query("SELECT 1 AS seen FROM fine_updates WHERE update_id = $1")
+            .bind($update.update_id.hyphenated().to_string())
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if seen.is_some() {
+            return Ok(Applied::Duplicate);
+        }
+        if let Err(refused) = refusal(&case, $update) {
+            return Ok(Applied::Refused(refused));
+        }
+        case
+    }};
+}
+
+/// Why `update` cannot be taken on `case`, if it cannot.
+fn refusal(case: &Case, update: &FineUpdate) -> Result<(), AnswerRefused> {
+    let is_answer = matches!(
+        update.change,
+        FineChange::Confirmed | FineChange::Disputed { .. } | FineChange::DriverNamed { .. }
+    );
+    if !is_answer {
+        return Ok(());
+    }
+    if let Some(due) = case.answer_due
+        && update.at.as_datetime() > due
+    {
+        return Err(AnswerRefused::Late(UtcTimestamp::from_datetime(due)));
+    }
+    if let FineChange::DriverNamed { driver } = &update.change {
+        if answered(&case.status) {
+            return Err(AnswerRefused::Answered(case.status.clone()));
+        }
+        if case.transferred_from.is_some() {
+            return Err(AnswerRefused::NamedDriverCase);
+        }
+        if driver.citizen_id.as_str() == case.owner {
+            return Err(AnswerRefused::SelfNamed);
+        }
+    }
+    Ok(())
+}
+
+/// Stores update `$update` (`$payload` as received) of case `$fine_id` in transaction `$tx`.
+macro_rules! store_update {
+    ($tx:ident, $fine_id:expr, $update:expr, $payload:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO fine_updates (update_id, fine_id, kind, payload, received_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($update.update_id.hyphenated().to_string())
+        .bind($fine_id)
+        .bind($update.change.kind())
+        .bind($payload)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+/// Applies an update other than a driver named ([`transfer`] takes those).
 pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applied, DbError> {
     let fine_id = update.fine_id.hyphenated().to_string();
     let kind = update.change.kind();
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let Some(row) = sqlx::query("SELECT status, event_id FROM fines WHERE fine_id = $1")
-            .bind(&fine_id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(Applied::UnknownFine);
-        };
-        let status: String = row.try_get("status")?;
-        let event_id: uuid::Uuid = row.try_get("event_id")?;
-        let stored = sqlx::query(
-            "INSERT INTO fine_updates (update_id, fine_id, kind, payload, received_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (update_id) DO NOTHING",
-        )
-        .bind(update.update_id.hyphenated().to_string())
-        .bind(&fine_id)
-        .bind(kind)
-        .bind(payload)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if stored == 0 {
-            return Ok(Applied::Duplicate);
-        }
-        let status = if rank(kind) > rank(&status) {
+        let case = case_for!(tx, &fine_id, update);
+        store_update!(tx, &fine_id, update, payload, now);
+        let status = if rank(kind) > rank(&case.status) {
             sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2")
                 .bind(kind)
                 .bind(&fine_id)
@@ -77,7 +215,7 @@ pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applie
                 .await?;
             kind.to_owned()
         } else {
-            status
+            case.status
         };
         if let FineChange::Paid { paid_at, .. } = &update.change {
             sqlx::query("UPDATE fines SET paid_at = $1 WHERE fine_id = $2 AND paid_at IS NULL")
@@ -87,6 +225,125 @@ pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applie
                 .await?;
         }
         tx.commit().await?;
-        Ok(Applied::New { status, event_id })
+        Ok(Applied::New { status, event_id: case.event_id, driver: None })
+    })
+}
+
+/// The owner names `driver` (checked against the population database: `resident`) as the
+/// person who was driving: the owner's case ends `transferred`, a case of the driver's own
+/// opens on the same violation, and the notice to the driver is queued for citizen-notify — all
+/// in one transaction. The driver answers their notice in turn (Circular 73/2024/TT-BCA,
+/// Article 24: the notice goes to the owner and to the organisation or person concerned with
+/// the violation).
+pub async fn transfer(
+    db: &Db,
+    update: &FineUpdate,
+    payload: &str,
+    resident: &Citizen,
+    issuing_unit: &str,
+) -> Result<Applied, DbError> {
+    let FineChange::DriverNamed { driver } = &update.change else {
+        return apply(db, update, payload).await;
+    };
+    let fine_id = update.fine_id.hyphenated().to_string();
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let case = case_for!(tx, &fine_id, update);
+        let row = sqlx::query(
+            "SELECT f.plate_text, f.amount_vnd, f.points, f.legal_reference, f.notice_due,
+                    f.issued_by, f.min_vnd, f.max_vnd, v.event
+             FROM fines f JOIN violations v ON v.event_id = f.event_id WHERE f.fine_id = $1",
+        )
+        .bind(&fine_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Json(event): Json<ViolationEvent> = row.try_get("event")?;
+        let plate_text: String = row.try_get("plate_text")?;
+        let reference: String = row.try_get("legal_reference")?;
+        let notice_due: OffsetDateTime = row.try_get("notice_due")?;
+        store_update!(tx, &fine_id, update, payload, now);
+        sqlx::query("UPDATE fines SET status = 'transferred' WHERE fine_id = $1")
+            .bind(&fine_id)
+            .execute(&mut *tx)
+            .await?;
+        let to = Addressee {
+            fine_id: uuid::Uuid::now_v7(),
+            citizen: resident.id.clone(),
+            contact: Some(contact_of(resident.phone.clone(), resident.email.clone())),
+            named_as_driver: true,
+        };
+        let notice = notice_to(&event, &to, &plate_text, &reference, notice_due, now, issuing_unit);
+        let driver_fine = to.fine_id.hyphenated().to_string();
+        sqlx::query(
+            "INSERT INTO fines (fine_id, event_id, citizen_id, plate_text, amount_vnd, points,
+                                legal_reference, notice_due, status, issued_by, issued_at,
+                                answer_due, min_vnd, max_vnd, transferred_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&driver_fine)
+        .bind(case.event_id)
+        .bind(resident.id.as_str())
+        .bind(&plate_text)
+        .bind(row.try_get::<i64, _>("amount_vnd")?)
+        .bind(row.try_get::<i32, _>("points")?)
+        .bind(&reference)
+        .bind(notice_due)
+        .bind(row.try_get::<String, _>("issued_by")?)
+        .bind(now)
+        .bind(notice.answer_due.as_datetime())
+        .bind(row.try_get::<Option<i64>, _>("min_vnd")?)
+        .bind(row.try_get::<Option<i64>, _>("max_vnd")?)
+        .bind(&fine_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO driver_declarations
+               (fine_id, driver_fine_id, full_name, citizen_id, licence_no, declared_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&fine_id)
+        .bind(&driver_fine)
+        .bind(&resident.full_name)
+        .bind(driver.citizen_id.as_str())
+        .bind(&driver.licence_no)
+        .bind(update.at.as_datetime())
+        .execute(&mut *tx)
+        .await?;
+        super::enqueue!(tx, "violation_notice", driver_fine.clone(), notice_payload(&notice)?, now);
+        tx.commit().await?;
+        Ok(Applied::New {
+            status: "transferred".to_owned(),
+            event_id: case.event_id,
+            driver: Some(to.fine_id),
+        })
+    })
+}
+
+/// The person the owner of case `fine_id` named as the driver, if they named one: (name,
+/// identity number, licence number, the driver's case).
+pub async fn declared_driver(
+    db: &Db,
+    fine_id: &str,
+) -> Result<Option<(String, CitizenId, String, String)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT full_name, citizen_id, licence_no, driver_fine_id FROM driver_declarations
+             WHERE fine_id = $1",
+        )
+        .bind(fine_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| {
+            let id: String = row.try_get("citizen_id")?;
+            Ok((
+                row.try_get("full_name")?,
+                CitizenId::parse(&id)
+                    .map_err(|e| DbError::Corrupt(format!("declared driver: {e}")))?,
+                row.try_get("licence_no")?,
+                row.try_get("driver_fine_id")?,
+            ))
+        })
+        .transpose()
     })
 }

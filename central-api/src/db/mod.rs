@@ -22,6 +22,7 @@ pub(crate) use enqueue;
 
 pub mod cameras;
 pub mod dead_letters;
+pub mod deadlines;
 pub mod decisions;
 pub mod devices;
 pub mod disputes;

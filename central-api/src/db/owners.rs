@@ -69,6 +69,28 @@ pub async fn upsert_registration(db: &Db, r: &Registration) -> Result<(), DbErro
     Ok(())
 }
 
+/// A citizen as last recorded from the population database.
+pub async fn citizen(db: &Db, id: &CitizenId) -> Result<Option<Citizen>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT full_name, address, phone, email FROM citizens WHERE citizen_id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| {
+            Ok(Citizen {
+                id: id.clone(),
+                full_name: row.try_get("full_name")?,
+                address: row.try_get("address")?,
+                phone: row.try_get("phone")?,
+                email: row.try_get("email")?,
+            })
+        })
+        .transpose()
+    })
+}
+
 /// The owner registered for a plate of this colour, with the vehicle.
 pub async fn find(
     db: &Db,

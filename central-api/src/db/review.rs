@@ -190,46 +190,26 @@ pub async fn approve(
         };
         let fine_id = uuid::Uuid::now_v7();
         let plate_text = plate.unwrap_or_default();
-        let plate_display = Plate::parse_as(&plate_text, e.vehicle.class.plate_category())
-            .map(|p| p.display())
-            .unwrap_or_else(|_| plate_text.clone());
         let notice_due = e.occurred_at.as_datetime() + Duration::days(process::NOTICE_DAYS);
-        let answer_due = now + Duration::days(process::ANSWER_DAYS);
         let contact = sqlx::query("SELECT phone, email FROM citizens WHERE citizen_id = $1")
             .bind(owner.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .map(|row| -> Result<protocol::Contact, sqlx::Error> {
-                let phone: Option<String> = row.try_get("phone")?;
-                Ok(protocol::Contact {
-                    // A number the notice could not carry is left out, not sent wrong.
-                    phone: phone.filter(|p| protocol::Contact::valid_phone(p)),
-                    email: row.try_get("email")?,
-                })
+                Ok(contact_of(row.try_get("phone")?, row.try_get("email")?))
             })
             .transpose()?;
-        let notice = ViolationNotice {
-            fine_id,
-            event_id: e.event_id,
-            citizen_id: owner.clone(),
-            plate: plate_display,
-            plate_colour: e.plate.as_ref().map(|p| p.colour).unwrap_or(protocol::PlateColour::White),
-            vehicle_class: e.vehicle.class,
-            kind: e.kind,
-            occurred_at: e.occurred_at,
-            place: e.site.name.clone(),
-            address: e.site.address.clone(),
-            measurement: e.measurement.clone(),
-            legal_reference: assessment.rule.reference.clone(),
-            notice_due: UtcTimestamp::from_datetime(notice_due),
-            answer_due: UtcTimestamp::from_datetime(answer_due),
-            issued_at: UtcTimestamp::from_datetime(now),
-            issuing_unit: issuing_unit.to_owned(),
-            evidence: e.evidence.clone(),
-            contact,
-        };
-        let payload = wire::encode(&notice).map_err(|e| DbError::Corrupt(format!("violation notice: {e}")))?;
-        let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let notice = notice_to(
+            e,
+            &Addressee { fine_id, citizen: owner.clone(), contact, named_as_driver: false },
+            &plate_text,
+            &assessment.rule.reference,
+            notice_due,
+            now,
+            issuing_unit,
+        );
+        let payload = notice_payload(&notice)?;
+        let answer_due = notice.answer_due.as_datetime();
         sqlx::query(
             "INSERT INTO fines (fine_id, event_id, citizen_id, plate_text, amount_vnd, points,
                                 legal_reference, notice_due, status, issued_by, issued_at,
@@ -272,6 +252,72 @@ pub async fn approve(
         Ok(Issued { notice })
     });
     Ok(result)
+}
+
+/// Who a notice goes to: the case's id and the person, with how they may be reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addressee {
+    pub fine_id: uuid::Uuid,
+    pub citizen: protocol::CitizenId,
+    pub contact: Option<protocol::Contact>,
+    /// The person the owner named as the driver, not the owner.
+    pub named_as_driver: bool,
+}
+
+/// The contact a notice carries: a number it could not carry is left out, not sent wrong.
+pub fn contact_of(phone: Option<String>, email: Option<String>) -> protocol::Contact {
+    protocol::Contact {
+        phone: phone.filter(|p| protocol::Contact::valid_phone(p)),
+        email,
+    }
+}
+
+/// The notice of violation `e` to `to`, issued at `now`: to be answered within
+/// [`process::ANSWER_DAYS`].
+pub fn notice_to(
+    e: &ViolationEvent,
+    to: &Addressee,
+    plate_text: &str,
+    legal_reference: &str,
+    notice_due: OffsetDateTime,
+    now: OffsetDateTime,
+    issuing_unit: &str,
+) -> ViolationNotice {
+    let plate = Plate::parse_as(plate_text, e.vehicle.class.plate_category())
+        .map(|p| p.display())
+        .unwrap_or_else(|_| plate_text.to_owned());
+    ViolationNotice {
+        fine_id: to.fine_id,
+        event_id: e.event_id,
+        citizen_id: to.citizen.clone(),
+        plate,
+        plate_colour: e
+            .plate
+            .as_ref()
+            .map(|p| p.colour)
+            .unwrap_or(protocol::PlateColour::White),
+        vehicle_class: e.vehicle.class,
+        kind: e.kind,
+        occurred_at: e.occurred_at,
+        place: e.site.name.clone(),
+        address: e.site.address.clone(),
+        measurement: e.measurement.clone(),
+        legal_reference: legal_reference.to_owned(),
+        notice_due: UtcTimestamp::from_datetime(notice_due),
+        answer_due: UtcTimestamp::from_datetime(now + Duration::days(process::ANSWER_DAYS)),
+        issued_at: UtcTimestamp::from_datetime(now),
+        issuing_unit: issuing_unit.to_owned(),
+        evidence: e.evidence.clone(),
+        contact: to.contact.clone(),
+        named_as_driver: to.named_as_driver,
+    }
+}
+
+/// A notice as the outbox carries it.
+pub fn notice_payload(notice: &ViolationNotice) -> Result<String, DbError> {
+    let payload =
+        wire::encode(notice).map_err(|e| DbError::Corrupt(format!("violation notice: {e}")))?;
+    String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))
 }
 
 /// Reasons an officer may reject a violation for.
@@ -412,16 +458,33 @@ pub struct FineSummary {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<UtcTimestamp>,
     pub circumstance: Option<String>,
+    /// On the case of a person the owner named as the driver: who, as the owner declared them.
+    pub named_driver: Option<DeclaredDriver>,
+    /// The warnings given because the notice went unanswered, and whether they were lifted.
+    pub warnings: Vec<super::deadlines::Warning>,
 }
 
-/// The case of a violation, if any.
+/// The person an owner named as the driver, as the review side shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DeclaredDriver {
+    pub full_name: String,
+    pub citizen_id: String,
+    pub licence_no: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub declared_at: UtcTimestamp,
+}
+
+/// The case of a violation, if any (the open one: after an owner named the driver, the
+/// driver's).
 pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbError> {
     let fine = on_pool!(db, pool => {
         sqlx::query(
-            "SELECT fine_id, decision_number, amount_vnd, min_vnd, max_vnd, points,
-                    legal_reference, status, issued_by, issued_at, answer_due, decided_by,
-                    decided_at, circumstance
-             FROM fines WHERE event_id = $1",
+            "SELECT f.fine_id, f.decision_number, f.amount_vnd, f.min_vnd, f.max_vnd, f.points,
+                    f.legal_reference, f.status, f.issued_by, f.issued_at, f.answer_due,
+                    f.decided_by, f.decided_at, f.circumstance, d.full_name AS driver_name,
+                    d.citizen_id AS driver_id, d.licence_no, d.declared_at
+             FROM fines f LEFT JOIN driver_declarations d ON d.driver_fine_id = f.fine_id
+             WHERE f.event_id = $1 AND f.status <> 'transferred'",
         )
         .bind(*id.as_uuid())
         .fetch_optional(pool)
@@ -446,11 +509,25 @@ pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbErr
                 decided_by: row.try_get("decided_by")?,
                 decided_at: at("decided_at")?,
                 circumstance: row.try_get("circumstance")?,
+                named_driver: match row.try_get::<Option<String>, _>("driver_name")? {
+                    None => None,
+                    Some(full_name) => Some(DeclaredDriver {
+                        full_name,
+                        citizen_id: row.try_get("driver_id")?,
+                        licence_no: row.try_get("licence_no")?,
+                        declared_at: UtcTimestamp::from_datetime(row.try_get("declared_at")?),
+                    }),
+                },
+                warnings: Vec::new(),
             })
         })
         .transpose()?
     });
-    Ok(fine)
+    let Some(mut fine) = fine else {
+        return Ok(None);
+    };
+    fine.warnings = super::deadlines::warnings_of(db, &fine.fine_id).await?;
+    Ok(Some(fine))
 }
 
 /// Notices waiting in the outbox: (id, idempotency key, payload).

@@ -19,6 +19,25 @@ pub const NOTICE_DAYS: i64 = 10;
 /// Article 24 clause 5).
 pub const ANSWER_DAYS: i64 = 20;
 
+/// The end of the time within which a violation may be sanctioned: one year from the day it
+/// was committed (Law 15/2012/QH13, Article 6 clause 1 point a). A case not decided by then is
+/// closed without a penalty.
+pub fn time_bar(occurred_at: OffsetDateTime) -> OffsetDateTime {
+    let local = occurred_at.to_offset(VIETNAM);
+    let date = local.date();
+    // 29 February's year ends on 28 February.
+    let next = date
+        .replace_year(date.year() + 1)
+        .or_else(|_| {
+            date.replace_day(28)
+                .and_then(|d| d.replace_year(date.year() + 1))
+        })
+        .unwrap_or(date);
+    next.with_time(local.time())
+        .assume_offset(VIETNAM)
+        .to_offset(time::UtcOffset::UTC)
+}
+
 /// The least a range's maximum must be for an individual to have the right to explain before
 /// the decision (Law 15/2012/QH13, Article 61 clause 1; 30 M for an organisation).
 pub const EXPLANATION_FROM_VND: u64 = 15_000_000;
@@ -166,6 +185,18 @@ mod tests {
         // the Saturday.
         let sat = datetime!(2026-12-04 20:00 UTC);
         assert_eq!(working_days_after(sat, 1), datetime!(2026-12-08 00:00 +7));
+    }
+
+    #[test]
+    fn a_violation_is_time_barred_a_year_after_its_day() {
+        assert_eq!(
+            time_bar(datetime!(2026-12-04 08:00 UTC)),
+            datetime!(2027-12-04 08:00 UTC)
+        );
+        assert_eq!(
+            time_bar(datetime!(2028-02-29 03:00 +7)),
+            datetime!(2029-02-28 03:00 +7)
+        );
     }
 
     #[test]

@@ -14,9 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use protocol::{PlateColour, registry::Registration};
+use protocol::{
+    CitizenId, PlateColour,
+    registry::{RegisteredOwner, Registration},
+};
 
-use super::{Lookup, LookupError, LookupFuture, OwnerLookup};
+use super::{Lookup, LookupError, LookupFuture, OwnerLookup, ResidentFuture};
 use crate::{
     config::RegistrySettings,
     db::{
@@ -114,16 +117,9 @@ impl HttpRegistry {
         }
     }
 
-    async fn attempt(&self, plate: &str, colour: PlateColour) -> Result<Lookup, Failed> {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("plate", plate)
-            .append_pair("colour", colour.as_str())
-            .finish();
-        let url = format!(
-            "{}{}?{query}",
-            self.settings.url.trim_end_matches('/'),
-            protocol::registry::PATH
-        );
+    /// One GET of `path` (with its query) from the registry: `None` on 404.
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Failed> {
+        let url = format!("{}{path}", self.settings.url.trim_end_matches('/'));
         let response = self
             .client
             .get(url)
@@ -133,7 +129,7 @@ impl HttpRegistry {
             .map_err(|e| Failed::Transient(e.to_string()))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(Lookup::NotRegistered);
+            return Ok(None);
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(Failed::Transient(format!("registry answered {status}")));
@@ -145,8 +141,20 @@ impl HttpRegistry {
             .bytes()
             .await
             .map_err(|e| Failed::Transient(e.to_string()))?;
-        let found: Registration = serde_json::from_slice(&body)
-            .map_err(|e| Failed::Permanent(format!("registry answer: {e}")))?;
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| Failed::Permanent(format!("registry answer: {e}")))
+    }
+
+    async fn attempt(&self, plate: &str, colour: PlateColour) -> Result<Lookup, Failed> {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("plate", plate)
+            .append_pair("colour", colour.as_str())
+            .finish();
+        let path = format!("{}?{query}", protocol::registry::PATH);
+        let Some(found) = self.get::<Registration>(&path).await? else {
+            return Ok(Lookup::NotRegistered);
+        };
         if found.plate != plate || found.colour != colour {
             return Err(Failed::Permanent(format!(
                 "registry answered for {} {} when asked for {plate} {}",
@@ -161,20 +169,27 @@ impl HttpRegistry {
         Ok(Lookup::Owner(found.owner.citizen_id))
     }
 
+    async fn attempt_resident(&self, id: &CitizenId) -> Result<Option<Citizen>, Failed> {
+        let path = format!("{}/{}", protocol::registry::CITIZENS_PATH, id.as_str());
+        let Some(found) = self.get::<RegisteredOwner>(&path).await? else {
+            return Ok(None);
+        };
+        if found.citizen_id != *id {
+            return Err(Failed::Permanent(format!(
+                "population database answered for another citizen when asked for {}",
+                id.masked()
+            )));
+        }
+        let citizen = citizen_of(&found);
+        upsert_citizen(&self.db, &citizen)
+            .await
+            .map_err(|e| Failed::Permanent(e.to_string()))?;
+        Ok(Some(citizen))
+    }
+
     /// Keeps the owner and vehicle as the registry gave them.
     async fn record(&self, r: &Registration) -> Result<(), crate::db::DbError> {
-        let o = &r.owner;
-        upsert_citizen(
-            &self.db,
-            &Citizen {
-                id: o.citizen_id.clone(),
-                full_name: o.full_name.clone(),
-                address: o.address.clone(),
-                phone: o.phone.clone(),
-                email: o.email.clone(),
-            },
-        )
-        .await?;
+        upsert_citizen(&self.db, &citizen_of(&r.owner)).await?;
         upsert_registration(
             &self.db,
             &Stored {
@@ -184,17 +199,19 @@ impl HttpRegistry {
                 make: r.vehicle.make.clone(),
                 model: r.vehicle.model.clone(),
                 colour: r.vehicle.colour.clone(),
-                owner: o.citizen_id.clone(),
+                owner: r.owner.citizen_id.clone(),
             },
         )
         .await
     }
 
-    async fn find(&self, plate: &str, colour: PlateColour) -> Result<Lookup, LookupError> {
-        let key = (plate.to_owned(), colour);
-        if let Some(found) = self.cached(&key) {
-            return Ok(found);
-        }
+    /// `attempt` through the circuit breaker, tried again after a growing wait while it fails
+    /// for a reason that may pass.
+    async fn retried<T, F, Fut>(&self, mut attempt: F) -> Result<T, LookupError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failed>>,
+    {
         self.circuit()?;
         let mut last = String::new();
         for n in 0..=self.settings.retries {
@@ -205,10 +222,9 @@ impl HttpRegistry {
                     .saturating_mul(1 << (n - 1).min(8));
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
-            match self.attempt(plate, colour).await {
+            match attempt().await {
                 Ok(found) => {
                     self.outcome(true);
-                    self.remember(key, &found);
                     return Ok(found);
                 }
                 Err(Failed::Transient(e)) => last = e,
@@ -221,10 +237,35 @@ impl HttpRegistry {
         self.outcome(false);
         Err(LookupError::Unavailable(last))
     }
+
+    async fn find(&self, plate: &str, colour: PlateColour) -> Result<Lookup, LookupError> {
+        let key = (plate.to_owned(), colour);
+        if let Some(found) = self.cached(&key) {
+            return Ok(found);
+        }
+        let found = self.retried(|| self.attempt(plate, colour)).await?;
+        self.remember(key, &found);
+        Ok(found)
+    }
+}
+
+/// The person the registry or the population database answered, as central records them.
+fn citizen_of(o: &RegisteredOwner) -> Citizen {
+    Citizen {
+        id: o.citizen_id.clone(),
+        full_name: o.full_name.clone(),
+        address: o.address.clone(),
+        phone: o.phone.clone(),
+        email: o.email.clone(),
+    }
 }
 
 impl OwnerLookup for HttpRegistry {
     fn lookup<'a>(&'a self, plate_text: &'a str, colour: PlateColour) -> LookupFuture<'a> {
         Box::pin(self.find(plate_text, colour))
+    }
+
+    fn resident<'a>(&'a self, id: &'a CitizenId) -> ResidentFuture<'a> {
+        Box::pin(self.retried(|| self.attempt_resident(id)))
     }
 }

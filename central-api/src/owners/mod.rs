@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::audit::AuditLog;
 use crate::db::{
     Db, DbError,
-    owners::{self, LookupResult},
+    owners::{self, Citizen, LookupResult},
 };
 
 /// What the registry answered.
@@ -39,9 +39,17 @@ pub enum LookupError {
 
 pub type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<Lookup, LookupError>> + Send + 'a>>;
 
-/// A source of vehicle registrations.
+pub type ResidentFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Citizen>, LookupError>> + Send + 'a>>;
+
+/// A source of vehicle registrations, and of the population database's records of citizens.
 pub trait OwnerLookup: Send + Sync + Debug {
     fn lookup<'a>(&'a self, plate_text: &'a str, colour: PlateColour) -> LookupFuture<'a>;
+
+    /// The citizen with this number, as the population database holds them (and recorded in
+    /// central's `citizens` table, where the notice to them reads it); `None` when no citizen
+    /// has it.
+    fn resident<'a>(&'a self, id: &'a CitizenId) -> ResidentFuture<'a>;
 }
 
 /// The registry mirror table in central's own database.
@@ -64,6 +72,10 @@ impl OwnerLookup for RegistryTable {
                 None => Lookup::NotRegistered,
             })
         })
+    }
+
+    fn resident<'a>(&'a self, id: &'a CitizenId) -> ResidentFuture<'a> {
+        Box::pin(async move { Ok(owners::citizen(&self.db, id).await?) })
     }
 }
 

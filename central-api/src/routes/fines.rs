@@ -11,12 +11,15 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use protocol::FineUpdate;
+use protocol::{FineChange, FineUpdate};
 use serde_json::json;
 use service_kit::http::signed_message;
 
 use super::{ApiError, AppState};
-use crate::db::fine_updates::{self, Applied};
+use crate::{
+    db::fine_updates::{self, Applied},
+    owners::LookupError,
+};
 
 /// What central answers a fine update.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -37,7 +40,9 @@ pub struct UpdateAnswer {
         (status = 201, description = "Taken; the fine's status after it", body = UpdateAnswer),
         (status = 200, description = "Taken before", body = UpdateAnswer),
         (status = 401, description = "Missing or bad signature", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such fine", body = super::openapi::ErrorBody)))]
+        (status = 404, description = "No such fine", body = super::openapi::ErrorBody),
+        (status = 422, description = "An answer refused: `answer_late`, `answered`, `named_driver_case`, `self_named`, `unknown_citizen`, `name_mismatch`", body = super::openapi::ErrorBody),
+        (status = 503, description = "The population database cannot answer now: try again", body = super::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -52,9 +57,56 @@ pub async fn update(
     )?;
     let payload = String::from_utf8_lossy(&body);
     let fine_id = update.fine_id.hyphenated().to_string();
-    match fine_updates::apply(&state.db, &update, &payload).await? {
-        Applied::New { status, event_id } => {
+    let applied = match &update.change {
+        FineChange::DriverNamed { driver } => {
+            let resident =
+                state
+                    .lookup
+                    .resident(&driver.citizen_id)
+                    .await
+                    .map_err(|e| match e {
+                        LookupError::Db(e) => ApiError::from(e),
+                        LookupError::Unavailable(e) => ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "registry_unavailable",
+                            format!("the population database cannot answer now: {e}"),
+                        ),
+                    })?;
+            match fine_updates::check_driver(driver, resident.as_ref()) {
+                Err(refused) => Applied::Refused(refused),
+                Ok(()) => {
+                    let resident = resident.as_ref().ok_or_else(|| {
+                        ApiError::internal("a checked driver has a population record")
+                    })?;
+                    fine_updates::transfer(
+                        &state.db,
+                        &update,
+                        &payload,
+                        resident,
+                        &state.review.settings.issuing_unit,
+                    )
+                    .await?
+                }
+            }
+        }
+        _ => fine_updates::apply(&state.db, &update, &payload).await?,
+    };
+    match applied {
+        Applied::New {
+            status,
+            event_id,
+            driver,
+        } => {
             let kind = update.change.kind();
+            // What the audit trail keeps of a named driver: who, masked, and their case.
+            let change = match &update.change {
+                FineChange::DriverNamed { driver: d } => json!({
+                    "kind": kind,
+                    "driver": d.citizen_id.masked(),
+                    "driver_fine_id": driver,
+                }),
+                other => json!(other),
+            };
             state
                 .audit
                 .append(
@@ -65,7 +117,7 @@ pub async fn update(
                         "fine_id": fine_id,
                         "update_id": update.update_id,
                         "at": update.at,
-                        "change": update.change,
+                        "change": change,
                     }),
                 )
                 .await?;
@@ -92,5 +144,27 @@ pub async fn update(
             "unknown_fine",
             format!("no fine {fine_id}"),
         )),
+        Applied::Refused(refused) => {
+            state
+                .audit
+                .append(
+                    "service:citizen-notify",
+                    "fine.answer_refused",
+                    &format!("fine:{fine_id}"),
+                    json!({
+                        "update_id": update.update_id,
+                        "kind": update.change.kind(),
+                        "at": update.at,
+                        "reason": refused.code(),
+                    }),
+                )
+                .await?;
+            tracing::warn!(fine_id, reason = %refused, "answer refused");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused.code(),
+                refused.to_string(),
+            ))
+        }
     }
 }

@@ -262,15 +262,20 @@ pub fn fine_status_name(lang: Lang, status: &str) -> &'static str {
         "notice_sent" => lang.t("Đã gửi thông báo", "Notice sent"),
         "notice_delivered" => lang.t("Đã nhận thông báo", "Notice delivered"),
         "notice_failed" => lang.t("Gửi thông báo thất bại", "Notice failed"),
-        "confirmed" => lang.t(
-            "Chủ phương tiện xác nhận là người điều khiển",
-            "The owner declared driving",
-        ),
+        "confirmed" => lang.t("Đã xác nhận là người điều khiển", "Declared driving"),
         "disputed" => lang.t("Chủ phương tiện giải trình", "The owner explains"),
         "upheld" => lang.t("Không chấp nhận giải trình", "Explanation not accepted"),
         "decided" => lang.t("Đã ra quyết định xử phạt", "Penalty decision issued"),
         "paid" => lang.t("Đã nộp phạt", "Paid"),
         "cancelled" => lang.t("Đã kết thúc, không xử phạt", "Closed, nothing owed"),
+        "transferred" => lang.t(
+            "Chuyển cho người điều khiển được khai báo",
+            "Moved to the driver named",
+        ),
+        "time_barred" => lang.t(
+            "Hết thời hiệu xử phạt, không xử phạt",
+            "Time-barred, nothing owed",
+        ),
         _ => lang.t("Không rõ", "Unknown"),
     }
 }

@@ -332,6 +332,28 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary, decides: bool, csrf: &str, i
                 }
                 dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
             }
+            @if let Some(d) = &f.named_driver {
+                h2 { (lang.t("Người điều khiển do chủ phương tiện khai báo", "Driver named by the owner")) }
+                dl.facts #named-driver {
+                    dt { (lang.t("Họ và tên", "Full name")) } dd #named-driver-name { (d.full_name) }
+                    dt { (lang.t("Số định danh cá nhân", "Identity number")) } dd { (d.citizen_id) }
+                    dt { (lang.t("Số GPLX", "Licence number")) } dd { (d.licence_no) }
+                    dt { (lang.t("Ngày khai báo", "Declared")) } dd { (local_time(d.declared_at)) }
+                }
+            }
+            @if !f.warnings.is_empty() {
+                h2 { (lang.t("Cảnh báo do không đến giải quyết", "Warnings: the notice went unanswered")) }
+                p.muted { (lang.t("Thông tư 73/2024/TT-BCA, Điều 24 khoản 5", "Circular 73/2024/TT-BCA, Article 24 clause 5")) }
+                ul #warnings {
+                    @for w in &f.warnings {
+                        li { (lang.t(w.addressee.label_vi(), w.addressee.label_en())) ", " (local_time(w.issued_at))
+                            @if let Some(at) = w.lifted_at {
+                                " — " (lang.t("đã kết thúc cảnh báo", "lifted")) " " (local_time(at))
+                            }
+                        }
+                    }
+                }
+            }
             @if let Some(number) = &f.decision_number {
                 h2 { (lang.t("Quyết định xử phạt vi phạm hành chính", "Penalty decision")) }
                 dl.facts {

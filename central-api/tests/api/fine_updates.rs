@@ -19,9 +19,9 @@ use tower::ServiceExt;
 
 use crate::helpers::{TestDb, issue_one, on_both_engines};
 
-const SECRET: &str = "a secret shared with citizen-notify";
+pub(crate) const SECRET: &str = "a secret shared with citizen-notify";
 
-fn app(t: &TestDb, dir: &std::path::Path) -> Router {
+pub(crate) fn app(t: &TestDb, dir: &std::path::Path) -> Router {
     let mut state = AppState::new(
         t.db.clone(),
         EvidenceStore::open(dir).unwrap(),
@@ -36,7 +36,7 @@ fn app(t: &TestDb, dir: &std::path::Path) -> Router {
     router(state)
 }
 
-fn update(fine_id: uuid::Uuid, change: FineChange) -> FineUpdate {
+pub(crate) fn update(fine_id: uuid::Uuid, change: FineChange) -> FineUpdate {
     FineUpdate {
         update_id: uuid::Uuid::now_v7(),
         fine_id,
@@ -45,7 +45,7 @@ fn update(fine_id: uuid::Uuid, change: FineChange) -> FineUpdate {
     }
 }
 
-async fn send(app: &Router, u: &FineUpdate, secret: &str) -> (StatusCode, Value) {
+pub(crate) async fn send(app: &Router, u: &FineUpdate, secret: &str) -> (StatusCode, Value) {
     send_bytes(app, wire::encode(u).unwrap(), secret).await
 }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod admin;
+mod answers;
 mod audit;
 mod decisions;
 mod devices;

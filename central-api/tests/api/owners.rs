@@ -9,7 +9,9 @@ use central_api::{
         violations::{self, Status},
     },
     ingest::{Ingest, IngestMetrics},
-    owners::{LookupError, LookupFuture, OwnerLookup, RegistryTable, process_pending},
+    owners::{
+        LookupError, LookupFuture, OwnerLookup, RegistryTable, ResidentFuture, process_pending,
+    },
 };
 use protocol::{DeviceId, DeviceKey, EventId, PlateColour, Topic, ViolationEvent, wire};
 
@@ -21,6 +23,10 @@ struct Down;
 
 impl OwnerLookup for Down {
     fn lookup<'a>(&'a self, _: &'a str, _: PlateColour) -> LookupFuture<'a> {
+        Box::pin(async { Err(LookupError::Unavailable("connection refused".into())) })
+    }
+
+    fn resident<'a>(&'a self, _: &'a protocol::CitizenId) -> ResidentFuture<'a> {
         Box::pin(async { Err(LookupError::Unavailable("connection refused".into())) })
     }
 }

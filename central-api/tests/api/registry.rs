@@ -165,7 +165,40 @@ async fn a_failing_registry_is_left_alone_and_violations_wait(t: &TestDb) {
     assert_eq!(stored.owner_lookup.as_deref(), Some("found"));
 }
 
+/// The population database beside the registry: a person who owns no vehicle is found and
+/// recorded (the notice to them reads the record), a number nobody has is `None`, and a
+/// database that cannot answer says so (the answer naming the driver is tried again later).
+async fn the_population_database_answers_for_one_citizen(t: &TestDb) {
+    let (r, running) = registry().await;
+    let driver = protocol::CitizenId::parse("079095001234").unwrap();
+    r.add_resident(RegisteredOwner {
+        citizen_id: driver.clone(),
+        full_name: "Trần Thị Bình".into(),
+        address: "45 Lê Lợi, TP.HCM".into(),
+        phone: Some("0912345678".into()),
+        email: None,
+    });
+    let http = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    let found = http.resident(&driver).await.unwrap().unwrap();
+    assert_eq!(found.full_name, "Trần Thị Bình");
+    let recorded = central_api::db::owners::citizen(&t.db, &driver)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded, found);
+    // Owners are residents too.
+    assert!(http.resident(&owner()).await.unwrap().is_some());
+    let nobody = protocol::CitizenId::parse("079095009999").unwrap();
+    assert_eq!(http.resident(&nobody).await.unwrap(), None);
+    r.fail_next(10);
+    assert!(matches!(
+        http.resident(&driver).await,
+        Err(LookupError::Unavailable(_))
+    ));
+}
+
 on_both_engines!(
+    the_population_database_answers_for_one_citizen,
     answers_are_recorded_and_cached,
     transient_failures_are_tried_again_and_a_wrong_key_is_not,
     a_failing_registry_is_left_alone_and_violations_wait,

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/fines/{id}", get(portal::fine))
         .route("/fines/{id}/confirm", post(portal::confirm))
         .route("/fines/{id}/dispute", post(portal::dispute))
+        .route("/fines/{id}/driver", post(portal::driver))
         .route("/fines/{id}/pay", post(portal::pay))
         .layer(axum::middleware::map_response(move |r| {
             protect(r, csp.clone())

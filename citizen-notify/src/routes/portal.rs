@@ -16,7 +16,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use protocol::{DisputeOutcome, ViolationNotice as FineNotice};
+use protocol::{DisputeOutcome, FineChange, NamedDriver, ViolationNotice as FineNotice};
 use serde::Deserialize;
 
 use service_kit::http::cookie;
@@ -227,6 +227,13 @@ pub struct CsrfForm {
     csrf: String,
     #[serde(default)]
     reason: String,
+    /// The driver the owner names: full name, identity number, licence number.
+    #[serde(default)]
+    driver_name: String,
+    #[serde(default)]
+    driver_id: String,
+    #[serde(default)]
+    licence_no: String,
 }
 
 /// The citizen behind a form post, when its CSRF token is theirs.
@@ -310,9 +317,18 @@ pub async fn fine(
         (Ok(p), Ok(a), Ok(r), Ok(d)) => (p, a, r, d),
         (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return failure(&e),
     };
+    let refused = match db::refused_answer_of(&state.db, &fine_id).await {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
     let cancelled = matches!(resolution, Some((DisputeOutcome::Cancelled, ..)));
-    let csrf = escape(&who.csrf);
     let mut actions = String::new();
+    if n.named_as_driver {
+        actions.push_str(
+            "<p id=\"named\">Chủ phương tiện đã khai báo bạn là người điều khiển phương tiện \
+             khi vi phạm. <span class=\"en\">The vehicle's owner named you as its driver.</span></p>",
+        );
+    }
     match &answer {
         Some((Answer::Confirmed, _)) => {
             actions.push_str("<p id=\"answer\">Bạn đã xác nhận là người điều khiển phương tiện. <span class=\"en\">You declared you were driving.</span></p>");
@@ -322,17 +338,21 @@ pub async fn fine(
              <span class=\"en\">You sent an explanation; the police unit will answer.</span></p>",
             escape(reason)
         )),
-        None if decision.is_none() => actions.push_str(&format!(
-            "<h2>Trả lời thông báo</h2><p class=\"en\">Answer the notice by {due}</p>\
-             <form method=\"post\" action=\"/fines/{fine_id}/confirm\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button id=\"confirm\">Tôi là người điều khiển phương tiện / I was driving</button></form>\
-             <form method=\"post\" action=\"/fines/{fine_id}/dispute\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Nội dung giải trình / Your explanation<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
-             <button class=\"secondary\" id=\"dispute\">Gửi giải trình / Explain</button></form>",
-            due = local_time(n.answer_due),
+        Some((Answer::DriverNamed, name)) => actions.push_str(&format!(
+            "<p id=\"answer\">Bạn đã khai báo người điều khiển phương tiện: <strong>{}</strong>. \
+             Thông báo vi phạm được gửi đến người này. \
+             <span class=\"en\">You named the driver; the notice goes to them.</span></p>",
+            escape(name)
         )),
+        None if decision.is_none() => {
+            if let Some((_, code)) = &refused {
+                actions.push_str(&format!(
+                    "<p class=\"error\" id=\"refused\">Câu trả lời trước của bạn không được chấp nhận: {}</p>",
+                    refusal_vi(code)
+                ));
+            }
+            actions.push_str(&answer_forms(&fine_id, &who.csrf, &n));
+        }
         None => {}
     }
     if let Some((outcome, text, at)) = &resolution {
@@ -397,8 +417,9 @@ pub async fn fine(
             )),
             None if !cancelled => actions.push_str(&format!(
                 "<form method=\"post\" action=\"/fines/{fine_id}/pay\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
                  <button id=\"pay\">Nộp phạt trực tuyến {} ₫ / Pay online</button></form>",
+                escape(&who.csrf),
                 vnd(due_now)
             )),
             None => {}
@@ -434,6 +455,68 @@ pub async fn fine(
             evidence = evidence(state.oidc.settings(), &n),
         ),
     )
+}
+
+/// The ways to answer notice `n` online while its deadline has not passed: "I was driving",
+/// another person was driving (the owner only: a person named as the driver answers for
+/// themselves), an explanation. After the deadline, where to come instead.
+fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> String {
+    if protocol::UtcTimestamp::now().as_datetime() > n.answer_due.as_datetime() {
+        return format!(
+            "<p id=\"late\">Đã quá thời hạn trả lời trực tuyến ({}). Đề nghị đến {} để giải quyết. \
+             <span class=\"en\">The time to answer online has passed: come to the handling unit.</span></p>",
+            local_time(n.answer_due),
+            escape(&n.issuing_unit)
+        );
+    }
+    let csrf = escape(csrf);
+    let driver = if n.named_as_driver {
+        String::new()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/fines/{fine_id}/driver\" id=\"driver-form\">\
+             <h3>Người khác điều khiển phương tiện</h3>\
+             <p class=\"en\">Another person was driving: as their identity card and licence say</p>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Họ và tên / Full name<input name=\"driver_name\" required maxlength=\"100\"></label>\
+             <label>Số định danh cá nhân (CCCD) / Identity number<input name=\"driver_id\" required \
+             inputmode=\"numeric\" pattern=\"[0-9]{{12}}\" maxlength=\"12\"></label>\
+             <label>Số giấy phép lái xe / Driving licence number<input name=\"licence_no\" required \
+             inputmode=\"numeric\" pattern=\"[0-9]{{12}}\" maxlength=\"12\"></label>\
+             <button class=\"secondary\" id=\"name-driver\">Khai báo người điều khiển / Name the driver</button></form>"
+        )
+    };
+    format!(
+        "<h2>Trả lời thông báo</h2><p class=\"en\">Answer the notice by {due}</p>\
+         <form method=\"post\" action=\"/fines/{fine_id}/confirm\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button id=\"confirm\">Tôi là người điều khiển phương tiện / I was driving</button></form>\
+         {driver}\
+         <form method=\"post\" action=\"/fines/{fine_id}/dispute\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>Nội dung giải trình / Your explanation<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
+         <button class=\"secondary\" id=\"dispute\">Gửi giải trình / Explain</button></form>",
+        due = local_time(n.answer_due),
+    )
+}
+
+/// Why central refused an answer, in the citizen's words.
+fn refusal_vi(code: &str) -> &'static str {
+    match code {
+        "unknown_citizen" => {
+            "không có công dân nào mang số định danh đã khai trong Cơ sở dữ liệu quốc gia về dân cư. \
+             Hãy kiểm tra lại và khai báo lại."
+        }
+        "name_mismatch" => {
+            "họ tên đã khai không khớp với số định danh trong Cơ sở dữ liệu quốc gia về dân cư. \
+             Hãy kiểm tra lại và khai báo lại."
+        }
+        "self_named" => {
+            "bạn đã khai báo chính mình: hãy chọn \"Tôi là người điều khiển phương tiện\"."
+        }
+        "answer_late" => "câu trả lời đến sau thời hạn trả lời.",
+        _ => "hãy trả lời lại hoặc liên hệ đơn vị xử lý.",
+    }
 }
 
 /// What the camera measured, as the notice states it.
@@ -503,6 +586,71 @@ fn evidence(settings: &crate::config::PortalSettings, n: &FineNotice) -> String 
     out
 }
 
+/// A form the portal cannot take, with what is wrong and the way back.
+fn unprocessable(fine_id: &str, vi: &str, en: &str) -> Response {
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Chưa thể gửi",
+        &format!(
+            "<h1>{vi}</h1><p class=\"en\">{en}</p>\
+             <p><a href=\"/fines/{fine_id}\">Quay lại / Back</a></p>"
+        ),
+    )
+}
+
+/// The answer a form gives, as reported to central, or what is wrong with the form (in
+/// Vietnamese and English).
+fn given(form: &CsrfForm, kind: Answer) -> Result<FineChange, (&'static str, &'static str)> {
+    match kind {
+        Answer::Confirmed => Ok(FineChange::Confirmed),
+        Answer::Disputed => {
+            let reason = form.reason.trim();
+            if reason.is_empty() || reason.chars().count() > 2000 {
+                return Err((
+                    "Vui lòng ghi nội dung giải trình",
+                    "An explanation needs its text (up to 2000 characters).",
+                ));
+            }
+            Ok(FineChange::Disputed {
+                reason: reason.to_owned(),
+            })
+        }
+        Answer::DriverNamed => {
+            let full_name = form
+                .driver_name
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if full_name.is_empty() || full_name.chars().count() > 100 {
+                return Err((
+                    "Vui lòng ghi họ và tên người điều khiển",
+                    "The driver's full name is needed (up to 100 characters).",
+                ));
+            }
+            let Ok(citizen_id) = protocol::CitizenId::parse(form.driver_id.trim()) else {
+                return Err((
+                    "Số định danh cá nhân gồm 12 chữ số",
+                    "An identity number is 12 digits.",
+                ));
+            };
+            let licence_no = form.licence_no.trim().to_owned();
+            if !NamedDriver::valid_licence(&licence_no) {
+                return Err((
+                    "Số giấy phép lái xe gồm 12 chữ số",
+                    "A driving licence number is 12 digits.",
+                ));
+            }
+            Ok(FineChange::DriverNamed {
+                driver: NamedDriver {
+                    full_name,
+                    citizen_id,
+                    licence_no,
+                },
+            })
+        }
+    }
+}
+
 async fn answer(
     state: &AppState,
     headers: &HeaderMap,
@@ -514,23 +662,30 @@ async fn answer(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let (who, _) = match own_fine(state, who, fine_id).await {
+    let (who, notice) = match own_fine(state, who, fine_id).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let reason = form.reason.trim();
-    if kind == Answer::Disputed && (reason.is_empty() || reason.chars().count() > 2000) {
-        return html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Thiếu nội dung",
-            &format!(
-                "<h1>Vui lòng ghi nội dung giải trình</h1><p class=\"en\">An explanation needs its text (up to 2000 characters).</p>\
-                 <p><a href=\"/fines/{fine_id}\">Quay lại / Back</a></p>"
-            ),
+    if protocol::UtcTimestamp::now().as_datetime() > notice.answer_due.as_datetime() {
+        return unprocessable(
+            fine_id,
+            "Đã quá thời hạn trả lời trực tuyến",
+            "The time to answer online has passed: come to the handling unit.",
         );
     }
+    if kind == Answer::DriverNamed && notice.named_as_driver {
+        return unprocessable(
+            fine_id,
+            "Người được khai báo là người điều khiển tự trả lời thông báo",
+            "A person named as the driver answers for themselves.",
+        );
+    }
+    let change = match given(form, kind) {
+        Ok(c) => c,
+        Err((vi, en)) => return unprocessable(fine_id, vi, en),
+    };
     match db::paid_payment_of(&state.db, fine_id).await {
-        Ok(Some(_)) if kind == Answer::Disputed => {
+        Ok(Some(_)) if kind != Answer::Confirmed => {
             return html(
                 StatusCode::CONFLICT,
                 "Đã nộp phạt",
@@ -540,7 +695,7 @@ async fn answer(
         Err(e) => return failure(&e),
         _ => {}
     }
-    match db::answer(&state.db, fine_id, &who.citizen_id, kind, reason).await {
+    match db::answer(&state.db, fine_id, &who.citizen_id, change).await {
         Ok(_) => {
             tracing::info!(fine_id, answer = kind.as_str(), "citizen answered");
             see_other(&format!("/fines/{fine_id}"))
@@ -567,6 +722,16 @@ pub async fn dispute(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     answer(&state, &headers, &fine_id, &form, Answer::Disputed).await
+}
+
+/// `POST /fines/{id}/driver`: the owner names the person who was driving.
+pub async fn driver(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    answer(&state, &headers, &fine_id, &form, Answer::DriverNamed).await
 }
 
 /// `POST /fines/{id}/pay`: off to the payment gateway.

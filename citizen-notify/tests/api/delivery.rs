@@ -79,11 +79,16 @@ async fn a_notice_is_pushed_once_signed_with_its_link(t: &TestDb) {
         format!("https://phatnguoi.example.vn/fines/{id}").as_str()
     );
     let body = got[0]["body"].as_str().unwrap();
+    let n = db::notice_of(&t.db, &id, "079203012345")
+        .await
+        .unwrap()
+        .unwrap();
+    let due = format!("trước {}", protocol::vi::local_time(n.answer_due));
     for shown in [
         "51F-123.45",
         "Ngã tư Hàng Xanh",
         "26/11/2025 15:34:56",
-        "trước 17/12/2025 15:34:56",
+        due.as_str(),
     ] {
         assert!(body.contains(shown), "{shown} in {body}");
     }
@@ -376,10 +381,14 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
         "{headers}"
     );
     assert!(headers.contains("charset=utf-8"), "{headers}");
+    let due = format!(
+        "Thời hạn đến giải quyết: {}",
+        protocol::vi::local_time(n.answer_due)
+    );
     for shown in [
         "51F-123.45",
         "26/11/2025",
-        "Thời hạn đến giải quyết: 17/12/2025 15:34:56",
+        due.as_str(),
         "Không chấp hành hiệu lệnh của đèn tín hiệu giao thông",
         "Phòng CSGT",
         "https://phatnguoi.example.vn ",

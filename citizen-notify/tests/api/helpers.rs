@@ -34,10 +34,13 @@ macro_rules! on_both_engines {
 }
 pub(crate) use on_both_engines;
 
-/// A notice of a car's red light to its owner, citizen 079203012345, with a fresh case id.
+/// A notice of a car's red light to its owner, citizen 079203012345, with a fresh case id: the
+/// violation on 26/11/2025, the notice issued now, to be answered within 20 days.
 pub fn notice() -> FineNotice {
     let at = UtcTimestamp::from_unix_ms(1_764_146_096_250).unwrap();
     let days = |n: i64| UtcTimestamp::from_unix_ms(at.unix_ms() + n * 86_400_000).unwrap();
+    let now = UtcTimestamp::now();
+    let from_now = |n: i64| UtcTimestamp::from_unix_ms(now.unix_ms() + n * 86_400_000).unwrap();
     FineNotice {
         fine_id: uuid::Uuid::now_v7(),
         event_id: EventId::new(),
@@ -52,8 +55,8 @@ pub fn notice() -> FineNotice {
         measurement: protocol::Measurement::default(),
         legal_reference: "Điểm b khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP".into(),
         notice_due: days(10),
-        answer_due: days(21),
-        issued_at: days(1),
+        answer_due: from_now(20),
+        issued_at: now,
         issuing_unit: "Phòng CSGT".into(),
         evidence: [("at.jpg", "image/jpeg"), ("clip.mp4", "video/mp4")]
             .into_iter()
@@ -69,6 +72,7 @@ pub fn notice() -> FineNotice {
             phone: Some("0901234567".into()),
             email: None,
         }),
+        named_as_driver: false,
     }
 }
 

@@ -6,7 +6,7 @@ use citizen_notify::db::{self, Answer};
 
 use crate::helpers::{
     EVIDENCE_URL, LINK_SECRET, OTHER, OWNER, TestDb, World, at_gateway, decide, decision, fine,
-    noticed, on_both_engines, world, world_signing,
+    notice, noticed, on_both_engines, world, world_signing,
 };
 
 /// A browser: keeps the portal's session cookie, follows nothing by itself.
@@ -408,7 +408,126 @@ async fn a_callback_is_good_once_and_only_with_its_own_code(t: &TestDb) {
     assert_eq!(replay.cookie, None);
 }
 
+async fn the_owner_names_the_driver_and_a_refused_declaration_is_made_again(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = noticed(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"driver-form\""), "{page}");
+    let csrf = value_of(&page, "csrf");
+    let driver = |name: &'static str, id: &'static str, licence: &'static str| {
+        [
+            ("driver_name", name),
+            ("driver_id", id),
+            ("licence_no", licence),
+        ]
+    };
+    // Written wrong: refused by the portal itself, nothing answered.
+    for wrong in [
+        driver("", "079095001234", "790123456789"),
+        driver("Trần Thị Bình", "79095001234", "790123456789"),
+        driver("Trần Thị Bình", "079095001234", "AB0123456789"),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(wrong);
+        let (status, _, _) = b.post(&format!("/fines/{id}/driver"), &form).await;
+        assert_eq!(status, 422, "{wrong:?}");
+    }
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(driver(" Trần  Thị Bình ", "079095001234", "790123456789"));
+    let (status, _, _) = b.post(&format!("/fines/{id}/driver"), &form).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        db::answer_of(&t.db, &id).await.unwrap(),
+        Some((Answer::DriverNamed, "Trần Thị Bình".to_owned()))
+    );
+    assert_eq!(
+        db::reports_of(&t.db, &id).await.unwrap(),
+        [("driver_named".to_owned(), "pending".to_owned())]
+    );
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("Bạn đã khai báo người điều khiển"), "{page}");
+    assert!(!page.contains("id=\"confirm\""), "answered once: {page}");
+
+    // Central refuses it (the population database knows no such person): the answer is taken
+    // back, the owner is told why and may answer again.
+    db::answer_refused(&t.db, &id, "driver_named", "unknown_citizen")
+        .await
+        .unwrap();
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"refused\""), "{page}");
+    assert!(page.contains("Cơ sở dữ liệu quốc gia về dân cư"), "{page}");
+    assert!(page.contains("id=\"confirm\""), "{page}");
+    let (status, _, _) = b
+        .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        Some(Answer::Confirmed)
+    );
+}
+
+async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &TestDb) {
+    let w = world(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let store = |n: protocol::ViolationNotice| async move {
+        let body = protocol::wire::encode(&n).unwrap();
+        db::store_notice(&t.db, &n, &body, &[]).await.unwrap();
+        n.fine_id.hyphenated().to_string()
+    };
+
+    // A notice to a person the owner named as the driver: no naming another in turn.
+    let mut named = notice();
+    named.named_as_driver = true;
+    let id = store(named).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"named\""), "{page}");
+    assert!(!page.contains("id=\"driver-form\""), "{page}");
+    assert!(page.contains("id=\"confirm\""), "{page}");
+    let csrf = value_of(&page, "csrf");
+    let (status, _, _) = b
+        .post(
+            &format!("/fines/{id}/driver"),
+            &[
+                ("csrf", &csrf),
+                ("driver_name", "Nguyễn Văn An"),
+                ("driver_id", "001099000001"),
+                ("licence_no", "790123456789"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+
+    // A notice whose time to answer has passed: come in person; nothing is taken online.
+    let mut late = notice();
+    let now = protocol::UtcTimestamp::now().unix_ms();
+    late.issued_at = protocol::UtcTimestamp::from_unix_ms(now - 30 * 86_400_000).unwrap();
+    late.answer_due = protocol::UtcTimestamp::from_unix_ms(now - 10 * 86_400_000).unwrap();
+    let id = store(late).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("id=\"late\""), "{page}");
+    assert!(!page.contains("id=\"confirm\""), "{page}");
+    for action in ["confirm", "dispute"] {
+        let (status, _, _) = b
+            .post(
+                &format!("/fines/{id}/{action}"),
+                &[("csrf", &csrf), ("reason", "Tôi không đi qua đó")],
+            )
+            .await;
+        assert_eq!(status, 422, "{action}");
+    }
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+}
+
 on_both_engines!(
+    the_owner_names_the_driver_and_a_refused_declaration_is_made_again,
+    the_person_named_answers_for_themselves_and_nobody_answers_late,
     an_explanation_gets_its_answer_and_a_closed_case_is_not_paid,
     a_citizen_signs_in_answers_the_notice_and_pays_the_decision,
     another_citizen_finds_nothing_on_any_route,

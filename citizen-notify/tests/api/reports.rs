@@ -11,14 +11,10 @@ use axum::{
     body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
     routing::post,
 };
-use citizen_notify::{
-    config::CentralSettings,
-    db::{self, Answer},
-    payment,
-    reports::Reporter,
-};
+use citizen_notify::{config::CentralSettings, db, payment, reports::Reporter};
 use protocol::{FineChange, FineUpdate, UtcTimestamp, service_auth, wire};
 use time::OffsetDateTime;
 
@@ -34,7 +30,21 @@ struct Central {
     taken: Arc<Mutex<Vec<FineUpdate>>>,
 }
 
-async fn take(State(c): State<Central>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn take(State(c): State<Central>, headers: HeaderMap, body: Bytes) -> Response {
+    taken(c, headers, body).await
+}
+
+/// What central answers; a 422 says why, as central does.
+async fn taken(c: Central, headers: HeaderMap, body: Bytes) -> Response {
+    let status = take_status(c, headers, body).await;
+    if status == StatusCode::UNPROCESSABLE_ENTITY {
+        let why = r#"{"error":"unknown_citizen","message":"no citizen has the identity number"}"#;
+        return (status, why).into_response();
+    }
+    status.into_response()
+}
+
+async fn take_status(c: Central, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = headers
         .get(service_auth::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
@@ -80,7 +90,7 @@ async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
     let (_, id) = fine(t).await;
     assert!(db::reports_of(&t.db, &id).await.unwrap().is_empty());
     assert!(
-        db::answer(&t.db, &id, OWNER, Answer::Confirmed, "")
+        db::answer(&t.db, &id, OWNER, FineChange::Confirmed)
             .await
             .unwrap()
     );
@@ -130,9 +140,16 @@ async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
 
 async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
     let (_, id) = fine(t).await;
-    db::answer(&t.db, &id, OWNER, Answer::Disputed, "Xe đã bán từ tháng 3")
-        .await
-        .unwrap();
+    db::answer(
+        &t.db,
+        &id,
+        OWNER,
+        FineChange::Disputed {
+            reason: "Xe đã bán từ tháng 3".into(),
+        },
+    )
+    .await
+    .unwrap();
     let (central, reporter, _server) = start_central(&[StatusCode::SERVICE_UNAVAILABLE]).await;
     let t0 = OffsetDateTime::now_utc();
     assert_eq!(reporter.send_due(&t.db, t0).await.unwrap(), 0);
@@ -161,7 +178,7 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
 
     // Refused outright (central does not know the fine): final, not retried.
     let (_, other) = fine(t).await;
-    db::answer(&t.db, &other, OWNER, Answer::Confirmed, "")
+    db::answer(&t.db, &other, OWNER, FineChange::Confirmed)
         .await
         .unwrap();
     let (central, reporter, _server) = start_central(&[StatusCode::NOT_FOUND]).await;
@@ -177,7 +194,44 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
     );
 }
 
+/// Central refuses a driver named (a person the population database does not know): the
+/// answer is taken back with its reason, so the owner may answer again; it is not sent again.
+async fn a_refused_answer_is_taken_back_with_its_reason(t: &TestDb) {
+    let (_, id) = crate::helpers::noticed(t).await;
+    let driver = protocol::NamedDriver {
+        full_name: "Trần Thị Bình".into(),
+        citizen_id: protocol::CitizenId::parse("079095009999").unwrap(),
+        licence_no: "790123456789".into(),
+    };
+    assert!(
+        db::answer(&t.db, &id, OWNER, FineChange::DriverNamed { driver })
+            .await
+            .unwrap()
+    );
+    let (central, reporter, _server) = start_central(&[StatusCode::UNPROCESSABLE_ENTITY]).await;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(reporter.send_due(&t.db, now).await.unwrap(), 0);
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(
+        db::refused_answer_of(&t.db, &id).await.unwrap(),
+        Some(("driver_named".to_owned(), "unknown_citizen".to_owned()))
+    );
+    assert_eq!(
+        db::reports_of(&t.db, &id).await.unwrap(),
+        [("driver_named".to_owned(), "refused".to_owned())]
+    );
+    assert_eq!(
+        reporter
+            .send_due(&t.db, now + time::Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(central.taken.lock().unwrap().is_empty());
+}
+
 on_both_engines!(
+    a_refused_answer_is_taken_back_with_its_reason,
     the_answer_and_the_payment_reach_central_once,
     a_report_central_cannot_take_now_waits_and_goes_again,
 );

@@ -1,0 +1,342 @@
+//! The owner's answer and the deadlines of a case: an owner naming another person as the driver
+//! moves the case to that person (checked against the population database), who is sent a
+//! notice of their own and decided against; answers that cannot be taken are refused with
+//! their reason and recorded; a notice unanswered for 20 days brings its warnings, lifted when
+//! the case ends; a case undecided a year after the violation is closed as time-barred.
+
+use axum::http::StatusCode;
+use central_api::{
+    auth::Role,
+    db::{
+        deadlines::{self, Addressee},
+        decisions::{self, Asked, NotDecided},
+        owners::{Citizen, upsert_citizen},
+        review::{fine_of, outbox_pending},
+    },
+    fines::VehicleCategory,
+};
+use protocol::{
+    CitizenId, EventId, FineChange, NamedDriver, UtcTimestamp, ViolationEvent, ViolationNotice,
+    wire,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::{
+    fine_updates::{SECRET, app, send, update},
+    helpers::{TestDb, on_both_engines, owner, report},
+    review::{World, world},
+};
+
+const DRIVER: &str = "079095001234";
+
+async fn seed_driver(t: &TestDb) {
+    upsert_citizen(
+        &t.db,
+        &Citizen {
+            id: CitizenId::parse(DRIVER).unwrap(),
+            full_name: "Trần Thị Bình".into(),
+            address: "45 Lê Lợi, Phường Sài Gòn, TP.HCM".into(),
+            phone: Some("0912345678".into()),
+            email: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+fn named(full_name: &str, citizen_id: &str) -> FineChange {
+    FineChange::DriverNamed {
+        driver: NamedDriver {
+            full_name: full_name.into(),
+            citizen_id: CitizenId::parse(citizen_id).unwrap(),
+            licence_no: "790123456789".into(),
+        },
+    }
+}
+
+async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
+    seed_driver(t).await;
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (id, owners_case, _) = w.confirmed(&reviewer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(t, dir.path());
+    let audit = central_api::audit::AuditLog::new(t.db.clone());
+    let refusals = || async {
+        audit
+            .for_subject(&format!("fine:{owners_case}"))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "fine.answer_refused")
+            .map(|e| e.details["reason"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // Refused, each with its reason, recorded, nothing changed: a citizen id nobody has, a
+    // name that is not the one the population database holds, the owner naming themselves.
+    for (change, code) in [
+        (named("Trần Thị Bình", "079095009999"), "unknown_citizen"),
+        (named("Trần Văn Bình", DRIVER), "name_mismatch"),
+        (named("Nguyễn Văn An", owner().as_str()), "self_named"),
+    ] {
+        let (status, body) = send(&app, &update(owners_case, change), SECRET).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        refusals().await,
+        ["unknown_citizen", "name_mismatch", "self_named"]
+    );
+    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    assert_eq!(
+        outbox_pending(&w.db).await.unwrap().len(),
+        1,
+        "the owner's notice only"
+    );
+
+    // The name as the population database holds it, written with other spaces and case.
+    let declared = update(owners_case, named("  trần thị   BÌNH ", DRIVER));
+    let (status, body) = send(&app, &declared, SECRET).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::CREATED, Some("transferred")),
+        "{body}"
+    );
+    let (status, body) = send(&app, &declared, SECRET).await;
+    assert_eq!(
+        (status, body["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+
+    // The open case is now the driver's, with who the owner named; a notice of its own, to the
+    // driver, waits in the outbox.
+    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    assert_ne!(case.fine_id, owners_case.to_string());
+    assert_eq!(case.status, "issued");
+    let named_driver = case.named_driver.as_ref().unwrap();
+    assert_eq!(
+        (
+            named_driver.citizen_id.as_str(),
+            named_driver.full_name.as_str()
+        ),
+        (DRIVER, "Trần Thị Bình")
+    );
+    let outbox = outbox_pending(&w.db).await.unwrap();
+    let (_, _, payload) = outbox
+        .iter()
+        .find(|(_, key, _)| *key == case.fine_id)
+        .expect("the driver's notice waits in the outbox");
+    let notice: ViolationNotice = wire::decode(payload.as_bytes()).unwrap();
+    assert_eq!(notice.citizen_id.as_str(), DRIVER);
+    assert!(notice.named_as_driver);
+    assert_eq!(notice.plate, "51F-123.45");
+    assert_eq!(
+        notice.contact.as_ref().and_then(|c| c.phone.as_deref()),
+        Some("0912345678")
+    );
+    assert_eq!(
+        notice.answer_due.as_datetime() - notice.issued_at.as_datetime(),
+        Duration::days(20)
+    );
+
+    // The driver answers for themselves: they cannot pass the case on again.
+    let driver_case: uuid::Uuid = case.fine_id.parse().unwrap();
+    let (status, body) = send(
+        &app,
+        &update(driver_case, named("Nguyễn Văn An", owner().as_str())),
+        SECRET,
+    )
+    .await;
+    assert_eq!(
+        body["error"].as_str(),
+        Some("named_driver_case"),
+        "{status} {body}"
+    );
+    // Nor can the owner answer the closed case again.
+    let (_, body) = send(
+        &app,
+        &update(owners_case, named("Trần Thị Bình", DRIVER)),
+        SECRET,
+    )
+    .await;
+    assert_eq!(body["error"].as_str(), Some("answered"), "{body}");
+
+    // The driver declares they were driving; the decision is against them, and the points
+    // come off their licence, not the owner's.
+    report(&w.db, driver_case, FineChange::Confirmed).await;
+    let decision = decisions::decide(
+        &w.db,
+        &id,
+        ("sanctioning", "Trưởng phòng CSGT"),
+        &Asked::default(),
+        OffsetDateTime::now_utc() + Duration::days(8),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(decision.citizen_id.as_str(), DRIVER);
+    assert_eq!(decision.fine_id, driver_case);
+    let now = OffsetDateTime::now_utc() + Duration::days(9);
+    let left = |who: &'static str| async move {
+        decisions::licence_points(&t.db, who, VehicleCategory::Car, now)
+            .await
+            .unwrap()
+            .left
+    };
+    assert_eq!((left(DRIVER).await, left("079203012345").await), (8, 12));
+
+    let trail = audit.for_subject(&format!("violation:{id}")).await.unwrap();
+    let entry = trail
+        .iter()
+        .find(|e| e.action == "fine.driver_named")
+        .expect("the declaration is in the violation's trail");
+    assert_eq!(
+        entry.details["change"]["driver_fine_id"],
+        case.fine_id.as_str()
+    );
+    assert!(
+        !entry.details.to_string().contains(DRIVER),
+        "the trail keeps the driver's number masked: {}",
+        entry.details
+    );
+}
+
+async fn an_answer_after_its_deadline_is_refused_and_recorded(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (id, fine_id, _) = w.confirmed(&reviewer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(t, dir.path());
+    let mut late = update(fine_id, FineChange::Confirmed);
+    late.at = UtcTimestamp::from_datetime(OffsetDateTime::now_utc() + Duration::days(21));
+    let (status, body) = send(&app, &late, SECRET).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("answer_late")),
+        "{body}"
+    );
+    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    // A delivery report is no answer: it is taken whenever it comes.
+    let mut delivered = update(
+        fine_id,
+        FineChange::NoticeDelivered {
+            channel: "push".into(),
+        },
+    );
+    delivered.at = late.at;
+    let (status, _) = send(&app, &delivered, SECRET).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+/// A red light of 51F-123.45 an hour ago, confirmed by a reviewer: the violation and its case.
+async fn recent_case(w: &World) -> (EventId, uuid::Uuid) {
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    event.occurred_at = UtcTimestamp::from_datetime(OffsetDateTime::now_utc() - Duration::hours(1));
+    let id = w.pending_event(event).await;
+    let (status, body) = w
+        .call(reviewer.post(
+            &format!("/api/v1/violations/{id}/approve"),
+            serde_json::json!({}),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        id,
+        body["notice"]["fine_id"].as_str().unwrap().parse().unwrap(),
+    )
+}
+
+async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &TestDb) {
+    let w = world(t).await;
+    let (id, fine_id) = recent_case(&w).await;
+    let now = OffsetDateTime::now_utc();
+
+    // Within the 20 days nothing happens.
+    let swept = deadlines::sweep(&w.db, now + Duration::days(19))
+        .await
+        .unwrap();
+    assert!(swept.warned.is_empty(), "{swept:?}");
+    // After them, a car's warnings go to the registration and the inspection authorities, once.
+    let swept = deadlines::sweep(&w.db, now + Duration::days(21))
+        .await
+        .unwrap();
+    assert_eq!(swept.warned.len(), 1);
+    let swept = deadlines::sweep(&w.db, now + Duration::days(22))
+        .await
+        .unwrap();
+    assert!(swept.warned.is_empty(), "warned once: {swept:?}");
+    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let to: Vec<Addressee> = case.warnings.iter().map(|w| w.addressee).collect();
+    assert_eq!(to, [Addressee::Inspection, Addressee::Registration]);
+    assert!(case.warnings.iter().all(|w| w.lifted_at.is_none()));
+
+    // The owner comes in person and the case is paid: the warnings end.
+    report(
+        &w.db,
+        fine_id,
+        FineChange::Paid {
+            amount_vnd: 19_000_000,
+            transaction_no: "14000002".into(),
+            paid_at: UtcTimestamp::now(),
+        },
+    )
+    .await;
+    let swept = deadlines::sweep(&w.db, now + Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(swept.lifted.len(), 1);
+    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    assert!(
+        case.warnings.iter().all(|w| w.lifted_at.is_some()),
+        "{:?}",
+        case.warnings
+    );
+    assert_eq!(
+        Addressee::for_vehicle(VehicleCategory::Motorbike),
+        [Addressee::Registration, Addressee::CommunePolice]
+    );
+}
+
+async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) {
+    let w = world(t).await;
+    let (id, fine_id) = recent_case(&w).await;
+    report(&w.db, fine_id, FineChange::Confirmed).await;
+    let now = OffsetDateTime::now_utc();
+    let swept = deadlines::sweep(&w.db, now + Duration::days(300))
+        .await
+        .unwrap();
+    assert!(swept.barred.is_empty());
+    let audit = central_api::audit::AuditLog::new(t.db.clone());
+    let swept = deadlines::sweep_and_record(&w.db, &audit, now + Duration::days(367))
+        .await
+        .unwrap();
+    assert_eq!(swept.barred.len(), 1);
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "time_barred"
+    );
+    let refused = decisions::decide(
+        &w.db,
+        &id,
+        ("sanctioning", "Trưởng phòng CSGT"),
+        &Asked::default(),
+        now + Duration::days(368),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused, Err(NotDecided::Final("time_barred".into())));
+    let trail = audit.for_subject(&format!("violation:{id}")).await.unwrap();
+    assert!(trail.iter().any(|e| e.action == "case.time_barred"));
+}
+
+on_both_engines!(
+    the_owner_names_the_driver_and_the_case_moves_to_them,
+    an_answer_after_its_deadline_is_refused_and_recorded,
+    an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends,
+    a_case_undecided_a_year_after_the_violation_is_time_barred,
+);
