@@ -65,6 +65,9 @@ done
 "$bin/central-api" registry-add --plate 51F-123.45 --class car --make Toyota --model Vios \
   --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" \
   --phone 0901234567 --email nguyen.van.an@example.vn >/dev/null
+# A person the owner may name as the driver: in the population database, owning no vehicle.
+"$bin/central-api" citizen-add --citizen-id 001099000001 --full-name "Trần Thị Bình" \
+  --address "45 Lê Lợi, TP.HCM" --email tran.thi.binh@example.vn >/dev/null
 
 # The edge box: the simulated junction's overview camera with its calibrated geometry and the
 # plate camera beside it; its device key made on first use and registered with central.
@@ -123,7 +126,10 @@ cat <<MSG
   central-api     http://127.0.0.1:8080/api/v1/violations   (the same as a JSON API)
   citizen portal  http://127.0.0.1:8090/                    (sign in as Nguyễn Văn An, 079203012345,
                                                              at the identity sandbox; answer the
-                                                             notice; pay a decision at the gateway
+                                                             notice — or name the driver, Trần Thị
+                                                             Bình, 001099000001, any 12-digit
+                                                             licence, and sign in as her to answer
+                                                             hers; pay a decision at the gateway
                                                              sandbox)
   citizen app     http://127.0.0.1:8097/sandbox/push/received  (notices pushed to the app backend)
   SMS             http://127.0.0.1:8096/sandbox/sms/sent       (notices sent by SMS)

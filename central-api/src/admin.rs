@@ -62,6 +62,9 @@ pub enum Command {
     },
     /// Add a record to the registry mirror: a plate, its vehicle and its owner.
     RegistryAdd(RegistryRecord),
+    /// Add a citizen to the population database mirror (a person an owner may name as the
+    /// driver, who need own no vehicle).
+    CitizenAdd(CitizenRecord),
     /// What the fine schedule in force on a day says for one case: the fine range, the amount a
     /// decision proposes (the middle of the range), the licence points, the legal reference and
     /// the violation code.
@@ -160,7 +163,15 @@ pub struct RegistryRecord {
     pub model: String,
     #[arg(long, default_value = "")]
     pub vehicle_colour: String,
-    /// The owner's 12-digit citizen id.
+    /// The owner.
+    #[command(flatten)]
+    pub owner: CitizenRecord,
+}
+
+/// A citizen as the population database holds them.
+#[derive(Debug, Clone, Args)]
+pub struct CitizenRecord {
+    /// The 12-digit citizen id.
     #[arg(long)]
     pub citizen_id: String,
     #[arg(long)]
@@ -171,6 +182,25 @@ pub struct RegistryRecord {
     pub phone: Option<String>,
     #[arg(long)]
     pub email: Option<String>,
+}
+
+impl CitizenRecord {
+    /// Records the citizen in the population database mirror.
+    async fn save(self, db: &db::Db) -> anyhow::Result<CitizenId> {
+        let id = CitizenId::parse(&self.citizen_id).context("--citizen-id")?;
+        owners::upsert_citizen(
+            db,
+            &owners::Citizen {
+                id: id.clone(),
+                full_name: self.full_name,
+                address: self.address,
+                phone: self.phone,
+                email: self.email,
+            },
+        )
+        .await?;
+        Ok(id)
+    }
 }
 
 /// Why an administrative change was refused: the field at fault and what is wrong.
@@ -524,24 +554,25 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let id = register_device(&db, &audit, CLI, &id, &public_key, &name).await?;
             println!("device {id} registered");
         }
+        Command::CitizenAdd(c) => {
+            let citizen = c.save(&db).await?;
+            audit
+                .append(
+                    CLI,
+                    "citizen.saved",
+                    &format!("citizen:{}", citizen.masked()),
+                    json!({}),
+                )
+                .await?;
+            println!("citizen {} recorded", citizen.masked());
+        }
         Command::RegistryAdd(r) => {
             let class =
                 VehicleClass::parse(&r.class).with_context(|| format!("--class `{}`", r.class))?;
             let plate = Plate::parse_as(&r.plate, class.plate_category()).context("--plate")?;
             let colour = PlateColour::parse(&r.colour)
                 .with_context(|| format!("--colour `{}`", r.colour))?;
-            let citizen = CitizenId::parse(&r.citizen_id).context("--citizen-id")?;
-            owners::upsert_citizen(
-                &db,
-                &owners::Citizen {
-                    id: citizen.clone(),
-                    full_name: r.full_name,
-                    address: r.address,
-                    phone: r.phone,
-                    email: r.email,
-                },
-            )
-            .await?;
+            let citizen = r.owner.save(&db).await?;
             owners::upsert_registration(
                 &db,
                 &owners::Registration {

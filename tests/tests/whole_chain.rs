@@ -5,10 +5,11 @@
 //! central-api stores them in PostgreSQL and finds the owner, an officer confirms through the
 //! API, citizen-notify pushes the notice of violation to the app sandbox and mails it through
 //! the relay sandbox, and the owner — in headless Chromium — signs in through the identity
-//! sandbox, sees the notice and its evidence, and explains; a supervisor does not accept the
-//! explanation, the officer with sanctioning authority decides, and the owner pays the decision
-//! at the gateway sandbox; central ends up showing it paid, each step in the violation's audit
-//! trail.
+//! sandbox, sees the notice and its evidence, and names the person who was driving; the case
+//! moves to that person, who signs in, sees the notice sent to them and explains; a supervisor
+//! does not accept the explanation, the officer with sanctioning authority decides against the
+//! driver, and the driver pays the decision at the gateway sandbox; central ends up showing it
+//! paid, each step in the violation's audit trail.
 //! The kind, vehicle and plate match the scenario's ground truth, and every evidence file
 //! central holds hashes to what the device signed.
 
@@ -25,6 +26,10 @@ use tests::{
 
 const SECRET: &str = "the secret the services of this test share";
 const OWNER: &str = "079203012345";
+/// The person the owner names as the driver: in the population database, owning no vehicle.
+const DRIVER: &str = "079095001234";
+const DRIVER_NAME: &str = "Trần Thị Bình";
+const LICENCE: &str = "790123456789";
 
 #[test]
 fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
@@ -108,6 +113,22 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         }
     }
 
+    central_admin(
+        &central_env,
+        dir,
+        &[
+            "citizen-add",
+            "--citizen-id",
+            DRIVER,
+            "--full-name",
+            DRIVER_NAME,
+            "--address",
+            "45 Lê Lợi, TP.HCM",
+            "--email",
+            "tran.thi.binh@example.vn",
+        ],
+    );
+
     // The stand-ins, the camera, and the services.
     let _oidc = Running::binary(
         "sandbox",
@@ -123,6 +144,8 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             &format!("{notify_url}/auth/callback"),
             "--citizen",
             &format!("{OWNER}=Nguyễn Văn An"),
+            "--citizen",
+            &format!("{DRIVER}={DRIVER_NAME}"),
         ],
         dir,
     );
@@ -331,30 +354,12 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     .unwrap();
     assert_eq!(mail["to"][0], "nguyen.van.an@example.vn");
 
-    // The owner, in a browser: signs in, sees the notice and its evidence, and explains.
+    // The owner, in a browser: signs in, sees the notice and its evidence, and names the
+    // person who was driving.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let b = runtime.block_on(async {
         let b = Browser::start().await.unwrap();
-        b.client.goto(&notify_url).await.unwrap();
-        b.wait_for("#sign-in", 10)
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        b.wait_for(&format!("#citizen-{OWNER}"), 10)
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        b.wait_for(&format!("a[href='/fines/{fine_id}']"), 10)
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        b.wait_for("#answer-due", 10).await.unwrap();
+        sign_in_and_open(&b, &notify_url, OWNER, &fine_id).await;
         assert!(
             b.client.find(Locator::Css("#pay")).await.is_err(),
             "a notice is not paid"
@@ -367,6 +372,69 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         .await
         .unwrap();
         b.screenshot("citizen-notice").await.unwrap();
+        for (field, value) in [
+            ("driver_name", DRIVER_NAME),
+            ("driver_id", DRIVER),
+            ("licence_no", LICENCE),
+        ] {
+            b.client
+                .find(Locator::Css(&format!("#driver-form input[name={field}]")))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        b.client
+            .find(Locator::Css("#name-driver"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_for("#answer", 10).await.unwrap();
+        b
+    });
+
+    // Central checks the person against the population database and moves the case to them:
+    // a notice of their own, pushed and mailed to them.
+    let driver_case = eventually(60, "the case moves to the driver the owner named", || {
+        let one = central
+            .get_json(&format!("/api/v1/violations/{id}"), &token)
+            .ok()?;
+        (one["fine"]["named_driver"]["citizen_id"] == DRIVER).then(|| one["fine"].clone())
+    })
+    .unwrap();
+    let driver_fine = driver_case["fine_id"].as_str().unwrap().to_owned();
+    assert_ne!(driver_fine, fine_id);
+    let mail = eventually(60, "the driver's notice is mailed to them", || {
+        let got = tests::get_json_at(&format!(
+            "http://127.0.0.1:{mailbox_port}/sandbox/smtp/received"
+        ))
+        .ok()?;
+        got.as_array()?
+            .iter()
+            .find(|m| m["data"].as_str().is_some_and(|d| d.contains(&driver_fine)))
+            .cloned()
+    })
+    .unwrap();
+    assert_eq!(mail["to"][0], "tran.thi.binh@example.vn");
+
+    // The driver signs in, sees the notice sent to them, and explains.
+    runtime.block_on(async {
+        b.client.goto(&notify_url).await.unwrap();
+        b.wait_for("#sign-out", 10)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        sign_in_and_open(&b, &notify_url, DRIVER, &driver_fine).await;
+        b.wait_for("#named", 10).await.unwrap();
+        assert!(
+            b.client.find(Locator::Css("#driver-form")).await.is_err(),
+            "the person named answers for themselves"
+        );
         b.client
             .find(Locator::Css("textarea[name=reason]"))
             .await
@@ -382,12 +450,11 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             .await
             .unwrap();
         b.wait_for("#answer", 10).await.unwrap();
-        b
     });
 
     // The explanation reaches central; a supervisor does not accept it, and the officer with
     // sanctioning authority decides (the explanation heard, no period left to wait).
-    eventually(60, "central hears the owner's explanation", || {
+    eventually(60, "central hears the driver's explanation", || {
         let one = central
             .get_json(&format!("/api/v1/violations/{id}"), &token)
             .ok()?;
@@ -412,10 +479,11 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         .unwrap();
     let number = decision["decision_number"].as_str().unwrap().to_owned();
     assert!(number.ends_with("/QĐ-XPHC"), "{decision}");
+    assert_eq!(decision["citizen_id"], DRIVER, "{decision}");
 
-    // The owner sees the decision and pays it.
+    // The driver sees the decision and pays it.
     runtime.block_on(async {
-        let page = format!("{notify_url}/fines/{fine_id}");
+        let page = format!("{notify_url}/fines/{driver_fine}");
         let mut tries = 0;
         while b.client.find(Locator::Css("#pay")).await.is_err() {
             tries += 1;
@@ -477,6 +545,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         "owner.lookup",
         "violation.confirmed",
         "fine.notice_delivered",
+        "fine.driver_named",
         "fine.disputed",
         "fine.upheld",
         "fine.decided",
@@ -501,6 +570,10 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
             "Nguyễn Văn An",
             "12 Võ Văn Tần",
             "nguyen.van.an@example.vn",
+            DRIVER,
+            DRIVER_NAME,
+            LICENCE,
+            "tran.thi.binh@example.vn",
         ]
         .map(String::from),
     );
@@ -517,4 +590,38 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     for service in [edge, central, notify] {
         assert_eq!(service.stop().unwrap().code(), Some(0));
     }
+}
+
+/// Signs `citizen` in at the portal through the identity sandbox and opens their notice
+/// `fine_id` once it is listed.
+async fn sign_in_and_open(b: &Browser, notify_url: &str, citizen: &str, fine_id: &str) {
+    b.client.goto(notify_url).await.unwrap();
+    b.wait_for("#sign-in", 10)
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for(&format!("#citizen-{citizen}"), 10)
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = format!("a[href='/fines/{fine_id}']");
+    let mut tries = 0;
+    while b.client.find(Locator::Css(&link)).await.is_err() {
+        tries += 1;
+        assert!(tries < 60, "notice {fine_id} never listed for {citizen}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        b.client.goto(notify_url).await.unwrap();
+    }
+    b.client
+        .find(Locator::Css(&link))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#answer-due", 10).await.unwrap();
 }

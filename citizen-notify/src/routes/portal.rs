@@ -131,7 +131,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             "<p>Xin chào, {}</p><h1>Thông báo vi phạm của tôi</h1>\
              <p class=\"en\">My notices of violation</p><ul id=\"fines\">{items}</ul>\
              <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <button class=\"secondary\">Đăng xuất / Sign out</button></form>",
+             <button class=\"secondary\" id=\"sign-out\">Đăng xuất / Sign out</button></form>",
             escape(&who.name),
             escape(&who.csrf)
         ),
