@@ -572,6 +572,10 @@ pub enum Answer {
     Disputed,
     /// The owner named another person as the driver.
     DriverNamed,
+    /// The owner had sold the vehicle before the violation, to the buyer named.
+    VehicleSold,
+    /// The vehicle had been stolen, reported to the police.
+    VehicleStolen,
 }
 
 impl Answer {
@@ -580,18 +584,27 @@ impl Answer {
             Self::Confirmed => "confirmed",
             Self::Disputed => "disputed",
             Self::DriverNamed => "driver_named",
+            Self::VehicleSold => "vehicle_sold",
+            Self::VehicleStolen => "vehicle_stolen",
         }
     }
 
     pub fn parse(kind: &str) -> Option<Self> {
-        [Self::Confirmed, Self::Disputed, Self::DriverNamed]
-            .into_iter()
-            .find(|a| a.as_str() == kind)
+        [
+            Self::Confirmed,
+            Self::Disputed,
+            Self::DriverNamed,
+            Self::VehicleSold,
+            Self::VehicleStolen,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == kind)
     }
 }
 
-/// Records the citizen's answer `given` (confirmed, disputed with its reason, or a driver
-/// named), once, and queues its report to central: `false` when the notice was answered before.
+/// Records the citizen's answer `given` (confirmed, disputed with its reason, a driver named,
+/// the vehicle sold or stolen), once, and queues its report to central: `false` when the notice
+/// was answered before.
 pub async fn answer(
     db: &Db,
     fine_id: &str,
@@ -602,6 +615,13 @@ pub async fn answer(
     let text = match &given {
         protocol::FineChange::Disputed { reason } => reason.clone(),
         protocol::FineChange::DriverNamed { driver } => driver.full_name.clone(),
+        protocol::FineChange::VehicleSold { buyer, sold_on, .. } => {
+            format!("{} ({sold_on})", buyer.full_name)
+        }
+        protocol::FineChange::VehicleStolen {
+            reported_on,
+            report,
+        } => format!("{reported_on}: {report}"),
         _ => String::new(),
     };
     let now = OffsetDateTime::now_utc();
@@ -628,7 +648,8 @@ pub async fn answer(
     Ok(inserted == 1)
 }
 
-/// The citizen's answer to a notice, with the reason given (for a driver named, their name).
+/// The citizen's answer to a notice, with what it says (the reason; for a person named, their
+/// name; for a theft, the report).
 pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)>, DbError> {
     on_pool!(db, pool => {
         sqlx::query("SELECT kind, reason FROM responses WHERE fine_id = $1")

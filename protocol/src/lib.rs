@@ -55,8 +55,8 @@ pub use messages::{
     SignalState,
 };
 pub use notice::{
-    Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, NamedDriver, PenaltyDecision,
-    ViolationNotice,
+    Buyer, Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, NamedAs, NamedDriver,
+    PenaltyDecision, ViolationNotice,
 };
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};

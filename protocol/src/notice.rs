@@ -59,10 +59,37 @@ pub struct ViolationNotice {
     /// How the owner may be reached besides the citizen app, from the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
-    /// True on a notice to a person the vehicle's owner named as the driver
-    /// ([`FineChange::DriverNamed`]): the notice is theirs to answer, not the owner's.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub named_as_driver: bool,
+    /// On a notice to a person the vehicle's registered owner named — as the driver
+    /// ([`FineChange::DriverNamed`]) or as the buyer of the vehicle ([`FineChange::VehicleSold`])
+    /// —, which: the notice is theirs to answer, not the owner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_as: Option<NamedAs>,
+}
+
+/// What the registered owner named the addressee of a notice as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedAs {
+    /// The person driving: they answer for themselves and cannot name another.
+    Driver,
+    /// The person the vehicle was sold to before the violation: they answer as its owner (and
+    /// may name the driver).
+    Buyer,
+}
+
+impl NamedAs {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Driver => "driver",
+            Self::Buyer => "buyer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Driver, Self::Buyer]
+            .into_iter()
+            .find(|n| n.as_str() == text)
+    }
 }
 
 /// A penalty decision ("Quyết định xử phạt vi phạm hành chính") on a case, issued by an officer
@@ -212,6 +239,23 @@ pub enum FineChange {
     /// The owner declares that another person was driving ("người điều khiển"): the case moves
     /// to that person, who is sent a notice of their own and answers in turn.
     DriverNamed { driver: NamedDriver },
+    /// The registered owner had sold the vehicle before the violation (the registration not
+    /// yet moved): the case moves to the buyer, who answers in turn.
+    VehicleSold {
+        buyer: Buyer,
+        /// The day of the sale, `YYYY-MM-DD`.
+        sold_on: String,
+        /// What proves it: the sale contract's number, where it was notarised or certified.
+        contract: String,
+    },
+    /// The vehicle had been stolen, as reported to the police: an explanation a supervisor
+    /// verifies, like [`Self::Disputed`].
+    VehicleStolen {
+        /// The day the theft was reported, `YYYY-MM-DD`.
+        reported_on: String,
+        /// The police unit it was reported to, and the report's number.
+        report: String,
+    },
     /// The penalty decision was paid through the payment gateway.
     Paid {
         amount_vnd: u64,
@@ -230,6 +274,8 @@ impl FineChange {
             Self::Confirmed => "confirmed",
             Self::Disputed { .. } => "disputed",
             Self::DriverNamed { .. } => "driver_named",
+            Self::VehicleSold { .. } => "vehicle_sold",
+            Self::VehicleStolen { .. } => "vehicle_stolen",
             Self::Paid { .. } => "paid",
         }
     }
@@ -262,6 +308,22 @@ impl Validate for FineUpdate {
                 }
                 Ok(())
             }
+            FineChange::VehicleSold {
+                buyer,
+                sold_on,
+                contract,
+            } => {
+                sized("change.buyer.full_name", &buyer.full_name, 100)?;
+                day("change.sold_on", sold_on)?;
+                sized("change.contract", contract, 200)
+            }
+            FineChange::VehicleStolen {
+                reported_on,
+                report,
+            } => {
+                day("change.reported_on", reported_on)?;
+                sized("change.report", report, 200)
+            }
             FineChange::Paid {
                 amount_vnd,
                 transaction_no,
@@ -287,6 +349,30 @@ pub struct NamedDriver {
     /// The driving licence's number: 12 digits (licences issued since 2013 carry the number of
     /// the PET card).
     pub licence_no: String,
+}
+
+/// The person an owner sold the vehicle to, as their citizen identity card says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Buyer {
+    pub full_name: String,
+    pub citizen_id: CitizenId,
+}
+
+/// `text` as a day, `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> Option<time::Date> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// A day as a message carries it, or why not.
+fn day(field: &'static str, text: &str) -> Result<(), Invalid> {
+    parse_day(text)
+        .map(|_| ())
+        .ok_or_else(|| Invalid::new(field, "must be a day, YYYY-MM-DD"))
 }
 
 impl NamedDriver {

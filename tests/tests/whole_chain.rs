@@ -402,7 +402,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         let one = central
             .get_json(&format!("/api/v1/violations/{id}"), &token)
             .ok()?;
-        (one["fine"]["named_driver"]["citizen_id"] == DRIVER).then(|| one["fine"].clone())
+        (one["fine"]["named"]["citizen_id"] == DRIVER).then(|| one["fine"].clone())
     })
     .unwrap();
     let driver_fine = driver_case["fine_id"].as_str().unwrap().to_owned();

@@ -1,7 +1,8 @@
 -- no-transaction
--- The owner's answer may name another person as the driver: the owner's case ends
--- `transferred` and a case of the driver's own opens on the same violation (`transferred_from`),
--- with a notice of its own. A violation has at most one open case.
+-- The owner's answer may name another person as the driver, or as the buyer of a vehicle sold
+-- before the violation: the owner's case ends `transferred` and a case of that person's own
+-- opens on the same violation (`transferred_from`), with a notice of its own. A violation has at
+-- most one open case.
 --
 -- SQLite cannot drop a column's UNIQUE: the table is rebuilt as in 0014 (foreign keys off on
 -- this connection, one transaction, the new table renamed into the old one's place), hence
@@ -55,14 +56,19 @@ CREATE INDEX IF NOT EXISTS fines_status ON fines (status);
 CREATE UNIQUE INDEX IF NOT EXISTS fines_decision_number ON fines (decision_year, decision_number);
 CREATE UNIQUE INDEX IF NOT EXISTS fines_open_case ON fines (event_id) WHERE status <> 'transferred';
 
--- Who the owner named: as their identity card and driving licence say.
-CREATE TABLE IF NOT EXISTS driver_declarations (
-    fine_id        TEXT PRIMARY KEY REFERENCES fines (fine_id),
-    driver_fine_id TEXT NOT NULL UNIQUE REFERENCES fines (fine_id),
-    full_name      TEXT NOT NULL,
-    citizen_id     TEXT NOT NULL,
-    licence_no     TEXT NOT NULL,
-    declared_at    TEXT NOT NULL
+-- Whom the owner named, as their identity card says: the driver (`driver`, with the licence
+-- number), or the person the vehicle was sold to before the violation (`buyer`, with the day
+-- and the contract); `to_fine_id` is the case opened for them.
+CREATE TABLE IF NOT EXISTS case_transfers (
+    fine_id     TEXT PRIMARY KEY REFERENCES fines (fine_id),
+    to_fine_id  TEXT NOT NULL UNIQUE REFERENCES fines (fine_id),
+    named_as    TEXT NOT NULL,
+    full_name   TEXT NOT NULL,
+    citizen_id  TEXT NOT NULL,
+    licence_no  TEXT,
+    sold_on     TEXT,
+    contract    TEXT,
+    declared_at TEXT NOT NULL
 );
 
 -- The warnings of a case whose notice went unanswered for 20 days (Circular 73/2024/TT-BCA,

@@ -35,7 +35,8 @@ pub struct Dispute {
 const SELECT: &str = "SELECT f.fine_id, f.event_id, f.decision_number, f.plate_text, f.amount_vnd,
                              f.status, f.resolution_answer, f.resolved_by, u.payload
                       FROM fines f
-                      JOIN fine_updates u ON u.fine_id = f.fine_id AND u.kind = 'disputed'";
+                      JOIN fine_updates u ON u.fine_id = f.fine_id
+                       AND u.kind IN ('disputed', 'vehicle_stolen')";
 
 /// The columns of [`SELECT`], before the owner's reason is read from the stored update.
 struct Columns {
@@ -71,8 +72,14 @@ impl Columns {
     fn dispute(self) -> Result<Dispute, DbError> {
         let update = wire::decode::<FineUpdate>(self.payload.as_bytes())
             .map_err(|e| DbError::Corrupt(format!("stored fine update: {e}")))?;
-        let FineChange::Disputed { reason } = update.change else {
-            return Err(DbError::Corrupt("a dispute that is not one".into()));
+        let reason = match update.change {
+            FineChange::Disputed { reason } => reason,
+            // A theft reported to the police: the supervisor checks the report.
+            FineChange::VehicleStolen {
+                reported_on,
+                report,
+            } => format!("Xe bị mất cắp, đã trình báo ngày {reported_on}: {report}"),
+            _ => return Err(DbError::Corrupt("a dispute that is not one".into())),
         };
         Ok(Dispute {
             fine_id: self.fine_id,

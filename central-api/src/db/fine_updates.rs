@@ -1,9 +1,12 @@
 //! What citizen-notify reports about a case: each update stored once (by its id), the case's
 //! status moved forward — never back: a late "delivered" does not undo "paid". An answer after
-//! its deadline is refused; an owner naming another person as the driver moves the case to
-//! that person ([`transfer`]).
+//! its deadline is refused; an owner naming another person as the driver, or as the buyer of a
+//! vehicle sold before the violation, moves the case to that person ([`transfer`]).
 
-use protocol::{CitizenId, FineChange, FineUpdate, NamedDriver, UtcTimestamp, ViolationEvent};
+use protocol::{
+    CitizenId, FineChange, FineUpdate, NamedAs, NamedDriver, UtcTimestamp, ViolationEvent,
+    time::VIETNAM,
+};
 use service_kit::on_pool;
 use sqlx::{Row, types::Json};
 use time::OffsetDateTime;
@@ -46,12 +49,12 @@ fn answered(status: &str) -> bool {
 /// The outcome of an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    /// Stored; the case's status is now `status`. `event_id` is the case's violation; `driver`
-    /// the case opened for the driver the owner named, if that is what the update did.
+    /// Stored; the case's status is now `status`. `event_id` is the case's violation; `moved_to`
+    /// the case opened for the person the owner named, if that is what the update did.
     New {
         status: String,
         event_id: uuid::Uuid,
-        driver: Option<uuid::Uuid>,
+        moved_to: Option<uuid::Uuid>,
     },
     /// This update was stored before.
     Duplicate,
@@ -79,6 +82,10 @@ pub enum AnswerRefused {
     UnknownCitizen(String),
     #[error("the name given is not the one the population database holds for identity number {0}")]
     NameMismatch(String),
+    #[error(
+        "the vehicle was sold on {0}, not before the violation: the sale does not move the case"
+    )]
+    SoldAfter(String),
 }
 
 impl AnswerRefused {
@@ -91,20 +98,38 @@ impl AnswerRefused {
             Self::SelfNamed => "self_named",
             Self::UnknownCitizen(_) => "unknown_citizen",
             Self::NameMismatch(_) => "name_mismatch",
+            Self::SoldAfter(_) => "sold_after",
         }
     }
 }
 
-/// Whether `driver` as the owner named them is `resident` as the population database holds
-/// them (`None`: no such citizen).
-pub fn check_driver(driver: &NamedDriver, resident: Option<&Citizen>) -> Result<(), AnswerRefused> {
+/// The person an update names (the driver, or the buyer): full name and identity number, and
+/// what they are named as.
+pub fn named_in(change: &FineChange) -> Option<(&str, &CitizenId, NamedAs)> {
+    match change {
+        FineChange::DriverNamed { driver } => {
+            Some((&driver.full_name, &driver.citizen_id, NamedAs::Driver))
+        }
+        FineChange::VehicleSold { buyer, .. } => {
+            Some((&buyer.full_name, &buyer.citizen_id, NamedAs::Buyer))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the person named `full_name` with identity number `id` is `resident` as the
+/// population database holds them (`None`: no such citizen).
+pub fn check_named(
+    full_name: &str,
+    id: &CitizenId,
+    resident: Option<&Citizen>,
+) -> Result<(), AnswerRefused> {
     let Some(resident) = resident else {
-        return Err(AnswerRefused::UnknownCitizen(driver.citizen_id.masked()));
+        return Err(AnswerRefused::UnknownCitizen(id.masked()));
     };
-    if NamedDriver::comparable_name(&driver.full_name)
-        != NamedDriver::comparable_name(&resident.full_name)
+    if NamedDriver::comparable_name(full_name) != NamedDriver::comparable_name(&resident.full_name)
     {
-        return Err(AnswerRefused::NameMismatch(driver.citizen_id.masked()));
+        return Err(AnswerRefused::NameMismatch(id.masked()));
     }
     Ok(())
 }
@@ -115,7 +140,8 @@ struct Case {
     event_id: uuid::Uuid,
     owner: String,
     answer_due: Option<OffsetDateTime>,
-    transferred_from: Option<String>,
+    /// What the person whose case this is was named as, when it was moved to them.
+    named_as: Option<String>,
 }
 
 /// Reads case `$fine_id` in transaction `$tx` and checks update `$update` against it: `return`s
@@ -123,8 +149,9 @@ struct Case {
 macro_rules! case_for {
     ($tx:ident, $fine_id:expr, $update:expr) => {{
         let Some(row) = sqlx::query(
-            "SELECT status, event_id, citizen_id, answer_due, transferred_from FROM fines
-             WHERE fine_id = $1",
+            "SELECT f.status, f.event_id, f.citizen_id, f.answer_due, t.named_as FROM fines f
+             LEFT JOIN case_transfers t ON t.to_fine_id = f.fine_id
+             WHERE f.fine_id = $1",
         )
         .bind($fine_id)
         .fetch_optional(&mut *$tx)
@@ -137,7 +164,7 @@ macro_rules! case_for {
             event_id: row.try_get("event_id")?,
             owner: row.try_get("citizen_id")?,
             answer_due: row.try_get("answer_due")?,
-            transferred_from: row.try_get("transferred_from")?,
+            named_as: row.try_get("named_as")?,
         };
         let seen = sqlx::query("SELECT 1 AS seen FROM fine_updates WHERE update_id = $1")
             .bind($update.update_id.hyphenated().to_string())
@@ -157,7 +184,11 @@ macro_rules! case_for {
 fn refusal(case: &Case, update: &FineUpdate) -> Result<(), AnswerRefused> {
     let is_answer = matches!(
         update.change,
-        FineChange::Confirmed | FineChange::Disputed { .. } | FineChange::DriverNamed { .. }
+        FineChange::Confirmed
+            | FineChange::Disputed { .. }
+            | FineChange::DriverNamed { .. }
+            | FineChange::VehicleSold { .. }
+            | FineChange::VehicleStolen { .. }
     );
     if !is_answer {
         return Ok(());
@@ -167,14 +198,14 @@ fn refusal(case: &Case, update: &FineUpdate) -> Result<(), AnswerRefused> {
     {
         return Err(AnswerRefused::Late(UtcTimestamp::from_datetime(due)));
     }
-    if let FineChange::DriverNamed { driver } = &update.change {
+    if let Some((_, id, _)) = named_in(&update.change) {
         if answered(&case.status) {
             return Err(AnswerRefused::Answered(case.status.clone()));
         }
-        if case.transferred_from.is_some() {
+        if case.named_as.as_deref() == Some(NamedAs::Driver.as_str()) {
             return Err(AnswerRefused::NamedDriverCase);
         }
-        if driver.citizen_id.as_str() == case.owner {
+        if id.as_str() == case.owner {
             return Err(AnswerRefused::SelfNamed);
         }
     }
@@ -198,7 +229,7 @@ macro_rules! store_update {
     };
 }
 
-/// Applies an update other than a driver named ([`transfer`] takes those).
+/// Applies an update other than a person named ([`transfer`] takes those).
 pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applied, DbError> {
     let fine_id = update.fine_id.hyphenated().to_string();
     let kind = update.change.kind();
@@ -207,13 +238,15 @@ pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applie
         let mut tx = pool.begin().await?;
         let case = case_for!(tx, &fine_id, update);
         store_update!(tx, &fine_id, update, payload, now);
-        let status = if rank(kind) > rank(&case.status) {
+        // A theft reported is an explanation the supervisor verifies.
+        let target = if kind == "vehicle_stolen" { "disputed" } else { kind };
+        let status = if rank(target) > rank(&case.status) {
             sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2")
-                .bind(kind)
+                .bind(target)
                 .bind(&fine_id)
                 .execute(&mut *tx)
                 .await?;
-            kind.to_owned()
+            target.to_owned()
         } else {
             case.status
         };
@@ -225,16 +258,16 @@ pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applie
                 .await?;
         }
         tx.commit().await?;
-        Ok(Applied::New { status, event_id: case.event_id, driver: None })
+        Ok(Applied::New { status, event_id: case.event_id, moved_to: None })
     })
 }
 
-/// The owner names `driver` (checked against the population database: `resident`) as the
-/// person who was driving: the owner's case ends `transferred`, a case of the driver's own
-/// opens on the same violation, and the notice to the driver is queued for citizen-notify — all
-/// in one transaction. The driver answers their notice in turn (Circular 73/2024/TT-BCA,
-/// Article 24: the notice goes to the owner and to the organisation or person concerned with
-/// the violation).
+/// The owner names a person (checked against the population database: `resident`) as the
+/// driver, or as the buyer of a vehicle sold before the violation: the owner's case ends
+/// `transferred`, a case of that person's own opens on the same violation, and the notice to
+/// them is queued for citizen-notify — all in one transaction. They answer their notice in turn
+/// (Circular 73/2024/TT-BCA, Article 24: the notice goes to the owner and to the organisation
+/// or person concerned with the violation).
 pub async fn transfer(
     db: &Db,
     update: &FineUpdate,
@@ -242,8 +275,15 @@ pub async fn transfer(
     resident: &Citizen,
     issuing_unit: &str,
 ) -> Result<Applied, DbError> {
-    let FineChange::DriverNamed { driver } = &update.change else {
+    let Some((_, _, named_as)) = named_in(&update.change) else {
         return apply(db, update, payload).await;
+    };
+    let (licence_no, sold_on, contract) = match &update.change {
+        FineChange::DriverNamed { driver } => (Some(driver.licence_no.as_str()), None, None),
+        FineChange::VehicleSold {
+            sold_on, contract, ..
+        } => (None, Some(sold_on.as_str()), Some(contract.as_str())),
+        _ => (None, None, None),
     };
     let fine_id = update.fine_id.hyphenated().to_string();
     let now = OffsetDateTime::now_utc();
@@ -259,6 +299,13 @@ pub async fn transfer(
         .fetch_one(&mut *tx)
         .await?;
         let Json(event): Json<ViolationEvent> = row.try_get("event")?;
+        // A sale moves the case only when it came before the violation's day.
+        if let Some(day) = sold_on {
+            let violation_day = event.occurred_at.as_datetime().to_offset(VIETNAM).date();
+            if protocol::notice::parse_day(day).is_none_or(|d| d >= violation_day) {
+                return Ok(Applied::Refused(AnswerRefused::SoldAfter(day.to_owned())));
+            }
+        }
         let plate_text: String = row.try_get("plate_text")?;
         let reference: String = row.try_get("legal_reference")?;
         let notice_due: OffsetDateTime = row.try_get("notice_due")?;
@@ -271,17 +318,17 @@ pub async fn transfer(
             fine_id: uuid::Uuid::now_v7(),
             citizen: resident.id.clone(),
             contact: Some(contact_of(resident.phone.clone(), resident.email.clone())),
-            named_as_driver: true,
+            named_as: Some(named_as),
         };
         let notice = notice_to(&event, &to, &plate_text, &reference, notice_due, now, issuing_unit);
-        let driver_fine = to.fine_id.hyphenated().to_string();
+        let to_fine = to.fine_id.hyphenated().to_string();
         sqlx::query(
             "INSERT INTO fines (fine_id, event_id, citizen_id, plate_text, amount_vnd, points,
                                 legal_reference, notice_due, status, issued_by, issued_at,
                                 answer_due, min_vnd, max_vnd, transferred_from)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9, $10, $11, $12, $13, $14)",
         )
-        .bind(&driver_fine)
+        .bind(&to_fine)
         .bind(case.event_id)
         .bind(resident.id.as_str())
         .bind(&plate_text)
@@ -298,52 +345,28 @@ pub async fn transfer(
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO driver_declarations
-               (fine_id, driver_fine_id, full_name, citizen_id, licence_no, declared_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO case_transfers
+               (fine_id, to_fine_id, named_as, full_name, citizen_id, licence_no, sold_on,
+                contract, declared_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&fine_id)
-        .bind(&driver_fine)
+        .bind(&to_fine)
+        .bind(named_as.as_str())
         .bind(&resident.full_name)
-        .bind(driver.citizen_id.as_str())
-        .bind(&driver.licence_no)
+        .bind(resident.id.as_str())
+        .bind(licence_no)
+        .bind(sold_on)
+        .bind(contract)
         .bind(update.at.as_datetime())
         .execute(&mut *tx)
         .await?;
-        super::enqueue!(tx, "violation_notice", driver_fine.clone(), notice_payload(&notice)?, now);
+        super::enqueue!(tx, "violation_notice", to_fine.clone(), notice_payload(&notice)?, now);
         tx.commit().await?;
         Ok(Applied::New {
             status: "transferred".to_owned(),
             event_id: case.event_id,
-            driver: Some(to.fine_id),
+            moved_to: Some(to.fine_id),
         })
-    })
-}
-
-/// The person the owner of case `fine_id` named as the driver, if they named one: (name,
-/// identity number, licence number, the driver's case).
-pub async fn declared_driver(
-    db: &Db,
-    fine_id: &str,
-) -> Result<Option<(String, CitizenId, String, String)>, DbError> {
-    on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT full_name, citizen_id, licence_no, driver_fine_id FROM driver_declarations
-             WHERE fine_id = $1",
-        )
-        .bind(fine_id)
-        .fetch_optional(pool)
-        .await?
-        .map(|row| {
-            let id: String = row.try_get("citizen_id")?;
-            Ok((
-                row.try_get("full_name")?,
-                CitizenId::parse(&id)
-                    .map_err(|e| DbError::Corrupt(format!("declared driver: {e}")))?,
-                row.try_get("licence_no")?,
-                row.try_get("driver_fine_id")?,
-            ))
-        })
-        .transpose()
     })
 }

@@ -201,7 +201,7 @@ pub async fn approve(
             .transpose()?;
         let notice = notice_to(
             e,
-            &Addressee { fine_id, citizen: owner.clone(), contact, named_as_driver: false },
+            &Addressee { fine_id, citizen: owner.clone(), contact, named_as: None, },
             &plate_text,
             &assessment.rule.reference,
             notice_due,
@@ -260,8 +260,8 @@ pub struct Addressee {
     pub fine_id: uuid::Uuid,
     pub citizen: protocol::CitizenId,
     pub contact: Option<protocol::Contact>,
-    /// The person the owner named as the driver, not the owner.
-    pub named_as_driver: bool,
+    /// What the owner named the addressee as, when it is not the owner.
+    pub named_as: Option<protocol::NamedAs>,
 }
 
 /// The contact a notice carries: a number it could not carry is left out, not sent wrong.
@@ -309,7 +309,7 @@ pub fn notice_to(
         issuing_unit: issuing_unit.to_owned(),
         evidence: e.evidence.clone(),
         contact: to.contact.clone(),
-        named_as_driver: to.named_as_driver,
+        named_as: to.named_as,
     }
 }
 
@@ -458,18 +458,25 @@ pub struct FineSummary {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<UtcTimestamp>,
     pub circumstance: Option<String>,
-    /// On the case of a person the owner named as the driver: who, as the owner declared them.
-    pub named_driver: Option<DeclaredDriver>,
+    /// On the case of a person the owner named (the driver, or the buyer): who, as the owner
+    /// declared them.
+    pub named: Option<NamedPerson>,
     /// The warnings given because the notice went unanswered, and whether they were lifted.
     pub warnings: Vec<super::deadlines::Warning>,
 }
 
-/// The person an owner named as the driver, as the review side shows them.
+/// The person an owner named, as the review side shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct DeclaredDriver {
+pub struct NamedPerson {
+    /// `driver` or `buyer`.
+    pub named_as: String,
     pub full_name: String,
     pub citizen_id: String,
-    pub licence_no: String,
+    /// The driver's licence number.
+    pub licence_no: Option<String>,
+    /// The buyer's: the day of the sale and the contract.
+    pub sold_on: Option<String>,
+    pub contract: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub declared_at: UtcTimestamp,
 }
@@ -481,9 +488,10 @@ pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbErr
         sqlx::query(
             "SELECT f.fine_id, f.decision_number, f.amount_vnd, f.min_vnd, f.max_vnd, f.points,
                     f.legal_reference, f.status, f.issued_by, f.issued_at, f.answer_due,
-                    f.decided_by, f.decided_at, f.circumstance, d.full_name AS driver_name,
-                    d.citizen_id AS driver_id, d.licence_no, d.declared_at
-             FROM fines f LEFT JOIN driver_declarations d ON d.driver_fine_id = f.fine_id
+                    f.decided_by, f.decided_at, f.circumstance, t.named_as,
+                    t.full_name AS named_name, t.citizen_id AS named_id, t.licence_no, t.sold_on,
+                    t.contract, t.declared_at
+             FROM fines f LEFT JOIN case_transfers t ON t.to_fine_id = f.fine_id
              WHERE f.event_id = $1 AND f.status <> 'transferred'",
         )
         .bind(*id.as_uuid())
@@ -509,12 +517,15 @@ pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbErr
                 decided_by: row.try_get("decided_by")?,
                 decided_at: at("decided_at")?,
                 circumstance: row.try_get("circumstance")?,
-                named_driver: match row.try_get::<Option<String>, _>("driver_name")? {
+                named: match row.try_get::<Option<String>, _>("named_as")? {
                     None => None,
-                    Some(full_name) => Some(DeclaredDriver {
-                        full_name,
-                        citizen_id: row.try_get("driver_id")?,
+                    Some(named_as) => Some(NamedPerson {
+                        named_as,
+                        full_name: row.try_get("named_name")?,
+                        citizen_id: row.try_get("named_id")?,
                         licence_no: row.try_get("licence_no")?,
+                        sold_on: row.try_get("sold_on")?,
+                        contract: row.try_get("contract")?,
                         declared_at: UtcTimestamp::from_datetime(row.try_get("declared_at")?),
                     }),
                 },

@@ -11,7 +11,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use protocol::{FineChange, FineUpdate};
+use protocol::FineUpdate;
 use serde_json::json;
 use service_kit::http::signed_message;
 
@@ -41,7 +41,7 @@ pub struct UpdateAnswer {
         (status = 200, description = "Taken before", body = UpdateAnswer),
         (status = 401, description = "Missing or bad signature", body = super::openapi::ErrorBody),
         (status = 404, description = "No such fine", body = super::openapi::ErrorBody),
-        (status = 422, description = "An answer refused: `answer_late`, `answered`, `named_driver_case`, `self_named`, `unknown_citizen`, `name_mismatch`", body = super::openapi::ErrorBody),
+        (status = 422, description = "An answer refused: `answer_late`, `answered`, `named_driver_case`, `self_named`, `unknown_citizen`, `name_mismatch`, `sold_after`", body = super::openapi::ErrorBody),
         (status = 503, description = "The population database cannot answer now: try again", body = super::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -57,27 +57,21 @@ pub async fn update(
     )?;
     let payload = String::from_utf8_lossy(&body);
     let fine_id = update.fine_id.hyphenated().to_string();
-    let applied = match &update.change {
-        FineChange::DriverNamed { driver } => {
-            let resident =
-                state
-                    .lookup
-                    .resident(&driver.citizen_id)
-                    .await
-                    .map_err(|e| match e {
-                        LookupError::Db(e) => ApiError::from(e),
-                        LookupError::Unavailable(e) => ApiError::new(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "registry_unavailable",
-                            format!("the population database cannot answer now: {e}"),
-                        ),
-                    })?;
-            match fine_updates::check_driver(driver, resident.as_ref()) {
-                Err(refused) => Applied::Refused(refused),
-                Ok(()) => {
-                    let resident = resident.as_ref().ok_or_else(|| {
-                        ApiError::internal("a checked driver has a population record")
-                    })?;
+    let applied = match fine_updates::named_in(&update.change) {
+        Some((full_name, id, _)) => {
+            let resident = state.lookup.resident(id).await.map_err(|e| match e {
+                LookupError::Db(e) => ApiError::from(e),
+                LookupError::Unavailable(e) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "registry_unavailable",
+                    format!("the population database cannot answer now: {e}"),
+                ),
+            })?;
+            match (
+                fine_updates::check_named(full_name, id, resident.as_ref()),
+                &resident,
+            ) {
+                (Ok(()), Some(resident)) => {
                     fine_updates::transfer(
                         &state.db,
                         &update,
@@ -87,25 +81,32 @@ pub async fn update(
                     )
                     .await?
                 }
+                (Err(refused), _) => Applied::Refused(refused),
+                (Ok(()), None) => {
+                    return Err(ApiError::internal(
+                        "a checked person has a population record",
+                    ));
+                }
             }
         }
-        _ => fine_updates::apply(&state.db, &update, &payload).await?,
+        None => fine_updates::apply(&state.db, &update, &payload).await?,
     };
     match applied {
         Applied::New {
             status,
             event_id,
-            driver,
+            moved_to,
         } => {
             let kind = update.change.kind();
-            // What the audit trail keeps of a named driver: who, masked, and their case.
-            let change = match &update.change {
-                FineChange::DriverNamed { driver: d } => json!({
+            // What the audit trail keeps of a person named: who, masked, and their case.
+            let change = match fine_updates::named_in(&update.change) {
+                Some((_, id, named_as)) => json!({
                     "kind": kind,
-                    "driver": d.citizen_id.masked(),
-                    "driver_fine_id": driver,
+                    "named_as": named_as.as_str(),
+                    "citizen": id.masked(),
+                    "moved_to": moved_to,
                 }),
-                other => json!(other),
+                None => json!(update.change),
             };
             state
                 .audit

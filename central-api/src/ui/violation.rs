@@ -332,12 +332,24 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary, decides: bool, csrf: &str, i
                 }
                 dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
             }
-            @if let Some(d) = &f.named_driver {
-                h2 { (lang.t("Người điều khiển do chủ phương tiện khai báo", "Driver named by the owner")) }
-                dl.facts #named-driver {
-                    dt { (lang.t("Họ và tên", "Full name")) } dd #named-driver-name { (d.full_name) }
+            @if let Some(d) = &f.named {
+                @if d.named_as == "buyer" {
+                    h2 { (lang.t("Người mua xe do chủ phương tiện cũ khai báo", "Buyer named by the former owner")) }
+                } @else {
+                    h2 { (lang.t("Người điều khiển do chủ phương tiện khai báo", "Driver named by the owner")) }
+                }
+                dl.facts #named-person {
+                    dt { (lang.t("Họ và tên", "Full name")) } dd #named-name { (d.full_name) }
                     dt { (lang.t("Số định danh cá nhân", "Identity number")) } dd { (d.citizen_id) }
-                    dt { (lang.t("Số GPLX", "Licence number")) } dd { (d.licence_no) }
+                    @if let Some(licence) = &d.licence_no {
+                        dt { (lang.t("Số GPLX", "Licence number")) } dd { (licence) }
+                    }
+                    @if let Some(day) = &d.sold_on {
+                        dt { (lang.t("Ngày bán", "Sold on")) } dd { (day) }
+                    }
+                    @if let Some(contract) = &d.contract {
+                        dt { (lang.t("Hợp đồng mua bán", "Sale contract")) } dd { (contract) }
+                    }
                     dt { (lang.t("Ngày khai báo", "Declared")) } dd { (local_time(d.declared_at)) }
                 }
             }

@@ -16,8 +16,8 @@ use central_api::{
     fines::VehicleCategory,
 };
 use protocol::{
-    CitizenId, EventId, FineChange, NamedDriver, UtcTimestamp, ViolationEvent, ViolationNotice,
-    wire,
+    CitizenId, EventId, FineChange, NamedAs, NamedDriver, UtcTimestamp, ViolationEvent,
+    ViolationNotice, wire,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -44,7 +44,7 @@ async fn seed_driver(t: &TestDb) {
     .unwrap();
 }
 
-fn named(full_name: &str, citizen_id: &str) -> FineChange {
+fn driver_named(full_name: &str, citizen_id: &str) -> FineChange {
     FineChange::DriverNamed {
         driver: NamedDriver {
             full_name: full_name.into(),
@@ -52,6 +52,15 @@ fn named(full_name: &str, citizen_id: &str) -> FineChange {
             licence_no: "790123456789".into(),
         },
     }
+}
+
+/// Central's answer says the case moved to the person named.
+fn moved((status, body): (StatusCode, serde_json::Value)) {
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::CREATED, Some("transferred")),
+        "{body}"
+    );
 }
 
 async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
@@ -76,9 +85,15 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     // Refused, each with its reason, recorded, nothing changed: a citizen id nobody has, a
     // name that is not the one the population database holds, the owner naming themselves.
     for (change, code) in [
-        (named("Trần Thị Bình", "079095009999"), "unknown_citizen"),
-        (named("Trần Văn Bình", DRIVER), "name_mismatch"),
-        (named("Nguyễn Văn An", owner().as_str()), "self_named"),
+        (
+            driver_named("Trần Thị Bình", "079095009999"),
+            "unknown_citizen",
+        ),
+        (driver_named("Trần Văn Bình", DRIVER), "name_mismatch"),
+        (
+            driver_named("Nguyễn Văn An", owner().as_str()),
+            "self_named",
+        ),
     ] {
         let (status, body) = send(&app, &update(owners_case, change), SECRET).await;
         assert_eq!(
@@ -99,13 +114,8 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     );
 
     // The name as the population database holds it, written with other spaces and case.
-    let declared = update(owners_case, named("  trần thị   BÌNH ", DRIVER));
-    let (status, body) = send(&app, &declared, SECRET).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (StatusCode::CREATED, Some("transferred")),
-        "{body}"
-    );
+    let declared = update(owners_case, driver_named("  trần thị   BÌNH ", DRIVER));
+    moved(send(&app, &declared, SECRET).await);
     let (status, body) = send(&app, &declared, SECRET).await;
     assert_eq!(
         (status, body["duplicate"].as_bool()),
@@ -117,12 +127,9 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     let case = fine_of(&w.db, &id).await.unwrap().unwrap();
     assert_ne!(case.fine_id, owners_case.to_string());
     assert_eq!(case.status, "issued");
-    let named_driver = case.named_driver.as_ref().unwrap();
+    let named = case.named.as_ref().unwrap();
     assert_eq!(
-        (
-            named_driver.citizen_id.as_str(),
-            named_driver.full_name.as_str()
-        ),
+        (named.citizen_id.as_str(), named.full_name.as_str()),
         (DRIVER, "Trần Thị Bình")
     );
     let outbox = outbox_pending(&w.db).await.unwrap();
@@ -132,7 +139,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
         .expect("the driver's notice waits in the outbox");
     let notice: ViolationNotice = wire::decode(payload.as_bytes()).unwrap();
     assert_eq!(notice.citizen_id.as_str(), DRIVER);
-    assert!(notice.named_as_driver);
+    assert_eq!(notice.named_as, Some(NamedAs::Driver));
     assert_eq!(notice.plate, "51F-123.45");
     assert_eq!(
         notice.contact.as_ref().and_then(|c| c.phone.as_deref()),
@@ -147,7 +154,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     let driver_case: uuid::Uuid = case.fine_id.parse().unwrap();
     let (status, body) = send(
         &app,
-        &update(driver_case, named("Nguyễn Văn An", owner().as_str())),
+        &update(driver_case, driver_named("Nguyễn Văn An", owner().as_str())),
         SECRET,
     )
     .await;
@@ -159,7 +166,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     // Nor can the owner answer the closed case again.
     let (_, body) = send(
         &app,
-        &update(owners_case, named("Trần Thị Bình", DRIVER)),
+        &update(owners_case, driver_named("Trần Thị Bình", DRIVER)),
         SECRET,
     )
     .await;
@@ -194,10 +201,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
         .iter()
         .find(|e| e.action == "fine.driver_named")
         .expect("the declaration is in the violation's trail");
-    assert_eq!(
-        entry.details["change"]["driver_fine_id"],
-        case.fine_id.as_str()
-    );
+    assert_eq!(entry.details["change"]["moved_to"], case.fine_id.as_str());
     assert!(
         !entry.details.to_string().contains(DRIVER),
         "the trail keeps the driver's number masked: {}",
@@ -334,7 +338,101 @@ async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) 
     assert!(trail.iter().any(|e| e.action == "case.time_barred"));
 }
 
+async fn a_vehicle_sold_before_moves_to_the_buyer_and_a_theft_goes_to_a_supervisor(t: &TestDb) {
+    seed_driver(t).await;
+    let w = world(t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(t, dir.path());
+    let (id, owners_case) = recent_case(&w).await;
+    let buyer = protocol::Buyer {
+        full_name: "Trần Thị Bình".into(),
+        citizen_id: CitizenId::parse(DRIVER).unwrap(),
+    };
+    let sold = |sold_on: String| FineChange::VehicleSold {
+        buyer: buyer.clone(),
+        sold_on,
+        contract: "Hợp đồng số 1234/2026, Văn phòng công chứng Quận 1".into(),
+    };
+    // Sold on the violation's day or after: the sale does not move the case.
+    let today = OffsetDateTime::now_utc()
+        .to_offset(protocol::time::VIETNAM)
+        .date()
+        .to_string();
+    let (status, body) = send(&app, &update(owners_case, sold(today)), SECRET).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("sold_after")),
+        "{body}"
+    );
+    // Sold before it: the case moves to the buyer, with the sale on record.
+    moved(
+        send(
+            &app,
+            &update(owners_case, sold("2026-01-15".into())),
+            SECRET,
+        )
+        .await,
+    );
+    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let named = case.named.as_ref().unwrap();
+    assert_eq!(
+        (
+            named.named_as.as_str(),
+            named.sold_on.as_deref(),
+            named.licence_no.as_deref()
+        ),
+        ("buyer", Some("2026-01-15"), None)
+    );
+    let outbox = outbox_pending(&w.db).await.unwrap();
+    let (_, _, payload) = outbox
+        .iter()
+        .find(|(_, key, _)| *key == case.fine_id)
+        .unwrap();
+    let notice: ViolationNotice = wire::decode(payload.as_bytes()).unwrap();
+    assert_eq!(
+        (notice.citizen_id.as_str(), notice.named_as),
+        (DRIVER, Some(NamedAs::Buyer))
+    );
+    // The buyer answers as an owner does: they may name the driver.
+    let buyers_case: uuid::Uuid = case.fine_id.parse().unwrap();
+    moved(
+        send(
+            &app,
+            &update(buyers_case, driver_named("Nguyễn Văn An", owner().as_str())),
+            SECRET,
+        )
+        .await,
+    );
+    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    assert_eq!(case.named.unwrap().named_as, "driver");
+
+    // Another violation: the owner reports the vehicle stolen. A supervisor verifies it, as an
+    // explanation, with the police report before them.
+    let (stolen_id, stolen_case) = recent_case(&w).await;
+    let theft = FineChange::VehicleStolen {
+        reported_on: "2026-11-30".into(),
+        report: "Công an phường Bến Thành, biên bản số 45/BB".into(),
+    };
+    let (status, body) = send(&app, &update(stolen_case, theft), SECRET).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::CREATED, Some("disputed")),
+        "{body}"
+    );
+    let open = central_api::db::disputes::open(&w.db).await.unwrap();
+    let dispute = open
+        .iter()
+        .find(|d| d.event_id == stolen_id.to_string())
+        .expect("the theft waits for a supervisor");
+    assert!(
+        dispute.reason.contains("mất cắp") && dispute.reason.contains("45/BB"),
+        "{}",
+        dispute.reason
+    );
+}
+
 on_both_engines!(
+    a_vehicle_sold_before_moves_to_the_buyer_and_a_theft_goes_to_a_supervisor,
     the_owner_names_the_driver_and_the_case_moves_to_them,
     an_answer_after_its_deadline_is_refused_and_recorded,
     an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends,

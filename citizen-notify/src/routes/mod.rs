@@ -51,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/fines/{id}/confirm", post(portal::confirm))
         .route("/fines/{id}/dispute", post(portal::dispute))
         .route("/fines/{id}/driver", post(portal::driver))
+        .route("/fines/{id}/sold", post(portal::sold))
+        .route("/fines/{id}/stolen", post(portal::stolen))
         .route("/fines/{id}/pay", post(portal::pay))
         .layer(axum::middleware::map_response(move |r| {
             protect(r, csp.clone())

@@ -16,7 +16,9 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use protocol::{DisputeOutcome, FineChange, NamedDriver, ViolationNotice as FineNotice};
+use protocol::{
+    Buyer, DisputeOutcome, FineChange, NamedAs, NamedDriver, ViolationNotice as FineNotice,
+};
 use serde::Deserialize;
 
 use service_kit::http::cookie;
@@ -234,6 +236,12 @@ pub struct CsrfForm {
     driver_id: String,
     #[serde(default)]
     licence_no: String,
+    /// A day the form gives: of a sale, of a theft's report.
+    #[serde(default)]
+    day: String,
+    /// The document that proves it: a sale contract, a police report.
+    #[serde(default)]
+    document: String,
 }
 
 /// The citizen behind a form post, when its CSRF token is theirs.
@@ -323,11 +331,17 @@ pub async fn fine(
     };
     let cancelled = matches!(resolution, Some((DisputeOutcome::Cancelled, ..)));
     let mut actions = String::new();
-    if n.named_as_driver {
-        actions.push_str(
+    match n.named_as {
+        Some(NamedAs::Driver) => actions.push_str(
             "<p id=\"named\">Chủ phương tiện đã khai báo bạn là người điều khiển phương tiện \
              khi vi phạm. <span class=\"en\">The vehicle's owner named you as its driver.</span></p>",
-        );
+        ),
+        Some(NamedAs::Buyer) => actions.push_str(
+            "<p id=\"named\">Chủ phương tiện đăng ký đã khai báo đã bán xe cho bạn trước khi vi \
+             phạm. <span class=\"en\">The registered owner says they sold you the vehicle before \
+             the violation.</span></p>",
+        ),
+        None => {}
     }
     match &answer {
         Some((Answer::Confirmed, _)) => {
@@ -337,6 +351,17 @@ pub async fn fine(
             "<p id=\"answer\">Bạn đã giải trình: “{}”. Cơ quan xử lý sẽ trả lời. \
              <span class=\"en\">You sent an explanation; the police unit will answer.</span></p>",
             escape(reason)
+        )),
+        Some((Answer::VehicleSold, said)) => actions.push_str(&format!(
+            "<p id=\"answer\">Bạn đã khai báo đã bán xe cho: <strong>{}</strong>. \
+             Thông báo vi phạm được gửi đến người mua. \
+             <span class=\"en\">You declared the vehicle sold; the notice goes to the buyer.</span></p>",
+            escape(said)
+        )),
+        Some((Answer::VehicleStolen, said)) => actions.push_str(&format!(
+            "<p id=\"answer\">Bạn đã khai báo xe bị mất cắp ({}). Cơ quan xử lý sẽ xác minh và trả lời. \
+             <span class=\"en\">You declared the vehicle stolen; the police unit will verify and answer.</span></p>",
+            escape(said)
         )),
         Some((Answer::DriverNamed, name)) => actions.push_str(&format!(
             "<p id=\"answer\">Bạn đã khai báo người điều khiển phương tiện: <strong>{}</strong>. \
@@ -470,7 +495,29 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> String {
         );
     }
     let csrf = escape(csrf);
-    let driver = if n.named_as_driver {
+    let owner_only = if n.named_as.is_some() {
+        String::new()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/fines/{fine_id}/sold\" id=\"sold-form\">\
+             <h3>Xe đã bán trước khi vi phạm</h3>\
+             <p class=\"en\">The vehicle was sold before the violation (registration not yet moved)</p>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Họ và tên người mua / Buyer's full name<input name=\"driver_name\" required maxlength=\"100\"></label>\
+             <label>Số định danh cá nhân người mua / Buyer's identity number<input name=\"driver_id\" required \
+             inputmode=\"numeric\" pattern=\"[0-9]{{12}}\" maxlength=\"12\"></label>\
+             <label>Ngày bán / Sold on<input type=\"date\" name=\"day\" required></label>\
+             <label>Hợp đồng mua bán (số, nơi công chứng) / Sale contract<input name=\"document\" required maxlength=\"200\"></label>\
+             <button class=\"secondary\" id=\"declare-sold\">Khai báo đã bán xe / Declare the sale</button></form>\
+             <form method=\"post\" action=\"/fines/{fine_id}/stolen\" id=\"stolen-form\">\
+             <h3>Xe bị mất cắp</h3><p class=\"en\">The vehicle had been stolen</p>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Ngày trình báo công an / Reported to the police on<input type=\"date\" name=\"day\" required></label>\
+             <label>Đơn vị tiếp nhận, số biên bản / Police unit and report number<input name=\"document\" required maxlength=\"200\"></label>\
+             <button class=\"secondary\" id=\"declare-stolen\">Khai báo xe bị mất cắp / Declare the theft</button></form>"
+        )
+    };
+    let driver = if n.named_as == Some(NamedAs::Driver) {
         String::new()
     } else {
         format!(
@@ -492,6 +539,7 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> String {
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <button id=\"confirm\">Tôi là người điều khiển phương tiện / I was driving</button></form>\
          {driver}\
+         {owner_only}\
          <form method=\"post\" action=\"/fines/{fine_id}/dispute\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label>Nội dung giải trình / Your explanation<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
@@ -515,6 +563,7 @@ fn refusal_vi(code: &str) -> &'static str {
             "bạn đã khai báo chính mình: hãy chọn \"Tôi là người điều khiển phương tiện\"."
         }
         "answer_late" => "câu trả lời đến sau thời hạn trả lời.",
+        "sold_after" => "ngày bán xe không trước ngày vi phạm: việc bán xe không chuyển vụ việc.",
         _ => "hãy trả lời lại hoặc liên hệ đơn vị xử lý.",
     }
 }
@@ -616,23 +665,7 @@ fn given(form: &CsrfForm, kind: Answer) -> Result<FineChange, (&'static str, &'s
             })
         }
         Answer::DriverNamed => {
-            let full_name = form
-                .driver_name
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            if full_name.is_empty() || full_name.chars().count() > 100 {
-                return Err((
-                    "Vui lòng ghi họ và tên người điều khiển",
-                    "The driver's full name is needed (up to 100 characters).",
-                ));
-            }
-            let Ok(citizen_id) = protocol::CitizenId::parse(form.driver_id.trim()) else {
-                return Err((
-                    "Số định danh cá nhân gồm 12 chữ số",
-                    "An identity number is 12 digits.",
-                ));
-            };
+            let (full_name, citizen_id) = named_person(form)?;
             let licence_no = form.licence_no.trim().to_owned();
             if !NamedDriver::valid_licence(&licence_no) {
                 return Err((
@@ -648,7 +681,71 @@ fn given(form: &CsrfForm, kind: Answer) -> Result<FineChange, (&'static str, &'s
                 },
             })
         }
+        Answer::VehicleSold => {
+            let (full_name, citizen_id) = named_person(form)?;
+            Ok(FineChange::VehicleSold {
+                buyer: Buyer {
+                    full_name,
+                    citizen_id,
+                },
+                sold_on: day_of(form)?,
+                contract: document_of(form)?,
+            })
+        }
+        Answer::VehicleStolen => Ok(FineChange::VehicleStolen {
+            reported_on: day_of(form)?,
+            report: document_of(form)?,
+        }),
     }
+}
+
+/// The person a form names: full name (spaces tidied) and identity number.
+fn named_person(
+    form: &CsrfForm,
+) -> Result<(String, protocol::CitizenId), (&'static str, &'static str)> {
+    let full_name = form
+        .driver_name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if full_name.is_empty() || full_name.chars().count() > 100 {
+        return Err((
+            "Vui lòng ghi họ và tên",
+            "The person's full name is needed (up to 100 characters).",
+        ));
+    }
+    let citizen_id = protocol::CitizenId::parse(form.driver_id.trim()).map_err(|_| {
+        (
+            "Số định danh cá nhân gồm 12 chữ số",
+            "An identity number is 12 digits.",
+        )
+    })?;
+    Ok((full_name, citizen_id))
+}
+
+/// The day a form gives, `YYYY-MM-DD`, not after today (Vietnam time).
+fn day_of(form: &CsrfForm) -> Result<String, (&'static str, &'static str)> {
+    let day = form.day.trim();
+    let today = protocol::UtcTimestamp::now()
+        .as_datetime()
+        .to_offset(protocol::time::VIETNAM)
+        .date();
+    match protocol::notice::parse_day(day) {
+        Some(d) if d <= today => Ok(day.to_owned()),
+        _ => Err(("Ngày không hợp lệ", "The day is missing or in the future.")),
+    }
+}
+
+/// The document a form cites (a contract, a police report): 1–200 characters.
+fn document_of(form: &CsrfForm) -> Result<String, (&'static str, &'static str)> {
+    let text = form.document.trim();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err((
+            "Vui lòng ghi giấy tờ chứng minh",
+            "The document that proves it is needed (up to 200 characters).",
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 async fn answer(
@@ -673,11 +770,21 @@ async fn answer(
             "The time to answer online has passed: come to the handling unit.",
         );
     }
-    if kind == Answer::DriverNamed && notice.named_as_driver {
+    let passes_on = matches!(
+        kind,
+        Answer::DriverNamed | Answer::VehicleSold | Answer::VehicleStolen
+    );
+    let may_pass_on = match notice.named_as {
+        None => true,
+        // A buyer answers as the owner does, except for what only the registered owner can say.
+        Some(NamedAs::Buyer) => kind == Answer::DriverNamed,
+        Some(NamedAs::Driver) => false,
+    };
+    if passes_on && !may_pass_on {
         return unprocessable(
             fine_id,
-            "Người được khai báo là người điều khiển tự trả lời thông báo",
-            "A person named as the driver answers for themselves.",
+            "Người được chủ phương tiện khai báo tự trả lời thông báo",
+            "A person the owner named answers for themselves.",
         );
     }
     let change = match given(form, kind) {
@@ -732,6 +839,26 @@ pub async fn driver(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     answer(&state, &headers, &fine_id, &form, Answer::DriverNamed).await
+}
+
+/// `POST /fines/{id}/sold`: the registered owner had sold the vehicle before the violation.
+pub async fn sold(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    answer(&state, &headers, &fine_id, &form, Answer::VehicleSold).await
+}
+
+/// `POST /fines/{id}/stolen`: the vehicle had been stolen.
+pub async fn stolen(
+    State(state): State<AppState>,
+    Path(fine_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    answer(&state, &headers, &fine_id, &form, Answer::VehicleStolen).await
 }
 
 /// `POST /fines/{id}/pay`: off to the payment gateway.

@@ -72,7 +72,7 @@ pub fn notice() -> FineNotice {
             phone: Some("0901234567".into()),
             email: None,
         }),
-        named_as_driver: false,
+        named_as: None,
     }
 }
 

@@ -483,7 +483,7 @@ async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &Tes
 
     // A notice to a person the owner named as the driver: no naming another in turn.
     let mut named = notice();
-    named.named_as_driver = true;
+    named.named_as = Some(protocol::NamedAs::Driver);
     let id = store(named).await;
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
     assert!(page.contains("id=\"named\""), "{page}");
@@ -525,7 +525,76 @@ async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &Tes
     assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
 }
 
+async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_driver(t: &TestDb) {
+    let w = world(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, sold_id) = noticed(t).await;
+    let (_, _, page) = b.get(&format!("/fines/{sold_id}")).await;
+    for form in ["sold-form", "stolen-form", "driver-form"] {
+        assert!(page.contains(&format!("id=\"{form}\"")), "{form}: {page}");
+    }
+    let csrf = value_of(&page, "csrf");
+    let sale = |day: &'static str| {
+        [
+            ("driver_name", "Trần Thị Bình"),
+            ("driver_id", "079095001234"),
+            ("day", day),
+            ("document", "Hợp đồng số 1234/2026, công chứng Quận 1"),
+        ]
+    };
+    // A day in the future, or none: refused here.
+    for day in ["2999-01-01", ""] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(sale(day));
+        let (status, _, _) = b.post(&format!("/fines/{sold_id}/sold"), &form).await;
+        assert_eq!(status, 422, "{day}");
+    }
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(sale("2026-01-15"));
+    let (status, _, _) = b.post(&format!("/fines/{sold_id}/sold"), &form).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        db::answer_of(&t.db, &sold_id).await.unwrap(),
+        Some((Answer::VehicleSold, "Trần Thị Bình (2026-01-15)".to_owned()))
+    );
+
+    let (_, stolen_id) = noticed(t).await;
+    let (status, _, _) = b
+        .post(
+            &format!("/fines/{stolen_id}/stolen"),
+            &[
+                ("csrf", &csrf),
+                ("day", "2026-11-30"),
+                ("document", "Công an phường Bến Thành, biên bản số 45/BB"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, _, page) = b.get(&format!("/fines/{stolen_id}")).await;
+    assert!(page.contains("xe bị mất cắp"), "{page}");
+
+    // The buyer's notice: they may name the driver, not declare the sale or a theft.
+    let mut to_buyer = notice();
+    to_buyer.named_as = Some(protocol::NamedAs::Buyer);
+    let body = protocol::wire::encode(&to_buyer).unwrap();
+    db::store_notice(&t.db, &to_buyer, &body, &[])
+        .await
+        .unwrap();
+    let buyer_id = to_buyer.fine_id.hyphenated().to_string();
+    let (_, _, page) = b.get(&format!("/fines/{buyer_id}")).await;
+    assert!(page.contains("đã bán xe cho bạn"), "{page}");
+    assert!(page.contains("id=\"driver-form\""), "{page}");
+    assert!(!page.contains("id=\"sold-form\""), "{page}");
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(sale("2026-01-15"));
+    let (status, _, _) = b.post(&format!("/fines/{buyer_id}/sold"), &form).await;
+    assert_eq!(status, 422);
+    assert_eq!(db::answer_of(&t.db, &buyer_id).await.unwrap(), None);
+}
+
 on_both_engines!(
+    the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_driver,
     the_owner_names_the_driver_and_a_refused_declaration_is_made_again,
     the_person_named_answers_for_themselves_and_nobody_answers_late,
     an_explanation_gets_its_answer_and_a_closed_case_is_not_paid,
