@@ -67,6 +67,11 @@ impl Role {
         matches!(self, Self::Reviewer | Self::Supervisor)
     }
 
+    /// May print notices for the post: the roles that handle cases.
+    pub fn prints_notices(self) -> bool {
+        matches!(self, Self::Reviewer | Self::Supervisor | Self::Sanctioning)
+    }
+
     /// May issue penalty decisions.
     pub fn decides(self) -> bool {
         matches!(self, Self::Sanctioning)

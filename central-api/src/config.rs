@@ -214,6 +214,9 @@ pub struct ReviewSettings {
     pub secure_cookies: bool,
     /// The detecting and handling unit named on notices, with its contact phone.
     pub issuing_unit: String,
+    /// The citizen portal's public address (citizen-notify's `delivery.portal_url`): printed on
+    /// paper notices, and their QR code leads to the notice there.
+    pub portal_url: String,
     /// Sign-in: failed attempts at one username (registered or not) allowed before each next
     /// attempt must wait.
     pub sign_in_free_attempts: u32,
@@ -237,6 +240,7 @@ impl Default for ReviewSettings {
             session_idle_s: 30 * 60,
             secure_cookies: false,
             issuing_unit: "Phòng Cảnh sát giao thông, Công an Thành phố Hồ Chí Minh".into(),
+            portal_url: "http://127.0.0.1:8090".into(),
             sign_in_free_attempts: 3,
             sign_in_address_free_attempts: 30,
             sign_in_delay_s: 2,

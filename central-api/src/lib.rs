@@ -19,6 +19,7 @@ pub mod evidence_store;
 pub mod fines;
 pub mod ingest;
 pub mod owners;
+pub mod paper;
 pub mod relay;
 pub mod review;
 pub mod routes;

@@ -555,3 +555,32 @@ pub async fn outbox_pending(db: &Db) -> Result<Vec<(i64, String, String)>, DbErr
     });
     Ok(rows)
 }
+
+/// The notice of the open case of violation `id` as it was sent, with its addressee as the
+/// population database holds them: what the paper notice prints. `None` without a case.
+pub async fn sent_notice(
+    db: &Db,
+    id: &EventId,
+) -> Result<Option<(ViolationNotice, super::owners::Citizen)>, DbError> {
+    let payload: Option<String> = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT o.payload FROM fines f
+             JOIN outbox o ON o.idempotency_key = f.fine_id AND o.kind = 'violation_notice'
+             WHERE f.event_id = $1 AND f.status <> 'transferred'",
+        )
+        .bind(*id.as_uuid())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| row.try_get("payload"))
+        .transpose()?
+    });
+    let Some(payload) = payload else {
+        return Ok(None);
+    };
+    let notice: ViolationNotice = wire::decode(payload.as_bytes())
+        .map_err(|e| DbError::Corrupt(format!("stored notice of {id}: {e}")))?;
+    let person = super::owners::citizen(db, &notice.citizen_id)
+        .await?
+        .ok_or_else(|| DbError::Corrupt(format!("the addressee of the notice of {id}")))?;
+    Ok(Some((notice, person)))
+}

@@ -101,6 +101,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::correct_plate))
         .routes(routes!(violations::approve))
         .routes(routes!(violations::decide))
+        .routes(routes!(violations::paper_notice))
         .routes(routes!(violations::licence_points))
         .routes(routes!(violations::reject))
         .routes(routes!(violations::reverse))

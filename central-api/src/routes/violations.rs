@@ -6,7 +6,8 @@
 use axum::{
     Json,
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use protocol::{PenaltyDecision, PlateColour, UtcTimestamp, ViolationEvent, ViolationNotice};
 use serde::{Deserialize, Serialize};
@@ -351,4 +352,56 @@ pub async fn verify_audit(
             reason: Some(broken.reason),
         },
     }))
+}
+
+#[utoipa::path(get, path = "/api/v1/violations/{id}/notice.pdf", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The notice of violation on one A4 page, for the post", content_type = "application/pdf"),
+        (status = 403, description = "The role may not print notices", body = ErrorBody),
+        (status = 404, description = "No notice was issued for this violation", body = ErrorBody)))]
+pub async fn paper_notice(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    officer.require(Role::prints_notices, "print notices")?;
+    let id = event_id(&id)?;
+    let Some((notice, person)) = crate::db::review::sent_notice(&state.db, &id).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_notice",
+            "no notice was issued for this violation",
+        ));
+    };
+    let pdf = crate::paper::render(
+        &notice,
+        crate::paper::Recipient {
+            full_name: &person.full_name,
+            address: &person.address,
+        },
+        &state.review.settings.portal_url,
+    )
+    .map_err(ApiError::internal)?;
+    state
+        .audit
+        .append(
+            &officer.username,
+            "notice.printed",
+            &format!("violation:{id}"),
+            serde_json::json!({ "fine_id": notice.fine_id }),
+        )
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"thong-bao-{}.pdf\"", notice.fine_id),
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
 }

@@ -332,6 +332,8 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary, decides: bool, csrf: &str, i
                 }
                 dt { (lang.t("Căn cứ", "Legal reference")) } dd { (f.legal_reference) }
             }
+            p { a #print-notice href={ "/api/v1/violations/" (id) "/notice.pdf" } target="_blank" {
+                (lang.t("In thông báo gửi qua bưu chính (PDF)", "Print the notice for the post (PDF)")) } }
             @if let Some(d) = &f.named {
                 @if d.named_as == "buyer" {
                     h2 { (lang.t("Người mua xe do chủ phương tiện cũ khai báo", "Buyer named by the former owner")) }

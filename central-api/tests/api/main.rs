@@ -19,6 +19,7 @@ mod object_store;
 mod openapi;
 mod owners;
 mod pages;
+mod paper;
 mod registry;
 mod relay;
 mod review;

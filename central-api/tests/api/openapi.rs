@@ -102,6 +102,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "GET /api/v1/stats.csv",
         "GET /api/v1/violations",
         "GET /api/v1/violations/{id}",
+        "GET /api/v1/violations/{id}/notice.pdf",
         "GET /evidence/{sha256}",
         "POST /api/v1/fine-updates",
         "POST /api/v1/session",

@@ -119,12 +119,21 @@ impl World {
         event.event_id
     }
 
-    pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+    /// The answer to `request`: status, headers and body as bytes.
+    pub async fn call_bytes(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = axum::body::to_bytes(response.into_body(), 8 << 20)
             .await
             .unwrap();
+        (status, headers, body.to_vec())
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let (status, _, body) = self.call_bytes(request).await;
         let value = if body.is_empty() {
             Value::Null
         } else {
