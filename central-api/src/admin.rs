@@ -62,6 +62,14 @@ pub enum Command {
     },
     /// Add a record to the registry mirror: a plate, its vehicle and its owner.
     RegistryAdd(RegistryRecord),
+    /// Give an officer a second factor (a TOTP secret for an authenticator app: the `otpauth://`
+    /// address and its QR code are printed once), or take it away (`--remove`).
+    OfficerTotp {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        remove: bool,
+    },
     /// Add a citizen to the population database mirror (a person an owner may name as the
     /// driver, who need own no vehicle).
     CitizenAdd(CitizenRecord),
@@ -553,6 +561,36 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
         } => {
             let id = register_device(&db, &audit, CLI, &id, &public_key, &name).await?;
             println!("device {id} registered");
+        }
+        Command::OfficerTotp { username, remove } => {
+            let secret = if remove {
+                None
+            } else {
+                Some(crate::totp::new_secret().context("a random secret")?)
+            };
+            if !officers::set_totp(&db, &username, secret.as_deref()).await? {
+                bail!("no active officer `{username}`");
+            }
+            let action = if remove {
+                "officer.totp_removed"
+            } else {
+                "officer.totp_enrolled"
+            };
+            audit
+                .append(CLI, action, &format!("officer:{username}"), json!({}))
+                .await?;
+            match secret {
+                None => println!("{username}: second factor removed"),
+                Some(secret) => {
+                    let uri = crate::totp::provisioning_uri("CSGT TVE", &username, &secret);
+                    let code = qrcode::QrCode::new(uri.as_bytes()).context("the QR code")?;
+                    println!("{}", crate::totp::terminal_qr(&code));
+                    println!("{uri}");
+                    println!(
+                        "{username}: scan the code (or enter the secret {secret}) in an authenticator app; it is shown only now"
+                    );
+                }
+            }
         }
         Command::CitizenAdd(c) => {
             let citizen = c.save(&db).await?;

@@ -40,6 +40,16 @@ impl Settings for Config {
         self.http.validate()?;
         self.database.validate()?;
         let review = &self.review;
+        if let Some(unknown) = review
+            .second_factor_roles
+            .iter()
+            .find(|r| crate::auth::Role::parse(r).is_none())
+        {
+            return Err(ConfigError::invalid(
+                "review.second_factor_roles",
+                format!("`{unknown}` is no role"),
+            ));
+        }
         for (key, zero) in [
             ("review.session_idle_s", review.session_idle_s == 0),
             ("review.sign_in_lock_after", review.sign_in_lock_after == 0),
@@ -231,6 +241,10 @@ pub struct ReviewSettings {
     pub sign_in_lock_after: u32,
     /// Sign-in: passwords checked at once (Argon2, about 19 MiB each); more are answered 503.
     pub sign_in_max_concurrent: usize,
+    /// Roles that sign in only with a second factor (a TOTP code; `central-api officer-totp`
+    /// enrols an officer): e.g. `["supervisor", "admin"]`. An officer with one enrolled always
+    /// gives it, whatever their role.
+    pub second_factor_roles: Vec<String>,
 }
 
 impl Default for ReviewSettings {
@@ -247,6 +261,7 @@ impl Default for ReviewSettings {
             sign_in_max_delay_s: 15 * 60,
             sign_in_lock_after: 10,
             sign_in_max_concurrent: 4,
+            second_factor_roles: Vec::new(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod routes;
 pub mod startup;
 pub mod stats;
 pub mod throttle;
+pub mod totp;
 pub mod ui;
 
 pub use config::Config;

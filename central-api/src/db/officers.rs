@@ -99,13 +99,16 @@ pub struct Found {
     pub password_hash: String,
     /// Locked by failed sign-ins until an administrator unlocks the account.
     pub locked: bool,
+    /// The TOTP secret (base32) when the officer has a second factor.
+    pub totp_secret: Option<String>,
 }
 
 /// An active officer, their password hash and whether their account is locked.
 pub async fn find(db: &Db, username: &str) -> Result<Option<Found>, DbError> {
     let row = on_pool!(db, pool => {
         sqlx::query(
-            "SELECT username, full_name, role, password_hash, locked_at IS NOT NULL AS locked
+            "SELECT username, full_name, role, password_hash, locked_at IS NOT NULL AS locked,
+                    totp_secret
              FROM officers WHERE username = $1 AND disabled_at IS NULL",
         )
         .bind(username)
@@ -118,23 +121,62 @@ pub async fn find(db: &Db, username: &str) -> Result<Option<Found>, DbError> {
                 row.try_get::<String, _>("role")?,
                 row.try_get::<String, _>("password_hash")?,
                 row.try_get::<bool, _>("locked")?,
+                row.try_get::<Option<String>, _>("totp_secret")?,
             ))
         })
         .transpose()?
     });
-    row.map(|(username, full_name, role, password_hash, locked)| {
-        let role = Role::parse(&role).ok_or_else(|| DbError::Corrupt(format!("role `{role}`")))?;
-        Ok(Found {
-            officer: Officer {
-                username,
-                full_name,
-                role,
-            },
-            password_hash,
-            locked,
-        })
-    })
+    row.map(
+        |(username, full_name, role, password_hash, locked, totp_secret)| {
+            let role =
+                Role::parse(&role).ok_or_else(|| DbError::Corrupt(format!("role `{role}`")))?;
+            Ok(Found {
+                officer: Officer {
+                    username,
+                    full_name,
+                    role,
+                },
+                password_hash,
+                locked,
+                totp_secret,
+            })
+        },
+    )
     .transpose()
+}
+
+/// Gives an active officer a second factor (`Some` base32 secret) or takes it away (`None`).
+/// False when there is no such active officer.
+pub async fn set_totp(db: &Db, username: &str, secret: Option<&str>) -> Result<bool, DbError> {
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE officers SET totp_secret = $1, totp_last_step = NULL
+             WHERE username = $2 AND disabled_at IS NULL",
+        )
+        .bind(secret)
+        .bind(username)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// Records that the officer used the code of `step`: false when a code of that step or a later
+/// one was used before (a code is good once).
+pub async fn use_totp_step(db: &Db, username: &str, step: i64) -> Result<bool, DbError> {
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE officers SET totp_last_step = $1
+             WHERE username = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(username)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
 }
 
 /// Counts a failed sign-in of an active officer, locking the account when it makes

@@ -25,6 +25,9 @@ use crate::{
 pub struct SignIn {
     pub username: String,
     pub password: String,
+    /// The six-digit code of the officer's authenticator app, when they have a second factor.
+    #[serde(default)]
+    pub otp: Option<String>,
 }
 
 /// A session just opened: the officer, the token (for the cookie or a bearer header) and the
@@ -34,6 +37,20 @@ pub struct Opened {
     pub officer: Officer,
     pub token: String,
     pub csrf: String,
+}
+
+/// Appends `action` about `officer`'s own account to the audit log, as done by them.
+async fn on_officer(
+    state: &AppState,
+    officer: &Officer,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    state
+        .audit
+        .append(&officer.actor(), action, &officer.actor(), details)
+        .await?;
+    Ok(())
 }
 
 /// Checks the password and opens a session, recorded in the audit log. A wrong password, an
@@ -47,6 +64,7 @@ pub async fn open(
     state: &AppState,
     username: &str,
     password: &str,
+    otp: Option<&str>,
     client: Option<IpAddr>,
 ) -> Result<Opened, ApiError> {
     let throttle = &state.review.throttle;
@@ -81,47 +99,80 @@ pub async fn open(
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
-            "wrong username or password, or the account is locked",
+            "wrong username, password or authentication code, or the account is locked",
         )
     };
     let Some(officers::Found {
-        officer, locked, ..
+        officer,
+        locked,
+        totp_secret,
+        ..
     }) = found
     else {
         let failures = throttle.failed(username, client);
         tracing::warn!(username = %username.escape_debug(), failures, client = ?client, "sign-in refused: no such officer");
         return Err(refused());
     };
-    if !matches || locked {
+    // The second factor, once the password is right: a code good now, used once.
+    let second_factor = match (&totp_secret, matches && !locked) {
+        (Some(secret), true) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let step = otp
+                .zip(crate::totp::from_base32(secret))
+                .and_then(|(given, secret)| crate::totp::matching_step(&secret, given, now));
+            match step {
+                Some(step) => officers::use_totp_step(&state.db, &officer.username, step).await?,
+                None => false,
+            }
+        }
+        _ => true,
+    };
+    if !matches || locked || !second_factor {
         throttle.failed(username, client);
         let lock_after = state.review.settings.sign_in_lock_after;
         let (failures, locks) = officers::sign_in_failed(&state.db, username, lock_after)
             .await?
             .unwrap_or_default();
-        let reason = if locked { "locked" } else { "wrong_password" };
+        let reason = match (locked, matches) {
+            (true, _) => "locked",
+            (false, false) => "wrong_password",
+            (false, true) => "wrong_second_factor",
+        };
         tracing::warn!(officer = %officer.username, failures, reason, client = ?client, "sign-in refused");
-        state
-            .audit
-            .append(
-                &officer.actor(),
-                "officer.sign_in_failed",
-                &officer.actor(),
-                json!({ "reason": reason, "failures_in_a_row": failures, "address": client }),
-            )
-            .await?;
+        on_officer(
+            state,
+            &officer,
+            "officer.sign_in_failed",
+            json!({ "reason": reason, "failures_in_a_row": failures, "address": client }),
+        )
+        .await?;
         if locks {
             tracing::warn!(officer = %officer.username, failures, "account locked after failed sign-ins");
-            state
-                .audit
-                .append(
-                    &officer.actor(),
-                    "officer.locked",
-                    &officer.actor(),
-                    json!({ "failures_in_a_row": failures }),
-                )
-                .await?;
+            on_officer(
+                state,
+                &officer,
+                "officer.locked",
+                json!({ "failures_in_a_row": failures }),
+            )
+            .await?;
         }
         return Err(refused());
+    }
+    let required = &state.review.settings.second_factor_roles;
+    if totp_secret.is_none() && required.iter().any(|r| r == officer.role.as_str()) {
+        tracing::warn!(officer = %officer.username, "sign-in refused: no second factor enrolled");
+        on_officer(
+            state,
+            &officer,
+            "officer.sign_in_failed",
+            json!({ "reason": "second_factor_not_enrolled", "address": client }),
+        )
+        .await?;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "second_factor_not_enrolled",
+            "this role signs in only with a second factor: ask an administrator to enrol you",
+        ));
     }
     throttle.succeeded(username);
     officers::sign_in_succeeded(&state.db, &officer.username).await?;
@@ -203,7 +254,8 @@ pub struct SessionOpened {
     request_body = SignIn,
     responses(
         (status = 200, description = "Signed in; the session cookie is set too", body = SessionOpened),
-        (status = 401, description = "Wrong username or password, or the account is locked", body = super::openapi::ErrorBody),
+        (status = 401, description = "Wrong username, password or authentication code, or the account is locked", body = super::openapi::ErrorBody),
+        (status = 403, description = "The officer's role signs in only with a second factor, and none is enrolled", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many failed sign-ins with this username or from this address lately: try again after Retry-After seconds", body = super::openapi::ErrorBody),
         (status = 503, description = "Too many sign-ins at once: try again after Retry-After seconds", body = super::openapi::ErrorBody)))]
 pub async fn sign_in(
@@ -212,7 +264,14 @@ pub async fn sign_in(
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
     let client = client.map(|Extension(ClientAddr(a))| a);
-    let opened = open(&state, &body.username, &body.password, client).await?;
+    let opened = open(
+        &state,
+        &body.username,
+        &body.password,
+        body.otp.as_deref(),
+        client,
+    )
+    .await?;
     let headers = cookie(&state, &opened.token)?;
     let o = opened.officer;
     let body = SessionOpened {

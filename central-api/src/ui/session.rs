@@ -29,6 +29,8 @@ fn form_page(lang: Lang, next: &str, username: &str, error: Option<&ApiError>) -
                 input #username type="text" name="username" value=(username) autocomplete="username" required autofocus;
                 label for="password" { (lang.t("Mật khẩu", "Password")) }
                 input #password type="password" name="password" autocomplete="current-password" required;
+                label for="otp" { (lang.t("Mã xác thực (nếu tài khoản có)", "Authentication code (if the account has one)")) }
+                input #otp type="text" name="otp" autocomplete="one-time-code" inputmode="numeric" pattern="[0-9 ]{6,7}" maxlength="7";
                 button.primary #sign-in type="submit" { (lang.t("Đăng nhập", "Sign in")) }
             }
         }
@@ -52,6 +54,8 @@ pub async fn form(lang: Lang, Query(q): Query<Next>) -> Html<String> {
 pub struct Credentials {
     username: String,
     password: String,
+    #[serde(default)]
+    otp: String,
     next: Option<String>,
 }
 
@@ -72,7 +76,8 @@ pub async fn submit(
         return (StatusCode::FORBIDDEN, "cross-site sign-in refused").into_response();
     }
     let client = client.map(|Extension(ClientAddr(a))| a);
-    let opened = match session::open(&state, c.username.trim(), &c.password, client).await {
+    let otp = Some(c.otp.trim()).filter(|o| !o.is_empty());
+    let opened = match session::open(&state, c.username.trim(), &c.password, otp, client).await {
         Ok(o) => o,
         Err(e) => {
             let page = form_page(lang, &next, &c.username, Some(&e));

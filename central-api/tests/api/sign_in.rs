@@ -41,6 +41,11 @@ async fn attempt_from(
             .extensions_mut()
             .insert(ClientAddr(client.parse().unwrap()));
     }
+    send(w, request).await
+}
+
+/// Sends a sign-in request: its status, error code and `Retry-After`.
+async fn send(w: &World, request: Request<Body>) -> (StatusCode, String, Option<u64>) {
     let response = w.app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let retry = response
@@ -273,7 +278,81 @@ async fn a_session_left_idle_ends_and_one_in_use_goes_on(t: &TestDb) {
     assert_eq!(w.call(queue()).await.0, StatusCode::UNAUTHORIZED);
 }
 
+/// A sign-in with the right password and `otp`: status and error code.
+async fn attempt_with(w: &World, username: &str, otp: Option<&str>) -> (StatusCode, String) {
+    let request = json_request(
+        "POST",
+        "/api/v1/session",
+        json!({ "username": username, "password": PASSWORD, "otp": otp }),
+    );
+    let (status, code, _) = send(w, request).await;
+    (status, code)
+}
+
+/// An officer with a second factor signs in only with the code their app shows now, and each
+/// code once; a role that requires one refuses an officer without it; every refusal is audited.
+async fn a_second_factor_is_asked_of_those_who_have_one_and_each_code_is_good_once(t: &TestDb) {
+    let w = world_with(
+        t,
+        ReviewSettings {
+            second_factor_roles: vec!["admin".into()],
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    // An administrator without a second factor: the right password is not enough.
+    assert_eq!(
+        attempt_with(&w, "admin", None).await,
+        (StatusCode::FORBIDDEN, "second_factor_not_enrolled".into())
+    );
+    let secret = central_api::totp::new_secret().unwrap();
+    assert!(
+        central_api::db::officers::set_totp(&w.db, "supervisor", Some(&secret))
+            .await
+            .unwrap()
+    );
+    let bytes = central_api::totp::from_base32(&secret).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let code_at = |unix: i64| {
+        format!(
+            "{:06}",
+            central_api::totp::code(&bytes, central_api::totp::step_of(unix), 6)
+        )
+    };
+    let unauthorized = (StatusCode::UNAUTHORIZED, "bad_credentials".to_owned());
+    assert_eq!(attempt_with(&w, "supervisor", None).await, unauthorized);
+    assert_eq!(
+        attempt_with(&w, "supervisor", Some(&code_at(now - 600))).await,
+        unauthorized,
+        "a code of ten minutes ago"
+    );
+    let code = code_at(now);
+    assert_eq!(
+        attempt_with(&w, "supervisor", Some(&code)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt_with(&w, "supervisor", Some(&code)).await,
+        unauthorized,
+        "the same code again"
+    );
+    let failures: Vec<String> = actions(&w, "supervisor")
+        .await
+        .into_iter()
+        .filter(|a| a == "officer.sign_in_failed")
+        .collect();
+    assert_eq!(failures.len(), 3);
+    assert!(
+        actions(&w, "admin")
+            .await
+            .contains(&"officer.sign_in_failed".to_owned())
+    );
+    // Without one, the others sign in as before.
+    assert_eq!(attempt_with(&w, "reviewer", None).await.0, StatusCode::OK);
+}
+
 on_both_engines!(
+    a_second_factor_is_asked_of_those_who_have_one_and_each_code_is_good_once,
     a_session_left_idle_ends_and_one_in_use_goes_on,
     a_name_that_failed_too_often_waits_known_or_not,
     an_address_trying_many_names_waits_whatever_name_it_tries_next,
