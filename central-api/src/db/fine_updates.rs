@@ -370,3 +370,16 @@ pub async fn transfer(
         })
     })
 }
+
+/// The violation of case `fine_id`, if there is such a case.
+pub async fn event_of(db: &Db, fine_id: &str) -> Result<Option<uuid::Uuid>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("SELECT event_id FROM fines WHERE fine_id = $1")
+            .bind(fine_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| row.try_get("event_id"))
+            .transpose()
+            .map_err(DbError::from)
+    })
+}

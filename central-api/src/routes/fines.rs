@@ -146,12 +146,17 @@ pub async fn update(
             format!("no fine {fine_id}"),
         )),
         Applied::Refused(refused) => {
+            // In the trail of the case's violation (of the case itself when there is none).
+            let subject = match fine_updates::event_of(&state.db, &fine_id).await? {
+                Some(event) => format!("violation:{}", event.hyphenated()),
+                None => format!("fine:{fine_id}"),
+            };
             state
                 .audit
                 .append(
                     "service:citizen-notify",
                     "fine.answer_refused",
-                    &format!("fine:{fine_id}"),
+                    &subject,
                     json!({
                         "update_id": update.update_id,
                         "kind": update.change.kind(),

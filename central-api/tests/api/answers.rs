@@ -73,7 +73,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     let audit = central_api::audit::AuditLog::new(t.db.clone());
     let refusals = || async {
         audit
-            .for_subject(&format!("fine:{owners_case}"))
+            .for_subject(&format!("violation:{id}"))
             .await
             .unwrap()
             .iter()

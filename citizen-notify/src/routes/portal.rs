@@ -101,7 +101,11 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
                 escape(&d.decision_number),
                 vnd(d.amount_vnd)
             ),
-            Ok(None) => format!(" — trả lời trước {}", local_time(n.answer_due)),
+            Ok(None) => match db::answer_of(&state.db, &id).await {
+                Ok(Some((answer, _))) => format!(" — {}", answered_vi(answer)),
+                Ok(None) => format!(" — trả lời trước {}", local_time(n.answer_due)),
+                Err(e) => return failure(&e),
+            },
             Err(e) => return failure(&e),
         };
         let cancelled = matches!(
@@ -565,6 +569,17 @@ fn refusal_vi(code: &str) -> &'static str {
         "answer_late" => "câu trả lời đến sau thời hạn trả lời.",
         "sold_after" => "ngày bán xe không trước ngày vi phạm: việc bán xe không chuyển vụ việc.",
         _ => "hãy trả lời lại hoặc liên hệ đơn vị xử lý.",
+    }
+}
+
+/// An answer given, in the list of one's notices.
+fn answered_vi(answer: Answer) -> &'static str {
+    match answer {
+        Answer::Confirmed => "đã xác nhận là người điều khiển",
+        Answer::Disputed => "đã gửi giải trình",
+        Answer::DriverNamed => "đã khai báo người điều khiển",
+        Answer::VehicleSold => "đã khai báo bán xe",
+        Answer::VehicleStolen => "đã khai báo xe bị mất cắp",
     }
 }
 

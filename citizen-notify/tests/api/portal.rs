@@ -451,6 +451,9 @@ async fn the_owner_names_the_driver_and_a_refused_declaration_is_made_again(t: &
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
     assert!(page.contains("Bạn đã khai báo người điều khiển"), "{page}");
     assert!(!page.contains("id=\"confirm\""), "answered once: {page}");
+    let (_, _, home) = b.get("/").await;
+    assert!(home.contains("đã khai báo người điều khiển"), "{home}");
+    assert!(!home.contains("trả lời trước"), "{home}");
 
     // Central refuses it (the population database knows no such person): the answer is taken
     // back, the owner is told why and may answer again.
