@@ -205,7 +205,7 @@ impl FromRequestParts<AppState> for Signed {
         let changes_state = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if from_cookie && changes_state {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(csrf.as_str()) {
+            if !sent.is_some_and(|sent| protocol::same_token(sent, &csrf)) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "csrf",

@@ -218,9 +218,34 @@ pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// Whether a token sent (a CSRF token) is the one expected, compared in a time that depends on
+/// their lengths only, not on where they first differ: a forger learns nothing from the timing.
+pub fn same_token(sent: &str, expected: &str) -> bool {
+    let (a, b) = (sent.as_bytes(), expected.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let differ = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
+    differ == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_the_same_only_byte_for_byte() {
+        let token = random_token(32).unwrap();
+        assert!(same_token(&token, &token.clone()));
+        let mut other = token.clone().into_bytes();
+        other[31] ^= 1;
+        assert!(!same_token(std::str::from_utf8(&other).unwrap(), &token));
+        assert!(!same_token(&token[..20], &token));
+        assert!(!same_token("", &token));
+    }
 
     #[test]
     fn device_ids_refuse_topic_separators_and_wildcards() {

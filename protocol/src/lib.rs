@@ -49,7 +49,7 @@ pub use event::{
     Sha256Digest, SignalObservation, Site, Vehicle, VehicleBox, VehicleClass, ViolationEvent,
     ViolationKind,
 };
-pub use ids::{CameraId, DeviceId, EventId, IdError, random_token};
+pub use ids::{CameraId, DeviceId, EventId, IdError, random_token, same_token};
 pub use messages::{
     Ack, CameraState, CameraStatus, DeviceState, DeviceStatus, SignalPhase, SignalSource,
     SignalState,

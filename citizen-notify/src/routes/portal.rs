@@ -257,7 +257,7 @@ async fn poster(
     let who = citizen(state, headers).await.map_err(|e| failure(&e))?;
     match who {
         None => Ok(None),
-        Some(w) if w.csrf == form.csrf => Ok(Some(w)),
+        Some(w) if protocol::same_token(&form.csrf, &w.csrf) => Ok(Some(w)),
         Some(_) => Err(html(
             StatusCode::FORBIDDEN,
             "Yêu cầu không hợp lệ",
