@@ -118,27 +118,6 @@ impl<'f> Layout<'f> {
     }
 }
 
-/// What the camera measured, in the notice's words.
-fn measured(m: &protocol::Measurement) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    if let (Some(speed), Some(limit)) = (m.speed_kmh, m.limit_kmh) {
-        out.push((
-            "Tốc độ đo được:",
-            format!("{speed:.0} km/h (tốc độ tối đa cho phép {limit:.0} km/h)"),
-        ));
-    }
-    if let Some(red) = m.signal.as_ref().and_then(|s| s.time_into_red_ms) {
-        out.push((
-            "Đèn tín hiệu:",
-            format!("đèn đỏ đã bật {:.1} giây", red as f64 / 1000.0),
-        ));
-    }
-    if let Some(lane) = &m.lane {
-        out.push(("Làn đường:", lane.clone()));
-    }
-    out
-}
-
 /// The paper notice of `n` to `to`, its QR code leading to `portal_url`'s page of the notice.
 pub fn render(
     n: &ViolationNotice,
@@ -219,24 +198,29 @@ pub fn render(
         ),
     );
     let mut facts = vec![
-        ("Loại phương tiện:", n.vehicle_class.label_vi().to_owned()),
+        ("Loại phương tiện", n.vehicle_class.label_vi().to_owned()),
         (
-            "Biển số:",
+            "Biển số",
             format!(
                 "{} (biển {})",
                 n.plate,
                 protocol::vi::plate_colour(n.plate_colour)
             ),
         ),
-        ("Thời gian vi phạm:", local_time(n.occurred_at)),
-        ("Địa điểm:", format!("{}, {}", n.place, n.address)),
-        ("Hành vi vi phạm:", n.kind.label_vi().to_owned()),
+        ("Thời gian vi phạm", local_time(n.occurred_at)),
+        ("Địa điểm", format!("{}, {}", n.place, n.address)),
+        ("Hành vi vi phạm", n.kind.label_vi().to_owned()),
     ];
-    facts.extend(measured(&n.measurement));
-    facts.push(("Căn cứ:", n.legal_reference.clone()));
-    facts.push(("Đơn vị phát hiện, xử lý:", n.issuing_unit.clone()));
+    facts.extend(
+        protocol::vi::measurement(&n.measurement)
+            .into_iter()
+            .map(|(_, label, value)| (label, value)),
+    );
+    facts.push(("Căn cứ", n.legal_reference.clone()));
+    facts.push(("Đơn vị phát hiện, xử lý", n.issuing_unit.clone()));
     for (label, value) in &facts {
-        page.paragraph(size, MARGIN + 12.0, width - 12.0, Some(label), value);
+        let label = format!("{label}:");
+        page.paragraph(size, MARGIN + 12.0, width - 12.0, Some(&label), value);
     }
     page.y -= 6.0;
     page.paragraph(

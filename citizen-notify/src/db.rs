@@ -44,6 +44,17 @@ macro_rules! queue_report {
     }};
 }
 
+/// Whether a notice of case `$fine_id` was received, read in transaction `$tx`.
+macro_rules! notice_known {
+    ($tx:ident, $fine_id:expr) => {
+        sqlx::query("SELECT 1 AS one FROM notices WHERE fine_id = $1")
+            .bind($fine_id)
+            .fetch_optional(&mut *$tx)
+            .await?
+            .is_some()
+    };
+}
+
 pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
     Db::connect(settings, &MIGRATIONS).await
 }
@@ -170,12 +181,7 @@ pub async fn store_decision(
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let known = sqlx::query("SELECT 1 AS one FROM notices WHERE fine_id = $1")
-            .bind(&fine_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !known {
+        if !notice_known!(tx, &fine_id) {
             return Ok(None);
         }
         let inserted = sqlx::query(
@@ -963,12 +969,7 @@ pub async fn store_resolution(
     let text = String::from_utf8_lossy(payload).into_owned();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let known = sqlx::query("SELECT 1 AS one FROM notices WHERE fine_id = $1")
-            .bind(&fine_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !known {
+        if !notice_known!(tx, &fine_id) {
             return Ok(Resolved::UnknownFine);
         }
         let inserted = sqlx::query(

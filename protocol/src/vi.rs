@@ -27,6 +27,30 @@ pub fn local_time(at: UtcTimestamp) -> String {
         .unwrap_or_default()
 }
 
+/// What a camera measured, as a notice states it: (an id for pages, the label, the value) for
+/// the speed and its limit, the time into red, the lane — those measured.
+pub fn measurement(m: &crate::Measurement) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    if let (Some(speed), Some(limit)) = (m.speed_kmh, m.limit_kmh) {
+        out.push((
+            "speed",
+            "Tốc độ",
+            format!("{speed:.0} km/h (tốc độ tối đa cho phép {limit:.0} km/h)"),
+        ));
+    }
+    if let Some(red) = m.signal.as_ref().and_then(|s| s.time_into_red_ms) {
+        out.push((
+            "into-red",
+            "Đèn đỏ đã bật",
+            format!("{:.1} giây", red as f64 / 1000.0),
+        ));
+    }
+    if let Some(lane) = &m.lane {
+        out.push(("lane", "Làn đường", lane.clone()));
+    }
+    out
+}
+
 /// A plate colour as the registration certificate names it.
 pub fn plate_colour(colour: PlateColour) -> &'static str {
     match colour {

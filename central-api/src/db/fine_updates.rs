@@ -117,13 +117,13 @@ pub fn named_in(change: &FineChange) -> Option<(&str, &CitizenId, NamedAs)> {
     }
 }
 
-/// Whether the person named `full_name` with identity number `id` is `resident` as the
-/// population database holds them (`None`: no such citizen).
-pub fn check_named(
+/// `resident`, the population database's record of identity number `id` (`None`: no such
+/// citizen), when it is the person named `full_name`.
+pub fn check_named<'a>(
     full_name: &str,
     id: &CitizenId,
-    resident: Option<&Citizen>,
-) -> Result<(), AnswerRefused> {
+    resident: Option<&'a Citizen>,
+) -> Result<&'a Citizen, AnswerRefused> {
     let Some(resident) = resident else {
         return Err(AnswerRefused::UnknownCitizen(id.masked()));
     };
@@ -131,7 +131,7 @@ pub fn check_named(
     {
         return Err(AnswerRefused::NameMismatch(id.masked()));
     }
-    Ok(())
+    Ok(resident)
 }
 
 /// The case as an update finds it.

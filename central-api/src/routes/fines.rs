@@ -67,11 +67,8 @@ pub async fn update(
                     format!("the population database cannot answer now: {e}"),
                 ),
             })?;
-            match (
-                fine_updates::check_named(full_name, id, resident.as_ref()),
-                &resident,
-            ) {
-                (Ok(()), Some(resident)) => {
+            match fine_updates::check_named(full_name, id, resident.as_ref()) {
+                Ok(resident) => {
                     fine_updates::transfer(
                         &state.db,
                         &update,
@@ -81,12 +78,7 @@ pub async fn update(
                     )
                     .await?
                 }
-                (Err(refused), _) => Applied::Refused(refused),
-                (Ok(()), None) => {
-                    return Err(ApiError::internal(
-                        "a checked person has a population record",
-                    ));
-                }
+                Err(refused) => Applied::Refused(refused),
             }
         }
         None => fine_updates::apply(&state.db, &update, &payload).await?,

@@ -242,17 +242,8 @@ async fn recent_case(w: &World) -> (EventId, uuid::Uuid) {
     let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
     event.occurred_at = UtcTimestamp::from_datetime(OffsetDateTime::now_utc() - Duration::hours(1));
     let id = w.pending_event(event).await;
-    let (status, body) = w
-        .call(reviewer.post(
-            &format!("/api/v1/violations/{id}/approve"),
-            serde_json::json!({}),
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    (
-        id,
-        body["notice"]["fine_id"].as_str().unwrap().parse().unwrap(),
-    )
+    let (id, fine_id, _) = w.approved(&reviewer, id).await;
+    (id, fine_id)
 }
 
 async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &TestDb) {

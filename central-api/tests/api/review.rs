@@ -91,6 +91,12 @@ impl World {
     /// the violation, the case id and the notice as the API answered.
     pub async fn confirmed(&self, reviewer: &Session) -> (EventId, uuid::Uuid, Value) {
         let id = self.pending("51F12345").await;
+        self.approved(reviewer, id).await
+    }
+
+    /// Confirms violation `id`, pending review, as `reviewer`: the violation, the case id and
+    /// the notice as the API answered.
+    pub async fn approved(&self, reviewer: &Session, id: EventId) -> (EventId, uuid::Uuid, Value) {
         let (status, body) = self
             .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
             .await;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::{
     config::{DeliverySettings, IntakeSettings, PaymentSettings},
+    db::Answer,
     db::Db,
     signin::Oidc,
 };
@@ -48,11 +49,14 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/callback", get(portal::callback))
         .route("/logout", post(portal::sign_out))
         .route("/fines/{id}", get(portal::fine))
-        .route("/fines/{id}/confirm", post(portal::confirm))
-        .route("/fines/{id}/dispute", post(portal::dispute))
-        .route("/fines/{id}/driver", post(portal::driver))
-        .route("/fines/{id}/sold", post(portal::sold))
-        .route("/fines/{id}/stolen", post(portal::stolen))
+        .route("/fines/{id}/confirm", portal::answering(Answer::Confirmed))
+        .route("/fines/{id}/dispute", portal::answering(Answer::Disputed))
+        .route("/fines/{id}/driver", portal::answering(Answer::DriverNamed))
+        .route("/fines/{id}/sold", portal::answering(Answer::VehicleSold))
+        .route(
+            "/fines/{id}/stolen",
+            portal::answering(Answer::VehicleStolen),
+        )
         .route("/fines/{id}/pay", post(portal::pay))
         .layer(axum::middleware::map_response(move |r| {
             protect(r, csp.clone())

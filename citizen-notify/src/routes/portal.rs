@@ -585,22 +585,12 @@ fn answered_vi(answer: Answer) -> &'static str {
 
 /// What the camera measured, as the notice states it.
 fn measured(m: &protocol::Measurement) -> String {
-    let mut out = String::new();
-    if let (Some(speed), Some(limit)) = (m.speed_kmh, m.limit_kmh) {
-        out.push_str(&format!(
-            "<dt>Tốc độ</dt><dd id=\"speed\">{speed:.0} km/h (tốc độ tối đa cho phép {limit:.0} km/h)</dd>"
-        ));
-    }
-    if let Some(red) = m.signal.as_ref().and_then(|s| s.time_into_red_ms) {
-        out.push_str(&format!(
-            "<dt>Đèn đỏ đã bật</dt><dd id=\"into-red\">{:.1} giây</dd>",
-            red as f64 / 1000.0
-        ));
-    }
-    if let Some(lane) = &m.lane {
-        out.push_str(&format!("<dt>Làn đường</dt><dd>{}</dd>", escape(lane)));
-    }
-    out
+    protocol::vi::measurement(m)
+        .into_iter()
+        .map(|(id, label, value)| {
+            format!("<dt>{label}</dt><dd id=\"{id}\">{}</dd>", escape(&value))
+        })
+        .collect()
 }
 
 /// The notice's images and clip, each through a signed link to central's store that is good
@@ -826,54 +816,17 @@ async fn answer(
     }
 }
 
-/// `POST /fines/{id}/confirm`.
-pub async fn confirm(
-    State(state): State<AppState>,
-    Path(fine_id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    answer(&state, &headers, &fine_id, &form, Answer::Confirmed).await
-}
-
-/// `POST /fines/{id}/dispute`.
-pub async fn dispute(
-    State(state): State<AppState>,
-    Path(fine_id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    answer(&state, &headers, &fine_id, &form, Answer::Disputed).await
-}
-
-/// `POST /fines/{id}/driver`: the owner names the person who was driving.
-pub async fn driver(
-    State(state): State<AppState>,
-    Path(fine_id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    answer(&state, &headers, &fine_id, &form, Answer::DriverNamed).await
-}
-
-/// `POST /fines/{id}/sold`: the registered owner had sold the vehicle before the violation.
-pub async fn sold(
-    State(state): State<AppState>,
-    Path(fine_id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    answer(&state, &headers, &fine_id, &form, Answer::VehicleSold).await
-}
-
-/// `POST /fines/{id}/stolen`: the vehicle had been stolen.
-pub async fn stolen(
-    State(state): State<AppState>,
-    Path(fine_id): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    answer(&state, &headers, &fine_id, &form, Answer::VehicleStolen).await
+/// `POST /fines/{id}/confirm`, `/dispute`, `/driver`, `/sold`, `/stolen`: the citizen answers
+/// the notice as `kind`.
+pub fn answering(kind: Answer) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::post(
+        move |State(state): State<AppState>,
+              Path(fine_id): Path<String>,
+              headers: HeaderMap,
+              Form(form): Form<CsrfForm>| async move {
+            answer(&state, &headers, &fine_id, &form, kind).await
+        },
+    )
 }
 
 /// `POST /fines/{id}/pay`: off to the payment gateway.
