@@ -35,6 +35,7 @@ class Task:
     out_name = "probs"
     in_shape: tuple[int, int, int] = (3, 0, 0)
     cfg: dict = {}
+    extra_roots: list[Path] = []  # more data set roots whose splits of the task are added (--also)
 
     def __init__(self, data: Path, device: torch.device, threads: int):
         self.data, self.device, self.threads = data, device, threads
@@ -46,6 +47,9 @@ class Task:
 
     def cl(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x
+
+    def roots(self) -> list[Path]:
+        return [self.data] + list(self.extra_roots)
 
     def val_images(self, n: int) -> torch.Tensor:
         return self.to_float(self.val_x[:n])
@@ -109,10 +113,10 @@ class PlateRec(Task):
         self.n_train, self.n_val = len(self.train_y), len(self.val_y)
 
     def _load(self, split):
-        d = self.data / "plates" / split
-        rows = common.read_tsv(d / "labels.tsv")
+        rows = [(root / "plates" / split, r) for root in self.roots()
+                for r in common.read_tsv(root / "plates" / split / "labels.tsv")]
         paths, ys, meta, skipped = [], [], [], 0
-        for r in rows:
+        for d, r in rows:
             if len(r) < 2:
                 skipped += 1
                 continue
@@ -311,9 +315,10 @@ class PlateDet(Task):
         self.n_train, self.n_val = len(self.train_v), len(self.val_v)
 
     def _load(self, split):
-        d = self.data / "plate-detect" / split
         paths, vis, quads = [], [], []
-        for r in common.read_tsv(d / "labels.tsv"):
+        rows = [(root / "plate-detect" / split, r) for root in self.roots()
+                for r in common.read_tsv(root / "plate-detect" / split / "labels.tsv")]
+        for d, r in rows:
             if len(r) < 2:
                 continue
             v = r[1].strip() == "1"

@@ -28,6 +28,9 @@ MODELS = ["vehicle_det", "plate_rec", "plate_det", "helmet"]  # launch order: th
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="data set root (the output of `sim dataset`)")
+    ap.add_argument("--also", type=Path, action="append", default=[], metavar="DATA",
+                    help="plate_rec, plate_det: another data set root whose splits of the task are added "
+                         "to --data's (e.g. `sim plate-crops` beside `sim dataset`; repeatable)")
     ap.add_argument("--out", type=Path, help="where <model>.onnx and <model>.report.json go")
     ap.add_argument("--work", type=Path, help="logs and checkpoints (default: OUT/work)")
     ap.add_argument("--model", choices=MODELS + ["all"], default="all")
@@ -113,6 +116,8 @@ def run_all(args) -> int:
     passthrough += ["--variant", args.variant, "--balance", str(args.balance), "--low-res", str(args.low_res)]
     for real in args.real:
         passthrough += ["--real", str(real)]
+    for also in args.also:
+        passthrough += ["--also", str(also)]
     if args.coco_init:
         passthrough += ["--coco-init", str(args.coco_init)]
     passthrough += ["--real-share", str(args.real_share), "--stretch-p", str(args.stretch_p)]
@@ -215,6 +220,7 @@ def run_one(args, name: str) -> int:
     budget = common.Budget(START, minutes, Task.cfg.get("reserve_s", 20))
 
     t = time.time()
+    Task.extra_roots = list(args.also)
     task = Task(args.data, device, threads)
     if name == "plate_rec":
         import nets

@@ -6,7 +6,8 @@
 //! scripted violations) and records every violation that truly happened;
 //! [`render::Renderer`] draws each frame through a real pinhole projection of the road plane,
 //! with plates in perspective, and returns the frame's ground truth from the same projection.
-//! [`dataset`] exports training data for the project's models. Everything is deterministic
+//! [`dataset`] exports training data for the project's models; [`plate_crops`] draws plate
+//! crops as real street cameras give them, for the plate recognizer. Everything is deterministic
 //! in the seed.
 
 pub mod camera;
@@ -14,6 +15,7 @@ pub mod dataset;
 pub mod geom;
 pub mod output;
 pub mod plate;
+pub mod plate_crops;
 pub mod plate_font;
 pub mod render;
 pub mod rng;

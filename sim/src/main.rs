@@ -128,6 +128,28 @@ enum Command {
         #[arg(long)]
         loose_plates: bool,
     },
+    /// Writes plate crops as street cameras and detectors give them (embossing, screws,
+    /// holders, dirt, glare, night light, blur, noise, compression, tilted and loose crops),
+    /// in the layout of `dataset`'s `plates/`: recognizer training data.
+    PlateCrops {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "data/plate-crops")]
+        out: PathBuf,
+        /// Recognizer crops (plates/).
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Loose crops of the plate alone, with its corners (plate-detect/).
+        #[arg(long, default_value_t = 0)]
+        detect_count: usize,
+        /// Every n-th crop goes to the validation split.
+        #[arg(long, default_value_t = 20)]
+        val_every: usize,
+        /// Share of the plates lettered in the plates' own capitals; the rest in DejaVu, the
+        /// face of the scenes.
+        #[arg(long, default_value_t = 0.75)]
+        stroke_share: f32,
+    },
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
@@ -338,6 +360,41 @@ fn main() -> ExitCode {
                     }
                     println!(
                         "dataset in {} ({:.0} s)",
+                        out.display(),
+                        started.elapsed().as_secs_f32()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::PlateCrops {
+            seed,
+            out,
+            count,
+            detect_count,
+            val_every,
+            stroke_share,
+        } => {
+            let opts = sim::plate_crops::CropOptions {
+                seed,
+                count,
+                detect_count,
+                val_every,
+                stroke_share,
+            };
+            let started = std::time::Instant::now();
+            match sim::plate_crops::export(&opts, &out) {
+                Ok(w) => {
+                    println!(
+                        "plates: {} training, {} validation; plate-detect: {} training, {} validation; in {} ({:.0} s)",
+                        w.plates_train,
+                        w.plates_val,
+                        w.detect_train,
+                        w.detect_val,
                         out.display(),
                         started.elapsed().as_secs_f32()
                     );
