@@ -327,6 +327,23 @@ fn weather(img: &mut RgbImage, spec: &PlateSpec, rng: &mut Rng) {
             );
         }
     }
+    // The embossed seal some plates carry at the top, between the lettering.
+    if rng.chance(0.35) {
+        let r = rng.range(4.0, 8.0);
+        let (cx, cy) = (
+            rng.range(0.4, 0.7) * w as f32,
+            rng.range(0.08, 0.2) * h as f32,
+        );
+        let tone = bg.map(|c| f32::from(c) * rng.range(0.6, 0.85));
+        for y in (cy - r - 1.0).max(0.0) as u32..((cy + r + 1.0) as u32).min(h) {
+            for x in (cx - r - 1.0).max(0.0) as u32..((cx + r + 1.0) as u32).min(w) {
+                let d = ((x as f32 + 0.5 - cx).powi(2) + (y as f32 + 0.5 - cy).powi(2)).sqrt();
+                let ring = (1.0 - (d - r).abs()).clamp(0.0, 1.0);
+                let star = if d < r * 0.5 { 0.4 } else { 0.0 };
+                mix_px(img.get_pixel_mut(x, y), tone, ring.max(star));
+            }
+        }
+    }
     // Screws: two at the top (motorbike plates often have them between the lettering), or
     // four near the corners.
     if rng.chance(0.5) {
@@ -552,11 +569,11 @@ fn background(w: u32, h: u32, rng: &mut Rng) -> RgbImage {
             let t = rng.range(120.0, 230.0);
             [t, t, t * rng.range(0.9, 1.05)]
         }
-        _ => [
-            rng.range(10.0, 220.0),
-            rng.range(10.0, 200.0),
-            rng.range(10.0, 200.0),
-        ],
+        _ => {
+            // Painted bodies, their colour muted by distance, dust and the camera.
+            let grey = rng.range(40.0, 180.0);
+            [0; 3].map(|_| grey * 0.5 + rng.range(10.0, 210.0) * 0.5)
+        }
     };
     let (gx, gy) = (rng.range(-0.5, 0.5), rng.range(-0.6, 0.6));
     let noise = rng.range(1.0, 12.0);
@@ -651,7 +668,7 @@ fn light(mut img: RgbImage, rng: &mut Rng) -> RgbImage {
 fn degrade(img: RgbImage, rng: &mut Rng) -> anyhow::Result<RgbImage> {
     let (w, h) = img.dimensions();
     let mut img = if rng.chance(0.5) {
-        let sigma = rng.range(0.3, 1.4) * (w as f32 / 120.0).clamp(0.5, 2.0);
+        let sigma = rng.range(0.3, 1.0) * (w as f32 / 160.0).clamp(0.4, 1.5);
         imageops::blur(&img, sigma)
     } else {
         img
@@ -659,7 +676,7 @@ fn degrade(img: RgbImage, rng: &mut Rng) -> anyhow::Result<RgbImage> {
     if rng.chance(0.25) {
         img = motion_blur(
             &img,
-            rng.range(1.5, 0.06 * w as f32 + 2.0),
+            rng.range(1.5, 0.025 * w as f32 + 2.5),
             rng.range(-0.5, 0.5),
         );
     }

@@ -1,7 +1,8 @@
 //! The lettering of Vietnamese plates, drawn by the project as strokes: the narrow, even-stroked
 //! DIN-like capitals and figures the plate standard prescribes (tall and narrow — about twice as
-//! high as wide —, flat-ended strokes of one width, a `1` with a flag and no foot, a closed `4`, a
-//! `6` and a `9` whose tails run straight, a short heavy dash and a square dot), so that what the
+//! high as wide —, flat-ended strokes of one width, a `1` with a flag and no foot, a `4` open at
+//! the top, a `6` and a `9` whose tails curve into a straight stem (a quarter of the plates have
+//! a maker's closed `4` and straight tails instead), a short heavy dash and a square dot), so that what the
 //! recognizer learns on rendered plates is the shape it meets on real ones. No font file is
 //! read: each glyph is a centre line on a grid one unit wide and two high, stroked at the
 //! plate's stroke width. Characters the table does not hold fall back to the bundled font.
@@ -22,6 +23,10 @@ pub struct Style {
     pub weight: f32,
     /// Space between glyphs over glyph height.
     pub spacing: f32,
+    /// The maker's `4` is closed at the top (most real plates leave it open).
+    pub closed_four: bool,
+    /// The maker's `6` and `9` have straight tails (most real plates curve them).
+    pub straight_tails: bool,
 }
 
 impl Style {
@@ -34,8 +39,10 @@ impl Style {
         let unit = |shift: u32| ((h >> shift) & 0xff) as f32 / 255.0;
         Self {
             aspect: 0.44 + 0.08 * unit(0),
-            weight: 0.12 + 0.03 * unit(8),
+            weight: 0.12 + 0.06 * unit(8),
             spacing: 0.07 + 0.05 * unit(16),
+            closed_four: (h >> 24) & 0xf < 4,
+            straight_tails: (h >> 28) & 0xf < 4,
         }
     }
 }
@@ -57,14 +64,14 @@ const GLYPHS: &[(char, &str)] = &[
         '3',
         "M .13 .45 C .15 .2 .3 .1 .5 .1 C .72 .1 .86 .25 .86 .48 C .86 .76 .7 .93 .42 .93 M .42 .93 C .74 .93 .89 1.13 .89 1.42 C .89 1.74 .72 1.9 .5 1.9 C .28 1.9 .13 1.78 .11 1.52",
     ),
-    ('4', "M .7 1.9 L .7 .1 L .1 1.38 L .92 1.38"),
+    ('4', "M .56 .1 L .1 1.38 L .92 1.38 M .72 .74 L .72 1.9"),
     (
         '5',
         "M .86 .1 L .2 .1 L .15 .92 C .27 .84 .38 .8 .52 .8 C .75 .8 .88 .98 .88 1.32 C .88 1.7 .72 1.9 .48 1.9 C .28 1.9 .14 1.78 .11 1.55",
     ),
     (
         '6',
-        "M .74 .1 L .2 1.08 M .5 1.9 C .26 1.9 .12 1.72 .12 1.43 C .12 1.15 .28 .98 .5 .98 C .72 .98 .88 1.15 .88 1.43 C .88 1.72 .74 1.9 .5 1.9 Z",
+        "M .84 .3 C .78 .16 .66 .1 .52 .1 C .28 .1 .13 .34 .12 .86 L .12 1.43 M .5 1.9 C .26 1.9 .12 1.72 .12 1.43 C .12 1.15 .28 .98 .5 .98 C .72 .98 .88 1.15 .88 1.43 C .88 1.72 .74 1.9 .5 1.9 Z",
     ),
     ('7', "M .1 .1 L .9 .1 L .36 1.9"),
     (
@@ -73,7 +80,7 @@ const GLYPHS: &[(char, &str)] = &[
     ),
     (
         '9',
-        "M .26 1.9 L .8 .92 M .5 .1 C .74 .1 .88 .28 .88 .57 C .88 .85 .72 1.02 .5 1.02 C .28 1.02 .12 .85 .12 .57 C .12 .28 .26 .1 .5 .1 Z",
+        "M .16 1.7 C .22 1.84 .34 1.9 .48 1.9 C .72 1.9 .87 1.66 .88 1.14 L .88 .57 M .5 .1 C .74 .1 .88 .28 .88 .57 C .88 .85 .72 1.02 .5 1.02 C .28 1.02 .12 .85 .12 .57 C .12 .28 .26 .1 .5 .1 Z",
     ),
     ('A', "M .08 1.9 L .5 .1 L .92 1.9 M .23 1.3 L .77 1.3"),
     (
@@ -151,6 +158,12 @@ const GLYPHS: &[(char, &str)] = &[
     ('.', "M .2 1.58 L .2 1.92"),
 ];
 
+/// The other makers' shapes: a closed `4`, a `6` and a `9` with straight tails
+/// ([`Style::closed_four`], [`Style::straight_tails`]).
+const CLOSED_FOUR: &str = "M .7 1.9 L .7 .1 L .1 1.38 L .92 1.38";
+const STRAIGHT_SIX: &str = "M .74 .1 L .2 1.08 M .5 1.9 C .26 1.9 .12 1.72 .12 1.43 C .12 1.15 .28 .98 .5 .98 C .72 .98 .88 1.15 .88 1.43 C .88 1.72 .74 1.9 .5 1.9 Z";
+const STRAIGHT_NINE: &str = "M .26 1.9 L .8 .92 M .5 .1 C .74 .1 .88 .28 .88 .57 C .88 .85 .72 1.02 .5 1.02 C .28 1.02 .12 .85 .12 .57 C .12 .28 .26 .1 .5 .1 Z";
+
 /// How much of a glyph's width a character advances by: the dash and the dot are narrow.
 fn advance(c: char) -> f32 {
     match c {
@@ -175,8 +188,13 @@ pub fn has(c: char) -> bool {
     GLYPHS.iter().any(|(g, _)| *g == c)
 }
 
-fn glyph(c: char) -> Option<&'static str> {
-    GLYPHS.iter().find(|(g, _)| *g == c).map(|(_, p)| *p)
+fn glyph(c: char, style: &Style) -> Option<&'static str> {
+    match c {
+        '4' if style.closed_four => Some(CLOSED_FOUR),
+        '6' if style.straight_tails => Some(STRAIGHT_SIX),
+        '9' if style.straight_tails => Some(STRAIGHT_NINE),
+        _ => GLYPHS.iter().find(|(g, _)| *g == c).map(|(_, p)| *p),
+    }
 }
 
 /// The path of one glyph's centre lines, scaled to a glyph `w` wide and `h` high at (x, y).
@@ -242,7 +260,7 @@ pub fn draw(
     let mut missing = Vec::new();
     for c in text.chars() {
         let w = glyph_w * advance(c);
-        match glyph(c).and_then(|spec| path(spec, pen, y, w.max(glyph_w), h)) {
+        match glyph(c, style).and_then(|spec| path(spec, pen, y, w.max(glyph_w), h)) {
             Some(p) => {
                 let stroke = Stroke {
                     width: style.weight * h * weight_of(c),
@@ -280,8 +298,15 @@ mod tests {
         let alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZĐ-.";
         for c in alphabet.chars() {
             assert!(has(c), "{c}");
-            let spec = glyph(c).expect("glyph");
-            assert!(path(spec, 0.0, 0.0, 10.0, 20.0).is_some(), "{c}: {spec}");
+            for (closed_four, straight_tails) in [(false, false), (true, true)] {
+                let style = Style {
+                    closed_four,
+                    straight_tails,
+                    ..Style::for_text("")
+                };
+                let spec = glyph(c, &style).expect("glyph");
+                assert!(path(spec, 0.0, 0.0, 10.0, 20.0).is_some(), "{c}: {spec}");
+            }
         }
     }
 
@@ -291,6 +316,8 @@ mod tests {
             aspect: 0.48,
             weight: 0.13,
             spacing: 0.1,
+            closed_four: false,
+            straight_tails: false,
         };
         let mut img = RgbImage::from_pixel(200, 120, image::Rgb([255, 255, 255]));
         let missing = draw(&mut img, "8", (20.0, 10.0, 100.0), 1.0, &style, [0, 0, 0]);
@@ -330,7 +357,18 @@ mod tests {
         for t in ["29-X1 123.45", "30A-999.99", "59-MĐ1 000.01"] {
             let s = Style::for_text(t);
             assert!((0.44..=0.52).contains(&s.aspect));
-            assert!((0.12..=0.15).contains(&s.weight));
+            assert!((0.12..=0.18).contains(&s.weight));
         }
+        // Most plates have the open 4 and the curved tails real plates show; some makers' not.
+        let styles: Vec<Style> = (0..400)
+            .map(|i| Style::for_text(&format!("51F-{i:03}.45")))
+            .collect();
+        let closed = styles.iter().filter(|s| s.closed_four).count();
+        let straight = styles.iter().filter(|s| s.straight_tails).count();
+        assert!((50..150).contains(&closed), "{closed} of 400 closed fours");
+        assert!(
+            (50..150).contains(&straight),
+            "{straight} of 400 straight tails"
+        );
     }
 }
