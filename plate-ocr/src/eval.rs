@@ -8,7 +8,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
-use protocol::{Plate, PlateLayout};
+use protocol::{Plate, PlateColour, PlateLayout};
 use serde::Serialize;
 
 use crate::{
@@ -24,8 +24,13 @@ pub struct Item {
     pub name: String,
     /// Canonical text.
     pub text: String,
+    /// The plate's layout (`one_line`, `two_line`) where labelled.
     pub layout: Option<String>,
+    /// The plate's colour (`white`, `yellow`, …) where labelled; any other text in that column
+    /// is not a colour and is left out (it may be the plate's own text, never to be reported).
     pub colour: Option<String>,
+    /// A label of another kind in the layout's column (e.g. `grammar_ok`): a group of its own.
+    pub group: Option<String>,
     /// The plate's motion blur as a share of its width (where labelled).
     pub blur: Option<f32>,
     pub plate_box: Option<BoxF>,
@@ -71,6 +76,7 @@ pub fn parse_labels(text: &str) -> Result<Vec<Item>, String> {
                 text: canonical(f[5]),
                 layout: None,
                 colour: None,
+                group: None,
                 blur: None,
                 plate_box: Some(BoxF {
                     x0: n[0],
@@ -82,8 +88,15 @@ pub fn parse_labels(text: &str) -> Result<Vec<Item>, String> {
             (2.., _) => Item {
                 name: f[0].to_owned(),
                 text: canonical(f[1]),
-                layout: f.get(2).map(|s| s.to_string()),
-                colour: f.get(3).map(|s| s.to_string()),
+                layout: f.get(2).filter(|s| is_layout(s)).map(|s| s.to_string()),
+                colour: f
+                    .get(3)
+                    .filter(|s| PlateColour::parse(s).is_some())
+                    .map(|s| s.to_string()),
+                group: f
+                    .get(2)
+                    .filter(|s| !s.trim().is_empty() && !is_layout(s))
+                    .map(|s| s.to_string()),
                 blur: match (f.get(4), f.get(5)) {
                     (Some(w), Some(b)) => {
                         match (w.trim().parse::<f32>(), b.trim().parse::<f32>()) {
@@ -110,6 +123,10 @@ pub fn parse_labels(text: &str) -> Result<Vec<Item>, String> {
     Ok(items)
 }
 
+fn is_layout(name: &str) -> bool {
+    serde_json::from_value::<PlateLayout>(name.into()).is_ok()
+}
+
 fn edit_distance(a: &[char], b: &[char]) -> usize {
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
@@ -122,6 +139,20 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The confidence floors [`Report::by_floor`] counts at. A reading's confidence is the
+/// product of its slots' probabilities, and the recognizer, trained with label smoothing, gives
+/// no slot much more than 0.95: a whole plate's confidence stays under about 0.6, and the floors
+/// that matter lie close together below it.
+pub const FLOORS: [f32; 8] = [0.3, 0.4, 0.5, 0.53, 0.56, 0.58, 0.6, 0.7];
+
+/// The plates a floor lets through, and the wrong ones among them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FloorCount {
+    pub floor: f32,
+    pub reported: usize,
+    pub wrong: usize,
 }
 
 /// Accuracy within one group.
@@ -152,8 +183,13 @@ pub struct Report {
     /// `reported` over the plates, and the exact-match rate among the reported.
     pub reported_share: f64,
     pub reported_precision: f64,
+    /// What other floors would report: for each of [`FLOORS`], the plates reported and the
+    /// wrong ones among them (the trade between plates read and plates misread).
+    pub by_floor: Vec<FloorCount>,
     pub per_layout: BTreeMap<String, Group>,
     pub per_colour: BTreeMap<String, Group>,
+    /// By the labels' own groups (a third column that is not a layout).
+    pub per_group: BTreeMap<String, Group>,
     /// By layout and motion blur (a share of the plate's width), where labelled.
     pub per_blur: BTreeMap<String, Group>,
     /// Share of plates whose colour was named right (where labelled).
@@ -195,9 +231,15 @@ pub fn evaluate(
     let (mut found, mut boxed) = (0usize, 0usize);
     let mut per_layout = BTreeMap::new();
     let mut per_colour = BTreeMap::new();
+    let mut per_group = BTreeMap::new();
     let mut per_blur = BTreeMap::new();
     let mut confusions: BTreeMap<String, usize> = BTreeMap::new();
     let mut latencies = Vec::with_capacity(items.len());
+    let mut by_floor = FLOORS.map(|floor| FloorCount {
+        floor,
+        reported: 0,
+        wrong: 0,
+    });
     for item in items {
         let path = dir.join(&item.name);
         let img = image::open(&path)
@@ -257,6 +299,12 @@ pub fn evaluate(
             reported += 1;
             reported_wrong += usize::from(!ok);
         }
+        if let Some(c) = best {
+            for f in by_floor.iter_mut().filter(|f| c.confidence >= f.floor) {
+                f.reported += 1;
+                f.wrong += usize::from(!ok);
+            }
+        }
         let (truth, seen): (Vec<char>, Vec<char>) =
             (item.text.chars().collect(), got.chars().collect());
         edits += edit_distance(&truth, &seen);
@@ -271,6 +319,9 @@ pub fn evaluate(
             item.layout.as_deref().unwrap_or("unlabelled"),
             ok,
         );
+        if let Some(group) = &item.group {
+            bump(&mut per_group, group, ok);
+        }
         if let Some(blur) = item.blur {
             let layout = item.layout.as_deref().unwrap_or("unlabelled");
             bump(
@@ -306,8 +357,10 @@ pub fn evaluate(
         } else {
             (reported - reported_wrong) as f64 / reported as f64
         },
+        by_floor: by_floor.to_vec(),
         per_layout,
         per_colour,
+        per_group,
         per_blur,
         colour_accuracy: (colour_known > 0).then(|| colour_right as f64 / colour_known as f64),
         detection_recall: (boxed > 0).then(|| found as f64 / boxed as f64),
@@ -356,6 +409,12 @@ mod tests {
             "59X112345"
         );
         assert!(parse_labels("lonely\n").unwrap_err().starts_with("line 1"));
+        // A third column that is no layout is a group of the labels' own; a fourth that is no
+        // colour (here the labelling engine's raw text) is nobody's business.
+        let other = parse_labels("d.png\t51F12345\tgrammar_ok\t51F-123.45\n").unwrap();
+        assert_eq!(other[0].layout, None);
+        assert_eq!(other[0].group.as_deref(), Some("grammar_ok"));
+        assert_eq!(other[0].colour, None);
         // The sim's labels also give the plate's width and motion blur in the frame.
         let sim = parse_labels("c.png\t51F12345\tone_line\twhite\t80.0\t6.0\n").unwrap();
         assert_eq!(sim[0].blur, Some(0.075));

@@ -45,7 +45,7 @@ enum Command {
         #[arg(long)]
         crops: bool,
         /// The confidence under which a plate is reported unread (the edge agent's
-        /// `models.min_plate_confidence`, 0.5 by default).
+        /// `models.min_plate_confidence`, 0.56 by default).
         #[arg(long, default_value_t = plate_ocr::recognize::MIN_CONFIDENCE)]
         min_confidence: f32,
         #[arg(long)]
@@ -167,11 +167,20 @@ fn main() -> ExitCode {
                         r.reported_precision,
                         r.reported_wrong
                     );
+                    let floors: Vec<String> = r
+                        .by_floor
+                        .iter()
+                        .map(|f| format!("{:.2}: {} ({} wrong)", f.floor, f.reported, f.wrong))
+                        .collect();
+                    println!("  reported at other floors: {}", floors.join(", "));
                     for (k, g) in &r.per_layout {
                         println!("  layout {k}: {:.4} of {}", g.accuracy, g.count);
                     }
                     for (k, g) in &r.per_colour {
                         println!("  colour {k}: {:.4} of {}", g.accuracy, g.count);
+                    }
+                    for (k, g) in &r.per_group {
+                        println!("  group {k}: {:.4} of {}", g.accuracy, g.count);
                     }
                     for (k, g) in &r.per_blur {
                         println!("  {k}: {:.4} of {}", g.accuracy, g.count);

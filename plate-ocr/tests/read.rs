@@ -159,9 +159,28 @@ fn reads_sim_plate_crops_it_never_trained_on() {
     assert!(report.count >= 150, "only {} plates", report.count);
     assert!(report.accuracy >= 0.93, "accuracy {:.4}", report.accuracy);
     assert!(report.cer <= 0.02, "cer {:.4}", report.cer);
-    // What the agent would report (confidence at its floor): nearly all, and all of them right.
-    assert!(report.reported_share >= 0.9, "{report:?}");
+    // What the agent would report (confidence at its floor, set for real crops): most, and all
+    // of them right.
+    assert!(report.reported_share >= 0.78, "{report:?}");
     assert!(report.reported_precision >= 0.99, "{report:?}");
+    // The other floors' counts: the agent's own among them, fewer plates the higher the floor.
+    let at_half = report
+        .by_floor
+        .iter()
+        .find(|f| f.floor == 0.5)
+        .expect("0.5");
+    assert_eq!(
+        (at_half.reported, at_half.wrong),
+        (report.reported, report.reported_wrong)
+    );
+    assert!(
+        report
+            .by_floor
+            .windows(2)
+            .all(|w| w[0].reported >= w[1].reported && w[0].wrong >= w[1].wrong),
+        "{:?}",
+        report.by_floor
+    );
     assert!(
         report.colour_accuracy.is_some_and(|c| c >= 0.9),
         "colour {:?}",
@@ -246,6 +265,53 @@ fn reads_plates_in_rendered_frames_and_votes_each_track_into_one() {
         .vote(&refs, Some(PlateCategory::Car))
         .expect("a vote");
     assert_eq!(voted.best().map(|c| c.display.as_str()), Some("51F-123.45"));
+}
+
+/// Real Vietnamese plate crops from street cameras (`vn-plates-dev`: evaluation only; labels
+/// made by a generic OCR engine, of which the `grammar_ok` group's parse as plates and are mostly
+/// right, the rest mostly wrong). Floors under the figures measured (models/README.md), not
+/// targets; only aggregate figures are printed.
+#[test]
+fn reads_real_vietnamese_plate_crops() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/vn-plates-dev");
+    if !root.is_dir() {
+        eprintln!("skipping: {} is absent (shared data)", root.display());
+        return;
+    }
+    let labels = std::fs::read_to_string(root.join("labels.tsv")).expect("labels");
+    let items: Vec<eval::Item> = eval::parse_labels(&labels)
+        .expect("labels parse")
+        .into_iter()
+        .filter(|i| i.group.as_deref() == Some("grammar_ok"))
+        .collect();
+    assert_eq!(items.len(), 360);
+    let report = eval::evaluate(
+        &reader(),
+        &root.join("images"),
+        &items,
+        Mode::Crops,
+        plate_ocr::recognize::MIN_CONFIDENCE,
+    )
+    .expect("evaluates");
+    println!(
+        "vn-plates-dev, the {} grammar_ok labels: exact {:.4}, cer {:.4}, reported {} ({} wrong), by floor {:?}",
+        report.count,
+        report.accuracy,
+        report.cer,
+        report.reported,
+        report.reported_wrong,
+        report.by_floor
+    );
+    // Measured: exact 0.597; at the floor 51 reported, 3 counted wrong, all three against
+    // wrong labels (the reader right).
+    assert!(report.accuracy >= 0.57, "exact {:.4}", report.accuracy);
+    assert!(report.reported >= 45, "{} reported", report.reported);
+    assert!(
+        report.reported_wrong <= 3,
+        "{} of {} reported wrong",
+        report.reported_wrong,
+        report.reported
+    );
 }
 
 #[test]
