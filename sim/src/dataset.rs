@@ -537,16 +537,12 @@ fn export_scene(opts: &DatasetOptions, index: usize) -> anyhow::Result<SceneOut>
                 // whole plate on each side, unevenly), as a plate reader is handed a plate
                 // another detector found, or a photograph of one.
                 if let Some(p) = plate.filter(|p| opts.loose_plates && p.width_px >= 24.0) {
-                    let xs = p.corners.map(|c| c[0]);
-                    let ys = p.corners.map(|c| c[1]);
-                    let (px0, px1) = (
-                        xs.iter().copied().fold(f32::MAX, f32::min),
-                        xs.iter().copied().fold(f32::MIN, f32::max),
-                    );
-                    let (py0, py1) = (
-                        ys.iter().copied().fold(f32::MAX, f32::min),
-                        ys.iter().copied().fold(f32::MIN, f32::max),
-                    );
+                    let BoxPx {
+                        x0: px0,
+                        y0: py0,
+                        x1: px1,
+                        y1: py1,
+                    } = BoxPx::around_quad(&p.corners);
                     let (pw, ph) = (px1 - px0, py1 - py0);
                     let side = |r: &mut Rng, size: f32| r.range(0.02, 1.0) * size;
                     let crop = BoxPx {

@@ -111,6 +111,15 @@ pub struct BoxPx {
 impl BoxPx {
     pub fn around(points: &[Px]) -> Option<Self> {
         let first = points.first()?;
+        Some(Self::spanning(*first, points))
+    }
+
+    /// The smallest box holding a quadrilateral's corners.
+    pub fn around_quad(quad: &[Px; 4]) -> Self {
+        Self::spanning(quad[0], quad)
+    }
+
+    fn spanning(first: Px, points: &[Px]) -> Self {
         let mut b = Self {
             x0: first[0],
             y0: first[1],
@@ -123,7 +132,7 @@ impl BoxPx {
             b.x1 = b.x1.max(p[0]);
             b.y1 = b.y1.max(p[1]);
         }
-        Some(b)
+        b
     }
 
     pub fn width(&self) -> f32 {

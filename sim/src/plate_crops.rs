@@ -21,6 +21,7 @@ use protocol::geometry::{Homography, bilinear_rgb};
 use rayon::prelude::*;
 
 use crate::{
+    geom::BoxPx,
     output::{StillFormat, jpeg_round_trip, save},
     plate::{PlateFace, PlateSpec, plate_colours, random_plate, render_plate},
     rng::Rng,
@@ -489,16 +490,7 @@ fn view(
         ),
         None => {
             let quad = turned_about((0.0, 0.0));
-            let xs = quad.map(|p| p[0]);
-            let ys = quad.map(|p| p[1]);
-            let (x0, x1) = (
-                xs.iter().copied().fold(f32::MAX, f32::min),
-                xs.iter().copied().fold(f32::MIN, f32::max),
-            );
-            let (y0, y1) = (
-                ys.iter().copied().fold(f32::MAX, f32::min),
-                ys.iter().copied().fold(f32::MIN, f32::max),
-            );
+            let BoxPx { x0, y0, x1, y1 } = BoxPx::around_quad(&quad);
             let (bw, bh) = (x1 - x0, y1 - y0);
             // Vertical margins as wide as the horizontal ones in pixels at most: a one-line
             // plate's crop is not a tall strip. Small margins the more often: a photo or a
