@@ -188,6 +188,8 @@ pub struct Central {
     pub broker: (String, u16),
     stop: tokio::sync::oneshot::Sender<()>,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Its evidence and its sealing key.
+    _dir: tempfile::TempDir,
 }
 
 impl Central {
@@ -208,6 +210,9 @@ impl Central {
             shared_group: format!("load-{}", std::process::id()),
             ..MqttSettings::default()
         };
+        let dir = tempfile::tempdir()?;
+        config.evidence.dir = dir.path().join("evidence");
+        config.review.secrets_key_file = dir.path().join("secrets.key");
         let app = central_api::build(config)
             .await
             .context("starting central-api")?;
@@ -222,6 +227,7 @@ impl Central {
             broker,
             stop,
             running,
+            _dir: dir,
         })
     }
 

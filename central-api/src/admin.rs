@@ -568,7 +568,15 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             } else {
                 Some(crate::totp::new_secret().context("a random secret")?)
             };
-            if !officers::set_totp(&db, &username, secret.as_deref()).await? {
+            let key_file = &config.review.secrets_key_file;
+            let key = crate::sealed::SealingKey::load(key_file, true)?
+                .with_context(|| format!("review.secrets_key_file {}", key_file.display()))?;
+            let sealed = secret
+                .as_deref()
+                .map(|s| key.seal(s, &officers::totp_owner(&username)))
+                .transpose()
+                .context("sealing the secret")?;
+            if !officers::set_totp(&db, &username, sealed.as_ref()).await? {
                 bail!("no active officer `{username}`");
             }
             let action = if remove {

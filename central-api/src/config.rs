@@ -245,6 +245,10 @@ pub struct ReviewSettings {
     /// enrols an officer): e.g. `["supervisor", "admin"]`. An officer with one enrolled always
     /// gives it, whatever their role.
     pub second_factor_roles: Vec<String>,
+    /// The key that seals the officers' TOTP secrets in the database (`sealed`): 64 hex digits
+    /// in a file readable by its owner only, made on first start when missing. Keep it out of
+    /// the database's backups and keep a copy of it apart: without it no second factor opens.
+    pub secrets_key_file: std::path::PathBuf,
 }
 
 impl Default for ReviewSettings {
@@ -262,6 +266,7 @@ impl Default for ReviewSettings {
             sign_in_lock_after: 10,
             sign_in_max_concurrent: 4,
             second_factor_roles: Vec::new(),
+            secrets_key_file: "data/central/secrets.key".into(),
         }
     }
 }

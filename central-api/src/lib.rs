@@ -23,6 +23,7 @@ pub mod paper;
 pub mod relay;
 pub mod review;
 pub mod routes;
+pub mod sealed;
 pub mod startup;
 pub mod stats;
 pub mod throttle;

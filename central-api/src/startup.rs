@@ -44,6 +44,18 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     .with_min_free(config.evidence.min_free_bytes);
     store.metrics.register(&metrics);
     tracing::info!(store = %store.describe(), "evidence store ready");
+    // The officers' second factors are sealed under a key kept outside the database; secrets
+    // stored in the clear by an earlier version are sealed now, before any sign-in.
+    let key_file = &config.review.secrets_key_file;
+    let sealing = crate::sealed::SealingKey::load(key_file, true)?
+        .with_context(|| format!("review.secrets_key_file {}", key_file.display()))?;
+    let sealed = db::officers::seal_clear_totp(&db, &sealing).await?;
+    if sealed > 0 {
+        tracing::info!(
+            officers = sealed,
+            "second-factor secrets kept in the clear now sealed"
+        );
+    }
     let mut state = AppState::new(
         db.clone(),
         store,

@@ -3,7 +3,6 @@
 //! `/cameras/{id}/snapshot.jpg`).
 
 use std::{
-    io::Write,
     path::Path,
     sync::{
         Arc,
@@ -40,31 +39,18 @@ use crate::{
     publish::{self, Delivery, DeliveryCounters},
 };
 
-/// Reads the device key, or makes one (readable by the owner only) on first start.
+/// Reads the device key, or makes one (readable by the owner only) on first start. A key file
+/// others may read is refused.
 pub fn device_key(path: &Path) -> anyhow::Result<DeviceKey> {
-    if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("device.key_path {}", path.display()))?;
-        return DeviceKey::from_base64(text.trim())
-            .with_context(|| format!("device.key_path {} holds no valid key", path.display()));
+    let (text, made) = service_kit::secret_file::read_or_create(path, || {
+        Ok(DeviceKey::generate()?.to_base64_secret())
+    })
+    .with_context(|| format!("device.key_path {}", path.display()))?;
+    let key = DeviceKey::from_base64(&text)
+        .with_context(|| format!("device.key_path {} holds no valid key", path.display()))?;
+    if made {
+        tracing::info!(path = %path.display(), public_key = %key.public_key().to_base64(), "device key created");
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let key = DeviceKey::generate()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating device.key_path {}", path.display()))?;
-    file.write_all(key.to_base64_secret().as_bytes())?;
-    file.sync_all()?;
-    tracing::info!(path = %path.display(), public_key = %key.public_key().to_base64(), "device key created");
     Ok(key)
 }
 

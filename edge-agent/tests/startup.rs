@@ -178,6 +178,20 @@ fn the_public_key_is_made_once_and_kept_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    // A key others may read is no device's secret: refused, with what to do about it.
+    let file = dir.path().join("keys/device.key");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+        .args(["--config", path.to_str().unwrap(), "public-key"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn camera(id: &str, source: String, decoder: &str) -> CameraConfig {

@@ -9,6 +9,7 @@
 //!   shutdown future resolves;
 //! - `db` (feature `db`): the storage every service with data shares, PostgreSQL or SQLite;
 //! - `mqtt` (feature `mqtt`): how services connect to a broker (TLS, credentials);
+//! - [`secret_file`]: files that hold a secret, for their owner's eyes only;
 //! - [`tls`]: HTTPS serving (certificate and key in `[http]`) and HTTPS clients (a CA of the
 //!   deployment's own beside the system's roots);
 //! - [`run`]: the exit codes: 0 success, 2 bad usage or configuration, 1 runtime failure.
@@ -26,6 +27,7 @@ pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod retry;
+pub mod secret_file;
 pub mod telemetry;
 pub mod tls;
 

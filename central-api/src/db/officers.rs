@@ -4,7 +4,10 @@ use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use super::{Db, DbError, on_pool};
-use crate::auth::{Officer, Role};
+use crate::{
+    auth::{Officer, Role},
+    sealed::{Sealed, SealingKey, is_sealed},
+};
 
 /// Creates an officer (or replaces the name, role and password of one). The officer's sessions
 /// and bearer tokens end in the same transaction: a changed password or role takes effect at
@@ -99,7 +102,7 @@ pub struct Found {
     pub password_hash: String,
     /// Locked by failed sign-ins until an administrator unlocks the account.
     pub locked: bool,
-    /// The TOTP secret (base32) when the officer has a second factor.
+    /// The officer's TOTP secret, sealed (`crate::sealed`), when they have a second factor.
     pub totp_secret: Option<String>,
 }
 
@@ -145,21 +148,57 @@ pub async fn find(db: &Db, username: &str) -> Result<Option<Found>, DbError> {
     .transpose()
 }
 
-/// Gives an active officer a second factor (`Some` base32 secret) or takes it away (`None`).
-/// False when there is no such active officer.
-pub async fn set_totp(db: &Db, username: &str, secret: Option<&str>) -> Result<bool, DbError> {
+/// What an officer's TOTP secret is sealed for: it opens in their row only.
+pub fn totp_owner(username: &str) -> String {
+    format!("officer-totp:{username}")
+}
+
+/// Gives an active officer a second factor (`Some` secret, sealed for [`totp_owner`]) or takes
+/// it away (`None`). False when there is no such active officer.
+pub async fn set_totp(db: &Db, username: &str, secret: Option<&Sealed>) -> Result<bool, DbError> {
     let changed = on_pool!(db, pool => {
         sqlx::query(
             "UPDATE officers SET totp_secret = $1, totp_last_step = NULL
              WHERE username = $2 AND disabled_at IS NULL",
         )
-        .bind(secret)
+        .bind(secret.map(Sealed::as_str))
         .bind(username)
         .execute(pool)
         .await?
         .rows_affected()
     });
     Ok(changed == 1)
+}
+
+/// Seals under `key` the TOTP secrets kept in the clear before secrets were sealed; returns
+/// how many. Run at start, before any sign-in reads them.
+pub async fn seal_clear_totp(db: &Db, key: &SealingKey) -> anyhow::Result<usize> {
+    let rows: Vec<(String, String)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT username, totp_secret FROM officers WHERE totp_secret IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(DbError::from)?
+    });
+    let mut sealed = 0;
+    for (username, secret) in rows.into_iter().filter(|(_, s)| !is_sealed(s)) {
+        let value = key.seal(&secret, &totp_owner(&username))?;
+        let changed = on_pool!(db, pool => {
+            sqlx::query(
+                "UPDATE officers SET totp_secret = $1 WHERE username = $2 AND totp_secret = $3",
+            )
+            .bind(value.as_str())
+            .bind(&username)
+            .bind(&secret)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?
+            .rows_affected()
+        });
+        sealed += usize::from(changed == 1);
+    }
+    Ok(sealed)
 }
 
 /// Records that the officer used the code of `step`: false when a code of that step or a later

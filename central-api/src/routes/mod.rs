@@ -48,7 +48,7 @@ impl AppState {
         store: EvidenceStore,
         evidence: EvidenceSettings,
         review: ReviewSettings,
-    ) -> Result<Self, crate::auth::HashError> {
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             audit: AuditLog::new(db.clone()),
             lookup: Arc::new(crate::owners::RegistryTable::new(db.clone())),
@@ -61,13 +61,15 @@ impl AppState {
     }
 }
 
-/// The review side's settings, a password hash to spend time on for unknown usernames, and
-/// the sign-in throttle.
+/// The review side's settings, a password hash to spend time on for unknown usernames, the
+/// sign-in throttle and the key the officers' second factors are sealed with.
 #[derive(Debug, Clone)]
 pub struct Review {
     pub settings: ReviewSettings,
     pub dummy_hash: String,
     pub throttle: crate::throttle::Throttle,
+    /// `None` when `settings.secrets_key_file` is missing: no second factor then opens.
+    pub sealing: Option<crate::sealed::SealingKey>,
 }
 
 impl Review {
@@ -76,11 +78,14 @@ impl Review {
         time::Duration::seconds(i64::try_from(self.settings.session_idle_s).unwrap_or(i64::MAX))
     }
 
-    pub fn new(settings: ReviewSettings) -> Result<Self, crate::auth::HashError> {
+    /// The review side on `settings`, with the sealing key read from its file when there is one
+    /// (the service makes it at start: `startup::build`).
+    pub fn new(settings: ReviewSettings) -> anyhow::Result<Self> {
         Ok(Self {
             throttle: crate::throttle::Throttle::new(&settings),
-            settings,
+            sealing: crate::sealed::SealingKey::load(&settings.secrets_key_file, false)?,
             dummy_hash: crate::auth::hash_password("not a password of anyone")?,
+            settings,
         })
     }
 }

@@ -115,10 +115,27 @@ pub async fn open(
     };
     // The second factor, once the password is right: a code good now, used once.
     let second_factor = match (&totp_secret, matches && !locked) {
-        (Some(secret), true) => {
+        (Some(sealed), true) => {
+            // A secret that does not open (no key, another key, a value moved from another
+            // officer's row) is the server's fault, not the officer's: refused and logged.
+            let owner = officers::totp_owner(&officer.username);
+            let secret = state
+                .review
+                .sealing
+                .as_ref()
+                .ok_or(crate::sealed::Unsealable)
+                .and_then(|key| key.open(sealed, &owner))
+                .map_err(|e| {
+                    tracing::error!(officer = %officer.username, "sign-in impossible: {e}");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "second_factor_unavailable",
+                        "the second factor cannot be checked now: tell an administrator",
+                    )
+                })?;
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let step = otp
-                .zip(crate::totp::from_base32(secret))
+                .zip(crate::totp::from_base32(&secret))
                 .and_then(|(given, secret)| crate::totp::matching_step(&secret, given, now));
             match step {
                 Some(step) => officers::use_totp_step(&state.db, &officer.username, step).await?,

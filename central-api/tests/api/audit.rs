@@ -6,17 +6,8 @@ use central_api::{
     db::Db,
 };
 use serde_json::json;
-use sqlx::AssertSqlSafe;
 
-use crate::helpers::{TestDb, on_both_engines};
-
-async fn raw(db: &Db, sql: &str) -> Result<(), sqlx::Error> {
-    let sql = AssertSqlSafe(sql.to_owned());
-    match db {
-        Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
-        Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
-    }
-}
+use crate::helpers::{TestDb, on_both_engines, raw};
 
 async fn drop_guard(db: &Db) {
     match db {

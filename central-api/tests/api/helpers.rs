@@ -15,6 +15,15 @@ use central_api::{
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 pub use service_kit::db_testing::TestDb;
 
+/// Runs `sql` on `db` as it is, around the service's own queries.
+pub async fn raw(db: &Db, sql: &str) -> Result<(), sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db {
+        Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+        Db::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop),
+    }
+}
+
 pub async fn postgres() -> TestDb {
     TestDb::postgres(&MIGRATIONS).await
 }

@@ -32,6 +32,8 @@ fn mosquitto() -> (String, u16) {
 struct Central {
     stop: oneshot::Sender<()>,
     running: JoinHandle<anyhow::Result<()>>,
+    /// Its evidence and its sealing key.
+    _dir: tempfile::TempDir,
 }
 
 impl Central {
@@ -40,12 +42,19 @@ impl Central {
         config.http.bind = "127.0.0.1:0".parse().unwrap();
         config.database = database.settings.clone();
         config.mqtt = mqtt;
+        let dir = tempfile::tempdir().unwrap();
+        config.evidence.dir = dir.path().join("evidence");
+        config.review.secrets_key_file = dir.path().join("secrets.key");
         let app = central_api::build(config).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { stop, running }
+        Self {
+            stop,
+            running,
+            _dir: dir,
+        }
     }
 
     async fn stop(self) {
