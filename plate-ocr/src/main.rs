@@ -45,7 +45,7 @@ enum Command {
         #[arg(long)]
         crops: bool,
         /// The confidence under which a plate is reported unread (the edge agent's
-        /// `models.min_plate_confidence`, 0.56 by default).
+        /// `models.min_plate_confidence`, 0.53 by default).
         #[arg(long, default_value_t = plate_ocr::recognize::MIN_CONFIDENCE)]
         min_confidence: f32,
         #[arg(long)]

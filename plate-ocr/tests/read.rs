@@ -302,10 +302,10 @@ fn reads_real_vietnamese_plate_crops() {
         report.reported_wrong,
         report.by_floor
     );
-    // Measured: exact 0.597; at the floor 51 reported, 3 counted wrong, all three against
-    // wrong labels (the reader right).
-    assert!(report.accuracy >= 0.57, "exact {:.4}", report.accuracy);
-    assert!(report.reported >= 45, "{} reported", report.reported);
+    // Measured: exact 0.614; at the floor 88 reported, 3 counted wrong, all three against
+    // wrong labels (looked at one by one).
+    assert!(report.accuracy >= 0.59, "exact {:.4}", report.accuracy);
+    assert!(report.reported >= 80, "{} reported", report.reported);
     assert!(
         report.reported_wrong <= 3,
         "{} of {} reported wrong",
