@@ -6,7 +6,9 @@
 //!
 //! Sessions: a random token in an `HttpOnly`, `SameSite=Lax` cookie (the provider's redirect
 //! back is a cross-site navigation), stored as its SHA-256; every form carries the session's
-//! CSRF token.
+//! CSRF token. A sign-in is bound to the browser that began it: `/login` leaves its `state` in
+//! a cookie the callback must be sent with, so a callback address made in one browser (login
+//! CSRF: someone else's sign-in slipped to a citizen) signs nobody in in another.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +33,19 @@ use crate::{
 };
 
 pub const SESSION_COOKIE: &str = "tve_citizen";
+/// The sign-in in flight in this browser: its `state`, for the callback only.
+pub const SIGN_IN_COOKIE: &str = "tve_sign_in";
+
+/// The `Set-Cookie` value of the sign-in cookie: `Some(state)` for ten minutes (as long as the
+/// sign-in lasts), `None` to remove it.
+fn sign_in_cookie(state: Option<&str>, secure: bool) -> Option<HeaderValue> {
+    let (value, age) = state.map_or(("", 0), |s| (s, 600));
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SIGN_IN_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/auth/callback; Max-Age={age}{secure}"
+    ))
+    .ok()
+}
 
 fn html(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(layout(title, body))).into_response()
@@ -158,7 +173,14 @@ pub async fn sign_in(State(state): State<AppState>) -> Response {
         return failure(&e);
     }
     match state.oidc.authorize_url(&st, &nonce, &verifier).await {
-        Ok(url) => see_other(&url),
+        Ok(url) => {
+            let mut response = see_other(&url);
+            let secure = state.oidc.settings().secure_cookies;
+            if let Some(v) = sign_in_cookie(Some(&st), secure) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+            response
+        }
         Err(e) => failure(&e),
     }
 }
@@ -166,10 +188,12 @@ pub async fn sign_in(State(state): State<AppState>) -> Response {
 /// `GET /auth/callback`: the provider sends the browser back with a code (or an error).
 pub async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(p): Query<BTreeMap<String, String>>,
 ) -> Response {
+    let secure = state.oidc.settings().secure_cookies;
     let refused = |why: &str| {
-        html(
+        let mut response = html(
             StatusCode::BAD_REQUEST,
             "Đăng nhập không thành công",
             &format!(
@@ -177,9 +201,20 @@ pub async fn callback(
                  <p><a href=\"/login\">Thử lại / Try again</a></p>",
                 escape(why)
             ),
-        )
+        );
+        if let Some(v) = sign_in_cookie(None, secure) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
     };
     let field = |k: &str| p.get(k).map(String::as_str).unwrap_or_default();
+    // Only the browser that began this sign-in may finish it.
+    let begun_here = cookie(&headers, SIGN_IN_COOKIE)
+        .is_some_and(|begun| !begun.is_empty() && protocol::same_token(field("state"), begun));
+    if !begun_here {
+        tracing::warn!("sign-in refused: its callback came to a browser that did not begin it");
+        return refused("this sign-in was not begun in this browser");
+    }
     let taken = match db::take_sign_in(&state.db, field("state")).await {
         Ok(t) => t,
         Err(e) => return failure(&e),
@@ -223,6 +258,9 @@ pub async fn callback(
     let mut response = see_other("/");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    if let Some(v) = sign_in_cookie(None, secure) {
+        response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }

@@ -9,10 +9,12 @@ use crate::helpers::{
     notice, noticed, on_both_engines, world, world_signing,
 };
 
-/// A browser: keeps the portal's session cookie, follows nothing by itself.
+/// A browser: keeps the portal's session cookie and the cookie of a sign-in in flight, follows
+/// nothing by itself.
 struct Browser<'a> {
     w: &'a World,
     cookie: Option<String>,
+    signing_in: Option<String>,
 }
 
 /// Status, `Location`, body.
@@ -20,18 +22,33 @@ type Answered = (u16, String, String);
 
 impl<'a> Browser<'a> {
     fn new(w: &'a World) -> Self {
-        Self { w, cookie: None }
+        Self {
+            w,
+            cookie: None,
+            signing_in: None,
+        }
     }
 
     async fn send(&mut self, r: reqwest::RequestBuilder) -> Answered {
-        let r = match &self.cookie {
-            Some(c) => r.header("cookie", c),
-            None => r,
+        let jar: Vec<&str> = [&self.cookie, &self.signing_in]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let r = if jar.is_empty() {
+            r
+        } else {
+            r.header("cookie", jar.join("; "))
         };
         let response = r.send().await.unwrap();
-        if let Some(set) = response.headers().get("set-cookie") {
+        for set in response.headers().get_all("set-cookie") {
             let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            self.cookie = (!pair.ends_with('=')).then_some(pair);
+            let kept = (!pair.ends_with('=')).then_some(pair.clone());
+            if pair.starts_with("tve_sign_in=") {
+                self.signing_in = kept;
+            } else {
+                self.cookie = kept;
+            }
         }
         let location = response
             .headers()
@@ -76,6 +93,17 @@ impl<'a> Browser<'a> {
     /// Through the provider's sign-in page as `citizen`; returns the callback URL it sent the
     /// browser to.
     async fn sign_in(&mut self, citizen: &str) -> String {
+        let callback = self.through_provider(citizen).await;
+        let (status, home, body) = self.get(&callback).await;
+        assert_eq!((status, home.as_str()), (303, "/"), "{body}");
+        assert!(self.cookie.is_some(), "a session cookie");
+        assert!(self.signing_in.is_none(), "the sign-in's cookie removed");
+        callback
+    }
+
+    /// Begins a sign-in and signs in at the provider as `citizen`: the callback URL the
+    /// provider sends the browser back to, not yet opened.
+    async fn through_provider(&mut self, citizen: &str) -> String {
         let (status, to_idp, _) = self.get("/login").await;
         assert_eq!(status, 303);
         assert!(to_idp.contains("code_challenge_method=S256"), "{to_idp}");
@@ -91,9 +119,6 @@ impl<'a> Browser<'a> {
             .await;
         assert_eq!(status, 302);
         assert!(callback.starts_with(&format!("{}/auth/callback", self.w.notify)));
-        let (status, home, body) = self.get(&callback).await;
-        assert_eq!((status, home.as_str()), (303, "/"), "{body}");
-        assert!(self.cookie.is_some(), "a session cookie");
         callback
     }
 }
@@ -408,6 +433,30 @@ async fn a_callback_is_good_once_and_only_with_its_own_code(t: &TestDb) {
     assert_eq!(replay.cookie, None);
 }
 
+/// Login CSRF: a callback address made in one browser (someone's own sign-in, slipped to a
+/// citizen in a link) signs nobody in in another; the browser that began it still can.
+async fn a_sign_in_finishes_only_in_the_browser_that_began_it(t: &TestDb) {
+    let w = world(t).await;
+    let mut attacker = Browser::new(&w);
+    let callback = attacker.through_provider(OTHER).await;
+    let mut victim = Browser::new(&w);
+    let (status, _, page) = victim.get(&callback).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("not begun in this browser"), "{page}");
+    assert_eq!(victim.cookie, None, "no session in the victim's browser");
+    // A sign-in begun in the victim's browser does not stand for another one either.
+    let (status, _, _) = victim.get("/login").await;
+    assert_eq!(status, 303);
+    assert!(victim.signing_in.is_some());
+    let (status, _, _) = victim.get(&callback).await;
+    assert_eq!(status, 400);
+    assert_eq!(victim.cookie, None);
+    // The browser that began it finishes it.
+    let (status, home, body) = attacker.get(&callback).await;
+    assert_eq!((status, home.as_str()), (303, "/"), "{body}");
+    assert!(attacker.cookie.is_some());
+}
+
 async fn the_owner_names_the_driver_and_a_refused_declaration_is_made_again(t: &TestDb) {
     let w = world(t).await;
     let (_, id) = noticed(t).await;
@@ -597,6 +646,7 @@ async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_
 }
 
 on_both_engines!(
+    a_sign_in_finishes_only_in_the_browser_that_began_it,
     the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_driver,
     the_owner_names_the_driver_and_a_refused_declaration_is_made_again,
     the_person_named_answers_for_themselves_and_nobody_answers_late,
