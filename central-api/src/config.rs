@@ -66,6 +66,7 @@ impl Settings for Config {
                 return Err(ConfigError::invalid(key, "must be at least 1"));
             }
         }
+        service_kit::config::check_secret("evidence.link_secret", &self.evidence.link_secret)?;
         let notify = &self.notify;
         if !notify.url.is_empty() {
             service_kit::config::check_url("notify.url", &notify.url)?;
@@ -330,5 +331,23 @@ impl Default for RegistrySettings {
             breaker_failures: 5,
             breaker_open_s: 30,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_evidence_link_secret_too_short_to_resist_guessing_is_refused() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok(), "empty: citizens' links turned off");
+        c.evidence.link_secret = "short".into();
+        match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => assert_eq!(field, "evidence.link_secret"),
+            other => panic!("{other:?}"),
+        }
+        c.evidence.link_secret = "a link secret of some length".into();
+        assert!(c.validate().is_ok());
     }
 }

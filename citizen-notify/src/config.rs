@@ -45,6 +45,15 @@ impl Settings for Config {
                 "must be at least 16 bytes (or empty to refuse all notices)",
             ));
         }
+        for (field, secret) in [
+            ("payment.hash_secret", &self.payment.hash_secret),
+            (
+                "portal.evidence_link_secret",
+                &self.portal.evidence_link_secret,
+            ),
+        ] {
+            service_kit::config::check_secret(field, secret)?;
+        }
         self.payment.validate()?;
         self.portal.validate()?;
         self.delivery.validate()?;
@@ -388,10 +397,22 @@ mod tests {
     }
 
     #[test]
+    fn shared_secrets_too_short_to_resist_guessing_are_refused() {
+        let mut c = Config::default();
+        c.payment.hash_secret = "secret".into();
+        assert_eq!(field_of(&c).as_deref(), Some("payment.hash_secret"));
+        c.payment.hash_secret = "the merchant's hash secret".into();
+        c.portal.evidence_link_secret = "link".into();
+        assert_eq!(field_of(&c).as_deref(), Some("portal.evidence_link_secret"));
+        c.portal.evidence_link_secret = "a link secret of some length".into();
+        assert_eq!(field_of(&c), None);
+    }
+
+    #[test]
     fn payment_and_sign_in_settings_are_checked_when_turned_on() {
         let mut c = Config::default();
         assert_eq!(field_of(&c), None, "off by default, and valid");
-        c.payment.hash_secret = "secret".into();
+        c.payment.hash_secret = "the merchant's hash secret".into();
         assert_eq!(
             field_of(&c),
             None,
@@ -410,7 +431,7 @@ mod tests {
     #[test]
     fn payments_sign_ins_and_notices_never_cross_the_network_in_the_clear() {
         let mut c = Config::default();
-        c.payment.hash_secret = "secret".into();
+        c.payment.hash_secret = "the merchant's hash secret".into();
         for (field, set) in [
             (
                 "payment.gateway_url",

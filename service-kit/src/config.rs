@@ -110,6 +110,21 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The fewest bytes a secret shared between two parties may have (an HMAC key: 128 bits).
+pub const MIN_SECRET_BYTES: usize = 16;
+
+/// Refuses a shared secret shorter than [`MIN_SECRET_BYTES`] unless it is empty (the feature it
+/// signs for is off): a short secret can be guessed offline from one signed value.
+pub fn check_secret(field: &str, secret: &str) -> Result<(), ConfigError> {
+    if !secret.is_empty() && secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::invalid(
+            field,
+            format!("must be at least {MIN_SECRET_BYTES} bytes (or empty to turn it off)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that the URL of setting `field` is `https://`, or `http://` to this machine only:
 /// what the services send each other and citizens' browsers (signed notices, owners' data,
 /// payments, sign-ins) never crosses the network in the clear. A service behind a TLS proxy on
