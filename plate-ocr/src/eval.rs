@@ -123,6 +123,17 @@ pub fn parse_labels(text: &str) -> Result<Vec<Item>, String> {
     Ok(items)
 }
 
+/// The items of `group` (all of them for `None`).
+pub fn in_group(items: Vec<Item>, group: Option<&str>) -> Vec<Item> {
+    match group {
+        None => items,
+        Some(g) => items
+            .into_iter()
+            .filter(|i| i.group.as_deref() == Some(g))
+            .collect(),
+    }
+}
+
 fn is_layout(name: &str) -> bool {
     serde_json::from_value::<PlateLayout>(name.into()).is_ok()
 }

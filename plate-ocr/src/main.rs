@@ -48,6 +48,9 @@ enum Command {
         /// `models.min_plate_confidence`, 0.53 by default).
         #[arg(long, default_value_t = plate_ocr::recognize::MIN_CONFIDENCE)]
         min_confidence: f32,
+        /// Only the labels of this group (a third column that is no layout, e.g. `grammar_ok`).
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
             dir,
             crops,
             min_confidence,
+            group,
             json,
         } => {
             let text = match std::fs::read_to_string(&labels) {
@@ -139,7 +143,7 @@ fn main() -> ExitCode {
                 }
             };
             let items = match eval::parse_labels(&text) {
-                Ok(i) => i,
+                Ok(i) => eval::in_group(i, group.as_deref()),
                 Err(e) => {
                     eprintln!("error: {}: {e}", labels.display());
                     return ExitCode::from(2);

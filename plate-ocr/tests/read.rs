@@ -279,11 +279,10 @@ fn reads_real_vietnamese_plate_crops() {
         return;
     }
     let labels = std::fs::read_to_string(root.join("labels.tsv")).expect("labels");
-    let items: Vec<eval::Item> = eval::parse_labels(&labels)
-        .expect("labels parse")
-        .into_iter()
-        .filter(|i| i.group.as_deref() == Some("grammar_ok"))
-        .collect();
+    let items = eval::in_group(
+        eval::parse_labels(&labels).expect("labels parse"),
+        Some("grammar_ok"),
+    );
     assert_eq!(items.len(), 360);
     let report = eval::evaluate(
         &reader(),
