@@ -70,7 +70,7 @@ impl Settings for Config {
         let notify = &self.notify;
         if !notify.url.is_empty() {
             service_kit::config::check_url("notify.url", &notify.url)?;
-            if notify.shared_secret.len() < 16 {
+            if notify.shared_secret.len() < service_kit::config::MIN_SECRET_BYTES {
                 return Err(ConfigError::invalid(
                     "notify.shared_secret",
                     "must be at least 16 bytes when notify.url is set",

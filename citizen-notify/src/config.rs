@@ -39,13 +39,8 @@ impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.http.validate()?;
         self.database.validate()?;
-        if !self.intake.shared_secret.is_empty() && self.intake.shared_secret.len() < 16 {
-            return Err(ConfigError::invalid(
-                "intake.shared_secret",
-                "must be at least 16 bytes (or empty to refuse all notices)",
-            ));
-        }
         for (field, secret) in [
+            ("intake.shared_secret", &self.intake.shared_secret),
             ("payment.hash_secret", &self.payment.hash_secret),
             (
                 "portal.evidence_link_secret",
@@ -307,7 +302,7 @@ impl DeliverySettings {
             return Ok(());
         }
         http_urls(&[("delivery.push_url", &self.push_url)])?;
-        if self.push_secret.len() < 16 {
+        if self.push_secret.len() < service_kit::config::MIN_SECRET_BYTES {
             return Err(ConfigError::invalid(
                 "delivery.push_secret",
                 "must be at least 16 bytes when delivery.push_url is set",
