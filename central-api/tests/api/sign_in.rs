@@ -284,6 +284,24 @@ async fn a_session_left_idle_ends_and_one_in_use_goes_on(t: &TestDb) {
     assert_eq!(w.call(queue()).await.0, StatusCode::UNAUTHORIZED);
 }
 
+/// A world whose sealing key is in a file of its own (kept while the `TempDir` lives), with
+/// `roles` signing in only with a second factor.
+async fn world_with_key(t: &TestDb, roles: Vec<String>) -> (World, SealingKey, tempfile::TempDir) {
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("secrets.key");
+    let key = SealingKey::load(&key_file, true).unwrap().unwrap();
+    let w = world_with(
+        t,
+        ReviewSettings {
+            second_factor_roles: roles,
+            secrets_key_file: key_file,
+            ..ReviewSettings::default()
+        },
+    )
+    .await;
+    (w, key, keys)
+}
+
 /// A sign-in with the right password and `otp`: status and error code.
 async fn attempt_with(w: &World, username: &str, otp: Option<&str>) -> (StatusCode, String) {
     let request = json_request(
@@ -298,18 +316,7 @@ async fn attempt_with(w: &World, username: &str, otp: Option<&str>) -> (StatusCo
 /// An officer with a second factor signs in only with the code their app shows now, and each
 /// code once; a role that requires one refuses an officer without it; every refusal is audited.
 async fn a_second_factor_is_asked_of_those_who_have_one_and_each_code_is_good_once(t: &TestDb) {
-    let keys = tempfile::tempdir().unwrap();
-    let key_file = keys.path().join("secrets.key");
-    let key = SealingKey::load(&key_file, true).unwrap().unwrap();
-    let w = world_with(
-        t,
-        ReviewSettings {
-            second_factor_roles: vec!["admin".into()],
-            secrets_key_file: key_file,
-            ..ReviewSettings::default()
-        },
-    )
-    .await;
+    let (w, key, _keys) = world_with_key(t, vec!["admin".into()]).await;
     // An administrator without a second factor: the right password is not enough.
     assert_eq!(
         attempt_with(&w, "admin", None).await,
@@ -369,17 +376,7 @@ async fn a_second_factor_is_asked_of_those_who_have_one_and_each_code_is_good_on
 /// at start; a sealed one moved to another officer's row opens for nobody (another key opens
 /// nothing either: `central_api::sealed`'s tests).
 async fn second_factor_secrets_are_sealed_at_rest_and_open_only_in_their_own_row(t: &TestDb) {
-    let keys = tempfile::tempdir().unwrap();
-    let key_file = keys.path().join("secrets.key");
-    let key = SealingKey::load(&key_file, true).unwrap().unwrap();
-    let w = world_with(
-        t,
-        ReviewSettings {
-            secrets_key_file: key_file,
-            ..ReviewSettings::default()
-        },
-    )
-    .await;
+    let (w, key, _keys) = world_with_key(t, Vec::new()).await;
     let secret = central_api::totp::new_secret().unwrap();
     let stored = |username: &'static str| {
         let db = w.db.clone();

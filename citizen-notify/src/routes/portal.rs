@@ -36,15 +36,27 @@ pub const SESSION_COOKIE: &str = "tve_citizen";
 /// The sign-in in flight in this browser: its `state`, for the callback only.
 pub const SIGN_IN_COOKIE: &str = "tve_sign_in";
 
-/// The `Set-Cookie` value of the sign-in cookie: `Some(state)` for ten minutes (as long as the
-/// sign-in lasts), `None` to remove it.
-fn sign_in_cookie(state: Option<&str>, secure: bool) -> Option<HeaderValue> {
-    let (value, age) = state.map_or(("", 0), |s| (s, 600));
+/// A portal cookie's `Set-Cookie` value: `HttpOnly`, `SameSite=Lax` (the provider's redirect
+/// back is a cross-site navigation), for `max_age_s` (0 removes it), `Secure` when `secure`.
+fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age_s: u64,
+    secure: bool,
+) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SIGN_IN_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/auth/callback; Max-Age={age}{secure}"
+        "{name}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={max_age_s}{secure}"
     ))
     .ok()
+}
+
+/// The sign-in cookie: `Some(state)` for ten minutes (as long as the sign-in lasts), `None` to
+/// remove it.
+fn sign_in_cookie(state: Option<&str>, secure: bool) -> Option<HeaderValue> {
+    let (value, age) = state.map_or(("", 0), |s| (s, 600));
+    set_cookie(SIGN_IN_COOKIE, value, "/auth/callback", age, secure)
 }
 
 fn html(status: StatusCode, title: &str, body: &str) -> Response {
@@ -246,17 +258,9 @@ pub async fn callback(
         return failure(&e);
     }
     tracing::info!("citizen signed in");
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
-        u64::from(settings.session_minutes) * 60,
-        if settings.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
+    let age = u64::from(settings.session_minutes) * 60;
     let mut response = see_other("/");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = set_cookie(SESSION_COOKIE, &token, "/", age, secure) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     if let Some(v) = sign_in_cookie(None, secure) {
