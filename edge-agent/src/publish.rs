@@ -3,11 +3,17 @@
 //! central by content-addressed PUT (retried until it lands), the retained status heartbeat
 //! with `offline` as last will, and the signal controller's feed handed to the cameras.
 //! An event leaves the outbox only on central's application-level [`Ack`].
+//!
+//! Uploads are signed at central's time ([`CentralClock`]), learnt from the `Date` of its
+//! answers: a box whose clock is minutes off (a drifted RTC with NTP out of reach, a bad step)
+//! would otherwise have every upload refused as outside central's allowed skew and keep its
+//! evidence until its disk filled. Its events stay dated by its own clock; central parks those
+//! dated in its future with the reason.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -37,6 +43,53 @@ pub struct DeliveryCounters {
     pub connects: AtomicU64,
     pub bad_messages: AtomicU64,
     pub connected: AtomicBool,
+    pub central_clock: CentralClock,
+}
+
+/// Central's clock as this box sees it: how far it is ahead of the box's (ms, negative when
+/// behind), from the `Date` header of central's answers. The header has a resolution of a
+/// second, so offsets within [`CentralClock::TOLERANCE_MS`] count as none.
+#[derive(Debug, Default)]
+pub struct CentralClock {
+    offset_ms: AtomicI64,
+}
+
+impl CentralClock {
+    /// Offsets this small are the header's rounding and the network's delay, not a clock fault.
+    pub const TOLERANCE_MS: i64 = 2_000;
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The time on central's clock now, as far as this box knows it.
+    pub fn now(&self) -> UtcTimestamp {
+        let now = UtcTimestamp::now();
+        UtcTimestamp::from_unix_ms(now.unix_ms() + self.offset_ms()).unwrap_or(now)
+    }
+
+    /// Learns from an answer dated `date` (an HTTP-date) to a request sent at `sent_ms` and
+    /// answered at `received_ms` (this box's clock). Returns the new offset when it changed.
+    pub fn observe(&self, date: &str, sent_ms: i64, received_ms: i64) -> Option<i64> {
+        let at = httpdate::parse_http_date(date).ok()?;
+        let secs = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+        // The header drops the milliseconds: central's time was somewhere in that second.
+        let central_ms = i64::try_from(secs).ok()?.saturating_mul(1000) + 500;
+        let mid = sent_ms + (received_ms - sent_ms) / 2;
+        let offset = central_ms - mid;
+        let offset = if offset.abs() <= Self::TOLERANCE_MS + (received_ms - sent_ms) / 2 {
+            0
+        } else {
+            offset
+        };
+        // The same offset read again, give or take the header's second, is no news.
+        let before = self.offset_ms();
+        if (offset - before).abs() <= Self::TOLERANCE_MS && (offset == 0) == (before == 0) {
+            return None;
+        }
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        Some(offset)
+    }
 }
 
 /// What the publisher needs.
@@ -297,15 +350,11 @@ async fn publish_pending(delivery: &Delivery, client: &AsyncClient) -> anyhow::R
 }
 
 async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::Result<()> {
+    let clock = &delivery.counters.central_clock;
     for u in delivery.outbox.uploads(20).await? {
         let bytes = tokio::fs::read(&u.path).await?;
         let sha = Sha256Digest::parse(&u.sha256).map_err(anyhow::Error::msg)?;
-        let auth = UploadAuth::sign(
-            &delivery.key,
-            delivery.device.clone(),
-            &sha,
-            UtcTimestamp::now(),
-        );
+        let auth = UploadAuth::sign(&delivery.key, delivery.device.clone(), &sha, clock.now());
         let mut request = http
             .put(format!(
                 "{}{}",
@@ -317,7 +366,22 @@ async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::
         for (name, value) in auth.headers() {
             request = request.header(name, value);
         }
+        let sent_ms = UtcTimestamp::now().unix_ms();
         let response = request.send().await?;
+        let date = response.headers().get(reqwest::header::DATE);
+        if let Some(offset) = date
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| clock.observe(d, sent_ms, UtcTimestamp::now().unix_ms()))
+        {
+            if offset == 0 {
+                info!("this box's clock agrees with central's again");
+            } else {
+                warn!(
+                    offset_s = offset as f64 / 1000.0,
+                    "this box's clock differs from central's: uploads are signed at central's time, events stay dated by this clock"
+                );
+            }
+        }
         let status = response.status();
         if status.is_success() {
             delivery.outbox.mark_uploaded(&u.sha256).await?;
@@ -328,4 +392,48 @@ async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(unix_s: u64) -> String {
+        httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(unix_s))
+    }
+
+    #[test]
+    fn central_clock_is_learnt_from_its_answers_dates() {
+        let clock = CentralClock::default();
+        let t0 = 1_780_000_000_000_i64; // this box's clock, ms
+        // Central agrees to within its header's second and the round trip: no offset.
+        assert_eq!(clock.observe(&date(1_780_000_000), t0, t0 + 80), None);
+        assert_eq!(clock.observe(&date(1_780_000_001), t0, t0 + 80), None);
+        assert_eq!(clock.offset_ms(), 0);
+        // Central is ten minutes ahead (this box's clock is behind): learnt, within a second.
+        let offset = clock.observe(&date(1_780_000_600), t0, t0 + 80).unwrap();
+        assert!((offset - 600_000).abs() <= 1_000, "{offset}");
+        // Read again a second off: no news.
+        assert_eq!(clock.observe(&date(1_780_000_601), t0, t0 + 80), None);
+        assert_eq!(clock.offset_ms(), offset);
+        // Central behind by five minutes (this box stepped forward), then the clocks agree.
+        let offset = clock.observe(&date(1_779_999_700), t0, t0 + 80).unwrap();
+        assert!((offset + 300_000).abs() <= 1_000, "{offset}");
+        assert_eq!(clock.observe(&date(1_780_000_000), t0, t0 + 80), Some(0));
+        // What is not an HTTP-date teaches nothing.
+        assert_eq!(clock.observe("yesterday", t0, t0 + 80), None);
+        assert_eq!(clock.offset_ms(), 0);
+    }
+
+    #[test]
+    fn uploads_are_signed_at_central_time() {
+        let clock = CentralClock::default();
+        let box_now = UtcTimestamp::now().unix_ms();
+        clock.observe(&date((box_now / 1000 + 600) as u64), box_now, box_now);
+        let signed_at = clock.now().unix_ms();
+        assert!(
+            (signed_at - box_now - 600_000).abs() < 2_000,
+            "{signed_at} against {box_now}"
+        );
+    }
 }

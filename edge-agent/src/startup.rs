@@ -356,6 +356,10 @@ struct StatusBody {
     uploaded: u64,
     /// Evidence uploads that failed (each is retried).
     upload_errors: u64,
+    /// How far central's clock is ahead of this box's (ms; negative: behind), from the dates of
+    /// its answers; 0 within a couple of seconds. Uploads are signed at central's time, events
+    /// dated by this box's clock: anything but 0 is a clock to set right.
+    central_clock_offset_ms: i64,
     violations_stored: u64,
     violations_refused: u64,
     /// Violations stored without their clip, the outbox or its disk being full.
@@ -457,6 +461,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         acknowledged: state.delivery.acked.load(Ordering::Relaxed),
         uploaded: state.delivery.uploaded.load(Ordering::Relaxed),
         upload_errors: state.delivery.upload_errors.load(Ordering::Relaxed),
+        central_clock_offset_ms: state.delivery.central_clock.offset_ms(),
         violations_stored: state.evidence.stored.load(Ordering::Relaxed),
         violations_refused: state.evidence.refused.load(Ordering::Relaxed),
         violations_without_clip: state.evidence.without_clip.load(Ordering::Relaxed),
@@ -603,6 +608,10 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
                 ("acknowledged", n(&d.acked)),
                 ("uploaded", n(&d.uploaded)),
                 ("upload_errors", n(&d.upload_errors)),
+                (
+                    "central_clock_offset_ms",
+                    d.central_clock.offset_ms() as f64,
+                ),
                 ("broker_connects", n(&d.connects)),
                 ("stored", n(&e.stored)),
                 ("refused", n(&e.refused)),

@@ -8,7 +8,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI64, Ordering},
     },
     time::Duration,
 };
@@ -17,7 +17,8 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
     routing::put,
 };
 use protocol::{
@@ -45,37 +46,45 @@ pub fn device_id(prefix: &str) -> DeviceId {
 struct Http {
     key: DevicePublicKey,
     blobs: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    clock_offset_ms: Arc<AtomicI64>,
 }
 
+/// Takes a blob as central does, by its clock (this one's runs `clock_offset_ms` ahead of the
+/// machine's), and dates the answer by it as central's HTTP server does.
 async fn put_blob(
     State(http): State<Http>,
     Path(sha): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
-    let Ok(digest) = Sha256Digest::parse(&sha) else {
-        return StatusCode::BAD_REQUEST;
+) -> impl IntoResponse {
+    let now = UtcTimestamp::from_unix_ms(
+        UtcTimestamp::now().unix_ms() + http.clock_offset_ms.load(Ordering::Relaxed),
+    )
+    .unwrap();
+    let date = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + Duration::from_millis(now.unix_ms() as u64),
+    );
+    let status = 'status: {
+        let Ok(digest) = Sha256Digest::parse(&sha) else {
+            break 'status StatusCode::BAD_REQUEST;
+        };
+        let Ok(auth) = UploadAuth::from_headers(|n| headers.get(n).and_then(|v| v.to_str().ok()))
+        else {
+            break 'status StatusCode::UNAUTHORIZED;
+        };
+        if auth
+            .verify(&http.key, &digest, now, Duration::from_secs(300))
+            .is_err()
+        {
+            break 'status StatusCode::UNAUTHORIZED;
+        }
+        if Sha256Digest::of(&body) != digest {
+            break 'status StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        http.blobs.lock().unwrap().insert(sha, body.to_vec());
+        StatusCode::CREATED
     };
-    let Ok(auth) = UploadAuth::from_headers(|n| headers.get(n).and_then(|v| v.to_str().ok()))
-    else {
-        return StatusCode::UNAUTHORIZED;
-    };
-    if auth
-        .verify(
-            &http.key,
-            &digest,
-            UtcTimestamp::now(),
-            Duration::from_secs(300),
-        )
-        .is_err()
-    {
-        return StatusCode::UNAUTHORIZED;
-    }
-    if Sha256Digest::of(&body) != digest {
-        return StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    http.blobs.lock().unwrap().insert(sha, body.to_vec());
-    StatusCode::CREATED
+    (status, [(header::DATE, date)])
 }
 
 /// The central stand-in.
@@ -86,6 +95,8 @@ pub struct Central {
     pub rejected: Arc<Mutex<Vec<String>>>,
     /// While false, events are taken but not acknowledged (central "down" after storing).
     pub acking: Arc<AtomicBool>,
+    /// How far this central's clock is ahead of the machine's, ms (negative: behind).
+    pub clock_offset_ms: Arc<AtomicI64>,
     pub url: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -109,12 +120,14 @@ impl Central {
         tls: Option<&service_kit::tls::TestCa>,
     ) -> Self {
         let blobs = Arc::new(Mutex::new(HashMap::new()));
+        let clock_offset_ms = Arc::new(AtomicI64::new(0));
         let router = Router::new()
             .route("/api/v1/evidence/{sha}", put(put_blob))
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(Http {
                 key,
                 blobs: blobs.clone(),
+                clock_offset_ms: clock_offset_ms.clone(),
             });
         let mut settings = service_kit::http::HttpSettings::loopback(0);
         settings.tls_cert = tls.map(|ca| ca.cert.clone());
@@ -195,6 +208,7 @@ impl Central {
             blobs,
             rejected,
             acking,
+            clock_offset_ms,
             url,
             tasks: vec![server, mqtt],
         }
