@@ -35,6 +35,16 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The review settings in force: served over HTTPS by this service itself, the session
+    /// cookie is `Secure` whatever `review.secure_cookies` says (set that behind a TLS proxy).
+    pub fn review_settings(&self) -> ReviewSettings {
+        let mut review = self.review.clone();
+        review.secure_cookies |= self.http.tls();
+        review
+    }
+}
+
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.http.validate()?;
@@ -221,7 +231,8 @@ pub struct ReviewSettings {
     pub session_ttl_s: u64,
     /// A session not used for this long has ended (the officer signs in again).
     pub session_idle_s: u64,
-    /// Mark the session cookie `Secure` (set when served over HTTPS, as in production).
+    /// Mark the session cookie `Secure`: set it behind a proxy that terminates TLS (always so
+    /// when this service serves HTTPS itself, `http.tls_cert`).
     pub secure_cookies: bool,
     /// The detecting and handling unit named on notices, with its contact phone.
     pub issuing_unit: String,
@@ -337,6 +348,22 @@ impl Default for RegistrySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_session_cookie_is_secure_whenever_central_serves_https() {
+        let mut c = Config::default();
+        assert!(
+            !c.review_settings().secure_cookies,
+            "plain HTTP on loopback"
+        );
+        c.http.tls_cert = Some("central.pem".into());
+        c.http.tls_key = Some("central.key".into());
+        assert!(c.review_settings().secure_cookies);
+        // Behind a TLS proxy the setting says so itself.
+        let mut c = Config::default();
+        c.review.secure_cookies = true;
+        assert!(c.review_settings().secure_cookies);
+    }
 
     #[test]
     fn an_evidence_link_secret_too_short_to_resist_guessing_is_refused() {

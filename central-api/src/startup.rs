@@ -60,7 +60,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         db.clone(),
         store,
         config.evidence.clone(),
-        config.review.clone(),
+        config.review_settings(),
     )?;
     state.review.throttle.metrics.register(&metrics);
     state.notify = config.notify.clone();

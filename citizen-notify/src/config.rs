@@ -35,6 +35,16 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The portal's settings in force: served over HTTPS by this service itself, the session
+    /// and sign-in cookies are `Secure` whatever `portal.secure_cookies` says.
+    pub fn portal_settings(&self) -> PortalSettings {
+        let mut portal = self.portal.clone();
+        portal.secure_cookies |= self.http.tls();
+        portal
+    }
+}
+
 impl Settings for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.http.validate()?;
@@ -167,7 +177,8 @@ pub struct PortalSettings {
     pub redirect_url: String,
     /// How long a citizen stays signed in.
     pub session_minutes: u32,
-    /// Session cookies only over HTTPS (set when the portal is served over TLS).
+    /// Session cookies only over HTTPS: set it behind a proxy that terminates TLS (always so
+    /// when this service serves HTTPS itself, `http.tls_cert`).
     pub secure_cookies: bool,
     /// central-api's public base URL, where citizens' browsers fetch the evidence of their
     /// fines; empty shows no evidence.
@@ -207,6 +218,10 @@ impl PortalSettings {
             ("portal.issuer_url", &self.issuer_url),
             ("portal.redirect_url", &self.redirect_url),
         ])?;
+        if !self.evidence_url.is_empty() {
+            // Citizens' browsers fetch their evidence there, over the open network.
+            http_urls(&[("portal.evidence_url", &self.evidence_url)])?;
+        }
         if self.client_id.is_empty() || self.client_secret.is_empty() {
             return Err(ConfigError::invalid(
                 "portal.client_secret",
@@ -389,6 +404,35 @@ mod tests {
             Err(ConfigError::Invalid { field, .. }) => Some(field),
             _ => None,
         }
+    }
+
+    #[test]
+    fn cookies_are_secure_whenever_the_portal_serves_https() {
+        let mut c = Config::default();
+        assert!(
+            !c.portal_settings().secure_cookies,
+            "plain HTTP on loopback"
+        );
+        c.http.tls_cert = Some("portal.pem".into());
+        c.http.tls_key = Some("portal.key".into());
+        assert!(c.portal_settings().secure_cookies);
+        // Behind a TLS proxy the setting says so itself.
+        let mut c = Config::default();
+        c.portal.secure_cookies = true;
+        assert!(c.portal_settings().secure_cookies);
+    }
+
+    #[test]
+    fn evidence_links_for_citizens_never_go_out_in_the_clear() {
+        let mut c = Config::default();
+        c.portal.issuer_url = "https://sso.example.vn".into();
+        c.portal.client_secret = "the portal's client secret".into();
+        c.portal.redirect_url = "https://phatnguoi.example.vn/auth/callback".into();
+        assert_eq!(field_of(&c), None);
+        c.portal.evidence_url = "http://central.csgt.example.vn".into();
+        assert_eq!(field_of(&c).as_deref(), Some("portal.evidence_url"));
+        c.portal.evidence_url = "https://central.csgt.example.vn".into();
+        assert_eq!(field_of(&c), None);
     }
 
     #[test]

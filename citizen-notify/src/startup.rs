@@ -28,7 +28,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         db: db.clone(),
         intake: config.intake.clone(),
         payment: config.payment.clone(),
-        oidc: std::sync::Arc::new(signin::Oidc::new(config.portal.clone())),
+        oidc: std::sync::Arc::new(signin::Oidc::new(config.portal_settings())),
         delivery: config.delivery.clone(),
     });
     let mut app = App::build("citizen-notify", &config.http, metrics, router).await?;

@@ -278,7 +278,8 @@ pub struct HttpSettings {
     pub bind: SocketAddr,
     /// Serve HTTPS with this certificate chain (PEM: the server's certificate, then its
     /// intermediates), with `tls_key`. Without both, plain HTTP: on loopback, or behind a proxy
-    /// that terminates TLS.
+    /// that terminates TLS. Served over HTTPS, every answer carries HSTS
+    /// ([`HSTS`]: browsers come back only over HTTPS) and session cookies are `Secure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) of `tls_cert`.
@@ -367,6 +368,11 @@ impl Server {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding http.bind {}", settings.bind))?;
+        let router = if tls.is_some() {
+            router.layer(axum::middleware::map_response(strict_transport))
+        } else {
+            router
+        };
         Ok(Self {
             listener,
             router,
@@ -631,6 +637,18 @@ pub fn client_addr(
         }
     }
     nearest
+}
+
+/// The `Strict-Transport-Security` a service served over HTTPS sends: a year, this host only
+/// (a deployment's other hosts under the same domain may still be reached otherwise).
+pub const HSTS: &str = "max-age=31536000";
+
+async fn strict_transport(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(axum::http::header::STRICT_TRANSPORT_SECURITY)
+        .or_insert(axum::http::HeaderValue::from_static(HSTS));
+    response
 }
 
 /// Serves each connection `listener` accepts with HTTP/1.1 (keep-alive), closing one that has
@@ -926,7 +944,10 @@ mod tests {
             stream.write_all(head.as_bytes()).await.unwrap();
             let mut got = String::new();
             stream.read_to_string(&mut got).await.unwrap();
-            got.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned()
+            // Every answer is dated: edge boxes learn central's clock from it.
+            let (head, body) = got.split_once("\r\n\r\n").unwrap_or_default();
+            assert!(head.to_ascii_lowercase().contains("\r\ndate: "), "{head}");
+            body.to_owned()
         };
         for (trusted, want) in [
             (vec![], "127.0.0.1"),
@@ -944,6 +965,44 @@ mod tests {
             }));
             assert_eq!(ask(addr, "X-Forwarded-For: 192.0.2.44\r\n").await, want);
             assert_eq!(ask(addr, "").await, "127.0.0.1");
+            stop_tx.send(()).unwrap();
+            running.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_over_https_tell_browsers_to_come_back_only_over_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::tls::TestCa::create(dir.path()).unwrap();
+        let router = Router::new().route("/x", axum::routing::get(|| async { "x" }));
+        for tls in [false, true] {
+            let settings = HttpSettings {
+                tls_cert: tls.then(|| ca.cert.clone()),
+                tls_key: tls.then(|| ca.key.clone()),
+                ..HttpSettings::loopback(0)
+            };
+            let server = Server::bind(&settings, router.clone()).await.unwrap();
+            let url = format!(
+                "{}://{}/x",
+                if tls { "https" } else { "http" },
+                server.local_addr().unwrap()
+            );
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let running = tokio::spawn(server.run_until(async move {
+                let _ = stop_rx.await;
+            }));
+            let client =
+                crate::tls::client(std::time::Duration::from_secs(10), Some(&ca.ca)).unwrap();
+            let response = client.get(&url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let hsts = response
+                .headers()
+                .get("strict-transport-security")
+                .map(|v| v.to_str().unwrap().to_owned());
+            // Over plain HTTP the header means nothing to a browser (and a proxy in front that
+            // terminates TLS sends its own).
+            assert_eq!(hsts.as_deref(), tls.then_some(HSTS), "{url}");
+            drop(response);
             stop_tx.send(()).unwrap();
             running.await.unwrap().unwrap();
         }

@@ -143,7 +143,7 @@ pub fn client(timeout: Duration, ca_file: Option<&Path>) -> anyhow::Result<reqwe
 
 /// A CA of a test's own and a server certificate it signed for `127.0.0.1` (feature
 /// `testing`), made with the `openssl` command.
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
 pub struct TestCa {
     /// The CA's certificate, for clients to trust.
@@ -153,7 +153,7 @@ pub struct TestCa {
     pub key: std::path::PathBuf,
 }
 
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 impl TestCa {
     /// Makes the CA and the server's certificate in `dir`.
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
