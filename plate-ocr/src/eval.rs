@@ -12,6 +12,7 @@ use protocol::{Plate, PlateColour, PlateLayout};
 use serde::Serialize;
 
 use crate::{
+    detect::VISIBLE,
     engine::ModelError,
     image_ops::BoxF,
     reader::{PlateReader, layout_of},
@@ -276,12 +277,13 @@ pub fn evaluate(
                 let d = reader.detector().detect(&img, &[whole])?.pop().flatten();
                 if let Some(b) = item.plate_box {
                     boxed += 1;
-                    if d.is_some_and(|d| d.score >= 0.5 && BoxF::around(&d.corners).iou(&b) >= 0.5)
-                    {
+                    if d.is_some_and(|d| {
+                        d.score >= VISIBLE && BoxF::around(&d.corners).iou(&b) >= 0.5
+                    }) {
                         found += 1;
                     }
                 }
-                let d = d.filter(|d| d.score >= 0.5);
+                let d = d.filter(|d| d.score >= VISIBLE);
                 layout = d.as_ref().map(layout_of);
                 d.and_then(|d| reader.recognizer().crop(&img, &d.corners))
             }

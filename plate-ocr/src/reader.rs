@@ -32,7 +32,7 @@ impl Default for ReaderOptions {
     fn default() -> Self {
         Self {
             threads: 1,
-            min_score: 0.5,
+            min_score: crate::detect::VISIBLE,
             min_width_px: 16.0,
         }
     }
@@ -133,12 +133,17 @@ impl PlateReader {
     }
 
     /// One reading from several reads of the same vehicle, each weighted by its detection
-    /// score and its best candidate's confidence.
+    /// score and its best candidate's confidence: a view in which the plate is found but cannot
+    /// be read (blurred, half hidden) weighs next to nothing, as it says next to nothing, and
+    /// does not blur the slots of the views that read it.
     pub fn vote(&self, reads: &[&PlateRead], hint: Option<PlateCategory>) -> Option<Reading> {
         let weighted: Vec<(&[Vec<f32>], f32)> = reads
             .iter()
             .map(|r| {
-                let sure = r.reading.best().map_or(0.05, |c| c.confidence.max(0.05));
+                let sure = r
+                    .reading
+                    .best()
+                    .map_or(MIN_WEIGHT, |c| c.confidence.max(MIN_WEIGHT));
                 (r.reading.slots.as_slice(), r.detection.score * sure)
             })
             .collect();
@@ -160,6 +165,10 @@ impl PlateReader {
         Some(self.recognizer.reading(slots, hint))
     }
 }
+
+/// A read's least weight in a vote (its confidence may be nil): where no view reads the
+/// plate, the views still count by their detection scores.
+const MIN_WEIGHT: f32 = 1e-6;
 
 /// One line or two, from the plate's shape: the long plate is 4.7 times as wide as high, the
 /// others at most twice.

@@ -264,7 +264,33 @@ fn reads_plates_in_rendered_frames_and_votes_each_track_into_one() {
     let voted = reader
         .vote(&refs, Some(PlateCategory::Car))
         .expect("a vote");
-    assert_eq!(voted.best().map(|c| c.display.as_str()), Some("51F-123.45"));
+    let best = voted.best().expect("a reading");
+    assert_eq!(best.display, "51F-123.45");
+    let sure = best.confidence;
+    assert!(
+        sure >= plate_ocr::recognize::MIN_CONFIDENCE as f32,
+        "{sure}"
+    );
+    // A view in which the plate cannot be read (blurred, half hidden: every slot a guess) is
+    // found as a plate but says nothing; it must not pull the vote under the floor.
+    let mut blind = car_reads[0].clone();
+    let classes = blind.reading.slots[0].len();
+    let guesses = vec![vec![1.0 / classes as f32; classes]; blind.reading.slots.len()];
+    blind.reading = reader
+        .recognizer()
+        .reading(guesses, plate_ocr::recognize::Hint::default());
+    blind.detection.score = 0.8;
+    let refs: Vec<_> = car_reads.iter().chain([&blind]).collect();
+    let voted = reader
+        .vote(&refs, Some(PlateCategory::Car))
+        .expect("a vote");
+    let best = voted.best().expect("a reading");
+    assert_eq!(best.display, "51F-123.45");
+    assert!(
+        best.confidence >= 0.95 * sure,
+        "{} with a blind view, {sure} without",
+        best.confidence
+    );
 }
 
 /// Real Vietnamese plate crops from street cameras (`vn-plates-dev`: evaluation only; labels
@@ -284,29 +310,45 @@ fn reads_real_vietnamese_plate_crops() {
         Some("grammar_ok"),
     );
     assert_eq!(items.len(), 360);
-    let report = eval::evaluate(
-        &reader(),
-        &root.join("images"),
-        &items,
-        Mode::Crops,
-        plate_ocr::recognize::MIN_CONFIDENCE,
-    )
-    .expect("evaluates");
-    println!(
-        "vn-plates-dev, the {} grammar_ok labels: exact {:.4}, cer {:.4}, reported {} ({} wrong), by floor {:?}",
-        report.count,
-        report.accuracy,
-        report.cer,
-        report.reported,
-        report.reported_wrong,
-        report.by_floor
-    );
-    // Measured: exact 0.614; at the floor 88 reported, 3 counted wrong, all three against
-    // wrong labels (looked at one by one).
+    let reader = reader();
+    let evaluate = |mode| {
+        let report = eval::evaluate(
+            &reader,
+            &root.join("images"),
+            &items,
+            mode,
+            plate_ocr::recognize::MIN_CONFIDENCE,
+        )
+        .expect("evaluates");
+        println!(
+            "vn-plates-dev, the {} grammar_ok labels, {mode:?}: exact {:.4}, cer {:.4}, reported {} ({} wrong), by floor {:?}",
+            report.count,
+            report.accuracy,
+            report.cer,
+            report.reported,
+            report.reported_wrong,
+            report.by_floor
+        );
+        report
+    };
+    // The crops as they are, read: measured exact 0.614; at the floor 88 reported, 3 counted
+    // wrong, all three against wrong labels (looked at one by one).
+    let report = evaluate(Mode::Crops);
     assert!(report.accuracy >= 0.59, "exact {:.4}", report.accuracy);
     assert!(report.reported >= 80, "{} reported", report.reported);
     assert!(
         report.reported_wrong <= 3,
+        "{} of {} reported wrong",
+        report.reported_wrong,
+        report.reported
+    );
+    // The plate found in each crop, rectified, then read: measured exact 0.672; at the floor
+    // 107 reported, 4 counted wrong (the same three wrong labels, and one true misreading).
+    let report = evaluate(Mode::Full);
+    assert!(report.accuracy >= 0.64, "exact {:.4}", report.accuracy);
+    assert!(report.reported >= 100, "{} reported", report.reported);
+    assert!(
+        report.reported_wrong <= 4,
         "{} of {} reported wrong",
         report.reported_wrong,
         report.reported
@@ -343,7 +385,8 @@ fn the_plate_detector_runs_on_real_photographs() {
     assert_eq!(report.count, items.len());
     // A plate of another country is never reported as a Vietnamese one.
     assert_eq!(report.reported_wrong, 0, "{report:?}");
-    // A floor, not a target (no tuning on this set): 0.325 was measured on these 40 photos.
+    // A floor, not a target (no tuning on this set): 0.45 was measured on these 40 photos
+    // (0.325 before the detector learned plates alone and looked at each plate twice).
     assert!(
         report.detection_recall.is_some_and(|r| r >= 0.2),
         "{:?}",
