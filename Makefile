@@ -33,7 +33,7 @@ export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
 export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-bench services build test lint fmt demo demo-services bench models plate-rec plate-det schema soak clean
+.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-bench services build test lint fmt demo demo-services bench train-env models plate-rec plate-det schema soak clean
 
 help:
 	@echo "make demo    build and start the chain locally, print its URLs"
@@ -152,6 +152,11 @@ bench: deps-bench
 	$(CARGO) build --release -q -p edge-agent -p plate-ocr -p sim --bins
 	ORT_VERSION=$(ORT_VERSION) scripts/bench.sh
 
+# What training needs: the Python environment and the sim, optimised, to write the data.
+train-env: deps-apt
+	$(call venv_install,.venv-train,-r models/training/requirements.txt)
+	$(CARGO) build --release -p sim --no-default-features
+
 # Train the models again from sim data (see models/README.md). Results go to data/models-new.
 MODEL_SCENES ?= 2000
 MODEL_MINUTES ?= 120
@@ -160,9 +165,7 @@ MODEL_DATA ?= data/sim-dataset
 # beside the sim's frames (both in ../shared/data; see models/README.md).
 MODEL_DETECTOR_ARGS ?= --coco-init ../shared/data/models/yolox_nano_416.onnx \
   --real ../shared/data/vn-street/data.yaml --real-share 0.6
-models: deps-apt
-	$(call venv_install,.venv-train,-r models/training/requirements.txt)
-	$(CARGO) build --release -p sim --no-default-features
+models: train-env
 	$(TARGET_DIR)/release/sim dataset --seed 11 --scenes $(MODEL_SCENES) --frames-per-scene 8 \
 	  --plate-frames-per-scene 36 --out $(MODEL_DATA)
 	PATH=$(CURDIR)/.venv-train/bin:$$PATH models/training/device_train.sh $(MODEL_DATA) \
@@ -177,9 +180,7 @@ models: deps-apt
 # them.
 PLATE_CROPS ?= 35000
 PLATE_REC_MINUTES ?= 36
-plate-rec: deps-apt
-	$(call venv_install,.venv-train,-r models/training/requirements.txt)
-	$(CARGO) build --release -p sim --no-default-features
+plate-rec: train-env
 	$(TARGET_DIR)/release/sim dataset --seed 11 --scenes 1000 --frames-per-scene 0 \
 	  --plate-frames-per-scene 36 --out data/sim-plates
 	$(TARGET_DIR)/release/sim plate-crops --seed 1 --count $(PLATE_CROPS) --out data/plate-crops
@@ -196,9 +197,7 @@ plate-rec: deps-apt
 # continued from the detector in the repository: about 45 minutes on two CPU cores.
 PLATE_DET_CROPS ?= 30000
 PLATE_DET_MINUTES ?= 45
-plate-det: deps-apt
-	$(call venv_install,.venv-train,-r models/training/requirements.txt)
-	$(CARGO) build --release -p sim --no-default-features
+plate-det: train-env
 	$(TARGET_DIR)/release/sim dataset --seed 11 --scenes 400 --frames-per-scene 6 \
 	  --plate-frames-per-scene 0 --loose-plates --plate-face stroke --out data/sim-pdet
 	$(TARGET_DIR)/release/sim plate-crops --seed 5 --count 0 --detect-count $(PLATE_DET_CROPS) \

@@ -16,6 +16,36 @@ async fn status(agent: &common::RunningAgent) -> serde_json::Value {
     common::status(&agent.addr).await.unwrap()
 }
 
+/// Waits (at most 10 s) for the agent to upload `image` and let it go, checks that central
+/// has it, and returns the agent's status.
+async fn delivered(
+    agent: &common::RunningAgent,
+    central: &common::Central,
+    sha: &Sha256Digest,
+    image: &[u8],
+) -> serde_json::Value {
+    let mut s = serde_json::Value::Null;
+    for _ in 0..200 {
+        s = status(agent).await;
+        if s["uploaded"] == 1 && s["outbox_bytes"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s["uploaded"], 1, "{s}");
+    assert_eq!(s["outbox_bytes"], 0, "{s}");
+    assert_eq!(
+        central
+            .blobs
+            .lock()
+            .unwrap()
+            .get(&sha.to_hex())
+            .map(Vec::as_slice),
+        Some(image)
+    );
+    s
+}
+
 /// A violation and its image waiting in the outbox under `dir`, as a restarted agent finds
 /// them: the image's digest and bytes.
 async fn waiting_violation(
@@ -95,21 +125,8 @@ async fn evidence_goes_over_https_only_to_a_central_whose_certificate_is_trusted
     // With the deployment's CA, the image goes over HTTPS and the outbox lets it go.
     config.central.ca_file = Some(ca.ca.clone());
     let agent = common::RunningAgent::start(config).await;
-    let mut trusted = serde_json::Value::Null;
-    for _ in 0..200 {
-        trusted = status(&agent).await;
-        if trusted["uploaded"] == 1 && trusted["outbox_bytes"] == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let trusted = delivered(&agent, &central, &sha, &image).await;
     println!("trusted: {trusted}");
-    assert_eq!(trusted["uploaded"], 1, "{trusted}");
-    assert_eq!(trusted["outbox_bytes"], 0, "{trusted}");
-    assert_eq!(
-        central.blobs.lock().unwrap().get(&sha.to_hex()),
-        Some(&image)
-    );
     agent.stop().await;
 }
 
@@ -131,21 +148,8 @@ async fn evidence_goes_up_from_a_box_whose_clock_is_minutes_off_centrals() {
         let config =
             common::agent_config(dir.path(), &device, &common::mosquitto_url(), &central.url);
         let agent = common::RunningAgent::start(config).await;
-        let mut s = serde_json::Value::Null;
-        for _ in 0..200 {
-            s = status(&agent).await;
-            if s["uploaded"] == 1 && s["outbox_bytes"] == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let s = delivered(&agent, &central, &sha, &image).await;
         println!("central {offset_ms} ms ahead: {s}");
-        assert_eq!(s["uploaded"], 1, "{s}");
-        assert_eq!(s["outbox_bytes"], 0, "{s}");
-        assert_eq!(
-            central.blobs.lock().unwrap().get(&sha.to_hex()),
-            Some(&image)
-        );
         // The box says how far off it is, to the second the header gives.
         let seen = s["central_clock_offset_ms"].as_i64().unwrap();
         assert!(

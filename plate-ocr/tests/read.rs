@@ -267,10 +267,7 @@ fn reads_plates_in_rendered_frames_and_votes_each_track_into_one() {
     let best = voted.best().expect("a reading");
     assert_eq!(best.display, "51F-123.45");
     let sure = best.confidence;
-    assert!(
-        sure >= plate_ocr::recognize::MIN_CONFIDENCE as f32,
-        "{sure}"
-    );
+    assert!(sure >= plate_ocr::recognize::MIN_CONFIDENCE, "{sure}");
     // A view in which the plate cannot be read (blurred, half hidden: every slot a guess) is
     // found as a plate but says nothing; it must not pull the vote under the floor.
     let mut blind = car_reads[0].clone();
