@@ -211,6 +211,7 @@ pub async fn correct_plate(
         .map_err(|e| bad_request("plate", e))?;
     let colour = colour
         .or(v.event.plate.as_ref().map(|p| p.colour))
+        .or(v.event.plate_unread.as_ref().map(|p| p.colour))
         .unwrap_or(PlateColour::White);
     let lookup = match state.lookup.lookup(&plate.canonical(), colour).await {
         Ok(Lookup::Owner(c)) => LookupResult::Found(c),
@@ -223,7 +224,7 @@ pub async fn correct_plate(
             ));
         }
     };
-    review::correct_plate(&state.db, id, &plate.canonical(), &lookup)
+    review::correct_plate(&state.db, id, &plate.canonical(), colour, &lookup)
         .await?
         .map_err(refused)?;
     let from = v.plate_text().map(str::to_owned);

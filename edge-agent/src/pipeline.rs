@@ -38,11 +38,11 @@ use plate_ocr::{
 };
 use prometheus_client::metrics::histogram::Histogram;
 use protocol::{
-    DeviceId, DeviceKey, EventId, PlateCategory, SignalPhase, UtcTimestamp, VehicleClass,
-    ViolationEvent, ViolationKind,
+    DeviceId, DeviceKey, EventId, SignalPhase, UtcTimestamp, VehicleClass, ViolationEvent,
+    ViolationKind,
     event::{
-        ClockState, ClockSync, Measurement, ModelVersion, PlateCandidate, PlateRead,
-        SignalObservation, Vehicle, VehicleBox,
+        ClockState, ClockSync, Measurement, ModelVersion, PlateRead, SignalObservation, Vehicle,
+        VehicleBox,
     },
     messages::{SignalSource, SignalState},
     wire,
@@ -59,6 +59,7 @@ use crate::{
         writer::{Entry, Outcome, RetryPolicy, Writer, WriterCounters},
     },
     pairing::{RoadPath, Sighting, Sightings, View, offer_view},
+    plate::{PlateOutcome, read_plate},
     rules::{self, Finding, Geometry, History, Limits, Sample},
     signal::{FixedPlan, LampReader, SignalWatch, Timeline},
     track::{TrackState, Tracker, TrackerOptions},
@@ -1226,16 +1227,24 @@ fn build_event(
     // The plate camera's views first; the camera's own when it has none or they give no
     // reading.
     let min = shared.min_plate_confidence;
-    let (mut plate, mut closeup) = match &job.paired {
+    let paired = match &job.paired {
         Some(p) => read_plate(reader, &p.sighting.views, hint, min)?,
-        None => (None, None),
+        None => PlateOutcome::default(),
     };
-    if plate.is_none() {
-        let (own, own_closeup) = read_plate(reader, &job.views, hint, min)?;
-        if own.is_some() || closeup.is_none() {
-            (plate, closeup) = (own, own_closeup);
+    let PlateOutcome {
+        read: plate,
+        unread: plate_unread,
+        closeup,
+    } = if paired.read.is_some() {
+        paired
+    } else {
+        let own = read_plate(reader, &job.views, hint, min)?;
+        if own.read.is_some() || !paired.seen() {
+            own
+        } else {
+            paired
         }
-    }
+    };
     if plate.is_none() {
         shared
             .evidence
@@ -1353,77 +1362,12 @@ fn build_event(
             },
         },
         plate,
+        plate_unread,
         measurement,
         evidence: files.iter().map(File::item).collect(),
         models: shared.models.clone(),
     };
     Ok((event, files, clip_name))
-}
-
-/// The voted plate, and the close-up with its caption.
-type PlateOutcome = (Option<PlateRead>, Option<(RgbImage, String)>);
-
-/// Reads the plate on the track's best views and votes; the close-up is the best single read.
-fn read_plate(
-    reader: &PlateReader,
-    views: &[View],
-    hint: Option<PlateCategory>,
-    min_confidence: f64,
-) -> anyhow::Result<PlateOutcome> {
-    let mut reads = Vec::new();
-    for View { crop, bbox, .. } in views {
-        if let Some(Some(r)) = reader.read(crop, &[(*bbox, hint)])?.pop() {
-            tracing::debug!(
-                raw = %r.reading.raw,
-                best = ?r.reading.best().map(|c| (&c.text, c.confidence)),
-                score = r.detection.score,
-                width = r.detection.width_px(),
-                "plate read"
-            );
-            reads.push(r);
-        }
-    }
-    let refs: Vec<&plate_ocr::reader::PlateRead> = reads.iter().collect();
-    let Some(reading) = reader.vote(&refs, hint) else {
-        return Ok((None, None));
-    };
-    let Some(best) = reading
-        .best()
-        .filter(|b| f64::from(b.confidence) >= min_confidence)
-    else {
-        // Seen but not readable under the grammar: the officer reads it from the close-up.
-        let closeup = reads
-            .iter()
-            .max_by(|a, b| a.detection.score.total_cmp(&b.detection.score))
-            .map(|r| (r.crop.clone(), "Biển số: chưa đọc được".to_owned()));
-        return Ok((None, closeup));
-    };
-    let top = reads
-        .iter()
-        .max_by(|a, b| a.detection.score.total_cmp(&b.detection.score));
-    let (layout, colour) = top.map_or(
-        (protocol::PlateLayout::OneLine, protocol::PlateColour::White),
-        |r| (r.layout, r.colour),
-    );
-    let plate = PlateRead {
-        text: best.text.clone(),
-        display: best.display.clone(),
-        layout,
-        colour,
-        confidence: f64::from(best.confidence).clamp(0.0, 1.0),
-        candidates: reading
-            .candidates
-            .iter()
-            .skip(1)
-            .take(protocol::event::limits::CANDIDATES)
-            .map(|c| PlateCandidate {
-                text: c.text.clone(),
-                confidence: f64::from(c.confidence).clamp(0.0, 1.0),
-            })
-            .collect(),
-    };
-    let closeup = top.map(|r| (r.crop.clone(), format!("Biển số: {}", best.display)));
-    Ok((Some(plate), closeup))
 }
 
 fn data_bar(

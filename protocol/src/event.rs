@@ -29,9 +29,13 @@ pub struct ViolationEvent {
     /// How far that clock can be trusted.
     pub clock: ClockSync,
     pub vehicle: Vehicle,
-    /// The plate as read; absent when no plate could be read.
+    /// The plate as read; absent when no plate could be read surely.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate: Option<PlateRead>,
+    /// A plate the camera saw but could not read surely, with the reader's guesses for the
+    /// officer; absent when `plate` is set or no plate was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_unread: Option<UnreadPlate>,
     pub measurement: Measurement,
     /// Every file of the evidence package; the event is complete once all have arrived.
     pub evidence: Vec<EvidenceItem>,
@@ -246,6 +250,19 @@ pub struct PlateRead {
     pub candidates: Vec<PlateCandidate>,
 }
 
+/// A plate seen but not read surely: the reader's best reading stayed under the device's
+/// confidence floor, or none passed the plate grammar. Its guesses are shown to the officer,
+/// who reads the plate from the close-up; they never name an owner by themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnreadPlate {
+    pub layout: PlateLayout,
+    pub colour: PlateColour,
+    /// The reader's readings, best first; empty when none passed the plate grammar.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<PlateCandidate>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlateCandidate {
@@ -409,6 +426,20 @@ fn check_unit(field: &str, value: f64) -> Result<(), Invalid> {
     Ok(())
 }
 
+fn check_candidates(field: &str, candidates: &[PlateCandidate]) -> Result<(), Invalid> {
+    if candidates.len() > limits::CANDIDATES {
+        return Err(Invalid::new(
+            field,
+            format!("holds more than {}", limits::CANDIDATES),
+        ));
+    }
+    for (i, c) in candidates.iter().enumerate() {
+        check_plate_text(&format!("{field}[{i}].text"), &c.text)?;
+        check_unit(&format!("{field}[{i}].confidence"), c.confidence)?;
+    }
+    Ok(())
+}
+
 fn check_plate_text(field: &str, text: &str) -> Result<(), Invalid> {
     let count = text.chars().count();
     if count == 0 || count > MAX_PLATE_CHARS {
@@ -466,16 +497,16 @@ impl Validate for ViolationEvent {
             check_plate_text("plate.text", &plate.text)?;
             check_text("plate.display", &plate.display, false)?;
             check_unit("plate.confidence", plate.confidence)?;
-            if plate.candidates.len() > limits::CANDIDATES {
+            check_candidates("plate.candidates", &plate.candidates)?;
+        }
+        if let Some(unread) = &self.plate_unread {
+            if self.plate.is_some() {
                 return Err(Invalid::new(
-                    "plate.candidates",
-                    format!("holds more than {}", limits::CANDIDATES),
+                    "plate_unread",
+                    "is set beside plate: a plate is either read or not",
                 ));
             }
-            for (i, c) in plate.candidates.iter().enumerate() {
-                check_plate_text(&format!("plate.candidates[{i}].text"), &c.text)?;
-                check_unit(&format!("plate.candidates[{i}].confidence"), c.confidence)?;
-            }
+            check_candidates("plate_unread.candidates", &unread.candidates)?;
         }
         let m = &self.measurement;
         for (field, value) in [
@@ -616,6 +647,7 @@ impl ViolationEvent {
                     confidence: 0.02,
                 }],
             }),
+            plate_unread: None,
             measurement: Measurement {
                 signal: Some(SignalObservation {
                     phase: SignalState::Red,

@@ -46,8 +46,8 @@ pub use citizen::CitizenId;
 pub use device_config::{CameraSettings, DeviceConfig};
 pub use event::{
     ClockState, ClockSync, EvidenceItem, Measurement, ModelVersion, PlateCandidate, PlateRead,
-    Sha256Digest, SignalObservation, Site, Vehicle, VehicleBox, VehicleClass, ViolationEvent,
-    ViolationKind,
+    Sha256Digest, SignalObservation, Site, UnreadPlate, Vehicle, VehicleBox, VehicleClass,
+    ViolationEvent, ViolationKind,
 };
 pub use ids::{CameraId, DeviceId, EventId, IdError, random_token, same_token};
 pub use messages::{

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use protocol::{
     Ack, CameraId, CameraState, CameraStatus, DeviceId, DeviceKey, DeviceState, DeviceStatus,
-    EventId, SignalPhase, SignalSource, SignalState, UtcTimestamp, ViolationEvent, ViolationKind,
-    WireError, wire,
+    EventId, PlateCandidate, SignalPhase, SignalSource, SignalState, UtcTimestamp, ViolationEvent,
+    ViolationKind, WireError, wire,
 };
 use serde_json::{Value, json};
 
@@ -252,6 +252,16 @@ fn each_fault_has_its_own_error() {
             "invalid_field",
         ),
         (
+            "a plate both read and unread",
+            tampered(|o| {
+                o.insert(
+                    "plate_unread".into(),
+                    json!({"layout": "one_line", "colour": "white"}),
+                );
+            }),
+            "invalid_field",
+        ),
+        (
             "changed after signing",
             tampered(|o| {
                 o["plate"]["text"] = json!("51F12346");
@@ -265,6 +275,42 @@ fn each_fault_has_its_own_error() {
             Ok(_) => panic!("{what}: accepted"),
         }
     }
+}
+
+/// A plate seen but read under the device's floor travels as guesses for the officer, not as
+/// a reading: its candidates are checked as a reading's are.
+#[test]
+fn an_unread_plate_carries_its_guesses() {
+    let mut e = event();
+    e.plate = None;
+    e.plate_unread = Some(protocol::UnreadPlate {
+        layout: protocol::PlateLayout::TwoLine,
+        colour: protocol::PlateColour::Yellow,
+        candidates: vec![
+            PlateCandidate {
+                text: "59X112345".into(),
+                confidence: 0.41,
+            },
+            PlateCandidate {
+                text: "59X112845".into(),
+                confidence: 0.22,
+            },
+        ],
+    });
+    let bytes = wire::encode_signed(&e, &key()).unwrap();
+    assert_eq!(decode(&bytes).unwrap(), e);
+    let o: serde_json::Map<String, Value> = serde_json::from_slice(&bytes).unwrap();
+    assert!(!o.contains_key("plate"));
+    assert_eq!(o["plate_unread"]["candidates"][1]["text"], "59X112845");
+
+    e.plate_unread.as_mut().unwrap().candidates[1].text = "59-X1 128.45".into();
+    let refused = wire::encode_signed(&e, &key()).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("plate_unread.candidates[1].text"),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::{
     Db, DbError,
     owners::Citizen,
-    review::{Addressee, contact_of, notice_payload, notice_to},
+    review::{Addressee, colour_of, contact_of, notice_payload, notice_to},
 };
 
 /// How far along a case is; a status moves only to a later one.
@@ -292,7 +292,7 @@ pub async fn transfer(
         let case = case_for!(tx, &fine_id, update);
         let row = sqlx::query(
             "SELECT f.plate_text, f.amount_vnd, f.points, f.legal_reference, f.notice_due,
-                    f.issued_by, f.min_vnd, f.max_vnd, v.event
+                    f.issued_by, f.min_vnd, f.max_vnd, v.event, v.plate_colour
              FROM fines f JOIN violations v ON v.event_id = f.event_id WHERE f.fine_id = $1",
         )
         .bind(&fine_id)
@@ -307,6 +307,7 @@ pub async fn transfer(
             }
         }
         let plate_text: String = row.try_get("plate_text")?;
+        let colour = colour_of(row.try_get("plate_colour")?);
         let reference: String = row.try_get("legal_reference")?;
         let notice_due: OffsetDateTime = row.try_get("notice_due")?;
         store_update!(tx, &fine_id, update, payload, now);
@@ -320,7 +321,16 @@ pub async fn transfer(
             contact: Some(contact_of(resident.phone.clone(), resident.email.clone())),
             named_as: Some(named_as),
         };
-        let notice = notice_to(&event, &to, &plate_text, &reference, notice_due, now, issuing_unit);
+        let notice = notice_to(
+            &event,
+            &to,
+            &plate_text,
+            colour,
+            &reference,
+            notice_due,
+            now,
+            issuing_unit,
+        );
         let to_fine = to.fine_id.hyphenated().to_string();
         sqlx::query(
             "INSERT INTO fines (fine_id, event_id, citizen_id, plate_text, amount_vnd, points,

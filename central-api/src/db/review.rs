@@ -158,7 +158,8 @@ pub async fn approve(
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let row = sqlx::query(
-            "SELECT event, status, COALESCE(corrected_plate, plate_text) AS plate, owner_citizen_id
+            "SELECT event, status, COALESCE(corrected_plate, plate_text) AS plate, plate_colour,
+                    owner_citizen_id
              FROM violations WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
@@ -170,6 +171,7 @@ pub async fn approve(
         let Json(event): Json<ViolationEvent> = row.try_get("event")?;
         let status: String = row.try_get("status")?;
         let plate: Option<String> = row.try_get("plate")?;
+        let colour = colour_of(row.try_get("plate_colour")?);
         let owner: Option<String> = row.try_get("owner_citizen_id")?;
         if status != Status::PendingReview.as_str() {
             return Ok(Err(Refused::NotPending(status)));
@@ -203,6 +205,7 @@ pub async fn approve(
             e,
             &Addressee { fine_id, citizen: owner.clone(), contact, named_as: None, },
             &plate_text,
+            colour,
             &assessment.rule.reference,
             notice_due,
             now,
@@ -272,12 +275,23 @@ pub fn contact_of(phone: Option<String>, email: Option<String>) -> protocol::Con
     }
 }
 
+/// A stored plate colour (`violations.plate_colour`: the colour read, or the one an officer
+/// corrected it to); white, the private plate's, when none was read.
+pub fn colour_of(stored: Option<String>) -> protocol::PlateColour {
+    stored
+        .as_deref()
+        .and_then(protocol::PlateColour::parse)
+        .unwrap_or(protocol::PlateColour::White)
+}
+
 /// The notice of violation `e` to `to`, issued at `now`: to be answered within
 /// [`process::ANSWER_DAYS`].
+#[allow(clippy::too_many_arguments)] // the notice's parts, each from its own row
 pub fn notice_to(
     e: &ViolationEvent,
     to: &Addressee,
     plate_text: &str,
+    plate_colour: protocol::PlateColour,
     legal_reference: &str,
     notice_due: OffsetDateTime,
     now: OffsetDateTime,
@@ -291,11 +305,7 @@ pub fn notice_to(
         event_id: e.event_id,
         citizen_id: to.citizen.clone(),
         plate,
-        plate_colour: e
-            .plate
-            .as_ref()
-            .map(|p| p.colour)
-            .unwrap_or(protocol::PlateColour::White),
+        plate_colour,
         vehicle_class: e.vehicle.class,
         kind: e.kind,
         occurred_at: e.occurred_at,
@@ -408,6 +418,7 @@ pub async fn correct_plate(
     db: &Db,
     id: &EventId,
     canonical: &str,
+    colour: protocol::PlateColour,
     lookup: &super::owners::LookupResult,
 ) -> Result<Result<(), Refused>, DbError> {
     let owner = match lookup {
@@ -416,10 +427,12 @@ pub async fn correct_plate(
     };
     let changed = on_pool!(db, pool => {
         sqlx::query(
-            "UPDATE violations SET corrected_plate = $1, owner_lookup = $2, owner_citizen_id = $3
-             WHERE event_id = $4 AND status = $5",
+            "UPDATE violations SET corrected_plate = $1, plate_colour = $2, owner_lookup = $3,
+                    owner_citizen_id = $4
+             WHERE event_id = $5 AND status = $6",
         )
         .bind(canonical)
+        .bind(colour.as_str())
         .bind(lookup.as_str())
         .bind(owner)
         .bind(*id.as_uuid())

@@ -197,9 +197,19 @@ fn plate_box(lang: Lang, d: &Detail, decides: bool, csrf: &str) -> Markup {
     let e = &v.event;
     let class = e.vehicle.class;
     let read = e.plate.as_ref();
+    let unread = e.plate_unread.as_ref();
     let current = v.plate_text().map(|p| layout::plate_display(p, class));
-    let colour = read.map(|p| p.colour).unwrap_or(PlateColour::White);
+    let colour = read
+        .map(|p| p.colour)
+        .or(unread.map(|u| u.colour))
+        .unwrap_or(PlateColour::White);
     let action = format!("/review/violations/{}/plate", e.event_id);
+    // The camera's alternatives to its reading, or its guesses at a plate it could not read
+    // surely: each one click from being the plate.
+    let candidates = read
+        .map(|r| r.candidates.as_slice())
+        .or(unread.map(|u| u.candidates.as_slice()))
+        .unwrap_or_default();
     html! {
         section.box #plate-box {
             h2 { (lang.t("Biển số", "Plate")) }
@@ -215,21 +225,29 @@ fn plate_box(lang: Lang, d: &Detail, decides: bool, csrf: &str) -> Markup {
                     (lang.t("Camera đọc", "Camera read")) " " code { (r.display) } " (" (percent(r.confidence)) ")"
                     @if v.corrected_plate.is_some() { " · " (lang.t("đã sửa", "corrected")) }
                 }
-                @if !r.candidates.is_empty() {
-                    ol.candidates #candidates {
-                        @for c in &r.candidates {
-                            li {
-                                @if decides {
-                                    form.inline method="post" action=(action) {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="plate" value=(c.text);
-                                        button.link type="submit" { (layout::plate_display(&c.text, class)) }
-                                    }
-                                } @else {
-                                    (layout::plate_display(&c.text, class))
+            } @else if unread.is_some() {
+                p.muted #plate-unread {
+                    (lang.t(
+                        "Camera thấy biển số nhưng không đọc chắc chắn; đối chiếu ảnh cận cảnh. Các khả năng camera đưa ra:",
+                        "The camera saw the plate but could not read it surely; check the close-up. The camera's guesses:"))
+                    @if v.corrected_plate.is_some() { " · " (lang.t("đã sửa", "corrected")) }
+                }
+            }
+            @if !candidates.is_empty() {
+                ol.candidates #candidates {
+                    @for c in candidates {
+                        li {
+                            @if decides {
+                                form.inline method="post" action=(action) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="plate" value=(c.text);
+                                    input type="hidden" name="colour" value=(colour.as_str());
+                                    button.link type="submit" { (layout::plate_display(&c.text, class)) }
                                 }
-                                " " span.muted { (percent(c.confidence)) }
+                            } @else {
+                                (layout::plate_display(&c.text, class))
                             }
+                            " " span.muted { (percent(c.confidence)) }
                         }
                     }
                 }

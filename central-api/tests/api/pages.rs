@@ -12,7 +12,9 @@ use central_api::{
     db::{devices, evidence, review::fine_of, violations},
     evidence_store::EvidenceStore,
 };
-use protocol::{EventId, Sha256Digest, ViolationEvent};
+use protocol::{
+    EventId, PlateCandidate, PlateColour, PlateLayout, Sha256Digest, UnreadPlate, ViolationEvent,
+};
 use tower::ServiceExt;
 
 use crate::{
@@ -877,10 +879,78 @@ async fn an_administrator_sets_up_a_camera_and_amends_the_schedule_from_the_page
     assert!(page.body.contains("Điểm c khoản 9 Điều 7 (sửa đổi)"));
 }
 
+/// A plate the camera saw but could not read surely reaches the officer as the camera's
+/// guesses, never as a reading: no owner is looked up until the officer chooses one.
+async fn a_plate_the_camera_could_not_read_is_chosen_from_its_guesses(t: &TestDb) {
+    let w = world(t).await;
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    event.plate = None;
+    event.plate_unread = Some(UnreadPlate {
+        layout: PlateLayout::OneLine,
+        colour: PlateColour::White,
+        candidates: vec![
+            PlateCandidate {
+                text: "51F12845".into(),
+                confidence: 0.44,
+            },
+            PlateCandidate {
+                text: "51F12345".into(),
+                confidence: 0.31,
+            },
+        ],
+    });
+    let id = w.pending_event(event).await;
+    let stored = violations::get(&w.db, &id).await.unwrap().unwrap();
+    assert_eq!(stored.plate_text(), None, "a guess is not a plate");
+    assert_eq!(stored.owner_citizen_id, None);
+
+    let reviewer = sign_in(&w, Role::Reviewer).await;
+    let url = format!("/review/violations/{id}");
+    let page = send(&w, get(Some(&reviewer), &url)).await;
+    assert!(
+        page.body.contains("id=\"plate\">chưa đọc được"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"plate-unread\""));
+    let first = page
+        .body
+        .find("value=\"51F12845\"")
+        .expect("the best guess offered");
+    let second = page
+        .body
+        .find("value=\"51F12345\"")
+        .expect("the next guess offered");
+    assert!(first < second, "the guesses best first");
+
+    // One click on the second guess makes it the plate and finds its owner.
+    let chosen = send(
+        &w,
+        form(
+            Some(&reviewer),
+            &format!("{url}/plate"),
+            &[
+                ("csrf", &reviewer.csrf),
+                ("plate", "51F12345"),
+                ("colour", "white"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.body);
+    let page = send(&w, get(Some(&reviewer), &url)).await;
+    assert!(
+        page.body.contains("id=\"owner-name\">Nguyễn Văn An"),
+        "{}",
+        page.body
+    );
+}
+
 on_both_engines!(
     an_administrator_keeps_officers_and_devices_from_the_pages,
     an_administrator_sets_up_a_camera_and_amends_the_schedule_from_the_pages,
     an_officer_signs_in_and_works_the_queue,
     a_misread_plate_is_corrected_from_the_page,
+    a_plate_the_camera_could_not_read_is_chosen_from_its_guesses,
     an_auditor_reads_but_cannot_decide_and_english_is_one_click_away,
 );

@@ -18,7 +18,9 @@ use central_api::{
     owners::{RegistryTable, process_pending},
     routes::{AppState, router},
 };
-use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, ViolationNotice, wire};
+use protocol::{
+    DeviceId, DeviceKey, EventId, PlateColour, Topic, ViolationEvent, ViolationNotice, wire,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -340,6 +342,36 @@ async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
     assert_eq!(outbox_pending(&w.db).await.unwrap().len(), 1);
 }
 
+/// The plate's colour is part of its legal identity: a colour the officer corrects is the one
+/// the owner is found by and the one the notice names.
+async fn a_corrected_plate_colour_is_the_one_the_notice_names(t: &TestDb) {
+    let w = world(t).await;
+    // Read at night as a yellow (commercial) plate; registered white.
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    event.plate.as_mut().unwrap().colour = PlateColour::Yellow;
+    let id = w.pending_event(event).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("no_owner"))
+    );
+    let (status, body) = w
+        .call(reviewer.post(
+            &format!("/api/v1/violations/{id}/plate"),
+            json!({ "plate": "51F-123.45", "colour": "white" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["owner_lookup"], "found");
+    let (_, queue) = w.call(reviewer.get("/api/v1/violations")).await;
+    assert_eq!(queue["items"][0]["plate_colour"], "white", "{queue}");
+    let (_, _, notice) = w.approved(&reviewer, id).await;
+    assert_eq!(notice["plate_colour"], "white", "{notice}");
+}
+
 async fn every_decision_checks_the_role(t: &TestDb) {
     let w = world(t).await;
     let id = w.pending("51F12345").await;
@@ -432,5 +464,6 @@ async fn every_decision_checks_the_role(t: &TestDb) {
 on_both_engines!(
     a_reviewer_approves_and_the_fine_is_issued,
     a_misread_plate_is_corrected_and_a_bad_case_rejected,
+    a_corrected_plate_colour_is_the_one_the_notice_names,
     every_decision_checks_the_role,
 );
