@@ -14,7 +14,8 @@ APT_PACKAGES := build-essential pkg-config clang libclang-dev libopencv-dev \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav gstreamer1.0-tools postgresql mosquitto mosquitto-clients unzip curl \
-	chromium chromium-driver libssl-dev python3-venv python3-pip poppler-utils zbar-tools
+	chromium chromium-driver libssl-dev python3-venv python3-pip poppler-utils zbar-tools \
+	libfaketime
 
 # ONNX Runtime: the shared library of the `onnxruntime` wheel, loaded by `ort` (feature api-31).
 # Change the version, the wheel's sha256 and ort's `api-NN` feature together.

@@ -658,3 +658,109 @@ pub fn publish_until_acked(
         bail!("central did not acknowledge the event within 30 s")
     })
 }
+
+/// Sleeps until `secs` after `start`.
+pub fn sleep_until(start: std::time::SystemTime, secs: f64) {
+    let due = start + std::time::Duration::from_secs_f64(secs);
+    if let Ok(wait) = due.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(wait);
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The events the edge agent logged as stored so far.
+pub fn stored_events(edge: &Service) -> std::collections::BTreeSet<String> {
+    edge.logged("violation stored", "event")
+        .into_iter()
+        .collect()
+}
+
+/// The environment of a central-api on `db`, the broker at `mqtt`, serving on `port`, its
+/// evidence under `dir`: the group and client id its own, so several runs share a broker.
+pub fn central_env(db: &Database, mqtt: &str, port: u16, dir: &Path) -> Vec<(String, String)> {
+    [
+        ("CENTRAL__HTTP__BIND", format!("127.0.0.1:{port}")),
+        ("CENTRAL__DATABASE__URL", db.url.clone()),
+        ("CENTRAL__MQTT__URL", mqtt.to_owned()),
+        ("CENTRAL__MQTT__CLIENT_ID", unique("central")),
+        ("CENTRAL__MQTT__SHARED_GROUP", unique("group")),
+        (
+            "CENTRAL__EVIDENCE__DIR",
+            dir.join("evidence").display().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Borrowed pairs of an environment, as [`Service::start`] takes them.
+pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The first `[[cameras]]` table of `sim setup SCENARIO`'s output (the overview camera, without
+/// its plate camera), as camera `id` at `source`.
+pub fn overview_camera(scenario: &str, id: &str, source: &str) -> String {
+    let setup = sim_setup(scenario, id, source);
+    let first = setup
+        .split("\n[[cameras]]")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    first
+        .lines()
+        .filter(|l| !l.starts_with("plate_camera"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n\n"
+}
+
+/// The red-light runners of a simulated junction: their classes and when they cross (seconds
+/// into the scenario).
+#[derive(Debug, Clone)]
+pub struct Runners {
+    pub crossings: Vec<(String, f64)>,
+    pub first: f64,
+    pub last: f64,
+}
+
+impl Runners {
+    pub fn of(world: &sim::World) -> Self {
+        let crossings: Vec<(String, f64)> = world
+            .violations
+            .iter()
+            .filter(|v| v.kind == protocol::ViolationKind::RedLight)
+            .map(|v| (format!("{:?}", v.class).to_lowercase(), f64::from(v.t_s)))
+            .collect();
+        let (first, last) = crossings
+            .iter()
+            .fold((f64::MAX, 0.0_f64), |(a, b), (_, t)| (a.min(*t), b.max(*t)));
+        Self {
+            crossings,
+            first,
+            last,
+        }
+    }
+
+    /// Seconds into the scenario by which the last runner's violation is stored: once its clip
+    /// is complete, some seconds after the crossing.
+    pub fn stored_by(&self) -> f64 {
+        self.last + 10.0
+    }
+}
+
+/// Waits (at most `secs`) until the edge agent has delivered everything it holds.
+pub fn wait_drained(edge: &Service, secs: u64) {
+    let status_url = format!("http://{}/status", edge.addr);
+    eventually(secs, "the edge agent's outbox drains", || {
+        let status = get_json_at(&status_url).ok()?;
+        (status["outbox_depth"] == 0 && status["broker_connected"] == true).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));
+}

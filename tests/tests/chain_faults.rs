@@ -18,34 +18,17 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use protocol::{UtcTimestamp, ViolationKind};
+use protocol::UtcTimestamp;
 use sim::{
     ScenarioSpec, World,
     video::{EncodeOptions, RtspServer, encode_site},
 };
-use tests::{Database, Mosquitto, Service, edge_box, eventually, free_port, unique};
+use tests::{
+    Database, Mosquitto, Runners, Service, edge_box, eventually, free_port, sleep_until as at,
+    stored_events as stored, unix_ms,
+};
 
 const SCENARIO: &str = "red-light";
-
-/// Sleeps until `secs` after `start`.
-fn at(start: SystemTime, secs: f64) {
-    let due = start + Duration::from_secs_f64(secs);
-    if let Ok(wait) = due.duration_since(SystemTime::now()) {
-        std::thread::sleep(wait);
-    }
-}
-
-fn unix_ms(t: SystemTime) -> i64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The events the edge agent logged as stored so far.
-fn stored(edge: &Service) -> BTreeSet<String> {
-    edge.logged("violation stored", "event")
-        .into_iter()
-        .collect()
-}
 
 /// A queued violation, as the test reads it back.
 #[derive(Debug)]
@@ -67,12 +50,11 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     let spec = ScenarioSpec::named(SCENARIO).unwrap();
     let period = spec.duration_s as f64;
     let world = World::simulate(&spec, 1);
-    let runners: Vec<(String, f64)> = world
-        .violations
-        .iter()
-        .filter(|v| v.kind == ViolationKind::RedLight)
-        .map(|v| (format!("{:?}", v.class).to_lowercase(), v.t_s as f64))
-        .collect();
+    let Runners {
+        crossings: runners,
+        first: first_runner,
+        ..
+    } = Runners::of(&world);
     // The junction's overview camera and its plate camera, playing in step.
     let site = encode_site(
         &world,
@@ -93,17 +75,8 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     // Central on PostgreSQL and the test's broker; the device registered with its key.
     let central_port = free_port().unwrap();
     let central_url = format!("http://127.0.0.1:{central_port}");
-    let evidence_dir = dir.join("evidence");
-    let central_env = [
-        ("CENTRAL__HTTP__BIND", format!("127.0.0.1:{central_port}")),
-        ("CENTRAL__DATABASE__URL", db.url.clone()),
-        ("CENTRAL__MQTT__URL", mqtt.clone()),
-        ("CENTRAL__MQTT__CLIENT_ID", unique("central")),
-        ("CENTRAL__MQTT__SHARED_GROUP", unique("group")),
-        ("CENTRAL__EVIDENCE__DIR", evidence_dir.display().to_string()),
-    ];
-    let central_env: Vec<(&str, &str)> =
-        central_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let central_env = tests::central_env(&db, &mqtt, central_port, dir);
+    let central_env = tests::env_refs(&central_env);
     let (_device, edge_config) = edge_box(
         &central_env,
         dir,
@@ -125,11 +98,7 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
         camera.started_at(SCENARIO)
     })
     .unwrap();
-    let (first_runner, last_runner) = runners
-        .iter()
-        .fold((f64::MAX, 0.0_f64), |(a, b), (_, t)| (a.min(*t), b.max(*t)));
-    // A violation is stored once its clip is complete, some seconds after the crossing.
-    let stored_by = last_runner + 10.0;
+    let stored_by = Runners::of(&world).stored_by();
 
     // 1. The broker dies just before the first pass's runners cross, and comes back after.
     at(first, first_runner - 3.0);
@@ -170,12 +139,7 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
     );
 
     // The edge agent delivers everything it holds.
-    let status_url = format!("http://{}/status", edge.addr);
-    eventually(120, "the edge agent's outbox drains", || {
-        let status = tests::get_json_at(&status_url).ok()?;
-        (status["outbox_depth"] == 0 && status["broker_connected"] == true).then_some(())
-    })
-    .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));
+    tests::wait_drained(&edge, 120);
     let stored = stored(&edge);
 
     // The queue: every stored event, once, each with all of its evidence.

@@ -23,7 +23,7 @@ use sim::{
     ScenarioSpec, World,
     video::{EncodeOptions, RtspServer},
 };
-use tests::{Database, Mosquitto, Service, edge_box_with, eventually, free_port, unique};
+use tests::{Database, Mosquitto, Service, edge_box_with, eventually, free_port};
 
 const SCENARIO: &str = "red-light";
 const CAMERAS: usize = 4;
@@ -40,23 +40,6 @@ fn sample(pid: u32) -> Option<(u64, usize)> {
         .ok()?;
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
     Some((rss, fds))
-}
-
-/// The first `[[cameras]]` table of `sim setup`'s output (the overview camera, without its plate
-/// camera), as camera `id` at `source`.
-fn overview_camera(id: &str, source: &str) -> String {
-    let setup = tests::sim_setup(SCENARIO, id, source);
-    let first = setup
-        .split("\n[[cameras]]")
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    first
-        .lines()
-        .filter(|l| !l.starts_with("plate_camera"))
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n\n"
 }
 
 /// Memory growth (last quarter's mean over the first quarter's after warm-up) and the rise in
@@ -110,22 +93,11 @@ fn four_cameras_for_an_hour_through_broker_and_central_restarts() {
 
     let central_port = free_port().unwrap();
     let central_url = format!("http://127.0.0.1:{central_port}");
-    let central_env = [
-        ("CENTRAL__HTTP__BIND", format!("127.0.0.1:{central_port}")),
-        ("CENTRAL__DATABASE__URL", db.url.clone()),
-        ("CENTRAL__MQTT__URL", mqtt.clone()),
-        ("CENTRAL__MQTT__CLIENT_ID", unique("central")),
-        ("CENTRAL__MQTT__SHARED_GROUP", unique("group")),
-        (
-            "CENTRAL__EVIDENCE__DIR",
-            dir.join("evidence").display().to_string(),
-        ),
-    ];
-    let central_env: Vec<(&str, &str)> =
-        central_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let central_env = tests::central_env(&db, &mqtt, central_port, dir);
+    let central_env = tests::env_refs(&central_env);
     let cameras: String = names
         .iter()
-        .map(|n| overview_camera(n, &camera.url(n)))
+        .map(|n| tests::overview_camera(SCENARIO, n, &camera.url(n)))
         .collect();
     let (_device, edge_config) = edge_box_with(&central_env, dir, &cameras, &mqtt, &central_url);
     let start_central = || Service::start("central-api", &[], &central_env, dir).unwrap();
@@ -176,12 +148,7 @@ fn four_cameras_for_an_hour_through_broker_and_central_restarts() {
     }
 
     // Everything stored reaches the queue once, with its evidence.
-    let status_url = format!("http://{}/status", edge.addr);
-    eventually(300, "the edge agent's outbox drains", || {
-        let status = tests::get_json_at(&status_url).ok()?;
-        (status["outbox_depth"] == 0 && status["broker_connected"] == true).then_some(())
-    })
-    .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));
+    tests::wait_drained(&edge, 300);
     let stored: BTreeSet<String> = edge
         .logged("violation stored", "event")
         .into_iter()
