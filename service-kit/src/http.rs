@@ -290,6 +290,17 @@ pub struct HttpSettings {
     /// server's connections.
     #[serde(default = "default_header_read_timeout_s")]
     pub header_read_timeout_s: u64,
+    /// A request whose body has sent nothing for this long fails (the handler sees a read
+    /// error and answers, the connection closes): a client that sends its body a byte a
+    /// minute cannot hold a connection and a handler. Counted from the handler's first read,
+    /// so a large upload on a slow but moving uplink is never cut.
+    #[serde(default = "default_body_idle_timeout_s")]
+    pub body_idle_timeout_s: u64,
+    /// Connections served at once; beyond it the server stops accepting until one closes (the
+    /// others wait in the kernel's queue), so a flood of connections cannot exhaust the
+    /// process's memory or file descriptors.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Reverse proxies (addresses or networks, `10.0.0.0/8`) whose `X-Forwarded-For` is
     /// believed: a request from one of them is taken to come from the nearest address in that
     /// header that is not one of them ([`ClientAddr`]). Empty: every request comes from its
@@ -302,6 +313,14 @@ fn default_header_read_timeout_s() -> u64 {
     30
 }
 
+fn default_body_idle_timeout_s() -> u64 {
+    30
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
 impl HttpSettings {
     /// Loopback on `port`: the embedded default of every binary.
     pub fn loopback(port: u16) -> Self {
@@ -310,6 +329,8 @@ impl HttpSettings {
             tls_cert: None,
             tls_key: None,
             header_read_timeout_s: default_header_read_timeout_s(),
+            body_idle_timeout_s: default_body_idle_timeout_s(),
+            max_connections: default_max_connections(),
             trusted_proxies: Vec::new(),
         }
     }
@@ -341,8 +362,30 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     tls: Option<openssl::ssl::SslAcceptor>,
+    limits: Limits,
+}
+
+/// How each connection is served: its time limits, how many at once, whom to believe about
+/// the client's address.
+#[derive(Debug, Clone)]
+struct Limits {
     header_read_timeout: std::time::Duration,
+    body_idle_timeout: std::time::Duration,
+    max_connections: usize,
     trusted_proxies: Arc<[ipnet::IpNet]>,
+}
+
+impl Limits {
+    fn of(settings: &HttpSettings) -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(
+                settings.header_read_timeout_s.max(1),
+            ),
+            body_idle_timeout: std::time::Duration::from_secs(settings.body_idle_timeout_s.max(1)),
+            max_connections: settings.max_connections.max(1),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Server {
@@ -377,10 +420,7 @@ impl Server {
             listener,
             router,
             tls,
-            header_read_timeout: std::time::Duration::from_secs(
-                settings.header_read_timeout_s.max(1),
-            ),
-            trusted_proxies: settings.trusted_proxies.clone().into(),
+            limits: Limits::of(settings),
         })
     }
 
@@ -393,12 +433,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (timeout, trusted) = (self.header_read_timeout, self.trusted_proxies);
         match self.tls {
-            None => serve_connections(self.listener, self.router, timeout, trusted, shutdown).await,
+            None => serve_connections(self.listener, self.router, self.limits, shutdown).await,
             Some(acceptor) => {
                 let listener = crate::tls::TlsListener::new(self.listener, acceptor)?;
-                serve_connections(listener, self.router, timeout, trusted, shutdown).await
+                serve_connections(listener, self.router, self.limits, shutdown).await
             }
         }
     }
@@ -591,8 +630,8 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let timeout = std::time::Duration::from_secs(default_header_read_timeout_s());
-    serve_connections(listener, router, timeout, Arc::from([]), shutdown).await
+    let limits = Limits::of(&HttpSettings::loopback(0));
+    serve_connections(listener, router, limits, shutdown).await
 }
 
 /// Where a request came from, as far as this server can tell: its connection's peer, or, when
@@ -651,15 +690,15 @@ async fn strict_transport(mut response: Response) -> Response {
     response
 }
 
-/// Serves each connection `listener` accepts with HTTP/1.1 (keep-alive), closing one that has
-/// not sent a whole request head within `header_read_timeout`; when `shutdown` resolves, stops
-/// accepting, lets each connection finish its request in flight, and returns once all are
-/// closed.
+/// Serves each connection `listener` accepts with HTTP/1.1 (keep-alive), at most
+/// `limits.max_connections` at once, closing one that has not sent a whole request head within
+/// the header timeout and failing a request whose body stalls past the body timeout; when
+/// `shutdown` resolves, stops accepting, lets each connection finish its request in flight, and
+/// returns once all are closed.
 async fn serve_connections<L>(
     mut listener: L,
     router: Router,
-    header_read_timeout: std::time::Duration,
-    trusted_proxies: Arc<[ipnet::IpNet]>,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
@@ -668,24 +707,36 @@ where
 {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
+        // A free slot first: at the limit, new connections wait in the kernel's queue.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let trusted = trusted_proxies.clone();
+        let trusted = limits.trusted_proxies.clone();
+        let idle = limits.body_idle_timeout;
         let service =
             hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
                 router.clone(),
-                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                move |request: axum::http::Request<hyper::body::Incoming>| {
                     let client = client_addr(peer.ip(), request.headers(), &trusted);
+                    let mut request =
+                        request.map(|body| axum::body::Body::new(IdleBody::new(body, idle)));
                     request.extensions_mut().insert(ClientAddr(client));
                     request
                 },
             ));
         let mut stop = stop_rx.clone();
+        let header_read_timeout = limits.header_read_timeout;
         connections.spawn(async move {
+            let _slot = slot;
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
@@ -707,6 +758,73 @@ where
     let _ = stop_tx.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// A request body that fails once it has given nothing for `idle`, counted from the handler's
+/// first read (a handler that reads late is not the client's fault).
+struct IdleBody<B> {
+    inner: B,
+    idle: std::time::Duration,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> IdleBody<B> {
+    fn new(inner: B, idle: std::time::Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            timer: None,
+        }
+    }
+}
+
+/// The error a stalled request body ends with.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body sent nothing for {0:?}")]
+pub struct BodyIdle(std::time::Duration);
+
+impl<B> hyper::body::Body for IdleBody<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = B::Data;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let deadline = tokio::time::Instant::now() + this.idle;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                match &mut this.timer {
+                    Some(timer) => timer.as_mut().reset(deadline),
+                    None => this.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                }
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyIdle(this.idle).into()))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A future that resolves on Ctrl-C or SIGTERM. The handlers are registered when this is
@@ -874,6 +992,103 @@ mod tests {
             .expect("stopped in time")
             .unwrap()
             .unwrap();
+    }
+
+    /// A server of `settings` serving `/healthz` and an upload that reads its whole body; its
+    /// address and the sender that stops it.
+    async fn limited_server(
+        settings: HttpSettings,
+    ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let router = Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/upload",
+                axum::routing::post(|body: axum::body::Bytes| async move {
+                    format!("{} bytes", body.len())
+                }),
+            );
+        let server = Server::bind(&settings, router).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run_until(async move {
+            let _ = stop_rx.await;
+        }));
+        (addr, stop_tx)
+    }
+
+    async fn answer_of(
+        mut stream: tokio::net::TcpStream,
+        within: std::time::Duration,
+    ) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        tokio::time::timeout(within, stream.read_to_end(&mut got))
+            .await
+            .ok()
+            .map(|_| String::from_utf8_lossy(&got).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_request_body_that_stalls_is_cut_off_and_a_slow_one_that_moves_is_not() {
+        use tokio::io::AsyncWriteExt;
+        let settings = HttpSettings {
+            body_idle_timeout_s: 1,
+            ..HttpSettings::loopback(0)
+        };
+        let (addr, _stop) = limited_server(settings).await;
+        let head =
+            "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\nConnection: close\r\n\r\n";
+        // Ten bytes of twenty, then nothing: the handler's read fails, the client is answered
+        // and the connection closed, long before the header timeout (30 s).
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stalled.write_all(head.as_bytes()).await.unwrap();
+        stalled.write_all(&[b'x'; 10]).await.unwrap();
+        let answer = answer_of(stalled, std::time::Duration::from_secs(5))
+            .await
+            .expect("cut off in time");
+        assert!(!answer.contains("200 OK"), "{answer}");
+        // Twenty bytes, one every 0.3 s: six seconds in all, never a second idle.
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(head.as_bytes()).await.unwrap();
+        for _ in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            slow.write_all(b"x").await.unwrap();
+        }
+        let answer = answer_of(slow, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("20 bytes"),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_wait_until_one_closes() {
+        use tokio::io::AsyncWriteExt;
+        let settings = HttpSettings {
+            max_connections: 1,
+            ..HttpSettings::loopback(0)
+        };
+        let (addr, _stop) = limited_server(settings).await;
+        let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+        waiting
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut first = [0u8; 1];
+        let early = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            tokio::io::AsyncReadExt::read(&mut waiting, &mut first),
+        )
+        .await;
+        assert!(early.is_err(), "answered while the only slot was taken");
+        drop(holder);
+        let answer = answer_of(waiting, std::time::Duration::from_secs(5))
+            .await
+            .expect("answered once the slot was free");
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     }
 
     #[test]
