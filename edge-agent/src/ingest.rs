@@ -28,7 +28,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use image::RgbImage;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{CameraConfig, Transport};
 
@@ -99,6 +99,9 @@ impl Clock {
 
 #[derive(Debug)]
 struct Shared {
+    camera: String,
+    /// Failed attempts at the stream since it last gave a frame.
+    failures: AtomicU64,
     slot: Mutex<Option<Frame>>,
     fresh: Condvar,
     ring: Mutex<VecDeque<AccessUnit>>,
@@ -143,6 +146,8 @@ impl Ingest {
             .with_context(|| format!("camera {}: building `{launch}`", camera.id))?;
         let started = Instant::now();
         let shared = Arc::new(Shared {
+            camera: camera.id.to_string(),
+            failures: AtomicU64::new(0),
             slot: Mutex::new(None),
             fresh: Condvar::new(),
             ring: Mutex::new(VecDeque::new()),
@@ -297,7 +302,33 @@ pub fn launch_line(camera: &CameraConfig) -> anyhow::Result<String> {
     ))
 }
 
+/// A camera that cannot be reached is said once, then once a minute with the retries so far:
+/// a camera still starting (a server encoding its stream) or down for hours does not fill the
+/// log with a line every two seconds. `/status` and the metrics count every reconnect.
+#[derive(Debug, Default)]
+struct Outage {
+    warned: Option<Instant>,
+}
+
+/// How often a camera still failing is said again.
+const OUTAGE_WARN_EVERY: Duration = Duration::from_secs(60);
+
+impl Outage {
+    /// Whether the `failures`-th failure in a row, at `now`, is logged as a warning.
+    fn warn(&mut self, failures: u64, now: Instant) -> bool {
+        let due = failures == 1
+            || self
+                .warned
+                .is_none_or(|w| now.duration_since(w) >= OUTAGE_WARN_EVERY);
+        if due {
+            self.warned = Some(now);
+        }
+        due
+    }
+}
+
 fn supervise(shared: &Arc<Shared>, id: &str, launch: &str, stall: Duration, live: bool) {
+    let mut outage = Outage::default();
     let mut backoff = Duration::from_millis(250);
     const MAX_BACKOFF: Duration = Duration::from_secs(2);
     while !shared.stop.load(Ordering::Relaxed) {
@@ -307,7 +338,7 @@ fn supervise(shared: &Arc<Shared>, id: &str, launch: &str, stall: Duration, live
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        match outcome {
+        let why = match outcome {
             Outcome::Ended if !live => {
                 info!(camera = id, "source ended");
                 *lock(&shared.state) = State::Ended;
@@ -316,10 +347,16 @@ fn supervise(shared: &Arc<Shared>, id: &str, launch: &str, stall: Duration, live
             }
             Outcome::Stalled => {
                 shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
-                warn!(camera = id, "stream stalled, reconnecting");
+                "stalled".to_owned()
             }
-            Outcome::Ended => warn!(camera = id, "stream ended, reconnecting"),
-            Outcome::Failed(e) => warn!(camera = id, error = %e, "stream failed, reconnecting"),
+            Outcome::Ended => "ended".to_owned(),
+            Outcome::Failed(e) => format!("{e:#}"),
+        };
+        let failures = shared.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if outage.warn(failures, Instant::now()) {
+            warn!(camera = id, retries = failures - 1, error = %why, "stream failed, reconnecting");
+        } else {
+            debug!(camera = id, retries = failures - 1, error = %why, "stream failed, reconnecting");
         }
         *lock(&shared.state) = State::Reconnecting;
         shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -418,7 +455,11 @@ fn build(shared: &Arc<Shared>, launch: &str) -> anyhow::Result<gst::Pipeline> {
                     if let Some(frame) = to_frame(&shared, &sample) {
                         shared.counters.frames.fetch_add(1, Ordering::Relaxed);
                         *lock(&shared.last_buffer) = Some(Instant::now());
-                        *lock(&shared.state) = State::Streaming;
+                        let was = std::mem::replace(&mut *lock(&shared.state), State::Streaming);
+                        if was != State::Streaming {
+                            let retries = shared.failures.swap(0, Ordering::Relaxed);
+                            info!(camera = %shared.camera, retries, "stream up");
+                        }
                         if lock(&shared.slot).replace(frame).is_some() {
                             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
                         }
@@ -577,5 +618,20 @@ mod tests {
         let stepped = origin_ms(1_764_146_126_250 + 3 * 3_600_000, Duration::from_secs(40));
         assert_eq!(stepped - first, 3 * 3_600_000);
         assert!(stepped - first > CLOCK_STEP_MS, "logged as a step");
+    }
+
+    #[test]
+    fn a_camera_that_cannot_be_reached_is_said_once_then_once_a_minute() {
+        let mut outage = Outage::default();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // A server still encoding its stream: a retry every two seconds for 40 s.
+        let warned: Vec<u64> = (1..=20).filter(|&n| outage.warn(n, at(2 * n))).collect();
+        assert_eq!(warned, [1]);
+        // Down for longer: said again each minute.
+        let warned: Vec<u64> = (21..=95).filter(|&n| outage.warn(n, at(2 * n))).collect();
+        assert_eq!(warned, [31, 61, 91]);
+        // Up again, then down: the new outage is said at once.
+        assert!(outage.warn(1, at(200)));
     }
 }

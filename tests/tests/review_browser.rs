@@ -188,6 +188,17 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
         )
         .await
         .unwrap();
+        // The caption sits below the picture, clear of the data bar at the image's bottom.
+        assert_eq!(
+            b.eval(
+                "const i = document.querySelector('#main-image').getBoundingClientRect();
+                 const c = document.querySelector('#main-caption').getBoundingClientRect();
+                 return c.top >= i.bottom - 0.5;"
+            )
+            .await
+            .unwrap(),
+            true
+        );
         b.client
             .find(fantoccini::Locator::Css("#main-image"))
             .await

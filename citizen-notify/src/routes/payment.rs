@@ -79,7 +79,7 @@ pub async fn returned(
                  <dt>Thời gian</dt><dd>{}</dd><dt>Mã thanh toán</dt><dd>{}</dd></dl>",
                 // The gateway's values, as text: signed by the gateway is not safe as HTML.
                 escape(&recorded.transaction_no.unwrap_or_default()),
-                escape(&recorded.pay_date.unwrap_or_default()),
+                escape(&receipt_time(recorded.pay_date.as_deref())),
                 escape(&recorded.txn_ref)
             ),
         ),
@@ -104,4 +104,11 @@ pub async fn returned(
                 .into(),
         ),
     }
+}
+
+/// The gateway's time of payment (`yyyyMMddHHmmss`, Vietnam's time) as a citizen reads a time;
+/// a value that is not one is shown as it came.
+fn receipt_time(pay_date: Option<&str>) -> String {
+    let raw = pay_date.unwrap_or_default();
+    protocol::vnpay::parse_time(raw).map_or_else(|| raw.to_owned(), protocol::vi::local_time)
 }

@@ -171,6 +171,9 @@ async fn only_the_gateways_signed_word_with_the_right_amount_counts(t: &TestDb) 
         receipt.contains("&lt;img src=x onerror=alert(1)&gt;") && !receipt.contains("<img"),
         "{receipt}"
     );
+    // The time of payment as a citizen reads one, not the gateway's `yyyyMMddHHmmss`.
+    assert!(receipt.contains("26/11/2025 15:34:56"), "{receipt}");
+    assert!(!receipt.contains("20251126153456"), "{receipt}");
 }
 
 async fn a_payment_whose_ipn_was_lost_is_reconciled(t: &TestDb) {
