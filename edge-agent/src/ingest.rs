@@ -174,7 +174,7 @@ impl Ingest {
             let live = camera.source.starts_with("rtsp");
             thread::Builder::new()
                 .name(format!("ingest-{id}"))
-                .spawn(move || supervise(&shared, &id, &launch, stall, live))
+                .spawn(move || supervise(&shared, &launch, stall, live))
                 .context("starting the ingest thread")?
         };
         Ok(Self {
@@ -327,7 +327,8 @@ impl Outage {
     }
 }
 
-fn supervise(shared: &Arc<Shared>, id: &str, launch: &str, stall: Duration, live: bool) {
+fn supervise(shared: &Arc<Shared>, launch: &str, stall: Duration, live: bool) {
+    let id = shared.camera.as_str();
     let mut outage = Outage::default();
     let mut backoff = Duration::from_millis(250);
     const MAX_BACKOFF: Duration = Duration::from_secs(2);

@@ -797,19 +797,20 @@ where
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
         use std::task::Poll;
         let this = &mut *self;
-        let deadline = tokio::time::Instant::now() + this.idle;
+        let idle = this.idle;
+        let deadline = move || tokio::time::Instant::now() + idle;
         match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 match &mut this.timer {
-                    Some(timer) => timer.as_mut().reset(deadline),
-                    None => this.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                    Some(timer) => timer.as_mut().reset(deadline()),
+                    None => this.timer = Some(Box::pin(tokio::time::sleep_until(deadline()))),
                 }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
                 let timer = this
                     .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline())));
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(BodyIdle(this.idle).into()))),
                     Poll::Pending => Poll::Pending,

@@ -764,3 +764,17 @@ pub fn wait_drained(edge: &Service, secs: u64) {
     })
     .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));
 }
+
+/// The overview camera's stream of `world` (one keyframe a second, 3 Mbit/s), to be served
+/// looping in real time.
+pub fn overview_stream(world: &sim::World, spec: &sim::ScenarioSpec) -> sim::video::Encoded {
+    sim::video::encode(
+        &sim::Renderer::new(world),
+        &sim::video::EncodeOptions {
+            bitrate_kbps: 3000,
+            keyframe_every: spec.fps,
+            limit: None,
+        },
+    )
+    .unwrap_or_else(|e| panic!("encoding the scenario: {e:#}"))
+}

@@ -25,10 +25,7 @@ use std::{
 };
 
 use protocol::UtcTimestamp;
-use sim::{
-    ScenarioSpec, World,
-    video::{EncodeOptions, RtspServer},
-};
+use sim::{ScenarioSpec, World, video::RtspServer};
 use tests::{
     Database, Mosquitto, Service, edge_box_with, eventually, free_port, sleep_until, stored_events,
     unix_ms,
@@ -64,15 +61,7 @@ fn a_box_whose_clock_is_stepped_dates_by_it_and_central_parks_what_lies_in_its_f
     let period = f64::from(spec.duration_s);
     let world = World::simulate(&spec, 1);
     let runners = tests::Runners::of(&world);
-    let encoded = sim::video::encode(
-        &sim::Renderer::new(&world),
-        &EncodeOptions {
-            bitrate_kbps: 3000,
-            keyframe_every: spec.fps,
-            limit: None,
-        },
-    )
-    .unwrap();
+    let encoded = tests::overview_stream(&world, &spec);
     let rtsp = format!("127.0.0.1:{}", free_port().unwrap())
         .parse()
         .unwrap();

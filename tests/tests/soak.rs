@@ -19,10 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sim::{
-    ScenarioSpec, World,
-    video::{EncodeOptions, RtspServer},
-};
+use sim::{ScenarioSpec, World, video::RtspServer};
 use tests::{Database, Mosquitto, Service, edge_box_with, eventually, free_port};
 
 const SCENARIO: &str = "red-light";
@@ -71,15 +68,7 @@ fn four_cameras_for_an_hour_through_broker_and_central_restarts() {
     // Four cameras showing the red-light junction, looping in real time.
     let spec = ScenarioSpec::named(SCENARIO).unwrap();
     let world = World::simulate(&spec, 1);
-    let encoded = sim::video::encode(
-        &sim::Renderer::new(&world),
-        &EncodeOptions {
-            bitrate_kbps: 3000,
-            keyframe_every: spec.fps,
-            limit: None,
-        },
-    )
-    .unwrap();
+    let encoded = tests::overview_stream(&world, &spec);
     let names: Vec<String> = (1..=CAMERAS).map(|i| format!("cam-{i}")).collect();
     let rtsp = format!("127.0.0.1:{}", free_port().unwrap())
         .parse()

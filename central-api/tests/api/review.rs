@@ -107,6 +107,17 @@ impl World {
         (id, fine_id, body["notice"].clone())
     }
 
+    /// The error code of an approval of `id` by `reviewer` refused as a conflict (`None` if it
+    /// was refused otherwise or not at all).
+    pub async fn refused_approval(&self, reviewer: &Session, id: EventId) -> Option<String> {
+        let (status, body) = self
+            .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
+            .await;
+        (status == StatusCode::CONFLICT)
+            .then(|| body["error"].as_str().map(str::to_owned))
+            .flatten()
+    }
+
     /// Stores `event` and runs the owner lookup.
     pub async fn pending_event(&self, event: ViolationEvent) -> EventId {
         Ingest::new(self.db.clone(), IngestMetrics::default())
@@ -287,12 +298,9 @@ async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
     let w = world(t).await;
     let misread = w.pending("51F12846").await;
     let reviewer = w.sign_in(Role::Reviewer).await;
-    let (status, body) = w
-        .call(reviewer.post(&format!("/api/v1/violations/{misread}/approve"), json!({})))
-        .await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::CONFLICT, Some("no_owner"))
+        w.refused_approval(&reviewer, misread).await,
+        Some("no_owner".into())
     );
 
     let (status, body) = w
@@ -351,12 +359,9 @@ async fn a_corrected_plate_colour_is_the_one_the_notice_names(t: &TestDb) {
     event.plate.as_mut().unwrap().colour = PlateColour::Yellow;
     let id = w.pending_event(event).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
-    let (status, body) = w
-        .call(reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({})))
-        .await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::CONFLICT, Some("no_owner"))
+        w.refused_approval(&reviewer, id).await,
+        Some("no_owner".into())
     );
     let (status, body) = w
         .call(reviewer.post(
