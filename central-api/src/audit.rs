@@ -1,14 +1,22 @@
 //! The audit log: every action on a violation, by whom and when, append-only and chained by hash.
 //!
-//! Entry `n` stores `hash = sha256(canonical JSON of {seq, at, actor, action, subject, details,
-//! prev_hash})` and `prev_hash` = the hash of entry `n − 1` (64 zeros for the first). Changing,
-//! removing or inserting any entry breaks the chain from there on, and [`AuditLog::verify`]
-//! names the first entry that does not hold. The database refuses updates and deletes
-//! (triggers), so a break means someone went around the application and the database.
+//! Entry `n` stores `hash = sha256(canonical JSON of {seq, at, actor, action, subject,
+//! details_sha256, prev_hash})` and `prev_hash` = the hash of entry `n − 1` (64 zeros for the
+//! first). `details_sha256` is the SHA-256 of the subject's salt and the canonical details:
+//! the chain binds the details without holding them. Changing, removing or inserting any entry
+//! breaks the chain from there on, and [`AuditLog::verify`] names the first entry that does not
+//! hold. The database refuses updates and deletes (triggers), so a break means someone went
+//! around the application and the database.
+//!
+//! Details carry personal data (a plate, a citizen's answer). When retention purges a subject
+//! ([`crate::db::retention`]) its salt is destroyed and its entries' details blanked
+//! (`erased_at`), the one change the triggers allow: the chain still verifies on the digests,
+//! and without the salt a digest cannot be tried against guessed plates. Entries written before
+//! salting (`details_sha256` absent) hash their details directly and keep them.
 
 use std::sync::Arc;
 
-use protocol::{Sha256Digest, UtcTimestamp};
+use protocol::Sha256Digest;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -30,11 +38,17 @@ pub struct AuditEntry {
     pub action: String,
     /// What was acted on, e.g. `violation:{event id}`.
     pub subject: String,
+    /// `null` once erased.
     pub details: Value,
+    /// The salted digest of the details; absent on entries written before salting.
+    pub details_sha256: Option<String>,
+    /// When retention erased the details, if it did.
+    pub erased_at: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }
 
+/// What an entry written before salting hashed.
 #[derive(Serialize)]
 struct Hashed<'a> {
     seq: i64,
@@ -46,11 +60,203 @@ struct Hashed<'a> {
     prev_hash: &'a str,
 }
 
-fn entry_hash(e: &Hashed<'_>) -> Result<String, DbError> {
-    let canonical = serde_json_canonicalizer::to_vec(e)
-        .map_err(|err| DbError::Corrupt(format!("audit entry {}: {err}", e.seq)))?;
-    Ok(Sha256Digest::of(&canonical).to_hex())
+/// What an entry hashes.
+#[derive(Serialize)]
+struct HashedSalted<'a> {
+    seq: i64,
+    at: &'a str,
+    actor: &'a str,
+    action: &'a str,
+    subject: &'a str,
+    details_sha256: &'a str,
+    prev_hash: &'a str,
 }
+
+fn canonical(seq: i64, value: &impl Serialize) -> Result<Vec<u8>, DbError> {
+    serde_json_canonicalizer::to_vec(value)
+        .map_err(|err| DbError::Corrupt(format!("audit entry {seq}: {err}")))
+}
+
+/// The chain hash of `entry`, by the rule it was written under.
+fn entry_hash(e: &AuditEntry) -> Result<String, DbError> {
+    let bytes = match &e.details_sha256 {
+        Some(details_sha256) => canonical(
+            e.seq,
+            &HashedSalted {
+                seq: e.seq,
+                at: &e.at,
+                actor: &e.actor,
+                action: &e.action,
+                subject: &e.subject,
+                details_sha256,
+                prev_hash: &e.prev_hash,
+            },
+        )?,
+        None => canonical(
+            e.seq,
+            &Hashed {
+                seq: e.seq,
+                at: &e.at,
+                actor: &e.actor,
+                action: &e.action,
+                subject: &e.subject,
+                details: &e.details,
+                prev_hash: &e.prev_hash,
+            },
+        )?,
+    };
+    Ok(Sha256Digest::of(&bytes).to_hex())
+}
+
+/// SHA-256 of the subject's salt (hex), a newline and the canonical details.
+fn details_digest(seq: i64, salt: &str, details: &Value) -> Result<String, DbError> {
+    let mut bytes = salt.as_bytes().to_vec();
+    bytes.push(b'\n');
+    bytes.extend(canonical(seq, details)?);
+    Ok(Sha256Digest::of(&bytes).to_hex())
+}
+
+/// A new subject's salt: 32 random bytes, hex.
+pub(crate) fn new_salt() -> Result<String, DbError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| DbError::Corrupt(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Builds the entry that follows `prev` (`None`: the first), salted with `salt`.
+pub(crate) fn seal(
+    prev: Option<(i64, String)>,
+    at: String,
+    (actor, action, subject): (&str, &str, &str),
+    details: &Value,
+    salt: &str,
+) -> Result<AuditEntry, DbError> {
+    let (seq, prev_hash) = match prev {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS.to_owned()),
+    };
+    let mut entry = AuditEntry {
+        seq,
+        at,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        details: details.clone(),
+        details_sha256: Some(details_digest(seq, salt, details)?),
+        erased_at: None,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry_hash(&entry)?;
+    Ok(entry)
+}
+
+/// Appends an entry in the caller's transaction `$tx` (either engine; `$postgres` says which)
+/// and evaluates to the [`AuditEntry`]: the business change and its entry commit together.
+/// The caller holds [`AuditLog::lock`] so that appends of this process do not race.
+macro_rules! append_in {
+    ($tx:ident, $postgres:expr, $actor:expr, $action:expr, $subject:expr, $details:expr) => {{
+        let (actor, action, subject): (&str, &str, &str) = ($actor, $action, $subject);
+        let details: &serde_json::Value = $details;
+        if $postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7411001)")
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let prev = match last {
+            Some(row) => Some((
+                sqlx::Row::try_get::<i64, _>(&row, "seq")?,
+                sqlx::Row::try_get::<String, _>(&row, "hash")?,
+            )),
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO audit_salts (subject, salt) VALUES ($1, $2)
+             ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(subject)
+        .bind($crate::audit::new_salt()?)
+        .execute(&mut *$tx)
+        .await?;
+        let salt: String = sqlx::Row::try_get(
+            &sqlx::query("SELECT salt FROM audit_salts WHERE subject = $1")
+                .bind(subject)
+                .fetch_one(&mut *$tx)
+                .await?,
+            "salt",
+        )?;
+        let entry = $crate::audit::seal(
+            prev,
+            protocol::UtcTimestamp::now().to_string(),
+            (actor, action, subject),
+            details,
+            &salt,
+        )?;
+        let details_text = serde_json::to_string(details)
+            .map_err(|e| $crate::db::DbError::Corrupt(format!("audit details: {e}")))?;
+        sqlx::query(
+            "INSERT INTO audit_log
+               (seq, at, actor, action, subject, details, details_sha256, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(&details_text)
+        .bind(&entry.details_sha256)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *$tx)
+        .await?;
+        entry
+    }};
+}
+pub(crate) use append_in;
+
+/// Erases the details of every salted entry about `$subject` in the caller's transaction
+/// `$tx`: the subject is recorded as erased, its salt destroyed, its details blanked. Evaluates
+/// to the number of entries written before salting, whose details stay.
+macro_rules! erase_in {
+    ($tx:ident, $subject:expr, $now:expr) => {{
+        let (subject, now): (&str, &str) = ($subject, $now);
+        sqlx::query(
+            "INSERT INTO audit_erased_subjects (subject, erased_at) VALUES ($1, $2)
+             ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(subject)
+        .bind(now)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query("DELETE FROM audit_salts WHERE subject = $1")
+            .bind(subject)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(
+            "UPDATE audit_log SET details = 'null', erased_at = $1
+             WHERE subject = $2 AND details_sha256 IS NOT NULL AND erased_at IS NULL",
+        )
+        .bind(now)
+        .bind(subject)
+        .execute(&mut *$tx)
+        .await?;
+        let kept: i64 = sqlx::Row::try_get(
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM audit_log WHERE subject = $1 AND details_sha256 IS NULL",
+            )
+            .bind(subject)
+            .fetch_one(&mut *$tx)
+            .await?,
+            "n",
+        )?;
+        kept
+    }};
+}
+pub(crate) use erase_in;
 
 /// Where the chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,12 +275,21 @@ pub struct AuditLog {
     append: Arc<Mutex<()>>,
 }
 
+/// A stored row: the entry, its subject's salt (if it still has one) and whether the subject
+/// was erased.
+type Stored = (AuditEntry, Option<String>, bool);
+
 impl AuditLog {
     pub fn new(db: Db) -> Self {
         Self {
             db,
             append: Arc::new(Mutex::new(())),
         }
+    }
+
+    /// Held by whoever appends in a transaction of their own ([`append_in`]).
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.append.lock().await
     }
 
     /// Appends an entry and returns it. Appends of other processes (or other `AuditLog`s) that
@@ -107,120 +322,78 @@ impl AuditLog {
         subject: &str,
         details: &Value,
     ) -> Result<AuditEntry, DbError> {
-        let at = UtcTimestamp::now().to_string();
+        let postgres = matches!(self.db, Db::Postgres(_));
         let entry = on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            if matches!(self.db, Db::Postgres(_)) {
-                sqlx::query("SELECT pg_advisory_xact_lock(7411001)").execute(&mut *tx).await?;
-            }
-            let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (seq, prev_hash) = match last {
-                Some(row) => (row.try_get::<i64, _>("seq")? + 1, row.try_get::<String, _>("hash")?),
-                None => (1, GENESIS.to_owned()),
-            };
-            let hash = entry_hash(&Hashed {
-                seq,
-                at: &at,
-                actor,
-                action,
-                subject,
-                details,
-                prev_hash: &prev_hash,
-            })?;
-            let details_text = serde_json::to_string(details)
-                .map_err(|e| DbError::Corrupt(format!("audit details: {e}")))?;
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(seq)
-            .bind(&at)
-            .bind(actor)
-            .bind(action)
-            .bind(subject)
-            .bind(&details_text)
-            .bind(&prev_hash)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+            let entry = append_in!(tx, postgres, actor, action, subject, details);
             tx.commit().await?;
-            AuditEntry {
-                seq,
-                at: at.clone(),
-                actor: actor.to_owned(),
-                action: action.to_owned(),
-                subject: subject.to_owned(),
-                details: details.clone(),
-                prev_hash,
-                hash,
-            }
+            entry
         });
         Ok(entry)
     }
 
     /// The entries about `subject`, oldest first.
     pub async fn for_subject(&self, subject: &str) -> Result<Vec<AuditEntry>, DbError> {
-        self.entries(Some(subject)).await
+        Ok(self
+            .entries(Some(subject))
+            .await?
+            .into_iter()
+            .map(|(e, _, _)| e)
+            .collect())
     }
 
-    async fn entries(&self, subject: Option<&str>) -> Result<Vec<AuditEntry>, DbError> {
+    async fn entries(&self, subject: Option<&str>) -> Result<Vec<Stored>, DbError> {
+        const SELECT: &str = "SELECT a.seq, a.at, a.actor, a.action, a.subject, a.details,
+                    a.details_sha256, a.erased_at, a.prev_hash, a.hash, s.salt,
+                    e.subject AS erased_subject
+             FROM audit_log a
+             LEFT JOIN audit_salts s ON s.subject = a.subject
+             LEFT JOIN audit_erased_subjects e ON e.subject = a.subject";
         let rows = on_pool!(&self.db, pool => {
             let query = match subject {
-                Some(subject) => sqlx::query(
-                    "SELECT seq, at, actor, action, subject, details, prev_hash, hash
-                     FROM audit_log WHERE subject = $1 ORDER BY seq",
-                )
+                Some(subject) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{SELECT} WHERE a.subject = $1 ORDER BY a.seq"
+                )))
                 .bind(subject),
-                None => sqlx::query(
-                    "SELECT seq, at, actor, action, subject, details, prev_hash, hash
-                     FROM audit_log ORDER BY seq",
-                ),
+                None => sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY a.seq"))),
             };
             query
                 .fetch_all(pool)
                 .await?
                 .into_iter()
                 .map(|row| {
+                    let seq: i64 = row.try_get("seq")?;
+                    let details: String = row.try_get("details")?;
+                    let details = serde_json::from_str(&details).map_err(|e| {
+                        sqlx::Error::Decode(format!("audit entry {seq} details: {e}").into())
+                    })?;
                     Ok::<_, sqlx::Error>((
-                        row.try_get::<i64, _>("seq")?,
-                        row.try_get::<String, _>("at")?,
-                        row.try_get::<String, _>("actor")?,
-                        row.try_get::<String, _>("action")?,
-                        row.try_get::<String, _>("subject")?,
-                        row.try_get::<String, _>("details")?,
-                        row.try_get::<String, _>("prev_hash")?,
-                        row.try_get::<String, _>("hash")?,
+                        AuditEntry {
+                            seq,
+                            at: row.try_get("at")?,
+                            actor: row.try_get("actor")?,
+                            action: row.try_get("action")?,
+                            subject: row.try_get("subject")?,
+                            details,
+                            details_sha256: row.try_get("details_sha256")?,
+                            erased_at: row.try_get("erased_at")?,
+                            prev_hash: row.try_get("prev_hash")?,
+                            hash: row.try_get("hash")?,
+                        },
+                        row.try_get::<Option<String>, _>("salt")?,
+                        row.try_get::<Option<String>, _>("erased_subject")?.is_some(),
                     ))
                 })
                 .collect::<Result<Vec<_>, _>>()?
         });
-        rows.into_iter()
-            .map(
-                |(seq, at, actor, action, subject, details, prev_hash, hash)| {
-                    let details = serde_json::from_str(&details)
-                        .map_err(|e| DbError::Corrupt(format!("audit entry {seq} details: {e}")))?;
-                    Ok(AuditEntry {
-                        seq,
-                        at,
-                        actor,
-                        action,
-                        subject,
-                        details,
-                        prev_hash,
-                        hash,
-                    })
-                },
-            )
-            .collect()
+        Ok(rows)
     }
 
     /// Walks the whole chain; returns the number of entries, or the first that does not hold.
     pub async fn verify(&self) -> Result<Result<i64, ChainBreak>, DbError> {
         let mut expected_prev = GENESIS.to_owned();
         let mut count = 0;
-        for (i, e) in self.entries(None).await?.into_iter().enumerate() {
+        for (i, (e, salt, subject_erased)) in self.entries(None).await?.into_iter().enumerate() {
             let brk = |reason: &str| {
                 Ok(Err(ChainBreak {
                     seq: e.seq,
@@ -236,17 +409,22 @@ impl AuditLog {
             if e.prev_hash != expected_prev {
                 return brk("its link to the previous entry is broken");
             }
-            let hash = entry_hash(&Hashed {
-                seq: e.seq,
-                at: &e.at,
-                actor: &e.actor,
-                action: &e.action,
-                subject: &e.subject,
-                details: &e.details,
-                prev_hash: &e.prev_hash,
-            })?;
-            if hash != e.hash {
+            if entry_hash(&e)? != e.hash {
                 return brk("its content does not match its hash");
+            }
+            if let Some(digest) = &e.details_sha256 {
+                match (&e.erased_at, salt) {
+                    (Some(_), _) if !subject_erased => {
+                        return brk("its details were erased but its subject was never purged");
+                    }
+                    (Some(_), _) => {}
+                    (None, None) => return brk("its subject's salt is missing"),
+                    (None, Some(salt)) => {
+                        if details_digest(e.seq, &salt, &e.details)? != *digest {
+                            return brk("its details do not match their digest");
+                        }
+                    }
+                }
             }
             expected_prev = e.hash;
             count += 1;

@@ -19,6 +19,8 @@ pub struct Config {
     pub review: ReviewSettings,
     pub notify: NotifySettings,
     pub registry: RegistrySettings,
+    /// How long records are kept (docs/privacy.md).
+    pub retention: crate::db::retention::RetentionSettings,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             review: ReviewSettings::default(),
             notify: NotifySettings::default(),
             registry: RegistrySettings::default(),
+            retention: Default::default(),
         }
     }
 }
@@ -74,6 +77,15 @@ impl Settings for Config {
         ] {
             if zero {
                 return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        let retention = &self.retention;
+        for (key, days) in [
+            ("retention.rejected_days", retention.rejected_days),
+            ("retention.dead_letter_days", retention.dead_letter_days),
+        ] {
+            if !(1..=36_500).contains(&days) {
+                return Err(ConfigError::invalid(key, "must be 1 to 36500 days"));
             }
         }
         service_kit::config::check_secret("evidence.link_secret", &self.evidence.link_secret)?;

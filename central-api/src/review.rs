@@ -17,6 +17,7 @@ use crate::{
         disputes::{self, Dispute, NotOpen},
         evidence, fines as db_fines,
         owners::{self, Citizen, LookupResult, Registration},
+        retention::{self, HoldChange},
         review::{self, FineSummary, QueueFilter, Refused},
         violations::{self, Status, StoredViolation},
     },
@@ -140,14 +141,27 @@ pub struct Detail {
     pub proposed: Option<Result<Assessment, NoFine>>,
     /// The owner's dispute of the fine, and its answer once given.
     pub dispute: Option<Dispute>,
+    /// The legal hold that keeps the case from retention's purge, if one is set.
+    pub hold: Option<retention::LegalHold>,
 }
 
 /// One violation with its evidence state, owner, fine and audit trail.
 pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> {
-    let violation = violations::get(&state.db, id)
-        .await?
-        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+    let Some(violation) = violations::get(&state.db, id).await? else {
+        if let Some((rule, at)) = retention::purged(&state.db, id).await? {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "purged",
+                format!(
+                    "violation {id} was purged on {} under the retention rule `{rule}`",
+                    protocol::UtcTimestamp::from_datetime(at)
+                ),
+            ));
+        }
+        return Err(refused(Refused::NotFound(*id)));
+    };
     let missing = evidence::missing(&state.db, id).await?;
+    let hold = retention::hold_of(&state.db, id).await?;
     let fine = review::fine_of(&state.db, id).await?;
     let owner = match (violation.plate_text(), &violation.owner_citizen_id) {
         (Some(plate), Some(_)) => {
@@ -184,7 +198,39 @@ pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> 
         trail,
         proposed,
         dispute,
+        hold,
     })
+}
+
+/// Sets (`Some(reason)`: why the case must be kept, a complaint or a court case) or lifts
+/// (`None`) the legal hold of violation `id`, which keeps it from retention's purge
+/// ([`crate::db::retention`]). Supervisors only; audited with the change.
+pub async fn legal_hold(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    officer.require(Role::supervises, "set or lift legal holds")?;
+    let reason = reason.map(str::trim);
+    if reason.is_some_and(|r| r.is_empty() || r.chars().count() > 500) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_reason",
+            "reason: 1–500 characters",
+        ));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let actor = officer.actor();
+    match retention::set_hold(&state.db, &state.audit, id, &actor, reason, now).await? {
+        HoldChange::Done => Ok(()),
+        HoldChange::Missing { purged: true } => Err(ApiError::new(
+            StatusCode::GONE,
+            "purged",
+            format!("violation {id} was purged"),
+        )),
+        HoldChange::Missing { purged: false } => Err(refused(Refused::NotFound(*id))),
+    }
 }
 
 /// A plate correction's outcome.

@@ -56,6 +56,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             "second-factor secrets kept in the clear now sealed"
         );
     }
+    let retention_store = store.clone();
     let mut state = AppState::new(
         db.clone(),
         store,
@@ -72,6 +73,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     }
     let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
     let audit_for_deadlines = audit.clone();
+    let audit_for_retention = audit.clone();
     let router = routes::router(state);
 
     let connection = if config.mqtt.url.is_empty() {
@@ -89,6 +91,16 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let (deadlines_db, deadlines_audit) = (db.clone(), audit_for_deadlines);
     app.spawn("case-deadlines", move |shutdown| {
         crate::db::deadlines::run(deadlines_db, deadlines_audit, shutdown)
+    });
+    let (retention_db, retention) = (db.clone(), config.retention.clone());
+    app.spawn("retention", move |shutdown| {
+        crate::db::retention::run(
+            retention_db,
+            audit_for_retention,
+            retention_store,
+            retention,
+            shutdown,
+        )
     });
     if config.notify.url.is_empty() {
         tracing::warn!("notify.url is empty: notices of issued fines wait in the outbox");

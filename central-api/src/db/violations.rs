@@ -48,6 +48,9 @@ pub enum Inserted {
     Duplicate,
     /// An event with this id but other bytes was stored before; the first one stands.
     Conflict { stored_sha256: String },
+    /// The event was stored before and purged by retention ([`super::retention`]): it is not
+    /// stored again.
+    Purged,
 }
 
 /// A stored violation.
@@ -126,6 +129,17 @@ pub async fn insert(
             } else {
                 Inserted::Conflict { stored_sha256: stored }
             });
+        }
+        // Checked after the insert: a purge that committed while this insert waited on the
+        // row has committed its tombstone too.
+        let purged = sqlx::query("SELECT 1 AS one FROM purged_events WHERE event_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if purged {
+            tx.rollback().await?;
+            return Ok(Inserted::Purged);
         }
         for item in &event.evidence {
             sqlx::query(

@@ -65,6 +65,20 @@ impl Backend for Files {
         })
     }
 
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let path = self.path(key);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {
+                    sync_dir(path.parent()).await;
+                    Ok(())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
     fn describe(&self) -> String {
         format!("files under {}", self.dir.display())
     }

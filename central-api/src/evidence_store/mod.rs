@@ -74,6 +74,8 @@ pub trait Backend: Send + Sync + Debug {
     fn size<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<u64>>;
     /// The blob under `key`, `None` when there is none.
     fn read<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Bytes>>;
+    /// Deletes the blob under `key`; deleting one that is not there is not an error.
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
     /// Where the blobs are, for the log.
     fn describe(&self) -> String;
 }
@@ -209,6 +211,11 @@ impl EvidenceStore {
     /// The blob of `sha256`, `None` when it is not stored.
     pub async fn read(&self, sha256: &Sha256Digest) -> Result<Option<Bytes>, StoreError> {
         self.backend.read(&Self::key(sha256)).await
+    }
+
+    /// Deletes the blob of `sha256` (retention); one already gone is not an error.
+    pub async fn remove(&self, sha256: &Sha256Digest) -> Result<(), StoreError> {
+        self.backend.remove(&Self::key(sha256)).await
     }
 
     /// Writes the chunks of `body` while hashing them; keeps the blob only when it hashes to

@@ -380,6 +380,19 @@ impl Backend for S3 {
         })
     }
 
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let request = self.request(Method::DELETE, self.object_url(key)?, EMPTY_SHA256)?;
+            let response = self.send(request).await?;
+            // S3 answers 204 whether or not the object was there.
+            match response.status() {
+                StatusCode::NOT_FOUND => Ok(()),
+                status if status.is_success() => Ok(()),
+                _ => Err(failure(response).await),
+            }
+        })
+    }
+
     fn describe(&self) -> String {
         format!(
             "S3 bucket `{}` at {} (keys prefixed `{}`)",

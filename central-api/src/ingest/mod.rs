@@ -33,6 +33,9 @@ pub enum Outcome {
     Stored(EventId),
     /// Stored before, byte for byte: acknowledge it again.
     Duplicate(EventId),
+    /// Stored before and since purged by retention: acknowledged, not stored again, and no
+    /// dead letter (which would keep what the purge removed).
+    Purged(EventId),
     /// An event with this id and other bytes was stored before: the first stands, this one is a
     /// dead letter; acknowledge the id so the device stops sending it.
     Conflict { event_id: EventId, dead_letter: i64 },
@@ -55,7 +58,7 @@ impl Outcome {
     /// The event id to acknowledge to the device, if any.
     pub fn ack(&self) -> Option<EventId> {
         match self {
-            Self::Stored(id) | Self::Duplicate(id) => Some(*id),
+            Self::Stored(id) | Self::Duplicate(id) | Self::Purged(id) => Some(*id),
             Self::Conflict { event_id, .. } | Self::Parked { event_id, .. } => Some(*event_id),
             Self::Refused { .. } => None,
         }
@@ -66,6 +69,7 @@ impl Outcome {
         match self {
             Self::Stored(_) => "stored",
             Self::Duplicate(_) => "duplicate",
+            Self::Purged(_) => "purged",
             Self::Conflict { .. } => "conflict",
             Self::Refused { code, .. } | Self::Parked { code, .. } => code,
         }
@@ -238,6 +242,10 @@ impl Ingest {
             Inserted::Duplicate => {
                 tracing::debug!(%event_id, "duplicate event acknowledged again");
                 Ok(Outcome::Duplicate(event_id))
+            }
+            Inserted::Purged => {
+                tracing::warn!(%event_id, device = %event.device, "event purged before sent again; not stored");
+                Ok(Outcome::Purged(event_id))
             }
             Inserted::Conflict { stored_sha256 } => {
                 let reason = format!(

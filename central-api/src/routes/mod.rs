@@ -110,6 +110,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(violations::licence_points))
         .routes(routes!(violations::reject))
         .routes(routes!(violations::reverse))
+        .routes(routes!(
+            violations::set_legal_hold,
+            violations::lift_legal_hold
+        ))
         .routes(routes!(violations::verify_audit))
         .routes(routes!(disputes::list))
         .routes(routes!(devices::list, admin::register_device))

@@ -21,7 +21,10 @@ use super::{
 };
 use crate::{
     auth::{Role, Signed},
-    db::review::{self as db_review, FineSummary, QueuePage},
+    db::{
+        retention::LegalHold,
+        review::{self as db_review, FineSummary, QueuePage},
+    },
     review::{self, QueueQuery, event_id},
 };
 
@@ -75,6 +78,8 @@ pub struct ViolationDetail {
     pub reject_reason: Option<String>,
     pub review_note: Option<String>,
     pub fine: Option<FineSummary>,
+    /// The legal hold that keeps the case from retention's purge.
+    pub legal_hold: Option<LegalHold>,
     pub audit: Vec<TrailEntry>,
 }
 
@@ -83,7 +88,8 @@ pub struct ViolationDetail {
     security(("session" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The violation", body = ViolationDetail),
-        (status = 404, description = "No such violation", body = ErrorBody)))]
+        (status = 404, description = "No such violation", body = ErrorBody),
+        (status = 410, description = "Purged by retention", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     Signed(_officer): Signed,
@@ -106,6 +112,7 @@ pub async fn get(
         reject_reason: v.reject_reason,
         review_note: v.review_note,
         fine: d.fine,
+        legal_hold: d.hold,
         audit: d
             .trail
             .into_iter()
@@ -274,6 +281,50 @@ pub async fn reject(
         body.note.as_deref(),
     )
     .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// Why the case must be kept: the complaint or the court case, 1–500 characters.
+    pub reason: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/violations/{id}/legal-hold", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    request_body = HoldRequest,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Held: retention does not purge the case until the hold is lifted"),
+        (status = 400, description = "No reason, or one over 500 characters", body = ErrorBody),
+        (status = 403, description = "Only supervisors set legal holds", body = ErrorBody),
+        (status = 404, description = "No such violation", body = ErrorBody),
+        (status = 410, description = "Purged before the hold", body = ErrorBody)))]
+pub async fn set_legal_hold(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<HoldRequest>,
+) -> Result<StatusCode, ApiError> {
+    review::legal_hold(&state, &officer, &event_id(&id)?, Some(&body.reason)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/violations/{id}/legal-hold", tag = "review",
+    params(("id" = String, Path, description = "The event id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "The hold lifted (or there was none): retention applies again"),
+        (status = 403, description = "Only supervisors lift legal holds", body = ErrorBody),
+        (status = 404, description = "No such violation", body = ErrorBody),
+        (status = 410, description = "Purged", body = ErrorBody)))]
+pub async fn lift_legal_hold(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    review::legal_hold(&state, &officer, &event_id(&id)?, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

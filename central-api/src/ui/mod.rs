@@ -71,6 +71,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/review/violations/{id}/resolve", post(violation::resolve))
         .route("/review/violations/{id}/reverse", post(violation::reverse))
+        .route("/review/violations/{id}/hold", post(violation::hold))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))
         .layer(middleware::map_response(protect))

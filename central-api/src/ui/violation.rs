@@ -63,6 +63,9 @@ fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
                 @if desk.officer.role.supervises() && matches!(v.status, Status::Approved | Status::Rejected) {
                     (reverse_box(lang, d, &desk.csrf))
                 }
+                @if d.hold.is_some() || desk.officer.role.supervises() {
+                    (hold_box(lang, d, desk.officer.role.supervises(), &desk.csrf))
+                }
                 a #next href={ (here) "/next" } hidden {}
             }
         }
@@ -498,6 +501,37 @@ fn reverse_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
     }
 }
 
+/// The legal hold: shown to everyone when set; set or lifted by a supervisor.
+fn hold_box(lang: Lang, d: &Detail, supervises: bool, csrf: &str) -> Markup {
+    let action = format!("/review/violations/{}/hold", d.violation.event.event_id);
+    html! {
+        section.box.hold #legal-hold {
+            h2 { (lang.t("Giữ hồ sơ", "Legal hold")) }
+            @if let Some(h) = &d.hold {
+                p #hold-reason { strong { (lang.t("Đang giữ:", "Held:")) } " " (h.reason) }
+                p.muted { code { (h.by) } " · " (local_time(h.at)) }
+                @if supervises {
+                    form.inline #hold-lift-form method="post" action=(action) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="lift" value="1";
+                        button #hold-lift type="submit" { (lang.t("Bỏ giữ hồ sơ", "Lift the hold")) }
+                    }
+                }
+            } @else {
+                p.muted { (lang.t(
+                    "Hồ sơ đang có khiếu nại hoặc vụ kiện thì giữ lại: không bị xóa khi hết thời hạn lưu trữ.",
+                    "Keep a case under complaint or in court from being purged when its retention period ends.")) }
+                form.resolve #hold-form method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="hold-reason-input" { (lang.t("Lý do (số khiếu nại, vụ án)", "Why (the complaint, the court case)")) }
+                    input #hold-reason-input type="text" name="reason" required maxlength="500";
+                    button #hold-set type="submit" { (lang.t("Giữ hồ sơ", "Hold")) }
+                }
+            }
+        }
+    }
+}
+
 fn trail(lang: Lang, d: &Detail) -> Markup {
     html! {
         section.trail #trail {
@@ -535,6 +569,32 @@ pub async fn resolve(
         let done = review::resolve(&state, &desk.officer, id, &f.outcome, &f.answer).await?;
         let flash = Flash::resolved(id, done.outcome);
         Ok(("/review/disputes".to_owned(), Some(flash)))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HoldForm {
+    csrf: String,
+    reason: Option<String>,
+    lift: Option<String>,
+}
+
+/// `POST /review/violations/{id}/hold`: a supervisor sets (`reason`) or lifts (`lift`) the
+/// legal hold, then sees the violation again.
+pub async fn hold(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<HoldForm>,
+) -> Response {
+    decide(&state, &desk, &id, &f.csrf, async |id| {
+        let reason = match f.lift {
+            Some(_) => None,
+            None => Some(f.reason.as_deref().unwrap_or("")),
+        };
+        review::legal_hold(&state, &desk.officer, id, reason).await?;
+        Ok((format!("/review/violations/{id}"), None))
     })
     .await
 }

@@ -73,7 +73,43 @@ async fn a_changed_entry_is_located(t: &TestDb) {
     .unwrap();
     let broken = log.verify().await.unwrap().unwrap_err();
     assert_eq!(broken.seq, 2);
-    assert!(broken.reason.contains("hash"), "{broken}");
+    assert!(broken.reason.contains("digest"), "{broken}");
+}
+
+/// The chain binds the details through the subject's salt: a salt removed outside a purge, or
+/// details blanked around the guard, are found.
+async fn a_lost_salt_or_details_erased_without_a_purge_are_located(t: &TestDb) {
+    let log = AuditLog::new(t.db.clone());
+    three_entries(&log).await;
+    log.append(
+        "system",
+        "test",
+        "violation:0191",
+        json!({ "plate": "51F12345" }),
+    )
+    .await
+    .unwrap();
+    drop_guard(&t.db).await;
+    raw(
+        &t.db,
+        "UPDATE audit_log SET details = 'null', erased_at = 'x' WHERE seq = 4",
+    )
+    .await
+    .unwrap();
+    let broken = log.verify().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 4);
+    assert!(broken.reason.contains("never purged"), "{broken}");
+
+    let log = AuditLog::new(t.db.clone());
+    raw(
+        &t.db,
+        "DELETE FROM audit_salts WHERE subject = 'violation:0190'",
+    )
+    .await
+    .unwrap();
+    let broken = log.verify().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 1);
+    assert!(broken.reason.contains("salt"), "{broken}");
 }
 
 async fn a_removed_entry_is_located(t: &TestDb) {
@@ -111,5 +147,6 @@ on_both_engines!(
     the_chain_verifies_and_the_database_refuses_changes,
     a_changed_entry_is_located,
     a_removed_entry_is_located,
+    a_lost_salt_or_details_erased_without_a_purge_are_located,
     concurrent_appends_keep_one_chain,
 );

@@ -22,6 +22,7 @@ mod pages;
 mod paper;
 mod registry;
 mod relay;
+mod retention;
 mod review;
 mod sign_in;
 mod stats;

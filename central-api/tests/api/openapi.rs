@@ -87,6 +87,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "DELETE /api/v1/devices/{id}",
         "DELETE /api/v1/officers/{username}",
         "DELETE /api/v1/session",
+        "DELETE /api/v1/violations/{id}/legal-hold",
         "GET /api/v1/devices/{id}/cameras",
         "GET /api/v1/fine-schedule",
         "GET /api/v1/officers",
@@ -114,6 +115,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "POST /api/v1/violations/{id}/reverse",
         "PUT /api/v1/devices/{id}/cameras/{camera}",
         "PUT /api/v1/evidence/{sha256}",
+        "PUT /api/v1/violations/{id}/legal-hold",
     ];
     assert_eq!(operations, expected.iter().map(|s| s.to_string()).collect());
 

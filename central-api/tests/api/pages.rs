@@ -420,6 +420,61 @@ async fn a_misread_plate_is_corrected_from_the_page(t: &TestDb) {
     assert!(page.body.contains("plate.corrected"));
 }
 
+/// A supervisor holds a case from the page; a reviewer sees the hold but cannot lift it.
+async fn a_supervisor_holds_a_case_from_the_page(t: &TestDb) {
+    let w = world(t).await;
+    let id = w.pending("51F12345").await;
+    let supervisor = sign_in(&w, Role::Supervisor).await;
+    let reviewer = sign_in(&w, Role::Reviewer).await;
+    let here = format!("/review/violations/{id}");
+    let hold = format!("{here}/hold");
+    let before = send(&w, get(Some(&reviewer), &here)).await;
+    assert!(
+        !before.body.contains("id=\"legal-hold\""),
+        "nothing to show a reviewer"
+    );
+
+    let refused = send(
+        &w,
+        form(
+            Some(&reviewer),
+            &hold,
+            &[("csrf", &reviewer.csrf), ("reason", "Khiếu nại 7/KN")],
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let held = send(
+        &w,
+        form(
+            Some(&supervisor),
+            &hold,
+            &[("csrf", &supervisor.csrf), ("reason", "Khiếu nại 7/KN")],
+        ),
+    )
+    .await;
+    assert_eq!(held.status, StatusCode::SEE_OTHER, "{}", held.body);
+    assert_eq!(held.location(), here);
+    let seen = send(&w, get(Some(&reviewer), &here)).await;
+    assert!(seen.body.contains("Khiếu nại 7/KN"), "{}", seen.body);
+    assert!(!seen.body.contains("id=\"hold-lift\""));
+    assert!(seen.body.contains("legal_hold.set"));
+
+    let lifted = send(
+        &w,
+        form(
+            Some(&supervisor),
+            &hold,
+            &[("csrf", &supervisor.csrf), ("lift", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(lifted.status, StatusCode::SEE_OTHER);
+    let page = send(&w, get(Some(&supervisor), &here)).await;
+    assert!(page.body.contains("id=\"hold-form\""));
+    assert!(page.body.contains("legal_hold.lifted"));
+}
+
 async fn an_auditor_reads_but_cannot_decide_and_english_is_one_click_away(t: &TestDb) {
     let w = world(t).await;
     let id = w.pending("51F12345").await;
@@ -951,6 +1006,7 @@ on_both_engines!(
     an_administrator_sets_up_a_camera_and_amends_the_schedule_from_the_pages,
     an_officer_signs_in_and_works_the_queue,
     a_misread_plate_is_corrected_from_the_page,
+    a_supervisor_holds_a_case_from_the_page,
     a_plate_the_camera_could_not_read_is_chosen_from_its_guesses,
     an_auditor_reads_but_cannot_decide_and_english_is_one_click_away,
 );

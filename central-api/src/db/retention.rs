@@ -1,0 +1,389 @@
+//! Retention: what central deletes once the purpose it was kept for is served, and what keeps
+//! a case from deletion. The rules, their defaults and their legal grounds are in
+//! `docs/privacy.md`; the periods are [`RetentionSettings`].
+//!
+//! - **A case rejected at review** (no fine was ever issued) is purged `rejected_days` after
+//!   its review: the violation row (plate, owner link, the signed event), its evidence
+//!   manifest, and the blobs no other case uses, from the file or S3 store.
+//! - **Dead letters** (refused input, which may hold a plate) after `dead_letter_days`.
+//! - **Officers' sessions** once expired.
+//!
+//! A case under a **legal hold** (a complaint, a court) is never purged until the hold is
+//! lifted. A purge is one transaction: the rows go, a tombstone of the event id stays
+//! ([`purged_events`]: device, time, payload hash, rule; nothing personal) so that a replay of
+//! the event is acknowledged but not stored again, the released blobs are queued, the case's
+//! audit details are erased ([`crate::audit`]) and the purge itself is audited. The queued blobs
+//! are deleted from the store afterwards, each only if no case still names it: a crash between
+//! the two steps leaves the queue, which the next sweep finishes.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use protocol::{EventId, Sha256Digest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use service_kit::http::Shutdown;
+use sqlx::Row;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Db, DbError, on_pool};
+use crate::{
+    audit::{AuditLog, append_in, erase_in},
+    evidence_store::{EvidenceStore, StoreError},
+};
+
+/// How long each kind of record is kept (`[retention]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Days a case rejected at review (and never fined) is kept after its review, for a
+    /// supervisor to reopen it.
+    pub rejected_days: u32,
+    /// Days a dead letter (input refused at ingest) is kept for diagnosis.
+    pub dead_letter_days: u32,
+    /// How often the sweep runs.
+    pub sweep_interval_s: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            rejected_days: 90,
+            dead_letter_days: 30,
+            sweep_interval_s: 3600,
+        }
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    /// The cases purged, by rule.
+    pub purged: BTreeMap<&'static str, Vec<Uuid>>,
+    /// Blobs deleted from the store.
+    pub blobs_deleted: usize,
+    pub dead_letters_deleted: u64,
+    pub sessions_deleted: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for RetentionError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// The rule a case rejected at review is purged under.
+pub const REJECTED: &str = "rejected_at_review";
+
+const DAY: time::Duration = time::Duration::DAY;
+
+/// Sweeps once at `now`: purges the cases due, deletes the blobs they released, the old dead
+/// letters and the expired sessions.
+pub async fn sweep(
+    db: &Db,
+    audit: &AuditLog,
+    store: &EvidenceStore,
+    rules: &RetentionSettings,
+    now: OffsetDateTime,
+) -> Result<Swept, RetentionError> {
+    let mut swept = Swept::default();
+    let cutoff = now - DAY * i32::try_from(rules.rejected_days).unwrap_or(i32::MAX);
+    for id in rejected_due(db, cutoff).await? {
+        if purge_rejected(db, audit, id, cutoff, now).await? {
+            tracing::info!(event_id = %id, rule = REJECTED, "case purged");
+            swept.purged.entry(REJECTED).or_default().push(id);
+        }
+    }
+    swept.blobs_deleted = delete_released_blobs(db, store).await?;
+    let dead_before = now - DAY * i32::try_from(rules.dead_letter_days).unwrap_or(i32::MAX);
+    let (dead, sessions) = on_pool!(db, pool => {
+        let dead = sqlx::query("DELETE FROM dead_letters WHERE received_at < $1")
+            .bind(dead_before)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        (dead, sessions)
+    });
+    swept.dead_letters_deleted = dead;
+    swept.sessions_deleted = sessions;
+    Ok(swept)
+}
+
+/// The condition under which a case rejected before the cutoff (parameter `$1`) may be purged.
+const REJECTED_DUE: &str = "status = 'rejected' AND reviewed_at < $1 AND legal_hold_at IS NULL
+     AND NOT EXISTS (SELECT 1 FROM fines f WHERE f.event_id = violations.event_id)";
+
+async fn rejected_due(db: &Db, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, DbError> {
+    let ids = on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT event_id FROM violations WHERE {REJECTED_DUE} ORDER BY reviewed_at LIMIT 500"
+        )))
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<Uuid, _>("event_id"))
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(ids)
+}
+
+/// Purges the case `id` if it is still due (a hold set, or the case reopened, since it was
+/// found keeps it); whether it did.
+async fn purge_rejected(
+    db: &Db,
+    audit: &AuditLog,
+    id: Uuid,
+    cutoff: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool, DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let subject = format!("violation:{}", id.hyphenated());
+    let now_text = protocol::UtcTimestamp::from_datetime(now).to_string();
+    let _one_at_a_time = audit.lock().await;
+    let purged = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        // Claims the row (PostgreSQL locks it until commit; a hold set meanwhile waits, then
+        // finds the case gone) and reads what the tombstone keeps.
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE violations SET status = 'purging' WHERE {REJECTED_DUE} AND event_id = $2
+             RETURNING device_id, occurred_at, payload_sha256"
+        )))
+        .bind(cutoff)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let device: String = row.try_get("device_id")?;
+        let occurred: OffsetDateTime = row.try_get("occurred_at")?;
+        let payload_sha256: String = row.try_get("payload_sha256")?;
+        sqlx::query(
+            "INSERT INTO evidence_deletions (sha256, queued_at)
+             SELECT sha256, $2 FROM evidence_manifest WHERE event_id = $1
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM evidence_manifest WHERE event_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM violations WHERE event_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO purged_events
+               (event_id, device_id, occurred_at, payload_sha256, rule, purged_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&device)
+        .bind(occurred)
+        .bind(&payload_sha256)
+        .bind(REJECTED)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let kept = erase_in!(tx, &subject, &now_text);
+        if kept > 0 {
+            tracing::warn!(
+                event_id = %id,
+                entries = kept,
+                "audit entries written before salting keep their details"
+            );
+        }
+        append_in!(
+            tx,
+            postgres,
+            "system",
+            "retention.purged",
+            &subject,
+            &json!({ "rule": REJECTED, "payload_sha256": payload_sha256 })
+        );
+        tx.commit().await?;
+        true
+    });
+    Ok(purged)
+}
+
+/// Deletes from the store the queued blobs that no case names any more; how many.
+async fn delete_released_blobs(db: &Db, store: &EvidenceStore) -> Result<usize, RetentionError> {
+    let queued: Vec<String> = on_pool!(db, pool => {
+        sqlx::query("SELECT sha256 FROM evidence_deletions ORDER BY queued_at, sha256 LIMIT 1000")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| row.try_get::<String, _>("sha256"))
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    let mut deleted = 0;
+    for hex in queued {
+        // The blob's row goes first, in a transaction that checks no case names the blob: a
+        // case that names it later finds it missing and takes a fresh upload.
+        let release = on_pool!(db, pool => {
+            let mut tx = pool.begin().await?;
+            let named = sqlx::query("SELECT 1 AS one FROM evidence_manifest WHERE sha256 = $1 LIMIT 1")
+                .bind(&hex)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if !named {
+                sqlx::query("DELETE FROM evidence_blobs WHERE sha256 = $1")
+                    .bind(&hex)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            !named
+        });
+        if release {
+            let sha256 = Sha256Digest::parse(&hex)
+                .map_err(|e| DbError::Corrupt(format!("queued blob {hex}: {e}")))?;
+            store.remove(&sha256).await?;
+            deleted += 1;
+        }
+        on_pool!(db, pool => {
+            sqlx::query("DELETE FROM evidence_deletions WHERE sha256 = $1")
+                .bind(&hex)
+                .execute(pool)
+                .await?;
+        });
+    }
+    Ok(deleted)
+}
+
+/// When the event `id` was purged and under which rule, if it was.
+pub async fn purged(db: &Db, id: &EventId) -> Result<Option<(String, OffsetDateTime)>, DbError> {
+    let row = on_pool!(db, pool => {
+        sqlx::query("SELECT rule, purged_at FROM purged_events WHERE event_id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(pool)
+            .await?
+            .map(|row| Ok::<_, sqlx::Error>((row.try_get("rule")?, row.try_get("purged_at")?)))
+            .transpose()?
+    });
+    Ok(row)
+}
+
+/// A case's legal hold: why, who set it, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LegalHold {
+    pub reason: String,
+    /// The supervisor who set it (`officer:NAME`).
+    pub by: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: protocol::UtcTimestamp,
+}
+
+/// What setting or lifting a hold found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldChange {
+    Done,
+    /// No such case; `true` when it was purged.
+    Missing {
+        purged: bool,
+    },
+}
+
+/// Sets (`Some(reason)`) or lifts (`None`) the legal hold of case `id`, audited in the same
+/// transaction as officer `by`.
+pub async fn set_hold(
+    db: &Db,
+    audit: &AuditLog,
+    id: &EventId,
+    by: &str,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<HoldChange, DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let subject = format!("violation:{id}");
+    let _one_at_a_time = audit.lock().await;
+    let changed = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE violations SET legal_hold_reason = $1, legal_hold_by = $2, legal_hold_at = $3
+             WHERE event_id = $4",
+        )
+        .bind(reason)
+        .bind(reason.map(|_| by))
+        .bind(reason.map(|_| now))
+        .bind(*id.as_uuid())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            let (action, details) = match reason {
+                Some(reason) => ("legal_hold.set", json!({ "reason": reason })),
+                None => ("legal_hold.lifted", json!({})),
+            };
+            append_in!(tx, postgres, by, action, &subject, &details);
+        }
+        tx.commit().await?;
+        changed == 1
+    });
+    if changed {
+        return Ok(HoldChange::Done);
+    }
+    Ok(HoldChange::Missing {
+        purged: purged(db, id).await?.is_some(),
+    })
+}
+
+/// The legal hold of case `id`, if it has one.
+pub async fn hold_of(db: &Db, id: &EventId) -> Result<Option<LegalHold>, DbError> {
+    let row = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT legal_hold_reason, legal_hold_by, legal_hold_at FROM violations
+             WHERE event_id = $1 AND legal_hold_at IS NOT NULL",
+        )
+        .bind(*id.as_uuid())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| {
+            Ok::<_, sqlx::Error>(LegalHold {
+                reason: row.try_get("legal_hold_reason")?,
+                by: row.try_get("legal_hold_by")?,
+                at: protocol::UtcTimestamp::from_datetime(row.try_get("legal_hold_at")?),
+            })
+        })
+        .transpose()?
+    });
+    Ok(row)
+}
+
+/// Runs until `shutdown`, sweeping every `rules.sweep_interval_s`.
+pub async fn run(
+    db: Db,
+    audit: AuditLog,
+    store: EvidenceStore,
+    rules: RetentionSettings,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let every = Duration::from_secs(rules.sweep_interval_s.max(1));
+    shutdown
+        .every(every, "retention sweep", || async {
+            sweep(&db, &audit, &store, &rules, OffsetDateTime::now_utc())
+                .await
+                .map_err(anyhow::Error::from)
+        })
+        .await
+}
