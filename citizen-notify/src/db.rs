@@ -1014,3 +1014,66 @@ pub async fn resolution_of(
         .transpose()
     })
 }
+
+/// Every payment attempt on a fine, oldest first.
+pub async fn payments_of(db: &Db, fine_id: &str) -> Result<Vec<Payment>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(select_payments!("WHERE fine_id = $1 ORDER BY created_at, txn_ref"))
+            .bind(fine_id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| payment_from!(row))
+            .collect()
+    })
+}
+
+/// The channels a fine's notice went through.
+pub async fn delivery_channels_of(db: &Db, fine_id: &str) -> Result<Vec<String>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("SELECT channel FROM deliveries WHERE fine_id = $1 ORDER BY channel")
+            .bind(fine_id)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| Ok(row.try_get("channel")?))
+            .collect()
+    })
+}
+
+/// Records that `citizen_id` took away their data as `format` at `at`.
+pub async fn record_export(
+    db: &Db,
+    citizen_id: &str,
+    format: &str,
+    at: OffsetDateTime,
+) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("INSERT INTO data_exports (citizen_id, format, exported_at) VALUES ($1, $2, $3)")
+            .bind(citizen_id)
+            .bind(format)
+            .bind(at)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The exports of `citizen_id`, oldest first: format and when.
+pub async fn exports_of(
+    db: &Db,
+    citizen_id: &str,
+) -> Result<Vec<(String, OffsetDateTime)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT format, exported_at FROM data_exports WHERE citizen_id = $1
+             ORDER BY exported_at, id",
+        )
+        .bind(citizen_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get("format")?, row.try_get("exported_at")?)))
+        .collect()
+    })
+}

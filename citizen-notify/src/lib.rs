@@ -6,7 +6,8 @@
 //! fine through a VNPay-protocol gateway ([`payment`]: signed payment URL, IPN, return page,
 //! reconciliation through the query API); the citizen portal ([`routes::portal`]: sign-in
 //! through an OpenID Connect provider with PKCE, the citizen's own fines, confirm, dispute,
-//! pay); delivery of each notice to the citizen app ([`delivery`]: signed push, retried with
+//! pay; download what the portal holds about oneself, [`export`], as JSON or PDF, each export
+//! recorded); delivery of each notice to the citizen app ([`delivery`]: signed push, retried with
 //! growing waits to a final state, every attempt logged); and reports to central-api of what
 //! became of each fine ([`reports`]: an outbox written with each change). SMS and e-mail, and
 //! the evidence on the fine page, arrive in the next slices.
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod export;
 pub mod pages;
 pub mod payment;
 pub mod reports;

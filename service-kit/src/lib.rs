@@ -9,6 +9,7 @@
 //!   shutdown future resolves;
 //! - `db` (feature `db`): the storage every service with data shares, PostgreSQL or SQLite;
 //! - `mqtt` (feature `mqtt`): how services connect to a broker (TLS, credentials);
+//! - `paper` (feature `paper`): A4 pages of Vietnamese text as PDF;
 //! - [`secret_file`]: files that hold a secret, for their owner's eyes only;
 //! - [`tls`]: HTTPS serving (certificate and key in `[http]`) and HTTPS clients (a CA of the
 //!   deployment's own beside the system's roots);
@@ -26,6 +27,8 @@ pub mod db_testing;
 pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "paper")]
+pub mod paper;
 pub mod retry;
 pub mod secret_file;
 pub mod telemetry;

@@ -10,7 +10,7 @@
 //!
 //! A case under a **legal hold** (a complaint, a court) is never purged until the hold is
 //! lifted. A purge is one transaction: the rows go, a tombstone of the event id stays
-//! ([`purged_events`]: device, time, payload hash, rule; nothing personal) so that a replay of
+//! (`purged_events`: device, time, payload hash, rule; nothing personal) so that a replay of
 //! the event is acknowledged but not stored again, the released blobs are queued, the case's
 //! audit details are erased ([`crate::audit`]) and the purge itself is audited. The queued blobs
 //! are deleted from the store afterwards, each only if no case still names it: a crash between

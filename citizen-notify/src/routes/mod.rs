@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(portal::sign_in))
         .route("/auth/callback", get(portal::callback))
         .route("/logout", post(portal::sign_out))
+        .route("/my-data.json", get(portal::my_data_json))
+        .route("/my-data.pdf", get(portal::my_data_pdf))
         .route("/fines/{id}", get(portal::fine))
         .route("/fines/{id}/confirm", portal::answering(Answer::Confirmed))
         .route("/fines/{id}/dispute", portal::answering(Answer::Disputed))

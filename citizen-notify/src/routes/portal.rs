@@ -163,12 +163,65 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         &format!(
             "<p>Xin chào, {}</p><h1>Thông báo vi phạm của tôi</h1>\
              <p class=\"en\">My notices of violation</p><ul id=\"fines\">{items}</ul>\
+             <p>Tải dữ liệu của tôi: <a href=\"/my-data.pdf\" id=\"my-data-pdf\" download>PDF</a>, \
+             <a href=\"/my-data.json\" id=\"my-data\" download>JSON</a> \
+             <span class=\"en\">Download what this portal holds about me</span></p>\
              <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button class=\"secondary\" id=\"sign-out\">Đăng xuất / Sign out</button></form>",
             escape(&who.name),
             escape(&who.csrf)
         ),
     )
+}
+
+/// `GET /my-data.json`: everything the portal holds about the signed-in citizen, as a file to
+/// keep ([`crate::export`]); the export is recorded first.
+pub async fn my_data_json(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    my_data(&state, &headers, "json").await
+}
+
+/// `GET /my-data.pdf`: the same on A4 pages.
+pub async fn my_data_pdf(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    my_data(&state, &headers, "pdf").await
+}
+
+async fn my_data(state: &AppState, headers: &HeaderMap, format: &'static str) -> Response {
+    let who = match citizen(state, headers).await {
+        Ok(Some(w)) => w,
+        Ok(None) => return see_other("/login"),
+        Err(e) => return failure(&e),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let export =
+        match crate::export::export(&state.db, &who.citizen_id, &who.name, format, now).await {
+            Ok(e) => e,
+            Err(e) => return failure(&e),
+        };
+    let (content_type, body) = match format {
+        "pdf" => ("application/pdf", crate::export::pdf(&export)),
+        _ => (
+            "application/json",
+            serde_json::to_vec_pretty(&export).map_err(|e| e.to_string()),
+        ),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return failure(&e),
+    };
+    tracing::info!(format, "citizen took their data away");
+    let day = protocol::vi::local_time(export.exported_at);
+    let day = day.split(' ').next().unwrap_or_default().replace('/', "-");
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"du-lieu-cua-toi-{day}.{format}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /login`: off to the identity provider.
@@ -615,7 +668,7 @@ fn refusal_vi(code: &str) -> &'static str {
 }
 
 /// An answer given, in the list of one's notices.
-fn answered_vi(answer: Answer) -> &'static str {
+pub(crate) fn answered_vi(answer: Answer) -> &'static str {
     match answer {
         Answer::Confirmed => "đã xác nhận là người điều khiển",
         Answer::Disputed => "đã gửi giải trình",

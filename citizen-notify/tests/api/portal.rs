@@ -645,7 +645,96 @@ async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_
     assert_eq!(db::answer_of(&t.db, &buyer_id).await.unwrap(), None);
 }
 
+/// The citizen takes away what the portal holds about them (Law 91/2025/QH15, Article 4): their
+/// notices with the decision, their answer and payments; nothing of another citizen's; each
+/// export recorded and listed in the next.
+async fn a_citizen_downloads_what_the_portal_holds_about_them(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let mut others = notice();
+    others.citizen_id = protocol::CitizenId::parse(OTHER).unwrap();
+    let body = protocol::wire::encode(&others).unwrap();
+    db::store_notice(&t.db, &others, &body, &[]).await.unwrap();
+    let mut b = Browser::new(&w);
+    let (status, to, _) = b.get("/my-data.json").await;
+    assert_eq!((status, to.as_str()), (303, "/login"), "signed in only");
+
+    b.sign_in(OWNER).await;
+    let (_, _, home) = b.get("/").await;
+    assert!(home.contains("href=\"/my-data.json\""), "{home}");
+    assert!(home.contains("href=\"/my-data.pdf\""), "{home}");
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    let csrf = value_of(&page, "csrf");
+    let (status, _, _) = b
+        .post(
+            &format!("/fines/{id}/dispute"),
+            &[("csrf", &csrf), ("reason", "Tôi không đi qua ngã tư này")],
+        )
+        .await;
+    assert_eq!(status, 303);
+
+    let (status, _, first) = b.get("/my-data.json").await;
+    assert_eq!(status, 200, "{first}");
+    let (status, _, second) = b.get("/my-data.json").await;
+    assert_eq!(status, 200);
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(v["citizen_id"], OWNER);
+    assert_eq!(v["name"], "Nguyễn Văn An");
+    assert!(v["about"].as_str().unwrap().contains("91/2025/QH15"));
+    let fines = v["fines"].as_array().unwrap();
+    assert_eq!(fines.len(), 1, "only their own: {v}");
+    let fine = &fines[0];
+    assert_eq!(fine["notice"]["fine_id"], id);
+    assert_eq!(fine["notice"]["plate"], n.plate);
+    assert_eq!(fine["decision"]["decision_number"], "000001/QĐ-XPHC");
+    assert_eq!(fine["answer"]["kind"], "disputed");
+    assert_eq!(fine["answer"]["text"], "Tôi không đi qua ngã tư này");
+    assert!(fine["payments"].as_array().unwrap().is_empty());
+    assert!(
+        !v.to_string()
+            .contains(&others.fine_id.hyphenated().to_string())
+    );
+    assert_eq!(first["exports"].as_array().unwrap().len(), 1);
+    let exports = v["exports"].as_array().unwrap();
+    assert_eq!(exports.len(), 2, "each export recorded: {v}");
+    assert!(exports.iter().all(|e| e["format"] == "json"));
+
+    // The same on A4 paper, recorded too.
+    let response = w
+        .http
+        .get(format!("{}/my-data.pdf", w.notify))
+        .header("cookie", b.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".pdf")
+    );
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
+    if let Ok(dump) = std::env::var("TVE_DUMP") {
+        let _ = std::fs::write(format!("{dump}/my-data.pdf"), &pdf);
+    }
+    assert!(pdf.len() > 2_000);
+    let (_, _, third) = b.get("/my-data.json").await;
+    let third: serde_json::Value = serde_json::from_str(&third).unwrap();
+    let formats: Vec<&str> = third["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["format"].as_str().unwrap())
+        .collect();
+    assert_eq!(formats, ["json", "json", "pdf", "json"]);
+}
+
 on_both_engines!(
+    a_citizen_downloads_what_the_portal_holds_about_them,
     a_sign_in_finishes_only_in_the_browser_that_began_it,
     the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_driver,
     the_owner_names_the_driver_and_a_refused_declaration_is_made_again,
