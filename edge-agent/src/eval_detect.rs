@@ -90,6 +90,48 @@ pub struct Report {
     /// least [`LAMP_PX`] across, and all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lamps: Option<BTreeMap<String, LampFigures>>,
+    /// How many of the labelled vehicles a masked copy would hide.
+    pub masking: MaskFigures,
+}
+
+/// Vehicles wide enough for their plate to be readable (a plate is at least a quarter of its
+/// vehicle's width: [`MASK_MIN_PX`] wide gives a 12 px plate), and those of them the masked copy
+/// of their image hides — [`MASK_COVERED`] of the labelled box inside the regions built from
+/// the detector's findings down to the tracker's low score (`evidence::mask_regions`), as the
+/// agent masks every vehicle but the offender.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MaskFigures {
+    pub min_width_px: f32,
+    pub vehicles: usize,
+    pub hidden: usize,
+    pub recall: f64,
+}
+
+/// A vehicle this wide has a plate of at least 12 px.
+pub const MASK_MIN_PX: f32 = 48.0;
+/// The share of a vehicle's box the regions must cover for it to count as hidden.
+pub const MASK_COVERED: f32 = 0.9;
+
+/// The share of `b` inside the union of `regions`, on a grid of at most 64 × 64 cells.
+fn covered(b: &BoxF, regions: &[protocol::VehicleBox]) -> f32 {
+    let (w, h) = (b.width().max(1.0), b.height().max(1.0));
+    let (nx, ny) = (w.min(64.0) as usize, h.min(64.0) as usize);
+    let mut inside = 0usize;
+    for j in 0..ny {
+        for i in 0..nx {
+            let x = b.x0 + (i as f32 + 0.5) * w / nx as f32;
+            let y = b.y0 + (j as f32 + 0.5) * h / ny as f32;
+            if regions.iter().any(|r| {
+                x >= r.x as f32
+                    && x <= (r.x + r.width) as f32
+                    && y >= r.y as f32
+                    && y <= (r.y + r.height) as f32
+            }) {
+                inside += 1;
+            }
+        }
+    }
+    inside as f32 / (nx * ny).max(1) as f32
 }
 
 /// The figures of the images with at least `min_motorbikes` labelled motorbikes.
@@ -489,6 +531,10 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
     let vehicles = VehicleDetector::load(&models, &manifest, &name, 0.05)?;
     let threshold = vehicles.min_score;
     let (mut all, mut dense) = (Subset::default(), Subset::default());
+    let mut masking = MaskFigures {
+        min_width_px: MASK_MIN_PX,
+        ..MaskFigures::default()
+    };
     for (image_path, label) in &files {
         let image = image::open(image_path)
             .with_context(|| format!("{}", image_path.display()))?
@@ -531,6 +577,19 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
                 })
             })
             .collect();
+        // As the agent masks: every detection it keeps, down to the tracker's low score.
+        let others: Vec<(BoxF, bool)> = detections
+            .iter()
+            .filter(|d| d.score >= crate::track::TrackerOptions::default().low_score)
+            .filter_map(|d| Some((d.bbox, vehicles.class(d.class)? == VehicleClass::Motorbike)))
+            .collect();
+        let regions = crate::evidence::mask_regions(image.dimensions(), &others);
+        for t in truth.iter().filter(|t| t.bbox.width() >= MASK_MIN_PX) {
+            masking.vehicles += 1;
+            if covered(&t.bbox, &regions) >= MASK_COVERED {
+                masking.hidden += 1;
+            }
+        }
         for subset in std::iter::once(&mut all).chain(dense_image.then_some(&mut dense)) {
             subset.images += 1;
             subset.spent += spent;
@@ -563,6 +622,14 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             classes: dense.classes(threshold),
         }),
         lamps: (!lamps.is_empty()).then_some(lamps),
+        masking: MaskFigures {
+            recall: if masking.vehicles == 0 {
+                0.0
+            } else {
+                masking.hidden as f64 / masking.vehicles as f64
+            },
+            ..masking
+        },
     })
 }
 
@@ -623,6 +690,11 @@ pub fn render(r: &Report) -> String {
         ));
         rows(&mut out, &d.classes);
     }
+    let m = &r.masking;
+    out.push_str(&format!(
+        "masking: {} of {} vehicles at least {:.0} px wide hidden in the masked copy (recall {:.3})\n",
+        m.hidden, m.vehicles, m.min_width_px, m.recall
+    ));
     for (which, l) in r.lamps.iter().flatten() {
         out.push_str(&format!(
             "signal lamps ({which}): {} labelled, {} read right, {} unknown, accuracy {:.3} of those read ({:.3} of all), wrong {:?}\n",
@@ -638,6 +710,23 @@ mod tests {
 
     fn b(x0: f32, y0: f32, x1: f32, y1: f32) -> BoxF {
         BoxF { x0, y0, x1, y1 }
+    }
+
+    #[test]
+    fn a_vehicle_counts_as_hidden_by_the_share_of_it_the_regions_cover() {
+        let region = |x, y, width, height| protocol::VehicleBox {
+            x,
+            y,
+            width,
+            height,
+        };
+        let car = b(100.0, 100.0, 200.0, 160.0);
+        assert_eq!(covered(&car, &[region(90, 90, 120, 80)]), 1.0);
+        let half = covered(&car, &[region(90, 90, 60, 80)]);
+        assert!((half - 0.5).abs() < 0.05, "{half}");
+        let two = covered(&car, &[region(90, 90, 60, 80), region(150, 90, 60, 80)]);
+        assert_eq!(two, 1.0, "the union counts");
+        assert_eq!(covered(&car, &[]), 0.0);
     }
 
     #[test]

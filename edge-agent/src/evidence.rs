@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
 use plate_ocr::image_ops::BoxF;
-use protocol::{EvidenceItem, UtcTimestamp, event::Sha256Digest};
+use protocol::{EvidenceItem, Masking, UtcTimestamp, VehicleBox, event::Sha256Digest};
 
 /// DejaVu Sans Condensed Bold: covers Vietnamese with its diacritics (licence beside the file).
 static FONT_BYTES: &[u8] = include_bytes!("../../sim/assets/fonts/DejaVuSansCondensed-Bold.ttf");
@@ -29,6 +29,9 @@ pub struct Capture {
     pub image: Arc<RgbImage>,
     /// The offending vehicle's box in this frame, when it was seen.
     pub vehicle: Option<BoxF>,
+    /// Every other vehicle the detector found in this frame, and whether it is a two-wheeler
+    /// (its rider above it): what a masked copy hides.
+    pub others: Vec<(BoxF, bool)>,
 }
 
 /// One file of the package.
@@ -38,6 +41,8 @@ pub struct File {
     pub content_type: &'static str,
     pub bytes: Vec<u8>,
     pub captured_at: UtcTimestamp,
+    /// For a masked copy: of which file, and what it hides.
+    pub masking: Option<Masking>,
 }
 
 impl File {
@@ -49,6 +54,7 @@ impl File {
             bytes: self.bytes.len() as u64,
             content_type: self.content_type.into(),
             captured_at: self.captured_at,
+            masking: self.masking.clone(),
         }
     }
 }
@@ -87,6 +93,92 @@ pub fn stamp(image: &RgbImage, lines: &[String], vehicle: Option<BoxF>) -> RgbIm
     for (i, line) in lines.iter().enumerate() {
         let baseline = h as f32 + line_h as f32 * (i as f32 + 1.0);
         draw_text(&mut out, line, size.round() / 2.0 + 2.0, baseline, size);
+    }
+    out
+}
+
+/// The regions of a frame `size` (width, height) to hide from eyes outside the police: each
+/// other vehicle's box grown by an eighth of its size each way (a plate or a rider's head at its
+/// edge), within the frame. The rider of a motorbike stands above it: the region reaches up by
+/// half the box's height more.
+pub fn mask_regions(size: (u32, u32), others: &[(BoxF, bool)]) -> Vec<VehicleBox> {
+    let (w, h) = (size.0 as f32, size.1 as f32);
+    others
+        .iter()
+        .filter_map(|(b, two_wheeler)| {
+            let (dx, dy) = (b.width() / 8.0, b.height() / 8.0);
+            let up = if *two_wheeler { b.height() / 2.0 } else { dy };
+            let x0 = (b.x0 - dx).clamp(0.0, w);
+            let y0 = (b.y0 - up).clamp(0.0, h);
+            let x1 = (b.x1 + dx).clamp(0.0, w);
+            let y1 = (b.y1 + dy).clamp(0.0, h);
+            (x1 - x0 >= 1.0 && y1 - y0 >= 1.0).then(|| VehicleBox {
+                x: x0.floor() as u32,
+                y: y0.floor() as u32,
+                width: (x1.ceil() - x0.floor()) as u32,
+                height: (y1.ceil() - y0.floor()) as u32,
+            })
+        })
+        .collect()
+}
+
+/// The regions of a frame `size` around the box `keep` grown by a quarter each way: all of the
+/// frame but the vehicle, for a view taken only to show its plate.
+pub fn outside(size: (u32, u32), keep: BoxF) -> Vec<VehicleBox> {
+    let (w, h) = size;
+    let (dx, dy) = (keep.width() / 4.0, keep.height() / 4.0);
+    let x0 = ((keep.x0 - dx).max(0.0) as u32).min(w);
+    let y0 = ((keep.y0 - dy).max(0.0) as u32).min(h);
+    let x1 = ((keep.x1 + dx).ceil().max(0.0) as u32).clamp(x0, w);
+    let y1 = ((keep.y1 + dy).ceil().max(0.0) as u32).clamp(y0, h);
+    let band = |x, y, width, height| VehicleBox {
+        x,
+        y,
+        width,
+        height,
+    };
+    [
+        band(0, 0, w, y0),
+        band(0, y1, w, h - y1),
+        band(0, y0, x0, y1 - y0),
+        band(x1, y0, w - x1, y1 - y0),
+    ]
+    .into_iter()
+    .filter(|b| b.width > 0 && b.height > 0)
+    .collect()
+}
+
+/// A copy of `image` with each of `regions` pixelated: blocks of a sixth of the region's
+/// smaller side (at least 8 px), each filled with its mean colour, so that no plate or face in
+/// it can be read or recognised, while the scene stays readable.
+pub fn mask(image: &RgbImage, regions: &[VehicleBox]) -> RgbImage {
+    let mut out = image.clone();
+    let (w, h) = image.dimensions();
+    for r in regions {
+        let (x0, y0) = (r.x.min(w), r.y.min(h));
+        let (x1, y1) = ((r.x + r.width).min(w), (r.y + r.height).min(h));
+        let block = (r.width.min(r.height) / 6).max(8);
+        for by in (y0..y1).step_by(block as usize) {
+            for bx in (x0..x1).step_by(block as usize) {
+                let (ex, ey) = ((bx + block).min(x1), (by + block).min(y1));
+                let mut sum = [0u64; 3];
+                let n = u64::from((ex - bx) * (ey - by)).max(1);
+                for y in by..ey {
+                    for x in bx..ex {
+                        let p = image.get_pixel(x, y).0;
+                        for c in 0..3 {
+                            sum[c] += u64::from(p[c]);
+                        }
+                    }
+                }
+                let mean = Rgb(sum.map(|v| (v / n) as u8));
+                for y in by..ey {
+                    for x in bx..ex {
+                        out.put_pixel(x, y, mean);
+                    }
+                }
+            }
+        }
     }
     out
 }
@@ -193,6 +285,48 @@ mod tests {
         for ch in lines.concat().chars().filter(|c| !c.is_whitespace()) {
             assert_ne!(f.glyph_id(ch).0, 0, "no glyph for {ch}");
         }
+    }
+
+    #[test]
+    fn a_masked_region_is_pixelated_beyond_reading_and_the_rest_kept() {
+        // Fine detail (a one-pixel checkerboard, as the strokes of a plate's characters are).
+        let image = RgbImage::from_fn(200, 120, |x, y| {
+            if (x + y) % 2 == 0 {
+                Rgb([250, 250, 250])
+            } else {
+                Rgb([10, 10, 10])
+            }
+        });
+        let other = BoxF {
+            x0: 100.0,
+            y0: 40.0,
+            x1: 148.0,
+            y1: 88.0,
+        };
+        let regions = mask_regions((200, 120), &[(other, true)]);
+        assert_eq!(regions.len(), 1);
+        let r = regions[0];
+        assert!(r.x <= 94 && r.x + r.width >= 154, "{r:?}");
+        assert!(r.y <= 16, "a rider above the motorbike is inside: {r:?}");
+        let masked = mask(&image, &regions);
+        let changed = |x: u32, y: u32| masked.get_pixel(x, y) != image.get_pixel(x, y);
+        // Inside: blocks of one mid grey, the black and white detail gone.
+        for (x, y) in [(120, 60), (121, 60), (120, 61), (r.x + 1, r.y + 1)] {
+            let v = masked.get_pixel(x, y).0[0];
+            assert!((100..=160).contains(&v), "({x}, {y}) = {v}");
+        }
+        let block: Vec<_> = (r.x..r.x + 8)
+            .map(|x| masked.get_pixel(x, r.y + 1))
+            .collect();
+        assert!(
+            block.windows(2).all(|p| p[0] == p[1]),
+            "one colour per block"
+        );
+        // Outside: untouched.
+        for (x, y) in [(10, 10), (60, 100), (199, 119)] {
+            assert!(!changed(x, y), "({x}, {y})");
+        }
+        assert_eq!(mask(&image, &[]), image);
     }
 
     #[test]

@@ -464,7 +464,9 @@ struct Paired {
 }
 
 /// A processed frame: its time, the picture and the tracks' boxes in it.
-type Recent = (f64, Arc<RgbImage>, Vec<(u64, BoxF)>);
+/// A frame kept for evidence: its time, the picture, the tracks in it, and every vehicle the
+/// detector found in it (with whether it is a two-wheeler), for masking.
+type Recent = (f64, Arc<RgbImage>, Vec<(u64, BoxF)>, Vec<(BoxF, bool)>);
 
 /// What a camera's worker does with its tracks.
 #[derive(Debug, Clone)]
@@ -691,10 +693,18 @@ impl Worker {
                 }
             }
         }
+        let found = detections
+            .iter()
+            .filter_map(|d| {
+                let class = self.models.vehicles.class(d.class)?;
+                Some((d.bbox, class == VehicleClass::Motorbike))
+            })
+            .collect();
         self.recent.push_back((
             t,
             frame.image.clone(),
             tracks.iter().map(|t| (t.id, t.bbox)).collect(),
+            found,
         ));
         let keep = self.settings.image_offset_s + 1.5;
         while self.recent.front().is_some_and(|r| t - r.0 > keep) {
@@ -944,12 +954,20 @@ impl Worker {
                     .iter()
                     .min_by(|a, b| (a.0 - target).abs().total_cmp(&(b.0 - target).abs()))
             };
-            if let Some((t, image, boxes)) = pick {
+            if let Some((t, image, boxes, found)) = pick {
+                let vehicle = boxes.iter().find(|b| b.0 == due.finding.track).map(|b| b.1);
+                // Every detection but the offender's own.
+                let others = found
+                    .iter()
+                    .filter(|(b, _)| vehicle.is_none_or(|v| v.iou(b) < 0.5))
+                    .copied()
+                    .collect();
                 due.captures[k] = Some(Capture {
                     t: *t,
                     at: self.utc(*t),
                     image: image.clone(),
-                    vehicle: boxes.iter().find(|b| b.0 == due.finding.track).map(|b| b.1),
+                    vehicle,
+                    others,
                 });
             }
         }
@@ -1286,6 +1304,20 @@ fn build_event(
             content_type: "image/jpeg",
             bytes: evidence::jpeg(&img, settings.jpeg_quality)?,
             captured_at: c.at,
+            masking: None,
+        });
+        // The copy a citizen is shown: every other vehicle, with its plate and rider, hidden.
+        let regions = evidence::mask_regions(c.image.dimensions(), &c.others);
+        let masked = evidence::stamp(&evidence::mask(&c.image, &regions), &lines, c.vehicle);
+        files.push(File {
+            name: name.replace(".jpg", "-masked.jpg"),
+            content_type: "image/jpeg",
+            bytes: evidence::jpeg(&masked, settings.jpeg_quality)?,
+            captured_at: c.at,
+            masking: Some(protocol::Masking {
+                of: (*name).into(),
+                regions,
+            }),
         });
     }
     // The plate camera's frame in which the vehicle was largest.
@@ -1308,6 +1340,21 @@ fn build_event(
                 settings.jpeg_quality,
             )?,
             captured_at: at,
+            masking: None,
+        });
+        let regions = evidence::outside(image.dimensions(), *bbox);
+        files.push(File {
+            name: "plate-camera-masked.jpg".into(),
+            content_type: "image/jpeg",
+            bytes: evidence::jpeg(
+                &evidence::stamp(&evidence::mask(image, &regions), &lines, Some(*bbox)),
+                settings.jpeg_quality,
+            )?,
+            captured_at: at,
+            masking: Some(protocol::Masking {
+                of: "plate-camera.jpg".into(),
+                regions,
+            }),
         });
     }
     if let Some((crop, text)) = closeup {
@@ -1319,6 +1366,7 @@ fn build_event(
                 settings.jpeg_quality,
             )?,
             captured_at: occurred_at,
+            masking: None,
         });
     }
     let mut clip_name = None;
@@ -1333,6 +1381,7 @@ fn build_event(
                     content_type: "video/mp4",
                     bytes,
                     captured_at: utc_at(job.utc_of, job.clip[0].t),
+                    masking: None,
                 });
                 clip_name = Some("clip.mp4".to_owned());
             }

@@ -72,6 +72,7 @@ fn entry(key: &DeviceKey, event: &ViolationEvent, i: usize, complete: bool) -> E
             bytes: f.bytes.len() as u64,
             content_type: f.content_type.clone(),
             captured_at: event.occurred_at,
+            masking: None,
         })
         .collect();
     Entry {

@@ -82,6 +82,8 @@ struct Tally {
     paired_right: usize,
     deliveries: usize,
     events: usize,
+    /// Regions hidden in the masked copies of the images.
+    masked_regions: usize,
 }
 
 impl std::ops::AddAssign for Tally {
@@ -95,6 +97,7 @@ impl std::ops::AddAssign for Tally {
         self.paired_right += t.paired_right;
         self.deliveries += t.deliveries;
         self.events += t.events;
+        self.masked_regions += t.masked_regions;
     }
 }
 
@@ -127,6 +130,7 @@ async fn the_scenario_library_over_rtsp_becomes_signed_events_with_their_evidenc
         paired_right,
         deliveries,
         events,
+        masked_regions,
     } = total;
     let precision = right as f64 / reported.max(1) as f64;
     let recall = right as f64 / truths.max(1) as f64;
@@ -134,6 +138,10 @@ async fn the_scenario_library_over_rtsp_becomes_signed_events_with_their_evidenc
         "violations: {truths} true, {reported} reported, {right} right in kind and vehicle class: precision {precision:.3}, recall {recall:.3}; plates: {plates_read} read, {plates_right} right ({paired_right} of the {paired} on sites with a plate camera); {deliveries} deliveries of {events} events"
     );
     assert!(precision >= 0.99, "precision {precision:.3}");
+    assert!(
+        masked_regions > 0,
+        "the other vehicles in the evidence are masked for the owner"
+    );
     assert!(recall >= 0.98, "recall {recall:.3}");
     assert_eq!(
         plates_read, plates_right,
@@ -276,6 +284,7 @@ async fn run_batch(names: &[&'static str]) -> Tally {
     }
     let (mut truths, mut reported, mut right, mut plates_read, mut plates_right) = (0, 0, 0, 0, 0);
     let (mut paired, mut paired_right) = (0, 0);
+    let mut masked_regions = 0;
     for s in &scenarios {
         let has_plate_camera = s.cameras.len() > 1;
         let started_ms = started_ms[s.name];
@@ -359,6 +368,19 @@ async fn run_batch(names: &[&'static str]) -> Tally {
             for n in ["before.jpg", "at.jpg", "after.jpg", "clip.mp4"] {
                 assert!(names.contains(n), "{}: {n} in {names:?}", s.name);
             }
+            // Each image has its masked copy for the owner, the other vehicles hidden.
+            for n in ["before", "at", "after"] {
+                let copy = e
+                    .evidence
+                    .iter()
+                    .find(|i| i.name == format!("{n}-masked.jpg"))
+                    .unwrap_or_else(|| panic!("{}: {n}-masked.jpg in {names:?}", s.name));
+                let masking = copy.masking.as_ref().expect("a masked copy says so");
+                assert_eq!(masking.of, format!("{n}.jpg"));
+                masked_regions += masking.regions.len();
+            }
+            let shown = protocol::for_citizens(&e.evidence);
+            assert!(shown.iter().all(|i| i.name != "at.jpg"), "{}", s.name);
             let blobs = central.blobs.lock().unwrap();
             if let Ok(dump) = std::env::var("TVE_DUMP") {
                 for item in &e.evidence {
@@ -393,6 +415,7 @@ async fn run_batch(names: &[&'static str]) -> Tally {
         }
     }
     Tally {
+        masked_regions,
         truths,
         reported,
         right,

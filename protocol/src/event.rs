@@ -314,6 +314,36 @@ pub struct EvidenceItem {
     pub bytes: u64,
     pub content_type: String,
     pub captured_at: UtcTimestamp,
+    /// Set on a copy made for eyes outside the police: what it was made from and what was
+    /// hidden. The citizen is shown the copy, the officer the original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masking: Option<Masking>,
+}
+
+/// How a copy of an image was masked: the regions of the original hidden (pixelated beyond
+/// reading) — the other vehicles in the frame with their plates and riders, as the event's
+/// vehicle detector found them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Masking {
+    /// The name of the original in the same package.
+    pub of: String,
+    /// The regions hidden, in pixels of the original.
+    pub regions: Vec<VehicleBox>,
+}
+
+/// The evidence a person outside the police is shown: every file but the originals of masked
+/// copies.
+pub fn for_citizens(items: &[EvidenceItem]) -> Vec<EvidenceItem> {
+    items
+        .iter()
+        .filter(|item| {
+            !items
+                .iter()
+                .any(|m| m.masking.as_ref().is_some_and(|k| k.of == item.name))
+        })
+        .cloned()
+        .collect()
 }
 
 /// A model that took part, identified by its file hash.
@@ -398,6 +428,8 @@ impl JsonSchema for Sha256Digest {
 pub mod limits {
     pub const TEXT: usize = 256;
     pub const EVIDENCE_ITEMS: usize = 32;
+    /// Regions one masked copy may hide.
+    pub const MASKED_REGIONS: usize = 256;
     pub const MODELS: usize = 16;
     pub const CANDIDATES: usize = 10;
     pub const EVIDENCE_BYTES: u64 = 256 * 1024 * 1024;
@@ -579,6 +611,27 @@ impl Validate for ViolationEvent {
                     "is not a media type",
                 ));
             }
+            if let Some(m) = &item.masking {
+                let original = self.evidence.iter().find(|o| o.name == m.of);
+                if m.of == item.name || original.is_none_or(|o| o.masking.is_some()) {
+                    return Err(Invalid::new(
+                        format!("{field}.masking.of"),
+                        "must name another, unmasked file of the package",
+                    ));
+                }
+                if m.regions.len() > limits::MASKED_REGIONS {
+                    return Err(Invalid::new(
+                        format!("{field}.masking.regions"),
+                        format!("holds more than {}", limits::MASKED_REGIONS),
+                    ));
+                }
+                if m.regions.iter().any(|r| r.width == 0 || r.height == 0) {
+                    return Err(Invalid::new(
+                        format!("{field}.masking.regions"),
+                        "holds a region with no area",
+                    ));
+                }
+            }
         }
         if self.models.len() > limits::MODELS {
             return Err(Invalid::new(
@@ -606,6 +659,7 @@ impl ViolationEvent {
             bytes,
             content_type: content_type.into(),
             captured_at: at,
+            masking: None,
         };
         Self {
             event_id,

@@ -45,9 +45,9 @@ pub mod wire;
 pub use citizen::CitizenId;
 pub use device_config::{CameraSettings, DeviceConfig};
 pub use event::{
-    ClockState, ClockSync, EvidenceItem, Measurement, ModelVersion, PlateCandidate, PlateRead,
-    Sha256Digest, SignalObservation, Site, UnreadPlate, Vehicle, VehicleBox, VehicleClass,
-    ViolationEvent, ViolationKind,
+    ClockState, ClockSync, EvidenceItem, Masking, Measurement, ModelVersion, PlateCandidate,
+    PlateRead, Sha256Digest, SignalObservation, Site, UnreadPlate, Vehicle, VehicleBox,
+    VehicleClass, ViolationEvent, ViolationKind, for_citizens,
 };
 pub use ids::{CameraId, DeviceId, EventId, IdError, random_token, same_token};
 pub use messages::{

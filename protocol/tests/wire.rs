@@ -313,6 +313,68 @@ fn an_unread_plate_carries_its_guesses() {
     );
 }
 
+/// A masked copy names its original, which the citizen is then not shown; a copy of nothing,
+/// of itself or of another copy is refused.
+#[test]
+fn a_masked_copy_names_its_original_and_replaces_it_for_citizens() {
+    let mut e = event();
+    let mut copy = e.evidence[0].clone();
+    copy.name = "at-masked.jpg".into();
+    copy.sha256 = protocol::Sha256Digest::of(b"masked");
+    copy.masking = Some(protocol::Masking {
+        of: e.evidence[0].name.clone(),
+        regions: vec![protocol::VehicleBox {
+            x: 10,
+            y: 20,
+            width: 300,
+            height: 200,
+        }],
+    });
+    e.evidence.push(copy);
+    let bytes = wire::encode_signed(&e, &key()).unwrap();
+    assert_eq!(decode(&bytes).unwrap(), e);
+    let shown = protocol::for_citizens(&e.evidence);
+    let names: Vec<&str> = shown.iter().map(|i| i.name.as_str()).collect();
+    assert!(names.contains(&"at-masked.jpg"), "{names:?}");
+    assert!(!names.contains(&e.evidence[0].name.as_str()), "{names:?}");
+    assert_eq!(
+        shown.len(),
+        e.evidence.len() - 1,
+        "only the original is held back"
+    );
+
+    for (of, why) in [
+        ("no-such.jpg", "a copy of nothing"),
+        ("at-masked.jpg", "a copy of itself"),
+    ] {
+        let mut bad = e.clone();
+        bad.evidence
+            .last_mut()
+            .unwrap()
+            .masking
+            .as_mut()
+            .unwrap()
+            .of = of.into();
+        let refused = wire::encode_signed(&bad, &key()).unwrap_err();
+        assert!(
+            refused.to_string().contains("masking.of"),
+            "{why}: {refused}"
+        );
+    }
+    let mut empty = e.clone();
+    empty
+        .evidence
+        .last_mut()
+        .unwrap()
+        .masking
+        .as_mut()
+        .unwrap()
+        .regions[0]
+        .width = 0;
+    let refused = wire::encode_signed(&empty, &key()).unwrap_err();
+    assert!(refused.to_string().contains("masking.regions"), "{refused}");
+}
+
 #[test]
 fn errors_name_the_field() {
     let err = decode(&tampered(|o| {

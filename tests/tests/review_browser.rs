@@ -113,6 +113,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
             bytes: bytes.len() as u64,
             content_type: (*ct).into(),
             captured_at: event.occurred_at,
+            masking: None,
         })
         .collect();
     for (_, ct, bytes) in &files {

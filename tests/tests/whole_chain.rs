@@ -297,9 +297,28 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     assert_eq!(event["device"], device.as_str());
     let files = event["evidence"].as_array().unwrap();
     let names: Vec<&str> = files.iter().filter_map(|f| f["name"].as_str()).collect();
-    for name in ["before.jpg", "at.jpg", "after.jpg", "clip.mp4"] {
+    for name in [
+        "before.jpg",
+        "at.jpg",
+        "after.jpg",
+        "clip.mp4",
+        "at-masked.jpg",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
+    // What the owner must not be shown: the originals of the masked copies.
+    let originals: Vec<String> = files
+        .iter()
+        .filter_map(|f| f["masking"]["of"].as_str())
+        .filter_map(|of| files.iter().find(|f| f["name"] == of))
+        .map(|f| f["sha256"].as_str().unwrap().to_owned())
+        .collect();
+    let masked_at = files
+        .iter()
+        .find(|f| f["name"] == "at-masked.jpg")
+        .map(|f| f["sha256"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(originals.len() >= 3, "{names:?}");
     for f in files {
         let sha = f["sha256"].as_str().unwrap();
         // The store's layout, as docs/reference.md gives it: sha256/ab/abcd….
@@ -372,6 +391,19 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         .await
         .unwrap();
         b.screenshot("citizen-notice").await.unwrap();
+        // The owner's images are the masked copies; the officers' originals are not linked.
+        let shown = b
+            .eval("return [...document.querySelectorAll('img')].map(x => x.src)")
+            .await
+            .unwrap();
+        let shown: Vec<String> = serde_json::from_value(shown).unwrap();
+        assert!(
+            shown.iter().any(|src| src.contains(&masked_at)),
+            "{shown:?}"
+        );
+        for original in &originals {
+            assert!(shown.iter().all(|src| !src.contains(original)), "{shown:?}");
+        }
         for (field, value) in [
             ("driver_name", DRIVER_NAME),
             ("driver_id", DRIVER),

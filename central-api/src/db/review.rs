@@ -317,7 +317,7 @@ pub fn notice_to(
         answer_due: UtcTimestamp::from_datetime(now + Duration::days(process::ANSWER_DAYS)),
         issued_at: UtcTimestamp::from_datetime(now),
         issuing_unit: issuing_unit.to_owned(),
-        evidence: e.evidence.clone(),
+        evidence: protocol::for_citizens(&e.evidence),
         contact: to.contact.clone(),
         named_as: to.named_as,
     }

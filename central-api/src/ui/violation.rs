@@ -3,7 +3,7 @@
 
 use axum::{
     Form,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -20,20 +20,66 @@ use crate::{
     routes::{ApiError, AppState, evidence},
 };
 
-/// `GET /review/violations/{id}`.
-pub async fn page(State(state): State<AppState>, desk: Desk, Path(id): Path<String>) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    /// `citizen`: the evidence as the owner is shown it, masked.
+    #[serde(rename = "as")]
+    view: Option<String>,
+}
+
+/// `GET /review/violations/{id}`; `?as=citizen` shows the evidence as the owner sees it (the
+/// masked copies), which goes into the audit trail.
+pub async fn page(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
     let id = match event_id(&id) {
         Ok(id) => id,
         Err(e) => return desk.failure(e),
     };
+    let masked = q.view.as_deref() == Some("citizen");
+    if masked
+        && let Err(e) = state
+            .audit
+            .append(
+                &desk.officer.actor(),
+                "evidence.viewed_masked",
+                &format!("violation:{id}"),
+                serde_json::json!({}),
+            )
+            .await
+    {
+        return desk.failure(e.into());
+    }
     match review::detail(&state, &id).await {
-        Ok(d) => render(&desk, &d, None),
+        Ok(mut d) => {
+            let items = &mut d.violation.event.evidence;
+            *items = if masked {
+                protocol::for_citizens(items)
+            } else {
+                items
+                    .iter()
+                    .filter(|i| i.masking.is_none())
+                    .cloned()
+                    .collect()
+            };
+            render_as(&desk, &d, None, masked)
+        }
         Err(e) => desk.failure(e),
     }
 }
 
 /// The page of `d`, with the error of a decision that could not be taken, if any.
 fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
+    let mut d = d.clone();
+    d.violation.event.evidence.retain(|i| i.masking.is_none());
+    render_as(desk, &d, error, false)
+}
+
+/// [`render`], the evidence shown `masked` as the owner sees it or as the officers do.
+fn render_as(desk: &Desk, d: &Detail, error: Option<&ApiError>, masked: bool) -> Response {
     let lang = desk.lang;
     let v = &d.violation;
     let e = &v.event;
@@ -47,7 +93,17 @@ fn render(desk: &Desk, d: &Detail, error: Option<&ApiError>) -> Response {
             span #status class={ "status " (v.status.as_str()) } { (layout::status_name(lang, v.status.as_str())) }
         }
         div.columns {
-            section.evidence { (evidence_view(lang, &e.evidence, &d.missing)) }
+            section.evidence {
+                (evidence_view(lang, &e.evidence, &d.missing))
+                p.muted #masking {
+                    @if masked {
+                        (lang.t("Ảnh như chủ phương tiện thấy: các phương tiện khác được che.", "As the owner sees it: the other vehicles are masked."))
+                        " " a #show-originals href=(here) { (lang.t("Xem ảnh gốc", "Show the originals")) }
+                    } @else {
+                        a #show-masked href={ (here) "?as=citizen" } { (lang.t("Xem như chủ phương tiện thấy", "Show as the owner sees it")) }
+                    }
+                }
+            }
             section.facts {
                 (facts(lang, d))
                 (plate_box(lang, d, decides, &desk.csrf))

@@ -73,7 +73,7 @@ fn form(session: Option<&Session>, uri: &str, fields: &[(&str, &str)]) -> Reques
 }
 
 /// Stores the blob of each evidence item of the example event (its bytes are its name).
-async fn store_evidence(w: &World, event: &ViolationEvent) {
+pub(crate) async fn store_evidence(w: &World, event: &ViolationEvent) {
     let store = EvidenceStore::open(w.dir.path()).unwrap();
     for item in &event.evidence {
         let bytes = Bytes::from(item.name.clone());

@@ -294,6 +294,61 @@ async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
     assert_eq!(verified["ok"], true);
 }
 
+/// An event that carries a masked copy of its image (the other vehicles hidden): the owner's
+/// notice names the copy, never the original; the officers' page shows the original, and the
+/// owner's view only on asking, which is audited.
+async fn the_owner_is_shown_the_masked_copy_and_the_officer_the_original(t: &TestDb) {
+    let w = world(t).await;
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut copy = event.evidence[1].clone();
+    assert_eq!(copy.name, "at.jpg");
+    copy.name = "at-masked.jpg".into();
+    copy.sha256 = protocol::Sha256Digest::of(b"at-masked.jpg");
+    copy.masking = Some(protocol::Masking {
+        of: "at.jpg".into(),
+        regions: vec![protocol::VehicleBox {
+            x: 40,
+            y: 300,
+            width: 260,
+            height: 220,
+        }],
+    });
+    event.evidence.push(copy);
+    crate::pages::store_evidence(&w, &event).await;
+    let id = w.pending_event(event).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+
+    let page = |view: &str| reviewer.get(&format!("/review/violations/{id}{view}"));
+    let (status, _, officers) = w.call_bytes(page("")).await;
+    assert_eq!(status, StatusCode::OK);
+    let officers = String::from_utf8(officers).unwrap();
+    assert!(officers.contains("data-name=\"at.jpg\""), "{officers}");
+    assert!(!officers.contains("at-masked.jpg"));
+    let (_, _, owners) = w.call_bytes(page("?as=citizen")).await;
+    let owners = String::from_utf8(owners).unwrap();
+    assert!(owners.contains("data-name=\"at-masked.jpg\""), "{owners}");
+    assert!(!owners.contains("data-name=\"at.jpg\""));
+    assert!(
+        owners.contains("data-name=\"before.jpg\""),
+        "what has no copy is shown as is"
+    );
+
+    let (_, _, notice) = w.approved(&reviewer, id).await;
+    let names: Vec<&str> = notice["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"at-masked.jpg"), "{names:?}");
+    assert!(!names.contains(&"at.jpg"), "{names:?}");
+    assert_eq!(names.len(), 5);
+    let (_, one) = w
+        .call(reviewer.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    assert!(audit_actions(&one).contains(&"evidence.viewed_masked"));
+}
+
 async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
     let w = world(t).await;
     let misread = w.pending("51F12846").await;
@@ -469,6 +524,7 @@ async fn every_decision_checks_the_role(t: &TestDb) {
 on_both_engines!(
     a_reviewer_approves_and_the_fine_is_issued,
     a_misread_plate_is_corrected_and_a_bad_case_rejected,
+    the_owner_is_shown_the_masked_copy_and_the_officer_the_original,
     a_corrected_plate_colour_is_the_one_the_notice_names,
     every_decision_checks_the_role,
 );

@@ -66,6 +66,7 @@ pub fn notice() -> FineNotice {
                 bytes: 1000,
                 content_type: content_type.into(),
                 captured_at: at,
+                masking: None,
             })
             .collect(),
         contact: Some(protocol::Contact {
