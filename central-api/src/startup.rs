@@ -72,6 +72,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         state.lookup = std::sync::Arc::new(registry);
     }
     let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
+    let ingest = ingest.with_audit(audit.clone());
     let audit_for_deadlines = audit.clone();
     let audit_for_retention = audit.clone();
     let router = routes::router(state);

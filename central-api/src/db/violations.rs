@@ -5,6 +5,7 @@ use sqlx::{Row, types::Json};
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
+use crate::audit::{AuditLog, append_in};
 
 /// Where a violation stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,16 +83,27 @@ impl StoredViolation {
     }
 }
 
-/// Stores a verified event (its exact bytes and their SHA-256, hex) and its evidence manifest in
-/// one transaction, once per event id.
+/// Stores a verified event (its exact bytes and their SHA-256, hex), its evidence manifest and
+/// its `violation.received` audit entry in one transaction, once per event id: a violation is
+/// never stored unaudited, and one whose entry could not be written is not stored at all (the
+/// device sends it again).
 pub async fn insert(
     db: &Db,
+    audit: &AuditLog,
     event: &ViolationEvent,
     payload: &[u8],
     sha256: &str,
 ) -> Result<Inserted, DbError> {
     let id = *event.event_id.as_uuid();
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let details = serde_json::json!({
+        "kind": event.kind.as_str(),
+        "camera": event.camera.as_str(),
+        "plate": event.plate.as_ref().map(|p| p.text.as_str()),
+        "payload_sha256": sha256,
+    });
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let inserted = sqlx::query(
@@ -155,6 +167,14 @@ pub async fn insert(
             .execute(&mut *tx)
             .await?;
         }
+        append_in!(
+            tx,
+            postgres,
+            &format!("device:{}", event.device),
+            "violation.received",
+            &format!("violation:{}", event.event_id),
+            &details
+        );
         tx.commit().await?;
     });
     Ok(Inserted::New)

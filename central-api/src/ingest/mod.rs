@@ -138,6 +138,12 @@ impl Ingest {
         }
     }
 
+    /// Audits into `audit`, the service's one log (its appends take turns with the others').
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = audit;
+        self
+    }
+
     /// Events dated further ahead of central's clock than `skew` are parked, not stored: a
     /// device clock stepped forward (a bad NTP correction) must not date a violation in the
     /// future.
@@ -220,21 +226,8 @@ impl Ingest {
             });
         }
         let payload_sha256 = protocol::Sha256Digest::of(payload).to_hex();
-        match violations::insert(&self.db, &event, payload, &payload_sha256).await? {
+        match violations::insert(&self.db, &self.audit, &event, payload, &payload_sha256).await? {
             Inserted::New => {
-                self.audit
-                    .append(
-                        &format!("device:{}", event.device),
-                        "violation.received",
-                        &format!("violation:{event_id}"),
-                        serde_json::json!({
-                            "kind": event.kind.as_str(),
-                            "camera": event.camera.as_str(),
-                            "plate": event.plate.as_ref().map(|p| p.text.as_str()),
-                            "payload_sha256": payload_sha256,
-                        }),
-                    )
-                    .await?;
                 self.stored.notify_one();
                 tracing::info!(%event_id, device = %event.device, kind = %event.kind, "violation stored");
                 Ok(Outcome::Stored(event_id))

@@ -2,13 +2,14 @@
 //! oversized and misrouted events: each outcome, and the dead letter with its reason.
 
 use central_api::{
+    audit::AuditLog,
     db::{Db, dead_letters, devices, violations},
     ingest::{Ingest, IngestMetrics, Outcome},
 };
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 use serde_json::Value;
 
-use crate::helpers::{TestDb, on_both_engines};
+use crate::helpers::{TestDb, on_both_engines, raw};
 
 struct World {
     ingest: Ingest,
@@ -268,7 +269,50 @@ async fn a_revoked_device_is_refused_and_a_new_key_accepted(t: &TestDb) {
     assert_eq!(outcome, Outcome::Stored(event.event_id));
 }
 
+/// The violation and its audit entry commit together: while the entry cannot be written the
+/// event is neither stored nor acknowledged, and its redelivery stores both.
+async fn a_violation_is_stored_only_with_its_audit_entry(t: &TestDb) {
+    let w = world(&t.db).await;
+    let refuse = match &t.db {
+        Db::Postgres(_) => {
+            "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit down'; END; $$ LANGUAGE plpgsql;
+             CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();"
+        }
+        Db::Sqlite(_) => {
+            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit down'); END;"
+        }
+    };
+    raw(&t.db, refuse).await.unwrap();
+    let event = w.event();
+    let payload = w.signed(&event);
+    let failed = w.ingest.handle(&w.topic(), &payload).await;
+    assert!(failed.is_err(), "not acknowledged: {failed:?}");
+    assert!(
+        violations::get(&t.db, &event.event_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "not stored unaudited"
+    );
+
+    let restore = match &t.db {
+        Db::Postgres(_) => "DROP TRIGGER audit_down ON audit_log",
+        Db::Sqlite(_) => "DROP TRIGGER audit_down",
+    };
+    raw(&t.db, restore).await.unwrap();
+    let again = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+    assert_eq!(again, Outcome::Stored(event.event_id));
+    let trail = AuditLog::new(t.db.clone())
+        .for_subject(&format!("violation:{}", event.event_id))
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].action, "violation.received");
+    assert_eq!(trail[0].details["plate"], "51F12345");
+}
+
 on_both_engines!(
+    a_violation_is_stored_only_with_its_audit_entry,
     valid_event_is_stored_with_its_bytes_and_manifest,
     a_replayed_event_is_acknowledged_again_not_stored_twice,
     the_first_of_two_different_events_with_one_id_stands,
