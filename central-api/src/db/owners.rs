@@ -5,6 +5,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool, violations::Status};
+use crate::audit::{AuditLog, append_in};
 
 /// A citizen as the population database knows them.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,10 +172,12 @@ impl LookupResult {
     }
 }
 
-/// Records the lookup; a conclusive one moves the violation into the review queue. Only a
-/// violation still `received` changes, so two replicas never both move it.
+/// Records the lookup; a conclusive one moves the violation into the review queue, with its
+/// `owner.lookup` audit entry in the same transaction (the owner's citizen id masked in it).
+/// Only a violation still `received` changes, so two replicas never both move it.
 pub async fn record_lookup(
     db: &Db,
+    audit: &AuditLog,
     event: &EventId,
     result: &LookupResult,
 ) -> Result<bool, DbError> {
@@ -187,8 +190,18 @@ pub async fn record_lookup(
         LookupResult::Failed => Status::Received,
         _ => Status::PendingReview,
     };
+    let details = serde_json::json!({
+        "result": result.as_str(),
+        "owner": match result {
+            LookupResult::Found(id) => Some(id.masked()),
+            _ => None,
+        },
+    });
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
             "UPDATE violations SET owner_lookup = $1, owner_citizen_id = $2, owner_looked_up_at = $3,
                     status = $4
              WHERE event_id = $5 AND status = $6",
@@ -199,9 +212,21 @@ pub async fn record_lookup(
         .bind(status.as_str())
         .bind(*event.as_uuid())
         .bind(Status::Received.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        if changed == 1 && *result != LookupResult::Failed {
+            append_in!(
+                tx,
+                postgres,
+                "system",
+                "owner.lookup",
+                &format!("violation:{event}"),
+                &details
+            );
+        }
+        tx.commit().await?;
+        changed
     });
     Ok(changed == 1)
 }

@@ -101,19 +101,9 @@ pub async fn process_pending(
             },
             _ => LookupResult::NoPlate,
         };
-        if owners::record_lookup(db, &event_id, &result).await? && result != LookupResult::Failed {
-            let owner = match &result {
-                LookupResult::Found(id) => Some(id.masked()),
-                _ => None,
-            };
-            audit
-                .append(
-                    "system",
-                    "owner.lookup",
-                    &format!("violation:{event_id}"),
-                    serde_json::json!({ "result": result.as_str(), "owner": owner }),
-                )
-                .await?;
+        if owners::record_lookup(db, audit, &event_id, &result).await?
+            && result != LookupResult::Failed
+        {
             tracing::info!(%event_id, owner = result.as_str(), "in the review queue");
             moved += 1;
         }

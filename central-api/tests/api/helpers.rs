@@ -24,6 +24,23 @@ pub async fn raw(db: &Db, sql: &str) -> Result<(), sqlx::Error> {
     }
 }
 
+/// Makes every audit append fail (`up` false) or work again (`up` true): the log's table
+/// unwritable, as a full disk or a lost connection would leave it.
+pub async fn audit_writable(db: &Db, up: bool) {
+    let sql = match (db, up) {
+        (Db::Postgres(_), false) => {
+            "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit down'; END; $$ LANGUAGE plpgsql;
+             CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();"
+        }
+        (Db::Sqlite(_), false) => {
+            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit down'); END;"
+        }
+        (Db::Postgres(_), true) => "DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();",
+        (Db::Sqlite(_), true) => "DROP TRIGGER audit_down",
+    };
+    raw(db, sql).await.unwrap();
+}
+
 pub async fn postgres() -> TestDb {
     TestDb::postgres(&MIGRATIONS).await
 }

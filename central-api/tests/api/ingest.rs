@@ -9,7 +9,7 @@ use central_api::{
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 use serde_json::Value;
 
-use crate::helpers::{TestDb, on_both_engines, raw};
+use crate::helpers::{TestDb, audit_writable, on_both_engines};
 
 struct World {
     ingest: Ingest,
@@ -273,16 +273,7 @@ async fn a_revoked_device_is_refused_and_a_new_key_accepted(t: &TestDb) {
 /// event is neither stored nor acknowledged, and its redelivery stores both.
 async fn a_violation_is_stored_only_with_its_audit_entry(t: &TestDb) {
     let w = world(&t.db).await;
-    let refuse = match &t.db {
-        Db::Postgres(_) => {
-            "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit down'; END; $$ LANGUAGE plpgsql;
-             CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();"
-        }
-        Db::Sqlite(_) => {
-            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit down'); END;"
-        }
-    };
-    raw(&t.db, refuse).await.unwrap();
+    audit_writable(&t.db, false).await;
     let event = w.event();
     let payload = w.signed(&event);
     let failed = w.ingest.handle(&w.topic(), &payload).await;
@@ -295,11 +286,7 @@ async fn a_violation_is_stored_only_with_its_audit_entry(t: &TestDb) {
         "not stored unaudited"
     );
 
-    let restore = match &t.db {
-        Db::Postgres(_) => "DROP TRIGGER audit_down ON audit_log",
-        Db::Sqlite(_) => "DROP TRIGGER audit_down",
-    };
-    raw(&t.db, restore).await.unwrap();
+    audit_writable(&t.db, true).await;
     let again = w.ingest.handle(&w.topic(), &payload).await.unwrap();
     assert_eq!(again, Outcome::Stored(event.event_id));
     let trail = AuditLog::new(t.db.clone())

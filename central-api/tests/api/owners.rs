@@ -15,7 +15,7 @@ use central_api::{
 };
 use protocol::{DeviceId, DeviceKey, EventId, PlateColour, Topic, ViolationEvent, wire};
 
-use crate::helpers::{TestDb, on_both_engines, owner, seed_registry};
+use crate::helpers::{TestDb, audit_writable, on_both_engines, owner, seed_registry};
 
 /// A registry that is down.
 #[derive(Debug)]
@@ -132,7 +132,37 @@ async fn a_registry_that_cannot_answer_is_tried_again(t: &TestDb) {
     assert_eq!(v.owner_citizen_id, Some(owner().to_string()));
 }
 
+/// The move into the review queue and its audit entry commit together: while the entry cannot
+/// be written the violation stays to be looked up again, and then moves with its entry.
+async fn a_violation_enters_the_queue_only_with_its_audit_entry(t: &TestDb) {
+    let ids = seed(&t.db, &[Some(("51F12345", PlateColour::White))]).await;
+    audit_writable(&t.db, false).await;
+    let failed = process_pending(
+        &t.db,
+        &AuditLog::new(t.db.clone()),
+        &RegistryTable::new(t.db.clone()),
+        100,
+    )
+    .await;
+    assert!(failed.is_err());
+    let v = violations::get(&t.db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(v.status, Status::Received, "not moved unaudited");
+
+    audit_writable(&t.db, true).await;
+    assert_eq!(sweep(&t.db, &RegistryTable::new(t.db.clone())).await, 1);
+    let v = violations::get(&t.db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(v.status, Status::PendingReview);
+    let trail = AuditLog::new(t.db.clone())
+        .for_subject(&format!("violation:{}", ids[0]))
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["violation.received", "owner.lookup"]);
+    assert_eq!(trail[1].details["result"], "found");
+}
+
 on_both_engines!(
+    a_violation_enters_the_queue_only_with_its_audit_entry,
     lookup_outcomes_and_the_review_queue,
     a_registry_that_cannot_answer_is_tried_again,
 );
