@@ -173,19 +173,27 @@ pub fn pdf(export: &Export) -> Result<Vec<u8>, String> {
     let font = paper::font()?;
     let width = PAGE.0 - 2.0 * MARGIN;
     let mut pages = vec![Sheet::new(&font)];
-    // Each item on the current page, or on a new one when this one is full.
-    let mut item = |lines: &[(Option<&str>, String)], heading: Option<&str>| {
-        let needed = 16.0 * (lines.len() as f32 + 2.0);
-        if pages.last().is_some_and(|p| p.y - needed < MARGIN) {
-            pages.push(Sheet::new(&font));
+    // The page to write on: this one while it has room for a few more lines (a paragraph may
+    // wrap), else a new one.
+    fn room<'f>(pages: &mut Vec<Sheet<'f>>, font: &'f paper::FontRef<'static>, lines: f32) {
+        if pages.last().is_none_or(|p| p.y - 14.0 * lines < MARGIN) {
+            pages.push(Sheet::new(font));
         }
-        let Some(page) = pages.last_mut() else { return };
+    }
+    let mut item = |lines: &[(Option<&str>, String)], heading: Option<&str>| {
         if let Some(h) = heading {
-            page.y -= 6.0;
-            page.paragraph(11.0, MARGIN, width, Some(h), "");
+            // A heading keeps its first lines with it.
+            room(&mut pages, &font, 5.0);
+            if let Some(page) = pages.last_mut() {
+                page.y -= 6.0;
+                page.paragraph(11.0, MARGIN, width, Some(h), "");
+            }
         }
         for (label, text) in lines {
-            page.paragraph(9.5, MARGIN, width, *label, text);
+            room(&mut pages, &font, 3.0);
+            if let Some(page) = pages.last_mut() {
+                page.paragraph(9.5, MARGIN, width, *label, text);
+            }
         }
     };
     item(

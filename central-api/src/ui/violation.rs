@@ -40,21 +40,21 @@ pub async fn page(
         Err(e) => return desk.failure(e),
     };
     let masked = q.view.as_deref() == Some("citizen");
-    if masked
-        && let Err(e) = state
-            .audit
-            .append(
-                &desk.officer.actor(),
-                "evidence.viewed_masked",
-                &format!("violation:{id}"),
-                serde_json::json!({}),
-            )
-            .await
-    {
-        return desk.failure(e.into());
-    }
     match review::detail(&state, &id).await {
         Ok(mut d) => {
+            if masked
+                && let Err(e) = state
+                    .audit
+                    .append(
+                        &desk.officer.actor(),
+                        "evidence.viewed_masked",
+                        &format!("violation:{id}"),
+                        serde_json::json!({}),
+                    )
+                    .await
+            {
+                return desk.failure(e.into());
+            }
             let items = &mut d.violation.event.evidence;
             *items = if masked {
                 protocol::for_citizens(items)
