@@ -429,18 +429,17 @@ pub async fn reject(
             "is required when the reason is `other`",
         ));
     }
-    review::reject(&state.db, id, &officer.username, reason, note)
-        .await?
-        .map_err(refused)?;
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "violation.rejected",
-            &format!("violation:{id}"),
-            json!({ "reason": reason, "note": note }),
-        )
-        .await?;
+    let actor = officer.actor();
+    review::reject(
+        &state.db,
+        &state.audit,
+        id,
+        (&officer.username, &actor),
+        reason,
+        note,
+    )
+    .await?
+    .map_err(refused)?;
     Ok(())
 }
 

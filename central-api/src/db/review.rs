@@ -8,6 +8,7 @@ use sqlx::{Row, types::Json};
 use time::{Duration, OffsetDateTime};
 
 use super::{Db, DbError, on_pool, violations::Status};
+use crate::audit::{AuditLog, append_in};
 use crate::fines::{FineSchedule, NoFine, process};
 
 /// Filters of the queue; `None` matches everything.
@@ -344,14 +345,19 @@ pub const REJECT_REASONS: [&str; 7] = [
 /// Rejects a violation pending review with a reason code.
 pub async fn reject(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
-    officer: &str,
+    (officer, actor): (&str, &str),
     reason: &str,
     note: Option<&str>,
 ) -> Result<Result<(), Refused>, DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let details = serde_json::json!({ "reason": reason, "note": note });
+    let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
             "UPDATE violations SET status = $1, reviewed_by = $2, reviewed_at = $3, reject_reason = $4,
                     review_note = $5
              WHERE event_id = $6 AND status = $7",
@@ -363,10 +369,25 @@ pub async fn reject(
         .bind(note)
         .bind(*id.as_uuid())
         .bind(Status::PendingReview.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        // The rejection and who made it are kept with it: retention purges a rejected case
+        // from its review on.
+        if changed == 1 {
+            append_in!(
+                tx,
+                postgres,
+                actor,
+                "violation.rejected",
+                &format!("violation:{id}"),
+                &details
+            );
+        }
+        tx.commit().await?;
+        changed
     });
+    drop(_one_at_a_time);
     decided(db, id, changed).await
 }
 

@@ -349,6 +349,37 @@ async fn the_owner_is_shown_the_masked_copy_and_the_officer_the_original(t: &Tes
     assert!(audit_actions(&one).contains(&"evidence.viewed_masked"));
 }
 
+/// A rejection and its audit entry commit together (retention purges a rejected case from its
+/// review on, so who rejected it and why must be on record): while the entry cannot be written
+/// the case stays pending.
+async fn a_rejection_is_made_only_with_its_audit_entry(t: &TestDb) {
+    let w = world(t).await;
+    let id = w.pending("51F12345").await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let reject = || {
+        reviewer.post(
+            &format!("/api/v1/violations/{id}/reject"),
+            json!({ "reason": "duplicate" }),
+        )
+    };
+    crate::helpers::audit_writable(&w.db, false).await;
+    let (status, _) = w.call(reject()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    crate::helpers::audit_writable(&w.db, true).await;
+    let (_, one) = w
+        .call(reviewer.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    assert_eq!(one["status"], "pending_review", "not rejected unaudited");
+
+    let (status, _) = w.call(reject()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, one) = w
+        .call(reviewer.get(&format!("/api/v1/violations/{id}")))
+        .await;
+    assert_eq!(one["status"], "rejected");
+    assert!(audit_actions(&one).contains(&"violation.rejected"));
+}
+
 async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
     let w = world(t).await;
     let misread = w.pending("51F12846").await;
@@ -524,6 +555,7 @@ async fn every_decision_checks_the_role(t: &TestDb) {
 on_both_engines!(
     a_reviewer_approves_and_the_fine_is_issued,
     a_misread_plate_is_corrected_and_a_bad_case_rejected,
+    a_rejection_is_made_only_with_its_audit_entry,
     the_owner_is_shown_the_masked_copy_and_the_officer_the_original,
     a_corrected_plate_colour_is_the_one_the_notice_names,
     every_decision_checks_the_role,
