@@ -531,6 +531,8 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
     let vehicles = VehicleDetector::load(&models, &manifest, &name, 0.05)?;
     let threshold = vehicles.min_score;
     let (mut all, mut dense) = (Subset::default(), Subset::default());
+    // The agent masks every detection it keeps for its tracker.
+    let mask_floor = crate::track::TrackerOptions::default().low_score;
     let mut masking = MaskFigures {
         min_width_px: MASK_MIN_PX,
         ..MaskFigures::default()
@@ -580,7 +582,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
         // As the agent masks: every detection it keeps, down to the tracker's low score.
         let others: Vec<(BoxF, bool)> = detections
             .iter()
-            .filter(|d| d.score >= crate::track::TrackerOptions::default().low_score)
+            .filter(|d| d.score >= mask_floor)
             .filter_map(|d| Some((d.bbox, vehicles.class(d.class)? == VehicleClass::Motorbike)))
             .collect();
         let regions = crate::evidence::mask_regions(image.dimensions(), &others);

@@ -387,7 +387,6 @@ pub async fn reject(
         tx.commit().await?;
         changed
     });
-    drop(_one_at_a_time);
     decided(db, id, changed).await
 }
 
