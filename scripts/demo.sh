@@ -70,10 +70,13 @@ done
   --address "45 Lê Lợi, TP.HCM" --email tran.thi.binh@example.vn >/dev/null
 
 # The edge box: the simulated junction's overview camera with its calibrated geometry and the
-# plate camera beside it; its device key made on first use and registered with central.
+# plate camera beside it; its device key made on first use and registered with central, and
+# central's control key pinned on it (it takes only acknowledgements and settings that key signed).
 edge_config=data/demo-edge.toml
+control_key=$("$bin/central-api" control-key)
 {
   printf '[device]\nid = "edge-demo-001"\nkey_path = "data/edge/device.key"\ndata_dir = "data/edge"\n\n'
+  printf '[central]\ncontrol_keys = ["%s"]\n\n' "$control_key"
   # A simulated junction: the detector trained on the simulator (sim::setup::DETECTOR; the
   # default sees real streets).
   printf '[models]\nvehicle_detector = "vehicle_det_sim"\n\n'

@@ -72,11 +72,13 @@ pub struct Pace {
 }
 
 /// One device: publishes `events` signed events at QoS 1 at `pace`, and waits for every
-/// acknowledgement, publishing again what stays unacknowledged for 3 s (as the edge outbox
-/// does: a broker may drop what overflows a subscriber's queue, and only central's ack counts).
+/// acknowledgement (verified with central's `control` key, as the edge does), publishing again
+/// what stays unacknowledged for 3 s (as the edge outbox does: a broker may drop what overflows
+/// a subscriber's queue, and only central's ack counts).
 pub async fn device(
     id: DeviceId,
     key: DeviceKey,
+    control: protocol::DevicePublicKey,
     events: usize,
     pace: Pace,
     (host, port): (String, u16),
@@ -145,7 +147,7 @@ pub async fn device(
         {
             last_ack = Instant::now();
             acked_at = last_ack;
-            let ack = wire::decode::<Ack>(&p.payload)?;
+            let ack = wire::decode_signed::<Ack>(&p.payload)?.verify_by(&[control])?;
             let first = first_sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
             for id in ack.event_ids {
                 if waiting.remove(&id)
@@ -186,6 +188,8 @@ pub struct Central {
     pub db: TestDb,
     pub addr: std::net::SocketAddr,
     pub broker: (String, u16),
+    /// The key its acknowledgements are signed with.
+    pub control: protocol::DevicePublicKey,
     stop: tokio::sync::oneshot::Sender<()>,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// Its evidence and its sealing key.
@@ -213,6 +217,10 @@ impl Central {
         let dir = tempfile::tempdir()?;
         config.evidence.dir = dir.path().join("evidence");
         config.review.secrets_key_file = dir.path().join("secrets.key");
+        config.mqtt.control_key_file = dir.path().join("control.key");
+        let control = central_api::control::ControlKey::load(&config.mqtt.control_key_file, true)?
+            .context("the control key")?
+            .public_key();
         let app = central_api::build(config)
             .await
             .context("starting central-api")?;
@@ -225,6 +233,7 @@ impl Central {
             db,
             addr,
             broker,
+            control,
             stop,
             running,
             _dir: dir,
@@ -252,7 +261,16 @@ impl Central {
     ) -> anyhow::Result<Sent> {
         let tasks: Vec<_> = fleet
             .into_iter()
-            .map(|(id, key)| tokio::spawn(device(id, key, each, pace, self.broker.clone())))
+            .map(|(id, key)| {
+                tokio::spawn(device(
+                    id,
+                    key,
+                    self.control,
+                    each,
+                    pace,
+                    self.broker.clone(),
+                ))
+            })
             .collect();
         let mut total = Sent::default();
         for task in tasks {

@@ -60,6 +60,10 @@ pub enum Command {
         #[arg(long, default_value = "")]
         name: String,
     },
+    /// Print the public half of central's control key (made on first use in
+    /// mqtt.control_key_file): every device pins it as `central.control_keys`, and takes no
+    /// acknowledgement or configuration it did not sign.
+    ControlKey,
     /// Add a record to the registry mirror: a plate, its vehicle and its owner.
     RegistryAdd(RegistryRecord),
     /// Give an officer a second factor (a TOTP secret for an authenticator app: the `otpauth://`
@@ -503,6 +507,11 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let audit = AuditLog::new(db.clone());
     match command {
         Command::Serve => bail!("`serve` is not an administrative command"),
+        Command::ControlKey => {
+            let key = crate::control::ControlKey::load(&config.mqtt.control_key_file, true)?
+                .context("mqtt.control_key_file")?;
+            println!("{}", key.public_key());
+        }
         Command::Assess {
             kind,
             vehicle,
@@ -561,6 +570,15 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
         } => {
             let id = register_device(&db, &audit, CLI, &id, &public_key, &name).await?;
             println!("device {id} registered");
+            // What the device must pin to take central's acknowledgements and configurations.
+            if let Some(control) =
+                crate::control::ControlKey::load(&config.mqtt.control_key_file, false)?
+            {
+                println!(
+                    "pin central's control key on the device: central.control_keys = [\"{}\"]",
+                    control.public_key()
+                );
+            }
         }
         Command::OfficerTotp { username, remove } => {
             let secret = if remove {

@@ -100,6 +100,15 @@ impl Settings for Config {
             }
         }
         let mqtt = &self.mqtt;
+        if mqtt.url.is_empty() && !mqtt.embedded_bind.ip().is_loopback() {
+            // rumqttd is run without credentials, access list or TLS: off loopback, anyone on
+            // the network could publish as any device or as central.
+            return Err(ConfigError::invalid(
+                "mqtt.embedded_bind",
+                "must be a loopback address: the embedded broker asks no credentials and speaks \
+                 no TLS; devices on the network reach an external broker (mqtt.url)",
+            ));
+        }
         if !mqtt.url.is_empty() {
             let broker = protocol::topic::BrokerUrl::parse(&mqtt.url).map_err(|_| {
                 ConfigError::invalid(
@@ -181,6 +190,10 @@ pub struct MqttSettings {
     pub keep_alive_s: u64,
     /// Largest MQTT payload accepted; larger ones never reach ingest.
     pub max_payload_bytes: usize,
+    /// The key central signs acknowledgements and device configurations with (an Ed25519 seed,
+    /// base64, in a file readable by its owner only), made on first start when missing. Devices
+    /// pin its public half (`central-api control-key` prints it) and act on nothing else.
+    pub control_key_file: std::path::PathBuf,
 }
 
 impl Default for MqttSettings {
@@ -195,6 +208,7 @@ impl Default for MqttSettings {
             shared_group: "central".into(),
             keep_alive_s: 30,
             max_payload_bytes: 256 * 1024,
+            control_key_file: "data/central/control.key".into(),
         }
     }
 }
@@ -387,6 +401,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         c.evidence.link_secret = "a link secret of some length".into();
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn the_embedded_broker_listens_on_loopback_only() {
+        let mut c = Config::default();
+        c.mqtt.embedded_bind = "0.0.0.0:1884".parse().unwrap_or_else(|e| panic!("{e}"));
+        match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => assert_eq!(field, "mqtt.embedded_bind"),
+            other => panic!("{other:?}"),
+        }
+        // With an external broker the setting is not used.
+        c.mqtt.url = "mqtts://broker.example:8883".into();
+        assert!(c.validate().is_ok());
+        c.mqtt.url.clear();
+        c.mqtt.embedded_bind = "[::1]:0".parse().unwrap_or_else(|e| panic!("{e}"));
         assert!(c.validate().is_ok());
     }
 }

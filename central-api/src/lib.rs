@@ -14,6 +14,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod db;
 pub mod evidence_store;
 pub mod fines;

@@ -112,9 +112,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             relay::run(relay_db, relay, shutdown)
         });
     }
+    let control = crate::control::ControlKey::load(&config.mqtt.control_key_file, true)?
+        .context("mqtt.control_key_file")?;
+    tracing::info!(public_key = %control.public_key(), "acknowledgements and device configurations signed with the control key");
     let settings = config.mqtt.clone();
     app.spawn("mqtt-ingest", move |shutdown| {
-        mqtt::run(ingest, settings, connection, shutdown)
+        mqtt::run(ingest, settings, connection, control, shutdown)
     });
     Ok(app)
 }

@@ -113,6 +113,11 @@ pub struct CentralSettings {
     /// central whose certificate a CA of the deployment's own signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Central's control keys (Ed25519, base64; `central-api control-key` prints it): the box
+    /// takes an acknowledgement or a camera configuration only when one of them signed it. One
+    /// key, or two while central's is rotated. Empty, the box takes none: its events wait in
+    /// the outbox, never deleted.
+    pub control_keys: Vec<String>,
 }
 
 impl Default for CentralSettings {
@@ -121,7 +126,23 @@ impl Default for CentralSettings {
             url: "http://127.0.0.1:8080".into(),
             timeout_ms: 30_000,
             ca_file: None,
+            control_keys: Vec::new(),
         }
+    }
+}
+
+impl CentralSettings {
+    /// The pinned control keys, parsed.
+    pub fn control_keys(&self) -> Result<Vec<protocol::DevicePublicKey>, ConfigError> {
+        self.control_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                protocol::DevicePublicKey::from_base64(k).map_err(|e| {
+                    ConfigError::invalid(format!("central.control_keys[{i}]"), e.to_string())
+                })
+            })
+            .collect()
     }
 }
 
@@ -236,8 +257,9 @@ pub enum SignalConfig {
     None,
     /// The colour of the lamps of `geometry.signal_head` in each frame.
     Lamps,
-    /// The controller's phases on `tve/v1/{device}/signal/{camera}`.
-    Mqtt,
+    /// The controller's phases on `tve/v1/{device}/signal/{camera}`, each signed by the
+    /// controller's key `controller_key` (Ed25519, base64).
+    Mqtt { controller_key: String },
     /// A fixed-time plan anchored to UTC: the cycle starts at whole multiples of its length
     /// plus `offset_s` since the Unix epoch.
     Fixed {
@@ -447,6 +469,7 @@ impl Settings for Config {
         }
         // Evidence (plates, faces) goes to central in the clear only to this machine.
         service_kit::config::check_url("central.url", &self.central.url)?;
+        self.central.control_keys()?;
         if self.central.ca_file.is_some() && !self.central.url.starts_with("https://") {
             return Err(ConfigError::invalid(
                 "central.ca_file",
@@ -521,6 +544,11 @@ impl Settings for Config {
                     "phases must be above 0",
                 ));
             }
+            if let SignalConfig::Mqtt { controller_key } = &c.signal {
+                protocol::DevicePublicKey::from_base64(controller_key).map_err(|e| {
+                    ConfigError::invalid(field("signal.controller_key"), e.to_string())
+                })?;
+            }
             self.validate_pairing(c, &field)?;
         }
         Ok(())
@@ -557,7 +585,20 @@ mod tests {
         assert!(c.validate().is_ok());
         c.cameras[0].signal = SignalConfig::Lamps;
         assert_eq!(err(&c), "cameras[0].signal");
+        c.cameras[0].signal = SignalConfig::Mqtt {
+            controller_key: "not a key".into(),
+        };
+        assert_eq!(err(&c), "cameras[0].signal.controller_key");
         c.cameras[0].signal = SignalConfig::None;
+        c.central.control_keys = vec![
+            protocol::DeviceKey::from_seed([7; 32])
+                .public_key()
+                .to_base64(),
+        ];
+        assert!(c.validate().is_ok());
+        c.central.control_keys.push("AAAA".into());
+        assert_eq!(err(&c), "central.control_keys[1]");
+        c.central.control_keys.pop();
         c.cameras[0].detect_fps = 0.0;
         assert_eq!(err(&c), "cameras[0].detect_fps");
         c.cameras[0].detect_fps = 5.0;

@@ -9,6 +9,7 @@
 //! agent from its [`Config`] and serves `/healthz`, `/metrics`, `/status` and the snapshots.
 
 pub mod config;
+pub mod control;
 pub mod detect;
 pub mod eval_detect;
 pub mod evidence;

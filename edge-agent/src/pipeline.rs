@@ -771,7 +771,7 @@ impl Worker {
                         // Red's start unseen: its age counts from its first sight.
                         red_start_unseen: at.state == SignalState::Red && !at.start_seen,
                         source: match self.camera.signal {
-                            SignalConfig::Mqtt => SignalSource::Controller,
+                            SignalConfig::Mqtt { .. } => SignalSource::Controller,
                             SignalConfig::Fixed { .. } => SignalSource::Plan,
                             _ => SignalSource::Classifier,
                         },
@@ -907,7 +907,7 @@ impl Worker {
                 let unix = self.utc(t).unix_ms() as f64 / 1000.0;
                 self.timeline.observe_plan(t, unix, &plan);
             }
-            SignalConfig::Mqtt => {
+            SignalConfig::Mqtt { .. } => {
                 let phases: Vec<SignalPhase> =
                     std::mem::take(&mut *self.signals.lock().unwrap_or_else(|e| e.into_inner()));
                 let now_ms = self.utc(t).unix_ms();

@@ -1,8 +1,10 @@
 //! Delivery from the outbox: events published QoS 1 on a persistent MQTT session (re-published
 //! after a reconnect and when central's acknowledgement does not come), evidence uploaded to
 //! central by content-addressed PUT (retried until it lands), the retained status heartbeat
-//! with `offline` as last will, and the signal controller's feed handed to the cameras.
-//! An event leaves the outbox only on central's application-level [`Ack`].
+//! with `offline` as last will (both signed with the device key), and the signal controller's
+//! feed handed to the cameras. An event leaves the outbox only on central's application-level
+//! [`Ack`](protocol::Ack); acknowledgements, configurations and phases count only as [`ControlPlane`] admits
+//! them (signed by whom they must be).
 //!
 //! Uploads are signed at central's time ([`CentralClock`]), learnt from the `Date` of its
 //! answers: a box whose clock is minutes off (a drifted RTC with NTP out of reach, a bad step)
@@ -20,8 +22,8 @@ use std::{
 
 use anyhow::Context as _;
 use protocol::{
-    Ack, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
-    evidence::UploadAuth, topic::TopicKind, wire,
+    DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
+    evidence::UploadAuth, wire,
 };
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
@@ -30,6 +32,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     config::{CentralSettings, MqttSettings},
+    control::ControlPlane,
     outbox::Outbox,
 };
 
@@ -41,7 +44,9 @@ pub struct DeliveryCounters {
     pub uploaded: AtomicU64,
     pub upload_errors: AtomicU64,
     pub connects: AtomicU64,
-    pub bad_messages: AtomicU64,
+    /// Acknowledgements, configurations and phases refused: malformed, unsigned, signed by
+    /// another key, for another device, stale or played again.
+    pub control_refused: AtomicU64,
     pub connected: AtomicBool,
     pub central_clock: CentralClock,
 }
@@ -100,9 +105,19 @@ pub struct Delivery {
     pub outbox: Outbox,
     pub mqtt: MqttSettings,
     pub central: CentralSettings,
+    /// Who the box takes acknowledgements, configurations and phases from.
+    pub control: Arc<ControlPlane>,
     /// Woken when an event is stored.
     pub wake: Arc<Notify>,
     pub counters: Arc<DeliveryCounters>,
+}
+
+/// A configuration from central, with the signed bytes it came as (kept for the next start,
+/// which verifies them again).
+#[derive(Debug, Clone)]
+pub struct CentralConfig {
+    pub config: protocol::DeviceConfig,
+    pub signed: Vec<u8>,
 }
 
 /// Runs delivery until `shutdown`. `status` makes the heartbeat; phases from the signal
@@ -111,7 +126,7 @@ pub async fn run(
     delivery: Delivery,
     status: Arc<dyn Fn() -> DeviceStatus + Send + Sync>,
     signals: mpsc::Sender<SignalPhase>,
-    configs: mpsc::Sender<protocol::DeviceConfig>,
+    configs: mpsc::Sender<CentralConfig>,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let device = delivery.device.clone();
@@ -129,7 +144,10 @@ pub async fn run(
         .set_max_packet_size(512 * 1024, 512 * 1024)
         .set_last_will(LastWill::new(
             Topic::Status(device.clone()).to_string(),
-            wire::encode(&DeviceStatus::offline(device.clone()))?,
+            wire::encode_signed(
+                &DeviceStatus::offline(device.clone(), UtcTimestamp::now()),
+                &delivery.key,
+            )?,
             QoS::AtLeastOnce,
             true,
         ));
@@ -198,7 +216,7 @@ pub async fn run(
                 if delivery.counters.connected.load(Ordering::Relaxed) {
                     let mut s = status();
                     s.outbox_depth = delivery.outbox.depth().await.ok();
-                    match wire::encode(&s) {
+                    match wire::encode_signed(&s, &delivery.key) {
                         Ok(payload) => {
                             let _ = client.try_publish(Topic::Status(device.clone()).to_string(), QoS::AtLeastOnce, true, payload);
                         }
@@ -256,34 +274,27 @@ async fn handle_incoming(
     topic: &str,
     payload: &[u8],
     signals: &mpsc::Sender<SignalPhase>,
-    configs: &mpsc::Sender<protocol::DeviceConfig>,
+    configs: &mpsc::Sender<CentralConfig>,
 ) {
-    match topic.parse::<Topic>().map(|t| t.kind()) {
+    let control = &delivery.control;
+    let (what, taken) = match topic.parse::<Topic>() {
         // An empty retained message clears the topic: nothing to apply.
-        Ok(TopicKind::Config) if payload.is_empty() => {}
-        Ok(TopicKind::Config) => match wire::decode::<protocol::DeviceConfig>(payload) {
-            Ok(config) if config.device == delivery.device => {
-                if configs.send(config).await.is_err() {
+        Ok(Topic::Config(_)) if payload.is_empty() => return,
+        Ok(Topic::Config(_)) => match control.config(payload) {
+            Ok(config) => {
+                let update = CentralConfig {
+                    config,
+                    signed: payload.to_vec(),
+                };
+                if configs.send(update).await.is_err() {
                     warn!("the pipeline has stopped: configuration not applied");
                 }
+                return;
             }
-            Ok(_) => {
-                delivery
-                    .counters
-                    .bad_messages
-                    .fetch_add(1, Ordering::Relaxed);
-                warn!("configuration for another device ignored");
-            }
-            Err(e) => {
-                delivery
-                    .counters
-                    .bad_messages
-                    .fetch_add(1, Ordering::Relaxed);
-                warn!(error = %e, code = e.code(), "malformed configuration ignored");
-            }
+            Err(e) => ("configuration", e),
         },
-        Ok(TopicKind::Ack) => match wire::decode::<Ack>(payload) {
-            Ok(ack) if ack.device == delivery.device => {
+        Ok(Topic::Ack(_)) => match control.ack(payload) {
+            Ok(ack) => {
                 let ids: Vec<String> = ack.event_ids.iter().map(|e| e.to_string()).collect();
                 match delivery.outbox.ack(&ids).await {
                     Ok(()) => {
@@ -294,36 +305,26 @@ async fn handle_incoming(
                     }
                     Err(e) => warn!(error = %e, "recording an acknowledgement"),
                 }
+                return;
             }
-            Ok(_) => {
-                delivery
-                    .counters
-                    .bad_messages
-                    .fetch_add(1, Ordering::Relaxed);
-                warn!("acknowledgement for another device ignored");
-            }
-            Err(e) => {
-                delivery
-                    .counters
-                    .bad_messages
-                    .fetch_add(1, Ordering::Relaxed);
-                warn!(error = %e, code = e.code(), "malformed acknowledgement ignored");
-            }
+            Err(e) => ("acknowledgement", e),
         },
-        Ok(TopicKind::Signal) => match wire::decode::<SignalPhase>(payload) {
-            Ok(phase) => {
-                let _ = signals.try_send(phase);
+        Ok(Topic::Signal(_, camera)) => {
+            match control.signal(&camera, payload, UtcTimestamp::now()) {
+                Ok(phase) => {
+                    let _ = signals.try_send(phase);
+                    return;
+                }
+                Err(e) => ("signal phase", e),
             }
-            Err(e) => {
-                delivery
-                    .counters
-                    .bad_messages
-                    .fetch_add(1, Ordering::Relaxed);
-                warn!(error = %e, code = e.code(), "malformed signal phase ignored");
-            }
-        },
-        _ => {}
-    }
+        }
+        _ => return,
+    };
+    delivery
+        .counters
+        .control_refused
+        .fetch_add(1, Ordering::Relaxed);
+    warn!(topic, error = %taken, code = taken.code(), "{what} refused");
 }
 
 async fn publish_pending(delivery: &Delivery, client: &AsyncClient) -> anyhow::Result<()> {

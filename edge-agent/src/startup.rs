@@ -33,6 +33,8 @@ use tracing::{debug, info, warn};
 
 use crate::{
     Config,
+    config::SignalConfig,
+    control::ControlPlane,
     ingest::State as IngestState,
     outbox::{Outbox, writer::WriterCounters},
     pipeline::{self, CameraStats, EvidenceCounters, Pipeline},
@@ -42,12 +44,8 @@ use crate::{
 /// Reads the device key, or makes one (readable by the owner only) on first start. A key file
 /// others may read is refused.
 pub fn device_key(path: &Path) -> anyhow::Result<DeviceKey> {
-    let (text, made) = service_kit::secret_file::read_or_create(path, || {
-        Ok(DeviceKey::generate()?.to_base64_secret())
-    })
-    .with_context(|| format!("device.key_path {}", path.display()))?;
-    let key = DeviceKey::from_base64(&text)
-        .with_context(|| format!("device.key_path {} holds no valid key", path.display()))?;
+    let (key, made) = service_kit::secret_file::signing_key(path, "device.key_path", true)?
+        .with_context(|| format!("device.key_path {}", path.display()))?;
     if made {
         tracing::info!(path = %path.display(), public_key = %key.public_key().to_base64(), "device key created");
     }
@@ -136,7 +134,8 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     // even when the broker cannot be reached.
     let central_config = config.device.data_dir.join(CENTRAL_CONFIG);
     let config_version = Arc::new(AtomicU64::new(0));
-    match read_central_config(&central_config, &device) {
+    let control = Arc::new(control_plane(&config, &device)?);
+    match read_central_config(&central_config, &control) {
         Ok(Some(kept)) => {
             let changed = config.apply(&kept);
             config_version.store(kept.version, Ordering::Relaxed);
@@ -220,7 +219,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     let mut app = App::build("edge-agent", &config.http, metrics, router).await?;
 
     let (signal_tx, mut signal_rx) = mpsc::channel::<protocol::SignalPhase>(64);
-    let (config_tx, mut config_rx) = mpsc::channel::<protocol::DeviceConfig>(4);
+    let (config_tx, mut config_rx) = mpsc::channel::<publish::CentralConfig>(4);
     let pipeline = Arc::new(std::sync::Mutex::new(pipeline));
     {
         let pipeline = pipeline.clone();
@@ -235,14 +234,14 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
                             c.signal(phase);
                         }
                     }
-                    Some(update) = config_rx.recv() => {
+                    Some(publish::CentralConfig { config: update, signed }) = config_rx.recv() => {
                         let current = config_version.load(Ordering::Relaxed);
                         if update.version <= current {
                             debug!(version = update.version, current, "camera settings not newer: kept as they are");
                             continue;
                         }
                         // Kept first, so a restart starts where this leaves off.
-                        if let Err(e) = keep_central_config(&central_config, &update) {
+                        if let Err(e) = crate::outbox::write_durably(&central_config, &signed) {
                             warn!(error = format!("{e:#}"), "camera settings from central not kept");
                         }
                         let mut p = pipeline.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,6 +271,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
         outbox,
         mqtt: config.mqtt.clone(),
         central: config.central.clone(),
+        control,
         wake,
         counters: delivery_counters,
     };
@@ -291,28 +291,42 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
 /// Where the camera settings central last sent are kept, in `device.data_dir`.
 const CENTRAL_CONFIG: &str = "central-config.json";
 
-/// The kept configuration from central, when there is one for this device.
+/// Who the box takes acknowledgements, configurations and phases from: central's pinned keys,
+/// and the controller key of each camera whose signal comes from its controller.
+fn control_plane(config: &Config, device: &DeviceId) -> anyhow::Result<ControlPlane> {
+    let central = config.central.control_keys()?;
+    if central.is_empty() {
+        warn!(
+            "central.control_keys is empty: no acknowledgement or configuration can be trusted, \
+             so events stay in the outbox; pin central's key (`central-api control-key`)"
+        );
+    }
+    let mut controllers = std::collections::HashMap::new();
+    for c in &config.cameras {
+        if let SignalConfig::Mqtt { controller_key } = &c.signal {
+            let key = protocol::DevicePublicKey::from_base64(controller_key)
+                .with_context(|| format!("cameras {}: signal.controller_key", c.id))?;
+            controllers.insert(c.id.clone(), key);
+        }
+    }
+    Ok(ControlPlane::new(device.clone(), central, controllers))
+}
+
+/// The kept configuration from central, when there is one for this device that central's key
+/// verifies (the file is checked again at each start: a hand-edited one is not taken).
 fn read_central_config(
     path: &std::path::Path,
-    device: &DeviceId,
+    control: &ControlPlane,
 ) -> anyhow::Result<Option<protocol::DeviceConfig>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let kept = protocol::wire::decode::<protocol::DeviceConfig>(&bytes)
+    let kept = control
+        .config(&bytes)
         .with_context(|| format!("{}", path.display()))?;
-    Ok((&kept.device == device).then_some(kept))
-}
-
-/// Keeps `config` where the next start reads it.
-fn keep_central_config(
-    path: &std::path::Path,
-    config: &protocol::DeviceConfig,
-) -> anyhow::Result<()> {
-    crate::outbox::write_durably(path, &protocol::wire::encode(config)?)?;
-    Ok(())
+    Ok(Some(kept))
 }
 
 fn device_status(state: &AgentState) -> DeviceStatus {
@@ -356,6 +370,9 @@ struct StatusBody {
     uploaded: u64,
     /// Evidence uploads that failed (each is retried).
     upload_errors: u64,
+    /// Acknowledgements, configurations and signal phases refused (unsigned, forged, stale, for
+    /// another device).
+    control_refused: u64,
     /// How far central's clock is ahead of this box's (ms; negative: behind), from the dates of
     /// its answers; 0 within a couple of seconds. Uploads are signed at central's time, events
     /// dated by this box's clock: anything but 0 is a clock to set right.
@@ -461,6 +478,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         acknowledged: state.delivery.acked.load(Ordering::Relaxed),
         uploaded: state.delivery.uploaded.load(Ordering::Relaxed),
         upload_errors: state.delivery.upload_errors.load(Ordering::Relaxed),
+        control_refused: state.delivery.control_refused.load(Ordering::Relaxed),
         central_clock_offset_ms: state.delivery.central_clock.offset_ms(),
         violations_stored: state.evidence.stored.load(Ordering::Relaxed),
         violations_refused: state.evidence.refused.load(Ordering::Relaxed),
@@ -608,6 +626,7 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
                 ("acknowledged", n(&d.acked)),
                 ("uploaded", n(&d.uploaded)),
                 ("upload_errors", n(&d.upload_errors)),
+                ("control_refused", n(&d.control_refused)),
                 (
                     "central_clock_offset_ms",
                     d.central_clock.offset_ms() as f64,

@@ -18,72 +18,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use edge_agent::{
-    config::{CentralSettings, MqttSettings, OutboxSettings},
-    outbox::{
-        NewFile, Outbox, Stored,
-        writer::{Entry, Outcome, RetryPolicy, Writer, WriterCounters},
-    },
-    publish::{self, Delivery, DeliveryCounters},
+use edge_agent::outbox::{
+    Stored,
+    writer::{Entry, Outcome, RetryPolicy, Writer, WriterCounters},
 };
-use protocol::{
-    DeviceKey, DeviceStatus, EventId, Sha256Digest, UtcTimestamp, ViolationEvent,
-    event::EvidenceItem, ids::CameraId, wire,
-};
+use protocol::{EventId, Sha256Digest, ViolationEvent, ids::CameraId};
 
 const CAMERAS: usize = 4;
 const VIOLATIONS: usize = 200;
-
-fn file(name: &str, bytes: Vec<u8>) -> NewFile {
-    NewFile {
-        sha256: Sha256Digest::of(&bytes).to_hex(),
-        name: name.into(),
-        content_type: if name.ends_with(".mp4") {
-            "video/mp4".into()
-        } else {
-            "image/jpeg".into()
-        },
-        bytes,
-    }
-}
-
-/// Violation `i`'s journal entry (before and at images) or complete event (with the after
-/// image and the clip), signed as the agent signs them.
-fn entry(key: &DeviceKey, event: &ViolationEvent, i: usize, complete: bool) -> Entry {
-    let image = |what: &str| {
-        let mut bytes = format!("{what} of violation {i} ").into_bytes();
-        bytes.resize(20_000 + i * 7, b'x');
-        bytes
-    };
-    let mut files = vec![
-        file("before.jpg", image("before")),
-        file("at.jpg", image("at")),
-    ];
-    if complete {
-        files.push(file("after.jpg", image("after")));
-        files.push(file("clip.mp4", image("clip").repeat(5)));
-    }
-    let mut event = event.clone();
-    event.evidence = files
-        .iter()
-        .map(|f| EvidenceItem {
-            name: f.name.clone(),
-            sha256: Sha256Digest::parse(&f.sha256).unwrap(),
-            bytes: f.bytes.len() as u64,
-            content_type: f.content_type.clone(),
-            captured_at: event.occurred_at,
-            masking: None,
-        })
-        .collect();
-    Entry {
-        event_id: event.event_id.to_string(),
-        payload: wire::encode_signed(&event, key).unwrap(),
-        files,
-        clip: complete.then(|| "clip.mp4".to_string()),
-        provisional: !complete,
-        created_ms: UtcTimestamp::now().unix_ms(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_200_violations_on_four_cameras_is_stored_and_delivered_once() {
@@ -91,55 +33,11 @@ async fn a_burst_of_200_violations_on_four_cameras_is_stored_and_delivered_once(
     let device = common::device_id("edge-burst");
     let key = Arc::new(edge_agent::startup::device_key(&dir.path().join("device.key")).unwrap());
     let central = common::Central::start(&device, key.public_key()).await;
-    let outbox = Outbox::open(
-        &dir.path().join("outbox"),
-        OutboxSettings {
-            min_free_bytes: 0,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-
+    let outbox = common::outbox(dir.path()).await;
     // The publisher, as the agent runs it.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (signals, _signals_rx) = tokio::sync::mpsc::channel(16);
-    let (configs, _configs_rx) = tokio::sync::mpsc::channel(4);
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let delivery_counters = Arc::new(DeliveryCounters::default());
-    let delivery = Delivery {
-        device: device.clone(),
-        key: key.clone(),
-        outbox: outbox.clone(),
-        mqtt: MqttSettings {
-            url: common::mosquitto_url(),
-            republish_after_s: 20,
-            ..Default::default()
-        },
-        central: CentralSettings {
-            url: central.url.clone(),
-            ..Default::default()
-        },
-        wake: wake.clone(),
-        counters: delivery_counters.clone(),
-    };
-    let status = {
-        let device = device.clone();
-        Arc::new(move || DeviceStatus::offline(device.clone()))
-    };
-    let publisher = tokio::spawn(publish::run(
-        delivery,
-        status,
-        signals,
-        configs,
-        service_kit::http::Shutdown::from_watch(stop_rx),
-    ));
-    for _ in 0..200 {
-        if delivery_counters.connected.load(Ordering::Relaxed) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let publisher =
+        common::Publisher::start(&device, key.clone(), outbox.clone(), &central.url, 20).await;
+    let wake = publisher.wake.clone();
 
     // Four cameras see 50 violations each within 2 s; each is journaled when seen, and its
     // complete event follows eight of its camera's violations later. The evidence stage takes
@@ -160,11 +58,13 @@ async fn a_burst_of_200_violations_on_four_cameras_is_stored_and_delivered_once(
                 let mine: Vec<usize> = (c..VIOLATIONS).step_by(CAMERAS).collect();
                 for k in 0..mine.len() + 8 {
                     if let Some(&i) = mine.get(k) {
-                        jobs.send(entry(&key, &events[i], i, false)).unwrap();
+                        jobs.send(common::outbox_entry(&key, &events[i], i, false))
+                            .unwrap();
                     }
                     if k >= 8 {
                         let i = mine[k - 8];
-                        jobs.send(entry(&key, &events[i], i, true)).unwrap();
+                        jobs.send(common::outbox_entry(&key, &events[i], i, true))
+                            .unwrap();
                     }
                     let due = Duration::from_millis(40 * (k as u64 + 1));
                     std::thread::sleep(due.saturating_sub(started.elapsed()));
@@ -265,6 +165,5 @@ async fn a_burst_of_200_violations_on_four_cameras_is_stored_and_delivered_once(
         .unwrap()
         .count();
     assert_eq!(left, 0, "every file released once delivered");
-    stop_tx.send(true).unwrap();
-    publisher.await.unwrap().unwrap();
+    publisher.stop().await;
 }

@@ -1,6 +1,8 @@
-//! Camera settings from central: the retained configuration on the device's config topic is
-//! applied to the running camera — the limits its rules judge by and the site its evidence
-//! names change without a restart — and kept for the next start.
+//! Camera settings from central: the retained configuration on the device's config topic, signed
+//! by central's control key, is applied to the running camera — the limits its rules judge by
+//! and the site its evidence names change without a restart — and kept for the next start. One
+//! signed by anyone else is not applied, whatever version it claims, and a kept file edited by
+//! hand is not taken at the next start.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -72,7 +74,32 @@ async fn central_settings_change_a_running_camera_and_are_kept() {
         }],
     };
     let topic = Topic::Config(device.clone()).to_string();
-    retain(&topic, wire::encode(&settings).unwrap()).await;
+    // First a forgery: the highest version there is (it would lock the box out of every later
+    // one), under a key of the forger's own.
+    let forged = DeviceConfig {
+        version: (1 << 53) - 1,
+        ..settings.clone()
+    };
+    let forger = protocol::DeviceKey::from_seed([0x66; 32]);
+    retain(&topic, wire::encode_signed(&forged, &forger).unwrap()).await;
+    let mut status = serde_json::Value::Null;
+    for _ in 0..100 {
+        status = common::status(&agent.addr).await.unwrap();
+        if status["control_refused"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["control_refused"], 1, "{status}");
+    assert_eq!(
+        status["config_version"], 0,
+        "the forged settings are not applied"
+    );
+    retain(
+        &topic,
+        wire::encode_signed(&settings, &common::control_key()).unwrap(),
+    )
+    .await;
     let mut events = Vec::new();
     for _ in 0..300 {
         events = central.events();
@@ -92,13 +119,30 @@ async fn central_settings_change_a_running_camera_and_are_kept() {
     agent.stop().await;
     retain(&topic, Vec::new()).await;
 
-    // Kept, and in force from the next start, before any broker is heard.
-    let kept = std::fs::read(dir.path().join("data/central-config.json")).unwrap();
-    assert_eq!(wire::decode::<DeviceConfig>(&kept).unwrap(), settings);
+    // Kept as central signed it, and in force from the next start, before any broker is heard.
+    let kept_path = dir.path().join("data/central-config.json");
+    let kept = std::fs::read(&kept_path).unwrap();
+    let read = wire::decode_signed::<DeviceConfig>(&kept)
+        .unwrap()
+        .verify_by(&[common::control_key().public_key()])
+        .unwrap();
+    assert_eq!(read, settings);
     let mut offline = common::agent_config(dir.path(), &device, "mqtt://127.0.0.1:9", &central.url);
     offline.cameras = vec![camera];
-    let agent = common::RunningAgent::start(offline).await;
+    let agent = common::RunningAgent::start(offline.clone()).await;
     let status = common::status(&agent.addr).await.unwrap();
     assert_eq!(status["config_version"], 1);
+    agent.stop().await;
+
+    // The kept file edited on the box (a higher limit): not taken; the box runs on its own
+    // settings until central's come again.
+    let edited = String::from_utf8(kept.clone())
+        .unwrap()
+        .replace("\"speed_limit_kmh\":10", "\"speed_limit_kmh\":90");
+    assert_ne!(edited.as_bytes(), kept, "the limit is in the kept file");
+    std::fs::write(&kept_path, edited).unwrap();
+    let agent = common::RunningAgent::start(offline).await;
+    let status = common::status(&agent.addr).await.unwrap();
+    assert_eq!(status["config_version"], 0);
     agent.stop().await;
 }

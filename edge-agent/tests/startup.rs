@@ -301,8 +301,8 @@ async fn status_and_snapshots_answer_only_the_bearer_of_the_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_controllers_phase_feed_reaches_its_camera() {
-    let server = common::serve_scenario("normal-flow", 10, 6.0, 2);
+async fn the_controllers_signed_phase_feed_reaches_its_camera_and_nothing_else_does() {
+    let server = common::serve_scenario("normal-flow", 10, 8.0, 2);
     let dir = tempfile::tempdir().unwrap();
     let device = common::device_id("edge-signal");
     let mut config = common::agent_config(
@@ -311,21 +311,38 @@ async fn the_controllers_phase_feed_reaches_its_camera() {
         &common::mosquitto_url(),
         "http://127.0.0.1:9",
     );
+    let controller = protocol::DeviceKey::from_seed([0x51; 32]);
     config.cameras = vec![CameraConfig {
-        signal: SignalConfig::Mqtt,
+        signal: SignalConfig::Mqtt {
+            controller_key: controller.public_key().to_base64(),
+        },
         ..camera("cam-1", server.url("cam"), "auto")
     }];
     let agent = common::RunningAgent::start(config).await;
     let addr = agent.addr.clone();
-    // The signal controller, on the same broker.
+    // The signal controller, on the same broker, and someone else who is not.
     let (host, port) = protocol::topic::parse_broker_url(&common::mosquitto_url()).unwrap();
     let (client, mut eventloop) = rumqttc::AsyncClient::new(
         rumqttc::MqttOptions::new(format!("controller-{device}"), host, port),
         16,
     );
     tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let red = |key: &protocol::DeviceKey| {
+        let phase = protocol::SignalPhase {
+            device: device.clone(),
+            camera: CameraId::parse("cam-1").unwrap(),
+            phase: protocol::messages::SignalState::Red,
+            changed_at: protocol::UtcTimestamp::now(),
+            source: protocol::messages::SignalSource::Controller,
+        };
+        protocol::wire::encode_signed(&phase, key).unwrap()
+    };
+    let topic =
+        protocol::Topic::Signal(device.clone(), CameraId::parse("cam-1").unwrap()).to_string();
+    let forger = protocol::DeviceKey::from_seed([0x66; 32]);
     let mut seen = serde_json::Value::Null;
-    let until = Instant::now() + Duration::from_secs(20);
+    let mut forged = 0;
+    let until = Instant::now() + Duration::from_secs(25);
     while Instant::now() < until {
         let s = common::status(&addr).await.unwrap();
         seen = s["cameras"][0]["signal"].clone();
@@ -333,25 +350,24 @@ async fn the_controllers_phase_feed_reaches_its_camera() {
             break;
         }
         if s["broker_connected"] == true && s["cameras"][0]["frames"].as_u64().unwrap_or(0) > 0 {
-            let phase = protocol::SignalPhase {
-                device: device.clone(),
-                camera: CameraId::parse("cam-1").unwrap(),
-                phase: protocol::messages::SignalState::Red,
-                changed_at: protocol::UtcTimestamp::now(),
-                source: protocol::messages::SignalSource::Controller,
+            // A red signed by a key the camera does not name, until the box has refused three:
+            // it never shows.
+            let refused = s["control_refused"].as_u64().unwrap_or(0);
+            let payload = if refused < 3 {
+                forged += 1;
+                red(&forger)
+            } else {
+                assert_ne!(seen, "red", "a forged phase was taken");
+                red(&controller)
             };
             client
-                .publish(
-                    protocol::Topic::Signal(device.clone(), phase.camera.clone()).to_string(),
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    protocol::wire::encode(&phase).unwrap(),
-                )
+                .publish(&topic, rumqttc::QoS::AtLeastOnce, false, payload)
                 .await
                 .unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert_eq!(seen, "red", "the camera's signal follows the controller");
+    assert!(forged >= 3, "forged phases sent: {forged}");
+    assert_eq!(seen, "red", "the camera's signal follows its controller");
     agent.stop().await;
 }

@@ -1,7 +1,9 @@
 //! What central tells a device about its cameras, retained on `tve/v1/{device}/config`: each
 //! camera's site, calibrated geometry and limits, as the operations centre keeps them. A device
 //! applies a configuration newer than the one it has, to the cameras it runs; what it is not
-//! told here — its streams, decoders, models — stays in its own configuration file.
+//! told here — its streams, decoders, models — stays in its own configuration file. Central
+//! signs each configuration with its control key, and a device applies only one that a key it
+//! pins verifies.
 
 use std::collections::BTreeMap;
 
@@ -133,8 +135,11 @@ mod tests {
     #[test]
     fn a_device_config_round_trips_and_bad_settings_are_named() {
         let c = config();
-        let bytes = wire::encode(&c).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(wire::decode::<DeviceConfig>(&bytes).ok(), Some(c.clone()));
+        let central = crate::DeviceKey::from_seed([5; 32]);
+        let bytes = wire::encode_signed(&c, &central).unwrap_or_else(|e| panic!("{e}"));
+        let read = wire::decode_signed::<DeviceConfig>(&bytes)
+            .and_then(|s| s.verify_by(&[central.public_key()]));
+        assert_eq!(read.ok(), Some(c.clone()));
         let field = |c: &DeviceConfig| c.validate().err().map(|e| e.field);
         let mut bad = c.clone();
         bad.cameras[0].speed_limit_kmh = 0.0;

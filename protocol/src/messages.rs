@@ -14,7 +14,8 @@ use crate::{
 pub const MAX_ACK_IDS: usize = 1000;
 
 /// Central → edge on `tve/v1/{device}/ack`: these events are durably stored, so the edge may
-/// delete them from its outbox. QoS 1 delivery to the broker alone never means that.
+/// delete them from its outbox. QoS 1 delivery to the broker alone never means that. Signed by
+/// central's control key: the edge deletes nothing on an acknowledgement that key did not sign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ack {
@@ -38,14 +39,14 @@ impl Validate for Ack {
     }
 }
 
-/// Edge → all on `tve/v1/{device}/status`, retained; the broker publishes
-/// [`DeviceStatus::offline`] as the device's last will.
+/// Edge → all on `tve/v1/{device}/status`, retained, signed by the device; the broker publishes
+/// [`DeviceStatus::offline`] as the device's last will (signed when the device connects).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceStatus {
     pub device: DeviceId,
     pub state: DeviceState,
-    /// When this status was made; absent in the last will, which is written at connect time.
+    /// When this status was made; in the last will, when the device connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<UtcTimestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,12 +59,13 @@ pub struct DeviceStatus {
 }
 
 impl DeviceStatus {
-    /// The last-will message: the broker publishes it when the device drops off.
-    pub fn offline(device: DeviceId) -> Self {
+    /// The last-will message, made when the device connects at `at`: the broker publishes it
+    /// when the device drops off.
+    pub fn offline(device: DeviceId, at: UtcTimestamp) -> Self {
         Self {
             device,
             state: DeviceState::Offline,
-            at: None,
+            at: Some(at),
             software_version: None,
             cameras: Vec::new(),
             outbox_depth: None,
@@ -131,7 +133,9 @@ impl Validate for DeviceStatus {
 }
 
 /// A signal controller → edge on `tve/v1/{device}/signal/{camera}`: the phase of the signal
-/// head the camera watches changed.
+/// head the camera watches changed. Signed by the controller's key, which the camera's
+/// configuration names; the edge takes a phase only newer than the last it took for the camera
+/// and made moments ago, so a recorded phase played again changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalPhase {

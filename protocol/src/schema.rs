@@ -12,9 +12,10 @@ use crate::{
     wire::{Message, SCHEMA_FIELD, SIGNATURE_FIELD, VERSION_FIELD},
 };
 
-/// The schema of message `M` as it travels: its fields plus the schema tag and, when `signed`,
-/// the signature.
-pub fn message_schema<M: Message + JsonSchema>(signed: bool) -> Value {
+/// The schema of message `M` as it travels: its fields plus the schema tag and, when it is
+/// signed, the signature, by `signer` (whose key: "the device's key", "central's control key").
+pub fn message_schema<M: Message + JsonSchema>(signer: Option<&str>) -> Value {
+    let signed = signer.is_some();
     let mut schema = schemars::schema_for!(M).to_value();
     if let Some(object) = schema.as_object_mut() {
         object.insert(
@@ -35,7 +36,10 @@ pub fn message_schema<M: Message + JsonSchema>(signed: bool) -> Value {
                     SIGNATURE_FIELD.into(),
                     json!({
                         "$ref": "#/$defs/Signature",
-                        "description": "Ed25519 by the device key over the canonical JSON (RFC 8785) of every other field."
+                        "description": format!(
+                            "Ed25519 by {} over the canonical JSON (RFC 8785) of every other field.",
+                            signer.unwrap_or_default()
+                        )
                     }),
                 );
             }
@@ -64,22 +68,28 @@ pub fn message_schema<M: Message + JsonSchema>(signed: bool) -> Value {
     schema
 }
 
+/// Who signs what, as the schema documents say it.
+pub const DEVICE: &str = "the device's key";
+pub const CENTRAL: &str = "central's control key, which the device pins (`central.control_keys`)";
+pub const CONTROLLER: &str =
+    "the signal controller's key, which the camera's configuration names (`signal.controller_key`)";
+
 /// Every schema document: file name and pretty-printed JSON (with a final newline).
 pub fn all() -> Vec<(String, String)> {
-    fn doc<M: Message + JsonSchema>(name: &str, signed: bool) -> (String, String) {
-        let text = serde_json::to_string_pretty(&message_schema::<M>(signed))
+    fn doc<M: Message + JsonSchema>(name: &str, signer: Option<&str>) -> (String, String) {
+        let text = serde_json::to_string_pretty(&message_schema::<M>(signer))
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         (format!("{name}.v{}.schema.json", M::VERSION), text + "\n")
     }
     vec![
-        doc::<ViolationEvent>("violation", true),
-        doc::<Ack>("ack", false),
-        doc::<DeviceStatus>("device_status", false),
-        doc::<SignalPhase>("signal_phase", false),
-        doc::<crate::device_config::DeviceConfig>("device_config", false),
-        doc::<crate::notice::ViolationNotice>("violation_notice", false),
-        doc::<crate::notice::PenaltyDecision>("penalty_decision", false),
-        doc::<crate::notice::FineUpdate>("fine_update", false),
-        doc::<crate::notice::FineResolution>("fine_resolution", false),
+        doc::<ViolationEvent>("violation", Some(DEVICE)),
+        doc::<Ack>("ack", Some(CENTRAL)),
+        doc::<DeviceStatus>("device_status", Some(DEVICE)),
+        doc::<SignalPhase>("signal_phase", Some(CONTROLLER)),
+        doc::<crate::device_config::DeviceConfig>("device_config", Some(CENTRAL)),
+        doc::<crate::notice::ViolationNotice>("violation_notice", None),
+        doc::<crate::notice::PenaltyDecision>("penalty_decision", None),
+        doc::<crate::notice::FineUpdate>("fine_update", None),
+        doc::<crate::notice::FineResolution>("fine_resolution", None),
     ]
 }

@@ -2,9 +2,11 @@
 //!
 //! A message on the wire is a JSON object in canonical form (RFC 8785): the message's fields,
 //! plus `schema` and `schema_version`, plus `signature` on signed messages. The signature is
-//! Ed25519 by the device key over the canonical JSON of everything else. A signed message must
-//! arrive in canonical form, so it has exactly one byte representation: any change to its bytes
-//! either breaks the form or changes what was signed.
+//! Ed25519 over the canonical JSON of everything else, by the key of whoever speaks: a device for
+//! its violations and statuses, central for the acknowledgements and configurations it sends a
+//! device (its control key, which the device pins), a signal controller for its phases. A signed
+//! message must arrive in canonical form, so it has exactly one byte representation: any change
+//! to its bytes either breaks the form or changes what was signed.
 //!
 //! Decoding refuses, each with its own error naming the problem: an oversized payload, bad JSON,
 //! a wrong schema, an unknown schema version, a missing or unknown field, a non-UTC time, a value
@@ -74,8 +76,15 @@ pub trait Message: Serialize + DeserializeOwned + Validate + JsonSchema {
     const MAX_BYTES: usize;
 }
 
-/// A message signed by the device that sent it.
+/// A message that travels signed: its receiver reads it with [`decode_signed`] and verifies it
+/// before acting on it ([`decode`] is for unsigned messages and a sender's own records).
 pub trait SignedMessage: Message {
+    /// Who signs it, as an error names them: `device`, `central`, `the signal controller`.
+    const SIGNER: &'static str;
+}
+
+/// A message signed by the device that sent it, whose registered key verifies it.
+pub trait DeviceSigned: SignedMessage {
     /// The device whose key must verify the signature.
     fn signer(&self) -> &DeviceId;
 }
@@ -87,27 +96,54 @@ impl Message for ViolationEvent {
 }
 
 impl SignedMessage for ViolationEvent {
+    const SIGNER: &'static str = "device";
+}
+
+impl DeviceSigned for ViolationEvent {
     fn signer(&self) -> &DeviceId {
         &self.device
     }
 }
 
+/// Version 2: signed by central's control key (version 1 was unsigned, and a forged one made a
+/// device delete events central never stored).
 impl Message for Ack {
     const SCHEMA: &'static str = "tve.ack";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const MAX_BYTES: usize = 64 * 1024;
 }
 
+impl SignedMessage for Ack {
+    const SIGNER: &'static str = "central";
+}
+
+/// Version 2: signed by the device (version 1 was unsigned: anyone on the broker could show a
+/// dead device as running).
 impl Message for DeviceStatus {
     const SCHEMA: &'static str = "tve.device_status";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const MAX_BYTES: usize = 16 * 1024;
 }
 
+impl SignedMessage for DeviceStatus {
+    const SIGNER: &'static str = "device";
+}
+
+impl DeviceSigned for DeviceStatus {
+    fn signer(&self) -> &DeviceId {
+        &self.device
+    }
+}
+
+/// Version 2: signed by central's control key.
 impl Message for crate::device_config::DeviceConfig {
     const SCHEMA: &'static str = "tve.device_config";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const MAX_BYTES: usize = 256 * 1024;
+}
+
+impl SignedMessage for crate::device_config::DeviceConfig {
+    const SIGNER: &'static str = "central";
 }
 
 impl Message for crate::notice::ViolationNotice {
@@ -134,10 +170,15 @@ impl Message for crate::notice::FineResolution {
     const MAX_BYTES: usize = 16 * 1024;
 }
 
+/// Version 2: signed by the signal controller's key, which the camera's configuration names.
 impl Message for SignalPhase {
     const SCHEMA: &'static str = "tve.signal_phase";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const MAX_BYTES: usize = 4 * 1024;
+}
+
+impl SignedMessage for SignalPhase {
+    const SIGNER: &'static str = "the signal controller";
 }
 
 /// Why a payload was refused. Each variant names one problem; [`WireError::code`] gives a short
@@ -177,8 +218,8 @@ pub enum WireError {
     MalformedSignature(String),
     #[error("device `{0}` is not registered")]
     UnknownDevice(DeviceId),
-    #[error("signature does not verify with the key of device `{device}`")]
-    BadSignature { device: DeviceId },
+    #[error("signature does not verify with the key of {signer}")]
+    BadSignature { signer: String },
     #[error("message cannot be encoded: {0}")]
     Encode(#[source] serde_json::Error),
 }
@@ -228,11 +269,28 @@ impl<M: SignedMessage> Signed<M> {
         &self.signed_bytes
     }
 
-    /// Verifies with `key`, which must be the registered key of [`SignedMessage::signer`].
+    /// Verifies with any one of `keys` — the signer's pinned keys, two while one is being
+    /// rotated out — and returns the message once it is proven authentic.
+    pub fn verify_by(self, keys: &[DevicePublicKey]) -> Result<M, WireError> {
+        if keys
+            .iter()
+            .any(|k| k.verify(&self.signed_bytes, &self.signature).is_ok())
+        {
+            Ok(self.message)
+        } else {
+            Err(WireError::BadSignature {
+                signer: M::SIGNER.to_owned(),
+            })
+        }
+    }
+}
+
+impl<M: DeviceSigned> Signed<M> {
+    /// Verifies with `key`, which must be the registered key of [`DeviceSigned::signer`].
     pub fn verify(&self, key: &DevicePublicKey) -> Result<(), WireError> {
         key.verify(&self.signed_bytes, &self.signature)
             .map_err(|_| WireError::BadSignature {
-                device: self.message.signer().clone(),
+                signer: format!("device `{}`", self.message.signer()),
             })
     }
 

@@ -28,7 +28,9 @@ fn committed_schemas_are_current() {
 
 #[test]
 fn the_violation_schema_requires_the_envelope() {
-    let schema = protocol::schema::message_schema::<protocol::ViolationEvent>(true);
+    let schema = protocol::schema::message_schema::<protocol::ViolationEvent>(Some(
+        protocol::schema::DEVICE,
+    ));
     let required: Vec<&str> = schema["required"]
         .as_array()
         .unwrap()

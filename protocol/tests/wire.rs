@@ -57,16 +57,35 @@ fn the_signature_covers_everything_but_itself() {
     assert_eq!(covered["plate"]["text"], "51F12345");
 }
 
-#[test]
-fn unsigned_messages_round_trip() {
-    let at = UtcTimestamp::from_unix_ms(1_764_146_100_000).unwrap();
-    let ack = Ack {
+/// Central's control key, which devices pin.
+fn central() -> DeviceKey {
+    DeviceKey::from_seed([7; 32])
+}
+
+fn ack() -> Ack {
+    Ack {
         device: device(),
         event_ids: vec![event().event_id],
-        stored_at: at,
-    };
+        stored_at: UtcTimestamp::from_unix_ms(1_764_146_100_000).unwrap(),
+    }
+}
+
+#[test]
+fn control_messages_round_trip_signed_by_their_speakers() {
+    let at = UtcTimestamp::from_unix_ms(1_764_146_100_000).unwrap();
+    let pinned = [central().public_key()];
+    let ack = ack();
+    let bytes = wire::encode_signed(&ack, &central()).unwrap();
+    assert!(
+        std::str::from_utf8(&bytes)
+            .unwrap()
+            .contains(r#""schema_version":2"#)
+    );
     assert_eq!(
-        wire::decode::<Ack>(&wire::encode(&ack).unwrap()).unwrap(),
+        wire::decode_signed::<Ack>(&bytes)
+            .unwrap()
+            .verify_by(&pinned)
+            .unwrap(),
         ack
     );
 
@@ -83,14 +102,26 @@ fn unsigned_messages_round_trip() {
         }],
         outbox_depth: Some(12),
     };
-    let bytes = wire::encode(&status).unwrap();
-    assert_eq!(wire::decode::<DeviceStatus>(&bytes).unwrap(), status);
-    let will = DeviceStatus::offline(device());
+    let device_key = |d: &DeviceId| (d == &device()).then(|| key().public_key());
+    let bytes = wire::encode_signed(&status, &key()).unwrap();
     assert_eq!(
-        wire::decode::<DeviceStatus>(&wire::encode(&will).unwrap()).unwrap(),
+        wire::decode_signed::<DeviceStatus>(&bytes)
+            .unwrap()
+            .verify_with(device_key)
+            .unwrap(),
+        status
+    );
+    let will = DeviceStatus::offline(device(), at);
+    let bytes = wire::encode_signed(&will, &key()).unwrap();
+    assert_eq!(
+        wire::decode_signed::<DeviceStatus>(&bytes)
+            .unwrap()
+            .verify_with(device_key)
+            .unwrap(),
         will
     );
 
+    let controller = DeviceKey::from_seed([9; 32]);
     let phase = SignalPhase {
         device: device(),
         camera: CameraId::parse("north").unwrap(),
@@ -98,10 +129,57 @@ fn unsigned_messages_round_trip() {
         changed_at: at,
         source: SignalSource::Controller,
     };
+    let bytes = wire::encode_signed(&phase, &controller).unwrap();
     assert_eq!(
-        wire::decode::<SignalPhase>(&wire::encode(&phase).unwrap()).unwrap(),
+        wire::decode_signed::<SignalPhase>(&bytes)
+            .unwrap()
+            .verify_by(&[controller.public_key()])
+            .unwrap(),
         phase
     );
+}
+
+#[test]
+fn a_control_message_is_taken_only_under_a_pinned_key() {
+    let forger = DeviceKey::from_seed([1; 32]);
+    let forged = wire::encode_signed(&ack(), &forger).unwrap();
+    let err = wire::decode_signed::<Ack>(&forged)
+        .unwrap()
+        .verify_by(&[central().public_key()])
+        .unwrap_err();
+    assert_eq!(err.code(), "bad_signature");
+    assert_eq!(
+        err.to_string(),
+        "signature does not verify with the key of central"
+    );
+    // While central's key is rotated the device pins both, and either verifies.
+    let genuine = wire::encode_signed(&ack(), &central()).unwrap();
+    let both = [forger.public_key(), central().public_key()];
+    assert!(
+        wire::decode_signed::<Ack>(&genuine)
+            .unwrap()
+            .verify_by(&both)
+            .is_ok()
+    );
+    // Nothing pinned: nothing verifies.
+    assert!(
+        wire::decode_signed::<Ack>(&genuine)
+            .unwrap()
+            .verify_by(&[])
+            .is_err()
+    );
+    // An unsigned acknowledgement, as version 1 sent them, is refused before any key is tried.
+    let unsigned = wire::encode(&ack()).unwrap();
+    assert!(matches!(
+        wire::decode_signed::<Ack>(&unsigned),
+        Err(WireError::MissingField(ref f)) if f == "signature"
+    ));
+    let mut v1: Value = serde_json::from_slice(&unsigned).unwrap();
+    v1["schema_version"] = json!(1);
+    assert!(matches!(
+        wire::decode_signed::<Ack>(&serde_json::to_vec(&v1).unwrap()),
+        Err(WireError::UnsupportedVersion { .. })
+    ));
 }
 
 #[test]
@@ -525,9 +603,10 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = wire::decode_signed::<ViolationEvent>(&bytes);
-        let _ = wire::decode::<Ack>(&bytes);
-        let _ = wire::decode::<DeviceStatus>(&bytes);
-        let _ = wire::decode::<SignalPhase>(&bytes);
+        let _ = wire::decode_signed::<Ack>(&bytes);
+        let _ = wire::decode_signed::<DeviceStatus>(&bytes);
+        let _ = wire::decode_signed::<SignalPhase>(&bytes);
+        let _ = wire::decode_signed::<protocol::DeviceConfig>(&bytes);
     }
 }
 

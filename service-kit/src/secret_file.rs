@@ -76,6 +76,31 @@ pub fn read_or_create(
     }
 }
 
+/// The Ed25519 signing key in the secret file at `path` (its seed, base64), made there on first
+/// use when `create` (`true` beside it: just made); `None` when there is none and `create` is
+/// false. `field` is the setting that names the file, for errors.
+pub fn signing_key(
+    path: &Path,
+    field: &str,
+    create: bool,
+) -> anyhow::Result<Option<(protocol::DeviceKey, bool)>> {
+    let context = || format!("{field} {}", path.display());
+    let (text, made) = if create {
+        read_or_create(path, || {
+            Ok(protocol::DeviceKey::generate()?.to_base64_secret())
+        })
+        .with_context(context)?
+    } else {
+        match read(path).with_context(context)? {
+            Some(text) => (text, false),
+            None => return Ok(None),
+        }
+    };
+    let key = protocol::DeviceKey::from_base64(&text)
+        .with_context(|| format!("{} holds no valid key", context()))?;
+    Ok(Some((key, made)))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

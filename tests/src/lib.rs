@@ -464,12 +464,13 @@ pub fn edge_box_with(
 ) -> (String, PathBuf) {
     let device = unique("edge");
     let path = dir.join("edge.toml");
+    let control_key = central_control_key(central_env, dir);
     std::fs::write(
         &path,
         format!(
             "[device]\nid = \"{device}\"\nkey_path = \"{dir}/device.key\"\ndata_dir = \"{dir}/edge\"\n\n\
              [http]\nbind = \"127.0.0.1:0\"\n\n[mqtt]\nurl = \"{mqtt}\"\nstatus_every_s = 2\nrepublish_after_s = 5\n\n\
-             [central]\nurl = \"{central_url}\"\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\nvehicle_detector = \"{detector}\"\n\n{cameras}",
+             [central]\nurl = \"{central_url}\"\ncontrol_keys = [\"{control_key}\"]\n\n[models]\nmanifest = \"{root}/models/manifest.toml\"\nvehicle_detector = \"{detector}\"\n\n{cameras}",
             dir = dir.display(),
             root = workspace_root().display(),
             detector = sim::setup::DETECTOR,
@@ -529,8 +530,9 @@ pub fn eventually<T>(
 }
 
 /// Runs one administrative command of central-api (`officer-add`, `device-add`,
-/// `registry-add`, …) on the database `central_env` names; officers get [`OFFICER_PASSWORD`].
-pub fn central_admin(central_env: &[(&str, &str)], dir: &Path, args: &[&str]) {
+/// `registry-add`, …) on the database `central_env` names, in `dir` (where central runs);
+/// officers get [`OFFICER_PASSWORD`]. Returns what it printed.
+pub fn central_admin(central_env: &[(&str, &str)], dir: &Path, args: &[&str]) -> String {
     let output = Command::new(binary("central-api").unwrap_or_else(|e| panic!("{e:#}")))
         .current_dir(dir)
         .args(args)
@@ -543,6 +545,15 @@ pub fn central_admin(central_env: &[(&str, &str)], dir: &Path, args: &[&str]) {
         "central-api {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The public half of the control key of central run in `dir` with `central_env` (made now
+/// when it has none yet), as an installer pins it on a device.
+pub fn central_control_key(central_env: &[(&str, &str)], dir: &Path) -> protocol::DevicePublicKey {
+    let printed = central_admin(central_env, dir, &["control-key"]);
+    protocol::DevicePublicKey::from_base64(printed.trim())
+        .unwrap_or_else(|e| panic!("central-api control-key printed {printed:?}: {e}"))
 }
 
 /// Seeds central's database the way an operator would before start-up: the officers `reviewer`
@@ -611,10 +622,12 @@ pub fn seed_central_for(
 }
 
 /// Publishes `event` as `device` through the test broker until central acknowledges it, as the
-/// edge outbox does (central may not have subscribed yet when it first goes out).
+/// edge outbox does (central may not have subscribed yet when it first goes out), and verifies
+/// the acknowledgement with central's `control_key` ([`central_control_key`]).
 pub fn publish_until_acked(
     device: &DeviceId,
     key: &DeviceKey,
+    control_key: &protocol::DevicePublicKey,
     event: &ViolationEvent,
 ) -> anyhow::Result<Ack> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -642,7 +655,10 @@ pub fn publish_until_acked(
                     match events.poll().await? {
                         Event::Incoming(Packet::SubAck(_)) => return Ok(None),
                         Event::Incoming(Packet::Publish(p)) => {
-                            return Ok::<_, anyhow::Error>(Some(wire::decode::<Ack>(&p.payload)?));
+                            // Verified as the edge does, with central's control key.
+                            let ack = wire::decode_signed::<Ack>(&p.payload)?
+                                .verify_by(std::slice::from_ref(control_key))?;
+                            return Ok::<_, anyhow::Error>(Some(ack));
                         }
                         _ => {}
                     }

@@ -100,7 +100,12 @@ async fn a_dropped_device_leaves_an_offline_status() {
     let (watcher, mut watcher_events) = AsyncClient::new(options(&tests::unique("ops")), 16);
     subscribed(&watcher, &mut watcher_events, &topic).await;
 
-    let will = wire::encode(&DeviceStatus::offline(device.clone())).unwrap();
+    let key = DeviceKey::from_seed([3; 32]);
+    let will = wire::encode_signed(
+        &DeviceStatus::offline(device.clone(), protocol::UtcTimestamp::now()),
+        &key,
+    )
+    .unwrap();
     let mut edge_options = options(&tests::unique("edge"));
     edge_options.set_keep_alive(Duration::from_secs(1));
     edge_options.set_last_will(LastWill::new(&topic, will, QoS::AtLeastOnce, false));
@@ -120,7 +125,10 @@ async fn a_dropped_device_leaves_an_offline_status() {
 
     let status = next_publish(&mut watcher_events).await;
     assert_eq!(status.topic, topic);
-    let status = wire::decode::<DeviceStatus>(&status.payload).unwrap();
+    let status = wire::decode_signed::<DeviceStatus>(&status.payload)
+        .unwrap()
+        .verify_with(|_| Some(key.public_key()))
+        .unwrap();
     assert_eq!(status.device, device);
     assert_eq!(status.state, DeviceState::Offline);
 }

@@ -119,7 +119,8 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
     for (_, ct, bytes) in &files {
         upload(&central, &device, &key, bytes, ct);
     }
-    publish_until_acked(&device, &key, &event).unwrap();
+    let control = tests::central_control_key(&env, &dir);
+    publish_until_acked(&device, &key, &control, &event).unwrap();
     let id = event.event_id.to_string();
     let token = central.reviewer_token().unwrap();
     eventually(20, "the violation reaches the review queue", || {

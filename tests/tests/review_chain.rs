@@ -50,7 +50,8 @@ fn a_published_violation_is_approved_and_its_notice_reaches_citizen_notify() {
     for item in &mut event.evidence {
         item.captured_at = event.occurred_at;
     }
-    let ack = publish_until_acked(&device, &key, &event).unwrap();
+    let control = tests::central_control_key(&central_env, &dir);
+    let ack = publish_until_acked(&device, &key, &control, &event).unwrap();
     assert_eq!(ack.event_ids, [event.event_id]);
 
     let token = central.reviewer_token().unwrap();

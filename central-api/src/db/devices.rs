@@ -88,8 +88,13 @@ pub struct DeviceHealth {
     pub outbox_depth: Option<i64>,
 }
 
-/// Records a device's status, replacing the one before.
-pub async fn record_status(db: &Db, status: &protocol::DeviceStatus) -> Result<(), DbError> {
+/// Records a device's status as of `reported`, replacing the one before when that one was
+/// reported earlier; false when it was not (a status played again, or overtaken).
+pub async fn record_status(
+    db: &Db,
+    status: &protocol::DeviceStatus,
+    reported: protocol::UtcTimestamp,
+) -> Result<bool, DbError> {
     let cameras = serde_json::to_string(&status.cameras)
         .map_err(|e| DbError::Corrupt(format!("camera status: {e}")))?;
     let state = match status.state {
@@ -98,25 +103,27 @@ pub async fn record_status(db: &Db, status: &protocol::DeviceStatus) -> Result<(
         protocol::DeviceState::Offline => "offline",
     };
     let now = OffsetDateTime::now_utc();
-    on_pool!(db, pool => {
+    let recorded = on_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO device_status (device_id, state, reported_at, received_at, software_version,
                                         cameras, outbox_depth)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (device_id) DO UPDATE SET state = $2, reported_at = $3, received_at = $4,
-                 software_version = $5, cameras = $6, outbox_depth = $7",
+                 software_version = $5, cameras = $6, outbox_depth = $7
+             WHERE device_status.reported_at IS NULL OR device_status.reported_at < $3",
         )
         .bind(status.device.as_str())
         .bind(state)
-        .bind(status.at.map(|at| at.as_datetime()))
+        .bind(reported.as_datetime())
         .bind(now)
         .bind(status.software_version.as_deref())
         .bind(&cameras)
         .bind(status.outbox_depth.map(|d| d as i64))
         .execute(pool)
-        .await?;
+        .await?
+        .rows_affected()
     });
-    Ok(())
+    Ok(recorded > 0)
 }
 
 /// Every registered device with its latest status, by id.

@@ -26,6 +26,10 @@ use crate::db::{
     violations::{self, Inserted},
 };
 
+/// How far a running device's status may be from central's clock, either way, and still count:
+/// a device sends one every `mqtt.status_every_s` (15 s by default).
+pub const STATUS_MAX_AGE_MS: i64 = 120_000;
+
 /// What became of one payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -294,20 +298,45 @@ impl Ingest {
             Ok(Topic::Status(device)) => device,
             _ => return Ok(Err("not a status topic".into())),
         };
-        let status = match wire::decode::<protocol::DeviceStatus>(payload) {
+        let signed = match wire::decode_signed::<protocol::DeviceStatus>(payload) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        if status.device != device {
+        if signed.message.device != device {
             return Ok(Err(format!(
                 "status of `{}` on the topic of `{device}`",
-                status.device
+                signed.message.device
             )));
         }
-        if devices::active_key(&self.db, &device).await?.is_none() {
-            return Ok(Err(format!("device `{device}` is not registered")));
+        let key = devices::active_key(&self.db, &device).await?;
+        let status = match signed.verify_with(|_| key) {
+            Ok(status) => status,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let now = protocol::UtcTimestamp::now();
+        let Some(at) = status.at else {
+            return Ok(Err("the status says not when it was made".into()));
+        };
+        // A running device's status counts while it is fresh: an old one played again (or the
+        // retained status of a device gone silent) never shows it running. The last will is
+        // signed when the device connects, so it is as old as the connection; it counts as of
+        // its arrival, and no status made before it counts after it.
+        let reported = if status.state == protocol::DeviceState::Offline {
+            now
+        } else {
+            let age_ms = now.unix_ms() - at.unix_ms();
+            if age_ms.abs() > STATUS_MAX_AGE_MS {
+                return Ok(Err(format!(
+                    "made {} s from now: a running device's status counts for {} s",
+                    age_ms / 1000,
+                    STATUS_MAX_AGE_MS / 1000
+                )));
+            }
+            at
+        };
+        if !devices::record_status(&self.db, &status, reported).await? {
+            return Ok(Err("not newer than the status recorded".into()));
         }
-        devices::record_status(&self.db, &status).await?;
         Ok(Ok(()))
     }
 

@@ -1,6 +1,8 @@
 //! The MQTT worker: subscribes to every device's violation and status topics, hands each
 //! violation to [`Ingest`], publishes the application-level [`Ack`] once an event is durably
-//! stored, and only then acknowledges the MQTT delivery; statuses are recorded as they come. A storage failure is retried in place: the delivery stays
+//! stored, and only then acknowledges the MQTT delivery; statuses are recorded as they come.
+//! Acknowledgements and device configurations go out signed with central's control key
+//! ([`ControlKey`]). A storage failure is retried in place: the delivery stays
 //! unacknowledged, so the broker keeps the event until central has it.
 //!
 //! The session is persistent (`clean_session = false`): events published while central is down
@@ -15,7 +17,7 @@ use service_kit::http::Shutdown;
 use tokio::sync::mpsc;
 
 use super::{Ingest, Outcome};
-use crate::config::MqttSettings;
+use crate::{config::MqttSettings, control::ControlKey};
 
 /// Where the worker connects and what it subscribes to.
 #[derive(Debug, Clone)]
@@ -59,18 +61,23 @@ pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
     protocol::topic::parse_broker_url(url).map_err(anyhow::Error::msg)
 }
 
-/// Publishes, retained, the device configurations not yet published (or all of them), each
-/// marked published once handed to the client (QoS 1: the client resends it until the broker
-/// has it, and all go out again after a reconnection).
+/// Publishes, retained and signed now (so a rotated control key signs them all again on the next
+/// connection), the device configurations not yet published (or all of them), each marked
+/// published once handed to the client (QoS 1: the client resends it until the broker has it,
+/// and all go out again after a reconnection).
 async fn publish_configs(
     db: &crate::db::Db,
     client: &AsyncClient,
+    control: &ControlKey,
     all: bool,
 ) -> anyhow::Result<()> {
     for (device, version, payload) in crate::db::cameras::to_publish(db, all).await? {
         let topic = Topic::Config(device.clone()).to_string();
+        let config = wire::decode::<protocol::DeviceConfig>(payload.as_bytes())
+            .map_err(|e| anyhow::anyhow!("the stored configuration of {device}: {e}"))?;
+        let signed = control.sign(&config)?;
         client
-            .try_publish(topic, QoS::AtLeastOnce, true, payload.into_bytes())
+            .try_publish(topic, QoS::AtLeastOnce, true, signed)
             .map_err(|e| anyhow::anyhow!("publishing the configuration of {device}: {e}"))?;
         crate::db::cameras::published(db, &device, version).await?;
         tracing::info!(%device, version, "device configuration published");
@@ -83,6 +90,7 @@ pub async fn run(
     ingest: Ingest,
     settings: MqttSettings,
     connection: Connection,
+    control: ControlKey,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let (credentials, ca_file) = match (&settings.username, &settings.password) {
@@ -113,7 +121,13 @@ pub async fn run(
     // since nothing is acknowledged to the broker before it is processed.
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
     let db = ingest.db().clone();
-    let processor = tokio::spawn(process(ingest, client.clone(), rx, shutdown.clone()));
+    let processor = tokio::spawn(process(
+        ingest,
+        client.clone(),
+        control.clone(),
+        rx,
+        shutdown.clone(),
+    ));
     // Device configurations go out retained; all of them again after each connection (a broker
     // without persistence forgets retained messages when it restarts).
     let mut configs = tokio::time::interval(Duration::from_secs(1));
@@ -126,7 +140,7 @@ pub async fn run(
         tokio::select! {
             () = shutdown.wait() => break,
             _ = configs.tick(), if connected => {
-                match publish_configs(&db, &client, republish).await {
+                match publish_configs(&db, &client, &control, republish).await {
                     Ok(()) => republish = false,
                     Err(e) => tracing::warn!(error = format!("{e:#}"), "publishing device configurations"),
                 }
@@ -186,6 +200,7 @@ pub async fn run(
 async fn process(
     ingest: Ingest,
     client: AsyncClient,
+    control: ControlKey,
     mut deliveries: mpsc::UnboundedReceiver<Publish>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
@@ -221,7 +236,7 @@ async fn process(
         if let Some(event_id) = outcome.as_ref().and_then(Outcome::ack)
             && let Ok(topic) = Topic::parse(&publish.topic)
         {
-            send_ack(&client, topic.device().clone(), event_id).await?;
+            send_ack(&client, &control, topic.device().clone(), event_id).await?;
         }
         client.ack(&publish).await?;
     }
@@ -230,6 +245,7 @@ async fn process(
 
 async fn send_ack(
     client: &AsyncClient,
+    control: &ControlKey,
     device: protocol::DeviceId,
     event_id: protocol::EventId,
 ) -> anyhow::Result<()> {
@@ -238,7 +254,7 @@ async fn send_ack(
         event_ids: vec![event_id],
         stored_at: UtcTimestamp::now(),
     };
-    let payload = wire::encode(&ack)?;
+    let payload = control.sign(&ack)?;
     client
         .publish(
             Topic::Ack(device).to_string(),

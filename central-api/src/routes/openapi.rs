@@ -43,20 +43,20 @@ fn wire_schemas() -> Vec<(&'static str, Value)> {
     vec![
         (
             "ViolationEvent",
-            message_schema::<protocol::ViolationEvent>(true),
+            message_schema::<protocol::ViolationEvent>(Some(protocol::schema::DEVICE)),
         ),
         (
             "ViolationNotice",
-            message_schema::<protocol::ViolationNotice>(false),
+            message_schema::<protocol::ViolationNotice>(None),
         ),
         (
             "PenaltyDecision",
-            message_schema::<protocol::PenaltyDecision>(false),
+            message_schema::<protocol::PenaltyDecision>(None),
         ),
-        ("FineUpdate", message_schema::<protocol::FineUpdate>(false)),
+        ("FineUpdate", message_schema::<protocol::FineUpdate>(None)),
         (
             "FineResolution",
-            message_schema::<protocol::FineResolution>(false),
+            message_schema::<protocol::FineResolution>(None),
         ),
     ]
 }

@@ -1,6 +1,6 @@
-//! Device health: statuses recorded from the status topic (a malformed one, one for another
-//! device or from an unknown device ignored), listed with each registered device in the JSON API
-//! and on the devices page.
+//! Device health: statuses recorded from the status topic, signed by their device (a malformed
+//! one, one for another device, from an unknown device, signed by another key, stale or played
+//! again ignored), listed with each registered device in the JSON API and on the devices page.
 
 use axum::{
     body::Body,
@@ -12,8 +12,8 @@ use central_api::{
     ingest::{Ingest, IngestMetrics},
 };
 use protocol::{
-    CameraId, CameraState, CameraStatus, DeviceId, DeviceState, DeviceStatus, Topic, UtcTimestamp,
-    wire,
+    CameraId, CameraState, CameraStatus, DeviceId, DeviceKey, DeviceState, DeviceStatus, Topic,
+    UtcTimestamp, wire,
 };
 use tower::ServiceExt;
 
@@ -47,19 +47,39 @@ async fn statuses_are_recorded_and_shown(t: &TestDb) {
         ],
         outbox_depth: Some(12),
     };
-    let payload = wire::encode(&status).unwrap();
+    let payload = wire::encode_signed(&status, &w.key).unwrap();
     assert_eq!(ingest.status(&topic, &payload).await.unwrap(), "status");
 
     let stranger = DeviceId::parse("hcm-unknown-9").unwrap();
     let mut theirs = status.clone();
     theirs.device = stranger.clone();
+    let forger = DeviceKey::from_seed([66; 32]);
+    // What would show a dead device as running: "online" under another key, unsigned, or made
+    // long ago (a recording played now).
+    let online = DeviceStatus {
+        state: DeviceState::Online,
+        at: Some(UtcTimestamp::now()),
+        ..status.clone()
+    };
+    let old = DeviceStatus {
+        at: Some(UtcTimestamp::from_unix_ms(UtcTimestamp::now().unix_ms() - 600_000).unwrap()),
+        ..online.clone()
+    };
     for (topic, payload) in [
         (topic.clone(), b"{not json".to_vec()),
-        (topic.clone(), wire::encode(&theirs).unwrap()),
+        (topic.clone(), wire::encode_signed(&theirs, &w.key).unwrap()),
         (
             Topic::Status(stranger).to_string(),
-            wire::encode(&theirs).unwrap(),
+            wire::encode_signed(&theirs, &forger).unwrap(),
         ),
+        (
+            topic.clone(),
+            wire::encode_signed(&online, &forger).unwrap(),
+        ),
+        (topic.clone(), wire::encode(&online).unwrap()),
+        (topic.clone(), wire::encode_signed(&old, &w.key).unwrap()),
+        // The status recorded, played again.
+        (topic.clone(), payload.clone()),
     ] {
         assert_eq!(
             ingest.status(&topic, &payload).await.unwrap(),
@@ -69,6 +89,33 @@ async fn statuses_are_recorded_and_shown(t: &TestDb) {
 
     let health = devices::health(&w.db).await.unwrap();
     assert_eq!(health.len(), 1, "only registered devices: {health:?}");
+    assert_eq!(
+        health[0].state.as_deref(),
+        Some("degraded"),
+        "none of those counted"
+    );
+
+    // The last will, signed when the device connected: it counts as of its arrival, and a
+    // status made before it, played after it, does not bring the device back.
+    let will = DeviceStatus::offline(w.device.clone(), UtcTimestamp::now());
+    let will = wire::encode_signed(&will, &w.key).unwrap();
+    assert_eq!(ingest.status(&topic, &will).await.unwrap(), "status");
+    let before = wire::encode_signed(&online, &w.key).unwrap();
+    assert_eq!(
+        ingest.status(&topic, &before).await.unwrap(),
+        "status_ignored"
+    );
+    let health = devices::health(&w.db).await.unwrap();
+    assert_eq!(health[0].state.as_deref(), Some("offline"));
+    // The device back, with a status made now.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let back = DeviceStatus {
+        at: Some(UtcTimestamp::now()),
+        ..status.clone()
+    };
+    let back = wire::encode_signed(&back, &w.key).unwrap();
+    assert_eq!(ingest.status(&topic, &back).await.unwrap(), "status");
+    let health = devices::health(&w.db).await.unwrap();
     let d = &health[0];
     assert_eq!(d.state.as_deref(), Some("degraded"));
     assert_eq!(d.outbox_depth, Some(12));

@@ -28,6 +28,19 @@ fn mosquitto() -> (String, u16) {
     central_api::ingest::mqtt::parse_broker_url(&url).unwrap()
 }
 
+/// The control key central signs its acknowledgements with in these tests.
+fn control_key() -> DeviceKey {
+    DeviceKey::from_seed([0x43; 32])
+}
+
+/// An acknowledgement as a device takes it: signed by central's control key.
+fn verified_ack(payload: &[u8]) -> Ack {
+    wire::decode_signed::<Ack>(payload)
+        .unwrap()
+        .verify_by(&[control_key().public_key()])
+        .unwrap()
+}
+
 /// A running central-api and the means to stop it.
 struct Central {
     stop: oneshot::Sender<()>,
@@ -45,6 +58,12 @@ impl Central {
         let dir = tempfile::tempdir().unwrap();
         config.evidence.dir = dir.path().join("evidence");
         config.review.secrets_key_file = dir.path().join("secrets.key");
+        config.mqtt.control_key_file = dir.path().join("control.key");
+        service_kit::secret_file::create(
+            &config.mqtt.control_key_file,
+            &control_key().to_base64_secret(),
+        )
+        .unwrap();
         let app = central_api::build(config).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let running = tokio::spawn(app.run_until(async move {
@@ -145,7 +164,7 @@ impl Device {
             let wait = async {
                 loop {
                     if let Event::Incoming(Packet::Publish(p)) = self.events.poll().await.unwrap() {
-                        return wire::decode::<Ack>(&p.payload).unwrap();
+                        return verified_ack(&p.payload);
                     }
                 }
             };
@@ -161,7 +180,7 @@ impl Device {
         let wait = async {
             loop {
                 if let Event::Incoming(Packet::Publish(p)) = self.events.poll().await.unwrap() {
-                    return wire::decode::<Ack>(&p.payload).unwrap();
+                    return verified_ack(&p.payload);
                 }
             }
         };
@@ -301,9 +320,9 @@ async fn device_statuses_are_recorded_as_they_come(t: &TestDb) {
     let central = Central::start(t, external(&host, port)).await;
     let Device {
         id,
+        key,
         client,
         mut events,
-        ..
     } = Device::connect(&t.db, &host, port).await;
     let drive = tokio::spawn(async move { while events.poll().await.is_ok() {} });
     let status = |state| DeviceStatus {
@@ -340,9 +359,10 @@ async fn device_statuses_are_recorded_as_they_come(t: &TestDb) {
         let mut seen = None;
         for _ in 0..100 {
             let payload = if state == DeviceState::Offline {
-                wire::encode(&DeviceStatus::offline(id.clone())).unwrap()
+                let will = DeviceStatus::offline(id.clone(), protocol::UtcTimestamp::now());
+                wire::encode_signed(&will, &key).unwrap()
             } else {
-                wire::encode(&status(state)).unwrap()
+                wire::encode_signed(&status(state), &key).unwrap()
             };
             client
                 .publish(&topic, QoS::AtLeastOnce, true, payload)
@@ -523,7 +543,11 @@ async fn retained_config(host: &str, port: u16, device: &DeviceId) -> protocol::
             if let Event::Incoming(Packet::Publish(p)) = events.poll().await.unwrap()
                 && !p.payload.is_empty()
             {
-                return wire::decode::<protocol::DeviceConfig>(&p.payload).unwrap();
+                // Signed by central, as the device verifies it.
+                return wire::decode_signed::<protocol::DeviceConfig>(&p.payload)
+                    .unwrap()
+                    .verify_by(&[control_key().public_key()])
+                    .unwrap();
             }
         }
     };

@@ -21,11 +21,20 @@ use axum::{
     response::IntoResponse,
     routing::put,
 };
+use edge_agent::outbox::{NewFile, writer::Entry};
 use protocol::{
-    Ack, DeviceId, DevicePublicKey, Topic, UtcTimestamp, ViolationEvent, event::Sha256Digest,
-    evidence::UploadAuth, wire,
+    Ack, DeviceId, DeviceKey, DevicePublicKey, Topic, UtcTimestamp, ViolationEvent,
+    event::{EvidenceItem, Sha256Digest},
+    evidence::UploadAuth,
+    wire,
 };
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+/// The control key of the central stand-in, which signs its acknowledgements; every agent of
+/// [`agent_config`] pins it.
+pub fn control_key() -> protocol::DeviceKey {
+    protocol::DeviceKey::from_seed([0x43; 32])
+}
 
 /// The Mosquitto this machine runs (the Makefile starts it).
 pub fn mosquitto_url() -> String {
@@ -185,7 +194,7 @@ impl Central {
                                                 Topic::Ack(device.clone()).to_string(),
                                                 QoS::AtLeastOnce,
                                                 false,
-                                                wire::encode(&ack).unwrap(),
+                                                wire::encode_signed(&ack, &control_key()).unwrap(),
                                             )
                                             .await;
                                     }
@@ -279,6 +288,7 @@ pub fn agent_config(
     c.device.data_dir = dir.join("data");
     c.mqtt.url = broker.into();
     c.central.url = central.into();
+    c.central.control_keys = vec![control_key().public_key().to_base64()];
     c.models.manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/manifest.toml").into();
     c.models.vehicle_detector = sim::setup::DETECTOR.into();
     c
@@ -343,4 +353,151 @@ pub fn busy_stream() -> (sim::video::Encoded, protocol::camera::CameraGeometry) 
     )
     .unwrap();
     (encoded, sim::setup::camera_geometry(&renderer))
+}
+
+/// Who an agent of [`agent_config`] takes control messages from: the central stand-in's key.
+pub fn control_plane(device: &DeviceId) -> edge_agent::control::ControlPlane {
+    edge_agent::control::ControlPlane::new(
+        device.clone(),
+        vec![control_key().public_key()],
+        HashMap::new(),
+    )
+}
+
+pub fn outbox_file(name: &str, bytes: Vec<u8>) -> NewFile {
+    NewFile {
+        sha256: Sha256Digest::of(&bytes).to_hex(),
+        name: name.into(),
+        content_type: if name.ends_with(".mp4") {
+            "video/mp4".into()
+        } else {
+            "image/jpeg".into()
+        },
+        bytes,
+    }
+}
+
+/// Violation `i`'s journal entry (before and at images) or complete event (with the after
+/// image and the clip), signed as the agent signs them.
+pub fn outbox_entry(key: &DeviceKey, event: &ViolationEvent, i: usize, complete: bool) -> Entry {
+    let image = |what: &str| {
+        let mut bytes = format!("{what} of violation {i} ").into_bytes();
+        bytes.resize(20_000 + i * 7, b'x');
+        bytes
+    };
+    let mut files = vec![
+        outbox_file("before.jpg", image("before")),
+        outbox_file("at.jpg", image("at")),
+    ];
+    if complete {
+        files.push(outbox_file("after.jpg", image("after")));
+        files.push(outbox_file("clip.mp4", image("clip").repeat(5)));
+    }
+    let mut event = event.clone();
+    event.evidence = files
+        .iter()
+        .map(|f| EvidenceItem {
+            name: f.name.clone(),
+            sha256: Sha256Digest::parse(&f.sha256).unwrap(),
+            bytes: f.bytes.len() as u64,
+            content_type: f.content_type.clone(),
+            captured_at: event.occurred_at,
+            masking: None,
+        })
+        .collect();
+    Entry {
+        event_id: event.event_id.to_string(),
+        payload: wire::encode_signed(&event, key).unwrap(),
+        files,
+        clip: complete.then(|| "clip.mp4".to_string()),
+        provisional: !complete,
+        created_ms: UtcTimestamp::now().unix_ms(),
+    }
+}
+
+/// An outbox in `dir` that never counts the disk full.
+pub async fn outbox(dir: &std::path::Path) -> edge_agent::outbox::Outbox {
+    edge_agent::outbox::Outbox::open(
+        &dir.join("outbox"),
+        edge_agent::config::OutboxSettings {
+            min_free_bytes: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The publisher as the agent runs it, alone: `device`'s outbox delivered over the test broker
+/// to the central stand-in at `central_url`, acknowledgements taken under [`control_key`].
+pub struct Publisher {
+    pub counters: Arc<edge_agent::publish::DeliveryCounters>,
+    /// Wakes it when an event is stored.
+    pub wake: Arc<tokio::sync::Notify>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Publisher {
+    /// Starts it, publishing an unacknowledged event again after `republish_after_s`, and waits
+    /// up to 5 s for it to reach the broker.
+    pub async fn start(
+        device: &DeviceId,
+        key: Arc<DeviceKey>,
+        outbox: edge_agent::outbox::Outbox,
+        central_url: &str,
+        republish_after_s: u64,
+    ) -> Self {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (signals, _) = tokio::sync::mpsc::channel(16);
+        let (configs, _) = tokio::sync::mpsc::channel(4);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let counters = Arc::new(edge_agent::publish::DeliveryCounters::default());
+        let delivery = edge_agent::publish::Delivery {
+            device: device.clone(),
+            key,
+            outbox,
+            mqtt: edge_agent::config::MqttSettings {
+                url: mosquitto_url(),
+                republish_after_s,
+                ..Default::default()
+            },
+            central: edge_agent::config::CentralSettings {
+                url: central_url.into(),
+                ..Default::default()
+            },
+            control: Arc::new(control_plane(device)),
+            wake: wake.clone(),
+            counters: counters.clone(),
+        };
+        let status = {
+            let device = device.clone();
+            Arc::new(move || protocol::DeviceStatus::offline(device.clone(), UtcTimestamp::now()))
+        };
+        let task = tokio::spawn(edge_agent::publish::run(
+            delivery,
+            status,
+            signals,
+            configs,
+            service_kit::http::Shutdown::from_watch(stop_rx),
+        ));
+        for _ in 0..200 {
+            if counters.connected.load(Ordering::Relaxed) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Self {
+            counters,
+            wake,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops it as the agent's shutdown does, and checks it ended cleanly.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap().unwrap();
+    }
 }

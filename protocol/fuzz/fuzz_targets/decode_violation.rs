@@ -1,9 +1,10 @@
-//! Any bytes a broker could deliver on `tve/v1/+/violation`: decoding never panics, and what it
-//! accepts encodes back to the same bytes (a signed event has one byte form).
+//! Any bytes a broker could deliver on `tve/v1/+/violation` or a control topic (ack, status,
+//! signal, config): decoding never panics, and what it accepts encodes back to the same bytes (a
+//! signed message has one byte form).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use protocol::{Ack, DeviceStatus, SignalPhase, ViolationEvent, wire};
+use protocol::{Ack, DeviceConfig, DeviceStatus, SignalPhase, ViolationEvent, wire};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(signed) = wire::decode_signed::<ViolationEvent>(data) {
@@ -11,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(value.get("signature").is_some());
         let _ = signed.signed_bytes();
     }
-    let _ = wire::decode::<Ack>(data);
-    let _ = wire::decode::<DeviceStatus>(data);
-    let _ = wire::decode::<SignalPhase>(data);
+    let _ = wire::decode_signed::<Ack>(data);
+    let _ = wire::decode_signed::<DeviceStatus>(data);
+    let _ = wire::decode_signed::<SignalPhase>(data);
+    let _ = wire::decode_signed::<DeviceConfig>(data);
 });
