@@ -270,19 +270,17 @@ pub async fn correct_plate(
             ));
         }
     };
-    review::correct_plate(&state.db, id, &plate.canonical(), colour, &lookup)
-        .await?
-        .map_err(refused)?;
-    let from = v.plate_text().map(str::to_owned);
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "plate.corrected",
-            &format!("violation:{id}"),
-            json!({ "from": from, "to": plate.canonical(), "owner_lookup": lookup.as_str() }),
-        )
-        .await?;
+    review::correct_plate(
+        &state.db,
+        &state.audit,
+        id,
+        &officer.actor(),
+        &plate.canonical(),
+        colour,
+        &lookup,
+    )
+    .await?
+    .map_err(refused)?;
     Ok(Corrected { plate, lookup })
 }
 
@@ -297,28 +295,15 @@ pub async fn approve(
     let schedule = db_fines::load_schedule(&state.db).await?;
     let issued = review::approve(
         &state.db,
+        &state.audit,
         id,
-        &officer.username,
+        (&officer.username, &officer.actor()),
         &schedule,
         &state.review.settings.issuing_unit,
     )
     .await?
     .map_err(refused)?;
     let n = issued.notice;
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "violation.confirmed",
-            &format!("violation:{id}"),
-            json!({
-                "fine_id": n.fine_id,
-                "citizen_id": n.citizen_id.as_str(),
-                "legal_reference": n.legal_reference,
-                "answer_due": n.answer_due,
-            }),
-        )
-        .await?;
     Ok(n)
 }
 
@@ -362,8 +347,9 @@ pub async fn decide(
     };
     let decision = decisions::decide(
         &state.db,
+        &state.audit,
         id,
-        (&officer.username, &officer.full_name),
+        ((&officer.username, &officer.full_name), &officer.actor()),
         &decisions::Asked {
             amount_vnd: asked.amount_vnd,
             circumstance,
@@ -372,25 +358,6 @@ pub async fn decide(
     )
     .await?
     .map_err(not_decided)?;
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "fine.decided",
-            &format!("violation:{id}"),
-            json!({
-                "fine_id": decision.fine_id,
-                "decision_id": decision.decision_id,
-                "decision_number": decision.decision_number,
-                "citizen_id": decision.citizen_id.as_str(),
-                "amount_vnd": decision.amount_vnd,
-                "points": decision.points,
-                "points_left": decision.points_left,
-                "circumstance": decision.circumstance,
-                "legal_reference": decision.legal_reference,
-            }),
-        )
-        .await?;
     Ok(decision)
 }
 
@@ -459,22 +426,16 @@ pub async fn resolve(
     if answer.is_empty() || answer.chars().count() > 2000 {
         return Err(bad_request("answer", "must be 1-2000 characters"));
     }
-    let resolution = disputes::resolve(&state.db, id, &officer.username, outcome, answer)
-        .await?
-        .map_err(not_open)?;
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            &format!("fine.{}", outcome.as_str()),
-            &format!("violation:{id}"),
-            json!({
-                "fine_id": resolution.fine_id,
-                "resolution_id": resolution.resolution_id,
-                "answer": answer,
-            }),
-        )
-        .await?;
+    let resolution = disputes::resolve(
+        &state.db,
+        &state.audit,
+        id,
+        (&officer.username, &officer.actor()),
+        outcome,
+        answer,
+    )
+    .await?
+    .map_err(not_open)?;
     Ok(resolution)
 }
 
@@ -529,9 +490,16 @@ pub async fn reverse(
                     format!("must be one of {}", review::REJECT_REASONS.join(", ")),
                 ));
             }
-            let resolution = disputes::withdraw(&state.db, id, &officer.username, note, reason)
-                .await?
-                .map_err(not_open)?;
+            let resolution = disputes::withdraw(
+                &state.db,
+                &state.audit,
+                id,
+                (&officer.username, &officer.actor()),
+                note,
+                reason,
+            )
+            .await?
+            .map_err(not_open)?;
             Reversed {
                 status: Status::Rejected.as_str().into(),
                 resolution: Some(resolution),
@@ -542,7 +510,16 @@ pub async fn reverse(
             if let Some(fine) = review::fine_of(&state.db, id).await? {
                 return Err(not_open(NotOpen::Final(fine.status)));
             }
-            review::reopen(&state.db, id).await?.map_err(refused)?;
+            let details = json!({
+                "from": from.as_str(),
+                "to": Status::PendingReview.as_str(),
+                "reason": reason,
+                "note": note,
+                "fine_id": None::<String>,
+            });
+            review::reopen(&state.db, &state.audit, id, &officer.actor(), &details)
+                .await?
+                .map_err(refused)?;
             Reversed {
                 status: Status::PendingReview.as_str().into(),
                 resolution: None,
@@ -559,20 +536,5 @@ pub async fn reverse(
             ));
         }
     };
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "violation.reversed",
-            &format!("violation:{id}"),
-            json!({
-                "from": from.as_str(),
-                "to": done.status,
-                "reason": reason,
-                "note": note,
-                "fine_id": done.resolution.as_ref().map(|r| r.fine_id),
-            }),
-        )
-        .await?;
     Ok(done)
 }

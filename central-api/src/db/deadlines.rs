@@ -10,7 +10,7 @@
 //! - **Time bar** (Law 15/2012/QH13, Article 6 clause 1 point a): a case not decided one year
 //!   after the violation's day is closed, `time_barred`, nothing owed.
 //!
-//! Each step goes into the audit trail under its violation.
+//! Each step and its entry in the audit trail, under its violation, commit together.
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
 use crate::{
-    audit::AuditLog,
+    audit::{AuditLog, append_in},
     fines::{VehicleCategory, process},
 };
 
@@ -100,12 +100,29 @@ pub struct Swept {
 /// Cases handled in one sweep at most, for each step.
 const BATCH: i64 = 500;
 
-/// Keeps the deadlines as of `now`.
-pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, DbError> {
+/// The audit entry of a deadline step on the case `fine_id` of violation `event_id`, appended in
+/// the step's own transaction `$tx`.
+macro_rules! step_entry {
+    ($tx:ident, $postgres:expr, $action:expr, $fine_id:expr, $event_id:expr) => {
+        append_in!(
+            $tx,
+            $postgres,
+            "system",
+            $action,
+            &format!("violation:{}", $event_id.hyphenated()),
+            &json!({ "fine_id": $fine_id })
+        )
+    };
+}
+
+/// Keeps the deadlines as of `now`: each case's step and its audit entry in one transaction.
+pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swept, DbError> {
     let mut swept = Swept::default();
     // A violation is barred when a year has passed since its day: every violation at least a
     // year and a day old is looked at, and `process::time_bar` says exactly.
     let year_ago = now - time::Duration::days(365);
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         // Not answered yet: issued, its notice sent, delivered or failed.
         let rows = sqlx::query(
@@ -125,8 +142,9 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, DbError> {
                 .map(VehicleCategory::of)
                 .ok_or_else(|| DbError::Corrupt(format!("vehicle class {class}")))?;
             let mut tx = pool.begin().await?;
+            let mut warned = 0;
             for to in Addressee::for_vehicle(category) {
-                sqlx::query(
+                warned += sqlx::query(
                     "INSERT INTO case_warnings (fine_id, addressee, issued_at) VALUES ($1, $2, $3)
                      ON CONFLICT (fine_id, addressee) DO NOTHING",
                 )
@@ -134,10 +152,14 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, DbError> {
                 .bind(to.as_str())
                 .bind(now)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            }
+            if warned > 0 {
+                step_entry!(tx, postgres, "case.warned", &fine_id, event_id);
+                swept.warned.push((fine_id, event_id));
             }
             tx.commit().await?;
-            swept.warned.push((fine_id, event_id));
         }
         // Ended: paid, closed without a penalty, moved to the driver named, time-barred.
         let rows = sqlx::query(
@@ -150,12 +172,21 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, DbError> {
         .bind(BATCH).fetch_all(pool).await?;
         for row in rows {
             let fine_id: String = row.try_get("fine_id")?;
-            sqlx::query("UPDATE case_warnings SET lifted_at = $1 WHERE fine_id = $2 AND lifted_at IS NULL")
-                .bind(now)
-                .bind(&fine_id)
-                .execute(pool)
-                .await?;
-            swept.lifted.push((fine_id, row.try_get("event_id")?));
+            let event_id: uuid::Uuid = row.try_get("event_id")?;
+            let mut tx = pool.begin().await?;
+            let lifted = sqlx::query(
+                "UPDATE case_warnings SET lifted_at = $1 WHERE fine_id = $2 AND lifted_at IS NULL",
+            )
+            .bind(now)
+            .bind(&fine_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if lifted > 0 {
+                step_entry!(tx, postgres, "case.warnings_lifted", &fine_id, event_id);
+                swept.lifted.push((fine_id, event_id));
+            }
+            tx.commit().await?;
         }
         let rows = sqlx::query(
             "SELECT f.fine_id, f.event_id, v.occurred_at FROM fines f
@@ -172,20 +203,33 @@ pub async fn sweep(db: &Db, now: OffsetDateTime) -> Result<Swept, DbError> {
                 continue;
             }
             let fine_id: String = row.try_get("fine_id")?;
+            let event_id: uuid::Uuid = row.try_get("event_id")?;
+            let mut tx = pool.begin().await?;
             let closed = sqlx::query(
                 "UPDATE fines SET status = 'time_barred'
                  WHERE fine_id = $1 AND decision_number IS NULL
                    AND status NOT IN ('paid', 'cancelled', 'transferred', 'time_barred')",
             )
             .bind(&fine_id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
             if closed == 1 {
-                swept.barred.push((fine_id, row.try_get("event_id")?));
+                step_entry!(tx, postgres, "case.time_barred", &fine_id, event_id);
+                swept.barred.push((fine_id, event_id));
             }
+            tx.commit().await?;
         }
     });
+    for (action, cases) in [
+        ("case.warned", &swept.warned),
+        ("case.warnings_lifted", &swept.lifted),
+        ("case.time_barred", &swept.barred),
+    ] {
+        for (fine_id, _) in cases {
+            tracing::info!(fine_id, action, "case deadline");
+        }
+    }
     Ok(swept)
 }
 
@@ -221,34 +265,6 @@ pub async fn warnings_of(db: &Db, fine_id: &str) -> Result<Vec<Warning>, DbError
         .collect()
 }
 
-/// Sweeps once at `now` and writes what it did into the audit trail.
-pub async fn sweep_and_record(
-    db: &Db,
-    audit: &AuditLog,
-    now: OffsetDateTime,
-) -> Result<Swept, DbError> {
-    let swept = sweep(db, now).await?;
-    let steps = [
-        ("case.warned", &swept.warned),
-        ("case.warnings_lifted", &swept.lifted),
-        ("case.time_barred", &swept.barred),
-    ];
-    for (action, cases) in steps {
-        for (fine_id, event_id) in cases {
-            audit
-                .append(
-                    "system",
-                    action,
-                    &format!("violation:{}", event_id.hyphenated()),
-                    json!({ "fine_id": fine_id }),
-                )
-                .await?;
-            tracing::info!(fine_id, action, "case deadline");
-        }
-    }
-    Ok(swept)
-}
-
 /// How often the deadlines are swept.
 pub const SWEEP: Duration = Duration::from_secs(60);
 
@@ -256,7 +272,7 @@ pub const SWEEP: Duration = Duration::from_secs(60);
 pub async fn run(db: Db, audit: AuditLog, shutdown: Shutdown) -> anyhow::Result<()> {
     shutdown
         .every(SWEEP, "deadline sweep", || {
-            sweep_and_record(&db, &audit, OffsetDateTime::now_utc())
+            sweep(&db, &audit, OffsetDateTime::now_utc())
         })
         .await
 }

@@ -1,13 +1,14 @@
 //! Penalty decisions: an officer with sanctioning authority decides a case whose notice the
 //! owner answered — the amount within the range, the decision number, the points deducted from
-//! the licence — and the decision goes to citizen-notify through the outbox, all in one
-//! transaction.
+//! the licence — and the decision goes to citizen-notify through the outbox, with its audit
+//! entry, all in one transaction.
 
 use protocol::{CitizenId, EventId, PenaltyDecision, UtcTimestamp, VehicleClass, wire};
 use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
+use crate::audit::{AuditLog, append_in};
 use crate::fines::{
     VehicleCategory,
     points::{self, Deduction},
@@ -88,15 +89,19 @@ fn as_deductions(taken: &[PointsDeduction]) -> Vec<Deduction> {
 }
 
 /// Decides the case of violation `id` as officer `officer` (username, and name and title for the
-/// decision), at `now`.
+/// decision; `actor` in the audit log, whose `fine.decided` entry commits with the decision), at
+/// `now`.
 pub async fn decide(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
-    officer: (&str, &str),
+    (officer, actor): ((&str, &str), &str),
     asked: &Asked,
     now: OffsetDateTime,
 ) -> Result<Result<PenaltyDecision, NotDecided>, DbError> {
     let corrupt = |what: String| DbError::Corrupt(format!("case of {id}: {what}"));
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let Some(row) = sqlx::query(
@@ -229,6 +234,24 @@ pub async fn decide(
             decision.decision_id.hyphenated().to_string(),
             &payload,
             now
+        );
+        append_in!(
+            tx,
+            postgres,
+            actor,
+            "fine.decided",
+            &format!("violation:{id}"),
+            &serde_json::json!({
+                "fine_id": decision.fine_id,
+                "decision_id": decision.decision_id,
+                "decision_number": decision.decision_number,
+                "citizen_id": decision.citizen_id.as_str(),
+                "amount_vnd": decision.amount_vnd,
+                "points": decision.points,
+                "points_left": decision.points_left,
+                "circumstance": decision.circumstance,
+                "legal_reference": decision.legal_reference,
+            })
         );
         tx.commit().await?;
         Ok(decision)

@@ -10,6 +10,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
+use crate::audit::{AuditLog, append_in};
 
 /// A case its owner disputed (explained).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -139,30 +140,35 @@ pub enum NotOpen {
     Final(String),
 }
 
-/// Answers the dispute of the fine of violation `id`: records the outcome and queues the
-/// resolution for citizen-notify, in one transaction.
+/// Answers the dispute of the fine of violation `id` as `officer` (`actor` in the audit log):
+/// records the outcome, queues the resolution for citizen-notify and appends its `fine.upheld` or
+/// `fine.cancelled` entry, in one transaction.
 pub async fn resolve(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
-    officer: &str,
+    officer: (&str, &str),
     outcome: DisputeOutcome,
     answer: &str,
 ) -> Result<Result<FineResolution, NotOpen>, DbError> {
-    change(db, id, officer, outcome, answer, None).await
+    change(db, audit, id, officer, outcome, answer, None).await
 }
 
 /// A supervisor withdraws the approval of violation `id`: its fine — not paid, not under
 /// dispute — is cancelled with `answer` to the owner and the violation rejected for `reason`,
-/// with the resolution queued for citizen-notify, in one transaction.
+/// with the resolution queued for citizen-notify and the `violation.reversed` audit entry, in one
+/// transaction.
 pub async fn withdraw(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
-    officer: &str,
+    officer: (&str, &str),
     answer: &str,
     reason: &str,
 ) -> Result<Result<FineResolution, NotOpen>, DbError> {
     change(
         db,
+        audit,
         id,
         officer,
         DisputeOutcome::Cancelled,
@@ -176,13 +182,16 @@ pub async fn withdraw(
 /// `withdrawn_for`, the reason code the violation is rejected with) the approval withdrawn.
 async fn change(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
-    officer: &str,
+    (officer, actor): (&str, &str),
     outcome: DisputeOutcome,
     answer: &str,
     withdrawn_for: Option<&str>,
 ) -> Result<Result<FineResolution, NotOpen>, DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let row = sqlx::query(
@@ -255,6 +264,34 @@ async fn change(
             resolution.resolution_id.hyphenated().to_string(),
             &payload,
             now
+        );
+        let (action, details) = match withdrawn_for {
+            None => (
+                format!("fine.{}", outcome.as_str()),
+                serde_json::json!({
+                    "fine_id": resolution.fine_id,
+                    "resolution_id": resolution.resolution_id,
+                    "answer": answer,
+                }),
+            ),
+            Some(reason) => (
+                "violation.reversed".to_owned(),
+                serde_json::json!({
+                    "from": "approved",
+                    "to": "rejected",
+                    "reason": reason,
+                    "note": answer,
+                    "fine_id": resolution.fine_id,
+                }),
+            ),
+        };
+        append_in!(
+            tx,
+            postgres,
+            actor,
+            &action,
+            &format!("violation:{id}"),
+            &details
         );
         tx.commit().await?;
         Ok(resolution)

@@ -1,7 +1,8 @@
 //! What citizen-notify reports about a case: each update stored once (by its id), the case's
 //! status moved forward — never back: a late "delivered" does not undo "paid". An answer after
 //! its deadline is refused; an owner naming another person as the driver, or as the buyer of a
-//! vehicle sold before the violation, moves the case to that person ([`transfer`]).
+//! vehicle sold before the violation, moves the case to that person ([`transfer`]). Each update
+//! taken and its audit entry commit together.
 
 use protocol::{
     CitizenId, FineChange, FineUpdate, NamedAs, NamedDriver, UtcTimestamp, ViolationEvent,
@@ -16,6 +17,34 @@ use super::{
     owners::Citizen,
     review::{Addressee, colour_of, contact_of, notice_payload, notice_to},
 };
+use crate::audit::{AuditLog, append_in};
+
+/// Who reports fine updates, as the audit log names them.
+pub const REPORTER: &str = "service:citizen-notify";
+
+/// The audit entry of `update` taken on the case of violation `event_id`: `fine.{kind}` with what
+/// it changed; of a person named, who (masked) and the case they now hold (`moved_to`).
+fn trail_entry(update: &FineUpdate, moved_to: Option<uuid::Uuid>) -> (String, serde_json::Value) {
+    let kind = update.change.kind();
+    let change = match named_in(&update.change) {
+        Some((_, id, named_as)) => serde_json::json!({
+            "kind": kind,
+            "named_as": named_as.as_str(),
+            "citizen": id.masked(),
+            "moved_to": moved_to,
+        }),
+        None => serde_json::json!(update.change),
+    };
+    (
+        format!("fine.{kind}"),
+        serde_json::json!({
+            "fine_id": update.fine_id.hyphenated().to_string(),
+            "update_id": update.update_id,
+            "at": update.at,
+            "change": change,
+        }),
+    )
+}
 
 /// How far along a case is; a status moves only to a later one.
 fn rank(status: &str) -> u8 {
@@ -229,11 +258,18 @@ macro_rules! store_update {
     };
 }
 
-/// Applies an update other than a person named ([`transfer`] takes those).
-pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applied, DbError> {
+/// Applies an update other than a person named ([`transfer`] takes those), with its audit entry.
+pub async fn apply(
+    db: &Db,
+    audit: &AuditLog,
+    update: &FineUpdate,
+    payload: &str,
+) -> Result<Applied, DbError> {
     let fine_id = update.fine_id.hyphenated().to_string();
     let kind = update.change.kind();
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let case = case_for!(tx, &fine_id, update);
@@ -257,6 +293,9 @@ pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applie
                 .execute(&mut *tx)
                 .await?;
         }
+        let (action, details) = trail_entry(update, None);
+        let subject = format!("violation:{}", case.event_id.hyphenated());
+        append_in!(tx, postgres, REPORTER, &action, &subject, &details);
         tx.commit().await?;
         Ok(Applied::New { status, event_id: case.event_id, moved_to: None })
     })
@@ -270,13 +309,14 @@ pub async fn apply(db: &Db, update: &FineUpdate, payload: &str) -> Result<Applie
 /// or person concerned with the violation).
 pub async fn transfer(
     db: &Db,
+    audit: &AuditLog,
     update: &FineUpdate,
     payload: &str,
     resident: &Citizen,
     issuing_unit: &str,
 ) -> Result<Applied, DbError> {
     let Some((_, _, named_as)) = named_in(&update.change) else {
-        return apply(db, update, payload).await;
+        return apply(db, audit, update, payload).await;
     };
     let (licence_no, sold_on, contract) = match &update.change {
         FineChange::DriverNamed { driver } => (Some(driver.licence_no.as_str()), None, None),
@@ -287,6 +327,8 @@ pub async fn transfer(
     };
     let fine_id = update.fine_id.hyphenated().to_string();
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let case = case_for!(tx, &fine_id, update);
@@ -372,6 +414,9 @@ pub async fn transfer(
         .execute(&mut *tx)
         .await?;
         super::enqueue!(tx, "violation_notice", to_fine.clone(), notice_payload(&notice)?, now);
+        let (action, details) = trail_entry(update, Some(to.fine_id));
+        let subject = format!("violation:{}", case.event_id.hyphenated());
+        append_in!(tx, postgres, REPORTER, &action, &subject, &details);
         tx.commit().await?;
         Ok(Applied::New {
             status: "transferred".to_owned(),

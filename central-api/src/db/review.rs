@@ -11,6 +11,24 @@ use super::{Db, DbError, on_pool, violations::Status};
 use crate::audit::{AuditLog, append_in};
 use crate::fines::{FineSchedule, NoFine, process};
 
+/// Commits `$tx`, with the entry `$action` (`$details`) by `$actor` on violation `$id` when the
+/// change touched its one row (`$changed`): a review step and its audit entry commit together.
+macro_rules! commit_step {
+    ($tx:ident, $postgres:expr, $changed:expr, $actor:expr, $action:expr, $id:expr, $details:expr) => {{
+        if $changed == 1 {
+            append_in!(
+                $tx,
+                $postgres,
+                $actor,
+                $action,
+                &format!("violation:{}", $id),
+                $details
+            );
+        }
+        $tx.commit().await?;
+    }};
+}
+
 /// Filters of the queue; `None` matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
@@ -144,18 +162,22 @@ pub struct Issued {
     pub notice: ViolationNotice,
 }
 
-/// Confirms a violation pending review: assesses it against the schedule in force on its day
-/// (the range and the provision; the amount proposed for the decision to come), opens the case
-/// and records the notice of violation to send to the owner, all in one transaction. Nothing is
-/// decided here: the decision is [`super::decisions::decide`], after the owner answers.
+/// Confirms a violation pending review as `officer` (`actor` in the audit log): assesses it
+/// against the schedule in force on its day (the range and the provision; the amount proposed
+/// for the decision to come), opens the case, records the notice of violation to send to the
+/// owner and its `violation.confirmed` audit entry, all in one transaction. Nothing is decided
+/// here: the decision is [`super::decisions::decide`], after the owner answers.
 pub async fn approve(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
-    officer: &str,
+    (officer, actor): (&str, &str),
     schedule: &FineSchedule,
     issuing_unit: &str,
 ) -> Result<Result<Issued, Refused>, DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let row = sqlx::query(
@@ -251,6 +273,19 @@ pub async fn approve(
             fine_id.hyphenated().to_string(),
             &payload,
             now
+        );
+        append_in!(
+            tx,
+            postgres,
+            actor,
+            "violation.confirmed",
+            &format!("violation:{id}"),
+            &serde_json::json!({
+                "fine_id": notice.fine_id,
+                "citizen_id": notice.citizen_id.as_str(),
+                "legal_reference": notice.legal_reference,
+                "answer_due": notice.answer_due,
+            })
         );
         tx.commit().await?;
         Ok(Issued { notice })
@@ -374,27 +409,27 @@ pub async fn reject(
         .rows_affected();
         // The rejection and who made it are kept with it: retention purges a rejected case
         // from its review on.
-        if changed == 1 {
-            append_in!(
-                tx,
-                postgres,
-                actor,
-                "violation.rejected",
-                &format!("violation:{id}"),
-                &details
-            );
-        }
-        tx.commit().await?;
+        commit_step!(tx, postgres, changed, actor, "violation.rejected", id, &details);
         changed
     });
     decided(db, id, changed).await
 }
 
-/// A supervisor reopens a rejected violation: back in the review queue, the rejection kept in
-/// the audit log only.
-pub async fn reopen(db: &Db, id: &EventId) -> Result<Result<(), Refused>, DbError> {
+/// A supervisor (`actor`) reopens a rejected violation: back in the review queue, the
+/// rejection kept in the audit log only; its `violation.reversed` entry (`details`) commits
+/// with it.
+pub async fn reopen(
+    db: &Db,
+    audit: &AuditLog,
+    id: &EventId,
+    actor: &str,
+    details: &serde_json::Value,
+) -> Result<Result<(), Refused>, DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
             "UPDATE violations SET status = $1, reviewed_by = NULL, reviewed_at = NULL,
                     reject_reason = NULL, review_note = NULL
              WHERE event_id = $2 AND status = $3",
@@ -402,9 +437,11 @@ pub async fn reopen(db: &Db, id: &EventId) -> Result<Result<(), Refused>, DbErro
         .bind(Status::PendingReview.as_str())
         .bind(*id.as_uuid())
         .bind(Status::Rejected.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        commit_step!(tx, postgres, changed, actor, "violation.reversed", id, details);
+        changed
     });
     decided(db, id, changed).await
 }
@@ -433,10 +470,13 @@ async fn status_of(db: &Db, id: &EventId) -> Result<Option<String>, DbError> {
     Ok(status)
 }
 
-/// Records a corrected plate (canonical text) and the owner found for it.
+/// Records a corrected plate (canonical text) and the owner found for it, with its
+/// `plate.corrected` audit entry by `actor` (the plate it replaced in it), in one transaction.
 pub async fn correct_plate(
     db: &Db,
+    audit: &AuditLog,
     id: &EventId,
+    actor: &str,
     canonical: &str,
     colour: protocol::PlateColour,
     lookup: &super::owners::LookupResult,
@@ -445,8 +485,19 @@ pub async fn correct_plate(
         super::owners::LookupResult::Found(c) => Some(c.as_str()),
         _ => None,
     };
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let from: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT COALESCE(corrected_plate, plate_text) FROM violations
+             WHERE event_id = $1 AND status = $2",
+        )
+        .bind(*id.as_uuid())
+        .bind(Status::PendingReview.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let changed = sqlx::query(
             "UPDATE violations SET corrected_plate = $1, plate_colour = $2, owner_lookup = $3,
                     owner_citizen_id = $4
              WHERE event_id = $5 AND status = $6",
@@ -457,9 +508,16 @@ pub async fn correct_plate(
         .bind(owner)
         .bind(*id.as_uuid())
         .bind(Status::PendingReview.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        let details = serde_json::json!({
+            "from": from.flatten(),
+            "to": canonical,
+            "owner_lookup": lookup.as_str(),
+        });
+        commit_step!(tx, postgres, changed, actor, "plate.corrected", id, &details);
+        changed
     });
     decided(db, id, changed).await
 }

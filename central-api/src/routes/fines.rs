@@ -71,6 +71,7 @@ pub async fn update(
                 Ok(resident) => {
                     fine_updates::transfer(
                         &state.db,
+                        &state.audit,
                         &update,
                         &payload,
                         resident,
@@ -81,39 +82,11 @@ pub async fn update(
                 Err(refused) => Applied::Refused(refused),
             }
         }
-        None => fine_updates::apply(&state.db, &update, &payload).await?,
+        None => fine_updates::apply(&state.db, &state.audit, &update, &payload).await?,
     };
     match applied {
-        Applied::New {
-            status,
-            event_id,
-            moved_to,
-        } => {
+        Applied::New { status, .. } => {
             let kind = update.change.kind();
-            // What the audit trail keeps of a person named: who, masked, and their case.
-            let change = match fine_updates::named_in(&update.change) {
-                Some((_, id, named_as)) => json!({
-                    "kind": kind,
-                    "named_as": named_as.as_str(),
-                    "citizen": id.masked(),
-                    "moved_to": moved_to,
-                }),
-                None => json!(update.change),
-            };
-            state
-                .audit
-                .append(
-                    "service:citizen-notify",
-                    &format!("fine.{kind}"),
-                    &format!("violation:{}", event_id.hyphenated()),
-                    json!({
-                        "fine_id": fine_id,
-                        "update_id": update.update_id,
-                        "at": update.at,
-                        "change": change,
-                    }),
-                )
-                .await?;
             tracing::info!(fine_id, kind, status, "fine updated");
             Ok((
                 StatusCode::CREATED,
@@ -146,7 +119,7 @@ pub async fn update(
             state
                 .audit
                 .append(
-                    "service:citizen-notify",
+                    fine_updates::REPORTER,
                     "fine.answer_refused",
                     &subject,
                     json!({

@@ -177,8 +177,9 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     report(&w.db, driver_case, FineChange::Confirmed).await;
     let decision = decisions::decide(
         &w.db,
+        &central_api::audit::AuditLog::new(w.db.clone()),
         &id,
-        ("sanctioning", "Trưởng phòng CSGT"),
+        (("sanctioning", "Trưởng phòng CSGT"), "officer:sanctioning"),
         &Asked::default(),
         OffsetDateTime::now_utc() + Duration::days(8),
     )
@@ -248,20 +249,21 @@ async fn recent_case(w: &World) -> (EventId, uuid::Uuid) {
 
 async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &TestDb) {
     let w = world(t).await;
+    let audit = central_api::audit::AuditLog::new(t.db.clone());
     let (id, fine_id) = recent_case(&w).await;
     let now = OffsetDateTime::now_utc();
 
     // Within the 20 days nothing happens.
-    let swept = deadlines::sweep(&w.db, now + Duration::days(19))
+    let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(19))
         .await
         .unwrap();
     assert!(swept.warned.is_empty(), "{swept:?}");
     // After them, a car's warnings go to the registration and the inspection authorities, once.
-    let swept = deadlines::sweep(&w.db, now + Duration::days(21))
+    let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(21))
         .await
         .unwrap();
     assert_eq!(swept.warned.len(), 1);
-    let swept = deadlines::sweep(&w.db, now + Duration::days(22))
+    let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(22))
         .await
         .unwrap();
     assert!(swept.warned.is_empty(), "warned once: {swept:?}");
@@ -281,7 +283,7 @@ async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &
         },
     )
     .await;
-    let swept = deadlines::sweep(&w.db, now + Duration::days(30))
+    let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(30))
         .await
         .unwrap();
     assert_eq!(swept.lifted.len(), 1);
@@ -299,15 +301,27 @@ async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &
 
 async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) {
     let w = world(t).await;
+    let audit = central_api::audit::AuditLog::new(t.db.clone());
     let (id, fine_id) = recent_case(&w).await;
     report(&w.db, fine_id, FineChange::Confirmed).await;
     let now = OffsetDateTime::now_utc();
-    let swept = deadlines::sweep(&w.db, now + Duration::days(300))
+    let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(300))
         .await
         .unwrap();
     assert!(swept.barred.is_empty());
-    let audit = central_api::audit::AuditLog::new(t.db.clone());
-    let swept = deadlines::sweep_and_record(&w.db, &audit, now + Duration::days(367))
+    // The case closes with its audit entry or not at all.
+    crate::helpers::audit_writable(&w.db, false).await;
+    assert!(
+        deadlines::sweep(&w.db, &audit, now + Duration::days(367))
+            .await
+            .is_err()
+    );
+    crate::helpers::audit_writable(&w.db, true).await;
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "confirmed"
+    );
+    let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(367))
         .await
         .unwrap();
     assert_eq!(swept.barred.len(), 1);
@@ -317,8 +331,9 @@ async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) 
     );
     let refused = decisions::decide(
         &w.db,
+        &central_api::audit::AuditLog::new(w.db.clone()),
         &id,
-        ("sanctioning", "Trưởng phòng CSGT"),
+        (("sanctioning", "Trưởng phòng CSGT"), "officer:sanctioning"),
         &Asked::default(),
         now + Duration::days(368),
     )

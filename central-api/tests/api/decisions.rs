@@ -90,8 +90,9 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
     let later = OffsetDateTime::now_utc() + Duration::days(8);
     let decision = decisions::decide(
         &w.db,
+        &central_api::audit::AuditLog::new(w.db.clone()),
         &id,
-        ("sanctioning", "Trưởng phòng CSGT"),
+        (("sanctioning", "Trưởng phòng CSGT"), "officer:sanctioning"),
         &Asked::default(),
         later,
     )
@@ -240,7 +241,7 @@ async fn an_explanation_not_accepted_goes_to_a_decision_a_stated_circumstance_mo
     let actions = audit_actions(&one);
     assert_eq!(
         actions[actions.len() - 3..],
-        ["violation.confirmed", "fine.upheld", "fine.decided"]
+        ["fine.disputed", "fine.upheld", "fine.decided"]
     );
 }
 

@@ -5,6 +5,7 @@
 mod admin;
 mod answers;
 mod audit;
+mod audited;
 mod decisions;
 mod devices;
 mod disputes;

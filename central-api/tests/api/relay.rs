@@ -187,8 +187,9 @@ async fn a_decision_goes_to_the_decisions_intake(t: &TestDb) {
     let later = now + time::Duration::days(8);
     let decision = central_api::db::decisions::decide(
         &t.db,
+        &central_api::audit::AuditLog::new(t.db.clone()),
         &id,
-        ("sanctioning", "Trưởng phòng CSGT"),
+        (("sanctioning", "Trưởng phòng CSGT"), "officer:sanctioning"),
         &Default::default(),
         later,
     )

@@ -1,0 +1,226 @@
+//! Every officer's decision on a case and its audit entry commit together: while the entry
+//! cannot be written (the log's table unwritable, as a full disk would leave it) the decision is
+//! not taken either — the plate stays as read, the case pending, the fine undecided, the dispute
+//! open, the approval standing — and once the log takes entries again the same decision is taken
+//! and on record.
+
+use axum::http::StatusCode;
+use central_api::{
+    audit::AuditLog,
+    auth::Role,
+    db::{
+        decisions::{self, Asked},
+        fine_updates,
+        review::fine_of,
+    },
+};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::{
+    disputes::disputed,
+    helpers::{TestDb, audit_actions, audit_writable, on_both_engines},
+    review::{Session, World, world},
+};
+
+/// The violation as the API shows it, with its audit trail.
+async fn violation(w: &World, s: &Session, id: impl std::fmt::Display) -> serde_json::Value {
+    let (status, one) = w.call(s.get(&format!("/api/v1/violations/{id}"))).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    one
+}
+
+/// `request` refused while the log is down, then done once it is up: its answer.
+async fn only_with_its_entry(
+    w: &World,
+    request: impl Fn() -> axum::http::Request<axum::body::Body>,
+) -> serde_json::Value {
+    audit_writable(&w.db, false).await;
+    let (status, body) = w.call(request()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    audit_writable(&w.db, true).await;
+    let (status, body) = w.call(request()).await;
+    assert!(status.is_success(), "{status} {body}");
+    body
+}
+
+async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let supervisor = w.sign_in(Role::Supervisor).await;
+
+    // A plate corrected, then the violation confirmed.
+    let id = w.pending("51F12846").await;
+    let correct = || {
+        reviewer.post(
+            &format!("/api/v1/violations/{id}/plate"),
+            json!({ "plate": "51F-123.45" }),
+        )
+    };
+    audit_writable(&w.db, false).await;
+    let (status, _) = w.call(correct()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    audit_writable(&w.db, true).await;
+    let one = violation(&w, &reviewer, id).await;
+    assert_eq!(one["plate"], "51F12846", "not corrected unaudited");
+    only_with_its_entry(&w, correct).await;
+    let one = violation(&w, &reviewer, id).await;
+    assert_eq!(one["plate"], "51F12345");
+    assert!(audit_actions(&one).contains(&"plate.corrected"));
+
+    let approve = || reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({}));
+    audit_writable(&w.db, false).await;
+    let (status, _) = w.call(approve()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    audit_writable(&w.db, true).await;
+    assert_eq!(
+        violation(&w, &reviewer, id).await["status"],
+        "pending_review"
+    );
+    assert!(
+        fine_of(&w.db, &id).await.unwrap().is_none(),
+        "no case opened"
+    );
+    only_with_its_entry(&w, approve).await;
+    let one = violation(&w, &reviewer, id).await;
+    assert_eq!(one["status"], "approved");
+    assert!(audit_actions(&one).contains(&"violation.confirmed"));
+
+    // The approval withdrawn by a supervisor.
+    let reverse = || {
+        supervisor.post(
+            &format!("/api/v1/violations/{id}/reverse"),
+            json!({ "reason": "not_a_violation", "note": "Đèn vàng, không phải đèn đỏ." }),
+        )
+    };
+    audit_writable(&w.db, false).await;
+    let (status, _) = w.call(reverse()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    audit_writable(&w.db, true).await;
+    assert_eq!(violation(&w, &supervisor, id).await["status"], "approved");
+    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    only_with_its_entry(&w, reverse).await;
+    let one = violation(&w, &supervisor, id).await;
+    assert_eq!(one["status"], "rejected");
+    assert!(audit_actions(&one).contains(&"violation.reversed"));
+
+    // A rejection reopened by a supervisor.
+    let id = w.pending("51F12345").await;
+    let (status, _) = w
+        .call(reviewer.post(
+            &format!("/api/v1/violations/{id}/reject"),
+            json!({ "reason": "duplicate" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let reopen = || {
+        supervisor.post(
+            &format!("/api/v1/violations/{id}/reverse"),
+            json!({ "note": "Không trùng: hai lần vượt đèn khác nhau." }),
+        )
+    };
+    audit_writable(&w.db, false).await;
+    let (status, _) = w.call(reopen()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    audit_writable(&w.db, true).await;
+    assert_eq!(violation(&w, &supervisor, id).await["status"], "rejected");
+    only_with_its_entry(&w, reopen).await;
+    let one = violation(&w, &supervisor, id).await;
+    assert_eq!(one["status"], "pending_review");
+    assert!(
+        audit_actions(&one)
+            .iter()
+            .filter(|a| **a == "violation.reversed")
+            .count()
+            == 1
+    );
+
+    // A dispute answered.
+    let (id, _) = disputed(&w, &reviewer).await;
+    let resolve = || {
+        supervisor.post(
+            &format!("/api/v1/violations/{id}/resolve"),
+            json!({ "outcome": "upheld", "answer": "Hình ảnh cho thấy rõ biển số." }),
+        )
+    };
+    audit_writable(&w.db, false).await;
+    let (status, _) = w.call(resolve()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    audit_writable(&w.db, true).await;
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "disputed"
+    );
+    only_with_its_entry(&w, resolve).await;
+    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "upheld");
+    assert!(audit_actions(&violation(&w, &supervisor, id).await).contains(&"fine.upheld"));
+
+    // The penalty decision on the upheld case.
+    let later = OffsetDateTime::now_utc() + Duration::days(8);
+    let audit = AuditLog::new(w.db.clone());
+    let asked = Asked::default();
+    let decide = || {
+        decisions::decide(
+            &w.db,
+            &audit,
+            &id,
+            (("chief", "Trưởng phòng CSGT"), "officer:chief"),
+            &asked,
+            later,
+        )
+    };
+    audit_writable(&w.db, false).await;
+    assert!(decide().await.is_err(), "no decision unaudited");
+    audit_writable(&w.db, true).await;
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().decision_number,
+        None
+    );
+    let decision = decide().await.unwrap().unwrap();
+    assert_eq!(
+        decision.decision_number, "000001/QĐ-XPHC",
+        "no number spent"
+    );
+    assert!(audit_actions(&violation(&w, &supervisor, id).await).contains(&"fine.decided"));
+}
+
+/// What citizen-notify reports is taken with its entry or not at all: a report refused while
+/// the log is down is taken, and recorded, when it is sent again — not answered "taken before"
+/// and left out of the trail.
+async fn a_fine_update_is_taken_only_with_its_audit_entry(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (id, fine_id, _) = w.confirmed(&reviewer).await;
+    let update = protocol::FineUpdate {
+        update_id: uuid::Uuid::now_v7(),
+        fine_id,
+        at: protocol::UtcTimestamp::now(),
+        change: protocol::FineChange::Confirmed,
+    };
+    let payload = String::from_utf8(protocol::wire::encode(&update).unwrap()).unwrap();
+    let audit = AuditLog::new(w.db.clone());
+    let apply = || fine_updates::apply(&w.db, &audit, &update, &payload);
+    audit_writable(&w.db, false).await;
+    assert!(apply().await.is_err());
+    audit_writable(&w.db, true).await;
+    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    assert!(matches!(
+        apply().await.unwrap(),
+        fine_updates::Applied::New { .. }
+    ));
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "confirmed"
+    );
+    let one = violation(&w, &reviewer, id).await;
+    assert!(audit_actions(&one).contains(&"fine.confirmed"), "{one}");
+    assert!(matches!(
+        apply().await.unwrap(),
+        fine_updates::Applied::Duplicate
+    ));
+}
+
+on_both_engines!(
+    a_decision_on_a_case_is_taken_only_with_its_audit_entry,
+    a_fine_update_is_taken_only_with_its_audit_entry
+);
