@@ -332,6 +332,30 @@ impl AuditLog {
         Ok(entry)
     }
 
+    /// The last entry's number and hash; `None` while the log is empty.
+    pub async fn head(&self) -> Result<Option<(i64, String)>, DbError> {
+        let row = on_pool!(&self.db, pool => {
+            sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(match row {
+            Some(row) => Some((row.try_get("seq")?, row.try_get("hash")?)),
+            None => None,
+        })
+    }
+
+    /// The hash of entry `seq`, when there is one.
+    pub async fn hash_of(&self, seq: i64) -> Result<Option<String>, DbError> {
+        let hash = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(hash)
+    }
+
     /// The entries about `subject`, oldest first.
     pub async fn for_subject(&self, subject: &str) -> Result<Vec<AuditEntry>, DbError> {
         Ok(self

@@ -21,6 +21,8 @@ pub struct Config {
     pub registry: RegistrySettings,
     /// How long records are kept (docs/privacy.md).
     pub retention: crate::db::retention::RetentionSettings,
+    /// The audit chain's anchors outside the database.
+    pub audit: crate::audit_anchor::AnchorSettings,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             notify: NotifySettings::default(),
             registry: RegistrySettings::default(),
             retention: Default::default(),
+            audit: Default::default(),
         }
     }
 }
@@ -98,6 +101,15 @@ impl Settings for Config {
                     "must be at least 16 bytes when notify.url is set",
                 ));
             }
+        }
+        if self.audit.anchor_every_s == 0 || self.audit.anchor_every_s > 86_400 {
+            return Err(ConfigError::invalid(
+                "audit.anchor_every_s",
+                "must be 1 to 86400 s",
+            ));
+        }
+        if let Err(e) = self.audit.former_keys() {
+            return Err(ConfigError::invalid("audit.anchor_keys", e));
         }
         let mqtt = &self.mqtt;
         if mqtt.url.is_empty() && !mqtt.embedded_bind.ip().is_loopback() {

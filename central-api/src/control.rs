@@ -1,6 +1,6 @@
 //! Central's control key: the Ed25519 key central signs what it tells devices with — the
 //! acknowledgement that lets a device delete stored events from its outbox, the camera
-//! configuration it applies. A device pins the public half (`central.control_keys` in its
+//! configuration it applies — and the anchors of its audit chain ([`crate::audit_anchor`]). A device pins the public half (`central.control_keys` in its
 //! configuration, printed by `central-api control-key`) and acts on nothing that key did not
 //! sign, so whoever can publish on a device's topics can neither make it drop events central
 //! never stored nor change its geometry, limits or red grace.
@@ -45,6 +45,11 @@ impl ControlKey {
     /// What devices pin.
     pub fn public_key(&self) -> DevicePublicKey {
         self.0.public_key()
+    }
+
+    /// The signature of `bytes` (the audit chain's anchors).
+    pub fn sign_bytes(&self, bytes: &[u8]) -> protocol::Signature {
+        self.0.sign(bytes)
     }
 
     /// `message` encoded and signed.

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_anchor;
 pub mod auth;
 pub mod config;
 pub mod control;

@@ -71,10 +71,25 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         tracing::info!(url = %config.registry.url, "owners looked up at the registry service");
         state.lookup = std::sync::Arc::new(registry);
     }
+    // Central's control key signs acknowledgements, device configurations and the audit chain's
+    // anchors.
+    let control = crate::control::ControlKey::load(&config.mqtt.control_key_file, true)?
+        .context("mqtt.control_key_file")?;
+    tracing::info!(public_key = %control.public_key(), "control key loaded");
+    let mut anchor_keys = config
+        .audit
+        .former_keys()
+        .map_err(anyhow::Error::msg)?;
+    anchor_keys.push(control.public_key());
+    state.anchors = Some(crate::routes::Anchors {
+        file: config.audit.anchor_file.clone(),
+        keys: anchor_keys,
+    });
     let (audit, lookup) = (state.audit.clone(), state.lookup.clone());
     let ingest = ingest.with_audit(audit.clone());
     let audit_for_deadlines = audit.clone();
     let audit_for_retention = audit.clone();
+    let audit_for_anchors = audit.clone();
     let router = routes::router(state);
 
     let connection = if config.mqtt.url.is_empty() {
@@ -112,9 +127,10 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             relay::run(relay_db, relay, shutdown)
         });
     }
-    let control = crate::control::ControlKey::load(&config.mqtt.control_key_file, true)?
-        .context("mqtt.control_key_file")?;
-    tracing::info!(public_key = %control.public_key(), "acknowledgements and device configurations signed with the control key");
+    let (anchor_key, anchoring) = (control.clone(), config.audit.clone());
+    app.spawn("audit-anchor", move |shutdown| {
+        crate::audit_anchor::run(audit_for_anchors, anchor_key, anchoring, shutdown)
+    });
     let settings = config.mqtt.clone();
     app.spawn("mqtt-ingest", move |shutdown| {
         mqtt::run(ingest, settings, connection, control, shutdown)

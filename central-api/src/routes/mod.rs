@@ -39,6 +39,16 @@ pub struct AppState {
     pub review: Review,
     /// citizen-notify: the shared secret its fine updates are signed with.
     pub notify: NotifySettings,
+    /// Where the audit chain's anchors are and the keys they verify under; `None`: the chain is
+    /// checked on its own.
+    pub anchors: Option<Anchors>,
+}
+
+/// The audit chain's anchors as the verification reads them.
+#[derive(Debug, Clone)]
+pub struct Anchors {
+    pub file: std::path::PathBuf,
+    pub keys: Vec<protocol::DevicePublicKey>,
 }
 
 impl AppState {
@@ -54,6 +64,7 @@ impl AppState {
             lookup: Arc::new(crate::owners::RegistryTable::new(db.clone())),
             review: Review::new(review)?,
             notify: NotifySettings::default(),
+            anchors: None,
             db,
             store,
             settings: evidence,

@@ -20,6 +20,7 @@ use super::{
     openapi::{ErrorBody, WirePenaltyDecision, WireViolationEvent, WireViolationNotice},
 };
 use crate::{
+    audit_anchor,
     auth::{Role, Signed},
     db::{
         retention::LegalHold,
@@ -364,13 +365,16 @@ pub async fn reverse(
     Ok(Json(done))
 }
 
-/// The audit log's chain, walked.
+/// The audit log's chain, walked, and checked against its anchors.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditCheck {
     pub ok: bool,
     /// Entries checked, when the chain holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entries: Option<i64>,
+    /// Anchors the chain was checked against (`audit.anchor_file`), when they read back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchors: Option<usize>,
     /// The first entry that does not hold, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broken_at: Option<i64>,
@@ -378,7 +382,20 @@ pub struct AuditCheck {
     pub reason: Option<String>,
 }
 
-/// `GET /api/v1/audit/verify`: walks the whole chain (auditors, supervisors, admins).
+impl AuditCheck {
+    fn broken(seq: Option<i64>, reason: String) -> Self {
+        Self {
+            ok: false,
+            entries: None,
+            anchors: None,
+            broken_at: seq,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// `GET /api/v1/audit/verify`: walks the whole chain and checks it against the anchors written
+/// outside the database (auditors, supervisors, admins).
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "review",
     security(("session" = []), ("bearer" = [])),
     responses(
@@ -389,19 +406,33 @@ pub async fn verify_audit(
     Signed(officer): Signed,
 ) -> Result<Json<AuditCheck>, ApiError> {
     officer.require(Role::audits, "read the audit log")?;
-    Ok(Json(match state.audit.verify().await? {
-        Ok(entries) => AuditCheck {
-            ok: true,
-            entries: Some(entries),
-            broken_at: None,
-            reason: None,
-        },
-        Err(broken) => AuditCheck {
-            ok: false,
-            entries: None,
-            broken_at: Some(broken.seq),
-            reason: Some(broken.reason),
-        },
+    let entries = match state.audit.verify().await? {
+        Ok(entries) => entries,
+        Err(broken) => return Ok(Json(AuditCheck::broken(Some(broken.seq), broken.reason))),
+    };
+    let anchors = match &state.anchors {
+        None => None,
+        Some(a) => {
+            let (file, keys) = (a.file.clone(), a.keys.clone());
+            let read = tokio::task::spawn_blocking(move || audit_anchor::read(&file, &keys))
+                .await
+                .map_err(ApiError::internal)?;
+            let anchors = match read {
+                Ok(anchors) => anchors,
+                Err(e) => return Ok(Json(AuditCheck::broken(None, e.to_string()))),
+            };
+            if let Some(broken) = audit_anchor::check(&state.audit, &anchors).await? {
+                return Ok(Json(AuditCheck::broken(Some(broken.seq), broken.reason)));
+            }
+            Some(anchors.len())
+        }
+    };
+    Ok(Json(AuditCheck {
+        ok: true,
+        entries: Some(entries),
+        anchors,
+        broken_at: None,
+        reason: None,
     }))
 }
 

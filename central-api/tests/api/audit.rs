@@ -3,11 +3,15 @@
 
 use central_api::{
     audit::{AuditLog, GENESIS},
+    audit_anchor,
     db::Db,
 };
 use serde_json::json;
 
-use crate::helpers::{TestDb, on_both_engines, raw};
+use crate::{
+    helpers::{TestDb, on_both_engines, raw},
+    review::{anchor_file, control_key, world},
+};
 
 async fn drop_guard(db: &Db) {
     match db {
@@ -123,6 +127,77 @@ async fn a_removed_entry_is_located(t: &TestDb) {
     assert_eq!(broken.seq, 3);
 }
 
+/// The chain alone cannot show entries cut from its end, or the table emptied (PostgreSQL's
+/// triggers do not fire on TRUNCATE): its anchors, signed outside the database, do.
+async fn a_chain_cut_from_its_end_or_emptied_is_found_by_its_anchors(t: &TestDb) {
+    let w = world(t).await;
+    let log = AuditLog::new(w.db.clone());
+    let file = anchor_file(&w.dir);
+    let auditor = w.sign_in(central_api::auth::Role::Auditor).await;
+    let verify = || auditor.get("/api/v1/audit/verify");
+    three_entries(&log).await;
+    let first = audit_anchor::anchor(&log, &control_key(), &file, None)
+        .await
+        .unwrap()
+        .unwrap();
+    // Nothing new: no second anchor.
+    assert!(
+        audit_anchor::anchor(&log, &control_key(), &file, Some(&first))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    log.append("system", "test", "violation:0190", json!({}))
+        .await
+        .unwrap();
+    let (_, check) = w.call(verify()).await;
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["anchors"], 1);
+    let head = check["entries"].as_i64().unwrap();
+    assert_eq!(first.seq, head - 1);
+
+    // The anchored entry and the one after it cut: the chain alone still holds.
+    drop_guard(&w.db).await;
+    raw(
+        &w.db,
+        &format!("DELETE FROM audit_log WHERE seq >= {}", first.seq),
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.verify().await.unwrap(), Ok(first.seq - 1));
+    let (_, check) = w.call(verify()).await;
+    assert_eq!(check["ok"], false, "{check}");
+    assert_eq!(check["broken_at"], first.seq);
+    assert!(
+        check["reason"].as_str().unwrap().contains("gone"),
+        "{check}"
+    );
+
+    // Emptied at once.
+    let empty = match &w.db {
+        Db::Postgres(_) => "TRUNCATE audit_log",
+        Db::Sqlite(_) => "DELETE FROM audit_log",
+    };
+    raw(&w.db, empty).await.unwrap();
+    assert_eq!(log.verify().await.unwrap(), Ok(0));
+    let (_, check) = w.call(verify()).await;
+    assert_eq!(check["ok"], false, "{check}");
+
+    // An anchor line edited to match a shorter chain is refused as such.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(&format!("\"seq\":{}", first.seq), "\"seq\":0"),
+    )
+    .unwrap();
+    let (_, check) = w.call(verify()).await;
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(
+        check["reason"].as_str().unwrap().contains("signature"),
+        "{check}"
+    );
+}
+
 async fn concurrent_appends_keep_one_chain(t: &TestDb) {
     // Two logs on one database stand for two processes: they race for sequence numbers.
     let logs = [AuditLog::new(t.db.clone()), AuditLog::new(t.db.clone())];
@@ -149,4 +224,5 @@ on_both_engines!(
     a_removed_entry_is_located,
     a_lost_salt_or_details_erased_without_a_purge_are_located,
     concurrent_appends_keep_one_chain,
+    a_chain_cut_from_its_end_or_emptied_is_found_by_its_anchors,
 );

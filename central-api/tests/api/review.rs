@@ -36,6 +36,16 @@ pub(crate) struct World {
     pub dir: tempfile::TempDir,
 }
 
+/// The control key the world's audit anchors are signed with.
+pub(crate) fn control_key() -> central_api::control::ControlKey {
+    central_api::control::ControlKey::from_key(DeviceKey::from_seed([0x43; 32]))
+}
+
+/// Where the world's audit anchors are.
+pub(crate) fn anchor_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("audit-anchors.jsonl")
+}
+
 pub(crate) async fn world(t: &TestDb) -> World {
     world_with(t, ReviewSettings::default()).await
 }
@@ -62,15 +72,18 @@ pub(crate) async fn world_with(t: &TestDb, review: ReviewSettings) -> World {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let app = router(
-        AppState::new(
-            db.clone(),
-            EvidenceStore::open(dir.path()).unwrap(),
-            EvidenceSettings::default(),
-            review,
-        )
-        .unwrap(),
-    );
+    let mut state = AppState::new(
+        db.clone(),
+        EvidenceStore::open(dir.path()).unwrap(),
+        EvidenceSettings::default(),
+        review,
+    )
+    .unwrap();
+    state.anchors = Some(central_api::routes::Anchors {
+        file: anchor_file(&dir),
+        keys: vec![control_key().public_key()],
+    });
+    let app = router(state);
     World {
         app,
         db,
