@@ -112,6 +112,21 @@ impl QueueQuery {
     }
 }
 
+/// One page of the queue as `officer` asks for it; a search by plate (a vehicle's history) is
+/// recorded (`plate.searched`) before it is answered.
+pub async fn list(
+    state: &AppState,
+    officer: &Officer,
+    q: &QueueQuery,
+) -> Result<(review::QueuePage, QueueFilter), ApiError> {
+    let filter = q.filter()?;
+    if let Some(plate) = &filter.plate {
+        record_read(state, officer, "plate.searched", json!({ "plate": plate })).await?;
+    }
+    let page = review::list(&state.db, &filter).await?;
+    Ok((page, filter))
+}
+
 pub fn event_id(text: &str) -> Result<EventId, ApiError> {
     EventId::parse(text).map_err(|e| bad_request("id", e))
 }
@@ -145,8 +160,24 @@ pub struct Detail {
     pub hold: Option<retention::LegalHold>,
 }
 
-/// One violation with its evidence state, owner, fine and audit trail.
-pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> {
+/// Records that `officer` read personal data: `action` (`violation.viewed`, `plate.searched`,
+/// `licence_points.viewed`) under the officer's own subject, so that the reads of one officer
+/// and, through `details`, whose data they read can be told (Law 91/2025/QH15 on personal data
+/// protection). The read is answered only once it is on record.
+pub async fn record_read(
+    state: &AppState,
+    officer: &Officer,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let actor = officer.actor();
+    state.audit.append(&actor, action, &actor, details).await?;
+    Ok(())
+}
+
+/// One violation with its evidence state, owner, fine and audit trail, as `officer` reads it
+/// (recorded: `violation.viewed`, with the owner shown).
+pub async fn detail(state: &AppState, officer: &Officer, id: &EventId) -> Result<Detail, ApiError> {
     let Some(violation) = violations::get(&state.db, id).await? else {
         if let Some((rule, at)) = retention::purged(&state.db, id).await? {
             return Err(ApiError::new(
@@ -190,6 +221,16 @@ pub async fn detail(state: &AppState, id: &EventId) -> Result<Detail, ApiError> 
         None
     };
     let dispute = disputes::of_violation(&state.db, id).await?;
+    record_read(
+        state,
+        officer,
+        "violation.viewed",
+        json!({
+            "violation": id,
+            "owner": violation.owner_citizen_id,
+        }),
+    )
+    .await?;
     Ok(Detail {
         violation,
         missing,

@@ -38,10 +38,10 @@ use crate::{
         (status = 401, description = "Not signed in", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    Signed(_officer): Signed,
+    Signed(officer): Signed,
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<QueuePage>, ApiError> {
-    Ok(Json(db_review::list(&state.db, &q.filter()?).await?))
+    Ok(Json(review::list(&state, &officer, &q).await?.0))
 }
 
 /// One entry of a violation's audit trail.
@@ -93,10 +93,10 @@ pub struct ViolationDetail {
         (status = 410, description = "Purged by retention", body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    Signed(_officer): Signed,
+    Signed(officer): Signed,
     Path(id): Path<String>,
 ) -> Result<Json<ViolationDetail>, ApiError> {
-    let d = review::detail(&state, &event_id(&id)?).await?;
+    let d = review::detail(&state, &officer, &event_id(&id)?).await?;
     let v = d.violation;
     Ok(Json(ViolationDetail {
         status: v.status.as_str().to_owned(),
@@ -245,6 +245,13 @@ pub async fn licence_points(
         citizen.as_str(),
         licence,
         time::OffsetDateTime::now_utc(),
+    )
+    .await?;
+    review::record_read(
+        &state,
+        &officer,
+        "licence_points.viewed",
+        serde_json::json!({ "citizen": citizen.as_str(), "licence": licence.as_str() }),
     )
     .await?;
     Ok(Json(points))

@@ -23,13 +23,7 @@ pub async fn page(
     Query(q): Query<QueueQuery>,
 ) -> Response {
     let lang = desk.lang;
-    let listed = match q.filter() {
-        Ok(filter) => review::list(&state.db, &filter)
-            .await
-            .map(|page| (page, filter))
-            .map_err(Into::into),
-        Err(e) => Err(e),
-    };
+    let listed = crate::review::list(&state, &desk.officer, &q).await;
     let body = match &listed {
         Ok((page, filter)) => html! {
             (filters(lang, &q))

@@ -40,7 +40,7 @@ pub async fn page(
         Err(e) => return desk.failure(e),
     };
     let masked = q.view.as_deref() == Some("citizen");
-    match review::detail(&state, &id).await {
+    match review::detail(&state, &desk.officer, &id).await {
         Ok(mut d) => {
             if masked
                 && let Err(e) = state
@@ -809,7 +809,7 @@ async fn decide(
             None => Redirect::to(&to).into_response(),
         },
         Err(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR => desk.failure(e),
-        Err(e) => match review::detail(state, &id).await {
+        Err(e) => match review::detail(state, &desk.officer, &id).await {
             Ok(d) => render(desk, &d, Some(&e)),
             Err(_) => desk.failure(e),
         },

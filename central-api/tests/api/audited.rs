@@ -220,7 +220,58 @@ async fn a_fine_update_is_taken_only_with_its_audit_entry(t: &TestDb) {
     ));
 }
 
+/// Reads of personal data are on record under the officer who read: a violation opened with its
+/// owner, a vehicle's history searched by plate, a citizen's licence points; while the record
+/// cannot be written, the data is not shown.
+async fn reads_of_personal_data_are_on_record_before_they_are_answered(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let id = w.pending("51F12345").await;
+    let reads = [
+        (
+            format!("/api/v1/violations/{id}"),
+            "violation.viewed",
+            json!({ "violation": id.to_string(), "owner": "079203012345" }),
+        ),
+        (
+            "/api/v1/violations?status=all&plate=51F-123.45".to_owned(),
+            "plate.searched",
+            json!({ "plate": "51F12345" }),
+        ),
+        (
+            "/api/v1/citizens/079203012345/licence-points?licence=car".to_owned(),
+            "licence_points.viewed",
+            json!({ "citizen": "079203012345", "licence": "car" }),
+        ),
+        (
+            format!("/review/violations/{id}"),
+            "violation.viewed",
+            json!({ "violation": id.to_string(), "owner": "079203012345" }),
+        ),
+    ];
+    let log = AuditLog::new(w.db.clone());
+    for (uri, action, details) in reads {
+        audit_writable(&w.db, false).await;
+        let (status, _, _) = w.call_bytes(reviewer.get(&uri)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        audit_writable(&w.db, true).await;
+        let before = log.for_subject("officer:reviewer").await.unwrap().len();
+        let (status, _, _) = w.call_bytes(reviewer.get(&uri)).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        let mine = log.for_subject("officer:reviewer").await.unwrap();
+        assert_eq!(mine.len(), before + 1, "{uri}");
+        let entry = mine.last().unwrap();
+        assert_eq!((entry.action.as_str(), &entry.details), (action, &details));
+    }
+    // The queue without a plate searched is not a search of anyone's history.
+    let before = log.for_subject("officer:reviewer").await.unwrap().len();
+    let (status, _) = w.call(reviewer.get("/api/v1/violations")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(log.for_subject("officer:reviewer").await.unwrap().len(), before);
+}
+
 on_both_engines!(
+    reads_of_personal_data_are_on_record_before_they_are_answered,
     a_decision_on_a_case_is_taken_only_with_its_audit_entry,
     a_fine_update_is_taken_only_with_its_audit_entry
 );
