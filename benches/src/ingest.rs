@@ -218,6 +218,7 @@ impl Central {
         config.evidence.dir = dir.path().join("evidence");
         config.review.secrets_key_file = dir.path().join("secrets.key");
         config.mqtt.control_key_file = dir.path().join("control.key");
+        config.audit.anchor_file = dir.path().join("audit-anchors.jsonl");
         let control = central_api::control::ControlKey::load(&config.mqtt.control_key_file, true)?
             .context("the control key")?
             .public_key();

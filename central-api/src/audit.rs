@@ -334,15 +334,12 @@ impl AuditLog {
 
     /// The last entry's number and hash; `None` while the log is empty.
     pub async fn head(&self) -> Result<Option<(i64, String)>, DbError> {
-        let row = on_pool!(&self.db, pool => {
-            sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        let head = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(pool)
                 .await?
         });
-        Ok(match row {
-            Some(row) => Some((row.try_get("seq")?, row.try_get("hash")?)),
-            None => None,
-        })
+        Ok(head)
     }
 
     /// The hash of entry `seq`, when there is one.

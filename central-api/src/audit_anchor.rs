@@ -120,7 +120,11 @@ pub fn read(path: &Path, keys: &[DevicePublicKey]) -> Result<Vec<Anchor>, Anchor
         Err(e) => return Err(io(path)(e)),
     };
     let mut anchors = Vec::new();
-    for (i, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, raw) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let bad = |reason: String| AnchorError::BadLine {
             line: i + 1,
             reason,
@@ -135,7 +139,9 @@ pub fn read(path: &Path, keys: &[DevicePublicKey]) -> Result<Vec<Anchor>, Anchor
             .iter()
             .any(|k| k.verify(&canonical(&anchor), &line.signature).is_ok())
         {
-            return Err(bad("its signature does not verify with the control key".into()));
+            return Err(bad(
+                "its signature does not verify with the control key".into()
+            ));
         }
         anchors.push(anchor);
     }
@@ -288,7 +294,10 @@ mod tests {
             at: "2026-12-05T10:00:00.000Z".into(),
         };
         std::fs::write(&path, format!("{}\n", line(&a, &key()))).unwrap();
-        assert_eq!(read(&path, &[key().public_key()]).unwrap(), [a.clone()]);
+        assert_eq!(
+            read(&path, &[key().public_key()]).unwrap(),
+            std::slice::from_ref(&a)
+        );
         // Moved back to an earlier entry in the file: the signature no longer holds.
         let edited = line(&a, &key()).replace("\"seq\":12", "\"seq\":11");
         std::fs::write(&path, format!("{edited}\n")).unwrap();

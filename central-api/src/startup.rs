@@ -76,10 +76,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let control = crate::control::ControlKey::load(&config.mqtt.control_key_file, true)?
         .context("mqtt.control_key_file")?;
     tracing::info!(public_key = %control.public_key(), "control key loaded");
-    let mut anchor_keys = config
-        .audit
-        .former_keys()
-        .map_err(anyhow::Error::msg)?;
+    let mut anchor_keys = config.audit.former_keys().map_err(anyhow::Error::msg)?;
     anchor_keys.push(control.public_key());
     state.anchors = Some(crate::routes::Anchors {
         file: config.audit.anchor_file.clone(),

@@ -24,7 +24,7 @@ use crate::{
     auth::{Role, Signed},
     db::{
         retention::LegalHold,
-        review::{self as db_review, FineSummary, QueuePage},
+        review::{FineSummary, QueuePage},
     },
     review::{self, QueueQuery, event_id},
 };

@@ -9,11 +9,7 @@ use protocol::vi::local_time;
 use protocol::{VehicleClass, ViolationKind};
 
 use super::{Desk, Lang, alert, layout};
-use crate::{
-    db::review::{self, QueuePage},
-    review::QueueQuery,
-    routes::AppState,
-};
+use crate::{db::review::QueuePage, review::QueueQuery, routes::AppState};
 
 const STATUSES: [&str; 4] = ["pending_review", "approved", "rejected", "received"];
 

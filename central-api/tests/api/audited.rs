@@ -267,7 +267,10 @@ async fn reads_of_personal_data_are_on_record_before_they_are_answered(t: &TestD
     let before = log.for_subject("officer:reviewer").await.unwrap().len();
     let (status, _) = w.call(reviewer.get("/api/v1/violations")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(log.for_subject("officer:reviewer").await.unwrap().len(), before);
+    assert_eq!(
+        log.for_subject("officer:reviewer").await.unwrap().len(),
+        before
+    );
 }
 
 on_both_engines!(

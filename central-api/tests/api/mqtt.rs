@@ -59,6 +59,7 @@ impl Central {
         config.evidence.dir = dir.path().join("evidence");
         config.review.secrets_key_file = dir.path().join("secrets.key");
         config.mqtt.control_key_file = dir.path().join("control.key");
+        config.audit.anchor_file = dir.path().join("audit-anchors.jsonl");
         service_kit::secret_file::create(
             &config.mqtt.control_key_file,
             &control_key().to_base64_secret(),
