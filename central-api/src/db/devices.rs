@@ -103,27 +103,39 @@ pub async fn record_status(
         protocol::DeviceState::Offline => "offline",
     };
     let now = OffsetDateTime::now_utc();
+    let reported = reported.as_datetime();
+    // Compared here, not in SQL: SQLite keeps times as RFC 3339 text, whose order is not the
+    // times' when their fractions differ in length.
     let recorded = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let held: Option<Option<OffsetDateTime>> =
+            sqlx::query_scalar("SELECT reported_at FROM device_status WHERE device_id = $1")
+                .bind(status.device.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if held.flatten().is_some_and(|held| held >= reported) {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO device_status (device_id, state, reported_at, received_at, software_version,
                                         cameras, outbox_depth)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (device_id) DO UPDATE SET state = $2, reported_at = $3, received_at = $4,
-                 software_version = $5, cameras = $6, outbox_depth = $7
-             WHERE device_status.reported_at IS NULL OR device_status.reported_at < $3",
+                 software_version = $5, cameras = $6, outbox_depth = $7",
         )
         .bind(status.device.as_str())
         .bind(state)
-        .bind(reported.as_datetime())
+        .bind(reported)
         .bind(now)
         .bind(status.software_version.as_deref())
         .bind(&cameras)
         .bind(status.outbox_depth.map(|d| d as i64))
-        .execute(pool)
-        .await?
-        .rows_affected()
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        true
     });
-    Ok(recorded > 0)
+    Ok(recorded)
 }
 
 /// Every registered device with its latest status, by id.

@@ -150,4 +150,40 @@ async fn statuses_are_recorded_and_shown(t: &TestDb) {
     assert!(page.contains(w.device.as_str()));
 }
 
-on_both_engines!(statuses_are_recorded_and_shown);
+/// Statuses are ordered by their time, whatever its fraction: .1 s comes before .123 s (SQLite
+/// keeps `…01.1Z` and `…01.123Z`, which sort the other way as text).
+async fn statuses_are_ordered_by_time_not_by_text(t: &TestDb) {
+    let w = world(t).await;
+    let status = DeviceStatus::offline(w.device.clone(), UtcTimestamp::now());
+    let at = |ms: i64| UtcTimestamp::from_unix_ms(1_764_146_101_000 + ms).unwrap();
+    assert!(
+        devices::record_status(&w.db, &status, at(100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        devices::record_status(&w.db, &status, at(123))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !devices::record_status(&w.db, &status, at(120))
+            .await
+            .unwrap()
+    );
+    assert!(
+        devices::record_status(&w.db, &status, at(1_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !devices::record_status(&w.db, &status, at(1_000))
+            .await
+            .unwrap()
+    );
+}
+
+on_both_engines!(
+    statuses_are_recorded_and_shown,
+    statuses_are_ordered_by_time_not_by_text
+);
