@@ -136,6 +136,7 @@ fn refused(r: Refused) -> ApiError {
         Refused::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Refused::NotPending(_) => (StatusCode::CONFLICT, "not_pending"),
         Refused::NoOwner => (StatusCode::CONFLICT, "no_owner"),
+        Refused::OwnCorrection(_) => (StatusCode::CONFLICT, "second_officer_needed"),
         Refused::NoFine(_) => (StatusCode::CONFLICT, "no_fine"),
     };
     ApiError::new(status, code, r.to_string())
@@ -315,7 +316,7 @@ pub async fn correct_plate(
         &state.db,
         &state.audit,
         id,
-        &officer.actor(),
+        (&officer.username, &officer.actor()),
         &plate.canonical(),
         colour,
         &lookup,

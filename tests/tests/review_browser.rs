@@ -1,8 +1,10 @@
 //! The police review flow in a real browser: central-api runs as its own process, a device
 //! publishes a signed red-light violation through Mosquitto and uploads its evidence (JPEG images
 //! and an H.264 clip); an officer in headless Chromium signs in, opens the queue, opens the
-//! violation, sees its images and clip, zooms, corrects the misread plate with the keyboard, and
-//! confirms it; the case exists afterwards, its notice issued and nothing decided yet. The screenshots it takes are the README's.
+//! violation, sees its images and clip, zooms, corrects the misread plate with the keyboard and
+//! tries to confirm it — refused: another officer confirms a violation whose plate an officer
+//! corrected — and a supervisor confirms it; the case exists afterwards, its notice issued and
+//! nothing decided yet. The screenshots it takes are the README's.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -133,27 +135,30 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
     runtime.block_on(async {
         let b = Browser::start().await.unwrap();
         // Any page sends the officer to sign in first.
-        b.client.goto(&central.url("/review")).await.unwrap();
-        b.wait_for("#username", 10)
-            .await
-            .unwrap()
-            .send_keys("reviewer")
-            .await
-            .unwrap();
-        b.client
-            .find(fantoccini::Locator::Css("#password"))
-            .await
-            .unwrap()
-            .send_keys(OFFICER_PASSWORD)
-            .await
-            .unwrap();
-        b.client
-            .find(fantoccini::Locator::Css("#sign-in"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        let sign_in = async |who: &str, page: &str| {
+            b.client.goto(&central.url(page)).await.unwrap();
+            b.wait_for("#username", 10)
+                .await
+                .unwrap()
+                .send_keys(who)
+                .await
+                .unwrap();
+            b.client
+                .find(fantoccini::Locator::Css("#password"))
+                .await
+                .unwrap()
+                .send_keys(OFFICER_PASSWORD)
+                .await
+                .unwrap();
+            b.client
+                .find(fantoccini::Locator::Css("#sign-in"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        };
+        sign_in("reviewer", "/review").await;
 
         // The queue, with the violation on it.
         let row = b
@@ -244,13 +249,38 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
         );
         b.screenshot("review-violation").await.unwrap();
 
-        // `a` puts the focus on approval; Enter approves. No violation is left: back to the
-        // queue, which says what was done.
+        // `a` puts the focus on approval; Enter approves — but the plate this officer corrected
+        // names the person fined, so another officer confirms the violation.
         b.keys("a").await.unwrap();
         assert_eq!(
             b.eval("return document.activeElement.id").await.unwrap(),
             "approve"
         );
+        b.keys("\u{E007}").await.unwrap();
+        b.wait_for(".alert[data-code='second_officer_needed']", 10)
+            .await
+            .unwrap();
+        b.client
+            .find(fantoccini::Locator::Css(
+                "form[action='/review/logout'] button",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // Signed out: the sign-in page.
+        b.wait_for("#username", 10).await.unwrap();
+        // A supervisor opens it and confirms it. No violation is left: back to the queue, which
+        // says what was done.
+        sign_in("supervisor", "/review").await;
+        b.wait_for("#queue", 10).await.unwrap();
+        b.client
+            .goto(&central.url(&format!("/review/violations/{id}")))
+            .await
+            .unwrap();
+        b.wait_for("#approve", 10).await.unwrap();
+        b.keys("a").await.unwrap();
         b.keys("\u{E007}").await.unwrap();
         let flash = b
             .wait_for("#flash", 10)
@@ -289,7 +319,10 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
     assert_eq!(one["plate"], "51F12345");
     assert_eq!(one["fine"]["status"], "issued", "a notice, not a decision");
     assert!(one["fine"]["decision_number"].is_null());
-    assert_eq!(one["fine"]["issued_by"], "reviewer");
+    assert_eq!(
+        one["fine"]["issued_by"], "supervisor",
+        "not the officer who corrected it"
+    );
     let actions: Vec<&str> = one["audit"]
         .as_array()
         .unwrap()

@@ -152,6 +152,8 @@ pub enum Refused {
     NotPending(String),
     #[error("the owner of the plate is not known: correct the plate or reject")]
     NoOwner,
+    #[error("{0} corrected the plate: another officer confirms the violation")]
+    OwnCorrection(String),
     #[error("no fine can be proposed: {0}")]
     NoFine(NoFine),
 }
@@ -182,7 +184,7 @@ pub async fn approve(
         let mut tx = pool.begin().await?;
         let row = sqlx::query(
             "SELECT event, status, COALESCE(corrected_plate, plate_text) AS plate, plate_colour,
-                    owner_citizen_id
+                    owner_citizen_id, plate_corrected_by
              FROM violations WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
@@ -198,6 +200,11 @@ pub async fn approve(
         let owner: Option<String> = row.try_get("owner_citizen_id")?;
         if status != Status::PendingReview.as_str() {
             return Ok(Err(Refused::NotPending(status)));
+        }
+        // Four eyes: a plate an officer corrected names the person fined; another confirms it.
+        let corrected_by: Option<String> = row.try_get("plate_corrected_by")?;
+        if let Some(by) = corrected_by.filter(|by| by == officer) {
+            return Ok(Err(Refused::OwnCorrection(by)));
         }
         let Some(owner) = owner.as_deref().and_then(|o| protocol::CitizenId::parse(o).ok()) else {
             return Ok(Err(Refused::NoOwner));
@@ -470,13 +477,14 @@ async fn status_of(db: &Db, id: &EventId) -> Result<Option<String>, DbError> {
     Ok(status)
 }
 
-/// Records a corrected plate (canonical text) and the owner found for it, with its
-/// `plate.corrected` audit entry by `actor` (the plate it replaced in it), in one transaction.
+/// Records a corrected plate (canonical text), the owner found for it and who corrected it
+/// (`officer`: another officer then confirms the violation), with its `plate.corrected` audit
+/// entry by `actor` (the plate it replaced in it), in one transaction.
 pub async fn correct_plate(
     db: &Db,
     audit: &AuditLog,
     id: &EventId,
-    actor: &str,
+    (officer, actor): (&str, &str),
     canonical: &str,
     colour: protocol::PlateColour,
     lookup: &super::owners::LookupResult,
@@ -499,7 +507,7 @@ pub async fn correct_plate(
         .await?;
         let changed = sqlx::query(
             "UPDATE violations SET corrected_plate = $1, plate_colour = $2, owner_lookup = $3,
-                    owner_citizen_id = $4
+                    owner_citizen_id = $4, plate_corrected_by = $7
              WHERE event_id = $5 AND status = $6",
         )
         .bind(canonical)
@@ -508,6 +516,7 @@ pub async fn correct_plate(
         .bind(owner)
         .bind(*id.as_uuid())
         .bind(Status::PendingReview.as_str())
+        .bind(officer)
         .execute(&mut *tx)
         .await?
         .rows_affected();

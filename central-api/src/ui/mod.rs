@@ -333,6 +333,10 @@ pub fn explain(lang: Lang, e: &ApiError) -> (&'static str, Option<String>) {
             "Chưa xác định được chủ phương tiện: hãy sửa biển số hoặc từ chối.",
             "The owner is not known: correct the plate or reject.",
         ),
+        "second_officer_needed" => lang.t(
+            "Bạn đã sửa biển số của vi phạm này: một cán bộ khác xác nhận vi phạm.",
+            "You corrected this violation's plate: another officer confirms the violation.",
+        ),
         "no_fine" => lang.t(
             "Biểu mức phạt không có mức phạt cho trường hợp này.",
             "The fine schedule has no fine for this case.",

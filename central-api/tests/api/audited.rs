@@ -68,7 +68,8 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
     assert_eq!(one["plate"], "51F12345");
     assert!(audit_actions(&one).contains(&"plate.corrected"));
 
-    let approve = || reviewer.post(&format!("/api/v1/violations/{id}/approve"), json!({}));
+    // Confirmed by another officer than the one who corrected the plate.
+    let approve = || supervisor.post(&format!("/api/v1/violations/{id}/approve"), json!({}));
     audit_writable(&w.db, false).await;
     let (status, _) = w.call(approve()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);

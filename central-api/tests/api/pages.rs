@@ -418,6 +418,30 @@ async fn a_misread_plate_is_corrected_from_the_page(t: &TestDb) {
         page.body
     );
     assert!(page.body.contains("plate.corrected"));
+    // The officer who corrected the plate does not also confirm the violation.
+    let own = send(
+        &w,
+        form(Some(&reviewer), &approve, &[("csrf", &reviewer.csrf)]),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CONFLICT);
+    assert!(
+        own.body.contains("một cán bộ khác xác nhận vi phạm"),
+        "{}",
+        own.body
+    );
+    let supervisor = sign_in(&w, Role::Supervisor).await;
+    let confirmed = send(
+        &w,
+        form(Some(&supervisor), &approve, &[("csrf", &supervisor.csrf)]),
+    )
+    .await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        confirmed.body
+    );
 }
 
 /// A supervisor holds a case from the page; a reviewer sees the hold but cannot lift it.

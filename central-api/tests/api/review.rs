@@ -420,8 +420,15 @@ async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["owner_lookup"], "found");
+    // Four eyes: the officer who corrected the plate — which names the person fined — does not
+    // also confirm the violation; another officer does.
+    assert_eq!(
+        w.refused_approval(&reviewer, misread).await,
+        Some("second_officer_needed".into())
+    );
+    let supervisor = w.sign_in(Role::Supervisor).await;
     let (status, _) = w
-        .call(reviewer.post(&format!("/api/v1/violations/{misread}/approve"), json!({})))
+        .call(supervisor.post(&format!("/api/v1/violations/{misread}/approve"), json!({})))
         .await;
     assert_eq!(status, StatusCode::OK);
 
@@ -472,7 +479,8 @@ async fn a_corrected_plate_colour_is_the_one_the_notice_names(t: &TestDb) {
     assert_eq!(body["owner_lookup"], "found");
     let (_, queue) = w.call(reviewer.get("/api/v1/violations")).await;
     assert_eq!(queue["items"][0]["plate_colour"], "white", "{queue}");
-    let (_, _, notice) = w.approved(&reviewer, id).await;
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (_, _, notice) = w.approved(&supervisor, id).await;
     assert_eq!(notice["plate_colour"], "white", "{notice}");
 }
 
