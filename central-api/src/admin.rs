@@ -503,7 +503,7 @@ const CLI: &str = "admin:cli";
 pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let db = db::connect(&config.database)
         .await
-        .with_context(|| format!("opening database.url {}", config.database.url))?;
+        .with_context(|| format!("opening database.url {}", config.database.redacted_url()))?;
     let audit = AuditLog::new(db.clone());
     match command {
         Command::Serve => bail!("`serve` is not an administrative command"),

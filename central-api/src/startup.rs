@@ -19,7 +19,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("central-api");
     let db = db::connect(&config.database)
         .await
-        .with_context(|| format!("opening database.url {}", config.database.url))?;
+        .with_context(|| format!("opening database.url {}", config.database.redacted_url()))?;
     tracing::info!(engine = db.engine(), "database ready");
     let shipped = FineSchedule::shipped().context("the shipped fine schedule")?;
     let seeded = db::fines::seed_if_empty(&db, &shipped).await?;

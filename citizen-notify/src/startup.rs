@@ -14,7 +14,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("citizen-notify");
     let db = db::connect(&config.database)
         .await
-        .with_context(|| format!("opening database.url {}", config.database.url))?;
+        .with_context(|| format!("opening database.url {}", config.database.redacted_url()))?;
     if config.intake.shared_secret.is_empty() {
         tracing::warn!("intake.shared_secret is empty: every notice is refused until it is set");
     }

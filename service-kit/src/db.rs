@@ -31,6 +31,17 @@ impl DatabaseSettings {
         }
     }
 
+    /// The URL as logs and errors may show it: a password in it replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        match reqwest::Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.url.clone(),
+        }
+    }
+
     /// Checks the URL's scheme and the pool size; errors name the field.
     pub fn validate(&self) -> Result<(), crate::ConfigError> {
         let url = &self.url;
@@ -196,5 +207,28 @@ impl Db {
 
     pub async fn close(&self) {
         crate::on_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_password_never_shows() {
+        let with = |url: &str| DatabaseSettings {
+            url: url.into(),
+            ..DatabaseSettings::default()
+        };
+        let shown = with("postgres://tve:hunter2-secret@db.internal:5432/tve").redacted_url();
+        assert_eq!(shown, "postgres://tve:***@db.internal:5432/tve");
+        assert_eq!(
+            with("postgres://tve@db.internal/tve").redacted_url(),
+            "postgres://tve@db.internal/tve"
+        );
+        assert_eq!(
+            with("sqlite://data/central.db").redacted_url(),
+            "sqlite://data/central.db"
+        );
     }
 }

@@ -113,12 +113,16 @@ impl axum::serve::Listener for TlsListener {
 /// `http.header_read_timeout_s` (30 s), so a client does not reuse one the server is closing.
 pub const CLIENT_IDLE: Duration = Duration::from_secs(20);
 
-/// The settings every HTTP client of the project starts from: a `timeout` per request, and
-/// idle connections kept [`CLIENT_IDLE`].
+/// The settings every HTTP client of the project starts from: a `timeout` per request, idle
+/// connections kept [`CLIENT_IDLE`], and no redirect followed.
 pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .pool_idle_timeout(CLIENT_IDLE)
+        // A service talks to the address it was configured with: a redirect from it (to
+        // another host, or to `http://`) is an answer to report, not a place to send a bearer
+        // key, a device's signed upload or a citizen's data.
+        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// An HTTP client with a `timeout` per request that reaches `https://` servers whose
@@ -212,5 +216,35 @@ impl TestCa {
             cert: dir.join("server.pem"),
             key: dir.join("server.key"),
         })
+    }
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::{Router, response::Redirect, routing::get};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_redirect_is_an_answer_not_a_place_to_go() {
+        let app = Router::new()
+            .route(
+                "/registry",
+                get(|| async { Redirect::temporary("/elsewhere") }),
+            )
+            .route("/elsewhere", get(|| async { "followed" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = client(Duration::from_secs(5), None).unwrap();
+        let answer = client
+            .get(format!("http://{addr}/registry"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(answer.headers()["location"], "/elsewhere");
     }
 }

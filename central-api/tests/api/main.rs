@@ -26,4 +26,5 @@ mod relay;
 mod retention;
 mod review;
 mod sign_in;
+mod startup;
 mod stats;
