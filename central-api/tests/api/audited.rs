@@ -30,16 +30,17 @@ async fn violation(w: &World, s: &Session, id: impl std::fmt::Display) -> serde_
     one
 }
 
-/// `request` refused while the log is down, then done once it is up: its answer.
-async fn only_with_its_entry(
-    w: &World,
-    request: impl Fn() -> axum::http::Request<axum::body::Body>,
-) -> serde_json::Value {
+/// `request` refused while the log is down (its table unwritable); the log is up again after.
+async fn refused_while_down(w: &World, request: axum::http::Request<axum::body::Body>) {
     audit_writable(&w.db, false).await;
-    let (status, body) = w.call(request()).await;
+    let (status, body) = w.call(request).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     audit_writable(&w.db, true).await;
-    let (status, body) = w.call(request()).await;
+}
+
+/// `request` done: its answer.
+async fn done(w: &World, request: axum::http::Request<axum::body::Body>) -> serde_json::Value {
+    let (status, body) = w.call(request).await;
     assert!(status.is_success(), "{status} {body}");
     body
 }
@@ -57,23 +58,17 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
             json!({ "plate": "51F-123.45" }),
         )
     };
-    audit_writable(&w.db, false).await;
-    let (status, _) = w.call(correct()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    audit_writable(&w.db, true).await;
+    refused_while_down(&w, correct()).await;
     let one = violation(&w, &reviewer, id).await;
     assert_eq!(one["plate"], "51F12846", "not corrected unaudited");
-    only_with_its_entry(&w, correct).await;
+    done(&w, correct()).await;
     let one = violation(&w, &reviewer, id).await;
     assert_eq!(one["plate"], "51F12345");
     assert!(audit_actions(&one).contains(&"plate.corrected"));
 
     // Confirmed by another officer than the one who corrected the plate.
     let approve = || supervisor.post(&format!("/api/v1/violations/{id}/approve"), json!({}));
-    audit_writable(&w.db, false).await;
-    let (status, _) = w.call(approve()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    audit_writable(&w.db, true).await;
+    refused_while_down(&w, approve()).await;
     assert_eq!(
         violation(&w, &reviewer, id).await["status"],
         "pending_review"
@@ -82,7 +77,7 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
         fine_of(&w.db, &id).await.unwrap().is_none(),
         "no case opened"
     );
-    only_with_its_entry(&w, approve).await;
+    done(&w, approve()).await;
     let one = violation(&w, &reviewer, id).await;
     assert_eq!(one["status"], "approved");
     assert!(audit_actions(&one).contains(&"violation.confirmed"));
@@ -94,13 +89,10 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
             json!({ "reason": "not_a_violation", "note": "Đèn vàng, không phải đèn đỏ." }),
         )
     };
-    audit_writable(&w.db, false).await;
-    let (status, _) = w.call(reverse()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    audit_writable(&w.db, true).await;
+    refused_while_down(&w, reverse()).await;
     assert_eq!(violation(&w, &supervisor, id).await["status"], "approved");
     assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
-    only_with_its_entry(&w, reverse).await;
+    done(&w, reverse()).await;
     let one = violation(&w, &supervisor, id).await;
     assert_eq!(one["status"], "rejected");
     assert!(audit_actions(&one).contains(&"violation.reversed"));
@@ -120,12 +112,9 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
             json!({ "note": "Không trùng: hai lần vượt đèn khác nhau." }),
         )
     };
-    audit_writable(&w.db, false).await;
-    let (status, _) = w.call(reopen()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    audit_writable(&w.db, true).await;
+    refused_while_down(&w, reopen()).await;
     assert_eq!(violation(&w, &supervisor, id).await["status"], "rejected");
-    only_with_its_entry(&w, reopen).await;
+    done(&w, reopen()).await;
     let one = violation(&w, &supervisor, id).await;
     assert_eq!(one["status"], "pending_review");
     assert!(
@@ -144,15 +133,12 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
             json!({ "outcome": "upheld", "answer": "Hình ảnh cho thấy rõ biển số." }),
         )
     };
-    audit_writable(&w.db, false).await;
-    let (status, _) = w.call(resolve()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    audit_writable(&w.db, true).await;
+    refused_while_down(&w, resolve()).await;
     assert_eq!(
         fine_of(&w.db, &id).await.unwrap().unwrap().status,
         "disputed"
     );
-    only_with_its_entry(&w, resolve).await;
+    done(&w, resolve()).await;
     assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "upheld");
     assert!(audit_actions(&violation(&w, &supervisor, id).await).contains(&"fine.upheld"));
 
