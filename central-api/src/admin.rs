@@ -19,7 +19,12 @@ use crate::{
     Config,
     audit::AuditLog,
     auth::{Officer, Role, hash_password},
-    db::{self, devices, fines::NotAmended, officers, owners},
+    db::{
+        self, devices,
+        fines::NotAmended,
+        officers, owners,
+        requests::{self, Kind, Request},
+    },
     fines::{FineRule, VehicleCategory},
 };
 
@@ -35,7 +40,7 @@ pub enum Command {
         username: String,
         #[arg(long)]
         full_name: String,
-        /// reviewer, supervisor, admin or auditor.
+        /// reviewer, supervisor, sanctioning, admin or auditor.
         #[arg(long)]
         role: String,
     },
@@ -226,6 +231,9 @@ pub enum Refused {
     /// Something changed meanwhile; the change may be tried again.
     #[error("{0}")]
     Conflict(String),
+    /// A request for the same change waits for a second officer.
+    #[error("{0}")]
+    Waiting(String),
     #[error(transparent)]
     Db(#[from] db::DbError),
     #[error("{0}")]
@@ -236,17 +244,13 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Refused {
     Refused::Invalid(field, message.into())
 }
 
-/// Creates an officer, or changes one's name, role and password (and enables a disabled one),
-/// as `actor`.
-pub async fn save_officer(
-    db: &db::Db,
-    audit: &AuditLog,
-    actor: &str,
+/// The officer a form or command describes, checked, and their password's hash.
+fn officer_of(
     username: &str,
     full_name: &str,
     role: &str,
     password: &str,
-) -> Result<Officer, Refused> {
+) -> Result<(Officer, String), Refused> {
     let username_ok = (3..=64).contains(&username.len())
         && username
             .chars()
@@ -261,8 +265,12 @@ pub async fn save_officer(
     if full_name.is_empty() || full_name.chars().count() > 200 {
         return Err(invalid("full_name", "1-200 characters"));
     }
-    let role = Role::parse(role)
-        .ok_or_else(|| invalid("role", "reviewer, supervisor, admin or auditor"))?;
+    let role = Role::parse(role).ok_or_else(|| {
+        invalid(
+            "role",
+            "reviewer, supervisor, sanctioning, admin or auditor",
+        )
+    })?;
     if let Some(why) = crate::auth::password_weakness(password, username) {
         return Err(invalid("password", why));
     }
@@ -272,16 +280,66 @@ pub async fn save_officer(
         role,
     };
     let hash = hash_password(password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
-    officers::upsert(db, &officer, &hash).await?;
-    audit
-        .append(
-            actor,
-            "officer.saved",
-            &officer.actor(),
-            json!({ "role": role.as_str(), "full_name": officer.full_name }),
-        )
-        .await?;
+    Ok((officer, hash))
+}
+
+/// Creates an officer, or changes one's name, role and password (and enables a disabled one),
+/// as `actor`, at once: the command line's way (the server's operator).
+pub async fn save_officer(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    username: &str,
+    full_name: &str,
+    role: &str,
+    password: &str,
+) -> Result<Officer, Refused> {
+    let (officer, hash) = officer_of(username, full_name, role, password)?;
+    officers::save(db, audit, actor, &officer, &hash, None).await?;
     Ok(officer)
+}
+
+/// Asks, as officer `requester` (username, actor), to create an officer or change one's name,
+/// role and password: another administrator confirms it ([`crate::four_eyes`]).
+pub async fn request_officer(
+    db: &db::Db,
+    audit: &AuditLog,
+    requester: (&str, &str),
+    username: &str,
+    full_name: &str,
+    role: &str,
+    password: &str,
+) -> Result<Request, Refused> {
+    let (officer, password_hash) = officer_of(username, full_name, role, password)?;
+    let change = crate::four_eyes::OfficerChange {
+        username: officer.username.clone(),
+        full_name: officer.full_name.clone(),
+        role: officer.role.as_str().to_owned(),
+        password_hash,
+    };
+    let change = serde_json::to_value(change).map_err(anyhow::Error::from)?;
+    open_request(
+        db,
+        audit,
+        requester,
+        Kind::OfficerSave,
+        &officer.actor(),
+        &change,
+    )
+    .await
+}
+
+async fn open_request(
+    db: &db::Db,
+    audit: &AuditLog,
+    requester: (&str, &str),
+    kind: Kind,
+    subject: &str,
+    change: &serde_json::Value,
+) -> Result<Request, Refused> {
+    requests::open(db, audit, kind, subject, change, requester)
+        .await?
+        .map_err(|e| Refused::Waiting(e.to_string()))
 }
 
 /// Disables officer `username` as `actor`, ending their sessions. False when there is no such
@@ -292,18 +350,7 @@ pub async fn disable_officer(
     actor: &str,
     username: &str,
 ) -> Result<bool, Refused> {
-    let disabled = officers::disable(db, username).await?;
-    if disabled {
-        audit
-            .append(
-                actor,
-                "officer.disabled",
-                &format!("officer:{username}"),
-                json!({}),
-            )
-            .await?;
-    }
-    Ok(disabled)
+    Ok(officers::disable(db, audit, actor, username).await?)
 }
 
 /// Unlocks, as `actor`, an officer's account locked by failed sign-ins. False when it was not
@@ -314,22 +361,20 @@ pub async fn unlock_officer(
     actor: &str,
     username: &str,
 ) -> Result<bool, Refused> {
-    let unlocked = officers::unlock(db, username).await?;
-    if unlocked {
-        audit
-            .append(
-                actor,
-                "officer.unlocked",
-                &format!("officer:{username}"),
-                json!({}),
-            )
-            .await?;
-    }
-    Ok(unlocked)
+    Ok(officers::unlock(db, audit, actor, username).await?)
+}
+
+/// A device a form or command describes, checked.
+fn device_of(id: &str, public_key: &str) -> Result<(DeviceId, DevicePublicKey), Refused> {
+    let id = DeviceId::parse(id).map_err(|e| invalid("id", e.to_string()))?;
+    let key = DevicePublicKey::from_base64(public_key.trim())
+        .map_err(|e| invalid("public_key", e.to_string()))?;
+    Ok((id, key))
 }
 
 /// Registers a device with the public key its events are signed with, or rotates the key of
-/// one (a revoked device registered again is active again), as `actor`.
+/// one (a revoked device registered again is active again), as `actor`, at once: the command
+/// line's way (the server's operator).
 pub async fn register_device(
     db: &db::Db,
     audit: &AuditLog,
@@ -338,19 +383,38 @@ pub async fn register_device(
     public_key: &str,
     name: &str,
 ) -> Result<DeviceId, Refused> {
-    let id = DeviceId::parse(id).map_err(|e| invalid("id", e.to_string()))?;
-    let key = DevicePublicKey::from_base64(public_key.trim())
-        .map_err(|e| invalid("public_key", e.to_string()))?;
-    devices::register(db, &id, &key, name.trim()).await?;
-    audit
-        .append(
-            actor,
-            "device.registered",
-            &format!("device:{id}"),
-            json!({ "public_key": key.to_base64(), "name": name.trim() }),
-        )
-        .await?;
+    let (id, key) = device_of(id, public_key)?;
+    devices::save(db, audit, actor, (&id, &key, name.trim()), None).await?;
     Ok(id)
+}
+
+/// Asks, as officer `requester` (username, actor), to register a device or give it a new key:
+/// another administrator confirms it ([`crate::four_eyes`]).
+pub async fn request_device(
+    db: &db::Db,
+    audit: &AuditLog,
+    requester: (&str, &str),
+    id: &str,
+    public_key: &str,
+    name: &str,
+) -> Result<Request, Refused> {
+    let (id, key) = device_of(id, public_key)?;
+    let change = crate::four_eyes::DeviceChange {
+        id: id.to_string(),
+        public_key: key.to_base64(),
+        name: name.trim().to_owned(),
+    };
+    let change = serde_json::to_value(change).map_err(anyhow::Error::from)?;
+    let subject = format!("device:{id}");
+    open_request(
+        db,
+        audit,
+        requester,
+        Kind::DeviceRegister,
+        &subject,
+        &change,
+    )
+    .await
 }
 
 /// Revokes a device as `actor`: its events are refused from now on. False when it was not
@@ -362,13 +426,7 @@ pub async fn revoke_device(
     id: &str,
 ) -> Result<bool, Refused> {
     let id = DeviceId::parse(id).map_err(|e| invalid("id", e.to_string()))?;
-    let revoked = devices::revoke(db, &id).await?;
-    if revoked {
-        audit
-            .append(actor, "device.revoked", &format!("device:{id}"), json!({}))
-            .await?;
-    }
-    Ok(revoked)
+    Ok(devices::revoke(db, audit, actor, &id).await?)
 }
 
 /// Saves the settings of a camera of device `device` as `actor`; the device's configuration gets a
@@ -384,17 +442,9 @@ pub async fn save_camera(
     if let Err(e) = settings.validate_as(&|f| f.to_owned()) {
         return Err(invalid("settings", format!("{}: {}", e.field, e.reason)));
     }
-    let config = db::cameras::save(db, &id, settings, actor)
+    let config = db::cameras::save(db, audit, &id, settings, actor)
         .await?
         .map_err(|e| Refused::NotFound(e.to_string()))?;
-    audit
-        .append(
-            actor,
-            "camera.saved",
-            &format!("device:{id}"),
-            json!({ "camera": settings.camera, "version": config.version, "settings": settings }),
-        )
-        .await?;
     Ok(config.version)
 }
 
@@ -468,19 +518,11 @@ pub async fn amend_schedule(
     if rules.iter().any(|r| r.reference.is_empty()) {
         return Err(invalid("rules", "each rule needs its legal reference"));
     }
-    let ended = match db::fines::amend(db, from, &rules).await? {
+    let ended = match db::fines::amend(db, audit, actor, from, &rules).await? {
         Ok(ended) => ended,
         Err(NotAmended::Invalid(e)) => return Err(invalid("rules", e)),
         Err(e @ NotAmended::Changed) => return Err(Refused::Conflict(e.to_string())),
     };
-    audit
-        .append(
-            actor,
-            "fine_schedule.amended",
-            "fine_schedule",
-            json!({ "effective_from": effective_from, "rules": rules, "ended": ended }),
-        )
-        .await?;
     Ok((rules.len(), ended))
 }
 

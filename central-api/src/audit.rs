@@ -218,6 +218,18 @@ macro_rules! append_in {
 }
 pub(crate) use append_in;
 
+/// Commits the caller's transaction `$tx` of a change that updated `$changed` rows, with the
+/// change's audit entry when it updated one (nothing to record otherwise).
+macro_rules! commit_audited {
+    ($tx:ident, $postgres:expr, $changed:expr, $actor:expr, $action:expr, $subject:expr, $details:expr) => {{
+        if $changed == 1 {
+            $crate::audit::append_in!($tx, $postgres, $actor, $action, $subject, $details);
+        }
+        $tx.commit().await?;
+    }};
+}
+pub(crate) use commit_audited;
+
 /// Erases the details of every salted entry about `$subject` in the caller's transaction
 /// `$tx`: the subject is recorded as erased, its salt destroyed, its details blanked. Evaluates
 /// to the number of entries written before salting, whose details stay.

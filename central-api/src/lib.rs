@@ -19,6 +19,7 @@ pub mod control;
 pub mod db;
 pub mod evidence_store;
 pub mod fines;
+pub mod four_eyes;
 pub mod ingest;
 pub mod owners;
 pub mod paper;

@@ -15,13 +15,17 @@ use crate::{
     db::{
         decisions::{self, NotDecided},
         disputes::{self, Dispute, NotOpen},
-        evidence, fines as db_fines,
+        evidence,
+        fine_updates::is_final,
+        fines as db_fines,
         owners::{self, Citizen, LookupResult, Registration},
+        requests::{Confirmation, Kind, Request},
         retention::{self, HoldChange},
         review::{self, FineSummary, QueueFilter, Refused},
         violations::{self, Status, StoredViolation},
     },
     fines::schedule::{Assessment, NoFine},
+    four_eyes::{self, Done},
     owners::Lookup,
     routes::{ApiError, AppState},
 };
@@ -138,6 +142,7 @@ fn refused(r: Refused) -> ApiError {
         Refused::NoOwner => (StatusCode::CONFLICT, "no_owner"),
         Refused::OwnCorrection(_) => (StatusCode::CONFLICT, "second_officer_needed"),
         Refused::NoFine(_) => (StatusCode::CONFLICT, "no_fine"),
+        Refused::Settled => (StatusCode::CONFLICT, "request_settled"),
     };
     ApiError::new(status, code, r.to_string())
 }
@@ -157,6 +162,9 @@ pub struct Detail {
     pub proposed: Option<Result<Assessment, NoFine>>,
     /// The owner's dispute of the fine, and its answer once given.
     pub dispute: Option<Dispute>,
+    /// Changes to the case waiting for a second officer (a reversal, a cancellation) that the
+    /// officer may act on.
+    pub requests: Vec<Request>,
     /// The legal hold that keeps the case from retention's purge, if one is set.
     pub hold: Option<retention::LegalHold>,
 }
@@ -222,6 +230,7 @@ pub async fn detail(state: &AppState, officer: &Officer, id: &EventId) -> Result
         None
     };
     let dispute = disputes::of_violation(&state.db, id).await?;
+    let requests = four_eyes::waiting_for(state, officer, Some(&format!("violation:{id}"))).await?;
     record_read(
         state,
         officer,
@@ -240,6 +249,7 @@ pub async fn detail(state: &AppState, officer: &Officer, id: &EventId) -> Result
         trail,
         proposed,
         dispute,
+        requests,
         hold,
     })
 }
@@ -453,14 +463,15 @@ pub async fn reject(
 }
 
 /// Answers the owner's dispute of the fine of violation `id` (supervisors): `upheld` or
-/// `cancelled`, with the answer the owner will read.
+/// `cancelled`, with the answer the owner will read. An explanation upheld is answered at once;
+/// a fine cancelled waits for a second supervisor ([`four_eyes`]).
 pub async fn resolve(
     state: &AppState,
     officer: &Officer,
     id: &EventId,
     outcome: &str,
     answer: &str,
-) -> Result<protocol::FineResolution, ApiError> {
+) -> Result<Done<protocol::FineResolution>, ApiError> {
     officer.require(Role::supervises, "answer disputes")?;
     let outcome = protocol::DisputeOutcome::parse(outcome)
         .ok_or_else(|| bad_request("outcome", "must be `upheld` or `cancelled`"))?;
@@ -468,25 +479,46 @@ pub async fn resolve(
     if answer.is_empty() || answer.chars().count() > 2000 {
         return Err(bad_request("answer", "must be 1-2000 characters"));
     }
+    if outcome == protocol::DisputeOutcome::Cancelled {
+        match review::fine_of(&state.db, id).await? {
+            None => return Err(not_open(NotOpen::NoFine)),
+            Some(f) if f.status != "disputed" => {
+                return Err(not_open(NotOpen::NotDisputed(f.status)));
+            }
+            Some(_) => {}
+        }
+        let change = four_eyes::CaseChange {
+            event_id: *id,
+            reason: None,
+            note: answer.to_owned(),
+        };
+        let change = serde_json::to_value(change).map_err(ApiError::internal)?;
+        let subject = format!("violation:{id}");
+        let request =
+            four_eyes::request(state, officer, Kind::FineCancel, &subject, change).await?;
+        return Ok(Done::Requested(Box::new(request)));
+    }
     let resolution = disputes::resolve(
         &state.db,
         &state.audit,
         id,
         (&officer.username, &officer.actor()),
-        outcome,
-        answer,
+        (outcome, answer),
+        None,
     )
     .await?
     .map_err(not_open)?;
-    Ok(resolution)
+    Ok(Done::Made(resolution))
 }
 
-fn not_open(e: NotOpen) -> ApiError {
+/// A refusal to answer or withdraw, as the API answers it.
+pub(crate) fn not_open(e: NotOpen) -> ApiError {
     let code = match e {
         NotOpen::NoFine => "no_fine_issued",
         NotOpen::NotDisputed(_) => "not_disputed",
         NotOpen::Disputed => "disputed",
         NotOpen::Final(_) => "fine_final",
+        NotOpen::Settled => "request_settled",
     };
     ApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
@@ -502,8 +534,9 @@ pub struct Reversed {
     pub resolution: Option<protocol::FineResolution>,
 }
 
-/// A supervisor reverses the decision on violation `id`, saying why in `note` (1–2000
-/// characters). An approval is withdrawn: the fine — unless paid, or disputed (answered
+/// A supervisor asks to reverse the decision on violation `id`, saying why in `note` (1–2000
+/// characters); another supervisor confirms it ([`four_eyes`]), and then it is made
+/// ([`reverse_now`]). An approval is withdrawn: the fine — unless paid, or disputed (answered
 /// through the dispute) — is cancelled with `note` as the answer to the owner, and the violation
 /// rejected for `reason` (one of [`review::REJECT_REASONS`]); that is final. A rejection is
 /// reopened: the violation goes back to the review queue.
@@ -513,7 +546,7 @@ pub async fn reverse(
     id: &EventId,
     reason: Option<&str>,
     note: &str,
-) -> Result<Reversed, ApiError> {
+) -> Result<Request, ApiError> {
     officer.require(Role::supervises, "reverse decisions")?;
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
@@ -522,9 +555,9 @@ pub async fn reverse(
     let violation = violations::get(&state.db, id)
         .await?
         .ok_or_else(|| refused(Refused::NotFound(*id)))?;
-    let from = violation.status;
-    let done = match from {
-        Status::Approved => {
+    let fine = review::fine_of(&state.db, id).await?;
+    match (violation.status, fine) {
+        (Status::Approved, fine) => {
             let reason = reason.unwrap_or_default();
             if !review::REJECT_REASONS.contains(&reason) {
                 return Err(bad_request(
@@ -532,13 +565,61 @@ pub async fn reverse(
                     format!("must be one of {}", review::REJECT_REASONS.join(", ")),
                 ));
             }
+            match fine.map(|f| f.status) {
+                Some(s) if s == "disputed" => return Err(not_open(NotOpen::Disputed)),
+                Some(s) if s == "paid" || is_final(&s) => return Err(not_open(NotOpen::Final(s))),
+                _ => {}
+            }
+        }
+        // A decision withdrawn was cancelled before the owner: that is final.
+        (Status::Rejected, Some(fine)) => return Err(not_open(NotOpen::Final(fine.status))),
+        (Status::Rejected, None) => {}
+        (other, _) => return Err(nothing_to_reverse(other)),
+    }
+    let change = four_eyes::CaseChange {
+        event_id: *id,
+        reason: reason.map(str::to_owned),
+        note: note.to_owned(),
+    };
+    let change = serde_json::to_value(change).map_err(ApiError::internal)?;
+    let subject = format!("violation:{id}");
+    four_eyes::request(state, officer, Kind::ViolationReverse, &subject, change).await
+}
+
+fn nothing_to_reverse(status: Status) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "not_decided",
+        format!(
+            "the violation is {}: there is no decision to reverse",
+            status.as_str()
+        ),
+    )
+}
+
+/// Reverses the decision on violation `id` as [`reverse`] asked, on a second supervisor's
+/// `confirmation` (`officer`), marked confirmed in the same transaction as the change.
+pub(crate) async fn reverse_now(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+    reason: Option<&str>,
+    note: &str,
+    confirmation: &Confirmation,
+) -> Result<Reversed, ApiError> {
+    let violation = violations::get(&state.db, id)
+        .await?
+        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+    let from = violation.status;
+    let done = match from {
+        Status::Approved => {
             let resolution = disputes::withdraw(
                 &state.db,
                 &state.audit,
                 id,
                 (&officer.username, &officer.actor()),
-                note,
-                reason,
+                (note, reason.unwrap_or_default()),
+                Some(confirmation),
             )
             .await?
             .map_err(not_open)?;
@@ -548,7 +629,6 @@ pub async fn reverse(
             }
         }
         Status::Rejected => {
-            // A decision withdrawn was cancelled before the owner: that is final.
             if let Some(fine) = review::fine_of(&state.db, id).await? {
                 return Err(not_open(NotOpen::Final(fine.status)));
             }
@@ -559,24 +639,22 @@ pub async fn reverse(
                 "note": note,
                 "fine_id": None::<String>,
             });
-            review::reopen(&state.db, &state.audit, id, &officer.actor(), &details)
-                .await?
-                .map_err(refused)?;
+            let actor = officer.actor();
+            let reopened = review::reopen(
+                &state.db,
+                &state.audit,
+                id,
+                &actor,
+                &details,
+                Some(confirmation),
+            );
+            reopened.await?.map_err(refused)?;
             Reversed {
                 status: Status::PendingReview.as_str().into(),
                 resolution: None,
             }
         }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_decided",
-                format!(
-                    "the violation is {}: there is no decision to reverse",
-                    other.as_str()
-                ),
-            ));
-        }
+        other => return Err(nothing_to_reverse(other)),
     };
     Ok(done)
 }

@@ -7,6 +7,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
+use crate::audit::{AuditLog, append_in};
 
 /// Why a camera's settings were not saved.
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +16,12 @@ pub enum NotSaved {
     NoDevice(String),
 }
 
-/// Saves `settings` for its camera of `device` as `officer`, and the device's next
-/// configuration (every camera of the device), to be published. Returns that configuration.
+/// Saves `settings` for its camera of `device` as `officer` (the actor), and the device's next
+/// configuration (every camera of the device), to be published, with the `camera.saved` audit
+/// entry, in one transaction. Returns that configuration.
 pub async fn save(
     db: &Db,
+    audit: &AuditLog,
     device: &DeviceId,
     settings: &CameraSettings,
     officer: &str,
@@ -26,6 +29,8 @@ pub async fn save(
     let now = OffsetDateTime::now_utc();
     let json = serde_json::to_string(settings)
         .map_err(|e| DbError::Corrupt(format!("camera settings: {e}")))?;
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let active: i64 = sqlx::query_scalar(
@@ -84,6 +89,11 @@ pub async fn save(
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let details = serde_json::json!({
+            "camera": settings.camera, "version": config.version, "settings": settings,
+        });
+        let subject = format!("device:{device}");
+        append_in!(tx, postgres, officer, "camera.saved", &subject, &details);
         tx.commit().await?;
         Ok(Ok(config))
     })

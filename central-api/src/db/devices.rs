@@ -6,7 +6,11 @@ use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Db, DbError, on_pool};
+use super::{
+    Db, DbError, on_pool,
+    requests::{Confirmation, settle_in, with_confirmation},
+};
+use crate::audit::{AuditLog, append_in, commit_audited};
 
 /// A registered device.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +22,27 @@ pub struct Device {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-/// Registers a device, or replaces the key of one already registered (key rotation).
+/// Registers a device, or replaces the key of one already registered (key rotation), in the
+/// caller's transaction `$tx` as of `$now`.
+macro_rules! register_in {
+    ($tx:ident, $id:expr, $key:expr, $name:expr, $now:expr) => {{
+        let (id, key, name): (&DeviceId, &DevicePublicKey, &str) = ($id, $key, $name);
+        sqlx::query(
+            "INSERT INTO devices (device_id, public_key, name, registered_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device_id) DO UPDATE SET public_key = $2, name = $3, revoked_at = NULL",
+        )
+        .bind(id.as_str())
+        .bind(key.to_base64())
+        .bind(name)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// Registers a device, or replaces the key of one already registered (key rotation),
+/// unrecorded: tests and the first devices of a new database. Everything else goes through
+/// [`save`].
 pub async fn register(
     db: &Db,
     id: &DeviceId,
@@ -27,30 +51,68 @@ pub async fn register(
 ) -> Result<(), DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
-        sqlx::query(
-            "INSERT INTO devices (device_id, public_key, name, registered_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (device_id) DO UPDATE SET public_key = $2, name = $3, revoked_at = NULL",
-        )
-        .bind(id.as_str())
-        .bind(key.to_base64())
-        .bind(name)
-        .bind(now)
-        .execute(pool)
-        .await?;
+        let mut tx = pool.begin().await?;
+        register_in!(tx, id, key, name, now);
+        tx.commit().await?;
     });
     Ok(())
 }
 
-/// Revokes a device: its events are refused from now on.
-pub async fn revoke(db: &Db, id: &DeviceId) -> Result<bool, DbError> {
+/// Registers a device as [`register`] does, with its `device.registered` entry by `actor`, in
+/// one transaction; on a second officer's `confirmation` of the request for it, which is
+/// marked confirmed in the same transaction. False when that request no longer waits.
+pub async fn save(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    (id, key, name): (&DeviceId, &DevicePublicKey, &str),
+    confirmation: Option<&Confirmation>,
+) -> Result<bool, DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let details = with_confirmation(
+        serde_json::json!({ "public_key": key.to_base64(), "name": name }),
+        confirmation,
+    );
+    let _one_at_a_time = audit.lock().await;
+    let saved = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let may = settle_in!(tx, confirmation, now);
+        if may {
+            register_in!(tx, id, key, name, now);
+            append_in!(tx, postgres, actor, "device.registered", &format!("device:{id}"), &details);
+            tx.commit().await?;
+        }
+        may
+    });
+    Ok(saved)
+}
+
+/// Revokes a device as `actor`, with its `device.revoked` entry in the same transaction: its
+/// events are refused from now on. False when it was not registered or already revoked.
+pub async fn revoke(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    id: &DeviceId,
+) -> Result<bool, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let done = on_pool!(db, pool => {
-        sqlx::query("UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id.as_str())
-            .execute(pool)
-            .await?
-            .rows_affected()
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let subject = format!("device:{id}");
+        let details = serde_json::json!({});
+        commit_audited!(tx, postgres, done, actor, "device.revoked", &subject, &details);
+        done
     });
     Ok(done == 1)
 }

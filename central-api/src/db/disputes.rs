@@ -9,7 +9,10 @@ use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Db, DbError, on_pool};
+use super::{
+    Db, DbError, on_pool,
+    requests::{Confirmation, settle_in, with_confirmation},
+};
 use crate::audit::{AuditLog, append_in};
 
 /// A case its owner disputed (explained).
@@ -138,44 +141,48 @@ pub enum NotOpen {
     Disputed,
     #[error("the fine is {0}: its decision can no longer be withdrawn")]
     Final(String),
+    #[error("the request no longer waits: confirmed, refused or lapsed meanwhile")]
+    Settled,
 }
 
 /// Answers the dispute of the fine of violation `id` as `officer` (`actor` in the audit log):
 /// records the outcome, queues the resolution for citizen-notify and appends its `fine.upheld` or
-/// `fine.cancelled` entry, in one transaction.
+/// `fine.cancelled` entry, in one transaction. A cancellation is made on a second officer's
+/// `confirmation` of the request for it, marked confirmed in the same transaction.
 pub async fn resolve(
     db: &Db,
     audit: &AuditLog,
     id: &EventId,
     officer: (&str, &str),
-    outcome: DisputeOutcome,
-    answer: &str,
-) -> Result<Result<FineResolution, NotOpen>, DbError> {
-    change(db, audit, id, officer, outcome, answer, None).await
-}
-
-/// A supervisor withdraws the approval of violation `id`: its fine — not paid, not under
-/// dispute — is cancelled with `answer` to the owner and the violation rejected for `reason`,
-/// with the resolution queued for citizen-notify and the `violation.reversed` audit entry, in one
-/// transaction.
-pub async fn withdraw(
-    db: &Db,
-    audit: &AuditLog,
-    id: &EventId,
-    officer: (&str, &str),
-    answer: &str,
-    reason: &str,
+    (outcome, answer): (DisputeOutcome, &str),
+    confirmation: Option<&Confirmation>,
 ) -> Result<Result<FineResolution, NotOpen>, DbError> {
     change(
         db,
         audit,
         id,
         officer,
-        DisputeOutcome::Cancelled,
-        answer,
-        Some(reason),
+        (outcome, answer, None),
+        confirmation,
     )
     .await
+}
+
+/// A supervisor withdraws the approval of violation `id`: its fine — not paid, not under
+/// dispute — is cancelled with `answer` to the owner and the violation rejected for `reason`,
+/// with the resolution queued for citizen-notify and the `violation.reversed` audit entry, in one
+/// transaction; on a second officer's `confirmation` of the request for it, marked confirmed
+/// in the same transaction.
+pub async fn withdraw(
+    db: &Db,
+    audit: &AuditLog,
+    id: &EventId,
+    officer: (&str, &str),
+    (answer, reason): (&str, &str),
+    confirmation: Option<&Confirmation>,
+) -> Result<Result<FineResolution, NotOpen>, DbError> {
+    let change_ = (DisputeOutcome::Cancelled, answer, Some(reason));
+    change(db, audit, id, officer, change_, confirmation).await
 }
 
 /// Settles the fine of violation `id` as `outcome` with `answer`: a dispute's answer, or (with
@@ -185,15 +192,17 @@ async fn change(
     audit: &AuditLog,
     id: &EventId,
     (officer, actor): (&str, &str),
-    outcome: DisputeOutcome,
-    answer: &str,
-    withdrawn_for: Option<&str>,
+    (outcome, answer, withdrawn_for): (DisputeOutcome, &str, Option<&str>),
+    confirmation: Option<&Confirmation>,
 ) -> Result<Result<FineResolution, NotOpen>, DbError> {
     let now = OffsetDateTime::now_utc();
     let postgres = matches!(db, Db::Postgres(_));
     let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
+        if !settle_in!(tx, confirmation, now) {
+            return Ok(Err(NotOpen::Settled));
+        }
         let row = sqlx::query(
             "SELECT fine_id, status FROM fines WHERE event_id = $1 AND status <> 'transferred'",
         )
@@ -285,6 +294,7 @@ async fn change(
                 }),
             ),
         };
+        let details = with_confirmation(details, confirmation);
         append_in!(
             tx,
             postgres,

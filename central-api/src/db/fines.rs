@@ -5,6 +5,7 @@ use sqlx::Row;
 use time::Date;
 
 use super::{Db, DbError, on_pool};
+use crate::audit::{AuditLog, append_in};
 use crate::fines::{FineRule, FineSchedule, VehicleCategory};
 
 /// The whole schedule, every period, in the order the rows were added.
@@ -130,10 +131,13 @@ pub enum NotAmended {
     Changed,
 }
 
-/// Amends the schedule: `rules` in force from `from`, ending the rules they replace (see
-/// [`FineSchedule::amended`]), in one transaction. Returns how many rules ended.
+/// Amends the schedule as `actor`: `rules` in force from `from`, ending the rules they replace
+/// (see [`FineSchedule::amended`]), with the `fine_schedule.amended` audit entry, in one
+/// transaction. Returns how many rules ended.
 pub async fn amend(
     db: &Db,
+    audit: &AuditLog,
+    actor: &str,
     from: Date,
     rules: &[FineRule],
 ) -> Result<Result<usize, NotAmended>, DbError> {
@@ -144,6 +148,10 @@ pub async fn amend(
     };
     let added = &amended.rules[current.rules.len()..];
     let postgres = db.engine() == "postgres";
+    let details = serde_json::json!({
+        "effective_from": from.to_string(), "rules": rules, "ended": ended.len(),
+    });
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         if postgres {
@@ -167,6 +175,7 @@ pub async fn amend(
         for r in added {
             insert_rule!(tx, r);
         }
+        append_in!(tx, postgres, actor, "fine_schedule.amended", "fine_schedule", &details);
         tx.commit().await?;
     });
     Ok(Ok(ended.len()))

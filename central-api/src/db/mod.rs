@@ -31,6 +31,7 @@ pub mod fine_updates;
 pub mod fines;
 pub mod officers;
 pub mod owners;
+pub mod requests;
 pub mod retention;
 pub mod review;
 pub mod stats;

@@ -3,19 +3,23 @@
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
-use super::{Db, DbError, on_pool};
+use super::{
+    Db, DbError, on_pool,
+    requests::{Confirmation, settle_in, with_confirmation},
+};
 use crate::{
+    audit::{AuditLog, append_in, commit_audited},
     auth::{Officer, Role},
     sealed::{Sealed, SealingKey, is_sealed},
 };
 
-/// Creates an officer (or replaces the name, role and password of one). The officer's sessions
-/// and bearer tokens end in the same transaction: a changed password or role takes effect at
-/// once, not when the old sessions expire. Saved again, a locked account is unlocked.
-pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(), DbError> {
-    let now = OffsetDateTime::now_utc();
-    on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+/// Creates an officer (or replaces the name, role and password of one) in the caller's
+/// transaction `$tx`, as of `$now`. The officer's sessions and bearer tokens end with it: a
+/// changed password or role takes effect at once, not when the old sessions expire. Saved
+/// again, a locked account is unlocked.
+macro_rules! upsert_in {
+    ($tx:ident, $officer:expr, $password_hash:expr, $now:expr) => {{
+        let (officer, password_hash): (&Officer, &str) = ($officer, $password_hash);
         sqlx::query(
             "INSERT INTO officers (username, full_name, role, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5)
@@ -27,22 +31,72 @@ pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(
         .bind(&officer.full_name)
         .bind(officer.role.as_str())
         .bind(password_hash)
-        .bind(now)
-        .execute(&mut *tx)
+        .bind($now)
+        .execute(&mut *$tx)
         .await?;
         sqlx::query("DELETE FROM sessions WHERE username = $1")
             .bind(&officer.username)
-            .execute(&mut *tx)
+            .execute(&mut *$tx)
             .await?;
+    }};
+}
+
+/// Creates an officer (or replaces the name, role and password of one) and ends their
+/// sessions, unrecorded: the first officers of a new database and of tests. Everything else
+/// goes through [`save`].
+pub async fn upsert(db: &Db, officer: &Officer, password_hash: &str) -> Result<(), DbError> {
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        upsert_in!(tx, officer, password_hash, now);
         tx.commit().await?;
     });
     Ok(())
 }
 
-/// Disables an officer and ends their sessions, in one transaction; they can no longer sign
-/// in (saving them again enables them). False when there is no such active officer.
-pub async fn disable(db: &Db, username: &str) -> Result<bool, DbError> {
+/// Saves an officer as [`upsert`] does, with its `officer.saved` entry by `actor`, in one
+/// transaction; on a second officer's `confirmation` of the request for it, which is marked
+/// confirmed in the same transaction. False when that request no longer waits.
+pub async fn save(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    officer: &Officer,
+    password_hash: &str,
+    confirmation: Option<&Confirmation>,
+) -> Result<bool, DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let details = with_confirmation(
+        serde_json::json!({ "role": officer.role.as_str(), "full_name": officer.full_name }),
+        confirmation,
+    );
+    let _one_at_a_time = audit.lock().await;
+    let saved = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let may = settle_in!(tx, confirmation, now);
+        if may {
+            upsert_in!(tx, officer, password_hash, now);
+            append_in!(tx, postgres, actor, "officer.saved", &officer.actor(), &details);
+            tx.commit().await?;
+        }
+        may
+    });
+    Ok(saved)
+}
+
+/// Disables an officer as `actor` and ends their sessions, with its `officer.disabled` entry,
+/// in one transaction; they can no longer sign in (saving them again enables them). False when
+/// there is no such active officer.
+pub async fn disable(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    username: &str,
+) -> Result<bool, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let disabled = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let changed = sqlx::query(
@@ -57,7 +111,9 @@ pub async fn disable(db: &Db, username: &str) -> Result<bool, DbError> {
             .bind(username)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        let subject = format!("officer:{username}");
+        let details = serde_json::json!({});
+        commit_audited!(tx, postgres, changed, actor, "officer.disabled", &subject, &details);
         changed == 1
     });
     Ok(disabled)
@@ -270,17 +326,30 @@ pub async fn sign_in_succeeded(db: &Db, username: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Unlocks an account locked by failed sign-ins. False when it was not locked.
-pub async fn unlock(db: &Db, username: &str) -> Result<bool, DbError> {
+/// Unlocks, as `actor`, an account locked by failed sign-ins, with its `officer.unlocked`
+/// entry in the same transaction. False when it was not locked.
+pub async fn unlock(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    username: &str,
+) -> Result<bool, DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
             "UPDATE officers SET locked_at = NULL, failed_sign_ins = 0
              WHERE username = $1 AND locked_at IS NOT NULL",
         )
         .bind(username)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        let subject = format!("officer:{username}");
+        let details = serde_json::json!({});
+        commit_audited!(tx, postgres, changed, actor, "officer.unlocked", &subject, &details);
+        changed
     });
     Ok(changed == 1)
 }

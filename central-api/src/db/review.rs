@@ -7,26 +7,28 @@ use serde::Serialize;
 use sqlx::{Row, types::Json};
 use time::{Duration, OffsetDateTime};
 
-use super::{Db, DbError, on_pool, violations::Status};
-use crate::audit::{AuditLog, append_in};
+use super::{
+    Db, DbError, on_pool,
+    requests::{Confirmation, settle_in, with_confirmation},
+    violations::Status,
+};
+use crate::audit::{AuditLog, append_in, commit_audited};
 use crate::fines::{FineSchedule, NoFine, process};
 
 /// Commits `$tx`, with the entry `$action` (`$details`) by `$actor` on violation `$id` when the
 /// change touched its one row (`$changed`): a review step and its audit entry commit together.
 macro_rules! commit_step {
-    ($tx:ident, $postgres:expr, $changed:expr, $actor:expr, $action:expr, $id:expr, $details:expr) => {{
-        if $changed == 1 {
-            append_in!(
-                $tx,
-                $postgres,
-                $actor,
-                $action,
-                &format!("violation:{}", $id),
-                $details
-            );
-        }
-        $tx.commit().await?;
-    }};
+    ($tx:ident, $postgres:expr, $changed:expr, $actor:expr, $action:expr, $id:expr, $details:expr) => {
+        commit_audited!(
+            $tx,
+            $postgres,
+            $changed,
+            $actor,
+            $action,
+            &format!("violation:{}", $id),
+            $details
+        )
+    };
 }
 
 /// Filters of the queue; `None` matches everything.
@@ -156,6 +158,8 @@ pub enum Refused {
     OwnCorrection(String),
     #[error("no fine can be proposed: {0}")]
     NoFine(NoFine),
+    #[error("the request no longer waits: confirmed, refused or lapsed meanwhile")]
+    Settled,
 }
 
 /// A notice just issued.
@@ -424,18 +428,24 @@ pub async fn reject(
 
 /// A supervisor (`actor`) reopens a rejected violation: back in the review queue, the
 /// rejection kept in the audit log only; its `violation.reversed` entry (`details`) commits
-/// with it.
+/// with it, and so does a second officer's `confirmation` of the request for it.
 pub async fn reopen(
     db: &Db,
     audit: &AuditLog,
     id: &EventId,
     actor: &str,
     details: &serde_json::Value,
+    confirmation: Option<&Confirmation>,
 ) -> Result<Result<(), Refused>, DbError> {
     let postgres = matches!(db, Db::Postgres(_));
+    let now = OffsetDateTime::now_utc();
+    let details = with_confirmation(details.clone(), confirmation);
     let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
+        if !settle_in!(tx, confirmation, now) {
+            return Ok(Err(Refused::Settled));
+        }
         let changed = sqlx::query(
             "UPDATE violations SET status = $1, reviewed_by = NULL, reviewed_at = NULL,
                     reject_reason = NULL, review_note = NULL
@@ -447,7 +457,7 @@ pub async fn reopen(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        commit_step!(tx, postgres, changed, actor, "violation.reversed", id, details);
+        commit_step!(tx, postgres, changed, actor, "violation.reversed", id, &details);
         changed
     });
     decided(db, id, changed).await

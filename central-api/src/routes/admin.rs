@@ -17,7 +17,7 @@ use super::{ApiError, AppState, openapi::ErrorBody};
 use crate::{
     admin::{self, Refused},
     auth::{Officer, Role, Signed},
-    db::officers,
+    db::{officers, requests::Request},
     review::bad_request,
 };
 
@@ -27,6 +27,9 @@ pub fn refused(e: Refused) -> ApiError {
         Refused::Invalid(field, message) => bad_request(field, message),
         Refused::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
         Refused::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "changed", message),
+        Refused::Waiting(message) => {
+            ApiError::new(StatusCode::CONFLICT, "request_waiting", message)
+        }
         Refused::Db(e) => e.into(),
         Refused::Other(e) => ApiError::internal(e),
     }
@@ -89,19 +92,20 @@ pub struct NewOfficer {
     request_body = NewOfficer,
     security(("session" = []), ("bearer" = [])),
     responses(
-        (status = 201, description = "Saved: a new officer, or a new name, role and password", body = OfficerView),
+        (status = 202, description = "Asked: another administrator confirms it (`POST /api/v1/requests/{id}/confirm`), and then the officer is saved (a new one, or a new name, role and password)", body = Request),
+        (status = 409, description = "A request for the same officer already waits (`request_waiting`)", body = ErrorBody),
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "Administrators only", body = ErrorBody)))]
 pub async fn save_officer(
     State(state): State<AppState>,
     Signed(officer): Signed,
     JsonBody(body): JsonBody<NewOfficer>,
-) -> Result<(StatusCode, Json<OfficerView>), ApiError> {
+) -> Result<(StatusCode, Json<Request>), ApiError> {
     officer.require(Role::administers, "administer officers")?;
-    let saved = admin::save_officer(
+    let asked = admin::request_officer(
         &state.db,
         &state.audit,
-        &officer.actor(),
+        (&officer.username, &officer.actor()),
         &body.username,
         &body.full_name,
         &body.role,
@@ -109,7 +113,7 @@ pub async fn save_officer(
     )
     .await
     .map_err(refused)?;
-    Ok((StatusCode::CREATED, Json(saved.into())))
+    Ok((StatusCode::ACCEPTED, Json(asked)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/officers/{username}", tag = "admin",
@@ -183,26 +187,27 @@ pub struct Registered {
     request_body = NewDevice,
     security(("session" = []), ("bearer" = [])),
     responses(
-        (status = 201, description = "Registered, or its key rotated", body = Registered),
+        (status = 202, description = "Asked: another administrator confirms it (`POST /api/v1/requests/{id}/confirm`), and then the device is registered or its key replaced", body = Request),
+        (status = 409, description = "A request for the same device already waits (`request_waiting`)", body = ErrorBody),
         (status = 400, description = "A malformed id or key", body = ErrorBody),
         (status = 403, description = "Administrators only", body = ErrorBody)))]
 pub async fn register_device(
     State(state): State<AppState>,
     Signed(officer): Signed,
     JsonBody(body): JsonBody<NewDevice>,
-) -> Result<(StatusCode, Json<Registered>), ApiError> {
+) -> Result<(StatusCode, Json<Request>), ApiError> {
     officer.require(Role::administers, "register devices")?;
-    let id = admin::register_device(
+    let asked = admin::request_device(
         &state.db,
         &state.audit,
-        &officer.actor(),
+        (&officer.username, &officer.actor()),
         &body.id,
         &body.public_key,
         &body.name,
     )
     .await
     .map_err(refused)?;
-    Ok((StatusCode::CREATED, Json(Registered { id: id.to_string() })))
+    Ok((StatusCode::ACCEPTED, Json(asked)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "admin",

@@ -5,6 +5,8 @@
 use axum::{
     Json,
     extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use service_kit::http::JsonBody;
@@ -16,7 +18,11 @@ use super::{
 };
 use crate::{
     auth::Signed,
-    db::disputes::{self, Dispute},
+    db::{
+        disputes::{self, Dispute},
+        requests::Request,
+    },
+    four_eyes::Done,
     review::{self, event_id},
 };
 
@@ -54,16 +60,17 @@ pub struct Resolve {
     request_body = Resolve,
     security(("session" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "Answered; the answer is queued for citizen-notify", body = WireFineResolution),
+        (status = 200, description = "Upheld; the answer is queued for citizen-notify", body = WireFineResolution),
+        (status = 202, description = "A cancellation asked: another supervisor confirms it (`POST /api/v1/requests/{id}/confirm`), and then the answer is queued", body = Request),
         (status = 400, description = "An unknown outcome, or no answer", body = ErrorBody),
         (status = 403, description = "Only supervisors answer disputes", body = ErrorBody),
-        (status = 409, description = "No fine (`no_fine_issued`) or not disputed (`not_disputed`)", body = ErrorBody)))]
+        (status = 409, description = "No fine (`no_fine_issued`), not disputed (`not_disputed`), or a cancellation already waits (`request_waiting`)", body = ErrorBody)))]
 pub async fn resolve(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Resolve>,
-) -> Result<Json<protocol::FineResolution>, ApiError> {
+) -> Result<Response, ApiError> {
     let done = review::resolve(
         &state,
         &officer,
@@ -72,5 +79,8 @@ pub async fn resolve(
         &body.answer,
     )
     .await?;
-    Ok(Json(done))
+    Ok(match done {
+        Done::Made(resolution) => Json(resolution).into_response(),
+        Done::Requested(request) => (StatusCode::ACCEPTED, Json(request)).into_response(),
+    })
 }

@@ -7,6 +7,7 @@ pub mod disputes;
 pub mod evidence;
 pub mod fines;
 pub mod openapi;
+pub mod requests;
 pub mod schedule;
 pub mod session;
 pub mod stats;
@@ -136,6 +137,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::unlock_officer))
         .routes(routes!(schedule::get, schedule::amend))
         .routes(routes!(disputes::resolve))
+        .routes(routes!(requests::list))
+        .routes(routes!(requests::confirm))
+        .routes(routes!(requests::refuse))
         .routes(routes!(stats::json))
         .routes(routes!(stats::csv))
         .routes(routes!(fines::update))

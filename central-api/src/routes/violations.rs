@@ -23,6 +23,7 @@ use crate::{
     audit_anchor,
     auth::{Role, Signed},
     db::{
+        requests::Request,
         retention::LegalHold,
         review::{FineSummary, QueuePage},
     },
@@ -351,17 +352,17 @@ pub struct Reversal {
     request_body = Reversal,
     security(("session" = []), ("bearer" = [])),
     responses(
-        (status = 200, description = "Reversed: an approval withdrawn (the fine cancelled, the owner told) or a rejection reopened", body = review::Reversed),
+        (status = 202, description = "Asked: another supervisor confirms it (`POST /api/v1/requests/{id}/confirm`), and then an approval is withdrawn (the fine cancelled, the owner told) or a rejection reopened", body = Request),
         (status = 400, description = "No note, or an unknown reason", body = ErrorBody),
         (status = 403, description = "Only supervisors reverse decisions", body = ErrorBody),
-        (status = 409, description = "Not decided yet; the fine is paid or disputed", body = ErrorBody)))]
+        (status = 409, description = "Not decided yet; the fine is paid or disputed; a reversal already waits (`request_waiting`)", body = ErrorBody)))]
 pub async fn reverse(
     State(state): State<AppState>,
     Signed(officer): Signed,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Reversal>,
-) -> Result<Json<review::Reversed>, ApiError> {
-    let done = review::reverse(
+) -> Result<(StatusCode, Json<Request>), ApiError> {
+    let asked = review::reverse(
         &state,
         &officer,
         &event_id(&id)?,
@@ -369,7 +370,7 @@ pub async fn reverse(
         &body.note,
     )
     .await?;
-    Ok(Json(done))
+    Ok((StatusCode::ACCEPTED, Json(asked)))
 }
 
 /// The audit log's chain, walked, and checked against its anchors.
@@ -476,7 +477,7 @@ pub async fn paper_notice(
     state
         .audit
         .append(
-            &officer.username,
+            &officer.actor(),
             "notice.printed",
             &format!("violation:{id}"),
             serde_json::json!({ "fine_id": notice.fine_id }),

@@ -52,6 +52,10 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
         (Ok(p), Ok(d), Ok(s)) => (p, d, s),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return desk.failure(e.into()),
     };
+    let waiting = match crate::four_eyes::waiting_for(state, &desk.officer, None).await {
+        Ok(w) => w,
+        Err(e) => return desk.failure(e),
+    };
     let mut cameras = Vec::new();
     for d in &boxes {
         let id = protocol::DeviceId::parse(&d.device_id);
@@ -84,6 +88,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
     let body = html! {
         h1 { (title) }
         @if let Some(e) = &error { (alert(lang, e)) }
+        (super::requests::waiting_box(lang, &waiting, &desk.officer, &desk.csrf))
         section.box #officers {
             h2 { (lang.t("Cán bộ", "Officers")) }
             table.queue {
@@ -173,6 +178,7 @@ fn officer_form(lang: Lang, csrf: &str) -> Markup {
             } }
             label { (lang.t("Mật khẩu (ít nhất 12 ký tự)", "Password (12 characters or more)"))
                 input type="password" name="password" required minlength="12" autocomplete="new-password"; }
+            p.muted { (lang.t("Một quản trị viên khác xác nhận thì mới lưu.", "Saved when another administrator confirms it.")) }
             button.primary type="submit" { (lang.t("Lưu cán bộ", "Save the officer")) }
         }
     }
@@ -186,6 +192,7 @@ fn device_form(lang: Lang, csrf: &str) -> Markup {
             label { (lang.t("Tên", "Name")) input name="name"; }
             label { (lang.t("Khóa công khai (edge-agent public-key)", "Public key (edge-agent public-key)"))
                 input name="public_key" required; }
+            p.muted { (lang.t("Một quản trị viên khác xác nhận thì mới đăng ký.", "Registered when another administrator confirms it.")) }
             button.primary type="submit" { (lang.t("Đăng ký thiết bị", "Register the device")) }
         }
     }
@@ -242,10 +249,10 @@ pub async fn save_officer(
     Form(f): Form<OfficerForm>,
 ) -> Response {
     change(&state, &desk, &f.csrf, async || {
-        admin::save_officer(
+        admin::request_officer(
             &state.db,
             &state.audit,
-            &desk.officer.actor(),
+            (&desk.officer.username, &desk.officer.actor()),
             &f.username,
             &f.full_name,
             &f.role,
@@ -273,10 +280,10 @@ pub async fn register_device(
     Form(f): Form<DeviceForm>,
 ) -> Response {
     change(&state, &desk, &f.csrf, async || {
-        admin::register_device(
+        admin::request_device(
             &state.db,
             &state.audit,
-            &desk.officer.actor(),
+            (&desk.officer.username, &desk.officer.actor()),
             &f.id,
             &f.public_key,
             &f.name,

@@ -15,6 +15,7 @@ mod devices;
 mod disputes;
 pub mod layout;
 mod queue;
+mod requests;
 mod session;
 mod stats;
 mod violation;
@@ -72,6 +73,8 @@ pub fn router() -> Router<AppState> {
         .route("/review/violations/{id}/resolve", post(violation::resolve))
         .route("/review/violations/{id}/reverse", post(violation::reverse))
         .route("/review/violations/{id}/hold", post(violation::hold))
+        .route("/review/requests/{id}/confirm", post(requests::confirm))
+        .route("/review/requests/{id}/refuse", post(requests::refuse))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))
         .layer(middleware::map_response(protect))
@@ -156,8 +159,7 @@ impl Flash {
                         "rejected",
                         "upheld",
                         "cancelled",
-                        "withdrawn",
-                        "reopened",
+                        "requested",
                     ]
                     .contains(&&*v) =>
                 {
@@ -191,15 +193,10 @@ impl Flash {
         }
     }
 
-    /// A supervisor's reversal that left the violation `status`.
-    pub fn reversed(id: &protocol::EventId, status: &str) -> Self {
+    /// A change asked for that waits for a second officer.
+    pub fn requested(id: &protocol::EventId) -> Self {
         Self {
-            done: if status == "rejected" {
-                "withdrawn"
-            } else {
-                "reopened"
-            }
-            .into(),
+            done: "requested".into(),
             prev: id.to_string(),
             decision: None,
         }
@@ -207,13 +204,9 @@ impl Flash {
 
     fn show(&self, lang: Lang) -> Markup {
         let text = match self.done.as_str() {
-            "withdrawn" => lang.t(
-                "Đã hủy quyết định xử phạt; chủ xe sẽ được thông báo.",
-                "The penalty decision is cancelled; the owner will be told.",
-            ),
-            "reopened" => lang.t(
-                "Vi phạm đã trở lại hàng chờ duyệt.",
-                "The violation is back in the review queue.",
+            "requested" => lang.t(
+                "Đã gửi đề nghị; một cán bộ khác có thẩm quyền xác nhận thì mới thực hiện.",
+                "Asked: it is done when another officer allowed to do it confirms it.",
             ),
             "approved" => lang.t(
                 "Đã xác nhận vi phạm vừa xem; thông báo vi phạm được gửi cho chủ phương tiện.",

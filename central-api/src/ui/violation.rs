@@ -16,6 +16,7 @@ use super::{Desk, Flash, Lang, alert, layout};
 use crate::{
     db::{disputes::Dispute, evidence as db_evidence, review as db_review, violations::Status},
     fines::process::Circumstance,
+    four_eyes::Done,
     review::{self, Detail, event_id},
     routes::{ApiError, AppState, evidence},
 };
@@ -112,11 +113,13 @@ fn render_as(desk: &Desk, d: &Detail, error: Option<&ApiError>, masked: bool) ->
                 @if let Some(f) = &d.fine {
                     (fine_box(lang, f, desk.officer.role.decides(), &desk.csrf, &e.event_id.to_string()))
                 }
+                (super::requests::waiting_box(lang, &d.requests, &desk.officer, &desk.csrf))
                 @if let Some(dispute) = &d.dispute {
-                    (dispute_box(lang, dispute, desk.officer.role.supervises(), &desk.csrf))
+                    (dispute_box(lang, dispute, desk.officer.role.supervises() && d.requests.is_empty(), &desk.csrf))
                 }
                 @if v.status == Status::Rejected { (rejection_box(lang, d)) }
-                @if desk.officer.role.supervises() && matches!(v.status, Status::Approved | Status::Rejected) {
+                @if desk.officer.role.supervises() && d.requests.is_empty()
+                    && matches!(v.status, Status::Approved | Status::Rejected) {
                     (reverse_box(lang, d, &desk.csrf))
                 }
                 @if d.hold.is_some() || desk.officer.role.supervises() {
@@ -498,7 +501,8 @@ fn dispute_box(lang: Lang, d: &Dispute, answers: bool, csrf: &str) -> Markup {
                     label { input type="radio" name="outcome" value="upheld" required;
                         " " (lang.t("Không chấp nhận giải trình", "Do not accept the explanation")) }
                     label { input type="radio" name="outcome" value="cancelled";
-                        " " (lang.t("Chấp nhận giải trình: không xử phạt", "Accept it: no penalty")) }
+                        " " (lang.t("Chấp nhận giải trình: không xử phạt (một chỉ huy khác xác nhận)",
+                            "Accept it: no penalty (another supervisor confirms)")) }
                     label for="answer" { (lang.t("Trả lời chủ xe", "Answer to the owner")) }
                     textarea #answer name="answer" required maxlength="2000" {}
                     button.primary #resolve type="submit" { (lang.t("Gửi trả lời", "Send the answer")) }
@@ -548,9 +552,12 @@ fn reverse_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
                 }
                 label for="reverse-note" { (lang.t("Lý do xem xét lại", "Why")) }
                 textarea #reverse-note name="note" required maxlength="2000" {}
+                p.muted { (lang.t(
+                    "Một chỉ huy khác xác nhận thì mới thực hiện.",
+                    "It is done when another supervisor confirms it.")) }
                 button.danger #reverse-submit type="submit" {
-                    @if approved { (lang.t("Hủy quyết định xử phạt", "Cancel the penalty decision")) }
-                    @else { (lang.t("Mở lại để duyệt", "Reopen for review")) }
+                    @if approved { (lang.t("Đề nghị hủy quyết định xử phạt", "Ask to cancel the penalty decision")) }
+                    @else { (lang.t("Đề nghị mở lại để duyệt", "Ask to reopen for review")) }
                 }
             }
         }
@@ -621,11 +628,22 @@ pub async fn resolve(
     Path(id): Path<String>,
     Form(f): Form<ResolveForm>,
 ) -> Response {
-    decide(&state, &desk, &id, &f.csrf, async |id| {
-        let done = review::resolve(&state, &desk.officer, id, &f.outcome, &f.answer).await?;
-        let flash = Flash::resolved(id, done.outcome);
-        Ok(("/review/disputes".to_owned(), Some(flash)))
-    })
+    decide(
+        &state,
+        &desk,
+        &id,
+        &f.csrf,
+        async |id| match review::resolve(&state, &desk.officer, id, &f.outcome, &f.answer).await? {
+            Done::Made(done) => Ok((
+                "/review/disputes".to_owned(),
+                Some(Flash::resolved(id, done.outcome)),
+            )),
+            Done::Requested(_) => Ok((
+                format!("/review/violations/{id}"),
+                Some(Flash::requested(id)),
+            )),
+        },
+    )
     .await
 }
 
@@ -672,10 +690,10 @@ pub async fn reverse(
 ) -> Response {
     decide(&state, &desk, &id, &f.csrf, async |id| {
         let reason = f.reason.as_deref().filter(|r| !r.is_empty());
-        let done = review::reverse(&state, &desk.officer, id, reason, &f.note).await?;
+        review::reverse(&state, &desk.officer, id, reason, &f.note).await?;
         Ok((
             format!("/review/violations/{id}"),
-            Some(Flash::reversed(id, &done.status)),
+            Some(Flash::requested(id)),
         ))
     })
     .await

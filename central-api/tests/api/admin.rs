@@ -11,12 +11,13 @@ use serde_json::json;
 
 use crate::{
     helpers::{TestDb, on_both_engines},
-    review::world,
+    review::{SECOND_ADMIN, confirmed_by, world},
 };
 
 async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb) {
     let w = world(t).await;
     let admin = w.sign_in(Role::Admin).await;
+    let second = w.sign_in_as(SECOND_ADMIN).await;
 
     // Every admin route refuses every other role.
     let key = DeviceKey::from_seed([77; 32]);
@@ -67,8 +68,10 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
             "{reply}"
         );
     }
-    let (status, saved) = w.call(admin.post("/api/v1/officers", officer)).await;
-    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let asked = w.call(admin.post("/api/v1/officers", officer)).await;
+    assert_eq!(asked.1["change"]["password"], "set", "{}", asked.1);
+    assert!(asked.1["change"].get("password_hash").is_none());
+    let saved = confirmed_by(&w, &second, asked).await;
     assert_eq!(saved["role"], "reviewer");
     assert!(saved.get("password").is_none());
     let (status, session) = w
@@ -99,8 +102,8 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
         ))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
-    let (status, reply) = w.call(admin.post("/api/v1/devices", device)).await;
-    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let asked = w.call(admin.post("/api/v1/devices", device)).await;
+    confirmed_by(&w, &second, asked).await;
     let id = DeviceId::parse("hcm-q3-007").unwrap();
     let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
     let send = async |ingest: &Ingest| {
@@ -123,7 +126,7 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
     let again = admin.send("DELETE", "/api/v1/devices/hcm-q3-007", json!({}));
     assert_eq!(w.call(again).await.0, StatusCode::NOT_FOUND);
 
-    // Each change is in the audit log under the administrator's name.
+    // Each change is in the audit log under the names of who asked and who confirmed.
     let entries = central_api::audit::AuditLog::new(w.db.clone())
         .for_subject("device:hcm-q3-007")
         .await
@@ -135,7 +138,8 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
     assert_eq!(
         actions,
         [
-            ("officer:admin", "device.registered"),
+            ("officer:admin", "device.register.requested"),
+            ("officer:admin.b", "device.registered"),
             ("officer:admin", "device.revoked")
         ]
     );
@@ -306,6 +310,7 @@ async fn administrators_configure_cameras_and_each_change_is_a_new_version(t: &T
 async fn a_changed_or_disabled_officer_is_signed_out_everywhere(t: &TestDb) {
     let w = world(t).await;
     let admin = w.sign_in(Role::Admin).await;
+    let second = w.sign_in_as(SECOND_ADMIN).await;
     let save = |password: &str, role: &str| {
         admin.post(
             "/api/v1/officers",
@@ -327,24 +332,18 @@ async fn a_changed_or_disabled_officer_is_signed_out_everywhere(t: &TestDb) {
             .unwrap()
     };
     let first = "mật khẩu đầu tiên của Lan";
-    assert_eq!(
-        w.call(save(first, "supervisor")).await.0,
-        StatusCode::CREATED
-    );
+    confirmed_by(&w, &second, w.call(save(first, "supervisor")).await).await;
     let (status, session) = w.call(sign_in(first)).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     let token = session["token"].as_str().unwrap().to_owned();
     assert_eq!(w.call(queue(&token)).await.0, StatusCode::OK);
 
     // Demoted with a new password: the old token is dead at once, the old password too.
-    let second = "mật khẩu thứ hai của Lan";
-    assert_eq!(
-        w.call(save(second, "reviewer")).await.0,
-        StatusCode::CREATED
-    );
+    let new = "mật khẩu thứ hai của Lan";
+    confirmed_by(&w, &second, w.call(save(new, "reviewer")).await).await;
     assert_eq!(w.call(queue(&token)).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(w.call(sign_in(first)).await.0, StatusCode::UNAUTHORIZED);
-    let (status, session) = w.call(sign_in(second)).await;
+    let (status, session) = w.call(sign_in(new)).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     let token = session["token"].as_str().unwrap().to_owned();
     assert_eq!(session["role"], "reviewer", "{session}");
@@ -353,7 +352,7 @@ async fn a_changed_or_disabled_officer_is_signed_out_everywhere(t: &TestDb) {
     let disable = || admin.send("DELETE", "/api/v1/officers/lan.tt", json!({}));
     assert_eq!(w.call(disable()).await.0, StatusCode::NO_CONTENT);
     assert_eq!(w.call(queue(&token)).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(w.call(sign_in(second)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.call(sign_in(new)).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(w.call(disable()).await.0, StatusCode::NOT_FOUND);
     // Only administrators disable officers.
     let supervisor = w.sign_in(Role::Supervisor).await;
@@ -372,8 +371,10 @@ async fn a_changed_or_disabled_officer_is_signed_out_everywhere(t: &TestDb) {
     assert_eq!(
         actions,
         [
+            "officer.save.requested",
             "officer.saved",
             "officer.signed_in",
+            "officer.save.requested",
             "officer.saved",
             "officer.sign_in_failed",
             "officer.signed_in",

@@ -20,8 +20,14 @@ use time::{Duration, OffsetDateTime};
 use crate::{
     disputes::disputed,
     helpers::{TestDb, audit_actions, audit_writable, on_both_engines},
-    review::{Session, World, world},
+    review::{SECOND_SUPERVISOR, Session, World, world},
 };
+
+/// The confirmation, as `second`, of the request `asked` answered with.
+fn confirm(second: &Session, asked: &serde_json::Value) -> axum::http::Request<axum::body::Body> {
+    let id = asked["request_id"].as_str().unwrap();
+    second.post(&format!("/api/v1/requests/{id}/confirm"), json!({}))
+}
 
 /// The violation as the API shows it, with its audit trail.
 async fn violation(w: &World, s: &Session, id: impl std::fmt::Display) -> serde_json::Value {
@@ -49,6 +55,7 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
     let w = world(t).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
     let supervisor = w.sign_in(Role::Supervisor).await;
+    let second = w.sign_in_as(SECOND_SUPERVISOR).await;
 
     // A plate corrected, then the violation confirmed.
     let id = w.pending("51F12846").await;
@@ -82,7 +89,8 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
     assert_eq!(one["status"], "approved");
     assert!(audit_actions(&one).contains(&"violation.confirmed"));
 
-    // The approval withdrawn by a supervisor.
+    // The approval withdrawn: asked by a supervisor (the request too is kept only with its
+    // entry), confirmed by another (the request stays waiting while the change cannot be made).
     let reverse = || {
         supervisor.post(
             &format!("/api/v1/violations/{id}/reverse"),
@@ -90,9 +98,11 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
         )
     };
     refused_while_down(&w, reverse()).await;
+    let asked = done(&w, reverse()).await;
+    refused_while_down(&w, confirm(&second, &asked)).await;
     assert_eq!(violation(&w, &supervisor, id).await["status"], "approved");
     assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
-    done(&w, reverse()).await;
+    done(&w, confirm(&second, &asked)).await;
     let one = violation(&w, &supervisor, id).await;
     assert_eq!(one["status"], "rejected");
     assert!(audit_actions(&one).contains(&"violation.reversed"));
@@ -112,9 +122,10 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
             json!({ "note": "Không trùng: hai lần vượt đèn khác nhau." }),
         )
     };
-    refused_while_down(&w, reopen()).await;
+    let asked = done(&w, reopen()).await;
+    refused_while_down(&w, confirm(&second, &asked)).await;
     assert_eq!(violation(&w, &supervisor, id).await["status"], "rejected");
-    done(&w, reopen()).await;
+    done(&w, confirm(&second, &asked)).await;
     let one = violation(&w, &supervisor, id).await;
     assert_eq!(one["status"], "pending_review");
     assert!(
@@ -260,7 +271,122 @@ async fn reads_of_personal_data_are_on_record_before_they_are_answered(t: &TestD
     );
 }
 
+/// Administration, too: a device revoked, an officer disabled, a camera saved, the schedule
+/// amended and a change asked of a second officer are made only with their entries.
+async fn administration_is_done_only_with_its_audit_entry(t: &TestDb) {
+    use central_api::db::{cameras, devices, fines::load_schedule, requests};
+
+    let w = world(t).await;
+    let admin = w.sign_in(Role::Admin).await;
+    let rules = load_schedule(&w.db).await.unwrap().rules.len();
+    let day = (OffsetDateTime::now_utc()
+        .to_offset(protocol::time::VIETNAM)
+        .date()
+        + Duration::days(30))
+    .to_string();
+    let change = |i: usize| match i {
+        0 => admin.send("DELETE", "/api/v1/devices/hcm-q1-001", json!({})),
+        1 => admin.send("DELETE", "/api/v1/officers/reviewer", json!({})),
+        2 => admin.send(
+            "PUT",
+            "/api/v1/devices/hcm-q1-001/cameras/cam-1",
+            json!({
+                "camera": "cam-1",
+                "site": { "name": "Ngã tư Hàng Xanh", "latitude": 10.8013,
+                          "longitude": 106.7115, "address": "", "direction": "" },
+                "geometry": {}, "speed_limit_kmh": 60.0, "speed_limits_kmh": {},
+                "red_grace_s": 0.5
+            }),
+        ),
+        3 => admin.post(
+            "/api/v1/fine-schedule",
+            json!({
+                "effective_from": day,
+                "rules": [{ "kind": "red_light", "vehicle": "car", "min_vnd": 20_000_000,
+                            "max_vnd": 22_000_000, "points": 6,
+                            "reference": "Điểm a khoản 10 Điều 6" }]
+            }),
+        ),
+        _ => admin.post(
+            "/api/v1/officers",
+            json!({ "username": "lan.tt", "full_name": "Trần Thị Lan", "role": "reviewer",
+                    "password": "một mật khẩu đủ dài" }),
+        ),
+    };
+    let waiting = async || {
+        requests::waiting(&w.db, None, OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .len()
+    };
+    // Camera settings are read before the device is revoked below.
+    for i in [2, 3, 4, 1, 0] {
+        refused_while_down(&w, change(i)).await;
+    }
+    assert!(
+        devices::active_key(&w.db, &w.device)
+            .await
+            .unwrap()
+            .is_some(),
+        "not revoked"
+    );
+    assert_eq!(
+        w.try_sign_in("reviewer", crate::review::PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert!(
+        cameras::of_device(&w.db, &w.device)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no camera"
+    );
+    assert_eq!(
+        load_schedule(&w.db).await.unwrap().rules.len(),
+        rules,
+        "not amended"
+    );
+    assert_eq!(waiting().await, 0, "not asked");
+    for i in [2, 3, 4, 1, 0] {
+        done(&w, change(i)).await;
+    }
+    assert!(
+        devices::active_key(&w.db, &w.device)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_ne!(
+        w.try_sign_in("reviewer", crate::review::PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(cameras::of_device(&w.db, &w.device).await.unwrap().len(), 1);
+    assert_eq!(load_schedule(&w.db).await.unwrap().rules.len(), rules + 1);
+    assert_eq!(waiting().await, 1);
+    let log = AuditLog::new(w.db.clone());
+    let actions = |entries: Vec<central_api::audit::AuditEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.action).collect()
+    };
+    assert_eq!(
+        actions(log.for_subject("device:hcm-q1-001").await.unwrap()),
+        ["camera.saved", "device.revoked"]
+    );
+    assert_eq!(
+        actions(log.for_subject("fine_schedule").await.unwrap()),
+        ["fine_schedule.amended"]
+    );
+    assert_eq!(
+        actions(log.for_subject("officer:lan.tt").await.unwrap()),
+        ["officer.save.requested"]
+    );
+    assert!(
+        actions(log.for_subject("officer:reviewer").await.unwrap())
+            .contains(&"officer.disabled".to_owned())
+    );
+}
+
 on_both_engines!(
+    administration_is_done_only_with_its_audit_entry,
     reads_of_personal_data_are_on_record_before_they_are_answered,
     a_decision_on_a_case_is_taken_only_with_its_audit_entry,
     a_fine_update_is_taken_only_with_its_audit_entry

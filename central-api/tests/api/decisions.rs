@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use crate::{
     disputes::disputed,
     helpers::{TestDb, audit_actions, on_both_engines, report},
-    review::world,
+    review::{SECOND_SUPERVISOR, confirmed_by, world},
 };
 
 fn error(body: &serde_json::Value) -> Option<&str> {
@@ -158,13 +158,14 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
 
     // A supervisor withdraws it: the decision cancelled gives the licence its points back.
     let supervisor = w.sign_in(Role::Supervisor).await;
-    let (status, body) = w
+    let asked = w
         .call(supervisor.post(
             &format!("/api/v1/violations/{id}/reverse"),
             json!({ "reason": "equipment_fault", "note": "Camera lệch hướng, đo sai." }),
         ))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = w.sign_in_as(SECOND_SUPERVISOR).await;
+    confirmed_by(&w, &second, asked).await;
     let then = decisions::licence_points(&w.db, "079203012345", VehicleCategory::Car, later)
         .await
         .unwrap();
@@ -251,13 +252,14 @@ async fn a_case_closed_after_its_explanation_is_never_decided(t: &TestDb) {
     let supervisor = w.sign_in(Role::Supervisor).await;
     let chief = w.sign_in(Role::Sanctioning).await;
     let (id, _) = disputed(&w, &reviewer).await;
-    let (status, _) = w
+    let asked = w
         .call(supervisor.post(
             &format!("/api/v1/violations/{id}/resolve"),
             json!({ "outcome": "cancelled", "answer": "Chấp nhận giải trình." }),
         ))
         .await;
-    assert_eq!(status, StatusCode::OK);
+    let second = w.sign_in_as(SECOND_SUPERVISOR).await;
+    confirmed_by(&w, &second, asked).await;
     let (status, body) = w
         .call(chief.post(&format!("/api/v1/violations/{id}/decision"), json!({})))
         .await;

@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 use crate::{
     helpers::{TestDb, audit_actions, on_both_engines, report},
-    review::{Session, World, world},
+    review::{SECOND_SUPERVISOR, Session, World, confirmed_by, world},
 };
 
 /// Confirms a violation of 51F-123.45 and reports the owner's explanation of its notice.
@@ -117,13 +117,19 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
         "disputed"
     );
 
-    let (status, body) = w
+    // A cancellation waits for a second supervisor; the fine stays disputed meanwhile.
+    let asked = w
         .call(supervisor.post(
             &resolve,
             json!({ "outcome": "cancelled", "answer": answer }),
         ))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        "disputed"
+    );
+    let second = w.sign_in_as(SECOND_SUPERVISOR).await;
+    let body = confirmed_by(&w, &second, asked).await;
     let resolution: FineResolution = serde_json::from_value(body).unwrap();
     assert_eq!(resolution.fine_id, fine_id);
     assert_eq!(resolution.outcome, DisputeOutcome::Cancelled);
@@ -193,6 +199,7 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
     let w = world(t).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
     let supervisor = w.sign_in(Role::Supervisor).await;
+    let second = w.sign_in_as(SECOND_SUPERVISOR).await;
     let note = "Xe cứu thương đang làm nhiệm vụ; hình ảnh cho thấy đèn ưu tiên bật.";
 
     // An approval withdrawn: the fine cancelled, the owner told why, the violation rejected.
@@ -230,8 +237,8 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
     assert!(detail.contains("id=\"reverse-form\""));
     let as_reviewer = page(&w, &reviewer, &format!("/review/violations/{id}")).await;
     assert!(!as_reviewer.contains("id=\"reverse-form\""));
-    let (status, body) = w.call(supervisor.post(&reverse, withdraw.clone())).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let asked = w.call(supervisor.post(&reverse, withdraw.clone())).await;
+    let body = confirmed_by(&w, &second, asked).await;
     assert_eq!(body["status"], "rejected");
     assert_eq!(body["resolution"]["fine_id"], fine_id.as_str());
     assert_eq!(body["resolution"]["outcome"], "cancelled");
@@ -262,13 +269,13 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
         ))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = w
+    let asked = w
         .call(supervisor.post(
             &format!("/api/v1/violations/{id}/reverse"),
             json!({ "note": "Biển số đọc được trên ảnh thứ hai." }),
         ))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = confirmed_by(&w, &second, asked).await;
     assert_eq!(
         (body["status"].as_str(), &body["resolution"]),
         (Some("pending_review"), &Value::Null)

@@ -236,7 +236,16 @@ async fn refused_events_become_dead_letters_with_their_reason(t: &TestDb) {
 async fn a_revoked_device_is_refused_and_a_new_key_accepted(t: &TestDb) {
     let db = &t.db;
     let w = world(db).await;
-    assert!(devices::revoke(db, &w.device).await.unwrap());
+    assert!(
+        devices::revoke(
+            db,
+            &central_api::audit::AuditLog::new(db.clone()),
+            "officer:admin",
+            &w.device
+        )
+        .await
+        .unwrap()
+    );
     let payload = w.signed(&w.event());
     let outcome = w.ingest.handle(&w.topic(), &payload).await.unwrap();
     assert!(matches!(

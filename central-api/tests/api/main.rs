@@ -12,6 +12,7 @@ mod disputes;
 mod evidence;
 mod fine_updates;
 mod fines;
+mod four_eyes;
 mod helpers;
 mod ingest;
 mod migrations;

@@ -579,16 +579,28 @@ async fn camera_settings_go_out_retained_and_again_after_a_reconnection(t: &Test
         speed_limits_kmh: Default::default(),
         red_grace_s: 0.5,
     };
-    cameras::save(&t.db, &device.id, &camera("cam-1", 50.0), "officer:admin")
-        .await
-        .unwrap()
-        .unwrap();
+    cameras::save(
+        &t.db,
+        &central_api::audit::AuditLog::new(t.db.clone()),
+        &device.id,
+        &camera("cam-1", 50.0),
+        "officer:admin",
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let first = retained_config(&host, port, &device.id).await;
     assert_eq!((first.version, first.cameras.len()), (1, 1));
-    cameras::save(&t.db, &device.id, &camera("cam-2", 60.0), "officer:admin")
-        .await
-        .unwrap()
-        .unwrap();
+    cameras::save(
+        &t.db,
+        &central_api::audit::AuditLog::new(t.db.clone()),
+        &device.id,
+        &camera("cam-2", 60.0),
+        "officer:admin",
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let mut second = retained_config(&host, port, &device.id).await;
     for _ in 0..50 {
         if second.version == 2 {

@@ -100,13 +100,18 @@ pub(crate) async fn store_evidence(w: &World, event: &ViolationEvent) {
 /// Signs in through the form and returns the session the cookie holds, with the CSRF token the
 /// pages carry.
 async fn sign_in(w: &World, role: Role) -> Session {
+    sign_in_as(w, role.as_str()).await
+}
+
+/// [`sign_in`] as officer `username` of the world.
+async fn sign_in_as(w: &World, username: &str) -> Session {
     let page = send(
         w,
         form(
             None,
             "/review/login",
             &[
-                ("username", role.as_str()),
+                ("username", username),
                 ("password", PASSWORD),
                 ("next", "/review"),
             ],
@@ -650,6 +655,54 @@ async fn an_administrator_keeps_officers_and_devices_from_the_pages(t: &TestDb) 
         "{}",
         registered.body
     );
+    // Both wait for a second administrator: the one who asked may only withdraw them.
+    let page = send(&w, get(Some(&admin), "/review/admin")).await;
+    assert!(page.body.contains("id=\"requests\""), "{}", page.body);
+    assert_eq!(
+        page.body.matches("class=\"inline refuse-request\"").count(),
+        2
+    );
+    assert!(!page.body.contains("confirm-request"));
+    assert!(
+        !page.body.contains("data-officer=\"lan.tt\""),
+        "not saved yet"
+    );
+    let second = sign_in_as(&w, crate::review::SECOND_ADMIN).await;
+    let page = send(&w, get(Some(&second), "/review/admin")).await;
+    let ids: Vec<String> = page
+        .body
+        .split("data-request=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "{}", page.body);
+    for id in &ids {
+        let own = send(
+            &w,
+            form(
+                Some(&admin),
+                &format!("/review/requests/{id}/confirm"),
+                &[("csrf", &admin.csrf)],
+            ),
+        )
+        .await;
+        assert_eq!(own.status, StatusCode::CONFLICT, "{}", own.body);
+        let confirmed = send(
+            &w,
+            form(
+                Some(&second),
+                &format!("/review/requests/{id}/confirm"),
+                &[("csrf", &second.csrf)],
+            ),
+        )
+        .await;
+        assert_eq!(
+            (confirmed.status, confirmed.location()),
+            (StatusCode::SEE_OTHER, "/review/admin"),
+            "{}",
+            confirmed.body
+        );
+    }
     let revoked = send(
         &w,
         form(
@@ -662,6 +715,7 @@ async fn an_administrator_keeps_officers_and_devices_from_the_pages(t: &TestDb) 
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
     central_api::db::cameras::save(
         &w.db,
+        &central_api::audit::AuditLog::new(w.db.clone()),
         &protocol::DeviceId::parse("hcm-q1-001").unwrap(),
         &protocol::CameraSettings {
             camera: protocol::CameraId::parse("hang-xanh-1").unwrap(),

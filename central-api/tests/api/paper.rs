@@ -100,6 +100,16 @@ async fn a_notice_prints_on_one_a4_page_with_its_code_to_the_portal(t: &TestDb) 
         .call(reviewer.get(&format!("/api/v1/violations/{id}")))
         .await;
     assert!(audit_actions(&one).contains(&"notice.printed"), "{one}");
+    let printed = one["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "notice.printed")
+        .unwrap();
+    assert!(
+        printed["actor"].as_str().unwrap().starts_with("officer:"),
+        "the officer who printed it, named as every officer is: {printed}"
+    );
 }
 
 on_both_engines!(a_notice_prints_on_one_a4_page_with_its_code_to_the_portal);

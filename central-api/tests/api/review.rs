@@ -46,6 +46,11 @@ pub(crate) fn anchor_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("audit-anchors.jsonl")
 }
 
+/// A second supervisor and a second administrator of every world, who confirm what the first
+/// asked for (four eyes).
+pub(crate) const SECOND_SUPERVISOR: &str = "supervisor.b";
+pub(crate) const SECOND_ADMIN: &str = "admin.b";
+
 pub(crate) async fn world(t: &TestDb) -> World {
     world_with(t, ReviewSettings::default()).await
 }
@@ -62,6 +67,18 @@ pub(crate) async fn world_with(t: &TestDb, review: ReviewSettings) -> World {
         let officer = Officer {
             username: role.as_str().into(),
             full_name: format!("Cán bộ {}", role.as_str()),
+            role,
+        };
+        officers::upsert(&db, &officer, &hash).await.unwrap();
+    }
+    // The second officers four eyes need: another supervisor, another administrator.
+    for (username, role) in [
+        (SECOND_SUPERVISOR, Role::Supervisor),
+        (SECOND_ADMIN, Role::Admin),
+    ] {
+        let officer = Officer {
+            username: username.into(),
+            full_name: format!("Cán bộ thứ hai {}", role.as_str()),
             role,
         };
         officers::upsert(&db, &officer, &hash).await.unwrap();
@@ -175,19 +192,43 @@ impl World {
     }
 
     pub async fn sign_in(&self, role: Role) -> Session {
-        let (status, body) = self
-            .call(json_request(
-                "POST",
-                "/api/v1/session",
-                json!({ "username": role.as_str(), "password": PASSWORD }),
-            ))
-            .await;
+        self.sign_in_as(role.as_str()).await
+    }
+
+    /// The answer to signing `username` in with `password`.
+    pub async fn try_sign_in(&self, username: &str, password: &str) -> (StatusCode, Value) {
+        self.call(json_request(
+            "POST",
+            "/api/v1/session",
+            json!({ "username": username, "password": password }),
+        ))
+        .await
+    }
+
+    /// Signs officer `username` of the world in.
+    pub async fn sign_in_as(&self, username: &str) -> Session {
+        let (status, body) = self.try_sign_in(username, PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         Session {
             token: body["token"].as_str().unwrap().into(),
             csrf: body["csrf_token"].as_str().unwrap().into(),
         }
     }
+}
+
+/// Confirms, as `second`, the request a change was answered with (`asked`: 202 and the
+/// request): the change's result as the confirmation answered it.
+pub(crate) async fn confirmed_by(w: &World, second: &Session, asked: (StatusCode, Value)) -> Value {
+    let (status, request) = asked;
+    assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+    assert_eq!(request["status"], "pending", "{request}");
+    let id = request["request_id"].as_str().unwrap();
+    let (status, confirmed) = w
+        .call(second.post(&format!("/api/v1/requests/{id}/confirm"), json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["request"]["status"], "confirmed", "{confirmed}");
+    confirmed["result"].clone()
 }
 
 /// A signed-in browser: the cookie, and the CSRF token the page holds.
