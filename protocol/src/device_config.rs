@@ -23,7 +23,9 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     pub device: DeviceId,
-    /// Grows with every change; a device ignores a version not newer than its own.
+    /// Grows with every change; a device ignores a version not newer than its own. Central
+    /// issues the later of the last version + 1 and its clock in milliseconds since 1970, so a
+    /// central restored from an older backup still issues newer versions.
     pub version: u64,
     pub issued_at: UtcTimestamp,
     pub cameras: Vec<CameraSettings>,

@@ -69,7 +69,7 @@ pub async fn save(
         let cameras = decode(&rows)?;
         let config = DeviceConfig {
             device: device.clone(),
-            version: version.unwrap_or(0).unsigned_abs() + 1,
+            version: next_version(version.unwrap_or(0).unsigned_abs(), now),
             issued_at: UtcTimestamp::from_datetime(now),
             cameras,
         };
@@ -97,6 +97,15 @@ pub async fn save(
         tx.commit().await?;
         Ok(Ok(config))
     })
+}
+
+/// The version after `last`, issued at `now`: the later of `last + 1` and `now` in milliseconds
+/// since 1970. Versions so carry central's clock as their epoch: a central restored from a
+/// backup older than a device's configuration, or installed anew, still issues versions above
+/// every one it issued before (a device takes only a newer version than the one it holds).
+fn next_version(last: u64, now: OffsetDateTime) -> u64 {
+    let ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    (last + 1).max(ms)
 }
 
 /// The settings of every camera of `device`.
@@ -165,4 +174,29 @@ pub async fn published(db: &Db, device: &DeviceId, version: i64) -> Result<(), D
         .await?;
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::next_version;
+
+    #[test]
+    fn versions_follow_the_clock_and_never_go_back() {
+        let now = datetime!(2026-12-05 12:00 UTC);
+        let ms = 1_796_472_000_000;
+        assert_eq!(next_version(0, now), ms, "a first version is the time");
+        assert_eq!(
+            next_version(7, now),
+            ms,
+            "one restored from an old backup jumps ahead"
+        );
+        assert_eq!(next_version(ms, now), ms + 1, "two in one millisecond");
+        assert_eq!(
+            next_version(ms + 5, now),
+            ms + 6,
+            "a clock set back changes nothing"
+        );
+    }
 }
