@@ -92,7 +92,8 @@ $(ORT_LIB):
 	@ln -sf libonnxruntime.so.$(ORT_VERSION) $(ORT_DIR)/libonnxruntime.so
 	@echo "onnx runtime $(ORT_VERSION) in $(ORT_DIR)"
 
-# PostgreSQL and Mosquitto on loopback, started when they are not answering, and the test role.
+# PostgreSQL and Mosquitto on loopback, started when they are not answering, and the test roles
+# (`tve` owns the test databases; `tve_service` is a service's own role beside an owner).
 services: deps-apt
 	@if ! pg_isready -q -h 127.0.0.1 -p $(PG_PORT); then \
 	  echo "starting postgresql"; \
@@ -102,7 +103,9 @@ services: deps-apt
 	@pg_isready -q -h 127.0.0.1 -p $(PG_PORT) || { echo "postgresql is not answering on 127.0.0.1:$(PG_PORT)" >&2; exit 1; }
 	@cd /tmp && $(AS_POSTGRES) psql -q -v ON_ERROR_STOP=1 -d postgres -c \
 	  "DO \$$\$$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tve') THEN \
-	   CREATE ROLE tve LOGIN PASSWORD 'tve' CREATEDB; END IF; END \$$\$$;"
+	   CREATE ROLE tve LOGIN PASSWORD 'tve' CREATEDB; END IF; \
+	   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tve_service') THEN \
+	   CREATE ROLE tve_service LOGIN PASSWORD 'tve_service'; END IF; END \$$\$$;"
 	@cd /tmp && ($(AS_POSTGRES) psql -tAq -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'tve_test'" | grep -q 1) \
 	  || $(AS_POSTGRES) createdb -O tve tve_test
 	@if ! (exec 3<>/dev/tcp/127.0.0.1/$(MQTT_PORT)) 2>/dev/null; then \

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 pub static MIGRATIONS: Migrations = Migrations {
     postgres: sqlx::migrate!("migrations/postgres"),
     sqlite: sqlx::migrate!("migrations/sqlite"),
+    service_grants: &[],
 };
 
 /// Queues a report to central-api of `change` to fine `fine_id` (a `&str`), inside the open

@@ -17,6 +17,13 @@ pub struct DatabaseSettings {
     /// `postgres://user:password@host/db` in production; `sqlite://PATH` (created when missing)
     /// is the embedded default.
     pub url: String,
+    /// PostgreSQL only: the database owner's URL. When set, the migrations run as the owner
+    /// and the service's own role (the user of `url`) is given only what the service needs —
+    /// rows to read and write, never the schema: it cannot drop or alter a table, its
+    /// triggers, or `TRUNCATE` one (see [`Migrations::service_grants`]). Unset, the role of
+    /// `url` migrates and owns the schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_url: Option<String>,
     pub max_connections: u32,
     /// How long to wait for a connection (and, on SQLite, for a lock).
     pub acquire_timeout_ms: u64,
@@ -33,13 +40,7 @@ impl DatabaseSettings {
 
     /// The URL as logs and errors may show it: a password in it replaced by `***`.
     pub fn redacted_url(&self) -> String {
-        match reqwest::Url::parse(&self.url) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("***"));
-                url.to_string()
-            }
-            _ => self.url.clone(),
-        }
+        redacted(&self.url)
     }
 
     /// Checks the URL's scheme and the pool size; errors name the field.
@@ -60,14 +61,48 @@ impl DatabaseSettings {
                 "must be at least 1",
             ));
         }
+        if let Some(owner) = &self.owner_url {
+            let postgres = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+            if !postgres(owner) || !postgres(url) {
+                return Err(crate::ConfigError::invalid(
+                    "database.owner_url",
+                    "is for PostgreSQL: both it and database.url must start with postgres://",
+                ));
+            }
+            if role_of(owner) == role_of(url) {
+                return Err(crate::ConfigError::invalid(
+                    "database.owner_url",
+                    "names the role of database.url: the owner must be another role",
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// `url` with its password replaced by `***`.
+fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The user a PostgreSQL URL connects as (empty when it names none).
+fn role_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.username().to_owned())
+        .unwrap_or_default()
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: "sqlite://data/tve.db".into(),
+            owner_url: None,
             max_connections: 8,
             acquire_timeout_ms: 5_000,
         }
@@ -79,7 +114,22 @@ impl Default for DatabaseSettings {
 pub struct Migrations {
     pub postgres: Migrator,
     pub sqlite: Migrator,
+    /// PostgreSQL statements the owner runs after migrating, when the service connects as a
+    /// role of its own ([`DatabaseSettings::owner_url`]), each with `{role}` for that role:
+    /// what the service may not do on top of [`BASE_GRANTS`] (an append-only table's `UPDATE`
+    /// and `DELETE` revoked, say). Empty for none.
+    pub service_grants: &'static [&'static str],
 }
+
+/// What a service's own role gets on every table: its rows, never the schema (no `TRUNCATE`,
+/// no `ALTER`, no `DROP`, no trigger), and only a look at the migrations' ledger.
+pub const BASE_GRANTS: &[&str] = &[
+    "GRANT USAGE ON SCHEMA public TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+    "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    "REVOKE ALL ON _sqlx_migrations FROM {role}",
+    "GRANT SELECT ON _sqlx_migrations TO {role}",
+];
 
 use std::str::FromStr;
 
@@ -118,6 +168,10 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error(
+        "database.url names the role `{0}`, which cannot be given rights: a plain name of letters, digits and `_` is needed"
+    )]
+    Role(String),
     #[error("creating the folder of the SQLite database {path}: {source}")]
     Folder {
         path: String,
@@ -142,11 +196,57 @@ impl DbError {
 
 impl Db {
     /// Connects to `settings.url` and brings its schema up to date with the service's
-    /// migrations for that engine.
+    /// migrations for that engine: as the owner of `settings.owner_url` when it is set (the
+    /// service's role then given its rights again, for the tables just made), else as the role
+    /// of `url`.
     pub async fn connect(
         settings: &DatabaseSettings,
         migrations: &Migrations,
     ) -> Result<Self, DbError> {
+        if let Some(owner) = &settings.owner_url {
+            let owned = Self::open(&DatabaseSettings {
+                url: owner.clone(),
+                owner_url: None,
+                max_connections: 1,
+                ..settings.clone()
+            })
+            .await?;
+            let granted = async {
+                owned.migrate(migrations).await?;
+                owned.grant(&role_of(&settings.url), migrations).await
+            };
+            let result = granted.await;
+            owned.close().await;
+            result?;
+            return Self::open(settings).await;
+        }
+        let db = Self::open(settings).await?;
+        db.migrate(migrations).await?;
+        Ok(db)
+    }
+
+    /// Gives the service's role `role` what [`BASE_GRANTS`] and the service's own
+    /// [`Migrations::service_grants`] say, as the owner.
+    async fn grant(&self, role: &str, migrations: &Migrations) -> Result<(), DbError> {
+        let Self::Postgres(pool) = self else {
+            return Ok(());
+        };
+        if role.is_empty() || !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(DbError::Role(role.to_owned()));
+        }
+        let mut tx = pool.begin().await?;
+        for statement in BASE_GRANTS.iter().chain(migrations.service_grants) {
+            let sql = statement.replace("{role}", &format!("\"{role}\""));
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A pool on `settings.url`, as it is.
+    async fn open(settings: &DatabaseSettings) -> Result<Self, DbError> {
         let url = settings.url.as_str();
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
@@ -185,7 +285,6 @@ impl Db {
         } else {
             return Err(DbError::UnknownScheme(url.to_owned()));
         };
-        db.migrate(migrations).await?;
         Ok(db)
     }
 
@@ -230,5 +329,27 @@ mod tests {
             with("sqlite://data/central.db").redacted_url(),
             "sqlite://data/central.db"
         );
+    }
+
+    #[test]
+    fn an_owner_is_another_postgres_role() {
+        let with = |url: &str, owner: &str| DatabaseSettings {
+            url: url.into(),
+            owner_url: Some(owner.into()),
+            ..DatabaseSettings::default()
+        };
+        let field = |s: DatabaseSettings| s.validate().err().map(|e| e.to_string());
+        assert_eq!(
+            field(with("postgres://central:a@db/tve", "postgres://owner:b@db/tve")),
+            None
+        );
+        for bad in [
+            with("postgres://central:a@db/tve", "postgres://central:a@db/tve"),
+            with("sqlite://data/central.db", "postgres://owner:b@db/tve"),
+            with("postgres://central:a@db/tve", "sqlite://data/central.db"),
+        ] {
+            let message = field(bad).unwrap_or_default();
+            assert!(message.contains("database.owner_url"), "{message}");
+        }
     }
 }

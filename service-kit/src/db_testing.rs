@@ -34,6 +34,18 @@ impl TestDb {
     /// A new database on the test PostgreSQL. Panics, naming the server, when it cannot be
     /// reached: these tests never skip.
     pub async fn postgres(migrations: &Migrations) -> Self {
+        Self::postgres_with(migrations, false).await
+    }
+
+    /// A new database on the test PostgreSQL owned by the test role, which migrates it, and
+    /// the service connected as a role of its own (`tve_service`, which `make deps` makes; or
+    /// `TVE_TEST_SERVICE_CREDENTIALS`, `user:password`), as [`DatabaseSettings::owner_url`]
+    /// sets a production database up.
+    pub async fn postgres_as_service(migrations: &Migrations) -> Self {
+        Self::postgres_with(migrations, true).await
+    }
+
+    async fn postgres_with(migrations: &Migrations, as_service: bool) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let base = postgres_base_url();
         let mut admin = PgConnection::connect(&base).await.unwrap_or_else(|e| {
@@ -49,10 +61,27 @@ impl TestDb {
             .execute(&mut admin)
             .await
             .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
-        let settings = DatabaseSettings {
-            url: with_database(&base, &name),
-            max_connections: 4,
-            ..DatabaseSettings::default()
+        let owned = with_database(&base, &name);
+        let settings = if as_service {
+            let credentials = std::env::var("TVE_TEST_SERVICE_CREDENTIALS")
+                .unwrap_or_else(|_| "tve_service:tve_service".into());
+            let mut url = reqwest::Url::parse(&owned)
+                .unwrap_or_else(|e| panic!("TVE_TEST_DATABASE_URL {base}: {e}"));
+            let (user, password) = credentials.split_once(':').unwrap_or((&credentials, ""));
+            let _ = url.set_username(user);
+            let _ = url.set_password(Some(password));
+            DatabaseSettings {
+                url: url.to_string(),
+                owner_url: Some(owned),
+                max_connections: 4,
+                ..DatabaseSettings::default()
+            }
+        } else {
+            DatabaseSettings {
+                url: owned,
+                max_connections: 4,
+                ..DatabaseSettings::default()
+            }
         };
         let db = Db::connect(&settings, migrations)
             .await

@@ -44,7 +44,17 @@ pub(crate) use service_kit::on_pool;
 pub static MIGRATIONS: Migrations = Migrations {
     postgres: sqlx::migrate!("migrations/postgres"),
     sqlite: sqlx::migrate!("migrations/sqlite"),
+    service_grants: SERVICE_GRANTS,
 };
+
+/// What central's own role may not do (with `database.owner_url`): change or delete an audit
+/// entry or an erasure record — only blank an entry's details when its subject is purged, as
+/// the triggers allow — and so never lose the chain by `TRUNCATE` or a dropped trigger.
+const SERVICE_GRANTS: &[&str] = &[
+    "REVOKE UPDATE, DELETE ON audit_log FROM {role}",
+    "GRANT UPDATE (details, erased_at) ON audit_log TO {role}",
+    "REVOKE UPDATE, DELETE ON audit_erased_subjects FROM {role}",
+];
 
 /// Connects to `settings.url` and brings central's schema up to date.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {

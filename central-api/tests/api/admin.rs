@@ -145,7 +145,7 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
     );
 }
 
-async fn administrators_amend_the_fine_schedule_from_a_coming_day(t: &TestDb) {
+pub(crate) async fn administrators_amend_the_fine_schedule_from_a_coming_day(t: &TestDb) {
     use central_api::db::fines::load_schedule;
     use protocol::{VehicleClass, ViolationKind, time::VIETNAM};
     use time::{Duration, OffsetDateTime};

@@ -40,7 +40,9 @@ fn error(answer: &(StatusCode, Value)) -> (StatusCode, Option<&str>) {
     (answer.0, answer.1["error"].as_str())
 }
 
-async fn an_officer_is_given_a_role_only_when_a_second_administrator_confirms(t: &TestDb) {
+pub(crate) async fn an_officer_is_given_a_role_only_when_a_second_administrator_confirms(
+    t: &TestDb,
+) {
     let w = world(t).await;
     let admin = w.sign_in(Role::Admin).await;
     let second = w.sign_in_as(SECOND_ADMIN).await;

@@ -26,6 +26,7 @@ mod registry;
 mod relay;
 mod retention;
 mod review;
+mod service_role;
 mod sign_in;
 mod startup;
 mod stats;

@@ -99,7 +99,9 @@ async fn count(db: &Db, sql: &str) -> i64 {
     })
 }
 
-async fn a_rejected_case_is_purged_after_its_period_and_its_replay_is_not_stored_again(t: &TestDb) {
+pub(crate) async fn a_rejected_case_is_purged_after_its_period_and_its_replay_is_not_stored_again(
+    t: &TestDb,
+) {
     let w = world(t).await;
     let store = EvidenceStore::open(w.dir.path()).unwrap();
     let reviewer = w.sign_in(Role::Reviewer).await;

@@ -271,7 +271,7 @@ pub(crate) fn json_request(method: &str, uri: &str, body: Value) -> Request<Body
         .unwrap()
 }
 
-async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
+pub(crate) async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
     let w = world(t).await;
     let id = w.pending("51F12345").await;
     let reviewer = w.sign_in(Role::Reviewer).await;
