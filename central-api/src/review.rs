@@ -337,13 +337,26 @@ pub async fn correct_plate(
 }
 
 /// Confirms a violation pending review: the case is opened and the notice of violation to the
-/// owner queued.
+/// owner queued. Refused while a file of its evidence has not arrived.
 pub async fn approve(
     state: &AppState,
     officer: &Officer,
     id: &EventId,
 ) -> Result<ViolationNotice, ApiError> {
     officer.require(Role::reviews, "confirm violations")?;
+    // The owner is shown what the camera recorded: nothing is confirmed on part of it.
+    let missing = evidence::missing(&state.db, id).await?;
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "evidence_missing",
+            format!(
+                "the evidence has not all arrived ({} missing: {}); confirm it once it has",
+                missing.len(),
+                missing.join(", ")
+            ),
+        ));
+    }
     let schedule = db_fines::load_schedule(&state.db).await?;
     let issued = review::approve(
         &state.db,

@@ -340,7 +340,10 @@ mod tests {
         };
         let field = |s: DatabaseSettings| s.validate().err().map(|e| e.to_string());
         assert_eq!(
-            field(with("postgres://central:a@db/tve", "postgres://owner:b@db/tve")),
+            field(with(
+                "postgres://central:a@db/tve",
+                "postgres://owner:b@db/tve"
+            )),
             None
         );
         for bad in [

@@ -621,6 +621,32 @@ pub fn seed_central_for(
     ]);
 }
 
+/// Uploads `bytes` of content type `ct` to central as `device`'s evidence, signed with its
+/// `key`, as the edge does.
+pub fn upload_evidence(
+    central: &Service,
+    device: &DeviceId,
+    key: &DeviceKey,
+    bytes: &[u8],
+    ct: &str,
+) {
+    let sha = protocol::Sha256Digest::of(bytes);
+    let auth = protocol::evidence::UploadAuth::sign(
+        key,
+        device.clone(),
+        &sha,
+        protocol::UtcTimestamp::now(),
+    );
+    let mut request =
+        ureq::put(&central.url(&protocol::evidence::path(&sha))).header("content-type", ct);
+    for (name, value) in auth.headers() {
+        request = request.header(name, &value);
+    }
+    request
+        .send(bytes)
+        .unwrap_or_else(|e| panic!("uploading evidence {sha}: {e}"));
+}
+
 /// Publishes `event` as `device` through the test broker until central acknowledges it, as the
 /// edge outbox does (central may not have subscribed yet when it first goes out), and verifies
 /// the acknowledgement with central's `control_key` ([`central_control_key`]).

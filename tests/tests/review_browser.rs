@@ -10,13 +10,10 @@
 
 use std::{path::Path, process::Command};
 
-use protocol::{
-    DeviceId, DeviceKey, EventId, EvidenceItem, Sha256Digest, UtcTimestamp, ViolationEvent,
-    evidence::UploadAuth,
-};
+use protocol::{DeviceId, EventId, EvidenceItem, Sha256Digest, ViolationEvent};
 use tests::{
     OFFICER_PASSWORD, Service, browser::Browser, eventually, publish_until_acked, seed_central,
-    unique,
+    unique, upload_evidence,
 };
 
 /// A 960×540 JPEG: a road, a car, and its plate, tinted by `shade` so each image differs.
@@ -67,17 +64,6 @@ fn clip(dir: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-fn upload(central: &Service, device: &DeviceId, key: &DeviceKey, bytes: &[u8], ct: &str) {
-    let sha = Sha256Digest::of(bytes);
-    let auth = UploadAuth::sign(key, device.clone(), &sha, UtcTimestamp::now());
-    let mut request =
-        ureq::put(&central.url(&protocol::evidence::path(&sha))).header("content-type", ct);
-    for (name, value) in auth.headers() {
-        request = request.header(name, &value);
-    }
-    request.send(bytes).unwrap();
-}
-
 #[test]
 fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
     let dir = std::env::temp_dir().join(unique("review-browser"));
@@ -119,7 +105,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
         })
         .collect();
     for (_, ct, bytes) in &files {
-        upload(&central, &device, &key, bytes, ct);
+        upload_evidence(&central, &device, &key, bytes, ct);
     }
     let control = tests::central_control_key(&env, &dir);
     publish_until_acked(&device, &key, &control, &event).unwrap();

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use protocol::{DeviceId, EventId, ViolationEvent};
-use tests::{Service, eventually, publish_until_acked, seed_central, unique};
+use tests::{Service, eventually, publish_until_acked, seed_central, unique, upload_evidence};
 const SECRET: &str = "the secret central and notify share";
 
 #[test]
@@ -49,6 +49,16 @@ fn a_published_violation_is_approved_and_its_notice_reaches_citizen_notify() {
     event.occurred_at = protocol::UtcTimestamp::now();
     for item in &mut event.evidence {
         item.captured_at = event.occurred_at;
+    }
+    // The example's files are their names; each arrives as the edge uploads it.
+    for item in &event.evidence {
+        upload_evidence(
+            &central,
+            &device,
+            &key,
+            item.name.as_bytes(),
+            &item.content_type,
+        );
     }
     let control = tests::central_control_key(&central_env, &dir);
     let ack = publish_until_acked(&device, &key, &control, &event).unwrap();

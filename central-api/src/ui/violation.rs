@@ -377,9 +377,15 @@ fn decide_box(lang: Lang, d: &Detail, csrf: &str) -> Markup {
                 Some(Err(no)) => p.alert #proposed { (lang.t("Không có mức phạt:", "No fine applies:")) " " (no.to_string()) },
                 None => {},
             }
-            form.inline #approve-form method="post" action={ "/review/violations/" (id) "/approve" } {
-                input type="hidden" name="csrf" value=(csrf);
-                button.primary #approve type="submit" { (lang.t("Xác nhận vi phạm", "Confirm the violation")) " " kbd { "a" } }
+            @if d.missing.is_empty() {
+                form.inline #approve-form method="post" action={ "/review/violations/" (id) "/approve" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.primary #approve type="submit" { (lang.t("Xác nhận vi phạm", "Confirm the violation")) " " kbd { "a" } }
+                }
+            } @else {
+                p.alert #approve-waits { (lang.t(
+                    "Chưa đủ chứng cứ: chỉ xác nhận khi mọi tệp đã đến.",
+                    "The evidence has not all arrived: confirm once every file has.")) }
             }
             form.reject #reject-form method="post" action={ "/review/violations/" (id) "/reject" } {
                 input type="hidden" name="csrf" value=(csrf);

@@ -6,11 +6,9 @@ use axum::{
     body::Body,
     http::{HeaderMap, Request, StatusCode, header},
 };
-use bytes::Bytes;
 use central_api::{
     auth::Role,
-    db::{devices, evidence, review::fine_of, violations},
-    evidence_store::EvidenceStore,
+    db::{devices, review::fine_of, violations},
 };
 use protocol::{
     EventId, PlateCandidate, PlateColour, PlateLayout, Sha256Digest, UnreadPlate, ViolationEvent,
@@ -72,31 +70,6 @@ fn form(session: Option<&Session>, uri: &str, fields: &[(&str, &str)]) -> Reques
     r.body(Body::from(body)).unwrap()
 }
 
-/// Stores the blob of each evidence item of the example event (its bytes are its name).
-pub(crate) async fn store_evidence(w: &World, event: &ViolationEvent) {
-    let store = EvidenceStore::open(w.dir.path()).unwrap();
-    for item in &event.evidence {
-        let bytes = Bytes::from(item.name.clone());
-        let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
-        let size = store
-            .put(&item.sha256, stream, 1 << 20, "image/jpeg")
-            .await
-            .unwrap();
-        evidence::insert(
-            &w.db,
-            evidence::NewBlob {
-                sha256: &item.sha256,
-                bytes: size,
-                content_type: &item.content_type,
-                storage_key: &EvidenceStore::key(&item.sha256),
-                device_id: w.device.as_str(),
-            },
-        )
-        .await
-        .unwrap();
-    }
-}
-
 /// Signs in through the form and returns the session the cookie holds, with the CSRF token the
 /// pages carry.
 async fn sign_in(w: &World, role: Role) -> Session {
@@ -153,7 +126,6 @@ async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
     let w = world(t).await;
     let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
     event.site.name = "<script>alert('x')</script> Ngã tư".into();
-    store_evidence(&w, &event).await;
     let first = w.pending_event(event.clone()).await;
     let second = w.pending("51F12345").await;
 

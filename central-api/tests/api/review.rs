@@ -148,8 +148,43 @@ impl World {
             .flatten()
     }
 
-    /// Stores `event` and runs the owner lookup.
+    /// Stores the blob of each evidence item of `event` whose bytes are its name (as the example
+    /// event's files are), as the device uploads them; a test that gives an event files of its
+    /// own stores them itself.
+    pub async fn store_evidence(&self, event: &ViolationEvent) {
+        let store = EvidenceStore::open(self.dir.path()).unwrap();
+        let named =
+            |i: &&protocol::EvidenceItem| protocol::Sha256Digest::of(i.name.as_bytes()) == i.sha256;
+        for item in event.evidence.iter().filter(named) {
+            let bytes = bytes::Bytes::from(item.name.clone());
+            let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
+            let size = store
+                .put(&item.sha256, stream, 1 << 20, "image/jpeg")
+                .await
+                .unwrap();
+            central_api::db::evidence::insert(
+                &self.db,
+                central_api::db::evidence::NewBlob {
+                    sha256: &item.sha256,
+                    bytes: size,
+                    content_type: &item.content_type,
+                    storage_key: &EvidenceStore::key(&item.sha256),
+                    device_id: self.device.as_str(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    /// Stores `event` with all its evidence and runs the owner lookup.
     pub async fn pending_event(&self, event: ViolationEvent) -> EventId {
+        self.store_evidence(&event).await;
+        self.pending_without_evidence(event).await
+    }
+
+    /// Stores `event` and runs the owner lookup; its evidence files have not arrived.
+    pub async fn pending_without_evidence(&self, event: ViolationEvent) -> EventId {
         Ingest::new(self.db.clone(), IngestMetrics::default())
             .handle(
                 &Topic::Violation(self.device.clone()).to_string(),
@@ -368,7 +403,6 @@ async fn the_owner_is_shown_the_masked_copy_and_the_officer_the_original(t: &Tes
         }],
     });
     event.evidence.push(copy);
-    crate::pages::store_evidence(&w, &event).await;
     let id = w.pending_event(event).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
 
@@ -614,7 +648,29 @@ async fn every_decision_checks_the_role(t: &TestDb) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// Nothing is confirmed on part of the evidence: the approval waits for every file.
+async fn a_violation_is_confirmed_only_with_all_its_evidence(t: &TestDb) {
+    let w = world(t).await;
+    let event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let id = w.pending_without_evidence(event.clone()).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    assert_eq!(
+        w.refused_approval(&reviewer, id).await.as_deref(),
+        Some("evidence_missing")
+    );
+    let (_, _, page) = w
+        .call_bytes(reviewer.get(&format!("/review/violations/{id}")))
+        .await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("id=\"approve-waits\"") && !page.contains("id=\"approve-form\""));
+    let fine = central_api::db::review::fine_of(&w.db, &id).await.unwrap();
+    assert!(fine.is_none(), "no case opened");
+    w.store_evidence(&event).await;
+    w.approved(&reviewer, id).await;
+}
+
 on_both_engines!(
+    a_violation_is_confirmed_only_with_all_its_evidence,
     a_reviewer_approves_and_the_fine_is_issued,
     a_misread_plate_is_corrected_and_a_bad_case_rejected,
     a_rejection_is_made_only_with_its_audit_entry,
