@@ -68,7 +68,7 @@ impl Relay {
             Ok(r) if r.status().is_success() => Attempt::Delivered,
             Ok(r) => {
                 let status = r.status();
-                let body = r.text().await.unwrap_or_default();
+                let body = service_kit::tls::error_text(r).await;
                 Attempt::Failed(format!(
                     "{status}: {}",
                     body.chars().take(300).collect::<String>()

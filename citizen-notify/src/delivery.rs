@@ -366,7 +366,7 @@ pub(crate) async fn classify(sent: Result<reqwest::Response, reqwest::Error>) ->
         Ok(r) if r.status().is_success() => Outcome::Delivered,
         Ok(r) => {
             let status = r.status();
-            let text = r.text().await.unwrap_or_default();
+            let text = service_kit::tls::error_text(r).await;
             let detail = format!("{status}: {}", text.chars().take(300).collect::<String>());
             let transient = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
             if transient {

@@ -323,7 +323,9 @@ async fn query(
         .send()
         .await
         .map_err(|e| gateway(&e))?;
-    let bytes = response.bytes().await.map_err(|e| gateway(&e))?;
+    let bytes = service_kit::tls::read_capped(response, service_kit::tls::ANSWER_BYTES)
+        .await
+        .map_err(|e| gateway(&e))?;
     let answer: QueryResponse = serde_json::from_slice(&bytes).map_err(|e| gateway(&e))?;
     answer.verify(secret).map_err(|e| gateway(&e))?;
     if answer.vnp_TxnRef != p.txn_ref {

@@ -64,15 +64,15 @@ impl Oidc {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, SignInError> {
-        let bytes = self
+        let response = self
             .http
             .get(url)
             .timeout(std::time::Duration::from_secs(10))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| SignInError::Provider(format!("{url}: {e}")))?
-            .bytes()
+            .map_err(|e| SignInError::Provider(format!("{url}: {e}")))?;
+        let bytes = service_kit::tls::read_capped(response, service_kit::tls::ANSWER_BYTES)
             .await
             .map_err(|e| SignInError::Provider(format!("{url}: {e}")))?;
         serde_json::from_slice(&bytes).map_err(|e| SignInError::Provider(format!("{url}: {e}")))
@@ -152,8 +152,7 @@ impl Oidc {
             .await
             .map_err(|e| SignInError::Provider(e.to_string()))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        let bytes = service_kit::tls::read_capped(response, service_kit::tls::ANSWER_BYTES)
             .await
             .map_err(|e| SignInError::Provider(e.to_string()))?;
         if !status.is_success() {

@@ -388,7 +388,7 @@ async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::
             delivery.outbox.mark_uploaded(&u.sha256).await?;
             delivery.counters.uploaded.fetch_add(1, Ordering::Relaxed);
         } else {
-            let body = response.text().await.unwrap_or_default();
+            let body = service_kit::tls::error_text(response).await;
             anyhow::bail!("central refused evidence {}: {status} {body}", u.sha256);
         }
     }

@@ -125,6 +125,51 @@ pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .redirect(reqwest::redirect::Policy::none())
 }
 
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer is larger than the {0} bytes this client reads")]
+    TooLarge(usize),
+    #[error("reading the answer: {0}")]
+    Read(#[from] reqwest::Error),
+}
+
+/// Reads the body of `response`, at most `max` bytes: a server that answers more (by its
+/// `Content-Length` or by what it sends) is refused before the rest is read, so no peer can
+/// make a service hold an answer of any size in memory.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge(max));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The start of an error answer's body, as text for a log line or an error message: at most
+/// [`ERROR_TEXT_BYTES`] read, nothing when it cannot be read.
+pub async fn error_text(response: reqwest::Response) -> String {
+    match read_capped(response, ERROR_TEXT_BYTES).await {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Most bytes of an error answer [`error_text`] reads.
+pub const ERROR_TEXT_BYTES: usize = 4096;
+
+/// Most bytes of a document a service asks another system for (a registry record, an identity
+/// provider's keys or token, a payment gateway's answer): 1 MiB, far above any real one.
+pub const ANSWER_BYTES: usize = 1 << 20;
+
 /// An HTTP client with a `timeout` per request that reaches `https://` servers whose
 /// certificate chains to the system's trusted roots or, when given, to the CA certificates (PEM)
 /// in `ca_file`.
@@ -220,7 +265,7 @@ impl TestCa {
 }
 
 #[cfg(test)]
-mod redirect_tests {
+mod client_tests {
     #![allow(clippy::unwrap_used)]
 
     use axum::{Router, response::Redirect, routing::get};
@@ -246,5 +291,44 @@ mod redirect_tests {
             .unwrap();
         assert_eq!(answer.status(), reqwest::StatusCode::TEMPORARY_REDIRECT);
         assert_eq!(answer.headers()["location"], "/elsewhere");
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_up_to_its_cap_and_no_further() {
+        use axum::body::Body;
+        use futures_util::stream;
+
+        // Sent with its length, and streamed without one: both stop at the cap.
+        let app = Router::new()
+            .route("/small", get(|| async { "a record" }))
+            .route("/long", get(|| async { "x".repeat(10_000) }))
+            .route(
+                "/stream",
+                get(|| async {
+                    let chunks =
+                        stream::iter((0..100).map(|_| {
+                            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'y'; 1000]))
+                        }));
+                    Body::from_stream(chunks)
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = client(Duration::from_secs(5), None).unwrap();
+        let get = async |path: &str| {
+            let response = client
+                .get(format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap();
+            read_capped(response, 4096).await
+        };
+        assert_eq!(get("/small").await.unwrap(), b"a record");
+        assert!(matches!(get("/long").await, Err(BodyError::TooLarge(4096))));
+        assert!(matches!(
+            get("/stream").await,
+            Err(BodyError::TooLarge(4096))
+        ));
     }
 }

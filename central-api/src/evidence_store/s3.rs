@@ -291,7 +291,7 @@ impl S3 {
         match response.status() {
             status if status.is_success() => Ok(()),
             StatusCode::NOT_FOUND => {
-                let body = response.text().await.unwrap_or_default();
+                let body = service_kit::tls::error_text(response).await;
                 if body.contains("<Code>NoSuchBucket</Code>") {
                     Err(StoreError::Refused(format!(
                         "there is no bucket `{}` at {}",
@@ -405,7 +405,7 @@ impl Backend for S3 {
 /// is a refusal (credentials, permissions, configuration), anything else the store being down.
 async fn failure(response: reqwest::Response) -> StoreError {
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    let body = service_kit::tls::error_text(response).await;
     let element = |name: &str| {
         let open = format!("<{name}>");
         let start = body.find(&open)? + open.len();

@@ -137,10 +137,12 @@ impl HttpRegistry {
         if !status.is_success() {
             return Err(Failed::Permanent(format!("registry answered {status}")));
         }
-        let body = response
-            .bytes()
+        let body = service_kit::tls::read_capped(response, service_kit::tls::ANSWER_BYTES)
             .await
-            .map_err(|e| Failed::Transient(e.to_string()))?;
+            .map_err(|e| match e {
+                e @ service_kit::tls::BodyError::TooLarge(_) => Failed::Permanent(e.to_string()),
+                e => Failed::Transient(e.to_string()),
+            })?;
         serde_json::from_slice(&body)
             .map(Some)
             .map_err(|e| Failed::Permanent(format!("registry answer: {e}")))

@@ -197,7 +197,33 @@ async fn the_population_database_answers_for_one_citizen(t: &TestDb) {
     ));
 }
 
+/// A registry (or whatever answers at its address) that sends more than any record could be
+/// is not read to the end: the answer is refused at the cap, and not asked again.
+async fn an_answer_too_large_to_be_a_record_is_refused_unread(t: &TestDb) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let huge = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        async { ([("content-type", "application/json")], "[".repeat(4 << 20)) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, huge).await });
+    let http = HttpRegistry::new(t.db.clone(), settings(url)).unwrap();
+    let refused = http.lookup("51F12345", PlateColour::White).await;
+    assert!(
+        matches!(&refused, Err(LookupError::Unavailable(e)) if e.contains("larger than")),
+        "{refused:?}"
+    );
+    assert_eq!(asked.load(Ordering::Relaxed), 1, "not tried again");
+}
+
 on_both_engines!(
+    an_answer_too_large_to_be_a_record_is_refused_unread,
     the_population_database_answers_for_one_citizen,
     answers_are_recorded_and_cached,
     transient_failures_are_tried_again_and_a_wrong_key_is_not,
