@@ -128,6 +128,7 @@ impl Settings for Config {
                     "must be empty (the embedded broker), mqtt://HOST[:PORT] or mqtts://HOST[:PORT]",
                 )
             })?;
+            service_kit::config::check_broker("mqtt.url", broker.tls, &broker.host)?;
             if mqtt.ca_file.is_some() && !broker.tls {
                 return Err(ConfigError::invalid(
                     "mqtt.ca_file",
@@ -427,6 +428,12 @@ mod tests {
         // With an external broker the setting is not used.
         c.mqtt.url = "mqtts://broker.example:8883".into();
         assert!(c.validate().is_ok());
+        // Nor does any broker off this machine without TLS.
+        c.mqtt.url = "mqtt://broker.example:1883".into();
+        match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => assert_eq!(field, "mqtt.url"),
+            other => panic!("{other:?}"),
+        }
         c.mqtt.url.clear();
         c.mqtt.embedded_bind = "[::1]:0".parse().unwrap_or_else(|e| panic!("{e}"));
         assert!(c.validate().is_ok());

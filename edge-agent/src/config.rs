@@ -439,6 +439,7 @@ impl Settings for Config {
             .map_err(|e| ConfigError::invalid("device.id", e.to_string()))?;
         let broker = protocol::topic::BrokerUrl::parse(&self.mqtt.url)
             .map_err(|e| ConfigError::invalid("mqtt.url", e))?;
+        service_kit::config::check_broker("mqtt.url", broker.tls, &broker.host)?;
         if self.mqtt.ca_file.is_some() && !broker.tls {
             return Err(ConfigError::invalid(
                 "mqtt.ca_file",
@@ -604,7 +605,9 @@ mod tests {
         c.cameras[0].detect_fps = 5.0;
         c.mqtt.url = "tcp://x".into();
         assert_eq!(err(&c), "mqtt.url");
-        c.mqtt.url = "mqtt://broker".into();
+        c.mqtt.url = "mqtt://broker.csgt.example.vn".into();
+        assert_eq!(err(&c), "mqtt.url", "in the clear across the network");
+        c.mqtt.url = "mqtt://127.0.0.1:1883".into();
         c.mqtt.ca_file = Some("ca.pem".into());
         assert_eq!(err(&c), "mqtt.ca_file");
         c.mqtt.url = "mqtts://broker".into();

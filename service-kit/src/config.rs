@@ -125,6 +125,19 @@ pub fn check_secret(field: &str, secret: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Checks that a broker at `host`, reached over TLS or not (`tls`), is reached in the clear
+/// only on this machine: plates, device credentials and the broker's password never cross the
+/// network unencrypted (the events are signed, but signing hides nothing).
+pub fn check_broker(field: &str, tls: bool, host: &str) -> Result<(), ConfigError> {
+    if tls || is_loopback_host(host) {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        field,
+        "would cross the network in the clear: use mqtts:// (mqtt:// only to this machine)",
+    ))
+}
+
 /// Checks that the URL of setting `field` is `https://`, or `http://` to this machine only:
 /// what the services send each other and citizens' browsers (signed notices, owners' data,
 /// payments, sign-ins) never crosses the network in the clear. A service behind a TLS proxy on
