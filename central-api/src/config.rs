@@ -247,6 +247,10 @@ pub struct EvidenceSettings {
     pub link_secret: String,
     /// An S3-compatible object store for the evidence instead of `dir`.
     pub s3: crate::evidence_store::S3Settings,
+    /// Most bytes of evidence one device may hold that no event of it names yet (files
+    /// uploaded ahead of their event): beyond it its uploads wait (429, sent again later), so a
+    /// device, or whoever holds its key, cannot fill the store with files no case uses.
+    pub unclaimed_max_bytes: u64,
 }
 
 impl Default for EvidenceSettings {
@@ -258,6 +262,7 @@ impl Default for EvidenceSettings {
             max_clock_skew_s: 300,
             link_secret: String::new(),
             s3: Default::default(),
+            unclaimed_max_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }

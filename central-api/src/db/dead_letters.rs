@@ -1,4 +1,6 @@
-//! Dead letters: every payload that was refused, with the reason, kept for investigation.
+//! Dead letters: every payload that was refused, with the reason, kept for investigation. The
+//! same bytes refused again are the same dead letter, counted (`times`) with the time they last
+//! came and the reason they were last refused for.
 
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -20,6 +22,8 @@ pub struct DeadLetter {
     pub reason: String,
     pub payload: Vec<u8>,
     pub payload_bytes: i64,
+    /// How many times these bytes came.
+    pub times: i64,
 }
 
 /// What is known about a refused payload.
@@ -33,14 +37,21 @@ pub struct NewDeadLetter<'a> {
     pub payload: &'a [u8],
 }
 
+/// Keeps `letter`, or counts it again when its bytes came before; returns its id.
 pub async fn insert(db: &Db, letter: NewDeadLetter<'_>) -> Result<i64, DbError> {
     let kept = &letter.payload[..letter.payload.len().min(MAX_KEPT_BYTES)];
+    let digest = protocol::Sha256Digest::of(letter.payload).to_hex();
     let now = OffsetDateTime::now_utc();
     let id: i64 = on_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO dead_letters
-               (received_at, topic, device_id, event_id, reason_code, reason, payload, payload_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+               (received_at, topic, device_id, event_id, reason_code, reason, payload, payload_bytes,
+                payload_sha256, last_received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $1)
+             ON CONFLICT (payload_sha256) DO UPDATE
+               SET times = dead_letters.times + 1, last_received_at = $1,
+                   reason_code = $5, reason = $6
+             RETURNING id",
         )
         .bind(now)
         .bind(letter.topic)
@@ -50,6 +61,7 @@ pub async fn insert(db: &Db, letter: NewDeadLetter<'_>) -> Result<i64, DbError> 
         .bind(letter.reason)
         .bind(kept)
         .bind(letter.payload.len() as i64)
+        .bind(&digest)
         .fetch_one(pool)
         .await?
         .try_get("id")?
@@ -62,7 +74,7 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, DbError> {
     let letters = on_pool!(db, pool => {
         sqlx::query(
             "SELECT id, received_at, topic, device_id, event_id, reason_code, reason, payload,
-                    payload_bytes
+                    payload_bytes, times
              FROM dead_letters ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -80,6 +92,7 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, DbError> {
                 reason: row.try_get("reason")?,
                 payload: row.try_get("payload")?,
                 payload_bytes: row.try_get("payload_bytes")?,
+                times: row.try_get("times")?,
             })
         })
         .collect::<Result<Vec<_>, _>>()?

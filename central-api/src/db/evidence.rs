@@ -62,6 +62,21 @@ pub async fn content_type(db: &Db, sha256: &Sha256Digest) -> Result<Option<Strin
     Ok(found)
 }
 
+/// Bytes of the blobs `device` uploaded that no event's manifest names.
+pub async fn unclaimed_bytes(db: &Db, device: &str) -> Result<u64, DbError> {
+    let bytes: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(b.bytes), 0) AS BIGINT) FROM evidence_blobs b
+             WHERE b.device_id = $1
+               AND NOT EXISTS (SELECT 1 FROM evidence_manifest m WHERE m.sha256 = b.sha256)",
+        )
+        .bind(device)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(bytes.unsigned_abs())
+}
+
 /// The manifest entries of an event whose blobs have not arrived, by name. An event is complete
 /// when this is empty.
 pub async fn missing(db: &Db, event: &EventId) -> Result<Vec<String>, DbError> {

@@ -142,6 +142,14 @@ impl Ingest {
         }
     }
 
+    /// Counts a payload the worker did not take, under `outcome`.
+    pub fn count(&self, outcome: &'static str) {
+        self.metrics
+            .events
+            .get_or_create(&vec![("outcome", outcome)])
+            .inc();
+    }
+
     /// Audits into `audit`, the service's one log (its appends take turns with the others').
     pub fn with_audit(mut self, audit: AuditLog) -> Self {
         self.audit = audit;

@@ -8,7 +8,13 @@
 //! The session is persistent (`clean_session = false`): events published while central is down
 //! wait in the broker for this client id.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::bail;
 use protocol::{Ack, Topic, UtcTimestamp, topic::TopicKind, wire};
@@ -117,15 +123,18 @@ pub async fn run(
     let (client, mut events) = AsyncClient::new(options, 64);
     // Unbounded, so the poller never waits on the processor: the processor's acknowledgements
     // travel through this same event loop, and a poller blocked on a full channel would stop
-    // them (a deadlock under load). What it holds is bounded by the broker's in-flight window,
-    // since nothing is acknowledged to the broker before it is processed.
+    // them (a deadlock under load). What it holds at QoS 1 is bounded by the broker's in-flight
+    // window, since nothing is acknowledged to the broker before it is processed; QoS 0, which
+    // the broker does not hold back, is bounded here (devices publish at QoS 1).
     let (tx, rx) = mpsc::unbounded_channel::<Publish>();
+    let at_most_once = Arc::new(AtMostOnceBacklog::new(AT_MOST_ONCE_WAITING));
     let db = ingest.db().clone();
+    let dropped = ingest.clone();
     let processor = tokio::spawn(process(
         ingest,
         client.clone(),
         control.clone(),
-        rx,
+        (rx, at_most_once.clone()),
         shutdown.clone(),
     ));
     // Device configurations go out retained; all of them again after each connection (a broker
@@ -156,6 +165,11 @@ pub async fn run(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    if !at_most_once.admit(publish.qos) {
+                        dropped.count("at_most_once_dropped");
+                        tracing::warn!(topic = %publish.topic, "a QoS 0 message beyond the backlog dropped");
+                        continue;
+                    }
                     if tx.send(publish).is_err() {
                         bail!("the ingest processor stopped");
                     }
@@ -201,10 +215,11 @@ async fn process(
     ingest: Ingest,
     client: AsyncClient,
     control: ControlKey,
-    mut deliveries: mpsc::UnboundedReceiver<Publish>,
+    (mut deliveries, at_most_once): (mpsc::UnboundedReceiver<Publish>, Arc<AtMostOnceBacklog>),
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     while let Some(publish) = deliveries.recv().await {
+        let _taken = at_most_once.taken(publish.qos);
         let mut retry = Duration::from_millis(200);
         let status = Topic::parse(&publish.topic).is_ok_and(|t| t.kind() == TopicKind::Status);
         let outcome = loop {
@@ -243,6 +258,53 @@ async fn process(
     Ok(())
 }
 
+/// Most QoS 0 messages waiting for the processor; more are dropped, counted.
+const AT_MOST_ONCE_WAITING: usize = 1024;
+
+/// The QoS 0 messages waiting for the processor: the broker holds back QoS 1 deliveries until
+/// they are acknowledged, but sends QoS 0 ones as fast as they are published, so whoever may
+/// publish on central's topics could otherwise fill its memory.
+#[derive(Debug)]
+struct AtMostOnceBacklog {
+    waiting: AtomicUsize,
+    max: usize,
+}
+
+impl AtMostOnceBacklog {
+    fn new(max: usize) -> Self {
+        Self {
+            waiting: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// Whether a delivery of `qos` may wait for the processor (QoS 1 always).
+    fn admit(&self, qos: QoS) -> bool {
+        if qos != QoS::AtMostOnce {
+            return true;
+        }
+        self.waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// The processor takes a delivery of `qos`: its place is free once the guard is dropped.
+    fn taken(&self, qos: QoS) -> Option<Taken<'_>> {
+        (qos == QoS::AtMostOnce).then_some(Taken(self))
+    }
+}
+
+/// A QoS 0 delivery being processed.
+struct Taken<'a>(&'a AtMostOnceBacklog);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 async fn send_ack(
     client: &AsyncClient,
     control: &ControlKey,
@@ -265,4 +327,29 @@ async fn send_ack(
         .await?;
     tracing::debug!(%event_id, "acknowledged to the device");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rumqttc::QoS;
+
+    use super::AtMostOnceBacklog;
+
+    #[test]
+    fn qos_0_waits_up_to_the_backlog_and_qos_1_always() {
+        let backlog = AtMostOnceBacklog::new(2);
+        assert!(backlog.admit(QoS::AtMostOnce));
+        assert!(backlog.admit(QoS::AtMostOnce));
+        assert!(!backlog.admit(QoS::AtMostOnce), "a third is dropped");
+        assert!(
+            backlog.admit(QoS::AtLeastOnce),
+            "held back by the broker, never dropped"
+        );
+        drop(backlog.taken(QoS::AtMostOnce));
+        assert!(
+            backlog.admit(QoS::AtMostOnce),
+            "one processed frees its place"
+        );
+        assert!(backlog.taken(QoS::AtLeastOnce).is_none());
+    }
 }

@@ -42,6 +42,7 @@ pub struct Stored {
         (status = 413, description = "Larger than evidence.max_bytes", body = super::openapi::ErrorBody),
         (status = 415, description = "Not an evidence content type (image/jpeg, image/png, video/mp4)", body = super::openapi::ErrorBody),
         (status = 422, description = "The body does not hash to the path", body = super::openapi::ErrorBody),
+        (status = 429, description = "The device holds evidence.unclaimed_max_bytes of files no event names: upload again once its events have arrived", body = super::openapi::ErrorBody),
         (status = 503, description = "The evidence store cannot be reached now: upload again later", body = super::openapi::ErrorBody),
         (status = 507, description = "The evidence disk is full: upload again later", body = super::openapi::ErrorBody)))]
 pub async fn put(
@@ -103,12 +104,37 @@ pub async fn put(
             if let Some(n) = declared {
                 state.store.check_room(n).map_err(store_error)?;
             }
+            // What the device may still hold of files no event names: a declared length is
+            // checked now, a streamed body as it comes.
+            let unclaimed = evidence::unclaimed_bytes(&state.db, auth.device.as_str()).await?;
+            let quota = state.settings.unclaimed_max_bytes;
+            let room = quota.saturating_sub(unclaimed);
+            let over_quota = || {
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "unclaimed_quota",
+                    format!(
+                        "device `{}` holds {unclaimed} bytes of evidence no event names \
+                         (at most {quota}): upload again once its events have arrived",
+                        auth.device
+                    ),
+                )
+            };
+            if declared.is_some_and(|n| n > room) {
+                return Err(over_quota());
+            }
             let bytes = match state
                 .store
-                .put(&sha256, body.into_data_stream(), limit, &content_type)
+                .put(
+                    &sha256,
+                    body.into_data_stream(),
+                    limit.min(room),
+                    &content_type,
+                )
                 .await
             {
                 Ok(bytes) => bytes,
+                Err(StoreError::TooLarge { .. }) if room < limit => return Err(over_quota()),
                 Err(StoreError::TooLarge { limit }) => return Err(too_large(limit)),
                 Err(e @ StoreError::HashMismatch { .. }) => {
                     return Err(ApiError::new(

@@ -45,6 +45,11 @@ enum Kind {
 }
 
 async fn world(t: &TestDb, kind: Kind) -> World {
+    world_with(t, kind, |_| {}).await
+}
+
+/// [`world`] with its evidence settings changed by `tweak`.
+async fn world_with(t: &TestDb, kind: Kind, tweak: impl FnOnce(&mut EvidenceSettings)) -> World {
     let device = DeviceId::parse("hcm-q1-001").unwrap();
     let key = DeviceKey::from_seed([21; 32]);
     devices::register(&t.db, &device, &key.public_key(), "Hàng Xanh")
@@ -58,6 +63,7 @@ async fn world(t: &TestDb, kind: Kind) -> World {
         link_secret: LINK_SECRET.into(),
         ..EvidenceSettings::default()
     };
+    tweak(&mut settings);
     let (store, object_store) = match kind {
         Kind::Files => (EvidenceStore::open(dir.path()).unwrap(), None),
         Kind::S3 => {
@@ -305,6 +311,44 @@ async fn an_upload_waits_for_an_object_store_that_is_down(t: &TestDb) {
     );
 }
 
+/// Files uploaded ahead of their event count against the device until an event names them:
+/// beyond its quota the device waits (and sends again), and nothing it sent is lost.
+async fn a_device_holds_only_so_much_evidence_no_event_names(t: &TestDb) {
+    let w = world_with(t, Kind::Files, |s| s.unclaimed_max_bytes = 20).await;
+    let put = |bytes: &[u8]| {
+        upload(
+            &Sha256Digest::of(bytes),
+            bytes.to_vec(),
+            &w.device,
+            &w.key,
+            UtcTimestamp::now(),
+        )
+    };
+    let first = b"\xff\xd8 twelve bytes".to_vec();
+    let second = b"\xff\xd8 the second file".to_vec();
+    assert_eq!(send(&w.app, put(&first)).await.0, StatusCode::CREATED);
+    let (status, body) = send(&w.app, put(&second)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("unclaimed_quota")),
+        "{body}"
+    );
+    // The same file again is no new byte: answered as stored.
+    assert_eq!(send(&w.app, put(&first)).await.0, StatusCode::OK);
+
+    // Its event arrives and names it: the device may send the next one.
+    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    event.evidence.truncate(1);
+    event.evidence[0].sha256 = Sha256Digest::of(&first);
+    event.evidence[0].bytes = first.len() as u64;
+    let payload = wire::encode_signed(&event, &w.key).unwrap();
+    Ingest::new(t.db.clone(), IngestMetrics::default())
+        .handle(&Topic::Violation(w.device.clone()).to_string(), &payload)
+        .await
+        .unwrap();
+    assert_eq!(send(&w.app, put(&second)).await.0, StatusCode::CREATED);
+}
+
 async fn an_event_is_complete_once_every_manifest_file_has_arrived(t: &TestDb) {
     let w = world(t, Kind::Files).await;
     let files: Vec<(&str, Vec<u8>)> = vec![
@@ -418,6 +462,7 @@ async fn linked(t: &TestDb, kind: Kind) {
 }
 
 on_both_engines!(
+    a_device_holds_only_so_much_evidence_no_event_names,
     a_citizen_sees_a_file_only_through_a_valid_link,
     a_citizen_sees_a_file_from_the_object_store_through_a_valid_link,
     a_signed_upload_is_stored_once_under_its_hash,

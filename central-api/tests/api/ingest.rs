@@ -255,6 +255,14 @@ async fn a_revoked_device_is_refused_and_a_new_key_accepted(t: &TestDb) {
             ..
         }
     ));
+    // Its outbox sends the same event again and again: one dead letter, counted.
+    for _ in 0..3 {
+        let again = w.ingest.handle(&w.topic(), &payload).await.unwrap();
+        assert_eq!(again, outcome, "the same dead letter");
+    }
+    let letters = dead_letters::recent(db, 10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].times, 4);
 
     // Re-registration with a rotated key: the old key no longer verifies, the new one does.
     let rotated = DeviceKey::from_seed([12; 32]);
