@@ -386,8 +386,8 @@ pub struct Settlement<'a> {
 }
 
 /// Sets the final state of a pending attempt, once: `false` when it was not pending. A payment
-/// for a fine that another attempt has paid becomes `refund_due`; a paid one marks the notice
-/// paid, in the same transaction.
+/// for a fine that another attempt has paid, or that was cancelled meanwhile, becomes
+/// `refund_due`; a paid one marks the notice paid, in the same transaction.
 pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
@@ -412,7 +412,15 @@ pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, 
             .fetch_optional(&mut *tx)
             .await?
             .is_some();
-            if paid_before {
+            // Cancelled while the citizen was at the gateway: nothing was owed any more.
+            let cancelled = sqlx::query(
+                "SELECT 1 AS one FROM resolutions WHERE fine_id = $1 AND outcome = 'cancelled'",
+            )
+            .bind(&fine)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            if paid_before || cancelled {
                 state = PaymentState::RefundDue;
             }
         }

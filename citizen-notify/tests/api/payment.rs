@@ -230,6 +230,43 @@ async fn two_attempts_paid_at_the_gateway_make_one_payment_and_a_refund(t: &Test
     );
 }
 
+/// The fine cancelled while its owner is at the gateway: the money that comes is owed back, and
+/// the fine is not paid.
+async fn a_payment_landing_after_its_fine_was_cancelled_is_refunded(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = fine(t).await;
+    let url = start(t, &w, &id, n.citizen_id.as_str()).await.unwrap();
+    let cancelled = protocol::FineResolution {
+        resolution_id: uuid::Uuid::now_v7(),
+        fine_id: uuid::Uuid::parse_str(&id).unwrap(),
+        decided_at: protocol::UtcTimestamp::now(),
+        outcome: protocol::DisputeOutcome::Cancelled,
+        answer: "Quyết định xử phạt bị hủy.".into(),
+    };
+    let payload = protocol::wire::encode(&cancelled).unwrap();
+    db::store_resolution(&t.db, &cancelled, &payload)
+        .await
+        .unwrap();
+    let paid = at_gateway(&w, &url, "approve").await;
+    assert_eq!(
+        state(
+            db::payment(&t.db, &paid.result["vnp_TxnRef"])
+                .await
+                .unwrap()
+        ),
+        Some(PaymentState::RefundDue)
+    );
+    assert!(db::paid_payment_of(&t.db, &id).await.unwrap().is_none());
+    assert!(
+        !db::reports_of(&t.db, &id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|(kind, _)| kind == "paid"),
+        "central is not told of a payment of a cancelled fine"
+    );
+}
+
 async fn a_citizen_cannot_pay_another_citizens_fine(t: &TestDb) {
     let w = world(t).await;
     let (_, id) = fine(t).await;
@@ -245,6 +282,7 @@ async fn a_citizen_cannot_pay_another_citizens_fine(t: &TestDb) {
 }
 
 on_both_engines!(
+    a_payment_landing_after_its_fine_was_cancelled_is_refunded,
     a_fine_is_paid_through_the_gateway_once,
     only_the_gateways_signed_word_with_the_right_amount_counts,
     a_payment_whose_ipn_was_lost_is_reconciled,
