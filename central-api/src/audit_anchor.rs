@@ -188,7 +188,7 @@ pub async fn anchor(
 
 fn append_line(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        service_kit::secret_file::create_private_dir(dir)?;
     }
     let mut file = std::fs::OpenOptions::new()
         .create(true)

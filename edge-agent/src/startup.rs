@@ -128,7 +128,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     let metrics = Metrics::new("edge-agent");
     let device = DeviceId::parse(&config.device.id).context("device.id")?;
     let key = Arc::new(device_key(&config.device.key_path)?);
-    std::fs::create_dir_all(&config.device.data_dir)
+    service_kit::secret_file::create_private_dir(&config.device.data_dir)
         .with_context(|| format!("device.data_dir {}", config.device.data_dir.display()))?;
     // The cameras as central last configured them, kept from before: the box starts with them
     // even when the broker cannot be reached.

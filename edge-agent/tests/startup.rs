@@ -178,6 +178,12 @@ fn the_public_key_is_made_once_and_kept_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    let folder = std::fs::metadata(dir.path().join("keys")).unwrap();
+    assert_eq!(
+        folder.permissions().mode() & 0o777,
+        0o700,
+        "its folder, too"
+    );
     // A key others may read is no device's secret: refused, with what to do about it.
     let file = dir.path().join("keys/device.key");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -269,9 +269,11 @@ impl Db {
             if let Some(parent) = options.get_filename().parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|source| DbError::Folder {
-                    path: parent.display().to_string(),
-                    source,
+                crate::secret_file::create_private_dir(parent).map_err(|source| {
+                    DbError::Folder {
+                        path: parent.display().to_string(),
+                        source,
+                    }
                 })?;
             }
             let pool = SqlitePoolOptions::new()

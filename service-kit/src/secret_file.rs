@@ -35,6 +35,17 @@ pub fn read(path: &Path) -> anyhow::Result<Option<String>> {
     Ok(Some(text.trim().to_owned()))
 }
 
+/// Makes the folder `dir` and any missing above it, each new one open to its owner only
+/// (0700 on Unix): what a service keeps on disk (databases, evidence, outboxes, keys) is not
+/// for other local accounts. Folders already there keep their mode: the operator's choice.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// Writes `text` to a new file at `path` readable and writable by its owner only (0600),
 /// making its folder when missing. The file appears whole or not at all (written beside it,
 /// then linked into place), and a file already there is never overwritten: that is an error of
@@ -44,7 +55,7 @@ pub fn create(path: &Path, text: &str) -> std::io::Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     // A temporary file is made readable and writable by its owner only (0600 on Unix).
     let mut file = tempfile::Builder::new()
         .prefix(".secret-")
@@ -139,5 +150,22 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let error = read(&path).unwrap_err().to_string();
         assert!(error.contains("chmod 600"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_a_service_makes_are_its_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let deep = shared.join("central").join("evidence");
+        create_private_dir(&deep).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&shared.join("central")), 0o700);
+        assert_eq!(mode(&deep), 0o700);
+        assert_eq!(mode(&shared), 0o750, "the operator's folder keeps its mode");
+        create_private_dir(&deep).unwrap();
     }
 }

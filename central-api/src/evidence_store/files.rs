@@ -16,7 +16,7 @@ pub struct Files {
 impl Files {
     /// Opens (creating) the folder `dir`.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir.join("sha256"))?;
+        service_kit::secret_file::create_private_dir(&dir.join("sha256"))?;
         Ok(Self { dir: dir.into() })
     }
 

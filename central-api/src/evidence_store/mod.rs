@@ -140,7 +140,7 @@ impl EvidenceStore {
     /// The store of `backend`, uploads verified under `dir/incoming` first.
     pub fn with_backend(dir: &Path, backend: Arc<dyn Backend>) -> std::io::Result<Self> {
         let incoming = dir.join("incoming");
-        std::fs::create_dir_all(&incoming)?;
+        service_kit::secret_file::create_private_dir(&incoming)?;
         Ok(Self {
             incoming,
             backend,
@@ -302,4 +302,29 @@ where
     file.flush().await?;
     file.sync_all().await?;
     Ok(size)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::EvidenceStore;
+
+    #[test]
+    fn the_evidence_folders_are_centrals_alone() {
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("a temporary folder");
+        };
+        let root = dir.path().join("data").join("evidence");
+        assert!(EvidenceStore::open(&root).is_ok());
+        for folder in [
+            dir.path().join("data"),
+            root.clone(),
+            root.join("sha256"),
+            root.join("incoming"),
+        ] {
+            let mode = std::fs::metadata(&folder).map(|m| m.permissions().mode() & 0o777);
+            assert_eq!(mode.ok(), Some(0o700), "{}", folder.display());
+        }
+    }
 }

@@ -149,7 +149,7 @@ impl Outbox {
     /// Opens (or creates) the outbox in `dir`, and sweeps files no event refers to.
     pub async fn open(dir: &Path, settings: OutboxSettings) -> Result<Self, OutboxError> {
         let blobs = dir.join("blobs");
-        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+        service_kit::secret_file::create_private_dir(&blobs).map_err(io(&blobs))?;
         let db = dir.join("outbox.db");
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?
             .create_if_missing(true)
