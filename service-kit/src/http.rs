@@ -1224,6 +1224,22 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_tls_key_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::tls::TestCa::create(dir.path()).unwrap();
+        std::fs::set_permissions(&ca.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let settings = HttpSettings {
+            tls_cert: Some(ca.cert.clone()),
+            tls_key: Some(ca.key.clone()),
+            ..HttpSettings::loopback(0)
+        };
+        let refused = Server::bind(&settings, Router::new()).await.unwrap_err();
+        assert!(format!("{refused:#}").contains("chmod 600"), "{refused:#}");
+    }
+
     #[tokio::test]
     async fn shutdown_reaches_every_task() {
         let mut app = test_app().await;

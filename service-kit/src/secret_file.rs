@@ -16,20 +16,7 @@ pub fn read(path: &Path) -> anyhow::Result<Option<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "{} holds a secret but its mode is {mode:o}: others may read it; make it readable \
-                 by its owner only (chmod 600)",
-                path.display()
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = metadata;
+    check_private(path, &metadata)?;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Some(text.trim().to_owned()))
@@ -44,6 +31,26 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+/// Refuses the secret file at `path` (its `metadata`) when its group or others may read or
+/// write it (on Unix), saying what to do about it.
+pub fn check_private(path: &Path, metadata: &std::fs::Metadata) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{} holds a secret but its mode is {mode:o}: others may read it; make it readable \
+                 by its owner only (chmod 600)",
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, metadata);
+    Ok(())
 }
 
 /// Writes `text` to a new file at `path` readable and writable by its owner only (0600),

@@ -13,13 +13,17 @@ use tokio_openssl::SslStream;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The TLS side of a server: the certificate chain in `cert` (the server's first, then its
-/// intermediates) and its private key in `key`, both PEM. Errors name the file at fault.
+/// intermediates) and its private key in `key`, both PEM; a key others may read is refused, as
+/// `ssh` refuses one. Errors name the file at fault.
 pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<SslAcceptor> {
     let mut builder =
         SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).context("setting up TLS")?;
     builder
         .set_certificate_chain_file(cert)
         .with_context(|| format!("reading the certificate chain {}", cert.display()))?;
+    let metadata = std::fs::metadata(key)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
+    crate::secret_file::check_private(key, &metadata)?;
     builder
         .set_private_key_file(key, SslFiletype::PEM)
         .with_context(|| format!("reading the private key {}", key.display()))?;
@@ -256,6 +260,11 @@ impl TestCa {
             "-extfile",
             "san.ext",
         ])?;
+        #[cfg(unix)]
+        for key in ["ca.key", "server.key"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o600))?;
+        }
         Ok(Self {
             ca: dir.join("ca.pem"),
             cert: dir.join("server.pem"),

@@ -2,7 +2,8 @@
 //! through Mosquitto), an officer's bearer token, and `wrk` on loopback asking for queue pages
 //! and for single violations. Central and wrk share the machine's cores.
 //!
-//! `review-load [SECONDS]` prints one table row per route.
+//! `review-load [SECONDS]` prints one table row per route, and one for sign-ins (each a full
+//! Argon2id check, eight officers' browsers at once).
 
 use std::process::Command;
 
@@ -105,5 +106,64 @@ async fn main() -> anyhow::Result<()> {
             ),
         );
     }
+    sign_ins(&http, &base, password, seconds).await?;
     central.stop().await
+}
+
+/// Eight clients signing the bench officer in, over and over, for `seconds`: sign-ins a
+/// second, their latency, and how many were answered 503 (more passwords at once than
+/// `review.sign_in_max_concurrent` checks).
+async fn sign_ins(
+    http: &reqwest::Client,
+    base: &str,
+    password: &str,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let body = serde_json::json!({ "username": "bench", "password": password }).to_string();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, url, body) = (http.clone(), format!("{base}/api/v1/session"), body.clone());
+        clients.spawn(async move {
+            let (mut took, mut busy) = (Vec::new(), 0u64);
+            while std::time::Instant::now() < until {
+                let start = std::time::Instant::now();
+                let answer = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                match answer.status().as_u16() {
+                    200 => took.push(start.elapsed()),
+                    503 => busy += 1,
+                    other => bail!("a sign-in answered {other}"),
+                }
+            }
+            Ok::<_, anyhow::Error>((took, busy))
+        });
+    }
+    let (mut took, mut busy) = (Vec::new(), 0);
+    while let Some(done) = clients.join_next().await {
+        let (t, b) = done??;
+        took.extend(t);
+        busy += b;
+    }
+    took.sort();
+    let at = |q: f64| {
+        took.get(((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1)))
+            .map_or("–".into(), |d| {
+                format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+            })
+    };
+    row(
+        "officers' sign-ins (Argon2id, 8 clients at once on loopback)",
+        format!("p50 {} · p99 {}", at(0.5), at(0.99)),
+        "",
+        &format!(
+            "{:.1} sign-ins/s; 503 (busy): {busy}",
+            took.len() as f64 / seconds as f64
+        ),
+    );
+    Ok(())
 }
