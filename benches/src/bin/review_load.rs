@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         .await?;
-    let password = "a bench officer's password";
+    let password = "a long password for the load test";
     central_api::admin::save_officer(
         &central.db.db,
         &central_api::audit::AuditLog::new(central.db.db.clone()),
@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Eight clients signing the bench officer in, over and over, for `seconds`: sign-ins a
 /// second, their latency, and how many were answered 503 (more passwords at once than
-/// `review.sign_in_max_concurrent` checks).
+/// `review.sign_in_max_concurrent` checks; the client waits 100 ms before trying again).
 async fn sign_ins(
     http: &reqwest::Client,
     base: &str,
@@ -136,7 +136,11 @@ async fn sign_ins(
                     .await?;
                 match answer.status().as_u16() {
                     200 => took.push(start.elapsed()),
-                    503 => busy += 1,
+                    // Told to come back: a browser waits before trying again.
+                    503 => {
+                        busy += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
                     other => bail!("a sign-in answered {other}"),
                 }
             }
