@@ -549,7 +549,7 @@ pub struct Reversed {
 
 /// A supervisor asks to reverse the decision on violation `id`, saying why in `note` (1–2000
 /// characters); another supervisor confirms it ([`four_eyes`]), and then it is made
-/// ([`reverse_now`]). An approval is withdrawn: the fine — unless paid, or disputed (answered
+/// (`reverse_now`). An approval is withdrawn: the fine — unless paid, or disputed (answered
 /// through the dispute) — is cancelled with `note` as the answer to the owner, and the violation
 /// rejected for `reason` (one of [`review::REJECT_REASONS`]); that is final. A rejection is
 /// reopened: the violation goes back to the review queue.

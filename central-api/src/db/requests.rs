@@ -2,7 +2,7 @@
 //! officer must not make alone — an officer created or given a role or password, a device's key,
 //! a decision reversed, a fine cancelled — is stored here as a request with everything needed to
 //! make it. Another officer allowed to make it confirms it, and the change is made in the same
-//! transaction as the request is marked confirmed ([`settle_in`]); or somebody refuses it (the
+//! transaction as the request is marked confirmed (`settle_in!`); or somebody refuses it (the
 //! requester too: withdrawn). A request not confirmed within [`LAPSES_AFTER`] lapses.
 
 use protocol::UtcTimestamp;
