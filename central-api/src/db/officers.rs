@@ -275,13 +275,20 @@ pub async fn use_totp_step(db: &Db, username: &str, step: i64) -> Result<bool, D
 }
 
 /// Counts a failed sign-in of an active officer, locking the account when it makes
-/// `lock_after` in a row. Returns the failures in a row and whether this one locked it.
+/// `lock_after` in a row, with its `officer.sign_in_failed` entry (`details`, and the failures in
+/// a row) and, when it locks, `officer.locked`, in one transaction. Returns the failures in a
+/// row and whether this one locked it; `None` (and nothing recorded) for no active officer.
 pub async fn sign_in_failed(
     db: &Db,
+    audit: &AuditLog,
     username: &str,
     lock_after: u32,
+    details: serde_json::Value,
 ) -> Result<Option<(u32, bool)>, DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let subject = format!("officer:{username}");
+    let _one_at_a_time = audit.lock().await;
     let row = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let before = sqlx::query(
@@ -309,21 +316,21 @@ pub async fn sign_in_failed(
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some((failed, _)) = before {
+            let mut details = details.clone();
+            if let Some(map) = details.as_object_mut() {
+                map.insert("failures_in_a_row".into(), failed.into());
+            }
+            append_in!(tx, postgres, &subject, "officer.sign_in_failed", &subject, &details);
+            if locks {
+                let details = serde_json::json!({ "failures_in_a_row": failed });
+                append_in!(tx, postgres, &subject, "officer.locked", &subject, &details);
+            }
+        }
         tx.commit().await?;
         before.map(|(failed, _)| (u32::try_from(failed).unwrap_or(0), locks))
     });
     Ok(row)
-}
-
-/// A successful sign-in: the failures in a row start again from none.
-pub async fn sign_in_succeeded(db: &Db, username: &str) -> Result<(), DbError> {
-    on_pool!(db, pool => {
-        sqlx::query("UPDATE officers SET failed_sign_ins = 0 WHERE username = $1")
-            .bind(username)
-            .execute(pool)
-            .await?;
-    });
-    Ok(())
 }
 
 /// Unlocks, as `actor`, an account locked by failed sign-ins, with its `officer.unlocked`
@@ -354,16 +361,26 @@ pub async fn unlock(
     Ok(changed == 1)
 }
 
-/// Opens a session: stores the token's digest with its CSRF token and expiry.
+/// Opens a session after a successful sign-in: stores the token's digest with its CSRF token
+/// and expiry, starts the failures in a row again from none, and appends `officer.signed_in`,
+/// in one transaction.
 pub async fn open_session(
     db: &Db,
+    audit: &AuditLog,
     username: &str,
-    token_sha256: &str,
-    csrf: &str,
+    (token_sha256, csrf): (&str, &str),
     ttl: Duration,
 ) -> Result<(), DbError> {
     let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let subject = format!("officer:{username}");
+    let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE officers SET failed_sign_ins = 0 WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (token_sha256, username, csrf_token, created_at, expires_at,
                                    last_seen_at)
@@ -374,8 +391,10 @@ pub async fn open_session(
         .bind(csrf)
         .bind(now)
         .bind(now + ttl)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        append_in!(tx, postgres, &subject, "officer.signed_in", &subject, &serde_json::json!({}));
+        tx.commit().await?;
     });
     Ok(())
 }

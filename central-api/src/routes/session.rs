@@ -147,31 +147,19 @@ pub async fn open(
     if !matches || locked || !second_factor {
         throttle.failed(username, client);
         let lock_after = state.review.settings.sign_in_lock_after;
-        let (failures, locks) = officers::sign_in_failed(&state.db, username, lock_after)
-            .await?
-            .unwrap_or_default();
         let reason = match (locked, matches) {
             (true, _) => "locked",
             (false, false) => "wrong_password",
             (false, true) => "wrong_second_factor",
         };
+        let details = json!({ "reason": reason, "address": client });
+        let (failures, locks) =
+            officers::sign_in_failed(&state.db, &state.audit, username, lock_after, details)
+                .await?
+                .unwrap_or_default();
         tracing::warn!(officer = %officer.username, failures, reason, client = ?client, "sign-in refused");
-        on_officer(
-            state,
-            &officer,
-            "officer.sign_in_failed",
-            json!({ "reason": reason, "failures_in_a_row": failures, "address": client }),
-        )
-        .await?;
         if locks {
             tracing::warn!(officer = %officer.username, failures, "account locked after failed sign-ins");
-            on_officer(
-                state,
-                &officer,
-                "officer.locked",
-                json!({ "failures_in_a_row": failures }),
-            )
-            .await?;
         }
         return Err(refused());
     }
@@ -192,27 +180,17 @@ pub async fn open(
         ));
     }
     throttle.succeeded(username);
-    officers::sign_in_succeeded(&state.db, &officer.username).await?;
     let token = protocol::random_token(32).map_err(ApiError::internal)?;
     let csrf = protocol::random_token(32).map_err(ApiError::internal)?;
     let ttl = time::Duration::seconds(state.review.settings.session_ttl_s as i64);
     officers::open_session(
         &state.db,
+        &state.audit,
         &officer.username,
-        &auth::token_digest(&token),
-        &csrf,
+        (&auth::token_digest(&token), &csrf),
         ttl,
     )
     .await?;
-    state
-        .audit
-        .append(
-            &officer.actor(),
-            "officer.signed_in",
-            &officer.actor(),
-            json!({}),
-        )
-        .await?;
     Ok(Opened {
         officer,
         token,

@@ -385,7 +385,62 @@ async fn administration_is_done_only_with_its_audit_entry(t: &TestDb) {
     );
 }
 
+/// A sign-in opens its session only with its entry, and a refused one is counted toward the
+/// lock only with its entry.
+async fn a_sign_in_is_made_only_with_its_audit_entry(t: &TestDb) {
+    use crate::helpers::count;
+
+    let w = world(t).await;
+    let sessions = "SELECT COUNT(*) FROM sessions WHERE username = 'reviewer'";
+    let failures =
+        "SELECT CAST(failed_sign_ins AS BIGINT) FROM officers WHERE username = 'reviewer'";
+    let wrong = "not the reviewer's password";
+    audit_writable(&w.db, false).await;
+    assert_eq!(
+        w.try_sign_in("reviewer", wrong).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let right = crate::review::PASSWORD;
+    assert_eq!(
+        w.try_sign_in("reviewer", right).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    audit_writable(&w.db, true).await;
+    assert_eq!(
+        count(&w.db, sessions).await,
+        0,
+        "no session opened unrecorded"
+    );
+    assert_eq!(
+        count(&w.db, failures).await,
+        0,
+        "no failure counted unrecorded"
+    );
+
+    assert_eq!(
+        w.try_sign_in("reviewer", wrong).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(count(&w.db, failures).await, 1);
+    w.sign_in(Role::Reviewer).await;
+    assert_eq!(count(&w.db, sessions).await, 1);
+    assert_eq!(
+        count(&w.db, failures).await,
+        0,
+        "a sign-in starts the count again"
+    );
+    let trail: Vec<String> = AuditLog::new(w.db.clone())
+        .for_subject("officer:reviewer")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(trail, ["officer.sign_in_failed", "officer.signed_in"]);
+}
+
 on_both_engines!(
+    a_sign_in_is_made_only_with_its_audit_entry,
     administration_is_done_only_with_its_audit_entry,
     reads_of_personal_data_are_on_record_before_they_are_answered,
     a_decision_on_a_case_is_taken_only_with_its_audit_entry,

@@ -15,7 +15,7 @@ use central_api::{
     audit::AuditLog,
     auth::Role,
     db::{
-        Db, evidence,
+        evidence,
         retention::{REJECTED, RetentionSettings, Swept, sweep},
         violations,
     },
@@ -24,11 +24,10 @@ use central_api::{
 };
 use protocol::{EventId, Sha256Digest, Topic, ViolationEvent, wire};
 use serde_json::json;
-use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    helpers::{TestDb, audit_actions, on_both_engines},
+    helpers::{TestDb, audit_actions, count, on_both_engines},
     review::{Session, World, world},
 };
 
@@ -86,17 +85,6 @@ async fn swept_at(w: &World, store: &EvidenceStore, days: i64) -> Swept {
     )
     .await
     .unwrap()
-}
-
-async fn count(db: &Db, sql: &str) -> i64 {
-    service_kit::on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(pool)
-            .await
-            .unwrap()
-            .try_get::<i64, _>(0)
-            .unwrap()
-    })
 }
 
 pub(crate) async fn a_rejected_case_is_purged_after_its_period_and_its_replay_is_not_stored_again(
