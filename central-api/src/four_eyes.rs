@@ -2,7 +2,8 @@
 //! ([`crate::db::requests`]). An administrator's officer creation, role or password change and
 //! device registration or key change wait for another administrator; a supervisor's reversal of
 //! a decision and cancellation of a disputed fine wait for another supervisor. Nobody confirms
-//! their own request; anybody allowed to confirm may refuse, and the requester may withdraw. The
+//! their own request, nor a change to their own account; anybody allowed to confirm may refuse,
+//! and the requester may withdraw. The
 //! command line (the server's operator: the first officers and devices) makes its changes
 //! directly, as before, and says so in the audit log (`admin:cli`).
 
@@ -160,6 +161,14 @@ pub async fn confirm(
                 "{} asked for this change: another officer confirms it",
                 request.requested_by
             ),
+        ));
+    }
+    // Nor a change to one's own account (a password one would then know, a role one would hold).
+    if request.subject == officer.actor() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "second_officer_needed",
+            "this changes your own account: another officer confirms it",
         ));
     }
     let confirmation = Confirmation {

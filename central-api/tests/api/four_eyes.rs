@@ -147,6 +147,20 @@ pub(crate) async fn an_officer_is_given_a_role_only_when_a_second_administrator_
             .iter()
             .any(|e| e.details.to_string().contains("argon2"))
     );
+
+    // A change to the second administrator's own account is not theirs to confirm.
+    let (status, own) = w
+        .call(admin.post(
+            "/api/v1/officers",
+            json!({ "username": SECOND_ADMIN, "full_name": "Quản trị thứ hai", "role": "admin",
+                    "password": "mật khẩu mà người yêu cầu biết" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{own}");
+    assert_eq!(
+        error(&w.call(confirm(&second, &own)).await),
+        (StatusCode::CONFLICT, Some("second_officer_needed"))
+    );
 }
 
 async fn a_device_key_is_replaced_only_when_a_second_administrator_confirms(t: &TestDb) {
