@@ -708,6 +708,20 @@ pub async fn answer_refused(db: &Db, fine_id: &str, kind: &str, code: &str) -> R
 }
 
 /// The last refusal of an answer to `fine_id`: (the answer's kind, central's code).
+/// How many times central refused a person the owner named for the fine `fine_id` (a driver,
+/// a buyer: the population database did not know them by that name).
+pub async fn refused_namings(db: &Db, fine_id: &str) -> Result<i64, DbError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refused_answers
+             WHERE fine_id = $1 AND kind IN ('driver_named', 'vehicle_sold')",
+        )
+        .bind(fine_id)
+        .fetch_one(pool)
+        .await?)
+    })
+}
+
 pub async fn refused_answer_of(
     db: &Db,
     fine_id: &str,

@@ -848,6 +848,10 @@ fn document_of(form: &CsrfForm) -> Result<String, (&'static str, &'static str)> 
     Ok(text.to_owned())
 }
 
+/// How many times a fine's owner may name a person central then refuses (no such citizen, or
+/// not by that name) before naming one online is closed to them.
+const MAX_REFUSED_NAMINGS: i64 = 3;
+
 async fn answer(
     state: &AppState,
     headers: &HeaderMap,
@@ -886,6 +890,23 @@ async fn answer(
             "Người được chủ phương tiện khai báo tự trả lời thông báo",
             "A person the owner named answers for themselves.",
         );
+    }
+    // Each refusal tells whether a citizen id exists under a name: a few mistakes are the
+    // owner's to mend, more are questions to the population database, answered in person.
+    if matches!(kind, Answer::DriverNamed | Answer::VehicleSold) {
+        match db::refused_namings(&state.db, fine_id).await {
+            Ok(n) if n >= MAX_REFUSED_NAMINGS => {
+                return unprocessable(
+                    fine_id,
+                    "Đã khai báo người không khớp với Cơ sở dữ liệu quốc gia về dân cư quá số lần \
+                     cho phép: vui lòng đến cơ quan xử lý để khai báo trực tiếp",
+                    "The people named did not match the population database too many times: \
+                     come to the handling unit to name them in person.",
+                );
+            }
+            Err(e) => return failure(&e),
+            Ok(_) => {}
+        }
     }
     let change = match given(form, kind) {
         Ok(c) => c,

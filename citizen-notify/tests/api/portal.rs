@@ -523,6 +523,42 @@ async fn the_owner_names_the_driver_and_a_refused_declaration_is_made_again(t: &
     );
 }
 
+/// Naming people the population database does not know, over and over, is asking it
+/// questions: after three refusals the owner names a person in person; other answers stay open.
+async fn naming_people_online_stops_after_three_refusals(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = noticed(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    let csrf = value_of(&page, "csrf");
+    let name = async |b: &mut Browser| {
+        b.post(
+            &format!("/fines/{id}/driver"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("driver_name", "Trần Thị Bình"),
+                ("driver_id", "079095001234"),
+                ("licence_no", "790123456789"),
+            ],
+        )
+        .await
+        .0
+    };
+    for _ in 0..3 {
+        assert_eq!(name(&mut b).await, 303);
+        db::answer_refused(&t.db, &id, "driver_named", "unknown_citizen")
+            .await
+            .unwrap();
+    }
+    assert_eq!(name(&mut b).await, 422, "a fourth naming online");
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    let (status, _, _) = b
+        .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303, "the owner may still answer as the driver");
+}
+
 async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &TestDb) {
     let w = world(t).await;
     let mut b = Browser::new(&w);
@@ -778,6 +814,7 @@ async fn a_citizen_downloads_what_the_portal_holds_about_them(t: &TestDb) {
 }
 
 on_both_engines!(
+    naming_people_online_stops_after_three_refusals,
     a_citizen_downloads_what_the_portal_holds_about_them,
     a_sign_in_finishes_only_in_the_browser_that_began_it,
     the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_driver,
