@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 
 use super::{
     Db, DbError, on_pool,
-    requests::{Confirmation, settle_in, with_confirmation},
+    requests::{Confirmation, commit_confirmed, with_confirmation},
 };
-use crate::audit::{AuditLog, append_in, commit_audited};
+use crate::audit::{AuditLog, commit_audited};
 
 /// A registered device.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,15 +75,17 @@ pub async fn save(
         confirmation,
     );
     let _one_at_a_time = audit.lock().await;
+    let entry = (
+        actor,
+        "device.registered",
+        &format!("device:{id}"),
+        &details,
+    );
     let saved = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let may = settle_in!(tx, confirmation, now);
-        if may {
+        commit_confirmed!(tx, postgres, confirmation, now, entry, {
             register_in!(tx, id, key, name, now);
-            append_in!(tx, postgres, actor, "device.registered", &format!("device:{id}"), &details);
-            tx.commit().await?;
-        }
-        may
+        })
     });
     Ok(saved)
 }

@@ -62,6 +62,18 @@ pub async fn content_type(db: &Db, sha256: &Sha256Digest) -> Result<Option<Strin
     Ok(found)
 }
 
+/// Whether some event's manifest names the blob `sha256`.
+pub async fn named(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {
+    let found = on_pool!(db, pool => {
+        sqlx::query("SELECT 1 AS one FROM evidence_manifest WHERE sha256 = $1 LIMIT 1")
+            .bind(sha256.to_hex())
+            .fetch_optional(pool)
+            .await?
+            .is_some()
+    });
+    Ok(found)
+}
+
 /// Bytes of the blobs `device` uploaded that no event's manifest names.
 pub async fn unclaimed_bytes(db: &Db, device: &str) -> Result<u64, DbError> {
     let bytes: i64 = on_pool!(db, pool => {

@@ -5,7 +5,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{
     Db, DbError, on_pool,
-    requests::{Confirmation, settle_in, with_confirmation},
+    requests::{Confirmation, commit_confirmed, with_confirmation},
 };
 use crate::{
     audit::{AuditLog, append_in, commit_audited},
@@ -72,15 +72,12 @@ pub async fn save(
         confirmation,
     );
     let _one_at_a_time = audit.lock().await;
+    let entry = (actor, "officer.saved", &officer.actor(), &details);
     let saved = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let may = settle_in!(tx, confirmation, now);
-        if may {
+        commit_confirmed!(tx, postgres, confirmation, now, entry, {
             upsert_in!(tx, officer, password_hash, now);
-            append_in!(tx, postgres, actor, "officer.saved", &officer.actor(), &details);
-            tx.commit().await?;
-        }
-        may
+        })
     });
     Ok(saved)
 }

@@ -275,13 +275,6 @@ pub struct Confirmation {
     pub by: String,
 }
 
-impl Confirmation {
-    /// What the change's audit entry adds to its details.
-    pub fn details(&self) -> Value {
-        serde_json::json!({ "request_id": self.request_id, "requested_by": self.requested_by })
-    }
-}
-
 /// Adds `confirmation`'s request and requester to audit `details` (an object), when the change
 /// is made on a confirmation.
 pub fn with_confirmation(mut details: Value, confirmation: Option<&Confirmation>) -> Value {
@@ -318,6 +311,24 @@ macro_rules! settle_in {
     }};
 }
 pub(crate) use settle_in;
+
+/// Makes a change that may come on a second officer's confirmation, in the caller's
+/// transaction `$tx`: settles the request of `$confirmation` ([`settle_in`]), then runs
+/// `$change`, appends the change's entry (`$entry`: actor, action, subject, details) and
+/// commits. Evaluates to false, with nothing made, when the request no longer waits.
+macro_rules! commit_confirmed {
+    ($tx:ident, $postgres:expr, $confirmation:expr, $now:expr, $entry:expr, $change:block) => {{
+        let (actor, action, subject, details) = $entry;
+        let may = $crate::db::requests::settle_in!($tx, $confirmation, $now);
+        if may {
+            $change
+            $crate::audit::append_in!($tx, $postgres, actor, action, subject, details);
+            $tx.commit().await?;
+        }
+        may
+    }};
+}
+pub(crate) use commit_confirmed;
 
 /// Refuses request `id` as officer `by` (`actor` in the audit log) for `note`: `withdrawn` when
 /// `by` asked for it. False when it no longer waited.

@@ -105,10 +105,15 @@ pub async fn put(
                 state.store.check_room(n).map_err(store_error)?;
             }
             // What the device may still hold of files no event names: a declared length is
-            // checked now, a streamed body as it comes.
-            let unclaimed = evidence::unclaimed_bytes(&state.db, auth.device.as_str()).await?;
+            // checked now, a streamed body as it comes. A file an event already names (its
+            // event came first, as the edge sends them) needs no sum over the device's files.
             let quota = state.settings.unclaimed_max_bytes;
-            let room = quota.saturating_sub(unclaimed);
+            let (unclaimed, room) = if evidence::named(&state.db, &sha256).await? {
+                (0, u64::MAX)
+            } else {
+                let unclaimed = evidence::unclaimed_bytes(&state.db, auth.device.as_str()).await?;
+                (unclaimed, quota.saturating_sub(unclaimed))
+            };
             let over_quota = || {
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,

@@ -156,31 +156,19 @@ async fn statuses_are_ordered_by_time_not_by_text(t: &TestDb) {
     let w = world(t).await;
     let status = DeviceStatus::offline(w.device.clone(), UtcTimestamp::now());
     let at = |ms: i64| UtcTimestamp::from_unix_ms(1_764_146_101_000 + ms).unwrap();
-    assert!(
-        devices::record_status(&w.db, &status, at(100))
+    // (time after the first, whether it is newer than the one held)
+    for (ms, newer) in [
+        (100, true),
+        (123, true),
+        (120, false),
+        (1_000, true),
+        (1_000, false),
+    ] {
+        let recorded = devices::record_status(&w.db, &status, at(ms))
             .await
-            .unwrap()
-    );
-    assert!(
-        devices::record_status(&w.db, &status, at(123))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !devices::record_status(&w.db, &status, at(120))
-            .await
-            .unwrap()
-    );
-    assert!(
-        devices::record_status(&w.db, &status, at(1_000))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !devices::record_status(&w.db, &status, at(1_000))
-            .await
-            .unwrap()
-    );
+            .unwrap();
+        assert_eq!(recorded, newer, "+{ms} ms");
+    }
 }
 
 on_both_engines!(
