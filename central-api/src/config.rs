@@ -91,6 +91,13 @@ impl Settings for Config {
                 return Err(ConfigError::invalid(key, "must be 1 to 36500 days"));
             }
         }
+        if !(365..=36_500).contains(&retention.closed_evidence_days) {
+            return Err(ConfigError::invalid(
+                "retention.closed_evidence_days",
+                "must be 365 to 36500 days: a penalty decision can be taken to court for a year \
+                 (Law 93/2015/QH13, Article 116 clause 2 point a)",
+            ));
+        }
         service_kit::config::check_secret("evidence.link_secret", &self.evidence.link_secret)?;
         let notify = &self.notify;
         if !notify.url.is_empty() {

@@ -206,11 +206,12 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
             let event_id: uuid::Uuid = row.try_get("event_id")?;
             let mut tx = pool.begin().await?;
             let closed = sqlx::query(
-                "UPDATE fines SET status = 'time_barred'
+                "UPDATE fines SET status = 'time_barred', closed_at = $2
                  WHERE fine_id = $1 AND decision_number IS NULL
                    AND status NOT IN ('paid', 'cancelled', 'transferred', 'time_barred')",
             )
             .bind(&fine_id)
+            .bind(now)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -235,7 +235,8 @@ async fn change(
             .map_err(|e| DbError::Corrupt(format!("fine resolution: {e}")))?;
         let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "UPDATE fines SET status = $1, resolved_by = $2, resolved_at = $3, resolution_answer = $4
+            "UPDATE fines SET status = $1, resolved_by = $2, resolved_at = $3, resolution_answer = $4,
+                    closed_at = CASE WHEN $1 = 'cancelled' THEN $3 ELSE closed_at END
              WHERE fine_id = $5 AND status = $6",
         )
         .bind(outcome.as_str())

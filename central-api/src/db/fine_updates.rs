@@ -277,11 +277,17 @@ pub async fn apply(
         // A theft reported is an explanation the supervisor verifies.
         let target = if kind == "vehicle_stolen" { "disputed" } else { kind };
         let status = if rank(target) > rank(&case.status) {
-            sqlx::query("UPDATE fines SET status = $1 WHERE fine_id = $2")
-                .bind(target)
-                .bind(&fine_id)
-                .execute(&mut *tx)
-                .await?;
+            // A case paid is closed from now: its evidence's retention counts from here.
+            sqlx::query(
+                "UPDATE fines SET status = $1,
+                        closed_at = CASE WHEN $1 = 'paid' THEN $3 ELSE closed_at END
+                 WHERE fine_id = $2",
+            )
+            .bind(target)
+            .bind(&fine_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             target.to_owned()
         } else {
             case.status

@@ -5,6 +5,12 @@
 //! - **A case rejected at review** (no fine was ever issued) is purged `rejected_days` after
 //!   its review: the violation row (plate, owner link, the signed event), its evidence
 //!   manifest, and the blobs no other case uses, from the file or S3 store.
+//! - **The evidence of a closed case** (paid, cancelled, time-barred) `closed_evidence_days`
+//!   after it closed, once neither a complaint nor a lawsuit can still be brought against its
+//!   decision: the files (images, clip, plate close-ups) and their manifest rows go, from the
+//!   store as above; the case itself — its signed event, which names each file and its hash, the
+//!   decision, the payment — stays as the record of the sanction, marked with when and why its
+//!   evidence went.
 //! - **Dead letters** (refused input, which may hold a plate) after `dead_letter_days`.
 //! - **Officers' sessions** once expired.
 //!
@@ -39,6 +45,13 @@ pub struct RetentionSettings {
     /// Days a case rejected at review (and never fined) is kept after its review, for a
     /// supervisor to reopen it.
     pub rejected_days: u32,
+    /// Days the evidence files of a closed case (paid, cancelled, time-barred) are kept after
+    /// it closed: the year a decision can be taken to court (Law 93/2015/QH13 on Administrative
+    /// Procedure, Article 116 clause 2 point a), counted from the closing, which never comes
+    /// before the decision reached its addressee, and 30 days for a suit brought on the last day
+    /// to reach the unit and its legal hold to be set. The complaint period (90 days, Law on
+    /// Complaints 2011, Article 9) ends within it.
+    pub closed_evidence_days: u32,
     /// Days a dead letter (input refused at ingest) is kept for diagnosis.
     pub dead_letter_days: u32,
     /// How often the sweep runs.
@@ -49,6 +62,7 @@ impl Default for RetentionSettings {
     fn default() -> Self {
         Self {
             rejected_days: 90,
+            closed_evidence_days: 395,
             dead_letter_days: 30,
             sweep_interval_s: 3600,
         }
@@ -58,7 +72,7 @@ impl Default for RetentionSettings {
 /// What one sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Swept {
-    /// The cases purged, by rule.
+    /// The cases purged (the whole case, or its evidence files), by rule.
     pub purged: BTreeMap<&'static str, Vec<Uuid>>,
     /// Blobs deleted from the store.
     pub blobs_deleted: usize,
@@ -83,6 +97,9 @@ impl From<sqlx::Error> for RetentionError {
 /// The rule a case rejected at review is purged under.
 pub const REJECTED: &str = "rejected_at_review";
 
+/// The rule the evidence files of a closed case are deleted under.
+pub const CLOSED: &str = "closed_case_evidence";
+
 const DAY: time::Duration = time::Duration::DAY;
 
 /// Sweeps once at `now`: purges the cases due, deletes the blobs they released, the old dead
@@ -100,6 +117,13 @@ pub async fn sweep(
         if purge_rejected(db, audit, id, cutoff, now).await? {
             tracing::info!(event_id = %id, rule = REJECTED, "case purged");
             swept.purged.entry(REJECTED).or_default().push(id);
+        }
+    }
+    let closed_before = now - DAY * i32::try_from(rules.closed_evidence_days).unwrap_or(i32::MAX);
+    for id in closed_due(db, closed_before).await? {
+        if delete_closed_evidence(db, audit, id, closed_before, now).await? {
+            tracing::info!(event_id = %id, rule = CLOSED, "evidence of a closed case deleted");
+            swept.purged.entry(CLOSED).or_default().push(id);
         }
     }
     swept.blobs_deleted = delete_released_blobs(db, store).await?;
@@ -127,9 +151,30 @@ const REJECTED_DUE: &str = "status = 'rejected' AND reviewed_at < $1 AND legal_h
      AND NOT EXISTS (SELECT 1 FROM fines f WHERE f.event_id = violations.event_id)";
 
 async fn rejected_due(db: &Db, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, DbError> {
+    due(db, REJECTED_DUE, "reviewed_at", cutoff).await
+}
+
+/// The condition under which the evidence of a case closed before the cutoff (parameter `$1`)
+/// may be deleted. A violation has at most one case that is not `transferred` (migration
+/// 0015): when that one is closed, the violation is done with.
+const CLOSED_DUE: &str = "evidence_purged_at IS NULL AND legal_hold_at IS NULL
+     AND EXISTS (SELECT 1 FROM fines f WHERE f.event_id = violations.event_id
+                   AND f.status IN ('paid', 'cancelled', 'time_barred') AND f.closed_at < $1)";
+
+async fn closed_due(db: &Db, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, DbError> {
+    due(db, CLOSED_DUE, "occurred_at", cutoff).await
+}
+
+/// Up to 500 violations meeting `condition` at `cutoff`, in `order`.
+async fn due(
+    db: &Db,
+    condition: &str,
+    order: &str,
+    cutoff: OffsetDateTime,
+) -> Result<Vec<Uuid>, DbError> {
     let ids = on_pool!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT event_id FROM violations WHERE {REJECTED_DUE} ORDER BY reviewed_at LIMIT 500"
+            "SELECT event_id FROM violations WHERE {condition} ORDER BY {order} LIMIT 500"
         )))
         .bind(cutoff)
         .fetch_all(pool)
@@ -139,6 +184,26 @@ async fn rejected_due(db: &Db, cutoff: OffsetDateTime) -> Result<Vec<Uuid>, DbEr
         .collect::<Result<Vec<_>, _>>()?
     });
     Ok(ids)
+}
+
+/// In transaction `$tx`: queues for deletion the blobs the manifest of event `$id` names and
+/// deletes its manifest rows (a blob another case names is kept when the queue is worked).
+macro_rules! queue_blobs_of {
+    ($tx:ident, $id:expr, $now:expr) => {{
+        sqlx::query(
+            "INSERT INTO evidence_deletions (sha256, queued_at)
+             SELECT sha256, $2 FROM evidence_manifest WHERE event_id = $1
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind($id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query("DELETE FROM evidence_manifest WHERE event_id = $1")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+    }};
 }
 
 /// Purges the case `id` if it is still due (a hold set, or the case reopened, since it was
@@ -173,19 +238,7 @@ async fn purge_rejected(
         let device: String = row.try_get("device_id")?;
         let occurred: OffsetDateTime = row.try_get("occurred_at")?;
         let payload_sha256: String = row.try_get("payload_sha256")?;
-        sqlx::query(
-            "INSERT INTO evidence_deletions (sha256, queued_at)
-             SELECT sha256, $2 FROM evidence_manifest WHERE event_id = $1
-             ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM evidence_manifest WHERE event_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        queue_blobs_of!(tx, id, now);
         sqlx::query("DELETE FROM violations WHERE event_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -223,6 +276,51 @@ async fn purge_rejected(
         true
     });
     Ok(purged)
+}
+
+/// Deletes the evidence of the closed case `id` if it is still due (a hold set since it was
+/// found keeps it): its manifest rows go and its blobs are queued, the violation is marked,
+/// and the deletion is audited, in one transaction; whether it did.
+async fn delete_closed_evidence(
+    db: &Db,
+    audit: &AuditLog,
+    id: Uuid,
+    cutoff: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool, DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let subject = format!("violation:{}", id.hyphenated());
+    let _one_at_a_time = audit.lock().await;
+    let deleted = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE violations SET evidence_purged_at = $3, evidence_purge_rule = $4
+             WHERE {CLOSED_DUE} AND event_id = $2"
+        )))
+        .bind(cutoff)
+        .bind(id)
+        .bind(now)
+        .bind(CLOSED)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        queue_blobs_of!(tx, id, now);
+        append_in!(
+            tx,
+            postgres,
+            "system",
+            "retention.evidence_deleted",
+            &subject,
+            &json!({ "rule": CLOSED })
+        );
+        tx.commit().await?;
+        true
+    });
+    Ok(deleted)
 }
 
 /// Deletes from the store the queued blobs that no case names any more; how many.

@@ -72,6 +72,9 @@ pub struct StoredViolation {
     pub reviewed_at: Option<OffsetDateTime>,
     pub reject_reason: Option<String>,
     pub review_note: Option<String>,
+    /// When and under which retention rule the evidence files were deleted, the case kept
+    /// ([`crate::db::retention`]).
+    pub evidence_deleted: Option<(String, OffsetDateTime)>,
 }
 
 impl StoredViolation {
@@ -186,7 +189,7 @@ pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbErr
         match sqlx::query(
             "SELECT event, status, received_at, payload, payload_sha256, owner_lookup,
                     owner_citizen_id, corrected_plate, reviewed_by, reviewed_at, reject_reason,
-                    review_note
+                    review_note, evidence_purged_at, evidence_purge_rule
              FROM violations WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
@@ -210,6 +213,9 @@ pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbErr
                     reviewed_at: row.try_get("reviewed_at")?,
                     reject_reason: row.try_get("reject_reason")?,
                     review_note: row.try_get("review_note")?,
+                    evidence_deleted: row
+                        .try_get::<Option<String>, _>("evidence_purge_rule")?
+                        .zip(row.try_get::<Option<OffsetDateTime>, _>("evidence_purged_at")?),
                 })
             }
         }

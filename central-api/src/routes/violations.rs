@@ -56,6 +56,15 @@ pub struct TrailEntry {
     pub details: Value,
 }
 
+/// When and why a closed case's evidence files were deleted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceDeleted {
+    /// The retention rule: `closed_case_evidence`.
+    pub rule: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: UtcTimestamp,
+}
+
 /// A violation as the reviewer sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ViolationDetail {
@@ -75,6 +84,9 @@ pub struct ViolationDetail {
     pub owner_citizen_id: Option<String>,
     /// Evidence files of the manifest not yet received.
     pub evidence_missing: Vec<String>,
+    /// The evidence files deleted by retention once the case closed; the event still names
+    /// each with its hash.
+    pub evidence_deleted: Option<EvidenceDeleted>,
     /// Who decided, and for a rejection its reason code and note.
     pub reviewed_by: Option<String>,
     pub reject_reason: Option<String>,
@@ -110,6 +122,10 @@ pub async fn get(
         owner_lookup: v.owner_lookup,
         owner_citizen_id: v.owner_citizen_id,
         evidence_missing: d.missing,
+        evidence_deleted: v.evidence_deleted.map(|(rule, at)| EvidenceDeleted {
+            rule,
+            at: UtcTimestamp::from_datetime(at),
+        }),
         reviewed_by: v.reviewed_by,
         reject_reason: v.reject_reason,
         review_note: v.review_note,

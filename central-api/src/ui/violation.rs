@@ -95,6 +95,15 @@ fn render_as(desk: &Desk, d: &Detail, error: Option<&ApiError>, masked: bool) ->
         }
         div.columns {
             section.evidence {
+                @if let Some((rule, at)) = &v.evidence_deleted {
+                    p.alert #evidence-deleted {
+                        (lang.t("Tệp chứng cứ đã được xóa theo thời hạn lưu trữ của vụ việc đã kết thúc",
+                            "The evidence files were deleted under the retention period of a closed case"))
+                        " (" code { (rule) } ", " (local_time(protocol::UtcTimestamp::from_datetime(*at))) "). "
+                        (lang.t("Sự kiện đã ký vẫn ghi tên và mã băm của từng tệp.",
+                            "The signed event still names each file with its hash."))
+                    }
+                } @else {
                 (evidence_view(lang, &e.evidence, &d.missing))
                 p.muted #masking {
                     @if masked {
@@ -103,6 +112,7 @@ fn render_as(desk: &Desk, d: &Detail, error: Option<&ApiError>, masked: bool) ->
                     } @else {
                         a #show-masked href={ (here) "?as=citizen" } { (lang.t("Xem như chủ phương tiện thấy", "Show as the owner sees it")) }
                     }
+                }
                 }
             }
             section.facts {

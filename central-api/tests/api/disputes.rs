@@ -36,7 +36,7 @@ pub(crate) async fn disputed(w: &World, reviewer: &Session) -> (EventId, uuid::U
     (id, fine_id)
 }
 
-async fn page(w: &World, s: &Session, uri: &str) -> String {
+pub(crate) async fn page(w: &World, s: &Session, uri: &str) -> String {
     let response = w
         .app
         .clone()

@@ -2,7 +2,9 @@
 //! period (rows, evidence blobs no other case uses, the personal details of its audit
 //! entries), leaves a tombstone that keeps a replay of its event out, and a legal hold keeps a
 //! case until it is lifted; old dead letters and expired sessions go; a purge cut short before
-//! its blobs are deleted is finished by the next sweep. On PostgreSQL and SQLite alike.
+//! its blobs are deleted is finished by the next sweep; the evidence files of a closed case go
+//! once the year for a lawsuit has passed, the case itself staying. On PostgreSQL and SQLite
+//! alike.
 
 use std::sync::{
     Arc,
@@ -16,18 +18,18 @@ use central_api::{
     auth::Role,
     db::{
         evidence,
-        retention::{REJECTED, RetentionSettings, Swept, sweep},
+        retention::{CLOSED, REJECTED, RetentionSettings, Swept, sweep},
         violations,
     },
     evidence_store::{Backend, EvidenceStore, StoreError, StoreFuture},
     ingest::{Ingest, IngestMetrics, Outcome},
 };
-use protocol::{EventId, Sha256Digest, Topic, ViolationEvent, wire};
+use protocol::{EventId, FineChange, Sha256Digest, Topic, UtcTimestamp, ViolationEvent, wire};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    helpers::{TestDb, audit_actions, count, on_both_engines},
+    helpers::{TestDb, audit_actions, count, on_both_engines, report},
     review::{Session, World, world},
 };
 
@@ -254,6 +256,134 @@ async fn a_legal_hold_keeps_a_case_until_it_is_lifted(t: &TestDb) {
     assert_eq!(status, StatusCode::GONE);
 }
 
+/// Reports case `fine_id` paid, as citizen-notify would.
+async fn paid(w: &World, fine_id: uuid::Uuid) {
+    let change = FineChange::Paid {
+        amount_vnd: 19_000_000,
+        transaction_no: "14123456".into(),
+        paid_at: UtcTimestamp::now(),
+    };
+    report(&w.db, fine_id, change).await;
+}
+
+async fn the_evidence_of_a_closed_case_goes_after_the_lawsuit_year_and_the_case_stays(t: &TestDb) {
+    let w = world(t).await;
+    let store = EvidenceStore::open(w.dir.path()).unwrap();
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (closed, payload) = pending_with(&w, &store, &[b"\xff\xd8 the paid case"]).await;
+    let (_, closed_fine, _) = w.approved(&reviewer, closed).await;
+    paid(&w, closed_fine).await;
+    let (open, _) = pending_with(&w, &store, &[b"\xff\xd8 the case still open"]).await;
+    w.approved(&reviewer, open).await;
+    let (held, _) = pending_with(&w, &store, &[b"\xff\xd8 the case in court"]).await;
+    let (_, held_fine, _) = w.approved(&reviewer, held).await;
+    paid(&w, held_fine).await;
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (status, _) = w
+        .call(supervisor.send(
+            "PUT",
+            &format!("/api/v1/violations/{held}/legal-hold"),
+            json!({ "reason": "Vụ án hành chính đang thụ lý" }),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let file = |bytes: &[u8]| Sha256Digest::of(bytes);
+
+    let days = RetentionSettings::default().closed_evidence_days as i64;
+    assert!(days > 365, "the lawsuit year passes first");
+    let early = swept_at(&w, &store, days - 1).await;
+    assert!(early.purged.is_empty(), "{early:?}");
+    assert!(
+        store
+            .contains(&file(b"\xff\xd8 the paid case"))
+            .await
+            .unwrap()
+    );
+
+    let swept = swept_at(&w, &store, days + 1).await;
+    assert_eq!(swept.purged[CLOSED], [*closed.as_uuid()], "{swept:?}");
+    assert_eq!(swept.blobs_deleted, 1);
+    assert!(
+        !store
+            .contains(&file(b"\xff\xd8 the paid case"))
+            .await
+            .unwrap()
+    );
+    for kept in [
+        &b"\xff\xd8 the case still open"[..],
+        b"\xff\xd8 the case in court",
+    ] {
+        assert!(store.contains(&file(kept)).await.unwrap());
+    }
+
+    // The case stays, with its decision, its plate and its trail; it says its files went.
+    let stored = violations::get(&w.db, &closed).await.unwrap().unwrap();
+    assert_eq!(
+        stored
+            .evidence_deleted
+            .as_ref()
+            .map(|(rule, _)| rule.as_str()),
+        Some(CLOSED)
+    );
+    assert_eq!(
+        stored.event.evidence.len(),
+        1,
+        "the signed event names the file"
+    );
+    let supervisor = w.sign_in(Role::Supervisor).await;
+    let (status, one) = w
+        .call(supervisor.get(&format!("/api/v1/violations/{closed}")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["evidence_deleted"]["rule"], CLOSED);
+    assert_eq!(one["fine"]["status"], "paid");
+    assert_eq!(one["evidence_missing"], json!([]));
+    let actions = audit_actions(&one);
+    assert_eq!(
+        actions.last(),
+        Some(&"retention.evidence_deleted"),
+        "{actions:?}"
+    );
+    assert!(
+        one["audit"].to_string().contains("51F12345"),
+        "details kept"
+    );
+    let html =
+        crate::disputes::page(&w, &supervisor, &format!("/review/violations/{closed}")).await;
+    assert!(html.contains("id=\"evidence-deleted\""), "{html}");
+    assert!(!html.contains("id=\"main-image\""));
+    let (_, open_one) = w
+        .call(supervisor.get(&format!("/api/v1/violations/{open}")))
+        .await;
+    assert!(open_one["evidence_deleted"].is_null());
+    assert!(AuditLog::new(w.db.clone()).verify().await.unwrap().is_ok());
+
+    // A replay of the event is the same event: acknowledged, its files not asked for again.
+    let outcome = Ingest::new(w.db.clone(), IngestMetrics::default())
+        .handle(&Topic::Violation(w.device.clone()).to_string(), &payload)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Duplicate(closed));
+    assert!(evidence::missing(&w.db, &closed).await.unwrap().is_empty());
+
+    let again = swept_at(&w, &store, days + 2).await;
+    assert!(
+        again.purged.is_empty() && again.blobs_deleted == 0,
+        "{again:?}"
+    );
+
+    // The open case is time-barred undecided a year after its day: closed from then on.
+    let bar = OffsetDateTime::now_utc() + Duration::days(366);
+    let barred = central_api::db::deadlines::sweep(&w.db, &AuditLog::new(w.db.clone()), bar)
+        .await
+        .unwrap();
+    assert_eq!(barred.barred.len(), 1, "{barred:?}");
+    let within = swept_at(&w, &store, 366 + days - 1).await;
+    assert!(within.purged.is_empty(), "{within:?}");
+    let after = swept_at(&w, &store, 366 + days + 1).await;
+    assert_eq!(after.purged[CLOSED], [*open.as_uuid()]);
+}
+
 /// A store whose deletions fail while `down` is set: the object store unreachable, or the
 /// process stopped, between a purge and its blobs' deletion.
 #[derive(Debug)]
@@ -369,4 +499,5 @@ on_both_engines!(
     a_legal_hold_keeps_a_case_until_it_is_lifted,
     a_purge_cut_short_before_its_blobs_go_is_finished_by_the_next_sweep,
     old_dead_letters_and_expired_sessions_go,
+    the_evidence_of_a_closed_case_goes_after_the_lawsuit_year_and_the_case_stays,
 );
