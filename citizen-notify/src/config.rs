@@ -19,6 +19,8 @@ pub struct Config {
     pub portal: PortalSettings,
     pub delivery: DeliverySettings,
     pub central: CentralSettings,
+    /// How long the notices of closed cases are kept (`docs/privacy.md`).
+    pub retention: crate::retention::RetentionSettings,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             portal: PortalSettings::default(),
             delivery: DeliverySettings::default(),
             central: CentralSettings::default(),
+            retention: Default::default(),
         }
     }
 }
@@ -62,6 +65,7 @@ impl Settings for Config {
         self.payment.validate()?;
         self.portal.validate()?;
         self.delivery.validate()?;
+        self.retention.validate()?;
         if !self.central.url.is_empty() {
             http_urls(&[("central.url", &self.central.url)])?;
             if self.intake.shared_secret.is_empty() {

@@ -139,7 +139,10 @@ fn stored<M: protocol::Message>(payload: &str, what: &str) -> Result<M, DbError>
 /// The notices of a citizen, newest first.
 pub async fn notices_of(db: &Db, citizen_id: &str) -> Result<Vec<FineNotice>, DbError> {
     let payloads: Vec<String> = on_pool!(db, pool => {
-        sqlx::query("SELECT payload FROM notices WHERE citizen_id = $1 ORDER BY received_at DESC")
+        sqlx::query(
+            "SELECT payload FROM notices WHERE citizen_id = $1 AND purged_at IS NULL
+             ORDER BY received_at DESC",
+        )
             .bind(citizen_id)
             .fetch_all(pool)
             .await?
@@ -158,7 +161,9 @@ pub async fn notice_of(
     citizen_id: &str,
 ) -> Result<Option<FineNotice>, DbError> {
     let payload: Option<String> = on_pool!(db, pool => {
-        sqlx::query("SELECT payload FROM notices WHERE fine_id = $1 AND citizen_id = $2")
+        sqlx::query(
+            "SELECT payload FROM notices WHERE fine_id = $1 AND citizen_id = $2 AND purged_at IS NULL",
+        )
             .bind(fine_id)
             .bind(citizen_id)
             .fetch_optional(pool)

@@ -9,7 +9,8 @@
 //! pay; download what the portal holds about oneself, [`export`], as JSON or PDF, each export
 //! recorded); delivery of each notice to the citizen app ([`delivery`]: signed push, retried with
 //! growing waits to a final state, every attempt logged); and reports to central-api of what
-//! became of each fine ([`reports`]: an outbox written with each change). SMS and e-mail, and
+//! became of each fine ([`reports`]: an outbox written with each change); the notices of closed
+//! cases emptied after their period ([`retention`]). SMS and e-mail, and
 //! the evidence on the fine page, arrive in the next slices.
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod export;
 pub mod pages;
 pub mod payment;
 pub mod reports;
+pub mod retention;
 pub mod routes;
 pub mod signin;
 pub mod startup;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use service_kit::http::{App, Metrics};
 
 use crate::{
-    Config, db, delivery, payment, reports,
+    Config, db, delivery, payment, reports, retention,
     routes::{self, AppState},
     signin,
 };
@@ -55,6 +55,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         let db = db.clone();
         app.spawn("reports to central", move |shutdown| {
             reports::run(db, reporter, shutdown)
+        });
+    }
+    {
+        let db = db.clone();
+        let rules = config.retention.clone();
+        app.spawn("retention sweep", move |shutdown| {
+            retention::run(db, rules, shutdown)
         });
     }
     if config.payment.enabled() {

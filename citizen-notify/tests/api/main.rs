@@ -8,3 +8,4 @@ mod intake;
 mod payment;
 mod portal;
 mod reports;
+mod retention;
