@@ -21,6 +21,7 @@ macro_rules! enqueue {
 pub(crate) use enqueue;
 
 pub mod cameras;
+pub mod corrections;
 pub mod dead_letters;
 pub mod deadlines;
 pub mod decisions;

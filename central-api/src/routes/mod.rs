@@ -2,6 +2,7 @@
 //! without a socket.
 
 pub mod admin;
+pub mod corrections;
 pub mod devices;
 pub mod disputes;
 pub mod evidence;
@@ -128,6 +129,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(violations::verify_audit))
         .routes(routes!(disputes::list))
+        .routes(routes!(corrections::list, corrections::record))
+        .routes(routes!(corrections::answer))
         .routes(routes!(devices::list, admin::register_device))
         .routes(routes!(admin::revoke_device))
         .routes(routes!(admin::cameras))

@@ -122,6 +122,9 @@ pub fn page(
                             a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
                             a.here[here.starts_with("/review/devices")] href="/review/devices" { (lang.t("Thiết bị", "Devices")) }
                         }
+                        @if let Some((o, _)) = officer && super::corrections::shown_to(o.role) {
+                            a.here[here.starts_with("/review/corrections")] href="/review/corrections" { (lang.t("Chỉnh sửa dữ liệu", "Corrections")) }
+                        }
                         @if let Some((o, _)) = officer && o.role.administers() {
                             a.here[here.starts_with("/review/admin")] href="/review/admin" { (lang.t("Quản trị", "Administration")) }
                         }

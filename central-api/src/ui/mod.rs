@@ -11,6 +11,7 @@
 
 mod admin;
 mod assets;
+mod corrections;
 mod devices;
 mod disputes;
 pub mod layout;
@@ -57,6 +58,11 @@ pub fn router() -> Router<AppState> {
         .route("/review/evidence/{sha256}", get(violation::evidence))
         .route("/review/stats", get(stats::page))
         .route("/review/disputes", get(disputes::page))
+        .route(
+            "/review/corrections",
+            get(corrections::page).post(corrections::record),
+        )
+        .route("/review/corrections/{id}/answer", post(corrections::answer))
         .route("/review/devices", get(devices::page))
         .route("/review/admin", get(admin::page))
         .route("/review/admin/officers", post(admin::save_officer))

@@ -6,6 +6,7 @@ mod admin;
 mod answers;
 mod audit;
 mod audited;
+mod corrections;
 mod decisions;
 mod devices;
 mod disputes;

@@ -476,6 +476,65 @@ async fn a_supervisor_holds_a_case_from_the_page(t: &TestDb) {
     assert!(page.body.contains("legal_hold.lifted"));
 }
 
+async fn a_supervisor_records_and_answers_a_correction_request_from_the_page(t: &TestDb) {
+    let w = world(t).await;
+    let supervisor = sign_in(&w, Role::Supervisor).await;
+    let here = "/review/corrections";
+    let asked = [
+        ("csrf", supervisor.csrf.as_str()),
+        ("citizen_id", "079203012345"),
+        ("event_id", ""),
+        ("channel", "in_person"),
+        ("request", "Tên chủ xe ghi thiếu chữ lót."),
+    ];
+    let forged = send(
+        &w,
+        form(Some(&supervisor), here, &{
+            let mut f = asked;
+            f[0].1 = "not the token";
+            f
+        }),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let recorded = send(&w, form(Some(&supervisor), here, &asked)).await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    assert_eq!(recorded.location(), here);
+    let page = send(&w, get(Some(&supervisor), here)).await;
+    assert!(
+        page.body.contains("Tên chủ xe ghi thiếu chữ lót."),
+        "{}",
+        page.body
+    );
+    let id = page
+        .body
+        .split("data-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let answered = send(
+        &w,
+        form(
+            Some(&supervisor),
+            &format!("{here}/{id}/answer"),
+            &[
+                ("csrf", &supervisor.csrf),
+                ("outcome", "corrected"),
+                ("answer", "Đã sửa theo căn cước công dân."),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::SEE_OTHER, "{}", answered.body);
+    let page = send(&w, get(Some(&supervisor), here)).await;
+    assert!(
+        page.body.contains("id=\"corrections-empty\""),
+        "{}",
+        page.body
+    );
+}
+
 async fn an_auditor_reads_but_cannot_decide_and_english_is_one_click_away(t: &TestDb) {
     let w = world(t).await;
     let id = w.pending("51F12345").await;
@@ -1058,6 +1117,7 @@ on_both_engines!(
     an_officer_signs_in_and_works_the_queue,
     a_misread_plate_is_corrected_from_the_page,
     a_supervisor_holds_a_case_from_the_page,
+    a_supervisor_records_and_answers_a_correction_request_from_the_page,
     a_plate_the_camera_could_not_read_is_chosen_from_its_guesses,
     an_auditor_reads_but_cannot_decide_and_english_is_one_click_away,
 );

@@ -1,0 +1,229 @@
+//! Citizens' requests to correct their personal data ([`crate::db::corrections`]), for
+//! supervisors: `POST /api/v1/corrections` records one as it arrived, `GET /api/v1/corrections`
+//! lists those waiting (or one citizen's), `POST /api/v1/corrections/{id}/answer` answers it.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use protocol::{CitizenId, UtcTimestamp};
+use serde::{Deserialize, Serialize};
+use service_kit::http::JsonBody;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, AppState, openapi::ErrorBody};
+use crate::{
+    auth::{Officer, Role, Signed},
+    db::{
+        corrections::{self, Answered, CHANNELS, Correction, NewCorrection, OUTCOMES},
+        violations,
+    },
+    review::event_id,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// The citizen who asks (12 digits).
+    pub citizen_id: String,
+    /// The case the request concerns, if it names one (its event id).
+    pub event_id: Option<String>,
+    /// How it arrived: `in_person`, `post`, `email` or `portal`.
+    pub channel: String,
+    /// What the citizen asks to be corrected, 1–4000 characters.
+    pub request: String,
+    /// When it arrived (RFC 3339); now when absent. Not in the future.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub received_at: Option<UtcTimestamp>,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// `text` trimmed, if it holds 1 to `max` characters.
+fn text(field: &'static str, text: &str, max: usize) -> Result<String, ApiError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(bad("invalid_text", format!("{field}: 1–{max} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+#[utoipa::path(post, path = "/api/v1/corrections", tag = "review",
+    request_body = Record,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Recorded, waiting for an answer", body = Correction),
+        (status = 400, description = "A malformed citizen id (`invalid_citizen_id`), an unknown channel (`invalid_channel`), an empty or overlong request (`invalid_text`), a time in the future (`invalid_time`) or a malformed event id", body = ErrorBody),
+        (status = 403, description = "Only supervisors record correction requests", body = ErrorBody),
+        (status = 404, description = "No such violation", body = ErrorBody)))]
+pub async fn record(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    JsonBody(body): JsonBody<Record>,
+) -> Result<(StatusCode, Json<Correction>), ApiError> {
+    let recorded = record_as(&state, &officer, &body).await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+/// Records `body` as `officer` (a supervisor), refusing what is malformed with the field named.
+pub(crate) async fn record_as(
+    state: &AppState,
+    officer: &Officer,
+    body: &Record,
+) -> Result<Correction, ApiError> {
+    officer.require(Role::supervises, "record correction requests")?;
+    let citizen = CitizenId::parse(body.citizen_id.trim())
+        .map_err(|e| bad("invalid_citizen_id", format!("citizen_id: {e}")))?;
+    if !CHANNELS.contains(&body.channel.as_str()) {
+        return Err(bad(
+            "invalid_channel",
+            format!("channel: one of {}", CHANNELS.join(", ")),
+        ));
+    }
+    let request = text("request", &body.request, 4000)?;
+    let now = time::OffsetDateTime::now_utc();
+    let received_at = body.received_at.map_or(now, |t| t.as_datetime());
+    if received_at > now {
+        return Err(bad("invalid_time", "received_at: not in the future"));
+    }
+    let event = body
+        .event_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(event_id)
+        .transpose()?;
+    if let Some(id) = &event
+        && violations::get(&state.db, id).await?.is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no violation {id}"),
+        ));
+    }
+    let new = NewCorrection {
+        citizen: &citizen,
+        event_id: event.as_ref(),
+        channel: &body.channel,
+        request: &request,
+        received_at,
+    };
+    Ok(corrections::record(&state.db, &state.audit, &new, &officer.actor(), now).await?)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Which {
+    /// One citizen's requests, answered or not, newest first; without it, those waiting for an
+    /// answer, oldest first.
+    pub citizen_id: Option<String>,
+}
+
+/// Correction requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Corrections {
+    pub items: Vec<Correction>,
+}
+
+#[utoipa::path(get, path = "/api/v1/corrections", tag = "review",
+    params(Which),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The requests", body = Corrections),
+        (status = 400, description = "A malformed citizen id", body = ErrorBody),
+        (status = 403, description = "Only supervisors see correction requests", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Query(which): Query<Which>,
+) -> Result<Json<Corrections>, ApiError> {
+    officer.require(Role::supervises, "see correction requests")?;
+    let citizen = which
+        .citizen_id
+        .as_deref()
+        .map(|c| CitizenId::parse(c.trim()))
+        .transpose()
+        .map_err(|e| bad("invalid_citizen_id", format!("citizen_id: {e}")))?;
+    Ok(Json(Corrections {
+        items: corrections::list(&state.db, citizen.as_ref()).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// `corrected` (the data was corrected), `referred` (it is held at its source — the vehicle
+    /// registration or the population database — and the request was sent there) or `refused`
+    /// (the data is right; the answer says why).
+    pub outcome: String,
+    /// The answer given to the citizen, 1–4000 characters.
+    pub answer: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/corrections/{id}/answer", tag = "review",
+    params(("id" = String, Path, description = "The request's id")),
+    request_body = Answer,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Answered", body = Correction),
+        (status = 400, description = "An unknown outcome (`invalid_outcome`) or an empty or overlong answer (`invalid_text`)", body = ErrorBody),
+        (status = 403, description = "Only supervisors answer correction requests", body = ErrorBody),
+        (status = 404, description = "No such request", body = ErrorBody),
+        (status = 409, description = "Answered before (`already_answered`): the first answer stands", body = ErrorBody)))]
+pub async fn answer(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Answer>,
+) -> Result<Json<Correction>, ApiError> {
+    Ok(Json(answer_as(&state, &officer, &id, &body).await?))
+}
+
+/// Answers request `id` with `body` as `officer` (a supervisor), once.
+pub(crate) async fn answer_as(
+    state: &AppState,
+    officer: &Officer,
+    id: &str,
+    body: &Answer,
+) -> Result<Correction, ApiError> {
+    officer.require(Role::supervises, "answer correction requests")?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no correction request {id}"),
+        )
+    };
+    let request_id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    if !OUTCOMES.contains(&body.outcome.as_str()) {
+        return Err(bad(
+            "invalid_outcome",
+            format!("outcome: one of {}", OUTCOMES.join(", ")),
+        ));
+    }
+    let answer = text("answer", &body.answer, 4000)?;
+    let now = time::OffsetDateTime::now_utc();
+    match corrections::answer(
+        &state.db,
+        &state.audit,
+        request_id,
+        &body.outcome,
+        &answer,
+        &officer.actor(),
+        now,
+    )
+    .await?
+    {
+        Answered::Done(c) => Ok(*c),
+        Answered::NotFound => Err(not_found()),
+        Answered::AlreadyAnswered => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_answered",
+            format!("correction request {id} was answered before"),
+        )),
+    }
+}
