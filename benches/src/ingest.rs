@@ -216,6 +216,7 @@ impl Central {
         };
         let dir = tempfile::tempdir()?;
         config.evidence.dir = dir.path().join("evidence");
+        config.evidence.key_file = dir.path().join("evidence.key");
         config.review.secrets_key_file = dir.path().join("secrets.key");
         config.mqtt.control_key_file = dir.path().join("control.key");
         config.audit.anchor_file = dir.path().join("audit-anchors.jsonl");

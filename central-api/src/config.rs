@@ -258,6 +258,13 @@ pub struct EvidenceSettings {
     /// uploaded ahead of their event): beyond it its uploads wait (429, sent again later), so a
     /// device, or whoever holds its key, cannot fill the store with files no case uses.
     pub unclaimed_max_bytes: u64,
+    /// The key evidence is sealed at rest under (64 hex digits, readable by central alone;
+    /// made at the first start), whichever store keeps it; empty keeps blobs in the clear (for
+    /// a store that encrypts them itself).
+    pub key_file: std::path::PathBuf,
+    /// Keys evidence was sealed under before `key_file` was rotated: blobs sealed under them
+    /// still open. Keep each until retention has deleted what it sealed.
+    pub old_key_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for EvidenceSettings {
@@ -270,6 +277,8 @@ impl Default for EvidenceSettings {
             link_secret: String::new(),
             s3: Default::default(),
             unclaimed_max_bytes: 2 * 1024 * 1024 * 1024,
+            key_file: "data/central/evidence.key".into(),
+            old_key_files: Vec::new(),
         }
     }
 }

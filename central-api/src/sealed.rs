@@ -46,29 +46,7 @@ impl SealingKey {
     /// The key in the file at `path` (64 hex digits, readable by its owner only), made there
     /// when `create` and there is none.
     pub fn load(path: &Path, create: bool) -> anyhow::Result<Option<Self>> {
-        let context = || format!("review.secrets_key_file {}", path.display());
-        let text = if create {
-            let (text, made) = service_kit::secret_file::read_or_create(path, || {
-                let mut bytes = [0u8; KEY_BYTES];
-                getrandom::fill(&mut bytes).context("a random key")?;
-                Ok(format!("{}\n", hex::encode(bytes)))
-            })
-            .with_context(context)?;
-            if made {
-                tracing::warn!(path = %path.display(), "a new key for the secrets sealed in the database: keep a copy apart from the database's backups");
-            }
-            text
-        } else {
-            match service_kit::secret_file::read(path).with_context(context)? {
-                Some(text) => text,
-                None => return Ok(None),
-            }
-        };
-        let bytes = hex::decode(&text)
-            .ok()
-            .and_then(|b| <[u8; KEY_BYTES]>::try_from(b).ok())
-            .with_context(|| format!("{} holds no key of 64 hex digits", context()))?;
-        Ok(Some(Self(bytes.into())))
+        Ok(key_file("review.secrets_key_file", path, create)?.map(|k| Self(k.into())))
     }
 
     /// `secret` sealed for `owner` (e.g. `officer-totp:reviewer`).
@@ -109,6 +87,34 @@ impl SealingKey {
             .map_err(|_| Unsealable)?;
         String::from_utf8(plain).map_err(|_| Unsealable)
     }
+}
+
+/// The 256-bit key in the file at `path` (64 hex digits, readable by its owner only), made
+/// there when `create` and there is none; `field` names the setting in errors and the log.
+pub fn key_file(field: &str, path: &Path, create: bool) -> anyhow::Result<Option<[u8; KEY_BYTES]>> {
+    let context = || format!("{field} {}", path.display());
+    let text = if create {
+        let (text, made) = service_kit::secret_file::read_or_create(path, || {
+            let mut bytes = [0u8; KEY_BYTES];
+            getrandom::fill(&mut bytes).context("a random key")?;
+            Ok(format!("{}\n", hex::encode(bytes)))
+        })
+        .with_context(context)?;
+        if made {
+            tracing::warn!(field, path = %path.display(), "a new key made: keep a copy apart from the database's and the evidence's backups");
+        }
+        text
+    } else {
+        match service_kit::secret_file::read(path).with_context(context)? {
+            Some(text) => text,
+            None => return Ok(None),
+        }
+    };
+    let bytes = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; KEY_BYTES]>::try_from(b).ok())
+        .with_context(|| format!("{} holds no key of 64 hex digits", context()))?;
+    Ok(Some(bytes))
 }
 
 /// A value [`SealingKey::seal`] made.

@@ -42,6 +42,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             .with_context(|| format!("opening evidence.dir {}", dir.display()))?
     }
     .with_min_free(config.evidence.min_free_bytes);
+    let store = sealed_store(store, &config.evidence)?;
     store.metrics.register(&metrics);
     tracing::info!(store = %store.describe(), "evidence store ready");
     // The officers' second factors are sealed under a key kept outside the database; secrets
@@ -133,4 +134,32 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         mqtt::run(ingest, settings, connection, control, shutdown)
     });
     Ok(app)
+}
+
+/// `store` with its blobs sealed at rest under `evidence.key_file` (made at the first start),
+/// those sealed under `evidence.old_key_files` still opened; as it is when the key file is set
+/// empty.
+fn sealed_store(
+    store: EvidenceStore,
+    evidence: &crate::config::EvidenceSettings,
+) -> anyhow::Result<EvidenceStore> {
+    use crate::evidence_store::sealed::EvidenceKey;
+    if evidence.key_file.as_os_str().is_empty() {
+        tracing::warn!(
+            "evidence.key_file is empty: evidence is kept unsealed, as the store holds it"
+        );
+        return Ok(store);
+    }
+    let Some(current) = crate::sealed::key_file("evidence.key_file", &evidence.key_file, true)?
+    else {
+        anyhow::bail!("evidence.key_file {}: no key", evidence.key_file.display());
+    };
+    let mut old = Vec::new();
+    for path in &evidence.old_key_files {
+        let Some(key) = crate::sealed::key_file("evidence.old_key_files", path, false)? else {
+            anyhow::bail!("evidence.old_key_files: {} does not exist", path.display());
+        };
+        old.push(EvidenceKey::new(key));
+    }
+    Ok(store.sealed(EvidenceKey::new(current), old))
 }

@@ -321,10 +321,16 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     assert!(originals.len() >= 3, "{names:?}");
     for f in files {
         let sha = f["sha256"].as_str().unwrap();
-        // The store's layout, as docs/reference.md gives it: sha256/ab/abcd….
+        // The store's layout, as docs/reference.md gives it: sha256/ab/abcd…, each file sealed
+        // at rest (central's evidence key), so the disk holds no image as it was.
         let bytes = std::fs::read(evidence_dir.join("sha256").join(&sha[..2]).join(sha)).unwrap();
-        assert_eq!(Sha256Digest::of(&bytes).to_hex(), sha, "{}", f["name"]);
-        assert_eq!(bytes.len() as u64, f["bytes"].as_u64().unwrap());
+        assert!(
+            bytes.starts_with(b"TVESEAL1"),
+            "{} is not sealed",
+            f["name"]
+        );
+        assert_ne!(Sha256Digest::of(&bytes).to_hex(), sha, "{}", f["name"]);
+        assert!(bytes.len() as u64 > f["bytes"].as_u64().unwrap());
     }
     // The vehicle is of a class that ran the light; a plate the camera read is a true runner's.
     let classes: BTreeSet<String> = truth
@@ -404,6 +410,15 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         for original in &originals {
             assert!(shown.iter().all(|src| !src.contains(original)), "{shown:?}");
         }
+        // What the owner's link serves is the file the device signed, opened from its seal.
+        let link = shown.iter().find(|src| src.contains(&masked_at)).unwrap();
+        let served = ureq::get(link)
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_vec()
+            .unwrap();
+        assert_eq!(Sha256Digest::of(&served).to_hex(), masked_at);
         for (field, value) in [
             ("driver_name", DRIVER_NAME),
             ("driver_id", DRIVER),

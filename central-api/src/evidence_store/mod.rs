@@ -6,6 +6,8 @@
 //! it in (a rename into place, or a PUT whose signed payload hash the object store checks), so a
 //! reader never sees a partial or wrong blob.
 //!
+//! Blobs are sealed at rest ([`sealed`]) under `evidence.key_file` unless it is set empty.
+//!
 //! The disk under `incoming/` keeps `evidence.min_free_bytes` free for the database and the
 //! logs beside it: an upload that arrives when less is free, or that fills the disk while it is
 //! written, is refused as [`StoreError::Full`] (HTTP 507, the device keeps the file and uploads
@@ -13,6 +15,7 @@
 
 mod files;
 mod s3;
+pub mod sealed;
 
 use std::{
     fmt::Debug,
@@ -54,6 +57,9 @@ pub enum StoreError {
     /// The object store could not be reached or failed; the device uploads again later.
     #[error("object store unavailable: {0}")]
     Unavailable(String),
+    /// A sealed blob did not open: its key is not configured, or it was altered.
+    #[error("sealed evidence: {0}")]
+    Sealed(String),
 }
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -135,6 +141,13 @@ impl EvidenceStore {
             Err(e) => anyhow::bail!("evidence.s3: {e}"),
         }
         Ok(Self::with_backend(&dir.into(), Arc::new(store))?)
+    }
+
+    /// This store with its blobs sealed at rest under `current`, those sealed under an `old`
+    /// key still opened ([`sealed`]).
+    pub fn sealed(mut self, current: sealed::EvidenceKey, old: Vec<sealed::EvidenceKey>) -> Self {
+        self.backend = Arc::new(sealed::Sealed::new(self.backend, current, old));
+        self
     }
 
     /// The store of `backend`, uploads verified under `dir/incoming` first.

@@ -57,6 +57,7 @@ impl Central {
         config.mqtt = mqtt;
         let dir = tempfile::tempdir().unwrap();
         config.evidence.dir = dir.path().join("evidence");
+        config.evidence.key_file = dir.path().join("evidence.key");
         config.review.secrets_key_file = dir.path().join("secrets.key");
         config.mqtt.control_key_file = dir.path().join("control.key");
         config.audit.anchor_file = dir.path().join("audit-anchors.jsonl");
