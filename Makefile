@@ -181,16 +181,25 @@ models: train-env
 # and loose crops) beside the plates of the sim's scenes, continued from the recognizer in the
 # repository: about 40 minutes on two CPU cores (the last round of the shipped one; the manifest
 # has all three). models/README.md has the figures on real crops and the command that measures
-# them.
+# them. REAL_PLATES: a folder of real plate crops with their characters boxed (YOLO format, a
+# licence that allows training: models/README.md names the one the shipped recognizer learned
+# from), drawn REAL_PLATES_REPEAT times beside the rendered ones.
 PLATE_CROPS ?= 35000
 PLATE_REC_MINUTES ?= 36
+REAL_PLATES ?=
+REAL_PLATES_REPEAT ?= 40
 plate-rec: train-env
 	$(TARGET_DIR)/release/sim dataset --seed 11 --scenes 1000 --frames-per-scene 0 \
 	  --plate-frames-per-scene 36 --out data/sim-plates
 	$(TARGET_DIR)/release/sim plate-crops --seed 1 --count $(PLATE_CROPS) --out data/plate-crops
 	$(TARGET_DIR)/release/sim plate-crops --seed 2 --count $(PLATE_CROPS) --out data/plate-crops2
+	rm -rf data/real-plates
+	if [ -n "$(REAL_PLATES)" ]; then .venv-train/bin/python models/training/char_boxes.py \
+	  --src "$(REAL_PLATES)" --out data/real-plates --repeat $(REAL_PLATES_REPEAT) \
+	  $(if $(wildcard ../shared/data/vn-plates-dev/images),--check-against ../shared/data/vn-plates-dev/images); fi
 	cd models/training && ../../.venv-train/bin/python train.py --data ../../data/sim-plates \
-	  --also ../../data/plate-crops --also ../../data/plate-crops2 --out ../../data/models-new \
+	  --also ../../data/plate-crops --also ../../data/plate-crops2 \
+	  $(if $(REAL_PLATES),--also ../../data/real-plates) --out ../../data/models-new \
 	  --work ../../data/models-work --model plate_rec --device auto --minutes $(PLATE_REC_MINUTES) \
 	  --variant m --init ../plate_rec.onnx --batch 64 --lr 1e-3
 	sha256sum data/models-new/plate_rec.onnx
