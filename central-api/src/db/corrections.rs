@@ -136,9 +136,19 @@ pub async fn record(
         );
         tx.commit().await?;
     });
-    get(db, id)
-        .await?
-        .ok_or_else(|| DbError::Corrupt(format!("correction {id} recorded, then not found")))
+    Ok(Correction {
+        id,
+        citizen_id: new.citizen.as_str().to_owned(),
+        event_id,
+        channel: new.channel.to_owned(),
+        request: new.request.to_owned(),
+        received_at: UtcTimestamp::from_datetime(new.received_at),
+        recorded_by: by.to_owned(),
+        outcome: None,
+        answer: None,
+        answered_by: None,
+        answered_at: None,
+    })
 }
 
 /// What answering a request found.

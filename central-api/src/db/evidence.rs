@@ -39,14 +39,18 @@ pub async fn insert(db: &Db, blob: NewBlob<'_>) -> Result<bool, DbError> {
 
 /// Whether a blob with this digest is stored.
 pub async fn exists(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {
-    let found = on_pool!(db, pool => {
-        sqlx::query("SELECT 1 AS one FROM evidence_blobs WHERE sha256 = $1")
+    Ok(uploaded_bytes(db, sha256).await?.is_some())
+}
+
+/// The size of a blob as uploaded (before it was sealed), if it is recorded.
+pub async fn uploaded_bytes(db: &Db, sha256: &Sha256Digest) -> Result<Option<u64>, DbError> {
+    let found: Option<i64> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT bytes FROM evidence_blobs WHERE sha256 = $1")
             .bind(sha256.to_hex())
             .fetch_optional(pool)
             .await?
-            .is_some()
     });
-    Ok(found)
+    Ok(found.map(i64::unsigned_abs))
 }
 
 /// The content type a blob was stored with, if it is stored.

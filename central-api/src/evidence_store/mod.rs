@@ -212,7 +212,8 @@ impl EvidenceStore {
         self.backend.describe()
     }
 
-    /// The size of the blob of `sha256`, `None` when it is not stored.
+    /// The bytes the store holds for `sha256` (a sealed blob's are more than it seals), `None`
+    /// when it is not stored.
     pub async fn size(&self, sha256: &Sha256Digest) -> Result<Option<u64>, StoreError> {
         self.backend.size(&Self::key(sha256)).await
     }

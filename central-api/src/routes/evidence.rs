@@ -96,9 +96,13 @@ pub async fn put(
         ));
     }
 
-    let stored = state.store.size(&sha256).await.map_err(store_error)?;
+    let recorded = evidence::uploaded_bytes(&state.db, &sha256).await?;
+    let stored = match recorded {
+        Some(bytes) if state.store.contains(&sha256).await.map_err(store_error)? => Some(bytes),
+        _ => None,
+    };
     let (bytes, created) = match stored {
-        Some(bytes) if evidence::exists(&state.db, &sha256).await? => (bytes, false),
+        Some(bytes) => (bytes, false),
         _ => {
             // A declared length is checked before the body is read; `put` checks the rest.
             if let Some(n) = declared {

@@ -13,7 +13,6 @@ use serde::Deserialize;
 
 use super::{Desk, alert, layout::Lang};
 use crate::{
-    auth::Role,
     db::corrections::{self, Correction},
     routes::{
         AppState,
@@ -173,9 +172,4 @@ pub async fn answer(
         Ok(_) => Redirect::to(HERE).into_response(),
         Err(e) => desk.failure(e),
     }
-}
-
-/// Whether `role` sees the page in the navigation.
-pub fn shown_to(role: Role) -> bool {
-    role.supervises()
 }

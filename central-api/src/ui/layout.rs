@@ -122,7 +122,7 @@ pub fn page(
                             a.here[here.starts_with("/review/stats")] href="/review/stats" { (lang.t("Thống kê", "Statistics")) }
                             a.here[here.starts_with("/review/devices")] href="/review/devices" { (lang.t("Thiết bị", "Devices")) }
                         }
-                        @if let Some((o, _)) = officer && super::corrections::shown_to(o.role) {
+                        @if let Some((o, _)) = officer && o.role.supervises() {
                             a.here[here.starts_with("/review/corrections")] href="/review/corrections" { (lang.t("Chỉnh sửa dữ liệu", "Corrections")) }
                         }
                         @if let Some((o, _)) = officer && o.role.administers() {

@@ -9,7 +9,7 @@ use axum::{
 use central_api::{
     config::EvidenceSettings,
     db::{devices, evidence},
-    evidence_store::EvidenceStore,
+    evidence_store::{EvidenceStore, sealed::EvidenceKey},
     ingest::{Ingest, IngestMetrics},
     routes::{AppState, router},
 };
@@ -69,7 +69,11 @@ async fn world_with(t: &TestDb, kind: Kind, tweak: impl FnOnce(&mut EvidenceSett
         Kind::S3 => {
             let object_store = ObjectStore::start().await;
             settings.s3 = object_store.settings("hcm/");
-            let store = EvidenceStore::s3(dir.path(), &settings.s3).await.unwrap();
+            // Sealed at rest, as central keeps evidence by default.
+            let store = EvidenceStore::s3(dir.path(), &settings.s3)
+                .await
+                .unwrap()
+                .sealed(EvidenceKey::new([7; 32]), Vec::new());
             (store, Some(object_store))
         }
     };
@@ -131,6 +135,7 @@ async fn a_signed_upload_is_stored_once_in_the_object_store(t: &TestDb) {
 async fn stored_once(t: &TestDb, kind: Kind) {
     let w = world(t, kind).await;
     let jpeg = b"\xff\xd8\xff\xe0 a frame of evidence".to_vec();
+    let uploaded = jpeg.len();
     let sha = Sha256Digest::of(&jpeg);
     let (status, body) = send(
         &w.app,
@@ -150,12 +155,15 @@ async fn stored_once(t: &TestDb, kind: Kind) {
         "nothing left in the spool"
     );
     if let Some(object_store) = &w.object_store {
-        // In the bucket, under the prefix: another central with the same settings reads it, and
-        // nothing but the empty spool is on this one's disk.
+        // In the bucket, under the prefix, sealed: another central with the same settings and
+        // key reads it, the bucket alone holds no image, and nothing but the empty spool is on
+        // this one's disk.
         let elsewhere = tempfile::tempdir().unwrap();
-        let other = EvidenceStore::s3(elsewhere.path(), &object_store.settings("hcm/"))
+        let bucket = EvidenceStore::s3(elsewhere.path(), &object_store.settings("hcm/"))
             .await
             .unwrap();
+        assert_ne!(bucket.read(&sha).await.unwrap().unwrap(), jpeg);
+        let other = bucket.sealed(EvidenceKey::new([7; 32]), Vec::new());
         assert_eq!(other.read(&sha).await.unwrap().unwrap(), jpeg);
         let unprefixed = EvidenceStore::s3(elsewhere.path(), &object_store.settings(""))
             .await
@@ -171,6 +179,10 @@ async fn stored_once(t: &TestDb, kind: Kind) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["created"], false);
+    assert_eq!(
+        body["bytes"], uploaded,
+        "the size uploaded, not the size held"
+    );
 }
 
 async fn bad_uploads_are_refused_with_their_reason(t: &TestDb) {
