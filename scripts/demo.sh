@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=target/release
+# Where `make build` put the release binaries (cargo's target directory may be elsewhere).
+bin=${TVE_DEMO_BIN:-${CARGO_TARGET_DIR:-target}/release}
 # The ONNX Runtime library `make deps` unpacks (the edge agent loads it at start).
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$PWD/.ort/lib/libonnxruntime.so}
 mkdir -p data
@@ -87,9 +88,18 @@ control_key=$("$bin/central-api" control-key)
   --public-key "$("$bin/edge-agent" --config "$edge_config" public-key)" >/dev/null
 
 pids=()
+# Every process started here is asked to stop, and after 10 s made to: none is left behind
+# holding its port for the next run.
 stop() {
   trap - INT TERM EXIT
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "stopped"
 }
