@@ -437,15 +437,38 @@ pub async fn save_camera(
     actor: &str,
     device: &str,
     settings: &CameraSettings,
+    edit: db::cameras::Edit<'_>,
 ) -> Result<u64, Refused> {
     let id = DeviceId::parse(device).map_err(|e| invalid("id", e.to_string()))?;
     if let Err(e) = settings.validate_as(&|f| f.to_owned()) {
         return Err(invalid("settings", format!("{}: {}", e.field, e.reason)));
     }
-    let config = db::cameras::save(db, audit, &id, settings, actor)
+    let config = db::cameras::save_as(db, audit, &id, settings, actor, edit)
         .await?
-        .map_err(|e| Refused::NotFound(e.to_string()))?;
+        .map_err(|e| match e {
+            db::cameras::NotSaved::NoDevice(_) => Refused::NotFound(e.to_string()),
+            db::cameras::NotSaved::Stale { .. } => Refused::Conflict(e.to_string()),
+            db::cameras::NotSaved::NoPicture(_) => invalid("snapshot", e.to_string()),
+        })?;
     Ok(config.version)
+}
+
+/// Asks `device` for a picture of its `camera` as `actor` (audited); the request, which the
+/// MQTT worker publishes signed and the device answers within
+/// [`db::snapshots::ANSWER_WITHIN`].
+pub async fn ask_snapshot(
+    db: &db::Db,
+    audit: &AuditLog,
+    actor: &str,
+    device: &str,
+    camera: &str,
+) -> Result<protocol::snapshot::SnapshotRequest, Refused> {
+    let id = DeviceId::parse(device).map_err(|e| invalid("device", e.to_string()))?;
+    let camera = protocol::CameraId::parse(camera).map_err(|e| invalid("camera", e.to_string()))?;
+    let now = OffsetDateTime::now_utc();
+    db::snapshots::ask(db, audit, &id, &camera, actor, now)
+        .await?
+        .map_err(|e| Refused::NotFound(e.to_string()))
 }
 
 /// One rule of an amendment to the fine schedule; it is in force from the amendment's day.

@@ -86,6 +86,7 @@ impl Settings for Config {
         for (key, days) in [
             ("retention.rejected_days", retention.rejected_days),
             ("retention.dead_letter_days", retention.dead_letter_days),
+            ("retention.snapshot_days", retention.snapshot_days),
         ] {
             if !(1..=36_500).contains(&days) {
                 return Err(ConfigError::invalid(key, "must be 1 to 36500 days"));

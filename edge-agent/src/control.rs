@@ -1,6 +1,6 @@
 //! What the box takes from the control plane, and on whose word. An acknowledgement (which
-//! deletes stored events from the outbox) and a camera configuration (geometry, limits, red
-//! grace) count only when central's control key signed them — a key pinned in the box's own
+//! deletes stored events from the outbox), a camera configuration (geometry, limits, red
+//! grace) and a request for a camera's picture count only when central's control key signed them — a key pinned in the box's own
 //! configuration (`central.control_keys`), never learnt from the network; a signal phase only
 //! when the key of the controller the camera's configuration names signed it, and only when it
 //! is newer than the last one taken for the camera and made moments ago, so a recorded "red"
@@ -12,6 +12,7 @@ use std::{collections::HashMap, sync::Mutex};
 
 use protocol::{
     Ack, CameraId, DeviceConfig, DeviceId, DevicePublicKey, SignalPhase, UtcTimestamp,
+    snapshot::SnapshotRequest,
     wire::{self, WireError},
 };
 
@@ -39,6 +40,8 @@ pub enum Refused {
     Stale { age_ms: i64 },
     #[error("not newer than the phase last taken for camera `{0}`")]
     Replayed(CameraId),
+    #[error("expired at {0}")]
+    Expired(UtcTimestamp),
 }
 
 impl Refused {
@@ -52,6 +55,7 @@ impl Refused {
             Self::NoController(_) => "no_controller",
             Self::Stale { .. } => "stale",
             Self::Replayed(_) => "replayed",
+            Self::Expired(_) => "expired",
         }
     }
 }
@@ -93,6 +97,21 @@ impl ControlPlane {
         let config = self.signed_by_central::<DeviceConfig>(payload)?;
         self.for_me(&config.device)?;
         Ok(config)
+    }
+
+    /// A request for a camera's picture central signed for this box, not expired at `now` (one
+    /// that waited in the broker while the box was away is not answered late).
+    pub fn snapshot_request(
+        &self,
+        payload: &[u8],
+        now: UtcTimestamp,
+    ) -> Result<SnapshotRequest, Refused> {
+        let request = self.signed_by_central::<SnapshotRequest>(payload)?;
+        self.for_me(&request.device)?;
+        if now.unix_ms() > request.expires_at.unix_ms() {
+            return Err(Refused::Expired(request.expires_at));
+        }
+        Ok(request)
     }
 
     /// A phase for `camera` (the topic's), signed by its controller, fresh at `now` and newer
@@ -251,6 +270,37 @@ mod tests {
         let by_next = wire::encode_signed(&config, &next).unwrap();
         assert!(rotating.config(&by_next).is_ok());
         assert!(p.config(&by_next).is_err());
+    }
+
+    #[test]
+    fn a_picture_is_sent_only_on_centrals_fresh_request() {
+        let now = 1_764_146_100_000;
+        let request = SnapshotRequest {
+            request_id: "Zq3xV0s5bW2yK8pLmN4tRg".into(),
+            device: device(),
+            camera: camera("north"),
+            requested_at: at(now),
+            expires_at: at(now + 120_000),
+        };
+        let p = plane();
+        let genuine = wire::encode_signed(&request, &central()).unwrap();
+        assert_eq!(
+            p.snapshot_request(&genuine, at(now + 1_000)).unwrap(),
+            request
+        );
+        // Anyone else on the broker asking the box to film the street: refused.
+        let forged = wire::encode_signed(&request, &forger()).unwrap();
+        let code = |bytes: &[u8], t: i64| p.snapshot_request(bytes, at(t)).unwrap_err().code();
+        assert_eq!(code(&forged, now + 1_000), "bad_signature");
+        // Kept by the broker while the box was away, delivered an hour later.
+        assert_eq!(code(&genuine, now + 3_600_000), "expired");
+        // Central's request of another box.
+        let theirs = SnapshotRequest {
+            device: DeviceId::parse("hcm-q1-002").unwrap(),
+            ..request
+        };
+        let theirs = wire::encode_signed(&theirs, &central()).unwrap();
+        assert_eq!(code(&theirs, now + 1_000), "other_device");
     }
 
     #[test]

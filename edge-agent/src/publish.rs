@@ -2,7 +2,8 @@
 //! after a reconnect and when central's acknowledgement does not come), evidence uploaded to
 //! central by content-addressed PUT (retried until it lands), the retained status heartbeat
 //! with `offline` as last will (both signed with the device key), and the signal controller's
-//! feed handed to the cameras. An event leaves the outbox only on central's application-level
+//! feed handed to the cameras, and a camera's current frame sent when central asks for it (to
+//! set the camera up by). An event leaves the outbox only on central's application-level
 //! [`Ack`](protocol::Ack); acknowledgements, configurations and phases count only as [`ControlPlane`] admits
 //! them (signed by whom they must be).
 //!
@@ -22,8 +23,11 @@ use std::{
 
 use anyhow::Context as _;
 use protocol::{
-    DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
-    evidence::UploadAuth, wire,
+    CameraId, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp,
+    event::Sha256Digest,
+    evidence::UploadAuth,
+    snapshot::{Snapshot, SnapshotRequest},
+    wire,
 };
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
@@ -112,6 +116,9 @@ pub struct Delivery {
     pub counters: Arc<DeliveryCounters>,
 }
 
+/// Each camera's latest frame, by camera id (none before its first frame).
+pub type Frames = Arc<dyn Fn(&CameraId) -> Option<Arc<image::RgbImage>> + Send + Sync>;
+
 /// A configuration from central, with the signed bytes it came as (kept for the next start,
 /// which verifies them again).
 #[derive(Debug, Clone)]
@@ -121,12 +128,13 @@ pub struct CentralConfig {
 }
 
 /// Runs delivery until `shutdown`. `status` makes the heartbeat; phases from the signal
-/// controller go to `signals`.
+/// controller go to `signals`, configurations to `configs`; `frames` gives the pictures central
+/// asks for.
 pub async fn run(
     delivery: Delivery,
     status: Arc<dyn Fn() -> DeviceStatus + Send + Sync>,
-    signals: mpsc::Sender<SignalPhase>,
-    configs: mpsc::Sender<CentralConfig>,
+    (signals, configs): (mpsc::Sender<SignalPhase>, mpsc::Sender<CentralConfig>),
+    frames: Frames,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let device = delivery.device.clone();
@@ -153,6 +161,8 @@ pub async fn run(
         ));
     let (client, mut eventloop) = AsyncClient::new(options, 256);
     let connected_gen = Arc::new(AtomicU64::new(0));
+    // Few at a time: an administrator's clicks, not a feed.
+    let (snapshot_tx, mut snapshot_rx) = mpsc::channel::<SnapshotRequest>(4);
 
     let listener = {
         let client = client.clone();
@@ -162,6 +172,7 @@ pub async fn run(
         tokio::spawn(async move {
             let ack_topic = Topic::Ack(delivery.device.clone()).to_string();
             let config_topic = Topic::Config(delivery.device.clone()).to_string();
+            let snapshot_topic = Topic::SnapshotRequest(delivery.device.clone()).to_string();
             let signal_filter = format!("{}/{}/signal/+", protocol::topic::ROOT, delivery.device);
             loop {
                 let event = tokio::select! {
@@ -173,7 +184,7 @@ pub async fn run(
                         info!("connected to the broker");
                         delivery.counters.connects.fetch_add(1, Ordering::Relaxed);
                         delivery.counters.connected.store(true, Ordering::Relaxed);
-                        for filter in [&ack_topic, &signal_filter, &config_topic] {
+                        for filter in [&ack_topic, &signal_filter, &config_topic, &snapshot_topic] {
                             if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce)
                             {
                                 warn!(error = %e, "subscribing");
@@ -183,7 +194,8 @@ pub async fn run(
                         delivery.wake.notify_one();
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        handle_incoming(&delivery, &p.topic, &p.payload, &signals, &configs).await;
+                        let to = (&signals, &configs, &snapshot_tx);
+                        handle_incoming(&delivery, &p.topic, &p.payload, to).await;
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -212,6 +224,11 @@ pub async fn run(
         tokio::select! {
             () = shutdown.wait() => break,
             () = delivery.wake.notified() => {},
+            Some(request) = snapshot_rx.recv() => {
+                if let Err(e) = send_snapshot(&delivery, &client, &http, &frames, &request).await {
+                    warn!(camera = %request.camera, error = format!("{e:#}"), "the picture central asked for was not sent");
+                }
+            },
             _ = status_tick.tick() => {
                 if delivery.counters.connected.load(Ordering::Relaxed) {
                     let mut s = status();
@@ -273,8 +290,11 @@ async fn handle_incoming(
     delivery: &Delivery,
     topic: &str,
     payload: &[u8],
-    signals: &mpsc::Sender<SignalPhase>,
-    configs: &mpsc::Sender<CentralConfig>,
+    (signals, configs, snapshots): (
+        &mpsc::Sender<SignalPhase>,
+        &mpsc::Sender<CentralConfig>,
+        &mpsc::Sender<SnapshotRequest>,
+    ),
 ) {
     let control = &delivery.control;
     let (what, taken) = match topic.parse::<Topic>() {
@@ -309,6 +329,17 @@ async fn handle_incoming(
             }
             Err(e) => ("acknowledgement", e),
         },
+        Ok(Topic::SnapshotRequest(_)) => {
+            match control.snapshot_request(payload, UtcTimestamp::now()) {
+                Ok(request) => {
+                    if snapshots.try_send(request).is_err() {
+                        warn!("pictures asked faster than they are sent: a request dropped");
+                    }
+                    return;
+                }
+                Err(e) => ("snapshot request", e),
+            }
+        }
         Ok(Topic::Signal(_, camera)) => {
             match control.signal(&camera, payload, UtcTimestamp::now()) {
                 Ok(phase) => {
@@ -351,47 +382,119 @@ async fn publish_pending(delivery: &Delivery, client: &AsyncClient) -> anyhow::R
 }
 
 async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::Result<()> {
-    let clock = &delivery.counters.central_clock;
     for u in delivery.outbox.uploads(20).await? {
         let bytes = tokio::fs::read(&u.path).await?;
         let sha = Sha256Digest::parse(&u.sha256).map_err(anyhow::Error::msg)?;
-        let auth = UploadAuth::sign(&delivery.key, delivery.device.clone(), &sha, clock.now());
-        let mut request = http
-            .put(format!(
-                "{}{}",
-                delivery.central.url.trim_end_matches('/'),
-                protocol::evidence::path(&sha)
-            ))
-            .header("content-type", &u.content_type)
-            .body(bytes);
-        for (name, value) in auth.headers() {
-            request = request.header(name, value);
-        }
-        let sent_ms = UtcTimestamp::now().unix_ms();
-        let response = request.send().await?;
-        let date = response.headers().get(reqwest::header::DATE);
-        if let Some(offset) = date
-            .and_then(|d| d.to_str().ok())
-            .and_then(|d| clock.observe(d, sent_ms, UtcTimestamp::now().unix_ms()))
-        {
-            if offset == 0 {
-                info!("this box's clock agrees with central's again");
-            } else {
-                warn!(
-                    offset_s = offset as f64 / 1000.0,
-                    "this box's clock differs from central's: uploads are signed at central's time, events stay dated by this clock"
-                );
-            }
-        }
-        let status = response.status();
-        if status.is_success() {
-            delivery.outbox.mark_uploaded(&u.sha256).await?;
-            delivery.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+        put_blob(delivery, http, &sha, &u.content_type, bytes).await?;
+        delivery.outbox.mark_uploaded(&u.sha256).await?;
+        delivery.counters.uploaded.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Uploads one file to central's evidence store, signed at central's time (learnt from the
+/// answer's `Date`).
+async fn put_blob(
+    delivery: &Delivery,
+    http: &reqwest::Client,
+    sha: &Sha256Digest,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> anyhow::Result<()> {
+    let clock = &delivery.counters.central_clock;
+    let auth = UploadAuth::sign(&delivery.key, delivery.device.clone(), sha, clock.now());
+    let mut request = http
+        .put(format!(
+            "{}{}",
+            delivery.central.url.trim_end_matches('/'),
+            protocol::evidence::path(sha)
+        ))
+        .header("content-type", content_type)
+        .body(bytes);
+    for (name, value) in auth.headers() {
+        request = request.header(name, value);
+    }
+    let sent_ms = UtcTimestamp::now().unix_ms();
+    let response = request.send().await?;
+    let date = response.headers().get(reqwest::header::DATE);
+    if let Some(offset) = date
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| clock.observe(d, sent_ms, UtcTimestamp::now().unix_ms()))
+    {
+        if offset == 0 {
+            info!("this box's clock agrees with central's again");
         } else {
-            let body = service_kit::tls::error_text(response).await;
-            anyhow::bail!("central refused evidence {}: {status} {body}", u.sha256);
+            warn!(
+                offset_s = offset as f64 / 1000.0,
+                "this box's clock differs from central's: uploads are signed at central's time, events stay dated by this clock"
+            );
         }
     }
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        let body = service_kit::tls::error_text(response).await;
+        anyhow::bail!("central refused evidence {sha}: {status} {body}");
+    }
+}
+
+/// How many times a picture's upload is tried before it is given up (central shows the request
+/// unanswered, and the administrator asks again).
+const SNAPSHOT_TRIES: u32 = 3;
+
+/// Answers central's `request`: the camera's current frame as a JPEG, named in a signed
+/// [`Snapshot`] on the device's snapshot topic, then uploaded as an evidence file. Nothing is
+/// kept: a picture lost on the way is asked for again.
+async fn send_snapshot(
+    delivery: &Delivery,
+    client: &AsyncClient,
+    http: &reqwest::Client,
+    frames: &Frames,
+    request: &SnapshotRequest,
+) -> anyhow::Result<()> {
+    let frame = frames(&request.camera).with_context(|| {
+        format!(
+            "camera `{}` has no frame (not run here, or not streaming)",
+            request.camera
+        )
+    })?;
+    let taken_at = UtcTimestamp::now();
+    let (width, height) = frame.dimensions();
+    let jpeg = tokio::task::spawn_blocking(move || crate::evidence::jpeg(&frame, 90)).await??;
+    let sha256 = Sha256Digest::of(&jpeg);
+    let snapshot = Snapshot {
+        request_id: request.request_id.clone(),
+        device: delivery.device.clone(),
+        camera: request.camera.clone(),
+        taken_at,
+        width,
+        height,
+        sha256,
+        bytes: jpeg.len() as u64,
+    };
+    let signed = wire::encode_signed(&snapshot, &delivery.key)?;
+    client
+        .publish(
+            Topic::Snapshot(delivery.device.clone()).to_string(),
+            QoS::AtLeastOnce,
+            false,
+            signed,
+        )
+        .await?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match put_blob(delivery, http, &sha256, "image/jpeg", jpeg.clone()).await {
+            Ok(()) => break,
+            Err(e) if tries < SNAPSHOT_TRIES => {
+                debug!(error = format!("{e:#}"), "picture upload failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(tries))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    info!(camera = %request.camera, width, height, "picture sent to central");
     Ok(())
 }
 

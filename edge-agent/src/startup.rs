@@ -276,12 +276,22 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
         counters: delivery_counters,
     };
     let status_state = state.clone();
+    let frame_state = state.clone();
+    let frames: publish::Frames = Arc::new(move |id| {
+        let camera = frame_state.cameras.iter().find(|c| &c.config.id == id)?;
+        camera
+            .stats
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    });
     app.spawn("publish", move |shutdown| {
         publish::run(
             delivery,
             Arc::new(move || device_status(&status_state)),
-            signal_tx,
-            config_tx,
+            (signal_tx, config_tx),
+            frames,
             shutdown,
         )
     });

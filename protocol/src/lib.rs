@@ -36,6 +36,7 @@ pub mod registry;
 pub mod schema;
 pub mod service_auth;
 pub mod signing;
+pub mod snapshot;
 pub mod time;
 pub mod topic;
 pub mod vi;

@@ -87,6 +87,8 @@ pub fn all() -> Vec<(String, String)> {
         doc::<DeviceStatus>("device_status", Some(DEVICE)),
         doc::<SignalPhase>("signal_phase", Some(CONTROLLER)),
         doc::<crate::device_config::DeviceConfig>("device_config", Some(CENTRAL)),
+        doc::<crate::snapshot::SnapshotRequest>("snapshot_request", Some(CENTRAL)),
+        doc::<crate::snapshot::Snapshot>("snapshot", Some(DEVICE)),
         doc::<crate::notice::ViolationNotice>("violation_notice", None),
         doc::<crate::notice::PenaltyDecision>("penalty_decision", None),
         doc::<crate::notice::FineUpdate>("fine_update", None),

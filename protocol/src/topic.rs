@@ -7,6 +7,8 @@
 //! | `tve/v1/{device}/status` | edge → all: health; last will `offline` | 1, retained |
 //! | `tve/v1/{device}/config` | central → edge | 1, retained |
 //! | `tve/v1/{device}/signal/{camera}` | signal controller → edge: phase feed | 1 |
+//! | `tve/v1/{device}/snapshot_request` | central → edge: send a camera's picture | 1 |
+//! | `tve/v1/{device}/snapshot` | edge → central: the picture taken, its file uploaded | 1 |
 
 use std::{fmt, str::FromStr};
 
@@ -23,6 +25,8 @@ pub enum Topic {
     Status(DeviceId),
     Config(DeviceId),
     Signal(DeviceId, CameraId),
+    SnapshotRequest(DeviceId),
+    Snapshot(DeviceId),
 }
 
 /// The kinds of topic, for subscription filters across all devices.
@@ -33,6 +37,8 @@ pub enum TopicKind {
     Status,
     Config,
     Signal,
+    SnapshotRequest,
+    Snapshot,
 }
 
 impl TopicKind {
@@ -43,6 +49,8 @@ impl TopicKind {
             Self::Status => "status",
             Self::Config => "config",
             Self::Signal => "signal",
+            Self::SnapshotRequest => "snapshot_request",
+            Self::Snapshot => "snapshot",
         }
     }
 
@@ -89,12 +97,19 @@ impl Topic {
             Self::Status(_) => TopicKind::Status,
             Self::Config(_) => TopicKind::Config,
             Self::Signal(..) => TopicKind::Signal,
+            Self::SnapshotRequest(_) => TopicKind::SnapshotRequest,
+            Self::Snapshot(_) => TopicKind::Snapshot,
         }
     }
 
     pub fn device(&self) -> &DeviceId {
         match self {
-            Self::Violation(d) | Self::Ack(d) | Self::Status(d) | Self::Config(d) => d,
+            Self::Violation(d)
+            | Self::Ack(d)
+            | Self::Status(d)
+            | Self::Config(d)
+            | Self::SnapshotRequest(d)
+            | Self::Snapshot(d) => d,
             Self::Signal(d, _) => d,
         }
     }
@@ -116,6 +131,8 @@ impl Topic {
             [_, "ack"] => Ok(Self::Ack(device()?)),
             [_, "status"] => Ok(Self::Status(device()?)),
             [_, "config"] => Ok(Self::Config(device()?)),
+            [_, "snapshot_request"] => Ok(Self::SnapshotRequest(device()?)),
+            [_, "snapshot"] => Ok(Self::Snapshot(device()?)),
             [_, "signal", camera] => Ok(Self::Signal(
                 device()?,
                 CameraId::parse(*camera).map_err(bad_id)?,
@@ -233,6 +250,11 @@ mod tests {
             (Topic::Ack(device()), "tve/v1/hcm-q1-001/ack"),
             (Topic::Status(device()), "tve/v1/hcm-q1-001/status"),
             (Topic::Config(device()), "tve/v1/hcm-q1-001/config"),
+            (
+                Topic::SnapshotRequest(device()),
+                "tve/v1/hcm-q1-001/snapshot_request",
+            ),
+            (Topic::Snapshot(device()), "tve/v1/hcm-q1-001/snapshot"),
             (
                 Topic::Signal(device(), camera),
                 "tve/v1/hcm-q1-001/signal/north",

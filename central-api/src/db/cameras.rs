@@ -14,6 +14,34 @@ use crate::audit::{AuditLog, append_in};
 pub enum NotSaved {
     #[error("no active device {0}")]
     NoDevice(String),
+    #[error(
+        "the camera's set-up was saved by {by} (revision {revision}) since this one was opened: \
+         reload to see it"
+    )]
+    Stale { by: String, revision: i64 },
+    #[error("no picture {0} taken by this camera")]
+    NoPicture(String),
+}
+
+/// How a save was made: on which revision of the camera's set-up (a form names the one it was
+/// opened on; the API saves over whatever is there), and on which picture from the camera it
+/// was drawn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Edit<'a> {
+    pub base: Option<i64>,
+    pub snapshot: Option<&'a str>,
+}
+
+/// A camera's revision: 0 before its first save.
+pub async fn revision(db: &Db, device: &str, camera: &str) -> Result<i64, DbError> {
+    let found: Option<i64> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT revision FROM cameras WHERE device_id = $1 AND camera_id = $2")
+            .bind(device)
+            .bind(camera)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(found.unwrap_or(0))
 }
 
 /// Saves `settings` for its camera of `device` as `officer` (the actor), and the device's next
@@ -26,35 +54,88 @@ pub async fn save(
     settings: &CameraSettings,
     officer: &str,
 ) -> Result<Result<DeviceConfig, NotSaved>, DbError> {
+    save_as(db, audit, device, settings, officer, Edit::default()).await
+}
+
+/// [`save`], refused when the camera was saved since revision `edit.base`, and naming the
+/// picture `edit.snapshot` it was drawn on (a picture of this camera, taken).
+pub async fn save_as(
+    db: &Db,
+    audit: &AuditLog,
+    device: &DeviceId,
+    settings: &CameraSettings,
+    officer: &str,
+    edit: Edit<'_>,
+) -> Result<Result<DeviceConfig, NotSaved>, DbError> {
     let now = OffsetDateTime::now_utc();
     let json = serde_json::to_string(settings)
         .map_err(|e| DbError::Corrupt(format!("camera settings: {e}")))?;
     let postgres = matches!(db, Db::Postgres(_));
+    let begin = super::begin_writing(db);
     let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM devices WHERE device_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(device.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        if active == 0 {
+        let mut tx = pool.begin_with(begin).await?;
+        if !super::device_active!(tx, device.as_str()) {
             return Ok(Err(NotSaved::NoDevice(device.to_string())));
         }
-        sqlx::query(
-            "INSERT INTO cameras (device_id, camera_id, settings, updated_by, updated_at)
-             VALUES ($1, $2, $3, $4, $5)
+        let current = sqlx::query(
+            "SELECT revision, updated_by, snapshot_id FROM cameras
+             WHERE device_id = $1 AND camera_id = $2",
+        )
+        .bind(device.as_str())
+        .bind(settings.camera.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (revision, by, kept_picture) = match &current {
+            Some(row) => (
+                row.try_get::<i64, _>("revision")?,
+                row.try_get::<String, _>("updated_by")?,
+                row.try_get::<Option<String>, _>("snapshot_id")?,
+            ),
+            None => (0, String::new(), None),
+        };
+        if edit.base.is_some_and(|base| base != revision) {
+            return Ok(Err(NotSaved::Stale { by, revision }));
+        }
+        if let Some(id) = edit.snapshot {
+            let taken: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM snapshots WHERE id = $1 AND device_id = $2
+                   AND camera_id = $3 AND sha256 IS NOT NULL",
+            )
+            .bind(id)
+            .bind(device.as_str())
+            .bind(settings.camera.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if taken == 0 {
+                return Ok(Err(NotSaved::NoPicture(id.to_owned())));
+            }
+        }
+        let picture = edit.snapshot.map(str::to_owned).or(kept_picture);
+        let written = sqlx::query(
+            "INSERT INTO cameras (device_id, camera_id, settings, updated_by, updated_at,
+                                  revision, snapshot_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (device_id, camera_id)
-             DO UPDATE SET settings = $3, updated_by = $4, updated_at = $5",
+             DO UPDATE SET settings = $3, updated_by = $4, updated_at = $5, revision = $6,
+                           snapshot_id = $7
+             WHERE cameras.revision = $8",
         )
         .bind(device.as_str())
         .bind(settings.camera.as_str())
         .bind(&json)
         .bind(officer)
         .bind(now)
+        .bind(revision + 1)
+        .bind(&picture)
+        .bind(revision)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        // Another save came between the read and this write (another replica).
+        if written == 0 {
+            return Ok(Err(NotSaved::Stale { by, revision: revision + 1 }));
+        }
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT settings FROM cameras WHERE device_id = $1 ORDER BY camera_id",
         )
@@ -91,6 +172,7 @@ pub async fn save(
         .await?;
         let details = serde_json::json!({
             "camera": settings.camera, "version": config.version, "settings": settings,
+            "revision": revision + 1, "picture": picture,
         });
         let subject = format!("device:{device}");
         append_in!(tx, postgres, officer, "camera.saved", &subject, &details);

@@ -66,10 +66,14 @@ pub async fn content_type(db: &Db, sha256: &Sha256Digest) -> Result<Option<Strin
     Ok(found)
 }
 
-/// Whether some event's manifest names the blob `sha256`.
+/// Whether a blob is named by what central keeps: an event's manifest, or a camera's snapshot.
+pub const NAMED: &str = "SELECT 1 AS one FROM evidence_manifest WHERE sha256 = $1
+     UNION ALL SELECT 1 AS one FROM snapshots WHERE sha256 = $1";
+
+/// Whether some event's manifest, or some snapshot, names the blob `sha256`.
 pub async fn named(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {
     let found = on_pool!(db, pool => {
-        sqlx::query("SELECT 1 AS one FROM evidence_manifest WHERE sha256 = $1 LIMIT 1")
+        sqlx::query(NAMED)
             .bind(sha256.to_hex())
             .fetch_optional(pool)
             .await?
@@ -78,13 +82,14 @@ pub async fn named(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {
     Ok(found)
 }
 
-/// Bytes of the blobs `device` uploaded that no event's manifest names.
+/// Bytes of the blobs `device` uploaded that no event's manifest (nor snapshot) names.
 pub async fn unclaimed_bytes(db: &Db, device: &str) -> Result<u64, DbError> {
     let bytes: i64 = on_pool!(db, pool => {
         sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(b.bytes), 0) AS BIGINT) FROM evidence_blobs b
              WHERE b.device_id = $1
-               AND NOT EXISTS (SELECT 1 FROM evidence_manifest m WHERE m.sha256 = b.sha256)",
+               AND NOT EXISTS (SELECT 1 FROM evidence_manifest m WHERE m.sha256 = b.sha256)
+               AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.sha256 = b.sha256)",
         )
         .bind(device)
         .fetch_one(pool)

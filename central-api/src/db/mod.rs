@@ -20,6 +20,30 @@ macro_rules! enqueue {
 }
 pub(crate) use enqueue;
 
+/// In transaction `$tx` (either engine): whether device `$device` is registered and not revoked.
+macro_rules! device_active {
+    ($tx:ident, $device:expr) => {{
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE device_id = $1 AND revoked_at IS NULL",
+        )
+        .bind($device)
+        .fetch_one(&mut *$tx)
+        .await?;
+        active > 0
+    }};
+}
+pub(crate) use device_active;
+
+/// How a transaction that reads, then writes on what it read, begins: on SQLite with the write
+/// lock taken at once, so its reads cannot go stale before its write (a deferred transaction
+/// fails, rather than waits, when another connection wrote meanwhile).
+pub(crate) fn begin_writing(db: &Db) -> &'static str {
+    match db {
+        Db::Postgres(_) => "BEGIN",
+        Db::Sqlite(_) => "BEGIN IMMEDIATE",
+    }
+}
+
 pub mod cameras;
 pub mod corrections;
 pub mod dead_letters;
@@ -35,6 +59,7 @@ pub mod owners;
 pub mod requests;
 pub mod retention;
 pub mod review;
+pub mod snapshots;
 pub mod stats;
 pub mod violations;
 

@@ -12,6 +12,8 @@
 //!   decision, the payment — stays as the record of the sanction, marked with when and why its
 //!   evidence went.
 //! - **Dead letters** (refused input, which may hold a plate) after `dead_letter_days`.
+//! - **Cameras' snapshots** (pictures of the street taken to set a camera up) after
+//!   `snapshot_days`.
 //! - **Officers' sessions** once expired.
 //!
 //! A case under a **legal hold** (a complaint, a court) is never purged until the hold is
@@ -54,6 +56,9 @@ pub struct RetentionSettings {
     pub closed_evidence_days: u32,
     /// Days a dead letter (input refused at ingest) is kept for diagnosis.
     pub dead_letter_days: u32,
+    /// Days a camera's snapshot (a picture of the street taken to set the camera up, not
+    /// evidence) is kept after it was asked for.
+    pub snapshot_days: u32,
     /// How often the sweep runs.
     pub sweep_interval_s: u64,
 }
@@ -64,6 +69,7 @@ impl Default for RetentionSettings {
             rejected_days: 90,
             closed_evidence_days: 395,
             dead_letter_days: 30,
+            snapshot_days: 30,
             sweep_interval_s: 3600,
         }
     }
@@ -78,6 +84,7 @@ pub struct Swept {
     pub blobs_deleted: usize,
     pub dead_letters_deleted: u64,
     pub sessions_deleted: u64,
+    pub snapshots_deleted: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +133,8 @@ pub async fn sweep(
             swept.purged.entry(CLOSED).or_default().push(id);
         }
     }
+    let snapshots_before = now - DAY * i32::try_from(rules.snapshot_days).unwrap_or(i32::MAX);
+    swept.snapshots_deleted = super::snapshots::delete_before(db, snapshots_before, now).await?;
     swept.blobs_deleted = delete_released_blobs(db, store).await?;
     let dead_before = now - DAY * i32::try_from(rules.dead_letter_days).unwrap_or(i32::MAX);
     let (dead, sessions) = on_pool!(db, pool => {
@@ -339,7 +348,7 @@ async fn delete_released_blobs(db: &Db, store: &EvidenceStore) -> Result<usize, 
         // case that names it later finds it missing and takes a fresh upload.
         let release = on_pool!(db, pool => {
             let mut tx = pool.begin().await?;
-            let named = sqlx::query("SELECT 1 AS one FROM evidence_manifest WHERE sha256 = $1 LIMIT 1")
+            let named = sqlx::query(super::evidence::NAMED)
                 .bind(&hex)
                 .fetch_optional(&mut *tx)
                 .await?

@@ -348,6 +348,55 @@ impl Ingest {
         Ok(Ok(()))
     }
 
+    /// Takes a device's answer to a snapshot request from its snapshot topic: signed by the
+    /// device the topic names, for a request central made of that device and camera, in time
+    /// and once. A refused one is counted and logged, not kept (a snapshot is not evidence);
+    /// errors are storage failures only.
+    pub async fn snapshot(&self, topic: &str, payload: &[u8]) -> Result<&'static str, DbError> {
+        let label = match self.snapshot_inner(topic, payload).await? {
+            Ok(()) => "snapshot",
+            Err(reason) => {
+                tracing::warn!(topic, reason, "snapshot refused");
+                "snapshot_refused"
+            }
+        };
+        self.metrics
+            .events
+            .get_or_create(&vec![("outcome", label)])
+            .inc();
+        Ok(label)
+    }
+
+    async fn snapshot_inner(
+        &self,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<Result<(), String>, DbError> {
+        let device = match Topic::parse(topic) {
+            Ok(Topic::Snapshot(device)) => device,
+            _ => return Ok(Err("not a snapshot topic".into())),
+        };
+        let signed = match wire::decode_signed::<protocol::snapshot::Snapshot>(payload) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if signed.message.device != device {
+            return Ok(Err(format!(
+                "snapshot of `{}` on the topic of `{device}`",
+                signed.message.device
+            )));
+        }
+        let key = devices::active_key(&self.db, &device).await?;
+        let snapshot = match signed.verify_with(|_| key) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let now = time::OffsetDateTime::now_utc();
+        Ok(crate::db::snapshots::answer(&self.db, &snapshot, now)
+            .await?
+            .map_err(|e| e.to_string()))
+    }
+
     /// Topic, strict decode, device and signature. The outer error is a storage failure; the
     /// inner one a refusal.
     async fn verify(

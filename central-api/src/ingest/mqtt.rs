@@ -32,7 +32,7 @@ pub struct Connection {
     pub url: String,
     /// Credentials and CA file apply to an external broker only.
     pub external: bool,
-    /// The subscription filters (violations, statuses): shared on an external broker, plain on
+    /// The subscription filters (violations, statuses, snapshots): shared on an external broker, plain on
     /// the embedded one.
     pub filters: Vec<String>,
 }
@@ -44,7 +44,7 @@ impl Connection {
         Ok(Self {
             url: settings.url.clone(),
             external: true,
-            filters: [TopicKind::Violation, TopicKind::Status]
+            filters: [TopicKind::Violation, TopicKind::Status, TopicKind::Snapshot]
                 .map(|k| k.shared_filter(&settings.shared_group))
                 .to_vec(),
         })
@@ -55,7 +55,7 @@ impl Connection {
         Self {
             url: format!("mqtt://{addr}"),
             external: false,
-            filters: [TopicKind::Violation, TopicKind::Status]
+            filters: [TopicKind::Violation, TopicKind::Status, TopicKind::Snapshot]
                 .map(TopicKind::filter_all)
                 .to_vec(),
         }
@@ -87,6 +87,27 @@ async fn publish_configs(
             .map_err(|e| anyhow::anyhow!("publishing the configuration of {device}: {e}"))?;
         crate::db::cameras::published(db, &device, version).await?;
         tracing::info!(%device, version, "device configuration published");
+    }
+    Ok(())
+}
+
+/// Publishes, signed, the snapshot requests not yet published and not expired, each marked
+/// published once handed to the client (not retained: a request is for the device connected
+/// now; the persistent session keeps it for a device away for moments).
+async fn publish_snapshot_requests(
+    db: &crate::db::Db,
+    client: &AsyncClient,
+    control: &ControlKey,
+) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    for request in crate::db::snapshots::to_publish(db, now).await? {
+        let topic = Topic::SnapshotRequest(request.device.clone()).to_string();
+        let signed = control.sign(&request)?;
+        client
+            .try_publish(topic, QoS::AtLeastOnce, false, signed)
+            .map_err(|e| anyhow::anyhow!("publishing a snapshot request: {e}"))?;
+        crate::db::snapshots::published(db, &request.request_id, now).await?;
+        tracing::info!(device = %request.device, camera = %request.camera, "snapshot requested");
     }
     Ok(())
 }
@@ -152,6 +173,9 @@ pub async fn run(
                 match publish_configs(&db, &client, &control, republish).await {
                     Ok(()) => republish = false,
                     Err(e) => tracing::warn!(error = format!("{e:#}"), "publishing device configurations"),
+                }
+                if let Err(e) = publish_snapshot_requests(&db, &client, &control).await {
+                    tracing::warn!(error = format!("{e:#}"), "publishing snapshot requests");
                 }
             }
             polled = events.poll() => match polled {
@@ -221,11 +245,16 @@ async fn process(
     while let Some(publish) = deliveries.recv().await {
         let _taken = at_most_once.taken(publish.qos);
         let mut retry = Duration::from_millis(200);
-        let status = Topic::parse(&publish.topic).is_ok_and(|t| t.kind() == TopicKind::Status);
+        let kind = Topic::parse(&publish.topic).ok().map(|t| t.kind());
         let outcome = loop {
-            let handled = if status {
+            let handled = if kind == Some(TopicKind::Status) {
                 ingest
                     .status(&publish.topic, &publish.payload)
+                    .await
+                    .map(|_| None)
+            } else if kind == Some(TopicKind::Snapshot) {
+                ingest
+                    .snapshot(&publish.topic, &publish.payload)
                     .await
                     .map(|_| None)
             } else {

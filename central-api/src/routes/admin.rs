@@ -279,8 +279,15 @@ pub async fn save_camera(
     if settings.camera.as_str() != camera {
         return Err(bad_request("camera", "must be the camera of the path"));
     }
-    let version = admin::save_camera(&state.db, &state.audit, &officer.actor(), &id, &settings)
-        .await
-        .map_err(refused)?;
+    let version = admin::save_camera(
+        &state.db,
+        &state.audit,
+        &officer.actor(),
+        &id,
+        &settings,
+        Default::default(),
+    )
+    .await
+    .map_err(refused)?;
     Ok(Json(ConfigVersion { version }))
 }

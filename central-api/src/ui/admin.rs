@@ -25,6 +25,8 @@ use crate::{
 const HERE: &str = "/review/admin";
 const CAMERA: &str = "/review/admin/camera";
 const SCHEDULE: &str = "/review/admin/fine-schedule";
+const SNAPSHOTS: &str = "/review/admin/snapshots";
+const ASK_SNAPSHOT: &str = "/review/admin/camera/snapshot";
 
 fn camera_href(device: &str, camera: &str) -> String {
     let query = form_urlencoded::Serializer::new(String::new())
@@ -446,7 +448,136 @@ pub async fn camera_page(
     desk: Desk,
     Query(q): Query<CameraQuery>,
 ) -> Response {
-    render_camera(&desk, CameraForm::for_camera(&state, &q).await, None)
+    let shot = Shot::latest(&state, &q.device, &q.camera).await;
+    render_camera(&desk, CameraForm::for_camera(&state, &q).await, None, &shot)
+}
+
+/// The latest picture asked of a camera, and the latest one that came (its file arrived).
+#[derive(Debug, Clone)]
+struct Shot {
+    request: Option<crate::db::snapshots::SnapshotRow>,
+    picture: Option<crate::db::snapshots::SnapshotRow>,
+}
+
+impl Shot {
+    async fn latest(state: &AppState, device: &str, camera: &str) -> Self {
+        use crate::db::snapshots;
+        let request = match protocol::DeviceId::parse(device) {
+            Ok(id) => snapshots::latest_of_device(&state.db, &id)
+                .await
+                .ok()
+                .and_then(|rows| rows.into_iter().find(|r| r.camera == camera)),
+            Err(_) => None,
+        };
+        let mut picture = snapshots::latest_taken(&state.db, device, camera)
+            .await
+            .ok()
+            .flatten();
+        if let Some(sha) = picture.as_ref().and_then(snapshots::digest_of)
+            && !crate::db::evidence::exists(&state.db, &sha)
+                .await
+                .unwrap_or(false)
+        {
+            picture = None;
+        }
+        Self { request, picture }
+    }
+
+    /// The picture's id, address and size, once it can be shown.
+    fn picture(&self) -> Option<Picture> {
+        let row = self.picture.as_ref()?;
+        Some(Picture {
+            id: row.id.clone(),
+            href: format!("{SNAPSHOTS}/{}", row.id),
+            width: u32::try_from(row.width?).ok()?,
+            height: u32::try_from(row.height?).ok()?,
+        })
+    }
+}
+
+/// A picture from the camera, as the page draws on it.
+#[derive(Debug, Clone)]
+struct Picture {
+    id: String,
+    href: String,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SnapshotForm {
+    csrf: String,
+    device: String,
+    camera: String,
+}
+
+/// `POST /review/admin/camera/snapshot`: asks the device for a picture of the camera; back to
+/// the camera's page, which shows it once it has come.
+pub async fn ask_snapshot(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(f): Form<SnapshotForm>,
+) -> Response {
+    let back = format!("{}#snapshot", camera_href(&f.device, &f.camera));
+    change_then(
+        &desk,
+        &f.csrf,
+        async || {
+            admin::ask_snapshot(
+                &state.db,
+                &state.audit,
+                &desk.officer.actor(),
+                &f.device,
+                &f.camera,
+            )
+            .await
+            .map(drop)
+        },
+        &back,
+        async |e| {
+            let q = CameraQuery {
+                device: f.device.clone(),
+                camera: f.camera.clone(),
+            };
+            let shot = Shot::latest(&state, &f.device, &f.camera).await;
+            render_camera(
+                &desk,
+                CameraForm::for_camera(&state, &q).await,
+                Some(e),
+                &shot,
+            )
+        },
+    )
+    .await
+}
+
+/// `GET /review/admin/snapshots/{id}`: the picture a camera sent, to an administrator.
+pub async fn snapshot(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(e) = desk.officer.require(Role::administers, "administer") {
+        return desk.failure(e);
+    }
+    let found = async {
+        let not_found = || {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such picture",
+            )
+        };
+        let row = crate::db::snapshots::get(&state.db, &id)
+            .await?
+            .ok_or_else(not_found)?;
+        let sha = crate::db::snapshots::digest_of(&row).ok_or_else(not_found)?;
+        crate::routes::evidence::blob(&state, &sha, "image/jpeg", "private, no-store").await
+    };
+    match found.await {
+        Ok(response) => response,
+        Err(e) => desk.failure(e),
+    }
 }
 
 /// The camera form, as sent or as filled in from the settings.
@@ -475,6 +606,25 @@ pub struct CameraForm {
     red_grace_s: String,
     #[serde(default)]
     geometry: String,
+    /// Four points of the road clicked on the picture and their places in road metres, as the
+    /// drawing tool writes them: `{"image": [[x, y] ×4], "road": [[x, y] ×4]}`. The speed is
+    /// then measured through the homography they make.
+    #[serde(default)]
+    calibration: String,
+    /// The picture from the camera the set-up was drawn on.
+    #[serde(default)]
+    snapshot: String,
+    /// The camera's revision the form was opened on.
+    #[serde(default)]
+    base: String,
+}
+
+/// Four road points on the picture and on the road.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Calibration {
+    image: [protocol::geometry::Point; 4],
+    road: [protocol::geometry::Point; 4],
 }
 
 impl CameraForm {
@@ -496,6 +646,9 @@ impl CameraForm {
         };
         form.device = q.device.clone();
         form.camera = q.camera.clone();
+        form.base = crate::db::cameras::revision(&state.db, &q.device, &q.camera)
+            .await?
+            .to_string();
         Ok(form)
     }
 
@@ -525,17 +678,27 @@ impl CameraForm {
         }
     }
 
-    /// The settings the form says, or the field at fault.
-    fn settings(&self) -> Result<protocol::CameraSettings, admin::Refused> {
+    /// The settings the form says, or the field at fault; drawn on `picture`, every point of
+    /// the geometry lies on it.
+    fn settings(
+        &self,
+        picture: Option<&Picture>,
+    ) -> Result<protocol::CameraSettings, admin::Refused> {
         use protocol::VehicleClass;
         let camera = protocol::CameraId::parse(&self.camera)
             .map_err(|e| admin::Refused::Invalid("camera", e.to_string()))?;
-        let geometry = if self.geometry.trim().is_empty() {
+        let mut geometry: protocol::camera::CameraGeometry = if self.geometry.trim().is_empty() {
             protocol::camera::CameraGeometry::default()
         } else {
             serde_json::from_str(&self.geometry)
                 .map_err(|e| admin::Refused::Invalid("geometry", e.to_string()))?
         };
+        if !self.calibration.trim().is_empty() {
+            geometry.speed = Some(calibrated(&self.calibration)?);
+        }
+        if let Some(p) = picture {
+            on_picture(&geometry, p)?;
+        }
         let mut speed_limits_kmh = std::collections::BTreeMap::new();
         for (class, field, text) in [
             (VehicleClass::Car, "limit_car", &self.limit_car),
@@ -568,6 +731,94 @@ impl CameraForm {
     }
 }
 
+/// The speed trap four clicked road points make: the homography from road metres to the
+/// picture's pixels, refused when the points are degenerate (three on one line, two the same).
+fn calibrated(text: &str) -> Result<protocol::camera::SpeedTrapSpec, admin::Refused> {
+    let bad = |why: String| admin::Refused::Invalid("calibration", why);
+    let c: Calibration = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if c.road
+        .iter()
+        .flatten()
+        .chain(c.image.iter().flatten())
+        .any(|v| !v.is_finite())
+    {
+        return Err(bad("every point needs both its numbers".into()));
+    }
+    let h = protocol::geometry::Homography::from_quads(&c.road, &c.image).ok_or_else(|| {
+        bad(
+            "the four points are degenerate: no three on one line, on the road and on the picture"
+                .into(),
+        )
+    })?;
+    // Each road point must come back where it was clicked (a fold of the plane does not).
+    for (r, i) in c.road.iter().zip(&c.image) {
+        let back = h
+            .apply(*r)
+            .ok_or_else(|| bad("a point maps to infinity".into()))?;
+        if (back[0] - i[0]).hypot(back[1] - i[1]) > 1.0 {
+            return Err(bad(
+                "the four points do not make one view of the road".into()
+            ));
+        }
+    }
+    Ok(protocol::camera::SpeedTrapSpec::Homography(h.0))
+}
+
+/// Whether every point of `g` lies on `picture`: a stop line, lane or lamp off it was placed
+/// on another camera's frame, or at another resolution.
+fn on_picture(
+    g: &protocol::camera::CameraGeometry,
+    picture: &Picture,
+) -> Result<(), admin::Refused> {
+    use protocol::camera::SpeedTrapSpec;
+    let (w, h) = (picture.width as f32, picture.height as f32);
+    let mut named: Vec<(&'static str, protocol::geometry::Point)> = Vec::new();
+    if let Some(l) = g.stop_line {
+        named.extend([
+            ("stop_line", l.a),
+            ("stop_line", l.b),
+            ("stop_line", l.before),
+        ]);
+    }
+    if let Some(SpeedTrapSpec::Lines { entry, exit, .. }) = &g.speed {
+        named.extend(
+            [entry, exit]
+                .iter()
+                .flat_map(|l| [("speed", l.a), ("speed", l.b)]),
+        );
+    }
+    named.extend(
+        g.lanes
+            .iter()
+            .flat_map(|l| l.polygon.iter().map(|p| ("lanes", *p))),
+    );
+    named.extend(
+        g.no_stopping
+            .iter()
+            .flat_map(|z| z.polygon.iter().map(|p| ("no_stopping", *p))),
+    );
+    if let Some(s) = g.signal_head {
+        named.extend([
+            ("signal_head", s.red),
+            ("signal_head", s.amber),
+            ("signal_head", s.green),
+        ]);
+    }
+    match named
+        .iter()
+        .find(|(_, p)| !(0.0..=w).contains(&p[0]) || !(0.0..=h).contains(&p[1]))
+    {
+        Some((field, p)) => Err(admin::Refused::Invalid(
+            "geometry",
+            format!(
+                "{field}: the point ({}, {}) is off the picture ({} × {} px)",
+                p[0], p[1], picture.width, picture.height
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `POST /review/admin/camera`: saves the camera's settings; back to the administration page, or
 /// the form again as sent, saying why not.
 pub async fn save_camera(
@@ -580,19 +831,51 @@ pub async fn save_camera(
         &desk,
         &f.csrf,
         async || {
-            let settings = f.settings()?;
+            let picture = if f.snapshot.is_empty() {
+                None
+            } else {
+                let row = crate::db::snapshots::get(&state.db, &f.snapshot).await?;
+                let size = row.and_then(|r| Some((r.id, r.width?, r.height?)));
+                let (id, w, h) = size.ok_or_else(|| {
+                    admin::Refused::Invalid("snapshot", format!("no picture {}", f.snapshot))
+                })?;
+                Some(Picture {
+                    href: String::new(),
+                    id,
+                    width: u32::try_from(w).unwrap_or(0),
+                    height: u32::try_from(h).unwrap_or(0),
+                })
+            };
+            let settings = f.settings(picture.as_ref())?;
+            let edit = crate::db::cameras::Edit {
+                base: f.base.parse().ok(),
+                snapshot: picture.as_ref().map(|p| p.id.as_str()),
+            };
             admin::save_camera(
                 &state.db,
                 &state.audit,
                 &desk.officer.actor(),
                 &f.device,
                 &settings,
+                edit,
             )
             .await
             .map(drop)
         },
         &done,
-        async |e| render_camera(&desk, Ok(f.clone()), Some(e)),
+        async |e| {
+            let shot = Shot::latest(&state, &f.device, &f.camera).await;
+            let mut f = f.clone();
+            // Saved by another administrator meanwhile: what this one drew stays on the page,
+            // and saving it again (having seen the message) replaces theirs.
+            if e.status == axum::http::StatusCode::CONFLICT
+                && let Ok(revision) =
+                    crate::db::cameras::revision(&state.db, &f.device, &f.camera).await
+            {
+                f.base = revision.to_string();
+            }
+            render_camera(&desk, Ok(f), Some(e), &shot)
+        },
     )
     .await
 }
@@ -601,6 +884,7 @@ fn render_camera(
     desk: &Desk,
     form: Result<CameraForm, ApiError>,
     error: Option<ApiError>,
+    shot: &Shot,
 ) -> Response {
     let lang = desk.lang;
     if let Err(e) = desk.officer.require(Role::administers, "administer") {
@@ -612,6 +896,7 @@ fn render_camera(
     };
     let title = format!("Camera {} · {}", f.camera, f.device);
     let geometry: Option<protocol::camera::CameraGeometry> = serde_json::from_str(&f.geometry).ok();
+    let picture = shot.picture();
     let body = html! {
         h1 { (title) }
         p { a href={ (HERE) "#admin-devices" } { "← " (lang.t("Quản trị", "Administration")) } }
@@ -620,6 +905,9 @@ fn render_camera(
             input type="hidden" name="csrf" value=(desk.csrf);
             input type="hidden" name="device" value=(f.device);
             input type="hidden" name="camera" value=(f.camera);
+            input type="hidden" name="base" value=(f.base);
+            @if let Some(p) = &picture { input type="hidden" name="snapshot" value=(p.id); }
+            input type="hidden" name="calibration" value=(f.calibration);
             fieldset {
                 legend { (lang.t("Vị trí (in trên chứng cứ)", "Site (as the evidence names it)")) }
                 label { (lang.t("Tên", "Name")) input name="site_name" required maxlength="200" value=(f.site_name); }
@@ -644,21 +932,80 @@ fn render_camera(
             fieldset {
                 legend { (lang.t("Hình học (điểm ảnh của khung hình camera)", "Geometry (pixels of the camera's frame)")) }
                 p.muted { (lang.t(
-                    "JSON: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} hoặc {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}. Đối chiếu với ảnh chụp nhanh của thiết bị (/cameras/{id}/snapshot.jpg), nơi hình học được vẽ lên khung hình trực tiếp.",
-                    "JSON: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} or {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}. Check it on the device's snapshot (/cameras/{id}/snapshot.jpg), which draws the geometry on the live frame.")) }
+                    "Vẽ trên ảnh từ camera (chụp ở cuối trang): chọn một công cụ rồi nhấp lên ảnh; kéo các điểm để sửa. Hình học được ghi vào ô JSON bên dưới, có thể sửa tay: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} hoặc {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}.",
+                    "Draw on the picture from the camera (taken at the foot of the page): choose a tool, then click on the picture; drag the points to correct them. The geometry is written into the JSON field below, which may be edited by hand: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} or {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}.")) }
+                (editor(lang, picture.as_ref()))
+                @if let Some(g) = &geometry { (preview(lang, g, picture.as_ref())) }
                 textarea name="geometry" rows="14" spellcheck="false" { (f.geometry) }
-                @if let Some(g) = &geometry { (preview(lang, g)) }
             }
             button.primary type="submit" { (lang.t("Lưu và gửi tới thiết bị", "Save and send to the device")) }
         }
+        (snapshot_section(desk, &f, shot))
+        script src="/review/assets/camera.js" defer {}
     };
     let status = error.map(|e| e.status).unwrap_or_default();
     (status, desk.page(HERE, &title, body)).into_response()
 }
 
-/// The geometry drawn to scale: lanes, no-stopping zones, the stop line with the side traffic
-/// comes from, the speed lines, the signal head.
-fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
+/// The picture from the camera: a button to ask for one, and what became of the last request.
+fn snapshot_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
+    use crate::db::snapshots::SnapshotState;
+    let lang = desk.lang;
+    let now = time::OffsetDateTime::now_utc();
+    let at = |t: time::OffsetDateTime| {
+        protocol::vi::local_time(protocol::UtcTimestamp::from_datetime(t))
+    };
+    html! {
+        section #snapshot {
+            h2 { (lang.t("Ảnh từ camera", "Picture from the camera")) }
+            p.muted { (lang.t(
+                "Thiết bị gửi khung hình hiện tại qua máy chủ MQTT (không cần kết nối vào thiết bị); hình học ở trên được vẽ lên ảnh.",
+                "The device sends its current frame through the MQTT broker (no connection into the box is needed); the geometry above is drawn on it.")) }
+            @if let Some(row) = &shot.request {
+                @let arrived = shot.picture.as_ref().is_some_and(|p| p.id == row.id);
+                p #snapshot-state data-state=(match row.state(now) {
+                    SnapshotState::Waiting => "waiting",
+                    SnapshotState::Taken if arrived => "taken",
+                    SnapshotState::Taken => "arriving",
+                    SnapshotState::Expired => "expired",
+                }) {
+                    @match row.state(now) {
+                        SnapshotState::Waiting => {
+                            (lang.t("Đã yêu cầu lúc ", "Asked at ")) (at(row.requested_at))
+                            (lang.t(" — đang chờ thiết bị; tải lại trang sau vài giây.", " — waiting for the device; reload the page in a few seconds."))
+                        }
+                        SnapshotState::Taken => {
+                            (lang.t("Chụp lúc ", "Taken at ")) (row.taken_at.map(at).unwrap_or_default())
+                            (lang.t(" (giờ của thiết bị)", " (the device's clock)"))
+                            @if let (Some(w), Some(h)) = (row.width, row.height) { ", " (w) "×" (h) " px" }
+                            @if !arrived { (lang.t(" — tệp ảnh đang được tải lên.", " — the file is still being uploaded.")) }
+                        }
+                        SnapshotState::Expired => {
+                            (lang.t(
+                                "Thiết bị không trả lời yêu cầu lúc ",
+                                "The device did not answer the request of "))
+                            (at(row.requested_at))
+                            (lang.t(
+                                " trong 2 phút: thiết bị có kết nối không, camera có đang chạy không (trang Thiết bị)?",
+                                " within 2 minutes: is the device connected and the camera running (the Devices page)?"))
+                        }
+                    }
+                }
+            }
+            form method="post" action=(ASK_SNAPSHOT) {
+                input type="hidden" name="csrf" value=(desk.csrf);
+                input type="hidden" name="device" value=(f.device);
+                input type="hidden" name="camera" value=(f.camera);
+                button type="submit" { (lang.t("Chụp ảnh từ camera", "Take a picture from the camera")) }
+            }
+        }
+    }
+}
+
+/// The geometry drawn to scale over the camera's picture when there is one (else a blank of
+/// the geometry's extent): lanes, no-stopping zones, the stop line with the side traffic comes
+/// from, the speed lines, the signal head.
+fn preview(lang: Lang, g: &protocol::camera::CameraGeometry, picture: Option<&Picture>) -> Markup {
     use protocol::camera::SpeedTrapSpec;
     let mut points: Vec<protocol::geometry::Point> = Vec::new();
     points.extend(g.lanes.iter().flat_map(|l| l.polygon.iter().copied()));
@@ -672,8 +1019,13 @@ fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
         lines.push(("speed", *exit));
     }
     points.extend(lines.iter().flat_map(|(_, l)| [l.a, l.b, l.before]));
-    let width = points.iter().map(|p| p[0]).fold(1920.0f32, f32::max);
-    let height = points.iter().map(|p| p[1]).fold(1080.0f32, f32::max);
+    let (width, height) = match picture {
+        Some(p) => (p.width as f32, p.height as f32),
+        None => (
+            points.iter().map(|p| p[0]).fold(1920.0f32, f32::max),
+            points.iter().map(|p| p[1]).fold(1080.0f32, f32::max),
+        ),
+    };
     let path = |polygon: &[protocol::geometry::Point]| {
         polygon
             .iter()
@@ -683,8 +1035,20 @@ fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
     };
     html! {
         figure.geometry {
-            svg viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(lang.t("Hình học của camera", "The camera's geometry")) {
+            svg #geometry-view viewBox=(format!("0 0 {width} {height}")) role="img" aria-label=(lang.t("Hình học của camera", "The camera's geometry")) {
+                defs {
+                    marker #arrow viewBox="0 0 10 10" refX="8" refY="5" markerWidth="4" markerHeight="4" orient="auto-start-reverse" {
+                        path d="M 0 0 L 10 5 L 0 10 z" fill="#cfe0ff" {}
+                    }
+                }
                 rect x="0" y="0" width=(width) height=(height) fill="#20252b" {}
+                @if let Some(p) = picture {
+                    image #snapshot-picture href=(p.href) x="0" y="0" width=(width) height=(height) {}
+                }
+                @if let Some(SpeedTrapSpec::Homography(m)) = &g.speed {
+                    g #road-grid { (road_grid(m, width, height)) }
+                }
+                g #geometry-shapes {
                 @for l in &g.lanes {
                     polygon points=(path(&l.polygon)) fill="#2f6fdb" fill-opacity="0.25" stroke="#6fa0ff" stroke-width="3" {}
                     @if let Some(p) = l.polygon.first() {
@@ -704,10 +1068,164 @@ fn preview(lang: Lang, g: &protocol::camera::CameraGeometry) -> Markup {
                         circle cx=(p[0]) cy=(p[1]) r=(h.radius_px.max(4.0)) fill="none" stroke=(colour) stroke-width="4" {}
                     }
                 }
+                }
             }
             figcaption.muted { (lang.t(
-                "Làn (xanh), vùng cấm dừng (vàng), vạch dừng (đỏ, chấm đỏ: phía xe đến), vạch đo tốc độ (vàng), đèn tín hiệu.",
-                "Lanes (blue), no-stopping zones (amber), stop line (red; the red dot: the side traffic comes from), speed lines (yellow), signal head.")) }
+                "Làn (xanh), vùng cấm dừng (vàng), vạch dừng (đỏ, chấm đỏ: phía xe đến), vạch đo tốc độ (vàng), đèn tín hiệu; với hiệu chỉnh 4 điểm, lưới mặt đường suy ra từ nó, mỗi mét một vạch (trắng): thẳng và cách đều dọc đường khi số đo đúng.",
+                "Lanes (blue), no-stopping zones (amber), stop line (red; the red dot: the side traffic comes from), speed lines (yellow), signal head; with a four-point calibration, the road grid it implies, a line every metre (white): straight and evenly spaced along the road when the measurements are right.")) }
+        }
+    }
+}
+
+/// The drawing tools over the picture (shown by `camera.js`; the JSON field works without it).
+fn editor(lang: Lang, picture: Option<&Picture>) -> Markup {
+    let (width, height) = picture.map_or((1920, 1080), |p| (p.width, p.height));
+    let tool = |name: &str,
+                vi: &'static str,
+                en: &'static str,
+                hint_vi: &'static str,
+                hint_en: &'static str| {
+        html! {
+            button type="button" data-tool=(name) aria-pressed="false" data-hint=(lang.t(hint_vi, hint_en)) { (lang.t(vi, en)) }
+        }
+    };
+    html! {
+        div #geometry-editor hidden data-width=(width) data-height=(height)
+            data-lane-word=(lang.t("làn", "lane"))
+            data-direction-hint=(lang.t("Nhấp hai điểm theo chiều xe được đi trong làn.", "Click two points along the way traffic may go in the lane."))
+            data-bad-json=(lang.t("Ô JSON không đọc được: sửa nó, hoặc xóa trống để vẽ lại từ đầu.", "The JSON field cannot be read: correct it, or empty it to draw afresh.")) {
+            @if picture.is_none() {
+                p.muted { (lang.t("Chưa có ảnh từ camera: các hình được vẽ trên khung trống kích thước 1920 × 1080.", "No picture from the camera yet: shapes are drawn on a blank 1920 × 1080 frame.")) }
+            }
+            div.tools role="toolbar" {
+                (tool("stop", "Vạch dừng", "Stop line",
+                    "Nhấp hai đầu vạch dừng, rồi một điểm phía xe đến.",
+                    "Click the stop line's two ends, then a point on the side traffic comes from."))
+                (tool("lane", "Làn", "Lane",
+                    "Nhấp các góc của làn, rồi «Xong hình» (hoặc Enter).",
+                    "Click the lane's corners, then «Shape done» (or Enter)."))
+                (tool("zone", "Vùng cấm dừng", "No-stopping zone",
+                    "Nhấp các góc của vùng, rồi «Xong hình» (hoặc Enter).",
+                    "Click the zone's corners, then «Shape done» (or Enter)."))
+                (tool("lines", "Hai vạch đo tốc độ", "Two speed lines",
+                    "Nhấp hai đầu vạch vào, rồi hai đầu vạch ra; ghi khoảng cách giữa chúng (m).",
+                    "Click the entry line's two ends, then the exit line's; give the distance between them (m)."))
+                (tool("calibrate", "Hiệu chỉnh 4 điểm", "Four-point calibration",
+                    "Nhấp bốn điểm trên mặt đường (góc vạch sơn, nắp hố ga…) theo thứ tự P1–P4, và ghi vị trí đo được của từng điểm trên mặt đường (m).",
+                    "Click four points on the road (paint corners, manhole covers…) in order P1–P4, and give each one's measured place on the road (m)."))
+                (tool("signal", "Đèn tín hiệu", "Signal lamps",
+                    "Nhấp tâm đèn đỏ, đèn vàng, rồi đèn xanh.",
+                    "Click the centre of the red lamp, the amber, then the green."))
+                button type="button" data-action="done" { (lang.t("Xong hình", "Shape done")) }
+                button type="button" data-action="delete" disabled { (lang.t("Xóa hình đã chọn", "Delete the shape chosen")) }
+            }
+            p #editor-hint aria-live="polite" {}
+            div data-fields="lane" hidden {
+                label { (lang.t("Tên làn", "Lane name")) input name="lane_name" form="" maxlength="40"; }
+                fieldset.inline {
+                    legend { (lang.t("Loại xe được đi (không chọn: mọi loại)", "Classes allowed (none: all)")) }
+                    @for (class, vi, en) in [("car", "ô tô", "car"), ("motorbike", "xe máy", "motorbike"), ("bus", "xe khách", "bus"), ("truck", "xe tải", "truck")] {
+                        label { input type="checkbox" name="allowed" form="" value=(class); " " (lang.t(vi, en)) }
+                    }
+                }
+            }
+            div data-fields="zone" hidden {
+                label { (lang.t("Dừng quá (giây) thì vi phạm", "Stopped longer than (s) is a violation")) input name="max_dwell_s" form="" inputmode="decimal" value="60"; }
+            }
+            div data-fields="lines" hidden {
+                label { (lang.t("Khoảng cách giữa hai vạch (m)", "Distance between the lines (m)")) input name="distance_m" form="" inputmode="decimal" value="10"; }
+            }
+            div data-fields="calibrate" hidden {
+                p.muted { (lang.t("Vị trí trên mặt đường, mét: x ngang đường, y dọc đường.", "Places on the road, metres: x across the road, y along it.")) }
+                @for i in 1..=4 {
+                    label { "P" (i) " x" input name=(format!("road_x{i}")) form="" inputmode="decimal"; }
+                    label { "y" input name=(format!("road_y{i}")) form="" inputmode="decimal"; }
+                }
+            }
+        }
+    }
+}
+
+/// The road grid a homography (road metres → pixels) implies, a line every metre over the
+/// part of the road the picture shows: straight, evenly spaced lines when the calibration is
+/// right, a fan or a fold when a measurement is wrong.
+fn road_grid(m: &[[f64; 3]; 3], width: f32, height: f32) -> Markup {
+    let Some(inverse) = protocol::geometry::Homography(*m).inverse() else {
+        return html! {};
+    };
+    // Where a road point falls on the picture, if it lies in front of the camera (the side of
+    // the horizon the picture's lower part is on) and near the picture.
+    let side = |p: [f64; 2]| m[2][0] * p[0] + m[2][1] * p[1] + m[2][2];
+    let Some(centre) = inverse.apply([width / 2.0, height * 0.9]) else {
+        return html! {};
+    };
+    let front = side([f64::from(centre[0]), f64::from(centre[1])]).signum();
+    let (w, h) = (f64::from(width), f64::from(height));
+    let on_picture = |p: [f64; 2]| -> Option<(f64, f64)> {
+        let s = side(p);
+        if s.signum() != front || s.abs() < 1e-9 {
+            return None;
+        }
+        let u = (m[0][0] * p[0] + m[0][1] * p[1] + m[0][2]) / s;
+        let v = (m[1][0] * p[0] + m[1][1] * p[1] + m[1][2]) / s;
+        ((-w..=2.0 * w).contains(&u) && (-h..=2.0 * h).contains(&v)).then_some((u, v))
+    };
+    // The road under the picture's lower two thirds (above it lies the horizon, or near it).
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for i in 0..=8 {
+        for j in 0..=8 {
+            let p = [
+                width * i as f32 / 8.0,
+                height * (1.0 / 3.0 + 2.0 / 3.0 * j as f32 / 8.0),
+            ];
+            if let Some(r) = inverse.apply(p) {
+                xs.push(f64::from(r[0]));
+                ys.push(f64::from(r[1]));
+            }
+        }
+    }
+    if xs.is_empty() {
+        return html! {};
+    }
+    let span = |v: &[f64]| {
+        let lo = v
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .floor()
+            .max(-100.0);
+        let hi = v
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
+            .ceil()
+            .min(200.0);
+        (lo, hi)
+    };
+    let ((x0, x1), (y0, y1)) = (span(&xs), span(&ys));
+    let trace = |from: [f64; 2], to: [f64; 2]| {
+        let points: Vec<String> = (0..=40)
+            .filter_map(|k| {
+                let t = f64::from(k) / 40.0;
+                on_picture([
+                    from[0] + (to[0] - from[0]) * t,
+                    from[1] + (to[1] - from[1]) * t,
+                ])
+            })
+            .map(|(u, v)| format!("{u:.1},{v:.1}"))
+            .collect();
+        (points.len() >= 2).then(|| points.join(" "))
+    };
+    // At most 300 lines each way: a calibration off by a factor still draws in a moment.
+    let across = (0..300).map(|i| x0 + f64::from(i)).take_while(|x| *x <= x1);
+    let along = (0..300).map(|i| y0 + f64::from(i)).take_while(|y| *y <= y1);
+    let lines: Vec<String> = across
+        .filter_map(|x| trace([x, y0], [x, y1]))
+        .chain(along.filter_map(|y| trace([x0, y], [x1, y])))
+        .collect();
+    html! {
+        @for points in &lines {
+            polyline points=(points) fill="none" stroke="#ffffff" stroke-opacity="0.45" stroke-width="2" {}
         }
     }
 }

@@ -71,6 +71,8 @@ pub fn router() -> Router<AppState> {
             "/review/admin/camera",
             get(admin::camera_page).post(admin::save_camera),
         )
+        .route("/review/admin/camera/snapshot", post(admin::ask_snapshot))
+        .route("/review/admin/snapshots/{id}", get(admin::snapshot))
         .route("/review/admin/fine-schedule", post(admin::amend_schedule))
         .route(
             "/review/admin/devices/{id}/revoke",
@@ -83,6 +85,7 @@ pub fn router() -> Router<AppState> {
         .route("/review/requests/{id}/refuse", post(requests::refuse))
         .route("/review/assets/review.css", get(assets::css))
         .route("/review/assets/review.js", get(assets::js))
+        .route("/review/assets/camera.js", get(assets::camera_js))
         .layer(middleware::map_response(protect))
 }
 

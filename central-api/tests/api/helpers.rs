@@ -187,3 +187,22 @@ pub fn audit_actions(violation: &serde_json::Value) -> Vec<&str> {
         })
         .unwrap_or_default()
 }
+
+/// The settings of a camera at Hàng Xanh with no geometry: a 60 km/h road, half a second's
+/// grace after red.
+pub fn camera_settings(camera: &str) -> protocol::CameraSettings {
+    protocol::CameraSettings {
+        camera: protocol::CameraId::parse(camera).unwrap(),
+        site: protocol::Site {
+            name: "Ngã tư Hàng Xanh".into(),
+            latitude: 10.8013,
+            longitude: 106.7115,
+            address: String::new(),
+            direction: String::new(),
+        },
+        geometry: Default::default(),
+        speed_limit_kmh: 60.0,
+        speed_limits_kmh: Default::default(),
+        red_grace_s: 0.5,
+    }
+}

@@ -639,7 +639,102 @@ async fn camera_settings_go_out_retained_and_again_after_a_reconnection(t: &Test
     central.stop().await;
 }
 
+async fn a_cameras_picture_is_asked_signed_and_its_answer_taken(t: &TestDb) {
+    use central_api::db::{cameras, snapshots};
+    use protocol::snapshot::{Snapshot, SnapshotRequest};
+    let (host, port) = mosquitto();
+    let central = Central::start(t, external(&host, port)).await;
+    let device = Device::connect(&t.db, &host, port).await;
+    let audit = central_api::audit::AuditLog::new(t.db.clone());
+    let camera = CameraId::parse("cam-1").unwrap();
+    let settings = crate::helpers::camera_settings("cam-1");
+    cameras::save(&t.db, &audit, &device.id, &settings, "officer:admin")
+        .await
+        .unwrap()
+        .unwrap();
+    // The box listens on its request topic, as the edge agent does.
+    let (listener, mut heard) = AsyncClient::new(MqttOptions::new(unique("box"), &host, port), 16);
+    listener
+        .subscribe(
+            Topic::SnapshotRequest(device.id.clone()).to_string(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    loop {
+        if let Event::Incoming(Packet::SubAck(_)) = heard.poll().await.unwrap() {
+            break;
+        }
+    }
+    let asked = central_api::admin::ask_snapshot(
+        &t.db,
+        &audit,
+        "officer:admin",
+        device.id.as_str(),
+        "cam-1",
+    )
+    .await
+    .unwrap();
+    let payload = timeout(Duration::from_secs(20), async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) = heard.poll().await.unwrap() {
+                return p.payload.to_vec();
+            }
+        }
+    })
+    .await
+    .expect("the request published within 20 s");
+    let request = wire::decode_signed::<SnapshotRequest>(&payload)
+        .unwrap()
+        .verify_by(&[control_key().public_key()])
+        .expect("signed by central's control key");
+    assert_eq!(request, asked);
+
+    let jpeg = b"\xff\xd8 the junction".to_vec();
+    let answer = Snapshot {
+        request_id: request.request_id.clone(),
+        device: device.id.clone(),
+        camera,
+        taken_at: protocol::UtcTimestamp::now(),
+        width: 1920,
+        height: 1080,
+        sha256: protocol::Sha256Digest::of(&jpeg),
+        bytes: jpeg.len() as u64,
+    };
+    device
+        .client
+        .publish(
+            Topic::Snapshot(device.id.clone()).to_string(),
+            QoS::AtLeastOnce,
+            false,
+            wire::encode_signed(&answer, &device.key).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut device = device;
+    let taken = timeout(Duration::from_secs(20), async {
+        loop {
+            tokio::select! {
+                _ = device.events.poll() => {}
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    let row = snapshots::get(&t.db, &request.request_id).await.unwrap().unwrap();
+                    if row.taken_at.is_some() {
+                        return row;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("the answer taken within 20 s");
+    assert_eq!(taken.sha256, Some(answer.sha256.to_hex()));
+    assert_eq!((taken.width, taken.height), (Some(1920), Some(1080)));
+    let _ = listener.disconnect().await;
+    central.stop().await;
+}
+
 on_both_engines!(
+    a_cameras_picture_is_asked_signed_and_its_answer_taken,
     camera_settings_go_out_retained_and_again_after_a_reconnection,
     a_broker_over_tls_with_passwords,
     device_statuses_are_recorded_as_they_come,

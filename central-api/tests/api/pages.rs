@@ -1111,7 +1111,444 @@ async fn a_plate_the_camera_could_not_read_is_chosen_from_its_guesses(t: &TestDb
     );
 }
 
+async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &TestDb) {
+    use central_api::{
+        audit::AuditLog,
+        db::{cameras, evidence, retention, snapshots},
+        ingest::{Ingest, IngestMetrics},
+    };
+    use protocol::{
+        CameraId, DeviceKey, Topic, UtcTimestamp, evidence::UploadAuth, snapshot::Snapshot, wire,
+    };
+    let w = world(t).await;
+    let admin = sign_in(&w, Role::Admin).await;
+    let reviewer = sign_in(&w, Role::Reviewer).await;
+    let camera = CameraId::parse("hang-xanh-2").unwrap();
+    let audit = AuditLog::new(w.db.clone());
+    cameras::save(
+        &w.db,
+        &audit,
+        &w.device,
+        &protocol::CameraSettings {
+            geometry: serde_json::from_str(
+                r#"{ "stop_line": { "a": [200, 700], "b": [1700, 700], "before": [960, 900] } }"#,
+            )
+            .unwrap(),
+            ..crate::helpers::camera_settings("hang-xanh-2")
+        },
+        "admin",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let page_uri = "/review/admin/camera?device=hcm-q1-001&camera=hang-xanh-2";
+    let ask = |session: &Session, camera: &str| {
+        form(
+            Some(session),
+            "/review/admin/camera/snapshot",
+            &[
+                ("csrf", session.csrf.as_str()),
+                ("device", "hcm-q1-001"),
+                ("camera", camera),
+            ],
+        )
+    };
+    // Only an administrator asks a box for a picture of the street, and only of a camera
+    // central keeps.
+    assert_eq!(
+        send(&w, ask(&reviewer, "hang-xanh-2")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let unknown = send(&w, ask(&admin, "no-such-camera")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let asked = send(&w, ask(&admin, "hang-xanh-2")).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    assert_eq!(asked.location(), format!("{page_uri}#snapshot"));
+    let now = time::OffsetDateTime::now_utc();
+    let outgoing = snapshots::to_publish(&w.db, now).await.unwrap();
+    assert_eq!(outgoing.len(), 1);
+    let request = outgoing[0].clone();
+    assert_eq!((&request.device, &request.camera), (&w.device, &camera));
+    assert!(request.expires_at.unix_ms() - request.requested_at.unix_ms() <= 120_000);
+    let waiting = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        waiting.body.contains("data-state=\"waiting\""),
+        "{}",
+        waiting.body
+    );
+    snapshots::published(&w.db, &request.request_id, now)
+        .await
+        .unwrap();
+    assert!(snapshots::to_publish(&w.db, now).await.unwrap().is_empty());
+    // Who asked is in the audit log.
+    let audited = crate::helpers::count(
+        &w.db,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'camera.snapshot_requested' AND actor = 'officer:admin'",
+    )
+    .await;
+    assert_eq!(audited, 1);
+
+    // The device answers: its signed snapshot first, then the file.
+    let jpeg = b"\xff\xd8\xff\xe0 the junction as the camera sees it".to_vec();
+    let answer = Snapshot {
+        request_id: request.request_id.clone(),
+        device: w.device.clone(),
+        camera: camera.clone(),
+        taken_at: UtcTimestamp::now(),
+        width: 64,
+        height: 48,
+        sha256: Sha256Digest::of(&jpeg),
+        bytes: jpeg.len() as u64,
+    };
+    let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
+    let topic = Topic::Snapshot(w.device.clone()).to_string();
+    let take = |snapshot: &Snapshot, key: &DeviceKey| {
+        let payload = wire::encode_signed(snapshot, key).unwrap();
+        let (ingest, topic) = (ingest.clone(), topic.clone());
+        async move { ingest.snapshot(&topic, &payload).await.unwrap() }
+    };
+    // Signed by anyone but the device, or for a camera not asked: refused.
+    let forger = DeviceKey::from_seed([0x66; 32]);
+    assert_eq!(take(&answer, &forger).await, "snapshot_refused");
+    let other_camera = Snapshot {
+        camera: CameraId::parse("hang-xanh-1").unwrap(),
+        ..answer.clone()
+    };
+    assert_eq!(take(&other_camera, &w.key).await, "snapshot_refused");
+    assert_eq!(take(&answer, &w.key).await, "snapshot");
+    assert_eq!(
+        take(&answer, &w.key).await,
+        "snapshot_refused",
+        "one answer to a request"
+    );
+    assert!(evidence::named(&w.db, &answer.sha256).await.unwrap());
+    let arriving = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        arriving.body.contains("data-state=\"arriving\""),
+        "{}",
+        arriving.body
+    );
+    let auth = UploadAuth::sign(
+        &w.key,
+        w.device.clone(),
+        &answer.sha256,
+        UtcTimestamp::now(),
+    );
+    let mut upload = Request::put(protocol::evidence::path(&answer.sha256))
+        .header(header::CONTENT_TYPE, "image/jpeg");
+    for (name, value) in auth.headers() {
+        upload = upload.header(name, value);
+    }
+    let uploaded = send(&w, upload.body(Body::from(jpeg.clone())).unwrap()).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+
+    // The page draws the geometry over the picture, and says when it was taken.
+    let shown = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        shown.body.contains("data-state=\"taken\""),
+        "{}",
+        shown.body
+    );
+    let picture_uri = format!("/review/admin/snapshots/{}", request.request_id);
+    assert!(
+        shown
+            .body
+            .contains(&format!("id=\"snapshot-picture\" href=\"{picture_uri}\"")),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("viewBox=\"0 0 64 48\""));
+    let picture = w
+        .app
+        .clone()
+        .oneshot(get(Some(&admin), &picture_uri))
+        .await
+        .unwrap();
+    assert_eq!(picture.status(), StatusCode::OK);
+    assert_eq!(picture.headers()[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(
+        picture.headers()[header::CACHE_CONTROL],
+        "private, no-store"
+    );
+    let bytes = axum::body::to_bytes(picture.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), jpeg.as_slice());
+    assert_eq!(
+        send(&w, get(Some(&reviewer), &picture_uri)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A request the device never answered expires, and says so.
+    let late = central_api::db::snapshots::ask(&w.db, &audit, &w.device, &camera, "admin", now)
+        .await
+        .unwrap()
+        .unwrap();
+    crate::helpers::raw(
+        &w.db,
+        &format!(
+            "UPDATE snapshots SET expires_at = requested_at WHERE id = '{}'",
+            late.request_id
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        snapshots::to_publish(&w.db, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .is_empty(),
+        "an expired request is not sent"
+    );
+    let late_answer = Snapshot {
+        request_id: late.request_id,
+        ..answer.clone()
+    };
+    assert_eq!(take(&late_answer, &w.key).await, "snapshot_refused");
+    let expired = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        expired.body.contains("data-state=\"expired\""),
+        "{}",
+        expired.body
+    );
+    // The picture that came stays drawn on.
+    assert!(expired.body.contains("id=\"snapshot-picture\""));
+
+    // Thirty days on, the pictures are deleted, the file with them.
+    let store = central_api::evidence_store::EvidenceStore::open(w.dir.path()).unwrap();
+    assert!(store.read(&answer.sha256).await.unwrap().is_some());
+    let swept = retention::sweep(
+        &w.db,
+        &audit,
+        &store,
+        &retention::RetentionSettings::default(),
+        now + time::Duration::days(31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept.snapshots_deleted, 2);
+    assert_eq!(swept.blobs_deleted, 1);
+    assert!(store.read(&answer.sha256).await.unwrap().is_none());
+    assert!(
+        snapshots::get(&w.db, &request.request_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &TestDb) {
+    use central_api::{
+        audit::AuditLog,
+        db::{retention, snapshots},
+    };
+    use protocol::{CameraId, UtcTimestamp, camera::SpeedTrapSpec, snapshot::Snapshot};
+    let w = world(t).await;
+    let admin = sign_in(&w, Role::Admin).await;
+    let other = sign_in_as(&w, crate::review::SECOND_ADMIN).await;
+    let audit = AuditLog::new(w.db.clone());
+    let camera = CameraId::parse("hang-xanh-2").unwrap();
+    // A picture from the camera, 1280 × 720, to draw on (the camera is not set up yet: asking
+    // needs its row, so the picture is recorded as the device would answer).
+    central_api::db::cameras::save(
+        &w.db,
+        &audit,
+        &w.device,
+        &crate::helpers::camera_settings("hang-xanh-2"),
+        "officer:admin",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let asked = snapshots::ask(&w.db, &audit, &w.device, &camera, "officer:admin", now)
+        .await
+        .unwrap()
+        .unwrap();
+    let picture = Snapshot {
+        request_id: asked.request_id.clone(),
+        device: w.device.clone(),
+        camera: camera.clone(),
+        taken_at: UtcTimestamp::now(),
+        width: 1280,
+        height: 720,
+        sha256: Sha256Digest::of(b"picture"),
+        bytes: 7,
+    };
+    snapshots::answer(&w.db, &picture, now)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Both administrators open the page on revision 1.
+    let page_uri = "/review/admin/camera?device=hcm-q1-001&camera=hang-xanh-2";
+    for s in [&admin, &other] {
+        let page = send(&w, get(Some(s), page_uri)).await;
+        assert!(
+            page.body.contains("name=\"base\" value=\"1\""),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("id=\"geometry-editor\""));
+        assert!(page.body.contains("src=\"/review/assets/camera.js\""));
+    }
+    let script = send(&w, get(Some(&admin), "/review/assets/camera.js")).await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.body.contains("geometry-editor"));
+
+    let image = [
+        [400.0, 700.0],
+        [880.0, 700.0],
+        [760.0, 400.0],
+        [520.0, 400.0],
+    ];
+    let road = [[0.0, 0.0], [7.0, 0.0], [7.0, 30.0], [0.0, 30.0]];
+    let calibration = serde_json::json!({ "image": image, "road": road }).to_string();
+    let geometry =
+        r#"{ "stop_line": { "a": [300, 600], "b": [1000, 600], "before": [640, 700] } }"#;
+    let fields = |s: &Session, base: &str, geometry: &str, calibration: &str, name: &str| {
+        let owned: Vec<(String, String)> = [
+            ("csrf", s.csrf.as_str()),
+            ("device", "hcm-q1-001"),
+            ("camera", "hang-xanh-2"),
+            ("base", base),
+            ("snapshot", asked.request_id.as_str()),
+            ("calibration", calibration),
+            ("site_name", name),
+            ("latitude", "10.8013"),
+            ("longitude", "106.7115"),
+            ("speed_limit_kmh", "60"),
+            ("red_grace_s", "0.5"),
+            ("geometry", geometry),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        owned
+    };
+    let post = |owned: Vec<(String, String)>, s: &Session| {
+        let pairs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        form(Some(s), "/review/admin/camera", &pairs)
+    };
+    // Drawn off the picture, or calibrated on three points in a line: refused, saying where.
+    let off = r#"{ "stop_line": { "a": [300, 600], "b": [1900, 600], "before": [640, 700] } }"#;
+    let refused = send(&w, post(fields(&admin, "1", off, "", "A"), &admin)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body.contains("off the picture (1280 × 720 px)"),
+        "{}",
+        refused.body
+    );
+    let in_a_line = serde_json::json!({
+        "image": [[400.0, 700.0], [500.0, 700.0], [600.0, 700.0], [520.0, 400.0]],
+        "road": [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 30.0]],
+    })
+    .to_string();
+    let refused = send(
+        &w,
+        post(fields(&admin, "1", geometry, &in_a_line, "A"), &admin),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("calibration"), "{}", refused.body);
+
+    // The first saves: the speed is measured through the homography the four points make.
+    let saved = send(
+        &w,
+        post(
+            fields(&admin, "1", geometry, &calibration, "Hàng Xanh A"),
+            &admin,
+        ),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let cameras = central_api::db::cameras::of_device(&w.db, &w.device)
+        .await
+        .unwrap();
+    let Some(SpeedTrapSpec::Homography(m)) = &cameras[0].geometry.speed else {
+        panic!("a homography: {:?}", cameras[0].geometry.speed);
+    };
+    let h = protocol::geometry::Homography(*m);
+    for (r, i) in road.iter().zip(&image) {
+        let p = h.apply([r[0] as f32, r[1] as f32]).unwrap();
+        assert!(
+            (p[0] - i[0] as f32).abs() < 0.5 && (p[1] - i[1] as f32).abs() < 0.5,
+            "{p:?} {i:?}"
+        );
+    }
+    let kept = crate::helpers::count(
+        &w.db,
+        &format!(
+            "SELECT COUNT(*) FROM cameras WHERE revision = 2 AND snapshot_id = '{}'",
+            asked.request_id
+        ),
+    )
+    .await;
+    assert_eq!(kept, 1, "the picture it was drawn on named beside it");
+    // Drawn back: the road grid the calibration implies.
+    let drawn = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        drawn.body.contains("id=\"road-grid\"><polyline"),
+        "{}",
+        drawn.body
+    );
+
+    // The second administrator saves on the revision they opened: refused, their form kept,
+    // and told whose set-up stands.
+    let stale = send(
+        &w,
+        post(fields(&other, "1", geometry, "", "Hàng Xanh B"), &other),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert!(stale.body.contains("officer:admin"), "{}", stale.body);
+    assert!(
+        stale.body.contains("value=\"Hàng Xanh B\""),
+        "what they typed is kept"
+    );
+    assert!(
+        stale.body.contains("name=\"base\" value=\"2\""),
+        "{}",
+        stale.body
+    );
+    let cameras = central_api::db::cameras::of_device(&w.db, &w.device)
+        .await
+        .unwrap();
+    assert_eq!(cameras[0].site.name, "Hàng Xanh A");
+    // Sent again, having been told: theirs stands now.
+    let again = send(
+        &w,
+        post(fields(&other, "2", geometry, "", "Hàng Xanh B"), &other),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+
+    // The picture a set-up names outlives the snapshots' retention.
+    let store = central_api::evidence_store::EvidenceStore::open(w.dir.path()).unwrap();
+    let swept = retention::sweep(
+        &w.db,
+        &audit,
+        &store,
+        &retention::RetentionSettings::default(),
+        now + time::Duration::days(31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept.snapshots_deleted, 0);
+    assert!(
+        snapshots::get(&w.db, &asked.request_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 on_both_engines!(
+    a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused,
+    an_administrator_sees_the_cameras_picture_asked_through_the_broker,
     an_administrator_keeps_officers_and_devices_from_the_pages,
     an_administrator_sets_up_a_camera_and_amends_the_schedule_from_the_pages,
     an_officer_signs_in_and_works_the_queue,

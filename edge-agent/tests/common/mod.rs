@@ -477,8 +477,8 @@ impl Publisher {
         let task = tokio::spawn(edge_agent::publish::run(
             delivery,
             status,
-            signals,
-            configs,
+            (signals, configs),
+            Arc::new(|_: &protocol::CameraId| None),
             service_kit::http::Shutdown::from_watch(stop_rx),
         ));
         for _ in 0..200 {

@@ -1,0 +1,327 @@
+//! Pictures asked of a device's camera ([`protocol::snapshot`]): an administrator asks, the MQTT
+//! worker publishes the request signed, the device answers with a signed [`Snapshot`] naming
+//! the JPEG's hash and uploads the file as an evidence blob. A snapshot is a picture of the
+//! street (people, plates): who asked for it is audited, and it is deleted
+//! `retention.snapshot_days` after it was asked for.
+
+use protocol::{
+    CameraId, DeviceId, Sha256Digest, UtcTimestamp,
+    snapshot::{Snapshot, SnapshotRequest},
+};
+use time::OffsetDateTime;
+
+use super::{Db, DbError, on_pool};
+use crate::audit::{AuditLog, append_in};
+
+/// How long a request may wait for its device: a picture to set a camera up by is wanted now,
+/// and a box that was away does not answer a request from an hour ago.
+pub const ANSWER_WITHIN: time::Duration = time::Duration::minutes(2);
+
+/// One request and, once answered, the picture.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SnapshotRow {
+    pub id: String,
+    #[sqlx(rename = "device_id")]
+    pub device: String,
+    #[sqlx(rename = "camera_id")]
+    pub camera: String,
+    pub requested_by: String,
+    pub requested_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub published_at: Option<OffsetDateTime>,
+    pub taken_at: Option<OffsetDateTime>,
+    pub sha256: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+impl SnapshotRow {
+    /// What became of it at `now`: waiting, taken (its file arrived or not) or expired.
+    pub fn state(&self, now: OffsetDateTime) -> SnapshotState {
+        match (&self.taken_at, &self.sha256) {
+            (Some(_), Some(_)) => SnapshotState::Taken,
+            _ if now > self.expires_at => SnapshotState::Expired,
+            _ => SnapshotState::Waiting,
+        }
+    }
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotState {
+    Waiting,
+    Taken,
+    Expired,
+}
+
+const COLUMNS: &str = "id, device_id, camera_id, requested_by, requested_at, expires_at, \
+                       published_at, taken_at, sha256, width, height";
+
+/// Why a request was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAsked {
+    #[error("no active device {0}")]
+    NoDevice(String),
+    #[error("device {device} has no camera {camera} configured here")]
+    NoCamera { device: String, camera: String },
+}
+
+/// Records a request for a picture of `camera` of `device` by `officer`, audited, to be
+/// published by the MQTT worker; the request.
+pub async fn ask(
+    db: &Db,
+    audit: &AuditLog,
+    device: &DeviceId,
+    camera: &CameraId,
+    officer: &str,
+    now: OffsetDateTime,
+) -> Result<Result<SnapshotRequest, NotAsked>, DbError> {
+    let id = protocol::random_token(16).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let expires = now + ANSWER_WITHIN;
+    let postgres = matches!(db, Db::Postgres(_));
+    let begin = super::begin_writing(db);
+    let _one_at_a_time = audit.lock().await;
+    on_pool!(db, pool => {
+        let mut tx = pool.begin_with(begin).await?;
+        if !super::device_active!(tx, device.as_str()) {
+            return Ok(Err(NotAsked::NoDevice(device.to_string())));
+        }
+        let configured: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM cameras WHERE device_id = $1 AND camera_id = $2",
+        )
+        .bind(device.as_str())
+        .bind(camera.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if configured == 0 {
+            return Ok(Err(NotAsked::NoCamera {
+                device: device.to_string(),
+                camera: camera.to_string(),
+            }));
+        }
+        sqlx::query(
+            "INSERT INTO snapshots (id, device_id, camera_id, requested_by, requested_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(device.as_str())
+        .bind(camera.as_str())
+        .bind(officer)
+        .bind(now)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({ "camera": camera, "request": id });
+        let subject = format!("device:{device}");
+        append_in!(tx, postgres, officer, "camera.snapshot_requested", &subject, &details);
+        tx.commit().await?;
+    });
+    Ok(Ok(SnapshotRequest {
+        request_id: id,
+        device: device.clone(),
+        camera: camera.clone(),
+        requested_at: UtcTimestamp::from_datetime(now),
+        expires_at: UtcTimestamp::from_datetime(expires),
+    }))
+}
+
+/// The requests not yet published and not expired at `now`.
+pub async fn to_publish(db: &Db, now: OffsetDateTime) -> Result<Vec<SnapshotRequest>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM snapshots WHERE published_at IS NULL AND expires_at > $1
+             ORDER BY requested_at"
+        )))
+        .bind(now)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter().map(|r| request_of(&r)).collect()
+}
+
+fn request_of(row: &SnapshotRow) -> Result<SnapshotRequest, DbError> {
+    let corrupt = |e: &dyn std::fmt::Display| DbError::Corrupt(format!("snapshot {}: {e}", row.id));
+    Ok(SnapshotRequest {
+        request_id: row.id.clone(),
+        device: DeviceId::parse(&row.device).map_err(|e| corrupt(&e))?,
+        camera: CameraId::parse(&row.camera).map_err(|e| corrupt(&e))?,
+        requested_at: UtcTimestamp::from_datetime(row.requested_at),
+        expires_at: UtcTimestamp::from_datetime(row.expires_at),
+    })
+}
+
+/// Marks a request handed to the broker client.
+pub async fn published(db: &Db, id: &str, now: OffsetDateTime) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE snapshots SET published_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Why a device's snapshot was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("no request {0} was made")]
+    Unknown(String),
+    #[error("request {id} was made of {asked}, not of {answered}")]
+    OtherCamera {
+        id: String,
+        asked: String,
+        answered: String,
+    },
+    #[error("request {0} expired before its answer came")]
+    Expired(String),
+    #[error("request {0} was answered before")]
+    Answered(String),
+}
+
+impl Refused {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unknown(_) => "unknown_request",
+            Self::OtherCamera { .. } => "other_camera",
+            Self::Expired(_) => "expired",
+            Self::Answered(_) => "answered",
+        }
+    }
+}
+
+/// Takes a device's `snapshot` (its signature verified) arriving at `now`: only for a request
+/// made of that device and camera, answered in time and once.
+pub async fn answer(
+    db: &Db,
+    snapshot: &Snapshot,
+    now: OffsetDateTime,
+) -> Result<Result<(), Refused>, DbError> {
+    let id = snapshot.request_id.clone();
+    let Some(row) = get(db, &id).await? else {
+        return Ok(Err(Refused::Unknown(id)));
+    };
+    if row.device != snapshot.device.as_str() || row.camera != snapshot.camera.as_str() {
+        return Ok(Err(Refused::OtherCamera {
+            id,
+            asked: format!("{}/{}", row.device, row.camera),
+            answered: format!("{}/{}", snapshot.device, snapshot.camera),
+        }));
+    }
+    if now > row.expires_at {
+        return Ok(Err(Refused::Expired(id)));
+    }
+    let taken = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE snapshots SET taken_at = $2, answered_at = $3, sha256 = $4, bytes = $5,
+                                  width = $6, height = $7
+             WHERE id = $1 AND answered_at IS NULL",
+        )
+        .bind(&id)
+        .bind(snapshot.taken_at.as_datetime())
+        .bind(now)
+        .bind(snapshot.sha256.to_hex())
+        .bind(i64::try_from(snapshot.bytes).unwrap_or(i64::MAX))
+        .bind(i64::from(snapshot.width))
+        .bind(i64::from(snapshot.height))
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(if taken == 1 {
+        Ok(())
+    } else {
+        Err(Refused::Answered(id))
+    })
+}
+
+/// One request.
+pub async fn get(db: &Db, id: &str) -> Result<Option<SnapshotRow>, DbError> {
+    let row = on_pool!(db, pool => {
+        sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM snapshots WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row)
+}
+
+/// The latest picture `camera` of `device` sent (its request answered).
+pub async fn latest_taken(
+    db: &Db,
+    device: &str,
+    camera: &str,
+) -> Result<Option<SnapshotRow>, DbError> {
+    let row = on_pool!(db, pool => {
+        sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM snapshots
+             WHERE device_id = $1 AND camera_id = $2 AND sha256 IS NOT NULL
+             ORDER BY requested_at DESC LIMIT 1"
+        )))
+        .bind(device)
+        .bind(camera)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row)
+}
+
+/// The latest request of each camera of `device`.
+pub async fn latest_of_device(db: &Db, device: &DeviceId) -> Result<Vec<SnapshotRow>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM snapshots s WHERE device_id = $1
+               AND requested_at = (SELECT MAX(requested_at) FROM snapshots l
+                                   WHERE l.device_id = s.device_id AND l.camera_id = s.camera_id)
+             ORDER BY camera_id"
+        )))
+        .bind(device.as_str())
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows)
+}
+
+/// The pictures a camera's set-up was drawn on are kept while it stands.
+const UNUSED: &str = "requested_at < $1
+     AND id NOT IN (SELECT snapshot_id FROM cameras WHERE snapshot_id IS NOT NULL)";
+
+/// Deletes the requests made before `before`, but the pictures a camera's set-up names,
+/// queueing their files for deletion; how many.
+pub async fn delete_before(
+    db: &Db,
+    before: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<u64, DbError> {
+    let deleted = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO evidence_deletions (sha256, queued_at)
+             SELECT sha256, $2 FROM snapshots WHERE {UNUSED} AND sha256 IS NOT NULL
+             ON CONFLICT (sha256) DO NOTHING"
+        )))
+        .bind(before)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM snapshots WHERE {UNUSED}"
+        )))
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        deleted
+    });
+    Ok(deleted)
+}
+
+/// The digest of a taken snapshot's file.
+pub fn digest_of(row: &SnapshotRow) -> Option<Sha256Digest> {
+    row.sha256
+        .as_deref()
+        .and_then(|h| Sha256Digest::parse(h).ok())
+}
