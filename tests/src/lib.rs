@@ -800,9 +800,23 @@ impl Runners {
 /// Waits (at most `secs`) until the edge agent has delivered everything it holds.
 pub fn wait_drained(edge: &Service, secs: u64) {
     let status_url = format!("http://{}/status", edge.addr);
+    let count = |status: &serde_json::Value, key: &str| status[key].as_u64().unwrap_or(0);
+    // What the cameras have seen so far: each one stored (or refused) before the outbox counts
+    // as drained. A violation whose clip tail or plate camera it still waits for is not yet in
+    // the outbox, and a loaded box takes longer than the stream over it.
+    let seen: u64 = get_json_at(&status_url)
+        .ok()
+        .and_then(|s| {
+            s["cameras"]
+                .as_array()
+                .map(|cs| cs.iter().map(|c| count(c, "violations")).sum())
+        })
+        .unwrap_or(0);
     eventually(secs, "the edge agent's outbox drains", || {
         let status = get_json_at(&status_url).ok()?;
-        (status["outbox_depth"] == 0 && status["broker_connected"] == true).then_some(())
+        let done = count(&status, "violations_stored") + count(&status, "violations_refused");
+        (done >= seen && status["outbox_depth"] == 0 && status["broker_connected"] == true)
+            .then_some(())
     })
     .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));
 }
