@@ -106,6 +106,33 @@ impl Browser {
         }
     }
 
+    /// Goes to `url` (a review page), which sends an officer to sign in first, and signs in
+    /// there as `username` with the tests' officer password.
+    pub async fn sign_in(&self, url: &str, username: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await?;
+        self.wait_for("#username", 10)
+            .await?
+            .send_keys(username)
+            .await?;
+        self.client
+            .find(Locator::Css("#password"))
+            .await?
+            .send_keys(crate::OFFICER_PASSWORD)
+            .await?;
+        self.client
+            .find(Locator::Css("#sign-in"))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Clicks the element `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
     /// Waits (at most `seconds`) until the script `js` returns `true` on the page.
     pub async fn wait_until(&self, js: &str, seconds: u64) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(seconds);

@@ -12,8 +12,8 @@ use std::{path::Path, process::Command};
 
 use protocol::{DeviceId, EventId, EvidenceItem, Sha256Digest, ViolationEvent};
 use tests::{
-    OFFICER_PASSWORD, Service, browser::Browser, eventually, publish_until_acked, seed_central,
-    unique, upload_evidence,
+    Service, browser::Browser, eventually, publish_until_acked, seed_central, unique,
+    upload_evidence,
 };
 
 /// A 960×540 JPEG: a road, a car, and its plate, tinted by `shade` so each image differs.
@@ -122,27 +122,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
         let b = Browser::start().await.unwrap();
         // Any page sends the officer to sign in first.
         let sign_in = async |who: &str, page: &str| {
-            b.client.goto(&central.url(page)).await.unwrap();
-            b.wait_for("#username", 10)
-                .await
-                .unwrap()
-                .send_keys(who)
-                .await
-                .unwrap();
-            b.client
-                .find(fantoccini::Locator::Css("#password"))
-                .await
-                .unwrap()
-                .send_keys(OFFICER_PASSWORD)
-                .await
-                .unwrap();
-            b.client
-                .find(fantoccini::Locator::Css("#sign-in"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            b.sign_in(&central.url(page), who).await.unwrap();
         };
         sign_in("reviewer", "/review").await;
 
