@@ -13,7 +13,8 @@ mkdir -p data
 secret_file=data/demo-shared-secret
 [ -s "$secret_file" ] || head -c 32 /dev/urandom | base64 | tr -d '\n/+=' > "$secret_file"
 secret=$(cat "$secret_file")
-officer_password=${TVE_DEMO_PASSWORD:-canbo-demo-2025}
+# The officers' password: 12 characters or more, none of their usernames in it.
+officer_password=${TVE_DEMO_PASSWORD:-giao-thong-demo-2025}
 
 export NOTIFY__INTAKE__SHARED_SECRET="$secret"
 export CENTRAL__NOTIFY__URL=http://127.0.0.1:8090

@@ -464,6 +464,15 @@ fn serve(
     for name in server.names() {
         println!("{}", server.url(name));
     }
-    server.wait();
+    // Serves until Ctrl-C or SIGTERM, whatever the signals' state it was started with (a script
+    // starts its background jobs with SIGINT ignored), then hangs up on its clients.
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .map_err(|e| Failure::Runtime(anyhow::anyhow!("handling Ctrl-C: {e}")))?;
+    let _ = stopped.recv();
+    eprintln!("stopping");
+    drop(server);
     Ok(())
 }

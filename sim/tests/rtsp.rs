@@ -199,3 +199,61 @@ fn an_mp4_is_written_identically_and_served_as_it_is() {
         started.elapsed().as_secs_f32()
     );
 }
+
+/// `sim serve` started as a script starts its background jobs (SIGINT ignored) still stops on
+/// Ctrl-C, and on SIGTERM: `make demo` leaves no server holding its port.
+#[test]
+fn sim_serve_stops_on_ctrl_c_even_started_in_the_background() {
+    use std::io::BufRead;
+    let mut spec = ScenarioSpec::named("no-helmet").expect("named scenario");
+    spec.camera.width = 320;
+    spec.camera.height = 180;
+    spec.camera.focal_px /= 4.0;
+    let world = World::simulate(&spec, 2);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = dir.path().join("clip.mp4");
+    let opts = EncodeOptions {
+        limit: Some(12),
+        ..Default::default()
+    };
+    write_mp4(&Renderer::new(&world), &clip, &opts).expect("writes mp4");
+    for signal in ["INT", "TERM"] {
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "trap '' INT; exec {} serve --mp4 {} --bind 127.0.0.1:0",
+                env!("CARGO_BIN_EXE_sim"),
+                clip.display()
+            ))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sim serve starts");
+        // Serving once it prints its stream's address.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("a line");
+        assert!(line.starts_with("rtsp://127.0.0.1:"), "{line}");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exited = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let Some(status) = exited else {
+            let _ = child.kill();
+            panic!("sim serve still running 10 s after SIG{signal}");
+        };
+        assert!(status.success(), "SIG{signal}: {status}");
+    }
+}
