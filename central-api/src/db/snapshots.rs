@@ -248,16 +248,22 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<SnapshotRow>, DbError> {
     Ok(row)
 }
 
-/// The latest picture `camera` of `device` sent (its request answered).
-pub async fn latest_taken(
+/// The latest request made of `camera` of `device`; with `arrived`, the latest whose picture
+/// came, its file with it.
+pub async fn latest(
     db: &Db,
     device: &str,
     camera: &str,
+    arrived: bool,
 ) -> Result<Option<SnapshotRow>, DbError> {
+    let only = if arrived {
+        "AND sha256 IN (SELECT sha256 FROM evidence_blobs)"
+    } else {
+        ""
+    };
     let row = on_pool!(db, pool => {
         sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM snapshots
-             WHERE device_id = $1 AND camera_id = $2 AND sha256 IS NOT NULL
+            "SELECT {COLUMNS} FROM snapshots WHERE device_id = $1 AND camera_id = $2 {only}
              ORDER BY requested_at DESC LIMIT 1"
         )))
         .bind(device)
@@ -266,22 +272,6 @@ pub async fn latest_taken(
         .await?
     });
     Ok(row)
-}
-
-/// The latest request of each camera of `device`.
-pub async fn latest_of_device(db: &Db, device: &DeviceId) -> Result<Vec<SnapshotRow>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM snapshots s WHERE device_id = $1
-               AND requested_at = (SELECT MAX(requested_at) FROM snapshots l
-                                   WHERE l.device_id = s.device_id AND l.camera_id = s.camera_id)
-             ORDER BY camera_id"
-        )))
-        .bind(device.as_str())
-        .fetch_all(pool)
-        .await?
-    });
-    Ok(rows)
 }
 
 /// The pictures a camera's set-up was drawn on are kept while it stands.

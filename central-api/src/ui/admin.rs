@@ -461,26 +461,15 @@ struct Shot {
 
 impl Shot {
     async fn latest(state: &AppState, device: &str, camera: &str) -> Self {
-        use crate::db::snapshots;
-        let request = match protocol::DeviceId::parse(device) {
-            Ok(id) => snapshots::latest_of_device(&state.db, &id)
+        use crate::db::snapshots::latest;
+        // What cannot be read now is shown as not there: the page still serves its form.
+        Self {
+            request: latest(&state.db, device, camera, false)
                 .await
                 .ok()
-                .and_then(|rows| rows.into_iter().find(|r| r.camera == camera)),
-            Err(_) => None,
-        };
-        let mut picture = snapshots::latest_taken(&state.db, device, camera)
-            .await
-            .ok()
-            .flatten();
-        if let Some(sha) = picture.as_ref().and_then(snapshots::digest_of)
-            && !crate::db::evidence::exists(&state.db, &sha)
-                .await
-                .unwrap_or(false)
-        {
-            picture = None;
+                .flatten(),
+            picture: latest(&state.db, device, camera, true).await.ok().flatten(),
         }
-        Self { request, picture }
     }
 
     /// The picture's id, address and size, once it can be shown.
@@ -678,11 +667,11 @@ impl CameraForm {
         }
     }
 
-    /// The settings the form says, or the field at fault; drawn on `picture`, every point of
+    /// The settings the form says, or the field at fault; drawn on a picture (its size in pixels), every point of
     /// the geometry lies on it.
     fn settings(
         &self,
-        picture: Option<&Picture>,
+        picture: Option<(u32, u32)>,
     ) -> Result<protocol::CameraSettings, admin::Refused> {
         use protocol::VehicleClass;
         let camera = protocol::CameraId::parse(&self.camera)
@@ -696,8 +685,8 @@ impl CameraForm {
         if !self.calibration.trim().is_empty() {
             geometry.speed = Some(calibrated(&self.calibration)?);
         }
-        if let Some(p) = picture {
-            on_picture(&geometry, p)?;
+        if let Some(size) = picture {
+            on_picture(&geometry, size)?;
         }
         let mut speed_limits_kmh = std::collections::BTreeMap::new();
         for (class, field, text) in [
@@ -768,10 +757,10 @@ fn calibrated(text: &str) -> Result<protocol::camera::SpeedTrapSpec, admin::Refu
 /// on another camera's frame, or at another resolution.
 fn on_picture(
     g: &protocol::camera::CameraGeometry,
-    picture: &Picture,
+    (width, height): (u32, u32),
 ) -> Result<(), admin::Refused> {
     use protocol::camera::SpeedTrapSpec;
-    let (w, h) = (picture.width as f32, picture.height as f32);
+    let (w, h) = (width as f32, height as f32);
     let mut named: Vec<(&'static str, protocol::geometry::Point)> = Vec::new();
     if let Some(l) = g.stop_line {
         named.extend([
@@ -812,7 +801,7 @@ fn on_picture(
             "geometry",
             format!(
                 "{field}: the point ({}, {}) is off the picture ({} × {} px)",
-                p[0], p[1], picture.width, picture.height
+                p[0], p[1], width, height
             ),
         )),
         None => Ok(()),
@@ -831,25 +820,21 @@ pub async fn save_camera(
         &desk,
         &f.csrf,
         async || {
-            let picture = if f.snapshot.is_empty() {
+            // The picture it was drawn on, and its size.
+            let size = if f.snapshot.is_empty() {
                 None
             } else {
                 let row = crate::db::snapshots::get(&state.db, &f.snapshot).await?;
-                let size = row.and_then(|r| Some((r.id, r.width?, r.height?)));
-                let (id, w, h) = size.ok_or_else(|| {
+                let size = row.and_then(|r| Some((r.width?, r.height?)));
+                let (w, h) = size.ok_or_else(|| {
                     admin::Refused::Invalid("snapshot", format!("no picture {}", f.snapshot))
                 })?;
-                Some(Picture {
-                    href: String::new(),
-                    id,
-                    width: u32::try_from(w).unwrap_or(0),
-                    height: u32::try_from(h).unwrap_or(0),
-                })
+                Some((u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0)))
             };
-            let settings = f.settings(picture.as_ref())?;
+            let settings = f.settings(size)?;
             let edit = crate::db::cameras::Edit {
                 base: f.base.parse().ok(),
-                snapshot: picture.as_ref().map(|p| p.id.as_str()),
+                snapshot: size.map(|_| f.snapshot.as_str()),
             };
             admin::save_camera(
                 &state.db,
