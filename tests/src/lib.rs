@@ -741,6 +741,28 @@ pub fn central_env(db: &Database, mqtt: &str, port: u16, dir: &Path) -> Vec<(Str
     .collect()
 }
 
+/// The environment of a central-api process of its own under `dir`: SQLite and its evidence
+/// there, any free port, the test broker with a client id and a shared group of its own.
+pub fn sqlite_central_env(dir: &Path) -> Vec<(String, String)> {
+    [
+        ("CENTRAL__HTTP__BIND", "127.0.0.1:0".to_owned()),
+        (
+            "CENTRAL__DATABASE__URL",
+            format!("sqlite://{}/central.db", dir.display()),
+        ),
+        (
+            "CENTRAL__EVIDENCE__DIR",
+            dir.join("evidence").display().to_string(),
+        ),
+        ("CENTRAL__MQTT__URL", mqtt_url()),
+        ("CENTRAL__MQTT__CLIENT_ID", unique("central")),
+        ("CENTRAL__MQTT__SHARED_GROUP", unique("group")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// Borrowed pairs of an environment, as [`Service::start`] takes them.
 pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()

@@ -49,17 +49,8 @@ fn click_at(x: u32, y: u32) -> String {
 fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
     let dir = std::env::temp_dir().join(unique("camera-setup"));
     std::fs::create_dir_all(&dir).unwrap();
-    let db = format!("sqlite://{}/central.db", dir.display());
-    let evidence = dir.join("evidence");
-    let (client_id, group, mqtt) = (unique("central"), unique("group"), tests::mqtt_url());
-    let env = [
-        ("CENTRAL__HTTP__BIND", "127.0.0.1:0"),
-        ("CENTRAL__DATABASE__URL", db.as_str()),
-        ("CENTRAL__EVIDENCE__DIR", evidence.to_str().unwrap()),
-        ("CENTRAL__MQTT__URL", mqtt.as_str()),
-        ("CENTRAL__MQTT__CLIENT_ID", client_id.as_str()),
-        ("CENTRAL__MQTT__SHARED_GROUP", group.as_str()),
-    ];
+    let owned = tests::sqlite_central_env(&dir);
+    let env = tests::env_refs(&owned);
     let device = DeviceId::parse(unique("dev")).unwrap();
     let key = seed_central(&env, &dir, &device);
     tests::central_admin(

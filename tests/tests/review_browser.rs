@@ -68,17 +68,8 @@ fn clip(dir: &Path) -> Vec<u8> {
 fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
     let dir = std::env::temp_dir().join(unique("review-browser"));
     std::fs::create_dir_all(&dir).unwrap();
-    let db = format!("sqlite://{}/central.db", dir.display());
-    let evidence = dir.join("evidence");
-    let (client_id, group, mqtt) = (unique("central"), unique("group"), tests::mqtt_url());
-    let env = [
-        ("CENTRAL__HTTP__BIND", "127.0.0.1:0"),
-        ("CENTRAL__DATABASE__URL", db.as_str()),
-        ("CENTRAL__EVIDENCE__DIR", evidence.to_str().unwrap()),
-        ("CENTRAL__MQTT__URL", mqtt.as_str()),
-        ("CENTRAL__MQTT__CLIENT_ID", client_id.as_str()),
-        ("CENTRAL__MQTT__SHARED_GROUP", group.as_str()),
-    ];
+    let owned = tests::sqlite_central_env(&dir);
+    let env = tests::env_refs(&owned);
     let device = DeviceId::parse(unique("dev")).unwrap();
     let key = seed_central(&env, &dir, &device);
     let central = Service::start("central-api", &[], &env, &dir).unwrap();
