@@ -453,20 +453,26 @@ pub async fn save_camera(
     Ok(config.version)
 }
 
-/// Asks `device` for a picture of its `camera` as `actor` (audited); the request, which the
-/// MQTT worker publishes signed and the device answers within
+/// Asks `device` for `frames` pictures of its `camera` in `view` as `actor` (audited); the
+/// request, which the MQTT worker publishes signed and the device answers within
 /// [`db::snapshots::ANSWER_WITHIN`].
 pub async fn ask_snapshot(
     db: &db::Db,
     audit: &AuditLog,
     actor: &str,
-    device: &str,
-    camera: &str,
+    (device, camera): (&str, &str),
+    (view, frames): (protocol::snapshot::SnapshotView, u8),
 ) -> Result<protocol::snapshot::SnapshotRequest, Refused> {
     let id = DeviceId::parse(device).map_err(|e| invalid("device", e.to_string()))?;
     let camera = protocol::CameraId::parse(camera).map_err(|e| invalid("camera", e.to_string()))?;
+    if !(1..=protocol::snapshot::MAX_FRAMES).contains(&frames) {
+        return Err(invalid(
+            "frames",
+            format!("must be 1–{}", protocol::snapshot::MAX_FRAMES),
+        ));
+    }
     let now = OffsetDateTime::now_utc();
-    db::snapshots::ask(db, audit, &id, &camera, actor, now)
+    db::snapshots::ask(db, audit, (&id, &camera), (view, frames), actor, now)
         .await?
         .map_err(|e| Refused::NotFound(e.to_string()))
 }

@@ -281,6 +281,8 @@ mod tests {
             camera: camera("north"),
             requested_at: at(now),
             expires_at: at(now + 120_000),
+            view: protocol::snapshot::SnapshotView::Frame,
+            frames: 1,
         };
         let p = plane();
         let genuine = wire::encode_signed(&request, &central()).unwrap();

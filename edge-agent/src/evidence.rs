@@ -183,7 +183,7 @@ pub fn mask(image: &RgbImage, regions: &[VehicleBox]) -> RgbImage {
     out
 }
 
-fn outline(img: &mut RgbImage, b: BoxF, width: u32, colour: [u8; 3]) {
+pub(crate) fn outline(img: &mut RgbImage, b: BoxF, width: u32, colour: [u8; 3]) {
     let (w, h) = img.dimensions();
     let clamp_x = |v: f32| (v.max(0.0) as u32).min(w.saturating_sub(1));
     let clamp_y = |v: f32| (v.max(0.0) as u32).min(h.saturating_sub(1));
@@ -202,7 +202,7 @@ fn outline(img: &mut RgbImage, b: BoxF, width: u32, colour: [u8; 3]) {
     }
 }
 
-fn draw_text(img: &mut RgbImage, text: &str, x: f32, baseline: f32, size: f32) {
+pub(crate) fn draw_text(img: &mut RgbImage, text: &str, x: f32, baseline: f32, size: f32) {
     let Some(font) = font() else { return };
     let scale = PxScale::from(size);
     let scaled = font.as_scaled(scale);

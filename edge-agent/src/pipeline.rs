@@ -82,6 +82,54 @@ pub struct CameraStats {
     pub signal: Mutex<Option<SignalState>>,
     /// Why the camera's signal cannot be trusted, when it cannot ([`SignalWatch`]).
     pub signal_fault: Mutex<Option<String>>,
+    /// Until when an installer watches the camera live (central asked for judged frames):
+    /// meanwhile each frame judged is kept in [`Self::judged`] with what was judged in it. Not
+    /// otherwise: measuring every track's speed every frame is work nobody would look at.
+    pub watched_until: Mutex<Option<Instant>>,
+    /// The latest frame judged while watched.
+    pub judged: Mutex<Option<Arc<JudgedView>>>,
+}
+
+/// A frame as the camera's worker judged it, for the installer watching it live.
+#[derive(Debug)]
+pub struct JudgedView {
+    /// The frame's number among those the camera judged (a newer frame has a larger one).
+    pub frame: u64,
+    pub taken_at: UtcTimestamp,
+    pub image: Arc<RgbImage>,
+    /// The settings judged by: the set-up in force.
+    pub camera: Arc<CameraConfig>,
+    pub signal: Option<SignalState>,
+    pub signal_fault: Option<String>,
+    /// The tracks confirmed in the frame, with the speed measured and the lane they are in.
+    pub vehicles: Vec<protocol::snapshot::JudgedVehicle>,
+}
+
+impl CameraStats {
+    /// Keeps judged frames for the next `for_s` seconds at least.
+    pub fn watch(&self, for_s: f64) {
+        let until = Instant::now() + Duration::from_secs_f64(for_s.max(0.0));
+        let mut at = self.watched_until.lock().unwrap_or_else(|e| e.into_inner());
+        if at.is_none_or(|t| t < until) {
+            *at = Some(until);
+        }
+    }
+
+    fn watched(&self) -> bool {
+        self.watched_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    /// The latest judged frame newer than frame number `after`.
+    pub fn judged_after(&self, after: u64) -> Option<Arc<JudgedView>> {
+        self.judged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|v| v.frame > after)
+    }
 }
 
 impl Default for CameraStats {
@@ -99,6 +147,8 @@ impl Default for CameraStats {
             snapshot: Mutex::default(),
             signal: Mutex::default(),
             signal_fault: Mutex::default(),
+            watched_until: Mutex::default(),
+            judged: Mutex::default(),
         }
     }
 }
@@ -410,6 +460,20 @@ struct Seen {
     score: f32,
 }
 
+/// The signal fault of a camera reading the lamps before they are placed on its picture.
+pub const LAMPS_NOT_SET_UP: &str =
+    "the signal head's lamps are not set up: place them on the camera's page in central";
+
+/// A box as the messages give it: whole pixels, within the frame's top and left edges.
+fn vehicle_box(b: &BoxF) -> VehicleBox {
+    VehicleBox {
+        x: b.x0.max(0.0) as u32,
+        y: b.y0.max(0.0) as u32,
+        width: b.width().max(1.0) as u32,
+        height: b.height().max(1.0) as u32,
+    }
+}
+
 /// What a track has shown so far.
 #[derive(Debug)]
 struct Followed {
@@ -650,6 +714,7 @@ impl Worker {
                 .snapshot
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(frame.image.clone());
+            self.keep_judged(frame, &tracks);
             return Ok(());
         }
         for seen in &tracks {
@@ -807,7 +872,51 @@ impl Worker {
             self.send(d, false);
         }
         self.followed.retain(|_, f| t - f.last_seen < 30.0);
+        self.keep_judged(frame, &tracks);
         Ok(())
+    }
+
+    /// While an installer watches the camera live: the frame with the tracks confirmed in it,
+    /// each with the speed measured for it and the lane it is in, the signal read.
+    fn keep_judged(&self, frame: &Frame, tracks: &[Seen]) {
+        if !self.stats.watched() {
+            return;
+        }
+        let vehicles = tracks
+            .iter()
+            .take(protocol::snapshot::MAX_VEHICLES)
+            .map(|seen| {
+                let speed = self
+                    .followed
+                    .get(&seen.id)
+                    .and_then(|f| rules::measured_speed(&f.history, &self.geometry, &self.limits));
+                protocol::snapshot::JudgedVehicle {
+                    track: seen.id,
+                    class: seen.class,
+                    bbox: vehicle_box(&seen.bbox),
+                    speed_kmh: speed.map(|(kmh, _)| kmh as f32),
+                    lane: self
+                        .geometry
+                        .lane_at(rules::foot(&seen.bbox))
+                        .map(|l| l.name.clone()),
+                }
+            })
+            .collect();
+        let view = JudgedView {
+            frame: self.stats.processed.load(Ordering::Relaxed),
+            taken_at: self.utc(frame.t),
+            image: frame.image.clone(),
+            camera: self.camera.clone(),
+            signal: *self.stats.signal.lock().unwrap_or_else(|e| e.into_inner()),
+            signal_fault: self
+                .stats
+                .signal_fault
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            vehicles,
+        };
+        *self.stats.judged.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(view));
     }
 
     /// A plate camera's frame: each vehicle's place on the road and its largest views, for the
@@ -921,6 +1030,9 @@ impl Worker {
         *self.stats.signal.lock().unwrap_or_else(|e| e.into_inner()) = self.timeline.current();
         let fault = match self.camera.signal {
             SignalConfig::None => None,
+            SignalConfig::Lamps if self.camera.geometry.signal_head.is_none() => {
+                Some(LAMPS_NOT_SET_UP.to_owned())
+            }
             _ => self.watch.fault(t, &self.timeline),
         };
         let mut kept = self
@@ -1403,12 +1515,7 @@ fn build_event(
             class: due.class,
             confidence: f64::from(due.score).clamp(0.0, 1.0),
             track_id: due.finding.track,
-            bbox: VehicleBox {
-                x: due.bbox.x0.max(0.0) as u32,
-                y: due.bbox.y0.max(0.0) as u32,
-                width: due.bbox.width().max(1.0) as u32,
-                height: due.bbox.height().max(1.0) as u32,
-            },
+            bbox: vehicle_box(&due.bbox),
         },
         plate,
         plate_unread,

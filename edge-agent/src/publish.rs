@@ -26,7 +26,7 @@ use protocol::{
     CameraId, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp,
     event::Sha256Digest,
     evidence::UploadAuth,
-    snapshot::{Snapshot, SnapshotRequest},
+    snapshot::{Snapshot, SnapshotRequest, SnapshotView},
     wire,
 };
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
@@ -38,6 +38,7 @@ use crate::{
     config::{CentralSettings, MqttSettings},
     control::ControlPlane,
     outbox::Outbox,
+    pipeline::CameraStats,
 };
 
 /// Counters of delivery, for `/metrics` and tests.
@@ -116,8 +117,25 @@ pub struct Delivery {
     pub counters: Arc<DeliveryCounters>,
 }
 
-/// Each camera's latest frame, by camera id (none before its first frame).
-pub type Frames = Arc<dyn Fn(&CameraId) -> Option<Arc<image::RgbImage>> + Send + Sync>;
+/// A camera's figures by its id (`None`: not a camera of this box).
+pub type CameraLookup = Arc<dyn Fn(&CameraId) -> Option<Arc<CameraStats>> + Send + Sync>;
+
+/// What the box's cameras show, for the pictures central asks for: each camera's figures by its
+/// id (its latest frame, and its judged frames while watched), and the version of central's
+/// configuration in force.
+#[derive(Clone)]
+pub struct Frames {
+    pub cameras: CameraLookup,
+    pub config_version: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Frames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frames")
+            .field("config_version", &self.config_version)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A configuration from central, with the signed bytes it came as (kept for the next start,
 /// which verifies them again).
@@ -216,6 +234,27 @@ pub async fn run(
         delivery.central.ca_file.as_deref(),
     )
     .context("central.ca_file")?;
+    // Pictures are taken and sent beside delivery, one request at a time (a burst lasts its
+    // frames' seconds): evidence never waits for an installer's picture.
+    let pictures = {
+        let (delivery, client, http) = (delivery.clone(), client.clone(), http.clone());
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let request = tokio::select! {
+                    r = snapshot_rx.recv() => match r { Some(r) => r, None => break },
+                    () = shutdown.wait() => break,
+                };
+                let sent = tokio::select! {
+                    r = send_snapshot(&delivery, &client, &http, &frames, &request) => r,
+                    () = shutdown.wait() => break,
+                };
+                if let Err(e) = sent {
+                    warn!(camera = %request.camera, error = format!("{e:#}"), "the picture central asked for was not sent");
+                }
+            }
+        })
+    };
     let mut seen_gen = 0;
     let mut status_tick =
         tokio::time::interval(Duration::from_secs(delivery.mqtt.status_every_s.max(1)));
@@ -224,11 +263,6 @@ pub async fn run(
         tokio::select! {
             () = shutdown.wait() => break,
             () = delivery.wake.notified() => {},
-            Some(request) = snapshot_rx.recv() => {
-                if let Err(e) = send_snapshot(&delivery, &client, &http, &frames, &request).await {
-                    warn!(camera = %request.camera, error = format!("{e:#}"), "the picture central asked for was not sent");
-                }
-            },
             _ = status_tick.tick() => {
                 if delivery.counters.connected.load(Ordering::Relaxed) {
                     let mut s = status();
@@ -283,6 +317,7 @@ pub async fn run(
     }
     let _ = client.disconnect().await;
     listener.abort();
+    pictures.abort();
     Ok(())
 }
 
@@ -443,9 +478,11 @@ async fn put_blob(
 /// unanswered, and the administrator asks again).
 const SNAPSHOT_TRIES: u32 = 3;
 
-/// Answers central's `request`: the camera's current frame as a JPEG, named in a signed
-/// [`Snapshot`] on the device's snapshot topic, then uploaded as an evidence file. Nothing is
-/// kept: a picture lost on the way is asked for again.
+/// Answers central's `request`: the camera's current frame — or, for a judged view, the frame
+/// as the camera judged it, drawn ([`crate::overlay::draw_judged`]) — as a JPEG, named in a
+/// signed [`Snapshot`] on the device's snapshot topic, then uploaded as an evidence file; for a
+/// burst, a frame a second until the frames asked for are sent or the request expires. Nothing
+/// is kept: a picture lost on the way is asked for again.
 async fn send_snapshot(
     delivery: &Delivery,
     client: &AsyncClient,
@@ -453,15 +490,92 @@ async fn send_snapshot(
     frames: &Frames,
     request: &SnapshotRequest,
 ) -> anyhow::Result<()> {
-    let frame = frames(&request.camera).with_context(|| {
-        format!(
-            "camera `{}` has no frame (not run here, or not streaming)",
-            request.camera
+    let camera = (frames.cameras)(&request.camera)
+        .with_context(|| format!("camera `{}` is not run here", request.camera))?;
+    let judged = request.view == SnapshotView::Judged;
+    let every = Duration::from_millis(protocol::snapshot::BURST_EVERY_MS as u64);
+    if judged {
+        // Judged frames are kept from now for the burst's length, and a little after.
+        camera.watch((every * u32::from(request.frames)).as_secs_f64() + 5.0);
+    }
+    let mut last_frame = 0;
+    for seq in 0..request.frames {
+        let started = tokio::time::Instant::now();
+        if UtcTimestamp::now().unix_ms() >= request.expires_at.unix_ms() {
+            info!(camera = %request.camera, sent = seq, "the request expired before its last frame");
+            break;
+        }
+        let (image, taken_at, facts) = if judged {
+            let view = next_judged(&camera, last_frame).await.with_context(|| {
+                format!(
+                    "camera `{}` judged no frame (not streaming?)",
+                    request.camera
+                )
+            })?;
+            last_frame = view.frame;
+            let version = frames.config_version.load(Ordering::Relaxed);
+            let facts = protocol::snapshot::Judged {
+                config_version: version,
+                signal: view.signal,
+                signal_fault: view.signal_fault.clone(),
+                vehicles: view.vehicles.clone(),
+            };
+            let taken_at = view.taken_at;
+            let drawn =
+                tokio::task::spawn_blocking(move || crate::overlay::draw_judged(&view, version))
+                    .await?;
+            (Arc::new(drawn), taken_at, Some(facts))
+        } else {
+            let frame = camera
+                .snapshot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .with_context(|| {
+                    format!("camera `{}` has no frame (not streaming)", request.camera)
+                })?;
+            (frame, UtcTimestamp::now(), None)
+        };
+        send_picture(
+            delivery,
+            client,
+            http,
+            request,
+            seq,
+            (image, taken_at),
+            facts,
         )
-    })?;
-    let taken_at = UtcTimestamp::now();
-    let (width, height) = frame.dimensions();
-    let jpeg = tokio::task::spawn_blocking(move || crate::evidence::jpeg(&frame, 90)).await??;
+        .await?;
+        if seq + 1 < request.frames {
+            tokio::time::sleep_until(started + every).await;
+        }
+    }
+    Ok(())
+}
+
+/// The camera's next judged frame after frame number `after`, waiting up to 3 s for it.
+async fn next_judged(camera: &CameraStats, after: u64) -> Option<Arc<crate::pipeline::JudgedView>> {
+    for _ in 0..60 {
+        if let Some(view) = camera.judged_after(after) {
+            return Some(view);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// One picture for `request`: its signed [`Snapshot`] published, then its JPEG uploaded.
+async fn send_picture(
+    delivery: &Delivery,
+    client: &AsyncClient,
+    http: &reqwest::Client,
+    request: &SnapshotRequest,
+    seq: u8,
+    (image, taken_at): (Arc<image::RgbImage>, UtcTimestamp),
+    judged: Option<protocol::snapshot::Judged>,
+) -> anyhow::Result<()> {
+    let (width, height) = image.dimensions();
+    let jpeg = tokio::task::spawn_blocking(move || crate::evidence::jpeg(&image, 90)).await??;
     let sha256 = Sha256Digest::of(&jpeg);
     let snapshot = Snapshot {
         request_id: request.request_id.clone(),
@@ -472,6 +586,8 @@ async fn send_snapshot(
         height,
         sha256,
         bytes: jpeg.len() as u64,
+        seq,
+        judged,
     };
     let signed = wire::encode_signed(&snapshot, &delivery.key)?;
     client
@@ -494,7 +610,7 @@ async fn send_snapshot(
             Err(e) => return Err(e),
         }
     }
-    info!(camera = %request.camera, width, height, "picture sent to central");
+    info!(camera = %request.camera, width, height, seq, view = request.view.as_str(), "picture sent to central");
     Ok(())
 }
 

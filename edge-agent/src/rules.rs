@@ -267,6 +267,11 @@ impl From<&CameraGeometry> for Geometry {
 }
 
 impl Geometry {
+    /// The lane the point `p` (a vehicle's foot) is in, the first drawn where lanes overlap.
+    pub fn lane_at(&self, p: Point) -> Option<&Lane> {
+        self.lanes.iter().find(|l| point_in_polygon(p, &l.polygon))
+    }
+
     /// Where the vehicle in `bbox` meets the road, metres, when the camera has the ground
     /// calibration.
     pub fn to_road(&self, bbox: &BoxF) -> Option<Point> {
@@ -388,19 +393,26 @@ pub fn red_light(
     })
 }
 
-/// Speeding, by two lines or by the ground-plane homography.
-pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
-    let (kmh, t) = match g.speed.as_ref()? {
+/// The track's speed as the camera's trap measures it, km/h, with the time of the measurement:
+/// between the two lines once it crossed both, or over the ground; `None` where there is no
+/// measurement a fine could rest on.
+pub fn measured_speed(h: &History, g: &Geometry, limits: &Limits) -> Option<(f64, f64)> {
+    match g.speed.as_ref()? {
         SpeedTrap::Lines {
             entry,
             exit,
             distance_m,
         } => {
             let (t0, t1) = (entry.crossing(h)?, exit.crossing(h)?);
-            (t1 > t0).then(|| (distance_m / (t1 - t0) * 3.6, t1))?
+            (t1 > t0).then(|| (distance_m / (t1 - t0) * 3.6, t1))
         }
-        SpeedTrap::Ground { to_road } => ground_speed(h, to_road, limits)?,
-    };
+        SpeedTrap::Ground { to_road } => ground_speed(h, to_road, limits),
+    }
+}
+
+/// Speeding, by two lines or by the ground-plane homography.
+pub fn speeding(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
+    let (kmh, t) = measured_speed(h, g, limits)?;
     let limit = limits.limit_for_track(h);
     (kmh > limit + limits.speed_tolerance_kmh).then(|| Finding {
         value: Some(kmh),

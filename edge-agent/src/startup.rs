@@ -277,15 +277,13 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     };
     let status_state = state.clone();
     let frame_state = state.clone();
-    let frames: publish::Frames = Arc::new(move |id| {
-        let camera = frame_state.cameras.iter().find(|c| &c.config.id == id)?;
-        camera
-            .stats
-            .snapshot
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    });
+    let frames = publish::Frames {
+        cameras: Arc::new(move |id| {
+            let camera = frame_state.cameras.iter().find(|c| &c.config.id == id)?;
+            Some(camera.stats.clone())
+        }),
+        config_version: config_version.clone(),
+    };
     app.spawn("publish", move |shutdown| {
         publish::run(
             delivery,

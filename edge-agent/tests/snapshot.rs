@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use protocol::{
     CameraId, DeviceKey, Sha256Digest, Topic, UtcTimestamp,
-    snapshot::{Snapshot, SnapshotRequest},
+    snapshot::{Snapshot, SnapshotRequest, SnapshotView},
     wire,
 };
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
@@ -44,6 +44,17 @@ async fn next_message(events: &mut EventLoop, wait: Duration) -> Option<Vec<u8>>
     .ok()
 }
 
+/// The file `sha256` as central got it, waiting up to 10 s for it.
+async fn uploaded(central: &common::Central, sha256: &Sha256Digest) -> Vec<u8> {
+    for _ in 0..100 {
+        if let Some(blob) = central.blobs.lock().unwrap().get(&sha256.to_hex()) {
+            return blob.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{sha256:?} not uploaded within 10 s")
+}
+
 fn request(device: &protocol::DeviceId, id: &str, requested_at: UtcTimestamp) -> SnapshotRequest {
     SnapshotRequest {
         request_id: id.into(),
@@ -51,6 +62,8 @@ fn request(device: &protocol::DeviceId, id: &str, requested_at: UtcTimestamp) ->
         camera: CameraId::parse("cam-1").unwrap(),
         requested_at,
         expires_at: UtcTimestamp::from_unix_ms(requested_at.unix_ms() + 120_000).unwrap(),
+        view: SnapshotView::Frame,
+        frames: 1,
     }
 }
 
@@ -130,20 +143,7 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
         "taken now"
     );
     // The file it names reaches central through the signed upload, and is the frame.
-    let mut blob = None;
-    for _ in 0..100 {
-        blob = central
-            .blobs
-            .lock()
-            .unwrap()
-            .get(&snapshot.sha256.to_hex())
-            .cloned();
-        if blob.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let blob = blob.expect("the picture uploaded");
+    let blob = uploaded(&central, &snapshot.sha256).await;
     assert_eq!(Sha256Digest::of(&blob), snapshot.sha256);
     assert_eq!(blob.len() as u64, snapshot.bytes);
     let picture = image::load_from_memory(&blob).unwrap();
@@ -152,6 +152,64 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
         (snapshot.width, snapshot.height)
     );
     assert!(snapshot.width >= 320 && snapshot.height >= 240);
+    assert_eq!(
+        (snapshot.seq, snapshot.judged),
+        (0, None),
+        "a frame as it came"
+    );
+
+    // Three frames as the camera judges them, a second apart: each says what was judged in
+    // it — the configuration (none from central yet), the vehicles tracked — and its picture
+    // arrives.
+    let burst = SnapshotRequest {
+        view: SnapshotView::Judged,
+        frames: 3,
+        ..request(&device, "central-request-000002", UtcTimestamp::now())
+    };
+    ask(wire::encode_signed(&burst, &common::control_key()).unwrap()).await;
+    let mut frames = Vec::new();
+    while frames.len() < 3 {
+        let payload = next_message(&mut answers, Duration::from_secs(20))
+            .await
+            .expect("a judged frame within 20 s");
+        let frame = wire::decode_signed::<Snapshot>(&payload)
+            .unwrap()
+            .verify_by(&[key.public_key()])
+            .expect("signed by the device");
+        assert_eq!(frame.request_id, burst.request_id);
+        frames.push(frame);
+    }
+    let seqs: Vec<u8> = frames.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    for pair in frames.windows(2) {
+        let apart = pair[1].taken_at.unix_ms() - pair[0].taken_at.unix_ms();
+        assert!((500..3_000).contains(&apart), "{apart} ms apart");
+    }
+    let judged: Vec<_> = frames
+        .iter()
+        .map(|f| f.judged.clone().expect("judged"))
+        .collect();
+    assert!(judged.iter().all(|j| j.config_version == 0));
+    assert!(
+        judged.iter().any(|j| !j.vehicles.is_empty()),
+        "the busy street's vehicles tracked: {judged:?}"
+    );
+    let last = frames.last().unwrap();
+    let mut blob = None;
+    for _ in 0..100 {
+        blob = central
+            .blobs
+            .lock()
+            .unwrap()
+            .get(&last.sha256.to_hex())
+            .cloned();
+        if blob.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drawn = image::load_from_memory(&blob.expect("the judged picture uploaded")).unwrap();
+    assert_eq!((drawn.width(), drawn.height()), (last.width, last.height));
     let _ = client.disconnect().await;
     agent.stop().await;
 }

@@ -11,13 +11,21 @@
 //! 3. Central takes the snapshot only for a request it made of that device and camera, not yet
 //!    answered and not expired, and shows it once the file whose hash the device signed has
 //!    arrived.
+//!
+//! A request may ask for the frames **as the box judges them** ([`SnapshotView::Judged`]) and
+//! for a short burst of them, one a second ([`SnapshotRequest::frames`]): once a set-up is
+//! saved, the installer sees the vehicles the box tracks, the lines it judges by, the signal it
+//! reads and the speeds it measures, before leaving the pole. Each frame of a burst is its own
+//! [`Snapshot`], numbered by [`Snapshot::seq`], with what the box judged in it
+//! ([`Snapshot::judged`]).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    event::Sha256Digest,
+    event::{Sha256Digest, VehicleBox, VehicleClass},
     ids::{CameraId, DeviceId},
+    messages::SignalState,
     time::UtcTimestamp,
     wire::{DeviceSigned, Invalid, Message, SignedMessage, Validate},
 };
@@ -31,6 +39,53 @@ pub const MAX_SIDE_PX: u32 = 7680;
 /// The largest snapshot file, in bytes.
 pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The most frames one request asks for (a burst, one a second).
+pub const MAX_FRAMES: u8 = 30;
+
+/// How far apart the frames of a burst are taken, in milliseconds.
+pub const BURST_EVERY_MS: i64 = 1_000;
+
+/// The most vehicles a judged frame lists.
+pub const MAX_VEHICLES: usize = 64;
+
+/// What the picture shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotView {
+    /// The camera's frame as it came: to draw a set-up on.
+    #[default]
+    Frame,
+    /// The frame as the box judged it: the set-up in force drawn on it, each vehicle it tracks
+    /// boxed with its track, class and measured speed, and the signal it reads.
+    Judged,
+}
+
+impl SnapshotView {
+    /// Its name on the wire and in central's records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Frame => "frame",
+            Self::Judged => "judged",
+        }
+    }
+
+    fn is_frame(&self) -> bool {
+        *self == Self::Frame
+    }
+}
+
+fn is_one(n: &u8) -> bool {
+    *n == 1
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
 /// Central → edge on `tve/v1/{device}/snapshot_request`: send the current frame of `camera`.
 /// Signed by central's control key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -43,6 +98,45 @@ pub struct SnapshotRequest {
     pub requested_at: UtcTimestamp,
     /// After this the box does not answer (at most [`MAX_EXPIRY_S`] after `requested_at`).
     pub expires_at: UtcTimestamp,
+    /// The frame as it came (the default) or as the box judged it.
+    #[serde(default, skip_serializing_if = "SnapshotView::is_frame")]
+    pub view: SnapshotView,
+    /// How many frames, [`BURST_EVERY_MS`] apart (1 to [`MAX_FRAMES`], 1 when left out); the
+    /// box stops at `expires_at` whatever is left.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub frames: u8,
+}
+
+/// What the box judged in a frame it sends as [`SnapshotView::Judged`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Judged {
+    /// The version of central's configuration the box judges by (0: its own file only).
+    pub config_version: u64,
+    /// The signal the box reads for this camera at the frame (`None`: it has no signal source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<SignalState>,
+    /// Why the box does not trust the signal, when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_fault: Option<String>,
+    /// The vehicles it tracks in the frame (at most [`MAX_VEHICLES`]).
+    pub vehicles: Vec<JudgedVehicle>,
+}
+
+/// A vehicle in a judged frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JudgedVehicle {
+    /// The camera's track number: the same vehicle keeps it from frame to frame.
+    pub track: u64,
+    pub class: VehicleClass,
+    pub bbox: VehicleBox,
+    /// Its speed over the ground as the box measures it, when the set-up lets it measure one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f32>,
+    /// The lane its wheels are in, by the set-up's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
 }
 
 /// Edge → central on `tve/v1/{device}/snapshot`: the frame taken for a request, as a JPEG
@@ -60,6 +154,13 @@ pub struct Snapshot {
     /// The JPEG's hash: the file uploaded must hash to it.
     pub sha256: Sha256Digest,
     pub bytes: u64,
+    /// Which frame of the request's burst this is, from 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u8,
+    /// What the box judged in the frame: present exactly when the request asked for
+    /// [`SnapshotView::Judged`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged: Option<Judged>,
 }
 
 fn check_request_id(id: &str) -> Result<(), Invalid> {
@@ -87,6 +188,9 @@ impl Validate for SnapshotRequest {
                 format!("must be after requested_at, by at most {MAX_EXPIRY_S} s"),
             ));
         }
+        if !(1..=MAX_FRAMES).contains(&self.frames) {
+            return Err(Invalid::new("frames", format!("must be 1–{MAX_FRAMES}")));
+        }
         Ok(())
     }
 }
@@ -101,6 +205,24 @@ impl Validate for Snapshot {
         }
         if !(1..=MAX_BYTES).contains(&self.bytes) {
             return Err(Invalid::new("bytes", format!("is outside 1–{MAX_BYTES}")));
+        }
+        if self.seq >= MAX_FRAMES {
+            return Err(Invalid::new("seq", format!("must be under {MAX_FRAMES}")));
+        }
+        if let Some(j) = &self.judged {
+            if j.vehicles.len() > MAX_VEHICLES {
+                return Err(Invalid::new(
+                    "judged.vehicles",
+                    format!("lists more than {MAX_VEHICLES}"),
+                ));
+            }
+            if j.signal_fault.as_ref().is_some_and(|f| f.len() > 200)
+                || j.vehicles
+                    .iter()
+                    .any(|v| v.lane.as_ref().is_some_and(|l| l.len() > 64))
+            {
+                return Err(Invalid::new("judged", "a text is too long"));
+            }
         }
         Ok(())
     }
@@ -119,7 +241,7 @@ impl SignedMessage for SnapshotRequest {
 impl Message for Snapshot {
     const SCHEMA: &'static str = "tve.snapshot";
     const VERSION: u32 = 1;
-    const MAX_BYTES: usize = 4 * 1024;
+    const MAX_BYTES: usize = 32 * 1024;
 }
 
 impl SignedMessage for Snapshot {
@@ -150,6 +272,8 @@ mod tests {
             camera: CameraId::parse("north").unwrap(),
             requested_at: at(1_764_146_100_000),
             expires_at: at(1_764_146_220_000),
+            view: SnapshotView::Frame,
+            frames: 1,
         }
     }
 
@@ -169,6 +293,12 @@ mod tests {
         let mut r = request();
         r.expires_at = r.requested_at;
         assert_eq!(refused(r), "expires_at");
+        let mut r = request();
+        r.frames = 0;
+        assert_eq!(refused(r), "frames");
+        let mut r = request();
+        r.frames = MAX_FRAMES + 1;
+        assert_eq!(refused(r), "frames");
         for bad in [
             "short",
             "../../../etc/passwd-and-more-chars",
@@ -191,9 +321,18 @@ mod tests {
             height: 1080,
             sha256: Sha256Digest::of(b"jpeg"),
             bytes: 4,
+            seq: 0,
+            judged: None,
         };
         assert!(snapshot.validate().is_ok());
         let refused = |s: Snapshot| s.validate().unwrap_err().field;
+        assert_eq!(
+            refused(Snapshot {
+                seq: MAX_FRAMES,
+                ..snapshot.clone()
+            }),
+            "seq"
+        );
         assert_eq!(
             refused(Snapshot {
                 width: 0,
@@ -215,5 +354,68 @@ mod tests {
             }),
             "bytes"
         );
+    }
+
+    #[test]
+    fn a_plain_request_reads_as_before_and_a_judged_burst_says_what_the_box_saw() {
+        // A request for one frame as it came carries neither field: a box of the first
+        // version reads it.
+        let plain = serde_json::to_value(request()).unwrap();
+        assert!(plain.get("view").is_none() && plain.get("frames").is_none());
+        let old: SnapshotRequest = serde_json::from_value(plain).unwrap();
+        assert_eq!((old.view, old.frames), (SnapshotView::Frame, 1));
+        // Ten judged frames: signed and read back whole.
+        let central = DeviceKey::from_seed([7; 32]);
+        let burst = SnapshotRequest {
+            view: SnapshotView::Judged,
+            frames: 10,
+            ..request()
+        };
+        let signed = wire::encode_signed(&burst, &central).unwrap();
+        let back = wire::decode_signed::<SnapshotRequest>(&signed)
+            .unwrap()
+            .verify_by(&[central.public_key()])
+            .unwrap();
+        assert_eq!(back, burst);
+        // The third frame, with what the box judged in it.
+        let device = DeviceKey::from_seed([9; 32]);
+        let vehicle = JudgedVehicle {
+            track: 17,
+            class: VehicleClass::Motorbike,
+            bbox: VehicleBox {
+                x: 400,
+                y: 300,
+                width: 60,
+                height: 90,
+            },
+            speed_kmh: Some(38.5),
+            lane: Some("xe máy".into()),
+        };
+        let frame = Snapshot {
+            request_id: burst.request_id.clone(),
+            device: burst.device.clone(),
+            camera: burst.camera.clone(),
+            taken_at: at(1_764_146_103_000),
+            width: 1280,
+            height: 720,
+            sha256: Sha256Digest::of(b"jpeg"),
+            bytes: 4,
+            seq: 2,
+            judged: Some(Judged {
+                config_version: 4,
+                signal: Some(SignalState::Red),
+                signal_fault: None,
+                vehicles: vec![vehicle.clone(); MAX_VEHICLES],
+            }),
+        };
+        let signed = wire::encode_signed(&frame, &device).unwrap();
+        let back = wire::decode_signed::<Snapshot>(&signed)
+            .unwrap()
+            .verify_by(&[device.public_key()])
+            .unwrap();
+        assert_eq!(back, frame);
+        let mut crowded = frame;
+        crowded.judged.as_mut().unwrap().vehicles.push(vehicle);
+        assert_eq!(crowded.validate().unwrap_err().field, "judged.vehicles");
     }
 }

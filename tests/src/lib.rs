@@ -768,6 +768,23 @@ pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
+/// `sim serve SCENARIO --seed SEED`: the simulated junction's camera streaming, looping, at
+/// `rtsp://127.0.0.1:{port}/{scenario}`.
+pub fn serve_scenario(scenario: &str, seed: u64, port: u16, dir: &Path) -> Running {
+    Running::binary(
+        "sim",
+        &[
+            "serve",
+            scenario,
+            "--seed",
+            &seed.to_string(),
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ],
+        dir,
+    )
+}
+
 /// The first `[[cameras]]` table of `sim setup SCENARIO`'s output (the overview camera, without
 /// its plate camera), as camera `id` at `source`.
 pub fn overview_camera(scenario: &str, id: &str, source: &str) -> String {

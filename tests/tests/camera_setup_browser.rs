@@ -4,10 +4,16 @@
 //! uploads its JPEG; the page shows the picture; the administrator draws a stop line and a
 //! motorbike lane on it by clicking, and saves; central keeps the set-up as the device's next
 //! configuration. The screenshot it takes is the installer's guide's.
+//!
+//! Then the whole installation on a running box: a real edge agent on a simulated junction's
+//! RTSP stream, started with no set-up for its camera; the administrator takes its picture,
+//! draws the stop line, the lanes, a four-point calibration and the signal head's lamps by
+//! clicking, saves, watches the box judge by the new configuration, and a red-light runner
+//! judged by the set-up drawn reaches the review queue.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::time::Duration;
+use std::{sync::Mutex, time::Duration};
 
 use protocol::{
     CameraId, DeviceId, Sha256Digest, Topic, UtcTimestamp,
@@ -34,6 +40,23 @@ fn road_picture() -> Vec<u8> {
     out
 }
 
+/// Central's administrator `admin`, who sets cameras up.
+fn add_administrator(env: &[(&str, &str)], dir: &std::path::Path) {
+    tests::central_admin(
+        env,
+        dir,
+        &[
+            "officer-add",
+            "--username",
+            "admin",
+            "--full-name",
+            "Võ Thị Hạnh",
+            "--role",
+            "admin",
+        ],
+    );
+}
+
 /// Clicks on the picture at (`x`, `y`) in its own pixels, as the mouse would there.
 fn click_at(x: u32, y: u32) -> String {
     format!(
@@ -45,27 +68,20 @@ fn click_at(x: u32, y: u32) -> String {
     )
 }
 
+/// The browser tests of this file one at a time: each drives a Chromium, and the second a box
+/// detecting at eight frames a second on a simulated stream.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(unique("camera-setup"));
     std::fs::create_dir_all(&dir).unwrap();
     let owned = tests::sqlite_central_env(&dir);
     let env = tests::env_refs(&owned);
     let device = DeviceId::parse(unique("dev")).unwrap();
     let key = seed_central(&env, &dir, &device);
-    tests::central_admin(
-        &env,
-        &dir,
-        &[
-            "officer-add",
-            "--username",
-            "admin",
-            "--full-name",
-            "Võ Thị Hạnh",
-            "--role",
-            "admin",
-        ],
-    );
+    add_administrator(&env, &dir);
     let control = tests::central_control_key(&env, &dir);
     let central = Service::start("central-api", &[], &env, &dir).unwrap();
     // The camera central keeps, its site named, no geometry yet.
@@ -141,6 +157,8 @@ fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
             height: 540,
             sha256: Sha256Digest::of(&jpeg),
             bytes: jpeg.len() as u64,
+            seq: 0,
+            judged: None,
         };
         client
             .publish(
@@ -252,4 +270,224 @@ fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
     );
     assert_eq!(central.stop().unwrap().code(), Some(0));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Sets the editor's input `name` to `value`, as typing there would.
+fn type_into(name: &str, value: &str) -> String {
+    format!(
+        "const i = document.querySelector('#geometry-editor [name={name}]');
+         i.value = '{value}'; i.dispatchEvent(new Event('input', {{ bubbles: true }}));
+         i.dispatchEvent(new Event('change', {{ bubbles: true }})); return 0;"
+    )
+}
+
+#[test]
+fn an_installer_sets_a_running_box_up_and_watches_it_judge_a_red_light_runner() {
+    use protocol::{camera::CameraGeometry, geometry::Homography};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(unique("camera-install"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let owned = tests::sqlite_central_env(&dir);
+    let env = tests::env_refs(&owned);
+    add_administrator(&env, &dir);
+    let central = Service::start("central-api", &[], &env, &dir).unwrap();
+
+    // The box on the junction: its camera streams, its signal read from the lamps; the set-up
+    // (lines, lanes, calibration, the lamps' places) is what the installer will draw. The
+    // simulator's own set-up is kept aside, to click where it says.
+    let rtsp = tests::free_port().unwrap();
+    let camera = CameraId::parse("hang-xanh-1").unwrap();
+    let source = format!("rtsp://127.0.0.1:{rtsp}/red-light");
+    let mut table: toml::Table = toml::from_str(&tests::overview_camera(
+        "red-light",
+        camera.as_str(),
+        &source,
+    ))
+    .unwrap();
+    let cameras = table["cameras"].as_array_mut().unwrap();
+    let first = cameras[0].as_table_mut().unwrap();
+    let truth: CameraGeometry = first.remove("geometry").unwrap().try_into().unwrap();
+    let speed_limit = first["speed_limit_kmh"].as_float().unwrap();
+    let cameras_toml = toml::to_string(&table).unwrap();
+    let (device, edge_config) = tests::edge_box_with(
+        &env,
+        &dir,
+        &cameras_toml,
+        &tests::mqtt_url(),
+        &central.url(""),
+    );
+    let token = central.token_of("admin").unwrap();
+    let settings = serde_json::json!({
+        "camera": camera,
+        "site": { "name": "Ngã tư Hàng Xanh", "latitude": 10.8016, "longitude": 106.7111,
+                  "address": "Bình Thạnh, TP. Hồ Chí Minh", "direction": "hướng Điện Biên Phủ" },
+        "speed_limit_kmh": speed_limit,
+        "red_grace_s": 0.5,
+    });
+    ureq::put(&central.url(&format!("/api/v1/devices/{device}/cameras/{camera}")))
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(settings.to_string().as_bytes())
+        .unwrap();
+    let _stream = tests::serve_scenario("red-light", 1, rtsp, &dir);
+    let edge = Service::start(
+        "edge-agent",
+        &["--config", edge_config.to_str().unwrap()],
+        &[],
+        &dir,
+    )
+    .unwrap();
+    // Streaming (the simulated camera encodes its scene first), with no signal it can read.
+    let status = eventually(180, "the box's camera streaming", || {
+        let s = tests::get_json_at(&edge.url("/status")).ok()?;
+        (s["cameras"][0]["processed"].as_u64()? > 0).then_some(s)
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", edge.log_tail(30)));
+    assert!(
+        status["cameras"][0]["signal_fault"]
+            .as_str()
+            .is_some_and(|f| f.contains("not set up")),
+        "{status}"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let b = Browser::start().await.unwrap();
+        let page = central.url(&format!(
+            "/review/admin/camera?device={device}&camera={camera}"
+        ));
+        b.sign_in(&page, "admin").await.unwrap();
+        b.wait_for("#geometry-editor", 10).await.unwrap();
+        b.click("form[action='/review/admin/camera/snapshot'] button")
+            .await
+            .unwrap();
+        let mut shown = false;
+        for _ in 0..60 {
+            b.client.goto(&page).await.unwrap();
+            if b.wait_for("#snapshot-state[data-state='taken']", 1)
+                .await
+                .is_ok()
+            {
+                shown = true;
+                break;
+            }
+        }
+        assert!(
+            shown,
+            "the box's picture within 60 s\n{}",
+            edge.log_tail(20)
+        );
+        b.wait_for("#snapshot-picture", 5).await.unwrap();
+
+        let tool = async |name: &str| b.click(&format!("[data-tool='{name}']")).await.unwrap();
+        let click = async |p: [f32; 2]| {
+            b.eval(&click_at(p[0].round() as u32, p[1].round() as u32))
+                .await
+                .unwrap();
+        };
+        // The stop line: its ends, then the side traffic comes from.
+        let stop = truth.stop_line.unwrap();
+        tool("stop").await;
+        for p in [stop.a, stop.b, stop.before] {
+            click(p).await;
+        }
+        // Each lane: its name and classes, four corners, done, then the way traffic goes.
+        for lane in &truth.lanes {
+            tool("lane").await;
+            b.eval(&type_into("lane_name", &lane.name)).await.unwrap();
+            b.eval(&format!(
+                "document.querySelectorAll('#geometry-editor [name=allowed]').forEach((c) =>
+                   c.checked = {:?}.includes(c.value)); return 0;",
+                lane.allowed.iter().map(|c| c.as_str()).collect::<Vec<_>>()
+            ))
+            .await
+            .unwrap();
+            for p in &lane.polygon {
+                click(*p).await;
+            }
+            b.click("[data-action='done']").await.unwrap();
+            let n = lane.polygon.len() as f32;
+            let c = lane
+                .polygon
+                .iter()
+                .fold([0.0, 0.0], |s, p| [s[0] + p[0] / n, s[1] + p[1] / n]);
+            let d = lane.direction;
+            let len = d[0].hypot(d[1]).max(1e-3);
+            click(c).await;
+            click([c[0] + d[0] / len * 60.0, c[1] + d[1] / len * 60.0]).await;
+        }
+        // Four road points: where the outer lanes' corners lie, and their places on the road
+        // in metres as a tape would give them.
+        let Some(protocol::camera::SpeedTrapSpec::Homography(m)) = truth.speed else {
+            panic!("the scenario's camera is calibrated: {:?}", truth.speed);
+        };
+        let to_road = Homography(m).inverse().unwrap();
+        let (left, right) = (
+            &truth.lanes[0].polygon,
+            &truth.lanes[truth.lanes.len() - 1].polygon,
+        );
+        let image = [left[0], right[1], right[2], left[3]];
+        tool("calibrate").await;
+        for (i, p) in image.iter().enumerate() {
+            click(*p).await;
+            let road = to_road.apply(*p).unwrap();
+            b.eval(&type_into(
+                &format!("road_x{}", i + 1),
+                &format!("{:.2}", road[0]),
+            ))
+            .await
+            .unwrap();
+            b.eval(&type_into(
+                &format!("road_y{}", i + 1),
+                &format!("{:.2}", road[1]),
+            ))
+            .await
+            .unwrap();
+        }
+        // The signal head: red, amber, green.
+        let head = truth.signal_head.unwrap();
+        tool("signal").await;
+        for p in [head.red, head.amber, head.green] {
+            click(p).await;
+        }
+        b.click("#camera-form button.primary").await.unwrap();
+        b.wait_for("#admin-devices", 10).await.unwrap();
+
+        // Watching the box judge: the frames come as it judges them, by the configuration
+        // just saved, the signal read from the lamps placed.
+        b.client.goto(&page).await.unwrap();
+        b.click("#live form button").await.unwrap();
+        b.wait_for("#live[data-running]", 10).await.unwrap();
+        b.wait_for("#live-version[data-current='yes']", 90)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}\n{}", edge.log_tail(30)));
+        b.wait_until(
+            "const s = document.getElementById('live-signal');
+             return !!s && ['red', 'amber', 'green'].includes(s.dataset.signal);",
+            60,
+        )
+        .await
+        .unwrap();
+        b.eval("document.getElementById('live').scrollIntoView(); return 0")
+            .await
+            .unwrap();
+        b.screenshot("camera-live").await.unwrap();
+        b.close().await.unwrap();
+    });
+
+    // The box judges by the set-up drawn: a red-light runner reaches the review queue.
+    let status = tests::get_json_at(&edge.url("/status")).unwrap();
+    assert!(status["config_version"].as_u64().unwrap() > 0, "{status}");
+    let reviewer = central.reviewer_token().unwrap();
+    eventually(240, "a red-light runner judged by the drawn set-up", || {
+        let queue = central.get_json("/api/v1/violations", &reviewer).ok()?;
+        queue["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["kind"] == "red_light")
+            .cloned()
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\nedge log:\n{}", edge.log_tail(40)));
+    drop(edge);
+    assert_eq!(central.stop().unwrap().code(), Some(0));
 }

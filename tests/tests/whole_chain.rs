@@ -186,18 +186,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         ],
         dir,
     );
-    let _camera = Running::binary(
-        "sim",
-        &[
-            "serve",
-            "red-light",
-            "--seed",
-            "1",
-            "--bind",
-            &format!("127.0.0.1:{rtsp}"),
-        ],
-        dir,
-    );
+    let _camera = tests::serve_scenario("red-light", 1, rtsp, dir);
     let notify_env = [
         ("NOTIFY__HTTP__BIND", format!("127.0.0.1:{notify_port}")),
         (

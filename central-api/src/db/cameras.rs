@@ -241,6 +241,17 @@ pub async fn to_publish(db: &Db, all: bool) -> Result<Vec<(DeviceId, i64, String
         .collect()
 }
 
+/// The version of `device`'s configuration central issued last, if any.
+pub async fn config_version(db: &Db, device: &str) -> Result<Option<u64>, DbError> {
+    let version = on_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>("SELECT version FROM device_configs WHERE device_id = $1")
+            .bind(device)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(version.map(i64::unsigned_abs))
+}
+
 /// Marks version `version` of `device`'s configuration published (a newer one saved meanwhile
 /// stays to publish).
 pub async fn published(db: &Db, device: &DeviceId, version: i64) -> Result<(), DbError> {

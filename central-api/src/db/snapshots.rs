@@ -3,10 +3,15 @@
 //! the JPEG's hash and uploads the file as an evidence blob. A snapshot is a picture of the
 //! street (people, plates): who asked for it is audited, and it is deleted
 //! `retention.snapshot_days` after it was asked for.
+//!
+//! A request may ask for the frames as the device judges them, a burst of them one a second (an
+//! installer checking a set-up live): the first frame answers in the request's row, each later
+//! one in a row of its own (`{request}.{seq}`, `burst_of` the request), so that every picture is
+//! kept, served and deleted the same way.
 
 use protocol::{
     CameraId, DeviceId, Sha256Digest, UtcTimestamp,
-    snapshot::{Snapshot, SnapshotRequest},
+    snapshot::{BURST_EVERY_MS, Judged, Snapshot, SnapshotRequest, SnapshotView},
 };
 use time::OffsetDateTime;
 
@@ -33,6 +38,16 @@ pub struct SnapshotRow {
     pub sha256: Option<String>,
     pub width: Option<i64>,
     pub height: Option<i64>,
+    /// `frame` or `judged` ([`SnapshotView`]).
+    pub view: String,
+    /// The frames asked for.
+    pub frames: i64,
+    /// The request a later frame of a burst answers; `None` for the request's own row.
+    pub burst_of: Option<String>,
+    /// The frame's number in its burst, from 0.
+    pub seq: i64,
+    /// What the device judged in the frame, as it signed it (JSON of [`Judged`]).
+    pub judged: Option<String>,
 }
 
 impl SnapshotRow {
@@ -43,6 +58,16 @@ impl SnapshotRow {
             _ if now > self.expires_at => SnapshotState::Expired,
             _ => SnapshotState::Waiting,
         }
+    }
+
+    /// What the device judged in the frame, for a judged picture.
+    pub fn judged(&self) -> Option<Judged> {
+        serde_json::from_str(self.judged.as_deref()?).ok()
+    }
+
+    /// The id of the request the row answers.
+    pub fn request_id(&self) -> &str {
+        self.burst_of.as_deref().unwrap_or(&self.id)
     }
 }
 
@@ -55,7 +80,8 @@ pub enum SnapshotState {
 }
 
 const COLUMNS: &str = "id, device_id, camera_id, requested_by, requested_at, expires_at, \
-                       published_at, taken_at, sha256, width, height";
+                       published_at, taken_at, sha256, width, height, view, frames, burst_of, \
+                       seq, judged";
 
 /// Why a request was not made.
 #[derive(Debug, thiserror::Error)]
@@ -66,18 +92,20 @@ pub enum NotAsked {
     NoCamera { device: String, camera: String },
 }
 
-/// Records a request for a picture of `camera` of `device` by `officer`, audited, to be
-/// published by the MQTT worker; the request.
+/// Records a request for `frames` pictures of `camera` of `device` in `view` by `officer`,
+/// audited, to be published by the MQTT worker; the request. The device has
+/// [`ANSWER_WITHIN`] to answer, and a burst's length more for its last frame.
 pub async fn ask(
     db: &Db,
     audit: &AuditLog,
-    device: &DeviceId,
-    camera: &CameraId,
+    (device, camera): (&DeviceId, &CameraId),
+    (view, frames): (SnapshotView, u8),
     officer: &str,
     now: OffsetDateTime,
 ) -> Result<Result<SnapshotRequest, NotAsked>, DbError> {
     let id = protocol::random_token(16).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let expires = now + ANSWER_WITHIN;
+    let burst = BURST_EVERY_MS * i64::from(frames.saturating_sub(1));
+    let expires = now + ANSWER_WITHIN + time::Duration::milliseconds(burst);
     let postgres = matches!(db, Db::Postgres(_));
     let begin = super::begin_writing(db);
     let _one_at_a_time = audit.lock().await;
@@ -100,8 +128,9 @@ pub async fn ask(
             }));
         }
         sqlx::query(
-            "INSERT INTO snapshots (id, device_id, camera_id, requested_by, requested_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO snapshots (id, device_id, camera_id, requested_by, requested_at, expires_at,
+                                    view, frames)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&id)
         .bind(device.as_str())
@@ -109,9 +138,13 @@ pub async fn ask(
         .bind(officer)
         .bind(now)
         .bind(expires)
+        .bind(view.as_str())
+        .bind(i64::from(frames))
         .execute(&mut *tx)
         .await?;
-        let details = serde_json::json!({ "camera": camera, "request": id });
+        let details = serde_json::json!({
+            "camera": camera, "request": id, "view": view.as_str(), "frames": frames,
+        });
         let subject = format!("device:{device}");
         append_in!(tx, postgres, officer, "camera.snapshot_requested", &subject, &details);
         tx.commit().await?;
@@ -122,6 +155,8 @@ pub async fn ask(
         camera: camera.clone(),
         requested_at: UtcTimestamp::from_datetime(now),
         expires_at: UtcTimestamp::from_datetime(expires),
+        view,
+        frames,
     }))
 }
 
@@ -129,7 +164,8 @@ pub async fn ask(
 pub async fn to_publish(db: &Db, now: OffsetDateTime) -> Result<Vec<SnapshotRequest>, DbError> {
     let rows = on_pool!(db, pool => {
         sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM snapshots WHERE published_at IS NULL AND expires_at > $1
+            "SELECT {COLUMNS} FROM snapshots
+             WHERE published_at IS NULL AND expires_at > $1 AND burst_of IS NULL
              ORDER BY requested_at"
         )))
         .bind(now)
@@ -147,7 +183,15 @@ fn request_of(row: &SnapshotRow) -> Result<SnapshotRequest, DbError> {
         camera: CameraId::parse(&row.camera).map_err(|e| corrupt(&e))?,
         requested_at: UtcTimestamp::from_datetime(row.requested_at),
         expires_at: UtcTimestamp::from_datetime(row.expires_at),
+        view: view_of(&row.view).ok_or_else(|| corrupt(&format!("view `{}`", row.view)))?,
+        frames: u8::try_from(row.frames).map_err(|e| corrupt(&e))?,
     })
+}
+
+fn view_of(name: &str) -> Option<SnapshotView> {
+    [SnapshotView::Frame, SnapshotView::Judged]
+        .into_iter()
+        .find(|v| v.as_str() == name)
 }
 
 /// Marks a request handed to the broker client.
@@ -177,6 +221,12 @@ pub enum Refused {
     Expired(String),
     #[error("request {0} was answered before")]
     Answered(String),
+    #[error("request {id} asked for {asked}, not for this answer ({answered})")]
+    NotAsked {
+        id: String,
+        asked: String,
+        answered: String,
+    },
 }
 
 impl Refused {
@@ -186,6 +236,7 @@ impl Refused {
             Self::OtherCamera { .. } => "other_camera",
             Self::Expired(_) => "expired",
             Self::Answered(_) => "answered",
+            Self::NotAsked { .. } => "not_asked",
         }
     }
 }
@@ -211,22 +262,73 @@ pub async fn answer(
     if now > row.expires_at {
         return Ok(Err(Refused::Expired(id)));
     }
+    // The frame asked for, in the view asked for: a judged frame says what was judged in it.
+    let judged = row.view == SnapshotView::Judged.as_str();
+    if i64::from(snapshot.seq) >= row.frames || judged != snapshot.judged.is_some() {
+        return Ok(Err(Refused::NotAsked {
+            id,
+            asked: format!("{} {} frame(s)", row.frames, row.view),
+            answered: format!(
+                "frame {} {}",
+                snapshot.seq,
+                if snapshot.judged.is_some() {
+                    "judged"
+                } else {
+                    "as it came"
+                }
+            ),
+        }));
+    }
+    let facts = match &snapshot.judged {
+        Some(j) => Some(serde_json::to_string(j).map_err(|e| DbError::Corrupt(e.to_string()))?),
+        None => None,
+    };
+    let (taken_at, sha256) = (snapshot.taken_at.as_datetime(), snapshot.sha256.to_hex());
+    let bytes = i64::try_from(snapshot.bytes).unwrap_or(i64::MAX);
+    let (width, height) = (i64::from(snapshot.width), i64::from(snapshot.height));
     let taken = on_pool!(db, pool => {
-        sqlx::query(
-            "UPDATE snapshots SET taken_at = $2, answered_at = $3, sha256 = $4, bytes = $5,
-                                  width = $6, height = $7
-             WHERE id = $1 AND answered_at IS NULL",
-        )
-        .bind(&id)
-        .bind(snapshot.taken_at.as_datetime())
-        .bind(now)
-        .bind(snapshot.sha256.to_hex())
-        .bind(i64::try_from(snapshot.bytes).unwrap_or(i64::MAX))
-        .bind(i64::from(snapshot.width))
-        .bind(i64::from(snapshot.height))
-        .execute(pool)
-        .await?
-        .rows_affected()
+        if snapshot.seq == 0 {
+            sqlx::query(
+                "UPDATE snapshots SET taken_at = $2, answered_at = $3, sha256 = $4, bytes = $5,
+                                      width = $6, height = $7, judged = $8
+                 WHERE id = $1 AND answered_at IS NULL",
+            )
+            .bind(&id)
+            .bind(taken_at)
+            .bind(now)
+            .bind(&sha256)
+            .bind(bytes)
+            .bind(width)
+            .bind(height)
+            .bind(&facts)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        } else {
+            // A later frame of the burst: a row of its own, once.
+            sqlx::query(
+                "INSERT INTO snapshots (id, device_id, camera_id, requested_by, requested_at,
+                                        expires_at, published_at, taken_at, answered_at, sha256,
+                                        bytes, width, height, judged, view, frames, burst_of, seq)
+                 SELECT $9, device_id, camera_id, requested_by, requested_at, expires_at,
+                        published_at, $2, $3, $4, $5, $6, $7, $8, view, frames, id, $10
+                 FROM snapshots WHERE id = $1
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(taken_at)
+            .bind(now)
+            .bind(&sha256)
+            .bind(bytes)
+            .bind(width)
+            .bind(height)
+            .bind(&facts)
+            .bind(format!("{id}.{}", snapshot.seq))
+            .bind(i64::from(snapshot.seq))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }
     });
     Ok(if taken == 1 {
         Ok(())
@@ -248,30 +350,47 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<SnapshotRow>, DbError> {
     Ok(row)
 }
 
-/// The latest request made of `camera` of `device`; with `arrived`, the latest whose picture
-/// came, its file with it.
+/// The latest request for pictures in `view` made of `camera` of `device`; with `arrived`,
+/// the latest picture in that view that came (its file with it), the later frame of a burst
+/// first.
 pub async fn latest(
     db: &Db,
-    device: &str,
-    camera: &str,
+    (device, camera): (&str, &str),
+    view: SnapshotView,
     arrived: bool,
 ) -> Result<Option<SnapshotRow>, DbError> {
     let only = if arrived {
         "AND sha256 IN (SELECT sha256 FROM evidence_blobs)"
     } else {
-        ""
+        "AND burst_of IS NULL"
     };
     let row = on_pool!(db, pool => {
         sqlx::query_as::<_, SnapshotRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM snapshots WHERE device_id = $1 AND camera_id = $2 {only}
-             ORDER BY requested_at DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM snapshots
+             WHERE device_id = $1 AND camera_id = $2 AND view = $3 {only}
+             ORDER BY requested_at DESC, seq DESC LIMIT 1"
         )))
         .bind(device)
         .bind(camera)
+        .bind(view.as_str())
         .fetch_optional(pool)
         .await?
     });
     Ok(row)
+}
+
+/// How many of the frames request `id` asked for have come (their signed answers).
+pub async fn frames_taken(db: &Db, id: &str) -> Result<i64, DbError> {
+    let n = on_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM snapshots
+             WHERE (id = $1 OR burst_of = $1) AND taken_at IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(n)
 }
 
 /// The pictures a camera's set-up was drawn on are kept while it stands.

@@ -18,7 +18,7 @@ use super::{Desk, Lang, alert, layout};
 use crate::{
     admin,
     auth::Role,
-    db::{devices, fines, officers},
+    db::{devices, fines, officers, snapshots::SnapshotRow},
     routes::{ApiError, AppState, admin::refused},
 };
 
@@ -452,23 +452,42 @@ pub async fn camera_page(
     render_camera(&desk, CameraForm::for_camera(&state, &q).await, None, &shot)
 }
 
-/// The latest picture asked of a camera, and the latest one that came (its file arrived).
+/// The latest picture asked of a camera, and the latest one that came (its file arrived); the
+/// same for the frames as the device judges them, with the configuration version central
+/// issued the device last.
 #[derive(Debug, Clone)]
 struct Shot {
-    request: Option<crate::db::snapshots::SnapshotRow>,
-    picture: Option<crate::db::snapshots::SnapshotRow>,
+    request: Option<SnapshotRow>,
+    picture: Option<SnapshotRow>,
+    live_request: Option<SnapshotRow>,
+    live: Option<SnapshotRow>,
+    /// How many frames of the latest live request came.
+    live_taken: i64,
+    issued_version: Option<u64>,
 }
 
 impl Shot {
     async fn latest(state: &AppState, device: &str, camera: &str) -> Self {
-        use crate::db::snapshots::latest;
+        use crate::db::snapshots::{frames_taken, latest};
+        use protocol::snapshot::SnapshotView::{Frame, Judged};
         // What cannot be read now is shown as not there: the page still serves its form.
+        let db = &state.db;
+        let at = (device, camera);
+        let live_request = latest(db, at, Judged, false).await.ok().flatten();
+        let live_taken = match &live_request {
+            Some(r) => frames_taken(db, &r.id).await.unwrap_or(0),
+            None => 0,
+        };
         Self {
-            request: latest(&state.db, device, camera, false)
+            request: latest(db, at, Frame, false).await.ok().flatten(),
+            picture: latest(db, at, Frame, true).await.ok().flatten(),
+            live_request,
+            live: latest(db, at, Judged, true).await.ok().flatten(),
+            live_taken,
+            issued_version: crate::db::cameras::config_version(db, device)
                 .await
                 .ok()
                 .flatten(),
-            picture: latest(&state.db, device, camera, true).await.ok().flatten(),
         }
     }
 
@@ -498,7 +517,14 @@ pub struct SnapshotForm {
     csrf: String,
     device: String,
     camera: String,
+    /// `judged`: the frames as the device judges them, [`LIVE_FRAMES`] of them; else one frame
+    /// as it came.
+    #[serde(default)]
+    view: String,
 }
+
+/// The frames a live check asks for, one a second.
+const LIVE_FRAMES: u8 = 15;
 
 /// `POST /review/admin/camera/snapshot`: asks the device for a picture of the camera; back to
 /// the camera's page, which shows it once it has come.
@@ -507,7 +533,13 @@ pub async fn ask_snapshot(
     desk: Desk,
     Form(f): Form<SnapshotForm>,
 ) -> Response {
-    let back = format!("{}#snapshot", camera_href(&f.device, &f.camera));
+    use protocol::snapshot::SnapshotView;
+    let (view, frames, anchor) = if f.view == SnapshotView::Judged.as_str() {
+        (SnapshotView::Judged, LIVE_FRAMES, "live")
+    } else {
+        (SnapshotView::Frame, 1, "snapshot")
+    };
+    let back = format!("{}#{anchor}", camera_href(&f.device, &f.camera));
     change_then(
         &desk,
         &f.csrf,
@@ -516,8 +548,8 @@ pub async fn ask_snapshot(
                 &state.db,
                 &state.audit,
                 &desk.officer.actor(),
-                &f.device,
-                &f.camera,
+                (&f.device, &f.camera),
+                (view, frames),
             )
             .await
             .map(drop)
@@ -926,6 +958,7 @@ fn render_camera(
             button.primary type="submit" { (lang.t("Lưu và gửi tới thiết bị", "Save and send to the device")) }
         }
         (snapshot_section(desk, &f, shot))
+        (live_section(desk, &f, shot))
         script src="/review/assets/camera.js" defer {}
     };
     let status = error.map(|e| e.status).unwrap_or_default();
@@ -982,6 +1015,105 @@ fn snapshot_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
                 input type="hidden" name="device" value=(f.device);
                 input type="hidden" name="camera" value=(f.camera);
                 button type="submit" { (lang.t("Chụp ảnh từ camera", "Take a picture from the camera")) }
+            }
+        }
+    }
+}
+
+/// Checking the set-up live: a button asking the device for [`LIVE_FRAMES`] frames as it judges
+/// them, one a second, and the latest that came — the set-up in force, the vehicles tracked
+/// with their speeds and lanes, the signal read — with the configuration version the device
+/// judged by beside the one central issued last. While frames are still coming the section says
+/// so (`data-running`), and the page's script fetches it again every second or two.
+fn live_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
+    use crate::db::snapshots::SnapshotState;
+    let lang = desk.lang;
+    let now = time::OffsetDateTime::now_utc();
+    let at = |t: time::OffsetDateTime| {
+        protocol::vi::local_time(protocol::UtcTimestamp::from_datetime(t))
+    };
+    let running = shot
+        .live_request
+        .as_ref()
+        .is_some_and(|r| r.state(now) != SnapshotState::Expired && shot.live_taken < r.frames);
+    let judged = shot.live.as_ref().and_then(|r| Some((r, r.judged()?)));
+    html! {
+        section #live data-running=[running.then_some("1")] {
+            h2 { (lang.t("Kiểm tra trực tiếp", "Checking it live")) }
+            p.muted { (lang.t(
+                "Sau khi lưu: thiết bị gửi mỗi giây một khung hình như nó đang xét — hình học đang áp dụng, từng xe nó theo dõi với số hiệu, loại xe, làn và tốc độ đo được, trạng thái đèn nó đọc — để kiểm tra trước khi rời cột.",
+                "After saving: the device sends a frame a second as it judges it — the set-up in force, each vehicle it tracks with its number, class, lane and the speed it measures, the signal it reads — to check before leaving the pole.")) }
+            @if let Some(r) = &shot.live_request {
+                p #live-state data-state=(if running { "running" } else if shot.live_taken > 0 { "done" } else { "expired" }) {
+                    (lang.t("Yêu cầu lúc ", "Asked at ")) (at(r.requested_at)) ": "
+                    (shot.live_taken) "/" (r.frames) (lang.t(" khung hình đã đến", " frames arrived"))
+                    @if running { (lang.t(" — đang nhận…", " — receiving…")) }
+                    @else if shot.live_taken == 0 {
+                        (lang.t(
+                            " — thiết bị không trả lời: thiết bị có kết nối không, camera có đang chạy không?",
+                            " — the device did not answer: is it connected and the camera running?"))
+                    }
+                }
+            }
+            @if let Some((row, j)) = &judged {
+                figure.live {
+                    img #live-picture src={ (SNAPSHOTS) "/" (row.id) } alt=(lang.t("Khung hình thiết bị đã xét", "A frame as the device judged it"))
+                        width=[row.width] height=[row.height];
+                    figcaption.muted {
+                        (lang.t("Chụp lúc ", "Taken at ")) (row.taken_at.map(at).unwrap_or_default())
+                        (lang.t(" (giờ của thiết bị), khung ", " (the device's clock), frame ")) (row.seq + 1) "/" (row.frames)
+                    }
+                }
+                dl.facts #live-facts {
+                    dt { (lang.t("Cấu hình thiết bị đang áp dụng", "Configuration the device judges by")) }
+                    dd #live-version data-version=(j.config_version) data-current=(if shot.issued_version.is_some_and(|v| v == j.config_version) { "yes" } else { "no" }) {
+                        "v" (j.config_version)
+                        @match shot.issued_version {
+                            Some(v) if v == j.config_version => { (lang.t(" — bản mới nhất đã lưu", " — the latest saved")) }
+                            Some(v) => {
+                                (lang.t(" — bản mới nhất đã lưu là v", " — the latest saved is v")) (v)
+                                (lang.t(": thiết bị chưa nhận; chờ vài giây rồi kiểm tra lại.", ": the device has not taken it yet; wait a few seconds and check again."))
+                            }
+                            None => { (lang.t(" — chưa lưu cấu hình nào cho thiết bị", " — no configuration saved for the device yet")) }
+                        }
+                    }
+                    dt { (lang.t("Đèn tín hiệu", "Signal")) }
+                    dd #live-signal data-signal=(j.signal.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) {
+                        @match j.signal {
+                            Some(state) => { (layout::signal_name(lang, state)) }
+                            None => { (lang.t("không có nguồn tín hiệu", "no signal source")) }
+                        }
+                        @if let Some(fault) = &j.signal_fault { " — " (fault) }
+                    }
+                }
+                table #live-vehicles {
+                    thead { tr {
+                        th { (lang.t("Xe", "Track")) }
+                        th { (lang.t("Loại", "Class")) }
+                        th { (lang.t("Làn", "Lane")) }
+                        th { (lang.t("Tốc độ đo được", "Speed measured")) }
+                    } }
+                    tbody {
+                        @for v in &j.vehicles {
+                            tr {
+                                td { "#" (v.track) }
+                                td { (layout::class_name(lang, v.class)) }
+                                td { (v.lane.as_deref().unwrap_or("—")) }
+                                td { @match v.speed_kmh { Some(k) => { (format!("{k:.0}")) " km/h" } None => "—" } }
+                            }
+                        }
+                        @if j.vehicles.is_empty() {
+                            tr { td colspan="4" { (lang.t("Không có xe trong khung hình.", "No vehicle in the frame.")) } }
+                        }
+                    }
+                }
+            }
+            form method="post" action=(ASK_SNAPSHOT) {
+                input type="hidden" name="csrf" value=(desk.csrf);
+                input type="hidden" name="device" value=(f.device);
+                input type="hidden" name="camera" value=(f.camera);
+                input type="hidden" name="view" value="judged";
+                button type="submit" { (lang.t("Xem thiết bị xét trong 15 giây", "Watch the device judge for 15 seconds")) }
             }
         }
     }

@@ -89,7 +89,7 @@ pub fn router() -> Router<AppState> {
         .layer(middleware::map_response(protect))
 }
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
                    media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Headers every review response carries ([`service_kit::http::protect_page`]).

@@ -670,8 +670,8 @@ async fn a_cameras_picture_is_asked_signed_and_its_answer_taken(t: &TestDb) {
         &t.db,
         &audit,
         "officer:admin",
-        device.id.as_str(),
-        "cam-1",
+        (device.id.as_str(), "cam-1"),
+        (protocol::snapshot::SnapshotView::Frame, 1),
     )
     .await
     .unwrap();
@@ -700,6 +700,8 @@ async fn a_cameras_picture_is_asked_signed_and_its_answer_taken(t: &TestDb) {
         height: 1080,
         sha256: protocol::Sha256Digest::of(&jpeg),
         bytes: jpeg.len() as u64,
+        seq: 0,
+        judged: None,
     };
     device
         .client

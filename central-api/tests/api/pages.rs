@@ -1199,6 +1199,8 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
         height: 48,
         sha256: Sha256Digest::of(&jpeg),
         bytes: jpeg.len() as u64,
+        seq: 0,
+        judged: None,
     };
     let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
     let topic = Topic::Snapshot(w.device.clone()).to_string();
@@ -1280,10 +1282,7 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
     );
 
     // A request the device never answered expires, and says so.
-    let late = central_api::db::snapshots::ask(&w.db, &audit, &w.device, &camera, "admin", now)
-        .await
-        .unwrap()
-        .unwrap();
+    let late = ask_frame(&w, &audit, &camera, now).await;
     crate::helpers::raw(
         &w.db,
         &format!(
@@ -1337,6 +1336,209 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
     );
 }
 
+/// A request for one frame of `camera` as it came, made by the administrator at `now`.
+async fn ask_frame(
+    w: &World,
+    audit: &central_api::audit::AuditLog,
+    camera: &protocol::CameraId,
+    now: time::OffsetDateTime,
+) -> protocol::snapshot::SnapshotRequest {
+    central_api::db::snapshots::ask(
+        &w.db,
+        audit,
+        (&w.device, camera),
+        (protocol::snapshot::SnapshotView::Frame, 1),
+        "officer:admin",
+        now,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+async fn a_live_check_shows_what_the_device_judged_frame_by_frame(t: &TestDb) {
+    use central_api::{
+        audit::AuditLog,
+        db::{cameras, snapshots},
+        ingest::{Ingest, IngestMetrics},
+    };
+    use protocol::{
+        CameraId, Topic, UtcTimestamp, VehicleBox, VehicleClass,
+        evidence::UploadAuth,
+        messages::SignalState,
+        snapshot::{Judged, JudgedVehicle, Snapshot, SnapshotView},
+        wire,
+    };
+    let w = world(t).await;
+    let admin = sign_in(&w, Role::Admin).await;
+    let audit = AuditLog::new(w.db.clone());
+    let camera = CameraId::parse("hang-xanh-2").unwrap();
+    let settings = crate::helpers::camera_settings("hang-xanh-2");
+    cameras::save(&w.db, &audit, &w.device, &settings, "admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let issued = cameras::config_version(&w.db, w.device.as_str())
+        .await
+        .unwrap()
+        .expect("a configuration issued");
+    let page_uri = "/review/admin/camera?device=hcm-q1-001&camera=hang-xanh-2";
+
+    // The administrator asks to watch the device judge: fifteen judged frames, one a second.
+    let asked = send(
+        &w,
+        form(
+            Some(&admin),
+            "/review/admin/camera/snapshot",
+            &[
+                ("csrf", admin.csrf.as_str()),
+                ("device", "hcm-q1-001"),
+                ("camera", "hang-xanh-2"),
+                ("view", "judged"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    assert_eq!(asked.location(), format!("{page_uri}#live"));
+    let now = time::OffsetDateTime::now_utc();
+    let outgoing = snapshots::to_publish(&w.db, now).await.unwrap();
+    assert_eq!(outgoing.len(), 1);
+    let request = outgoing[0].clone();
+    assert_eq!((request.view, request.frames), (SnapshotView::Judged, 15));
+    assert!(
+        request.expires_at.unix_ms() - request.requested_at.unix_ms() <= 120_000 + 14_000,
+        "the first frame within two minutes, the burst's length more for the last"
+    );
+    let running = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        running.body.contains("data-running=\"1\"") && running.body.contains("0/15"),
+        "{}",
+        running.body
+    );
+
+    let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
+    let topic = Topic::Snapshot(w.device.clone()).to_string();
+    let take = |snapshot: &Snapshot| {
+        let payload = wire::encode_signed(snapshot, &w.key).unwrap();
+        let (ingest, topic) = (ingest.clone(), topic.clone());
+        async move { ingest.snapshot(&topic, &payload).await.unwrap() }
+    };
+    let frame = |seq: u8, jpeg: &[u8], judged: Option<Judged>| Snapshot {
+        request_id: request.request_id.clone(),
+        device: w.device.clone(),
+        camera: camera.clone(),
+        taken_at: UtcTimestamp::now(),
+        width: 64,
+        height: 48,
+        sha256: Sha256Digest::of(jpeg),
+        bytes: jpeg.len() as u64,
+        seq,
+        judged,
+    };
+    let judged = |version: u64| Judged {
+        config_version: version,
+        signal: Some(SignalState::Red),
+        signal_fault: None,
+        vehicles: vec![JudgedVehicle {
+            track: 12,
+            class: VehicleClass::Motorbike,
+            bbox: VehicleBox {
+                x: 10,
+                y: 10,
+                width: 8,
+                height: 12,
+            },
+            speed_kmh: Some(42.4),
+            lane: Some("Làn xe máy".into()),
+        }],
+    };
+    let (first, second) = (b"\xff\xd8 judged 0".to_vec(), b"\xff\xd8 judged 1".to_vec());
+    assert_eq!(
+        take(&frame(0, &first, Some(judged(issued)))).await,
+        "snapshot"
+    );
+    assert_eq!(
+        take(&frame(1, &second, Some(judged(issued)))).await,
+        "snapshot"
+    );
+    // Each frame once; none beyond those asked; none as it came for a judged request.
+    for refused in [
+        frame(1, &second, Some(judged(issued))),
+        frame(15, b"late", Some(judged(issued))),
+        frame(2, b"plain", None),
+    ] {
+        assert_eq!(
+            take(&refused).await,
+            "snapshot_refused",
+            "frame {}",
+            refused.seq
+        );
+    }
+    for jpeg in [&first, &second] {
+        let sha = Sha256Digest::of(jpeg);
+        let auth = UploadAuth::sign(&w.key, w.device.clone(), &sha, UtcTimestamp::now());
+        let mut upload =
+            Request::put(protocol::evidence::path(&sha)).header(header::CONTENT_TYPE, "image/jpeg");
+        for (name, value) in auth.headers() {
+            upload = upload.header(name, value);
+        }
+        let uploaded = send(&w, upload.body(Body::from(jpeg.clone())).unwrap()).await;
+        assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    }
+
+    // The page shows the latest frame, what the device judged in it, and that it judges by
+    // the configuration saved last; the frame to draw on is not a judged one.
+    let shown = send(&w, get(Some(&admin), page_uri)).await;
+    let latest = format!("/review/admin/snapshots/{}.1", request.request_id);
+    for expected in [
+        format!("id=\"live-picture\" src=\"{latest}\""),
+        "2/15".to_owned(),
+        format!("data-version=\"{issued}\" data-current=\"yes\""),
+        "data-signal=\"red\"".to_owned(),
+        "#12".to_owned(),
+        "Làn xe máy".to_owned(),
+        "42 km/h".to_owned(),
+    ] {
+        assert!(shown.body.contains(&expected), "{expected}: {}", shown.body);
+    }
+    assert!(
+        !shown.body.contains("id=\"snapshot-picture\""),
+        "{}",
+        shown.body
+    );
+    let picture = send(&w, get(Some(&admin), &latest)).await;
+    assert_eq!(picture.status, StatusCode::OK);
+    assert!(
+        picture.body.ends_with(" judged 1"),
+        "the second frame's file"
+    );
+
+    // A newer set-up saved: the frame shown was judged by the one before, and the page says so.
+    cameras::save(
+        &w.db,
+        &audit,
+        &w.device,
+        &protocol::CameraSettings {
+            speed_limit_kmh: 50.0,
+            ..settings
+        },
+        "admin",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stale = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(stale.body.contains("data-current=\"no\""), "{}", stale.body);
+
+    // The burst's frames go with their request when it is deleted.
+    snapshots::delete_before(&w.db, now + time::Duration::minutes(1), now)
+        .await
+        .unwrap();
+    let left = crate::helpers::count(&w.db, "SELECT COUNT(*) FROM snapshots").await;
+    assert_eq!(left, 0);
+}
+
 async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &TestDb) {
     use central_api::{
         audit::AuditLog,
@@ -1361,10 +1563,7 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
     .unwrap()
     .unwrap();
     let now = time::OffsetDateTime::now_utc();
-    let asked = snapshots::ask(&w.db, &audit, &w.device, &camera, "officer:admin", now)
-        .await
-        .unwrap()
-        .unwrap();
+    let asked = ask_frame(&w, &audit, &camera, now).await;
     let picture = Snapshot {
         request_id: asked.request_id.clone(),
         device: w.device.clone(),
@@ -1374,6 +1573,8 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
         height: 720,
         sha256: Sha256Digest::of(b"picture"),
         bytes: 7,
+        seq: 0,
+        judged: None,
     };
     snapshots::answer(&w.db, &picture, now)
         .await
@@ -1547,6 +1748,7 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
 }
 
 on_both_engines!(
+    a_live_check_shows_what_the_device_judged_frame_by_frame,
     a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused,
     an_administrator_sees_the_cameras_picture_asked_through_the_broker,
     an_administrator_keeps_officers_and_devices_from_the_pages,

@@ -478,7 +478,10 @@ impl Publisher {
             delivery,
             status,
             (signals, configs),
-            Arc::new(|_: &protocol::CameraId| None),
+            edge_agent::publish::Frames {
+                cameras: Arc::new(|_: &protocol::CameraId| None),
+                config_version: Arc::default(),
+            },
             service_kit::http::Shutdown::from_watch(stop_rx),
         ));
         for _ in 0..200 {

@@ -278,3 +278,30 @@
   });
   draw();
 })();
+
+// Checking it live: while the device's judged frames are still coming, the section is fetched
+// again every second and a half and put in place; the rest of the page (a drawing not yet
+// saved included) is left as it is.
+(function () {
+  const poll = () => {
+    const live = document.getElementById("live");
+    if (!live || !live.dataset.running) return;
+    setTimeout(async () => {
+      try {
+        const r = await fetch(location.pathname + location.search, {
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+        if (r.ok) {
+          const page = new DOMParser().parseFromString(await r.text(), "text/html");
+          const fresh = page.getElementById("live");
+          if (fresh) live.replaceWith(document.importNode(fresh, true));
+        }
+      } catch (e) {
+        // The next try.
+      }
+      poll();
+    }, 1500);
+  };
+  poll();
+})();
