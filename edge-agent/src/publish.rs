@@ -498,7 +498,8 @@ async fn send_snapshot(
         // Judged frames are kept from now for the burst's length, and a little after.
         camera.watch((every * u32::from(request.frames)).as_secs_f64() + 5.0);
     }
-    let mut last_frame = 0;
+    // Only frames judged after the request: the last one kept may be from a burst long past.
+    let mut last_frame = camera.processed.load(Ordering::Relaxed);
     for seq in 0..request.frames {
         let started = tokio::time::Instant::now();
         if UtcTimestamp::now().unix_ms() >= request.expires_at.unix_ms() {

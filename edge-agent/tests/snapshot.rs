@@ -195,21 +195,27 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
         "the busy street's vehicles tracked: {judged:?}"
     );
     let last = frames.last().unwrap();
-    let mut blob = None;
-    for _ in 0..100 {
-        blob = central
-            .blobs
-            .lock()
-            .unwrap()
-            .get(&last.sha256.to_hex())
-            .cloned();
-        if blob.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let drawn = image::load_from_memory(&blob.expect("the judged picture uploaded")).unwrap();
+    let drawn = image::load_from_memory(&uploaded(&central, &last.sha256).await).unwrap();
     assert_eq!((drawn.width(), drawn.height()), (last.width, last.height));
+    // Asked again once the box stopped keeping judged frames: a frame judged now, not the
+    // last one kept.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let again = SnapshotRequest {
+        view: SnapshotView::Judged,
+        ..request(&device, "central-request-000003", UtcTimestamp::now())
+    };
+    ask(wire::encode_signed(&again, &common::control_key()).unwrap()).await;
+    let payload = next_message(&mut answers, Duration::from_secs(20))
+        .await
+        .expect("a judged frame within 20 s");
+    let fresh = wire::decode_signed::<Snapshot>(&payload).unwrap().message;
+    assert_eq!(fresh.request_id, again.request_id);
+    assert!(
+        fresh.taken_at.unix_ms() >= again.requested_at.unix_ms() - 500,
+        "judged after the request: {} against {}",
+        fresh.taken_at.unix_ms(),
+        again.requested_at.unix_ms()
+    );
     let _ = client.disconnect().await;
     agent.stop().await;
 }
