@@ -88,6 +88,9 @@ pub struct CameraStats {
     pub watched_until: Mutex<Option<Instant>>,
     /// The latest frame judged while watched.
     pub judged: Mutex<Option<Arc<JudgedView>>>,
+    /// The settings the camera judges by, once central's have been taken up (before: those of
+    /// the box's file).
+    pub in_force: Mutex<Option<Arc<CameraConfig>>>,
 }
 
 /// A frame as the camera's worker judged it, for the installer watching it live.
@@ -149,6 +152,7 @@ impl Default for CameraStats {
             signal_fault: Mutex::default(),
             watched_until: Mutex::default(),
             judged: Mutex::default(),
+            in_force: Mutex::default(),
         }
     }
 }
@@ -618,6 +622,11 @@ impl Worker {
         if let Some(camera) = new {
             self.geometry = Geometry::from(&camera.geometry);
             self.limits = limits_of(&camera);
+            *self
+                .stats
+                .in_force
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(camera.clone());
             self.camera = camera;
             info!(camera = %self.camera.id, site = %self.camera.site.name, "settings from central applied");
         }

@@ -500,7 +500,8 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
     Json(body).into_response()
 }
 
-/// The latest frame with the configured geometry drawn on it, for setting the camera up.
+/// The latest frame with the geometry in force drawn on it (central's once taken up), for
+/// setting the camera up.
 async fn snapshot(State(state): State<Arc<AgentState>>, UrlPath(id): UrlPath<String>) -> Response {
     let Some(camera) = state.cameras.iter().find(|c| c.config.id.as_str() == id) else {
         return (StatusCode::NOT_FOUND, "no such camera").into_response();
@@ -514,7 +515,13 @@ async fn snapshot(State(state): State<Arc<AgentState>>, UrlPath(id): UrlPath<Str
     else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no frame yet").into_response();
     };
-    let config = camera.config.clone();
+    let config = camera
+        .stats
+        .in_force
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| camera.config.clone());
     let drawn = tokio::task::spawn_blocking(move || {
         let img = crate::overlay::draw_geometry(&frame, &config.geometry);
         crate::evidence::jpeg(&img, 85)

@@ -67,7 +67,15 @@ async fn central_settings_change_a_running_camera_and_are_kept() {
                 name: "Cầu Sài Gòn".into(),
                 ..camera.site.clone()
             },
-            geometry,
+            geometry: protocol::camera::CameraGeometry {
+                // A stop line along the top of the picture: drawn where it was not before.
+                stop_line: Some(protocol::camera::LineSpec {
+                    a: [0.0, 4.0],
+                    b: [7000.0, 4.0],
+                    before: [100.0, 100.0],
+                }),
+                ..geometry
+            },
             speed_limit_kmh: 10.0,
             speed_limits_kmh: Default::default(),
             red_grace_s: 0.5,
@@ -116,6 +124,25 @@ async fn central_settings_change_a_running_camera_and_are_kept() {
     }
     let status = common::status(&agent.addr).await.unwrap();
     assert_eq!(status["config_version"], 1);
+    // The box's own picture for setting it up draws the set-up in force: central's stop line.
+    let jpeg = reqwest::get(format!("http://{}/cameras/cam-1/snapshot.jpg", agent.addr))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let drawn = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+    let red = (0..drawn.width())
+        .filter(|&x| {
+            let [r, g, b] = drawn.get_pixel(x, 4).0;
+            r > 180 && g < 120 && b < 120
+        })
+        .count();
+    assert!(
+        red as f64 > 0.9 * f64::from(drawn.width()),
+        "{red} of {} pixels of the new stop line drawn",
+        drawn.width()
+    );
     agent.stop().await;
     retain(&topic, Vec::new()).await;
 
