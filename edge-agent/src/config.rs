@@ -353,8 +353,9 @@ pub fn default_max_cycle() -> f64 {
 }
 
 impl CameraConfig {
-    /// This camera with the settings central keeps for it: site, geometry, limits, grace. Its
-    /// stream, decoder and rates stay as configured here.
+    /// This camera with the settings central keeps for it: site, geometry, limits, grace, and
+    /// a fixed-time signal plan when central gives one. Its stream, decoder and rates stay as
+    /// configured here.
     pub fn with_settings(&self, s: &protocol::CameraSettings) -> Self {
         Self {
             site: s.site.clone(),
@@ -362,6 +363,17 @@ impl CameraConfig {
             speed_limit_kmh: s.speed_limit_kmh,
             speed_limits_kmh: s.speed_limits_kmh.clone(),
             red_grace_s: s.red_grace_s,
+            // Central's fixed-time plan replaces the file's signal source; without one the
+            // file's stands.
+            signal: s.signal_plan.map_or_else(
+                || self.signal.clone(),
+                |p| SignalConfig::Fixed {
+                    green_s: p.green_s,
+                    amber_s: p.amber_s,
+                    red_s: p.red_s,
+                    offset_s: p.offset_s,
+                },
+            ),
             ..self.clone()
         }
     }
@@ -565,6 +577,37 @@ mod tests {
             "#
         ))
         .expect("camera")
+    }
+
+    #[test]
+    fn centrals_signal_plan_replaces_the_files_signal_source_and_only_when_given() {
+        let mut cam = camera("cam-1");
+        cam.signal = SignalConfig::Lamps;
+        let mut settings = protocol::CameraSettings {
+            camera: cam.id.clone(),
+            site: cam.site.clone(),
+            geometry: cam.geometry.clone(),
+            speed_limit_kmh: 50.0,
+            speed_limits_kmh: Default::default(),
+            red_grace_s: 0.5,
+            signal_plan: None,
+        };
+        assert_eq!(cam.with_settings(&settings).signal, SignalConfig::Lamps);
+        settings.signal_plan = Some(protocol::device_config::SignalPlan {
+            green_s: 40.0,
+            amber_s: 3.0,
+            red_s: 37.0,
+            offset_s: 12.5,
+        });
+        assert_eq!(
+            cam.with_settings(&settings).signal,
+            SignalConfig::Fixed {
+                green_s: 40.0,
+                amber_s: 3.0,
+                red_s: 37.0,
+                offset_s: 12.5
+            }
+        );
     }
 
     #[test]

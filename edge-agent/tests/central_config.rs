@@ -79,6 +79,7 @@ async fn central_settings_change_a_running_camera_and_are_kept() {
             speed_limit_kmh: 10.0,
             speed_limits_kmh: Default::default(),
             red_grace_s: 0.5,
+            signal_plan: None,
         }],
     };
     let topic = Topic::Config(device.clone()).to_string();

@@ -48,6 +48,61 @@ pub struct CameraSettings {
     pub speed_limits_kmh: BTreeMap<VehicleClass, f64>,
     /// Seconds after red before a crossing counts.
     pub red_grace_s: f64,
+    /// The junction's fixed-time signal plan, where the box judges red by the plan (its signal
+    /// head out of view, no controller feed): replaces the signal source of the box's file.
+    /// Left out: the box reads the signal as its file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_plan: Option<SignalPlan>,
+}
+
+/// A fixed-time signal plan: green, amber, red, repeating, the cycle starting (green) at whole
+/// multiples of its length plus `offset_s` seconds past the Unix epoch. Central works the offset
+/// out from a moment an installer saw red begin.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalPlan {
+    pub green_s: f64,
+    pub amber_s: f64,
+    pub red_s: f64,
+    pub offset_s: f64,
+}
+
+/// The longest signal cycle a plan may have, seconds.
+pub const MAX_CYCLE_S: f64 = 600.0;
+
+impl SignalPlan {
+    /// The plan of phases `green_s`, `amber_s`, `red_s` in which red begins at Unix time
+    /// `red_began_s`.
+    pub fn with_red_at(green_s: f64, amber_s: f64, red_s: f64, red_began_s: f64) -> Self {
+        let cycle = green_s + amber_s + red_s;
+        Self {
+            green_s,
+            amber_s,
+            red_s,
+            offset_s: (red_began_s - green_s - amber_s).rem_euclid(cycle.max(1e-9)),
+        }
+    }
+
+    /// Checks the phases: green and red above 0, amber 0 or more, the cycle at most
+    /// [`MAX_CYCLE_S`], the offset within the cycle.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let cycle = self.green_s + self.amber_s + self.red_s;
+        let ok = self.green_s > 0.0
+            && self.amber_s >= 0.0
+            && self.red_s > 0.0
+            && cycle <= MAX_CYCLE_S
+            && (0.0..cycle).contains(&self.offset_s);
+        if ok {
+            Ok(())
+        } else {
+            Err(Invalid::new(
+                "signal_plan",
+                format!(
+                    "green and red above 0 s, amber 0 s or more, a cycle of at most {MAX_CYCLE_S} s, the offset within it"
+                ),
+            ))
+        }
+    }
 }
 
 impl Validate for DeviceConfig {
@@ -100,6 +155,12 @@ impl CameraSettings {
         if !(0.0..=5.0).contains(&self.red_grace_s) {
             return Err(Invalid::new(field("red_grace_s"), "must be 0–5 s"));
         }
+        if let Some(plan) = &self.signal_plan {
+            plan.validate().map_err(|e| Invalid {
+                field: field(&e.field),
+                reason: e.reason,
+            })?;
+        }
         self.geometry.validate().map_err(|e| Invalid {
             field: field(&format!("geometry.{}", e.field)),
             reason: e.reason,
@@ -130,6 +191,7 @@ mod tests {
                 speed_limit_kmh: 50.0,
                 speed_limits_kmh: BTreeMap::from([(VehicleClass::Truck, 40.0)]),
                 red_grace_s: 0.5,
+                signal_plan: None,
             }],
         }
     }
@@ -155,5 +217,30 @@ mod tests {
         let mut bad = c;
         bad.version = 0;
         assert_eq!(field(&bad).as_deref(), Some("version"));
+    }
+
+    #[test]
+    fn a_plan_is_anchored_on_the_moment_red_was_seen_to_begin() {
+        // 40 s green, 3 s amber, 37 s red (an 80 s cycle); red seen to begin at 1 000 083 s.
+        let plan = SignalPlan::with_red_at(40.0, 3.0, 37.0, 1_000_083.0);
+        assert!(plan.validate().is_ok());
+        // Green began 43 s before: 1 000 040 s, which is 40 s into an 80 s cycle from 1970.
+        assert!((plan.offset_s - 40.0).abs() < 1e-6, "{plan:?}");
+        let bad = |p: SignalPlan| p.validate().unwrap_err().field;
+        assert_eq!(bad(SignalPlan { red_s: 0.0, ..plan }), "signal_plan");
+        assert_eq!(
+            bad(SignalPlan {
+                green_s: 700.0,
+                ..plan
+            }),
+            "signal_plan"
+        );
+        assert_eq!(
+            bad(SignalPlan {
+                offset_s: 80.0,
+                ..plan
+            }),
+            "signal_plan"
+        );
     }
 }

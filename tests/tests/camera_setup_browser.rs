@@ -242,6 +242,24 @@ fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
             (direction[1].as_f64().unwrap() + 200.0).abs() <= 2.0,
             "{direction}"
         );
+        // "Red just began" marks the moment in Vietnam's time (the plan's phases left blank:
+        // no plan is saved).
+        b.click("#red-now").await.unwrap();
+        let marked = b
+            .eval("return document.getElementById('plan-red-at').value")
+            .await
+            .unwrap();
+        let marked = marked.as_str().unwrap();
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let hour = (unix / 3600 + 7) % 24;
+        let hours = [hour, (hour + 23) % 24].map(|h| format!("{h:02}:"));
+        assert!(
+            marked.len() == 10 && hours.iter().any(|h| marked.starts_with(h.as_str())),
+            "{marked}"
+        );
         b.eval("document.querySelector('.tools').scrollIntoView(); return 0")
             .await
             .unwrap();

@@ -638,6 +638,19 @@ pub struct CameraForm {
     /// The camera's revision the form was opened on.
     #[serde(default)]
     base: String,
+    /// A fixed-time signal plan: the phases in seconds (all blank: none) ...
+    #[serde(default)]
+    plan_green_s: String,
+    #[serde(default)]
+    plan_amber_s: String,
+    #[serde(default)]
+    plan_red_s: String,
+    /// ... and when red was seen to begin, `HH:MM:SS[.s]` in Vietnam's time, the last 24 hours
+    /// (blank: the offset saved before, `plan_offset_s`, stands).
+    #[serde(default)]
+    plan_red_at: String,
+    #[serde(default)]
+    plan_offset_s: String,
 }
 
 /// Four road points on the picture and on the road.
@@ -695,8 +708,70 @@ impl CameraForm {
             limit_truck: limit(VehicleClass::Truck),
             red_grace_s: s.red_grace_s.to_string(),
             geometry: serde_json::to_string_pretty(&s.geometry).unwrap_or_default(),
+            plan_green_s: s
+                .signal_plan
+                .map(|p| p.green_s.to_string())
+                .unwrap_or_default(),
+            plan_amber_s: s
+                .signal_plan
+                .map(|p| p.amber_s.to_string())
+                .unwrap_or_default(),
+            plan_red_s: s
+                .signal_plan
+                .map(|p| p.red_s.to_string())
+                .unwrap_or_default(),
+            plan_offset_s: s
+                .signal_plan
+                .map(|p| format!("{:.3}", p.offset_s))
+                .unwrap_or_default(),
             ..Self::default()
         }
+    }
+
+    /// The fixed-time plan the form says: none when its phases are blank; the offset from when
+    /// red was seen to begin, else the one saved before.
+    fn signal_plan(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<protocol::device_config::SignalPlan>, admin::Refused> {
+        use protocol::device_config::SignalPlan;
+        let phases = [
+            ("plan_green_s", &self.plan_green_s),
+            ("plan_amber_s", &self.plan_amber_s),
+            ("plan_red_s", &self.plan_red_s),
+        ];
+        if phases.iter().all(|(_, v)| v.trim().is_empty()) {
+            return Ok(None);
+        }
+        let mut values = [0.0; 3];
+        for (value, (field, text)) in values.iter_mut().zip(phases) {
+            *value = required(field, text)?;
+        }
+        let [green_s, amber_s, red_s] = values;
+        let plan = if !self.plan_red_at.trim().is_empty() {
+            let red = red_began(self.plan_red_at.trim(), now).ok_or_else(|| {
+                admin::Refused::Invalid(
+                    "plan_red_at",
+                    "expected the time red began, HH:MM:SS, in the last 24 hours".into(),
+                )
+            })?;
+            SignalPlan::with_red_at(green_s, amber_s, red_s, red)
+        } else if let Some(offset_s) = number::<f64>("plan_offset_s", &self.plan_offset_s)? {
+            SignalPlan {
+                green_s,
+                amber_s,
+                red_s,
+                offset_s: offset_s.rem_euclid((green_s + amber_s + red_s).max(1e-9)),
+            }
+        } else {
+            return Err(admin::Refused::Invalid(
+                "plan_red_at",
+                "mark when red begins: the plan is set by it".into(),
+            ));
+        };
+        plan.validate()
+            .map_err(|e| admin::Refused::Invalid("signal_plan", e.reason))?;
+        Ok(Some(plan))
     }
 
     /// The settings the form says, or the field at fault; drawn on a picture (its size in pixels), every point of
@@ -748,8 +823,41 @@ impl CameraForm {
             speed_limit_kmh: required("speed_limit_kmh", &self.speed_limit_kmh)?,
             speed_limits_kmh,
             red_grace_s: required("red_grace_s", &self.red_grace_s)?,
+            signal_plan: self.signal_plan(time::OffsetDateTime::now_utc())?,
         })
     }
+}
+
+/// `HH:MM:SS.s` of `t` in Vietnam's time, as the signal plan's field takes it.
+fn clock_time(t: time::OffsetDateTime) -> String {
+    t.to_offset(protocol::time::VIETNAM)
+        .format(time::macros::format_description!(
+            "[hour]:[minute]:[second].[subsecond digits:1]"
+        ))
+        .unwrap_or_default()
+}
+
+/// Unix seconds of `HH:MM:SS[.s]` in Vietnam's time, the latest such moment not after `now`
+/// (give or take a minute of clocks apart).
+fn red_began(text: &str, now: time::OffsetDateTime) -> Option<f64> {
+    let mut parts = text.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (h, m): (u8, u8) = (h.trim().parse().ok()?, m.trim().parse().ok()?);
+    let s: f64 = s.trim().replace(',', ".").parse().ok()?;
+    if h > 23 || m > 59 || !(0.0..60.0).contains(&s) {
+        return None;
+    }
+    let local = now.to_offset(protocol::time::VIETNAM);
+    let day_start = local.replace_time(time::Time::MIDNIGHT);
+    let mut at =
+        day_start.unix_timestamp() as f64 + f64::from(h) * 3600.0 + f64::from(m) * 60.0 + s;
+    if at > now.unix_timestamp() as f64 + 60.0 {
+        at -= 86_400.0;
+    }
+    Some(at)
 }
 
 /// The speed trap four clicked road points make: the homography from road metres to the
@@ -946,6 +1054,23 @@ fn render_camera(
                 }
                 label { (lang.t("Thời gian chờ sau khi đèn đỏ bật (giây)", "Grace after red onset (s)")) input name="red_grace_s" required inputmode="decimal" value=(f.red_grace_s); }
             }
+            fieldset #signal-plan {
+                legend { (lang.t("Chu kỳ đèn cố định", "Fixed-time signal plan")) }
+                p.muted { (lang.t(
+                    "Chỉ khi thiết bị không đọc được đèn (đèn ngoài khung hình, không có tín hiệu từ tủ điều khiển); để trống nếu không dùng. Nhập thời gian mỗi pha, rồi đánh dấu lúc đèn đỏ bật: bấm “Đèn đỏ vừa bật” đúng lúc nhìn thấy (đồng hồ của máy này phải đúng), hoặc “Đèn đỏ bật ở khung này” trên khung hình đầu tiên có đèn đỏ khi xem trực tiếp.",
+                    "Only where the device cannot read the lamps (the head out of view, no controller feed); leave blank otherwise. Enter each phase's length, then mark when red begins: press “Red just began” as you see it (this computer's clock must be right), or “Red began at this frame” on the first red frame while watching live.")) }
+                label { (lang.t("Xanh (giây)", "Green (s)")) input name="plan_green_s" inputmode="decimal" value=(f.plan_green_s); }
+                label { (lang.t("Vàng (giây)", "Amber (s)")) input name="plan_amber_s" inputmode="decimal" value=(f.plan_amber_s); }
+                label { (lang.t("Đỏ (giây)", "Red (s)")) input name="plan_red_s" inputmode="decimal" value=(f.plan_red_s); }
+                label { (lang.t("Đèn đỏ bật lúc (giờ Việt Nam, HH:MM:SS)", "Red began at (Vietnam time, HH:MM:SS)"))
+                    input #plan-red-at name="plan_red_at" value=(f.plan_red_at) placeholder="07:15:32.5"; }
+                button type="button" #red-now { (lang.t("Đèn đỏ vừa bật", "Red just began")) }
+                input type="hidden" name="plan_offset_s" value=(f.plan_offset_s);
+                @if !f.plan_offset_s.is_empty() {
+                    p.muted #plan-saved { (lang.t("Đã lưu: chu kỳ bắt đầu (đèn xanh) ở giây ", "Saved: the cycle starts (green) at second ")) (f.plan_offset_s)
+                        (lang.t(" của mỗi chu kỳ tính từ 1970 (UTC); để trống ô trên thì giữ nguyên.", " of each cycle counted from 1970 (UTC); leave the field above blank to keep it.")) }
+                }
+            }
             fieldset {
                 legend { (lang.t("Hình học (điểm ảnh của khung hình camera)", "Geometry (pixels of the camera's frame)")) }
                 p.muted { (lang.t(
@@ -1062,6 +1187,11 @@ fn live_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
                     figcaption.muted {
                         (lang.t("Chụp lúc ", "Taken at ")) (row.taken_at.map(at).unwrap_or_default())
                         (lang.t(" (giờ của thiết bị), khung ", " (the device's clock), frame ")) (row.seq + 1) "/" (row.frames)
+                    }
+                    @if let Some(t) = row.taken_at {
+                        button type="button" .red-at-frame data-taken-at=(clock_time(t)) {
+                            (lang.t("Đèn đỏ bật ở khung này", "Red began at this frame"))
+                        }
                     }
                 }
                 dl.facts #live-facts {

@@ -204,5 +204,6 @@ pub fn camera_settings(camera: &str) -> protocol::CameraSettings {
         speed_limit_kmh: 60.0,
         speed_limits_kmh: Default::default(),
         red_grace_s: 0.5,
+        signal_plan: None,
     }
 }

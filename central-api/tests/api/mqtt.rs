@@ -579,6 +579,7 @@ async fn camera_settings_go_out_retained_and_again_after_a_reconnection(t: &Test
         speed_limit_kmh: limit,
         speed_limits_kmh: Default::default(),
         red_grace_s: 0.5,
+        signal_plan: None,
     };
     cameras::save(
         &t.db,

@@ -761,6 +761,7 @@ async fn an_administrator_keeps_officers_and_devices_from_the_pages(t: &TestDb) 
             speed_limit_kmh: 60.0,
             speed_limits_kmh: Default::default(),
             red_grace_s: 0.5,
+            signal_plan: None,
         },
         "officer:admin",
     )
@@ -1726,6 +1727,56 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
     )
     .await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+
+    // A fixed-time plan, anchored on when the installer saw red begin ten seconds ago.
+    let seen = time::OffsetDateTime::now_utc() - time::Duration::seconds(10);
+    let local = seen.to_offset(time::UtcOffset::from_hms(7, 0, 0).unwrap());
+    let red_at = format!(
+        "{:02}:{:02}:{:02}.{}",
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.millisecond() / 100
+    );
+    let with_plan = |red_at: &str| {
+        let mut f = fields(&admin, "3", geometry, "", "Hàng Xanh B");
+        for (k, v) in [
+            ("plan_green_s", "40"),
+            ("plan_amber_s", "3"),
+            ("plan_red_s", "37"),
+            ("plan_red_at", red_at),
+        ] {
+            f.push((k.to_owned(), v.to_owned()));
+        }
+        f
+    };
+    let refused = send(&w, post(with_plan("half past seven"), &admin)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("plan_red_at"), "{}", refused.body);
+    let planned = send(&w, post(with_plan(&red_at), &admin)).await;
+    assert_eq!(planned.status, StatusCode::SEE_OTHER, "{}", planned.body);
+    let cameras = central_api::db::cameras::of_device(&w.db, &w.device)
+        .await
+        .unwrap();
+    let plan = cameras[0].signal_plan.expect("the plan saved");
+    assert_eq!((plan.green_s, plan.amber_s, plan.red_s), (40.0, 3.0, 37.0));
+    // Red began at `seen` (to the tenth): so the cycle's green began 43 s before, modulo 80 s.
+    let red = (seen.unix_timestamp_nanos() / 100_000_000) as f64 / 10.0;
+    let expected = (red - 43.0).rem_euclid(80.0);
+    let apart = (plan.offset_s - expected).abs();
+    assert!(
+        apart.min(80.0 - apart) < 0.05,
+        "{plan:?} against {expected}"
+    );
+    let shown = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        shown
+            .body
+            .contains("name=\"plan_red_s\" inputmode=\"decimal\" value=\"37\"")
+            && shown.body.contains("id=\"plan-saved\""),
+        "{}",
+        shown.body
+    );
 
     // The picture a set-up names outlives the snapshots' retention.
     let store = central_api::evidence_store::EvidenceStore::open(w.dir.path()).unwrap();

@@ -305,3 +305,18 @@
   };
   poll();
 })();
+
+// The fixed-time plan: when red began, now (this computer's clock) or at a live frame (the
+// device's clock), in Vietnam's time.
+document.addEventListener("click", (e) => {
+  const field = document.getElementById("plan-red-at");
+  if (!field) return;
+  if (e.target.id === "red-now") {
+    field.value = new Date(Date.now() + 7 * 3600e3).toISOString().slice(11, 21);
+  } else if (e.target.classList && e.target.classList.contains("red-at-frame")) {
+    field.value = e.target.dataset.takenAt;
+  } else {
+    return;
+  }
+  field.dispatchEvent(new Event("change", { bubbles: true }));
+});
