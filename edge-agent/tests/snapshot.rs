@@ -44,6 +44,17 @@ async fn next_message(events: &mut EventLoop, wait: Duration) -> Option<Vec<u8>>
     .ok()
 }
 
+/// The next picture the box sends within 20 s, its signature checked against `key`.
+async fn next_snapshot(answers: &mut EventLoop, key: &DeviceKey) -> Snapshot {
+    let payload = next_message(answers, Duration::from_secs(20))
+        .await
+        .expect("a picture within 20 s");
+    wire::decode_signed::<Snapshot>(&payload)
+        .unwrap()
+        .verify_by(&[key.public_key()])
+        .expect("signed by the device")
+}
+
 /// The file `sha256` as central got it, waiting up to 10 s for it.
 async fn uploaded(central: &common::Central, sha256: &Sha256Digest) -> Vec<u8> {
     for _ in 0..100 {
@@ -129,13 +140,7 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
     // Central's own, now.
     let genuine = request(&device, "central-request-000001", UtcTimestamp::now());
     ask(wire::encode_signed(&genuine, &common::control_key()).unwrap()).await;
-    let payload = next_message(&mut answers, Duration::from_secs(20))
-        .await
-        .expect("a picture within 20 s");
-    let snapshot = wire::decode_signed::<Snapshot>(&payload)
-        .unwrap()
-        .verify_by(&[key.public_key()])
-        .expect("signed by the device");
+    let snapshot = next_snapshot(&mut answers, &key).await;
     assert_eq!(snapshot.request_id, genuine.request_id);
     assert_eq!(snapshot.camera, genuine.camera);
     assert!(
@@ -169,13 +174,7 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
     ask(wire::encode_signed(&burst, &common::control_key()).unwrap()).await;
     let mut frames = Vec::new();
     while frames.len() < 3 {
-        let payload = next_message(&mut answers, Duration::from_secs(20))
-            .await
-            .expect("a judged frame within 20 s");
-        let frame = wire::decode_signed::<Snapshot>(&payload)
-            .unwrap()
-            .verify_by(&[key.public_key()])
-            .expect("signed by the device");
+        let frame = next_snapshot(&mut answers, &key).await;
         assert_eq!(frame.request_id, burst.request_id);
         frames.push(frame);
     }
@@ -205,10 +204,7 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
         ..request(&device, "central-request-000003", UtcTimestamp::now())
     };
     ask(wire::encode_signed(&again, &common::control_key()).unwrap()).await;
-    let payload = next_message(&mut answers, Duration::from_secs(20))
-        .await
-        .expect("a judged frame within 20 s");
-    let fresh = wire::decode_signed::<Snapshot>(&payload).unwrap().message;
+    let fresh = next_snapshot(&mut answers, &key).await;
     assert_eq!(fresh.request_id, again.request_id);
     assert!(
         fresh.taken_at.unix_ms() >= again.requested_at.unix_ms() - 500,

@@ -1166,9 +1166,7 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
     assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
     assert_eq!(asked.location(), format!("{page_uri}#snapshot"));
     let now = time::OffsetDateTime::now_utc();
-    let outgoing = snapshots::to_publish(&w.db, now).await.unwrap();
-    assert_eq!(outgoing.len(), 1);
-    let request = outgoing[0].clone();
+    let request = only_request(&w, now).await;
     assert_eq!((&request.device, &request.camera), (&w.device, &camera));
     assert!(request.expires_at.unix_ms() - request.requested_at.unix_ms() <= 120_000);
     let waiting = send(&w, get(Some(&admin), page_uri)).await;
@@ -1337,6 +1335,15 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
     );
 }
 
+/// The one request waiting to be published at `now`.
+async fn only_request(w: &World, now: time::OffsetDateTime) -> protocol::snapshot::SnapshotRequest {
+    let mut outgoing = central_api::db::snapshots::to_publish(&w.db, now)
+        .await
+        .unwrap();
+    assert_eq!(outgoing.len(), 1, "{outgoing:?}");
+    outgoing.remove(0)
+}
+
 /// A request for one frame of `camera` as it came, made by the administrator at `now`.
 async fn ask_frame(
     w: &World,
@@ -1403,9 +1410,7 @@ async fn a_live_check_shows_what_the_device_judged_frame_by_frame(t: &TestDb) {
     assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
     assert_eq!(asked.location(), format!("{page_uri}#live"));
     let now = time::OffsetDateTime::now_utc();
-    let outgoing = snapshots::to_publish(&w.db, now).await.unwrap();
-    assert_eq!(outgoing.len(), 1);
-    let request = outgoing[0].clone();
+    let request = only_request(&w, now).await;
     assert_eq!((request.view, request.frames), (SnapshotView::Judged, 15));
     assert!(
         request.expires_at.unix_ms() - request.requested_at.unix_ms() <= 120_000 + 14_000,
