@@ -566,7 +566,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             })
             .collect();
         let started = Instant::now();
-        let detections = vehicles.detect(&image)?;
+        let (detections, people) = vehicles.detect_with_people(&image)?;
         let spent = started.elapsed();
         let dense_image = is_dense(&truth);
         let found: Vec<Found> = detections
@@ -580,11 +580,12 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             })
             .collect();
         // As the agent masks: every detection it keeps, down to the tracker's low score.
-        let others: Vec<(BoxF, bool)> = detections
-            .iter()
-            .filter(|d| d.score >= mask_floor)
-            .filter_map(|d| Some((d.bbox, vehicles.class(d.class)? == VehicleClass::Motorbike)))
-            .collect();
+        let others = vehicles.to_hide(
+            detections
+                .iter()
+                .chain(&people)
+                .filter(|d| d.score >= mask_floor),
+        );
         let regions = crate::evidence::mask_regions(image.dimensions(), &others);
         for t in truth.iter().filter(|t| t.bbox.width() >= MASK_MIN_PX) {
             masking.vehicles += 1;

@@ -1,6 +1,6 @@
 //! The evidence package of one violation: timed images (before, at, after) each with a data bar
-//! in Vietnamese, a plate close-up and a clip remuxed from the camera's own H.264, every file
-//! hashed into the event's manifest.
+//! in Vietnamese, their masked copies for eyes outside the police, a plate close-up and the
+//! clip ([`crate::clip`]), every file hashed into the event's manifest.
 //!
 //! The data bar is a band added below the picture, so it never hides part of the scene.
 
@@ -29,9 +29,47 @@ pub struct Capture {
     pub image: Arc<RgbImage>,
     /// The offending vehicle's box in this frame, when it was seen.
     pub vehicle: Option<BoxF>,
-    /// Every other vehicle the detector found in this frame, and whether it is a two-wheeler
-    /// (its rider above it): what a masked copy hides.
-    pub others: Vec<(BoxF, bool)>,
+    /// Everything else the detector found in this frame, with its shape: what a masked copy
+    /// hides.
+    pub others: Vec<(BoxF, Shape)>,
+}
+
+/// What a detection to be hidden is, which says how far around its box a masked copy hides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A car, bus or truck: its plate may sit at the box's edge.
+    Vehicle,
+    /// A motorbike or bicycle: its rider's head stands above the box.
+    TwoWheeler,
+    /// A person on foot (or a rider the detector boxed apart from the motorbike).
+    Person,
+}
+
+/// Every detection of a frame but the offender's own (`vehicle`, its box there when it was
+/// seen): the detections that are the offender (IoU ≥ 0.5 with its box) and, for a
+/// `two_wheeler`, the people riding it (a person box whose foot stands on it) are left out.
+pub fn others(
+    found: &[(BoxF, Shape)],
+    vehicle: Option<BoxF>,
+    two_wheeler: bool,
+) -> Vec<(BoxF, Shape)> {
+    let Some(v) = vehicle else {
+        return found.to_vec();
+    };
+    let rides = |b: &BoxF| {
+        let centre = (b.x0 + b.x1) / 2.0;
+        two_wheeler
+            && (v.x0..=v.x1).contains(&centre)
+            && (v.y0..=v.y1 + v.height() / 10.0).contains(&b.y1)
+    };
+    found
+        .iter()
+        .filter(|(b, shape)| {
+            let offender = v.iou(b) >= 0.5;
+            !(offender || (*shape == Shape::Person && rides(b)))
+        })
+        .copied()
+        .collect()
 }
 
 /// One file of the package.
@@ -98,16 +136,20 @@ pub fn stamp(image: &RgbImage, lines: &[String], vehicle: Option<BoxF>) -> RgbIm
 }
 
 /// The regions of a frame `size` (width, height) to hide from eyes outside the police: each
-/// other vehicle's box grown by an eighth of its size each way (a plate or a rider's head at its
-/// edge), within the frame. The rider of a motorbike stands above it: the region reaches up by
-/// half the box's height more.
-pub fn mask_regions(size: (u32, u32), others: &[(BoxF, bool)]) -> Vec<VehicleBox> {
+/// other vehicle's or person's box grown by an eighth of its size each way (a plate or a head
+/// at its edge), within the frame. The rider of a motorbike stands above it: the region reaches
+/// up by half the box's height more.
+pub fn mask_regions(size: (u32, u32), others: &[(BoxF, Shape)]) -> Vec<VehicleBox> {
     let (w, h) = (size.0 as f32, size.1 as f32);
     others
         .iter()
-        .filter_map(|(b, two_wheeler)| {
+        .filter_map(|(b, shape)| {
             let (dx, dy) = (b.width() / 8.0, b.height() / 8.0);
-            let up = if *two_wheeler { b.height() / 2.0 } else { dy };
+            let up = if *shape == Shape::TwoWheeler {
+                b.height() / 2.0
+            } else {
+                dy
+            };
             let x0 = (b.x0 - dx).clamp(0.0, w);
             let y0 = (b.y0 - up).clamp(0.0, h);
             let x1 = (b.x1 + dx).clamp(0.0, w);
@@ -303,7 +345,7 @@ mod tests {
             x1: 148.0,
             y1: 88.0,
         };
-        let regions = mask_regions((200, 120), &[(other, true)]);
+        let regions = mask_regions((200, 120), &[(other, Shape::TwoWheeler)]);
         assert_eq!(regions.len(), 1);
         let r = regions[0];
         assert!(r.x <= 94 && r.x + r.width >= 154, "{r:?}");
@@ -327,6 +369,48 @@ mod tests {
             assert!(!changed(x, y), "({x}, {y})");
         }
         assert_eq!(mask(&image, &[]), image);
+    }
+
+    #[test]
+    fn the_offender_and_its_riders_are_kept_and_everyone_else_hidden() {
+        let b = |x0: f32, y0: f32, x1: f32, y1: f32| BoxF { x0, y0, x1, y1 };
+        let bike = b(100.0, 100.0, 160.0, 200.0);
+        let rider = b(105.0, 40.0, 155.0, 170.0);
+        let pillion = b(115.0, 50.0, 165.0, 190.0);
+        let walker = b(300.0, 60.0, 330.0, 200.0);
+        let next_bike = b(180.0, 100.0, 240.0, 200.0);
+        let next_rider = b(185.0, 40.0, 235.0, 170.0);
+        let found = [
+            (b(101.0, 99.0, 161.0, 201.0), Shape::TwoWheeler),
+            (rider, Shape::Person),
+            (pillion, Shape::Person),
+            (walker, Shape::Person),
+            (next_bike, Shape::TwoWheeler),
+            (next_rider, Shape::Person),
+        ];
+        let hidden = others(&found, Some(bike), true);
+        assert_eq!(
+            hidden,
+            [
+                (walker, Shape::Person),
+                (next_bike, Shape::TwoWheeler),
+                (next_rider, Shape::Person)
+            ]
+        );
+        // A car's offender has no riders: a person beside it is someone else.
+        let car = b(100.0, 100.0, 300.0, 200.0);
+        let beside = b(150.0, 60.0, 180.0, 195.0);
+        let hidden = others(
+            &[(car, Shape::Vehicle), (beside, Shape::Person)],
+            Some(car),
+            false,
+        );
+        assert_eq!(hidden, [(beside, Shape::Person)]);
+        // Where the offender was not seen in the frame, everything is hidden.
+        assert_eq!(others(&found, None, true).len(), found.len());
+        // A person's region is the box grown by an eighth each way.
+        let r = mask_regions((400, 300), &[(walker, Shape::Person)])[0];
+        assert_eq!((r.x, r.y, r.width, r.height), (296, 42, 38, 176));
     }
 
     #[test]

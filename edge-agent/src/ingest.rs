@@ -512,8 +512,19 @@ fn build(shared: &Arc<Shared>, launch: &str) -> anyhow::Result<gst::Pipeline> {
     Ok(pipeline)
 }
 
-/// The frame in a raw sample; rows of RGB are padded to 4 bytes by GStreamer.
+/// The frame in a raw sample.
 fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
+    let (image, pts) = rgb_of(sample)?;
+    let t = lock(&shared.clock).at(pts.nseconds());
+    Some(Frame {
+        t,
+        image: Arc::new(image),
+        decoded_at: std::time::Instant::now(),
+    })
+}
+
+/// The picture of an RGB sample and its time; rows of RGB are padded to 4 bytes by GStreamer.
+pub(crate) fn rgb_of(sample: &gst::Sample) -> Option<(RgbImage, gst::ClockTime)> {
     let buffer = sample.buffer()?;
     let caps = sample.caps()?;
     let s = caps.structure(0)?;
@@ -525,7 +536,7 @@ fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
     let map = buffer.map_readable().ok()?;
     let row = w as usize * 3;
     let stride = row.div_ceil(4) * 4;
-    if map.len() < stride * (h as usize - 1) + row {
+    if h == 0 || map.len() < stride * (h as usize - 1) + row {
         return None;
     }
     let pixels = if stride == row {
@@ -538,70 +549,7 @@ fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
         }
         pixels
     };
-    let t = lock(&shared.clock).at(pts.nseconds());
-    Some(Frame {
-        t,
-        image: Arc::new(RgbImage::from_raw(w, h, pixels)?),
-        decoded_at: std::time::Instant::now(),
-    })
-}
-
-/// Remuxes access units into an MP4 (no re-encode), times from zero.
-pub fn remux_mp4(units: &[AccessUnit], path: &std::path::Path) -> anyhow::Result<()> {
-    init()?;
-    let first = units.first().ok_or_else(|| anyhow!("no video to remux"))?;
-    let location = path
-        .to_str()
-        .ok_or_else(|| anyhow!("path {} is not UTF-8", path.display()))?;
-    let pipeline = gst::parse::launch(
-        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! mp4mux faststart=true ! filesink name=file",
-    )
-    .context("building the clip muxer")?
-    .downcast::<gst::Pipeline>()
-    .map_err(|_| anyhow!("not a pipeline"))?;
-    pipeline
-        .by_name("file")
-        .ok_or_else(|| anyhow!("no filesink"))?
-        .set_property("location", location);
-    let src = pipeline
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or_else(|| anyhow!("no appsrc"))?;
-    pipeline
-        .set_state(gst::State::Playing)
-        .context("starting the clip muxer")?;
-    for (i, u) in units.iter().enumerate() {
-        let mut buffer = gst::Buffer::from_slice(u.data.to_vec());
-        let next = units.get(i + 1).map_or(u.t + 0.04, |n| n.t);
-        if let Some(b) = buffer.get_mut() {
-            let pts = gst::ClockTime::from_nseconds(((u.t - first.t).max(0.0) * 1e9) as u64);
-            b.set_pts(pts);
-            b.set_dts(pts);
-            b.set_duration(gst::ClockTime::from_nseconds(
-                ((next - u.t).max(0.001) * 1e9) as u64,
-            ));
-            if !u.keyframe {
-                b.set_flags(gst::BufferFlags::DELTA_UNIT);
-            }
-        }
-        src.push_buffer(buffer)
-            .map_err(|e| anyhow!("muxing the clip: {e:?}"))?;
-    }
-    src.end_of_stream()
-        .map_err(|e| anyhow!("ending the clip: {e:?}"))?;
-    let bus = pipeline.bus().ok_or_else(|| anyhow!("no bus"))?;
-    let result = match bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(30),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    ) {
-        Some(msg) => match msg.view() {
-            gst::MessageView::Error(e) => Err(anyhow!("muxing the clip: {}", e.error())),
-            _ => Ok(()),
-        },
-        None => Err(anyhow!("muxing the clip timed out")),
-    };
-    let _ = pipeline.set_state(gst::State::Null);
-    result
+    Some((RgbImage::from_raw(w, h, pixels)?, pts))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! acknowledges it, and [`publish`] delivers it over MQTT and HTTPS. [`startup`] builds the
 //! agent from its [`Config`] and serves `/healthz`, `/metrics`, `/status` and the snapshots.
 
+pub mod clip;
 pub mod config;
 pub mod control;
 pub mod detect;

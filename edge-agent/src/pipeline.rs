@@ -5,7 +5,7 @@
 //!                                        │ violation seen: journaled with what there is;
 //!                                        │ then due (after image and clip tail seen): complete
 //!                                        ▼ bounded, blocking: violations are never dropped
-//!             evidence thread (plate read + vote ▶ images with data bar ▶ clip remux ▶ sign)
+//!             evidence thread (plate read + vote ▶ images with data bar ▶ clip remux, masked copy ▶ sign)
 //!                                        ▼
 //!                                     outbox (SQLite WAL + files) ──▶ publish (MQTT, HTTPS)
 //! ```
@@ -51,8 +51,9 @@ use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use crate::{
+    clip::{FrameBoxes, MAX_GAP_S},
     config::{CameraConfig, CameraRole, Config, SignalConfig},
-    evidence::{self, Capture, File},
+    evidence::{self, Capture, File, Shape},
     ingest::{Frame, Ingest, State},
     outbox::{
         NewFile, Outbox, Stored,
@@ -335,7 +336,8 @@ impl Pipeline {
                 .spawn(move || evidence_thread(&rx, &reader, &shared, &settings, &rt))
                 .context("starting the evidence thread")?
         };
-        let ring_keep_s = config.evidence.clip_before_s + config.evidence.clip_after_s + 6.0;
+        let ring_keep_s =
+            config.evidence.clip_before_s + config.evidence.clip_after_s + CLIP_SLACK_S;
         // Each plate camera's sightings, written by its worker, read by the camera naming it.
         let sightings: HashMap<&str, Arc<Mutex<Sightings>>> = config
             .cameras
@@ -495,6 +497,34 @@ const MAX_SAMPLES: usize = 900;
 /// plate camera to reach the moment the vehicle had passed it.
 pub const PLATE_WAIT_S: f64 = 5.0;
 
+/// How much longer than a clip's span the camera's H.264 ring, and what was seen over it, are
+/// kept: the clip starts at the keyframe before its span.
+const CLIP_SLACK_S: f64 = 6.0;
+
+/// The offender's box in a processed frame (when it was seen there) and everything else found
+/// in it, its riders left out: what a masked copy of that frame hides.
+fn apart(boxes: &FrameBoxes, due: &Due) -> (Option<BoxF>, Vec<(BoxF, Shape)>) {
+    let vehicle = boxes
+        .tracks
+        .iter()
+        .find(|b| b.0 == due.finding.track)
+        .map(|b| b.1);
+    let two_wheeler = due.class == VehicleClass::Motorbike;
+    (
+        vehicle,
+        evidence::others(&boxes.found, vehicle, two_wheeler),
+    )
+}
+
+/// How a masked copy hides a followed vehicle of `class`.
+fn shape_of(class: VehicleClass) -> Shape {
+    if class == VehicleClass::Motorbike {
+        Shape::TwoWheeler
+    } else {
+        Shape::Vehicle
+    }
+}
+
 /// A violation waiting for its "after" image and the end of its clip.
 #[derive(Debug, Clone)]
 struct Due {
@@ -520,6 +550,8 @@ struct Job {
     /// The plate camera's view of the vehicle, when it has one that saw it.
     paired: Option<Paired>,
     clip: Vec<crate::ingest::AccessUnit>,
+    /// What the detector saw over the clip, the offender left out: what its masked copy hides.
+    clip_boxes: Vec<FrameBoxes>,
     /// Unix ms of camera time 0.
     utc_of: i64,
 }
@@ -531,10 +563,8 @@ struct Paired {
     sighting: Sighting,
 }
 
-/// A processed frame: its time, the picture and the tracks' boxes in it.
-/// A frame kept for evidence: its time, the picture, the tracks in it, and every vehicle the
-/// detector found in it (with whether it is a two-wheeler), for masking.
-type Recent = (f64, Arc<RgbImage>, Vec<(u64, BoxF)>, Vec<(BoxF, bool)>);
+/// A frame kept for evidence: the picture, and what was seen in it.
+type Recent = (Arc<RgbImage>, Arc<FrameBoxes>);
 
 /// What a camera's worker does with its tracks.
 #[derive(Debug, Clone)]
@@ -564,6 +594,9 @@ struct Worker {
     tracker: Tracker,
     followed: HashMap<u64, Followed>,
     recent: VecDeque<Recent>,
+    /// What was seen in each processed frame over the span a clip may cover, for its masked
+    /// copy (longer than `recent`, and without the pictures).
+    seen: VecDeque<Arc<FrameBoxes>>,
     due: Vec<Due>,
     timeline: Timeline,
     lamps: LampReader,
@@ -604,6 +637,7 @@ impl Worker {
             tracker,
             followed: HashMap::new(),
             recent: VecDeque::new(),
+            seen: VecDeque::new(),
             due: Vec::new(),
             timeline: Timeline::new(120.0),
             lamps: LampReader::new(),
@@ -696,7 +730,7 @@ impl Worker {
         let t = frame.t;
         self.update_signal(frame);
         let started = Instant::now();
-        let detections = self.models.vehicles.detect(&frame.image)?;
+        let (detections, people) = self.models.vehicles.detect_with_people(&frame.image)?;
         let us = started.elapsed().as_micros() as u64;
         self.stats.detect_us.fetch_add(us, Ordering::Relaxed);
         self.stats.last_detect_us.store(us, Ordering::Relaxed);
@@ -767,22 +801,26 @@ impl Worker {
                 }
             }
         }
-        let found = detections
-            .iter()
-            .filter_map(|d| {
-                let class = self.models.vehicles.class(d.class)?;
-                Some((d.bbox, class == VehicleClass::Motorbike))
-            })
-            .collect();
-        self.recent.push_back((
+        let boxes = Arc::new(FrameBoxes {
             t,
-            frame.image.clone(),
-            tracks.iter().map(|t| (t.id, t.bbox)).collect(),
-            found,
-        ));
+            tracks: tracks
+                .iter()
+                .map(|t| (t.id, t.bbox, shape_of(t.class)))
+                .collect(),
+            found: self
+                .models
+                .vehicles
+                .to_hide(detections.iter().chain(&people)),
+        });
+        self.recent.push_back((frame.image.clone(), boxes.clone()));
         let keep = self.settings.image_offset_s + 1.5;
-        while self.recent.front().is_some_and(|r| t - r.0 > keep) {
+        while self.recent.front().is_some_and(|r| t - r.1.t > keep) {
             self.recent.pop_front();
+        }
+        self.seen.push_back(boxes);
+        let keep = self.settings.clip_before_s + self.settings.clip_after_s + CLIP_SLACK_S;
+        while self.seen.front().is_some_and(|b| t - b.t > keep) {
+            self.seen.pop_front();
         }
         *self
             .stats
@@ -1069,23 +1107,17 @@ impl Worker {
                 continue;
             }
             let pick = if k == 2 {
-                self.recent.iter().find(|r| r.0 >= target)
+                self.recent.iter().find(|r| r.1.t >= target)
             } else {
                 self.recent
                     .iter()
-                    .min_by(|a, b| (a.0 - target).abs().total_cmp(&(b.0 - target).abs()))
+                    .min_by(|a, b| (a.1.t - target).abs().total_cmp(&(b.1.t - target).abs()))
             };
-            if let Some((t, image, boxes, found)) = pick {
-                let vehicle = boxes.iter().find(|b| b.0 == due.finding.track).map(|b| b.1);
-                // Every detection but the offender's own.
-                let others = found
-                    .iter()
-                    .filter(|(b, _)| vehicle.is_none_or(|v| v.iou(b) < 0.5))
-                    .copied()
-                    .collect();
+            if let Some((image, boxes)) = pick {
+                let (vehicle, others) = apart(boxes, due);
                 due.captures[k] = Some(Capture {
-                    t: *t,
-                    at: self.utc(*t),
+                    t: boxes.t,
+                    at: self.utc(boxes.t),
                     image: image.clone(),
                     vehicle,
                     others,
@@ -1110,6 +1142,29 @@ impl Worker {
                 due.finding.t + self.settings.clip_after_s,
             )
         };
+        // What was seen from a little before the clip's first frame to a little after its
+        // last, each frame without the offender.
+        let clip_boxes = match (clip.first(), clip.last()) {
+            (Some(first), Some(last)) => self
+                .seen
+                .iter()
+                .filter(|b| b.t >= first.t - MAX_GAP_S && b.t <= last.t + MAX_GAP_S)
+                .map(|b| {
+                    let (vehicle, found) = apart(b, &due);
+                    let tracks = b.tracks.iter().filter(|(id, ..)| *id != due.finding.track);
+                    FrameBoxes {
+                        t: b.t,
+                        // A vehicle the offender's box covers is the offender.
+                        tracks: tracks
+                            .filter(|(_, bbox, _)| vehicle.is_none_or(|v| v.iou(bbox) < 0.5))
+                            .copied()
+                            .collect(),
+                        found,
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let job = Job {
             provisional,
             camera: self.camera.clone(),
@@ -1117,6 +1172,7 @@ impl Worker {
             views,
             paired,
             clip,
+            clip_boxes,
             utc_of: self.ingest.unix_ms_at(0.0),
         };
         // Blocking: a violation is never dropped; a slow evidence stage holds this camera.
@@ -1438,6 +1494,7 @@ fn build_event(
             masking: Some(protocol::Masking {
                 of: (*name).into(),
                 regions,
+                frames: None,
             }),
         });
     }
@@ -1475,6 +1532,7 @@ fn build_event(
             masking: Some(protocol::Masking {
                 of: "plate-camera.jpg".into(),
                 regions,
+                frames: None,
             }),
         });
     }
@@ -1492,19 +1550,21 @@ fn build_event(
     }
     let mut clip_name = None;
     if job.clip.len() > 1 {
+        let captured_at = utc_at(job.utc_of, job.clip[0].t);
         let path = scratch.join(format!("tve-clip-{}.mp4", EventId::new()));
-        match crate::ingest::remux_mp4(&job.clip, &path) {
+        match crate::clip::remux_mp4(&job.clip, &path) {
             Ok(()) => {
                 let bytes = std::fs::read(&path).context("reading the clip")?;
                 let _ = std::fs::remove_file(&path);
                 files.push(File {
-                    name: "clip.mp4".into(),
+                    name: CLIP.into(),
                     content_type: "video/mp4",
                     bytes,
-                    captured_at: utc_at(job.utc_of, job.clip[0].t),
+                    captured_at,
                     masking: None,
                 });
-                clip_name = Some("clip.mp4".to_owned());
+                clip_name = Some(CLIP.to_owned());
+                files.extend(masked_clip(job, scratch, captured_at));
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
@@ -1533,6 +1593,51 @@ fn build_event(
         models: shared.models.clone(),
     };
     Ok((event, files, clip_name))
+}
+
+/// The clip's name in the package.
+const CLIP: &str = "clip.mp4";
+
+/// The clip's masked copy (the other vehicles and the people in it pixelated, frame by frame)
+/// and the list of what each frame hides; none where it cannot be made, and then the clip is
+/// not shown outside the police at all.
+fn masked_clip(job: &Job, scratch: &std::path::Path, captured_at: UtcTimestamp) -> Vec<File> {
+    let path = scratch.join(format!("tve-clip-masked-{}.mp4", EventId::new()));
+    let made = crate::clip::mask_mp4(&job.clip, &job.clip_boxes, &path).and_then(|frames| {
+        let bytes = std::fs::read(&path).context("reading the masked clip")?;
+        let list = serde_json::to_vec(&protocol::event::MaskedFrames {
+            of: CLIP.into(),
+            frames,
+        })?;
+        Ok((bytes, list))
+    });
+    let _ = std::fs::remove_file(&path);
+    match made {
+        Ok((bytes, list)) => vec![
+            File {
+                name: "clip-masked.mp4".into(),
+                content_type: "video/mp4",
+                bytes,
+                captured_at,
+                masking: Some(protocol::Masking {
+                    of: CLIP.into(),
+                    regions: Vec::new(),
+                    frames: Some("clip-masked.json".into()),
+                }),
+            },
+            File {
+                name: "clip-masked.json".into(),
+                content_type: "application/json",
+                bytes: list,
+                captured_at,
+                masking: None,
+            },
+        ],
+        Err(e) => {
+            warn!(camera = %job.camera.id, error = %format!("{e:#}"), "masked clip not made; the clip is shown to the police only");
+            Vec::new()
+        }
+    }
 }
 
 fn data_bar(

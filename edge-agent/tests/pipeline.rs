@@ -84,6 +84,8 @@ struct Tally {
     events: usize,
     /// Regions hidden in the masked copies of the images.
     masked_regions: usize,
+    /// Regions hidden in the frames of the masked copies of the clips.
+    masked_clip_regions: usize,
 }
 
 impl std::ops::AddAssign for Tally {
@@ -98,6 +100,7 @@ impl std::ops::AddAssign for Tally {
         self.deliveries += t.deliveries;
         self.events += t.events;
         self.masked_regions += t.masked_regions;
+        self.masked_clip_regions += t.masked_clip_regions;
     }
 }
 
@@ -131,6 +134,7 @@ async fn the_scenario_library_over_rtsp_becomes_signed_events_with_their_evidenc
         deliveries,
         events,
         masked_regions,
+        masked_clip_regions,
     } = total;
     let precision = right as f64 / reported.max(1) as f64;
     let recall = right as f64 / truths.max(1) as f64;
@@ -141,6 +145,10 @@ async fn the_scenario_library_over_rtsp_becomes_signed_events_with_their_evidenc
     assert!(
         masked_regions > 0,
         "the other vehicles in the evidence are masked for the owner"
+    );
+    assert!(
+        masked_clip_regions > 0,
+        "the other vehicles in the clip are masked for the owner"
     );
     assert!(recall >= 0.98, "recall {recall:.3}");
     assert_eq!(
@@ -294,6 +302,7 @@ async fn run_batch(names: &[&'static str]) -> Tally {
     let (mut truths, mut reported, mut right, mut plates_read, mut plates_right) = (0, 0, 0, 0, 0);
     let (mut paired, mut paired_right) = (0, 0);
     let mut masked_regions = 0;
+    let mut masked_clip_regions = 0;
     for s in &scenarios {
         let has_plate_camera = s.cameras.len() > 1;
         let started_ms = started_ms[s.name];
@@ -374,7 +383,14 @@ async fn run_batch(names: &[&'static str]) -> Tally {
         // Evidence: images before, at and after, and the clip, each delivered intact.
         for e in &mine {
             let names: HashSet<&str> = e.evidence.iter().map(|i| i.name.as_str()).collect();
-            for n in ["before.jpg", "at.jpg", "after.jpg", "clip.mp4"] {
+            for n in [
+                "before.jpg",
+                "at.jpg",
+                "after.jpg",
+                "clip.mp4",
+                "clip-masked.mp4",
+                "clip-masked.json",
+            ] {
                 assert!(names.contains(n), "{}: {n} in {names:?}", s.name);
             }
             // Each image has its masked copy for the owner, the other vehicles hidden.
@@ -390,6 +406,13 @@ async fn run_batch(names: &[&'static str]) -> Tally {
             }
             let shown = protocol::for_citizens(&e.evidence);
             assert!(shown.iter().all(|i| i.name != "at.jpg"), "{}", s.name);
+            // The owner sees the masked clip, never the camera's own.
+            assert!(shown.iter().all(|i| i.name != "clip.mp4"), "{}", s.name);
+            assert!(
+                shown.iter().any(|i| i.name == "clip-masked.mp4"),
+                "{}",
+                s.name
+            );
             let blobs = central.blobs.lock().unwrap();
             if let Ok(dump) = std::env::var("TVE_DUMP") {
                 for item in &e.evidence {
@@ -407,8 +430,20 @@ async fn run_batch(names: &[&'static str]) -> Tally {
                     .get(&item.sha256.to_hex())
                     .unwrap_or_else(|| panic!("{} uploaded", item.name));
                 assert_eq!(blob.len() as u64, item.bytes);
-                if item.name == "clip.mp4" {
-                    assert_eq!(&blob[4..8], b"ftyp", "the clip is an MP4");
+                if item.content_type == "video/mp4" {
+                    assert_eq!(&blob[4..8], b"ftyp", "{} is an MP4", item.name);
+                } else if item.content_type == "application/json" {
+                    // What each frame of the masked clip hides, frame by frame.
+                    let list: protocol::event::MaskedFrames =
+                        serde_json::from_slice(blob).expect("the masked clip's list");
+                    assert_eq!(list.of, "clip.mp4");
+                    assert!(list.frames.len() > 10, "{}", list.frames.len());
+                    assert!(
+                        list.frames.windows(2).all(|f| f[0].t_ms < f[1].t_ms),
+                        "frames in order"
+                    );
+                    masked_clip_regions +=
+                        list.frames.iter().map(|f| f.regions.len()).sum::<usize>();
                 } else {
                     assert!(
                         image::load_from_memory(blob).is_ok(),
@@ -425,6 +460,7 @@ async fn run_batch(names: &[&'static str]) -> Tally {
     }
     Tally {
         masked_regions,
+        masked_clip_regions,
         truths,
         reported,
         right,

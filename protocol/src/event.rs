@@ -320,27 +320,61 @@ pub struct EvidenceItem {
     pub masking: Option<Masking>,
 }
 
-/// How a copy of an image was masked: the regions of the original hidden (pixelated beyond
-/// reading) — the other vehicles in the frame with their plates and riders, as the event's
-/// vehicle detector found them.
+/// How a copy of an image or a clip was masked: the regions of the original hidden (pixelated
+/// beyond reading) — the other vehicles in the frame with their plates and riders, and the
+/// people on foot, as the event's vehicle detector found them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Masking {
     /// The name of the original in the same package.
     pub of: String,
+    /// The regions hidden, in pixels of the original (an image's; empty for a clip, whose
+    /// regions change frame by frame: see `frames`).
+    pub regions: Vec<VehicleBox>,
+    /// For a clip: the name of the file of the same package (`application/json`, a
+    /// [`MaskedFrames`]) that lists what was hidden in each frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<String>,
+}
+
+/// What a masked clip hides, frame by frame: the file a clip's [`Masking::frames`] names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedFrames {
+    /// The name of the original clip in the same package.
+    pub of: String,
+    /// Each frame of the masked clip, in order.
+    pub frames: Vec<MaskedFrame>,
+}
+
+/// What one frame of a masked clip hides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedFrame {
+    /// The frame's time in the clip, milliseconds from its first frame.
+    pub t_ms: u64,
+    /// The whole picture is hidden: no detection was near enough in time to say where the
+    /// others were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole: bool,
     /// The regions hidden, in pixels of the original.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<VehicleBox>,
 }
 
-/// The evidence a person outside the police is shown: every file but the originals of masked
-/// copies.
+/// The evidence a person outside the police is shown: the masked copies, and the images that
+/// are not the original of one; never a clip that is not a masked copy (the camera's own clip
+/// shows every face and plate that passed), nor a file that is not a picture.
 pub fn for_citizens(items: &[EvidenceItem]) -> Vec<EvidenceItem> {
     items
         .iter()
         .filter(|item| {
-            !items
+            let original = items
                 .iter()
-                .any(|m| m.masking.as_ref().is_some_and(|k| k.of == item.name))
+                .any(|m| m.masking.as_ref().is_some_and(|k| k.of == item.name));
+            let shown = item.content_type.starts_with("image/")
+                || (item.content_type.starts_with("video/") && item.masking.is_some());
+            shown && !original
         })
         .cloned()
         .collect()
@@ -629,6 +663,17 @@ impl Validate for ViolationEvent {
                     return Err(Invalid::new(
                         format!("{field}.masking.regions"),
                         "holds a region with no area",
+                    ));
+                }
+                if let Some(frames) = &m.frames
+                    && !self
+                        .evidence
+                        .iter()
+                        .any(|f| &f.name == frames && f.content_type == "application/json")
+                {
+                    return Err(Invalid::new(
+                        format!("{field}.masking.frames"),
+                        "must name an application/json file of the package",
                     ));
                 }
             }

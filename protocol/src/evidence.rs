@@ -21,10 +21,11 @@ pub const TIMESTAMP_HEADER: &str = "x-tve-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-tve-signature";
 
 /// The path of a blob.
-/// The kinds of file evidence may be: the agent's stills and clips. Central refuses an upload
-/// of any other type, and serves nothing as another (an HTML or SVG "evidence" file would be a
-/// script run on the review pages' origin).
-pub const CONTENT_TYPES: [&str; 3] = ["image/jpeg", "image/png", "video/mp4"];
+/// The kinds of file evidence may be: the agent's stills and clips, and the list of what a
+/// masked clip hides (JSON, never rendered). Central refuses an upload of any other type, and
+/// serves nothing as another (an HTML or SVG "evidence" file would be a script run on the
+/// review pages' origin).
+pub const CONTENT_TYPES: [&str; 4] = ["image/jpeg", "image/png", "video/mp4", "application/json"];
 
 /// The file name extension of an evidence content type.
 pub fn extension(content_type: &str) -> Option<&'static str> {
@@ -32,6 +33,7 @@ pub fn extension(content_type: &str) -> Option<&'static str> {
         "image/jpeg" => Some("jpg"),
         "image/png" => Some("png"),
         "video/mp4" => Some("mp4"),
+        "application/json" => Some("json"),
         _ => None,
     }
 }

@@ -407,6 +407,7 @@ fn a_masked_copy_names_its_original_and_replaces_it_for_citizens() {
             width: 300,
             height: 200,
         }],
+        frames: None,
     });
     e.evidence.push(copy);
     let bytes = wire::encode_signed(&e, &key()).unwrap();
@@ -415,11 +416,43 @@ fn a_masked_copy_names_its_original_and_replaces_it_for_citizens() {
     let names: Vec<&str> = shown.iter().map(|i| i.name.as_str()).collect();
     assert!(names.contains(&"at-masked.jpg"), "{names:?}");
     assert!(!names.contains(&e.evidence[0].name.as_str()), "{names:?}");
+    // The camera's own clip shows every face and plate that passed: it is never shown
+    // outside the police until a masked copy of it is in the package.
+    assert!(!names.contains(&"clip.mp4"), "{names:?}");
     assert_eq!(
         shown.len(),
-        e.evidence.len() - 1,
-        "only the original is held back"
+        e.evidence.len() - 2,
+        "only the original and the unmasked clip are held back"
     );
+
+    // A masked clip names the file that lists what each of its frames hides.
+    let clip = e.evidence.iter().find(|i| i.name == "clip.mp4").unwrap();
+    let mut masked_clip = clip.clone();
+    masked_clip.name = "clip-masked.mp4".into();
+    masked_clip.sha256 = protocol::Sha256Digest::of(b"masked clip");
+    masked_clip.masking = Some(protocol::Masking {
+        of: "clip.mp4".into(),
+        regions: Vec::new(),
+        frames: Some("clip-masked.json".into()),
+    });
+    let mut frames = clip.clone();
+    frames.name = "clip-masked.json".into();
+    frames.sha256 = protocol::Sha256Digest::of(b"frames");
+    frames.content_type = "application/json".into();
+    let mut with_clip = e.clone();
+    with_clip.evidence.extend([masked_clip, frames]);
+    let bytes = wire::encode_signed(&with_clip, &key()).unwrap();
+    assert_eq!(decode(&bytes).unwrap(), with_clip);
+    let shown = protocol::for_citizens(&with_clip.evidence);
+    let names: Vec<&str> = shown.iter().map(|i| i.name.as_str()).collect();
+    assert!(names.contains(&"clip-masked.mp4"), "{names:?}");
+    for held in ["clip.mp4", "clip-masked.json"] {
+        assert!(!names.contains(&held), "{held} shown: {names:?}");
+    }
+    let mut no_frames = with_clip.clone();
+    no_frames.evidence.pop();
+    let refused = wire::encode_signed(&no_frames, &key()).unwrap_err();
+    assert!(refused.to_string().contains("masking.frames"), "{refused}");
 
     for (of, why) in [
         ("no-such.jpg", "a copy of nothing"),

@@ -292,6 +292,7 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         "after.jpg",
         "clip.mp4",
         "at-masked.jpg",
+        "clip-masked.mp4",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -307,7 +308,13 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         .find(|f| f["name"] == "at-masked.jpg")
         .map(|f| f["sha256"].as_str().unwrap().to_owned())
         .unwrap();
-    assert!(originals.len() >= 3, "{names:?}");
+    let masked_clip = files
+        .iter()
+        .find(|f| f["name"] == "clip-masked.mp4")
+        .map(|f| f["sha256"].as_str().unwrap().to_owned())
+        .unwrap();
+    // The three images and the clip.
+    assert!(originals.len() >= 4, "{names:?}");
     for f in files {
         let sha = f["sha256"].as_str().unwrap();
         // The store's layout, as docs/reference.md gives it: sha256/ab/abcd…, each file sealed
@@ -386,16 +393,16 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         .await
         .unwrap();
         b.screenshot("citizen-notice").await.unwrap();
-        // The owner's images are the masked copies; the officers' originals are not linked.
+        // The owner's images and clip are the masked copies; the officers' originals are not
+        // linked.
         let shown = b
-            .eval("return [...document.querySelectorAll('img')].map(x => x.src)")
+            .eval("return [...document.querySelectorAll('img, video')].map(x => x.src)")
             .await
             .unwrap();
         let shown: Vec<String> = serde_json::from_value(shown).unwrap();
-        assert!(
-            shown.iter().any(|src| src.contains(&masked_at)),
-            "{shown:?}"
-        );
+        for copy in [&masked_at, &masked_clip] {
+            assert!(shown.iter().any(|src| src.contains(copy)), "{shown:?}");
+        }
         for original in &originals {
             assert!(shown.iter().all(|src| !src.contains(original)), "{shown:?}");
         }

@@ -107,7 +107,7 @@ fn render_as(desk: &Desk, d: &Detail, error: Option<&ApiError>, masked: bool) ->
                 (evidence_view(lang, &e.evidence, &d.missing))
                 p.muted #masking {
                     @if masked {
-                        (lang.t("Ảnh như chủ phương tiện thấy: các phương tiện khác được che.", "As the owner sees it: the other vehicles are masked."))
+                        (lang.t("Chứng cứ như chủ phương tiện thấy: các phương tiện khác và người đi đường được che.", "As the owner sees it: the other vehicles and the people about are masked."))
                         " " a #show-originals href=(here) { (lang.t("Xem ảnh gốc", "Show the originals")) }
                     } @else {
                         a #show-masked href={ (here) "?as=citizen" } { (lang.t("Xem như chủ phương tiện thấy", "Show as the owner sees it")) }

@@ -710,7 +710,12 @@ fn evidence(settings: &crate::config::PortalSettings, n: &FineNotice) -> String 
                 expires_s,
             )
         );
-        let label = match item.name.as_str() {
+        // A masked copy is labelled as what it is a copy of.
+        let shown_as = item
+            .masking
+            .as_ref()
+            .map_or(item.name.as_str(), |m| m.of.as_str());
+        let label = match shown_as {
             "before.jpg" => "Trước khi vi phạm",
             "at.jpg" => "Thời điểm vi phạm",
             "after.jpg" => "Sau khi vi phạm",

@@ -17,7 +17,7 @@ use plate_ocr::{
 };
 use protocol::VehicleClass;
 
-use crate::config::ModelSettings;
+use crate::{config::ModelSettings, evidence::Shape};
 
 /// How a detector's outputs are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,6 +399,9 @@ pub struct VehicleDetector {
     pub classes: Vec<Option<VehicleClass>>,
     /// Detections at or above this start and keep tracks.
     pub min_score: f32,
+    /// Model class id → whether it is a person (a pedestrian, or a rider boxed apart): not
+    /// followed, but hidden in what a citizen is shown.
+    pub people: Vec<bool>,
 }
 
 /// The operating threshold of a detector whose manifest names none.
@@ -441,11 +444,41 @@ impl VehicleDetector {
                 detector.entry().labels
             );
         }
+        let people = detector
+            .entry()
+            .labels
+            .iter()
+            .map(|l| is_person_label(l))
+            .collect();
         Ok(Self {
             detector,
             classes,
             min_score,
+            people,
         })
+    }
+
+    /// How a masked copy hides a detection of a model class: `None` for what it need not hide
+    /// (a signal lamp, a bag).
+    pub fn mask_shape(&self, class: usize) -> Option<Shape> {
+        match self.class(class) {
+            Some(VehicleClass::Motorbike) => Some(Shape::TwoWheeler),
+            Some(_) => Some(Shape::Vehicle),
+            None if self.people.get(class).copied().unwrap_or(false) => Some(Shape::Person),
+            None => None,
+        }
+    }
+
+    /// What a masked copy hides of `found` (a frame's vehicles and people): each box with its
+    /// shape.
+    pub fn to_hide<'a>(
+        &self,
+        found: impl IntoIterator<Item = &'a Detection>,
+    ) -> Vec<(BoxF, Shape)> {
+        found
+            .into_iter()
+            .filter_map(|d| Some((d.bbox, self.mask_shape(d.class)?)))
+            .collect()
     }
 
     /// The vehicle class of a model class.
@@ -474,13 +507,37 @@ impl VehicleDetector {
 
     /// The vehicles in a frame, one box each.
     pub fn detect(&self, frame: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+        Ok(self.detect_with_people(frame)?.0)
+    }
+
+    /// The vehicles in a frame, one box each, and the people in it.
+    pub fn detect_with_people(
+        &self,
+        frame: &RgbImage,
+    ) -> Result<(Vec<Detection>, Vec<Detection>), ModelError> {
         let found = self.detector.detect(frame)?;
+        let people = found
+            .iter()
+            .filter(|d| self.people.get(d.class).copied().unwrap_or(false))
+            .copied()
+            .collect();
         let group = |c: usize| {
             self.class(c)
                 .map(|v| u8::from(v == VehicleClass::Motorbike))
         };
-        Ok(merge_classes(found, group, self.detector.opts.nms_iou))
+        Ok((
+            merge_classes(found, group, self.detector.opts.nms_iou),
+            people,
+        ))
     }
+}
+
+/// Whether a label names a person: COCO's `person`, and the names data sets use.
+pub fn is_person_label(label: &str) -> bool {
+    matches!(
+        label.trim().to_ascii_lowercase().as_str(),
+        "person" | "people" | "pedestrian" | "rider"
+    )
 }
 
 /// The vehicle class a label names: the agent's own names, and the names data sets and COCO

@@ -84,6 +84,16 @@ pub struct NewFile {
     pub bytes: Vec<u8>,
 }
 
+/// Whether the file `name` is the clip `clip` (`clip.mp4`) or a file made of it, named after it
+/// (`clip-masked.mp4`, `clip-masked.json`): what a full outbox leaves out together.
+pub fn of_clip(name: &str, clip: &str) -> bool {
+    let stem = clip.rsplit_once('.').map_or(clip, |(stem, _)| stem);
+    name == clip
+        || name
+            .strip_prefix(stem)
+            .is_some_and(|rest| rest.starts_with('-'))
+}
+
 /// What became of an event handed to the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -365,7 +375,7 @@ impl Outbox {
     }
 
     /// The files of an event that fit beside the `held` bytes, by the policy: all of them, or
-    /// all but the clip, or none (`None`). Notes whether the disk was what kept files out.
+    /// all but the clip and the files made of it ([`of_clip`]), or none (`None`). Notes whether the disk was what kept files out.
     fn fit<'a>(
         &self,
         files: &'a [NewFile],
@@ -387,7 +397,7 @@ impl Outbox {
         } else {
             let without: Vec<&NewFile> = files
                 .iter()
-                .filter(|f| Some(f.name.as_str()) != clip)
+                .filter(|f| !clip.is_some_and(|c| of_clip(&f.name, c)))
                 .collect();
             let n = size(&without);
             if self.settings.when_full == WhenFull::DropClips && fits(n) {
@@ -734,11 +744,16 @@ mod tests {
         let ob = Outbox::open(dir.path(), settings(100)).await.expect("open");
         let clip = file("clip.mp4", &[7u8; 80]);
         let img = file("at.jpg", &[1u8; 30]);
+        // The masked copy of the clip and its list go with the clip: without them the
+        // images would not fit either.
+        let masked = file("clip-masked.mp4", &[8u8; 60]);
+        let list = file("clip-masked.json", &[9u8; 10]);
+        assert!(!of_clip("clipboard.jpg", "clip.mp4") && !of_clip("at.jpg", "clip.mp4"));
         assert_eq!(
             ob.put(
                 "e1",
                 b"{}",
-                &[img.clone(), clip.clone()],
+                &[img.clone(), clip.clone(), masked, list],
                 Some("clip.mp4"),
                 0
             )
