@@ -1002,8 +1002,8 @@ pub async fn store_resolution(
         }
         let inserted = sqlx::query(
             "INSERT INTO resolutions (resolution_id, fine_id, outcome, answer, decided_at,
-                                      received_at, payload)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (resolution_id) DO NOTHING",
+                                      received_at, payload, ground)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (resolution_id) DO NOTHING",
         )
         .bind(r.resolution_id.hyphenated().to_string())
         .bind(&fine_id)
@@ -1012,6 +1012,7 @@ pub async fn store_resolution(
         .bind(r.decided_at.as_datetime())
         .bind(now)
         .bind(&text)
+        .bind(r.ground.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -1020,14 +1021,28 @@ pub async fn store_resolution(
     })
 }
 
-/// The latest answer to the owner's dispute of a fine: outcome, answer, when decided.
-pub async fn resolution_of(
-    db: &Db,
-    fine_id: &str,
-) -> Result<Option<(protocol::DisputeOutcome, String, OffsetDateTime)>, DbError> {
+/// Central's latest resolution of a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseResolution {
+    pub outcome: protocol::DisputeOutcome,
+    /// What it answers: the owner's explanation, or nothing (a case central closed).
+    pub ground: protocol::ResolutionGround,
+    pub answer: String,
+    pub decided_at: OffsetDateTime,
+}
+
+impl CaseResolution {
+    /// Whether the case is closed with nothing owed.
+    pub fn cancelled(&self) -> bool {
+        self.outcome == protocol::DisputeOutcome::Cancelled
+    }
+}
+
+/// Central's latest resolution of case `fine_id`.
+pub async fn resolution_of(db: &Db, fine_id: &str) -> Result<Option<CaseResolution>, DbError> {
     on_pool!(db, pool => {
         sqlx::query(
-            "SELECT outcome, answer, decided_at FROM resolutions WHERE fine_id = $1
+            "SELECT outcome, ground, answer, decided_at FROM resolutions WHERE fine_id = $1
              ORDER BY decided_at DESC LIMIT 1",
         )
         .bind(fine_id)
@@ -1035,9 +1050,15 @@ pub async fn resolution_of(
         .await?
         .map(|row| -> Result<_, DbError> {
             let outcome: String = row.try_get("outcome")?;
-            let outcome = protocol::DisputeOutcome::parse(&outcome)
-                .ok_or_else(|| DbError::Corrupt(format!("outcome {outcome}")))?;
-            Ok((outcome, row.try_get("answer")?, row.try_get("decided_at")?))
+            let ground: String = row.try_get("ground")?;
+            Ok(CaseResolution {
+                outcome: protocol::DisputeOutcome::parse(&outcome)
+                    .ok_or_else(|| DbError::Corrupt(format!("outcome {outcome}")))?,
+                ground: protocol::ResolutionGround::parse(&ground)
+                    .ok_or_else(|| DbError::Corrupt(format!("ground {ground}")))?,
+                answer: row.try_get("answer")?,
+                decided_at: row.try_get("decided_at")?,
+            })
         })
         .transpose()
     })

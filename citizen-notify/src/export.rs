@@ -47,7 +47,8 @@ pub struct FineRecord {
     pub answer: Option<Answered>,
     /// The last answer central refused, and why.
     pub refused_answer: Option<Answered>,
-    /// The answer to a dispute.
+    /// How the case came out other than by a decision: the answer to a dispute, or the case
+    /// closed by central (time-barred, moved to the person named).
     pub resolution: Option<Resolution>,
     pub payments: Vec<PaymentRecord>,
     /// The channels the notice was delivered through, and how that went.
@@ -63,6 +64,8 @@ pub struct Answered {
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolution {
     pub outcome: String,
+    /// `dispute`, `time_barred` or `transferred`.
+    pub ground: String,
     pub answer: String,
     pub decided_at: protocol::UtcTimestamp,
 }
@@ -128,13 +131,12 @@ pub async fn export(
             refused_answer: db::refused_answer_of(db, &id)
                 .await?
                 .map(|(kind, text)| Answered { kind, text }),
-            resolution: db::resolution_of(db, &id)
-                .await?
-                .map(|(outcome, answer, at)| Resolution {
-                    outcome: outcome.as_str().to_owned(),
-                    answer,
-                    decided_at: protocol::UtcTimestamp::from_datetime(at),
-                }),
+            resolution: db::resolution_of(db, &id).await?.map(|r| Resolution {
+                outcome: r.outcome.as_str().to_owned(),
+                ground: r.ground.as_str().to_owned(),
+                answer: r.answer,
+                decided_at: protocol::UtcTimestamp::from_datetime(r.decided_at),
+            }),
             payments: db::payments_of(db, &id)
                 .await?
                 .into_iter()
@@ -262,8 +264,9 @@ pub fn pdf(export: &Export) -> Result<Vec<u8>, String> {
             lines.push((
                 Some("Kết quả giải quyết:"),
                 format!(
-                    "{} — {} ({})",
+                    "{} ({}) — {} ({})",
                     r.outcome,
+                    r.ground,
                     r.answer,
                     local_time(r.decided_at)
                 ),

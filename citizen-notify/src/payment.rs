@@ -60,7 +60,10 @@ pub async fn start(
     if db::paid_payment_of(db, fine_id).await?.is_some() {
         return Err(PaymentError::AlreadyPaid);
     }
-    if let Some((protocol::DisputeOutcome::Cancelled, ..)) = db::resolution_of(db, fine_id).await? {
+    if db::resolution_of(db, fine_id)
+        .await?
+        .is_some_and(|r| r.cancelled())
+    {
         return Err(PaymentError::Cancelled);
     }
     let decision = db::decision_of(db, fine_id)

@@ -57,7 +57,7 @@ pub use messages::{
 };
 pub use notice::{
     Buyer, Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, NamedAs, NamedDriver,
-    PenaltyDecision, ViolationNotice,
+    PenaltyDecision, ResolutionGround, ViolationNotice,
 };
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};

@@ -392,8 +392,10 @@ impl NamedDriver {
     }
 }
 
-/// The answer to an owner's explanation, decided by a supervisor: central-api sends it to
-/// citizen-notify, which shows it to the owner.
+/// How a case came out other than by a penalty decision and its payment: the answer to an
+/// owner's explanation, decided by a supervisor, or a case central closed itself (time-barred,
+/// moved to the person the owner named). central-api sends it to citizen-notify, which shows it
+/// to the person the case was against, and closes the case there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FineResolution {
@@ -404,6 +406,46 @@ pub struct FineResolution {
     pub outcome: DisputeOutcome,
     /// The answer to the owner, in the handling unit's words.
     pub answer: String,
+    /// What the resolution answers; left out for the answer to an explanation.
+    #[serde(default, skip_serializing_if = "ResolutionGround::is_dispute")]
+    pub ground: ResolutionGround,
+}
+
+/// What a [`FineResolution`] answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionGround {
+    /// The owner's explanation, considered by a supervisor.
+    #[default]
+    Dispute,
+    /// Nothing: the case was not decided within the time limit for sanctioning (Law on Handling
+    /// of Administrative Violations 15/2012/QH13, Article 6 clause 1 point a: one year), so no
+    /// decision may be made and nothing is owed. Always `cancelled`.
+    TimeBarred,
+    /// The owner's declaration of who drove (or who had bought the vehicle before the
+    /// violation), accepted: the case goes on against that person, and nothing is owed on this
+    /// one. Always `cancelled`.
+    Transferred,
+}
+
+impl ResolutionGround {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dispute => "dispute",
+            Self::TimeBarred => "time_barred",
+            Self::Transferred => "transferred",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Dispute, Self::TimeBarred, Self::Transferred]
+            .into_iter()
+            .find(|g| g.as_str() == text)
+    }
+
+    fn is_dispute(&self) -> bool {
+        *self == Self::Dispute
+    }
 }
 
 /// What the dispute came to.
@@ -437,6 +479,12 @@ impl Validate for FineResolution {
         if self.answer.trim().is_empty() || self.answer.chars().count() > 2000 {
             return Err(Invalid::new("answer", "must be 1-2000 characters"));
         }
+        if self.ground != ResolutionGround::Dispute && self.outcome != DisputeOutcome::Cancelled {
+            return Err(Invalid::new(
+                "outcome",
+                "a case closed by central (time-barred, transferred) is always cancelled",
+            ));
+        }
         Ok(())
     }
 }
@@ -464,6 +512,38 @@ mod tests {
 
     fn at(ms: i64) -> UtcTimestamp {
         UtcTimestamp::from_unix_ms(1_764_000_000_000 + ms).unwrap_or_else(|| panic!("{ms}"))
+    }
+
+    #[test]
+    fn a_case_central_closed_says_why_and_an_answer_to_a_dispute_reads_as_before() {
+        let mut r = FineResolution {
+            resolution_id: Uuid::nil(),
+            fine_id: Uuid::nil(),
+            decided_at: at(0),
+            outcome: DisputeOutcome::Cancelled,
+            answer: "Giải trình được chấp nhận.".into(),
+            ground: ResolutionGround::Dispute,
+        };
+        // The answer to a dispute is written as a citizen-notify of the first version reads it.
+        let bytes = crate::wire::encode(&r).unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        assert!(!text.contains("ground"), "{text}");
+        r.ground = ResolutionGround::TimeBarred;
+        let bytes = crate::wire::encode(&r).unwrap_or_else(|e| panic!("{e}"));
+        assert!(String::from_utf8_lossy(&bytes).contains("\"ground\":\"time_barred\""));
+        let back: FineResolution = crate::wire::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, r);
+        // A case closed by central owes nothing: it is never "upheld".
+        r.outcome = DisputeOutcome::Upheld;
+        let refused = crate::wire::encode(&r).map(|_| ()).unwrap_err();
+        assert!(refused.to_string().contains("outcome"), "{refused}");
+        for g in [
+            ResolutionGround::Dispute,
+            ResolutionGround::TimeBarred,
+            ResolutionGround::Transferred,
+        ] {
+            assert_eq!(ResolutionGround::parse(g.as_str()), Some(g));
+        }
     }
 
     #[test]

@@ -14,13 +14,14 @@
 
 use std::time::Duration;
 
+use protocol::ResolutionGround;
 use serde::Serialize;
 use serde_json::json;
 use service_kit::http::Shutdown;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Db, DbError, on_pool};
+use super::{Db, DbError, disputes::closed_by_central, on_pool};
 use crate::{
     audit::{AuditLog, append_in},
     fines::{VehicleCategory, process},
@@ -216,6 +217,11 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
             .await?
             .rows_affected();
             if closed == 1 {
+                // citizen-notify closes the case too: the owner is no longer asked to answer,
+                // and its copy is emptied with the closed cases'.
+                let (key, payload) =
+                    closed_by_central(&fine_id, ResolutionGround::TimeBarred, now)?;
+                super::enqueue!(tx, "fine_resolution", key, &payload, now);
                 step_entry!(tx, postgres, "case.time_barred", &fine_id, event_id);
                 swept.barred.push((fine_id, event_id));
             }

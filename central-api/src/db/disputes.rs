@@ -3,7 +3,8 @@
 //! nothing owed), with the answer queued for citizen-notify in the same transaction.
 
 use protocol::{
-    DisputeOutcome, EventId, FineChange, FineResolution, FineUpdate, UtcTimestamp, wire,
+    DisputeOutcome, EventId, FineChange, FineResolution, FineUpdate, ResolutionGround,
+    UtcTimestamp, wire,
 };
 use serde::Serialize;
 use sqlx::Row;
@@ -230,6 +231,7 @@ async fn change(
             decided_at: UtcTimestamp::from_datetime(now),
             outcome,
             answer: answer.to_owned(),
+            ground: ResolutionGround::Dispute,
         };
         let payload = wire::encode(&resolution)
             .map_err(|e| DbError::Corrupt(format!("fine resolution: {e}")))?;
@@ -308,4 +310,42 @@ async fn change(
         Ok(resolution)
     });
     Ok(result)
+}
+
+/// The resolution that tells citizen-notify central closed case `fine_id` itself, nothing owed
+/// on it — `ground` time-barred, or moved to the person the owner named — as its outbox key and
+/// payload, for the transaction that closes the case to enqueue.
+pub(crate) fn closed_by_central(
+    fine_id: &str,
+    ground: ResolutionGround,
+    now: OffsetDateTime,
+) -> Result<(String, String), DbError> {
+    let answer = match ground {
+        ResolutionGround::TimeBarred => {
+            "Vụ việc đã hết thời hiệu xử phạt vi phạm hành chính (điểm a khoản 1 Điều 6 Luật Xử \
+             lý vi phạm hành chính số 15/2012/QH13): không ra quyết định xử phạt."
+        }
+        ResolutionGround::Transferred => {
+            "Cơ quan xử lý đã tiếp nhận khai báo của chủ phương tiện: vụ việc được giải quyết \
+             đối với người được khai báo."
+        }
+        ResolutionGround::Dispute => {
+            return Err(DbError::Corrupt(
+                "an explanation is answered by a supervisor, not closed by central".into(),
+            ));
+        }
+    };
+    let resolution = FineResolution {
+        resolution_id: uuid::Uuid::now_v7(),
+        fine_id: uuid::Uuid::parse_str(fine_id)
+            .map_err(|e| DbError::Corrupt(format!("fine id {fine_id}: {e}")))?,
+        decided_at: UtcTimestamp::from_datetime(now),
+        outcome: DisputeOutcome::Cancelled,
+        answer: answer.to_owned(),
+        ground,
+    };
+    let payload =
+        wire::encode(&resolution).map_err(|e| DbError::Corrupt(format!("fine resolution: {e}")))?;
+    let payload = String::from_utf8(payload).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    Ok((resolution.resolution_id.hyphenated().to_string(), payload))
 }

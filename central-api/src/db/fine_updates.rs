@@ -5,8 +5,8 @@
 //! taken and its audit entry commit together.
 
 use protocol::{
-    CitizenId, FineChange, FineUpdate, NamedAs, NamedDriver, UtcTimestamp, ViolationEvent,
-    time::VIETNAM,
+    CitizenId, FineChange, FineUpdate, NamedAs, NamedDriver, ResolutionGround, UtcTimestamp,
+    ViolationEvent, time::VIETNAM,
 };
 use service_kit::on_pool;
 use sqlx::{Row, types::Json};
@@ -363,6 +363,10 @@ pub async fn transfer(
             .bind(&fine_id)
             .execute(&mut *tx)
             .await?;
+        // The owner's case is closed in citizen-notify too: nothing is owed on it.
+        let (key, closing) =
+            super::disputes::closed_by_central(&fine_id, ResolutionGround::Transferred, now)?;
+        super::enqueue!(tx, "fine_resolution", key, &closing, now);
         let to = Addressee {
             fine_id: uuid::Uuid::now_v7(),
             citizen: resident.id.clone(),

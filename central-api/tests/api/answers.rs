@@ -16,8 +16,8 @@ use central_api::{
     fines::VehicleCategory,
 };
 use protocol::{
-    CitizenId, EventId, FineChange, NamedAs, NamedDriver, UtcTimestamp, ViolationEvent,
-    ViolationNotice, wire,
+    CitizenId, DisputeOutcome, EventId, FineChange, FineResolution, NamedAs, NamedDriver,
+    ResolutionGround, UtcTimestamp, ViolationEvent, ViolationNotice, wire,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -28,6 +28,20 @@ use crate::{
 };
 
 const DRIVER: &str = "079095001234";
+
+/// The cases central closed itself that wait in the outbox for citizen-notify, and why.
+async fn closings(t: &central_api::db::Db) -> Vec<(uuid::Uuid, ResolutionGround)> {
+    outbox_pending(t)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|(_, _, payload)| wire::decode::<FineResolution>(payload.as_bytes()).ok())
+        .map(|r| {
+            assert_eq!(r.outcome, DisputeOutcome::Cancelled, "nothing is owed");
+            (r.fine_id, r.ground)
+        })
+        .collect()
+}
 
 async fn seed_driver(t: &TestDb) {
     upsert_citizen(
@@ -112,6 +126,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
         1,
         "the owner's notice only"
     );
+    assert_eq!(closings(&w.db).await, []);
 
     // The name as the population database holds it, written with other spaces and case.
     let declared = update(owners_case, driver_named("  trần thị   BÌNH ", DRIVER));
@@ -140,6 +155,11 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
     let notice: ViolationNotice = wire::decode(payload.as_bytes()).unwrap();
     assert_eq!(notice.citizen_id.as_str(), DRIVER);
     assert_eq!(notice.named_as, Some(NamedAs::Driver));
+    // The owner's own case is closed in citizen-notify too, once: nothing is owed on it.
+    assert_eq!(
+        closings(&w.db).await,
+        [(owners_case, ResolutionGround::Transferred)]
+    );
     assert_eq!(notice.plate, "51F-123.45");
     assert_eq!(
         notice.contact.as_ref().and_then(|c| c.phone.as_deref()),
@@ -321,6 +341,11 @@ async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) 
         fine_of(&w.db, &id).await.unwrap().unwrap().status,
         "confirmed"
     );
+    assert_eq!(
+        closings(&w.db).await,
+        [],
+        "nothing sent of a case not closed"
+    );
     let swept = deadlines::sweep(&w.db, &audit, now + Duration::days(367))
         .await
         .unwrap();
@@ -328,6 +353,11 @@ async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) 
     assert_eq!(
         fine_of(&w.db, &id).await.unwrap().unwrap().status,
         "time_barred"
+    );
+    // citizen-notify is told, so the owner is no longer asked to answer.
+    assert_eq!(
+        closings(&w.db).await,
+        [(fine_id, ResolutionGround::TimeBarred)]
     );
     let refused = decisions::decide(
         &w.db,

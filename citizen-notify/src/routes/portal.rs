@@ -19,7 +19,8 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use protocol::{
-    Buyer, DisputeOutcome, FineChange, NamedAs, NamedDriver, ViolationNotice as FineNotice,
+    Buyer, DisputeOutcome, FineChange, NamedAs, NamedDriver, ResolutionGround,
+    ViolationNotice as FineNotice,
 };
 use serde::Deserialize;
 
@@ -137,7 +138,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         };
         let cancelled = matches!(
             db::resolution_of(&state.db, &id).await,
-            Ok(Some((DisputeOutcome::Cancelled, ..)))
+            Ok(Some(r)) if r.cancelled()
         );
         items.push_str(&format!(
             "<li><a href=\"/fines/{id}\">{}</a><br>{} — {}{decided}{}</li>",
@@ -428,7 +429,9 @@ pub async fn fine(
         Ok(r) => r,
         Err(e) => return failure(&e),
     };
-    let cancelled = matches!(resolution, Some((DisputeOutcome::Cancelled, ..)));
+    let cancelled = resolution
+        .as_ref()
+        .is_some_and(db::CaseResolution::cancelled);
     let mut actions = String::new();
     match n.named_as {
         Some(NamedAs::Driver) => actions.push_str(
@@ -468,7 +471,8 @@ pub async fn fine(
              <span class=\"en\">You named the driver; the notice goes to them.</span></p>",
             escape(name)
         )),
-        None if decision.is_none() => {
+        // A case closed (time-barred, or cancelled) takes no answer.
+        None if decision.is_none() && !cancelled => {
             if let Some((_, code)) = &refused {
                 actions.push_str(&format!(
                     "<p class=\"error\" id=\"refused\">Câu trả lời trước của bạn không được chấp nhận: {}</p>",
@@ -479,24 +483,37 @@ pub async fn fine(
         }
         None => {}
     }
-    if let Some((outcome, text, at)) = &resolution {
-        let (vi, en) = match outcome {
-            DisputeOutcome::Upheld => (
+    if let Some(r) = &resolution {
+        let (heading, vi, en) = match (r.ground, r.outcome) {
+            (ResolutionGround::Dispute, DisputeOutcome::Upheld) => (
+                "Kết quả xem xét giải trình",
                 "Cơ quan xử lý không chấp nhận giải trình; người có thẩm quyền sẽ ra quyết định.",
                 "The police unit did not accept the explanation; a decision follows.",
             ),
-            DisputeOutcome::Cancelled => (
+            (ResolutionGround::Dispute, DisputeOutcome::Cancelled) => (
+                "Kết quả xem xét giải trình",
                 "Cơ quan xử lý chấp nhận giải trình: vụ việc kết thúc, bạn không phải nộp phạt.",
                 "The police unit closed the case: nothing is owed.",
             ),
+            (ResolutionGround::TimeBarred, _) => (
+                "Vụ việc đã kết thúc",
+                "Đã hết thời hiệu xử phạt: không ra quyết định xử phạt, bạn không phải nộp phạt.",
+                "The time limit for a penalty has passed: no decision is made, nothing is owed.",
+            ),
+            (ResolutionGround::Transferred, _) => (
+                "Vụ việc đã kết thúc đối với bạn",
+                "Vụ việc được chuyển cho người bạn đã khai báo; bạn không phải nộp phạt cho vi phạm này.",
+                "The case goes on against the person you named; you owe nothing on it.",
+            ),
         };
         actions.push_str(&format!(
-            "<section id=\"resolution\" class=\"{}\"><h2>Kết quả xem xét giải trình</h2>\
+            "<section id=\"resolution\" class=\"{} {}\"><h2>{heading}</h2>\
              <p><strong>{vi}</strong> <span class=\"en\">{en}</span></p>\
              <p id=\"resolution-answer\">“{}”</p><p class=\"en\">{}</p></section>",
-            outcome.as_str(),
-            escape(text),
-            local_time(protocol::UtcTimestamp::from_datetime(*at)),
+            r.outcome.as_str(),
+            r.ground.as_str(),
+            escape(&r.answer),
+            local_time(protocol::UtcTimestamp::from_datetime(r.decided_at)),
         ));
     }
     if let Some(d) = &decision {
@@ -878,6 +895,17 @@ async fn answer(
             "Đã quá thời hạn trả lời trực tuyến",
             "The time to answer online has passed: come to the handling unit.",
         );
+    }
+    match db::resolution_of(&state.db, fine_id).await {
+        Ok(Some(r)) if r.cancelled() => {
+            return unprocessable(
+                fine_id,
+                "Vụ việc đã kết thúc: không cần trả lời",
+                "The case is closed: there is nothing to answer.",
+            );
+        }
+        Err(e) => return failure(&e),
+        _ => {}
     }
     let passes_on = matches!(
         kind,

@@ -167,6 +167,7 @@ async fn a_dispute_answer_is_stored_once_for_a_known_fine(t: &TestDb) {
         decided_at: UtcTimestamp::now(),
         outcome: DisputeOutcome::Cancelled,
         answer: "Biển số bị làm giả; quyết định được hủy.".into(),
+        ground: protocol::ResolutionGround::Dispute,
     };
     let body = wire::encode(&resolution).unwrap();
     let path = "/api/v1/resolutions";
@@ -178,10 +179,14 @@ async fn a_dispute_answer_is_stored_once_for_a_known_fine(t: &TestDb) {
         (StatusCode::OK, &Value::Bool(false))
     );
     let fine_id = n.fine_id.hyphenated().to_string();
-    let (outcome, answer, _) = resolution_of(&t.db, &fine_id).await.unwrap().unwrap();
+    let stored = resolution_of(&t.db, &fine_id).await.unwrap().unwrap();
     assert_eq!(
-        (outcome, answer.as_str()),
-        (DisputeOutcome::Cancelled, resolution.answer.as_str())
+        (stored.outcome, stored.ground, stored.answer.as_str()),
+        (
+            DisputeOutcome::Cancelled,
+            protocol::ResolutionGround::Dispute,
+            resolution.answer.as_str()
+        )
     );
 
     let (status, reply) = call(&app, post_to(path, body, None)).await;

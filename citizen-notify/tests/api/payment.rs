@@ -242,6 +242,7 @@ async fn a_payment_landing_after_its_fine_was_cancelled_is_refunded(t: &TestDb) 
         decided_at: protocol::UtcTimestamp::now(),
         outcome: protocol::DisputeOutcome::Cancelled,
         answer: "Quyết định xử phạt bị hủy.".into(),
+        ground: protocol::ResolutionGround::Dispute,
     };
     let payload = protocol::wire::encode(&cancelled).unwrap();
     db::store_resolution(&t.db, &cancelled, &payload)

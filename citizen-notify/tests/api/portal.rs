@@ -285,6 +285,7 @@ async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb
         decided_at: protocol::UtcTimestamp::now(),
         outcome,
         answer: text.into(),
+        ground: protocol::ResolutionGround::Dispute,
     };
     let upheld = answer(
         protocol::DisputeOutcome::Upheld,
@@ -322,6 +323,60 @@ async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb
     let (_, _, home) = b.get("/").await;
     assert!(home.contains("Đã hủy"), "{home}");
     pay_is_refused(&mut b, t, &id, &csrf).await;
+}
+
+/// A case central closed itself (time-barred undecided, or moved to the person the owner
+/// named) is shown closed, with why, asks for no answer and takes none.
+async fn a_case_central_closed_is_shown_closed_and_takes_no_answer(t: &TestDb) {
+    let w = world(t).await;
+    let (n, id) = noticed(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(
+        page.contains("id=\"dispute\""),
+        "the notice asks for an answer: {page}"
+    );
+    let csrf = value_of(&page, "csrf");
+    let barred = protocol::FineResolution {
+        resolution_id: uuid::Uuid::now_v7(),
+        fine_id: n.fine_id,
+        decided_at: protocol::UtcTimestamp::now(),
+        outcome: protocol::DisputeOutcome::Cancelled,
+        answer: "Vụ việc đã hết thời hiệu xử phạt vi phạm hành chính.".into(),
+        ground: protocol::ResolutionGround::TimeBarred,
+    };
+    let bytes = protocol::wire::encode(&barred).unwrap();
+    db::store_resolution(&t.db, &barred, &bytes).await.unwrap();
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("hết thời hiệu xử phạt"), "{page}");
+    assert!(
+        !page.contains("Kết quả xem xét giải trình"),
+        "no explanation was made: {page}"
+    );
+    for form in [
+        "id=\"dispute\"",
+        "id=\"confirm\"",
+        "id=\"driver-form\"",
+        "id=\"pay\"",
+    ] {
+        assert!(!page.contains(form), "{form} on a closed case: {page}");
+    }
+    let (status, _, refused) = b
+        .post(
+            &format!("/fines/{id}/dispute"),
+            &[("csrf", &csrf), ("reason", "Tôi không vi phạm.")],
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("Vụ việc đã kết thúc"), "{refused}");
+    assert_eq!(
+        db::answer_of(&t.db, &id).await.unwrap(),
+        None,
+        "no answer taken"
+    );
+    let (_, _, home) = b.get("/").await;
+    assert!(home.contains("Đã hủy"), "{home}");
 }
 
 async fn another_citizen_finds_nothing_on_any_route(t: &TestDb) {
@@ -821,6 +876,7 @@ on_both_engines!(
     the_owner_names_the_driver_and_a_refused_declaration_is_made_again,
     the_person_named_answers_for_themselves_and_nobody_answers_late,
     an_explanation_gets_its_answer_and_a_closed_case_is_not_paid,
+    a_case_central_closed_is_shown_closed_and_takes_no_answer,
     a_citizen_signs_in_answers_the_notice_and_pays_the_decision,
     another_citizen_finds_nothing_on_any_route,
     forms_need_a_session_its_csrf_token_and_a_reason,

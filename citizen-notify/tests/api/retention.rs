@@ -40,6 +40,7 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
         decided_at: UtcTimestamp::now(),
         outcome: DisputeOutcome::Cancelled,
         answer: "Phương tiện đã bị mất cắp trước thời điểm vi phạm.".into(),
+        ground: protocol::ResolutionGround::Dispute,
     };
     let body = protocol::wire::encode(&resolution).unwrap();
     db::store_resolution(&t.db, &resolution, &body)
