@@ -202,11 +202,16 @@ pub struct CitizenRecord {
 }
 
 impl CitizenRecord {
-    /// Records the citizen in the population database mirror.
-    async fn save(self, db: &db::Db) -> anyhow::Result<CitizenId> {
+    /// Records the citizen in the population database mirror, sealed under the deployment's
+    /// `review.secrets_key_file` (made there if there is none yet, as the service would).
+    async fn save(self, db: &db::Db, config: &Config) -> anyhow::Result<CitizenId> {
         let id = CitizenId::parse(&self.citizen_id).context("--citizen-id")?;
+        let key_file = &config.review.secrets_key_file;
+        let key = crate::sealed::SealingKey::load(key_file, true)
+            .with_context(|| format!("review.secrets_key_file {}", key_file.display()))?;
         owners::upsert_citizen(
             db,
+            key.as_ref(),
             &owners::Citizen {
                 id: id.clone(),
                 full_name: self.full_name,
@@ -690,7 +695,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             }
         }
         Command::CitizenAdd(c) => {
-            let citizen = c.save(&db).await?;
+            let citizen = c.save(&db, &config).await?;
             audit
                 .append(
                     CLI,
@@ -707,7 +712,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let plate = Plate::parse_as(&r.plate, class.plate_category()).context("--plate")?;
             let colour = PlateColour::parse(&r.colour)
                 .with_context(|| format!("--colour `{}`", r.colour))?;
-            let citizen = r.owner.save(&db).await?;
+            let citizen = r.owner.save(&db, &config).await?;
             owners::upsert_registration(
                 &db,
                 &owners::Registration {

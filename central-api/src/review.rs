@@ -211,7 +211,7 @@ pub async fn detail(state: &AppState, officer: &Officer, id: &EventId) -> Result
                 .as_ref()
                 .map(|p| p.colour)
                 .unwrap_or(PlateColour::White);
-            owners::find(&state.db, plate, colour).await?
+            owners::find(&state.db, state.review.sealing.as_ref(), plate, colour).await?
         }
         _ => None,
     };
@@ -364,7 +364,10 @@ pub async fn approve(
         id,
         (&officer.username, &officer.actor()),
         &schedule,
-        &state.review.settings.issuing_unit,
+        (
+            &state.review.settings.issuing_unit,
+            state.review.sealing.as_ref(),
+        ),
     )
     .await?
     .map_err(refused)?;

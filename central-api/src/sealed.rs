@@ -1,5 +1,6 @@
 //! Secrets the database keeps but must not hold in the clear (an officer's TOTP secret is their
-//! second factor: whoever reads it from a backup or a replica makes their codes). They are
+//! second factor: whoever reads it from a backup or a replica makes their codes; a citizen's
+//! name, address and contact, [`crate::db::owners`]). They are
 //! sealed with ChaCha20-Poly1305 (RFC 8439) under a key kept outside the database, in the file
 //! `review.secrets_key_file`, and bound to what they belong to: a sealed value moved to another
 //! officer's row does not open there.

@@ -57,6 +57,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             "second-factor secrets kept in the clear now sealed"
         );
     }
+    // So are the citizens' names, addresses and contacts (`db::owners`).
+    let sealed = db::owners::seal_clear_citizens(&db, &sealing).await?;
+    if sealed > 0 {
+        tracing::info!(citizens = sealed, "citizens kept in the clear now sealed");
+    }
     let retention_store = store.clone();
     let mut state = AppState::new(
         db.clone(),
@@ -67,8 +72,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     state.review.throttle.metrics.register(&metrics);
     state.notify = config.notify.clone();
     if !config.registry.url.is_empty() {
-        let registry = owners::HttpRegistry::new(db.clone(), config.registry.clone())
-            .context("building the registry client")?;
+        let registry =
+            owners::HttpRegistry::new(db.clone(), Some(sealing.clone()), config.registry.clone())
+                .context("building the registry client")?;
         tracing::info!(url = %config.registry.url, "owners looked up at the registry service");
         state.lookup = std::sync::Arc::new(registry);
     }

@@ -1,11 +1,108 @@
 //! The registry mirror and citizens, and the owner recorded on each violation.
+//!
+//! A citizen's name, address, phone and e-mail are kept sealed (ChaCha20-Poly1305 under the
+//! deployment's `review.secrets_key_file`, [`crate::sealed`]), each bound to the citizen's
+//! number and the field, so a copied disk, a backup or a replica names no one and a value moved
+//! to another row or column does not open. The number stays in the clear: it joins the tables
+//! (violations, cases, transfers) and is what the population database answers for. Rows kept
+//! in the clear by an earlier version are read as they are and sealed at the next start
+//! ([`seal_clear_citizens`]).
 
 use protocol::{CitizenId, EventId, PlateColour, VehicleClass};
 use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool, violations::Status};
-use crate::audit::{AuditLog, append_in};
+use crate::{
+    audit::{AuditLog, append_in},
+    sealed::{SealingKey, is_sealed},
+};
+
+/// The sealed fields of a citizen, in the order [`seal_fields`] gives them.
+const FIELDS: [&str; 4] = ["full_name", "address", "phone", "email"];
+
+fn bound_to(id: &str, field: &str) -> String {
+    format!("citizen:{id}:{field}")
+}
+
+/// `value` as the table keeps it: sealed for citizen `id`'s `field` under `key`, or as it is
+/// without one.
+fn seal_one(
+    key: Option<&SealingKey>,
+    id: &str,
+    field: &str,
+    value: &str,
+) -> Result<String, DbError> {
+    match key {
+        None => Ok(value.to_owned()),
+        Some(k) => k
+            .seal(value, &bound_to(id, field))
+            .map(|s| s.as_str().to_owned())
+            .map_err(|e| DbError::Corrupt(format!("sealing a citizen's {field}: {e}"))),
+    }
+}
+
+/// What the table keeps of citizen `id`'s `field`, opened (a value from before sealing, as it
+/// is).
+fn open_one(
+    key: Option<&SealingKey>,
+    id: &str,
+    field: &str,
+    stored: String,
+) -> Result<String, DbError> {
+    if !is_sealed(&stored) {
+        return Ok(stored);
+    }
+    let key = key.ok_or_else(|| {
+        DbError::Corrupt(format!(
+            "citizen {id}'s {field} is sealed and review.secrets_key_file is not configured"
+        ))
+    })?;
+    key.open(&stored, &bound_to(id, field))
+        .map_err(|e| DbError::Corrupt(format!("citizen {id}'s {field}: {e}")))
+}
+
+fn open_optional(
+    key: Option<&SealingKey>,
+    id: &str,
+    field: &str,
+    stored: Option<String>,
+) -> Result<Option<String>, DbError> {
+    stored.map(|v| open_one(key, id, field, v)).transpose()
+}
+
+/// A citizen's name, address, phone and e-mail as the table keeps them.
+fn seal_fields(
+    key: Option<&SealingKey>,
+    c: &Citizen,
+) -> Result<(String, String, Option<String>, Option<String>), DbError> {
+    let id = c.id.as_str();
+    Ok((
+        seal_one(key, id, FIELDS[0], &c.full_name)?,
+        seal_one(key, id, FIELDS[1], &c.address)?,
+        c.phone
+            .as_deref()
+            .map(|v| seal_one(key, id, FIELDS[2], v))
+            .transpose()?,
+        c.email
+            .as_deref()
+            .map(|v| seal_one(key, id, FIELDS[3], v))
+            .transpose()?,
+    ))
+}
+
+/// The phone and e-mail of citizen `id` as stored, opened: the contact a notice goes to.
+pub fn open_contact(
+    key: Option<&SealingKey>,
+    id: &str,
+    phone: Option<String>,
+    email: Option<String>,
+) -> Result<(Option<String>, Option<String>), DbError> {
+    Ok((
+        open_optional(key, id, FIELDS[2], phone)?,
+        open_optional(key, id, FIELDS[3], email)?,
+    ))
+}
 
 /// A citizen as the population database knows them.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,21 +126,82 @@ pub struct Registration {
     pub owner: CitizenId,
 }
 
-pub async fn upsert_citizen(db: &Db, c: &Citizen) -> Result<(), DbError> {
+/// Records citizen `c`, sealed under `key` (as it is without one).
+pub async fn upsert_citizen(db: &Db, key: Option<&SealingKey>, c: &Citizen) -> Result<(), DbError> {
+    let (full_name, address, phone, email) = seal_fields(key, c)?;
     on_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO citizens (citizen_id, full_name, address, phone, email) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (citizen_id) DO UPDATE SET full_name = $2, address = $3, phone = $4, email = $5",
         )
         .bind(c.id.as_str())
-        .bind(&c.full_name)
-        .bind(&c.address)
-        .bind(c.phone.as_deref())
-        .bind(c.email.as_deref())
+        .bind(&full_name)
+        .bind(&address)
+        .bind(phone.as_deref())
+        .bind(email.as_deref())
         .execute(pool)
         .await?;
     });
     Ok(())
+}
+
+/// Seals, under `key`, the citizens an earlier version kept in the clear; how many. Run at
+/// start, before anyone reads them.
+pub async fn seal_clear_citizens(db: &Db, key: &SealingKey) -> Result<usize, DbError> {
+    const BATCH: i64 = 500;
+    let mut sealed = 0;
+    loop {
+        let rows = on_pool!(db, pool => {
+            sqlx::query(
+                "SELECT citizen_id, full_name, address, phone, email FROM citizens
+                 WHERE full_name NOT LIKE 'v1:%' ORDER BY citizen_id LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get::<String, _>("citizen_id")?,
+                    row.try_get::<String, _>("full_name")?,
+                    row.try_get::<String, _>("address")?,
+                    row.try_get::<Option<String>, _>("phone")?,
+                    row.try_get::<Option<String>, _>("email")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+        });
+        if rows.is_empty() {
+            return Ok(sealed);
+        }
+        for (id, full_name, address, phone, email) in rows {
+            let citizen = Citizen {
+                id: CitizenId::parse(&id)
+                    .map_err(|e| DbError::Corrupt(format!("citizen id {id}: {e}")))?,
+                full_name: open_one(Some(key), &id, FIELDS[0], full_name.clone())?,
+                address: open_one(Some(key), &id, FIELDS[1], address)?,
+                phone: open_optional(Some(key), &id, FIELDS[2], phone)?,
+                email: open_optional(Some(key), &id, FIELDS[3], email)?,
+            };
+            let (new_name, new_address, new_phone, new_email) = seal_fields(Some(key), &citizen)?;
+            // Only the row as read: a registry answer recorded meanwhile is sealed already.
+            on_pool!(db, pool => {
+                sqlx::query(
+                    "UPDATE citizens SET full_name = $1, address = $2, phone = $3, email = $4
+                     WHERE citizen_id = $5 AND full_name = $6",
+                )
+                .bind(&new_name)
+                .bind(&new_address)
+                .bind(new_phone.as_deref())
+                .bind(new_email.as_deref())
+                .bind(&id)
+                .bind(&full_name)
+                .execute(pool)
+                .await?;
+            });
+            sealed += 1;
+        }
+    }
 }
 
 pub async fn upsert_registration(db: &Db, r: &Registration) -> Result<(), DbError> {
@@ -70,9 +228,13 @@ pub async fn upsert_registration(db: &Db, r: &Registration) -> Result<(), DbErro
     Ok(())
 }
 
-/// A citizen as last recorded from the population database.
-pub async fn citizen(db: &Db, id: &CitizenId) -> Result<Option<Citizen>, DbError> {
-    on_pool!(db, pool => {
+/// A citizen as last recorded from the population database, opened under `key`.
+pub async fn citizen(
+    db: &Db,
+    key: Option<&SealingKey>,
+    id: &CitizenId,
+) -> Result<Option<Citizen>, DbError> {
+    let row = on_pool!(db, pool => {
         sqlx::query(
             "SELECT full_name, address, phone, email FROM citizens WHERE citizen_id = $1",
         )
@@ -80,21 +242,46 @@ pub async fn citizen(db: &Db, id: &CitizenId) -> Result<Option<Citizen>, DbError
         .fetch_optional(pool)
         .await?
         .map(|row| {
-            Ok(Citizen {
-                id: id.clone(),
-                full_name: row.try_get("full_name")?,
-                address: row.try_get("address")?,
-                phone: row.try_get("phone")?,
-                email: row.try_get("email")?,
-            })
+            Ok::<_, sqlx::Error>((
+                row.try_get::<String, _>("full_name")?,
+                row.try_get::<String, _>("address")?,
+                row.try_get::<Option<String>, _>("phone")?,
+                row.try_get::<Option<String>, _>("email")?,
+            ))
         })
-        .transpose()
+        .transpose()?
+    });
+    row.map(|(full_name, address, phone, email)| {
+        opened(key, id.clone(), full_name, address, phone, email)
+    })
+    .transpose()
+}
+
+/// A citizen from their stored fields, opened under `key`.
+fn opened(
+    key: Option<&SealingKey>,
+    id: CitizenId,
+    full_name: String,
+    address: String,
+    phone: Option<String>,
+    email: Option<String>,
+) -> Result<Citizen, DbError> {
+    let n = id.as_str();
+    let (phone, email) = open_contact(key, n, phone, email)?;
+    Ok(Citizen {
+        full_name: open_one(key, n, FIELDS[0], full_name)?,
+        address: open_one(key, n, FIELDS[1], address)?,
+        phone,
+        email,
+        id,
     })
 }
 
-/// The owner registered for a plate of this colour, with the vehicle.
+/// The owner registered for a plate of this colour, with the vehicle; the owner opened under
+/// `key`.
 pub async fn find(
     db: &Db,
+    key: Option<&SealingKey>,
     plate_text: &str,
     colour: PlateColour,
 ) -> Result<Option<(Citizen, Registration)>, DbError> {
@@ -132,13 +319,7 @@ pub async fn find(
     let id = CitizenId::parse(&id).map_err(|e| corrupt(&e.to_string()))?;
     let vehicle_class = VehicleClass::parse(&class).ok_or_else(|| corrupt("vehicle class"))?;
     Ok(Some((
-        Citizen {
-            id: id.clone(),
-            full_name,
-            address,
-            phone,
-            email,
-        },
+        opened(key, id.clone(), full_name, address, phone, email)?,
         Registration {
             plate_text: plate_text.to_owned(),
             plate_colour: colour,

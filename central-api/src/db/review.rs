@@ -179,7 +179,7 @@ pub async fn approve(
     id: &EventId,
     (officer, actor): (&str, &str),
     schedule: &FineSchedule,
-    issuing_unit: &str,
+    (issuing_unit, key): (&str, Option<&crate::sealed::SealingKey>),
 ) -> Result<Result<Issued, Refused>, DbError> {
     let now = OffsetDateTime::now_utc();
     let postgres = matches!(db, Db::Postgres(_));
@@ -231,8 +231,14 @@ pub async fn approve(
             .bind(owner.as_str())
             .fetch_optional(&mut *tx)
             .await?
-            .map(|row| -> Result<protocol::Contact, sqlx::Error> {
-                Ok(contact_of(row.try_get("phone")?, row.try_get("email")?))
+            .map(|row| -> Result<protocol::Contact, DbError> {
+                let (phone, email) = super::owners::open_contact(
+                    key,
+                    owner.as_str(),
+                    row.try_get("phone")?,
+                    row.try_get("email")?,
+                )?;
+                Ok(contact_of(phone, email))
             })
             .transpose()?;
         let notice = notice_to(
@@ -670,6 +676,7 @@ pub async fn outbox_pending(db: &Db) -> Result<Vec<(i64, String, String)>, DbErr
 /// population database holds them: what the paper notice prints. `None` without a case.
 pub async fn sent_notice(
     db: &Db,
+    key: Option<&crate::sealed::SealingKey>,
     id: &EventId,
 ) -> Result<Option<(ViolationNotice, super::owners::Citizen)>, DbError> {
     let payload: Option<String> = on_pool!(db, pool => {
@@ -689,7 +696,7 @@ pub async fn sent_notice(
     };
     let notice: ViolationNotice = wire::decode(payload.as_bytes())
         .map_err(|e| DbError::Corrupt(format!("stored notice of {id}: {e}")))?;
-    let person = super::owners::citizen(db, &notice.citizen_id)
+    let person = super::owners::citizen(db, key, &notice.citizen_id)
         .await?
         .ok_or_else(|| DbError::Corrupt(format!("the addressee of the notice of {id}")))?;
     Ok(Some((notice, person)))

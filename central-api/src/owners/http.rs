@@ -26,6 +26,7 @@ use crate::{
         Db,
         owners::{Citizen, Registration as Stored, upsert_citizen, upsert_registration},
     },
+    sealed::SealingKey,
 };
 
 /// A circuit breaker's state: consecutive failures, and until when the circuit stays open.
@@ -39,6 +40,8 @@ struct Breaker {
 #[derive(Debug)]
 pub struct HttpRegistry {
     db: Db,
+    /// What the citizens it records are sealed under (`review.secrets_key_file`).
+    key: Option<SealingKey>,
     client: reqwest::Client,
     settings: RegistrySettings,
     cache: Mutex<HashMap<(String, PlateColour), (Instant, Lookup)>>,
@@ -52,11 +55,16 @@ enum Failed {
 }
 
 impl HttpRegistry {
-    pub fn new(db: Db, settings: RegistrySettings) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        db: Db,
+        key: Option<SealingKey>,
+        settings: RegistrySettings,
+    ) -> Result<Self, reqwest::Error> {
         let client =
             service_kit::tls::client_builder(Duration::from_millis(settings.timeout_ms)).build()?;
         Ok(Self {
             db,
+            key,
             client,
             settings,
             cache: Mutex::default(),
@@ -183,7 +191,7 @@ impl HttpRegistry {
             )));
         }
         let citizen = citizen_of(&found);
-        upsert_citizen(&self.db, &citizen)
+        upsert_citizen(&self.db, self.key.as_ref(), &citizen)
             .await
             .map_err(|e| Failed::Permanent(e.to_string()))?;
         Ok(Some(citizen))
@@ -191,7 +199,7 @@ impl HttpRegistry {
 
     /// Keeps the owner and vehicle as the registry gave them.
     async fn record(&self, r: &Registration) -> Result<(), crate::db::DbError> {
-        upsert_citizen(&self.db, &citizen_of(&r.owner)).await?;
+        upsert_citizen(&self.db, self.key.as_ref(), &citizen_of(&r.owner)).await?;
         upsert_registration(
             &self.db,
             &Stored {

@@ -16,11 +16,11 @@ use protocol::{CitizenId, PlateColour};
 use service_kit::http::Shutdown;
 use tokio::sync::Notify;
 
-use crate::audit::AuditLog;
 use crate::db::{
     Db, DbError,
     owners::{self, Citizen, LookupResult},
 };
+use crate::{audit::AuditLog, sealed::SealingKey};
 
 /// What the registry answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,30 +52,34 @@ pub trait OwnerLookup: Send + Sync + Debug {
     fn resident<'a>(&'a self, id: &'a CitizenId) -> ResidentFuture<'a>;
 }
 
-/// The registry mirror table in central's own database.
+/// The registry mirror table in central's own database; its citizens opened under `key`
+/// (`review.secrets_key_file`).
 #[derive(Debug, Clone)]
 pub struct RegistryTable {
     db: Db,
+    key: Option<SealingKey>,
 }
 
 impl RegistryTable {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, key: Option<SealingKey>) -> Self {
+        Self { db, key }
     }
 }
 
 impl OwnerLookup for RegistryTable {
     fn lookup<'a>(&'a self, plate_text: &'a str, colour: PlateColour) -> LookupFuture<'a> {
         Box::pin(async move {
-            Ok(match owners::find(&self.db, plate_text, colour).await? {
-                Some((citizen, _)) => Lookup::Owner(citizen.id),
-                None => Lookup::NotRegistered,
-            })
+            Ok(
+                match owners::find(&self.db, self.key.as_ref(), plate_text, colour).await? {
+                    Some((citizen, _)) => Lookup::Owner(citizen.id),
+                    None => Lookup::NotRegistered,
+                },
+            )
         })
     }
 
     fn resident<'a>(&'a self, id: &'a CitizenId) -> ResidentFuture<'a> {
-        Box::pin(async move { Ok(owners::citizen(&self.db, id).await?) })
+        Box::pin(async move { Ok(owners::citizen(&self.db, self.key.as_ref(), id).await?) })
     }
 }
 

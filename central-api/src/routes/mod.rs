@@ -61,10 +61,14 @@ impl AppState {
         evidence: EvidenceSettings,
         review: ReviewSettings,
     ) -> anyhow::Result<Self> {
+        let review = Review::new(review)?;
         Ok(Self {
             audit: AuditLog::new(db.clone()),
-            lookup: Arc::new(crate::owners::RegistryTable::new(db.clone())),
-            review: Review::new(review)?,
+            lookup: Arc::new(crate::owners::RegistryTable::new(
+                db.clone(),
+                review.sealing.clone(),
+            )),
+            review,
             notify: NotifySettings::default(),
             anchors: None,
             db,

@@ -474,7 +474,9 @@ pub async fn paper_notice(
 ) -> Result<Response, ApiError> {
     officer.require(Role::prints_notices, "print notices")?;
     let id = event_id(&id)?;
-    let Some((notice, person)) = crate::db::review::sent_notice(&state.db, &id).await? else {
+    let Some((notice, person)) =
+        crate::db::review::sent_notice(&state.db, state.review.sealing.as_ref(), &id).await?
+    else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no_notice",

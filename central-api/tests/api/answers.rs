@@ -46,6 +46,7 @@ async fn closings(t: &central_api::db::Db) -> Vec<(uuid::Uuid, ResolutionGround)
 async fn seed_driver(t: &TestDb) {
     upsert_citizen(
         &t.db,
+        None,
         &Citizen {
             id: CitizenId::parse(DRIVER).unwrap(),
             full_name: "Trần Thị Bình".into(),

@@ -84,6 +84,7 @@ pub async fn seed_registry(db: &Db) {
     use central_api::db::owners::{Citizen, Registration, upsert_citizen, upsert_registration};
     upsert_citizen(
         db,
+        None,
         &Citizen {
             id: owner(),
             full_name: "Nguyễn Văn An".into(),
@@ -141,7 +142,7 @@ pub async fn issue_one(t: &TestDb) -> EventId {
     process_pending(
         db,
         &AuditLog::new(db.clone()),
-        &RegistryTable::new(db.clone()),
+        &RegistryTable::new(db.clone(), None),
         10,
     )
     .await
@@ -153,7 +154,7 @@ pub async fn issue_one(t: &TestDb) -> EventId {
         &event.event_id,
         ("reviewer", "officer:reviewer"),
         &schedule,
-        "Phòng CSGT",
+        ("Phòng CSGT", None),
     )
     .await
     .unwrap()

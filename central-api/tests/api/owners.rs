@@ -82,7 +82,7 @@ async fn lookup_outcomes_and_the_review_queue(t: &TestDb) {
         ],
     )
     .await;
-    let moved = sweep(db, &RegistryTable::new(db.clone())).await;
+    let moved = sweep(db, &RegistryTable::new(db.clone(), None)).await;
     assert_eq!(moved, 4);
     let expected = [
         ("found", Some(owner())),
@@ -115,7 +115,7 @@ async fn lookup_outcomes_and_the_review_queue(t: &TestDb) {
     assert_eq!(audit.verify().await.unwrap(), Ok(8));
 
     // Nothing is left waiting, and a second sweep changes nothing.
-    assert_eq!(sweep(db, &RegistryTable::new(db.clone())).await, 0);
+    assert_eq!(sweep(db, &RegistryTable::new(db.clone(), None)).await, 0);
 }
 
 async fn a_registry_that_cannot_answer_is_tried_again(t: &TestDb) {
@@ -126,7 +126,7 @@ async fn a_registry_that_cannot_answer_is_tried_again(t: &TestDb) {
     assert_eq!(v.status, Status::Received);
     assert_eq!(v.owner_lookup.as_deref(), Some("failed"));
 
-    assert_eq!(sweep(db, &RegistryTable::new(db.clone())).await, 1);
+    assert_eq!(sweep(db, &RegistryTable::new(db.clone(), None)).await, 1);
     let v = violations::get(db, &ids[0]).await.unwrap().unwrap();
     assert_eq!(v.status, Status::PendingReview);
     assert_eq!(v.owner_citizen_id, Some(owner().to_string()));
@@ -140,7 +140,7 @@ async fn a_violation_enters_the_queue_only_with_its_audit_entry(t: &TestDb) {
     let failed = process_pending(
         &t.db,
         &AuditLog::new(t.db.clone()),
-        &RegistryTable::new(t.db.clone()),
+        &RegistryTable::new(t.db.clone(), None),
         100,
     )
     .await;
@@ -149,7 +149,10 @@ async fn a_violation_enters_the_queue_only_with_its_audit_entry(t: &TestDb) {
     assert_eq!(v.status, Status::Received, "not moved unaudited");
 
     audit_writable(&t.db, true).await;
-    assert_eq!(sweep(&t.db, &RegistryTable::new(t.db.clone())).await, 1);
+    assert_eq!(
+        sweep(&t.db, &RegistryTable::new(t.db.clone(), None)).await,
+        1
+    );
     let v = violations::get(&t.db, &ids[0]).await.unwrap().unwrap();
     assert_eq!(v.status, Status::PendingReview);
     let trail = AuditLog::new(t.db.clone())

@@ -10,6 +10,7 @@ use central_api::{
     db::{devices, owners::find},
     ingest::{Ingest, IngestMetrics},
     owners::{HttpRegistry, Lookup, LookupError, OwnerLookup, process_pending},
+    sealed::SealingKey,
 };
 use protocol::{
     DeviceId, DeviceKey, EventId, PlateColour, Topic, VehicleClass, ViolationEvent,
@@ -17,6 +18,7 @@ use protocol::{
     wire,
 };
 use sandbox::registry::VehicleRegistry;
+use sqlx::Row;
 
 use crate::helpers::{TestDb, on_both_engines, owner};
 
@@ -65,21 +67,46 @@ fn settings(url: String) -> RegistrySettings {
     }
 }
 
+/// The citizen `id`'s name, address, phone and e-mail as the table holds them.
+async fn stored(t: &TestDb, id: &protocol::CitizenId) -> [Option<String>; 4] {
+    service_kit::on_pool!(&t.db, pool => {
+        let row = sqlx::query(
+            "SELECT full_name, address, phone, email FROM citizens WHERE citizen_id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        ["full_name", "address", "phone", "email"].map(|c| row.get::<Option<String>, _>(c))
+    })
+}
+
 async fn answers_are_recorded_and_cached(t: &TestDb) {
     let (r, running) = registry().await;
-    let http = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    let key = SealingKey::generate().unwrap();
+    let http = HttpRegistry::new(t.db.clone(), Some(key.clone()), settings(running.url())).unwrap();
     assert_eq!(
         http.lookup("51F12345", PlateColour::White).await.unwrap(),
         Lookup::Owner(owner())
     );
     // The owner and the vehicle as the registry gave them, for the pages and the notice.
-    let (citizen, vehicle) = find(&t.db, "51F12345", PlateColour::White)
+    let (citizen, vehicle) = find(&t.db, Some(&key), "51F12345", PlateColour::White)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(citizen.full_name, "Nguyễn Văn An");
     assert_eq!(citizen.phone.as_deref(), Some("0901234567"));
     assert_eq!(vehicle.model, "Vios");
+    // At rest the table names no one: each field sealed, and without the key none opens.
+    for value in stored(t, &owner()).await.into_iter().flatten() {
+        assert!(value.starts_with("v1:"), "{value}");
+        assert!(!value.contains("Nguyễn") && !value.contains("0901234567"));
+    }
+    assert!(
+        find(&t.db, None, "51F12345", PlateColour::White)
+            .await
+            .is_err()
+    );
     assert_eq!(
         http.lookup("51F12345", PlateColour::Yellow).await.unwrap(),
         Lookup::NotRegistered
@@ -90,9 +117,69 @@ async fn answers_are_recorded_and_cached(t: &TestDb) {
     assert_eq!(r.requests(), 2, "answers come from the cache");
 }
 
+/// A citizen kept in the clear (by a version before sealing) reads as it is and is sealed at the
+/// next start; a sealed value moved to another citizen's row or another field does not open.
+async fn citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open(t: &TestDb) {
+    use central_api::db::owners::{Citizen, citizen, seal_clear_citizens, upsert_citizen};
+    let key = SealingKey::generate().unwrap();
+    let an = Citizen {
+        id: owner(),
+        full_name: "Nguyễn Văn An".into(),
+        address: "12 Võ Văn Tần, TP.HCM".into(),
+        phone: Some("0901234567".into()),
+        email: None,
+    };
+    upsert_citizen(&t.db, None, &an).await.unwrap();
+    assert_eq!(
+        stored(t, &owner()).await[0].as_deref(),
+        Some("Nguyễn Văn An")
+    );
+    assert_eq!(
+        citizen(&t.db, Some(&key), &owner()).await.unwrap(),
+        Some(an.clone())
+    );
+    assert_eq!(seal_clear_citizens(&t.db, &key).await.unwrap(), 1);
+    assert_eq!(seal_clear_citizens(&t.db, &key).await.unwrap(), 0, "once");
+    let [name, address, phone, email] = stored(t, &owner()).await;
+    assert!(name.as_deref().unwrap().starts_with("v1:"));
+    assert!(address.as_deref().unwrap().starts_with("v1:"));
+    assert!(phone.as_deref().unwrap().starts_with("v1:"));
+    assert_eq!(email, None);
+    assert_eq!(
+        citizen(&t.db, Some(&key), &owner()).await.unwrap(),
+        Some(an.clone())
+    );
+    // Another key opens nothing.
+    let other = SealingKey::generate().unwrap();
+    assert!(citizen(&t.db, Some(&other), &owner()).await.is_err());
+    // The name sealed for An, copied into Bình's row or into An's address: neither opens.
+    let binh = Citizen {
+        id: protocol::CitizenId::parse("079095001234").unwrap(),
+        full_name: "Trần Thị Bình".into(),
+        ..an.clone()
+    };
+    upsert_citizen(&t.db, Some(&key), &binh).await.unwrap();
+    service_kit::on_pool!(&t.db, pool => {
+        sqlx::query("UPDATE citizens SET full_name = $1 WHERE citizen_id = $2")
+            .bind(name.as_deref())
+            .bind(binh.id.as_str())
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE citizens SET address = $1 WHERE citizen_id = $2")
+            .bind(name.as_deref())
+            .bind(an.id.as_str())
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    assert!(citizen(&t.db, Some(&key), &binh.id).await.is_err());
+    assert!(citizen(&t.db, Some(&key), &an.id).await.is_err());
+}
+
 async fn transient_failures_are_tried_again_and_a_wrong_key_is_not(t: &TestDb) {
     let (r, running) = registry().await;
-    let http = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    let http = HttpRegistry::new(t.db.clone(), None, settings(running.url())).unwrap();
     r.fail_next(2);
     assert_eq!(
         http.lookup("51F12345", PlateColour::White).await.unwrap(),
@@ -109,7 +196,7 @@ async fn transient_failures_are_tried_again_and_a_wrong_key_is_not(t: &TestDb) {
 
     let mut wrong = settings(running.url());
     wrong.api_key = "not the key".into();
-    let wrong = HttpRegistry::new(t.db.clone(), wrong).unwrap();
+    let wrong = HttpRegistry::new(t.db.clone(), None, wrong).unwrap();
     let refused = wrong.lookup("30A99999", PlateColour::White).await;
     assert!(
         matches!(&refused, Err(LookupError::Unavailable(e)) if e.contains("401")),
@@ -122,7 +209,7 @@ async fn a_failing_registry_is_left_alone_and_violations_wait(t: &TestDb) {
     let (r, running) = registry().await;
     let mut s = settings(running.url());
     s.retries = 0;
-    let http = HttpRegistry::new(t.db.clone(), s).unwrap();
+    let http = HttpRegistry::new(t.db.clone(), None, s).unwrap();
     r.fail_next(100);
     for _ in 0..2 {
         assert!(http.lookup("51F12345", PlateColour::White).await.is_err());
@@ -156,7 +243,7 @@ async fn a_failing_registry_is_left_alone_and_violations_wait(t: &TestDb) {
     let audit = AuditLog::new(t.db.clone());
     assert_eq!(process_pending(&t.db, &audit, &http, 10).await.unwrap(), 0);
     r.fail_next(0);
-    let back = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    let back = HttpRegistry::new(t.db.clone(), None, settings(running.url())).unwrap();
     assert_eq!(process_pending(&t.db, &audit, &back, 10).await.unwrap(), 1);
     let stored = central_api::db::violations::get(&t.db, &event.event_id)
         .await
@@ -178,10 +265,10 @@ async fn the_population_database_answers_for_one_citizen(t: &TestDb) {
         phone: Some("0912345678".into()),
         email: None,
     });
-    let http = HttpRegistry::new(t.db.clone(), settings(running.url())).unwrap();
+    let http = HttpRegistry::new(t.db.clone(), None, settings(running.url())).unwrap();
     let found = http.resident(&driver).await.unwrap().unwrap();
     assert_eq!(found.full_name, "Trần Thị Bình");
-    let recorded = central_api::db::owners::citizen(&t.db, &driver)
+    let recorded = central_api::db::owners::citizen(&t.db, None, &driver)
         .await
         .unwrap()
         .unwrap();
@@ -213,7 +300,7 @@ async fn an_answer_too_large_to_be_a_record_is_refused_unread(t: &TestDb) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, huge).await });
-    let http = HttpRegistry::new(t.db.clone(), settings(url)).unwrap();
+    let http = HttpRegistry::new(t.db.clone(), None, settings(url)).unwrap();
     let refused = http.lookup("51F12345", PlateColour::White).await;
     assert!(
         matches!(&refused, Err(LookupError::Unavailable(e)) if e.contains("larger than")),
@@ -226,6 +313,7 @@ on_both_engines!(
     an_answer_too_large_to_be_a_record_is_refused_unread,
     the_population_database_answers_for_one_citizen,
     answers_are_recorded_and_cached,
+    citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open,
     transient_failures_are_tried_again_and_a_wrong_key_is_not,
     a_failing_registry_is_left_alone_and_violations_wait,
 );

@@ -195,7 +195,7 @@ impl World {
         process_pending(
             &self.db,
             &AuditLog::new(self.db.clone()),
-            &RegistryTable::new(self.db.clone()),
+            &RegistryTable::new(self.db.clone(), None),
             100,
         )
         .await
