@@ -379,6 +379,9 @@ fn an_installer_sets_a_running_box_up_and_watches_it_judge_a_red_light_runner() 
         b.click("form[action='/review/admin/camera/snapshot'] button")
             .await
             .unwrap();
+        // The request recorded (the form's answer shown) before the page is loaded again: a
+        // reload while the form is still being sent would cancel it.
+        b.wait_for("#snapshot-state", 10).await.unwrap();
         let mut shown = false;
         for _ in 0..60 {
             b.client.goto(&page).await.unwrap();
@@ -392,8 +395,9 @@ fn an_installer_sets_a_running_box_up_and_watches_it_judge_a_red_light_runner() 
         }
         assert!(
             shown,
-            "the box's picture within 60 s\n{}",
-            edge.log_tail(20)
+            "the box's picture within 60 s\nedge:\n{}\ncentral:\n{}",
+            edge.log_tail(20),
+            central.log_tail(20)
         );
         b.wait_for("#snapshot-picture", 5).await.unwrap();
 
