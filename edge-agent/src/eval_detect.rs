@@ -55,6 +55,9 @@ pub struct EvalOptions {
     pub limit: usize,
     /// The operating threshold, instead of the configured or the model's own.
     pub min_score: Option<f32>,
+    /// A detector of people (its manifest and name) whose sure finds stand in for the labels of
+    /// people the set does not have ([`PeopleFigures`]).
+    pub people_reference: Option<(PathBuf, String)>,
 }
 
 /// The figures of one class.
@@ -105,7 +108,29 @@ pub struct MaskFigures {
     pub vehicles: usize,
     pub hidden: usize,
     pub recall: f64,
+    /// The people the reference detector is sure of, and how many of them are hidden.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<PeopleFigures>,
 }
+
+/// The people of a set without labels of people, as a reference detector (a COCO export)
+/// finds them at [`PERSON_SURE`] or more and [`PERSON_MIN_PX`] tall or more, and those of them
+/// the masked copy hides ([`MASK_COVERED`] of the box inside the regions the agent builds from
+/// its own detector). An agreement between two detectors, not a recall against labels: a
+/// person both miss is counted by neither.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeopleFigures {
+    pub reference: String,
+    pub min_height_px: f32,
+    pub people: usize,
+    pub hidden: usize,
+    pub recall: f64,
+}
+
+/// A person this tall has a face of about 12 px (an eighth of the height).
+pub const PERSON_MIN_PX: f32 = 96.0;
+/// The reference detector's score at which a person counts as found.
+pub const PERSON_SURE: f32 = 0.5;
 
 /// A vehicle this wide has a plate of at least 12 px.
 pub const MASK_MIN_PX: f32 = 48.0;
@@ -530,6 +555,28 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
     }
     let vehicles = VehicleDetector::load(&models, &manifest, &name, 0.05)?;
     let threshold = vehicles.min_score;
+    let reference = opts
+        .people_reference
+        .as_ref()
+        .map(|(path, name)| {
+            let settings = ModelSettings {
+                detector_manifest: Some(path.clone()),
+                min_score: None,
+                ..models.clone()
+            };
+            VehicleDetector::load(&settings, &manifest, name, PERSON_SURE)
+                .with_context(|| format!("--people-reference {name}"))
+        })
+        .transpose()?;
+    let mut people_tally = PeopleFigures {
+        reference: opts
+            .people_reference
+            .as_ref()
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default(),
+        min_height_px: PERSON_MIN_PX,
+        ..PeopleFigures::default()
+    };
     let (mut all, mut dense) = (Subset::default(), Subset::default());
     // The agent masks every detection it keeps for its tracker.
     let mask_floor = crate::track::TrackerOptions::default().low_score;
@@ -593,6 +640,18 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
                 masking.hidden += 1;
             }
         }
+        if let Some(reference) = &reference {
+            let (_, found) = reference.detect_with_people(&image)?;
+            for p in found
+                .iter()
+                .filter(|p| p.score >= PERSON_SURE && p.bbox.height() >= PERSON_MIN_PX)
+            {
+                people_tally.people += 1;
+                if covered(&p.bbox, &regions) >= MASK_COVERED {
+                    people_tally.hidden += 1;
+                }
+            }
+        }
         for subset in std::iter::once(&mut all).chain(dense_image.then_some(&mut dense)) {
             subset.images += 1;
             subset.spent += spent;
@@ -631,6 +690,14 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             } else {
                 masking.hidden as f64 / masking.vehicles as f64
             },
+            people: reference.is_some().then(|| PeopleFigures {
+                recall: if people_tally.people == 0 {
+                    0.0
+                } else {
+                    people_tally.hidden as f64 / people_tally.people as f64
+                },
+                ..people_tally
+            }),
             ..masking
         },
     })
@@ -698,6 +765,12 @@ pub fn render(r: &Report) -> String {
         "masking: {} of {} vehicles at least {:.0} px wide hidden in the masked copy (recall {:.3})\n",
         m.hidden, m.vehicles, m.min_width_px, m.recall
     ));
+    if let Some(p) = &m.people {
+        out.push_str(&format!(
+            "masking people: {} of the {} people at least {:.0} px tall {} is sure of hidden (agreement {:.3})\n",
+            p.hidden, p.people, p.min_height_px, p.reference, p.recall
+        ));
+    }
     for (which, l) in r.lamps.iter().flatten() {
         out.push_str(&format!(
             "signal lamps ({which}): {} labelled, {} read right, {} unknown, accuracy {:.3} of those read ({:.3} of all), wrong {:?}\n",

@@ -41,6 +41,14 @@ enum Command {
         /// The operating threshold to measure at, instead of the configured or the model's own.
         #[arg(long, value_name = "SCORE")]
         min_score: Option<f32>,
+        /// A detector of people (a COCO export: `deimv2_femto` of models/coco/manifest.toml)
+        /// whose sure finds stand in for labels the set does not have: how many of those people
+        /// the masked copy hides.
+        #[arg(long, value_name = "NAME", requires = "people_manifest")]
+        people_reference: Option<String>,
+        /// The manifest that describes `--people-reference`.
+        #[arg(long, value_name = "PATH")]
+        people_manifest: Option<std::path::PathBuf>,
         /// One JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -59,6 +67,8 @@ fn main() -> ExitCode {
             detector,
             limit,
             min_score,
+            people_reference,
+            people_manifest,
             json,
         }) => {
             let opts = edge_agent::eval_detect::EvalOptions {
@@ -67,6 +77,7 @@ fn main() -> ExitCode {
                 detector,
                 limit,
                 min_score,
+                people_reference: people_manifest.zip(people_reference),
             };
             return edge_agent::eval_detect::main(args.common.config.as_deref(), &opts, json);
         }

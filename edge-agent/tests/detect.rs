@@ -151,6 +151,7 @@ fn the_shipped_detector_finds_the_cars_and_motorbikes_of_real_junctions() {
             detector: None,
             limit: 150,
             min_score: None,
+            people_reference: None,
         },
     )
     .expect("evaluates");
