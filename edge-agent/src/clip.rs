@@ -134,7 +134,7 @@ pub fn mask_mp4(
     let result = (|| {
         push_units(&appsrc(&decoder)?, units)?;
         while let Some(sample) = raw.try_pull_sample(gst::ClockTime::from_seconds(10)) {
-            let (image, pts) =
+            let (mut image, pts) =
                 rgb_of(&sample).ok_or_else(|| anyhow!("a decoded frame that is not RGB"))?;
             let size = image.dimensions();
             let t = first + pts.nseconds() as f64 / 1e9;
@@ -145,7 +145,7 @@ pub fn mask_mp4(
                 width: size.0,
                 height: size.1,
             }];
-            let masked = evidence::mask(&image, regions.as_deref().unwrap_or(&whole));
+            evidence::mask_in_place(&mut image, regions.as_deref().unwrap_or(&whole));
             frames.push(MaskedFrame {
                 t_ms: (pts.nseconds() + 500_000) / 1_000_000,
                 whole: regions.is_none(),
@@ -157,7 +157,7 @@ pub fn mask_mp4(
             let Some((_, src)) = &encoder else {
                 unreachable!("started above")
             };
-            let mut buffer = gst::Buffer::from_mut_slice(padded(masked));
+            let mut buffer = gst::Buffer::from_mut_slice(padded(image));
             if let Some(b) = buffer.get_mut() {
                 b.set_pts(pts);
                 b.set_duration(sample.buffer().and_then(gst::BufferRef::duration));

@@ -195,7 +195,13 @@ pub fn outside(size: (u32, u32), keep: BoxF) -> Vec<VehicleBox> {
 /// it can be read or recognised, while the scene stays readable.
 pub fn mask(image: &RgbImage, regions: &[VehicleBox]) -> RgbImage {
     let mut out = image.clone();
-    let (w, h) = image.dimensions();
+    mask_in_place(&mut out, regions);
+    out
+}
+
+/// [`mask`] on a picture the caller owns (a clip's decoded frame): no copy of it is made.
+pub fn mask_in_place(out: &mut RgbImage, regions: &[VehicleBox]) {
+    let (w, h) = out.dimensions();
     for r in regions {
         let (x0, y0) = (r.x.min(w), r.y.min(h));
         let (x1, y1) = ((r.x + r.width).min(w), (r.y + r.height).min(h));
@@ -207,7 +213,7 @@ pub fn mask(image: &RgbImage, regions: &[VehicleBox]) -> RgbImage {
                 let n = u64::from((ex - bx) * (ey - by)).max(1);
                 for y in by..ey {
                     for x in bx..ex {
-                        let p = image.get_pixel(x, y).0;
+                        let p = out.get_pixel(x, y).0;
                         for c in 0..3 {
                             sum[c] += u64::from(p[c]);
                         }
@@ -222,7 +228,6 @@ pub fn mask(image: &RgbImage, regions: &[VehicleBox]) -> RgbImage {
             }
         }
     }
-    out
 }
 
 pub(crate) fn outline(img: &mut RgbImage, b: BoxF, width: u32, colour: [u8; 3]) {
