@@ -373,6 +373,9 @@ struct StatusBody {
     broker_connected: bool,
     outbox_depth: u64,
     outbox_bytes: u64,
+    /// Evidence files still to upload: the outbox has drained when this and `outbox_depth`
+    /// are both 0 (an acknowledged event waits for its files).
+    uploads_pending: u64,
     published: u64,
     acknowledged: u64,
     uploaded: u64,
@@ -482,6 +485,7 @@ async fn status(State(state): State<Arc<AgentState>>) -> Response {
         broker_connected: state.delivery.connected.load(Ordering::Relaxed),
         outbox_depth: state.outbox.depth().await.unwrap_or(0),
         outbox_bytes: state.outbox.bytes().await.unwrap_or(0),
+        uploads_pending: state.outbox.uploads_pending().await.unwrap_or(0),
         published: state.delivery.published.load(Ordering::Relaxed),
         acknowledged: state.delivery.acked.load(Ordering::Relaxed),
         uploaded: state.delivery.uploaded.load(Ordering::Relaxed),
@@ -631,12 +635,14 @@ fn register_metrics(metrics: &Metrics, state: Arc<AgentState>) {
             }
             let depth = state.outbox.depth().await.unwrap_or(0) as f64;
             let bytes = state.outbox.bytes().await.unwrap_or(0) as f64;
+            let uploads = state.outbox.uploads_pending().await.unwrap_or(0) as f64;
             let d = &state.delivery;
             let (e, w) = (&state.evidence, &state.writer);
             let n = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
             for (what, v) in [
                 ("outbox_depth", depth),
                 ("outbox_bytes", bytes),
+                ("uploads_pending", uploads),
                 ("published", n(&d.published)),
                 ("acknowledged", n(&d.acked)),
                 ("uploaded", n(&d.uploaded)),

@@ -854,7 +854,11 @@ pub fn wait_drained(edge: &Service, secs: u64) {
     eventually(secs, "the edge agent's outbox drains", || {
         let status = get_json_at(&status_url).ok()?;
         let done = count(&status, "violations_stored") + count(&status, "violations_refused");
-        (done >= seen && status["outbox_depth"] == 0 && status["broker_connected"] == true)
+        // Acknowledged events wait in the outbox for their files: drained is both at 0.
+        (done >= seen
+            && status["outbox_depth"] == 0
+            && status["uploads_pending"] == 0
+            && status["broker_connected"] == true)
             .then_some(())
     })
     .unwrap_or_else(|e| panic!("{e}; edge log:\n{}", edge.log_tail(40)));

@@ -256,6 +256,18 @@ impl Outbox {
         Ok(n.max(0) as u64)
     }
 
+    /// Evidence files waiting to be uploaded (each once, however many events name it): an
+    /// event central has acknowledged stays in the outbox until these are up.
+    pub async fn uploads_pending(&self) -> Result<u64, OutboxError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT f.sha256) FROM files f JOIN events e ON e.event_id = f.event_id \
+             WHERE f.uploaded = 0 AND e.provisional = 0",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Stores an event and its files durably, in place of its provisional event if there is
     /// one. The clip is named by `clip`, for the policy.
     pub async fn put(
@@ -716,15 +728,22 @@ mod tests {
             3,
             "one shared file"
         );
+        assert_eq!(ob.uploads_pending().await.expect("count"), 3);
         ob.ack(&["e1".into()]).await.expect("ack");
         assert_eq!(
             ob.depth().await.expect("depth"),
             1,
             "acked leaves the queue"
         );
+        assert_eq!(
+            ob.uploads_pending().await.expect("count"),
+            3,
+            "an acknowledged event's files still wait"
+        );
         for u in ob.uploads(10).await.expect("uploads") {
             ob.mark_uploaded(&u.sha256).await.expect("uploaded");
         }
+        assert_eq!(ob.uploads_pending().await.expect("count"), 0);
         // e1 is gone; the file e2 shares with it is still on disk.
         assert!(dir.path().join("blobs").join(&shared.sha256).exists());
         ob.ack(&["e2".into()]).await.expect("ack");
