@@ -102,6 +102,34 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record a day against the week's rule, from the year's official announcement: a weekday
+    /// off (`--off`: the lunar New Year, the day next to National Day, the Hùng Kings' day, a
+    /// day off in place of a holiday that fell on a weekend) or a weekend day worked
+    /// (`--worked`, in exchange for a day off); or take back what was recorded (`--remove`).
+    /// The periods counted in working days (an explanation before a decision) count by them.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["off", "worked", "remove"])))]
+    CalendarDay {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: String,
+        #[arg(long)]
+        off: bool,
+        #[arg(long)]
+        worked: bool,
+        #[arg(long)]
+        remove: bool,
+        /// What the day is, as the announcement names it (e.g. "Tết Nguyên đán").
+        #[arg(long, required_unless_present = "remove")]
+        name: Option<String>,
+        /// The announcement that sets it (e.g. "Thông báo số …/TB-BNV").
+        #[arg(long, required_unless_present = "remove")]
+        reference: Option<String>,
+    },
+    /// The days off on weekdays and the weekend days worked of a year (default: this year):
+    /// the Labour Code's holidays of fixed date and the days recorded.
+    Calendar {
+        #[arg(long)]
+        year: Option<i32>,
+    },
 }
 
 /// What `central-api assess` prints with `--json`.
@@ -206,12 +234,10 @@ impl CitizenRecord {
     /// `review.secrets_key_file` (made there if there is none yet, as the service would).
     async fn save(self, db: &db::Db, config: &Config) -> anyhow::Result<CitizenId> {
         let id = CitizenId::parse(&self.citizen_id).context("--citizen-id")?;
-        let key_file = &config.review.secrets_key_file;
-        let key = crate::sealed::SealingKey::load(key_file, true)
-            .with_context(|| format!("review.secrets_key_file {}", key_file.display()))?;
+        let key = crate::sealed::SealingKey::made(&config.review)?;
         owners::upsert_citizen(
             db,
-            key.as_ref(),
+            Some(&key),
             &owners::Citizen {
                 id: id.clone(),
                 full_name: self.full_name,
@@ -575,6 +601,45 @@ fn password() -> anyhow::Result<String> {
 /// The actor the command line writes into the audit log.
 const CLI: &str = "admin:cli";
 
+/// The days of `year` that are not as the week has them, in order, as lines: the Labour Code's
+/// holidays of fixed date on weekdays and the days recorded (which override them); the last
+/// line says so when no day of the year is recorded.
+pub async fn calendar_lines(db: &db::Db, year: i32) -> anyhow::Result<Vec<String>> {
+    use crate::fines::calendar::fixed_holiday;
+    use time::{Date, Month, Weekday};
+    let first = Date::from_calendar_date(year, Month::January, 1).context("--year")?;
+    let last = Date::from_calendar_date(year, Month::December, 31).context("--year")?;
+    let recorded = db::calendar::between(db, first, last).await?;
+    let mut days: std::collections::BTreeMap<Date, String> = std::collections::BTreeMap::new();
+    let mut day = first;
+    while day <= last {
+        if let Some(name) = fixed_holiday(day) {
+            let line = if matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+                format!("{day}  weekend  {name}: the day off in its place is recorded as announced")
+            } else {
+                format!("{day}  off      {name}")
+            };
+            days.insert(day, line);
+        }
+        day = day.next_day().context("the year's last day")?;
+    }
+    for d in &recorded {
+        let what = if d.off { "off    " } else { "worked " };
+        days.insert(
+            d.day,
+            format!("{}  {what}  {} ({})", d.day, d.name, d.reference),
+        );
+    }
+    let mut lines: Vec<String> = days.into_values().collect();
+    if recorded.is_empty() {
+        lines.push(format!(
+            "no day of {year} is recorded: its lunar New Year, the day next to National Day and \
+             the Hùng Kings' day are working days until recorded (`central-api calendar-day`)"
+        ));
+    }
+    Ok(lines)
+}
+
 /// Runs one administrative command (not `Serve`).
 pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let db = db::connect(&config.database)
@@ -583,6 +648,44 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
     let audit = AuditLog::new(db.clone());
     match command {
         Command::Serve => bail!("`serve` is not an administrative command"),
+        Command::CalendarDay {
+            date,
+            off,
+            worked: _,
+            remove,
+            name,
+            reference,
+        } => {
+            let day = protocol::time::parse_day(&date)
+                .map_err(|_| anyhow::anyhow!("--date `{date}`: expected a day, 2027-02-08"))?;
+            if remove {
+                if !db::calendar::remove(&db, &audit, CLI, day).await? {
+                    bail!("nothing is recorded for {day}");
+                }
+                println!("{day}: as the week and the Labour Code have it");
+            } else {
+                let entry = crate::fines::calendar::CalendarDay {
+                    day,
+                    off,
+                    name: name.unwrap_or_default(),
+                    reference: reference.unwrap_or_default(),
+                };
+                if entry.name.trim().is_empty() || entry.reference.trim().is_empty() {
+                    bail!(
+                        "--name and --reference say what the day is and which announcement sets it"
+                    );
+                }
+                db::calendar::record(&db, &audit, CLI, &entry).await?;
+                let what = if off { "a day off" } else { "a working day" };
+                println!("{day}: {what} ({}, {})", entry.name, entry.reference);
+            }
+        }
+        Command::Calendar { year } => {
+            let year = year.unwrap_or_else(|| OffsetDateTime::now_utc().to_offset(VIETNAM).year());
+            for line in calendar_lines(&db, year).await? {
+                println!("{line}");
+            }
+        }
         Command::ControlKey => {
             let key = crate::control::ControlKey::load(&config.mqtt.control_key_file, true)?
                 .context("mqtt.control_key_file")?;
@@ -662,9 +765,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             } else {
                 Some(crate::totp::new_secret().context("a random secret")?)
             };
-            let key_file = &config.review.secrets_key_file;
-            let key = crate::sealed::SealingKey::load(key_file, true)?
-                .with_context(|| format!("review.secrets_key_file {}", key_file.display()))?;
+            let key = crate::sealed::SealingKey::made(&config.review)?;
             let sealed = secret
                 .as_deref()
                 .map(|s| key.seal(s, &officers::totp_owner(&username)))

@@ -322,6 +322,9 @@ pub struct ReviewSettings {
     /// in a file readable by its owner only, made on first start when missing. Keep it out of
     /// the database's backups and keep a copy of it apart: without it no second factor opens.
     pub secrets_key_file: std::path::PathBuf,
+    /// Keys secrets were sealed under before `secrets_key_file` was rotated: what they sealed
+    /// still opens, and the next start seals it again under the current key (`sealed`).
+    pub old_secrets_key_files: Vec<std::path::PathBuf>,
 }
 
 impl Default for ReviewSettings {
@@ -340,6 +343,7 @@ impl Default for ReviewSettings {
             sign_in_max_concurrent: 4,
             second_factor_roles: Vec::new(),
             secrets_key_file: "data/central/secrets.key".into(),
+            old_secrets_key_files: Vec::new(),
         }
     }
 }

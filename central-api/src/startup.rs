@@ -45,23 +45,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let store = sealed_store(store, &config.evidence)?;
     store.metrics.register(&metrics);
     tracing::info!(store = %store.describe(), "evidence store ready");
-    // The officers' second factors are sealed under a key kept outside the database; secrets
-    // stored in the clear by an earlier version are sealed now, before any sign-in.
-    let key_file = &config.review.secrets_key_file;
-    let sealing = crate::sealed::SealingKey::load(key_file, true)?
-        .with_context(|| format!("review.secrets_key_file {}", key_file.display()))?;
-    let sealed = db::officers::seal_clear_totp(&db, &sealing).await?;
-    if sealed > 0 {
-        tracing::info!(
-            officers = sealed,
-            "second-factor secrets kept in the clear now sealed"
-        );
-    }
-    // So are the citizens' names, addresses and contacts (`db::owners`).
-    let sealed = db::owners::seal_clear_citizens(&db, &sealing).await?;
-    if sealed > 0 {
-        tracing::info!(citizens = sealed, "citizens kept in the clear now sealed");
-    }
+    // The officers' second factors and the citizens' names, addresses and contacts are sealed
+    // under a key kept outside the database: those kept in the clear by an earlier version, or
+    // sealed under a key since rotated, are sealed under the current one now, before anyone
+    // reads them.
+    let sealing = crate::sealed::SealingKey::made(&config.review)?;
+    let resealed = reseal_secrets(&db, &sealing).await?;
+    warn_unrecorded_year(&db).await?;
     let retention_store = store.clone();
     let mut state = AppState::new(
         db.clone(),
@@ -70,6 +60,20 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         config.review_settings(),
     )?;
     state.review.throttle.metrics.register(&metrics);
+    if resealed.from_former > 0 {
+        state
+            .audit
+            .append(
+                "system",
+                "secrets.resealed",
+                "review.secrets_key_file",
+                serde_json::json!({
+                    "from_former_key": resealed.from_former,
+                    "from_clear": resealed.from_clear,
+                }),
+            )
+            .await?;
+    }
     state.notify = config.notify.clone();
     if !config.registry.url.is_empty() {
         let registry =
@@ -168,4 +172,61 @@ fn sealed_store(
         old.push(EvidenceKey::new(key));
     }
     Ok(store.sealed(EvidenceKey::new(current), old))
+}
+
+/// Seals every secret the database keeps under the current key ([`crate::sealed`]); stops the
+/// start when one opens under no configured key.
+async fn reseal_secrets(
+    db: &db::Db,
+    key: &crate::sealed::SealingKey,
+) -> anyhow::Result<crate::sealed::ResealCount> {
+    let officers = db::officers::reseal_totp(db, key).await?;
+    let citizens = db::owners::reseal_citizens(db, key).await?;
+    let all = officers.plus(citizens);
+    if all.unsealable > 0 {
+        anyhow::bail!(
+            "{} officers' second factors and {} citizens' fields are sealed under a key that is \
+             neither review.secrets_key_file nor one of review.old_secrets_key_files: put back \
+             the key they were sealed under (or name it in review.old_secrets_key_files)",
+            officers.unsealable,
+            citizens.unsealable
+        );
+    }
+    if all.from_clear > 0 {
+        tracing::info!(
+            officers = officers.from_clear,
+            citizen_fields = citizens.from_clear,
+            "secrets kept in the clear now sealed"
+        );
+    }
+    if all.from_former > 0 {
+        tracing::info!(
+            officers = officers.from_former,
+            citizen_fields = citizens.from_former,
+            "secrets sealed under a former key sealed again under review.secrets_key_file"
+        );
+    }
+    if key.has_former() {
+        tracing::warn!(
+            "no secret is sealed under a former key any more: review.old_secrets_key_files may be emptied and those key files destroyed"
+        );
+    }
+    Ok(all)
+}
+
+/// Warns when no day of this year is recorded in the calendar ([`crate::fines::calendar`]):
+/// periods counted in working days then count the lunar New Year as working days.
+async fn warn_unrecorded_year(db: &db::Db) -> anyhow::Result<()> {
+    let year = time::OffsetDateTime::now_utc()
+        .to_offset(protocol::time::VIETNAM)
+        .year();
+    let first = time::Date::from_calendar_date(year, time::Month::January, 1)?;
+    let last = time::Date::from_calendar_date(year, time::Month::December, 31)?;
+    if db::calendar::between(db, first, last).await?.is_empty() {
+        tracing::warn!(
+            year,
+            "no day of this year is recorded in the calendar: its lunar New Year and the other holidays of no fixed date count as working days until recorded (central-api calendar-day)"
+        );
+    }
+    Ok(())
 }

@@ -101,6 +101,15 @@ pub async fn decide(
 ) -> Result<Result<PenaltyDecision, NotDecided>, DbError> {
     let corrupt = |what: String| DbError::Corrupt(format!("case of {id}: {what}"));
     let postgres = matches!(db, Db::Postgres(_));
+    // The working days of an explanation period: a case is decided within the year after its
+    // violation, so its answer came in the last year.
+    let calendar = super::calendar::from(
+        db,
+        (now - time::Duration::days(366))
+            .to_offset(protocol::time::VIETNAM)
+            .date(),
+    )
+    .await?;
     let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -142,7 +151,8 @@ pub async fn decide(
             .await?
             .map(|r| r.try_get("received_at"))
             .transpose()?;
-            if let Some(until) = process::explanation_until(max, answered.unwrap_or(now))
+            if let Some(until) =
+                process::explanation_until(max, answered.unwrap_or(now), &calendar)
                 && now < until
             {
                 return Ok(Err(NotDecided::ExplanationPeriod(UtcTimestamp::from_datetime(until))));

@@ -44,6 +44,7 @@ pub(crate) fn begin_writing(db: &Db) -> &'static str {
     }
 }
 
+pub mod calendar;
 pub mod cameras;
 pub mod corrections;
 pub mod dead_letters;

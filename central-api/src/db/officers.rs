@@ -10,7 +10,7 @@ use super::{
 use crate::{
     audit::{AuditLog, append_in, commit_audited},
     auth::{Officer, Role},
-    sealed::{Sealed, SealingKey, is_sealed},
+    sealed::{ResealCount, Sealed, SealingKey},
 };
 
 /// Creates an officer (or replaces the name, role and password of one) in the caller's
@@ -223,9 +223,10 @@ pub async fn set_totp(db: &Db, username: &str, secret: Option<&Sealed>) -> Resul
     Ok(changed == 1)
 }
 
-/// Seals under `key` the TOTP secrets kept in the clear before secrets were sealed; returns
-/// how many. Run at start, before any sign-in reads them.
-pub async fn seal_clear_totp(db: &Db, key: &SealingKey) -> anyhow::Result<usize> {
+/// Brings every officer's TOTP secret under the current `key`: those kept in the clear
+/// before secrets were sealed, and those sealed under a former key. Run at start, before any
+/// sign-in reads them.
+pub async fn reseal_totp(db: &Db, key: &SealingKey) -> anyhow::Result<ResealCount> {
     let rows: Vec<(String, String)> = on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT username, totp_secret FROM officers WHERE totp_secret IS NOT NULL",
@@ -234,10 +235,13 @@ pub async fn seal_clear_totp(db: &Db, key: &SealingKey) -> anyhow::Result<usize>
         .await
         .map_err(DbError::from)?
     });
-    let mut sealed = 0;
-    for (username, secret) in rows.into_iter().filter(|(_, s)| !is_sealed(s)) {
-        let value = key.seal(&secret, &totp_owner(&username))?;
-        let changed = on_pool!(db, pool => {
+    let mut count = ResealCount::default();
+    for (username, secret) in rows {
+        let Some(value) = count.record(key.reseal(&secret, &totp_owner(&username)))? else {
+            continue;
+        };
+        // Only the secret as read: one enrolled meanwhile is sealed under the current key.
+        on_pool!(db, pool => {
             sqlx::query(
                 "UPDATE officers SET totp_secret = $1 WHERE username = $2 AND totp_secret = $3",
             )
@@ -246,12 +250,10 @@ pub async fn seal_clear_totp(db: &Db, key: &SealingKey) -> anyhow::Result<usize>
             .bind(&secret)
             .execute(pool)
             .await
-            .map_err(DbError::from)?
-            .rows_affected()
+            .map_err(DbError::from)?;
         });
-        sealed += usize::from(changed == 1);
     }
-    Ok(sealed)
+    Ok(count)
 }
 
 /// Records that the officer used the code of `step`: false when a code of that step or a later

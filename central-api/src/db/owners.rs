@@ -5,8 +5,9 @@
 //! number and the field, so a copied disk, a backup or a replica names no one and a value moved
 //! to another row or column does not open. The number stays in the clear: it joins the tables
 //! (violations, cases, transfers) and is what the population database answers for. Rows kept
-//! in the clear by an earlier version are read as they are and sealed at the next start
-//! ([`seal_clear_citizens`]).
+//! in the clear by an earlier version are read as they are, and those and the values sealed
+//! under a key since rotated are sealed under the current key at the next start
+//! ([`reseal_citizens`]).
 
 use protocol::{CitizenId, EventId, PlateColour, VehicleClass};
 use sqlx::Row;
@@ -15,7 +16,7 @@ use time::OffsetDateTime;
 use super::{Db, DbError, on_pool, violations::Status};
 use crate::{
     audit::{AuditLog, append_in},
-    sealed::{SealingKey, is_sealed},
+    sealed::{ResealCount, SealingKey, is_sealed},
 };
 
 /// The sealed fields of a citizen, in the order [`seal_fields`] gives them.
@@ -145,17 +146,19 @@ pub async fn upsert_citizen(db: &Db, key: Option<&SealingKey>, c: &Citizen) -> R
     Ok(())
 }
 
-/// Seals, under `key`, the citizens an earlier version kept in the clear; how many. Run at
-/// start, before anyone reads them.
-pub async fn seal_clear_citizens(db: &Db, key: &SealingKey) -> Result<usize, DbError> {
+/// Brings every citizen's sealed fields under the current `key`: rows an earlier version kept
+/// in the clear, and values sealed under a former key. Run at start, before anyone reads them.
+pub async fn reseal_citizens(db: &Db, key: &SealingKey) -> Result<ResealCount, DbError> {
     const BATCH: i64 = 500;
-    let mut sealed = 0;
+    let mut count = ResealCount::default();
+    let mut after = String::new();
     loop {
         let rows = on_pool!(db, pool => {
             sqlx::query(
                 "SELECT citizen_id, full_name, address, phone, email FROM citizens
-                 WHERE full_name NOT LIKE 'v1:%' ORDER BY citizen_id LIMIT $1",
+                 WHERE citizen_id > $1 ORDER BY citizen_id LIMIT $2",
             )
+            .bind(&after)
             .bind(BATCH)
             .fetch_all(pool)
             .await?
@@ -163,43 +166,52 @@ pub async fn seal_clear_citizens(db: &Db, key: &SealingKey) -> Result<usize, DbE
             .map(|row| {
                 Ok::<_, sqlx::Error>((
                     row.try_get::<String, _>("citizen_id")?,
-                    row.try_get::<String, _>("full_name")?,
-                    row.try_get::<String, _>("address")?,
-                    row.try_get::<Option<String>, _>("phone")?,
-                    row.try_get::<Option<String>, _>("email")?,
+                    [
+                        row.try_get::<Option<String>, _>("full_name")?,
+                        row.try_get::<Option<String>, _>("address")?,
+                        row.try_get::<Option<String>, _>("phone")?,
+                        row.try_get::<Option<String>, _>("email")?,
+                    ],
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?
         });
-        if rows.is_empty() {
-            return Ok(sealed);
-        }
-        for (id, full_name, address, phone, email) in rows {
-            let citizen = Citizen {
-                id: CitizenId::parse(&id)
-                    .map_err(|e| DbError::Corrupt(format!("citizen id {id}: {e}")))?,
-                full_name: open_one(Some(key), &id, FIELDS[0], full_name.clone())?,
-                address: open_one(Some(key), &id, FIELDS[1], address)?,
-                phone: open_optional(Some(key), &id, FIELDS[2], phone)?,
-                email: open_optional(Some(key), &id, FIELDS[3], email)?,
-            };
-            let (new_name, new_address, new_phone, new_email) = seal_fields(Some(key), &citizen)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(count);
+        };
+        after = last.clone();
+        for (id, stored) in rows {
+            let mut changed = false;
+            let mut values = stored.clone();
+            for (value, field) in values.iter_mut().zip(FIELDS) {
+                let Some(v) = value.as_deref() else { continue };
+                let again = count
+                    .record(key.reseal(v, &bound_to(&id, field)))
+                    .map_err(|e| DbError::Corrupt(format!("sealing a citizen's {field}: {e}")))?;
+                if let Some(sealed) = again {
+                    *value = Some(sealed.as_str().to_owned());
+                    changed = true;
+                }
+            }
+            if !changed {
+                continue;
+            }
+            let [full_name, address, phone, email] = values;
             // Only the row as read: a registry answer recorded meanwhile is sealed already.
             on_pool!(db, pool => {
                 sqlx::query(
                     "UPDATE citizens SET full_name = $1, address = $2, phone = $3, email = $4
                      WHERE citizen_id = $5 AND full_name = $6",
                 )
-                .bind(&new_name)
-                .bind(&new_address)
-                .bind(new_phone.as_deref())
-                .bind(new_email.as_deref())
+                .bind(full_name.as_deref())
+                .bind(address.as_deref())
+                .bind(phone.as_deref())
+                .bind(email.as_deref())
                 .bind(&id)
-                .bind(&full_name)
+                .bind(stored[0].as_deref())
                 .execute(pool)
                 .await?;
             });
-            sealed += 1;
         }
     }
 }

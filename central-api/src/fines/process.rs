@@ -6,7 +6,9 @@
 //! amount within a range, the decision (form MQĐ02 of Decree 118/2021/NĐ-CP, "Số: …/QĐ-XPHC")
 //! and payment.
 
-use time::{Duration, OffsetDateTime, Weekday};
+use time::{Duration, OffsetDateTime};
+
+use super::calendar::Calendar;
 
 use protocol::time::VIETNAM;
 
@@ -50,16 +52,16 @@ pub const EXPLANATION_WORKING_DAYS: u32 = 5;
 /// the law counts from when the person receives the decision).
 pub const PAY_DAYS: i64 = 10;
 
-/// The end of the `n`th working day (Monday to Friday, Vietnam time) after the day of `from`:
-/// a period of `n` working days counted from `from` ends then. Public holidays are not known
-/// here, so a period that spans one ends, by this count, before the law's: a decision waiting
-/// on it must be checked by the officer against the holiday calendar.
-pub fn working_days_after(from: OffsetDateTime, n: u32) -> OffsetDateTime {
+/// The end of the `n`th working day after the day of `from` (Vietnam time), the working days
+/// as `calendar` has them (Monday to Friday but the holidays and the days recorded off, and the
+/// weekend days recorded worked): a period of `n` working days counted from `from` ends then.
+pub fn working_days_after(from: OffsetDateTime, n: u32, calendar: &Calendar) -> OffsetDateTime {
     let mut day = from.to_offset(VIETNAM).date();
     let mut counted = 0;
     while counted < n {
-        day = day.next_day().unwrap_or(day);
-        if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+        let Some(next) = day.next_day() else { break };
+        day = next;
+        if calendar.is_working_day(day) {
             counted += 1;
         }
     }
@@ -74,9 +76,13 @@ pub fn working_days_after(from: OffsetDateTime, n: u32) -> OffsetDateTime {
 /// `answered_at` (the owner's answer, which stands for the record): the end of the period when
 /// the range's maximum reaches [`EXPLANATION_FROM_VND`], `None` when it gives no right to
 /// explain. (A case whose explanation was given and answered has had its period.)
-pub fn explanation_until(max_vnd: u64, answered_at: OffsetDateTime) -> Option<OffsetDateTime> {
+pub fn explanation_until(
+    max_vnd: u64,
+    answered_at: OffsetDateTime,
+    calendar: &Calendar,
+) -> Option<OffsetDateTime> {
     (max_vnd >= EXPLANATION_FROM_VND)
-        .then(|| working_days_after(answered_at, EXPLANATION_WORKING_DAYS))
+        .then(|| working_days_after(answered_at, EXPLANATION_WORKING_DAYS, calendar))
 }
 
 /// The day payment is due for a decision taken at `decided_at`.
@@ -179,12 +185,56 @@ mod tests {
     fn working_days_skip_the_weekend_and_end_at_midnight_in_vietnam() {
         // Friday 4 December 2026, 15:00 in Vietnam: Mon 7 to Fri 11 → ends at the start of
         // Saturday 12 December, Vietnam time.
+        let law = Calendar::default();
         let from = datetime!(2026-12-04 08:00 UTC);
-        assert_eq!(working_days_after(from, 5), datetime!(2026-12-12 00:00 +7));
+        assert_eq!(
+            working_days_after(from, 5, &law),
+            datetime!(2026-12-12 00:00 +7)
+        );
         // Late on Friday in Vietnam (Friday 20:00 UTC is Saturday 03:00 there): counted from
         // the Saturday.
         let sat = datetime!(2026-12-04 20:00 UTC);
-        assert_eq!(working_days_after(sat, 1), datetime!(2026-12-08 00:00 +7));
+        assert_eq!(
+            working_days_after(sat, 1, &law),
+            datetime!(2026-12-08 00:00 +7)
+        );
+    }
+
+    #[test]
+    fn working_days_skip_the_holidays_and_count_a_saturday_worked() {
+        use super::super::calendar::CalendarDay;
+        // Answered on Monday 27 April 2026: Thursday 30 April and Friday 1 May are holidays by
+        // the Labour Code, so Tue 28, Wed 29, Mon 4, Tue 5, Wed 6 → ends at the start of Thursday
+        // 7 May (without them it would end at the start of Tuesday 5 May).
+        let answered = datetime!(2026-04-27 10:00 +7);
+        let law = Calendar::default();
+        assert_eq!(
+            working_days_after(answered, 5, &law),
+            datetime!(2026-05-07 00:00 +7)
+        );
+        // Five weekdays recorded off (Monday 8 to Friday 12 February 2027, as a lunar New Year
+        // is) and a Saturday worked in exchange (6 February): answered Thursday 4 February → Fri 5, Sat 6, Mon 15, Tue 16,
+        // Wed 17 → the start of Thursday 18 February.
+        let day = |d: time::Date, off: bool| CalendarDay {
+            day: d,
+            off,
+            name: "Tết Nguyên đán".into(),
+            reference: "the year's announcement".into(),
+        };
+        let mut recorded: Vec<CalendarDay> = (8..=12)
+            .map(|d| {
+                day(
+                    time::Date::from_calendar_date(2027, time::Month::February, d).unwrap(),
+                    true,
+                )
+            })
+            .collect();
+        recorded.push(day(time::macros::date!(2027 - 02 - 06), false));
+        let calendar = Calendar::new(&recorded);
+        assert_eq!(
+            working_days_after(datetime!(2027-02-04 09:00 +7), 5, &calendar),
+            datetime!(2027-02-18 00:00 +7)
+        );
     }
 
     #[test]
@@ -203,10 +253,11 @@ mod tests {
     fn only_ranges_reaching_fifteen_million_wait_for_an_explanation() {
         let at = datetime!(2026-12-04 08:00 UTC);
         // Car through a red light: 18–20 M.
-        assert!(explanation_until(20_000_000, at).is_some());
-        assert!(explanation_until(15_000_000, at).is_some());
+        let law = Calendar::default();
+        assert!(explanation_until(20_000_000, at, &law).is_some());
+        assert!(explanation_until(15_000_000, at, &law).is_some());
         // Motorbike through a red light: 4–6 M.
-        assert_eq!(explanation_until(6_000_000, at), None);
+        assert_eq!(explanation_until(6_000_000, at, &law), None);
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl Review {
     pub fn new(settings: ReviewSettings) -> anyhow::Result<Self> {
         Ok(Self {
             throttle: crate::throttle::Throttle::new(&settings),
-            sealing: crate::sealed::SealingKey::load(&settings.secrets_key_file, false)?,
+            sealing: crate::sealed::SealingKey::configured(&settings, false)?,
             dummy_hash: crate::auth::hash_password("not a password of anyone")?,
             settings,
         })

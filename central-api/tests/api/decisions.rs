@@ -273,7 +273,99 @@ async fn a_case_closed_after_its_explanation_is_never_decided(t: &TestDb) {
     );
 }
 
+/// The explanation period counts working days: the days recorded off in the calendar (a lunar
+/// New Year, from the year's announcement) lengthen it, each record audited.
+async fn days_recorded_off_lengthen_the_explanation_period(t: &TestDb) {
+    use central_api::{db::calendar, fines::calendar::CalendarDay};
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let (id, fine_id, _) = w.confirmed(&reviewer).await;
+    report(&w.db, fine_id, FineChange::Confirmed).await;
+    let audit = central_api::audit::AuditLog::new(w.db.clone());
+    let today = OffsetDateTime::now_utc()
+        .to_offset(protocol::time::VIETNAM)
+        .date();
+    // The ten days after the answer recorded off.
+    for n in 1..=10 {
+        let day = CalendarDay {
+            day: today + Duration::days(n),
+            off: true,
+            name: "Tết Nguyên đán".into(),
+            reference: "Thông báo của Bộ Nội vụ".into(),
+        };
+        calendar::record(&w.db, &audit, "admin:cli", &day)
+            .await
+            .unwrap();
+    }
+    let decide = |at: OffsetDateTime| {
+        let (db, audit) = (w.db.clone(), audit.clone());
+        async move {
+            decisions::decide(
+                &db,
+                &audit,
+                &id,
+                (("sanctioning", "Trưởng phòng CSGT"), "officer:sanctioning"),
+                &Asked::default(),
+                at,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // `central-api calendar` lists them with the Labour Code's holidays of fixed date.
+    let next = today + Duration::days(1);
+    let lines = central_api::admin::calendar_lines(&w.db, next.year())
+        .await
+        .unwrap();
+    assert!(
+        lines.contains(&format!(
+            "{next}  off      Tết Nguyên đán (Thông báo của Bộ Nội vụ)"
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{}-09-02", next.year())))
+    );
+    // Eight days on, five working days would be over; with ten days off none has begun.
+    let now = OffsetDateTime::now_utc();
+    match decide(now + Duration::days(8)).await {
+        Err(decisions::NotDecided::ExplanationPeriod(until)) => {
+            assert!(until.as_datetime() > now + Duration::days(15), "{until}");
+        }
+        other => panic!("decided within the explanation period: {other:?}"),
+    }
+    // The days off, then five working days (a weekend or two, perhaps a holiday of fixed date,
+    // among them): over by day 22.
+    let decision = decide(now + Duration::days(22)).await.unwrap();
+    assert_eq!(decision.amount_vnd, 19_000_000);
+    // Each day recorded is in the audit trail; one taken back is too.
+    let first = today + Duration::days(1);
+    assert!(
+        calendar::remove(&w.db, &audit, "admin:cli", first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !calendar::remove(&w.db, &audit, "admin:cli", first)
+            .await
+            .unwrap()
+    );
+    let subject = format!("calendar:{first}");
+    let actions: Vec<String> = audit
+        .for_subject(&subject)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["calendar.day_recorded", "calendar.day_removed"]);
+    assert!(audit.verify().await.unwrap().is_ok());
+}
+
 on_both_engines!(
+    days_recorded_off_lengthen_the_explanation_period,
     a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_answer,
     an_explanation_not_accepted_goes_to_a_decision_a_stated_circumstance_moves,
     a_case_closed_after_its_explanation_is_never_decided,

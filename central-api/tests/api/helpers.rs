@@ -79,6 +79,17 @@ pub fn owner() -> protocol::CitizenId {
     protocol::CitizenId::parse("079203012345").unwrap()
 }
 
+/// [`owner`] as the population database knows them.
+pub fn owner_citizen() -> central_api::db::owners::Citizen {
+    central_api::db::owners::Citizen {
+        id: owner(),
+        full_name: "Nguyễn Văn An".into(),
+        address: "12 Võ Văn Tần, TP.HCM".into(),
+        phone: Some("0901234567".into()),
+        email: None,
+    }
+}
+
 /// Registers the white plate 51F-123.45 (a Toyota Vios) to [`owner`].
 pub async fn seed_registry(db: &Db) {
     use central_api::db::owners::{Citizen, Registration, upsert_citizen, upsert_registration};

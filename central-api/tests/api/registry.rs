@@ -120,15 +120,12 @@ async fn answers_are_recorded_and_cached(t: &TestDb) {
 /// A citizen kept in the clear (by a version before sealing) reads as it is and is sealed at the
 /// next start; a sealed value moved to another citizen's row or another field does not open.
 async fn citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open(t: &TestDb) {
-    use central_api::db::owners::{Citizen, citizen, seal_clear_citizens, upsert_citizen};
-    let key = SealingKey::generate().unwrap();
-    let an = Citizen {
-        id: owner(),
-        full_name: "Nguyễn Văn An".into(),
-        address: "12 Võ Văn Tần, TP.HCM".into(),
-        phone: Some("0901234567".into()),
-        email: None,
+    use central_api::{
+        db::owners::{Citizen, citizen, reseal_citizens, upsert_citizen},
+        sealed::ResealCount,
     };
+    let key = SealingKey::generate().unwrap();
+    let an = crate::helpers::owner_citizen();
     upsert_citizen(&t.db, None, &an).await.unwrap();
     assert_eq!(
         stored(t, &owner()).await[0].as_deref(),
@@ -138,8 +135,16 @@ async fn citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open(t
         citizen(&t.db, Some(&key), &owner()).await.unwrap(),
         Some(an.clone())
     );
-    assert_eq!(seal_clear_citizens(&t.db, &key).await.unwrap(), 1);
-    assert_eq!(seal_clear_citizens(&t.db, &key).await.unwrap(), 0, "once");
+    let three = ResealCount {
+        from_clear: 3,
+        ..ResealCount::default()
+    };
+    assert_eq!(reseal_citizens(&t.db, &key).await.unwrap(), three);
+    assert_eq!(
+        reseal_citizens(&t.db, &key).await.unwrap(),
+        ResealCount::default(),
+        "once"
+    );
     let [name, address, phone, email] = stored(t, &owner()).await;
     assert!(name.as_deref().unwrap().starts_with("v1:"));
     assert!(address.as_deref().unwrap().starts_with("v1:"));
@@ -175,6 +180,74 @@ async fn citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open(t
     });
     assert!(citizen(&t.db, Some(&key), &binh.id).await.is_err());
     assert!(citizen(&t.db, Some(&key), &an.id).await.is_err());
+}
+
+/// The key is rotated: what the former key sealed opens while it is named, a pass seals it
+/// again under the new key, after which the former key is not needed; a value that opens under
+/// no configured key is counted and left as it is.
+async fn a_rotated_key_seals_every_citizen_again(t: &TestDb) {
+    use central_api::{
+        db::owners::{Citizen, citizen, reseal_citizens, upsert_citizen},
+        sealed::ResealCount,
+    };
+    let old = SealingKey::generate().unwrap();
+    let citizens: Vec<Citizen> = (0..3)
+        .map(|i| Citizen {
+            id: protocol::CitizenId::parse(&format!("07909500123{i}")).unwrap(),
+            full_name: format!("Công dân {i}"),
+            address: format!("{i} Lê Lợi, TP.HCM"),
+            phone: (i != 1).then(|| format!("090123456{i}")),
+            email: (i == 2).then(|| "cd2@example.vn".to_owned()),
+        })
+        .collect();
+    for c in &citizens {
+        upsert_citizen(&t.db, Some(&old), c).await.unwrap();
+    }
+    let before = stored(t, &citizens[0].id).await;
+    let new = SealingKey::generate().unwrap();
+    assert!(
+        citizen(&t.db, Some(&new), &citizens[0].id).await.is_err(),
+        "the new key alone opens nothing the old one sealed"
+    );
+    let rotated = new.clone().with_former(vec![old.clone()]);
+    for c in &citizens {
+        assert_eq!(
+            citizen(&t.db, Some(&rotated), &c.id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(c)
+        );
+    }
+    // Three names, three addresses, two phones, one e-mail.
+    let fields = ResealCount {
+        from_former: 9,
+        ..ResealCount::default()
+    };
+    assert_eq!(reseal_citizens(&t.db, &rotated).await.unwrap(), fields);
+    assert_eq!(
+        reseal_citizens(&t.db, &rotated).await.unwrap(),
+        ResealCount::default(),
+        "once"
+    );
+    let after = stored(t, &citizens[0].id).await;
+    assert_ne!(before, after);
+    for c in &citizens {
+        assert_eq!(
+            citizen(&t.db, Some(&new), &c.id).await.unwrap().as_ref(),
+            Some(c),
+            "the new key alone opens every citizen"
+        );
+        assert!(citizen(&t.db, Some(&old), &c.id).await.is_err());
+    }
+    // A key that sealed none of it: every value is counted and left.
+    let stranger = SealingKey::generate().unwrap();
+    let none = ResealCount {
+        unsealable: 9,
+        ..ResealCount::default()
+    };
+    assert_eq!(reseal_citizens(&t.db, &stranger).await.unwrap(), none);
+    assert_eq!(stored(t, &citizens[0].id).await, after);
 }
 
 async fn transient_failures_are_tried_again_and_a_wrong_key_is_not(t: &TestDb) {
@@ -314,6 +387,7 @@ on_both_engines!(
     the_population_database_answers_for_one_citizen,
     answers_are_recorded_and_cached,
     citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open,
+    a_rotated_key_seals_every_citizen_again,
     transient_failures_are_tried_again_and_a_wrong_key_is_not,
     a_failing_registry_is_left_alone_and_violations_wait,
 );

@@ -396,8 +396,14 @@ async fn second_factor_secrets_are_sealed_at_rest_and_open_only_in_their_own_row
     )
     .await
     .unwrap();
-    assert_eq!(officers::seal_clear_totp(&w.db, &key).await.unwrap(), 1);
-    assert_eq!(officers::seal_clear_totp(&w.db, &key).await.unwrap(), 0);
+    assert_eq!(
+        officers::reseal_totp(&w.db, &key).await.unwrap().from_clear,
+        1
+    );
+    assert_eq!(
+        officers::reseal_totp(&w.db, &key).await.unwrap(),
+        Default::default()
+    );
     let sealed = stored("supervisor").await;
     assert!(is_sealed(&sealed) && !sealed.contains(&secret), "{sealed}");
     let bytes = central_api::totp::from_base32(&secret).unwrap();
@@ -427,9 +433,82 @@ async fn second_factor_secrets_are_sealed_at_rest_and_open_only_in_their_own_row
     );
 }
 
+/// The sealing key is rotated: a second factor sealed under the former key still opens while
+/// that key is named in `review.old_secrets_key_files`, and once sealed again under the new key
+/// it opens without it.
+async fn a_second_factor_sealed_under_a_rotated_key_still_opens(t: &TestDb) {
+    let keys = tempfile::tempdir().unwrap();
+    let (old_file, new_file) = (keys.path().join("old.key"), keys.path().join("new.key"));
+    let old = SealingKey::load(&old_file, true).unwrap().unwrap();
+    let new = SealingKey::load(&new_file, true).unwrap().unwrap();
+    let settings = ReviewSettings {
+        secrets_key_file: new_file,
+        old_secrets_key_files: vec![old_file],
+        ..ReviewSettings::default()
+    };
+    let w = world_with(t, settings.clone()).await;
+    let secret = central_api::totp::new_secret().unwrap();
+    let sealed = old
+        .seal(&secret, &officers::totp_owner("supervisor"))
+        .unwrap();
+    raw(
+        &w.db,
+        &format!(
+            "UPDATE officers SET totp_secret = '{}' WHERE username = 'supervisor'",
+            sealed.as_str()
+        ),
+    )
+    .await
+    .unwrap();
+    let bytes = central_api::totp::from_base32(&secret).unwrap();
+    let code_at = |offset: i64| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let step = central_api::totp::step_of(now) + offset;
+        format!("{:06}", central_api::totp::code(&bytes, step, 6))
+    };
+    assert_eq!(
+        attempt_with(&w, "supervisor", Some(&code_at(0))).await.0,
+        StatusCode::OK
+    );
+    let rotated = SealingKey::configured(&settings, false).unwrap().unwrap();
+    assert_eq!(
+        officers::reseal_totp(&w.db, &rotated)
+            .await
+            .unwrap()
+            .from_former,
+        1
+    );
+    // The former key dropped from the settings: the new key alone opens it (the next step's
+    // code, as each code is good once).
+    let w = world_with(
+        t,
+        ReviewSettings {
+            old_secrets_key_files: Vec::new(),
+            ..settings
+        },
+    )
+    .await;
+    let stored = officers::find(&w.db, "supervisor")
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret
+        .unwrap();
+    assert_eq!(
+        new.open(&stored, &officers::totp_owner("supervisor"))
+            .unwrap(),
+        secret
+    );
+    assert_eq!(
+        attempt_with(&w, "supervisor", Some(&code_at(1))).await.0,
+        StatusCode::OK
+    );
+}
+
 on_both_engines!(
     a_second_factor_is_asked_of_those_who_have_one_and_each_code_is_good_once,
     second_factor_secrets_are_sealed_at_rest_and_open_only_in_their_own_row,
+    a_second_factor_sealed_under_a_rotated_key_still_opens,
     a_session_left_idle_ends_and_one_in_use_goes_on,
     a_name_that_failed_too_often_waits_known_or_not,
     an_address_trying_many_names_waits_whatever_name_it_tries_next,

@@ -1,0 +1,115 @@
+//! The days the deployment records against the week's rule ([`crate::fines::calendar`]): days
+//! off on weekdays and weekend days worked, each from the year's official announcement, each
+//! change audited (`calendar:{day}`).
+
+use serde_json::json;
+use sqlx::Row;
+use time::{Date, OffsetDateTime};
+
+use super::{Db, DbError, on_pool};
+use crate::{
+    audit::{AuditLog, append_in},
+    fines::calendar::{Calendar, CalendarDay},
+};
+
+/// The day as the table keys it: `YYYY-MM-DD`.
+fn key(day: Date) -> String {
+    let (y, m, d) = (day.year(), u8::from(day.month()), day.day());
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn parse(text: &str) -> Result<Date, DbError> {
+    protocol::time::parse_day(text)
+        .map_err(|e| DbError::Corrupt(format!("calendar day `{text}`: {e}")))
+}
+
+/// Records `day` (in place of what was recorded for it), audited as done by `actor`.
+pub async fn record(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    day: &CalendarDay,
+) -> Result<(), DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let now = OffsetDateTime::now_utc();
+    let _one_at_a_time = audit.lock().await;
+    let subject = format!("calendar:{}", key(day.day));
+    let details = json!({ "off": day.off, "name": day.name, "reference": day.reference });
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO calendar_days (day, off, name, reference, recorded_by, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (day) DO UPDATE SET off = $2, name = $3, reference = $4,
+                                             recorded_by = $5, recorded_at = $6",
+        )
+        .bind(key(day.day))
+        .bind(day.off)
+        .bind(&day.name)
+        .bind(&day.reference)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        append_in!(tx, postgres, actor, "calendar.day_recorded", &subject, &details);
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Removes what was recorded for `day`, audited; false when nothing was.
+pub async fn remove(db: &Db, audit: &AuditLog, actor: &str, day: Date) -> Result<bool, DbError> {
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
+    let subject = format!("calendar:{}", key(day));
+    let removed = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let removed = sqlx::query("DELETE FROM calendar_days WHERE day = $1")
+            .bind(key(day))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        crate::audit::commit_audited!(
+            tx,
+            postgres,
+            removed,
+            actor,
+            "calendar.day_removed",
+            &subject,
+            &json!({})
+        );
+        removed == 1
+    });
+    Ok(removed)
+}
+
+/// The days recorded from `from` to `to`, both included, in order.
+pub async fn between(db: &Db, from: Date, to: Date) -> Result<Vec<CalendarDay>, DbError> {
+    let rows = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT day, off, name, reference FROM calendar_days
+             WHERE day >= $1 AND day <= $2 ORDER BY day",
+        )
+        .bind(key(from))
+        .bind(key(to))
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok::<_, DbError>(CalendarDay {
+                day: parse(&row.try_get::<String, _>("day")?)?,
+                off: row.try_get("off")?,
+                name: row.try_get("name")?,
+                reference: row.try_get("reference")?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(rows)
+}
+
+/// The calendar from `from` on: the days recorded from then, with the law's.
+pub async fn from(db: &Db, from: Date) -> Result<Calendar, DbError> {
+    let days = between(db, from, Date::MAX).await?;
+    Ok(Calendar::new(&days))
+}
