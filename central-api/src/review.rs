@@ -143,6 +143,7 @@ fn refused(r: Refused) -> ApiError {
         Refused::OwnCorrection(_) => (StatusCode::CONFLICT, "second_officer_needed"),
         Refused::NoFine(_) => (StatusCode::CONFLICT, "no_fine"),
         Refused::Settled => (StatusCode::CONFLICT, "request_settled"),
+        Refused::TimeBarred(_) => (StatusCode::CONFLICT, "time_barred"),
     };
     ApiError::new(status, code, r.to_string())
 }

@@ -160,6 +160,10 @@ pub enum Refused {
     NoFine(NoFine),
     #[error("the request no longer waits: confirmed, refused or lapsed meanwhile")]
     Settled,
+    #[error(
+        "the time to sanction this violation ended at {0} (Law 15/2012/QH13, Article 6 clause 1 point a): reject it"
+    )]
+    TimeBarred(UtcTimestamp),
 }
 
 /// A notice just issued.
@@ -204,6 +208,11 @@ pub async fn approve(
         let owner: Option<String> = row.try_get("owner_citizen_id")?;
         if status != Status::PendingReview.as_str() {
             return Ok(Err(Refused::NotPending(status)));
+        }
+        // A violation past the time it may be sanctioned in opens no case.
+        let barred = process::time_bar(event.occurred_at.as_datetime());
+        if now >= barred {
+            return Ok(Err(Refused::TimeBarred(UtcTimestamp::from_datetime(barred))));
         }
         // Four eyes: a plate an officer corrected names the person fined; another confirms it.
         let corrected_by: Option<String> = row.try_get("plate_corrected_by")?;

@@ -673,7 +673,45 @@ async fn a_violation_is_confirmed_only_with_all_its_evidence(t: &TestDb) {
     w.approved(&reviewer, id).await;
 }
 
+/// A violation past the year in which it may be sanctioned opens no case: confirming it is
+/// refused, naming the bar; one a day inside the year is confirmed.
+async fn a_violation_past_its_time_bar_is_not_confirmed(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let days_ago = |days: i64| {
+        let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+        event.occurred_at = protocol::UtcTimestamp::from_datetime(
+            time::OffsetDateTime::now_utc() - time::Duration::days(days),
+        );
+        event
+    };
+    let old = w.pending_event(days_ago(367)).await;
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{old}/approve"), json!({})))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("time_barred"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Article 6 clause 1 point a"),
+        "{body}"
+    );
+    assert!(
+        central_api::db::review::fine_of(&w.db, &old)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let recent = w.pending_event(days_ago(363)).await;
+    w.approved(&reviewer, recent).await;
+}
+
 on_both_engines!(
+    a_violation_past_its_time_bar_is_not_confirmed,
     a_violation_is_confirmed_only_with_all_its_evidence,
     a_reviewer_approves_and_the_fine_is_issued,
     a_misread_plate_is_corrected_and_a_bad_case_rejected,
