@@ -310,7 +310,7 @@ fn prior(plate: &Plate) -> f32 {
     }
 }
 
-/// The weight of a motorbike's two-letter series against its other shapes ([`prior`]).
+/// The weight of a motorbike's two-letter series against its other shapes (see `prior`).
 pub const TWO_LETTER_SERIES_PRIOR: f32 = 0.18;
 
 #[cfg(test)]
