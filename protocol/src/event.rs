@@ -693,8 +693,20 @@ impl Validate for ViolationEvent {
 }
 
 impl ViolationEvent {
+    /// [`Self::example`] seen now: dated, and its evidence captured, at this moment. The
+    /// example's own day (26 November 2025) lies more than a year back, past the time a
+    /// violation may be sanctioned in: a case of it opens no more.
+    pub fn example_now(device: DeviceId, event_id: EventId) -> Self {
+        let mut event = Self::example(device, event_id);
+        event.occurred_at = UtcTimestamp::now();
+        for item in &mut event.evidence {
+            item.captured_at = event.occurred_at;
+        }
+        event
+    }
+
     /// A realistic red-light event at a Hồ Chí Minh City junction, for documentation, tests and
-    /// benches.
+    /// benches, dated 26 November 2025 (the same bytes every run).
     pub fn example(device: DeviceId, event_id: EventId) -> Self {
         use crate::messages::{SignalSource, SignalState};
         let at = UtcTimestamp::from_unix_ms(1_764_146_096_250).expect("a time in range");

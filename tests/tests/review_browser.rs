@@ -75,7 +75,7 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
     let central = Service::start("central-api", &[], &env, &dir).unwrap();
 
     // The event, read by the camera as 51F-128.46, with real evidence files.
-    let mut event = ViolationEvent::example(device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(device.clone(), EventId::new());
     event.plate.as_mut().unwrap().text = "51F12846".into();
     event.plate.as_mut().unwrap().display = "51F-128.46".into();
     let files: Vec<(&str, &str, Vec<u8>)> = vec![
@@ -249,9 +249,14 @@ fn an_officer_reviews_a_violation_in_the_browser_and_the_fine_is_issued() {
         assert!(flash.contains("thông báo vi phạm được gửi"), "{flash}");
         assert!(b.wait_for("#queue-empty", 5).await.is_ok());
 
-        // The operations centre's counts include it, on the day it happened.
+        // The operations centre's counts include it, on the day it happened: the eleven days
+        // to today in Vietnam.
+        let today = time::OffsetDateTime::now_utc()
+            .to_offset(protocol::time::VIETNAM)
+            .date();
+        let from = today - time::Duration::days(10);
         b.client
-            .goto(&central.url("/review/stats?from=2025-11-20&to=2025-11-30"))
+            .goto(&central.url(&format!("/review/stats?from={from}&to={today}")))
             .await
             .unwrap();
         assert_eq!(

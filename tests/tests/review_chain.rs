@@ -45,11 +45,7 @@ fn a_published_violation_is_approved_and_its_notice_reaches_citizen_notify() {
 
     // Seen now: a case is time-barred a year after its violation, and central's deadline sweep
     // would close one of the example's day.
-    let mut event = ViolationEvent::example(device.clone(), EventId::new());
-    event.occurred_at = protocol::UtcTimestamp::now();
-    for item in &mut event.evidence {
-        item.captured_at = event.occurred_at;
-    }
+    let event = ViolationEvent::example_now(device.clone(), EventId::new());
     // The example's files are their names; each arrives as the edge uploads it.
     for item in &event.evidence {
         upload_evidence(

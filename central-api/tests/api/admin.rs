@@ -107,7 +107,7 @@ async fn administrators_save_officers_and_register_and_revoke_devices(t: &TestDb
     let id = DeviceId::parse("hcm-q3-007").unwrap();
     let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
     let send = async |ingest: &Ingest| {
-        let event = ViolationEvent::example(id.clone(), EventId::new());
+        let event = ViolationEvent::example_now(id.clone(), EventId::new());
         ingest
             .handle(
                 &Topic::Violation(id.clone()).to_string(),

@@ -261,7 +261,7 @@ async fn an_answer_after_its_deadline_is_refused_and_recorded(t: &TestDb) {
 /// A red light of 51F-123.45 an hour ago, confirmed by a reviewer: the violation and its case.
 async fn recent_case(w: &World) -> (EventId, uuid::Uuid) {
     let reviewer = w.sign_in(Role::Reviewer).await;
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     event.occurred_at = UtcTimestamp::from_datetime(OffsetDateTime::now_utc() - Duration::hours(1));
     let id = w.pending_event(event).await;
     let (id, fine_id, _) = w.approved(&reviewer, id).await;

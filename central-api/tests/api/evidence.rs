@@ -349,7 +349,7 @@ async fn a_device_holds_only_so_much_evidence_no_event_names(t: &TestDb) {
     assert_eq!(send(&w.app, put(&first)).await.0, StatusCode::OK);
 
     // Its event arrives and names it: the device may send the next one.
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     event.evidence.truncate(1);
     event.evidence[0].sha256 = Sha256Digest::of(&first);
     event.evidence[0].bytes = first.len() as u64;
@@ -367,7 +367,7 @@ async fn an_event_is_complete_once_every_manifest_file_has_arrived(t: &TestDb) {
         ("at.jpg", b"\xff\xd8 at".to_vec()),
         ("plate.jpg", b"\xff\xd8 plate".to_vec()),
     ];
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     event.evidence.truncate(files.len());
     for (item, (name, bytes)) in event.evidence.iter_mut().zip(&files) {
         item.name = (*name).into();

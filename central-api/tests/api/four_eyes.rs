@@ -170,7 +170,7 @@ async fn a_device_key_is_replaced_only_when_a_second_administrator_confirms(t: &
     let forged = DeviceKey::from_seed([99; 32]);
     let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
     let send = async |key: &DeviceKey| {
-        let event = ViolationEvent::example(w.device.clone(), EventId::new());
+        let event = ViolationEvent::example_now(w.device.clone(), EventId::new());
         ingest
             .handle(
                 &Topic::Violation(w.device.clone()).to_string(),

@@ -142,7 +142,7 @@ pub async fn issue_one(t: &TestDb) -> EventId {
     devices::register(db, &device, &key.public_key(), "")
         .await
         .unwrap();
-    let event = ViolationEvent::example(device.clone(), EventId::new());
+    let event = ViolationEvent::example_now(device.clone(), EventId::new());
     Ingest::new(db.clone(), IngestMetrics::default())
         .handle(
             &Topic::Violation(device).to_string(),

@@ -140,7 +140,7 @@ impl Device {
     }
 
     fn event(&self) -> ViolationEvent {
-        ViolationEvent::example(self.id.clone(), EventId::new())
+        ViolationEvent::example_now(self.id.clone(), EventId::new())
     }
 
     async fn publish(&mut self, payload: Vec<u8>) {

@@ -50,7 +50,7 @@ async fn seed(db: &Db, plates: &[Option<(&str, PlateColour)>]) -> Vec<EventId> {
     let ingest = Ingest::new(db.clone(), IngestMetrics::default());
     let mut ids = Vec::new();
     for plate in plates {
-        let mut event = ViolationEvent::example(device.clone(), EventId::new());
+        let mut event = ViolationEvent::example_now(device.clone(), EventId::new());
         match plate {
             Some((text, colour)) => {
                 let read = event.plate.as_mut().unwrap();

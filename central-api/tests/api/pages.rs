@@ -124,10 +124,32 @@ fn csrf_of(html: &str) -> String {
 
 async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
     let w = world(t).await;
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    // Seen at 20:00 UTC yesterday: 03:00 today in Vietnam, where the queue counts its days.
+    let yesterday = time::OffsetDateTime::now_utc()
+        .date()
+        .previous_day()
+        .unwrap();
+    let seen =
+        protocol::UtcTimestamp::from_datetime(yesterday.with_hms(20, 0, 0).unwrap().assume_utc());
+    let at_seen = |mut e: ViolationEvent| {
+        e.occurred_at = seen;
+        for item in &mut e.evidence {
+            item.captured_at = seen;
+        }
+        e
+    };
+    let mut event = at_seen(ViolationEvent::example_now(
+        w.device.clone(),
+        EventId::new(),
+    ));
     event.site.name = "<script>alert('x')</script> Ngã tư".into();
     let first = w.pending_event(event.clone()).await;
-    let second = w.pending("51F12345").await;
+    let second = w
+        .pending_event(at_seen(ViolationEvent::example_now(
+            w.device.clone(),
+            EventId::new(),
+        )))
+        .await;
 
     // Without a session every page sends the browser to sign in, and back afterwards.
     let away = send(&w, get(None, &format!("/review/violations/{first}"))).await;
@@ -177,14 +199,35 @@ async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
         "{}",
         filtered.body
     );
-    // Days are Vietnamese days: the example happened at 15:34 on 26/11/2025 there.
+    // Days are Vietnamese days: both were seen today there, yesterday in UTC.
+    let today = yesterday.next_day().unwrap();
     let that_day = send(
         &w,
-        get(Some(&reviewer), "/review?from=2025-11-26&to=2025-11-26"),
+        get(Some(&reviewer), &format!("/review?from={today}&to={today}")),
     )
     .await;
     assert!(that_day.body.contains("1–2 / 2"), "{}", that_day.body);
-    let next_day = send(&w, get(Some(&reviewer), "/review?from=2025-11-27")).await;
+    let utc_day = send(
+        &w,
+        get(
+            Some(&reviewer),
+            &format!("/review?from={yesterday}&to={yesterday}"),
+        ),
+    )
+    .await;
+    assert!(
+        utc_day.body.contains("id=\"queue-empty\""),
+        "{}",
+        utc_day.body
+    );
+    let next_day = send(
+        &w,
+        get(
+            Some(&reviewer),
+            &format!("/review?from={}", today.next_day().unwrap()),
+        ),
+    )
+    .await;
     assert!(next_day.body.contains("id=\"queue-empty\""));
     let bad = send(&w, get(Some(&reviewer), "/review?kind=flying")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -1049,7 +1092,7 @@ async fn an_administrator_sets_up_a_camera_and_amends_the_schedule_from_the_page
 /// guesses, never as a reading: no owner is looked up until the officer chooses one.
 async fn a_plate_the_camera_could_not_read_is_chosen_from_its_guesses(t: &TestDb) {
     let w = world(t).await;
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     event.plate = None;
     event.plate_unread = Some(UnreadPlate {
         layout: PlateLayout::OneLine,

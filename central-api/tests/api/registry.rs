@@ -305,7 +305,7 @@ async fn a_failing_registry_is_left_alone_and_violations_wait(t: &TestDb) {
     devices::register(&t.db, &device, &key.public_key(), "")
         .await
         .unwrap();
-    let event = ViolationEvent::example(device.clone(), EventId::new());
+    let event = ViolationEvent::example_now(device.clone(), EventId::new());
     Ingest::new(t.db.clone(), IngestMetrics::default())
         .handle(
             &Topic::Violation(device).to_string(),

@@ -56,7 +56,7 @@ async fn keep_blob(w: &World, store: &EvidenceStore, bytes: &[u8]) -> Sha256Dige
 /// A red light of 51F-123.45 whose evidence is `files`, stored (blobs too) and pending review;
 /// its signed bytes as sent.
 async fn pending_with(w: &World, store: &EvidenceStore, files: &[&[u8]]) -> (EventId, Vec<u8>) {
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     event.evidence.truncate(files.len());
     for (item, bytes) in event.evidence.iter_mut().zip(files) {
         item.sha256 = keep_blob(w, store, bytes).await;

@@ -114,7 +114,7 @@ impl World {
     /// Stores a red-light event read as `plate` and runs the owner lookup: it is then pending
     /// review.
     pub async fn pending(&self, plate: &str) -> EventId {
-        let mut event = ViolationEvent::example(self.device.clone(), EventId::new());
+        let mut event = ViolationEvent::example_now(self.device.clone(), EventId::new());
         event.plate.as_mut().unwrap().text = plate.into();
         self.pending_event(event).await
     }
@@ -388,7 +388,7 @@ pub(crate) async fn a_reviewer_approves_and_the_fine_is_issued(t: &TestDb) {
 /// owner's view only on asking, which is audited.
 async fn the_owner_is_shown_the_masked_copy_and_the_officer_the_original(t: &TestDb) {
     let w = world(t).await;
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     let mut copy = event.evidence[1].clone();
     assert_eq!(copy.name, "at.jpg");
     copy.name = "at-masked.jpg".into();
@@ -540,7 +540,7 @@ async fn a_misread_plate_is_corrected_and_a_bad_case_rejected(t: &TestDb) {
 async fn a_corrected_plate_colour_is_the_one_the_notice_names(t: &TestDb) {
     let w = world(t).await;
     // Read at night as a yellow (commercial) plate; registered white.
-    let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     event.plate.as_mut().unwrap().colour = PlateColour::Yellow;
     let id = w.pending_event(event).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
@@ -655,7 +655,7 @@ async fn every_decision_checks_the_role(t: &TestDb) {
 /// Nothing is confirmed on part of the evidence: the approval waits for every file.
 async fn a_violation_is_confirmed_only_with_all_its_evidence(t: &TestDb) {
     let w = world(t).await;
-    let event = ViolationEvent::example(w.device.clone(), EventId::new());
+    let event = ViolationEvent::example_now(w.device.clone(), EventId::new());
     let id = w.pending_without_evidence(event.clone()).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
     assert_eq!(
@@ -679,7 +679,7 @@ async fn a_violation_past_its_time_bar_is_not_confirmed(t: &TestDb) {
     let w = world(t).await;
     let reviewer = w.sign_in(Role::Reviewer).await;
     let days_ago = |days: i64| {
-        let mut event = ViolationEvent::example(w.device.clone(), EventId::new());
+        let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
         event.occurred_at = protocol::UtcTimestamp::from_datetime(
             time::OffsetDateTime::now_utc() - time::Duration::days(days),
         );
