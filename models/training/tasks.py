@@ -434,6 +434,7 @@ class VehicleDet(Task):
         self.train_x, self.train_l = self._load("train")
         self.val_x, self.val_l = self._load("val")
         self.n_sim = len(self.train_x)
+        self.kind = torch.zeros(self.n_sim, dtype=torch.long, device=self.device)
         self.n_train, self.n_val = len(self.train_x), len(self.val_x)
         self.src_hw = (360, 640)
         self.real_val = None
@@ -478,12 +479,17 @@ class VehicleDet(Task):
         `valid` split becomes the validation that picks the weights."""
         self.real_share, self.stretch_p = share, stretch_p
         xs, ls = [self.train_x], [self.train_l]
+        kinds = [torch.zeros(len(self.train_x), dtype=torch.long)]
         vals = []
+        person = self.names.index("person")
         for y in yamls:
             mapping = real_class_map(y)
             x, lab = self._load_yolo(y.parent / "train", mapping, (360, 640))
             xs.append(x)
             ls.append(lab)
+            # A set that labels people (`pseudo_people.py`) teaches them; one that does not is
+            # left out of the person class.
+            kinds.append(torch.full((len(x),), 2 if person in mapping.values() else 1, dtype=torch.long))
             self.real.append({"data": str(y), "train": len(x), "classes": {k: self.names[v] for k, v in mapping.items()}})
             vdir = next((y.parent / s for s in ("valid", "val") if (y.parent / s / "images").is_dir()), None)
             if vdir is not None:
@@ -492,6 +498,7 @@ class VehicleDet(Task):
         ls = [F.pad(l, (0, 0, 0, m - l.shape[1]), value=-1.0) if l.shape[1] < m else l for l in ls]
         self.train_x = torch.cat(xs)
         self.train_l = torch.cat(ls)
+        self.kind = torch.cat(kinds).to(self.device)
         self.n_train = len(self.train_x)
         if vals:
             # One real validation set, at its stored size (as `edge-agent eval-detect` reads it).
@@ -617,8 +624,10 @@ class VehicleDet(Task):
         if train:
             x = common.color_jitter(x, self.gen, bright=0.3, contrast=0.25, sat=0.5, hue_deg=6.0, gray_p=0.03,
                                     noise=0.02, blur_p=0.25)
-            # Which frames are real photographs: their labels cover fewer classes (see the loss).
-            tgt = tgt + (idx >= self.n_sim,)
+            # Which frames are real photographs, and whether their set labels people: their
+            # labels cover fewer classes (see the loss). 0 sim, 1 real without people, 2 real
+            # with people.
+            tgt = tgt + (self.kind[idx],)
         return self.cl(x), tgt
 
     def loss(self, out, tgt):

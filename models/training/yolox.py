@@ -170,8 +170,9 @@ class YoloxLoss:
     """Task-aligned assignment (as for the project's own detector, on the score objectness x
     class), then YOLOX's terms: IoU loss on the positives' boxes, objectness BCE everywhere
     (IoU-aware soft targets on positives), class BCE on positives. A real set's `car` covers
-    the buses and trucks it did not label apart, and it labels no people: those channels are
-    left out of the class loss on its images."""
+    the buses and trucks it did not label apart, and a set that labels no people leaves the
+    person channel out of the class loss on its images (one given people by
+    `pseudo_people.py` keeps it)."""
 
     def __init__(self, model: YoloxDet, w_box=5.0, w_obj=1.0, w_cls=1.0):
         self.m = model
@@ -202,11 +203,14 @@ class YoloxLoss:
             t_cls = (t_scores[fg] > 0).float()
             w = torch.ones_like(t_cls)
             if real is not None:
-                r = real[:, None].expand_as(fg)[fg]
+                # 0: a sim frame; 1: a real photograph of a set that labels no people; 2: one of a
+                # set that does (`pseudo_people.py`).
+                kind = real.long()[:, None].expand_as(fg)[fg]
+                r = kind > 0
                 is_car = t_cls[:, self.car] > 0
                 for k in self.loose:
                     w[:, k] = torch.where(r & is_car, 0.0, 1.0)
-                w[:, self.person] = torch.where(r, 0.0, 1.0)
+                w[:, self.person] = torch.where(kind == 1, 0.0, 1.0)
             l_cls = (F.binary_cross_entropy_with_logits(cls[fg], t_cls, reduction="none") * w).sum() / n_fg
         else:
             l_box = l_cls = out.sum() * 0.0
