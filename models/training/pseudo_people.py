@@ -38,6 +38,13 @@ def names_of(yaml_path: Path) -> list[str]:
     raise ValueError(f"{yaml_path}: no inline `names: [...]`")
 
 
+def rides(person: tuple[float, float, float, float], bikes: list[tuple[float, float, float, float]]) -> bool:
+    """Whether a person (cx, cy, w, h) stands on one of `bikes`: the middle of their box's
+    bottom edge inside a motorbike's box (which, in vn-street, holds its riders)."""
+    fx, fy = person[0], person[1] + person[3] / 2
+    return any(abs(fx - cx) <= w / 2 and cy - h / 2 <= fy <= cy + h / 2 + 0.1 * h for cx, cy, w, h in bikes)
+
+
 def people(session, path: Path, min_score: float, min_px: float) -> list[tuple[float, float, float, float]]:
     """The person boxes (cx, cy, w, h as shares of the image) the detector is sure of."""
     from PIL import Image
@@ -70,6 +77,10 @@ def main() -> None:
     ap.add_argument("--min-score", type=float, default=0.5)
     ap.add_argument("--min-px", type=float, default=8.0, help="the shorter side a person needs")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--riders", action="store_true",
+                    help="keep the people on a labelled motorbike too (by default they are left out: "
+                         "the set's motorbike boxes hold their riders, and a person label inside one "
+                         "takes the anchors the motorbike needs)")
     args = ap.parse_args()
 
     import onnxruntime as ort
@@ -82,6 +93,7 @@ def main() -> None:
     if "person" in (n.lower() for n in names):
         raise SystemExit(f"{args.data} labels people already")
     person = len(names)
+    motorbike = {i for i, n in enumerate(names) if n.lower() in ("motobike", "motorbike", "motorcycle")}
     src = args.data.parent
     args.out.mkdir(parents=True, exist_ok=True)
     text = args.data.read_text(encoding="utf-8").splitlines()
@@ -104,6 +116,10 @@ def main() -> None:
         own = src / "train" / "labels" / (p.stem + ".txt")
         rows = own.read_text().splitlines() if own.exists() else []
         boxes = people(session, p, args.min_score, args.min_px)
+        if not args.riders:
+            bikes = [tuple(map(float, r.split()[1:5])) for r in rows
+                     if r.split() and int(float(r.split()[0])) in motorbike]
+            boxes = [b for b in boxes if not rides(b, bikes)]
         rows += [f"{person} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}" for cx, cy, w, h in boxes]
         (args.out / "train" / "labels" / (p.stem + ".txt")).write_text("\n".join(rows) + "\n")
         found += len(boxes)
