@@ -148,16 +148,30 @@ pub async fn upsert_citizen(db: &Db, key: Option<&SealingKey>, c: &Citizen) -> R
 
 /// Brings every citizen's sealed fields under the current `key`: rows an earlier version kept
 /// in the clear, and values sealed under a former key. Run at start, before anyone reads them.
+///
+/// With former keys configured every row is read; without, the first batch is read whole (a
+/// key that opens none of it is counted there: the wrong key, or a lost one replaced) and after
+/// it only rows with a field in the clear, so a start does not read the whole table.
 pub async fn reseal_citizens(db: &Db, key: &SealingKey) -> Result<ResealCount, DbError> {
     const BATCH: i64 = 500;
+    const ALL: &str = "SELECT citizen_id, full_name, address, phone, email FROM citizens
+         WHERE citizen_id > $1 ORDER BY citizen_id LIMIT $2";
+    const CLEAR: &str = "SELECT citizen_id, full_name, address, phone, email FROM citizens
+         WHERE citizen_id > $1 AND (full_name NOT LIKE 'v1:%' OR address NOT LIKE 'v1:%'
+                                    OR phone NOT LIKE 'v1:%' OR email NOT LIKE 'v1:%')
+         ORDER BY citizen_id LIMIT $2";
     let mut count = ResealCount::default();
     let mut after = String::new();
+    let mut first = true;
     loop {
+        let query = if first || key.has_former() {
+            ALL
+        } else {
+            CLEAR
+        };
+        first = false;
         let rows = on_pool!(db, pool => {
-            sqlx::query(
-                "SELECT citizen_id, full_name, address, phone, email FROM citizens
-                 WHERE citizen_id > $1 ORDER BY citizen_id LIMIT $2",
-            )
+            sqlx::query(query)
             .bind(&after)
             .bind(BATCH)
             .fetch_all(pool)

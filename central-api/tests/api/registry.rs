@@ -250,6 +250,50 @@ async fn a_rotated_key_seals_every_citizen_again(t: &TestDb) {
     assert_eq!(stored(t, &citizens[0].id).await, after);
 }
 
+/// Without former keys a start reads the first batch whole (a wrong key shows there) and after
+/// it only the rows with a field in the clear: a table of many citizens is not read whole.
+async fn without_former_keys_only_rows_in_the_clear_are_read_past_the_first_batch(t: &TestDb) {
+    use central_api::{
+        db::owners::{Citizen, citizen, reseal_citizens, upsert_citizen},
+        sealed::ResealCount,
+    };
+    let key = SealingKey::generate().unwrap();
+    let person = |i: usize| Citizen {
+        id: protocol::CitizenId::parse(&format!("079095{i:06}")).unwrap(),
+        full_name: format!("Công dân {i}"),
+        address: "Lê Lợi, TP.HCM".into(),
+        phone: None,
+        email: None,
+    };
+    for i in 0..520 {
+        upsert_citizen(&t.db, Some(&key), &person(i)).await.unwrap();
+    }
+    // Past the first 500: one kept in the clear, one sealed under a key long gone.
+    upsert_citizen(&t.db, None, &person(600)).await.unwrap();
+    let gone = SealingKey::generate().unwrap();
+    upsert_citizen(&t.db, Some(&gone), &person(601))
+        .await
+        .unwrap();
+    let sealed_clear = ResealCount {
+        from_clear: 2,
+        ..ResealCount::default()
+    };
+    assert_eq!(reseal_citizens(&t.db, &key).await.unwrap(), sealed_clear);
+    assert_eq!(
+        citizen(&t.db, Some(&key), &person(600).id).await.unwrap(),
+        Some(person(600))
+    );
+    // With a former key named, every row is read: the one no key opens is counted.
+    let rotated = key
+        .clone()
+        .with_former(vec![SealingKey::generate().unwrap()]);
+    let unopened = ResealCount {
+        unsealable: 2,
+        ..ResealCount::default()
+    };
+    assert_eq!(reseal_citizens(&t.db, &rotated).await.unwrap(), unopened);
+}
+
 async fn transient_failures_are_tried_again_and_a_wrong_key_is_not(t: &TestDb) {
     let (r, running) = registry().await;
     let http = HttpRegistry::new(t.db.clone(), None, settings(running.url())).unwrap();
@@ -388,6 +432,7 @@ on_both_engines!(
     answers_are_recorded_and_cached,
     citizens_kept_in_the_clear_are_sealed_and_a_moved_value_does_not_open,
     a_rotated_key_seals_every_citizen_again,
+    without_former_keys_only_rows_in_the_clear_are_read_past_the_first_batch,
     transient_failures_are_tried_again_and_a_wrong_key_is_not,
     a_failing_registry_is_left_alone_and_violations_wait,
 );
