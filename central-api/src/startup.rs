@@ -187,7 +187,9 @@ async fn reseal_secrets(
         anyhow::bail!(
             "{} officers' second factors and {} citizens' fields are sealed under a key that is \
              neither review.secrets_key_file nor one of review.old_secrets_key_files: put back \
-             the key they were sealed under (or name it in review.old_secrets_key_files)",
+             the key they were sealed under (or name it in review.old_secrets_key_files); a \
+             value altered or moved to another row opens under none (`central-api officer-totp \
+             --remove` drops an officer's second factor, `citizen-add` records a citizen again)",
             officers.unsealable,
             citizens.unsealable
         );
