@@ -296,8 +296,8 @@ pub fn candidates(slots: &[Vec<f32>], alphabet: &[char], hint: Hint, n: usize) -
 /// a small part of the fleet, which the rendered training plates give 22 % of motorbike plates
 /// (`sim::plate::random_plate`: letter and digit 72 %, two letters 22 %, special 6 %). Taking
 /// about 5 % on the street, a two-letter reading weighs (0.05 / 0.22) / (0.89 / 0.72) ≈ 0.18 of
-/// a letter-and-digit one: a `1` seen as a `T` after the series letter (`29-ET`) no longer
-/// outranks the `29-E1` the plate says, while a plain two-letter plate, read surely, still wins.
+/// a letter-and-digit one: a `1` seen as a `T` after the series letter (`59-XT`) no longer
+/// outranks the `59-X1` the plate says, while a plain two-letter plate, read surely, still wins.
 fn prior(plate: &Plate) -> f32 {
     let two_letters = plate.category() == PlateCategory::Motorbike
         && plate.special_series().is_none()
@@ -378,10 +378,10 @@ mod tests {
         let alphabet: Vec<char> = ALPHABET.chars().collect();
         // The series digit `1` looks a little more like `T`: the letter-and-digit series the
         // street mostly has wins, with its own (lower) confidence.
-        let slots = torn("29E171360", 3, ('T', 0.6), ('1', 0.35));
+        let slots = torn("59X123456", 3, ('T', 0.6), ('1', 0.35));
         let c = candidates(&slots, &alphabet, Hint::default(), 2);
-        assert_eq!(c[0].display, "29-E1 713.60");
-        assert_eq!(c[1].text, "29ET71360");
+        assert_eq!(c[0].display, "59-X1 234.56");
+        assert_eq!(c[1].text, "59XT23456");
         assert!(c[0].confidence < c[1].confidence);
         // A two-letter series read surely is read as it is.
         let slots = torn("29AA12345", 3, ('A', 0.9), ('4', 0.08));
