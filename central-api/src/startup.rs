@@ -223,8 +223,7 @@ async fn warn_unrecorded_year(db: &db::Db) -> anyhow::Result<()> {
         .to_offset(protocol::time::VIETNAM)
         .year();
     let first = time::Date::from_calendar_date(year, time::Month::January, 1)?;
-    let last = time::Date::from_calendar_date(year, time::Month::December, 31)?;
-    if db::calendar::between(db, first, last).await?.is_empty() {
+    if !db::calendar::from(db, first).await?.has_year(year) {
         tracing::warn!(
             year,
             "no day of this year is recorded in the calendar: its lunar New Year and the other holidays of no fixed date count as working days until recorded (central-api calendar-day)"

@@ -132,6 +132,11 @@ pub const PERSON_MIN_PX: f32 = 96.0;
 /// The reference detector's score at which a person counts as found.
 pub const PERSON_SURE: f32 = 0.5;
 
+/// `a` out of `b`, 0 when there is none.
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
 /// A vehicle this wide has a plate of at least 12 px.
 pub const MASK_MIN_PX: f32 = 48.0;
 /// The share of a vehicle's box the regions must cover for it to count as hidden.
@@ -484,7 +489,6 @@ impl Tally {
     pub fn figures(&self, threshold: f32) -> ClassFigures {
         let mut scored = self.scored.clone();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         // Precision–recall points, then the precision envelope integrated over recall.
         let (mut tp, mut points) = (0usize, Vec::with_capacity(scored.len()));
         for (i, &(_, hit)) in scored.iter().enumerate() {
@@ -685,17 +689,9 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
         }),
         lamps: (!lamps.is_empty()).then_some(lamps),
         masking: MaskFigures {
-            recall: if masking.vehicles == 0 {
-                0.0
-            } else {
-                masking.hidden as f64 / masking.vehicles as f64
-            },
+            recall: ratio(masking.hidden, masking.vehicles),
             people: reference.is_some().then(|| PeopleFigures {
-                recall: if people_tally.people == 0 {
-                    0.0
-                } else {
-                    people_tally.hidden as f64 / people_tally.people as f64
-                },
+                recall: ratio(people_tally.hidden, people_tally.people),
                 ..people_tally
             }),
             ..masking

@@ -267,6 +267,15 @@ pub fn candidates(slots: &[Vec<f32>], alphabet: &[char], hint: Hint, n: usize) -
     // (candidate, log probability with the plate's prior)
     let mut out: Vec<(Candidate, f32)> = Vec::new();
     for (text, lp, _) in beam {
+        // The beam comes best first and a prior never raises a reading: once `n` are kept, one
+        // no likelier than the `n`th kept cannot enter.
+        if out.len() >= n {
+            out.sort_by(|a, b| b.1.total_cmp(&a.1));
+            out.truncate(n);
+            if out.last().is_some_and(|(_, worst)| lp <= *worst) {
+                break;
+            }
+        }
         let Some(plate) = hint.parse(&text) else {
             continue;
         };

@@ -167,14 +167,11 @@ fn a_box_whose_clock_is_stepped_dates_by_it_and_central_parks_what_lies_in_its_f
             .unwrap_or_else(|| {
                 panic!("{id} ({class} at {into:.1} s into pass {pass}) is no runner's crossing")
             });
-        // Every file of its evidence arrives (after the event, as a box uploads them).
-        let one = eventually(60, "the evidence of the violation arrives", || {
-            let one = central
-                .get_json(&format!("/api/v1/violations/{id}"), &token)
-                .ok()?;
-            (one["evidence_missing"] == serde_json::json!([])).then_some(one)
-        })
-        .unwrap_or_else(|e| panic!("{id}: {e:#}"));
+        // Every file of its evidence is up: the outbox drained waits for the uploads too.
+        let one = central
+            .get_json(&format!("/api/v1/violations/{id}"), &token)
+            .unwrap();
+        assert_eq!(one["evidence_missing"], serde_json::json!([]), "{id}");
         let red = &one["event"]["measurement"]["signal"];
         assert_eq!(red["phase"], "red", "{id}: {red}");
         let ms = red["time_into_red_ms"].as_u64().unwrap();

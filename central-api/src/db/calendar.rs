@@ -12,10 +12,9 @@ use crate::{
     fines::calendar::{Calendar, CalendarDay},
 };
 
-/// The day as the table keys it: `YYYY-MM-DD`.
+/// The day as the table keys it: `YYYY-MM-DD` (its `Display`), which sorts as the days do.
 fn key(day: Date) -> String {
-    let (y, m, d) = (day.year(), u8::from(day.month()), day.day());
-    format!("{y:04}-{m:02}-{d:02}")
+    day.to_string()
 }
 
 fn parse(text: &str) -> Result<Date, DbError> {
