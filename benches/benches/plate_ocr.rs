@@ -2,9 +2,10 @@
 //! detector per vehicle box, and the grammar-constrained search alone.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use plate_ocr::{Hint, PlateReader, ReaderOptions, image_ops::BoxF, recognize::candidates};
+use plate_ocr::{Hint, PlateReader, ReaderOptions, recognize::candidates};
 use sim::{Renderer, ScenarioSpec, World};
 use std::{hint::black_box, path::Path};
+use vision::BoxF;
 
 fn plate_benches(c: &mut Criterion) {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml");

@@ -34,7 +34,7 @@ pub fn manifest() -> PathBuf {
 pub fn detector_floor(
     frame: &image::RgbImage,
 ) -> anyhow::Result<(f64, ndarray::Array4<f32>, PathBuf, String)> {
-    use plate_ocr::{engine::Engine, manifest::Manifest};
+    use vision::{Engine, Manifest};
     let path = manifest();
     let models = Manifest::load(&path)?;
     let entry = models.get(sim::setup::DETECTOR)?;
@@ -63,7 +63,7 @@ pub fn batched_rate(
     batch: usize,
     threads: usize,
 ) -> anyhow::Result<f64> {
-    use plate_ocr::{engine::Engine, manifest::Manifest};
+    use vision::{Engine, Manifest};
     let models = Manifest::load(&manifest())?;
     let engine = Engine::load(&models, models.get(sim::setup::DETECTOR)?, threads)?;
     let views: Vec<_> = (0..batch).map(|_| input.view()).collect();

@@ -1,6 +1,6 @@
 //! Paying a penalty decision online (never a notice: [`PaymentError::NotDecided`]), with the late
 //! charge the law adds after its due day ([`protocol::PenaltyDecision::amount_due`]): the merchant side of the VNPay gateway protocol (2.1.0, see
-//! [`protocol::vnpay`]).
+//! [`gateways::vnpay`]).
 //!
 //! A citizen's attempt gets its own reference (`vnp_TxnRef`) and a signed payment URL. Its result
 //! is taken only from the gateway's signed word — the IPN call, or, when that never came, the
@@ -10,10 +10,8 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use protocol::{
-    UtcTimestamp,
-    vnpay::{self, IpnReply, QueryRequest, QueryResponse},
-};
+use gateways::vnpay::{self, IpnReply, QueryRequest, QueryResponse};
+use protocol::UtcTimestamp;
 use time::OffsetDateTime;
 
 use crate::{

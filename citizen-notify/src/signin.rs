@@ -2,10 +2,8 @@
 //! code flow with PKCE (S256), a nonce, and the ID token verified against the provider's keys
 //! (fetched from its discovery document, fetched again when a token names a key not yet seen).
 
-use protocol::{
-    CitizenId, UtcTimestamp,
-    oidc::{self, Discovery, IdClaims, JwkSet, TokenError},
-};
+use gateways::oidc::{self, Discovery, IdClaims, JwkSet, TokenError};
+use protocol::{CitizenId, UtcTimestamp};
 use serde::Deserialize;
 
 use crate::config::PortalSettings;

@@ -23,9 +23,9 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use plate_ocr::{image_ops::BoxF, manifest::Manifest};
 use protocol::{VehicleClass, messages::SignalState};
 use serde::Serialize;
+use vision::{BoxF, Manifest};
 
 use crate::{
     config::ModelSettings,

@@ -1,14 +1,16 @@
 //! The roadside agent: ingest → detect → track → rules → plate → evidence → outbox → publish.
 //!
-//! [`ingest`] reads each camera through GStreamer (latest decoded frame for detection, the
-//! camera's own H.264 in a ring for the clip); [`detect`], [`track`] and [`rules`] find the
-//! violations; [`pipeline`] wires the stages and builds each violation's evidence ([`evidence`])
-//! with the plate read by `plate-ocr` ([`plate`]; on a paired plate camera's view of the vehicle
-//! where the camera has one: [`pairing`]); [`outbox`] keeps every event durably until central
-//! acknowledges it, and [`publish`] delivers it over MQTT and HTTPS. [`startup`] builds the
-//! agent from its [`Config`] and serves `/healthz`, `/metrics`, `/status` and the snapshots.
+//! [`pipeline`] wires the stages, and only wires them. [`ingest`] reads each camera through
+//! GStreamer (latest decoded frame for detection, the camera's own H.264 in a ring for the
+//! clip); each camera's worker ([`camera`]) runs [`detect`] and [`track`] and judges the tracks
+//! by [`rules`] against the signal ([`signal`]); [`evidence`] builds each violation's package,
+//! with the plate read by `plate-ocr` (on a paired plate camera's view of the vehicle where the
+//! camera has one: [`pairing`]); [`outbox`] keeps every event durably until central
+//! acknowledges it, and [`publish`] delivers it over MQTT and HTTPS, with central's commands
+//! taken up by [`control`]. [`startup`] builds the agent from its [`Config`] and serves
+//! `/healthz`, `/metrics`, `/status` and the snapshots ([`overlay`]).
 
-pub mod clip;
+pub mod camera;
 pub mod config;
 pub mod control;
 pub mod detect;
@@ -19,7 +21,6 @@ pub mod outbox;
 pub mod overlay;
 pub mod pairing;
 pub mod pipeline;
-pub mod plate;
 pub mod publish;
 pub mod rules;
 pub mod signal;

@@ -2,14 +2,14 @@
 //! installer checks when setting a camera up.
 
 use image::{Rgb, RgbImage};
-use plate_ocr::image_ops::BoxF;
 use protocol::{
     camera::{CameraGeometry, SpeedTrapSpec},
     geometry::Point,
     messages::SignalState,
 };
+use vision::BoxF;
 
-use crate::pipeline::JudgedView;
+use crate::camera::JudgedView;
 
 fn line(img: &mut RgbImage, a: Point, b: Point, colour: [u8; 3]) {
     let steps = ((b[0] - a[0]).abs().max((b[1] - a[1]).abs()).ceil() as usize).max(1);

@@ -14,8 +14,8 @@
 use std::{collections::HashMap, sync::Arc};
 
 use image::RgbImage;
-use plate_ocr::image_ops::BoxF;
 use protocol::{VehicleClass, geometry::Point};
+use vision::BoxF;
 
 /// Unix ms and the road point (metres) where the vehicle met the road then.
 pub type RoadPath = Vec<(i64, Point)>;

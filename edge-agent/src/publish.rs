@@ -35,10 +35,10 @@ use tokio::sync::{Notify, mpsc};
 use tracing::{debug, error, info, warn};
 
 use crate::{
+    camera::CameraStats,
     config::{CentralSettings, MqttSettings},
     control::ControlPlane,
     outbox::Outbox,
-    pipeline::CameraStats,
 };
 
 /// Counters of delivery, for `/metrics` and tests.
@@ -555,7 +555,7 @@ async fn send_snapshot(
 }
 
 /// The camera's next judged frame after frame number `after`, waiting up to 3 s for it.
-async fn next_judged(camera: &CameraStats, after: u64) -> Option<Arc<crate::pipeline::JudgedView>> {
+async fn next_judged(camera: &CameraStats, after: u64) -> Option<Arc<crate::camera::JudgedView>> {
     for _ in 0..60 {
         if let Some(view) = camera.judged_after(after) {
             return Some(view);

@@ -4,13 +4,15 @@
 //! A track is followed by the bottom-centre of its box — where the vehicle meets the road —
 //! which the ground-plane homography maps to metres when the camera is calibrated.
 
-use plate_ocr::image_ops::BoxF;
+use std::collections::HashSet;
+
 use protocol::{
     VehicleClass, ViolationKind,
     camera::{CameraGeometry, LineSpec, SpeedTrapSpec},
     geometry::{Homography, Point, point_in_polygon},
     messages::SignalState,
 };
+use vision::BoxF;
 
 /// One observation of a track.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -588,6 +590,44 @@ pub fn no_helmet(h: &History, no_helmet_probs: Option<&[f32]>, limits: &Limits) 
     })
 }
 
+/// Every rule on one track: the violations it shows now. Each rule runs on every track every
+/// frame, but one that has fired for the track (in `fired`) is not run for it again, so a
+/// vehicle is reported once for each kind. `no_helmet_probs` is `None` when no helmet
+/// classifier is configured (the rule is off).
+pub fn judge(
+    h: &History,
+    g: &Geometry,
+    signal: &dyn Signal,
+    limits: &Limits,
+    no_helmet_probs: Option<&[f32]>,
+    fired: &HashSet<ViolationKind>,
+) -> Vec<Finding> {
+    let open = |kind| !fired.contains(&kind);
+    [
+        open(ViolationKind::RedLight)
+            .then(|| red_light(h, g, signal, limits))
+            .flatten(),
+        open(ViolationKind::Speeding)
+            .then(|| speeding(h, g, limits))
+            .flatten(),
+        open(ViolationKind::WrongWay)
+            .then(|| wrong_way(h, g, limits))
+            .flatten(),
+        open(ViolationKind::WrongLane)
+            .then(|| wrong_lane(h, g, limits))
+            .flatten(),
+        open(ViolationKind::IllegalStopping)
+            .then(|| illegal_stopping(h, g, limits))
+            .flatten(),
+        open(ViolationKind::NoHelmet)
+            .then(|| no_helmet(h, no_helmet_probs, limits))
+            .flatten(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -948,6 +988,30 @@ mod tests {
             direction: [0.0, -1.0],
             allowed,
         }
+    }
+
+    #[test]
+    fn judging_runs_every_rule_but_those_that_fired_for_the_track() {
+        let g = Geometry {
+            lanes: vec![lane(vec![])],
+            ..Geometry::default()
+        };
+        let limits = Limits::default();
+        let no_signal = |_t: f64| None;
+        let against = drive(VehicleClass::Car, 640.0, 200.0, 80.0, 3.0);
+        let kinds = |fired: &HashSet<ViolationKind>| -> Vec<ViolationKind> {
+            judge(&against, &g, &no_signal, &limits, None, fired)
+                .iter()
+                .map(|f| f.kind)
+                .collect()
+        };
+        assert_eq!(kinds(&HashSet::new()), [ViolationKind::WrongWay]);
+        assert!(kinds(&HashSet::from([ViolationKind::WrongWay])).is_empty());
+        // Another kind having fired leaves this one to be found.
+        assert_eq!(
+            kinds(&HashSet::from([ViolationKind::RedLight])),
+            [ViolationKind::WrongWay]
+        );
     }
 
     #[test]

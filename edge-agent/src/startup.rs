@@ -19,7 +19,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use plate_ocr::manifest::Manifest;
 use prometheus_client::metrics::{family::Family, gauge::Gauge};
 use protocol::{
     DeviceId, DeviceKey, DeviceStatus,
@@ -30,14 +29,17 @@ use serde::Serialize;
 use service_kit::http::{App, Metrics};
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, info, warn};
+use vision::Manifest;
 
 use crate::{
     Config,
+    camera::CameraStats,
     config::SignalConfig,
     control::ControlPlane,
+    evidence::{package::clock, stage::EvidenceCounters},
     ingest::State as IngestState,
     outbox::{Outbox, writer::WriterCounters},
-    pipeline::{self, CameraStats, EvidenceCounters, Pipeline},
+    pipeline::{self, Pipeline},
     publish::{self, Delivery, DeliveryCounters},
 };
 
@@ -183,7 +185,7 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
         evidence: evidence.clone(),
         writer: writer.clone(),
         models,
-        clock: pipeline::clock(config.device.clock_source.as_deref()),
+        clock: clock(config.device.clock_source.as_deref()),
     };
     let pipeline = Pipeline::start(&config, shared)?;
     let cameras: Vec<CameraView> = pipeline

@@ -8,7 +8,7 @@
 //! filter separates exactly into four 2-state filters, which is what is computed here.
 
 use crate::detect::Detection;
-use plate_ocr::image_ops::BoxF;
+use vision::BoxF;
 
 /// Tracker thresholds; defaults follow ByteTrack's published settings.
 #[derive(Debug, Clone, Copy)]

@@ -10,14 +10,9 @@ use edge_agent::{
     detect::{DetectOptions, Detector, Format},
     eval_detect::{EvalOptions, evaluate},
 };
-use plate_ocr::{
-    ModelError,
-    engine::Engine,
-    image_ops::BoxF,
-    manifest::{Manifest, ModelEntry},
-};
 use sha2::{Digest, Sha256};
 use sim::{Renderer, ScenarioSpec, World};
+use vision::{BoxF, Engine, Manifest, ModelEntry, ModelError};
 
 /// The detector for the simulated world, as its scenes are watched in the demo and the tests.
 fn sim_detector() -> Detector {

@@ -15,8 +15,8 @@ use edge_agent::{
     rules::{self, Geometry, History, Limits, Sample},
     track::{TrackState, Tracker, TrackerOptions},
 };
-use plate_ocr::manifest::Manifest;
 use sim::{Renderer, ScenarioSpec, World, rng::Rng};
+use vision::Manifest;
 
 #[test]
 fn a_lawful_junction_gives_no_finding_whatever_frames_the_camera_drops() {

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use edge_agent::rules::{self, Geometry, History, Limits, Sample};
-use plate_ocr::image_ops::BoxF;
 use protocol::ViolationKind;
 use sim::{Renderer, ScenarioSpec, World};
+use vision::BoxF;
 
 #[test]
 fn the_rules_find_each_scenarios_violations_and_no_others() {

@@ -8,8 +8,8 @@ use edge_agent::{
     detect::Detection,
     track::{Tracker, TrackerOptions},
 };
-use plate_ocr::image_ops::BoxF;
 use sim::{Renderer, ScenarioSpec, World, rng::Rng};
+use vision::BoxF;
 
 #[test]
 fn every_road_user_keeps_one_id_in_dense_traffic() {

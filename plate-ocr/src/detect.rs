@@ -5,9 +5,9 @@
 use image::RgbImage;
 use protocol::geometry::Point;
 
-use crate::{
-    engine::{Engine, ModelError},
-    image_ops::{BoxF, crop_resize, to_tensor},
+use vision::{
+    BoxF, Engine, ModelError,
+    pixels::{crop_resize, to_tensor},
 };
 
 /// How much the vehicle box is grown on each side (training used 5–20 %).

@@ -11,10 +11,10 @@ use std::{collections::BTreeMap, path::Path, time::Instant};
 use protocol::{Plate, PlateColour, PlateLayout};
 use serde::Serialize;
 
+use vision::{BoxF, ModelError};
+
 use crate::{
     detect::VISIBLE,
-    engine::ModelError,
-    image_ops::BoxF,
     reader::{PlateReader, layout_of},
     recognize::Hint,
 };
@@ -393,7 +393,7 @@ fn blur_bucket(share: f32) -> &'static str {
 }
 
 fn image_ops_resize(img: &image::RgbImage, w: u32, h: u32) -> Option<image::RgbImage> {
-    crate::image_ops::crop_resize(img, &BoxF::whole(img.width(), img.height()), w, h)
+    vision::pixels::crop_resize(img, &BoxF::whole(img.width(), img.height()), w, h)
 }
 
 #[cfg(test)]

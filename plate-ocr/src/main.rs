@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use plate_ocr::{
     PlateReader, ReaderOptions,
     eval::{self, Mode},
-    image_ops::BoxF,
 };
+use vision::BoxF;
 
 #[derive(Debug, Parser)]
 #[command(

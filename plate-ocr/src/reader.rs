@@ -7,12 +7,11 @@ use std::path::Path;
 use image::RgbImage;
 use protocol::{PlateCategory, PlateColour, PlateLayout};
 
+use vision::{BoxF, Engine, Manifest, ModelError, pixels::rectify};
+
 use crate::{
     colour,
     detect::{Detection, Detector},
-    engine::{Engine, ModelError},
-    image_ops::{BoxF, rectify},
-    manifest::Manifest,
     recognize::{Hint, Reading, Recognizer},
     vote,
 };

@@ -8,9 +8,9 @@ use protocol::{
     geometry::{Point, widen_quad},
 };
 
-use crate::{
-    engine::{Engine, ModelError},
-    image_ops::{rectify, to_tensor},
+use vision::{
+    Engine, ModelError,
+    pixels::{rectify, to_tensor},
 };
 
 /// The confidence under which a plate is reported unread, unless configured otherwise (the

@@ -6,15 +6,13 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 use plate_ocr::{
-    ModelError, PlateReader, ReaderOptions,
-    engine::Engine,
+    PlateReader, ReaderOptions,
     eval::{self, Mode},
-    image_ops::BoxF,
-    manifest::Manifest,
     recognize::Recognizer,
 };
 use protocol::{PlateCategory, PlateLayout};
 use sim::{Renderer, ScenarioSpec, World, vehicle::ObjectClass};
+use vision::{BoxF, Engine, Manifest, ModelError};
 
 fn manifest_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml")

@@ -1,6 +1,7 @@
 //! Planar homographies: a camera's calibrated road plane (four marked points on the road and
-//! where they appear in the image), and the rectification of a plate from its four corners.
-//! Pure arithmetic, shared by everything that maps points between two planes.
+//! where they appear in the image), a plate's four corners, polygons. Pure arithmetic on points,
+//! shared by everything that maps points between two planes; sampling pixels through them is
+//! `vision::pixels`.
 
 /// A point in a plane: pixels, or metres on the road.
 pub type Point = [f32; 2];
@@ -118,62 +119,6 @@ pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
         }
     }
     inside
-}
-
-/// The colour at (`x`, `y`) of a packed RGB image (`width` × `height`, 3 bytes a pixel),
-/// bilinear between the four nearest pixel centres, edges clamped.
-pub fn bilinear_rgb(rgb: &[u8], width: u32, height: u32, x: f32, y: f32) -> [f32; 3] {
-    let (w, h) = (width as i64, height as i64);
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
-    let (x0, y0) = (x0 as i64, y0 as i64);
-    let at = |xx: i64, yy: i64| {
-        let i = ((yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)) * 3) as usize;
-        [rgb[i], rgb[i + 1], rgb[i + 2]]
-    };
-    let (a, b, c, d) = (
-        at(x0, y0),
-        at(x0 + 1, y0),
-        at(x0, y0 + 1),
-        at(x0 + 1, y0 + 1),
-    );
-    [0, 1, 2].map(|i| {
-        let top = f32::from(a[i]) * (1.0 - fx) + f32::from(b[i]) * fx;
-        let bottom = f32::from(c[i]) * (1.0 - fx) + f32::from(d[i]) * fx;
-        top * (1.0 - fy) + bottom * fy
-    })
-}
-
-/// Rectification: the quad `corners` (top-left, top-right, bottom-right, bottom-left) of a
-/// packed RGB image sampled into an `out_w` × `out_h` one, as if seen straight on. `None` when
-/// the corners are degenerate or the image is empty.
-pub fn rectify_rgb(
-    rgb: &[u8],
-    width: u32,
-    height: u32,
-    corners: &[Point; 4],
-    out_w: u32,
-    out_h: u32,
-) -> Option<Vec<u8>> {
-    if width == 0 || height == 0 || rgb.len() < (width * height * 3) as usize {
-        return None;
-    }
-    let dst = [
-        [0.0, 0.0],
-        [out_w as f32, 0.0],
-        [out_w as f32, out_h as f32],
-        [0.0, out_h as f32],
-    ];
-    let to_src = Homography::from_quads(&dst, corners)?;
-    let mut out = Vec::with_capacity((out_w * out_h * 3) as usize);
-    for y in 0..out_h {
-        for x in 0..out_w {
-            let p = to_src.apply([x as f32 + 0.5, y as f32 + 0.5])?;
-            let v = bilinear_rgb(rgb, width, height, p[0] - 0.5, p[1] - 0.5);
-            out.extend(v.map(|c| c.round().clamp(0.0, 255.0) as u8));
-        }
-    }
-    Some(out)
 }
 
 /// Gaussian elimination with partial pivoting on an 8×9 augmented matrix.

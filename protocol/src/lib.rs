@@ -30,7 +30,6 @@ pub mod geometry;
 pub mod ids;
 pub mod messages;
 pub mod notice;
-pub mod oidc;
 pub mod plate;
 pub mod registry;
 pub mod schema;
@@ -40,7 +39,6 @@ pub mod snapshot;
 pub mod time;
 pub mod topic;
 pub mod vi;
-pub mod vnpay;
 pub mod wire;
 
 pub use citizen::CitizenId;

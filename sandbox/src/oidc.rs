@@ -16,10 +16,8 @@ use axum::{
     routing::{get, post},
 };
 use ed25519_dalek::SigningKey;
-use protocol::{
-    UtcTimestamp,
-    oidc::{self, Discovery, IdClaims, Jwk, JwkSet},
-};
+use gateways::oidc::{self, Discovery, IdClaims, Jwk, JwkSet};
+use protocol::UtcTimestamp;
 use serde::Deserialize;
 
 use crate::escape;

@@ -1,5 +1,5 @@
 //! A payment gateway in VNPay's role, speaking its protocol (version 2.1.0, see
-//! [`protocol::vnpay`]): the payment page a merchant redirects the citizen to, where the
+//! [`gateways::vnpay`]): the payment page a merchant redirects the citizen to, where the
 //! person at the keyboard (or the test) approves or declines; the signed redirect back to the
 //! merchant's return URL; the IPN call to the merchant's configured IPN URL; and the `querydr`
 //! API a merchant reconciles with.
@@ -19,10 +19,8 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
-use protocol::{
-    UtcTimestamp,
-    vnpay::{self, IpnReply, QueryRequest, QueryResponse},
-};
+use gateways::vnpay::{self, IpnReply, QueryRequest, QueryResponse};
+use protocol::UtcTimestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::escape;

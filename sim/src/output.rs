@@ -48,8 +48,7 @@ pub fn save(img: &RgbImage, path: &Path, format: StillFormat, quality: u8) -> an
 
 /// Samples the quad `corners` (reading order) of `img` into a `w` × `h` image: rectification.
 pub fn rectify(img: &RgbImage, corners: &[Px; 4], w: u32, h: u32) -> Option<RgbImage> {
-    let rgb =
-        protocol::geometry::rectify_rgb(img.as_raw(), img.width(), img.height(), corners, w, h)?;
+    let rgb = vision::pixels::rectify_rgb(img.as_raw(), img.width(), img.height(), corners, w, h)?;
     RgbImage::from_raw(w, h, rgb)
 }
 

@@ -17,8 +17,9 @@ use std::{fs, path::Path};
 
 use anyhow::Context;
 use image::{Rgb, RgbImage, imageops};
-use protocol::geometry::{Homography, bilinear_rgb};
+use protocol::geometry::Homography;
 use rayon::prelude::*;
+use vision::pixels::bilinear_rgb;
 
 use crate::{
     geom::BoxPx,

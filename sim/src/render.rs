@@ -930,7 +930,7 @@ fn warp_texture(
 }
 
 fn bilinear(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
-    protocol::geometry::bilinear_rgb(img.as_raw(), img.width(), img.height(), x, y)
+    vision::pixels::bilinear_rgb(img.as_raw(), img.width(), img.height(), x, y)
 }
 
 fn to_rgb(pm: &Pixmap) -> RgbImage {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use benches::{
     agent_config, agent_window, bench_camera, detector_floor, python, row, scenario, video,
 };
-use edge_agent::{clip::remux_mp4, ingest::AccessUnit};
+use edge_agent::{evidence::clip::remux_mp4, ingest::AccessUnit};
 use sim::{Renderer, video::RtspServer};
 
 fn main() -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use axum::{
     http::StatusCode,
     response::Html,
 };
-use protocol::vnpay::{self, IpnReply};
+use gateways::vnpay::{self, IpnReply};
 
 use super::AppState;
 use crate::{
@@ -110,5 +110,5 @@ pub async fn returned(
 /// a value that is not one is shown as it came.
 fn receipt_time(pay_date: Option<&str>) -> String {
     let raw = pay_date.unwrap_or_default();
-    protocol::vnpay::parse_time(raw).map_or_else(|| raw.to_owned(), protocol::vi::local_time)
+    gateways::vnpay::parse_time(raw).map_or_else(|| raw.to_owned(), protocol::vi::local_time)
 }

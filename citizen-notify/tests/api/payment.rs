@@ -8,7 +8,7 @@ use citizen_notify::{
     db::{self, PaymentState},
     payment::{self, PaymentError},
 };
-use protocol::vnpay::{self, IpnReply};
+use gateways::vnpay::{self, IpnReply};
 
 use crate::helpers::{
     PAYMENT_SECRET as SECRET, TestDb, World, at_gateway, fine, form_params, on_both_engines, world,

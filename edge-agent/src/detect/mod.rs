@@ -4,18 +4,17 @@
 //! and NMS-free DETR-family models (`labels, boxes, scores`) become boxes in frame pixels with
 //! the model's class id; classes are mapped to road-user classes by configuration.
 
+mod helmet;
+
+pub use helmet::Helmet;
+
 use std::{collections::BTreeMap, path::Path, str::FromStr};
 
 use anyhow::Context as _;
 use image::RgbImage;
 use ndarray::{Array2, Array4, ArrayD};
-use plate_ocr::{
-    ModelError,
-    engine::{Engine, Output},
-    image_ops::BoxF,
-    manifest::{Manifest, ModelEntry},
-};
 use protocol::VehicleClass;
+use vision::{BoxF, Engine, Manifest, ModelEntry, ModelError, engine::Output};
 
 use crate::{config::ModelSettings, evidence::Shape};
 
@@ -624,7 +623,7 @@ pub fn nms(mut found: Vec<Detection>, iou: f32) -> Vec<Detection> {
 }
 
 /// Samples `frame` bilinearly straight into the NCHW tensor `t` where `place` puts it (pixel
-/// centres mapped, edges clamped, as [`protocol::geometry::bilinear_rgb`]), scaled by `unit`,
+/// centres mapped, edges clamped, as [`vision::pixels::bilinear_rgb`]), scaled by `unit`,
 /// channels reversed when `bgr`; what lies outside stays as it was (the padding). The columns'
 /// source pixels and weights are worked out once, not per row: this runs on every frame.
 fn sample_into(frame: &RgbImage, place: &Letterbox, bgr: bool, unit: f32, t: &mut Array4<f32>) {
@@ -717,7 +716,7 @@ mod tests {
                 let sy = ((y as f32 + 0.5) / s - 0.5).clamp(0.0, fh as f32 - 1.0);
                 for x in 0..nw {
                     let sx = ((x as f32 + 0.5) / s - 0.5).clamp(0.0, fw as f32 - 1.0);
-                    let c = protocol::geometry::bilinear_rgb(frame.as_raw(), fw, fh, sx, sy);
+                    let c = vision::pixels::bilinear_rgb(frame.as_raw(), fw, fh, sx, sy);
                     if oy + y < h && ox + x < w {
                         for (ch, v) in c.iter().enumerate() {
                             let ch = if bgr { 2 - ch } else { ch };

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use protocol::{oidc, vnpay};
+use gateways::{oidc, vnpay};
 
 const SECRET: &[u8] = b"the merchant's hash secret, 32 b";
 

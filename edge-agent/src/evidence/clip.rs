@@ -17,8 +17,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use image::RgbImage;
-use plate_ocr::image_ops::BoxF;
 use protocol::{VehicleBox, event::MaskedFrame};
+use vision::BoxF;
 
 use crate::{
     evidence::{self, Shape},

@@ -9,7 +9,7 @@ use std::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::engine::ModelError;
+use crate::ModelError;
 
 /// One model of the manifest.
 #[derive(Debug, Clone, Deserialize)]

@@ -9,7 +9,7 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-use crate::time::UtcTimestamp;
+use protocol::time::UtcTimestamp;
 
 /// The JWS algorithm of Ed25519 signatures.
 pub const EDDSA: &str = "EdDSA";

@@ -1,6 +1,7 @@
-//! The evidence package of one violation: timed images (before, at, after) each with a data bar
-//! in Vietnamese, their masked copies for eyes outside the police, a plate close-up and the
-//! clip ([`crate::clip`]), every file hashed into the event's manifest.
+//! The evidence images: each timed image (before, at, after) stamped with its data bar, the
+//! offender outlined; the masked copies for eyes outside the police (every other vehicle, with
+//! its plate and rider, and every person pixelated); the plate close-up; JPEG encoding; and
+//! [`File`], one file of the package with its hash and what it hides.
 //!
 //! The data bar is a band added below the picture, so it never hides part of the scene.
 
@@ -8,11 +9,11 @@ use std::sync::{Arc, OnceLock};
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
-use plate_ocr::image_ops::BoxF;
 use protocol::{EvidenceItem, Masking, UtcTimestamp, VehicleBox, event::Sha256Digest};
+use vision::BoxF;
 
 /// DejaVu Sans Condensed Bold: covers Vietnamese with its diacritics (licence beside the file).
-static FONT_BYTES: &[u8] = include_bytes!("../../sim/assets/fonts/DejaVuSansCondensed-Bold.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../../../sim/assets/fonts/DejaVuSansCondensed-Bold.ttf");
 
 fn font() -> Option<&'static FontRef<'static>> {
     static FONT: OnceLock<Option<FontRef<'static>>> = OnceLock::new();

@@ -110,8 +110,9 @@ mod tests {
 
     use std::path::PathBuf;
 
-    use plate_ocr::{image_ops::BoxF, reader::ReaderOptions};
+    use plate_ocr::reader::ReaderOptions;
     use sim::{Renderer, ScenarioSpec, World};
+    use vision::BoxF;
 
     use super::*;
     use crate::pairing::offer_view;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha512;
 use time::{PrimitiveDateTime, macros::format_description};
 
-use crate::time::{UtcTimestamp, VIETNAM};
+use protocol::time::{UtcTimestamp, VIETNAM};
 
 pub const VERSION: &str = "2.1.0";
 pub const SECURE_HASH: &str = "vnp_SecureHash";

@@ -1,0 +1,168 @@
+//! The owner's answer to a notice (was driving, names the driver or the buyer, explains), and
+//! the answers central refused.
+
+use service_kit::on_pool;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::*;
+
+/// A citizen's answer to a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// "I was driving".
+    Confirmed,
+    /// An explanation ("giải trình").
+    Disputed,
+    /// The owner named another person as the driver.
+    DriverNamed,
+    /// The owner had sold the vehicle before the violation, to the buyer named.
+    VehicleSold,
+    /// The vehicle had been stolen, reported to the police.
+    VehicleStolen,
+}
+
+impl Answer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Disputed => "disputed",
+            Self::DriverNamed => "driver_named",
+            Self::VehicleSold => "vehicle_sold",
+            Self::VehicleStolen => "vehicle_stolen",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        [
+            Self::Confirmed,
+            Self::Disputed,
+            Self::DriverNamed,
+            Self::VehicleSold,
+            Self::VehicleStolen,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == kind)
+    }
+}
+
+/// Records the citizen's answer `given` (confirmed, disputed with its reason, a driver named,
+/// the vehicle sold or stolen), once, and queues its report to central: `false` when the notice
+/// was answered before.
+pub async fn answer(
+    db: &Db,
+    fine_id: &str,
+    citizen_id: &str,
+    given: protocol::FineChange,
+) -> Result<bool, DbError> {
+    let kind = given.kind();
+    let text = match &given {
+        protocol::FineChange::Disputed { reason } => reason.clone(),
+        protocol::FineChange::DriverNamed { driver } => driver.full_name.clone(),
+        protocol::FineChange::VehicleSold { buyer, sold_on, .. } => {
+            format!("{} ({sold_on})", buyer.full_name)
+        }
+        protocol::FineChange::VehicleStolen {
+            reported_on,
+            report,
+        } => format!("{reported_on}: {report}"),
+        _ => String::new(),
+    };
+    let now = OffsetDateTime::now_utc();
+    let inserted = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO responses (fine_id, citizen_id, kind, reason, answered_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (fine_id) DO NOTHING",
+        )
+        .bind(fine_id)
+        .bind(citizen_id)
+        .bind(kind)
+        .bind(&text)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            queue_report!(tx, fine_id, given);
+        }
+        tx.commit().await?;
+        inserted
+    });
+    Ok(inserted == 1)
+}
+
+/// The citizen's answer to a notice, with what it says (the reason; for a person named, their
+/// name; for a theft, the report).
+pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("SELECT kind, reason FROM responses WHERE fine_id = $1")
+            .bind(fine_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| -> Result<(Answer, String), DbError> {
+                let kind: String = row.try_get("kind")?;
+                let answer = Answer::parse(&kind)
+                    .ok_or_else(|| DbError::Corrupt(format!("answer {kind}")))?;
+                Ok((answer, row.try_get("reason")?))
+            })
+            .transpose()
+    })
+}
+
+/// Central refused the answer to `fine_id` with `code` (e.g. `unknown_citizen`): the answer is
+/// taken back, so the citizen may answer again, and the refusal kept to show them — in one
+/// transaction.
+pub async fn answer_refused(db: &Db, fine_id: &str, kind: &str, code: &str) -> Result<(), DbError> {
+    let now = OffsetDateTime::now_utc();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM responses WHERE fine_id = $1 AND kind = $2")
+            .bind(fine_id)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refused_answers (fine_id, kind, reason, refused_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(fine_id)
+        .bind(kind)
+        .bind(code)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// The last refusal of an answer to `fine_id`: (the answer's kind, central's code).
+/// How many times central refused a person the owner named for the fine `fine_id` (a driver,
+/// a buyer: the population database did not know them by that name).
+pub async fn refused_namings(db: &Db, fine_id: &str) -> Result<i64, DbError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refused_answers
+             WHERE fine_id = $1 AND kind IN ('driver_named', 'vehicle_sold')",
+        )
+        .bind(fine_id)
+        .fetch_one(pool)
+        .await?)
+    })
+}
+
+pub async fn refused_answer_of(
+    db: &Db,
+    fine_id: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT kind, reason FROM refused_answers WHERE fine_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(fine_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| Ok((row.try_get("kind")?, row.try_get("reason")?)))
+        .transpose()
+    })
+}

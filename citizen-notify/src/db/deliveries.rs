@@ -1,0 +1,182 @@
+//! Deliveries of each notice through each channel, and every attempt made.
+
+use protocol::ViolationNotice as FineNotice;
+use service_kit::on_pool;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::*;
+
+/// A delivery due now, with its notice.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: i64,
+    pub channel: String,
+    pub attempts: u32,
+    pub notice: FineNotice,
+}
+
+/// Deliveries pending and due at `now`, the longest waiting first (at most 50 a pass).
+pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDelivery>, DbError> {
+    let rows: Vec<(i64, String, i32, String)> = on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT d.id, d.channel, d.attempts, n.payload FROM deliveries d
+             JOIN notices n ON n.fine_id = d.fine_id
+             WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+             ORDER BY d.next_attempt_at LIMIT 50",
+        )
+        .bind(now)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get("id")?,
+                row.try_get("channel")?,
+                row.try_get("attempts")?,
+                row.try_get("payload")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    rows.into_iter()
+        .map(|(id, channel, attempts, payload)| {
+            Ok(DueDelivery {
+                id,
+                channel,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                notice: stored(&payload, "notice")?,
+            })
+        })
+        .collect()
+}
+
+/// One attempt, as it is logged and as it leaves the delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord<'a> {
+    /// `delivered`, `retry` or `failed`.
+    pub outcome: &'static str,
+    pub detail: &'a str,
+    /// When to try again (only for `retry`).
+    pub next: Option<OffsetDateTime>,
+}
+
+/// Logs attempt number `attempt` of a delivery and moves the delivery on: delivered, failed,
+/// or pending until `next`.
+pub async fn record_attempt(
+    db: &Db,
+    delivery_id: i64,
+    attempt: u32,
+    at: OffsetDateTime,
+    record: &AttemptRecord<'_>,
+) -> Result<(), DbError> {
+    let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+    let state = match record.outcome {
+        "retry" => "pending",
+        other => other,
+    };
+    let finished = (state != "pending").then_some(at);
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, at, outcome, detail)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(delivery_id)
+        .bind(attempt)
+        .bind(at)
+        .bind(record.outcome)
+        .bind(record.detail)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3,
+                                   last_error = $4, finished_at = $5
+             WHERE id = $6",
+        )
+        .bind(state)
+        .bind(attempt)
+        .bind(record.next.unwrap_or(at))
+        .bind((!record.detail.is_empty()).then_some(record.detail))
+        .bind(finished)
+        .bind(delivery_id)
+        .execute(&mut *tx)
+        .await?;
+        if state != "pending" {
+            let row = sqlx::query("SELECT fine_id, channel FROM deliveries WHERE id = $1")
+                .bind(delivery_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let (fine_id, channel): (String, String) =
+                (row.try_get("fine_id")?, row.try_get("channel")?);
+            queue_report!(tx, &fine_id, if state == "delivered" {
+                protocol::FineChange::NoticeDelivered { channel }
+            } else {
+                protocol::FineChange::NoticeFailed {
+                    channel,
+                    error: record.detail.chars().take(1000).collect(),
+                }
+            });
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Where a notice's delivery through `channel` stands: state, attempts, and each attempt's
+/// outcome in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryView {
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub log: Vec<String>,
+}
+
+pub async fn delivery_of(
+    db: &Db,
+    fine_id: &str,
+    channel: &str,
+) -> Result<Option<DeliveryView>, DbError> {
+    on_pool!(db, pool => {
+        let Some(row) = sqlx::query(
+            "SELECT id, state, attempts, last_error FROM deliveries WHERE fine_id = $1 AND channel = $2",
+        )
+        .bind(fine_id)
+        .bind(channel)
+        .fetch_optional(pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        let log = sqlx::query(
+            "SELECT outcome FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String, _>("outcome"))
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(DeliveryView {
+            state: row.try_get("state")?,
+            attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
+            last_error: row.try_get("last_error")?,
+            log,
+        }))
+    })
+}
+
+/// The channels a fine's notice went through.
+pub async fn delivery_channels_of(db: &Db, fine_id: &str) -> Result<Vec<String>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("SELECT channel FROM deliveries WHERE fine_id = $1 ORDER BY channel")
+            .bind(fine_id)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| Ok(row.try_get("channel")?))
+            .collect()
+    })
+}

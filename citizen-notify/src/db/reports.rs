@@ -1,0 +1,80 @@
+//! The outbox of reports to central: what becomes of each fine here, sent until central takes
+//! it.
+
+use service_kit::on_pool;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::*;
+
+/// A report due to central-api.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReport {
+    pub id: i64,
+    pub fine_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// Reports pending and due at `now`, oldest first (at most 50 a pass).
+pub async fn due_reports(db: &Db, now: OffsetDateTime) -> Result<Vec<DueReport>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT id, fine_id, kind, payload, attempts FROM reports
+             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
+        )
+        .bind(now)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(DueReport {
+                id: row.try_get("id")?,
+                fine_id: row.try_get("fine_id")?,
+                kind: row.try_get("kind")?,
+                payload: row.try_get("payload")?,
+                attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
+            })
+        })
+        .collect()
+    })
+}
+
+/// Moves a report on after an attempt: `delivered`, `refused` (final), or still `pending`
+/// until `next`.
+pub async fn report_attempted(
+    db: &Db,
+    id: i64,
+    state: &str,
+    next: OffsetDateTime,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE reports SET state = $1, attempts = attempts + 1, next_attempt_at = $2,
+                                last_error = $3
+             WHERE id = $4",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The reports of a fine, oldest first: kind and state.
+pub async fn reports_of(db: &Db, fine_id: &str) -> Result<Vec<(String, String)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query("SELECT kind, state FROM reports WHERE fine_id = $1 ORDER BY id")
+            .bind(fine_id)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.try_get("kind")?, row.try_get("state")?)))
+            .collect()
+    })
+}
