@@ -16,7 +16,7 @@ use axum::{
 use protocol::Sha256Digest;
 use serde::Serialize;
 
-use crate::{db::officers, routes::ApiError, routes::AppState};
+use crate::{db::officers, error::ServiceError, routes::ApiError, state::AppState};
 
 pub const SESSION_COOKIE: &str = "tve_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -115,13 +115,12 @@ impl Officer {
         format!("officer:{}", self.username)
     }
 
-    /// Refuses with 403 unless `allowed` holds for this officer's role.
-    pub fn require(&self, allowed: fn(Role) -> bool, what: &str) -> Result<(), ApiError> {
+    /// Refuses (`forbidden`) unless `allowed` holds for this officer's role.
+    pub fn require(&self, allowed: fn(Role) -> bool, what: &str) -> Result<(), ServiceError> {
         if allowed(self.role) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
+            Err(ServiceError::forbidden(
                 "forbidden",
                 format!("the {} role may not {what}", self.role.as_str()),
             ))

@@ -7,7 +7,6 @@
 //! command line (the server's operator: the first officers and devices) makes its changes
 //! directly, as before, and says so in the audit log (`admin:cli`).
 
-use axum::http::StatusCode;
 use protocol::{DeviceId, DevicePublicKey, EventId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,10 +16,11 @@ use crate::{
     auth::{Officer, Role},
     db::{
         DbError, devices, disputes, officers,
-        requests::{self, Confirmation, Kind, NotRequested, Request},
+        requests::{self, Confirmation, Kind, Request},
     },
+    error::ServiceError,
     review,
-    routes::{ApiError, AppState},
+    state::AppState,
 };
 
 /// A change that is made at once, or a request waiting for a second officer.
@@ -45,7 +45,7 @@ pub async fn request(
     kind: Kind,
     subject: &str,
     payload: Value,
-) -> Result<Request, ApiError> {
+) -> Result<Request, ServiceError> {
     requests::open(
         &state.db,
         &state.audit,
@@ -55,12 +55,7 @@ pub async fn request(
         (&officer.username, &officer.actor()),
     )
     .await?
-    .map_err(waiting)
-}
-
-/// A request refused because another of the same change waits.
-pub fn waiting(e: NotRequested) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "request_waiting", e.to_string())
+    .map_err(ServiceError::from)
 }
 
 /// The requests waiting that `officer` may confirm or refuse (every one for an auditor, who
@@ -69,7 +64,7 @@ pub async fn waiting_for(
     state: &AppState,
     officer: &Officer,
     subject: Option<&str>,
-) -> Result<Vec<Request>, ApiError> {
+) -> Result<Vec<Request>, ServiceError> {
     let all = requests::waiting(&state.db, subject, OffsetDateTime::now_utc()).await?;
     Ok(all
         .into_iter()
@@ -96,20 +91,15 @@ async fn waiting_one(
     state: &AppState,
     officer: &Officer,
     id: uuid::Uuid,
-) -> Result<(Request, Kind), ApiError> {
-    let request = requests::get(&state.db, id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no request {id}"),
-        )
+) -> Result<(Request, Kind), ServiceError> {
+    let request = requests::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("not_found", format!("no request {id}")))?;
+    let kind = request.kind().ok_or_else(|| {
+        ServiceError::from(DbError::Corrupt(format!("request {id}: unknown kind")))
     })?;
-    let kind = request
-        .kind()
-        .ok_or_else(|| ApiError::from(DbError::Corrupt(format!("request {id}: unknown kind"))))?;
     if !may_confirm(officer.role, kind) && request.requested_by != officer.username {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+        return Err(ServiceError::forbidden(
             "forbidden",
             format!(
                 "the {} role may not decide on {}",
@@ -130,8 +120,8 @@ async fn waiting_one(
     Ok((request, kind))
 }
 
-fn settled(message: String) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "request_settled", message)
+fn settled(message: String) -> ServiceError {
+    ServiceError::conflict("request_settled", message)
 }
 
 /// `officer` confirms request `id`: the change it asks for is made as theirs, with the request
@@ -140,11 +130,10 @@ pub async fn confirm(
     state: &AppState,
     officer: &Officer,
     id: uuid::Uuid,
-) -> Result<Confirmed, ApiError> {
+) -> Result<Confirmed, ServiceError> {
     let (request, kind) = waiting_one(state, officer, id).await?;
     if !may_confirm(officer.role, kind) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+        return Err(ServiceError::forbidden(
             "forbidden",
             format!(
                 "the {} role may not confirm {}",
@@ -154,8 +143,7 @@ pub async fn confirm(
         ));
     }
     if request.requested_by == officer.username {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(ServiceError::conflict(
             "second_officer_needed",
             format!(
                 "{} asked for this change: another officer confirms it",
@@ -165,8 +153,7 @@ pub async fn confirm(
     }
     // Nor a change to one's own account (a password one would then know, a role one would hold).
     if request.subject == officer.actor() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(ServiceError::conflict(
             "second_officer_needed",
             "this changes your own account: another officer confirms it",
         ));
@@ -179,7 +166,7 @@ pub async fn confirm(
     let result = make(state, officer, kind, &request.payload, &confirmation).await?;
     let request = requests::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::from(DbError::Corrupt(format!("request {id} gone"))))?;
+        .ok_or_else(|| ServiceError::from(DbError::Corrupt(format!("request {id} gone"))))?;
     Ok(Confirmed { request, result })
 }
 
@@ -190,7 +177,7 @@ pub async fn refuse(
     officer: &Officer,
     id: uuid::Uuid,
     note: &str,
-) -> Result<Request, ApiError> {
+) -> Result<Request, ServiceError> {
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
         return Err(review::bad_request("note", "must be 1-2000 characters"));
@@ -202,7 +189,7 @@ pub async fn refuse(
     }
     requests::get(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::from(DbError::Corrupt(format!("request {id} gone"))))
+        .ok_or_else(|| ServiceError::from(DbError::Corrupt(format!("request {id} gone"))))
 }
 
 /// What an officer request carries: the officer and their password's hash.
@@ -233,7 +220,7 @@ pub struct CaseChange {
     pub note: String,
 }
 
-fn payload<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, ApiError> {
+fn payload<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, ServiceError> {
     serde_json::from_value(payload.clone())
         .map_err(|e| DbError::Corrupt(format!("request payload: {e}")).into())
 }
@@ -245,7 +232,7 @@ async fn make(
     kind: Kind,
     change: &Value,
     confirmation: &Confirmation,
-) -> Result<Value, ApiError> {
+) -> Result<Value, ServiceError> {
     let lapsed = || {
         settled(format!(
             "request {} no longer waits",
@@ -257,7 +244,7 @@ async fn make(
         Kind::OfficerSave => {
             let c: OfficerChange = payload(change)?;
             let role = Role::parse(&c.role)
-                .ok_or_else(|| ApiError::from(DbError::Corrupt(format!("role {}", c.role))))?;
+                .ok_or_else(|| ServiceError::from(DbError::Corrupt(format!("role {}", c.role))))?;
             let saved = Officer {
                 username: c.username,
                 full_name: c.full_name,
@@ -280,7 +267,7 @@ async fn make(
         }
         Kind::DeviceRegister => {
             let c: DeviceChange = payload(change)?;
-            let corrupt = |e: String| ApiError::from(DbError::Corrupt(e));
+            let corrupt = |e: String| ServiceError::from(DbError::Corrupt(e));
             let id = DeviceId::parse(&c.id).map_err(|e| corrupt(e.to_string()))?;
             let key =
                 DevicePublicKey::from_base64(&c.public_key).map_err(|e| corrupt(e.to_string()))?;
@@ -296,7 +283,7 @@ async fn make(
             let done =
                 review::reverse_now(state, officer, &c.event_id, reason, &c.note, confirmation)
                     .await?;
-            Ok(serde_json::to_value(done).map_err(ApiError::internal)?)
+            Ok(serde_json::to_value(done).map_err(ServiceError::internal)?)
         }
         Kind::FineCancel => {
             let c: CaseChange = payload(change)?;
@@ -308,9 +295,8 @@ async fn make(
                 (protocol::DisputeOutcome::Cancelled, &c.note),
                 Some(confirmation),
             )
-            .await?
-            .map_err(review::not_open)?;
-            Ok(serde_json::to_value(resolution).map_err(ApiError::internal)?)
+            .await??;
+            Ok(serde_json::to_value(resolution).map_err(ServiceError::internal)?)
         }
     }
 }

@@ -8,7 +8,9 @@
 //!   pages ([`ui`]); [`fines`]: the dated fine schedule; [`audit`]: the hash-chained log;
 //! - [`stats`]: counts by day, hour, kind and camera for the operations centre, and CSV;
 //! - [`relay`]: the transactional outbox of notices towards citizen-notify;
-//! - [`db`]: storage on PostgreSQL or SQLite, with migrations for each.
+//! - [`db`]: storage on PostgreSQL or SQLite, with migrations for each;
+//! - [`state`]: what every handler reaches; [`error`]: the service layer's refusals, which
+//!   `routes::error` alone turns into HTTP answers — the service modules know nothing of HTTP.
 
 pub mod admin;
 pub mod audit;
@@ -17,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod control;
 pub mod db;
+pub mod error;
 pub mod evidence_store;
 pub mod fines;
 pub mod four_eyes;
@@ -28,6 +31,7 @@ pub mod review;
 pub mod routes;
 pub mod sealed;
 pub mod startup;
+pub mod state;
 pub mod stats;
 pub mod throttle;
 pub mod totp;

@@ -4,7 +4,6 @@
 //! with sanctioning authority once the owner answered — each checked against the officer's role
 //! and written to the audit log.
 
-use axum::http::StatusCode;
 use protocol::{EventId, PenaltyDecision, Plate, PlateColour, UtcTimestamp, ViolationNotice};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +12,7 @@ use crate::{
     audit::AuditEntry,
     auth::{Officer, Role},
     db::{
-        decisions::{self, NotDecided},
+        decisions,
         disputes::{self, Dispute, NotOpen},
         evidence,
         fine_updates::is_final,
@@ -24,10 +23,11 @@ use crate::{
         review::{self, FineSummary, QueueFilter, Refused},
         violations::{self, Status, StoredViolation},
     },
+    error::ServiceError,
     fines::schedule::{Assessment, NoFine},
     four_eyes::{self, Done},
     owners::Lookup,
-    routes::{ApiError, AppState},
+    state::AppState,
 };
 
 /// The queue's filters as a request gives them (query string or form), all optional.
@@ -49,17 +49,13 @@ pub struct QueueQuery {
     pub offset: Option<i64>,
 }
 
-pub fn bad_request(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-        format!("`{field}`: {message}"),
-    )
+pub fn bad_request(field: &str, message: impl std::fmt::Display) -> ServiceError {
+    ServiceError::bad_request(field, message)
 }
 
 /// A bound of a time filter: an RFC 3339 time, or a calendar day in Vietnam (its start; for `to`,
 /// the start of the next day, so the day is included).
-fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime, ApiError> {
+fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime, ServiceError> {
     if let Ok(at) = UtcTimestamp::parse(text) {
         return Ok(at.as_datetime());
     }
@@ -76,7 +72,7 @@ fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime
 
 impl QueueQuery {
     /// The filter this query asks for; an empty field is no filter.
-    pub fn filter(&self) -> Result<QueueFilter, ApiError> {
+    pub fn filter(&self) -> Result<QueueFilter, ServiceError> {
         let given = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
@@ -122,7 +118,7 @@ pub async fn list(
     state: &AppState,
     officer: &Officer,
     q: &QueueQuery,
-) -> Result<(review::QueuePage, QueueFilter), ApiError> {
+) -> Result<(review::QueuePage, QueueFilter), ServiceError> {
     let filter = q.filter()?;
     if let Some(plate) = &filter.plate {
         record_read(state, officer, "plate.searched", json!({ "plate": plate })).await?;
@@ -131,21 +127,8 @@ pub async fn list(
     Ok((page, filter))
 }
 
-pub fn event_id(text: &str) -> Result<EventId, ApiError> {
+pub fn event_id(text: &str) -> Result<EventId, ServiceError> {
     EventId::parse(text).map_err(|e| bad_request("id", e))
-}
-
-fn refused(r: Refused) -> ApiError {
-    let (status, code) = match &r {
-        Refused::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-        Refused::NotPending(_) => (StatusCode::CONFLICT, "not_pending"),
-        Refused::NoOwner => (StatusCode::CONFLICT, "no_owner"),
-        Refused::OwnCorrection(_) => (StatusCode::CONFLICT, "second_officer_needed"),
-        Refused::NoFine(_) => (StatusCode::CONFLICT, "no_fine"),
-        Refused::Settled => (StatusCode::CONFLICT, "request_settled"),
-        Refused::TimeBarred(_) => (StatusCode::CONFLICT, "time_barred"),
-    };
-    ApiError::new(status, code, r.to_string())
 }
 
 /// Everything the officer sees of one violation.
@@ -179,7 +162,7 @@ pub async fn record_read(
     officer: &Officer,
     action: &str,
     details: serde_json::Value,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let actor = officer.actor();
     state.audit.append(&actor, action, &actor, details).await?;
     Ok(())
@@ -187,11 +170,14 @@ pub async fn record_read(
 
 /// One violation with its evidence state, owner, fine and audit trail, as `officer` reads it
 /// (recorded: `violation.viewed`, with the owner shown).
-pub async fn detail(state: &AppState, officer: &Officer, id: &EventId) -> Result<Detail, ApiError> {
+pub async fn detail(
+    state: &AppState,
+    officer: &Officer,
+    id: &EventId,
+) -> Result<Detail, ServiceError> {
     let Some(violation) = violations::get(&state.db, id).await? else {
         if let Some((rule, at)) = retention::purged(&state.db, id).await? {
-            return Err(ApiError::new(
-                StatusCode::GONE,
+            return Err(ServiceError::gone(
                 "purged",
                 format!(
                     "violation {id} was purged on {} under the retention rule `{rule}`",
@@ -199,7 +185,7 @@ pub async fn detail(state: &AppState, officer: &Officer, id: &EventId) -> Result
                 ),
             ));
         }
-        return Err(refused(Refused::NotFound(*id)));
+        return Err(ServiceError::from(Refused::NotFound(*id)));
     };
     let missing = evidence::missing(&state.db, id).await?;
     let hold = retention::hold_of(&state.db, id).await?;
@@ -263,12 +249,11 @@ pub async fn legal_hold(
     officer: &Officer,
     id: &EventId,
     reason: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     officer.require(Role::supervises, "set or lift legal holds")?;
     let reason = reason.map(str::trim);
     if reason.is_some_and(|r| r.is_empty() || r.chars().count() > 500) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+        return Err(ServiceError::invalid(
             "invalid_reason",
             "reason: 1–500 characters",
         ));
@@ -277,12 +262,11 @@ pub async fn legal_hold(
     let actor = officer.actor();
     match retention::set_hold(&state.db, &state.audit, id, &actor, reason, now).await? {
         HoldChange::Done => Ok(()),
-        HoldChange::Missing { purged: true } => Err(ApiError::new(
-            StatusCode::GONE,
+        HoldChange::Missing { purged: true } => Err(ServiceError::gone(
             "purged",
             format!("violation {id} was purged"),
         )),
-        HoldChange::Missing { purged: false } => Err(refused(Refused::NotFound(*id))),
+        HoldChange::Missing { purged: false } => Err(ServiceError::from(Refused::NotFound(*id))),
     }
 }
 
@@ -301,11 +285,11 @@ pub async fn correct_plate(
     id: &EventId,
     text: &str,
     colour: Option<PlateColour>,
-) -> Result<Corrected, ApiError> {
+) -> Result<Corrected, ServiceError> {
     officer.require(Role::reviews, "correct plates")?;
     let v = violations::get(&state.db, id)
         .await?
-        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+        .ok_or_else(|| ServiceError::from(Refused::NotFound(*id)))?;
     let plate = Plate::parse_as(text.trim(), v.event.vehicle.class.plate_category())
         .map_err(|e| bad_request("plate", e))?;
     let colour = colour
@@ -316,11 +300,7 @@ pub async fn correct_plate(
         Ok(Lookup::Owner(c)) => LookupResult::Found(c),
         Ok(Lookup::NotRegistered) => LookupResult::NotRegistered,
         Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "registry",
-                e.to_string(),
-            ));
+            return Err(ServiceError::unavailable("registry", e.to_string()));
         }
     };
     review::correct_plate(
@@ -332,8 +312,7 @@ pub async fn correct_plate(
         colour,
         &lookup,
     )
-    .await?
-    .map_err(refused)?;
+    .await??;
     Ok(Corrected { plate, lookup })
 }
 
@@ -343,13 +322,12 @@ pub async fn approve(
     state: &AppState,
     officer: &Officer,
     id: &EventId,
-) -> Result<ViolationNotice, ApiError> {
+) -> Result<ViolationNotice, ServiceError> {
     officer.require(Role::reviews, "confirm violations")?;
     // The owner is shown what the camera recorded: nothing is confirmed on part of it.
     let missing = evidence::missing(&state.db, id).await?;
     if !missing.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(ServiceError::conflict(
             "evidence_missing",
             format!(
                 "the evidence has not all arrived ({} missing: {}); confirm it once it has",
@@ -370,8 +348,7 @@ pub async fn approve(
             state.review.sealing.as_ref(),
         ),
     )
-    .await?
-    .map_err(refused)?;
+    .await??;
     let n = issued.notice;
     Ok(n)
 }
@@ -397,7 +374,7 @@ pub async fn decide(
     officer: &Officer,
     id: &EventId,
     asked: &DecisionRequest,
-) -> Result<PenaltyDecision, ApiError> {
+) -> Result<PenaltyDecision, ServiceError> {
     officer.require(Role::decides, "issue penalty decisions")?;
     let note = asked
         .circumstance_note
@@ -425,21 +402,8 @@ pub async fn decide(
         },
         time::OffsetDateTime::now_utc(),
     )
-    .await?
-    .map_err(not_decided)?;
+    .await??;
     Ok(decision)
-}
-
-fn not_decided(e: NotDecided) -> ApiError {
-    let code = match e {
-        NotDecided::NoCase => "no_case",
-        NotDecided::Already(_) => "decided",
-        NotDecided::NotAnswered(_) => "not_answered",
-        NotDecided::Final(_) => "case_final",
-        NotDecided::ExplanationPeriod(_) => "explanation_period",
-        NotDecided::Amount(_) => "amount",
-    };
-    ApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
 
 /// Rejects a violation pending review with one of [`review::REJECT_REASONS`]; `other` needs a
@@ -450,7 +414,7 @@ pub async fn reject(
     id: &EventId,
     reason: &str,
     note: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     officer.require(Role::reviews, "reject violations")?;
     if !review::REJECT_REASONS.contains(&reason) {
         return Err(bad_request(
@@ -474,8 +438,7 @@ pub async fn reject(
         reason,
         note,
     )
-    .await?
-    .map_err(refused)?;
+    .await??;
     Ok(())
 }
 
@@ -488,7 +451,7 @@ pub async fn resolve(
     id: &EventId,
     outcome: &str,
     answer: &str,
-) -> Result<Done<protocol::FineResolution>, ApiError> {
+) -> Result<Done<protocol::FineResolution>, ServiceError> {
     officer.require(Role::supervises, "answer disputes")?;
     let outcome = protocol::DisputeOutcome::parse(outcome)
         .ok_or_else(|| bad_request("outcome", "must be `upheld` or `cancelled`"))?;
@@ -498,9 +461,9 @@ pub async fn resolve(
     }
     if outcome == protocol::DisputeOutcome::Cancelled {
         match review::fine_of(&state.db, id).await? {
-            None => return Err(not_open(NotOpen::NoFine)),
+            None => return Err(ServiceError::from(NotOpen::NoFine)),
             Some(f) if f.status != "disputed" => {
-                return Err(not_open(NotOpen::NotDisputed(f.status)));
+                return Err(ServiceError::from(NotOpen::NotDisputed(f.status)));
             }
             Some(_) => {}
         }
@@ -509,7 +472,7 @@ pub async fn resolve(
             reason: None,
             note: answer.to_owned(),
         };
-        let change = serde_json::to_value(change).map_err(ApiError::internal)?;
+        let change = serde_json::to_value(change).map_err(ServiceError::internal)?;
         let subject = format!("violation:{id}");
         let request =
             four_eyes::request(state, officer, Kind::FineCancel, &subject, change).await?;
@@ -523,21 +486,8 @@ pub async fn resolve(
         (outcome, answer),
         None,
     )
-    .await?
-    .map_err(not_open)?;
+    .await??;
     Ok(Done::Made(resolution))
-}
-
-/// A refusal to answer or withdraw, as the API answers it.
-pub(crate) fn not_open(e: NotOpen) -> ApiError {
-    let code = match e {
-        NotOpen::NoFine => "no_fine_issued",
-        NotOpen::NotDisputed(_) => "not_disputed",
-        NotOpen::Disputed => "disputed",
-        NotOpen::Final(_) => "fine_final",
-        NotOpen::Settled => "request_settled",
-    };
-    ApiError::new(StatusCode::CONFLICT, code, e.to_string())
 }
 
 /// What a supervisor's reversal did.
@@ -563,7 +513,7 @@ pub async fn reverse(
     id: &EventId,
     reason: Option<&str>,
     note: &str,
-) -> Result<Request, ApiError> {
+) -> Result<Request, ServiceError> {
     officer.require(Role::supervises, "reverse decisions")?;
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
@@ -571,7 +521,7 @@ pub async fn reverse(
     }
     let violation = violations::get(&state.db, id)
         .await?
-        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+        .ok_or_else(|| ServiceError::from(Refused::NotFound(*id)))?;
     let fine = review::fine_of(&state.db, id).await?;
     match (violation.status, fine) {
         (Status::Approved, fine) => {
@@ -583,13 +533,17 @@ pub async fn reverse(
                 ));
             }
             match fine.map(|f| f.status) {
-                Some(s) if s == "disputed" => return Err(not_open(NotOpen::Disputed)),
-                Some(s) if s == "paid" || is_final(&s) => return Err(not_open(NotOpen::Final(s))),
+                Some(s) if s == "disputed" => return Err(ServiceError::from(NotOpen::Disputed)),
+                Some(s) if s == "paid" || is_final(&s) => {
+                    return Err(ServiceError::from(NotOpen::Final(s)));
+                }
                 _ => {}
             }
         }
         // A decision withdrawn was cancelled before the owner: that is final.
-        (Status::Rejected, Some(fine)) => return Err(not_open(NotOpen::Final(fine.status))),
+        (Status::Rejected, Some(fine)) => {
+            return Err(ServiceError::from(NotOpen::Final(fine.status)));
+        }
         (Status::Rejected, None) => {}
         (other, _) => return Err(nothing_to_reverse(other)),
     }
@@ -598,14 +552,13 @@ pub async fn reverse(
         reason: reason.map(str::to_owned),
         note: note.to_owned(),
     };
-    let change = serde_json::to_value(change).map_err(ApiError::internal)?;
+    let change = serde_json::to_value(change).map_err(ServiceError::internal)?;
     let subject = format!("violation:{id}");
     four_eyes::request(state, officer, Kind::ViolationReverse, &subject, change).await
 }
 
-fn nothing_to_reverse(status: Status) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+fn nothing_to_reverse(status: Status) -> ServiceError {
+    ServiceError::conflict(
         "not_decided",
         format!(
             "the violation is {}: there is no decision to reverse",
@@ -623,10 +576,10 @@ pub(crate) async fn reverse_now(
     reason: Option<&str>,
     note: &str,
     confirmation: &Confirmation,
-) -> Result<Reversed, ApiError> {
+) -> Result<Reversed, ServiceError> {
     let violation = violations::get(&state.db, id)
         .await?
-        .ok_or_else(|| refused(Refused::NotFound(*id)))?;
+        .ok_or_else(|| ServiceError::from(Refused::NotFound(*id)))?;
     let from = violation.status;
     let done = match from {
         Status::Approved => {
@@ -638,8 +591,7 @@ pub(crate) async fn reverse_now(
                 (note, reason.unwrap_or_default()),
                 Some(confirmation),
             )
-            .await?
-            .map_err(not_open)?;
+            .await??;
             Reversed {
                 status: Status::Rejected.as_str().into(),
                 resolution: Some(resolution),
@@ -647,7 +599,7 @@ pub(crate) async fn reverse_now(
         }
         Status::Rejected => {
             if let Some(fine) = review::fine_of(&state.db, id).await? {
-                return Err(not_open(NotOpen::Final(fine.status)));
+                return Err(ServiceError::from(NotOpen::Final(fine.status)));
             }
             let details = json!({
                 "from": from.as_str(),
@@ -665,7 +617,7 @@ pub(crate) async fn reverse_now(
                 &details,
                 Some(confirmation),
             );
-            reopened.await?.map_err(refused)?;
+            reopened.await??;
             Reversed {
                 status: Status::PendingReview.as_str().into(),
                 resolution: None,

@@ -10,7 +10,8 @@ use crate::{
     ingest::{Ingest, IngestMetrics, broker, mqtt},
     owners,
     relay::{self, Relay},
-    routes::{self, AppState},
+    routes,
+    state::AppState,
 };
 
 /// Connects the database (bringing its schema up to date), starts the embedded broker when no
@@ -89,7 +90,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     tracing::info!(public_key = %control.public_key(), "control key loaded");
     let mut anchor_keys = config.audit.former_keys().map_err(anyhow::Error::msg)?;
     anchor_keys.push(control.public_key());
-    state.anchors = Some(crate::routes::Anchors {
+    state.anchors = Some(crate::state::Anchors {
         file: config.audit.anchor_file.clone(),
         keys: anchor_keys,
     });

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
 use protocol::UtcTimestamp;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::{
     db::{Db, stats::Bucket},
-    routes::ApiError,
+    error::ServiceError,
 };
 
 /// The longest period one request may ask for.
@@ -38,7 +37,7 @@ pub struct Period {
     pub to: Date,
 }
 
-fn day(field: &str, text: &str) -> Result<Date, ApiError> {
+fn day(field: &str, text: &str) -> Result<Date, ServiceError> {
     protocol::time::parse_day(text)
         .map_err(|_| crate::review::bad_request(field, "expected a day, 2025-11-26"))
 }
@@ -51,7 +50,7 @@ fn today() -> Date {
 
 impl PeriodQuery {
     /// The period asked for; by default the 30 days up to today.
-    pub fn period(&self) -> Result<Period, ApiError> {
+    pub fn period(&self) -> Result<Period, ServiceError> {
         let given = |v: &Option<String>| {
             v.as_deref()
                 .filter(|t| !t.trim().is_empty())
@@ -69,8 +68,7 @@ impl PeriodQuery {
             return Err(crate::review::bad_request("from", "is after `to`"));
         }
         if (to - from).whole_days() >= MAX_DAYS {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(ServiceError::invalid(
                 "bad_request",
                 format!("`from`: a period is at most {MAX_DAYS} days"),
             ));
@@ -199,7 +197,7 @@ impl Stats {
 }
 
 /// The counts of `period`.
-pub async fn load(db: &Db, period: Period) -> Result<(Stats, Vec<Bucket>), ApiError> {
+pub async fn load(db: &Db, period: Period) -> Result<(Stats, Vec<Bucket>), ServiceError> {
     let (start, end) = period.bounds();
     let buckets = crate::db::stats::buckets(db, start, end).await?;
     Ok((Stats::of(period, &buckets), buckets))

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, openapi::ErrorBody};
+use super::{ApiError, openapi::ErrorBody};
+use crate::state::AppState;
 use crate::{
     admin::{self, Refused},
     auth::{Officer, Role, Signed},
@@ -24,7 +25,7 @@ use crate::{
 /// An administrative refusal as the API answers it: a field at fault is a 400 naming it.
 pub fn refused(e: Refused) -> ApiError {
     match e {
-        Refused::Invalid(field, message) => bad_request(field, message),
+        Refused::Invalid(field, message) => bad_request(field, message).into(),
         Refused::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
         Refused::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "changed", message),
         Refused::Waiting(message) => {
@@ -277,7 +278,7 @@ pub async fn save_camera(
 ) -> Result<Json<ConfigVersion>, ApiError> {
     officer.require(Role::administers, "configure cameras")?;
     if settings.camera.as_str() != camera {
-        return Err(bad_request("camera", "must be the camera of the path"));
+        return Err(bad_request("camera", "must be the camera of the path").into());
     }
     let version = admin::save_camera(
         &state.db,

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use service_kit::http::JsonBody;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState, openapi::ErrorBody};
+use super::{ApiError, openapi::ErrorBody};
+use crate::state::AppState;
 use crate::{
     auth::{Officer, Role, Signed},
     db::{

@@ -4,7 +4,8 @@ use axum::{Json, extract::State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, openapi::ErrorBody};
+use super::{ApiError, openapi::ErrorBody};
+use crate::state::AppState;
 use crate::{
     auth::Signed,
     db::devices::{self, DeviceHealth},

@@ -13,7 +13,7 @@ use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{
-    ApiError, AppState,
+    ApiError,
     openapi::{ErrorBody, WireFineResolution},
 };
 use crate::{
@@ -24,6 +24,7 @@ use crate::{
     },
     four_eyes::Done,
     review::{self, event_id},
+    state::AppState,
 };
 
 /// The disputes waiting for an answer.

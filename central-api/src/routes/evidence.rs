@@ -16,7 +16,8 @@ use protocol::{
 };
 use serde::Serialize;
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::state::AppState;
 use crate::{
     db::{devices, evidence},
     evidence_store::StoreError,

@@ -15,7 +15,8 @@ use protocol::FineUpdate;
 use serde_json::json;
 use service_kit::http::signed_message;
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::state::AppState;
 use crate::{
     db::fine_updates::{self, Applied},
     owners::LookupError,

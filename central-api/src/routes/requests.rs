@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, openapi::ErrorBody};
+use super::{ApiError, openapi::ErrorBody};
+use crate::state::AppState;
 use crate::{
     auth::Signed,
     db::requests::Request,
@@ -25,7 +26,7 @@ pub struct Requests {
 }
 
 fn request_id(text: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(text).map_err(|_| bad_request("id", "not a request id"))
+    uuid::Uuid::parse_str(text).map_err(|_| bad_request("id", "not a request id").into())
 }
 
 #[utoipa::path(get, path = "/api/v1/requests", tag = "review",

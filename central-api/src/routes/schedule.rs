@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, openapi::ErrorBody};
+use super::{ApiError, openapi::ErrorBody};
+use crate::state::AppState;
 use crate::{
     admin::{self, NewRule},
     auth::{Role, Signed},

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 use service_kit::http::{ClientAddr, JsonBody};
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::state::AppState;
 use crate::{
     auth::{self, Officer, SESSION_COOKIE, Signed},
     db::officers,

@@ -8,7 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::state::AppState;
 use crate::{
     auth::Signed,
     stats::{self, PeriodQuery, Stats},

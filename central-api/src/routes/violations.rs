@@ -16,7 +16,7 @@ use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{
-    ApiError, AppState,
+    ApiError,
     openapi::{ErrorBody, WirePenaltyDecision, WireViolationEvent, WireViolationNotice},
 };
 use crate::{
@@ -28,6 +28,7 @@ use crate::{
         review::{FineSummary, QueuePage},
     },
     review::{self, QueueQuery, event_id},
+    state::AppState,
 };
 
 #[utoipa::path(get, path = "/api/v1/violations", tag = "review",

@@ -19,7 +19,8 @@ use crate::{
     admin,
     auth::Role,
     db::{devices, fines, officers, snapshots::SnapshotRow},
-    routes::{ApiError, AppState, admin::refused},
+    routes::{ApiError, admin::refused},
+    state::AppState,
 };
 
 const HERE: &str = "/review/admin";
@@ -52,7 +53,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
         fines::load_schedule(&state.db).await,
     ) {
         (Ok(p), Ok(d), Ok(s)) => (p, d, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return desk.failure(e.into()),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return desk.failure(ApiError::from(e)),
     };
     let waiting = match crate::four_eyes::waiting_for(state, &desk.officer, None).await {
         Ok(w) => w,
@@ -64,7 +65,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
         let settings = match id {
             Ok(id) => match crate::db::cameras::of_device(&state.db, &id).await {
                 Ok(s) => s,
-                Err(e) => return desk.failure(e.into()),
+                Err(e) => return desk.failure(ApiError::from(e)),
             },
             Err(_) => Vec::new(),
         };

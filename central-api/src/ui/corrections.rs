@@ -14,10 +14,8 @@ use serde::Deserialize;
 use super::{Desk, alert, layout::Lang};
 use crate::{
     db::corrections::{self, Correction},
-    routes::{
-        AppState,
-        corrections::{Answer, Record, answer_as, record_as},
-    },
+    routes::corrections::{Answer, Record, answer_as, record_as},
+    state::AppState,
 };
 
 const HERE: &str = "/review/corrections";

@@ -9,7 +9,7 @@ use maud::html;
 use protocol::{CameraState, UtcTimestamp};
 
 use super::{Desk, Lang, alert};
-use crate::{db::devices, routes::AppState};
+use crate::{db::devices, state::AppState};
 
 /// A device not heard from for this long is shown as silent (its heartbeat is every 10 s by
 /// default, and the broker reports a dropped device as offline by its last will).

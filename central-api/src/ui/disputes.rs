@@ -7,7 +7,7 @@ use axum::{
 use maud::html;
 
 use super::{Desk, alert};
-use crate::{db::disputes, routes::AppState};
+use crate::{db::disputes, state::AppState};
 
 pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
     let lang = desk.lang;

@@ -34,7 +34,8 @@ use maud::{Markup, html};
 use crate::{
     auth::{self, Officer},
     db::officers,
-    routes::{ApiError, AppState},
+    routes::ApiError,
+    state::AppState,
 };
 pub use layout::Lang;
 
@@ -262,8 +263,8 @@ impl Desk {
     }
 
     /// A page saying why something could not be done.
-    pub fn failure(&self, e: ApiError) -> Response {
-        error_page(self.lang, Some(self), e)
+    pub fn failure(&self, e: impl Into<ApiError>) -> Response {
+        error_page(self.lang, Some(self), e.into())
     }
 
     /// A page around `body`, for this officer, saying first what the last decision did.

@@ -9,7 +9,7 @@ use protocol::vi::local_time;
 use protocol::{VehicleClass, ViolationKind};
 
 use super::{Desk, Lang, alert, layout};
-use crate::{db::review::QueuePage, review::QueueQuery, routes::AppState};
+use crate::{db::review::QueuePage, review::QueueQuery, routes::ApiError, state::AppState};
 
 const STATUSES: [&str; 4] = ["pending_review", "approved", "rejected", "received"];
 
@@ -19,7 +19,9 @@ pub async fn page(
     Query(q): Query<QueueQuery>,
 ) -> Response {
     let lang = desk.lang;
-    let listed = crate::review::list(&state, &desk.officer, &q).await;
+    let listed = crate::review::list(&state, &desk.officer, &q)
+        .await
+        .map_err(ApiError::from);
     let body = match &listed {
         Ok((page, filter)) => html! {
             (filters(lang, &q))

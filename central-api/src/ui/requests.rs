@@ -17,7 +17,7 @@ use crate::{
     auth::Officer,
     db::requests::{Kind, Request},
     four_eyes,
-    routes::{ApiError, AppState},
+    state::AppState,
 };
 
 fn kind_name(lang: Lang, kind: &str) -> &'static str {
@@ -103,7 +103,7 @@ pub struct ConfirmForm {
     csrf: String,
 }
 
-fn request_id(text: &str) -> Result<uuid::Uuid, ApiError> {
+fn request_id(text: &str) -> Result<uuid::Uuid, crate::error::ServiceError> {
     uuid::Uuid::parse_str(text).map_err(|_| crate::review::bad_request("id", "not a request id"))
 }
 

@@ -11,7 +11,10 @@ use serde::Deserialize;
 use service_kit::http::ClientAddr;
 
 use super::{Desk, Lang, alert, layout};
-use crate::routes::{ApiError, AppState, session};
+use crate::{
+    routes::{ApiError, session},
+    state::AppState,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct Next {

@@ -9,7 +9,8 @@ use maud::{Markup, html};
 
 use super::{Desk, Lang, alert, layout};
 use crate::{
-    routes::AppState,
+    routes::ApiError,
+    state::AppState,
     stats::{self, PeriodQuery, Stats},
 };
 
@@ -22,7 +23,8 @@ pub async fn page(
     let loaded = match q.period() {
         Ok(period) => stats::load(&state.db, period).await.map(|(s, _)| s),
         Err(e) => Err(e),
-    };
+    }
+    .map_err(ApiError::from);
     let title = lang.t("Thống kê vi phạm", "Violation statistics");
     let (status, body) = match &loaded {
         Ok(s) => (Default::default(), view(lang, s)),

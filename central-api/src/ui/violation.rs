@@ -18,7 +18,8 @@ use crate::{
     fines::process::Circumstance,
     four_eyes::Done,
     review::{self, Detail, event_id},
-    routes::{ApiError, AppState, evidence},
+    routes::{ApiError, evidence},
+    state::AppState,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,7 +55,7 @@ pub async fn page(
                     )
                     .await
             {
-                return desk.failure(e.into());
+                return desk.failure(ApiError::from(e));
             }
             let items = &mut d.violation.event.evidence;
             *items = if masked {
@@ -867,7 +868,7 @@ pub async fn skip(State(state): State<AppState>, desk: Desk, Path(id): Path<Stri
     match db_review::next_pending(&state.db, &id).await {
         Ok(Some(next)) => Redirect::to(&format!("/review/violations/{next}")).into_response(),
         Ok(None) => Redirect::to("/review").into_response(),
-        Err(e) => desk.failure(e.into()),
+        Err(e) => desk.failure(ApiError::from(e)),
     }
 }
 

@@ -11,7 +11,8 @@ use central_api::{
     db::{devices, evidence},
     evidence_store::{EvidenceStore, sealed::EvidenceKey},
     ingest::{Ingest, IngestMetrics},
-    routes::{AppState, router},
+    routes::router,
+    state::AppState,
 };
 use protocol::{
     DeviceId, DeviceKey, EventId, Sha256Digest, Topic, UtcTimestamp, ViolationEvent,

@@ -11,7 +11,8 @@ use central_api::{
     config::NotifySettings,
     db::review::{fine_of, outbox_pending},
     evidence_store::EvidenceStore,
-    routes::{AppState, router},
+    routes::router,
+    state::AppState,
 };
 use protocol::{FineChange, FineUpdate, UtcTimestamp, service_auth, wire};
 use serde_json::Value;

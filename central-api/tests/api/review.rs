@@ -16,7 +16,8 @@ use central_api::{
     fines::FineSchedule,
     ingest::{Ingest, IngestMetrics},
     owners::{RegistryTable, process_pending},
-    routes::{AppState, router},
+    routes::router,
+    state::AppState,
 };
 use protocol::{
     DeviceId, DeviceKey, EventId, PlateColour, Topic, ViolationEvent, ViolationNotice, wire,
@@ -96,7 +97,7 @@ pub(crate) async fn world_with(t: &TestDb, review: ReviewSettings) -> World {
         review,
     )
     .unwrap();
-    state.anchors = Some(central_api::routes::Anchors {
+    state.anchors = Some(central_api::state::Anchors {
         file: anchor_file(&dir),
         keys: vec![control_key().public_key()],
     });
