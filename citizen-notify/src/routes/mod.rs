@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         &state.payment.gateway_url,
     );
     let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
     ));
     Router::new()
         .route("/api/v1/notices", post(notices::receive))
@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/decisions", post(notices::decision))
         .route("/payment/vnpay/ipn", get(payment::ipn))
         .route("/payment/vnpay/return", get(payment::returned))
+        .route(crate::pages::STYLESHEET_PATH, get(stylesheet))
         .route("/", get(portal::home))
         .route("/login", get(portal::sign_in))
         .route("/auth/callback", get(portal::callback))
@@ -60,13 +61,15 @@ pub fn router(state: AppState) -> Router {
             portal::answering(Answer::VehicleStolen),
         )
         .route("/fines/{id}/pay", post(portal::pay))
+        .fallback(portal::unknown)
         .layer(axum::middleware::map_response(move |r| {
             protect(r, csp.clone())
         }))
         .with_state(state)
 }
 
-/// The portal's content security policy: no script at all; styles inline (the one layout's);
+/// The portal's content security policy: no script at all; styles from the portal's own
+/// stylesheet only (no inline style);
 /// images and clips from the portal and central's evidence links; forms posted to the portal,
 /// which sends a payment on to the gateway; never framed.
 pub fn content_security_policy(evidence_url: &str, gateway_url: &str) -> String {
@@ -80,7 +83,7 @@ pub fn content_security_policy(evidence_url: &str, gateway_url: &str) -> String 
     };
     let evidence = origin(evidence_url);
     format!(
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'{evidence}; \
+        "default-src 'none'; style-src 'self'; img-src 'self'{evidence}; \
          media-src 'self'{evidence}; form-action 'self'{}; frame-ancestors 'none'; \
          base-uri 'none'",
         origin(gateway_url)
@@ -90,4 +93,15 @@ pub fn content_security_policy(evidence_url: &str, gateway_url: &str) -> String 
 /// Headers every portal response carries ([`service_kit::http::protect_page`]).
 async fn protect(response: axum::response::Response, csp: HeaderValue) -> axum::response::Response {
     service_kit::http::protect_page(response, csp)
+}
+
+/// `GET /assets/portal.css`: the pages' stylesheet, compiled in; cached for a day.
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        crate::pages::STYLESHEET,
+    )
 }

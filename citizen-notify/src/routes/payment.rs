@@ -10,11 +10,12 @@ use axum::{
     response::Html,
 };
 use gateways::vnpay::{self, IpnReply};
+use maud::{Markup, html};
 
 use super::AppState;
 use crate::{
     db::{self, PaymentState},
-    pages::{escape, layout, vnd},
+    pages::{layout, vnd},
     payment,
 };
 
@@ -31,11 +32,13 @@ pub async fn returned(
     State(state): State<AppState>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> (StatusCode, Html<String>) {
-    let page = |status, title: &str, body: String| {
-        let body = format!(
-            "<h1 id=\"result\">{title}</h1>{body}<p><a href=\"/\">Về trang chính / Home</a></p>"
-        );
-        (status, Html(layout(title, &body)))
+    let page = |status, title: &str, body: Markup| {
+        let body = html! {
+            h1 #result { (title) }
+            (body)
+            p { a href="/" { "Về trang chính / Home" } }
+        };
+        (status, Html(layout(title, body).into_string()))
     };
     if !state.payment.enabled()
         || vnpay::verify(state.payment.hash_secret.as_bytes(), &params).is_err()
@@ -43,7 +46,7 @@ pub async fn returned(
         return page(
             StatusCode::BAD_REQUEST,
             "Liên kết không hợp lệ",
-            "<p>Invalid link: its signature does not verify.</p>".into(),
+            html! { p { "Invalid link: its signature does not verify." } },
         );
     }
     let txn_ref = params
@@ -56,7 +59,7 @@ pub async fn returned(
             return page(
                 StatusCode::NOT_FOUND,
                 "Không tìm thấy giao dịch",
-                "<p>Payment not found.</p>".into(),
+                html! { p { "Payment not found." } },
             );
         }
         Err(e) => {
@@ -64,7 +67,7 @@ pub async fn returned(
             return page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Lỗi hệ thống",
-                "<p>Please try again.</p>".into(),
+                html! { p { "Please try again." } },
             );
         }
     };
@@ -73,35 +76,42 @@ pub async fn returned(
         PaymentState::Paid => page(
             StatusCode::OK,
             "Đã thanh toán",
-            format!(
-                "<p>Biên lai / Receipt</p><dl><dt>Số tiền</dt><dd id=\"amount\">{amount} ₫</dd>\
-                 <dt>Mã giao dịch</dt><dd id=\"transaction\">{}</dd>\
-                 <dt>Thời gian</dt><dd>{}</dd><dt>Mã thanh toán</dt><dd>{}</dd></dl>",
-                // The gateway's values, as text: signed by the gateway is not safe as HTML.
-                escape(&recorded.transaction_no.unwrap_or_default()),
-                escape(&receipt_time(recorded.pay_date.as_deref())),
-                escape(&recorded.txn_ref)
-            ),
+            // The gateway's values, as text (maud escapes them): signed by the gateway is not
+            // safe as HTML.
+            html! {
+                p { "Biên lai / Receipt" }
+                dl {
+                    dt { "Số tiền" } dd #amount { (amount) " ₫" }
+                    dt { "Mã giao dịch" } dd #transaction { (recorded.transaction_no.unwrap_or_default()) }
+                    dt { "Thời gian" } dd { (receipt_time(recorded.pay_date.as_deref())) }
+                    dt { "Mã thanh toán" } dd { (recorded.txn_ref) }
+                }
+            },
         ),
         PaymentState::Pending => page(
             StatusCode::OK,
             "Đang xử lý",
-            "<p>Cổng thanh toán chưa báo kết quả; trang này sẽ cập nhật khi có kết quả. \
-             The gateway has not reported the result yet.</p>"
-                .into(),
+            html! {
+                p {
+                    "Cổng thanh toán chưa báo kết quả; trang này sẽ cập nhật khi có kết quả. "
+                    "The gateway has not reported the result yet."
+                }
+            },
         ),
         PaymentState::RefundDue => page(
             StatusCode::OK,
             "Khoản phạt đã được nộp trước đó",
-            format!(
-                "<p>Số tiền {amount} ₫ sẽ được hoàn lại. This fine was paid before; the amount will be refunded.</p>"
-            ),
+            html! {
+                p {
+                    "Số tiền " (amount) " ₫ sẽ được hoàn lại. "
+                    "This fine was paid before; the amount will be refunded."
+                }
+            },
         ),
         PaymentState::Failed | PaymentState::Expired => page(
             StatusCode::OK,
             "Thanh toán không thành công",
-            "<p>Chưa trừ tiền; bạn có thể thanh toán lại. The payment did not go through.</p>"
-                .into(),
+            html! { p { "Chưa trừ tiền; bạn có thể thanh toán lại. The payment did not go through." } },
         ),
     }
 }

@@ -18,10 +18,8 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
-use protocol::{
-    Buyer, DisputeOutcome, FineChange, NamedAs, NamedDriver, ResolutionGround,
-    ViolationNotice as FineNotice,
-};
+use maud::Markup;
+use protocol::{Buyer, FineChange, NamedAs, NamedDriver, ViolationNotice as FineNotice};
 use serde::Deserialize;
 
 use service_kit::http::cookie;
@@ -29,7 +27,7 @@ use service_kit::http::cookie;
 use super::AppState;
 use crate::{
     db::{self, Answer, CitizenSession, DbError},
-    pages::{colour_vi, escape, layout, local_time, vnd},
+    pages::{self, home, layout, local_time, message},
     payment::{self, PaymentError},
 };
 
@@ -60,19 +58,28 @@ fn sign_in_cookie(state: Option<&str>, secure: bool) -> Option<HeaderValue> {
     set_cookie(SIGN_IN_COOKIE, value, "/auth/callback", age, secure)
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    (status, Html(layout(title, body))).into_response()
+fn html(status: StatusCode, title: &str, body: Markup) -> Response {
+    (status, Html(layout(title, body).into_string())).into_response()
 }
 
 fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
 }
 
+/// Any address the portal does not have: its own "not found" page, not an empty answer.
+pub async fn unknown() -> Response {
+    not_found()
+}
+
 fn not_found() -> Response {
     html(
         StatusCode::NOT_FOUND,
         "Không tìm thấy",
-        "<h1>Không tìm thấy</h1><p class=\"en\">Not found.</p><p><a href=\"/\">Về trang chính</a></p>",
+        message(
+            "Không tìm thấy",
+            "Not found.",
+            Some(("/", "Về trang chính")),
+        ),
     )
 }
 
@@ -81,7 +88,11 @@ fn failure(e: &dyn std::fmt::Display) -> Response {
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Lỗi hệ thống",
-        "<h1>Lỗi hệ thống</h1><p>Vui lòng thử lại sau.</p><p class=\"en\">Something went wrong; please try again later.</p>",
+        maud::html! {
+            h1 { "Lỗi hệ thống" }
+            p { "Vui lòng thử lại sau." }
+            p.en { "Something went wrong; please try again later." }
+        },
     )
 }
 
@@ -104,34 +115,24 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         Err(e) => return failure(&e),
     };
     let Some(who) = who else {
-        return html(
-            StatusCode::OK,
-            "Tra cứu vi phạm",
-            "<h1>Tra cứu và nộp phạt vi phạm giao thông</h1>\
-             <p>Đăng nhập bằng tài khoản định danh điện tử để xem thông báo vi phạm của phương tiện \
-             của bạn, hình ảnh vi phạm, trả lời hoặc giải trình, và nộp phạt trực tuyến khi đã có \
-             quyết định xử phạt.</p>\
-             <p class=\"en\">Sign in with your electronic identity to see your notices.</p>\
-             <p><a class=\"button\" href=\"/login\" id=\"sign-in\">Đăng nhập / Sign in</a></p>",
-        );
+        return html(StatusCode::OK, "Tra cứu vi phạm", home::signed_out());
     };
     let notices = match db::notices_of(&state.db, &who.citizen_id).await {
         Ok(n) => n,
         Err(e) => return failure(&e),
     };
-    let mut items = String::new();
+    let mut items = Vec::with_capacity(notices.len());
     for n in &notices {
         let id = n.fine_id.hyphenated().to_string();
         let paid = matches!(db::paid_payment_of(&state.db, &id).await, Ok(Some(_)));
-        let decided = match db::decision_of(&state.db, &id).await {
-            Ok(Some(d)) => format!(
-                " — QĐ {} — <strong>{} ₫</strong>",
-                escape(&d.decision_number),
-                vnd(d.amount_vnd)
-            ),
+        let standing = match db::decision_of(&state.db, &id).await {
+            Ok(Some(d)) => home::Standing::Decided {
+                number: d.decision_number,
+                amount_vnd: d.amount_vnd,
+            },
             Ok(None) => match db::answer_of(&state.db, &id).await {
-                Ok(Some((answer, _))) => format!(" — {}", answered_vi(answer)),
-                Ok(None) => format!(" — trả lời trước {}", local_time(n.answer_due)),
+                Ok(Some((answer, _))) => home::Standing::Answered(answered_vi(answer)),
+                Ok(None) => home::Standing::AnswerBy(local_time(n.answer_due)),
                 Err(e) => return failure(&e),
             },
             Err(e) => return failure(&e),
@@ -140,38 +141,20 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             db::resolution_of(&state.db, &id).await,
             Ok(Some(r)) if r.cancelled()
         );
-        items.push_str(&format!(
-            "<li><a href=\"/fines/{id}\">{}</a><br>{} — {}{decided}{}</li>",
-            escape(n.kind.label_vi()),
-            escape(&n.plate),
-            local_time(n.occurred_at),
-            if paid {
-                " <span class=\"paid\">Đã nộp</span>"
-            } else if cancelled {
-                " <span class=\"paid\">Đã hủy / Cancelled</span>"
-            } else {
-                ""
-            }
-        ));
-    }
-    if items.is_empty() {
-        items =
-            "<li>Không có thông báo vi phạm nào. <span class=\"en\">No notices.</span></li>".into();
+        items.push(home::Item {
+            fine_id: id,
+            kind: n.kind.label_vi(),
+            plate: n.plate.clone(),
+            occurred: local_time(n.occurred_at),
+            standing,
+            paid,
+            cancelled,
+        });
     }
     html(
         StatusCode::OK,
         "Vi phạm của tôi",
-        &format!(
-            "<p>Xin chào, {}</p><h1>Thông báo vi phạm của tôi</h1>\
-             <p class=\"en\">My notices of violation</p><ul id=\"fines\">{items}</ul>\
-             <p>Tải dữ liệu của tôi: <a href=\"/my-data.pdf\" id=\"my-data-pdf\" download>PDF</a>, \
-             <a href=\"/my-data.json\" id=\"my-data\" download>JSON</a> \
-             <span class=\"en\">Download what this portal holds about me</span></p>\
-             <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-             <button class=\"secondary\" id=\"sign-out\">Đăng xuất / Sign out</button></form>",
-            escape(&who.name),
-            escape(&who.csrf)
-        ),
+        home::page(&who.name, &who.csrf, &items),
     )
 }
 
@@ -262,10 +245,10 @@ pub async fn callback(
         let mut response = html(
             StatusCode::BAD_REQUEST,
             "Đăng nhập không thành công",
-            &format!(
-                "<h1>Đăng nhập không thành công</h1><p class=\"en\">Sign-in failed: {}</p>\
-                 <p><a href=\"/login\">Thử lại / Try again</a></p>",
-                escape(why)
+            message(
+                "Đăng nhập không thành công",
+                &format!("Sign-in failed: {why}"),
+                Some(("/login", "Thử lại / Try again")),
             ),
         );
         if let Some(v) = sign_in_cookie(None, secure) {
@@ -357,7 +340,11 @@ async fn poster(
         Some(_) => Err(html(
             StatusCode::FORBIDDEN,
             "Yêu cầu không hợp lệ",
-            "<h1>Yêu cầu không hợp lệ</h1><p class=\"en\">The form's token does not match your session; reload the page.</p>",
+            message(
+                "Yêu cầu không hợp lệ",
+                "The form's token does not match your session; reload the page.",
+                None,
+            ),
         )),
     }
 }
@@ -432,256 +419,23 @@ pub async fn fine(
     let cancelled = resolution
         .as_ref()
         .is_some_and(db::CaseResolution::cancelled);
-    let mut actions = String::new();
-    match n.named_as {
-        Some(NamedAs::Driver) => actions.push_str(
-            "<p id=\"named\">Chủ phương tiện đã khai báo bạn là người điều khiển phương tiện \
-             khi vi phạm. <span class=\"en\">The vehicle's owner named you as its driver.</span></p>",
-        ),
-        Some(NamedAs::Buyer) => actions.push_str(
-            "<p id=\"named\">Chủ phương tiện đăng ký đã khai báo đã bán xe cho bạn trước khi vi \
-             phạm. <span class=\"en\">The registered owner says they sold you the vehicle before \
-             the violation.</span></p>",
-        ),
-        None => {}
-    }
-    match &answer {
-        Some((Answer::Confirmed, _)) => {
-            actions.push_str("<p id=\"answer\">Bạn đã xác nhận là người điều khiển phương tiện. <span class=\"en\">You declared you were driving.</span></p>");
-        }
-        Some((Answer::Disputed, reason)) => actions.push_str(&format!(
-            "<p id=\"answer\">Bạn đã giải trình: “{}”. Cơ quan xử lý sẽ trả lời. \
-             <span class=\"en\">You sent an explanation; the police unit will answer.</span></p>",
-            escape(reason)
-        )),
-        Some((Answer::VehicleSold, said)) => actions.push_str(&format!(
-            "<p id=\"answer\">Bạn đã khai báo đã bán xe cho: <strong>{}</strong>. \
-             Thông báo vi phạm được gửi đến người mua. \
-             <span class=\"en\">You declared the vehicle sold; the notice goes to the buyer.</span></p>",
-            escape(said)
-        )),
-        Some((Answer::VehicleStolen, said)) => actions.push_str(&format!(
-            "<p id=\"answer\">Bạn đã khai báo xe bị mất cắp ({}). Cơ quan xử lý sẽ xác minh và trả lời. \
-             <span class=\"en\">You declared the vehicle stolen; the police unit will verify and answer.</span></p>",
-            escape(said)
-        )),
-        Some((Answer::DriverNamed, name)) => actions.push_str(&format!(
-            "<p id=\"answer\">Bạn đã khai báo người điều khiển phương tiện: <strong>{}</strong>. \
-             Thông báo vi phạm được gửi đến người này. \
-             <span class=\"en\">You named the driver; the notice goes to them.</span></p>",
-            escape(name)
-        )),
-        // A case closed (time-barred, or cancelled) takes no answer.
-        None if decision.is_none() && !cancelled => {
-            if let Some((_, code)) = &refused {
-                actions.push_str(&format!(
-                    "<p class=\"error\" id=\"refused\">Câu trả lời trước của bạn không được chấp nhận: {}</p>",
-                    refusal_vi(code)
-                ));
-            }
-            actions.push_str(&answer_forms(&fine_id, &who.csrf, &n));
-        }
-        None => {}
-    }
-    if let Some(r) = &resolution {
-        let (heading, vi, en) = match (r.ground, r.outcome) {
-            (ResolutionGround::Dispute, DisputeOutcome::Upheld) => (
-                "Kết quả xem xét giải trình",
-                "Cơ quan xử lý không chấp nhận giải trình; người có thẩm quyền sẽ ra quyết định.",
-                "The police unit did not accept the explanation; a decision follows.",
-            ),
-            (ResolutionGround::Dispute, DisputeOutcome::Cancelled) => (
-                "Kết quả xem xét giải trình",
-                "Cơ quan xử lý chấp nhận giải trình: vụ việc kết thúc, bạn không phải nộp phạt.",
-                "The police unit closed the case: nothing is owed.",
-            ),
-            (ResolutionGround::TimeBarred, _) => (
-                "Vụ việc đã kết thúc",
-                "Đã hết thời hiệu xử phạt: không ra quyết định xử phạt, bạn không phải nộp phạt.",
-                "The time limit for a penalty has passed: no decision is made, nothing is owed.",
-            ),
-            (ResolutionGround::Transferred, _) => (
-                "Vụ việc đã kết thúc đối với bạn",
-                "Vụ việc được chuyển cho người bạn đã khai báo; bạn không phải nộp phạt cho vi phạm này.",
-                "The case goes on against the person you named; you owe nothing on it.",
-            ),
-        };
-        actions.push_str(&format!(
-            "<section id=\"resolution\" class=\"{} {}\"><h2>{heading}</h2>\
-             <p><strong>{vi}</strong> <span class=\"en\">{en}</span></p>\
-             <p id=\"resolution-answer\">“{}”</p><p class=\"en\">{}</p></section>",
-            r.outcome.as_str(),
-            r.ground.as_str(),
-            escape(&r.answer),
-            local_time(protocol::UtcTimestamp::from_datetime(r.decided_at)),
-        ));
-    }
-    if let Some(d) = &decision {
-        let due_now = d.amount_due(protocol::UtcTimestamp::now());
-        let late = if due_now > d.amount_vnd {
-            format!(
-                "<dt>Tiền chậm nộp (0,05%/ngày)</dt><dd id=\"late\">{} ₫</dd>",
-                vnd(due_now - d.amount_vnd)
-            )
-        } else {
-            String::new()
-        };
-        actions.push_str(&format!(
-            "<section id=\"penalty\"><h2>Quyết định xử phạt vi phạm hành chính</h2>\
-             <p class=\"en\">Penalty decision</p><dl>\
-             <dt>Số</dt><dd id=\"decision\">{number}</dd>\
-             <dt>Số tiền phạt</dt><dd id=\"amount\">{amount} ₫</dd>{late}\
-             <dt>Số điểm GPLX bị trừ</dt><dd id=\"points\">{points} (còn {left}/12)</dd>\
-             {circumstance}\
-             <dt>Căn cứ</dt><dd>{legal}</dd>\
-             <dt>Người ra quyết định</dt><dd>{by}, {at}</dd>\
-             <dt>Hạn nộp phạt</dt><dd id=\"pay-by\">{pay_by}</dd></dl></section>",
-            number = escape(&d.decision_number),
-            amount = vnd(d.amount_vnd),
-            points = d.points,
-            left = d.points_left,
-            circumstance = d
-                .circumstance
-                .as_deref()
-                .map(|c| format!("<dt>Tình tiết</dt><dd>{}</dd>", escape(c)))
-                .unwrap_or_default(),
-            legal = escape(&d.legal_reference),
-            by = escape(&d.decided_by),
-            at = local_time(d.decided_at),
-            pay_by = local_time(d.pay_by),
-        ));
-        match &paid {
-            Some(p) => actions.push_str(&format!(
-                "<p class=\"paid\" id=\"paid\">Đã nộp phạt {} ₫ — mã giao dịch {} <span class=\"en\">Paid</span></p>",
-                vnd(p.amount_vnd),
-                escape(p.transaction_no.as_deref().unwrap_or_default())
-            )),
-            None if !cancelled => actions.push_str(&format!(
-                "<form method=\"post\" action=\"/fines/{fine_id}/pay\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-                 <button id=\"pay\">Nộp phạt trực tuyến {} ₫ / Pay online</button></form>",
-                escape(&who.csrf),
-                vnd(due_now)
-            )),
-            None => {}
-        }
-    }
+    let view = pages::fine::FineView {
+        fine_id: &fine_id,
+        notice: &n,
+        csrf: &who.csrf,
+        answer: answer.as_ref(),
+        refused: refused.as_ref().map(|(_, code)| code.as_str()),
+        resolution: resolution.as_ref(),
+        decision: decision.as_ref(),
+        paid: paid.as_ref(),
+        cancelled,
+        settings: state.oidc.settings(),
+    };
     html(
         StatusCode::OK,
         "Thông báo vi phạm",
-        &format!(
-            "<p><a href=\"/\">← Thông báo của tôi</a></p>\
-             <h1 id=\"kind\">{kind}</h1>\
-             <p>Thông báo vi phạm hành chính về trật tự, an toàn giao thông đường bộ</p>\
-             <p class=\"en\">Notice of a traffic violation</p><dl>\
-             <dt>Biển số</dt><dd id=\"plate\">{plate} ({colour})</dd>\
-             <dt>Loại phương tiện</dt><dd>{vehicle}</dd>\
-             <dt>Thời gian</dt><dd>{at}</dd>\
-             <dt>Địa điểm</dt><dd>{place}, {address}</dd>\
-             {measured}\
-             <dt>Căn cứ</dt><dd>{legal}</dd>\
-             <dt>Đơn vị phát hiện, xử lý</dt><dd>{unit}</dd>\
-             <dt>Thời hạn đến giải quyết</dt><dd id=\"answer-due\">{due}</dd></dl>{evidence}{actions}",
-            kind = escape(n.kind.label_vi()),
-            plate = escape(&n.plate),
-            colour = colour_vi(n.plate_colour),
-            vehicle = n.vehicle_class.label_vi(),
-            at = local_time(n.occurred_at),
-            place = escape(&n.place),
-            address = escape(&n.address),
-            measured = measured(&n.measurement),
-            legal = escape(&n.legal_reference),
-            unit = escape(&n.issuing_unit),
-            due = local_time(n.answer_due),
-            evidence = evidence(state.oidc.settings(), &n),
-        ),
+        pages::fine::page(&view),
     )
-}
-
-/// The ways to answer notice `n` online while its deadline has not passed: "I was driving",
-/// another person was driving (the owner only: a person named as the driver answers for
-/// themselves), an explanation. After the deadline, where to come instead.
-fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> String {
-    if protocol::UtcTimestamp::now().as_datetime() > n.answer_due.as_datetime() {
-        return format!(
-            "<p id=\"late\">Đã quá thời hạn trả lời trực tuyến ({}). Đề nghị đến {} để giải quyết. \
-             <span class=\"en\">The time to answer online has passed: come to the handling unit.</span></p>",
-            local_time(n.answer_due),
-            escape(&n.issuing_unit)
-        );
-    }
-    let csrf = escape(csrf);
-    let owner_only = if n.named_as.is_some() {
-        String::new()
-    } else {
-        format!(
-            "<form method=\"post\" action=\"/fines/{fine_id}/sold\" id=\"sold-form\">\
-             <h3>Xe đã bán trước khi vi phạm</h3>\
-             <p class=\"en\">The vehicle was sold before the violation (registration not yet moved)</p>\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Họ và tên người mua / Buyer's full name<input name=\"driver_name\" required maxlength=\"100\"></label>\
-             <label>Số định danh cá nhân người mua / Buyer's identity number<input name=\"driver_id\" required \
-             inputmode=\"numeric\" pattern=\"[0-9]{{12}}\" maxlength=\"12\"></label>\
-             <label>Ngày bán / Sold on<input type=\"date\" name=\"day\" required></label>\
-             <label>Hợp đồng mua bán (số, nơi công chứng) / Sale contract<input name=\"document\" required maxlength=\"200\"></label>\
-             <button class=\"secondary\" id=\"declare-sold\">Khai báo đã bán xe / Declare the sale</button></form>\
-             <form method=\"post\" action=\"/fines/{fine_id}/stolen\" id=\"stolen-form\">\
-             <h3>Xe bị mất cắp</h3><p class=\"en\">The vehicle had been stolen</p>\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Ngày trình báo công an / Reported to the police on<input type=\"date\" name=\"day\" required></label>\
-             <label>Đơn vị tiếp nhận, số biên bản / Police unit and report number<input name=\"document\" required maxlength=\"200\"></label>\
-             <button class=\"secondary\" id=\"declare-stolen\">Khai báo xe bị mất cắp / Declare the theft</button></form>"
-        )
-    };
-    let driver = if n.named_as == Some(NamedAs::Driver) {
-        String::new()
-    } else {
-        format!(
-            "<form method=\"post\" action=\"/fines/{fine_id}/driver\" id=\"driver-form\">\
-             <h3>Người khác điều khiển phương tiện</h3>\
-             <p class=\"en\">Another person was driving: as their identity card and licence say</p>\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Họ và tên / Full name<input name=\"driver_name\" required maxlength=\"100\"></label>\
-             <label>Số định danh cá nhân (CCCD) / Identity number<input name=\"driver_id\" required \
-             inputmode=\"numeric\" pattern=\"[0-9]{{12}}\" maxlength=\"12\"></label>\
-             <label>Số giấy phép lái xe / Driving licence number<input name=\"licence_no\" required \
-             inputmode=\"numeric\" pattern=\"[0-9]{{12}}\" maxlength=\"12\"></label>\
-             <button class=\"secondary\" id=\"name-driver\">Khai báo người điều khiển / Name the driver</button></form>"
-        )
-    };
-    format!(
-        "<h2>Trả lời thông báo</h2><p class=\"en\">Answer the notice by {due}</p>\
-         <form method=\"post\" action=\"/fines/{fine_id}/confirm\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <button id=\"confirm\">Tôi là người điều khiển phương tiện / I was driving</button></form>\
-         {driver}\
-         {owner_only}\
-         <form method=\"post\" action=\"/fines/{fine_id}/dispute\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label>Nội dung giải trình / Your explanation<textarea name=\"reason\" required maxlength=\"2000\"></textarea></label>\
-         <button class=\"secondary\" id=\"dispute\">Gửi giải trình / Explain</button></form>",
-        due = local_time(n.answer_due),
-    )
-}
-
-/// Why central refused an answer, in the citizen's words.
-fn refusal_vi(code: &str) -> &'static str {
-    match code {
-        "unknown_citizen" => {
-            "không có công dân nào mang số định danh đã khai trong Cơ sở dữ liệu quốc gia về dân cư. \
-             Hãy kiểm tra lại và khai báo lại."
-        }
-        "name_mismatch" => {
-            "họ tên đã khai không khớp với số định danh trong Cơ sở dữ liệu quốc gia về dân cư. \
-             Hãy kiểm tra lại và khai báo lại."
-        }
-        "self_named" => {
-            "bạn đã khai báo chính mình: hãy chọn \"Tôi là người điều khiển phương tiện\"."
-        }
-        "answer_late" => "câu trả lời đến sau thời hạn trả lời.",
-        "sold_after" => "ngày bán xe không trước ngày vi phạm: việc bán xe không chuyển vụ việc.",
-        _ => "hãy trả lời lại hoặc liên hệ đơn vị xử lý.",
-    }
 }
 
 /// An answer given, in the list of one's notices.
@@ -695,76 +449,15 @@ pub(crate) fn answered_vi(answer: Answer) -> &'static str {
     }
 }
 
-/// What the camera measured, as the notice states it.
-fn measured(m: &protocol::Measurement) -> String {
-    protocol::vi::measurement(m)
-        .into_iter()
-        .map(|(id, label, value)| {
-            format!("<dt>{label}</dt><dd id=\"{id}\">{}</dd>", escape(&value))
-        })
-        .collect()
-}
-
-/// The notice's images and clip, each through a signed link to central's store that is good
-/// for a few minutes and opens only that file.
-fn evidence(settings: &crate::config::PortalSettings, n: &FineNotice) -> String {
-    if settings.evidence_url.is_empty() || n.evidence.is_empty() {
-        return String::new();
-    }
-    let expires_s = protocol::UtcTimestamp::now().unix_ms() / 1000
-        + i64::from(settings.evidence_link_minutes) * 60;
-    let base = settings.evidence_url.trim_end_matches('/');
-    let mut out = String::from(
-        "<h2>Hình ảnh, video vi phạm</h2><p class=\"en\">Evidence</p><div id=\"evidence\">",
-    );
-    for item in &n.evidence {
-        let url = format!(
-            "{base}{}",
-            protocol::evidence_link::link(
-                settings.evidence_link_secret.as_bytes(),
-                &item.sha256,
-                &item.content_type,
-                expires_s,
-            )
-        );
-        // A masked copy is labelled as what it is a copy of.
-        let shown_as = item
-            .masking
-            .as_ref()
-            .map_or(item.name.as_str(), |m| m.of.as_str());
-        let label = match shown_as {
-            "before.jpg" => "Trước khi vi phạm",
-            "at.jpg" => "Thời điểm vi phạm",
-            "after.jpg" => "Sau khi vi phạm",
-            "plate.jpg" => "Biển số",
-            "clip.mp4" => "Đoạn video",
-            other => other,
-        };
-        let (url, label) = (escape(&url), escape(label));
-        if item.content_type.starts_with("image/") {
-            out.push_str(&format!(
-                "<figure><img src=\"{url}\" alt=\"{label}\" style=\"max-width:100%\">\
-                 <figcaption>{label}</figcaption></figure>"
-            ));
-        } else if item.content_type.starts_with("video/") {
-            out.push_str(&format!(
-                "<figure><video controls preload=\"metadata\" src=\"{url}\" style=\"max-width:100%\"></video>\
-                 <figcaption>{label}</figcaption></figure>"
-            ));
-        }
-    }
-    out.push_str("</div>");
-    out
-}
-
 /// A form the portal cannot take, with what is wrong and the way back.
 fn unprocessable(fine_id: &str, vi: &str, en: &str) -> Response {
     html(
         StatusCode::UNPROCESSABLE_ENTITY,
         "Chưa thể gửi",
-        &format!(
-            "<h1>{vi}</h1><p class=\"en\">{en}</p>\
-             <p><a href=\"/fines/{fine_id}\">Quay lại / Back</a></p>"
+        message(
+            vi,
+            en,
+            Some((&format!("/fines/{fine_id}"), "Quay lại / Back")),
         ),
     )
 }
@@ -950,7 +643,7 @@ async fn answer(
             return html(
                 StatusCode::CONFLICT,
                 "Đã nộp phạt",
-                "<h1>Khoản phạt đã được nộp</h1><p class=\"en\">This fine is paid.</p>",
+                message("Khoản phạt đã được nộp", "This fine is paid.", None),
             );
         }
         Err(e) => return failure(&e),

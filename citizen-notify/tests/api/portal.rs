@@ -926,5 +926,32 @@ async fn every_page_runs_no_script_is_never_framed_and_is_kept_by_no_cache(t: &T
         assert_eq!(h("x-frame-options"), "DENY", "{path}");
         assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(h("cache-control"), "no-store", "{path}");
+        // Styles come from the portal's own stylesheet: no inline style, in the policy or
+        // the page.
+        assert!(csp.contains("style-src 'self';"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        let page = response.text().await.unwrap();
+        assert!(
+            !page.contains("<style") && !page.contains("style=\""),
+            "{path}: {page}"
+        );
+        assert!(
+            page.contains(r#"href="/assets/portal.css""#),
+            "{path}: {page}"
+        );
     }
+    let css = w
+        .http
+        .get(format!("{}/assets/portal.css", w.notify))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(css.text().await.unwrap().contains("font-family"));
 }
