@@ -10,14 +10,31 @@
 use std::time::Duration;
 
 use protocol::{UtcTimestamp, service_auth};
-use service_kit::{http::Shutdown, on_pool, retry::backoff};
-use sqlx::Row;
+use service_kit::{http::Shutdown, on_pool, outbox, retry::backoff};
 use time::OffsetDateTime;
 
 use crate::{
     config::NotifySettings,
     db::{Db, DbError},
 };
+
+/// The outbox rows still to deliver.
+const DUE: outbox::Due = outbox::Due {
+    table: "outbox",
+    pending: "delivered_at IS NULL",
+    returning: "id, kind, idempotency_key, payload, attempts",
+    limit: 50,
+};
+
+/// One outbox row claimed for delivery.
+#[derive(Debug, sqlx::FromRow)]
+struct OutboxRow {
+    id: i64,
+    kind: String,
+    idempotency_key: String,
+    payload: String,
+    attempts: i32,
+}
 
 /// One attempt's outcome, kept on the outbox row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,30 +95,19 @@ impl Relay {
         }
     }
 
-    /// Sends every notice due at `now`; returns how many were delivered.
+    /// Sends every notice due at `now` that this worker claims (a replica's worker claims
+    /// others: [`service_kit::outbox::lease`]); returns how many were delivered.
     pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
-        let due: Vec<(i64, String, String, String, i32)> = on_pool!(db, pool => {
-            sqlx::query(
-                "SELECT id, kind, idempotency_key, payload, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
-            )
-            .bind(now)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| {
-                Ok::<_, sqlx::Error>((
-                    row.try_get("id")?,
-                    row.try_get("kind")?,
-                    row.try_get("idempotency_key")?,
-                    row.try_get("payload")?,
-                    row.try_get("attempts")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, _>>()?
-        });
+        let due: Vec<OutboxRow> = outbox::lease(db, &DUE, now).await?;
         let mut delivered = 0;
-        for (id, kind, key, payload, attempts) in due {
+        for OutboxRow {
+            id,
+            kind,
+            idempotency_key: key,
+            payload,
+            attempts,
+        } in due
+        {
             match self.send(&kind, &payload).await {
                 Attempt::Delivered => {
                     mark_delivered(db, id, &kind, &key).await?;

@@ -27,6 +27,8 @@ pub mod db_testing;
 pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "db")]
+pub mod outbox;
 #[cfg(feature = "paper")]
 pub mod paper;
 pub mod retry;

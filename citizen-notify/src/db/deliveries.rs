@@ -1,7 +1,7 @@
 //! Deliveries of each notice through each channel, and every attempt made.
 
 use protocol::ViolationNotice as FineNotice;
-use service_kit::on_pool;
+use service_kit::{on_pool, outbox};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -18,37 +18,40 @@ pub struct DueDelivery {
 
 /// Deliveries pending and due at `now`, the longest waiting first (at most 50 a pass).
 pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDelivery>, DbError> {
-    let rows: Vec<(i64, String, i32, String)> = on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT d.id, d.channel, d.attempts, n.payload FROM deliveries d
-             JOIN notices n ON n.fine_id = d.fine_id
-             WHERE d.state = 'pending' AND d.next_attempt_at <= $1
-             ORDER BY d.next_attempt_at LIMIT 50",
-        )
-        .bind(now)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get("id")?,
-                row.try_get("channel")?,
-                row.try_get("attempts")?,
-                row.try_get("payload")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
-    });
-    rows.into_iter()
-        .map(|(id, channel, attempts, payload)| {
-            Ok(DueDelivery {
-                id,
-                channel,
-                attempts: u32::try_from(attempts).unwrap_or(0),
-                notice: stored(&payload, "notice")?,
-            })
-        })
-        .collect()
+    let claimed: Vec<DeliveryRow> = outbox::lease(db, &DUE_DELIVERIES, now).await?;
+    let mut due = Vec::with_capacity(claimed.len());
+    for d in claimed {
+        let payload: String = on_pool!(db, pool => {
+            sqlx::query_scalar("SELECT payload FROM notices WHERE fine_id = $1")
+                .bind(&d.fine_id)
+                .fetch_one(pool)
+                .await?
+        });
+        due.push(DueDelivery {
+            id: d.id,
+            channel: d.channel,
+            attempts: u32::try_from(d.attempts).unwrap_or(0),
+            notice: stored(&payload, "notice")?,
+        });
+    }
+    Ok(due)
+}
+
+/// The deliveries still to make; each pass claims its own ([`outbox::lease`]), so two replicas
+/// never send one notice, text or e-mail twice.
+const DUE_DELIVERIES: outbox::Due = outbox::Due {
+    table: "deliveries",
+    pending: "state = 'pending'",
+    returning: "id, channel, attempts, fine_id",
+    limit: 50,
+};
+
+#[derive(Debug, sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    channel: String,
+    attempts: i32,
+    fine_id: String,
 }
 
 /// One attempt, as it is logged and as it leaves the delivery.

@@ -1,7 +1,7 @@
 //! The outbox of reports to central: what becomes of each fine here, sent until central takes
 //! it.
 
-use service_kit::on_pool;
+use service_kit::{on_pool, outbox};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -19,26 +19,34 @@ pub struct DueReport {
 
 /// Reports pending and due at `now`, oldest first (at most 50 a pass).
 pub async fn due_reports(db: &Db, now: OffsetDateTime) -> Result<Vec<DueReport>, DbError> {
-    on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT id, fine_id, kind, payload, attempts FROM reports
-             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
-        )
-        .bind(now)
-        .fetch_all(pool)
-        .await?
+    let due: Vec<ReportRow> = outbox::lease(db, &DUE_REPORTS, now).await?;
+    Ok(due
         .into_iter()
-        .map(|row| {
-            Ok(DueReport {
-                id: row.try_get("id")?,
-                fine_id: row.try_get("fine_id")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
-                attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
-            })
+        .map(|r| DueReport {
+            id: r.id,
+            fine_id: r.fine_id,
+            kind: r.kind,
+            payload: r.payload,
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
         })
-        .collect()
-    })
+        .collect())
+}
+
+/// The reports still to send; each pass claims its own ([`outbox::lease`]).
+const DUE_REPORTS: outbox::Due = outbox::Due {
+    table: "reports",
+    pending: "state = 'pending'",
+    returning: "id, fine_id, kind, payload, attempts",
+    limit: 50,
+};
+
+#[derive(Debug, sqlx::FromRow)]
+struct ReportRow {
+    id: i64,
+    fine_id: String,
+    kind: String,
+    payload: String,
+    attempts: i32,
 }
 
 /// Moves a report on after an attempt: `delivered`, `refused` (final), or still `pending`

@@ -447,7 +447,41 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
     assert_eq!(relay.received().len(), 1);
 }
 
+/// Two workers (two replicas of the service) passing at once claim each due delivery once
+/// between them: none is sent twice. A claimed delivery is left to its worker until the lease
+/// ends; a worker that died holding it leaves it to be tried again then.
+async fn two_workers_never_claim_the_same_delivery(t: &TestDb) {
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let mut n = notice();
+        n.fine_id = uuid::Uuid::now_v7();
+        let body = protocol::wire::encode(&n).unwrap();
+        db::store_notice(&t.db, &n, &body, &[PUSH]).await.unwrap();
+        ids.push(n.fine_id);
+    }
+    let now = OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let (a, b) = tokio::join!(db::due_deliveries(&t.db, now), db::due_deliveries(&t.db, now));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut claimed: Vec<i64> = a.iter().chain(&b).map(|d| d.id).collect();
+    claimed.sort_unstable();
+    let all = claimed.len();
+    claimed.dedup();
+    assert_eq!(claimed.len(), all, "a delivery claimed by both workers");
+    assert_eq!(all, ids.len(), "every due delivery claimed");
+    assert!(
+        db::due_deliveries(&t.db, now).await.unwrap().is_empty(),
+        "claimed deliveries are not due to another worker"
+    );
+    let after_lease = now + service_kit::outbox::LEASE + time::Duration::seconds(1);
+    assert_eq!(
+        db::due_deliveries(&t.db, after_lease).await.unwrap().len(),
+        ids.len(),
+        "deliveries of a worker that died are due again after the lease"
+    );
+}
+
 on_both_engines!(
+    two_workers_never_claim_the_same_delivery,
     a_notice_goes_by_email_when_an_address_is_on_record,
     a_notice_goes_by_sms_too_when_a_mobile_is_on_record,
     a_notice_is_pushed_once_signed_with_its_link,
