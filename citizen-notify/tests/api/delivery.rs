@@ -460,7 +460,10 @@ async fn two_workers_never_claim_the_same_delivery(t: &TestDb) {
         ids.push(n.fine_id);
     }
     let now = OffsetDateTime::now_utc() + time::Duration::seconds(1);
-    let (a, b) = tokio::join!(db::due_deliveries(&t.db, now), db::due_deliveries(&t.db, now));
+    let (a, b) = tokio::join!(
+        db::due_deliveries(&t.db, now),
+        db::due_deliveries(&t.db, now)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut claimed: Vec<i64> = a.iter().chain(&b).map(|d| d.id).collect();
     claimed.sort_unstable();
