@@ -64,13 +64,13 @@ pub(crate) fn stored<M: protocol::Message>(payload: &str, what: &str) -> Result<
         .map_err(|e| DbError::Corrupt(format!("stored {what}: {e}")))
 }
 
-mod answers;
-mod deliveries;
-mod exports;
-mod notices;
-mod payments;
-mod reports;
-mod sessions;
+pub mod answers;
+pub mod deliveries;
+pub mod exports;
+pub mod notices;
+pub mod payments;
+pub mod reports;
+pub mod sessions;
 
 pub use answers::{Answer, answer, answer_of, answer_refused, refused_answer_of, refused_namings};
 pub use deliveries::{

@@ -1,9 +1,9 @@
 //! A camera's worker: one thread per camera, reading the newest frame at the detect rate.
 //!
-//! - [`judge`]: detect and track, follow each confirmed vehicle (its history, largest views,
+//! - `judge`: detect and track, follow each confirmed vehicle (its history, largest views,
 //!   helmet readings), read the signal, and run the rules on every track each frame
 //!   ([`crate::rules::judge`]);
-//! - [`capture`]: a violation seen is journaled at once, then waits for its "after" image and
+//! - `capture`: a violation seen is journaled at once, then waits for its "after" image and
 //!   its clip's tail (and a lagging plate camera) before it goes, whole, to the evidence stage;
 //!   a plate camera only records its sightings for the camera it reads plates for.
 //!

@@ -1,4 +1,4 @@
-//! The evidence stage: one thread that takes each violation the cameras hand over (a [`Job`]),
+//! The evidence stage: one thread that takes each violation the cameras hand over (a `Job`),
 //! builds its package ([`super::package`]), signs it and stores it in the outbox. Journal
 //! entries go before complete events; a full outbox writer holds the cameras back rather than
 //! drop anything; what cannot be stored yet is retried, and what is left at a stop goes out as
