@@ -140,6 +140,21 @@ impl From<NotOpen> for ServiceError {
     }
 }
 
+/// An administrator's change refused ([`crate::admin`]).
+impl From<crate::admin::Refused> for ServiceError {
+    fn from(e: crate::admin::Refused) -> Self {
+        use crate::admin::Refused;
+        match e {
+            Refused::Invalid(field, message) => Self::bad_request(field, message),
+            Refused::NotFound(message) => Self::not_found("not_found", message),
+            Refused::Conflict(message) => Self::conflict("changed", message),
+            Refused::Waiting(message) => Self::conflict("request_waiting", message),
+            Refused::Db(e) => Self::Db(e),
+            Refused::Other(e) => Self::internal(format!("{e:#}")),
+        }
+    }
+}
+
 /// A change that waits for a second officer asked again while the first request waits.
 impl From<NotRequested> for ServiceError {
     fn from(e: NotRequested) -> Self {

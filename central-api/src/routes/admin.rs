@@ -14,27 +14,13 @@ use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{ApiError, openapi::ErrorBody};
-use crate::state::AppState;
 use crate::{
-    admin::{self, Refused},
+    admin,
     auth::{Officer, Role, Signed},
     db::{officers, requests::Request},
     review::bad_request,
 };
-
-/// An administrative refusal as the API answers it: a field at fault is a 400 naming it.
-pub fn refused(e: Refused) -> ApiError {
-    match e {
-        Refused::Invalid(field, message) => bad_request(field, message).into(),
-        Refused::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
-        Refused::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "changed", message),
-        Refused::Waiting(message) => {
-            ApiError::new(StatusCode::CONFLICT, "request_waiting", message)
-        }
-        Refused::Db(e) => e.into(),
-        Refused::Other(e) => ApiError::internal(e),
-    }
-}
+use crate::{error::ServiceError, state::AppState};
 
 /// An officer as administrators see them (never a password).
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,7 +99,7 @@ pub async fn save_officer(
         &body.password,
     )
     .await
-    .map_err(refused)?;
+    .map_err(ServiceError::from)?;
     Ok((StatusCode::ACCEPTED, Json(asked)))
 }
 
@@ -132,7 +118,7 @@ pub async fn disable_officer(
     officer.require(Role::administers, "administer officers")?;
     let done = admin::disable_officer(&state.db, &state.audit, &officer.actor(), &username)
         .await
-        .map_err(refused)?;
+        .map_err(ServiceError::from)?;
     no_content_or_not_found(done, || format!("no active officer {username}"))
 }
 
@@ -151,7 +137,7 @@ pub async fn unlock_officer(
     officer.require(Role::administers, "administer officers")?;
     let done = admin::unlock_officer(&state.db, &state.audit, &officer.actor(), &username)
         .await
-        .map_err(refused)?;
+        .map_err(ServiceError::from)?;
     no_content_or_not_found(done, || format!("officer {username} is not locked"))
 }
 
@@ -207,7 +193,7 @@ pub async fn register_device(
         &body.name,
     )
     .await
-    .map_err(refused)?;
+    .map_err(ServiceError::from)?;
     Ok((StatusCode::ACCEPTED, Json(asked)))
 }
 
@@ -226,7 +212,7 @@ pub async fn revoke_device(
     officer.require(Role::administers, "revoke devices")?;
     let done = admin::revoke_device(&state.db, &state.audit, &officer.actor(), &id)
         .await
-        .map_err(refused)?;
+        .map_err(ServiceError::from)?;
     no_content_or_not_found(done, || format!("no active device {id}"))
 }
 
@@ -289,6 +275,6 @@ pub async fn save_camera(
         Default::default(),
     )
     .await
-    .map_err(refused)?;
+    .map_err(ServiceError::from)?;
     Ok(Json(ConfigVersion { version }))
 }

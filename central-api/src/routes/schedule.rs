@@ -78,6 +78,6 @@ pub async fn amend(
         &body.rules,
     )
     .await
-    .map_err(super::admin::refused)?;
+    .map_err(crate::error::ServiceError::from)?;
     Ok((StatusCode::CREATED, Json(Amended { added, ended })))
 }

@@ -19,7 +19,8 @@ use crate::{
     admin,
     auth::Role,
     db::{devices, fines, officers},
-    routes::{ApiError, admin::refused},
+    error::ServiceError,
+    routes::ApiError,
     state::AppState,
 };
 
@@ -222,7 +223,7 @@ async fn change_then(
     }
     match work().await {
         Ok(()) => Redirect::to(done).into_response(),
-        Err(e) => again(refused(e)).await,
+        Err(e) => again(ApiError::from(ServiceError::from(e))).await,
     }
 }
 
