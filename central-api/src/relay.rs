@@ -97,6 +97,7 @@ impl Relay {
 
     /// Sends every notice due at `now` that this worker claims (a replica's worker claims
     /// others: [`service_kit::outbox::lease`]); returns how many were delivered.
+    #[tracing::instrument(name = "relay_pass", skip_all)]
     pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
         let due: Vec<OutboxRow> = outbox::lease(db, &DUE, now).await?;
         let mut delivered = 0;

@@ -321,6 +321,7 @@ impl Deliverer {
     }
 
     /// Sends every delivery due at `now`; returns how many were delivered.
+    #[tracing::instrument(name = "delivery_pass", skip_all)]
     pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
         let mut delivered = 0;
         for due in db::due_deliveries(db, now).await? {

@@ -39,6 +39,7 @@ impl Reporter {
     }
 
     /// Sends every report due at `now`; returns how many central took.
+    #[tracing::instrument(name = "report_pass", skip_all)]
     pub async fn send_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
         let url = format!(
             "{}/api/v1/fine-updates",

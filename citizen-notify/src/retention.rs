@@ -75,6 +75,7 @@ const DUE: &str = "notices.purged_at IS NULL
                        AND r.state = 'pending')";
 
 /// Sweeps once at `now`: empties the notices due; their fine ids.
+#[tracing::instrument(name = "retention_sweep", skip_all)]
 pub async fn sweep(
     db: &Db,
     rules: &RetentionSettings,

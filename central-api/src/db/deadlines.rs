@@ -117,6 +117,7 @@ macro_rules! step_entry {
 }
 
 /// Keeps the deadlines as of `now`: each case's step and its audit entry in one transaction.
+#[tracing::instrument(name = "deadline_sweep", skip_all)]
 pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swept, DbError> {
     let mut swept = Swept::default();
     // A violation is barred when a year has passed since its day: every violation at least a

@@ -111,6 +111,7 @@ const DAY: time::Duration = time::Duration::DAY;
 
 /// Sweeps once at `now`: purges the cases due, deletes the blobs they released, the old dead
 /// letters and the expired sessions.
+#[tracing::instrument(name = "retention_sweep", skip_all)]
 pub async fn sweep(
     db: &Db,
     audit: &AuditLog,

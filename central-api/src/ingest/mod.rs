@@ -177,6 +177,7 @@ impl Ingest {
         &self.db
     }
 
+    #[tracing::instrument(name = "ingest", skip_all, fields(%topic))]
     pub async fn handle(&self, topic: &str, payload: &[u8]) -> Result<Outcome, DbError> {
         let outcome = self.handle_inner(topic, payload).await?;
         self.metrics

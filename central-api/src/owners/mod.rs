@@ -85,6 +85,7 @@ impl OwnerLookup for RegistryTable {
 
 /// Looks up the owners of up to `limit` violations waiting for it; returns how many moved into
 /// the review queue.
+#[tracing::instrument(name = "owner_lookup_pass", skip_all)]
 pub async fn process_pending(
     db: &Db,
     audit: &AuditLog,
