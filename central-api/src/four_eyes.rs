@@ -180,7 +180,10 @@ pub async fn refuse(
 ) -> Result<Request, ServiceError> {
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(review::bad_request("note", "must be 1-2000 characters"));
+        return Err(ServiceError::bad_request(
+            "note",
+            "must be 1-2000 characters",
+        ));
     }
     let (request, _) = waiting_one(state, officer, id).await?;
     let by = (officer.username.as_str(), officer.actor());

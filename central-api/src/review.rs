@@ -49,21 +49,18 @@ pub struct QueueQuery {
     pub offset: Option<i64>,
 }
 
-pub fn bad_request(field: &str, message: impl std::fmt::Display) -> ServiceError {
-    ServiceError::bad_request(field, message)
-}
-
 /// A bound of a time filter: an RFC 3339 time, or a calendar day in Vietnam (its start; for `to`,
 /// the start of the next day, so the day is included).
 fn time_bound(field: &str, text: &str, end: bool) -> Result<time::OffsetDateTime, ServiceError> {
     if let Ok(at) = UtcTimestamp::parse(text) {
         return Ok(at.as_datetime());
     }
-    let day = protocol::time::parse_day(text)
-        .map_err(|_| bad_request(field, "expected an RFC 3339 time or a day, 2025-11-26"))?;
+    let day = protocol::time::parse_day(text).map_err(|_| {
+        ServiceError::bad_request(field, "expected an RFC 3339 time or a day, 2025-11-26")
+    })?;
     let day = if end {
         day.next_day()
-            .ok_or_else(|| bad_request(field, "out of range"))?
+            .ok_or_else(|| ServiceError::bad_request(field, "out of range"))?
     } else {
         day
     };
@@ -82,14 +79,15 @@ impl QueueQuery {
         let status = match given(&self.status).as_deref() {
             None => Some(Status::PendingReview),
             Some("all") => None,
-            Some(s) => {
-                Some(Status::parse(s).ok_or_else(|| bad_request("status", "unknown status"))?)
-            }
+            Some(s) => Some(
+                Status::parse(s)
+                    .ok_or_else(|| ServiceError::bad_request("status", "unknown status"))?,
+            ),
         };
         let kind = given(&self.kind);
         if let Some(k) = &kind {
             k.parse::<protocol::ViolationKind>()
-                .map_err(|e| bad_request("kind", e))?;
+                .map_err(|e| ServiceError::bad_request("kind", e))?;
         }
         Ok(QueueFilter {
             status,
@@ -128,7 +126,7 @@ pub async fn list(
 }
 
 pub fn event_id(text: &str) -> Result<EventId, ServiceError> {
-    EventId::parse(text).map_err(|e| bad_request("id", e))
+    EventId::parse(text).map_err(|e| ServiceError::bad_request("id", e))
 }
 
 /// Everything the officer sees of one violation.
@@ -291,7 +289,7 @@ pub async fn correct_plate(
         .await?
         .ok_or_else(|| ServiceError::from(Refused::NotFound(*id)))?;
     let plate = Plate::parse_as(text.trim(), v.event.vehicle.class.plate_category())
-        .map_err(|e| bad_request("plate", e))?;
+        .map_err(|e| ServiceError::bad_request("plate", e))?;
     let colour = colour
         .or(v.event.plate.as_ref().map(|p| p.colour))
         .or(v.event.plate_unread.as_ref().map(|p| p.colour))
@@ -384,7 +382,7 @@ pub async fn decide(
     let circumstance = match (asked.circumstance, note) {
         (Some(c), Some(note)) if note.chars().count() <= 500 => Some((c, note.to_owned())),
         (Some(_), _) => {
-            return Err(bad_request(
+            return Err(ServiceError::bad_request(
                 "circumstance_note",
                 "a circumstance needs what it is, 1-500 characters",
             ));
@@ -417,14 +415,14 @@ pub async fn reject(
 ) -> Result<(), ServiceError> {
     officer.require(Role::reviews, "reject violations")?;
     if !review::REJECT_REASONS.contains(&reason) {
-        return Err(bad_request(
+        return Err(ServiceError::bad_request(
             "reason",
             format!("must be one of {}", review::REJECT_REASONS.join(", ")),
         ));
     }
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if reason == "other" && note.is_none() {
-        return Err(bad_request(
+        return Err(ServiceError::bad_request(
             "note",
             "is required when the reason is `other`",
         ));
@@ -454,10 +452,13 @@ pub async fn resolve(
 ) -> Result<Done<protocol::FineResolution>, ServiceError> {
     officer.require(Role::supervises, "answer disputes")?;
     let outcome = protocol::DisputeOutcome::parse(outcome)
-        .ok_or_else(|| bad_request("outcome", "must be `upheld` or `cancelled`"))?;
+        .ok_or_else(|| ServiceError::bad_request("outcome", "must be `upheld` or `cancelled`"))?;
     let answer = answer.trim();
     if answer.is_empty() || answer.chars().count() > 2000 {
-        return Err(bad_request("answer", "must be 1-2000 characters"));
+        return Err(ServiceError::bad_request(
+            "answer",
+            "must be 1-2000 characters",
+        ));
     }
     if outcome == protocol::DisputeOutcome::Cancelled {
         match review::fine_of(&state.db, id).await? {
@@ -517,7 +518,10 @@ pub async fn reverse(
     officer.require(Role::supervises, "reverse decisions")?;
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(bad_request("note", "must be 1-2000 characters"));
+        return Err(ServiceError::bad_request(
+            "note",
+            "must be 1-2000 characters",
+        ));
     }
     let violation = violations::get(&state.db, id)
         .await?
@@ -527,7 +531,7 @@ pub async fn reverse(
         (Status::Approved, fine) => {
             let reason = reason.unwrap_or_default();
             if !review::REJECT_REASONS.contains(&reason) {
-                return Err(bad_request(
+                return Err(ServiceError::bad_request(
                     "reason",
                     format!("must be one of {}", review::REJECT_REASONS.join(", ")),
                 ));

@@ -39,7 +39,7 @@ pub struct Period {
 
 fn day(field: &str, text: &str) -> Result<Date, ServiceError> {
     protocol::time::parse_day(text)
-        .map_err(|_| crate::review::bad_request(field, "expected a day, 2025-11-26"))
+        .map_err(|_| ServiceError::bad_request(field, "expected a day, 2025-11-26"))
 }
 
 fn today() -> Date {
@@ -65,7 +65,7 @@ impl PeriodQuery {
             .transpose()?
             .unwrap_or(to - Duration::days(29));
         if from > to {
-            return Err(crate::review::bad_request("from", "is after `to`"));
+            return Err(ServiceError::bad_request("from", "is after `to`"));
         }
         if (to - from).whole_days() >= MAX_DAYS {
             return Err(ServiceError::invalid(

@@ -44,31 +44,22 @@ where
         returning,
         limit,
     } = *due;
-    let candidates = format!(
-        "SELECT id FROM {table} WHERE {pending} AND next_attempt_at <= $1
-         ORDER BY next_attempt_at, id LIMIT {limit}"
-    );
-    let claim = |lock: &str| {
-        format!(
-            "UPDATE {table} SET next_attempt_at = $2 WHERE id IN ({candidates}{lock})
-             RETURNING {returning}"
-        )
+    // SQLite has one writer at a time: its candidates need no lock.
+    let lock = match db {
+        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        Db::Sqlite(_) => "",
     };
-    let until = now + LEASE;
-    Ok(match db {
-        Db::Postgres(pool) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(claim(" FOR UPDATE SKIP LOCKED")))
-                .bind(now)
-                .bind(until)
-                .fetch_all(pool)
-                .await?
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(claim("")))
-                .bind(now)
-                .bind(until)
-                .fetch_all(pool)
-                .await?
-        }
-    })
+    let claim = format!(
+        "UPDATE {table} SET next_attempt_at = $2 WHERE id IN (
+             SELECT id FROM {table} WHERE {pending} AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT {limit}{lock})
+         RETURNING {returning}"
+    );
+    Ok(crate::on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(claim))
+            .bind(now)
+            .bind(now + LEASE)
+            .fetch_all(pool)
+            .await?
+    }))
 }

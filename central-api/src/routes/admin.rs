@@ -18,7 +18,6 @@ use crate::{
     admin,
     auth::{Officer, Role, Signed},
     db::{officers, requests::Request},
-    review::bad_request,
 };
 use crate::{error::ServiceError, state::AppState};
 
@@ -234,7 +233,7 @@ pub async fn cameras(
     Signed(_officer): Signed,
     Path(id): Path<String>,
 ) -> Result<Json<Cameras>, ApiError> {
-    let id = protocol::DeviceId::parse(&id).map_err(|e| bad_request("id", e))?;
+    let id = protocol::DeviceId::parse(&id).map_err(|e| ServiceError::bad_request("id", e))?;
     Ok(Json(Cameras {
         items: crate::db::cameras::of_device(&state.db, &id).await?,
     }))
@@ -264,7 +263,7 @@ pub async fn save_camera(
 ) -> Result<Json<ConfigVersion>, ApiError> {
     officer.require(Role::administers, "configure cameras")?;
     if settings.camera.as_str() != camera {
-        return Err(bad_request("camera", "must be the camera of the path").into());
+        return Err(ServiceError::bad_request("camera", "must be the camera of the path").into());
     }
     let version = admin::save_camera(
         &state.db,

@@ -11,13 +11,12 @@ use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{ApiError, openapi::ErrorBody};
-use crate::state::AppState;
 use crate::{
     auth::Signed,
     db::requests::Request,
     four_eyes::{self, Confirmed},
-    review::bad_request,
 };
+use crate::{error::ServiceError, state::AppState};
 
 /// Requests waiting for a second officer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,7 +25,8 @@ pub struct Requests {
 }
 
 fn request_id(text: &str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(text).map_err(|_| bad_request("id", "not a request id").into())
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| ServiceError::bad_request("id", "not a request id").into())
 }
 
 #[utoipa::path(get, path = "/api/v1/requests", tag = "review",

@@ -8,6 +8,7 @@ use service_kit::http::JsonBody;
 use utoipa::ToSchema;
 
 use super::{ApiError, openapi::ErrorBody};
+use crate::error::ServiceError;
 use crate::state::AppState;
 use crate::{
     admin::{self, NewRule},
@@ -78,6 +79,6 @@ pub async fn amend(
         &body.rules,
     )
     .await
-    .map_err(crate::error::ServiceError::from)?;
+    .map_err(ServiceError::from)?;
     Ok((StatusCode::CREATED, Json(Amended { added, ended })))
 }

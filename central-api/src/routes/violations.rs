@@ -19,6 +19,7 @@ use super::{
     ApiError,
     openapi::{ErrorBody, WirePenaltyDecision, WireViolationEvent, WireViolationNotice},
 };
+use crate::error::ServiceError;
 use crate::{
     audit_anchor,
     auth::{Role, Signed},
@@ -255,9 +256,9 @@ pub async fn licence_points(
 ) -> Result<Json<crate::db::decisions::LicencePoints>, ApiError> {
     officer.require(Role::sees_points, "see licence points")?;
     let citizen = protocol::CitizenId::parse(&citizen_id)
-        .map_err(|e| review::bad_request("citizen_id", e))?;
+        .map_err(|e| ServiceError::bad_request("citizen_id", e))?;
     let licence = crate::fines::VehicleCategory::parse(&q.licence)
-        .ok_or_else(|| review::bad_request("licence", "must be `car` or `motorbike`"))?;
+        .ok_or_else(|| ServiceError::bad_request("licence", "must be `car` or `motorbike`"))?;
     let points = crate::db::decisions::licence_points(
         &state.db,
         citizen.as_str(),

@@ -13,6 +13,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{Desk, Lang};
+use crate::error::ServiceError;
 use crate::{
     auth::Officer,
     db::requests::{Kind, Request},
@@ -104,7 +105,7 @@ pub struct ConfirmForm {
 }
 
 fn request_id(text: &str) -> Result<uuid::Uuid, crate::error::ServiceError> {
-    uuid::Uuid::parse_str(text).map_err(|_| crate::review::bad_request("id", "not a request id"))
+    uuid::Uuid::parse_str(text).map_err(|_| ServiceError::bad_request("id", "not a request id"))
 }
 
 /// `POST /review/requests/{id}/confirm`: the change is made; back to where it was asked.

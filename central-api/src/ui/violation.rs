@@ -13,6 +13,7 @@ use protocol::{EvidenceItem, PlateColour, Sha256Digest, UtcTimestamp, VehicleCla
 use serde::Deserialize;
 
 use super::{Desk, Flash, Lang, alert, layout};
+use crate::error::ServiceError;
 use crate::{
     db::{disputes::Dispute, evidence as db_evidence, review as db_review, violations::Status},
     fines::process::Circumstance,
@@ -55,7 +56,7 @@ pub async fn page(
                     )
                     .await
             {
-                return desk.failure(ApiError::from(e));
+                return desk.failure(e);
             }
             let items = &mut d.violation.event.evidence;
             *items = if masked {
@@ -779,10 +780,11 @@ pub async fn decision(
         let amount_vnd = given(&f.amount_vnd)
             .map(|a| a.parse::<u64>())
             .transpose()
-            .map_err(|_| review::bad_request("amount_vnd", "a whole number of đồng"))?;
+            .map_err(|_| ServiceError::bad_request("amount_vnd", "a whole number of đồng"))?;
         let circumstance = given(&f.circumstance)
             .map(|c| {
-                Circumstance::parse(c).ok_or_else(|| review::bad_request("circumstance", "unknown"))
+                Circumstance::parse(c)
+                    .ok_or_else(|| ServiceError::bad_request("circumstance", "unknown"))
             })
             .transpose()?;
         let asked = review::DecisionRequest {
@@ -868,7 +870,7 @@ pub async fn skip(State(state): State<AppState>, desk: Desk, Path(id): Path<Stri
     match db_review::next_pending(&state.db, &id).await {
         Ok(Some(next)) => Redirect::to(&format!("/review/violations/{next}")).into_response(),
         Ok(None) => Redirect::to("/review").into_response(),
-        Err(e) => desk.failure(ApiError::from(e)),
+        Err(e) => desk.failure(e),
     }
 }
 

@@ -19,30 +19,26 @@ pub struct DueDelivery {
 /// Deliveries pending and due at `now`, the longest waiting first (at most 50 a pass).
 pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDelivery>, DbError> {
     let claimed: Vec<DeliveryRow> = outbox::lease(db, &DUE_DELIVERIES, now).await?;
-    let mut due = Vec::with_capacity(claimed.len());
-    for d in claimed {
-        let payload: String = on_pool!(db, pool => {
-            sqlx::query_scalar("SELECT payload FROM notices WHERE fine_id = $1")
-                .bind(&d.fine_id)
-                .fetch_one(pool)
-                .await?
-        });
-        due.push(DueDelivery {
-            id: d.id,
-            channel: d.channel,
-            attempts: u32::try_from(d.attempts).unwrap_or(0),
-            notice: stored(&payload, "notice")?,
-        });
-    }
-    Ok(due)
+    claimed
+        .into_iter()
+        .map(|d| {
+            Ok(DueDelivery {
+                id: d.id,
+                channel: d.channel,
+                attempts: u32::try_from(d.attempts).unwrap_or(0),
+                notice: stored(&d.payload, "notice")?,
+            })
+        })
+        .collect()
 }
 
-/// The deliveries still to make; each pass claims its own ([`outbox::lease`]), so two replicas
-/// never send one notice, text or e-mail twice.
+/// The deliveries still to make, each with its notice; each pass claims its own
+/// ([`outbox::lease`]), so two replicas never send one notice, text or e-mail twice.
 const DUE_DELIVERIES: outbox::Due = outbox::Due {
     table: "deliveries",
     pending: "state = 'pending'",
-    returning: "id, channel, attempts, fine_id",
+    returning: "id, channel, attempts,
+                (SELECT payload FROM notices n WHERE n.fine_id = deliveries.fine_id) AS payload",
     limit: 50,
 };
 
@@ -51,7 +47,7 @@ struct DeliveryRow {
     id: i64,
     channel: String,
     attempts: i32,
-    fine_id: String,
+    payload: String,
 }
 
 /// One attempt, as it is logged and as it leaves the delivery.

@@ -3,13 +3,15 @@
 
 use maud::{Markup, html};
 
+use crate::db::Answer;
+
 /// Where one notice's case stands, as its line in the list says it.
 #[derive(Debug, Clone)]
 pub enum Standing {
     /// Decided: the decision's number and the amount.
     Decided { number: String, amount_vnd: u64 },
-    /// Answered, not yet decided: the answer in words.
-    Answered(&'static str),
+    /// Answered, not yet decided.
+    Answered(Answer),
     /// Waiting for an answer, due then (local time, in words).
     AnswerBy(String),
 }
@@ -56,7 +58,7 @@ pub fn page(name: &str, csrf: &str, items: &[Item]) -> Markup {
                         Standing::Decided { number, amount_vnd } => {
                             " — QĐ " (number) " — " strong { (super::vnd(*amount_vnd)) " ₫" }
                         }
-                        Standing::Answered(words) => { " — " (words) }
+                        Standing::Answered(answer) => { " — " (answered_vi(*answer)) }
                         Standing::AnswerBy(due) => { " — trả lời trước " (due) }
                     }
                     @if i.paid {
@@ -80,5 +82,16 @@ pub fn page(name: &str, csrf: &str, items: &[Item]) -> Markup {
             input type="hidden" name="csrf" value=(csrf);
             button.secondary #sign-out { "Đăng xuất / Sign out" }
         }
+    }
+}
+
+/// An answer given, in the list of one's notices.
+fn answered_vi(answer: Answer) -> &'static str {
+    match answer {
+        Answer::Confirmed => "đã xác nhận là người điều khiển",
+        Answer::Disputed => "đã gửi giải trình",
+        Answer::DriverNamed => "đã khai báo người điều khiển",
+        Answer::VehicleSold => "đã khai báo bán xe",
+        Answer::VehicleStolen => "đã khai báo xe bị mất cắp",
     }
 }

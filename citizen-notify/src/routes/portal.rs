@@ -131,7 +131,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
                 amount_vnd: d.amount_vnd,
             },
             Ok(None) => match db::answer_of(&state.db, &id).await {
-                Ok(Some((answer, _))) => home::Standing::Answered(answered_vi(answer)),
+                Ok(Some((answer, _))) => home::Standing::Answered(answer),
                 Ok(None) => home::Standing::AnswerBy(local_time(n.answer_due)),
                 Err(e) => return failure(&e),
             },
@@ -436,17 +436,6 @@ pub async fn fine(
         "Thông báo vi phạm",
         pages::fine::page(&view),
     )
-}
-
-/// An answer given, in the list of one's notices.
-pub(crate) fn answered_vi(answer: Answer) -> &'static str {
-    match answer {
-        Answer::Confirmed => "đã xác nhận là người điều khiển",
-        Answer::Disputed => "đã gửi giải trình",
-        Answer::DriverNamed => "đã khai báo người điều khiển",
-        Answer::VehicleSold => "đã khai báo bán xe",
-        Answer::VehicleStolen => "đã khai báo xe bị mất cắp",
-    }
 }
 
 /// A form the portal cannot take, with what is wrong and the way back.

@@ -58,7 +58,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
         fines::load_schedule(&state.db).await,
     ) {
         (Ok(p), Ok(d), Ok(s)) => (p, d, s),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return desk.failure(ApiError::from(e)),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return desk.failure(e),
     };
     let waiting = match crate::four_eyes::waiting_for(state, &desk.officer, None).await {
         Ok(w) => w,
@@ -70,7 +70,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
         let settings = match id {
             Ok(id) => match crate::db::cameras::of_device(&state.db, &id).await {
                 Ok(s) => s,
-                Err(e) => return desk.failure(ApiError::from(e)),
+                Err(e) => return desk.failure(e),
             },
             Err(_) => Vec::new(),
         };

@@ -71,7 +71,7 @@ pub(super) struct Calibration {
 impl CameraForm {
     pub(super) async fn for_camera(state: &AppState, q: &CameraQuery) -> Result<Self, ApiError> {
         let id = protocol::DeviceId::parse(&q.device)
-            .map_err(|e| crate::review::bad_request("device", e))?;
+            .map_err(|e| ServiceError::bad_request("device", e))?;
         let saved = crate::db::cameras::of_device(&state.db, &id)
             .await?
             .into_iter()
