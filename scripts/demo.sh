@@ -67,6 +67,13 @@ done
 "$bin/central-api" registry-add --plate 51F-123.45 --class car --make Toyota --model Vios \
   --citizen-id 079203012345 --full-name "Nguyễn Văn An" --address "12 Võ Văn Tần, TP.HCM" \
   --phone 0901234567 --email nguyen.van.an@example.vn >/dev/null
+# A vehicle an organisation owns, answered for by its representative: correcting a plate to
+# 51G-678.90 on the review page opens an organisation's case (it names the driver, or is fined
+# as an organisation).
+"$bin/central-api" registry-add --plate 51G-678.90 --class car --make Hyundai --model Solati \
+  --citizen-id 079080005678 --full-name "Phạm Minh Châu" --address "8 Nguyễn Huệ, TP.HCM" \
+  --organisation 0312345678 --organisation-name "Công ty TNHH Vận tải Thử Nghiệm" \
+  --organisation-address "100 Điện Biên Phủ, TP.HCM" >/dev/null
 # A person the owner may name as the driver: in the population database, owning no vehicle.
 "$bin/central-api" citizen-add --citizen-id 001099000001 --full-name "Trần Thị Bình" \
   --address "45 Lê Lợi, TP.HCM" --email tran.thi.binh@example.vn >/dev/null
@@ -112,7 +119,8 @@ start() {
 }
 
 start sandbox oidc --client-secret "$secret" --redirect-uri http://127.0.0.1:8090/auth/callback \
-  --citizen "079203012345=Nguyễn Văn An" --citizen "001099000001=Trần Thị Bình"
+  --citizen "079203012345=Nguyễn Văn An" --citizen "001099000001=Trần Thị Bình" \
+  --citizen "079080005678=Phạm Minh Châu"
 start sandbox vnpay --hash-secret "$secret" --ipn-url http://127.0.0.1:8090/payment/vnpay/ipn
 start sandbox push --secret "$secret"
 start sandbox sms --api-key "$secret"

@@ -25,10 +25,15 @@ use crate::{
         officers, owners,
         requests::{self, Kind, Request},
     },
-    fines::{FineRule, VehicleCategory},
+    fines::{
+        FineRule, VehicleCategory,
+        process::{ORGANISATION_BASIS, Offender, middle},
+    },
 };
 
 /// What `central-api` does; without a command it serves.
+// Parsed once from the command line and matched at once: the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the service (the default).
@@ -98,6 +103,11 @@ pub enum Command {
         /// The day of the violation, Vietnam time (default: today).
         #[arg(long, value_name = "YYYY-MM-DD")]
         on: Option<String>,
+        /// For an organisation that owns the vehicle and named no driver: twice an individual's
+        /// range, no licence points (Decree 168/2024/NĐ-CP, Article 47 clause 8 point b; Law
+        /// 15/2012/QH13, Article 3 clause 1 point e).
+        #[arg(long)]
+        organisation: bool,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -191,6 +201,23 @@ pub fn assess(
     })
 }
 
+impl AssessOutput {
+    /// The answer for an organisation that owns the vehicle and named no driver: its range
+    /// (twice an individual's), no points, and the provisions that say so beside the act's.
+    pub fn for_organisation(self) -> Self {
+        let ((min_vnd, max_vnd), points) =
+            Offender::Organisation.fine((self.min_vnd, self.max_vnd), self.points);
+        Self {
+            min_vnd,
+            max_vnd,
+            amount_vnd: middle(min_vnd, max_vnd),
+            points,
+            reference: format!("{}; {ORGANISATION_BASIS}", self.reference),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RegistryRecord {
     /// The plate in any written form, e.g. 51F-123.45.
@@ -208,9 +235,20 @@ pub struct RegistryRecord {
     pub model: String,
     #[arg(long, default_value = "")]
     pub vehicle_colour: String,
-    /// The owner.
+    /// The owner; for a vehicle an organisation owns, the person who answers for it (its
+    /// legal representative).
     #[command(flatten)]
     pub owner: CitizenRecord,
+    /// The organisation the registration names, by its enterprise code (10 digits, or 10, a
+    /// hyphen and 3 for a branch), when it names one.
+    #[arg(long, requires_all = ["organisation_name", "organisation_address"])]
+    pub organisation: Option<String>,
+    /// The organisation's registered name.
+    #[arg(long, requires = "organisation")]
+    pub organisation_name: Option<String>,
+    /// The address of its head office.
+    #[arg(long, requires = "organisation")]
+    pub organisation_address: Option<String>,
 }
 
 /// A citizen as the population database holds them.
@@ -696,13 +734,17 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             vehicle,
             over_kmh,
             on,
+            organisation,
             json,
         } => {
             let shipped =
                 crate::fines::FineSchedule::shipped().context("the shipped fine schedule")?;
             db::fines::seed_if_empty(&db, &shipped).await?;
             let schedule = db::fines::load_schedule(&db).await?;
-            let out = assess(&schedule, &kind, &vehicle, over_kmh, on.as_deref())?;
+            let mut out = assess(&schedule, &kind, &vehicle, over_kmh, on.as_deref())?;
+            if organisation {
+                out = out.for_organisation();
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -813,6 +855,22 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let plate = Plate::parse_as(&r.plate, class.plate_category()).context("--plate")?;
             let colour = PlateColour::parse(&r.colour)
                 .with_context(|| format!("--colour `{}`", r.colour))?;
+            let organisation = match &r.organisation {
+                None => None,
+                Some(code) => {
+                    let o = protocol::Organisation {
+                        enterprise_code: protocol::EnterpriseCode::parse(code)
+                            .with_context(|| format!("--organisation `{code}`"))?,
+                        name: r.organisation_name.clone().unwrap_or_default(),
+                        address: r.organisation_address.clone().unwrap_or_default(),
+                    };
+                    o.validate("organisation").map_err(|e| {
+                        anyhow::anyhow!("--{}: {}", e.field.replace('.', "-"), e.reason)
+                    })?;
+                    owners::upsert_organisation(&db, &o).await?;
+                    Some(o.enterprise_code)
+                }
+            };
             let citizen = r.owner.save(&db, &config).await?;
             owners::upsert_registration(
                 &db,
@@ -824,6 +882,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                     model: r.model,
                     colour: r.vehicle_colour,
                     owner: citizen.clone(),
+                    organisation: organisation.clone(),
                 },
             )
             .await?;
@@ -832,7 +891,11 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
                     CLI,
                     "registry.saved",
                     &format!("plate:{}", plate.canonical()),
-                    json!({ "colour": colour.as_str(), "owner": citizen.masked() }),
+                    json!({
+                        "colour": colour.as_str(),
+                        "owner": citizen.masked(),
+                        "organisation": organisation.as_ref().map(|o| o.as_str()),
+                    }),
                 )
                 .await?;
             println!(
@@ -870,6 +933,21 @@ mod tests {
         let helmet =
             assess(&s, "no_helmet", "motorbike", None, Some("2025-06-01")).expect("a rule");
         assert_eq!(helmet.code.as_deref(), Some("16824.7.2.h"));
+        // An organisation that named no driver: twice the range, no points, the act's code
+        // kept and the provisions that make it so cited after the act's.
+        let red = assess(&s, "red_light", "car", None, Some("2025-06-01")).expect("a rule");
+        let org = red.clone().for_organisation();
+        assert_eq!(
+            (org.min_vnd, org.max_vnd, org.amount_vnd, org.points),
+            (36_000_000, 40_000_000, 38_000_000, 0)
+        );
+        assert_eq!(org.code, red.code);
+        assert_eq!(
+            org.reference,
+            "Điểm b khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP; Điểm b khoản 8 Điều 47 \
+             Nghị định số 168/2024/NĐ-CP; Điểm e khoản 1 Điều 3 Luật Xử lý vi phạm hành chính \
+             số 15/2012/QH13"
+        );
         // Clear refusals.
         let before = assess(&s, "red_light", "car", None, Some("2024-12-31")).unwrap_err();
         assert!(before.to_string().contains("no rule"), "{before}");

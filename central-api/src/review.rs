@@ -138,6 +138,9 @@ pub struct Detail {
     pub fine: Option<FineSummary>,
     /// The registered owner and vehicle of the plate the violation stands on now.
     pub owner: Option<(Citizen, Registration)>,
+    /// The organisation that owns the vehicle, when one does (the citizen above answers for
+    /// it).
+    pub organisation: Option<protocol::Organisation>,
     pub trail: Vec<AuditEntry>,
     /// While pending review: the fine approval would issue, from the schedule in force on the
     /// violation's day, or why none applies.
@@ -200,6 +203,10 @@ pub async fn detail(
         }
         _ => None,
     };
+    let organisation = match owner.as_ref().and_then(|(_, r)| r.organisation.as_ref()) {
+        Some(code) => owners::organisation(&state.db, code.as_str()).await?,
+        None => None,
+    };
     let trail = state.audit.for_subject(&format!("violation:{id}")).await?;
     let proposed = if violation.status == Status::PendingReview {
         let e = &violation.event;
@@ -231,6 +238,7 @@ pub async fn detail(
         missing,
         fine,
         owner,
+        organisation,
         trail,
         proposed,
         dispute,
@@ -295,7 +303,7 @@ pub async fn correct_plate(
         .or(v.event.plate_unread.as_ref().map(|p| p.colour))
         .unwrap_or(PlateColour::White);
     let lookup = match state.lookup.lookup(&plate.canonical(), colour).await {
-        Ok(Lookup::Owner(c)) => LookupResult::Found(c),
+        Ok(Lookup::Owner(o)) => LookupResult::Found(o),
         Ok(Lookup::NotRegistered) => LookupResult::NotRegistered,
         Err(e) => {
             return Err(ServiceError::unavailable("registry", e.to_string()));

@@ -13,6 +13,7 @@
 //! - [`signing`]: device keys, public keys and signatures;
 //! - [`plate`]: the Vietnamese plate grammar and the province code table with its history;
 //! - [`citizen`]: the 12-digit citizen identity number;
+//! - [`organisation`]: organisations as vehicle owners, by their enterprise code;
 //! - [`registry`]: the vehicle registry service's HTTP contract;
 //! - [`geometry`]: planar homographies (a camera's calibrated road plane, plate rectification);
 //! - [`schema`]: JSON Schema documents generated from the types;
@@ -30,6 +31,7 @@ pub mod geometry;
 pub mod ids;
 pub mod messages;
 pub mod notice;
+pub mod organisation;
 pub mod plate;
 pub mod registry;
 pub mod schema;
@@ -57,6 +59,7 @@ pub use notice::{
     Buyer, Contact, DisputeOutcome, FineChange, FineResolution, FineUpdate, NamedAs, NamedDriver,
     PenaltyDecision, ResolutionGround, ViolationNotice,
 };
+pub use organisation::{EnterpriseCode, Organisation};
 pub use plate::{Plate, PlateCategory, PlateColour, PlateError, PlateLayout};
 pub use signing::{DeviceKey, DevicePublicKey, KeyError, Signature};
 pub use time::UtcTimestamp;

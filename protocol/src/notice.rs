@@ -14,6 +14,7 @@ use crate::{
     citizen::CitizenId,
     event::{EvidenceItem, Measurement, VehicleClass, ViolationKind},
     ids::EventId,
+    organisation::Organisation,
     plate::PlateColour,
     time::UtcTimestamp,
     wire::{Invalid, Validate},
@@ -29,8 +30,15 @@ pub struct ViolationNotice {
     /// The case's id, and the idempotency key: the same notice sent twice is one notice.
     pub fine_id: Uuid,
     pub event_id: EventId,
-    /// The vehicle's owner ("chủ phương tiện").
+    /// The vehicle's owner ("chủ phương tiện"); for a vehicle an [`Self::organisation`] owns,
+    /// the person who answers for it (its legal representative).
     pub citizen_id: CitizenId,
+    /// The organisation that owns the vehicle, when one does: the notice is to it, answered by
+    /// [`Self::citizen_id`] on its behalf. It must name who was driving; if it does not, it is
+    /// sanctioned as the organisation that committed the violation (Decree 168/2024/NĐ-CP,
+    /// Article 47 clause 8 point b).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Organisation>,
     /// Display form, e.g. `51F-123.45`.
     pub plate: String,
     pub plate_colour: PlateColour,
@@ -104,8 +112,15 @@ pub struct PenaltyDecision {
     pub fine_id: Uuid,
     /// `Số: 000123/QĐ-XPHC`.
     pub decision_number: String,
-    /// The person sanctioned.
+    /// The person sanctioned; for an [`Self::organisation`] sanctioned, the person who answers
+    /// for it.
     pub citizen_id: CitizenId,
+    /// The organisation sanctioned, when the case is an organisation's that named no driver
+    /// (Decree 168/2024/NĐ-CP, Article 47 clause 8 point b): its fine is twice an individual's
+    /// (Law 15/2012/QH13, Article 3 clause 1 point e) and, holding no licence, it loses no
+    /// points (`points` 0, `points_left` 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Organisation>,
     pub amount_vnd: u64,
     /// Licence points deducted ("Số điểm GPLX bị trừ").
     pub points: u8,
@@ -167,6 +182,9 @@ impl Validate for ViolationNotice {
         if self.answer_due.as_datetime() <= self.issued_at.as_datetime() {
             return Err(Invalid::new("answer_due", "must be after issued_at"));
         }
+        if let Some(o) = &self.organisation {
+            o.validate("organisation")?;
+        }
         Ok(())
     }
 }
@@ -197,6 +215,15 @@ impl Validate for PenaltyDecision {
         Invalid::check_safe_integer("amount_vnd", Some(self.amount_vnd))?;
         if self.points > 12 || self.points_left > 12 {
             return Err(Invalid::new("points", "a licence holds 12 points"));
+        }
+        if let Some(o) = &self.organisation {
+            o.validate("organisation")?;
+            if self.points != 0 {
+                return Err(Invalid::new(
+                    "points",
+                    "an organisation holds no driving licence: no points are deducted",
+                ));
+            }
         }
         if self.legal_reference.is_empty() || self.decided_by.is_empty() {
             return Err(Invalid::new(
@@ -504,6 +531,7 @@ mod tests {
             points_left: 8,
             legal_reference: "Điểm b khoản 9 Điều 6 Nghị định số 168/2024/NĐ-CP".into(),
             circumstance: None,
+            organisation: None,
             decided_by: "Trưởng phòng CSGT".into(),
             decided_at: at(0),
             pay_by: at(pay_by_ms),

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CitizenId, PlateColour, VehicleClass};
+use crate::{CitizenId, Organisation, PlateColour, VehicleClass};
 
 /// Where the service answers.
 pub const PATH: &str = "/api/v1/registrations";
@@ -25,7 +25,14 @@ pub struct Registration {
     pub plate: String,
     pub colour: PlateColour,
     pub vehicle: RegisteredVehicle,
+    /// The person the registration names; for a vehicle registered to an organisation, the
+    /// person who answers for it (its legal representative, "người đại diện theo pháp luật"),
+    /// who signs in to the portal with their own identity.
     pub owner: RegisteredOwner,
+    /// The organisation named on the registration certificate, when the vehicle is registered
+    /// to one: it is the vehicle's owner (Decree 168/2024/NĐ-CP, Article 47 clause 6 point a).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<Organisation>,
 }
 
 /// The vehicle as registered.

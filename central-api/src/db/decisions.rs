@@ -115,7 +115,7 @@ pub async fn decide(
         let mut tx = pool.begin().await?;
         let Some(row) = sqlx::query(
             "SELECT f.fine_id, f.citizen_id, f.status, f.amount_vnd, f.points, f.legal_reference,
-                    f.min_vnd, f.max_vnd, f.decision_number, v.vehicle_class
+                    f.min_vnd, f.max_vnd, f.decision_number, f.organisation, v.vehicle_class
              FROM fines f JOIN violations v ON v.event_id = f.event_id
              WHERE f.event_id = $1 AND f.status <> 'transferred'",
         )
@@ -137,6 +137,10 @@ pub async fn decide(
             }
             _ => return Ok(Err(NotDecided::NotAnswered(status))),
         }
+        // An organisation's case stands on its own range (twice an individual's) and points
+        // (none), set when it opened.
+        let organisation: Option<String> = row.try_get("organisation")?;
+        let offender = process::Offender::of(organisation.as_ref());
         let proposed = row.try_get::<i64, _>("amount_vnd")?.unsigned_abs();
         let min = row.try_get::<Option<i64>, _>("min_vnd")?.map_or(proposed, i64::unsigned_abs);
         let max = row.try_get::<Option<i64>, _>("max_vnd")?.map_or(proposed, i64::unsigned_abs);
@@ -152,7 +156,7 @@ pub async fn decide(
             .map(|r| r.try_get("received_at"))
             .transpose()?;
             if let Some(until) =
-                process::explanation_until(max, answered.unwrap_or(now), &calendar)
+                process::explanation_until(offender, max, answered.unwrap_or(now), &calendar)
                 && now < until
             {
                 return Ok(Err(NotDecided::ExplanationPeriod(UtcTimestamp::from_datetime(until))));
@@ -181,9 +185,19 @@ pub async fn decide(
         let deducted = u8::try_from(row.try_get::<i32, _>("points")?)
             .map_err(|_| corrupt("points".into()))?;
         let reference: String = row.try_get("legal_reference")?;
-        let mut with_this = as_deductions(&deductions!(&mut *tx, &citizen, licence));
-        with_this.push(Deduction { at: now, points: deducted });
-        let points_left = points::left(&with_this, now);
+        let (organisation, points_left, legal_reference) = match organisation {
+            // An organisation holds no licence: nothing is deducted, nothing is counted.
+            Some(code) => {
+                let o = super::owners::organisation_in!(&mut *tx, &code)?
+                    .ok_or_else(|| corrupt(format!("organisation {code} not recorded")))?;
+                (Some(o), 12, format!("{reference}; {}", process::ORGANISATION_BASIS))
+            }
+            None => {
+                let mut with_this = as_deductions(&deductions!(&mut *tx, &citizen, licence));
+                with_this.push(Deduction { at: now, points: deducted });
+                (None, points::left(&with_this, now), reference.clone())
+            }
+        };
         let year = now.to_offset(protocol::time::VIETNAM).year();
         let n: i64 = sqlx::query(
             "INSERT INTO decision_counters (year, last) VALUES ($1, 1)
@@ -202,8 +216,9 @@ pub async fn decide(
             amount_vnd: amount,
             points: deducted,
             points_left,
-            legal_reference: reference.clone(),
+            legal_reference,
             circumstance: circumstance.clone(),
+            organisation,
             decided_by: officer.1.to_owned(),
             decided_at: UtcTimestamp::from_datetime(now),
             pay_by: UtcTimestamp::from_datetime(process::pay_by(now)),
@@ -224,7 +239,7 @@ pub async fn decide(
         .bind(&fine_id)
         .execute(&mut *tx)
         .await?;
-        if deducted > 0 {
+        if deducted > 0 && decision.organisation.is_none() {
             sqlx::query(
                 "INSERT INTO licence_points (fine_id, citizen_id, licence, points, deducted_at, reference)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -256,6 +271,7 @@ pub async fn decide(
                 "decision_id": decision.decision_id,
                 "decision_number": decision.decision_number,
                 "citizen_id": decision.citizen_id.as_str(),
+                "organisation": decision.organisation.as_ref().map(|o| o.enterprise_code.as_str()),
                 "amount_vnd": decision.amount_vnd,
                 "points": decision.points,
                 "points_left": decision.points_left,

@@ -171,6 +171,8 @@ struct Case {
     answer_due: Option<OffsetDateTime>,
     /// What the person whose case this is was named as, when it was moved to them.
     named_as: Option<String>,
+    /// The organisation whose case it is (`owner` answers for it), when it is one's.
+    organisation: Option<String>,
 }
 
 /// Reads case `$fine_id` in transaction `$tx` and checks update `$update` against it: `return`s
@@ -178,7 +180,8 @@ struct Case {
 macro_rules! case_for {
     ($tx:ident, $fine_id:expr, $update:expr) => {{
         let Some(row) = sqlx::query(
-            "SELECT f.status, f.event_id, f.citizen_id, f.answer_due, t.named_as FROM fines f
+            "SELECT f.status, f.event_id, f.citizen_id, f.answer_due, f.organisation, t.named_as
+             FROM fines f
              LEFT JOIN case_transfers t ON t.to_fine_id = f.fine_id
              WHERE f.fine_id = $1",
         )
@@ -194,6 +197,7 @@ macro_rules! case_for {
             owner: row.try_get("citizen_id")?,
             answer_due: row.try_get("answer_due")?,
             named_as: row.try_get("named_as")?,
+            organisation: row.try_get("organisation")?,
         };
         let seen = sqlx::query("SELECT 1 AS seen FROM fine_updates WHERE update_id = $1")
             .bind($update.update_id.hyphenated().to_string())
@@ -234,7 +238,9 @@ fn refusal(case: &Case, update: &FineUpdate) -> Result<(), AnswerRefused> {
         if case.named_as.as_deref() == Some(NamedAs::Driver.as_str()) {
             return Err(AnswerRefused::NamedDriverCase);
         }
-        if id.as_str() == case.owner {
+        // The person who answers for an organisation may have been driving its vehicle
+        // themselves: naming themselves moves the case from the organisation to them.
+        if id.as_str() == case.owner && case.organisation.is_none() {
             return Err(AnswerRefused::SelfNamed);
         }
     }
@@ -334,13 +340,15 @@ pub async fn transfer(
     let fine_id = update.fine_id.hyphenated().to_string();
     let now = OffsetDateTime::now_utc();
     let postgres = matches!(db, Db::Postgres(_));
+    // An organisation's case moves to a person at an individual's range and points.
+    let schedule = super::fines::load_schedule(db).await?;
     let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let case = case_for!(tx, &fine_id, update);
         let row = sqlx::query(
             "SELECT f.plate_text, f.amount_vnd, f.points, f.legal_reference, f.notice_due,
-                    f.issued_by, f.min_vnd, f.max_vnd, v.event, v.plate_colour
+                    f.issued_by, f.min_vnd, f.max_vnd, f.organisation, v.event, v.plate_colour
              FROM fines f JOIN violations v ON v.event_id = f.event_id WHERE f.fine_id = $1",
         )
         .bind(&fine_id)
@@ -358,6 +366,31 @@ pub async fn transfer(
         let colour = colour_of(row.try_get("plate_colour")?);
         let reference: String = row.try_get("legal_reference")?;
         let notice_due: OffsetDateTime = row.try_get("notice_due")?;
+        let (amount, points, min, max) = if case.organisation.is_some() {
+            let e = &event;
+            let a = schedule
+                .assess(
+                    e.kind,
+                    e.vehicle.class,
+                    e.measurement.speed_kmh,
+                    e.measurement.limit_kmh,
+                    e.occurred_at.as_datetime(),
+                )
+                .map_err(|no| DbError::Corrupt(format!("case {fine_id} reassessed: {no}")))?;
+            (
+                a.amount_vnd as i64,
+                i32::from(a.rule.points),
+                Some(a.rule.min_vnd as i64),
+                Some(a.rule.max_vnd as i64),
+            )
+        } else {
+            (
+                row.try_get::<i64, _>("amount_vnd")?,
+                row.try_get::<i32, _>("points")?,
+                row.try_get::<Option<i64>, _>("min_vnd")?,
+                row.try_get::<Option<i64>, _>("max_vnd")?,
+            )
+        };
         store_update!(tx, &fine_id, update, payload, now);
         sqlx::query("UPDATE fines SET status = 'transferred' WHERE fine_id = $1")
             .bind(&fine_id)
@@ -372,6 +405,7 @@ pub async fn transfer(
             citizen: resident.id.clone(),
             contact: Some(contact_of(resident.phone.clone(), resident.email.clone())),
             named_as: Some(named_as),
+            organisation: None,
         };
         let notice = notice_to(
             &event,
@@ -394,15 +428,15 @@ pub async fn transfer(
         .bind(case.event_id)
         .bind(resident.id.as_str())
         .bind(&plate_text)
-        .bind(row.try_get::<i64, _>("amount_vnd")?)
-        .bind(row.try_get::<i32, _>("points")?)
+        .bind(amount)
+        .bind(points)
         .bind(&reference)
         .bind(notice_due)
         .bind(row.try_get::<String, _>("issued_by")?)
         .bind(now)
         .bind(notice.answer_due.as_datetime())
-        .bind(row.try_get::<Option<i64>, _>("min_vnd")?)
-        .bind(row.try_get::<Option<i64>, _>("max_vnd")?)
+        .bind(min)
+        .bind(max)
         .bind(&fine_id)
         .execute(&mut *tx)
         .await?;

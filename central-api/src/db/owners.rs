@@ -9,7 +9,7 @@
 //! under a key since rotated are sealed under the current key at the next start
 //! ([`reseal_citizens`]).
 
-use protocol::{CitizenId, EventId, PlateColour, VehicleClass};
+use protocol::{CitizenId, EnterpriseCode, EventId, Organisation, PlateColour, VehicleClass};
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -124,7 +124,75 @@ pub struct Registration {
     pub make: String,
     pub model: String,
     pub colour: String,
+    /// The person named; for a vehicle an organisation owns, the one who answers for it.
     pub owner: CitizenId,
+    /// The organisation the registration names, when it names one: the vehicle's owner.
+    pub organisation: Option<EnterpriseCode>,
+}
+
+/// Who owns a vehicle: a person, or an organisation and the person who answers for it (its
+/// legal representative), to whom its notices go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub citizen: CitizenId,
+    pub organisation: Option<EnterpriseCode>,
+}
+
+impl Owner {
+    /// A person owning the vehicle themselves.
+    pub fn person(citizen: CitizenId) -> Self {
+        Self {
+            citizen,
+            organisation: None,
+        }
+    }
+}
+
+/// Records organisation `o` as the business registration holds it.
+pub async fn upsert_organisation(db: &Db, o: &Organisation) -> Result<(), DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO organisations (enterprise_code, name, address) VALUES ($1, $2, $3)
+             ON CONFLICT (enterprise_code) DO UPDATE SET name = $2, address = $3",
+        )
+        .bind(o.enterprise_code.as_str())
+        .bind(&o.name)
+        .bind(&o.address)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The organisation with enterprise code `$code` (a `&str`) as last recorded, read through
+/// `$ex` (a pool or a transaction, of either engine): `Result<Option<Organisation>, DbError>`.
+macro_rules! organisation_in {
+    ($ex:expr, $code:expr) => {{
+        let code: &str = $code;
+        match sqlx::query("SELECT name, address FROM organisations WHERE enterprise_code = $1")
+            .bind(code)
+            .fetch_optional($ex)
+            .await
+        {
+            Err(e) => Err($crate::db::DbError::from(e)),
+            Ok(None) => Ok(None),
+            Ok(Some(row)) => (|| -> Result<Option<protocol::Organisation>, $crate::db::DbError> {
+                Ok(Some(protocol::Organisation {
+                    enterprise_code: protocol::EnterpriseCode::parse(code).map_err(|e| {
+                        $crate::db::DbError::Corrupt(format!("organisation {code}: {e}"))
+                    })?,
+                    name: sqlx::Row::try_get(&row, "name")?,
+                    address: sqlx::Row::try_get(&row, "address")?,
+                }))
+            })(),
+        }
+    }};
+}
+pub(crate) use organisation_in;
+
+/// The organisation with enterprise code `code`, as last recorded.
+pub async fn organisation(db: &Db, code: &str) -> Result<Option<Organisation>, DbError> {
+    on_pool!(db, pool => organisation_in!(pool, code))
 }
 
 /// Records citizen `c`, sealed under `key` (as it is without one).
@@ -235,10 +303,12 @@ pub async fn upsert_registration(db: &Db, r: &Registration) -> Result<(), DbErro
     on_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO vehicle_registrations
-               (plate_text, plate_colour, vehicle_class, make, model, colour, owner_citizen_id, registered_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               (plate_text, plate_colour, vehicle_class, make, model, colour, owner_citizen_id,
+                registered_at, owner_organisation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (plate_text, plate_colour) DO UPDATE SET
-               vehicle_class = $3, make = $4, model = $5, colour = $6, owner_citizen_id = $7",
+               vehicle_class = $3, make = $4, model = $5, colour = $6, owner_citizen_id = $7,
+               owner_organisation = $9",
         )
         .bind(&r.plate_text)
         .bind(r.plate_colour.as_str())
@@ -248,6 +318,7 @@ pub async fn upsert_registration(db: &Db, r: &Registration) -> Result<(), DbErro
         .bind(&r.colour)
         .bind(r.owner.as_str())
         .bind(now)
+        .bind(r.organisation.as_ref().map(EnterpriseCode::as_str))
         .execute(pool)
         .await?;
     });
@@ -313,8 +384,8 @@ pub async fn find(
 ) -> Result<Option<(Citizen, Registration)>, DbError> {
     let row = on_pool!(db, pool => {
         match sqlx::query(
-            "SELECT r.vehicle_class, r.make, r.model, r.colour, c.citizen_id, c.full_name, c.address,
-                    c.phone, c.email
+            "SELECT r.vehicle_class, r.make, r.model, r.colour, r.owner_organisation, c.citizen_id,
+                    c.full_name, c.address, c.phone, c.email
              FROM vehicle_registrations r JOIN citizens c ON c.citizen_id = r.owner_citizen_id
              WHERE r.plate_text = $1 AND r.plate_colour = $2",
         )
@@ -329,6 +400,7 @@ pub async fn find(
                 row.try_get::<String, _>("make")?,
                 row.try_get::<String, _>("model")?,
                 row.try_get::<String, _>("colour")?,
+                row.try_get::<Option<String>, _>("owner_organisation")?,
                 row.try_get::<String, _>("citizen_id")?,
                 row.try_get::<String, _>("full_name")?,
                 row.try_get::<String, _>("address")?,
@@ -337,13 +409,18 @@ pub async fn find(
             )),
         }
     });
-    let Some((class, make, model, vcolour, id, full_name, address, phone, email)) = row else {
+    let Some((class, make, model, vcolour, organisation, id, full_name, address, phone, email)) =
+        row
+    else {
         return Ok(None);
     };
     // A row that no longer parses is the registry's fault: report it, do not guess.
     let corrupt = |what: &str| DbError::Corrupt(format!("registration of {plate_text}: {what}"));
     let id = CitizenId::parse(&id).map_err(|e| corrupt(&e.to_string()))?;
     let vehicle_class = VehicleClass::parse(&class).ok_or_else(|| corrupt("vehicle class"))?;
+    let organisation = organisation
+        .map(|code| EnterpriseCode::parse(&code).map_err(|e| corrupt(&e.to_string())))
+        .transpose()?;
     Ok(Some((
         opened(key, id.clone(), full_name, address, phone, email)?,
         Registration {
@@ -354,6 +431,7 @@ pub async fn find(
             model,
             colour: vcolour,
             owner: id,
+            organisation,
         },
     )))
 }
@@ -361,7 +439,7 @@ pub async fn find(
 /// What the owner lookup concluded for a violation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupResult {
-    Found(CitizenId),
+    Found(Owner),
     NotRegistered,
     NoPlate,
     /// The registry could not answer; the violation stays `received` and is tried again.
@@ -389,9 +467,12 @@ pub async fn record_lookup(
     result: &LookupResult,
 ) -> Result<bool, DbError> {
     let now = OffsetDateTime::now_utc();
-    let owner = match result {
-        LookupResult::Found(id) => Some(id.as_str()),
-        _ => None,
+    let (owner, organisation) = match result {
+        LookupResult::Found(o) => (
+            Some(o.citizen.as_str()),
+            o.organisation.as_ref().map(EnterpriseCode::as_str),
+        ),
+        _ => (None, None),
     };
     let status = match result {
         LookupResult::Failed => Status::Received,
@@ -400,9 +481,10 @@ pub async fn record_lookup(
     let details = serde_json::json!({
         "result": result.as_str(),
         "owner": match result {
-            LookupResult::Found(id) => Some(id.masked()),
+            LookupResult::Found(o) => Some(o.citizen.masked()),
             _ => None,
         },
+        "organisation": organisation,
     });
     let postgres = matches!(db, Db::Postgres(_));
     let _one_at_a_time = audit.lock().await;
@@ -410,7 +492,7 @@ pub async fn record_lookup(
         let mut tx = pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE violations SET owner_lookup = $1, owner_citizen_id = $2, owner_looked_up_at = $3,
-                    status = $4
+                    status = $4, owner_organisation = $7
              WHERE event_id = $5 AND status = $6",
         )
         .bind(result.as_str())
@@ -419,6 +501,7 @@ pub async fn record_lookup(
         .bind(status.as_str())
         .bind(*event.as_uuid())
         .bind(Status::Received.as_str())
+        .bind(organisation)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -192,7 +192,7 @@ pub async fn approve(
         let mut tx = pool.begin().await?;
         let row = sqlx::query(
             "SELECT event, status, COALESCE(corrected_plate, plate_text) AS plate, plate_colour,
-                    owner_citizen_id, plate_corrected_by
+                    owner_citizen_id, owner_organisation, plate_corrected_by
              FROM violations WHERE event_id = $1",
         )
         .bind(*id.as_uuid())
@@ -206,6 +206,7 @@ pub async fn approve(
         let plate: Option<String> = row.try_get("plate")?;
         let colour = colour_of(row.try_get("plate_colour")?);
         let owner: Option<String> = row.try_get("owner_citizen_id")?;
+        let organisation: Option<String> = row.try_get("owner_organisation")?;
         if status != Status::PendingReview.as_str() {
             return Ok(Err(Refused::NotPending(status)));
         }
@@ -250,9 +251,23 @@ pub async fn approve(
                 Ok(contact_of(phone, email))
             })
             .transpose()?;
+        // A vehicle an organisation owns: the notice is to it, answered by its representative.
+        let organisation = match organisation {
+            None => None,
+            Some(code) => Some(
+                super::owners::organisation_in!(&mut *tx, &code)?
+                    .ok_or_else(|| DbError::Corrupt(format!("organisation {code} not recorded")))?,
+            ),
+        };
         let notice = notice_to(
             e,
-            &Addressee { fine_id, citizen: owner.clone(), contact, named_as: None, },
+            &Addressee {
+                fine_id,
+                citizen: owner.clone(),
+                contact,
+                named_as: None,
+                organisation,
+            },
             &plate_text,
             colour,
             &assessment.rule.reference,
@@ -262,26 +277,31 @@ pub async fn approve(
         );
         let payload = notice_payload(&notice)?;
         let answer_due = notice.answer_due.as_datetime();
+        // An organisation's case: its range (twice an individual's) and no points.
+        let rule = &assessment.rule;
+        let ((min_vnd, max_vnd), points) = process::Offender::of(notice.organisation.as_ref())
+            .fine((rule.min_vnd, rule.max_vnd), rule.points);
         sqlx::query(
             "INSERT INTO fines (fine_id, event_id, citizen_id, plate_text, amount_vnd, points,
                                 legal_reference, notice_due, status, issued_by, issued_at,
-                                answer_due, min_vnd, max_vnd)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                answer_due, min_vnd, max_vnd, organisation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(fine_id.hyphenated().to_string())
         .bind(*id.as_uuid())
         .bind(owner.as_str())
         .bind(&plate_text)
-        .bind(assessment.amount_vnd as i64)
-        .bind(i32::from(assessment.rule.points))
+        .bind(process::middle(min_vnd, max_vnd) as i64)
+        .bind(i32::from(points))
         .bind(&assessment.rule.reference)
         .bind(notice_due)
         .bind("issued")
         .bind(officer)
         .bind(now)
         .bind(answer_due)
-        .bind(assessment.rule.min_vnd as i64)
-        .bind(assessment.rule.max_vnd as i64)
+        .bind(min_vnd as i64)
+        .bind(max_vnd as i64)
+        .bind(notice.organisation.as_ref().map(|o| o.enterprise_code.as_str()))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -309,6 +329,7 @@ pub async fn approve(
             &serde_json::json!({
                 "fine_id": notice.fine_id,
                 "citizen_id": notice.citizen_id.as_str(),
+                "organisation": notice.organisation.as_ref().map(|o| o.enterprise_code.as_str()),
                 "legal_reference": notice.legal_reference,
                 "answer_due": notice.answer_due,
             })
@@ -327,6 +348,8 @@ pub struct Addressee {
     pub contact: Option<protocol::Contact>,
     /// What the owner named the addressee as, when it is not the owner.
     pub named_as: Option<protocol::NamedAs>,
+    /// The organisation the notice is to, when one owns the vehicle: `citizen` answers for it.
+    pub organisation: Option<protocol::Organisation>,
 }
 
 /// The contact a notice carries: a number it could not carry is left out, not sent wrong.
@@ -382,6 +405,7 @@ pub fn notice_to(
         evidence: protocol::for_citizens(&e.evidence),
         contact: to.contact.clone(),
         named_as: to.named_as,
+        organisation: to.organisation.clone(),
     }
 }
 
@@ -514,9 +538,14 @@ pub async fn correct_plate(
     colour: protocol::PlateColour,
     lookup: &super::owners::LookupResult,
 ) -> Result<Result<(), Refused>, DbError> {
-    let owner = match lookup {
-        super::owners::LookupResult::Found(c) => Some(c.as_str()),
-        _ => None,
+    let (owner, organisation) = match lookup {
+        super::owners::LookupResult::Found(o) => (
+            Some(o.citizen.as_str()),
+            o.organisation
+                .as_ref()
+                .map(protocol::EnterpriseCode::as_str),
+        ),
+        _ => (None, None),
     };
     let postgres = matches!(db, Db::Postgres(_));
     let _one_at_a_time = audit.lock().await;
@@ -532,7 +561,7 @@ pub async fn correct_plate(
         .await?;
         let changed = sqlx::query(
             "UPDATE violations SET corrected_plate = $1, plate_colour = $2, owner_lookup = $3,
-                    owner_citizen_id = $4, plate_corrected_by = $7
+                    owner_citizen_id = $4, plate_corrected_by = $7, owner_organisation = $8
              WHERE event_id = $5 AND status = $6",
         )
         .bind(canonical)
@@ -542,6 +571,7 @@ pub async fn correct_plate(
         .bind(*id.as_uuid())
         .bind(Status::PendingReview.as_str())
         .bind(officer)
+        .bind(organisation)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -41,8 +41,65 @@ pub fn time_bar(occurred_at: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// The least a range's maximum must be for an individual to have the right to explain before
-/// the decision (Law 15/2012/QH13, Article 61 clause 1; 30 M for an organisation).
+/// the decision (Law 15/2012/QH13, Article 61 clause 1, as amended by Law 67/2020/QH14: "từ
+/// 15.000.000 đồng trở lên đối với cá nhân, từ 30.000.000 đồng trở lên đối với tổ chức").
 pub const EXPLANATION_FROM_VND: u64 = 15_000_000;
+
+/// The same for an organisation (the same clause).
+pub const ORGANISATION_EXPLANATION_FROM_VND: u64 = 30_000_000;
+
+/// Why an organisation that owns the vehicle is sanctioned when it does not name the driver,
+/// and at twice an individual's fine: Decree 168/2024/NĐ-CP, Article 47 clause 8 point b ("Trường
+/// hợp chủ phương tiện là tổ chức, nếu không hợp tác với cơ quan chức năng, không giải trình để
+/// xác định được người đã điều khiển phương tiện thực hiện hành vi vi phạm thì bị xử phạt vi
+/// phạm hành chính đối với tổ chức thực hiện hành vi vi phạm được phát hiện, trừ trường hợp
+/// phương tiện bị chiếm đoạt, sử dụng trái phép"), and Law 15/2012/QH13, Article 3 clause 1
+/// point e ("Đối với cùng một hành vi vi phạm hành chính thì mức phạt tiền đối với tổ chức bằng
+/// 02 lần mức phạt tiền đối với cá nhân").
+pub const ORGANISATION_BASIS: &str = "Điểm b khoản 8 Điều 47 Nghị định số 168/2024/NĐ-CP; \
+     Điểm e khoản 1 Điều 3 Luật Xử lý vi phạm hành chính số 15/2012/QH13";
+
+/// Who a case is against, where the law treats them differently. The decree's amounts are an
+/// individual's; an organisation is fined twice them, holds no driving licence to lose points
+/// from, and may explain from a higher maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offender {
+    Individual,
+    Organisation,
+}
+
+impl Offender {
+    /// An organisation when the case names one.
+    pub fn of<T>(organisation: Option<T>) -> Self {
+        if organisation.is_some() {
+            Self::Organisation
+        } else {
+            Self::Individual
+        }
+    }
+
+    /// The range and the points of this offender for an act the schedule fines `min`–`max` ₫
+    /// and `points` (an individual's).
+    pub fn fine(self, (min, max): (u64, u64), points: u8) -> ((u64, u64), u8) {
+        match self {
+            Self::Individual => ((min, max), points),
+            Self::Organisation => ((min * 2, max * 2), 0),
+        }
+    }
+
+    /// The least maximum of a range that gives the right to explain.
+    pub fn explanation_from_vnd(self) -> u64 {
+        match self {
+            Self::Individual => EXPLANATION_FROM_VND,
+            Self::Organisation => ORGANISATION_EXPLANATION_FROM_VND,
+        }
+    }
+}
+
+/// The middle of a range, rounded down to the thousand đồng: the amount a decision proposes.
+pub fn middle(min_vnd: u64, max_vnd: u64) -> u64 {
+    (min_vnd + max_vnd) / 2 / 1000 * 1000
+}
 
 /// Working days from the record within which an individual may explain in writing (Law
 /// 15/2012/QH13, Article 61 clause 2).
@@ -72,16 +129,18 @@ pub fn working_days_after(from: OffsetDateTime, n: u32, calendar: &Calendar) -> 
         .to_offset(time::UtcOffset::UTC)
 }
 
-/// Until when the officer deciding waits for an individual's explanation, counted from
+/// Until when the officer deciding waits for `offender`'s explanation, counted from
 /// `answered_at` (the owner's answer, which stands for the record): the end of the period when
-/// the range's maximum reaches [`EXPLANATION_FROM_VND`], `None` when it gives no right to
-/// explain. (A case whose explanation was given and answered has had its period.)
+/// the range's maximum (the offender's) reaches [`Offender::explanation_from_vnd`], `None` when
+/// it gives no right to explain. (A case whose explanation was given and answered has had its
+/// period.)
 pub fn explanation_until(
+    offender: Offender,
     max_vnd: u64,
     answered_at: OffsetDateTime,
     calendar: &Calendar,
 ) -> Option<OffsetDateTime> {
-    (max_vnd >= EXPLANATION_FROM_VND)
+    (max_vnd >= offender.explanation_from_vnd())
         .then(|| working_days_after(answered_at, EXPLANATION_WORKING_DAYS, calendar))
 }
 
@@ -254,10 +313,34 @@ mod tests {
         let at = datetime!(2026-12-04 08:00 UTC);
         // Car through a red light: 18–20 M.
         let law = Calendar::default();
-        assert!(explanation_until(20_000_000, at, &law).is_some());
-        assert!(explanation_until(15_000_000, at, &law).is_some());
+        let one = Offender::Individual;
+        assert!(explanation_until(one, 20_000_000, at, &law).is_some());
+        assert!(explanation_until(one, 15_000_000, at, &law).is_some());
         // Motorbike through a red light: 4–6 M.
-        assert_eq!(explanation_until(6_000_000, at, &law), None);
+        assert_eq!(explanation_until(one, 6_000_000, at, &law), None);
+    }
+
+    #[test]
+    fn an_organisation_is_fined_twice_loses_no_points_and_explains_from_thirty_million() {
+        let org = Offender::Organisation;
+        // Car through a red light, Decree 168/2024/NĐ-CP Art. 6 cl. 9 b: 18–20 M and 4 points
+        // for an individual.
+        assert_eq!(
+            org.fine((18_000_000, 20_000_000), 4),
+            ((36_000_000, 40_000_000), 0)
+        );
+        assert_eq!(
+            Offender::Individual.fine((18_000_000, 20_000_000), 4),
+            ((18_000_000, 20_000_000), 4)
+        );
+        assert_eq!(middle(36_000_000, 40_000_000), 38_000_000);
+        let at = datetime!(2026-12-04 08:00 UTC);
+        let law = Calendar::default();
+        assert!(explanation_until(org, 30_000_000, at, &law).is_some());
+        // 20 M gives an individual the right to explain, not an organisation.
+        assert_eq!(explanation_until(org, 20_000_000, at, &law), None);
+        assert_eq!(Offender::of(Some("0312345678")), org);
+        assert_eq!(Offender::of(None::<&str>), Offender::Individual);
     }
 
     #[test]

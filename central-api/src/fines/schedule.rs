@@ -220,7 +220,7 @@ impl FineSchedule {
             .collect();
         match matching.as_slice() {
             [rule] => Ok(Assessment {
-                amount_vnd: (rule.min_vnd + rule.max_vnd) / 2 / 1000 * 1000,
+                amount_vnd: super::process::middle(rule.min_vnd, rule.max_vnd),
                 rule: (*rule).clone(),
             }),
             [] => match over {

@@ -24,7 +24,10 @@ use crate::{
     config::RegistrySettings,
     db::{
         Db,
-        owners::{Citizen, Registration as Stored, upsert_citizen, upsert_registration},
+        owners::{
+            Citizen, Owner, Registration as Stored, upsert_citizen, upsert_organisation,
+            upsert_registration,
+        },
     },
     sealed::SealingKey,
 };
@@ -173,10 +176,18 @@ impl HttpRegistry {
                 colour.as_str()
             )));
         }
+        if let Some(o) = &found.organisation {
+            o.validate("organisation").map_err(|e| {
+                Failed::Permanent(format!("registry answer: {}: {}", e.field, e.reason))
+            })?;
+        }
         self.record(&found)
             .await
             .map_err(|e| Failed::Permanent(e.to_string()))?;
-        Ok(Lookup::Owner(found.owner.citizen_id))
+        Ok(Lookup::Owner(Owner {
+            citizen: found.owner.citizen_id,
+            organisation: found.organisation.map(|o| o.enterprise_code),
+        }))
     }
 
     async fn attempt_resident(&self, id: &CitizenId) -> Result<Option<Citizen>, Failed> {
@@ -200,6 +211,9 @@ impl HttpRegistry {
     /// Keeps the owner and vehicle as the registry gave them.
     async fn record(&self, r: &Registration) -> Result<(), crate::db::DbError> {
         upsert_citizen(&self.db, self.key.as_ref(), &citizen_of(&r.owner)).await?;
+        if let Some(o) = &r.organisation {
+            upsert_organisation(&self.db, o).await?;
+        }
         upsert_registration(
             &self.db,
             &Stored {
@@ -210,6 +224,7 @@ impl HttpRegistry {
                 model: r.vehicle.model.clone(),
                 colour: r.vehicle.colour.clone(),
                 owner: r.owner.citizen_id.clone(),
+                organisation: r.organisation.as_ref().map(|o| o.enterprise_code.clone()),
             },
         )
         .await

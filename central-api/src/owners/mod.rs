@@ -18,14 +18,14 @@ use tokio::sync::Notify;
 
 use crate::db::{
     Db, DbError,
-    owners::{self, Citizen, LookupResult},
+    owners::{self, Citizen, LookupResult, Owner},
 };
 use crate::{audit::AuditLog, sealed::SealingKey};
 
 /// What the registry answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    Owner(CitizenId),
+    Owner(Owner),
     NotRegistered,
 }
 
@@ -71,7 +71,10 @@ impl OwnerLookup for RegistryTable {
         Box::pin(async move {
             Ok(
                 match owners::find(&self.db, self.key.as_ref(), plate_text, colour).await? {
-                    Some((citizen, _)) => Lookup::Owner(citizen.id),
+                    Some((citizen, r)) => Lookup::Owner(Owner {
+                        citizen: citizen.id,
+                        organisation: r.organisation,
+                    }),
                     None => Lookup::NotRegistered,
                 },
             )

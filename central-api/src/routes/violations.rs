@@ -485,15 +485,26 @@ pub async fn paper_notice(
             "no notice was issued for this violation",
         ));
     };
-    let pdf = crate::paper::render(
-        &notice,
-        crate::paper::Recipient {
+    // A notice to an organisation goes to its head office (Circular 73/2024/TT-BCA, Article 24
+    // clause 1: where the owner "cư trú, đóng trụ sở").
+    let organisation = notice.organisation.as_ref().map(|o| {
+        (
+            format!("{} (mã số doanh nghiệp {})", o.name, o.enterprise_code),
+            o,
+        )
+    });
+    let to = match &organisation {
+        Some((name, o)) => crate::paper::Recipient {
+            full_name: name,
+            address: &o.address,
+        },
+        None => crate::paper::Recipient {
             full_name: &person.full_name,
             address: &person.address,
         },
-        &state.review.settings.portal_url,
-    )
-    .map_err(ApiError::internal)?;
+    };
+    let pdf = crate::paper::render(&notice, to, &state.review.settings.portal_url)
+        .map_err(ApiError::internal)?;
     state
         .audit
         .append(

@@ -353,6 +353,12 @@ fn owner_box(lang: Lang, d: &Detail) -> Markup {
             @match &d.owner {
                 Some((c, r)) => {
                     dl.facts {
+                        @if let Some(o) = &d.organisation {
+                            dt { (lang.t("Tổ chức", "Organisation")) } dd #owner-organisation { (o.name) }
+                            dt { (lang.t("Mã số doanh nghiệp", "Enterprise code")) } dd { code { (o.enterprise_code.as_str()) } }
+                            dt { (lang.t("Trụ sở", "Head office")) } dd { (o.address) }
+                            dt { (lang.t("Người đại diện", "Representative")) } dd { (lang.t("trả lời thay mặt tổ chức:", "answers for the organisation:")) }
+                        }
                         dt { (lang.t("Họ tên", "Name")) } dd #owner-name { (c.full_name) }
                         dt { (lang.t("Số định danh", "Citizen id")) } dd { code { (c.id.as_str()) } }
                         dt { (lang.t("Địa chỉ", "Address")) } dd { (c.address) }

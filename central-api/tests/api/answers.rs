@@ -10,7 +10,6 @@ use central_api::{
     db::{
         deadlines::{self, Addressee},
         decisions::{self, Asked, NotDecided},
-        owners::{Citizen, upsert_citizen},
         review::{fine_of, outbox_pending},
     },
     fines::VehicleCategory,
@@ -23,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::{
     fine_updates::{SECRET, app, send, update},
-    helpers::{TestDb, on_both_engines, owner, report},
+    helpers::{TestDb, on_both_engines, owner, queued, report, seed_citizen},
     review::{World, world},
 };
 
@@ -44,19 +43,14 @@ async fn closings(t: &central_api::db::Db) -> Vec<(uuid::Uuid, ResolutionGround)
 }
 
 async fn seed_driver(t: &TestDb) {
-    upsert_citizen(
+    seed_citizen(
         &t.db,
-        None,
-        &Citizen {
-            id: CitizenId::parse(DRIVER).unwrap(),
-            full_name: "Trần Thị Bình".into(),
-            address: "45 Lê Lợi, Phường Sài Gòn, TP.HCM".into(),
-            phone: Some("0912345678".into()),
-            email: None,
-        },
+        DRIVER,
+        "Trần Thị Bình",
+        "45 Lê Lợi, Phường Sài Gòn, TP.HCM",
+        "0912345678",
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 fn driver_named(full_name: &str, citizen_id: &str) -> FineChange {
@@ -148,12 +142,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
         (named.citizen_id.as_str(), named.full_name.as_str()),
         (DRIVER, "Trần Thị Bình")
     );
-    let outbox = outbox_pending(&w.db).await.unwrap();
-    let (_, _, payload) = outbox
-        .iter()
-        .find(|(_, key, _)| *key == case.fine_id)
-        .expect("the driver's notice waits in the outbox");
-    let notice: ViolationNotice = wire::decode(payload.as_bytes()).unwrap();
+    let notice: ViolationNotice = queued(&w.db, &case.fine_id).await;
     assert_eq!(notice.citizen_id.as_str(), DRIVER);
     assert_eq!(notice.named_as, Some(NamedAs::Driver));
     // The owner's own case is closed in citizen-notify too, once: nothing is owed on it.

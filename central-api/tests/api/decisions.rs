@@ -13,13 +13,13 @@ use central_api::{
     },
     fines::{VehicleCategory, process::Circumstance},
 };
-use protocol::{FineChange, PenaltyDecision, ViolationNotice, wire};
+use protocol::{FineChange, PenaltyDecision, ViolationNotice};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
     disputes::disputed,
-    helpers::{TestDb, audit_actions, on_both_engines, report},
+    helpers::{TestDb, audit_actions, on_both_engines, queued, report},
     review::{SECOND_SUPERVISOR, confirmed_by, world},
 };
 
@@ -110,15 +110,8 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
     let case = fine_of(&w.db, &id).await.unwrap().unwrap();
     assert_eq!(case.status, "decided");
     assert_eq!(case.decision_number.as_deref(), Some("000001/QĐ-XPHC"));
-    let outbox = outbox_pending(&w.db).await.unwrap();
-    let sent = outbox
-        .iter()
-        .find(|(_, key, _)| *key == decision.decision_id.to_string())
-        .expect("the decision waits in the outbox");
-    assert_eq!(
-        wire::decode::<PenaltyDecision>(sent.2.as_bytes()).unwrap(),
-        decision
-    );
+    let sent: PenaltyDecision = queued(&w.db, &decision.decision_id.to_string()).await;
+    assert_eq!(sent, decision);
 
     // The licence lost the decision's points (counted from the decision, eight days on).
     let (status, points) = w

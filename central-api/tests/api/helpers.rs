@@ -116,6 +116,7 @@ pub async fn seed_registry(db: &Db) {
             model: "Vios".into(),
             colour: "trắng".into(),
             owner: owner(),
+            organisation: None,
         },
     )
     .await
@@ -218,4 +219,32 @@ pub fn camera_settings(camera: &str) -> protocol::CameraSettings {
         red_grace_s: 0.5,
         signal_plan: None,
     }
+}
+
+/// The message queued in the outbox under idempotency key `key` (a case's notice by its id, a
+/// decision by its id), decoded.
+pub async fn queued<M: protocol::Message + serde::de::DeserializeOwned>(db: &Db, key: &str) -> M {
+    let outbox = central_api::db::review::outbox_pending(db).await.unwrap();
+    let (_, _, payload) = outbox
+        .iter()
+        .find(|(_, k, _)| k == key)
+        .unwrap_or_else(|| panic!("{key} waits in the outbox"));
+    wire::decode(payload.as_bytes()).unwrap()
+}
+
+/// Records citizen `id` in the population database mirror, in the clear.
+pub async fn seed_citizen(db: &Db, id: &str, full_name: &str, address: &str, phone: &str) {
+    central_api::db::owners::upsert_citizen(
+        db,
+        None,
+        &central_api::db::owners::Citizen {
+            id: protocol::CitizenId::parse(id).unwrap(),
+            full_name: full_name.into(),
+            address: address.into(),
+            phone: Some(phone.into()),
+            email: None,
+        },
+    )
+    .await
+    .unwrap();
 }

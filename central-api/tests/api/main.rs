@@ -20,6 +20,7 @@ mod migrations;
 mod mqtt;
 mod object_store;
 mod openapi;
+mod organisations;
 mod owners;
 mod pages;
 mod paper;

@@ -7,7 +7,10 @@ use std::time::Duration;
 use central_api::{
     audit::AuditLog,
     config::RegistrySettings,
-    db::{devices, owners::find},
+    db::{
+        devices,
+        owners::{Owner, find},
+    },
     ingest::{Ingest, IngestMetrics},
     owners::{HttpRegistry, Lookup, LookupError, OwnerLookup, process_pending},
     sealed::SealingKey,
@@ -27,23 +30,48 @@ const KEY: &str = "the registry's api key for central";
 async fn registry() -> (VehicleRegistry, sandbox::Running) {
     let r = VehicleRegistry::new(
         KEY,
-        [Registration {
-            plate: "51F12345".into(),
-            colour: PlateColour::White,
-            vehicle: RegisteredVehicle {
-                class: VehicleClass::Car,
-                make: "Toyota".into(),
-                model: "Vios".into(),
-                colour: "trắng".into(),
+        [
+            Registration {
+                plate: "51F12345".into(),
+                colour: PlateColour::White,
+                vehicle: RegisteredVehicle {
+                    class: VehicleClass::Car,
+                    make: "Toyota".into(),
+                    model: "Vios".into(),
+                    colour: "trắng".into(),
+                },
+                owner: RegisteredOwner {
+                    citizen_id: owner(),
+                    full_name: "Nguyễn Văn An".into(),
+                    address: "12 Võ Văn Tần, TP.HCM".into(),
+                    phone: Some("0901234567".into()),
+                    email: None,
+                },
+                organisation: None,
             },
-            owner: RegisteredOwner {
-                citizen_id: owner(),
-                full_name: "Nguyễn Văn An".into(),
-                address: "12 Võ Văn Tần, TP.HCM".into(),
-                phone: Some("0901234567".into()),
-                email: None,
+            Registration {
+                plate: "51G67890".into(),
+                colour: PlateColour::White,
+                vehicle: RegisteredVehicle {
+                    class: VehicleClass::Car,
+                    make: "Hyundai".into(),
+                    model: "Solati".into(),
+                    colour: "bạc".into(),
+                },
+                owner: RegisteredOwner {
+                    citizen_id: protocol::CitizenId::parse("079080005678").unwrap(),
+                    full_name: "Phạm Minh Châu".into(),
+                    address: "8 Nguyễn Huệ, TP.HCM".into(),
+                    phone: None,
+                    email: None,
+                },
+                organisation: Some(protocol::Organisation {
+                    enterprise_code: protocol::EnterpriseCode::parse("0312345678").unwrap(),
+                    name: "Công ty TNHH Vận tải Thử Nghiệm".into(),
+                    address: "100 Điện Biên Phủ, TP.HCM".into(),
+                }),
             },
-        }],
+        ],
     );
     let running = sandbox::serve(
         "127.0.0.1:0".parse().unwrap(),
@@ -87,7 +115,7 @@ async fn answers_are_recorded_and_cached(t: &TestDb) {
     let http = HttpRegistry::new(t.db.clone(), Some(key.clone()), settings(running.url())).unwrap();
     assert_eq!(
         http.lookup("51F12345", PlateColour::White).await.unwrap(),
-        Lookup::Owner(owner())
+        Lookup::Owner(Owner::person(owner()))
     );
     // The owner and the vehicle as the registry gave them, for the pages and the notice.
     let (citizen, vehicle) = find(&t.db, Some(&key), "51F12345", PlateColour::White)
@@ -115,6 +143,30 @@ async fn answers_are_recorded_and_cached(t: &TestDb) {
     http.lookup("51F12345", PlateColour::White).await.unwrap();
     http.lookup("51F12345", PlateColour::Yellow).await.unwrap();
     assert_eq!(r.requests(), 2, "answers come from the cache");
+
+    // A vehicle an organisation owns: the organisation and the person who answers for it.
+    let representative = protocol::CitizenId::parse("079080005678").unwrap();
+    let code = protocol::EnterpriseCode::parse("0312345678").unwrap();
+    assert_eq!(
+        http.lookup("51G67890", PlateColour::White).await.unwrap(),
+        Lookup::Owner(Owner {
+            citizen: representative.clone(),
+            organisation: Some(code.clone()),
+        })
+    );
+    let (citizen, vehicle) = find(&t.db, Some(&key), "51G67890", PlateColour::White)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (citizen.id, vehicle.organisation),
+        (representative, Some(code))
+    );
+    let recorded = central_api::db::owners::organisation(&t.db, "0312345678")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded.name, "Công ty TNHH Vận tải Thử Nghiệm");
 }
 
 /// A citizen kept in the clear (by a version before sealing) reads as it is and is sealed at the
@@ -300,7 +352,7 @@ async fn transient_failures_are_tried_again_and_a_wrong_key_is_not(t: &TestDb) {
     r.fail_next(2);
     assert_eq!(
         http.lookup("51F12345", PlateColour::White).await.unwrap(),
-        Lookup::Owner(owner())
+        Lookup::Owner(Owner::person(owner()))
     );
     assert_eq!(r.requests(), 3);
     // Slower than the timeout once: the second try answers.

@@ -42,6 +42,10 @@ pub fn page(v: &FineView<'_>) -> Markup {
         p { "Thông báo vi phạm hành chính về trật tự, an toàn giao thông đường bộ" }
         p.en { "Notice of a traffic violation" }
         dl {
+            @if let Some(o) = &n.organisation {
+                dt { "Chủ phương tiện" }
+                dd #organisation { (o.name) " — mã số doanh nghiệp " (o.enterprise_code.as_str()) ", " (o.address) }
+            }
             dt { "Biển số" } dd #plate { (n.plate) " (" (colour_vi(n.plate_colour)) ")" }
             dt { "Loại phương tiện" } dd { (n.vehicle_class.label_vi()) }
             dt { "Thời gian" } dd { (local_time(n.occurred_at)) }
@@ -55,6 +59,14 @@ pub fn page(v: &FineView<'_>) -> Markup {
         }
         (evidence(v.settings, n))
         (named(n.named_as))
+        @if n.organisation.is_some() {
+            p #for-organisation {
+                "Bạn trả lời thay mặt tổ chức chủ phương tiện. Tổ chức có nghĩa vụ xác định người đã điều khiển phương tiện; "
+                "nếu không xác định, tổ chức bị xử phạt như tổ chức thực hiện hành vi vi phạm, mức phạt tiền bằng 02 lần mức phạt đối với cá nhân "
+                "(Điểm b khoản 8 Điều 47 Nghị định số 168/2024/NĐ-CP; Điểm e khoản 1 Điều 3 Luật Xử lý vi phạm hành chính). "
+                span.en { "You answer for the organisation that owns the vehicle. It must name who was driving; if it does not, it is fined as the organisation that committed the violation, at twice an individual's fine." }
+            }
+        }
         (answered(v))
         @if let Some(r) = v.resolution { (resolution(r)) }
         @if let Some(d) = v.decision { (decision(v, d)) }
@@ -82,6 +94,10 @@ fn named(as_: Option<NamedAs>) -> Markup {
 fn answered(v: &FineView<'_>) -> Markup {
     html! {
         @match v.answer {
+            Some((Answer::Confirmed, _)) if v.notice.organisation.is_some() => p #answer {
+                "Tổ chức đã thừa nhận vi phạm và không xác định người điều khiển: tổ chức bị xử phạt. "
+                span.en { "The organisation acknowledged the violation without naming the driver: it is fined." }
+            },
             Some((Answer::Confirmed, _)) => p #answer {
                 "Bạn đã xác nhận là người điều khiển phương tiện. "
                 span.en { "You declared you were driving." }
@@ -138,12 +154,21 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> Markup {
         p.en { "Answer the notice by " (local_time(n.answer_due)) }
         form method="post" action=(action("confirm")) {
             (token)
-            button #confirm { "Tôi là người điều khiển phương tiện / I was driving" }
+            @if n.organisation.is_some() {
+                button #confirm { "Tổ chức thừa nhận vi phạm, không xác định người điều khiển / The organisation does not name the driver" }
+            } @else {
+                button #confirm { "Tôi là người điều khiển phương tiện / I was driving" }
+            }
         }
         @if n.named_as != Some(NamedAs::Driver) {
             form #driver-form method="post" action=(action("driver")) {
-                h3 { "Người khác điều khiển phương tiện" }
-                p.en { "Another person was driving: as their identity card and licence say" }
+                @if n.organisation.is_some() {
+                    h3 { "Người điều khiển phương tiện của tổ chức" }
+                    p.en { "Who was driving the organisation's vehicle (you, or another person): as their identity card and licence say" }
+                } @else {
+                    h3 { "Người khác điều khiển phương tiện" }
+                    p.en { "Another person was driving: as their identity card and licence say" }
+                }
                 (token)
                 label { "Họ và tên / Full name" input name="driver_name" required maxlength="100"; }
                 label {
@@ -261,7 +286,12 @@ fn decision(v: &FineView<'_>, d: &PenaltyDecision) -> Markup {
                 @if due_now > d.amount_vnd {
                     dt { "Tiền chậm nộp (0,05%/ngày)" } dd #late { (vnd(due_now - d.amount_vnd)) " ₫" }
                 }
-                dt { "Số điểm GPLX bị trừ" } dd #points { (d.points) " (còn " (d.points_left) "/12)" }
+                @if let Some(o) = &d.organisation {
+                    dt { "Tổ chức bị xử phạt" } dd #sanctioned { (o.name) " — " (o.enterprise_code.as_str()) }
+                    dt { "Số điểm GPLX bị trừ" } dd #points { "Không áp dụng (tổ chức không có giấy phép lái xe)" }
+                } @else {
+                    dt { "Số điểm GPLX bị trừ" } dd #points { (d.points) " (còn " (d.points_left) "/12)" }
+                }
                 @if let Some(c) = &d.circumstance {
                     dt { "Tình tiết" } dd { (c) }
                 }

@@ -74,6 +74,7 @@ pub fn notice() -> FineNotice {
             email: None,
         }),
         named_as: None,
+        organisation: None,
     }
 }
 
@@ -236,6 +237,7 @@ pub fn decision(n: &FineNotice) -> PenaltyDecision {
         points_left: 8,
         legal_reference: n.legal_reference.clone(),
         circumstance: None,
+        organisation: None,
         decided_by: "Trung tá Lê Văn Bình, Trưởng phòng CSGT".into(),
         decided_at: now,
         pay_by: UtcTimestamp::from_unix_ms(now.unix_ms() + 10 * 86_400_000).unwrap(),

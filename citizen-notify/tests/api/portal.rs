@@ -261,6 +261,70 @@ async fn a_citizen_signs_in_answers_the_notice_and_pays_the_decision(t: &TestDb)
     assert_eq!((status, to.as_str()), (303, "/login"));
 }
 
+/// A notice to an organisation, answered by the person who answers for it: the organisation is
+/// named as the owner, told it must name the driver, and its acknowledgement without one reads
+/// as that; its decision names it and deducts no points.
+async fn an_organisation_is_told_to_name_its_driver_and_its_decision_takes_no_points(t: &TestDb) {
+    let w = world(t).await;
+    let organisation = protocol::Organisation {
+        enterprise_code: protocol::EnterpriseCode::parse("0312345678").unwrap(),
+        name: "Công ty TNHH Vận tải Thử Nghiệm".into(),
+        address: "100 Điện Biên Phủ, TP.HCM".into(),
+    };
+    let n = protocol::ViolationNotice {
+        organisation: Some(organisation.clone()),
+        ..notice()
+    };
+    let body = protocol::wire::encode(&n).unwrap();
+    db::store_notice(&t.db, &n, &body, &[]).await.unwrap();
+    let id = n.fine_id.hyphenated().to_string();
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    for shown in [
+        "id=\"organisation\"",
+        "Công ty TNHH Vận tải Thử Nghiệm",
+        "0312345678",
+        "Tổ chức có nghĩa vụ xác định người đã điều khiển phương tiện",
+        "Điểm b khoản 8 Điều 47",
+        "không xác định người điều khiển",
+        "Người điều khiển phương tiện của tổ chức",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    assert!(
+        !page.contains("Tôi là người điều khiển"),
+        "an organisation does not drive: {page}"
+    );
+    let csrf = value_of(&page, "csrf");
+    let (status, _, _) = b
+        .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(
+        page.contains("Tổ chức đã thừa nhận vi phạm và không xác định người điều khiển"),
+        "{page}"
+    );
+    let d = protocol::PenaltyDecision {
+        amount_vnd: 38_000_000,
+        points: 0,
+        points_left: 12,
+        organisation: Some(organisation),
+        ..decision(&n)
+    };
+    decide(t, &d).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    for shown in [
+        "id=\"sanctioned\"",
+        "38.000.000",
+        "Không áp dụng (tổ chức không có giấy phép lái xe)",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    assert!(!page.contains("/12)"), "no licence points: {page}");
+}
+
 async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb) {
     let w = world(t).await;
     let (n, id) = noticed(t).await;
@@ -869,6 +933,7 @@ async fn a_citizen_downloads_what_the_portal_holds_about_them(t: &TestDb) {
 }
 
 on_both_engines!(
+    an_organisation_is_told_to_name_its_driver_and_its_decision_takes_no_points,
     naming_people_online_stops_after_three_refusals,
     a_citizen_downloads_what_the_portal_holds_about_them,
     a_sign_in_finishes_only_in_the_browser_that_began_it,
