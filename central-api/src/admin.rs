@@ -140,6 +140,15 @@ pub enum Command {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// The messages citizen-notify refused (a notice, a decision, an answer to an explanation:
+    /// not sent again by themselves, each in its case's audit trail); with `--id` (repeated) or
+    /// `--all`, send them again at the relay's next pass, once the cause is fixed.
+    OutboxRetry {
+        #[arg(long)]
+        id: Vec<i64>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
 }
 
 /// What `central-api assess` prints with `--json`.
@@ -722,6 +731,33 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             let year = year.unwrap_or_else(|| OffsetDateTime::now_utc().to_offset(VIETNAM).year());
             for line in calendar_lines(&db, year).await? {
                 println!("{line}");
+            }
+        }
+        Command::OutboxRetry { id, all } => {
+            let refused = crate::relay::refused(&db).await?;
+            let chosen: Vec<i64> = if all {
+                refused.iter().map(|r| r.id).collect()
+            } else {
+                id
+            };
+            if chosen.is_empty() {
+                for r in &refused {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        r.id,
+                        r.kind,
+                        r.key,
+                        protocol::UtcTimestamp::from_datetime(r.refused_at),
+                        r.error
+                    );
+                }
+                println!("{} refused", refused.len());
+            }
+            for n in chosen {
+                if !crate::relay::retry_refused(&db, &audit, CLI, n).await? {
+                    bail!("no refused message {n}: `central-api outbox-retry` lists them");
+                }
+                println!("{n} sent again at the next pass");
             }
         }
         Command::ControlKey => {

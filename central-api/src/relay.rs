@@ -10,18 +10,28 @@
 use std::time::Duration;
 
 use protocol::{UtcTimestamp, service_auth};
-use service_kit::{http::Shutdown, on_pool, outbox, retry::backoff};
+use service_kit::{
+    http::Shutdown,
+    on_pool,
+    outbox::{self, Outcome, classify},
+    retry::backoff,
+};
+use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::{
+    audit::{AuditLog, append_in},
     config::NotifySettings,
     db::{Db, DbError},
 };
 
+/// Who refusals are recorded as, in the audit trail.
+const RELAY: &str = "service:relay";
+
 /// The outbox rows still to deliver.
 const DUE: outbox::Due = outbox::Due {
     table: "outbox",
-    pending: "delivered_at IS NULL",
+    pending: "delivered_at IS NULL AND refused_at IS NULL",
     returning: "id, kind, idempotency_key, payload, attempts",
     limit: 50,
 };
@@ -34,13 +44,6 @@ struct OutboxRow {
     idempotency_key: String,
     payload: String,
     attempts: i32,
-}
-
-/// One attempt's outcome, kept on the outbox row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    Delivered,
-    Failed(String),
 }
 
 /// The relay's HTTP side.
@@ -58,13 +61,13 @@ impl Relay {
     }
 
     /// Sends one outbox row of `kind` to where citizen-notify takes that kind.
-    async fn send(&self, kind: &str, payload: &str) -> Attempt {
+    async fn send(&self, kind: &str, payload: &str) -> Outcome {
         let path = match kind {
             "violation_notice" => "/api/v1/notices",
             "penalty_decision" => "/api/v1/decisions",
             "fine_resolution" => "/api/v1/resolutions",
             other => {
-                return Attempt::Failed(format!("no endpoint for outbox rows of kind `{other}`"));
+                return Outcome::Refused(format!("no endpoint for outbox rows of kind `{other}`"));
             }
         };
         let url = format!("{}{path}", self.settings.url.trim_end_matches('/'));
@@ -81,24 +84,18 @@ impl Relay {
             .body(payload.to_owned())
             .send()
             .await;
-        match sent {
-            Ok(r) if r.status().is_success() => Attempt::Delivered,
-            Ok(r) => {
-                let status = r.status();
-                let body = service_kit::tls::error_text(r).await;
-                Attempt::Failed(format!(
-                    "{status}: {}",
-                    body.chars().take(300).collect::<String>()
-                ))
-            }
-            Err(e) => Attempt::Failed(e.to_string()),
-        }
+        classify(sent).await
     }
 
     /// Sends every notice due at `now` that this worker claims (a replica's worker claims
     /// others: [`service_kit::outbox::lease`]); returns how many were delivered.
     #[tracing::instrument(name = "relay_pass", skip_all)]
-    pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
+    pub async fn deliver_due(
+        &self,
+        db: &Db,
+        audit: &AuditLog,
+        now: OffsetDateTime,
+    ) -> Result<usize, DbError> {
         let due: Vec<OutboxRow> = outbox::lease(db, &DUE, now).await?;
         let mut delivered = 0;
         for OutboxRow {
@@ -110,12 +107,21 @@ impl Relay {
         } in due
         {
             match self.send(&kind, &payload).await {
-                Attempt::Delivered => {
+                Outcome::Delivered => {
                     mark_delivered(db, id, &kind, &key).await?;
                     tracing::info!(kind, key, "delivered to citizen-notify");
                     delivered += 1;
                 }
-                Attempt::Failed(error) => {
+                Outcome::Refused(error) => {
+                    tracing::error!(
+                        kind,
+                        key,
+                        error,
+                        "citizen-notify refused it: not sent again"
+                    );
+                    mark_refused(db, audit, (id, &kind, &key, &payload), &error, now).await?;
+                }
+                Outcome::Retry(error) => {
                     let wait = backoff(
                         u32::try_from(attempts + 1).unwrap_or(1),
                         self.settings.max_backoff_s,
@@ -169,11 +175,127 @@ async fn mark_delivered(db: &Db, id: i64, kind: &str, key: &str) -> Result<(), D
     Ok(())
 }
 
+/// Marks outbox row `id` (of `kind`, with idempotency key `key` and `payload`) refused for
+/// `error`, with an `outbox.refused` entry in the trail of its case's violation (or, for a row
+/// of no known case, under `outbox:{key}`), in one transaction.
+async fn mark_refused(
+    db: &Db,
+    audit: &AuditLog,
+    (id, kind, key, payload): (i64, &str, &str, &str),
+    error: &str,
+    now: OffsetDateTime,
+) -> Result<(), DbError> {
+    // Every message of the outbox is about one case, by its `fine_id`.
+    let fine_id = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v["fine_id"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let details = serde_json::json!({ "kind": kind, "key": key, "error": error });
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "UPDATE outbox SET refused_at = $1, attempts = attempts + 1, last_error = $2
+             WHERE id = $3",
+        )
+        .bind(now)
+        .bind(error)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let event: Option<uuid::Uuid> = sqlx::query("SELECT event_id FROM fines WHERE fine_id = $1")
+            .bind(&fine_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("event_id"))
+            .transpose()?;
+        let subject = match event {
+            Some(event) => format!("violation:{}", event.hyphenated()),
+            None => format!("outbox:{key}"),
+        };
+        append_in!(tx, postgres, RELAY, "outbox.refused", &subject, &details);
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// A message citizen-notify refused, as `central-api outbox-retry` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub id: i64,
+    pub kind: String,
+    pub key: String,
+    pub refused_at: OffsetDateTime,
+    pub error: String,
+}
+
+/// The messages citizen-notify refused and that wait for an administrator, oldest first.
+pub async fn refused(db: &Db) -> Result<Vec<Refused>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT id, kind, idempotency_key, refused_at, last_error FROM outbox
+             WHERE delivered_at IS NULL AND refused_at IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(Refused {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                key: row.try_get("idempotency_key")?,
+                refused_at: row.try_get("refused_at")?,
+                error: row.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
+            })
+        })
+        .collect()
+    })
+}
+
+/// Sends refused message `id` again at the relay's next pass, as administrator `actor` asks
+/// (the cause fixed: a secret set right, citizen-notify upgraded), with its `outbox.retried`
+/// audit entry; `false` when no refused message has that id.
+pub async fn retry_refused(
+    db: &Db,
+    audit: &AuditLog,
+    actor: &str,
+    id: i64,
+) -> Result<bool, DbError> {
+    let now = OffsetDateTime::now_utc();
+    let postgres = matches!(db, Db::Postgres(_));
+    let _one_at_a_time = audit.lock().await;
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let Some(row) = sqlx::query(
+            "UPDATE outbox SET refused_at = NULL, next_attempt_at = $1
+             WHERE id = $2 AND refused_at IS NOT NULL AND delivered_at IS NULL
+             RETURNING kind, idempotency_key, last_error",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(false);
+        };
+        let details = serde_json::json!({
+            "id": id,
+            "kind": row.try_get::<String, _>("kind")?,
+            "key": row.try_get::<String, _>("idempotency_key")?,
+            "refused_for": row.try_get::<Option<String>, _>("last_error")?,
+        });
+        append_in!(tx, postgres, actor, "outbox.retried", &format!("outbox:{id}"), &details);
+        tx.commit().await?;
+    });
+    Ok(true)
+}
+
 /// Runs until `shutdown`, looking for due notices every second.
-pub async fn run(db: Db, relay: Relay, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn run(db: Db, audit: AuditLog, relay: Relay, shutdown: Shutdown) -> anyhow::Result<()> {
     shutdown
         .every(Duration::from_secs(1), "outbox relay pass", || {
-            relay.deliver_due(&db, OffsetDateTime::now_utc())
+            relay.deliver_due(&db, &audit, OffsetDateTime::now_utc())
         })
         .await
 }

@@ -99,6 +99,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let audit_for_deadlines = audit.clone();
     let audit_for_retention = audit.clone();
     let audit_for_anchors = audit.clone();
+    let audit_for_relay = audit.clone();
     let router = routes::router(state);
 
     let connection = if config.mqtt.url.is_empty() {
@@ -133,7 +134,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         let relay = Relay::new(config.notify.clone()).context("building the notify client")?;
         let relay_db = db.clone();
         app.spawn("outbox-relay", move |shutdown| {
-            relay::run(relay_db, relay, shutdown)
+            relay::run(relay_db, audit_for_relay, relay, shutdown)
         });
     }
     let (anchor_key, anchoring) = (control.clone(), config.audit.clone());

@@ -75,15 +75,8 @@ impl PushMessage {
     }
 }
 
-/// One attempt's outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    /// Worth trying again later.
-    Retry(String),
-    /// The channel refused it; trying again would not help.
-    Refused(String),
-}
+pub use service_kit::outbox::Outcome;
+use service_kit::outbox::classify;
 
 /// The channels a notice goes through: the app push when configured, and SMS when configured
 /// and the owner's mobile number is on record.
@@ -357,26 +350,6 @@ impl Deliverer {
             db::record_attempt(db, due.id, attempt, now, &outcome_record(&outcome, next)).await?;
         }
         Ok(delivered)
-    }
-}
-
-/// A channel's HTTP answer as an outcome: 2xx delivered; a timeout, 5xx, 408, 425 or 429 worth
-/// another try; any other answer a refusal.
-pub(crate) async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Outcome {
-    match sent {
-        Ok(r) if r.status().is_success() => Outcome::Delivered,
-        Ok(r) => {
-            let status = r.status();
-            let text = service_kit::tls::error_text(r).await;
-            let detail = format!("{status}: {}", text.chars().take(300).collect::<String>());
-            let transient = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
-            if transient {
-                Outcome::Retry(detail)
-            } else {
-                Outcome::Refused(detail)
-            }
-        }
-        Err(e) => Outcome::Retry(e.to_string()),
     }
 }
 

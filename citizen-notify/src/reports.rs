@@ -9,13 +9,15 @@
 use std::time::Duration;
 
 use protocol::{UtcTimestamp, service_auth};
-use service_kit::retry::backoff;
+use service_kit::{
+    outbox::{Outcome, classify},
+    retry::backoff,
+};
 use time::OffsetDateTime;
 
 use crate::{
     config::CentralSettings,
     db::{self, Db, DbError},
-    delivery::{Outcome, classify},
 };
 
 /// The sender's HTTP side.

@@ -63,3 +63,35 @@ where
             .await?
     }))
 }
+
+/// One attempt's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Worth trying again later.
+    Retry(String),
+    /// The receiver refused it; trying again would not help.
+    Refused(String),
+}
+
+/// A receiver's HTTP answer as an outcome, the same for every relay: 2xx delivered; no answer
+/// (a timeout, a connection refused), 5xx, 408, 425 or 429 worth another try; any other answer
+/// a refusal (the message itself, or a key or an address the receiver does not accept: retried
+/// as it is, it would be refused again).
+pub async fn classify(sent: Result<reqwest::Response, reqwest::Error>) -> Outcome {
+    match sent {
+        Ok(r) if r.status().is_success() => Outcome::Delivered,
+        Ok(r) => {
+            let status = r.status();
+            let text = crate::tls::error_text(r).await;
+            let detail = format!("{status}: {}", text.chars().take(300).collect::<String>());
+            let transient = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
+            if transient {
+                Outcome::Retry(detail)
+            } else {
+                Outcome::Refused(detail)
+            }
+        }
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}

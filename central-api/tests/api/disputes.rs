@@ -181,7 +181,11 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
     .unwrap();
     assert_eq!(
         relay
-            .deliver_due(&w.db, OffsetDateTime::now_utc())
+            .deliver_due(
+                &w.db,
+                &central_api::audit::AuditLog::new(w.db.clone()),
+                OffsetDateTime::now_utc()
+            )
             .await
             .unwrap(),
         2
