@@ -147,6 +147,8 @@ pub struct Detail {
     pub proposed: Option<Result<Assessment, NoFine>>,
     /// The owner's dispute of the fine, and its answer once given.
     pub dispute: Option<Dispute>,
+    /// The documents attached to the answers on its cases.
+    pub documents: Vec<crate::db::fine_updates::CaseDocument>,
     /// Changes to the case waiting for a second officer (a reversal, a cancellation) that the
     /// officer may act on.
     pub requests: Vec<Request>,
@@ -222,6 +224,7 @@ pub async fn detail(
         None
     };
     let dispute = disputes::of_violation(&state.db, id).await?;
+    let documents = crate::db::fine_updates::documents_of(&state.db, *id.as_uuid()).await?;
     let requests = four_eyes::waiting_for(state, officer, Some(&format!("violation:{id}"))).await?;
     record_read(
         state,
@@ -242,6 +245,7 @@ pub async fn detail(
         trail,
         proposed,
         dispute,
+        documents,
         requests,
         hold,
     })

@@ -47,6 +47,9 @@ pub struct FineRecord {
     pub answer: Option<Answered>,
     /// The last answer central refused, and why.
     pub refused_answer: Option<Answered>,
+    /// The documents attached to the answer: name, kind, digest and size (the files themselves
+    /// the citizen has).
+    pub documents: Vec<protocol::AnswerDocument>,
     /// How the case came out other than by a decision: the answer to a dispute, or the case
     /// closed by central (time-barred, moved to the person named).
     pub resolution: Option<Resolution>,
@@ -131,6 +134,7 @@ pub async fn export(
             refused_answer: db::refused_answer_of(db, &id)
                 .await?
                 .map(|(kind, text)| Answered { kind, text }),
+            documents: db::documents_of_answer(db, &id).await?,
             resolution: db::resolution_of(db, &id).await?.map(|r| Resolution {
                 outcome: r.outcome.as_str().to_owned(),
                 ground: r.ground.as_str().to_owned(),
@@ -253,6 +257,12 @@ pub fn pdf(export: &Export) -> Result<Vec<u8>, String> {
         }
         if let Some(a) = &f.answer {
             lines.push((Some("Trả lời:"), format!("{} — {}", a.kind, a.text)));
+        }
+        for d in &f.documents {
+            lines.push((
+                Some("Tài liệu đính kèm:"),
+                format!("{} ({}, {} byte)", d.name, d.content_type, d.bytes),
+            ));
         }
         if let Some(a) = &f.refused_answer {
             lines.push((

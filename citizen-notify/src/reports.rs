@@ -1,7 +1,8 @@
 //! Reports to central-api of what becomes of each fine here: each written to the `reports`
 //! outbox in the transaction that records the change (a delivery's final outcome, the owner's
-//! answer, the payment), sent as a [`protocol::FineUpdate`] signed with the shared secret, and
-//! kept until central answers 2xx. A timeout, 5xx, 408 or 429 is tried again after a growing
+//! answer, the payment), sent as a [`protocol::FineUpdate`] signed with the shared secret — the
+//! documents attached to an answer put into central's store first —, and kept until central
+//! answers 2xx. A timeout, 5xx, 408 or 429 is tried again after a growing
 //! wait; any other refusal is final and logged (central does not know the fine: nothing to
 //! retry). A refused answer (after its deadline, or a driver the population database does not
 //! know) is taken back, so the citizen may answer again, and its reason kept to show them.
@@ -49,20 +50,31 @@ impl Reporter {
         );
         let mut sent = 0;
         for report in db::due_reports(db, now).await? {
-            let signature = service_auth::sign(
-                self.secret.as_bytes(),
-                UtcTimestamp::now(),
-                report.payload.as_bytes(),
-            );
-            let answer = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .header(service_auth::SIGNATURE_HEADER, signature)
-                .body(report.payload)
-                .send()
-                .await;
-            let (state, error) = match classify(answer).await {
+            // The documents the update names reach central before it.
+            let mut outcome = Outcome::Delivered;
+            for (document, body) in db::documents_of_report(db, &report.update_id).await? {
+                outcome = self.send_document(&document, body).await;
+                if outcome != Outcome::Delivered {
+                    break;
+                }
+            }
+            if outcome == Outcome::Delivered {
+                let signature = service_auth::sign(
+                    self.secret.as_bytes(),
+                    UtcTimestamp::now(),
+                    report.payload.as_bytes(),
+                );
+                let answer = self
+                    .http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header(service_auth::SIGNATURE_HEADER, signature)
+                    .body(report.payload)
+                    .send()
+                    .await;
+                outcome = classify(answer).await;
+            }
+            let (state, error) = match outcome {
                 Outcome::Delivered => ("delivered", None),
                 Outcome::Retry(e) => ("pending", Some(e)),
                 Outcome::Refused(e) => ("refused", Some(e)),
@@ -98,6 +110,29 @@ impl Reporter {
             db::report_attempted(db, report.id, state, next, error.as_deref()).await?;
         }
         Ok(sent)
+    }
+}
+
+impl Reporter {
+    /// Puts one document an answer names into central's store
+    /// ([`protocol::answer_document::DOCUMENTS_PATH`]), signed like the reports.
+    async fn send_document(&self, document: &protocol::AnswerDocument, body: Vec<u8>) -> Outcome {
+        let url = format!(
+            "{}{}/{}",
+            self.settings.url.trim_end_matches('/'),
+            protocol::answer_document::DOCUMENTS_PATH,
+            document.sha256
+        );
+        let signature = service_auth::sign(self.secret.as_bytes(), UtcTimestamp::now(), &body);
+        let sent = self
+            .http
+            .put(&url)
+            .header("content-type", &document.content_type)
+            .header(service_auth::SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await;
+        classify(sent).await
     }
 }
 

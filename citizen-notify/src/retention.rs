@@ -141,6 +141,7 @@ async fn empty(
             "resolutions",
             "decisions",
             "reports",
+            "answer_documents",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE fine_id = $1"

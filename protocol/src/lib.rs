@@ -6,6 +6,7 @@
 //! - [`event`]: the [`ViolationEvent`] an edge agent publishes and everything it holds;
 //! - [`messages`]: [`Ack`], [`DeviceStatus`] and [`SignalPhase`];
 //! - [`notice`]: the [`ViolationNotice`] and [`PenaltyDecision`] central sends citizen-notify;
+//! - [`answer_document`]: the documents a citizen attaches to an answer;
 //! - [`wire`]: strict encoding and decoding of every message, with canonical JSON (RFC 8785)
 //!   and Ed25519 signatures by the device key;
 //! - [`evidence`]: the signed, content-addressed evidence upload;
@@ -21,6 +22,7 @@
 //!
 //! It performs no I/O: every function is a pure transformation of its inputs.
 
+pub mod answer_document;
 pub mod camera;
 pub mod citizen;
 pub mod device_config;
@@ -43,6 +45,7 @@ pub mod topic;
 pub mod vi;
 pub mod wire;
 
+pub use answer_document::AnswerDocument;
 pub use citizen::CitizenId;
 pub use device_config::{CameraSettings, DeviceConfig};
 pub use event::{

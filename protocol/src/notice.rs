@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
+    answer_document::{AnswerDocument, MAX_DOCUMENTS},
     citizen::CitizenId,
     event::{EvidenceItem, Measurement, VehicleClass, ViolationKind},
     ids::EventId,
@@ -249,6 +250,10 @@ pub struct FineUpdate {
     /// When it happened.
     pub at: UtcTimestamp,
     pub change: FineChange,
+    /// The documents attached to an answer (a sale contract, a police report, what supports an
+    /// explanation), each sent to central before the update ([`crate::answer_document`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<AnswerDocument>,
 }
 
 /// The change an update reports.
@@ -310,6 +315,30 @@ impl FineChange {
 
 impl Validate for FineUpdate {
     fn validate(&self) -> Result<(), Invalid> {
+        if !self.documents.is_empty() {
+            let answer = matches!(
+                self.change,
+                FineChange::Disputed { .. }
+                    | FineChange::DriverNamed { .. }
+                    | FineChange::VehicleSold { .. }
+                    | FineChange::VehicleStolen { .. }
+            );
+            if !answer {
+                return Err(Invalid::new(
+                    "documents",
+                    "only an answer that explains, names a person or declares a sale or a theft carries documents",
+                ));
+            }
+            if self.documents.len() > MAX_DOCUMENTS {
+                return Err(Invalid::new(
+                    "documents",
+                    format!("at most {MAX_DOCUMENTS}"),
+                ));
+            }
+            for (i, d) in self.documents.iter().enumerate() {
+                d.validate(&format!("documents[{i}]"))?;
+            }
+        }
         let sized = |field: &'static str, text: &str, max: usize| {
             if text.trim().is_empty() || text.chars().count() > max {
                 Err(Invalid::new(field, format!("must be 1-{max} characters")))

@@ -32,6 +32,21 @@ pub fn signed_message<M: protocol::Message>(
     body: &[u8],
     max_skew: std::time::Duration,
 ) -> Result<M, ApiError> {
+    signed_body(secret, setting, headers, body, max_skew)?;
+    protocol::wire::decode::<M>(body)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
+}
+
+/// Checks that `body` came signed with `secret` (the service-to-service HMAC of
+/// [`protocol::service_auth`]): `503` when no secret is configured (`setting` names it), `401`
+/// for a missing or bad signature.
+pub fn signed_body(
+    secret: &[u8],
+    setting: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    max_skew: std::time::Duration,
+) -> Result<(), ApiError> {
     use protocol::service_auth;
     if secret.is_empty() {
         return Err(ApiError::new(
@@ -50,9 +65,7 @@ pub fn signed_message<M: protocol::Message>(
         protocol::UtcTimestamp::now(),
         max_skew,
     )
-    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))?;
-    protocol::wire::decode::<M>(body)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))
+    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string()))
 }
 
 /// The value of cookie `name` among a request's `Cookie` headers.

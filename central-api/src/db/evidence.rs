@@ -68,7 +68,8 @@ pub async fn content_type(db: &Db, sha256: &Sha256Digest) -> Result<Option<Strin
 
 /// Whether a blob is named by what central keeps: an event's manifest, or a camera's snapshot.
 pub const NAMED: &str = "SELECT 1 AS one FROM evidence_manifest WHERE sha256 = $1
-     UNION ALL SELECT 1 AS one FROM snapshots WHERE sha256 = $1";
+     UNION ALL SELECT 1 AS one FROM snapshots WHERE sha256 = $1
+     UNION ALL SELECT 1 AS one FROM answer_documents WHERE sha256 = $1";
 
 /// Whether some event's manifest, or some snapshot, names the blob `sha256`.
 pub async fn named(db: &Db, sha256: &Sha256Digest) -> Result<bool, DbError> {

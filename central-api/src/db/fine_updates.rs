@@ -248,8 +248,9 @@ fn refusal(case: &Case, update: &FineUpdate) -> Result<(), AnswerRefused> {
 }
 
 /// Stores update `$update` (`$payload` as received) of case `$fine_id` in transaction `$tx`.
+/// The documents the update names are recorded with it, against the case.
 macro_rules! store_update {
-    ($tx:ident, $fine_id:expr, $update:expr, $payload:expr, $now:expr) => {
+    ($tx:ident, $fine_id:expr, $update:expr, $payload:expr, $now:expr) => {{
         sqlx::query(
             "INSERT INTO fine_updates (update_id, fine_id, kind, payload, received_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -260,8 +261,24 @@ macro_rules! store_update {
         .bind($payload)
         .bind($now)
         .execute(&mut *$tx)
-        .await?
-    };
+        .await?;
+        for d in &$update.documents {
+            sqlx::query(
+                "INSERT INTO answer_documents
+                   (fine_id, sha256, update_id, name, content_type, bytes, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fine_id, sha256) DO NOTHING",
+            )
+            .bind($fine_id)
+            .bind(d.sha256.to_hex())
+            .bind($update.update_id.hyphenated().to_string())
+            .bind(&d.name)
+            .bind(&d.content_type)
+            .bind(d.bytes as i64)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
 }
 
 /// Applies an update other than a person named ([`transfer`] takes those), with its audit entry.
@@ -481,4 +498,82 @@ pub async fn event_of(db: &Db, fine_id: &str) -> Result<Option<uuid::Uuid>, DbEr
             .transpose()
             .map_err(DbError::from)
     })
+}
+
+/// A document an owner (or the person named) attached to an answer on a case of violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseDocument {
+    pub fine_id: String,
+    /// The answer it came with (`disputed`, `driver_named`, `vehicle_sold`, `vehicle_stolen`).
+    pub answer: String,
+    pub document: protocol::AnswerDocument,
+}
+
+/// The documents attached to the answers on the cases of violation `event_id`, oldest first.
+pub async fn documents_of(db: &Db, event_id: uuid::Uuid) -> Result<Vec<CaseDocument>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT d.fine_id, u.kind, d.name, d.content_type, d.sha256, d.bytes
+             FROM answer_documents d
+             JOIN fines f ON f.fine_id = d.fine_id
+             JOIN fine_updates u ON u.update_id = d.update_id
+             WHERE f.event_id = $1 ORDER BY d.received_at, d.name",
+        )
+        .bind(event_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let sha: String = row.try_get("sha256")?;
+            Ok(CaseDocument {
+                fine_id: row.try_get("fine_id")?,
+                answer: row.try_get("kind")?,
+                document: protocol::AnswerDocument {
+                    name: row.try_get("name")?,
+                    content_type: row.try_get("content_type")?,
+                    sha256: protocol::Sha256Digest::parse(&sha)
+                        .map_err(|e| DbError::Corrupt(format!("document {sha}: {e}")))?,
+                    bytes: u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
+                },
+            })
+        })
+        .collect()
+    })
+}
+
+/// The kind of file of document `sha256` and the violation whose case it was attached to.
+pub async fn document(
+    db: &Db,
+    sha256: &protocol::Sha256Digest,
+) -> Result<Option<(String, uuid::Uuid)>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT d.content_type, f.event_id FROM answer_documents d
+             JOIN fines f ON f.fine_id = d.fine_id WHERE d.sha256 = $1 LIMIT 1",
+        )
+        .bind(sha256.to_hex())
+        .fetch_optional(pool)
+        .await?
+        .map(|row| Ok((row.try_get("content_type")?, row.try_get("event_id")?)))
+        .transpose()
+    })
+}
+
+/// Queues for deletion the documents of `update` that no case names (an answer refused, or to
+/// no case): their bytes reached the store ahead of an update that was not taken.
+pub async fn release_documents(db: &Db, update: &FineUpdate) -> Result<(), DbError> {
+    let now = OffsetDateTime::now_utc();
+    for d in &update.documents {
+        on_pool!(db, pool => {
+            sqlx::query(
+                "INSERT INTO evidence_deletions (sha256, queued_at) VALUES ($1, $2)
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(d.sha256.to_hex())
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+    }
+    Ok(())
 }

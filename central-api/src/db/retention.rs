@@ -196,8 +196,9 @@ async fn due(
     Ok(ids)
 }
 
-/// In transaction `$tx`: queues for deletion the blobs the manifest of event `$id` names and
-/// deletes its manifest rows (a blob another case names is kept when the queue is worked).
+/// In transaction `$tx`: queues for deletion the blobs the manifest of event `$id` names, and the
+/// documents attached to answers on its cases, and deletes their rows (a blob another case
+/// names is kept when the queue is worked).
 macro_rules! queue_blobs_of {
     ($tx:ident, $id:expr, $now:expr) => {{
         sqlx::query(
@@ -213,6 +214,23 @@ macro_rules! queue_blobs_of {
             .bind($id)
             .execute(&mut *$tx)
             .await?;
+        // The documents attached to answers on its cases go with it.
+        sqlx::query(
+            "INSERT INTO evidence_deletions (sha256, queued_at)
+             SELECT d.sha256, $2 FROM answer_documents d JOIN fines f ON f.fine_id = d.fine_id
+             WHERE f.event_id = $1
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind($id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM answer_documents WHERE fine_id IN (SELECT fine_id FROM fines WHERE event_id = $1)",
+        )
+        .bind($id)
+        .execute(&mut *$tx)
+        .await?;
     }};
 }
 

@@ -195,7 +195,7 @@ pub async fn put(
 
 /// A store that cannot take or give a blob now: 503 (507 when its disk is full), so the
 /// device uploads again later.
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Full { .. } => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,

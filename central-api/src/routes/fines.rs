@@ -13,7 +13,7 @@ use axum::{
 };
 use protocol::FineUpdate;
 use serde_json::json;
-use service_kit::http::signed_message;
+use service_kit::http::{signed_body, signed_message};
 
 use super::ApiError;
 use crate::state::AppState;
@@ -21,6 +21,12 @@ use crate::{
     db::fine_updates::{self, Applied},
     owners::LookupError,
 };
+
+/// The setting of the secret citizen-notify signs with.
+const NOTIFY_SECRET: &str = "notify.shared_secret";
+
+/// How far the time of citizen-notify's signature may be from central's clock.
+const MAX_SKEW: Duration = Duration::from_secs(300);
 
 /// What central answers a fine update.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -42,6 +48,7 @@ pub struct UpdateAnswer {
         (status = 200, description = "Taken before", body = UpdateAnswer),
         (status = 401, description = "Missing or bad signature", body = super::openapi::ErrorBody),
         (status = 404, description = "No such fine", body = super::openapi::ErrorBody),
+        (status = 425, description = "A document the update names has not arrived (`documents_missing`): put it, then send the update again", body = super::openapi::ErrorBody),
         (status = 422, description = "An answer refused: `answer_late`, `answered`, `named_driver_case`, `self_named`, `unknown_citizen`, `name_mismatch`, `sold_after`", body = super::openapi::ErrorBody),
         (status = 503, description = "The population database cannot answer now: try again", body = super::openapi::ErrorBody)))]
 pub async fn update(
@@ -51,13 +58,29 @@ pub async fn update(
 ) -> Result<(StatusCode, Json<UpdateAnswer>), ApiError> {
     let update: FineUpdate = signed_message(
         state.notify.shared_secret.as_bytes(),
-        "notify.shared_secret",
+        NOTIFY_SECRET,
         &headers,
         &body,
-        Duration::from_secs(300),
+        MAX_SKEW,
     )?;
     let payload = String::from_utf8_lossy(&body);
     let fine_id = update.fine_id.hyphenated().to_string();
+    // The documents it names were put into the store before it; one missing was lost on the
+    // way (or removed meanwhile): citizen-notify puts them again and sends the update again.
+    for d in &update.documents {
+        if !state
+            .store
+            .contains(&d.sha256)
+            .await
+            .map_err(super::evidence::store_error)?
+        {
+            return Err(ApiError::new(
+                StatusCode::TOO_EARLY,
+                "documents_missing",
+                format!("document {} has not arrived: put it first", d.sha256),
+            ));
+        }
+    }
     let applied = match fine_updates::named_in(&update.change) {
         Some((full_name, id, _)) => {
             let resident = state.lookup.resident(id).await.map_err(|e| match e {
@@ -106,12 +129,16 @@ pub async fn update(
                 duplicate: Some(true),
             }),
         )),
-        Applied::UnknownFine => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_fine",
-            format!("no fine {fine_id}"),
-        )),
+        Applied::UnknownFine => {
+            fine_updates::release_documents(&state.db, &update).await?;
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_fine",
+                format!("no fine {fine_id}"),
+            ))
+        }
         Applied::Refused(refused) => {
+            fine_updates::release_documents(&state.db, &update).await?;
             // In the trail of the case's violation (of the case itself when there is none).
             let subject = match fine_updates::event_of(&state.db, &fine_id).await? {
                 Some(event) => format!("violation:{}", event.hyphenated()),
@@ -139,4 +166,72 @@ pub async fn update(
             ))
         }
     }
+}
+
+/// `PUT /api/v1/answer-documents/{sha256}`: a document citizen-notify sends ahead of the answer
+/// that names it ([`protocol::answer_document`]), signed with the shared secret: kept in the
+/// evidence store (sealed at rest like the evidence) when its bytes hash to `sha256`, are at
+/// most 5 MB and are the PDF, JPEG or PNG its `content-type` says.
+#[utoipa::path(put, path = "/api/v1/answer-documents/{sha256}", tag = "citizen-notify",
+    params(("sha256" = String, Path, description = "The document's SHA-256, lowercase hex")),
+    request_body(content = Vec<u8>, description = "The document's bytes", content_type = "application/pdf"),
+    security(("service" = [])),
+    responses(
+        (status = 201, description = "Kept (or held already)"),
+        (status = 401, description = "Missing or bad signature", body = super::openapi::ErrorBody),
+        (status = 413, description = "Larger than 5 MB", body = super::openapi::ErrorBody),
+        (status = 422, description = "Not what it says: another digest, or not the PDF, JPEG or PNG of its content-type", body = super::openapi::ErrorBody)))]
+pub async fn put_document(
+    State(state): State<AppState>,
+    axum::extract::Path(sha256): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    signed_body(
+        state.notify.shared_secret.as_bytes(),
+        NOTIFY_SECRET,
+        &headers,
+        &body,
+        MAX_SKEW,
+    )?;
+    let refused = |code: &'static str, message: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    };
+    let sha256 = protocol::Sha256Digest::parse(&sha256).map_err(|e| refused("bad_digest", e))?;
+    if body.len() as u64 > protocol::answer_document::MAX_DOCUMENT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "a document is at most 5 MB",
+        ));
+    }
+    if protocol::Sha256Digest::of(&body) != sha256 {
+        return Err(refused(
+            "digest_mismatch",
+            format!("the bytes do not hash to {sha256}"),
+        ));
+    }
+    let claimed = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let sniffed = protocol::AnswerDocument::sniff(&body);
+    if sniffed != Some(claimed) {
+        return Err(refused(
+            "not_a_document",
+            format!(
+                "the bytes are {}, sent as `{claimed}`",
+                sniffed.unwrap_or("no PDF, JPEG or PNG")
+            ),
+        ));
+    }
+    let size = body.len() as u64;
+    let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
+    state
+        .store
+        .put(&sha256, chunks, size, claimed)
+        .await
+        .map_err(super::evidence::store_error)?;
+    tracing::info!(%sha256, bytes = size, "answer document kept");
+    Ok(StatusCode::CREATED)
 }

@@ -66,6 +66,17 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(stats::json))
         .routes(routes!(stats::csv))
         .routes(routes!(fines::update))
+        .routes({
+            // A document is up to 5 MB, more than the default limit of a body.
+            let (schemas, paths, put) = routes!(fines::put_document);
+            (
+                schemas,
+                paths,
+                put.layer(DefaultBodyLimit::max(
+                    protocol::answer_document::MAX_DOCUMENT_BYTES as usize + 1,
+                )),
+            )
+        })
         .routes(routes!(evidence::get_linked))
 }
 

@@ -259,6 +259,17 @@ pub fn lookup_name(lang: Lang, lookup: Option<&str>) -> &'static str {
     }
 }
 
+/// What an answer that carries documents is.
+pub fn answer_name(lang: Lang, kind: &str) -> &'static str {
+    match kind {
+        "disputed" => lang.t("Giải trình", "Explanation"),
+        "driver_named" => lang.t("Khai báo người điều khiển", "Driver named"),
+        "vehicle_sold" => lang.t("Khai báo đã bán xe", "Vehicle sold"),
+        "vehicle_stolen" => lang.t("Khai báo xe bị mất cắp", "Vehicle stolen"),
+        _ => lang.t("Câu trả lời", "Answer"),
+    }
+}
+
 pub fn fine_status_name(lang: Lang, status: &str) -> &'static str {
     match status {
         "issued" => lang.t("Đã lập thông báo vi phạm", "Notice issued"),

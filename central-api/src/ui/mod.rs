@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/review/violations/{id}/reject", post(violation::reject))
         .route("/review/evidence/{sha256}", get(violation::evidence))
+        .route("/review/documents/{sha256}", get(violation::document))
         .route("/review/stats", get(stats::page))
         .route("/review/disputes", get(disputes::page))
         .route(

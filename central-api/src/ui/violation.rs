@@ -129,6 +129,7 @@ fn render_as(desk: &Desk, d: &Detail, error: Option<&ApiError>, masked: bool) ->
                 @if let Some(dispute) = &d.dispute {
                     (dispute_box(lang, dispute, desk.officer.role.supervises() && d.requests.is_empty(), &desk.csrf))
                 }
+                @if !d.documents.is_empty() { (documents_box(lang, &d.documents)) }
                 @if v.status == Status::Rejected { (rejection_box(lang, d)) }
                 @if desk.officer.role.supervises() && d.requests.is_empty()
                     && matches!(v.status, Status::Approved | Status::Rejected) {
@@ -509,6 +510,25 @@ fn fine_box(lang: Lang, f: &db_review::FineSummary, decides: bool, csrf: &str, i
     }
 }
 
+/// The documents the owner (or the person named) attached to their answers, each opened
+/// through [`document`].
+fn documents_box(lang: Lang, documents: &[crate::db::fine_updates::CaseDocument]) -> Markup {
+    html! {
+        section.box #documents {
+            h2 { (lang.t("Tài liệu gửi kèm câu trả lời", "Documents attached to the answers")) }
+            ul {
+                @for c in documents {
+                    li {
+                        a href={ "/review/documents/" (c.document.sha256) } { (c.document.name) }
+                        " · " (c.document.content_type) " · " (c.document.bytes.div_ceil(1024)) " KB · "
+                        (layout::answer_name(lang, &c.answer))
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn dispute_box(lang: Lang, d: &Dispute, answers: bool, csrf: &str) -> Markup {
     html! {
         section.box.dispute #dispute {
@@ -881,6 +901,53 @@ pub async fn skip(State(state): State<AppState>, desk: Desk, Path(id): Path<Stri
 }
 
 /// `GET /review/evidence/{sha256}`: one evidence file, to a signed-in officer.
+/// `GET /review/documents/{sha256}`: a document attached to an answer, to the officers (each
+/// read on record, as the case's page is), always as a download.
+pub async fn document(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(sha256): Path<String>,
+) -> Response {
+    let found = async {
+        let sha256 = Sha256Digest::parse(&sha256)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+        let (content_type, event) = crate::db::fine_updates::document(&state.db, &sha256)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
+        crate::review::record_read(
+            &state,
+            &desk.officer,
+            "document.viewed",
+            serde_json::json!({ "violation": event, "sha256": sha256 }),
+        )
+        .await?;
+        let mut response =
+            evidence::blob(&state, &sha256, &content_type, "private, no-store").await?;
+        let ext = match content_type.as_str() {
+            "application/pdf" => "pdf",
+            "image/png" => "png",
+            _ => "jpg",
+        };
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{sha256}.{ext}\""),
+            ),
+            (axum::http::header::CONTENT_TYPE, content_type.clone()),
+        ] {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+        Ok::<_, ApiError>(response)
+    };
+    match found.await {
+        Ok(response) => response,
+        Err(e) => desk.failure(e),
+    }
+}
+
 pub async fn evidence(
     State(state): State<AppState>,
     desk: Desk,

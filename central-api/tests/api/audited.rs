@@ -194,6 +194,7 @@ async fn a_fine_update_is_taken_only_with_its_audit_entry(t: &TestDb) {
         fine_id,
         at: protocol::UtcTimestamp::now(),
         change: protocol::FineChange::Confirmed,
+        documents: Vec::new(),
     };
     let payload = String::from_utf8(protocol::wire::encode(&update).unwrap()).unwrap();
     let audit = AuditLog::new(w.db.clone());

@@ -43,6 +43,7 @@ pub(crate) fn update(fine_id: uuid::Uuid, change: FineChange) -> FineUpdate {
         fine_id,
         at: UtcTimestamp::now(),
         change,
+        documents: Vec::new(),
     }
 }
 
@@ -51,18 +52,24 @@ pub(crate) async fn send(app: &Router, u: &FineUpdate, secret: &str) -> (StatusC
 }
 
 async fn send_bytes(app: &Router, body: Vec<u8>, secret: &str) -> (StatusCode, Value) {
+    let request = Request::post("/api/v1/fine-updates").header("content-type", "application/json");
+    signed_call(app, request, body, secret).await
+}
+
+/// Sends `request` with `body` signed with `secret`, as citizen-notify calls central: the
+/// status and the JSON answered (`null` for none).
+pub(crate) async fn signed_call(
+    app: &Router,
+    request: axum::http::request::Builder,
+    body: Vec<u8>,
+    secret: &str,
+) -> (StatusCode, Value) {
     let signature = service_auth::sign(secret.as_bytes(), UtcTimestamp::now(), &body);
-    let response = app
-        .clone()
-        .oneshot(
-            Request::post("/api/v1/fine-updates")
-                .header("content-type", "application/json")
-                .header(service_auth::SIGNATURE_HEADER, signature)
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
+    let request = request
+        .header(service_auth::SIGNATURE_HEADER, signature)
+        .body(Body::from(body))
         .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await

@@ -181,6 +181,7 @@ pub async fn report(db: &Db, fine_id: uuid::Uuid, change: protocol::FineChange) 
         fine_id,
         at: protocol::UtcTimestamp::now(),
         change,
+        documents: Vec::new(),
     };
     let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
     central_api::db::fine_updates::apply(db, &AuditLog::new(db.clone()), &update, &payload)

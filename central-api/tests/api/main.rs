@@ -10,6 +10,7 @@ mod corrections;
 mod decisions;
 mod devices;
 mod disputes;
+mod documents;
 mod evidence;
 mod fine_updates;
 mod fines;

@@ -119,6 +119,7 @@ async fn the_document_describes_the_api_as_served(t: &TestDb) {
         "POST /api/v1/violations/{id}/reject",
         "POST /api/v1/violations/{id}/resolve",
         "POST /api/v1/violations/{id}/reverse",
+        "PUT /api/v1/answer-documents/{sha256}",
         "PUT /api/v1/devices/{id}/cameras/{camera}",
         "PUT /api/v1/evidence/{sha256}",
         "PUT /api/v1/violations/{id}/legal-hold",

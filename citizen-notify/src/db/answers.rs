@@ -46,14 +46,19 @@ impl Answer {
     }
 }
 
+/// A document attached to an answer, with its bytes.
+pub type Attached = (protocol::AnswerDocument, Vec<u8>);
+
 /// Records the citizen's answer `given` (confirmed, disputed with its reason, a driver named,
-/// the vehicle sold or stolen), once, and queues its report to central: `false` when the notice
-/// was answered before.
+/// the vehicle sold or stolen) with the documents `attached` to it, once, and queues its report
+/// to central (naming the documents, kept beside it until sent): `false` when the notice was
+/// answered before.
 pub async fn answer(
     db: &Db,
     fine_id: &str,
     citizen_id: &str,
     given: protocol::FineChange,
+    attached: &[Attached],
 ) -> Result<bool, DbError> {
     let kind = given.kind();
     let text = match &given {
@@ -84,7 +89,24 @@ pub async fn answer(
         .await?
         .rows_affected();
         if inserted == 1 {
-            queue_report!(tx, fine_id, given);
+            let documents = attached.iter().map(|(d, _)| d.clone()).collect();
+            let update_id = queue_report!(tx, fine_id, given, documents);
+            for (d, body) in attached {
+                sqlx::query(
+                    "INSERT INTO answer_documents
+                       (update_id, sha256, fine_id, name, content_type, body, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                )
+                .bind(update_id.hyphenated().to_string())
+                .bind(d.sha256.to_hex())
+                .bind(fine_id)
+                .bind(&d.name)
+                .bind(&d.content_type)
+                .bind(body.as_slice())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         inserted
@@ -165,4 +187,60 @@ pub async fn refused_answer_of(
         .map(|row| Ok((row.try_get("kind")?, row.try_get("reason")?)))
         .transpose()
     })
+}
+
+/// The documents the report `update_id` names, with their bytes, to send central before it.
+pub async fn documents_of_report(db: &Db, update_id: &str) -> Result<Vec<Attached>, DbError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT sha256, name, content_type, body FROM answer_documents
+             WHERE update_id = $1 ORDER BY sha256",
+        )
+        .bind(update_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| -> Result<Attached, DbError> {
+            let body: Vec<u8> = row.try_get("body")?;
+            let sha: String = row.try_get("sha256")?;
+            let document = protocol::AnswerDocument {
+                name: row.try_get("name")?,
+                content_type: row.try_get("content_type")?,
+                sha256: protocol::Sha256Digest::parse(&sha)
+                    .map_err(|e| DbError::Corrupt(format!("document {sha}: {e}")))?,
+                bytes: body.len() as u64,
+            };
+            Ok((document, body))
+        })
+        .collect()
+    })
+}
+
+/// The documents attached to the answer to `fine_id` still held: name, kind and size.
+pub async fn documents_of_answer(
+    db: &Db,
+    fine_id: &str,
+) -> Result<Vec<protocol::AnswerDocument>, DbError> {
+    Ok(on_pool!(db, pool => {
+        sqlx::query(
+            "SELECT d.sha256, d.name, d.content_type, CAST(LENGTH(d.body) AS BIGINT) AS bytes
+             FROM answer_documents d JOIN reports r ON r.update_id = d.update_id
+             WHERE d.fine_id = $1 AND r.state <> 'refused' ORDER BY d.received_at, d.name",
+        )
+        .bind(fine_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|row| -> Result<protocol::AnswerDocument, DbError> {
+            let sha: String = row.try_get("sha256")?;
+            Ok(protocol::AnswerDocument {
+                name: row.try_get("name")?,
+                content_type: row.try_get("content_type")?,
+                sha256: protocol::Sha256Digest::parse(&sha)
+                    .map_err(|e| DbError::Corrupt(format!("document {sha}: {e}")))?,
+                bytes: u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?
+    }))
 }

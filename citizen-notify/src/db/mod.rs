@@ -16,7 +16,10 @@ pub static MIGRATIONS: Migrations = Migrations {
 /// transaction `tx`, so the report exists exactly when the change does. (A macro: the
 /// transaction types of the two engines differ.)
 macro_rules! queue_report {
-    ($tx:expr, $fine_id:expr, $change:expr) => {{
+    ($tx:expr, $fine_id:expr, $change:expr) => {
+        queue_report!($tx, $fine_id, $change, Vec::new())
+    };
+    ($tx:expr, $fine_id:expr, $change:expr, $documents:expr) => {{
         let change: protocol::FineChange = $change;
         let now = OffsetDateTime::now_utc();
         let update = protocol::FineUpdate {
@@ -25,6 +28,7 @@ macro_rules! queue_report {
                 .map_err(|e| DbError::Corrupt(format!("fine id {}: {e}", $fine_id)))?,
             at: protocol::UtcTimestamp::from_datetime(now),
             change,
+            documents: $documents,
         };
         let payload = protocol::wire::encode(&update)
             .map_err(|e| DbError::Corrupt(format!("fine update: {e}")))?;
@@ -40,6 +44,7 @@ macro_rules! queue_report {
         .bind(now)
         .execute(&mut *$tx)
         .await?;
+        update.update_id
     }};
 }
 
@@ -72,7 +77,10 @@ pub mod payments;
 pub mod reports;
 pub mod sessions;
 
-pub use answers::{Answer, answer, answer_of, answer_refused, refused_answer_of, refused_namings};
+pub use answers::{
+    Answer, Attached, answer, answer_of, answer_refused, documents_of_answer, documents_of_report,
+    refused_answer_of, refused_namings,
+};
 pub use deliveries::{
     AttemptRecord, DeliveryView, DueDelivery, delivery_channels_of, delivery_of, due_deliveries,
     record_attempt,

@@ -11,6 +11,8 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueReport {
     pub id: i64,
+    /// The update's id: the documents it names are kept under it.
+    pub update_id: String,
     pub fine_id: String,
     pub kind: String,
     pub payload: String,
@@ -24,6 +26,7 @@ pub async fn due_reports(db: &Db, now: OffsetDateTime) -> Result<Vec<DueReport>,
         .into_iter()
         .map(|r| DueReport {
             id: r.id,
+            update_id: r.update_id,
             fine_id: r.fine_id,
             kind: r.kind,
             payload: r.payload,
@@ -36,13 +39,14 @@ pub async fn due_reports(db: &Db, now: OffsetDateTime) -> Result<Vec<DueReport>,
 const DUE_REPORTS: outbox::Due = outbox::Due {
     table: "reports",
     pending: "state = 'pending'",
-    returning: "id, fine_id, kind, payload, attempts",
+    returning: "id, update_id, fine_id, kind, payload, attempts",
     limit: 50,
 };
 
 #[derive(Debug, sqlx::FromRow)]
 struct ReportRow {
     id: i64,
+    update_id: String,
     fine_id: String,
     kind: String,
     payload: String,

@@ -23,6 +23,8 @@ pub struct FineView<'a> {
     pub csrf: &'a str,
     /// The answer given, with its text (the explanation, the person named).
     pub answer: Option<&'a (Answer, String)>,
+    /// The documents attached to the answer.
+    pub documents: &'a [protocol::AnswerDocument],
     /// The code of central's refusal of the last answer, when it refused one.
     pub refused: Option<&'a str>,
     pub resolution: Option<&'a CaseResolution>,
@@ -131,6 +133,29 @@ fn answered(v: &FineView<'_>) -> Markup {
             },
             None => {}
         }
+        @if v.answer.is_some() && !v.documents.is_empty() {
+            ul #documents {
+                @for d in v.documents {
+                    li { "Tài liệu đính kèm: " (d.name) " (" (kilobytes(d.bytes)) ") " span.en { "attached" } }
+                }
+            }
+        }
+    }
+}
+
+/// A size for people, in kilobytes.
+fn kilobytes(bytes: u64) -> String {
+    format!("{} KB", bytes.div_ceil(1024))
+}
+
+/// The file input of a form that takes documents, and what it takes.
+fn documents_input() -> Markup {
+    html! {
+        label {
+            "Tài liệu đính kèm (PDF, JPEG, PNG; tối đa 3 tệp, mỗi tệp 5 MB) / Documents (optional)"
+            input type="file" name=(crate::routes::answer_form::FILE_FIELD) multiple
+                accept="application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png";
+        }
     }
 }
 
@@ -161,7 +186,7 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> Markup {
             }
         }
         @if n.named_as != Some(NamedAs::Driver) {
-            form #driver-form method="post" action=(action("driver")) {
+            form #driver-form method="post" action=(action("driver")) enctype="multipart/form-data" {
                 @if n.organisation.is_some() {
                     h3 { "Người điều khiển phương tiện của tổ chức" }
                     p.en { "Who was driving the organisation's vehicle (you, or another person): as their identity card and licence say" }
@@ -179,11 +204,12 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> Markup {
                     "Số giấy phép lái xe / Driving licence number"
                     input name="licence_no" required inputmode="numeric" pattern="[0-9]{12}" maxlength="12";
                 }
+                (documents_input())
                 button.secondary #name-driver { "Khai báo người điều khiển / Name the driver" }
             }
         }
         @if n.named_as.is_none() {
-            form #sold-form method="post" action=(action("sold")) {
+            form #sold-form method="post" action=(action("sold")) enctype="multipart/form-data" {
                 h3 { "Xe đã bán trước khi vi phạm" }
                 p.en { "The vehicle was sold before the violation (registration not yet moved)" }
                 (token)
@@ -197,9 +223,10 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> Markup {
                     "Hợp đồng mua bán (số, nơi công chứng) / Sale contract"
                     input name="document" required maxlength="200";
                 }
+                (documents_input())
                 button.secondary #declare-sold { "Khai báo đã bán xe / Declare the sale" }
             }
-            form #stolen-form method="post" action=(action("stolen")) {
+            form #stolen-form method="post" action=(action("stolen")) enctype="multipart/form-data" {
                 h3 { "Xe bị mất cắp" }
                 p.en { "The vehicle had been stolen" }
                 (token)
@@ -208,12 +235,14 @@ fn answer_forms(fine_id: &str, csrf: &str, n: &FineNotice) -> Markup {
                     "Đơn vị tiếp nhận, số biên bản / Police unit and report number"
                     input name="document" required maxlength="200";
                 }
+                (documents_input())
                 button.secondary #declare-stolen { "Khai báo xe bị mất cắp / Declare the theft" }
             }
         }
-        form method="post" action=(action("dispute")) {
+        form method="post" action=(action("dispute")) enctype="multipart/form-data" {
             (token)
             label { "Nội dung giải trình / Your explanation" textarea name="reason" required maxlength="2000" {} }
+            (documents_input())
             button.secondary #dispute { "Gửi giải trình / Explain" }
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP routes; [`router`] is separate from serving so tests drive it without a socket.
 
+pub mod answer_form;
 pub mod notices;
 pub mod payment;
 pub mod portal;

@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use service_kit::http::cookie;
 
-use super::AppState;
+use super::{AppState, answer_form::AnswerForm};
 use crate::{
     db::{self, Answer, CitizenSession, DbError},
     pages::{self, home, layout, local_time, message},
@@ -416,6 +416,10 @@ pub async fn fine(
         Ok(r) => r,
         Err(e) => return failure(&e),
     };
+    let documents = match db::documents_of_answer(&state.db, &fine_id).await {
+        Ok(d) => d,
+        Err(e) => return failure(&e),
+    };
     let cancelled = resolution
         .as_ref()
         .is_some_and(db::CaseResolution::cancelled);
@@ -424,6 +428,7 @@ pub async fn fine(
         notice: &n,
         csrf: &who.csrf,
         answer: answer.as_ref(),
+        documents: &documents,
         refused: refused.as_ref().map(|(_, code)| code.as_str()),
         resolution: resolution.as_ref(),
         decision: decision.as_ref(),
@@ -560,9 +565,10 @@ async fn answer(
     state: &AppState,
     headers: &HeaderMap,
     fine_id: &str,
-    form: &CsrfForm,
+    posted: AnswerForm<CsrfForm>,
     kind: Answer,
 ) -> Response {
+    let form = &posted.fields;
     let who = match poster(state, headers, form).await {
         Ok(w) => w,
         Err(r) => return r,
@@ -571,6 +577,16 @@ async fn answer(
         Ok(x) => x,
         Err(r) => return r,
     };
+    if let Some((vi, en)) = posted.problem {
+        return unprocessable(fine_id, vi, en);
+    }
+    if kind == Answer::Confirmed && !posted.attached.is_empty() {
+        return unprocessable(
+            fine_id,
+            "Tài liệu được đính kèm với giải trình, khai báo người điều khiển, bán xe hoặc mất cắp",
+            "Documents go with an explanation, a person named, a sale or a theft.",
+        );
+    }
     if protocol::UtcTimestamp::now().as_datetime() > notice.answer_due.as_datetime() {
         return unprocessable(
             fine_id,
@@ -638,7 +654,15 @@ async fn answer(
         Err(e) => return failure(&e),
         _ => {}
     }
-    match db::answer(&state.db, fine_id, &who.citizen_id, change).await {
+    match db::answer(
+        &state.db,
+        fine_id,
+        &who.citizen_id,
+        change,
+        &posted.attached,
+    )
+    .await
+    {
         Ok(_) => {
             tracing::info!(fine_id, answer = kind.as_str(), "citizen answered");
             see_other(&format!("/fines/{fine_id}"))
@@ -648,16 +672,18 @@ async fn answer(
 }
 
 /// `POST /fines/{id}/confirm`, `/dispute`, `/driver`, `/sold`, `/stolen`: the citizen answers
-/// the notice as `kind`.
+/// the notice as `kind`, with the documents attached to it (URL-encoded, or multipart with
+/// files: [`AnswerForm`]).
 pub fn answering(kind: Answer) -> axum::routing::MethodRouter<AppState> {
     axum::routing::post(
         move |State(state): State<AppState>,
               Path(fine_id): Path<String>,
               headers: HeaderMap,
-              Form(form): Form<CsrfForm>| async move {
-            answer(&state, &headers, &fine_id, &form, kind).await
+              posted: AnswerForm<CsrfForm>| async move {
+            answer(&state, &headers, &fine_id, posted, kind).await
         },
     )
+    .layer(super::answer_form::body_limit())
 }
 
 /// `POST /fines/{id}/pay`: off to the payment gateway.

@@ -82,6 +82,50 @@ impl<'a> Browser<'a> {
         .await
     }
 
+    /// Posts `fields` and `files` (name, bytes) as `multipart/form-data`, as a browser sends a
+    /// form with a file input.
+    async fn post_multipart(
+        &mut self,
+        url: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> Answered {
+        let boundary = "----tve-test-boundary-7d41";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (file_name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"document_file\"; \
+                     filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let url = self.absolute(url);
+        self.send(
+            self.w
+                .http
+                .post(url)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with("http") {
             url.to_owned()
@@ -259,6 +303,67 @@ async fn a_citizen_signs_in_answers_the_notice_and_pays_the_decision(t: &TestDb)
     b.cookie = old;
     let (status, to, _) = b.get(&format!("/fines/{id}")).await;
     assert_eq!((status, to.as_str()), (303, "/login"));
+}
+
+/// An explanation with a document attached: the file taken for what its bytes are, kept with
+/// the answer and named in its report to central; a file that is no PDF, JPEG or PNG refused
+/// with the reason, nothing answered.
+async fn an_explanation_goes_with_its_document_and_a_disguised_file_is_refused(t: &TestDb) {
+    let w = world(t).await;
+    let (_, id) = noticed(t).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(OWNER).await;
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("enctype=\"multipart/form-data\""), "{page}");
+    assert!(page.contains("name=\"document_file\""), "{page}");
+    let csrf = value_of(&page, "csrf");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("reason", "Tôi đã bán xe trước ngày vi phạm."),
+    ];
+    let dispute = format!("/fines/{id}/dispute");
+
+    let (status, _, refused) = b
+        .post_multipart(
+            &dispute,
+            &fields,
+            &[("hop-dong.pdf", b"<html><script>x</script>")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(refused.contains("PDF, JPEG hoặc PNG"), "{refused}");
+    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+
+    // An empty file input beside the document is no document.
+    let pdf = b"%PDF-1.4\n% hop dong\n%%EOF\n";
+    let (status, _, _) = b
+        .post_multipart(
+            &dispute,
+            &fields,
+            &[("", b""), ("C:\\Scan\\hop-dong.pdf", pdf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        Some(Answer::Disputed)
+    );
+    let documents = db::documents_of_answer(&t.db, &id).await.unwrap();
+    assert_eq!(documents.len(), 1);
+    assert_eq!(
+        (
+            documents[0].name.as_str(),
+            documents[0].content_type.as_str()
+        ),
+        ("hop-dong.pdf", "application/pdf")
+    );
+    let (_, _, page) = b.get(&format!("/fines/{id}")).await;
+    assert!(page.contains("Tài liệu đính kèm: hop-dong.pdf"), "{page}");
+    // What the portal holds about the citizen names it.
+    let (status, _, data) = b.get("/my-data.json").await;
+    assert_eq!(status, 200);
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["fines"][0]["documents"][0]["name"], "hop-dong.pdf");
 }
 
 /// A notice to an organisation, answered by the person who answers for it: the organisation is
@@ -933,6 +1038,7 @@ async fn a_citizen_downloads_what_the_portal_holds_about_them(t: &TestDb) {
 }
 
 on_both_engines!(
+    an_explanation_goes_with_its_document_and_a_disguised_file_is_refused,
     an_organisation_is_told_to_name_its_driver_and_its_decision_takes_no_points,
     naming_people_online_stops_after_three_refusals,
     a_citizen_downloads_what_the_portal_holds_about_them,

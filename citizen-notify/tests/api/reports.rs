@@ -22,12 +22,53 @@ use crate::helpers::{OWNER, TestDb, at_gateway, fine, on_both_engines, world};
 
 const SECRET: &str = "the secret shared with central-api";
 
+/// A document central holds: its digest, its kind, its bytes.
+type Held = (String, String, Vec<u8>);
+
 /// A stand-in for central's `POST /api/v1/fine-updates`: checks the signature and the message,
 /// answers each of `answers` in turn (then 201), keeps what it took.
 #[derive(Clone, Default)]
 struct Central {
     answers: Arc<Mutex<Vec<StatusCode>>>,
     taken: Arc<Mutex<Vec<FineUpdate>>>,
+    /// The documents put, by digest: kind and bytes.
+    documents: Arc<Mutex<Vec<Held>>>,
+    /// Answers to the next document puts (then 201).
+    document_answers: Arc<Mutex<Vec<StatusCode>>>,
+}
+
+/// Whether `body` came signed with the shared secret, as central checks.
+fn signed(headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = headers
+        .get(service_auth::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let skew = Duration::from_secs(60);
+    service_auth::verify(SECRET.as_bytes(), header, body, UtcTimestamp::now(), skew).is_ok()
+}
+
+/// Central's `PUT /api/v1/answer-documents/{sha256}`: signed, hashing to its digest.
+async fn put_document(
+    State(c): State<Central>,
+    axum::extract::Path(sha): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    if !signed(&headers, &body) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    if protocol::Sha256Digest::of(&body).to_hex() != sha {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    let mut answers = c.document_answers.lock().unwrap();
+    if !answers.is_empty() {
+        return answers.remove(0);
+    }
+    let kind = headers[axum::http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    c.documents.lock().unwrap().push((sha, kind, body.to_vec()));
+    StatusCode::CREATED
 }
 
 async fn take(State(c): State<Central>, headers: HeaderMap, body: Bytes) -> Response {
@@ -45,16 +86,21 @@ async fn taken(c: Central, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 async fn take_status(c: Central, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = headers
-        .get(service_auth::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    let skew = Duration::from_secs(60);
-    if service_auth::verify(SECRET.as_bytes(), header, &body, UtcTimestamp::now(), skew).is_err() {
+    if !signed(&headers, &body) {
         return StatusCode::UNAUTHORIZED;
     }
     let Ok(update) = wire::decode::<FineUpdate>(&body) else {
         return StatusCode::UNPROCESSABLE_ENTITY;
     };
+    // As central does: a document the update names must be there first.
+    let held = c.documents.lock().unwrap().clone();
+    if update
+        .documents
+        .iter()
+        .any(|d| !held.iter().any(|(sha, _, _)| *sha == d.sha256.to_hex()))
+    {
+        return StatusCode::TOO_EARLY;
+    }
     let mut answers = c.answers.lock().unwrap();
     if !answers.is_empty() {
         return answers.remove(0);
@@ -70,6 +116,10 @@ async fn start_central(answers: &[StatusCode]) -> (Central, Reporter, sandbox::R
     };
     let router = Router::new()
         .route("/api/v1/fine-updates", post(take))
+        .route(
+            "/api/v1/answer-documents/{sha}",
+            axum::routing::put(put_document),
+        )
         .with_state(c.clone());
     let running = sandbox::serve("127.0.0.1:0".parse().unwrap(), router)
         .await
@@ -90,7 +140,7 @@ async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
     let (_, id) = fine(t).await;
     assert!(db::reports_of(&t.db, &id).await.unwrap().is_empty());
     assert!(
-        db::answer(&t.db, &id, OWNER, FineChange::Confirmed)
+        db::answer(&t.db, &id, OWNER, FineChange::Confirmed, &[])
             .await
             .unwrap()
     );
@@ -138,6 +188,49 @@ async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
     );
 }
 
+/// An explanation with a document: the document goes first, then the explanation naming it; a
+/// document central cannot take now holds the explanation back, to go again with it.
+async fn the_documents_of_an_answer_reach_central_before_it(t: &TestDb) {
+    let (_, id) = fine(t).await;
+    let bytes = b"%PDF-1.4\n% hop dong\n%%EOF\n".to_vec();
+    let doc = protocol::AnswerDocument::of("hop-dong.pdf", &bytes).unwrap();
+    db::answer(
+        &t.db,
+        &id,
+        OWNER,
+        FineChange::Disputed {
+            reason: "Xe đã bán, hợp đồng đính kèm".into(),
+        },
+        &[(doc.clone(), bytes.clone())],
+    )
+    .await
+    .unwrap();
+    let (central, reporter, _server) = start_central(&[]).await;
+    central
+        .document_answers
+        .lock()
+        .unwrap()
+        .push(StatusCode::SERVICE_UNAVAILABLE);
+    let t0 = OffsetDateTime::now_utc();
+    assert_eq!(reporter.send_due(&t.db, t0).await.unwrap(), 0);
+    assert!(central.taken.lock().unwrap().is_empty(), "held back");
+    assert_eq!(
+        db::reports_of(&t.db, &id).await.unwrap(),
+        [("disputed".to_owned(), "pending".to_owned())]
+    );
+    let later = t0 + Duration::from_secs(3600);
+    assert_eq!(reporter.send_due(&t.db, later).await.unwrap(), 1);
+    assert_eq!(
+        *central.documents.lock().unwrap(),
+        [(doc.sha256.to_hex(), "application/pdf".to_owned(), bytes)]
+    );
+    let taken = central.taken.lock().unwrap().clone();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].documents, std::slice::from_ref(&doc));
+    // The portal shows what went with the answer.
+    assert_eq!(db::documents_of_answer(&t.db, &id).await.unwrap(), [doc]);
+}
+
 async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
     let (_, id) = fine(t).await;
     db::answer(
@@ -147,6 +240,7 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
         FineChange::Disputed {
             reason: "Xe đã bán từ tháng 3".into(),
         },
+        &[],
     )
     .await
     .unwrap();
@@ -178,7 +272,7 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
 
     // Refused outright (central does not know the fine): final, not retried.
     let (_, other) = fine(t).await;
-    db::answer(&t.db, &other, OWNER, FineChange::Confirmed)
+    db::answer(&t.db, &other, OWNER, FineChange::Confirmed, &[])
         .await
         .unwrap();
     let (central, reporter, _server) = start_central(&[StatusCode::NOT_FOUND]).await;
@@ -204,7 +298,7 @@ async fn a_refused_answer_is_taken_back_with_its_reason(t: &TestDb) {
         licence_no: "790123456789".into(),
     };
     assert!(
-        db::answer(&t.db, &id, OWNER, FineChange::DriverNamed { driver })
+        db::answer(&t.db, &id, OWNER, FineChange::DriverNamed { driver }, &[])
             .await
             .unwrap()
     );
@@ -231,6 +325,7 @@ async fn a_refused_answer_is_taken_back_with_its_reason(t: &TestDb) {
 }
 
 on_both_engines!(
+    the_documents_of_an_answer_reach_central_before_it,
     a_refused_answer_is_taken_back_with_its_reason,
     the_answer_and_the_payment_reach_central_once,
     a_report_central_cannot_take_now_waits_and_goes_again,
