@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Form,
-    extract::{Path, Query, State},
+    extract::{FromRequest, Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
@@ -679,8 +679,17 @@ pub fn answering(kind: Answer) -> axum::routing::MethodRouter<AppState> {
         move |State(state): State<AppState>,
               Path(fine_id): Path<String>,
               headers: HeaderMap,
-              posted: AnswerForm<CsrfForm>| async move {
-            answer(&state, &headers, &fine_id, posted, kind).await
+              request: axum::extract::Request| async move {
+            // The body, documents and all, is read for a signed-in citizen only.
+            match citizen(&state, &headers).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return see_other("/login"),
+                Err(e) => return failure(&e),
+            }
+            match AnswerForm::<CsrfForm>::from_request(request, &state).await {
+                Ok(posted) => answer(&state, &headers, &fine_id, posted, kind).await,
+                Err(refused) => refused,
+            }
         },
     )
     .layer(super::answer_form::body_limit())

@@ -312,6 +312,16 @@ async fn an_explanation_goes_with_its_document_and_a_disguised_file_is_refused(t
     let w = world(t).await;
     let (_, id) = noticed(t).await;
     let mut b = Browser::new(&w);
+    // Without a session the body is not read at all: sent to sign in, whatever it holds.
+    let (status, to, _) = b
+        .send(
+            w.http
+                .post(format!("{}/fines/{id}/dispute", w.notify))
+                .header("content-type", "multipart/form-data; boundary=x")
+                .body("not multipart at all"),
+        )
+        .await;
+    assert_eq!((status, to.as_str()), (303, "/login"));
     b.sign_in(OWNER).await;
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
     assert!(page.contains("enctype=\"multipart/form-data\""), "{page}");
