@@ -1,6 +1,7 @@
 //! The HTTP routes; [`router`] is separate from serving so tests drive it without a socket.
 
 pub mod answer_form;
+pub mod answers;
 pub mod notices;
 pub mod payment;
 pub mod portal;
@@ -53,13 +54,16 @@ pub fn router(state: AppState) -> Router {
         .route("/my-data.json", get(portal::my_data_json))
         .route("/my-data.pdf", get(portal::my_data_pdf))
         .route("/fines/{id}", get(portal::fine))
-        .route("/fines/{id}/confirm", portal::answering(Answer::Confirmed))
-        .route("/fines/{id}/dispute", portal::answering(Answer::Disputed))
-        .route("/fines/{id}/driver", portal::answering(Answer::DriverNamed))
-        .route("/fines/{id}/sold", portal::answering(Answer::VehicleSold))
+        .route("/fines/{id}/confirm", answers::answering(Answer::Confirmed))
+        .route("/fines/{id}/dispute", answers::answering(Answer::Disputed))
+        .route(
+            "/fines/{id}/driver",
+            answers::answering(Answer::DriverNamed),
+        )
+        .route("/fines/{id}/sold", answers::answering(Answer::VehicleSold))
         .route(
             "/fines/{id}/stolen",
-            portal::answering(Answer::VehicleStolen),
+            answers::answering(Answer::VehicleStolen),
         )
         .route("/fines/{id}/pay", post(portal::pay))
         .fallback(portal::unknown)
