@@ -23,12 +23,17 @@ use sim::{
     world::TrueViolation,
 };
 
-/// The library in batches of at most four cameras, as one 2-core box is sized for (a scenario
-/// with a plate camera is two); the junction of ordinary traffic, where every report is false,
-/// on a box of its own with the other overview-only scenario.
-const BATCHES: [&[&str]; 4] = [
-    &["red-light", "speeding"],
-    &["wrong-lane", "illegal-stop"],
+/// The library in batches: a scenario with a plate camera (two cameras) on a box of its own,
+/// the two overview-only scenarios together — the junction of ordinary traffic, where every
+/// report is false, among them. Two camera pairs at 8 frames a second on a two-core machine at
+/// about 100 ms of inference a frame shed frames for want of CPU and with them, now and then, a
+/// violation's moment; the test measures what the rules find, not what an oversubscribed
+/// machine sheds (that is the benches' matter, `make bench`).
+const BATCHES: [&[&str]; 6] = [
+    &["red-light"],
+    &["speeding"],
+    &["wrong-lane"],
+    &["illegal-stop"],
     &["no-helmet"],
     &["wrong-way", "normal-flow"],
 ];
