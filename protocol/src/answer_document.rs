@@ -25,6 +25,16 @@ pub const MAX_DOCUMENTS: usize = 3;
 /// The kinds of file taken: PDF, JPEG and PNG, what a phone's camera or scanner makes.
 pub const DOCUMENT_TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
 
+/// The file extension of a document of `content_type`, one of [`DOCUMENT_TYPES`].
+pub fn extension(content_type: &str) -> Option<&'static str> {
+    match content_type {
+        "application/pdf" => Some("pdf"),
+        "image/jpeg" => Some("jpg"),
+        "image/png" => Some("png"),
+        _ => None,
+    }
+}
+
 /// One document attached to an answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +80,23 @@ impl AnswerDocument {
         Ok(doc)
     }
 
+    /// A document as a store keeps it: its digest in hex; why not, when the digest is no
+    /// digest.
+    pub fn stored(
+        name: String,
+        content_type: String,
+        sha256_hex: &str,
+        bytes: u64,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            name,
+            content_type,
+            sha256: Sha256Digest::parse(sha256_hex)
+                .map_err(|e| format!("document {sha256_hex}: {e}"))?,
+            bytes,
+        })
+    }
+
     /// Checks the name, the kind and the size; `field` names the document in the error.
     pub fn validate(&self, field: &str) -> Result<(), Invalid> {
         let name_ok = !self.name.trim().is_empty()
@@ -111,6 +138,7 @@ mod tests {
             ("hop-dong.pdf", "application/pdf", 17)
         );
         assert_eq!(doc.sha256, Sha256Digest::of(&pdf));
+        assert_eq!(extension(&doc.content_type), Some("pdf"));
         assert_eq!(
             AnswerDocument::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
             Some("image/jpeg")

@@ -524,17 +524,16 @@ pub async fn documents_of(db: &Db, event_id: uuid::Uuid) -> Result<Vec<CaseDocum
         .await?
         .into_iter()
         .map(|row| {
-            let sha: String = row.try_get("sha256")?;
             Ok(CaseDocument {
                 fine_id: row.try_get("fine_id")?,
                 answer: row.try_get("kind")?,
-                document: protocol::AnswerDocument {
-                    name: row.try_get("name")?,
-                    content_type: row.try_get("content_type")?,
-                    sha256: protocol::Sha256Digest::parse(&sha)
-                        .map_err(|e| DbError::Corrupt(format!("document {sha}: {e}")))?,
-                    bytes: u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
-                },
+                document: protocol::AnswerDocument::stored(
+                    row.try_get("name")?,
+                    row.try_get("content_type")?,
+                    row.try_get("sha256")?,
+                    u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
+                )
+                .map_err(DbError::Corrupt)?,
             })
         })
         .collect()

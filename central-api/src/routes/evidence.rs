@@ -265,18 +265,36 @@ pub async fn get_linked(
         UtcTimestamp::now(),
     )
     .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_link", e.to_string()))?;
-    blob(&state, &sha256, &link.ct, "private, max-age=600").await
+    blob(
+        &state,
+        &sha256,
+        &link.ct,
+        "private, max-age=600",
+        Serve::Inline,
+    )
+    .await
+}
+
+/// How a blob is handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serve {
+    /// Shown in the page: an evidence content type as itself, anything else as bytes to save.
+    Inline,
+    /// Saved, never shown: a document attached to an answer (a PDF too) as itself.
+    Download,
 }
 
 /// One stored blob as a response of `content_type`: to a citizen on a signed link, or to an
-/// officer on the review pages. Only an evidence content type is served as itself, inline;
-/// anything else is an attachment of bytes. Either way the response is sandboxed (no script,
-/// no plugin, no same-origin access even when opened on its own) and never sniffed.
+/// officer on the review pages. Only an evidence content type (or, downloaded, a document's)
+/// is served as itself; anything else is an attachment of bytes. Either way the response is
+/// sandboxed (no script, no plugin, no same-origin access even when opened on its own) and
+/// never sniffed.
 pub async fn blob(
     state: &AppState,
     sha256: &Sha256Digest,
     content_type: &str,
     cache_control: &'static str,
+    serve: Serve,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let Some(bytes) = state.store.read(sha256).await.map_err(store_error)? else {
@@ -287,8 +305,16 @@ pub async fn blob(
         ));
     };
     let hex = sha256.to_hex();
-    let (content_type, disposition) = match protocol::evidence::extension(content_type) {
-        Some(ext) => (content_type, format!("inline; filename=\"{hex}.{ext}\"")),
+    let (known, how) = match serve {
+        Serve::Inline => (protocol::evidence::extension(content_type), "inline"),
+        Serve::Download => (
+            protocol::evidence::extension(content_type)
+                .or_else(|| protocol::answer_document::extension(content_type)),
+            "attachment",
+        ),
+    };
+    let (content_type, disposition) = match known {
+        Some(ext) => (content_type, format!("{how}; filename=\"{hex}.{ext}\"")),
         None => (
             "application/octet-stream",
             format!("attachment; filename=\"{hex}.bin\""),

@@ -901,6 +901,32 @@ pub async fn skip(State(state): State<AppState>, desk: Desk, Path(id): Path<Stri
 }
 
 /// `GET /review/evidence/{sha256}`: one evidence file, to a signed-in officer.
+pub async fn evidence(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(sha256): Path<String>,
+) -> Response {
+    let found = async {
+        let sha256 = Sha256Digest::parse(&sha256)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+        let content_type = db_evidence::content_type(&state.db, &sha256)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
+        evidence::blob(
+            &state,
+            &sha256,
+            &content_type,
+            "private, max-age=3600",
+            evidence::Serve::Inline,
+        )
+        .await
+    };
+    match found.await {
+        Ok(response) => response,
+        Err(e) => desk.failure(e),
+    }
+}
+
 /// `GET /review/documents/{sha256}`: a document attached to an answer, to the officers (each
 /// read on record, as the case's page is), always as a download.
 pub async fn document(
@@ -921,45 +947,14 @@ pub async fn document(
             serde_json::json!({ "violation": event, "sha256": sha256 }),
         )
         .await?;
-        let mut response =
-            evidence::blob(&state, &sha256, &content_type, "private, no-store").await?;
-        let ext = match content_type.as_str() {
-            "application/pdf" => "pdf",
-            "image/png" => "png",
-            _ => "jpg",
-        };
-        let headers = response.headers_mut();
-        for (name, value) in [
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{sha256}.{ext}\""),
-            ),
-            (axum::http::header::CONTENT_TYPE, content_type.clone()),
-        ] {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        }
-        Ok::<_, ApiError>(response)
-    };
-    match found.await {
-        Ok(response) => response,
-        Err(e) => desk.failure(e),
-    }
-}
-
-pub async fn evidence(
-    State(state): State<AppState>,
-    desk: Desk,
-    Path(sha256): Path<String>,
-) -> Response {
-    let found = async {
-        let sha256 = Sha256Digest::parse(&sha256)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
-        let content_type = db_evidence::content_type(&state.db, &sha256)
-            .await?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))?;
-        evidence::blob(&state, &sha256, &content_type, "private, max-age=3600").await
+        evidence::blob(
+            &state,
+            &sha256,
+            &content_type,
+            "private, no-store",
+            evidence::Serve::Download,
+        )
+        .await
     };
     match found.await {
         Ok(response) => response,

@@ -39,6 +39,15 @@ async fn put(
     signed_call(app, request, body, secret).await
 }
 
+/// Puts [`pdf`] into central's store as document `name`, as citizen-notify does: kept.
+async fn kept(app: &Router, name: &str) -> AnswerDocument {
+    let bytes = pdf();
+    let doc = AnswerDocument::of(name, &bytes).unwrap();
+    let kept = put(app, &doc.sha256.to_hex(), "application/pdf", bytes, SECRET).await;
+    assert_eq!(kept.0, StatusCode::CREATED, "{}", kept.1);
+    doc
+}
+
 fn error(answered: &(StatusCode, Value)) -> (StatusCode, Option<&str>) {
     (answered.0, answered.1["error"].as_str())
 }
@@ -157,11 +166,8 @@ async fn the_documents_of_an_answer_refused_are_released(t: &TestDb) {
     let reviewer = w.sign_in(Role::Reviewer).await;
     let (_, fine_id, _) = w.confirmed(&reviewer).await;
     let app = app(t, w.dir.path());
-    let bytes = pdf();
-    let doc = AnswerDocument::of("bien-ban.pdf", &bytes).unwrap();
+    let doc = kept(&app, "bien-ban.pdf").await;
     let sha = doc.sha256.to_hex();
-    let kept = put(&app, &sha, "application/pdf", bytes, SECRET).await;
-    assert_eq!(kept.0, StatusCode::CREATED);
     let mut late = update(
         fine_id,
         FineChange::VehicleStolen {
@@ -196,10 +202,7 @@ async fn the_documents_of_a_closed_case_go_with_its_evidence(t: &TestDb) {
     let reviewer = w.sign_in(Role::Reviewer).await;
     let (id, fine_id, _) = w.confirmed(&reviewer).await;
     let app = app(t, w.dir.path());
-    let bytes = pdf();
-    let doc = AnswerDocument::of("hop-dong.pdf", &bytes).unwrap();
-    let kept = put(&app, &doc.sha256.to_hex(), "application/pdf", bytes, SECRET).await;
-    assert_eq!(kept.0, StatusCode::CREATED);
+    let doc = kept(&app, "hop-dong.pdf").await;
     let mut explained = update(
         fine_id,
         FineChange::Disputed {
@@ -208,16 +211,7 @@ async fn the_documents_of_a_closed_case_go_with_its_evidence(t: &TestDb) {
     );
     explained.documents = vec![doc.clone()];
     assert_eq!(send(&app, &explained, SECRET).await.0, StatusCode::CREATED);
-    crate::helpers::report(
-        &w.db,
-        fine_id,
-        FineChange::Paid {
-            amount_vnd: 19_000_000,
-            transaction_no: "14123456".into(),
-            paid_at: UtcTimestamp::now(),
-        },
-    )
-    .await;
+    crate::retention::paid(&w, fine_id).await;
     let store = EvidenceStore::open(w.dir.path()).unwrap();
     assert!(store.contains(&doc.sha256).await.unwrap());
     let days = RetentionSettings::default().closed_evidence_days as i64;

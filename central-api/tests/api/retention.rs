@@ -257,7 +257,7 @@ async fn a_legal_hold_keeps_a_case_until_it_is_lifted(t: &TestDb) {
 }
 
 /// Reports case `fine_id` paid, as citizen-notify would.
-async fn paid(w: &World, fine_id: uuid::Uuid) {
+pub(crate) async fn paid(w: &World, fine_id: uuid::Uuid) {
     let change = FineChange::Paid {
         amount_vnd: 19_000_000,
         transaction_no: "14123456".into(),

@@ -202,14 +202,13 @@ pub async fn documents_of_report(db: &Db, update_id: &str) -> Result<Vec<Attache
         .into_iter()
         .map(|row| -> Result<Attached, DbError> {
             let body: Vec<u8> = row.try_get("body")?;
-            let sha: String = row.try_get("sha256")?;
-            let document = protocol::AnswerDocument {
-                name: row.try_get("name")?,
-                content_type: row.try_get("content_type")?,
-                sha256: protocol::Sha256Digest::parse(&sha)
-                    .map_err(|e| DbError::Corrupt(format!("document {sha}: {e}")))?,
-                bytes: body.len() as u64,
-            };
+            let document = protocol::AnswerDocument::stored(
+                row.try_get("name")?,
+                row.try_get("content_type")?,
+                row.try_get("sha256")?,
+                body.len() as u64,
+            )
+            .map_err(DbError::Corrupt)?;
             Ok((document, body))
         })
         .collect()
@@ -232,14 +231,13 @@ pub async fn documents_of_answer(
         .await?
         .into_iter()
         .map(|row| -> Result<protocol::AnswerDocument, DbError> {
-            let sha: String = row.try_get("sha256")?;
-            Ok(protocol::AnswerDocument {
-                name: row.try_get("name")?,
-                content_type: row.try_get("content_type")?,
-                sha256: protocol::Sha256Digest::parse(&sha)
-                    .map_err(|e| DbError::Corrupt(format!("document {sha}: {e}")))?,
-                bytes: u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
-            })
+            protocol::AnswerDocument::stored(
+                row.try_get("name")?,
+                row.try_get("content_type")?,
+                row.try_get("sha256")?,
+                u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
+            )
+            .map_err(DbError::Corrupt)
         })
         .collect::<Result<Vec<_>, _>>()?
     }))

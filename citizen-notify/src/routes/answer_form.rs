@@ -111,19 +111,20 @@ where
             }
             if too_large {
                 problem.get_or_insert(TOO_LARGE);
-            } else if attached
-                .iter()
-                .any(|(d, _): &Attached| d.sha256 == protocol::Sha256Digest::of(&body))
-            {
+                continue;
+            }
+            match AnswerDocument::of(&file_name, &body) {
                 // The same file chosen twice is one document.
-            } else if attached.len() == MAX_DOCUMENTS {
-                problem.get_or_insert(TOO_MANY);
-            } else {
-                match AnswerDocument::of(&file_name, &body) {
-                    Ok(document) => attached.push((document, body)),
-                    Err(_) => {
-                        problem.get_or_insert(NOT_A_DOCUMENT);
-                    }
+                Ok(d)
+                    if attached
+                        .iter()
+                        .any(|(a, _): &Attached| a.sha256 == d.sha256) => {}
+                Ok(_) if attached.len() == MAX_DOCUMENTS => {
+                    problem.get_or_insert(TOO_MANY);
+                }
+                Ok(document) => attached.push((document, body)),
+                Err(_) => {
+                    problem.get_or_insert(NOT_A_DOCUMENT);
                 }
             }
         }

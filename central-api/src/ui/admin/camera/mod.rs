@@ -181,7 +181,14 @@ pub async fn snapshot(
             .await?
             .ok_or_else(not_found)?;
         let sha = crate::db::snapshots::digest_of(&row).ok_or_else(not_found)?;
-        crate::routes::evidence::blob(&state, &sha, "image/jpeg", "private, no-store").await
+        crate::routes::evidence::blob(
+            &state,
+            &sha,
+            "image/jpeg",
+            "private, no-store",
+            crate::routes::evidence::Serve::Inline,
+        )
+        .await
     };
     match found.await {
         Ok(response) => response,
