@@ -49,10 +49,15 @@ harness "$release/versus" 20
 harness "$release/pipeline" 20 3
 harness "$release/streams" 12 40
 harness "$release/plates" 600
-for rate in 100 200 400 800; do
+# Central ingest through a Mosquitto set up as deploy/mosquitto-central.conf says, then the
+# machine's stock one for comparison.
+for rate in 400 1000 2500 5000 10000; do
   harness "$release/ingest-load" $((rate * 10)) 8 postgres "$rate"
 done
-harness "$release/ingest-load" 4000 8 sqlite 400
+harness "$release/ingest-load" 50000 64 postgres 5000
+harness "$release/ingest-load" 50000 64 postgres 0
+harness "$release/ingest-load" 25000 8 sqlite 2500
+harness "$release/ingest-load" 8000 8 postgres 800 stock
 harness "$release/review-load" 15
 
 {

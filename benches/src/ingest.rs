@@ -19,6 +19,58 @@ pub fn mqtt() -> anyhow::Result<(String, u16)> {
     central_api::ingest::mqtt::parse_broker_url(&url)
 }
 
+/// A Mosquitto of the harness's own, configured as `deploy/mosquitto-central.conf` says a
+/// production broker for central should be, on a free loopback port; stopped when dropped.
+#[derive(Debug)]
+pub struct Mosquitto {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    pub fn start() -> anyhow::Result<Self> {
+        let settings = include_str!("../../deploy/mosquitto-central.conf");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = tempfile::tempdir()?;
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "{settings}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            ),
+        )?;
+        let child = std::process::Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting mosquitto (installed by `make deps`)")?;
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("mosquitto did not listen on {port} within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// What devices sent: events, the copies of them sent again on purpose (a replay central must
 /// acknowledge without storing twice), those sent again for want of an ack, and each event's
 /// time from its first publication to central's acknowledgement, seconds.
@@ -188,6 +240,8 @@ pub struct Central {
     pub db: TestDb,
     pub addr: std::net::SocketAddr,
     pub broker: (String, u16),
+    /// The broker's own process, when the harness started one.
+    _mosquitto: Option<Mosquitto>,
     /// The key its acknowledgements are signed with.
     pub control: protocol::DevicePublicKey,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -197,9 +251,14 @@ pub struct Central {
 }
 
 impl Central {
-    /// Starts central on a fresh `engine` (`postgres` or `sqlite`) database and the broker.
-    pub async fn start(engine: &str) -> anyhow::Result<Self> {
-        let broker = mqtt()?;
+    /// Starts central on a fresh `engine` (`postgres` or `sqlite`) database and the broker:
+    /// the tests' (`own_broker` false), or a Mosquitto of its own set up for ingest.
+    pub async fn start(engine: &str, own_broker: bool) -> anyhow::Result<Self> {
+        let mosquitto = own_broker.then(Mosquitto::start).transpose()?;
+        let broker = match &mosquitto {
+            Some(m) => ("127.0.0.1".to_owned(), m.port),
+            None => mqtt()?,
+        };
         let db = match engine {
             "postgres" => TestDb::postgres(&central_api::db::MIGRATIONS).await,
             "sqlite" => TestDb::sqlite(&central_api::db::MIGRATIONS).await,
@@ -235,6 +294,7 @@ impl Central {
             db,
             addr,
             broker,
+            _mosquitto: mosquitto,
             control,
             stop,
             running,

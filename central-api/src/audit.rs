@@ -151,69 +151,132 @@ pub(crate) fn seal(
     Ok(entry)
 }
 
-/// Appends an entry in the caller's transaction `$tx` (either engine; `$postgres` says which)
+/// An entry to append: who did what to what, and the details (salted before hashing).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewEntry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub details: &'a Value,
+}
+
+/// Most rows one statement of a batch writes: bounds its bind parameters (13 a row at most
+/// here) far under SQLite's 32 766 and PostgreSQL's 65 535.
+pub(crate) const ROWS_PER_STATEMENT: usize = 200;
+
+/// Appends `$entries` (a `&[NewEntry]`), in order, in the caller's transaction `$tx` (either
+/// engine; `$postgres` says which) as one step of the chain: the last entry is read once, the
+/// subjects' salts are made and read in one statement each, and the entries are written in
+/// one. Evaluates to the [`AuditEntry`]s written. The caller holds [`AuditLog::lock`] so that
+/// appends of this process do not race; on PostgreSQL an advisory lock held to commit keeps
+/// other processes' appends after this one.
+macro_rules! append_all_in {
+    ($tx:ident, $postgres:expr, $entries:expr) => {{
+        let entries: &[$crate::audit::NewEntry<'_>] = $entries;
+        let mut sealed: Vec<$crate::audit::AuditEntry> = Vec::with_capacity(entries.len());
+        if !entries.is_empty() {
+            if $postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock(7411001)")
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *$tx)
+                .await?;
+            let mut prev = match last {
+                Some(row) => Some((
+                    sqlx::Row::try_get::<i64, _>(&row, "seq")?,
+                    sqlx::Row::try_get::<String, _>(&row, "hash")?,
+                )),
+                None => None,
+            };
+            let mut subjects: Vec<&str> = entries.iter().map(|e| e.subject).collect();
+            subjects.sort_unstable();
+            subjects.dedup();
+            let mut salts = std::collections::HashMap::<String, String>::new();
+            for chunk in subjects.chunks($crate::audit::ROWS_PER_STATEMENT) {
+                let fresh = chunk
+                    .iter()
+                    .map(|_| $crate::audit::new_salt())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut insert = sqlx::QueryBuilder::new("INSERT INTO audit_salts (subject, salt) ");
+                insert.push_values(chunk.iter().zip(&fresh), |mut row, (subject, salt)| {
+                    row.push_bind(*subject).push_bind(salt.as_str());
+                });
+                insert.push(" ON CONFLICT (subject) DO NOTHING");
+                insert.build().execute(&mut *$tx).await?;
+                let mut select =
+                    sqlx::QueryBuilder::new("SELECT subject, salt FROM audit_salts WHERE subject IN (");
+                let mut listed = select.separated(", ");
+                for subject in chunk {
+                    listed.push_bind(*subject);
+                }
+                select.push(")");
+                for row in select.build().fetch_all(&mut *$tx).await? {
+                    salts.insert(
+                        sqlx::Row::try_get(&row, "subject")?,
+                        sqlx::Row::try_get(&row, "salt")?,
+                    );
+                }
+            }
+            let at = protocol::UtcTimestamp::now().to_string();
+            for e in entries {
+                let salt = salts.get(e.subject).ok_or_else(|| {
+                    $crate::db::DbError::Corrupt(format!("no audit salt for {}", e.subject))
+                })?;
+                let entry = $crate::audit::seal(
+                    prev.take(),
+                    at.clone(),
+                    (e.actor, e.action, e.subject),
+                    e.details,
+                    salt,
+                )?;
+                prev = Some((entry.seq, entry.hash.clone()));
+                sealed.push(entry);
+            }
+            for chunk in sealed.chunks($crate::audit::ROWS_PER_STATEMENT) {
+                let details = chunk
+                    .iter()
+                    .map(|entry| serde_json::to_string(&entry.details))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| $crate::db::DbError::Corrupt(format!("audit details: {e}")))?;
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log
+                       (seq, at, actor, action, subject, details, details_sha256, prev_hash, hash) ",
+                );
+                insert.push_values(chunk.iter().zip(&details), |mut row, (entry, details)| {
+                    row.push_bind(entry.seq)
+                        .push_bind(entry.at.as_str())
+                        .push_bind(entry.actor.as_str())
+                        .push_bind(entry.action.as_str())
+                        .push_bind(entry.subject.as_str())
+                        .push_bind(details.as_str())
+                        .push_bind(entry.details_sha256.as_deref())
+                        .push_bind(entry.prev_hash.as_str())
+                        .push_bind(entry.hash.as_str());
+                });
+                insert.build().execute(&mut *$tx).await?;
+            }
+        }
+        sealed
+    }};
+}
+pub(crate) use append_all_in;
+
+/// Appends one entry in the caller's transaction `$tx` (either engine; `$postgres` says which)
 /// and evaluates to the [`AuditEntry`]: the business change and its entry commit together.
 /// The caller holds [`AuditLog::lock`] so that appends of this process do not race.
 macro_rules! append_in {
     ($tx:ident, $postgres:expr, $actor:expr, $action:expr, $subject:expr, $details:expr) => {{
-        let (actor, action, subject): (&str, &str, &str) = ($actor, $action, $subject);
-        let details: &serde_json::Value = $details;
-        if $postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7411001)")
-                .execute(&mut *$tx)
-                .await?;
-        }
-        let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *$tx)
-            .await?;
-        let prev = match last {
-            Some(row) => Some((
-                sqlx::Row::try_get::<i64, _>(&row, "seq")?,
-                sqlx::Row::try_get::<String, _>(&row, "hash")?,
-            )),
-            None => None,
+        let entry = $crate::audit::NewEntry {
+            actor: $actor,
+            action: $action,
+            subject: $subject,
+            details: $details,
         };
-        sqlx::query(
-            "INSERT INTO audit_salts (subject, salt) VALUES ($1, $2)
-             ON CONFLICT (subject) DO NOTHING",
-        )
-        .bind(subject)
-        .bind($crate::audit::new_salt()?)
-        .execute(&mut *$tx)
-        .await?;
-        let salt: String = sqlx::Row::try_get(
-            &sqlx::query("SELECT salt FROM audit_salts WHERE subject = $1")
-                .bind(subject)
-                .fetch_one(&mut *$tx)
-                .await?,
-            "salt",
-        )?;
-        let entry = $crate::audit::seal(
-            prev,
-            protocol::UtcTimestamp::now().to_string(),
-            (actor, action, subject),
-            details,
-            &salt,
-        )?;
-        let details_text = serde_json::to_string(details)
-            .map_err(|e| $crate::db::DbError::Corrupt(format!("audit details: {e}")))?;
-        sqlx::query(
-            "INSERT INTO audit_log
-               (seq, at, actor, action, subject, details, details_sha256, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(actor)
-        .bind(action)
-        .bind(subject)
-        .bind(&details_text)
-        .bind(&entry.details_sha256)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut *$tx)
-        .await?;
-        entry
+        $crate::audit::append_all_in!($tx, $postgres, &[entry])
+            .pop()
+            .ok_or_else(|| $crate::db::DbError::Corrupt("no audit entry written".into()))?
     }};
 }
 pub(crate) use append_in;

@@ -3,8 +3,11 @@
 //! one is acknowledged; every fifth event is sent twice (a replay), which central acknowledges
 //! again without storing it.
 //!
-//! `ingest-load [EVENTS] [DEVICES] [postgres|sqlite] [RATE]` prints one table row; RATE is the
-//! messages a second (replays included) offered by all devices together (0: as fast as they can).
+//! `ingest-load [EVENTS] [DEVICES] [postgres|sqlite] [RATE] [tuned|stock]` prints one table
+//! row; RATE is the messages a second (replays included) offered by all devices together (0: as
+//! fast as they can). The broker is a Mosquitto of the harness's own with the limits of
+//! `deploy/mosquitto-central.conf` (`tuned`, the default), or the machine's as installed
+//! (`stock`, `TVE_TEST_MQTT_URL`).
 
 use anyhow::bail;
 use benches::{
@@ -20,7 +23,12 @@ async fn main() -> anyhow::Result<()> {
     let devices: usize = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(4);
     let engine = args.get(3).map(String::as_str).unwrap_or("postgres");
     let rate: f64 = args.get(4).map(|a| a.parse()).transpose()?.unwrap_or(0.0);
-    let central = Central::start(engine).await?;
+    let broker = args.get(5).map(String::as_str).unwrap_or("tuned");
+    let central = match broker {
+        "tuned" => Central::start(engine, true).await?,
+        "stock" => Central::start(engine, false).await?,
+        other => bail!("broker `{other}`: tuned or stock"),
+    };
     let fleet = central.fleet(devices).await?;
     let pace = Pace {
         rate: rate / devices as f64,
@@ -45,7 +53,9 @@ async fn main() -> anyhow::Result<()> {
         "as fast as they publish".into()
     };
     row(
-        &format!("central ingest: MQTT (Mosquitto) → {engine}, {devices} devices, {offered}"),
+        &format!(
+            "central ingest: MQTT (Mosquitto, {broker}) → {engine}, {devices} devices, {offered}"
+        ),
         format!(
             "{:.0} events/s stored, {:.0} messages/s",
             sent.rate(),
@@ -53,13 +63,26 @@ async fn main() -> anyhow::Result<()> {
         ),
         "",
         &format!(
-            "acknowledged p50 {:.0} ms, p95 {:.0} ms; {} events stored once, {} replays acknowledged and not stored again, {} sent again for want of an ack",
+            "acknowledged p50 {:.0} ms, p95 {:.0} ms; {} events stored once, {} replays acknowledged and not stored again, {} sent again for want of an ack; peak RSS {} MiB (central and devices)",
             1000.0 * sent.ack_quantile(0.5),
             1000.0 * sent.ack_quantile(0.95),
             sent.events,
             sent.duplicates,
-            sent.republished
+            sent.republished,
+            peak_rss_mib()
         ),
     );
     central.stop().await
+}
+
+/// The process's peak resident memory (`VmHWM`), MiB.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }

@@ -13,7 +13,7 @@ use benches::{ingest::Central, row};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let seconds: u64 = std::env::args().nth(1).map_or(Ok(15), |a| a.parse())?;
-    let central = Central::start("postgres").await?;
+    let central = Central::start("postgres", false).await?;
     let fleet = central.fleet(4).await?;
     central
         .load(

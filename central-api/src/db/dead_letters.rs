@@ -37,36 +37,48 @@ pub struct NewDeadLetter<'a> {
     pub payload: &'a [u8],
 }
 
-/// Keeps `letter`, or counts it again when its bytes came before; returns its id.
-pub async fn insert(db: &Db, letter: NewDeadLetter<'_>) -> Result<i64, DbError> {
-    let kept = &letter.payload[..letter.payload.len().min(MAX_KEPT_BYTES)];
-    let digest = protocol::Sha256Digest::of(letter.payload).to_hex();
+/// Keeps each of `letters`, or counts it again when its bytes came before, in one transaction;
+/// returns their ids, in order.
+pub async fn insert(db: &Db, letters: &[NewDeadLetter<'_>]) -> Result<Vec<i64>, DbError> {
+    if letters.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = OffsetDateTime::now_utc();
-    let id: i64 = on_pool!(db, pool => {
-        sqlx::query(
-            "INSERT INTO dead_letters
-               (received_at, topic, device_id, event_id, reason_code, reason, payload, payload_bytes,
-                payload_sha256, last_received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $1)
-             ON CONFLICT (payload_sha256) DO UPDATE
-               SET times = dead_letters.times + 1, last_received_at = $1,
-                   reason_code = $5, reason = $6
-             RETURNING id",
-        )
-        .bind(now)
-        .bind(letter.topic)
-        .bind(letter.device_id)
-        .bind(letter.event_id)
-        .bind(letter.reason_code)
-        .bind(letter.reason)
-        .bind(kept)
-        .bind(letter.payload.len() as i64)
-        .bind(&digest)
-        .fetch_one(pool)
-        .await?
-        .try_get("id")?
+    let mut ids = Vec::with_capacity(letters.len());
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        // A statement each: two letters of the same bytes count twice, which one statement
+        // cannot do to one row.
+        for letter in letters {
+            let kept = &letter.payload[..letter.payload.len().min(MAX_KEPT_BYTES)];
+            let digest = protocol::Sha256Digest::of(letter.payload).to_hex();
+            let id: i64 = sqlx::query(
+                "INSERT INTO dead_letters
+                   (received_at, topic, device_id, event_id, reason_code, reason, payload, payload_bytes,
+                    payload_sha256, last_received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $1)
+                 ON CONFLICT (payload_sha256) DO UPDATE
+                   SET times = dead_letters.times + 1, last_received_at = $1,
+                       reason_code = $5, reason = $6
+                 RETURNING id",
+            )
+            .bind(now)
+            .bind(letter.topic)
+            .bind(letter.device_id)
+            .bind(letter.event_id)
+            .bind(letter.reason_code)
+            .bind(letter.reason)
+            .bind(kept)
+            .bind(letter.payload.len() as i64)
+            .bind(&digest)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            ids.push(id);
+        }
+        tx.commit().await?;
     });
-    Ok(id)
+    Ok(ids)
 }
 
 /// The most recent dead letters, newest first.

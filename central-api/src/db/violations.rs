@@ -1,11 +1,14 @@
 //! Violations as received: the typed event, the exact signed bytes, and the evidence manifest.
 
+use std::collections::{HashMap, HashSet};
+
 use protocol::{EventId, ViolationEvent};
 use sqlx::{Row, types::Json};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::{Db, DbError, on_pool};
-use crate::audit::{AuditLog, append_in};
+use crate::audit::{AuditLog, NewEntry, ROWS_PER_STATEMENT, append_all_in};
 
 /// Where a violation stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,101 +89,201 @@ impl StoredViolation {
     }
 }
 
-/// Stores a verified event (its exact bytes and their SHA-256, hex), its evidence manifest and
-/// its `violation.received` audit entry in one transaction, once per event id: a violation is
-/// never stored unaudited, and one whose entry could not be written is not stored at all (the
-/// device sends it again).
+/// A verified event to store: the event, its exact bytes and their SHA-256 (hex).
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    pub event: &'a ViolationEvent,
+    pub payload: &'a [u8],
+    pub sha256: &'a str,
+}
+
+/// Stores a batch of verified events, each once per event id, with their evidence manifests
+/// and their `violation.received` audit entries, in one transaction: a violation is never
+/// stored unaudited, and a batch whose entries could not be written is not stored at all (the
+/// devices send it again). The audit entries are one step of the chain, and every table is
+/// written a statement per [`ROWS_PER_STATEMENT`] rows, so a batch costs a few round trips and
+/// one commit, not a dozen of each per event. Returns what became of each, in order; an id
+/// given twice is stored once, its later copies compared with the first.
 pub async fn insert(
     db: &Db,
     audit: &AuditLog,
-    event: &ViolationEvent,
-    payload: &[u8],
-    sha256: &str,
-) -> Result<Inserted, DbError> {
-    let id = *event.event_id.as_uuid();
+    batch: &[Verified<'_>],
+) -> Result<Vec<Inserted>, DbError> {
+    let ids: Vec<Uuid> = batch.iter().map(|v| *v.event.event_id.as_uuid()).collect();
+    // The first copy of each id in the batch, in order.
+    let mut first = HashMap::<Uuid, usize>::new();
+    let mut unique = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        first.entry(*id).or_insert_with(|| {
+            unique.push(i);
+            i
+        });
+    }
+    if unique.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Rows taken in one order by every writer: two replicas storing overlapping batches wait
+    // for each other instead of deadlocking.
+    unique.sort_unstable_by_key(|&i| ids[i]);
     let now = OffsetDateTime::now_utc();
     let postgres = matches!(db, Db::Postgres(_));
-    let details = serde_json::json!({
-        "kind": event.kind.as_str(),
-        "camera": event.camera.as_str(),
-        "plate": event.plate.as_ref().map(|p| p.text.as_str()),
-        "payload_sha256": sha256,
-    });
     let _one_at_a_time = audit.lock().await;
-    on_pool!(db, pool => {
+    let (new, stored, purged) = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO violations
-               (event_id, device_id, camera_id, kind, vehicle_class, plate_text, plate_colour,
-                occurred_at, received_at, status, event, payload, payload_sha256)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(event.device.as_str())
-        .bind(event.camera.as_str())
-        .bind(event.kind.as_str())
-        .bind(event.vehicle.class.as_str())
-        .bind(event.plate.as_ref().map(|p| p.text.as_str()))
-        .bind(event.plate.as_ref().map(|p| p.colour.as_str()))
-        .bind(event.occurred_at.as_datetime())
-        .bind(now)
-        .bind(Status::Received.as_str())
-        .bind(Json(event))
-        .bind(payload)
-        .bind(sha256)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            let stored: String = sqlx::query("SELECT payload_sha256 FROM violations WHERE event_id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("payload_sha256")?;
-            tx.rollback().await?;
-            return Ok(if stored == sha256 {
-                Inserted::Duplicate
-            } else {
-                Inserted::Conflict { stored_sha256: stored }
+        let mut new = HashSet::<Uuid>::new();
+        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO violations
+                   (event_id, device_id, camera_id, kind, vehicle_class, plate_text, plate_colour,
+                    occurred_at, received_at, status, event, payload, payload_sha256) ",
+            );
+            insert.push_values(chunk, |mut row, &i| {
+                let Verified { event, payload, sha256 } = batch[i];
+                row.push_bind(ids[i])
+                    .push_bind(event.device.as_str())
+                    .push_bind(event.camera.as_str())
+                    .push_bind(event.kind.as_str())
+                    .push_bind(event.vehicle.class.as_str())
+                    .push_bind(event.plate.as_ref().map(|p| p.text.as_str()))
+                    .push_bind(event.plate.as_ref().map(|p| p.colour.as_str()))
+                    .push_bind(event.occurred_at.as_datetime())
+                    .push_bind(now)
+                    .push_bind(Status::Received.as_str())
+                    .push_bind(Json(event))
+                    .push_bind(payload)
+                    .push_bind(sha256);
             });
+            insert.push(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
+            for row in insert.build().fetch_all(&mut *tx).await? {
+                new.insert(row.try_get("event_id")?);
+            }
+        }
+        // Those stored before: the digest of their first bytes.
+        let before: Vec<Uuid> = unique
+            .iter()
+            .map(|&i| ids[i])
+            .filter(|id| !new.contains(id))
+            .collect();
+        let mut stored = HashMap::<Uuid, String>::new();
+        for chunk in before.chunks(ROWS_PER_STATEMENT) {
+            let mut select = sqlx::QueryBuilder::new(
+                "SELECT event_id, payload_sha256 FROM violations WHERE event_id IN (",
+            );
+            let mut listed = select.separated(", ");
+            for id in chunk {
+                listed.push_bind(*id);
+            }
+            select.push(")");
+            for row in select.build().fetch_all(&mut *tx).await? {
+                stored.insert(row.try_get("event_id")?, row.try_get("payload_sha256")?);
+            }
         }
         // Checked after the insert: a purge that committed while this insert waited on the
-        // row has committed its tombstone too.
-        let purged = sqlx::query("SELECT 1 AS one FROM purged_events WHERE event_id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if purged {
-            tx.rollback().await?;
-            return Ok(Inserted::Purged);
+        // row has committed its tombstone too. What was purged is taken out again.
+        let inserted: Vec<Uuid> = new.iter().copied().collect();
+        let mut purged = HashSet::<Uuid>::new();
+        for chunk in inserted.chunks(ROWS_PER_STATEMENT) {
+            let mut select =
+                sqlx::QueryBuilder::new("SELECT event_id FROM purged_events WHERE event_id IN (");
+            let mut listed = select.separated(", ");
+            for id in chunk {
+                listed.push_bind(*id);
+            }
+            select.push(")");
+            for row in select.build().fetch_all(&mut *tx).await? {
+                purged.insert(row.try_get::<Uuid, _>("event_id")?);
+            }
         }
-        for item in &event.evidence {
-            sqlx::query(
-                "INSERT INTO evidence_manifest (event_id, name, sha256, bytes, content_type, captured_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(&item.name)
-            .bind(item.sha256.to_hex())
-            .bind(item.bytes as i64)
-            .bind(&item.content_type)
-            .bind(item.captured_at.as_datetime())
-            .execute(&mut *tx)
-            .await?;
+        let gone: Vec<Uuid> = purged.iter().copied().collect();
+        for chunk in gone.chunks(ROWS_PER_STATEMENT) {
+            let mut delete = sqlx::QueryBuilder::new("DELETE FROM violations WHERE event_id IN (");
+            let mut listed = delete.separated(", ");
+            for id in chunk {
+                listed.push_bind(*id);
+            }
+            delete.push(")");
+            delete.build().execute(&mut *tx).await?;
         }
-        append_in!(
-            tx,
-            postgres,
-            &format!("device:{}", event.device),
-            "violation.received",
-            &format!("violation:{}", event.event_id),
-            &details
-        );
+        let kept: Vec<usize> = unique
+            .iter()
+            .copied()
+            .filter(|&i| new.contains(&ids[i]) && !purged.contains(&ids[i]))
+            .collect();
+        let manifest: Vec<(Uuid, &protocol::EvidenceItem)> = kept
+            .iter()
+            .flat_map(|&i| {
+                let id = ids[i];
+                batch[i].event.evidence.iter().map(move |item| (id, item))
+            })
+            .collect();
+        for chunk in manifest.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO evidence_manifest (event_id, name, sha256, bytes, content_type, captured_at) ",
+            );
+            insert.push_values(chunk, |mut row, (id, item)| {
+                row.push_bind(*id)
+                    .push_bind(item.name.as_str())
+                    .push_bind(item.sha256.to_hex())
+                    .push_bind(item.bytes as i64)
+                    .push_bind(item.content_type.as_str())
+                    .push_bind(item.captured_at.as_datetime());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let written: Vec<(String, String, serde_json::Value)> = kept
+            .iter()
+            .map(|&i| {
+                let Verified { event, sha256, .. } = batch[i];
+                (
+                    format!("device:{}", event.device),
+                    format!("violation:{}", event.event_id),
+                    serde_json::json!({
+                        "kind": event.kind.as_str(),
+                        "camera": event.camera.as_str(),
+                        "plate": event.plate.as_ref().map(|p| p.text.as_str()),
+                        "payload_sha256": sha256,
+                    }),
+                )
+            })
+            .collect();
+        let entries: Vec<NewEntry<'_>> = written
+            .iter()
+            .map(|(actor, subject, details)| NewEntry {
+                actor,
+                action: "violation.received",
+                subject,
+                details,
+            })
+            .collect();
+        append_all_in!(tx, postgres, &entries);
         tx.commit().await?;
+        (new, stored, purged)
     });
-    Ok(Inserted::New)
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            if purged.contains(id) {
+                return Ok(Inserted::Purged);
+            }
+            let original = first[id];
+            let standing = if new.contains(id) {
+                if i == original {
+                    return Ok(Inserted::New);
+                }
+                batch[original].sha256
+            } else {
+                // Stored before, and gone between the insert and the read: a purge took it.
+                stored.get(id).ok_or(sqlx::Error::RowNotFound)?.as_str()
+            };
+            Ok(if standing == batch[i].sha256 {
+                Inserted::Duplicate
+            } else {
+                Inserted::Conflict {
+                    stored_sha256: standing.to_owned(),
+                }
+            })
+        })
+        .collect()
 }
 
 /// One stored violation by its event id.

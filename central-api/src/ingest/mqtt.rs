@@ -1,6 +1,7 @@
-//! The MQTT worker: subscribes to every device's violation and status topics, hands each
-//! violation to [`Ingest`], publishes the application-level [`Ack`] once an event is durably
-//! stored, and only then acknowledges the MQTT delivery; statuses are recorded as they come.
+//! The MQTT worker: subscribes to every device's violation and status topics, hands the
+//! violations that have arrived to [`Ingest`] a batch at a time, publishes the
+//! application-level [`Ack`] once they are durably stored, and only then acknowledges the MQTT
+//! deliveries; statuses are recorded as they come.
 //! Acknowledgements and device configurations go out signed with central's control key
 //! ([`ControlKey`]). A storage failure is retried in place: the delivery stays
 //! unacknowledged, so the broker keeps the event until central has it.
@@ -9,6 +10,7 @@
 //! wait in the broker for this client id.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -17,12 +19,12 @@ use std::{
 };
 
 use anyhow::bail;
-use protocol::{Ack, Topic, UtcTimestamp, topic::TopicKind, wire};
+use protocol::{Ack, DeviceId, EventId, Topic, UtcTimestamp, topic::TopicKind, wire};
 use rumqttc::{AsyncClient, Event, Packet, Publish, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::mpsc;
 
-use super::{Ingest, Outcome};
+use super::Ingest;
 use crate::{config::MqttSettings, control::ControlKey};
 
 /// Where the worker connects and what it subscribes to.
@@ -234,7 +236,20 @@ pub async fn run(
     Ok(())
 }
 
-/// Ingests each delivery in order; acknowledges to the device, then to the broker.
+/// Most deliveries taken in one batch: one transaction, one acknowledgement a device. The
+/// broker's in-flight window for central's client (Mosquitto's `max_inflight_messages`) bounds
+/// what can be waiting, and so the batch, below this.
+const BATCH_MAX: usize = 256;
+
+/// Most event ids in one acknowledgement: about 4 KiB signed, within the 10 KiB a client
+/// takes by default (rumqttc's), though the protocol allows up to
+/// [`protocol::messages::MAX_ACK_IDS`].
+const ACK_IDS_PER_MESSAGE: usize = 100;
+
+/// Takes what has arrived, up to [`BATCH_MAX`], and ingests it as a batch: statuses and
+/// snapshot answers one by one, violations together ([`Ingest::handle_batch`]); then
+/// acknowledges to each device the events stored (one signed [`Ack`] naming them all), and
+/// only then to the broker.
 async fn process(
     ingest: Ingest,
     client: AsyncClient,
@@ -242,49 +257,94 @@ async fn process(
     (mut deliveries, at_most_once): (mpsc::UnboundedReceiver<Publish>, Arc<AtMostOnceBacklog>),
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    while let Some(publish) = deliveries.recv().await {
-        let _taken = at_most_once.taken(publish.qos);
-        let mut retry = Duration::from_millis(200);
-        let kind = Topic::parse(&publish.topic).ok().map(|t| t.kind());
-        let outcome = loop {
-            let handled = if kind == Some(TopicKind::Status) {
-                ingest
-                    .status(&publish.topic, &publish.payload)
-                    .await
-                    .map(|_| None)
-            } else if kind == Some(TopicKind::Snapshot) {
-                ingest
-                    .snapshot(&publish.topic, &publish.payload)
-                    .await
-                    .map(|_| None)
-            } else {
-                ingest
-                    .handle(&publish.topic, &publish.payload)
-                    .await
-                    .map(Some)
-            };
-            match handled {
-                Ok(outcome) => break Some(outcome),
-                Err(e) if shutdown.is_stopping() => {
-                    tracing::warn!(error = %e, "storage failed while stopping; the broker redelivers");
-                    break None;
+    let mut batch: Vec<Publish> = Vec::with_capacity(BATCH_MAX);
+    while let Some(first) = deliveries.recv().await {
+        batch.push(first);
+        while batch.len() < BATCH_MAX
+            && let Ok(next) = deliveries.try_recv()
+        {
+            batch.push(next);
+        }
+        let _taken: Vec<_> = batch
+            .iter()
+            .filter_map(|p| at_most_once.taken(p.qos))
+            .collect();
+        let mut violations = Vec::new();
+        let mut handled = true;
+        for publish in &batch {
+            let (topic, payload) = (&publish.topic, &publish.payload);
+            let other = match Topic::parse(topic).ok().map(|t| t.kind()) {
+                Some(TopicKind::Status) => {
+                    retrying(&shutdown, || ingest.status(topic, payload)).await
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, retry_ms = retry.as_millis() as u64, "storage failed; retrying");
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(Duration::from_secs(5));
+                Some(TopicKind::Snapshot) => {
+                    retrying(&shutdown, || ingest.snapshot(topic, payload)).await
+                }
+                _ => {
+                    violations.push(super::Delivery {
+                        topic: topic.clone(),
+                        payload: payload.clone(),
+                    });
+                    continue;
+                }
+            };
+            handled &= other.is_some();
+        }
+        let outcomes = if handled {
+            retrying(&shutdown, || ingest.handle_batch(&violations)).await
+        } else {
+            None
+        };
+        // Stopping with storage failing: nothing of the batch is acknowledged, and the broker
+        // delivers it again.
+        let Some(outcomes) = outcomes else {
+            batch.clear();
+            continue;
+        };
+        let mut acks = HashMap::<DeviceId, Vec<EventId>>::new();
+        for (delivery, outcome) in violations.iter().zip(&outcomes) {
+            if let Some(event_id) = outcome.ack()
+                && let Ok(topic) = Topic::parse(&delivery.topic)
+            {
+                let ids = acks.entry(topic.device().clone()).or_default();
+                if !ids.contains(&event_id) {
+                    ids.push(event_id);
                 }
             }
-        };
-        let Some(outcome) = outcome else { continue };
-        if let Some(event_id) = outcome.as_ref().and_then(Outcome::ack)
-            && let Ok(topic) = Topic::parse(&publish.topic)
-        {
-            send_ack(&client, &control, topic.device().clone(), event_id).await?;
         }
-        client.ack(&publish).await?;
+        for (device, ids) in acks {
+            for ids in ids.chunks(ACK_IDS_PER_MESSAGE) {
+                send_ack(&client, &control, device.clone(), ids.to_vec()).await?;
+            }
+        }
+        for publish in batch.drain(..) {
+            client.ack(&publish).await?;
+        }
     }
     Ok(())
+}
+
+/// Runs `step` until it stores, waiting longer after each storage failure; `None` if central
+/// is stopping (the broker delivers again what was not acknowledged).
+async fn retrying<T, F>(shutdown: &Shutdown, mut step: impl FnMut() -> F) -> Option<T>
+where
+    F: Future<Output = Result<T, crate::db::DbError>>,
+{
+    let mut retry = Duration::from_millis(200);
+    loop {
+        match step().await {
+            Ok(done) => return Some(done),
+            Err(e) if shutdown.is_stopping() => {
+                tracing::warn!(error = %e, "storage failed while stopping; the broker redelivers");
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, retry_ms = retry.as_millis() as u64, "storage failed; retrying");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 /// Most QoS 0 messages waiting for the processor; more are dropped, counted.
@@ -337,24 +397,25 @@ impl Drop for Taken<'_> {
 async fn send_ack(
     client: &AsyncClient,
     control: &ControlKey,
-    device: protocol::DeviceId,
-    event_id: protocol::EventId,
+    device: DeviceId,
+    event_ids: Vec<EventId>,
 ) -> anyhow::Result<()> {
+    let count = event_ids.len();
     let ack = Ack {
         device: device.clone(),
-        event_ids: vec![event_id],
+        event_ids,
         stored_at: UtcTimestamp::now(),
     };
     let payload = control.sign(&ack)?;
     client
         .publish(
-            Topic::Ack(device).to_string(),
+            Topic::Ack(device.clone()).to_string(),
             QoS::AtLeastOnce,
             false,
             payload,
         )
         .await?;
-    tracing::debug!(%event_id, "acknowledged to the device");
+    tracing::debug!(%device, count, "acknowledged to the device");
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use central_api::{
     audit::AuditLog,
     db::{Db, dead_letters, devices, violations},
-    ingest::{Ingest, IngestMetrics, Outcome},
+    ingest::{Delivery, Ingest, IngestMetrics, Outcome},
 };
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 use serde_json::Value;
@@ -315,7 +315,164 @@ async fn a_violation_is_stored_only_with_its_audit_entry(t: &TestDb) {
     assert_eq!(trail[0].details["plate"], "51F12345");
 }
 
+/// A batch, as the MQTT worker hands over what has arrived: each payload gets the outcome it
+/// would get alone, in order — copies within the batch and of events stored before included —
+/// and the events stored are audited in one step of the chain, which still verifies.
+async fn a_batch_gets_each_payloads_own_outcome_in_one_step(t: &TestDb) {
+    let db = &t.db;
+    let w = world(db).await;
+    let before = w.event();
+    w.ingest
+        .handle(&w.topic(), &w.signed(&before))
+        .await
+        .unwrap();
+    let (first, second, third) = (w.event(), w.event(), w.event());
+    let mut rival = first.clone();
+    rival.plate.as_mut().unwrap().text = "51F99999".into();
+    let mut ahead = w.event();
+    ahead.occurred_at =
+        protocol::UtcTimestamp::from_unix_ms(protocol::UtcTimestamp::now().unix_ms() + 600_000)
+            .unwrap();
+    let forged = wire::encode_signed(&w.event(), &DeviceKey::from_seed([99; 32])).unwrap();
+    let payloads = [
+        w.signed(&first),
+        w.signed(&second),
+        w.signed(&first),
+        w.signed(&rival),
+        w.signed(&before),
+        forged,
+        w.signed(&ahead),
+        w.signed(&third),
+    ];
+    let batch: Vec<Delivery> = payloads
+        .iter()
+        .map(|p| Delivery {
+            topic: w.topic(),
+            payload: p.clone().into(),
+        })
+        .collect();
+    let outcomes = w.ingest.handle_batch(&batch).await.unwrap();
+    assert_eq!(outcomes.len(), batch.len());
+    assert_eq!(outcomes[0], Outcome::Stored(first.event_id));
+    assert_eq!(outcomes[1], Outcome::Stored(second.event_id));
+    assert_eq!(
+        outcomes[2],
+        Outcome::Duplicate(first.event_id),
+        "a copy in the batch"
+    );
+    assert!(
+        matches!(outcomes[3], Outcome::Conflict { event_id, .. } if event_id == first.event_id),
+        "the first of the batch stands: {:?}",
+        outcomes[3]
+    );
+    assert_eq!(
+        outcomes[4],
+        Outcome::Duplicate(before.event_id),
+        "stored before"
+    );
+    assert!(
+        matches!(
+            outcomes[5],
+            Outcome::Refused {
+                code: "bad_signature",
+                ..
+            }
+        ),
+        "{:?}",
+        outcomes[5]
+    );
+    assert!(
+        matches!(outcomes[6], Outcome::Parked { event_id, .. } if event_id == ahead.event_id),
+        "{:?}",
+        outcomes[6]
+    );
+    assert_eq!(outcomes[7], Outcome::Stored(third.event_id));
+
+    assert_eq!(violations::count(db).await.unwrap(), 4);
+    assert_eq!(
+        violations::get(db, &first.event_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .event,
+        first
+    );
+    for event in [&first, &second, &third] {
+        let manifest = violations::manifest(db, &event.event_id).await.unwrap();
+        assert_eq!(manifest.len(), event.evidence.len());
+    }
+    let letters = dead_letters::recent(db, 10).await.unwrap();
+    let mut codes: Vec<&str> = letters.iter().map(|l| l.reason_code.as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        [
+            "bad_signature",
+            "conflicting_duplicate",
+            "occurred_in_future"
+        ]
+    );
+    assert_eq!(w.count("stored"), 3 + 1);
+    assert_eq!(w.count("duplicate"), 2);
+
+    let audit = AuditLog::new(db.clone());
+    assert_eq!(audit.verify().await.unwrap(), Ok(4), "the chain holds");
+    for event in [&first, &second, &third] {
+        let trail = audit
+            .for_subject(&format!("violation:{}", event.event_id))
+            .await
+            .unwrap();
+        assert_eq!(trail.len(), 1);
+        assert_eq!(trail[0].action, "violation.received");
+    }
+
+    // Sent again whole, as the broker does after a failure: nothing is stored twice.
+    let again = w.ingest.handle_batch(&batch).await.unwrap();
+    assert_eq!(again[0], Outcome::Duplicate(first.event_id));
+    assert_eq!(again[7], Outcome::Duplicate(third.event_id));
+    assert_eq!(violations::count(db).await.unwrap(), 4);
+    assert_eq!(audit.verify().await.unwrap(), Ok(4));
+}
+
+/// A batch large enough to be checked in several lanes is answered in the order it came.
+async fn a_large_batch_is_answered_in_order(t: &TestDb) {
+    let w = world(&t.db).await;
+    let stranger = DeviceKey::from_seed([99; 32]);
+    let events: Vec<ViolationEvent> = (0..70).map(|_| w.event()).collect();
+    let batch: Vec<Delivery> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Delivery {
+            topic: w.topic(),
+            payload: if i % 9 == 4 {
+                wire::encode_signed(e, &stranger).unwrap()
+            } else {
+                w.signed(e)
+            }
+            .into(),
+        })
+        .collect();
+    let outcomes = w.ingest.handle_batch(&batch).await.unwrap();
+    for (i, (event, outcome)) in events.iter().zip(&outcomes).enumerate() {
+        if i % 9 == 4 {
+            assert!(
+                matches!(outcome, Outcome::Refused { .. }),
+                "{i}: {outcome:?}"
+            );
+        } else {
+            assert_eq!(*outcome, Outcome::Stored(event.event_id), "{i}");
+        }
+    }
+    assert_eq!(violations::count(&t.db).await.unwrap(), 70 - 8);
+    assert_eq!(
+        AuditLog::new(t.db.clone()).verify().await.unwrap(),
+        Ok(70 - 8)
+    );
+}
+
 on_both_engines!(
+    a_batch_gets_each_payloads_own_outcome_in_one_step,
+    a_large_batch_is_answered_in_order,
     a_violation_is_stored_only_with_its_audit_entry,
     valid_event_is_stored_with_its_bytes_and_manifest,
     a_replayed_event_is_acknowledged_again_not_stored_twice,
