@@ -79,6 +79,8 @@ pub struct Sent {
     pub events: usize,
     pub duplicates: usize,
     pub republished: usize,
+    /// Messages central must refuse (malformed, unsigned, forged), each sent once.
+    pub bad: usize,
     pub ack_latency_s: Vec<f64>,
     /// The first publication and the last acknowledgement.
     pub span: Option<(Instant, Instant)>,
@@ -89,6 +91,7 @@ impl Sent {
         self.events += other.events;
         self.duplicates += other.duplicates;
         self.republished += other.republished;
+        self.bad += other.bad;
         self.ack_latency_s.extend(other.ack_latency_s);
         self.span = match (self.span, other.span) {
             (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
@@ -121,6 +124,8 @@ pub struct Pace {
     pub rate: f64,
     /// Every this many-th event is sent twice (0: none).
     pub duplicate_every: usize,
+    /// A message central must refuse after every this many-th event (0: none).
+    pub bad_every: usize,
 }
 
 /// One device: publishes `events` signed events at QoS 1 at `pace`, and waits for every
@@ -150,37 +155,52 @@ pub async fn device(
             })
             .collect::<Result<_, _>>()?,
     );
-    let mut order: Vec<EventId> = Vec::new();
     let mut sent = Sent {
         events,
         ..Sent::default()
     };
-    for (i, id) in payloads.keys().enumerate() {
-        order.push(*id);
+    let mut bad = Vec::new();
+    let mut order: Vec<Item> = Vec::new();
+    for (i, event_id) in payloads.keys().enumerate() {
+        order.push(Item::Event(*event_id));
         if pace.duplicate_every > 0 && i % pace.duplicate_every == 0 {
-            order.push(*id);
+            order.push(Item::Event(*event_id));
             sent.duplicates += 1;
         }
+        // After an event, never last: the acknowledgement of the events after it shows it was
+        // taken.
+        if pace.bad_every > 0 && i % pace.bad_every == pace.bad_every / 2 && i + 1 < events {
+            order.push(Item::Bad(bad.len()));
+            bad.push(bad_payload(bad.len(), &id, &key)?);
+        }
     }
+    sent.bad = bad.len();
+    let bad = Arc::new(bad);
     let first_sent: Arc<std::sync::Mutex<HashMap<EventId, Instant>>> = Arc::default();
     let topic = Topic::Violation(id.clone()).to_string();
-    let publish = |ids: Vec<EventId>, rate: f64| {
+    let publish = |items: Vec<Item>, rate: f64| {
         let (client, topic) = (client.clone(), topic.clone());
-        let (payloads, first_sent) = (payloads.clone(), first_sent.clone());
+        let (payloads, bad, first_sent) = (payloads.clone(), bad.clone(), first_sent.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            for (n, id) in ids.into_iter().enumerate() {
+            for (n, item) in items.into_iter().enumerate() {
                 if rate > 0.0 {
                     tokio::time::sleep_until(
                         (started + Duration::from_secs_f64(n as f64 / rate)).into(),
                     )
                     .await;
                 }
-                if let Ok(mut first) = first_sent.lock() {
-                    first.entry(id).or_insert_with(Instant::now);
-                }
+                let payload = match item {
+                    Item::Event(id) => {
+                        if let Ok(mut first) = first_sent.lock() {
+                            first.entry(id).or_insert_with(Instant::now);
+                        }
+                        payloads[&id].clone()
+                    }
+                    Item::Bad(n) => bad[n].clone(),
+                };
                 if client
-                    .publish(&topic, QoS::AtLeastOnce, false, payloads[&id].clone())
+                    .publish(&topic, QoS::AtLeastOnce, false, payload)
                     .await
                     .is_err()
                 {
@@ -222,7 +242,7 @@ pub async fn device(
                 })
                 .unwrap_or_default();
             sent.republished += due.len();
-            publish(due, 0.0);
+            publish(due.into_iter().map(Item::Event).collect(), 0.0);
             last_ack = Instant::now();
         }
     }
@@ -232,6 +252,32 @@ pub async fn device(
         .and_then(|f| f.values().min().copied());
     sent.span = first.map(|first| (first, acked_at));
     Ok(sent)
+}
+
+/// What a device publishes: one of its events, or one of its messages central must refuse.
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Event(EventId),
+    Bad(usize),
+}
+
+/// The `n`-th message central must refuse of a device, in turn: malformed JSON, an event
+/// without its signature, an event signed by a key not the device's.
+fn bad_payload(n: usize, device: &DeviceId, key: &DeviceKey) -> anyhow::Result<Vec<u8>> {
+    let event = ViolationEvent::example(device.clone(), EventId::new());
+    Ok(match n % 3 {
+        0 => format!("{{\"schema\": \"tve.violation\", \"n\": {n}").into_bytes(),
+        1 => {
+            let mut value: serde_json::Value =
+                serde_json::from_slice(&wire::encode_signed(&event, key)?)?;
+            value
+                .as_object_mut()
+                .context("an event is an object")?
+                .remove("signature");
+            serde_json::to_vec(&value)?
+        }
+        _ => wire::encode_signed(&event, &DeviceKey::from_seed([0x5a; 32]))?,
+    })
 }
 
 /// central-api running in this process.

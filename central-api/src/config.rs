@@ -209,7 +209,9 @@ pub struct MqttSettings {
     /// them (external broker only).
     pub shared_group: String,
     pub keep_alive_s: u64,
-    /// Largest MQTT payload accepted; larger ones never reach ingest.
+    /// Largest MQTT payload the embedded broker accepts, and central sends; an external
+    /// broker's own limit should match it. A larger violation that reaches central is a dead
+    /// letter (`oversized`).
     pub max_payload_bytes: usize,
     /// The key central signs acknowledgements and device configurations with (an Ed25519 seed,
     /// base64, in a file readable by its owner only), made on first start when missing. Devices

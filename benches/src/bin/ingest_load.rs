@@ -1,7 +1,8 @@
 //! Ingest load harness: signed events from simulated devices through Mosquitto into central-api
 //! on PostgreSQL (or SQLite) at an offered rate, counted from the first publication until every
 //! one is acknowledged; every fifth event is sent twice (a replay), which central acknowledges
-//! again without storing it.
+//! again without storing it, and after every fiftieth comes a message central must refuse
+//! (malformed, unsigned or forged), which must become a dead letter.
 //!
 //! `ingest-load [EVENTS] [DEVICES] [postgres|sqlite] [RATE] [tuned|stock]` prints one table
 //! row; RATE is the messages a second (replays included) offered by all devices together (0: as
@@ -14,7 +15,10 @@ use benches::{
     ingest::{Central, Pace},
     row,
 };
-use central_api::db::review::{QueueFilter, list};
+use central_api::db::{
+    dead_letters,
+    review::{QueueFilter, list},
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -33,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let pace = Pace {
         rate: rate / devices as f64,
         duplicate_every: 5,
+        bad_every: 50,
     };
     let sent = central.load(fleet, events / devices, pace).await?;
     let stored = list(
@@ -46,6 +51,18 @@ async fn main() -> anyhow::Result<()> {
     .total;
     if stored != sent.events as i64 {
         bail!("{} events sent, {stored} stored", sent.events);
+    }
+    // Each refused message was taken before the events after it were acknowledged.
+    let refused: i64 = dead_letters::recent(&central.db.db, i64::MAX)
+        .await?
+        .iter()
+        .map(|l| l.times)
+        .sum();
+    if refused != sent.bad as i64 {
+        bail!(
+            "{} messages to refuse sent, {refused} dead letters",
+            sent.bad
+        );
     }
     let offered = if rate > 0.0 {
         format!("{rate:.0} messages/s offered")
@@ -63,11 +80,12 @@ async fn main() -> anyhow::Result<()> {
         ),
         "",
         &format!(
-            "acknowledged p50 {:.0} ms, p95 {:.0} ms; {} events stored once, {} replays acknowledged and not stored again, {} sent again for want of an ack; peak RSS {} MiB (central and devices)",
+            "acknowledged p50 {:.0} ms, p95 {:.0} ms; {} events stored once, {} replays acknowledged and not stored again, {} refused messages dead-lettered, {} sent again for want of an ack; peak RSS {} MiB (central and devices)",
             1000.0 * sent.ack_quantile(0.5),
             1000.0 * sent.ack_quantile(0.95),
             sent.events,
             sent.duplicates,
+            sent.bad,
             sent.republished,
             peak_rss_mib()
         ),

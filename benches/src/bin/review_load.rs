@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
             benches::ingest::Pace {
                 rate: 200.0,
                 duplicate_every: 0,
+                bad_every: 0,
             },
         )
         .await?;

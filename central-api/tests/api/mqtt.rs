@@ -317,6 +317,34 @@ async fn a_burst_of_events_is_all_acknowledged(t: &TestDb) {
     central.stop().await;
 }
 
+/// A message larger than any event, on a broker that lets it through (Mosquitto has no size
+/// limit unless configured): a dead letter, and ingest goes on. Central used to refuse to read
+/// the packet, which closed its connection; the broker then delivered the same message again
+/// to the persistent session at every reconnection, and nothing behind it was ever ingested.
+async fn an_oversized_message_is_a_dead_letter_and_ingest_goes_on(t: &TestDb) {
+    let (host, port) = mosquitto();
+    let central = Central::start(t, external(&host, port)).await;
+    let mut options = MqttOptions::new(unique("edge"), host.as_str(), port);
+    options.set_max_packet_size(2 << 20, 2 << 20);
+    let mut device = Device::connect_with(&t.db, options).await;
+    let first = device.event();
+    device.send_until_acked(&first).await;
+
+    let oversized = vec![b'{'; 1 << 20];
+    device.publish(oversized.clone()).await;
+    let next = device.event();
+    device.send(&next).await;
+    assert_eq!(device.next_ack().await.event_ids, [next.event_id]);
+    let letters = dead_letters::recent(&t.db, 10).await.unwrap();
+    let letter = letters
+        .iter()
+        .find(|l| l.reason_code == "oversized")
+        .unwrap_or_else(|| panic!("no dead letter for the oversized message: {letters:?}"));
+    assert_eq!(letter.payload_bytes, oversized.len() as i64);
+    assert_eq!(violations::count(&t.db).await.unwrap(), 2);
+    central.stop().await;
+}
+
 async fn device_statuses_are_recorded_as_they_come(t: &TestDb) {
     let (host, port) = mosquitto();
     let central = Central::start(t, external(&host, port)).await;
@@ -742,6 +770,7 @@ on_both_engines!(
     a_broker_over_tls_with_passwords,
     device_statuses_are_recorded_as_they_come,
     a_burst_of_events_is_all_acknowledged,
+    an_oversized_message_is_a_dead_letter_and_ingest_goes_on,
     events_are_acknowledged_once_stored_and_refusals_never,
     events_published_while_central_is_down_arrive_when_it_returns,
 );
