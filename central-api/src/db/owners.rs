@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool, violations::Status};
 use crate::{
-    audit::{AuditLog, append_in},
+    audit::{AuditLog, NewEntry, append_all_in},
     sealed::{ResealCount, SealingKey, is_sealed},
 };
 
@@ -457,68 +457,82 @@ impl LookupResult {
     }
 }
 
-/// Records the lookup; a conclusive one moves the violation into the review queue, with its
-/// `owner.lookup` audit entry in the same transaction (the owner's citizen id masked in it).
-/// Only a violation still `received` changes, so two replicas never both move it.
-pub async fn record_lookup(
+/// Records lookups, each of a violation by its event id; a conclusive one moves the violation
+/// into the review queue, with its `owner.lookup` audit entry (the owner's citizen id masked in
+/// it), all in one transaction whose entries are one step of the chain. Only a violation still
+/// `received` changes, so two replicas never both move it. Returns, in order, whether each
+/// changed.
+pub async fn record_lookups(
     db: &Db,
     audit: &AuditLog,
-    event: &EventId,
-    result: &LookupResult,
-) -> Result<bool, DbError> {
+    results: &[(EventId, LookupResult)],
+) -> Result<Vec<bool>, DbError> {
+    if results.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = OffsetDateTime::now_utc();
-    let (owner, organisation) = match result {
-        LookupResult::Found(o) => (
-            Some(o.citizen.as_str()),
-            o.organisation.as_ref().map(EnterpriseCode::as_str),
-        ),
-        _ => (None, None),
-    };
-    let status = match result {
-        LookupResult::Failed => Status::Received,
-        _ => Status::PendingReview,
-    };
-    let details = serde_json::json!({
-        "result": result.as_str(),
-        "owner": match result {
-            LookupResult::Found(o) => Some(o.citizen.masked()),
-            _ => None,
-        },
-        "organisation": organisation,
-    });
     let postgres = matches!(db, Db::Postgres(_));
     let _one_at_a_time = audit.lock().await;
     let changed = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE violations SET owner_lookup = $1, owner_citizen_id = $2, owner_looked_up_at = $3,
-                    status = $4, owner_organisation = $7
-             WHERE event_id = $5 AND status = $6",
-        )
-        .bind(result.as_str())
-        .bind(owner)
-        .bind(now)
-        .bind(status.as_str())
-        .bind(*event.as_uuid())
-        .bind(Status::Received.as_str())
-        .bind(organisation)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 1 && *result != LookupResult::Failed {
-            append_in!(
-                tx,
-                postgres,
-                "system",
-                "owner.lookup",
-                &format!("violation:{event}"),
-                &details
-            );
+        let mut changed = Vec::with_capacity(results.len());
+        let mut written = Vec::new();
+        for (event, result) in results {
+            let (owner, organisation) = match result {
+                LookupResult::Found(o) => (
+                    Some(o.citizen.as_str()),
+                    o.organisation.as_ref().map(EnterpriseCode::as_str),
+                ),
+                _ => (None, None),
+            };
+            let status = match result {
+                LookupResult::Failed => Status::Received,
+                _ => Status::PendingReview,
+            };
+            let rows = sqlx::query(
+                "UPDATE violations SET owner_lookup = $1, owner_citizen_id = $2, owner_looked_up_at = $3,
+                        status = $4, owner_organisation = $7
+                 WHERE event_id = $5 AND status = $6",
+            )
+            .bind(result.as_str())
+            .bind(owner)
+            .bind(now)
+            .bind(status.as_str())
+            .bind(*event.as_uuid())
+            .bind(Status::Received.as_str())
+            .bind(organisation)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            changed.push(rows == 1);
+            if rows == 1 && *result != LookupResult::Failed {
+                written.push((
+                    format!("violation:{event}"),
+                    serde_json::json!({
+                        "result": result.as_str(),
+                        "owner": match result {
+                            LookupResult::Found(o) => Some(o.citizen.masked()),
+                            _ => None,
+                        },
+                        "organisation": organisation,
+                    }),
+                ));
+            }
         }
+        let entries: Vec<NewEntry<'_>> = written
+            .iter()
+            .map(|(subject, details)| NewEntry {
+                actor: "system",
+                action: "owner.lookup",
+                subject,
+                details,
+            })
+            .collect();
+        append_all_in!(tx, postgres, &entries);
         tx.commit().await?;
         changed
     });
-    Ok(changed == 1)
+    Ok(changed)
 }
 
 /// Violations waiting for their owner lookup, oldest first: (event id, plate text, plate colour).

@@ -95,7 +95,7 @@ pub async fn process_pending(
     lookup: &dyn OwnerLookup,
     limit: i64,
 ) -> Result<usize, DbError> {
-    let mut moved = 0;
+    let mut results = Vec::new();
     for (event_id, plate, colour) in owners::awaiting_lookup(db, limit).await? {
         let colour = colour.as_deref().and_then(PlateColour::parse);
         let result = match (plate.as_deref(), colour) {
@@ -109,9 +109,12 @@ pub async fn process_pending(
             },
             _ => LookupResult::NoPlate,
         };
-        if owners::record_lookup(db, audit, &event_id, &result).await?
-            && result != LookupResult::Failed
-        {
+        results.push((event_id, result));
+    }
+    let changed = owners::record_lookups(db, audit, &results).await?;
+    let mut moved = 0;
+    for ((event_id, result), changed) in results.iter().zip(changed) {
+        if changed && *result != LookupResult::Failed {
             tracing::info!(%event_id, owner = result.as_str(), "in the review queue");
             moved += 1;
         }
