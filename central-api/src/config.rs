@@ -99,7 +99,10 @@ impl Settings for Config {
                  (Law 93/2015/QH13, Article 116 clause 2 point a)",
             ));
         }
-        service_kit::config::check_secret("evidence.link_secret", &self.evidence.link_secret)?;
+        service_kit::config::check_secret(
+            "evidence.link_secret",
+            self.evidence.link_secret.expose(),
+        )?;
         let notify = &self.notify;
         if !notify.url.is_empty() {
             service_kit::config::check_url("notify.url", &notify.url)?;
@@ -195,7 +198,7 @@ pub struct MqttSettings {
     pub url: String,
     /// The credentials central presents to an external broker.
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<service_kit::secret::Secret>,
     /// The CA certificate (PEM) the broker's TLS certificate is checked against; absent, the
     /// system's trusted roots.
     pub ca_file: Option<std::path::PathBuf>,
@@ -254,7 +257,7 @@ pub struct EvidenceSettings {
     pub max_clock_skew_s: u64,
     /// The secret shared with citizen-notify (its `portal.evidence_link_secret`) that signs the
     /// links through which citizens see the evidence of their own fines; empty serves none.
-    pub link_secret: String,
+    pub link_secret: service_kit::secret::Secret,
     /// An S3-compatible object store for the evidence instead of `dir`.
     pub s3: crate::evidence_store::S3Settings,
     /// Most bytes of evidence one device may hold that no event of it names yet (files
@@ -277,7 +280,7 @@ impl Default for EvidenceSettings {
             max_bytes: 64 * 1024 * 1024,
             min_free_bytes: 512 * 1024 * 1024,
             max_clock_skew_s: 300,
-            link_secret: String::new(),
+            link_secret: service_kit::secret::Secret::default(),
             s3: Default::default(),
             unclaimed_max_bytes: 2 * 1024 * 1024 * 1024,
             key_file: "data/central/evidence.key".into(),
@@ -358,7 +361,7 @@ pub struct NotifySettings {
     /// outbox until it is set.
     pub url: String,
     /// The secret shared with citizen-notify (its `intake.shared_secret`).
-    pub shared_secret: String,
+    pub shared_secret: service_kit::secret::Secret,
     pub timeout_ms: u64,
     /// Longest wait between two attempts at one notice.
     pub max_backoff_s: u64,
@@ -368,7 +371,7 @@ impl Default for NotifySettings {
     fn default() -> Self {
         Self {
             url: String::new(),
-            shared_secret: String::new(),
+            shared_secret: service_kit::secret::Secret::default(),
             timeout_ms: 5_000,
             max_backoff_s: 300,
         }
@@ -383,7 +386,7 @@ pub struct RegistrySettings {
     /// The registry service's base URL (`GET {url}/api/v1/registrations`); empty: the tables.
     pub url: String,
     /// The bearer key central presents to the registry service.
-    pub api_key: String,
+    pub api_key: service_kit::secret::Secret,
     pub timeout_ms: u64,
     /// Further tries after a timeout or a 5xx, each after a growing wait from `retry_backoff_ms`.
     pub retries: u32,
@@ -400,7 +403,7 @@ impl Default for RegistrySettings {
     fn default() -> Self {
         Self {
             url: String::new(),
-            api_key: String::new(),
+            api_key: service_kit::secret::Secret::default(),
             timeout_ms: 2_000,
             retries: 2,
             retry_backoff_ms: 200,
@@ -415,6 +418,20 @@ impl Default for RegistrySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_secret_shows_in_a_printed_configuration() {
+        let mut c = Config::default();
+        let secret = "a-secret-that-must-not-show";
+        c.mqtt.password = Some(secret.into());
+        c.evidence.link_secret = secret.into();
+        c.evidence.s3.secret_access_key = secret.into();
+        c.notify.shared_secret = secret.into();
+        c.registry.api_key = secret.into();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
 
     #[test]
     fn the_session_cookie_is_secure_whenever_central_serves_https() {

@@ -72,7 +72,7 @@ impl Relay {
         };
         let url = format!("{}{path}", self.settings.url.trim_end_matches('/'));
         let signature = service_auth::sign(
-            self.settings.shared_secret.as_bytes(),
+            self.settings.shared_secret.expose().as_bytes(),
             UtcTimestamp::now(),
             payload.as_bytes(),
         );

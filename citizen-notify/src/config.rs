@@ -60,7 +60,7 @@ impl Settings for Config {
                 &self.portal.evidence_link_secret,
             ),
         ] {
-            service_kit::config::check_secret(field, secret)?;
+            service_kit::config::check_secret(field, secret.expose())?;
         }
         self.payment.validate()?;
         self.portal.validate()?;
@@ -85,7 +85,7 @@ impl Settings for Config {
 pub struct IntakeSettings {
     /// The secret shared with central-api (its `notify.shared_secret`); empty refuses every
     /// notice, so no service runs with a secret anyone knows.
-    pub shared_secret: String,
+    pub shared_secret: service_kit::secret::Secret,
     /// How far a request's time may be from this server's clock.
     pub max_clock_skew_s: u64,
 }
@@ -93,7 +93,7 @@ pub struct IntakeSettings {
 impl Default for IntakeSettings {
     fn default() -> Self {
         Self {
-            shared_secret: String::new(),
+            shared_secret: service_kit::secret::Secret::default(),
             max_clock_skew_s: 300,
         }
     }
@@ -110,7 +110,7 @@ pub struct PaymentSettings {
     /// The terminal code the gateway gave this merchant (`vnp_TmnCode`).
     pub tmn_code: String,
     /// The hash secret the gateway gave this merchant; empty turns payment off.
-    pub hash_secret: String,
+    pub hash_secret: service_kit::secret::Secret,
     /// Where the gateway sends the citizen back: this service's `/payment/vnpay/return`, as
     /// the citizen's browser reaches it.
     pub return_url: String,
@@ -128,7 +128,7 @@ impl Default for PaymentSettings {
             gateway_url: "http://127.0.0.1:8099/paymentv2/vpcpay.html".into(),
             query_url: "http://127.0.0.1:8099/merchant_webapi/api/transaction".into(),
             tmn_code: "TVESBX01".into(),
-            hash_secret: String::new(),
+            hash_secret: service_kit::secret::Secret::default(),
             return_url: format!("http://127.0.0.1:{DEFAULT_PORT}/payment/vnpay/return"),
             expire_minutes: 15,
             reconcile_after_s: 300,
@@ -175,7 +175,7 @@ pub struct PortalSettings {
     /// `/.well-known/openid-configuration`); empty turns sign-in off.
     pub issuer_url: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: service_kit::secret::Secret,
     /// This service's `/auth/callback`, as the citizen's browser reaches it (registered with the
     /// provider).
     pub redirect_url: String,
@@ -188,7 +188,7 @@ pub struct PortalSettings {
     /// fines; empty shows no evidence.
     pub evidence_url: String,
     /// The secret shared with central-api (its `evidence.link_secret`) that signs those links.
-    pub evidence_link_secret: String,
+    pub evidence_link_secret: service_kit::secret::Secret,
     /// How long an evidence link stays good.
     pub evidence_link_minutes: u32,
 }
@@ -198,12 +198,12 @@ impl Default for PortalSettings {
         Self {
             issuer_url: String::new(),
             client_id: "citizen-portal".into(),
-            client_secret: String::new(),
+            client_secret: service_kit::secret::Secret::default(),
             redirect_url: format!("http://127.0.0.1:{DEFAULT_PORT}/auth/callback"),
             session_minutes: 30,
             secure_cookies: false,
             evidence_url: String::new(),
-            evidence_link_secret: String::new(),
+            evidence_link_secret: service_kit::secret::Secret::default(),
             evidence_link_minutes: 10,
         }
     }
@@ -249,12 +249,12 @@ pub struct DeliverySettings {
     /// The citizen-app backend's push endpoint; empty: no push.
     pub push_url: String,
     /// The secret shared with the app backend, for the HMAC on each push.
-    pub push_secret: String,
+    pub push_secret: service_kit::secret::Secret,
     /// The SMS gateway's send endpoint; empty: no SMS. A notice goes by SMS too when the
     /// registry has the owner's mobile number.
     pub sms_url: String,
     /// The gateway's API key (sent as a bearer token).
-    pub sms_api_key: String,
+    pub sms_api_key: service_kit::secret::Secret,
     /// The registered sender name (brandname) the messages come from.
     pub sms_sender: String,
     /// The mail relay e-mail notices are submitted to: `smtps://HOST[:465]` (TLS from the
@@ -264,7 +264,7 @@ pub struct DeliverySettings {
     pub smtp_url: String,
     /// Credentials for the relay (`AUTH`), when it asks for them.
     pub smtp_username: String,
-    pub smtp_password: String,
+    pub smtp_password: service_kit::secret::Secret,
     /// The sender of e-mail notices, `Name <address>`.
     pub email_from: String,
     /// The portal's public base URL, for the link in each message.
@@ -280,13 +280,13 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             push_url: String::new(),
-            push_secret: String::new(),
+            push_secret: service_kit::secret::Secret::default(),
             sms_url: String::new(),
-            sms_api_key: String::new(),
+            sms_api_key: service_kit::secret::Secret::default(),
             sms_sender: "CSGT".into(),
             smtp_url: String::new(),
             smtp_username: String::new(),
-            smtp_password: String::new(),
+            smtp_password: service_kit::secret::Secret::default(),
             email_from: "Cảnh sát giao thông <thongbao@localhost>".into(),
             portal_url: format!("http://127.0.0.1:{DEFAULT_PORT}"),
             max_attempts: 8,
@@ -402,6 +402,21 @@ fn http_urls(urls: &[(&str, &String)]) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_secret_shows_in_a_printed_configuration() {
+        let mut c = Config::default();
+        let secret = "a-secret-that-must-not-show";
+        c.intake.shared_secret = secret.into();
+        c.payment.hash_secret = secret.into();
+        c.portal.client_secret = secret.into();
+        c.portal.evidence_link_secret = secret.into();
+        c.delivery.push_secret = secret.into();
+        c.delivery.sms_api_key = secret.into();
+        c.delivery.smtp_password = secret.into();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(secret), "{shown}");
+    }
 
     fn field_of(c: &Config) -> Option<String> {
         match c.validate() {
@@ -519,7 +534,7 @@ mod tests {
         c.delivery.smtp_url = "smtp://mail.csgt.example.vn?tls=opportunistic".into();
         assert_eq!(field_of(&c).as_deref(), Some("delivery.smtp_url"));
         c.delivery.smtp_url = "smtps://mail.csgt.example.vn".into();
-        c.delivery.smtp_password = String::new();
+        c.delivery.smtp_password = Default::default();
         assert_eq!(field_of(&c).as_deref(), Some("delivery.smtp_password"));
         c.delivery.smtp_password = "secret".into();
         c.delivery.email_from = "not an address".into();

@@ -205,7 +205,7 @@ impl Deliverer {
             if !settings.smtp_username.is_empty() {
                 transport = transport.credentials(Credentials::new(
                     settings.smtp_username.clone(),
-                    settings.smtp_password.clone(),
+                    settings.smtp_password.expose().to_owned(),
                 ));
             }
             let from: Mailbox = settings.email_from.parse().context("delivery.email_from")?;
@@ -228,7 +228,7 @@ impl Deliverer {
             return Outcome::Refused("the message does not serialize".into());
         };
         let signature = service_auth::sign(
-            self.settings.push_secret.as_bytes(),
+            self.settings.push_secret.expose().as_bytes(),
             UtcTimestamp::now(),
             &body,
         );
@@ -257,7 +257,7 @@ impl Deliverer {
         let sent = self
             .http
             .post(&self.settings.sms_url)
-            .bearer_auth(&self.settings.sms_api_key)
+            .bearer_auth(self.settings.sms_api_key.expose())
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()

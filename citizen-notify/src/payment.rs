@@ -109,7 +109,7 @@ pub async fn start(
     Ok(format!(
         "{}?{}",
         settings.gateway_url,
-        vnpay::signed_query(settings.hash_secret.as_bytes(), &p)
+        vnpay::signed_query(settings.hash_secret.expose().as_bytes(), &p)
     ))
 }
 
@@ -137,7 +137,7 @@ async fn ipn_inner(
 ) -> Result<IpnReply, DbError> {
     let field = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
     if !settings.enabled()
-        || vnpay::verify(settings.hash_secret.as_bytes(), params).is_err()
+        || vnpay::verify(settings.hash_secret.expose().as_bytes(), params).is_err()
         || field("vnp_TmnCode") != settings.tmn_code
     {
         tracing::warn!(
@@ -300,7 +300,7 @@ async fn query(
     http: &reqwest::Client,
     p: &Payment,
 ) -> Result<QueryResponse, PaymentError> {
-    let secret = settings.hash_secret.as_bytes();
+    let secret = settings.hash_secret.expose().as_bytes();
     let request = QueryRequest {
         vnp_RequestId: uuid::Uuid::now_v7().simple().to_string(),
         vnp_Version: vnpay::VERSION.into(),

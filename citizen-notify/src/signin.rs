@@ -137,7 +137,7 @@ impl Oidc {
             .append_pair("code", code)
             .append_pair("redirect_uri", &self.settings.redirect_url)
             .append_pair("client_id", &self.settings.client_id)
-            .append_pair("client_secret", &self.settings.client_secret)
+            .append_pair("client_secret", self.settings.client_secret.expose())
             .append_pair("code_verifier", verifier)
             .finish();
         let response = self

@@ -50,8 +50,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     if config.central.url.is_empty() {
         tracing::warn!("central.url is empty: reports on fines wait in the outbox");
     } else {
-        let reporter = reports::Reporter::new(config.central.clone(), &config.intake.shared_secret)
-            .context("starting reports")?;
+        let reporter =
+            reports::Reporter::new(config.central.clone(), config.intake.shared_secret.expose())
+                .context("starting reports")?;
         let db = db.clone();
         app.spawn("reports to central", move |shutdown| {
             reports::run(db, reporter, shutdown)

@@ -56,7 +56,7 @@ pub struct DeviceSettings {
     /// required when `http.bind` is not loopback — a camera's picture of the street and the
     /// box's state are not for anyone on the network. Unset on loopback: open to this machine.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_token: Option<String>,
+    pub status_token: Option<service_kit::secret::Secret>,
 }
 
 impl Default for DeviceSettings {
@@ -78,7 +78,7 @@ pub struct MqttSettings {
     /// embedded broker.
     pub url: String,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<service_kit::secret::Secret>,
     /// The CA certificate (PEM) the broker's TLS certificate is checked against; absent, the
     /// system's trusted roots.
     pub ca_file: Option<std::path::PathBuf>,
@@ -465,7 +465,7 @@ impl Settings for Config {
             ));
         }
         match &self.device.status_token {
-            Some(token) if token.chars().count() < 16 => {
+            Some(token) if token.expose().chars().count() < 16 => {
                 return Err(ConfigError::invalid(
                     "device.status_token",
                     "must be at least 16 characters",
@@ -567,6 +567,16 @@ impl Settings for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_secret_shows_in_a_printed_configuration() {
+        let mut c = Config::default();
+        let secret = "a-secret-that-must-not-show";
+        c.mqtt.password = Some(secret.into());
+        c.device.status_token = Some(secret.into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(secret), "{shown}");
+    }
 
     fn camera(id: &str) -> CameraConfig {
         toml::from_str(&format!(

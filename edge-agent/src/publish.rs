@@ -157,7 +157,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let device = delivery.device.clone();
     let m = &delivery.mqtt;
-    let credentials = m.username.as_deref().zip(m.password.as_deref());
+    let credentials = m
+        .username
+        .as_deref()
+        .zip(m.password.as_ref().map(|p| p.expose()));
     let mut options = service_kit::mqtt::client_options(
         device.as_str(),
         &m.url,

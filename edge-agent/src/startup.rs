@@ -210,7 +210,11 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
     });
     register_metrics(&metrics, state.clone());
 
-    let token = config.device.status_token.clone().map(Arc::<str>::from);
+    let token = config
+        .device
+        .status_token
+        .as_ref()
+        .map(|t| Arc::<str>::from(t.expose()));
     let router = Router::new()
         .route("/status", get(status))
         .route("/cameras/{id}/snapshot.jpg", get(snapshot))

@@ -101,7 +101,7 @@ pub struct Verified<'a> {
 /// and their `violation.received` audit entries, in one transaction: a violation is never
 /// stored unaudited, and a batch whose entries could not be written is not stored at all (the
 /// devices send it again). The audit entries are one step of the chain, and every table is
-/// written a statement per [`ROWS_PER_STATEMENT`] rows, so a batch costs a few round trips and
+/// written a statement per `audit::ROWS_PER_STATEMENT` rows, so a batch costs a few round trips and
 /// one commit, not a dozen of each per event. Returns what became of each, in order; an id
 /// given twice is stored once, its later copies compared with the first.
 pub async fn insert(

@@ -28,7 +28,7 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 
 /// An S3-compatible object store for the evidence (`[evidence.s3]`); evidence stays on the
 /// filesystem while `endpoint` is empty.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct S3Settings {
     /// The store's endpoint, `https://HOST[:PORT]` (`http://` on loopback only), e.g.
@@ -45,7 +45,7 @@ pub struct S3Settings {
     pub path_style: bool,
     pub access_key_id: String,
     /// Best given in the environment: `CENTRAL__EVIDENCE__S3__SECRET_ACCESS_KEY`.
-    pub secret_access_key: String,
+    pub secret_access_key: service_kit::secret::Secret,
     /// A PEM file of the CA that signed the store's certificate, when not a public one.
     pub ca_file: Option<PathBuf>,
     /// Limit of one request to the store, upload included.
@@ -61,26 +61,10 @@ impl Default for S3Settings {
             prefix: String::new(),
             path_style: true,
             access_key_id: String::new(),
-            secret_access_key: String::new(),
+            secret_access_key: service_kit::secret::Secret::default(),
             ca_file: None,
             timeout_s: 120,
         }
-    }
-}
-
-impl std::fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("endpoint", &self.endpoint)
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("prefix", &self.prefix)
-            .field("path_style", &self.path_style)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"…")
-            .field("ca_file", &self.ca_file)
-            .field("timeout_s", &self.timeout_s)
-            .finish()
     }
 }
 
@@ -218,7 +202,7 @@ impl S3 {
             region: settings.region.clone(),
             identity: Credentials::new(
                 &settings.access_key_id,
-                &settings.secret_access_key,
+                settings.secret_access_key.expose(),
                 None,
                 None,
                 "evidence.s3",
@@ -501,7 +485,7 @@ mod tests {
             ),
             (
                 S3Settings {
-                    secret_access_key: String::new(),
+                    secret_access_key: service_kit::secret::Secret::default(),
                     ..settings()
                 },
                 "evidence.s3.secret_access_key",

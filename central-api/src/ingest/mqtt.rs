@@ -128,7 +128,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let (credentials, ca_file) = match (&settings.username, &settings.password) {
         (Some(u), Some(p)) if connection.external => {
-            (Some((u.as_str(), p.as_str())), settings.ca_file.as_deref())
+            (Some((u.as_str(), p.expose())), settings.ca_file.as_deref())
         }
         _ if connection.external => (None, settings.ca_file.as_deref()),
         _ => (None, None),

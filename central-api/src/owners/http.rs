@@ -134,7 +134,7 @@ impl HttpRegistry {
         let response = self
             .client
             .get(url)
-            .bearer_auth(&self.settings.api_key)
+            .bearer_auth(self.settings.api_key.expose())
             .send()
             .await
             .map_err(|e| Failed::Transient(e.to_string()))?;

@@ -246,7 +246,7 @@ pub async fn get_linked(
     Path(sha256): Path<String>,
     axum::extract::Query(link): axum::extract::Query<Link>,
 ) -> Result<axum::response::Response, ApiError> {
-    let secret = state.settings.link_secret.as_bytes();
+    let secret = state.settings.link_secret.expose().as_bytes();
     if secret.is_empty() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

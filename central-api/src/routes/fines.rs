@@ -57,7 +57,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<(StatusCode, Json<UpdateAnswer>), ApiError> {
     let update: FineUpdate = signed_message(
-        state.notify.shared_secret.as_bytes(),
+        state.notify.shared_secret.expose().as_bytes(),
         NOTIFY_SECRET,
         &headers,
         &body,
@@ -188,7 +188,7 @@ pub async fn put_document(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     signed_body(
-        state.notify.shared_secret.as_bytes(),
+        state.notify.shared_secret.expose().as_bytes(),
         NOTIFY_SECRET,
         &headers,
         &body,

@@ -121,7 +121,7 @@ impl ObjectStore {
             bucket: BUCKET.into(),
             prefix: prefix.into(),
             access_key_id: self.access_key_id.clone(),
-            secret_access_key: self.secret_access_key.clone(),
+            secret_access_key: self.secret_access_key.clone().into(),
             timeout_s: 10,
             ..S3Settings::default()
         }

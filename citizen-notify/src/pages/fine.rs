@@ -360,7 +360,7 @@ fn evidence(settings: &PortalSettings, n: &FineNotice) -> Markup {
                 @let url = format!(
                     "{base}{}",
                     protocol::evidence_link::link(
-                        settings.evidence_link_secret.as_bytes(),
+                        settings.evidence_link_secret.expose().as_bytes(),
                         &item.sha256,
                         &item.content_type,
                         expires_s,

@@ -26,7 +26,7 @@ fn from_central<M: protocol::Message>(
     body: &Bytes,
 ) -> Result<M, ApiError> {
     signed_message(
-        state.intake.shared_secret.as_bytes(),
+        state.intake.shared_secret.expose().as_bytes(),
         "intake.shared_secret",
         headers,
         body,

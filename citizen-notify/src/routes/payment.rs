@@ -41,7 +41,7 @@ pub async fn returned(
         (status, Html(layout(title, body).into_string()))
     };
     if !state.payment.enabled()
-        || vnpay::verify(state.payment.hash_secret.as_bytes(), &params).is_err()
+        || vnpay::verify(state.payment.hash_secret.expose().as_bytes(), &params).is_err()
     {
         return page(
             StatusCode::BAD_REQUEST,

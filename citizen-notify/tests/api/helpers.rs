@@ -141,7 +141,7 @@ pub async fn world_signing(t: &TestDb, algorithm: sandbox::oidc::Algorithm) -> W
         &issuer,
         vec![Client {
             client_id: portal.client_id.clone(),
-            client_secret: portal.client_secret.clone(),
+            client_secret: portal.client_secret.expose().to_owned(),
             redirect_uris: vec![portal.redirect_url.clone()],
         }],
         vec![
