@@ -205,13 +205,10 @@ macro_rules! append_all_in {
                 });
                 insert.push(" ON CONFLICT (subject) DO NOTHING");
                 insert.build().execute(&mut *$tx).await?;
-                let mut select =
-                    sqlx::QueryBuilder::new("SELECT subject, salt FROM audit_salts WHERE subject IN (");
-                let mut listed = select.separated(", ");
-                for subject in chunk {
-                    listed.push_bind(*subject);
-                }
-                select.push(")");
+                let mut select = $crate::db::in_list(
+                    "SELECT subject, salt FROM audit_salts WHERE subject IN (",
+                    chunk.iter().copied(),
+                );
                 for row in select.build().fetch_all(&mut *$tx).await? {
                     salts.insert(
                         sqlx::Row::try_get(&row, "subject")?,

@@ -67,6 +67,25 @@ pub mod violations;
 pub use service_kit::db::{DatabaseSettings, Db, DbError, Migrations};
 pub(crate) use service_kit::on_pool;
 
+/// `sql`, which ends in `IN (`, with each of `values` bound in the list and the list closed.
+pub(crate) fn in_list<'t, DB, T>(
+    sql: &str,
+    values: impl IntoIterator<Item = T>,
+) -> sqlx::QueryBuilder<DB>
+where
+    DB: sqlx::Database,
+    <DB as sqlx::Database>::Arguments: Default,
+    T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::QueryBuilder::new(sql);
+    let mut listed = query.separated(", ");
+    for value in values {
+        listed.push_bind(value);
+    }
+    listed.push_unseparated(")");
+    query
+}
+
 /// The migrations of central-api.
 pub static MIGRATIONS: Migrations = Migrations {
     postgres: sqlx::migrate!("migrations/postgres"),

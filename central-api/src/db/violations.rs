@@ -7,7 +7,7 @@ use sqlx::{Row, types::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Db, DbError, on_pool};
+use super::{Db, DbError, in_list, on_pool};
 use crate::audit::{AuditLog, NewEntry, ROWS_PER_STATEMENT, append_all_in};
 
 /// Where a violation stands in its life.
@@ -166,14 +166,10 @@ pub async fn insert(
             .collect();
         let mut stored = HashMap::<Uuid, String>::new();
         for chunk in before.chunks(ROWS_PER_STATEMENT) {
-            let mut select = sqlx::QueryBuilder::new(
+            let mut select = in_list(
                 "SELECT event_id, payload_sha256 FROM violations WHERE event_id IN (",
+                chunk.iter().copied(),
             );
-            let mut listed = select.separated(", ");
-            for id in chunk {
-                listed.push_bind(*id);
-            }
-            select.push(")");
             for row in select.build().fetch_all(&mut *tx).await? {
                 stored.insert(row.try_get("event_id")?, row.try_get("payload_sha256")?);
             }
@@ -183,26 +179,18 @@ pub async fn insert(
         let inserted: Vec<Uuid> = new.iter().copied().collect();
         let mut purged = HashSet::<Uuid>::new();
         for chunk in inserted.chunks(ROWS_PER_STATEMENT) {
-            let mut select =
-                sqlx::QueryBuilder::new("SELECT event_id FROM purged_events WHERE event_id IN (");
-            let mut listed = select.separated(", ");
-            for id in chunk {
-                listed.push_bind(*id);
-            }
-            select.push(")");
+            let mut select = in_list(
+                "SELECT event_id FROM purged_events WHERE event_id IN (",
+                chunk.iter().copied(),
+            );
             for row in select.build().fetch_all(&mut *tx).await? {
                 purged.insert(row.try_get::<Uuid, _>("event_id")?);
             }
         }
         let gone: Vec<Uuid> = purged.iter().copied().collect();
         for chunk in gone.chunks(ROWS_PER_STATEMENT) {
-            let mut delete = sqlx::QueryBuilder::new("DELETE FROM violations WHERE event_id IN (");
-            let mut listed = delete.separated(", ");
-            for id in chunk {
-                listed.push_bind(*id);
-            }
-            delete.push(")");
-            delete.build().execute(&mut *tx).await?;
+            in_list("DELETE FROM violations WHERE event_id IN (", chunk.iter().copied())
+                .build().execute(&mut *tx).await?;
         }
         let kept: Vec<usize> = unique
             .iter()
