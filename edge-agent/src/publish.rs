@@ -170,7 +170,10 @@ pub async fn run(
     options
         .set_keep_alive(Duration::from_secs(delivery.mqtt.keep_alive_s.max(5)))
         .set_clean_session(false)
-        .set_max_packet_size(512 * 1024, 512 * 1024)
+        // Whatever arrives on the control topics is read and refused when it is not central's
+        // (`service_kit::mqtt::MAX_PACKET`): a message too large to read would stall the
+        // session, and with it every acknowledgement and configuration.
+        .set_max_packet_size(service_kit::mqtt::MAX_PACKET, 512 * 1024)
         .set_last_will(LastWill::new(
             Topic::Status(device.clone()).to_string(),
             wire::encode_signed(

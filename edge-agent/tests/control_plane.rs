@@ -65,8 +65,9 @@ async fn only_an_acknowledgement_central_signed_releases_an_event() {
 
     // Someone else on the broker acknowledges it: with a key of their own, and unsigned.
     let (host, port) = protocol::topic::parse_broker_url(&common::mosquitto_url()).unwrap();
-    let (forger, mut events) =
-        AsyncClient::new(MqttOptions::new(format!("forger-{device}"), host, port), 16);
+    let mut options = MqttOptions::new(format!("forger-{device}"), host, port);
+    options.set_max_packet_size(2 << 20, 2 << 20);
+    let (forger, mut events) = AsyncClient::new(options, 16);
     tokio::spawn(async move { while events.poll().await.is_ok() {} });
     let ack = Ack {
         device: device.clone(),
@@ -74,18 +75,23 @@ async fn only_an_acknowledgement_central_signed_releases_an_event() {
         stored_at: UtcTimestamp::now(),
     };
     let topic = Topic::Ack(device.clone()).to_string();
+    // And a message larger than anything central sends, which once stalled the session: the
+    // client would not read it, and the broker delivered it again at every reconnection.
     for payload in [
         wire::encode_signed(&ack, &DeviceKey::from_seed([66; 32])).unwrap(),
         wire::encode(&ack).unwrap(),
+        vec![b'{'; 1 << 20],
     ] {
         forger
             .publish(&topic, QoS::AtLeastOnce, false, payload)
             .await
             .unwrap();
     }
-    until(10, "both forged acknowledgements refused", async || {
-        counters.control_refused.load(Ordering::Relaxed) >= 2
-    })
+    until(
+        10,
+        "the forged acknowledgements and the oversized one refused",
+        async || counters.control_refused.load(Ordering::Relaxed) >= 3,
+    )
     .await;
     assert_eq!(outbox.depth().await.unwrap(), 1, "the event is still held");
     assert_eq!(counters.acked.load(Ordering::Relaxed), 0);

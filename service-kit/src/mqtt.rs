@@ -22,6 +22,14 @@ pub enum MqttConfigError {
     CaWithoutTls,
 }
 
+/// The largest packet MQTT 3.1.1 can carry: a remaining length of at most 268 435 455 bytes
+/// after a fixed header of at most 5. A subscriber reads any packet up to it, so that a message
+/// too large for the application is refused by the application: a packet the client refused to
+/// read would close the connection, and the broker would deliver the same message to the
+/// persistent session at every reconnection, ahead of everything behind it. The broker's own
+/// limit (`message_size_limit` in Mosquitto) keeps such messages out of memory.
+pub const MAX_PACKET: usize = 268_435_455 + 5;
+
 /// Options for a client `client_id` of the broker at `url`, with `credentials` (username,
 /// password) and, for `mqtts://`, the CA certificate (PEM) to trust (`None`: the system's roots).
 pub fn client_options(

@@ -64,10 +64,6 @@ impl Connection {
     }
 }
 
-/// The largest packet MQTT 3.1.1 can carry: a remaining length of at most 268 435 455 bytes
-/// after a fixed header of at most 5.
-const MQTT_MAX_PACKET: usize = 268_435_455 + 5;
-
 /// Host and port of `mqtt://HOST[:PORT]` (default port 1883).
 pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
     protocol::topic::parse_broker_url(url).map_err(anyhow::Error::msg)
@@ -143,12 +139,12 @@ pub async fn run(
         .set_keep_alive(Duration::from_secs(settings.keep_alive_s.max(5)))
         .set_clean_session(false)
         .set_manual_acks(true)
-        // Any packet the protocol allows is read, so that ingest refuses it as a dead letter: a
-        // packet the client refused to read would close the connection, and the broker would
-        // send the same message to the persistent session at every reconnection, ahead of
-        // everything behind it. The broker's own limit (`message_size_limit`,
-        // deploy/mosquitto-central.conf) keeps such messages out of memory.
-        .set_max_packet_size(MQTT_MAX_PACKET, settings.max_payload_bytes + 1024);
+        // Any packet the protocol allows is read, so that ingest refuses it as a dead letter
+        // (`service_kit::mqtt::MAX_PACKET`; the broker's limit: deploy/mosquitto-central.conf).
+        .set_max_packet_size(
+            service_kit::mqtt::MAX_PACKET,
+            settings.max_payload_bytes + 1024,
+        );
     let (client, mut events) = AsyncClient::new(options, 64);
     // Unbounded, so the poller never waits on the processor: the processor's acknowledgements
     // travel through this same event loop, and a poller blocked on a full channel would stop
