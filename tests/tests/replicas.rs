@@ -70,7 +70,7 @@ fn a_replica_killed_under_load_loses_no_event_and_stores_none_twice() {
     let replica_b = Service::start("central-api", &[], &env_refs(&env_b), dir).unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (host, port) = broker_host_port(&mqtt);
+    let (host, port) = protocol::topic::parse_broker_url(&mqtt).unwrap();
     let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let loads: Vec<_> = devices
         .into_iter()
@@ -107,17 +107,15 @@ fn a_replica_killed_under_load_loses_no_event_and_stores_none_twice() {
         republished += runtime.block_on(load).unwrap();
     }
 
-    let (rows, distinct) = count(
-        &db,
-        "SELECT count(*), count(DISTINCT event_id) FROM violations",
-    );
+    // The table's key holds one row an event whatever happens; an event stored twice — by both
+    // replicas, or again after the kill — would show as a second `violation.received` entry.
+    let rows = count(&db, "SELECT count(*) FROM violations")[0];
     assert_eq!(rows, (DEVICES * EVENTS_EACH) as i64, "every event stored");
-    assert_eq!(distinct, rows, "none stored twice");
-    let (received, subjects) = count(
+    let entries = count(
         &db,
         "SELECT count(*), count(DISTINCT subject) FROM audit_log WHERE action = 'violation.received'",
     );
-    assert_eq!((received, subjects), (rows, rows), "one entry an event");
+    assert_eq!(entries, [rows, rows], "stored once: one entry an event");
     let stored_by_b = replica_b.logged("violation stored", "event_id").len();
     assert!(stored_by_b > 0, "replica B took no part in the load");
     let token = replica_b.token_of("supervisor").unwrap();
@@ -130,23 +128,17 @@ fn a_replica_killed_under_load_loses_no_event_and_stores_none_twice() {
     replica_b.stop().unwrap();
 }
 
-/// Host and port of the test broker's `mqtt://` URL.
-fn broker_host_port(url: &str) -> (String, u16) {
-    let rest = url.trim_start_matches("mqtt://");
-    let (host, port) = rest.rsplit_once(':').unwrap();
-    (host.to_owned(), port.trim_end_matches('/').parse().unwrap())
-}
-
-/// Two counts a query returns.
-fn count(db: &Database, sql: &str) -> (i64, i64) {
+/// The counts a query returns, in order.
+fn count(db: &Database, sql: &str) -> Vec<i64> {
     let out = Command::new("psql")
         .args([&db.url, "-tA", "-F", " ", "-c", sql])
         .output()
         .unwrap();
     assert!(out.status.success(), "{sql}");
     let text = String::from_utf8(out.stdout).unwrap();
-    let mut numbers = text.split_whitespace().map(|n| n.parse::<i64>().unwrap());
-    (numbers.next().unwrap(), numbers.next().unwrap())
+    text.split_whitespace()
+        .map(|n| n.parse::<i64>().unwrap())
+        .collect()
 }
 
 /// A device: publishes its events at [`RATE`], counts each acknowledgement (verified with

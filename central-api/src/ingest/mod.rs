@@ -5,7 +5,8 @@
 //! [`Ingest::handle_batch`] is independent of MQTT: the broker worker ([`mqtt`]) feeds it what
 //! has arrived, and tests call it (or [`Ingest::handle`], a batch of one) directly. A batch is
 //! checked in parallel and stored in one transaction, its audit entries one step of the chain:
-//! a replayed backlog drains at the rate of commits of a few hundred events, not of one. [`broker`] is the embedded broker used when none is configured.
+//! a replayed backlog drains at the rate of commits of a few hundred events, not of one.
+//! [`broker`] is the embedded broker used when none is configured.
 
 pub mod broker;
 pub mod mqtt;
