@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! rtspsrc | urisourcebin ! parsebin ─▶ h264parse ─▶ tee ─┬─▶ appsink "enc"  (ring of N s of H.264)
-//!                                                          └─▶ decoder ▶ videorate ▶ RGB ▶ appsink "raw"
+//!                                                          └─▶ decoder ▶ videorate ▶ 4:2:0 ▶ appsink "raw"
 //! ```
+//! The raw tap gives the decoder's own 4:2:0 planes (I420, or NV12 from a hardware decoder:
+//! `videoconvert` passes either through untouched) as a [`Picture`]: the detector samples its
+//! input from the planes, and only crops and evidence frames are ever made RGB.
 //! The raw tap is latest-only: a frame that is not taken before the next arrives is dropped and
 //! counted, so latency never builds. The ring keeps the encoded access units so the evidence
 //! clip is a remux of what the camera sent. A supervisor thread restarts the pipeline with
@@ -27,8 +30,12 @@ use anyhow::{Context, anyhow};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use image::RgbImage;
+use gstreamer_video::{self as gst_video, prelude::*};
 use tracing::{debug, info, warn};
+use vision::{
+    Picture,
+    picture::{Colour, Siting, Yuv420},
+};
 
 use crate::config::{CameraConfig, Transport};
 
@@ -42,7 +49,7 @@ pub fn init() -> anyhow::Result<()> {
 pub struct Frame {
     /// Camera clock, seconds.
     pub t: f64,
-    pub image: Arc<RgbImage>,
+    pub image: Arc<Picture>,
     /// When the decoder handed it over: where its end-to-end latency is counted from.
     pub decoded_at: std::time::Instant,
 }
@@ -298,7 +305,7 @@ pub fn launch_line(camera: &CameraConfig) -> anyhow::Result<String> {
     Ok(format!(
         "{source} ! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! tee name=t \
          t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! appsink name=enc sync={sync} emit-signals=false \
-         t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! {decoder} ! videorate drop-only=true max-rate={fps} ! videoconvert ! video/x-raw,format=RGB ! appsink name=raw sync={sync} max-buffers=1 drop=true"
+         t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! {decoder} ! videorate drop-only=true max-rate={fps} ! videoconvert ! video/x-raw,format={{I420,NV12}} ! appsink name=raw sync={sync} max-buffers=1 drop=true"
     ))
 }
 
@@ -514,47 +521,135 @@ fn build(shared: &Arc<Shared>, launch: &str) -> anyhow::Result<gst::Pipeline> {
 
 /// The frame in a raw sample.
 fn to_frame(shared: &Shared, sample: &gst::Sample) -> Option<Frame> {
-    let (image, pts) = rgb_of(sample)?;
+    let (picture, pts) = picture_of(sample)?;
     let t = lock(&shared.clock).at(pts.nseconds());
     Some(Frame {
         t,
-        image: Arc::new(image),
+        image: Arc::new(picture),
         decoded_at: std::time::Instant::now(),
     })
 }
 
-/// The picture of an RGB sample and its time; rows of RGB are padded to 4 bytes by GStreamer.
-pub(crate) fn rgb_of(sample: &gst::Sample) -> Option<(RgbImage, gst::ClockTime)> {
+/// The picture of a raw 4:2:0 sample (I420, or NV12 as hardware decoders give it) and its
+/// time, with the colorimetry its caps state. The planes are copied out of the buffer: a
+/// decoder's buffer pool is small, and frames are held for evidence for seconds.
+pub(crate) fn picture_of(sample: &gst::Sample) -> Option<(Picture, gst::ClockTime)> {
     let buffer = sample.buffer()?;
-    let caps = sample.caps()?;
-    let s = caps.structure(0)?;
-    let (w, h) = (
-        u32::try_from(s.get::<i32>("width").ok()?).ok()?,
-        u32::try_from(s.get::<i32>("height").ok()?).ok()?,
-    );
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
     let pts = buffer.pts()?;
-    let map = buffer.map_readable().ok()?;
-    let row = w as usize * 3;
-    let stride = row.div_ceil(4) * 4;
-    if h == 0 || map.len() < stride * (h as usize - 1) + row {
-        return None;
-    }
-    let pixels = if stride == row {
-        // Unpadded rows (widths divisible by 4): one copy.
-        map[..row * h as usize].to_vec()
-    } else {
-        let mut pixels = Vec::with_capacity(row * h as usize);
-        for y in 0..h as usize {
-            pixels.extend_from_slice(&map[y * stride..y * stride + row]);
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).ok()?;
+    let (w, h) = (info.width(), info.height());
+    let (cw, ch) = Yuv420::chroma_size(w, h);
+    // `rows` rows of `bytes` bytes from a plane, without the stride's padding.
+    let plane = |index: u32, bytes: usize, rows: u32| -> Option<Vec<u8>> {
+        let data = frame.plane_data(index).ok()?;
+        let stride = usize::try_from(*frame.plane_stride().get(index as usize)?).ok()?;
+        let mut out = Vec::with_capacity(bytes * rows as usize);
+        for r in 0..rows as usize {
+            out.extend_from_slice(data.get(r * stride..r * stride + bytes)?);
         }
-        pixels
+        Some(out)
     };
-    Some((RgbImage::from_raw(w, h, pixels)?, pts))
+    let (cw_bytes, w_bytes) = (cw as usize, w as usize);
+    let planes = match info.format() {
+        gst_video::VideoFormat::I420 => [
+            plane(0, w_bytes, h)?,
+            plane(1, cw_bytes, ch)?,
+            plane(2, cw_bytes, ch)?,
+        ],
+        gst_video::VideoFormat::Nv12 => {
+            let uv = plane(1, 2 * cw_bytes, ch)?;
+            [
+                plane(0, w_bytes, h)?,
+                uv.iter().step_by(2).copied().collect(),
+                uv.iter().skip(1).step_by(2).copied().collect(),
+            ]
+        }
+        _ => return None,
+    };
+    let site = info.chroma_site();
+    let siting = Siting {
+        cosited_x: site.contains(gst_video::VideoChromaSite::H_COSITED),
+        cosited_y: site.contains(gst_video::VideoChromaSite::V_COSITED),
+    };
+    let yuv = Yuv420::new((w, h), planes, colour_of(&info), siting).ok()?;
+    Some((Picture::from_yuv(yuv), pts))
+}
+
+/// The matrix and range a stream's caps state; a stream that states none is taken as its
+/// size suggests, as GStreamer does (BT.709 from 720 rows up, BT.601 below).
+fn colour_of(info: &gst_video::VideoInfo) -> Colour {
+    use gst_video::{VideoColorMatrix as M, VideoColorRange as R};
+    let c = info.colorimetry();
+    let matrix = match c.matrix() {
+        M::Bt709 => Colour::BT709,
+        M::Bt601 => Colour::BT601,
+        M::Bt2020 => Colour::BT2020,
+        M::Fcc => Colour {
+            kr: 0.30,
+            kb: 0.11,
+            full_range: false,
+        },
+        M::Smpte240m => Colour {
+            kr: 0.212,
+            kb: 0.087,
+            full_range: false,
+        },
+        _ if info.height() >= 720 => Colour::BT709,
+        _ => Colour::BT601,
+    };
+    if c.range() == R::Range0_255 {
+        matrix.full()
+    } else {
+        matrix
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hardware decoder's NV12 gives the same picture as I420 from a software one, and an
+    /// odd width (rows padded to a stride) loses nothing.
+    #[test]
+    fn nv12_and_i420_samples_give_the_same_planes() {
+        init().unwrap();
+        let pipeline = gst::parse::launch(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=I420,width=66,height=50,colorimetry=bt709 ! tee name=t \
+             t. ! queue ! appsink name=i420 sync=false \
+             t. ! queue ! videoconvert ! video/x-raw,format=NV12 ! appsink name=nv12 sync=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let pull = |name: &str| {
+            let sink = pipeline
+                .by_name(name)
+                .unwrap()
+                .downcast::<gst_app::AppSink>()
+                .unwrap();
+            sink.pull_sample().unwrap()
+        };
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let (i420, nv12) = (pull("i420"), pull("nv12"));
+        pipeline.set_state(gst::State::Null).unwrap();
+        let (a, _) = picture_of(&i420).expect("I420");
+        let (b, _) = picture_of(&nv12).expect("NV12");
+        let (vision::Pixels::Yuv(a), vision::Pixels::Yuv(b)) = (a.pixels(), b.pixels()) else {
+            panic!("planes expected");
+        };
+        assert_eq!(a.dimensions(), (66, 50));
+        assert_eq!(a.luma(), b.luma());
+        assert_eq!(a.chroma(), b.chroma());
+        assert_eq!(a.colour(), Colour::BT709);
+        // SMPTE bars: the top-left bar is 75 % white, not black: the planes were read.
+        assert!(a.luma()[0] > 150, "{}", a.luma()[0]);
+        assert_ne!(
+            a.chroma().0,
+            a.chroma().1,
+            "two chroma planes, not one twice"
+        );
+    }
 
     #[test]
     fn camera_time_is_dated_by_the_wall_clock_as_it_reads_now() {

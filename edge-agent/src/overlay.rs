@@ -113,7 +113,7 @@ fn signal_name(s: Option<SignalState>) -> &'static str {
 /// force ([`draw_geometry`]), each vehicle tracked boxed with its track number, class, measured
 /// speed and lane, and along the top the signal read and the configuration judged by.
 pub fn draw_judged(view: &JudgedView, config_version: u64) -> RgbImage {
-    let mut img = draw_geometry(&view.image, &view.camera.geometry);
+    let mut img = draw_geometry(view.image.rgb(), &view.camera.geometry);
     let size = (img.height() as f32 / 36.0).clamp(12.0, 40.0);
     for v in &view.vehicles {
         let b = BoxF {
@@ -175,7 +175,11 @@ mod tests {
         let view = JudgedView {
             frame: 1,
             taken_at: protocol::UtcTimestamp::now(),
-            image: std::sync::Arc::new(RgbImage::from_pixel(640, 360, image::Rgb([90, 90, 90]))),
+            image: std::sync::Arc::new(vision::Picture::from_rgb(RgbImage::from_pixel(
+                640,
+                360,
+                image::Rgb([90, 90, 90]),
+            ))),
             camera: std::sync::Arc::new(camera),
             signal: Some(SignalState::Red),
             signal_fault: None,

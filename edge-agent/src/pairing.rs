@@ -15,7 +15,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use image::RgbImage;
 use protocol::{VehicleClass, geometry::Point};
-use vision::BoxF;
+use vision::{BoxF, Picture};
 
 /// Unix ms and the road point (metres) where the vehicle met the road then.
 pub type RoadPath = Vec<(i64, Point)>;
@@ -48,7 +48,7 @@ pub struct View {
 
 /// Offers the vehicle at `bbox` in `image` as one of its largest views; a box cut by the
 /// frame's edge may have lost the plate and is not kept. Returns whether it was kept.
-pub fn offer_view(views: &mut Vec<View>, image: &RgbImage, bbox: BoxF) -> bool {
+pub fn offer_view(views: &mut Vec<View>, image: &Picture, bbox: BoxF) -> bool {
     let (w, h) = image.dimensions();
     let area = bbox.width() * bbox.height();
     let whole =
@@ -77,14 +77,13 @@ pub fn offer_view(views: &mut Vec<View>, image: &RgbImage, bbox: BoxF) -> bool {
 }
 
 /// The part of `img` inside `b`, when it is more than a pixel each way.
-pub fn crop_image(img: &RgbImage, b: &BoxF) -> Option<RgbImage> {
+pub fn crop_image(img: &Picture, b: &BoxF) -> Option<RgbImage> {
     let (x0, y0) = (b.x0.max(0.0).floor() as u32, b.y0.max(0.0).floor() as u32);
     let (x1, y1) = (
         (b.x1.ceil() as u32).min(img.width()),
         (b.y1.ceil() as u32).min(img.height()),
     );
-    (x1 > x0 + 1 && y1 > y0 + 1)
-        .then(|| image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image())
+    (x1 > x0 + 1 && y1 > y0 + 1).then(|| img.crop_rgb(x0, y0, x1 - x0, y1 - y0))
 }
 
 /// What a plate camera has seen of one vehicle.
@@ -95,7 +94,7 @@ pub struct Sighting {
     pub views: Vec<View>,
     /// The whole frame in which the vehicle was largest: its time (Unix ms), the picture and
     /// the vehicle's box in it.
-    pub frame: Option<(i64, Arc<RgbImage>, BoxF)>,
+    pub frame: Option<(i64, Arc<Picture>, BoxF)>,
     last_ms: i64,
 }
 
@@ -116,7 +115,7 @@ impl Sightings {
         class: VehicleClass,
         at_ms: i64,
         road: Option<Point>,
-        image: &Arc<RgbImage>,
+        image: &Arc<Picture>,
         bbox: BoxF,
     ) {
         let s = self.tracks.entry(track).or_insert_with(|| Sighting {
@@ -419,7 +418,7 @@ mod tests {
 
     #[test]
     fn sightings_keep_the_largest_views_and_forget_old_vehicles() {
-        let image = Arc::new(RgbImage::new(200, 100));
+        let image = Arc::new(Picture::from_rgb(RgbImage::new(200, 100)));
         let mut s = Sightings::default();
         for (i, w) in [10.0f32, 30.0, 20.0].into_iter().enumerate() {
             let bbox = BoxF {
@@ -471,7 +470,7 @@ mod tests {
 
     #[test]
     fn a_motorbike_is_never_matched_with_a_car() {
-        let image = Arc::new(RgbImage::new(200, 100));
+        let image = Arc::new(Picture::from_rgb(RgbImage::new(200, 100)));
         let mut s = Sightings::default();
         let overview = drive(0.0, 15.0, 10.0, 0, 125, 30);
         for &(ms, p) in &overview {

@@ -33,6 +33,7 @@ use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, error, info, warn};
+use vision::Picture;
 
 use crate::{
     camera::CameraStats,
@@ -531,7 +532,7 @@ async fn send_snapshot(
             let drawn =
                 tokio::task::spawn_blocking(move || crate::overlay::draw_judged(&view, version))
                     .await?;
-            (Arc::new(drawn), taken_at, Some(facts))
+            (Arc::new(Picture::from_rgb(drawn)), taken_at, Some(facts))
         } else {
             let frame = camera
                 .snapshot
@@ -578,11 +579,12 @@ async fn send_picture(
     http: &reqwest::Client,
     request: &SnapshotRequest,
     seq: u8,
-    (image, taken_at): (Arc<image::RgbImage>, UtcTimestamp),
+    (image, taken_at): (Arc<Picture>, UtcTimestamp),
     judged: Option<protocol::snapshot::Judged>,
 ) -> anyhow::Result<()> {
     let (width, height) = image.dimensions();
-    let jpeg = tokio::task::spawn_blocking(move || crate::evidence::jpeg(&image, 90)).await??;
+    let jpeg =
+        tokio::task::spawn_blocking(move || crate::evidence::jpeg(image.rgb(), 90)).await??;
     let sha256 = Sha256Digest::of(&jpeg);
     let snapshot = Snapshot {
         request_id: request.request_id.clone(),

@@ -14,6 +14,7 @@
 
 use image::RgbImage;
 use protocol::{camera::SignalHeadSpec, messages::SignalState};
+use vision::Picture;
 
 use crate::rules::Signal;
 
@@ -394,6 +395,29 @@ impl LampReader {
         Self::default()
     }
 
+    /// [`Self::read`] on a decoded frame: only the part of the frame around the head is made
+    /// RGB, the same pixels `read` looks at.
+    pub fn read_picture(&mut self, frame: &Picture, head: &SignalHeadSpec) -> Option<SignalState> {
+        let centres = [head.red, head.amber, head.green];
+        // `read` looks within 1.4 radii of a lamp's centre; a pixel more for rounding.
+        let reach = head.radius_px.max(1.0) * 1.4 + 2.0;
+        let bounds = |axis: usize| {
+            let lo = centres.iter().map(|c| c[axis]).fold(f32::MAX, f32::min) - reach;
+            let hi = centres.iter().map(|c| c[axis]).fold(f32::MIN, f32::max) + reach;
+            (lo.floor().max(0.0) as u32, hi.ceil().max(0.0) as u32)
+        };
+        let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
+        let part = frame.crop_rgb(x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0));
+        let shift = |c: protocol::geometry::Point| [c[0] - x0 as f32, c[1] - y0 as f32];
+        let local = SignalHeadSpec {
+            red: shift(head.red),
+            amber: shift(head.amber),
+            green: shift(head.green),
+            radius_px: head.radius_px,
+        };
+        self.read(&part, &local)
+    }
+
     /// The lit lamp of `head` in `frame`, learning from it.
     pub fn read(&mut self, frame: &RgbImage, head: &SignalHeadSpec) -> Option<SignalState> {
         let centres = [head.red, head.amber, head.green];
@@ -597,6 +621,49 @@ mod tests {
             }
         }
         img
+    }
+
+    #[test]
+    fn a_decoded_frame_is_read_from_the_heads_part_alone() {
+        use vision::picture::{Colour, Yuv420};
+        // The head of the tests above, 131 px right and 37 down in a larger decoded frame.
+        let (dx, dy) = (131.0, 37.0);
+        let h = head();
+        let moved = SignalHeadSpec {
+            red: [h.red[0] + dx, h.red[1] + dy],
+            amber: [h.amber[0] + dx, h.amber[1] + dy],
+            green: [h.green[0] + dx, h.green[1] + dy],
+            radius_px: h.radius_px,
+        };
+        let (mut whole, mut part) = (LampReader::new(), LampReader::new());
+        let mut read = Vec::new();
+        for levels in [
+            [45, 45, 45],
+            [45, 45, 200],
+            [230, 45, 45],
+            [45, 200, 45],
+            [50, 50, 200],
+        ] {
+            let mut big = RgbImage::from_pixel(200, 120, image::Rgb([40, 40, 40]));
+            image::imageops::replace(&mut big, &frame(levels, None), dx as i64, dy as i64);
+            let planes = Yuv420::from_rgb(&big, Colour::BT709);
+            let converted = Picture::from_yuv(planes.clone());
+            let expected = whole.read(converted.rgb(), &moved);
+            let decoded = Picture::from_yuv(planes);
+            assert_eq!(part.read_picture(&decoded, &moved), expected, "{levels:?}");
+            assert!(!decoded.has_rgb(), "only the head's part is converted");
+            read.push(expected);
+        }
+        assert_eq!(
+            read,
+            [
+                None,
+                Some(SignalState::Green),
+                Some(SignalState::Red),
+                Some(SignalState::Amber),
+                Some(SignalState::Green)
+            ]
+        );
     }
 
     #[test]

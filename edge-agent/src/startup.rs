@@ -533,7 +533,7 @@ async fn snapshot(State(state): State<Arc<AgentState>>, UrlPath(id): UrlPath<Str
         .clone()
         .unwrap_or_else(|| camera.config.clone());
     let drawn = tokio::task::spawn_blocking(move || {
-        let img = crate::overlay::draw_geometry(&frame, &config.geometry);
+        let img = crate::overlay::draw_geometry(frame.rgb(), &config.geometry);
         crate::evidence::jpeg(&img, 85)
     })
     .await;

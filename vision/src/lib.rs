@@ -4,6 +4,8 @@
 //! - [`boxes`]: [`BoxF`], an axis-aligned box in pixels;
 //! - [`pixels`]: bilinear sampling, rectification of a quad, crops and NCHW tensors — the same
 //!   sampling where training plates are drawn and where real ones are read;
+//! - [`picture`]: decoded frames as the decoder's 4:2:0 planes, sampled and cropped without
+//!   converting the whole frame to RGB;
 //! - [`manifest`] (feature `onnx`): `models/manifest.toml`, each model's sha256 checked at load;
 //! - [`engine`] (feature `onnx`): the one ONNX Runtime session type, and [`ModelError`].
 //!
@@ -15,6 +17,7 @@ pub mod boxes;
 pub mod engine;
 #[cfg(feature = "onnx")]
 pub mod manifest;
+pub mod picture;
 pub mod pixels;
 
 pub use boxes::BoxF;
@@ -22,3 +25,4 @@ pub use boxes::BoxF;
 pub use engine::{Engine, ModelError};
 #[cfg(feature = "onnx")]
 pub use manifest::{Manifest, ModelEntry};
+pub use picture::{Picture, Pixels, Yuv420};

@@ -65,25 +65,32 @@ pub fn rectify_rgb(
     Some(out)
 }
 
-/// The part of `img` under `b`, resized to `w` × `h`; `None` when the box is empty.
-pub fn crop_resize(img: &RgbImage, b: &BoxF, w: u32, h: u32) -> Option<RgbImage> {
+/// The whole pixels under `b` in a `width` × `height` image, as left, top, width, height;
+/// `None` when none are.
+pub fn pixels_under(b: &BoxF, width: u32, height: u32) -> Option<(u32, u32, u32, u32)> {
     let x = b.x0.max(0.0).floor() as u32;
     let y = b.y0.max(0.0).floor() as u32;
-    if x >= img.width() || y >= img.height() {
+    if x >= width || y >= height {
         return None;
     }
-    let cw = (b.x1.min(img.width() as f32).ceil() as u32).saturating_sub(x);
-    let ch = (b.y1.min(img.height() as f32).ceil() as u32).saturating_sub(y);
-    if cw == 0 || ch == 0 {
-        return None;
-    }
-    let view = imageops::crop_imm(img, x, y, cw, ch).to_image();
-    Some(imageops::resize(
-        &view,
+    let cw = (b.x1.min(width as f32).ceil() as u32).saturating_sub(x);
+    let ch = (b.y1.min(height as f32).ceil() as u32).saturating_sub(y);
+    (cw > 0 && ch > 0).then_some((x, y, cw, ch))
+}
+
+/// The part of `img` under `b`, resized to `w` × `h`; `None` when the box is empty.
+pub fn crop_resize(img: &RgbImage, b: &BoxF, w: u32, h: u32) -> Option<RgbImage> {
+    let (x, y, cw, ch) = pixels_under(b, img.width(), img.height())?;
+    Some(resize(
+        &imageops::crop_imm(img, x, y, cw, ch).to_image(),
         w,
         h,
-        imageops::FilterType::Triangle,
     ))
+}
+
+/// `img` resized to `w` × `h` with the filter training crops were made with.
+pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    imageops::resize(img, w, h, imageops::FilterType::Triangle)
 }
 
 /// Samples the quad `corners` (top-left, top-right, bottom-right, bottom-left) of `img` into a

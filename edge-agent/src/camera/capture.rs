@@ -5,10 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use image::RgbImage;
 use protocol::{EventId, VehicleClass, event::SignalObservation};
 use tracing::{error, info};
-use vision::BoxF;
+use vision::{BoxF, Picture};
 
 use crate::{
     evidence::{
@@ -77,7 +76,7 @@ pub(crate) struct Paired {
 }
 
 /// A frame kept for evidence: the picture, and what was seen in it.
-pub(crate) type Recent = (Arc<RgbImage>, Arc<FrameBoxes>);
+pub(crate) type Recent = (Arc<Picture>, Arc<FrameBoxes>);
 
 impl Worker {
     /// A plate camera's frame: each vehicle's place on the road and its largest views, for the

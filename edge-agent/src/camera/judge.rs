@@ -72,7 +72,10 @@ impl Worker {
         let t = frame.t;
         self.update_signal(frame);
         let started = Instant::now();
-        let (detections, people) = self.models.vehicles.detect_with_people(&frame.image)?;
+        let (detections, people) = self
+            .models
+            .vehicles
+            .detect_with_people(frame.image.pixels())?;
         let us = started.elapsed().as_micros() as u64;
         self.stats.detect_us.fetch_add(us, Ordering::Relaxed);
         self.stats.last_detect_us.store(us, Ordering::Relaxed);
@@ -297,7 +300,7 @@ impl Worker {
             SignalConfig::None => {}
             SignalConfig::Lamps => {
                 if let Some(head) = &self.camera.geometry.signal_head {
-                    let state = self.lamps.read(&frame.image, head);
+                    let state = self.lamps.read_picture(&frame.image, head);
                     self.timeline.observe(t, state);
                 }
             }

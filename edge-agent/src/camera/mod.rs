@@ -33,11 +33,10 @@ use std::{
 };
 
 use anyhow::Context;
-use image::RgbImage;
 use prometheus_client::metrics::histogram::Histogram;
 use protocol::{SignalPhase, UtcTimestamp, messages::SignalState};
 use tracing::{info, warn};
-use vision::Manifest;
+use vision::{Manifest, Picture};
 
 use crate::{
     config::{CameraConfig, Config},
@@ -63,7 +62,7 @@ pub struct CameraStats {
     pub latency_us: AtomicU64,
     /// The same for every frame judged, seconds.
     pub latency: Histogram,
-    pub snapshot: Mutex<Option<Arc<RgbImage>>>,
+    pub snapshot: Mutex<Option<Arc<Picture>>>,
     pub signal: Mutex<Option<SignalState>>,
     /// Why the camera's signal cannot be trusted, when it cannot ([`SignalWatch`]).
     pub signal_fault: Mutex<Option<String>>,
@@ -84,7 +83,7 @@ pub struct JudgedView {
     /// The frame's number among those the camera judged (a newer frame has a larger one).
     pub frame: u64,
     pub taken_at: UtcTimestamp,
-    pub image: Arc<RgbImage>,
+    pub image: Arc<Picture>,
     /// The settings judged by: the set-up in force.
     pub camera: Arc<CameraConfig>,
     pub signal: Option<SignalState>,

@@ -1,11 +1,7 @@
 //! The helmet classifier: the probability that a motorbike's rider wears no helmet, from the
 //! upper half of the motorbike's box.
 
-use image::RgbImage;
-use vision::{
-    BoxF, Manifest,
-    pixels::{crop_resize, to_tensor},
-};
+use vision::{BoxF, Manifest, Picture, pixels::to_tensor};
 
 /// The helmet classifier on a rider crop (the upper half of a motorbike's box).
 pub struct Helmet {
@@ -30,12 +26,12 @@ impl Helmet {
     }
 
     /// The probability that the rider of the motorbike in `bbox` wears no helmet.
-    pub fn no_helmet(&self, frame: &RgbImage, bbox: &BoxF) -> anyhow::Result<Option<f32>> {
+    pub fn no_helmet(&self, frame: &Picture, bbox: &BoxF) -> anyhow::Result<Option<f32>> {
         let upper = BoxF {
             y1: bbox.y0 + bbox.height() / 2.0,
             ..*bbox
         };
-        let Some(crop) = crop_resize(frame, &upper, self.size.0, self.size.1) else {
+        let Some(crop) = frame.crop_resize(&upper, self.size.0, self.size.1) else {
             return Ok(None);
         };
         let out = self.engine.run(&to_tensor(&[&crop]))?;

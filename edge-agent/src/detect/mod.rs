@@ -11,10 +11,9 @@ pub use helmet::Helmet;
 use std::{collections::BTreeMap, path::Path, str::FromStr};
 
 use anyhow::Context as _;
-use image::RgbImage;
 use ndarray::{Array2, Array4, ArrayD};
 use protocol::VehicleClass;
-use vision::{BoxF, Engine, Manifest, ModelEntry, ModelError, engine::Output};
+use vision::{BoxF, Engine, Manifest, ModelEntry, ModelError, Pixels, engine::Output};
 
 use crate::{config::ModelSettings, evidence::Shape};
 
@@ -155,9 +154,11 @@ impl Detector {
     }
 
     /// The model's input, and where the frame lies in it.
-    pub fn preprocess(&self, frame: &RgbImage) -> (Array4<f32>, Letterbox) {
+    pub fn preprocess<'a>(&self, frame: impl Into<Pixels<'a>>) -> (Array4<f32>, Letterbox) {
+        let frame = frame.into();
         let (w, h) = self.size;
-        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let (fw, fh) = frame.dimensions();
+        let (fw, fh) = (fw as f32, fh as f32);
         let (box_, pad, bgr, unit) = match self.format {
             Format::Yolov8 => {
                 let s = (w as f32 / fw).min(h as f32 / fh);
@@ -206,13 +207,12 @@ impl Detector {
     }
 
     /// Detects objects in a frame.
-    pub fn detect(&self, frame: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+    pub fn detect<'a>(&self, frame: impl Into<Pixels<'a>>) -> Result<Vec<Detection>, ModelError> {
+        let frame = frame.into();
         let (input, letterbox) = self.preprocess(frame);
-        let sizes = Array2::from_shape_vec(
-            (1, 2),
-            vec![i64::from(frame.width()), i64::from(frame.height())],
-        )
-        .map_err(|e| ModelError::Runtime(e.to_string()))?;
+        let (fw, fh) = frame.dimensions();
+        let sizes = Array2::from_shape_vec((1, 2), vec![i64::from(fw), i64::from(fh)])
+            .map_err(|e| ModelError::Runtime(e.to_string()))?;
         let sizes_input = self.sizes_input.as_deref().map(|name| (name, &sizes));
         let outputs = self.engine.run_typed(&input, sizes_input)?;
         let bad = |reason: String| ModelError::Format {
@@ -248,7 +248,7 @@ impl Detector {
                     .map_err(bad)?
             }
         };
-        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let (fw, fh) = (fw as f32, fh as f32);
         Ok(found
             .into_iter()
             .map(|mut d| {
@@ -505,14 +505,14 @@ impl VehicleDetector {
     }
 
     /// The vehicles in a frame, one box each.
-    pub fn detect(&self, frame: &RgbImage) -> Result<Vec<Detection>, ModelError> {
+    pub fn detect<'a>(&self, frame: impl Into<Pixels<'a>>) -> Result<Vec<Detection>, ModelError> {
         Ok(self.detect_with_people(frame)?.0)
     }
 
     /// The vehicles in a frame, one box each, and the people in it.
-    pub fn detect_with_people(
+    pub fn detect_with_people<'a>(
         &self,
-        frame: &RgbImage,
+        frame: impl Into<Pixels<'a>>,
     ) -> Result<(Vec<Detection>, Vec<Detection>), ModelError> {
         let found = self.detector.detect(frame)?;
         let people = found
@@ -626,64 +626,41 @@ pub fn nms(mut found: Vec<Detection>, iou: f32) -> Vec<Detection> {
 /// centres mapped, edges clamped, as [`vision::pixels::bilinear_rgb`]), scaled by `unit`,
 /// channels reversed when `bgr`; what lies outside stays as it was (the padding). The columns'
 /// source pixels and weights are worked out once, not per row: this runs on every frame.
-fn sample_into(frame: &RgbImage, place: &Letterbox, bgr: bool, unit: f32, t: &mut Array4<f32>) {
+fn sample_into(frame: Pixels<'_>, place: &Letterbox, bgr: bool, unit: f32, t: &mut Array4<f32>) {
     let (h, w) = (t.shape()[2], t.shape()[3]);
-    let (fw, fh) = (frame.width() as f32, frame.height() as f32);
-    if frame.width() == 0 || frame.height() == 0 {
+    let (fw, fh) = frame.dimensions();
+    if fw == 0 || fh == 0 {
         return;
     }
+    let (fw, fh) = (fw as f32, fh as f32);
     let nw = ((fw * place.scale_x).round() as usize).min(w);
     let nh = ((fh * place.scale_y).round() as usize).min(h);
     let (ox, oy) = (place.dx.round() as usize, place.dy.round() as usize);
-    // Source pixel pairs and the weight between them, for positions along one axis.
-    let taps = |n: usize, scale: f32, size: f32| -> Vec<(usize, usize, f32)> {
-        let last = size as i64 - 1;
-        (0..n)
-            .map(|i| {
-                let s = ((i as f32 + 0.5) / scale - 0.5).clamp(0.0, size - 1.0);
-                let s0 = s.floor();
-                let i0 = s0 as i64;
-                (
-                    i0.clamp(0, last) as usize,
-                    (i0 + 1).clamp(0, last) as usize,
-                    s - s0,
-                )
-            })
+    // Where each tensor pixel's centre falls in the frame, for the part inside the tensor.
+    let at = |n: usize, offset: usize, size: usize, scale: f32| -> Vec<f32> {
+        (0..n.min(size.saturating_sub(offset)))
+            .map(|i| (i as f32 + 0.5) / scale - 0.5)
             .collect()
     };
-    let cols = taps(nw, place.scale_x, fw);
-    let rows = taps(nh, place.scale_y, fh);
-    let stride = frame.width() as usize * 3;
-    let raw = frame.as_raw();
+    let xs = at(nw, ox, w, place.scale_x);
+    let ys = at(nh, oy, h, place.scale_y);
     let plane = h * w;
     let Some(data) = t.as_slice_mut() else {
         return;
     };
-    for (y, &(ya, yb, fy)) in rows.iter().enumerate() {
-        let ty = oy + y;
-        if ty >= h {
-            break;
+    let order = if bgr { [2, 1, 0] } else { [0, 1, 2] };
+    frame.sample_grid(&xs, &ys, |x, y, rgb| {
+        let at = (oy + y) * w + ox + x;
+        for (ch, v) in order.iter().zip(rgb) {
+            data[ch * plane + at] = v * unit;
         }
-        let (top_row, bottom_row) = (&raw[ya * stride..], &raw[yb * stride..]);
-        for (x, &(xa, xb, fx)) in cols.iter().enumerate() {
-            let tx = ox + x;
-            if tx >= w {
-                break;
-            }
-            for ch in 0..3 {
-                let px = |row: &[u8], col: usize| f32::from(row[col * 3 + ch]);
-                let top = px(top_row, xa) * (1.0 - fx) + px(top_row, xb) * fx;
-                let bottom = px(bottom_row, xa) * (1.0 - fx) + px(bottom_row, xb) * fx;
-                let out = if bgr { 2 - ch } else { ch };
-                data[out * plane + ty * w + tx] = (top * (1.0 - fy) + bottom * fy) * unit;
-            }
-        }
-    }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::RgbImage;
 
     /// The sampling gives what sampling each tensor pixel with `bilinear_rgb` gives.
     #[test]
@@ -707,7 +684,7 @@ mod tests {
         };
         for bgr in [false, true] {
             let mut fast = Array4::<f32>::from_elem((1, 3, h, w), -1.0);
-            sample_into(&frame, &place, bgr, 1.0 / 255.0, &mut fast);
+            sample_into(Pixels::Rgb(&frame), &place, bgr, 1.0 / 255.0, &mut fast);
             let mut slow = Array4::<f32>::from_elem((1, 3, h, w), -1.0);
             let nw = ((fw as f32 * s).round() as usize).min(w);
             let nh = ((fh as f32 * s).round() as usize).min(h);
@@ -728,6 +705,132 @@ mod tests {
             assert_eq!(fast, slow, "bgr {bgr}");
             assert_eq!(fast[[0, 0, 0, 0]], -1.0, "the padding stays");
         }
+    }
+
+    /// A 1080p junction frame (`scene`) through `videoconvert` as a camera's encoder would
+    /// make it: its I420 planes as a decoder gives them (`planes`), and the RGB that
+    /// `videoconvert` makes of those planes (`today`: what the agent used to take).
+    struct Converted {
+        scene: RgbImage,
+        planes: vision::Picture,
+        today: RgbImage,
+    }
+
+    fn through_videoconvert() -> Converted {
+        use gstreamer as gst;
+        use gstreamer::prelude::*;
+        use gstreamer_app as gst_app;
+        crate::ingest::init().unwrap();
+        let spec = sim::ScenarioSpec::named("red-light")
+            .and_then(|s| s.resized(1920, 1080))
+            .unwrap();
+        let world = sim::World::simulate(&spec, 1);
+        let scene = sim::Renderer::new(&world)
+            .render(world.frames.len() / 2)
+            .image;
+        let (fw, fh) = scene.dimensions();
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=src format=time caps=video/x-raw,format=RGB,width={fw},height={fh},framerate=1/1 \
+             ! videoconvert ! video/x-raw,format=I420,colorimetry=bt709 ! tee name=t \
+             t. ! queue ! appsink name=planes sync=false \
+             t. ! queue ! videoconvert ! video/x-raw,format=RGB ! appsink name=rgb sync=false"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let by = |name: &str| pipeline.by_name(name).unwrap();
+        let sink = |name: &str| by(name).downcast::<gst_app::AppSink>().unwrap();
+        let src = by("src").downcast::<gst_app::AppSrc>().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let mut buffer = gst::Buffer::from_slice(scene.as_raw().clone());
+        buffer.get_mut().unwrap().set_pts(gst::ClockTime::ZERO);
+        src.push_buffer(buffer).unwrap();
+        src.end_of_stream().unwrap();
+        let (planes, _) =
+            crate::ingest::picture_of(&sink("planes").pull_sample().unwrap()).expect("I420 planes");
+        let rgb = sink("rgb").pull_sample().unwrap();
+        let map = rgb.buffer().unwrap().map_readable().unwrap();
+        // 1920 × 3 bytes a row: no padding.
+        let today = RgbImage::from_raw(fw, fh, map.to_vec()).unwrap();
+        pipeline.set_state(gst::State::Null).unwrap();
+        Converted {
+            scene,
+            planes,
+            today,
+        }
+    }
+
+    /// The YOLOv8 letterbox of a 1080p frame into 640 × 640, values 0–255.
+    fn letterbox_640(pixels: Pixels<'_>) -> Array4<f32> {
+        let (w, h) = (640usize, 640usize);
+        let (fw, fh) = pixels.dimensions();
+        let (fw, fh) = (fw as f32, fh as f32);
+        let s = (w as f32 / fw).min(h as f32 / fh);
+        let place = Letterbox {
+            scale_x: s,
+            scale_y: s,
+            dx: (w as f32 - fw * s) / 2.0,
+            dy: (h as f32 - fh * s) / 2.0,
+        };
+        let mut t = Array4::<f32>::from_elem((1, 3, h, w), 114.0);
+        sample_into(pixels, &place, false, 1.0, &mut t);
+        t
+    }
+
+    /// Mean and largest absolute difference, and the share of values more than 2 levels apart.
+    fn apart(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+        let d: Vec<f32> = a.iter().zip(b).map(|(p, q)| (p - q).abs()).collect();
+        let n = d.len() as f32;
+        (
+            d.iter().sum::<f32>() / n,
+            d.iter().copied().fold(0.0, f32::max),
+            d.iter().filter(|&&v| v > 2.0).count() as f32 / n,
+        )
+    }
+
+    /// Frames come as the decoder's planes, and the detector samples its input from them: what
+    /// it gets is the letterbox of the frame made RGB first, within rounding, and no farther
+    /// from the camera's picture than what `videoconvert`'s RGB gave it before.
+    #[test]
+    fn the_letterbox_from_planes_is_the_letterbox_of_the_frame_made_rgb() {
+        let Converted {
+            scene,
+            planes,
+            today,
+        } = through_videoconvert();
+        assert!(matches!(planes.pixels(), Pixels::Yuv(_)));
+        assert_eq!(planes.dimensions(), today.dimensions());
+        let direct = letterbox_640(planes.pixels());
+        assert!(!planes.has_rgb(), "sampled without an RGB copy");
+        assert_eq!(direct[[0, 0, 0, 0]], 114.0, "the padding stays padding");
+        let raw = |t: &Array4<f32>| t.as_slice().unwrap().to_vec();
+
+        // The same planes made RGB whole, then letterboxed as every frame used to be.
+        let whole = letterbox_640(Pixels::Rgb(planes.rgb()));
+        let (mean, worst, share) = apart(&raw(&direct), &raw(&whole));
+        eprintln!("planes vs whole RGB: mean {mean:.3}, worst {worst:.1}, {share:.5} over 2");
+        assert!(
+            worst <= 1.0 && mean <= 0.3,
+            "mean {mean}, worst {worst}, {share} over 2 levels"
+        );
+
+        // Against `videoconvert`'s RGB of the same planes: its integer matrix puts studio white
+        // (Y′ 235) at 253 where BT.709 says 255, so values differ by a level or two
+        // throughout; the camera's own picture is nearer the planes' colours than to its.
+        let before = letterbox_640(Pixels::Rgb(&today));
+        let (mean, worst, _) = apart(&raw(&direct), &raw(&before));
+        eprintln!("planes vs videoconvert RGB: mean {mean:.3}, worst {worst:.1}");
+        assert!(mean <= 2.0, "mean {mean} levels from videoconvert's");
+        let camera = letterbox_640(Pixels::Rgb(&scene));
+        let (from_planes, ..) = apart(&raw(&direct), &raw(&camera));
+        let (from_videoconvert, ..) = apart(&raw(&before), &raw(&camera));
+        eprintln!(
+            "from the camera's picture: planes {from_planes:.3}, videoconvert {from_videoconvert:.3}"
+        );
+        assert!(
+            from_planes <= from_videoconvert,
+            "{from_planes} against {from_videoconvert}"
+        );
     }
 
     fn det(class: usize, score: f32, x: f32) -> Detection {

@@ -22,7 +22,7 @@ use vision::BoxF;
 
 use crate::{
     evidence::{self, Shape},
-    ingest::{AccessUnit, init, rgb_of},
+    ingest::{AccessUnit, init},
 };
 
 /// What the detector and the tracker saw in one processed frame, the offender left out: what
@@ -181,6 +181,35 @@ pub fn mask_mp4(
         let _ = pipeline.set_state(gst::State::Null);
     }
     result.map(|()| frames)
+}
+
+/// The picture of an RGB sample and its time; rows of RGB are padded to 4 bytes by GStreamer.
+fn rgb_of(sample: &gst::Sample) -> Option<(RgbImage, gst::ClockTime)> {
+    let buffer = sample.buffer()?;
+    let caps = sample.caps()?;
+    let s = caps.structure(0)?;
+    let (w, h) = (
+        u32::try_from(s.get::<i32>("width").ok()?).ok()?,
+        u32::try_from(s.get::<i32>("height").ok()?).ok()?,
+    );
+    let pts = buffer.pts()?;
+    let map = buffer.map_readable().ok()?;
+    let row = w as usize * 3;
+    let stride = row.div_ceil(4) * 4;
+    if h == 0 || map.len() < stride * (h as usize - 1) + row {
+        return None;
+    }
+    let pixels = if stride == row {
+        // Unpadded rows (widths divisible by 4): one copy.
+        map[..row * h as usize].to_vec()
+    } else {
+        let mut pixels = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            pixels.extend_from_slice(&map[y * stride..y * stride + row]);
+        }
+        pixels
+    };
+    Some((RgbImage::from_raw(w, h, pixels)?, pts))
 }
 
 /// The encoder of the masked copy, for RGB frames of `size`: H.264 (x264, one thread, so the

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
 use protocol::{EvidenceItem, Masking, UtcTimestamp, VehicleBox, event::Sha256Digest};
-use vision::BoxF;
+use vision::{BoxF, Picture};
 
 /// DejaVu Sans Condensed Bold: covers Vietnamese with its diacritics (licence beside the file).
 static FONT_BYTES: &[u8] = include_bytes!("../../../sim/assets/fonts/DejaVuSansCondensed-Bold.ttf");
@@ -27,7 +27,7 @@ pub struct Capture {
     /// Camera clock, seconds.
     pub t: f64,
     pub at: UtcTimestamp,
-    pub image: Arc<RgbImage>,
+    pub image: Arc<Picture>,
     /// The offending vehicle's box in this frame, when it was seen.
     pub vehicle: Option<BoxF>,
     /// Everything else the detector found in this frame, with its shape: what a masked copy

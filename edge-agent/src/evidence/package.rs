@@ -92,7 +92,7 @@ pub(crate) fn build_event(
         let Some(c) = capture else { continue };
         let mut lines = lines.clone();
         lines[0] = format!("{} · {}", evidence::local_time(&c.at), lines[0]);
-        let img = evidence::stamp(&c.image, &lines, c.vehicle);
+        let img = evidence::stamp(c.image.rgb(), &lines, c.vehicle);
         files.push(File {
             name: (*name).into(),
             content_type: "image/jpeg",
@@ -102,7 +102,7 @@ pub(crate) fn build_event(
         });
         // The copy a citizen is shown: every other vehicle, with its plate and rider, hidden.
         let regions = evidence::mask_regions(c.image.dimensions(), &c.others);
-        let masked = evidence::stamp(&evidence::mask(&c.image, &regions), &lines, c.vehicle);
+        let masked = evidence::stamp(&evidence::mask(c.image.rgb(), &regions), &lines, c.vehicle);
         files.push(File {
             name: name.replace(".jpg", "-masked.jpg"),
             content_type: "image/jpeg",
@@ -131,7 +131,7 @@ pub(crate) fn build_event(
             name: "plate-camera.jpg".into(),
             content_type: "image/jpeg",
             bytes: evidence::jpeg(
-                &evidence::stamp(image, &lines, Some(*bbox)),
+                &evidence::stamp(image.rgb(), &lines, Some(*bbox)),
                 settings.jpeg_quality,
             )?,
             captured_at: at,
@@ -142,7 +142,7 @@ pub(crate) fn build_event(
             name: "plate-camera-masked.jpg".into(),
             content_type: "image/jpeg",
             bytes: evidence::jpeg(
-                &evidence::stamp(&evidence::mask(image, &regions), &lines, Some(*bbox)),
+                &evidence::stamp(&evidence::mask(image.rgb(), &regions), &lines, Some(*bbox)),
                 settings.jpeg_quality,
             )?,
             captured_at: at,

@@ -127,6 +127,7 @@ mod tests {
         let mut views = Vec::new();
         for i in (0..world.frames.len()).step_by(3) {
             let frame = renderer.render(i);
+            let picture = vision::Picture::from_rgb(frame.image.clone());
             for o in &frame.truth.objects {
                 if o.plate.as_ref().is_some_and(|p| p.text == "51F-123.45") && o.visible > 0.9 {
                     let b = BoxF {
@@ -135,7 +136,7 @@ mod tests {
                         x1: o.bbox.x1,
                         y1: o.bbox.y1,
                     };
-                    offer_view(&mut views, &frame.image, b);
+                    offer_view(&mut views, &picture, b);
                 }
             }
         }
