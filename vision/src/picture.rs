@@ -273,20 +273,52 @@ impl Yuv420 {
         }
     }
 
-    /// The part `x`, `y`, `w` × `h` (clipped to the picture) as RGB.
+    /// The part `x`, `y`, `w` × `h` (clipped to the picture) as RGB: luma as it is, chroma
+    /// interpolated to each pixel, a row of chroma at a time.
     pub fn crop_rgb(&self, x: u32, y: u32, w: u32, h: u32) -> RgbImage {
         let x = x.min(self.width);
         let y = y.min(self.height);
         let (w, h) = (w.min(self.width - x), h.min(self.height - y));
-        let xs: Vec<f32> = (x..x + w).map(|i| i as f32).collect();
-        let ys: Vec<f32> = (y..y + h).map(|i| i as f32).collect();
+        let (cw, ch) = Self::chroma_size(self.width, self.height);
+        let (cw, ch) = (cw as usize, ch as usize);
+        let cols = taps(
+            (x..x + w).map(|i| Self::chroma_position(i as f32, self.siting.cosited_x)),
+            cw,
+        );
+        let rows = taps(
+            (y..y + h).map(|i| Self::chroma_position(i as f32, self.siting.cosited_y)),
+            ch,
+        );
+        let c = self.coefficients;
+        let (mut u_row, mut v_row) = (vec![0f32; cw], vec![0f32; cw]);
         let mut out = vec![0u8; w as usize * h as usize * 3];
-        self.sample_grid(&xs, &ys, |col, row, rgb| {
-            let i = (row * w as usize + col) * 3;
-            for (o, c) in out[i..i + 3].iter_mut().zip(rgb) {
-                *o = c.round() as u8;
+        if w == 0 {
+            return RgbImage::from_raw(w, h, out).expect("buffer made to size");
+        }
+        for (row, (line, &(ca, cb, fy))) in
+            out.chunks_exact_mut(w as usize * 3).zip(&rows).enumerate()
+        {
+            // This row's chroma, between the two chroma rows around it.
+            for (plane, to) in [(&self.u, &mut u_row), (&self.v, &mut v_row)] {
+                let (a, b) = (
+                    &plane[ca * cw..(ca + 1) * cw],
+                    &plane[cb * cw..(cb + 1) * cw],
+                );
+                for ((t, &p), &q) in to.iter_mut().zip(a).zip(b) {
+                    *t = f32::from(p) * (1.0 - fy) + f32::from(q) * fy;
+                }
             }
-        });
+            let luma = &self.y[(y as usize + row) * self.width as usize + x as usize..];
+            for ((px, &l), &(xa, xb, fx)) in line.chunks_exact_mut(3).zip(luma).zip(&cols) {
+                let u = u_row[xa] * (1.0 - fx) + u_row[xb] * fx;
+                let v = v_row[xa] * (1.0 - fx) + v_row[xb] * fx;
+                let rgb = c.rgb(f32::from(l), u, v);
+                // `as` saturates; the values are clamped already.
+                px[0] = (rgb[0] + 0.5) as u8;
+                px[1] = (rgb[1] + 0.5) as u8;
+                px[2] = (rgb[2] + 0.5) as u8;
+            }
+        }
         RgbImage::from_raw(w, h, out).expect("buffer made to size")
     }
 
