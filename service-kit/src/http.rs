@@ -1,5 +1,6 @@
 //! The endpoints every service has, `/healthz` and `/metrics`, and serving a router until
-//! shutdown.
+//! shutdown. Every request an [`App`] serves runs in a `request` span ([`request_span`]): what
+//! a handler logs carries its method, route and request id.
 
 use std::{
     future::Future,
@@ -124,6 +125,68 @@ impl Metrics {
         encode(&mut out, &registry)?;
         Ok(out)
     }
+}
+
+/// The header a request's id travels in: the one a load balancer or client sent when it is a
+/// plain token, one made here otherwise; either way returned on the response, so an operator
+/// can find a user's request in the logs.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A request id from a client: 1 to 64 letters, digits, `-`, `_` or `.`; anything else is not
+/// written to the logs.
+fn plain_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Runs a request inside a `request` span — its method, its route as the router declares it
+/// (`/api/v1/violations/{id}`: never the path itself, which can hold a plate or a token) and its
+/// id ([`REQUEST_ID`]) — and says at debug level how it ended and how long it took.
+pub async fn request_span(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use tracing::Instrument;
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| plain_request_id(v))
+        .map_or_else(new_request_id, str::to_owned);
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", axum::extract::MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!("request", method = %request.method(), route, id = %id);
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "served"
+        );
+    });
+    if let Ok(value) = header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// 96 random bits in hex.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+        // The id is for finding log lines, not a secret: the clock will do.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&nanos.to_be_bytes()[4..]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `/healthz` (200 `ok` while the process serves) and `/metrics`.
@@ -540,7 +603,9 @@ impl App {
         metrics: Metrics,
         router: Router,
     ) -> anyhow::Result<Self> {
-        let router = router.merge(health_router(metrics));
+        let router = router
+            .merge(health_router(metrics))
+            .layer(axum::middleware::from_fn(request_span));
         let server = Server::bind(settings, router).await?;
         tracing::info!(service = name, addr = %server.local_addr()?, tls = settings.tls(), "listening");
         let (stop_tx, _) = tokio::sync::watch::channel(false);
@@ -889,6 +954,52 @@ mod tests {
         let status = response.status();
         let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// A handler runs in the `request` span; the response carries the request's id: the
+    /// client's when it is a plain token, a new one otherwise.
+    #[tokio::test]
+    async fn a_request_runs_in_its_span_and_its_id_comes_back() {
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let router = Router::new()
+            .route(
+                "/plates/{plate}",
+                get(|| async {
+                    tracing::Span::current()
+                        .metadata()
+                        .map_or("none", |m| m.name())
+                        .to_owned()
+                }),
+            )
+            .layer(axum::middleware::from_fn(request_span));
+        let call = |id: Option<&str>| {
+            let mut request = axum::http::Request::get("/plates/51F12345");
+            if let Some(id) = id {
+                request = request.header(REQUEST_ID, id);
+            }
+            router.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let response = call(Some("lb-7f3a.2")).await.unwrap();
+        assert_eq!(response.headers()[REQUEST_ID], "lb-7f3a.2");
+        let body = to_bytes(response.into_body(), 1 << 10).await.unwrap();
+        assert_eq!(
+            &body[..],
+            b"request",
+            "the handler ran inside the request span"
+        );
+        for sent in [
+            None,
+            Some("a b"),
+            Some("plate:51F12345"),
+            Some(&*"x".repeat(65)),
+        ] {
+            let response = call(sent).await.unwrap();
+            let made = response.headers()[REQUEST_ID].to_str().unwrap().to_owned();
+            assert_eq!(made.len(), 24, "{sent:?} → {made}");
+            assert!(made.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        let (a, b) = (call(None).await.unwrap(), call(None).await.unwrap());
+        assert_ne!(a.headers()[REQUEST_ID], b.headers()[REQUEST_ID]);
     }
 
     #[test]
