@@ -531,26 +531,30 @@ pub async fn save_camera(
     Ok(config.version)
 }
 
-/// Asks `device` for `frames` pictures of its `camera` in `view` as `actor` (audited); the
-/// request, which the MQTT worker publishes signed and the device answers within
+/// Asks `device` for what `asked` says of its `camera` (pictures, or a clip) as `actor`
+/// (audited); the request, which the MQTT worker publishes signed and the device answers within
 /// [`db::snapshots::ANSWER_WITHIN`].
 pub async fn ask_snapshot(
     db: &db::Db,
     audit: &AuditLog,
     actor: &str,
     (device, camera): (&str, &str),
-    (view, frames): (protocol::snapshot::SnapshotView, u8),
+    asked: db::snapshots::Asked,
 ) -> Result<protocol::snapshot::SnapshotRequest, Refused> {
+    use protocol::snapshot::{MAX_CLIP_S, MAX_FRAMES, SnapshotView};
     let id = DeviceId::parse(device).map_err(|e| invalid("device", e.to_string()))?;
     let camera = protocol::CameraId::parse(camera).map_err(|e| invalid("camera", e.to_string()))?;
-    if !(1..=protocol::snapshot::MAX_FRAMES).contains(&frames) {
+    if !(1..=MAX_FRAMES).contains(&asked.frames) {
+        return Err(invalid("frames", format!("must be 1–{MAX_FRAMES}")));
+    }
+    if (asked.view == SnapshotView::Clip) != (1..=MAX_CLIP_S).contains(&asked.clip_s) {
         return Err(invalid(
-            "frames",
-            format!("must be 1–{}", protocol::snapshot::MAX_FRAMES),
+            "clip_s",
+            format!("must be 1–{MAX_CLIP_S} for a clip, and only for a clip"),
         ));
     }
     let now = OffsetDateTime::now_utc();
-    db::snapshots::ask(db, audit, (&id, &camera), (view, frames), actor, now)
+    db::snapshots::ask(db, audit, (&id, &camera), asked, actor, now)
         .await?
         .map_err(|e| Refused::NotFound(e.to_string()))
 }

@@ -283,6 +283,7 @@ mod tests {
             expires_at: at(now + 120_000),
             view: protocol::snapshot::SnapshotView::Frame,
             frames: 1,
+            clip_s: 0,
         };
         let p = plane();
         let genuine = wire::encode_signed(&request, &central()).unwrap();

@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod rules;
 pub mod signal;
+pub mod snapshot;
 pub mod startup;
 pub mod track;
 

@@ -2,8 +2,8 @@
 //! after a reconnect and when central's acknowledgement does not come), evidence uploaded to
 //! central by content-addressed PUT (retried until it lands), the retained status heartbeat
 //! with `offline` as last will (both signed with the device key), and the signal controller's
-//! feed handed to the cameras, and a camera's current frame sent when central asks for it (to
-//! set the camera up by). An event leaves the outbox only on central's application-level
+//! feed handed to the cameras, and central's requests for a camera's picture or clip handed to
+//! [`crate::snapshot`]. An event leaves the outbox only on central's application-level
 //! [`Ack`](protocol::Ack); acknowledgements, configurations and phases count only as [`ControlPlane`] admits
 //! them (signed by whom they must be).
 //!
@@ -23,23 +23,19 @@ use std::{
 
 use anyhow::Context as _;
 use protocol::{
-    CameraId, DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp,
-    event::Sha256Digest,
-    evidence::UploadAuth,
-    snapshot::{Snapshot, SnapshotRequest, SnapshotView},
-    wire,
+    DeviceId, DeviceKey, DeviceStatus, SignalPhase, Topic, UtcTimestamp, event::Sha256Digest,
+    evidence::UploadAuth, snapshot::SnapshotRequest, wire,
 };
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, error, info, warn};
-use vision::Picture;
 
 use crate::{
-    camera::CameraStats,
     config::{CentralSettings, MqttSettings},
     control::ControlPlane,
     outbox::Outbox,
+    snapshot::{Frames, send_snapshot},
 };
 
 /// Counters of delivery, for `/metrics` and tests.
@@ -116,26 +112,6 @@ pub struct Delivery {
     /// Woken when an event is stored.
     pub wake: Arc<Notify>,
     pub counters: Arc<DeliveryCounters>,
-}
-
-/// A camera's figures by its id (`None`: not a camera of this box).
-pub type CameraLookup = Arc<dyn Fn(&CameraId) -> Option<Arc<CameraStats>> + Send + Sync>;
-
-/// What the box's cameras show, for the pictures central asks for: each camera's figures by its
-/// id (its latest frame, and its judged frames while watched), and the version of central's
-/// configuration in force.
-#[derive(Clone)]
-pub struct Frames {
-    pub cameras: CameraLookup,
-    pub config_version: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for Frames {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frames")
-            .field("config_version", &self.config_version)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A configuration from central, with the signed bytes it came as (kept for the next start,
@@ -436,7 +412,7 @@ async fn upload_pending(delivery: &Delivery, http: &reqwest::Client) -> anyhow::
 
 /// Uploads one file to central's evidence store, signed at central's time (learnt from the
 /// answer's `Date`).
-async fn put_blob(
+pub(crate) async fn put_blob(
     delivery: &Delivery,
     http: &reqwest::Client,
     sha: &Sha256Digest,
@@ -479,148 +455,6 @@ async fn put_blob(
         let body = service_kit::tls::error_text(response).await;
         anyhow::bail!("central refused evidence {sha}: {status} {body}");
     }
-}
-
-/// How many times a picture's upload is tried before it is given up (central shows the request
-/// unanswered, and the administrator asks again).
-const SNAPSHOT_TRIES: u32 = 3;
-
-/// Answers central's `request`: the camera's current frame — or, for a judged view, the frame
-/// as the camera judged it, drawn ([`crate::overlay::draw_judged`]) — as a JPEG, named in a
-/// signed [`Snapshot`] on the device's snapshot topic, then uploaded as an evidence file; for a
-/// burst, a frame a second until the frames asked for are sent or the request expires. Nothing
-/// is kept: a picture lost on the way is asked for again.
-async fn send_snapshot(
-    delivery: &Delivery,
-    client: &AsyncClient,
-    http: &reqwest::Client,
-    frames: &Frames,
-    request: &SnapshotRequest,
-) -> anyhow::Result<()> {
-    let camera = (frames.cameras)(&request.camera)
-        .with_context(|| format!("camera `{}` is not run here", request.camera))?;
-    let judged = request.view == SnapshotView::Judged;
-    let every = Duration::from_millis(protocol::snapshot::BURST_EVERY_MS as u64);
-    if judged {
-        // Judged frames are kept from now for the burst's length, and a little after.
-        camera.watch((every * u32::from(request.frames)).as_secs_f64() + 5.0);
-    }
-    // Only frames judged after the request: the last one kept may be from a burst long past.
-    let mut last_frame = camera.processed.load(Ordering::Relaxed);
-    for seq in 0..request.frames {
-        let started = tokio::time::Instant::now();
-        if UtcTimestamp::now().unix_ms() >= request.expires_at.unix_ms() {
-            info!(camera = %request.camera, sent = seq, "the request expired before its last frame");
-            break;
-        }
-        let (image, taken_at, facts) = if judged {
-            let view = next_judged(&camera, last_frame).await.with_context(|| {
-                format!(
-                    "camera `{}` judged no frame (not streaming?)",
-                    request.camera
-                )
-            })?;
-            last_frame = view.frame;
-            let version = frames.config_version.load(Ordering::Relaxed);
-            let facts = protocol::snapshot::Judged {
-                config_version: version,
-                signal: view.signal,
-                signal_fault: view.signal_fault.clone(),
-                vehicles: view.vehicles.clone(),
-            };
-            let taken_at = view.taken_at;
-            let drawn =
-                tokio::task::spawn_blocking(move || crate::overlay::draw_judged(&view, version))
-                    .await?;
-            (Arc::new(Picture::from_rgb(drawn)), taken_at, Some(facts))
-        } else {
-            let frame = camera
-                .snapshot
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-                .with_context(|| {
-                    format!("camera `{}` has no frame (not streaming)", request.camera)
-                })?;
-            (frame, UtcTimestamp::now(), None)
-        };
-        send_picture(
-            delivery,
-            client,
-            http,
-            request,
-            seq,
-            (image, taken_at),
-            facts,
-        )
-        .await?;
-        if seq + 1 < request.frames {
-            tokio::time::sleep_until(started + every).await;
-        }
-    }
-    Ok(())
-}
-
-/// The camera's next judged frame after frame number `after`, waiting up to 3 s for it.
-async fn next_judged(camera: &CameraStats, after: u64) -> Option<Arc<crate::camera::JudgedView>> {
-    for _ in 0..60 {
-        if let Some(view) = camera.judged_after(after) {
-            return Some(view);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
-
-/// One picture for `request`: its signed [`Snapshot`] published, then its JPEG uploaded.
-async fn send_picture(
-    delivery: &Delivery,
-    client: &AsyncClient,
-    http: &reqwest::Client,
-    request: &SnapshotRequest,
-    seq: u8,
-    (image, taken_at): (Arc<Picture>, UtcTimestamp),
-    judged: Option<protocol::snapshot::Judged>,
-) -> anyhow::Result<()> {
-    let (width, height) = image.dimensions();
-    let jpeg =
-        tokio::task::spawn_blocking(move || crate::evidence::jpeg(image.rgb(), 90)).await??;
-    let sha256 = Sha256Digest::of(&jpeg);
-    let snapshot = Snapshot {
-        request_id: request.request_id.clone(),
-        device: delivery.device.clone(),
-        camera: request.camera.clone(),
-        taken_at,
-        width,
-        height,
-        sha256,
-        bytes: jpeg.len() as u64,
-        seq,
-        judged,
-    };
-    let signed = wire::encode_signed(&snapshot, &delivery.key)?;
-    client
-        .publish(
-            Topic::Snapshot(delivery.device.clone()).to_string(),
-            QoS::AtLeastOnce,
-            false,
-            signed,
-        )
-        .await?;
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match put_blob(delivery, http, &sha256, "image/jpeg", jpeg.clone()).await {
-            Ok(()) => break,
-            Err(e) if tries < SNAPSHOT_TRIES => {
-                debug!(error = format!("{e:#}"), "picture upload failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(tries))).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    info!(camera = %request.camera, width, height, seq, view = request.view.as_str(), "picture sent to central");
-    Ok(())
 }
 
 #[cfg(test)]

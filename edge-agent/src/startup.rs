@@ -282,11 +282,15 @@ pub async fn build(mut config: Config) -> anyhow::Result<App> {
         counters: delivery_counters,
     };
     let status_state = state.clone();
-    let frame_state = state.clone();
-    let frames = publish::Frames {
+    let (frame_state, video_state) = (state.clone(), state.clone());
+    let frames = crate::snapshot::Frames {
         cameras: Arc::new(move |id| {
             let camera = frame_state.cameras.iter().find(|c| &c.config.id == id)?;
             Some(camera.stats.clone())
+        }),
+        videos: Arc::new(move |id| {
+            let camera = video_state.cameras.iter().find(|c| &c.config.id == id)?;
+            camera.ingest.clone()
         }),
         config_version: config_version.clone(),
     };

@@ -1,7 +1,8 @@
 //! A picture for central, through the broker only: central's signed request on the device's
 //! snapshot request topic is answered with the camera's current frame, named in a snapshot
-//! signed by the device and uploaded through the evidence upload. A request signed by anyone
-//! else, or one that waited past its expiry, gets no picture.
+//! signed by the device and uploaded through the evidence upload; a clip asked for is the
+//! camera's own video as an MP4. A request signed by anyone else, or one that waited past its
+//! expiry, gets no picture.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -75,6 +76,7 @@ fn request(device: &protocol::DeviceId, id: &str, requested_at: UtcTimestamp) ->
         expires_at: UtcTimestamp::from_unix_ms(requested_at.unix_ms() + 120_000).unwrap(),
         view: SnapshotView::Frame,
         frames: 1,
+        clip_s: 0,
     }
 }
 
@@ -162,6 +164,34 @@ async fn central_gets_the_cameras_frame_on_its_signed_request_only() {
         (0, None),
         "a frame as it came"
     );
+
+    // Two seconds of the camera's own video, from when the box took the request: one MP4,
+    // its length and first frame's time said in the signed answer.
+    let clip = SnapshotRequest {
+        view: SnapshotView::Clip,
+        clip_s: 2,
+        ..request(&device, "central-request-clip01", UtcTimestamp::now())
+    };
+    ask(wire::encode_signed(&clip, &common::control_key()).unwrap()).await;
+    let answer = next_snapshot(&mut answers, &key).await;
+    assert_eq!(answer.request_id, clip.request_id);
+    assert_eq!(answer.content_type(), "video/mp4");
+    assert!(
+        (1_900..=8_000).contains(&answer.duration_ms),
+        "{} ms",
+        answer.duration_ms
+    );
+    assert!(
+        answer.taken_at.unix_ms() >= clip.requested_at.unix_ms() - 10_000,
+        "from about when it was asked for (the keyframe before)"
+    );
+    assert_eq!(
+        (answer.width, answer.height),
+        (snapshot.width, snapshot.height)
+    );
+    let mp4 = uploaded(&central, &answer.sha256).await;
+    assert_eq!(mp4.len() as u64, answer.bytes);
+    assert_eq!(&mp4[4..8], b"ftyp", "an MP4");
 
     // Three frames as the camera judges them, a second apart: each says what was judged in
     // it — the configuration (none from central yet), the vehicles tracked — and its picture

@@ -3,12 +3,16 @@
 //! the lanes with their direction and allowed classes, the no-stopping zones and the signal head.
 //!
 //! Everything is in pixels of the camera's full-resolution frame, except the speed trap's
-//! distances and homography (road metres).
+//! distances and homography (road metres) and the calibration's road points.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{VehicleClass, geometry::Point};
+use crate::{
+    VehicleClass,
+    geometry::{Homography, Point},
+    wire::Invalid,
+};
 
 /// The calibrated view of one camera.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -20,6 +24,67 @@ pub struct CameraGeometry {
     pub no_stopping: Vec<ZoneSpec>,
     /// Where the signal head's lamps are, for the colour classifier.
     pub signal_head: Option<SignalHeadSpec>,
+    /// The four road points the ground homography (`speed`) was made from, kept with it so
+    /// that the set-up can be drawn again and corrected, and a second camera of the same road
+    /// (a plate camera) calibrated on the same points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<GroundPoints>,
+}
+
+/// Four points marked on the road surface, where each appears on the picture and where it is
+/// on the road as measured with a tape or a laser meter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroundPoints {
+    /// P1–P4 on the picture, pixels.
+    pub image: [Point; 4],
+    /// P1–P4 on the road, metres: x across the road, y along it, from any corner chosen.
+    pub road: [Point; 4],
+}
+
+/// How far (pixels) a road point may come back from where it was marked through a homography
+/// said to be made from it.
+const CALIBRATION_TOLERANCE_PX: f32 = 1.0;
+
+impl GroundPoints {
+    /// The road → picture homography the points make; refused when a number is missing, when
+    /// they are degenerate (three on one line, on the road or on the picture), or when they do
+    /// not make one view of the road (a fold of the plane, points given out of order).
+    pub fn homography(&self) -> Result<Homography, Invalid> {
+        let bad = |why: &str| Invalid::new("calibration", why);
+        if self
+            .road
+            .iter()
+            .chain(&self.image)
+            .flatten()
+            .any(|v| !v.is_finite())
+        {
+            return Err(bad("every point needs both its numbers"));
+        }
+        let h = Homography::from_quads(&self.road, &self.image).ok_or_else(|| {
+            bad("the four points are degenerate: no three on one line, on the road and on the picture")
+        })?;
+        if !self.made(&h) {
+            return Err(bad("the four points do not make one view of the road"));
+        }
+        Ok(h)
+    }
+
+    /// Whether `h` takes each road point back where it was marked on the picture, all four
+    /// on one side of the horizon: four points give a homography whatever their order, but
+    /// points marked out of order (a bow-tie on the picture) make it fold the road over the
+    /// horizon, some points seen in front of the camera and some behind.
+    fn made(&self, h: &Homography) -> bool {
+        let m = &h.0;
+        let w = |p: &Point| m[2][0] * f64::from(p[0]) + m[2][1] * f64::from(p[1]) + m[2][2];
+        let side = w(&self.road[0]).signum();
+        self.road.iter().zip(&self.image).all(|(r, i)| {
+            w(r).signum() == side
+                && h.apply(*r).is_some_and(|back| {
+                    (back[0] - i[0]).hypot(back[1] - i[1]) <= CALIBRATION_TOLERANCE_PX
+                })
+        })
+    }
 }
 
 /// A line with the side traffic comes from: `before` is any point on that side.
@@ -78,8 +143,7 @@ pub struct SignalHeadSpec {
 impl CameraGeometry {
     /// Checks what serde cannot: finite numbers, polygons of three points or more, a non-zero
     /// direction. Returns the offending field, relative to the geometry.
-    pub fn validate(&self) -> Result<(), crate::wire::Invalid> {
-        use crate::wire::Invalid;
+    pub fn validate(&self) -> Result<(), Invalid> {
         let finite = |field: String, p: &[Point]| {
             if p.iter().flatten().all(|v| v.is_finite()) {
                 Ok(())
@@ -113,6 +177,24 @@ impl CameraGeometry {
                 ));
             }
             _ => {}
+        }
+        if let Some(points) = &self.calibration {
+            points.homography()?;
+            match &self.speed {
+                Some(SpeedTrapSpec::Homography(h)) if points.made(&Homography(*h)) => {}
+                Some(SpeedTrapSpec::Homography(_)) => {
+                    return Err(Invalid::new(
+                        "speed.homography",
+                        "is not the homography the calibration's four points make",
+                    ));
+                }
+                _ => {
+                    return Err(Invalid::new(
+                        "calibration",
+                        "needs the homography its four points make as `speed`",
+                    ));
+                }
+            }
         }
         for (i, l) in self.lanes.iter().enumerate() {
             if l.polygon.len() < 3 {
@@ -181,6 +263,71 @@ mod tests {
         assert_eq!(
             bad.validate().expect_err("zero").field,
             "lanes[0].direction"
+        );
+    }
+
+    #[test]
+    fn the_calibration_is_kept_beside_the_homography_it_made() {
+        let points = GroundPoints {
+            image: [
+                [400.0, 700.0],
+                [900.0, 700.0],
+                [820.0, 420.0],
+                [480.0, 420.0],
+            ],
+            road: [[0.0, 0.0], [7.0, 0.0], [7.0, 20.0], [0.0, 20.0]],
+        };
+        let h = points.homography().expect("a view of the road");
+        let g = CameraGeometry {
+            speed: Some(SpeedTrapSpec::Homography(h.0)),
+            calibration: Some(points),
+            ..CameraGeometry::default()
+        };
+        assert!(g.validate().is_ok());
+        // It reads back from the JSON central keeps and the TOML an installer writes.
+        let json = serde_json::to_string(&g).unwrap();
+        assert_eq!(serde_json::from_str::<CameraGeometry>(&json).unwrap(), g);
+        // Left out when there is none: a geometry without it reads and writes as before.
+        let plain = CameraGeometry {
+            calibration: None,
+            ..g.clone()
+        };
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("calibration")
+        );
+
+        // Points that do not agree with the homography beside them, or with none.
+        let mut moved = g.clone();
+        moved.calibration.as_mut().unwrap().road[2] = [7.0, 25.0];
+        assert_eq!(moved.validate().unwrap_err().field, "speed.homography");
+        let lines = CameraGeometry {
+            speed: None,
+            ..g.clone()
+        };
+        assert_eq!(lines.validate().unwrap_err().field, "calibration");
+        // Three points on one line, and a fold (two points swapped on the picture only).
+        let mut line = points;
+        line.road[3] = [14.0, 0.0];
+        assert!(line.homography().unwrap_err().reason.contains("degenerate"));
+        let mut fold = points;
+        fold.image.swap(2, 3);
+        assert_eq!(
+            fold.homography().map(|_| ()),
+            Err(Invalid::new(
+                "calibration",
+                "the four points do not make one view of the road"
+            ))
+        );
+        let mut blank = points;
+        blank.road[0][1] = f32::NAN;
+        assert!(
+            blank
+                .homography()
+                .unwrap_err()
+                .reason
+                .contains("both its numbers")
         );
     }
 }

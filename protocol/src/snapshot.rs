@@ -18,6 +18,12 @@
 //! reads and the speeds it measures, before leaving the pole. Each frame of a burst is its own
 //! [`Snapshot`], numbered by [`Snapshot::seq`], with what the box judged in it
 //! ([`Snapshot::judged`]).
+//!
+//! A request may also ask for a short **clip** ([`SnapshotView::Clip`], up to [`MAX_CLIP_S`]
+//! seconds): the camera's own H.264 from the keyframe at or before the moment the box took the
+//! request, remuxed into an MP4 (nothing decoded or encoded again), named in one [`Snapshot`]
+//! with its length ([`Snapshot::duration_ms`]) and uploaded like a picture: what an installer
+//! watches to see the vehicles move through the set-up, and the signal change.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -39,6 +45,12 @@ pub const MAX_SIDE_PX: u32 = 7680;
 /// The largest snapshot file, in bytes.
 pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The longest clip a request asks for, seconds.
+pub const MAX_CLIP_S: u8 = 10;
+
+/// The largest clip file, in bytes (10 s of a 4K camera at 25 Mbit/s).
+pub const MAX_CLIP_BYTES: u64 = 48 * 1024 * 1024;
+
 /// The most frames one request asks for (a burst, one a second).
 pub const MAX_FRAMES: u8 = 30;
 
@@ -58,6 +70,8 @@ pub enum SnapshotView {
     /// The frame as the box judged it: the set-up in force drawn on it, each vehicle it tracks
     /// boxed with its track, class and measured speed, and the signal it reads.
     Judged,
+    /// A clip of the camera's own video, [`SnapshotRequest::clip_s`] long, as an MP4.
+    Clip,
 }
 
 impl SnapshotView {
@@ -66,6 +80,7 @@ impl SnapshotView {
         match self {
             Self::Frame => "frame",
             Self::Judged => "judged",
+            Self::Clip => "clip",
         }
     }
 
@@ -105,6 +120,9 @@ pub struct SnapshotRequest {
     /// box stops at `expires_at` whatever is left.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub frames: u8,
+    /// For a clip, its length in seconds (1 to [`MAX_CLIP_S`]); 0 (left out) otherwise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clip_s: u8,
 }
 
 /// What the box judged in a frame it sends as [`SnapshotView::Judged`].
@@ -161,6 +179,25 @@ pub struct Snapshot {
     /// [`SnapshotView::Judged`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judged: Option<Judged>,
+    /// For a clip (an MP4), from its first frame to its last, milliseconds; 0 (left out) for
+    /// a picture (a JPEG). `taken_at` is then its first frame's time.
+    #[serde(default, skip_serializing_if = "is_zero_ms")]
+    pub duration_ms: u32,
+}
+
+fn is_zero_ms(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Snapshot {
+    /// The file's content type: a clip is an MP4, a picture a JPEG.
+    pub fn content_type(&self) -> &'static str {
+        if self.duration_ms > 0 {
+            "video/mp4"
+        } else {
+            "image/jpeg"
+        }
+    }
 }
 
 fn check_request_id(id: &str) -> Result<(), Invalid> {
@@ -191,6 +228,19 @@ impl Validate for SnapshotRequest {
         if !(1..=MAX_FRAMES).contains(&self.frames) {
             return Err(Invalid::new("frames", format!("must be 1–{MAX_FRAMES}")));
         }
+        let clip = self.view == SnapshotView::Clip;
+        if clip && !(1..=MAX_CLIP_S).contains(&self.clip_s) {
+            return Err(Invalid::new(
+                "clip_s",
+                format!("must be 1–{MAX_CLIP_S} for a clip"),
+            ));
+        }
+        if !clip && self.clip_s != 0 {
+            return Err(Invalid::new("clip_s", "is for a clip only"));
+        }
+        if clip && self.frames != 1 {
+            return Err(Invalid::new("frames", "must be 1 for a clip"));
+        }
         Ok(())
     }
 }
@@ -203,8 +253,19 @@ impl Validate for Snapshot {
                 return Err(Invalid::new(field, format!("is outside 1–{MAX_SIDE_PX}")));
             }
         }
-        if !(1..=MAX_BYTES).contains(&self.bytes) {
-            return Err(Invalid::new("bytes", format!("is outside 1–{MAX_BYTES}")));
+        let most = if self.duration_ms > 0 {
+            MAX_CLIP_BYTES
+        } else {
+            MAX_BYTES
+        };
+        if !(1..=most).contains(&self.bytes) {
+            return Err(Invalid::new("bytes", format!("is outside 1–{most}")));
+        }
+        if self.duration_ms > 0 && (self.judged.is_some() || self.seq != 0) {
+            return Err(Invalid::new(
+                "duration_ms",
+                "a clip is one file, not a judged frame",
+            ));
         }
         if self.seq >= MAX_FRAMES {
             return Err(Invalid::new("seq", format!("must be under {MAX_FRAMES}")));
@@ -274,6 +335,7 @@ mod tests {
             expires_at: at(1_764_146_220_000),
             view: SnapshotView::Frame,
             frames: 1,
+            clip_s: 0,
         }
     }
 
@@ -323,6 +385,7 @@ mod tests {
             bytes: 4,
             seq: 0,
             judged: None,
+            duration_ms: 0,
         };
         assert!(snapshot.validate().is_ok());
         let refused = |s: Snapshot| s.validate().unwrap_err().field;
@@ -407,6 +470,7 @@ mod tests {
                 signal_fault: None,
                 vehicles: vec![vehicle.clone(); MAX_VEHICLES],
             }),
+            duration_ms: 0,
         };
         let signed = wire::encode_signed(&frame, &device).unwrap();
         let back = wire::decode_signed::<Snapshot>(&signed)
@@ -417,5 +481,92 @@ mod tests {
         let mut crowded = frame;
         crowded.judged.as_mut().unwrap().vehicles.push(vehicle);
         assert_eq!(crowded.validate().unwrap_err().field, "judged.vehicles");
+    }
+
+    #[test]
+    fn a_clip_is_asked_for_by_its_length_and_comes_as_one_mp4() {
+        let clip = SnapshotRequest {
+            view: SnapshotView::Clip,
+            clip_s: MAX_CLIP_S,
+            ..request()
+        };
+        assert!(clip.validate().is_ok());
+        let json = serde_json::to_value(&clip).unwrap();
+        assert_eq!(
+            (json["view"].as_str(), json["clip_s"].as_u64()),
+            (Some("clip"), Some(10))
+        );
+        let refused = |r: SnapshotRequest| r.validate().unwrap_err().field;
+        for bad in [0, MAX_CLIP_S + 1] {
+            assert_eq!(
+                refused(SnapshotRequest {
+                    clip_s: bad,
+                    ..clip.clone()
+                }),
+                "clip_s"
+            );
+        }
+        assert_eq!(
+            refused(SnapshotRequest {
+                frames: 3,
+                ..clip.clone()
+            }),
+            "frames"
+        );
+        assert_eq!(
+            refused(SnapshotRequest {
+                clip_s: 5,
+                ..request()
+            }),
+            "clip_s"
+        );
+
+        let answer = Snapshot {
+            request_id: clip.request_id.clone(),
+            device: clip.device.clone(),
+            camera: clip.camera.clone(),
+            taken_at: at(1_764_146_101_000),
+            width: 1920,
+            height: 1080,
+            sha256: Sha256Digest::of(b"mp4"),
+            bytes: MAX_BYTES + 1,
+            seq: 0,
+            judged: None,
+            duration_ms: 10_040,
+        };
+        assert!(
+            answer.validate().is_ok(),
+            "a clip may be larger than a picture"
+        );
+        assert_eq!(answer.content_type(), "video/mp4");
+        let device = DeviceKey::from_seed([9; 32]);
+        let signed = wire::encode_signed(&answer, &device).unwrap();
+        let back = wire::decode_signed::<Snapshot>(&signed)
+            .unwrap()
+            .verify_by(&[device.public_key()])
+            .unwrap();
+        assert_eq!(back, answer);
+        let refused = |s: Snapshot| s.validate().unwrap_err().field;
+        assert_eq!(
+            refused(Snapshot {
+                bytes: MAX_CLIP_BYTES + 1,
+                ..answer.clone()
+            }),
+            "bytes"
+        );
+        assert_eq!(
+            refused(Snapshot {
+                seq: 1,
+                ..answer.clone()
+            }),
+            "duration_ms"
+        );
+        // A picture is a JPEG, and keeps the picture's limit.
+        let picture = Snapshot {
+            duration_ms: 0,
+            ..answer
+        };
+        assert_eq!(picture.content_type(), "image/jpeg");
+        assert_eq!(refused(picture), "bytes");
     }
 }

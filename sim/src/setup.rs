@@ -85,6 +85,7 @@ pub fn camera_geometry(renderer: &Renderer) -> CameraGeometry {
         lanes,
         no_stopping,
         signal_head: renderer.signal_head(),
+        calibration: None,
     }
 }
 

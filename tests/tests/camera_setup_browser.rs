@@ -159,6 +159,7 @@ fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
             bytes: jpeg.len() as u64,
             seq: 0,
             judged: None,
+            duration_ms: 0,
         };
         client
             .publish(
@@ -242,6 +243,40 @@ fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
             (direction[1].as_f64().unwrap() + 200.0).abs() <= 2.0,
             "{direction}"
         );
+        // A no-stopping zone drawn by mistake, taken back with «Undo»: the lane stays.
+        tool("zone").await;
+        for (x, y) in [(600, 300), (700, 300), (700, 400)] {
+            b.eval(&click_at(x, y)).await.unwrap();
+        }
+        b.click("[data-action='done']").await.unwrap();
+        let geometry = "return JSON.parse(document.querySelector('textarea[name=geometry]').value)";
+        assert_eq!(
+            b.eval(geometry).await.unwrap()["no_stopping"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        b.click("[data-action='undo']").await.unwrap();
+        let undone = b.eval(geometry).await.unwrap();
+        assert!(undone.get("no_stopping").is_none(), "{undone}");
+        assert_eq!(undone["lanes"], drawn["lanes"]);
+        // Four road points and their places on the road: kept in the geometry as the
+        // calibration, the homography made from them when saved.
+        tool("calibrate").await;
+        for (i, ((x, y), (rx, ry))) in CALIBRATION.iter().enumerate() {
+            b.eval(&click_at(*x, *y)).await.unwrap();
+            b.eval(&type_into(&format!("road_x{}", i + 1), &rx.to_string()))
+                .await
+                .unwrap();
+            b.eval(&type_into(&format!("road_y{}", i + 1), &ry.to_string()))
+                .await
+                .unwrap();
+        }
+        let calibrated = b.eval(geometry).await.unwrap();
+        let road: [[f64; 2]; 4] =
+            serde_json::from_value(calibrated["calibration"]["road"].clone()).unwrap();
+        assert_eq!(road[2], [7.0, 20.0]);
+        near(&calibrated["calibration"]["image"][2], 600.0, 300.0);
         // "Red just began" marks the moment in Vietnam's time (the plan's phases left blank:
         // no plan is saved).
         b.click("#red-now").await.unwrap();
@@ -286,9 +321,70 @@ fn an_administrator_draws_a_cameras_set_up_on_its_picture() {
         kept["geometry"]["lanes"][0]["allowed"],
         serde_json::json!(["motorbike"])
     );
+    assert!(
+        kept["geometry"]["no_stopping"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "undone: {kept}"
+    );
+    assert!(kept["geometry"]["speed"]["homography"].is_array(), "{kept}");
+    assert_eq!(
+        kept["geometry"]["calibration"]["road"][3],
+        serde_json::json!([0.0, 20.0])
+    );
+
+    // The plate camera of the same approach: calibrated on the same road points, their places
+    // on the road taken from the overview camera's set-up, the installer clicking them again
+    // on this camera's picture.
+    let plates = CameraId::parse("hang-xanh-1-plates").unwrap();
+    ureq::put(&central.url(&format!("/api/v1/devices/{device}/cameras/{plates}")))
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(
+            {
+                let mut s = settings.clone();
+                s["camera"] = serde_json::json!(plates);
+                s.to_string().into_bytes()
+            }
+            .as_slice(),
+        )
+        .unwrap();
+    runtime.block_on(async {
+        let b = Browser::start().await.unwrap();
+        let page = format!("/review/admin/camera?device={device}&camera={plates}");
+        b.sign_in(&central.url(&page), "admin").await.unwrap();
+        b.wait_for("#geometry-editor", 10).await.unwrap();
+        b.click("[data-tool='calibrate']").await.unwrap();
+        b.eval(
+            "const s = document.querySelector('#geometry-editor [name=shared_points]');
+             s.value = 'hang-xanh-1'; s.dispatchEvent(new Event('change', { bubbles: true }));
+             return 0;",
+        )
+        .await
+        .unwrap();
+        let road = b
+            .eval(
+                "return [1, 2, 3, 4].map((i) => ['x', 'y'].map((a) =>
+                   Number(document.querySelector(`#geometry-editor [name=road_${a}${i}]`).value)));",
+            )
+            .await
+            .unwrap();
+        let road: Vec<[f64; 2]> = serde_json::from_value(road).unwrap();
+        let expected: Vec<[f64; 2]> = CALIBRATION.iter().map(|(_, r)| [r.0, r.1]).collect();
+        assert_eq!(road, expected);
+        b.close().await.unwrap();
+    });
     assert_eq!(central.stop().unwrap().code(), Some(0));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Four road points of the test's picture (pixels) and their places on the road (metres).
+const CALIBRATION: [((u32, u32), (f64, f64)); 4] = [
+    ((300, 520), (0.0, 0.0)),
+    ((700, 520), (7.0, 0.0)),
+    ((600, 300), (7.0, 20.0)),
+    ((380, 300), (0.0, 20.0)),
+];
 
 /// Sets the editor's input `name` to `value`, as typing there would.
 fn type_into(name: &str, value: &str) -> String {

@@ -147,7 +147,16 @@ pub async fn save_as(
                 .bind(device.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let cameras = decode(&rows)?;
+        // The box measures by the homography alone; the four points it was made from stay with
+        // central's set-up (a box of an earlier release refuses a geometry field it does not
+        // know).
+        let cameras = decode(&rows)?
+            .into_iter()
+            .map(|mut c| {
+                c.geometry.calibration = None;
+                c
+            })
+            .collect();
         let config = DeviceConfig {
             device: device.clone(),
             version: next_version(version.unwrap_or(0).unsigned_abs(), now),

@@ -8,6 +8,9 @@
 //! installer checking a set-up live): the first frame answers in the request's row, each later
 //! one in a row of its own (`{request}.{seq}`, `burst_of` the request), so that every picture is
 //! kept, served and deleted the same way.
+//!
+//! A request may instead ask for a short clip of the camera's own video (`view` `clip`,
+//! `clip_s` long), answered with one MP4 whose length is `duration_ms`.
 
 use protocol::{
     CameraId, DeviceId, Sha256Digest, UtcTimestamp,
@@ -48,6 +51,10 @@ pub struct SnapshotRow {
     pub seq: i64,
     /// What the device judged in the frame, as it signed it (JSON of [`Judged`]).
     pub judged: Option<String>,
+    /// For a clip, the seconds asked for; 0 for pictures.
+    pub clip_s: i64,
+    /// For a clip that came, its length.
+    pub duration_ms: Option<i64>,
 }
 
 impl SnapshotRow {
@@ -69,6 +76,20 @@ impl SnapshotRow {
     pub fn request_id(&self) -> &str {
         self.burst_of.as_deref().unwrap_or(&self.id)
     }
+
+    /// Whether it asks for a clip (an MP4) rather than pictures (JPEGs).
+    pub fn is_clip(&self) -> bool {
+        self.view == SnapshotView::Clip.as_str()
+    }
+
+    /// The file's content type.
+    pub fn content_type(&self) -> &'static str {
+        if self.is_clip() {
+            "video/mp4"
+        } else {
+            "image/jpeg"
+        }
+    }
 }
 
 /// What became of a request.
@@ -81,7 +102,7 @@ pub enum SnapshotState {
 
 const COLUMNS: &str = "id, device_id, camera_id, requested_by, requested_at, expires_at, \
                        published_at, taken_at, sha256, width, height, view, frames, burst_of, \
-                       seq, judged";
+                       seq, judged, clip_s, duration_ms";
 
 /// Why a request was not made.
 #[derive(Debug, thiserror::Error)]
@@ -92,19 +113,57 @@ pub enum NotAsked {
     NoCamera { device: String, camera: String },
 }
 
-/// Records a request for `frames` pictures of `camera` of `device` in `view` by `officer`,
-/// audited, to be published by the MQTT worker; the request. The device has
-/// [`ANSWER_WITHIN`] to answer, and a burst's length more for its last frame.
+/// What a request asks for: `frames` pictures in `view`, or a clip `clip_s` long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    pub view: SnapshotView,
+    pub frames: u8,
+    pub clip_s: u8,
+}
+
+impl Asked {
+    /// One picture in `view`.
+    pub fn picture(view: SnapshotView) -> Self {
+        Self::burst(view, 1)
+    }
+
+    /// `frames` pictures in `view`, a second apart.
+    pub fn burst(view: SnapshotView, frames: u8) -> Self {
+        Self {
+            view,
+            frames,
+            clip_s: 0,
+        }
+    }
+
+    /// A clip `seconds` long.
+    pub fn clip(seconds: u8) -> Self {
+        Self {
+            view: SnapshotView::Clip,
+            frames: 1,
+            clip_s: seconds,
+        }
+    }
+}
+
+/// Records a request for what `asked` says of `camera` of `device` by `officer`, audited, to
+/// be published by the MQTT worker; the request. The device has [`ANSWER_WITHIN`] to answer,
+/// and a burst's or a clip's length more for its last frame.
 pub async fn ask(
     db: &Db,
     audit: &AuditLog,
     (device, camera): (&DeviceId, &CameraId),
-    (view, frames): (SnapshotView, u8),
+    asked: Asked,
     officer: &str,
     now: OffsetDateTime,
 ) -> Result<Result<SnapshotRequest, NotAsked>, DbError> {
+    let Asked {
+        view,
+        frames,
+        clip_s,
+    } = asked;
     let id = protocol::random_token(16).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let burst = BURST_EVERY_MS * i64::from(frames.saturating_sub(1));
+    let burst = BURST_EVERY_MS * i64::from(frames.saturating_sub(1)) + 1000 * i64::from(clip_s);
     let expires = now + ANSWER_WITHIN + time::Duration::milliseconds(burst);
     let postgres = matches!(db, Db::Postgres(_));
     let begin = super::begin_writing(db);
@@ -129,8 +188,8 @@ pub async fn ask(
         }
         sqlx::query(
             "INSERT INTO snapshots (id, device_id, camera_id, requested_by, requested_at, expires_at,
-                                    view, frames)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                    view, frames, clip_s)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(device.as_str())
@@ -140,11 +199,15 @@ pub async fn ask(
         .bind(expires)
         .bind(view.as_str())
         .bind(i64::from(frames))
+        .bind(i64::from(clip_s))
         .execute(&mut *tx)
         .await?;
-        let details = serde_json::json!({
+        let mut details = serde_json::json!({
             "camera": camera, "request": id, "view": view.as_str(), "frames": frames,
         });
+        if clip_s > 0 {
+            details["clip_s"] = clip_s.into();
+        }
         let subject = format!("device:{device}");
         append_in!(tx, postgres, officer, "camera.snapshot_requested", &subject, &details);
         tx.commit().await?;
@@ -157,6 +220,7 @@ pub async fn ask(
         expires_at: UtcTimestamp::from_datetime(expires),
         view,
         frames,
+        clip_s,
     }))
 }
 
@@ -185,13 +249,18 @@ fn request_of(row: &SnapshotRow) -> Result<SnapshotRequest, DbError> {
         expires_at: UtcTimestamp::from_datetime(row.expires_at),
         view: view_of(&row.view).ok_or_else(|| corrupt(&format!("view `{}`", row.view)))?,
         frames: u8::try_from(row.frames).map_err(|e| corrupt(&e))?,
+        clip_s: u8::try_from(row.clip_s).map_err(|e| corrupt(&e))?,
     })
 }
 
 fn view_of(name: &str) -> Option<SnapshotView> {
-    [SnapshotView::Frame, SnapshotView::Judged]
-        .into_iter()
-        .find(|v| v.as_str() == name)
+    [
+        SnapshotView::Frame,
+        SnapshotView::Judged,
+        SnapshotView::Clip,
+    ]
+    .into_iter()
+    .find(|v| v.as_str() == name)
 }
 
 /// Marks a request handed to the broker client.
@@ -264,19 +333,30 @@ pub async fn answer(
     }
     // The frame asked for, in the view asked for: a judged frame says what was judged in it.
     let judged = row.view == SnapshotView::Judged.as_str();
-    if i64::from(snapshot.seq) >= row.frames || judged != snapshot.judged.is_some() {
+    if i64::from(snapshot.seq) >= row.frames
+        || judged != snapshot.judged.is_some()
+        || row.is_clip() != (snapshot.duration_ms > 0)
+    {
         return Ok(Err(Refused::NotAsked {
             id,
-            asked: format!("{} {} frame(s)", row.frames, row.view),
-            answered: format!(
-                "frame {} {}",
-                snapshot.seq,
-                if snapshot.judged.is_some() {
-                    "judged"
-                } else {
-                    "as it came"
-                }
-            ),
+            asked: if row.is_clip() {
+                format!("a clip of {} s", row.clip_s)
+            } else {
+                format!("{} {} frame(s)", row.frames, row.view)
+            },
+            answered: if snapshot.duration_ms > 0 {
+                format!("a clip of {} ms", snapshot.duration_ms)
+            } else {
+                format!(
+                    "frame {} {}",
+                    snapshot.seq,
+                    if snapshot.judged.is_some() {
+                        "judged"
+                    } else {
+                        "as it came"
+                    }
+                )
+            },
         }));
     }
     let facts = match &snapshot.judged {
@@ -286,11 +366,12 @@ pub async fn answer(
     let (taken_at, sha256) = (snapshot.taken_at.as_datetime(), snapshot.sha256.to_hex());
     let bytes = i64::try_from(snapshot.bytes).unwrap_or(i64::MAX);
     let (width, height) = (i64::from(snapshot.width), i64::from(snapshot.height));
+    let duration_ms = (snapshot.duration_ms > 0).then_some(i64::from(snapshot.duration_ms));
     let taken = on_pool!(db, pool => {
         if snapshot.seq == 0 {
             sqlx::query(
                 "UPDATE snapshots SET taken_at = $2, answered_at = $3, sha256 = $4, bytes = $5,
-                                      width = $6, height = $7, judged = $8
+                                      width = $6, height = $7, judged = $8, duration_ms = $9
                  WHERE id = $1 AND answered_at IS NULL",
             )
             .bind(&id)
@@ -301,6 +382,7 @@ pub async fn answer(
             .bind(width)
             .bind(height)
             .bind(&facts)
+            .bind(duration_ms)
             .execute(pool)
             .await?
             .rows_affected()

@@ -91,7 +91,7 @@ async fn world_with(t: &TestDb, kind: Kind, tweak: impl FnOnce(&mut EvidenceSett
 }
 
 /// A PUT of `body` to the path of `sha256`, signed by `key` as `device` at `at`.
-fn upload(
+pub(crate) fn upload(
     sha256: &Sha256Digest,
     body: Vec<u8>,
     device: &DeviceId,
@@ -107,7 +107,7 @@ fn upload(
 }
 
 /// `request` with another Content-Type, or none.
-fn retyped(mut request: Request<Body>, content_type: Option<&str>) -> Request<Body> {
+pub(crate) fn retyped(mut request: Request<Body>, content_type: Option<&str>) -> Request<Body> {
     let headers = request.headers_mut();
     headers.remove("content-type");
     if let Some(ct) = content_type {

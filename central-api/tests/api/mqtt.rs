@@ -700,7 +700,7 @@ async fn a_cameras_picture_is_asked_signed_and_its_answer_taken(t: &TestDb) {
         &audit,
         "officer:admin",
         (device.id.as_str(), "cam-1"),
-        (protocol::snapshot::SnapshotView::Frame, 1),
+        central_api::db::snapshots::Asked::picture(protocol::snapshot::SnapshotView::Frame),
     )
     .await
     .unwrap();
@@ -731,6 +731,7 @@ async fn a_cameras_picture_is_asked_signed_and_its_answer_taken(t: &TestDb) {
         bytes: jpeg.len() as u64,
         seq: 0,
         judged: None,
+        duration_ms: 0,
     };
     device
         .client

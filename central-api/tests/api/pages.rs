@@ -1161,9 +1161,7 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
         db::{cameras, evidence, retention, snapshots},
         ingest::{Ingest, IngestMetrics},
     };
-    use protocol::{
-        CameraId, DeviceKey, Topic, UtcTimestamp, evidence::UploadAuth, snapshot::Snapshot, wire,
-    };
+    use protocol::{CameraId, DeviceKey, Topic, UtcTimestamp, snapshot::Snapshot, wire};
     let w = world(t).await;
     let admin = sign_in(&w, Role::Admin).await;
     let reviewer = sign_in(&w, Role::Reviewer).await;
@@ -1243,6 +1241,7 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
         bytes: jpeg.len() as u64,
         seq: 0,
         judged: None,
+        duration_ms: 0,
     };
     let ingest = Ingest::new(w.db.clone(), IngestMetrics::default());
     let topic = Topic::Snapshot(w.device.clone()).to_string();
@@ -1272,18 +1271,7 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
         "{}",
         arriving.body
     );
-    let auth = UploadAuth::sign(
-        &w.key,
-        w.device.clone(),
-        &answer.sha256,
-        UtcTimestamp::now(),
-    );
-    let mut upload = Request::put(protocol::evidence::path(&answer.sha256))
-        .header(header::CONTENT_TYPE, "image/jpeg");
-    for (name, value) in auth.headers() {
-        upload = upload.header(name, value);
-    }
-    let uploaded = send(&w, upload.body(Body::from(jpeg.clone())).unwrap()).await;
+    let uploaded = send(&w, as_device(&w, &answer.sha256, jpeg.clone())).await;
     assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
 
     // The page draws the geometry over the picture, and says when it was taken.
@@ -1322,6 +1310,77 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
         send(&w, get(Some(&reviewer), &picture_uri)).await.status,
         StatusCode::FORBIDDEN
     );
+
+    // Ten seconds of the camera's video: asked from the page, answered with one MP4 and its
+    // length; a picture sent for it refused.
+    let clip_asked = send(&w, ask_view(&admin, "clip")).await;
+    assert_eq!(
+        clip_asked.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        clip_asked.body
+    );
+    assert_eq!(clip_asked.location(), format!("{page_uri}#clip"));
+    let clip = only_request(&w, now).await;
+    assert_eq!(
+        (clip.view, clip.clip_s, clip.frames),
+        (protocol::snapshot::SnapshotView::Clip, 10, 1)
+    );
+    snapshots::published(&w.db, &clip.request_id, now)
+        .await
+        .unwrap();
+    let recording = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        recording
+            .body
+            .contains("id=\"clip-state\" data-state=\"waiting\""),
+        "{}",
+        recording.body
+    );
+    let mp4 = b"\0\0\0\x18ftypisom the junction moving".to_vec();
+    let as_picture = Snapshot {
+        request_id: clip.request_id.clone(),
+        ..answer.clone()
+    };
+    assert_eq!(take(&as_picture, &w.key).await, "snapshot_refused");
+    let clip_answer = Snapshot {
+        request_id: clip.request_id.clone(),
+        sha256: Sha256Digest::of(&mp4),
+        bytes: mp4.len() as u64,
+        duration_ms: 10_040,
+        ..answer.clone()
+    };
+    assert_eq!(take(&clip_answer, &w.key).await, "snapshot");
+    let upload = as_device(&w, &clip_answer.sha256, mp4.clone());
+    let uploaded = send(&w, crate::evidence::retyped(upload, Some("video/mp4"))).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    let shown = send(&w, get(Some(&admin), page_uri)).await;
+    let clip_uri = format!("/review/admin/snapshots/{}", clip.request_id);
+    assert!(
+        shown
+            .body
+            .contains("id=\"clip-state\" data-state=\"taken\"")
+            && shown.body.contains("10.0 s")
+            && shown.body.contains(&format!(
+                "id=\"clip-video\" controls preload=\"metadata\" src=\"{clip_uri}\""
+            )),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown
+            .body
+            .contains(&format!("id=\"snapshot-picture\" href=\"{picture_uri}\"")),
+        "the picture drawn on is still the frame, not the clip"
+    );
+    let served = w
+        .app
+        .clone()
+        .oneshot(get(Some(&admin), &clip_uri))
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()[header::CONTENT_TYPE], "video/mp4");
 
     // A request the device never answered expires, and says so.
     let late = ask_frame(&w, &audit, &camera, now).await;
@@ -1367,15 +1426,41 @@ async fn an_administrator_sees_the_cameras_picture_asked_through_the_broker(t: &
     )
     .await
     .unwrap();
-    assert_eq!(swept.snapshots_deleted, 2);
-    assert_eq!(swept.blobs_deleted, 1);
+    assert_eq!(swept.snapshots_deleted, 3);
+    assert_eq!(swept.blobs_deleted, 2);
     assert!(store.read(&answer.sha256).await.unwrap().is_none());
+    assert!(store.read(&clip_answer.sha256).await.unwrap().is_none());
     assert!(
         snapshots::get(&w.db, &request.request_id)
             .await
             .unwrap()
             .is_none()
     );
+}
+
+/// The device's upload of a JPEG `file` whose hash is `sha256`, signed now.
+fn as_device(w: &World, sha256: &Sha256Digest, file: Vec<u8>) -> Request<Body> {
+    crate::evidence::upload(
+        sha256,
+        file,
+        &w.device,
+        &w.key,
+        protocol::UtcTimestamp::now(),
+    )
+}
+
+/// An administrator's press of the button asking hang-xanh-2's device for `view`.
+fn ask_view(session: &Session, view: &str) -> Request<Body> {
+    form(
+        Some(session),
+        "/review/admin/camera/snapshot",
+        &[
+            ("csrf", session.csrf.as_str()),
+            ("device", "hcm-q1-001"),
+            ("camera", "hang-xanh-2"),
+            ("view", view),
+        ],
+    )
 }
 
 /// The one request waiting to be published at `now`.
@@ -1398,7 +1483,7 @@ async fn ask_frame(
         &w.db,
         audit,
         (&w.device, camera),
-        (protocol::snapshot::SnapshotView::Frame, 1),
+        central_api::db::snapshots::Asked::picture(protocol::snapshot::SnapshotView::Frame),
         "officer:admin",
         now,
     )
@@ -1415,7 +1500,6 @@ async fn a_live_check_shows_what_the_device_judged_frame_by_frame(t: &TestDb) {
     };
     use protocol::{
         CameraId, Topic, UtcTimestamp, VehicleBox, VehicleClass,
-        evidence::UploadAuth,
         messages::SignalState,
         snapshot::{Judged, JudgedVehicle, Snapshot, SnapshotView},
         wire,
@@ -1436,20 +1520,7 @@ async fn a_live_check_shows_what_the_device_judged_frame_by_frame(t: &TestDb) {
     let page_uri = "/review/admin/camera?device=hcm-q1-001&camera=hang-xanh-2";
 
     // The administrator asks to watch the device judge: fifteen judged frames, one a second.
-    let asked = send(
-        &w,
-        form(
-            Some(&admin),
-            "/review/admin/camera/snapshot",
-            &[
-                ("csrf", admin.csrf.as_str()),
-                ("device", "hcm-q1-001"),
-                ("camera", "hang-xanh-2"),
-                ("view", "judged"),
-            ],
-        ),
-    )
-    .await;
+    let asked = send(&w, ask_view(&admin, "judged")).await;
     assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
     assert_eq!(asked.location(), format!("{page_uri}#live"));
     let now = time::OffsetDateTime::now_utc();
@@ -1484,6 +1555,7 @@ async fn a_live_check_shows_what_the_device_judged_frame_by_frame(t: &TestDb) {
         bytes: jpeg.len() as u64,
         seq,
         judged,
+        duration_ms: 0,
     };
     let judged = |version: u64| Judged {
         config_version: version,
@@ -1526,13 +1598,7 @@ async fn a_live_check_shows_what_the_device_judged_frame_by_frame(t: &TestDb) {
     }
     for jpeg in [&first, &second] {
         let sha = Sha256Digest::of(jpeg);
-        let auth = UploadAuth::sign(&w.key, w.device.clone(), &sha, UtcTimestamp::now());
-        let mut upload =
-            Request::put(protocol::evidence::path(&sha)).header(header::CONTENT_TYPE, "image/jpeg");
-        for (name, value) in auth.headers() {
-            upload = upload.header(name, value);
-        }
-        let uploaded = send(&w, upload.body(Body::from(jpeg.clone())).unwrap()).await;
+        let uploaded = send(&w, as_device(&w, &sha, jpeg.clone())).await;
         assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
     }
 
@@ -1624,6 +1690,7 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
         bytes: 7,
         seq: 0,
         judged: None,
+        duration_ms: 0,
     };
     snapshots::answer(&w.db, &picture, now)
         .await
@@ -1745,6 +1812,34 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
         "{}",
         drawn.body
     );
+    // The four points are kept beside the homography they made, drawn back with their places
+    // on the road, and offered to the device's next camera (a plate camera) to be calibrated
+    // on the same points.
+    assert_eq!(
+        cameras[0].geometry.calibration.map(|c| c.road),
+        Some(road.map(|p| p.map(|v| v as f32)))
+    );
+    assert!(drawn.body.contains("P3 (7, 30 m)"), "{}", drawn.body);
+    let next = send(
+        &w,
+        get(
+            Some(&admin),
+            "/review/admin/camera?device=hcm-q1-001&camera=hang-xanh-3",
+        ),
+    )
+    .await;
+    assert!(
+        next.body.contains(
+            "<option value=\"hang-xanh-2\" data-road=\"[[0.0,0.0],[7.0,0.0],[7.0,30.0],[0.0,30.0]]\">"
+        ),
+        "{}",
+        next.body
+    );
+    let alone = send(&w, get(Some(&admin), page_uri)).await;
+    assert!(
+        !alone.body.contains("name=\"shared_points\""),
+        "no other camera to share with"
+    );
 
     // The second administrator saves on the revision they opened: refused, their form kept,
     // and told whose set-up stands.
@@ -1824,6 +1919,44 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
             && shown.body.contains("id=\"plan-saved\""),
         "{}",
         shown.body
+    );
+
+    // The calibration as the geometry field gives it (the drawing tool writes it there, or a
+    // hand): the homography made from its points, whatever `speed` said; points given out of
+    // order, which would fold the road over the horizon, refused.
+    let by_hand = |image: &[[f64; 2]; 4]| {
+        let geometry = serde_json::json!({
+            "speed": { "homography": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]] },
+            "calibration": { "image": image, "road": road },
+        });
+        post(
+            fields(&admin, "4", &geometry.to_string(), "", "Hàng Xanh B"),
+            &admin,
+        )
+    };
+    let mut folded = image;
+    folded.swap(2, 3);
+    let refused = send(&w, by_hand(&folded)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body.contains("one view of the road"),
+        "{}",
+        refused.body
+    );
+    let saved = send(&w, by_hand(&image)).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let cameras = central_api::db::cameras::of_device(&w.db, &w.device)
+        .await
+        .unwrap();
+    let Some(SpeedTrapSpec::Homography(m)) = &cameras[0].geometry.speed else {
+        panic!("a homography: {:?}", cameras[0].geometry.speed);
+    };
+    let far = protocol::geometry::Homography(*m)
+        .apply([7.0, 30.0])
+        .unwrap();
+    assert!(
+        (far[0] - 760.0).abs() < 0.5 && (far[1] - 400.0).abs() < 0.5,
+        "{far:?}"
     );
 
     // The picture a set-up names outlives the snapshots' retention.

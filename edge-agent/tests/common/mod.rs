@@ -478,8 +478,9 @@ impl Publisher {
             delivery,
             status,
             (signals, configs),
-            edge_agent::publish::Frames {
+            edge_agent::snapshot::Frames {
                 cameras: Arc::new(|_: &protocol::CameraId| None),
+                videos: Arc::new(|_: &protocol::CameraId| None),
                 config_version: Arc::default(),
             },
             service_kit::http::Shutdown::from_watch(stop_rx),

@@ -1,8 +1,9 @@
 // The camera's set-up drawn on its picture: the stop line, lanes, no-stopping zones, the speed
 // lines or the four calibration points, the signal head's lamps, placed by clicking on the
-// picture from the camera and moved by dragging. What is drawn is written into the geometry
-// field of the form (the JSON the server validates and saves); without this script that field
-// is edited by hand.
+// picture from the camera and moved by dragging, each change undone by «Undo» or Ctrl+Z. What
+// is drawn is written into the geometry field of the form (the JSON the server validates and
+// saves; the calibration as its four points, from which the server makes the homography);
+// without this script that field is edited by hand.
 "use strict";
 (function () {
   const editor = document.getElementById("geometry-editor");
@@ -10,7 +11,6 @@
   const form = document.getElementById("camera-form");
   if (!editor || !svg || !form) return;
   const field = form.querySelector("textarea[name=geometry]");
-  const calibration = form.querySelector("input[name=calibration]");
   const hint = document.getElementById("editor-hint");
   const NS = "http://www.w3.org/2000/svg";
   const width = Number(editor.dataset.width);
@@ -34,7 +34,9 @@
 
   let tool = null; // the tool in use: its name, the points clicked so far, its phase
   let selected = null; // "stop_line", "lanes.2", "no_stopping.0", "speed", "signal_head"
-  let calib = null; // the four image points of a calibration not yet saved
+  let calib = null; // the calibration's four points on the picture, P1–P4
+  const history = []; // the geometry field as it was before each change, for «Undo»
+  let last = field.value;
 
   const round = (p) => [Math.round(p[0]), Math.round(p[1])];
   const at = (e) => {
@@ -45,12 +47,32 @@
     return round([Math.min(Math.max(p.x, 0), width), Math.min(Math.max(p.y, 0), height)]);
   };
   const value = (name) => editor.querySelector(`[name=${name}]`);
-  const number = (name) => Number(String(value(name).value).replace(",", "."));
+  const number = (name) => {
+    const text = String(value(name).value).trim();
+    return text === "" ? NaN : Number(text.replace(",", "."));
+  };
+  const roadPoints = () => [1, 2, 3, 4].map((i) => [number(`road_x${i}`), number(`road_y${i}`)]);
+  // The calibration saved: its points drawn, their places on the road in the fields.
+  const loadCalibration = () => {
+    const c = geom.calibration;
+    calib = c && Array.isArray(c.image) ? c.image.map((p) => p.slice()) : null;
+    if (c && Array.isArray(c.road)) {
+      c.road.forEach((p, i) => {
+        value(`road_x${i + 1}`).value = p[0];
+        value(`road_y${i + 1}`).value = p[1];
+      });
+    }
+  };
 
   const save = () => {
-    for (const k of ["stop_line", "speed", "signal_head"]) if (geom[k] == null) delete geom[k];
+    for (const k of ["stop_line", "speed", "signal_head", "calibration"]) if (geom[k] == null) delete geom[k];
     for (const k of ["lanes", "no_stopping"]) if (geom[k] && !geom[k].length) delete geom[k];
-    field.value = JSON.stringify(geom, null, 2);
+    const next = JSON.stringify(geom, null, 2);
+    if (next !== last) {
+      history.push(last);
+      last = next;
+    }
+    field.value = next;
     draw();
   };
 
@@ -133,12 +155,18 @@
       }
     }
     if (calib) calib.forEach((p, i) => {
-      el("circle", { cx: p[0], cy: p[1], r: 9 * unit, fill: "none", stroke: "#ff7ad9", "stroke-width": 3 * unit });
+      const c = el("circle", { cx: p[0], cy: p[1], r: 9 * unit, fill: "none", stroke: "#ff7ad9", "stroke-width": 3 * unit });
+      selectable(c, "calibration");
       const t = el("text", { x: p[0] + 10 * unit, y: p[1] - 10 * unit, fill: "#ff7ad9", "font-size": 24 * unit });
       t.textContent = `P${i + 1}`;
+      handle(p, (q) => {
+        calib[i] = q;
+        syncCalibration();
+      });
     });
     if (tool) tool.points.forEach((p) => el("circle", { cx: p[0], cy: p[1], r: 6 * unit, fill: "#ffffff" }));
     editor.querySelector("[data-action=delete]").disabled = !selected;
+    editor.querySelector("[data-action=undo]").disabled = !history.length;
   }
 
   // The tools: each takes clicks on the picture until its shape is whole.
@@ -158,6 +186,9 @@
         const mid = (a, b) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
         const me = mid(p[0], p[1]);
         const mx = mid(p[2], p[3]);
+        // Two lines replace a calibration.
+        calib = null;
+        geom.calibration = null;
         geom.speed = {
           lines: {
             entry: { a: p[0], b: p[1], before: round([2 * me[0] - mx[0], 2 * me[1] - mx[1]]) },
@@ -194,12 +225,31 @@
     },
   };
 
-  const writeCalibration = () => {
-    if (!calib) return;
-    const road = [1, 2, 3, 4].map((i) => [number(`road_x${i}`), number(`road_y${i}`)]);
-    calibration.value = road.every((p) => p.every(Number.isFinite)) ? JSON.stringify({ image: calib, road }) : "";
+  // The calibration into the geometry once its four points and their places on the road are
+  // all given; the homography saved before goes, the server making it again from the points.
+  const syncCalibration = () => {
+    const road = roadPoints();
+    if (!calib || !road.every((p) => p.every(Number.isFinite))) return false;
+    geom.calibration = { image: calib.map((p) => p.slice()), road };
+    if (geom.speed && geom.speed.homography) geom.speed = null;
+    return true;
   };
-  editor.querySelectorAll("[name^=road_]").forEach((i) => i.addEventListener("input", writeCalibration));
+  const writeCalibration = () => (syncCalibration() ? save() : draw());
+  editor.querySelectorAll("[name^=road_]").forEach((i) => i.addEventListener("change", writeCalibration));
+  // Another camera's road points (the overview camera's, for its plate camera): their places
+  // on the road filled in, to be clicked on this picture.
+  const shared = value("shared_points");
+  if (shared) {
+    shared.addEventListener("change", () => {
+      const option = shared.selectedOptions[0];
+      if (!option || !option.dataset.road) return;
+      JSON.parse(option.dataset.road).forEach((p, i) => {
+        value(`road_x${i + 1}`).value = p[0];
+        value(`road_y${i + 1}`).value = p[1];
+      });
+      writeCalibration();
+    });
+  }
 
   const say = (text) => (hint.textContent = text || "");
   const pick = (name) => {
@@ -253,10 +303,23 @@
     const [kind, i] = selected.split(".");
     if (i === undefined) geom[kind] = null;
     else geom[kind].splice(Number(i), 1);
+    if (kind === "calibration") {
+      calib = null;
+      if (geom.speed && geom.speed.homography) geom.speed = null;
+    }
     selected = null;
     save();
   };
   editor.querySelector("[data-action=delete]").addEventListener("click", remove);
+  const undo = () => {
+    if (!history.length) return;
+    last = history.pop();
+    field.value = last;
+    geom = JSON.parse(last.trim() || "{}");
+    loadCalibration();
+    pick(null);
+  };
+  editor.querySelector("[data-action=undo]").addEventListener("click", undo);
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, textarea, select")) return;
     if (e.key === "Escape") pick(null);
@@ -265,17 +328,25 @@
       finish();
     }
     if ((e.key === "Delete" || e.key === "Backspace") && selected) remove();
+    if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === "z") {
+      e.preventDefault();
+      undo();
+    }
   });
   // Typing in the field by hand redraws what it says.
   field.addEventListener("change", () => {
     try {
       geom = JSON.parse(field.value.trim() || "{}");
+      history.push(last);
+      last = field.value;
+      loadCalibration();
       say("");
       draw();
     } catch (err) {
       say(editor.dataset.badJson);
     }
   });
+  loadCalibration();
   draw();
 })();
 

@@ -10,7 +10,7 @@ use super::*;
 
 /// The geometry drawn to scale over the camera's picture when there is one (else a blank of
 /// the geometry's extent): lanes, no-stopping zones, the stop line with the side traffic comes
-/// from, the speed lines, the signal head.
+/// from, the speed lines, the signal head, the calibration's four road points.
 pub(super) fn preview(
     lang: Lang,
     g: &protocol::camera::CameraGeometry,
@@ -24,6 +24,7 @@ pub(super) fn preview(
     if let Some(l) = g.stop_line {
         lines.push(("stop", l));
     }
+    points.extend(g.calibration.iter().flat_map(|c| c.image));
     if let Some(SpeedTrapSpec::Lines { entry, exit, .. }) = &g.speed {
         lines.push(("speed", *entry));
         lines.push(("speed", *exit));
@@ -78,6 +79,14 @@ pub(super) fn preview(
                         circle cx=(p[0]) cy=(p[1]) r=(h.radius_px.max(4.0)) fill="none" stroke=(colour) stroke-width="4" {}
                     }
                 }
+                @if let Some(c) = &g.calibration {
+                    @for (i, (p, road)) in c.image.iter().zip(&c.road).enumerate() {
+                        circle cx=(p[0]) cy=(p[1]) r="12" fill="none" stroke="#ff7ad9" stroke-width="4" {}
+                        text x=(p[0] + 14.0) y=(p[1] - 14.0) fill="#ff7ad9" font-size="30" {
+                            "P" (i + 1) " (" (road[0]) ", " (road[1]) " m)"
+                        }
+                    }
+                }
                 }
             }
             figcaption.muted { (lang.t(
@@ -88,7 +97,13 @@ pub(super) fn preview(
 }
 
 /// The drawing tools over the picture (shown by `camera.js`; the JSON field works without it).
-pub(super) fn editor(lang: Lang, picture: Option<&Picture>) -> Markup {
+/// `neighbours`: the device's other cameras calibrated on road points, offered to the
+/// calibration tool, so that a second camera of the same road is calibrated on the same ones.
+pub(super) fn editor(
+    lang: Lang,
+    picture: Option<&Picture>,
+    neighbours: &[(String, protocol::camera::GroundPoints)],
+) -> Markup {
     let (width, height) = picture.map_or((1920, 1080), |p| (p.width, p.height));
     let tool = |name: &str,
                 vi: &'static str,
@@ -128,6 +143,7 @@ pub(super) fn editor(lang: Lang, picture: Option<&Picture>) -> Markup {
                     "Click the centre of the red lamp, the amber, then the green."))
                 button type="button" data-action="done" { (lang.t("Xong hình", "Shape done")) }
                 button type="button" data-action="delete" disabled { (lang.t("Xóa hình đã chọn", "Delete the shape chosen")) }
+                button type="button" data-action="undo" disabled title="Ctrl+Z" { (lang.t("Hoàn tác", "Undo")) }
             }
             p #editor-hint aria-live="polite" {}
             div data-fields="lane" hidden {
@@ -147,6 +163,19 @@ pub(super) fn editor(lang: Lang, picture: Option<&Picture>) -> Markup {
             }
             div data-fields="calibrate" hidden {
                 p.muted { (lang.t("Vị trí trên mặt đường, mét: x ngang đường, y dọc đường.", "Places on the road, metres: x across the road, y along it.")) }
+                @if !neighbours.is_empty() {
+                    label { (lang.t("Cùng các điểm mặt đường với camera", "The same road points as camera"))
+                        select name="shared_points" form="" {
+                            option value="" { "—" }
+                            @for (camera, points) in neighbours {
+                                option value=(camera) data-road=(serde_json::to_string(&points.road).unwrap_or_default()) { (camera) }
+                            }
+                        }
+                    }
+                    p.muted { (lang.t(
+                        "Camera đọc biển số và camera tổng quan của cùng một hướng phải được hiệu chỉnh trên cùng bốn điểm: chọn camera kia, rồi nhấp đúng bốn điểm đó (P1–P4, theo thứ tự) trên ảnh này.",
+                        "A plate camera and the overview camera of its approach must be calibrated on the same four points: choose the other camera, then click those four points (P1–P4, in order) on this picture.")) }
+                }
                 @for i in 1..=4 {
                     label { "P" (i) " x" input name=(format!("road_x{i}")) form="" inputmode="decimal"; }
                     label { "y" input name=(format!("road_y{i}")) form="" inputmode="decimal"; }

@@ -34,8 +34,9 @@ pub struct CameraForm {
     pub(super) red_grace_s: String,
     #[serde(default)]
     pub(super) geometry: String,
-    /// Four points of the road clicked on the picture and their places in road metres, as the
-    /// drawing tool writes them: `{"image": [[x, y] ×4], "road": [[x, y] ×4]}`. The speed is
+    /// Four points of the road clicked on the picture and their places in road metres:
+    /// `{"image": [[x, y] ×4], "road": [[x, y] ×4]}`, kept as the geometry's `calibration`
+    /// (the drawing tool writes them there; this field is for a form without it). The speed is
     /// then measured through the homography they make.
     #[serde(default)]
     pub(super) calibration: String,
@@ -58,26 +59,20 @@ pub struct CameraForm {
     pub(super) plan_red_at: String,
     #[serde(default)]
     pub(super) plan_offset_s: String,
-}
-
-/// Four road points on the picture and on the road.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Calibration {
-    pub(super) image: [protocol::geometry::Point; 4],
-    pub(super) road: [protocol::geometry::Point; 4],
+    /// The device's other cameras calibrated on four road points, with those points: a second
+    /// camera of the same road (a plate camera) is calibrated on the same ones.
+    #[serde(skip)]
+    pub(super) neighbours: Vec<(String, protocol::camera::GroundPoints)>,
 }
 
 impl CameraForm {
     pub(super) async fn for_camera(state: &AppState, q: &CameraQuery) -> Result<Self, ApiError> {
         let id = protocol::DeviceId::parse(&q.device)
             .map_err(|e| ServiceError::bad_request("device", e))?;
-        let saved = crate::db::cameras::of_device(&state.db, &id)
-            .await?
-            .into_iter()
-            .find(|c| c.camera.as_str() == q.camera);
+        let cameras = crate::db::cameras::of_device(&state.db, &id).await?;
+        let saved = cameras.iter().find(|c| c.camera.as_str() == q.camera);
         let mut form = match saved {
-            Some(s) => Self::from_settings(&s),
+            Some(s) => Self::from_settings(s),
             None => Self {
                 speed_limit_kmh: "50".into(),
                 red_grace_s: "0.5".into(),
@@ -87,10 +82,21 @@ impl CameraForm {
         };
         form.device = q.device.clone();
         form.camera = q.camera.clone();
+        form.neighbours = calibrated_besides(&cameras, &q.camera);
         form.base = crate::db::cameras::revision(&state.db, &q.device, &q.camera)
             .await?
             .to_string();
         Ok(form)
+    }
+
+    /// The form with what the page shows beside it: the neighbours' road points.
+    pub(super) async fn with_neighbours(mut self, state: &AppState) -> Self {
+        if let Ok(id) = protocol::DeviceId::parse(&self.device)
+            && let Ok(cameras) = crate::db::cameras::of_device(&state.db, &id).await
+        {
+            self.neighbours = calibrated_besides(&cameras, &self.camera);
+        }
+        self
     }
 
     pub(super) fn from_settings(s: &protocol::CameraSettings) -> Self {
@@ -197,7 +203,18 @@ impl CameraForm {
                 .map_err(|e| admin::Refused::Invalid("geometry", e.to_string()))?
         };
         if !self.calibration.trim().is_empty() {
-            geometry.speed = Some(calibrated(&self.calibration)?);
+            geometry.calibration = Some(
+                serde_json::from_str(&self.calibration)
+                    .map_err(|e| admin::Refused::Invalid("calibration", e.to_string()))?,
+            );
+        }
+        // The speed is measured through the homography the four points make: made here from
+        // the points, whichever way they came (the drawing, the JSON edited by hand).
+        if let Some(points) = &geometry.calibration {
+            let h = points
+                .homography()
+                .map_err(|e| admin::Refused::Invalid("calibration", e.reason))?;
+            geometry.speed = Some(protocol::camera::SpeedTrapSpec::Homography(h.0));
         }
         if let Some(size) = picture {
             on_picture(&geometry, size)?;
@@ -267,37 +284,16 @@ pub(super) fn red_began(text: &str, now: time::OffsetDateTime) -> Option<f64> {
     Some(at)
 }
 
-/// The speed trap four clicked road points make: the homography from road metres to the
-/// picture's pixels, refused when the points are degenerate (three on one line, two the same).
-pub(super) fn calibrated(text: &str) -> Result<protocol::camera::SpeedTrapSpec, admin::Refused> {
-    let bad = |why: String| admin::Refused::Invalid("calibration", why);
-    let c: Calibration = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-    if c.road
+/// The cameras among `cameras` other than `camera` calibrated on four road points, and those.
+fn calibrated_besides(
+    cameras: &[protocol::CameraSettings],
+    camera: &str,
+) -> Vec<(String, protocol::camera::GroundPoints)> {
+    cameras
         .iter()
-        .flatten()
-        .chain(c.image.iter().flatten())
-        .any(|v| !v.is_finite())
-    {
-        return Err(bad("every point needs both its numbers".into()));
-    }
-    let h = protocol::geometry::Homography::from_quads(&c.road, &c.image).ok_or_else(|| {
-        bad(
-            "the four points are degenerate: no three on one line, on the road and on the picture"
-                .into(),
-        )
-    })?;
-    // Each road point must come back where it was clicked (a fold of the plane does not).
-    for (r, i) in c.road.iter().zip(&c.image) {
-        let back = h
-            .apply(*r)
-            .ok_or_else(|| bad("a point maps to infinity".into()))?;
-        if (back[0] - i[0]).hypot(back[1] - i[1]) > 1.0 {
-            return Err(bad(
-                "the four points do not make one view of the road".into()
-            ));
-        }
-    }
-    Ok(protocol::camera::SpeedTrapSpec::Homography(h.0))
+        .filter(|c| c.camera.as_str() != camera)
+        .filter_map(|c| Some((c.camera.to_string(), c.geometry.calibration?)))
+        .collect()
 }
 
 /// Whether every point of `g` lies on `picture`: a stop line, lane or lamp off it was placed
@@ -333,6 +329,9 @@ pub(super) fn on_picture(
             .iter()
             .flat_map(|z| z.polygon.iter().map(|p| ("no_stopping", *p))),
     );
+    if let Some(c) = &g.calibration {
+        named.extend(c.image.iter().map(|p| ("calibration", *p)));
+    }
     if let Some(s) = g.signal_head {
         named.extend([
             ("signal_head", s.red),

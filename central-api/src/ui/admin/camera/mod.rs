@@ -51,13 +51,16 @@ struct Shot {
     live: Option<SnapshotRow>,
     /// How many frames of the latest live request came.
     live_taken: i64,
+    /// The latest clip asked for, and the latest that came.
+    clip_request: Option<SnapshotRow>,
+    clip: Option<SnapshotRow>,
     issued_version: Option<u64>,
 }
 
 impl Shot {
     async fn latest(state: &AppState, device: &str, camera: &str) -> Self {
         use crate::db::snapshots::{frames_taken, latest};
-        use protocol::snapshot::SnapshotView::{Frame, Judged};
+        use protocol::snapshot::SnapshotView::{Clip, Frame, Judged};
         // What cannot be read now is shown as not there: the page still serves its form.
         let db = &state.db;
         let at = (device, camera);
@@ -72,6 +75,8 @@ impl Shot {
             live_request,
             live: latest(db, at, Judged, true).await.ok().flatten(),
             live_taken,
+            clip_request: latest(db, at, Clip, false).await.ok().flatten(),
+            clip: latest(db, at, Clip, true).await.ok().flatten(),
             issued_version: crate::db::cameras::config_version(db, device)
                 .await
                 .ok()
@@ -105,14 +110,17 @@ pub struct SnapshotForm {
     csrf: String,
     device: String,
     camera: String,
-    /// `judged`: the frames as the device judges them, [`LIVE_FRAMES`] of them; else one frame
-    /// as it came.
+    /// `judged`: the frames as the device judges them, [`LIVE_FRAMES`] of them; `clip`: a clip
+    /// of [`CLIP_S`] seconds; else one frame as it came.
     #[serde(default)]
     view: String,
 }
 
 /// The frames a live check asks for, one a second.
 const LIVE_FRAMES: u8 = 15;
+
+/// The length of the clip an administrator asks for, seconds.
+const CLIP_S: u8 = protocol::snapshot::MAX_CLIP_S;
 
 /// `POST /review/admin/camera/snapshot`: asks the device for a picture of the camera; back to
 /// the camera's page, which shows it once it has come.
@@ -121,11 +129,14 @@ pub async fn ask_snapshot(
     desk: Desk,
     Form(f): Form<SnapshotForm>,
 ) -> Response {
+    use crate::db::snapshots::Asked;
     use protocol::snapshot::SnapshotView;
-    let (view, frames, anchor) = if f.view == SnapshotView::Judged.as_str() {
-        (SnapshotView::Judged, LIVE_FRAMES, "live")
+    let (asked, anchor) = if f.view == SnapshotView::Judged.as_str() {
+        (Asked::burst(SnapshotView::Judged, LIVE_FRAMES), "live")
+    } else if f.view == SnapshotView::Clip.as_str() {
+        (Asked::clip(CLIP_S), "clip")
     } else {
-        (SnapshotView::Frame, 1, "snapshot")
+        (Asked::picture(SnapshotView::Frame), "snapshot")
     };
     let back = format!("{}#{anchor}", camera_href(&f.device, &f.camera));
     change_then(
@@ -137,7 +148,7 @@ pub async fn ask_snapshot(
                 &state.audit,
                 &desk.officer.actor(),
                 (&f.device, &f.camera),
-                (view, frames),
+                asked,
             )
             .await
             .map(drop)
@@ -160,7 +171,7 @@ pub async fn ask_snapshot(
     .await
 }
 
-/// `GET /review/admin/snapshots/{id}`: the picture a camera sent, to an administrator.
+/// `GET /review/admin/snapshots/{id}`: the picture (or clip) a camera sent, to an administrator.
 pub async fn snapshot(
     State(state): State<AppState>,
     desk: Desk,
@@ -184,7 +195,7 @@ pub async fn snapshot(
         crate::routes::evidence::blob(
             &state,
             &sha,
-            "image/jpeg",
+            row.content_type(),
             "private, no-store",
             crate::routes::evidence::Serve::Inline,
         )
@@ -238,7 +249,7 @@ pub async fn save_camera(
         &done,
         async |e| {
             let shot = Shot::latest(&state, &f.device, &f.camera).await;
-            let mut f = f.clone();
+            let mut f = f.clone().with_neighbours(&state).await;
             // Saved by another administrator meanwhile: what this one drew stays on the page,
             // and saving it again (having seen the message) replaces theirs.
             if e.status == axum::http::StatusCode::CONFLICT
@@ -322,9 +333,9 @@ fn render_camera(
             fieldset {
                 legend { (lang.t("Hình học (điểm ảnh của khung hình camera)", "Geometry (pixels of the camera's frame)")) }
                 p.muted { (lang.t(
-                    "Vẽ trên ảnh từ camera (chụp ở cuối trang): chọn một công cụ rồi nhấp lên ảnh; kéo các điểm để sửa. Hình học được ghi vào ô JSON bên dưới, có thể sửa tay: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} hoặc {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}.",
-                    "Draw on the picture from the camera (taken at the foot of the page): choose a tool, then click on the picture; drag the points to correct them. The geometry is written into the JSON field below, which may be edited by hand: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} or {homography}, lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}.")) }
-                (editor(lang, picture.as_ref()))
+                    "Vẽ trên ảnh từ camera (chụp ở cuối trang): chọn một công cụ rồi nhấp lên ảnh; kéo các điểm để sửa; «Hoàn tác» (Ctrl+Z) bỏ thay đổi vừa làm. Hình học được ghi vào ô JSON bên dưới, có thể sửa tay: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} hoặc calibration {image: bốn điểm trên ảnh, road: vị trí của chúng trên mặt đường, mét} (phép biến đổi phối cảnh speed {homography} được tính từ đó), lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}.",
+                    "Draw on the picture from the camera (taken at the foot of the page): choose a tool, then click on the picture; drag the points to correct them; «Undo» (Ctrl+Z) takes the last change back. The geometry is written into the JSON field below, which may be edited by hand: stop_line {a, b, before}, speed {lines: {entry, exit, distance_m}} or calibration {image: four points on the picture, road: their places on the road, metres} (the homography speed {homography} is made from it), lanes [{name, polygon, direction, allowed}], no_stopping [{polygon, max_dwell_s}], signal_head {red, amber, green, radius_px}.")) }
+                (editor(lang, picture.as_ref(), &f.neighbours))
                 @if let Some(g) = &geometry { (preview(lang, g, picture.as_ref())) }
                 textarea name="geometry" rows="14" spellcheck="false" { (f.geometry) }
             }
@@ -332,6 +343,7 @@ fn render_camera(
         }
         (snapshot_section(desk, &f, shot))
         (live_section(desk, &f, shot))
+        (clip_section(desk, &f, shot))
         script src="/review/assets/camera.js" defer {}
     };
     let status = error.map(|e| e.status).unwrap_or_default();
@@ -354,12 +366,7 @@ fn snapshot_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
                 "The device sends its current frame through the MQTT broker (no connection into the box is needed); the geometry above is drawn on it.")) }
             @if let Some(row) = &shot.request {
                 @let arrived = shot.picture.as_ref().is_some_and(|p| p.id == row.id);
-                p #snapshot-state data-state=(match row.state(now) {
-                    SnapshotState::Waiting => "waiting",
-                    SnapshotState::Taken if arrived => "taken",
-                    SnapshotState::Taken => "arriving",
-                    SnapshotState::Expired => "expired",
-                }) {
+                p #snapshot-state data-state=(state_name(row, arrived, now)) {
                     @match row.state(now) {
                         SnapshotState::Waiting => {
                             (lang.t("Đã yêu cầu lúc ", "Asked at ")) (at(row.requested_at))
@@ -383,12 +390,7 @@ fn snapshot_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
                     }
                 }
             }
-            form method="post" action=(ASK_SNAPSHOT) {
-                input type="hidden" name="csrf" value=(desk.csrf);
-                input type="hidden" name="device" value=(f.device);
-                input type="hidden" name="camera" value=(f.camera);
-                button type="submit" { (lang.t("Chụp ảnh từ camera", "Take a picture from the camera")) }
-            }
+            (ask_form(desk, f, None, lang.t("Chụp ảnh từ camera", "Take a picture from the camera")))
         }
     }
 }
@@ -486,13 +488,80 @@ fn live_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
                     }
                 }
             }
-            form method="post" action=(ASK_SNAPSHOT) {
-                input type="hidden" name="csrf" value=(desk.csrf);
-                input type="hidden" name="device" value=(f.device);
-                input type="hidden" name="camera" value=(f.camera);
-                input type="hidden" name="view" value="judged";
-                button type="submit" { (lang.t("Xem thiết bị xét trong 15 giây", "Watch the device judge for 15 seconds")) }
-            }
+            (ask_form(desk, f, Some("judged"), lang.t("Xem thiết bị xét trong 15 giây", "Watch the device judge for 15 seconds")))
         }
+    }
+}
+
+/// A clip of the camera's own video, [`CLIP_S`] seconds from when the device takes the
+/// request: what passed through the set-up, vehicles moving and the signal changing, seen as
+/// the camera recorded it (its H.264, not encoded again).
+fn clip_section(desk: &Desk, f: &CameraForm, shot: &Shot) -> Markup {
+    use crate::db::snapshots::SnapshotState;
+    let lang = desk.lang;
+    let now = time::OffsetDateTime::now_utc();
+    let at = |t: time::OffsetDateTime| {
+        protocol::vi::local_time(protocol::UtcTimestamp::from_datetime(t))
+    };
+    html! {
+        section #clip {
+            h2 { (lang.t("Đoạn phim từ camera", "A clip from the camera")) }
+            p.muted { (lang.t(
+                "Thiết bị gửi 10 giây video của chính camera, bắt đầu từ lúc nhận yêu cầu, qua máy chủ MQTT và kênh tải chứng cứ.",
+                "The device sends 10 seconds of the camera's own video, from when it takes the request, through the MQTT broker and the evidence upload.")) }
+            @if let Some(row) = &shot.clip_request {
+                @let arrived = shot.clip.as_ref().is_some_and(|c| c.id == row.id);
+                p #clip-state data-state=(state_name(row, arrived, now)) {
+                    @match row.state(now) {
+                        SnapshotState::Waiting => {
+                            (lang.t("Đã yêu cầu lúc ", "Asked at ")) (at(row.requested_at))
+                            (lang.t(" — thiết bị đang quay; tải lại trang sau khoảng 15 giây.", " — the device is recording; reload the page in about 15 seconds."))
+                        }
+                        SnapshotState::Taken => {
+                            (lang.t("Quay từ ", "Recorded from ")) (row.taken_at.map(at).unwrap_or_default())
+                            (lang.t(" (giờ của thiết bị), ", " (the device's clock), "))
+                            (format!("{:.1}", row.duration_ms.unwrap_or(0) as f64 / 1000.0)) " s"
+                            @if !arrived { (lang.t(" — tệp đang được tải lên.", " — the file is still being uploaded.")) }
+                        }
+                        SnapshotState::Expired => {
+                            (lang.t("Thiết bị không gửi đoạn phim yêu cầu lúc ", "The device sent no clip for the request of "))
+                            (at(row.requested_at))
+                            (lang.t(": thiết bị có kết nối không, camera có đang chạy không?", ": is it connected and the camera running?"))
+                        }
+                    }
+                }
+            }
+            @if let Some(row) = &shot.clip {
+                video #clip-video controls preload="metadata" src={ (SNAPSHOTS) "/" (row.id) }
+                    width=[row.width] height=[row.height] {}
+            }
+            (ask_form(desk, f, Some("clip"), lang.t("Quay 10 giây từ camera", "Record 10 seconds from the camera")))
+        }
+    }
+}
+
+/// The button asking the device for a picture of the camera in `view` (`None`: one frame as it
+/// came).
+fn ask_form(desk: &Desk, f: &CameraForm, view: Option<&str>, label: &str) -> Markup {
+    html! {
+        form method="post" action=(ASK_SNAPSHOT) {
+            input type="hidden" name="csrf" value=(desk.csrf);
+            input type="hidden" name="device" value=(f.device);
+            input type="hidden" name="camera" value=(f.camera);
+            @if let Some(view) = view { input type="hidden" name="view" value=(view); }
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// What became of a request, as the page's `data-state` names it: `arrived` says whether its
+/// file came.
+fn state_name(row: &SnapshotRow, arrived: bool, now: time::OffsetDateTime) -> &'static str {
+    use crate::db::snapshots::SnapshotState;
+    match row.state(now) {
+        SnapshotState::Waiting => "waiting",
+        SnapshotState::Taken if arrived => "taken",
+        SnapshotState::Taken => "arriving",
+        SnapshotState::Expired => "expired",
     }
 }
