@@ -100,6 +100,10 @@ pub enum Command {
         /// Speeding: km/h over the limit, as measured (e.g. 20 or 20.5).
         #[arg(long)]
         over_kmh: Option<f64>,
+        /// Illegal stopping: what the zone forbids — no_stopping_sign, no_parking_sign,
+        /// junction, pedestrian_crossing, pick_up_point, bridge, tunnel, pavement, expressway.
+        #[arg(long)]
+        zone_case: Option<String>,
         /// The day of the violation, Vietnam time (default: today).
         #[arg(long, value_name = "YYYY-MM-DD")]
         on: Option<String>,
@@ -167,9 +171,8 @@ pub struct AssessOutput {
 /// The schedule's answer for one case (see [`Command::Assess`]).
 pub fn assess(
     schedule: &crate::fines::FineSchedule,
-    kind: &str,
-    vehicle: &str,
-    over_kmh: Option<f64>,
+    (kind, vehicle): (&str, &str),
+    (over_kmh, zone_case): (Option<f64>, Option<&str>),
     on: Option<&str>,
 ) -> anyhow::Result<AssessOutput> {
     let kind: ViolationKind = kind
@@ -195,8 +198,19 @@ pub fn assess(
         Some(_) => bail!("--over-kmh must be a number"),
         None => (None, None),
     };
+    let case = match zone_case {
+        Some(name) => Some(protocol::camera::ZoneCase::parse(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--zone-case `{name}`: one of {}",
+                protocol::camera::ZoneCase::ALL
+                    .map(|c| c.as_str())
+                    .join(", ")
+            )
+        })?),
+        None => None,
+    };
     let a = schedule
-        .assess(kind, class, speed, limit, at)
+        .assess_in(kind, class, case, (speed, limit), at)
         .map_err(|e| anyhow::anyhow!("no fine: {e}"))?;
     Ok(AssessOutput {
         min_vnd: a.rule.min_vnd,
@@ -578,6 +592,12 @@ pub struct NewRule {
     /// Whether the upper bound belongs to the band ("đến": yes; "dưới": no, the default).
     #[serde(default)]
     pub over_kmh_to_included: bool,
+    /// Illegal stopping only: what the zone forbids (`no_stopping_sign`, `no_parking_sign`,
+    /// `junction`, `pedestrian_crossing`, `pick_up_point`, `bridge`, `tunnel`, `pavement`,
+    /// `expressway`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub zone_case: Option<protocol::camera::ZoneCase>,
     pub min_vnd: u64,
     pub max_vnd: u64,
     pub points: u8,
@@ -617,6 +637,7 @@ pub async fn amend_schedule(
             over_kmh_to: r.over_kmh_to,
             over_kmh_from_included: r.over_kmh_from_included,
             over_kmh_to_included: r.over_kmh_to_included,
+            zone_case: r.zone_case,
             min_vnd: r.min_vnd,
             max_vnd: r.max_vnd,
             points: r.points,
@@ -773,15 +794,21 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             kind,
             vehicle,
             over_kmh,
+            zone_case,
             on,
             organisation,
             json,
         } => {
             let shipped =
                 crate::fines::FineSchedule::shipped().context("the shipped fine schedule")?;
-            db::fines::seed_if_empty(&db, &shipped).await?;
+            db::fines::seed_missing(&db, &shipped).await?;
             let schedule = db::fines::load_schedule(&db).await?;
-            let mut out = assess(&schedule, &kind, &vehicle, over_kmh, on.as_deref())?;
+            let mut out = assess(
+                &schedule,
+                (&kind, &vehicle),
+                (over_kmh, zone_case.as_deref()),
+                on.as_deref(),
+            )?;
             if organisation {
                 out = out.for_organisation();
             }
@@ -957,7 +984,14 @@ mod tests {
     #[test]
     fn assess_answers_for_one_case_as_the_decree_writes_it() {
         let s = crate::fines::FineSchedule::shipped().expect("shipped");
-        let car = |over| assess(&s, "speeding", "car", Some(over), Some("2025-06-01"));
+        let car = |over| {
+            assess(
+                &s,
+                ("speeding", "car"),
+                (Some(over), None),
+                Some("2025-06-01"),
+            )
+        };
         // Exactly 35 over is "trên 20 km/h đến 35 km/h"; a little more is "trên 35 km/h".
         let at_35 = car(35.0).expect("a rule");
         assert_eq!(
@@ -970,12 +1004,18 @@ mod tests {
         );
         assert_eq!(at_35.code.as_deref(), Some("16824.6.6.a"));
         assert_eq!(car(35.5).expect("a rule").points, 6);
-        let helmet =
-            assess(&s, "no_helmet", "motorbike", None, Some("2025-06-01")).expect("a rule");
+        let helmet = assess(
+            &s,
+            ("no_helmet", "motorbike"),
+            (None, None),
+            Some("2025-06-01"),
+        )
+        .expect("a rule");
         assert_eq!(helmet.code.as_deref(), Some("16824.7.2.h"));
         // An organisation that named no driver: twice the range, no points, the act's code
         // kept and the provisions that make it so cited after the act's.
-        let red = assess(&s, "red_light", "car", None, Some("2025-06-01")).expect("a rule");
+        let red =
+            assess(&s, ("red_light", "car"), (None, None), Some("2025-06-01")).expect("a rule");
         let org = red.clone().for_organisation();
         assert_eq!(
             (org.min_vnd, org.max_vnd, org.amount_vnd, org.points),
@@ -988,8 +1028,39 @@ mod tests {
              Nghị định số 168/2024/NĐ-CP; Điểm e khoản 1 Điều 3 Luật Xử lý vi phạm hành chính \
              số 15/2012/QH13"
         );
+        // Illegal stopping, by what the zone forbids: a car on a bridge, a motorbike at a
+        // junction; a zone whose case is not set up has no fine to propose.
+        let stopping = |vehicle, case| {
+            assess(
+                &s,
+                ("illegal_stopping", vehicle),
+                (None, case),
+                Some("2025-06-01"),
+            )
+        };
+        let bridge = stopping("car", Some("bridge")).expect("a rule");
+        assert_eq!(
+            (bridge.min_vnd, bridge.max_vnd, bridge.points),
+            (2_000_000, 3_000_000, 2)
+        );
+        assert_eq!(bridge.code.as_deref(), Some("16824.6.4.b"));
+        let junction = stopping("motorbike", Some("junction")).expect("a rule");
+        assert_eq!(
+            (junction.min_vnd, junction.max_vnd, junction.points),
+            (400_000, 600_000, 0)
+        );
+        assert_eq!(junction.code.as_deref(), Some("16824.7.2.e"));
+        let unset = stopping("car", None).unwrap_err().to_string();
+        assert!(unset.contains("does not say what it forbids"), "{unset}");
+        let unknown = stopping("car", Some("roof")).unwrap_err().to_string();
+        assert!(unknown.contains("--zone-case"), "{unknown}");
+        assert!(
+            stopping("motorbike", Some("expressway")).is_err(),
+            "no motorbike row for an expressway"
+        );
         // Clear refusals.
-        let before = assess(&s, "red_light", "car", None, Some("2024-12-31")).unwrap_err();
+        let before =
+            assess(&s, ("red_light", "car"), (None, None), Some("2024-12-31")).unwrap_err();
         assert!(before.to_string().contains("no rule"), "{before}");
         let below = car(4.0).unwrap_err();
         assert!(
@@ -997,23 +1068,23 @@ mod tests {
             "{below}"
         );
         assert!(
-            assess(&s, "speeding", "car", None, None).is_err(),
+            assess(&s, ("speeding", "car"), (None, None), None).is_err(),
             "speeding needs --over-kmh"
         );
         assert!(
-            assess(&s, "parking", "car", None, None)
+            assess(&s, ("parking", "car"), (None, None), None)
                 .unwrap_err()
                 .to_string()
                 .contains("--kind")
         );
         assert!(
-            assess(&s, "red_light", "bus", None, None)
+            assess(&s, ("red_light", "bus"), (None, None), None)
                 .unwrap_err()
                 .to_string()
                 .contains("--vehicle")
         );
         assert!(
-            assess(&s, "red_light", "car", None, Some("1/6/2025"))
+            assess(&s, ("red_light", "car"), (None, None), Some("1/6/2025"))
                 .unwrap_err()
                 .to_string()
                 .contains("--on")

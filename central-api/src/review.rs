@@ -213,13 +213,7 @@ pub async fn detail(
     let proposed = if violation.status == Status::PendingReview {
         let e = &violation.event;
         let schedule = db_fines::load_schedule(&state.db).await?;
-        Some(schedule.assess(
-            e.kind,
-            e.vehicle.class,
-            e.measurement.speed_kmh,
-            e.measurement.limit_kmh,
-            e.occurred_at.as_datetime(),
-        ))
+        Some(schedule.assess_event(e))
     } else {
         None
     };

@@ -23,11 +23,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .with_context(|| format!("opening database.url {}", config.database.redacted_url()))?;
     tracing::info!(engine = db.engine(), "database ready");
     let shipped = FineSchedule::shipped().context("the shipped fine schedule")?;
-    let seeded = db::fines::seed_if_empty(&db, &shipped).await?;
+    let seeded = db::fines::seed_missing(&db, &shipped).await?;
     if seeded > 0 {
         tracing::info!(
             rules = seeded,
-            "fine schedule seeded (Decree 168/2024/NĐ-CP)"
+            "fine schedule: shipped rules added for the cases it had none for (Decree 168/2024/NĐ-CP)"
         );
     }
     let ingest_metrics = IngestMetrics::default();

@@ -185,6 +185,8 @@ impl Lane {
 pub struct Zone {
     pub polygon: Vec<Point>,
     pub max_dwell_s: f64,
+    /// What the zone forbids, carried into the violation for the fine's legal point.
+    pub case: Option<protocol::camera::ZoneCase>,
 }
 
 /// How speed is measured.
@@ -262,6 +264,7 @@ impl From<&CameraGeometry> for Geometry {
                 .map(|z| Zone {
                     polygon: z.polygon.clone(),
                     max_dwell_s: z.max_dwell_s,
+                    case: z.case,
                 })
                 .collect(),
         }
@@ -354,6 +357,8 @@ pub struct Finding {
     pub value: Option<f64>,
     pub limit: Option<f64>,
     pub lane: Option<String>,
+    /// Illegal stopping: what the zone forbids.
+    pub zone_case: Option<protocol::camera::ZoneCase>,
 }
 
 fn finding(kind: ViolationKind, h: &History, t: f64) -> Finding {
@@ -364,6 +369,7 @@ fn finding(kind: ViolationKind, h: &History, t: f64) -> Finding {
         value: None,
         limit: None,
         lane: None,
+        zone_case: None,
     }
 }
 
@@ -560,6 +566,7 @@ pub fn illegal_stopping(h: &History, g: &Geometry, limits: &Limits) -> Option<Fi
                         return Some(Finding {
                             value: Some(dwell),
                             limit: Some(zone.max_dwell_s),
+                            zone_case: zone.case,
                             ..finding(ViolationKind::IllegalStopping, h, s.t)
                         });
                     }
@@ -1105,6 +1112,7 @@ mod tests {
                 [500.0, 500.0],
             ],
             max_dwell_s: 5.0,
+            case: Some(protocol::camera::ZoneCase::NoParkingSign),
         };
         let g = Geometry {
             no_stopping: vec![zone],
@@ -1124,6 +1132,11 @@ mod tests {
         };
         let f = illegal_stopping(&arrive_and_stay(8.0), &g, &limits).expect("8 s in a 5 s zone");
         assert!(f.value.unwrap() > 5.0);
+        assert_eq!(
+            f.zone_case,
+            Some(protocol::camera::ZoneCase::NoParkingSign),
+            "what the zone forbids goes with the finding"
+        );
         assert!(illegal_stopping(&arrive_and_stay(4.0), &g, &limits).is_none());
         assert!(
             illegal_stopping(

@@ -122,12 +122,115 @@ pub struct LaneSpec {
     pub allowed: Vec<VehicleClass>,
 }
 
-/// A no-stopping zone.
+/// A no-stopping zone: where a vehicle standing longer than `max_dwell_s` is reported, and
+/// what the sign or the place there forbids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneSpec {
     pub polygon: Vec<Point>,
     pub max_dwell_s: f64,
+    /// The sign posted or the place the decree names; left out, the violation is reported and
+    /// reviewed, but no fine can be proposed for it (the decree's point depends on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<ZoneCase>,
+}
+
+/// What a no-stopping zone forbids, by the sign posted or the place: the case of Decree
+/// 168/2024/NĐ-CP a standstill in it is fined under (Điều 6 for cars, Điều 7 for motorbikes;
+/// the fine schedule's `illegal_stopping` rows name their case). A camera sees a vehicle stand,
+/// not whether its driver stopped briefly ("dừng xe") or parked ("đỗ xe"): where the decree
+/// fines the two under different points, the standstill is taken as the lesser, stopping — but
+/// where only parking is forbidden (a "Cấm đỗ xe" sign, the pavement) a standstill longer than
+/// the zone's dwell is parking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneCase {
+    /// Biển "Cấm dừng xe và đỗ xe" (P.130): car Điều 6 khoản 2 điểm đ, motorbike Điều 7 khoản
+    /// 2 điểm e.
+    NoStoppingSign,
+    /// Biển "Cấm đỗ xe" (P.131a): car Điều 6 khoản 3 điểm e, motorbike Điều 7 khoản 2 điểm e.
+    NoParkingSign,
+    /// Nơi đường bộ giao nhau, or within 5 m of its edge: car Điều 6 khoản 3 điểm đ, motorbike
+    /// Điều 7 khoản 2 điểm e.
+    Junction,
+    /// Phần đường dành cho người đi bộ qua đường: car Điều 6 khoản 2 điểm đ, motorbike Điều 7
+    /// khoản 2 điểm e.
+    PedestrianCrossing,
+    /// Điểm đón, trả khách: car Điều 6 khoản 3 điểm đ, motorbike Điều 7 khoản 2 điểm e.
+    PickUpPoint,
+    /// Trên cầu: car Điều 6 khoản 4 điểm b, motorbike Điều 7 khoản 3 điểm c.
+    Bridge,
+    /// Trong hầm đường bộ, not where the tunnel allows it: car Điều 6 khoản 4 điểm đ,
+    /// motorbike Điều 7 khoản 4 điểm b.
+    Tunnel,
+    /// Vỉa hè, parking where the law does not allow it: car Điều 6 khoản 3 điểm e, motorbike
+    /// Điều 7 khoản 2 điểm d.
+    Pavement,
+    /// Đường cao tốc, not where it allows it: car Điều 6 khoản 7 điểm c.
+    Expressway,
+}
+
+impl ZoneCase {
+    /// Every case, in the order the set-up page offers them.
+    pub const ALL: [Self; 9] = [
+        Self::NoStoppingSign,
+        Self::NoParkingSign,
+        Self::Junction,
+        Self::PedestrianCrossing,
+        Self::PickUpPoint,
+        Self::Bridge,
+        Self::Tunnel,
+        Self::Pavement,
+        Self::Expressway,
+    ];
+
+    /// Its name on the wire and in the fine schedule.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoStoppingSign => "no_stopping_sign",
+            Self::NoParkingSign => "no_parking_sign",
+            Self::Junction => "junction",
+            Self::PedestrianCrossing => "pedestrian_crossing",
+            Self::PickUpPoint => "pick_up_point",
+            Self::Bridge => "bridge",
+            Self::Tunnel => "tunnel",
+            Self::Pavement => "pavement",
+            Self::Expressway => "expressway",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// In Vietnamese, as the evidence and the notice say it.
+    pub fn name_vi(self) -> &'static str {
+        match self {
+            Self::NoStoppingSign => "nơi có biển “Cấm dừng xe và đỗ xe”",
+            Self::NoParkingSign => "nơi có biển “Cấm đỗ xe”",
+            Self::Junction => "nơi đường bộ giao nhau",
+            Self::PedestrianCrossing => "trên phần đường dành cho người đi bộ qua đường",
+            Self::PickUpPoint => "tại điểm đón, trả khách",
+            Self::Bridge => "trên cầu",
+            Self::Tunnel => "trong hầm đường bộ không đúng nơi quy định",
+            Self::Pavement => "trên vỉa hè trái quy định",
+            Self::Expressway => "trên đường cao tốc không đúng nơi quy định",
+        }
+    }
+
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Self::NoStoppingSign => "where a “no stopping or parking” sign stands",
+            Self::NoParkingSign => "where a “no parking” sign stands",
+            Self::Junction => "at a junction",
+            Self::PedestrianCrossing => "on a pedestrian crossing",
+            Self::PickUpPoint => "at a passenger pick-up point",
+            Self::Bridge => "on a bridge",
+            Self::Tunnel => "in a road tunnel, not where allowed",
+            Self::Pavement => "on the pavement, not where allowed",
+            Self::Expressway => "on an expressway, not where allowed",
+        }
+    }
 }
 
 /// The three lamps of a signal head facing the camera: centres and radius, pixels.

@@ -286,6 +286,9 @@ pub struct Measurement {
     /// How long the vehicle stood in a no-stopping zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dwell_ms: Option<u64>,
+    /// What the no-stopping zone forbids (the sign or the place), as its set-up says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_case: Option<crate::camera::ZoneCase>,
 }
 
 /// The signal as it was when the vehicle crossed the stop line.

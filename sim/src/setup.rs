@@ -73,6 +73,8 @@ pub fn camera_geometry(renderer: &Renderer) -> CameraGeometry {
             Some(ZoneSpec {
                 polygon: quad(c - w, c + w, z.from_m, z.to_m)?,
                 max_dwell_s: f64::from(z.max_dwell_s),
+                // The simulator's zones stand for a "no stopping or parking" sign.
+                case: Some(protocol::camera::ZoneCase::NoStoppingSign),
             })
         })
         .collect();

@@ -385,14 +385,7 @@ pub async fn transfer(
         let notice_due: OffsetDateTime = row.try_get("notice_due")?;
         let (amount, points, min, max) = if case.organisation.is_some() {
             let e = &event;
-            let a = schedule
-                .assess(
-                    e.kind,
-                    e.vehicle.class,
-                    e.measurement.speed_kmh,
-                    e.measurement.limit_kmh,
-                    e.occurred_at.as_datetime(),
-                )
+            let a = schedule.assess_event(e)
                 .map_err(|no| DbError::Corrupt(format!("case {fine_id} reassessed: {no}")))?;
             (
                 a.amount_vnd as i64,

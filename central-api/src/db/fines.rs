@@ -1,6 +1,6 @@
 //! The fine schedule as stored: loaded whole (it is small) and seeded from the shipped file.
 
-use protocol::ViolationKind;
+use protocol::{ViolationKind, camera::ZoneCase};
 use sqlx::Row;
 use time::Date;
 
@@ -14,7 +14,7 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
         sqlx::query(
             "SELECT kind, vehicle, over_kmh_from, over_kmh_to, over_kmh_from_included,
                     over_kmh_to_included, min_vnd, max_vnd, points, reference,
-                    effective_from, effective_to, verify
+                    effective_from, effective_to, verify, zone_case
              FROM fine_schedule ORDER BY id",
         )
         .fetch_all(pool)
@@ -36,7 +36,10 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
                 row.try_get::<String, _>("reference")?,
                 row.try_get::<Date, _>("effective_from")?,
                 row.try_get::<Option<Date>, _>("effective_to")?,
-                row.try_get::<bool, _>("verify")?,
+                (
+                    row.try_get::<bool, _>("verify")?,
+                    row.try_get::<Option<String>, _>("zone_case")?,
+                ),
             ))
         })
         .collect::<Result<Vec<_>, _>>()?
@@ -57,7 +60,7 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
                 reference,
                 eff_from,
                 eff_to,
-                verify,
+                (verify, zone_case),
             )| {
                 Ok(FineRule {
                     kind: kind.parse::<ViolationKind>().map_err(corrupt)?,
@@ -67,6 +70,11 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
                     over_kmh_to: to.map(|v| v.unsigned_abs()),
                     over_kmh_from_included: from_in,
                     over_kmh_to_included: to_in,
+                    zone_case: zone_case
+                        .map(|c| {
+                            ZoneCase::parse(&c).ok_or_else(|| corrupt(format!("zone case `{c}`")))
+                        })
+                        .transpose()?,
                     min_vnd: min.unsigned_abs(),
                     max_vnd: max.unsigned_abs(),
                     points: u8::try_from(points)
@@ -89,8 +97,8 @@ macro_rules! insert_rule {
             "INSERT INTO fine_schedule
                (kind, vehicle, over_kmh_from, over_kmh_to, over_kmh_from_included,
                 over_kmh_to_included, min_vnd, max_vnd, points, reference,
-                effective_from, effective_to, verify)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                effective_from, effective_to, verify, zone_case)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind($r.kind.as_str())
         .bind($r.vehicle.as_str())
@@ -105,6 +113,7 @@ macro_rules! insert_rule {
         .bind($r.effective_from)
         .bind($r.effective_to)
         .bind($r.verify)
+        .bind($r.zone_case.map(|c| c.as_str()))
         .execute(&mut *$tx)
         .await?
     };
@@ -181,17 +190,20 @@ pub async fn amend(
     Ok(Ok(ended.len()))
 }
 
-/// Seeds the schedule from `shipped` when the table is empty; returns the rows added.
-pub async fn seed_if_empty(db: &Db, shipped: &FineSchedule) -> Result<usize, DbError> {
-    let count: i64 = on_pool!(db, pool => {
-        sqlx::query("SELECT COUNT(*) AS n FROM fine_schedule")
-            .fetch_one(pool)
-            .await?
-            .try_get("n")?
-    });
-    if count > 0 {
-        return Ok(0);
+/// Seeds the schedule from `shipped`: the whole of it into an empty table; into a schedule
+/// already kept, only the shipped rules of a case it has no rule for at all (a violation the
+/// schedule could not fine before, such as illegal stopping by its zone's case) — never one an
+/// amendment has ended or replaced. Returns the rows added.
+pub async fn seed_missing(db: &Db, shipped: &FineSchedule) -> Result<usize, DbError> {
+    let kept = load_schedule(db).await?;
+    let missing: Vec<FineRule> = shipped
+        .rules
+        .iter()
+        .filter(|r| !kept.rules.iter().any(|k| k.same_case(r)))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        insert_rules(db, &missing).await?;
     }
-    insert_rules(db, &shipped.rules).await?;
-    Ok(shipped.rules.len())
+    Ok(missing.len())
 }

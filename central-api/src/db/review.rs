@@ -224,13 +224,7 @@ pub async fn approve(
             return Ok(Err(Refused::NoOwner));
         };
         let e = &event;
-        let assessment = match schedule.assess(
-            e.kind,
-            e.vehicle.class,
-            e.measurement.speed_kmh,
-            e.measurement.limit_kmh,
-            e.occurred_at.as_datetime(),
-        ) {
+        let assessment = match schedule.assess_event(e) {
             Ok(a) => a,
             Err(no) => return Ok(Err(Refused::NoFine(no))),
         };

@@ -1,6 +1,6 @@
 //! The fine schedule and the assessment of one violation against it.
 
-use protocol::{VehicleClass, ViolationKind};
+use protocol::{VehicleClass, ViolationEvent, ViolationKind, camera::ZoneCase};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
@@ -53,6 +53,10 @@ pub struct FineRule {
     /// Whether the upper bound belongs to the band ("đến": yes, "dưới": no).
     #[serde(default)]
     pub over_kmh_to_included: bool,
+    /// Illegal stopping only: what the zone forbids (the sign or the place), which decides the
+    /// decree's point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_case: Option<ZoneCase>,
     pub min_vnd: u64,
     pub max_vnd: u64,
     pub points: u8,
@@ -74,8 +78,8 @@ fn yes() -> bool {
 }
 
 impl FineRule {
-    /// Whether the two rules fine the same violations (kind, vehicle and, for speeding,
-    /// overlapping bands), whatever their periods.
+    /// Whether the two rules fine the same violations (kind, vehicle, the zone's case and, for
+    /// speeding, overlapping bands), whatever their periods.
     pub fn same_case(&self, other: &FineRule) -> bool {
         let bands_overlap = match (self.over_kmh_from, other.over_kmh_from) {
             (Some(a), Some(b)) => {
@@ -91,7 +95,10 @@ impl FineRule {
             }
             _ => true,
         };
-        self.kind == other.kind && self.vehicle == other.vehicle && bands_overlap
+        self.kind == other.kind
+            && self.vehicle == other.vehicle
+            && self.zone_case == other.zone_case
+            && bands_overlap
     }
 
     /// The violation code police systems show: decree, article, clause and point, as
@@ -168,6 +175,11 @@ pub enum NoFine {
     BelowThreshold { over: f64 },
     #[error("the schedule has {0} rules in force for the same case")]
     Ambiguous(usize),
+    #[error(
+        "the no-stopping zone's set-up does not say what it forbids (the sign or the place), \
+         which decides the decree's point"
+    )]
+    NoZoneCase,
 }
 
 /// The whole schedule, every period.
@@ -201,6 +213,35 @@ impl FineSchedule {
         limit_kmh: Option<f64>,
         at: OffsetDateTime,
     ) -> Result<Assessment, NoFine> {
+        self.assess_in(kind, class, None, (speed_kmh, limit_kmh), at)
+    }
+
+    /// The fine for the violation `e` reports, by what it measured (the speed and the limit,
+    /// the no-stopping zone's case) on the day it happened.
+    pub fn assess_event(&self, e: &ViolationEvent) -> Result<Assessment, NoFine> {
+        let m = &e.measurement;
+        self.assess_in(
+            e.kind,
+            e.vehicle.class,
+            m.zone_case,
+            (m.speed_kmh, m.limit_kmh),
+            e.occurred_at.as_datetime(),
+        )
+    }
+
+    /// The fine for `kind` by a vehicle of `class` at `at`, in the no-stopping zone's `case`
+    /// for illegal stopping, with the speed and the limit for speeding.
+    pub fn assess_in(
+        &self,
+        kind: ViolationKind,
+        class: VehicleClass,
+        case: Option<ZoneCase>,
+        (speed_kmh, limit_kmh): (Option<f64>, Option<f64>),
+        at: OffsetDateTime,
+    ) -> Result<Assessment, NoFine> {
+        if kind == ViolationKind::IllegalStopping && case.is_none() {
+            return Err(NoFine::NoZoneCase);
+        }
         let vehicle = VehicleCategory::of(class);
         let day = at.to_offset(VIETNAM).date();
         let over = match (kind, speed_kmh, limit_kmh) {
@@ -211,7 +252,9 @@ impl FineSchedule {
         let in_force: Vec<&FineRule> = self
             .rules
             .iter()
-            .filter(|r| r.kind == kind && r.vehicle == vehicle && r.in_force(day))
+            .filter(|r| {
+                r.kind == kind && r.vehicle == vehicle && r.zone_case == case && r.in_force(day)
+            })
             .collect();
         let matching: Vec<&FineRule> = in_force
             .iter()
@@ -245,6 +288,13 @@ impl FineSchedule {
             if (r.kind == ViolationKind::Speeding) != r.over_kmh_from.is_some() {
                 return Err(format!(
                     "rule {i} ({}): a band belongs to speeding rules only",
+                    r.reference
+                ));
+            }
+            if (r.kind == ViolationKind::IllegalStopping) != r.zone_case.is_some() {
+                return Err(format!(
+                    "rule {i} ({}): a zone's case belongs to illegal stopping rules, and every \
+                     one of them has one",
                     r.reference
                 ));
             }
@@ -529,12 +579,203 @@ mod tests {
                 "Điểm d khoản 3 Điều 7 Nghị định số 168/2024/NĐ-CP",
             ),
         ];
+        // Illegal stopping, by the zone's case: the words of the point that case falls under.
+        use protocol::camera::ZoneCase::*;
+        let stop_sign = "dừng xe nơi có biển “Cấm dừng xe và đỗ xe”";
+        let moto_places = "Dừng xe, đỗ xe trên điểm đón, trả khách, nơi đường bộ giao nhau, trên \
+                           phần đường dành cho người đi bộ qua đường; dừng xe nơi có biển “Cấm \
+                           dừng xe và đỗ xe”; đỗ xe tại nơi có biển “Cấm đỗ xe”";
+        let car_places = "Dừng xe, đỗ xe tại vị trí: nơi đường bộ giao nhau hoặc trong phạm vi 05 \
+                          mét tính từ mép đường giao nhau; điểm đón, trả khách";
+        let car_parking = "đỗ, để xe ở vỉa hè trái quy định của pháp luật; đỗ xe nơi có biển “Cấm \
+                           đỗ xe” hoặc biển “Cấm dừng xe và đỗ xe”";
+        let stopping: [(
+            protocol::camera::ZoneCase,
+            VehicleCategory,
+            &str,
+            u64,
+            u64,
+            u8,
+            &str,
+        ); 17] = [
+            (
+                NoStoppingSign,
+                C,
+                stop_sign,
+                600_000,
+                800_000,
+                0,
+                "Điểm đ khoản 2 Điều 6",
+            ),
+            (
+                NoStoppingSign,
+                M,
+                moto_places,
+                400_000,
+                600_000,
+                0,
+                "Điểm e khoản 2 Điều 7",
+            ),
+            (
+                NoParkingSign,
+                C,
+                car_parking,
+                800_000,
+                1_000_000,
+                0,
+                "Điểm e khoản 3 Điều 6",
+            ),
+            (
+                NoParkingSign,
+                M,
+                moto_places,
+                400_000,
+                600_000,
+                0,
+                "Điểm e khoản 2 Điều 7",
+            ),
+            (
+                Junction,
+                C,
+                car_places,
+                800_000,
+                1_000_000,
+                0,
+                "Điểm đ khoản 3 Điều 6",
+            ),
+            (
+                Junction,
+                M,
+                moto_places,
+                400_000,
+                600_000,
+                0,
+                "Điểm e khoản 2 Điều 7",
+            ),
+            (
+                PedestrianCrossing,
+                C,
+                "dừng xe, đỗ xe trên phần đường dành cho người đi bộ qua đường",
+                600_000,
+                800_000,
+                0,
+                "Điểm đ khoản 2 Điều 6",
+            ),
+            (
+                PedestrianCrossing,
+                M,
+                moto_places,
+                400_000,
+                600_000,
+                0,
+                "Điểm e khoản 2 Điều 7",
+            ),
+            (
+                PickUpPoint,
+                C,
+                car_places,
+                800_000,
+                1_000_000,
+                0,
+                "Điểm đ khoản 3 Điều 6",
+            ),
+            (
+                PickUpPoint,
+                M,
+                moto_places,
+                400_000,
+                600_000,
+                0,
+                "Điểm e khoản 2 Điều 7",
+            ),
+            (
+                Bridge,
+                C,
+                "Dừng xe, đỗ xe tại vị trí: … trên cầu (trừ trường hợp tổ chức giao thông cho phép)",
+                2_000_000,
+                3_000_000,
+                2,
+                "Điểm b khoản 4 Điều 6",
+            ),
+            (
+                Bridge,
+                M,
+                "Dừng xe, đỗ xe trên cầu",
+                600_000,
+                800_000,
+                0,
+                "Điểm c khoản 3 Điều 7",
+            ),
+            (
+                Tunnel,
+                C,
+                "dừng xe, đỗ xe trong hầm đường bộ không đúng nơi quy định",
+                2_000_000,
+                3_000_000,
+                2,
+                "Điểm đ khoản 4 Điều 6",
+            ),
+            (
+                Tunnel,
+                M,
+                "Dừng xe, đỗ xe trong hầm đường bộ không đúng nơi quy định",
+                800_000,
+                1_000_000,
+                0,
+                "Điểm b khoản 4 Điều 7",
+            ),
+            (
+                Pavement,
+                C,
+                car_parking,
+                800_000,
+                1_000_000,
+                0,
+                "Điểm e khoản 3 Điều 6",
+            ),
+            (
+                Pavement,
+                M,
+                "đỗ, để xe ở lòng đường, vỉa hè trái phép",
+                400_000,
+                600_000,
+                0,
+                "Điểm d khoản 2 Điều 7",
+            ),
+            (
+                Expressway,
+                C,
+                "Dừng xe, đỗ xe trên đường cao tốc không đúng nơi quy định",
+                12_000_000,
+                14_000_000,
+                6,
+                "Điểm c khoản 7 Điều 6",
+            ),
+        ];
         let s = shipped();
         assert_eq!(
             s.rules.len(),
-            rows.len(),
+            rows.len() + stopping.len(),
             "a row of the schedule without its test"
         );
+        for (case, vehicle, words, min, max, points, point) in stopping {
+            let rule = s
+                .rules
+                .iter()
+                .find(|r| r.zone_case == Some(case) && r.vehicle == vehicle)
+                .unwrap_or_else(|| panic!("no row for `{words}` ({case:?}, {vehicle:?})"));
+            assert_eq!(rule.kind, IllegalStopping);
+            assert_eq!(
+                rule.reference,
+                format!("{point} Nghị định số 168/2024/NĐ-CP"),
+                "{words}"
+            );
+            assert_eq!(
+                (rule.min_vnd, rule.max_vnd, rule.points),
+                (min, max, points),
+                "{words}"
+            );
+        }
         for (kind, vehicle, band, words, min, max, points, reference) in rows {
             let rule = s
                 .rules
@@ -791,7 +1032,7 @@ mod tests {
         );
         assert!(matches!(
             s.assess(IllegalStopping, VehicleClass::Car, None, None, at),
-            Err(NoFine::NoRule { .. })
+            Err(NoFine::NoZoneCase)
         ));
         assert!(matches!(
             s.assess(NoHelmet, VehicleClass::Car, None, None, at),
@@ -838,6 +1079,7 @@ mod tests {
             over_kmh_to: None,
             over_kmh_from_included: true,
             over_kmh_to_included: false,
+            zone_case: None,
             min_vnd: 6_000_000,
             max_vnd: 8_000_000,
             points: 6,

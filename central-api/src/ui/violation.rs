@@ -242,6 +242,9 @@ fn facts(lang: Lang, d: &Detail) -> Markup {
             @if let Some(ms) = m.dwell_ms {
                 dt { (lang.t("Thời gian dừng", "Dwell")) } dd { (format!("{:.0} s", ms as f64 / 1000.0)) }
             }
+            @if let Some(case) = m.zone_case {
+                dt { (lang.t("Nơi dừng, đỗ", "Where it stood")) } dd #zone-case { (lang.t(case.name_vi(), case.name_en())) }
+            }
             dt { (lang.t("Nhận lúc", "Received")) }
             dd { (local_time(UtcTimestamp::from_datetime(v.received_at))) }
             dt { (lang.t("Chữ ký thiết bị", "Device signature")) }

@@ -1,8 +1,9 @@
 //! The fine schedule in the database: seeded once from the shipped file, loaded back whole, and
-//! an amendment with a later effective date applies only to later violations.
+//! an amendment with a later effective date applies only to later violations; a schedule kept
+//! from before gets the shipped rules of the cases it had none for, and no others.
 
 use central_api::{
-    db::fines::{insert_rules, load_schedule, seed_if_empty},
+    db::fines::{insert_rules, load_schedule, seed_missing},
     fines::{FineRule, FineSchedule, VehicleCategory},
 };
 use protocol::{VehicleClass, ViolationKind};
@@ -13,10 +14,10 @@ use crate::helpers::{TestDb, on_both_engines};
 async fn the_schedule_is_seeded_once_and_amended_by_new_rows(t: &TestDb) {
     let shipped = FineSchedule::shipped().unwrap();
     assert_eq!(
-        seed_if_empty(&t.db, &shipped).await.unwrap(),
+        seed_missing(&t.db, &shipped).await.unwrap(),
         shipped.rules.len()
     );
-    assert_eq!(seed_if_empty(&t.db, &shipped).await.unwrap(), 0);
+    assert_eq!(seed_missing(&t.db, &shipped).await.unwrap(), 0);
     let stored = load_schedule(&t.db).await.unwrap();
     assert_eq!(stored, shipped);
 
@@ -30,6 +31,7 @@ async fn the_schedule_is_seeded_once_and_amended_by_new_rows(t: &TestDb) {
         over_kmh_to: None,
         over_kmh_from_included: true,
         over_kmh_to_included: false,
+        zone_case: None,
         min_vnd: 20_000_000,
         max_vnd: 22_000_000,
         points: 6,
@@ -61,4 +63,50 @@ async fn the_schedule_is_seeded_once_and_amended_by_new_rows(t: &TestDb) {
     assert_eq!(fine(datetime!(2026-08-15 12:00 UTC)).amount_vnd, 21_000_000);
 }
 
-on_both_engines!(the_schedule_is_seeded_once_and_amended_by_new_rows);
+async fn a_schedule_kept_from_before_gets_the_cases_it_had_no_rule_for(t: &TestDb) {
+    // A schedule seeded before illegal stopping had its rows, one of its rules ended since by
+    // an amendment.
+    let shipped = FineSchedule::shipped().unwrap();
+    let (stopping, before): (Vec<FineRule>, Vec<FineRule>) = shipped
+        .rules
+        .iter()
+        .cloned()
+        .partition(|r| r.kind == ViolationKind::IllegalStopping);
+    assert_eq!(stopping.len(), 17);
+    insert_rules(&t.db, &before).await.unwrap();
+    crate::helpers::raw(
+        &t.db,
+        "UPDATE fine_schedule SET effective_to = '2026-08-15'
+         WHERE kind = 'red_light' AND vehicle = 'car'",
+    )
+    .await
+    .unwrap();
+    // At start: the stopping rules are added, nothing else — the ended rule is not put back.
+    assert_eq!(seed_missing(&t.db, &shipped).await.unwrap(), stopping.len());
+    assert_eq!(seed_missing(&t.db, &shipped).await.unwrap(), 0);
+    let kept = load_schedule(&t.db).await.unwrap();
+    assert_eq!(kept.rules.len(), shipped.rules.len());
+    let red = kept
+        .rules
+        .iter()
+        .find(|r| r.kind == ViolationKind::RedLight && r.vehicle == VehicleCategory::Car)
+        .unwrap();
+    assert_eq!(red.effective_to, Some(date!(2026 - 08 - 15)));
+    // A car standing on a bridge is fined by its own point.
+    let bridge = kept
+        .assess_in(
+            ViolationKind::IllegalStopping,
+            VehicleClass::Car,
+            Some(protocol::camera::ZoneCase::Bridge),
+            (None, None),
+            datetime!(2026-09-01 12:00 UTC),
+        )
+        .unwrap();
+    assert_eq!(bridge.rule.code().as_deref(), Some("16824.6.4.b"));
+    assert_eq!((bridge.amount_vnd, bridge.rule.points), (2_500_000, 2));
+}
+
+on_both_engines!(
+    the_schedule_is_seeded_once_and_amended_by_new_rows,
+    a_schedule_kept_from_before_gets_the_cases_it_had_no_rule_for,
+);

@@ -5,7 +5,7 @@ use central_api::{
     audit::AuditLog,
     db::{
         Db, MIGRATIONS, devices,
-        fines::{load_schedule, seed_if_empty},
+        fines::{load_schedule, seed_missing},
         review::approve,
     },
     fines::FineSchedule,
@@ -135,7 +135,7 @@ pub(crate) use on_both_engines;
 pub async fn issue_one(t: &TestDb) -> EventId {
     let db = &t.db;
     seed_registry(db).await;
-    seed_if_empty(db, &FineSchedule::shipped().unwrap())
+    seed_missing(db, &FineSchedule::shipped().unwrap())
         .await
         .unwrap();
     let device = DeviceId::parse("hcm-q1-001").unwrap();

@@ -11,7 +11,7 @@ use central_api::{
     audit::AuditLog,
     auth::{Officer, Role, hash_password},
     config::{EvidenceSettings, ReviewSettings},
-    db::{Db, devices, fines::seed_if_empty, officers, review::outbox_pending},
+    db::{Db, devices, fines::seed_missing, officers, review::outbox_pending},
     evidence_store::EvidenceStore,
     fines::FineSchedule,
     ingest::{Ingest, IngestMetrics},
@@ -59,7 +59,7 @@ pub(crate) async fn world(t: &TestDb) -> World {
 /// [`world`] with `review` as the review side's settings.
 pub(crate) async fn world_with(t: &TestDb, review: ReviewSettings) -> World {
     let db = t.db.clone();
-    seed_if_empty(&db, &FineSchedule::shipped().unwrap())
+    seed_missing(&db, &FineSchedule::shipped().unwrap())
         .await
         .unwrap();
     seed_registry(&db).await;
@@ -711,7 +711,57 @@ async fn a_violation_past_its_time_bar_is_not_confirmed(t: &TestDb) {
     w.approved(&reviewer, recent).await;
 }
 
+/// Illegal stopping is fined by the point of the decree its zone's sign or place falls under;
+/// a zone set up without saying which is reviewed, but no fine can be proposed for it.
+async fn illegal_stopping_is_fined_by_what_its_zone_forbids(t: &TestDb) {
+    let w = world(t).await;
+    let reviewer = w.sign_in(Role::Reviewer).await;
+    let stood = |case| {
+        let mut event = ViolationEvent::example_now(w.device.clone(), EventId::new());
+        event.kind = protocol::ViolationKind::IllegalStopping;
+        event.measurement = protocol::event::Measurement {
+            dwell_ms: Some(95_000),
+            zone_case: case,
+            ..Default::default()
+        };
+        event
+    };
+    let unset = w.pending_event(stood(None)).await;
+    let (status, body) = w
+        .call(reviewer.post(&format!("/api/v1/violations/{unset}/approve"), json!({})))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("no_fine"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not say what it forbids"),
+        "{body}"
+    );
+    // A car at a junction: Decree 168 Điều 6 khoản 3 điểm đ, 800,000–1,000,000 ₫, no points.
+    let junction = w
+        .pending_event(stood(Some(protocol::camera::ZoneCase::Junction)))
+        .await;
+    w.approved(&reviewer, junction).await;
+    let fine = central_api::db::review::fine_of(&w.db, &junction)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (fine.min_vnd, fine.max_vnd, fine.amount_vnd, fine.points),
+        (Some(800_000), Some(1_000_000), 900_000, 0)
+    );
+    assert_eq!(
+        fine.legal_reference,
+        "Điểm đ khoản 3 Điều 6 Nghị định số 168/2024/NĐ-CP"
+    );
+}
+
 on_both_engines!(
+    illegal_stopping_is_fined_by_what_its_zone_forbids,
     a_violation_past_its_time_bar_is_not_confirmed,
     a_violation_is_confirmed_only_with_all_its_evidence,
     a_reviewer_approves_and_the_fine_is_issued,

@@ -43,6 +43,9 @@ pub(crate) fn data_bar(
     if let Some(ms) = m.dwell_ms {
         second.push_str(&format!(" · Dừng {:.0} s", ms as f64 / 1000.0));
     }
+    if let Some(case) = m.zone_case {
+        second.push_str(&format!(" {}", case.name_vi()));
+    }
     let third = format!(
         "Biển số: {} · Camera {} · Thiết bị {device} · {:.5}, {:.5}",
         plate.map_or("chưa đọc được", |p| p.display.as_str()),

@@ -76,6 +76,7 @@ pub(crate) fn build_event(
             .then_some(due.finding.value)
             .flatten()
             .map(|v| (v * 1000.0).round().max(0.0) as u64),
+        zone_case: due.finding.zone_case,
     };
     let lines = data_bar(
         camera,

@@ -152,7 +152,7 @@ async fn render(state: &AppState, desk: &Desk, error: Option<ApiError>) -> Respo
                 tbody { @for r in &rules {
                     tr.rule {
                         td { (layout::kind_name(lang, r.kind))
-                            @if r.over_kmh_from.is_some() { " " (band_words(lang, r)) } }
+                            @if r.over_kmh_from.is_some() || r.zone_case.is_some() { " " (band_words(lang, r)) } }
                         td { (match r.vehicle {
                             crate::fines::VehicleCategory::Car => lang.t("Ô tô", "Car"),
                             crate::fines::VehicleCategory::Motorbike => lang.t("Xe máy", "Motorbike"),
@@ -349,6 +349,13 @@ fn schedule_form(lang: Lang, csrf: &str) -> Markup {
                 input type="number" name="over_kmh_to" min="1"; }
             label { input type="checkbox" name="over_kmh_to_included";
                 " " (lang.t("kể cả mức này (\"đến\"; để trống: \"dưới\")", "counting this figure (\"up to\"; unticked: \"under\")")) }
+            label { (lang.t("Dừng, đỗ xe: nơi (chỉ với lỗi dừng, đỗ xe)", "Stopping or parking: where (illegal stopping only)"))
+                select name="zone_case" {
+                    option value="" { "—" }
+                    @for case in protocol::camera::ZoneCase::ALL {
+                        option value=(case.as_str()) { (lang.t(case.name_vi(), case.name_en())) }
+                    }
+                } }
             label { (lang.t("Mức phạt thấp nhất (₫)", "Lowest fine (₫)")) input type="number" name="min_vnd" required min="0" step="1000"; }
             label { (lang.t("Mức phạt cao nhất (₫)", "Highest fine (₫)")) input type="number" name="max_vnd" required min="0" step="1000"; }
             label { (lang.t("Điểm trừ giấy phép lái xe", "Licence points")) input type="number" name="points" required min="0" max="12" value="0"; }
@@ -375,6 +382,9 @@ pub struct ScheduleForm {
     /// `on`: the upper bound is inside the band ("đến"); absent: outside ("dưới").
     #[serde(default)]
     over_kmh_to_included: Option<String>,
+    /// Illegal stopping: what the zone forbids (empty: none).
+    #[serde(default)]
+    zone_case: String,
     min_vnd: String,
     max_vnd: String,
     points: String,
@@ -412,6 +422,12 @@ impl ScheduleForm {
             over_kmh_to: number("over_kmh_to", &self.over_kmh_to)?,
             over_kmh_from_included: self.over_kmh_from_excluded.is_none(),
             over_kmh_to_included: self.over_kmh_to_included.is_some(),
+            zone_case: match self.zone_case.trim() {
+                "" => None,
+                name => Some(protocol::camera::ZoneCase::parse(name).ok_or_else(|| {
+                    admin::Refused::Invalid("zone_case", format!("`{name}` is not a case"))
+                })?),
+            },
             min_vnd: required("min_vnd", &self.min_vnd)?,
             max_vnd: required("max_vnd", &self.max_vnd)?,
             points: required("points", &self.points)?,
@@ -441,8 +457,12 @@ pub async fn amend_schedule(
     .await
 }
 
-/// A speeding band in the decree's words: "từ 10 km/h đến 20 km/h", "trên 35 km/h".
+/// A speeding band in the decree's words: "từ 10 km/h đến 20 km/h", "trên 35 km/h"; for
+/// illegal stopping, the zone's case.
 fn band_words(lang: Lang, r: &crate::fines::FineRule) -> String {
+    if let Some(case) = r.zone_case {
+        return lang.t(case.name_vi(), case.name_en()).to_owned();
+    }
     let Some(from) = r.over_kmh_from else {
         return String::new();
     };

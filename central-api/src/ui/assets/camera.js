@@ -140,7 +140,14 @@
       const t = el("text", { x: c[0] + 8 * unit, y: c[1] - 8 * unit, fill: "#cfe0ff", "font-size": 24 * unit });
       t.textContent = l.name + (l.allowed && l.allowed.length ? ` (${l.allowed.join(", ")})` : "");
     });
-    (geom.no_stopping || []).forEach((z, i) => polygon(z.polygon, "#e8a200", "#ffc94d", `no_stopping.${i}`, true));
+    (geom.no_stopping || []).forEach((z, i) => {
+      polygon(z.polygon, "#e8a200", "#ffc94d", `no_stopping.${i}`, true);
+      const option = z.case && editor.querySelector(`[name=zone_case] option[value=${z.case}]`);
+      if (option) {
+        const t = el("text", { x: z.polygon[0][0] + 8 * unit, y: z.polygon[0][1] - 8 * unit, fill: "#ffc94d", "font-size": 22 * unit });
+        t.textContent = option.textContent;
+      }
+    });
     if (geom.stop_line) line(geom.stop_line, "#ff4040", "stop_line");
     if (geom.speed && geom.speed.lines) {
       line(geom.speed.lines.entry, "#ffe14d", "speed");
@@ -220,7 +227,7 @@
       polygon: true,
       done: (poly) => {
         const zones = (geom.no_stopping = geom.no_stopping || []);
-        zones.push({ polygon: poly, max_dwell_s: number("max_dwell_s") });
+        zones.push({ polygon: poly, max_dwell_s: number("max_dwell_s"), case: value("zone_case").value });
       },
     },
   };

@@ -68,6 +68,9 @@ pub(super) fn preview(
                 }
                 @for z in &g.no_stopping {
                     polygon points=(path(&z.polygon)) fill="#e8a200" fill-opacity="0.25" stroke="#ffc94d" stroke-width="3" stroke-dasharray="16 10" {}
+                    @if let (Some(case), Some(p)) = (z.case, z.polygon.first()) {
+                        text x=(p[0] + 12.0) y=(p[1] - 12.0) fill="#ffc94d" font-size="30" { (lang.t(case.name_vi(), case.name_en())) }
+                    }
                 }
                 @for (what, l) in &lines {
                     line x1=(l.a[0]) y1=(l.a[1]) x2=(l.b[0]) y2=(l.b[1])
@@ -157,6 +160,13 @@ pub(super) fn editor(
             }
             div data-fields="zone" hidden {
                 label { (lang.t("Dừng quá (giây) thì vi phạm", "Stopped longer than (s) is a violation")) input name="max_dwell_s" form="" inputmode="decimal" value="60"; }
+                label { (lang.t("Biển báo hoặc nơi cấm (quyết định điểm, khoản phạt)", "The sign or the place (decides the decree's point)"))
+                    select name="zone_case" form="" {
+                        @for case in protocol::camera::ZoneCase::ALL {
+                            option value=(case.as_str()) { (lang.t(case.name_vi(), case.name_en())) }
+                        }
+                    }
+                }
             }
             div data-fields="lines" hidden {
                 label { (lang.t("Khoảng cách giữa hai vạch (m)", "Distance between the lines (m)")) input name="distance_m" form="" inputmode="decimal" value="10"; }
