@@ -121,6 +121,21 @@ pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
     inside
 }
 
+/// Whether the segment `a`–`b` touches the polygon: an end inside it, or crossing an edge.
+pub fn segment_meets_polygon(a: Point, b: Point, poly: &[Point]) -> bool {
+    let cross = |o: Point, p: Point, q: Point| {
+        (p[0] - o[0]) * (q[1] - o[1]) - (p[1] - o[1]) * (q[0] - o[0])
+    };
+    let crosses = |c: Point, d: Point| {
+        let (d1, d2) = (cross(a, b, c), cross(a, b, d));
+        let (d3, d4) = (cross(c, d, a), cross(c, d, b));
+        (d1 * d2 <= 0.0) && (d3 * d4 <= 0.0) && !(d1 == 0.0 && d2 == 0.0 && d3 == 0.0)
+    };
+    point_in_polygon(a, poly)
+        || point_in_polygon(b, poly)
+        || (0..poly.len()).any(|i| crosses(poly[i], poly[(i + 1) % poly.len()]))
+}
+
 /// Gaussian elimination with partial pivoting on an 8×9 augmented matrix.
 fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
     for col in 0..8 {
@@ -151,6 +166,21 @@ fn solve8(mut a: [[f64; 9]; 8]) -> Option<[f64; 8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_meets_a_polygon_it_crosses_or_ends_in() {
+        let lane = [
+            [100.0, 100.0],
+            [200.0, 100.0],
+            [200.0, 300.0],
+            [100.0, 300.0],
+        ];
+        // Across it, ending inside it, and beside it.
+        assert!(segment_meets_polygon([0.0, 200.0], [300.0, 200.0], &lane));
+        assert!(segment_meets_polygon([150.0, 200.0], [400.0, 200.0], &lane));
+        assert!(!segment_meets_polygon([0.0, 400.0], [300.0, 400.0], &lane));
+        assert!(!segment_meets_polygon([250.0, 0.0], [250.0, 500.0], &lane));
+    }
     use proptest::prelude::*;
 
     #[test]

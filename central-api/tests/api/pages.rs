@@ -1750,6 +1750,13 @@ async fn a_set_up_drawn_on_the_picture_is_checked_and_a_stale_save_refused(t: &T
             .collect();
         form(Some(s), "/review/admin/camera", &pairs)
     };
+    // A stop line beside the lanes, off the road: refused, saying so.
+    let beside = r#"{ "stop_line": { "a": [900, 200], "b": [1200, 200], "before": [1000, 300] },
+        "lanes": [{ "name": "1", "polygon": [[300, 700], [700, 700], [650, 300], [350, 300]],
+                    "direction": [0, -1] }] }"#;
+    let refused = send(&w, post(fields(&admin, "1", beside, "", "A"), &admin)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("off the road"), "{}", refused.body);
     // Drawn off the picture, or calibrated on three points in a line: refused, saying where.
     let off = r#"{ "stop_line": { "a": [300, 600], "b": [1900, 600], "before": [640, 700] } }"#;
     let refused = send(&w, post(fields(&admin, "1", off, "", "A"), &admin)).await;

@@ -219,6 +219,7 @@ impl CameraForm {
         if let Some(size) = picture {
             on_picture(&geometry, size)?;
         }
+        on_the_road(&geometry)?;
         let mut speed_limits_kmh = std::collections::BTreeMap::new();
         for (class, field, text) in [
             (VehicleClass::Car, "limit_car", &self.limit_car),
@@ -294,6 +295,30 @@ fn calibrated_besides(
         .filter(|c| c.camera.as_str() != camera)
         .filter_map(|c| Some((c.camera.to_string(), c.geometry.calibration?)))
         .collect()
+}
+
+/// Whether the stop line lies across the road its lanes outline: a stop line crossing none of
+/// them was drawn off the road (beside it, or across the far side of the junction), and would
+/// judge nobody.
+pub(super) fn on_the_road(g: &protocol::camera::CameraGeometry) -> Result<(), admin::Refused> {
+    use protocol::geometry::segment_meets_polygon;
+    match g.stop_line {
+        Some(l)
+            if !g.lanes.is_empty()
+                && !g
+                    .lanes
+                    .iter()
+                    .any(|lane| segment_meets_polygon(l.a, l.b, &lane.polygon)) =>
+        {
+            Err(admin::Refused::Invalid(
+                "geometry",
+                "stop_line: it crosses none of the lanes, so it is off the road: draw it across \
+                 the lanes it governs"
+                    .into(),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether every point of `g` lies on `picture`: a stop line, lane or lamp off it was placed
