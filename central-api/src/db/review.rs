@@ -64,59 +64,111 @@ pub struct QueueItem {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueuePage {
     pub items: Vec<QueueItem>,
-    /// How many violations match the filter in all (0 when the page is past the end).
+    /// How many violations match the filter in all, counted up to [`TOTAL_CAP`].
     pub total: i64,
+    /// Whether `total` is the whole count (false: more than [`TOTAL_CAP`] match).
+    pub total_exact: bool,
 }
 
-/// The queue, oldest first (the order officers work in).
+/// The most a queue page's `total` counts: past it the page says "10 000+", and a queue of
+/// hundreds of thousands (the backlog of a province after an outage) does not make every page
+/// count them all.
+pub const TOTAL_CAP: i64 = 10_000;
+
+/// Appends to `$q` the `WHERE` of filter `$f`, only the conditions given: each combination is a
+/// statement of its own with a plan that uses its index (a generic plan of `$1 IS NULL OR status
+/// = $1` cannot, and scans the table).
+macro_rules! push_filters {
+    ($q:ident, $f:expr) => {{
+        let f: &QueueFilter = $f;
+        $q.push(" WHERE TRUE");
+        if let Some(status) = f.status {
+            $q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(kind) = &f.kind {
+            $q.push(" AND kind = ").push_bind(kind.clone());
+        }
+        if let Some(camera) = &f.camera {
+            $q.push(" AND camera_id = ").push_bind(camera.clone());
+        }
+        if let Some(plate) = &f.plate {
+            $q.push(" AND (plate_text = ")
+                .push_bind(plate.clone())
+                .push(" OR corrected_plate = ")
+                .push_bind(plate.clone())
+                .push(")");
+        }
+        if let Some(from) = f.from {
+            $q.push(" AND occurred_at >= ").push_bind(from);
+        }
+        if let Some(to) = f.to {
+            $q.push(" AND occurred_at < ").push_bind(to);
+        }
+    }};
+}
+
+/// A line of the queue as stored.
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    event_id: uuid::Uuid,
+    device_id: String,
+    camera_id: String,
+    kind: String,
+    vehicle_class: String,
+    plate: Option<String>,
+    plate_colour: Option<String>,
+    occurred_at: OffsetDateTime,
+    status: String,
+    owner_lookup: Option<String>,
+}
+
+impl From<QueueRow> for QueueItem {
+    fn from(r: QueueRow) -> Self {
+        Self {
+            event_id: r.event_id.hyphenated().to_string(),
+            device: r.device_id,
+            camera: r.camera_id,
+            kind: r.kind,
+            vehicle_class: r.vehicle_class,
+            plate: r.plate,
+            plate_colour: r.plate_colour,
+            occurred_at: UtcTimestamp::from_datetime(r.occurred_at),
+            status: r.status,
+            owner_lookup: r.owner_lookup,
+        }
+    }
+}
+
+/// One page of the queue, oldest first, and how many match the filter (up to [`TOTAL_CAP`]).
 pub async fn list(db: &Db, f: &QueueFilter) -> Result<QueuePage, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    list_counting(db, f, TOTAL_CAP).await
+}
+
+/// [`list`], counting up to `cap`.
+pub async fn list_counting(db: &Db, f: &QueueFilter, cap: i64) -> Result<QueuePage, DbError> {
+    let (rows, counted) = on_pool!(db, pool => {
+        let mut page = sqlx::QueryBuilder::new(
             "SELECT event_id, device_id, camera_id, kind, vehicle_class,
                     COALESCE(corrected_plate, plate_text) AS plate, plate_colour, occurred_at,
-                    status, owner_lookup, COUNT(*) OVER () AS total
-             FROM violations
-             WHERE ($1 IS NULL OR status = $1)
-               AND ($2 IS NULL OR kind = $2)
-               AND ($3 IS NULL OR camera_id = $3)
-               AND ($4 IS NULL OR plate_text = $4 OR corrected_plate = $4)
-               AND ($5 IS NULL OR occurred_at >= $5)
-               AND ($6 IS NULL OR occurred_at < $6)
-             ORDER BY occurred_at, event_id
-             LIMIT $7 OFFSET $8",
-        )
-        .bind(f.status.map(Status::as_str))
-        .bind(f.kind.as_deref())
-        .bind(f.camera.as_deref())
-        .bind(f.plate.as_deref())
-        .bind(f.from)
-        .bind(f.to)
-        .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let item = QueueItem {
-                event_id: row.try_get::<uuid::Uuid, _>("event_id")?.hyphenated().to_string(),
-                device: row.try_get("device_id")?,
-                camera: row.try_get("camera_id")?,
-                kind: row.try_get("kind")?,
-                vehicle_class: row.try_get("vehicle_class")?,
-                plate: row.try_get("plate")?,
-                plate_colour: row.try_get("plate_colour")?,
-                occurred_at: UtcTimestamp::from_datetime(row.try_get("occurred_at")?),
-                status: row.try_get("status")?,
-                owner_lookup: row.try_get("owner_lookup")?,
-            };
-            Ok::<_, sqlx::Error>((item, row.try_get::<i64, _>("total")?))
-        })
-        .collect::<Result<Vec<_>, _>>()?
+                    status, owner_lookup
+             FROM violations",
+        );
+        push_filters!(page, f);
+        page.push(" ORDER BY occurred_at, event_id LIMIT ")
+            .push_bind(f.limit)
+            .push(" OFFSET ")
+            .push_bind(f.offset);
+        let rows: Vec<QueueRow> = page.build_query_as().fetch_all(pool).await?;
+        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM violations");
+        push_filters!(count, f);
+        count.push(" LIMIT ").push_bind(cap + 1).push(") AS capped");
+        let counted: i64 = count.build_query_scalar().fetch_one(pool).await?;
+        (rows, counted)
     });
-    let total = rows.first().map(|(_, total)| *total).unwrap_or(0);
     Ok(QueuePage {
-        items: rows.into_iter().map(|(item, _)| item).collect(),
-        total,
+        items: rows.into_iter().map(QueueItem::from).collect(),
+        total: counted.min(cap),
+        total_exact: counted <= cap,
     })
 }
 

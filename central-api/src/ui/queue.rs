@@ -134,12 +134,12 @@ fn pager(lang: Lang, q: &QueueQuery, page: &QueuePage, offset: i64, limit: i64) 
     html! {
         nav.pager {
             @if shown > 0 {
-                span #queue-count { (offset + 1) "–" (offset + shown) " / " (page.total) }
+                span #queue-count { (offset + 1) "–" (offset + shown) " / " (page.total) @if !page.total_exact { "+" } }
             }
             @if offset > 0 {
                 a rel="prev" href=(link((offset - limit).max(0))) { "← " (lang.t("Trước", "Previous")) }
             }
-            @if offset + shown < page.total {
+            @if offset + shown < page.total || (!page.total_exact && shown == limit) {
                 a rel="next" href=(link(offset + limit)) { (lang.t("Sau", "Next")) " →" }
             }
         }

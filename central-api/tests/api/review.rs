@@ -760,7 +760,53 @@ async fn illegal_stopping_is_fined_by_what_its_zone_forbids(t: &TestDb) {
     );
 }
 
+/// The queue's page holds only what the filter asks for, oldest first; its total counts up to a
+/// cap, past which it says there are more, and a page past the end still says how many there are.
+async fn the_queue_counts_up_to_its_cap(t: &TestDb) {
+    use central_api::db::{
+        review::{QueueFilter, list_counting},
+        violations::Status,
+    };
+    let w = world(t).await;
+    let mut ids = Vec::new();
+    for plate in ["51F11111", "51F22222", "51F33333"] {
+        ids.push(w.pending(plate).await);
+    }
+    let pending = QueueFilter {
+        status: Some(Status::PendingReview),
+        limit: 2,
+        ..QueueFilter::default()
+    };
+    let first = list_counting(&w.db, &pending, 10).await.unwrap();
+    assert_eq!((first.total, first.total_exact), (3, true));
+    assert_eq!(first.items.len(), 2);
+    assert!(first.items[0].occurred_at <= first.items[1].occurred_at);
+    let capped = list_counting(&w.db, &pending, 2).await.unwrap();
+    assert_eq!((capped.total, capped.total_exact), (2, false));
+    let past = QueueFilter {
+        offset: 5,
+        ..pending.clone()
+    };
+    let past = list_counting(&w.db, &past, 10).await.unwrap();
+    assert!(past.items.is_empty());
+    assert_eq!(past.total, 3);
+    // Each filter narrows it: a plate, and a status none of them has.
+    let plate = QueueFilter {
+        plate: Some("51F22222".into()),
+        ..pending.clone()
+    };
+    let found = list_counting(&w.db, &plate, 10).await.unwrap();
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].event_id, ids[1].to_string());
+    let approved = QueueFilter {
+        status: Some(Status::Approved),
+        ..pending
+    };
+    assert_eq!(list_counting(&w.db, &approved, 10).await.unwrap().total, 0);
+}
+
 on_both_engines!(
+    the_queue_counts_up_to_its_cap,
     illegal_stopping_is_fined_by_what_its_zone_forbids,
     a_violation_past_its_time_bar_is_not_confirmed,
     a_violation_is_confirmed_only_with_all_its_evidence,
