@@ -59,6 +59,7 @@ harness "$release/ingest-load" 50000 64 postgres 0
 harness "$release/ingest-load" 25000 8 sqlite 2500
 harness "$release/ingest-load" 8000 8 postgres 800 stock
 harness "$release/review-load" 15
+harness "$release/review-load" 15 20000
 
 {
   echo "# Benchmarks, $(date -u '+%Y-%m-%d %H:%M') UTC"

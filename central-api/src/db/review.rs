@@ -70,10 +70,10 @@ pub struct QueuePage {
     pub total_exact: bool,
 }
 
-/// The most a queue page's `total` counts: past it the page says "10 000+", and a queue of
+/// The most a queue page's `total` counts: past it the page says "1000+", and a queue of
 /// hundreds of thousands (the backlog of a province after an outage) does not make every page
 /// count them all.
-pub const TOTAL_CAP: i64 = 10_000;
+pub const TOTAL_CAP: i64 = 1_000;
 
 /// Appends to `$q` the `WHERE` of filter `$f`, only the conditions given: each combination is a
 /// statement of its own with a plan that uses its index (a generic plan of `$1 IS NULL OR status
