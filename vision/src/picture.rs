@@ -292,19 +292,22 @@ impl Yuv420 {
         let c = self.coefficients;
         let (mut u_row, mut v_row) = (vec![0f32; cw], vec![0f32; cw]);
         let mut out = vec![0u8; w as usize * h as usize * 3];
-        if w == 0 {
+        let (Some(first), Some(last)) = (cols.first(), cols.last()) else {
             return RgbImage::from_raw(w, h, out).expect("buffer made to size");
-        }
+        };
+        // Only the chroma columns the crop reads (the taps run left to right): a vehicle's view
+        // is a small part of the frame's width.
+        let span = first.0..last.1 + 1;
         for (row, (line, &(ca, cb, fy))) in
             out.chunks_exact_mut(w as usize * 3).zip(&rows).enumerate()
         {
             // This row's chroma, between the two chroma rows around it.
             for (plane, to) in [(&self.u, &mut u_row), (&self.v, &mut v_row)] {
                 let (a, b) = (
-                    &plane[ca * cw..(ca + 1) * cw],
-                    &plane[cb * cw..(cb + 1) * cw],
+                    &plane[ca * cw + span.start..ca * cw + span.end],
+                    &plane[cb * cw + span.start..cb * cw + span.end],
                 );
-                for ((t, &p), &q) in to.iter_mut().zip(a).zip(b) {
+                for ((t, &p), &q) in to[span.clone()].iter_mut().zip(a).zip(b) {
                     *t = f32::from(p) * (1.0 - fy) + f32::from(q) * fy;
                 }
             }
