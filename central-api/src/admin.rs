@@ -198,17 +198,10 @@ pub fn assess(
         Some(_) => bail!("--over-kmh must be a number"),
         None => (None, None),
     };
-    let case = match zone_case {
-        Some(name) => Some(protocol::camera::ZoneCase::parse(name).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--zone-case `{name}`: one of {}",
-                protocol::camera::ZoneCase::ALL
-                    .map(|c| c.as_str())
-                    .join(", ")
-            )
-        })?),
-        None => None,
-    };
+    let case = zone_case
+        .map(str::parse::<protocol::camera::ZoneCase>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--zone-case: {e}"))?;
     let a = schedule
         .assess_in(kind, class, case, (speed, limit), at)
         .map_err(|e| anyhow::anyhow!("no fine: {e}"))?;
@@ -555,18 +548,18 @@ pub async fn ask_snapshot(
     (device, camera): (&str, &str),
     asked: db::snapshots::Asked,
 ) -> Result<protocol::snapshot::SnapshotRequest, Refused> {
-    use protocol::snapshot::{MAX_CLIP_S, MAX_FRAMES, SnapshotView};
     let id = DeviceId::parse(device).map_err(|e| invalid("device", e.to_string()))?;
     let camera = protocol::CameraId::parse(camera).map_err(|e| invalid("camera", e.to_string()))?;
-    if !(1..=MAX_FRAMES).contains(&asked.frames) {
-        return Err(invalid("frames", format!("must be 1–{MAX_FRAMES}")));
-    }
-    if (asked.view == SnapshotView::Clip) != (1..=MAX_CLIP_S).contains(&asked.clip_s) {
-        return Err(invalid(
-            "clip_s",
-            format!("must be 1–{MAX_CLIP_S} for a clip, and only for a clip"),
-        ));
-    }
+    asked.view.check(asked.frames, asked.clip_s).map_err(|e| {
+        invalid(
+            if e.field == "frames" {
+                "frames"
+            } else {
+                "clip_s"
+            },
+            e.reason,
+        )
+    })?;
     let now = OffsetDateTime::now_utc();
     db::snapshots::ask(db, audit, (&id, &camera), asked, actor, now)
         .await?

@@ -42,6 +42,19 @@ pub struct GroundPoints {
     pub road: [Point; 4],
 }
 
+impl std::str::FromStr for ZoneCase {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+                format!("unknown zone case `{name}`: one of {}", all.join(", "))
+            })
+    }
+}
+
 /// How far (pixels) a road point may come back from where it was marked through a homography
 /// said to be made from it.
 const CALIBRATION_TOLERANCE_PX: f32 = 1.0;
@@ -197,10 +210,6 @@ impl ZoneCase {
             Self::Pavement => "pavement",
             Self::Expressway => "expressway",
         }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
     /// In Vietnamese, as the evidence and the notice say it.

@@ -84,6 +84,28 @@ impl SnapshotView {
         }
     }
 
+    /// Checks what a request in this view may ask for: 1 to [`MAX_FRAMES`] frames, or one
+    /// clip of 1 to [`MAX_CLIP_S`] seconds (`clip_s` 0 for pictures).
+    pub fn check(self, frames: u8, clip_s: u8) -> Result<(), Invalid> {
+        if !(1..=MAX_FRAMES).contains(&frames) {
+            return Err(Invalid::new("frames", format!("must be 1–{MAX_FRAMES}")));
+        }
+        let clip = self == Self::Clip;
+        if clip && !(1..=MAX_CLIP_S).contains(&clip_s) {
+            return Err(Invalid::new(
+                "clip_s",
+                format!("must be 1–{MAX_CLIP_S} for a clip"),
+            ));
+        }
+        if !clip && clip_s != 0 {
+            return Err(Invalid::new("clip_s", "is for a clip only"));
+        }
+        if clip && frames != 1 {
+            return Err(Invalid::new("frames", "must be 1 for a clip"));
+        }
+        Ok(())
+    }
+
     fn is_frame(&self) -> bool {
         *self == Self::Frame
     }
@@ -225,23 +247,7 @@ impl Validate for SnapshotRequest {
                 format!("must be after requested_at, by at most {MAX_EXPIRY_S} s"),
             ));
         }
-        if !(1..=MAX_FRAMES).contains(&self.frames) {
-            return Err(Invalid::new("frames", format!("must be 1–{MAX_FRAMES}")));
-        }
-        let clip = self.view == SnapshotView::Clip;
-        if clip && !(1..=MAX_CLIP_S).contains(&self.clip_s) {
-            return Err(Invalid::new(
-                "clip_s",
-                format!("must be 1–{MAX_CLIP_S} for a clip"),
-            ));
-        }
-        if !clip && self.clip_s != 0 {
-            return Err(Invalid::new("clip_s", "is for a clip only"));
-        }
-        if clip && self.frames != 1 {
-            return Err(Invalid::new("frames", "must be 1 for a clip"));
-        }
-        Ok(())
+        self.view.check(self.frames, self.clip_s)
     }
 }
 

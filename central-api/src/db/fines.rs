@@ -71,10 +71,9 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
                     over_kmh_from_included: from_in,
                     over_kmh_to_included: to_in,
                     zone_case: zone_case
-                        .map(|c| {
-                            ZoneCase::parse(&c).ok_or_else(|| corrupt(format!("zone case `{c}`")))
-                        })
-                        .transpose()?,
+                        .map(|c| c.parse::<ZoneCase>())
+                        .transpose()
+                        .map_err(corrupt)?,
                     min_vnd: min.unsigned_abs(),
                     max_vnd: max.unsigned_abs(),
                     points: u8::try_from(points)

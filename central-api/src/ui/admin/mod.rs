@@ -424,9 +424,10 @@ impl ScheduleForm {
             over_kmh_to_included: self.over_kmh_to_included.is_some(),
             zone_case: match self.zone_case.trim() {
                 "" => None,
-                name => Some(protocol::camera::ZoneCase::parse(name).ok_or_else(|| {
-                    admin::Refused::Invalid("zone_case", format!("`{name}` is not a case"))
-                })?),
+                name => Some(
+                    name.parse()
+                        .map_err(|e| admin::Refused::Invalid("zone_case", e))?,
+                ),
             },
             min_vnd: required("min_vnd", &self.min_vnd)?,
             max_vnd: required("max_vnd", &self.max_vnd)?,
