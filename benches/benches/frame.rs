@@ -94,6 +94,10 @@ fn frame_benches(c: &mut Criterion) {
     c.bench_function("edge/frame_1080p/planes_to_rgb_whole", |b| {
         b.iter(|| black_box(black_box(&planes).to_rgb()))
     });
+    // A vehicle's view, as the camera thread keeps one: a 240 × 180 part of the frame.
+    c.bench_function("edge/frame_1080p/planes_to_rgb_vehicle_view", |b| {
+        b.iter(|| black_box(black_box(&planes).crop_rgb(900, 500, 240, 180)))
+    });
 }
 
 criterion_group! {
