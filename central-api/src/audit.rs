@@ -19,7 +19,6 @@ use std::sync::Arc;
 use protocol::Sha256Digest;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 use tokio::sync::Mutex;
 
 use crate::db::{Db, DbError, on_pool};
@@ -180,16 +179,11 @@ macro_rules! append_all_in {
                     .execute(&mut *$tx)
                     .await?;
             }
-            let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *$tx)
-                .await?;
-            let mut prev = match last {
-                Some(row) => Some((
-                    sqlx::Row::try_get::<i64, _>(&row, "seq")?,
-                    sqlx::Row::try_get::<String, _>(&row, "hash")?,
-                )),
-                None => None,
-            };
+            let mut prev = sqlx::query_as::<_, (i64, String)>(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            )
+            .fetch_optional(&mut *$tx)
+            .await?;
             let mut subjects: Vec<&str> = entries.iter().map(|e| e.subject).collect();
             subjects.sort_unstable();
             subjects.dedup();
@@ -209,12 +203,12 @@ macro_rules! append_all_in {
                     "SELECT subject, salt FROM audit_salts WHERE subject IN (",
                     chunk.iter().copied(),
                 );
-                for row in select.build().fetch_all(&mut *$tx).await? {
-                    salts.insert(
-                        sqlx::Row::try_get(&row, "subject")?,
-                        sqlx::Row::try_get(&row, "salt")?,
-                    );
-                }
+                salts.extend(
+                    select
+                        .build_query_as::<(String, String)>()
+                        .fetch_all(&mut *$tx)
+                        .await?,
+                );
             }
             let at = protocol::UtcTimestamp::now().to_string();
             for e in entries {
@@ -316,15 +310,12 @@ macro_rules! erase_in {
         .bind(subject)
         .execute(&mut *$tx)
         .await?;
-        let kept: i64 = sqlx::Row::try_get(
-            &sqlx::query(
-                "SELECT COUNT(*) AS n FROM audit_log WHERE subject = $1 AND details_sha256 IS NULL",
-            )
-            .bind(subject)
-            .fetch_one(&mut *$tx)
-            .await?,
-            "n",
-        )?;
+        let kept: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE subject = $1 AND details_sha256 IS NULL",
+        )
+        .bind(subject)
+        .fetch_one(&mut *$tx)
+        .await?;
         kept
     }};
 }
@@ -350,6 +341,45 @@ pub struct AuditLog {
 /// A stored row: the entry, its subject's salt (if it still has one) and whether the subject
 /// was erased.
 type Stored = (AuditEntry, Option<String>, bool);
+
+/// An `audit_log` row with its subject's salt and erasure, as [`AuditLog::entries`] reads it.
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    subject: String,
+    /// The details as JSON text.
+    details: String,
+    details_sha256: Option<String>,
+    erased_at: Option<String>,
+    prev_hash: String,
+    hash: String,
+    salt: Option<String>,
+    erased_subject: Option<String>,
+}
+
+impl StoredRow {
+    fn into_stored(self) -> Result<Stored, sqlx::Error> {
+        let details = serde_json::from_str(&self.details).map_err(|e| {
+            sqlx::Error::Decode(format!("audit entry {} details: {e}", self.seq).into())
+        })?;
+        let entry = AuditEntry {
+            seq: self.seq,
+            at: self.at,
+            actor: self.actor,
+            action: self.action,
+            subject: self.subject,
+            details,
+            details_sha256: self.details_sha256,
+            erased_at: self.erased_at,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        };
+        Ok((entry, self.salt, self.erased_subject.is_some()))
+    }
+}
 
 impl AuditLog {
     pub fn new(db: Db) -> Self {
@@ -444,39 +474,17 @@ impl AuditLog {
              LEFT JOIN audit_erased_subjects e ON e.subject = a.subject";
         let rows = on_pool!(&self.db, pool => {
             let query = match subject {
-                Some(subject) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                Some(subject) => sqlx::query_as::<_, StoredRow>(sqlx::AssertSqlSafe(format!(
                     "{SELECT} WHERE a.subject = $1 ORDER BY a.seq"
                 )))
                 .bind(subject),
-                None => sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY a.seq"))),
+                None => sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} ORDER BY a.seq"))),
             };
             query
                 .fetch_all(pool)
                 .await?
                 .into_iter()
-                .map(|row| {
-                    let seq: i64 = row.try_get("seq")?;
-                    let details: String = row.try_get("details")?;
-                    let details = serde_json::from_str(&details).map_err(|e| {
-                        sqlx::Error::Decode(format!("audit entry {seq} details: {e}").into())
-                    })?;
-                    Ok::<_, sqlx::Error>((
-                        AuditEntry {
-                            seq,
-                            at: row.try_get("at")?,
-                            actor: row.try_get("actor")?,
-                            action: row.try_get("action")?,
-                            subject: row.try_get("subject")?,
-                            details,
-                            details_sha256: row.try_get("details_sha256")?,
-                            erased_at: row.try_get("erased_at")?,
-                            prev_hash: row.try_get("prev_hash")?,
-                            hash: row.try_get("hash")?,
-                        },
-                        row.try_get::<Option<String>, _>("salt")?,
-                        row.try_get::<Option<String>, _>("erased_subject")?.is_some(),
-                    ))
-                })
+                .map(StoredRow::into_stored)
                 .collect::<Result<Vec<_>, _>>()?
         });
         Ok(rows)

@@ -16,7 +16,6 @@ use service_kit::{
     outbox::{self, Outcome, classify},
     retry::backoff,
 };
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::{
@@ -204,12 +203,11 @@ async fn mark_refused(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let event: Option<uuid::Uuid> = sqlx::query("SELECT event_id FROM fines WHERE fine_id = $1")
-            .bind(&fine_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| row.try_get("event_id"))
-            .transpose()?;
+        let event: Option<uuid::Uuid> =
+            sqlx::query_scalar("SELECT event_id FROM fines WHERE fine_id = $1")
+                .bind(&fine_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let subject = match event {
             Some(event) => format!("violation:{}", event.hyphenated()),
             None => format!("outbox:{key}"),
@@ -230,26 +228,40 @@ pub struct Refused {
     pub error: String,
 }
 
+/// A refused `outbox` row.
+#[derive(sqlx::FromRow)]
+struct RefusedRow {
+    id: i64,
+    kind: String,
+    idempotency_key: String,
+    refused_at: OffsetDateTime,
+    last_error: Option<String>,
+}
+
+impl From<RefusedRow> for Refused {
+    fn from(row: RefusedRow) -> Self {
+        Self {
+            id: row.id,
+            kind: row.kind,
+            key: row.idempotency_key,
+            refused_at: row.refused_at,
+            error: row.last_error.unwrap_or_default(),
+        }
+    }
+}
+
 /// The messages citizen-notify refused and that wait for an administrator, oldest first.
 pub async fn refused(db: &Db) -> Result<Vec<Refused>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        Ok(sqlx::query_as::<_, RefusedRow>(
             "SELECT id, kind, idempotency_key, refused_at, last_error FROM outbox
              WHERE delivered_at IS NULL AND refused_at IS NOT NULL ORDER BY id",
         )
         .fetch_all(pool)
         .await?
         .into_iter()
-        .map(|row| {
-            Ok(Refused {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                key: row.try_get("idempotency_key")?,
-                refused_at: row.try_get("refused_at")?,
-                error: row.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
-            })
-        })
-        .collect()
+        .map(Refused::from)
+        .collect())
     })
 }
 
@@ -267,7 +279,7 @@ pub async fn retry_refused(
     let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let Some(row) = sqlx::query(
+        let Some(row) = sqlx::query_as::<_, RetriedRow>(
             "UPDATE outbox SET refused_at = NULL, next_attempt_at = $1
              WHERE id = $2 AND refused_at IS NOT NULL AND delivered_at IS NULL
              RETURNING kind, idempotency_key, last_error",
@@ -281,14 +293,22 @@ pub async fn retry_refused(
         };
         let details = serde_json::json!({
             "id": id,
-            "kind": row.try_get::<String, _>("kind")?,
-            "key": row.try_get::<String, _>("idempotency_key")?,
-            "refused_for": row.try_get::<Option<String>, _>("last_error")?,
+            "kind": row.kind,
+            "key": row.idempotency_key,
+            "refused_for": row.last_error,
         });
         append_in!(tx, postgres, actor, "outbox.retried", &format!("outbox:{id}"), &details);
         tx.commit().await?;
     });
     Ok(true)
+}
+
+/// A refused `outbox` row put back to be sent, as its audit entry names it.
+#[derive(sqlx::FromRow)]
+struct RetriedRow {
+    kind: String,
+    idempotency_key: String,
+    last_error: Option<String>,
 }
 
 /// Runs until `shutdown`, looking for due notices every second.

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use service_kit::{ConfigError, http::Shutdown, on_pool};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::db::{Db, DbError};
@@ -83,15 +82,12 @@ pub async fn sweep(
 ) -> Result<Vec<String>, DbError> {
     let cutoff = now - time::Duration::DAY * i32::try_from(rules.closed_days).unwrap_or(i32::MAX);
     let due: Vec<String> = on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT fine_id FROM notices WHERE {DUE} ORDER BY received_at LIMIT 500"
         )))
         .bind(cutoff)
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| row.try_get::<String, _>("fine_id"))
-        .collect::<Result<Vec<_>, _>>()?
     });
     let mut emptied = Vec::new();
     for fine_id in due {

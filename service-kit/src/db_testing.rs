@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use crate::db::{DatabaseSettings, Db, Migrations};
 
@@ -138,16 +138,15 @@ impl TestDb {
 /// Drops the databases of test processes that are gone (a test that panicked leaves its
 /// database behind; the next run clears it).
 async fn drop_leftovers(admin: &mut PgConnection) {
-    let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'tve\\_t\\_%'")
-        .fetch_all(&mut *admin)
-        .await
+    let Ok(names) = sqlx::query_scalar::<_, String>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'tve\\_t\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
     else {
         return;
     };
-    for row in rows {
-        let Ok(name) = row.try_get::<String, _>("datname") else {
-            continue;
-        };
+    for name in names {
         let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
         let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
         if !alive {

@@ -3,7 +3,6 @@
 //! change audited (`calendar:{day}`).
 
 use serde_json::json;
-use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
 use super::{Db, DbError, on_pool};
@@ -84,8 +83,8 @@ pub async fn remove(db: &Db, audit: &AuditLog, actor: &str, day: Date) -> Result
 
 /// The days recorded from `from` to `to`, both included, in order.
 pub async fn between(db: &Db, from: Date, to: Date) -> Result<Vec<CalendarDay>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<DayRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT day, off, name, reference FROM calendar_days
              WHERE day >= $1 AND day <= $2 ORDER BY day",
         )
@@ -93,18 +92,31 @@ pub async fn between(db: &Db, from: Date, to: Date) -> Result<Vec<CalendarDay>, 
         .bind(key(to))
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, DbError>(CalendarDay {
-                day: parse(&row.try_get::<String, _>("day")?)?,
-                off: row.try_get("off")?,
-                name: row.try_get("name")?,
-                reference: row.try_get("reference")?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
-    Ok(rows)
+    rows.into_iter().map(CalendarDay::try_from).collect()
+}
+
+/// A `calendar_days` row.
+#[derive(sqlx::FromRow)]
+struct DayRow {
+    /// The day as [`key`] writes it.
+    day: String,
+    off: bool,
+    name: String,
+    reference: String,
+}
+
+impl TryFrom<DayRow> for CalendarDay {
+    type Error = DbError;
+
+    fn try_from(row: DayRow) -> Result<Self, DbError> {
+        Ok(Self {
+            day: parse(&row.day)?,
+            off: row.off,
+            name: row.name,
+            reference: row.reference,
+        })
+    }
 }
 
 /// The calendar from `from` on: the days recorded from then, with the law's.

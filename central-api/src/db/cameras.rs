@@ -3,7 +3,6 @@
 //! (retained) on the device's config topic by the MQTT worker.
 
 use protocol::{DeviceConfig, DeviceId, UtcTimestamp, device_config::CameraSettings, wire};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
@@ -44,6 +43,14 @@ pub async fn revision(db: &Db, device: &str, camera: &str) -> Result<i64, DbErro
     Ok(found.unwrap_or(0))
 }
 
+/// A camera's revision as a save finds it: who saved it last, and on which picture.
+#[derive(sqlx::FromRow)]
+struct RevisionRow {
+    revision: i64,
+    updated_by: String,
+    snapshot_id: Option<String>,
+}
+
 /// Saves `settings` for its camera of `device` as `officer` (the actor), and the device's next
 /// configuration (every camera of the device), to be published, with the `camera.saved` audit
 /// entry, in one transaction. Returns that configuration.
@@ -78,7 +85,7 @@ pub async fn save_as(
         if !super::device_active!(tx, device.as_str()) {
             return Ok(Err(NotSaved::NoDevice(device.to_string())));
         }
-        let current = sqlx::query(
+        let current = sqlx::query_as::<_, RevisionRow>(
             "SELECT revision, updated_by, snapshot_id FROM cameras
              WHERE device_id = $1 AND camera_id = $2",
         )
@@ -86,12 +93,8 @@ pub async fn save_as(
         .bind(settings.camera.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let (revision, by, kept_picture) = match &current {
-            Some(row) => (
-                row.try_get::<i64, _>("revision")?,
-                row.try_get::<String, _>("updated_by")?,
-                row.try_get::<Option<String>, _>("snapshot_id")?,
-            ),
+        let (revision, by, kept_picture) = match current {
+            Some(row) => (row.revision, row.updated_by, row.snapshot_id),
             None => (0, String::new(), None),
         };
         if edit.base.is_some_and(|base| base != revision) {
@@ -221,33 +224,34 @@ fn decode(rows: &[String]) -> Result<Vec<CameraSettings>, DbError> {
 /// Device configurations to publish: those not yet published, or every one (`all`, after the
 /// broker connection was made again: a broker without persistence forgets retained messages).
 pub async fn to_publish(db: &Db, all: bool) -> Result<Vec<(DeviceId, i64, String)>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<ConfigRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT device_id, version, payload FROM device_configs
              WHERE $1 OR published_at IS NULL ORDER BY device_id",
         )
         .bind(all)
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| -> Result<_, sqlx::Error> {
-            Ok((
-                row.try_get::<String, _>("device_id")?,
-                row.try_get::<i64, _>("version")?,
-                row.try_get::<String, _>("payload")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
-    rows.into_iter()
-        .map(|(d, v, p)| {
-            Ok((
-                DeviceId::parse(&d).map_err(|e| DbError::Corrupt(format!("device {d}: {e}")))?,
-                v,
-                p,
-            ))
-        })
-        .collect()
+    rows.into_iter().map(ConfigRow::into_parts).collect()
+}
+
+/// A device configuration as stored, as [`to_publish`] reads it.
+#[derive(sqlx::FromRow)]
+struct ConfigRow {
+    device_id: String,
+    version: i64,
+    payload: String,
+}
+
+impl ConfigRow {
+    /// The device, the version and the payload.
+    fn into_parts(self) -> Result<(DeviceId, i64, String), DbError> {
+        let d = self.device_id;
+        let device =
+            DeviceId::parse(&d).map_err(|e| DbError::Corrupt(format!("device {d}: {e}")))?;
+        Ok((device, self.version, self.payload))
+    }
 }
 
 /// The version of `device`'s configuration central issued last, if any.

@@ -2,7 +2,6 @@
 //! same bytes refused again are the same dead letter, counted (`times`) with the time they last
 //! came and the reason they were last refused for.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
@@ -10,8 +9,8 @@ use super::{Db, DbError, on_pool};
 /// Most payload bytes kept per dead letter; the size received is kept too.
 pub const MAX_KEPT_BYTES: usize = 256 * 1024;
 
-/// A refused payload and why.
-#[derive(Debug, Clone, PartialEq)]
+/// A refused payload and why; a row of `dead_letters` as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DeadLetter {
     pub id: i64,
     pub received_at: OffsetDateTime,
@@ -52,7 +51,7 @@ pub async fn insert(db: &Db, letters: &[NewDeadLetter<'_>]) -> Result<Vec<i64>, 
         for letter in letters {
             let kept = &letter.payload[..letter.payload.len().min(MAX_KEPT_BYTES)];
             let digest = protocol::Sha256Digest::of(letter.payload).to_hex();
-            let id: i64 = sqlx::query(
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO dead_letters
                    (received_at, topic, device_id, event_id, reason_code, reason, payload, payload_bytes,
                     payload_sha256, last_received_at)
@@ -72,8 +71,7 @@ pub async fn insert(db: &Db, letters: &[NewDeadLetter<'_>]) -> Result<Vec<i64>, 
             .bind(letter.payload.len() as i64)
             .bind(&digest)
             .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
+            .await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -84,7 +82,7 @@ pub async fn insert(db: &Db, letters: &[NewDeadLetter<'_>]) -> Result<Vec<i64>, 
 /// The most recent dead letters, newest first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, DbError> {
     let letters = on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, DeadLetter>(
             "SELECT id, received_at, topic, device_id, event_id, reason_code, reason, payload,
                     payload_bytes, times
              FROM dead_letters ORDER BY id DESC LIMIT $1",
@@ -92,22 +90,6 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, DbError> {
         .bind(limit)
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, sqlx::Error>(DeadLetter {
-                id: row.try_get("id")?,
-                received_at: row.try_get("received_at")?,
-                topic: row.try_get("topic")?,
-                device_id: row.try_get("device_id")?,
-                event_id: row.try_get("event_id")?,
-                reason_code: row.try_get("reason_code")?,
-                reason: row.try_get("reason")?,
-                payload: row.try_get("payload")?,
-                payload_bytes: row.try_get("payload_bytes")?,
-                times: row.try_get("times")?,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
     Ok(letters)
 }

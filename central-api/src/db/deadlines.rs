@@ -18,7 +18,6 @@ use protocol::ResolutionGround;
 use serde::Serialize;
 use serde_json::json;
 use service_kit::http::Shutdown;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, disputes::closed_by_central, on_pool};
@@ -116,6 +115,22 @@ macro_rules! step_entry {
     };
 }
 
+/// A case whose notice went unanswered, with the class of its vehicle.
+#[derive(sqlx::FromRow)]
+struct UnansweredRow {
+    fine_id: String,
+    event_id: uuid::Uuid,
+    vehicle_class: String,
+}
+
+/// A case not decided, with when its violation happened.
+#[derive(sqlx::FromRow)]
+struct UndecidedRow {
+    fine_id: String,
+    event_id: uuid::Uuid,
+    occurred_at: OffsetDateTime,
+}
+
 /// Keeps the deadlines as of `now`: each case's step and its audit entry in one transaction.
 #[tracing::instrument(name = "deadline_sweep", skip_all)]
 pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swept, DbError> {
@@ -127,7 +142,7 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
     let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         // Not answered yet: issued, its notice sent, delivered or failed.
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, UnansweredRow>(
             "SELECT f.fine_id, f.event_id, v.vehicle_class FROM fines f
              JOIN violations v ON v.event_id = f.event_id
              WHERE f.status IN ('issued', 'notice_sent', 'notice_delivered', 'notice_failed')
@@ -136,10 +151,7 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
              ORDER BY f.answer_due LIMIT $2",
         )
         .bind(now).bind(BATCH).fetch_all(pool).await?;
-        for row in rows {
-            let fine_id: String = row.try_get("fine_id")?;
-            let event_id: uuid::Uuid = row.try_get("event_id")?;
-            let class: String = row.try_get("vehicle_class")?;
+        for UnansweredRow { fine_id, event_id, vehicle_class: class } in rows {
             let category = protocol::VehicleClass::parse(&class)
                 .map(VehicleCategory::of)
                 .ok_or_else(|| DbError::Corrupt(format!("vehicle class {class}")))?;
@@ -164,7 +176,7 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
             tx.commit().await?;
         }
         // Ended: paid, closed without a penalty, moved to the driver named, time-barred.
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (String, uuid::Uuid)>(
             "SELECT DISTINCT f.fine_id, f.event_id FROM case_warnings w
              JOIN fines f ON f.fine_id = w.fine_id
              WHERE w.lifted_at IS NULL
@@ -172,9 +184,7 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
              LIMIT $1",
         )
         .bind(BATCH).fetch_all(pool).await?;
-        for row in rows {
-            let fine_id: String = row.try_get("fine_id")?;
-            let event_id: uuid::Uuid = row.try_get("event_id")?;
+        for (fine_id, event_id) in rows {
             let mut tx = pool.begin().await?;
             let lifted = sqlx::query(
                 "UPDATE case_warnings SET lifted_at = $1 WHERE fine_id = $2 AND lifted_at IS NULL",
@@ -190,7 +200,7 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
             }
             tx.commit().await?;
         }
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, UndecidedRow>(
             "SELECT f.fine_id, f.event_id, v.occurred_at FROM fines f
              JOIN violations v ON v.event_id = f.event_id
              WHERE f.decision_number IS NULL
@@ -199,13 +209,10 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
              ORDER BY v.occurred_at LIMIT $2",
         )
         .bind(year_ago).bind(BATCH).fetch_all(pool).await?;
-        for row in rows {
-            let occurred: OffsetDateTime = row.try_get("occurred_at")?;
-            if now < process::time_bar(occurred) {
+        for UndecidedRow { fine_id, event_id, occurred_at } in rows {
+            if now < process::time_bar(occurred_at) {
                 continue;
             }
-            let fine_id: String = row.try_get("fine_id")?;
-            let event_id: uuid::Uuid = row.try_get("event_id")?;
             let mut tx = pool.begin().await?;
             let closed = sqlx::query(
                 "UPDATE fines SET status = 'time_barred', closed_at = $2
@@ -243,34 +250,38 @@ pub async fn sweep(db: &Db, audit: &AuditLog, now: OffsetDateTime) -> Result<Swe
 
 /// The warnings of case `fine_id`, in the order given.
 pub async fn warnings_of(db: &Db, fine_id: &str) -> Result<Vec<Warning>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<WarningRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT addressee, issued_at, lifted_at FROM case_warnings WHERE fine_id = $1
              ORDER BY issued_at, addressee",
         )
         .bind(fine_id)
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("addressee")?,
-                row.try_get::<OffsetDateTime, _>("issued_at")?,
-                row.try_get::<Option<OffsetDateTime>, _>("lifted_at")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
-    rows.into_iter()
-        .map(|(to, issued, lifted)| {
-            Ok(Warning {
-                addressee: Addressee::parse(&to)
-                    .ok_or_else(|| DbError::Corrupt(format!("warning addressee {to}")))?,
-                issued_at: protocol::UtcTimestamp::from_datetime(issued),
-                lifted_at: lifted.map(protocol::UtcTimestamp::from_datetime),
-            })
+    rows.into_iter().map(Warning::try_from).collect()
+}
+
+/// A `case_warnings` row.
+#[derive(sqlx::FromRow)]
+struct WarningRow {
+    addressee: String,
+    issued_at: OffsetDateTime,
+    lifted_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<WarningRow> for Warning {
+    type Error = DbError;
+
+    fn try_from(row: WarningRow) -> Result<Self, DbError> {
+        let to = row.addressee;
+        Ok(Self {
+            addressee: Addressee::parse(&to)
+                .ok_or_else(|| DbError::Corrupt(format!("warning addressee {to}")))?,
+            issued_at: protocol::UtcTimestamp::from_datetime(row.issued_at),
+            lifted_at: row.lifted_at.map(protocol::UtcTimestamp::from_datetime),
         })
-        .collect()
+    }
 }
 
 /// How often the deadlines are swept.

@@ -4,7 +4,6 @@
 //! entry, all in one transaction.
 
 use protocol::{CitizenId, EventId, PenaltyDecision, UtcTimestamp, VehicleClass, wire};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
@@ -50,11 +49,34 @@ pub fn decision_number(n: i64) -> String {
     format!("{n:06}/QĐ-XPHC")
 }
 
+/// A row of `licence_points` as stored.
+#[derive(sqlx::FromRow)]
+struct DeductionRow {
+    fine_id: String,
+    points: i32,
+    deducted_at: OffsetDateTime,
+    reference: String,
+}
+
+impl TryFrom<DeductionRow> for PointsDeduction {
+    type Error = DbError;
+
+    fn try_from(r: DeductionRow) -> Result<Self, DbError> {
+        Ok(Self {
+            fine_id: r.fine_id,
+            points: u8::try_from(r.points)
+                .map_err(|_| DbError::Corrupt(format!("licence points: {}", r.points)))?,
+            deducted_at: UtcTimestamp::from_datetime(r.deducted_at),
+            reference: r.reference,
+        })
+    }
+}
+
 /// The deductions from `citizen`'s licence for `licence`, oldest first, read through `$ex` (a
 /// pool or a transaction, of either engine).
 macro_rules! deductions {
     ($ex:expr, $citizen:expr, $licence:expr) => {
-        sqlx::query(
+        sqlx::query_as::<_, DeductionRow>(
             "SELECT fine_id, points, deducted_at, reference FROM licence_points
              WHERE citizen_id = $1 AND licence = $2 ORDER BY deducted_at",
         )
@@ -63,16 +85,7 @@ macro_rules! deductions {
         .fetch_all($ex)
         .await?
         .into_iter()
-        .map(|r| {
-            let points: i32 = r.try_get("points")?;
-            Ok::<_, DbError>(PointsDeduction {
-                fine_id: r.try_get("fine_id")?,
-                points: u8::try_from(points)
-                    .map_err(|_| DbError::Corrupt(format!("licence points: {points}")))?,
-                deducted_at: UtcTimestamp::from_datetime(r.try_get("deducted_at")?),
-                reference: r.try_get("reference")?,
-            })
-        })
+        .map(PointsDeduction::try_from)
         .collect::<Result<Vec<_>, DbError>>()?
     };
 }
@@ -86,6 +99,22 @@ fn as_deductions(taken: &[PointsDeduction]) -> Vec<Deduction> {
             points: d.points,
         })
         .collect()
+}
+
+/// The case as a decision finds it, with its violation's vehicle class.
+#[derive(sqlx::FromRow)]
+struct CaseRow {
+    fine_id: String,
+    citizen_id: String,
+    status: String,
+    amount_vnd: i64,
+    points: i32,
+    legal_reference: String,
+    min_vnd: Option<i64>,
+    max_vnd: Option<i64>,
+    decision_number: Option<String>,
+    organisation: Option<String>,
+    vehicle_class: String,
 }
 
 /// Decides the case of violation `id` as officer `officer` (username, and name and title for the
@@ -113,7 +142,7 @@ pub async fn decide(
     let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let Some(row) = sqlx::query(
+        let Some(row) = sqlx::query_as::<_, CaseRow>(
             "SELECT f.fine_id, f.citizen_id, f.status, f.amount_vnd, f.points, f.legal_reference,
                     f.min_vnd, f.max_vnd, f.decision_number, f.organisation, v.vehicle_class
              FROM fines f JOIN violations v ON v.event_id = f.event_id
@@ -125,9 +154,20 @@ pub async fn decide(
         else {
             return Ok(Err(NotDecided::NoCase));
         };
-        let fine_id: String = row.try_get("fine_id")?;
-        let status: String = row.try_get("status")?;
-        if let Some(number) = row.try_get::<Option<String>, _>("decision_number")? {
+        let CaseRow {
+            fine_id,
+            citizen_id: citizen,
+            status,
+            amount_vnd,
+            points,
+            legal_reference: reference,
+            min_vnd,
+            max_vnd,
+            decision_number: decided,
+            organisation,
+            vehicle_class: class,
+        } = row;
+        if let Some(number) = decided {
             return Ok(Err(NotDecided::Already(number)));
         }
         match status.as_str() {
@@ -139,22 +179,19 @@ pub async fn decide(
         }
         // An organisation's case stands on its own range (twice an individual's) and points
         // (none), set when it opened.
-        let organisation: Option<String> = row.try_get("organisation")?;
         let offender = process::Offender::of(organisation.as_ref());
-        let proposed = row.try_get::<i64, _>("amount_vnd")?.unsigned_abs();
-        let min = row.try_get::<Option<i64>, _>("min_vnd")?.map_or(proposed, i64::unsigned_abs);
-        let max = row.try_get::<Option<i64>, _>("max_vnd")?.map_or(proposed, i64::unsigned_abs);
+        let proposed = amount_vnd.unsigned_abs();
+        let min = min_vnd.map_or(proposed, i64::unsigned_abs);
+        let max = max_vnd.map_or(proposed, i64::unsigned_abs);
         // An explanation already answered (upheld) has had its period.
         if status == "confirmed" {
-            let answered: Option<OffsetDateTime> = sqlx::query(
+            let answered: Option<OffsetDateTime> = sqlx::query_scalar(
                 "SELECT received_at FROM fine_updates WHERE fine_id = $1 AND kind = 'confirmed'
                  ORDER BY received_at LIMIT 1",
             )
             .bind(&fine_id)
             .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("received_at"))
-            .transpose()?;
+            .await?;
             if let Some(until) =
                 process::explanation_until(offender, max, answered.unwrap_or(now), &calendar)
                 && now < until
@@ -177,14 +214,10 @@ pub async fn decide(
             .as_ref()
             .filter(|_| amount != proposed)
             .map(|(c, text)| format!("{}: {}", c.label_vi(), text.trim()));
-        let citizen: String = row.try_get("citizen_id")?;
-        let class: String = row.try_get("vehicle_class")?;
         let licence = VehicleCategory::of(
             VehicleClass::parse(&class).ok_or_else(|| corrupt(format!("vehicle class {class}")))?,
         );
-        let deducted = u8::try_from(row.try_get::<i32, _>("points")?)
-            .map_err(|_| corrupt("points".into()))?;
-        let reference: String = row.try_get("legal_reference")?;
+        let deducted = u8::try_from(points).map_err(|_| corrupt("points".into()))?;
         let (organisation, points_left, legal_reference) = match organisation {
             // An organisation holds no licence: nothing is deducted, nothing is counted.
             Some(code) => {
@@ -199,15 +232,14 @@ pub async fn decide(
             }
         };
         let year = now.to_offset(protocol::time::VIETNAM).year();
-        let n: i64 = sqlx::query(
+        let n: i64 = sqlx::query_scalar(
             "INSERT INTO decision_counters (year, last) VALUES ($1, 1)
              ON CONFLICT (year) DO UPDATE SET last = decision_counters.last + 1
              RETURNING last",
         )
         .bind(year)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get("last")?;
+        .await?;
         let decision = PenaltyDecision {
             decision_id: uuid::Uuid::now_v7(),
             fine_id: uuid::Uuid::parse_str(&fine_id).map_err(|e| corrupt(e.to_string()))?,

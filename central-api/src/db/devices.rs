@@ -3,7 +3,6 @@
 
 use protocol::{DeviceId, DevicePublicKey};
 use serde::Serialize;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{
@@ -122,12 +121,12 @@ pub async fn revoke(
 /// The key events of `id` must verify with, when the device is registered and not revoked.
 pub async fn active_key(db: &Db, id: &DeviceId) -> Result<Option<DevicePublicKey>, DbError> {
     let key: Option<String> = on_pool!(db, pool => {
-        sqlx::query("SELECT public_key FROM devices WHERE device_id = $1 AND revoked_at IS NULL")
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await?
-            .map(|row| row.try_get("public_key"))
-            .transpose()?
+        sqlx::query_scalar(
+            "SELECT public_key FROM devices WHERE device_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await?
     });
     // A key that no longer parses is treated as no key: the event goes to dead letters.
     Ok(key.and_then(|k| DevicePublicKey::from_base64(&k).ok()))
@@ -204,8 +203,8 @@ pub async fn record_status(
 
 /// Every registered device with its latest status, by id.
 pub async fn health(db: &Db) -> Result<Vec<DeviceHealth>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<HealthRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT d.device_id, d.name, d.revoked_at IS NOT NULL AS revoked, s.state,
                     s.received_at, s.software_version, s.cameras, s.outbox_depth
              FROM devices d LEFT JOIN device_status s ON s.device_id = d.device_id
@@ -213,33 +212,42 @@ pub async fn health(db: &Db) -> Result<Vec<DeviceHealth>, DbError> {
         )
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                DeviceHealth {
-                    device_id: row.try_get("device_id")?,
-                    name: row.try_get("name")?,
-                    revoked: row.try_get("revoked")?,
-                    state: row.try_get("state")?,
-                    heard_at: row
-                        .try_get::<Option<OffsetDateTime>, _>("received_at")?
-                        .map(protocol::UtcTimestamp::from_datetime),
-                    software_version: row.try_get("software_version")?,
-                    cameras: Vec::new(),
-                    outbox_depth: row.try_get("outbox_depth")?,
-                },
-                row.try_get::<Option<String>, _>("cameras")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
-    rows.into_iter()
-        .map(|(mut health, cameras)| {
-            if let Some(text) = cameras {
-                health.cameras = serde_json::from_str(&text)
-                    .map_err(|e| DbError::Corrupt(format!("camera status: {e}")))?;
-            }
-            Ok(health)
+    rows.into_iter().map(DeviceHealth::try_from).collect()
+}
+
+/// A device with its latest status, as [`health`] reads it.
+#[derive(sqlx::FromRow)]
+struct HealthRow {
+    device_id: String,
+    name: String,
+    revoked: bool,
+    state: Option<String>,
+    received_at: Option<OffsetDateTime>,
+    software_version: Option<String>,
+    /// The cameras' status as JSON text.
+    cameras: Option<String>,
+    outbox_depth: Option<i64>,
+}
+
+impl TryFrom<HealthRow> for DeviceHealth {
+    type Error = DbError;
+
+    fn try_from(row: HealthRow) -> Result<Self, DbError> {
+        let cameras = match row.cameras {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| DbError::Corrupt(format!("camera status: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            device_id: row.device_id,
+            name: row.name,
+            revoked: row.revoked,
+            state: row.state,
+            heard_at: row.received_at.map(protocol::UtcTimestamp::from_datetime),
+            software_version: row.software_version,
+            cameras,
+            outbox_depth: row.outbox_depth,
         })
-        .collect()
+    }
 }

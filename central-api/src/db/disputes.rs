@@ -7,7 +7,6 @@ use protocol::{
     UtcTimestamp, wire,
 };
 use serde::Serialize;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{
@@ -43,34 +42,20 @@ const SELECT: &str = "SELECT f.fine_id, f.event_id, f.decision_number, f.plate_t
                       JOIN fine_updates u ON u.fine_id = f.fine_id
                        AND u.kind IN ('disputed', 'vehicle_stolen')";
 
-/// The columns of [`SELECT`], before the owner's reason is read from the stored update.
+/// A row of [`SELECT`], before the owner's reason is read from the stored update.
+#[derive(sqlx::FromRow)]
 struct Columns {
     fine_id: String,
     event_id: uuid::Uuid,
     decision_number: Option<String>,
+    #[sqlx(rename = "plate_text")]
     plate: String,
     amount_vnd: i64,
     status: String,
+    #[sqlx(rename = "resolution_answer")]
     answer: Option<String>,
     resolved_by: Option<String>,
     payload: String,
-}
-
-/// Reads a row of [`SELECT`] (on either engine: the macro's body is compiled for each).
-macro_rules! columns {
-    ($row:expr) => {
-        Columns {
-            fine_id: $row.try_get("fine_id")?,
-            event_id: $row.try_get("event_id")?,
-            decision_number: $row.try_get("decision_number")?,
-            plate: $row.try_get("plate_text")?,
-            amount_vnd: $row.try_get("amount_vnd")?,
-            status: $row.try_get("status")?,
-            answer: $row.try_get("resolution_answer")?,
-            resolved_by: $row.try_get("resolved_by")?,
-            payload: $row.try_get("payload")?,
-        }
-    };
 }
 
 impl Columns {
@@ -104,14 +89,11 @@ impl Columns {
 /// Disputes waiting for an answer, oldest first.
 pub async fn open(db: &Db) -> Result<Vec<Dispute>, DbError> {
     let rows = on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, Columns>(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE f.status = 'disputed' ORDER BY u.received_at, f.fine_id"
         )))
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(|row| Ok::<_, sqlx::Error>(columns!(row)))
-        .collect::<Result<Vec<_>, _>>()?
     });
     rows.into_iter().map(Columns::dispute).collect()
 }
@@ -119,14 +101,12 @@ pub async fn open(db: &Db) -> Result<Vec<Dispute>, DbError> {
 /// The dispute of the fine of a violation, if its owner disputed it.
 pub async fn of_violation(db: &Db, id: &EventId) -> Result<Option<Dispute>, DbError> {
     let found = on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, Columns>(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE f.event_id = $1 ORDER BY u.received_at LIMIT 1"
         )))
         .bind(*id.as_uuid())
         .fetch_optional(pool)
         .await?
-        .map(|row| Ok::<_, sqlx::Error>(columns!(row)))
-        .transpose()?
     });
     found.map(Columns::dispute).transpose()
 }
@@ -204,17 +184,15 @@ async fn change(
         if !settle_in!(tx, confirmation, now) {
             return Ok(Err(NotOpen::Settled));
         }
-        let row = sqlx::query(
+        let row: Option<(String, String)> = sqlx::query_as(
             "SELECT fine_id, status FROM fines WHERE event_id = $1 AND status <> 'transferred'",
         )
-            .bind(*id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        .bind(*id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((fine_id, status)) = row else {
             return Ok(Err(NotOpen::NoFine));
         };
-        let fine_id: String = row.try_get("fine_id")?;
-        let status: String = row.try_get("status")?;
         match (withdrawn_for, status.as_str()) {
             (None, "disputed") => {}
             (None, _) => return Ok(Err(NotOpen::NotDisputed(status))),

@@ -1,7 +1,6 @@
 //! Evidence blobs as received, and which events they complete.
 
 use protocol::{EventId, Sha256Digest};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
@@ -55,13 +54,11 @@ pub async fn uploaded_bytes(db: &Db, sha256: &Sha256Digest) -> Result<Option<u64
 
 /// The content type a blob was stored with, if it is stored.
 pub async fn content_type(db: &Db, sha256: &Sha256Digest) -> Result<Option<String>, DbError> {
-    let found = on_pool!(db, pool => {
-        sqlx::query("SELECT content_type FROM evidence_blobs WHERE sha256 = $1")
+    let found: Option<String> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT content_type FROM evidence_blobs WHERE sha256 = $1")
             .bind(sha256.to_hex())
             .fetch_optional(pool)
             .await?
-            .map(|row| row.try_get::<String, _>("content_type"))
-            .transpose()?
     });
     Ok(found)
 }
@@ -102,8 +99,8 @@ pub async fn unclaimed_bytes(db: &Db, device: &str) -> Result<u64, DbError> {
 /// The manifest entries of an event whose blobs have not arrived, by name. An event is complete
 /// when this is empty.
 pub async fn missing(db: &Db, event: &EventId) -> Result<Vec<String>, DbError> {
-    let names = on_pool!(db, pool => {
-        sqlx::query(
+    let names: Vec<String> = on_pool!(db, pool => {
+        sqlx::query_scalar(
             "SELECT m.name FROM evidence_manifest m
              LEFT JOIN evidence_blobs b ON b.sha256 = m.sha256
              WHERE m.event_id = $1 AND b.sha256 IS NULL
@@ -112,9 +109,6 @@ pub async fn missing(db: &Db, event: &EventId) -> Result<Vec<String>, DbError> {
         .bind(*event.as_uuid())
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| row.try_get::<String, _>("name"))
-        .collect::<Result<Vec<_>, _>>()?
     });
     Ok(names)
 }

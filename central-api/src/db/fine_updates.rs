@@ -9,7 +9,7 @@ use protocol::{
     ViolationEvent, time::VIETNAM,
 };
 use service_kit::on_pool;
-use sqlx::{Row, types::Json};
+use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use super::{
@@ -164,9 +164,11 @@ pub fn check_named<'a>(
 }
 
 /// The case as an update finds it.
+#[derive(sqlx::FromRow)]
 struct Case {
     status: String,
     event_id: uuid::Uuid,
+    #[sqlx(rename = "citizen_id")]
     owner: String,
     answer_due: Option<OffsetDateTime>,
     /// What the person whose case this is was named as, when it was moved to them.
@@ -179,7 +181,7 @@ struct Case {
 /// the [`Applied`] when it is a duplicate, of an unknown case, or refused.
 macro_rules! case_for {
     ($tx:ident, $fine_id:expr, $update:expr) => {{
-        let Some(row) = sqlx::query(
+        let Some(case) = sqlx::query_as::<_, Case>(
             "SELECT f.status, f.event_id, f.citizen_id, f.answer_due, f.organisation, t.named_as
              FROM fines f
              LEFT JOIN case_transfers t ON t.to_fine_id = f.fine_id
@@ -190,14 +192,6 @@ macro_rules! case_for {
         .await?
         else {
             return Ok(Applied::UnknownFine);
-        };
-        let case = Case {
-            status: row.try_get("status")?,
-            event_id: row.try_get("event_id")?,
-            owner: row.try_get("citizen_id")?,
-            answer_due: row.try_get("answer_due")?,
-            named_as: row.try_get("named_as")?,
-            organisation: row.try_get("organisation")?,
         };
         let seen = sqlx::query("SELECT 1 AS seen FROM fine_updates WHERE update_id = $1")
             .bind($update.update_id.hyphenated().to_string())
@@ -330,6 +324,21 @@ pub async fn apply(
     })
 }
 
+/// The case an owner's answer moves, with its violation, as [`transfer`] reads it.
+#[derive(sqlx::FromRow)]
+struct TransferredRow {
+    plate_text: String,
+    amount_vnd: i64,
+    points: i32,
+    legal_reference: String,
+    notice_due: OffsetDateTime,
+    issued_by: String,
+    min_vnd: Option<i64>,
+    max_vnd: Option<i64>,
+    event: Json<ViolationEvent>,
+    plate_colour: Option<String>,
+}
+
 /// The owner names a person (checked against the population database: `resident`) as the
 /// driver, or as the buyer of a vehicle sold before the violation: the owner's case ends
 /// `transferred`, a case of that person's own opens on the same violation, and the notice to
@@ -363,7 +372,7 @@ pub async fn transfer(
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let case = case_for!(tx, &fine_id, update);
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, TransferredRow>(
             "SELECT f.plate_text, f.amount_vnd, f.points, f.legal_reference, f.notice_due,
                     f.issued_by, f.min_vnd, f.max_vnd, f.organisation, v.event, v.plate_colour
              FROM fines f JOIN violations v ON v.event_id = f.event_id WHERE f.fine_id = $1",
@@ -371,7 +380,7 @@ pub async fn transfer(
         .bind(&fine_id)
         .fetch_one(&mut *tx)
         .await?;
-        let Json(event): Json<ViolationEvent> = row.try_get("event")?;
+        let Json(event) = row.event;
         // A sale moves the case only when it came before the violation's day.
         if let Some(day) = sold_on {
             let violation_day = event.occurred_at.as_datetime().to_offset(VIETNAM).date();
@@ -379,10 +388,10 @@ pub async fn transfer(
                 return Ok(Applied::Refused(AnswerRefused::SoldAfter(day.to_owned())));
             }
         }
-        let plate_text: String = row.try_get("plate_text")?;
-        let colour = colour_of(row.try_get("plate_colour")?);
-        let reference: String = row.try_get("legal_reference")?;
-        let notice_due: OffsetDateTime = row.try_get("notice_due")?;
+        let plate_text = row.plate_text;
+        let colour = colour_of(row.plate_colour);
+        let reference = row.legal_reference;
+        let notice_due = row.notice_due;
         let (amount, points, min, max) = if case.organisation.is_some() {
             let e = &event;
             let a = schedule.assess_event(e)
@@ -394,12 +403,7 @@ pub async fn transfer(
                 Some(a.rule.max_vnd as i64),
             )
         } else {
-            (
-                row.try_get::<i64, _>("amount_vnd")?,
-                row.try_get::<i32, _>("points")?,
-                row.try_get::<Option<i64>, _>("min_vnd")?,
-                row.try_get::<Option<i64>, _>("max_vnd")?,
-            )
+            (row.amount_vnd, row.points, row.min_vnd, row.max_vnd)
         };
         store_update!(tx, &fine_id, update, payload, now);
         sqlx::query("UPDATE fines SET status = 'transferred' WHERE fine_id = $1")
@@ -442,7 +446,7 @@ pub async fn transfer(
         .bind(points)
         .bind(&reference)
         .bind(notice_due)
-        .bind(row.try_get::<String, _>("issued_by")?)
+        .bind(row.issued_by)
         .bind(now)
         .bind(notice.answer_due.as_datetime())
         .bind(min)
@@ -483,12 +487,10 @@ pub async fn transfer(
 /// The violation of case `fine_id`, if there is such a case.
 pub async fn event_of(db: &Db, fine_id: &str) -> Result<Option<uuid::Uuid>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query("SELECT event_id FROM fines WHERE fine_id = $1")
+        sqlx::query_scalar("SELECT event_id FROM fines WHERE fine_id = $1")
             .bind(fine_id)
             .fetch_optional(pool)
-            .await?
-            .map(|row| row.try_get("event_id"))
-            .transpose()
+            .await
             .map_err(DbError::from)
     })
 }
@@ -502,10 +504,39 @@ pub struct CaseDocument {
     pub document: protocol::AnswerDocument,
 }
 
+/// A document of an answer as stored, with the answer's kind.
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    fine_id: String,
+    kind: String,
+    name: String,
+    content_type: String,
+    sha256: String,
+    bytes: i64,
+}
+
+impl TryFrom<DocumentRow> for CaseDocument {
+    type Error = DbError;
+
+    fn try_from(r: DocumentRow) -> Result<Self, DbError> {
+        Ok(Self {
+            fine_id: r.fine_id,
+            answer: r.kind,
+            document: protocol::AnswerDocument::stored(
+                r.name,
+                r.content_type,
+                &r.sha256,
+                u64::try_from(r.bytes).unwrap_or(0),
+            )
+            .map_err(DbError::Corrupt)?,
+        })
+    }
+}
+
 /// The documents attached to the answers on the cases of violation `event_id`, oldest first.
 pub async fn documents_of(db: &Db, event_id: uuid::Uuid) -> Result<Vec<CaseDocument>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, DocumentRow>(
             "SELECT d.fine_id, u.kind, d.name, d.content_type, d.sha256, d.bytes
              FROM answer_documents d
              JOIN fines f ON f.fine_id = d.fine_id
@@ -516,19 +547,7 @@ pub async fn documents_of(db: &Db, event_id: uuid::Uuid) -> Result<Vec<CaseDocum
         .fetch_all(pool)
         .await?
         .into_iter()
-        .map(|row| {
-            Ok(CaseDocument {
-                fine_id: row.try_get("fine_id")?,
-                answer: row.try_get("kind")?,
-                document: protocol::AnswerDocument::stored(
-                    row.try_get("name")?,
-                    row.try_get("content_type")?,
-                    row.try_get("sha256")?,
-                    u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
-                )
-                .map_err(DbError::Corrupt)?,
-            })
-        })
+        .map(CaseDocument::try_from)
         .collect()
     })
 }
@@ -539,15 +558,14 @@ pub async fn document(
     sha256: &protocol::Sha256Digest,
 ) -> Result<Option<(String, uuid::Uuid)>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT d.content_type, f.event_id FROM answer_documents d
              JOIN fines f ON f.fine_id = d.fine_id WHERE d.sha256 = $1 LIMIT 1",
         )
         .bind(sha256.to_hex())
         .fetch_optional(pool)
-        .await?
-        .map(|row| Ok((row.try_get("content_type")?, row.try_get("event_id")?)))
-        .transpose()
+        .await
+        .map_err(DbError::from)
     })
 }
 

@@ -1,17 +1,66 @@
 //! The fine schedule as stored: loaded whole (it is small) and seeded from the shipped file.
 
 use protocol::{ViolationKind, camera::ZoneCase};
-use sqlx::Row;
 use time::Date;
 
 use super::{Db, DbError, on_pool};
 use crate::audit::{AuditLog, append_in};
 use crate::fines::{FineRule, FineSchedule, VehicleCategory};
 
+/// A row of `fine_schedule` as stored.
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    kind: String,
+    vehicle: String,
+    over_kmh_from: Option<i32>,
+    over_kmh_to: Option<i32>,
+    over_kmh_from_included: bool,
+    over_kmh_to_included: bool,
+    min_vnd: i64,
+    max_vnd: i64,
+    points: i32,
+    reference: String,
+    effective_from: Date,
+    effective_to: Option<Date>,
+    verify: bool,
+    zone_case: Option<String>,
+}
+
+impl TryFrom<RuleRow> for FineRule {
+    type Error = DbError;
+
+    fn try_from(r: RuleRow) -> Result<Self, DbError> {
+        let corrupt = |what: String| DbError::Corrupt(format!("fine schedule: {what}"));
+        let vehicle = r.vehicle;
+        let points = r.points;
+        Ok(Self {
+            kind: r.kind.parse::<ViolationKind>().map_err(corrupt)?,
+            vehicle: VehicleCategory::parse(&vehicle)
+                .ok_or_else(|| corrupt(format!("vehicle `{vehicle}`")))?,
+            over_kmh_from: r.over_kmh_from.map(|v| v.unsigned_abs()),
+            over_kmh_to: r.over_kmh_to.map(|v| v.unsigned_abs()),
+            over_kmh_from_included: r.over_kmh_from_included,
+            over_kmh_to_included: r.over_kmh_to_included,
+            zone_case: r
+                .zone_case
+                .map(|c| c.parse::<ZoneCase>())
+                .transpose()
+                .map_err(corrupt)?,
+            min_vnd: r.min_vnd.unsigned_abs(),
+            max_vnd: r.max_vnd.unsigned_abs(),
+            points: u8::try_from(points).map_err(|_| corrupt(format!("points {points}")))?,
+            reference: r.reference,
+            effective_from: r.effective_from,
+            effective_to: r.effective_to,
+            verify: r.verify,
+        })
+    }
+}
+
 /// The whole schedule, every period, in the order the rows were added.
 pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<RuleRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT kind, vehicle, over_kmh_from, over_kmh_to, over_kmh_from_included,
                     over_kmh_to_included, min_vnd, max_vnd, points, reference,
                     effective_from, effective_to, verify, zone_case
@@ -19,72 +68,10 @@ pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
         )
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("kind")?,
-                row.try_get::<String, _>("vehicle")?,
-                row.try_get::<Option<i32>, _>("over_kmh_from")?,
-                row.try_get::<Option<i32>, _>("over_kmh_to")?,
-                (
-                    row.try_get::<bool, _>("over_kmh_from_included")?,
-                    row.try_get::<bool, _>("over_kmh_to_included")?,
-                ),
-                row.try_get::<i64, _>("min_vnd")?,
-                row.try_get::<i64, _>("max_vnd")?,
-                row.try_get::<i32, _>("points")?,
-                row.try_get::<String, _>("reference")?,
-                row.try_get::<Date, _>("effective_from")?,
-                row.try_get::<Option<Date>, _>("effective_to")?,
-                (
-                    row.try_get::<bool, _>("verify")?,
-                    row.try_get::<Option<String>, _>("zone_case")?,
-                ),
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
-    let corrupt = |what: String| DbError::Corrupt(format!("fine schedule: {what}"));
     let rules = rows
         .into_iter()
-        .map(
-            |(
-                kind,
-                vehicle,
-                from,
-                to,
-                (from_in, to_in),
-                min,
-                max,
-                points,
-                reference,
-                eff_from,
-                eff_to,
-                (verify, zone_case),
-            )| {
-                Ok(FineRule {
-                    kind: kind.parse::<ViolationKind>().map_err(corrupt)?,
-                    vehicle: VehicleCategory::parse(&vehicle)
-                        .ok_or_else(|| corrupt(format!("vehicle `{vehicle}`")))?,
-                    over_kmh_from: from.map(|v| v.unsigned_abs()),
-                    over_kmh_to: to.map(|v| v.unsigned_abs()),
-                    over_kmh_from_included: from_in,
-                    over_kmh_to_included: to_in,
-                    zone_case: zone_case
-                        .map(|c| c.parse::<ZoneCase>())
-                        .transpose()
-                        .map_err(corrupt)?,
-                    min_vnd: min.unsigned_abs(),
-                    max_vnd: max.unsigned_abs(),
-                    points: u8::try_from(points)
-                        .map_err(|_| corrupt(format!("points {points}")))?,
-                    reference,
-                    effective_from: eff_from,
-                    effective_to: eff_to,
-                    verify,
-                })
-            },
-        )
+        .map(FineRule::try_from)
         .collect::<Result<Vec<_>, DbError>>()?;
     Ok(FineSchedule { rules })
 }

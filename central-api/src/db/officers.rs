@@ -1,6 +1,5 @@
 //! Officers and sessions.
 
-use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use super::{
@@ -116,36 +115,44 @@ pub async fn disable(
     Ok(disabled)
 }
 
+/// An officer as [`list`] reads them.
+#[derive(sqlx::FromRow)]
+struct OfficerRow {
+    username: String,
+    full_name: String,
+    role: String,
+}
+
+impl TryFrom<OfficerRow> for Officer {
+    type Error = DbError;
+
+    fn try_from(r: OfficerRow) -> Result<Self, DbError> {
+        let OfficerRow {
+            username,
+            full_name,
+            role,
+        } = r;
+        let role = Role::parse(&role)
+            .ok_or_else(|| DbError::Corrupt(format!("officer {username}: role {role}")))?;
+        Ok(Self {
+            username,
+            full_name,
+            role,
+        })
+    }
+}
+
 /// Every active officer, by username.
 pub async fn list(db: &Db) -> Result<Vec<Officer>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<OfficerRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT username, full_name, role FROM officers WHERE disabled_at IS NULL
              ORDER BY username",
         )
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| -> Result<_, DbError> {
-            Ok((
-                row.try_get::<String, _>("username")?,
-                row.try_get::<String, _>("full_name")?,
-                row.try_get::<String, _>("role")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
-    rows.into_iter()
-        .map(|(username, full_name, role)| {
-            let role = Role::parse(&role)
-                .ok_or_else(|| DbError::Corrupt(format!("officer {username}: role {role}")))?;
-            Ok(Officer {
-                username,
-                full_name,
-                role,
-            })
-        })
-        .collect()
+    rows.into_iter().map(Officer::try_from).collect()
 }
 
 /// An active officer as sign-in needs them.
@@ -159,10 +166,40 @@ pub struct Found {
     pub totp_secret: Option<String>,
 }
 
+/// An active officer as [`find`] reads them.
+#[derive(sqlx::FromRow)]
+struct FoundRow {
+    username: String,
+    full_name: String,
+    role: String,
+    password_hash: String,
+    locked: bool,
+    totp_secret: Option<String>,
+}
+
+impl TryFrom<FoundRow> for Found {
+    type Error = DbError;
+
+    fn try_from(r: FoundRow) -> Result<Self, DbError> {
+        let role =
+            Role::parse(&r.role).ok_or_else(|| DbError::Corrupt(format!("role `{}`", r.role)))?;
+        Ok(Self {
+            officer: Officer {
+                username: r.username,
+                full_name: r.full_name,
+                role,
+            },
+            password_hash: r.password_hash,
+            locked: r.locked,
+            totp_secret: r.totp_secret,
+        })
+    }
+}
+
 /// An active officer, their password hash and whether their account is locked.
 pub async fn find(db: &Db, username: &str) -> Result<Option<Found>, DbError> {
-    let row = on_pool!(db, pool => {
-        sqlx::query(
+    let row: Option<FoundRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT username, full_name, role, password_hash, locked_at IS NOT NULL AS locked,
                     totp_secret
              FROM officers WHERE username = $1 AND disabled_at IS NULL",
@@ -170,35 +207,8 @@ pub async fn find(db: &Db, username: &str) -> Result<Option<Found>, DbError> {
         .bind(username)
         .fetch_optional(pool)
         .await?
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("username")?,
-                row.try_get::<String, _>("full_name")?,
-                row.try_get::<String, _>("role")?,
-                row.try_get::<String, _>("password_hash")?,
-                row.try_get::<bool, _>("locked")?,
-                row.try_get::<Option<String>, _>("totp_secret")?,
-            ))
-        })
-        .transpose()?
     });
-    row.map(
-        |(username, full_name, role, password_hash, locked, totp_secret)| {
-            let role =
-                Role::parse(&role).ok_or_else(|| DbError::Corrupt(format!("role `{role}`")))?;
-            Ok(Found {
-                officer: Officer {
-                    username,
-                    full_name,
-                    role,
-                },
-                password_hash,
-                locked,
-                totp_secret,
-            })
-        },
-    )
-    .transpose()
+    row.map(Found::try_from).transpose()
 }
 
 /// What an officer's TOTP secret is sealed for: it opens in their row only.
@@ -290,21 +300,14 @@ pub async fn sign_in_failed(
     let _one_at_a_time = audit.lock().await;
     let row = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let before = sqlx::query(
+        let before = sqlx::query_as::<_, (i32, bool)>(
             "UPDATE officers SET failed_sign_ins = failed_sign_ins + 1
              WHERE username = $1 AND disabled_at IS NULL
              RETURNING failed_sign_ins, locked_at IS NOT NULL AS locked",
         )
         .bind(username)
         .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<i32, _>("failed_sign_ins")?,
-                row.try_get::<bool, _>("locked")?,
-            ))
-        })
-        .transpose()?;
+        .await?;
         let locks = before.is_some_and(|(failed, locked)| {
             !locked && i64::from(failed) >= i64::from(lock_after.max(1))
         });
@@ -402,6 +405,14 @@ pub async fn open_session(
 /// request need not be a write.
 const SEEN_EVERY: Duration = Duration::seconds(30);
 
+/// A live session as [`session`] reads it: its officer, CSRF token and last use.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    username: String,
+    csrf_token: String,
+    seen: OffsetDateTime,
+}
+
 /// The officer and CSRF token of a live session: not expired, and used within `idle` (its use
 /// now recorded).
 pub async fn session(
@@ -411,7 +422,7 @@ pub async fn session(
 ) -> Result<Option<(Officer, String)>, DbError> {
     let now = OffsetDateTime::now_utc();
     let row = on_pool!(db, pool => {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, SessionRow>(
             "SELECT o.username, s.csrf_token, COALESCE(s.last_seen_at, s.created_at) AS seen
              FROM sessions s JOIN officers o ON o.username = s.username
              WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL
@@ -421,24 +432,16 @@ pub async fn session(
         .bind(now)
         .bind(now - idle)
         .fetch_optional(pool)
-        .await?
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("username")?,
-                row.try_get::<String, _>("csrf_token")?,
-                row.try_get::<OffsetDateTime, _>("seen")?,
-            ))
-        })
-        .transpose()?;
+        .await?;
         // Written only when stale, not on every request.
-        if row.as_ref().is_some_and(|r| r.2 < now - SEEN_EVERY.min(idle / 2)) {
+        if row.as_ref().is_some_and(|r| r.seen < now - SEEN_EVERY.min(idle / 2)) {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_sha256 = $2")
                 .bind(now)
                 .bind(token_sha256)
                 .execute(pool)
                 .await?;
         }
-        row.map(|(username, csrf, _)| (username, csrf))
+        row.map(|r| (r.username, r.csrf_token))
     });
     let Some((username, csrf)) = row else {
         return Ok(None);

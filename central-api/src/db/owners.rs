@@ -10,7 +10,6 @@
 //! ([`reseal_citizens`]).
 
 use protocol::{CitizenId, EnterpriseCode, EventId, Organisation, PlateColour, VehicleClass};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool, violations::Status};
@@ -169,22 +168,24 @@ pub async fn upsert_organisation(db: &Db, o: &Organisation) -> Result<(), DbErro
 macro_rules! organisation_in {
     ($ex:expr, $code:expr) => {{
         let code: &str = $code;
-        match sqlx::query("SELECT name, address FROM organisations WHERE enterprise_code = $1")
-            .bind(code)
-            .fetch_optional($ex)
-            .await
+        match sqlx::query_as::<_, (String, String)>(
+            "SELECT name, address FROM organisations WHERE enterprise_code = $1",
+        )
+        .bind(code)
+        .fetch_optional($ex)
+        .await
         {
             Err(e) => Err($crate::db::DbError::from(e)),
             Ok(None) => Ok(None),
-            Ok(Some(row)) => (|| -> Result<Option<protocol::Organisation>, $crate::db::DbError> {
-                Ok(Some(protocol::Organisation {
-                    enterprise_code: protocol::EnterpriseCode::parse(code).map_err(|e| {
-                        $crate::db::DbError::Corrupt(format!("organisation {code}: {e}"))
-                    })?,
-                    name: sqlx::Row::try_get(&row, "name")?,
-                    address: sqlx::Row::try_get(&row, "address")?,
-                }))
-            })(),
+            Ok(Some((name, address))) => protocol::EnterpriseCode::parse(code)
+                .map_err(|e| $crate::db::DbError::Corrupt(format!("organisation {code}: {e}")))
+                .map(|enterprise_code| {
+                    Some(protocol::Organisation {
+                        enterprise_code,
+                        name,
+                        address,
+                    })
+                }),
         }
     }};
 }
@@ -214,6 +215,16 @@ pub async fn upsert_citizen(db: &Db, key: Option<&SealingKey>, c: &Citizen) -> R
     Ok(())
 }
 
+/// A citizen's fields as stored, unopened, as [`reseal_citizens`] reads them.
+#[derive(sqlx::FromRow)]
+struct ResealRow {
+    citizen_id: String,
+    full_name: Option<String>,
+    address: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
 /// Brings every citizen's sealed fields under the current `key`: rows an earlier version kept
 /// in the clear, and values sealed under a former key. Run at start, before anyone reads them.
 ///
@@ -238,31 +249,26 @@ pub async fn reseal_citizens(db: &Db, key: &SealingKey) -> Result<ResealCount, D
             CLEAR
         };
         first = false;
-        let rows = on_pool!(db, pool => {
-            sqlx::query(query)
-            .bind(&after)
-            .bind(BATCH)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| {
-                Ok::<_, sqlx::Error>((
-                    row.try_get::<String, _>("citizen_id")?,
-                    [
-                        row.try_get::<Option<String>, _>("full_name")?,
-                        row.try_get::<Option<String>, _>("address")?,
-                        row.try_get::<Option<String>, _>("phone")?,
-                        row.try_get::<Option<String>, _>("email")?,
-                    ],
-                ))
-            })
-            .collect::<Result<Vec<_>, _>>()?
+        let rows: Vec<ResealRow> = on_pool!(db, pool => {
+            sqlx::query_as(query)
+                .bind(&after)
+                .bind(BATCH)
+                .fetch_all(pool)
+                .await?
         });
-        let Some((last, _)) = rows.last() else {
+        let Some(last) = rows.last() else {
             return Ok(count);
         };
-        after = last.clone();
-        for (id, stored) in rows {
+        after = last.citizen_id.clone();
+        for ResealRow {
+            citizen_id: id,
+            full_name,
+            address,
+            phone,
+            email,
+        } in rows
+        {
+            let stored = [full_name, address, phone, email];
             let mut changed = false;
             let mut values = stored.clone();
             for (value, field) in values.iter_mut().zip(FIELDS) {
@@ -331,47 +337,52 @@ pub async fn citizen(
     key: Option<&SealingKey>,
     id: &CitizenId,
 ) -> Result<Option<Citizen>, DbError> {
-    let row = on_pool!(db, pool => {
-        sqlx::query(
+    let row: Option<CitizenRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT full_name, address, phone, email FROM citizens WHERE citizen_id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(pool)
         .await?
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("full_name")?,
-                row.try_get::<String, _>("address")?,
-                row.try_get::<Option<String>, _>("phone")?,
-                row.try_get::<Option<String>, _>("email")?,
-            ))
-        })
-        .transpose()?
     });
-    row.map(|(full_name, address, phone, email)| {
-        opened(key, id.clone(), full_name, address, phone, email)
-    })
-    .transpose()
+    row.map(|r| r.opened(key, id.clone())).transpose()
 }
 
-/// A citizen from their stored fields, opened under `key`.
-fn opened(
-    key: Option<&SealingKey>,
-    id: CitizenId,
+/// A citizen's fields as stored (sealed, or in the clear from before sealing).
+#[derive(sqlx::FromRow)]
+struct CitizenRow {
     full_name: String,
     address: String,
     phone: Option<String>,
     email: Option<String>,
-) -> Result<Citizen, DbError> {
-    let n = id.as_str();
-    let (phone, email) = open_contact(key, n, phone, email)?;
-    Ok(Citizen {
-        full_name: open_one(key, n, FIELDS[0], full_name)?,
-        address: open_one(key, n, FIELDS[1], address)?,
-        phone,
-        email,
-        id,
-    })
+}
+
+impl CitizenRow {
+    /// Citizen `id` from their stored fields, opened under `key`.
+    fn opened(self, key: Option<&SealingKey>, id: CitizenId) -> Result<Citizen, DbError> {
+        let n = id.as_str();
+        let (phone, email) = open_contact(key, n, self.phone, self.email)?;
+        Ok(Citizen {
+            full_name: open_one(key, n, FIELDS[0], self.full_name)?,
+            address: open_one(key, n, FIELDS[1], self.address)?,
+            phone,
+            email,
+            id,
+        })
+    }
+}
+
+/// A registration with its owner as stored, as [`find`] reads it.
+#[derive(sqlx::FromRow)]
+struct RegisteredRow {
+    vehicle_class: String,
+    make: String,
+    model: String,
+    colour: String,
+    owner_organisation: Option<String>,
+    citizen_id: String,
+    #[sqlx(flatten)]
+    citizen: CitizenRow,
 }
 
 /// The owner registered for a plate of this colour, with the vehicle; the owner opened under
@@ -382,8 +393,8 @@ pub async fn find(
     plate_text: &str,
     colour: PlateColour,
 ) -> Result<Option<(Citizen, Registration)>, DbError> {
-    let row = on_pool!(db, pool => {
-        match sqlx::query(
+    let row: Option<RegisteredRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT r.vehicle_class, r.make, r.model, r.colour, r.owner_organisation, c.citizen_id,
                     c.full_name, c.address, c.phone, c.email
              FROM vehicle_registrations r JOIN citizens c ON c.citizen_id = r.owner_citizen_id
@@ -393,24 +404,16 @@ pub async fn find(
         .bind(colour.as_str())
         .fetch_optional(pool)
         .await?
-        {
-            None => None,
-            Some(row) => Some((
-                row.try_get::<String, _>("vehicle_class")?,
-                row.try_get::<String, _>("make")?,
-                row.try_get::<String, _>("model")?,
-                row.try_get::<String, _>("colour")?,
-                row.try_get::<Option<String>, _>("owner_organisation")?,
-                row.try_get::<String, _>("citizen_id")?,
-                row.try_get::<String, _>("full_name")?,
-                row.try_get::<String, _>("address")?,
-                row.try_get::<Option<String>, _>("phone")?,
-                row.try_get::<Option<String>, _>("email")?,
-            )),
-        }
     });
-    let Some((class, make, model, vcolour, organisation, id, full_name, address, phone, email)) =
-        row
+    let Some(RegisteredRow {
+        vehicle_class: class,
+        make,
+        model,
+        colour: vcolour,
+        owner_organisation: organisation,
+        citizen_id: id,
+        citizen,
+    }) = row
     else {
         return Ok(None);
     };
@@ -422,7 +425,7 @@ pub async fn find(
         .map(|code| EnterpriseCode::parse(&code).map_err(|e| corrupt(&e.to_string())))
         .transpose()?;
     Ok(Some((
-        opened(key, id.clone(), full_name, address, phone, email)?,
+        citizen.opened(key, id.clone())?,
         Registration {
             plate_text: plate_text.to_owned(),
             plate_colour: colour,
@@ -540,8 +543,8 @@ pub async fn awaiting_lookup(
     db: &Db,
     limit: i64,
 ) -> Result<Vec<(EventId, Option<String>, Option<String>)>, DbError> {
-    let rows = on_pool!(db, pool => {
-        sqlx::query(
+    let rows: Vec<AwaitingRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT event_id, plate_text, plate_colour FROM violations
              WHERE status = $1 ORDER BY received_at LIMIT $2",
         )
@@ -549,18 +552,20 @@ pub async fn awaiting_lookup(
         .bind(limit)
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<uuid::Uuid, _>("event_id")?,
-                row.try_get::<Option<String>, _>("plate_text")?,
-                row.try_get::<Option<String>, _>("plate_colour")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?
     });
     Ok(rows
         .into_iter()
-        .filter_map(|(id, plate, colour)| EventId::from_uuid(id).ok().map(|id| (id, plate, colour)))
+        .filter_map(|r| {
+            let id = EventId::from_uuid(r.event_id).ok()?;
+            Some((id, r.plate_text, r.plate_colour))
+        })
         .collect())
+}
+
+/// A violation waiting for its owner lookup, as [`awaiting_lookup`] reads it.
+#[derive(sqlx::FromRow)]
+struct AwaitingRow {
+    event_id: uuid::Uuid,
+    plate_text: Option<String>,
+    plate_colour: Option<String>,
 }

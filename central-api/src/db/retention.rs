@@ -30,7 +30,6 @@ use protocol::{EventId, Sha256Digest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use service_kit::http::Shutdown;
-use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -182,16 +181,13 @@ async fn due(
     order: &str,
     cutoff: OffsetDateTime,
 ) -> Result<Vec<Uuid>, DbError> {
-    let ids = on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+    let ids: Vec<Uuid> = on_pool!(db, pool => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT event_id FROM violations WHERE {condition} ORDER BY {order} LIMIT 500"
         )))
         .bind(cutoff)
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| row.try_get::<Uuid, _>("event_id"))
-        .collect::<Result<Vec<_>, _>>()?
     });
     Ok(ids)
 }
@@ -234,6 +230,14 @@ macro_rules! queue_blobs_of {
     }};
 }
 
+/// What the tombstone of a purged case keeps of its violation.
+#[derive(sqlx::FromRow)]
+struct TombstoneRow {
+    device_id: String,
+    occurred_at: OffsetDateTime,
+    payload_sha256: String,
+}
+
 /// Purges the case `id` if it is still due (a hold set, or the case reopened, since it was
 /// found keeps it); whether it did.
 async fn purge_rejected(
@@ -251,7 +255,7 @@ async fn purge_rejected(
         let mut tx = pool.begin().await?;
         // Claims the row (PostgreSQL locks it until commit; a hold set meanwhile waits, then
         // finds the case gone) and reads what the tombstone keeps.
-        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let claimed = sqlx::query_as::<_, TombstoneRow>(sqlx::AssertSqlSafe(format!(
             "UPDATE violations SET status = 'purging' WHERE {REJECTED_DUE} AND event_id = $2
              RETURNING device_id, occurred_at, payload_sha256"
         )))
@@ -259,13 +263,12 @@ async fn purge_rejected(
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = claimed else {
+        let Some(TombstoneRow { device_id: device, occurred_at: occurred, payload_sha256 }) =
+            claimed
+        else {
             tx.rollback().await?;
             return Ok(false);
         };
-        let device: String = row.try_get("device_id")?;
-        let occurred: OffsetDateTime = row.try_get("occurred_at")?;
-        let payload_sha256: String = row.try_get("payload_sha256")?;
         queue_blobs_of!(tx, id, now);
         sqlx::query("DELETE FROM violations WHERE event_id = $1")
             .bind(id)
@@ -354,12 +357,11 @@ async fn delete_closed_evidence(
 /// Deletes from the store the queued blobs that no case names any more; how many.
 async fn delete_released_blobs(db: &Db, store: &EvidenceStore) -> Result<usize, RetentionError> {
     let queued: Vec<String> = on_pool!(db, pool => {
-        sqlx::query("SELECT sha256 FROM evidence_deletions ORDER BY queued_at, sha256 LIMIT 1000")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| row.try_get::<String, _>("sha256"))
-            .collect::<Result<Vec<_>, _>>()?
+        sqlx::query_scalar(
+            "SELECT sha256 FROM evidence_deletions ORDER BY queued_at, sha256 LIMIT 1000",
+        )
+        .fetch_all(pool)
+        .await?
     });
     let mut deleted = 0;
     for hex in queued {
@@ -400,12 +402,10 @@ async fn delete_released_blobs(db: &Db, store: &EvidenceStore) -> Result<usize, 
 /// When the event `id` was purged and under which rule, if it was.
 pub async fn purged(db: &Db, id: &EventId) -> Result<Option<(String, OffsetDateTime)>, DbError> {
     let row = on_pool!(db, pool => {
-        sqlx::query("SELECT rule, purged_at FROM purged_events WHERE event_id = $1")
+        sqlx::query_as("SELECT rule, purged_at FROM purged_events WHERE event_id = $1")
             .bind(*id.as_uuid())
             .fetch_optional(pool)
             .await?
-            .map(|row| Ok::<_, sqlx::Error>((row.try_get("rule")?, row.try_get("purged_at")?)))
-            .transpose()?
     });
     Ok(row)
 }
@@ -476,24 +476,34 @@ pub async fn set_hold(
 
 /// The legal hold of case `id`, if it has one.
 pub async fn hold_of(db: &Db, id: &EventId) -> Result<Option<LegalHold>, DbError> {
-    let row = on_pool!(db, pool => {
-        sqlx::query(
+    let row: Option<HoldRow> = on_pool!(db, pool => {
+        sqlx::query_as(
             "SELECT legal_hold_reason, legal_hold_by, legal_hold_at FROM violations
              WHERE event_id = $1 AND legal_hold_at IS NOT NULL",
         )
         .bind(*id.as_uuid())
         .fetch_optional(pool)
         .await?
-        .map(|row| {
-            Ok::<_, sqlx::Error>(LegalHold {
-                reason: row.try_get("legal_hold_reason")?,
-                by: row.try_get("legal_hold_by")?,
-                at: protocol::UtcTimestamp::from_datetime(row.try_get("legal_hold_at")?),
-            })
-        })
-        .transpose()?
     });
-    Ok(row)
+    Ok(row.map(LegalHold::from))
+}
+
+/// The legal hold columns of a held case.
+#[derive(sqlx::FromRow)]
+struct HoldRow {
+    legal_hold_reason: String,
+    legal_hold_by: String,
+    legal_hold_at: OffsetDateTime,
+}
+
+impl From<HoldRow> for LegalHold {
+    fn from(row: HoldRow) -> Self {
+        Self {
+            reason: row.legal_hold_reason,
+            by: row.legal_hold_by,
+            at: protocol::UtcTimestamp::from_datetime(row.legal_hold_at),
+        }
+    }
 }
 
 /// Runs until `shutdown`, sweeping every `rules.sweep_interval_s`.

@@ -1,7 +1,6 @@
 //! Counts of violations for the operations centre: by hour in Vietnam's time, place (device and
 //! camera), kind and status. The database groups; [`crate::stats`] shapes the counts.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::{Db, DbError, on_pool};
@@ -53,25 +52,34 @@ pub async fn buckets(
         Db::Postgres(_) => POSTGRES,
         Db::Sqlite(_) => SQLITE,
     };
-    let rows = on_pool!(db, pool => {
-        sqlx::query(sql)
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| {
-                Ok::<_, sqlx::Error>(Bucket {
-                    hour: row.try_get::<Option<String>, _>("hour")?.unwrap_or_default(),
-                    device_id: row.try_get("device_id")?,
-                    device_name: row.try_get("device_name")?,
-                    camera_id: row.try_get("camera_id")?,
-                    kind: row.try_get("kind")?,
-                    status: row.try_get("status")?,
-                    count: row.try_get("n")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
+    let rows: Vec<BucketRow> = on_pool!(db, pool => {
+        sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?
     });
-    Ok(rows)
+    Ok(rows.into_iter().map(Bucket::from).collect())
+}
+
+/// A row of the query `buckets_sql!` makes.
+#[derive(sqlx::FromRow)]
+struct BucketRow {
+    hour: Option<String>,
+    device_id: String,
+    device_name: String,
+    camera_id: String,
+    kind: String,
+    status: String,
+    n: i64,
+}
+
+impl From<BucketRow> for Bucket {
+    fn from(row: BucketRow) -> Self {
+        Self {
+            hour: row.hour.unwrap_or_default(),
+            device_id: row.device_id,
+            device_name: row.device_name,
+            camera_id: row.camera_id,
+            kind: row.kind,
+            status: row.status,
+            count: row.n,
+        }
+    }
 }

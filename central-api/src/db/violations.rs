@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use protocol::{EventId, ViolationEvent};
-use sqlx::{Row, types::Json};
+use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -154,9 +154,7 @@ pub async fn insert(
                     .push_bind(sha256);
             });
             insert.push(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
-            for row in insert.build().fetch_all(&mut *tx).await? {
-                new.insert(row.try_get("event_id")?);
-            }
+            new.extend(insert.build_query_scalar::<Uuid>().fetch_all(&mut *tx).await?);
         }
         // Those stored before: the digest of their first bytes.
         let before: Vec<Uuid> = unique
@@ -170,9 +168,7 @@ pub async fn insert(
                 "SELECT event_id, payload_sha256 FROM violations WHERE event_id IN (",
                 chunk.iter().copied(),
             );
-            for row in select.build().fetch_all(&mut *tx).await? {
-                stored.insert(row.try_get("event_id")?, row.try_get("payload_sha256")?);
-            }
+            stored.extend(select.build_query_as::<(Uuid, String)>().fetch_all(&mut *tx).await?);
         }
         // Checked after the insert: a purge that committed while this insert waited on the
         // row has committed its tombstone too. What was purged is taken out again.
@@ -183,9 +179,7 @@ pub async fn insert(
                 "SELECT event_id FROM purged_events WHERE event_id IN (",
                 chunk.iter().copied(),
             );
-            for row in select.build().fetch_all(&mut *tx).await? {
-                purged.insert(row.try_get::<Uuid, _>("event_id")?);
-            }
+            purged.extend(select.build_query_scalar::<Uuid>().fetch_all(&mut *tx).await?);
         }
         let gone: Vec<Uuid> = purged.iter().copied().collect();
         for chunk in gone.chunks(ROWS_PER_STATEMENT) {
@@ -274,10 +268,49 @@ pub async fn insert(
         .collect()
 }
 
+/// A stored violation as its row holds it.
+#[derive(sqlx::FromRow)]
+struct ViolationRow {
+    event: Json<ViolationEvent>,
+    status: String,
+    received_at: OffsetDateTime,
+    payload: Vec<u8>,
+    payload_sha256: String,
+    owner_lookup: Option<String>,
+    owner_citizen_id: Option<String>,
+    corrected_plate: Option<String>,
+    reviewed_by: Option<String>,
+    reviewed_at: Option<OffsetDateTime>,
+    reject_reason: Option<String>,
+    review_note: Option<String>,
+    evidence_purged_at: Option<OffsetDateTime>,
+    evidence_purge_rule: Option<String>,
+}
+
+impl From<ViolationRow> for StoredViolation {
+    fn from(r: ViolationRow) -> Self {
+        Self {
+            event: r.event.0,
+            status: Status::parse(&r.status).unwrap_or(Status::Received),
+            received_at: r.received_at,
+            payload: r.payload,
+            payload_sha256: r.payload_sha256,
+            owner_lookup: r.owner_lookup,
+            owner_citizen_id: r.owner_citizen_id,
+            corrected_plate: r.corrected_plate,
+            reviewed_by: r.reviewed_by,
+            reviewed_at: r.reviewed_at,
+            reject_reason: r.reject_reason,
+            review_note: r.review_note,
+            evidence_deleted: r.evidence_purge_rule.zip(r.evidence_purged_at),
+        }
+    }
+}
+
 /// One stored violation by its event id.
 pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbError> {
     let found = on_pool!(db, pool => {
-        match sqlx::query(
+        sqlx::query_as::<_, ViolationRow>(
             "SELECT event, status, received_at, payload, payload_sha256, owner_lookup,
                     owner_citizen_id, corrected_plate, reviewed_by, reviewed_at, reject_reason,
                     review_note, evidence_purged_at, evidence_purge_rule
@@ -286,41 +319,16 @@ pub async fn get(db: &Db, id: &EventId) -> Result<Option<StoredViolation>, DbErr
         .bind(*id.as_uuid())
         .fetch_optional(pool)
         .await?
-        {
-            None => None,
-            Some(row) => {
-                let Json(event): Json<ViolationEvent> = row.try_get("event")?;
-                let status: String = row.try_get("status")?;
-                Some(StoredViolation {
-                    event,
-                    status: Status::parse(&status).unwrap_or(Status::Received),
-                    received_at: row.try_get("received_at")?,
-                    payload: row.try_get("payload")?,
-                    payload_sha256: row.try_get("payload_sha256")?,
-                    owner_lookup: row.try_get("owner_lookup")?,
-                    owner_citizen_id: row.try_get("owner_citizen_id")?,
-                    corrected_plate: row.try_get("corrected_plate")?,
-                    reviewed_by: row.try_get("reviewed_by")?,
-                    reviewed_at: row.try_get("reviewed_at")?,
-                    reject_reason: row.try_get("reject_reason")?,
-                    review_note: row.try_get("review_note")?,
-                    evidence_deleted: row
-                        .try_get::<Option<String>, _>("evidence_purge_rule")?
-                        .zip(row.try_get::<Option<OffsetDateTime>, _>("evidence_purged_at")?),
-                })
-            }
-        }
     });
-    Ok(found)
+    Ok(found.map(StoredViolation::from))
 }
 
 /// How many violations are stored.
 pub async fn count(db: &Db) -> Result<i64, DbError> {
     let n: i64 = on_pool!(db, pool => {
-        sqlx::query("SELECT COUNT(*) AS n FROM violations")
+        sqlx::query_scalar("SELECT COUNT(*) AS n FROM violations")
             .fetch_one(pool)
             .await?
-            .try_get("n")?
     });
     Ok(n)
 }
@@ -328,15 +336,12 @@ pub async fn count(db: &Db) -> Result<i64, DbError> {
 /// The evidence manifest of a violation: (name, sha256, bytes), in name order.
 pub async fn manifest(db: &Db, id: &EventId) -> Result<Vec<(String, String, i64)>, DbError> {
     let rows = on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, (String, String, i64)>(
             "SELECT name, sha256, bytes FROM evidence_manifest WHERE event_id = $1 ORDER BY name",
         )
         .bind(*id.as_uuid())
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| Ok::<_, sqlx::Error>((row.try_get("name")?, row.try_get("sha256")?, row.try_get("bytes")?)))
-        .collect::<Result<Vec<_>, _>>()?
     });
     Ok(rows)
 }

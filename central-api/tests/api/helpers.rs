@@ -14,7 +14,6 @@ use central_api::{
 };
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 pub use service_kit::db_testing::TestDb;
-use sqlx::Row;
 
 /// Runs `sql` on `db` as it is, around the service's own queries.
 pub async fn raw(db: &Db, sql: &str) -> Result<(), sqlx::Error> {
@@ -25,20 +24,18 @@ pub async fn raw(db: &Db, sql: &str) -> Result<(), sqlx::Error> {
     }
 }
 
-/// Makes every audit append fail (`up` false) or work again (`up` true): the log's table
-/// unwritable, as a full disk or a lost connection would leave it.
 /// The one number `sql` selects.
 pub async fn count(db: &Db, sql: &str) -> i64 {
     service_kit::on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_one(pool)
             .await
-            .unwrap()
-            .try_get::<i64, _>(0)
             .unwrap()
     })
 }
 
+/// Makes every audit append fail (`up` false) or work again (`up` true): the log's table
+/// unwritable, as a full disk or a lost connection would leave it.
 pub async fn audit_writable(db: &Db, up: bool) {
     let sql = match (db, up) {
         (Db::Postgres(_), false) => {

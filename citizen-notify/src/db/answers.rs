@@ -2,7 +2,6 @@
 //! the answers central refused.
 
 use service_kit::on_pool;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -118,17 +117,18 @@ pub async fn answer(
 /// name; for a theft, the report).
 pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query("SELECT kind, reason FROM responses WHERE fine_id = $1")
-            .bind(fine_id)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| -> Result<(Answer, String), DbError> {
-                let kind: String = row.try_get("kind")?;
-                let answer = Answer::parse(&kind)
-                    .ok_or_else(|| DbError::Corrupt(format!("answer {kind}")))?;
-                Ok((answer, row.try_get("reason")?))
-            })
-            .transpose()
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT kind, reason FROM responses WHERE fine_id = $1",
+        )
+        .bind(fine_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|(kind, reason)| -> Result<(Answer, String), DbError> {
+            let answer =
+                Answer::parse(&kind).ok_or_else(|| DbError::Corrupt(format!("answer {kind}")))?;
+            Ok((answer, reason))
+        })
+        .transpose()
     })
 }
 
@@ -178,21 +178,19 @@ pub async fn refused_answer_of(
     fine_id: &str,
 ) -> Result<Option<(String, String)>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        Ok(sqlx::query_as::<_, (String, String)>(
             "SELECT kind, reason FROM refused_answers WHERE fine_id = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(fine_id)
         .fetch_optional(pool)
-        .await?
-        .map(|row| Ok((row.try_get("kind")?, row.try_get("reason")?)))
-        .transpose()
+        .await?)
     })
 }
 
 /// The documents the report `update_id` names, with their bytes, to send central before it.
 pub async fn documents_of_report(db: &Db, update_id: &str) -> Result<Vec<Attached>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, AttachedRow>(
             "SELECT sha256, name, content_type, body FROM answer_documents
              WHERE update_id = $1 ORDER BY sha256",
         )
@@ -200,17 +198,7 @@ pub async fn documents_of_report(db: &Db, update_id: &str) -> Result<Vec<Attache
         .fetch_all(pool)
         .await?
         .into_iter()
-        .map(|row| -> Result<Attached, DbError> {
-            let body: Vec<u8> = row.try_get("body")?;
-            let document = protocol::AnswerDocument::stored(
-                row.try_get("name")?,
-                row.try_get("content_type")?,
-                row.try_get("sha256")?,
-                body.len() as u64,
-            )
-            .map_err(DbError::Corrupt)?;
-            Ok((document, body))
-        })
+        .map(Attached::try_from)
         .collect()
     })
 }
@@ -221,7 +209,7 @@ pub async fn documents_of_answer(
     fine_id: &str,
 ) -> Result<Vec<protocol::AnswerDocument>, DbError> {
     Ok(on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, DocumentRow>(
             "SELECT d.sha256, d.name, d.content_type, CAST(LENGTH(d.body) AS BIGINT) AS bytes
              FROM answer_documents d JOIN reports r ON r.update_id = d.update_id
              WHERE d.fine_id = $1 AND r.state <> 'refused' ORDER BY d.received_at, d.name",
@@ -230,15 +218,54 @@ pub async fn documents_of_answer(
         .fetch_all(pool)
         .await?
         .into_iter()
-        .map(|row| -> Result<protocol::AnswerDocument, DbError> {
-            protocol::AnswerDocument::stored(
-                row.try_get("name")?,
-                row.try_get("content_type")?,
-                row.try_get("sha256")?,
-                u64::try_from(row.try_get::<i64, _>("bytes")?).unwrap_or(0),
-            )
-            .map_err(DbError::Corrupt)
-        })
+        .map(protocol::AnswerDocument::try_from)
         .collect::<Result<Vec<_>, _>>()?
     }))
+}
+
+/// A document attached to an answer, with its bytes, as `answer_documents` holds it.
+#[derive(sqlx::FromRow)]
+struct AttachedRow {
+    sha256: String,
+    name: String,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl TryFrom<AttachedRow> for Attached {
+    type Error = DbError;
+
+    fn try_from(row: AttachedRow) -> Result<Self, DbError> {
+        let document = protocol::AnswerDocument::stored(
+            row.name,
+            row.content_type,
+            &row.sha256,
+            row.body.len() as u64,
+        )
+        .map_err(DbError::Corrupt)?;
+        Ok((document, row.body))
+    }
+}
+
+/// A document attached to an answer, its size without its bytes.
+#[derive(sqlx::FromRow)]
+struct DocumentRow {
+    sha256: String,
+    name: String,
+    content_type: String,
+    bytes: i64,
+}
+
+impl TryFrom<DocumentRow> for protocol::AnswerDocument {
+    type Error = DbError;
+
+    fn try_from(row: DocumentRow) -> Result<Self, DbError> {
+        protocol::AnswerDocument::stored(
+            row.name,
+            row.content_type,
+            &row.sha256,
+            u64::try_from(row.bytes).unwrap_or(0),
+        )
+        .map_err(DbError::Corrupt)
+    }
 }

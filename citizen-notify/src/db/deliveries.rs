@@ -2,7 +2,6 @@
 
 use protocol::ViolationNotice as FineNotice;
 use service_kit::{on_pool, outbox};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -42,6 +41,7 @@ const DUE_DELIVERIES: outbox::Due = outbox::Due {
     limit: 50,
 };
 
+/// A delivery claimed by a pass, with its notice as stored.
 #[derive(Debug, sqlx::FromRow)]
 struct DeliveryRow {
     id: i64,
@@ -102,12 +102,11 @@ pub async fn record_attempt(
         .execute(&mut *tx)
         .await?;
         if state != "pending" {
-            let row = sqlx::query("SELECT fine_id, channel FROM deliveries WHERE id = $1")
-                .bind(delivery_id)
-                .fetch_one(&mut *tx)
-                .await?;
             let (fine_id, channel): (String, String) =
-                (row.try_get("fine_id")?, row.try_get("channel")?);
+                sqlx::query_as("SELECT fine_id, channel FROM deliveries WHERE id = $1")
+                    .bind(delivery_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             queue_report!(tx, &fine_id, if state == "delivered" {
                 protocol::FineChange::NoticeDelivered { channel }
             } else {
@@ -132,14 +131,24 @@ pub struct DeliveryView {
     pub log: Vec<String>,
 }
 
+/// A delivery's state, before its attempts are read.
+#[derive(sqlx::FromRow)]
+struct DeliveryStateRow {
+    id: i64,
+    state: String,
+    attempts: i32,
+    last_error: Option<String>,
+}
+
 pub async fn delivery_of(
     db: &Db,
     fine_id: &str,
     channel: &str,
 ) -> Result<Option<DeliveryView>, DbError> {
     on_pool!(db, pool => {
-        let Some(row) = sqlx::query(
-            "SELECT id, state, attempts, last_error FROM deliveries WHERE fine_id = $1 AND channel = $2",
+        let Some(row) = sqlx::query_as::<_, DeliveryStateRow>(
+            "SELECT id, state, attempts, last_error FROM deliveries
+             WHERE fine_id = $1 AND channel = $2",
         )
         .bind(fine_id)
         .bind(channel)
@@ -148,20 +157,16 @@ pub async fn delivery_of(
         else {
             return Ok(None);
         };
-        let id: i64 = row.try_get("id")?;
-        let log = sqlx::query(
+        let log: Vec<String> = sqlx::query_scalar(
             "SELECT outcome FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
         )
-        .bind(id)
+        .bind(row.id)
         .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| r.try_get::<String, _>("outcome"))
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
         Ok(Some(DeliveryView {
-            state: row.try_get("state")?,
-            attempts: u32::try_from(row.try_get::<i32, _>("attempts")?).unwrap_or(0),
-            last_error: row.try_get("last_error")?,
+            state: row.state,
+            attempts: u32::try_from(row.attempts).unwrap_or(0),
+            last_error: row.last_error,
             log,
         }))
     })
@@ -170,12 +175,11 @@ pub async fn delivery_of(
 /// The channels a fine's notice went through.
 pub async fn delivery_channels_of(db: &Db, fine_id: &str) -> Result<Vec<String>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query("SELECT channel FROM deliveries WHERE fine_id = $1 ORDER BY channel")
-            .bind(fine_id)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| Ok(row.try_get("channel")?))
-            .collect()
+        Ok(sqlx::query_scalar(
+            "SELECT channel FROM deliveries WHERE fine_id = $1 ORDER BY channel",
+        )
+        .bind(fine_id)
+        .fetch_all(pool)
+        .await?)
     })
 }

@@ -1,7 +1,6 @@
 //! The record of each citizen's data export.
 
 use service_kit::on_pool;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -30,15 +29,12 @@ pub async fn exports_of(
     citizen_id: &str,
 ) -> Result<Vec<(String, OffsetDateTime)>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT format, exported_at FROM data_exports WHERE citizen_id = $1
              ORDER BY exported_at, id",
         )
         .bind(citizen_id)
         .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|row| Ok((row.try_get("format")?, row.try_get("exported_at")?)))
-        .collect()
+        .await?)
     })
 }

@@ -3,7 +3,6 @@
 
 use protocol::{PenaltyDecision, Sha256Digest, ViolationNotice as FineNotice};
 use service_kit::on_pool;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -65,11 +64,10 @@ pub async fn store_notice(
         return Ok(Stored::New);
     }
     let stored: String = on_pool!(db, pool => {
-        sqlx::query("SELECT payload_sha256 FROM notices WHERE fine_id = $1")
+        sqlx::query_scalar("SELECT payload_sha256 FROM notices WHERE fine_id = $1")
             .bind(&fine_id)
             .fetch_one(pool)
             .await?
-            .try_get("payload_sha256")?
     });
     Ok(if stored == sha {
         Stored::Duplicate
@@ -81,16 +79,13 @@ pub async fn store_notice(
 /// The notices of a citizen, newest first.
 pub async fn notices_of(db: &Db, citizen_id: &str) -> Result<Vec<FineNotice>, DbError> {
     let payloads: Vec<String> = on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_scalar(
             "SELECT payload FROM notices WHERE citizen_id = $1 AND purged_at IS NULL
              ORDER BY received_at DESC",
         )
-            .bind(citizen_id)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| row.try_get::<String, _>("payload"))
-            .collect::<Result<Vec<_>, _>>()?
+        .bind(citizen_id)
+        .fetch_all(pool)
+        .await?
     });
     payloads.iter().map(|p| stored(p, "notice")).collect()
 }
@@ -103,15 +98,14 @@ pub async fn notice_of(
     citizen_id: &str,
 ) -> Result<Option<FineNotice>, DbError> {
     let payload: Option<String> = on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT payload FROM notices WHERE fine_id = $1 AND citizen_id = $2 AND purged_at IS NULL",
+        sqlx::query_scalar(
+            "SELECT payload FROM notices
+             WHERE fine_id = $1 AND citizen_id = $2 AND purged_at IS NULL",
         )
-            .bind(fine_id)
-            .bind(citizen_id)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| row.try_get::<String, _>("payload"))
-            .transpose()?
+        .bind(fine_id)
+        .bind(citizen_id)
+        .fetch_optional(pool)
+        .await?
     });
     payload.map(|p| stored(&p, "notice")).transpose()
 }
@@ -151,11 +145,11 @@ pub async fn store_decision(
         let stored = if inserted == 1 {
             Stored::New
         } else {
-            let first: String = sqlx::query("SELECT payload_sha256 FROM decisions WHERE fine_id = $1")
-                .bind(&fine_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("payload_sha256")?;
+            let first: String =
+                sqlx::query_scalar("SELECT payload_sha256 FROM decisions WHERE fine_id = $1")
+                    .bind(&fine_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if first == sha { Stored::Duplicate } else { Stored::Conflict }
         };
         tx.commit().await?;
@@ -166,12 +160,10 @@ pub async fn store_decision(
 /// The penalty decision on case `fine_id`, once one arrived.
 pub async fn decision_of(db: &Db, fine_id: &str) -> Result<Option<PenaltyDecision>, DbError> {
     let payload: Option<String> = on_pool!(db, pool => {
-        sqlx::query("SELECT payload FROM decisions WHERE fine_id = $1")
+        sqlx::query_scalar("SELECT payload FROM decisions WHERE fine_id = $1")
             .bind(fine_id)
             .fetch_optional(pool)
             .await?
-            .map(|row| row.try_get::<String, _>("payload"))
-            .transpose()?
     });
     payload.map(|p| stored(&p, "decision")).transpose()
 }
@@ -241,25 +233,44 @@ impl CaseResolution {
 /// Central's latest resolution of case `fine_id`.
 pub async fn resolution_of(db: &Db, fine_id: &str) -> Result<Option<CaseResolution>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, ResolutionRow>(
             "SELECT outcome, ground, answer, decided_at FROM resolutions WHERE fine_id = $1
              ORDER BY decided_at DESC LIMIT 1",
         )
         .bind(fine_id)
         .fetch_optional(pool)
         .await?
-        .map(|row| -> Result<_, DbError> {
-            let outcome: String = row.try_get("outcome")?;
-            let ground: String = row.try_get("ground")?;
-            Ok(CaseResolution {
-                outcome: protocol::DisputeOutcome::parse(&outcome)
-                    .ok_or_else(|| DbError::Corrupt(format!("outcome {outcome}")))?,
-                ground: protocol::ResolutionGround::parse(&ground)
-                    .ok_or_else(|| DbError::Corrupt(format!("ground {ground}")))?,
-                answer: row.try_get("answer")?,
-                decided_at: row.try_get("decided_at")?,
-            })
-        })
+        .map(CaseResolution::try_from)
         .transpose()
     })
+}
+
+/// A resolution as `resolutions` holds it.
+#[derive(sqlx::FromRow)]
+struct ResolutionRow {
+    outcome: String,
+    ground: String,
+    answer: String,
+    decided_at: OffsetDateTime,
+}
+
+impl TryFrom<ResolutionRow> for CaseResolution {
+    type Error = DbError;
+
+    fn try_from(row: ResolutionRow) -> Result<Self, DbError> {
+        let ResolutionRow {
+            outcome,
+            ground,
+            answer,
+            decided_at,
+        } = row;
+        Ok(Self {
+            outcome: protocol::DisputeOutcome::parse(&outcome)
+                .ok_or_else(|| DbError::Corrupt(format!("outcome {outcome}")))?,
+            ground: protocol::ResolutionGround::parse(&ground)
+                .ok_or_else(|| DbError::Corrupt(format!("ground {ground}")))?,
+            answer,
+            decided_at,
+        })
+    }
 }

@@ -2,7 +2,6 @@
 //! one paid kept as a refund due.
 
 use service_kit::on_pool;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -58,25 +57,37 @@ impl PaymentState {
     }
 }
 
-/// A `payments` row of either engine as a [`Payment`] (a macro: the row types differ).
-macro_rules! payment_from {
-    ($row:expr) => {{
-        let row = $row;
-        (|| -> Result<Payment, DbError> {
-            Ok(Payment {
-                txn_ref: row.try_get("txn_ref")?,
-                fine_id: row.try_get("fine_id")?,
-                citizen_id: row.try_get("citizen_id")?,
-                amount_vnd: u64::try_from(row.try_get::<i64, _>("amount_vnd")?)
-                    .map_err(|_| DbError::Corrupt("negative payment amount".into()))?,
-                create_date: row.try_get("create_date")?,
-                created_at: row.try_get("created_at")?,
-                state: PaymentState::parse(&row.try_get::<String, _>("state")?)?,
-                transaction_no: row.try_get("transaction_no")?,
-                pay_date: row.try_get("pay_date")?,
-            })
-        })()
-    }};
+/// A `payments` row, as `select_payments!` reads it.
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    txn_ref: String,
+    fine_id: String,
+    citizen_id: String,
+    amount_vnd: i64,
+    create_date: String,
+    created_at: OffsetDateTime,
+    state: String,
+    transaction_no: Option<String>,
+    pay_date: Option<String>,
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = DbError;
+
+    fn try_from(row: PaymentRow) -> Result<Self, DbError> {
+        Ok(Self {
+            txn_ref: row.txn_ref,
+            fine_id: row.fine_id,
+            citizen_id: row.citizen_id,
+            amount_vnd: u64::try_from(row.amount_vnd)
+                .map_err(|_| DbError::Corrupt("negative payment amount".into()))?,
+            create_date: row.create_date,
+            created_at: row.created_at,
+            state: PaymentState::parse(&row.state)?,
+            transaction_no: row.transaction_no,
+            pay_date: row.pay_date,
+        })
+    }
 }
 
 /// `SELECT <the payment columns> FROM payments <rest>`, as one static string.
@@ -115,11 +126,11 @@ pub async fn insert_payment(db: &Db, p: &Payment) -> Result<(), DbError> {
 
 pub async fn payment(db: &Db, txn_ref: &str) -> Result<Option<Payment>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(select_payments!("WHERE txn_ref = $1"))
+        sqlx::query_as::<_, PaymentRow>(select_payments!("WHERE txn_ref = $1"))
             .bind(txn_ref)
             .fetch_optional(pool)
             .await?
-            .map(|row| payment_from!(&row))
+            .map(Payment::try_from)
             .transpose()
     })
 }
@@ -127,11 +138,11 @@ pub async fn payment(db: &Db, txn_ref: &str) -> Result<Option<Payment>, DbError>
 /// The paid attempt of a fine, if there is one.
 pub async fn paid_payment_of(db: &Db, fine_id: &str) -> Result<Option<Payment>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(select_payments!("WHERE fine_id = $1 AND state = 'paid'"))
+        sqlx::query_as::<_, PaymentRow>(select_payments!("WHERE fine_id = $1 AND state = 'paid'"))
             .bind(fine_id)
             .fetch_optional(pool)
             .await?
-            .map(|row| payment_from!(&row))
+            .map(Payment::try_from)
             .transpose()
     })
 }
@@ -139,15 +150,15 @@ pub async fn paid_payment_of(db: &Db, fine_id: &str) -> Result<Option<Payment>, 
 /// Attempts still pending that began before `before`, oldest first.
 pub async fn pending_payments(db: &Db, before: OffsetDateTime) -> Result<Vec<Payment>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(select_payments!(
+        sqlx::query_as::<_, PaymentRow>(select_payments!(
             "WHERE state = 'pending' AND created_at < $1 ORDER BY created_at"
         ))
-            .bind(before)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|row| payment_from!(row))
-            .collect()
+        .bind(before)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(Payment::try_from)
+        .collect()
     })
 }
 
@@ -170,14 +181,12 @@ pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, 
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let fine: Option<String> = sqlx::query(
+        let fine: Option<String> = sqlx::query_scalar(
             "SELECT fine_id FROM payments WHERE txn_ref = $1 AND state = 'pending'",
         )
         .bind(txn_ref)
         .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| row.try_get("fine_id"))
-        .transpose()?;
+        .await?;
         let Some(fine) = fine else {
             return Ok(false);
         };
@@ -223,11 +232,11 @@ pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, 
                 .bind(&fine)
                 .execute(&mut *tx)
                 .await?;
-            let amount: i64 = sqlx::query("SELECT amount_vnd FROM payments WHERE txn_ref = $1")
-                .bind(txn_ref)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("amount_vnd")?;
+            let amount: i64 =
+                sqlx::query_scalar("SELECT amount_vnd FROM payments WHERE txn_ref = $1")
+                    .bind(txn_ref)
+                    .fetch_one(&mut *tx)
+                    .await?;
             queue_report!(tx, &fine, protocol::FineChange::Paid {
                 amount_vnd: u64::try_from(amount).unwrap_or(0),
                 transaction_no: s.transaction_no.to_owned(),
@@ -243,12 +252,14 @@ pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, 
 /// Every payment attempt on a fine, oldest first.
 pub async fn payments_of(db: &Db, fine_id: &str) -> Result<Vec<Payment>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query(select_payments!("WHERE fine_id = $1 ORDER BY created_at, txn_ref"))
-            .bind(fine_id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|row| payment_from!(row))
-            .collect()
+        sqlx::query_as::<_, PaymentRow>(select_payments!(
+            "WHERE fine_id = $1 ORDER BY created_at, txn_ref"
+        ))
+        .bind(fine_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(Payment::try_from)
+        .collect()
     })
 }

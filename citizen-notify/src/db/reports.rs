@@ -2,7 +2,6 @@
 //! it.
 
 use service_kit::{on_pool, outbox};
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -43,6 +42,7 @@ const DUE_REPORTS: outbox::Due = outbox::Due {
     limit: 50,
 };
 
+/// A report claimed by a pass.
 #[derive(Debug, sqlx::FromRow)]
 struct ReportRow {
     id: i64,
@@ -81,12 +81,9 @@ pub async fn report_attempted(
 /// The reports of a fine, oldest first: kind and state.
 pub async fn reports_of(db: &Db, fine_id: &str) -> Result<Vec<(String, String)>, DbError> {
     on_pool!(db, pool => {
-        sqlx::query("SELECT kind, state FROM reports WHERE fine_id = $1 ORDER BY id")
+        Ok(sqlx::query_as("SELECT kind, state FROM reports WHERE fine_id = $1 ORDER BY id")
             .bind(fine_id)
             .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|row| Ok((row.try_get("kind")?, row.try_get("state")?)))
-            .collect()
+            .await?)
     })
 }

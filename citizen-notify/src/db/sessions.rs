@@ -2,7 +2,6 @@
 //! sessions, each kept as its token's SHA-256.
 
 use service_kit::on_pool;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::*;
@@ -37,15 +36,13 @@ pub async fn take_sign_in(db: &Db, state: &str) -> Result<Option<(String, String
     let since = OffsetDateTime::now_utc() - time::Duration::minutes(10);
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let found = sqlx::query("SELECT nonce, verifier FROM sign_ins WHERE state = $1 AND created_at >= $2")
-            .bind(state)
-            .bind(since)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| -> Result<(String, String), sqlx::Error> {
-                Ok((row.try_get("nonce")?, row.try_get("verifier")?))
-            })
-            .transpose()?;
+        let found: Option<(String, String)> = sqlx::query_as(
+            "SELECT nonce, verifier FROM sign_ins WHERE state = $1 AND created_at >= $2",
+        )
+        .bind(state)
+        .bind(since)
+        .fetch_optional(&mut *tx)
+        .await?;
         let taken = sqlx::query("DELETE FROM sign_ins WHERE state = $1")
             .bind(state)
             .execute(&mut *tx)
@@ -62,6 +59,24 @@ pub struct CitizenSession {
     pub citizen_id: String,
     pub name: String,
     pub csrf: String,
+}
+
+/// A session as `sessions` holds it.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    citizen_id: String,
+    name: String,
+    csrf: String,
+}
+
+impl From<SessionRow> for CitizenSession {
+    fn from(row: SessionRow) -> Self {
+        Self {
+            citizen_id: row.citizen_id,
+            name: row.name,
+            csrf: row.csrf,
+        }
+    }
 }
 
 pub async fn open_session(
@@ -95,21 +110,15 @@ pub async fn open_session(
 pub async fn session(db: &Db, token_sha256: &str) -> Result<Option<CitizenSession>, DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT citizen_id, name, csrf FROM sessions WHERE token_sha256 = $1 AND expires_at > $2",
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT citizen_id, name, csrf FROM sessions
+             WHERE token_sha256 = $1 AND expires_at > $2",
         )
         .bind(token_sha256)
         .bind(now)
         .fetch_optional(pool)
         .await?
-        .map(|row| -> Result<CitizenSession, DbError> {
-            Ok(CitizenSession {
-                citizen_id: row.try_get("citizen_id")?,
-                name: row.try_get("name")?,
-                csrf: row.try_get("csrf")?,
-            })
-        })
-        .transpose()
+        .map(CitizenSession::from))
     })
 }
 

@@ -1,10 +1,16 @@
 //! The review queue and the officers' work on it: listing with filters, plate correction,
 //! confirmation (which opens the case and queues the notice of violation to the owner in the same
 //! transaction) and rejection.
+//! The queue's listing is in `queue`, the case as the review side shows it in `fine`.
+
+mod fine;
+mod queue;
+
+pub use fine::*;
+pub use queue::*;
 
 use protocol::{EventId, Plate, UtcTimestamp, ViolationEvent, ViolationNotice, wire};
-use serde::Serialize;
-use sqlx::{Row, types::Json};
+use sqlx::types::Json;
 use time::{Duration, OffsetDateTime};
 
 use super::{
@@ -29,172 +35,6 @@ macro_rules! commit_step {
             $details
         )
     };
-}
-
-/// Filters of the queue; `None` matches everything.
-#[derive(Debug, Clone, Default)]
-pub struct QueueFilter {
-    pub status: Option<Status>,
-    pub kind: Option<String>,
-    pub camera: Option<String>,
-    pub plate: Option<String>,
-    pub from: Option<OffsetDateTime>,
-    pub to: Option<OffsetDateTime>,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-/// One line of the queue.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct QueueItem {
-    pub event_id: String,
-    pub device: String,
-    pub camera: String,
-    pub kind: String,
-    pub vehicle_class: String,
-    pub plate: Option<String>,
-    pub plate_colour: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
-    pub occurred_at: UtcTimestamp,
-    pub status: String,
-    pub owner_lookup: Option<String>,
-}
-
-/// One page of the queue.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct QueuePage {
-    pub items: Vec<QueueItem>,
-    /// How many violations match the filter in all, counted up to [`TOTAL_CAP`].
-    pub total: i64,
-    /// Whether `total` is the whole count (false: more than [`TOTAL_CAP`] match).
-    pub total_exact: bool,
-}
-
-/// The most a queue page's `total` counts: past it the page says "1000+", and a queue of
-/// hundreds of thousands (the backlog of a province after an outage) does not make every page
-/// count them all.
-pub const TOTAL_CAP: i64 = 1_000;
-
-/// Appends to `$q` the `WHERE` of filter `$f`, only the conditions given: each combination is a
-/// statement of its own with a plan that uses its index (a generic plan of `$1 IS NULL OR status
-/// = $1` cannot, and scans the table).
-macro_rules! push_filters {
-    ($q:ident, $f:expr) => {{
-        let f: &QueueFilter = $f;
-        $q.push(" WHERE TRUE");
-        if let Some(status) = f.status {
-            $q.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(kind) = &f.kind {
-            $q.push(" AND kind = ").push_bind(kind.clone());
-        }
-        if let Some(camera) = &f.camera {
-            $q.push(" AND camera_id = ").push_bind(camera.clone());
-        }
-        if let Some(plate) = &f.plate {
-            $q.push(" AND (plate_text = ")
-                .push_bind(plate.clone())
-                .push(" OR corrected_plate = ")
-                .push_bind(plate.clone())
-                .push(")");
-        }
-        if let Some(from) = f.from {
-            $q.push(" AND occurred_at >= ").push_bind(from);
-        }
-        if let Some(to) = f.to {
-            $q.push(" AND occurred_at < ").push_bind(to);
-        }
-    }};
-}
-
-/// A line of the queue as stored.
-#[derive(sqlx::FromRow)]
-struct QueueRow {
-    event_id: uuid::Uuid,
-    device_id: String,
-    camera_id: String,
-    kind: String,
-    vehicle_class: String,
-    plate: Option<String>,
-    plate_colour: Option<String>,
-    occurred_at: OffsetDateTime,
-    status: String,
-    owner_lookup: Option<String>,
-}
-
-impl From<QueueRow> for QueueItem {
-    fn from(r: QueueRow) -> Self {
-        Self {
-            event_id: r.event_id.hyphenated().to_string(),
-            device: r.device_id,
-            camera: r.camera_id,
-            kind: r.kind,
-            vehicle_class: r.vehicle_class,
-            plate: r.plate,
-            plate_colour: r.plate_colour,
-            occurred_at: UtcTimestamp::from_datetime(r.occurred_at),
-            status: r.status,
-            owner_lookup: r.owner_lookup,
-        }
-    }
-}
-
-/// One page of the queue, oldest first, and how many match the filter (up to [`TOTAL_CAP`]).
-pub async fn list(db: &Db, f: &QueueFilter) -> Result<QueuePage, DbError> {
-    list_counting(db, f, TOTAL_CAP).await
-}
-
-/// [`list`], counting up to `cap`.
-pub async fn list_counting(db: &Db, f: &QueueFilter, cap: i64) -> Result<QueuePage, DbError> {
-    let (rows, counted) = on_pool!(db, pool => {
-        let mut page = sqlx::QueryBuilder::new(
-            "SELECT event_id, device_id, camera_id, kind, vehicle_class,
-                    COALESCE(corrected_plate, plate_text) AS plate, plate_colour, occurred_at,
-                    status, owner_lookup
-             FROM violations",
-        );
-        push_filters!(page, f);
-        page.push(" ORDER BY occurred_at, event_id LIMIT ")
-            .push_bind(f.limit)
-            .push(" OFFSET ")
-            .push_bind(f.offset);
-        let rows: Vec<QueueRow> = page.build_query_as().fetch_all(pool).await?;
-        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM violations");
-        push_filters!(count, f);
-        count.push(" LIMIT ").push_bind(cap + 1).push(") AS capped");
-        let counted: i64 = count.build_query_scalar().fetch_one(pool).await?;
-        (rows, counted)
-    });
-    Ok(QueuePage {
-        items: rows.into_iter().map(QueueItem::from).collect(),
-        total: counted.min(cap),
-        total_exact: counted <= cap,
-    })
-}
-
-/// The violation pending review that comes after `id` in the queue's order (oldest first), or
-/// the first one when none comes after: where an officer goes next after a decision.
-pub async fn next_pending(db: &Db, id: &EventId) -> Result<Option<EventId>, DbError> {
-    let next = on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT v.event_id FROM violations v
-             LEFT JOIN violations this ON this.event_id = $1
-             WHERE v.status = $2 AND v.event_id <> $1
-             ORDER BY CASE WHEN this.event_id IS NULL
-                             OR v.occurred_at > this.occurred_at
-                             OR (v.occurred_at = this.occurred_at AND v.event_id > this.event_id)
-                           THEN 0 ELSE 1 END,
-                      v.occurred_at, v.event_id
-             LIMIT 1",
-        )
-        .bind(*id.as_uuid())
-        .bind(Status::PendingReview.as_str())
-        .fetch_optional(pool)
-        .await?
-        .map(|row| row.try_get::<uuid::Uuid, _>("event_id"))
-        .transpose()?
-    });
-    Ok(next.and_then(|uuid| EventId::from_uuid(uuid).ok()))
 }
 
 /// Why a decision could not be taken.
@@ -224,6 +64,18 @@ pub struct Issued {
     pub notice: ViolationNotice,
 }
 
+/// A violation as [`approve`] reads it.
+#[derive(sqlx::FromRow)]
+struct ApprovalRow {
+    event: Json<ViolationEvent>,
+    status: String,
+    plate: Option<String>,
+    plate_colour: Option<String>,
+    owner_citizen_id: Option<String>,
+    owner_organisation: Option<String>,
+    plate_corrected_by: Option<String>,
+}
+
 /// Confirms a violation pending review as `officer` (`actor` in the audit log): assesses it
 /// against the schedule in force on its day (the range and the provision; the amount proposed
 /// for the decision to come), opens the case, records the notice of violation to send to the
@@ -242,7 +94,7 @@ pub async fn approve(
     let _one_at_a_time = audit.lock().await;
     let result = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, ApprovalRow>(
             "SELECT event, status, COALESCE(corrected_plate, plate_text) AS plate, plate_colour,
                     owner_citizen_id, owner_organisation, plate_corrected_by
              FROM violations WHERE event_id = $1",
@@ -253,12 +105,16 @@ pub async fn approve(
         let Some(row) = row else {
             return Ok(Err(Refused::NotFound(*id)));
         };
-        let Json(event): Json<ViolationEvent> = row.try_get("event")?;
-        let status: String = row.try_get("status")?;
-        let plate: Option<String> = row.try_get("plate")?;
-        let colour = colour_of(row.try_get("plate_colour")?);
-        let owner: Option<String> = row.try_get("owner_citizen_id")?;
-        let organisation: Option<String> = row.try_get("owner_organisation")?;
+        let ApprovalRow {
+            event: Json(event),
+            status,
+            plate,
+            plate_colour,
+            owner_citizen_id: owner,
+            owner_organisation: organisation,
+            plate_corrected_by: corrected_by,
+        } = row;
+        let colour = colour_of(plate_colour);
         if status != Status::PendingReview.as_str() {
             return Ok(Err(Refused::NotPending(status)));
         }
@@ -268,7 +124,6 @@ pub async fn approve(
             return Ok(Err(Refused::TimeBarred(UtcTimestamp::from_datetime(barred))));
         }
         // Four eyes: a plate an officer corrected names the person fined; another confirms it.
-        let corrected_by: Option<String> = row.try_get("plate_corrected_by")?;
         if let Some(by) = corrected_by.filter(|by| by == officer) {
             return Ok(Err(Refused::OwnCorrection(by)));
         }
@@ -283,17 +138,15 @@ pub async fn approve(
         let fine_id = uuid::Uuid::now_v7();
         let plate_text = plate.unwrap_or_default();
         let notice_due = e.occurred_at.as_datetime() + Duration::days(process::NOTICE_DAYS);
-        let contact = sqlx::query("SELECT phone, email FROM citizens WHERE citizen_id = $1")
-            .bind(owner.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| -> Result<protocol::Contact, DbError> {
-                let (phone, email) = super::owners::open_contact(
-                    key,
-                    owner.as_str(),
-                    row.try_get("phone")?,
-                    row.try_get("email")?,
-                )?;
+        let sealed: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT phone, email FROM citizens WHERE citizen_id = $1")
+                .bind(owner.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let contact = sealed
+            .map(|(phone, email)| -> Result<protocol::Contact, DbError> {
+                let (phone, email) =
+                    super::owners::open_contact(key, owner.as_str(), phone, email)?;
                 Ok(contact_of(phone, email))
             })
             .transpose()?;
@@ -562,12 +415,10 @@ async fn decided(db: &Db, id: &EventId, changed: u64) -> Result<Result<(), Refus
 
 async fn status_of(db: &Db, id: &EventId) -> Result<Option<String>, DbError> {
     let status = on_pool!(db, pool => {
-        sqlx::query("SELECT status FROM violations WHERE event_id = $1")
+        sqlx::query_scalar::<_, String>("SELECT status FROM violations WHERE event_id = $1")
             .bind(*id.as_uuid())
             .fetch_optional(pool)
             .await?
-            .map(|row| row.try_get::<String, _>("status"))
-            .transpose()?
     });
     Ok(status)
 }
@@ -632,127 +483,14 @@ pub async fn correct_plate(
     decided(db, id, changed).await
 }
 
-/// The case of a confirmed violation, as the review side shows it: the notice, the owner's
-/// answer, and the decision once taken.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct FineSummary {
-    pub fine_id: String,
-    /// `…/QĐ-XPHC` once decided.
-    pub decision_number: Option<String>,
-    /// The decision's amount; before it, the proposal (the middle of the range).
-    pub amount_vnd: i64,
-    pub min_vnd: Option<i64>,
-    pub max_vnd: Option<i64>,
-    pub points: i32,
-    pub legal_reference: String,
-    /// `issued` (the notice), `notice_sent`, `notice_delivered`, `notice_failed`, `confirmed`
-    /// (the owner acknowledged), `disputed` (explains), `upheld`, `decided`, `paid`,
-    /// `cancelled`.
-    pub status: String,
-    /// Who confirmed the violation and issued the notice.
-    pub issued_by: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub issued_at: UtcTimestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub answer_due: Option<UtcTimestamp>,
-    pub decided_by: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub decided_at: Option<UtcTimestamp>,
-    pub circumstance: Option<String>,
-    /// On the case of a person the owner named (the driver, or the buyer): who, as the owner
-    /// declared them.
-    pub named: Option<NamedPerson>,
-    /// The warnings given because the notice went unanswered, and whether they were lifted.
-    pub warnings: Vec<super::deadlines::Warning>,
-}
-
-/// The person an owner named, as the review side shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct NamedPerson {
-    /// `driver` or `buyer`.
-    pub named_as: String,
-    pub full_name: String,
-    pub citizen_id: String,
-    /// The driver's licence number.
-    pub licence_no: Option<String>,
-    /// The buyer's: the day of the sale and the contract.
-    pub sold_on: Option<String>,
-    pub contract: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
-    pub declared_at: UtcTimestamp,
-}
-
-/// The case of a violation, if any (the open one: after an owner named the driver, the
-/// driver's).
-pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbError> {
-    let fine = on_pool!(db, pool => {
-        sqlx::query(
-            "SELECT f.fine_id, f.decision_number, f.amount_vnd, f.min_vnd, f.max_vnd, f.points,
-                    f.legal_reference, f.status, f.issued_by, f.issued_at, f.answer_due,
-                    f.decided_by, f.decided_at, f.circumstance, t.named_as,
-                    t.full_name AS named_name, t.citizen_id AS named_id, t.licence_no, t.sold_on,
-                    t.contract, t.declared_at
-             FROM fines f LEFT JOIN case_transfers t ON t.to_fine_id = f.fine_id
-             WHERE f.event_id = $1 AND f.status <> 'transferred'",
-        )
-        .bind(*id.as_uuid())
-        .fetch_optional(pool)
-        .await?
-        .map(|row| {
-            let at = |name: &str| {
-                row.try_get::<Option<OffsetDateTime>, _>(name)
-                    .map(|t| t.map(UtcTimestamp::from_datetime))
-            };
-            Ok::<_, sqlx::Error>(FineSummary {
-                fine_id: row.try_get("fine_id")?,
-                decision_number: row.try_get("decision_number")?,
-                amount_vnd: row.try_get("amount_vnd")?,
-                min_vnd: row.try_get("min_vnd")?,
-                max_vnd: row.try_get("max_vnd")?,
-                points: row.try_get("points")?,
-                legal_reference: row.try_get("legal_reference")?,
-                status: row.try_get("status")?,
-                issued_by: row.try_get("issued_by")?,
-                issued_at: UtcTimestamp::from_datetime(row.try_get("issued_at")?),
-                answer_due: at("answer_due")?,
-                decided_by: row.try_get("decided_by")?,
-                decided_at: at("decided_at")?,
-                circumstance: row.try_get("circumstance")?,
-                named: match row.try_get::<Option<String>, _>("named_as")? {
-                    None => None,
-                    Some(named_as) => Some(NamedPerson {
-                        named_as,
-                        full_name: row.try_get("named_name")?,
-                        citizen_id: row.try_get("named_id")?,
-                        licence_no: row.try_get("licence_no")?,
-                        sold_on: row.try_get("sold_on")?,
-                        contract: row.try_get("contract")?,
-                        declared_at: UtcTimestamp::from_datetime(row.try_get("declared_at")?),
-                    }),
-                },
-                warnings: Vec::new(),
-            })
-        })
-        .transpose()?
-    });
-    let Some(mut fine) = fine else {
-        return Ok(None);
-    };
-    fine.warnings = super::deadlines::warnings_of(db, &fine.fine_id).await?;
-    Ok(Some(fine))
-}
-
 /// Notices waiting in the outbox: (id, idempotency key, payload).
 pub async fn outbox_pending(db: &Db) -> Result<Vec<(i64, String, String)>, DbError> {
     let rows = on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_as::<_, (i64, String, String)>(
             "SELECT id, idempotency_key, payload FROM outbox WHERE delivered_at IS NULL ORDER BY id",
         )
         .fetch_all(pool)
         .await?
-        .into_iter()
-        .map(|row| Ok::<_, sqlx::Error>((row.try_get("id")?, row.try_get("idempotency_key")?, row.try_get("payload")?)))
-        .collect::<Result<Vec<_>, _>>()?
     });
     Ok(rows)
 }
@@ -765,7 +503,7 @@ pub async fn sent_notice(
     id: &EventId,
 ) -> Result<Option<(ViolationNotice, super::owners::Citizen)>, DbError> {
     let payload: Option<String> = on_pool!(db, pool => {
-        sqlx::query(
+        sqlx::query_scalar(
             "SELECT o.payload FROM fines f
              JOIN outbox o ON o.idempotency_key = f.fine_id AND o.kind = 'violation_notice'
              WHERE f.event_id = $1 AND f.status <> 'transferred'",
@@ -773,8 +511,6 @@ pub async fn sent_notice(
         .bind(*id.as_uuid())
         .fetch_optional(pool)
         .await?
-        .map(|row| row.try_get("payload"))
-        .transpose()?
     });
     let Some(payload) = payload else {
         return Ok(None);
