@@ -34,7 +34,7 @@ export ORT_DYLIB_PATH := $(CURDIR)/$(ORT_DIR)/libonnxruntime.so
 export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-bench services build test lint fmt demo demo-services bench train-env models plate-rec plate-det vehicle-det-people schema soak clean
+.PHONY: help deps deps-apt deps-rust deps-ort deps-py deps-deny deps-bench services build test lint deny advisory-db fmt demo demo-services bench train-env models plate-rec plate-det vehicle-det-people schema soak clean
 
 help:
 	@echo "make demo    build and start the chain locally, print its URLs"
@@ -42,6 +42,8 @@ help:
 	@echo "make test    set up everything, then format check, clippy, every test"
 	@echo "make deps    install what this machine lacks (apt packages, ONNX Runtime, services)"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make deny    cargo deny: licences, advisories (deny/advisory-db.tar.gz), sources, bans"
+	@echo "make advisory-db   refresh the RustSec advisory snapshot from GitHub"
 	@echo "make bench   criterion benches and the pipeline harnesses"
 	@echo "make soak    four sim cameras through the whole chain for an hour (TVE_SOAK_MINUTES)"
 	@echo "make schema  regenerate protocol/schema/*.json from the types"
@@ -78,6 +80,15 @@ deps-apt:
 deps-rust:
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+# cargo-deny, built once into a cache outside the clone (crates.io is the only source it needs).
+CARGO_DENY_VERSION := 0.19.4
+TOOLS := $(HOME)/.cache/tve-tools
+CARGO_DENY := $(TOOLS)/bin/cargo-deny
+deps-deny:
+	@$(CARGO_DENY) --version 2>/dev/null | grep -qx 'cargo-deny $(CARGO_DENY_VERSION)' \
+	  || env -u CARGO_TARGET_DIR $(CARGO) install --quiet --locked --root $(TOOLS) \
+	       cargo-deny --version $(CARGO_DENY_VERSION)
 
 deps-ort: $(ORT_LIB)
 
@@ -125,7 +136,35 @@ lint: deps-rust
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: deps lint
+# The RustSec advisory database as of the commit in deny/advisory-db.commit, unpacked as the
+# git checkout cargo-deny reads with --disable-fetch: checking advisories needs no network.
+# `make advisory-db` (where github.com answers) replaces the snapshot with today's database.
+ADVISORY_URL := https://github.com/rustsec/advisory-db
+ADVISORY_DBS := .cache/advisory-dbs
+ADVISORY_DB := $(ADVISORY_DBS)/advisory-db-3157b0e258782691
+$(ADVISORY_DB)/.git/HEAD: deny/advisory-db.tar.gz deny/advisory-db.commit
+	@rm -rf $(ADVISORY_DB) && mkdir -p $(ADVISORY_DB)
+	@tar -xzf deny/advisory-db.tar.gz -C $(ADVISORY_DB)
+	@cd $(ADVISORY_DB) && git init -q && git add -A \
+	  && GIT_COMMITTER_DATE="$$(cut -d' ' -f2 $(CURDIR)/deny/advisory-db.commit)" \
+	     git -c user.name=rustsec -c user.email=rustsec@localhost -c commit.gpgsign=false \
+	     commit -q --date="$$(cut -d' ' -f2 $(CURDIR)/deny/advisory-db.commit)" \
+	     -m "RustSec advisory-db $$(cut -d' ' -f1 $(CURDIR)/deny/advisory-db.commit)"
+
+advisory-db:
+	@rm -rf .cache/advisory-db-fresh
+	git clone --quiet --depth 1 $(ADVISORY_URL) .cache/advisory-db-fresh
+	@cd .cache/advisory-db-fresh && git archive --format=tar HEAD crates LICENSE.txt \
+	  | gzip -n -9 > $(CURDIR)/deny/advisory-db.tar.gz \
+	  && git log -1 --format='%H %cI' > $(CURDIR)/deny/advisory-db.commit
+	@rm -rf .cache/advisory-db-fresh
+	@echo "advisory snapshot: $$(cat deny/advisory-db.commit)"
+
+deny: deps-deny $(ADVISORY_DB)/.git/HEAD
+	@echo "advisories as of $$(cut -d' ' -f2 deny/advisory-db.commit) (make advisory-db refreshes them)"
+	$(CARGO_DENY) --log-level error check --disable-fetch --config deny.toml
+
+test: deps lint deny
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
