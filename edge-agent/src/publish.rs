@@ -29,7 +29,7 @@ use protocol::{
 use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
 use service_kit::http::Shutdown;
 use tokio::sync::{Notify, mpsc};
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument as _, debug, error, info, warn};
 
 use crate::{
     config::{CentralSettings, MqttSettings},
@@ -125,6 +125,7 @@ pub struct CentralConfig {
 /// Runs delivery until `shutdown`. `status` makes the heartbeat; phases from the signal
 /// controller go to `signals`, configurations to `configs`; `frames` gives the pictures central
 /// asks for.
+#[tracing::instrument(name = "uplink", skip_all, fields(device = %delivery.device))]
 pub async fn run(
     delivery: Delivery,
     status: Arc<dyn Fn() -> DeviceStatus + Send + Sync>,
@@ -170,7 +171,7 @@ pub async fn run(
         let delivery = delivery.clone();
         let connected_gen = connected_gen.clone();
         let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        let listening = async move {
             let ack_topic = Topic::Ack(delivery.device.clone()).to_string();
             let config_topic = Topic::Config(delivery.device.clone()).to_string();
             let snapshot_topic = Topic::SnapshotRequest(delivery.device.clone()).to_string();
@@ -209,7 +210,8 @@ pub async fn run(
                     }
                 }
             }
-        })
+        };
+        tokio::spawn(listening.in_current_span())
     };
 
     let http = service_kit::tls::client(
@@ -222,7 +224,7 @@ pub async fn run(
     let pictures = {
         let (delivery, client, http) = (delivery.clone(), client.clone(), http.clone());
         let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        let answering = async move {
             loop {
                 let request = tokio::select! {
                     r = snapshot_rx.recv() => match r { Some(r) => r, None => break },
@@ -236,7 +238,8 @@ pub async fn run(
                     warn!(camera = %request.camera, error = format!("{e:#}"), "the picture central asked for was not sent");
                 }
             }
-        })
+        };
+        tokio::spawn(answering.in_current_span())
     };
     let mut seen_gen = 0;
     let mut status_tick =

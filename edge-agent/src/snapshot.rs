@@ -64,6 +64,11 @@ const SNAPSHOT_TRIES: u32 = 3;
 /// signed [`Snapshot`] on the device's snapshot topic, then uploaded as an evidence file; for a
 /// burst, a frame a second until the frames asked for are sent or the request expires. Nothing
 /// is kept: a picture lost on the way is asked for again.
+#[tracing::instrument(
+    name = "snapshot",
+    skip_all,
+    fields(camera = %request.camera, view = ?request.view)
+)]
 pub(crate) async fn send_snapshot(
     delivery: &Delivery,
     client: &AsyncClient,

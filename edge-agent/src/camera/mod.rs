@@ -290,6 +290,7 @@ impl Worker {
         utc_at(self.ingest.unix_ms_at(0.0), t)
     }
 
+    #[tracing::instrument(name = "camera", skip_all, fields(camera = %self.camera.id))]
     pub(crate) fn run(mut self) {
         let id = self.camera.id.clone();
         info!(camera = %id, source = %self.camera.source, "camera started");

@@ -58,6 +58,7 @@ pub(crate) struct Job {
     pub(crate) utc_of: i64,
 }
 
+#[tracing::instrument(name = "evidence", skip_all)]
 pub(crate) fn evidence_thread(
     jobs: &Receiver<Job>,
     reader: &PlateReader,
@@ -90,6 +91,8 @@ pub(crate) fn evidence_thread(
         };
         let camera = job.camera.id.to_string();
         let kind = job.due.finding.kind;
+        // Every line logged while this violation is packaged names its camera and kind.
+        let _violation = tracing::info_span!("violation", camera = %camera, %kind).entered();
         let entry = build_event(&job, reader, shared, settings, &scratch).and_then(
             |(event, files, clip)| {
                 let payload = wire::encode_signed(&event, &shared.key)?;
