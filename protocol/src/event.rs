@@ -2,6 +2,10 @@
 //! what was measured, and the evidence that shows it.
 //!
 //! These are the domain types; [`crate::wire`] adds the schema tag and the signature.
+//!
+//! One file for one message: the event's types are the contract every box and every central
+//! release read together with the schema made from them (`protocol/schema/`), so they are
+//! reviewed side by side rather than spread over modules.
 
 use std::{borrow::Cow, fmt, str::FromStr};
 

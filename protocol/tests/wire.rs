@@ -1,4 +1,7 @@
 //! The wire contract: round trips, and a distinct error for each way a payload can be wrong.
+//!
+//! Long because it is a table in code: one case for each way each message can be wrong, each
+//! with the error it must get.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 

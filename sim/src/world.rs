@@ -3,6 +3,10 @@
 //!
 //! The simulation starts before t = 0 so the road is already busy on the first frame, and it
 //! steps at the frame rate, so positions at each frame time are exact.
+//!
+//! One file because one step moves everything together: each road user's car-following and
+//! lane choice, the signal, and the ground truth of each violation as it happens read and
+//! write the same state in the same order.
 
 use protocol::ViolationKind;
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,9 @@
 //! paid, each step in the violation's audit trail.
 //! The kind, vehicle and plate match the scenario's ground truth, and every evidence file
 //! central holds hashes to what the device signed.
+//!
+//! Long because it is one scenario followed across every process of the chain, with the
+//! processes' set-up beside it.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 

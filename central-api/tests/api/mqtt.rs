@@ -2,6 +2,9 @@
 //! answers with acknowledgements on the device's ack topic; refused events are acknowledged
 //! never; events published while central is down are ingested when it comes back. Against
 //! Mosquitto (PostgreSQL and SQLite) and against the embedded broker.
+//!
+//! Long because each test runs the service against a real broker through a whole episode (an
+//! outage, a restart, a flood of bad messages) and asserts at every step.
 
 use std::time::Duration;
 

@@ -1,6 +1,10 @@
 //! The review flow through the JSON API: sign-in, the queue, a violation, plate correction,
 //! approval issuing the fine (with its notice in the outbox), rejection, CSRF, and the role of
 //! every caller checked on every decision.
+//!
+//! Long because each test walks one user's whole task through the service step by step, as
+//! the user does it, and asserts at every step; a test cut into pieces would set the same
+//! world up again for each and no longer show the task whole.
 
 use axum::{
     Router,

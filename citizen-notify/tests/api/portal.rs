@@ -1,6 +1,10 @@
 //! The citizen portal in the way a phone's browser uses it: sign in through the identity
 //! provider (the sandbox's, over HTTP, PKCE and a signed ID token), see one's fines, confirm or
 //! dispute, pay through the gateway. Another citizen's fine is a 404 on every route.
+//!
+//! Long because each test walks one user's whole task through the service step by step, as
+//! the user does it, and asserts at every step; a test cut into pieces would set the same
+//! world up again for each and no longer show the task whole.
 
 use citizen_notify::db::{self, Answer};
 
