@@ -57,23 +57,34 @@ impl TryFrom<RuleRow> for FineRule {
     }
 }
 
-/// The whole schedule, every period, in the order the rows were added.
-pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
-    let rows: Vec<RuleRow> = on_pool!(db, pool => {
-        sqlx::query_as(
+/// The schedule's rows in the order they were added, read through `$ex` (a pool or a
+/// transaction of either engine).
+macro_rules! select_rules {
+    ($ex:expr) => {
+        sqlx::query_as::<_, RuleRow>(
             "SELECT kind, vehicle, over_kmh_from, over_kmh_to, over_kmh_from_included,
                     over_kmh_to_included, min_vnd, max_vnd, points, reference,
                     effective_from, effective_to, verify, zone_case
              FROM fine_schedule ORDER BY id",
         )
-        .fetch_all(pool)
+        .fetch_all($ex)
         .await?
-    });
+    };
+}
+
+/// The schedule made of its stored rows.
+fn schedule_of(rows: Vec<RuleRow>) -> Result<FineSchedule, DbError> {
     let rules = rows
         .into_iter()
         .map(FineRule::try_from)
         .collect::<Result<Vec<_>, DbError>>()?;
     Ok(FineSchedule { rules })
+}
+
+/// The whole schedule, every period, in the order the rows were added.
+pub async fn load_schedule(db: &Db) -> Result<FineSchedule, DbError> {
+    let rows = on_pool!(db, pool => { select_rules!(pool) });
+    schedule_of(rows)
 }
 
 /// Inserts the rule `r` in the transaction `tx` (of either engine).
@@ -180,16 +191,31 @@ pub async fn amend(
 /// already kept, only the shipped rules of a case it has no rule for at all (a violation the
 /// schedule could not fine before, such as illegal stopping by its zone's case) — never one an
 /// amendment has ended or replaced. Returns the rows added.
+///
+/// The schedule is read and completed in one transaction that holds the table against other
+/// writers: replicas starting together seed it once between them, the later finding the rules
+/// the earlier added.
 pub async fn seed_missing(db: &Db, shipped: &FineSchedule) -> Result<usize, DbError> {
-    let kept = load_schedule(db).await?;
-    let missing: Vec<FineRule> = shipped
-        .rules
-        .iter()
-        .filter(|r| !kept.rules.iter().any(|k| k.same_case(r)))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        insert_rules(db, &missing).await?;
-    }
-    Ok(missing.len())
+    let postgres = matches!(db, Db::Postgres(_));
+    let begin = super::begin_writing(db);
+    let added = on_pool!(db, pool => {
+        let mut tx = pool.begin_with(begin).await?;
+        if postgres {
+            sqlx::query("LOCK TABLE fine_schedule IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let kept = schedule_of(select_rules!(&mut *tx))?;
+        let missing: Vec<&FineRule> = shipped
+            .rules
+            .iter()
+            .filter(|r| !kept.rules.iter().any(|k| k.same_case(r)))
+            .collect();
+        for r in &missing {
+            insert_rule!(tx, r);
+        }
+        tx.commit().await?;
+        missing.len()
+    });
+    Ok(added)
 }

@@ -11,6 +11,14 @@ use time::macros::{date, datetime};
 
 use crate::helpers::{TestDb, on_both_engines};
 
+/// Two replicas starting together: the schedule is seeded once between them, not twice.
+async fn replicas_starting_together_seed_the_schedule_once(t: &TestDb) {
+    let shipped = FineSchedule::shipped().unwrap();
+    let (a, b) = tokio::join!(seed_missing(&t.db, &shipped), seed_missing(&t.db, &shipped));
+    assert_eq!(a.unwrap() + b.unwrap(), shipped.rules.len());
+    assert_eq!(load_schedule(&t.db).await.unwrap(), shipped);
+}
+
 async fn the_schedule_is_seeded_once_and_amended_by_new_rows(t: &TestDb) {
     let shipped = FineSchedule::shipped().unwrap();
     assert_eq!(
@@ -107,6 +115,7 @@ async fn a_schedule_kept_from_before_gets_the_cases_it_had_no_rule_for(t: &TestD
 }
 
 on_both_engines!(
+    replicas_starting_together_seed_the_schedule_once,
     the_schedule_is_seeded_once_and_amended_by_new_rows,
     a_schedule_kept_from_before_gets_the_cases_it_had_no_rule_for,
 );
