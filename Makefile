@@ -137,19 +137,23 @@ lint: deps-rust
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The RustSec advisory database as of the commit in deny/advisory-db.commit, unpacked as the
-# git checkout cargo-deny reads with --disable-fetch: checking advisories needs no network.
-# `make advisory-db` (where github.com answers) replaces the snapshot with today's database.
+# git checkout cargo-deny reads with --disable-fetch: checking advisories needs no network. The
+# checkout is dated by the snapshot's commit, so cargo-deny's `maximum-db-staleness` (deny.toml)
+# measures the snapshot's own age; `make advisory-db` (where github.com answers) replaces it
+# with today's database.
 ADVISORY_URL := https://github.com/rustsec/advisory-db
 ADVISORY_DBS := .cache/advisory-dbs
 ADVISORY_DB := $(ADVISORY_DBS)/advisory-db-3157b0e258782691
-$(ADVISORY_DB)/.git/HEAD: deny/advisory-db.tar.gz deny/advisory-db.commit
+ADVISORY_DATE = $$(cut -d' ' -f2 $(CURDIR)/deny/advisory-db.commit)
+$(ADVISORY_DB)/.unpacked: deny/advisory-db.tar.gz deny/advisory-db.commit
 	@rm -rf $(ADVISORY_DB) && mkdir -p $(ADVISORY_DB)
 	@tar -xzf deny/advisory-db.tar.gz -C $(ADVISORY_DB)
 	@cd $(ADVISORY_DB) && git init -q && git add -A \
-	  && GIT_COMMITTER_DATE="$$(cut -d' ' -f2 $(CURDIR)/deny/advisory-db.commit)" \
+	  && GIT_COMMITTER_DATE="$(ADVISORY_DATE)" \
 	     git -c user.name=rustsec -c user.email=rustsec@localhost -c commit.gpgsign=false \
-	     commit -q --date="$$(cut -d' ' -f2 $(CURDIR)/deny/advisory-db.commit)" \
-	     -m "RustSec advisory-db $$(cut -d' ' -f1 $(CURDIR)/deny/advisory-db.commit)"
+	     commit -q --date="$(ADVISORY_DATE)" \
+	     -m "RustSec advisory-db $$(cut -d' ' -f1 $(CURDIR)/deny/advisory-db.commit)" \
+	  && touch -d "$(ADVISORY_DATE)" .git/HEAD && touch .unpacked
 
 advisory-db:
 	@rm -rf .cache/advisory-db-fresh
@@ -160,7 +164,7 @@ advisory-db:
 	@rm -rf .cache/advisory-db-fresh
 	@echo "advisory snapshot: $$(cat deny/advisory-db.commit)"
 
-deny: deps-deny $(ADVISORY_DB)/.git/HEAD
+deny: deps-deny $(ADVISORY_DB)/.unpacked
 	@echo "advisories as of $$(cut -d' ' -f2 deny/advisory-db.commit) (make advisory-db refreshes them)"
 	$(CARGO_DENY) --log-level error check --disable-fetch --config deny.toml
 
