@@ -336,7 +336,6 @@ impl Outage {
 
 #[tracing::instrument(name = "ingest", skip_all, fields(camera = %shared.camera))]
 fn supervise(shared: &Arc<Shared>, launch: &str, stall: Duration, live: bool) {
-    let id = shared.camera.as_str();
     let mut outage = Outage::default();
     let mut backoff = Duration::from_millis(250);
     const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -349,7 +348,7 @@ fn supervise(shared: &Arc<Shared>, launch: &str, stall: Duration, live: bool) {
         }
         let why = match outcome {
             Outcome::Ended if !live => {
-                info!(camera = id, "source ended");
+                info!("source ended");
                 *lock(&shared.state) = State::Ended;
                 shared.fresh.notify_all();
                 return;
@@ -363,9 +362,9 @@ fn supervise(shared: &Arc<Shared>, launch: &str, stall: Duration, live: bool) {
         };
         let failures = shared.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if outage.warn(failures, Instant::now()) {
-            warn!(camera = id, retries = failures - 1, error = %why, "stream failed, reconnecting");
+            warn!(retries = failures - 1, error = %why, "stream failed, reconnecting");
         } else {
-            debug!(camera = id, retries = failures - 1, error = %why, "stream failed, reconnecting");
+            debug!(retries = failures - 1, error = %why, "stream failed, reconnecting");
         }
         *lock(&shared.state) = State::Reconnecting;
         shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -467,7 +466,7 @@ fn build(shared: &Arc<Shared>, launch: &str) -> anyhow::Result<gst::Pipeline> {
                         let was = std::mem::replace(&mut *lock(&shared.state), State::Streaming);
                         if was != State::Streaming {
                             let retries = shared.failures.swap(0, Ordering::Relaxed);
-                            info!(camera = %shared.camera, retries, "stream up");
+                            info!(retries, "stream up");
                         }
                         if lock(&shared.slot).replace(frame).is_some() {
                             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);

@@ -92,7 +92,7 @@ pub(crate) async fn send_snapshot(
     for seq in 0..request.frames {
         let started = tokio::time::Instant::now();
         if UtcTimestamp::now().unix_ms() >= request.expires_at.unix_ms() {
-            info!(camera = %request.camera, sent = seq, "the request expired before its last frame");
+            info!(sent = seq, "the request expired before its last frame");
             break;
         }
         let (image, taken_at, facts) = if judged {
@@ -173,7 +173,7 @@ async fn send_picture(
         ..answer(delivery, request, (taken_at, width, height), &jpeg)
     };
     send_file(delivery, (client, http), &snapshot, jpeg).await?;
-    info!(camera = %request.camera, width, height, seq, view = request.view.as_str(), "picture sent to central");
+    info!(width, height, seq, "picture sent to central");
     Ok(())
 }
 
@@ -234,7 +234,7 @@ async fn send_clip(
         ..answer(delivery, request, (taken_at, width, height), &mp4)
     };
     send_file(delivery, (client, http), &snapshot, mp4).await?;
-    info!(camera = %request.camera, duration_ms, bytes = snapshot.bytes, "clip sent to central");
+    info!(duration_ms, bytes = snapshot.bytes, "clip sent to central");
     Ok(())
 }
 

@@ -143,14 +143,14 @@ impl Worker {
         let sightings = sightings.lock().unwrap_or_else(|e| e.into_inner());
         match sightings.find(f.history.class, &path) {
             Some((sighting, distance_m)) => {
-                info!(camera = %self.camera.id, plate_camera = %camera, track, distance_m, "vehicle found by the plate camera");
+                info!(plate_camera = %camera, track, distance_m, "vehicle found by the plate camera");
                 Some(Paired {
                     camera: camera.clone(),
                     sighting,
                 })
             }
             None => {
-                info!(camera = %self.camera.id, plate_camera = %camera, track, seen = sightings.len(), "vehicle not found unmistakably by the plate camera");
+                info!(plate_camera = %camera, track, seen = sightings.len(), "vehicle not found unmistakably by the plate camera");
                 None
             }
         }
@@ -238,7 +238,7 @@ impl Worker {
         };
         // Blocking: a violation is never dropped; a slow evidence stage holds this camera.
         if self.jobs.send(job).is_err() {
-            error!(camera = %self.camera.id, "the evidence stage has stopped: violation lost");
+            error!("the evidence stage has stopped: violation lost");
         }
     }
 }

@@ -196,7 +196,7 @@ impl Worker {
             );
             for finding in new {
                 let event_id = EventId::new();
-                info!(camera = %self.camera.id, kind = %finding.kind, track = id, event = %event_id, "violation seen");
+                info!(kind = %finding.kind, track = id, event = %event_id, "violation seen");
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
                 if let Some(f) = self.followed.get_mut(&id) {
                     f.fired.insert(finding.kind);
@@ -349,9 +349,12 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if fault.is_some() && kept.is_none() {
-            warn!(camera = %self.camera.id, fault = fault.as_deref().unwrap_or(""), "signal fault: the red-light rule cannot be trusted here");
+            warn!(
+                fault = fault.as_deref().unwrap_or(""),
+                "signal fault: the red-light rule cannot be trusted here"
+            );
         } else if fault.is_none() && kept.is_some() {
-            info!(camera = %self.camera.id, "signal changing again");
+            info!("signal changing again");
         }
         *kept = fault;
     }

@@ -281,7 +281,7 @@ impl Worker {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(camera.clone());
             self.camera = camera;
-            info!(camera = %self.camera.id, site = %self.camera.site.name, "settings from central applied");
+            info!(site = %self.camera.site.name, "settings from central applied");
         }
     }
 
@@ -292,8 +292,7 @@ impl Worker {
 
     #[tracing::instrument(name = "camera", skip_all, fields(camera = %self.camera.id))]
     pub(crate) fn run(mut self) {
-        let id = self.camera.id.clone();
-        info!(camera = %id, source = %self.camera.source, "camera started");
+        info!(source = %self.camera.source, "camera started");
         let mut window: VecDeque<Instant> = VecDeque::new();
         let period = Duration::from_secs_f64(1.0 / self.camera.detect_fps);
         let mut next_at = Instant::now();
@@ -313,7 +312,7 @@ impl Worker {
             };
             next_at = Instant::now() + period.mul_f64(0.9);
             if let Err(e) = self.process(&frame) {
-                warn!(camera = %id, error = %format!("{e:#}"), "frame not processed");
+                warn!(error = %format!("{e:#}"), "frame not processed");
             }
             let latency = frame.decoded_at.elapsed();
             self.stats
@@ -343,7 +342,7 @@ impl Worker {
         for due in pending {
             self.send(due, false);
         }
-        info!(camera = %id, "camera stopped");
+        info!("camera stopped");
     }
 }
 

@@ -16,7 +16,7 @@ use std::{
 };
 
 use plate_ocr::PlateReader;
-use protocol::{UtcTimestamp, ViolationKind, wire};
+use protocol::{UtcTimestamp, wire};
 use tracing::{error, info, warn};
 
 use crate::{
@@ -75,7 +75,7 @@ pub(crate) fn evidence_thread(
     );
     loop {
         for (id, provisional, outcome) in rt.block_on(writer.retry()) {
-            account(shared, "", None, false, &id, provisional, &outcome);
+            account(shared, false, &id, provisional, &outcome);
         }
         // As many wait in memory as the stage keeps: no new job until one is stored.
         let wait = writer.next_retry_in();
@@ -89,10 +89,14 @@ pub(crate) fn evidence_thread(
                 Next::Closed => break,
             }
         };
-        let camera = job.camera.id.to_string();
-        let kind = job.due.finding.kind;
-        // Every line logged while this violation is packaged names its camera and kind.
-        let _violation = tracing::info_span!("violation", camera = %camera, %kind).entered();
+        // Every line logged while this violation is packaged and stored names its camera and
+        // kind.
+        let _violation = tracing::info_span!(
+            "violation",
+            camera = %job.camera.id,
+            kind = %job.due.finding.kind
+        )
+        .entered();
         let entry = build_event(&job, reader, shared, settings, &scratch).and_then(
             |(event, files, clip)| {
                 let payload = wire::encode_signed(&event, &shared.key)?;
@@ -124,19 +128,11 @@ pub(crate) fn evidence_thread(
             Ok((entry, plate_read)) => {
                 let id = entry.event_id.clone();
                 let outcome = rt.block_on(writer.store(entry));
-                account(
-                    shared,
-                    &camera,
-                    Some(kind),
-                    plate_read,
-                    &id,
-                    job.provisional,
-                    &outcome,
-                );
+                account(shared, plate_read, &id, job.provisional, &outcome);
             }
             Err(e) => {
                 shared.evidence.errors.fetch_add(1, Ordering::Relaxed);
-                error!(camera = %camera, %kind, error = %format!("{e:#}"), "evidence not built");
+                error!(error = %format!("{e:#}"), "evidence not built");
             }
         }
     }
@@ -146,7 +142,7 @@ pub(crate) fn evidence_thread(
     while writer.waiting() > 0 && Instant::now() < until {
         thread::sleep(writer.next_retry_in().unwrap_or_default());
         for (id, provisional, outcome) in rt.block_on(writer.retry()) {
-            account(shared, "", None, false, &id, provisional, &outcome);
+            account(shared, false, &id, provisional, &outcome);
         }
     }
     if writer.waiting() > 0 {
@@ -162,17 +158,15 @@ pub(crate) const STOP_RETRY: Duration = Duration::from_secs(10);
 
 /// Counts and logs what became of an event handed to the outbox. The log says whether a plate
 /// was read, never which: a plate is personal data, and logs are kept and shipped apart from
-/// the evidence, under other rules.
+/// the evidence, under other rules. Its camera and kind are the enclosing `violation` span's (a
+/// retry of an earlier store has none).
 pub(crate) fn account(
     shared: &Shared,
-    camera: &str,
-    kind: Option<ViolationKind>,
     plate_read: bool,
     id: &str,
     provisional: bool,
     outcome: &Outcome,
 ) {
-    let kind = kind.map(|k| k.to_string()).unwrap_or_default();
     let stored = match outcome {
         Outcome::Waiting { .. } => return,
         Outcome::DeliveredAsJournaled => {
@@ -185,10 +179,10 @@ pub(crate) fn account(
     if provisional {
         match stored {
             Stored::Kept => {
-                info!(camera = %camera, kind = %kind, event = %id, "violation journaled")
+                info!(event = %id, "violation journaled")
             }
             other => {
-                warn!(camera = %camera, kind = %kind, event = %id, outcome = ?other, "violation not journaled")
+                warn!(event = %id, outcome = ?other, "violation not journaled")
             }
         }
         return;
@@ -196,13 +190,12 @@ pub(crate) fn account(
     match stored {
         Stored::Kept | Stored::Duplicate => {
             shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
-            info!(camera = %camera, kind = %kind, event = %id, plate_read, "violation stored");
+            info!(event = %id, plate_read, "violation stored");
         }
         Stored::KeptWithoutClip => {
             shared.evidence.stored.fetch_add(1, Ordering::Relaxed);
             shared.evidence.without_clip.fetch_add(1, Ordering::Relaxed);
             warn!(
-                camera = %camera,
                 event = %id,
                 disk_full = shared.outbox.disk_full(),
                 "outbox full: violation stored without its clip"
@@ -211,8 +204,6 @@ pub(crate) fn account(
         Stored::Refused => {
             shared.evidence.refused.fetch_add(1, Ordering::Relaxed);
             error!(
-                camera = %camera,
-                kind = %kind,
                 event = %id,
                 disk_full = shared.outbox.disk_full(),
                 "outbox full: violation refused"
