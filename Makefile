@@ -143,6 +143,8 @@ lint: deps-rust
 # with today's database.
 ADVISORY_URL := https://github.com/rustsec/advisory-db
 ADVISORY_DBS := .cache/advisory-dbs
+# The folder cargo-deny looks in for db-urls' entry (deny.toml): the URL's last segment and its
+# hash; a changed URL names another folder.
 ADVISORY_DB := $(ADVISORY_DBS)/advisory-db-3157b0e258782691
 ADVISORY_DATE = $$(cut -d' ' -f2 $(CURDIR)/deny/advisory-db.commit)
 $(ADVISORY_DB)/.unpacked: deny/advisory-db.tar.gz deny/advisory-db.commit
