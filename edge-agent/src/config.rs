@@ -161,6 +161,9 @@ pub struct ModelSettings {
     pub class_map: std::collections::BTreeMap<String, VehicleClass>,
     /// The helmet classifier's name in the manifest; empty turns the no-helmet rule off.
     pub helmet_classifier: String,
+    /// The people detector the masked copies use beside the vehicle detector (never to judge):
+    /// its name in the manifest; empty leaves people to the vehicle detector alone.
+    pub people_detector: String,
     /// Threads of each ONNX Runtime session.
     pub intra_threads: usize,
     /// Detections at or above this score start and keep tracks (lower ones only keep them);
@@ -179,6 +182,7 @@ impl Default for ModelSettings {
             detector_manifest: None,
             class_map: Default::default(),
             helmet_classifier: "helmet".into(),
+            people_detector: "people_det".into(),
             intra_threads: 1,
             min_score: None,
             min_plate_confidence: f64::from(plate_ocr::recognize::MIN_CONFIDENCE),

@@ -32,7 +32,8 @@ use vision::{BoxF, Manifest};
 
 use crate::{
     config::ModelSettings,
-    detect::{VehicleDetector, vehicle_of_label},
+    detect::{PeopleDetector, VehicleDetector, vehicle_of_label},
+    evidence::Shape,
 };
 
 /// Vehicles at least this tall (pixels, in the image as stored) are the ones the recall goal
@@ -61,6 +62,8 @@ pub struct EvalOptions {
     /// A detector of people (its manifest and name) whose sure finds stand in for the labels of
     /// people the set does not have ([`PeopleFigures`]).
     pub people_reference: Option<(PathBuf, String)>,
+    /// The people detector of the masked copies, instead of the configured one (empty: none).
+    pub people_detector: Option<String>,
 }
 
 /// The figures of one class.
@@ -111,6 +114,12 @@ pub struct MaskFigures {
     pub vehicles: usize,
     pub hidden: usize,
     pub recall: f64,
+    /// The people detector whose finds the masked copy hides too, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people_detector: Option<String>,
+    /// The mean share of an image the people detector's regions cover: what it hides, the
+    /// people and what it took for people.
+    pub people_area: f64,
     /// The people the reference detector is sure of, and how many of them are hidden.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub people: Option<PeopleFigures>,
@@ -128,6 +137,9 @@ pub struct PeopleFigures {
     pub people: usize,
     pub hidden: usize,
     pub recall: f64,
+    /// Of them, those the vehicle detector's findings alone hide (all of `hidden` where there
+    /// is no people detector).
+    pub by_vehicle_detector: usize,
 }
 
 /// A person this tall has a face of about 12 px (an eighth of the height).
@@ -560,7 +572,11 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
     if opts.min_score.is_some() {
         models.min_score = opts.min_score;
     }
+    if let Some(p) = &opts.people_detector {
+        models.people_detector.clone_from(p);
+    }
     let vehicles = VehicleDetector::load(&models, &manifest, &name, 0.05)?;
+    let people_detector = PeopleDetector::load(&models, &manifest)?;
     let threshold = vehicles.min_score;
     let reference = opts
         .people_reference
@@ -589,6 +605,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
     let mask_floor = crate::track::TrackerOptions::default().low_score;
     let mut masking = MaskFigures {
         min_width_px: MASK_MIN_PX,
+        people_detector: people_detector.as_ref().map(|p| p.entry().name.clone()),
         ..MaskFigures::default()
     };
     for (image_path, label) in &files {
@@ -634,12 +651,29 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
             })
             .collect();
         // As the agent masks: every detection it keeps, down to the tracker's low score.
-        let others = vehicles.to_hide(
+        let mut others = vehicles.to_hide(
             detections
                 .iter()
                 .chain(&people)
                 .filter(|d| d.score >= mask_floor),
         );
+        let by_vehicles = crate::evidence::mask_regions(image.dimensions(), &others);
+        if let Some(p) = &people_detector {
+            let people: Vec<(BoxF, Shape)> = p
+                .detect(&image)?
+                .into_iter()
+                .map(|b| (b, Shape::Person))
+                .collect();
+            let regions = crate::evidence::mask_regions(image.dimensions(), &people);
+            let frame = BoxF {
+                x0: 0.0,
+                y0: 0.0,
+                x1: w,
+                y1: h,
+            };
+            masking.people_area += f64::from(covered(&frame, &regions));
+            others.extend(people);
+        }
         let regions = crate::evidence::mask_regions(image.dimensions(), &others);
         for t in truth.iter().filter(|t| t.bbox.width() >= MASK_MIN_PX) {
             masking.vehicles += 1;
@@ -656,6 +690,9 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
                 people_tally.people += 1;
                 if covered(&p.bbox, &regions) >= MASK_COVERED {
                     people_tally.hidden += 1;
+                }
+                if covered(&p.bbox, &by_vehicles) >= MASK_COVERED {
+                    people_tally.by_vehicle_detector += 1;
                 }
             }
         }
@@ -693,6 +730,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
         lamps: (!lamps.is_empty()).then_some(lamps),
         masking: MaskFigures {
             recall: ratio(masking.hidden, masking.vehicles),
+            people_area: masking.people_area / all.images.max(1) as f64,
             people: reference.is_some().then(|| PeopleFigures {
                 recall: ratio(people_tally.hidden, people_tally.people),
                 ..people_tally
@@ -761,13 +799,23 @@ pub fn render(r: &Report) -> String {
     }
     let m = &r.masking;
     out.push_str(&format!(
-        "masking: {} of {} vehicles at least {:.0} px wide hidden in the masked copy (recall {:.3})\n",
-        m.hidden, m.vehicles, m.min_width_px, m.recall
+        "masking: {} of {} vehicles at least {:.0} px wide hidden in the masked copy (recall {:.3}){}\n",
+        m.hidden,
+        m.vehicles,
+        m.min_width_px,
+        m.recall,
+        m.people_detector
+            .as_ref()
+            .map(|p| format!(
+                ", people also by {p} (its regions cover {:.1} % of an image on average)",
+                100.0 * m.people_area
+            ))
+            .unwrap_or_default()
     ));
     if let Some(p) = &m.people {
         out.push_str(&format!(
-            "masking people: {} of the {} people at least {:.0} px tall {} is sure of hidden (agreement {:.3})\n",
-            p.hidden, p.people, p.min_height_px, p.reference, p.recall
+            "masking people: {} of the {} people at least {:.0} px tall {} is sure of hidden (agreement {:.3}; {} by the vehicle detector's findings alone)\n",
+            p.hidden, p.people, p.min_height_px, p.reference, p.recall, p.by_vehicle_detector
         ));
     }
     for (which, l) in r.lamps.iter().flatten() {

@@ -49,6 +49,10 @@ enum Command {
         /// The manifest that describes `--people-reference`.
         #[arg(long, value_name = "PATH")]
         people_manifest: Option<std::path::PathBuf>,
+        /// The people detector of the masked copies, instead of the configured one (`""`:
+        /// none, people left to the vehicle detector).
+        #[arg(long, value_name = "NAME")]
+        people_detector: Option<String>,
         /// One JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             min_score,
             people_reference,
             people_manifest,
+            people_detector,
             json,
         }) => {
             let opts = edge_agent::eval_detect::EvalOptions {
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
                 limit,
                 min_score,
                 people_reference: people_manifest.zip(people_reference),
+                people_detector,
             };
             return edge_agent::eval_detect::main(args.common.config.as_deref(), &opts, json);
         }

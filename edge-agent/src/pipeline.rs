@@ -45,7 +45,8 @@ use crate::{
         CLIP_SLACK_S, CameraModels, CameraStats, Controls, Handover, Role, Worker, load_models,
     },
     config::{CameraConfig, CameraRole, Config},
-    evidence::stage::{EvidenceCounters, JOBS_WAITING, Job, evidence_thread},
+    detect::PeopleDetector,
+    evidence::stage::{EvidenceCounters, EvidenceModels, JOBS_WAITING, Job, evidence_thread},
     ingest::{Ingest, State},
     outbox::{Outbox, writer::WriterCounters},
     pairing::Sightings,
@@ -162,6 +163,10 @@ impl Pipeline {
             },
         )
         .context("loading the plate reader")?;
+        let models = EvidenceModels {
+            reader,
+            people: PeopleDetector::load(&config.models, &manifest)?,
+        };
         // Check every camera's models before starting any thread.
         let load_models = || -> anyhow::Result<CameraModels> { load_models(config, &manifest) };
         drop(load_models()?);
@@ -175,7 +180,7 @@ impl Pipeline {
             let rt = crate::outbox::writer_runtime().context("starting the evidence runtime")?;
             thread::Builder::new()
                 .name("evidence".into())
-                .spawn(move || evidence_thread(&rx, &reader, &shared, &settings, &rt))
+                .spawn(move || evidence_thread(&rx, &models, &shared, &settings, &rt))
                 .context("starting the evidence thread")?
         };
         let ring_keep_s =

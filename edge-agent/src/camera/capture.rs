@@ -221,6 +221,7 @@ impl Worker {
                             .copied()
                             .collect(),
                         found,
+                        offender: vehicle,
                     }
                 })
                 .collect(),

@@ -156,6 +156,7 @@ impl Worker {
                 .models
                 .vehicles
                 .to_hide(detections.iter().chain(&people)),
+            offender: None,
         });
         self.recent.push_back((frame.image.clone(), boxes.clone()));
         let keep = self.settings.image_offset_s + 1.5;

@@ -534,6 +534,68 @@ impl VehicleDetector {
     }
 }
 
+/// The people detector of the masked copies (`models.people_detector`): a model taught the
+/// people of real streets, run on the images and the clip of each violation (not on every
+/// frame the camera judges), whose finds are hidden beside everything the vehicle detector
+/// found. A vehicle detector learns people poorly where its real training set labels none;
+/// this one keeps only what it finds of its person class.
+#[derive(Debug)]
+pub struct PeopleDetector {
+    detector: Detector,
+    people: Vec<bool>,
+}
+
+/// The masking threshold of a people detector whose manifest names none: low, as a face
+/// hidden for nothing costs less than one shown.
+pub const PEOPLE_MIN_SCORE: f32 = 0.25;
+
+impl PeopleDetector {
+    /// The detector `models.people_detector` names; `None` when the setting is empty.
+    pub fn load(m: &ModelSettings, manifest: &Manifest) -> anyhow::Result<Option<Self>> {
+        let name = &m.people_detector;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let field = || format!("models.people_detector `{name}`");
+        let entry = manifest.get(name).with_context(field)?;
+        let opts = DetectOptions {
+            score_threshold: entry.min_score.unwrap_or(PEOPLE_MIN_SCORE),
+            ..DetectOptions::default()
+        };
+        let detector = Detector::new(Engine::load(manifest, entry, 1).with_context(field)?, opts)
+            .with_context(field)?;
+        let people: Vec<bool> = detector
+            .entry()
+            .labels
+            .iter()
+            .map(|l| is_person_label(l))
+            .collect();
+        if !people.contains(&true) {
+            anyhow::bail!(
+                "models.people_detector: `{name}` has no person class (labels {:?})",
+                detector.entry().labels
+            );
+        }
+        Ok(Some(Self { detector, people }))
+    }
+
+    /// The model's manifest entry (its name and hash go with what it hid).
+    pub fn entry(&self) -> &ModelEntry {
+        self.detector.entry()
+    }
+
+    /// The people in a frame, each to be hidden as a [`Shape::Person`].
+    pub fn detect<'a>(&self, frame: impl Into<Pixels<'a>>) -> Result<Vec<BoxF>, ModelError> {
+        Ok(self
+            .detector
+            .detect(frame)?
+            .into_iter()
+            .filter(|d| self.people.get(d.class).copied().unwrap_or(false))
+            .map(|d| d.bbox)
+            .collect())
+    }
+}
+
 /// Whether a label names a person: COCO's `person`, and the names data sets use.
 pub fn is_person_label(label: &str) -> bool {
     matches!(

@@ -9,8 +9,13 @@
 //! on either side (the worker fell behind, a reconnect) is hidden whole. What each frame hid is
 //! written beside the copy (`protocol::event::MaskedFrames`), so the police can say what a
 //! citizen was shown and why.
+//!
+//! The people detector of the masked copies ([`crate::detect::PeopleDetector`]) looks at the
+//! decoded clip itself, every [`PEOPLE_EVERY_S`]: a frame is masked once the looks on either
+//! side of it are made (the frames between two looks wait, a fifth of a second of them), and
+//! hides the people both found beside what the vehicle detector found.
 
-use std::path::Path;
+use std::{collections::VecDeque, path::Path};
 
 use anyhow::{Context, anyhow};
 use gstreamer as gst;
@@ -35,11 +40,39 @@ pub struct FrameBoxes {
     pub tracks: Vec<(u64, BoxF, Shape)>,
     /// Every detection (vehicles and people).
     pub found: Vec<(BoxF, Shape)>,
+    /// The offender's own box, when it was seen: its riders are not hidden.
+    pub offender: Option<BoxF>,
 }
 
 /// A frame this far (seconds) from the processed frames on either side of it is hidden whole:
 /// where anyone was in it is not known.
 pub const MAX_GAP_S: f64 = 1.0;
+
+/// How often (seconds of the clip) the people detector looks at its frames.
+pub const PEOPLE_EVERY_S: f64 = 0.2;
+
+/// The people in a decoded frame of the clip at `t` (camera seconds), the offender's riders
+/// left out: what the people detector of the masked copies finds.
+pub type FindPeople<'a> = dyn FnMut(&RgbImage, f64) -> anyhow::Result<Vec<(BoxF, Shape)>> + 'a;
+
+/// The offender's box at `t`, from the processed frames `seen` (in time order): between two
+/// that saw it, where it had got to; else the nearer one's within half of [`MAX_GAP_S`].
+pub fn offender_at(seen: &[FrameBoxes], t: f64) -> Option<BoxF> {
+    let next = seen.partition_point(|f| f.t < t);
+    let sighting = |f: &FrameBoxes| Some((f.t, f.offender?));
+    let before = seen[..next].iter().rev().find_map(sighting);
+    let after = seen[next..].iter().find_map(sighting);
+    match (before, after) {
+        (Some((tb, b)), Some((ta, a))) if ta - tb <= MAX_GAP_S => Some(if ta - tb < 1e-9 {
+            a
+        } else {
+            lerp(b, a, ((t - tb) / (ta - tb)) as f32)
+        }),
+        (Some((tb, b)), _) if t - tb <= MAX_GAP_S / 2.0 => Some(b),
+        (_, Some((ta, a))) if ta - t <= MAX_GAP_S / 2.0 => Some(a),
+        _ => None,
+    }
+}
 
 /// The masked copy is encoded at most this wide (a copy to look at, not the evidence itself).
 pub const MASKED_MAX_WIDTH: u32 = 1280;
@@ -71,11 +104,31 @@ pub fn frame_regions(size: (u32, u32), seen: &[FrameBoxes], t: f64) -> Option<Ve
         _ => return None,
     };
     let mut regions: Vec<VehicleBox> = Vec::new();
-    for r in evidence::mask_regions(size, &hide) {
-        // A still vehicle is found in both frames: one region.
+    add_regions(&mut regions, evidence::mask_regions(size, &hide));
+    Some(regions)
+}
+
+/// Adds `more` to `regions`, each once (a still vehicle is found in both frames: one region).
+fn add_regions(regions: &mut Vec<VehicleBox>, more: Vec<VehicleBox>) {
+    for r in more {
         if !regions.contains(&r) {
             regions.push(r);
         }
+    }
+}
+
+/// What a frame at `t` hides: what the vehicle detector found around it (`seen`) and, with a
+/// people detector, the people its looks on either side found (`looks`); `None` for the whole
+/// frame, where either does not know.
+pub fn clip_regions(
+    size: (u32, u32),
+    seen: &[FrameBoxes],
+    looks: Option<&[FrameBoxes]>,
+    t: f64,
+) -> Option<Vec<VehicleBox>> {
+    let mut regions = frame_regions(size, seen, t)?;
+    if let Some(looks) = looks {
+        add_regions(&mut regions, frame_regions(size, looks, t)?);
     }
     Some(regions)
 }
@@ -106,11 +159,22 @@ pub fn remux_mp4(units: &[AccessUnit], path: &Path) -> anyhow::Result<()> {
     result
 }
 
-/// Writes to `path` a copy of the clip `units` with every frame masked as [`frame_regions`]
-/// says from `seen`, and returns what each frame hid (pixels of the original).
+/// A decoded frame waiting for the people detector's next look.
+struct Decoded {
+    image: RgbImage,
+    pts: gst::ClockTime,
+    duration: Option<gst::ClockTime>,
+    t: f64,
+}
+
+/// Writes to `path` a copy of the clip `units` with every frame masked as [`clip_regions`]
+/// says from `seen` and, with `people`, what it finds every [`PEOPLE_EVERY_S`]; returns what
+/// each frame hid (pixels of the original). A failed look fails the copy: a frame is never
+/// shown with people nobody looked for.
 pub fn mask_mp4(
     units: &[AccessUnit],
     seen: &[FrameBoxes],
+    mut people: Option<&mut FindPeople<'_>>,
     path: &Path,
 ) -> anyhow::Result<Vec<MaskedFrame>> {
     init()?;
@@ -131,39 +195,78 @@ pub fn mask_mp4(
         .context("starting the clip decoder")?;
     let mut encoder: Option<(gst::Pipeline, gst_app::AppSrc)> = None;
     let mut frames = Vec::new();
+    let mut looks: Vec<FrameBoxes> = Vec::new();
+    let mut waiting: VecDeque<Decoded> = VecDeque::new();
     let result = (|| {
         push_units(&appsrc(&decoder)?, units)?;
-        while let Some(sample) = raw.try_pull_sample(gst::ClockTime::from_seconds(10)) {
-            let (mut image, pts) =
-                rgb_of(&sample).ok_or_else(|| anyhow!("a decoded frame that is not RGB"))?;
-            let size = image.dimensions();
-            let t = first + pts.nseconds() as f64 / 1e9;
-            let regions = frame_regions(size, seen, t);
-            let whole = [VehicleBox {
-                x: 0,
-                y: 0,
-                width: size.0,
-                height: size.1,
-            }];
-            evidence::mask_in_place(&mut image, regions.as_deref().unwrap_or(&whole));
-            frames.push(MaskedFrame {
-                t_ms: (pts.nseconds() + 500_000) / 1_000_000,
-                whole: regions.is_none(),
-                regions: regions.unwrap_or_default(),
-            });
-            if encoder.is_none() {
-                encoder = Some(start_encoder(size, fps, path)?);
-            }
-            let Some((_, src)) = &encoder else {
-                unreachable!("started above")
+        let mut emit =
+            |d: Decoded, looks: &[FrameBoxes], with_people: bool| -> anyhow::Result<()> {
+                let Decoded {
+                    mut image,
+                    pts,
+                    duration,
+                    t,
+                } = d;
+                let size = image.dimensions();
+                let regions = clip_regions(size, seen, with_people.then_some(looks), t);
+                evidence::mask_in_place(
+                    &mut image,
+                    regions.as_deref().unwrap_or(&[evidence::whole(size)]),
+                );
+                frames.push(MaskedFrame {
+                    t_ms: (pts.nseconds() + 500_000) / 1_000_000,
+                    whole: regions.is_none(),
+                    regions: regions.unwrap_or_default(),
+                });
+                if encoder.is_none() {
+                    encoder = Some(start_encoder(size, fps, path)?);
+                }
+                let Some((_, src)) = &encoder else {
+                    unreachable!("started above")
+                };
+                let mut buffer = gst::Buffer::from_mut_slice(padded(image));
+                if let Some(b) = buffer.get_mut() {
+                    b.set_pts(pts);
+                    b.set_duration(duration);
+                }
+                src.push_buffer(buffer)
+                    .map_err(|e| anyhow!("encoding the masked clip: {e:?}"))?;
+                Ok(())
             };
-            let mut buffer = gst::Buffer::from_mut_slice(padded(image));
-            if let Some(b) = buffer.get_mut() {
-                b.set_pts(pts);
-                b.set_duration(sample.buffer().and_then(gst::BufferRef::duration));
+        let with_people = people.is_some();
+        while let Some(sample) = raw.try_pull_sample(gst::ClockTime::from_seconds(10)) {
+            let (image, pts) =
+                rgb_of(&sample).ok_or_else(|| anyhow!("a decoded frame that is not RGB"))?;
+            let t = first + pts.nseconds() as f64 / 1e9;
+            let duration = sample.buffer().and_then(gst::BufferRef::duration);
+            // (Frame times are whole milliseconds: a look due is not put off by a rounding.)
+            let look = people.is_some()
+                && looks
+                    .last()
+                    .is_none_or(|l| t - l.t >= PEOPLE_EVERY_S - 1e-3);
+            if let (true, Some(find)) = (look, people.as_mut()) {
+                let found = find(&image, t).context("looking for people in the clip")?;
+                looks.push(FrameBoxes {
+                    t,
+                    found,
+                    ..FrameBoxes::default()
+                });
             }
-            src.push_buffer(buffer)
-                .map_err(|e| anyhow!("encoding the masked clip: {e:?}"))?;
+            waiting.push_back(Decoded {
+                image,
+                pts,
+                duration,
+                t,
+            });
+            // The frames up to a look have looks on both sides of them now.
+            if look || !with_people {
+                while let Some(d) = waiting.pop_front() {
+                    emit(d, &looks, with_people)?;
+                }
+            }
+        }
+        while let Some(d) = waiting.pop_front() {
+            emit(d, &looks, with_people)?;
         }
         if !raw.is_eos() {
             finish(&decoder, "decoding the clip")?;
@@ -346,6 +449,7 @@ mod tests {
                 t: 1.0,
                 tracks: vec![(7, b(0.0, 0.0, 80.0, 80.0), Shape::Vehicle)],
                 found: vec![(b(0.0, 0.0, 80.0, 80.0), Shape::Vehicle)],
+                offender: None,
             },
             FrameBoxes {
                 t: 1.2,
@@ -354,6 +458,7 @@ mod tests {
                     (b(160.0, 0.0, 240.0, 80.0), Shape::Vehicle),
                     (b(400.0, 100.0, 420.0, 160.0), Shape::Person),
                 ],
+                offender: None,
             },
         ];
         let size = (640, 480);
@@ -386,6 +491,29 @@ mod tests {
         ];
         assert_eq!(frame_regions(size, &gap, 1.8), None);
         assert_eq!(frame_regions(size, &[], 1.0), None);
+    }
+
+    #[test]
+    fn the_offender_is_placed_between_the_frames_that_saw_it() {
+        let at = |t: f64, offender: Option<BoxF>| FrameBoxes {
+            t,
+            offender,
+            ..FrameBoxes::default()
+        };
+        let seen = [
+            at(1.0, Some(b(0.0, 0.0, 100.0, 100.0))),
+            at(1.4, Some(b(40.0, 0.0, 140.0, 100.0))),
+            at(1.6, None),
+            at(3.0, Some(b(0.0, 0.0, 10.0, 10.0))),
+        ];
+        assert_eq!(offender_at(&seen, 1.2), Some(b(20.0, 0.0, 120.0, 100.0)));
+        assert_eq!(offender_at(&seen, 1.4), Some(b(40.0, 0.0, 140.0, 100.0)));
+        // Not seen in the next frame: where it was last, for half the gap.
+        assert_eq!(offender_at(&seen, 1.8), Some(b(40.0, 0.0, 140.0, 100.0)));
+        assert_eq!(offender_at(&seen, 2.2), None);
+        assert_eq!(offender_at(&seen, 2.7), Some(b(0.0, 0.0, 10.0, 10.0)));
+        assert_eq!(offender_at(&seen, 0.4), None);
+        assert_eq!(offender_at(&[], 1.0), None);
     }
 
     /// Every sample the pipeline `line` gives its appsink `out`.
@@ -455,11 +583,12 @@ mod tests {
                 t: 5.0 + 0.2 * f64::from(k),
                 tracks: Vec::new(),
                 found: vec![(b(64.0, 48.0, 160.0, 144.0), Shape::Vehicle)],
+                offender: None,
             })
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("masked.mp4");
-        let frames = mask_mp4(&units, &seen, &path).unwrap();
+        let frames = mask_mp4(&units, &seen, None, &path).unwrap();
         assert_eq!(frames.len(), 20);
         assert_eq!(frames[0].t_ms, 0);
         assert_eq!(frames[19].t_ms, 1900);
@@ -502,5 +631,63 @@ mod tests {
         let original = decode(&remuxed);
         assert_eq!(original.len(), 20);
         assert!(edges(&original[0], 96, 60, 164) >= 10);
+    }
+
+    #[test]
+    fn the_people_detector_looks_at_the_clip_five_times_a_second_and_its_people_are_hidden() {
+        let units = checkers(320, 20);
+        // The vehicle detector saw the whole second: a car on the left.
+        let seen: Vec<FrameBoxes> = (0..11)
+            .map(|k| FrameBoxes {
+                t: 5.0 + 0.2 * f64::from(k),
+                found: vec![(b(8.0, 8.0, 56.0, 56.0), Shape::Vehicle)],
+                ..FrameBoxes::default()
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("masked.mp4");
+        // Someone on foot walks right, 100 px a second; the detector finds them where they are.
+        let mut looked = Vec::new();
+        let mut find = |image: &RgbImage, t: f64| -> anyhow::Result<Vec<(BoxF, Shape)>> {
+            assert_eq!(image.dimensions(), (320, 240));
+            looked.push(t);
+            let x = 120.0 + 100.0 * (t - 5.0) as f32;
+            Ok(vec![(b(x, 100.0, x + 64.0, 196.0), Shape::Person)])
+        };
+        let frames = mask_mp4(&units, &seen, Some(&mut find), &path).unwrap();
+        // A look every fifth of a second of the clip (each 0.1 s frame, every other one).
+        assert_eq!(looked.len(), 10, "{looked:?}");
+        assert!(looked.windows(2).all(|w| (w[1] - w[0] - 0.2).abs() < 1e-6));
+        assert_eq!(frames.len(), 20);
+        for (i, f) in frames.iter().enumerate() {
+            assert!(!f.whole, "{f:?}");
+            // The car's region, and the person as found on each side of the frame: between
+            // two looks, wherever they were in between (the last frame, after the last look,
+            // hides where that look found them).
+            assert!(f.regions.iter().any(|r| r.x == 2 && r.width == 60), "{f:?}");
+            let person_x = 120 + 10 * i.min(18) as u32;
+            let covered = |x: u32| {
+                f.regions.iter().any(|r| {
+                    (r.x..r.x + r.width).contains(&x) && (r.y..r.y + r.height).contains(&150)
+                })
+            };
+            assert!(
+                (person_x..(person_x + 64).min(320)).all(covered),
+                "frame {i}: {f:?}"
+            );
+        }
+        // Where the person stood, the checkers are gone; beside them, they are there.
+        let decoded = decode(&path);
+        assert_eq!(decoded.len(), 20);
+        assert_eq!(edges(&decoded[10], 150, 224, 280), 0);
+        assert!(edges(&decoded[10], 150, 70, 200) >= 10);
+        assert!(edges(&decoded[0], 150, 200, 318) >= 10);
+
+        // A look that fails fails the copy: nothing is shown with people nobody looked for.
+        let mut broken = |_: &RgbImage, _: f64| -> anyhow::Result<Vec<(BoxF, Shape)>> {
+            Err(anyhow!("the model failed"))
+        };
+        let e = mask_mp4(&units, &seen, Some(&mut broken), &path).unwrap_err();
+        assert!(format!("{e:#}").contains("looking for people"), "{e:#}");
     }
 }

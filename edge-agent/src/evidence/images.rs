@@ -165,6 +165,16 @@ pub fn mask_regions(size: (u32, u32), others: &[(BoxF, Shape)]) -> Vec<VehicleBo
         .collect()
 }
 
+/// The whole of a frame `size`: what a masked copy hides where it cannot say where anyone is.
+pub fn whole(size: (u32, u32)) -> VehicleBox {
+    VehicleBox {
+        x: 0,
+        y: 0,
+        width: size.0,
+        height: size.1,
+    }
+}
+
 /// The regions of a frame `size` around the box `keep` grown by a quarter each way: all of the
 /// frame but the vehicle, for a view taken only to show its plate.
 pub fn outside(size: (u32, u32), keep: BoxF) -> Vec<VehicleBox> {

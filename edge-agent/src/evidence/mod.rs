@@ -18,6 +18,6 @@ pub mod stage;
 
 pub use images::{
     Capture, File, Shape, jpeg, local_time, mask, mask_in_place, mask_regions, others, outside,
-    plate_closeup, stamp,
+    plate_closeup, stamp, whole,
 };
 pub(crate) use images::{draw_text, outline};

@@ -6,20 +6,22 @@
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use plate_ocr::PlateReader;
 use protocol::{
-    EventId, UtcTimestamp, ViolationEvent, ViolationKind,
+    EventId, UtcTimestamp, VehicleClass, ViolationEvent, ViolationKind,
     event::{ClockState, ClockSync, Measurement, Vehicle},
 };
 use tracing::warn;
+use vision::BoxF;
 
 use crate::{
     camera::{utc_at, vehicle_box},
+    detect::PeopleDetector,
     evidence::{
-        self, File,
+        self, Capture, File, Shape,
+        clip::{FindPeople, offender_at},
         data_bar::data_bar,
         plate::{PlateOutcome, read_plate},
-        stage::Job,
+        stage::{EvidenceModels, Job},
     },
     pipeline::Shared,
 };
@@ -28,13 +30,15 @@ pub(crate) type Built = (ViolationEvent, Vec<File>, Option<String>);
 
 pub(crate) fn build_event(
     job: &Job,
-    reader: &PlateReader,
+    models: &EvidenceModels,
     shared: &Shared,
     settings: &crate::config::EvidenceSettings,
     scratch: &std::path::Path,
 ) -> anyhow::Result<Built> {
     let due = &job.due;
     let camera = &job.camera;
+    let reader = &models.reader;
+    let two_wheeler = due.class == VehicleClass::Motorbike;
     let hint = Some(due.class.plate_category());
     // The plate camera's views first; the camera's own when it has none or they give no
     // reading.
@@ -101,8 +105,12 @@ pub(crate) fn build_event(
             captured_at: c.at,
             masking: None,
         });
-        // The copy a citizen is shown: every other vehicle, with its plate and rider, hidden.
-        let regions = evidence::mask_regions(c.image.dimensions(), &c.others);
+        // The copy a citizen is shown: every other vehicle, with its plate and rider, and
+        // everyone else hidden.
+        let regions = match to_hide(models.people.as_ref(), c, two_wheeler) {
+            Some(hide) => evidence::mask_regions(c.image.dimensions(), &hide),
+            None => vec![evidence::whole(c.image.dimensions())],
+        };
         let masked = evidence::stamp(&evidence::mask(c.image.rgb(), &regions), &lines, c.vehicle);
         files.push(File {
             name: name.replace(".jpg", "-masked.jpg"),
@@ -138,7 +146,19 @@ pub(crate) fn build_event(
             captured_at: at,
             masking: None,
         });
-        let regions = evidence::outside(image.dimensions(), *bbox);
+        // All but the vehicle, and anyone beside it.
+        let beside = Capture {
+            t: 0.0,
+            at,
+            image: image.clone(),
+            vehicle: Some(*bbox),
+            others: Vec::new(),
+        };
+        let mut regions = evidence::outside(image.dimensions(), *bbox);
+        match to_hide(models.people.as_ref(), &beside, two_wheeler) {
+            Some(people) => regions.extend(evidence::mask_regions(image.dimensions(), &people)),
+            None => regions = vec![evidence::whole(image.dimensions())],
+        }
         files.push(File {
             name: "plate-camera-masked.jpg".into(),
             content_type: "image/jpeg",
@@ -182,7 +202,12 @@ pub(crate) fn build_event(
                     masking: None,
                 });
                 clip_name = Some(CLIP.to_owned());
-                files.extend(masked_clip(job, scratch, captured_at));
+                files.extend(masked_clip(
+                    job,
+                    models.people.as_ref(),
+                    scratch,
+                    captured_at,
+                ));
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
@@ -213,6 +238,31 @@ pub(crate) fn build_event(
     Ok((event, files, clip_name))
 }
 
+/// What a masked copy of `c` hides: what the vehicle detector found beside the offender, and
+/// the people the people detector finds in it, the offender's riders left out; `None` (the
+/// whole frame) where that detector fails.
+fn to_hide(
+    people: Option<&PeopleDetector>,
+    c: &Capture,
+    two_wheeler: bool,
+) -> Option<Vec<(BoxF, Shape)>> {
+    let mut hide = c.others.clone();
+    if let Some(people) = people {
+        match people.detect(c.image.pixels()) {
+            Ok(found) => hide.extend(evidence::others(&as_people(found), c.vehicle, two_wheeler)),
+            Err(e) => {
+                warn!(error = %e, "the people detector failed: the masked image is hidden whole");
+                return None;
+            }
+        }
+    }
+    Some(hide)
+}
+
+fn as_people(found: Vec<BoxF>) -> Vec<(BoxF, Shape)> {
+    found.into_iter().map(|b| (b, Shape::Person)).collect()
+}
+
 /// The clip's name in the package.
 pub(crate) const CLIP: &str = "clip.mp4";
 
@@ -221,19 +271,33 @@ pub(crate) const CLIP: &str = "clip.mp4";
 /// not shown outside the police at all.
 pub(crate) fn masked_clip(
     job: &Job,
+    people: Option<&PeopleDetector>,
     scratch: &std::path::Path,
     captured_at: UtcTimestamp,
 ) -> Vec<File> {
     let path = scratch.join(format!("tve-clip-masked-{}.mp4", EventId::new()));
-    let made =
-        crate::evidence::clip::mask_mp4(&job.clip, &job.clip_boxes, &path).and_then(|frames| {
-            let bytes = std::fs::read(&path).context("reading the masked clip")?;
-            let list = serde_json::to_vec(&protocol::event::MaskedFrames {
-                of: CLIP.into(),
-                frames,
-            })?;
-            Ok((bytes, list))
-        });
+    let two_wheeler = job.due.class == VehicleClass::Motorbike;
+    let mut find = people.map(|p| {
+        move |image: &image::RgbImage, t: f64| -> anyhow::Result<Vec<(BoxF, Shape)>> {
+            let found = p.detect(image)?;
+            let offender = offender_at(&job.clip_boxes, t);
+            Ok(evidence::others(&as_people(found), offender, two_wheeler))
+        }
+    });
+    let made = crate::evidence::clip::mask_mp4(
+        &job.clip,
+        &job.clip_boxes,
+        find.as_mut().map(|f| f as &mut FindPeople<'_>),
+        &path,
+    )
+    .and_then(|frames| {
+        let bytes = std::fs::read(&path).context("reading the masked clip")?;
+        let list = serde_json::to_vec(&protocol::event::MaskedFrames {
+            of: CLIP.into(),
+            frames,
+        })?;
+        Ok((bytes, list))
+    });
     let _ = std::fs::remove_file(&path);
     match made {
         Ok((bytes, list)) => vec![

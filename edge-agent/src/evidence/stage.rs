@@ -58,10 +58,18 @@ pub(crate) struct Job {
     pub(crate) utc_of: i64,
 }
 
+/// The models the evidence stage runs: the plate reader, and the people detector of the masked
+/// copies (`None` where `models.people_detector` is empty).
+#[derive(Debug)]
+pub(crate) struct EvidenceModels {
+    pub(crate) reader: PlateReader,
+    pub(crate) people: Option<crate::detect::PeopleDetector>,
+}
+
 #[tracing::instrument(name = "evidence", skip_all)]
 pub(crate) fn evidence_thread(
     jobs: &Receiver<Job>,
-    reader: &PlateReader,
+    models: &EvidenceModels,
     shared: &Shared,
     settings: &crate::config::EvidenceSettings,
     rt: &tokio::runtime::Runtime,
@@ -97,7 +105,7 @@ pub(crate) fn evidence_thread(
             kind = %job.due.finding.kind
         )
         .entered();
-        let entry = build_event(&job, reader, shared, settings, &scratch).and_then(
+        let entry = build_event(&job, models, shared, settings, &scratch).and_then(
             |(event, files, clip)| {
                 let payload = wire::encode_signed(&event, &shared.key)?;
                 // The manifest lists the files in order, each hashed once when it was made;
