@@ -33,7 +33,6 @@ use vision::{BoxF, Manifest};
 use crate::{
     config::ModelSettings,
     detect::{PeopleDetector, VehicleDetector, vehicle_of_label},
-    evidence::Shape,
 };
 
 /// Vehicles at least this tall (pixels, in the image as stored) are the ones the recall goal
@@ -659,11 +658,7 @@ pub fn evaluate(models: &ModelSettings, opts: &EvalOptions) -> anyhow::Result<Re
         );
         let by_vehicles = crate::evidence::mask_regions(image.dimensions(), &others);
         if let Some(p) = &people_detector {
-            let people: Vec<(BoxF, Shape)> = p
-                .detect(&image)?
-                .into_iter()
-                .map(|b| (b, Shape::Person))
-                .collect();
+            let people = p.detect(&image)?;
             let regions = crate::evidence::mask_regions(image.dimensions(), &people);
             let frame = BoxF {
                 x0: 0.0,

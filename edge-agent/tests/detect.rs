@@ -9,7 +9,7 @@ use edge_agent::{
     config::ModelSettings,
     detect::{DetectOptions, Detector, Format, PeopleDetector},
     eval_detect::{EvalOptions, evaluate},
-    evidence::{Shape, mask_regions},
+    evidence::mask_regions,
 };
 use sha2::{Digest, Sha256};
 use sim::{Renderer, ScenarioSpec, World};
@@ -216,12 +216,7 @@ fn the_people_detector_hides_the_pedestrians_of_rendered_scenes() {
             if on_foot.is_empty() {
                 continue;
             }
-            let found: Vec<(BoxF, Shape)> = people
-                .detect(&frame.image)
-                .expect("detects")
-                .into_iter()
-                .map(|b| (b, Shape::Person))
-                .collect();
+            let found = people.detect(&frame.image).expect("detects");
             let regions = mask_regions(frame.image.dimensions(), &found);
             for o in on_foot {
                 walkers += 1;

@@ -585,13 +585,16 @@ impl PeopleDetector {
     }
 
     /// The people in a frame, each to be hidden as a [`Shape::Person`].
-    pub fn detect<'a>(&self, frame: impl Into<Pixels<'a>>) -> Result<Vec<BoxF>, ModelError> {
+    pub fn detect<'a>(
+        &self,
+        frame: impl Into<Pixels<'a>>,
+    ) -> Result<Vec<(BoxF, Shape)>, ModelError> {
         Ok(self
             .detector
             .detect(frame)?
             .into_iter()
             .filter(|d| self.people.get(d.class).copied().unwrap_or(false))
-            .map(|d| d.bbox)
+            .map(|d| (d.bbox, Shape::Person))
             .collect())
     }
 }

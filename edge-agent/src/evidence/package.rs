@@ -17,7 +17,7 @@ use crate::{
     camera::{utc_at, vehicle_box},
     detect::PeopleDetector,
     evidence::{
-        self, Capture, File, Shape,
+        self, File, Shape,
         clip::{FindPeople, offender_at},
         data_bar::data_bar,
         plate::{PlateOutcome, read_plate},
@@ -107,9 +107,13 @@ pub(crate) fn build_event(
         });
         // The copy a citizen is shown: every other vehicle, with its plate and rider, and
         // everyone else hidden.
-        let regions = match to_hide(models.people.as_ref(), c, two_wheeler) {
-            Some(hide) => evidence::mask_regions(c.image.dimensions(), &hide),
-            None => vec![evidence::whole(c.image.dimensions())],
+        let regions = match people_beside(models.people.as_ref(), &c.image, c.vehicle, two_wheeler)
+        {
+            Ok(people) => {
+                let hide: Vec<_> = c.others.iter().copied().chain(people).collect();
+                evidence::mask_regions(c.image.dimensions(), &hide)
+            }
+            Err(()) => vec![evidence::whole(c.image.dimensions())],
         };
         let masked = evidence::stamp(&evidence::mask(c.image.rgb(), &regions), &lines, c.vehicle);
         files.push(File {
@@ -147,17 +151,10 @@ pub(crate) fn build_event(
             masking: None,
         });
         // All but the vehicle, and anyone beside it.
-        let beside = Capture {
-            t: 0.0,
-            at,
-            image: image.clone(),
-            vehicle: Some(*bbox),
-            others: Vec::new(),
-        };
         let mut regions = evidence::outside(image.dimensions(), *bbox);
-        match to_hide(models.people.as_ref(), &beside, two_wheeler) {
-            Some(people) => regions.extend(evidence::mask_regions(image.dimensions(), &people)),
-            None => regions = vec![evidence::whole(image.dimensions())],
+        match people_beside(models.people.as_ref(), image, Some(*bbox), two_wheeler) {
+            Ok(people) => regions.extend(evidence::mask_regions(image.dimensions(), &people)),
+            Err(()) => regions = vec![evidence::whole(image.dimensions())],
         }
         files.push(File {
             name: "plate-camera-masked.jpg".into(),
@@ -238,29 +235,25 @@ pub(crate) fn build_event(
     Ok((event, files, clip_name))
 }
 
-/// What a masked copy of `c` hides: what the vehicle detector found beside the offender, and
-/// the people the people detector finds in it, the offender's riders left out; `None` (the
-/// whole frame) where that detector fails.
-fn to_hide(
+/// The people the people detector finds in `image`, the riders of the offender (its box
+/// `vehicle` there, when it was seen) left out: none without a people detector; `Err` (the
+/// copy is hidden whole) where it fails.
+fn people_beside(
     people: Option<&PeopleDetector>,
-    c: &Capture,
+    image: &vision::Picture,
+    vehicle: Option<BoxF>,
     two_wheeler: bool,
-) -> Option<Vec<(BoxF, Shape)>> {
-    let mut hide = c.others.clone();
-    if let Some(people) = people {
-        match people.detect(c.image.pixels()) {
-            Ok(found) => hide.extend(evidence::others(&as_people(found), c.vehicle, two_wheeler)),
-            Err(e) => {
-                warn!(error = %e, "the people detector failed: the masked image is hidden whole");
-                return None;
-            }
+) -> Result<Vec<(BoxF, Shape)>, ()> {
+    let Some(people) = people else {
+        return Ok(Vec::new());
+    };
+    match people.detect(image.pixels()) {
+        Ok(found) => Ok(evidence::others(&found, vehicle, two_wheeler)),
+        Err(e) => {
+            warn!(error = %e, "the people detector failed: the masked image is hidden whole");
+            Err(())
         }
     }
-    Some(hide)
-}
-
-fn as_people(found: Vec<BoxF>) -> Vec<(BoxF, Shape)> {
-    found.into_iter().map(|b| (b, Shape::Person)).collect()
 }
 
 /// The clip's name in the package.
@@ -281,7 +274,7 @@ pub(crate) fn masked_clip(
         move |image: &image::RgbImage, t: f64| -> anyhow::Result<Vec<(BoxF, Shape)>> {
             let found = p.detect(image)?;
             let offender = offender_at(&job.clip_boxes, t);
-            Ok(evidence::others(&as_people(found), offender, two_wheeler))
+            Ok(evidence::others(&found, offender, two_wheeler))
         }
     });
     let made = crate::evidence::clip::mask_mp4(
