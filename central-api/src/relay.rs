@@ -5,7 +5,8 @@
 //! that records it), so none is lost and none exists without its fine. The relay sends each with its idempotency key (the fine id, inside
 //! the notice) and the shared-secret signature; a notice is marked delivered only on a 2xx
 //! answer, and otherwise tried again after a growing wait. citizen-notify stores a notice once
-//! per fine id, so a delivery repeated after a lost answer changes nothing.
+//! per fine id, so a delivery repeated after a lost answer changes nothing. A notice waits
+//! sealed ([`crate::db::at_rest::NOTICES`]) and is opened only to be sent.
 
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ use time::OffsetDateTime;
 use crate::{
     audit::{AuditLog, append_in},
     config::NotifySettings,
-    db::{Db, DbError},
+    db::{Db, DbError, at_rest},
+    sealed::SealingKey,
 };
 
 /// Who refusals are recorded as, in the audit trail.
@@ -50,13 +52,19 @@ struct OutboxRow {
 pub struct Relay {
     client: reqwest::Client,
     settings: NotifySettings,
+    /// The key the notices wait sealed under (`review.secrets_key_file`).
+    key: Option<SealingKey>,
 }
 
 impl Relay {
-    pub fn new(settings: NotifySettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: NotifySettings, key: Option<SealingKey>) -> Result<Self, reqwest::Error> {
         let client =
             service_kit::tls::client_builder(Duration::from_millis(settings.timeout_ms)).build()?;
-        Ok(Self { client, settings })
+        Ok(Self {
+            client,
+            settings,
+            key,
+        })
     }
 
     /// Sends one outbox row of `kind` to where citizen-notify takes that kind.
@@ -105,22 +113,29 @@ impl Relay {
             attempts,
         } in due
         {
-            match self.send(&kind, &payload).await {
-                Outcome::Delivered => {
+            let outcome = match at_rest::open_outbox(self.key.as_ref(), &kind, &key, payload) {
+                // A notice that does not open under the configured keys waits for an
+                // administrator to configure the one it was sealed under.
+                Err(error) => (Outcome::Refused(error.to_string()), None),
+                Ok(payload) => (self.send(&kind, &payload).await, Some(payload)),
+            };
+            match outcome {
+                (Outcome::Delivered, _) => {
                     mark_delivered(db, id, &kind, &key).await?;
                     tracing::info!(kind, key, "delivered to citizen-notify");
                     delivered += 1;
                 }
-                Outcome::Refused(error) => {
+                (Outcome::Refused(error), payload) => {
                     tracing::error!(
                         kind,
                         key,
                         error,
                         "citizen-notify refused it: not sent again"
                     );
-                    mark_refused(db, audit, (id, &kind, &key, &payload), &error, now).await?;
+                    let payload = payload.as_deref().unwrap_or_default();
+                    mark_refused(db, audit, (id, &kind, &key, payload), &error, now).await?;
                 }
-                Outcome::Retry(error) => {
+                (Outcome::Retry(error), _) => {
                     let wait = backoff(
                         u32::try_from(attempts + 1).unwrap_or(1),
                         self.settings.max_backoff_s,
@@ -174,9 +189,9 @@ async fn mark_delivered(db: &Db, id: i64, kind: &str, key: &str) -> Result<(), D
     Ok(())
 }
 
-/// Marks outbox row `id` (of `kind`, with idempotency key `key` and `payload`) refused for
-/// `error`, with an `outbox.refused` entry in the trail of its case's violation (or, for a row
-/// of no known case, under `outbox:{key}`), in one transaction.
+/// Marks outbox row `id` (of `kind`, with idempotency key `key` and `payload`, empty when it
+/// did not open) refused for `error`, with an `outbox.refused` entry in the trail of its case's
+/// violation (or, for a row of no known case, under `outbox:{key}`), in one transaction.
 async fn mark_refused(
     db: &Db,
     audit: &AuditLog,
@@ -184,11 +199,12 @@ async fn mark_refused(
     error: &str,
     now: OffsetDateTime,
 ) -> Result<(), DbError> {
-    // Every message of the outbox is about one case, by its `fine_id`.
+    // Every message of the outbox is about one case, by its `fine_id`; a notice's key is its
+    // case's id.
     let fine_id = serde_json::from_str::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| v["fine_id"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+        .unwrap_or_else(|| key.to_owned());
     let details = serde_json::json!({ "kind": kind, "key": key, "error": error });
     let postgres = matches!(db, Db::Postgres(_));
     let _one_at_a_time = audit.lock().await;

@@ -300,6 +300,37 @@ pub fn is_sealed(value: &str) -> bool {
     value.starts_with(PREFIX)
 }
 
+/// `value` as a table keeps it: sealed for `owner` under `key`, or as it is where no key is
+/// configured.
+pub fn stored(
+    key: Option<&SealingKey>,
+    value: &str,
+    owner: &str,
+) -> Result<String, getrandom::Error> {
+    match key {
+        None => Ok(value.to_owned()),
+        Some(k) => k.seal(value, owner).map(|s| s.0),
+    }
+}
+
+/// Why a value a table keeps does not open.
+#[derive(Debug, thiserror::Error)]
+pub enum NotOpened {
+    #[error("it is sealed and review.secrets_key_file is not configured")]
+    NoKey,
+    #[error(transparent)]
+    Unsealable(#[from] Unsealable),
+}
+
+/// What a table keeps for `owner`, opened under `key`; a value in the clear (kept so by an
+/// earlier version, or where no key is configured) as it is.
+pub fn opened(key: Option<&SealingKey>, stored: String, owner: &str) -> Result<String, NotOpened> {
+    if !is_sealed(&stored) {
+        return Ok(stored);
+    }
+    Ok(key.ok_or(NotOpened::NoKey)?.open(&stored, owner)?)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -131,7 +131,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     if config.notify.url.is_empty() {
         tracing::warn!("notify.url is empty: notices of issued fines wait in the outbox");
     } else {
-        let relay = Relay::new(config.notify.clone()).context("building the notify client")?;
+        let relay = Relay::new(config.notify.clone(), Some(sealing.clone()))
+            .context("building the notify client")?;
         let relay_db = db.clone();
         app.spawn("outbox-relay", move |shutdown| {
             relay::run(relay_db, audit_for_relay, relay, shutdown)
@@ -184,22 +185,26 @@ async fn reseal_secrets(
 ) -> anyhow::Result<crate::sealed::ResealCount> {
     let officers = db::officers::reseal_totp(db, key).await?;
     let citizens = db::owners::reseal_citizens(db, key).await?;
-    let all = officers.plus(citizens);
+    let messages = db::at_rest::reseal_all(db, key).await?;
+    let all = officers.plus(citizens).plus(messages);
     if all.unsealable > 0 {
         anyhow::bail!(
-            "{} officers' second factors and {} citizens' fields are sealed under a key that is \
-             neither review.secrets_key_file nor one of review.old_secrets_key_files: put back \
-             the key they were sealed under (or name it in review.old_secrets_key_files); a \
-             value altered or moved to another row opens under none (`central-api officer-totp \
-             --remove` drops an officer's second factor, `citizen-add` records a citizen again)",
+            "{} officers' second factors, {} citizens' fields and {} notices or case updates are \
+             sealed under a key that is neither review.secrets_key_file nor one of \
+             review.old_secrets_key_files: put back the key they were sealed under (or name it \
+             in review.old_secrets_key_files); a value altered or moved to another row opens \
+             under none (`central-api officer-totp --remove` drops an officer's second factor, \
+             `citizen-add` records a citizen again)",
             officers.unsealable,
-            citizens.unsealable
+            citizens.unsealable,
+            messages.unsealable
         );
     }
     if all.from_clear > 0 {
         tracing::info!(
             officers = officers.from_clear,
             citizen_fields = citizens.from_clear,
+            messages = messages.from_clear,
             "secrets kept in the clear now sealed"
         );
     }
@@ -207,6 +212,7 @@ async fn reseal_secrets(
         tracing::info!(
             officers = officers.from_former,
             citizen_fields = citizens.from_former,
+            messages = messages.from_former,
             "secrets sealed under a former key sealed again under review.secrets_key_file"
         );
     }

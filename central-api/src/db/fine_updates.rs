@@ -17,7 +17,10 @@ use super::{
     owners::Citizen,
     review::{Addressee, colour_of, contact_of, notice_payload, notice_to},
 };
-use crate::audit::{AuditLog, append_in};
+use crate::{
+    audit::{AuditLog, append_in},
+    sealed::SealingKey,
+};
 
 /// Who reports fine updates, as the audit log names them.
 pub const REPORTER: &str = "service:citizen-notify";
@@ -244,15 +247,17 @@ fn refusal(case: &Case, update: &FineUpdate) -> Result<(), AnswerRefused> {
 /// Stores update `$update` (`$payload` as received) of case `$fine_id` in transaction `$tx`.
 /// The documents the update names are recorded with it, against the case.
 macro_rules! store_update {
-    ($tx:ident, $fine_id:expr, $update:expr, $payload:expr, $now:expr) => {{
+    ($tx:ident, $key:expr, $fine_id:expr, $update:expr, $payload:expr, $now:expr) => {{
+        let update_id = $update.update_id.hyphenated().to_string();
+        let stored = super::at_rest::FINE_UPDATES.seal($key, &update_id, $payload)?;
         sqlx::query(
             "INSERT INTO fine_updates (update_id, fine_id, kind, payload, received_at)
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind($update.update_id.hyphenated().to_string())
+        .bind(&update_id)
         .bind($fine_id)
         .bind($update.change.kind())
-        .bind($payload)
+        .bind(&stored)
         .bind($now)
         .execute(&mut *$tx)
         .await?;
@@ -264,7 +269,7 @@ macro_rules! store_update {
             )
             .bind($fine_id)
             .bind(d.sha256.to_hex())
-            .bind($update.update_id.hyphenated().to_string())
+            .bind(&update_id)
             .bind(&d.name)
             .bind(&d.content_type)
             .bind(d.bytes as i64)
@@ -275,12 +280,13 @@ macro_rules! store_update {
     }};
 }
 
-/// Applies an update other than a person named ([`transfer`] takes those), with its audit entry.
+/// Applies an update other than a person named ([`transfer`] takes those), with its audit entry;
+/// the update's `payload` is kept sealed under `key` ([`super::at_rest::FINE_UPDATES`]).
 pub async fn apply(
     db: &Db,
     audit: &AuditLog,
     update: &FineUpdate,
-    payload: &str,
+    (payload, key): (&str, Option<&SealingKey>),
 ) -> Result<Applied, DbError> {
     let fine_id = update.fine_id.hyphenated().to_string();
     let kind = update.change.kind();
@@ -290,7 +296,7 @@ pub async fn apply(
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let case = case_for!(tx, &fine_id, update);
-        store_update!(tx, &fine_id, update, payload, now);
+        store_update!(tx, key, &fine_id, update, payload, now);
         // A theft reported is an explanation the supervisor verifies.
         let target = if kind == "vehicle_stolen" { "disputed" } else { kind };
         let status = if rank(target) > rank(&case.status) {
@@ -349,12 +355,12 @@ pub async fn transfer(
     db: &Db,
     audit: &AuditLog,
     update: &FineUpdate,
-    payload: &str,
+    (payload, key): (&str, Option<&SealingKey>),
     resident: &Citizen,
     issuing_unit: &str,
 ) -> Result<Applied, DbError> {
     let Some((_, _, named_as)) = named_in(&update.change) else {
-        return apply(db, audit, update, payload).await;
+        return apply(db, audit, update, (payload, key)).await;
     };
     let (licence_no, sold_on, contract) = match &update.change {
         FineChange::DriverNamed { driver } => (Some(driver.licence_no.as_str()), None, None),
@@ -405,15 +411,15 @@ pub async fn transfer(
         } else {
             (row.amount_vnd, row.points, row.min_vnd, row.max_vnd)
         };
-        store_update!(tx, &fine_id, update, payload, now);
+        store_update!(tx, key, &fine_id, update, payload, now);
         sqlx::query("UPDATE fines SET status = 'transferred' WHERE fine_id = $1")
             .bind(&fine_id)
             .execute(&mut *tx)
             .await?;
         // The owner's case is closed in citizen-notify too: nothing is owed on it.
-        let (key, closing) =
+        let (closing_key, closing) =
             super::disputes::closed_by_central(&fine_id, ResolutionGround::Transferred, now)?;
-        super::enqueue!(tx, "fine_resolution", key, &closing, now);
+        super::enqueue!(tx, "fine_resolution", closing_key, &closing, now);
         let to = Addressee {
             fine_id: uuid::Uuid::now_v7(),
             citizen: resident.id.clone(),
@@ -471,7 +477,8 @@ pub async fn transfer(
         .bind(update.at.as_datetime())
         .execute(&mut *tx)
         .await?;
-        super::enqueue!(tx, "violation_notice", to_fine.clone(), notice_payload(&notice)?, now);
+        let sealed = super::at_rest::NOTICES.seal(key, &to_fine, &notice_payload(&notice)?)?;
+        super::enqueue!(tx, "violation_notice", &to_fine, &sealed, now);
         let (action, details) = trail_entry(update, Some(to.fine_id));
         let subject = format!("violation:{}", case.event_id.hyphenated());
         append_in!(tx, postgres, REPORTER, &action, &subject, &details);

@@ -44,6 +44,7 @@ pub(crate) fn begin_writing(db: &Db) -> &'static str {
     }
 }
 
+pub mod at_rest;
 pub mod calendar;
 pub mod cameras;
 pub mod corrections;

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::{Db, DbError, on_pool, violations::Status};
 use crate::{
     audit::{AuditLog, NewEntry, append_all_in},
-    sealed::{ResealCount, SealingKey, is_sealed},
+    sealed::{self, ResealCount, SealingKey},
 };
 
 /// The sealed fields of a citizen, in the order [`seal_fields`] gives them.
@@ -33,13 +33,8 @@ fn seal_one(
     field: &str,
     value: &str,
 ) -> Result<String, DbError> {
-    match key {
-        None => Ok(value.to_owned()),
-        Some(k) => k
-            .seal(value, &bound_to(id, field))
-            .map(|s| s.as_str().to_owned())
-            .map_err(|e| DbError::Corrupt(format!("sealing a citizen's {field}: {e}"))),
-    }
+    sealed::stored(key, value, &bound_to(id, field))
+        .map_err(|e| DbError::Corrupt(format!("sealing a citizen's {field}: {e}")))
 }
 
 /// What the table keeps of citizen `id`'s `field`, opened (a value from before sealing, as it
@@ -50,15 +45,7 @@ fn open_one(
     field: &str,
     stored: String,
 ) -> Result<String, DbError> {
-    if !is_sealed(&stored) {
-        return Ok(stored);
-    }
-    let key = key.ok_or_else(|| {
-        DbError::Corrupt(format!(
-            "citizen {id}'s {field} is sealed and review.secrets_key_file is not configured"
-        ))
-    })?;
-    key.open(&stored, &bound_to(id, field))
+    sealed::opened(key, stored, &bound_to(id, field))
         .map_err(|e| DbError::Corrupt(format!("citizen {id}'s {field}: {e}")))
 }
 

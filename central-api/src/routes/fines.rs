@@ -97,7 +97,7 @@ pub async fn update(
                         &state.db,
                         &state.audit,
                         &update,
-                        &payload,
+                        (&payload, state.review.sealing.as_ref()),
                         resident,
                         &state.review.settings.issuing_unit,
                     )
@@ -106,7 +106,10 @@ pub async fn update(
                 Err(refused) => Applied::Refused(refused),
             }
         }
-        None => fine_updates::apply(&state.db, &state.audit, &update, &payload).await?,
+        None => {
+            let sealing = state.review.sealing.as_ref();
+            fine_updates::apply(&state.db, &state.audit, &update, (&payload, sealing)).await?
+        }
     };
     match applied {
         Applied::New { status, .. } => {

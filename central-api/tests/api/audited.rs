@@ -198,7 +198,7 @@ async fn a_fine_update_is_taken_only_with_its_audit_entry(t: &TestDb) {
     };
     let payload = String::from_utf8(protocol::wire::encode(&update).unwrap()).unwrap();
     let audit = AuditLog::new(w.db.clone());
-    let apply = || fine_updates::apply(&w.db, &audit, &update, &payload);
+    let apply = || fine_updates::apply(&w.db, &audit, &update, (&payload, None));
     audit_writable(&w.db, false).await;
     assert!(apply().await.is_err());
     audit_writable(&w.db, true).await;

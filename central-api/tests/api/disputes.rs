@@ -173,11 +173,14 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
 
     // The notice and the answer both go to citizen-notify, each to its own intake.
     let got = Arc::new(Mutex::new(Vec::new()));
-    let relay = Relay::new(NotifySettings {
-        url: notify_stub(got.clone()).await,
-        shared_secret: "s".into(),
-        ..NotifySettings::default()
-    })
+    let relay = Relay::new(
+        NotifySettings {
+            url: notify_stub(got.clone()).await,
+            shared_secret: "s".into(),
+            ..NotifySettings::default()
+        },
+        None,
+    )
     .unwrap();
     assert_eq!(
         relay

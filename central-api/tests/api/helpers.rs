@@ -11,6 +11,7 @@ use central_api::{
     fines::FineSchedule,
     ingest::{Ingest, IngestMetrics},
     owners::{RegistryTable, process_pending},
+    sealed::SealingKey,
 };
 use protocol::{DeviceId, DeviceKey, EventId, Topic, ViolationEvent, wire};
 pub use service_kit::db_testing::TestDb;
@@ -130,6 +131,12 @@ pub(crate) use on_both_engines;
 
 /// One approved violation: its fine's notice waits in the outbox.
 pub async fn issue_one(t: &TestDb) -> EventId {
+    issue_one_sealed(t, None).await
+}
+
+/// [`issue_one`], the owner's contact and the notice sealed under `sealing`, as a configured
+/// `review.secrets_key_file` has them.
+pub async fn issue_one_sealed(t: &TestDb, sealing: Option<&SealingKey>) -> EventId {
     let db = &t.db;
     seed_registry(db).await;
     seed_missing(db, &FineSchedule::shipped().unwrap())
@@ -163,7 +170,7 @@ pub async fn issue_one(t: &TestDb) -> EventId {
         &event.event_id,
         ("reviewer", "officer:reviewer"),
         &schedule,
-        ("Phòng CSGT", None),
+        ("Phòng CSGT", sealing),
     )
     .await
     .unwrap()
@@ -173,6 +180,16 @@ pub async fn issue_one(t: &TestDb) -> EventId {
 
 /// Reports `change` about case `fine_id` as citizen-notify would.
 pub async fn report(db: &Db, fine_id: uuid::Uuid, change: protocol::FineChange) {
+    report_sealed(db, fine_id, change, None).await;
+}
+
+/// [`report`], the update kept sealed under `key`; gives the update's id.
+pub async fn report_sealed(
+    db: &Db,
+    fine_id: uuid::Uuid,
+    change: protocol::FineChange,
+    key: Option<&SealingKey>,
+) -> uuid::Uuid {
     let update = protocol::FineUpdate {
         update_id: uuid::Uuid::now_v7(),
         fine_id,
@@ -181,9 +198,11 @@ pub async fn report(db: &Db, fine_id: uuid::Uuid, change: protocol::FineChange) 
         documents: Vec::new(),
     };
     let payload = String::from_utf8(wire::encode(&update).unwrap()).unwrap();
-    central_api::db::fine_updates::apply(db, &AuditLog::new(db.clone()), &update, &payload)
+    let audit = AuditLog::new(db.clone());
+    central_api::db::fine_updates::apply(db, &audit, &update, (&payload, key))
         .await
         .unwrap();
+    update.update_id
 }
 
 /// The actions of a violation's audit trail, as `GET /api/v1/violations/{id}` gives them.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod answers;
+mod at_rest;
 mod audit;
 mod audited;
 mod corrections;

@@ -84,11 +84,14 @@ async fn serve(receiver: Receiver) -> String {
 }
 
 fn relay(url: String, secret: &str) -> Relay {
-    Relay::new(NotifySettings {
-        url,
-        shared_secret: secret.into(),
-        ..NotifySettings::default()
-    })
+    Relay::new(
+        NotifySettings {
+            url,
+            shared_secret: secret.into(),
+            ..NotifySettings::default()
+        },
+        None,
+    )
     .unwrap()
 }
 

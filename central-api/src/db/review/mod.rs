@@ -212,13 +212,9 @@ pub async fn approve(
         .bind(*id.as_uuid())
         .execute(&mut *tx)
         .await?;
-        super::enqueue!(
-            tx,
-            "violation_notice",
-            fine_id.hyphenated().to_string(),
-            &payload,
-            now
-        );
+        let fine_key = fine_id.hyphenated().to_string();
+        let sealed = super::at_rest::NOTICES.seal(key, &fine_key, &payload)?;
+        super::enqueue!(tx, "violation_notice", &fine_key, &sealed, now);
         append_in!(
             tx,
             postgres,
@@ -483,7 +479,8 @@ pub async fn correct_plate(
     decided(db, id, changed).await
 }
 
-/// Notices waiting in the outbox: (id, idempotency key, payload).
+/// Messages waiting in the outbox: (id, idempotency key, payload as stored: a notice sealed
+/// where a key is configured, [`super::at_rest::NOTICES`]).
 pub async fn outbox_pending(db: &Db) -> Result<Vec<(i64, String, String)>, DbError> {
     let rows = on_pool!(db, pool => {
         sqlx::query_as::<_, (i64, String, String)>(
@@ -502,9 +499,9 @@ pub async fn sent_notice(
     key: Option<&crate::sealed::SealingKey>,
     id: &EventId,
 ) -> Result<Option<(ViolationNotice, super::owners::Citizen)>, DbError> {
-    let payload: Option<String> = on_pool!(db, pool => {
-        sqlx::query_scalar(
-            "SELECT o.payload FROM fines f
+    let row: Option<(String, String)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT o.idempotency_key, o.payload FROM fines f
              JOIN outbox o ON o.idempotency_key = f.fine_id AND o.kind = 'violation_notice'
              WHERE f.event_id = $1 AND f.status <> 'transferred'",
         )
@@ -512,9 +509,10 @@ pub async fn sent_notice(
         .fetch_optional(pool)
         .await?
     });
-    let Some(payload) = payload else {
+    let Some((fine_id, stored)) = row else {
         return Ok(None);
     };
+    let payload = super::at_rest::NOTICES.open(key, &fine_id, stored)?;
     let notice: ViolationNotice = wire::decode(payload.as_bytes())
         .map_err(|e| DbError::Corrupt(format!("stored notice of {id}: {e}")))?;
     let person = super::owners::citizen(db, key, &notice.citizen_id)
