@@ -129,6 +129,23 @@ pub fn working_days_after(from: OffsetDateTime, n: u32, calendar: &Calendar) -> 
         .to_offset(time::UtcOffset::UTC)
 }
 
+/// The end of a period of `n` days counted from `from` (Vietnam time), by the Civil Code
+/// (91/2015/QH13): it begins the day after (Article 147 clause 2), ends at the end of its last
+/// day (Article 148 clause 1), and a last day that is a weekend day or a holiday moves to the
+/// next working day (Article 148 clause 5), the working days as `calendar` has them.
+pub fn days_after(from: OffsetDateTime, n: u32, calendar: &Calendar) -> OffsetDateTime {
+    let mut last = from.to_offset(VIETNAM).date() + Duration::days(i64::from(n));
+    while !calendar.is_working_day(last) {
+        let Some(next) = last.next_day() else { break };
+        last = next;
+    }
+    last.next_day()
+        .unwrap_or(last)
+        .midnight()
+        .assume_offset(VIETNAM)
+        .to_offset(time::UtcOffset::UTC)
+}
+
 /// Until when the officer deciding waits for `offender`'s explanation, counted from
 /// `answered_at` (the owner's answer, which stands for the record): the end of the period when
 /// the range's maximum (the offender's) reaches [`Offender::explanation_from_vnd`], `None` when
@@ -239,6 +256,29 @@ pub fn decided_amount(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_period_of_days_ends_with_its_last_day_or_the_working_day_after_it() {
+        let law = Calendar::default();
+        // Received on a Monday afternoon: ten days end at the end of Thursday the 17th.
+        let monday = datetime!(2026-12-07 15:00 +7);
+        assert_eq!(days_after(monday, 10, &law), datetime!(2026-12-18 00:00 +7));
+        // Received late in the evening UTC: the day counted is Vietnam's.
+        assert_eq!(
+            days_after(datetime!(2026-12-07 20:00 UTC), 10, &law),
+            datetime!(2026-12-19 00:00 +7)
+        );
+        // A last day on a Saturday moves to the end of Monday; one on 1 January (a Friday), to
+        // the end of Monday the 4th.
+        assert_eq!(
+            days_after(datetime!(2026-12-09 10:00 +7), 10, &law),
+            datetime!(2026-12-22 00:00 +7)
+        );
+        assert_eq!(
+            days_after(datetime!(2026-12-22 10:00 +7), 10, &law),
+            datetime!(2027-01-05 00:00 +7)
+        );
+    }
 
     #[test]
     fn working_days_skip_the_weekend_and_end_at_midnight_in_vietnam() {

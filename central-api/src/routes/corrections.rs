@@ -1,6 +1,8 @@
 //! Citizens' requests to correct their personal data ([`crate::db::corrections`]), for
 //! supervisors: `POST /api/v1/corrections` records one as it arrived, `GET /api/v1/corrections`
-//! lists those waiting (or one citizen's), `POST /api/v1/corrections/{id}/answer` answers it.
+//! lists those waiting (or one citizen's), `POST /api/v1/corrections/{id}/acknowledge` records
+//! that the citizen was answered with the procedure, `POST /api/v1/corrections/{id}/extend`
+//! extends its period once, `POST /api/v1/corrections/{id}/answer` answers it.
 
 use axum::{
     Json,
@@ -17,7 +19,9 @@ use crate::state::AppState;
 use crate::{
     auth::{Officer, Role, Signed},
     db::{
-        corrections::{self, Answered, CHANNELS, Correction, NewCorrection, OUTCOMES},
+        corrections::{
+            self, Acted, CHANNELS, Correction, EXTEND_MAX_DAYS, NewCorrection, OUTCOMES,
+        },
         violations,
     },
     review::event_id,
@@ -192,14 +196,7 @@ pub(crate) async fn answer_as(
     body: &Answer,
 ) -> Result<Correction, ApiError> {
     officer.require(Role::supervises, "answer correction requests")?;
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no correction request {id}"),
-        )
-    };
-    let request_id = uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+    let request_id = request_id(id)?;
     if !OUTCOMES.contains(&body.outcome.as_str()) {
         return Err(bad(
             "invalid_outcome",
@@ -208,7 +205,7 @@ pub(crate) async fn answer_as(
     }
     let answer = text("answer", &body.answer, 4000)?;
     let now = time::OffsetDateTime::now_utc();
-    match corrections::answer(
+    let acted = corrections::answer(
         &state.db,
         &state.audit,
         request_id,
@@ -217,14 +214,132 @@ pub(crate) async fn answer_as(
         &officer.actor(),
         now,
     )
-    .await?
-    {
-        Answered::Done(c) => Ok(*c),
-        Answered::NotFound => Err(not_found()),
-        Answered::AlreadyAnswered => Err(ApiError::new(
-            StatusCode::CONFLICT,
+    .await?;
+    done(id, acted)
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no correction request {id}"),
+    )
+}
+
+fn request_id(id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| not_found(id))
+}
+
+/// The request after a step on it, or why the step was not taken.
+fn done(id: &str, acted: Acted) -> Result<Correction, ApiError> {
+    let conflict = |code, message: String| ApiError::new(StatusCode::CONFLICT, code, message);
+    match acted {
+        Acted::Done(c) => Ok(*c),
+        Acted::NotFound => Err(not_found(id)),
+        Acted::AlreadyAnswered => Err(conflict(
             "already_answered",
             format!("correction request {id} was answered before"),
         )),
+        Acted::AlreadyDone => Err(conflict(
+            "already_done",
+            format!("correction request {id}: done before, and only once"),
+        )),
+        Acted::PeriodOver => Err(conflict(
+            "period_over",
+            format!("correction request {id}: its period has run out, it cannot be extended"),
+        )),
     }
+}
+
+#[utoipa::path(post, path = "/api/v1/corrections/{id}/acknowledge", tag = "review",
+    params(("id" = String, Path, description = "The request's id")),
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Recorded: the citizen was answered with the procedure (within 2 working days of the request, Decree 356/2025/NĐ-CP, Article 5 clause 3)", body = Correction),
+        (status = 403, description = "Only supervisors handle correction requests", body = ErrorBody),
+        (status = 404, description = "No such request", body = ErrorBody),
+        (status = 409, description = "Acknowledged before (`already_done`) or answered (`already_answered`)", body = ErrorBody)))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+) -> Result<Json<Correction>, ApiError> {
+    Ok(Json(acknowledge_as(&state, &officer, &id).await?))
+}
+
+/// Records, as `officer` (a supervisor), that the citizen of request `id` was answered with the
+/// procedure.
+pub(crate) async fn acknowledge_as(
+    state: &AppState,
+    officer: &Officer,
+    id: &str,
+) -> Result<Correction, ApiError> {
+    officer.require(Role::supervises, "handle correction requests")?;
+    let now = time::OffsetDateTime::now_utc();
+    let acted = corrections::acknowledge(
+        &state.db,
+        &state.audit,
+        request_id(id)?,
+        &officer.actor(),
+        now,
+    )
+    .await?;
+    done(id, acted)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// Days added to the period, 1–10.
+    pub days: u32,
+    /// Why, as the citizen is told, 1–4000 characters.
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/corrections/{id}/extend", tag = "review",
+    params(("id" = String, Path, description = "The request's id")),
+    request_body = Extension,
+    security(("session" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Extended: once, by at most 10 days, the citizen told why (Decree 356/2025/NĐ-CP, Article 5 clause 3)", body = Correction),
+        (status = 400, description = "Days outside 1–10 (`invalid_days`), an empty or overlong reason (`invalid_text`)", body = ErrorBody),
+        (status = 403, description = "Only supervisors handle correction requests", body = ErrorBody),
+        (status = 404, description = "No such request", body = ErrorBody),
+        (status = 409, description = "Extended before (`already_done`), answered (`already_answered`), or its period has run out (`period_over`)", body = ErrorBody)))]
+pub async fn extend(
+    State(state): State<AppState>,
+    Signed(officer): Signed,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Extension>,
+) -> Result<Json<Correction>, ApiError> {
+    Ok(Json(extend_as(&state, &officer, &id, &body).await?))
+}
+
+/// Extends, as `officer` (a supervisor), the period of request `id` as `body` says.
+pub(crate) async fn extend_as(
+    state: &AppState,
+    officer: &Officer,
+    id: &str,
+    body: &Extension,
+) -> Result<Correction, ApiError> {
+    officer.require(Role::supervises, "handle correction requests")?;
+    let request = request_id(id)?;
+    if !(1..=EXTEND_MAX_DAYS).contains(&body.days) {
+        return Err(bad(
+            "invalid_days",
+            format!("days: 1–{EXTEND_MAX_DAYS} (one extension of at most {EXTEND_MAX_DAYS} days)"),
+        ));
+    }
+    let reason = text("reason", &body.reason, 4000)?;
+    let now = time::OffsetDateTime::now_utc();
+    let acted = corrections::extend(
+        &state.db,
+        &state.audit,
+        request,
+        (body.days, &reason),
+        &officer.actor(),
+        now,
+    )
+    .await?;
+    done(id, acted)
 }

@@ -51,6 +51,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(disputes::list))
         .routes(routes!(corrections::list, corrections::record))
         .routes(routes!(corrections::answer))
+        .routes(routes!(corrections::acknowledge))
+        .routes(routes!(corrections::extend))
         .routes(routes!(devices::list, admin::register_device))
         .routes(routes!(admin::revoke_device))
         .routes(routes!(admin::cameras))

@@ -1,7 +1,9 @@
 //! `GET /review/corrections`: citizens' requests to correct their personal data, for
 //! supervisors — those waiting for an answer, each with its answer form, and the form that
 //! records one as it arrived (`POST /review/corrections`, `POST
-//! /review/corrections/{id}/answer`; the work is [`crate::routes::corrections`]'s).
+//! /review/corrections/{id}/answer`; the work is [`crate::routes::corrections`]'s). Each shows
+//! its periods (Decree 356/2025/NĐ-CP, Article 5 clause 3), those run out marked, with the
+//! forms that record the citizen answered with the procedure and extend the period once.
 
 use axum::{
     extract::{Form, Path, State},
@@ -14,7 +16,9 @@ use serde::Deserialize;
 use super::{Desk, alert, layout::Lang};
 use crate::{
     db::corrections::{self, Correction},
-    routes::corrections::{Answer, Record, answer_as, record_as},
+    routes::corrections::{
+        Answer, Extension, Record, acknowledge_as, answer_as, extend_as, record_as,
+    },
     state::AppState,
 };
 
@@ -44,17 +48,21 @@ pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
         };
         return desk.page(HERE, title, body).into_response();
     }
+    let now = time::OffsetDateTime::now_utc();
     let body = match corrections::list(&state.db, None).await {
         Ok(items) => html! {
             h1 { (title) }
             p.muted { (lang.t(
                 "Chủ thể dữ liệu có quyền yêu cầu chỉnh sửa dữ liệu cá nhân (điểm c khoản 1 Điều 4 Luật Bảo vệ dữ liệu cá nhân số 91/2025/QH15).",
                 "A data subject may ask for their personal data to be corrected (Law 91/2025/QH15 on Personal Data Protection, Article 4 clause 1 point c).")) }
+            p.muted { (lang.t(
+                "Trả lời công dân về thủ tục trong 02 ngày làm việc; chỉnh sửa trong 10 ngày (15 ngày nếu do nơi quản lý dữ liệu gốc chỉnh sửa); gia hạn một lần, không quá 10 ngày, nêu lý do (khoản 3 Điều 5 Nghị định 356/2025/NĐ-CP).",
+                "Answer the citizen with the procedure within 2 working days; correct within 10 days (15 where the data's source corrects it); extend once, by at most 10 days, saying why (Decree 356/2025/NĐ-CP, Article 5 clause 3).")) }
             @if items.is_empty() {
                 p.empty #corrections-empty { (lang.t("Không có yêu cầu nào đang chờ.", "No request is waiting.")) }
             } @else {
                 ol.requests #corrections {
-                    @for c in &items { li { (waiting(lang, c, &desk.csrf)) } }
+                    @for c in &items { li { (waiting(lang, c, &desk.csrf, now)) } }
                 }
             }
             (record_form(lang, &desk.csrf))
@@ -64,9 +72,25 @@ pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
     desk.page(HERE, title, body).into_response()
 }
 
-fn waiting(lang: Lang, c: &Correction, csrf: &str) -> Markup {
+fn waiting(lang: Lang, c: &Correction, csrf: &str, now: time::OffsetDateTime) -> Markup {
+    let action = |step: &str| format!("{HERE}/{}/{step}", c.id);
     html! {
         article.box.correction data-id=(c.id) {
+            ul.periods {
+                li.reply.overdue[c.reply_overdue(now)] {
+                    (lang.t("Trả lời về thủ tục trước", "Answer with the procedure by")) " " (local_time(c.reply_by))
+                    @if let (Some(at), Some(by)) = (c.acknowledged_at, &c.acknowledged_by) {
+                        " · " (lang.t("đã trả lời", "answered")) " " (local_time(at)) " " code { (by) }
+                    }
+                }
+                li.answer.overdue[c.overdue(now)] {
+                    (lang.t("Chỉnh sửa trước", "Correct by")) " " (local_time(c.answer_by))
+                    " (" (lang.t("nơi quản lý dữ liệu gốc", "at the data's source")) " " (local_time(c.referred_by)) ")"
+                    @if let Some(days) = c.extended_days {
+                        " · " (lang.t("đã gia hạn", "extended by")) " " (days) " " (lang.t("ngày", "days"))
+                    }
+                }
+            }
             p { strong { (lang.t("Công dân", "Citizen")) " " code { (c.citizen_id) } }
                 " · " (channel_name(lang, &c.channel)) " · " (local_time(c.received_at)) }
             @if let Some(e) = c.event_id {
@@ -74,7 +98,26 @@ fn waiting(lang: Lang, c: &Correction, csrf: &str) -> Markup {
             }
             blockquote { (c.request) }
             p.muted { (lang.t("Ghi nhận bởi", "Recorded by")) " " code { (c.recorded_by) } }
-            form.resolve method="post" action={ (HERE) "/" (c.id) "/answer" } {
+            @if let Some(reason) = &c.extension_reason {
+                p { (lang.t("Lý do gia hạn", "Why extended")) ": " (reason) }
+            }
+            @if c.acknowledged_at.is_none() {
+                form.acknowledge method="post" action=(action("acknowledge")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { (lang.t("Đã trả lời công dân về thủ tục", "The citizen was answered with the procedure")) }
+                }
+            }
+            @if c.extended_days.is_none() && !c.overdue(now) {
+                form.extend method="post" action=(action("extend")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { (lang.t("Gia hạn (ngày)", "Extend by (days)"))
+                        input type="number" name="days" required min="1" max=(corrections::EXTEND_MAX_DAYS) value=(corrections::EXTEND_MAX_DAYS); }
+                    label { (lang.t("Lý do, như đã báo công dân", "Why, as the citizen was told"))
+                        textarea name="reason" required maxlength="4000" rows="2" {} }
+                    button type="submit" { (lang.t("Gia hạn", "Extend")) }
+                }
+            }
+            form.resolve method="post" action=(action("answer")) {
                 input type="hidden" name="csrf" value=(csrf);
                 label { (lang.t("Kết quả", "Outcome")) " "
                     select name="outcome" required {
@@ -167,6 +210,55 @@ pub async fn answer(
         answer: f.answer,
     };
     match answer_as(&state, &desk.officer, &id, &body).await {
+        Ok(_) => Redirect::to(HERE).into_response(),
+        Err(e) => desk.failure(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /review/corrections/{id}/acknowledge`: records that the citizen was answered with the
+/// procedure; back to the list.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = desk.forged(&f.csrf) {
+        return refused;
+    }
+    match acknowledge_as(&state, &desk.officer, &id).await {
+        Ok(_) => Redirect::to(HERE).into_response(),
+        Err(e) => desk.failure(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExtendForm {
+    csrf: String,
+    days: u32,
+    reason: String,
+}
+
+/// `POST /review/corrections/{id}/extend`: extends the request's period once; back to the list.
+pub async fn extend(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<String>,
+    Form(f): Form<ExtendForm>,
+) -> Response {
+    if let Some(refused) = desk.forged(&f.csrf) {
+        return refused;
+    }
+    let body = Extension {
+        days: f.days,
+        reason: f.reason,
+    };
+    match extend_as(&state, &desk.officer, &id, &body).await {
         Ok(_) => Redirect::to(HERE).into_response(),
         Err(e) => desk.failure(e),
     }

@@ -65,6 +65,11 @@ pub fn router() -> Router<AppState> {
             get(corrections::page).post(corrections::record),
         )
         .route("/review/corrections/{id}/answer", post(corrections::answer))
+        .route(
+            "/review/corrections/{id}/acknowledge",
+            post(corrections::acknowledge),
+        )
+        .route("/review/corrections/{id}/extend", post(corrections::extend))
         .route("/review/devices", get(devices::page))
         .route("/review/admin", get(admin::page))
         .route("/review/admin/officers", post(admin::save_officer))
