@@ -289,6 +289,9 @@ vehicle-det-people: train-env
 # motorbike's box alone may not cover), beside sim frames: about an hour on two CPU cores.
 # Shipped as models/people_det.onnx (models/README.md, "People on real streets").
 PEOPLE_DET_MINUTES ?= 60
+# The model training starts from: the vehicle detector (as the shipped people_det was first
+# made), or `../people_det.onnx` to train the shipped one further.
+PEOPLE_DET_INIT ?= ../vehicle_det.onnx
 people-det: train-env
 	$(TARGET_DIR)/release/sim dataset --seed 11 --scenes 150 --frames-per-scene 8 \
 	  --plate-frames-per-scene 0 --out data/sim-det
@@ -298,7 +301,7 @@ people-det: train-env
 	cd models/training && ../../.venv-train/bin/python train.py --data ../../data/sim-det \
 	  --out ../../data/models-people --work ../../data/models-people-work --model vehicle_det \
 	  --device auto --minutes $(PEOPLE_DET_MINUTES) \
-	  --coco-init ../../../shared/data/models/yolox_nano_416.onnx --init ../vehicle_det.onnx \
+	  --coco-init ../../../shared/data/models/yolox_nano_416.onnx --init $(PEOPLE_DET_INIT) \
 	  --real ../../data/vn-street-riders/data.yaml --real-share 0.7
 	mkdir -p data/models-new && cp data/models-people/vehicle_det.onnx data/models-new/people_det.onnx
 	sha256sum data/models-new/people_det.onnx

@@ -244,15 +244,16 @@ fn the_people_detector_hides_the_pedestrians_of_rendered_scenes() {
     assert!(share >= SIM_PEOPLE_FLOOR, "{hidden} of {walkers} hidden");
 }
 
-/// A floor under what the shipped people detector measured on these frames (682 of 767).
-const SIM_PEOPLE_FLOOR: f64 = 0.8;
+/// A floor under what the shipped people detector measured on these frames (707 of 767; its
+/// first round, 682).
+const SIM_PEOPLE_FLOOR: f64 = 0.88;
 
 /// The photographs of vn-street valid the masking test looks at: all 744 (its people stand in
 /// few of them).
 const PEOPLE_IMAGES: usize = 0;
-/// Floors under what the shipped people detector measured there (36 of the 45 hidden, 11 of
-/// them by the vehicle detector's findings alone: models/README.md).
-const PEOPLE_MASKED_FLOOR: f64 = 0.75;
+/// Floors under what the shipped people detector measured there (39 of the 45 hidden, 11 of
+/// them by the vehicle detector's findings alone: models/README.md; its first round, 36).
+const PEOPLE_MASKED_FLOOR: f64 = 0.82;
 const PEOPLE_ONLY_IT_HIDES: usize = 20;
 
 /// Floors under what the shipped detector measured on these 150 photographs (car 0.770,
