@@ -306,6 +306,17 @@ impl Database {
             url,
         }
     }
+
+    /// Every row of the database as `pg_dump --data-only` writes them: what a copied disk or
+    /// a backup holds.
+    pub fn dump(&self) -> String {
+        let out = Command::new("pg_dump")
+            .args(["--data-only", &self.url])
+            .output()
+            .expect("pg_dump (make deps installs PostgreSQL)");
+        assert!(out.status.success(), "pg_dump {}: {:?}", self.name, out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 impl Drop for Database {
