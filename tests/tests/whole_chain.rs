@@ -645,7 +645,10 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         "45 Lê Lợi",
         "tran.thi.binh@example.vn",
     ] {
-        assert!(!dump.contains(contact), "central's database holds {contact}");
+        assert!(
+            !dump.contains(contact),
+            "central's database holds {contact}"
+        );
     }
 
     for service in [edge, central, notify] {
