@@ -217,7 +217,7 @@ pub async fn detail(
     } else {
         None
     };
-    let dispute = disputes::of_violation(&state.db, id).await?;
+    let dispute = disputes::of_violation(&state.db, state.review.sealing.as_ref(), id).await?;
     let documents = crate::db::fine_updates::documents_of(&state.db, *id.as_uuid()).await?;
     let requests = four_eyes::waiting_for(state, officer, Some(&format!("violation:{id}"))).await?;
     record_read(

@@ -9,7 +9,8 @@
 //!   number, the amounts, the unit's answer) and are kept as they are.
 //! - [`FINE_UPDATES`]: what citizen-notify reported, as it signed it: an owner's answer naming
 //!   a driver or a buyer carries that person's name, number and licence, or the sale contract.
-//!   Central keeps it as the record of what was answered and never reads it back.
+//!   Central keeps it as the record of what was answered, and reads a dispute's reason from it
+//!   for the supervisor who answers it (`db::disputes`).
 //!
 //! Where no key is configured the values are kept as they are, and a value kept in the clear by
 //! an earlier version opens as it is; the next start seals both, and those sealed under a key

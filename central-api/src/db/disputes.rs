@@ -13,7 +13,10 @@ use super::{
     Db, DbError, on_pool,
     requests::{Confirmation, settle_in, with_confirmation},
 };
-use crate::audit::{AuditLog, append_in};
+use crate::{
+    audit::{AuditLog, append_in},
+    sealed::SealingKey,
+};
 
 /// A case its owner disputed (explained).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -37,7 +40,8 @@ pub struct Dispute {
 }
 
 const SELECT: &str = "SELECT f.fine_id, f.event_id, f.decision_number, f.plate_text, f.amount_vnd,
-                             f.status, f.resolution_answer, f.resolved_by, u.payload
+                             f.status, f.resolution_answer, f.resolved_by, u.update_id,
+                             u.payload
                       FROM fines f
                       JOIN fine_updates u ON u.fine_id = f.fine_id
                        AND u.kind IN ('disputed', 'vehicle_stolen')";
@@ -55,12 +59,15 @@ struct Columns {
     #[sqlx(rename = "resolution_answer")]
     answer: Option<String>,
     resolved_by: Option<String>,
+    update_id: String,
     payload: String,
 }
 
 impl Columns {
-    fn dispute(self) -> Result<Dispute, DbError> {
-        let update = wire::decode::<FineUpdate>(self.payload.as_bytes())
+    /// The dispute, its stored update opened under `key` ([`super::at_rest::FINE_UPDATES`]).
+    fn dispute(self, key: Option<&SealingKey>) -> Result<Dispute, DbError> {
+        let payload = super::at_rest::FINE_UPDATES.open(key, &self.update_id, self.payload)?;
+        let update = wire::decode::<FineUpdate>(payload.as_bytes())
             .map_err(|e| DbError::Corrupt(format!("stored fine update: {e}")))?;
         let reason = match update.change {
             FineChange::Disputed { reason } => reason,
@@ -86,8 +93,8 @@ impl Columns {
     }
 }
 
-/// Disputes waiting for an answer, oldest first.
-pub async fn open(db: &Db) -> Result<Vec<Dispute>, DbError> {
+/// Disputes waiting for an answer, oldest first, the owners' reasons opened under `key`.
+pub async fn open(db: &Db, key: Option<&SealingKey>) -> Result<Vec<Dispute>, DbError> {
     let rows = on_pool!(db, pool => {
         sqlx::query_as::<_, Columns>(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE f.status = 'disputed' ORDER BY u.received_at, f.fine_id"
@@ -95,11 +102,16 @@ pub async fn open(db: &Db) -> Result<Vec<Dispute>, DbError> {
         .fetch_all(pool)
         .await?
     });
-    rows.into_iter().map(Columns::dispute).collect()
+    rows.into_iter().map(|r| r.dispute(key)).collect()
 }
 
-/// The dispute of the fine of a violation, if its owner disputed it.
-pub async fn of_violation(db: &Db, id: &EventId) -> Result<Option<Dispute>, DbError> {
+/// The dispute of the fine of a violation, if its owner disputed it, the reason opened under
+/// `key`.
+pub async fn of_violation(
+    db: &Db,
+    key: Option<&SealingKey>,
+    id: &EventId,
+) -> Result<Option<Dispute>, DbError> {
     let found = on_pool!(db, pool => {
         sqlx::query_as::<_, Columns>(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE f.event_id = $1 ORDER BY u.received_at LIMIT 1"
@@ -108,7 +120,7 @@ pub async fn of_violation(db: &Db, id: &EventId) -> Result<Option<Dispute>, DbEr
         .fetch_optional(pool)
         .await?
     });
-    found.map(Columns::dispute).transpose()
+    found.map(|r| r.dispute(key)).transpose()
 }
 
 /// Why a dispute could not be answered.

@@ -43,7 +43,7 @@ pub async fn list(
     Signed(_officer): Signed,
 ) -> Result<Json<OpenDisputes>, ApiError> {
     Ok(Json(OpenDisputes {
-        items: disputes::open(&state.db).await?,
+        items: disputes::open(&state.db, state.review.sealing.as_ref()).await?,
     }))
 }
 

@@ -12,7 +12,7 @@ use crate::{db::disputes, state::AppState};
 pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
     let lang = desk.lang;
     let title = lang.t("Giải trình chờ trả lời", "Explanations awaiting an answer");
-    let body = match disputes::open(&state.db).await {
+    let body = match disputes::open(&state.db, state.review.sealing.as_ref()).await {
         Ok(items) => html! {
             h1 { (title) }
             @if !desk.officer.role.supervises() {

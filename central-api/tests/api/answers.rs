@@ -445,7 +445,7 @@ async fn a_vehicle_sold_before_moves_to_the_buyer_and_a_theft_goes_to_a_supervis
         (StatusCode::CREATED, Some("disputed")),
         "{body}"
     );
-    let open = central_api::db::disputes::open(&w.db).await.unwrap();
+    let open = central_api::db::disputes::open(&w.db, None).await.unwrap();
     let dispute = open
         .iter()
         .find(|d| d.event_id == stolen_id.to_string())

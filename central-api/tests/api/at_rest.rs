@@ -206,6 +206,20 @@ async fn messages_kept_in_the_clear_are_sealed_at_the_next_start(t: &TestDb) {
         .open(Some(&key), &update.hyphenated().to_string(), stored_update)
         .unwrap();
     assert!(opened.contains("Xe tôi hôm đó ở nhà"), "{opened}");
+    // The supervisor reads the owner's reason from the sealed update; without the key, not.
+    let disputes = central_api::db::disputes::open(&t.db, Some(&key))
+        .await
+        .unwrap();
+    assert_eq!(disputes.len(), 1);
+    assert_eq!(disputes[0].reason, "Xe tôi hôm đó ở nhà");
+    let of_case = central_api::db::disputes::of_violation(&t.db, Some(&key), &id)
+        .await
+        .unwrap();
+    assert_eq!(
+        of_case.map(|d| d.reason).as_deref(),
+        Some("Xe tôi hôm đó ở nhà")
+    );
+    assert!(central_api::db::disputes::open(&t.db, None).await.is_err());
 
     let got = Arc::new(Mutex::new(Vec::new()));
     let url = serve(got.clone()).await;
