@@ -114,8 +114,9 @@ impl Correction {
             && now >= self.reply_by.as_datetime()
     }
 
-    /// Whether, at `now`, the request waits past its period to be answered (the third party's
-    /// period is the longest: past it, no answer is in time).
+    /// Whether, at `now`, the request waits past its period to be corrected here
+    /// ([`Self::answer_by`]); a referral to the data's source is still in time until
+    /// [`Self::referred_by`].
     pub fn overdue(&self, now: OffsetDateTime) -> bool {
         self.outcome.is_none() && now >= self.answer_by.as_datetime()
     }
@@ -143,14 +144,11 @@ struct Row {
 impl Row {
     /// The request, its periods counted on `calendar`.
     fn correction(self, calendar: &Calendar) -> Correction {
-        let extended = self
-            .extended_days
-            .and_then(|d| u32::try_from(d).ok())
-            .unwrap_or(0);
+        let extended_days = self.extended_days.and_then(|d| u32::try_from(d).ok());
         let by = |days: u32| {
             UtcTimestamp::from_datetime(process::days_after(
                 self.received_at,
-                days + extended,
+                days + extended_days.unwrap_or(0),
                 calendar,
             ))
         };
@@ -164,7 +162,7 @@ impl Row {
             referred_by: by(THIRD_PARTY_DAYS),
             acknowledged_at: self.acknowledged_at.map(UtcTimestamp::from_datetime),
             acknowledged_by: self.acknowledged_by,
-            extended_days: self.extended_days.and_then(|d| u32::try_from(d).ok()),
+            extended_days,
             extension_reason: self.extension_reason,
             answered_late: None,
             id: self.id,

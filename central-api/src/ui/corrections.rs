@@ -157,6 +157,11 @@ fn record_form(lang: Lang, csrf: &str) -> Markup {
     }
 }
 
+/// After a step taken: the list again.
+fn back() -> Response {
+    Redirect::to(HERE).into_response()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct RecordForm {
     csrf: String,
@@ -183,7 +188,7 @@ pub async fn record(
         received_at: None,
     };
     match record_as(&state, &desk.officer, &body).await {
-        Ok(_) => Redirect::to(HERE).into_response(),
+        Ok(_) => back(),
         Err(e) => desk.failure(e),
     }
 }
@@ -210,7 +215,7 @@ pub async fn answer(
         answer: f.answer,
     };
     match answer_as(&state, &desk.officer, &id, &body).await {
-        Ok(_) => Redirect::to(HERE).into_response(),
+        Ok(_) => back(),
         Err(e) => desk.failure(e),
     }
 }
@@ -232,7 +237,7 @@ pub async fn acknowledge(
         return refused;
     }
     match acknowledge_as(&state, &desk.officer, &id).await {
-        Ok(_) => Redirect::to(HERE).into_response(),
+        Ok(_) => back(),
         Err(e) => desk.failure(e),
     }
 }
@@ -259,7 +264,7 @@ pub async fn extend(
         reason: f.reason,
     };
     match extend_as(&state, &desk.officer, &id, &body).await {
-        Ok(_) => Redirect::to(HERE).into_response(),
+        Ok(_) => back(),
         Err(e) => desk.failure(e),
     }
 }

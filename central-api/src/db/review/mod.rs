@@ -136,6 +136,7 @@ pub async fn approve(
             Err(no) => return Ok(Err(Refused::NoFine(no))),
         };
         let fine_id = uuid::Uuid::now_v7();
+        let fine_key = fine_id.hyphenated().to_string();
         let plate_text = plate.unwrap_or_default();
         let notice_due = e.occurred_at.as_datetime() + Duration::days(process::NOTICE_DAYS);
         let sealed: Option<(Option<String>, Option<String>)> =
@@ -186,7 +187,7 @@ pub async fn approve(
                                 answer_due, min_vnd, max_vnd, organisation)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
-        .bind(fine_id.hyphenated().to_string())
+        .bind(&fine_key)
         .bind(*id.as_uuid())
         .bind(owner.as_str())
         .bind(&plate_text)
@@ -212,7 +213,6 @@ pub async fn approve(
         .bind(*id.as_uuid())
         .execute(&mut *tx)
         .await?;
-        let fine_key = fine_id.hyphenated().to_string();
         let sealed = super::at_rest::NOTICES.seal(key, &fine_key, &payload)?;
         super::enqueue!(tx, "violation_notice", &fine_key, &sealed, now);
         append_in!(
