@@ -50,7 +50,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     // under a key kept outside the database: those kept in the clear by an earlier version, or
     // sealed under a key since rotated, are sealed under the current one now, before anyone
     // reads them.
-    let sealing = crate::sealed::SealingKey::made(&config.review)?;
+    let sealing = crate::sealed::made(&config.review)?;
     let resealed = reseal_secrets(&db, &sealing).await?;
     warn_unrecorded_year(&db).await?;
     let retention_store = store.clone();

@@ -82,7 +82,7 @@ impl Review {
     pub fn new(settings: ReviewSettings) -> anyhow::Result<Self> {
         Ok(Self {
             throttle: crate::throttle::Throttle::new(&settings),
-            sealing: crate::sealed::SealingKey::configured(&settings, false)?,
+            sealing: crate::sealed::configured(&settings, false)?,
             dummy_hash: crate::auth::hash_password("not a password of anyone")?,
             settings,
         })

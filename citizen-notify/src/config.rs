@@ -21,6 +21,8 @@ pub struct Config {
     pub central: CentralSettings,
     /// How long the notices of closed cases are kept (`docs/privacy.md`).
     pub retention: crate::retention::RetentionSettings,
+    /// The key that seals the citizens' data in the database (`docs/privacy.md`).
+    pub sealing: SealingSettings,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             delivery: DeliverySettings::default(),
             central: CentralSettings::default(),
             retention: Default::default(),
+            sealing: SealingSettings::default(),
         }
     }
 }
@@ -76,6 +79,40 @@ impl Settings for Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Where the key that seals the citizens' data at rest is kept ([`crate::db::at_rest`]):
+/// apart from the database, its backups and replicas. Made at the first start (64 hex digits,
+/// readable by the service's account only); to rotate it, move the file aside, name it in
+/// `old_key_files` and restart: the start seals everything again under the new key, and the
+/// old file may be destroyed once a start logs none left under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SealingSettings {
+    pub key_file: std::path::PathBuf,
+    /// Keys the data was sealed under before `key_file` was rotated.
+    pub old_key_files: Vec<std::path::PathBuf>,
+}
+
+impl Default for SealingSettings {
+    fn default() -> Self {
+        Self {
+            key_file: "data/notify/secrets.key".into(),
+            old_key_files: Vec::new(),
+        }
+    }
+}
+
+impl SealingSettings {
+    /// The key files with the names of their settings.
+    pub fn key_files(&self) -> service_kit::sealed::KeyFiles<'_> {
+        service_kit::sealed::KeyFiles {
+            current_field: "sealing.key_file",
+            current: &self.key_file,
+            former_field: "sealing.old_key_files",
+            former: &self.old_key_files,
+        }
     }
 }
 

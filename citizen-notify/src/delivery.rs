@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 
 use crate::{
     config::DeliverySettings,
-    db::{self, Db, DbError, DueDelivery},
+    db::{self, Db, DbError, DueDelivery, SealingKey},
     pages::local_time,
 };
 
@@ -315,9 +315,14 @@ impl Deliverer {
 
     /// Sends every delivery due at `now`; returns how many were delivered.
     #[tracing::instrument(name = "delivery_pass", skip_all)]
-    pub async fn deliver_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
+    pub async fn deliver_due(
+        &self,
+        db: &Db,
+        key: &SealingKey,
+        now: OffsetDateTime,
+    ) -> Result<usize, DbError> {
         let mut delivered = 0;
-        for due in db::due_deliveries(db, now).await? {
+        for due in db::due_deliveries(db, key, now).await? {
             let outcome = self.attempt(&due).await;
             let attempt = due.attempts + 1;
             let next = match &outcome {
@@ -347,7 +352,15 @@ impl Deliverer {
                     "notice delivery failed for good"
                 ),
             }
-            db::record_attempt(db, due.id, attempt, now, &outcome_record(&outcome, next)).await?;
+            db::record_attempt(
+                db,
+                key,
+                due.id,
+                attempt,
+                now,
+                &outcome_record(&outcome, next),
+            )
+            .await?;
         }
         Ok(delivered)
     }
@@ -376,12 +389,13 @@ fn outcome_record(outcome: &Outcome, next: Option<OffsetDateTime>) -> db::Attemp
 /// Runs until `shutdown`, looking for due deliveries every second.
 pub async fn run(
     db: Db,
+    key: SealingKey,
     deliverer: Deliverer,
     shutdown: service_kit::http::Shutdown,
 ) -> anyhow::Result<()> {
     shutdown
         .every(Duration::from_secs(1), "delivery pass", || {
-            deliverer.deliver_due(&db, OffsetDateTime::now_utc())
+            deliverer.deliver_due(&db, &key, OffsetDateTime::now_utc())
         })
         .await
 }

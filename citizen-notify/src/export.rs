@@ -12,7 +12,7 @@ use serde_json::Value;
 use service_kit::paper::{self, MARGIN, PAGE, Sheet};
 use time::OffsetDateTime;
 
-use crate::db::{self, Db, DbError};
+use crate::db::{self, Db, DbError, SealingKey};
 
 /// Where the data comes from and whom to ask to correct it, in the export itself.
 pub const ABOUT: &str = "Dữ liệu cổng tra cứu vi phạm giao thông lưu về bạn: thông báo vi phạm, \
@@ -103,6 +103,7 @@ fn json<M: Serialize>(message: &M) -> Result<Value, DbError> {
 /// Records an export of `citizen_id`'s data as `format` at `now`, then gathers it.
 pub async fn export(
     db: &Db,
+    key: &SealingKey,
     citizen_id: &str,
     name: &str,
     format: &str,
@@ -110,9 +111,9 @@ pub async fn export(
 ) -> Result<Export, DbError> {
     db::record_export(db, citizen_id, format, now).await?;
     let mut fines = Vec::new();
-    for notice in db::notices_of(db, citizen_id).await? {
+    for notice in db::notices_of(db, key, citizen_id).await? {
         let id = notice.fine_id.hyphenated().to_string();
-        let decision = db::decision_of(db, &id).await?;
+        let decision = db::decision_of(db, key, &id).await?;
         let mut deliveries = Vec::new();
         for channel in db::delivery_channels_of(db, &id).await? {
             if let Some(d) = db::delivery_of(db, &id, &channel).await? {
@@ -127,10 +128,12 @@ pub async fn export(
             notice: json(&notice)?,
             decision: decision.as_ref().map(json).transpose()?,
             typed: (notice, decision),
-            answer: db::answer_of(db, &id).await?.map(|(kind, text)| Answered {
-                kind: kind.as_str().to_owned(),
-                text,
-            }),
+            answer: db::answer_of(db, key, &id)
+                .await?
+                .map(|(kind, text)| Answered {
+                    kind: kind.as_str().to_owned(),
+                    text,
+                }),
             refused_answer: db::refused_answer_of(db, &id)
                 .await?
                 .map(|(kind, text)| Answered { kind, text }),

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::{
     config::PaymentSettings,
-    db::{self, Db, DbError, Payment, PaymentState, Settlement},
+    db::{self, Db, DbError, Payment, PaymentState, SealingKey, Settlement},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,7 @@ pub enum PaymentError {
 /// to send the citizen to.
 pub async fn start(
     db: &Db,
+    key: &SealingKey,
     settings: &PaymentSettings,
     fine_id: &str,
     citizen_id: &str,
@@ -52,7 +53,7 @@ pub async fn start(
     if !settings.enabled() {
         return Err(PaymentError::Disabled);
     }
-    db::notice_of(db, fine_id, citizen_id)
+    db::notice_of(db, key, fine_id, citizen_id)
         .await?
         .ok_or(PaymentError::NotFound)?;
     if db::paid_payment_of(db, fine_id).await?.is_some() {
@@ -64,7 +65,7 @@ pub async fn start(
     {
         return Err(PaymentError::Cancelled);
     }
-    let decision = db::decision_of(db, fine_id)
+    let decision = db::decision_of(db, key, fine_id)
         .await?
         .ok_or(PaymentError::NotDecided)?;
     let now = UtcTimestamp::now();
@@ -118,10 +119,11 @@ pub async fn start(
 /// result changes nothing (`02`).
 pub async fn ipn(
     db: &Db,
+    key: &SealingKey,
     settings: &PaymentSettings,
     params: &BTreeMap<String, String>,
 ) -> IpnReply {
-    match ipn_inner(db, settings, params).await {
+    match ipn_inner(db, key, settings, params).await {
         Ok(reply) => reply,
         Err(e) => {
             tracing::error!(error = %e, "ipn: recording the result failed");
@@ -132,6 +134,7 @@ pub async fn ipn(
 
 async fn ipn_inner(
     db: &Db,
+    key: &SealingKey,
     settings: &PaymentSettings,
     params: &BTreeMap<String, String>,
 ) -> Result<IpnReply, DbError> {
@@ -161,6 +164,7 @@ async fn ipn_inner(
         && field("vnp_TransactionStatus") == vnpay::SUCCESS;
     let settled = db::settle(
         db,
+        key,
         txn_ref,
         &Settlement {
             state: if paid {
@@ -202,6 +206,7 @@ pub struct Reconciled {
 /// its link has run out.
 pub async fn reconcile(
     db: &Db,
+    key: &SealingKey,
     settings: &PaymentSettings,
     http: &reqwest::Client,
 ) -> Result<Reconciled, PaymentError> {
@@ -256,6 +261,7 @@ pub async fn reconcile(
         };
         let settled = db::settle(
             db,
+            key,
             &p.txn_ref,
             &Settlement {
                 state,

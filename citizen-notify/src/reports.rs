@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::{
     config::CentralSettings,
-    db::{self, Db, DbError},
+    db::{self, Db, DbError, SealingKey},
 };
 
 /// The sender's HTTP side.
@@ -43,16 +43,21 @@ impl Reporter {
 
     /// Sends every report due at `now`; returns how many central took.
     #[tracing::instrument(name = "report_pass", skip_all)]
-    pub async fn send_due(&self, db: &Db, now: OffsetDateTime) -> Result<usize, DbError> {
+    pub async fn send_due(
+        &self,
+        db: &Db,
+        key: &SealingKey,
+        now: OffsetDateTime,
+    ) -> Result<usize, DbError> {
         let url = format!(
             "{}/api/v1/fine-updates",
             self.settings.url.trim_end_matches('/')
         );
         let mut sent = 0;
-        for report in db::due_reports(db, now).await? {
+        for report in db::due_reports(db, key, now).await? {
             // The documents the update names reach central before it.
             let mut outcome = Outcome::Delivered;
-            for (document, body) in db::documents_of_report(db, &report.update_id).await? {
+            for (document, body) in db::documents_of_report(db, key, &report.update_id).await? {
                 outcome = self.send_document(&document, body).await;
                 if outcome != Outcome::Delivered {
                     break;
@@ -153,12 +158,13 @@ fn refusal_code(detail: &str) -> String {
 /// Runs until `shutdown`, looking for due reports every second.
 pub async fn run(
     db: Db,
+    key: SealingKey,
     reporter: Reporter,
     shutdown: service_kit::http::Shutdown,
 ) -> anyhow::Result<()> {
     shutdown
         .every(Duration::from_secs(1), "report pass", || {
-            reporter.send_due(&db, OffsetDateTime::now_utc())
+            reporter.send_due(&db, &key, OffsetDateTime::now_utc())
         })
         .await
 }

@@ -15,6 +15,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let db = db::connect(&config.database)
         .await
         .with_context(|| format!("opening database.url {}", config.database.redacted_url()))?;
+    let sealing = db::SealingKey::made(&config.sealing.key_files())?;
+    reseal(&db, &sealing).await?;
     if config.intake.shared_secret.is_empty() {
         tracing::warn!("intake.shared_secret is empty: every notice is refused until it is set");
     }
@@ -26,6 +28,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     }
     let router = routes::router(AppState {
         db: db.clone(),
+        sealing: sealing.clone(),
         intake: config.intake.clone(),
         payment: config.payment.clone(),
         oidc: std::sync::Arc::new(signin::Oidc::new(config.portal_settings())),
@@ -42,9 +45,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     } else {
         let deliverer =
             delivery::Deliverer::new(config.delivery.clone()).context("starting delivery")?;
-        let db = db.clone();
+        let (db, key) = (db.clone(), sealing.clone());
         app.spawn("notice delivery", move |shutdown| {
-            delivery::run(db, deliverer, shutdown)
+            delivery::run(db, key, deliverer, shutdown)
         });
     }
     if config.central.url.is_empty() {
@@ -53,9 +56,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         let reporter =
             reports::Reporter::new(config.central.clone(), config.intake.shared_secret.expose())
                 .context("starting reports")?;
-        let db = db.clone();
+        let (db, key) = (db.clone(), sealing.clone());
         app.spawn("reports to central", move |shutdown| {
-            reports::run(db, reporter, shutdown)
+            reports::run(db, key, reporter, shutdown)
         });
     }
     {
@@ -72,10 +75,38 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             let every = std::time::Duration::from_secs(settings.reconcile_every_s);
             shutdown
                 .every(every, "payment reconciliation", || {
-                    payment::reconcile(&db, &settings, &http)
+                    payment::reconcile(&db, &sealing, &settings, &http)
                 })
                 .await
         });
     }
     Ok(app)
+}
+
+/// Seals what an earlier version kept in the clear, and what was sealed under a key since
+/// rotated, under `key`; stops the start when a value opens under no configured key (its key
+/// is missing: the service would fail on it at every read).
+pub async fn reseal(db: &db::Db, key: &db::SealingKey) -> anyhow::Result<()> {
+    let count = db::at_rest::reseal_all(db, key)
+        .await
+        .context("sealing the citizens' data")?;
+    if count.unsealable > 0 {
+        anyhow::bail!(
+            "{} sealed values open under neither sealing.key_file nor sealing.old_key_files: name the key they were sealed under",
+            count.unsealable
+        );
+    }
+    if count.from_clear + count.from_former > 0 {
+        tracing::info!(
+            from_clear = count.from_clear,
+            from_former = count.from_former,
+            "citizens' data sealed under sealing.key_file"
+        );
+    }
+    if key.has_former() {
+        tracing::info!(
+            "nothing is left under sealing.old_key_files: drop them from the setting and destroy the files"
+        );
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@
 //! - `db` (feature `db`): the storage every service with data shares, PostgreSQL or SQLite;
 //! - `mqtt` (feature `mqtt`): how services connect to a broker (TLS, credentials);
 //! - `paper` (feature `paper`): A4 pages of Vietnamese text as PDF;
+//! - `sealed` (feature `sealing`): values a database keeps sealed under a key outside it;
 //! - [`secret`]: secret settings, never shown in `Debug`, compared in constant time;
 //! - [`secret_file`]: files that hold a secret, for their owner's eyes only;
 //! - [`tls`]: HTTPS serving (certificate and key in `[http]`) and HTTPS clients (a CA of the
@@ -33,6 +34,8 @@ pub mod outbox;
 #[cfg(feature = "paper")]
 pub mod paper;
 pub mod retry;
+#[cfg(feature = "sealing")]
+pub mod sealed;
 pub mod secret;
 pub mod secret_file;
 pub mod telemetry;

@@ -654,6 +654,34 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
     for service in [edge, central, notify] {
         assert_eq!(service.stop().unwrap().code(), Some(0));
     }
+
+    // Nor does citizen-notify's database, as its files lie on the disk once it has stopped:
+    // the notices, the answers, the reports, the documents and the sessions are sealed.
+    let mut disk = Vec::new();
+    for file in ["notify.db", "notify.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(file)) {
+            disk.extend(bytes);
+        }
+    }
+    assert!(
+        disk.len() > 4096,
+        "citizen-notify's database is at {}",
+        dir.display()
+    );
+    for personal in [
+        "Nguyễn Văn An",
+        "nguyen.van.an@example.vn",
+        DRIVER_NAME,
+        LICENCE,
+        "tran.thi.binh@example.vn",
+    ] {
+        assert!(
+            !disk
+                .windows(personal.len())
+                .any(|w| w == personal.as_bytes()),
+            "citizen-notify's database holds {personal}"
+        );
+    }
 }
 
 /// Signs `citizen` in at the portal through the identity sandbox and opens their notice

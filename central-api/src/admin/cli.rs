@@ -276,7 +276,7 @@ impl CitizenRecord {
     /// `review.secrets_key_file` (made there if there is none yet, as the service would).
     async fn save(self, db: &db::Db, config: &Config) -> anyhow::Result<CitizenId> {
         let id = CitizenId::parse(&self.citizen_id).context("--citizen-id")?;
-        let key = crate::sealed::SealingKey::made(&config.review)?;
+        let key = crate::sealed::made(&config.review)?;
         owners::upsert_citizen(
             db,
             Some(&key),
@@ -509,7 +509,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<()> {
             } else {
                 Some(crate::totp::new_secret().context("a random secret")?)
             };
-            let key = crate::sealed::SealingKey::made(&config.review)?;
+            let key = crate::sealed::made(&config.review)?;
             let sealed = secret
                 .as_deref()
                 .map(|s| key.seal(s, &officers::totp_owner(&username)))

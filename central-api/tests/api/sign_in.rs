@@ -470,7 +470,9 @@ async fn a_second_factor_sealed_under_a_rotated_key_still_opens(t: &TestDb) {
         attempt_with(&w, "supervisor", Some(&code_at(0))).await.0,
         StatusCode::OK
     );
-    let rotated = SealingKey::configured(&settings, false).unwrap().unwrap();
+    let rotated = central_api::sealed::configured(&settings, false)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         officers::reseal_totp(&w.db, &rotated)
             .await

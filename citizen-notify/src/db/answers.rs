@@ -1,7 +1,10 @@
 //! The owner's answer to a notice (was driving, names the driver or the buyer, explains), and
 //! the answers central refused.
 
-use service_kit::on_pool;
+use service_kit::{
+    on_pool,
+    sealed::{BYTES_OVERHEAD, PREFIX},
+};
 use time::OffsetDateTime;
 
 use super::*;
@@ -54,6 +57,7 @@ pub type Attached = (protocol::AnswerDocument, Vec<u8>);
 /// answered before.
 pub async fn answer(
     db: &Db,
+    key: &SealingKey,
     fine_id: &str,
     citizen_id: &str,
     given: protocol::FineChange,
@@ -72,6 +76,7 @@ pub async fn answer(
         } => format!("{reported_on}: {report}"),
         _ => String::new(),
     };
+    let text = at_rest::RESPONSES.seal(Some(key), fine_id, &text)?;
     let now = OffsetDateTime::now_utc();
     let inserted = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -89,19 +94,27 @@ pub async fn answer(
         .rows_affected();
         if inserted == 1 {
             let documents = attached.iter().map(|(d, _)| d.clone()).collect();
-            let update_id = queue_report!(tx, fine_id, given, documents);
+            let update_id = queue_report!(tx, key, fine_id, given, documents)
+                .hyphenated()
+                .to_string();
             for (d, body) in attached {
+                let sha256 = d.sha256.to_hex();
+                let body = at_rest::DOCUMENTS.seal_bytes(
+                    Some(key),
+                    &at_rest::document_row(&update_id, &sha256),
+                    body,
+                )?;
                 sqlx::query(
                     "INSERT INTO answer_documents
                        (update_id, sha256, fine_id, name, content_type, body, received_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 )
-                .bind(update_id.hyphenated().to_string())
-                .bind(d.sha256.to_hex())
+                .bind(&update_id)
+                .bind(sha256)
                 .bind(fine_id)
                 .bind(&d.name)
                 .bind(&d.content_type)
-                .bind(body.as_slice())
+                .bind(body)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -115,7 +128,11 @@ pub async fn answer(
 
 /// The citizen's answer to a notice, with what it says (the reason; for a person named, their
 /// name; for a theft, the report).
-pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)>, DbError> {
+pub async fn answer_of(
+    db: &Db,
+    key: &SealingKey,
+    fine_id: &str,
+) -> Result<Option<(Answer, String)>, DbError> {
     on_pool!(db, pool => {
         sqlx::query_as::<_, (String, String)>(
             "SELECT kind, reason FROM responses WHERE fine_id = $1",
@@ -126,7 +143,7 @@ pub async fn answer_of(db: &Db, fine_id: &str) -> Result<Option<(Answer, String)
         .map(|(kind, reason)| -> Result<(Answer, String), DbError> {
             let answer =
                 Answer::parse(&kind).ok_or_else(|| DbError::Corrupt(format!("answer {kind}")))?;
-            Ok((answer, reason))
+            Ok((answer, at_rest::RESPONSES.open(Some(key), fine_id, reason)?))
         })
         .transpose()
     })
@@ -188,7 +205,11 @@ pub async fn refused_answer_of(
 }
 
 /// The documents the report `update_id` names, with their bytes, to send central before it.
-pub async fn documents_of_report(db: &Db, update_id: &str) -> Result<Vec<Attached>, DbError> {
+pub async fn documents_of_report(
+    db: &Db,
+    key: &SealingKey,
+    update_id: &str,
+) -> Result<Vec<Attached>, DbError> {
     on_pool!(db, pool => {
         sqlx::query_as::<_, AttachedRow>(
             "SELECT sha256, name, content_type, body FROM answer_documents
@@ -198,23 +219,33 @@ pub async fn documents_of_report(db: &Db, update_id: &str) -> Result<Vec<Attache
         .fetch_all(pool)
         .await?
         .into_iter()
-        .map(Attached::try_from)
+        .map(|mut row| {
+            let at = at_rest::document_row(update_id, &row.sha256);
+            row.body = at_rest::DOCUMENTS.open_bytes(Some(key), &at, row.body)?;
+            Attached::try_from(row)
+        })
         .collect()
     })
 }
 
-/// The documents attached to the answer to `fine_id` still held: name, kind and size.
+/// The documents attached to the answer to `fine_id` still held: name, kind and size (as
+/// attached: a sealed document is [`BYTES_OVERHEAD`] longer).
 pub async fn documents_of_answer(
     db: &Db,
     fine_id: &str,
 ) -> Result<Vec<protocol::AnswerDocument>, DbError> {
     Ok(on_pool!(db, pool => {
         sqlx::query_as::<_, DocumentRow>(
-            "SELECT d.sha256, d.name, d.content_type, CAST(LENGTH(d.body) AS BIGINT) AS bytes
+            "SELECT d.sha256, d.name, d.content_type,
+                    CAST(LENGTH(d.body) - CASE WHEN substr(d.body, 1, $2) = $3 THEN $4 ELSE 0 END
+                         AS BIGINT) AS bytes
              FROM answer_documents d JOIN reports r ON r.update_id = d.update_id
              WHERE d.fine_id = $1 AND r.state <> 'refused' ORDER BY d.received_at, d.name",
         )
         .bind(fine_id)
+        .bind(PREFIX.len() as i32)
+        .bind(PREFIX.as_bytes())
+        .bind(BYTES_OVERHEAD as i64)
         .fetch_all(pool)
         .await?
         .into_iter()

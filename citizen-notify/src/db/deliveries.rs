@@ -16,7 +16,11 @@ pub struct DueDelivery {
 }
 
 /// Deliveries pending and due at `now`, the longest waiting first (at most 50 a pass).
-pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDelivery>, DbError> {
+pub async fn due_deliveries(
+    db: &Db,
+    key: &SealingKey,
+    now: OffsetDateTime,
+) -> Result<Vec<DueDelivery>, DbError> {
     let claimed: Vec<DeliveryRow> = outbox::lease(db, &DUE_DELIVERIES, now).await?;
     claimed
         .into_iter()
@@ -25,7 +29,7 @@ pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDeliv
                 id: d.id,
                 channel: d.channel,
                 attempts: u32::try_from(d.attempts).unwrap_or(0),
-                notice: stored(&d.payload, "notice")?,
+                notice: stored(key, &at_rest::NOTICES, &d.fine_id, d.payload)?,
             })
         })
         .collect()
@@ -36,7 +40,7 @@ pub async fn due_deliveries(db: &Db, now: OffsetDateTime) -> Result<Vec<DueDeliv
 const DUE_DELIVERIES: outbox::Due = outbox::Due {
     table: "deliveries",
     pending: "state = 'pending'",
-    returning: "id, channel, attempts,
+    returning: "id, channel, attempts, fine_id,
                 (SELECT payload FROM notices n WHERE n.fine_id = deliveries.fine_id) AS payload",
     limit: 50,
 };
@@ -47,6 +51,7 @@ struct DeliveryRow {
     id: i64,
     channel: String,
     attempts: i32,
+    fine_id: String,
     payload: String,
 }
 
@@ -64,6 +69,7 @@ pub struct AttemptRecord<'a> {
 /// or pending until `next`.
 pub async fn record_attempt(
     db: &Db,
+    key: &SealingKey,
     delivery_id: i64,
     attempt: u32,
     at: OffsetDateTime,
@@ -107,7 +113,7 @@ pub async fn record_attempt(
                     .bind(delivery_id)
                     .fetch_one(&mut *tx)
                     .await?;
-            queue_report!(tx, &fine_id, if state == "delivered" {
+            queue_report!(tx, key, &fine_id, if state == "delivered" {
                 protocol::FineChange::NoticeDelivered { channel }
             } else {
                 protocol::FineChange::NoticeFailed {

@@ -3,7 +3,10 @@
 //! sessions), [`answers`], [`deliveries`], [`reports`] (the outbox to central), [`exports`].
 //! Migrations for each engine are under `citizen-notify/migrations`.
 
-pub use service_kit::db::{DatabaseSettings, Db, DbError, Migrations};
+pub use service_kit::{
+    db::{DatabaseSettings, Db, DbError, Migrations},
+    sealed::SealingKey,
+};
 
 /// The migrations of citizen-notify.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -12,14 +15,14 @@ pub static MIGRATIONS: Migrations = Migrations {
     service_grants: &[],
 };
 
-/// Queues a report to central-api of `change` to fine `fine_id` (a `&str`), inside the open
-/// transaction `tx`, so the report exists exactly when the change does. (A macro: the
-/// transaction types of the two engines differ.)
+/// Queues a report to central-api of `change` to fine `fine_id` (a `&str`), sealed under
+/// `key` ([`at_rest::REPORTS`]), inside the open transaction `tx`, so the report exists exactly
+/// when the change does. (A macro: the transaction types of the two engines differ.)
 macro_rules! queue_report {
-    ($tx:expr, $fine_id:expr, $change:expr) => {
-        queue_report!($tx, $fine_id, $change, Vec::new())
+    ($tx:expr, $key:expr, $fine_id:expr, $change:expr) => {
+        queue_report!($tx, $key, $fine_id, $change, Vec::new())
     };
-    ($tx:expr, $fine_id:expr, $change:expr, $documents:expr) => {{
+    ($tx:expr, $key:expr, $fine_id:expr, $change:expr, $documents:expr) => {{
         let change: protocol::FineChange = $change;
         let now = OffsetDateTime::now_utc();
         let update = protocol::FineUpdate {
@@ -32,15 +35,21 @@ macro_rules! queue_report {
         };
         let payload = protocol::wire::encode(&update)
             .map_err(|e| DbError::Corrupt(format!("fine update: {e}")))?;
+        let update_id = update.update_id.hyphenated().to_string();
+        let payload = $crate::db::at_rest::REPORTS.seal(
+            Some($key),
+            &update_id,
+            &String::from_utf8_lossy(&payload),
+        )?;
         sqlx::query(
             "INSERT INTO reports (update_id, fine_id, kind, payload, created_at, state, attempts,
                                   next_attempt_at)
              VALUES ($1, $2, $3, $4, $5, 'pending', 0, $5)",
         )
-        .bind(update.update_id.hyphenated().to_string())
+        .bind(&update_id)
         .bind($fine_id)
         .bind(update.change.kind())
-        .bind(String::from_utf8_lossy(&payload).into_owned())
+        .bind(payload)
         .bind(now)
         .execute(&mut *$tx)
         .await?;
@@ -63,13 +72,21 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
     Db::connect(settings, &MIGRATIONS).await
 }
 
-/// A message stored as it was received, read back; `what` names it in the error.
-pub(crate) fn stored<M: protocol::Message>(payload: &str, what: &str) -> Result<M, DbError> {
+/// A message stored as it was received in the row keyed `row` of the sealed `column`, opened
+/// under `key` and read back.
+pub(crate) fn stored<M: protocol::Message>(
+    key: &SealingKey,
+    column: &at_rest::SealedColumn,
+    row: &str,
+    payload: String,
+) -> Result<M, DbError> {
+    let payload = column.open(Some(key), row, payload)?;
     protocol::wire::decode(payload.as_bytes())
-        .map_err(|e| DbError::Corrupt(format!("stored {what}: {e}")))
+        .map_err(|e| DbError::Corrupt(format!("stored {} {row}: {e}", column.what)))
 }
 
 pub mod answers;
+pub mod at_rest;
 pub mod deliveries;
 pub mod exports;
 pub mod notices;

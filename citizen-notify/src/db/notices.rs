@@ -1,5 +1,6 @@
 //! Notices of violation, penalty decisions and central's answers to disputes, as central sent
-//! them: each stored once (by fine id or resolution id), the exact bytes kept.
+//! them: each stored once (by fine id or resolution id), the exact bytes kept (notices and
+//! decisions sealed, [`super::at_rest`]).
 
 use protocol::{PenaltyDecision, Sha256Digest, ViolationNotice as FineNotice};
 use service_kit::on_pool;
@@ -17,17 +18,18 @@ pub enum Stored {
     Conflict,
 }
 
-/// Stores a notice once per fine id, and in the same transaction a pending delivery through
-/// each of `channels`.
+/// Stores a notice once per fine id, sealed under `key`, and in the same transaction a pending
+/// delivery through each of `channels`.
 pub async fn store_notice(
     db: &Db,
+    key: &SealingKey,
     notice: &FineNotice,
     payload: &[u8],
     channels: &[&str],
 ) -> Result<Stored, DbError> {
     let sha = Sha256Digest::of(payload).to_hex();
-    let text = String::from_utf8_lossy(payload).into_owned();
     let fine_id = notice.fine_id.hyphenated().to_string();
+    let text = at_rest::NOTICES.seal(Some(key), &fine_id, &String::from_utf8_lossy(payload))?;
     let now = OffsetDateTime::now_utc();
     let inserted = on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -77,23 +79,31 @@ pub async fn store_notice(
 }
 
 /// The notices of a citizen, newest first.
-pub async fn notices_of(db: &Db, citizen_id: &str) -> Result<Vec<FineNotice>, DbError> {
-    let payloads: Vec<String> = on_pool!(db, pool => {
-        sqlx::query_scalar(
-            "SELECT payload FROM notices WHERE citizen_id = $1 AND purged_at IS NULL
+pub async fn notices_of(
+    db: &Db,
+    key: &SealingKey,
+    citizen_id: &str,
+) -> Result<Vec<FineNotice>, DbError> {
+    let payloads: Vec<(String, String)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT fine_id, payload FROM notices WHERE citizen_id = $1 AND purged_at IS NULL
              ORDER BY received_at DESC",
         )
         .bind(citizen_id)
         .fetch_all(pool)
         .await?
     });
-    payloads.iter().map(|p| stored(p, "notice")).collect()
+    payloads
+        .into_iter()
+        .map(|(id, p)| stored(key, &at_rest::NOTICES, &id, p))
+        .collect()
 }
 
 /// The notice of `fine_id` if it is `citizen_id`'s; `None` otherwise (the two are one answer,
 /// so nobody learns that another citizen's fine exists).
 pub async fn notice_of(
     db: &Db,
+    key: &SealingKey,
     fine_id: &str,
     citizen_id: &str,
 ) -> Result<Option<FineNotice>, DbError> {
@@ -107,19 +117,22 @@ pub async fn notice_of(
         .fetch_optional(pool)
         .await?
     });
-    payload.map(|p| stored(&p, "notice")).transpose()
+    payload
+        .map(|p| stored(key, &at_rest::NOTICES, fine_id, p))
+        .transpose()
 }
 
 /// Stores the penalty decision on a case once: `None` when no notice of the case was received.
 /// A second, different decision on one case is a conflict; the first stands.
 pub async fn store_decision(
     db: &Db,
+    key: &SealingKey,
     d: &PenaltyDecision,
     payload: &[u8],
 ) -> Result<Option<Stored>, DbError> {
     let sha = Sha256Digest::of(payload).to_hex();
-    let text = String::from_utf8_lossy(payload).into_owned();
     let fine_id = d.fine_id.hyphenated().to_string();
+    let text = at_rest::DECISIONS.seal(Some(key), &fine_id, &String::from_utf8_lossy(payload))?;
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -158,14 +171,20 @@ pub async fn store_decision(
 }
 
 /// The penalty decision on case `fine_id`, once one arrived.
-pub async fn decision_of(db: &Db, fine_id: &str) -> Result<Option<PenaltyDecision>, DbError> {
+pub async fn decision_of(
+    db: &Db,
+    key: &SealingKey,
+    fine_id: &str,
+) -> Result<Option<PenaltyDecision>, DbError> {
     let payload: Option<String> = on_pool!(db, pool => {
         sqlx::query_scalar("SELECT payload FROM decisions WHERE fine_id = $1")
             .bind(fine_id)
             .fetch_optional(pool)
             .await?
     });
-    payload.map(|p| stored(&p, "decision")).transpose()
+    payload
+        .map(|p| stored(key, &at_rest::DECISIONS, fine_id, p))
+        .transpose()
 }
 
 /// The result of storing a dispute's resolution.

@@ -177,7 +177,12 @@ pub struct Settlement<'a> {
 /// Sets the final state of a pending attempt, once: `false` when it was not pending. A payment
 /// for a fine that another attempt has paid, or that was cancelled meanwhile, becomes
 /// `refund_due`; a paid one marks the notice paid, in the same transaction.
-pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, DbError> {
+pub async fn settle(
+    db: &Db,
+    key: &SealingKey,
+    txn_ref: &str,
+    s: &Settlement<'_>,
+) -> Result<bool, DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -237,7 +242,7 @@ pub async fn settle(db: &Db, txn_ref: &str, s: &Settlement<'_>) -> Result<bool, 
                     .bind(txn_ref)
                     .fetch_one(&mut *tx)
                     .await?;
-            queue_report!(tx, &fine, protocol::FineChange::Paid {
+            queue_report!(tx, key, &fine, protocol::FineChange::Paid {
                 amount_vnd: u64::try_from(amount).unwrap_or(0),
                 transaction_no: s.transaction_no.to_owned(),
                 paid_at: gateways::vnpay::parse_time(s.pay_date)

@@ -19,19 +19,24 @@ pub struct DueReport {
 }
 
 /// Reports pending and due at `now`, oldest first (at most 50 a pass).
-pub async fn due_reports(db: &Db, now: OffsetDateTime) -> Result<Vec<DueReport>, DbError> {
+pub async fn due_reports(
+    db: &Db,
+    key: &SealingKey,
+    now: OffsetDateTime,
+) -> Result<Vec<DueReport>, DbError> {
     let due: Vec<ReportRow> = outbox::lease(db, &DUE_REPORTS, now).await?;
-    Ok(due
-        .into_iter()
-        .map(|r| DueReport {
-            id: r.id,
-            update_id: r.update_id,
-            fine_id: r.fine_id,
-            kind: r.kind,
-            payload: r.payload,
-            attempts: u32::try_from(r.attempts).unwrap_or(0),
+    due.into_iter()
+        .map(|r| {
+            Ok(DueReport {
+                payload: at_rest::REPORTS.open(Some(key), &r.update_id, r.payload)?,
+                id: r.id,
+                update_id: r.update_id,
+                fine_id: r.fine_id,
+                kind: r.kind,
+                attempts: u32::try_from(r.attempts).unwrap_or(0),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The reports still to send; each pass claims its own ([`outbox::lease`]).

@@ -81,11 +81,13 @@ impl From<SessionRow> for CitizenSession {
 
 pub async fn open_session(
     db: &Db,
+    key: &SealingKey,
     token_sha256: &str,
     session: &CitizenSession,
     ttl: time::Duration,
 ) -> Result<(), DbError> {
     let now = OffsetDateTime::now_utc();
+    let name = at_rest::SESSIONS.seal(Some(key), token_sha256, &session.name)?;
     on_pool!(db, pool => {
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
@@ -97,7 +99,7 @@ pub async fn open_session(
         )
         .bind(token_sha256)
         .bind(&session.citizen_id)
-        .bind(&session.name)
+        .bind(name)
         .bind(&session.csrf)
         .bind(now + ttl)
         .execute(pool)
@@ -107,7 +109,11 @@ pub async fn open_session(
 }
 
 /// The live session of a token's digest.
-pub async fn session(db: &Db, token_sha256: &str) -> Result<Option<CitizenSession>, DbError> {
+pub async fn session(
+    db: &Db,
+    key: &SealingKey,
+    token_sha256: &str,
+) -> Result<Option<CitizenSession>, DbError> {
     let now = OffsetDateTime::now_utc();
     on_pool!(db, pool => {
         Ok(sqlx::query_as::<_, SessionRow>(
@@ -118,7 +124,11 @@ pub async fn session(db: &Db, token_sha256: &str) -> Result<Option<CitizenSessio
         .bind(now)
         .fetch_optional(pool)
         .await?
-        .map(CitizenSession::from))
+        .map(|mut row: SessionRow| -> Result<CitizenSession, DbError> {
+            row.name = at_rest::SESSIONS.open(Some(key), token_sha256, row.name)?;
+            Ok(row.into())
+        })
+        .transpose()?)
     })
 }
 

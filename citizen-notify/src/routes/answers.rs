@@ -234,6 +234,7 @@ async fn answer(
     }
     match db::answer(
         &state.db,
+        &state.sealing,
         fine_id,
         &who.citizen_id,
         change,

@@ -17,8 +17,7 @@ use std::sync::Arc;
 
 use crate::{
     config::{DeliverySettings, IntakeSettings, PaymentSettings},
-    db::Answer,
-    db::Db,
+    db::{Answer, Db, SealingKey},
     signin::Oidc,
 };
 
@@ -26,6 +25,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
+    /// What seals the citizens' data in `db` (`sealing.key_file`).
+    pub sealing: SealingKey,
     pub intake: IntakeSettings,
     pub payment: PaymentSettings,
     pub oidc: Arc<Oidc>,

@@ -42,7 +42,7 @@ pub async fn receive(
     let notice: ViolationNotice = from_central(&state, &headers, &body)?;
     let fine_id = notice.fine_id.to_string();
     let channels = crate::delivery::channels(&state.delivery, &notice);
-    match db::store_notice(&state.db, &notice, &body, &channels).await? {
+    match db::store_notice(&state.db, &state.sealing, &notice, &body, &channels).await? {
         Stored::New => {
             tracing::info!(fine_id, kind = notice.kind.as_str(), "notice received");
             Ok((
@@ -72,7 +72,7 @@ pub async fn decision(
     let created = |created: bool| {
         Json(json!({ "decision_id": d.decision_id, "fine_id": fine_id, "created": created }))
     };
-    match db::store_decision(&state.db, &d, &body).await? {
+    match db::store_decision(&state.db, &state.sealing, &d, &body).await? {
         Some(Stored::New) => {
             tracing::info!(fine_id, decision = %d.decision_number, "decision received");
             Ok((StatusCode::CREATED, created(true)))

@@ -23,7 +23,7 @@ pub async fn ipn(
     State(state): State<AppState>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Json<IpnReply> {
-    Json(payment::ipn(&state.db, &state.payment, &params).await)
+    Json(payment::ipn(&state.db, &state.sealing, &state.payment, &params).await)
 }
 
 /// Shows what is recorded for the attempt the browser came back from; the parameters it

@@ -106,7 +106,7 @@ pub(super) async fn citizen(
     headers: &HeaderMap,
 ) -> Result<Option<CitizenSession>, DbError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(token) => db::session(&state.db, &token_digest(token)).await,
+        Some(token) => db::session(&state.db, &state.sealing, &token_digest(token)).await,
         None => Ok(None),
     }
 }
@@ -120,7 +120,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
     let Some(who) = who else {
         return html(StatusCode::OK, "Tra cứu vi phạm", home::signed_out());
     };
-    let notices = match db::notices_of(&state.db, &who.citizen_id).await {
+    let notices = match db::notices_of(&state.db, &state.sealing, &who.citizen_id).await {
         Ok(n) => n,
         Err(e) => return failure(&e),
     };
@@ -128,12 +128,12 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
     for n in &notices {
         let id = n.fine_id.hyphenated().to_string();
         let paid = matches!(db::paid_payment_of(&state.db, &id).await, Ok(Some(_)));
-        let standing = match db::decision_of(&state.db, &id).await {
+        let standing = match db::decision_of(&state.db, &state.sealing, &id).await {
             Ok(Some(d)) => home::Standing::Decided {
                 number: d.decision_number,
                 amount_vnd: d.amount_vnd,
             },
-            Ok(None) => match db::answer_of(&state.db, &id).await {
+            Ok(None) => match db::answer_of(&state.db, &state.sealing, &id).await {
                 Ok(Some((answer, _))) => home::Standing::Answered(answer),
                 Ok(None) => home::Standing::AnswerBy(local_time(n.answer_due)),
                 Err(e) => return failure(&e),
@@ -179,11 +179,19 @@ async fn my_data(state: &AppState, headers: &HeaderMap, format: &'static str) ->
         Err(e) => return failure(&e),
     };
     let now = time::OffsetDateTime::now_utc();
-    let export =
-        match crate::export::export(&state.db, &who.citizen_id, &who.name, format, now).await {
-            Ok(e) => e,
-            Err(e) => return failure(&e),
-        };
+    let export = match crate::export::export(
+        &state.db,
+        &state.sealing,
+        &who.citizen_id,
+        &who.name,
+        format,
+        now,
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(e) => return failure(&e),
+    };
     let (content_type, body) = match format {
         "pdf" => ("application/pdf", crate::export::pdf(&export)),
         _ => (
@@ -294,7 +302,15 @@ pub async fn callback(
         csrf,
     };
     let ttl = time::Duration::minutes(i64::from(settings.session_minutes));
-    if let Err(e) = db::open_session(&state.db, &token_digest(&token), &session, ttl).await {
+    if let Err(e) = db::open_session(
+        &state.db,
+        &state.sealing,
+        &token_digest(&token),
+        &session,
+        ttl,
+    )
+    .await
+    {
         return failure(&e);
     }
     tracing::info!("citizen signed in");
@@ -385,7 +401,7 @@ pub(super) async fn own_fine(
     let Some(who) = who else {
         return Err(see_other("/login"));
     };
-    match db::notice_of(&state.db, fine_id, &who.citizen_id).await {
+    match db::notice_of(&state.db, &state.sealing, fine_id, &who.citizen_id).await {
         Ok(Some(n)) => Ok((who, n)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(failure(&e)),
@@ -408,9 +424,9 @@ pub async fn fine(
     };
     let (paid, answer, resolution, decision) = match (
         db::paid_payment_of(&state.db, &fine_id).await,
-        db::answer_of(&state.db, &fine_id).await,
+        db::answer_of(&state.db, &state.sealing, &fine_id).await,
         db::resolution_of(&state.db, &fine_id).await,
-        db::decision_of(&state.db, &fine_id).await,
+        db::decision_of(&state.db, &state.sealing, &fine_id).await,
     ) {
         (Ok(p), Ok(a), Ok(r), Ok(d)) => (p, a, r, d),
         (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return failure(&e),
@@ -470,7 +486,16 @@ pub async fn pay(
         .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
         .unwrap_or("127.0.0.1")
         .to_owned();
-    match payment::start(&state.db, &state.payment, &fine_id, &who.citizen_id, &ip).await {
+    match payment::start(
+        &state.db,
+        &state.sealing,
+        &state.payment,
+        &fine_id,
+        &who.citizen_id,
+        &ip,
+    )
+    .await
+    {
         Ok(url) => see_other(&url),
         Err(PaymentError::NotFound) => not_found(),
         Err(PaymentError::AlreadyPaid | PaymentError::Cancelled | PaymentError::NotDecided) => {

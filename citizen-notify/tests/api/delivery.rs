@@ -12,7 +12,7 @@ use citizen_notify::{
 use sandbox::push::PushReceiver;
 use time::OffsetDateTime;
 
-use crate::helpers::{OWNER, TestDb, notice, on_both_engines};
+use crate::helpers::{OWNER, TestDb, key, notice, on_both_engines};
 
 const PUSH_SECRET: &str = "the secret shared with the app backend";
 
@@ -51,9 +51,13 @@ async fn app_backend(max_attempts: u32) -> App {
 async fn stored(t: &TestDb) -> String {
     let n = notice();
     let body = protocol::wire::encode(&n).unwrap();
-    db::store_notice(&t.db, &n, &body, &[PUSH]).await.unwrap();
+    db::store_notice(&t.db, key(), &n, &body, &[PUSH])
+        .await
+        .unwrap();
     // The same notice again (central redelivering) adds no second delivery.
-    db::store_notice(&t.db, &n, &body, &[PUSH]).await.unwrap();
+    db::store_notice(&t.db, key(), &n, &body, &[PUSH])
+        .await
+        .unwrap();
     n.fine_id.hyphenated().to_string()
 }
 
@@ -68,8 +72,14 @@ async fn a_notice_is_pushed_once_signed_with_its_link(t: &TestDb) {
     let app = app_backend(8).await;
     let id = stored(t).await;
     let now = OffsetDateTime::now_utc();
-    assert_eq!(app.deliverer.deliver_due(&t.db, now).await.unwrap(), 1);
-    assert_eq!(app.deliverer.deliver_due(&t.db, now).await.unwrap(), 0);
+    assert_eq!(
+        app.deliverer.deliver_due(&t.db, key(), now).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        app.deliverer.deliver_due(&t.db, key(), now).await.unwrap(),
+        0
+    );
     let got = app.receiver.received();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["citizen_id"], OWNER);
@@ -79,7 +89,7 @@ async fn a_notice_is_pushed_once_signed_with_its_link(t: &TestDb) {
         format!("https://phatnguoi.example.vn/fines/{id}").as_str()
     );
     let body = got[0]["body"].as_str().unwrap();
-    let n = db::notice_of(&t.db, &id, "079203012345")
+    let n = db::notice_of(&t.db, key(), &id, "079203012345")
         .await
         .unwrap()
         .unwrap();
@@ -111,14 +121,17 @@ async fn a_failing_push_is_retried_after_growing_waits_until_delivered(t: &TestD
     app.receiver.fail_next(2);
     let id = stored(t).await;
     let t0 = OffsetDateTime::now_utc();
-    assert_eq!(app.deliverer.deliver_due(&t.db, t0).await.unwrap(), 0);
+    assert_eq!(
+        app.deliverer.deliver_due(&t.db, key(), t0).await.unwrap(),
+        0
+    );
     let v = view(t, &id).await;
     assert_eq!((v.state.as_str(), v.attempts), ("pending", 1));
     assert!(v.last_error.unwrap().contains("503"));
     // Not again before its wait (2 s) is over ...
     assert_eq!(
         app.deliverer
-            .deliver_due(&t.db, t0 + Duration::from_secs(1))
+            .deliver_due(&t.db, key(), t0 + Duration::from_secs(1))
             .await
             .unwrap(),
         0
@@ -126,11 +139,11 @@ async fn a_failing_push_is_retried_after_growing_waits_until_delivered(t: &TestD
     assert_eq!(view(t, &id).await.attempts, 1);
     // ... then again (503, a longer wait: 4 s), then delivered.
     let t1 = t0 + Duration::from_secs(3);
-    app.deliverer.deliver_due(&t.db, t1).await.unwrap();
+    app.deliverer.deliver_due(&t.db, key(), t1).await.unwrap();
     assert_eq!(view(t, &id).await.attempts, 2);
     assert_eq!(
         app.deliverer
-            .deliver_due(&t.db, t1 + Duration::from_secs(3))
+            .deliver_due(&t.db, key(), t1 + Duration::from_secs(3))
             .await
             .unwrap(),
         0
@@ -138,7 +151,7 @@ async fn a_failing_push_is_retried_after_growing_waits_until_delivered(t: &TestD
     assert_eq!(view(t, &id).await.attempts, 2, "the second wait is longer");
     assert_eq!(
         app.deliverer
-            .deliver_due(&t.db, t1 + Duration::from_secs(5))
+            .deliver_due(&t.db, key(), t1 + Duration::from_secs(5))
             .await
             .unwrap(),
         1
@@ -156,7 +169,7 @@ async fn a_push_that_cannot_succeed_ends_failed(t: &TestDb) {
     let id = stored(t).await;
     let mut at = OffsetDateTime::now_utc();
     for _ in 0..5 {
-        app.deliverer.deliver_due(&t.db, at).await.unwrap();
+        app.deliverer.deliver_due(&t.db, key(), at).await.unwrap();
         at += Duration::from_secs(120);
     }
     let v = view(t, &id).await;
@@ -174,7 +187,7 @@ async fn a_push_that_cannot_succeed_ends_failed(t: &TestDb) {
     app.receiver.only_citizens(&["001099000001"]);
     let id = stored(&t2).await;
     app.deliverer
-        .deliver_due(&t2.db, OffsetDateTime::now_utc())
+        .deliver_due(&t2.db, key(), OffsetDateTime::now_utc())
         .await
         .unwrap();
     let v = view(&t2, &id).await;
@@ -194,7 +207,7 @@ async fn the_app_backend_can_check_who_sent_the_push(t: &TestDb) {
     .unwrap();
     let id = stored(t).await;
     wrong
-        .deliver_due(&t.db, OffsetDateTime::now_utc())
+        .deliver_due(&t.db, key(), OffsetDateTime::now_utc())
         .await
         .unwrap();
     assert!(app.receiver.received().is_empty());
@@ -236,13 +249,13 @@ async fn a_notice_goes_by_sms_too_when_a_mobile_is_on_record(t: &TestDb) {
     assert_eq!(channels(&settings, &without_phone), [PUSH]);
 
     let body = protocol::wire::encode(&n).unwrap();
-    db::store_notice(&t.db, &n, &body, &channels(&settings, &n))
+    db::store_notice(&t.db, key(), &n, &body, &channels(&settings, &n))
         .await
         .unwrap();
     let deliverer = Deliverer::new(settings.clone()).unwrap();
     assert_eq!(
         deliverer
-            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .deliver_due(&t.db, key(), OffsetDateTime::now_utc())
             .await
             .unwrap(),
         2
@@ -279,7 +292,7 @@ async fn a_notice_goes_by_sms_too_when_a_mobile_is_on_record(t: &TestDb) {
     // A wrong key is refused by the gateway: final.
     let other = notice();
     let body = protocol::wire::encode(&other).unwrap();
-    db::store_notice(&t.db, &other, &body, &[SMS])
+    db::store_notice(&t.db, key(), &other, &body, &[SMS])
         .await
         .unwrap();
     let wrong = Deliverer::new(DeliverySettings {
@@ -288,7 +301,7 @@ async fn a_notice_goes_by_sms_too_when_a_mobile_is_on_record(t: &TestDb) {
     })
     .unwrap();
     wrong
-        .deliver_due(&t.db, OffsetDateTime::now_utc())
+        .deliver_due(&t.db, key(), OffsetDateTime::now_utc())
         .await
         .unwrap();
     let v = db::delivery_of(&t.db, &other.fine_id.hyphenated().to_string(), SMS)
@@ -343,20 +356,22 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
         "no address, no e-mail"
     );
     let body = protocol::wire::encode(&n).unwrap();
-    db::store_notice(&t.db, &n, &body, &[EMAIL]).await.unwrap();
+    db::store_notice(&t.db, key(), &n, &body, &[EMAIL])
+        .await
+        .unwrap();
     let id = n.fine_id.hyphenated().to_string();
     let deliverer = Deliverer::new(settings.clone()).unwrap();
 
     // The relay is busy (451): tried again later, then taken once.
     relay.fail_next(1);
     let now = OffsetDateTime::now_utc();
-    assert_eq!(deliverer.deliver_due(&t.db, now).await.unwrap(), 0);
+    assert_eq!(deliverer.deliver_due(&t.db, key(), now).await.unwrap(), 0);
     let v = db::delivery_of(&t.db, &id, EMAIL).await.unwrap().unwrap();
     assert_eq!((v.state.as_str(), v.attempts), ("pending", 1), "{v:?}");
     assert!(v.last_error.unwrap().contains("451"));
     assert!(relay.received().is_empty());
     let later = now + Duration::from_secs(120);
-    assert_eq!(deliverer.deliver_due(&t.db, later).await.unwrap(), 1);
+    assert_eq!(deliverer.deliver_due(&t.db, key(), later).await.unwrap(), 1);
     assert_eq!(
         db::delivery_of(&t.db, &id, EMAIL)
             .await
@@ -429,12 +444,12 @@ async fn a_notice_goes_by_email_when_an_address_is_on_record(t: &TestDb) {
             relay.refuse_next(1);
         }
         let body = protocol::wire::encode(&other).unwrap();
-        db::store_notice(&t.db, &other, &body, &[EMAIL])
+        db::store_notice(&t.db, key(), &other, &body, &[EMAIL])
             .await
             .unwrap();
         Deliverer::new(settings)
             .unwrap()
-            .deliver_due(&t.db, OffsetDateTime::now_utc())
+            .deliver_due(&t.db, key(), OffsetDateTime::now_utc())
             .await
             .unwrap();
         let v = db::delivery_of(&t.db, &other.fine_id.hyphenated().to_string(), EMAIL)
@@ -456,13 +471,15 @@ async fn two_workers_never_claim_the_same_delivery(t: &TestDb) {
         let mut n = notice();
         n.fine_id = uuid::Uuid::now_v7();
         let body = protocol::wire::encode(&n).unwrap();
-        db::store_notice(&t.db, &n, &body, &[PUSH]).await.unwrap();
+        db::store_notice(&t.db, key(), &n, &body, &[PUSH])
+            .await
+            .unwrap();
         ids.push(n.fine_id);
     }
     let now = OffsetDateTime::now_utc() + time::Duration::seconds(1);
     let (a, b) = tokio::join!(
-        db::due_deliveries(&t.db, now),
-        db::due_deliveries(&t.db, now)
+        db::due_deliveries(&t.db, key(), now),
+        db::due_deliveries(&t.db, key(), now)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut claimed: Vec<i64> = a.iter().chain(&b).map(|d| d.id).collect();
@@ -472,12 +489,18 @@ async fn two_workers_never_claim_the_same_delivery(t: &TestDb) {
     assert_eq!(claimed.len(), all, "a delivery claimed by both workers");
     assert_eq!(all, ids.len(), "every due delivery claimed");
     assert!(
-        db::due_deliveries(&t.db, now).await.unwrap().is_empty(),
+        db::due_deliveries(&t.db, key(), now)
+            .await
+            .unwrap()
+            .is_empty(),
         "claimed deliveries are not due to another worker"
     );
     let after_lease = now + service_kit::outbox::LEASE + time::Duration::seconds(1);
     assert_eq!(
-        db::due_deliveries(&t.db, after_lease).await.unwrap().len(),
+        db::due_deliveries(&t.db, key(), after_lease)
+            .await
+            .unwrap()
+            .len(),
         ids.len(),
         "deliveries of a worker that died are due again after the lease"
     );

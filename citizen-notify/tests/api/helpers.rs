@@ -17,6 +17,14 @@ use sandbox::{
     vnpay::{Gateway, Merchant},
 };
 pub use service_kit::db_testing::TestDb;
+use service_kit::sealed::SealingKey;
+
+/// The key the tests' services seal the citizens' data under.
+pub fn key() -> &'static SealingKey {
+    static KEY: std::sync::LazyLock<SealingKey> =
+        std::sync::LazyLock::new(|| SealingKey::generate().expect("a random key"));
+    &KEY
+}
 
 pub async fn postgres() -> TestDb {
     TestDb::postgres(&MIGRATIONS).await
@@ -158,6 +166,7 @@ pub async fn world_signing(t: &TestDb, algorithm: sandbox::oidc::Algorithm) -> W
     .unwrap();
     let routes = router(AppState {
         db: t.db.clone(),
+        sealing: key().clone(),
         intake: IntakeSettings::default(),
         payment: settings.clone(),
         oidc: Arc::new(Oidc::new(portal)),
@@ -244,11 +253,20 @@ pub fn decision(n: &FineNotice) -> PenaltyDecision {
     }
 }
 
+/// The person an owner names as the driver in these tests.
+pub fn named_driver() -> protocol::NamedDriver {
+    protocol::NamedDriver {
+        full_name: "Trần Thị Bình".into(),
+        citizen_id: protocol::CitizenId::parse("079095009999").unwrap(),
+        licence_no: "790123456789".into(),
+    }
+}
+
 /// A stored notice, not decided yet, and its id.
 pub async fn noticed(t: &TestDb) -> (FineNotice, String) {
     let n = notice();
     let body = protocol::wire::encode(&n).unwrap();
-    citizen_notify::db::store_notice(&t.db, &n, &body, &[])
+    citizen_notify::db::store_notice(&t.db, key(), &n, &body, &[])
         .await
         .unwrap();
     let id = n.fine_id.hyphenated().to_string();
@@ -258,7 +276,7 @@ pub async fn noticed(t: &TestDb) -> (FineNotice, String) {
 /// Stores `d`, the decision on a stored notice.
 pub async fn decide(t: &TestDb, d: &PenaltyDecision) {
     let body = protocol::wire::encode(d).unwrap();
-    let stored = citizen_notify::db::store_decision(&t.db, d, &body)
+    let stored = citizen_notify::db::store_decision(&t.db, key(), d, &body)
         .await
         .unwrap();
     assert_eq!(stored, Some(citizen_notify::db::Stored::New));

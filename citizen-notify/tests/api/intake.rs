@@ -16,13 +16,14 @@ use protocol::{DisputeOutcome, FineResolution, UtcTimestamp, service_auth, wire}
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::helpers::{TestDb, notice, on_both_engines};
+use crate::helpers::{TestDb, key, notice, on_both_engines};
 
 const SECRET: &[u8] = b"a secret shared with central-api";
 
 fn app(t: &TestDb, secret: &str) -> Router {
     router(AppState {
         db: t.db.clone(),
+        sealing: crate::helpers::key().clone(),
         intake: IntakeSettings {
             shared_secret: secret.into(),
             max_clock_skew_s: 300,
@@ -78,7 +79,7 @@ async fn a_notice_is_stored_once(t: &TestDb) {
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["created"], false);
     assert_eq!(
-        notices_of(&t.db, "079203012345").await.unwrap(),
+        notices_of(&t.db, key(), "079203012345").await.unwrap(),
         std::slice::from_ref(&n)
     );
     let fine_id = n.fine_id.hyphenated().to_string();
@@ -93,7 +94,7 @@ async fn a_notice_is_stored_once(t: &TestDb) {
         (status, reply["error"].as_str()),
         (StatusCode::CONFLICT, Some("conflict"))
     );
-    assert_eq!(notices_of(&t.db, "079203012345").await.unwrap(), [n]);
+    assert_eq!(notices_of(&t.db, key(), "079203012345").await.unwrap(), [n]);
 }
 
 async fn unauthenticated_or_malformed_notices_are_refused(t: &TestDb) {
@@ -145,7 +146,12 @@ async fn unauthenticated_or_malformed_notices_are_refused(t: &TestDb) {
             "{what}: {reply}"
         );
     }
-    assert!(notices_of(&t.db, "079203012345").await.unwrap().is_empty());
+    assert!(
+        notices_of(&t.db, key(), "079203012345")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // With no secret configured, nothing is accepted.
     let closed = self::app(t, "");
@@ -235,7 +241,7 @@ async fn a_penalty_decision_is_stored_once_for_a_known_case(t: &TestDb) {
     );
     let fine_id = n.fine_id.hyphenated().to_string();
     assert_eq!(
-        citizen_notify::db::decision_of(&t.db, &fine_id)
+        citizen_notify::db::decision_of(&t.db, key(), &fine_id)
             .await
             .unwrap(),
         Some(d)
@@ -289,7 +295,7 @@ async fn a_full_database_disk_refuses_notices_until_room_returns() {
     let (status, reply, n) = refused.expect("the full disk refuses a notice");
     assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{reply}");
     assert_eq!(reply["error"], "storage_full");
-    let stored = notices_of(&t.db, "079203012345").await.unwrap();
+    let stored = notices_of(&t.db, key(), "079203012345").await.unwrap();
     assert!(
         !stored.contains(&n),
         "nothing of the refused notice is kept"
@@ -303,7 +309,7 @@ async fn a_full_database_disk_refuses_notices_until_room_returns() {
         "taken once room returns: {reply}"
     );
     assert!(
-        notices_of(&t.db, "079203012345")
+        notices_of(&t.db, key(), "079203012345")
             .await
             .unwrap()
             .contains(&n)

@@ -11,7 +11,8 @@ use citizen_notify::{
 use gateways::vnpay::{self, IpnReply};
 
 use crate::helpers::{
-    PAYMENT_SECRET as SECRET, TestDb, World, at_gateway, fine, form_params, on_both_engines, world,
+    PAYMENT_SECRET as SECRET, TestDb, World, at_gateway, fine, form_params, key, on_both_engines,
+    world,
 };
 
 /// An IPN call as the gateway would make it, with these parameters.
@@ -37,7 +38,7 @@ async fn start(
     fine_id: &str,
     citizen: &str,
 ) -> Result<String, PaymentError> {
-    payment::start(&t.db, &w.settings, fine_id, citizen, "203.0.113.9").await
+    payment::start(&t.db, key(), &w.settings, fine_id, citizen, "203.0.113.9").await
 }
 
 fn state(p: Option<db::Payment>) -> Option<PaymentState> {
@@ -186,14 +187,18 @@ async fn a_payment_whose_ipn_was_lost_is_reconciled(t: &TestDb) {
     assert!(db::paid_payment_of(&t.db, &id).await.unwrap().is_none());
 
     let http = reqwest::Client::new();
-    let swept = payment::reconcile(&t.db, &w.settings, &http).await.unwrap();
+    let swept = payment::reconcile(&t.db, key(), &w.settings, &http)
+        .await
+        .unwrap();
     assert_eq!((swept.asked, swept.paid), (1, 1));
     let recorded = db::paid_payment_of(&t.db, &id).await.unwrap().unwrap();
     assert_eq!(
         recorded.transaction_no.as_deref(),
         Some(paid.result["vnp_TransactionNo"].as_str())
     );
-    let again = payment::reconcile(&t.db, &w.settings, &http).await.unwrap();
+    let again = payment::reconcile(&t.db, key(), &w.settings, &http)
+        .await
+        .unwrap();
     assert_eq!(again.asked, 0, "a settled payment is not asked about again");
     // The IPN arriving late changes nothing.
     assert_eq!(

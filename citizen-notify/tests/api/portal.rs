@@ -10,7 +10,7 @@ use citizen_notify::db::{self, Answer};
 
 use crate::helpers::{
     EVIDENCE_URL, LINK_SECRET, OTHER, OWNER, TestDb, World, at_gateway, decide, decision, fine,
-    notice, noticed, on_both_engines, world, world_signing,
+    key, notice, noticed, on_both_engines, world, world_signing,
 };
 
 /// A browser: keeps the portal's session cookie and the cookie of a sign-in in flight, follows
@@ -268,7 +268,7 @@ async fn a_citizen_signs_in_answers_the_notice_and_pays_the_decision(t: &TestDb)
         (303, format!("/fines/{id}").as_str())
     );
     assert_eq!(
-        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        db::answer_of(&t.db, key(), &id).await.unwrap().map(|a| a.0),
         Some(Answer::Confirmed)
     );
 
@@ -346,7 +346,7 @@ async fn an_explanation_goes_with_its_document_and_a_disguised_file_is_refused(t
         .await;
     assert_eq!(status, 422);
     assert!(refused.contains("PDF, JPEG hoặc PNG"), "{refused}");
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
 
     // An empty file input beside the document is no document.
     let pdf = b"%PDF-1.4\n% hop dong\n%%EOF\n";
@@ -359,7 +359,7 @@ async fn an_explanation_goes_with_its_document_and_a_disguised_file_is_refused(t
         .await;
     assert_eq!(status, 303);
     assert_eq!(
-        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        db::answer_of(&t.db, key(), &id).await.unwrap().map(|a| a.0),
         Some(Answer::Disputed)
     );
     let documents = db::documents_of_answer(&t.db, &id).await.unwrap();
@@ -395,7 +395,9 @@ async fn an_organisation_is_told_to_name_its_driver_and_its_decision_takes_no_po
         ..notice()
     };
     let body = protocol::wire::encode(&n).unwrap();
-    db::store_notice(&t.db, &n, &body, &[]).await.unwrap();
+    db::store_notice(&t.db, key(), &n, &body, &[])
+        .await
+        .unwrap();
     let id = n.fine_id.hyphenated().to_string();
     let mut b = Browser::new(&w);
     b.sign_in(OWNER).await;
@@ -554,7 +556,7 @@ async fn a_case_central_closed_is_shown_closed_and_takes_no_answer(t: &TestDb) {
     assert_eq!(status, 422, "{refused}");
     assert!(refused.contains("Vụ việc đã kết thúc"), "{refused}");
     assert_eq!(
-        db::answer_of(&t.db, &id).await.unwrap(),
+        db::answer_of(&t.db, key(), &id).await.unwrap(),
         None,
         "no answer taken"
     );
@@ -586,7 +588,7 @@ async fn another_citizen_finds_nothing_on_any_route(t: &TestDb) {
         assert_eq!(status, 404, "{action}");
         assert_eq!(body, missing, "{action}");
     }
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
     assert!(db::paid_payment_of(&t.db, &id).await.unwrap().is_none());
 }
 
@@ -617,7 +619,7 @@ async fn forms_need_a_session_its_csrf_token_and_a_reason(t: &TestDb) {
         )
         .await;
     assert_eq!(status, 422);
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
 
     let reason = "<script>alert(1)</script> Tôi đã bán xe này";
     let (status, _, _) = b
@@ -637,7 +639,7 @@ async fn forms_need_a_session_its_csrf_token_and_a_reason(t: &TestDb) {
     b.post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
         .await;
     assert_eq!(
-        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        db::answer_of(&t.db, key(), &id).await.unwrap().map(|a| a.0),
         Some(Answer::Disputed)
     );
 }
@@ -721,14 +723,14 @@ async fn the_owner_names_the_driver_and_a_refused_declaration_is_made_again(t: &
         let (status, _, _) = b.post(&format!("/fines/{id}/driver"), &form).await;
         assert_eq!(status, 422, "{wrong:?}");
     }
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
 
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend(driver(" Trần  Thị Bình ", "079095001234", "790123456789"));
     let (status, _, _) = b.post(&format!("/fines/{id}/driver"), &form).await;
     assert_eq!(status, 303);
     assert_eq!(
-        db::answer_of(&t.db, &id).await.unwrap(),
+        db::answer_of(&t.db, key(), &id).await.unwrap(),
         Some((Answer::DriverNamed, "Trần Thị Bình".to_owned()))
     );
     assert_eq!(
@@ -756,7 +758,7 @@ async fn the_owner_names_the_driver_and_a_refused_declaration_is_made_again(t: &
         .await;
     assert_eq!(status, 303);
     assert_eq!(
-        db::answer_of(&t.db, &id).await.unwrap().map(|a| a.0),
+        db::answer_of(&t.db, key(), &id).await.unwrap().map(|a| a.0),
         Some(Answer::Confirmed)
     );
 }
@@ -790,7 +792,7 @@ async fn naming_people_online_stops_after_three_refusals(t: &TestDb) {
             .unwrap();
     }
     assert_eq!(name(&mut b).await, 422, "a fourth naming online");
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
     let (status, _, _) = b
         .post(&format!("/fines/{id}/confirm"), &[("csrf", &csrf)])
         .await;
@@ -803,7 +805,9 @@ async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &Tes
     b.sign_in(OWNER).await;
     let store = |n: protocol::ViolationNotice| async move {
         let body = protocol::wire::encode(&n).unwrap();
-        db::store_notice(&t.db, &n, &body, &[]).await.unwrap();
+        db::store_notice(&t.db, key(), &n, &body, &[])
+            .await
+            .unwrap();
         n.fine_id.hyphenated().to_string()
     };
 
@@ -828,7 +832,7 @@ async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &Tes
         )
         .await;
     assert_eq!(status, 422);
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
 
     // A notice whose time to answer has passed: come in person; nothing is taken online.
     let mut late = notice();
@@ -848,7 +852,7 @@ async fn the_person_named_answers_for_themselves_and_nobody_answers_late(t: &Tes
             .await;
         assert_eq!(status, 422, "{action}");
     }
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
 }
 
 async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_driver(t: &TestDb) {
@@ -881,7 +885,7 @@ async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_
     let (status, _, _) = b.post(&format!("/fines/{sold_id}/sold"), &form).await;
     assert_eq!(status, 303);
     assert_eq!(
-        db::answer_of(&t.db, &sold_id).await.unwrap(),
+        db::answer_of(&t.db, key(), &sold_id).await.unwrap(),
         Some((Answer::VehicleSold, "Trần Thị Bình (2026-01-15)".to_owned()))
     );
 
@@ -904,7 +908,7 @@ async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_
     let mut to_buyer = notice();
     to_buyer.named_as = Some(protocol::NamedAs::Buyer);
     let body = protocol::wire::encode(&to_buyer).unwrap();
-    db::store_notice(&t.db, &to_buyer, &body, &[])
+    db::store_notice(&t.db, key(), &to_buyer, &body, &[])
         .await
         .unwrap();
     let buyer_id = to_buyer.fine_id.hyphenated().to_string();
@@ -916,7 +920,7 @@ async fn the_owner_declares_the_vehicle_sold_or_stolen_and_a_buyer_may_name_the_
     form.extend(sale("2026-01-15"));
     let (status, _, _) = b.post(&format!("/fines/{buyer_id}/sold"), &form).await;
     assert_eq!(status, 422);
-    assert_eq!(db::answer_of(&t.db, &buyer_id).await.unwrap(), None);
+    assert_eq!(db::answer_of(&t.db, key(), &buyer_id).await.unwrap(), None);
 }
 
 /// The citizen takes away what the portal holds about them (Law 91/2025/QH15, Article 4): their
@@ -928,7 +932,9 @@ async fn a_citizen_downloads_what_the_portal_holds_about_them(t: &TestDb) {
     let mut others = notice();
     others.citizen_id = protocol::CitizenId::parse(OTHER).unwrap();
     let body = protocol::wire::encode(&others).unwrap();
-    db::store_notice(&t.db, &others, &body, &[]).await.unwrap();
+    db::store_notice(&t.db, key(), &others, &body, &[])
+        .await
+        .unwrap();
     let mut b = Browser::new(&w);
     let (status, to, _) = b.get("/my-data.json").await;
     assert_eq!((status, to.as_str()), (303, "/login"), "signed in only");

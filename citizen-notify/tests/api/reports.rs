@@ -18,7 +18,7 @@ use citizen_notify::{config::CentralSettings, db, payment, reports::Reporter};
 use protocol::{FineChange, FineUpdate, UtcTimestamp, service_auth, wire};
 use time::OffsetDateTime;
 
-use crate::helpers::{OWNER, TestDb, at_gateway, fine, on_both_engines, world};
+use crate::helpers::{OWNER, TestDb, at_gateway, fine, key, on_both_engines, world};
 
 const SECRET: &str = "the secret shared with central-api";
 
@@ -140,11 +140,11 @@ async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
     let (_, id) = fine(t).await;
     assert!(db::reports_of(&t.db, &id).await.unwrap().is_empty());
     assert!(
-        db::answer(&t.db, &id, OWNER, FineChange::Confirmed, &[])
+        db::answer(&t.db, key(), &id, OWNER, FineChange::Confirmed, &[])
             .await
             .unwrap()
     );
-    let url = payment::start(&t.db, &w.settings, &id, OWNER, "203.0.113.9")
+    let url = payment::start(&t.db, key(), &w.settings, &id, OWNER, "203.0.113.9")
         .await
         .unwrap();
     let paid = at_gateway(&w, &url, "approve").await;
@@ -158,8 +158,8 @@ async fn the_answer_and_the_payment_reach_central_once(t: &TestDb) {
 
     let (central, reporter, _server) = start_central(&[]).await;
     let now = OffsetDateTime::now_utc();
-    assert_eq!(reporter.send_due(&t.db, now).await.unwrap(), 2);
-    assert_eq!(reporter.send_due(&t.db, now).await.unwrap(), 0);
+    assert_eq!(reporter.send_due(&t.db, key(), now).await.unwrap(), 2);
+    assert_eq!(reporter.send_due(&t.db, key(), now).await.unwrap(), 0);
     let taken = central.taken.lock().unwrap().clone();
     assert_eq!(taken.len(), 2);
     assert_eq!(taken[0].change, FineChange::Confirmed);
@@ -196,6 +196,7 @@ async fn the_documents_of_an_answer_reach_central_before_it(t: &TestDb) {
     let doc = protocol::AnswerDocument::of("hop-dong.pdf", &bytes).unwrap();
     db::answer(
         &t.db,
+        key(),
         &id,
         OWNER,
         FineChange::Disputed {
@@ -212,14 +213,14 @@ async fn the_documents_of_an_answer_reach_central_before_it(t: &TestDb) {
         .unwrap()
         .push(StatusCode::SERVICE_UNAVAILABLE);
     let t0 = OffsetDateTime::now_utc();
-    assert_eq!(reporter.send_due(&t.db, t0).await.unwrap(), 0);
+    assert_eq!(reporter.send_due(&t.db, key(), t0).await.unwrap(), 0);
     assert!(central.taken.lock().unwrap().is_empty(), "held back");
     assert_eq!(
         db::reports_of(&t.db, &id).await.unwrap(),
         [("disputed".to_owned(), "pending".to_owned())]
     );
     let later = t0 + Duration::from_secs(3600);
-    assert_eq!(reporter.send_due(&t.db, later).await.unwrap(), 1);
+    assert_eq!(reporter.send_due(&t.db, key(), later).await.unwrap(), 1);
     assert_eq!(
         *central.documents.lock().unwrap(),
         [(doc.sha256.to_hex(), "application/pdf".to_owned(), bytes)]
@@ -235,6 +236,7 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
     let (_, id) = fine(t).await;
     db::answer(
         &t.db,
+        key(),
         &id,
         OWNER,
         FineChange::Disputed {
@@ -246,10 +248,10 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
     .unwrap();
     let (central, reporter, _server) = start_central(&[StatusCode::SERVICE_UNAVAILABLE]).await;
     let t0 = OffsetDateTime::now_utc();
-    assert_eq!(reporter.send_due(&t.db, t0).await.unwrap(), 0);
+    assert_eq!(reporter.send_due(&t.db, key(), t0).await.unwrap(), 0);
     assert_eq!(
         reporter
-            .send_due(&t.db, t0 + Duration::from_secs(1))
+            .send_due(&t.db, key(), t0 + Duration::from_secs(1))
             .await
             .unwrap(),
         0,
@@ -257,7 +259,7 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
     );
     assert_eq!(
         reporter
-            .send_due(&t.db, t0 + Duration::from_secs(3))
+            .send_due(&t.db, key(), t0 + Duration::from_secs(3))
             .await
             .unwrap(),
         1
@@ -272,13 +274,13 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
 
     // Refused outright (central does not know the fine): final, not retried.
     let (_, other) = fine(t).await;
-    db::answer(&t.db, &other, OWNER, FineChange::Confirmed, &[])
+    db::answer(&t.db, key(), &other, OWNER, FineChange::Confirmed, &[])
         .await
         .unwrap();
     let (central, reporter, _server) = start_central(&[StatusCode::NOT_FOUND]).await;
-    reporter.send_due(&t.db, t0).await.unwrap();
+    reporter.send_due(&t.db, key(), t0).await.unwrap();
     reporter
-        .send_due(&t.db, t0 + Duration::from_secs(3600))
+        .send_due(&t.db, key(), t0 + Duration::from_secs(3600))
         .await
         .unwrap();
     assert!(central.taken.lock().unwrap().is_empty());
@@ -292,20 +294,23 @@ async fn a_report_central_cannot_take_now_waits_and_goes_again(t: &TestDb) {
 /// answer is taken back with its reason, so the owner may answer again; it is not sent again.
 async fn a_refused_answer_is_taken_back_with_its_reason(t: &TestDb) {
     let (_, id) = crate::helpers::noticed(t).await;
-    let driver = protocol::NamedDriver {
-        full_name: "Trần Thị Bình".into(),
-        citizen_id: protocol::CitizenId::parse("079095009999").unwrap(),
-        licence_no: "790123456789".into(),
-    };
+    let driver = crate::helpers::named_driver();
     assert!(
-        db::answer(&t.db, &id, OWNER, FineChange::DriverNamed { driver }, &[])
-            .await
-            .unwrap()
+        db::answer(
+            &t.db,
+            key(),
+            &id,
+            OWNER,
+            FineChange::DriverNamed { driver },
+            &[]
+        )
+        .await
+        .unwrap()
     );
     let (central, reporter, _server) = start_central(&[StatusCode::UNPROCESSABLE_ENTITY]).await;
     let now = OffsetDateTime::now_utc();
-    assert_eq!(reporter.send_due(&t.db, now).await.unwrap(), 0);
-    assert_eq!(db::answer_of(&t.db, &id).await.unwrap(), None);
+    assert_eq!(reporter.send_due(&t.db, key(), now).await.unwrap(), 0);
+    assert_eq!(db::answer_of(&t.db, key(), &id).await.unwrap(), None);
     assert_eq!(
         db::refused_answer_of(&t.db, &id).await.unwrap(),
         Some(("driver_named".to_owned(), "unknown_citizen".to_owned()))
@@ -316,7 +321,7 @@ async fn a_refused_answer_is_taken_back_with_its_reason(t: &TestDb) {
     );
     assert_eq!(
         reporter
-            .send_due(&t.db, now + time::Duration::hours(1))
+            .send_due(&t.db, key(), now + time::Duration::hours(1))
             .await
             .unwrap(),
         0

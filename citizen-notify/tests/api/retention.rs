@@ -11,7 +11,7 @@ use citizen_notify::{
 use protocol::{DisputeOutcome, FineResolution, UtcTimestamp};
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{TestDb, at_gateway, fine, noticed, on_both_engines, world};
+use crate::helpers::{TestDb, at_gateway, fine, key, noticed, on_both_engines, world};
 
 async fn swept_at(t: &TestDb, days: i64) -> Vec<String> {
     sweep(
@@ -27,7 +27,7 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
     let w = world(t).await;
     let (paid, paid_id) = fine(t).await;
     let citizen = paid.citizen_id.as_str();
-    let url = payment::start(&t.db, &w.settings, &paid_id, citizen, "203.0.113.9")
+    let url = payment::start(&t.db, key(), &w.settings, &paid_id, citizen, "203.0.113.9")
         .await
         .unwrap();
     assert_eq!(at_gateway(&w, &url, "approve").await.page.0, 200);
@@ -47,7 +47,10 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
         .await
         .unwrap();
     let (_, open_id) = fine(t).await;
-    assert_eq!(db::notices_of(&t.db, citizen).await.unwrap().len(), 3);
+    assert_eq!(
+        db::notices_of(&t.db, key(), citizen).await.unwrap().len(),
+        3
+    );
 
     let days = RetentionSettings::default().closed_days as i64;
     assert!(swept_at(t, days - 1).await.is_empty());
@@ -56,7 +59,7 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
         swept_at(t, days + 1).await,
         std::slice::from_ref(&cancelled_id)
     );
-    for report in db::due_reports(&t.db, OffsetDateTime::now_utc())
+    for report in db::due_reports(&t.db, key(), OffsetDateTime::now_utc())
         .await
         .unwrap()
     {
@@ -69,16 +72,26 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
     assert!(swept_at(t, days + 2).await.is_empty());
 
     // What the portal shows and the owner's export lists: the open case only.
-    let left = db::notices_of(&t.db, citizen).await.unwrap();
+    let left = db::notices_of(&t.db, key(), citizen).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].fine_id.hyphenated().to_string(), open_id);
     for gone in [&paid_id, &cancelled_id] {
-        assert!(db::notice_of(&t.db, gone, citizen).await.unwrap().is_none());
-        assert!(db::decision_of(&t.db, gone).await.unwrap().is_none());
+        assert!(
+            db::notice_of(&t.db, key(), gone, citizen)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(db::decision_of(&t.db, key(), gone).await.unwrap().is_none());
         assert!(db::resolution_of(&t.db, gone).await.unwrap().is_none());
         assert!(db::reports_of(&t.db, gone).await.unwrap().is_empty());
     }
-    assert!(db::decision_of(&t.db, &open_id).await.unwrap().is_some());
+    assert!(
+        db::decision_of(&t.db, key(), &open_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // The payment stays, an accounting record.
     let kept = db::payment(&t.db, &payment.txn_ref).await.unwrap().unwrap();
     assert_eq!(kept.amount_vnd, 19_000_000);
@@ -102,13 +115,13 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
     // Central sends the paid case's notice again: known, not delivered again.
     let again = protocol::wire::encode(&paid).unwrap();
     assert_eq!(
-        db::store_notice(&t.db, &paid, &again, &["push"])
+        db::store_notice(&t.db, key(), &paid, &again, &["push"])
             .await
             .unwrap(),
         Stored::Duplicate
     );
     assert!(
-        db::notice_of(&t.db, &paid_id, citizen)
+        db::notice_of(&t.db, key(), &paid_id, citizen)
             .await
             .unwrap()
             .is_none()
