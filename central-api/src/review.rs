@@ -192,7 +192,7 @@ pub async fn detail(
     };
     let missing = evidence::missing(&state.db, id).await?;
     let hold = retention::hold_of(&state.db, id).await?;
-    let fine = review::fine_of(&state.db, id).await?;
+    let fine = review::fine_of(&state.db, state.review.sealing.as_ref(), id).await?;
     let owner = match (violation.plate_text(), &violation.owner_citizen_id) {
         (Some(plate), Some(_)) => {
             let colour = violation
@@ -467,7 +467,7 @@ pub async fn resolve(
         ));
     }
     if outcome == protocol::DisputeOutcome::Cancelled {
-        match review::fine_of(&state.db, id).await? {
+        match review::fine_of(&state.db, state.review.sealing.as_ref(), id).await? {
             None => return Err(ServiceError::from(NotOpen::NoFine)),
             Some(f) if f.status != "disputed" => {
                 return Err(ServiceError::from(NotOpen::NotDisputed(f.status)));
@@ -532,7 +532,7 @@ pub async fn reverse(
     let violation = violations::get(&state.db, id)
         .await?
         .ok_or_else(|| ServiceError::from(Refused::NotFound(*id)))?;
-    let fine = review::fine_of(&state.db, id).await?;
+    let fine = review::fine_of(&state.db, state.review.sealing.as_ref(), id).await?;
     match (violation.status, fine) {
         (Status::Approved, fine) => {
             let reason = reason.unwrap_or_default();
@@ -608,7 +608,9 @@ pub(crate) async fn reverse_now(
             }
         }
         Status::Rejected => {
-            if let Some(fine) = review::fine_of(&state.db, id).await? {
+            if let Some(fine) =
+                review::fine_of(&state.db, state.review.sealing.as_ref(), id).await?
+            {
                 return Err(ServiceError::from(NotOpen::Final(fine.status)));
             }
             let details = json!({

@@ -11,6 +11,10 @@
 //!   a driver or a buyer carries that person's name, number and licence, or the sale contract.
 //!   Central keeps it as the record of what was answered, and reads a dispute's reason from it
 //!   for the supervisor who answers it (`db::disputes`).
+//! - [`TRANSFER_NAMES`], [`TRANSFER_LICENCES`], [`TRANSFER_CONTRACTS`]: the person an owner
+//!   named, in the case moved to them, shown to the officers of that case
+//!   (`db::review::fine_of`); their citizen's number stays in the clear beside them, as in the
+//!   citizens table, to join the case to them.
 //!
 //! Where no key is configured the values are kept as they are, and a value kept in the clear by
 //! an earlier version opens as it is; the next start seals both, and those sealed under a key
@@ -41,6 +45,37 @@ pub const FINE_UPDATES: SealedColumn = SealedColumn {
     what: "case update",
 };
 
+/// The person an owner named, in the case moved to them (`case_transfers`, keyed by the
+/// owner's case): their name as their identity card gives it.
+pub const TRANSFER_NAMES: SealedColumn = SealedColumn {
+    table: "case_transfers",
+    key: "fine_id",
+    value: "full_name",
+    rows: "TRUE",
+    bound: "case_transfer:full_name",
+    what: "person named",
+};
+
+/// A driver's licence number, in the case moved to them.
+pub const TRANSFER_LICENCES: SealedColumn = SealedColumn {
+    table: "case_transfers",
+    key: "fine_id",
+    value: "licence_no",
+    rows: "licence_no IS NOT NULL",
+    bound: "case_transfer:licence_no",
+    what: "licence of the person named",
+};
+
+/// A buyer's contract of sale (its number and who signed it), in the case moved to them.
+pub const TRANSFER_CONTRACTS: SealedColumn = SealedColumn {
+    table: "case_transfers",
+    key: "fine_id",
+    value: "contract",
+    rows: "contract IS NOT NULL",
+    bound: "case_transfer:contract",
+    what: "contract of the person named",
+};
+
 /// The payload of an outbox row of `kind` keyed `row` as stored, opened under `key`: a notice
 /// sealed as [`NOTICES`] seals it, a value in the clear as it is.
 pub fn open_outbox(
@@ -61,7 +96,13 @@ pub fn open_outbox(
 /// [`reseal`] of every sealed column of this module.
 pub async fn reseal_all(db: &Db, key: &SealingKey) -> Result<ResealCount, DbError> {
     let mut count = ResealCount::default();
-    for column in [&NOTICES, &FINE_UPDATES] {
+    for column in [
+        &NOTICES,
+        &FINE_UPDATES,
+        &TRANSFER_NAMES,
+        &TRANSFER_LICENCES,
+        &TRANSFER_CONTRACTS,
+    ] {
         count = count.plus(reseal(db, key, column).await?);
     }
     Ok(count)

@@ -370,6 +370,13 @@ pub async fn transfer(
         _ => (None, None, None),
     };
     let fine_id = update.fine_id.hyphenated().to_string();
+    let full_name = super::at_rest::TRANSFER_NAMES.seal(key, &fine_id, &resident.full_name)?;
+    let licence_no = licence_no
+        .map(|l| super::at_rest::TRANSFER_LICENCES.seal(key, &fine_id, l))
+        .transpose()?;
+    let contract = contract
+        .map(|c| super::at_rest::TRANSFER_CONTRACTS.seal(key, &fine_id, c))
+        .transpose()?;
     let now = OffsetDateTime::now_utc();
     let postgres = matches!(db, Db::Postgres(_));
     // An organisation's case moves to a person at an individual's range and points.
@@ -469,11 +476,11 @@ pub async fn transfer(
         .bind(&fine_id)
         .bind(&to_fine)
         .bind(named_as.as_str())
-        .bind(&resident.full_name)
+        .bind(&full_name)
         .bind(resident.id.as_str())
-        .bind(licence_no)
+        .bind(&licence_no)
         .bind(sold_on)
-        .bind(contract)
+        .bind(&contract)
         .bind(update.at.as_datetime())
         .execute(&mut *tx)
         .await?;

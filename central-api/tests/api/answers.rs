@@ -115,7 +115,10 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
         refusals().await,
         ["unknown_citizen", "name_mismatch", "self_named"]
     );
-    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    assert_eq!(
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
+        "issued"
+    );
     assert_eq!(
         outbox_pending(&w.db).await.unwrap().len(),
         1,
@@ -134,7 +137,7 @@ async fn the_owner_names_the_driver_and_the_case_moves_to_them(t: &TestDb) {
 
     // The open case is now the driver's, with who the owner named; a notice of its own, to the
     // driver, waits in the outbox.
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert_ne!(case.fine_id, owners_case.to_string());
     assert_eq!(case.status, "issued");
     let named = case.named.as_ref().unwrap();
@@ -234,7 +237,10 @@ async fn an_answer_after_its_deadline_is_refused_and_recorded(t: &TestDb) {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("answer_late")),
         "{body}"
     );
-    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    assert_eq!(
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
+        "issued"
+    );
     // A delivery report is no answer: it is taken whenever it comes.
     let mut delivered = update(
         fine_id,
@@ -277,7 +283,7 @@ async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &
         .await
         .unwrap();
     assert!(swept.warned.is_empty(), "warned once: {swept:?}");
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     let to: Vec<Addressee> = case.warnings.iter().map(|w| w.addressee).collect();
     assert_eq!(to, [Addressee::Inspection, Addressee::Registration]);
     assert!(case.warnings.iter().all(|w| w.lifted_at.is_none()));
@@ -297,7 +303,7 @@ async fn an_unanswered_notice_brings_its_warnings_lifted_when_the_case_ends(t: &
         .await
         .unwrap();
     assert_eq!(swept.lifted.len(), 1);
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert!(
         case.warnings.iter().all(|w| w.lifted_at.is_some()),
         "{:?}",
@@ -328,7 +334,7 @@ async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) 
     );
     crate::helpers::audit_writable(&w.db, true).await;
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "confirmed"
     );
     assert_eq!(
@@ -341,7 +347,7 @@ async fn a_case_undecided_a_year_after_the_violation_is_time_barred(t: &TestDb) 
         .unwrap();
     assert_eq!(swept.barred.len(), 1);
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "time_barred"
     );
     // citizen-notify is told, so the owner is no longer asked to answer.
@@ -399,7 +405,7 @@ async fn a_vehicle_sold_before_moves_to_the_buyer_and_a_theft_goes_to_a_supervis
         )
         .await,
     );
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     let named = case.named.as_ref().unwrap();
     assert_eq!(
         (
@@ -429,7 +435,7 @@ async fn a_vehicle_sold_before_moves_to_the_buyer_and_a_theft_goes_to_a_supervis
         )
         .await,
     );
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert_eq!(case.named.unwrap().named_as, "driver");
 
     // Another violation: the owner reports the vehicle stolen. A supervisor verifies it, as an

@@ -13,7 +13,7 @@ use central_api::{
     db::{
         at_rest::{FINE_UPDATES, NOTICES, reseal_all},
         fine_updates::{Applied, transfer},
-        review::{outbox_pending, sent_notice},
+        review::{fine_of, outbox_pending, sent_notice},
     },
     relay::{Relay, refused, retry_refused},
     sealed::{ResealCount, SealingKey},
@@ -271,7 +271,7 @@ async fn an_answer_naming_the_driver_is_kept_sealed(t: &TestDb) {
     const DRIVER: &str = "079095001234";
     const DRIVER_PHONE: &str = "0912345678";
     let key = SealingKey::generate().unwrap();
-    issue_one_sealed(t, Some(&key)).await;
+    let event = issue_one_sealed(t, Some(&key)).await;
     let (owners_case, _) = waiting(t).await;
     crate::helpers::seed_citizen(&t.db, DRIVER, "Trần Thị Bình", "45 Lê Lợi", DRIVER_PHONE).await;
     let driver = CitizenId::parse(DRIVER).unwrap();
@@ -349,6 +349,31 @@ async fn an_answer_naming_the_driver_is_kept_sealed(t: &TestDb) {
     )
     .unwrap();
     assert_eq!(phone_of(&opened), Some(DRIVER_PHONE));
+    // The case moved to the driver names them sealed; the officers of the case see them.
+    let (name, licence): (String, String) = service_kit::on_pool!(&t.db, pool => {
+        sqlx::query_as("SELECT full_name, licence_no FROM case_transfers WHERE fine_id = $1")
+            .bind(&owners_case)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert!(
+        name.starts_with("v1:") && !name.contains("Bình") && !licence.contains("790123456789"),
+        "{name} {licence}"
+    );
+    let named = fine_of(&t.db, Some(&key), &event)
+        .await
+        .unwrap()
+        .unwrap()
+        .named
+        .unwrap();
+    assert_eq!(
+        (named.full_name.as_str(), named.licence_no.as_deref()),
+        ("Trần Thị Bình", Some("790123456789"))
+    );
+    assert_eq!(named.citizen_id, DRIVER);
+    let error = fine_of(&t.db, None, &event).await.unwrap_err().to_string();
+    assert!(error.contains("person named"), "{error}");
 }
 
 on_both_engines!(

@@ -81,7 +81,7 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
         "pending_review"
     );
     assert!(
-        fine_of(&w.db, &id).await.unwrap().is_none(),
+        fine_of(&w.db, None, &id).await.unwrap().is_none(),
         "no case opened"
     );
     done(&w, approve()).await;
@@ -101,7 +101,10 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
     let asked = done(&w, reverse()).await;
     refused_while_down(&w, confirm(&second, &asked)).await;
     assert_eq!(violation(&w, &supervisor, id).await["status"], "approved");
-    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    assert_eq!(
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
+        "issued"
+    );
     done(&w, confirm(&second, &asked)).await;
     let one = violation(&w, &supervisor, id).await;
     assert_eq!(one["status"], "rejected");
@@ -146,11 +149,14 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
     };
     refused_while_down(&w, resolve()).await;
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "disputed"
     );
     done(&w, resolve()).await;
-    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "upheld");
+    assert_eq!(
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
+        "upheld"
+    );
     assert!(audit_actions(&violation(&w, &supervisor, id).await).contains(&"fine.upheld"));
 
     // The penalty decision on the upheld case.
@@ -171,7 +177,11 @@ async fn a_decision_on_a_case_is_taken_only_with_its_audit_entry(t: &TestDb) {
     assert!(decide().await.is_err(), "no decision unaudited");
     audit_writable(&w.db, true).await;
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().decision_number,
+        fine_of(&w.db, None, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .decision_number,
         None
     );
     let decision = decide().await.unwrap().unwrap();
@@ -202,13 +212,16 @@ async fn a_fine_update_is_taken_only_with_its_audit_entry(t: &TestDb) {
     audit_writable(&w.db, false).await;
     assert!(apply().await.is_err());
     audit_writable(&w.db, true).await;
-    assert_eq!(fine_of(&w.db, &id).await.unwrap().unwrap().status, "issued");
+    assert_eq!(
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
+        "issued"
+    );
     assert!(matches!(
         apply().await.unwrap(),
         fine_updates::Applied::New { .. }
     ));
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "confirmed"
     );
     let one = violation(&w, &reviewer, id).await;

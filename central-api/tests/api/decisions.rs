@@ -51,7 +51,7 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
     );
     let outbox = outbox_pending(&w.db).await.unwrap();
     assert_eq!(outbox.len(), 1);
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert_eq!(
         (case.decision_number, case.status.as_str()),
         (None, "issued")
@@ -107,7 +107,7 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
         decision.pay_by.as_datetime() - decision.decided_at.as_datetime(),
         Duration::days(10)
     );
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert_eq!(case.status, "decided");
     assert_eq!(case.decision_number.as_deref(), Some("000001/QĐ-XPHC"));
     let sent: PenaltyDecision = queued(&w.db, &decision.decision_id.to_string()).await;
@@ -145,7 +145,7 @@ async fn a_notice_decides_nothing_and_a_sanctioning_officer_decides_after_the_an
     )
     .await;
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "decided"
     );
 
@@ -261,7 +261,11 @@ async fn a_case_closed_after_its_explanation_is_never_decided(t: &TestDb) {
         (StatusCode::CONFLICT, Some("case_final"))
     );
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().decision_number,
+        fine_of(&w.db, None, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .decision_number,
         None
     );
 }

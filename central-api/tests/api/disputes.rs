@@ -113,7 +113,7 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "disputed"
     );
 
@@ -125,7 +125,7 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
         ))
         .await;
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "disputed"
     );
     let second = w.sign_in_as(SECOND_SUPERVISOR).await;
@@ -134,7 +134,7 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
     assert_eq!(resolution.fine_id, fine_id);
     assert_eq!(resolution.outcome, DisputeOutcome::Cancelled);
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "cancelled"
     );
     let (status, body) = w
@@ -159,7 +159,7 @@ async fn a_supervisor_answers_a_dispute_once_and_the_owner_is_told(t: &TestDb) {
     )
     .await;
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "cancelled"
     );
 
@@ -251,7 +251,7 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
     assert_eq!(body["resolution"]["outcome"], "cancelled");
     assert_eq!(body["resolution"]["answer"], note);
     assert_eq!(
-        fine_of(&w.db, &id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &id).await.unwrap().unwrap().status,
         "cancelled"
     );
     let (_, one) = w
@@ -327,7 +327,11 @@ async fn a_supervisor_withdraws_an_approval_or_reopens_a_rejection(t: &TestDb) {
         (StatusCode::CONFLICT, Some("fine_final"))
     );
     assert_eq!(
-        fine_of(&w.db, &paid_id).await.unwrap().unwrap().status,
+        fine_of(&w.db, None, &paid_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "paid"
     );
 }

@@ -106,7 +106,7 @@ async fn an_explanation_with_its_document_reaches_the_officers(t: &TestDb) {
         (StatusCode::TOO_EARLY, Some("documents_missing"))
     );
     assert_eq!(
-        central_api::db::review::fine_of(&w.db, &id)
+        central_api::db::review::fine_of(&w.db, None, &id)
             .await
             .unwrap()
             .unwrap()

@@ -85,7 +85,7 @@ async fn the_fine_moves_forward_once_per_update_and_is_audited(t: &TestDb) {
     let fine_id: uuid::Uuid = outbox_pending(&t.db).await.unwrap()[0].1.parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = app(t, dir.path());
-    let status = || async { fine_of(&t.db, &event).await.unwrap().unwrap().status };
+    let status = || async { fine_of(&t.db, None, &event).await.unwrap().unwrap().status };
 
     let delivered = update(
         fine_id,

@@ -121,7 +121,7 @@ async fn an_organisation_that_names_no_driver_is_fined_twice_without_points(t: &
         assert!(page.contains(shown), "{shown} in {page}");
     }
     // The case stands on the organisation's range: twice a person's 18–20 M, no points.
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert_eq!(
         (case.min_vnd, case.max_vnd, case.amount_vnd, case.points),
         (Some(36_000_000), Some(40_000_000), 38_000_000, 0)
@@ -180,7 +180,7 @@ async fn an_organisation_names_its_driver_even_its_representative(t: &TestDb) {
     );
     // The driver's case: a person's, at a person's range and points, notice without the
     // organisation.
-    let case = fine_of(&w.db, &id).await.unwrap().unwrap();
+    let case = fine_of(&w.db, None, &id).await.unwrap().unwrap();
     assert_ne!(case.fine_id, fine_id.to_string());
     assert_eq!(
         (case.min_vnd, case.max_vnd, case.amount_vnd, case.points),

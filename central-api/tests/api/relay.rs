@@ -136,7 +136,7 @@ async fn a_notice_is_delivered_once_with_its_signature(t: &TestDb) {
         Some("0901234567")
     );
     assert!(outbox_pending(&t.db).await.unwrap().is_empty());
-    let status = central_api::db::review::fine_of(&t.db, &id)
+    let status = central_api::db::review::fine_of(&t.db, None, &id)
         .await
         .unwrap()
         .unwrap()

@@ -672,7 +672,9 @@ async fn a_violation_is_confirmed_only_with_all_its_evidence(t: &TestDb) {
         .await;
     let page = String::from_utf8(page).unwrap();
     assert!(page.contains("id=\"approve-waits\"") && !page.contains("id=\"approve-form\""));
-    let fine = central_api::db::review::fine_of(&w.db, &id).await.unwrap();
+    let fine = central_api::db::review::fine_of(&w.db, None, &id)
+        .await
+        .unwrap();
     assert!(fine.is_none(), "no case opened");
     w.store_evidence(&event).await;
     w.approved(&reviewer, id).await;
@@ -706,7 +708,7 @@ async fn a_violation_past_its_time_bar_is_not_confirmed(t: &TestDb) {
         "{body}"
     );
     assert!(
-        central_api::db::review::fine_of(&w.db, &old)
+        central_api::db::review::fine_of(&w.db, None, &old)
             .await
             .unwrap()
             .is_none()
@@ -750,7 +752,7 @@ async fn illegal_stopping_is_fined_by_what_its_zone_forbids(t: &TestDb) {
         .pending_event(stood(Some(protocol::camera::ZoneCase::Junction)))
         .await;
     w.approved(&reviewer, junction).await;
-    let fine = central_api::db::review::fine_of(&w.db, &junction)
+    let fine = central_api::db::review::fine_of(&w.db, None, &junction)
         .await
         .unwrap()
         .unwrap();

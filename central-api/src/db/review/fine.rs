@@ -5,7 +5,10 @@ use protocol::{EventId, UtcTimestamp};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::db::{Db, DbError, on_pool};
+use crate::{
+    db::{Db, DbError, at_rest, on_pool},
+    sealed::SealingKey,
+};
 
 /// The case of a confirmed violation, as the review side shows it: the notice, the owner's
 /// answer, and the decision once taken.
@@ -81,6 +84,8 @@ struct FineRow {
 /// The columns of `case_transfers` in [`FineRow`]: all `NULL` when no transfer opened the case.
 #[derive(sqlx::FromRow)]
 struct NamedRow {
+    /// The case the transfer closed, which its sealed values are bound to.
+    transfer_of: Option<String>,
     named_as: Option<String>,
     named_name: Option<String>,
     named_id: Option<String>,
@@ -91,20 +96,31 @@ struct NamedRow {
 }
 
 impl NamedRow {
-    /// The person named, when a transfer opened the case (`named_as` set); a transfer without
-    /// a column its table requires is corrupt.
-    fn person(self, fine_id: &str) -> Result<Option<NamedPerson>, DbError> {
+    /// The person named, when a transfer opened the case (`named_as` set), their sealed
+    /// values opened under `key`; a transfer without a column its table requires is corrupt.
+    fn person(
+        self,
+        key: Option<&SealingKey>,
+        fine_id: &str,
+    ) -> Result<Option<NamedPerson>, DbError> {
         let Some(named_as) = self.named_as else {
             return Ok(None);
         };
         let missing = |what: &str| DbError::Corrupt(format!("case transfer to {fine_id}: {what}"));
+        let from = self
+            .transfer_of
+            .ok_or_else(|| missing("no case it closed"))?;
+        let open = |column: &at_rest::SealedColumn, value: Option<String>| {
+            value.map(|v| column.open(key, &from, v)).transpose()
+        };
         Ok(Some(NamedPerson {
             named_as,
-            full_name: self.named_name.ok_or_else(|| missing("no full name"))?,
+            full_name: open(&at_rest::TRANSFER_NAMES, self.named_name)?
+                .ok_or_else(|| missing("no full name"))?,
             citizen_id: self.named_id.ok_or_else(|| missing("no citizen id"))?,
-            licence_no: self.licence_no,
+            licence_no: open(&at_rest::TRANSFER_LICENCES, self.licence_no)?,
             sold_on: self.sold_on,
-            contract: self.contract,
+            contract: open(&at_rest::TRANSFER_CONTRACTS, self.contract)?,
             declared_at: UtcTimestamp::from_datetime(
                 self.declared_at
                     .ok_or_else(|| missing("no declaration time"))?,
@@ -113,12 +129,11 @@ impl NamedRow {
     }
 }
 
-impl TryFrom<FineRow> for FineSummary {
-    type Error = DbError;
-
-    fn try_from(r: FineRow) -> Result<Self, DbError> {
+impl FineSummary {
+    /// The case as `r` holds it, the person named opened under `key`.
+    fn of_row(r: FineRow, key: Option<&SealingKey>) -> Result<Self, DbError> {
         Ok(Self {
-            named: r.named.person(&r.fine_id)?,
+            named: r.named.person(key, &r.fine_id)?,
             fine_id: r.fine_id,
             decision_number: r.decision_number,
             amount_vnd: r.amount_vnd,
@@ -139,13 +154,18 @@ impl TryFrom<FineRow> for FineSummary {
 }
 
 /// The case of a violation, if any (the open one: after an owner named the driver, the
-/// driver's).
-pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbError> {
+/// driver's), the person named opened under `key`.
+pub async fn fine_of(
+    db: &Db,
+    key: Option<&SealingKey>,
+    id: &EventId,
+) -> Result<Option<FineSummary>, DbError> {
     let fine = on_pool!(db, pool => {
         sqlx::query_as::<_, FineRow>(
             "SELECT f.fine_id, f.decision_number, f.amount_vnd, f.min_vnd, f.max_vnd, f.points,
                     f.legal_reference, f.status, f.issued_by, f.issued_at, f.answer_due,
-                    f.decided_by, f.decided_at, f.circumstance, t.named_as,
+                    f.decided_by, f.decided_at, f.circumstance, t.fine_id AS transfer_of,
+                    t.named_as,
                     t.full_name AS named_name, t.citizen_id AS named_id, t.licence_no, t.sold_on,
                     t.contract, t.declared_at
              FROM fines f LEFT JOIN case_transfers t ON t.to_fine_id = f.fine_id
@@ -155,7 +175,7 @@ pub async fn fine_of(db: &Db, id: &EventId) -> Result<Option<FineSummary>, DbErr
         .fetch_optional(pool)
         .await?
     });
-    let Some(mut fine) = fine.map(FineSummary::try_from).transpose()? else {
+    let Some(mut fine) = fine.map(|r| FineSummary::of_row(r, key)).transpose()? else {
         return Ok(None);
     };
     fine.warnings = crate::db::deadlines::warnings_of(db, &fine.fine_id).await?;

@@ -287,7 +287,7 @@ async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
     let approve = format!("/review/violations/{first}/approve");
     let forged = send(&w, form(Some(&reviewer), &approve, &[("csrf", "guess")])).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    assert!(fine_of(&w.db, &first).await.unwrap().is_none());
+    assert!(fine_of(&w.db, None, &first).await.unwrap().is_none());
 
     // Confirmation issues the notice and goes on to the next violation pending review.
     let done = send(
@@ -296,7 +296,7 @@ async fn an_officer_signs_in_and_works_the_queue(t: &TestDb) {
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let fine = fine_of(&w.db, &first).await.unwrap().unwrap();
+    let fine = fine_of(&w.db, None, &first).await.unwrap().unwrap();
     assert_eq!(
         (fine.status.as_str(), fine.decision_number),
         ("issued", None)
@@ -602,7 +602,7 @@ async fn an_auditor_reads_but_cannot_decide_and_english_is_one_click_away(t: &Te
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("Vai trò của bạn không được phép"));
-    assert!(fine_of(&w.db, &id).await.unwrap().is_none());
+    assert!(fine_of(&w.db, None, &id).await.unwrap().is_none());
 
     let here = format!("/review/violations/{id}");
     let switch = send(
