@@ -189,7 +189,8 @@ async fn reseal_secrets(
     let all = officers.plus(citizens).plus(messages);
     if all.unsealable > 0 {
         anyhow::bail!(
-            "{} officers' second factors, {} citizens' fields and {} notices or case updates are \
+            "{} officers' second factors, {} citizens' fields and {} notices, case updates, \
+             persons named or correction requests are \
              sealed under a key that is neither review.secrets_key_file nor one of \
              review.old_secrets_key_files: put back the key they were sealed under (or name it \
              in review.old_secrets_key_files); a value altered or moved to another row opens \

@@ -15,12 +15,14 @@
 //!   named, in the case moved to them, shown to the officers of that case
 //!   (`db::review::fine_of`); their citizen's number stays in the clear beside them, as in the
 //!   citizens table, to join the case to them.
+//! - [`CORRECTION_REQUESTS`], [`CORRECTION_ANSWERS`]: a citizen's request to correct their
+//!   data, in their words, and the answer they were given (`db::corrections`).
 //!
 //! Where no key is configured the values are kept as they are, and a value kept in the clear by
 //! an earlier version opens as it is; the next start seals both, and those sealed under a key
 //! since rotated ([`reseal`]).
 
-pub use service_kit::sealed::columns::{SealedColumn, reseal};
+pub use service_kit::sealed::columns::{RowKey, SealedColumn, reseal};
 
 use super::{Db, DbError};
 use crate::sealed::{self, ResealCount, SealingKey};
@@ -28,7 +30,7 @@ use crate::sealed::{self, ResealCount, SealingKey};
 /// Notices of violation in the outbox, keyed by their idempotency key (the case's id).
 pub const NOTICES: SealedColumn = SealedColumn {
     table: "outbox",
-    key: "idempotency_key",
+    key: RowKey::Text("idempotency_key"),
     value: "payload",
     rows: "kind = 'violation_notice'",
     bound: "outbox:violation_notice",
@@ -38,7 +40,7 @@ pub const NOTICES: SealedColumn = SealedColumn {
 /// What citizen-notify reported on a case, keyed by the update's id.
 pub const FINE_UPDATES: SealedColumn = SealedColumn {
     table: "fine_updates",
-    key: "update_id",
+    key: RowKey::Text("update_id"),
     value: "payload",
     rows: "TRUE",
     bound: "fine_update",
@@ -49,7 +51,7 @@ pub const FINE_UPDATES: SealedColumn = SealedColumn {
 /// owner's case): their name as their identity card gives it.
 pub const TRANSFER_NAMES: SealedColumn = SealedColumn {
     table: "case_transfers",
-    key: "fine_id",
+    key: RowKey::Text("fine_id"),
     value: "full_name",
     rows: "TRUE",
     bound: "case_transfer:full_name",
@@ -59,7 +61,7 @@ pub const TRANSFER_NAMES: SealedColumn = SealedColumn {
 /// A driver's licence number, in the case moved to them.
 pub const TRANSFER_LICENCES: SealedColumn = SealedColumn {
     table: "case_transfers",
-    key: "fine_id",
+    key: RowKey::Text("fine_id"),
     value: "licence_no",
     rows: "licence_no IS NOT NULL",
     bound: "case_transfer:licence_no",
@@ -69,11 +71,32 @@ pub const TRANSFER_LICENCES: SealedColumn = SealedColumn {
 /// A buyer's contract of sale (its number and who signed it), in the case moved to them.
 pub const TRANSFER_CONTRACTS: SealedColumn = SealedColumn {
     table: "case_transfers",
-    key: "fine_id",
+    key: RowKey::Text("fine_id"),
     value: "contract",
     rows: "contract IS NOT NULL",
     bound: "case_transfer:contract",
     what: "contract of the person named",
+};
+
+/// A citizen's request to correct their data (Decree 356/2025/NĐ-CP, Article 5 clause 3), in
+/// their words, keyed by the request's id.
+pub const CORRECTION_REQUESTS: SealedColumn = SealedColumn {
+    table: "corrections",
+    key: RowKey::Uuid("id"),
+    value: "request",
+    rows: "TRUE",
+    bound: "correction:request",
+    what: "correction request",
+};
+
+/// The answer given to a correction request.
+pub const CORRECTION_ANSWERS: SealedColumn = SealedColumn {
+    table: "corrections",
+    key: RowKey::Uuid("id"),
+    value: "answer",
+    rows: "answer IS NOT NULL",
+    bound: "correction:answer",
+    what: "answer to a correction request",
 };
 
 /// The payload of an outbox row of `kind` keyed `row` as stored, opened under `key`: a notice
@@ -102,6 +125,8 @@ pub async fn reseal_all(db: &Db, key: &SealingKey) -> Result<ResealCount, DbErro
         &TRANSFER_NAMES,
         &TRANSFER_LICENCES,
         &TRANSFER_CONTRACTS,
+        &CORRECTION_REQUESTS,
+        &CORRECTION_ANSWERS,
     ] {
         count = count.plus(reseal(db, key, column).await?);
     }

@@ -25,6 +25,7 @@ use super::{Db, DbError, on_pool};
 use crate::{
     audit::{AuditLog, append_in},
     fines::{calendar::Calendar, process},
+    sealed::SealingKey,
 };
 
 /// Working days within which the citizen is answered with the procedure (Decree
@@ -142,8 +143,18 @@ struct Row {
 }
 
 impl Row {
-    /// The request, its periods counted on `calendar`.
-    fn correction(self, calendar: &Calendar) -> Correction {
+    /// The request, its periods counted on `calendar`, its words opened under `key`.
+    fn correction(
+        self,
+        key: Option<&SealingKey>,
+        calendar: &Calendar,
+    ) -> Result<Correction, DbError> {
+        let row = self.id.hyphenated().to_string();
+        let request = super::at_rest::CORRECTION_REQUESTS.open(key, &row, self.request)?;
+        let answer = self
+            .answer
+            .map(|a| super::at_rest::CORRECTION_ANSWERS.open(key, &row, a))
+            .transpose()?;
         let extended_days = self.extended_days.and_then(|d| u32::try_from(d).ok());
         let by = |days: u32| {
             UtcTimestamp::from_datetime(process::days_after(
@@ -169,11 +180,11 @@ impl Row {
             citizen_id: self.citizen_id,
             event_id: self.event_id,
             channel: self.channel,
-            request: self.request,
+            request,
             received_at: UtcTimestamp::from_datetime(self.received_at),
             recorded_by: self.recorded_by,
             outcome: self.outcome,
-            answer: self.answer,
+            answer,
             answered_by: self.answered_by,
             answered_at: self.answered_at.map(UtcTimestamp::from_datetime),
         };
@@ -181,18 +192,25 @@ impl Row {
             (Some(outcome), Some(at)) => Some(at.as_datetime() > c.due_for(outcome).as_datetime()),
             _ => None,
         };
-        c
+        Ok(c)
     }
 }
 
-/// `rows` as requests, their periods counted on the calendar the deployment recorded.
-async fn corrections(db: &Db, rows: Vec<Row>) -> Result<Vec<Correction>, DbError> {
+/// `rows` as requests, their periods counted on the calendar the deployment recorded, their
+/// words opened under `key`.
+async fn corrections(
+    db: &Db,
+    key: Option<&SealingKey>,
+    rows: Vec<Row>,
+) -> Result<Vec<Correction>, DbError> {
     let Some(first) = rows.iter().map(|r| r.received_at).min() else {
         return Ok(Vec::new());
     };
     let calendar =
         super::calendar::from(db, first.to_offset(protocol::time::VIETNAM).date()).await?;
-    Ok(rows.into_iter().map(|r| r.correction(&calendar)).collect())
+    rows.into_iter()
+        .map(|r| r.correction(key, &calendar))
+        .collect()
 }
 
 /// A request to record.
@@ -209,9 +227,11 @@ const COLUMNS: &str = "id, citizen_id, event_id, channel, request, received_at, 
      outcome, answer, answered_by, answered_at, acknowledged_at, acknowledged_by, extended_days,
      extension_reason";
 
-/// Records `new` as officer `by` at `now`, audited in the same transaction.
+/// Records `new` as officer `by` at `now`, its words sealed under `key`, audited in the same
+/// transaction.
 pub async fn record(
     db: &Db,
+    key: Option<&SealingKey>,
     audit: &AuditLog,
     new: &NewCorrection<'_>,
     by: &str,
@@ -220,6 +240,8 @@ pub async fn record(
     let postgres = matches!(db, Db::Postgres(_));
     let id = Uuid::now_v7();
     let event_id = new.event_id.map(|e| *e.as_uuid());
+    let request =
+        super::at_rest::CORRECTION_REQUESTS.seal(key, &id.hyphenated().to_string(), new.request)?;
     let _one_at_a_time = audit.lock().await;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -232,7 +254,7 @@ pub async fn record(
         .bind(new.citizen.as_str())
         .bind(event_id)
         .bind(new.channel)
-        .bind(new.request)
+        .bind(&request)
         .bind(new.received_at)
         .bind(by)
         .bind(now)
@@ -252,7 +274,7 @@ pub async fn record(
         );
         tx.commit().await?;
     });
-    get(db, id)
+    get(db, key, id)
         .await?
         .ok_or_else(|| DbError::Corrupt(format!("correction request {id} recorded, then gone")))
 }
@@ -275,7 +297,7 @@ pub enum Acted {
 /// `$details` to the audit trail in the same transaction; then what the step found
 /// ([`after`]).
 macro_rules! step {
-    ($db:expr, $audit:expr, ($id:expr, $by:expr), ($action:expr, $details:expr), $update:expr) => {{
+    ($db:expr, $key:expr, $audit:expr, ($id:expr, $by:expr), ($action:expr, $details:expr), $update:expr) => {{
         let postgres = matches!($db, Db::Postgres(_));
         let _one_at_a_time = $audit.lock().await;
         let changed = on_pool!($db, pool => {
@@ -287,14 +309,19 @@ macro_rules! step {
             tx.commit().await?;
             changed
         });
-        after($db, $id, changed).await
+        after($db, $key, $id, changed).await
     }};
 }
 
 /// What a step on request `id` found, `changed` telling whether it was taken: the request as it
 /// is now; or, not taken, that it is unknown, answered, or the step was taken before.
-async fn after(db: &Db, id: Uuid, changed: u64) -> Result<Acted, DbError> {
-    Ok(match get(db, id).await? {
+async fn after(
+    db: &Db,
+    key: Option<&SealingKey>,
+    id: Uuid,
+    changed: u64,
+) -> Result<Acted, DbError> {
+    Ok(match get(db, key, id).await? {
         None => Acted::NotFound,
         Some(c) if changed == 0 && c.outcome.is_some() => Acted::AlreadyAnswered,
         Some(_) if changed == 0 => Acted::AlreadyDone,
@@ -302,19 +329,22 @@ async fn after(db: &Db, id: Uuid, changed: u64) -> Result<Acted, DbError> {
     })
 }
 
-/// Answers request `id` with `outcome` and `answer` as officer `by` at `now`, once, audited in
-/// the same transaction.
+/// Answers request `id` with `outcome` and `answer` (sealed under `key`) as officer `by` at
+/// `now`, once, audited in the same transaction.
 pub async fn answer(
     db: &Db,
+    key: Option<&SealingKey>,
     audit: &AuditLog,
     id: Uuid,
-    outcome: &str,
-    answer: &str,
+    (outcome, answer): (&str, &str),
     by: &str,
     now: OffsetDateTime,
 ) -> Result<Acted, DbError> {
+    let answer =
+        super::at_rest::CORRECTION_ANSWERS.seal(key, &id.hyphenated().to_string(), answer)?;
     step!(
         db,
+        key,
         audit,
         (id, by),
         ("correction.answered", json!({ "outcome": outcome })),
@@ -323,7 +353,7 @@ pub async fn answer(
              WHERE id = $5 AND answered_at IS NULL",
         )
         .bind(outcome)
-        .bind(answer)
+        .bind(&answer)
         .bind(by)
         .bind(now)
         .bind(id)
@@ -334,6 +364,7 @@ pub async fn answer(
 /// `by` at `now`, once, audited in the same transaction.
 pub async fn acknowledge(
     db: &Db,
+    key: Option<&SealingKey>,
     audit: &AuditLog,
     id: Uuid,
     by: &str,
@@ -341,6 +372,7 @@ pub async fn acknowledge(
 ) -> Result<Acted, DbError> {
     step!(
         db,
+        key,
         audit,
         (id, by),
         ("correction.acknowledged", json!({})),
@@ -359,13 +391,14 @@ pub async fn acknowledge(
 /// in the same transaction (the days, not the reason's words).
 pub async fn extend(
     db: &Db,
+    key: Option<&SealingKey>,
     audit: &AuditLog,
     id: Uuid,
     (days, reason): (u32, &str),
     by: &str,
     now: OffsetDateTime,
 ) -> Result<Acted, DbError> {
-    let Some(before) = get(db, id).await? else {
+    let Some(before) = get(db, key, id).await? else {
         return Ok(Acted::NotFound);
     };
     if before.outcome.is_some() {
@@ -380,6 +413,7 @@ pub async fn extend(
     let days = days.clamp(1, EXTEND_MAX_DAYS);
     step!(
         db,
+        key,
         audit,
         (id, by),
         ("correction.extended", json!({ "days": days })),
@@ -396,8 +430,12 @@ pub async fn extend(
     )
 }
 
-/// Request `id`.
-pub async fn get(db: &Db, id: Uuid) -> Result<Option<Correction>, DbError> {
+/// Request `id`, its words opened under `key`.
+pub async fn get(
+    db: &Db,
+    key: Option<&SealingKey>,
+    id: Uuid,
+) -> Result<Option<Correction>, DbError> {
     let found = on_pool!(db, pool => {
         sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM corrections WHERE id = $1"
@@ -406,12 +444,18 @@ pub async fn get(db: &Db, id: Uuid) -> Result<Option<Correction>, DbError> {
         .fetch_optional(pool)
         .await?
     });
-    Ok(corrections(db, found.into_iter().collect()).await?.pop())
+    Ok(corrections(db, key, found.into_iter().collect())
+        .await?
+        .pop())
 }
 
 /// The requests waiting for an answer, the one due first first; or, for `citizen`, all of
-/// theirs, newest first.
-pub async fn list(db: &Db, citizen: Option<&CitizenId>) -> Result<Vec<Correction>, DbError> {
+/// theirs, newest first; their words opened under `key`.
+pub async fn list(
+    db: &Db,
+    key: Option<&SealingKey>,
+    citizen: Option<&CitizenId>,
+) -> Result<Vec<Correction>, DbError> {
     let rows = on_pool!(db, pool => {
         match citizen {
             None => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!(
@@ -429,7 +473,7 @@ pub async fn list(db: &Db, citizen: Option<&CitizenId>) -> Result<Vec<Correction
             .await?,
         }
     });
-    let mut items = corrections(db, rows).await?;
+    let mut items = corrections(db, key, rows).await?;
     if citizen.is_none() {
         items.sort_by_key(|c| (c.answer_by.as_datetime(), c.received_at.as_datetime()));
     }

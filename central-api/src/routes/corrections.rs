@@ -117,7 +117,15 @@ pub(crate) async fn record_as(
         request: &request,
         received_at,
     };
-    Ok(corrections::record(&state.db, &state.audit, &new, &officer.actor(), now).await?)
+    Ok(corrections::record(
+        &state.db,
+        state.review.sealing.as_ref(),
+        &state.audit,
+        &new,
+        &officer.actor(),
+        now,
+    )
+    .await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -154,7 +162,8 @@ pub async fn list(
         .transpose()
         .map_err(|e| bad("invalid_citizen_id", format!("citizen_id: {e}")))?;
     Ok(Json(Corrections {
-        items: corrections::list(&state.db, citizen.as_ref()).await?,
+        items: corrections::list(&state.db, state.review.sealing.as_ref(), citizen.as_ref())
+            .await?,
     }))
 }
 
@@ -207,10 +216,10 @@ pub(crate) async fn answer_as(
     let now = time::OffsetDateTime::now_utc();
     let acted = corrections::answer(
         &state.db,
+        state.review.sealing.as_ref(),
         &state.audit,
         request_id,
-        &body.outcome,
-        &answer,
+        (&body.outcome, &answer),
         &officer.actor(),
         now,
     )
@@ -278,6 +287,7 @@ pub(crate) async fn acknowledge_as(
     let now = time::OffsetDateTime::now_utc();
     let acted = corrections::acknowledge(
         &state.db,
+        state.review.sealing.as_ref(),
         &state.audit,
         request_id(id)?,
         &officer.actor(),
@@ -334,6 +344,7 @@ pub(crate) async fn extend_as(
     let now = time::OffsetDateTime::now_utc();
     let acted = corrections::extend(
         &state.db,
+        state.review.sealing.as_ref(),
         &state.audit,
         request,
         (body.days, &reason),

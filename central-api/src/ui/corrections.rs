@@ -49,7 +49,7 @@ pub async fn page(State(state): State<AppState>, desk: Desk) -> Response {
         return desk.page(HERE, title, body).into_response();
     }
     let now = time::OffsetDateTime::now_utc();
-    let body = match corrections::list(&state.db, None).await {
+    let body = match corrections::list(&state.db, state.review.sealing.as_ref(), None).await {
         Ok(items) => html! {
             h1 { (title) }
             p.muted { (lang.t(

@@ -12,6 +12,7 @@ use central_api::{
     config::NotifySettings,
     db::{
         at_rest::{FINE_UPDATES, NOTICES, reseal_all},
+        corrections::{self, Acted, NewCorrection},
         fine_updates::{Applied, transfer},
         review::{fine_of, outbox_pending, sent_notice},
     },
@@ -376,7 +377,98 @@ async fn an_answer_naming_the_driver_is_kept_sealed(t: &TestDb) {
     assert!(error.contains("person named"), "{error}");
 }
 
+/// A citizen's correction request and its answer are kept sealed and read back opened; a
+/// request an earlier version kept in the clear is sealed at the next start, found by its id on
+/// either engine.
+async fn a_correction_request_is_kept_sealed(t: &TestDb) {
+    const WORDS: &str = "Địa chỉ của tôi là 99 Hai Bà Trưng, không phải 12 Võ Văn Tần.";
+    const ANSWER: &str = "Đã sửa địa chỉ theo Căn cước của ông.";
+    let key = SealingKey::generate().unwrap();
+    let audit = AuditLog::new(t.db.clone());
+    let citizen = CitizenId::parse("079203012345").unwrap();
+    let now = OffsetDateTime::now_utc();
+    let new = NewCorrection {
+        citizen: &citizen,
+        event_id: None,
+        channel: "email",
+        request: WORDS,
+        received_at: now,
+    };
+    let by = "officer:supervisor";
+    let earlier = corrections::record(&t.db, None, &audit, &new, by, now)
+        .await
+        .unwrap();
+    let sealed = corrections::record(&t.db, Some(&key), &audit, &new, by, now)
+        .await
+        .unwrap();
+    assert_eq!(sealed.request, WORDS);
+    let Acted::Done(answered) = corrections::answer(
+        &t.db,
+        Some(&key),
+        &audit,
+        sealed.id,
+        ("corrected", ANSWER),
+        by,
+        now,
+    )
+    .await
+    .unwrap() else {
+        panic!("answered")
+    };
+    assert_eq!(answered.answer.as_deref(), Some(ANSWER));
+    let stored = || async {
+        service_kit::on_pool!(&t.db, pool => {
+            sqlx::query_as::<_, (String, Option<String>)>("SELECT request, answer FROM corrections")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        })
+    };
+    let clear = stored()
+        .await
+        .into_iter()
+        .filter(|(request, _)| request.contains("Hai Bà Trưng"))
+        .count();
+    assert_eq!(clear, 1, "the one recorded without a key only");
+    assert!(
+        stored()
+            .await
+            .iter()
+            .all(|(_, answer)| answer.as_deref().is_none_or(|a| a.starts_with("v1:")))
+    );
+    assert_eq!(
+        reseal_all(&t.db, &key).await.unwrap(),
+        ResealCount {
+            from_clear: 1,
+            ..ResealCount::default()
+        }
+    );
+    for (request, answer) in stored().await {
+        assert!(
+            request.starts_with("v1:") && !request.contains("Trưng"),
+            "{request}"
+        );
+        assert!(answer.is_none_or(|a| !a.contains("Căn cước")));
+    }
+    let listed = corrections::list(&t.db, Some(&key), Some(&citizen))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|c| c.request == WORDS));
+    let again = corrections::get(&t.db, Some(&key), earlier.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.request, WORDS);
+    let error = corrections::list(&t.db, None, Some(&citizen))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("correction request"), "{error}");
+}
+
 on_both_engines!(
+    a_correction_request_is_kept_sealed,
     a_notice_waits_sealed_and_goes_out_opened,
     messages_kept_in_the_clear_are_sealed_at_the_next_start,
     a_rotated_key_seals_the_messages_again,

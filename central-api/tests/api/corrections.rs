@@ -171,7 +171,7 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
         received_at: received,
     };
     let by = "officer:supervisor";
-    let first = corrections::record(&w.db, &audit, &new, by, received)
+    let first = corrections::record(&w.db, None, &audit, &new, by, received)
         .await
         .unwrap();
     assert_eq!(
@@ -185,14 +185,14 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     assert!(!first.reply_overdue(datetime!(2026-12-02 23:59 +7)));
     assert!(first.reply_overdue(datetime!(2026-12-03 00:00 +7)));
     assert!(first.overdue(datetime!(2026-12-11 00:00 +7)));
-    let second = corrections::record(&w.db, &audit, &new, by, received)
+    let second = corrections::record(&w.db, None, &audit, &new, by, received)
         .await
         .unwrap();
 
     // Acknowledged late, once.
     let late_reply = datetime!(2026-12-03 08:00 +7);
     let first = done(
-        corrections::acknowledge(&w.db, &audit, first.id, by, late_reply)
+        corrections::acknowledge(&w.db, None, &audit, first.id, by, late_reply)
             .await
             .unwrap(),
     );
@@ -202,7 +202,7 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     );
     assert!(!first.reply_overdue(late_reply));
     assert_eq!(
-        corrections::acknowledge(&w.db, &audit, first.id, by, late_reply)
+        corrections::acknowledge(&w.db, None, &audit, first.id, by, late_reply)
             .await
             .unwrap(),
         Acted::AlreadyDone
@@ -213,6 +213,7 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     let extended = done(
         corrections::extend(
             &w.db,
+            None,
             &audit,
             first.id,
             (reason.1, reason.0),
@@ -236,6 +237,7 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     assert_eq!(
         corrections::extend(
             &w.db,
+            None,
             &audit,
             first.id,
             (3, "lần nữa"),
@@ -249,6 +251,7 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     assert_eq!(
         corrections::extend(
             &w.db,
+            None,
             &audit,
             second.id,
             (5, "muộn"),
@@ -266,10 +269,10 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     let first = done(
         corrections::answer(
             &w.db,
+            None,
             &audit,
             first.id,
-            "corrected",
-            "Đã cập nhật.",
+            ("corrected", "Đã cập nhật."),
             by,
             answered_at,
         )
@@ -280,10 +283,10 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     let second = done(
         corrections::answer(
             &w.db,
+            None,
             &audit,
             second.id,
-            "referred",
-            "Đã chuyển.",
+            ("referred", "Đã chuyển."),
             by,
             datetime!(2026-12-15 08:00 +7),
         )
@@ -292,7 +295,7 @@ async fn a_correction_requests_periods_are_the_decrees(t: &TestDb) {
     );
     assert_eq!(second.answered_late, Some(false));
     assert_eq!(
-        corrections::acknowledge(&w.db, &audit, second.id, by, answered_at)
+        corrections::acknowledge(&w.db, None, &audit, second.id, by, answered_at)
             .await
             .unwrap(),
         Acted::AlreadyAnswered

@@ -22,7 +22,7 @@
 //! the clear opens as it is and is sealed at the next start, as is one sealed under a key
 //! since rotated ([`reseal_all`]).
 
-pub use service_kit::sealed::columns::SealedColumn;
+pub use service_kit::sealed::columns::{RowKey, SealedColumn};
 use service_kit::sealed::{
     ResealCount, SealingKey,
     columns::{reseal, reseal_bytes},
@@ -33,7 +33,7 @@ use super::{Db, DbError};
 /// Notices of violation, keyed by the case's id (a purged notice's payload is empty).
 pub const NOTICES: SealedColumn = SealedColumn {
     table: "notices",
-    key: "fine_id",
+    key: RowKey::Text("fine_id"),
     value: "payload",
     rows: "payload <> ''",
     bound: "notice",
@@ -43,7 +43,7 @@ pub const NOTICES: SealedColumn = SealedColumn {
 /// Penalty decisions, keyed by the case's id.
 pub const DECISIONS: SealedColumn = SealedColumn {
     table: "decisions",
-    key: "fine_id",
+    key: RowKey::Text("fine_id"),
     value: "payload",
     rows: "TRUE",
     bound: "decision",
@@ -53,7 +53,7 @@ pub const DECISIONS: SealedColumn = SealedColumn {
 /// Reports to central, keyed by the update's id.
 pub const REPORTS: SealedColumn = SealedColumn {
     table: "reports",
-    key: "update_id",
+    key: RowKey::Text("update_id"),
     value: "payload",
     rows: "TRUE",
     bound: "report",
@@ -63,7 +63,7 @@ pub const REPORTS: SealedColumn = SealedColumn {
 /// The owner's answers, keyed by the case's id.
 pub const RESPONSES: SealedColumn = SealedColumn {
     table: "responses",
-    key: "fine_id",
+    key: RowKey::Text("fine_id"),
     value: "reason",
     rows: "TRUE",
     bound: "response",
@@ -73,7 +73,7 @@ pub const RESPONSES: SealedColumn = SealedColumn {
 /// Documents attached to answers, keyed by their report's id and their SHA-256.
 pub const DOCUMENTS: SealedColumn = SealedColumn {
     table: "answer_documents",
-    key: "update_id || ':' || sha256",
+    key: RowKey::Text("update_id || ':' || sha256"),
     value: "body",
     rows: "TRUE",
     bound: "answer_document",
@@ -83,7 +83,7 @@ pub const DOCUMENTS: SealedColumn = SealedColumn {
 /// The names of citizens signed in, keyed by their session token's digest.
 pub const SESSIONS: SealedColumn = SealedColumn {
     table: "sessions",
-    key: "token_sha256",
+    key: RowKey::Text("token_sha256"),
     value: "name",
     rows: "TRUE",
     bound: "session",

@@ -140,7 +140,9 @@ async fn the_start_seals_what_was_kept_in_the_clear_and_rotates_the_key(t: &Test
     for column in db::at_rest::TEXT {
         let query = format!(
             "SELECT {} AS k, {} FROM {}",
-            column.key, column.value, column.table
+            column.key.expr(&t.db),
+            column.value,
+            column.table
         );
         let rows: Vec<(String, String)> = on_pool!(&t.db, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(query)).fetch_all(pool).await.unwrap()
@@ -149,7 +151,9 @@ async fn the_start_seals_what_was_kept_in_the_clear_and_rotates_the_key(t: &Test
             let clear = column.open(Some(key()), &row, value.clone()).unwrap();
             let update = format!(
                 "UPDATE {} SET {} = $1 WHERE {} = $2",
-                column.table, column.value, column.key
+                column.table,
+                column.value,
+                column.key.expr(&t.db)
             );
             on_pool!(&t.db, pool => {
                 sqlx::query(sqlx::AssertSqlSafe(update))

@@ -10,13 +10,44 @@ use crate::{
     on_pool,
 };
 
+/// What identifies a row of a table with sealed values, as the text its values are bound to.
+#[derive(Debug, Clone, Copy)]
+pub enum RowKey {
+    /// A unique text column, or an expression of the row's columns.
+    Text(&'static str),
+    /// A UUID column (PostgreSQL `UUID`, SQLite a 16-byte blob), as its hyphenated lower-case
+    /// text.
+    Uuid(&'static str),
+}
+
+impl RowKey {
+    /// The key as an SQL expression of text on `db`'s engine.
+    pub fn expr(&self, db: &Db) -> String {
+        match (self, db) {
+            (Self::Text(e), _) => (*e).to_owned(),
+            (Self::Uuid(c), Db::Postgres(_)) => format!("CAST({c} AS TEXT)"),
+            (Self::Uuid(c), Db::Sqlite(_)) => {
+                let part = |from: u32, len: u32| format!("substr(lower(hex({c})), {from}, {len})");
+                format!(
+                    "{} || '-' || {} || '-' || {} || '-' || {} || '-' || {}",
+                    part(1, 8),
+                    part(9, 4),
+                    part(13, 4),
+                    part(17, 4),
+                    part(21, 12)
+                )
+            }
+        }
+    }
+}
+
 /// A column of sealed values: text (`v1:` and hex) or bytes (a document).
 #[derive(Debug, Clone, Copy)]
 pub struct SealedColumn {
     /// The table.
     pub table: &'static str,
-    /// The unique text key of a row: a column, or an expression of the row's columns.
-    pub key: &'static str,
+    /// What identifies a row.
+    pub key: RowKey,
     /// The sealed column.
     pub value: &'static str,
     /// Which of the table's rows are sealed, as a condition on the table.
@@ -94,12 +125,11 @@ impl SealedColumn {
             .map_err(|e| DbError::Corrupt(format!("sealing the {} {row}: {e}", self.what)))
     }
 
-    /// The statement that stores a value sealed again, only over the value as read: one
-    /// changed meanwhile was written sealed already.
-    fn update(&self) -> String {
-        let Self {
-            table, key, value, ..
-        } = self;
+    /// The statement that stores a value sealed again on `db`, only over the value as read:
+    /// one changed meanwhile was written sealed already.
+    fn update(&self, db: &Db) -> String {
+        let Self { table, value, .. } = self;
+        let key = self.key.expr(db);
         format!("UPDATE {table} SET {value} = $1 WHERE {key} = $2 AND {value} = $3")
     }
 }
@@ -117,12 +147,9 @@ pub async fn reseal(
     column: &SealedColumn,
 ) -> Result<ResealCount, DbError> {
     let SealedColumn {
-        table,
-        key: row_key,
-        value,
-        rows,
-        ..
+        table, value, rows, ..
     } = column;
+    let row_key = column.key.expr(db);
     let all = format!(
         "SELECT {row_key} AS k, {value} FROM {table} WHERE {rows} AND {row_key} > $1
          ORDER BY {row_key} LIMIT $2"
@@ -132,7 +159,7 @@ pub async fn reseal(
          WHERE {rows} AND {row_key} > $1 AND {value} NOT LIKE '{PREFIX}%'
          ORDER BY {row_key} LIMIT $2"
     );
-    let update = column.update();
+    let update = column.update(db);
     let mut count = ResealCount::default();
     let mut after = String::new();
     let mut first = true;
@@ -180,12 +207,9 @@ pub async fn reseal_bytes(
     column: &SealedColumn,
 ) -> Result<ResealCount, DbError> {
     let SealedColumn {
-        table,
-        key: row_key,
-        value,
-        rows,
-        ..
+        table, value, rows, ..
     } = column;
+    let row_key = column.key.expr(db);
     let prefix = PREFIX.as_bytes();
     let keys: Vec<(String, bool)> = on_pool!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -200,7 +224,7 @@ pub async fn reseal_bytes(
     let mut count = ResealCount::default();
     let mut checked = false;
     let read = format!("SELECT {value} FROM {table} WHERE {row_key} = $1");
-    let update = column.update();
+    let update = column.update(db);
     for (row, sealed) in keys {
         if sealed && checked && !key.has_former() {
             continue;
