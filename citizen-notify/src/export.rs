@@ -138,7 +138,7 @@ pub async fn export(
                 .await?
                 .map(|(kind, text)| Answered { kind, text }),
             documents: db::documents_of_answer(db, &id).await?,
-            resolution: db::resolution_of(db, &id).await?.map(|r| Resolution {
+            resolution: db::resolution_of(db, key, &id).await?.map(|r| Resolution {
                 outcome: r.outcome.as_str().to_owned(),
                 ground: r.ground.as_str().to_owned(),
                 answer: r.answer,

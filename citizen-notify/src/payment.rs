@@ -59,7 +59,7 @@ pub async fn start(
     if db::paid_payment_of(db, fine_id).await?.is_some() {
         return Err(PaymentError::AlreadyPaid);
     }
-    if db::resolution_of(db, fine_id)
+    if db::resolution_of(db, key, fine_id)
         .await?
         .is_some_and(|r| r.cancelled())
     {

@@ -12,13 +12,14 @@
 //! - [`RESPONSES`]: the owner's answer as the portal shows it back (the reason, the person
 //!   named, the theft report);
 //! - [`DOCUMENTS`]: the documents attached to an answer (a contract of sale, a police report);
+//! - [`RESOLUTION_ANSWERS`], [`RESOLUTIONS`]: central's answer to the owner's dispute, which
+//!   answers what they wrote;
 //! - [`SESSIONS`]: the name of a citizen signed in to the portal, as the identity provider gave
 //!   it, kept while the session lives.
 //!
 //! What stays in the clear is what the service looks rows up by or counts: the citizen's
 //! number (their notices are found by it at sign-in), the case's id, kinds, states, times,
-//! amounts and each payload's SHA-256. Central's answers to disputes (`resolutions`) carry the
-//! unit's answer and no contact, and are kept as they are. A value an earlier version kept in
+//! amounts and each payload's SHA-256. A value an earlier version kept in
 //! the clear opens as it is and is sealed at the next start, as is one sealed under a key
 //! since rotated ([`reseal_all`]).
 
@@ -80,6 +81,27 @@ pub const DOCUMENTS: SealedColumn = SealedColumn {
     what: "document",
 };
 
+/// Central's answers to the owner's disputes, keyed by the resolution's id: the words the unit
+/// answered with, and the message as central signed it.
+pub const RESOLUTION_ANSWERS: SealedColumn = SealedColumn {
+    table: "resolutions",
+    key: RowKey::Text("resolution_id"),
+    value: "answer",
+    rows: "TRUE",
+    bound: "resolution:answer",
+    what: "answer to a dispute",
+};
+
+/// The messages of [`RESOLUTION_ANSWERS`]' rows, as central signed them.
+pub const RESOLUTIONS: SealedColumn = SealedColumn {
+    table: "resolutions",
+    key: RowKey::Text("resolution_id"),
+    value: "payload",
+    rows: "TRUE",
+    bound: "resolution",
+    what: "resolution",
+};
+
 /// The names of citizens signed in, keyed by their session token's digest.
 pub const SESSIONS: SealedColumn = SealedColumn {
     table: "sessions",
@@ -91,7 +113,15 @@ pub const SESSIONS: SealedColumn = SealedColumn {
 };
 
 /// The sealed text columns (beside [`DOCUMENTS`], of bytes).
-pub const TEXT: [&SealedColumn; 5] = [&NOTICES, &DECISIONS, &REPORTS, &RESPONSES, &SESSIONS];
+pub const TEXT: [&SealedColumn; 7] = [
+    &NOTICES,
+    &DECISIONS,
+    &REPORTS,
+    &RESPONSES,
+    &SESSIONS,
+    &RESOLUTION_ANSWERS,
+    &RESOLUTIONS,
+];
 
 /// The key of a document's row in [`DOCUMENTS`].
 pub fn document_row(update_id: &str, sha256: &str) -> String {

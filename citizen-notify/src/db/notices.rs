@@ -200,12 +200,16 @@ pub enum Resolved {
 /// Stores central's answer to an owner's dispute, once per resolution id.
 pub async fn store_resolution(
     db: &Db,
+    key: &SealingKey,
     r: &protocol::FineResolution,
     payload: &[u8],
 ) -> Result<Resolved, DbError> {
     let fine_id = r.fine_id.hyphenated().to_string();
     let now = OffsetDateTime::now_utc();
-    let text = String::from_utf8_lossy(payload).into_owned();
+    let resolution_id = r.resolution_id.hyphenated().to_string();
+    let text =
+        at_rest::RESOLUTIONS.seal(Some(key), &resolution_id, &String::from_utf8_lossy(payload))?;
+    let answer = at_rest::RESOLUTION_ANSWERS.seal(Some(key), &resolution_id, &r.answer)?;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         if !notice_known!(tx, &fine_id) {
@@ -216,10 +220,10 @@ pub async fn store_resolution(
                                       received_at, payload, ground)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (resolution_id) DO NOTHING",
         )
-        .bind(r.resolution_id.hyphenated().to_string())
+        .bind(&resolution_id)
         .bind(&fine_id)
         .bind(r.outcome.as_str())
-        .bind(&r.answer)
+        .bind(&answer)
         .bind(r.decided_at.as_datetime())
         .bind(now)
         .bind(&text)
@@ -249,17 +253,24 @@ impl CaseResolution {
     }
 }
 
-/// Central's latest resolution of case `fine_id`.
-pub async fn resolution_of(db: &Db, fine_id: &str) -> Result<Option<CaseResolution>, DbError> {
+/// Central's latest resolution of case `fine_id`, its answer opened under `key`.
+pub async fn resolution_of(
+    db: &Db,
+    key: &SealingKey,
+    fine_id: &str,
+) -> Result<Option<CaseResolution>, DbError> {
     on_pool!(db, pool => {
         sqlx::query_as::<_, ResolutionRow>(
-            "SELECT outcome, ground, answer, decided_at FROM resolutions WHERE fine_id = $1
-             ORDER BY decided_at DESC LIMIT 1",
+            "SELECT resolution_id, outcome, ground, answer, decided_at FROM resolutions
+             WHERE fine_id = $1 ORDER BY decided_at DESC LIMIT 1",
         )
         .bind(fine_id)
         .fetch_optional(pool)
         .await?
-        .map(CaseResolution::try_from)
+        .map(|mut row| {
+            row.answer = at_rest::RESOLUTION_ANSWERS.open(Some(key), &row.resolution_id, row.answer)?;
+            CaseResolution::try_from(row)
+        })
         .transpose()
     })
 }
@@ -267,6 +278,7 @@ pub async fn resolution_of(db: &Db, fine_id: &str) -> Result<Option<CaseResoluti
 /// A resolution as `resolutions` holds it.
 #[derive(sqlx::FromRow)]
 struct ResolutionRow {
+    resolution_id: String,
     outcome: String,
     ground: String,
     answer: String,
@@ -278,6 +290,7 @@ impl TryFrom<ResolutionRow> for CaseResolution {
 
     fn try_from(row: ResolutionRow) -> Result<Self, DbError> {
         let ResolutionRow {
+            resolution_id: _,
             outcome,
             ground,
             answer,

@@ -172,7 +172,7 @@ async fn answer(
             "The time to answer online has passed: come to the handling unit.",
         );
     }
-    match db::resolution_of(&state.db, fine_id).await {
+    match db::resolution_of(&state.db, &state.sealing, fine_id).await {
         Ok(Some(r)) if r.cancelled() => {
             return unprocessable(
                 fine_id,

@@ -98,7 +98,7 @@ pub async fn resolution(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let r: FineResolution = from_central(&state, &headers, &body)?;
     let fine_id = r.fine_id.to_string();
-    match db::store_resolution(&state.db, &r, &body).await? {
+    match db::store_resolution(&state.db, &state.sealing, &r, &body).await? {
         db::Resolved::New => {
             tracing::info!(fine_id, outcome = r.outcome.as_str(), "dispute answered");
             Ok((

@@ -141,7 +141,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             Err(e) => return failure(&e),
         };
         let cancelled = matches!(
-            db::resolution_of(&state.db, &id).await,
+            db::resolution_of(&state.db, &state.sealing, &id).await,
             Ok(Some(r)) if r.cancelled()
         );
         items.push(home::Item {
@@ -425,7 +425,7 @@ pub async fn fine(
     let (paid, answer, resolution, decision) = match (
         db::paid_payment_of(&state.db, &fine_id).await,
         db::answer_of(&state.db, &state.sealing, &fine_id).await,
-        db::resolution_of(&state.db, &fine_id).await,
+        db::resolution_of(&state.db, &state.sealing, &fine_id).await,
         db::decision_of(&state.db, &state.sealing, &fine_id).await,
     ) {
         (Ok(p), Ok(a), Ok(r), Ok(d)) => (p, a, r, d),

@@ -66,6 +66,19 @@ async fn a_case_answered(t: &TestDb) -> String {
         name: "Nguyễn Văn An".into(),
         csrf: "csrf".into(),
     };
+    // Central answers the owner's explanation, naming them.
+    let resolution = protocol::FineResolution {
+        resolution_id: uuid::Uuid::now_v7(),
+        fine_id: n.fine_id,
+        decided_at: protocol::UtcTimestamp::now(),
+        outcome: protocol::DisputeOutcome::Upheld,
+        answer: "Ông Nguyễn Văn An: ảnh cho thấy rõ xe vượt đèn đỏ.".into(),
+        ground: protocol::ResolutionGround::Dispute,
+    };
+    let body = protocol::wire::encode(&resolution).unwrap();
+    db::store_resolution(&t.db, key(), &resolution, &body)
+        .await
+        .unwrap();
     db::open_session(
         &t.db,
         key(),
@@ -100,6 +113,8 @@ async fn read_back(t: &TestDb, key: &SealingKey, id: &str) -> Result<(), db::DbE
     let documents = db::documents_of_report(&t.db, key, &update_id).await?;
     assert_eq!(documents[0].1, CONTRACT);
     assert_eq!(documents[0].0.bytes, CONTRACT.len() as u64);
+    let answered = db::resolution_of(&t.db, key, id).await?.unwrap();
+    assert!(answered.answer.starts_with("Ông Nguyễn Văn An"));
     let session = db::session(&t.db, key, "token-digest").await?.unwrap();
     assert_eq!(session.name, "Nguyễn Văn An");
     Ok(())

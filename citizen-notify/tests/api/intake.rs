@@ -185,7 +185,10 @@ async fn a_dispute_answer_is_stored_once_for_a_known_fine(t: &TestDb) {
         (StatusCode::OK, &Value::Bool(false))
     );
     let fine_id = n.fine_id.hyphenated().to_string();
-    let stored = resolution_of(&t.db, &fine_id).await.unwrap().unwrap();
+    let stored = resolution_of(&t.db, key(), &fine_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (stored.outcome, stored.ground, stored.answer.as_str()),
         (

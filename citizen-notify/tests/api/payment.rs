@@ -250,7 +250,7 @@ async fn a_payment_landing_after_its_fine_was_cancelled_is_refunded(t: &TestDb) 
         ground: protocol::ResolutionGround::Dispute,
     };
     let payload = protocol::wire::encode(&cancelled).unwrap();
-    db::store_resolution(&t.db, &cancelled, &payload)
+    db::store_resolution(&t.db, key(), &cancelled, &payload)
         .await
         .unwrap();
     let paid = at_gateway(&w, &url, "approve").await;

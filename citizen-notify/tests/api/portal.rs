@@ -476,7 +476,9 @@ async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb
         protocol::DisputeOutcome::Upheld,
         "Ảnh cho thấy rõ xe <b>của bạn</b> vượt đèn đỏ.",
     );
-    db::store_resolution(&t.db, &upheld, b"{}").await.unwrap();
+    db::store_resolution(&t.db, key(), &upheld, b"{}")
+        .await
+        .unwrap();
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
     assert!(page.contains("id=\"resolution\""), "{page}");
     assert!(page.contains("không chấp nhận giải trình"), "{page}");
@@ -499,7 +501,7 @@ async fn an_explanation_gets_its_answer_and_a_closed_case_is_not_paid(t: &TestDb
     );
     cancelled.decided_at =
         protocol::UtcTimestamp::from_unix_ms(upheld.decided_at.unix_ms() + 1_000).unwrap();
-    db::store_resolution(&t.db, &cancelled, b"{}")
+    db::store_resolution(&t.db, key(), &cancelled, b"{}")
         .await
         .unwrap();
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
@@ -532,7 +534,9 @@ async fn a_case_central_closed_is_shown_closed_and_takes_no_answer(t: &TestDb) {
         ground: protocol::ResolutionGround::TimeBarred,
     };
     let bytes = protocol::wire::encode(&barred).unwrap();
-    db::store_resolution(&t.db, &barred, &bytes).await.unwrap();
+    db::store_resolution(&t.db, key(), &barred, &bytes)
+        .await
+        .unwrap();
     let (_, _, page) = b.get(&format!("/fines/{id}")).await;
     assert!(page.contains("hết thời hiệu xử phạt"), "{page}");
     assert!(

@@ -43,7 +43,7 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
         ground: protocol::ResolutionGround::Dispute,
     };
     let body = protocol::wire::encode(&resolution).unwrap();
-    db::store_resolution(&t.db, &resolution, &body)
+    db::store_resolution(&t.db, key(), &resolution, &body)
         .await
         .unwrap();
     let (_, open_id) = fine(t).await;
@@ -83,7 +83,12 @@ async fn the_notice_of_a_closed_case_is_emptied_after_its_period(t: &TestDb) {
                 .is_none()
         );
         assert!(db::decision_of(&t.db, key(), gone).await.unwrap().is_none());
-        assert!(db::resolution_of(&t.db, gone).await.unwrap().is_none());
+        assert!(
+            db::resolution_of(&t.db, key(), gone)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(db::reports_of(&t.db, gone).await.unwrap().is_empty());
     }
     assert!(
