@@ -116,7 +116,13 @@ impl Relay {
             let outcome = match at_rest::open_outbox(self.key.as_ref(), &kind, &key, payload) {
                 // A notice that does not open under the configured keys waits for an
                 // administrator to configure the one it was sealed under.
-                Err(error) => (Outcome::Refused(error.to_string()), None),
+                Err(error) => (
+                    Outcome::Refused(format!(
+                        "{error} (the key: review.secrets_key_file; former ones: \
+                         review.old_secrets_key_files)"
+                    )),
+                    None,
+                ),
                 Ok(payload) => (self.send(&kind, &payload).await, Some(payload)),
             };
             match outcome {

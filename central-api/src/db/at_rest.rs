@@ -107,13 +107,8 @@ pub fn open_outbox(
     row: &str,
     stored: String,
 ) -> Result<String, DbError> {
-    sealed::opened(key, stored, &format!("outbox:{kind}:{row}")).map_err(|e| {
-        let setting = match e {
-            sealed::NotOpened::NoKey => " (review.secrets_key_file)",
-            sealed::NotOpened::Unsealable(_) => "",
-        };
-        DbError::Corrupt(format!("the outbox's {kind} {row}: {e}{setting}"))
-    })
+    sealed::opened(key, stored, &format!("outbox:{kind}:{row}"))
+        .map_err(|e| DbError::Corrupt(format!("the outbox's {kind} {row}: {e}")))
 }
 
 /// [`reseal`] of every sealed column of this module.

@@ -72,8 +72,7 @@ impl SealedColumn {
         row: &str,
         value: &str,
     ) -> Result<String, DbError> {
-        super::stored(key, value, &self.owner(row))
-            .map_err(|e| DbError::Corrupt(format!("sealing the {} {row}: {e}", self.what)))
+        super::stored(key, value, &self.owner(row)).map_err(|e| self.not_sealed(row, e))
     }
 
     /// The value of the row keyed `row` as `stored`, opened under `key` (a value kept in the
@@ -94,8 +93,7 @@ impl SealedColumn {
         row: &str,
         value: &[u8],
     ) -> Result<Vec<u8>, DbError> {
-        super::stored_bytes(key, value, &self.owner(row))
-            .map_err(|e| DbError::Corrupt(format!("sealing the {} {row}: {e}", self.what)))
+        super::stored_bytes(key, value, &self.owner(row)).map_err(|e| self.not_sealed(row, e))
     }
 
     /// [`Self::open`] of bytes.
@@ -112,6 +110,10 @@ impl SealedColumn {
         DbError::Corrupt(format!("the {} {row}: {e}", self.what))
     }
 
+    fn not_sealed(&self, row: &str, e: impl std::fmt::Display) -> DbError {
+        DbError::Corrupt(format!("sealing the {} {row}: {e}", self.what))
+    }
+
     /// What a pass of [`reseal`] stores in place of the row keyed `row`: its value sealed
     /// again, or `None` to leave it; counted in `count`.
     fn sealed_again<T>(
@@ -120,9 +122,7 @@ impl SealedColumn {
         row: &str,
         outcome: Result<super::Resealed<T>, super::ResealError>,
     ) -> Result<Option<T>, DbError> {
-        count
-            .record(outcome)
-            .map_err(|e| DbError::Corrupt(format!("sealing the {} {row}: {e}", self.what)))
+        count.record(outcome).map_err(|e| self.not_sealed(row, e))
     }
 
     /// The statement that stores a value sealed again on `db`, only over the value as read:
