@@ -172,26 +172,43 @@ impl Service {
     }
 
     /// Sends SIGTERM and waits (at most 20 s) for the process to exit.
-    pub fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+    pub fn stop(self) -> anyhow::Result<std::process::ExitStatus> {
+        self.stop_within(std::time::Duration::from_secs(20))
+    }
+
+    /// Sends SIGTERM and waits at most `limit` for the process to exit (an edge agent:
+    /// [`EDGE_STOP`]).
+    pub fn stop_within(
+        mut self,
+        limit: std::time::Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()?;
         if !status.success() {
             bail!("kill -TERM {} failed", self.name);
         }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 return Ok(status);
             }
             if std::time::Instant::now() > deadline {
                 let _ = self.child.kill();
-                bail!("{} did not stop within 20 s of SIGTERM", self.name);
+                bail!(
+                    "{} did not stop within {limit:?} of SIGTERM; its log ends:\n{}",
+                    self.name,
+                    self.log_tail(40)
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }
+
+/// How long an edge agent may take to stop: it stores the evidence of the violations it saw
+/// last before it exits, which a debug build on a busy machine takes seconds a violation to do.
+pub const EDGE_STOP: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// A process that is killed when the test ends, however it ends.
 #[derive(Debug)]

@@ -216,6 +216,6 @@ fn every_violation_reaches_the_queue_once_through_broker_central_and_camera_outa
         .flat_map(|r| [(0, 0, r), (0, 1, r), (1, 0, r)])
         .collect();
     assert_eq!(crossings, shown, "the crossings the camera showed");
-    assert_eq!(edge.stop().unwrap().code(), Some(0));
+    assert_eq!(edge.stop_within(tests::EDGE_STOP).unwrap().code(), Some(0));
     assert_eq!(central.stop().unwrap().code(), Some(0));
 }

@@ -189,6 +189,6 @@ fn a_box_whose_clock_is_stepped_dates_by_it_and_central_parks_what_lies_in_its_f
             "runner {r}: {a} ms into red on time, {b} ms with the clock stepped back"
         );
     }
-    assert_eq!(edge.stop().unwrap().code(), Some(0));
+    assert_eq!(edge.stop_within(tests::EDGE_STOP).unwrap().code(), Some(0));
     assert_eq!(central.stop().unwrap().code(), Some(0));
 }

@@ -213,7 +213,7 @@ fn four_cameras_for_an_hour_through_broker_and_central_restarts() {
         (!incomplete).then_some(())
     })
     .unwrap();
-    assert_eq!(edge.stop().unwrap().code(), Some(0));
+    assert_eq!(edge.stop_within(tests::EDGE_STOP).unwrap().code(), Some(0));
     assert_eq!(central.stop().unwrap().code(), Some(0));
     drop(camera);
 }

@@ -654,7 +654,8 @@ fn a_red_light_runner_on_camera_ends_as_a_paid_fine() {
         );
     }
 
-    for service in [edge, central, notify] {
+    assert_eq!(edge.stop_within(tests::EDGE_STOP).unwrap().code(), Some(0));
+    for service in [central, notify] {
         assert_eq!(service.stop().unwrap().code(), Some(0));
     }
 
