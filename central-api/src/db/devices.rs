@@ -1,6 +1,8 @@
 //! The device registry: which boxes may report, the keys their events are signed with, and the
 //! latest status each reported.
 
+use std::collections::HashMap;
+
 use protocol::{DeviceId, DevicePublicKey};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -130,6 +132,32 @@ pub async fn active_key(db: &Db, id: &DeviceId) -> Result<Option<DevicePublicKey
     });
     // A key that no longer parses is treated as no key: the event goes to dead letters.
     Ok(key.and_then(|k| DevicePublicKey::from_base64(&k).ok()))
+}
+
+/// The keys events must verify with of those of `ids` registered and not revoked, in one
+/// query (a batch of deliveries names many devices).
+pub async fn active_keys(
+    db: &Db,
+    ids: &[DeviceId],
+) -> Result<HashMap<DeviceId, DevicePublicKey>, DbError> {
+    let mut keys = HashMap::new();
+    for chunk in ids.chunks(crate::audit::ROWS_PER_STATEMENT) {
+        let rows: Vec<(String, String)> = on_pool!(db, pool => {
+            let mut select = super::in_list(
+                "SELECT device_id, public_key FROM devices WHERE revoked_at IS NULL AND device_id IN (",
+                chunk.iter().map(DeviceId::as_str),
+            );
+            select.build_query_as().fetch_all(pool).await?
+        });
+        // A key that no longer parses is treated as no key: the event goes to dead letters.
+        keys.extend(rows.into_iter().filter_map(|(id, key)| {
+            Some((
+                DeviceId::parse(id).ok()?,
+                DevicePublicKey::from_base64(&key).ok()?,
+            ))
+        }));
+    }
+    Ok(keys)
 }
 
 /// A device with the latest status it reported.

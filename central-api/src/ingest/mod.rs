@@ -198,9 +198,36 @@ impl Ingest {
     /// transaction with their audit entries ([`violations::insert`]), and the refused ones kept
     /// as dead letters in one more. Errors are storage failures only: nothing of the batch may
     /// be acknowledged (the broker redelivers it, and what was stored is then a duplicate).
-    #[tracing::instrument(name = "ingest", skip_all, fields(deliveries = batch.len()))]
     pub async fn handle_batch(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, DbError> {
-        let checked = self.verify(batch).await?;
+        let checked = self.check(batch).await?;
+        self.store(batch, &checked).await
+    }
+
+    /// The first half of [`Ingest::handle_batch`], the CPU's: topic, strict decode, device and
+    /// signature of each delivery, on the blocking pool in parallel lanes. The MQTT worker
+    /// checks the next batch while the one before it is being stored. Errors are storage
+    /// failures only (reading the devices' keys).
+    #[tracing::instrument(name = "check", skip_all, fields(deliveries = batch.len()))]
+    pub async fn check(&self, batch: &[Delivery]) -> Result<Checked, DbError> {
+        Ok(Checked(self.verify(batch).await?))
+    }
+
+    /// The second half of [`Ingest::handle_batch`]: stores what [`Ingest::check`] found of
+    /// `batch` (the same deliveries, in order) and returns each one's outcome.
+    #[tracing::instrument(name = "ingest", skip_all, fields(deliveries = batch.len()))]
+    pub async fn store(
+        &self,
+        batch: &[Delivery],
+        checked: &Checked,
+    ) -> Result<Vec<Outcome>, DbError> {
+        if checked.0.len() != batch.len() {
+            return Err(DbError::Corrupt(format!(
+                "{} deliveries and {} checked",
+                batch.len(),
+                checked.0.len()
+            )));
+        }
+        let checked = &checked.0;
         let now_ms = protocol::UtcTimestamp::now().unix_ms();
         let mut held = Vec::new();
         let mut events = Vec::new();
@@ -435,24 +462,23 @@ impl Ingest {
     }
 
     /// Topic, strict decode, device and signature of each delivery, in order. The keys of the
-    /// devices the topics name are read once per batch; the decoding and the signature checks,
+    /// devices the topics name are read in one query a batch; the decoding and the signature checks,
     /// the CPU work of ingest, run on the blocking pool in parallel lanes. The outer error is a
     /// storage failure; the inner ones refusals.
     async fn verify(
         &self,
         batch: &[Delivery],
     ) -> Result<Vec<Result<ViolationEvent, Refusal>>, DbError> {
-        let mut keys = HashMap::<DeviceId, DevicePublicKey>::new();
-        let mut looked_up = HashSet::<DeviceId>::new();
+        let mut named = HashSet::<DeviceId>::new();
         for delivery in batch {
             if let Ok(topic) = Topic::parse(&delivery.topic)
                 && topic.kind() == TopicKind::Violation
-                && looked_up.insert(topic.device().clone())
-                && let Some(key) = devices::active_key(&self.db, topic.device()).await?
             {
-                keys.insert(topic.device().clone(), key);
+                named.insert(topic.device().clone());
             }
         }
+        let named: Vec<DeviceId> = named.into_iter().collect();
+        let keys = devices::active_keys(&self.db, &named).await?;
         let lanes = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(batch.len().div_ceil(CHECKS_PER_LANE))
@@ -505,6 +531,12 @@ fn check(
     }
     Ok(signed.verify_with(|device| keys.get(device).cloned())?)
 }
+
+/// What [`Ingest::check`] found of each delivery of a batch, in order: its event, or why it is
+/// refused. Checks are pure but for the devices' keys, so a batch checked once may be stored
+/// again after a storage failure.
+#[derive(Debug)]
+pub struct Checked(Vec<Result<ViolationEvent, Refusal>>);
 
 /// One payload as it came: its topic and its bytes.
 #[derive(Debug, Clone)]

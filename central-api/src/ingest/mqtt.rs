@@ -249,58 +249,58 @@ const BATCH_MAX: usize = 256;
 const ACK_IDS_PER_MESSAGE: usize = 100;
 
 /// Takes what has arrived, up to [`BATCH_MAX`], and ingests it as a batch: statuses and
-/// snapshot answers one by one, violations together ([`Ingest::handle_batch`]); then
-/// acknowledges to each device the events stored (one signed [`Ack`] naming them all), and
-/// only then to the broker.
+/// snapshot answers one by one, violations together; then acknowledges to each device the
+/// events stored (one signed [`Ack`] naming them all), and only then to the broker. Two stages:
+/// while one batch is stored ([`Ingest::store`], the database's time), the next is checked
+/// ([`Ingest::check`], the CPU's), with one checked batch waiting at most; the broker's
+/// in-flight window holds the rest back. Batches are stored and acknowledged in the order they
+/// arrived.
 async fn process(
     ingest: Ingest,
     client: AsyncClient,
     control: ControlKey,
-    (mut deliveries, at_most_once): (mpsc::UnboundedReceiver<Publish>, Arc<AtMostOnceBacklog>),
+    (deliveries, at_most_once): (mpsc::UnboundedReceiver<Publish>, Arc<AtMostOnceBacklog>),
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut batch: Vec<Publish> = Vec::with_capacity(BATCH_MAX);
-    while let Some(first) = deliveries.recv().await {
-        batch.push(first);
-        while batch.len() < BATCH_MAX
-            && let Ok(next) = deliveries.try_recv()
-        {
-            batch.push(next);
-        }
+    let (checked_tx, mut checked) = mpsc::channel::<CheckedBatch>(1);
+    let checker = tokio::spawn(check(
+        ingest.clone(),
+        deliveries,
+        checked_tx,
+        shutdown.clone(),
+    ));
+    while let Some(CheckedBatch {
+        batch,
+        violations,
+        checks,
+    }) = checked.recv().await
+    {
         let _taken: Vec<_> = batch
             .iter()
             .filter_map(|p| at_most_once.taken(p.qos))
             .collect();
-        let mut violations = Vec::new();
         let mut handled = true;
         for publish in &batch {
             let (topic, payload) = (&publish.topic, &publish.payload);
-            let other = match Topic::parse(topic).ok().map(|t| t.kind()) {
+            let other = match kind(publish) {
                 Some(TopicKind::Status) => {
                     retrying(&shutdown, || ingest.status(topic, payload)).await
                 }
                 Some(TopicKind::Snapshot) => {
                     retrying(&shutdown, || ingest.snapshot(topic, payload)).await
                 }
-                _ => {
-                    violations.push(super::Delivery {
-                        topic: topic.clone(),
-                        payload: payload.clone(),
-                    });
-                    continue;
-                }
+                _ => continue,
             };
             handled &= other.is_some();
         }
         let outcomes = if handled {
-            retrying(&shutdown, || ingest.handle_batch(&violations)).await
+            retrying(&shutdown, || ingest.store(&violations, &checks)).await
         } else {
             None
         };
         // Stopping with storage failing: nothing of the batch is acknowledged, and the broker
         // delivers it again.
         let Some(outcomes) = outcomes else {
-            batch.clear();
             continue;
         };
         let mut acks = HashMap::<DeviceId, Vec<EventId>>::new();
@@ -319,11 +319,67 @@ async fn process(
                 send_ack(&client, &control, device.clone(), ids.to_vec()).await?;
             }
         }
-        for publish in batch.drain(..) {
-            client.ack(&publish).await?;
+        for publish in &batch {
+            client.ack(publish).await?;
         }
     }
-    Ok(())
+    match checker.await {
+        Ok(()) => Ok(()),
+        Err(e) => bail!("the ingest checker stopped: {e}"),
+    }
+}
+
+/// A batch taken from the broker, its violations and what [`Ingest::check`] found of them.
+struct CheckedBatch {
+    batch: Vec<Publish>,
+    violations: Vec<super::Delivery>,
+    checks: super::Checked,
+}
+
+/// The kind of a delivery's topic, if it is one of central's.
+fn kind(publish: &Publish) -> Option<TopicKind> {
+    Topic::parse(&publish.topic).ok().map(|t| t.kind())
+}
+
+/// The first stage of [`process`]: takes what has arrived, up to [`BATCH_MAX`], and checks its
+/// violations (everything not a status or a snapshot answer: what is on no violation topic is
+/// refused there) while the batch before is being stored.
+async fn check(
+    ingest: Ingest,
+    mut deliveries: mpsc::UnboundedReceiver<Publish>,
+    checked: mpsc::Sender<CheckedBatch>,
+    shutdown: Shutdown,
+) {
+    while let Some(first) = deliveries.recv().await {
+        let mut batch: Vec<Publish> = Vec::with_capacity(BATCH_MAX);
+        batch.push(first);
+        while batch.len() < BATCH_MAX
+            && let Ok(next) = deliveries.try_recv()
+        {
+            batch.push(next);
+        }
+        let violations: Vec<super::Delivery> = batch
+            .iter()
+            .filter(|p| !matches!(kind(p), Some(TopicKind::Status | TopicKind::Snapshot)))
+            .map(|p| super::Delivery {
+                topic: p.topic.clone(),
+                payload: p.payload.clone(),
+            })
+            .collect();
+        // Stopping with storage failing: the batch is left unacknowledged, for the broker to
+        // deliver again.
+        let Some(checks) = retrying(&shutdown, || ingest.check(&violations)).await else {
+            continue;
+        };
+        let taken = CheckedBatch {
+            batch,
+            violations,
+            checks,
+        };
+        if checked.send(taken).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs `step` until it stores, waiting longer after each storage failure; `None` if central

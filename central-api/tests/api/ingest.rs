@@ -470,7 +470,78 @@ async fn a_large_batch_is_answered_in_order(t: &TestDb) {
     );
 }
 
+/// A batch from many devices is checked with each one's key, the keys read together: a
+/// registered device's events stored, a revoked or unknown device's refused, an event signed
+/// with another registered device's key refused; checked once, the batch may be stored again
+/// (after a storage failure) with the same outcomes, duplicates by then.
+async fn a_batch_from_many_devices_is_checked_with_each_ones_key(t: &TestDb) {
+    let db = &t.db;
+    let w = world(db).await;
+    let audit = AuditLog::new(db.clone());
+    let mut fleet = Vec::new();
+    for n in 2..=5u8 {
+        let device = DeviceId::parse(format!("hcm-q1-00{n}")).unwrap();
+        let key = DeviceKey::from_seed([n; 32]);
+        if n != 5 {
+            devices::register(db, &device, &key.public_key(), "Hàng Xanh")
+                .await
+                .unwrap();
+        }
+        fleet.push((device, key));
+    }
+    assert!(
+        devices::revoke(db, &audit, "officer:admin", &fleet[1].0)
+            .await
+            .unwrap()
+    );
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        for (i, member) in fleet.iter().enumerate() {
+            let signer = if round == 2 && i == 0 {
+                &fleet[2].1
+            } else {
+                &member.1
+            };
+            let event = ViolationEvent::example(member.0.clone(), EventId::new());
+            batch.push(Delivery {
+                topic: Topic::Violation(member.0.clone()).to_string(),
+                payload: wire::encode_signed(&event, signer).unwrap().into(),
+            });
+            expected.push(match (i, round) {
+                (0, 2) => Err("bad_signature"),
+                (0 | 2, _) => Ok(event.event_id),
+                _ => Err("unknown_device"),
+            });
+        }
+    }
+    let checked = w.ingest.check(&batch).await.unwrap();
+    let outcomes = w.ingest.store(&batch, &checked).await.unwrap();
+    for (i, (outcome, expected)) in outcomes.iter().zip(&expected).enumerate() {
+        match expected {
+            Ok(id) => assert_eq!(*outcome, Outcome::Stored(*id), "{i}"),
+            Err(code) => assert!(
+                matches!(outcome, Outcome::Refused { code: c, .. } if c == code),
+                "{i}: {outcome:?}, not {code}"
+            ),
+        }
+    }
+    assert_eq!(violations::count(db).await.unwrap(), 5);
+    let again = w.ingest.store(&batch, &checked).await.unwrap();
+    for (i, (outcome, expected)) in again.iter().zip(&expected).enumerate() {
+        if let Ok(id) = expected {
+            assert_eq!(*outcome, Outcome::Duplicate(*id), "{i}");
+        }
+    }
+    assert_eq!(violations::count(db).await.unwrap(), 5);
+    assert!(
+        w.ingest.store(&batch[1..], &checked).await.is_err(),
+        "checks of another batch"
+    );
+}
+
 on_both_engines!(
+    a_batch_from_many_devices_is_checked_with_each_ones_key,
     a_batch_gets_each_payloads_own_outcome_in_one_step,
     a_large_batch_is_answered_in_order,
     a_violation_is_stored_only_with_its_audit_entry,
