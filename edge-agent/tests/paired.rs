@@ -86,11 +86,23 @@ async fn a_plate_camera_reads_the_plates_the_overview_camera_cannot() {
     .unwrap();
     // The scenario once through, then its evidence delivered.
     tokio::time::sleep(Duration::from_secs_f32(spec.duration_s + 10.0)).await;
-    let settle = Instant::now() + Duration::from_secs(20);
+    // Delivered: every violation the cameras saw stored complete (a slow machine may still be
+    // building the last one's evidence, its journal entry not yet in the outbox) and the
+    // outbox empty.
+    let settle = Instant::now() + Duration::from_secs(60);
     let mut status = serde_json::Value::Null;
     while Instant::now() < settle {
         status = common::status(&agent.addr).await.unwrap_or_default();
-        if status["outbox_depth"] == 0 {
+        let seen: u64 = status["cameras"]
+            .as_array()
+            .map(|cameras| {
+                cameras
+                    .iter()
+                    .filter_map(|c| c["violations"].as_u64())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if status["outbox_depth"] == 0 && status["violations_stored"].as_u64() >= Some(seen) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -121,7 +133,13 @@ async fn a_plate_camera_reads_the_plates_the_overview_camera_cannot() {
                 && (at - f64::from(t.t_s)).abs() < 5.0
         });
         let Some(e) = hit else {
-            panic!("missed {:?} {:?} at {:.1} s", t.kind, t.plate, t.t_s);
+            panic!(
+                "missed {:?} {:?} at {:.1} s; central refused {:?}; the agent's status {status}",
+                t.kind,
+                t.plate,
+                t.t_s,
+                central.rejected.lock().unwrap()
+            );
         };
         let read = e.plate.as_ref().map(|p| p.text.clone());
         println!(
