@@ -15,8 +15,9 @@
 //!   named, in the case moved to them, shown to the officers of that case
 //!   (`db::review::fine_of`); their citizen's number stays in the clear beside them, as in the
 //!   citizens table, to join the case to them.
-//! - [`CORRECTION_REQUESTS`], [`CORRECTION_ANSWERS`]: a citizen's request to correct their
-//!   data, in their words, and the answer they were given (`db::corrections`).
+//! - [`CORRECTION_REQUESTS`], [`CORRECTION_ANSWERS`], [`CORRECTION_EXTENSIONS`]: a citizen's
+//!   request to correct their data, in their words, the answer they were given, and the reason
+//!   they were told for a longer period (`db::corrections`).
 //!
 //! Where no key is configured the values are kept as they are, and a value kept in the clear by
 //! an earlier version opens as it is; the next start seals both, and those sealed under a key
@@ -99,6 +100,17 @@ pub const CORRECTION_ANSWERS: SealedColumn = SealedColumn {
     what: "answer to a correction request",
 };
 
+/// The reason a correction's period was extended, told to the citizen (Decree 356/2025/NĐ-CP,
+/// Article 5 clause 3): it speaks of their data.
+pub const CORRECTION_EXTENSIONS: SealedColumn = SealedColumn {
+    table: "corrections",
+    key: RowKey::Uuid("id"),
+    value: "extension_reason",
+    rows: "extension_reason IS NOT NULL",
+    bound: "correction:extension_reason",
+    what: "reason a correction's period was extended",
+};
+
 /// The payload of an outbox row of `kind` keyed `row` as stored, opened under `key`: a notice
 /// sealed as [`NOTICES`] seals it, a value in the clear as it is.
 pub fn open_outbox(
@@ -122,6 +134,7 @@ pub async fn reseal_all(db: &Db, key: &SealingKey) -> Result<ResealCount, DbErro
         &TRANSFER_CONTRACTS,
         &CORRECTION_REQUESTS,
         &CORRECTION_ANSWERS,
+        &CORRECTION_EXTENSIONS,
     ] {
         count = count.plus(reseal(db, key, column).await?);
     }

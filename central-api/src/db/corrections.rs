@@ -155,6 +155,10 @@ impl Row {
             .answer
             .map(|a| super::at_rest::CORRECTION_ANSWERS.open(key, &row, a))
             .transpose()?;
+        let extension_reason = self
+            .extension_reason
+            .map(|r| super::at_rest::CORRECTION_EXTENSIONS.open(key, &row, r))
+            .transpose()?;
         let extended_days = self.extended_days.and_then(|d| u32::try_from(d).ok());
         let by = |days: u32| {
             UtcTimestamp::from_datetime(process::days_after(
@@ -174,7 +178,7 @@ impl Row {
             acknowledged_at: self.acknowledged_at.map(UtcTimestamp::from_datetime),
             acknowledged_by: self.acknowledged_by,
             extended_days,
-            extension_reason: self.extension_reason,
+            extension_reason,
             answered_late: None,
             id: self.id,
             citizen_id: self.citizen_id,
@@ -411,6 +415,8 @@ pub async fn extend(
         return Ok(Acted::PeriodOver);
     }
     let days = days.clamp(1, EXTEND_MAX_DAYS);
+    let reason =
+        super::at_rest::CORRECTION_EXTENSIONS.seal(key, &id.hyphenated().to_string(), reason)?;
     step!(
         db,
         key,

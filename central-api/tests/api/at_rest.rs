@@ -402,6 +402,15 @@ async fn a_correction_request_is_kept_sealed(t: &TestDb) {
         .await
         .unwrap();
     assert_eq!(sealed.request, WORDS);
+    const LONGER: &str = "Chờ Công an phường xác nhận địa chỉ 99 Hai Bà Trưng.";
+    let Acted::Done(extended) =
+        corrections::extend(&t.db, Some(&key), &audit, sealed.id, (5, LONGER), by, now)
+            .await
+            .unwrap()
+    else {
+        panic!("extended")
+    };
+    assert_eq!(extended.extension_reason.as_deref(), Some(LONGER));
     let Acted::Done(answered) = corrections::answer(
         &t.db,
         Some(&key),
@@ -416,6 +425,21 @@ async fn a_correction_request_is_kept_sealed(t: &TestDb) {
         panic!("answered")
     };
     assert_eq!(answered.answer.as_deref(), Some(ANSWER));
+    assert_eq!(answered.extension_reason.as_deref(), Some(LONGER));
+    let reasons: Vec<Option<String>> = service_kit::on_pool!(&t.db, pool => {
+        sqlx::query_scalar("SELECT extension_reason FROM corrections")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(reasons.iter().flatten().count(), 1);
+    assert!(
+        reasons
+            .iter()
+            .flatten()
+            .all(|r| r.starts_with("v1:") && !r.contains("Hai Bà Trưng")),
+        "{reasons:?}"
+    );
     let stored = || async {
         service_kit::on_pool!(&t.db, pool => {
             sqlx::query_as::<_, (String, Option<String>)>("SELECT request, answer FROM corrections")
