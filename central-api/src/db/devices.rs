@@ -122,16 +122,7 @@ pub async fn revoke(
 
 /// The key events of `id` must verify with, when the device is registered and not revoked.
 pub async fn active_key(db: &Db, id: &DeviceId) -> Result<Option<DevicePublicKey>, DbError> {
-    let key: Option<String> = on_pool!(db, pool => {
-        sqlx::query_scalar(
-            "SELECT public_key FROM devices WHERE device_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id.as_str())
-        .fetch_optional(pool)
-        .await?
-    });
-    // A key that no longer parses is treated as no key: the event goes to dead letters.
-    Ok(key.and_then(|k| DevicePublicKey::from_base64(&k).ok()))
+    Ok(active_keys(db, std::slice::from_ref(id)).await?.remove(id))
 }
 
 /// The keys events must verify with of those of `ids` registered and not revoked, in one

@@ -462,8 +462,8 @@ impl Ingest {
     }
 
     /// Topic, strict decode, device and signature of each delivery, in order. The keys of the
-    /// devices the topics name are read in one query a batch; the decoding and the signature checks,
-    /// the CPU work of ingest, run on the blocking pool in parallel lanes. The outer error is a
+    /// devices the topics name are read in one query a batch; the decoding and the signature
+    /// checks, the CPU work of ingest, run on the blocking pool in parallel lanes. The outer error is a
     /// storage failure; the inner ones refusals.
     async fn verify(
         &self,

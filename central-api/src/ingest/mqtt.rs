@@ -271,6 +271,7 @@ async fn process(
     ));
     while let Some(CheckedBatch {
         batch,
+        others,
         violations,
         checks,
     }) = checked.recv().await
@@ -280,16 +281,12 @@ async fn process(
             .filter_map(|p| at_most_once.taken(p.qos))
             .collect();
         let mut handled = true;
-        for publish in &batch {
-            let (topic, payload) = (&publish.topic, &publish.payload);
-            let other = match kind(publish) {
-                Some(TopicKind::Status) => {
-                    retrying(&shutdown, || ingest.status(topic, payload)).await
-                }
-                Some(TopicKind::Snapshot) => {
-                    retrying(&shutdown, || ingest.snapshot(topic, payload)).await
-                }
-                _ => continue,
+        for &(index, kind) in &others {
+            let (topic, payload) = (&batch[index].topic, &batch[index].payload);
+            let other = if kind == TopicKind::Status {
+                retrying(&shutdown, || ingest.status(topic, payload)).await
+            } else {
+                retrying(&shutdown, || ingest.snapshot(topic, payload)).await
             };
             handled &= other.is_some();
         }
@@ -329,16 +326,13 @@ async fn process(
     }
 }
 
-/// A batch taken from the broker, its violations and what [`Ingest::check`] found of them.
+/// A batch taken from the broker: its statuses and snapshot answers (index and kind), its
+/// violations and what [`Ingest::check`] found of them.
 struct CheckedBatch {
     batch: Vec<Publish>,
+    others: Vec<(usize, TopicKind)>,
     violations: Vec<super::Delivery>,
     checks: super::Checked,
-}
-
-/// The kind of a delivery's topic, if it is one of central's.
-fn kind(publish: &Publish) -> Option<TopicKind> {
-    Topic::parse(&publish.topic).ok().map(|t| t.kind())
 }
 
 /// The first stage of [`process`]: takes what has arrived, up to [`BATCH_MAX`], and checks its
@@ -358,14 +352,16 @@ async fn check(
         {
             batch.push(next);
         }
-        let violations: Vec<super::Delivery> = batch
-            .iter()
-            .filter(|p| !matches!(kind(p), Some(TopicKind::Status | TopicKind::Snapshot)))
-            .map(|p| super::Delivery {
-                topic: p.topic.clone(),
-                payload: p.payload.clone(),
-            })
-            .collect();
+        let (mut others, mut violations) = (Vec::new(), Vec::new());
+        for (index, p) in batch.iter().enumerate() {
+            match Topic::parse(&p.topic).map(|t| t.kind()) {
+                Ok(kind @ (TopicKind::Status | TopicKind::Snapshot)) => others.push((index, kind)),
+                _ => violations.push(super::Delivery {
+                    topic: p.topic.clone(),
+                    payload: p.payload.clone(),
+                }),
+            }
+        }
         // Stopping with storage failing: the batch is left unacknowledged, for the broker to
         // deliver again.
         let Some(checks) = retrying(&shutdown, || ingest.check(&violations)).await else {
@@ -373,6 +369,7 @@ async fn check(
         };
         let taken = CheckedBatch {
             batch,
+            others,
             violations,
             checks,
         };
