@@ -20,9 +20,44 @@ pub struct Sample {
     /// Seconds on the camera's clock.
     pub t: f64,
     pub bbox: BoxF,
+    /// Whether the detector was sure of the box (a confident detection: at least
+    /// [`SURE_SCORE`] and the detector's own operating point). A weak one keeps the track of a road user partly hidden alive — that is ByteTrack's
+    /// premise — and its box is the part in view: its bottom edge is where the hiding begins,
+    /// not where the vehicle meets the road. Rules that measure where a road user is on the
+    /// road (a line crossed, the way travelled in a lane) go by sure sightings only.
+    pub sure: bool,
+    /// Frames the camera judged without seeing the track just before this sighting (0 when it
+    /// was seen in the frame before). One found again after more than [`MAX_UNSEEN_FRAMES`]
+    /// may have been taken up by another road user of its shape.
+    pub unseen: u32,
 }
 
+/// The least detection score of a sure sighting, whatever lower operating point a detector
+/// has (the real-street one finds at 0.35): ByteTrack's confident threshold. A motorbike the
+/// detector scored 0.85 in full view scores about 0.4 with its lower half behind a car.
+pub const SURE_SCORE: f32 = 0.5;
+
+/// The most frames a track may go unseen between two sightings that are taken for one road
+/// user's movement (the tracker's own shape gate begins there).
+pub const MAX_UNSEEN_FRAMES: u32 = 2;
+
 impl Sample {
+    /// A sure sighting of a track seen in the frame before.
+    pub fn seen(t: f64, bbox: BoxF) -> Self {
+        Self {
+            t,
+            bbox,
+            sure: true,
+            unseen: 0,
+        }
+    }
+
+    /// Whether this sighting continues the one before it as the same road user's movement:
+    /// the track was not lost in between, and not for longer than [`FOLLOW_MAX_GAP_S`].
+    fn follows(&self, before: &Sample) -> bool {
+        self.unseen <= MAX_UNSEEN_FRAMES && self.t - before.t <= FOLLOW_MAX_GAP_S
+    }
+
     /// Where the vehicle meets the road, pixels.
     pub fn foot(&self) -> Point {
         foot(&self.bbox)
@@ -86,50 +121,46 @@ impl DirectedLine {
 
     /// When the foot goes from the `before` side to the other, interpolated at the line.
     ///
-    /// Both sides must be seen clearly — a tenth of the box's height away from the line (at
-    /// least 2 px) — so a vehicle standing on the line, whose box jitters by a few pixels from
-    /// frame to frame, never "crosses" it. The far side must be seen twice running, by a box
-    /// of the shape seen on the near side ([`same_shape`]): one misplaced box (a queued
-    /// motorbike half hidden, boxed once a few metres up the road) or a track that jumps to
-    /// another road user (a car of the cross traffic) is not a crossing. And the track must be
-    /// seen all the way, from its last sighting on the near side to its second on the far side,
-    /// with no gap over [`CROSS_MAX_GAP_S`]: a track lost behind a bus for seconds and then
-    /// taken up by whatever came by has not been seen crossing. Until the second sighting the
-    /// answer is `None`; the rules run again on the next frame.
+    /// Only sure sightings count ([`Sample::sure`]): the box of a vehicle half hidden behind
+    /// the one queued behind it ends where the hiding begins, and that edge can lie past the
+    /// line while the vehicle stands before it. Both sides must be seen clearly — a tenth of the
+    /// box's height away from the line (at least 2 px) — so a vehicle standing on the line,
+    /// whose box jitters by a few pixels from frame to frame, never "crosses" it. The far side
+    /// must be seen twice running, by a box of the shape seen on the near side
+    /// ([`same_shape`]): one misplaced box (a queued motorbike half hidden, boxed once a few
+    /// metres up the road) or a track that jumps to another road user (a car of the cross
+    /// traffic) is not a crossing. And the track must be seen all the way, from its last
+    /// sighting on the near side to its second on the far side ([`Sample::follows`]): a track
+    /// lost behind a bus and then taken up by whatever came by has not been seen crossing.
+    /// Until the second sighting the answer is `None`; the rules run again on the next frame.
     pub fn crossing(&self, h: &History) -> Option<f64> {
+        let sure: Vec<&Sample> = h.samples.iter().filter(|s| s.sure).collect();
         let margin = |s: &Sample| (0.1 * s.bbox.height()).max(2.0);
         let after = |s: &Sample| self.side(s.foot()) < -margin(s);
         let mut clearly_before: Option<usize> = None;
-        for (i, s) in h.samples.iter().enumerate() {
+        for (i, s) in sure.iter().enumerate() {
             let d = self.side(s.foot());
             if d > margin(s) {
                 clearly_before = Some(i);
             } else if d < -margin(s)
                 && let Some(b) = clearly_before
             {
-                let next = h.samples.get(i + 1)?;
-                if h.samples[b..=i + 1]
-                    .windows(2)
-                    .any(|w| w[1].t - w[0].t > CROSS_MAX_GAP_S)
-                {
+                let next = sure.get(i + 1)?;
+                if !sure[b..=i + 1].windows(2).all(|w| w[1].follows(w[0])) {
                     clearly_before = None;
                     continue;
                 }
-                let near = &h.samples[b].bbox;
+                let near = &sure[b].bbox;
                 if !(after(next) && same_shape(near, &s.bbox) && same_shape(near, &next.bbox)) {
                     continue;
                 }
                 // The last step over the line between the two clear sightings.
-                let w = (b..i).rev().find_map(|k| {
-                    let (s0, s1) = (
-                        self.side(h.samples[k].foot()),
-                        self.side(h.samples[k + 1].foot()),
-                    );
+                let (k, s0, s1) = (b..i).rev().find_map(|k| {
+                    let (s0, s1) = (self.side(sure[k].foot()), self.side(sure[k + 1].foot()));
                     (s0 > 0.0 && s1 <= 0.0).then_some((k, s0, s1))
                 })?;
-                let (k, s0, s1) = w;
                 let f = f64::from(s0 / (s0 - s1));
-                return Some(h.samples[k].t + f * (h.samples[k + 1].t - h.samples[k].t));
+                return Some(sure[k].t + f * (sure[k + 1].t - sure[k].t));
             }
         }
         None
@@ -149,10 +180,12 @@ pub fn same_shape(a: &BoxF, b: &BoxF) -> bool {
 /// How far a road user's box shape may change between two sightings of one crossing.
 pub const SHAPE_RATIO: f32 = 1.6;
 
-/// The longest a crossing track may go unseen, seconds: a camera thread sees a road user
-/// several times a second, and a tracker's prediction over longer than this may have been
-/// taken up by another.
-pub const CROSS_MAX_GAP_S: f64 = 1.5;
+/// The longest a track followed over the road may go unseen, seconds: a camera thread sees a
+/// road user several times a second. Over a longer gap — a detection missed, or a busy box's
+/// camera thread stalled — the tracker's prediction may have been taken up by another: a
+/// motorbike braking for the light, predicted on at its old speed, lands on one of the cross
+/// traffic beyond the line.
+pub const FOLLOW_MAX_GAP_S: f64 = 0.75;
 
 /// A lane: its outline, the legal direction of travel (image units), who may use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,20 +198,41 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// The track's samples with the foot in the lane, and how far the foot went along the
-    /// lane's direction from the first of them to the last (pixels, negative against it);
-    /// `None` when it was never in the lane.
-    fn travel<'a>(&self, h: &'a History) -> Option<(Vec<&'a Sample>, f32)> {
-        let within: Vec<&Sample> = h
-            .samples
-            .iter()
-            .filter(|s| point_in_polygon(s.foot(), &self.polygon))
-            .collect();
-        let (a, b) = (within.first()?.foot(), within.last()?.foot());
-        let along = (b[0] - a[0]) * self.direction[0] + (b[1] - a[1]) * self.direction[1];
-        Some((within, along))
+    /// The track's passages through the lane: for each stretch of sure sightings that follow
+    /// one another ([`Sample::follows`]: a track lost and found again may be another road user
+    /// from there on), the sightings with the foot in the lane and how far the foot went along
+    /// the lane's direction from the first of them to the last (pixels, negative against it).
+    /// A passage is made of at least [`MIN_PASSAGE_SIGHTINGS`].
+    fn travels<'a>(&self, h: &'a History) -> Vec<(Vec<&'a Sample>, f32)> {
+        let mut runs: Vec<Vec<&Sample>> = Vec::new();
+        let mut last: Option<&Sample> = None;
+        for s in h.samples.iter().filter(|s| s.sure) {
+            if last.is_none_or(|l| !s.follows(l)) {
+                runs.push(Vec::new());
+            }
+            last = Some(s);
+            if point_in_polygon(s.foot(), &self.polygon)
+                && let Some(run) = runs.last_mut()
+            {
+                run.push(s);
+            }
+        }
+        runs.into_iter()
+            .filter(|within| within.len() >= MIN_PASSAGE_SIGHTINGS)
+            .filter_map(|within| {
+                let (a, b) = (within.first()?.foot(), within.last()?.foot());
+                let along = (b[0] - a[0]) * self.direction[0] + (b[1] - a[1]) * self.direction[1];
+                Some((within, along))
+            })
+            .collect()
     }
 }
+
+/// The fewest sure sightings a passage through a lane is judged on. A camera thread sees a
+/// road user several times a second; a newly born track (its motion not yet known) that the
+/// camera loses over a stall of half a second can be taken up by the next motorbike of a
+/// stream, and its two sightings then seem to go backwards.
+pub const MIN_PASSAGE_SIGHTINGS: usize = 4;
 
 /// A no-stopping zone.
 #[derive(Debug, Clone, PartialEq)]
@@ -448,10 +502,12 @@ fn ground_speed(h: &History, to_road: &Homography, limits: &Limits) -> Option<(f
     // (time, road point, metres per pixel there) of the latest resolved feet, newest last: the
     // fit is quadratic in their number and runs on every track every frame (a car queued at a
     // light holds hundreds of samples), so at most `GROUND_SPEED_SAMPLES` of them.
+    // Sure sightings only: a half-hidden box's bottom edge is not the vehicle's foot.
     let mut pts: Vec<(f64, Point, f64)> = h
         .samples
         .iter()
         .rev()
+        .filter(|s| s.sure)
         .filter_map(|s| {
             let foot = s.foot();
             let road = to_road.apply(foot)?;
@@ -503,14 +559,16 @@ fn median(values: &mut [f64]) -> Option<f64> {
 }
 
 /// Wrong way: inside a lane, the foot moves against the lane's direction by at least
-/// `wrong_way_px` overall.
+/// `wrong_way_px` over one passage seen without losing the track ([`Lane::travels`]): a
+/// motorbike taken up a second later by the next one coming up the road has not gone backwards.
 pub fn wrong_way(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding> {
     g.lanes.iter().find_map(|lane| {
-        let (within, along) = lane.travel(h)?;
-        let last = within.last()?;
-        (along <= -limits.wrong_way_px).then(|| Finding {
-            lane: Some(lane.name.clone()),
-            ..finding(ViolationKind::WrongWay, h, last.t)
+        lane.travels(h).into_iter().find_map(|(within, along)| {
+            let last = within.last()?;
+            (along <= -limits.wrong_way_px).then(|| Finding {
+                lane: Some(lane.name.clone()),
+                ..finding(ViolationKind::WrongWay, h, last.t)
+            })
         })
     })
 }
@@ -524,12 +582,14 @@ pub fn wrong_lane(h: &History, g: &Geometry, limits: &Limits) -> Option<Finding>
         .iter()
         .filter(|l| !l.allowed.is_empty() && h.may_be(limits).all(|c| !l.allowed.contains(&c)))
         .find_map(|lane| {
-            let (within, along) = lane.travel(h)?;
-            let (first, last) = (within.first()?, within.last()?);
-            let height = within.iter().map(|s| s.bbox.height()).sum::<f32>() / within.len() as f32;
-            (last.t - first.t >= limits.wrong_lane_s && along >= height).then(|| Finding {
-                lane: Some(lane.name.clone()),
-                ..finding(ViolationKind::WrongLane, h, last.t)
+            lane.travels(h).into_iter().find_map(|(within, along)| {
+                let (first, last) = (within.first()?, within.last()?);
+                let height =
+                    within.iter().map(|s| s.bbox.height()).sum::<f32>() / within.len() as f32;
+                (last.t - first.t >= limits.wrong_lane_s && along >= height).then(|| Finding {
+                    lane: Some(lane.name.clone()),
+                    ..finding(ViolationKind::WrongLane, h, last.t)
+                })
             })
         })
 }

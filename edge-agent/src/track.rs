@@ -6,6 +6,12 @@
 //! The filter's state is centre, size and their velocities; process and measurement noise
 //! scale with the box height as in ByteTrack. With that block structure the 8-dimensional
 //! filter separates exactly into four 2-state filters, which is what is computed here.
+//!
+//! ByteTrack assumes frames at a steady rate. A camera thread does not see them so: it takes
+//! the newest frame when it is free, and on a busy box it skips a few, or stalls for most of a
+//! second. Each prediction therefore runs over the time that passed ([`Tracker::update_at`]),
+//! in frames of the camera's rate: a motorbike unseen for 0.7 s is looked for 0.7 s further up
+//! the road, not one frame's way on, where the next motorbike of the stream now rides.
 
 use crate::detect::Detection;
 use vision::BoxF;
@@ -30,6 +36,8 @@ pub struct TrackerOptions {
     /// behind another keeps its size; a car entering where a motorbike was lost is another
     /// vehicle, not the motorbike.
     pub refind_shape_ratio: f32,
+    /// Seconds between frames at the camera's rate: the filter's unit of time.
+    pub frame_s: f64,
 }
 
 impl Default for TrackerOptions {
@@ -43,6 +51,7 @@ impl Default for TrackerOptions {
             unconfirmed_iou: 0.3,
             max_lost_frames: 30,
             refind_shape_ratio: 1.5,
+            frame_s: 1.0 / 8.0,
         }
     }
 }
@@ -64,15 +73,17 @@ impl Axis {
         }
     }
 
-    fn predict(&mut self, q_x: f32, q_v: f32) {
-        self.x += self.v;
+    /// Advances `dt` frames: x += v·dt, P = F P Fᵀ + Q·dt with F = [[1, dt], [0, 1]] (the
+    /// per-frame noise accrues over the frames that passed; at dt = 1, ByteTrack's step).
+    fn predict(&mut self, dt: f32, q_x: f32, q_v: f32) {
+        self.x += self.v * dt;
         let p = self.p;
         self.p = [
             [
-                p[0][0] + p[0][1] + p[1][0] + p[1][1] + q_x * q_x,
-                p[0][1] + p[1][1],
+                p[0][0] + dt * (p[0][1] + p[1][0]) + dt * dt * p[1][1] + q_x * q_x * dt,
+                p[0][1] + dt * p[1][1],
             ],
-            [p[1][0] + p[1][1], p[1][1] + q_v * q_v],
+            [p[1][0] + dt * p[1][1], p[1][1] + q_v * q_v * dt],
         ];
     }
 
@@ -114,6 +125,11 @@ pub struct Track {
     pub score: f32,
     /// Frames since it was last matched (0 when seen this frame).
     pub missed: u32,
+    /// Frames it went unmatched before its latest match: a track found again after more than
+    /// a couple may have been taken up by another road user of its shape.
+    pub unseen: u32,
+    /// Time since its latest match, in frames at the camera's rate (a stall counts).
+    since_seen: f32,
     pub hits: u32,
     axes: [Axis; 4],
     class_votes: Vec<f32>,
@@ -133,6 +149,8 @@ impl Track {
             class: d.class,
             score: d.score,
             missed: 0,
+            unseen: 0,
+            since_seen: 0.0,
             hits: 1,
             axes: [
                 Axis::new(cx, sp, sv),
@@ -144,10 +162,11 @@ impl Track {
         }
     }
 
-    fn predict(&mut self) {
+    fn predict(&mut self, dt: f32) {
+        self.since_seen += dt;
         let h = self.axes[3].x.max(1.0);
         for a in &mut self.axes {
-            a.predict(STD_POS * h, STD_VEL * h);
+            a.predict(dt, STD_POS * h, STD_VEL * h);
         }
         self.bbox = self.predicted();
     }
@@ -171,7 +190,9 @@ impl Track {
         }
         self.bbox = d.bbox;
         self.score = d.score;
+        self.unseen = self.missed;
         self.missed = 0;
+        self.since_seen = 0.0;
         self.hits += 1;
         if self.class_votes.len() <= d.class {
             self.class_votes.resize(d.class + 1, 0.0);
@@ -222,7 +243,8 @@ fn same_shape(a: &BoxF, b: &BoxF, ratio: f32) -> bool {
 
 /// Pairs (track, detection) so that the total IoU is as large as possible (the Hungarian
 /// method on 1 − IoU), each at most once, keeping only pairs at `min_iou` or more — and, for a
-/// track lost for more than [`REFIND_GATE_AFTER`] frames, of its shape (`refind_shape_ratio`).
+/// track unseen for longer than [`REFIND_GATE_AFTER`] frames at the camera's rate, of its shape
+/// (`refind_shape_ratio`).
 fn associate(
     tracks: &[usize],
     all: &[Track],
@@ -237,7 +259,10 @@ fn associate(
     const NO: f64 = 1e6;
     let iou = |t: usize, d: usize| {
         let (track, det) = (&all[t], &detections[d].bbox);
-        if track.missed > REFIND_GATE_AFTER && !same_shape(&track.bbox, det, refind_shape_ratio) {
+        // Unseen for more than the gate's frames at the camera's rate: missed frames, or a
+        // stall of the camera thread over which the road user moved as far.
+        let lost = track.since_seen > (REFIND_GATE_AFTER + 1) as f32;
+        if lost && !same_shape(&track.bbox, det, refind_shape_ratio) {
             return 0.0;
         }
         track.bbox.iou(det)
@@ -346,7 +371,13 @@ pub struct Tracker {
     opts: TrackerOptions,
     tracks: Vec<Track>,
     next_id: u64,
+    /// The camera time of the last frame, for [`Tracker::update_at`].
+    last_t: Option<f64>,
 }
+
+/// The most frames one prediction spans: a stream that comes back after a long outage finds
+/// its old tracks dead by then anyway (`max_lost_frames`).
+const MAX_STEP_FRAMES: f64 = 30.0;
 
 impl Tracker {
     pub fn new(opts: TrackerOptions) -> Self {
@@ -354,14 +385,30 @@ impl Tracker {
             opts,
             tracks: Vec::new(),
             next_id: 1,
+            last_t: None,
         }
     }
 
-    /// Advances one frame with its detections; returns the confirmed tracks seen this frame.
+    /// Advances to the frame at camera time `t` (seconds) with its detections, the tracks
+    /// predicted over the time since the last frame; returns the confirmed tracks seen in it.
+    pub fn update_at(&mut self, t: f64, detections: &[Detection]) -> Vec<&Track> {
+        let frames = self.last_t.map_or(1.0, |last| {
+            ((t - last) / self.opts.frame_s.max(1e-3)).clamp(0.1, MAX_STEP_FRAMES)
+        });
+        self.last_t = Some(t);
+        self.step(frames as f32, detections)
+    }
+
+    /// Advances one frame at the camera's rate with its detections; returns the confirmed
+    /// tracks seen this frame.
     pub fn update(&mut self, detections: &[Detection]) -> Vec<&Track> {
+        self.step(1.0, detections)
+    }
+
+    fn step(&mut self, frames: f32, detections: &[Detection]) -> Vec<&Track> {
         let o = self.opts;
         for t in &mut self.tracks {
-            t.predict();
+            t.predict(frames);
         }
         let high: Vec<usize> = (0..detections.len())
             .filter(|&i| detections[i].score >= o.high_score)

@@ -63,6 +63,8 @@ fn the_rules_find_each_scenarios_violations_and_no_others() {
                 });
                 entry.0.samples.push(Sample {
                     t: f64::from(frame.truth.t_s),
+                    sure: true,
+                    unseen: 0,
                     bbox: BoxF {
                         x0: o.bbox.x0,
                         y0: o.bbox.y0,

@@ -37,6 +37,8 @@ pub(crate) struct Seen {
     /// Each class its detections gave, with its share of their votes.
     pub(crate) class_votes: Vec<(VehicleClass, f32)>,
     pub(crate) score: f32,
+    /// Frames the tracker went without it before this sighting.
+    pub(crate) unseen: u32,
 }
 
 /// The signal fault of a camera reading the lamps before they are placed on its picture.
@@ -82,7 +84,7 @@ impl Worker {
         self.stats.processed.fetch_add(1, Ordering::Relaxed);
         let tracks: Vec<Seen> = self
             .tracker
-            .update(&detections)
+            .update_at(t, &detections)
             .into_iter()
             .filter(|t| t.state == TrackState::Confirmed && t.missed == 0)
             .filter_map(|t| {
@@ -92,6 +94,7 @@ impl Worker {
                     class: self.models.vehicles.class(t.class)?,
                     class_votes: self.models.vehicles.class_votes(t.class_shares()),
                     score: t.score,
+                    unseen: t.unseen,
                 })
             })
             .collect();
@@ -111,6 +114,7 @@ impl Worker {
                 bbox,
                 class,
                 score,
+                unseen,
                 ..
             } = seen;
             let f = self.followed.entry(id).or_insert_with(|| Followed {
@@ -128,7 +132,12 @@ impl Worker {
             });
             f.history.class = class;
             f.history.class_votes.clone_from(&seen.class_votes);
-            f.history.samples.push(Sample { t, bbox });
+            f.history.samples.push(Sample {
+                t,
+                bbox,
+                sure: score >= rules::SURE_SCORE.max(self.models.tracker.high_score),
+                unseen,
+            });
             if f.history.samples.len() > MAX_SAMPLES {
                 f.history.samples.remove(0);
             }

@@ -238,7 +238,10 @@ impl Worker {
         role: Role,
     ) -> Self {
         let geometry = Geometry::from(&camera.geometry);
-        let tracker = Tracker::new(models.tracker);
+        let tracker = Tracker::new(TrackerOptions {
+            frame_s: 1.0 / camera.detect_fps.max(0.1),
+            ..models.tracker
+        });
         let limits = limits_of(&camera);
         let watch = SignalWatch::new(camera.signal_max_cycle_s);
         Self {

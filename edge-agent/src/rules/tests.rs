@@ -8,6 +8,8 @@ fn drive(class: VehicleClass, x: f32, y0: f32, vy: f32, seconds: f64) -> History
             let y = y0 + vy * t as f32;
             Sample {
                 t,
+                sure: true,
+                unseen: 0,
                 bbox: BoxF {
                     x0: x - 20.0,
                     y0: y - 40.0,
@@ -115,6 +117,8 @@ fn a_crossing_is_two_sightings_past_the_line_of_the_same_road_user() {
     for (k, y) in [(0, 340.0), (1, 320.0), (2, 300.0)] {
         taken_up.samples.push(Sample {
             t: 5.0 + f64::from(k) / 10.0,
+            sure: true,
+            unseen: 0,
             bbox: BoxF {
                 x0: 630.0,
                 y0: y - 60.0,
@@ -136,6 +140,8 @@ fn a_crossing_is_two_sightings_past_the_line_of_the_same_road_user() {
         };
         on_the_line.samples.push(Sample {
             t,
+            sure: true,
+            unseen: 0,
             bbox: BoxF {
                 x0: 628.0,
                 y0: y - 60.0,
@@ -155,6 +161,8 @@ fn a_crossing_is_two_sightings_past_the_line_of_the_same_road_user() {
         let t = 2.1 + f64::from(k) / 10.0;
         rides.samples.push(Sample {
             t,
+            sure: true,
+            unseen: 0,
             bbox: BoxF {
                 x0: 630.0,
                 y0: y - 56.0,
@@ -168,6 +176,29 @@ fn a_crossing_is_two_sightings_past_the_line_of_the_same_road_user() {
     }
     let t = line.crossing(&rides).expect("seen twice past the line");
     assert!((t - 2.089).abs() < 0.005, "{t}");
+    // The same sightings, the two past the line weak ones: a motorbike waiting before the
+    // line, its lower half hidden by the car queued behind it, boxed by what is in view.
+    let mut hidden = rides.clone();
+    for s in &mut hidden.samples[21..] {
+        s.sure = false;
+    }
+    assert_eq!(
+        line.crossing(&hidden),
+        None,
+        "a half-hidden box's bottom edge"
+    );
+    // Or the track lost for three frames just before: taken up by whoever was there.
+    let mut refound = rides.clone();
+    for s in &mut refound.samples[21..] {
+        s.unseen = MAX_UNSEEN_FRAMES + 1;
+    }
+    assert_eq!(line.crossing(&refound), None, "found again past the line");
+    // Or seen past the line after a stall of the camera thread of most of a second.
+    let mut stalled = rides;
+    for s in &mut stalled.samples[21..] {
+        s.t += 0.8;
+    }
+    assert_eq!(line.crossing(&stalled), None, "unseen for 0.9 s");
 }
 
 #[test]
@@ -302,6 +333,8 @@ fn ground_speed_holds_through_jitter_and_refuses_a_track_that_is_not_one_vehicle
                 let half = 2.0 + (foot[1] - 263.0) / 10.0;
                 Some(Sample {
                     t,
+                    sure: true,
+                    unseen: 0,
                     bbox: BoxF {
                         x0: foot[0] - half,
                         y0: y - 2.0 * half,
@@ -411,6 +444,31 @@ fn wrong_way_needs_sustained_motion_against_the_lane() {
         .is_none(),
         "jitter is not driving"
     );
+    // Three sightings, each of the next motorbike of a stream riding the right way, taken up
+    // over stalls of the camera thread half a second long: not one road user's passage.
+    let mut taken_up = against.clone();
+    taken_up.samples = [0.0, 0.5, 1.0]
+        .into_iter()
+        .map(|t| Sample::seen(t, against.samples[(t * 10.0) as usize].bbox))
+        .collect();
+    assert!(
+        wrong_way(&taken_up, &g, &limits).is_none(),
+        "three sightings"
+    );
+    // A passage broken where the track was lost and found again: neither half is 60 px.
+    let mut broken = drive(VehicleClass::Car, 640.0, 200.0, 80.0, 1.4);
+    assert!(
+        wrong_way(&broken, &g, &limits).is_some(),
+        "112 px in one passage"
+    );
+    broken.samples[7].unseen = MAX_UNSEEN_FRAMES + 1;
+    assert!(wrong_way(&broken, &g, &limits).is_none(), "56 px and 48 px");
+    // Weak sightings are no part of a passage.
+    let mut weak = drive(VehicleClass::Car, 640.0, 200.0, 80.0, 1.4);
+    for s in &mut weak.samples[7..] {
+        s.sure = false;
+    }
+    assert!(wrong_way(&weak, &g, &limits).is_none(), "56 px seen surely");
 }
 
 #[test]

@@ -167,3 +167,44 @@ fn weak_detections_keep_a_track_but_never_start_one() {
     }
     assert!(fresh.tracks().is_empty());
 }
+
+/// Two motorbikes one behind the other, 50 px apart, 8 px a frame; the camera thread stalls
+/// for six frames. Predicted over the time that passed, the leader's track finds the leader;
+/// stepped one frame on, it sits where the follower now rides and takes it up.
+#[test]
+fn a_stall_of_the_camera_is_predicted_over() {
+    let frame_s = 0.125;
+    let run = |stepwise: bool| -> bool {
+        let mut tracker = Tracker::new(TrackerOptions {
+            frame_s,
+            ..TrackerOptions::default()
+        });
+        let at = |k: u32| {
+            [
+                det(200.0 + 8.0 * k as f32, 0.9),
+                det(150.0 + 8.0 * k as f32, 0.9),
+            ]
+        };
+        let mut leader = None;
+        for k in 0..10 {
+            let seen = tracker.update_at(f64::from(k) * frame_s, &at(k));
+            leader = seen
+                .iter()
+                .max_by(|a, b| a.bbox.x0.total_cmp(&b.bbox.x0))
+                .map(|t| t.id);
+        }
+        let k = 15;
+        let seen = if stepwise {
+            tracker.update(&at(k))
+        } else {
+            tracker.update_at(f64::from(k) * frame_s, &at(k))
+        };
+        let track = seen
+            .iter()
+            .find(|t| Some(t.id) == leader)
+            .expect("leader seen");
+        (track.bbox.x0 - (200.0 + 8.0 * k as f32)).abs() < 1.0
+    };
+    assert!(run(false), "the leader's track on the leader");
+    assert!(!run(true), "one frame's step lands on the follower");
+}
