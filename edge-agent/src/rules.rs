@@ -54,7 +54,7 @@ impl Sample {
 
     /// Whether this sighting continues the one before it as the same road user's movement:
     /// the track was not lost in between, and not for longer than [`FOLLOW_MAX_GAP_S`].
-    fn follows(&self, before: &Sample) -> bool {
+    pub fn follows(&self, before: &Sample) -> bool {
         self.unseen <= MAX_UNSEEN_FRAMES && self.t - before.t <= FOLLOW_MAX_GAP_S
     }
 
@@ -203,7 +203,7 @@ impl Lane {
     /// from there on), the sightings with the foot in the lane and how far the foot went along
     /// the lane's direction from the first of them to the last (pixels, negative against it).
     /// A passage is made of at least [`MIN_PASSAGE_SIGHTINGS`].
-    fn travels<'a>(&self, h: &'a History) -> Vec<(Vec<&'a Sample>, f32)> {
+    pub fn travels<'a>(&self, h: &'a History) -> Vec<(Vec<&'a Sample>, f32)> {
         let mut runs: Vec<Vec<&Sample>> = Vec::new();
         let mut last: Option<&Sample> = None;
         for s in h.samples.iter().filter(|s| s.sure) {
