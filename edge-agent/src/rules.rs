@@ -33,13 +33,14 @@ pub struct Sample {
 }
 
 /// The least detection score of a sure sighting, whatever lower operating point a detector
-/// has (the real-street one finds at 0.35): ByteTrack's confident threshold. A motorbike the
+/// has (the real-street one finds at 0.35): ByteTrack's confident threshold
+/// ([`crate::detect::VehicleDetector::sure`]). A motorbike the
 /// detector scored 0.85 in full view scores about 0.4 with its lower half behind a car.
 pub const SURE_SCORE: f32 = 0.5;
 
 /// The most frames a track may go unseen between two sightings that are taken for one road
-/// user's movement (the tracker's own shape gate begins there).
-pub const MAX_UNSEEN_FRAMES: u32 = 2;
+/// user's movement: where the tracker's own shape gate begins.
+pub const MAX_UNSEEN_FRAMES: u32 = crate::track::REFIND_GATE_AFTER;
 
 impl Sample {
     /// A sure sighting of a track seen in the frame before.

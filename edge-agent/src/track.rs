@@ -233,7 +233,7 @@ fn centre(b: &BoxF) -> (f32, f32, f32, f32) {
 
 /// Frames a track may miss and still be found in a box of another shape: a detection missed
 /// now and then in dense traffic, where boxes change shape fast as riders hide one another.
-const REFIND_GATE_AFTER: u32 = 2;
+pub const REFIND_GATE_AFTER: u32 = 2;
 
 /// Whether boxes `a` and `b` have the same shape: width and height each within `ratio`.
 fn same_shape(a: &BoxF, b: &BoxF, ratio: f32) -> bool {

@@ -101,7 +101,7 @@ fn no_finding_with(name: &str) {
                     h.samples.push(Sample {
                         t: *t,
                         bbox: tr.bbox,
-                        sure: tr.score >= rules::SURE_SCORE.max(detector.min_score),
+                        sure: detector.sure(tr.score),
                         unseen: tr.unseen,
                     });
                     for f in rules::judge(h, &g, &signal, &limits, None, &HashSet::new()) {

@@ -135,7 +135,7 @@ impl Worker {
             f.history.samples.push(Sample {
                 t,
                 bbox,
-                sure: score >= rules::SURE_SCORE.max(self.models.tracker.high_score),
+                sure: self.models.vehicles.sure(score),
                 unseen,
             });
             if f.history.samples.len() > MAX_SAMPLES {

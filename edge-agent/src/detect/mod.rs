@@ -483,6 +483,12 @@ impl VehicleDetector {
             .collect()
     }
 
+    /// Whether a detection this sure is of a road user in full view ([`crate::rules::Sample::sure`]):
+    /// at least [`crate::rules::SURE_SCORE`] and this detector's operating point.
+    pub fn sure(&self, score: f32) -> bool {
+        score >= crate::rules::SURE_SCORE.max(self.min_score)
+    }
+
     /// The vehicle class of a model class.
     pub fn class(&self, class: usize) -> Option<VehicleClass> {
         self.classes.get(class).copied().flatten()
