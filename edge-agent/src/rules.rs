@@ -135,33 +135,40 @@ impl DirectedLine {
     /// lost behind a bus and then taken up by whatever came by has not been seen crossing.
     /// Until the second sighting the answer is `None`; the rules run again on the next frame.
     pub fn crossing(&self, h: &History) -> Option<f64> {
-        let sure: Vec<&Sample> = h.samples.iter().filter(|s| s.sure).collect();
+        // Runs on every track every frame: the sure sightings are walked by index, not copied.
+        let samples = &h.samples;
+        let sure = |from: usize, to: usize| (from..=to).filter(|&k| samples[k].sure);
+        let steps = |from: usize, to: usize| sure(from, to).zip(sure(from, to).skip(1));
         let margin = |s: &Sample| (0.1 * s.bbox.height()).max(2.0);
         let after = |s: &Sample| self.side(s.foot()) < -margin(s);
         let mut clearly_before: Option<usize> = None;
-        for (i, s) in sure.iter().enumerate() {
+        for i in sure(0, samples.len().checked_sub(1)?) {
+            let s = &samples[i];
             let d = self.side(s.foot());
             if d > margin(s) {
                 clearly_before = Some(i);
             } else if d < -margin(s)
                 && let Some(b) = clearly_before
             {
-                let next = sure.get(i + 1)?;
-                if !sure[b..=i + 1].windows(2).all(|w| w[1].follows(w[0])) {
+                let n = sure(i + 1, samples.len() - 1).next()?;
+                let next = &samples[n];
+                if !steps(b, n).all(|(j, k)| samples[k].follows(&samples[j])) {
                     clearly_before = None;
                     continue;
                 }
-                let near = &sure[b].bbox;
+                let near = &samples[b].bbox;
                 if !(after(next) && same_shape(near, &s.bbox) && same_shape(near, &next.bbox)) {
                     continue;
                 }
                 // The last step over the line between the two clear sightings.
-                let (k, s0, s1) = (b..i).rev().find_map(|k| {
-                    let (s0, s1) = (self.side(sure[k].foot()), self.side(sure[k + 1].foot()));
-                    (s0 > 0.0 && s1 <= 0.0).then_some((k, s0, s1))
-                })?;
+                let (j, k, s0, s1) = steps(b, i)
+                    .filter_map(|(j, k)| {
+                        let (s0, s1) = (self.side(samples[j].foot()), self.side(samples[k].foot()));
+                        (s0 > 0.0 && s1 <= 0.0).then_some((j, k, s0, s1))
+                    })
+                    .last()?;
                 let f = f64::from(s0 / (s0 - s1));
-                return Some(sure[k].t + f * (sure[k + 1].t - sure[k].t));
+                return Some(samples[j].t + f * (samples[k].t - samples[j].t));
             }
         }
         None
